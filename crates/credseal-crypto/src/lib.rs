@@ -1,1 +1,42 @@
+//! credseal's cryptography: secret key types, envelope encryption with key commitment,
+//! identifier blinding, and the passphrase-protected keystore. No I/O.
+//!
+//! Start with [`Keystore::generate`] (or [`Keystore::open`]), then [`wrap_dek`] /
+//! [`seal_record`] to store and [`unwrap_dek`] / [`open_record`] to read:
+//!
+//! ```
+//! use credseal_core::SubjectId;
+//! use credseal_crypto::*;
+//!
+//! let ks = Keystore::generate("example/log", &["loans"], [0; 32], 0, KdfParams::DEFAULT);
+//! let blind = ks.index_key.blind(&SubjectId::parse("11010519491231002X").unwrap());
+//! let (v, kek) = ks.primary_kek("loans").unwrap();
+//! let dek = Dek::generate();
+//! let dctx = DekContext { blind: &blind, class: "loans" };
+//! let wrapped = wrap_dek(kek, v, &dctx, &dek);
+//! let rk = ks.index_key.record_key(&blind, "loans", "LN-1");
+//! let rctx = RecordContext { blind: &blind, class: "loans", record_key: &rk, version: 1 };
+//! let sealed = seal_record(&dek, &rctx, b"fields");
+//! let dek2 = unwrap_dek(kek, &dctx, &wrapped).unwrap();
+//! assert_eq!(&open_record(&dek2, &rctx, &sealed).unwrap()[..], b"fields");
+//! ```
 
+pub mod aead;
+mod blind;
+pub mod demo;
+mod envelope;
+mod keystore;
+mod secret;
+
+pub use blind::{RECORD_LABEL as RECORD_ID_LABEL, SUBJECT_LABEL};
+pub use envelope::{
+    COMMIT_LABEL, CryptoError, DEK_LABEL, DekContext, FORMAT_V1, RECORD_LABEL, RECORD_OVERHEAD, RecordContext,
+    WRAP_LABEL, WRAPPED_DEK_LEN, open_record, seal_record, unwrap_dek, wrap_dek, wrapped_kek_version,
+};
+pub use keystore::{ClassKeys, KdfParams, KekEntry, Keystore, KeystoreError};
+pub use secret::{Dek, IndexKey, Kek, LogKeySeed, Passphrase, TraceKey, fill_random, random_array};
+
+/// SHA-256 of `data`.
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    ring::digest::digest(&ring::digest::SHA256, data).as_ref().try_into().expect("32-byte digest")
+}

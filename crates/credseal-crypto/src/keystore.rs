@@ -1,0 +1,375 @@
+//! The platform keystore: one file, AES-256-GCM under a key derived from the operator's
+//! passphrase with Argon2id. This module turns a [`Keystore`] into bytes and back; the
+//! engine writes the file (mode 0600, atomically, never silently over an existing one).
+//!
+//! ```text
+//! header  = "CSKS" ‖ format:u8 (1) ‖ kdf:u8 (1 = Argon2id v0x13) ‖ m_kib:u32be ‖ t:u32be
+//!           ‖ p:u8 ‖ salt:16 ‖ check:16 ‖ nonce:12                       (59 bytes)
+//! k       = Argon2id(passphrase, salt, m, t, p) → 64 bytes
+//! check   = SHA-256("credseal:v1:keystore-check" ‖ k[32..64])[..16]
+//! file    = header ‖ AES-256-GCM(k[0..32], nonce, postcard(body), aad = header)
+//! ```
+//! `check` tells a wrong passphrase apart from an altered file; it gives an attacker
+//! nothing the AEAD tag does not already give (both confirm a passphrase guess).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+use crate::aead::{self, NONCE_LEN};
+use crate::secret::{IndexKey, Kek, LogKeySeed, Passphrase, TraceKey, random_array};
+
+/// File magic.
+pub const MAGIC: &[u8; 4] = b"CSKS";
+/// Keystore format version.
+pub const FORMAT: u8 = 1;
+const KDF_ARGON2ID: u8 = 1;
+const HEADER_LEN: usize = 4 + 1 + 1 + 4 + 4 + 1 + 16 + 16 + NONCE_LEN;
+const CHECK_LABEL: &[u8] = b"credseal:v1:keystore-check";
+
+/// Argon2id cost parameters (stored in the header).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KdfParams {
+    /// Memory in KiB.
+    pub m_kib: u32,
+    /// Passes.
+    pub t: u32,
+    /// Lanes.
+    pub p: u8,
+}
+
+impl KdfParams {
+    /// RFC 9106's second recommended option, with one lane: 64 MiB, 3 passes.
+    pub const DEFAULT: Self = Self { m_kib: 64 * 1024, t: 3, p: 1 };
+    /// Smallest memory this build writes (tests use it; the CLI asks for more).
+    pub const MIN_M_KIB: u32 = 1024;
+    /// Largest memory this build reads (stops a planted header from exhausting memory).
+    pub const MAX_M_KIB: u32 = 4 * 1024 * 1024;
+    /// Most passes this build reads.
+    pub const MAX_T: u32 = 64;
+
+    fn check(&self) -> Result<(), KeystoreError> {
+        if self.m_kib < Self::MIN_M_KIB || self.m_kib > Self::MAX_M_KIB || self.t == 0 || self.t > Self::MAX_T || self.p == 0 || self.p > 16 {
+            return Err(KeystoreError::BadKdfParams);
+        }
+        Ok(())
+    }
+}
+
+/// Why a keystore could not be read or written.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeystoreError {
+    /// Does not start with the keystore magic.
+    #[error("not a credseal keystore (bad magic bytes)")]
+    NotAKeystore,
+    /// A format this build does not read.
+    #[error("keystore format {0} is not supported by this build")]
+    UnsupportedFormat(u8),
+    /// Shorter than a header and a tag.
+    #[error("keystore file is truncated ({0} bytes)")]
+    Truncated(usize),
+    /// KDF parameters out of range.
+    #[error("keystore key-derivation parameters are out of range")]
+    BadKdfParams,
+    /// The passphrase does not match.
+    #[error("wrong passphrase for this keystore")]
+    WrongPassphrase,
+    /// The passphrase matches but the contents fail authentication.
+    #[error("keystore failed authentication: the file was altered")]
+    Tampered,
+    /// Authenticated, but the contents do not decode (a bug or a foreign writer).
+    #[error("keystore contents are malformed: {0}")]
+    Malformed(String),
+    /// An empty passphrase.
+    #[error("the passphrase is empty")]
+    EmptyPassphrase,
+    /// A key operation named an unknown class or version.
+    #[error("{0}")]
+    NoSuchKey(String),
+}
+
+/// One KEK version of a class.
+#[derive(Clone, Debug)]
+pub struct KekEntry {
+    /// The key.
+    pub kek: Kek,
+    /// Unix seconds of creation.
+    pub created: u64,
+}
+
+/// The KEK versions of one class.
+#[derive(Clone, Debug)]
+pub struct ClassKeys {
+    /// The version new wraps use.
+    pub primary: u32,
+    /// Every version still held.
+    pub versions: BTreeMap<u32, KekEntry>,
+}
+
+/// Everything the platform keeps secret.
+#[derive(Clone, Debug)]
+pub struct Keystore {
+    /// The log origin (the platform's name).
+    pub origin: String,
+    /// Raised on every write; a keystore replaced by an older copy has a lower generation.
+    pub generation: u64,
+    /// SHA-256 of the catalogue the platform was set up with.
+    pub catalog_digest: [u8; 32],
+    /// Per-class KEKs.
+    pub classes: BTreeMap<String, ClassKeys>,
+    /// The log signing key seed.
+    pub log_seed: LogKeySeed,
+    /// The index key.
+    pub index_key: IndexKey,
+    /// The trace key.
+    pub trace_key: TraceKey,
+    /// KDF parameters used when this keystore is written.
+    pub kdf: KdfParams,
+}
+
+#[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+struct Body {
+    origin: String,
+    generation: u64,
+    catalog_digest: [u8; 32],
+    classes: Vec<BodyClass>,
+    log_seed: [u8; 32],
+    index_key: [u8; 32],
+    trace_key: [u8; 32],
+}
+
+#[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+struct BodyClass {
+    id: String,
+    primary: u32,
+    versions: Vec<(u32, [u8; 32], u64)>,
+}
+
+impl Keystore {
+    /// A new keystore with fresh random keys and version 1 of a KEK for each class.
+    pub fn generate(origin: &str, classes: &[&str], catalog_digest: [u8; 32], now: u64, kdf: KdfParams) -> Self {
+        let classes = classes
+            .iter()
+            .map(|c| {
+                let mut versions = BTreeMap::new();
+                versions.insert(1, KekEntry { kek: Kek::generate(), created: now });
+                (c.to_string(), ClassKeys { primary: 1, versions })
+            })
+            .collect();
+        Self {
+            origin: origin.to_string(),
+            generation: 1,
+            catalog_digest,
+            classes,
+            log_seed: LogKeySeed::generate(),
+            index_key: IndexKey::generate(),
+            trace_key: TraceKey::generate(),
+            kdf,
+        }
+    }
+
+    /// The primary KEK of `class` and its version.
+    pub fn primary_kek(&self, class: &str) -> Option<(u32, &Kek)> {
+        let c = self.classes.get(class)?;
+        Some((c.primary, &c.versions.get(&c.primary)?.kek))
+    }
+
+    /// KEK `version` of `class`.
+    pub fn kek(&self, class: &str, version: u32) -> Option<&Kek> {
+        Some(&self.classes.get(class)?.versions.get(&version)?.kek)
+    }
+
+    /// Encrypts the keystore under `pass` (fresh salt and nonce each time).
+    pub fn seal(&self, pass: &Passphrase) -> Result<Vec<u8>, KeystoreError> {
+        if pass.is_empty() {
+            return Err(KeystoreError::EmptyPassphrase);
+        }
+        self.kdf.check()?;
+        let salt: [u8; 16] = random_array();
+        let nonce: [u8; NONCE_LEN] = random_array();
+        let k = derive(pass, &salt, &self.kdf)?;
+        let mut header = Vec::with_capacity(HEADER_LEN);
+        header.extend_from_slice(MAGIC);
+        header.push(FORMAT);
+        header.push(KDF_ARGON2ID);
+        header.extend_from_slice(&self.kdf.m_kib.to_be_bytes());
+        header.extend_from_slice(&self.kdf.t.to_be_bytes());
+        header.push(self.kdf.p);
+        header.extend_from_slice(&salt);
+        header.extend_from_slice(&check_value(&k));
+        header.extend_from_slice(&nonce);
+        debug_assert_eq!(header.len(), HEADER_LEN);
+        let body = Body {
+            origin: self.origin.clone(),
+            generation: self.generation,
+            catalog_digest: self.catalog_digest,
+            classes: self
+                .classes
+                .iter()
+                .map(|(id, c)| BodyClass {
+                    id: id.clone(),
+                    primary: c.primary,
+                    versions: c.versions.iter().map(|(v, e)| (*v, *e.kek.expose_secret(), e.created)).collect(),
+                })
+                .collect(),
+            log_seed: *self.log_seed.expose_secret(),
+            index_key: *self.index_key.expose_secret(),
+            trace_key: *self.trace_key.expose_secret(),
+        };
+        let mut buf = Zeroizing::new(postcard::to_stdvec(&body).map_err(|e| KeystoreError::Malformed(e.to_string()))?);
+        let enc: &[u8; 32] = k[..32].try_into().expect("64-byte KDF output");
+        aead::seal_in_place(enc, &nonce, &header, &mut buf);
+        let mut out = header;
+        out.extend_from_slice(&buf);
+        Ok(out)
+    }
+
+    /// Reads only the KDF parameters of a keystore file's header.
+    pub fn peek_kdf(bytes: &[u8]) -> Result<KdfParams, KeystoreError> {
+        parse_header(bytes).map(|h| h.0)
+    }
+
+    /// Decrypts a keystore file.
+    pub fn open(bytes: &[u8], pass: &Passphrase) -> Result<Self, KeystoreError> {
+        let (kdf, salt, check, nonce) = parse_header(bytes)?;
+        let k = derive(pass, &salt, &kdf)?;
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(&check_value(&k)[..], &check[..])) {
+            return Err(KeystoreError::WrongPassphrase);
+        }
+        let enc: &[u8; 32] = k[..32].try_into().expect("64-byte KDF output");
+        let mut buf = Zeroizing::new(bytes[HEADER_LEN..].to_vec());
+        aead::open_in_place(enc, &nonce, &bytes[..HEADER_LEN], &mut buf).map_err(|()| KeystoreError::Tampered)?;
+        let body: Body = postcard::from_bytes(&buf).map_err(|e| KeystoreError::Malformed(e.to_string()))?;
+        let mut classes = BTreeMap::new();
+        for c in &body.classes {
+            let versions: BTreeMap<u32, KekEntry> = c
+                .versions
+                .iter()
+                .map(|(v, k, created)| (*v, KekEntry { kek: Kek::from_bytes(*k), created: *created }))
+                .collect();
+            if !versions.contains_key(&c.primary) {
+                return Err(KeystoreError::Malformed(format!("class {:?} has no primary key version", c.id)));
+            }
+            classes.insert(c.id.clone(), ClassKeys { primary: c.primary, versions });
+        }
+        Ok(Self {
+            origin: body.origin.clone(),
+            generation: body.generation,
+            catalog_digest: body.catalog_digest,
+            classes,
+            log_seed: LogKeySeed::from_bytes(body.log_seed),
+            index_key: IndexKey::from_bytes(body.index_key),
+            trace_key: TraceKey::from_bytes(body.trace_key),
+            kdf,
+        })
+    }
+}
+
+type Header = (KdfParams, [u8; 16], [u8; 16], [u8; NONCE_LEN]);
+
+fn parse_header(bytes: &[u8]) -> Result<Header, KeystoreError> {
+    if bytes.len() < 4 || &bytes[..4] != MAGIC {
+        return Err(KeystoreError::NotAKeystore);
+    }
+    if bytes.len() < 5 {
+        return Err(KeystoreError::Truncated(bytes.len()));
+    }
+    if bytes[4] != FORMAT {
+        return Err(KeystoreError::UnsupportedFormat(bytes[4]));
+    }
+    if bytes.len() < HEADER_LEN + aead::TAG_LEN {
+        return Err(KeystoreError::Truncated(bytes.len()));
+    }
+    if bytes[5] != KDF_ARGON2ID {
+        return Err(KeystoreError::BadKdfParams);
+    }
+    let u32at = |i: usize| u32::from_be_bytes(bytes[i..i + 4].try_into().expect("in header"));
+    let kdf = KdfParams { m_kib: u32at(6), t: u32at(10), p: bytes[14] };
+    kdf.check()?;
+    let salt = bytes[15..31].try_into().expect("in header");
+    let check = bytes[31..47].try_into().expect("in header");
+    let nonce = bytes[47..59].try_into().expect("in header");
+    Ok((kdf, salt, check, nonce))
+}
+
+fn derive(pass: &Passphrase, salt: &[u8; 16], kdf: &KdfParams) -> Result<Zeroizing<[u8; 64]>, KeystoreError> {
+    if pass.is_empty() {
+        return Err(KeystoreError::EmptyPassphrase);
+    }
+    let params =
+        argon2::Params::new(kdf.m_kib, kdf.t, u32::from(kdf.p), Some(64)).map_err(|_| KeystoreError::BadKdfParams)?;
+    let a = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+    let mut out = Zeroizing::new([0u8; 64]);
+    a.hash_password_into(pass.expose_secret(), salt, &mut out[..]).map_err(|_| KeystoreError::BadKdfParams)?;
+    Ok(out)
+}
+
+fn check_value(k: &[u8; 64]) -> [u8; 16] {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(CHECK_LABEL);
+    ctx.update(&k[32..]);
+    ctx.finish().as_ref()[..16].try_into().expect("32-byte digest")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FAST: KdfParams = KdfParams { m_kib: 1024, t: 1, p: 1 };
+
+    fn ks() -> Keystore {
+        Keystore::generate("test.example/log", &["identity", "loans"], [7; 32], 1_700_000_000, FAST)
+    }
+
+    #[test]
+    fn round_trip() {
+        let k = ks();
+        let pass = Passphrase::new("correct horse".into());
+        let bytes = k.seal(&pass).unwrap();
+        let back = Keystore::open(&bytes, &pass).unwrap();
+        assert_eq!(back.origin, k.origin);
+        assert_eq!(back.generation, 1);
+        assert!(back.index_key.ct_eq(&k.index_key));
+        assert!(back.kek("loans", 1).unwrap().ct_eq(k.kek("loans", 1).unwrap()));
+        assert_eq!(back.primary_kek("identity").unwrap().0, 1);
+        assert!(back.kek("loans", 2).is_none());
+    }
+
+    #[test]
+    fn wrong_passphrase_and_tampering() {
+        let pass = Passphrase::new("correct horse".into());
+        let bytes = ks().seal(&pass).unwrap();
+        assert_eq!(Keystore::open(&bytes, &Passphrase::new("wrong".into())).unwrap_err(), KeystoreError::WrongPassphrase);
+        // A flip in the body or tag: tampered. In the salt or params: the derived key
+        // changes, so it reads as a wrong passphrase. Never accepted.
+        for i in 0..bytes.len() {
+            let mut t = bytes.clone();
+            t[i] ^= 0x01;
+            let e = Keystore::open(&t, &pass).unwrap_err();
+            if i >= HEADER_LEN {
+                assert_eq!(e, KeystoreError::Tampered, "flip at {i}");
+            } else if i == 47 {
+                // nonce
+                assert_eq!(e, KeystoreError::Tampered, "flip at {i}");
+            }
+        }
+        assert_eq!(Keystore::open(&bytes[..30], &pass).unwrap_err(), KeystoreError::Truncated(30));
+        assert_eq!(Keystore::open(&bytes[..bytes.len() - 1], &pass).unwrap_err(), KeystoreError::Tampered);
+        assert_eq!(Keystore::open(b"PK\x03\x04 a zip file", &pass).unwrap_err(), KeystoreError::NotAKeystore);
+        assert_eq!(Keystore::open(b"", &pass).unwrap_err(), KeystoreError::NotAKeystore);
+        let mut v2 = bytes.clone();
+        v2[4] = 2;
+        assert_eq!(Keystore::open(&v2, &pass).unwrap_err(), KeystoreError::UnsupportedFormat(2));
+        // A planted header asking for 1 TiB of memory is refused before any work.
+        let mut big = bytes.clone();
+        big[6..10].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert_eq!(Keystore::open(&big, &pass).unwrap_err(), KeystoreError::BadKdfParams);
+    }
+
+    #[test]
+    fn empty_passphrase_refused() {
+        assert_eq!(ks().seal(&Passphrase::new(String::new())).unwrap_err(), KeystoreError::EmptyPassphrase);
+    }
+}
