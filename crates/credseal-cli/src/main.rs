@@ -1,1 +1,371 @@
-fn main(){}
+//! `credseal`: the command-line tool. It parses arguments, calls the engine and formats
+//! the result; stdout carries data only, stderr carries prompts, progress and diagnostics.
+
+mod demo;
+mod output;
+mod passphrase;
+mod progress;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use credseal_crypto::KdfParams;
+use credseal_engine::{EngineError, ErrorClass, InitOptions, KeySource, OpenOptions, Platform};
+
+/// credseal keeps credit information sealed: nobody reads a field without signed
+/// authority, and nobody reads it without the subject being able to find out.
+#[derive(Parser, Debug)]
+#[command(name = "credseal", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    /// Allow the public demo keys of keys-example/ (never on a real platform).
+    #[arg(long, global = true)]
+    demo: bool,
+    /// Read the keystore passphrase from this file (else CREDSEAL_PASSPHRASE, else a prompt).
+    #[arg(long, global = true, value_name = "FILE")]
+    passphrase_file: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+struct DataArg {
+    /// The platform's data directory.
+    #[arg(long, env = "CREDSEAL_DATA", value_name = "DIR")]
+    data: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create a platform: data directory, catalogue copy, keystore, database.
+    Init {
+        /// Directory to create (must not exist, or be empty).
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// The catalogue (catalog.toml) of field classes.
+        #[arg(long, value_name = "FILE")]
+        catalog: PathBuf,
+        /// The log origin: this platform's name in checkpoints and token audiences.
+        #[arg(long, value_name = "NAME", required_unless_present = "keystore")]
+        origin: Option<String>,
+        /// Use this existing keystore file instead of generating fresh keys.
+        #[arg(long, value_name = "FILE")]
+        keystore: Option<PathBuf>,
+        /// Argon2id memory for the keystore key, in MiB.
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(8..=4096))]
+        kdf_mib: u32,
+        /// Argon2id passes.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=64))]
+        kdf_passes: u32,
+        /// Print what was created as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate a JSON Lines file against the catalogue and store its records sealed.
+    Ingest {
+        #[command(flatten)]
+        data: DataArg,
+        /// The JSON Lines file (one record per line).
+        file: PathBuf,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a walkthrough on a throw-away platform made from keys-example/.
+    Demo {
+        /// Use this directory instead of a temporary one (must not exist, or be empty).
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+    },
+    /// Key management for security officers.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Open every stored data key and record and report the first that fails verification.
+    Check {
+        #[command(flatten)]
+        data: DataArg,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Benchmarks, each reported against its floor measured in the same run.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+    /// Developer tools.
+    #[command(hide = true)]
+    Dev {
+        #[command(subcommand)]
+        command: DevCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum KeysCommand {
+    /// Class → KEK versions, which is primary, and how many data keys use each.
+    Status {
+        #[command(flatten)]
+        data: DataArg,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCommand {
+    /// Ingest synthetic subjects; compare with encrypting and writing the same records plainly.
+    Ingest {
+        /// Synthetic subjects (one record per catalogue class each).
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+        subjects: u64,
+        /// The catalogue (default: the embedded keys-example catalogue).
+        #[arg(long, value_name = "FILE")]
+        catalog: Option<PathBuf>,
+        /// Work directory (default: a temporary one, removed afterwards).
+        #[arg(long, value_name = "DIR")]
+        work: Option<PathBuf>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum DevCommand {
+    /// Write the demo keystore for keys-example/catalog.toml (needs --demo).
+    MakeDemoKeystore {
+        /// The catalogue the keystore is for.
+        #[arg(long)]
+        catalog: PathBuf,
+        /// Output file (must not exist).
+        out: PathBuf,
+    },
+}
+
+/// A CLI failure: message, optional hint, exit class.
+pub(crate) struct Failure {
+    class: ErrorClass,
+    message: String,
+    hint: Option<String>,
+}
+
+impl Failure {
+    pub(crate) fn new(class: ErrorClass, message: impl Into<String>) -> Self {
+        Self {
+            class,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub(crate) fn hint(mut self, h: impl Into<String>) -> Self {
+        self.hint = Some(h.into());
+        self
+    }
+}
+
+impl From<EngineError> for Failure {
+    fn from(e: EngineError) -> Self {
+        Self {
+            class: e.class(),
+            message: e.to_string(),
+            hint: e.hint().map(str::to_string),
+        }
+    }
+}
+
+pub(crate) type CliResult<T = ()> = Result<T, Failure>;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            for line in f.message.lines() {
+                eprintln!("credseal: error: {line}");
+            }
+            if let Some(h) = f.hint {
+                eprintln!("credseal: hint: {h}");
+            }
+            ExitCode::from(f.class.exit_code())
+        }
+    }
+}
+
+pub(crate) fn open_platform(cli_demo: bool, pf: Option<&Path>, dir: &Path) -> CliResult<Platform> {
+    // Fail on a missing or foreign directory before asking for a passphrase.
+    let config = Platform::read_config(dir)?;
+    let ks = dir.join(&config.keystore);
+    if credseal_engine::fsutil::too_open(&ks) {
+        eprintln!(
+            "credseal: warning: {} is readable by other users; chmod 600 it",
+            ks.display()
+        );
+    }
+    let pass = passphrase::get(pf, false)?;
+    Ok(Platform::open(
+        dir,
+        &pass,
+        OpenOptions {
+            allow_demo_keys: cli_demo,
+        },
+    )?)
+}
+
+fn run(cli: Cli) -> CliResult {
+    let pf = cli.passphrase_file.as_deref();
+    match cli.command {
+        Command::Init {
+            data,
+            catalog,
+            origin,
+            keystore,
+            kdf_mib,
+            kdf_passes,
+            json,
+        } => {
+            let text = read_text(&catalog)?;
+            let (origin, imported) = match &keystore {
+                Some(ks) => {
+                    let pass = passphrase::get(pf, false)?;
+                    let keys = Platform::read_keystore(
+                        ks,
+                        &pass,
+                        OpenOptions {
+                            allow_demo_keys: cli.demo,
+                        },
+                    )?;
+                    if let Some(o) = &origin
+                        && o != &keys.origin
+                    {
+                        return Err(Failure::new(
+                            ErrorClass::Usage,
+                            format!("--origin {o:?} differs from the keystore's origin {:?}", keys.origin),
+                        ));
+                    }
+                    (keys.origin.clone(), Some((keys, pass)))
+                }
+                None => (origin.unwrap_or_default(), None),
+            };
+            let kdf = KdfParams {
+                m_kib: kdf_mib * 1024,
+                t: kdf_passes,
+                p: 1,
+            };
+            match imported {
+                Some((keys, pass)) => Platform::init(&InitOptions {
+                    dir: &data,
+                    catalog_text: &text,
+                    catalog_name: &catalog.display().to_string(),
+                    origin: &origin,
+                    passphrase: &pass,
+                    keys: KeySource::Existing(Box::new(keys)),
+                    now: credseal_engine::now_unix(),
+                })?,
+                None => {
+                    let pass = passphrase::get(pf, true)?;
+                    Platform::init(&InitOptions {
+                        dir: &data,
+                        catalog_text: &text,
+                        catalog_name: &catalog.display().to_string(),
+                        origin: &origin,
+                        passphrase: &pass,
+                        keys: KeySource::Generate(kdf),
+                        now: credseal_engine::now_unix(),
+                    })?;
+                }
+            }
+            output::init_done(&data, &origin, json);
+            Ok(())
+        }
+        Command::Ingest { data, file, json } => {
+            let p = open_platform(cli.demo, pf, &data.data)?;
+            let bar = progress::Bar::new();
+            let s = p.ingest_file(&file, &bar)?;
+            output::ingest_summary(&s, json);
+            Ok(())
+        }
+        Command::Demo { data } => demo::run(data.as_deref()),
+        Command::Keys {
+            command: KeysCommand::Status { data, json },
+        } => {
+            let p = open_platform(cli.demo, pf, &data.data)?;
+            output::key_status(&p.key_status()?, json);
+            Ok(())
+        }
+        Command::Check { data, json } => {
+            let p = open_platform(cli.demo, pf, &data.data)?;
+            let (deks, records) = p.verify_store()?;
+            output::check(deks, records, json);
+            Ok(())
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Ingest {
+                    subjects,
+                    catalog,
+                    work,
+                    json,
+                },
+        } => {
+            let text = match catalog {
+                Some(c) => read_text(&c)?,
+                None => demo::CATALOG.to_string(),
+            };
+            let tmp;
+            let work = match work {
+                Some(w) => {
+                    std::fs::create_dir_all(&w)
+                        .map_err(|e| Failure::new(ErrorClass::Error, format!("{}: {e}", w.display())))?;
+                    w
+                }
+                None => {
+                    tmp = tempfile::tempdir()
+                        .map_err(|e| Failure::new(ErrorClass::Error, format!("temporary directory: {e}")))?;
+                    tmp.path().to_path_buf()
+                }
+            };
+            let bar = progress::Bar::new();
+            let r = credseal_engine::bench::bench_ingest(&text, subjects, &work, &bar)?;
+            output::bench_ingest(&r, json);
+            Ok(())
+        }
+        Command::Dev {
+            command: DevCommand::MakeDemoKeystore { catalog, out },
+        } => {
+            if !cli.demo {
+                return Err(Failure::new(ErrorClass::Usage, "make-demo-keystore needs --demo"));
+            }
+            let text = read_text(&catalog)?;
+            let cat = credseal_core::Catalog::parse(&text, Some(&catalog.display().to_string()))
+                .map_err(EngineError::Catalog)?;
+            let classes: Vec<&str> = cat.classes.keys().map(String::as_str).collect();
+            let keys = credseal_crypto::demo::demo_keystore(&classes, credseal_crypto::sha256(text.as_bytes()), 0);
+            let bytes = keys
+                .seal(&credseal_crypto::Passphrase::new(
+                    credseal_crypto::demo::DEMO_PASSPHRASE.into(),
+                ))
+                .map_err(|e| Failure::new(ErrorClass::Error, e.to_string()))?;
+            credseal_engine::fsutil::write_new(&out, &bytes, 0o600)?;
+            eprintln!("credseal: wrote the demo keystore {}", out.display());
+            Ok(())
+        }
+    }
+}
+
+pub(crate) fn read_text(path: &Path) -> CliResult<String> {
+    let bytes = std::fs::read(path).map_err(|e| Failure::new(ErrorClass::Error, format!("{}: {e}", path.display())))?;
+    String::from_utf8(bytes)
+        .map_err(|_| Failure::new(ErrorClass::Error, format!("{}: not valid UTF-8", path.display())))
+}

@@ -244,11 +244,16 @@ pub fn valid_id(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= MAX_ID_LEN
         && s.as_bytes()[0].is_ascii_lowercase()
-        && s.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'_')
+        && s.bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'_')
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())].iter().filter(|&&c| c == b'\n').count() + 1
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&c| c == b'\n')
+        .count()
+        + 1
 }
 
 impl Catalog {
@@ -282,7 +287,10 @@ impl Catalog {
                 &mut errs,
                 raw.format.span().start,
                 "format".into(),
-                format!("unsupported catalogue format {} (this build reads {CATALOG_FORMAT})", raw.format.get_ref()),
+                format!(
+                    "unsupported catalogue format {} (this build reads {CATALOG_FORMAT})",
+                    raw.format.get_ref()
+                ),
             );
         }
         let mut purposes = BTreeMap::new();
@@ -290,7 +298,12 @@ impl Catalog {
             let id = p.id.get_ref();
             let key = format!("purpose[{i}].id");
             if !valid_id(id) {
-                err(&mut errs, p.id.span().start, key, format!("{id:?} is not a valid id (lower-case letters, digits, '-')"));
+                err(
+                    &mut errs,
+                    p.id.span().start,
+                    key,
+                    format!("{id:?} is not a valid id (lower-case letters, digits, '-')"),
+                );
             } else if purposes
                 .insert(
                     id.clone(),
@@ -302,7 +315,12 @@ impl Catalog {
                 )
                 .is_some()
             {
-                err(&mut errs, p.id.span().start, key, format!("purpose {id:?} is declared twice"));
+                err(
+                    &mut errs,
+                    p.id.span().start,
+                    key,
+                    format!("purpose {id:?} is declared twice"),
+                );
             }
         }
         if raw.class.is_empty() {
@@ -313,50 +331,108 @@ impl Catalog {
             let cid = c.id.get_ref().clone();
             let at = |k: &str| format!("class.{cid}.{k}");
             if !valid_id(&cid) {
-                err(&mut errs, c.id.span().start, format!("class[{ci}].id"), format!("{cid:?} is not a valid id (lower-case letters, digits, '-')"));
+                err(
+                    &mut errs,
+                    c.id.span().start,
+                    format!("class[{ci}].id"),
+                    format!("{cid:?} is not a valid id (lower-case letters, digits, '-')"),
+                );
             }
             let retention = Retention::parse(c.retention.get_ref()).unwrap_or_else(|| {
-                err(&mut errs, c.retention.span().start, at("retention"), format!("{:?} is not a retention period (\"permanent\", \"<n>y\" or \"<n>d\")", c.retention.get_ref()));
+                err(
+                    &mut errs,
+                    c.retention.span().start,
+                    at("retention"),
+                    format!(
+                        "{:?} is not a retention period (\"permanent\", \"<n>y\" or \"<n>d\")",
+                        c.retention.get_ref()
+                    ),
+                );
                 Retention::Permanent
             });
             let mut cps = BTreeSet::new();
             if c.purposes.is_empty() {
-                err(&mut errs, c.id.span().start, at("purposes"), "a class needs at least one allowed purpose".into());
+                err(
+                    &mut errs,
+                    c.id.span().start,
+                    at("purposes"),
+                    "a class needs at least one allowed purpose".into(),
+                );
             }
             for p in &c.purposes {
                 if !purposes.contains_key(p.get_ref()) {
-                    err(&mut errs, p.span().start, at("purposes"), format!("purpose {:?} is not declared in a [[purpose]] table", p.get_ref()));
+                    err(
+                        &mut errs,
+                        p.span().start,
+                        at("purposes"),
+                        format!("purpose {:?} is not declared in a [[purpose]] table", p.get_ref()),
+                    );
                 } else if !cps.insert(p.get_ref().clone()) {
-                    err(&mut errs, p.span().start, at("purposes"), format!("purpose {:?} is listed twice", p.get_ref()));
+                    err(
+                        &mut errs,
+                        p.span().start,
+                        at("purposes"),
+                        format!("purpose {:?} is listed twice", p.get_ref()),
+                    );
                 }
             }
             if c.field.is_empty() {
-                err(&mut errs, c.id.span().start, at("field"), "a class needs at least one field".into());
+                err(
+                    &mut errs,
+                    c.id.span().start,
+                    at("field"),
+                    "a class needs at least one field".into(),
+                );
             }
             let mut fields: Vec<FieldDef> = Vec::new();
             for f in &c.field {
                 let name = f.name.get_ref();
                 let fat = |k: &str| format!("class.{cid}.field.{name}.{k}");
                 if !valid_id(name) {
-                    err(&mut errs, f.name.span().start, fat("name"), format!("{name:?} is not a valid field name (lower-case letters, digits, '-', '_')"));
+                    err(
+                        &mut errs,
+                        f.name.span().start,
+                        fat("name"),
+                        format!("{name:?} is not a valid field name (lower-case letters, digits, '-', '_')"),
+                    );
                 }
                 if fields.iter().any(|g| &g.name == name) {
-                    err(&mut errs, f.name.span().start, fat("name"), format!("field {name:?} is declared twice in class {cid:?}"));
+                    err(
+                        &mut errs,
+                        f.name.span().start,
+                        fat("name"),
+                        format!("field {name:?} is declared twice in class {cid:?}"),
+                    );
                 }
                 let values = match (&f.ty, &f.values) {
                     (FieldType::Enum, Some(v)) if !v.get_ref().is_empty() => v.get_ref().clone(),
                     (FieldType::Enum, _) => {
-                        err(&mut errs, f.name.span().start, fat("values"), "an enum field needs a non-empty `values` list".into());
+                        err(
+                            &mut errs,
+                            f.name.span().start,
+                            fat("values"),
+                            "an enum field needs a non-empty `values` list".into(),
+                        );
                         Vec::new()
                     }
                     (_, Some(v)) => {
-                        err(&mut errs, v.span().start, fat("values"), "`values` is only allowed on enum fields".into());
+                        err(
+                            &mut errs,
+                            v.span().start,
+                            fat("values"),
+                            "`values` is only allowed on enum fields".into(),
+                        );
                         Vec::new()
                     }
                     (_, None) => Vec::new(),
                 };
                 if f.max_len.is_some() && f.ty != FieldType::Text {
-                    err(&mut errs, f.name.span().start, fat("max_len"), "`max_len` is only allowed on text fields".into());
+                    err(
+                        &mut errs,
+                        f.name.span().start,
+                        fat("max_len"),
+                        "`max_len` is only allowed on text fields".into(),
+                    );
                 }
                 fields.push(FieldDef {
                     name: name.clone(),
@@ -376,7 +452,12 @@ impl Catalog {
                 fields,
             };
             if classes.insert(cid.clone(), def).is_some() {
-                err(&mut errs, c.id.span().start, format!("class[{ci}].id"), format!("class {cid:?} is declared twice"));
+                err(
+                    &mut errs,
+                    c.id.span().start,
+                    format!("class[{ci}].id"),
+                    format!("class {cid:?} is declared twice"),
+                );
             }
         }
         if errs.is_empty() {
@@ -439,12 +520,20 @@ values = ["current", "overdue"]
 
     #[test]
     fn undeclared_purpose_names_line_and_key() {
-        let t = GOOD.replace("purposes = [\"loan-approval\"]", "purposes = [\"loan-approval\", \"spying\"]");
+        let t = GOOD.replace(
+            "purposes = [\"loan-approval\"]",
+            "purposes = [\"loan-approval\", \"spying\"]",
+        );
         let e = errors(&t);
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].line, 13);
         assert_eq!(e[0].key, "class.loans.purposes");
-        assert!(e[0].to_string().starts_with("catalog.toml: line 13: class.loans.purposes:"), "{}", e[0]);
+        assert!(
+            e[0].to_string()
+                .starts_with("catalog.toml: line 13: class.loans.purposes:"),
+            "{}",
+            e[0]
+        );
     }
 
     #[test]
@@ -469,17 +558,30 @@ values = ["current", "overdue"]
     fn all_semantic_errors_are_reported() {
         let t = GOOD
             .replace("retention = \"5y\"", "retention = \"forever\"")
-            .replace("type = \"enum\"\nvalues = [\"current\", \"overdue\"]", "type = \"enum\"")
+            .replace(
+                "type = \"enum\"\nvalues = [\"current\", \"overdue\"]",
+                "type = \"enum\"",
+            )
             .replace("name = \"lender\"", "name = \"Lender!\"");
         let e = errors(&t);
         let keys: Vec<_> = e.iter().map(|e| e.key.as_str()).collect();
-        assert_eq!(keys, ["class.loans.retention", "class.loans.field.Lender!.name", "class.loans.field.status.values"]);
+        assert_eq!(
+            keys,
+            [
+                "class.loans.retention",
+                "class.loans.field.Lender!.name",
+                "class.loans.field.status.values"
+            ]
+        );
     }
 
     #[test]
     fn duplicates_rejected() {
         let t = format!("{GOOD}\n{}", &GOOD[GOOD.find("[[class]]").unwrap()..]);
         let e = errors(&t);
-        assert!(e.iter().any(|e| e.message.contains("declared twice") && e.line == 25), "{e:?}");
+        assert!(
+            e.iter().any(|e| e.message.contains("declared twice") && e.line == 25),
+            "{e:?}"
+        );
     }
 }

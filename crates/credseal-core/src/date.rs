@@ -43,7 +43,9 @@ impl Date {
         }
         let num = |r: &[u8]| -> Result<u32, DateError> {
             r.iter().try_fold(0u32, |a, c| {
-                c.is_ascii_digit().then(|| a * 10 + u32::from(c - b'0')).ok_or(DateError)
+                c.is_ascii_digit()
+                    .then(|| a * 10 + u32::from(c - b'0'))
+                    .ok_or(DateError)
             })
         };
         let (y, m, d) = (num(&b[0..4])?, num(&b[5..7])?, num(&b[8..10])?);
@@ -120,7 +122,15 @@ mod tests {
     #[test]
     fn parse_and_calendar() {
         assert_eq!(Date::parse("2024-02-29").unwrap().to_string(), "2024-02-29");
-        for bad in ["2023-02-29", "1900-02-29", "2024-13-01", "2024-1-01", "2024-01-00", "20240101", "２０２４-01-01"] {
+        for bad in [
+            "2023-02-29",
+            "1900-02-29",
+            "2024-13-01",
+            "2024-1-01",
+            "2024-01-00",
+            "20240101",
+            "２０２４-01-01",
+        ] {
             assert!(Date::parse(bad).is_err(), "{bad}");
         }
         assert_eq!(Date::parse("1970-01-01").unwrap().days_since_epoch(), 0);

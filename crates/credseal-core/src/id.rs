@@ -76,8 +76,7 @@ impl SubjectId {
             return Err(IdError::BadCharacter { position: p + 1 });
         }
         let b = t.as_bytes(); // all ASCII: 18 bytes
-        let resident_shape =
-            b[..17].iter().all(u8::is_ascii_digit) && (b[17].is_ascii_digit() || b[17] == b'X');
+        let resident_shape = b[..17].iter().all(u8::is_ascii_digit) && (b[17].is_ascii_digit() || b[17] == b'X');
         if resident_shape {
             let expected = resident_check(b[..17].try_into().expect("17 bytes"));
             if b[17] == expected {
@@ -275,7 +274,10 @@ mod tests {
             SubjectId::parse("11010519491231002-"),
             Err(IdError::BadCharacter { position: 18 })
         ));
-        assert_eq!(SubjectId::parse("中国人民银行征信中心中国人民银行征信中"), Err(IdError::Length(19)));
+        assert_eq!(
+            SubjectId::parse("中国人民银行征信中心中国人民银行征信中"),
+            Err(IdError::Length(19))
+        );
         // Birth date 1949-02-30 with a correct check digit.
         let bad_date = SubjectId::resident_from_body("11010519490230002");
         assert!(bad_date.is_none());

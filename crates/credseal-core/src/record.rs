@@ -153,12 +153,27 @@ impl Record {
         use serde_json::Value;
         let mut issues = Vec::new();
         let Value::Object(obj) = v else {
-            return Err(vec![issue("line", format!("expected a JSON object, found {}", json_kind(v)))]);
+            return Err(vec![issue(
+                "line",
+                format!("expected a JSON object, found {}", json_kind(v)),
+            )]);
         };
-        const KEYS: [&str; 8] = ["record_id", "subject", "class", "source", "effective", "version", "supersedes", "fields"];
+        const KEYS: [&str; 8] = [
+            "record_id",
+            "subject",
+            "class",
+            "source",
+            "effective",
+            "version",
+            "supersedes",
+            "fields",
+        ];
         for k in obj.keys() {
             if !KEYS.contains(&k.as_str()) {
-                issues.push(issue(k.clone(), "unknown key (expected record_id, subject, class, source, effective, version, supersedes, fields)"));
+                issues.push(issue(
+                    k.clone(),
+                    "unknown key (expected record_id, subject, class, source, effective, version, supersedes, fields)",
+                ));
             }
         }
         let text = |issues: &mut Vec<RecordIssue>, k: &str| -> Option<String> {
@@ -177,22 +192,33 @@ impl Record {
         let record_id = text(&mut issues, "record_id").filter(|s| {
             let ok = valid_record_id(s);
             if !ok {
-                issues.push(issue("record_id", format!("must be 1-{MAX_RECORD_ID_LEN} characters of A-Z a-z 0-9 . _ : / -")));
+                issues.push(issue(
+                    "record_id",
+                    format!("must be 1-{MAX_RECORD_ID_LEN} characters of A-Z a-z 0-9 . _ : / -"),
+                ));
             }
             ok
         });
         let subject = text(&mut issues, "subject").and_then(|s| {
-            SubjectId::parse(&s).map_err(|e| issues.push(issue("subject", e.to_string()))).ok()
+            SubjectId::parse(&s)
+                .map_err(|e| issues.push(issue("subject", e.to_string())))
+                .ok()
         });
         let source = text(&mut issues, "source").filter(|s| {
             let ok = crate::catalog::valid_id(s);
             if !ok {
-                issues.push(issue("source", "not a valid department id (lower-case letters, digits, '-')"));
+                issues.push(issue(
+                    "source",
+                    "not a valid department id (lower-case letters, digits, '-')",
+                ));
             }
             ok
         });
-        let effective = text(&mut issues, "effective")
-            .and_then(|s| Date::parse(&s).map_err(|e| issues.push(issue("effective", e.to_string()))).ok());
+        let effective = text(&mut issues, "effective").and_then(|s| {
+            Date::parse(&s)
+                .map_err(|e| issues.push(issue("effective", e.to_string())))
+                .ok()
+        });
         let version = match obj.get("version") {
             None => Some(1),
             Some(Value::Number(n)) => match n.as_u64().and_then(|n| u32::try_from(n).ok()).filter(|&n| n >= 1) {
@@ -203,7 +229,10 @@ impl Record {
                 }
             },
             Some(other) => {
-                issues.push(issue("version", format!("expected an integer, found {}", json_kind(other))));
+                issues.push(issue(
+                    "version",
+                    format!("expected an integer, found {}", json_kind(other)),
+                ));
                 None
             }
         };
@@ -214,13 +243,19 @@ impl Record {
                 match (s, version) {
                     (Some(s), Some(v)) if s < v => Some(s),
                     _ => {
-                        issues.push(issue("supersedes", "must be an earlier version number of the same record"));
+                        issues.push(issue(
+                            "supersedes",
+                            "must be an earlier version number of the same record",
+                        ));
                         None
                     }
                 }
             }
             Some(other) => {
-                issues.push(issue("supersedes", format!("expected an integer, found {}", json_kind(other))));
+                issues.push(issue(
+                    "supersedes",
+                    format!("expected an integer, found {}", json_kind(other)),
+                ));
                 None
             }
         };
@@ -238,7 +273,10 @@ impl Record {
             (Some(Value::Object(fv)), Some(class)) => {
                 for name in fv.keys() {
                     if class.field(name).is_none() {
-                        issues.push(issue(format!("fields.{name}"), format!("unknown field for class {:?}", class.id)));
+                        issues.push(issue(
+                            format!("fields.{name}"),
+                            format!("unknown field for class {:?}", class.id),
+                        ));
                     }
                 }
                 for def in &class.fields {
@@ -258,7 +296,10 @@ impl Record {
                 }
             }
             (Some(Value::Object(_)), None) => {} // class error already reported
-            (Some(other), _) => issues.push(issue("fields", format!("expected an object, found {}", json_kind(other)))),
+            (Some(other), _) => issues.push(issue(
+                "fields",
+                format!("expected an object, found {}", json_kind(other)),
+            )),
         }
         if !issues.is_empty() {
             return Err(issues);
@@ -336,7 +377,9 @@ fn field_value(v: &serde_json::Value, def: &crate::catalog::FieldDef) -> Result<
             FieldValue::Text(s.clone())
         }
         (FieldType::Enum, _) => return Err(want("a string")),
-        (FieldType::SubjectId, Value::String(s)) => FieldValue::SubjectId(SubjectId::parse(s).map_err(|e| e.to_string())?),
+        (FieldType::SubjectId, Value::String(s)) => {
+            FieldValue::SubjectId(SubjectId::parse(s).map_err(|e| e.to_string())?)
+        }
         (FieldType::SubjectId, _) => return Err(want("a subject id string")),
     })
 }
@@ -403,7 +446,17 @@ required = false
         let fields: Vec<_> = issues.iter().map(|i| i.field.as_str()).collect();
         assert_eq!(
             fields,
-            ["extra", "record_id", "subject", "effective", "fields.colour", "fields.lender", "fields.amount", "fields.opened", "fields.overdue"]
+            [
+                "extra",
+                "record_id",
+                "subject",
+                "effective",
+                "fields.colour",
+                "fields.lender",
+                "fields.amount",
+                "fields.opened",
+                "fields.overdue"
+            ]
         );
         // No value from the line appears in the messages.
         for i in &issues {
@@ -419,7 +472,10 @@ required = false
         assert_eq!(i[0].field, "class");
         assert_eq!(line("[1,2]").unwrap_err()[0].field, "line");
         let i = line(&OK.replace("\"fields\":{", "\"version\":0,\"supersedes\":3,\"fields\":{")).unwrap_err();
-        assert_eq!(i.iter().map(|i| i.field.as_str()).collect::<Vec<_>>(), ["version", "supersedes"]);
+        assert_eq!(
+            i.iter().map(|i| i.field.as_str()).collect::<Vec<_>>(),
+            ["version", "supersedes"]
+        );
     }
 
     #[test]

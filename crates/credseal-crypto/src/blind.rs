@@ -30,7 +30,13 @@ impl IndexKey {
     pub fn record_key(&self, blind: &BlindId, class: &str, record_id: &str) -> [u8; 16] {
         let m = mac(
             self.expose_secret(),
-            &[RECORD_LABEL, blind.as_bytes(), &[class.len() as u8], class.as_bytes(), record_id.as_bytes()],
+            &[
+                RECORD_LABEL,
+                blind.as_bytes(),
+                &[class.len() as u8],
+                class.as_bytes(),
+                record_id.as_bytes(),
+            ],
         );
         m[..16].try_into().expect("16 of 32 bytes")
     }

@@ -27,7 +27,13 @@ pub fn demo_keystore(classes: &[&str], catalog_digest: [u8; 32], now: u64) -> Ke
         .iter()
         .map(|c| {
             let mut versions = std::collections::BTreeMap::new();
-            versions.insert(1, KekEntry { kek: Kek::from_bytes(demo_secret(&kek_label(c, 1))), created: now });
+            versions.insert(
+                1,
+                KekEntry {
+                    kek: Kek::from_bytes(demo_secret(&kek_label(c, 1))),
+                    created: now,
+                },
+            );
             (c.to_string(), ClassKeys { primary: 1, versions })
         })
         .collect();
@@ -39,7 +45,11 @@ pub fn demo_keystore(classes: &[&str], catalog_digest: [u8; 32], now: u64) -> Ke
         log_seed: LogKeySeed::from_bytes(demo_secret(b"log")),
         index_key: IndexKey::from_bytes(demo_secret(b"index")),
         trace_key: TraceKey::from_bytes(demo_secret(b"trace")),
-        kdf: KdfParams { m_kib: 19 * 1024, t: 2, p: 1 },
+        kdf: KdfParams {
+            m_kib: 19 * 1024,
+            t: 2,
+            p: 1,
+        },
     }
 }
 
@@ -50,7 +60,9 @@ pub fn holds_demo_keys(ks: &Keystore) -> bool {
         || eq(ks.trace_key.expose_secret(), demo_secret(b"trace"))
         || eq(ks.log_seed.expose_secret(), demo_secret(b"log"))
         || ks.classes.iter().any(|(c, keys)| {
-            keys.versions.iter().any(|(v, e)| eq(e.kek.expose_secret(), demo_secret(&kek_label(c, *v))))
+            keys.versions
+                .iter()
+                .any(|(v, e)| eq(e.kek.expose_secret(), demo_secret(&kek_label(c, *v))))
         })
 }
 
@@ -65,7 +77,8 @@ mod tests {
         let mut real = Keystore::generate("x", &["loans"], [0; 32], 0, KdfParams::DEFAULT);
         assert!(!holds_demo_keys(&real));
         // One demo key mixed into a real keystore is enough to refuse it.
-        real.classes.get_mut("loans").unwrap().versions.get_mut(&1).unwrap().kek = Kek::from_bytes(demo_secret(b"kek:loans:1"));
+        real.classes.get_mut("loans").unwrap().versions.get_mut(&1).unwrap().kek =
+            Kek::from_bytes(demo_secret(b"kek:loans:1"));
         assert!(holds_demo_keys(&real));
     }
 }

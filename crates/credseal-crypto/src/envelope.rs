@@ -55,7 +55,9 @@ pub enum CryptoError {
         found: u8,
     },
     /// The key commitment does not match: this ciphertext was not made with this data key.
-    #[error("record key commitment does not match: the ciphertext was altered or belongs to another subject, class or record")]
+    #[error(
+        "record key commitment does not match: the ciphertext was altered or belongs to another subject, class or record"
+    )]
     KeyCommitment,
     /// AES-GCM authentication failed.
     #[error("{what} failed authentication: it was altered or belongs to another subject, class or record")]
@@ -129,7 +131,12 @@ fn wrapping_key(kek: &Kek, ctx: &DekContext<'_>) -> Zeroizing<[u8; 32]> {
     hkdf32(
         kek.expose_secret(),
         &[],
-        &[WRAP_LABEL, ctx.blind.as_bytes(), &class_bytes(ctx.class), ctx.class.as_bytes()],
+        &[
+            WRAP_LABEL,
+            ctx.blind.as_bytes(),
+            &class_bytes(ctx.class),
+            ctx.class.as_bytes(),
+        ],
     )
 }
 
@@ -241,16 +248,43 @@ mod tests {
         let kek = Kek::generate();
         let dek = Dek::generate();
         let b = blind(1);
-        let ctx = DekContext { blind: &b, class: "loans" };
+        let ctx = DekContext {
+            blind: &b,
+            class: "loans",
+        };
         let w = wrap_dek(&kek, 3, &ctx, &dek);
         assert_eq!(w.len(), WRAPPED_DEK_LEN);
         assert_eq!(wrapped_kek_version(&w), Ok(3));
         assert!(unwrap_dek(&kek, &ctx, &w).unwrap().ct_eq(&dek));
         // Another subject, another class, another KEK, an edited version: all fail.
         let b2 = blind(2);
-        let auth = Err(CryptoError::Authentication { what: "wrapped data key" });
-        assert_eq!(unwrap_dek(&kek, &DekContext { blind: &b2, class: "loans" }, &w).map(|_| ()), auth);
-        assert_eq!(unwrap_dek(&kek, &DekContext { blind: &b, class: "tax" }, &w).map(|_| ()), auth);
+        let auth = Err(CryptoError::Authentication {
+            what: "wrapped data key",
+        });
+        assert_eq!(
+            unwrap_dek(
+                &kek,
+                &DekContext {
+                    blind: &b2,
+                    class: "loans"
+                },
+                &w
+            )
+            .map(|_| ()),
+            auth
+        );
+        assert_eq!(
+            unwrap_dek(
+                &kek,
+                &DekContext {
+                    blind: &b,
+                    class: "tax"
+                },
+                &w
+            )
+            .map(|_| ()),
+            auth
+        );
         assert_eq!(unwrap_dek(&Kek::generate(), &ctx, &w).map(|_| ()), auth);
         let mut v = w.clone();
         v[4] ^= 1;
@@ -260,7 +294,10 @@ mod tests {
             t[i] ^= 0x80;
             assert!(unwrap_dek(&kek, &ctx, &t).is_err(), "flip at {i}");
         }
-        assert!(matches!(unwrap_dek(&kek, &ctx, &w[..40]), Err(CryptoError::Truncated { .. })));
+        assert!(matches!(
+            unwrap_dek(&kek, &ctx, &w[..40]),
+            Err(CryptoError::Truncated { .. })
+        ));
     }
 
     #[test]
@@ -268,7 +305,12 @@ mod tests {
         let dek = Dek::generate();
         let b = blind(9);
         let rk = [5u8; 16];
-        let ctx = RecordContext { blind: &b, class: "loans", record_key: &rk, version: 1 };
+        let ctx = RecordContext {
+            blind: &b,
+            class: "loans",
+            record_key: &rk,
+            version: 1,
+        };
         let c = seal_record(&dek, &ctx, b"field values");
         assert_eq!(c.len(), 12 + RECORD_OVERHEAD);
         assert_eq!(&open_record(&dek, &ctx, &c).unwrap()[..], b"field values");
@@ -277,12 +319,21 @@ mod tests {
         for other in [
             RecordContext { blind: &b2, ..ctx },
             RecordContext { class: "tax", ..ctx },
-            RecordContext { record_key: &rk2, ..ctx },
+            RecordContext {
+                record_key: &rk2,
+                ..ctx
+            },
             RecordContext { version: 2, ..ctx },
         ] {
-            assert_eq!(open_record(&dek, &other, &c).map(|_| ()), Err(CryptoError::KeyCommitment));
+            assert_eq!(
+                open_record(&dek, &other, &c).map(|_| ()),
+                Err(CryptoError::KeyCommitment)
+            );
         }
-        assert_eq!(open_record(&Dek::generate(), &ctx, &c).map(|_| ()), Err(CryptoError::KeyCommitment));
+        assert_eq!(
+            open_record(&Dek::generate(), &ctx, &c).map(|_| ()),
+            Err(CryptoError::KeyCommitment)
+        );
         for i in 0..c.len() {
             let mut t = c.clone();
             t[i] ^= 1;
@@ -291,7 +342,12 @@ mod tests {
         // Past the commitment, a flip is caught by GCM.
         let mut t = c.clone();
         *t.last_mut().unwrap() ^= 1;
-        assert_eq!(open_record(&dek, &ctx, &t).map(|_| ()), Err(CryptoError::Authentication { what: "record ciphertext" }));
+        assert_eq!(
+            open_record(&dek, &ctx, &t).map(|_| ()),
+            Err(CryptoError::Authentication {
+                what: "record ciphertext"
+            })
+        );
     }
 
     proptest::proptest! {

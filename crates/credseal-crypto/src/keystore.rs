@@ -41,7 +41,11 @@ pub struct KdfParams {
 
 impl KdfParams {
     /// RFC 9106's second recommended option, with one lane: 64 MiB, 3 passes.
-    pub const DEFAULT: Self = Self { m_kib: 64 * 1024, t: 3, p: 1 };
+    pub const DEFAULT: Self = Self {
+        m_kib: 64 * 1024,
+        t: 3,
+        p: 1,
+    };
     /// Smallest memory this build writes (tests use it; the CLI asks for more).
     pub const MIN_M_KIB: u32 = 1024;
     /// Largest memory this build reads (stops a planted header from exhausting memory).
@@ -50,7 +54,13 @@ impl KdfParams {
     pub const MAX_T: u32 = 64;
 
     fn check(&self) -> Result<(), KeystoreError> {
-        if self.m_kib < Self::MIN_M_KIB || self.m_kib > Self::MAX_M_KIB || self.t == 0 || self.t > Self::MAX_T || self.p == 0 || self.p > 16 {
+        if self.m_kib < Self::MIN_M_KIB
+            || self.m_kib > Self::MAX_M_KIB
+            || self.t == 0
+            || self.t > Self::MAX_T
+            || self.p == 0
+            || self.p > 16
+        {
             return Err(KeystoreError::BadKdfParams);
         }
         Ok(())
@@ -154,7 +164,13 @@ impl Keystore {
             .iter()
             .map(|c| {
                 let mut versions = BTreeMap::new();
-                versions.insert(1, KekEntry { kek: Kek::generate(), created: now });
+                versions.insert(
+                    1,
+                    KekEntry {
+                        kek: Kek::generate(),
+                        created: now,
+                    },
+                );
                 (c.to_string(), ClassKeys { primary: 1, versions })
             })
             .collect();
@@ -211,7 +227,11 @@ impl Keystore {
                 .map(|(id, c)| BodyClass {
                     id: id.clone(),
                     primary: c.primary,
-                    versions: c.versions.iter().map(|(v, e)| (*v, *e.kek.expose_secret(), e.created)).collect(),
+                    versions: c
+                        .versions
+                        .iter()
+                        .map(|(v, e)| (*v, *e.kek.expose_secret(), e.created))
+                        .collect(),
                 })
                 .collect(),
             log_seed: *self.log_seed.expose_secret(),
@@ -247,12 +267,29 @@ impl Keystore {
             let versions: BTreeMap<u32, KekEntry> = c
                 .versions
                 .iter()
-                .map(|(v, k, created)| (*v, KekEntry { kek: Kek::from_bytes(*k), created: *created }))
+                .map(|(v, k, created)| {
+                    (
+                        *v,
+                        KekEntry {
+                            kek: Kek::from_bytes(*k),
+                            created: *created,
+                        },
+                    )
+                })
                 .collect();
             if !versions.contains_key(&c.primary) {
-                return Err(KeystoreError::Malformed(format!("class {:?} has no primary key version", c.id)));
+                return Err(KeystoreError::Malformed(format!(
+                    "class {:?} has no primary key version",
+                    c.id
+                )));
             }
-            classes.insert(c.id.clone(), ClassKeys { primary: c.primary, versions });
+            classes.insert(
+                c.id.clone(),
+                ClassKeys {
+                    primary: c.primary,
+                    versions,
+                },
+            );
         }
         Ok(Self {
             origin: body.origin.clone(),
@@ -286,7 +323,11 @@ fn parse_header(bytes: &[u8]) -> Result<Header, KeystoreError> {
         return Err(KeystoreError::BadKdfParams);
     }
     let u32at = |i: usize| u32::from_be_bytes(bytes[i..i + 4].try_into().expect("in header"));
-    let kdf = KdfParams { m_kib: u32at(6), t: u32at(10), p: bytes[14] };
+    let kdf = KdfParams {
+        m_kib: u32at(6),
+        t: u32at(10),
+        p: bytes[14],
+    };
     kdf.check()?;
     let salt = bytes[15..31].try_into().expect("in header");
     let check = bytes[31..47].try_into().expect("in header");
@@ -302,7 +343,8 @@ fn derive(pass: &Passphrase, salt: &[u8; 16], kdf: &KdfParams) -> Result<Zeroizi
         argon2::Params::new(kdf.m_kib, kdf.t, u32::from(kdf.p), Some(64)).map_err(|_| KeystoreError::BadKdfParams)?;
     let a = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
     let mut out = Zeroizing::new([0u8; 64]);
-    a.hash_password_into(pass.expose_secret(), salt, &mut out[..]).map_err(|_| KeystoreError::BadKdfParams)?;
+    a.hash_password_into(pass.expose_secret(), salt, &mut out[..])
+        .map_err(|_| KeystoreError::BadKdfParams)?;
     Ok(out)
 }
 
@@ -317,7 +359,11 @@ fn check_value(k: &[u8; 64]) -> [u8; 16] {
 mod tests {
     use super::*;
 
-    const FAST: KdfParams = KdfParams { m_kib: 1024, t: 1, p: 1 };
+    const FAST: KdfParams = KdfParams {
+        m_kib: 1024,
+        t: 1,
+        p: 1,
+    };
 
     fn ks() -> Keystore {
         Keystore::generate("test.example/log", &["identity", "loans"], [7; 32], 1_700_000_000, FAST)
@@ -341,7 +387,10 @@ mod tests {
     fn wrong_passphrase_and_tampering() {
         let pass = Passphrase::new("correct horse".into());
         let bytes = ks().seal(&pass).unwrap();
-        assert_eq!(Keystore::open(&bytes, &Passphrase::new("wrong".into())).unwrap_err(), KeystoreError::WrongPassphrase);
+        assert_eq!(
+            Keystore::open(&bytes, &Passphrase::new("wrong".into())).unwrap_err(),
+            KeystoreError::WrongPassphrase
+        );
         // A flip in the body or tag: tampered. In the salt or params: the derived key
         // changes, so it reads as a wrong passphrase. Never accepted.
         for i in 0..bytes.len() {
@@ -355,13 +404,25 @@ mod tests {
                 assert_eq!(e, KeystoreError::Tampered, "flip at {i}");
             }
         }
-        assert_eq!(Keystore::open(&bytes[..30], &pass).unwrap_err(), KeystoreError::Truncated(30));
-        assert_eq!(Keystore::open(&bytes[..bytes.len() - 1], &pass).unwrap_err(), KeystoreError::Tampered);
-        assert_eq!(Keystore::open(b"PK\x03\x04 a zip file", &pass).unwrap_err(), KeystoreError::NotAKeystore);
+        assert_eq!(
+            Keystore::open(&bytes[..30], &pass).unwrap_err(),
+            KeystoreError::Truncated(30)
+        );
+        assert_eq!(
+            Keystore::open(&bytes[..bytes.len() - 1], &pass).unwrap_err(),
+            KeystoreError::Tampered
+        );
+        assert_eq!(
+            Keystore::open(b"PK\x03\x04 a zip file", &pass).unwrap_err(),
+            KeystoreError::NotAKeystore
+        );
         assert_eq!(Keystore::open(b"", &pass).unwrap_err(), KeystoreError::NotAKeystore);
         let mut v2 = bytes.clone();
         v2[4] = 2;
-        assert_eq!(Keystore::open(&v2, &pass).unwrap_err(), KeystoreError::UnsupportedFormat(2));
+        assert_eq!(
+            Keystore::open(&v2, &pass).unwrap_err(),
+            KeystoreError::UnsupportedFormat(2)
+        );
         // A planted header asking for 1 TiB of memory is refused before any work.
         let mut big = bytes.clone();
         big[6..10].copy_from_slice(&u32::MAX.to_be_bytes());
@@ -370,6 +431,9 @@ mod tests {
 
     #[test]
     fn empty_passphrase_refused() {
-        assert_eq!(ks().seal(&Passphrase::new(String::new())).unwrap_err(), KeystoreError::EmptyPassphrase);
+        assert_eq!(
+            ks().seal(&Passphrase::new(String::new())).unwrap_err(),
+            KeystoreError::EmptyPassphrase
+        );
     }
 }

@@ -38,5 +38,8 @@ pub use secret::{Dek, IndexKey, Kek, LogKeySeed, Passphrase, TraceKey, fill_rand
 
 /// SHA-256 of `data`.
 pub fn sha256(data: &[u8]) -> [u8; 32] {
-    ring::digest::digest(&ring::digest::SHA256, data).as_ref().try_into().expect("32-byte digest")
+    ring::digest::digest(&ring::digest::SHA256, data)
+        .as_ref()
+        .try_into()
+        .expect("32-byte digest")
 }

@@ -38,5 +38,8 @@ fn wycheproof_aes_256_gcm_through_our_layer() {
             }
         }
     }
-    assert!(valid > 20 && invalid > 10, "ran {valid} valid and {invalid} invalid vectors");
+    assert!(
+        valid > 20 && invalid > 10,
+        "ran {valid} valid and {invalid} invalid vectors"
+    );
 }

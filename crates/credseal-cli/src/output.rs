@@ -1,0 +1,135 @@
+//! Human tables and `--json` documents. Each JSON document comes from a dedicated serde
+//! struct so the two forms cannot drift silently.
+
+use std::path::Path;
+
+use credseal_engine::bench::IngestBench;
+use credseal_engine::{ClassKeyStatus, IngestSummary};
+use serde::Serialize;
+
+fn print_json<T: Serialize>(v: &T) {
+    // Serialising plain data structs cannot fail.
+    println!("{}", serde_json::to_string_pretty(v).expect("serialisable"));
+}
+
+/// A simple left-aligned table.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut w: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            w[i] = w[i].max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(c);
+            } else {
+                s.push_str(c);
+                s.push_str(&" ".repeat(w[i] - c.chars().count() + 2));
+            }
+        }
+        s.trim_end().to_string()
+    };
+    let mut out = line(headers.to_vec());
+    out.push('\n');
+    for r in rows {
+        out.push_str(&line(r.iter().map(String::as_str).collect()));
+        out.push('\n');
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct InitJson<'a> {
+    data: &'a Path,
+    origin: &'a str,
+}
+
+pub fn init_done(dir: &Path, origin: &str, json: bool) {
+    if json {
+        print_json(&InitJson { data: dir, origin });
+    } else {
+        println!("created platform {origin} in {}", dir.display());
+        println!("  keystore: {}", dir.join(credseal_engine::KEYSTORE_FILE).display());
+        println!("  keep the passphrase safe: without it the data cannot be read by anyone");
+    }
+}
+
+pub fn ingest_summary(s: &IngestSummary, json: bool) {
+    if json {
+        print_json(s);
+    } else {
+        println!(
+            "ingested {} records from {} lines: {} written, {} already stored, {} duplicate lines skipped, {} new data keys",
+            s.records, s.lines, s.written, s.unchanged, s.duplicates, s.new_data_keys
+        );
+    }
+}
+
+pub fn key_status(st: &[ClassKeyStatus], json: bool) {
+    if json {
+        print_json(&st);
+        return;
+    }
+    let mut rows = Vec::new();
+    for c in st {
+        for v in &c.versions {
+            rows.push(vec![
+                c.class.clone(),
+                format!("v{}", v.version),
+                if v.primary { "primary".into() } else { String::new() },
+                v.data_keys.to_string(),
+            ]);
+        }
+    }
+    print!("{}", table(&["class", "version", "status", "data keys"], &rows));
+}
+
+#[derive(Serialize)]
+struct CheckJson {
+    ok: bool,
+    data_keys: u64,
+    records: u64,
+}
+
+pub fn check(deks: u64, records: u64, json: bool) {
+    if json {
+        print_json(&CheckJson {
+            ok: true,
+            data_keys: deks,
+            records,
+        });
+    } else {
+        println!("ok: {deks} data keys and {records} records open and match their places");
+    }
+}
+
+pub fn bench_ingest(r: &IngestBench, json: bool) {
+    if json {
+        print_json(r);
+        return;
+    }
+    let rows = vec![
+        vec![
+            "ingest (ours)".into(),
+            format!("{:.3}", r.seconds),
+            format!("{:.0}", r.records_per_s),
+            format!("{:.0}", r.disk_bytes_per_record),
+        ],
+        vec![
+            "floor".into(),
+            format!("{:.3}", r.floor_seconds),
+            format!("{:.0}", r.floor_records_per_s),
+            format!("{:.0}", r.floor_disk_bytes_per_record),
+        ],
+    ];
+    println!("bench ingest: {} subjects, {} records", r.subjects, r.records);
+    print!("{}", table(&["", "seconds", "records/s", "disk bytes/record"], &rows));
+    println!("ratio_to_floor: {:.2}", r.ratio_to_floor);
+    println!(
+        "plaintext {:.0} B/record (JSON input {:.0} B); on disk {:.2}x the plaintext",
+        r.plaintext_bytes_per_record, r.input_bytes_per_record, r.disk_to_plaintext
+    );
+}

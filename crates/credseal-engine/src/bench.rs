@@ -1,0 +1,239 @@
+//! `credseal bench ingest`: our ingest against the floor of the same run.
+//!
+//! The floor is the irreducible work without any of our logic: envelope-encrypting the
+//! same records (a random DEK wrapped per subject and class, each record sealed with its
+//! commitment) and writing the same number of keys and bytes into a fresh sled database
+//! with plain `apply_batch` inserts and one flush at the end.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+use credseal_core::{Catalog, FieldType, SubjectId};
+use credseal_crypto::{Dek, DekContext, KdfParams, Passphrase, RecordContext};
+use serde::Serialize;
+
+use crate::error::{EngineError, Result};
+use crate::ingest::Progress;
+use crate::platform::{InitOptions, OpenOptions, Platform};
+
+/// Results of `bench ingest`.
+#[derive(Clone, Debug, Serialize)]
+pub struct IngestBench {
+    /// Synthetic subjects.
+    pub subjects: u64,
+    /// Records ingested.
+    pub records: u64,
+    /// Seconds our ingest took (validate + write + flush).
+    pub seconds: f64,
+    /// Records per second.
+    pub records_per_s: f64,
+    /// Seconds the floor took.
+    pub floor_seconds: f64,
+    /// Floor records per second.
+    pub floor_records_per_s: f64,
+    /// floor_seconds / seconds (1.0: as fast as the floor).
+    pub ratio_to_floor: f64,
+    /// Bytes of the JSON Lines input per record.
+    pub input_bytes_per_record: f64,
+    /// Bytes of the encoded plaintext (postcard) per record.
+    pub plaintext_bytes_per_record: f64,
+    /// Bytes on disk of the database per record.
+    pub disk_bytes_per_record: f64,
+    /// disk_bytes_per_record / plaintext_bytes_per_record.
+    pub disk_to_plaintext: f64,
+    /// Bytes on disk per record of the floor's database.
+    pub floor_disk_bytes_per_record: f64,
+}
+
+fn dir_size(p: &Path) -> u64 {
+    let mut n = 0;
+    if let Ok(rd) = std::fs::read_dir(p) {
+        for e in rd.flatten() {
+            match e.metadata() {
+                Ok(m) if m.is_dir() => n += dir_size(&e.path()),
+                Ok(m) => n += m.len(),
+                Err(_) => {}
+            }
+        }
+    }
+    n
+}
+
+/// A synthetic subject id for index `i` (persons and organisations alternate).
+pub fn synthetic_subject(i: u64) -> SubjectId {
+    if i % 5 == 4 {
+        // About one body in 31 has no valid check character: vary the region digit.
+        for region in 0..10u64 {
+            if let Some(id) = SubjectId::uscc_from_body(&format!("9133010{region}{:09}", i % 1_000_000_000)) {
+                return id;
+            }
+        }
+    }
+    let day = 1 + (i % 28);
+    let month = 1 + (i / 28) % 12;
+    let year = 1950 + (i / 336) % 50;
+    let seq = (i / 16_800) % 1000;
+    SubjectId::resident_from_body(&format!("330106{year:04}{month:02}{day:02}{seq:03}"))
+        .expect("17 digits with a valid birth date")
+}
+
+/// Writes a synthetic JSON Lines file: one record per class for each of `subjects` subjects.
+pub fn write_synthetic(catalog: &Catalog, subjects: u64, w: &mut dyn Write) -> std::io::Result<u64> {
+    let mut n = 0;
+    for i in 0..subjects {
+        let subject = synthetic_subject(i);
+        for (ci, class) in catalog.classes.values().enumerate() {
+            let mut fields = serde_json::Map::new();
+            for (fi, f) in class.fields.iter().enumerate() {
+                let k = i.wrapping_mul(31).wrapping_add((ci * 7 + fi) as u64);
+                let v: serde_json::Value = match f.ty {
+                    FieldType::Text => {
+                        let t = format!("synthetic {} value {k:08}", f.name);
+                        let max = f.max_len.map_or(t.len(), |m| m as usize);
+                        t[t.len().saturating_sub(max)..].to_string().into()
+                    }
+                    FieldType::Integer => (k % 10_000).into(),
+                    FieldType::Amount => format!("{}.{:02}", k % 1_000_000, k % 100).into(),
+                    FieldType::Date => credseal_core::Date::from_days_since_epoch(16_000 + (k % 4000) as i64)
+                        .map(|d| d.to_string())
+                        .into(),
+                    FieldType::Bool => (k % 2 == 0).into(),
+                    FieldType::Enum => f.values[(k as usize) % f.values.len()].clone().into(),
+                    FieldType::SubjectId => subject.to_string().into(),
+                };
+                fields.insert(f.name.clone(), v);
+            }
+            let line = serde_json::json!({
+                "record_id": format!("SYN-{}-{i:09}", class.id),
+                "subject": subject.to_string(),
+                "class": class.id,
+                "source": "bench-source",
+                "effective": "2024-06-01",
+                "fields": fields,
+            });
+            serde_json::to_writer(&mut *w, &line)?;
+            w.write_all(b"\n")?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// Runs the ingest benchmark in `work` (a fresh, empty directory).
+pub fn bench_ingest(catalog_text: &str, subjects: u64, work: &Path, progress: &dyn Progress) -> Result<IngestBench> {
+    let catalog = Catalog::parse(catalog_text, Some("catalog")).map_err(EngineError::Catalog)?;
+    let input = work.join("input.jsonl");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&input).map_err(|e| EngineError::io(&input, e))?);
+    let records = write_synthetic(&catalog, subjects, &mut f).map_err(|e| EngineError::io(&input, e))?;
+    f.flush().map_err(|e| EngineError::io(&input, e))?;
+    drop(f);
+    let input_bytes = std::fs::metadata(&input).map_err(|e| EngineError::io(&input, e))?.len();
+
+    // Ours.
+    let pass = Passphrase::new("bench".into());
+    let dir = work.join("platform");
+    Platform::init(&InitOptions {
+        dir: &dir,
+        catalog_text,
+        catalog_name: "catalog",
+        origin: "bench.credseal.invalid/log",
+        passphrase: &pass,
+        keys: crate::KeySource::Generate(KdfParams {
+            m_kib: KdfParams::MIN_M_KIB,
+            t: 1,
+            p: 1,
+        }),
+        now: crate::now_unix(),
+    })?;
+    let p = Platform::open(&dir, &pass, OpenOptions::default())?;
+    let t = Instant::now();
+    let s = p.ingest_file(&input, progress)?;
+    let seconds = t.elapsed().as_secs_f64();
+    assert_eq!(s.written, records, "bench ingest wrote every record");
+    // Untimed: the plaintexts and places, for the floor.
+    progress.stage("preparing the floor", records);
+    let mut items = Vec::with_capacity(records as usize);
+    let mut plaintext_bytes = 0u64;
+    for i in 0..subjects {
+        let subject = synthetic_subject(i);
+        let blind = p.blind(&subject);
+        for class in catalog.classes.keys() {
+            let recs = p.records(&subject, class)?;
+            for r in recs {
+                let rkey = p.keys.index_key.record_key(&blind, class, &r.record_id);
+                let pt = postcard::to_stdvec(&r).map_err(|e| EngineError::Invalid(e.to_string()))?;
+                plaintext_bytes += pt.len() as u64;
+                items.push((blind, class.clone(), rkey, r.version, pt));
+                progress.advance(1);
+            }
+        }
+    }
+    progress.finish();
+    drop(p);
+    let disk = dir_size(&dir.join(crate::platform::DB_DIR));
+
+    // The floor.
+    let floor_dir = work.join("floor");
+    let kek = credseal_crypto::Kek::generate();
+    let t = Instant::now();
+    let db = sled::open(&floor_dir).map_err(|e| EngineError::Invalid(format!("floor database: {e}")))?;
+    let mut batch = sled::Batch::default();
+    let mut in_batch = 0;
+    let mut last: Option<(credseal_core::BlindId, String)> = None;
+    let mut dek = Dek::generate();
+    for (blind, class, rkey, version, pt) in &items {
+        if last.as_ref() != Some(&(*blind, class.clone())) {
+            dek = Dek::generate();
+            let w = credseal_crypto::wrap_dek(&kek, 1, &DekContext { blind, class }, &dek);
+            batch.insert(crate::layout::raw_key(2, &crate::layout::dek_key(blind, class)), w);
+            batch.insert(
+                crate::layout::raw_key(3, &crate::layout::dek_index_key(class, 1, blind)),
+                Vec::<u8>::new(),
+            );
+            last = Some((*blind, class.clone()));
+        }
+        let sealed = credseal_crypto::seal_record(
+            &dek,
+            &RecordContext {
+                blind,
+                class,
+                record_key: rkey,
+                version: *version,
+            },
+            pt,
+        );
+        batch.insert(
+            crate::layout::raw_key(4, &crate::layout::record_key(blind, class, rkey, *version)),
+            sealed,
+        );
+        in_batch += 1;
+        if in_batch >= 4096 {
+            db.apply_batch(std::mem::take(&mut batch))
+                .map_err(|e| EngineError::Invalid(format!("floor database: {e}")))?;
+            in_batch = 0;
+        }
+    }
+    db.apply_batch(batch)
+        .map_err(|e| EngineError::Invalid(format!("floor database: {e}")))?;
+    db.flush()
+        .map_err(|e| EngineError::Invalid(format!("floor database: {e}")))?;
+    let floor_seconds = t.elapsed().as_secs_f64();
+    drop(db);
+    let floor_disk = dir_size(&floor_dir);
+    let r = records as f64;
+    Ok(IngestBench {
+        subjects,
+        records,
+        seconds,
+        records_per_s: r / seconds,
+        floor_seconds,
+        floor_records_per_s: r / floor_seconds,
+        ratio_to_floor: floor_seconds / seconds,
+        input_bytes_per_record: input_bytes as f64 / r,
+        plaintext_bytes_per_record: plaintext_bytes as f64 / r,
+        disk_bytes_per_record: disk as f64 / r,
+        disk_to_plaintext: disk as f64 / plaintext_bytes as f64,
+        floor_disk_bytes_per_record: floor_disk as f64 / r,
+    })
+}

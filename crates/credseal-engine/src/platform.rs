@@ -1,0 +1,475 @@
+//! A platform: its data directory, catalogue, keystore and store.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use credseal_core::{BlindId, Catalog, Record, SubjectId};
+use credseal_crypto::{Dek, DekContext, KdfParams, Keystore, Passphrase, RecordContext, demo};
+use credseal_store::{MemoryStore, SledStore, Store, Tree};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{EngineError, Result};
+use crate::fsutil;
+use crate::layout::{self, short};
+
+/// Name of the configuration file that marks a data directory.
+pub const CONFIG_FILE: &str = "credseal.toml";
+/// Name of the catalogue copy in a data directory.
+pub const CATALOG_FILE: &str = "catalog.toml";
+/// Default keystore file name in a data directory.
+pub const KEYSTORE_FILE: &str = "keystore";
+/// Name of the database directory.
+pub const DB_DIR: &str = "db";
+
+/// The configuration file of a data directory.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Configuration format (1).
+    pub format: u32,
+    /// The log origin: the platform's name, used as the audience of tokens and in checkpoints.
+    pub origin: String,
+    /// Keystore path, relative to the data directory or absolute.
+    pub keystore: PathBuf,
+}
+
+/// How to open a platform.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OpenOptions {
+    /// Allow the public demo keys of `keys-example/` (`--demo`).
+    pub allow_demo_keys: bool,
+}
+
+/// What `init` needs.
+#[derive(Debug)]
+pub struct InitOptions<'a> {
+    /// The data directory (created; must not exist or be empty).
+    pub dir: &'a Path,
+    /// The catalogue text and where it came from.
+    pub catalog_text: &'a str,
+    /// Name of the catalogue file, for errors.
+    pub catalog_name: &'a str,
+    /// The log origin name.
+    pub origin: &'a str,
+    /// The keystore passphrase.
+    pub passphrase: &'a Passphrase,
+    /// Where the keys come from.
+    pub keys: KeySource,
+    /// Unix time now.
+    pub now: u64,
+}
+
+/// Where `init` gets its keys.
+#[derive(Debug)]
+pub enum KeySource {
+    /// Fresh random keys, the keystore sealed with this KDF cost.
+    Generate(KdfParams),
+    /// An existing keystore (made for the same catalogue), e.g. the demo keystore.
+    Existing(Box<Keystore>),
+}
+
+/// A running platform.
+pub struct Platform {
+    dir: Option<PathBuf>,
+    pub(crate) catalog: Catalog,
+    pub(crate) keys: Keystore,
+    pub(crate) store: Arc<dyn Store>,
+}
+
+impl std::fmt::Debug for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Platform")
+            .field("dir", &self.dir)
+            .field("origin", &self.keys.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether an origin name is acceptable: printable ASCII without spaces or `+`, at most 200
+/// bytes (C2SP checkpoints put it on the first line; note key names exclude `+` and spaces).
+pub fn valid_origin(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 200 && s.bytes().all(|c| c.is_ascii_graphic() && c != b'+')
+}
+
+fn platform_mac(keys: &Keystore) -> [u8; 32] {
+    use ring::hmac;
+    let k = hmac::Key::new(hmac::HMAC_SHA256, keys.index_key.expose_secret());
+    let mut c = hmac::Context::with_key(&k);
+    c.update(layout::PLATFORM_LABEL);
+    c.update(keys.origin.as_bytes());
+    c.sign().as_ref().try_into().expect("32 bytes")
+}
+
+impl Platform {
+    /// Creates a new platform in `opts.dir`. On any failure, everything it created is removed.
+    pub fn init(opts: &InitOptions<'_>) -> Result<()> {
+        let dir = opts.dir;
+        if !valid_origin(opts.origin) {
+            return Err(EngineError::Invalid(format!(
+                "origin {:?} must be 1-200 printable ASCII characters without spaces or '+'",
+                opts.origin
+            )));
+        }
+        let catalog = Catalog::parse(opts.catalog_text, Some(opts.catalog_name)).map_err(EngineError::Catalog)?;
+        let created_dir = match std::fs::read_dir(dir) {
+            Ok(mut it) => {
+                if it.next().is_some() {
+                    return Err(EngineError::AlreadyExists { path: dir.into() });
+                }
+                false
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut b = std::fs::DirBuilder::new();
+                b.recursive(true);
+                #[cfg(unix)]
+                std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+                b.create(dir).map_err(|e| EngineError::io(dir, e))?;
+                true
+            }
+            Err(e) => return Err(EngineError::io(dir, e)),
+        };
+        let r = Self::init_inner(opts, &catalog);
+        if r.is_err() {
+            // Leave nothing half-made.
+            if created_dir {
+                let _ = std::fs::remove_dir_all(dir);
+            } else {
+                for f in [CONFIG_FILE, CATALOG_FILE, KEYSTORE_FILE] {
+                    let _ = std::fs::remove_file(dir.join(f));
+                }
+                let _ = std::fs::remove_dir_all(dir.join(DB_DIR));
+            }
+        }
+        r
+    }
+
+    fn init_inner(opts: &InitOptions<'_>, catalog: &Catalog) -> Result<()> {
+        let dir = opts.dir;
+        let classes: Vec<&str> = catalog.classes.keys().map(String::as_str).collect();
+        let digest = credseal_crypto::sha256(opts.catalog_text.as_bytes());
+        let keys = match &opts.keys {
+            KeySource::Generate(kdf) => Keystore::generate(opts.origin, &classes, digest, opts.now, *kdf),
+            KeySource::Existing(k) => {
+                if k.catalog_digest != digest {
+                    return Err(EngineError::Invalid(format!(
+                        "the keystore was made for another catalogue than {}",
+                        opts.catalog_name
+                    )));
+                }
+                if k.origin != opts.origin {
+                    return Err(EngineError::Invalid(format!(
+                        "the keystore's origin is {:?}, not {:?}",
+                        k.origin, opts.origin
+                    )));
+                }
+                (**k).clone()
+            }
+        };
+        let sealed = keys.seal(opts.passphrase).map_err(|source| EngineError::Keystore {
+            path: dir.join(KEYSTORE_FILE),
+            source,
+        })?;
+        fsutil::write_new(&dir.join(CATALOG_FILE), opts.catalog_text.as_bytes(), 0o644)?;
+        let config = Config {
+            format: 1,
+            origin: opts.origin.to_string(),
+            keystore: KEYSTORE_FILE.into(),
+        };
+        let config_text = format!(
+            "# credseal platform configuration (written by `credseal init`)\n{}",
+            toml::to_string(&config).map_err(|e| EngineError::Invalid(e.to_string()))?
+        );
+        fsutil::write_new(&dir.join(KEYSTORE_FILE), &sealed, 0o600)?;
+        let store = SledStore::open(&dir.join(DB_DIR), true)?;
+        let mut b = credseal_store::Batch::new();
+        b.put(Tree::Meta, layout::META_FORMAT, layout::STORE_FORMAT.to_be_bytes());
+        b.put(Tree::Meta, layout::META_PLATFORM, platform_mac(&keys));
+        store.apply(b)?;
+        store.flush()?;
+        drop(store);
+        // The config file is written last: it is what marks the directory as a platform.
+        fsutil::write_new(&dir.join(CONFIG_FILE), config_text.as_bytes(), 0o644)?;
+        Ok(())
+    }
+
+    /// Opens the platform in `dir`.
+    pub fn open(dir: &Path, passphrase: &Passphrase, opts: OpenOptions) -> Result<Self> {
+        let config = Self::read_config(dir)?;
+        let ks_path = dir.join(&config.keystore);
+        let keys = Self::read_keystore(&ks_path, passphrase, opts)?;
+        let cat_path = dir.join(CATALOG_FILE);
+        let cat_bytes = fsutil::read(&cat_path)?;
+        if credseal_crypto::sha256(&cat_bytes) != keys.catalog_digest {
+            return Err(EngineError::CatalogMismatch { path: cat_path });
+        }
+        let text = String::from_utf8(cat_bytes).map_err(|_| EngineError::CatalogMismatch { path: cat_path.clone() })?;
+        let catalog = Catalog::parse(&text, Some(&cat_path.display().to_string())).map_err(EngineError::Catalog)?;
+        if config.origin != keys.origin {
+            return Err(EngineError::Config {
+                path: dir.join(CONFIG_FILE),
+                detail: "origin does not match the keystore's".into(),
+            });
+        }
+        let store = SledStore::open(&dir.join(DB_DIR), false)?;
+        let p = Self {
+            dir: Some(dir.into()),
+            catalog,
+            keys,
+            store: Arc::new(store),
+        };
+        p.check_binding()?;
+        Ok(p)
+    }
+
+    /// Reads the configuration of the data directory `dir`.
+    pub fn read_config(dir: &Path) -> Result<Config> {
+        let cfg_path = dir.join(CONFIG_FILE);
+        let text = match std::fs::read_to_string(&cfg_path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(EngineError::NotADataDir { path: dir.into() });
+            }
+            Err(e) => return Err(EngineError::io(&cfg_path, e)),
+        };
+        let config: Config = toml::from_str(&text).map_err(|e| EngineError::Config {
+            path: cfg_path.clone(),
+            detail: e.to_string(),
+        })?;
+        if config.format != 1 {
+            return Err(EngineError::Config {
+                path: cfg_path,
+                detail: format!("unsupported format {}", config.format),
+            });
+        }
+        Ok(config)
+    }
+
+    /// Opens a keystore file.
+    pub fn read_keystore(path: &Path, passphrase: &Passphrase, opts: OpenOptions) -> Result<Keystore> {
+        let bytes = fsutil::read(path)?;
+        Self::keystore_from(&bytes, path, passphrase, opts)
+    }
+
+    /// Opens keystore bytes (the demo's embedded keystore).
+    pub fn read_keystore_bytes(bytes: &[u8], passphrase: &Passphrase, opts: OpenOptions) -> Result<Keystore> {
+        Self::keystore_from(bytes, Path::new("(embedded keystore)"), passphrase, opts)
+    }
+
+    fn keystore_from(bytes: &[u8], path: &Path, passphrase: &Passphrase, opts: OpenOptions) -> Result<Keystore> {
+        let keys = Keystore::open(bytes, passphrase).map_err(|source| EngineError::Keystore {
+            path: path.into(),
+            source,
+        })?;
+        if !opts.allow_demo_keys && demo::holds_demo_keys(&keys) {
+            return Err(EngineError::DemoKeysRefused { path: path.into() });
+        }
+        Ok(keys)
+    }
+
+    /// A platform on an in-memory store (tests and benchmarks).
+    pub fn in_memory(catalog: Catalog, keys: Keystore) -> Result<Self> {
+        Self::with_store(catalog, keys, Arc::new(MemoryStore::new()))
+    }
+
+    /// A platform on any store, initialising its metadata if the store is empty.
+    pub fn with_store(catalog: Catalog, keys: Keystore, store: Arc<dyn Store>) -> Result<Self> {
+        if store.get(Tree::Meta, layout::META_PLATFORM)?.is_none() {
+            let mut b = credseal_store::Batch::new();
+            b.put(Tree::Meta, layout::META_FORMAT, layout::STORE_FORMAT.to_be_bytes());
+            b.put(Tree::Meta, layout::META_PLATFORM, platform_mac(&keys));
+            store.apply(b)?;
+        }
+        let p = Self {
+            dir: None,
+            catalog,
+            keys,
+            store,
+        };
+        p.check_binding()?;
+        Ok(p)
+    }
+
+    fn check_binding(&self) -> Result<()> {
+        let path = self.dir.clone().unwrap_or_default();
+        let stored = self.store.get(Tree::Meta, layout::META_PLATFORM)?;
+        match stored {
+            Some(m) if bool::from(subtle_eq(&m, &platform_mac(&self.keys))) => {}
+            _ => return Err(EngineError::KeystoreMismatch { path }),
+        }
+        match self.store.get(Tree::Meta, layout::META_FORMAT)?.as_deref() {
+            Some(f) if f == layout::STORE_FORMAT.to_be_bytes() => Ok(()),
+            _ => Err(EngineError::Corrupt {
+                what: "metadata".into(),
+                detail: "unknown storage format".into(),
+            }),
+        }
+    }
+
+    /// The data directory, if on disk.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
+    /// The catalogue.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The log origin.
+    pub fn origin(&self) -> &str {
+        &self.keys.origin
+    }
+
+    /// The keystore.
+    pub fn keystore(&self) -> &Keystore {
+        &self.keys
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The BlindId of a subject.
+    pub fn blind(&self, id: &SubjectId) -> BlindId {
+        self.keys.index_key.blind(id)
+    }
+
+    /// Unwraps the DEK of a subject's class, if it has one.
+    pub(crate) fn load_dek(&self, blind: &BlindId, class: &str) -> Result<Option<Dek>> {
+        let Some(w) = self.store.get(Tree::Deks, &layout::dek_key(blind, class))? else {
+            return Ok(None);
+        };
+        let what = || format!("data key of subject {} class {class}", short(blind));
+        let v = credseal_crypto::wrapped_kek_version(&w).map_err(|e| EngineError::Corrupt {
+            what: what(),
+            detail: e.to_string(),
+        })?;
+        let kek = self.keys.kek(class, v).ok_or_else(|| EngineError::Corrupt {
+            what: what(),
+            detail: format!("wrapped under KEK version {v}, which the keystore does not hold"),
+        })?;
+        credseal_crypto::unwrap_dek(kek, &DekContext { blind, class }, &w)
+            .map(Some)
+            .map_err(|e| EngineError::Corrupt {
+                what: what(),
+                detail: e.to_string(),
+            })
+    }
+
+    /// Opens one stored record and checks that its contents match where it is stored.
+    pub(crate) fn open_record(&self, dek: &Dek, key: &[u8], value: &[u8]) -> Result<Record> {
+        let Some((blind, class, rkey, version)) = layout::parse_record_key(key) else {
+            return Err(EngineError::Corrupt {
+                what: "record index".into(),
+                detail: "malformed storage key".into(),
+            });
+        };
+        let what = || {
+            format!(
+                "record {} v{version} of subject {} class {class}",
+                credseal_core::hex(&rkey[..8]),
+                short(&blind)
+            )
+        };
+        let ctx = RecordContext {
+            blind: &blind,
+            class: &class,
+            record_key: &rkey,
+            version,
+        };
+        let pt = credseal_crypto::open_record(dek, &ctx, value).map_err(|e| EngineError::Corrupt {
+            what: what(),
+            detail: e.to_string(),
+        })?;
+        let rec: Record = postcard::from_bytes(&pt).map_err(|_| EngineError::Corrupt {
+            what: what(),
+            detail: "contents do not decode".into(),
+        })?;
+        if rec.class != class
+            || rec.version != version
+            || self.blind(&rec.subject) != blind
+            || self.keys.index_key.record_key(&blind, &class, &rec.record_id) != rkey
+        {
+            return Err(EngineError::Corrupt {
+                what: what(),
+                detail: "contents do not match their place".into(),
+            });
+        }
+        Ok(rec)
+    }
+
+    /// Every stored record of a subject's class, oldest version first within each record id.
+    pub fn records(&self, subject: &SubjectId, class: &str) -> Result<Vec<Record>> {
+        if self.catalog.class(class).is_none() {
+            return Err(EngineError::NotFound(format!(
+                "class {class:?} is not in the catalogue"
+            )));
+        }
+        let blind = self.blind(subject);
+        let Some(dek) = self.load_dek(&blind, class)? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for kv in self
+            .store
+            .scan_prefix(Tree::Records, &layout::record_prefix(&blind, class))
+        {
+            let (k, v) = kv?;
+            out.push(self.open_record(&dek, &k, &v)?);
+        }
+        out.sort_by(|a, b| (&a.record_id, a.version).cmp(&(&b.record_id, b.version)));
+        Ok(out)
+    }
+
+    /// Opens every wrapped DEK and every record in the store; the first failure is returned,
+    /// naming the value. Returns (DEKs, records) checked.
+    pub fn verify_store(&self) -> Result<(u64, u64)> {
+        let mut deks: BTreeMap<Vec<u8>, Dek> = BTreeMap::new();
+        let mut nd = 0;
+        for kv in self.store.scan_prefix(Tree::Deks, &[]) {
+            let (k, _) = kv?;
+            let (blind, class) = layout::parse_dek_key(&k).ok_or_else(|| EngineError::Corrupt {
+                what: "data key index".into(),
+                detail: "malformed storage key".into(),
+            })?;
+            if self.catalog.class(&class).is_none() {
+                return Err(EngineError::Corrupt {
+                    what: format!("data key of subject {}", short(&blind)),
+                    detail: format!("unknown class {class:?}"),
+                });
+            }
+            // Present by construction: the key was just listed.
+            if let Some(d) = self.load_dek(&blind, &class)? {
+                deks.insert(k, d);
+                nd += 1;
+            }
+        }
+        let mut nr = 0;
+        for kv in self.store.scan_prefix(Tree::Records, &[]) {
+            let (k, v) = kv?;
+            let (blind, class, rkey, version) = layout::parse_record_key(&k).ok_or_else(|| EngineError::Corrupt {
+                what: "record index".into(),
+                detail: "malformed storage key".into(),
+            })?;
+            let dek = deks
+                .get(&layout::dek_key(&blind, &class))
+                .ok_or_else(|| EngineError::Corrupt {
+                    what: format!(
+                        "record {} v{version} of subject {} class {class}",
+                        credseal_core::hex(&rkey[..8]),
+                        short(&blind)
+                    ),
+                    detail: "its data key is missing".into(),
+                })?;
+            self.open_record(dek, &k, &v)?;
+            nr += 1;
+        }
+        Ok((nd, nr))
+    }
+}
+
+fn subtle_eq(a: &[u8], b: &[u8]) -> subtle::Choice {
+    subtle::ConstantTimeEq::ct_eq(a, b)
+}

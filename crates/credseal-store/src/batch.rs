@@ -1,0 +1,90 @@
+//! [`Batch`]: writes that are applied together or not at all.
+
+use crate::Tree;
+
+/// One write inside a [`Batch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Op {
+    /// Set `key` in `tree` to `value`.
+    Put { tree: Tree, key: Vec<u8>, value: Vec<u8> },
+    /// Remove `key` from `tree` (no effect if absent).
+    Delete { tree: Tree, key: Vec<u8> },
+}
+
+/// An ordered list of puts and deletes, possibly across several trees, that
+/// [`Store::apply`](crate::Store::apply) applies atomically.
+///
+/// When a batch touches the same key twice, the later operation wins.
+///
+/// ```
+/// use credseal_store::{Batch, MemoryStore, Store, Tree};
+/// let store = MemoryStore::new();
+/// let mut batch = Batch::new();
+/// batch.put(Tree::Records, b"r1".to_vec(), b"sealed".to_vec());
+/// batch.put(Tree::Fingerprints, b"f1".to_vec(), b"r1".to_vec());
+/// store.apply(batch)?;
+/// assert!(store.contains(Tree::Fingerprints, b"f1")?);
+/// # Ok::<(), credseal_store::StoreError>(())
+/// ```
+#[derive(Debug, Default, Clone)]
+pub struct Batch {
+    ops: Vec<Op>,
+    bytes: usize,
+}
+
+impl Batch {
+    /// An empty batch. Applying it succeeds and changes nothing.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds "set `key` in `tree` to `value`".
+    pub fn put(&mut self, tree: Tree, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
+        let (key, value) = (key.into(), value.into());
+        self.bytes = self.bytes.saturating_add(key.len()).saturating_add(value.len());
+        self.ops.push(Op::Put { tree, key, value });
+    }
+
+    /// Adds "remove `key` from `tree`". Removing an absent key is not an error.
+    pub fn delete(&mut self, tree: Tree, key: impl Into<Vec<u8>>) {
+        let key = key.into();
+        self.bytes = self.bytes.saturating_add(key.len());
+        self.ops.push(Op::Delete { tree, key });
+    }
+
+    /// Number of operations added so far.
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// True when no operation has been added.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// Total bytes of all keys and values added so far, to decide when to apply.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// The operations, in the order they were added.
+    pub(crate) fn into_ops(self) -> Vec<Op> {
+        self.ops
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_ops_and_bytes() {
+        let mut b = Batch::new();
+        assert!(b.is_empty());
+        assert_eq!((b.len(), b.bytes()), (0, 0));
+        b.put(Tree::Meta, b"ab".to_vec(), b"xyz".to_vec());
+        b.delete(Tree::Records, vec![0u8; 4]);
+        assert!(!b.is_empty());
+        assert_eq!((b.len(), b.bytes()), (2, 9));
+    }
+}

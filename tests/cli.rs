@@ -1,0 +1,518 @@
+//! End-to-end tests that drive the real `credseal` binary: arguments, exit codes, stdout,
+//! stderr, and what is (not) left on disk.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const CATALOG: &str = "../../keys-example/catalog.toml";
+const RECORDS: &str = "../../keys-example/records.jsonl";
+const PASS: &str = "test passphrase, not a real one";
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_credseal"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"));
+    c.env_remove("CREDSEAL_PASSPHRASE").env_remove("CREDSEAL_DATA");
+    c
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().env("CREDSEAL_PASSPHRASE", PASS).args(args).output().unwrap()
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn abs(rel: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel).display().to_string()
+}
+
+/// A fresh platform with fast KDF settings.
+fn init(dir: &Path) -> PathBuf {
+    let data = dir.join("data");
+    let o = run(&[
+        "init",
+        "--data",
+        data.to_str().unwrap(),
+        "--catalog",
+        CATALOG,
+        "--origin",
+        "test.credseal.invalid/log",
+        "--kdf-mib",
+        "8",
+        "--kdf-passes",
+        "1",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    data
+}
+
+fn ingested(dir: &Path) -> PathBuf {
+    let data = init(dir);
+    let o = run(&["ingest", "--data", data.to_str().unwrap(), RECORDS]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    data
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            } else {
+                out.push(e.path());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn demo_runs_start_to_end() {
+    let o = bin().arg("demo").output().unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    for s in [
+        "Step 1.",
+        "Step 3.",
+        "none of them appears",
+        "refused",
+        "0 written",
+        "nothing was written",
+        "verified",
+    ] {
+        assert!(out.contains(s), "demo output lacks {s:?}:\n{out}");
+    }
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+}
+
+#[test]
+fn no_plaintext_value_or_subject_id_on_disk() {
+    let d = tempfile::tempdir().unwrap();
+    let data = ingested(d.path());
+    let catalog = std::fs::read_to_string(abs(CATALOG)).unwrap();
+    // Every subject id and every field value of 6+ bytes (shorter ones, like "true" or "A",
+    // occur by chance in any random bytes), excluding values that the public catalogue
+    // itself spells out (enum values).
+    let mut needles: Vec<Vec<u8>> = Vec::new();
+    for line in std::fs::read_to_string(abs(RECORDS)).unwrap().lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        needles.push(v["subject"].as_str().unwrap().as_bytes().to_vec());
+        needles.push(v["record_id"].as_str().unwrap().as_bytes().to_vec());
+        for val in v["fields"].as_object().unwrap().values() {
+            let s = match val {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            if s.len() >= 6 && !catalog.contains(&s) {
+                needles.push(s.into_bytes());
+            }
+        }
+    }
+    needles.sort();
+    needles.dedup();
+    assert!(needles.len() > 200, "{} needles", needles.len());
+    let files = files_under(&data);
+    assert!(files.len() >= 4);
+    let mut scanned = 0;
+    for f in files {
+        let bytes = std::fs::read(&f).unwrap();
+        scanned += bytes.len();
+        for n in &needles {
+            assert!(
+                !bytes.windows(n.len()).any(|w| w == &n[..]),
+                "{} holds plaintext {:?}",
+                f.display(),
+                String::from_utf8_lossy(n)
+            );
+        }
+    }
+    assert!(scanned > 10_000, "scanned {scanned} bytes");
+}
+
+#[test]
+fn init_ingest_status_check_json() {
+    let d = tempfile::tempdir().unwrap();
+    let data = init(d.path());
+    let ds = data.to_str().unwrap();
+    let o = run(&["ingest", "--data", ds, RECORDS, "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let lines = std::fs::read_to_string(abs(RECORDS)).unwrap().lines().count() as u64;
+    assert_eq!(s["written"].as_u64(), Some(lines));
+    assert!(
+        stderr(&o).is_empty(),
+        "progress stays off a non-terminal: {}",
+        stderr(&o)
+    );
+    let o = run(&["keys", "status", "--data", ds, "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let st: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let classes = st.as_array().unwrap();
+    assert!(classes.len() >= 7);
+    let deks: u64 = classes
+        .iter()
+        .map(|c| c["versions"][0]["data_keys"].as_u64().unwrap())
+        .sum();
+    assert_eq!(s["new_data_keys"].as_u64(), Some(deks));
+    assert!(classes.iter().all(|c| c["versions"][0]["primary"] == true));
+    let o = run(&["keys", "status", "--data", ds]);
+    assert!(stdout(&o).starts_with("class"), "{}", stdout(&o));
+    let o = run(&["check", "--data", ds, "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // Re-ingest: nothing written.
+    let o = run(&["ingest", "--data", ds, RECORDS, "--json"]);
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(s["written"].as_u64(), Some(0));
+}
+
+#[test]
+fn keystore_is_private_and_init_never_overwrites() {
+    let d = tempfile::tempdir().unwrap();
+    let data = init(d.path());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(data.join("keystore")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let before = std::fs::read(data.join("keystore")).unwrap();
+    let o = run(&[
+        "init",
+        "--data",
+        data.to_str().unwrap(),
+        "--catalog",
+        CATALOG,
+        "--origin",
+        "x",
+        "--kdf-mib",
+        "8",
+    ]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("already exists"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(data.join("keystore")).unwrap(), before);
+}
+
+#[test]
+fn wrong_passphrase_is_rejected_with_exit_4() {
+    let d = tempfile::tempdir().unwrap();
+    let data = ingested(d.path());
+    let o = bin()
+        .env("CREDSEAL_PASSPHRASE", "not it")
+        .args(["keys", "status", "--data", data.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 4);
+    assert!(stderr(&o).contains("wrong passphrase"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("hint:"), "{}", stderr(&o));
+    // From a file, with its trailing newline.
+    let pf = d.path().join("pass");
+    std::fs::write(&pf, format!("{PASS}\n")).unwrap();
+    let o = bin()
+        .args([
+            "--passphrase-file",
+            pf.to_str().unwrap(),
+            "keys",
+            "status",
+            "--data",
+            data.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // No passphrase and no terminal.
+    let o = bin()
+        .args(["keys", "status", "--data", data.to_str().unwrap()])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("CREDSEAL_PASSPHRASE"));
+}
+
+#[test]
+fn edited_truncated_or_foreign_keystore_is_rejected() {
+    let d = tempfile::tempdir().unwrap();
+    let data = ingested(d.path());
+    let ks = data.join("keystore");
+    let good = std::fs::read(&ks).unwrap();
+    let ds = data.to_str().unwrap();
+    let mut edited = good.clone();
+    let n = edited.len();
+    edited[n - 20] ^= 0x01;
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("edited", edited, "altered"),
+        ("truncated", good[..good.len() / 2].to_vec(), "altered"),
+        ("header only", good[..40].to_vec(), "truncated"),
+        (
+            "foreign",
+            b"-----BEGIN OPENSSH PRIVATE KEY-----\n".to_vec(),
+            "not a credseal keystore",
+        ),
+        ("empty", Vec::new(), "not a credseal keystore"),
+    ];
+    for (name, bytes, expect) in cases {
+        std::fs::write(&ks, &bytes).unwrap();
+        let o = run(&["keys", "status", "--data", ds]);
+        assert_eq!(code(&o), 4, "{name}: {}", stderr(&o));
+        assert!(stderr(&o).contains(expect), "{name}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("keystore"),
+            "{name}: names the file: {}",
+            stderr(&o)
+        );
+    }
+    std::fs::write(&ks, &good).unwrap();
+    assert_eq!(code(&run(&["keys", "status", "--data", ds])), 0);
+    std::fs::remove_file(&ks).unwrap();
+    let o = run(&["keys", "status", "--data", ds]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+}
+
+#[test]
+fn missing_malformed_or_edited_catalogue() {
+    let d = tempfile::tempdir().unwrap();
+    let o = run(&[
+        "init",
+        "--data",
+        d.path().join("a").to_str().unwrap(),
+        "--catalog",
+        "/nonexistent/catalog.toml",
+        "--origin",
+        "x",
+    ]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("/nonexistent/catalog.toml"), "{}", stderr(&o));
+    let bad = d.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        std::fs::read_to_string(abs(CATALOG)).unwrap().replacen(
+            "consent_required = false",
+            "consent_required = maybe",
+            1,
+        ),
+    )
+    .unwrap();
+    let o = run(&[
+        "init",
+        "--data",
+        d.path().join("b").to_str().unwrap(),
+        "--catalog",
+        bad.to_str().unwrap(),
+        "--origin",
+        "x",
+        "--kdf-mib",
+        "8",
+    ]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("bad.toml: line "), "{}", stderr(&o));
+    assert!(!d.path().join("b").exists(), "a failed init leaves nothing");
+    // Edited after init: refused with exit 4.
+    let data = ingested(d.path());
+    let cat = data.join("catalog.toml");
+    let text = std::fs::read_to_string(&cat).unwrap();
+    std::fs::write(
+        &cat,
+        text.replacen("consent_required = true", "consent_required = false", 1),
+    )
+    .unwrap();
+    let o = run(&["keys", "status", "--data", data.to_str().unwrap()]);
+    assert_eq!(code(&o), 4);
+    assert!(stderr(&o).contains("catalogue does not match"), "{}", stderr(&o));
+}
+
+#[test]
+fn not_a_data_directory() {
+    let d = tempfile::tempdir().unwrap();
+    for dir in [d.path().to_path_buf(), d.path().join("missing")] {
+        let o = run(&["keys", "status", "--data", dir.to_str().unwrap()]);
+        assert_eq!(code(&o), 1);
+        assert!(stderr(&o).contains("not a credseal data directory"), "{}", stderr(&o));
+    }
+}
+
+#[test]
+fn data_directory_locked_by_another_process() {
+    let d = tempfile::tempdir().unwrap();
+    let data = ingested(d.path());
+    let _held = credseal_store::SledStore::open(&data.join("db"), false).unwrap();
+    let o = run(&["ingest", "--data", data.to_str().unwrap(), RECORDS]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).to_lowercase().contains("lock"), "{}", stderr(&o));
+}
+
+#[test]
+fn read_only_data_directory() {
+    let d = tempfile::tempdir().unwrap();
+    let data = ingested(d.path());
+    let ds = data.to_str().unwrap();
+    // Root ignores permission bits, so make the directory read-only with a read-only bind
+    // mount where we can; otherwise with chmod.
+    let mounted = Command::new("mount")
+        .args(["--bind", ds, ds])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+        && Command::new("mount")
+            .args(["-o", "remount,bind,ro", ds])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+    if !mounted {
+        let _ = Command::new("umount").arg(ds).status();
+        for f in files_under(&data) {
+            let _ = Command::new("chmod").args(["a-w", f.to_str().unwrap()]).status();
+        }
+        let _ = Command::new("chmod").args(["-R", "a-w", ds]).status();
+        if std::fs::write(data.join("probe"), b"x").is_ok() {
+            eprintln!(
+                "read_only_data_directory: cannot make a read-only directory here (root without mount); not asserted"
+            );
+            return;
+        }
+    }
+    let o = run(&["ingest", "--data", ds, RECORDS]);
+    if mounted {
+        let _ = Command::new("umount").arg(ds).status();
+    } else {
+        let _ = Command::new("chmod").args(["-R", "u+w", ds]).status();
+    }
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("read-only") || stderr(&o).contains("permission"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn stored_value_edited_on_disk_is_detected() {
+    let d = tempfile::tempdir().unwrap();
+    let data = ingested(d.path());
+    // Find one record ciphertext's bytes in sled's files and flip a byte there.
+    let (needle, rec_name) = {
+        let store = credseal_store::SledStore::open(&data.join("db"), false).unwrap();
+        use credseal_store::Store;
+        let (k, v) = store
+            .scan_prefix(credseal_store::Tree::Records, &[])
+            .nth(7)
+            .unwrap()
+            .unwrap();
+        let (_, _, rkey, _) = credseal_engine::layout::parse_record_key(&k).unwrap();
+        (v, credseal_core::hex(&rkey[..8]))
+    };
+    let mut hit = false;
+    for f in files_under(&data.join("db")) {
+        let mut bytes = std::fs::read(&f).unwrap();
+        if let Some(pos) = bytes.windows(needle.len()).position(|w| w == &needle[..]) {
+            bytes[pos + needle.len() - 3] ^= 0x10;
+            std::fs::write(&f, &bytes).unwrap();
+            hit = true;
+        }
+    }
+    assert!(hit, "the ciphertext is stored verbatim somewhere in the database files");
+    let o = run(&["check", "--data", data.to_str().unwrap()]);
+    assert_eq!(code(&o), 4, "{}{}", stdout(&o), stderr(&o));
+    let e = stderr(&o);
+    // sled's own checksums may catch the edit first; otherwise our AEAD names the record.
+    assert!(e.contains(&rec_name) || e.to_lowercase().contains("corrupt"), "{e}");
+}
+
+#[test]
+fn ingest_errors_name_file_line_field_and_write_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let data = init(d.path());
+    let bad = d.path().join("bad.jsonl");
+    let first = std::fs::read_to_string(abs(RECORDS))
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    std::fs::write(&bad, format!("{first}\n{{\"record_id\":1}}\n\u{0}\u{1}\n")).unwrap();
+    let o = run(&["ingest", "--data", data.to_str().unwrap(), bad.to_str().unwrap()]);
+    assert_eq!(code(&o), 1);
+    let e = stderr(&o);
+    assert!(e.contains("bad.jsonl:2: record_id: expected a string"), "{e}");
+    assert!(e.contains("bad.jsonl:3: line: not valid JSON"), "{e}");
+    assert!(e.contains("nothing was written"), "{e}");
+    let o = run(&["keys", "status", "--data", data.to_str().unwrap(), "--json"]);
+    let st: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        st.as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["versions"][0]["data_keys"] == 0)
+    );
+    // A missing file.
+    let o = run(&["ingest", "--data", data.to_str().unwrap(), "/nonexistent.jsonl"]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("/nonexistent.jsonl"));
+}
+
+#[test]
+fn demo_keys_refused_without_demo_flag() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("demo");
+    let ks = abs("../../keys-example/platform.keystore");
+    let o = bin()
+        .env("CREDSEAL_PASSPHRASE", "credseal-demo-only")
+        .args([
+            "init",
+            "--data",
+            data.to_str().unwrap(),
+            "--catalog",
+            CATALOG,
+            "--keystore",
+            &ks,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("public demo keys"), "{}", stderr(&o));
+    assert!(!data.exists());
+    let o = bin()
+        .env("CREDSEAL_PASSPHRASE", "credseal-demo-only")
+        .args([
+            "--demo",
+            "init",
+            "--data",
+            data.to_str().unwrap(),
+            "--catalog",
+            CATALOG,
+            "--keystore",
+            &ks,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = bin()
+        .env("CREDSEAL_PASSPHRASE", "credseal-demo-only")
+        .args(["keys", "status", "--data", data.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("public demo keys"), "{}", stderr(&o));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [
+        &["frobnicate"][..],
+        &["ingest"],
+        &["init", "--data", "x"],
+        &["bench", "ingest", "--subjects", "0"],
+    ] {
+        let o = run(args);
+        assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
+    }
+    assert_eq!(code(&run(&["--help"])), 0);
+}
