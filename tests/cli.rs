@@ -406,8 +406,10 @@ fn stored_value_edited_on_disk_is_detected() {
             .nth(7)
             .unwrap()
             .unwrap();
-        let (_, _, rkey, _) = credseal_engine::layout::parse_record_key(&k).unwrap();
-        (v, credseal_core::hex(&rkey[..8]))
+        let _ = k;
+        let b = credseal_engine::bundle::Bundle::decode(&v).unwrap();
+        let last = b.entries.last().unwrap();
+        (last.sealed.clone(), credseal_core::hex(&last.rkey[..8]))
     };
     let mut hit = false;
     for f in files_under(&data.join("db")) {
@@ -423,6 +425,7 @@ fn stored_value_edited_on_disk_is_detected() {
     assert_eq!(code(&o), 4, "{}{}", stdout(&o), stderr(&o));
     let e = stderr(&o);
     // sled's own checksums may catch the edit first; otherwise our AEAD names the record.
+    eprintln!("stored_value_edited_on_disk_is_detected: {e}");
     assert!(e.contains(&rec_name) || e.to_lowercase().contains("corrupt"), "{e}");
 }
 

@@ -177,37 +177,53 @@ pub fn bench_ingest(catalog_text: &str, subjects: u64, work: &Path, progress: &d
     let floor_dir = work.join("floor");
     let kek = credseal_crypto::Kek::generate();
     let t = Instant::now();
-    let db = sled::open(&floor_dir).map_err(|e| EngineError::Invalid(format!("floor database: {e}")))?;
+    let db = sled::Config::new()
+        .path(&floor_dir)
+        .mode(sled::Mode::LowSpace)
+        .open()
+        .map_err(|e| EngineError::Invalid(format!("floor database: {e}")))?;
     let mut batch = sled::Batch::default();
     let mut in_batch = 0;
-    let mut last: Option<(credseal_core::BlindId, String)> = None;
-    let mut dek = Dek::generate();
-    for (blind, class, rkey, version, pt) in &items {
-        if last.as_ref() != Some(&(*blind, class.clone())) {
-            dek = Dek::generate();
-            let w = credseal_crypto::wrap_dek(&kek, 1, &DekContext { blind, class }, &dek);
-            batch.insert(crate::layout::raw_key(2, &crate::layout::dek_key(blind, class)), w);
-            batch.insert(
-                crate::layout::raw_key(3, &crate::layout::dek_index_key(class, 1, blind)),
-                Vec::<u8>::new(),
-            );
-            last = Some((*blind, class.clone()));
-        }
-        let sealed = credseal_crypto::seal_record(
+    let mut i = 0;
+    while i < items.len() {
+        // One bundle per subject and class: a fresh DEK, wrapped, and its records sealed.
+        let (blind, class) = (items[i].0, items[i].1.clone());
+        let dek = Dek::generate();
+        let w = credseal_crypto::wrap_dek(
+            &kek,
+            1,
+            &DekContext {
+                blind: &blind,
+                class: &class,
+            },
             &dek,
-            &RecordContext {
-                blind,
-                class,
+        );
+        let mut bundle = crate::bundle::Bundle::new(w);
+        while i < items.len() && items[i].0 == blind && items[i].1 == class {
+            let (_, _, rkey, version, pt) = &items[i];
+            let ctx = RecordContext {
+                blind: &blind,
+                class: &class,
                 record_key: rkey,
                 version: *version,
-            },
-            pt,
+            };
+            let sealed = credseal_crypto::seal_record(&dek, &ctx, pt);
+            bundle.put(crate::bundle::Entry {
+                rkey: *rkey,
+                version: *version,
+                sealed,
+            });
+            i += 1;
+            in_batch += 1;
+        }
+        batch.insert(
+            crate::layout::raw_key(3, &crate::layout::dek_index_key(&class, 1, &blind)),
+            Vec::<u8>::new(),
         );
         batch.insert(
-            crate::layout::raw_key(4, &crate::layout::record_key(blind, class, rkey, *version)),
-            sealed,
+            crate::layout::raw_key(4, &crate::layout::bundle_key(&blind, &class)),
+            bundle.encode(),
         );
-        in_batch += 1;
         if in_batch >= 4096 {
             db.apply_batch(std::mem::take(&mut batch))
                 .map_err(|e| EngineError::Invalid(format!("floor database: {e}")))?;

@@ -10,7 +10,7 @@
 //! Memory: lines are read one at a time (at most [`MAX_LINE`] bytes each), but duplicate
 //! detection keeps 40 bytes per record of the file (a hash of its place and of its content).
 
-use std::collections::{HashMap, hash_map::Entry};
+use std::collections::{HashMap, hash_map};
 use std::fmt;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -20,6 +20,7 @@ use credseal_core::{BlindId, Record};
 use credseal_crypto::{Dek, DekContext, RecordContext};
 use credseal_store::{Batch, Tree};
 
+use crate::bundle::{Bundle, Entry};
 use crate::error::{EngineError, Result};
 use crate::layout;
 use crate::platform::Platform;
@@ -29,7 +30,27 @@ pub const MAX_LINE: usize = 1 << 20;
 /// Most errors kept in a report (the rest are counted).
 pub const MAX_REPORTED: usize = 1000;
 const BATCH_RECORDS: usize = 4096;
-const DEK_CACHE: usize = 1 << 16;
+const BUNDLE_CACHE: usize = 1 << 14;
+
+type BundleCache = HashMap<(BlindId, String), Option<(Bundle, Dek)>>;
+
+struct Pending {
+    bundle: Bundle,
+    dek: Dek,
+    /// KEK version of a DEK made by this ingest (its index entry is written with the bundle).
+    new_version: Option<u32>,
+}
+
+fn pending_batch(pending: &mut HashMap<(BlindId, String), Pending>) -> Batch {
+    let mut batch = Batch::new();
+    for ((blind, class), p) in pending.drain() {
+        if let Some(v) = p.new_version {
+            batch.put(Tree::DekIndex, layout::dek_index_key(&class, v, &blind), Vec::new());
+        }
+        batch.put(Tree::Records, layout::bundle_key(&blind, &class), p.bundle.encode());
+    }
+    batch
+}
 
 /// One problem in an ingest file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -280,7 +301,7 @@ impl Platform {
             }
         };
         let mut summary = IngestSummary::default();
-        let mut dek_cache: HashMap<(BlindId, String), Option<Dek>> = HashMap::new();
+        let mut cache: BundleCache = HashMap::new();
         let mut lr = LineReader::new(open()?);
         while let Some((no, n, line)) = lr.next_line().map_err(|e| EngineError::io(path, e))? {
             progress.advance(n);
@@ -315,7 +336,7 @@ impl Platform {
                 supersedes.push((no, p.blind, p.rec.class.clone(), p.rkey, s));
             }
             match seen.entry(p.place) {
-                Entry::Occupied(o) => {
+                hash_map::Entry::Occupied(o) => {
                     if o.get().content == p.content {
                         summary.duplicates += 1;
                     } else {
@@ -330,8 +351,8 @@ impl Platform {
                         );
                     }
                 }
-                Entry::Vacant(v) => {
-                    let stored = self.compare_stored(&p, &mut dek_cache)?;
+                hash_map::Entry::Vacant(v) => {
+                    let stored = self.compare_stored(&p, &mut cache)?;
                     match stored {
                         Stored::Absent => {}
                         Stored::Same => summary.unchanged += 1,
@@ -356,11 +377,11 @@ impl Platform {
         progress.finish();
         for (no, blind, class, rkey, s) in supersedes {
             let place = h16(&[blind.as_bytes(), class.as_bytes(), &rkey, &s.to_be_bytes()]);
-            if !seen.contains_key(&place)
-                && !self
-                    .store
-                    .contains(Tree::Records, &layout::record_key(&blind, &class, &rkey, s))?
-            {
+            let stored = match self.cached_bundle(&blind, &class, &mut cache)? {
+                Some((b, _)) => b.find(&rkey, s).is_some(),
+                None => false,
+            };
+            if !seen.contains_key(&place) && !stored {
                 push(
                     &mut errors,
                     no,
@@ -395,8 +416,9 @@ impl Platform {
         let mut marker = Batch::new();
         marker.put(Tree::Meta, layout::META_INGEST_PENDING, digest.to_vec());
         self.store.apply(marker)?;
-        let mut deks: HashMap<(BlindId, String), Dek> = HashMap::new();
-        let mut batch = Batch::new();
+        drop(cache);
+        let mut pending: HashMap<(BlindId, String), Pending> = HashMap::new();
+        let mut pending_records = 0usize;
         let mut lr = LineReader::new(open()?);
         while let Some((no, n, line)) = lr.next_line().map_err(|e| EngineError::io(path, e))? {
             progress.advance(n);
@@ -415,14 +437,13 @@ impl Platform {
                 continue;
             }
             let ck = (p.blind, p.rec.class.clone());
-            if !deks.contains_key(&ck) {
-                if deks.len() >= DEK_CACHE {
-                    // Apply pending writes before forgetting keys, so no DEK is made twice.
-                    self.store.apply(std::mem::take(&mut batch))?;
-                    deks.clear();
-                }
-                let dek = match self.load_dek(&p.blind, &p.rec.class)? {
-                    Some(d) => d,
+            if !pending.contains_key(&ck) {
+                let entry = match self.load_bundle(&p.blind, &p.rec.class)? {
+                    Some((bundle, dek)) => Pending {
+                        bundle,
+                        dek,
+                        new_version: None,
+                    },
                     None => {
                         let dek = Dek::generate();
                         let (v, kek) = self.keys.primary_kek(&p.rec.class).ok_or_else(|| {
@@ -437,34 +458,34 @@ impl Platform {
                             },
                             &dek,
                         );
-                        batch.put(Tree::Deks, layout::dek_key(&p.blind, &p.rec.class), w);
-                        batch.put(
-                            Tree::DekIndex,
-                            layout::dek_index_key(&p.rec.class, v, &p.blind),
-                            Vec::new(),
-                        );
                         summary.new_data_keys += 1;
-                        dek
+                        Pending {
+                            bundle: Bundle::new(w),
+                            dek,
+                            new_version: Some(v),
+                        }
                     }
                 };
-                deks.insert(ck.clone(), dek);
+                pending.insert(ck.clone(), entry);
             }
-            let dek = &deks[&ck];
+            let pb = pending.get_mut(&ck).expect("inserted above");
             let ctx = RecordContext {
                 blind: &p.blind,
                 class: &p.rec.class,
                 record_key: &p.rkey,
                 version: p.rec.version,
             };
-            let sealed = credseal_crypto::seal_record(dek, &ctx, &p.plaintext);
-            batch.put(
-                Tree::Records,
-                layout::record_key(&p.blind, &p.rec.class, &p.rkey, p.rec.version),
+            let sealed = credseal_crypto::seal_record(&pb.dek, &ctx, &p.plaintext);
+            pb.bundle.put(Entry {
+                rkey: p.rkey,
+                version: p.rec.version,
                 sealed,
-            );
+            });
             summary.written += 1;
-            if batch.len() >= BATCH_RECORDS {
-                self.store.apply(std::mem::take(&mut batch))?;
+            pending_records += 1;
+            if pending_records >= BATCH_RECORDS {
+                self.store.apply(pending_batch(&mut pending))?;
+                pending_records = 0;
             }
         }
         let done: [u8; 32] = lr.digest.finish().as_ref().try_into().expect("32 bytes");
@@ -473,6 +494,7 @@ impl Platform {
                 "{name}: the file changed while it was being ingested; run the ingest again"
             )));
         }
+        let mut batch = pending_batch(&mut pending);
         batch.delete(Tree::Meta, layout::META_INGEST_PENDING);
         self.store.apply(batch)?;
         self.store.flush()?;
@@ -480,25 +502,31 @@ impl Platform {
         Ok(summary)
     }
 
-    fn compare_stored(&self, p: &Prepared, cache: &mut HashMap<(BlindId, String), Option<Dek>>) -> Result<Stored> {
-        let key = layout::record_key(&p.blind, &p.rec.class, &p.rkey, p.rec.version);
-        let Some(v) = self.store.get(Tree::Records, &key)? else {
-            return Ok(Stored::Absent);
-        };
-        let ck = (p.blind, p.rec.class.clone());
+    fn cached_bundle<'c>(
+        &self,
+        blind: &BlindId,
+        class: &str,
+        cache: &'c mut BundleCache,
+    ) -> Result<Option<&'c (Bundle, Dek)>> {
+        let ck = (*blind, class.to_string());
         if !cache.contains_key(&ck) {
-            if cache.len() >= DEK_CACHE {
+            if cache.len() >= BUNDLE_CACHE {
                 cache.clear();
             }
-            cache.insert(ck.clone(), self.load_dek(&p.blind, &p.rec.class)?);
+            let b = self.load_bundle(blind, class)?;
+            cache.insert(ck.clone(), b);
         }
-        let Some(dek) = &cache[&ck] else {
-            return Err(EngineError::Corrupt {
-                what: format!("record of subject {} class {}", layout::short(&p.blind), p.rec.class),
-                detail: "its data key is missing".into(),
-            });
+        Ok(cache.get(&ck).and_then(Option::as_ref))
+    }
+
+    fn compare_stored(&self, p: &Prepared, cache: &mut BundleCache) -> Result<Stored> {
+        let Some((bundle, dek)) = self.cached_bundle(&p.blind, &p.rec.class, cache)? else {
+            return Ok(Stored::Absent);
         };
-        let stored = self.open_record(dek, &key, &v)?;
+        let Some(e) = bundle.find(&p.rkey, p.rec.version) else {
+            return Ok(Stored::Absent);
+        };
+        let stored = self.open_entry(dek, &p.blind, &p.rec.class, e)?;
         Ok(if stored == p.rec {
             Stored::Same
         } else {

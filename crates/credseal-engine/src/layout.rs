@@ -19,8 +19,8 @@ fn push_class(k: &mut Vec<u8>, class: &str) {
     k.extend_from_slice(class.as_bytes());
 }
 
-/// `Deks`: BlindId ‖ len(class) ‖ class.
-pub fn dek_key(blind: &BlindId, class: &str) -> Vec<u8> {
+/// `Records`: BlindId ‖ len(class) ‖ class → the subject's bundle for that class.
+pub fn bundle_key(blind: &BlindId, class: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(33 + class.len());
     k.extend_from_slice(blind.as_bytes());
     push_class(&mut k, class);
@@ -42,35 +42,8 @@ pub fn dek_index_prefix(class: &str, kek_version: u32) -> Vec<u8> {
     k
 }
 
-/// `Records`: BlindId ‖ len(class) ‖ class ‖ record key (16) ‖ version (u32 BE).
-pub fn record_key(blind: &BlindId, class: &str, rkey: &[u8; 16], version: u32) -> Vec<u8> {
-    let mut k = record_prefix(blind, class);
-    k.extend_from_slice(rkey);
-    k.extend_from_slice(&version.to_be_bytes());
-    k
-}
-
-/// Prefix of all records of one subject and class.
-pub fn record_prefix(blind: &BlindId, class: &str) -> Vec<u8> {
-    dek_key(blind, class)
-}
-
 /// Splits a `Records` key into its parts.
-pub fn parse_record_key(k: &[u8]) -> Option<(BlindId, String, [u8; 16], u32)> {
-    let blind = BlindId(k.get(..32)?.try_into().ok()?);
-    let n = usize::from(*k.get(32)?);
-    let class = std::str::from_utf8(k.get(33..33 + n)?).ok()?.to_string();
-    let rest = k.get(33 + n..)?;
-    if rest.len() != 20 {
-        return None;
-    }
-    let rkey = rest[..16].try_into().ok()?;
-    let v = u32::from_be_bytes(rest[16..].try_into().ok()?);
-    Some((blind, class, rkey, v))
-}
-
-/// Splits a `Deks` key into its parts.
-pub fn parse_dek_key(k: &[u8]) -> Option<(BlindId, String)> {
+pub fn parse_bundle_key(k: &[u8]) -> Option<(BlindId, String)> {
     let blind = BlindId(k.get(..32)?.try_into().ok()?);
     let n = usize::from(*k.get(32)?);
     if k.len() != 33 + n {
@@ -99,11 +72,10 @@ mod tests {
     #[test]
     fn keys_round_trip() {
         let b = BlindId([3; 32]);
-        let k = record_key(&b, "loans", &[9; 16], 7);
-        assert_eq!(parse_record_key(&k), Some((b, "loans".into(), [9; 16], 7)));
-        assert!(k.starts_with(&record_prefix(&b, "loans")));
-        assert!(!k.starts_with(&record_prefix(&b, "loan")));
-        assert_eq!(parse_dek_key(&dek_key(&b, "tax")), Some((b, "tax".into())));
-        assert_eq!(parse_record_key(&k[..k.len() - 1]), None);
+        let k = bundle_key(&b, "loans");
+        assert_eq!(parse_bundle_key(&k), Some((b, "loans".into())));
+        assert_eq!(parse_bundle_key(&k[..k.len() - 1]), None);
+        assert!(dek_index_key("tax", 2, &b).starts_with(&dek_index_prefix("tax", 2)));
+        assert!(!dek_index_key("tax", 2, &b).starts_with(&dek_index_prefix("tax", 1)));
     }
 }

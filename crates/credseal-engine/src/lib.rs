@@ -14,6 +14,7 @@
 //! ```
 
 pub mod bench;
+pub mod bundle;
 mod error;
 pub mod fsutil;
 mod ingest;

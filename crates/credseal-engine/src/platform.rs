@@ -1,6 +1,5 @@
 //! A platform: its data directory, catalogue, keystore and store.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -9,6 +8,7 @@ use credseal_crypto::{Dek, DekContext, KdfParams, Keystore, Passphrase, RecordCo
 use credseal_store::{MemoryStore, SledStore, Store, Tree};
 use serde::{Deserialize, Serialize};
 
+use crate::bundle::{Bundle, Entry};
 use crate::error::{EngineError, Result};
 use crate::fsutil;
 use crate::layout::{self, short};
@@ -336,13 +336,26 @@ impl Platform {
         self.keys.index_key.blind(id)
     }
 
-    /// Unwraps the DEK of a subject's class, if it has one.
-    pub(crate) fn load_dek(&self, blind: &BlindId, class: &str) -> Result<Option<Dek>> {
-        let Some(w) = self.store.get(Tree::Deks, &layout::dek_key(blind, class))? else {
+    /// Loads and decodes the bundle of a subject's class and unwraps its DEK.
+    pub(crate) fn load_bundle(&self, blind: &BlindId, class: &str) -> Result<Option<(Bundle, Dek)>> {
+        let Some(v) = self.store.get(Tree::Records, &layout::bundle_key(blind, class))? else {
             return Ok(None);
         };
+        self.decode_bundle(blind, class, &v).map(Some)
+    }
+
+    pub(crate) fn decode_bundle(&self, blind: &BlindId, class: &str, v: &[u8]) -> Result<(Bundle, Dek)> {
+        let b = Bundle::decode(v).map_err(|d| EngineError::Corrupt {
+            what: format!("records of subject {} class {class}", short(blind)),
+            detail: format!("malformed: {d}"),
+        })?;
+        let dek = self.unwrap_dek(blind, class, &b.wrapped_dek)?;
+        Ok((b, dek))
+    }
+
+    pub(crate) fn unwrap_dek(&self, blind: &BlindId, class: &str, w: &[u8]) -> Result<Dek> {
         let what = || format!("data key of subject {} class {class}", short(blind));
-        let v = credseal_crypto::wrapped_kek_version(&w).map_err(|e| EngineError::Corrupt {
+        let v = credseal_crypto::wrapped_kek_version(w).map_err(|e| EngineError::Corrupt {
             what: what(),
             detail: e.to_string(),
         })?;
@@ -350,38 +363,31 @@ impl Platform {
             what: what(),
             detail: format!("wrapped under KEK version {v}, which the keystore does not hold"),
         })?;
-        credseal_crypto::unwrap_dek(kek, &DekContext { blind, class }, &w)
-            .map(Some)
-            .map_err(|e| EngineError::Corrupt {
-                what: what(),
-                detail: e.to_string(),
-            })
+        credseal_crypto::unwrap_dek(kek, &DekContext { blind, class }, w).map_err(|e| EngineError::Corrupt {
+            what: what(),
+            detail: e.to_string(),
+        })
     }
 
     /// Opens one stored record and checks that its contents match where it is stored.
-    pub(crate) fn open_record(&self, dek: &Dek, key: &[u8], value: &[u8]) -> Result<Record> {
-        let Some((blind, class, rkey, version)) = layout::parse_record_key(key) else {
-            return Err(EngineError::Corrupt {
-                what: "record index".into(),
-                detail: "malformed storage key".into(),
-            });
-        };
+    pub(crate) fn open_entry(&self, dek: &Dek, blind: &BlindId, class: &str, e: &Entry) -> Result<Record> {
+        let version = e.version;
         let what = || {
             format!(
                 "record {} v{version} of subject {} class {class}",
-                credseal_core::hex(&rkey[..8]),
-                short(&blind)
+                credseal_core::hex(&e.rkey[..8]),
+                short(blind)
             )
         };
         let ctx = RecordContext {
-            blind: &blind,
-            class: &class,
-            record_key: &rkey,
+            blind,
+            class,
+            record_key: &e.rkey,
             version,
         };
-        let pt = credseal_crypto::open_record(dek, &ctx, value).map_err(|e| EngineError::Corrupt {
+        let pt = credseal_crypto::open_record(dek, &ctx, &e.sealed).map_err(|err| EngineError::Corrupt {
             what: what(),
-            detail: e.to_string(),
+            detail: err.to_string(),
         })?;
         let rec: Record = postcard::from_bytes(&pt).map_err(|_| EngineError::Corrupt {
             what: what(),
@@ -389,8 +395,8 @@ impl Platform {
         })?;
         if rec.class != class
             || rec.version != version
-            || self.blind(&rec.subject) != blind
-            || self.keys.index_key.record_key(&blind, &class, &rec.record_id) != rkey
+            || self.blind(&rec.subject) != *blind
+            || self.keys.index_key.record_key(blind, class, &rec.record_id) != e.rkey
         {
             return Err(EngineError::Corrupt {
                 what: what(),
@@ -400,7 +406,7 @@ impl Platform {
         Ok(rec)
     }
 
-    /// Every stored record of a subject's class, oldest version first within each record id.
+    /// Every stored record of a subject's class, by record id, then version.
     pub fn records(&self, subject: &SubjectId, class: &str) -> Result<Vec<Record>> {
         if self.catalog.class(class).is_none() {
             return Err(EngineError::NotFound(format!(
@@ -408,63 +414,49 @@ impl Platform {
             )));
         }
         let blind = self.blind(subject);
-        let Some(dek) = self.load_dek(&blind, class)? else {
+        let Some((bundle, dek)) = self.load_bundle(&blind, class)? else {
             return Ok(Vec::new());
         };
-        let mut out = Vec::new();
-        for kv in self
-            .store
-            .scan_prefix(Tree::Records, &layout::record_prefix(&blind, class))
-        {
-            let (k, v) = kv?;
-            out.push(self.open_record(&dek, &k, &v)?);
+        let mut out = Vec::with_capacity(bundle.entries.len());
+        for e in &bundle.entries {
+            out.push(self.open_entry(&dek, &blind, class, e)?);
         }
         out.sort_by(|a, b| (&a.record_id, a.version).cmp(&(&b.record_id, b.version)));
         Ok(out)
     }
 
-    /// Opens every wrapped DEK and every record in the store; the first failure is returned,
-    /// naming the value. Returns (DEKs, records) checked.
+    /// Opens every data key and every record in the store; the first failure is returned,
+    /// naming the value. Returns (data keys, records) checked.
     pub fn verify_store(&self) -> Result<(u64, u64)> {
-        let mut deks: BTreeMap<Vec<u8>, Dek> = BTreeMap::new();
-        let mut nd = 0;
-        for kv in self.store.scan_prefix(Tree::Deks, &[]) {
-            let (k, _) = kv?;
-            let (blind, class) = layout::parse_dek_key(&k).ok_or_else(|| EngineError::Corrupt {
-                what: "data key index".into(),
+        let (mut nd, mut nr) = (0, 0);
+        for kv in self.store.scan_prefix(Tree::Records, &[]) {
+            let (k, v) = kv?;
+            let (blind, class) = layout::parse_bundle_key(&k).ok_or_else(|| EngineError::Corrupt {
+                what: "record index".into(),
                 detail: "malformed storage key".into(),
             })?;
             if self.catalog.class(&class).is_none() {
                 return Err(EngineError::Corrupt {
-                    what: format!("data key of subject {}", short(&blind)),
+                    what: format!("records of subject {}", short(&blind)),
                     detail: format!("unknown class {class:?}"),
                 });
             }
-            // Present by construction: the key was just listed.
-            if let Some(d) = self.load_dek(&blind, &class)? {
-                deks.insert(k, d);
-                nd += 1;
+            let (bundle, dek) = self.decode_bundle(&blind, &class, &v)?;
+            let kv = credseal_crypto::wrapped_kek_version(&bundle.wrapped_dek).unwrap_or(0);
+            if !self
+                .store
+                .contains(Tree::DekIndex, &layout::dek_index_key(&class, kv, &blind))?
+            {
+                return Err(EngineError::Corrupt {
+                    what: format!("data key index of subject {} class {class}", short(&blind)),
+                    detail: format!("no entry for KEK version {kv}"),
+                });
             }
-        }
-        let mut nr = 0;
-        for kv in self.store.scan_prefix(Tree::Records, &[]) {
-            let (k, v) = kv?;
-            let (blind, class, rkey, version) = layout::parse_record_key(&k).ok_or_else(|| EngineError::Corrupt {
-                what: "record index".into(),
-                detail: "malformed storage key".into(),
-            })?;
-            let dek = deks
-                .get(&layout::dek_key(&blind, &class))
-                .ok_or_else(|| EngineError::Corrupt {
-                    what: format!(
-                        "record {} v{version} of subject {} class {class}",
-                        credseal_core::hex(&rkey[..8]),
-                        short(&blind)
-                    ),
-                    detail: "its data key is missing".into(),
-                })?;
-            self.open_record(dek, &k, &v)?;
-            nr += 1;
+            nd += 1;
+            for e in &bundle.entries {
+                self.open_entry(&dek, &blind, &class, e)?;
+                nr += 1;
+            }
         }
         Ok((nd, nr))
     }

@@ -4,7 +4,8 @@
 mod common;
 
 use common::*;
-use credseal_engine::{EngineError, NoProgress, Platform, layout};
+use credseal_engine::bundle::{Bundle, Entry};
+use credseal_engine::{EngineError, ErrorClass, NoProgress, Platform, layout};
 use credseal_store::{Batch, Tree};
 
 fn loaded() -> Platform {
@@ -21,58 +22,113 @@ fn put(p: &Platform, tree: Tree, k: &[u8], v: Vec<u8>) {
     p.store().apply(b).unwrap();
 }
 
-fn entries(p: &Platform, tree: Tree) -> Vec<(Vec<u8>, Vec<u8>)> {
-    p.store().scan_prefix(tree, &[]).map(|kv| kv.unwrap()).collect()
+fn bundles(p: &Platform) -> Vec<(Vec<u8>, Bundle)> {
+    p.store()
+        .scan_prefix(Tree::Records, &[])
+        .map(|kv| {
+            let (k, v) = kv.unwrap();
+            (k, Bundle::decode(&v).unwrap())
+        })
+        .collect()
 }
 
-fn corrupt_what(e: EngineError) -> (String, String) {
+fn corrupt(e: EngineError) -> (String, String) {
+    assert_eq!(e.class(), ErrorClass::Verification, "{e}");
     match e {
         EngineError::Corrupt { what, detail } => (what, detail),
         other => panic!("expected a verification failure, got {other}"),
     }
 }
 
+/// Flips every byte of a stored bundle in turn (wrapped DEK, record ciphertexts and the
+/// framing between them): each flip is detected, and the error names the data key, the
+/// record, or the subject's class whose framing broke.
 #[test]
-fn flipped_byte_in_every_record_position_names_the_record() {
+fn flipped_byte_anywhere_in_stored_records_is_detected_and_named() {
     let p = loaded();
-    let (k, v) = entries(&p, Tree::Records).into_iter().nth(5).unwrap();
-    let (blind, class, rkey, version) = layout::parse_record_key(&k).unwrap();
+    let (k, b) = bundles(&p).into_iter().find(|(_, b)| b.entries.len() >= 2).unwrap();
+    let (blind, class) = layout::parse_bundle_key(&k).unwrap();
+    let subject = layout::short(&blind);
+    let v = b.encode();
+    let dek_end = 1 + b.wrapped_dek.len();
+    // Where each record's ciphertext lies in the encoding.
+    let mut spans = Vec::new();
+    let mut at = dek_end + 4;
+    for e in &b.entries {
+        at += 24;
+        spans.push((at, at + e.sealed.len(), e));
+        at += e.sealed.len();
+    }
+    let (mut named_dek, mut named_record, mut framing) = (0, 0, 0);
     for i in 0..v.len() {
         let mut t = v.clone();
         t[i] ^= 0x04;
         put(&p, Tree::Records, &k, t);
-        let (what, _) = corrupt_what(p.verify_store().unwrap_err());
-        assert!(what.contains(&credseal_core::hex(&rkey[..8])), "flip at {i}: {what}");
+        let (what, detail) = corrupt(p.verify_store().unwrap_err());
         assert!(
-            what.contains(&layout::short(&blind)) && what.contains(&class) && what.contains(&format!("v{version}"))
+            what.contains(&subject) && what.contains(&class),
+            "flip at {i}: {what}: {detail}"
         );
-        assert_eq!(
-            p.verify_store().unwrap_err().class(),
-            credseal_engine::ErrorClass::Verification
-        );
+        if (1..dek_end).contains(&i) {
+            assert_eq!(
+                what,
+                format!("data key of subject {subject} class {class}"),
+                "flip at {i}"
+            );
+            named_dek += 1;
+        } else if let Some((_, _, e)) = spans.iter().find(|(s, end, _)| (*s..*end).contains(&i)) {
+            let rec = format!(
+                "record {} v{} of subject {subject} class {class}",
+                credseal_core::hex(&e.rkey[..8]),
+                e.version
+            );
+            assert_eq!(what, rec, "flip at {i}");
+            named_record += 1;
+        } else {
+            // Format byte, count, record key, version, length: the bundle no longer decodes,
+            // or a record no longer matches its place.
+            framing += 1;
+        }
     }
-    put(&p, Tree::Records, &k, v[..20].to_vec());
-    assert!(corrupt_what(p.verify_store().unwrap_err()).1.contains("truncated"));
+    assert_eq!(named_dek, credseal_crypto::WRAPPED_DEK_LEN);
+    assert!(named_record > 100 && framing > 40, "{named_record} {framing}");
+    // Truncated and extended values.
+    put(&p, Tree::Records, &k, v[..v.len() - 1].to_vec());
+    assert!(corrupt(p.verify_store().unwrap_err()).1.contains("malformed"));
+    let mut longer = v.clone();
+    longer.push(0);
+    put(&p, Tree::Records, &k, longer);
+    assert!(corrupt(p.verify_store().unwrap_err()).1.contains("trailing"));
     put(&p, Tree::Records, &k, v);
     p.verify_store().unwrap();
 }
 
 #[test]
-fn flipped_byte_in_every_wrapped_dek_position_names_the_data_key() {
+fn reading_a_tampered_subject_fails_with_the_record_named() {
     let p = loaded();
-    let (k, v) = entries(&p, Tree::Deks).into_iter().nth(3).unwrap();
-    let (blind, class) = layout::parse_dek_key(&k).unwrap();
-    for i in 0..v.len() {
-        let mut t = v.clone();
-        t[i] ^= 0x80;
-        put(&p, Tree::Deks, &k, t);
-        let (what, _) = corrupt_what(p.verify_store().unwrap_err());
-        assert_eq!(
-            what,
-            format!("data key of subject {} class {class}", layout::short(&blind)),
-            "flip at {i}"
-        );
-    }
+    let (k, mut b) = bundles(&p).into_iter().next().unwrap();
+    let n = b.entries[0].sealed.len();
+    b.entries[0].sealed[n - 1] ^= 1;
+    put(&p, Tree::Records, &k, b.encode());
+    let rec = credseal_core::Record::from_json(
+        &serde_json::from_str(
+            RECORDS
+                .lines()
+                .find(|l| {
+                    let r = credseal_core::Record::from_json(&serde_json::from_str(l).unwrap(), &catalog()).unwrap();
+                    layout::bundle_key(&p.blind(&r.subject), &r.class) == k
+                })
+                .unwrap(),
+        )
+        .unwrap(),
+        &catalog(),
+    )
+    .unwrap();
+    let (what, _) = corrupt(p.records(&rec.subject, &rec.class).unwrap_err());
+    assert!(
+        what.starts_with(&format!("record {}", credseal_core::hex(&b.entries[0].rkey[..8]))),
+        "{what}"
+    );
 }
 
 #[test]
@@ -81,8 +137,7 @@ fn flipped_platform_binding_is_detected() {
     let mut v = p.store().get(Tree::Meta, layout::META_PLATFORM).unwrap().unwrap();
     v[0] ^= 1;
     put(&p, Tree::Meta, layout::META_PLATFORM, v);
-    let store = p.store().clone();
-    let e = Platform::with_store(catalog(), p.keystore().clone(), store).unwrap_err();
+    let e = Platform::with_store(catalog(), p.keystore().clone(), p.store().clone()).unwrap_err();
     assert!(matches!(e, EngineError::KeystoreMismatch { .. }), "{e}");
 }
 
@@ -94,39 +149,68 @@ fn database_opened_with_another_keystore_is_refused() {
 }
 
 #[test]
+fn missing_dek_index_entry_is_detected() {
+    let p = loaded();
+    let (k, _) = p.store().scan_prefix(Tree::DekIndex, &[]).next().unwrap().unwrap();
+    let mut b = Batch::new();
+    b.delete(Tree::DekIndex, k);
+    p.store().apply(b).unwrap();
+    let (what, _) = corrupt(p.verify_store().unwrap_err());
+    assert!(what.starts_with("data key index"), "{what}");
+}
+
+fn expect_moved(p: &Platform) {
+    let (what, detail) = corrupt(p.verify_store().unwrap_err());
+    assert!(
+        detail.contains("another subject, class or record") || detail.contains("do not match their place"),
+        "{what}: {detail}"
+    );
+}
+
+#[test]
 fn ciphertext_moved_to_another_subject_class_or_record_fails() {
     let p = loaded();
-    let recs = entries(&p, Tree::Records);
-    let parsed: Vec<_> = recs.iter().map(|(k, _)| layout::parse_record_key(k).unwrap()).collect();
-    let (src_k, src_v) = &recs[0];
-    let (b0, c0, r0, v0) = &parsed[0];
-    // Another subject with the same class; the same subject in another class; another record.
-    let other_subject = parsed.iter().position(|(b, c, _, _)| b != b0 && c == c0).unwrap();
-    let other_class = parsed.iter().position(|(b, c, _, _)| b == b0 && c != c0).unwrap();
-    let (ob, oc, or, ov) = &parsed[other_subject];
-    let (cb, cc, cr, cv) = &parsed[other_class];
-    let targets = [
-        layout::record_key(ob, oc, or, *ov),
-        layout::record_key(cb, cc, cr, *cv),
-        layout::record_key(b0, c0, &[0x55; 16], *v0),
-        layout::record_key(b0, c0, r0, v0 + 1),
-    ];
-    for t in targets {
-        let saved = p.store().get(Tree::Records, &t).unwrap();
-        put(&p, Tree::Records, &t, src_v.clone());
-        let (what, detail) = corrupt_what(p.verify_store().unwrap_err());
-        assert!(detail.contains("another subject, class or record"), "{what}: {detail}");
-        let mut b = Batch::new();
-        match saved {
-            Some(v) => b.put(Tree::Records, t, v),
-            None => b.delete(Tree::Records, t),
-        }
-        p.store().apply(b).unwrap();
+    let all = bundles(&p);
+    let parsed: Vec<_> = all.iter().map(|(k, _)| layout::parse_bundle_key(k).unwrap()).collect();
+    let (k0, b0) = &all[0];
+    let (s0, c0) = &parsed[0];
+    let src: Entry = b0.entries[0].clone();
+    let other_subject = parsed.iter().position(|(b, c)| b != s0 && c == c0).unwrap();
+    let other_class = parsed.iter().position(|(b, c)| b == s0 && c != c0).unwrap();
+    for target in [other_subject, other_class] {
+        let (k, b) = &all[target];
+        let mut moved = b.clone();
+        moved.put(src.clone());
+        put(&p, Tree::Records, k, moved.encode());
+        expect_moved(&p);
+        put(&p, Tree::Records, k, b.encode());
     }
-    // A wrapped DEK moved to another subject fails too.
-    let deks = entries(&p, Tree::Deks);
-    put(&p, Tree::Deks, &deks[1].0, deks[0].1.clone());
-    let (_, detail) = corrupt_what(p.verify_store().unwrap_err());
-    assert!(detail.contains("another subject, class or record"), "{detail}");
-    let _ = src_k;
+    // Within the same bundle: another record key, another version.
+    for (rkey, version) in [([0x55; 16], src.version), (src.rkey, src.version + 1)] {
+        let mut moved = b0.clone();
+        moved.entries.remove(0);
+        moved.put(Entry {
+            rkey,
+            version,
+            sealed: src.sealed.clone(),
+        });
+        put(&p, Tree::Records, k0, moved.encode());
+        expect_moved(&p);
+    }
+    put(&p, Tree::Records, k0, b0.encode());
+    p.verify_store().unwrap();
+    // A wrapped DEK moved to another subject's bundle fails too.
+    let (k, b) = &all[other_subject];
+    let mut swapped = b.clone();
+    swapped.wrapped_dek = b0.wrapped_dek.clone();
+    put(&p, Tree::Records, k, swapped.encode());
+    let (what, detail) = corrupt(p.verify_store().unwrap_err());
+    assert!(
+        what.starts_with("data key of subject") && detail.contains("another subject, class or record"),
+        "{what}: {detail}"
+    );
+    // A whole bundle copied to another subject's key.
+    put(&p, Tree::Records, k, b0.encode());
+    let (what, _) = corrupt(p.verify_store().unwrap_err());
+    assert!(what.starts_with("data key of subject"), "{what}");
 }
