@@ -217,10 +217,6 @@ pub fn bench_ingest(catalog_text: &str, subjects: u64, work: &Path, progress: &d
             in_batch += 1;
         }
         batch.insert(
-            crate::layout::raw_key(3, &crate::layout::dek_index_key(&class, 1, &blind)),
-            Vec::<u8>::new(),
-        );
-        batch.insert(
             crate::layout::raw_key(4, &crate::layout::bundle_key(&blind, &class)),
             bundle.encode(),
         );

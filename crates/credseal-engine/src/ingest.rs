@@ -37,19 +37,29 @@ type BundleCache = HashMap<(BlindId, String), Option<(Bundle, Dek)>>;
 struct Pending {
     bundle: Bundle,
     dek: Dek,
-    /// KEK version of a DEK made by this ingest (its index entry is written with the bundle).
+    /// KEK version of a DEK made by this ingest (counted when the bundle is written).
     new_version: Option<u32>,
 }
 
-fn pending_batch(pending: &mut HashMap<(BlindId, String), Pending>) -> Batch {
-    let mut batch = Batch::new();
-    for ((blind, class), p) in pending.drain() {
-        if let Some(v) = p.new_version {
-            batch.put(Tree::DekIndex, layout::dek_index_key(&class, v, &blind), Vec::new());
+impl Platform {
+    /// The batch that writes the pending bundles and raises the data-key counters for the
+    /// data keys they created, read-modify-write under the caller's write lock.
+    fn pending_batch(&self, pending: &mut HashMap<(BlindId, String), Pending>) -> Result<Batch> {
+        let mut batch = Batch::new();
+        let mut new: std::collections::BTreeMap<(String, u32), u64> = Default::default();
+        for ((blind, class), p) in pending.drain() {
+            if let Some(v) = p.new_version {
+                *new.entry((class.clone(), v)).or_default() += 1;
+            }
+            batch.put(Tree::Records, layout::bundle_key(&blind, &class), p.bundle.encode());
         }
-        batch.put(Tree::Records, layout::bundle_key(&blind, &class), p.bundle.encode());
+        for ((class, v), n) in new {
+            let key = layout::dek_count_key(&class, v);
+            let now = self.dek_count(&class, v)?;
+            batch.put(Tree::Meta, key, (now + n).to_be_bytes().to_vec());
+        }
+        Ok(batch)
     }
-    batch
 }
 
 /// One problem in an ingest file.
@@ -413,6 +423,7 @@ impl Platform {
         }
         // Pass 2: write.
         progress.stage("writing", total);
+        let _writer = self.write_lock.lock().map_err(|_| EngineError::Invalid("a writer panicked".into()))?;
         let mut marker = Batch::new();
         marker.put(Tree::Meta, layout::META_INGEST_PENDING, digest.to_vec());
         self.store.apply(marker)?;
@@ -484,7 +495,7 @@ impl Platform {
             summary.written += 1;
             pending_records += 1;
             if pending_records >= BATCH_RECORDS {
-                self.store.apply(pending_batch(&mut pending))?;
+                self.store.apply(self.pending_batch(&mut pending)?)?;
                 pending_records = 0;
             }
         }
@@ -494,7 +505,7 @@ impl Platform {
                 "{name}: the file changed while it was being ingested; run the ingest again"
             )));
         }
-        let mut batch = pending_batch(&mut pending);
+        let mut batch = self.pending_batch(&mut pending)?;
         batch.delete(Tree::Meta, layout::META_INGEST_PENDING);
         self.store.apply(batch)?;
         self.store.flush()?;

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::error::Result;
+use crate::error::{EngineError, Result};
 use crate::layout;
 use crate::platform::Platform;
 use credseal_store::Tree;
@@ -30,16 +30,25 @@ pub struct ClassKeyStatus {
 }
 
 impl Platform {
-    /// Class → KEK versions, which is primary, how many data keys use each (exact: counted
-    /// from the per-version index written with every data key).
+    /// The number of data keys of `class` wrapped under KEK `version`.
+    pub fn dek_count(&self, class: &str, version: u32) -> Result<u64> {
+        match self.store.get(Tree::Meta, &layout::dek_count_key(class, version))? {
+            None => Ok(0),
+            Some(v) => Ok(u64::from_be_bytes(v.as_slice().try_into().map_err(|_| EngineError::Corrupt {
+                what: format!("data key counter of class {class} version {version}"),
+                detail: "not an 8-byte count".into(),
+            })?)),
+        }
+    }
+
+    /// Class → KEK versions, which is primary, how many data keys use each (exact: counters
+    /// written in the same atomic batch as the data keys; `verify_store` recounts them).
     pub fn key_status(&self) -> Result<Vec<ClassKeyStatus>> {
         let mut out = Vec::new();
         for (class, keys) in &self.keys.classes {
             let mut versions = Vec::new();
             for (v, e) in &keys.versions {
-                let n = self
-                    .store
-                    .count_prefix(Tree::DekIndex, &layout::dek_index_prefix(class, *v))?;
+                let n = self.dek_count(class, *v)?;
                 versions.push(VersionStatus {
                     version: *v,
                     primary: *v == keys.primary,

@@ -27,16 +27,14 @@ pub fn bundle_key(blind: &BlindId, class: &str) -> Vec<u8> {
     k
 }
 
-/// `DekIndex`: len(class) ‖ class ‖ KEK version (u32 BE) ‖ BlindId.
-pub fn dek_index_key(class: &str, kek_version: u32, blind: &BlindId) -> Vec<u8> {
-    let mut k = dek_index_prefix(class, kek_version);
-    k.extend_from_slice(blind.as_bytes());
-    k
-}
+/// Meta key prefix of the per-(class, KEK version) data-key counters.
+pub const META_DEK_COUNT: &[u8] = b"dek-count:";
 
-/// Prefix of all `DekIndex` entries of one class and version.
-pub fn dek_index_prefix(class: &str, kek_version: u32) -> Vec<u8> {
-    let mut k = Vec::with_capacity(1 + class.len() + 4 + 32);
+/// Meta key of the counter of data keys of `class` wrapped under KEK `version` (value: u64 BE).
+/// Counters are updated in the same atomic batch as the bundles they count.
+pub fn dek_count_key(class: &str, kek_version: u32) -> Vec<u8> {
+    let mut k = Vec::with_capacity(META_DEK_COUNT.len() + 1 + class.len() + 4);
+    k.extend_from_slice(META_DEK_COUNT);
     push_class(&mut k, class);
     k.extend_from_slice(&kek_version.to_be_bytes());
     k
@@ -75,7 +73,7 @@ mod tests {
         let k = bundle_key(&b, "loans");
         assert_eq!(parse_bundle_key(&k), Some((b, "loans".into())));
         assert_eq!(parse_bundle_key(&k[..k.len() - 1]), None);
-        assert!(dek_index_key("tax", 2, &b).starts_with(&dek_index_prefix("tax", 2)));
-        assert!(!dek_index_key("tax", 2, &b).starts_with(&dek_index_prefix("tax", 1)));
+        assert_ne!(dek_count_key("tax", 2), dek_count_key("tax", 1));
+        assert_ne!(dek_count_key("ta", 2), dek_count_key("tax", 2));
     }
 }

@@ -75,6 +75,8 @@ pub struct Platform {
     pub(crate) catalog: Catalog,
     pub(crate) keys: Keystore,
     pub(crate) store: Arc<dyn Store>,
+    /// Serialises operations that create or rewrap data keys (they update counters).
+    pub(crate) write_lock: std::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Platform {
@@ -217,6 +219,7 @@ impl Platform {
             catalog,
             keys,
             store: Arc::new(store),
+            write_lock: Default::default(),
         };
         p.check_binding()?;
         Ok(p)
@@ -285,6 +288,7 @@ impl Platform {
             catalog,
             keys,
             store,
+            write_lock: Default::default(),
         };
         p.check_binding()?;
         Ok(p)
@@ -429,6 +433,7 @@ impl Platform {
     /// naming the value. Returns (data keys, records) checked.
     pub fn verify_store(&self) -> Result<(u64, u64)> {
         let (mut nd, mut nr) = (0, 0);
+        let mut counts: std::collections::BTreeMap<(String, u32), u64> = Default::default();
         for kv in self.store.scan_prefix(Tree::Records, &[]) {
             let (k, v) = kv?;
             let (blind, class) = layout::parse_bundle_key(&k).ok_or_else(|| EngineError::Corrupt {
@@ -443,20 +448,30 @@ impl Platform {
             }
             let (bundle, dek) = self.decode_bundle(&blind, &class, &v)?;
             let kv = credseal_crypto::wrapped_kek_version(&bundle.wrapped_dek).unwrap_or(0);
-            if !self
-                .store
-                .contains(Tree::DekIndex, &layout::dek_index_key(&class, kv, &blind))?
-            {
-                return Err(EngineError::Corrupt {
-                    what: format!("data key index of subject {} class {class}", short(&blind)),
-                    detail: format!("no entry for KEK version {kv}"),
-                });
-            }
+            *counts.entry((class.clone(), kv)).or_default() += 1;
             nd += 1;
             for e in &bundle.entries {
                 self.open_entry(&dek, &blind, &class, e)?;
                 nr += 1;
             }
+        }
+        for (class, keys) in &self.keys.classes {
+            for v in keys.versions.keys() {
+                let want = counts.remove(&(class.clone(), *v)).unwrap_or(0);
+                let have = self.dek_count(class, *v)?;
+                if want != have {
+                    return Err(EngineError::Corrupt {
+                        what: format!("data key counter of class {class} version {v}"),
+                        detail: format!("says {have}, the store holds {want}"),
+                    });
+                }
+            }
+        }
+        if let Some(((class, v), _)) = counts.into_iter().next() {
+            return Err(EngineError::Corrupt {
+                what: format!("data keys of class {class}"),
+                detail: format!("wrapped under KEK version {v}, which the keystore does not hold"),
+            });
         }
         Ok((nd, nr))
     }

@@ -149,14 +149,17 @@ fn database_opened_with_another_keystore_is_refused() {
 }
 
 #[test]
-fn missing_dek_index_entry_is_detected() {
+fn edited_data_key_counter_is_detected() {
     let p = loaded();
-    let (k, _) = p.store().scan_prefix(Tree::DekIndex, &[]).next().unwrap().unwrap();
-    let mut b = Batch::new();
-    b.delete(Tree::DekIndex, k);
-    p.store().apply(b).unwrap();
-    let (what, _) = corrupt(p.verify_store().unwrap_err());
-    assert!(what.starts_with("data key index"), "{what}");
+    let class = p.catalog().classes.keys().next().unwrap().clone();
+    let n = p.dek_count(&class, 1).unwrap();
+    assert!(n > 0);
+    put(&p, Tree::Meta, &layout::dek_count_key(&class, 1), (n + 1).to_be_bytes().to_vec());
+    let (what, detail) = corrupt(p.verify_store().unwrap_err());
+    assert_eq!(what, format!("data key counter of class {class} version 1"));
+    assert_eq!(detail, format!("says {}, the store holds {n}", n + 1));
+    put(&p, Tree::Meta, &layout::dek_count_key(&class, 1), vec![1, 2, 3]);
+    assert!(corrupt(p.key_status().unwrap_err()).1.contains("8-byte"));
 }
 
 fn expect_moved(p: &Platform) {
