@@ -407,8 +407,8 @@ fn stored_value_edited_on_disk_is_detected() {
             .unwrap()
             .unwrap();
         let _ = k;
-        let b = credseal_engine::bundle::Bundle::decode(&v).unwrap();
-        let last = b.entries.last().unwrap();
+        let r = credseal_engine::bundle::SubjectRecords::decode(&v).unwrap();
+        let last = r.classes.values().last().unwrap().entries.last().unwrap();
         (last.sealed.clone(), credseal_core::hex(&last.rkey[..8]))
     };
     let mut hit = false;

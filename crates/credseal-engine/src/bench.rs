@@ -186,43 +186,27 @@ pub fn bench_ingest(catalog_text: &str, subjects: u64, work: &Path, progress: &d
     let mut in_batch = 0;
     let mut i = 0;
     while i < items.len() {
-        // One bundle per subject and class: a fresh DEK, wrapped, and its records sealed.
-        let (blind, class) = (items[i].0, items[i].1.clone());
-        let dek = Dek::generate();
-        let w = credseal_crypto::wrap_dek(
-            &kek,
-            1,
-            &DekContext {
-                blind: &blind,
-                class: &class,
-            },
-            &dek,
-        );
-        let mut bundle = crate::bundle::Bundle::new(w);
-        while i < items.len() && items[i].0 == blind && items[i].1 == class {
-            let (_, _, rkey, version, pt) = &items[i];
-            let ctx = RecordContext {
-                blind: &blind,
-                class: &class,
-                record_key: rkey,
-                version: *version,
-            };
-            let sealed = credseal_crypto::seal_record(&dek, &ctx, pt);
-            bundle.put(crate::bundle::Entry {
-                rkey: *rkey,
-                version: *version,
-                sealed,
-            });
-            i += 1;
-            in_batch += 1;
+        // One value per subject; per class a fresh DEK, wrapped, and its records sealed.
+        let blind = items[i].0;
+        let mut recs = crate::bundle::SubjectRecords::default();
+        while i < items.len() && items[i].0 == blind {
+            let class = items[i].1.clone();
+            let dek = Dek::generate();
+            let w = credseal_crypto::wrap_dek(&kek, 1, &DekContext { blind: &blind, class: &class }, &dek);
+            let mut bundle = crate::bundle::Bundle::new(w);
+            while i < items.len() && items[i].0 == blind && items[i].1 == class {
+                let (_, _, rkey, version, pt) = &items[i];
+                let ctx = RecordContext { blind: &blind, class: &class, record_key: rkey, version: *version };
+                let sealed = credseal_crypto::seal_record(&dek, &ctx, pt);
+                bundle.put(crate::bundle::Entry { rkey: *rkey, version: *version, sealed });
+                i += 1;
+                in_batch += 1;
+            }
+            recs.classes.insert(class, bundle);
         }
-        batch.insert(
-            crate::layout::raw_key(4, &crate::layout::bundle_key(&blind, &class)),
-            bundle.encode(),
-        );
+        batch.insert(crate::layout::raw_key(4, &crate::layout::subject_key(&blind)), recs.encode());
         if in_batch >= 4096 {
-            db.apply_batch(std::mem::take(&mut batch))
-                .map_err(|e| EngineError::Invalid(format!("floor database: {e}")))?;
+            db.apply_batch(std::mem::take(&mut batch)).map_err(|e| EngineError::Invalid(format!("floor database: {e}")))?;
             in_batch = 0;
         }
     }

@@ -20,7 +20,7 @@ use credseal_core::{BlindId, Record};
 use credseal_crypto::{Dek, DekContext, RecordContext};
 use credseal_store::{Batch, Tree};
 
-use crate::bundle::{Bundle, Entry};
+use crate::bundle::{Bundle, Entry, SubjectRecords};
 use crate::error::{EngineError, Result};
 use crate::layout;
 use crate::platform::Platform;
@@ -30,33 +30,33 @@ pub const MAX_LINE: usize = 1 << 20;
 /// Most errors kept in a report (the rest are counted).
 pub const MAX_REPORTED: usize = 1000;
 const BATCH_RECORDS: usize = 4096;
-const BUNDLE_CACHE: usize = 1 << 14;
+const SUBJECT_CACHE: usize = 1 << 14;
 
-type BundleCache = HashMap<(BlindId, String), Option<(Bundle, Dek)>>;
+type SubjectCache = HashMap<BlindId, Option<SubjectRecords>>;
 
+/// A subject being written: its records and the DEKs of the classes touched.
 struct Pending {
-    bundle: Bundle,
-    dek: Dek,
-    /// KEK version of a DEK made by this ingest (counted when the bundle is written).
-    new_version: Option<u32>,
+    recs: SubjectRecords,
+    deks: HashMap<String, Dek>,
+    /// (class, KEK version) of DEKs made by this ingest (counted when written).
+    new: Vec<(String, u32)>,
 }
 
 impl Platform {
     /// The batch that writes the pending bundles and raises the data-key counters for the
     /// data keys they created, read-modify-write under the caller's write lock.
-    fn pending_batch(&self, pending: &mut HashMap<(BlindId, String), Pending>) -> Result<Batch> {
+    fn pending_batch(&self, pending: &mut HashMap<BlindId, Pending>) -> Result<Batch> {
         let mut batch = Batch::new();
         let mut new: std::collections::BTreeMap<(String, u32), u64> = Default::default();
-        for ((blind, class), p) in pending.drain() {
-            if let Some(v) = p.new_version {
-                *new.entry((class.clone(), v)).or_default() += 1;
+        for (blind, p) in pending.drain() {
+            for cv in p.new {
+                *new.entry(cv).or_default() += 1;
             }
-            batch.put(Tree::Records, layout::bundle_key(&blind, &class), p.bundle.encode());
+            batch.put(Tree::Records, layout::subject_key(&blind), p.recs.encode());
         }
         for ((class, v), n) in new {
-            let key = layout::dek_count_key(&class, v);
             let now = self.dek_count(&class, v)?;
-            batch.put(Tree::Meta, key, (now + n).to_be_bytes().to_vec());
+            batch.put(Tree::Meta, layout::dek_count_key(&class, v), (now + n).to_be_bytes().to_vec());
         }
         Ok(batch)
     }
@@ -311,7 +311,7 @@ impl Platform {
             }
         };
         let mut summary = IngestSummary::default();
-        let mut cache: BundleCache = HashMap::new();
+        let mut cache: SubjectCache = HashMap::new();
         let mut lr = LineReader::new(open()?);
         while let Some((no, n, line)) = lr.next_line().map_err(|e| EngineError::io(path, e))? {
             progress.advance(n);
@@ -387,10 +387,10 @@ impl Platform {
         progress.finish();
         for (no, blind, class, rkey, s) in supersedes {
             let place = h16(&[blind.as_bytes(), class.as_bytes(), &rkey, &s.to_be_bytes()]);
-            let stored = match self.cached_bundle(&blind, &class, &mut cache)? {
-                Some((b, _)) => b.find(&rkey, s).is_some(),
-                None => false,
-            };
+            let stored = self
+                .cached_subject(&blind, &mut cache)?
+                .and_then(|r| r.classes.get(&class))
+                .is_some_and(|b| b.find(&rkey, s).is_some());
             if !seen.contains_key(&place) && !stored {
                 push(
                     &mut errors,
@@ -428,7 +428,7 @@ impl Platform {
         marker.put(Tree::Meta, layout::META_INGEST_PENDING, digest.to_vec());
         self.store.apply(marker)?;
         drop(cache);
-        let mut pending: HashMap<(BlindId, String), Pending> = HashMap::new();
+        let mut pending: HashMap<BlindId, Pending> = HashMap::new();
         let mut pending_records = 0usize;
         let mut lr = LineReader::new(open()?);
         while let Some((no, n, line)) = lr.next_line().map_err(|e| EngineError::io(path, e))? {
@@ -447,51 +447,39 @@ impl Platform {
             if s.stored || s.first_line != no {
                 continue;
             }
-            let ck = (p.blind, p.rec.class.clone());
-            if !pending.contains_key(&ck) {
-                let entry = match self.load_bundle(&p.blind, &p.rec.class)? {
-                    Some((bundle, dek)) => Pending {
-                        bundle,
-                        dek,
-                        new_version: None,
-                    },
+            if !pending.contains_key(&p.blind) {
+                let recs = self.load_subject(&p.blind)?.unwrap_or_default();
+                pending.insert(p.blind, Pending { recs, deks: HashMap::new(), new: Vec::new() });
+            }
+            let ps = pending.get_mut(&p.blind).expect("inserted above");
+            let class = &p.rec.class;
+            if !ps.deks.contains_key(class) {
+                let dek = match ps.recs.classes.get(class) {
+                    Some(b) => self.unwrap_dek(&p.blind, class, &b.wrapped_dek)?,
                     None => {
                         let dek = Dek::generate();
-                        let (v, kek) = self.keys.primary_kek(&p.rec.class).ok_or_else(|| {
-                            EngineError::Invalid(format!("the keystore holds no key for class {:?}", p.rec.class))
+                        let (v, kek) = self.keys.primary_kek(class).ok_or_else(|| {
+                            EngineError::Invalid(format!("the keystore holds no key for class {class:?}"))
                         })?;
-                        let w = credseal_crypto::wrap_dek(
-                            kek,
-                            v,
-                            &DekContext {
-                                blind: &p.blind,
-                                class: &p.rec.class,
-                            },
-                            &dek,
-                        );
+                        let w = credseal_crypto::wrap_dek(kek, v, &DekContext { blind: &p.blind, class }, &dek);
+                        ps.recs.classes.insert(class.clone(), Bundle::new(w));
+                        ps.new.push((class.clone(), v));
                         summary.new_data_keys += 1;
-                        Pending {
-                            bundle: Bundle::new(w),
-                            dek,
-                            new_version: Some(v),
-                        }
+                        dek
                     }
                 };
-                pending.insert(ck.clone(), entry);
+                ps.deks.insert(class.clone(), dek);
             }
-            let pb = pending.get_mut(&ck).expect("inserted above");
+            let dek = &ps.deks[class];
             let ctx = RecordContext {
                 blind: &p.blind,
                 class: &p.rec.class,
                 record_key: &p.rkey,
                 version: p.rec.version,
             };
-            let sealed = credseal_crypto::seal_record(&pb.dek, &ctx, &p.plaintext);
-            pb.bundle.put(Entry {
-                rkey: p.rkey,
-                version: p.rec.version,
-                sealed,
-            });
+            let sealed = credseal_crypto::seal_record(dek, &ctx, &p.plaintext);
+            let entry = Entry { rkey: p.rkey, version: p.rec.version, sealed };
+            ps.recs.classes.get_mut(class).expect("inserted above").put(entry);
             summary.written += 1;
             pending_records += 1;
             if pending_records >= BATCH_RECORDS {
@@ -513,36 +501,27 @@ impl Platform {
         Ok(summary)
     }
 
-    fn cached_bundle<'c>(
-        &self,
-        blind: &BlindId,
-        class: &str,
-        cache: &'c mut BundleCache,
-    ) -> Result<Option<&'c (Bundle, Dek)>> {
-        let ck = (*blind, class.to_string());
-        if !cache.contains_key(&ck) {
-            if cache.len() >= BUNDLE_CACHE {
+    fn cached_subject<'c>(&self, blind: &BlindId, cache: &'c mut SubjectCache) -> Result<Option<&'c SubjectRecords>> {
+        if !cache.contains_key(blind) {
+            if cache.len() >= SUBJECT_CACHE {
                 cache.clear();
             }
-            let b = self.load_bundle(blind, class)?;
-            cache.insert(ck.clone(), b);
+            let r = self.load_subject(blind)?;
+            cache.insert(*blind, r);
         }
-        Ok(cache.get(&ck).and_then(Option::as_ref))
+        Ok(cache.get(blind).and_then(Option::as_ref))
     }
 
-    fn compare_stored(&self, p: &Prepared, cache: &mut BundleCache) -> Result<Stored> {
-        let Some((bundle, dek)) = self.cached_bundle(&p.blind, &p.rec.class, cache)? else {
+    fn compare_stored(&self, p: &Prepared, cache: &mut SubjectCache) -> Result<Stored> {
+        let Some(bundle) = self.cached_subject(&p.blind, cache)?.and_then(|r| r.classes.get(&p.rec.class)) else {
             return Ok(Stored::Absent);
         };
         let Some(e) = bundle.find(&p.rkey, p.rec.version) else {
             return Ok(Stored::Absent);
         };
-        let stored = self.open_entry(dek, &p.blind, &p.rec.class, e)?;
-        Ok(if stored == p.rec {
-            Stored::Same
-        } else {
-            Stored::Different
-        })
+        let dek = self.unwrap_dek(&p.blind, &p.rec.class, &bundle.wrapped_dek)?;
+        let stored = self.open_entry(&dek, &p.blind, &p.rec.class, e)?;
+        Ok(if stored == p.rec { Stored::Same } else { Stored::Different })
     }
 
     /// Whether an earlier ingest was interrupted.

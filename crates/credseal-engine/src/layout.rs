@@ -19,12 +19,9 @@ fn push_class(k: &mut Vec<u8>, class: &str) {
     k.extend_from_slice(class.as_bytes());
 }
 
-/// `Records`: BlindId ‖ len(class) ‖ class → the subject's bundle for that class.
-pub fn bundle_key(blind: &BlindId, class: &str) -> Vec<u8> {
-    let mut k = Vec::with_capacity(33 + class.len());
-    k.extend_from_slice(blind.as_bytes());
-    push_class(&mut k, class);
-    k
+/// `Records`: BlindId → all of the subject's stored records (see `bundle`).
+pub fn subject_key(blind: &BlindId) -> Vec<u8> {
+    blind.as_bytes().to_vec()
 }
 
 /// Meta key prefix of the per-(class, KEK version) data-key counters.
@@ -40,14 +37,9 @@ pub fn dek_count_key(class: &str, kek_version: u32) -> Vec<u8> {
     k
 }
 
-/// Splits a `Records` key into its parts.
-pub fn parse_bundle_key(k: &[u8]) -> Option<(BlindId, String)> {
-    let blind = BlindId(k.get(..32)?.try_into().ok()?);
-    let n = usize::from(*k.get(32)?);
-    if k.len() != 33 + n {
-        return None;
-    }
-    Some((blind, std::str::from_utf8(&k[33..]).ok()?.to_string()))
+/// The BlindId of a `Records` key.
+pub fn parse_subject_key(k: &[u8]) -> Option<BlindId> {
+    Some(BlindId(k.try_into().ok()?))
 }
 
 /// A short, non-identifying name of a subject for messages: the first 8 bytes of its BlindId.
@@ -70,9 +62,9 @@ mod tests {
     #[test]
     fn keys_round_trip() {
         let b = BlindId([3; 32]);
-        let k = bundle_key(&b, "loans");
-        assert_eq!(parse_bundle_key(&k), Some((b, "loans".into())));
-        assert_eq!(parse_bundle_key(&k[..k.len() - 1]), None);
+        let k = subject_key(&b);
+        assert_eq!(parse_subject_key(&k), Some(b));
+        assert_eq!(parse_subject_key(&k[..31]), None);
         assert_ne!(dek_count_key("tax", 2), dek_count_key("tax", 1));
         assert_ne!(dek_count_key("ta", 2), dek_count_key("tax", 2));
     }

@@ -8,7 +8,7 @@ use credseal_crypto::{Dek, DekContext, KdfParams, Keystore, Passphrase, RecordCo
 use credseal_store::{MemoryStore, SledStore, Store, Tree};
 use serde::{Deserialize, Serialize};
 
-use crate::bundle::{Bundle, Entry};
+use crate::bundle::{Entry, SubjectRecords};
 use crate::error::{EngineError, Result};
 use crate::fsutil;
 use crate::layout::{self, short};
@@ -340,21 +340,19 @@ impl Platform {
         self.keys.index_key.blind(id)
     }
 
-    /// Loads and decodes the bundle of a subject's class and unwraps its DEK.
-    pub(crate) fn load_bundle(&self, blind: &BlindId, class: &str) -> Result<Option<(Bundle, Dek)>> {
-        let Some(v) = self.store.get(Tree::Records, &layout::bundle_key(blind, class))? else {
+    /// Loads and decodes all of a subject's stored records.
+    pub(crate) fn load_subject(&self, blind: &BlindId) -> Result<Option<SubjectRecords>> {
+        let Some(v) = self.store.get(Tree::Records, &layout::subject_key(blind))? else {
             return Ok(None);
         };
-        self.decode_bundle(blind, class, &v).map(Some)
+        self.decode_subject(blind, &v).map(Some)
     }
 
-    pub(crate) fn decode_bundle(&self, blind: &BlindId, class: &str, v: &[u8]) -> Result<(Bundle, Dek)> {
-        let b = Bundle::decode(v).map_err(|d| EngineError::Corrupt {
-            what: format!("records of subject {} class {class}", short(blind)),
+    pub(crate) fn decode_subject(&self, blind: &BlindId, v: &[u8]) -> Result<SubjectRecords> {
+        SubjectRecords::decode(v).map_err(|d| EngineError::Corrupt {
+            what: format!("records of subject {}", short(blind)),
             detail: format!("malformed: {d}"),
-        })?;
-        let dek = self.unwrap_dek(blind, class, &b.wrapped_dek)?;
-        Ok((b, dek))
+        })
     }
 
     pub(crate) fn unwrap_dek(&self, blind: &BlindId, class: &str, w: &[u8]) -> Result<Dek> {
@@ -413,17 +411,24 @@ impl Platform {
     /// Every stored record of a subject's class, by record id, then version.
     pub fn records(&self, subject: &SubjectId, class: &str) -> Result<Vec<Record>> {
         if self.catalog.class(class).is_none() {
-            return Err(EngineError::NotFound(format!(
-                "class {class:?} is not in the catalogue"
-            )));
+            return Err(EngineError::NotFound(format!("class {class:?} is not in the catalogue")));
         }
         let blind = self.blind(subject);
-        let Some((bundle, dek)) = self.load_bundle(&blind, class)? else {
+        let Some(recs) = self.load_subject(&blind)? else {
             return Ok(Vec::new());
         };
+        self.open_class(&blind, class, &recs)
+    }
+
+    /// Opens every record of one class of a loaded subject.
+    pub(crate) fn open_class(&self, blind: &BlindId, class: &str, recs: &SubjectRecords) -> Result<Vec<Record>> {
+        let Some(bundle) = recs.classes.get(class) else {
+            return Ok(Vec::new());
+        };
+        let dek = self.unwrap_dek(blind, class, &bundle.wrapped_dek)?;
         let mut out = Vec::with_capacity(bundle.entries.len());
         for e in &bundle.entries {
-            out.push(self.open_entry(&dek, &blind, class, e)?);
+            out.push(self.open_entry(&dek, blind, class, e)?);
         }
         out.sort_by(|a, b| (&a.record_id, a.version).cmp(&(&b.record_id, b.version)));
         Ok(out)
@@ -436,23 +441,26 @@ impl Platform {
         let mut counts: std::collections::BTreeMap<(String, u32), u64> = Default::default();
         for kv in self.store.scan_prefix(Tree::Records, &[]) {
             let (k, v) = kv?;
-            let (blind, class) = layout::parse_bundle_key(&k).ok_or_else(|| EngineError::Corrupt {
+            let blind = layout::parse_subject_key(&k).ok_or_else(|| EngineError::Corrupt {
                 what: "record index".into(),
                 detail: "malformed storage key".into(),
             })?;
-            if self.catalog.class(&class).is_none() {
-                return Err(EngineError::Corrupt {
-                    what: format!("records of subject {}", short(&blind)),
-                    detail: format!("unknown class {class:?}"),
-                });
-            }
-            let (bundle, dek) = self.decode_bundle(&blind, &class, &v)?;
-            let kv = credseal_crypto::wrapped_kek_version(&bundle.wrapped_dek).unwrap_or(0);
-            *counts.entry((class.clone(), kv)).or_default() += 1;
-            nd += 1;
-            for e in &bundle.entries {
-                self.open_entry(&dek, &blind, &class, e)?;
-                nr += 1;
+            let recs = self.decode_subject(&blind, &v)?;
+            for (class, bundle) in &recs.classes {
+                if self.catalog.class(class).is_none() {
+                    return Err(EngineError::Corrupt {
+                        what: format!("records of subject {}", short(&blind)),
+                        detail: format!("unknown class {class:?}"),
+                    });
+                }
+                let dek = self.unwrap_dek(&blind, class, &bundle.wrapped_dek)?;
+                let kv = credseal_crypto::wrapped_kek_version(&bundle.wrapped_dek).unwrap_or(0);
+                *counts.entry((class.clone(), kv)).or_default() += 1;
+                nd += 1;
+                for e in &bundle.entries {
+                    self.open_entry(&dek, &blind, class, e)?;
+                    nr += 1;
+                }
             }
         }
         for (class, keys) in &self.keys.classes {

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use credseal_engine::bundle::{Bundle, Entry};
+use credseal_engine::bundle::{Entry, Part, SubjectRecords};
 use credseal_engine::{EngineError, ErrorClass, NoProgress, Platform, layout};
 use credseal_store::{Batch, Tree};
 
@@ -22,12 +22,12 @@ fn put(p: &Platform, tree: Tree, k: &[u8], v: Vec<u8>) {
     p.store().apply(b).unwrap();
 }
 
-fn bundles(p: &Platform) -> Vec<(Vec<u8>, Bundle)> {
+fn subjects(p: &Platform) -> Vec<(Vec<u8>, SubjectRecords)> {
     p.store()
         .scan_prefix(Tree::Records, &[])
         .map(|kv| {
             let (k, v) = kv.unwrap();
-            (k, Bundle::decode(&v).unwrap())
+            (k, SubjectRecords::decode(&v).unwrap())
         })
         .collect()
 }
@@ -40,59 +40,43 @@ fn corrupt(e: EngineError) -> (String, String) {
     }
 }
 
-/// Flips every byte of a stored bundle in turn (wrapped DEK, record ciphertexts and the
-/// framing between them): each flip is detected, and the error names the data key, the
-/// record, or the subject's class whose framing broke.
+/// Flips every byte of a subject's stored value in turn (wrapped DEKs, record
+/// ciphertexts and the framing between them): each flip is detected, and the error names
+/// the data key or the record it hit, or the subject whose framing broke.
 #[test]
 fn flipped_byte_anywhere_in_stored_records_is_detected_and_named() {
     let p = loaded();
-    let (k, b) = bundles(&p).into_iter().find(|(_, b)| b.entries.len() >= 2).unwrap();
-    let (blind, class) = layout::parse_bundle_key(&k).unwrap();
+    let (k, recs) = subjects(&p)
+        .into_iter()
+        .find(|(_, r)| r.classes.len() >= 2 && r.classes.values().any(|b| b.entries.len() >= 2))
+        .unwrap();
+    let blind = layout::parse_subject_key(&k).unwrap();
     let subject = layout::short(&blind);
-    let v = b.encode();
-    let dek_end = 1 + b.wrapped_dek.len();
-    // Where each record's ciphertext lies in the encoding.
-    let mut spans = Vec::new();
-    let mut at = dek_end + 4;
-    for e in &b.entries {
-        at += 24;
-        spans.push((at, at + e.sealed.len(), e));
-        at += e.sealed.len();
-    }
+    let (v, parts) = recs.encode_with_layout();
     let (mut named_dek, mut named_record, mut framing) = (0, 0, 0);
     for i in 0..v.len() {
         let mut t = v.clone();
         t[i] ^= 0x04;
         put(&p, Tree::Records, &k, t);
         let (what, detail) = corrupt(p.verify_store().unwrap_err());
-        assert!(
-            what.contains(&subject) && what.contains(&class),
-            "flip at {i}: {what}: {detail}"
-        );
-        if (1..dek_end).contains(&i) {
-            assert_eq!(
-                what,
-                format!("data key of subject {subject} class {class}"),
-                "flip at {i}"
-            );
-            named_dek += 1;
-        } else if let Some((_, _, e)) = spans.iter().find(|(s, end, _)| (*s..*end).contains(&i)) {
-            let rec = format!(
-                "record {} v{} of subject {subject} class {class}",
-                credseal_core::hex(&e.rkey[..8]),
-                e.version
-            );
-            assert_eq!(what, rec, "flip at {i}");
-            named_record += 1;
-        } else {
-            // Format byte, count, record key, version, length: the bundle no longer decodes,
-            // or a record no longer matches its place.
-            framing += 1;
+        assert!(what.contains(&subject), "flip at {i}: {what}: {detail}");
+        match parts.iter().find(|(r, _)| r.contains(&i)).map(|(_, part)| part) {
+            Some(Part::WrappedDek { class }) => {
+                assert_eq!(what, format!("data key of subject {subject} class {class}"), "flip at {i}");
+                named_dek += 1;
+            }
+            Some(Part::Sealed { class, rkey, version }) => {
+                let rec = format!("record {} v{version} of subject {subject} class {class}", credseal_core::hex(&rkey[..8]));
+                assert_eq!(what, rec, "flip at {i}");
+                named_record += 1;
+            }
+            // Format byte, counts, class ids, record keys, versions, lengths: the value no
+            // longer decodes, or a data key or record no longer matches its place.
+            None => framing += 1,
         }
     }
-    assert_eq!(named_dek, credseal_crypto::WRAPPED_DEK_LEN);
+    assert_eq!(named_dek, credseal_crypto::WRAPPED_DEK_LEN * recs.classes.len());
     assert!(named_record > 100 && framing > 40, "{named_record} {framing}");
-    // Truncated and extended values.
     put(&p, Tree::Records, &k, v[..v.len() - 1].to_vec());
     assert!(corrupt(p.verify_store().unwrap_err()).1.contains("malformed"));
     let mut longer = v.clone();
@@ -106,29 +90,16 @@ fn flipped_byte_anywhere_in_stored_records_is_detected_and_named() {
 #[test]
 fn reading_a_tampered_subject_fails_with_the_record_named() {
     let p = loaded();
-    let (k, mut b) = bundles(&p).into_iter().next().unwrap();
+    let first = credseal_core::Record::from_json(&serde_json::from_str(RECORDS.lines().next().unwrap()).unwrap(), &catalog()).unwrap();
+    let k = layout::subject_key(&p.blind(&first.subject));
+    let mut recs = SubjectRecords::decode(&p.store().get(Tree::Records, &k).unwrap().unwrap()).unwrap();
+    let b = recs.classes.get_mut(&first.class).unwrap();
     let n = b.entries[0].sealed.len();
     b.entries[0].sealed[n - 1] ^= 1;
-    put(&p, Tree::Records, &k, b.encode());
-    let rec = credseal_core::Record::from_json(
-        &serde_json::from_str(
-            RECORDS
-                .lines()
-                .find(|l| {
-                    let r = credseal_core::Record::from_json(&serde_json::from_str(l).unwrap(), &catalog()).unwrap();
-                    layout::bundle_key(&p.blind(&r.subject), &r.class) == k
-                })
-                .unwrap(),
-        )
-        .unwrap(),
-        &catalog(),
-    )
-    .unwrap();
-    let (what, _) = corrupt(p.records(&rec.subject, &rec.class).unwrap_err());
-    assert!(
-        what.starts_with(&format!("record {}", credseal_core::hex(&b.entries[0].rkey[..8]))),
-        "{what}"
-    );
+    let rkey = b.entries[0].rkey;
+    put(&p, Tree::Records, &k, recs.encode());
+    let (what, _) = corrupt(p.records(&first.subject, &first.class).unwrap_err());
+    assert!(what.starts_with(&format!("record {}", credseal_core::hex(&rkey[..8]))), "{what}");
 }
 
 #[test]
@@ -173,47 +144,37 @@ fn expect_moved(p: &Platform) {
 #[test]
 fn ciphertext_moved_to_another_subject_class_or_record_fails() {
     let p = loaded();
-    let all = bundles(&p);
-    let parsed: Vec<_> = all.iter().map(|(k, _)| layout::parse_bundle_key(k).unwrap()).collect();
-    let (k0, b0) = &all[0];
-    let (s0, c0) = &parsed[0];
-    let src: Entry = b0.entries[0].clone();
-    let other_subject = parsed.iter().position(|(b, c)| b != s0 && c == c0).unwrap();
-    let other_class = parsed.iter().position(|(b, c)| b == s0 && c != c0).unwrap();
-    for target in [other_subject, other_class] {
-        let (k, b) = &all[target];
-        let mut moved = b.clone();
-        moved.put(src.clone());
-        put(&p, Tree::Records, k, moved.encode());
-        expect_moved(&p);
-        put(&p, Tree::Records, k, b.encode());
-    }
-    // Within the same bundle: another record key, another version.
-    for (rkey, version) in [([0x55; 16], src.version), (src.rkey, src.version + 1)] {
-        let mut moved = b0.clone();
-        moved.entries.remove(0);
-        moved.put(Entry {
-            rkey,
-            version,
-            sealed: src.sealed.clone(),
-        });
+    let all = subjects(&p);
+    let (k0, r0) = all.iter().find(|(_, r)| r.classes.len() >= 2).unwrap();
+    let mut names = r0.classes.keys();
+    let (c0, c1) = (names.next().unwrap().clone(), names.next().unwrap().clone());
+    let src: Entry = r0.classes[&c0].entries[0].clone();
+    // Into another subject's bundle of the same class.
+    let (k1, r1) = all.iter().find(|(k, r)| k != k0 && r.classes.contains_key(&c0)).unwrap();
+    let mut moved = r1.clone();
+    moved.classes.get_mut(&c0).unwrap().put(src.clone());
+    put(&p, Tree::Records, k1, moved.encode());
+    expect_moved(&p);
+    put(&p, Tree::Records, k1, r1.encode());
+    // Into the same subject's other class; under another record key; as another version.
+    for (class, rkey, version) in [(c1.clone(), src.rkey, src.version), (c0.clone(), [0x55; 16], src.version), (c0.clone(), src.rkey, src.version + 1)] {
+        let mut moved = r0.clone();
+        moved.classes.get_mut(&c0).unwrap().entries.remove(0);
+        moved.classes.get_mut(&class).unwrap().put(Entry { rkey, version, sealed: src.sealed.clone() });
         put(&p, Tree::Records, k0, moved.encode());
         expect_moved(&p);
     }
-    put(&p, Tree::Records, k0, b0.encode());
+    put(&p, Tree::Records, k0, r0.encode());
     p.verify_store().unwrap();
-    // A wrapped DEK moved to another subject's bundle fails too.
-    let (k, b) = &all[other_subject];
-    let mut swapped = b.clone();
-    swapped.wrapped_dek = b0.wrapped_dek.clone();
-    put(&p, Tree::Records, k, swapped.encode());
+    // A wrapped DEK moved to another class of the same subject, and to another subject.
+    let mut swapped = r0.clone();
+    swapped.classes.get_mut(&c1).unwrap().wrapped_dek = r0.classes[&c0].wrapped_dek.clone();
+    put(&p, Tree::Records, k0, swapped.encode());
     let (what, detail) = corrupt(p.verify_store().unwrap_err());
-    assert!(
-        what.starts_with("data key of subject") && detail.contains("another subject, class or record"),
-        "{what}: {detail}"
-    );
-    // A whole bundle copied to another subject's key.
-    put(&p, Tree::Records, k, b0.encode());
+    assert!(what.starts_with("data key of subject") && detail.contains("another subject, class or record"), "{what}: {detail}");
+    put(&p, Tree::Records, k0, r0.encode());
+    // A subject's whole value copied under another subject's key.
+    put(&p, Tree::Records, k1, r0.encode());
     let (what, _) = corrupt(p.verify_store().unwrap_err());
     assert!(what.starts_with("data key of subject"), "{what}");
 }

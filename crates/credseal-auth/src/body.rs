@@ -1,0 +1,235 @@
+//! The bodies of the signed objects (DESIGN §5). All times are Unix seconds; class and
+//! purpose sets are `BTreeSet`s so that every body has exactly one encoding.
+//!
+//! `Debug` of a body that names a subject masks the middle of the subject id (personal
+//! data must not end up in logs whole), like `credseal_core::SubjectId`'s `Debug`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::PublicKey;
+
+/// The subject id with its middle masked, for `Debug`.
+struct Masked<'a>(&'a str);
+
+impl fmt::Debug for Masked<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.0;
+        match (s.get(..4), s.len().checked_sub(2).and_then(|i| s.get(i..))) {
+            (Some(head), Some(tail)) if s.len() > 6 => write!(f, "\"{head}…{tail}\""),
+            _ => f.write_str("\"…\""),
+        }
+    }
+}
+
+/// A department credential, signed by the authority ([`crate::Kind::Credential`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credential {
+    /// Serial number, unique per authority; revocation lists name it.
+    pub serial: u64,
+    /// Department id (stable, machine-readable).
+    pub department_id: String,
+    /// Department name, for people.
+    pub department_name: String,
+    /// The department's Ed25519 key, which signs its query tokens.
+    pub signing_key: PublicKey,
+    /// The department's X25519 public key, to which answers are HPKE-sealed.
+    pub sealing_key: [u8; 32],
+    /// Catalogue classes the department may query.
+    pub classes: BTreeSet<String>,
+    /// Purposes the department may query for.
+    pub purposes: BTreeSet<String>,
+    /// Valid from (inclusive, less the policy's clock skew).
+    pub not_before: u64,
+    /// Valid until (inclusive).
+    pub not_after: u64,
+    /// The platform (its log origin) this credential is valid for.
+    pub audience: String,
+}
+
+/// A query token, signed by a department with its credential's signing key
+/// ([`crate::Kind::Token`]).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Token {
+    /// Random query id; the platform accepts each id once.
+    pub query_id: [u8; 16],
+    /// Serial of the credential whose key signs this token.
+    pub credential_serial: u64,
+    /// The subject queried: a normalised subject id (`SubjectId::as_str`).
+    pub subject: String,
+    /// Classes requested.
+    pub classes: BTreeSet<String>,
+    /// The purpose of the query.
+    pub purpose: String,
+    /// Free-text legal basis (case number, statute), recorded in the receipt.
+    pub legal_basis: String,
+    /// Issued at.
+    pub issued_at: u64,
+    /// Expires at (inclusive).
+    pub expires_at: u64,
+    /// The platform (its log origin) this token is for.
+    pub audience: String,
+    /// The wire bytes of the subject's signed [`Consent`], where a class requires it.
+    pub consent: Option<Vec<u8>>,
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Token")
+            .field("query_id", &credseal_core::hex(&self.query_id))
+            .field("credential_serial", &self.credential_serial)
+            .field("subject", &Masked(&self.subject))
+            .field("classes", &self.classes)
+            .field("purpose", &self.purpose)
+            .field("legal_basis", &self.legal_basis)
+            .field("issued_at", &self.issued_at)
+            .field("expires_at", &self.expires_at)
+            .field("audience", &self.audience)
+            .field("consent", &self.consent.as_ref().map(|c| c.len()))
+            .finish()
+    }
+}
+
+/// A subject's consent to queries by one department for one purpose, signed with the
+/// subject's key ([`crate::Kind::Consent`]).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Consent {
+    /// Random consent id; the platform counts uses against it.
+    pub consent_id: [u8; 16],
+    /// The consenting subject: a normalised subject id.
+    pub subject: String,
+    /// The subject's key, which signs this consent; must be the key registered for the
+    /// subject on the platform.
+    pub subject_key: PublicKey,
+    /// The department consented to.
+    pub department_id: String,
+    /// Classes the department may read.
+    pub classes: BTreeSet<String>,
+    /// The one purpose consented to.
+    pub purpose: String,
+    /// Issued at.
+    pub issued_at: u64,
+    /// Expires at (inclusive).
+    pub expires_at: u64,
+    /// How many queries may use it.
+    pub max_uses: u32,
+}
+
+impl fmt::Debug for Consent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Consent")
+            .field("consent_id", &credseal_core::hex(&self.consent_id))
+            .field("subject", &Masked(&self.subject))
+            .field("subject_key", &self.subject_key)
+            .field("department_id", &self.department_id)
+            .field("classes", &self.classes)
+            .field("purpose", &self.purpose)
+            .field("issued_at", &self.issued_at)
+            .field("expires_at", &self.expires_at)
+            .field("max_uses", &self.max_uses)
+            .finish()
+    }
+}
+
+/// The authority's list of revoked credentials ([`crate::Kind::Revocations`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevocationList {
+    /// Version, raised with every list; the platform refuses a version not above its own.
+    pub version: u64,
+    /// Issued at.
+    pub issued_at: u64,
+    /// The platform (its log origin) this list is for.
+    pub audience: String,
+    /// Revoked credential serials, each with the time from which it is revoked.
+    pub revoked: BTreeMap<u64, u64>,
+}
+
+/// A subject's query for its own data, signed with the subject's key
+/// ([`crate::Kind::SelfQuery`]).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SelfQuery {
+    /// Random query id; accepted once.
+    pub query_id: [u8; 16],
+    /// The subject: a normalised subject id.
+    pub subject: String,
+    /// Classes requested.
+    pub classes: BTreeSet<String>,
+    /// Issued at.
+    pub issued_at: u64,
+    /// Expires at (inclusive).
+    pub expires_at: u64,
+    /// The platform (its log origin) this query is for.
+    pub audience: String,
+    /// The subject's X25519 public key, to which the answer is sealed.
+    pub sealing_key: [u8; 32],
+}
+
+impl fmt::Debug for SelfQuery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SelfQuery")
+            .field("query_id", &credseal_core::hex(&self.query_id))
+            .field("subject", &Masked(&self.subject))
+            .field("classes", &self.classes)
+            .field("issued_at", &self.issued_at)
+            .field("expires_at", &self.expires_at)
+            .field("audience", &self.audience)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A subject's request for its receipt bundle, signed with the subject's key
+/// ([`crate::Kind::BundleRequest`]). Verified by a later stage of the platform; this crate
+/// only defines, signs and verifies it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundleRequest {
+    /// Random request id.
+    pub request_id: [u8; 16],
+    /// The subject: a normalised subject id.
+    pub subject: String,
+    /// Issued at.
+    pub issued_at: u64,
+    /// Expires at (inclusive).
+    pub expires_at: u64,
+    /// The platform (its log origin) this request is for.
+    pub audience: String,
+    /// Size of the log tree in the checkpoint the subject saw last (0: none), so the bundle
+    /// carries a consistency proof from it.
+    pub last_tree_size: u64,
+}
+
+impl fmt::Debug for BundleRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BundleRequest")
+            .field("request_id", &credseal_core::hex(&self.request_id))
+            .field("subject", &Masked(&self.subject))
+            .field("issued_at", &self.issued_at)
+            .field("expires_at", &self.expires_at)
+            .field("audience", &self.audience)
+            .field("last_tree_size", &self.last_tree_size)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_masks_subject() {
+        let r = BundleRequest {
+            request_id: [0; 16],
+            subject: "11010519491231002X".into(),
+            issued_at: 1,
+            expires_at: 2,
+            audience: "a".into(),
+            last_tree_size: 0,
+        };
+        let d = format!("{r:?}");
+        assert!(d.contains("\"1101…2X\""), "{d}");
+        assert!(!d.contains("11010519491231002X"), "{d}");
+        assert_eq!(format!("{:?}", Masked("short")), "\"…\"");
+        assert_eq!(format!("{:?}", Masked("ab€€cdef")), "\"…\"");
+    }
+}
