@@ -26,6 +26,7 @@ mod blind;
 pub mod demo;
 mod envelope;
 mod keystore;
+mod seal;
 mod secret;
 
 pub use blind::{RECORD_LABEL as RECORD_ID_LABEL, SUBJECT_LABEL};
@@ -34,6 +35,10 @@ pub use envelope::{
     WRAP_LABEL, WRAPPED_DEK_LEN, open_record, seal_record, unwrap_dek, wrap_dek, wrapped_kek_version,
 };
 pub use keystore::{ClassKeys, KdfParams, KekEntry, Keystore, KeystoreError};
+pub use seal::{
+    ANSWER_INFO_LABEL, SEALED_BOX_OVERHEAD, SEALING_KEY_LABEL, SEALING_PUBLIC_KEY_LABEL, SealError, SealedBox,
+    SealingKey, SealingPublicKey, answer_info, open, seal,
+};
 pub use secret::{Dek, IndexKey, Kek, LogKeySeed, Passphrase, TraceKey, fill_random, random_array};
 
 /// SHA-256 of `data`.

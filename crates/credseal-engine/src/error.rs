@@ -118,13 +118,16 @@ pub enum EngineError {
     /// A request was malformed.
     #[error("{0}")]
     Invalid(String),
+    /// An object failed verification (a sealed answer that does not open, a forged file).
+    #[error("verification failed: {0}")]
+    Verification(String),
 }
 
 impl EngineError {
     /// The class of this error.
     pub fn class(&self) -> ErrorClass {
         match self {
-            Self::CatalogMismatch { .. } | Self::KeystoreMismatch { .. } | Self::Corrupt { .. } => {
+            Self::CatalogMismatch { .. } | Self::KeystoreMismatch { .. } | Self::Corrupt { .. } | Self::Verification(_) => {
                 ErrorClass::Verification
             }
             Self::Keystore { source, .. } => match source {

@@ -77,6 +77,8 @@ pub struct Platform {
     pub(crate) store: Arc<dyn Store>,
     /// Serialises operations that create or rewrap data keys (they update counters).
     pub(crate) write_lock: std::sync::Mutex<()>,
+    /// The last verified revocation list, by the digest of its stored bytes.
+    pub(crate) revocation_cache: crate::query::RevocationCache,
 }
 
 impl std::fmt::Debug for Platform {
@@ -220,6 +222,7 @@ impl Platform {
             keys,
             store: Arc::new(store),
             write_lock: Default::default(),
+            revocation_cache: Default::default(),
         };
         p.check_binding()?;
         Ok(p)
@@ -289,6 +292,7 @@ impl Platform {
             keys,
             store,
             write_lock: Default::default(),
+            revocation_cache: Default::default(),
         };
         p.check_binding()?;
         Ok(p)

@@ -1,0 +1,366 @@
+//! The query path (DESIGN §6): verify authority → unwrap only the granted classes' data
+//! keys → decrypt → build the answer → HPKE-seal it to the requester's sealing key.
+//!
+//! Only a [`Grant`] opens data keys: [`Platform::answer`] takes one, and the only way to a
+//! `Grant` is `credseal_auth`'s verifier followed by the replay and consent-use checks
+//! against this platform's store ([`credseal_auth::Checked::finish`]).
+
+use std::sync::Mutex;
+
+use credseal_auth::{
+    Checked, Credential, Denial, Grant, Policy, PublicKey, RevocationList, SelfQuery, Token, Unverified,
+    VerifyContext,
+};
+use credseal_core::{Record, SubjectId};
+use credseal_crypto::{SealedBox, SealingKey, SealingPublicKey};
+use credseal_store::{Batch, Tree};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{EngineError, Result};
+use crate::platform::Platform;
+
+/// Text label of a sealed answer: `cs1.answer.<base64url>`.
+pub const ANSWER_LABEL: &str = "answer";
+/// Format of sealed answers.
+pub const ANSWER_FORMAT: u8 = 1;
+/// `Revocations` key of the installed revocation list (its wire bytes).
+const REVOCATIONS_CURRENT: &[u8] = b"current";
+/// `Replay` key prefixes: query ids, their expiry index, consent uses.
+const REPLAY_QUERY: u8 = b'q';
+const REPLAY_EXPIRY: u8 = b'e';
+const REPLAY_CONSENT: u8 = b'c';
+
+/// What the requester receives once opened.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnswerBody {
+    /// The platform that answered.
+    pub origin: String,
+    /// The query it answers.
+    pub query_id: [u8; 16],
+    /// The purpose the query was granted for.
+    pub purpose: String,
+    /// The requesting department (`subject` for a self-query).
+    pub department_id: String,
+    /// The subject asked about.
+    pub subject: String,
+    /// The classes granted.
+    pub classes: Vec<String>,
+    /// Unix time of the answer.
+    pub answered_at: u64,
+    /// Every record of the granted classes.
+    pub records: Vec<Record>,
+}
+
+/// A sealed answer as released by the platform: only the holder of the requester's
+/// sealing key opens it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedAnswer {
+    /// Format (1).
+    pub format: u8,
+    /// The platform's origin (part of the HPKE info).
+    pub origin: String,
+    /// The query id (part of the HPKE info).
+    pub query_id: [u8; 16],
+    /// HPKE encapsulated key and ciphertext.
+    pub sealed: Vec<u8>,
+}
+
+impl SealedAnswer {
+    /// `cs1.answer.<base64url(postcard)>`.
+    pub fn to_text(&self) -> String {
+        use base64::Engine;
+        // Serialising plain data cannot fail.
+        let bytes = postcard::to_stdvec(self).expect("serialisable");
+        format!("cs1.{ANSWER_LABEL}.{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    /// Parses the text form strictly.
+    pub fn from_text(text: &str) -> Result<Self> {
+        use base64::Engine;
+        let bad = |d: &str| EngineError::Verification(format!("not a sealed answer: {d}"));
+        let b64 = text.trim().strip_prefix(&format!("cs1.{ANSWER_LABEL}.")).ok_or_else(|| bad("wrong prefix"))?;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(b64).map_err(|_| bad("bad base64"))?;
+        let (a, rest): (Self, _) = postcard::take_from_bytes(&bytes).map_err(|_| bad("does not decode"))?;
+        if !rest.is_empty() || a.format != ANSWER_FORMAT || postcard::to_stdvec(&a).ok().as_deref() != Some(&bytes[..]) {
+            return Err(bad("non-canonical or unknown format"));
+        }
+        Ok(a)
+    }
+
+    /// Opens with the requester's sealing key and checks the answer names the same
+    /// platform and query as its envelope.
+    pub fn open(&self, key: &SealingKey) -> Result<AnswerBody> {
+        let sealed = SealedBox::from_bytes(&self.sealed)
+            .map_err(|e| EngineError::Verification(format!("sealed answer: {e}")))?;
+        let info = credseal_crypto::answer_info(&self.origin, &self.query_id, None);
+        let pt = credseal_crypto::open(key, &info, &[], &sealed).map_err(|_| {
+            EngineError::Verification("the answer does not open with this key: it is for another key, or was altered".into())
+        })?;
+        let body: AnswerBody = postcard::from_bytes(&pt)
+            .map_err(|_| EngineError::Verification("the opened answer does not decode".into()))?;
+        if body.origin != self.origin || body.query_id != self.query_id {
+            return Err(EngineError::Verification("the answer's contents do not match its envelope".into()));
+        }
+        Ok(body)
+    }
+}
+
+/// Why a query produced no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// The authority does not allow it (exit 3), or the objects are forged or malformed
+    /// (exit 4): see [`Denial::is_forgery`].
+    #[error("access denied ({}): {}", .0.code(), .0)]
+    Denied(Denial),
+    /// The platform failed.
+    #[error(transparent)]
+    Failed(EngineError),
+}
+
+impl From<EngineError> for QueryError {
+    fn from(e: EngineError) -> Self {
+        Self::Failed(e)
+    }
+}
+
+impl From<credseal_store::StoreError> for QueryError {
+    fn from(e: credseal_store::StoreError) -> Self {
+        Self::Failed(e.into())
+    }
+}
+
+impl QueryError {
+    /// The exit class: denials are 3, forged or malformed objects 4.
+    pub fn class(&self) -> crate::ErrorClass {
+        match self {
+            Self::Denied(d) if d.is_forgery() => crate::ErrorClass::Verification,
+            Self::Denied(_) => crate::ErrorClass::Denied,
+            Self::Failed(e) => e.class(),
+        }
+    }
+}
+
+/// A cache of the verified revocation list, keyed by the SHA-256 of its stored bytes, so
+/// every query reads the current list from the store (no stale window) but verifies its
+/// signature only when it changes.
+#[derive(Debug, Default)]
+pub(crate) struct RevocationCache(Mutex<Option<([u8; 32], RevocationList)>>);
+
+impl Platform {
+    /// The query policy (clock skew, maximum token lifetime).
+    pub fn policy(&self) -> Policy {
+        Policy::default()
+    }
+
+    fn trusted_authority(&self) -> Result<PublicKey> {
+        let k = self.authority_key()?.ok_or_else(|| {
+            EngineError::Invalid("this platform trusts no authority key yet; run `credseal authority trust`".into())
+        })?;
+        PublicKey::from_bytes(&k)
+            .map_err(|_| EngineError::Corrupt { what: "authority key".into(), detail: "not a valid Ed25519 key".into() })
+    }
+
+    /// The installed revocation list, verified.
+    pub fn revocations(&self) -> Result<Option<RevocationList>> {
+        let Some(bytes) = self.store.get(Tree::Revocations, REVOCATIONS_CURRENT)? else {
+            return Ok(None);
+        };
+        let digest = credseal_crypto::sha256(&bytes);
+        let mut cache = self.revocation_cache.0.lock().map_err(|_| EngineError::Invalid("lock poisoned".into()))?;
+        if let Some((d, list)) = &*cache
+            && *d == digest
+        {
+            return Ok(Some(list.clone()));
+        }
+        let corrupt = |detail: String| EngineError::Corrupt { what: "installed revocation list".into(), detail };
+        let u = Unverified::<RevocationList>::parse_bytes(&bytes).map_err(|e| corrupt(e.to_string()))?;
+        let v = credseal_auth::verify_revocation_list(&u, &self.trusted_authority()?, self.origin(), None)
+            .map_err(|e| corrupt(e.to_string()))?;
+        let list = v.into_body();
+        *cache = Some((digest, list.clone()));
+        Ok(Some(list))
+    }
+
+    /// Installs a newer revocation list signed by the authority; an older or equal version
+    /// is refused. Takes effect for every query that starts after this returns.
+    pub fn install_revocations(&self, text: &str) -> std::result::Result<u64, QueryError> {
+        let u = Unverified::<RevocationList>::parse_text(text.trim()).map_err(|e| QueryError::Denied(e.into()))?;
+        let _w = self.write_lock.lock().map_err(|_| EngineError::Invalid("lock poisoned".into()))?;
+        let current = self.revocations()?.map(|l| l.version);
+        let v = credseal_auth::verify_revocation_list(&u, &self.trusted_authority()?, self.origin(), current)
+            .map_err(QueryError::Denied)?;
+        let mut b = Batch::new();
+        b.put(Tree::Revocations, REVOCATIONS_CURRENT, u.as_bytes().to_vec());
+        self.store.apply(b).map_err(EngineError::from)?;
+        self.store.flush().map_err(EngineError::from)?;
+        Ok(v.body().version)
+    }
+
+    fn subject_public_key(&self, subject: &str) -> Result<Option<PublicKey>> {
+        let Ok(id) = SubjectId::parse(subject) else { return Ok(None) };
+        match self.subject_key(&id)? {
+            Some(k) => Ok(PublicKey::from_bytes(&k).ok()),
+            None => Ok(None),
+        }
+    }
+
+    /// Consumes the query id (once only, atomically) and a consent use if any.
+    fn finish(&self, checked: Checked) -> std::result::Result<Grant, QueryError> {
+        let store_err: std::cell::RefCell<Option<EngineError>> = Default::default();
+        let store = &self.store;
+        let grant = checked.finish(
+            |qid, keep_until| {
+                let mut k = vec![REPLAY_QUERY];
+                k.extend_from_slice(qid);
+                match store.insert_new(Tree::Replay, &k, &keep_until.to_be_bytes()) {
+                    Ok(true) => {
+                        let mut e = vec![REPLAY_EXPIRY];
+                        e.extend_from_slice(&keep_until.to_be_bytes());
+                        e.extend_from_slice(qid);
+                        let mut b = Batch::new();
+                        b.put(Tree::Replay, e, Vec::new());
+                        if let Err(err) = store.apply(b) {
+                            *store_err.borrow_mut() = Some(err.into());
+                        }
+                        true
+                    }
+                    Ok(false) => false,
+                    Err(err) => {
+                        *store_err.borrow_mut() = Some(err.into());
+                        false
+                    }
+                }
+            },
+            |cid, max_uses| {
+                for i in 0..max_uses {
+                    let mut k = vec![REPLAY_CONSENT];
+                    k.extend_from_slice(cid);
+                    k.extend_from_slice(&i.to_be_bytes());
+                    match store.insert_new(Tree::Replay, &k, &[]) {
+                        Ok(true) => return true,
+                        Ok(false) => continue,
+                        Err(err) => {
+                            *store_err.borrow_mut() = Some(err.into());
+                            return false;
+                        }
+                    }
+                }
+                false
+            },
+        );
+        if let Some(e) = store_err.into_inner() {
+            return Err(QueryError::Failed(e));
+        }
+        grant.map_err(QueryError::Denied)
+    }
+
+    /// Removes replay entries whose tokens have expired anyway. Returns how many.
+    pub fn sweep_replay(&self, now: u64) -> Result<u64> {
+        let mut b = Batch::new();
+        let mut n = 0;
+        for kv in self.store.scan_prefix(Tree::Replay, &[REPLAY_EXPIRY]) {
+            let (k, _) = kv?;
+            let Some(until) = k.get(1..9).and_then(|s| s.try_into().ok()).map(u64::from_be_bytes) else { continue };
+            if until >= now {
+                break;
+            }
+            let mut q = vec![REPLAY_QUERY];
+            q.extend_from_slice(&k[9..]);
+            b.delete(Tree::Replay, q);
+            b.delete(Tree::Replay, k);
+            n += 1;
+        }
+        if n > 0 {
+            self.store.apply(b)?;
+        }
+        Ok(n)
+    }
+
+    /// Runs a department's query: the credential and token in their text form.
+    pub fn query(&self, credential: &str, token: &str, now: u64) -> std::result::Result<SealedAnswer, QueryError> {
+        let cred = Unverified::<Credential>::parse_text(credential.trim()).map_err(|e| QueryError::Denied(e.into()))?;
+        let tok = Unverified::<Token>::parse_text(token.trim()).map_err(|e| QueryError::Denied(e.into()))?;
+        // The subject named by the (not yet verified) token, only to look up its key for
+        // the consent check; the verifier checks the token before anything depends on it.
+        let subject_key = match tok.peek_unverified() {
+            Ok(t) => self.subject_public_key(&t.subject)?,
+            Err(e) => return Err(QueryError::Denied(e.into())),
+        };
+        let authority = self.trusted_authority()?;
+        let revocations = self.revocations()?;
+        let policy = self.policy();
+        let ctx = VerifyContext {
+            now,
+            authority: &authority,
+            audience: self.origin(),
+            policy: &policy,
+            catalog: &self.catalog,
+            revocations: revocations.as_ref(),
+            subject_key,
+        };
+        let checked = credseal_auth::verify_query(&cred, &tok, &ctx).map_err(QueryError::Denied)?;
+        let grant = self.finish(checked)?;
+        Ok(self.answer(&grant, now)?)
+    }
+
+    /// Runs a subject's query for its own records.
+    pub fn self_query(&self, query: &str, now: u64) -> std::result::Result<SealedAnswer, QueryError> {
+        let q = Unverified::<SelfQuery>::parse_text(query.trim()).map_err(|e| QueryError::Denied(e.into()))?;
+        let subject_key = match q.peek_unverified() {
+            Ok(b) => self.subject_public_key(&b.subject)?,
+            Err(e) => return Err(QueryError::Denied(e.into())),
+        };
+        let authority = self.trusted_authority().ok();
+        // Self-queries need no authority; the context still wants a key to name.
+        let fallback = credseal_auth::SigningKey::from_seed(&[0x42; 32]).public();
+        let policy = self.policy();
+        let ctx = VerifyContext {
+            now,
+            authority: authority.as_ref().unwrap_or(&fallback),
+            audience: self.origin(),
+            policy: &policy,
+            catalog: &self.catalog,
+            revocations: None,
+            subject_key,
+        };
+        let checked = credseal_auth::verify_self_query(&q, &ctx).map_err(QueryError::Denied)?;
+        let grant = self.finish(checked)?;
+        Ok(self.answer(&grant, now)?)
+    }
+
+    /// Decrypts the granted classes of the granted subject and seals the answer. The only
+    /// path to plaintext for a requester; it takes a [`Grant`].
+    pub fn answer(&self, grant: &Grant, now: u64) -> Result<SealedAnswer> {
+        let subject = grant.subject();
+        let blind = self.blind(subject);
+        let mut records = Vec::new();
+        if let Some(recs) = self.load_subject(&blind)? {
+            for class in grant.classes() {
+                records.extend(self.open_class(&blind, class, &recs)?);
+            }
+        }
+        let body = AnswerBody {
+            origin: self.origin().to_string(),
+            query_id: *grant.query_id(),
+            purpose: grant.purpose().to_string(),
+            department_id: grant.department_id().to_string(),
+            subject: subject.to_string(),
+            classes: grant.classes().iter().cloned().collect(),
+            answered_at: now,
+            records,
+        };
+        let pt = zeroize::Zeroizing::new(postcard::to_stdvec(&body).map_err(|e| EngineError::Invalid(e.to_string()))?);
+        let recipient = SealingPublicKey::from_bytes(grant.sealing_key())
+            .map_err(|e| EngineError::Invalid(format!("the requester's sealing key: {e}")))?;
+        let info = credseal_crypto::answer_info(self.origin(), grant.query_id(), None);
+        let sealed = credseal_crypto::seal(&recipient, &info, &[], &pt)
+            .map_err(|e| EngineError::Invalid(format!("sealing the answer: {e}")))?;
+        // Issue 4: the receipt is appended (durably) here, before the answer is released.
+        Ok(SealedAnswer {
+            format: ANSWER_FORMAT,
+            origin: self.origin().to_string(),
+            query_id: *grant.query_id(),
+            sealed: sealed.to_bytes(),
+        })
+    }
+}
