@@ -5,6 +5,7 @@ mod demo;
 mod output;
 mod passphrase;
 mod progress;
+mod roles;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -29,10 +30,10 @@ struct Cli {
 }
 
 #[derive(Args, Debug, Clone)]
-struct DataArg {
+pub(crate) struct DataArg {
     /// The platform's data directory.
     #[arg(long, env = "CREDSEAL_DATA", value_name = "DIR")]
-    data: PathBuf,
+    pub(crate) data: PathBuf,
 }
 
 #[derive(Subcommand, Debug)]
@@ -77,6 +78,25 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
     },
+    /// The credit authority: its key, department credentials, revocations.
+    Authority {
+        #[command(subcommand)]
+        command: roles::AuthorityCommand,
+    },
+    /// An authorized department: its keys and query tokens.
+    Dept {
+        #[command(subcommand)]
+        command: roles::DeptCommand,
+    },
+    /// A data subject: keys, registration, consents, self-queries.
+    Subject {
+        #[command(subcommand)]
+        command: roles::SubjectCommand,
+    },
+    /// Run a query token on the platform and write the sealed answer (exit 3 if denied).
+    Query(roles::QueryArgs),
+    /// Open a sealed answer with the requester's sealing key and print the records.
+    Open(roles::OpenArgs),
     /// Key management for security officers.
     Keys {
         #[command(subcommand)]
@@ -297,6 +317,11 @@ fn run(cli: Cli) -> CliResult {
             Ok(())
         }
         Command::Demo { data } => demo::run(data.as_deref()),
+        Command::Authority { command } => roles::authority(command, cli.demo, pf),
+        Command::Dept { command } => roles::dept(command),
+        Command::Subject { command } => roles::subject_cmd(command, cli.demo, pf),
+        Command::Query(a) => roles::query(a, cli.demo, pf),
+        Command::Open(a) => roles::open(a),
         Command::Keys {
             command: KeysCommand::Status { data, json },
         } => {

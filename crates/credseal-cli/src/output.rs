@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use credseal_engine::bench::IngestBench;
-use credseal_engine::{ClassKeyStatus, IngestSummary};
+use credseal_engine::{AnswerBody, ClassKeyStatus, IngestSummary};
 use serde::Serialize;
 
 fn print_json<T: Serialize>(v: &T) {
@@ -132,4 +132,57 @@ pub fn bench_ingest(r: &IngestBench, json: bool) {
         "plaintext {:.0} B/record (JSON input {:.0} B); on disk {:.2}x the plaintext",
         r.plaintext_bytes_per_record, r.input_bytes_per_record, r.disk_to_plaintext
     );
+}
+
+#[derive(Serialize)]
+struct AnswerJson<'a> {
+    origin: &'a str,
+    query_id: String,
+    purpose: &'a str,
+    department: &'a str,
+    subject: &'a str,
+    classes: &'a [String],
+    answered_at: u64,
+    records: Vec<serde_json::Value>,
+}
+
+pub fn answer(a: &AnswerBody, json: bool) {
+    if json {
+        print_json(&AnswerJson {
+            origin: &a.origin,
+            query_id: credseal_core::hex(&a.query_id),
+            purpose: &a.purpose,
+            department: &a.department_id,
+            subject: &a.subject,
+            classes: &a.classes,
+            answered_at: a.answered_at,
+            records: a.records.iter().map(|r| r.to_json()).collect(),
+        });
+        return;
+    }
+    println!(
+        "answer from {} to query {} ({} for {}): {} record(s) of {}",
+        a.origin,
+        credseal_core::hex(&a.query_id),
+        a.purpose,
+        a.department_id,
+        a.records.len(),
+        a.classes.join(", ")
+    );
+    let rows: Vec<Vec<String>> = a
+        .records
+        .iter()
+        .flat_map(|r| {
+            r.fields.iter().map(move |(k, v)| {
+                vec![
+                    r.class.clone(),
+                    r.record_id.clone(),
+                    format!("v{}", r.version),
+                    k.clone(),
+                    v.to_string(),
+                ]
+            })
+        })
+        .collect();
+    print!("{}", table(&["class", "record", "version", "field", "value"], &rows));
 }

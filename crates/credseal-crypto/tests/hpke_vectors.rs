@@ -460,34 +460,3 @@ proptest! {
         prop_assert_eq!(&open(&key, &info, &aad, &parsed).unwrap()[..], &pt[..]);
     }
 }
-
-// --- cost -----------------------------------------------------------------------------------
-
-/// `cargo test --release -p credseal-crypto --test hpke_vectors -- --ignored --nocapture`
-#[test]
-#[ignore = "timing, run by hand in --release"]
-fn timing_seal_and_open_3_kib() {
-    use std::time::Instant;
-    let key = SealingKey::generate();
-    let pk = key.public();
-    let info = answer_info("example/log", &[7; 16], Some(&[8; 32]));
-    let pt = vec![0x5a; 3 * 1024];
-    let n = 2000;
-    let mut boxes = Vec::with_capacity(n);
-    let t = Instant::now();
-    for _ in 0..n {
-        boxes.push(seal(&pk, &info, b"", &pt).unwrap());
-    }
-    let seal_us = t.elapsed().as_secs_f64() * 1e6 / n as f64;
-    let t = Instant::now();
-    for b in &boxes {
-        assert_eq!(open(&key, &info, b"", b).unwrap().len(), pt.len());
-    }
-    let open_us = t.elapsed().as_secs_f64() * 1e6 / n as f64;
-    let t = Instant::now();
-    for _ in 0..n {
-        std::hint::black_box(SealingPublicKey::from_bytes(std::hint::black_box(pk.as_bytes())).unwrap());
-    }
-    let parse_ns = t.elapsed().as_secs_f64() * 1e9 / n as f64;
-    eprintln!("seal 3 KiB: {seal_us:.1} µs; open 3 KiB: {open_us:.1} µs; public key check: {parse_ns:.0} ns");
-}
