@@ -130,7 +130,7 @@ pub use body::{BundleRequest, Consent, Credential, RevocationList, SelfQuery, To
 pub use denial::Denial;
 pub use keys::{PUBLIC_KEY_LABEL, PublicKey, SIGNING_KEY_LABEL, SigningKey};
 pub use verify::{
-    Checked, Grant, Policy, SELF_QUERY_DEPARTMENT, SELF_QUERY_PURPOSE, VerifyContext, verify_query,
+    Checked, Grant, Policy, SELF_QUERY_DEPARTMENT, SELF_QUERY_PURPOSE, VerifyContext, verify_credential_signature, verify_query, verify_query_with_credential,
     verify_revocation_list, verify_self_query,
 };
 pub use wire::{

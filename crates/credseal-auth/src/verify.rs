@@ -364,14 +364,34 @@ pub fn verify_query(
     token: &Unverified<Token>,
     ctx: &VerifyContext<'_>,
 ) -> Result<Checked, Denial> {
-    let now = ctx.now;
-    let skew = ctx.policy.max_skew_secs;
+    let cred = verify_credential_signature(credential, ctx.authority)?;
+    verify_query_with_credential(&cred, token, ctx)
+}
 
-    let cred = credential.verify(ctx.authority).map_err(|e| match e {
+/// Checks only the authority's signature on a credential. The result may be cached (keyed
+/// by the authority key and the credential's bytes) and passed to
+/// [`verify_query_with_credential`], which still checks every other rule — audience,
+/// validity window, revocation — on every query.
+pub fn verify_credential_signature(
+    credential: &Unverified<Credential>,
+    authority: &PublicKey,
+) -> Result<Verified<Credential>, Denial> {
+    credential.verify(authority).map_err(|e| match e {
         SigError::BadSignature => Denial::CredentialBadSignature,
         SigError::Body(detail) => Denial::Malformed { detail },
-    })?;
-    let cred = cred.into_body();
+    })
+}
+
+/// [`verify_query`] with a credential whose signature was already verified against
+/// `ctx.authority` by [`verify_credential_signature`].
+pub fn verify_query_with_credential(
+    credential: &Verified<Credential>,
+    token: &Unverified<Token>,
+    ctx: &VerifyContext<'_>,
+) -> Result<Checked, Denial> {
+    let now = ctx.now;
+    let skew = ctx.policy.max_skew_secs;
+    let cred = credential.body();
     if cred.audience != ctx.audience {
         return Err(Denial::WrongAudience {
             object: Kind::Credential,
@@ -430,7 +450,7 @@ pub fn verify_query(
         classes: tok.classes,
         purpose: tok.purpose,
         credential_serial: Some(cred.serial),
-        department_id: cred.department_id,
+        department_id: cred.department_id.clone(),
         sealing_key: cred.sealing_key,
         legal_basis: tok.legal_basis,
         expires_at: tok.expires_at,

@@ -152,6 +152,24 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Granted queries on a store of synthetic subjects; compare with the same crypto alone.
+    Query {
+        /// Synthetic subjects in the store.
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+        subjects: u64,
+        /// Queries to run.
+        #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+        queries: u64,
+        /// Threads running queries (and the floor).
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=256))]
+        threads: u64,
+        /// Work directory (default: a temporary one, removed afterwards).
+        #[arg(long, value_name = "DIR")]
+        work: Option<PathBuf>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -364,6 +382,25 @@ fn run(cli: Cli) -> CliResult {
             let bar = progress::Bar::new();
             let r = credseal_engine::bench::bench_ingest(&text, subjects, &work, &bar)?;
             output::bench_ingest(&r, json);
+            Ok(())
+        }
+        Command::Bench { command: BenchCommand::Query { subjects, queries, threads, work, json } } => {
+            let tmp;
+            let work = match work {
+                Some(w) => {
+                    std::fs::create_dir_all(&w)
+                        .map_err(|e| Failure::new(ErrorClass::Error, format!("{}: {e}", w.display())))?;
+                    w
+                }
+                None => {
+                    tmp = tempfile::tempdir()
+                        .map_err(|e| Failure::new(ErrorClass::Error, format!("temporary directory: {e}")))?;
+                    tmp.path().to_path_buf()
+                }
+            };
+            let bar = progress::Bar::new();
+            let r = credseal_engine::bench::bench_query(demo::CATALOG, subjects, queries, threads, &work, &bar)?;
+            output::bench_query(&r, json);
             Ok(())
         }
         Command::Dev {

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use credseal_engine::bench::IngestBench;
+use credseal_engine::bench::{IngestBench, QueryBench};
 use credseal_engine::{AnswerBody, ClassKeyStatus, IngestSummary};
 use serde::Serialize;
 
@@ -185,4 +185,27 @@ pub fn answer(a: &AnswerBody, json: bool) {
         })
         .collect();
     print!("{}", table(&["class", "record", "version", "field", "value"], &rows));
+}
+
+pub fn bench_query(r: &QueryBench, json: bool) {
+    if json {
+        print_json(r);
+        return;
+    }
+    println!(
+        "bench query: {} subjects, {} queries on {} threads, {} classes and {:.1} records per query",
+        r.subjects, r.queries, r.threads, r.classes_per_query, r.records_per_query
+    );
+    let rows = vec![
+        vec![
+            "query (ours)".into(),
+            format!("{:.3}", r.seconds),
+            format!("{:.0}", r.queries_per_s),
+            format!("{:.0}", r.p50_us),
+            format!("{:.0}", r.p99_us),
+        ],
+        vec!["floor".into(), format!("{:.3}", r.floor_seconds), format!("{:.0}", r.floor_queries_per_s), String::new(), String::new()],
+    ];
+    print!("{}", table(&["", "seconds", "queries/s", "p50 µs", "p99 µs"], &rows));
+    println!("ratio_to_floor: {:.2}", r.ratio_to_floor);
 }

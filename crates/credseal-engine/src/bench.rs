@@ -192,21 +192,42 @@ pub fn bench_ingest(catalog_text: &str, subjects: u64, work: &Path, progress: &d
         while i < items.len() && items[i].0 == blind {
             let class = items[i].1.clone();
             let dek = Dek::generate();
-            let w = credseal_crypto::wrap_dek(&kek, 1, &DekContext { blind: &blind, class: &class }, &dek);
+            let w = credseal_crypto::wrap_dek(
+                &kek,
+                1,
+                &DekContext {
+                    blind: &blind,
+                    class: &class,
+                },
+                &dek,
+            );
             let mut bundle = crate::bundle::Bundle::new(w);
             while i < items.len() && items[i].0 == blind && items[i].1 == class {
                 let (_, _, rkey, version, pt) = &items[i];
-                let ctx = RecordContext { blind: &blind, class: &class, record_key: rkey, version: *version };
+                let ctx = RecordContext {
+                    blind: &blind,
+                    class: &class,
+                    record_key: rkey,
+                    version: *version,
+                };
                 let sealed = credseal_crypto::seal_record(&dek, &ctx, pt);
-                bundle.put(crate::bundle::Entry { rkey: *rkey, version: *version, sealed });
+                bundle.put(crate::bundle::Entry {
+                    rkey: *rkey,
+                    version: *version,
+                    sealed,
+                });
                 i += 1;
                 in_batch += 1;
             }
             recs.classes.insert(class, bundle);
         }
-        batch.insert(crate::layout::raw_key(4, &crate::layout::subject_key(&blind)), recs.encode());
+        batch.insert(
+            crate::layout::raw_key(4, &crate::layout::subject_key(&blind)),
+            recs.encode(),
+        );
         if in_batch >= 4096 {
-            db.apply_batch(std::mem::take(&mut batch)).map_err(|e| EngineError::Invalid(format!("floor database: {e}")))?;
+            db.apply_batch(std::mem::take(&mut batch))
+                .map_err(|e| EngineError::Invalid(format!("floor database: {e}")))?;
             in_batch = 0;
         }
     }
@@ -231,5 +252,230 @@ pub fn bench_ingest(catalog_text: &str, subjects: u64, work: &Path, progress: &d
         disk_bytes_per_record: disk as f64 / r,
         disk_to_plaintext: disk as f64 / plaintext_bytes as f64,
         floor_disk_bytes_per_record: floor_disk as f64 / r,
+    })
+}
+
+/// Results of `bench query`.
+#[derive(Clone, Debug, Serialize)]
+pub struct QueryBench {
+    /// Subjects in the store.
+    pub subjects: u64,
+    /// Queries run.
+    pub queries: u64,
+    /// Threads.
+    pub threads: u64,
+    /// Classes granted per query.
+    pub classes_per_query: u64,
+    /// Records released per query, on average.
+    pub records_per_query: f64,
+    /// Seconds for all queries.
+    pub seconds: f64,
+    /// Granted queries per second.
+    pub queries_per_s: f64,
+    /// Median latency, microseconds.
+    pub p50_us: f64,
+    /// 99th percentile latency, microseconds.
+    pub p99_us: f64,
+    /// Seconds of the floor: per query one strict Ed25519 verify, the DEK unwraps, the record
+    /// decrypts and one HPKE seal, on the same number of threads.
+    pub floor_seconds: f64,
+    /// Floor queries per second.
+    pub floor_queries_per_s: f64,
+    /// floor_seconds / seconds.
+    pub ratio_to_floor: f64,
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// Runs the query benchmark in `work` (a fresh, empty directory).
+pub fn bench_query(
+    catalog_text: &str,
+    subjects: u64,
+    queries: u64,
+    threads: u64,
+    work: &Path,
+    progress: &dyn Progress,
+) -> Result<QueryBench> {
+    use credseal_auth::{Credential, SigningKey, Token, sign};
+    let catalog = Catalog::parse(catalog_text, Some("catalog")).map_err(EngineError::Catalog)?;
+    // A purpose and the classes without consent that allow it (consent is measured apart).
+    let mut best: (String, Vec<String>) = (String::new(), Vec::new());
+    for p in catalog.purposes.keys() {
+        let cls: Vec<String> = catalog
+            .classes
+            .values()
+            .filter(|c| !c.consent_required && c.purposes.contains(p))
+            .map(|c| c.id.clone())
+            .collect();
+        if cls.len() > best.1.len() {
+            best = (p.clone(), cls);
+        }
+    }
+    let (purpose, classes) = best;
+    if classes.is_empty() {
+        return Err(EngineError::Invalid("the catalogue has no class a query without consent can read".into()));
+    }
+    let input = work.join("input.jsonl");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&input).map_err(|e| EngineError::io(&input, e))?);
+    write_synthetic(&catalog, subjects, &mut f).map_err(|e| EngineError::io(&input, e))?;
+    f.flush().map_err(|e| EngineError::io(&input, e))?;
+    drop(f);
+    let pass = Passphrase::new("bench".into());
+    let dir = work.join("platform");
+    let origin = "bench.credseal.invalid/log";
+    Platform::init(&InitOptions {
+        dir: &dir,
+        catalog_text,
+        catalog_name: "catalog",
+        origin,
+        passphrase: &pass,
+        keys: crate::KeySource::Generate(KdfParams { m_kib: KdfParams::MIN_M_KIB, t: 1, p: 1 }),
+        now: crate::now_unix(),
+    })?;
+    let p = Platform::open(&dir, &pass, OpenOptions::default())?;
+    p.ingest_file(&input, progress)?;
+    let authority = SigningKey::generate();
+    p.set_authority_key(authority.public().as_bytes(), false)?;
+    let dept = SigningKey::generate();
+    let sealing = credseal_crypto::SealingKey::generate();
+    let now = crate::now_unix();
+    let set: std::collections::BTreeSet<String> = classes.iter().cloned().collect();
+    let cred = sign(
+        &Credential {
+            serial: 1,
+            department_id: "bench-dept".into(),
+            department_name: "Bench".into(),
+            signing_key: dept.public(),
+            sealing_key: sealing.public().to_bytes(),
+            classes: set.clone(),
+            purposes: [purpose.clone()].into_iter().collect(),
+            not_before: now - 60,
+            not_after: now + 86_400,
+            audience: origin.into(),
+        },
+        &authority,
+    )
+    .to_text();
+    // Tokens are signed by the department before the clock starts.
+    progress.stage("signing tokens", queries);
+    let tokens: Vec<String> = (0..queries)
+        .map(|i| {
+            progress.advance(1);
+            sign(
+                &Token {
+                    query_id: credseal_crypto::random_array(),
+                    credential_serial: 1,
+                    subject: synthetic_subject(i % subjects).to_string(),
+                    classes: set.clone(),
+                    purpose: purpose.clone(),
+                    legal_basis: "benchmark".into(),
+                    issued_at: now,
+                    expires_at: now + 600,
+                    audience: origin.into(),
+                    consent: None,
+                },
+                &dept,
+            )
+            .to_text()
+        })
+        .collect();
+    progress.finish();
+    // Ours.
+    let per = queries.div_ceil(threads) as usize;
+    let t = Instant::now();
+    let results: Vec<Result<Vec<f64>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = tokens
+            .chunks(per.max(1))
+            .map(|chunk| {
+                let (p, cred) = (&p, &cred);
+                s.spawn(move || -> Result<Vec<f64>> {
+                    let mut lat = Vec::with_capacity(chunk.len());
+                    for tok in chunk {
+                        let q = Instant::now();
+                        p.query(cred, tok, now).map_err(|e| EngineError::Invalid(format!("bench query failed: {e}")))?;
+                        lat.push(q.elapsed().as_secs_f64() * 1e6);
+                    }
+                    Ok(lat)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(EngineError::Invalid("a bench thread panicked".into())))).collect()
+    });
+    let seconds = t.elapsed().as_secs_f64();
+    let mut lat = Vec::new();
+    for r in results {
+        lat.extend(r?);
+    }
+    lat.sort_by(f64::total_cmp);
+    // The floor's inputs, untimed: per query the token's signed bytes and signature, the
+    // wrapped DEKs and sealed records of the granted classes.
+    struct FloorItem {
+        msg: Vec<u8>,
+        sig: [u8; 64],
+        blind: credseal_core::BlindId,
+        bundles: Vec<(String, crate::bundle::Bundle)>,
+    }
+    let mut items = Vec::with_capacity(tokens.len());
+    let mut records = 0usize;
+    for tok in &tokens {
+        let u = credseal_auth::Unverified::<Token>::parse_text(tok).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let bytes = u.as_bytes();
+        let sig: [u8; 64] = bytes[bytes.len() - 64..].try_into().map_err(|_| EngineError::Invalid("token".into()))?;
+        let body = u.peek_unverified().map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let body_bytes = postcard::to_stdvec(&body).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let subject = SubjectId::parse(&body.subject).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let blind = p.blind(&subject);
+        let recs = p.load_subject(&blind)?.unwrap_or_default();
+        let bundles: Vec<_> = classes.iter().filter_map(|c| recs.classes.get(c).map(|b| (c.clone(), b.clone()))).collect();
+        records += bundles.iter().map(|(_, b)| b.entries.len()).sum::<usize>();
+        items.push(FloorItem { msg: credseal_auth::signed_bytes(credseal_auth::Kind::Token, &body_bytes), sig, blind, bundles });
+    }
+    let dept_pk = dept.public();
+    let recipient = sealing.public();
+    let t = Instant::now();
+    std::thread::scope(|s| {
+        for chunk in items.chunks(per.max(1)) {
+            let (p, dept_pk, recipient) = (&p, &dept_pk, &recipient);
+            s.spawn(move || {
+                for it in chunk {
+                    let ok = credseal_auth::verify_raw_strict(dept_pk.as_bytes(), &it.msg, &it.sig);
+                    std::hint::black_box(ok);
+                    let mut out = Vec::new();
+                    for (class, b) in &it.bundles {
+                        if let Ok(dek) = p.unwrap_dek(&it.blind, class, &b.wrapped_dek) {
+                            for e in &b.entries {
+                                let ctx = RecordContext { blind: &it.blind, class, record_key: &e.rkey, version: e.version };
+                                if let Ok(pt) = credseal_crypto::open_record(&dek, &ctx, &e.sealed) {
+                                    out.extend_from_slice(&pt);
+                                }
+                            }
+                        }
+                    }
+                    let _ = std::hint::black_box(credseal_crypto::seal(recipient, b"floor", &[], &out));
+                }
+            });
+        }
+    });
+    let floor_seconds = t.elapsed().as_secs_f64();
+    let q = queries as f64;
+    Ok(QueryBench {
+        subjects,
+        queries,
+        threads,
+        classes_per_query: classes.len() as u64,
+        records_per_query: records as f64 / q,
+        seconds,
+        queries_per_s: q / seconds,
+        p50_us: percentile(&lat, 0.50),
+        p99_us: percentile(&lat, 0.99),
+        floor_seconds,
+        floor_queries_per_s: q / floor_seconds,
+        ratio_to_floor: floor_seconds / seconds,
     })
 }

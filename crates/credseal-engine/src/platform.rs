@@ -79,6 +79,8 @@ pub struct Platform {
     pub(crate) write_lock: std::sync::Mutex<()>,
     /// The last verified revocation list, by the digest of its stored bytes.
     pub(crate) revocation_cache: crate::query::RevocationCache,
+    /// Credentials whose signature was verified.
+    pub(crate) credential_cache: crate::query::CredentialCache,
 }
 
 impl std::fmt::Debug for Platform {
@@ -223,6 +225,7 @@ impl Platform {
             store: Arc::new(store),
             write_lock: Default::default(),
             revocation_cache: Default::default(),
+            credential_cache: Default::default(),
         };
         p.check_binding()?;
         Ok(p)
@@ -293,6 +296,7 @@ impl Platform {
             store,
             write_lock: Default::default(),
             revocation_cache: Default::default(),
+            credential_cache: Default::default(),
         };
         p.check_binding()?;
         Ok(p)
@@ -415,7 +419,9 @@ impl Platform {
     /// Every stored record of a subject's class, by record id, then version.
     pub fn records(&self, subject: &SubjectId, class: &str) -> Result<Vec<Record>> {
         if self.catalog.class(class).is_none() {
-            return Err(EngineError::NotFound(format!("class {class:?} is not in the catalogue")));
+            return Err(EngineError::NotFound(format!(
+                "class {class:?} is not in the catalogue"
+            )));
         }
         let blind = self.blind(subject);
         let Some(recs) = self.load_subject(&blind)? else {

@@ -8,7 +8,7 @@
 use std::sync::Mutex;
 
 use credseal_auth::{
-    Checked, Credential, Denial, Grant, Policy, PublicKey, RevocationList, SelfQuery, Token, Unverified,
+    Checked, Credential, Denial, Grant, Policy, PublicKey, RevocationList, SelfQuery, Token, Unverified, Verified,
     VerifyContext,
 };
 use credseal_core::{Record, SubjectId};
@@ -25,9 +25,8 @@ pub const ANSWER_LABEL: &str = "answer";
 pub const ANSWER_FORMAT: u8 = 1;
 /// `Revocations` key of the installed revocation list (its wire bytes).
 const REVOCATIONS_CURRENT: &[u8] = b"current";
-/// `Replay` key prefixes: query ids, their expiry index, consent uses.
+/// `Replay` key prefixes: query ids (value: keep-until time), consent uses.
 const REPLAY_QUERY: u8 = b'q';
-const REPLAY_EXPIRY: u8 = b'e';
 const REPLAY_CONSENT: u8 = b'c';
 
 /// What the requester receives once opened.
@@ -71,17 +70,26 @@ impl SealedAnswer {
         use base64::Engine;
         // Serialising plain data cannot fail.
         let bytes = postcard::to_stdvec(self).expect("serialisable");
-        format!("cs1.{ANSWER_LABEL}.{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+        format!(
+            "cs1.{ANSWER_LABEL}.{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+        )
     }
 
     /// Parses the text form strictly.
     pub fn from_text(text: &str) -> Result<Self> {
         use base64::Engine;
         let bad = |d: &str| EngineError::Verification(format!("not a sealed answer: {d}"));
-        let b64 = text.trim().strip_prefix(&format!("cs1.{ANSWER_LABEL}.")).ok_or_else(|| bad("wrong prefix"))?;
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(b64).map_err(|_| bad("bad base64"))?;
+        let b64 = text
+            .trim()
+            .strip_prefix(&format!("cs1.{ANSWER_LABEL}."))
+            .ok_or_else(|| bad("wrong prefix"))?;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(b64)
+            .map_err(|_| bad("bad base64"))?;
         let (a, rest): (Self, _) = postcard::take_from_bytes(&bytes).map_err(|_| bad("does not decode"))?;
-        if !rest.is_empty() || a.format != ANSWER_FORMAT || postcard::to_stdvec(&a).ok().as_deref() != Some(&bytes[..]) {
+        if !rest.is_empty() || a.format != ANSWER_FORMAT || postcard::to_stdvec(&a).ok().as_deref() != Some(&bytes[..])
+        {
             return Err(bad("non-canonical or unknown format"));
         }
         Ok(a)
@@ -94,12 +102,16 @@ impl SealedAnswer {
             .map_err(|e| EngineError::Verification(format!("sealed answer: {e}")))?;
         let info = credseal_crypto::answer_info(&self.origin, &self.query_id, None);
         let pt = credseal_crypto::open(key, &info, &[], &sealed).map_err(|_| {
-            EngineError::Verification("the answer does not open with this key: it is for another key, or was altered".into())
+            EngineError::Verification(
+                "the answer does not open with this key: it is for another key, or was altered".into(),
+            )
         })?;
         let body: AnswerBody = postcard::from_bytes(&pt)
             .map_err(|_| EngineError::Verification("the opened answer does not decode".into()))?;
         if body.origin != self.origin || body.query_id != self.query_id {
-            return Err(EngineError::Verification("the answer's contents do not match its envelope".into()));
+            return Err(EngineError::Verification(
+                "the answer's contents do not match its envelope".into(),
+            ));
         }
         Ok(body)
     }
@@ -140,6 +152,16 @@ impl QueryError {
     }
 }
 
+/// Credentials whose authority signature was verified, by SHA-256(authority key ‖ bytes).
+#[derive(Default)]
+pub(crate) struct CredentialCache(Mutex<std::collections::HashMap<[u8; 32], Verified<Credential>>>);
+
+impl std::fmt::Debug for CredentialCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CredentialCache")
+    }
+}
+
 /// A cache of the verified revocation list, keyed by the SHA-256 of its stored bytes, so
 /// every query reads the current list from the store (no stale window) but verifies its
 /// signature only when it changes.
@@ -156,8 +178,10 @@ impl Platform {
         let k = self.authority_key()?.ok_or_else(|| {
             EngineError::Invalid("this platform trusts no authority key yet; run `credseal authority trust`".into())
         })?;
-        PublicKey::from_bytes(&k)
-            .map_err(|_| EngineError::Corrupt { what: "authority key".into(), detail: "not a valid Ed25519 key".into() })
+        PublicKey::from_bytes(&k).map_err(|_| EngineError::Corrupt {
+            what: "authority key".into(),
+            detail: "not a valid Ed25519 key".into(),
+        })
     }
 
     /// The installed revocation list, verified.
@@ -166,13 +190,20 @@ impl Platform {
             return Ok(None);
         };
         let digest = credseal_crypto::sha256(&bytes);
-        let mut cache = self.revocation_cache.0.lock().map_err(|_| EngineError::Invalid("lock poisoned".into()))?;
+        let mut cache = self
+            .revocation_cache
+            .0
+            .lock()
+            .map_err(|_| EngineError::Invalid("lock poisoned".into()))?;
         if let Some((d, list)) = &*cache
             && *d == digest
         {
             return Ok(Some(list.clone()));
         }
-        let corrupt = |detail: String| EngineError::Corrupt { what: "installed revocation list".into(), detail };
+        let corrupt = |detail: String| EngineError::Corrupt {
+            what: "installed revocation list".into(),
+            detail,
+        };
         let u = Unverified::<RevocationList>::parse_bytes(&bytes).map_err(|e| corrupt(e.to_string()))?;
         let v = credseal_auth::verify_revocation_list(&u, &self.trusted_authority()?, self.origin(), None)
             .map_err(|e| corrupt(e.to_string()))?;
@@ -185,7 +216,10 @@ impl Platform {
     /// is refused. Takes effect for every query that starts after this returns.
     pub fn install_revocations(&self, text: &str) -> std::result::Result<u64, QueryError> {
         let u = Unverified::<RevocationList>::parse_text(text.trim()).map_err(|e| QueryError::Denied(e.into()))?;
-        let _w = self.write_lock.lock().map_err(|_| EngineError::Invalid("lock poisoned".into()))?;
+        let _w = self
+            .write_lock
+            .lock()
+            .map_err(|_| EngineError::Invalid("lock poisoned".into()))?;
         let current = self.revocations()?.map(|l| l.version);
         let v = credseal_auth::verify_revocation_list(&u, &self.trusted_authority()?, self.origin(), current)
             .map_err(QueryError::Denied)?;
@@ -197,7 +231,9 @@ impl Platform {
     }
 
     fn subject_public_key(&self, subject: &str) -> Result<Option<PublicKey>> {
-        let Ok(id) = SubjectId::parse(subject) else { return Ok(None) };
+        let Ok(id) = SubjectId::parse(subject) else {
+            return Ok(None);
+        };
         match self.subject_key(&id)? {
             Some(k) => Ok(PublicKey::from_bytes(&k).ok()),
             None => Ok(None),
@@ -213,17 +249,7 @@ impl Platform {
                 let mut k = vec![REPLAY_QUERY];
                 k.extend_from_slice(qid);
                 match store.insert_new(Tree::Replay, &k, &keep_until.to_be_bytes()) {
-                    Ok(true) => {
-                        let mut e = vec![REPLAY_EXPIRY];
-                        e.extend_from_slice(&keep_until.to_be_bytes());
-                        e.extend_from_slice(qid);
-                        let mut b = Batch::new();
-                        b.put(Tree::Replay, e, Vec::new());
-                        if let Err(err) = store.apply(b) {
-                            *store_err.borrow_mut() = Some(err.into());
-                        }
-                        true
-                    }
+                    Ok(true) => true,
                     Ok(false) => false,
                     Err(err) => {
                         *store_err.borrow_mut() = Some(err.into());
@@ -254,26 +280,49 @@ impl Platform {
         grant.map_err(QueryError::Denied)
     }
 
-    /// Removes replay entries whose tokens have expired anyway. Returns how many.
+    /// Removes replay entries whose tokens have expired anyway (a replayed expired token is
+    /// denied as expired). Returns how many.
     pub fn sweep_replay(&self, now: u64) -> Result<u64> {
         let mut b = Batch::new();
         let mut n = 0;
-        for kv in self.store.scan_prefix(Tree::Replay, &[REPLAY_EXPIRY]) {
-            let (k, _) = kv?;
-            let Some(until) = k.get(1..9).and_then(|s| s.try_into().ok()).map(u64::from_be_bytes) else { continue };
-            if until >= now {
-                break;
+        for kv in self.store.scan_prefix(Tree::Replay, &[REPLAY_QUERY]) {
+            let (k, v) = kv?;
+            let until = v.as_slice().try_into().map(u64::from_be_bytes).unwrap_or(u64::MAX);
+            if until < now {
+                b.delete(Tree::Replay, k);
+                n += 1;
             }
-            let mut q = vec![REPLAY_QUERY];
-            q.extend_from_slice(&k[9..]);
-            b.delete(Tree::Replay, q);
-            b.delete(Tree::Replay, k);
-            n += 1;
         }
         if n > 0 {
             self.store.apply(b)?;
         }
         Ok(n)
+    }
+
+    /// The credential with its authority signature verified, from the cache when these
+    /// exact bytes were verified under this authority key before.
+    fn verified_credential(
+        &self,
+        cred: &Unverified<Credential>,
+        authority: &PublicKey,
+    ) -> std::result::Result<Verified<Credential>, QueryError> {
+        let mut h = ring::digest::Context::new(&ring::digest::SHA256);
+        h.update(authority.as_bytes());
+        h.update(cred.as_bytes());
+        let key: [u8; 32] = h.finish().as_ref().try_into().expect("32 bytes");
+        if let Ok(c) = self.credential_cache.0.lock()
+            && let Some(v) = c.get(&key)
+        {
+            return Ok(v.clone());
+        }
+        let v = credseal_auth::verify_credential_signature(cred, authority).map_err(QueryError::Denied)?;
+        if let Ok(mut c) = self.credential_cache.0.lock() {
+            if c.len() >= 1024 {
+                c.clear();
+            }
+            c.insert(key, v.clone());
+        }
+        Ok(v)
     }
 
     /// Runs a department's query: the credential and token in their text form.
@@ -298,7 +347,8 @@ impl Platform {
             revocations: revocations.as_ref(),
             subject_key,
         };
-        let checked = credseal_auth::verify_query(&cred, &tok, &ctx).map_err(QueryError::Denied)?;
+        let verified = self.verified_credential(&cred, &authority)?;
+        let checked = credseal_auth::verify_query_with_credential(&verified, &tok, &ctx).map_err(QueryError::Denied)?;
         let grant = self.finish(checked)?;
         Ok(self.answer(&grant, now)?)
     }
