@@ -144,6 +144,8 @@ pub fn run(data: Option<&Path>) -> CliResult {
     let (d, r) = p.verify_store()?;
     println!("{d} data keys and {r} records verified");
 
+    authority_walkthrough(&p)?;
+
     println!(
         "\nThe demo platform is in {}{}.",
         dir.display(),
@@ -215,4 +217,193 @@ fn scan_dir(dir: &Path) -> CliResult<(u64, u64, Vec<String>)> {
         }
     }
     Ok((files, bytes, found))
+}
+
+fn show_answer(body: &credseal_engine::AnswerBody, max_rows: usize) {
+    println!(
+        "opened by the requester: {} record(s) of {} for purpose {}",
+        body.records.len(),
+        body.classes.join(", "),
+        body.purpose
+    );
+    let rows: Vec<Vec<String>> = body
+        .records
+        .iter()
+        .flat_map(|r| {
+            r.fields
+                .iter()
+                .map(move |(k, v)| vec![r.class.clone(), r.record_id.clone(), k.clone(), v.to_string()])
+        })
+        .take(max_rows)
+        .collect();
+    for l in table(&["class", "record", "field", "value"], &rows).lines() {
+        println!("  {l}");
+    }
+}
+
+fn deny(n: &str, r: Result<credseal_engine::SealedAnswer, credseal_engine::QueryError>) -> CliResult {
+    match r {
+        Err(credseal_engine::QueryError::Denied(d)) => {
+            println!("  {n}: denied ({}): {d}", d.code());
+            Ok(())
+        }
+        Err(credseal_engine::QueryError::Failed(e)) => Err(e.into()),
+        Ok(_) => Err(fail(format!("{n}: the platform granted a query it must deny"))),
+    }
+}
+
+/// Steps 9-13: enrolment, a granted query, three denials, a consented query, a self-query.
+fn authority_walkthrough(p: &Platform) -> CliResult {
+    use credseal_auth::{Consent, Credential, SelfQuery, SigningKey, Token, sign};
+    use credseal_crypto::SealingKey;
+    let now = credseal_engine::now_unix();
+    let set = |xs: &[&str]| {
+        xs.iter()
+            .map(|s| s.to_string())
+            .collect::<std::collections::BTreeSet<String>>()
+    };
+    let origin = p.origin().to_string();
+    // Demo keys, derived from the public seed like every key in keys-example/.
+    let authority = SigningKey::from_seed(&keys::demo_secret(b"authority"));
+    let bank = SigningKey::from_seed(&keys::demo_secret(b"dept:bank-a:signing"));
+    let bank_seal = SealingKey::from_bytes(keys::demo_secret(b"dept:bank-a:sealing"));
+    let person = SigningKey::from_seed(&keys::demo_secret(b"subject:signing"));
+    let person_seal = SealingKey::from_bytes(keys::demo_secret(b"subject:sealing"));
+
+    step(9, "authority", "enrol a department");
+    p.set_authority_key(authority.public().as_bytes(), true)?;
+    let credential = sign(
+        &Credential {
+            serial: 1001,
+            department_id: "bank-a".into(),
+            department_name: "Bank A, Hangzhou branch".into(),
+            signing_key: bank.public(),
+            sealing_key: bank_seal.public().to_bytes(),
+            classes: set(&["identity", "loans", "repayment", "judgments"]),
+            purposes: set(&["loan-approval"]),
+            not_before: now - 60,
+            not_after: now + 365 * 86_400,
+            audience: origin.clone(),
+        },
+        &authority,
+    )
+    .to_text();
+    println!(
+        "$ credseal authority enroll --serial 1001 --department bank-a --classes identity,loans,repayment,judgments --purposes loan-approval ..."
+    );
+    println!("credential 1001: bank-a may read identity, loans, repayment, judgments for loan-approval, for one year");
+
+    // A person with a loan (a class that needs consent).
+    let first_loan = RECORDS
+        .lines()
+        .find(|l| l.contains("\"class\":\"loans\""))
+        .unwrap_or_default();
+    let subject = serde_json::from_str::<serde_json::Value>(first_loan)
+        .ok()
+        .and_then(|v| v["subject"].as_str().map(str::to_string))
+        .ok_or_else(|| fail("the demo data has no loan record"))?;
+    let token = |classes: &[&str], consent: Option<Vec<u8>>, audience: &str| {
+        sign(
+            &Token {
+                query_id: credseal_crypto::random_array(),
+                credential_serial: 1001,
+                subject: subject.clone(),
+                classes: set(classes),
+                purpose: "loan-approval".into(),
+                legal_basis: "loan application 2026-0815".into(),
+                issued_at: now,
+                expires_at: now + 300,
+                audience: audience.into(),
+                consent,
+            },
+            &bank,
+        )
+        .to_text()
+    };
+
+    step(
+        10,
+        "department",
+        "a granted query: identity and judgments of an applicant",
+    );
+    let t = token(&["identity", "judgments"], None, &origin);
+    println!(
+        "$ credseal dept query --subject {}… --classes identity,judgments --purpose loan-approval ...",
+        &subject[..6]
+    );
+    println!("$ credseal query --data DIR --credential bank-a.cred --token t1 --out answer1");
+    let a = p.query(&credential, &t, now).map_err(crate::roles::query_failure)?;
+    println!(
+        "answer sealed with HPKE to bank-a's sealing key ({} bytes)",
+        a.sealed.len()
+    );
+    show_answer(&a.open(&bank_seal)?, 6);
+
+    step(11, "department", "queries the platform denies (exit code 3)");
+    deny("the same token again", p.query(&credential, &t, now))?;
+    deny(
+        "tax records (not in the credential)",
+        p.query(&credential, &token(&["tax"], None, &origin), now),
+    )?;
+    deny(
+        "loans without the subject's consent",
+        p.query(&credential, &token(&["loans"], None, &origin), now),
+    )?;
+    deny(
+        "a token meant for another platform",
+        p.query(&credential, &token(&["identity"], None, "other.example/log"), now),
+    )?;
+
+    step(12, "subject", "consents; the department's next query is granted");
+    p.register_subject_key(
+        &credseal_core::SubjectId::parse(&subject).map_err(fail)?,
+        person.public().as_bytes(),
+        true,
+    )?;
+    let consent = sign(
+        &Consent {
+            consent_id: credseal_crypto::random_array(),
+            subject: subject.clone(),
+            subject_key: person.public(),
+            department_id: "bank-a".into(),
+            classes: set(&["loans", "repayment"]),
+            purpose: "loan-approval".into(),
+            issued_at: now,
+            expires_at: now + 30 * 86_400,
+            max_uses: 1,
+        },
+        &person,
+    );
+    println!(
+        "$ credseal subject consent --department bank-a --classes loans,repayment --purpose loan-approval --max-uses 1 ..."
+    );
+    let t = token(&["loans", "repayment"], Some(consent.to_bytes()), &origin);
+    let a = p.query(&credential, &t, now).map_err(crate::roles::query_failure)?;
+    show_answer(&a.open(&bank_seal)?, 6);
+    deny(
+        "the same consent a second time",
+        p.query(&credential, &token(&["loans"], Some(consent.to_bytes()), &origin), now),
+    )?;
+
+    step(13, "subject", "reads its own records");
+    let q = sign(
+        &SelfQuery {
+            query_id: credseal_crypto::random_array(),
+            subject: subject.clone(),
+            classes: set(&["identity", "loans", "repayment"]),
+            issued_at: now,
+            expires_at: now + 300,
+            audience: origin.clone(),
+            sealing_key: person_seal.public().to_bytes(),
+        },
+        &person,
+    )
+    .to_text();
+    let a = p.self_query(&q, now).map_err(crate::roles::query_failure)?;
+    show_answer(&a.open(&person_seal)?, 4);
+    match a.open(&bank_seal) {
+        Err(_) => println!("  the bank's key cannot open the subject's answer"),
+        Ok(_) => return Err(fail("another key opened a sealed answer")),
+    }
+    Ok(())
 }

@@ -384,7 +384,16 @@ fn run(cli: Cli) -> CliResult {
             output::bench_ingest(&r, json);
             Ok(())
         }
-        Command::Bench { command: BenchCommand::Query { subjects, queries, threads, work, json } } => {
+        Command::Bench {
+            command:
+                BenchCommand::Query {
+                    subjects,
+                    queries,
+                    threads,
+                    work,
+                    json,
+                },
+        } => {
             let tmp;
             let work = match work {
                 Some(w) => {

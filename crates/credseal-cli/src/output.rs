@@ -204,7 +204,13 @@ pub fn bench_query(r: &QueryBench, json: bool) {
             format!("{:.0}", r.p50_us),
             format!("{:.0}", r.p99_us),
         ],
-        vec!["floor".into(), format!("{:.3}", r.floor_seconds), format!("{:.0}", r.floor_queries_per_s), String::new(), String::new()],
+        vec![
+            "floor".into(),
+            format!("{:.3}", r.floor_seconds),
+            format!("{:.0}", r.floor_queries_per_s),
+            String::new(),
+            String::new(),
+        ],
     ];
     print!("{}", table(&["", "seconds", "queries/s", "p50 µs", "p99 µs"], &rows));
     println!("ratio_to_floor: {:.2}", r.ratio_to_floor);
