@@ -130,8 +130,8 @@ pub use body::{BundleRequest, Consent, Credential, RevocationList, SelfQuery, To
 pub use denial::Denial;
 pub use keys::{PUBLIC_KEY_LABEL, PublicKey, SIGNING_KEY_LABEL, SigningKey};
 pub use verify::{
-    Checked, Grant, Policy, SELF_QUERY_DEPARTMENT, SELF_QUERY_PURPOSE, VerifyContext, verify_credential_signature, verify_query, verify_query_with_credential,
-    verify_revocation_list, verify_self_query,
+    Checked, Grant, Policy, SELF_QUERY_DEPARTMENT, SELF_QUERY_PURPOSE, VerifyContext, verify_credential_signature,
+    verify_query, verify_query_with_credential, verify_revocation_list, verify_self_query,
 };
 pub use wire::{
     FormatError, Kind, MAX_WIRE_LEN, SIGNATURE_DOMAIN, SigError, Signed, SignedBody, TEXT_PREFIX, Unverified, Verified,

@@ -319,7 +319,9 @@ pub fn bench_query(
     }
     let (purpose, classes) = best;
     if classes.is_empty() {
-        return Err(EngineError::Invalid("the catalogue has no class a query without consent can read".into()));
+        return Err(EngineError::Invalid(
+            "the catalogue has no class a query without consent can read".into(),
+        ));
     }
     let input = work.join("input.jsonl");
     let mut f = std::io::BufWriter::new(std::fs::File::create(&input).map_err(|e| EngineError::io(&input, e))?);
@@ -335,7 +337,11 @@ pub fn bench_query(
         catalog_name: "catalog",
         origin,
         passphrase: &pass,
-        keys: crate::KeySource::Generate(KdfParams { m_kib: KdfParams::MIN_M_KIB, t: 1, p: 1 }),
+        keys: crate::KeySource::Generate(KdfParams {
+            m_kib: KdfParams::MIN_M_KIB,
+            t: 1,
+            p: 1,
+        }),
         now: crate::now_unix(),
     })?;
     let p = Platform::open(&dir, &pass, OpenOptions::default())?;
@@ -398,14 +404,21 @@ pub fn bench_query(
                     let mut lat = Vec::with_capacity(chunk.len());
                     for tok in chunk {
                         let q = Instant::now();
-                        p.query(cred, tok, now).map_err(|e| EngineError::Invalid(format!("bench query failed: {e}")))?;
+                        p.query(cred, tok, now)
+                            .map_err(|e| EngineError::Invalid(format!("bench query failed: {e}")))?;
                         lat.push(q.elapsed().as_secs_f64() * 1e6);
                     }
                     Ok(lat)
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(EngineError::Invalid("a bench thread panicked".into())))).collect()
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(EngineError::Invalid("a bench thread panicked".into())))
+            })
+            .collect()
     });
     let seconds = t.elapsed().as_secs_f64();
     let mut lat = Vec::new();
@@ -426,15 +439,25 @@ pub fn bench_query(
     for tok in &tokens {
         let u = credseal_auth::Unverified::<Token>::parse_text(tok).map_err(|e| EngineError::Invalid(e.to_string()))?;
         let bytes = u.as_bytes();
-        let sig: [u8; 64] = bytes[bytes.len() - 64..].try_into().map_err(|_| EngineError::Invalid("token".into()))?;
+        let sig: [u8; 64] = bytes[bytes.len() - 64..]
+            .try_into()
+            .map_err(|_| EngineError::Invalid("token".into()))?;
         let body = u.peek_unverified().map_err(|e| EngineError::Invalid(e.to_string()))?;
         let body_bytes = postcard::to_stdvec(&body).map_err(|e| EngineError::Invalid(e.to_string()))?;
         let subject = SubjectId::parse(&body.subject).map_err(|e| EngineError::Invalid(e.to_string()))?;
         let blind = p.blind(&subject);
         let recs = p.load_subject(&blind)?.unwrap_or_default();
-        let bundles: Vec<_> = classes.iter().filter_map(|c| recs.classes.get(c).map(|b| (c.clone(), b.clone()))).collect();
+        let bundles: Vec<_> = classes
+            .iter()
+            .filter_map(|c| recs.classes.get(c).map(|b| (c.clone(), b.clone())))
+            .collect();
         records += bundles.iter().map(|(_, b)| b.entries.len()).sum::<usize>();
-        items.push(FloorItem { msg: credseal_auth::signed_bytes(credseal_auth::Kind::Token, &body_bytes), sig, blind, bundles });
+        items.push(FloorItem {
+            msg: credseal_auth::signed_bytes(credseal_auth::Kind::Token, &body_bytes),
+            sig,
+            blind,
+            bundles,
+        });
     }
     let dept_pk = dept.public();
     let recipient = sealing.public();
@@ -450,7 +473,12 @@ pub fn bench_query(
                     for (class, b) in &it.bundles {
                         if let Ok(dek) = p.unwrap_dek(&it.blind, class, &b.wrapped_dek) {
                             for e in &b.entries {
-                                let ctx = RecordContext { blind: &it.blind, class, record_key: &e.rkey, version: e.version };
+                                let ctx = RecordContext {
+                                    blind: &it.blind,
+                                    class,
+                                    record_key: &e.rkey,
+                                    version: e.version,
+                                };
                                 if let Ok(pt) = credseal_crypto::open_record(&dek, &ctx, &e.sealed) {
                                     out.extend_from_slice(&pt);
                                 }

@@ -58,17 +58,26 @@ pub enum Part {
 impl Bundle {
     /// A class with no records yet.
     pub fn new(wrapped_dek: Vec<u8>) -> Self {
-        Self { wrapped_dek, entries: Vec::new() }
+        Self {
+            wrapped_dek,
+            entries: Vec::new(),
+        }
     }
 
     /// The entry of (record key, version).
     pub fn find(&self, rkey: &[u8; 16], version: u32) -> Option<&Entry> {
-        self.entries.binary_search_by(|e| (&e.rkey, e.version).cmp(&(rkey, version))).ok().map(|i| &self.entries[i])
+        self.entries
+            .binary_search_by(|e| (&e.rkey, e.version).cmp(&(rkey, version)))
+            .ok()
+            .map(|i| &self.entries[i])
     }
 
     /// Adds or replaces an entry, keeping the order.
     pub fn put(&mut self, e: Entry) {
-        match self.entries.binary_search_by(|x| (&x.rkey, x.version).cmp(&(&e.rkey, e.version))) {
+        match self
+            .entries
+            .binary_search_by(|x| (&x.rkey, x.version).cmp(&(&e.rkey, e.version)))
+        {
             Ok(i) => self.entries[i] = e,
             Err(i) => self.entries.insert(i, e),
         }
@@ -82,7 +91,10 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], &'static str> {
-        let s = self.b.get(self.at..self.at.checked_add(n).ok_or("truncated")?).ok_or("truncated")?;
+        let s = self
+            .b
+            .get(self.at..self.at.checked_add(n).ok_or("truncated")?)
+            .ok_or("truncated")?;
         self.at += n;
         Ok(s)
     }
@@ -118,7 +130,14 @@ impl SubjectRecords {
                 out.extend_from_slice(&(e.sealed.len() as u32).to_be_bytes());
                 let s = out.len();
                 out.extend_from_slice(&e.sealed);
-                parts.push((s..out.len(), Part::Sealed { class: class.clone(), rkey: e.rkey, version: e.version }));
+                parts.push((
+                    s..out.len(),
+                    Part::Sealed {
+                        class: class.clone(),
+                        rkey: e.rkey,
+                        version: e.version,
+                    },
+                ));
             }
         }
         (out, parts)
@@ -128,7 +147,9 @@ impl SubjectRecords {
         3 + self
             .classes
             .iter()
-            .map(|(c, b)| 1 + c.len() + b.wrapped_dek.len() + 4 + b.entries.iter().map(|e| 24 + e.sealed.len()).sum::<usize>())
+            .map(|(c, b)| {
+                1 + c.len() + b.wrapped_dek.len() + 4 + b.entries.iter().map(|e| 24 + e.sealed.len()).sum::<usize>()
+            })
             .sum::<usize>()
     }
 
@@ -146,7 +167,9 @@ impl SubjectRecords {
         let mut last_class: Option<String> = None;
         for _ in 0..n {
             let len = usize::from(r.take(1)?[0]);
-            let class = std::str::from_utf8(r.take(len)?).map_err(|_| "class id is not UTF-8")?.to_string();
+            let class = std::str::from_utf8(r.take(len)?)
+                .map_err(|_| "class id is not UTF-8")?
+                .to_string();
             if last_class.as_ref().is_some_and(|l| *l >= class) {
                 return Err("classes out of order");
             }
@@ -182,11 +205,26 @@ mod tests {
     fn sample() -> SubjectRecords {
         let mut s = SubjectRecords::default();
         let mut b = Bundle::new(vec![1; credseal_crypto::WRAPPED_DEK_LEN]);
-        b.put(Entry { rkey: [9; 16], version: 1, sealed: vec![5; 70] });
-        b.put(Entry { rkey: [3; 16], version: 2, sealed: vec![6; 80] });
-        b.put(Entry { rkey: [3; 16], version: 1, sealed: vec![7; 90] });
+        b.put(Entry {
+            rkey: [9; 16],
+            version: 1,
+            sealed: vec![5; 70],
+        });
+        b.put(Entry {
+            rkey: [3; 16],
+            version: 2,
+            sealed: vec![6; 80],
+        });
+        b.put(Entry {
+            rkey: [3; 16],
+            version: 1,
+            sealed: vec![7; 90],
+        });
         s.classes.insert("loans".into(), b);
-        s.classes.insert("identity".into(), Bundle::new(vec![2; credseal_crypto::WRAPPED_DEK_LEN]));
+        s.classes.insert(
+            "identity".into(),
+            Bundle::new(vec![2; credseal_crypto::WRAPPED_DEK_LEN]),
+        );
         s
     }
 
@@ -198,7 +236,10 @@ mod tests {
         assert_eq!(SubjectRecords::decode(&enc).unwrap(), s);
         assert_eq!(parts.len(), 5);
         let b = &s.classes["loans"];
-        assert_eq!(b.entries.iter().map(|e| (e.rkey[0], e.version)).collect::<Vec<_>>(), [(3, 1), (3, 2), (9, 1)]);
+        assert_eq!(
+            b.entries.iter().map(|e| (e.rkey[0], e.version)).collect::<Vec<_>>(),
+            [(3, 1), (3, 2), (9, 1)]
+        );
         assert_eq!(b.find(&[3; 16], 2).unwrap().sealed, vec![6; 80]);
         assert!(b.find(&[3; 16], 3).is_none());
         let mut t = enc.clone();

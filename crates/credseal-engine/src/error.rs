@@ -127,9 +127,10 @@ impl EngineError {
     /// The class of this error.
     pub fn class(&self) -> ErrorClass {
         match self {
-            Self::CatalogMismatch { .. } | Self::KeystoreMismatch { .. } | Self::Corrupt { .. } | Self::Verification(_) => {
-                ErrorClass::Verification
-            }
+            Self::CatalogMismatch { .. }
+            | Self::KeystoreMismatch { .. }
+            | Self::Corrupt { .. }
+            | Self::Verification(_) => ErrorClass::Verification,
             Self::Keystore { source, .. } => match source {
                 KeystoreError::EmptyPassphrase | KeystoreError::NoSuchKey(_) => ErrorClass::Error,
                 _ => ErrorClass::Verification,

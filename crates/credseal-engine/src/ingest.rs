@@ -56,7 +56,11 @@ impl Platform {
         }
         for ((class, v), n) in new {
             let now = self.dek_count(&class, v)?;
-            batch.put(Tree::Meta, layout::dek_count_key(&class, v), (now + n).to_be_bytes().to_vec());
+            batch.put(
+                Tree::Meta,
+                layout::dek_count_key(&class, v),
+                (now + n).to_be_bytes().to_vec(),
+            );
         }
         Ok(batch)
     }
@@ -423,7 +427,10 @@ impl Platform {
         }
         // Pass 2: write.
         progress.stage("writing", total);
-        let _writer = self.write_lock.lock().map_err(|_| EngineError::Invalid("a writer panicked".into()))?;
+        let _writer = self
+            .write_lock
+            .lock()
+            .map_err(|_| EngineError::Invalid("a writer panicked".into()))?;
         let mut marker = Batch::new();
         marker.put(Tree::Meta, layout::META_INGEST_PENDING, digest.to_vec());
         self.store.apply(marker)?;
@@ -449,7 +456,14 @@ impl Platform {
             }
             if !pending.contains_key(&p.blind) {
                 let recs = self.load_subject(&p.blind)?.unwrap_or_default();
-                pending.insert(p.blind, Pending { recs, deks: HashMap::new(), new: Vec::new() });
+                pending.insert(
+                    p.blind,
+                    Pending {
+                        recs,
+                        deks: HashMap::new(),
+                        new: Vec::new(),
+                    },
+                );
             }
             let ps = pending.get_mut(&p.blind).expect("inserted above");
             let class = &p.rec.class;
@@ -478,7 +492,11 @@ impl Platform {
                 version: p.rec.version,
             };
             let sealed = credseal_crypto::seal_record(dek, &ctx, &p.plaintext);
-            let entry = Entry { rkey: p.rkey, version: p.rec.version, sealed };
+            let entry = Entry {
+                rkey: p.rkey,
+                version: p.rec.version,
+                sealed,
+            };
             ps.recs.classes.get_mut(class).expect("inserted above").put(entry);
             summary.written += 1;
             pending_records += 1;
@@ -513,7 +531,10 @@ impl Platform {
     }
 
     fn compare_stored(&self, p: &Prepared, cache: &mut SubjectCache) -> Result<Stored> {
-        let Some(bundle) = self.cached_subject(&p.blind, cache)?.and_then(|r| r.classes.get(&p.rec.class)) else {
+        let Some(bundle) = self
+            .cached_subject(&p.blind, cache)?
+            .and_then(|r| r.classes.get(&p.rec.class))
+        else {
             return Ok(Stored::Absent);
         };
         let Some(e) = bundle.find(&p.rkey, p.rec.version) else {
@@ -521,7 +542,11 @@ impl Platform {
         };
         let dek = self.unwrap_dek(&p.blind, &p.rec.class, &bundle.wrapped_dek)?;
         let stored = self.open_entry(&dek, &p.blind, &p.rec.class, e)?;
-        Ok(if stored == p.rec { Stored::Same } else { Stored::Different })
+        Ok(if stored == p.rec {
+            Stored::Same
+        } else {
+            Stored::Different
+        })
     }
 
     /// Whether an earlier ingest was interrupted.

@@ -34,9 +34,11 @@ impl Platform {
     pub fn dek_count(&self, class: &str, version: u32) -> Result<u64> {
         match self.store.get(Tree::Meta, &layout::dek_count_key(class, version))? {
             None => Ok(0),
-            Some(v) => Ok(u64::from_be_bytes(v.as_slice().try_into().map_err(|_| EngineError::Corrupt {
-                what: format!("data key counter of class {class} version {version}"),
-                detail: "not an 8-byte count".into(),
+            Some(v) => Ok(u64::from_be_bytes(v.as_slice().try_into().map_err(|_| {
+                EngineError::Corrupt {
+                    what: format!("data key counter of class {class} version {version}"),
+                    detail: "not an 8-byte count".into(),
+                }
             })?)),
         }
     }

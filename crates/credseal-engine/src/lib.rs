@@ -27,11 +27,11 @@ mod registry;
 pub use error::{EngineError, ErrorClass, Result};
 pub use ingest::{IngestError, IngestReport, IngestSummary, MAX_LINE, NoProgress, Progress};
 pub use keys::{ClassKeyStatus, VersionStatus};
-pub use query::{ANSWER_LABEL, AnswerBody, QueryError, SealedAnswer};
 pub use platform::{
     CATALOG_FILE, CONFIG_FILE, Config, DB_DIR, InitOptions, KEYSTORE_FILE, KeySource, OpenOptions, Platform,
     valid_origin,
 };
+pub use query::{ANSWER_LABEL, AnswerBody, QueryError, SealedAnswer};
 
 /// Seconds since the Unix epoch.
 pub fn now_unix() -> u64 {

@@ -40,7 +40,10 @@ impl Platform {
         let Some(v) = self.store.get(Tree::Meta, key)? else {
             return Ok(None);
         };
-        let bad = || EngineError::Corrupt { what: what.to_string(), detail: "authentication failed: edited in the store".into() };
+        let bad = || EngineError::Corrupt {
+            what: what.to_string(),
+            detail: "authentication failed: edited in the store".into(),
+        };
         if v.len() < 32 {
             return Err(bad());
         }
@@ -56,7 +59,10 @@ impl Platform {
     pub fn authority_key(&self) -> Result<Option<[u8; 32]>> {
         self.get_authenticated(META_AUTHORITY, "authority key")?
             .map(|v| {
-                v.try_into().map_err(|_| EngineError::Corrupt { what: "authority key".into(), detail: "not 32 bytes".into() })
+                v.try_into().map_err(|_| EngineError::Corrupt {
+                    what: "authority key".into(),
+                    detail: "not 32 bytes".into(),
+                })
             })
             .transpose()
     }
@@ -88,7 +94,12 @@ impl Platform {
     pub fn subject_key(&self, subject: &SubjectId) -> Result<Option<[u8; 32]>> {
         let blind = self.blind(subject);
         self.get_authenticated(&Self::subject_key_meta(&blind), "subject key")?
-            .map(|v| v.try_into().map_err(|_| EngineError::Corrupt { what: "subject key".into(), detail: "not 32 bytes".into() }))
+            .map(|v| {
+                v.try_into().map_err(|_| EngineError::Corrupt {
+                    what: "subject key".into(),
+                    detail: "not 32 bytes".into(),
+                })
+            })
             .transpose()
     }
 

@@ -29,7 +29,8 @@ fn set(items: &[&str]) -> BTreeSet<String> {
 fn world() -> World {
     let d = tempfile::tempdir().unwrap();
     let p = platform();
-    p.ingest_file(&write(d.path(), "r.jsonl", RECORDS.as_bytes()), &NoProgress).unwrap();
+    p.ingest_file(&write(d.path(), "r.jsonl", RECORDS.as_bytes()), &NoProgress)
+        .unwrap();
     let authority = SigningKey::generate();
     p.set_authority_key(authority.public().as_bytes(), false).unwrap();
     let dept = SigningKey::generate();
@@ -53,9 +54,21 @@ fn world() -> World {
     let subject = RECORDS
         .lines()
         .find(|l| l.contains("\"class\":\"judgments\""))
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["subject"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["subject"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .unwrap();
-    World { p, authority, dept, sealing, credential, subject }
+    World {
+        p,
+        authority,
+        dept,
+        sealing,
+        credential,
+        subject,
+    }
 }
 
 fn token(w: &World, classes: &[&str]) -> String {
@@ -104,7 +117,10 @@ fn granted_answer_holds_exactly_the_granted_classes() {
     for r in &expected {
         assert!(body.records.contains(r));
     }
-    assert!(body.records.iter().all(|r| r.class == "judgments"), "no other class is released");
+    assert!(
+        body.records.iter().all(|r| r.class == "judgments"),
+        "no other class is released"
+    );
 }
 
 #[test]
@@ -123,10 +139,16 @@ fn answer_opens_only_with_the_recipients_key_and_detects_a_bit_flip() {
     }
     let mut t = a.clone();
     t.query_id[0] ^= 1;
-    assert!(t.open(&w.sealing).is_err(), "the envelope's query id is bound by the HPKE info");
+    assert!(
+        t.open(&w.sealing).is_err(),
+        "the envelope's query id is bound by the HPKE info"
+    );
     let mut t = a.clone();
     t.origin.push('x');
-    assert!(t.open(&w.sealing).is_err(), "the envelope's origin is bound by the HPKE info");
+    assert!(
+        t.open(&w.sealing).is_err(),
+        "the envelope's origin is bound by the HPKE info"
+    );
     assert!(SealedAnswer::from_text(&format!("{text}=")).is_err());
     assert!(SealedAnswer::from_text(&text[..text.len() - 4]).is_err());
 }
@@ -142,7 +164,11 @@ fn one_token_presented_concurrently_is_granted_exactly_once() {
         });
         let granted = results.iter().filter(|r| r.is_ok()).count();
         assert_eq!(granted, 1);
-        let replayed = results.into_iter().filter(|r| r.is_err()).map(denial).collect::<Vec<_>>();
+        let replayed = results
+            .into_iter()
+            .filter(|r| r.is_err())
+            .map(denial)
+            .collect::<Vec<_>>();
         assert_eq!(replayed, ["replayed"]);
     }
 }
@@ -162,14 +188,22 @@ fn revocation_between_two_queries_denies_the_second() {
     )
     .to_text();
     assert_eq!(w.p.install_revocations(&list).unwrap(), 1);
-    assert_eq!(denial(w.p.query(&w.credential, &token(&w, &["identity"]), NOW + 11)), "credential-revoked");
+    assert_eq!(
+        denial(w.p.query(&w.credential, &token(&w, &["identity"]), NOW + 11)),
+        "credential-revoked"
+    );
     // An older or equal list is refused; a list signed by someone else too.
     match w.p.install_revocations(&list) {
         Err(QueryError::Denied(d)) => assert_eq!(d.code(), "revocation-list-stale"),
         other => panic!("{other:?}"),
     }
     let forged = sign(
-        &RevocationList { version: 2, issued_at: NOW, audience: w.p.origin().into(), revoked: Default::default() },
+        &RevocationList {
+            version: 2,
+            issued_at: NOW,
+            audience: w.p.origin().into(),
+            revoked: Default::default(),
+        },
         &SigningKey::generate(),
     )
     .to_text();
@@ -177,14 +211,23 @@ fn revocation_between_two_queries_denies_the_second() {
         Err(QueryError::Denied(d)) => assert_eq!(d.code(), "revocation-list-bad-signature"),
         other => panic!("{other:?}"),
     }
-    assert_eq!(denial(w.p.query(&w.credential, &token(&w, &["identity"]), NOW + 12)), "credential-revoked");
+    assert_eq!(
+        denial(w.p.query(&w.credential, &token(&w, &["identity"]), NOW + 12)),
+        "credential-revoked"
+    );
 }
 
 #[test]
 fn scope_escalation_and_forgery_are_denied_without_decrypting() {
     let w = world();
-    assert_eq!(denial(w.p.query(&w.credential, &token(&w, &["loans"]), NOW)), "class-not-granted");
-    assert_eq!(denial(w.p.query(&w.credential, &token(&w, &["gossip"]), NOW)), "unknown-class");
+    assert_eq!(
+        denial(w.p.query(&w.credential, &token(&w, &["loans"]), NOW)),
+        "class-not-granted"
+    );
+    assert_eq!(
+        denial(w.p.query(&w.credential, &token(&w, &["gossip"]), NOW)),
+        "unknown-class"
+    );
     let t = token(&w, &["identity"]);
     let mut forged = t.clone().into_bytes();
     let n = forged.len();
@@ -211,7 +254,14 @@ fn scope_escalation_and_forgery_are_denied_without_decrypting() {
         &w.dept,
     )
     .to_text();
-    assert!(w.p.query(&w.credential, &t, NOW).unwrap().open(&w.sealing).unwrap().records.is_empty());
+    assert!(
+        w.p.query(&w.credential, &t, NOW)
+            .unwrap()
+            .open(&w.sealing)
+            .unwrap()
+            .records
+            .is_empty()
+    );
 }
 
 #[test]

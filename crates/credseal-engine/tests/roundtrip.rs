@@ -16,7 +16,10 @@ fn value_for(ty: &FieldType, values: &[String], max_len: Option<u32>, seed: u64,
         }
         FieldType::Integer => (seed as i64).wrapping_sub(1 << 40).into(),
         FieldType::Amount => format!("{}.{:02}", seed % 10_000_000, seed % 100).into(),
-        FieldType::Date => credseal_core::Date::from_days_since_epoch((seed % 40_000) as i64).unwrap().to_string().into(),
+        FieldType::Date => credseal_core::Date::from_days_since_epoch((seed % 40_000) as i64)
+            .unwrap()
+            .to_string()
+            .into(),
         FieldType::Bool => (seed % 2 == 0).into(),
         FieldType::Enum => values[(seed as usize) % values.len()].clone().into(),
         FieldType::SubjectId => credseal_engine::bench::synthetic_subject(seed).to_string().into(),

@@ -62,11 +62,18 @@ fn flipped_byte_anywhere_in_stored_records_is_detected_and_named() {
         assert!(what.contains(&subject), "flip at {i}: {what}: {detail}");
         match parts.iter().find(|(r, _)| r.contains(&i)).map(|(_, part)| part) {
             Some(Part::WrappedDek { class }) => {
-                assert_eq!(what, format!("data key of subject {subject} class {class}"), "flip at {i}");
+                assert_eq!(
+                    what,
+                    format!("data key of subject {subject} class {class}"),
+                    "flip at {i}"
+                );
                 named_dek += 1;
             }
             Some(Part::Sealed { class, rkey, version }) => {
-                let rec = format!("record {} v{version} of subject {subject} class {class}", credseal_core::hex(&rkey[..8]));
+                let rec = format!(
+                    "record {} v{version} of subject {subject} class {class}",
+                    credseal_core::hex(&rkey[..8])
+                );
                 assert_eq!(what, rec, "flip at {i}");
                 named_record += 1;
             }
@@ -90,7 +97,11 @@ fn flipped_byte_anywhere_in_stored_records_is_detected_and_named() {
 #[test]
 fn reading_a_tampered_subject_fails_with_the_record_named() {
     let p = loaded();
-    let first = credseal_core::Record::from_json(&serde_json::from_str(RECORDS.lines().next().unwrap()).unwrap(), &catalog()).unwrap();
+    let first = credseal_core::Record::from_json(
+        &serde_json::from_str(RECORDS.lines().next().unwrap()).unwrap(),
+        &catalog(),
+    )
+    .unwrap();
     let k = layout::subject_key(&p.blind(&first.subject));
     let mut recs = SubjectRecords::decode(&p.store().get(Tree::Records, &k).unwrap().unwrap()).unwrap();
     let b = recs.classes.get_mut(&first.class).unwrap();
@@ -99,7 +110,10 @@ fn reading_a_tampered_subject_fails_with_the_record_named() {
     let rkey = b.entries[0].rkey;
     put(&p, Tree::Records, &k, recs.encode());
     let (what, _) = corrupt(p.records(&first.subject, &first.class).unwrap_err());
-    assert!(what.starts_with(&format!("record {}", credseal_core::hex(&rkey[..8]))), "{what}");
+    assert!(
+        what.starts_with(&format!("record {}", credseal_core::hex(&rkey[..8]))),
+        "{what}"
+    );
 }
 
 #[test]
@@ -125,7 +139,12 @@ fn edited_data_key_counter_is_detected() {
     let class = p.catalog().classes.keys().next().unwrap().clone();
     let n = p.dek_count(&class, 1).unwrap();
     assert!(n > 0);
-    put(&p, Tree::Meta, &layout::dek_count_key(&class, 1), (n + 1).to_be_bytes().to_vec());
+    put(
+        &p,
+        Tree::Meta,
+        &layout::dek_count_key(&class, 1),
+        (n + 1).to_be_bytes().to_vec(),
+    );
     let (what, detail) = corrupt(p.verify_store().unwrap_err());
     assert_eq!(what, format!("data key counter of class {class} version 1"));
     assert_eq!(detail, format!("says {}, the store holds {n}", n + 1));
@@ -150,17 +169,28 @@ fn ciphertext_moved_to_another_subject_class_or_record_fails() {
     let (c0, c1) = (names.next().unwrap().clone(), names.next().unwrap().clone());
     let src: Entry = r0.classes[&c0].entries[0].clone();
     // Into another subject's bundle of the same class.
-    let (k1, r1) = all.iter().find(|(k, r)| k != k0 && r.classes.contains_key(&c0)).unwrap();
+    let (k1, r1) = all
+        .iter()
+        .find(|(k, r)| k != k0 && r.classes.contains_key(&c0))
+        .unwrap();
     let mut moved = r1.clone();
     moved.classes.get_mut(&c0).unwrap().put(src.clone());
     put(&p, Tree::Records, k1, moved.encode());
     expect_moved(&p);
     put(&p, Tree::Records, k1, r1.encode());
     // Into the same subject's other class; under another record key; as another version.
-    for (class, rkey, version) in [(c1.clone(), src.rkey, src.version), (c0.clone(), [0x55; 16], src.version), (c0.clone(), src.rkey, src.version + 1)] {
+    for (class, rkey, version) in [
+        (c1.clone(), src.rkey, src.version),
+        (c0.clone(), [0x55; 16], src.version),
+        (c0.clone(), src.rkey, src.version + 1),
+    ] {
         let mut moved = r0.clone();
         moved.classes.get_mut(&c0).unwrap().entries.remove(0);
-        moved.classes.get_mut(&class).unwrap().put(Entry { rkey, version, sealed: src.sealed.clone() });
+        moved.classes.get_mut(&class).unwrap().put(Entry {
+            rkey,
+            version,
+            sealed: src.sealed.clone(),
+        });
         put(&p, Tree::Records, k0, moved.encode());
         expect_moved(&p);
     }
@@ -171,7 +201,10 @@ fn ciphertext_moved_to_another_subject_class_or_record_fails() {
     swapped.classes.get_mut(&c1).unwrap().wrapped_dek = r0.classes[&c0].wrapped_dek.clone();
     put(&p, Tree::Records, k0, swapped.encode());
     let (what, detail) = corrupt(p.verify_store().unwrap_err());
-    assert!(what.starts_with("data key of subject") && detail.contains("another subject, class or record"), "{what}: {detail}");
+    assert!(
+        what.starts_with("data key of subject") && detail.contains("another subject, class or record"),
+        "{what}: {detail}"
+    );
     put(&p, Tree::Records, k0, r0.encode());
     // A subject's whole value copied under another subject's key.
     put(&p, Tree::Records, k1, r0.encode());
