@@ -519,3 +519,93 @@ fn usage_errors_exit_2() {
     }
     assert_eq!(code(&run(&["--help"])), 0);
 }
+
+#[test]
+fn policy_settings_in_the_config_are_checked_and_applied() {
+    let d = tempfile::tempdir().unwrap();
+    let data = init(d.path());
+    let cfg = data.join("credseal.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, format!("{text}\n[policy]\nmax_token_lifetime_secs = 100000\n")).unwrap();
+    let o = run(&["keys", "status", "--data", data.to_str().unwrap()]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("credseal.toml") && stderr(&o).contains("max_token_lifetime_secs"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::write(&cfg, format!("{text}\n[policy]\nmax_token_lifetime_secs = 60\n")).unwrap();
+    // A 300-second token is now over the policy.
+    let ds = data.to_str().unwrap();
+    let p = |rel: &str| d.path().join(rel).display().to_string();
+    assert_eq!(code(&run(&["authority", "keygen", "--out", &p("auth.key")])), 0);
+    assert_eq!(
+        code(&run(&["authority", "trust", "--data", ds, "--key", &p("auth.key.pub")])),
+        0
+    );
+    assert_eq!(code(&run(&["dept", "keygen", "--out-dir", &p("bank")])), 0);
+    let o = run(&[
+        "authority",
+        "enroll",
+        "--key",
+        &p("auth.key"),
+        "--serial",
+        "5",
+        "--department",
+        "bank-a",
+        "--name",
+        "Bank A",
+        "--signing-key",
+        &p("bank/signing.pub"),
+        "--sealing-key",
+        &p("bank/sealing.pub"),
+        "--classes",
+        "identity",
+        "--purposes",
+        "loan-approval",
+        "--audience",
+        "test.credseal.invalid/log",
+        "--out",
+        &p("cred"),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = run(&[
+        "dept",
+        "query",
+        "--key",
+        &p("bank/signing.key"),
+        "--credential",
+        &p("cred"),
+        "--subject",
+        "11010519491231002X",
+        "--classes",
+        "identity",
+        "--purpose",
+        "loan-approval",
+        "--audience",
+        "test.credseal.invalid/log",
+        "--ttl",
+        "300",
+        "--out",
+        &p("tok"),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = run(&[
+        "query",
+        "--data",
+        ds,
+        "--credential",
+        &p("cred"),
+        "--token",
+        &p("tok"),
+        "--out",
+        &p("ans"),
+    ]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("access denied (lifetime-over-policy)"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!d.path().join("ans").exists(), "nothing released");
+}

@@ -32,6 +32,39 @@ pub struct Config {
     pub origin: String,
     /// Keystore path, relative to the data directory or absolute.
     pub keystore: PathBuf,
+    /// Query policy; omitted: the safe defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PolicyConfig>,
+}
+
+/// The `[policy]` table of `credseal.toml`.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// Clock skew tolerated at the start of validity windows (default 120 s, at most 600).
+    pub max_skew_secs: Option<u64>,
+    /// Longest token lifetime accepted (default 900 s, at most 86,400).
+    pub max_token_lifetime_secs: Option<u64>,
+}
+
+impl PolicyConfig {
+    /// The policy, or an error naming the setting out of range.
+    pub fn policy(&self) -> std::result::Result<credseal_auth::Policy, String> {
+        let mut p = credseal_auth::Policy::default();
+        if let Some(s) = self.max_skew_secs {
+            if s > 600 {
+                return Err(format!("policy.max_skew_secs = {s} is over the limit of 600"));
+            }
+            p.max_skew_secs = s;
+        }
+        if let Some(l) = self.max_token_lifetime_secs {
+            if l == 0 || l > 86_400 {
+                return Err(format!("policy.max_token_lifetime_secs = {l} must be 1..=86400"));
+            }
+            p.max_token_lifetime_secs = l;
+        }
+        Ok(p)
+    }
 }
 
 /// How to open a platform.
@@ -81,6 +114,8 @@ pub struct Platform {
     pub(crate) revocation_cache: crate::query::RevocationCache,
     /// Credentials whose signature was verified.
     pub(crate) credential_cache: crate::query::CredentialCache,
+    /// The query policy.
+    pub(crate) policy: credseal_auth::Policy,
 }
 
 impl std::fmt::Debug for Platform {
@@ -181,6 +216,7 @@ impl Platform {
             format: 1,
             origin: opts.origin.to_string(),
             keystore: KEYSTORE_FILE.into(),
+            policy: None,
         };
         let config_text = format!(
             "# credseal platform configuration (written by `credseal init`)\n{}",
@@ -226,6 +262,11 @@ impl Platform {
             write_lock: Default::default(),
             revocation_cache: Default::default(),
             credential_cache: Default::default(),
+            // Checked in read_config; the default when absent.
+            policy: config
+                .policy
+                .map(|p| p.policy().unwrap_or_default())
+                .unwrap_or_default(),
         };
         p.check_binding()?;
         Ok(p)
@@ -250,6 +291,12 @@ impl Platform {
                 path: cfg_path,
                 detail: format!("unsupported format {}", config.format),
             });
+        }
+        if let Some(p) = &config.policy {
+            p.policy().map_err(|detail| EngineError::Config {
+                path: cfg_path.clone(),
+                detail,
+            })?;
         }
         Ok(config)
     }
@@ -297,6 +344,7 @@ impl Platform {
             write_lock: Default::default(),
             revocation_cache: Default::default(),
             credential_cache: Default::default(),
+            policy: Default::default(),
         };
         p.check_binding()?;
         Ok(p)

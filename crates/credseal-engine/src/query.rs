@@ -171,7 +171,12 @@ pub(crate) struct RevocationCache(Mutex<Option<([u8; 32], RevocationList)>>);
 impl Platform {
     /// The query policy (clock skew, maximum token lifetime).
     pub fn policy(&self) -> Policy {
-        Policy::default()
+        self.policy.clone()
+    }
+
+    /// Sets the query policy (from `credseal.toml`, or tests).
+    pub fn set_policy(&mut self, policy: Policy) {
+        self.policy = policy;
     }
 
     fn trusted_authority(&self) -> Result<PublicKey> {
