@@ -441,7 +441,7 @@ pub fn verify_query_with_credential(
     let consent = match &tok.consent {
         None if needs_consent.is_empty() => None,
         None => return Err(Denial::ConsentMissing),
-        Some(bytes) => Some(check_consent(bytes, &tok, &cred, &needs_consent, ctx)?),
+        Some(bytes) => Some(check_consent(bytes, &tok, cred, &needs_consent, ctx)?),
     };
 
     Ok(Checked {

@@ -180,7 +180,7 @@ pub enum DeptCommand {
         out_dir: PathBuf,
     },
     /// Sign a query token for one subject.
-    Query(TokenArgs),
+    Query(Box<TokenArgs>),
 }
 
 /// What a department's token asks for.

@@ -454,18 +454,13 @@ impl Platform {
             if s.stored || s.first_line != no {
                 continue;
             }
-            if !pending.contains_key(&p.blind) {
-                let recs = self.load_subject(&p.blind)?.unwrap_or_default();
-                pending.insert(
-                    p.blind,
-                    Pending {
-                        recs,
-                        deks: HashMap::new(),
-                        new: Vec::new(),
-                    },
-                );
-            }
-            let ps = pending.get_mut(&p.blind).expect("inserted above");
+            let ps = match pending.entry(p.blind) {
+                hash_map::Entry::Occupied(o) => o.into_mut(),
+                hash_map::Entry::Vacant(v) => {
+                    let recs = self.load_subject(&p.blind)?.unwrap_or_default();
+                    v.insert(Pending { recs, deks: HashMap::new(), new: Vec::new() })
+                }
+            };
             let class = &p.rec.class;
             if !ps.deks.contains_key(class) {
                 let dek = match ps.recs.classes.get(class) {

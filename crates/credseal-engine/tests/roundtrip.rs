@@ -20,7 +20,7 @@ fn value_for(ty: &FieldType, values: &[String], max_len: Option<u32>, seed: u64,
             .unwrap()
             .to_string()
             .into(),
-        FieldType::Bool => (seed % 2 == 0).into(),
+        FieldType::Bool => (seed & 1 == 0).into(),
         FieldType::Enum => values[(seed as usize) % values.len()].clone().into(),
         FieldType::SubjectId => credseal_engine::bench::synthetic_subject(seed).to_string().into(),
     }
