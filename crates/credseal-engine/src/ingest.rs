@@ -458,7 +458,11 @@ impl Platform {
                 hash_map::Entry::Occupied(o) => o.into_mut(),
                 hash_map::Entry::Vacant(v) => {
                     let recs = self.load_subject(&p.blind)?.unwrap_or_default();
-                    v.insert(Pending { recs, deks: HashMap::new(), new: Vec::new() })
+                    v.insert(Pending {
+                        recs,
+                        deks: HashMap::new(),
+                        new: Vec::new(),
+                    })
                 }
             };
             let class = &p.rec.class;
