@@ -142,7 +142,8 @@ pub struct RevocationList {
     pub issued_at: u64,
     /// The platform (its log origin) this list is for.
     pub audience: String,
-    /// Revoked credential serials, each with the time from which it is revoked.
+    /// Revoked credential serials, each with the time the authority revoked it (for the
+    /// record: a listed serial is refused from the moment the list is installed).
     pub revoked: BTreeMap<u64, u64>,
 }
 

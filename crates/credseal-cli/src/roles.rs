@@ -549,13 +549,17 @@ pub struct QueryArgs {
     /// Where to write the sealed answer (must not exist).
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
-    /// Evaluate as of this Unix time (tests and replays of old tokens).
+    /// Evaluate as of this Unix time. Test builds only: a release build refuses it, since it
+    /// would let an operator accept expired tokens.
     #[arg(long, hide = true)]
     now: Option<u64>,
 }
 
 pub fn query(a: QueryArgs, demo: bool, pf: Option<&Path>) -> CliResult {
     let p = crate::open_platform(demo, pf, &a.data.data)?;
+    if a.now.is_some() && !cfg!(debug_assertions) {
+        return Err(fail(ErrorClass::Usage, "--now is only available in test builds"));
+    }
     let now = a.now.unwrap_or_else(now);
     let answer = match (&a.credential, &a.token, &a.self_query) {
         (Some(c), Some(t), None) => p.query(&read(c)?, &read(t)?, now),

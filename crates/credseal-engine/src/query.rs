@@ -25,7 +25,8 @@ pub const ANSWER_LABEL: &str = "answer";
 pub const ANSWER_FORMAT: u8 = 1;
 /// `Revocations` key of the installed revocation list (its wire bytes).
 const REVOCATIONS_CURRENT: &[u8] = b"current";
-/// `Replay` key prefixes: query ids (value: keep-until time), consent uses.
+/// `Replay` key prefixes: query ids (value: keep-until time), consent uses (by subject,
+/// consent id and use number).
 const REPLAY_QUERY: u8 = b'q';
 const REPLAY_CONSENT: u8 = b'c';
 
@@ -247,6 +248,9 @@ impl Platform {
 
     /// Consumes the query id (once only, atomically) and a consent use if any.
     fn finish(&self, checked: Checked) -> std::result::Result<Grant, QueryError> {
+        // Consent uses are counted per subject and consent id: the id is chosen by whoever
+        // signs, so another subject reusing it must not spend this subject's uses.
+        let subject_blind = self.blind(checked.subject());
         let store_err: std::cell::RefCell<Option<EngineError>> = Default::default();
         let store = &self.store;
         let grant = checked.finish(
@@ -265,6 +269,7 @@ impl Platform {
             |cid, max_uses| {
                 for i in 0..max_uses {
                     let mut k = vec![REPLAY_CONSENT];
+                    k.extend_from_slice(subject_blind.as_bytes());
                     k.extend_from_slice(cid);
                     k.extend_from_slice(&i.to_be_bytes());
                     match store.insert_new(Tree::Replay, &k, &[]) {
