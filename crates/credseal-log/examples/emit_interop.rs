@@ -1,0 +1,99 @@
+//! Writes the files `interop/go/main.go` checks with Go's `golang.org/x/mod/sumdb/note` and
+//! `sumdb/tlog`: a log of 7 signed receipts, its signed checkpoints at sizes 7 and 3, the
+//! verifier key, every inclusion proof, the consistency proof 3 → 7 and the stored hashes.
+//!
+//! ```text
+//! cargo run -p credseal-log --example emit_interop -- <dir>
+//! ```
+//! Hashes and leaves are standard base64 (what Go's `tlog.Hash` reads from JSON).
+
+use std::error::Error;
+use std::path::PathBuf;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use credseal_core::BlindId;
+use credseal_log::{Action, Actor, Chain, Checkpoint, Hash, LogSigner, MemoryLog, Outcome, ReceiptBody, SignedReceipt};
+use serde_json::json;
+
+const ORIGIN: &str = "credseal.example/interop-log";
+/// A fixed seed: the output is the same on every run (salts included), so it can be diffed.
+const SEED: [u8; 32] = *b"credseal-log interop test key 01";
+
+fn b64(h: &[u8]) -> String {
+    STANDARD.encode(h)
+}
+
+fn hashes(hs: &[Hash]) -> Vec<String> {
+    hs.iter().map(|h| b64(h)).collect()
+}
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let dir = PathBuf::from(std::env::args().nth(1).ok_or("usage: emit_interop <dir>")?);
+    std::fs::create_dir_all(&dir)?;
+    let signer = LogSigner::from_seed(ORIGIN, &SEED)?;
+    let subjects = [BlindId([0xa1; 32]), BlindId([0xb2; 32])];
+
+    let mut log = MemoryLog::new();
+    let mut leaves: Vec<SignedReceipt> = Vec::new();
+    let mut heads: [Option<(u64, Hash)>; 2] = [None, None];
+    for i in 0..7u64 {
+        let who = (i % 2) as usize;
+        let (counter, prev) = match heads[who] {
+            None => (1, None),
+            Some((c, h)) => (c + 1, Some(h)),
+        };
+        let r = signer.sign_receipt(&ReceiptBody {
+            index: i,
+            time: 1_750_000_000 + i * 60,
+            actor: Actor::Department {
+                id: "bank-a".into(),
+                credential_serial: 7,
+            },
+            action: Action::Query,
+            detail: String::new(),
+            subject: Some(subjects[who]),
+            classes: ["identity".to_string()].into(),
+            purpose: "loan-approval".into(),
+            token_hash: Some([i as u8; 32]),
+            outcome: Outcome::Granted,
+            release_digest: Some([0xee; 32]),
+            salt: [i as u8 + 1; 16],
+            chain: Some(Chain { counter, prev }),
+            disclose_after: None,
+            flags: 0,
+        })?;
+        assert_eq!(log.append(r.as_bytes()), i);
+        heads[who] = Some((counter, r.leaf_hash()));
+        leaves.push(r);
+    }
+
+    let size = log.size();
+    let cp7 = signer.sign_checkpoint(&Checkpoint::new(ORIGIN, size, log.root())?);
+    let cp3 = signer.sign_checkpoint(&Checkpoint::new(ORIGIN, 3, log.tree_hash(3)?)?);
+    let inclusion: Vec<_> = (0..size)
+        .map(|i| Ok(json!({ "index": i, "proof": hashes(&log.prove_record(size, i)?) })))
+        .collect::<Result<_, Box<dyn Error>>>()?;
+    let consistency = json!({
+        "old_size": 3,
+        "new_size": size,
+        "proof": hashes(&log.prove_tree(size, 3)?),
+    });
+
+    let write = |name: &str, data: String| std::fs::write(dir.join(name), data);
+    write("vkey.txt", format!("{}\n", signer.vkey()))?;
+    write("checkpoint.note", cp7)?;
+    write("checkpoint3.note", cp3)?;
+    write(
+        "leaves.json",
+        serde_json::to_string_pretty(&leaves.iter().map(|r| b64(r.as_bytes())).collect::<Vec<_>>())?,
+    )?;
+    write("inclusion.json", serde_json::to_string_pretty(&inclusion)?)?;
+    write("consistency.json", serde_json::to_string_pretty(&consistency)?)?;
+    write(
+        "stored_hashes.json",
+        serde_json::to_string_pretty(&hashes(log.stored()))?,
+    )?;
+    eprintln!("emit_interop: wrote a log of {size} receipts to {}", dir.display());
+    Ok(())
+}

@@ -1,0 +1,254 @@
+// Command interop checks credseal-log's output (written by
+// `cargo run -p credseal-log --example emit_interop -- <dir>`) with Go's reference
+// implementations golang.org/x/mod/sumdb/note and golang.org/x/mod/sumdb/tlog:
+//
+//   - the verifier key parses with note.NewVerifier and both checkpoints open with note.Open;
+//   - the checkpoint bodies are C2SP tlog-checkpoints (origin, size, root) for that key;
+//   - tlog.StoredHashes, tlog.TreeHash, tlog.ProveRecord and tlog.ProveTree over the leaves
+//     give exactly our stored hashes, roots and proofs;
+//   - our inclusion proofs pass tlog.CheckRecord and the consistency proof 3 → 7 passes
+//     tlog.CheckTree;
+//   - every leaf is a receipt `0x01 ‖ body ‖ Ed25519 signature` over
+//     "credseal:v1:receipt" ‖ 0x00 ‖ 0x01 ‖ body, verified with crypto/ed25519;
+//   - tampered notes and proofs are rejected.
+//
+// It exits non-zero on the first failure.
+package main
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+var dir string
+
+func fail(format string, args ...interface{}) {
+	fmt.Fprintf(os.Stderr, "interop: FAIL: "+format+"\n", args...)
+	os.Exit(1)
+}
+
+func read(name string) []byte {
+	data, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		fail("%v", err)
+	}
+	return data
+}
+
+func readJSON(name string, v interface{}) {
+	if err := json.Unmarshal(read(name), v); err != nil {
+		fail("%s: %v", name, err)
+	}
+}
+
+type checkpoint struct {
+	origin string
+	size   int64
+	root   tlog.Hash
+}
+
+// parseCheckpoint parses a C2SP tlog-checkpoint body: origin, size and root lines, then
+// optional non-empty extension lines.
+func parseCheckpoint(text string) checkpoint {
+	if !strings.HasSuffix(text, "\n") {
+		fail("checkpoint body does not end in a newline")
+	}
+	lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")
+	if len(lines) < 3 {
+		fail("checkpoint body has %d lines", len(lines))
+	}
+	for i, l := range lines {
+		if l == "" {
+			fail("checkpoint line %d is empty", i+1)
+		}
+	}
+	size, err := strconv.ParseInt(lines[1], 10, 64)
+	if err != nil || size < 0 || strconv.FormatInt(size, 10) != lines[1] {
+		fail("checkpoint size %q", lines[1])
+	}
+	root, err := tlog.ParseHash(lines[2])
+	if err != nil {
+		fail("checkpoint root %q: %v", lines[2], err)
+	}
+	return checkpoint{lines[0], size, root}
+}
+
+func openCheckpoint(name string, verifier note.Verifier) checkpoint {
+	msg := read(name)
+	n, err := note.Open(msg, note.VerifierList(verifier))
+	if err != nil {
+		fail("%s: note.Open: %v", name, err)
+	}
+	if len(n.Sigs) != 1 || n.Sigs[0].Name != verifier.Name() || n.Sigs[0].Hash != verifier.KeyHash() {
+		fail("%s: unexpected signatures %+v", name, n.Sigs)
+	}
+	cp := parseCheckpoint(n.Text)
+	if cp.origin != verifier.Name() {
+		fail("%s: origin %q is not the key name %q", name, cp.origin, verifier.Name())
+	}
+	// Tampering: one byte of the body changed must fail.
+	bad := bytes.Replace(msg, []byte("\n"+strconv.FormatInt(cp.size, 10)+"\n"), []byte("\n"+strconv.FormatInt(cp.size+1, 10)+"\n"), 1)
+	if _, err := note.Open(bad, note.VerifierList(verifier)); err == nil {
+		fail("%s: a tampered note opened", name)
+	}
+	return cp
+}
+
+func main() {
+	if len(os.Args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: interop <dir written by emit_interop>")
+		os.Exit(2)
+	}
+	dir = os.Args[1]
+
+	vkey := strings.TrimSpace(string(read("vkey.txt")))
+	verifier, err := note.NewVerifier(vkey)
+	if err != nil {
+		fail("note.NewVerifier(%q): %v", vkey, err)
+	}
+	// name+hash+keydata; the base64 key data may itself contain '+'.
+	parts := strings.SplitN(vkey, "+", 3)
+	if len(parts) != 3 {
+		fail("vkey %q", vkey)
+	}
+	raw, err := base64.StdEncoding.DecodeString(parts[2])
+	if err != nil || len(raw) != 33 || raw[0] != 1 {
+		fail("vkey key data")
+	}
+	pub := ed25519.PublicKey(raw[1:])
+
+	cp := openCheckpoint("checkpoint.note", verifier)
+	cp3 := openCheckpoint("checkpoint3.note", verifier)
+
+	var leaves64 []string
+	readJSON("leaves.json", &leaves64)
+	leaves := make([][]byte, len(leaves64))
+	for i, s := range leaves64 {
+		if leaves[i], err = base64.StdEncoding.DecodeString(s); err != nil {
+			fail("leaf %d: %v", i, err)
+		}
+	}
+	if int64(len(leaves)) != cp.size {
+		fail("%d leaves for a checkpoint of size %d", len(leaves), cp.size)
+	}
+
+	// Rebuild the log with tlog's own storage algorithm.
+	var stored []tlog.Hash
+	reader := tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(indexes))
+		for i, x := range indexes {
+			if x < 0 || x >= int64(len(stored)) {
+				return nil, fmt.Errorf("no stored hash %d", x)
+			}
+			out[i] = stored[x]
+		}
+		return out, nil
+	})
+	for i, leaf := range leaves {
+		hs, err := tlog.StoredHashes(int64(i), leaf, reader)
+		if err != nil {
+			fail("tlog.StoredHashes(%d): %v", i, err)
+		}
+		stored = append(stored, hs...)
+	}
+	var ours []tlog.Hash
+	readJSON("stored_hashes.json", &ours)
+	if len(ours) != len(stored) || int64(len(stored)) != tlog.StoredHashCount(cp.size) {
+		fail("%d stored hashes, tlog has %d", len(ours), len(stored))
+	}
+	for i := range ours {
+		if ours[i] != stored[i] {
+			fail("stored hash %d differs", i)
+		}
+	}
+	for _, c := range []checkpoint{cp, cp3} {
+		th, err := tlog.TreeHash(c.size, reader)
+		if err != nil || th != c.root {
+			fail("tlog.TreeHash(%d) = %v, checkpoint root %v (%v)", c.size, th, c.root, err)
+		}
+	}
+
+	// Inclusion proofs.
+	var inclusion []struct {
+		Index int64            `json:"index"`
+		Proof tlog.RecordProof `json:"proof"`
+	}
+	readJSON("inclusion.json", &inclusion)
+	if int64(len(inclusion)) != cp.size {
+		fail("%d inclusion proofs", len(inclusion))
+	}
+	for _, p := range inclusion {
+		h := tlog.RecordHash(leaves[p.Index])
+		if err := tlog.CheckRecord(p.Proof, cp.size, cp.root, p.Index, h); err != nil {
+			fail("tlog.CheckRecord(leaf %d): %v", p.Index, err)
+		}
+		want, err := tlog.ProveRecord(cp.size, p.Index, reader)
+		if err != nil || len(want) != len(p.Proof) {
+			fail("tlog.ProveRecord(%d): %v", p.Index, err)
+		}
+		for i := range want {
+			if want[i] != p.Proof[i] {
+				fail("proof of leaf %d differs from tlog's at %d", p.Index, i)
+			}
+		}
+		if len(p.Proof) > 0 {
+			bad := append(tlog.RecordProof(nil), p.Proof...)
+			bad[0][0] ^= 1
+			if tlog.CheckRecord(bad, cp.size, cp.root, p.Index, h) == nil {
+				fail("a tampered proof of leaf %d verified", p.Index)
+			}
+		}
+	}
+
+	// Consistency proof.
+	var consistency struct {
+		OldSize int64          `json:"old_size"`
+		NewSize int64          `json:"new_size"`
+		Proof   tlog.TreeProof `json:"proof"`
+	}
+	readJSON("consistency.json", &consistency)
+	if consistency.OldSize != cp3.size || consistency.NewSize != cp.size {
+		fail("consistency sizes %d → %d", consistency.OldSize, consistency.NewSize)
+	}
+	if err := tlog.CheckTree(consistency.Proof, cp.size, cp.root, cp3.size, cp3.root); err != nil {
+		fail("tlog.CheckTree(%d → %d): %v", cp3.size, cp.size, err)
+	}
+	want, err := tlog.ProveTree(cp.size, cp3.size, reader)
+	if err != nil || len(want) != len(consistency.Proof) {
+		fail("tlog.ProveTree: %v", err)
+	}
+	for i := range want {
+		if want[i] != consistency.Proof[i] {
+			fail("consistency proof differs from tlog's at %d", i)
+		}
+	}
+
+	// Receipt signatures: 0x01 ‖ body ‖ signature, signed over "credseal:v1:receipt\x00" ‖ 0x01 ‖ body.
+	for i, leaf := range leaves {
+		if len(leaf) < 66 || leaf[0] != 1 {
+			fail("leaf %d is not a version-1 receipt", i)
+		}
+		body, sig := leaf[:len(leaf)-64], leaf[len(leaf)-64:]
+		msg := append([]byte("credseal:v1:receipt\x00"), body...)
+		if !ed25519.Verify(pub, msg, sig) {
+			fail("receipt %d: signature does not verify", i)
+		}
+		msg[len(msg)-1] ^= 1
+		if ed25519.Verify(pub, msg, sig) {
+			fail("receipt %d: altered receipt verifies", i)
+		}
+	}
+
+	fmt.Printf("interop: ok: %s, %d receipts, %d inclusion proofs, consistency %d → %d, %d stored hashes match tlog\n",
+		verifier.Name(), len(leaves), len(inclusion), cp3.size, cp.size, len(stored))
+}

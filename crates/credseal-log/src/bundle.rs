@@ -1,0 +1,807 @@
+//! The receipt bundle a subject receives, its builder (log side) and its verifier (subject
+//! side, needing only the log's public key and the subject's saved state).
+
+use std::fmt;
+
+use credseal_core::BlindId;
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::Checkpoint;
+use crate::keys::LogVerifier;
+use crate::merkle::{
+    Hash, HashReader, ProofError, TreeError, check_record, check_tree, prove_record, prove_tree, tree_hash,
+};
+use crate::note::SignedNote;
+use crate::receipt::{SignedReceipt, UnverifiedReceipt};
+use crate::state::SavedState;
+use crate::text::{from_text, to_text};
+use crate::{FormatError, VerifyError};
+
+/// The bundle format version: the first byte of an encoded bundle.
+pub const BUNDLE_VERSION: u8 = 1;
+/// Label of the text form `cs1.bundle.<base64url>`.
+pub const BUNDLE_TEXT_LABEL: &str = "bundle";
+/// Largest encoded bundle accepted, in bytes (64 MiB: well over 100,000 receipts).
+pub const MAX_BUNDLE_LEN: usize = 64 << 20;
+/// How long after its disclosure date a verifier still accepts an entry as sealed (5
+/// minutes): room for clock skew between log and subject and for the bundle's transfer.
+/// Builders seal nothing at or after the date.
+pub const SEAL_GRACE_SECS: u64 = 300;
+
+/// Everything a subject needs to check its receipts: all of them from counter 1, in counter
+/// order, each with its inclusion proof in the checkpoint's tree; the checkpoint; and a
+/// consistency proof from the tree size the subject saw last.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bundle {
+    /// The log's origin.
+    pub origin: String,
+    /// The subject's receipts, counter 1 first.
+    pub entries: Vec<BundleEntry>,
+    /// The signed checkpoint (a C2SP signed note).
+    pub checkpoint: String,
+    /// The proof that the checkpoint's tree extends the one of size `from_size`.
+    pub consistency: Option<ConsistencyProof>,
+}
+
+/// One receipt of the subject's chain.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BundleEntry {
+    /// A receipt in full.
+    Full {
+        /// The signed receipt (leaf data).
+        receipt: Vec<u8>,
+        /// Its inclusion proof in the checkpoint's tree.
+        inclusion: Vec<Hash>,
+    },
+    /// A confidential receipt before its disclosure date: only its leaf hash.
+    Sealed {
+        /// Its leaf index.
+        index: u64,
+        /// Its leaf hash.
+        leaf_hash: Hash,
+        /// Its counter in the subject's chain.
+        counter: u64,
+        /// It is shown in full from this Unix time on.
+        sealed_until: u64,
+        /// Its inclusion proof in the checkpoint's tree.
+        inclusion: Vec<Hash>,
+    },
+}
+
+/// A consistency proof between two sizes of the log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsistencyProof {
+    /// The older tree size (the subject's saved one).
+    pub from_size: u64,
+    /// The RFC 6962 consistency proof from `from_size` to the checkpoint's size.
+    pub proof: Vec<Hash>,
+}
+
+impl Bundle {
+    /// `0x01 ‖ postcard(bundle)`.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = vec![BUNDLE_VERSION];
+        out.extend(crate::codec::encode(self));
+        out
+    }
+
+    /// Reads [`Bundle::to_bytes`]: at most [`MAX_BUNDLE_LEN`] bytes, version 1, canonical,
+    /// nothing after it. The contents are checked by [`verify_bundle`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, FormatError> {
+        if bytes.len() > MAX_BUNDLE_LEN {
+            return Err(FormatError::TooLarge {
+                what: "bundle",
+                len: bytes.len(),
+                max: MAX_BUNDLE_LEN,
+            });
+        }
+        match bytes.first() {
+            None => Err(FormatError::Truncated { what: "bundle" }),
+            Some(&BUNDLE_VERSION) => crate::codec::decode_canonical(&bytes[1..], "bundle"),
+            Some(&found) => Err(FormatError::UnsupportedVersion { what: "bundle", found }),
+        }
+    }
+
+    /// The text form `cs1.bundle.<base64url>`.
+    pub fn to_text(&self) -> String {
+        to_text(BUNDLE_TEXT_LABEL, &self.to_bytes())
+    }
+
+    /// Parses the text form (surrounding whitespace ignored).
+    pub fn from_text(text: &str) -> Result<Self, FormatError> {
+        Self::from_bytes(&from_text(
+            text.trim(),
+            BUNDLE_TEXT_LABEL,
+            "cs1.bundle.",
+            "bundle",
+            MAX_BUNDLE_LEN,
+        )?)
+    }
+}
+
+impl fmt::Debug for Bundle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Bundle")
+            .field("origin", &self.origin)
+            .field("entries", &self.entries)
+            .field("consistency", &self.consistency)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for BundleEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BundleEntry::Full { receipt, inclusion } => f
+                .debug_struct("Full")
+                .field("receipt_len", &receipt.len())
+                .field("inclusion_len", &inclusion.len())
+                .finish(),
+            BundleEntry::Sealed {
+                index,
+                counter,
+                sealed_until,
+                ..
+            } => f
+                .debug_struct("Sealed")
+                .field("index", index)
+                .field("counter", counter)
+                .field("sealed_until", sealed_until)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+/// Why the log side could not build a bundle (a bug or inconsistency in the log, never the
+/// subject's doing).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError<E> {
+    /// The checkpoint note or body is malformed.
+    #[error("the checkpoint is malformed: {0}")]
+    Checkpoint(FormatError),
+    /// The checkpoint's root is not the root the hash reader gives for its size.
+    #[error("the checkpoint's root is not the log's root at size {size}")]
+    CheckpointMismatch {
+        /// The checkpoint's size.
+        size: u64,
+    },
+    /// A receipt (1-based position) is malformed.
+    #[error("receipt {position} is malformed: {error}")]
+    Receipt {
+        /// Position in the list given (1-based).
+        position: usize,
+        /// Why.
+        error: FormatError,
+    },
+    /// A receipt (1-based position) is not chained or not at its counter's position.
+    #[error("receipt {position} does not carry chain counter {position}")]
+    NotAChain {
+        /// Position in the list given (1-based).
+        position: usize,
+    },
+    /// A receipt's index is at or past the checkpoint's size.
+    #[error("receipt {position} has index {index}, beyond the checkpoint's size {size}")]
+    ReceiptBeyondCheckpoint {
+        /// Position in the list given (1-based).
+        position: usize,
+        /// Its leaf index.
+        index: u64,
+        /// The checkpoint's size.
+        size: u64,
+    },
+    /// The consistency proof was asked from a size larger than the checkpoint's.
+    #[error("consistency asked from size {from}, larger than the checkpoint's size {size}")]
+    FromSizeAfterCheckpoint {
+        /// The size asked.
+        from: u64,
+        /// The checkpoint's size.
+        size: u64,
+    },
+    /// Reading the log's stored hashes failed.
+    #[error(transparent)]
+    Tree(#[from] TreeError<E>),
+}
+
+/// Builds a subject's bundle on the log side.
+///
+/// `receipts` are the subject's signed receipts in counter order from counter 1: **all** of
+/// them whose index is below the checkpoint's size (the verifier treats a receipt withheld
+/// from an earlier bundle as misbehaviour). `checkpoint` is the signed checkpoint note the
+/// proofs are made for; its root is checked against `reader`. `from_size` is the tree size
+/// the subject saw last (`BundleRequest::last_tree_size`); 0 or `None` means none. Receipts
+/// whose `disclose_after` is later than `now` are sealed.
+pub fn build_bundle<R: HashReader + ?Sized, B: AsRef<[u8]>>(
+    reader: &R,
+    receipts: &[B],
+    checkpoint: &str,
+    from_size: Option<u64>,
+    now: u64,
+) -> Result<Bundle, BuildError<R::Error>> {
+    let note = SignedNote::parse(checkpoint).map_err(BuildError::Checkpoint)?;
+    let cp = Checkpoint::parse(note.text()).map_err(BuildError::Checkpoint)?;
+    let size = cp.size();
+    if tree_hash(size, reader)? != *cp.root() {
+        return Err(BuildError::CheckpointMismatch { size });
+    }
+    let mut entries = Vec::with_capacity(receipts.len());
+    for (i, bytes) in receipts.iter().enumerate() {
+        let position = i + 1;
+        let bad = |error| BuildError::Receipt { position, error };
+        let r = UnverifiedReceipt::parse(bytes.as_ref()).map_err(bad)?;
+        let body = r.peek_unverified().map_err(bad)?;
+        let counter = match body.chain {
+            Some(c) if c.counter == position as u64 => c.counter,
+            _ => return Err(BuildError::NotAChain { position }),
+        };
+        if body.index >= size {
+            return Err(BuildError::ReceiptBeyondCheckpoint {
+                position,
+                index: body.index,
+                size,
+            });
+        }
+        let inclusion = prove_record(size, body.index, reader)?;
+        entries.push(match body.disclose_after {
+            Some(sealed_until) if now < sealed_until => BundleEntry::Sealed {
+                index: body.index,
+                leaf_hash: r.leaf_hash(),
+                counter,
+                sealed_until,
+                inclusion,
+            },
+            _ => BundleEntry::Full {
+                receipt: r.as_bytes().to_vec(),
+                inclusion,
+            },
+        });
+    }
+    let consistency = match from_size {
+        None | Some(0) => None,
+        Some(from) if from > size => return Err(BuildError::FromSizeAfterCheckpoint { from, size }),
+        Some(from) => Some(ConsistencyProof {
+            from_size: from,
+            proof: prove_tree(size, from, reader)?,
+        }),
+    };
+    Ok(Bundle {
+        origin: cp.origin().to_string(),
+        entries,
+        checkpoint: checkpoint.to_string(),
+        consistency,
+    })
+}
+
+/// One entry of a verified bundle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReceiptView {
+    /// A receipt shown in full, its signature and inclusion verified (boxed: a receipt is
+    /// much larger than a sealed entry).
+    Full(Box<SignedReceipt>),
+    /// A confidential receipt, sealed until a date: its inclusion is verified, its content
+    /// is not shown. The next receipt of the chain (if any) is bound to its leaf hash.
+    Sealed {
+        /// Its counter in the subject's chain.
+        counter: u64,
+        /// Its leaf index.
+        index: u64,
+        /// Its leaf hash.
+        leaf_hash: Hash,
+        /// It is shown in full from this Unix time on.
+        sealed_until: u64,
+    },
+}
+
+impl ReceiptView {
+    /// Its counter in the subject's chain.
+    pub fn counter(&self) -> u64 {
+        match self {
+            ReceiptView::Full(r) => r.body().chain.map_or(0, |c| c.counter),
+            ReceiptView::Sealed { counter, .. } => *counter,
+        }
+    }
+
+    /// Its leaf index in the log.
+    pub fn index(&self) -> u64 {
+        match self {
+            ReceiptView::Full(r) => r.body().index,
+            ReceiptView::Sealed { index, .. } => *index,
+        }
+    }
+
+    /// Its leaf hash.
+    pub fn leaf_hash(&self) -> Hash {
+        match self {
+            ReceiptView::Full(r) => r.leaf_hash(),
+            ReceiptView::Sealed { leaf_hash, .. } => *leaf_hash,
+        }
+    }
+}
+
+/// A bundle that verified: the subject's receipts, the checkpoint, and the state to save.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedBundle {
+    receipts: Vec<ReceiptView>,
+    checkpoint: Checkpoint,
+    new_state: SavedState,
+    seen_before: u64,
+}
+
+impl VerifiedBundle {
+    /// Every receipt of the subject, counter 1 first.
+    pub fn receipts(&self) -> &[ReceiptView] {
+        &self.receipts
+    }
+
+    /// The receipts the saved state had not seen yet.
+    pub fn new_receipts(&self) -> &[ReceiptView] {
+        &self.receipts[self.seen_before as usize..]
+    }
+
+    /// The verified checkpoint.
+    pub fn checkpoint(&self) -> &Checkpoint {
+        &self.checkpoint
+    }
+
+    /// The state to save for the next verification.
+    pub fn new_state(&self) -> &SavedState {
+        &self.new_state
+    }
+
+    /// The state to save, by value.
+    pub fn into_new_state(self) -> SavedState {
+        self.new_state
+    }
+}
+
+/// Why a bundle failed verification. Counters are the subject's receipt counters (1-based);
+/// for the checks each entry passes on its own (signature, subject, inclusion, sealing) the
+/// counter is the entry's position in the bundle, which is the counter it must carry.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BundleError {
+    /// The bundle is not a well-formed bundle (truncated, trailing bytes, non-canonical,
+    /// another version).
+    #[error("the bundle is malformed: {0}")]
+    Malformed(FormatError),
+    /// The saved state is corrupt; it was not used.
+    #[error("the saved state is corrupt: {0}")]
+    SavedStateCorrupt(FormatError),
+    /// The saved state is for another log (origin or key).
+    #[error("the saved state is for another log")]
+    SavedStateForOtherLog,
+    /// The bundle or its checkpoint is for another log origin.
+    #[error("the bundle is for log {found:?}, expected {expected:?}")]
+    CheckpointOrigin {
+        /// The verifier's origin.
+        expected: String,
+        /// The origin found.
+        found: String,
+    },
+    /// The checkpoint is not a well-formed signed note or checkpoint body.
+    #[error("the checkpoint is malformed: {0}")]
+    CheckpointMalformed(FormatError),
+    /// The checkpoint carries no signature by the log key (another key signed it).
+    #[error("the checkpoint is not signed by the log key")]
+    CheckpointNotSigned,
+    /// A checkpoint signature line naming the log key does not verify (forged or altered).
+    #[error("the checkpoint's signature does not verify")]
+    CheckpointBadSignature,
+    /// The checkpoint is older (smaller) than the one verified before.
+    #[error("the checkpoint has size {got}, older than the size {saved} verified before")]
+    CheckpointOlder {
+        /// The saved tree size.
+        saved: u64,
+        /// The checkpoint's size.
+        got: u64,
+    },
+    /// The log forked: the tree verified before is not a prefix of the checkpoint's tree
+    /// (same size with another root, or a consistency proof that fails).
+    #[error("the log forked: the tree of size {saved} seen before is not a prefix of the tree of size {got}")]
+    Fork {
+        /// The saved tree size.
+        saved: u64,
+        /// The checkpoint's size.
+        got: u64,
+    },
+    /// The consistency proof is missing or starts from another size than the saved one.
+    #[error("the consistency proof starts from size {found:?}, the saved size is {saved}")]
+    ConsistencyFromWrongSize {
+        /// The saved tree size.
+        saved: u64,
+        /// The size the proof starts from (`None`: no proof).
+        found: Option<u64>,
+    },
+    /// A proof has another number of hashes than a proof for the checkpoint's tree size has:
+    /// it was made for another tree size (or truncated or padded).
+    #[error(
+        "a proof has {found} hashes where the checkpoint's tree size needs {expected} (receipt {counter:?}; none: the consistency proof)"
+    )]
+    ProofWrongSize {
+        /// The receipt whose inclusion proof it is (`None`: the consistency proof).
+        counter: Option<u64>,
+        /// Hashes needed.
+        expected: usize,
+        /// Hashes found.
+        found: usize,
+    },
+    /// A receipt is not well-formed.
+    #[error("receipt {counter} is malformed: {error}")]
+    ReceiptMalformed {
+        /// The receipt's place in the chain.
+        counter: u64,
+        /// Why.
+        error: FormatError,
+    },
+    /// A receipt's signature does not verify under the log key (altered or forged).
+    #[error("receipt {counter} is not signed by the log key")]
+    ReceiptBadSignature {
+        /// The receipt's place in the chain.
+        counter: u64,
+    },
+    /// A receipt is about another subject.
+    #[error("receipt {counter} is about another subject")]
+    ReceiptForOtherSubject {
+        /// The receipt's place in the chain.
+        counter: u64,
+    },
+    /// A receipt about the subject carries no chain position.
+    #[error("receipt {counter} carries no chain counter")]
+    ReceiptNotChained {
+        /// The receipt's place in the chain.
+        counter: u64,
+    },
+    /// A receipt is not in the checkpoint's tree at its index.
+    #[error("receipt {counter} is not included in the log at its index")]
+    ReceiptNotIncluded {
+        /// The receipt's place in the chain.
+        counter: u64,
+    },
+    /// A sealed entry is past its disclosure date (plus [`SEAL_GRACE_SECS`]) and must be
+    /// shown in full.
+    #[error("receipt {counter} is still sealed although its disclosure date {sealed_until} has passed")]
+    SealedEntryOverdue {
+        /// The receipt's place in the chain.
+        counter: u64,
+        /// The date it should have been disclosed (Unix seconds).
+        sealed_until: u64,
+    },
+    /// A receipt is missing: the entry where counter `expected` belongs carries `found`, and
+    /// `expected` appears nowhere later.
+    #[error("receipt {expected} is missing (found {found} in its place)")]
+    ChainGap {
+        /// The missing counter.
+        expected: u64,
+        /// The counter found in its place.
+        found: u64,
+    },
+    /// Two entries carry the same counter.
+    #[error("receipt {counter} appears twice")]
+    ChainDuplicate {
+        /// The repeated counter.
+        counter: u64,
+    },
+    /// The receipts are out of order: the entry where counter `expected` belongs carries
+    /// `found`, and `expected` comes later.
+    #[error("receipts out of order: {found} where {expected} belongs")]
+    ChainReordered {
+        /// The counter that belongs here.
+        expected: u64,
+        /// The counter found here.
+        found: u64,
+    },
+    /// Receipt `counter` does not chain to the receipt before it (its previous-receipt hash
+    /// differs): one of the two was altered or replaced.
+    #[error("receipt {counter} does not chain to receipt {}", counter.saturating_sub(1))]
+    ChainBroken {
+        /// The receipt whose link fails.
+        counter: u64,
+    },
+    /// Receipt `counter` has a log index not above its predecessor's.
+    #[error("receipt {counter} precedes receipt {} in the log", counter.saturating_sub(1))]
+    OutOfLogOrder {
+        /// The receipt out of log order.
+        counter: u64,
+    },
+    /// Receipt `counter` is dated before its predecessor.
+    #[error("receipt {counter} is dated before its predecessor")]
+    BackDated {
+        /// The back-dated receipt.
+        counter: u64,
+    },
+    /// The bundle has fewer receipts than were verified before: the newest were withheld.
+    #[error("the bundle has {got} receipts, {saved} were verified before")]
+    TruncatedHistory {
+        /// The saved counter.
+        saved: u64,
+        /// The receipts in the bundle.
+        got: u64,
+    },
+    /// The receipt at the saved counter is not the one verified before: the history was
+    /// rewritten.
+    #[error("receipt {counter} is not the one verified before")]
+    HeadMismatch {
+        /// The saved counter.
+        counter: u64,
+    },
+    /// A receipt already in the log at the last verification was not in that bundle: the
+    /// earlier bundle withheld it.
+    #[error(
+        "receipt {counter} (log index {index}) was in the log of size {saved_size} verified before but was withheld then"
+    )]
+    WithheldEarlier {
+        /// The withheld receipt.
+        counter: u64,
+        /// Its leaf index.
+        index: u64,
+        /// The saved tree size.
+        saved_size: u64,
+    },
+}
+
+/// What pass 1 learns about each entry, for the chain checks of pass 2.
+struct Link {
+    counter: u64,
+    leaf: Hash,
+    /// `None` for a sealed entry (its previous hash is unknown).
+    prev: Option<Option<Hash>>,
+    index: u64,
+    /// `None` for a sealed entry.
+    time: Option<u64>,
+}
+
+fn check_inclusion(p: &[Hash], cp: &Checkpoint, index: u64, leaf: &Hash, counter: u64) -> Result<(), BundleError> {
+    match check_record(p, cp.size(), cp.root(), index, leaf) {
+        Ok(()) => Ok(()),
+        Err(ProofError::WrongLength { expected, found }) => Err(BundleError::ProofWrongSize {
+            counter: Some(counter),
+            expected,
+            found,
+        }),
+        Err(_) => Err(BundleError::ReceiptNotIncluded { counter }),
+    }
+}
+
+/// Verifies a subject's bundle with nothing but the log's verifier, the subject's BlindId,
+/// its saved state (`None` the first time) and the current time; returns the receipts and
+/// the state to save. On any error nothing is returned: the caller keeps its old state.
+///
+/// The checks, in this order (the first failure is reported):
+/// 1. the saved state is for this log; the bundle's origin is this log's;
+/// 2. the checkpoint: signed by the log key, well-formed, this log's origin;
+/// 3. against the saved state: not smaller; same size ⇒ same root; larger ⇒ a consistency
+///    proof from exactly the saved size that verifies (else [`BundleError::Fork`]);
+/// 4. each entry on its own, in order: a full receipt's signature, subject, chain position
+///    and inclusion at its index; a sealed entry's date (not passed by more than
+///    [`SEAL_GRACE_SECS`]) and inclusion;
+/// 5. the chain: counters 1, 2, 3, … (a gap, a duplicate or a reordering is named), each
+///    full receipt's previous hash is the leaf hash of the entry before it, log indexes
+///    increase, times do not decrease;
+/// 6. against the saved state: at least as many receipts, the same receipt at the saved
+///    counter, and no receipt beyond the saved counter that was already in the saved tree.
+pub fn verify_bundle(
+    bundle: &Bundle,
+    verifier: &LogVerifier,
+    subject: &BlindId,
+    state: Option<&SavedState>,
+    now: u64,
+) -> Result<VerifiedBundle, BundleError> {
+    // 1. Which log.
+    if let Some(s) = state
+        && (s.origin != verifier.origin() || s.vkey != verifier.vkey())
+    {
+        return Err(BundleError::SavedStateForOtherLog);
+    }
+    if bundle.origin != verifier.origin() {
+        return Err(BundleError::CheckpointOrigin {
+            expected: verifier.origin().to_string(),
+            found: bundle.origin.clone(),
+        });
+    }
+
+    // 2. The checkpoint.
+    let cp = verifier.verify_checkpoint(&bundle.checkpoint).map_err(|e| match e {
+        VerifyError::Format(f) => BundleError::CheckpointMalformed(f),
+        VerifyError::NotSignedByLogKey => BundleError::CheckpointNotSigned,
+        VerifyError::OriginMismatch { expected, found } => BundleError::CheckpointOrigin { expected, found },
+        _ => BundleError::CheckpointBadSignature,
+    })?;
+    let size = cp.size();
+
+    // 3. Consistency with what the subject saw before.
+    if let Some(s) = state {
+        if size < s.tree_size {
+            return Err(BundleError::CheckpointOlder {
+                saved: s.tree_size,
+                got: size,
+            });
+        }
+        if s.tree_size > 0 {
+            let fork = BundleError::Fork {
+                saved: s.tree_size,
+                got: size,
+            };
+            match &bundle.consistency {
+                None if size == s.tree_size => {
+                    if *cp.root() != s.root {
+                        return Err(fork);
+                    }
+                }
+                Some(c) if c.from_size == s.tree_size => {
+                    match check_tree(&c.proof, size, cp.root(), s.tree_size, &s.root) {
+                        Ok(()) => {}
+                        Err(ProofError::WrongLength { expected, found }) => {
+                            return Err(BundleError::ProofWrongSize {
+                                counter: None,
+                                expected,
+                                found,
+                            });
+                        }
+                        Err(_) => return Err(fork),
+                    }
+                }
+                other => {
+                    return Err(BundleError::ConsistencyFromWrongSize {
+                        saved: s.tree_size,
+                        found: other.as_ref().map(|c| c.from_size),
+                    });
+                }
+            }
+        }
+    }
+
+    // 4. Each entry on its own.
+    let mut links = Vec::with_capacity(bundle.entries.len());
+    let mut receipts = Vec::with_capacity(bundle.entries.len());
+    for (i, entry) in bundle.entries.iter().enumerate() {
+        let pos = i as u64 + 1;
+        match entry {
+            BundleEntry::Full { receipt, inclusion } => {
+                let r = verifier.verify_receipt(receipt).map_err(|e| match e {
+                    VerifyError::Format(error) => BundleError::ReceiptMalformed { counter: pos, error },
+                    _ => BundleError::ReceiptBadSignature { counter: pos },
+                })?;
+                let body = r.body();
+                if body.subject.as_ref() != Some(subject) {
+                    return Err(BundleError::ReceiptForOtherSubject { counter: pos });
+                }
+                let chain = body.chain.ok_or(BundleError::ReceiptNotChained { counter: pos })?;
+                check_inclusion(inclusion, &cp, body.index, &r.leaf_hash(), pos)?;
+                links.push(Link {
+                    counter: chain.counter,
+                    leaf: r.leaf_hash(),
+                    prev: Some(chain.prev),
+                    index: body.index,
+                    time: Some(body.time),
+                });
+                receipts.push(ReceiptView::Full(Box::new(r)));
+            }
+            BundleEntry::Sealed {
+                index,
+                leaf_hash,
+                counter,
+                sealed_until,
+                inclusion,
+            } => {
+                if *counter == 0 {
+                    return Err(BundleError::ReceiptMalformed {
+                        counter: pos,
+                        error: FormatError::Receipt {
+                            reason: "chain counter 0 (counters start at 1)",
+                        },
+                    });
+                }
+                if now >= sealed_until.saturating_add(SEAL_GRACE_SECS) {
+                    return Err(BundleError::SealedEntryOverdue {
+                        counter: pos,
+                        sealed_until: *sealed_until,
+                    });
+                }
+                check_inclusion(inclusion, &cp, *index, leaf_hash, pos)?;
+                links.push(Link {
+                    counter: *counter,
+                    leaf: *leaf_hash,
+                    prev: None,
+                    index: *index,
+                    time: None,
+                });
+                receipts.push(ReceiptView::Sealed {
+                    counter: *counter,
+                    index: *index,
+                    leaf_hash: *leaf_hash,
+                    sealed_until: *sealed_until,
+                });
+            }
+        }
+    }
+
+    // 5. The chain.
+    let mut last_time = None;
+    for (i, l) in links.iter().enumerate() {
+        let expected = i as u64 + 1;
+        if l.counter != expected {
+            if l.counter < expected {
+                return Err(BundleError::ChainDuplicate { counter: l.counter });
+            }
+            if links[i + 1..].iter().any(|x| x.counter == expected) {
+                return Err(BundleError::ChainReordered {
+                    expected,
+                    found: l.counter,
+                });
+            }
+            return Err(BundleError::ChainGap {
+                expected,
+                found: l.counter,
+            });
+        }
+        if let Some(prev) = l.prev {
+            let want = i.checked_sub(1).map(|j| links[j].leaf);
+            if prev != want {
+                return Err(BundleError::ChainBroken { counter: expected });
+            }
+        }
+        if i > 0 && l.index <= links[i - 1].index {
+            return Err(BundleError::OutOfLogOrder { counter: expected });
+        }
+        if let Some(t) = l.time {
+            if last_time.is_some_and(|last| t < last) {
+                return Err(BundleError::BackDated { counter: expected });
+            }
+            last_time = Some(t);
+        }
+    }
+
+    // 6. Against the saved chain.
+    let got = links.len() as u64;
+    let mut seen_before = 0;
+    if let Some(s) = state {
+        if got < s.counter {
+            return Err(BundleError::TruncatedHistory { saved: s.counter, got });
+        }
+        if let Some(head) = s.head
+            && links[s.counter as usize - 1].leaf != head
+        {
+            return Err(BundleError::HeadMismatch { counter: s.counter });
+        }
+        if let Some(l) = links[s.counter as usize..].iter().find(|l| l.index < s.tree_size) {
+            return Err(BundleError::WithheldEarlier {
+                counter: l.counter,
+                index: l.index,
+                saved_size: s.tree_size,
+            });
+        }
+        seen_before = s.counter;
+    }
+
+    let new_state = SavedState {
+        origin: verifier.origin().to_string(),
+        vkey: verifier.vkey(),
+        tree_size: size,
+        root: *cp.root(),
+        counter: got,
+        head: links.last().map(|l| l.leaf),
+    };
+    Ok(VerifiedBundle {
+        receipts,
+        checkpoint: cp,
+        new_state,
+        seen_before,
+    })
+}
+
+/// [`verify_bundle`] from encoded inputs: the saved state is read first (a corrupt one is
+/// [`BundleError::SavedStateCorrupt`]), then the bundle ([`BundleError::Malformed`]).
+pub fn verify_bundle_bytes(
+    bundle: &[u8],
+    verifier: &LogVerifier,
+    subject: &BlindId,
+    state: Option<&[u8]>,
+    now: u64,
+) -> Result<VerifiedBundle, BundleError> {
+    let state = state
+        .map(SavedState::from_bytes)
+        .transpose()
+        .map_err(BundleError::SavedStateCorrupt)?;
+    let bundle = Bundle::from_bytes(bundle).map_err(BundleError::Malformed)?;
+    verify_bundle(&bundle, verifier, subject, state.as_ref(), now)
+}

@@ -1,0 +1,140 @@
+//! Errors of the pure log code: [`FormatError`] for bytes and text that are not well-formed,
+//! [`VerifyError`] for receipts and checkpoints that do not verify. The Merkle tree has its own
+//! [`crate::ProofError`] and [`crate::TreeError`], the bundle verifier its [`crate::BundleError`]
+//! and the bundle builder its [`crate::BuildError`]: each names what its caller can act on.
+
+/// Why bytes or text are not a well-formed receipt, checkpoint, signed note, key, bundle or
+/// saved state. Never carries the contents; offsets are byte offsets, lines are 1-based.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FormatError {
+    /// The input is longer than its limit.
+    #[error("{what} of {len} bytes exceeds the limit of {max} bytes")]
+    TooLarge {
+        /// What was being read.
+        what: &'static str,
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The input ends before the structure is complete.
+    #[error("truncated {what}")]
+    Truncated {
+        /// What was being read.
+        what: &'static str,
+    },
+    /// The input does not decode as the expected structure.
+    #[error("invalid {what} encoding")]
+    Decode {
+        /// What was being read.
+        what: &'static str,
+    },
+    /// Bytes follow a complete structure.
+    #[error("{count} trailing bytes after the {what}")]
+    TrailingBytes {
+        /// What was being read.
+        what: &'static str,
+        /// How many bytes.
+        count: usize,
+    },
+    /// The structure decodes but is not in its one canonical encoding (over-long integers,
+    /// unsorted or repeated set elements).
+    #[error("non-canonical {what} encoding")]
+    NonCanonical {
+        /// What was being read.
+        what: &'static str,
+    },
+    /// A version byte this build does not read.
+    #[error("unsupported {what} version {found}")]
+    UnsupportedVersion {
+        /// What was being read.
+        what: &'static str,
+        /// The version byte found.
+        found: u8,
+    },
+    /// The text does not start with the expected `cs1.<label>.` prefix.
+    #[error("not a `{expected}` text")]
+    WrongPrefix {
+        /// The prefix expected.
+        expected: &'static str,
+    },
+    /// Invalid or non-canonical base64 (padding, alphabet, non-zero trailing bits).
+    #[error("invalid or non-canonical base64 in the {what} at byte {offset}")]
+    Base64 {
+        /// What was being read.
+        what: &'static str,
+        /// Byte offset in the text.
+        offset: usize,
+    },
+    /// A signed note breaks the C2SP signed-note syntax.
+    #[error("malformed signed note at byte {offset}: {reason}")]
+    Note {
+        /// Byte offset in the note.
+        offset: usize,
+        /// Which rule.
+        reason: &'static str,
+    },
+    /// A checkpoint body breaks the C2SP tlog-checkpoint syntax.
+    #[error("malformed checkpoint, line {line}: {reason}")]
+    Checkpoint {
+        /// Line number (1-based).
+        line: usize,
+        /// Which rule.
+        reason: &'static str,
+    },
+    /// A key name (and so a log origin) is empty or holds whitespace, `+` or control characters.
+    #[error("invalid key name: {reason}")]
+    KeyName {
+        /// Which rule.
+        reason: &'static str,
+    },
+    /// A verifier or signer key text is malformed or its key id does not match.
+    #[error("malformed key text: {reason}")]
+    KeyText {
+        /// Which rule.
+        reason: &'static str,
+    },
+    /// A receipt body breaks a rule of its own (a chain counter of 0, a first receipt with a
+    /// previous hash, a chained receipt without subject).
+    #[error("invalid receipt: {reason}")]
+    Receipt {
+        /// Which rule.
+        reason: &'static str,
+    },
+    /// The saved state's checksum does not match its contents.
+    #[error("saved state checksum mismatch")]
+    Checksum,
+    /// The saved state decodes but its fields contradict each other.
+    #[error("inconsistent saved state: {reason}")]
+    State {
+        /// Which rule.
+        reason: &'static str,
+    },
+}
+
+/// Why a receipt or a checkpoint was refused by [`crate::LogVerifier`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// The input is not well-formed (checked before the signature where the layout allows,
+    /// after it for the receipt body).
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    /// A signature by the log key (for a note: a signature line with the log's key name and
+    /// key id) does not verify under Ed25519 strict verification.
+    #[error("the signature does not verify")]
+    BadSignature,
+    /// The note carries no signature line with the log's key name and key id (signatures by
+    /// other keys are ignored, as C2SP signed-note requires).
+    #[error("the note carries no signature by the log key")]
+    NotSignedByLogKey,
+    /// The checkpoint verifies but names another log.
+    #[error("the checkpoint is for origin {found:?}, expected {expected:?}")]
+    OriginMismatch {
+        /// The verifier's origin.
+        expected: String,
+        /// The checkpoint's origin.
+        found: String,
+    },
+}

@@ -1,0 +1,1150 @@
+//! Receipt bundles end to end, through the public API: a small in-memory log, honest bundles,
+//! and one named test per mutation a dishonest or broken platform could make. Every failure
+//! test also checks that the subject's saved state is left as it was.
+
+use credseal_core::BlindId;
+use credseal_log::*;
+
+const ORIGIN: &str = "credseal.example/log";
+const T0: u64 = 1_750_000_000;
+const SUBJECT: BlindId = BlindId([7; 32]);
+const OTHER: BlindId = BlindId([8; 32]);
+
+/// A log with one subject of interest and some traffic about others.
+#[derive(Clone)]
+struct TestLog {
+    signer_seed: [u8; 32],
+    log: MemoryLog,
+    /// The subject's receipts, counter order.
+    chain: Vec<SignedReceipt>,
+    /// Chain of the other subject.
+    other_chain: Vec<SignedReceipt>,
+    time: u64,
+}
+
+fn body(index: u64, time: u64, subject: BlindId, counter: u64, prev: Option<Hash>) -> ReceiptBody {
+    ReceiptBody {
+        index,
+        time,
+        actor: Actor::Department {
+            id: "bank-a".into(),
+            credential_serial: 1,
+        },
+        action: Action::Query,
+        detail: String::new(),
+        subject: Some(subject),
+        classes: ["identity".to_string(), "loans".to_string()].into(),
+        purpose: "loan-approval".into(),
+        token_hash: Some([counter as u8; 32]),
+        outcome: Outcome::Granted,
+        release_digest: Some([0xdd; 32]),
+        salt: random_salt(),
+        chain: Some(Chain { counter, prev }),
+        disclose_after: None,
+        flags: 0,
+    }
+}
+
+impl TestLog {
+    fn new() -> Self {
+        Self::with_seed([42; 32])
+    }
+
+    fn with_seed(signer_seed: [u8; 32]) -> Self {
+        Self {
+            signer_seed,
+            log: MemoryLog::new(),
+            chain: Vec::new(),
+            other_chain: Vec::new(),
+            time: T0,
+        }
+    }
+
+    fn signer(&self) -> LogSigner {
+        LogSigner::from_seed(ORIGIN, &self.signer_seed).unwrap()
+    }
+
+    fn verifier(&self) -> LogVerifier {
+        self.signer().verifier()
+    }
+
+    fn next_body(&mut self, disclose_after: Option<u64>) -> ReceiptBody {
+        self.time += 10;
+        let counter = self.chain.len() as u64 + 1;
+        let prev = self.chain.last().map(|r| r.leaf_hash());
+        ReceiptBody {
+            disclose_after,
+            ..body(self.log.size(), self.time, SUBJECT, counter, prev)
+        }
+    }
+
+    /// Appends a receipt about the subject.
+    fn add(&mut self) -> SignedReceipt {
+        let b = self.next_body(None);
+        self.append_subject(b)
+    }
+
+    fn add_sealed(&mut self, until: u64) -> SignedReceipt {
+        let b = self.next_body(Some(until));
+        self.append_subject(b)
+    }
+
+    fn append_subject(&mut self, b: ReceiptBody) -> SignedReceipt {
+        let r = self.signer().sign_receipt(&b).unwrap();
+        self.log.append(r.as_bytes());
+        self.chain.push(r.clone());
+        r
+    }
+
+    /// Appends `k` receipts about another subject and platform events.
+    fn noise(&mut self, k: usize) {
+        for i in 0..k {
+            self.time += 1;
+            let b = if i % 3 == 2 {
+                ReceiptBody {
+                    actor: Actor::Platform,
+                    action: Action::KeyEvent,
+                    subject: None,
+                    chain: None,
+                    token_hash: None,
+                    release_digest: None,
+                    outcome: Outcome::Done,
+                    ..body(self.log.size(), self.time, OTHER, 1, None)
+                }
+            } else {
+                let counter = self.other_chain.len() as u64 + 1;
+                let prev = self.other_chain.last().map(|r| r.leaf_hash());
+                body(self.log.size(), self.time, OTHER, counter, prev)
+            };
+            let r = self.signer().sign_receipt(&b).unwrap();
+            self.log.append(r.as_bytes());
+            if b.chain.is_some() {
+                self.other_chain.push(r);
+            }
+        }
+    }
+
+    fn checkpoint(&self) -> String {
+        self.signer()
+            .sign_checkpoint(&Checkpoint::new(ORIGIN, self.log.size(), self.log.root()).unwrap())
+    }
+
+    fn receipts(&self) -> Vec<Vec<u8>> {
+        self.chain.iter().map(|r| r.as_bytes().to_vec()).collect()
+    }
+
+    fn bundle(&self, from: Option<&SavedState>, now: u64) -> Bundle {
+        build_bundle(
+            &self.log,
+            &self.receipts(),
+            &self.checkpoint(),
+            from.map(SavedState::tree_size),
+            now,
+        )
+        .unwrap()
+    }
+}
+
+/// A log with five receipts about the subject among other traffic.
+fn five() -> TestLog {
+    let mut t = TestLog::new();
+    for _ in 0..5 {
+        t.noise(2);
+        t.add();
+    }
+    t.noise(1);
+    t
+}
+
+/// Verifies `bundle` expecting `err`, and checks that the saved state is not advanced: the
+/// caller's state is untouched and still accepts an honest bundle of `honest`.
+fn expect_failure(honest: &TestLog, bundle: &Bundle, state: Option<&SavedState>, err: BundleError) {
+    let before = state.map(SavedState::to_bytes);
+    let v = honest.verifier();
+    // The caller's pattern: replace the state only on success.
+    let mut held = state.cloned();
+    match verify_bundle(bundle, &v, &SUBJECT, held.as_ref(), T0 + 10_000) {
+        Ok(ok) => panic!("accepted ({} receipts); expected {err:?}", ok.receipts().len()),
+        Err(e) => assert_eq!(e, err),
+    }
+    if let Ok(ok) = verify_bundle(bundle, &v, &SUBJECT, held.as_ref(), T0 + 10_000) {
+        held = Some(ok.into_new_state());
+    }
+    // Round trip through bytes gives the same error.
+    let bytes = bundle.to_bytes();
+    assert_eq!(
+        verify_bundle_bytes(&bytes, &v, &SUBJECT, before.as_deref(), T0 + 10_000).unwrap_err(),
+        err
+    );
+    assert_eq!(held.as_ref().map(SavedState::to_bytes), before);
+    let good = honest.bundle(held.as_ref(), T0 + 10_000);
+    verify_bundle(&good, &v, &SUBJECT, held.as_ref(), T0 + 10_000)
+        .expect("the old state still verifies honest bundles");
+}
+
+fn first_state(t: &TestLog) -> SavedState {
+    verify_bundle(&t.bundle(None, T0 + 10_000), &t.verifier(), &SUBJECT, None, T0 + 10_000)
+        .unwrap()
+        .into_new_state()
+}
+
+// ------------------------------------------------------------------------------------------
+// Happy paths
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn honest_bundles_verify_and_advance_the_state() {
+    let mut t = five();
+    let v = t.verifier();
+    let b = t.bundle(None, T0 + 10_000);
+    let first = verify_bundle(&b, &v, &SUBJECT, None, T0 + 10_000).unwrap();
+    assert_eq!(first.receipts().len(), 5);
+    assert_eq!(first.new_receipts().len(), 5);
+    for (i, r) in first.receipts().iter().enumerate() {
+        assert_eq!(r.counter(), i as u64 + 1);
+        assert_eq!(r.leaf_hash(), t.chain[i].leaf_hash());
+        assert!(matches!(r, ReceiptView::Full(f) if f.body().purpose == "loan-approval"));
+    }
+    let s1 = first.new_state().clone();
+    assert_eq!((s1.tree_size(), s1.counter()), (t.log.size(), 5));
+    assert_eq!(s1.head(), Some(&t.chain[4].leaf_hash()));
+    assert_eq!(s1.root(), &t.log.root());
+
+    // The same checkpoint again: nothing new, no consistency proof needed.
+    let again = verify_bundle(&t.bundle(Some(&s1), T0 + 10_000), &v, &SUBJECT, Some(&s1), T0 + 10_000).unwrap();
+    assert_eq!(again.new_receipts().len(), 0);
+    assert_eq!(again.new_state(), &s1);
+
+    // More traffic and two more receipts.
+    t.noise(7);
+    t.add();
+    t.noise(3);
+    t.add();
+    let b2 = t.bundle(Some(&s1), T0 + 10_000);
+    assert_eq!(b2.consistency.as_ref().unwrap().from_size, s1.tree_size());
+    let second = verify_bundle(&b2, &v, &SUBJECT, Some(&s1), T0 + 10_000).unwrap();
+    assert_eq!(second.receipts().len(), 7);
+    assert_eq!(
+        second
+            .new_receipts()
+            .iter()
+            .map(ReceiptView::counter)
+            .collect::<Vec<_>>(),
+        [6, 7]
+    );
+    assert_eq!(second.new_state().counter(), 7);
+    assert_eq!(second.checkpoint().size(), t.log.size());
+}
+
+#[test]
+fn a_subject_without_receipts_gets_an_empty_bundle() {
+    let mut t = TestLog::new();
+    t.noise(4);
+    let v = t.verifier();
+    let s = verify_bundle(&t.bundle(None, T0), &v, &SUBJECT, None, T0)
+        .unwrap()
+        .into_new_state();
+    assert_eq!((s.counter(), s.head()), (0, None));
+    t.noise(4);
+    t.add();
+    let ok = verify_bundle(&t.bundle(Some(&s), T0), &v, &SUBJECT, Some(&s), T0).unwrap();
+    assert_eq!(ok.new_receipts().len(), 1);
+}
+
+#[test]
+fn bundle_and_state_text_forms_round_trip() {
+    let t = five();
+    let b = t.bundle(None, T0 + 10_000);
+    let text = b.to_text();
+    assert!(text.starts_with("cs1.bundle."));
+    assert_eq!(Bundle::from_text(&format!("{text}\n")).unwrap(), b);
+    let s = first_state(&t);
+    let st = s.to_text();
+    assert!(st.starts_with("cs1.log-state."));
+    assert_eq!(SavedState::from_text(&st).unwrap(), s);
+    assert_eq!(SavedState::from_bytes(&s.to_bytes()).unwrap(), s);
+}
+
+#[test]
+fn sealed_entries_count_in_the_chain_and_open_on_their_date() {
+    let mut t = TestLog::new();
+    t.add();
+    t.noise(2);
+    let until = T0 + 1_000_000;
+    let sealed = t.add_sealed(until);
+    t.noise(2);
+    t.add();
+    let v = t.verifier();
+
+    // Before the date: shown sealed, counted, chained to by receipt 3.
+    let b = t.bundle(None, until - 1);
+    assert!(matches!(b.entries[1], BundleEntry::Sealed { counter: 2, .. }));
+    let ok = verify_bundle(&b, &v, &SUBJECT, None, until - 1).unwrap();
+    assert_eq!(
+        ok.receipts()[1],
+        ReceiptView::Sealed {
+            counter: 2,
+            index: sealed.body().index,
+            leaf_hash: sealed.leaf_hash(),
+            sealed_until: until
+        }
+    );
+    let s = ok.into_new_state();
+    assert_eq!(s.counter(), 3);
+
+    // On the date: in full, and the state moves on.
+    t.noise(1);
+    let b = t.bundle(Some(&s), until);
+    assert!(matches!(b.entries[1], BundleEntry::Full { .. }));
+    let ok = verify_bundle(&b, &v, &SUBJECT, Some(&s), until).unwrap();
+    assert!(matches!(&ok.receipts()[1], ReceiptView::Full(r) if r.body().disclose_after == Some(until)));
+}
+
+#[test]
+fn a_sealed_head_must_be_disclosed_as_the_same_receipt() {
+    let mut t = TestLog::new();
+    t.add();
+    let until = T0 + 1_000;
+    t.add_sealed(until);
+    let s = verify_bundle(&t.bundle(None, T0), &t.verifier(), &SUBJECT, None, T0)
+        .unwrap()
+        .into_new_state();
+    assert_eq!(s.head(), Some(&t.chain[1].leaf_hash()));
+    // After the date the log shows another receipt 2 (appended later, chained to 1).
+    let mut forged = t.clone();
+    forged.chain.pop();
+    forged.noise(1);
+    forged.add();
+    let b = forged.bundle(Some(&s), until);
+    assert_eq!(
+        verify_bundle(&b, &t.verifier(), &SUBJECT, Some(&s), until).unwrap_err(),
+        BundleError::HeadMismatch { counter: 2 }
+    );
+    // The genuine receipt 2, disclosed on its date, verifies.
+    verify_bundle(&t.bundle(Some(&s), until), &t.verifier(), &SUBJECT, Some(&s), until).unwrap();
+}
+
+// ------------------------------------------------------------------------------------------
+// Malformed input
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn bundle_truncated() {
+    let t = five();
+    let bytes = t.bundle(None, T0 + 10_000).to_bytes();
+    for cut in [0, 1, 10, bytes.len() / 2, bytes.len() - 1] {
+        let e = verify_bundle_bytes(&bytes[..cut], &t.verifier(), &SUBJECT, None, T0 + 10_000).unwrap_err();
+        assert!(
+            matches!(e, BundleError::Malformed(FormatError::Truncated { what: "bundle" })),
+            "cut at {cut}: {e:?}"
+        );
+    }
+}
+
+#[test]
+fn bundle_trailing_bytes_and_other_version() {
+    let t = five();
+    let mut bytes = t.bundle(None, T0 + 10_000).to_bytes();
+    bytes.push(0);
+    assert!(matches!(
+        verify_bundle_bytes(&bytes, &t.verifier(), &SUBJECT, None, T0).unwrap_err(),
+        BundleError::Malformed(FormatError::TrailingBytes {
+            what: "bundle",
+            count: 1
+        })
+    ));
+    bytes.pop();
+    bytes[0] = 2;
+    assert!(matches!(
+        verify_bundle_bytes(&bytes, &t.verifier(), &SUBJECT, None, T0).unwrap_err(),
+        BundleError::Malformed(FormatError::UnsupportedVersion { found: 2, .. })
+    ));
+}
+
+#[test]
+fn bundle_receipt_bytes_truncated_at_2() {
+    let t = five();
+    let mut b = t.bundle(None, T0 + 10_000);
+    if let BundleEntry::Full { receipt, .. } = &mut b.entries[1] {
+        receipt.truncate(50);
+    }
+    expect_failure(
+        &t,
+        &b,
+        None,
+        BundleError::ReceiptMalformed {
+            counter: 2,
+            error: FormatError::Truncated { what: "receipt" },
+        },
+    );
+}
+
+// ------------------------------------------------------------------------------------------
+// The subject's chain
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn bundle_reordered_2_3() {
+    let t = five();
+    let mut b = t.bundle(None, T0 + 10_000);
+    b.entries.swap(1, 2);
+    expect_failure(&t, &b, None, BundleError::ChainReordered { expected: 2, found: 3 });
+}
+
+#[test]
+fn bundle_reordered_last_to_front() {
+    let t = five();
+    let mut b = t.bundle(None, T0 + 10_000);
+    let last = b.entries.pop().unwrap();
+    b.entries.insert(0, last);
+    expect_failure(&t, &b, None, BundleError::ChainReordered { expected: 1, found: 5 });
+}
+
+#[test]
+fn bundle_receipt_removed_at_3() {
+    let t = five();
+    let mut b = t.bundle(None, T0 + 10_000);
+    b.entries.remove(2);
+    expect_failure(&t, &b, None, BundleError::ChainGap { expected: 3, found: 4 });
+}
+
+#[test]
+fn bundle_receipt_removed_at_1() {
+    let t = five();
+    let mut b = t.bundle(None, T0 + 10_000);
+    b.entries.remove(0);
+    expect_failure(&t, &b, None, BundleError::ChainGap { expected: 1, found: 2 });
+}
+
+#[test]
+fn bundle_receipt_duplicated_at_2() {
+    let t = five();
+    let mut b = t.bundle(None, T0 + 10_000);
+    let dup = b.entries[1].clone();
+    b.entries.insert(2, dup);
+    expect_failure(&t, &b, None, BundleError::ChainDuplicate { counter: 2 });
+}
+
+#[test]
+fn bundle_receipt_altered_at_4() {
+    // A byte of receipt 4 changed: its signature fails.
+    let t = five();
+    let mut b = t.bundle(None, T0 + 10_000);
+    if let BundleEntry::Full { receipt, .. } = &mut b.entries[3] {
+        receipt[20] ^= 1;
+    }
+    expect_failure(&t, &b, None, BundleError::ReceiptBadSignature { counter: 4 });
+}
+
+#[test]
+fn bundle_receipt_altered_and_resigned_at_4() {
+    // The platform (holding the log key) re-signs an altered receipt 4: the log does not
+    // hold it.
+    let t = five();
+    let mut b = t.bundle(None, T0 + 10_000);
+    let mut altered = t.chain[3].body().clone();
+    altered.purpose = "law-enforcement".into();
+    let r = t.signer().sign_receipt(&altered).unwrap();
+    if let BundleEntry::Full { receipt, .. } = &mut b.entries[3] {
+        *receipt = r.into_bytes();
+    }
+    expect_failure(&t, &b, None, BundleError::ReceiptNotIncluded { counter: 4 });
+}
+
+#[test]
+fn bundle_receipt_replaced_and_relogged_at_3() {
+    // The platform appends an altered receipt 3 to the log and shows it instead of the
+    // original: receipt 4 does not chain to it.
+    let t = five();
+    let mut forged = t.clone();
+    let mut altered = t.chain[2].body().clone();
+    altered.purpose = "law-enforcement".into();
+    altered.index = forged.log.size();
+    let r = forged.signer().sign_receipt(&altered).unwrap();
+    forged.log.append(r.as_bytes());
+    forged.chain[2] = r;
+    let b = forged.bundle(None, T0 + 10_000);
+    let v = t.verifier();
+    assert_eq!(
+        verify_bundle(&b, &v, &SUBJECT, None, T0 + 10_000).unwrap_err(),
+        BundleError::ChainBroken { counter: 4 }
+    );
+}
+
+#[test]
+fn bundle_history_rewritten_at_saved_head() {
+    // The subject saw receipts 1..5. Later the platform shows 1..4 and a different 5
+    // (appended later, chained to 4): the receipt at the saved counter changed.
+    let t = five();
+    let s = first_state(&t);
+    let mut forged = t.clone();
+    forged.chain.pop();
+    forged.noise(1);
+    forged.add();
+    let b = forged.bundle(Some(&s), T0 + 10_000);
+    expect_failure(&t, &b, Some(&s), BundleError::HeadMismatch { counter: 5 });
+}
+
+#[test]
+fn bundle_tail_withheld() {
+    // The subject saw receipts 1..5; the new bundle stops at 4.
+    let mut t = five();
+    let s = first_state(&t);
+    t.noise(3);
+    let mut b = t.bundle(Some(&s), T0 + 10_000);
+    b.entries.pop();
+    expect_failure(&t, &b, Some(&s), BundleError::TruncatedHistory { saved: 5, got: 4 });
+}
+
+#[test]
+fn bundle_receipt_withheld_earlier() {
+    // The first bundle hid receipt 5, already in the log. The next bundle shows it: the
+    // subject learns the earlier bundle was incomplete.
+    let t = five();
+    let mut hiding = t.clone();
+    hiding.chain.pop();
+    let s = verify_bundle(&hiding.bundle(None, T0), &t.verifier(), &SUBJECT, None, T0)
+        .unwrap()
+        .into_new_state();
+    assert_eq!(s.counter(), 4);
+    let b = t.bundle(Some(&s), T0 + 10_000);
+    assert_eq!(
+        verify_bundle(&b, &t.verifier(), &SUBJECT, Some(&s), T0 + 10_000).unwrap_err(),
+        BundleError::WithheldEarlier {
+            counter: 5,
+            index: t.chain[4].body().index,
+            saved_size: t.log.size()
+        }
+    );
+}
+
+#[test]
+fn bundle_receipt_for_other_subject_at_2() {
+    let t = five();
+    let mut b = t.bundle(None, T0 + 10_000);
+    let other = t.other_chain[0].body().index;
+    b.entries[1] = BundleEntry::Full {
+        receipt: t.other_chain[0].as_bytes().to_vec(),
+        inclusion: t.log.prove_record(t.log.size(), other).unwrap(),
+    };
+    expect_failure(&t, &b, None, BundleError::ReceiptForOtherSubject { counter: 2 });
+}
+
+#[test]
+fn bundle_receipt_back_dated_at_3() {
+    let mut t = TestLog::new();
+    t.add();
+    t.add();
+    let mut b3 = t.next_body(None);
+    b3.time = t.chain[1].body().time - 1;
+    t.append_subject(b3);
+    let b = t.bundle(None, T0);
+    assert_eq!(
+        verify_bundle(&b, &t.verifier(), &SUBJECT, None, T0).unwrap_err(),
+        BundleError::BackDated { counter: 3 }
+    );
+}
+
+#[test]
+fn bundle_receipt_out_of_log_order_at_2() {
+    // Receipt 2 sits at leaf 0, receipt 1 at leaf 1.
+    let mut t = TestLog::new();
+    let s = t.signer();
+    let r1 = s.sign_receipt(&body(1, T0, SUBJECT, 1, None)).unwrap();
+    let r2 = s
+        .sign_receipt(&body(0, T0 + 1, SUBJECT, 2, Some(r1.leaf_hash())))
+        .unwrap();
+    t.log.append(r2.as_bytes());
+    t.log.append(r1.as_bytes());
+    t.chain = vec![r1, r2];
+    let b = t.bundle(None, T0);
+    assert_eq!(
+        verify_bundle(&b, &t.verifier(), &SUBJECT, None, T0).unwrap_err(),
+        BundleError::OutOfLogOrder { counter: 2 }
+    );
+}
+
+#[test]
+fn bundle_receipt_not_chained_at_1() {
+    let mut t = TestLog::new();
+    let r = t
+        .signer()
+        .sign_receipt(&ReceiptBody {
+            chain: None,
+            ..body(0, T0, SUBJECT, 1, None)
+        })
+        .unwrap();
+    t.log.append(r.as_bytes());
+    let b = Bundle {
+        origin: ORIGIN.into(),
+        entries: vec![BundleEntry::Full {
+            receipt: r.into_bytes(),
+            inclusion: vec![],
+        }],
+        checkpoint: t.checkpoint(),
+        consistency: None,
+    };
+    assert_eq!(
+        verify_bundle(&b, &t.verifier(), &SUBJECT, None, T0).unwrap_err(),
+        BundleError::ReceiptNotChained { counter: 1 }
+    );
+}
+
+// ------------------------------------------------------------------------------------------
+// Keys and signatures
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn bundle_signed_by_other_key() {
+    // Another key (same origin) runs an identical log: its checkpoint carries no signature
+    // of the log key.
+    let honest = five();
+    let mut other = TestLog::with_seed([99; 32]);
+    for _ in 0..5 {
+        other.noise(2);
+        other.add();
+    }
+    let b = other.bundle(None, T0 + 10_000);
+    expect_failure(&honest, &b, None, BundleError::CheckpointNotSigned);
+}
+
+#[test]
+fn bundle_receipt_signed_by_other_key_at_2() {
+    // The checkpoint is genuine, receipt 2 is signed by another key (and logged).
+    let mut t = TestLog::new();
+    t.add();
+    let b2 = t.next_body(None);
+    let r = LogSigner::from_seed(ORIGIN, &[99; 32])
+        .unwrap()
+        .sign_receipt(&b2)
+        .unwrap();
+    t.log.append(r.as_bytes());
+    t.chain.push(r);
+    t.add();
+    let b = t.bundle(None, T0);
+    assert_eq!(
+        verify_bundle(&b, &t.verifier(), &SUBJECT, None, T0).unwrap_err(),
+        BundleError::ReceiptBadSignature { counter: 2 }
+    );
+}
+
+#[test]
+fn bundle_checkpoint_forged_signature() {
+    // A signature line with the log's name and key id that does not verify.
+    let t = five();
+    let mut b = t.bundle(None, T0 + 10_000);
+    b.checkpoint = b.checkpoint.replacen(
+        &format!("\n{}\n", t.log.size()),
+        &format!("\n{}\n", t.log.size() + 1),
+        1,
+    );
+    expect_failure(&t, &b, None, BundleError::CheckpointBadSignature);
+}
+
+#[test]
+fn bundle_checkpoint_malformed() {
+    let t = five();
+    let mut b = t.bundle(None, T0 + 10_000);
+    b.checkpoint = b.checkpoint.replacen("\n\n", "\n", 1);
+    expect_failure(
+        &t,
+        &b,
+        None,
+        BundleError::CheckpointMalformed(FormatError::Note {
+            offset: b.checkpoint.len(),
+            reason: "no blank line before the signatures",
+        }),
+    );
+}
+
+#[test]
+fn bundle_for_other_origin() {
+    let t = five();
+    let mut b = t.bundle(None, T0 + 10_000);
+    b.origin = "other.example/log".into();
+    expect_failure(
+        &t,
+        &b,
+        None,
+        BundleError::CheckpointOrigin {
+            expected: ORIGIN.into(),
+            found: "other.example/log".into(),
+        },
+    );
+    // A checkpoint for another origin, signed by the log key.
+    let mut b = t.bundle(None, T0 + 10_000);
+    b.checkpoint = t
+        .signer()
+        .sign_checkpoint(&Checkpoint::new("other.example/log", t.log.size(), t.log.root()).unwrap());
+    expect_failure(
+        &t,
+        &b,
+        None,
+        BundleError::CheckpointOrigin {
+            expected: ORIGIN.into(),
+            found: "other.example/log".into(),
+        },
+    );
+}
+
+// ------------------------------------------------------------------------------------------
+// Proofs and checkpoints
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn bundle_proof_for_other_tree_size() {
+    // Inclusion proofs made for a tree twice as large as the checkpoint's.
+    let mut t = five();
+    let size = t.log.size();
+    let cp = t.checkpoint();
+    t.noise(size as usize);
+    let mut b = build_bundle(&t.log, &t.receipts(), &cp, None, T0).unwrap();
+    for (e, r) in b.entries.iter_mut().zip(&t.chain) {
+        if let BundleEntry::Full { inclusion, .. } = e {
+            *inclusion = t.log.prove_record(2 * size, r.body().index).unwrap();
+        }
+    }
+    assert_eq!(
+        verify_bundle(&b, &t.verifier(), &SUBJECT, None, T0).unwrap_err(),
+        BundleError::ProofWrongSize {
+            counter: Some(1),
+            expected: record_proof_len(size, t.chain[0].body().index),
+            found: record_proof_len(2 * size, t.chain[0].body().index),
+        }
+    );
+}
+
+#[test]
+fn bundle_inclusion_proof_of_another_receipt_at_3() {
+    let t = five();
+    let mut b = t.bundle(None, T0 + 10_000);
+    let p2 = match &b.entries[1] {
+        BundleEntry::Full { inclusion, .. } => inclusion.clone(),
+        _ => unreachable!(),
+    };
+    if let BundleEntry::Full { inclusion, .. } = &mut b.entries[2] {
+        *inclusion = p2;
+    }
+    expect_failure(&t, &b, None, BundleError::ReceiptNotIncluded { counter: 3 });
+}
+
+#[test]
+fn bundle_inclusion_sibling_flipped_at_5() {
+    let t = five();
+    let mut b = t.bundle(None, T0 + 10_000);
+    if let BundleEntry::Full { inclusion, .. } = &mut b.entries[4] {
+        inclusion[0][0] ^= 1;
+    }
+    expect_failure(&t, &b, None, BundleError::ReceiptNotIncluded { counter: 5 });
+}
+
+#[test]
+fn checkpoint_older_than_saved() {
+    let mut t = five();
+    let old = t.bundle(None, T0 + 10_000);
+    t.noise(4);
+    t.add();
+    let s = first_state(&t);
+    expect_failure(
+        &t,
+        &old,
+        Some(&s),
+        BundleError::CheckpointOlder {
+            saved: t.log.size(),
+            got: old_size(&old),
+        },
+    );
+}
+
+fn old_size(b: &Bundle) -> u64 {
+    Checkpoint::parse(SignedNote::parse(&b.checkpoint).unwrap().text())
+        .unwrap()
+        .size()
+}
+
+#[test]
+fn checkpoint_fork() {
+    // The subject saw the log at size N. The platform then shows a log (signed with the
+    // same key) that rewrote history before N: its consistency proof from N fails.
+    let t = five();
+    let s = first_state(&t);
+    let n = s.tree_size();
+    let mut forked = TestLog::new();
+    forked.noise(3); // different first leaves
+    for _ in 0..5 {
+        forked.add();
+    }
+    forked.noise((n + 4 - forked.log.size()) as usize);
+    assert!(forked.log.size() > n);
+    let b = forked.bundle(Some(&s), T0 + 10_000);
+    expect_failure(
+        &t,
+        &b,
+        Some(&s),
+        BundleError::Fork {
+            saved: n,
+            got: forked.log.size(),
+        },
+    );
+}
+
+#[test]
+fn checkpoint_fork_same_size() {
+    let t = five();
+    let s = first_state(&t);
+    let mut forked = TestLog::new();
+    forked.noise(1);
+    for _ in 0..5 {
+        forked.add();
+    }
+    forked.noise((s.tree_size() - forked.log.size()) as usize);
+    assert_eq!(forked.log.size(), s.tree_size());
+    let b = forked.bundle(Some(&s), T0 + 10_000);
+    assert!(b.consistency.as_ref().is_some_and(|c| c.proof.is_empty()));
+    expect_failure(
+        &t,
+        &b,
+        Some(&s),
+        BundleError::Fork {
+            saved: s.tree_size(),
+            got: s.tree_size(),
+        },
+    );
+    let mut b = b;
+    b.consistency = None;
+    expect_failure(
+        &t,
+        &b,
+        Some(&s),
+        BundleError::Fork {
+            saved: s.tree_size(),
+            got: s.tree_size(),
+        },
+    );
+}
+
+#[test]
+fn bundle_consistency_missing() {
+    let mut t = five();
+    let s = first_state(&t);
+    t.noise(2);
+    let mut b = t.bundle(Some(&s), T0 + 10_000);
+    b.consistency = None;
+    expect_failure(
+        &t,
+        &b,
+        Some(&s),
+        BundleError::ConsistencyFromWrongSize {
+            saved: s.tree_size(),
+            found: None,
+        },
+    );
+}
+
+#[test]
+fn bundle_consistency_from_other_size() {
+    let mut t = five();
+    let s = first_state(&t);
+    t.noise(9);
+    let b = build_bundle(&t.log, &t.receipts(), &t.checkpoint(), Some(s.tree_size() - 1), T0).unwrap();
+    expect_failure(
+        &t,
+        &b,
+        Some(&s),
+        BundleError::ConsistencyFromWrongSize {
+            saved: s.tree_size(),
+            found: Some(s.tree_size() - 1),
+        },
+    );
+}
+
+#[test]
+fn bundle_consistency_proof_truncated() {
+    let mut t = five();
+    let s = first_state(&t);
+    t.noise(9);
+    let mut b = t.bundle(Some(&s), T0 + 10_000);
+    let c = b.consistency.as_mut().unwrap();
+    let len = c.proof.len();
+    c.proof.pop();
+    expect_failure(
+        &t,
+        &b,
+        Some(&s),
+        BundleError::ProofWrongSize {
+            counter: None,
+            expected: len,
+            found: len - 1,
+        },
+    );
+}
+
+// ------------------------------------------------------------------------------------------
+// Sealed entries
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn bundle_sealed_entry_overdue() {
+    // The platform keeps receipt 2 sealed past its date.
+    let mut t = TestLog::new();
+    t.add();
+    let until = T0 + 500;
+    t.add_sealed(until);
+    t.add();
+    let b = t.bundle(None, until - 1);
+    assert!(verify_bundle(&b, &t.verifier(), &SUBJECT, None, until - 1).is_ok());
+    // Within the grace period (clock skew, transfer) it is still accepted; not after.
+    assert!(verify_bundle(&b, &t.verifier(), &SUBJECT, None, until + SEAL_GRACE_SECS - 1).is_ok());
+    assert_eq!(
+        verify_bundle(&b, &t.verifier(), &SUBJECT, None, until + SEAL_GRACE_SECS).unwrap_err(),
+        BundleError::SealedEntryOverdue {
+            counter: 2,
+            sealed_until: until
+        }
+    );
+}
+
+#[test]
+fn bundle_sealed_entry_with_wrong_leaf_hash() {
+    let mut t = TestLog::new();
+    t.add();
+    let until = T0 + 500;
+    t.add_sealed(until);
+    t.add();
+    let mut b = t.bundle(None, T0);
+    if let BundleEntry::Sealed { leaf_hash, .. } = &mut b.entries[1] {
+        leaf_hash[0] ^= 1;
+    }
+    assert_eq!(
+        verify_bundle(&b, &t.verifier(), &SUBJECT, None, T0).unwrap_err(),
+        BundleError::ReceiptNotIncluded { counter: 2 }
+    );
+}
+
+// ------------------------------------------------------------------------------------------
+// Saved state
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn saved_state_corrupt() {
+    let t = five();
+    let s = first_state(&t);
+    let bytes = s.to_bytes();
+    let b = t.bundle(Some(&s), T0 + 10_000).to_bytes();
+    let v = t.verifier();
+    // Every single-bit flip is caught by the checksum.
+    for i in 0..bytes.len() {
+        let mut bad = bytes.clone();
+        bad[i] ^= 0x10;
+        assert_eq!(
+            verify_bundle_bytes(&b, &v, &SUBJECT, Some(&bad), T0 + 10_000).unwrap_err(),
+            BundleError::SavedStateCorrupt(FormatError::Checksum),
+            "flip at {i}"
+        );
+    }
+    // Truncated.
+    for cut in [0, 10, bytes.len() - 1] {
+        assert!(matches!(
+            verify_bundle_bytes(&b, &v, &SUBJECT, Some(&bytes[..cut]), T0).unwrap_err(),
+            BundleError::SavedStateCorrupt(_)
+        ));
+    }
+    assert_eq!(
+        SavedState::from_text("cs1.bundle.AAAA").unwrap_err(),
+        FormatError::WrongPrefix {
+            expected: "cs1.log-state."
+        }
+    );
+}
+
+#[test]
+fn saved_state_inconsistent_fields_are_corrupt() {
+    // States with a valid checksum but contradictory fields (written by a buggy tool).
+    use serde::Serialize;
+    #[derive(Serialize)]
+    struct Repr<'a> {
+        origin: &'a str,
+        vkey: &'a str,
+        tree_size: u64,
+        root: Hash,
+        counter: u64,
+        head: Option<Hash>,
+    }
+    let t = five();
+    let vkey = t.verifier().vkey();
+    let make = |r: Repr| {
+        let mut out = vec![1u8];
+        out.extend(postcard::to_allocvec(&r).unwrap());
+        let mut m = b"credseal:v1:log-state\0".to_vec();
+        m.extend_from_slice(&out);
+        out.extend_from_slice(ring::digest::digest(&ring::digest::SHA256, &m).as_ref());
+        out
+    };
+    let ok = Repr {
+        origin: ORIGIN,
+        vkey: &vkey,
+        tree_size: 10,
+        root: [1; 32],
+        counter: 2,
+        head: Some([2; 32]),
+    };
+    assert!(SavedState::from_bytes(&make(ok)).is_ok());
+    for (r, reason) in [
+        (
+            Repr {
+                origin: "other",
+                vkey: &vkey,
+                tree_size: 10,
+                root: [1; 32],
+                counter: 2,
+                head: Some([2; 32]),
+            },
+            "the verifier key names another origin",
+        ),
+        (
+            Repr {
+                origin: ORIGIN,
+                vkey: "x+00000000+AA==",
+                tree_size: 10,
+                root: [1; 32],
+                counter: 2,
+                head: Some([2; 32]),
+            },
+            "the verifier key does not parse",
+        ),
+        (
+            Repr {
+                origin: ORIGIN,
+                vkey: &vkey,
+                tree_size: 0,
+                root: [1; 32],
+                counter: 0,
+                head: None,
+            },
+            "an empty tree with a root other than the empty root",
+        ),
+        (
+            Repr {
+                origin: ORIGIN,
+                vkey: &vkey,
+                tree_size: 10,
+                root: [1; 32],
+                counter: 2,
+                head: None,
+            },
+            "a head is present exactly when the counter is above 0",
+        ),
+        (
+            Repr {
+                origin: ORIGIN,
+                vkey: &vkey,
+                tree_size: 1,
+                root: [1; 32],
+                counter: 2,
+                head: Some([2; 32]),
+            },
+            "more receipts than the tree has leaves",
+        ),
+    ] {
+        assert_eq!(
+            SavedState::from_bytes(&make(r)).unwrap_err(),
+            FormatError::State { reason }
+        );
+    }
+}
+
+#[test]
+fn saved_state_for_other_log() {
+    let t = five();
+    let other = {
+        let mut o = TestLog::with_seed([5; 32]);
+        o.add();
+        o
+    };
+    let s = first_state(&other);
+    let b = t.bundle(None, T0 + 10_000);
+    assert_eq!(
+        verify_bundle(&b, &t.verifier(), &SUBJECT, Some(&s), T0 + 10_000).unwrap_err(),
+        BundleError::SavedStateForOtherLog
+    );
+}
+
+// ------------------------------------------------------------------------------------------
+// Builder errors (log-side bugs)
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn build_bundle_refuses_inconsistent_input() {
+    let mut t = five();
+    let cp = t.checkpoint();
+    let size = t.log.size();
+    // A receipt beyond the checkpoint.
+    t.noise(1);
+    t.add();
+    assert!(matches!(
+        build_bundle(&t.log, &t.receipts(), &cp, None, T0),
+        Err(BuildError::ReceiptBeyondCheckpoint { position: 6, size: s, .. }) if s == size
+    ));
+    // Receipts not in counter order.
+    let mut rs = t.receipts();
+    rs.swap(0, 1);
+    assert_eq!(
+        build_bundle(&t.log, &rs, &t.checkpoint(), None, T0).unwrap_err(),
+        BuildError::NotAChain { position: 1 }
+    );
+    // A checkpoint whose root is not the log's.
+    let wrong = t
+        .signer()
+        .sign_checkpoint(&Checkpoint::new(ORIGIN, t.log.size(), [0; 32]).unwrap());
+    assert_eq!(
+        build_bundle(&t.log, &t.receipts(), &wrong, None, T0).unwrap_err(),
+        BuildError::CheckpointMismatch { size: t.log.size() }
+    );
+    assert_eq!(
+        build_bundle(&t.log, &t.receipts(), &t.checkpoint(), Some(t.log.size() + 1), T0).unwrap_err(),
+        BuildError::FromSizeAfterCheckpoint {
+            from: t.log.size() + 1,
+            size: t.log.size()
+        }
+    );
+    // Missing stored hashes surface as tree errors.
+    let short: Vec<Hash> = t.log.stored()[..4].to_vec();
+    assert!(matches!(
+        build_bundle(&short, &t.receipts(), &t.checkpoint(), None, T0),
+        Err(BuildError::Tree(TreeError::Read(MissingHash { .. })))
+    ));
+}
+
+// ------------------------------------------------------------------------------------------
+// Any bit flipped anywhere
+// ------------------------------------------------------------------------------------------
+
+mod flips {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// With a saved state (so that the consistency proof is checked too), no single bit
+        /// of an encoded bundle can be flipped without the bundle being refused.
+        #[test]
+        fn any_bit_flip_is_refused(at in any::<prop::sample::Index>(), bit in 0u8..8) {
+            let mut t = TestLog::new();
+            t.add();
+            t.noise(2);
+            t.add();
+            let s = first_state(&t);
+            t.noise(3);
+            t.add();
+            let mut bytes = t.bundle(Some(&s), T0 + 10_000).to_bytes();
+            let i = at.index(bytes.len());
+            bytes[i] ^= 1 << bit;
+            prop_assert!(
+                verify_bundle_bytes(&bytes, &t.verifier(), &SUBJECT, Some(&s.to_bytes()), T0 + 10_000).is_err(),
+                "flip of bit {} at byte {} accepted", bit, i
+            );
+        }
+    }
+}
