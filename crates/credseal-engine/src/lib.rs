@@ -20,6 +20,7 @@ pub mod fsutil;
 mod ingest;
 mod keys;
 pub mod layout;
+mod log;
 mod platform;
 mod query;
 mod registry;
@@ -27,6 +28,7 @@ mod registry;
 pub use error::{EngineError, ErrorClass, Result};
 pub use ingest::{IngestError, IngestReport, IngestSummary, MAX_LINE, NoProgress, Progress};
 pub use keys::{ClassKeyStatus, VersionStatus};
+pub use log::{Committed, NewReceipt};
 pub use platform::{
     CATALOG_FILE, CONFIG_FILE, Config, DB_DIR, InitOptions, KEYSTORE_FILE, KeySource, OpenOptions, Platform,
     valid_origin,

@@ -116,6 +116,8 @@ pub struct Platform {
     pub(crate) credential_cache: crate::query::CredentialCache,
     /// The query policy.
     pub(crate) policy: credseal_auth::Policy,
+    /// The receipt log's group-commit state.
+    pub(crate) log: crate::log::ReceiptLog,
 }
 
 impl std::fmt::Debug for Platform {
@@ -262,6 +264,7 @@ impl Platform {
             write_lock: Default::default(),
             revocation_cache: Default::default(),
             credential_cache: Default::default(),
+            log: Default::default(),
             // Checked in read_config; the default when absent.
             policy: config
                 .policy
@@ -344,6 +347,7 @@ impl Platform {
             write_lock: Default::default(),
             revocation_cache: Default::default(),
             credential_cache: Default::default(),
+            log: Default::default(),
             policy: Default::default(),
         };
         p.check_binding()?;

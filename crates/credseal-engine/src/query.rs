@@ -17,12 +17,16 @@ use credseal_store::{Batch, Tree};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{EngineError, Result};
+use crate::log::NewReceipt;
 use crate::platform::Platform;
+use credseal_log::{Action, Actor, Outcome};
 
 /// Text label of a sealed answer: `cs1.answer.<base64url>`.
 pub const ANSWER_LABEL: &str = "answer";
 /// Format of sealed answers.
 pub const ANSWER_FORMAT: u8 = 1;
+/// Trace-key label of a release digest (what an answer disclosed).
+pub const RELEASE_LABEL: &[u8] = b"credseal:v1:release";
 /// `Revocations` key of the installed revocation list (its wire bytes).
 const REVOCATIONS_CURRENT: &[u8] = b"current";
 /// `Replay` key prefixes: query ids (value: keep-until time), consent uses (by subject,
@@ -61,6 +65,8 @@ pub struct SealedAnswer {
     pub origin: String,
     /// The query id (part of the HPKE info).
     pub query_id: [u8; 16],
+    /// The signed receipt of this disclosure; its leaf hash is part of the HPKE info.
+    pub receipt: Vec<u8>,
     /// HPKE encapsulated key and ciphertext.
     pub sealed: Vec<u8>,
 }
@@ -101,7 +107,8 @@ impl SealedAnswer {
     pub fn open(&self, key: &SealingKey) -> Result<AnswerBody> {
         let sealed = SealedBox::from_bytes(&self.sealed)
             .map_err(|e| EngineError::Verification(format!("sealed answer: {e}")))?;
-        let info = credseal_crypto::answer_info(&self.origin, &self.query_id, None);
+        let leaf = credseal_log::record_hash(&self.receipt);
+        let info = credseal_crypto::answer_info(&self.origin, &self.query_id, Some(&leaf));
         let pt = credseal_crypto::open(key, &info, &[], &sealed).map_err(|_| {
             EngineError::Verification(
                 "the answer does not open with this key: it is for another key, or was altered".into(),
@@ -358,9 +365,59 @@ impl Platform {
             subject_key,
         };
         let verified = self.verified_credential(&cred, &authority)?;
-        let checked = credseal_auth::verify_query_with_credential(&verified, &tok, &ctx).map_err(QueryError::Denied)?;
-        let grant = self.finish(checked)?;
+        let checked = credseal_auth::verify_query_with_credential(&verified, &tok, &ctx)
+            .map_err(|d| self.deny(d, Some(verified.body()), &tok, now));
+        let grant = match checked {
+            Ok(c) => self.finish(c).map_err(|e| match e {
+                QueryError::Denied(d) => self.deny(d, Some(verified.body()), &tok, now),
+                other => other,
+            })?,
+            Err(e) => return Err(e),
+        };
         Ok(self.answer(&grant, now)?)
+    }
+
+    /// A denial of a query whose department signature verified leaves a receipt (DESIGN §6);
+    /// if the receipt cannot be written, the query fails with that error instead.
+    fn deny(&self, d: Denial, cred: Option<&Credential>, tok: &Unverified<Token>, now: u64) -> QueryError {
+        if !d.query_authenticated() {
+            return QueryError::Denied(d);
+        }
+        let (Some(cred), Ok(t)) = (cred, tok.peek_unverified()) else {
+            return QueryError::Denied(d);
+        };
+        let subject = SubjectId::parse(&t.subject).ok().map(|s| self.blind(&s));
+        let r = NewReceipt {
+            actor: Actor::Department {
+                id: cred.department_id.clone(),
+                credential_serial: cred.serial,
+            },
+            action: Action::Query,
+            detail: String::new(),
+            subject,
+            classes: t.classes.clone(),
+            purpose: t.purpose.clone(),
+            token_hash: Some(tok.digest()),
+            outcome: Outcome::Denied {
+                code: d.code().to_string(),
+            },
+            release_digest: None,
+            disclose_after: self.disclose_after(&t.purpose, now),
+        };
+        match self.append_receipts(vec![r], now) {
+            Ok(_) => QueryError::Denied(d),
+            Err(e) => QueryError::Failed(e),
+        }
+    }
+
+    /// When a receipt for `purpose` may be shown to the subject (delayed disclosure).
+    pub(crate) fn disclose_after(&self, purpose: &str, now: u64) -> Option<u64> {
+        let days = self
+            .catalog
+            .purposes
+            .get(purpose)
+            .map_or(0, |p| p.disclosure_delay_days);
+        (days > 0).then(|| now.saturating_add(u64::from(days) * 86_400))
     }
 
     /// Runs a subject's query for its own records.
@@ -410,16 +467,44 @@ impl Platform {
             records,
         };
         let pt = zeroize::Zeroizing::new(postcard::to_stdvec(&body).map_err(|e| EngineError::Invalid(e.to_string()))?);
+        // No disclosure without a durable receipt: append (flushed) before sealing.
+        let self_query = grant.credential_serial().is_none();
+        let receipt = NewReceipt {
+            actor: match grant.credential_serial() {
+                Some(serial) => Actor::Department {
+                    id: grant.department_id().to_string(),
+                    credential_serial: serial,
+                },
+                None => Actor::Subject,
+            },
+            action: if self_query { Action::SelfQuery } else { Action::Query },
+            detail: String::new(),
+            subject: Some(blind),
+            classes: grant.classes().clone(),
+            purpose: grant.purpose().to_string(),
+            token_hash: Some(*grant.token_digest()),
+            outcome: Outcome::Granted,
+            release_digest: Some(self.keys.trace_key.digest(RELEASE_LABEL, &[&pt[..]])),
+            disclose_after: if self_query {
+                None
+            } else {
+                self.disclose_after(grant.purpose(), now)
+            },
+        };
+        let committed = self
+            .append_receipts(vec![receipt], now)?
+            .pop()
+            .ok_or_else(|| EngineError::Invalid("no receipt".into()))?;
         let recipient = SealingPublicKey::from_bytes(grant.sealing_key())
             .map_err(|e| EngineError::Invalid(format!("the requester's sealing key: {e}")))?;
-        let info = credseal_crypto::answer_info(self.origin(), grant.query_id(), None);
+        let info = credseal_crypto::answer_info(self.origin(), grant.query_id(), Some(&committed.leaf_hash));
         let sealed = credseal_crypto::seal(&recipient, &info, &[], &pt)
             .map_err(|e| EngineError::Invalid(format!("sealing the answer: {e}")))?;
-        // Issue 4: the receipt is appended (durably) here, before the answer is released.
         Ok(SealedAnswer {
             format: ANSWER_FORMAT,
             origin: self.origin().to_string(),
             query_id: *grant.query_id(),
+            receipt: committed.receipt,
             sealed: sealed.to_bytes(),
         })
     }

@@ -1,0 +1,383 @@
+//! The platform's receipt log: every access and event appends a signed receipt, in group
+//! commits — concurrent callers share one batch, one flush and one checkpoint — so that an
+//! answer is released only after its receipt is durable (DESIGN §6–7).
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Condvar, Mutex};
+
+use credseal_core::BlindId;
+use credseal_log::{
+    Action, Actor, Bundle, Chain, Checkpoint, Hash, HashReader, LogSigner, Outcome, ReceiptBody, build_bundle,
+    stored_hash_count, stored_hashes_for_record_hash, tree_hash,
+};
+use credseal_store::{Batch, Store, Tree};
+
+use crate::error::{EngineError, Result};
+use crate::platform::Platform;
+
+/// Meta key of the log size (u64 BE).
+const META_LOG_SIZE: &[u8] = b"log-size";
+/// `SubjectReceipts` prefixes: chain entries (blind ‖ counter → index) and heads
+/// (blind → counter ‖ head leaf hash ‖ time).
+const SUBJ_CHAIN: u8 = b'c';
+const SUBJ_HEAD: u8 = b'h';
+
+/// A receipt to append; the log fills in index, time, chain and salt.
+#[derive(Clone, Debug)]
+pub struct NewReceipt {
+    /// Who acted.
+    pub actor: Actor,
+    /// What was done.
+    pub action: Action,
+    /// Free-text detail (never credit data).
+    pub detail: String,
+    /// The subject, if the event is about one.
+    pub subject: Option<BlindId>,
+    /// Classes concerned.
+    pub classes: BTreeSet<String>,
+    /// Purpose code.
+    pub purpose: String,
+    /// SHA-256 of the token.
+    pub token_hash: Option<Hash>,
+    /// Outcome.
+    pub outcome: Outcome,
+    /// Keyed digest of what was released.
+    pub release_digest: Option<Hash>,
+    /// Delayed disclosure: sealed in bundles until then.
+    pub disclose_after: Option<u64>,
+}
+
+/// A receipt once durable.
+#[derive(Clone, Debug)]
+pub struct Committed {
+    /// Its leaf index.
+    pub index: u64,
+    /// Its leaf hash.
+    pub leaf_hash: Hash,
+    /// The signed receipt bytes.
+    pub receipt: Vec<u8>,
+    /// The tree size of the checkpoint that includes it.
+    pub tree_size: u64,
+    /// How many receipts shared its commit.
+    pub batch: usize,
+}
+
+#[derive(Default)]
+struct State {
+    size: Option<u64>,
+    committing: bool,
+    queue: Vec<(u64, NewReceipt)>,
+    next_ticket: u64,
+    done: HashMap<u64, std::result::Result<Committed, String>>,
+    batches: Vec<usize>,
+}
+
+/// Group-commit state of the log (one per platform).
+#[derive(Default)]
+pub(crate) struct ReceiptLog {
+    state: Mutex<State>,
+    cv: Condvar,
+}
+
+impl std::fmt::Debug for ReceiptLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReceiptLog")
+    }
+}
+
+fn be(n: u64) -> [u8; 8] {
+    n.to_be_bytes()
+}
+
+/// Reads stored hashes from the store, with the hashes of the commit in progress on top.
+struct Hashes<'a> {
+    store: &'a dyn Store,
+    overlay: &'a HashMap<u64, Hash>,
+}
+
+impl HashReader for Hashes<'_> {
+    type Error = EngineError;
+
+    fn read_hashes(&self, indexes: &[u64]) -> std::result::Result<Vec<Hash>, EngineError> {
+        indexes
+            .iter()
+            .map(|i| {
+                if let Some(h) = self.overlay.get(i) {
+                    return Ok(*h);
+                }
+                let v = self
+                    .store
+                    .get(Tree::LogHashes, &be(*i))?
+                    .ok_or_else(|| EngineError::Corrupt {
+                        what: format!("log hash {i}"),
+                        detail: "missing".into(),
+                    })?;
+                v.as_slice().try_into().map_err(|_| EngineError::Corrupt {
+                    what: format!("log hash {i}"),
+                    detail: "not 32 bytes".into(),
+                })
+            })
+            .collect()
+    }
+}
+
+impl Platform {
+    /// The log's signer (from the keystore's log key; the key name is the origin).
+    pub(crate) fn log_signer(&self) -> Result<LogSigner> {
+        LogSigner::from_seed(self.origin(), self.keys.log_seed.expose_secret())
+            .map_err(|e| EngineError::Invalid(format!("log key: {e}")))
+    }
+
+    /// The log's verifier key, `name+hexid+base64(0x01‖key)`, which subjects and auditors pin.
+    pub fn log_vkey(&self) -> Result<String> {
+        Ok(self.log_signer()?.vkey())
+    }
+
+    /// The number of receipts in the log.
+    pub fn log_size(&self) -> Result<u64> {
+        match self.store.get(Tree::Meta, META_LOG_SIZE)? {
+            None => Ok(0),
+            Some(v) => Ok(u64::from_be_bytes(v.as_slice().try_into().map_err(|_| {
+                EngineError::Corrupt {
+                    what: "log size".into(),
+                    detail: "not 8 bytes".into(),
+                }
+            })?)),
+        }
+    }
+
+    /// The latest signed checkpoint, if the log has any receipt.
+    pub fn latest_checkpoint(&self) -> Result<Option<String>> {
+        match self.store.last_with_prefix(Tree::Checkpoints, &[])? {
+            None => Ok(None),
+            Some((_, v)) => String::from_utf8(v).map(Some).map_err(|_| EngineError::Corrupt {
+                what: "checkpoint".into(),
+                detail: "not UTF-8".into(),
+            }),
+        }
+    }
+
+    /// Sizes of the group commits seen since this platform was opened.
+    pub fn commit_batch_sizes(&self) -> Vec<usize> {
+        self.log.state.lock().map(|s| s.batches.clone()).unwrap_or_default()
+    }
+
+    /// Appends receipts and returns once they are on disk (flushed) with a checkpoint that
+    /// includes them. Concurrent callers share one commit.
+    pub fn append_receipts(&self, items: Vec<NewReceipt>, now: u64) -> Result<Vec<Committed>> {
+        let poisoned = || EngineError::Invalid("the receipt log lock is poisoned".into());
+        let mut st = self.log.state.lock().map_err(|_| poisoned())?;
+        let mut tickets = Vec::with_capacity(items.len());
+        for it in items {
+            let t = st.next_ticket;
+            st.next_ticket += 1;
+            st.queue.push((t, it));
+            tickets.push(t);
+        }
+        loop {
+            if tickets.iter().all(|t| st.done.contains_key(t)) {
+                let mut out = Vec::with_capacity(tickets.len());
+                for t in &tickets {
+                    match st.done.remove(t).expect("checked above") {
+                        Ok(c) => out.push(c),
+                        Err(e) => return Err(EngineError::Invalid(format!("the receipt could not be written: {e}"))),
+                    }
+                }
+                return Ok(out);
+            }
+            if !st.committing && !st.queue.is_empty() {
+                st.committing = true;
+                let batch = std::mem::take(&mut st.queue);
+                let size = match st.size {
+                    Some(s) => s,
+                    None => self.log_size()?,
+                };
+                drop(st);
+                let r = self.commit(size, &batch, now);
+                st = self.log.state.lock().map_err(|_| poisoned())?;
+                st.committing = false;
+                match r {
+                    Ok(committed) => {
+                        st.size = Some(size + batch.len() as u64);
+                        st.batches.push(batch.len());
+                        for ((t, _), c) in batch.iter().zip(committed) {
+                            st.done.insert(*t, Ok(c));
+                        }
+                    }
+                    Err(e) => {
+                        st.size = None;
+                        for (t, _) in &batch {
+                            st.done.insert(*t, Err(e.to_string()));
+                        }
+                    }
+                }
+                self.log.cv.notify_all();
+                continue;
+            }
+            st = self.log.cv.wait(st).map_err(|_| poisoned())?;
+        }
+    }
+
+    fn subject_head(&self, blind: &BlindId) -> Result<Option<(u64, Hash, u64)>> {
+        let mut k = vec![SUBJ_HEAD];
+        k.extend_from_slice(blind.as_bytes());
+        let Some(v) = self.store.get(Tree::SubjectReceipts, &k)? else {
+            return Ok(None);
+        };
+        if v.len() != 48 {
+            return Err(EngineError::Corrupt {
+                what: "subject receipt head".into(),
+                detail: "not 48 bytes".into(),
+            });
+        }
+        let c = u64::from_be_bytes(v[..8].try_into().expect("8"));
+        let h: Hash = v[8..40].try_into().expect("32");
+        let t = u64::from_be_bytes(v[40..].try_into().expect("8"));
+        Ok(Some((c, h, t)))
+    }
+
+    fn commit(&self, start: u64, items: &[(u64, NewReceipt)], now: u64) -> Result<Vec<Committed>> {
+        let signer = self.log_signer()?;
+        let mut overlay: HashMap<u64, Hash> = HashMap::new();
+        let mut heads: HashMap<BlindId, (u64, Hash, u64)> = HashMap::new();
+        let mut batch = Batch::new();
+        let mut out = Vec::with_capacity(items.len());
+        let mut size = start;
+        for (_, it) in items {
+            let index = size;
+            let mut time = now;
+            let chain = match &it.subject {
+                None => None,
+                Some(b) => {
+                    let head = match heads.get(b) {
+                        Some(h) => Some(*h),
+                        None => self.subject_head(b)?,
+                    };
+                    let (counter, prev) = match head {
+                        Some((c, h, t)) => {
+                            time = time.max(t);
+                            (c + 1, Some(h))
+                        }
+                        None => (1, None),
+                    };
+                    Some(Chain { counter, prev })
+                }
+            };
+            let body = ReceiptBody {
+                index,
+                time,
+                actor: it.actor.clone(),
+                action: it.action,
+                detail: it.detail.clone(),
+                subject: it.subject,
+                classes: it.classes.clone(),
+                purpose: it.purpose.clone(),
+                token_hash: it.token_hash,
+                outcome: it.outcome.clone(),
+                release_digest: it.release_digest,
+                salt: credseal_log::random_salt(),
+                chain,
+                disclose_after: it.disclose_after,
+                flags: 0,
+            };
+            let signed = signer
+                .sign_receipt(&body)
+                .map_err(|e| EngineError::Invalid(format!("receipt: {e}")))?;
+            let leaf = signed.leaf_hash();
+            let reader = Hashes {
+                store: &*self.store,
+                overlay: &overlay,
+            };
+            let hashes = stored_hashes_for_record_hash(index, leaf, &reader)
+                .map_err(|e| EngineError::Invalid(format!("log hashes: {e}")))?;
+            let base = stored_hash_count(index);
+            for (i, h) in hashes.into_iter().enumerate() {
+                let at = base + i as u64;
+                overlay.insert(at, h);
+                batch.put(Tree::LogHashes, be(at).to_vec(), h.to_vec());
+            }
+            batch.put(Tree::LogLeaves, be(index).to_vec(), signed.as_bytes().to_vec());
+            if let (Some(b), Some(c)) = (&it.subject, chain) {
+                let mut k = vec![SUBJ_CHAIN];
+                k.extend_from_slice(b.as_bytes());
+                k.extend_from_slice(&be(c.counter));
+                batch.put(Tree::SubjectReceipts, k, be(index).to_vec());
+                heads.insert(*b, (c.counter, leaf, time));
+            }
+            out.push(Committed {
+                index,
+                leaf_hash: leaf,
+                receipt: signed.into_bytes(),
+                tree_size: 0,
+                batch: items.len(),
+            });
+            size += 1;
+        }
+        for (b, (c, h, t)) in heads {
+            let mut k = vec![SUBJ_HEAD];
+            k.extend_from_slice(b.as_bytes());
+            let mut v = be(c).to_vec();
+            v.extend_from_slice(&h);
+            v.extend_from_slice(&be(t));
+            batch.put(Tree::SubjectReceipts, k, v);
+        }
+        let reader = Hashes {
+            store: &*self.store,
+            overlay: &overlay,
+        };
+        let root = tree_hash(size, &reader).map_err(|e| EngineError::Invalid(format!("log root: {e}")))?;
+        let cp =
+            Checkpoint::new(self.origin(), size, root).map_err(|e| EngineError::Invalid(format!("checkpoint: {e}")))?;
+        batch.put(
+            Tree::Checkpoints,
+            be(size).to_vec(),
+            signer.sign_checkpoint(&cp).into_bytes(),
+        );
+        batch.put(Tree::Meta, META_LOG_SIZE.to_vec(), be(size).to_vec());
+        self.store.apply(batch)?;
+        self.store.flush()?;
+        for c in &mut out {
+            c.tree_size = size;
+        }
+        Ok(out)
+    }
+
+    /// The subject's receipts (signed bytes), in chain order.
+    pub fn subject_receipts(&self, blind: &BlindId) -> Result<Vec<Vec<u8>>> {
+        let mut prefix = vec![SUBJ_CHAIN];
+        prefix.extend_from_slice(blind.as_bytes());
+        let mut out = Vec::new();
+        for kv in self.store.scan_prefix(Tree::SubjectReceipts, &prefix) {
+            let (_, v) = kv?;
+            let idx: [u8; 8] = v.as_slice().try_into().map_err(|_| EngineError::Corrupt {
+                what: "subject receipt index".into(),
+                detail: "not 8 bytes".into(),
+            })?;
+            let leaf = self
+                .store
+                .get(Tree::LogLeaves, &idx)?
+                .ok_or_else(|| EngineError::Corrupt {
+                    what: format!("log leaf {}", u64::from_be_bytes(idx)),
+                    detail: "missing".into(),
+                })?;
+            out.push(leaf);
+        }
+        Ok(out)
+    }
+
+    /// A subject's receipt bundle at the latest checkpoint, with a consistency proof from
+    /// `from_size` (the tree size the subject saw last).
+    pub fn export_bundle(&self, blind: &BlindId, from_size: Option<u64>, now: u64) -> Result<Bundle> {
+        let Some(note) = self.latest_checkpoint()? else {
+            return Err(EngineError::NotFound("the log is empty".into()));
+        };
+        let receipts = self.subject_receipts(blind)?;
+        let overlay = HashMap::new();
+        let reader = Hashes {
+            store: &*self.store,
+            overlay: &overlay,
+        };
+        build_bundle(&reader, &receipts, &note, from_size.filter(|&s| s > 0), now)
+            .map_err(|e| EngineError::Invalid(format!("building the bundle: {e}")))
+    }
+}
