@@ -5,6 +5,7 @@ mod demo;
 mod output;
 mod passphrase;
 mod progress;
+mod receipts;
 mod roles;
 
 use std::path::{Path, PathBuf};
@@ -97,6 +98,16 @@ enum Command {
     Query(roles::QueryArgs),
     /// Open a sealed answer with the requester's sealing key and print the records.
     Open(roles::OpenArgs),
+    /// A subject's receipts: request, export (platform side), verify offline.
+    Receipts {
+        #[command(subcommand)]
+        command: receipts::ReceiptsCommand,
+    },
+    /// The transparency log: verifier key, checkpoint, full audit.
+    Log {
+        #[command(subcommand)]
+        command: receipts::LogCommand,
+    },
     /// Key management for security officers.
     Keys {
         #[command(subcommand)]
@@ -340,6 +351,8 @@ fn run(cli: Cli) -> CliResult {
         Command::Subject { command } => roles::subject_cmd(command, cli.demo, pf),
         Command::Query(a) => roles::query(a, cli.demo, pf),
         Command::Open(a) => roles::open(a),
+        Command::Receipts { command } => receipts::receipts(command, cli.demo, pf),
+        Command::Log { command } => receipts::log(command, cli.demo, pf),
         Command::Keys {
             command: KeysCommand::Status { data, json },
         } => {

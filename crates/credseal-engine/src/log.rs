@@ -381,3 +381,131 @@ impl Platform {
             .map_err(|e| EngineError::Invalid(format!("building the bundle: {e}")))
     }
 }
+
+/// What `log verify` found.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct LogReport {
+    /// Leaves checked (every receipt signature verified).
+    pub receipts: u64,
+    /// Checkpoints checked (each signature and root recomputed).
+    pub checkpoints: u64,
+    /// The log size.
+    pub size: u64,
+}
+
+impl Platform {
+    /// Answers a subject's signed bundle request: its receipts at the latest checkpoint with
+    /// a consistency proof from the tree size the subject saw last. Refused (a denial)
+    /// unless the request is signed by the subject's registered key, for this platform, and
+    /// within its validity window.
+    pub fn export_for_request(&self, request: &str, now: u64) -> std::result::Result<Bundle, crate::QueryError> {
+        use crate::QueryError;
+        use credseal_auth::{BundleRequest, Denial, Unverified};
+        let u = Unverified::<BundleRequest>::parse_text(request.trim()).map_err(|e| QueryError::Denied(e.into()))?;
+        let body = u.peek_unverified().map_err(|e| QueryError::Denied(e.into()))?;
+        let subject = credseal_core::SubjectId::parse(&body.subject)
+            .map_err(|_| QueryError::Denied(Denial::SubjectKeyInvalid))?;
+        let key = self
+            .subject_key(&subject)?
+            .and_then(|k| credseal_auth::PublicKey::from_bytes(&k).ok())
+            .ok_or(QueryError::Denied(Denial::SubjectKeyInvalid))?;
+        let v = u
+            .verify(&key)
+            .map_err(|_| QueryError::Denied(Denial::SubjectKeyInvalid))?;
+        let b = v.body();
+        if b.audience != self.origin() {
+            return Err(QueryError::Denied(Denial::WrongAudience {
+                object: credseal_auth::Kind::BundleRequest,
+            }));
+        }
+        let skew = self.policy.max_skew_secs;
+        if b.issued_at > now.saturating_add(skew) {
+            return Err(QueryError::Denied(Denial::TokenNotYetValid));
+        }
+        if now > b.expires_at {
+            return Err(QueryError::Denied(Denial::TokenExpired));
+        }
+        if b.expires_at.saturating_sub(b.issued_at) > self.policy.max_token_lifetime_secs {
+            return Err(QueryError::Denied(Denial::LifetimeOverPolicy));
+        }
+        Ok(self.export_bundle(&self.blind(&subject), Some(b.last_tree_size), now)?)
+    }
+
+    /// An auditor's replay of the whole log: every receipt's signature, every stored hash
+    /// recomputed from the leaves, every checkpoint's signature and root.
+    pub fn verify_log(&self) -> Result<LogReport> {
+        let signer = self.log_signer()?;
+        let verifier = signer.verifier();
+        let size = self.log_size()?;
+        let bad = |what: String, detail: String| EngineError::Corrupt { what, detail };
+        let mut memory = credseal_log::MemoryLog::new();
+        let mut n = 0u64;
+        for kv in self.store.scan_prefix(Tree::LogLeaves, &[]) {
+            let (k, v) = kv?;
+            let idx = u64::from_be_bytes(
+                k.as_slice()
+                    .try_into()
+                    .map_err(|_| bad("log leaf key".into(), "not 8 bytes".into()))?,
+            );
+            if idx != n {
+                return Err(bad(format!("log leaf {n}"), format!("missing (next stored is {idx})")));
+            }
+            let r = verifier
+                .verify_receipt(&v)
+                .map_err(|e| bad(format!("receipt {idx}"), e.to_string()))?;
+            if r.body().index != idx {
+                return Err(bad(
+                    format!("receipt {idx}"),
+                    format!("says it is receipt {}", r.body().index),
+                ));
+            }
+            memory.append(&v);
+            n += 1;
+        }
+        if n != size {
+            return Err(bad("log size".into(), format!("says {size}, {n} receipts stored")));
+        }
+        for (i, h) in memory.stored().iter().enumerate() {
+            let stored = self.store.get(Tree::LogHashes, &be(i as u64))?;
+            if stored.as_deref() != Some(&h[..]) {
+                return Err(bad(format!("log hash {i}"), "does not match the leaves".into()));
+            }
+        }
+        let mut cps = 0u64;
+        let mut last = 0u64;
+        for kv in self.store.scan_prefix(Tree::Checkpoints, &[]) {
+            let (k, v) = kv?;
+            let at = u64::from_be_bytes(
+                k.as_slice()
+                    .try_into()
+                    .map_err(|_| bad("checkpoint key".into(), "not 8 bytes".into()))?,
+            );
+            let text = String::from_utf8(v).map_err(|_| bad(format!("checkpoint {at}"), "not UTF-8".into()))?;
+            let cp = verifier
+                .verify_checkpoint(&text)
+                .map_err(|e| bad(format!("checkpoint {at}"), e.to_string()))?;
+            if cp.size() != at || at > n || at <= last {
+                return Err(bad(
+                    format!("checkpoint {at}"),
+                    format!("names tree size {}", cp.size()),
+                ));
+            }
+            let root = memory
+                .tree_hash(at)
+                .map_err(|e| bad(format!("checkpoint {at}"), e.to_string()))?;
+            if *cp.root() != root {
+                return Err(bad(
+                    format!("checkpoint {at}"),
+                    "root does not match the log (a fork or rewrite)".into(),
+                ));
+            }
+            last = at;
+            cps += 1;
+        }
+        Ok(LogReport {
+            receipts: n,
+            checkpoints: cps,
+            size,
+        })
+    }
+}
