@@ -405,5 +405,119 @@ fn authority_walkthrough(p: &Platform) -> CliResult {
         Err(_) => println!("  the bank's key cannot open the subject's answer"),
         Ok(_) => return Err(fail("another key opened a sealed answer")),
     }
+
+    step(14, "department", "an investigation (a confidential purpose)");
+    let police = SigningKey::from_seed(&keys::demo_secret(b"dept:police:signing"));
+    let police_seal = SealingKey::from_bytes(keys::demo_secret(b"dept:police:sealing"));
+    let police_cred = sign(
+        &Credential {
+            serial: 2001,
+            department_id: "psb-hangzhou".into(),
+            department_name: "Public security bureau".into(),
+            signing_key: police.public(),
+            sealing_key: police_seal.public().to_bytes(),
+            classes: set(&["identity"]),
+            purposes: set(&["law-enforcement"]),
+            not_before: now - 60,
+            not_after: now + 365 * 86_400,
+            audience: origin.clone(),
+        },
+        &authority,
+    )
+    .to_text();
+    let t = sign(
+        &Token {
+            query_id: credseal_crypto::random_array(),
+            credential_serial: 2001,
+            subject: subject.clone(),
+            classes: set(&["identity"]),
+            purpose: "law-enforcement".into(),
+            legal_basis: "case 2026-117".into(),
+            issued_at: now,
+            expires_at: now + 300,
+            audience: origin.clone(),
+            consent: None,
+        },
+        &police,
+    )
+    .to_text();
+    p.query(&police_cred, &t, now).map_err(crate::roles::query_failure)?;
+    println!("granted; its receipt is in the log now, sealed from the subject for 180 days");
+
+    step(15, "subject", "checks who viewed its data, offline");
+    let request = sign(
+        &credseal_auth::BundleRequest {
+            request_id: credseal_crypto::random_array(),
+            subject: subject.clone(),
+            issued_at: now,
+            expires_at: now + 300,
+            audience: origin.clone(),
+            last_tree_size: 0,
+        },
+        &person,
+    )
+    .to_text();
+    let bundle = p
+        .export_for_request(&request, now)
+        .map_err(crate::roles::query_failure)?;
+    let vkey = p.log_vkey()?;
+    println!(
+        "$ credseal receipts request ... && credseal receipts export ... && credseal receipts verify --vkey log.vkey ..."
+    );
+    println!("log key (pinned by the subject): {vkey}");
+    let verifier = credseal_log::LogVerifier::from_vkey(&vkey).map_err(fail)?;
+    let blind = p.blind(&credseal_core::SubjectId::parse(&subject).map_err(fail)?);
+    let v = credseal_log::verify_bundle(&bundle, &verifier, &blind, None, now).map_err(fail)?;
+    let mut rows = Vec::new();
+    for r in v.receipts() {
+        match r {
+            credseal_log::ReceiptView::Full(s) => {
+                let b = s.body();
+                let who = match &b.actor {
+                    credseal_log::Actor::Department { id, .. } => id.clone(),
+                    credseal_log::Actor::Subject => "the subject".into(),
+                    other => format!("{other:?}"),
+                };
+                let outcome = match &b.outcome {
+                    credseal_log::Outcome::Denied { code } => format!("denied: {code}"),
+                    other => format!("{other:?}").to_lowercase(),
+                };
+                let classes: Vec<String> = b.classes.iter().cloned().collect();
+                rows.push(vec![
+                    r.counter().to_string(),
+                    who,
+                    b.purpose.clone(),
+                    classes.join(","),
+                    outcome,
+                ]);
+            }
+            credseal_log::ReceiptView::Sealed {
+                counter, sealed_until, ..
+            } => {
+                let until = credseal_core::Date::from_unix(*sealed_until)
+                    .map(|d| d.to_string())
+                    .unwrap_or_default();
+                rows.push(vec![
+                    counter.to_string(),
+                    "(sealed)".into(),
+                    String::new(),
+                    String::new(),
+                    format!("sealed until {until}"),
+                ]);
+            }
+        }
+    }
+    for l in table(&["#", "who", "purpose", "classes", "outcome"], &rows).lines() {
+        println!("  {l}");
+    }
+    println!(
+        "every receipt is signed, included in checkpoint {} and chained; none can be hidden or rewritten",
+        v.checkpoint().size()
+    );
+    let report = p.verify_log()?;
+    println!(
+        "auditor: log verify: {} receipts and {} checkpoints consistent",
+        report.receipts, report.checkpoints
+    );
     Ok(())
 }
