@@ -213,5 +213,9 @@ pub fn bench_query(r: &QueryBench, json: bool) {
         ],
     ];
     print!("{}", table(&["", "seconds", "queries/s", "p50 µs", "p99 µs"], &rows));
+    println!(
+        "receipts: {} group commits (flush + checkpoint), {:.1} receipts per commit on average, {} at most",
+        r.commits, r.commit_batch_mean, r.commit_batch_max
+    );
     println!("ratio_to_floor: {:.2}", r.ratio_to_floor);
 }
