@@ -88,9 +88,9 @@ fn fail(class: ErrorClass, m: impl Into<String>) -> Failure {
     Failure::new(class, m)
 }
 
-/// The state file: the subject's BlindId (pinned at the first verification) and the log
-/// verifier's saved state.
-fn read_state(path: &Path) -> CliResult<Option<(BlindId, SavedState)>> {
+/// The state file: the subject's BlindId (pinned from the first receipt shown in full; `-`
+/// until then) and the log verifier's saved state.
+fn read_state(path: &Path) -> CliResult<Option<(Option<BlindId>, SavedState)>> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -103,13 +103,19 @@ fn read_state(path: &Path) -> CliResult<Option<(BlindId, SavedState)>> {
         )
     };
     let mut lines = text.lines();
-    let blind = lines
+    let blind = match lines
         .next()
         .and_then(|l| l.strip_prefix("subject "))
-        .and_then(credseal_core::unhex)
-        .and_then(|b| <[u8; 32]>::try_from(b).ok())
-        .map(BlindId)
-        .ok_or_else(corrupt)?;
+        .ok_or_else(corrupt)?
+    {
+        "-" => None,
+        hex => Some(
+            credseal_core::unhex(hex)
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                .map(BlindId)
+                .ok_or_else(corrupt)?,
+        ),
+    };
     let state = SavedState::from_text(lines.next().ok_or_else(corrupt)?).map_err(|_| corrupt())?;
     if lines.next().is_some() {
         return Err(corrupt());
@@ -208,21 +214,21 @@ fn verify(vkey: &Path, state_path: &Path, bundle: &Path, json: bool) -> CliResul
         )
     })?;
     let saved = read_state(state_path)?;
-    // The subject's BlindId: pinned in the state; the first time, taken from the bundle.
-    let blind = match &saved {
-        Some((b, _)) => *b,
-        None => b
-            .entries
-            .iter()
-            .find_map(|e| match e {
-                credseal_log::BundleEntry::Full { receipt, .. } => credseal_log::UnverifiedReceipt::parse(receipt)
-                    .ok()
-                    .and_then(|r| r.peek_unverified().ok())
-                    .and_then(|b| b.subject),
-                _ => None,
-            })
-            .unwrap_or(BlindId([0; 32])),
+    // The subject's BlindId: pinned in the state; until a receipt shows it, taken from the
+    // bundle's first full receipt (every other full receipt must then name the same one).
+    let pinned = saved.as_ref().and_then(|(b, _)| *b);
+    let found = match pinned {
+        Some(b) => Some(b),
+        None => b.entries.iter().find_map(|e| match e {
+            credseal_log::BundleEntry::Full { receipt, .. } => credseal_log::UnverifiedReceipt::parse(receipt)
+                .ok()
+                .and_then(|r| r.peek_unverified().ok())
+                .and_then(|b| b.subject),
+            _ => None,
+        }),
     };
+    // With no full receipt there is nothing a subject id is checked against.
+    let blind = found.unwrap_or(BlindId([0; 32]));
     let now = credseal_engine::now_unix();
     let v = verify_bundle(&b, &verifier, &blind, saved.as_ref().map(|(_, s)| s), now)
         .map_err(|e| fail(ErrorClass::Verification, format!("the bundle failed verification: {e}")))?;
@@ -276,7 +282,8 @@ fn verify(vkey: &Path, state_path: &Path, bundle: &Path, json: bool) -> CliResul
             },
         })
         .collect();
-    let text = format!("subject {}\n{}\n", blind.to_hex(), v.new_state().to_text());
+    let subject_line = found.map_or_else(|| "-".to_string(), |b| b.to_hex());
+    let text = format!("subject {subject_line}\n{}\n", v.new_state().to_text());
     fsutil::replace(state_path, text.as_bytes(), 0o600)?;
     if json {
         println!(

@@ -118,6 +118,9 @@ pub enum EngineError {
     /// A request was malformed.
     #[error("{0}")]
     Invalid(String),
+    /// The receipt log could not be written; nothing was released.
+    #[error("the receipt log could not be written, so nothing was released: {0}")]
+    LogWrite(String),
     /// An object failed verification (a sealed answer that does not open, a forged file).
     #[error("verification failed: {0}")]
     Verification(String),

@@ -180,7 +180,7 @@ impl Platform {
                 for t in &tickets {
                     match st.done.remove(t).expect("checked above") {
                         Ok(c) => out.push(c),
-                        Err(e) => return Err(EngineError::Invalid(format!("the receipt could not be written: {e}"))),
+                        Err(e) => return Err(EngineError::LogWrite(e)),
                     }
                 }
                 return Ok(out);

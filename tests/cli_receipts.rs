@@ -1,0 +1,1052 @@
+//! End-to-end tests of the subject's receipts and the auditor's log commands through the
+//! real `credseal` binary (issue 4, DESIGN §7): `receipts request|export|verify` and
+//! `log key|checkpoint|verify`.
+//!
+//! One honest history is made for one subject ([`Fx::new`]: granted queries, a denied one and
+//! a `law-enforcement` one whose receipt is sealed for 180 days); the subject verifies its
+//! bundle with `receipts verify`. Then every bad bundle of the issue's "Bad input" list is
+//! made from a genuine one — decoded with [`Bundle::from_text`], mutated, re-encoded — or
+//! taken from a second platform (another log key, or the *same* log key with another history:
+//! a genuine fork), and each must be refused with exit 4 and a message saying what is wrong,
+//! while the saved state file stays byte-identical (or absent, when there was none). The
+//! library side of the same cases is in `crates/credseal-log/tests/bundle.rs`.
+
+use std::cell::Cell;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use credseal_log::{Bundle, BundleEntry};
+
+const CATALOG: &str = "../../keys-example/catalog.toml";
+const RECORDS: &str = "../../keys-example/records.jsonl";
+const PASS: &str = "test passphrase, not a real one";
+const ORIGIN: &str = "test.credseal.invalid/log";
+
+/// The subject whose receipts are checked (records.jsonl has its identity and loans).
+const SUBJECT: &str = "42010619960510907X";
+/// Another person in records.jsonl, who never registers a key.
+const OTHER_SUBJECT: &str = "610113195010078965";
+/// What the department's credential grants. `tax-administration` is not granted: a query
+/// for it is denied after the department's signature verified, so it leaves a receipt.
+const CRED_CLASSES: &str = "identity,loans";
+const CRED_PURPOSES: &str = "loan-approval,law-enforcement";
+/// `disclosure_delay_days` of `law-enforcement` in keys-example/catalog.toml.
+const LAW_ENFORCEMENT_DELAY_DAYS: u64 = 180;
+
+// ------------------------------------------------------------------ process helpers
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_credseal"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"));
+    c.env_remove("CREDSEAL_DATA");
+    c.env("CREDSEAL_PASSPHRASE", PASS);
+    c
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).stdin(Stdio::null()).output().unwrap()
+}
+
+/// Runs a command that must succeed.
+#[track_caller]
+fn ok(args: &[&str]) -> Output {
+    let o = run(args);
+    assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
+    o
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The contents of `path`, `None` if it does not exist.
+fn snapshot(path: &str) -> Option<Vec<u8>> {
+    match std::fs::read(path) {
+        Ok(b) => Some(b),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => panic!("{path}: {e}"),
+    }
+}
+
+// ------------------------------------------------------------------ the fixture
+
+/// A platform (example data ingested) trusting a fresh authority, with `bank-a` enrolled and
+/// the subject's key registered, in a temporary directory; the subject has pinned the log's
+/// verifier key (`vkey`).
+struct Fx {
+    dir: tempfile::TempDir,
+    /// The platform's data directory.
+    data: String,
+    /// The authority's signing key.
+    auth: String,
+    /// The department's key directory.
+    bank: String,
+    /// Its credential.
+    cred: String,
+    /// The subject's key directory.
+    subj: String,
+    /// The log's verifier key, from `log key`.
+    vkey: String,
+    files: Cell<u32>,
+}
+
+impl Fx {
+    /// A fresh platform with the subject's honest history ([`Fx::history`]).
+    fn new() -> Self {
+        let fx = Self::empty();
+        fx.history(&fx.data);
+        fx
+    }
+
+    /// A fresh platform with no receipts yet.
+    fn empty() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut fx = Fx {
+            data: dir.path().join("data").display().to_string(),
+            dir,
+            auth: String::new(),
+            bank: String::new(),
+            cred: String::new(),
+            subj: String::new(),
+            vkey: String::new(),
+            files: Cell::new(0),
+        };
+        fx.auth = fx.path("authority.key");
+        ok(&["authority", "keygen", "--out", &fx.auth]);
+        fx.bank = fx.path("bank-a");
+        ok(&["dept", "keygen", "--out-dir", &fx.bank]);
+        fx.subj = fx.path("subject");
+        ok(&["subject", "keygen", "--out-dir", &fx.subj]);
+        let out = fx.fresh("credential");
+        ok(&[
+            "authority",
+            "enroll",
+            "--key",
+            &fx.auth,
+            "--serial",
+            "1",
+            "--department",
+            "bank-a",
+            "--name",
+            "Bank A",
+            "--signing-key",
+            &format!("{}/signing.pub", fx.bank),
+            "--sealing-key",
+            &format!("{}/sealing.pub", fx.bank),
+            "--classes",
+            CRED_CLASSES,
+            "--purposes",
+            CRED_PURPOSES,
+            "--audience",
+            ORIGIN,
+            "--out",
+            &out,
+        ]);
+        fx.cred = out;
+        fx.platform(&fx.data.clone(), None);
+        fx.vkey = fx.write("vkey", &stdout(&ok(&["log", "key", "--data", &fx.data])));
+        fx
+    }
+
+    /// Sets up a platform in `data` for [`ORIGIN`]: fresh log keys, or those of an existing
+    /// `keystore` (same origin and log key: a second history is a fork of the first). It has
+    /// the example data, trusts the authority and knows the subject's key.
+    fn platform(&self, data: &str, keystore: Option<&str>) {
+        let mut args = vec!["init", "--data", data, "--catalog", CATALOG];
+        match keystore {
+            Some(ks) => args.extend(["--keystore", ks]),
+            None => args.extend(["--origin", ORIGIN, "--kdf-mib", "8", "--kdf-passes", "1"]),
+        }
+        ok(&args);
+        ok(&["ingest", "--data", data, RECORDS]);
+        ok(&[
+            "authority",
+            "trust",
+            "--data",
+            data,
+            "--key",
+            &format!("{}.pub", self.auth),
+        ]);
+        ok(&[
+            "subject",
+            "register",
+            "--data",
+            data,
+            "--subject",
+            SUBJECT,
+            "--key",
+            &format!("{}/signing.pub", self.subj),
+        ]);
+    }
+
+    /// A second data directory for another platform ([`Fx::platform`]).
+    fn other_platform(&self, keystore: Option<&str>) -> String {
+        let d = self.fresh("data");
+        self.platform(&d, keystore);
+        d
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+
+    /// A new, unused path in the temporary directory.
+    fn fresh(&self, stem: &str) -> String {
+        let n = self.files.get();
+        self.files.set(n + 1);
+        self.path(&format!("{stem}-{n}"))
+    }
+
+    fn write(&self, stem: &str, text: &str) -> String {
+        let p = self.fresh(stem);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    /// Signs a token for `subject` with `dept query` and runs it on `data`; returns the
+    /// output and the answer file.
+    fn query(&self, data: &str, subject: &str, purpose: &str) -> (Output, String) {
+        let tok = self.fresh("token");
+        ok(&[
+            "dept",
+            "query",
+            "--key",
+            &format!("{}/signing.key", self.bank),
+            "--credential",
+            &self.cred,
+            "--subject",
+            subject,
+            "--classes",
+            "identity",
+            "--purpose",
+            purpose,
+            "--legal-basis",
+            "case 2026-17",
+            "--audience",
+            ORIGIN,
+            "--out",
+            &tok,
+        ]);
+        let ans = self.fresh("answer");
+        let o = run(&[
+            "query",
+            "--data",
+            data,
+            "--credential",
+            &self.cred,
+            "--token",
+            &tok,
+            "--out",
+            &ans,
+        ]);
+        (o, ans)
+    }
+
+    /// A query about the subject that must be granted.
+    #[track_caller]
+    fn granted(&self, data: &str, purpose: &str) {
+        let (o, ans) = self.query(data, SUBJECT, purpose);
+        assert_eq!(code(&o), 0, "{purpose}: {}", stderr(&o));
+        assert!(Path::new(&ans).exists());
+    }
+
+    /// A query about the subject for a purpose the credential does not grant: denied (exit 3),
+    /// with a receipt, since the department's signature verified.
+    #[track_caller]
+    fn denied(&self, data: &str) {
+        let (o, ans) = self.query(data, SUBJECT, "tax-administration");
+        assert_eq!(code(&o), 3, "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("access denied (purpose-not-granted)"),
+            "{}",
+            stderr(&o)
+        );
+        assert!(!Path::new(&ans).exists());
+    }
+
+    /// Traffic about someone else: receipts in the log that are not in the subject's chain.
+    fn noise(&self, data: &str, n: usize) {
+        for _ in 0..n {
+            let (o, _) = self.query(data, OTHER_SUBJECT, "loan-approval");
+            assert_eq!(code(&o), 0, "{}", stderr(&o));
+        }
+    }
+
+    /// The subject's honest history: granted, granted, law-enforcement (sealed), denied,
+    /// granted — five receipts in its chain (counters 1–5), among other traffic.
+    fn history(&self, data: &str) {
+        self.granted(data, "loan-approval");
+        self.noise(data, 1);
+        self.granted(data, "loan-approval");
+        self.granted(data, "law-enforcement");
+        self.noise(data, 1);
+        self.denied(data);
+        self.granted(data, "loan-approval");
+    }
+
+    /// `receipts request` signed with `key_dir`'s key for `subject`, with `state` if given.
+    fn request_as(&self, key_dir: &str, subject: &str, state: Option<&str>) -> String {
+        let out = self.fresh("request");
+        let key = format!("{key_dir}/signing.key");
+        let mut args = vec![
+            "receipts",
+            "request",
+            "--key",
+            &key,
+            "--subject",
+            subject,
+            "--audience",
+            ORIGIN,
+            "--out",
+            &out,
+        ];
+        if let Some(s) = state {
+            args.extend(["--state", s]);
+        }
+        ok(&args);
+        out
+    }
+
+    /// The subject's bundle from `data`: request (with its saved `state`, if any) and export.
+    fn bundle_from(&self, data: &str, state: Option<&str>) -> String {
+        let req = self.request_as(&self.subj, SUBJECT, state);
+        let out = self.fresh("bundle");
+        let o = ok(&["receipts", "export", "--data", data, "--request", &req, "--out", &out]);
+        assert!(stdout(&o).contains("receipt(s) written to"), "{}", stdout(&o));
+        out
+    }
+
+    fn bundle(&self, state: Option<&str>) -> String {
+        self.bundle_from(&self.data, state)
+    }
+
+    fn verify(&self, state: &str, bundle: &str) -> Output {
+        run(&["receipts", "verify", "--vkey", &self.vkey, "--state", state, bundle])
+    }
+
+    /// Verifies `bundle` with `state`, which must succeed; returns stdout.
+    #[track_caller]
+    fn verified(&self, state: &str, bundle: &str) -> String {
+        let o = self.verify(state, bundle);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        stdout(&o)
+    }
+
+    /// A saved state: the honest bundle verified once.
+    fn state_after(&self, bundle: &str) -> String {
+        let s = self.fresh("state");
+        self.verified(&s, bundle);
+        s
+    }
+
+    /// A copy of the state file `s` (each refusal is checked against its own copy).
+    fn copy_state(&self, s: &str) -> String {
+        let c = self.fresh("state");
+        std::fs::copy(s, &c).unwrap();
+        c
+    }
+
+    /// `receipts verify` of `bundle` must fail with exit 4, a message containing every
+    /// `want`, nothing on stdout, and `state` byte-identical (or still absent) afterwards.
+    #[track_caller]
+    fn refused(&self, state: &str, bundle: &str, want: &[&str]) -> String {
+        let before = snapshot(state);
+        let o = self.verify(state, bundle);
+        let e = stderr(&o);
+        assert_eq!(
+            code(&o),
+            4,
+            "expected exit 4 {want:?}; stdout: {} stderr: {e}",
+            stdout(&o)
+        );
+        for w in want {
+            assert!(e.contains(w), "expected {w:?} in: {e}");
+        }
+        assert!(
+            o.stdout.is_empty(),
+            "a refused bundle prints nothing on stdout: {}",
+            stdout(&o)
+        );
+        assert_eq!(
+            snapshot(state),
+            before,
+            "the saved state changed after a failed verification"
+        );
+        e
+    }
+
+    /// [`Fx::refused`] with no saved state (none is written) and with a copy of `state`
+    /// (left byte-identical).
+    #[track_caller]
+    fn refused_both(&self, state: &str, bundle: &str, want: &[&str]) {
+        self.refused(&self.fresh("no-state"), bundle, want);
+        self.refused(&self.copy_state(state), bundle, want);
+    }
+}
+
+/// A resident identity number from its first 17 digits (ISO 7064 MOD 11-2 check).
+fn resident_id(first17: &str) -> String {
+    const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = first17.bytes().zip(W).map(|(b, w)| u32::from(b - b'0') * w).sum();
+    let check = b"10X98765432"[(sum % 11) as usize] as char;
+    format!("{first17}{check}")
+}
+
+fn read_bundle(path: &str) -> Bundle {
+    Bundle::from_text(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The checkpoint's tree size (second line of the note).
+fn checkpoint_size(b: &Bundle) -> u64 {
+    b.checkpoint.lines().nth(1).unwrap().parse().unwrap()
+}
+
+fn inclusion(e: &BundleEntry) -> &Vec<[u8; 32]> {
+    match e {
+        BundleEntry::Full { inclusion, .. } | BundleEntry::Sealed { inclusion, .. } => inclusion,
+    }
+}
+
+fn inclusion_mut(e: &mut BundleEntry) -> &mut Vec<[u8; 32]> {
+    match e {
+        BundleEntry::Full { inclusion, .. } | BundleEntry::Sealed { inclusion, .. } => inclusion,
+    }
+}
+
+// ------------------------------------------------------------------ the honest path
+
+#[test]
+fn receipts_request_export_verify() {
+    let fx = Fx::new();
+    let bundle = fx.bundle(None);
+    let b = read_bundle(&bundle);
+    assert_eq!(b.origin, ORIGIN);
+    assert_eq!(b.entries.len(), 5, "{b:?}");
+    assert!(b.consistency.is_none());
+    let sealed: Vec<_> = b
+        .entries
+        .iter()
+        .filter(|e| matches!(e, BundleEntry::Sealed { .. }))
+        .collect();
+    assert_eq!(sealed.len(), 1, "the law-enforcement receipt is sealed: {b:?}");
+
+    let state = fx.fresh("state");
+    let out = fx.verified(&state, &bundle);
+    assert!(
+        out.contains(&format!(
+            "bundle verified against checkpoint {} of {ORIGIN}",
+            checkpoint_size(&b)
+        )),
+        "{out}"
+    );
+    assert!(out.contains("5 receipt(s), 5 new"), "{out}");
+    assert!(out.contains("bank-a (credential 1)"), "{out}");
+    assert!(out.contains("loan-approval"), "{out}");
+    assert!(out.contains("denied: purpose-not-granted"), "{out}");
+    assert!(out.contains("tax-administration"), "{out}");
+    assert!(out.contains("sealed until"), "{out}");
+    // The sealed receipt says nothing about what it is.
+    assert!(!out.contains("law-enforcement"), "{out}");
+    let rows: Vec<&str> = out.lines().filter(|l| l.trim_end().ends_with("  granted")).collect();
+    assert_eq!(rows.len(), 3, "{out}");
+
+    // The state file: the subject's BlindId and the log state.
+    let st = std::fs::read_to_string(&state).unwrap();
+    let lines: Vec<&str> = st.lines().collect();
+    assert_eq!(lines.len(), 2, "{st}");
+    assert!(lines[0].starts_with("subject ") && lines[0].len() == 8 + 64, "{st}");
+    let saved = credseal_log::SavedState::from_text(lines[1]).unwrap();
+    assert_eq!(saved.tree_size(), checkpoint_size(&b));
+    assert_eq!(saved.counter(), 5);
+    assert_eq!(saved.origin(), ORIGIN);
+
+    // The same bundle again: nothing new; JSON shows the sealed date.
+    let o = ok(&[
+        "receipts", "verify", "--vkey", &fx.vkey, "--state", &state, &bundle, "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["tree_size"], checkpoint_size(&b));
+    let r = v["receipts"].as_array().unwrap();
+    assert_eq!(r.len(), 5);
+    assert!(r.iter().all(|x| x["new"] == false), "{v}");
+    assert_eq!(
+        r.iter().map(|x| x["counter"].as_u64().unwrap()).collect::<Vec<_>>(),
+        [1, 2, 3, 4, 5]
+    );
+    let s = r.iter().find(|x| !x["sealed_until"].is_null()).unwrap();
+    let until = s["sealed_until"].as_u64().unwrap();
+    let expect = credseal_engine::now_unix() + LAW_ENFORCEMENT_DELAY_DAYS * 86_400;
+    assert!(
+        until <= expect && until + 3600 > expect,
+        "sealed until {until}, expected ~{expect}"
+    );
+    assert_eq!(s["purpose"], "");
+    assert_eq!(
+        r.iter()
+            .filter(|x| x["outcome"] == "denied: purpose-not-granted")
+            .count(),
+        1,
+        "{v}"
+    );
+
+    // More accesses; the next bundle, requested with the state, carries a consistency proof
+    // from the saved size and shows only the new receipt as new.
+    fx.noise(&fx.data, 2);
+    fx.granted(&fx.data, "loan-approval");
+    let next = fx.bundle(Some(&state));
+    let nb = read_bundle(&next);
+    assert_eq!(
+        nb.consistency.as_ref().map(|c| c.from_size),
+        Some(checkpoint_size(&b)),
+        "{nb:?}"
+    );
+    let out = fx.verified(&state, &next);
+    assert!(out.contains("6 receipt(s), 1 new"), "{out}");
+    let saved =
+        credseal_log::SavedState::from_text(std::fs::read_to_string(&state).unwrap().lines().nth(1).unwrap()).unwrap();
+    assert_eq!(saved.tree_size(), checkpoint_size(&nb));
+    assert_eq!(saved.counter(), 6);
+}
+
+#[test]
+fn log_key_checkpoint_verify() {
+    let fx = Fx::new();
+    let vkey = std::fs::read_to_string(&fx.vkey).unwrap();
+    let vkey = vkey.trim();
+    assert!(vkey.starts_with(&format!("{ORIGIN}+")), "{vkey}");
+    let verifier = credseal_log::LogVerifier::from_vkey(vkey).unwrap();
+    let note = stdout(&ok(&["log", "checkpoint", "--data", &fx.data]));
+    let cp = verifier.verify_checkpoint(&note).unwrap();
+    let b = read_bundle(&fx.bundle(None));
+    assert_eq!(cp.size(), checkpoint_size(&b));
+    let o = ok(&["log", "verify", "--data", &fx.data, "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["size"], cp.size());
+    assert_eq!(v["receipts"], cp.size());
+    assert!(v["checkpoints"].as_u64().unwrap() >= 1, "{v}");
+    // A new platform has no checkpoint until its first receipt.
+    let empty = fx.fresh("data");
+    ok(&[
+        "init",
+        "--data",
+        &empty,
+        "--catalog",
+        CATALOG,
+        "--origin",
+        ORIGIN,
+        "--kdf-mib",
+        "8",
+        "--kdf-passes",
+        "1",
+    ]);
+    let o = run(&["log", "checkpoint", "--data", &empty]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("the log is empty"), "{}", stderr(&o));
+    ok(&["log", "verify", "--data", &empty]);
+}
+
+// ------------------------------------------------------------------ bad bundles
+
+#[test]
+fn bundle_truncated() {
+    let fx = Fx::new();
+    let bundle = fx.bundle(None);
+    let state = fx.state_after(&bundle);
+    let text = std::fs::read_to_string(&bundle).unwrap();
+    let text = text.trim();
+    for cut in [text.len() / 2, text.len() - 1, text.len() - 7, "cs1.bundle.".len() + 3] {
+        let b = fx.write("bundle", &text[..cut]);
+        fx.refused_both(&state, &b, &["not a valid bundle"]);
+    }
+    let b = fx.write("bundle", "");
+    fx.refused_both(&state, &b, &["not a valid bundle"]);
+}
+
+#[test]
+fn bundle_reordered_2_3() {
+    let fx = Fx::new();
+    let bundle = fx.bundle(None);
+    let state = fx.state_after(&bundle);
+    let mut b = read_bundle(&bundle);
+    b.entries.swap(1, 2);
+    let bad = fx.write("bundle", &b.to_text());
+    fx.refused_both(&state, &bad, &["receipts out of order: 3 where 2 belongs"]);
+}
+
+#[test]
+fn bundle_receipt_removed_at_3() {
+    let fx = Fx::new();
+    let bundle = fx.bundle(None);
+    let state = fx.state_after(&bundle);
+    let mut b = read_bundle(&bundle);
+    b.entries.remove(2);
+    let bad = fx.write("bundle", &b.to_text());
+    fx.refused_both(&state, &bad, &["receipt 3 is missing (found 4 in its place)"]);
+    // Removing a full receipt (the denied one, 4) is no better.
+    let mut b = read_bundle(&bundle);
+    assert!(matches!(b.entries[3], BundleEntry::Full { .. }));
+    b.entries.remove(3);
+    let bad = fx.write("bundle", &b.to_text());
+    fx.refused_both(&state, &bad, &["receipt 4 is missing (found 5 in its place)"]);
+}
+
+#[test]
+fn bundle_receipt_duplicated_at_2() {
+    let fx = Fx::new();
+    let bundle = fx.bundle(None);
+    let state = fx.state_after(&bundle);
+    let mut b = read_bundle(&bundle);
+    let dup = b.entries[1].clone();
+    b.entries.insert(2, dup);
+    let bad = fx.write("bundle", &b.to_text());
+    fx.refused_both(&state, &bad, &["receipt 2 appears twice"]);
+}
+
+#[test]
+fn bundle_receipt_altered_at_1() {
+    let fx = Fx::new();
+    let bundle = fx.bundle(None);
+    let state = fx.state_after(&bundle);
+    // The purpose inside receipt 1 rewritten (`loan-approvaL`): still well-formed, but its
+    // signature no longer verifies.
+    let mut b = read_bundle(&bundle);
+    match &mut b.entries[0] {
+        BundleEntry::Full { receipt, .. } => {
+            let at = receipt
+                .windows(b"loan-approval".len())
+                .position(|w| w == b"loan-approval")
+                .expect("receipt 1 names its purpose");
+            receipt[at + 12] ^= 0x20;
+        }
+        other => panic!("receipt 1 is not full: {other:?}"),
+    }
+    let bad = fx.write("bundle", &b.to_text());
+    fx.refused_both(&state, &bad, &["receipt 1 is not signed by the log key"]);
+    // A byte of its signature flipped.
+    let mut b = read_bundle(&bundle);
+    if let BundleEntry::Full { receipt, .. } = &mut b.entries[0] {
+        let n = receipt.len();
+        receipt[n - 5] ^= 0x01;
+    }
+    let bad = fx.write("bundle", &b.to_text());
+    fx.refused_both(&state, &bad, &["receipt 1 is not signed by the log key"]);
+}
+
+#[test]
+fn bundle_signed_by_other_key() {
+    let fx = Fx::new();
+    let bundle = fx.bundle(None);
+    let state = fx.state_after(&bundle);
+    // Another platform with the same origin, the same data and the same history, but its own
+    // log key.
+    let other = fx.other_platform(None);
+    fx.history(&other);
+    let foreign = fx.bundle_from(&other, None);
+    fx.refused_both(&state, &foreign, &["the checkpoint is not signed by the log key"]);
+    // The genuine receipts and proofs with the other log's checkpoint.
+    let mut b = read_bundle(&bundle);
+    b.checkpoint = read_bundle(&foreign).checkpoint;
+    let bad = fx.write("bundle", &b.to_text());
+    fx.refused_both(&state, &bad, &["the checkpoint is not signed by the log key"]);
+    // The genuine checkpoint with the other log's receipts and proofs.
+    let mut b = read_bundle(&foreign);
+    b.checkpoint = read_bundle(&bundle).checkpoint;
+    let bad = fx.write("bundle", &b.to_text());
+    fx.refused_both(&state, &bad, &["receipt 1 is not signed by the log key"]);
+}
+
+#[test]
+fn bundle_proof_for_other_tree_size() {
+    let fx = Fx::new();
+    let bundle = fx.bundle(None);
+    let state = fx.state_after(&bundle);
+    let old = read_bundle(&bundle);
+    // Grow the log until the inclusion proof of receipt 3 has another length.
+    let mut later;
+    loop {
+        fx.noise(&fx.data, 2);
+        later = read_bundle(&fx.bundle(None));
+        if inclusion(&later.entries[2]).len() != inclusion(&old.entries[2]).len() {
+            break;
+        }
+        assert!(checkpoint_size(&later) < 64, "the proof length never changed");
+    }
+    // Receipt 3's proof taken from the bundle at the larger size.
+    let mut b = old.clone();
+    *inclusion_mut(&mut b.entries[2]) = inclusion(&later.entries[2]).clone();
+    let bad = fx.write("bundle", &b.to_text());
+    let msg = format!(
+        "a proof has {} hashes where the checkpoint's tree size needs {} (receipt Some(3)",
+        inclusion(&later.entries[2]).len(),
+        inclusion(&old.entries[2]).len()
+    );
+    fx.refused_both(&state, &bad, &[&msg]);
+    // The other way round: the later checkpoint with every proof of the older one.
+    let mut b = later.clone();
+    for (e, o) in b.entries.iter_mut().zip(&old.entries) {
+        *inclusion_mut(e) = inclusion(o).clone();
+    }
+    let bad = fx.write("bundle", &b.to_text());
+    fx.refused(&fx.fresh("no-state"), &bad, &["the bundle failed verification: "]);
+}
+
+#[test]
+fn checkpoint_fork() {
+    let fx = Fx::new();
+    let bundle = fx.bundle(None);
+    let state = fx.state_after(&bundle);
+    let saved = checkpoint_size(&read_bundle(&bundle));
+    // A second platform around the same keystore: same origin, same log key, same subject
+    // BlindIds; another history. Each of its bundles verifies on its own.
+    let fork = fx.other_platform(Some(&format!("{}/keystore", fx.data)));
+    let vkey = stdout(&ok(&["log", "key", "--data", &fork]));
+    assert_eq!(vkey, std::fs::read_to_string(&fx.vkey).unwrap(), "the same log key");
+    fx.history(&fork);
+    let same_size = fx.bundle_from(&fork, Some(&state));
+    assert_eq!(checkpoint_size(&read_bundle(&same_size)), saved);
+    fx.verified(&fx.fresh("state"), &same_size);
+    // Same size, another root.
+    fx.refused(
+        &fx.copy_state(&state),
+        &same_size,
+        &[&format!(
+            "the log forked: the tree of size {saved} seen before is not a prefix of the tree of size {saved}"
+        )],
+    );
+    // Larger: its consistency proof from the saved size fails.
+    fx.granted(&fork, "loan-approval");
+    fx.noise(&fork, 1);
+    let larger = fx.bundle_from(&fork, Some(&state));
+    let size = checkpoint_size(&read_bundle(&larger));
+    assert!(size > saved);
+    fx.verified(&fx.fresh("state"), &larger);
+    fx.refused(
+        &fx.copy_state(&state),
+        &larger,
+        &[&format!(
+            "the log forked: the tree of size {saved} seen before is not a prefix of the tree of size {size}"
+        )],
+    );
+    // The honest log still verifies against the state.
+    fx.granted(&fx.data, "loan-approval");
+    fx.verified(&state, &fx.bundle(Some(&state)));
+}
+
+#[test]
+fn checkpoint_older_than_saved() {
+    let fx = Fx::new();
+    let older = fx.bundle(None);
+    let n = checkpoint_size(&read_bundle(&older));
+    fx.noise(&fx.data, 1);
+    fx.granted(&fx.data, "loan-approval");
+    let newer = fx.bundle(None);
+    let m = checkpoint_size(&read_bundle(&newer));
+    let state = fx.state_after(&newer);
+    fx.refused(
+        &fx.copy_state(&state),
+        &older,
+        &[&format!(
+            "the checkpoint has size {n}, older than the size {m} verified before"
+        )],
+    );
+    // The state was not touched: the newer bundle still verifies against it.
+    fx.verified(&fx.copy_state(&state), &newer);
+}
+
+#[test]
+fn bundle_tail_withheld() {
+    let fx = Fx::new();
+    let bundle = fx.bundle(None);
+    let state = fx.state_after(&bundle);
+    // The log grows; the next bundle hides the newest receipt the subject already saw.
+    fx.noise(&fx.data, 2);
+    let mut b = read_bundle(&fx.bundle(Some(&state)));
+    assert_eq!(b.entries.len(), 5);
+    b.entries.pop();
+    let bad = fx.write("bundle", &b.to_text());
+    fx.refused(
+        &fx.copy_state(&state),
+        &bad,
+        &["the bundle has 4 receipts, 5 were verified before"],
+    );
+    // Hiding everything.
+    b.entries.clear();
+    let bad = fx.write("bundle", &b.to_text());
+    fx.refused(
+        &fx.copy_state(&state),
+        &bad,
+        &["the bundle has 0 receipts, 5 were verified before"],
+    );
+}
+
+#[test]
+fn bundle_receipt_withheld_earlier() {
+    // A first bundle that hides the newest receipt cannot be told from an honest one; the
+    // next honest bundle shows that receipt at an index inside the tree verified then.
+    let fx = Fx::new();
+    let bundle = fx.bundle(None);
+    let full = read_bundle(&bundle);
+    let mut hiding = full.clone();
+    hiding.entries.pop();
+    let state = fx.fresh("state");
+    let out = fx.verified(&state, &fx.write("bundle", &hiding.to_text()));
+    assert!(out.contains("4 receipt(s)"), "{out}");
+    fx.noise(&fx.data, 1);
+    let next = fx.bundle(Some(&state));
+    let index = match full.entries.last().unwrap() {
+        BundleEntry::Full { receipt, .. } => {
+            credseal_log::UnverifiedReceipt::parse(receipt)
+                .unwrap()
+                .peek_unverified()
+                .unwrap()
+                .index
+        }
+        other => panic!("{other:?}"),
+    };
+    fx.refused(
+        &state,
+        &next,
+        &[&format!(
+            "receipt 5 (log index {index}) was in the log of size {} verified before but was withheld then",
+            checkpoint_size(&full)
+        )],
+    );
+}
+
+#[test]
+fn saved_state_corrupt() {
+    let fx = Fx::new();
+    let bundle = fx.bundle(None);
+    let state = fx.state_after(&bundle);
+    let good = std::fs::read_to_string(&state).unwrap();
+    let (subject, log_state) = good.split_once('\n').unwrap();
+    // One character of the log state's payload changed, keeping it base64url of the same
+    // length: its checksum fails.
+    let start = log_state.find('.').unwrap() + 1 + "log-state.".len();
+    let mid = start + (log_state.trim().len() - start) / 2;
+    let mut flipped = log_state.as_bytes().to_vec();
+    flipped[mid] = if flipped[mid] == b'A' { b'B' } else { b'A' };
+    let flipped = String::from_utf8(flipped).unwrap();
+    let truncated = &log_state[..log_state.len() / 2];
+    let cases = [
+        ("log state flipped", format!("{subject}\n{flipped}")),
+        ("log state truncated", format!("{subject}\n{truncated}\n")),
+        ("no log state", format!("{subject}\n")),
+        (
+            "subject not hex",
+            format!("{}\n{log_state}", subject.replacen(' ', " zz", 1)),
+        ),
+        ("extra line", format!("{good}more\n")),
+        ("empty", String::new()),
+        ("binary", "\u{1}\u{2}\u{3}".to_string()),
+    ];
+    for (name, text) in cases {
+        let s = fx.write("state", &text);
+        let e = fx.refused(&s, &bundle, &["the saved state is corrupt"]);
+        assert!(e.contains(&s), "{name}: names the file: {e}");
+        // A request made with it is refused too, before anything is signed.
+        let out = fx.fresh("request");
+        let o = run(&[
+            "receipts",
+            "request",
+            "--key",
+            &format!("{}/signing.key", fx.subj),
+            "--subject",
+            SUBJECT,
+            "--audience",
+            ORIGIN,
+            "--state",
+            &s,
+            "--out",
+            &out,
+        ]);
+        assert_eq!(code(&o), 4, "{name}: {}", stderr(&o));
+        assert!(!Path::new(&out).exists());
+    }
+    // The original still works.
+    fx.verified(&state, &bundle);
+}
+
+#[test]
+fn saved_state_of_another_log() {
+    // A state saved for one log, used with another log's key and bundle.
+    let fx = Fx::new();
+    let state = fx.state_after(&fx.bundle(None));
+    let other = fx.other_platform(None);
+    fx.history(&other);
+    let vkey = fx.write("vkey", &stdout(&ok(&["log", "key", "--data", &other])));
+    let bundle = fx.bundle_from(&other, None);
+    let before = snapshot(&state);
+    let o = run(&["receipts", "verify", "--vkey", &vkey, "--state", &state, &bundle]);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(stderr(&o).contains("the bundle failed verification"), "{}", stderr(&o));
+    assert_eq!(snapshot(&state), before);
+    // With its own fresh state it verifies.
+    let o = run(&[
+        "receipts",
+        "verify",
+        "--vkey",
+        &vkey,
+        "--state",
+        &fx.fresh("state"),
+        &bundle,
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
+
+#[test]
+fn receipts_export_refused_without_subject_signature() {
+    let fx = Fx::new();
+    let stranger = fx.path("stranger");
+    ok(&["subject", "keygen", "--out-dir", &stranger]);
+    let mut errors = Vec::new();
+    // Signed with a key that is not the subject's registered one; a subject with no
+    // registered key (in the data); a subject that does not exist.
+    let absent = resident_id("11010519491231002");
+    for subject in [SUBJECT, OTHER_SUBJECT, absent.as_str()] {
+        let req = fx.request_as(&stranger, subject, None);
+        let out = fx.fresh("bundle");
+        let o = run(&[
+            "receipts",
+            "export",
+            "--data",
+            &fx.data,
+            "--request",
+            &req,
+            "--out",
+            &out,
+        ]);
+        assert_eq!(code(&o), 3, "{subject}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("access denied (subject-key-invalid)"),
+            "{subject}: {}",
+            stderr(&o)
+        );
+        assert!(!stderr(&o).contains(subject), "{}", stderr(&o));
+        assert!(o.stdout.is_empty());
+        assert!(!Path::new(&out).exists(), "a refused export wrote a bundle");
+        errors.push(o.stderr);
+    }
+    assert!(errors.windows(2).all(|w| w[0] == w[1]), "refusals differ by subject");
+    // A genuine request edited on the way (another subject): its signature fails.
+    let req = fx.request_as(&fx.subj, SUBJECT, None);
+    let text = std::fs::read_to_string(&req).unwrap();
+    let edited = fx.write("request", &text.trim().replacen('A', "B", 1));
+    let o = run(&[
+        "receipts",
+        "export",
+        "--data",
+        &fx.data,
+        "--request",
+        &edited,
+        "--out",
+        &fx.fresh("bundle"),
+    ]);
+    assert!(matches!(code(&o), 3 | 4), "{}", stderr(&o));
+    assert!(stderr(&o).contains("access denied ("), "{}", stderr(&o));
+    // The genuine request is answered.
+    let out = fx.fresh("bundle");
+    ok(&[
+        "receipts",
+        "export",
+        "--data",
+        &fx.data,
+        "--request",
+        &req,
+        "--out",
+        &out,
+    ]);
+}
+
+#[test]
+fn log_verify_passes_and_detects_an_edited_leaf() {
+    use credseal_store::{Batch, SledStore, Store, Tree};
+    let fx = Fx::new();
+    let o = ok(&["log", "verify", "--data", &fx.data]);
+    let n = checkpoint_size(&read_bundle(&fx.bundle(None)));
+    assert!(stdout(&o).contains(&format!("ok: {n} receipts and")), "{}", stdout(&o));
+    let db = Path::new(&fx.data).join("db");
+    let key = 2u64.to_be_bytes();
+    let original = {
+        let s = SledStore::open(&db, false).unwrap();
+        s.get(Tree::LogLeaves, &key).unwrap().unwrap()
+    };
+    let edit = |value: Option<Vec<u8>>| {
+        let s = SledStore::open(&db, false).unwrap();
+        let mut b = Batch::new();
+        match value {
+            Some(v) => b.put(Tree::LogLeaves, key.to_vec(), v),
+            None => b.delete(Tree::LogLeaves, key.to_vec()),
+        }
+        s.apply(b).unwrap();
+        s.flush().unwrap();
+    };
+    // One byte of receipt 2 flipped (in its signature).
+    let mut flipped = original.clone();
+    let at = flipped.len() - 10;
+    flipped[at] ^= 0x04;
+    edit(Some(flipped));
+    let o = run(&["log", "verify", "--data", &fx.data]);
+    assert_eq!(code(&o), 4, "{}{}", stdout(&o), stderr(&o));
+    assert!(stderr(&o).contains("receipt 2"), "{}", stderr(&o));
+    // One byte of its body flipped (its purpose).
+    let mut flipped = original.clone();
+    let at = flipped
+        .windows(b"loan-approval".len())
+        .position(|w| w == b"loan-approval")
+        .unwrap();
+    flipped[at] ^= 0x20;
+    edit(Some(flipped));
+    let o = run(&["log", "verify", "--data", &fx.data]);
+    assert_eq!(code(&o), 4, "{}{}", stdout(&o), stderr(&o));
+    assert!(stderr(&o).contains("receipt 2"), "{}", stderr(&o));
+    // Removed.
+    edit(None);
+    let o = run(&["log", "verify", "--data", &fx.data]);
+    assert_eq!(code(&o), 4, "{}{}", stdout(&o), stderr(&o));
+    assert!(stderr(&o).contains("log leaf 2"), "{}", stderr(&o));
+    // Restored: the log verifies again.
+    edit(Some(original));
+    ok(&["log", "verify", "--data", &fx.data]);
+}
+
+/// PRODUCT BUG (fails until fixed): `receipts verify` pins the subject's BlindId in the
+/// state file at the first verification, taking it from the bundle's first *full* receipt;
+/// when there is none — a subject that checks before anyone accessed its data (an empty
+/// bundle), or whose only receipts are still sealed — it pins `BlindId([0; 32])`
+/// (`crates/credseal-cli/src/receipts.rs`, `verify`: `.unwrap_or(BlindId([0; 32]))`). Every
+/// later honest bundle with a full receipt is then refused, exit 4 "receipt N is about
+/// another subject", for good: the subject can only delete its state, and with it the
+/// fork and withholding protection. The BlindId should be pinned only once a full receipt
+/// shows it (or the request/bundle should carry it).
+#[test]
+fn first_verification_without_a_full_receipt_pins_no_subject() {
+    let fx = Fx::empty();
+    fx.noise(&fx.data, 1);
+    // Nothing about the subject yet.
+    let state = fx.fresh("state");
+    let out = fx.verified(&state, &fx.bundle(None));
+    assert!(out.contains("0 receipt(s)"), "{out}");
+    fx.granted(&fx.data, "loan-approval");
+    let out = fx.verified(&state, &fx.bundle(Some(&state)));
+    assert!(out.contains("1 receipt(s), 1 new"), "{out}");
+
+    // Only a sealed receipt at first.
+    let fx = Fx::empty();
+    fx.granted(&fx.data, "law-enforcement");
+    let state = fx.fresh("state");
+    let out = fx.verified(&state, &fx.bundle(None));
+    assert!(out.contains("sealed until"), "{out}");
+    fx.granted(&fx.data, "loan-approval");
+    let out = fx.verified(&state, &fx.bundle(Some(&state)));
+    assert!(out.contains("2 receipt(s), 1 new"), "{out}");
+}
