@@ -309,6 +309,35 @@ fn map_io(e: io::Error, path: &Path) -> StoreError {
     }
 }
 
+/// sled 0.34 writes a snapshot as `snap.<lsn>.generating` and renames it when complete; a
+/// process killed in between leaves the partial file, which the next open reads as the
+/// newest snapshot and reports as corruption (sled issues #1527, #1533). No data is in it:
+/// the log it summarises is intact. Remove such leftovers, but only while no other process
+/// has the database open (we hold an exclusive lock on its `db` file meanwhile, and release
+/// it before sled takes its own).
+fn remove_unfinished_snapshots(dir: &Path) {
+    let Ok(db) = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(dir.join(SLED_DB_FILE))
+    else {
+        return;
+    };
+    if db.try_lock().is_err() {
+        return;
+    }
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with("snap.") && name.ends_with(".generating") {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+    let _ = db.unlock();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,33 +370,4 @@ mod tests {
         let e = sled::Error::Corruption { at: None, bt: () };
         assert!(matches!(map_sled(e, Path::new("/x")), StoreError::Corrupt { .. }));
     }
-}
-
-/// sled 0.34 writes a snapshot as `snap.<lsn>.generating` and renames it when complete; a
-/// process killed in between leaves the partial file, which the next open reads as the
-/// newest snapshot and reports as corruption (sled issues #1527, #1533). No data is in it:
-/// the log it summarises is intact. Remove such leftovers, but only while no other process
-/// has the database open (we hold an exclusive lock on its `db` file meanwhile, and release
-/// it before sled takes its own).
-fn remove_unfinished_snapshots(dir: &Path) {
-    let Ok(db) = fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(dir.join(SLED_DB_FILE))
-    else {
-        return;
-    };
-    if db.try_lock().is_err() {
-        return;
-    }
-    if let Ok(entries) = fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let name = e.file_name();
-            let name = name.to_string_lossy();
-            if name.starts_with("snap.") && name.ends_with(".generating") {
-                let _ = fs::remove_file(e.path());
-            }
-        }
-    }
-    let _ = db.unlock();
 }
