@@ -163,6 +163,18 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// A subject verifying its bundle of N receipts; compare with the signature and proof checks alone.
+    Verify {
+        /// Receipts in the subject's bundle.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        receipts: u64,
+        /// Other subjects' receipts in the log per receipt of this subject.
+        #[arg(long, default_value_t = 9)]
+        noise: u64,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// Granted queries on a store of synthetic subjects; compare with the same crypto alone.
     Query {
         /// Synthetic subjects in the store.
@@ -423,6 +435,13 @@ fn run(cli: Cli) -> CliResult {
             let bar = progress::Bar::new();
             let r = credseal_engine::bench::bench_query(demo::CATALOG, subjects, queries, threads, &work, &bar)?;
             output::bench_query(&r, json);
+            Ok(())
+        }
+        Command::Bench {
+            command: BenchCommand::Verify { receipts, noise, json },
+        } => {
+            let r = credseal_engine::bench::bench_verify(receipts, noise)?;
+            output::bench_verify(&r, json);
             Ok(())
         }
         Command::Dev {
