@@ -1,5 +1,6 @@
 //! The record model and the check of one ingest line against the catalogue.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -30,7 +31,9 @@ impl Amount {
             return None;
         }
         let mut v: i64 = int.parse().ok()?;
-        let f: i64 = format!("{frac:0<2}").parse().ok()?;
+        // The cents, as if `frac` were padded with zeros to two digits.
+        let digit = |i: usize| frac.as_bytes().get(i).map_or(0, |c| i64::from(c - b'0'));
+        let f = digit(0) * 10 + digit(1);
         v = v.checked_mul(100)?.checked_add(f)?;
         Some(Self(if neg { -v } else { v }))
     }
@@ -45,7 +48,7 @@ impl fmt::Display for Amount {
 }
 
 /// A typed field value.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 pub enum FieldValue {
     /// Text (also enum values).
     Text(String),
@@ -91,7 +94,7 @@ impl fmt::Display for FieldValue {
 
 /// A credit record. Records are immutable: a correction is a new `version` of the same
 /// `record_id` that names the version it `supersedes`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 pub struct Record {
     /// Id given by the source department, unique within the class.
     pub record_id: String,
@@ -109,6 +112,190 @@ pub struct Record {
     pub supersedes: Option<u32>,
     /// Field values by field name.
     pub fields: BTreeMap<String, FieldValue>,
+}
+
+// `Record` and `FieldValue` serialize exactly as `#[derive(Serialize)]` would (the tests
+// compare them with derived twins), except that dates are written with `serialize_str`
+// instead of `Date`'s `collect_str`: the same output, without formatting each date twice
+// through `core::fmt` (ingest serializes every record twice).
+
+/// A date as `serialize_str` of its `YYYY-MM-DD` text.
+struct DateText(Date);
+
+impl Serialize for DateText {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (y, m, d) = self.0.ymd();
+        if y > 9999 {
+            // Not a valid Date; keep Display's text.
+            return s.collect_str(&self.0);
+        }
+        let digit = |n: u16| b'0' + (n % 10) as u8;
+        let (m, d) = (u16::from(m), u16::from(d));
+        let b = [
+            digit(y / 1000),
+            digit(y / 100),
+            digit(y / 10),
+            digit(y),
+            b'-',
+            digit(m / 10),
+            digit(m),
+            b'-',
+            digit(d / 10),
+            digit(d),
+        ];
+        s.serialize_str(std::str::from_utf8(&b).expect("ASCII digits"))
+    }
+}
+
+impl Serialize for FieldValue {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        const N: &str = "FieldValue";
+        match self {
+            Self::Text(v) => s.serialize_newtype_variant(N, 0, "Text", v),
+            Self::Integer(v) => s.serialize_newtype_variant(N, 1, "Integer", v),
+            Self::Amount(v) => s.serialize_newtype_variant(N, 2, "Amount", v),
+            Self::Date(v) => s.serialize_newtype_variant(N, 3, "Date", &DateText(*v)),
+            Self::Bool(v) => s.serialize_newtype_variant(N, 4, "Bool", v),
+            Self::SubjectId(v) => s.serialize_newtype_variant(N, 5, "SubjectId", v),
+        }
+    }
+}
+
+impl Serialize for Record {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Record", 8)?;
+        st.serialize_field("record_id", &self.record_id)?;
+        st.serialize_field("subject", &self.subject)?;
+        st.serialize_field("class", &self.class)?;
+        st.serialize_field("source", &self.source)?;
+        st.serialize_field("effective", &DateText(self.effective))?;
+        st.serialize_field("version", &self.version)?;
+        st.serialize_field("supersedes", &self.supersedes)?;
+        st.serialize_field("fields", &self.fields)?;
+        st.end()
+    }
+}
+
+/// A valid ingest line's record without the record: it borrows the line and the catalogue,
+/// and serializes exactly as the [`Record`] it stands for. From [`Record::view_json_line`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordView<'a> {
+    record_id: Cow<'a, str>,
+    subject: SubjectId,
+    class: Cow<'a, str>,
+    source: Cow<'a, str>,
+    effective: Date,
+    version: u32,
+    supersedes: Option<u32>,
+    /// By name, as in the record's map.
+    fields: Vec<(&'a str, FieldRef<'a>)>,
+}
+
+/// A field value of a [`RecordView`]: a [`FieldValue`] whose text may be borrowed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum FieldRef<'a> {
+    Text(Cow<'a, str>),
+    Integer(i64),
+    Amount(Amount),
+    Date(Date),
+    Bool(bool),
+    SubjectId(SubjectId),
+}
+
+impl RecordView<'_> {
+    /// The subject.
+    pub fn subject(&self) -> &SubjectId {
+        &self.subject
+    }
+
+    /// The record id.
+    pub fn record_id(&self) -> &str {
+        &self.record_id
+    }
+
+    /// The class id.
+    pub fn class(&self) -> &str {
+        &self.class
+    }
+
+    /// The version.
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+
+    /// The version it corrects.
+    pub fn supersedes(&self) -> Option<u32> {
+        self.supersedes
+    }
+
+    /// The record.
+    pub fn to_record(&self) -> Record {
+        let fields = self
+            .fields
+            .iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    FieldRef::Text(s) => FieldValue::Text(s.to_string()),
+                    FieldRef::Integer(i) => FieldValue::Integer(*i),
+                    FieldRef::Amount(a) => FieldValue::Amount(*a),
+                    FieldRef::Date(d) => FieldValue::Date(*d),
+                    FieldRef::Bool(b) => FieldValue::Bool(*b),
+                    FieldRef::SubjectId(s) => FieldValue::SubjectId(s.clone()),
+                };
+                (k.to_string(), v)
+            })
+            .collect();
+        Record {
+            record_id: self.record_id.to_string(),
+            subject: self.subject.clone(),
+            class: self.class.to_string(),
+            source: self.source.to_string(),
+            effective: self.effective,
+            version: self.version,
+            supersedes: self.supersedes,
+            fields,
+        }
+    }
+}
+
+impl Serialize for FieldRef<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        const N: &str = "FieldValue";
+        match self {
+            Self::Text(v) => s.serialize_newtype_variant(N, 0, "Text", &**v),
+            Self::Integer(v) => s.serialize_newtype_variant(N, 1, "Integer", v),
+            Self::Amount(v) => s.serialize_newtype_variant(N, 2, "Amount", v),
+            Self::Date(v) => s.serialize_newtype_variant(N, 3, "Date", &DateText(*v)),
+            Self::Bool(v) => s.serialize_newtype_variant(N, 4, "Bool", v),
+            Self::SubjectId(v) => s.serialize_newtype_variant(N, 5, "SubjectId", v),
+        }
+    }
+}
+
+/// The fields of a view, serialized as the record's map is (`collect_map` in key order).
+struct FieldsOf<'v, 'a>(&'v [(&'a str, FieldRef<'a>)]);
+
+impl Serialize for FieldsOf<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+impl Serialize for RecordView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Record", 8)?;
+        st.serialize_field("record_id", &*self.record_id)?;
+        st.serialize_field("subject", &self.subject)?;
+        st.serialize_field("class", &*self.class)?;
+        st.serialize_field("source", &*self.source)?;
+        st.serialize_field("effective", &DateText(self.effective))?;
+        st.serialize_field("version", &self.version)?;
+        st.serialize_field("supersedes", &self.supersedes)?;
+        st.serialize_field("fields", &FieldsOf(&self.fields))?;
+        st.end()
+    }
 }
 
 /// One problem found in an ingest line: where (`field`, a dotted path) and what.
@@ -176,9 +363,9 @@ impl Record {
                 ));
             }
         }
-        let text = |issues: &mut Vec<RecordIssue>, k: &str| -> Option<String> {
+        let text = |issues: &mut Vec<RecordIssue>, k: &str| -> Option<&String> {
             match obj.get(k) {
-                Some(Value::String(s)) => Some(s.clone()),
+                Some(Value::String(s)) => Some(s),
                 Some(other) => {
                     issues.push(issue(k, format!("expected a string, found {}", json_kind(other))));
                     None
@@ -200,7 +387,7 @@ impl Record {
             ok
         });
         let subject = text(&mut issues, "subject").and_then(|s| {
-            SubjectId::parse(&s)
+            SubjectId::parse(s)
                 .map_err(|e| issues.push(issue("subject", e.to_string())))
                 .ok()
         });
@@ -215,7 +402,7 @@ impl Record {
             ok
         });
         let effective = text(&mut issues, "effective").and_then(|s| {
-            Date::parse(&s)
+            Date::parse(s)
                 .map_err(|e| issues.push(issue("effective", e.to_string())))
                 .ok()
         });
@@ -260,7 +447,7 @@ impl Record {
             }
         };
         let class_id = text(&mut issues, "class");
-        let class = class_id.as_deref().and_then(|c| {
+        let class = class_id.and_then(|c| {
             let def = catalog.class(c);
             if def.is_none() {
                 issues.push(issue("class", "unknown class (not in the catalogue)"));
@@ -280,10 +467,10 @@ impl Record {
                     }
                 }
                 for def in &class.fields {
-                    let path = format!("fields.{}", def.name);
+                    let path = || format!("fields.{}", def.name);
                     let Some(raw) = fv.get(&def.name).filter(|v| !v.is_null()) else {
                         if def.required {
-                            issues.push(issue(path, "missing (required by the catalogue)"));
+                            issues.push(issue(path(), "missing (required by the catalogue)"));
                         }
                         continue;
                     };
@@ -291,7 +478,7 @@ impl Record {
                         Ok(v) => {
                             fields.insert(def.name.clone(), v);
                         }
-                        Err(m) => issues.push(issue(path, m)),
+                        Err(m) => issues.push(issue(path(), m)),
                     }
                 }
             }
@@ -307,10 +494,10 @@ impl Record {
         // Every Option below is Some: a None always pushed an issue above.
         match (record_id, subject, class_id, source, effective, version) {
             (Some(record_id), Some(subject), Some(class), Some(source), Some(effective), Some(version)) => Ok(Self {
-                record_id,
+                record_id: record_id.clone(),
                 subject,
-                class,
-                source,
+                class: class.clone(),
+                source: source.clone(),
                 effective,
                 version,
                 supersedes,
@@ -318,6 +505,83 @@ impl Record {
             }),
             _ => Err(vec![issue("line", "incomplete record")]),
         }
+    }
+
+    /// The record of one JSON line if it is a valid one, read without building a
+    /// `serde_json::Value` (much faster). `None` whenever the line is not plainly valid (not
+    /// JSON, a problem, a repeated key, a number that is not an integer…): then
+    /// [`Record::from_json`] on the parsed line says what is wrong, or gives the record.
+    /// Whenever this gives a record, `from_json` gives the same one.
+    pub fn from_json_line(text: &str, catalog: &Catalog) -> Option<Self> {
+        Self::view_json_line(text, catalog).map(|v| v.to_record())
+    }
+
+    /// [`Record::from_json_line`] without building the record: a view of it that borrows
+    /// the line and the catalogue and serializes exactly as the record does.
+    pub fn view_json_line<'a>(text: &'a str, catalog: &'a Catalog) -> Option<RecordView<'a>> {
+        let raw: fast::Line<'a> = serde_json::from_str(text).ok()?;
+        let record_id = raw.record_id.0;
+        let source = raw.source.0;
+        if !valid_record_id(&record_id) || !crate::catalog::valid_id(&source) {
+            return None;
+        }
+        let subject = SubjectId::parse(&raw.subject.0).ok()?;
+        let effective = Date::parse(&raw.effective.0).ok()?;
+        let version = match raw.version {
+            None => 1,
+            Some(n) => u32::try_from(n).ok().filter(|&n| n >= 1)?,
+        };
+        let supersedes = match raw.supersedes {
+            None => None,
+            Some(n) => Some(u32::try_from(n).ok().filter(|&n| n >= 1 && n < version)?),
+        };
+        let class = catalog.class(&raw.class.0)?;
+        let given = raw.fields.0;
+        if given.len() > 64 {
+            return None;
+        }
+        // Every given field must be read by exactly one name of the class (as `from_json`
+        // reads them: for each field of the class, the value of that name).
+        let mut used = 0u64;
+        let mut fields = Vec::with_capacity(given.len());
+        for def in &class.fields {
+            let mut found = None;
+            for (i, (name, v)) in given.iter().enumerate() {
+                if name.0 == def.name {
+                    if found.is_some() {
+                        return None;
+                    }
+                    found = Some(v);
+                    used |= 1 << i;
+                }
+            }
+            match found {
+                None | Some(fast::Value::Null) => {
+                    if def.required {
+                        return None;
+                    }
+                }
+                Some(v) => fields.push((def.name.as_str(), fast::field_value(v, def)?)),
+            }
+        }
+        if used.count_ones() as usize != given.len() {
+            return None;
+        }
+        // In the order of the record's map; a name twice in the class is left to `from_json`.
+        fields.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        if fields.windows(2).any(|w| w[0].0 == w[1].0) {
+            return None;
+        }
+        Some(RecordView {
+            record_id,
+            subject,
+            class: raw.class.0,
+            source,
+            effective,
+            version,
+            supersedes,
+            fields,
+        })
     }
 
     /// The record as one JSON object, the same shape `from_json` reads.
@@ -336,6 +600,181 @@ impl Record {
         }
         m.insert("fields".into(), fields.into());
         m.into()
+    }
+}
+
+/// `Record::from_json_line`: a typed, borrowing parse that fails on anything unusual.
+mod fast {
+    use std::borrow::Cow;
+    use std::fmt;
+
+    use serde::Deserialize;
+    use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
+
+    use super::{Amount, DEFAULT_MAX_TEXT, Date, FieldRef, SubjectId};
+    use crate::catalog::{FieldDef, FieldType};
+
+    /// An ingest line: exactly these keys, each at most once (a repeated key fails).
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct Line<'a> {
+        #[serde(borrow)]
+        pub record_id: Str<'a>,
+        #[serde(borrow)]
+        pub subject: Str<'a>,
+        #[serde(borrow)]
+        pub class: Str<'a>,
+        #[serde(borrow)]
+        pub source: Str<'a>,
+        #[serde(borrow)]
+        pub effective: Str<'a>,
+        /// Absent: None; `null` fails (as `from_json` rejects it).
+        #[serde(default, deserialize_with = "present")]
+        pub version: Option<u64>,
+        /// Absent or `null`: None (as in `from_json`).
+        #[serde(default)]
+        pub supersedes: Option<u64>,
+        #[serde(borrow)]
+        pub fields: Fields<'a>,
+    }
+
+    fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        u64::deserialize(d).map(Some)
+    }
+
+    /// A JSON string, borrowed from the line unless it has escapes.
+    pub(super) struct Str<'a>(pub Cow<'a, str>);
+
+    impl<'de> Visitor<'de> for StrVisitor {
+        type Value = Str<'de>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+            Ok(Str(Cow::Borrowed(v)))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Str(Cow::Owned(v.to_owned())))
+        }
+        fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Str(Cow::Owned(v)))
+        }
+    }
+
+    struct StrVisitor;
+
+    impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_str(StrVisitor)
+        }
+    }
+
+    /// A field value as JSON has it; arrays, objects and non-integer numbers fail.
+    pub(super) enum Value<'a> {
+        Null,
+        Bool(bool),
+        U64(u64),
+        I64(i64),
+        Str(Cow<'a, str>),
+    }
+
+    struct ValueVisitor;
+
+    impl<'de> Visitor<'de> for ValueVisitor {
+        type Value = Value<'de>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string, an integer, a boolean or null")
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+            Ok(Value::Bool(v))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Value::U64(v))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Value::I64(v))
+        }
+        fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+            Ok(Value::Str(Cow::Borrowed(v)))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Value::Str(Cow::Owned(v.to_owned())))
+        }
+        fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Value::Str(Cow::Owned(v)))
+        }
+    }
+
+    impl<'de> DeserializeSeed<'de> for ValueVisitor {
+        type Value = Value<'de>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> DeserializeSeed<'de> for StrVisitor {
+        type Value = Str<'de>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+
+    /// The `fields` object, in the line's order, repeated names included.
+    pub(super) struct Fields<'a>(pub Vec<(Str<'a>, Value<'a>)>);
+
+    struct FieldsVisitor;
+
+    impl<'de> Visitor<'de> for FieldsVisitor {
+        type Value = Fields<'de>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut v = Vec::with_capacity(map.size_hint().unwrap_or(16).min(64));
+            while let Some(k) = map.next_key_seed(StrVisitor)? {
+                v.push((k, map.next_value_seed(ValueVisitor)?));
+            }
+            Ok(Fields(v))
+        }
+    }
+
+    impl<'de: 'a, 'a> Deserialize<'de> for Fields<'a> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_map(FieldsVisitor)
+        }
+    }
+
+    /// `super::field_value` for the values it accepts; None where it finds a problem.
+    pub(super) fn field_value<'a>(v: &Value<'a>, def: &FieldDef) -> Option<FieldRef<'a>> {
+        Some(match (&def.ty, v) {
+            (FieldType::Text, Value::Str(s)) => {
+                let max = def.max_len.map_or(DEFAULT_MAX_TEXT, |m| m as usize);
+                // ASCII (most text): a byte is a character, and its control characters are these.
+                let (chars, control) = if s.is_ascii() {
+                    (s.len(), s.bytes().any(|b| b < 0x20 || b == 0x7f))
+                } else {
+                    (s.chars().count(), s.chars().any(char::is_control))
+                };
+                if s.trim().is_empty() || chars > max || control {
+                    return None;
+                }
+                FieldRef::Text(s.clone())
+            }
+            (FieldType::Integer, Value::U64(n)) => FieldRef::Integer(i64::try_from(*n).ok()?),
+            (FieldType::Integer, Value::I64(n)) => FieldRef::Integer(*n),
+            // `from_json` parses the number's text; serde_json writes integers as these do.
+            (FieldType::Amount, Value::U64(n)) => FieldRef::Amount(Amount::parse(&n.to_string())?),
+            (FieldType::Amount, Value::I64(n)) => FieldRef::Amount(Amount::parse(&n.to_string())?),
+            (FieldType::Amount, Value::Str(s)) => FieldRef::Amount(Amount::parse(s.trim())?),
+            (FieldType::Date, Value::Str(s)) => FieldRef::Date(Date::parse(s).ok()?),
+            (FieldType::Bool, Value::Bool(b)) => FieldRef::Bool(*b),
+            (FieldType::Enum, Value::Str(s)) if def.values.iter().any(|v| v == s) => FieldRef::Text(s.clone()),
+            (FieldType::SubjectId, Value::Str(s)) => FieldRef::SubjectId(SubjectId::parse(s).ok()?),
+            _ => return None,
+        })
     }
 }
 
@@ -478,12 +917,342 @@ required = false
         );
     }
 
+    /// What `#[derive(Serialize)]` makes of `Record` and `FieldValue`.
+    #[derive(Serialize)]
+    #[serde(rename = "FieldValue")]
+    enum FieldValueTwin {
+        Text(String),
+        Integer(i64),
+        Amount(Amount),
+        Date(Date),
+        Bool(bool),
+        SubjectId(SubjectId),
+    }
+
+    #[derive(Serialize)]
+    #[serde(rename = "Record")]
+    struct RecordTwin {
+        record_id: String,
+        subject: SubjectId,
+        class: String,
+        source: String,
+        effective: Date,
+        version: u32,
+        supersedes: Option<u32>,
+        fields: BTreeMap<String, FieldValueTwin>,
+    }
+
+    fn twin(r: &Record) -> RecordTwin {
+        RecordTwin {
+            record_id: r.record_id.clone(),
+            subject: r.subject.clone(),
+            class: r.class.clone(),
+            source: r.source.clone(),
+            effective: r.effective,
+            version: r.version,
+            supersedes: r.supersedes,
+            fields: r
+                .fields
+                .iter()
+                .map(|(k, v)| {
+                    let v = match v.clone() {
+                        FieldValue::Text(x) => FieldValueTwin::Text(x),
+                        FieldValue::Integer(x) => FieldValueTwin::Integer(x),
+                        FieldValue::Amount(x) => FieldValueTwin::Amount(x),
+                        FieldValue::Date(x) => FieldValueTwin::Date(x),
+                        FieldValue::Bool(x) => FieldValueTwin::Bool(x),
+                        FieldValue::SubjectId(x) => FieldValueTwin::SubjectId(x),
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn serializes_as_derived() {
+        let mut r = line(OK).unwrap();
+        r.supersedes = Some(3);
+        r.version = 4;
+        r.fields.insert("n".into(), FieldValue::Integer(-7));
+        r.fields.insert("who".into(), FieldValue::SubjectId(r.subject.clone()));
+        r.fields.insert("t".into(), FieldValue::Text("a \"q\" é".into()));
+        for (y, m, d) in [
+            (1, 1, 1),
+            (999, 12, 31),
+            (2024, 2, 29),
+            (9999, 12, 31),
+            (10000, 1, 1),
+            (65535, 12, 31),
+        ] {
+            let date = Date::new(y, m, d).unwrap();
+            r.effective = date;
+            r.fields.insert("opened".into(), FieldValue::Date(date));
+            assert_eq!(
+                serde_json::to_string(&r).unwrap(),
+                serde_json::to_string(&twin(&r)).unwrap(),
+                "{y}-{m}-{d}"
+            );
+        }
+        r.supersedes = None;
+        assert_eq!(
+            serde_json::to_value(&r).unwrap(),
+            serde_json::to_value(twin(&r)).unwrap()
+        );
+    }
+
+    fn all_types() -> Catalog {
+        Catalog::parse(
+            r#"format = 1
+[[purpose]]
+id = "p"
+title = "P"
+[[class]]
+id = "c"
+title = "C"
+sensitivity = "high"
+consent_required = false
+retention = "5y"
+purposes = ["p"]
+[[class.field]]
+name = "t"
+type = "text"
+max_len = 5
+[[class.field]]
+name = "i"
+type = "integer"
+[[class.field]]
+name = "a"
+type = "amount"
+[[class.field]]
+name = "d"
+type = "date"
+[[class.field]]
+name = "b"
+type = "bool"
+[[class.field]]
+name = "e"
+type = "enum"
+values = ["x", "y"]
+[[class.field]]
+name = "s"
+type = "subject-id"
+[[class.field]]
+name = "o"
+type = "text"
+required = false
+"#,
+            None,
+        )
+        .unwrap()
+    }
+
+    /// `from_json_line` gives a record only where `from_json` gives the same one, and its
+    /// view serializes as that record.
+    fn same_as_slow(text: &str, catalog: &Catalog) -> Option<Record> {
+        let fast = Record::from_json_line(text, catalog);
+        let view = Record::view_json_line(text, catalog);
+        let slow = serde_json::from_str::<serde_json::Value>(text)
+            .ok()
+            .and_then(|v| Record::from_json(&v, catalog).ok());
+        assert_eq!(fast.is_some(), view.is_some());
+        if let (Some(fast), Some(view)) = (&fast, &view) {
+            assert_eq!(Some(fast), slow.as_ref(), "{text}");
+            assert_eq!(view.to_record(), *fast);
+            assert_eq!(
+                serde_json::to_string(view).unwrap(),
+                serde_json::to_string(fast).unwrap()
+            );
+            assert_eq!(
+                (
+                    view.subject(),
+                    view.record_id(),
+                    view.class(),
+                    view.version(),
+                    view.supersedes()
+                ),
+                (
+                    &fast.subject,
+                    &*fast.record_id,
+                    &*fast.class,
+                    fast.version,
+                    fast.supersedes
+                )
+            );
+        }
+        slow
+    }
+
+    const ALL: &str = r#"{"record_id":"R-1","subject":"91350100M000100Y43","class":"c","source":"s-1","effective":"2024-01-02","version":2,"supersedes":1,"fields":{"t":"abc","i":-5,"a":"12.5","d":"2020-02-29","b":true,"e":"y","s":"11010519491231002x","o":"z"}}"#;
+
+    #[test]
+    fn fast_parse_agrees_with_from_json() {
+        let cat = all_types();
+        assert!(Record::from_json_line(ALL, &cat).is_some());
+        assert!(same_as_slow(ALL, &cat).is_some());
+        let edits: &[(&str, &str)] = &[
+            ("", ""),
+            (r#""version":2,"#, ""),
+            (r#""version":2,"supersedes":1,"#, ""),
+            (r#""version":2"#, r#""version":null"#),
+            (r#""version":2"#, r#""version":2.0"#),
+            (r#""version":2"#, r#""version":0"#),
+            (r#""version":2"#, r#""version":4294967296"#),
+            (r#""version":2"#, r#""version":-2"#),
+            (r#""version":2"#, r#""version":"2""#),
+            (r#""supersedes":1"#, r#""supersedes":null"#),
+            (r#""supersedes":1"#, r#""supersedes":2"#),
+            (r#""supersedes":1"#, r#""supersedes":0"#),
+            (r#""supersedes":1"#, r#""supersedes":1.5"#),
+            (r#""record_id":"R-1","#, ""),
+            (r#""record_id":"R-1","#, r#""record_id":"R-1","record_id":"R-1","#),
+            (r#""record_id":"R-1""#, r#""record_id":"R 1""#),
+            (r#""record_id":"R-1""#, r#""record\u005fid":"R\u002d1""#),
+            (r#""record_id":"R-1""#, r#""record_id":1"#),
+            (
+                r#""subject":"91350100M000100Y43""#,
+                r#""subject":" 91350100m000100y43 ""#,
+            ),
+            (r#""subject":"91350100M000100Y43""#, r#""subject":"91350100M000100Y44""#),
+            (r#""class":"c""#, r#""class":"nope""#),
+            (r#""class":"c""#, r#""class":null"#),
+            (r#""source":"s-1""#, r#""source":"S-1""#),
+            (r#""effective":"2024-01-02""#, r#""effective":"2024-02-30""#),
+            (r#""fields":{"#, r#""extra":1,"fields":{"#),
+            (r#""t":"abc""#, r#""t":"abcdef""#),
+            (r#""t":"abc""#, r#""t":"  ""#),
+            (r#""t":"abc""#, r#""t":"a\tb""#),
+            (r#""t":"abc""#, r#""t":"a	b""#),
+            (r#""t":"abc""#, r#""t":"\u00e9\u00e9\u00e9\u00e9\u00e9""#),
+            (r#""t":"abc""#, r#""t":"\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9""#),
+            (r#""t":"abc""#, r#""t":"ééééé""#),
+            (r#""t":"abc""#, r#""t":"éééééé""#),
+            (r#""t":"abc""#, r#""t":"a\u007fb""#),
+            (r#""t":"abc""#, r#""t":"a\u0085b""#),
+            (r#""t":"abc""#, r#""t":"a~b""#),
+            (r#""t":"abc""#, r#""t":"a\"c""#),
+            (r#""t":"abc""#, r#""t":null"#),
+            (r#""t":"abc""#, r#""t":5"#),
+            (r#""t":"abc","#, ""),
+            (r#""t":"abc""#, r#""t":"abc","t":"abd""#),
+            (r#""i":-5"#, r#""i":5"#),
+            (r#""i":-5"#, r#""i":-0"#),
+            (r#""i":-5"#, r#""i":9223372036854775807"#),
+            (r#""i":-5"#, r#""i":9223372036854775808"#),
+            (r#""i":-5"#, r#""i":-9223372036854775808"#),
+            (r#""i":-5"#, r#""i":1e3"#),
+            (r#""i":-5"#, r#""i":"5""#),
+            (r#""a":"12.5""#, r#""a":12"#),
+            (r#""a":"12.5""#, r#""a":-12"#),
+            (r#""a":"12.5""#, r#""a":12.5"#),
+            (r#""a":"12.5""#, r#""a":" 12.50 ""#),
+            (r#""a":"12.5""#, r#""a":"12.555""#),
+            (r#""a":"12.5""#, r#""a":999999999999999"#),
+            (r#""a":"12.5""#, r#""a":9999999999999999"#),
+            (r#""a":"12.5""#, r#""a":true"#),
+            (r#""d":"2020-02-29""#, r#""d":"2021-02-29""#),
+            (r#""b":true"#, r#""b":"true""#),
+            (r#""b":true"#, r#""b":null"#),
+            (r#""e":"y""#, r#""e":"z""#),
+            (r#""s":"11010519491231002x""#, r#""s":"11010519491231002""#),
+            (r#""o":"z""#, r#""o":null"#),
+            (r#","o":"z""#, ""),
+            (r#""o":"z""#, r#""o":["z"]"#),
+            (r#""o":"z""#, r#""o":{"z":1}"#),
+            (r#""o":"z""#, r#""o":"z","zz":null"#),
+            (r#""fields":{"#, r#""fields":{"t":"abc","#),
+            (r#"}}"#, r#"}} x"#),
+            (r#"}}"#, r#"}}   "#),
+            (r#"}}"#, r#"}"#),
+        ];
+        let mut fast = 0;
+        for (from, to) in edits {
+            let text = ALL.replacen(from, to, 1);
+            if Record::from_json_line(&text, &cat).is_some() {
+                fast += 1;
+            }
+            same_as_slow(&text, &cat);
+        }
+        assert!(fast > 15, "the usual lines take the fast path ({fast})");
+        for text in ["", "null", "[]", "{}", "1", "\"x\"", "{\"fields\":{}}"] {
+            assert_eq!(same_as_slow(text, &cat), None);
+        }
+    }
+
+    #[test]
+    fn fast_parse_takes_every_example_line() {
+        let cat = Catalog::parse(include_str!("../../../keys-example/catalog.toml"), None).unwrap();
+        for l in include_str!("../../../keys-example/records.jsonl").lines() {
+            assert!(Record::from_json_line(l, &cat).is_some(), "{l}");
+            assert!(same_as_slow(l, &cat).is_some());
+        }
+    }
+
+    proptest::proptest! {
+        /// Lines near a valid one: each key left out, valid, or given some other value, and
+        /// a few keys repeated or unknown.
+        #[test]
+        fn fast_parse_never_disagrees(
+            top in proptest::collection::vec(0usize..40, 8),
+            fields in proptest::collection::vec(0usize..40, 8),
+            extra_top in proptest::collection::vec((0usize..10, 0usize..14), 0..2),
+            extra_fields in proptest::collection::vec((0usize..10, 0usize..14), 0..2),
+        ) {
+            const KEYS: [(&str, &str); 8] = [
+                ("record_id", r#""R-1""#), ("subject", r#""91350100M000100Y43""#), ("class", r#""c""#),
+                ("source", r#""s-1""#), ("effective", r#""2024-01-02""#), ("version", "2"), ("supersedes", "1"),
+                ("fields", ""),
+            ];
+            const FIELDS: [(&str, &str); 8] = [
+                ("t", r#""abc""#), ("i", "-5"), ("a", r#""12.5""#), ("d", r#""2020-02-29""#), ("b", "true"),
+                ("e", r#""y""#), ("s", r#""11010519491231002x""#), ("o", r#""z""#),
+            ];
+            const NAMES: [&str; 10] = ["record_id", "class", "version", "supersedes", "x", "t", "i", "o", "z", "a"];
+            const VALUES: [&str; 14] = [
+                r#""R-1""#, r#""91350100M000100Y43""#, r#""c""#, r#""2024-01-02""#, "1", "2", "-3", "1.5", "true",
+                "null", r#""y""#, r#""12.50""#, "[1]", r#""ab\u0063""#,
+            ];
+            // 0: left out; 1-36: valid; 37-39: another value.
+            let pick = |choice: usize, valid: &str| match choice {
+                0 => None,
+                1..=36 => Some(valid.to_string()),
+                c => Some(VALUES[(c * 5) % VALUES.len()].to_string()),
+            };
+            let obj = |kv: &[(String, String)]| {
+                format!("{{{}}}", kv.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect::<Vec<_>>().join(","))
+            };
+            let mut f: Vec<(String, String)> = FIELDS
+                .iter()
+                .zip(&fields)
+                .filter_map(|(&(k, v), &c)| Some((k.to_string(), pick(c, v)?)))
+                .collect();
+            f.extend(extra_fields.iter().map(|&(k, v)| (NAMES[k].to_string(), VALUES[v].to_string())));
+            let fobj = obj(&f);
+            let mut t: Vec<(String, String)> = KEYS
+                .iter()
+                .zip(&top)
+                .filter_map(|(&(k, v), &c)| Some((k.to_string(), pick(c, if k == "fields" { &fobj } else { v })?)))
+                .collect();
+            t.extend(extra_top.iter().map(|&(k, v)| (NAMES[k].to_string(), VALUES[v].to_string())));
+            same_as_slow(&obj(&t), &all_types());
+        }
+    }
+
     #[test]
     fn amounts() {
         assert_eq!(Amount::parse("0.05"), Some(Amount(5)));
         assert_eq!(Amount::parse("-3"), Some(Amount(-300)));
         for bad in ["", "1.", ".5", "1e3", "1.234", "12a", "--1", "9999999999999999"] {
             assert_eq!(Amount::parse(bad), None, "{bad}");
+        }
+        for (s, v) in [
+            ("12", 1200),
+            ("12.5", 1250),
+            ("12.05", 1205),
+            ("-0.5", -50),
+            ("999999999999999.99", 99_999_999_999_999_999),
+        ] {
+            assert_eq!(Amount::parse(s), Some(Amount(v)), "{s}");
         }
         assert_eq!(Amount(-5).to_string(), "-0.05");
     }

@@ -42,6 +42,60 @@ impl IndexKey {
     }
 }
 
+/// The index key expanded once for many blindings (ingest blinds every line twice).
+///
+/// [`IndexKey::blind`] and [`IndexKey::record_key`] set up the HMAC key (two SHA-256 blocks)
+/// on every call; a `Blinder` does that once and gives byte-identical results.
+///
+/// Note: ring's expanded HMAC state (the SHA-256 states after the inner and outer pads,
+/// from which the key's HMAC outputs can be computed) is not zeroized when a `Blinder` is
+/// dropped; ring offers no way to. Build one per bulk operation (one ingest) and drop it
+/// at its end, so it lives no longer than that operation. The index key itself stays in
+/// the keystore in memory for the platform's lifetime anyway.
+pub struct Blinder {
+    key: hmac::Key,
+}
+
+impl Blinder {
+    /// Expands `key` once.
+    pub fn new(key: &IndexKey) -> Self {
+        Self {
+            key: hmac::Key::new(hmac::HMAC_SHA256, key.expose_secret()),
+        }
+    }
+
+    fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut ctx = hmac::Context::with_key(&self.key);
+        for p in parts {
+            ctx.update(p);
+        }
+        ctx.sign().as_ref().try_into().expect("HMAC-SHA-256 is 32 bytes")
+    }
+
+    /// The same as [`IndexKey::blind`].
+    pub fn blind(&self, id: &SubjectId) -> BlindId {
+        BlindId(self.mac(&[SUBJECT_LABEL, id.as_str().as_bytes()]))
+    }
+
+    /// The same as [`IndexKey::record_key`].
+    pub fn record_key(&self, blind: &BlindId, class: &str, record_id: &str) -> [u8; 16] {
+        let m = self.mac(&[
+            RECORD_LABEL,
+            blind.as_bytes(),
+            &[class.len() as u8],
+            class.as_bytes(),
+            record_id.as_bytes(),
+        ]);
+        m[..16].try_into().expect("16 of 32 bytes")
+    }
+}
+
+impl std::fmt::Debug for Blinder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Blinder([redacted])")
+    }
+}
+
 impl TraceKey {
     /// HMAC-SHA-256(trace key, label ‖ parts…): keyed digests for fingerprints and release digests.
     pub fn digest(&self, label: &[u8], parts: &[&[u8]]) -> [u8; 32] {
@@ -68,5 +122,23 @@ mod tests {
         assert_eq!(k1.blind(&id).as_bytes()[..], *t.as_ref());
         let b = k1.blind(&id);
         assert_ne!(k1.record_key(&b, "loans", "A"), k1.record_key(&b, "loan", "sA"));
+    }
+
+    #[test]
+    fn blinder_matches_index_key() {
+        let ids = ["11010519491231002X", "91350100M000100Y43"].map(|s| SubjectId::parse(s).unwrap());
+        for kb in [[1u8; 32], [0xa5; 32], core::array::from_fn(|i| i as u8)] {
+            let k = IndexKey::from_bytes(kb);
+            let b = Blinder::new(&k);
+            for id in &ids {
+                let blind = k.blind(id);
+                assert_eq!(b.blind(id), blind);
+                for (class, rid) in [("loans", "A"), ("loan", "sA"), ("tax", ""), ("x", "LN-1:2/3")] {
+                    assert_eq!(b.record_key(&blind, class, rid), k.record_key(&blind, class, rid));
+                }
+            }
+        }
+        let b = Blinder::new(&IndexKey::from_bytes([0x41; 32]));
+        assert_eq!(format!("{b:?}"), "Blinder([redacted])");
     }
 }

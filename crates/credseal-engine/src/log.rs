@@ -77,6 +77,30 @@ struct State {
 pub(crate) struct ReceiptLog {
     state: Mutex<State>,
     cv: Condvar,
+    /// Queries between their start and their receipt: a commit leader waits a moment for
+    /// them (at most [`LINGER`]) so that they share its flush.
+    active: std::sync::atomic::AtomicUsize,
+}
+
+/// Longest a commit leader waits for receipts of queries already under way.
+const LINGER: std::time::Duration = std::time::Duration::from_micros(1500);
+
+/// Counts a query as under way while it lives.
+pub(crate) struct Active<'a>(&'a ReceiptLog);
+
+impl Drop for Active<'_> {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        self.0.cv.notify_all();
+    }
+}
+
+impl ReceiptLog {
+    /// Marks a query as under way until the guard drops.
+    pub(crate) fn active(&self) -> Active<'_> {
+        self.active.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Active(self)
+    }
 }
 
 impl std::fmt::Debug for ReceiptLog {
@@ -174,6 +198,7 @@ impl Platform {
             st.queue.push((t, it));
             tickets.push(t);
         }
+        self.log.cv.notify_all();
         loop {
             if tickets.iter().all(|t| st.done.contains_key(t)) {
                 let mut out = Vec::with_capacity(tickets.len());
@@ -187,6 +212,21 @@ impl Platform {
             }
             if !st.committing && !st.queue.is_empty() {
                 st.committing = true;
+                // Group commit: give queries already under way a moment to join this flush.
+                let deadline = std::time::Instant::now() + LINGER;
+                loop {
+                    let waiting = self.log.active.load(std::sync::atomic::Ordering::SeqCst);
+                    let now_t = std::time::Instant::now();
+                    if st.queue.len() >= waiting || now_t >= deadline {
+                        break;
+                    }
+                    st = self
+                        .log
+                        .cv
+                        .wait_timeout(st, deadline - now_t)
+                        .map_err(|_| poisoned())?
+                        .0;
+                }
                 let batch = std::mem::take(&mut st.queue);
                 let size = match st.size {
                     Some(s) => s,

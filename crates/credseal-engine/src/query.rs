@@ -344,6 +344,7 @@ impl Platform {
 
     /// Runs a department's query: the credential and token in their text form.
     pub fn query(&self, credential: &str, token: &str, now: u64) -> std::result::Result<SealedAnswer, QueryError> {
+        let _active = self.log.active();
         let cred = Unverified::<Credential>::parse_text(credential.trim()).map_err(|e| QueryError::Denied(e.into()))?;
         let tok = Unverified::<Token>::parse_text(token.trim()).map_err(|e| QueryError::Denied(e.into()))?;
         // The subject named by the (not yet verified) token, only to look up its key for
@@ -422,6 +423,7 @@ impl Platform {
 
     /// Runs a subject's query for its own records.
     pub fn self_query(&self, query: &str, now: u64) -> std::result::Result<SealedAnswer, QueryError> {
+        let _active = self.log.active();
         let q = Unverified::<SelfQuery>::parse_text(query.trim()).map_err(|e| QueryError::Denied(e.into()))?;
         let subject_key = match q.peek_unverified() {
             Ok(b) => self.subject_public_key(&b.subject)?,
