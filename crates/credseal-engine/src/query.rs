@@ -105,6 +105,13 @@ impl SealedAnswer {
     /// Opens with the requester's sealing key and checks the answer names the same
     /// platform and query as its envelope.
     pub fn open(&self, key: &SealingKey) -> Result<AnswerBody> {
+        // The origin goes into the HPKE info with a 16-bit length; an answer file is input,
+        // so an impossible origin is refused here rather than reaching that encoding.
+        if !crate::platform::valid_origin(&self.origin) {
+            return Err(EngineError::Verification(
+                "the answer names an invalid platform origin".into(),
+            ));
+        }
         let sealed = SealedBox::from_bytes(&self.sealed)
             .map_err(|e| EngineError::Verification(format!("sealed answer: {e}")))?;
         let leaf = credseal_log::record_hash(&self.receipt);

@@ -274,3 +274,12 @@ fn expired_replay_entries_are_swept() {
     // After the sweep the old token is still refused, now as expired.
     assert_eq!(denial(w.p.query(&w.credential, &t, NOW + 10_000)), "token-expired");
 }
+
+#[test]
+fn answer_with_an_impossible_origin_is_refused_not_a_panic() {
+    let w = world();
+    let mut a = w.p.query(&w.credential, &token(&w, &["identity"]), NOW).unwrap();
+    a.origin = "x".repeat(70_000);
+    let back = SealedAnswer::from_text(&a.to_text()).unwrap();
+    assert!(back.open(&w.sealing).is_err());
+}
