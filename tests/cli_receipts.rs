@@ -30,6 +30,9 @@ const OTHER_SUBJECT: &str = "610113195010078965";
 /// for it is denied after the department's signature verified, so it leaves a receipt.
 const CRED_CLASSES: &str = "identity,loans";
 const CRED_PURPOSES: &str = "loan-approval,law-enforcement";
+/// Receipts in the subject's chain before its history: records.jsonl adds its records from
+/// two sources (`bocom-wuhan`, `psb-wuhan`: one receipt each), then its key is registered.
+const PRE: usize = 3;
 /// `disclosure_delay_days` of `law-enforcement` in keys-example/catalog.toml.
 const LAW_ENFORCEMENT_DELAY_DAYS: u64 = 180;
 
@@ -280,8 +283,9 @@ impl Fx {
         }
     }
 
-    /// The subject's honest history: granted, granted, law-enforcement (sealed), denied,
-    /// granted — five receipts in its chain (counters 1–5), among other traffic.
+    /// The subject's honest history after its [`PRE`] receipts: granted, granted,
+    /// law-enforcement (sealed), denied, granted — five receipts in its chain (counters
+    /// PRE+1 to PRE+5), among other traffic.
     fn history(&self, data: &str) {
         self.granted(data, "loan-approval");
         self.noise(data, 1);
@@ -429,7 +433,7 @@ fn receipts_request_export_verify() {
     let bundle = fx.bundle(None);
     let b = read_bundle(&bundle);
     assert_eq!(b.origin, ORIGIN);
-    assert_eq!(b.entries.len(), 5, "{b:?}");
+    assert_eq!(b.entries.len(), PRE + 5, "{b:?}");
     assert!(b.consistency.is_none());
     let sealed: Vec<_> = b
         .entries
@@ -447,8 +451,13 @@ fn receipts_request_export_verify() {
         )),
         "{out}"
     );
-    assert!(out.contains("5 receipt(s), 5 new"), "{out}");
+    assert!(out.contains("8 receipt(s), 8 new"), "{out}");
     assert!(out.contains("bank-a (credential 1)"), "{out}");
+    // Who added data about the subject, and the registration of its key.
+    assert!(out.contains("bocom-wuhan (source)"), "{out}");
+    assert!(out.contains("psb-wuhan (source)"), "{out}");
+    assert!(out.contains("1 record added"), "{out}");
+    assert!(out.contains("register subject key"), "{out}");
     assert!(out.contains("loan-approval"), "{out}");
     assert!(out.contains("denied: purpose-not-granted"), "{out}");
     assert!(out.contains("tax-administration"), "{out}");
@@ -465,7 +474,7 @@ fn receipts_request_export_verify() {
     assert!(lines[0].starts_with("subject ") && lines[0].len() == 8 + 64, "{st}");
     let saved = credseal_log::SavedState::from_text(lines[1]).unwrap();
     assert_eq!(saved.tree_size(), checkpoint_size(&b));
-    assert_eq!(saved.counter(), 5);
+    assert_eq!(saved.counter(), 8);
     assert_eq!(saved.origin(), ORIGIN);
 
     // The same bundle again: nothing new; JSON shows the sealed date.
@@ -476,12 +485,14 @@ fn receipts_request_export_verify() {
     assert_eq!(v["ok"], true);
     assert_eq!(v["tree_size"], checkpoint_size(&b));
     let r = v["receipts"].as_array().unwrap();
-    assert_eq!(r.len(), 5);
+    assert_eq!(r.len(), PRE + 5);
     assert!(r.iter().all(|x| x["new"] == false), "{v}");
     assert_eq!(
         r.iter().map(|x| x["counter"].as_u64().unwrap()).collect::<Vec<_>>(),
-        [1, 2, 3, 4, 5]
+        [1, 2, 3, 4, 5, 6, 7, 8]
     );
+    let actions: Vec<&str> = r[..PRE].iter().map(|x| x["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["ingest", "ingest", "admin"], "{v}");
     let s = r.iter().find(|x| !x["sealed_until"].is_null()).unwrap();
     let until = s["sealed_until"].as_u64().unwrap();
     let expect = credseal_engine::now_unix() + LAW_ENFORCEMENT_DELAY_DAYS * 86_400;
@@ -510,11 +521,11 @@ fn receipts_request_export_verify() {
         "{nb:?}"
     );
     let out = fx.verified(&state, &next);
-    assert!(out.contains("6 receipt(s), 1 new"), "{out}");
+    assert!(out.contains("9 receipt(s), 1 new"), "{out}");
     let saved =
         credseal_log::SavedState::from_text(std::fs::read_to_string(&state).unwrap().lines().nth(1).unwrap()).unwrap();
     assert_eq!(saved.tree_size(), checkpoint_size(&nb));
-    assert_eq!(saved.counter(), 6);
+    assert_eq!(saved.counter(), 9);
 }
 
 #[test]
@@ -591,12 +602,12 @@ fn bundle_receipt_removed_at_3() {
     b.entries.remove(2);
     let bad = fx.write("bundle", &b.to_text());
     fx.refused_both(&state, &bad, &["receipt 3 is missing (found 4 in its place)"]);
-    // Removing a full receipt (the denied one, 4) is no better.
+    // Removing a full receipt (the denied query, 7) is no better.
     let mut b = read_bundle(&bundle);
-    assert!(matches!(b.entries[3], BundleEntry::Full { .. }));
-    b.entries.remove(3);
+    assert!(matches!(b.entries[PRE + 3], BundleEntry::Full { .. }));
+    b.entries.remove(PRE + 3);
     let bad = fx.write("bundle", &b.to_text());
-    fx.refused_both(&state, &bad, &["receipt 4 is missing (found 5 in its place)"]);
+    fx.refused_both(&state, &bad, &["receipt 7 is missing (found 8 in its place)"]);
 }
 
 #[test]
@@ -616,16 +627,16 @@ fn bundle_receipt_altered_at_1() {
     let fx = Fx::new();
     let bundle = fx.bundle(None);
     let state = fx.state_after(&bundle);
-    // The purpose inside receipt 1 rewritten (`loan-approvaL`): still well-formed, but its
-    // signature no longer verifies.
+    // The source inside receipt 1 (records added by `bocom-wuhan`) rewritten
+    // (`bocom-wuhaN`): still well-formed, but its signature no longer verifies.
     let mut b = read_bundle(&bundle);
     match &mut b.entries[0] {
         BundleEntry::Full { receipt, .. } => {
             let at = receipt
-                .windows(b"loan-approval".len())
-                .position(|w| w == b"loan-approval")
-                .expect("receipt 1 names its purpose");
-            receipt[at + 12] ^= 0x20;
+                .windows(b"bocom-wuhan".len())
+                .position(|w| w == b"bocom-wuhan")
+                .expect("receipt 1 names its source");
+            receipt[at + 10] ^= 0x20;
         }
         other => panic!("receipt 1 is not full: {other:?}"),
     }
@@ -678,14 +689,17 @@ fn bundle_proof_for_other_tree_size() {
         if inclusion(&later.entries[2]).len() != inclusion(&old.entries[2]).len() {
             break;
         }
-        assert!(checkpoint_size(&later) < 64, "the proof length never changed");
+        assert!(
+            checkpoint_size(&later) < checkpoint_size(&old) + 64,
+            "the proof length never changed"
+        );
     }
     // Receipt 3's proof taken from the bundle at the larger size.
     let mut b = old.clone();
     *inclusion_mut(&mut b.entries[2]) = inclusion(&later.entries[2]).clone();
     let bad = fx.write("bundle", &b.to_text());
     let msg = format!(
-        "a proof has {} hashes where the checkpoint's tree size needs {} (receipt Some(3)",
+        "the inclusion proof of receipt 3 has {} hashes where the checkpoint's tree size needs {}",
         inclusion(&later.entries[2]).len(),
         inclusion(&old.entries[2]).len()
     );
@@ -770,13 +784,13 @@ fn bundle_tail_withheld() {
     // The log grows; the next bundle hides the newest receipt the subject already saw.
     fx.noise(&fx.data, 2);
     let mut b = read_bundle(&fx.bundle(Some(&state)));
-    assert_eq!(b.entries.len(), 5);
+    assert_eq!(b.entries.len(), PRE + 5);
     b.entries.pop();
     let bad = fx.write("bundle", &b.to_text());
     fx.refused(
         &fx.copy_state(&state),
         &bad,
-        &["the bundle has 4 receipts, 5 were verified before"],
+        &["the bundle has 7 receipts, 8 were verified before"],
     );
     // Hiding everything.
     b.entries.clear();
@@ -784,7 +798,7 @@ fn bundle_tail_withheld() {
     fx.refused(
         &fx.copy_state(&state),
         &bad,
-        &["the bundle has 0 receipts, 5 were verified before"],
+        &["the bundle has 0 receipts, 8 were verified before"],
     );
 }
 
@@ -799,7 +813,7 @@ fn bundle_receipt_withheld_earlier() {
     hiding.entries.pop();
     let state = fx.fresh("state");
     let out = fx.verified(&state, &fx.write("bundle", &hiding.to_text()));
-    assert!(out.contains("4 receipt(s)"), "{out}");
+    assert!(out.contains("7 receipt(s)"), "{out}");
     fx.noise(&fx.data, 1);
     let next = fx.bundle(Some(&state));
     let index = match full.entries.last().unwrap() {
@@ -816,7 +830,7 @@ fn bundle_receipt_withheld_earlier() {
         &state,
         &next,
         &[&format!(
-            "receipt 5 (log index {index}) was in the log of size {} verified before but was withheld then",
+            "receipt 8 (log index {index}) was in the log of size {} verified before but was withheld then",
             checkpoint_size(&full)
         )],
     );
@@ -975,7 +989,19 @@ fn log_verify_passes_and_detects_an_edited_leaf() {
     let n = checkpoint_size(&read_bundle(&fx.bundle(None)));
     assert!(stdout(&o).contains(&format!("ok: {n} receipts and")), "{}", stdout(&o));
     let db = Path::new(&fx.data).join("db");
-    let key = 2u64.to_be_bytes();
+    // The leaf of the subject's first granted query (inside the log, not at its end).
+    let leaf = match &read_bundle(&fx.bundle(None)).entries[PRE] {
+        BundleEntry::Full { receipt, .. } => {
+            credseal_log::UnverifiedReceipt::parse(receipt)
+                .unwrap()
+                .peek_unverified()
+                .unwrap()
+                .index
+        }
+        other => panic!("{other:?}"),
+    };
+    assert!(leaf + 1 < n);
+    let key = leaf.to_be_bytes();
     let original = {
         let s = SledStore::open(&db, false).unwrap();
         s.get(Tree::LogLeaves, &key).unwrap().unwrap()
@@ -990,14 +1016,15 @@ fn log_verify_passes_and_detects_an_edited_leaf() {
         s.apply(b).unwrap();
         s.flush().unwrap();
     };
-    // One byte of receipt 2 flipped (in its signature).
+    let named = format!("receipt {leaf}");
+    // One byte of the receipt flipped (in its signature).
     let mut flipped = original.clone();
     let at = flipped.len() - 10;
     flipped[at] ^= 0x04;
     edit(Some(flipped));
     let o = run(&["log", "verify", "--data", &fx.data]);
     assert_eq!(code(&o), 4, "{}{}", stdout(&o), stderr(&o));
-    assert!(stderr(&o).contains("receipt 2"), "{}", stderr(&o));
+    assert!(stderr(&o).contains(&named), "{}", stderr(&o));
     // One byte of its body flipped (its purpose).
     let mut flipped = original.clone();
     let at = flipped
@@ -1008,39 +1035,36 @@ fn log_verify_passes_and_detects_an_edited_leaf() {
     edit(Some(flipped));
     let o = run(&["log", "verify", "--data", &fx.data]);
     assert_eq!(code(&o), 4, "{}{}", stdout(&o), stderr(&o));
-    assert!(stderr(&o).contains("receipt 2"), "{}", stderr(&o));
+    assert!(stderr(&o).contains(&named), "{}", stderr(&o));
     // Removed.
     edit(None);
     let o = run(&["log", "verify", "--data", &fx.data]);
     assert_eq!(code(&o), 4, "{}{}", stdout(&o), stderr(&o));
-    assert!(stderr(&o).contains("log leaf 2"), "{}", stderr(&o));
+    assert!(stderr(&o).contains(&format!("log leaf {leaf}")), "{}", stderr(&o));
     // Restored: the log verifies again.
     edit(Some(original));
     ok(&["log", "verify", "--data", &fx.data]);
 }
 
-/// PRODUCT BUG (fails until fixed): `receipts verify` pins the subject's BlindId in the
-/// state file at the first verification, taking it from the bundle's first *full* receipt;
-/// when there is none — a subject that checks before anyone accessed its data (an empty
-/// bundle), or whose only receipts are still sealed — it pins `BlindId([0; 32])`
-/// (`crates/credseal-cli/src/receipts.rs`, `verify`: `.unwrap_or(BlindId([0; 32]))`). Every
-/// later honest bundle with a full receipt is then refused, exit 4 "receipt N is about
-/// another subject", for good: the subject can only delete its state, and with it the
-/// fork and withholding protection. The BlindId should be pinned only once a full receipt
-/// shows it (or the request/bundle should carry it).
+/// `receipts verify` pins the subject's BlindId in the state file at the first
+/// verification, from the bundle's first full receipt. A subject can only ask for its bundle
+/// once its key is registered, and the registration is a full receipt in its chain, so the
+/// first bundle always shows the subject — even before anyone accessed its data, and when
+/// its only accesses are still sealed — and later honest bundles verify against that state.
 #[test]
 fn first_verification_without_a_full_receipt_pins_no_subject() {
     let fx = Fx::empty();
     fx.noise(&fx.data, 1);
-    // Nothing about the subject yet.
+    // No access to the subject's data yet: only its ingest and registration receipts.
     let state = fx.fresh("state");
     let out = fx.verified(&state, &fx.bundle(None));
-    assert!(out.contains("0 receipt(s)"), "{out}");
+    assert!(out.contains(&format!("{PRE} receipt(s)")), "{out}");
+    assert!(!out.contains("granted"), "{out}");
     fx.granted(&fx.data, "loan-approval");
     let out = fx.verified(&state, &fx.bundle(Some(&state)));
-    assert!(out.contains("1 receipt(s), 1 new"), "{out}");
+    assert!(out.contains(&format!("{} receipt(s), 1 new", PRE + 1)), "{out}");
 
-    // Only a sealed receipt at first.
+    // Its only access sealed at first.
     let fx = Fx::empty();
     fx.granted(&fx.data, "law-enforcement");
     let state = fx.fresh("state");
@@ -1048,5 +1072,5 @@ fn first_verification_without_a_full_receipt_pins_no_subject() {
     assert!(out.contains("sealed until"), "{out}");
     fx.granted(&fx.data, "loan-approval");
     let out = fx.verified(&state, &fx.bundle(Some(&state)));
-    assert!(out.contains("2 receipt(s), 1 new"), "{out}");
+    assert!(out.contains(&format!("{} receipt(s), 1 new", PRE + 2)), "{out}");
 }

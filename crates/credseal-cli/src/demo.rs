@@ -475,6 +475,7 @@ fn authority_walkthrough(p: &Platform) -> CliResult {
                 let b = s.body();
                 let who = match &b.actor {
                     credseal_log::Actor::Department { id, .. } => id.clone(),
+                    credseal_log::Actor::Source { id } => format!("{id} (source)"),
                     credseal_log::Actor::Subject => "the subject".into(),
                     other => format!("{other:?}"),
                 };

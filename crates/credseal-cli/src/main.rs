@@ -26,6 +26,10 @@ struct Cli {
     /// Read the keystore passphrase from this file (else CREDSEAL_PASSPHRASE, else a prompt).
     #[arg(long, global = true, value_name = "FILE")]
     passphrase_file: Option<PathBuf>,
+    /// The officer named in the receipts of administrative acts (else CREDSEAL_OFFICER,
+    /// else the login name).
+    #[arg(long, global = true, value_name = "NAME")]
+    officer: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -275,17 +279,45 @@ pub(crate) fn open_platform(cli_demo: bool, pf: Option<&Path>, dir: &Path) -> Cl
         );
     }
     let pass = passphrase::get(pf, false)?;
-    Ok(Platform::open(
+    let p = Platform::open(
         dir,
         &pass,
         OpenOptions {
             allow_demo_keys: cli_demo,
         },
-    )?)
+    )?;
+    Ok(match OFFICER.get() {
+        Some(o) => p.with_operator(o),
+        None => p,
+    })
+}
+
+/// The officer running this command (see `--officer`).
+static OFFICER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+fn officer_name(flag: Option<String>) -> CliResult<String> {
+    let name = flag
+        .or_else(|| std::env::var("CREDSEAL_OFFICER").ok())
+        .or_else(|| std::env::var("USER").ok())
+        .or_else(|| std::env::var("LOGNAME").ok())
+        .unwrap_or_else(|| credseal_engine::DEFAULT_OPERATOR.to_string());
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
+    if !ok {
+        return Err(Failure::new(
+            ErrorClass::Usage,
+            "--officer: 1 to 64 letters, digits, '.', '_', '-' or '@'",
+        ));
+    }
+    Ok(name)
 }
 
 fn run(cli: Cli) -> CliResult {
     let pf = cli.passphrase_file.as_deref();
+    let _ = OFFICER.set(officer_name(cli.officer.clone())?);
     match cli.command {
         Command::Init {
             data,

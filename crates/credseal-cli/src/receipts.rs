@@ -141,6 +141,7 @@ struct ReceiptJson {
     purpose: String,
     classes: Vec<String>,
     outcome: String,
+    detail: String,
     sealed_until: Option<u64>,
     new: bool,
 }
@@ -250,6 +251,7 @@ fn verify(vkey: &Path, state_path: &Path, bundle: &Path, json: bool) -> CliResul
                         Actor::Officer { id } => format!("officer {id}"),
                         Actor::Responder { id } => format!("responder {id}"),
                         Actor::Platform => "platform".into(),
+                        Actor::Source { id } => format!("{id} (source)"),
                     },
                     action: format!("{:?}", b.action).to_lowercase(),
                     purpose: b.purpose.clone(),
@@ -257,8 +259,11 @@ fn verify(vkey: &Path, state_path: &Path, bundle: &Path, json: bool) -> CliResul
                     outcome: match &b.outcome {
                         Outcome::Granted => "granted".into(),
                         Outcome::Denied { code } => format!("denied: {code}"),
+                        // A non-access event: what it did.
+                        Outcome::Done if !b.detail.is_empty() => b.detail.clone(),
                         Outcome::Done => "done".into(),
                     },
+                    detail: b.detail.clone(),
                     sealed_until: None,
                     new: i >= seen_before,
                 }
@@ -277,6 +282,7 @@ fn verify(vkey: &Path, state_path: &Path, bundle: &Path, json: bool) -> CliResul
                 purpose: String::new(),
                 classes: Vec::new(),
                 outcome: format!("sealed until {}", date(*sealed_until)),
+                detail: String::new(),
                 sealed_until: Some(*sealed_until),
                 new: i >= seen_before,
             },

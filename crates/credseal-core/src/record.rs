@@ -229,6 +229,11 @@ impl RecordView<'_> {
         self.supersedes
     }
 
+    /// The source department.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
     /// The record.
     pub fn to_record(&self) -> Record {
         let fields = self

@@ -37,7 +37,36 @@ use zeroize::{Zeroize, Zeroizing};
 use crate::bundle::{Bundle, Entry, SubjectRecords};
 use crate::error::{EngineError, Result};
 use crate::layout;
+use crate::log::NewReceipt;
 use crate::platform::Platform;
+
+/// The receipt a subject gets for records added (or corrected) about it by one source.
+fn ingest_receipt(
+    blind: BlindId,
+    source: String,
+    correction: bool,
+    classes: std::collections::BTreeSet<String>,
+    n: u64,
+) -> NewReceipt {
+    let (action, what) = if correction {
+        (credseal_log::Action::Correction, "corrected")
+    } else {
+        (credseal_log::Action::Ingest, "added")
+    };
+    NewReceipt {
+        detail: format!("{n} record{} {what}", if n == 1 { "" } else { "s" }),
+        actor: credseal_log::Actor::Source { id: source },
+        action,
+        subject: Some(blind),
+        classes,
+        purpose: String::new(),
+        token_hash: None,
+        outcome: credseal_log::Outcome::Done,
+        release_digest: None,
+        disclose_after: None,
+        marks: Vec::new(),
+    }
+}
 
 /// Longest accepted line, in bytes.
 pub const MAX_LINE: usize = 1 << 20;
@@ -68,6 +97,9 @@ struct Pending {
     deks: HashMap<String, PendingDek>,
     /// (class, KEK version) of DEKs made by this ingest (counted when written).
     new: Vec<(String, u32)>,
+    /// What the subject's receipts will say: per (source department, correction?) the
+    /// classes and the number of records.
+    events: BTreeMap<(String, bool), (std::collections::BTreeSet<String>, u64)>,
 }
 
 /// One problem in an ingest file.
@@ -477,6 +509,7 @@ fn h16(parts: &[&[u8]]) -> [u8; 16] {
 
 /// A record line, checked, blinded and encoded.
 struct Prepared {
+    source: String,
     class: String,
     version: u32,
     supersedes: Option<u32>,
@@ -489,6 +522,7 @@ struct Prepared {
 
 /// What places a record.
 struct Head<'a> {
+    source: &'a str,
     subject: &'a SubjectId,
     class: &'a str,
     record_id: &'a str,
@@ -530,6 +564,8 @@ enum ToWrite {
 
 /// A record to encrypt and write.
 struct Sealable {
+    source: String,
+    supersedes: Option<u32>,
     blind: BlindId,
     class: String,
     rkey: [u8; 16],
@@ -599,6 +635,8 @@ struct PendingDek {
 struct WriteJob {
     seq: u64,
     subjects: Vec<(BlindId, SubjectRecords)>,
+    /// The subjects' receipts, committed to the log with the records.
+    receipts: Vec<NewReceipt>,
     /// Data-key counters: (class, KEK version, new total).
     counters: Vec<(String, u32, u64)>,
     /// The last batch of the ingest: it also removes the ingest-pending marker.
@@ -611,6 +649,7 @@ impl Platform {
         let cap = text.len();
         if let Some(v) = Record::view_json_line(text, &self.catalog) {
             let head = Head {
+                source: v.source(),
                 subject: v.subject(),
                 class: v.class(),
                 record_id: v.record_id(),
@@ -629,6 +668,7 @@ impl Platform {
         let rec = Record::from_json(&v, &self.catalog)
             .map_err(|is| is.into_iter().map(|i| (i.field, i.message)).collect::<Vec<_>>())?;
         let head = Head {
+            source: &rec.source,
             subject: &rec.subject,
             class: &rec.class,
             record_id: &rec.record_id,
@@ -658,6 +698,7 @@ impl Platform {
             postcard::to_extend(rec, Vec::with_capacity(cap)).map_err(|e| vec![("line".to_string(), e.to_string())])?;
         let content = h16(&[&plaintext]);
         Ok(Prepared {
+            source: head.source.to_string(),
             class: head.class.to_string(),
             version: head.version,
             supersedes: head.supersedes,
@@ -778,6 +819,8 @@ impl Platform {
                 (g, credseal_crypto::seal_record(dek, &ctx, &p.plaintext))
             });
             recs.push(ToWrite::Record(Box::new(Sealable {
+                source: p.source,
+                supersedes: p.supersedes,
                 blind: p.blind,
                 class,
                 rkey: p.rkey,
@@ -1047,6 +1090,7 @@ impl Platform {
                     recs,
                     deks: HashMap::new(),
                     new: Vec::new(),
+                    events: BTreeMap::new(),
                 },
             );
         }
@@ -1103,6 +1147,9 @@ impl Platform {
             sealed,
         };
         ps.recs.classes.get_mut(class).expect("inserted above").put(entry);
+        let ev = ps.events.entry((p.source, p.supersedes.is_some())).or_default();
+        ev.0.insert(p.class);
+        ev.1 += 1;
         summary.written += 1;
         w.pending_records += 1;
         Ok(())
@@ -1112,9 +1159,13 @@ impl Platform {
     fn send_batch(&self, w: &mut Writing, last: bool) -> Result<()> {
         let mut new: BTreeMap<(String, u32), u64> = BTreeMap::new();
         let mut subjects = Vec::with_capacity(w.pending.len());
+        let mut receipts = Vec::new();
         for (blind, p) in w.pending.drain() {
             for cv in p.new {
                 *new.entry(cv).or_default() += 1;
+            }
+            for ((source, correction), (classes, n)) in p.events {
+                receipts.push(ingest_receipt(blind, source, correction, classes, n));
             }
             subjects.push((blind, p.recs));
             // p.deks is dropped (zeroized) here.
@@ -1140,6 +1191,7 @@ impl Platform {
         let job = WriteJob {
             seq: w.seq,
             subjects,
+            receipts,
             counters,
             last,
         };
@@ -1166,7 +1218,8 @@ impl Platform {
             if job.last {
                 batch.delete(Tree::Meta, layout::META_INGEST_PENDING);
             }
-            self.store.apply(batch)?;
+            // The records and their receipts in one atomic, durable commit of the log.
+            self.append_receipts_with(job.receipts, batch, crate::now_unix())?;
             let _ = acks.send(job.seq);
         }
         Ok(())

@@ -30,8 +30,8 @@ pub use ingest::{IngestError, IngestReport, IngestSummary, MAX_LINE, NoProgress,
 pub use keys::{ClassKeyStatus, VersionStatus};
 pub use log::{Committed, LogReport, NewReceipt};
 pub use platform::{
-    CATALOG_FILE, CONFIG_FILE, Config, DB_DIR, InitOptions, KEYSTORE_FILE, KeySource, OpenOptions, Platform,
-    valid_origin,
+    CATALOG_FILE, CONFIG_FILE, Config, DB_DIR, DEFAULT_OPERATOR, InitOptions, KEYSTORE_FILE, KeySource, OpenOptions,
+    Platform, valid_origin,
 };
 pub use query::{ANSWER_LABEL, AnswerBody, QueryError, SealedAnswer};
 

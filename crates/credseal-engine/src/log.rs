@@ -45,6 +45,8 @@ pub struct NewReceipt {
     pub release_digest: Option<Hash>,
     /// Delayed disclosure: sealed in bundles until then.
     pub disclose_after: Option<u64>,
+    /// Writes that must be durable with the receipt (the replay entries the query consumed).
+    pub marks: Vec<(Tree, Vec<u8>, Vec<u8>)>,
 }
 
 /// A receipt once durable.
@@ -67,6 +69,8 @@ struct State {
     size: Option<u64>,
     committing: bool,
     queue: Vec<(u64, NewReceipt)>,
+    /// Writes to commit with the queued receipts (an ingest's records).
+    extras: Vec<Batch>,
     next_ticket: u64,
     done: HashMap<u64, std::result::Result<Committed, String>>,
     batches: Vec<usize>,
@@ -189,8 +193,26 @@ impl Platform {
     /// Appends receipts and returns once they are on disk (flushed) with a checkpoint that
     /// includes them. Concurrent callers share one commit.
     pub fn append_receipts(&self, items: Vec<NewReceipt>, now: u64) -> Result<Vec<Committed>> {
+        self.append_receipts_with(items, Batch::new(), now)
+    }
+
+    /// [`Platform::append_receipts`], with `extra` writes committed atomically with the
+    /// receipts (an ingest's records with the receipts that tell their subjects).
+    pub(crate) fn append_receipts_with(
+        &self,
+        items: Vec<NewReceipt>,
+        extra: Batch,
+        now: u64,
+    ) -> Result<Vec<Committed>> {
+        if items.is_empty() {
+            self.store.apply(extra)?;
+            return Ok(Vec::new());
+        }
         let poisoned = || EngineError::Invalid("the receipt log lock is poisoned".into());
         let mut st = self.log.state.lock().map_err(|_| poisoned())?;
+        if !extra.is_empty() {
+            st.extras.push(extra);
+        }
         let mut tickets = Vec::with_capacity(items.len());
         for it in items {
             let t = st.next_ticket;
@@ -228,12 +250,13 @@ impl Platform {
                         .0;
                 }
                 let batch = std::mem::take(&mut st.queue);
+                let extras = std::mem::take(&mut st.extras);
                 let size = match st.size {
                     Some(s) => s,
                     None => self.log_size()?,
                 };
                 drop(st);
-                let r = self.commit(size, &batch, now);
+                let r = self.commit(size, &batch, extras, now);
                 st = self.log.state.lock().map_err(|_| poisoned())?;
                 st.committing = false;
                 match r {
@@ -276,11 +299,15 @@ impl Platform {
         Ok(Some((c, h, t)))
     }
 
-    fn commit(&self, start: u64, items: &[(u64, NewReceipt)], now: u64) -> Result<Vec<Committed>> {
+    fn commit(&self, start: u64, items: &[(u64, NewReceipt)], extras: Vec<Batch>, now: u64) -> Result<Vec<Committed>> {
         let signer = self.log_signer()?;
         let mut overlay: HashMap<u64, Hash> = HashMap::new();
         let mut heads: HashMap<BlindId, (u64, Hash, u64)> = HashMap::new();
         let mut batch = Batch::new();
+        let bulky = !extras.is_empty();
+        for e in extras {
+            batch.append(e);
+        }
         let mut out = Vec::with_capacity(items.len());
         let mut size = start;
         for (_, it) in items {
@@ -337,6 +364,9 @@ impl Platform {
                 batch.put(Tree::LogHashes, be(at).to_vec(), h.to_vec());
             }
             batch.put(Tree::LogLeaves, be(index).to_vec(), signed.as_bytes().to_vec());
+            for (tree, k, v) in &it.marks {
+                batch.put(*tree, k.clone(), v.clone());
+            }
             if let (Some(b), Some(c)) = (&it.subject, chain) {
                 let mut k = vec![SUBJ_CHAIN];
                 k.extend_from_slice(b.as_bytes());
@@ -374,8 +404,15 @@ impl Platform {
             signer.sign_checkpoint(&cp).into_bytes(),
         );
         batch.put(Tree::Meta, META_LOG_SIZE.to_vec(), be(size).to_vec());
-        self.store.apply(batch)?;
-        self.store.flush()?;
+        if bulky {
+            // An ingest's records: flush sled rather than copy them through the write-ahead
+            // log. Commits are serialised, so every earlier one is in sled already.
+            self.store.apply(batch)?;
+            self.store.flush()?;
+        } else {
+            // Durable before anyone is told: one write-ahead-log frame and one fdatasync.
+            self.store.apply_durable(batch)?;
+        }
         for c in &mut out {
             c.tree_size = size;
         }

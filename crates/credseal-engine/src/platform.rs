@@ -102,6 +102,9 @@ pub enum KeySource {
     Existing(Box<Keystore>),
 }
 
+/// The officer named in administrative receipts when none is set.
+pub const DEFAULT_OPERATOR: &str = "operator";
+
 /// A running platform.
 pub struct Platform {
     dir: Option<PathBuf>,
@@ -118,6 +121,42 @@ pub struct Platform {
     pub(crate) policy: credseal_auth::Policy,
     /// The receipt log's group-commit state.
     pub(crate) log: crate::log::ReceiptLog,
+    /// Who runs administrative acts through this handle (named in their receipts).
+    pub(crate) operator: String,
+}
+
+impl Platform {
+    /// Names the officer running administrative acts through this handle (enrolments,
+    /// revocation lists, key events); their receipts name them. The name is the one the
+    /// keystore passphrase holder gives (`--officer`); it is not otherwise authenticated.
+    pub fn with_operator(mut self, officer: &str) -> Self {
+        self.operator = officer.to_string();
+        self
+    }
+
+    /// A receipt for an administrative act by the operator.
+    pub(crate) fn admin_receipt(
+        &self,
+        action: credseal_log::Action,
+        detail: String,
+        subject: Option<credseal_core::BlindId>,
+    ) -> crate::log::NewReceipt {
+        crate::log::NewReceipt {
+            actor: credseal_log::Actor::Officer {
+                id: self.operator.clone(),
+            },
+            action,
+            detail,
+            subject,
+            classes: Default::default(),
+            purpose: String::new(),
+            token_hash: None,
+            outcome: credseal_log::Outcome::Done,
+            release_digest: None,
+            disclose_after: None,
+            marks: Vec::new(),
+        }
+    }
 }
 
 impl std::fmt::Debug for Platform {
@@ -265,6 +304,7 @@ impl Platform {
             revocation_cache: Default::default(),
             credential_cache: Default::default(),
             log: Default::default(),
+            operator: DEFAULT_OPERATOR.into(),
             // Checked in read_config; the default when absent.
             policy: config
                 .policy
@@ -348,6 +388,7 @@ impl Platform {
             revocation_cache: Default::default(),
             credential_cache: Default::default(),
             log: Default::default(),
+            operator: DEFAULT_OPERATOR.into(),
             policy: Default::default(),
         };
         p.check_binding()?;

@@ -245,8 +245,16 @@ impl Platform {
             .map_err(QueryError::Denied)?;
         let mut b = Batch::new();
         b.put(Tree::Revocations, REVOCATIONS_CURRENT, u.as_bytes().to_vec());
-        self.store.apply(b).map_err(EngineError::from)?;
-        self.store.flush().map_err(EngineError::from)?;
+        let r = self.admin_receipt(
+            credseal_log::Action::Admin,
+            format!(
+                "install revocation list v{} ({} serials)",
+                v.body().version,
+                v.body().revoked.len()
+            ),
+            None,
+        );
+        self.append_receipts_with(vec![r], b, crate::now_unix())?;
         Ok(v.body().version)
     }
 
@@ -260,19 +268,30 @@ impl Platform {
         }
     }
 
-    /// Consumes the query id (once only, atomically) and a consent use if any.
-    fn finish(&self, checked: Checked) -> std::result::Result<Grant, QueryError> {
+    /// Consumes the query id (once only, atomically) and a consent use if any. The replay
+    /// entries written go into `marks`: they are written again, durably, with the receipt.
+    fn finish(
+        &self,
+        checked: Checked,
+        marks: &mut Vec<(Tree, Vec<u8>, Vec<u8>)>,
+    ) -> std::result::Result<Grant, QueryError> {
         // Consent uses are counted per subject and consent id: the id is chosen by whoever
         // signs, so another subject reusing it must not spend this subject's uses.
         let subject_blind = self.blind(checked.subject());
         let store_err: std::cell::RefCell<Option<EngineError>> = Default::default();
+        let written = std::cell::RefCell::new(std::mem::take(marks));
         let store = &self.store;
         let grant = checked.finish(
             |qid, keep_until| {
                 let mut k = vec![REPLAY_QUERY];
                 k.extend_from_slice(qid);
                 match store.insert_new(Tree::Replay, &k, &keep_until.to_be_bytes()) {
-                    Ok(true) => true,
+                    Ok(true) => {
+                        written
+                            .borrow_mut()
+                            .push((Tree::Replay, k, keep_until.to_be_bytes().to_vec()));
+                        true
+                    }
                     Ok(false) => false,
                     Err(err) => {
                         *store_err.borrow_mut() = Some(err.into());
@@ -287,7 +306,10 @@ impl Platform {
                     k.extend_from_slice(cid);
                     k.extend_from_slice(&i.to_be_bytes());
                     match store.insert_new(Tree::Replay, &k, &[]) {
-                        Ok(true) => return true,
+                        Ok(true) => {
+                            written.borrow_mut().push((Tree::Replay, k, Vec::new()));
+                            return true;
+                        }
                         Ok(false) => continue,
                         Err(err) => {
                             *store_err.borrow_mut() = Some(err.into());
@@ -298,6 +320,7 @@ impl Platform {
                 false
             },
         );
+        *marks = written.into_inner();
         if let Some(e) = store_err.into_inner() {
             return Err(QueryError::Failed(e));
         }
@@ -374,20 +397,26 @@ impl Platform {
         };
         let verified = self.verified_credential(&cred, &authority)?;
         let checked = credseal_auth::verify_query_with_credential(&verified, &tok, &ctx)
-            .map_err(|d| self.deny(d, Some(verified.body()), &tok, now));
-        let grant = match checked {
-            Ok(c) => self.finish(c).map_err(|e| match e {
-                QueryError::Denied(d) => self.deny(d, Some(verified.body()), &tok, now),
-                other => other,
-            })?,
-            Err(e) => return Err(e),
+            .map_err(|d| self.deny(d, Some(verified.body()), &tok, now, Vec::new()))?;
+        let mut marks = Vec::new();
+        let grant = match self.finish(checked, &mut marks) {
+            Ok(g) => g,
+            Err(QueryError::Denied(d)) => return Err(self.deny(d, Some(verified.body()), &tok, now, marks)),
+            Err(other) => return Err(other),
         };
-        Ok(self.answer(&grant, now)?)
+        Ok(self.answer_marked(&grant, marks, now)?)
     }
 
     /// A denial of a query whose department signature verified leaves a receipt (DESIGN §6);
     /// if the receipt cannot be written, the query fails with that error instead.
-    fn deny(&self, d: Denial, cred: Option<&Credential>, tok: &Unverified<Token>, now: u64) -> QueryError {
+    fn deny(
+        &self,
+        d: Denial,
+        cred: Option<&Credential>,
+        tok: &Unverified<Token>,
+        now: u64,
+        marks: Vec<(Tree, Vec<u8>, Vec<u8>)>,
+    ) -> QueryError {
         if !d.query_authenticated() {
             return QueryError::Denied(d);
         }
@@ -411,6 +440,7 @@ impl Platform {
             },
             release_digest: None,
             disclose_after: self.disclose_after(&t.purpose, now),
+            marks,
         };
         match self.append_receipts(vec![r], now) {
             Ok(_) => QueryError::Denied(d),
@@ -450,13 +480,20 @@ impl Platform {
             subject_key,
         };
         let checked = credseal_auth::verify_self_query(&q, &ctx).map_err(QueryError::Denied)?;
-        let grant = self.finish(checked)?;
-        Ok(self.answer(&grant, now)?)
+        let mut marks = Vec::new();
+        let grant = self.finish(checked, &mut marks)?;
+        Ok(self.answer_marked(&grant, marks, now)?)
     }
 
     /// Decrypts the granted classes of the granted subject and seals the answer. The only
     /// path to plaintext for a requester; it takes a [`Grant`].
     pub fn answer(&self, grant: &Grant, now: u64) -> Result<SealedAnswer> {
+        self.answer_marked(grant, Vec::new(), now)
+    }
+
+    /// [`Platform::answer`], with the replay entries the grant consumed made durable with
+    /// its receipt.
+    fn answer_marked(&self, grant: &Grant, marks: Vec<(Tree, Vec<u8>, Vec<u8>)>, now: u64) -> Result<SealedAnswer> {
         let subject = grant.subject();
         let blind = self.blind(subject);
         let mut records = Vec::new();
@@ -499,6 +536,7 @@ impl Platform {
             } else {
                 self.disclose_after(grant.purpose(), now)
             },
+            marks,
         };
         let committed = self
             .append_receipts(vec![receipt], now)?

@@ -79,8 +79,12 @@ impl Platform {
         }
         let mut b = Batch::new();
         self.put_authenticated(&mut b, META_AUTHORITY, pk);
-        self.store.apply(b)?;
-        self.store.flush()?;
+        let r = self.admin_receipt(
+            credseal_log::Action::Admin,
+            format!("trust authority key {}", credseal_core::hex(&pk[..8])),
+            None,
+        );
+        self.append_receipts_with(vec![r], b, crate::now_unix())?;
         Ok(())
     }
 
@@ -114,10 +118,16 @@ impl Platform {
                 "this subject already has another registered key; pass --replace to change it".into(),
             ));
         }
+        let blind = self.blind(subject);
         let mut b = Batch::new();
-        self.put_authenticated(&mut b, &Self::subject_key_meta(&self.blind(subject)), pk);
-        self.store.apply(b)?;
-        self.store.flush()?;
+        self.put_authenticated(&mut b, &Self::subject_key_meta(&blind), pk);
+        // The subject's own chain shows the key registered for it.
+        let r = self.admin_receipt(
+            credseal_log::Action::Admin,
+            format!("register subject key {}", credseal_core::hex(&pk[..8])),
+            Some(blind),
+        );
+        self.append_receipts_with(vec![r], b, crate::now_unix())?;
         Ok(())
     }
 }

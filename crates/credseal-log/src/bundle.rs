@@ -415,7 +415,8 @@ pub enum BundleError {
     /// A proof has another number of hashes than a proof for the checkpoint's tree size has:
     /// it was made for another tree size (or truncated or padded).
     #[error(
-        "a proof has {found} hashes where the checkpoint's tree size needs {expected} (receipt {counter:?}; none: the consistency proof)"
+        "{} has {found} hashes where the checkpoint's tree size needs {expected}",
+        proof_name(*.counter)
     )]
     ProofWrongSize {
         /// The receipt whose inclusion proof it is (`None`: the consistency proof).
@@ -548,6 +549,14 @@ struct Link {
     index: u64,
     /// `None` for a sealed entry.
     time: Option<u64>,
+}
+
+/// Which proof a [`BundleError::ProofWrongSize`] is about, in words.
+fn proof_name(counter: Option<u64>) -> String {
+    match counter {
+        Some(c) => format!("the inclusion proof of receipt {c}"),
+        None => "the consistency proof".into(),
+    }
 }
 
 fn check_inclusion(p: &[Hash], cp: &Checkpoint, index: u64, leaf: &Hash, counter: u64) -> Result<(), BundleError> {

@@ -54,6 +54,12 @@ pub enum Actor {
     },
     /// The platform on its own (retention, scheduled jobs).
     Platform,
+    /// The department a record names as its source, for records ingested or corrected
+    /// (the platform's operator ran the ingest; the source is who supplied the data).
+    Source {
+        /// The department id.
+        id: String,
+    },
 }
 
 /// What was done. Details go in [`ReceiptBody::detail`].

@@ -52,6 +52,12 @@ impl Batch {
         self.ops.push(Op::Delete { tree, key });
     }
 
+    /// Appends every operation of `other`, after this batch's own.
+    pub fn append(&mut self, other: Batch) {
+        self.bytes = self.bytes.saturating_add(other.bytes);
+        self.ops.extend(other.ops);
+    }
+
     /// Number of operations added so far.
     pub fn len(&self) -> usize {
         self.ops.len()

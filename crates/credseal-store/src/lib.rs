@@ -43,6 +43,7 @@ mod memory;
 mod sled_store;
 mod store;
 mod tree;
+mod wal;
 
 #[doc(hidden)]
 pub mod conformance;

@@ -292,6 +292,7 @@ fn arb_body() -> impl Strategy<Value = ReceiptBody> {
             "[a-z]{0,8}".prop_map(|id| Actor::Officer { id }),
             "[a-z]{0,8}".prop_map(|id| Actor::Responder { id }),
             Just(Actor::Platform),
+            "[a-z]{0,8}".prop_map(|id| Actor::Source { id }),
         ],
         prop::sample::select(vec![
             Action::Query,
