@@ -95,6 +95,19 @@ pub enum EngineError {
         /// The data directory.
         path: PathBuf,
     },
+    /// The keystore is older than one the database has already seen.
+    #[error(
+        "the keystore {} is generation {keystore}, but this database has seen generation {seen}: an older copy of the keystore (rollback) is refused",
+        path.display()
+    )]
+    KeystoreRollback {
+        /// The keystore file.
+        path: PathBuf,
+        /// Its generation.
+        keystore: u64,
+        /// The highest generation recorded in the database.
+        seen: u64,
+    },
     /// The storage layer failed.
     #[error("storage: {0}")]
     Store(#[from] StoreError),
@@ -132,6 +145,7 @@ impl EngineError {
         match self {
             Self::CatalogMismatch { .. }
             | Self::KeystoreMismatch { .. }
+            | Self::KeystoreRollback { .. }
             | Self::Corrupt { .. }
             | Self::Verification(_) => ErrorClass::Verification,
             Self::Keystore { source, .. } => match source {

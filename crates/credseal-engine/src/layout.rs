@@ -69,3 +69,7 @@ mod tests {
         assert_ne!(dek_count_key("ta", 2), dek_count_key("tax", 2));
     }
 }
+
+/// Meta key: the highest keystore generation this database has seen (u64 BE, authenticated
+/// with the index key). A keystore with a lower generation is an older copy: rollback.
+pub const META_KEYSTORE_GENERATION: &[u8] = b"keystore-generation";

@@ -312,6 +312,7 @@ impl Platform {
                 .unwrap_or_default(),
         };
         p.check_binding()?;
+        p.check_generation()?;
         Ok(p)
     }
 
@@ -392,6 +393,7 @@ impl Platform {
             policy: Default::default(),
         };
         p.check_binding()?;
+        p.check_generation()?;
         Ok(p)
     }
 

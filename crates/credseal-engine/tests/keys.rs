@@ -1,0 +1,221 @@
+//! The key lifecycle through the library (issue 5): rotate, rewrap (and resuming it after a
+//! failure part-way), retire, re-key, and refusing a keystore rolled back to an older copy.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::*;
+use credseal_core::{Record, SubjectId};
+use credseal_crypto::Passphrase;
+use credseal_engine::{EngineError, InitOptions, KeySource, NoProgress, OpenOptions, Platform};
+use credseal_store::{Batch, KvIter, KvPair, MemoryStore, Store, StoreError, Tree};
+
+const PASS: &str = "keys test passphrase";
+
+/// Every record of the example data, read back through the platform.
+fn everything(p: &Platform) -> BTreeMap<(String, String), Vec<Record>> {
+    let mut out = BTreeMap::new();
+    for line in RECORDS.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let (s, c) = (v["subject"].as_str().unwrap(), v["class"].as_str().unwrap());
+        let id = SubjectId::parse(s).unwrap();
+        out.insert((s.to_string(), c.to_string()), p.records(&id, c).unwrap());
+    }
+    out
+}
+
+fn counts(p: &Platform, class: &str) -> BTreeMap<u32, u64> {
+    let st = p.key_status().unwrap();
+    let c = st.iter().find(|c| c.class == class).unwrap();
+    c.versions.iter().map(|v| (v.version, v.data_keys)).collect()
+}
+
+fn on_disk(dir: &std::path::Path) -> Platform {
+    Platform::init(&InitOptions {
+        dir,
+        catalog_text: CATALOG,
+        catalog_name: "catalog.toml",
+        origin: "test.credseal.invalid/log",
+        passphrase: &Passphrase::new(PASS.into()),
+        keys: KeySource::Generate(FAST),
+        now: 1,
+    })
+    .unwrap();
+    open(dir).unwrap()
+}
+
+fn open(dir: &std::path::Path) -> Result<Platform, EngineError> {
+    Platform::open(dir, &Passphrase::new(PASS.into()), OpenOptions::default())
+}
+
+#[test]
+fn rotate_rewrap_retire_keeps_every_record() {
+    let d = tempfile::tempdir().unwrap();
+    let mut p = on_disk(&d.path().join("data"));
+    let pass = Passphrase::new(PASS.into());
+    p.ingest_file(&write(d.path(), "r.jsonl", RECORDS.as_bytes()), &NoProgress)
+        .unwrap();
+    let before = everything(&p);
+    let loans_keys = counts(&p, "loans")[&1];
+    assert!(loans_keys > 0);
+
+    assert_eq!(p.rotate_class("loans", &pass).unwrap(), 2);
+    // Old wraps still read; the new version is primary with no data keys yet.
+    assert_eq!(everything(&p), before);
+    assert_eq!(counts(&p, "loans"), BTreeMap::from([(1, loans_keys), (2, 0)]));
+    // Retiring v1 is refused while data keys use it; retiring the primary always is.
+    let e = p.retire_version("loans", 1, &pass).unwrap_err().to_string();
+    assert!(e.contains("still use KEK v1") && e.contains("keys rewrap"), "{e}");
+    let e = p.retire_version("loans", 2, &pass).unwrap_err().to_string();
+    assert!(e.contains("primary"), "{e}");
+
+    let s = p.rewrap(&NoProgress).unwrap();
+    assert_eq!(s.rewrapped, loans_keys);
+    assert_eq!(s.moves, vec![("loans".to_string(), 1, 2, loans_keys)]);
+    assert_eq!(counts(&p, "loans"), BTreeMap::from([(1, 0), (2, loans_keys)]));
+    assert_eq!(everything(&p), before);
+    // Nothing left: a second run does nothing.
+    assert_eq!(p.rewrap(&NoProgress).unwrap().rewrapped, 0);
+
+    p.retire_version("loans", 1, &pass).unwrap();
+    assert_eq!(counts(&p, "loans"), BTreeMap::from([(2, loans_keys)]));
+    let e = p.retire_version("loans", 1, &pass).unwrap_err().to_string();
+    assert!(e.contains("no KEK version 1"), "{e}");
+    // The keystore on disk agrees after a reopen, and the store checks clean.
+    drop(p);
+    let p = open(&d.path().join("data")).unwrap();
+    assert_eq!(counts(&p, "loans"), BTreeMap::from([(2, loans_keys)]));
+    assert_eq!(everything(&p), before);
+    p.verify_store().unwrap();
+    // Each event left a receipt; the log verifies.
+    let r = p.verify_log().unwrap();
+    assert!(r.receipts >= 3);
+}
+
+#[test]
+fn a_keystore_rolled_back_to_an_older_copy_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("data");
+    let mut p = on_disk(&dir);
+    let ks = dir.join(credseal_engine::KEYSTORE_FILE);
+    let old = std::fs::read(&ks).unwrap();
+    p.rotate_class("identity", &Passphrase::new(PASS.into())).unwrap();
+    drop(p);
+    std::fs::write(&ks, &old).unwrap();
+    match open(&dir) {
+        Err(e @ EngineError::KeystoreRollback { .. }) => {
+            assert!(e.to_string().contains("generation 1"), "{e}");
+            assert!(e.to_string().contains("has seen generation 2"), "{e}");
+            assert_eq!(e.class(), credseal_engine::ErrorClass::Verification);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn rekey_reencrypts_one_subject_class() {
+    let d = tempfile::tempdir().unwrap();
+    let p = platform();
+    p.ingest_file(&write(d.path(), "r.jsonl", RECORDS.as_bytes()), &NoProgress)
+        .unwrap();
+    let before = everything(&p);
+    let line = RECORDS.lines().find(|l| l.contains("\"class\":\"loans\"")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    let subject = SubjectId::parse(v["subject"].as_str().unwrap()).unwrap();
+    let n = p.rekey(&subject, "loans").unwrap();
+    assert!(n >= 1);
+    assert_eq!(everything(&p), before);
+    p.verify_store().unwrap();
+    let e = p.rekey(&subject, "no-such-class").unwrap_err().to_string();
+    assert!(e.contains("no records of class"), "{e}");
+}
+
+/// A store that fails every write after the first `ok` batches.
+#[derive(Debug)]
+struct Failing {
+    inner: MemoryStore,
+    ok: AtomicUsize,
+}
+
+impl Store for Failing {
+    fn get(&self, t: Tree, k: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.get(t, k)
+    }
+    fn contains(&self, t: Tree, k: &[u8]) -> Result<bool, StoreError> {
+        self.inner.contains(t, k)
+    }
+    fn scan_prefix(&self, t: Tree, p: &[u8]) -> KvIter<'_> {
+        self.inner.scan_prefix(t, p)
+    }
+    fn scan_prefix_after(&self, t: Tree, p: &[u8], a: Option<&[u8]>) -> KvIter<'_> {
+        self.inner.scan_prefix_after(t, p, a)
+    }
+    fn last_with_prefix(&self, t: Tree, p: &[u8]) -> Result<Option<KvPair>, StoreError> {
+        self.inner.last_with_prefix(t, p)
+    }
+    fn count_prefix(&self, t: Tree, p: &[u8]) -> Result<u64, StoreError> {
+        self.inner.count_prefix(t, p)
+    }
+    fn apply(&self, b: Batch) -> Result<(), StoreError> {
+        if self.ok.load(Ordering::SeqCst) == 0 {
+            return Err(StoreError::Io {
+                detail: "injected failure".into(),
+            });
+        }
+        self.ok.fetch_sub(1, Ordering::SeqCst);
+        self.inner.apply(b)
+    }
+    fn insert_new(&self, t: Tree, k: &[u8], v: &[u8]) -> Result<bool, StoreError> {
+        self.inner.insert_new(t, k, v)
+    }
+    fn flush(&self) -> Result<(), StoreError> {
+        self.inner.flush()
+    }
+    fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+}
+
+#[test]
+fn a_rewrap_that_fails_part_way_leaves_everything_readable_and_finishes_when_run_again() {
+    let d = tempfile::tempdir().unwrap();
+    let store = Arc::new(Failing {
+        inner: MemoryStore::new(),
+        ok: AtomicUsize::new(usize::MAX),
+    });
+    let mut p = Platform::with_store(catalog(), keystore(), store.clone()).unwrap();
+    // Enough subjects for several rewrap batches.
+    let mut lines = Vec::new();
+    credseal_engine::bench::write_synthetic(&catalog(), 1500, &mut lines).unwrap();
+    let f = write(d.path(), "t.jsonl", &lines);
+    p.ingest_file(&f, &NoProgress).unwrap();
+    let before: Vec<_> = (0..1500u64)
+        .map(|i| {
+            p.records(&credseal_engine::bench::synthetic_subject(i), "identity")
+                .unwrap()
+        })
+        .collect();
+    p.rotate_class("identity", &Passphrase::new("unused for a store in memory".into()))
+        .unwrap();
+    // Two batches get through, then the store fails.
+    store.ok.store(2, Ordering::SeqCst);
+    assert!(p.rewrap(&NoProgress).is_err());
+    store.ok.store(usize::MAX, Ordering::SeqCst);
+    let c = counts(&p, "identity");
+    assert!(c[&1] > 0 && c[&2] > 0, "part-way: {c:?}");
+    assert_eq!(c[&1] + c[&2], 1500);
+    let mid: Vec<_> = (0..1500u64)
+        .map(|i| {
+            p.records(&credseal_engine::bench::synthetic_subject(i), "identity")
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(mid, before);
+    let s = p.rewrap(&NoProgress).unwrap();
+    assert_eq!(s.rewrapped, c[&1]);
+    assert_eq!(counts(&p, "identity"), BTreeMap::from([(1, 0), (2, 1500)]));
+    p.verify_store().unwrap();
+}
