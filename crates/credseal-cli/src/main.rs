@@ -148,6 +148,54 @@ enum KeysCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Make a new KEK version of a class primary (new data keys use it at once).
+    Rotate {
+        #[command(flatten)]
+        data: DataArg,
+        /// The class.
+        #[arg(long)]
+        class: String,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-wrap every data key still under an older KEK version to its class's primary
+    /// (resumable: run it again after an interruption).
+    Rewrap {
+        #[command(flatten)]
+        data: DataArg,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Destroy a KEK version no data key uses any more.
+    Retire {
+        #[command(flatten)]
+        data: DataArg,
+        /// The class.
+        #[arg(long)]
+        class: String,
+        /// The KEK version to destroy.
+        #[arg(long, value_name = "N")]
+        kek_version: u32,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give one subject's class a new data key and re-encrypt its records (suspected exposure).
+    Rekey {
+        #[command(flatten)]
+        data: DataArg,
+        /// The subject's id.
+        #[arg(long)]
+        subject: String,
+        /// The class.
+        #[arg(long)]
+        class: String,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -268,30 +316,6 @@ fn main() -> ExitCode {
     }
 }
 
-pub(crate) fn open_platform(cli_demo: bool, pf: Option<&Path>, dir: &Path) -> CliResult<Platform> {
-    // Fail on a missing or foreign directory before asking for a passphrase.
-    let config = Platform::read_config(dir)?;
-    let ks = dir.join(&config.keystore);
-    if credseal_engine::fsutil::too_open(&ks) {
-        eprintln!(
-            "credseal: warning: {} is readable by other users; chmod 600 it",
-            ks.display()
-        );
-    }
-    let pass = passphrase::get(pf, false)?;
-    let p = Platform::open(
-        dir,
-        &pass,
-        OpenOptions {
-            allow_demo_keys: cli_demo,
-        },
-    )?;
-    Ok(match OFFICER.get() {
-        Some(o) => p.with_operator(o),
-        None => p,
-    })
-}
-
 /// The officer running this command (see `--officer`).
 static OFFICER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
@@ -313,6 +337,40 @@ fn officer_name(flag: Option<String>) -> CliResult<String> {
         ));
     }
     Ok(name)
+}
+
+pub(crate) fn open_platform(cli_demo: bool, pf: Option<&Path>, dir: &Path) -> CliResult<Platform> {
+    open_platform_keeping_passphrase(cli_demo, pf, dir).map(|(p, _)| p)
+}
+
+/// Like [`open_platform`], keeping the passphrase (to write the keystore again).
+fn open_platform_keeping_passphrase(
+    cli_demo: bool,
+    pf: Option<&Path>,
+    dir: &Path,
+) -> CliResult<(Platform, credseal_crypto::Passphrase)> {
+    // Fail on a missing or foreign directory before asking for a passphrase.
+    let config = Platform::read_config(dir)?;
+    let ks = dir.join(&config.keystore);
+    if credseal_engine::fsutil::too_open(&ks) {
+        eprintln!(
+            "credseal: warning: {} is readable by other users; chmod 600 it",
+            ks.display()
+        );
+    }
+    let pass = passphrase::get(pf, false)?;
+    let p = Platform::open(
+        dir,
+        &pass,
+        OpenOptions {
+            allow_demo_keys: cli_demo,
+        },
+    )?;
+    let p = match OFFICER.get() {
+        Some(o) => p.with_operator(o),
+        None => p,
+    };
+    Ok((p, pass))
 }
 
 fn run(cli: Cli) -> CliResult {
@@ -402,6 +460,77 @@ fn run(cli: Cli) -> CliResult {
         } => {
             let p = open_platform(cli.demo, pf, &data.data)?;
             output::key_status(&p.key_status()?, json);
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::Rotate { data, class, json },
+        } => {
+            let (mut p, pass) = open_platform_keeping_passphrase(cli.demo, pf, &data.data)?;
+            let v = p.rotate_class(&class, &pass)?;
+            output::done(
+                json,
+                serde_json::json!({"class": class, "primary": v}),
+                &format!("{class}: KEK v{v} is now primary; run `credseal keys rewrap` to move older data keys to it"),
+            );
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::Rewrap { data, json },
+        } => {
+            let p = open_platform(cli.demo, pf, &data.data)?;
+            let bar = progress::Bar::new();
+            let s = p.rewrap(&bar)?;
+            let text = if s.moves.is_empty() {
+                format!(
+                    "nothing to rewrap: every data key of {} subject(s) is under its class's primary KEK",
+                    s.subjects
+                )
+            } else {
+                s.moves
+                    .iter()
+                    .map(|(c, f, t, n)| format!("{c}: {n} data key(s) v{f} -> v{t}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            output::done(json, serde_json::to_value(&s).expect("serialisable"), &text);
+            Ok(())
+        }
+        Command::Keys {
+            command:
+                KeysCommand::Retire {
+                    data,
+                    class,
+                    kek_version: version,
+                    json,
+                },
+        } => {
+            let (mut p, pass) = open_platform_keeping_passphrase(cli.demo, pf, &data.data)?;
+            p.retire_version(&class, version, &pass)?;
+            output::done(
+                json,
+                serde_json::json!({"class": class, "retired": version}),
+                &format!("{class}: KEK v{version} destroyed"),
+            );
+            Ok(())
+        }
+        Command::Keys {
+            command:
+                KeysCommand::Rekey {
+                    data,
+                    subject,
+                    class,
+                    json,
+                },
+        } => {
+            let id = credseal_core::SubjectId::parse(&subject)
+                .map_err(|e| Failure::new(ErrorClass::Usage, format!("--subject: {e}")))?;
+            let p = open_platform(cli.demo, pf, &data.data)?;
+            let n = p.rekey(&id, &class)?;
+            output::done(
+                json,
+                serde_json::json!({"class": class, "records": n}),
+                &format!("{class}: new data key, {n} record(s) re-encrypted"),
+            );
             Ok(())
         }
         Command::Check { data, json } => {
@@ -503,4 +632,14 @@ pub(crate) fn read_text(path: &Path) -> CliResult<String> {
     let bytes = std::fs::read(path).map_err(|e| Failure::new(ErrorClass::Error, format!("{}: {e}", path.display())))?;
     String::from_utf8(bytes)
         .map_err(|_| Failure::new(ErrorClass::Error, format!("{}: not valid UTF-8", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    /// clap checks the whole command tree (names, conflicts with the built-in flags).
+    #[test]
+    fn the_command_line_definition_is_valid() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

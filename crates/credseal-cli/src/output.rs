@@ -68,6 +68,15 @@ pub fn ingest_summary(s: &IngestSummary, json: bool) {
     }
 }
 
+/// What a command did: its JSON object with `--json`, else a line of text.
+pub fn done(json: bool, value: serde_json::Value, text: &str) {
+    if json {
+        print_json(&value);
+    } else {
+        println!("{text}");
+    }
+}
+
 pub fn key_status(st: &[ClassKeyStatus], json: bool) {
     if json {
         print_json(&st);
