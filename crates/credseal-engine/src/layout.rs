@@ -55,6 +55,10 @@ pub fn raw_key(tag: u8, key: &[u8]) -> Vec<u8> {
     k
 }
 
+/// Meta key: the highest keystore generation this database has seen (u64 BE, authenticated
+/// with the index key). A keystore with a lower one is an older copy: rollback.
+pub const META_KEYSTORE_GENERATION: &[u8] = b"keystore-generation";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,7 +73,3 @@ mod tests {
         assert_ne!(dek_count_key("ta", 2), dek_count_key("tax", 2));
     }
 }
-
-/// Meta key: the highest keystore generation this database has seen (u64 BE, authenticated
-/// with the index key). A keystore with a lower generation is an older copy: rollback.
-pub const META_KEYSTORE_GENERATION: &[u8] = b"keystore-generation";
