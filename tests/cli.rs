@@ -609,3 +609,113 @@ fn policy_settings_in_the_config_are_checked_and_applied() {
     );
     assert!(!d.path().join("ans").exists(), "nothing released");
 }
+
+#[test]
+fn keys_lifecycle_through_the_cli() {
+    let d = tempfile::tempdir().unwrap();
+    let data = ingested(d.path());
+    let data = data.to_str().unwrap();
+    let o = run(&["keys", "rotate", "--data", data, "--class", "loans", "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["primary"], 2);
+    // Retiring the primary, or a version still in use, is refused with a usage error.
+    for (ver, msg) in [("2", "primary"), ("1", "keys rewrap")] {
+        let o = run(&[
+            "keys",
+            "retire",
+            "--data",
+            data,
+            "--class",
+            "loans",
+            "--kek-version",
+            ver,
+        ]);
+        assert_eq!(code(&o), 2, "{}", stderr(&o));
+        assert!(stderr(&o).contains(msg), "{}", stderr(&o));
+    }
+    let o = run(&["keys", "rewrap", "--data", data]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("loans: ") && stdout(&o).contains("v1 -> v2"),
+        "{}",
+        stdout(&o)
+    );
+    let o = run(&[
+        "keys",
+        "retire",
+        "--data",
+        data,
+        "--class",
+        "loans",
+        "--kek-version",
+        "1",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("KEK v1 destroyed"), "{}", stdout(&o));
+    let o = run(&[
+        "keys",
+        "retire",
+        "--data",
+        data,
+        "--class",
+        "loans",
+        "--kek-version",
+        "1",
+    ]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let o = run(&["keys", "status", "--data", data, "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let loans = v.as_array().unwrap().iter().find(|c| c["class"] == "loans").unwrap();
+    assert_eq!(loans["versions"].as_array().unwrap().len(), 1, "{v}");
+    // Re-key one subject's class; a subject with no records is reported, not a crash.
+    let o = run(&[
+        "keys",
+        "rekey",
+        "--data",
+        data,
+        "--subject",
+        "42010619960510907X",
+        "--class",
+        "loans",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("re-encrypted"), "{}", stdout(&o));
+    let o = run(&[
+        "keys",
+        "rekey",
+        "--data",
+        data,
+        "--subject",
+        "11010519491231002X",
+        "--class",
+        "loans",
+    ]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(!stderr(&o).contains("11010519491231002X"), "{}", stderr(&o));
+    let o = run(&[
+        "keys",
+        "rekey",
+        "--data",
+        data,
+        "--subject",
+        "not-an-id",
+        "--class",
+        "loans",
+    ]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let o = run(&["check", "--data", data]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = run(&["log", "verify", "--data", data]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
+
+#[test]
+fn bench_rewrap_reports_its_floor() {
+    let o = run(&["bench", "rewrap", "--subjects", "300", "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["data_keys"], 2100);
+    assert!(v["ratio_to_floor"].as_f64().unwrap() > 0.0, "{v}");
+    assert_eq!(code(&run(&["bench", "rewrap", "--subjects", "0"])), 2);
+}

@@ -245,6 +245,19 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Re-wrap every data key of a store of synthetic subjects (7 classes each) after a
+    /// rotation; compare with the same unwraps, wraps and plain batched writes.
+    Rewrap {
+        /// Synthetic subjects in the store.
+        #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+        subjects: u64,
+        /// Work directory (default: a temporary one, removed afterwards).
+        #[arg(long, value_name = "DIR")]
+        work: Option<PathBuf>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -596,6 +609,27 @@ fn run(cli: Cli) -> CliResult {
             let bar = progress::Bar::new();
             let r = credseal_engine::bench::bench_query(demo::CATALOG, subjects, queries, threads, &work, &bar)?;
             output::bench_query(&r, json);
+            Ok(())
+        }
+        Command::Bench {
+            command: BenchCommand::Rewrap { subjects, work, json },
+        } => {
+            let tmp;
+            let work = match work {
+                Some(w) => {
+                    std::fs::create_dir_all(&w)
+                        .map_err(|e| Failure::new(ErrorClass::Error, format!("{}: {e}", w.display())))?;
+                    w
+                }
+                None => {
+                    tmp = tempfile::tempdir()
+                        .map_err(|e| Failure::new(ErrorClass::Error, format!("temporary directory: {e}")))?;
+                    tmp.path().to_path_buf()
+                }
+            };
+            let bar = progress::Bar::new();
+            let r = credseal_engine::bench::bench_rewrap(demo::CATALOG, subjects, &work, &bar)?;
+            output::bench_rewrap(&r, json);
             Ok(())
         }
         Command::Bench {

@@ -229,6 +229,31 @@ pub fn bench_query(r: &QueryBench, json: bool) {
     println!("ratio_to_floor: {:.2}", r.ratio_to_floor);
 }
 
+pub fn bench_rewrap(r: &credseal_engine::bench::RewrapBench, json: bool) {
+    if json {
+        print_json(r);
+        return;
+    }
+    println!(
+        "bench rewrap: {} subjects x {} classes = {} data keys moved from KEK v1 to v2",
+        r.subjects, r.classes_per_subject, r.data_keys
+    );
+    let rows = vec![
+        vec![
+            "keys rewrap (ours)".into(),
+            format!("{:.3}", r.seconds),
+            format!("{:.0}", r.deks_per_s),
+        ],
+        vec![
+            "floor".into(),
+            format!("{:.3}", r.floor_seconds),
+            format!("{:.0}", r.floor_deks_per_s),
+        ],
+    ];
+    print!("{}", table(&["", "seconds", "data keys/s"], &rows));
+    println!("ratio_to_floor: {:.2}", r.ratio_to_floor);
+}
+
 pub fn bench_verify(r: &VerifyBench, json: bool) {
     if json {
         print_json(r);

@@ -686,3 +686,185 @@ pub fn bench_verify(n: u64, noise: u64) -> Result<VerifyBench> {
         ratio_to_floor: floor_seconds / seconds,
     })
 }
+
+/// Results of `bench rewrap`.
+#[derive(Clone, Debug, Serialize)]
+pub struct RewrapBench {
+    /// Subjects in the store.
+    pub subjects: u64,
+    /// Classes (data keys) per subject.
+    pub classes_per_subject: u64,
+    /// Data keys re-wrapped.
+    pub data_keys: u64,
+    /// Seconds of `keys rewrap` (read, unwrap, wrap, write in atomic batches, flush, receipt).
+    pub seconds: f64,
+    /// Data keys re-wrapped per second.
+    pub deks_per_s: f64,
+    /// Seconds of the floor: the same AES-GCM unwraps and wraps of the same data keys, and
+    /// the same keys and bytes written to a fresh sled database in plain batches, flushed.
+    pub floor_seconds: f64,
+    /// Floor data keys per second.
+    pub floor_deks_per_s: f64,
+    /// floor_seconds / seconds.
+    pub ratio_to_floor: f64,
+}
+
+/// Subjects written per batch while building the store.
+const BUILD_BATCH: usize = 2048;
+
+/// A store of `subjects` × up to 7 classes (one data key and one ~200-byte record each)
+/// under KEK v1, every class then rotated to v2; times `rewrap` against its floor.
+pub fn bench_rewrap(catalog_text: &str, subjects: u64, work: &Path, progress: &dyn Progress) -> Result<RewrapBench> {
+    use credseal_store::{Batch, Tree};
+    let catalog = Catalog::parse(catalog_text, Some("catalog")).map_err(EngineError::Catalog)?;
+    let classes: Vec<String> = catalog.classes.keys().take(7).cloned().collect();
+    let pass = Passphrase::new("bench".into());
+    let dir = work.join("platform");
+    Platform::init(&InitOptions {
+        dir: &dir,
+        catalog_text,
+        catalog_name: "catalog",
+        origin: "bench.credseal.invalid/log",
+        passphrase: &pass,
+        keys: crate::KeySource::Generate(KdfParams {
+            m_kib: KdfParams::MIN_M_KIB,
+            t: 1,
+            p: 1,
+        }),
+        now: crate::now_unix(),
+    })?;
+    let mut p = Platform::open(&dir, &pass, OpenOptions::default())?;
+    // Build the store (untimed): each subject's value as ingest would write it.
+    progress.stage("building the store", subjects);
+    let plaintext = vec![0x5a_u8; 200];
+    let mut batch = Batch::new();
+    let mut in_batch = 0;
+    for i in 0..subjects {
+        let blind = p.blind(&synthetic_subject(i));
+        let mut recs = crate::bundle::SubjectRecords::default();
+        for class in &classes {
+            let (v, kek) = p
+                .keys
+                .primary_kek(class)
+                .ok_or_else(|| EngineError::Invalid(format!("no key for class {class}")))?;
+            let dek = Dek::generate();
+            let mut b = crate::bundle::Bundle::new(credseal_crypto::wrap_dek(
+                kek,
+                v,
+                &DekContext { blind: &blind, class },
+                &dek,
+            ));
+            let rkey = p.keys.index_key.record_key(&blind, class, &format!("R-{i}"));
+            let ctx = RecordContext {
+                blind: &blind,
+                class,
+                record_key: &rkey,
+                version: 1,
+            };
+            b.put(crate::bundle::Entry {
+                rkey,
+                version: 1,
+                sealed: credseal_crypto::seal_record(&dek, &ctx, &plaintext),
+            });
+            recs.classes.insert(class.clone(), b);
+        }
+        batch.put(Tree::Records, crate::layout::subject_key(&blind), recs.encode());
+        in_batch += 1;
+        if in_batch == BUILD_BATCH {
+            p.store.apply(std::mem::take(&mut batch))?;
+            in_batch = 0;
+        }
+        progress.advance(1);
+    }
+    for class in &classes {
+        batch.put(
+            Tree::Meta,
+            crate::layout::dek_count_key(class, 1),
+            subjects.to_be_bytes().to_vec(),
+        );
+    }
+    p.store.apply(batch)?;
+    p.store.flush()?;
+    progress.finish();
+    for class in &classes {
+        p.rotate_class(class, &pass)?;
+    }
+    // The floor's inputs, untimed: every wrapped data key before the rewrap.
+    let mut wrapped: Vec<(credseal_core::BlindId, String, Vec<u8>)> = Vec::new();
+    for kv in p.store.scan_prefix(Tree::Records, &[]) {
+        let (k, v) = kv?;
+        let blind = crate::layout::parse_subject_key(&k).ok_or_else(|| EngineError::Invalid("subject key".into()))?;
+        let recs = crate::bundle::SubjectRecords::decode(&v).map_err(|e| EngineError::Invalid(e.into()))?;
+        for (class, b) in recs.classes {
+            wrapped.push((blind, class, b.wrapped_dek));
+        }
+    }
+
+    // Ours.
+    let t = Instant::now();
+    let s = p.rewrap(progress)?;
+    let seconds = t.elapsed().as_secs_f64();
+    let data_keys = wrapped.len() as u64;
+    if s.rewrapped != data_keys {
+        return Err(EngineError::Invalid(format!(
+            "bench rewrap moved {} data keys, expected {data_keys}",
+            s.rewrapped
+        )));
+    }
+    // The floor's writes, untimed: the stored values after the rewrap.
+    let mut values = Vec::with_capacity(subjects as usize);
+    for kv in p.store.scan_prefix(Tree::Records, &[]) {
+        let (k, v) = kv?;
+        values.push((crate::layout::raw_key(Tree::Records.tag(), &k), v));
+    }
+    let old: Vec<&credseal_crypto::Kek> = classes
+        .iter()
+        .map(|c| p.keys.kek(c, 1).ok_or_else(|| EngineError::Invalid("v1".into())))
+        .collect::<Result<_>>()?;
+    let new: Vec<&credseal_crypto::Kek> = classes
+        .iter()
+        .map(|c| p.keys.kek(c, 2).ok_or_else(|| EngineError::Invalid("v2".into())))
+        .collect::<Result<_>>()?;
+    let ix: std::collections::HashMap<&str, usize> = classes.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
+
+    // The floor.
+    let floor_dir = work.join("floor");
+    let t = Instant::now();
+    for (blind, class, w) in &wrapped {
+        let i = ix[class.as_str()];
+        let ctx = DekContext { blind, class };
+        let dek = credseal_crypto::unwrap_dek(old[i], &ctx, w)
+            .map_err(|e| EngineError::Invalid(format!("floor unwrap: {e}")))?;
+        std::hint::black_box(credseal_crypto::wrap_dek(new[i], 2, &ctx, &dek));
+    }
+    let db = sled::Config::new()
+        .path(&floor_dir)
+        .mode(sled::Mode::LowSpace)
+        .open()
+        .map_err(|e| EngineError::Invalid(format!("floor database: {e}")))?;
+    for chunk in values.chunks(REWRAP_BATCH_FOR_FLOOR) {
+        let mut b = sled::Batch::default();
+        for (k, v) in chunk {
+            b.insert(k.as_slice(), v.as_slice());
+        }
+        db.apply_batch(b)
+            .map_err(|e| EngineError::Invalid(format!("floor database: {e}")))?;
+    }
+    db.flush()
+        .map_err(|e| EngineError::Invalid(format!("floor database: {e}")))?;
+    let floor_seconds = t.elapsed().as_secs_f64();
+    let n = data_keys as f64;
+    Ok(RewrapBench {
+        subjects,
+        classes_per_subject: classes.len() as u64,
+        data_keys,
+        seconds,
+        deks_per_s: n / seconds,
+        floor_seconds,
+        floor_deks_per_s: n / floor_seconds,
+        ratio_to_floor: floor_seconds / seconds,
+    })
+}
+
+/// The floor writes in batches of as many subjects as `rewrap` does.
+const REWRAP_BATCH_FOR_FLOOR: usize = crate::keys::REWRAP_BATCH;

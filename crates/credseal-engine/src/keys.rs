@@ -84,7 +84,7 @@ pub struct RewrapSummary {
 }
 
 /// Subjects per rewrap batch (one atomic write each).
-const REWRAP_BATCH: usize = 512;
+pub(crate) const REWRAP_BATCH: usize = 512;
 
 fn be(n: u64) -> Vec<u8> {
     n.to_be_bytes().to_vec()
