@@ -855,6 +855,8 @@ impl Platform {
             }
         };
         let mut summary = IngestSummary::default();
+        // Tombstones are looked up only once a record has been shredded.
+        let tombstones = self.has_tombstones()?;
         let end = run_chunks(
             path,
             open()?,
@@ -885,6 +887,7 @@ impl Platform {
                         supersedes: sup,
                         stored,
                     } = *v;
+                    let shredded = tombstones && self.is_tombstoned(&blind, &class, &rkey)?;
                     if let Some(s) = sup {
                         supersedes.push((no, blind, class, rkey, s));
                     }
@@ -907,6 +910,12 @@ impl Platform {
                         hash_map::Entry::Vacant(v) => {
                             let (stored, class_stored) = stored?;
                             match stored {
+                                Stored::Absent if shredded => push(
+                                    &mut errors,
+                                    no,
+                                    "record_id".into(),
+                                    "this record was shredded (retention or credit repair) and cannot be ingested again".into(),
+                                ),
                                 Stored::Absent => {}
                                 Stored::Same => summary.unchanged += 1,
                                 Stored::Different => push(

@@ -24,6 +24,7 @@ mod log;
 mod platform;
 mod query;
 mod registry;
+mod shred;
 
 pub use error::{EngineError, ErrorClass, Result};
 pub use ingest::{IngestError, IngestReport, IngestSummary, MAX_LINE, NoProgress, Progress};
@@ -34,6 +35,7 @@ pub use platform::{
     Platform, valid_origin,
 };
 pub use query::{ANSWER_LABEL, AnswerBody, QueryError, SealedAnswer};
+pub use shred::ShredSummary;
 
 /// Seconds since the Unix epoch.
 pub fn now_unix() -> u64 {

@@ -219,3 +219,125 @@ fn a_rewrap_that_fails_part_way_leaves_everything_readable_and_finishes_when_run
     assert_eq!(counts(&p, "identity"), BTreeMap::from([(1, 0), (2, 1500)]));
     p.verify_store().unwrap();
 }
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let t = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &t);
+        } else {
+            std::fs::copy(e.path(), &t).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_shredded_record_cannot_be_recovered_from_an_earlier_copy_with_the_later_keystore() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("data");
+    let pass = Passphrase::new(PASS.into());
+    let p = on_disk(&dir);
+    let file = write(d.path(), "r.jsonl", RECORDS.as_bytes());
+    p.ingest_file(&file, &NoProgress).unwrap();
+    let before = everything(&p);
+    drop(p);
+    // The copy an attacker kept: database and keystore as they were.
+    copy_dir(&dir, &d.path().join("before"));
+
+    let line = RECORDS.lines().find(|l| l.contains("\"class\":\"loans\"")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    let (subject, record_id) = (v["subject"].as_str().unwrap(), v["record_id"].as_str().unwrap());
+    let id = SubjectId::parse(subject).unwrap();
+    let mut p = open(&dir).unwrap();
+    let s = p.shred_record(&id, "loans", record_id, "CR-2026-0001", &pass).unwrap();
+    assert_eq!((s.records, s.subjects), (1, 1));
+    assert_eq!(s.classes.len(), 1);
+    assert_eq!(s.classes[0].0, "loans");
+    assert_eq!(s.classes[0].1, vec![1], "the old KEK version is destroyed");
+    // Live: exactly that record is gone; everything else reads as before.
+    for ((sub, class), recs) in &before {
+        let now = p.records(&SubjectId::parse(sub).unwrap(), class).unwrap();
+        if sub == subject && class == "loans" {
+            let kept: Vec<_> = recs.iter().filter(|r| r.record_id != record_id).cloned().collect();
+            assert_eq!(now, kept);
+            assert!(now.len() < recs.len());
+        } else {
+            assert_eq!(&now, recs, "{sub} {class}");
+        }
+    }
+    p.verify_store().unwrap();
+    // The subject's chain says what was removed and why.
+    let blind = p.blind(&id);
+    let last = p.subject_receipts(&blind).unwrap().pop().unwrap();
+    let body = credseal_log::UnverifiedReceipt::parse(&last)
+        .unwrap()
+        .peek_unverified()
+        .unwrap();
+    assert_eq!(body.action, credseal_log::Action::Shred);
+    assert!(body.detail.contains("credit repair: order CR-2026-0001"), "{body:?}");
+    // Twice, or a record that does not exist: refused.
+    let e = p
+        .shred_record(&id, "loans", record_id, "x", &pass)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("already shredded"), "{e}");
+    let e = p
+        .shred_record(&id, "loans", "LN-NOPE", "x", &pass)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no record"), "{e}");
+    // Re-ingesting it is refused.
+    match p.ingest_file(&write(d.path(), "again.jsonl", line.as_bytes()), &NoProgress) {
+        Err(EngineError::Ingest(r)) => {
+            assert!(r.errors[0].message.contains("was shredded"), "{:?}", r.errors);
+        }
+        other => panic!("{other:?}"),
+    }
+    drop(p);
+
+    // The attack: the earlier database with the later keystore.
+    let attack = d.path().join("before");
+    std::fs::copy(
+        dir.join(credseal_engine::KEYSTORE_FILE),
+        attack.join(credseal_engine::KEYSTORE_FILE),
+    )
+    .unwrap();
+    let a = open(&attack).unwrap();
+    let e = a.records(&id, "loans").unwrap_err().to_string();
+    assert!(e.contains("v1") || e.contains("version 1"), "{e}");
+    // Not just this subject: no data key of the class in the earlier copy opens any more.
+    let other = before.keys().find(|(s, c)| s != subject && c == "loans").unwrap();
+    assert!(a.records(&SubjectId::parse(&other.0).unwrap(), "loans").is_err());
+}
+
+#[test]
+fn the_retention_sweep_shreds_only_expired_records() {
+    let d = tempfile::tempdir().unwrap();
+    let mut p = platform();
+    p.ingest_file(&write(d.path(), "r.jsonl", RECORDS.as_bytes()), &NoProgress)
+        .unwrap();
+    let before = everything(&p);
+    let pass = Passphrase::new("unused in memory".into());
+    // Nothing is past its retention today.
+    let today = credseal_core::Date::from_unix(credseal_engine::now_unix()).unwrap();
+    let s = p.shred_expired(today, &pass).unwrap();
+    assert_eq!(s.records, 0, "{s:?}");
+    assert_eq!(everything(&p), before);
+    // In 2200 everything kept for a limited time has expired; identity is kept permanently.
+    let s = p
+        .shred_expired(credseal_core::Date::new(2200, 1, 1).unwrap(), &pass)
+        .unwrap();
+    assert!(s.records > 0);
+    for ((sub, class), recs) in &before {
+        let now = p.records(&SubjectId::parse(sub).unwrap(), class).unwrap();
+        if class == "identity" {
+            assert_eq!(&now, recs);
+        } else {
+            assert!(now.is_empty(), "{sub} {class}: {now:?}");
+        }
+    }
+    p.verify_store().unwrap();
+    p.verify_log().unwrap();
+}

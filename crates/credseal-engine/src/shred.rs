@@ -1,0 +1,306 @@
+//! Crypto-shredding (DESIGN §8): retention sweeps and credit-repair orders destroy records
+//! for good.
+//!
+//! For each subject and class concerned, the class gets a new data key and its remaining
+//! records are sealed again under it, without the shredded ones, in one atomic write with a
+//! tombstone per shredded record and the receipt in the subject's chain. That removes the
+//! records from the live database, but a copy of the database taken earlier still holds the
+//! old data key, wrapped under the class's KEK. So every class touched is then rotated, all
+//! its data keys re-wrapped to the new KEK version, and every older version retired
+//! (destroyed in the keystore): the keystore from then on cannot open any data key of an
+//! earlier copy of the database. A marker records the classes until that is done, and the
+//! next shred (of anything) finishes it first.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use credseal_core::{BlindId, Date, SubjectId};
+use credseal_crypto::{Dek, DekContext, Passphrase, RecordContext};
+use credseal_log::Action;
+use credseal_store::{Batch, Tree};
+use serde::Serialize;
+
+use crate::error::{EngineError, Result};
+use crate::layout;
+use crate::platform::Platform;
+
+/// Meta key: classes whose KEK must still be rotated and old versions retired after a shred
+/// (newline-separated class ids).
+const META_SHRED_PENDING: &[u8] = b"shred-pending";
+
+/// What a shred did.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct ShredSummary {
+    /// Records destroyed (all versions counted).
+    pub records: u64,
+    /// Subjects concerned.
+    pub subjects: u64,
+    /// Per class touched: the KEK versions retired and the new primary.
+    pub classes: Vec<(String, Vec<u32>, u32)>,
+}
+
+/// The tombstone key of a record: BlindId ‖ len8(class) ‖ class ‖ record key.
+pub(crate) fn tombstone_key(blind: &BlindId, class: &str, rkey: &[u8; 16]) -> Vec<u8> {
+    let mut k = blind.as_bytes().to_vec();
+    k.push(class.len() as u8);
+    k.extend_from_slice(class.as_bytes());
+    k.extend_from_slice(rkey);
+    k
+}
+
+impl Platform {
+    /// Whether any record was ever shredded (ingest checks tombstones only then).
+    pub(crate) fn has_tombstones(&self) -> Result<bool> {
+        Ok(self
+            .store
+            .scan_prefix(Tree::Tombstones, &[])
+            .next()
+            .transpose()?
+            .is_some())
+    }
+
+    /// Whether the record was shredded.
+    pub(crate) fn is_tombstoned(&self, blind: &BlindId, class: &str, rkey: &[u8; 16]) -> Result<bool> {
+        Ok(self
+            .store
+            .contains(Tree::Tombstones, &tombstone_key(blind, class, rkey))?)
+    }
+
+    /// Shreds every record whose class's retention period has passed by `today` (counted from
+    /// the record's effective date). Classes kept permanently are never swept.
+    pub fn shred_expired(&mut self, today: Date, pass: &Passphrase) -> Result<ShredSummary> {
+        let mut selected: BTreeMap<(BlindId, String), BTreeSet<([u8; 16], u32)>> = BTreeMap::new();
+        let limits: BTreeMap<String, u32> = self
+            .catalog
+            .classes
+            .iter()
+            .filter_map(|(id, c)| match c.retention {
+                credseal_core::Retention::Days(d) => Some((id.clone(), d)),
+                credseal_core::Retention::Permanent => None,
+            })
+            .collect();
+        for kv in self.store.scan_prefix(Tree::Records, &[]) {
+            let (k, v) = kv?;
+            let blind = layout::parse_subject_key(&k).ok_or_else(|| EngineError::Corrupt {
+                what: "subject key".into(),
+                detail: "not a BlindId".into(),
+            })?;
+            let recs = crate::bundle::SubjectRecords::decode(&v).map_err(|e| EngineError::Corrupt {
+                what: format!("records of subject {}", layout::short(&blind)),
+                detail: e.into(),
+            })?;
+            for (class, b) in &recs.classes {
+                let Some(days) = limits.get(class) else { continue };
+                let dek = self.unwrap_dek(&blind, class, &b.wrapped_dek)?;
+                for e in &b.entries {
+                    let r = self.open_entry(&dek, &blind, class, e)?;
+                    if r.effective.days_since_epoch() + i64::from(*days) < today.days_since_epoch() {
+                        selected
+                            .entry((blind, class.clone()))
+                            .or_default()
+                            .insert((e.rkey, e.version));
+                    }
+                }
+            }
+        }
+        self.shred_selected(selected, "retention period over", pass)
+    }
+
+    /// Shreds every version of one record (a credit-repair order, named by `order`).
+    pub fn shred_record(
+        &mut self,
+        subject: &SubjectId,
+        class: &str,
+        record_id: &str,
+        order: &str,
+        pass: &Passphrase,
+    ) -> Result<ShredSummary> {
+        let blind = self.blind(subject);
+        let rkey = self.keys.index_key.record_key(&blind, class, record_id);
+        if self.is_tombstoned(&blind, class, &rkey)? {
+            return Err(EngineError::NotFound(format!(
+                "record {record_id:?} of class {class} was already shredded"
+            )));
+        }
+        let found: BTreeSet<([u8; 16], u32)> = self
+            .load_subject(&blind)?
+            .and_then(|r| r.classes.get(class).cloned())
+            .map(|b| {
+                b.entries
+                    .iter()
+                    .filter(|e| e.rkey == rkey)
+                    .map(|e| (e.rkey, e.version))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if found.is_empty() {
+            return Err(EngineError::NotFound(format!(
+                "no record {record_id:?} of class {class} is stored for this subject"
+            )));
+        }
+        let mut selected = BTreeMap::new();
+        selected.insert((blind, class.to_string()), found);
+        self.shred_selected(selected, &format!("credit repair: order {order}"), pass)
+    }
+
+    fn shred_selected(
+        &mut self,
+        selected: BTreeMap<(BlindId, String), BTreeSet<([u8; 16], u32)>>,
+        reason: &str,
+        pass: &Passphrase,
+    ) -> Result<ShredSummary> {
+        let mut summary = ShredSummary::default();
+        // Classes a previous shred left half-done come first.
+        let mut classes: BTreeSet<String> = self.shred_pending()?;
+        classes.extend(selected.keys().map(|(_, c)| c.clone()));
+        if classes.is_empty() {
+            return Ok(summary);
+        }
+        let mut b = Batch::new();
+        b.put(
+            Tree::Meta,
+            META_SHRED_PENDING,
+            classes.iter().cloned().collect::<Vec<_>>().join("\n"),
+        );
+        self.store.apply(b)?;
+        self.store.flush()?;
+        let subjects: BTreeSet<BlindId> = selected.keys().map(|(b, _)| *b).collect();
+        summary.subjects = subjects.len() as u64;
+        for ((blind, class), places) in &selected {
+            summary.records += self.shred_in_class(blind, class, places, reason)?;
+        }
+        // Seal off every earlier copy of the database: rotate, rewrap, retire.
+        for class in &classes {
+            let new = self.rotate_class(class, pass)?;
+            summary.classes.push((class.clone(), Vec::new(), new));
+        }
+        self.rewrap(&crate::NoProgress)?;
+        for (class, retired, _) in summary.classes.iter_mut() {
+            let old: Vec<u32> = self
+                .keys
+                .classes
+                .get(class.as_str())
+                .map(|c| c.versions.keys().copied().filter(|v| *v != c.primary).collect())
+                .unwrap_or_default();
+            for v in old {
+                self.retire_version(class, v, pass)?;
+                retired.push(v);
+            }
+        }
+        let mut b = Batch::new();
+        b.delete(Tree::Meta, META_SHRED_PENDING);
+        self.store.apply(b)?;
+        self.store.flush()?;
+        Ok(summary)
+    }
+
+    fn shred_pending(&self) -> Result<BTreeSet<String>> {
+        Ok(match self.store.get(Tree::Meta, META_SHRED_PENDING)? {
+            None => BTreeSet::new(),
+            Some(v) => String::from_utf8(v)
+                .map_err(|_| EngineError::Corrupt {
+                    what: "shred marker".into(),
+                    detail: "not UTF-8".into(),
+                })?
+                .lines()
+                .filter(|c| self.keys.classes.contains_key(*c))
+                .map(str::to_string)
+                .collect(),
+        })
+    }
+
+    /// Re-keys one subject's class without the records at `places`; tombstones and the
+    /// subject's receipt in the same atomic write. Returns the records removed.
+    fn shred_in_class(
+        &self,
+        blind: &BlindId,
+        class: &str,
+        places: &BTreeSet<([u8; 16], u32)>,
+        reason: &str,
+    ) -> Result<u64> {
+        let _w = self
+            .write_lock
+            .lock()
+            .map_err(|_| EngineError::Invalid("a writer panicked".into()))?;
+        let Some(mut recs) = self.load_subject(blind)? else {
+            return Ok(0);
+        };
+        let Some(b) = recs.classes.get_mut(class) else {
+            return Ok(0);
+        };
+        let from = credseal_crypto::wrapped_kek_version(&b.wrapped_dek).map_err(|e| EngineError::Corrupt {
+            what: format!("data key of subject {} class {class}", layout::short(blind)),
+            detail: e.to_string(),
+        })?;
+        let old = self.unwrap_dek(blind, class, &b.wrapped_dek)?;
+        let before = b.entries.len();
+        let mut batch = Batch::new();
+        let now = crate::now_unix();
+        let mut gone = BTreeSet::new();
+        b.entries.retain(|e| {
+            let hit = places.contains(&(e.rkey, e.version));
+            if hit {
+                gone.insert(e.rkey);
+            }
+            !hit
+        });
+        for rkey in &gone {
+            let mut v = now.to_be_bytes().to_vec();
+            v.extend_from_slice(reason.as_bytes());
+            batch.put(Tree::Tombstones, tombstone_key(blind, class, rkey), v);
+        }
+        let removed = (before - b.entries.len()) as u64;
+        if removed == 0 {
+            return Ok(0);
+        }
+        let (primary, kek) = self
+            .keys
+            .primary_kek(class)
+            .ok_or_else(|| EngineError::Invalid(format!("the keystore holds no key for class {class:?}")))?;
+        let mut delta: BTreeMap<u32, i64> = BTreeMap::new();
+        *delta.entry(from).or_default() -= 1;
+        if b.entries.is_empty() {
+            recs.classes.remove(class);
+        } else {
+            let new = Dek::generate();
+            for e in b.entries.iter_mut() {
+                let ctx = RecordContext {
+                    blind,
+                    class,
+                    record_key: &e.rkey,
+                    version: e.version,
+                };
+                let pt =
+                    zeroize::Zeroizing::new(credseal_crypto::open_record(&old, &ctx, &e.sealed).map_err(|err| {
+                        EngineError::Corrupt {
+                            what: format!("a record of subject {} class {class}", layout::short(blind)),
+                            detail: err.to_string(),
+                        }
+                    })?);
+                e.sealed = credseal_crypto::seal_record(&new, &ctx, &pt);
+            }
+            b.wrapped_dek = credseal_crypto::wrap_dek(kek, primary, &DekContext { blind, class }, &new);
+            *delta.entry(primary).or_default() += 1;
+        }
+        drop(old);
+        if recs.classes.is_empty() {
+            batch.delete(Tree::Records, layout::subject_key(blind));
+        } else {
+            batch.put(Tree::Records, layout::subject_key(blind), recs.encode());
+        }
+        for (v, d) in delta {
+            let n = u64::try_from(self.dek_count(class, v)? as i64 + d).map_err(|_| EngineError::Corrupt {
+                what: format!("data key counter of class {class} version {v}"),
+                detail: "below zero: the counters disagree with the stored keys".into(),
+            })?;
+            batch.put(Tree::Meta, layout::dek_count_key(class, v), n.to_be_bytes().to_vec());
+        }
+        let mut r = self.admin_receipt(
+            Action::Shred,
+            format!("{removed} record(s) destroyed: {reason}"),
+            Some(*blind),
+        );
+        r.classes.insert(class.to_string());
+        self.append_receipts_with(vec![r], batch, now)?;
+        Ok(removed)
+    }
+}
