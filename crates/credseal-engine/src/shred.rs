@@ -27,6 +27,9 @@ use crate::platform::Platform;
 /// (newline-separated class ids).
 const META_SHRED_PENDING: &[u8] = b"shred-pending";
 
+/// The records to shred: per subject and class, their (record key, version) places.
+type Selection = BTreeMap<(BlindId, String), BTreeSet<([u8; 16], u32)>>;
+
 /// What a shred did.
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
 pub struct ShredSummary {
@@ -68,7 +71,7 @@ impl Platform {
     /// Shreds every record whose class's retention period has passed by `today` (counted from
     /// the record's effective date). Classes kept permanently are never swept.
     pub fn shred_expired(&mut self, today: Date, pass: &Passphrase) -> Result<ShredSummary> {
-        let mut selected: BTreeMap<(BlindId, String), BTreeSet<([u8; 16], u32)>> = BTreeMap::new();
+        let mut selected = Selection::new();
         let limits: BTreeMap<String, u32> = self
             .catalog
             .classes
@@ -142,12 +145,7 @@ impl Platform {
         self.shred_selected(selected, &format!("credit repair: order {order}"), pass)
     }
 
-    fn shred_selected(
-        &mut self,
-        selected: BTreeMap<(BlindId, String), BTreeSet<([u8; 16], u32)>>,
-        reason: &str,
-        pass: &Passphrase,
-    ) -> Result<ShredSummary> {
+    fn shred_selected(&mut self, selected: Selection, reason: &str, pass: &Passphrase) -> Result<ShredSummary> {
         let mut summary = ShredSummary::default();
         // Classes a previous shred left half-done come first.
         let mut classes: BTreeSet<String> = self.shred_pending()?;
