@@ -279,7 +279,7 @@ fn signatures_never_verify_as_another_kind() {
             &credseal_auth::StaffRequest {
                 request_id: [1; 16],
                 role: "responder".into(),
-                staff_key: pk.clone(),
+                staff_key: pk,
                 action: "trace".into(),
                 input_digest: [3; 32],
                 issued_at: NOW,

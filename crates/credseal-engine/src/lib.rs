@@ -20,20 +20,26 @@ pub mod fsutil;
 mod ingest;
 mod keys;
 pub mod layout;
+mod leak;
 mod log;
 mod platform;
 mod query;
 mod registry;
+mod staff;
+mod trace;
 
 pub use error::{EngineError, ErrorClass, Result};
 pub use ingest::{IngestError, IngestReport, IngestSummary, MAX_LINE, NoProgress, Progress};
 pub use keys::{ClassKeyStatus, VersionStatus};
+pub use leak::{CSV_MARK, ExportMark, JSON_MARK, LeakIssue, MAX_LEAK_BYTES};
 pub use log::{Committed, LogReport, NewReceipt};
 pub use platform::{
     CATALOG_FILE, CONFIG_FILE, Config, DB_DIR, InitOptions, KEYSTORE_FILE, KeySource, OpenOptions, Platform,
     valid_origin,
 };
 pub use query::{ANSWER_LABEL, AnswerBody, QueryError, SealedAnswer};
+pub use staff::{StaffRole, valid_staff_id};
+pub use trace::{MAX_LISTED, MarkReport, TraceReport, TracedDepartment, TracedDisclosure};
 
 /// Seconds since the Unix epoch.
 pub fn now_unix() -> u64 {

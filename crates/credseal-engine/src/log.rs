@@ -45,6 +45,12 @@ pub struct NewReceipt {
     pub release_digest: Option<Hash>,
     /// Delayed disclosure: sealed in bundles until then.
     pub disclose_after: Option<u64>,
+    /// Receipt flags ([`credseal_log::FLAG_CANARY`]).
+    pub flags: u32,
+    /// For a disclosure: the fingerprints of every released field (DESIGN §9), written to
+    /// the `Fingerprints` tree in the same atomic batch as the receipt, against its index.
+    /// `None` for receipts that release nothing.
+    pub fingerprints: Option<Vec<[u8; 32]>>,
 }
 
 /// A receipt once durable.
@@ -318,7 +324,7 @@ impl Platform {
                 salt: credseal_log::random_salt(),
                 chain,
                 disclose_after: it.disclose_after,
-                flags: 0,
+                flags: it.flags,
             };
             let signed = signer
                 .sign_receipt(&body)
@@ -337,6 +343,9 @@ impl Platform {
                 batch.put(Tree::LogHashes, be(at).to_vec(), h.to_vec());
             }
             batch.put(Tree::LogLeaves, be(index).to_vec(), signed.as_bytes().to_vec());
+            if let Some(fps) = &it.fingerprints {
+                self.put_fingerprints(&mut batch, index, fps);
+            }
             if let (Some(b), Some(c)) = (&it.subject, chain) {
                 let mut k = vec![SUBJ_CHAIN];
                 k.extend_from_slice(b.as_bytes());

@@ -411,6 +411,8 @@ impl Platform {
             },
             release_digest: None,
             disclose_after: self.disclose_after(&t.purpose, now),
+            flags: 0,
+            fingerprints: None,
         };
         match self.append_receipts(vec![r], now) {
             Ok(_) => QueryError::Denied(d),
@@ -476,6 +478,8 @@ impl Platform {
             records,
         };
         let pt = zeroize::Zeroizing::new(postcard::to_stdvec(&body).map_err(|e| EngineError::Invalid(e.to_string()))?);
+        // DESIGN §9: a fingerprint of every released field, stored with the receipt.
+        let fingerprints = self.fingerprints_of(&blind, &body.records);
         // No disclosure without a durable receipt: append (flushed) before sealing.
         let self_query = grant.credential_serial().is_none();
         let receipt = NewReceipt {
@@ -499,6 +503,8 @@ impl Platform {
             } else {
                 self.disclose_after(grant.purpose(), now)
             },
+            flags: 0,
+            fingerprints: Some(fingerprints),
         };
         let committed = self
             .append_receipts(vec![receipt], now)?
