@@ -2,6 +2,8 @@
 //! the result; stdout carries data only, stderr carries prompts, progress and diagnostics.
 
 mod demo;
+mod export;
+mod incident;
 mod output;
 mod passphrase;
 mod progress;
@@ -108,12 +110,20 @@ enum Command {
         #[command(subcommand)]
         command: receipts::LogCommand,
     },
+    /// Incident responders and security officers: keys and enrolment.
+    Staff {
+        #[command(subcommand)]
+        command: incident::StaffCommand,
+    },
+    /// Trace leaked data back to the disclosures that released it (needs a responder key).
+    Trace(incident::TraceArgs),
     /// Key management for security officers.
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
     },
-    /// Open every stored data key and record and report the first that fails verification.
+    /// Open every stored data key and record, check the fingerprints against the log, and
+    /// report the first that fails verification.
     Check {
         #[command(flatten)]
         data: DataArg,
@@ -365,6 +375,8 @@ fn run(cli: Cli) -> CliResult {
         Command::Open(a) => roles::open(a),
         Command::Receipts { command } => receipts::receipts(command, cli.demo, pf),
         Command::Log { command } => receipts::log(command, cli.demo, pf),
+        Command::Staff { command } => incident::staff(command, cli.demo, pf),
+        Command::Trace(a) => incident::trace(a, cli.demo, pf),
         Command::Keys {
             command: KeysCommand::Status { data, json },
         } => {
@@ -375,7 +387,8 @@ fn run(cli: Cli) -> CliResult {
         Command::Check { data, json } => {
             let p = open_platform(cli.demo, pf, &data.data)?;
             let (deks, records) = p.verify_store()?;
-            output::check(deks, records, json);
+            let fingerprints = p.verify_fingerprints()?;
+            output::check(deks, records, fingerprints, json);
             Ok(())
         }
         Command::Bench {
