@@ -13,8 +13,10 @@
 //! # Ok::<(), credseal_engine::EngineError>(())
 //! ```
 
+mod audit;
 pub mod bench;
 pub mod bundle;
+mod canary;
 mod error;
 pub mod fsutil;
 mod ingest;
@@ -28,6 +30,11 @@ mod registry;
 mod staff;
 mod trace;
 
+pub use audit::{
+    AuditReport, BASELINE_DAYS, BULK_SUBJECTS, BULK_WINDOW_SECS, DayActivity, DepartmentReview, ReviewFlag,
+    SPIKE_FACTOR,
+};
+pub use canary::{AlertSink, CanaryAlert, FLAG_CANARY, MAX_PLANT, PlantReport};
 pub use error::{EngineError, ErrorClass, Result};
 pub use ingest::{IngestError, IngestReport, IngestSummary, MAX_LINE, NoProgress, Progress};
 pub use keys::{ClassKeyStatus, VersionStatus};

@@ -118,6 +118,8 @@ pub struct Platform {
     pub(crate) policy: credseal_auth::Policy,
     /// The receipt log's group-commit state.
     pub(crate) log: crate::log::ReceiptLog,
+    /// The decrypted canary set and where alerts go.
+    pub(crate) canary: crate::canary::CanaryState,
 }
 
 impl std::fmt::Debug for Platform {
@@ -265,6 +267,7 @@ impl Platform {
             revocation_cache: Default::default(),
             credential_cache: Default::default(),
             log: Default::default(),
+            canary: Default::default(),
             // Checked in read_config; the default when absent.
             policy: config
                 .policy
@@ -348,6 +351,7 @@ impl Platform {
             revocation_cache: Default::default(),
             credential_cache: Default::default(),
             log: Default::default(),
+            canary: Default::default(),
             policy: Default::default(),
         };
         p.check_binding()?;

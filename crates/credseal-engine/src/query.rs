@@ -395,6 +395,10 @@ impl Platform {
             return QueryError::Denied(d);
         };
         let subject = SubjectId::parse(&t.subject).ok().map(|s| self.blind(&s));
+        let canary = match subject.as_ref().map(|b| self.is_canary(b)).transpose() {
+            Ok(c) => c.unwrap_or(false),
+            Err(e) => return QueryError::Failed(e),
+        };
         let r = NewReceipt {
             actor: Actor::Department {
                 id: cred.department_id.clone(),
@@ -411,11 +415,23 @@ impl Platform {
             },
             release_digest: None,
             disclose_after: self.disclose_after(&t.purpose, now),
-            flags: 0,
+            flags: if canary { crate::FLAG_CANARY } else { 0 },
             fingerprints: None,
         };
         match self.append_receipts(vec![r], now) {
-            Ok(_) => QueryError::Denied(d),
+            Ok(c) => {
+                if canary && let Some(c) = c.first() {
+                    self.raise_alert(crate::CanaryAlert {
+                        receipt: c.index,
+                        time: now,
+                        department: cred.department_id.clone(),
+                        credential_serial: Some(cred.serial),
+                        purpose: t.purpose.clone(),
+                        outcome: format!("denied ({})", d.code()),
+                    });
+                }
+                QueryError::Denied(d)
+            }
             Err(e) => QueryError::Failed(e),
         }
     }
@@ -480,6 +496,7 @@ impl Platform {
         let pt = zeroize::Zeroizing::new(postcard::to_stdvec(&body).map_err(|e| EngineError::Invalid(e.to_string()))?);
         // DESIGN §9: a fingerprint of every released field, stored with the receipt.
         let fingerprints = self.fingerprints_of(&blind, &body.records);
+        let canary = self.is_canary(&blind)?;
         // No disclosure without a durable receipt: append (flushed) before sealing.
         let self_query = grant.credential_serial().is_none();
         let receipt = NewReceipt {
@@ -503,13 +520,23 @@ impl Platform {
             } else {
                 self.disclose_after(grant.purpose(), now)
             },
-            flags: 0,
+            flags: if canary { crate::FLAG_CANARY } else { 0 },
             fingerprints: Some(fingerprints),
         };
         let committed = self
             .append_receipts(vec![receipt], now)?
             .pop()
             .ok_or_else(|| EngineError::Invalid("no receipt".into()))?;
+        if canary {
+            self.raise_alert(crate::CanaryAlert {
+                receipt: committed.index,
+                time: now,
+                department: grant.department_id().to_string(),
+                credential_serial: grant.credential_serial(),
+                purpose: grant.purpose().to_string(),
+                outcome: "granted".into(),
+            });
+        }
         let recipient = SealingPublicKey::from_bytes(grant.sealing_key())
             .map_err(|e| EngineError::Invalid(format!("the requester's sealing key: {e}")))?;
         let info = credseal_crypto::answer_info(self.origin(), grant.query_id(), Some(&committed.leaf_hash));
