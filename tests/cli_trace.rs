@@ -125,6 +125,8 @@ impl Fx {
         let mut fx = fx;
         fx.auth = auth;
         fx.responder = responder;
+        // Valid from 40 days ago, so that tests can query in the past (`--now`).
+        let not_before = (credseal_engine::now_unix() - 40 * 86_400).to_string();
         for (serial, dept) in [("1", "bank-a"), ("2", "bank-b")] {
             let d = fx.path(dept);
             ok(&["dept", "keygen", "--out-dir", &d]);
@@ -149,6 +151,8 @@ impl Fx {
                 "loan-approval",
                 "--audience",
                 ORIGIN,
+                "--not-before",
+                &not_before,
                 "--out",
                 &format!("{d}/credential"),
             ]);
@@ -168,15 +172,21 @@ impl Fx {
 
     /// `dept` queries `subject`'s identity; returns the sealed answer's path.
     fn query(&self, dept: &str, subject: &str) -> (String, Output) {
+        self.query_at(dept, subject, None)
+    }
+
+    /// The same as of Unix time `at` (test builds' `--now`).
+    fn query_at(&self, dept: &str, subject: &str, at: Option<u64>) -> (String, Output) {
         let d = self.path(dept);
         let tok = self.fresh("token");
-        ok(&[
+        let at_s = at.map(|t| t.to_string());
+        let mut tok_args = vec![
             "dept",
             "query",
             "--key",
-            &format!("{d}/signing.key"),
+            "",
             "--credential",
-            &format!("{d}/credential"),
+            "",
             "--subject",
             subject,
             "--classes",
@@ -187,19 +197,31 @@ impl Fx {
             ORIGIN,
             "--out",
             &tok,
-        ]);
+        ];
+        let key = format!("{d}/signing.key");
+        let cred = format!("{d}/credential");
+        tok_args[3] = &key;
+        tok_args[5] = &cred;
+        if let Some(t) = &at_s {
+            tok_args.extend(["--issued-at", t]);
+        }
+        ok(&tok_args);
         let ans = self.fresh("answer");
-        let o = ok(&[
+        let mut args = vec![
             "query",
             "--data",
             &self.data,
             "--credential",
-            &format!("{d}/credential"),
+            &cred,
             "--token",
             &tok,
             "--out",
             &ans,
-        ]);
+        ];
+        if let Some(t) = &at_s {
+            args.extend(["--now", t]);
+        }
+        let o = ok(&args);
         (ans, o)
     }
 
@@ -362,4 +384,169 @@ fn no_plaintext_in_the_data_directory_after_disclosures_and_traces() {
     // The exports (outside the data directory) do hold the values: the scan can fail.
     let export = std::fs::read(&leaked[0]).unwrap();
     assert!(needles.iter().any(|n| export.windows(n.len()).any(|w| w == &n[..])));
+}
+
+#[test]
+fn canary_query_alerts_on_stderr_and_in_audit_alerts() {
+    let fx = Fx::new();
+    let officer = fx.path("officer.key");
+    ok(&["staff", "keygen", "--out", &officer]);
+    ok(&[
+        "staff",
+        "enroll",
+        "--data",
+        &fx.data,
+        "--role",
+        "officer",
+        "--id",
+        "off-1",
+        "--key",
+        &format!("{officer}.pub"),
+    ]);
+    // A responder cannot plant canaries.
+    let o = run(&[
+        "canary",
+        "plant",
+        "--data",
+        &fx.data,
+        "--key",
+        &fx.responder,
+        "--count",
+        "1",
+    ]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    let ids = fx.path("canary-ids");
+    let o = ok(&[
+        "canary",
+        "plant",
+        "--data",
+        &fx.data,
+        "--key",
+        &officer,
+        "--count",
+        "2",
+        "--ids-out",
+        &ids,
+        "--json",
+    ]);
+    let r = json(&o);
+    assert_eq!(r["planted"], 2);
+    assert!(r.get("subjects").is_none(), "ids only go to --ids-out");
+    let canaries: Vec<String> = std::fs::read_to_string(&ids)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(canaries.len(), 2);
+    // A query of a real subject: no alert. Of a canary: granted, with an alert on stderr.
+    let real = identities()[0]["subject"].as_str().unwrap().to_string();
+    let (_, o) = fx.query("bank-a", &real);
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+    let (_, o) = fx.query("bank-b", &canaries[1]);
+    let e = stderr(&o);
+    assert!(e.contains("credseal: ALERT:") && e.contains("bank-b"), "{e}");
+    assert!(!e.contains(&canaries[1]), "the alert names no subject");
+    let o = ok(&["audit", "alerts", "--data", &fx.data, "--key", &fx.responder, "--json"]);
+    let alerts = json(&o);
+    let alerts = alerts.as_array().unwrap();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0]["department"], "bank-b");
+    assert_eq!(alerts[0]["outcome"], "granted");
+    let o = ok(&["audit", "alerts", "--data", &fx.data, "--key", &fx.responder]);
+    assert!(stdout(&o).contains("bank-b"));
+    let o = run(&["audit", "alerts", "--data", &fx.data, "--key", &officer]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    // The check still passes: canary answers are fingerprinted like any other.
+    ok(&["check", "--data", &fx.data]);
+}
+
+#[test]
+fn audit_report_flags_ten_times_the_baseline_through_the_cli() {
+    let fx = Fx::new();
+    let subjects: Vec<String> = identities()
+        .iter()
+        .map(|v| v["subject"].as_str().unwrap().to_string())
+        .collect();
+    let day0 = credseal_engine::now_unix() / 86_400 * 86_400 - 20 * 86_400;
+    // bank-a: one query a day for 8 days, then 10 in one day; bank-b: one a day throughout.
+    for day in 0..9u64 {
+        let at = day0 + day * 86_400 + 3600;
+        fx.query_at("bank-b", &subjects[(day as usize) % subjects.len()], Some(at));
+        let n = if day == 8 { 10 } else { 1 };
+        for q in 0..n {
+            fx.query_at(
+                "bank-a",
+                &subjects[(q as usize + 10) % subjects.len()],
+                Some(at + 60 * q),
+            );
+        }
+    }
+    let (from, to) = (day_str(day0), day_str(day0 + 8 * 86_400));
+    let now = (day0 + 9 * 86_400).to_string();
+    let o = ok(&[
+        "audit",
+        "report",
+        "--data",
+        &fx.data,
+        "--key",
+        &fx.responder,
+        "--from",
+        &from,
+        "--to",
+        &to,
+        "--json",
+        "--now",
+        &now,
+    ]);
+    let r = json(&o);
+    let depts = r["departments"].as_array().unwrap();
+    let a = depts.iter().find(|d| d["department"] == "bank-a").unwrap();
+    let b = depts.iter().find(|d| d["department"] == "bank-b").unwrap();
+    assert_eq!(a["queries"], 18);
+    assert_eq!(a["flags"].as_array().unwrap().len(), 1, "{a}");
+    assert_eq!(a["flags"][0]["kind"], "volume-spike");
+    assert_eq!(a["flags"][0]["date"], to.as_str());
+    assert!(b["flags"].as_array().unwrap().is_empty(), "{b}");
+    // The table on a terminal-less stdout, one department.
+    let o = ok(&[
+        "audit",
+        "report",
+        "--data",
+        &fx.data,
+        "--key",
+        &fx.responder,
+        "--dept",
+        "bank-a",
+        "--from",
+        &from,
+        "--to",
+        &to,
+        "--now",
+        &now,
+    ]);
+    assert!(stdout(&o).contains("FLAG volume-spike"), "{}", stdout(&o));
+    // Bad dates are usage errors; a non-responder is denied.
+    let o = run(&[
+        "audit",
+        "report",
+        "--data",
+        &fx.data,
+        "--key",
+        &fx.responder,
+        "--from",
+        "2024/1/1",
+        "--to",
+        &to,
+    ]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let stranger = fx.path("stranger.key");
+    ok(&["staff", "keygen", "--out", &stranger]);
+    let o = run(&[
+        "audit", "report", "--data", &fx.data, "--key", &stranger, "--from", &from, "--to", &to,
+    ]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+}
+
+fn day_str(t: u64) -> String {
+    credseal_core::Date::from_unix(t).unwrap().to_string()
 }

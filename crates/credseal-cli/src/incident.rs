@@ -247,3 +247,209 @@ fn print_trace(r: &TraceReport, json: bool) {
     }
     println!("this trace is receipt {} in the log", r.receipt);
 }
+
+/// `canary` commands (security officers).
+#[derive(Subcommand, Debug)]
+pub enum CanaryCommand {
+    /// Plant synthetic subjects whose every query is flagged and alerted (officer key).
+    Plant {
+        #[command(flatten)]
+        data: crate::DataArg,
+        /// The officer's enrolled signing key.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// How many canary subjects to plant.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(credseal_engine::MAX_PLANT)))]
+        count: u32,
+        /// Also write the planted ids to FILE (mode 0600) for the officer; by default they
+        /// are shown nowhere.
+        #[arg(long, value_name = "FILE")]
+        ids_out: Option<PathBuf>,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Evaluate as of this Unix time (test builds only).
+        #[arg(long, hide = true)]
+        now: Option<u64>,
+    },
+}
+
+/// `audit` commands (responders).
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Every query that touched a canary subject.
+    Alerts {
+        #[command(flatten)]
+        data: crate::DataArg,
+        /// The responder's enrolled signing key.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Per department and period: queries by purpose, class, outcome, subjects, denials;
+    /// days far above the department's own baseline, denial spikes and bulk querying.
+    Report {
+        #[command(flatten)]
+        data: crate::DataArg,
+        /// The responder's enrolled signing key.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Only this department (default: every department with queries in the period).
+        #[arg(long)]
+        dept: Option<String>,
+        /// First day, YYYY-MM-DD (UTC).
+        #[arg(long)]
+        from: String,
+        /// Last day, YYYY-MM-DD (UTC), inclusive.
+        #[arg(long)]
+        to: String,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Evaluate as of this Unix time (test builds only).
+        #[arg(long, hide = true)]
+        now: Option<u64>,
+    },
+}
+
+pub fn canary(cmd: CanaryCommand, demo: bool, pf: Option<&Path>) -> CliResult {
+    let CanaryCommand::Plant {
+        data,
+        key,
+        count,
+        ids_out,
+        json,
+        now,
+    } = cmd;
+    let key = staff_key(&key)?;
+    let now = now_arg(now)?;
+    if let Some(f) = &ids_out
+        && f.exists()
+    {
+        return Err(Failure::new(
+            ErrorClass::Usage,
+            format!("{} exists; refusing to overwrite it", f.display()),
+        ));
+    }
+    let p = crate::open_platform(demo, pf, &data.data)?;
+    let digest = credseal_crypto::sha256(format!("count={count}").as_bytes());
+    let req = staff_request(&key, StaffRole::Officer, "canary-plant", digest, p.origin(), now);
+    let r = p.plant_canaries(&req, count, now)?;
+    if let Some(f) = &ids_out {
+        let ids: Vec<&str> = r.subjects.iter().map(|s| s.as_str()).collect();
+        fsutil::write_new(f, format!("{}\n", ids.join("\n")).as_bytes(), 0o600)?;
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r).expect("serialisable"));
+    } else {
+        println!(
+            "planted {} canary subject(s) ({} records); {} on the platform; receipt {}",
+            r.planted, r.records, r.total, r.receipt
+        );
+    }
+    Ok(())
+}
+
+pub fn audit(cmd: AuditCommand, demo: bool, pf: Option<&Path>) -> CliResult {
+    match cmd {
+        AuditCommand::Alerts { data, key, json } => {
+            let key = staff_key(&key)?;
+            let now = credseal_engine::now_unix();
+            let p = crate::open_platform(demo, pf, &data.data)?;
+            let req = staff_request(
+                &key,
+                StaffRole::Responder,
+                "audit-alerts",
+                credseal_crypto::sha256(b""),
+                p.origin(),
+                now,
+            );
+            let alerts = p.canary_alerts(&req, now)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&alerts).expect("serialisable"));
+                return Ok(());
+            }
+            if alerts.is_empty() {
+                println!("no query has touched a canary subject");
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = alerts
+                .iter()
+                .map(|a| {
+                    vec![
+                        a.receipt.to_string(),
+                        date(a.time),
+                        a.department.clone(),
+                        a.credential_serial.map_or("-".into(), |s| s.to_string()),
+                        a.purpose.clone(),
+                        a.outcome.clone(),
+                    ]
+                })
+                .collect();
+            print!(
+                "{}",
+                table(
+                    &["receipt", "time", "department", "credential", "purpose", "outcome"],
+                    &rows
+                )
+            );
+            Ok(())
+        }
+        AuditCommand::Report {
+            data,
+            key,
+            dept,
+            from,
+            to,
+            json,
+            now,
+        } => {
+            let day = |s: &str, flag: &str| {
+                credseal_core::Date::parse(s.trim())
+                    .map_err(|_| Failure::new(ErrorClass::Usage, format!("{flag}: expected a date written YYYY-MM-DD")))
+            };
+            let (from, to) = (day(&from, "--from")?, day(&to, "--to")?);
+            let key = staff_key(&key)?;
+            let now = now_arg(now)?;
+            let p = crate::open_platform(demo, pf, &data.data)?;
+            let params = Platform::report_params(dept.as_deref(), from, to);
+            let req = staff_request(
+                &key,
+                StaffRole::Responder,
+                "audit-report",
+                credseal_crypto::sha256(params.as_bytes()),
+                p.origin(),
+                now,
+            );
+            let r = p.audit_report(&req, dept.as_deref(), from, to, now)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r).expect("serialisable"));
+                return Ok(());
+            }
+            println!("access review {} to {}", r.from, r.to);
+            let fmt = |m: &std::collections::BTreeMap<String, u64>| {
+                m.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+            };
+            for d in &r.departments {
+                println!(
+                    "\n{}: {} queries ({} granted, {} denied), {} distinct subjects, {} canary hits",
+                    d.department, d.queries, d.granted, d.denied, d.distinct_subjects, d.canary_hits
+                );
+                println!("  by purpose: {}", fmt(&d.by_purpose));
+                println!("  by class:   {}", fmt(&d.by_class));
+                if !d.denials.is_empty() {
+                    println!("  denials:    {}", fmt(&d.denials));
+                }
+                for f in &d.flags {
+                    println!("  FLAG {} on {}: {}", f.kind, f.date, f.detail);
+                }
+            }
+            if r.departments.is_empty() {
+                println!("no department queried in this period");
+            }
+            Ok(())
+        }
+    }
+}

@@ -117,6 +117,16 @@ enum Command {
     },
     /// Trace leaked data back to the disclosures that released it (needs a responder key).
     Trace(incident::TraceArgs),
+    /// Canary subjects: plant synthetic subjects whose queries raise alerts (officer key).
+    Canary {
+        #[command(subcommand)]
+        command: incident::CanaryCommand,
+    },
+    /// The access review: canary alerts and per-department reports (responder key).
+    Audit {
+        #[command(subcommand)]
+        command: incident::AuditCommand,
+    },
     /// Key management for security officers.
     Keys {
         #[command(subcommand)]
@@ -377,6 +387,8 @@ fn run(cli: Cli) -> CliResult {
         Command::Log { command } => receipts::log(command, cli.demo, pf),
         Command::Staff { command } => incident::staff(command, cli.demo, pf),
         Command::Trace(a) => incident::trace(a, cli.demo, pf),
+        Command::Canary { command } => incident::canary(command, cli.demo, pf),
+        Command::Audit { command } => incident::audit(command, cli.demo, pf),
         Command::Keys {
             command: KeysCommand::Status { data, json },
         } => {

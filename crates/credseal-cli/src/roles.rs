@@ -557,6 +557,17 @@ pub struct QueryArgs {
 
 pub fn query(a: QueryArgs, demo: bool, pf: Option<&Path>) -> CliResult {
     let p = crate::open_platform(demo, pf, &a.data.data)?;
+    // DESIGN §9: a query touching a canary subject raises an alert at once.
+    p.set_alert_sink(std::sync::Arc::new(|al: &credseal_engine::CanaryAlert| {
+        eprintln!(
+            "credseal: ALERT: a query by {} (credential {}) for {} touched a canary subject: receipt {}, {}",
+            al.department,
+            al.credential_serial.map_or("-".into(), |s| s.to_string()),
+            al.purpose,
+            al.receipt,
+            al.outcome
+        );
+    }));
     if a.now.is_some() && !cfg!(debug_assertions) {
         return Err(fail(ErrorClass::Usage, "--now is only available in test builds"));
     }
