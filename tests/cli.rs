@@ -77,6 +77,7 @@ fn demo_runs_start_to_end() {
         "0 written",
         "nothing was written",
         "verified",
+        "trace names bank-b",
     ] {
         assert!(out.contains(s), "demo output lacks {s:?}:\n{out}");
     }

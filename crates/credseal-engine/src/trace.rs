@@ -378,9 +378,10 @@ impl Platform {
         }
         if items.is_empty() && parsed.mark.is_none() {
             return Err(EngineError::Invalid(format!(
-                "the leak file holds no readable (subject, field, value) item ({} rows, {} problems); see the problems with --json",
+                "the leak file holds no readable (subject, field, value) item ({} rows, {} problems, {} columns that name no catalogue field)",
                 parsed.rows,
-                parsed.issues.len() as u64 + parsed.more_issues
+                parsed.issues.len() as u64 + parsed.more_issues,
+                parsed.unknown_columns.len()
             )));
         }
         let mut per_disclosure: HashMap<u64, (u64, BTreeMap<String, u64>)> = HashMap::new();
