@@ -183,6 +183,21 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// A trace over N stored disclosure fingerprints (50 departments, 10 fields a disclosure).
+    Trace {
+        /// Fingerprints to store before the trace.
+        #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(10..=100_000_000))]
+        fingerprints: u64,
+        /// (subject, field, value) items in the leak.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        leak_items: u64,
+        /// Work directory (default: a temporary one, removed afterwards).
+        #[arg(long, value_name = "DIR")]
+        work: Option<PathBuf>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// A subject verifying its bundle of N receipts; compare with the signature and proof checks alone.
     Verify {
         /// Receipts in the subject's bundle.
@@ -460,6 +475,41 @@ fn run(cli: Cli) -> CliResult {
             let bar = progress::Bar::new();
             let r = credseal_engine::bench::bench_query(demo::CATALOG, subjects, queries, threads, &work, &bar)?;
             output::bench_query(&r, json);
+            Ok(())
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Trace {
+                    fingerprints,
+                    leak_items,
+                    work,
+                    json,
+                },
+        } => {
+            let tmp;
+            let work = match work {
+                Some(w) => {
+                    std::fs::create_dir_all(&w)
+                        .map_err(|e| Failure::new(ErrorClass::Error, format!("{}: {e}", w.display())))?;
+                    w
+                }
+                None => {
+                    tmp = tempfile::tempdir()
+                        .map_err(|e| Failure::new(ErrorClass::Error, format!("temporary directory: {e}")))?;
+                    tmp.path().to_path_buf()
+                }
+            };
+            let bar = progress::Bar::new();
+            let r = credseal_engine::bench::bench_trace(fingerprints, leak_items, &work, &bar)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r).expect("serialisable"));
+            } else {
+                println!(
+                    "trace of {} leaked items over {} fingerprints ({} disclosures, {} departments): {:.3} s; the leaking department ranked first: {}",
+                    r.leak_items, r.fingerprints, r.disclosures, r.departments, r.trace_seconds, r.leaker_ranked_first
+                );
+                println!("(storing the disclosures took {:.1} s)", r.setup_seconds);
+            }
             Ok(())
         }
         Command::Bench {

@@ -577,3 +577,14 @@ fn fingerprint_storage_edited_on_disk_is_detected() {
     let e = w.p.verify_fingerprints().unwrap_err();
     assert!(e.to_string().contains("released nothing"), "{e}");
 }
+
+/// `bench trace` at a small size (the 1,000,000-fingerprint figure is in the README): the
+/// leaking department ranks first over a sled store.
+#[test]
+fn bench_trace_small_ranks_the_leaker_first() {
+    let d = tempfile::tempdir().unwrap();
+    let r = credseal_engine::bench::bench_trace(20_000, 300, d.path(), &NoProgress).unwrap();
+    assert_eq!(r.fingerprints, 20_000);
+    assert_eq!(r.leak_items, 300);
+    assert!(r.leaker_ranked_first);
+}
