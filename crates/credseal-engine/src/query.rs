@@ -309,12 +309,15 @@ impl Platform {
     pub fn sweep_replay(&self, now: u64) -> Result<u64> {
         let mut b = Batch::new();
         let mut n = 0;
-        for kv in self.store.scan_prefix(Tree::Replay, &[REPLAY_QUERY]) {
-            let (k, v) = kv?;
-            let until = v.as_slice().try_into().map(u64::from_be_bytes).unwrap_or(u64::MAX);
-            if until < now {
-                b.delete(Tree::Replay, k);
-                n += 1;
+        // Query ids and staff request ids (`staff.rs`) both keep their expiry as the value.
+        for prefix in [REPLAY_QUERY, b's'] {
+            for kv in self.store.scan_prefix(Tree::Replay, &[prefix]) {
+                let (k, v) = kv?;
+                let until = v.as_slice().try_into().map(u64::from_be_bytes).unwrap_or(u64::MAX);
+                if until < now {
+                    b.delete(Tree::Replay, k);
+                    n += 1;
+                }
             }
         }
         if n > 0 {
