@@ -1,6 +1,8 @@
 //! End-to-end tests that drive the real `credseal` binary: arguments, exit codes, stdout,
 //! stderr, and what is (not) left on disk.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -62,22 +64,6 @@ fn ingested(dir: &Path) -> PathBuf {
     data
 }
 
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let e = e.unwrap();
-            if e.file_type().unwrap().is_dir() {
-                stack.push(e.path());
-            } else {
-                out.push(e.path());
-            }
-        }
-    }
-    out
-}
-
 #[test]
 fn demo_runs_start_to_end() {
     let o = bin().arg("demo").output().unwrap();
@@ -91,6 +77,7 @@ fn demo_runs_start_to_end() {
         "0 written",
         "nothing was written",
         "verified",
+        "trace names bank-b",
     ] {
         assert!(out.contains(s), "demo output lacks {s:?}:\n{out}");
     }
@@ -102,42 +89,9 @@ fn no_plaintext_value_or_subject_id_on_disk() {
     let d = tempfile::tempdir().unwrap();
     let data = ingested(d.path());
     let catalog = std::fs::read_to_string(abs(CATALOG)).unwrap();
-    // Every subject id and every field value of 6+ bytes (shorter ones, like "true" or "A",
-    // occur by chance in any random bytes), excluding values that the public catalogue
-    // itself spells out (enum values).
-    let mut needles: Vec<Vec<u8>> = Vec::new();
-    for line in std::fs::read_to_string(abs(RECORDS)).unwrap().lines() {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        needles.push(v["subject"].as_str().unwrap().as_bytes().to_vec());
-        needles.push(v["record_id"].as_str().unwrap().as_bytes().to_vec());
-        for val in v["fields"].as_object().unwrap().values() {
-            let s = match val {
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            if s.len() >= 6 && !catalog.contains(&s) {
-                needles.push(s.into_bytes());
-            }
-        }
-    }
-    needles.sort();
-    needles.dedup();
+    let needles = common::plaintext_needles(&std::fs::read_to_string(abs(RECORDS)).unwrap(), &catalog);
     assert!(needles.len() > 200, "{} needles", needles.len());
-    let files = files_under(&data);
-    assert!(files.len() >= 4);
-    let mut scanned = 0;
-    for f in files {
-        let bytes = std::fs::read(&f).unwrap();
-        scanned += bytes.len();
-        for n in &needles {
-            assert!(
-                !bytes.windows(n.len()).any(|w| w == &n[..]),
-                "{} holds plaintext {:?}",
-                f.display(),
-                String::from_utf8_lossy(n)
-            );
-        }
-    }
+    let scanned = common::assert_no_plaintext(&data, &needles);
     assert!(scanned > 10_000, "scanned {scanned} bytes");
 }
 
@@ -368,7 +322,7 @@ fn read_only_data_directory() {
             .unwrap_or(false);
     if !mounted {
         let _ = Command::new("umount").arg(ds).status();
-        for f in files_under(&data) {
+        for f in common::files_under(&data) {
             let _ = Command::new("chmod").args(["a-w", f.to_str().unwrap()]).status();
         }
         let _ = Command::new("chmod").args(["-R", "a-w", ds]).status();
@@ -412,7 +366,7 @@ fn stored_value_edited_on_disk_is_detected() {
         (last.sealed.clone(), credseal_core::hex(&last.rkey[..8]))
     };
     let mut hit = false;
-    for f in files_under(&data.join("db")) {
+    for f in common::files_under(&data.join("db")) {
         let mut bytes = std::fs::read(&f).unwrap();
         if let Some(pos) = bytes.windows(needle.len()).position(|w| w == &needle[..]) {
             bytes[pos + needle.len() - 3] ^= 0x10;

@@ -213,6 +213,32 @@ impl fmt::Debug for BundleRequest {
     }
 }
 
+/// A request by enrolled platform staff — an incident responder or a security officer —
+/// to run one command (a leak trace, a canary plant, an access review), signed with the
+/// staff member's enrolled key ([`crate::Kind::StaffRequest`]). The platform looks the key
+/// up among its enrolled staff of `role`, checks the audience, the validity window, that
+/// `request_id` was not seen before and that `input_digest` is the SHA-256 of exactly the
+/// input it is asked to process.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffRequest {
+    /// Random request id; accepted once.
+    pub request_id: [u8; 16],
+    /// `responder` or `officer`.
+    pub role: String,
+    /// The key that signs this request; must be enrolled on the platform for `role`.
+    pub staff_key: PublicKey,
+    /// What to run: `trace`, `canary-plant`, `audit-report`, `audit-alerts`.
+    pub action: String,
+    /// SHA-256 of the input of the action (the leak file, or the parameters).
+    pub input_digest: [u8; 32],
+    /// Issued at.
+    pub issued_at: u64,
+    /// Expires at (inclusive).
+    pub expires_at: u64,
+    /// The platform (its log origin) this request is for.
+    pub audience: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

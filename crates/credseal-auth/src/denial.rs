@@ -115,6 +115,7 @@ fn noun(kind: Kind) -> &'static str {
         Kind::Revocations => "revocation list",
         Kind::SelfQuery => "self-query",
         Kind::BundleRequest => "bundle request",
+        Kind::StaffRequest => "staff request",
     }
 }
 

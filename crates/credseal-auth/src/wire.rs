@@ -53,17 +53,21 @@ pub enum Kind {
     SelfQuery,
     /// A subject's request for its receipt bundle, signed by the subject ([`crate::BundleRequest`]).
     BundleRequest,
+    /// A responder's or officer's request (trace, canary, audit), signed with the enrolled
+    /// staff key ([`crate::StaffRequest`]).
+    StaffRequest,
 }
 
 impl Kind {
     /// Every kind, in tag order.
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Credential,
         Kind::Token,
         Kind::Consent,
         Kind::Revocations,
         Kind::SelfQuery,
         Kind::BundleRequest,
+        Kind::StaffRequest,
     ];
 
     /// The label used in the text form and in the signed bytes.
@@ -75,10 +79,11 @@ impl Kind {
             Kind::Revocations => "revocations",
             Kind::SelfQuery => "self-query",
             Kind::BundleRequest => "bundle-request",
+            Kind::StaffRequest => "staff-request",
         }
     }
 
-    /// The one-byte tag in the wire envelope (1–6).
+    /// The one-byte tag in the wire envelope (1–7).
     pub fn tag(self) -> u8 {
         match self {
             Kind::Credential => 1,
@@ -87,6 +92,7 @@ impl Kind {
             Kind::Revocations => 4,
             Kind::SelfQuery => 5,
             Kind::BundleRequest => 6,
+            Kind::StaffRequest => 7,
         }
     }
 
@@ -239,6 +245,7 @@ signed_body!(
     crate::RevocationList => Kind::Revocations,
     crate::SelfQuery => Kind::SelfQuery,
     crate::BundleRequest => Kind::BundleRequest,
+    crate::StaffRequest => Kind::StaffRequest,
 );
 
 /// The envelope. The signature is split into two 32-byte halves only because serde derives

@@ -275,6 +275,19 @@ fn signatures_never_verify_as_another_kind() {
             },
             key,
         ),
+        with_kind(
+            &credseal_auth::StaffRequest {
+                request_id: [1; 16],
+                role: "responder".into(),
+                staff_key: pk,
+                action: "trace".into(),
+                input_digest: [3; 32],
+                issued_at: NOW,
+                expires_at: NOW + 1,
+                audience: ORIGIN.into(),
+            },
+            key,
+        ),
     ];
     assert_eq!(objects.len(), Kind::ALL.len());
     let mut cross = 0;
@@ -296,7 +309,7 @@ fn signatures_never_verify_as_another_kind() {
             cross += 1;
         }
     }
-    assert_eq!(cross, 30);
+    assert_eq!(cross, 42);
 }
 
 fn with_kind<T: SignedBody>(body: &T, key: &SigningKey) -> (Kind, Vec<u8>, [u8; 64]) {

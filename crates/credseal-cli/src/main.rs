@@ -2,6 +2,8 @@
 //! the result; stdout carries data only, stderr carries prompts, progress and diagnostics.
 
 mod demo;
+mod export;
+mod incident;
 mod output;
 mod passphrase;
 mod progress;
@@ -112,12 +114,30 @@ enum Command {
         #[command(subcommand)]
         command: receipts::LogCommand,
     },
+    /// Incident responders and security officers: keys and enrolment.
+    Staff {
+        #[command(subcommand)]
+        command: incident::StaffCommand,
+    },
+    /// Trace leaked data back to the disclosures that released it (needs a responder key).
+    Trace(incident::TraceArgs),
+    /// Canary subjects: plant synthetic subjects whose queries raise alerts (officer key).
+    Canary {
+        #[command(subcommand)]
+        command: incident::CanaryCommand,
+    },
+    /// The access review: canary alerts and per-department reports (responder key).
+    Audit {
+        #[command(subcommand)]
+        command: incident::AuditCommand,
+    },
     /// Key management for security officers.
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
     },
-    /// Open every stored data key and record and report the first that fails verification.
+    /// Open every stored data key and record, check the fingerprints against the log, and
+    /// report the first that fails verification.
     Check {
         #[command(flatten)]
         data: DataArg,
@@ -208,6 +228,21 @@ enum BenchCommand {
         /// The catalogue (default: the embedded keys-example catalogue).
         #[arg(long, value_name = "FILE")]
         catalog: Option<PathBuf>,
+        /// Work directory (default: a temporary one, removed afterwards).
+        #[arg(long, value_name = "DIR")]
+        work: Option<PathBuf>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A trace over N stored disclosure fingerprints (50 departments, 10 fields a disclosure).
+    Trace {
+        /// Fingerprints to store before the trace.
+        #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(10..=100_000_000))]
+        fingerprints: u64,
+        /// (subject, field, value) items in the leak.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        leak_items: u64,
         /// Work directory (default: a temporary one, removed afterwards).
         #[arg(long, value_name = "DIR")]
         work: Option<PathBuf>,
@@ -386,6 +421,23 @@ fn open_platform_keeping_passphrase(
     Ok((p, pass))
 }
 
+/// A benchmark's work directory: the one given (created), or a temporary one removed when
+/// the returned guard drops.
+fn bench_work_dir(work: Option<PathBuf>) -> CliResult<(PathBuf, Option<tempfile::TempDir>)> {
+    match work {
+        Some(w) => {
+            std::fs::create_dir_all(&w)
+                .map_err(|e| Failure::new(ErrorClass::Error, format!("{}: {e}", w.display())))?;
+            Ok((w, None))
+        }
+        None => {
+            let tmp = tempfile::tempdir()
+                .map_err(|e| Failure::new(ErrorClass::Error, format!("temporary directory: {e}")))?;
+            Ok((tmp.path().to_path_buf(), Some(tmp)))
+        }
+    }
+}
+
 fn run(cli: Cli) -> CliResult {
     let pf = cli.passphrase_file.as_deref();
     let _ = OFFICER.set(officer_name(cli.officer.clone())?);
@@ -468,6 +520,10 @@ fn run(cli: Cli) -> CliResult {
         Command::Open(a) => roles::open(a),
         Command::Receipts { command } => receipts::receipts(command, cli.demo, pf),
         Command::Log { command } => receipts::log(command, cli.demo, pf),
+        Command::Staff { command } => incident::staff(command, cli.demo, pf),
+        Command::Trace(a) => incident::trace(a, cli.demo, pf),
+        Command::Canary { command } => incident::canary(command, cli.demo, pf),
+        Command::Audit { command } => incident::audit(command, cli.demo, pf),
         Command::Keys {
             command: KeysCommand::Status { data, json },
         } => {
@@ -549,7 +605,8 @@ fn run(cli: Cli) -> CliResult {
         Command::Check { data, json } => {
             let p = open_platform(cli.demo, pf, &data.data)?;
             let (deks, records) = p.verify_store()?;
-            output::check(deks, records, json);
+            let fingerprints = p.verify_fingerprints()?;
+            output::check(deks, records, fingerprints, json);
             Ok(())
         }
         Command::Bench {
@@ -565,19 +622,7 @@ fn run(cli: Cli) -> CliResult {
                 Some(c) => read_text(&c)?,
                 None => demo::CATALOG.to_string(),
             };
-            let tmp;
-            let work = match work {
-                Some(w) => {
-                    std::fs::create_dir_all(&w)
-                        .map_err(|e| Failure::new(ErrorClass::Error, format!("{}: {e}", w.display())))?;
-                    w
-                }
-                None => {
-                    tmp = tempfile::tempdir()
-                        .map_err(|e| Failure::new(ErrorClass::Error, format!("temporary directory: {e}")))?;
-                    tmp.path().to_path_buf()
-                }
-            };
+            let (work, _tmp) = bench_work_dir(work)?;
             let bar = progress::Bar::new();
             let r = credseal_engine::bench::bench_ingest(&text, subjects, &work, &bar)?;
             output::bench_ingest(&r, json);
@@ -593,19 +638,7 @@ fn run(cli: Cli) -> CliResult {
                     json,
                 },
         } => {
-            let tmp;
-            let work = match work {
-                Some(w) => {
-                    std::fs::create_dir_all(&w)
-                        .map_err(|e| Failure::new(ErrorClass::Error, format!("{}: {e}", w.display())))?;
-                    w
-                }
-                None => {
-                    tmp = tempfile::tempdir()
-                        .map_err(|e| Failure::new(ErrorClass::Error, format!("temporary directory: {e}")))?;
-                    tmp.path().to_path_buf()
-                }
-            };
+            let (work, _tmp) = bench_work_dir(work)?;
             let bar = progress::Bar::new();
             let r = credseal_engine::bench::bench_query(demo::CATALOG, subjects, queries, threads, &work, &bar)?;
             output::bench_query(&r, json);
@@ -614,22 +647,33 @@ fn run(cli: Cli) -> CliResult {
         Command::Bench {
             command: BenchCommand::Rewrap { subjects, work, json },
         } => {
-            let tmp;
-            let work = match work {
-                Some(w) => {
-                    std::fs::create_dir_all(&w)
-                        .map_err(|e| Failure::new(ErrorClass::Error, format!("{}: {e}", w.display())))?;
-                    w
-                }
-                None => {
-                    tmp = tempfile::tempdir()
-                        .map_err(|e| Failure::new(ErrorClass::Error, format!("temporary directory: {e}")))?;
-                    tmp.path().to_path_buf()
-                }
-            };
+            let (work, _tmp) = bench_work_dir(work)?;
             let bar = progress::Bar::new();
             let r = credseal_engine::bench::bench_rewrap(demo::CATALOG, subjects, &work, &bar)?;
             output::bench_rewrap(&r, json);
+            Ok(())
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Trace {
+                    fingerprints,
+                    leak_items,
+                    work,
+                    json,
+                },
+        } => {
+            let (work, _tmp) = bench_work_dir(work)?;
+            let bar = progress::Bar::new();
+            let r = credseal_engine::bench::bench_trace(fingerprints, leak_items, &work, &bar)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r).expect("serialisable"));
+            } else {
+                println!(
+                    "trace of {} leaked items over {} fingerprints ({} disclosures, {} departments): {:.3} s; the leaking department ranked first: {}",
+                    r.leak_items, r.fingerprints, r.disclosures, r.departments, r.trace_seconds, r.leaker_ranked_first
+                );
+                println!("(storing the disclosures took {:.1} s)", r.setup_seconds);
+            }
             Ok(())
         }
         Command::Bench {

@@ -101,17 +101,20 @@ struct CheckJson {
     ok: bool,
     data_keys: u64,
     records: u64,
+    fingerprints: u64,
 }
 
-pub fn check(deks: u64, records: u64, json: bool) {
+pub fn check(deks: u64, records: u64, fingerprints: u64, json: bool) {
     if json {
         print_json(&CheckJson {
             ok: true,
             data_keys: deks,
             records,
+            fingerprints,
         });
     } else {
         println!("ok: {deks} data keys and {records} records open and match their places");
+        println!("ok: {fingerprints} disclosure fingerprints match the receipts in the log");
     }
 }
 

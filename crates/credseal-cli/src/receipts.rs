@@ -123,7 +123,7 @@ fn read_state(path: &Path) -> CliResult<Option<(Option<BlindId>, SavedState)>> {
     Ok(Some((blind, state)))
 }
 
-fn date(t: u64) -> String {
+pub(crate) fn date(t: u64) -> String {
     let d = credseal_core::Date::from_unix(t)
         .map(|d| d.to_string())
         .unwrap_or_else(|| t.to_string());

@@ -24,12 +24,12 @@ fn read(path: &Path) -> CliResult<String> {
     crate::read_text(path)
 }
 
-fn write_secret(path: &Path, text: &str) -> CliResult {
+pub(crate) fn write_secret(path: &Path, text: &str) -> CliResult {
     fsutil::write_new(path, format!("{text}\n").as_bytes(), 0o600)?;
     Ok(())
 }
 
-fn write_public(path: &Path, text: &str) -> CliResult {
+pub(crate) fn write_public(path: &Path, text: &str) -> CliResult {
     fsutil::write_new(path, format!("{text}\n").as_bytes(), 0o644)?;
     Ok(())
 }
@@ -557,6 +557,17 @@ pub struct QueryArgs {
 
 pub fn query(a: QueryArgs, demo: bool, pf: Option<&Path>) -> CliResult {
     let p = crate::open_platform(demo, pf, &a.data.data)?;
+    // DESIGN §9: a query touching a canary subject raises an alert at once.
+    p.set_alert_sink(std::sync::Arc::new(|al: &credseal_engine::CanaryAlert| {
+        eprintln!(
+            "credseal: ALERT: a query by {} (credential {}) for {} touched a canary subject: receipt {}, {}",
+            al.department,
+            al.credential_serial.map_or("-".into(), |s| s.to_string()),
+            al.purpose,
+            al.receipt,
+            al.outcome
+        );
+    }));
     if a.now.is_some() && !cfg!(debug_assertions) {
         return Err(fail(ErrorClass::Usage, "--now is only available in test builds"));
     }
@@ -592,12 +603,26 @@ pub struct OpenArgs {
     /// Print as JSON.
     #[arg(long)]
     json: bool,
+    /// Write the records to FILE instead (`.csv` or `.json`, mode 0600, never overwritten),
+    /// marked with the disclosure id so that a leaked copy traces straight back to it.
+    #[arg(long, value_name = "FILE")]
+    export: Option<PathBuf>,
 }
 
 pub fn open(a: OpenArgs) -> CliResult {
     let key = sealing_key(&a.key)?;
     let answer = SealedAnswer::from_text(&read(&a.answer)?)?;
     let body = answer.open(&key)?;
-    output::answer(&body, a.json);
+    match &a.export {
+        None => output::answer(&body, a.json),
+        Some(path) => {
+            let index = credseal_log::UnverifiedReceipt::parse(&answer.receipt)
+                .and_then(|r| r.peek_unverified())
+                .map_err(|e| fail(ErrorClass::Verification, format!("the answer's receipt: {e}")))?
+                .index;
+            let n = crate::export::write(path, &body, index)?;
+            println!("exported {n} record(s) of disclosure {index} to {}", path.display());
+        }
+    }
     Ok(())
 }

@@ -10,11 +10,13 @@
 //! assert!(SubjectId::parse("91350100M000100Y44").is_err());
 //! ```
 
+mod canon;
 mod catalog;
 mod date;
 mod id;
 mod record;
 
+pub use canon::canonical;
 pub use catalog::{
     CATALOG_FORMAT, Catalog, CatalogError, CatalogErrors, ClassDef, FieldDef, FieldType, MAX_ID_LEN, Purpose,
     Retention, Sensitivity, valid_id,

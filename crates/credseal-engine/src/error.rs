@@ -137,6 +137,9 @@ pub enum EngineError {
     /// An object failed verification (a sealed answer that does not open, a forged file).
     #[error("verification failed: {0}")]
     Verification(String),
+    /// The caller is not allowed to do this (a staff request by a key not enrolled).
+    #[error("access denied: {0}")]
+    Denied(String),
 }
 
 impl EngineError {
@@ -154,6 +157,7 @@ impl EngineError {
             },
             Self::Store(StoreError::Corrupt { .. }) => ErrorClass::Verification,
             Self::Invalid(_) => ErrorClass::Usage,
+            Self::Denied(_) => ErrorClass::Denied,
             _ => ErrorClass::Error,
         }
     }

@@ -65,6 +65,8 @@ fn ingest_receipt(
         release_digest: None,
         disclose_after: None,
         marks: Vec::new(),
+        flags: 0,
+        fingerprints: None,
     }
 }
 

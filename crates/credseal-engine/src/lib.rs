@@ -13,22 +13,33 @@
 //! # Ok::<(), credseal_engine::EngineError>(())
 //! ```
 
+mod audit;
 pub mod bench;
 pub mod bundle;
+mod canary;
 mod error;
 pub mod fsutil;
 mod ingest;
 mod keys;
 pub mod layout;
+mod leak;
 mod log;
 mod platform;
 mod query;
 mod registry;
 mod shred;
+mod staff;
+mod trace;
 
+pub use audit::{
+    AuditReport, BASELINE_DAYS, BULK_SUBJECTS, BULK_WINDOW_SECS, DayActivity, DepartmentReview, ReviewFlag,
+    SPIKE_FACTOR,
+};
+pub use canary::{AlertSink, CanaryAlert, FLAG_CANARY, MAX_PLANT, PlantReport};
 pub use error::{EngineError, ErrorClass, Result};
 pub use ingest::{IngestError, IngestReport, IngestSummary, MAX_LINE, NoProgress, Progress};
 pub use keys::{ClassKeyStatus, VersionStatus};
+pub use leak::{CSV_MARK, ExportMark, JSON_MARK, LeakIssue, MAX_LEAK_BYTES};
 pub use log::{Committed, LogReport, NewReceipt};
 pub use platform::{
     CATALOG_FILE, CONFIG_FILE, Config, DB_DIR, DEFAULT_OPERATOR, InitOptions, KEYSTORE_FILE, KeySource, OpenOptions,
@@ -36,6 +47,8 @@ pub use platform::{
 };
 pub use query::{ANSWER_LABEL, AnswerBody, QueryError, SealedAnswer};
 pub use shred::ShredSummary;
+pub use staff::{StaffRole, valid_staff_id};
+pub use trace::{MAX_LISTED, MarkReport, TraceReport, TracedDepartment, TracedDisclosure};
 
 /// Seconds since the Unix epoch.
 pub fn now_unix() -> u64 {

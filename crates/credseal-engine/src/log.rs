@@ -47,6 +47,12 @@ pub struct NewReceipt {
     pub disclose_after: Option<u64>,
     /// Writes that must be durable with the receipt (the replay entries the query consumed).
     pub marks: Vec<(Tree, Vec<u8>, Vec<u8>)>,
+    /// Receipt flags ([`credseal_log::FLAG_CANARY`]).
+    pub flags: u32,
+    /// For a disclosure: the fingerprints of every released field (DESIGN §9), written to
+    /// the `Fingerprints` tree in the same atomic batch as the receipt, against its index.
+    /// `None` for receipts that release nothing.
+    pub fingerprints: Option<Vec<[u8; 32]>>,
 }
 
 /// A receipt once durable.
@@ -345,7 +351,7 @@ impl Platform {
                 salt: credseal_log::random_salt(),
                 chain,
                 disclose_after: it.disclose_after,
-                flags: 0,
+                flags: it.flags,
             };
             let signed = signer
                 .sign_receipt(&body)
@@ -366,6 +372,9 @@ impl Platform {
             batch.put(Tree::LogLeaves, be(index).to_vec(), signed.as_bytes().to_vec());
             for (tree, k, v) in &it.marks {
                 batch.put(*tree, k.clone(), v.clone());
+            }
+            if let Some(fps) = &it.fingerprints {
+                self.put_fingerprints(&mut batch, index, fps);
             }
             if let (Some(b), Some(c)) = (&it.subject, chain) {
                 let mut k = vec![SUBJ_CHAIN];

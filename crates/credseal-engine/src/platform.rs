@@ -121,6 +121,8 @@ pub struct Platform {
     pub(crate) policy: credseal_auth::Policy,
     /// The receipt log's group-commit state.
     pub(crate) log: crate::log::ReceiptLog,
+    /// The decrypted canary set and where alerts go.
+    pub(crate) canary: crate::canary::CanaryState,
     /// Who runs administrative acts through this handle (named in their receipts).
     pub(crate) operator: String,
 }
@@ -155,6 +157,8 @@ impl Platform {
             release_digest: None,
             disclose_after: None,
             marks: Vec::new(),
+            flags: 0,
+            fingerprints: None,
         }
     }
 }
@@ -305,6 +309,7 @@ impl Platform {
             credential_cache: Default::default(),
             log: Default::default(),
             operator: DEFAULT_OPERATOR.into(),
+            canary: Default::default(),
             // Checked in read_config; the default when absent.
             policy: config
                 .policy
@@ -390,6 +395,7 @@ impl Platform {
             credential_cache: Default::default(),
             log: Default::default(),
             operator: DEFAULT_OPERATOR.into(),
+            canary: Default::default(),
             policy: Default::default(),
         };
         p.check_binding()?;

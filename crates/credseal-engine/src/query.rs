@@ -332,12 +332,15 @@ impl Platform {
     pub fn sweep_replay(&self, now: u64) -> Result<u64> {
         let mut b = Batch::new();
         let mut n = 0;
-        for kv in self.store.scan_prefix(Tree::Replay, &[REPLAY_QUERY]) {
-            let (k, v) = kv?;
-            let until = v.as_slice().try_into().map(u64::from_be_bytes).unwrap_or(u64::MAX);
-            if until < now {
-                b.delete(Tree::Replay, k);
-                n += 1;
+        // Query ids and staff request ids (`staff.rs`) both keep their expiry as the value.
+        for prefix in [REPLAY_QUERY, b's'] {
+            for kv in self.store.scan_prefix(Tree::Replay, &[prefix]) {
+                let (k, v) = kv?;
+                let until = v.as_slice().try_into().map(u64::from_be_bytes).unwrap_or(u64::MAX);
+                if until < now {
+                    b.delete(Tree::Replay, k);
+                    n += 1;
+                }
             }
         }
         if n > 0 {
@@ -424,6 +427,10 @@ impl Platform {
             return QueryError::Denied(d);
         };
         let subject = SubjectId::parse(&t.subject).ok().map(|s| self.blind(&s));
+        let canary = match subject.as_ref().map(|b| self.is_canary(b)).transpose() {
+            Ok(c) => c.unwrap_or(false),
+            Err(e) => return QueryError::Failed(e),
+        };
         let r = NewReceipt {
             actor: Actor::Department {
                 id: cred.department_id.clone(),
@@ -441,9 +448,23 @@ impl Platform {
             release_digest: None,
             disclose_after: self.disclose_after(&t.purpose, now),
             marks,
+            flags: if canary { crate::FLAG_CANARY } else { 0 },
+            fingerprints: None,
         };
         match self.append_receipts(vec![r], now) {
-            Ok(_) => QueryError::Denied(d),
+            Ok(c) => {
+                if canary && let Some(c) = c.first() {
+                    self.raise_alert(crate::CanaryAlert {
+                        receipt: c.index,
+                        time: now,
+                        department: cred.department_id.clone(),
+                        credential_serial: Some(cred.serial),
+                        purpose: t.purpose.clone(),
+                        outcome: format!("denied ({})", d.code()),
+                    });
+                }
+                QueryError::Denied(d)
+            }
             Err(e) => QueryError::Failed(e),
         }
     }
@@ -513,6 +534,9 @@ impl Platform {
             records,
         };
         let pt = zeroize::Zeroizing::new(postcard::to_stdvec(&body).map_err(|e| EngineError::Invalid(e.to_string()))?);
+        // DESIGN §9: a fingerprint of every released field, stored with the receipt.
+        let fingerprints = self.fingerprints_of(&blind, &body.records);
+        let canary = self.is_canary(&blind)?;
         // No disclosure without a durable receipt: append (flushed) before sealing.
         let self_query = grant.credential_serial().is_none();
         let receipt = NewReceipt {
@@ -537,11 +561,23 @@ impl Platform {
                 self.disclose_after(grant.purpose(), now)
             },
             marks,
+            flags: if canary { crate::FLAG_CANARY } else { 0 },
+            fingerprints: Some(fingerprints),
         };
         let committed = self
             .append_receipts(vec![receipt], now)?
             .pop()
             .ok_or_else(|| EngineError::Invalid("no receipt".into()))?;
+        if canary {
+            self.raise_alert(crate::CanaryAlert {
+                receipt: committed.index,
+                time: now,
+                department: grant.department_id().to_string(),
+                credential_serial: grant.credential_serial(),
+                purpose: grant.purpose().to_string(),
+                outcome: "granted".into(),
+            });
+        }
         let recipient = SealingPublicKey::from_bytes(grant.sealing_key())
             .map_err(|e| EngineError::Invalid(format!("the requester's sealing key: {e}")))?;
         let info = credseal_crypto::answer_info(self.origin(), grant.query_id(), Some(&committed.leaf_hash));

@@ -1,0 +1,65 @@
+//! Helpers shared by the end-to-end tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// Every file under `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            } else {
+                out.push(e.path());
+            }
+        }
+    }
+    out
+}
+
+/// Every subject id, record id and field value of 6+ bytes of a JSON Lines records file
+/// (shorter ones, like "true" or "A", occur by chance in any random bytes), excluding values
+/// that the public catalogue itself spells out (enum values).
+pub fn plaintext_needles(records: &str, catalog: &str) -> Vec<Vec<u8>> {
+    let mut needles: Vec<Vec<u8>> = Vec::new();
+    for line in records.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        needles.push(v["subject"].as_str().unwrap().as_bytes().to_vec());
+        needles.push(v["record_id"].as_str().unwrap().as_bytes().to_vec());
+        for val in v["fields"].as_object().unwrap().values() {
+            let s = match val {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            if s.len() >= 6 && !catalog.contains(&s) {
+                needles.push(s.into_bytes());
+            }
+        }
+    }
+    needles.sort();
+    needles.dedup();
+    needles
+}
+
+/// Scans every byte of every file under `data` for every needle; returns the bytes scanned.
+pub fn assert_no_plaintext(data: &Path, needles: &[Vec<u8>]) -> usize {
+    let files = files_under(data);
+    assert!(files.len() >= 4);
+    let mut scanned = 0;
+    for f in files {
+        let bytes = std::fs::read(&f).unwrap();
+        scanned += bytes.len();
+        for n in needles {
+            assert!(
+                !bytes.windows(n.len()).any(|w| w == &n[..]),
+                "{} holds plaintext {:?}",
+                f.display(),
+                String::from_utf8_lossy(n)
+            );
+        }
+    }
+    scanned
+}
