@@ -564,18 +564,100 @@ fn policy_settings_in_the_config_are_checked_and_applied() {
     assert!(!d.path().join("ans").exists(), "nothing released");
 }
 
+/// Two officers enrolled on `data`; returns a function writing both approvals of an operation.
+fn officers(dir: &Path, data: &str) -> impl Fn(&str) -> Vec<String> {
+    let mut keys = Vec::new();
+    for name in ["officer-a", "officer-b"] {
+        let key = dir.join(name).display().to_string();
+        let o = run(&["staff", "keygen", "--out", &key]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let o = run(&[
+            "staff",
+            "enroll",
+            "--data",
+            data,
+            "--role",
+            "officer",
+            "--id",
+            name,
+            "--key",
+            &format!("{key}.pub"),
+        ]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        keys.push(key);
+    }
+    let dir = dir.to_path_buf();
+    let n = std::cell::Cell::new(0);
+    move |op: &str| {
+        keys.iter()
+            .map(|key| {
+                n.set(n.get() + 1);
+                let out = dir.join(format!("approval-{}", n.get())).display().to_string();
+                let o = run(&[
+                    "staff",
+                    "approve",
+                    "--key",
+                    key,
+                    "--operation",
+                    op,
+                    "--audience",
+                    "test.credseal.invalid/log",
+                    "--out",
+                    &out,
+                ]);
+                assert_eq!(code(&o), 0, "{}", stderr(&o));
+                out
+            })
+            .collect()
+    }
+}
+
+/// `args` followed by `--approval FILE` for each file.
+fn with_approvals(args: &[&str], files: &[String]) -> Vec<String> {
+    let mut v: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    for f in files {
+        v.push("--approval".into());
+        v.push(f.clone());
+    }
+    v
+}
+
+fn run_owned(args: &[String]) -> Output {
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(&refs)
+}
+
 #[test]
 fn keys_lifecycle_through_the_cli() {
     let d = tempfile::tempdir().unwrap();
     let data = ingested(d.path());
     let data = data.to_str().unwrap();
+    let approve = officers(d.path(), data);
     let o = run(&["keys", "rotate", "--data", data, "--class", "loans", "--json"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["primary"], 2);
-    // Retiring the primary, or a version still in use, is refused with a usage error.
-    for (ver, msg) in [("2", "primary"), ("1", "keys rewrap")] {
-        let o = run(&[
+    // Without approvals: refused (exit 3), and the message says how to get them.
+    let o = run(&[
+        "keys",
+        "retire",
+        "--data",
+        data,
+        "--class",
+        "loans",
+        "--kek-version",
+        "1",
+    ]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("staff approve") && stderr(&o).contains("retire loans v1"),
+        "{}",
+        stderr(&o)
+    );
+    // One officer's approval twice: refused.
+    let one = approve("retire loans v1");
+    let o = run_owned(&with_approvals(
+        &[
             "keys",
             "retire",
             "--data",
@@ -583,8 +665,27 @@ fn keys_lifecycle_through_the_cli() {
             "--class",
             "loans",
             "--kek-version",
-            ver,
-        ]);
+            "1",
+        ],
+        &[one[0].clone(), one[0].clone()],
+    ));
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    // Retiring the primary, or a version still in use, is refused with a usage error.
+    for (ver, msg) in [("2", "primary"), ("1", "keys rewrap")] {
+        let files = approve(&format!("retire loans v{ver}"));
+        let o = run_owned(&with_approvals(
+            &[
+                "keys",
+                "retire",
+                "--data",
+                data,
+                "--class",
+                "loans",
+                "--kek-version",
+                ver,
+            ],
+            &files,
+        ));
         assert_eq!(code(&o), 2, "{}", stderr(&o));
         assert!(stderr(&o).contains(msg), "{}", stderr(&o));
     }
@@ -595,58 +696,62 @@ fn keys_lifecycle_through_the_cli() {
         "{}",
         stdout(&o)
     );
-    let o = run(&[
-        "keys",
-        "retire",
-        "--data",
-        data,
-        "--class",
-        "loans",
-        "--kek-version",
-        "1",
-    ]);
+    let files = approve("retire loans v1");
+    let retire = with_approvals(
+        &[
+            "keys",
+            "retire",
+            "--data",
+            data,
+            "--class",
+            "loans",
+            "--kek-version",
+            "1",
+        ],
+        &files,
+    );
+    let o = run_owned(&retire);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stdout(&o).contains("KEK v1 destroyed"), "{}", stdout(&o));
-    let o = run(&[
-        "keys",
-        "retire",
-        "--data",
-        data,
-        "--class",
-        "loans",
-        "--kek-version",
-        "1",
-    ]);
-    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    // The same approvals again: used up.
+    let o = run_owned(&retire);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
     let o = run(&["keys", "status", "--data", data, "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let loans = v.as_array().unwrap().iter().find(|c| c["class"] == "loans").unwrap();
     assert_eq!(loans["versions"].as_array().unwrap().len(), 1, "{v}");
     // Re-key one subject's class; a subject with no records is reported, not a crash.
-    let o = run(&[
-        "keys",
-        "rekey",
-        "--data",
-        data,
-        "--subject",
-        "42010619960510907X",
-        "--class",
-        "loans",
-    ]);
+    let files = approve("rekey 42010619960510907X loans");
+    let o = run_owned(&with_approvals(
+        &[
+            "keys",
+            "rekey",
+            "--data",
+            data,
+            "--subject",
+            "42010619960510907X",
+            "--class",
+            "loans",
+        ],
+        &files,
+    ));
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stdout(&o).contains("re-encrypted"), "{}", stdout(&o));
-    let o = run(&[
-        "keys",
-        "rekey",
-        "--data",
-        data,
-        "--subject",
-        "11010519491231002X",
-        "--class",
-        "loans",
-    ]);
+    let files = approve("rekey 11010519491231002X loans");
+    let o = run_owned(&with_approvals(
+        &[
+            "keys",
+            "rekey",
+            "--data",
+            data,
+            "--subject",
+            "11010519491231002X",
+            "--class",
+            "loans",
+        ],
+        &files,
+    ));
     assert_eq!(code(&o), 1, "{}", stderr(&o));
-    assert!(!stderr(&o).contains("11010519491231002X"), "{}", stderr(&o));
     let o = run(&[
         "keys",
         "rekey",
@@ -658,6 +763,38 @@ fn keys_lifecycle_through_the_cli() {
         "loans",
     ]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
+    // A credit-repair shred of one record.
+    let files = approve("shred 42010619960510907X loans LN-2025-000124 order CR-9");
+    let o = run_owned(&with_approvals(
+        &[
+            "shred",
+            "--data",
+            data,
+            "--order",
+            "CR-9",
+            "--subject",
+            "42010619960510907X",
+            "--class",
+            "loans",
+            "--record",
+            "LN-2025-000124",
+            "--json",
+        ],
+        &files,
+    ));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["records"], 1, "{v}");
+    // The retention sweep today: nothing in the example data has expired.
+    let today = credseal_core::Date::from_unix(credseal_engine::now_unix()).unwrap();
+    let files = approve(&format!("shred expired {today}"));
+    let o = run_owned(&with_approvals(&["shred", "--data", data, "--expired"], &files));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("nothing to shred") || stdout(&o).contains("destroyed"),
+        "{}",
+        stdout(&o)
+    );
     let o = run(&["check", "--data", data]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let o = run(&["log", "verify", "--data", data]);

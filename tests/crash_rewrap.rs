@@ -183,22 +183,56 @@ fn rewrap_killed_at_random_moments_resumes_and_loses_nothing() {
     println!("{trials} trials, {killed} rewraps killed part-way (a whole rewrap took {whole} ms)");
     assert!(killed > 0, "no trial interrupted a rewrap");
 
-    // Finish, then retire every old version.
+    // Finish, then retire every old version (two officers approve each).
     ok(&["keys", "rewrap", "--data", &data]);
+    let mut officers = Vec::new();
+    for name in ["officer-a", "officer-b"] {
+        let key = dir.path().join(name).display().to_string();
+        ok(&["staff", "keygen", "--out", &key]);
+        ok(&[
+            "staff",
+            "enroll",
+            "--data",
+            &data,
+            "--role",
+            "officer",
+            "--id",
+            name,
+            "--key",
+            &format!("{key}.pub"),
+        ]);
+        officers.push(key);
+    }
     let st = status(&data);
     for (v, n, primary) in &st {
         if !primary {
             assert_eq!(*n, 0, "v{v} still has data keys: {st:?}");
-            ok(&[
-                "keys",
-                "retire",
-                "--data",
-                &data,
-                "--class",
-                CLASS,
-                "--kek-version",
-                &v.to_string(),
-            ]);
+            let v = v.to_string();
+            let mut args = vec!["keys", "retire", "--data", &data, "--class", CLASS, "--kek-version", &v];
+            let files: Vec<String> = officers
+                .iter()
+                .enumerate()
+                .map(|(i, key)| {
+                    let out = dir.path().join(format!("approval-{v}-{i}")).display().to_string();
+                    ok(&[
+                        "staff",
+                        "approve",
+                        "--key",
+                        key,
+                        "--operation",
+                        &format!("retire {CLASS} v{v}"),
+                        "--audience",
+                        "crash.credseal.invalid/log",
+                        "--out",
+                        &out,
+                    ]);
+                    out
+                })
+                .collect();
+            for f in &files {
+                args.extend(["--approval", f.as_str()]);
+            }
+            ok(&args);
         }
     }
     let st = status(&data);

@@ -39,6 +39,25 @@ pub enum StaffCommand {
         #[arg(long)]
         replace: bool,
     },
+    /// An officer approves one destructive operation (retire, re-key, shred): writes a signed
+    /// approval FILE. Two different officers' approvals are needed.
+    Approve {
+        /// The officer's enrolled signing key.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// The operation exactly as the command that needs it prints it, e.g. "retire loans v1".
+        #[arg(long)]
+        operation: String,
+        /// The platform's log origin.
+        #[arg(long)]
+        audience: String,
+        /// Minutes the approval stays valid.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=1440))]
+        valid_mins: u64,
+        /// Where to write the approval (never overwritten).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
 }
 
 /// `credseal trace`.
@@ -107,6 +126,33 @@ pub(crate) fn staff_request(
 
 pub fn staff(cmd: StaffCommand, demo: bool, pf: Option<&Path>) -> CliResult {
     match cmd {
+        StaffCommand::Approve {
+            key,
+            operation,
+            audience,
+            valid_mins,
+            out,
+        } => {
+            let sk = staff_key(&key)?;
+            let now = credseal_engine::now_unix();
+            let text = sign(
+                &StaffRequest {
+                    request_id: credseal_crypto::random_array(),
+                    role: StaffRole::Officer.label().into(),
+                    staff_key: sk.public(),
+                    action: credseal_engine::APPROVE_ACTION.into(),
+                    input_digest: credseal_crypto::sha256(operation.as_bytes()),
+                    issued_at: now,
+                    expires_at: now + valid_mins * 60,
+                    audience,
+                },
+                &sk,
+            )
+            .to_text();
+            crate::roles::write_public(&out, &text)?;
+            println!("approval of {operation:?} written to {}", out.display());
+            Ok(())
+        }
         StaffCommand::Keygen { out } => {
             let sk = SigningKey::generate();
             crate::roles::write_secret(&out, &sk.to_text())?;

@@ -136,6 +136,29 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Destroy records for good (retention sweep or a credit-repair order), approved by two
+    /// officers; earlier copies of the database become unreadable with the keystore after.
+    Shred {
+        #[command(flatten)]
+        data: DataArg,
+        #[command(flatten)]
+        what: ShredWhat,
+        /// The subject of the order's record.
+        #[arg(long)]
+        subject: Option<String>,
+        /// The class of the order's record.
+        #[arg(long)]
+        class: Option<String>,
+        /// The record id.
+        #[arg(long)]
+        record: Option<String>,
+        /// An officer's approval (`staff approve`); two from different officers are needed.
+        #[arg(long = "approval", value_name = "FILE")]
+        approvals: Vec<PathBuf>,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Open every stored data key and record, check the fingerprints against the log, and
     /// report the first that fails verification.
     Check {
@@ -198,6 +221,9 @@ enum KeysCommand {
         /// The KEK version to destroy.
         #[arg(long, value_name = "N")]
         kek_version: u32,
+        /// An officer's approval (`staff approve`); two from different officers are needed.
+        #[arg(long = "approval", value_name = "FILE")]
+        approvals: Vec<PathBuf>,
         /// Print as JSON.
         #[arg(long)]
         json: bool,
@@ -212,10 +238,25 @@ enum KeysCommand {
         /// The class.
         #[arg(long)]
         class: String,
+        /// An officer's approval (`staff approve`); two from different officers are needed.
+        #[arg(long = "approval", value_name = "FILE")]
+        approvals: Vec<PathBuf>,
         /// Print as JSON.
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `credseal shred`: what to destroy.
+#[derive(Args, Debug)]
+#[group(id = "what", required = true, multiple = false)]
+struct ShredWhat {
+    /// Every record past its class's retention period.
+    #[arg(long, group = "what")]
+    expired: bool,
+    /// A credit-repair order's reference: shred the record named by --subject, --class, --record.
+    #[arg(long, value_name = "REF", group = "what", requires_all = ["subject", "class", "record"])]
+    order: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -421,6 +462,25 @@ fn open_platform_keeping_passphrase(
     Ok((p, pass))
 }
 
+/// Reads the officers' approval files and checks them for `op`; without two, the error says
+/// how to get them.
+fn approved(p: &Platform, op: &credseal_engine::Operation, files: &[PathBuf]) -> CliResult<credseal_engine::Approved> {
+    let mut texts = Vec::with_capacity(files.len());
+    for f in files {
+        texts.push(read_text(f)?);
+    }
+    p.approve(op, &texts, credseal_engine::now_unix()).map_err(|e| {
+        Failure::new(
+            e.class(),
+            format!(
+                "{e}\nhint: each of two enrolled officers runs `credseal staff approve --key KEY --audience {} --operation {:?} --out FILE`, then pass --approval FILE twice",
+                p.origin(),
+                op.text()
+            ),
+        )
+    })
+}
+
 /// A benchmark's work directory: the one given (created), or a temporary one removed when
 /// the returned guard drops.
 fn bench_work_dir(work: Option<PathBuf>) -> CliResult<(PathBuf, Option<tempfile::TempDir>)> {
@@ -570,11 +630,13 @@ fn run(cli: Cli) -> CliResult {
                     data,
                     class,
                     kek_version: version,
+                    approvals,
                     json,
                 },
         } => {
             let (mut p, pass) = open_platform_keeping_passphrase(cli.demo, pf, &data.data)?;
-            p.retire_version(&class, version, &pass)?;
+            let ok = approved(&p, &credseal_engine::Operation::retire(&class, version), &approvals)?;
+            p.retire_version(&class, version, &pass, &ok)?;
             output::done(
                 json,
                 serde_json::json!({"class": class, "retired": version}),
@@ -588,18 +650,72 @@ fn run(cli: Cli) -> CliResult {
                     data,
                     subject,
                     class,
+                    approvals,
                     json,
                 },
         } => {
             let id = credseal_core::SubjectId::parse(&subject)
                 .map_err(|e| Failure::new(ErrorClass::Usage, format!("--subject: {e}")))?;
             let p = open_platform(cli.demo, pf, &data.data)?;
-            let n = p.rekey(&id, &class)?;
+            let ok = approved(&p, &credseal_engine::Operation::rekey(&id, &class), &approvals)?;
+            let n = p.rekey(&id, &class, &ok)?;
             output::done(
                 json,
                 serde_json::json!({"class": class, "records": n}),
                 &format!("{class}: new data key, {n} record(s) re-encrypted"),
             );
+            Ok(())
+        }
+        Command::Shred {
+            data,
+            what,
+            subject,
+            class,
+            record,
+            approvals,
+            json,
+        } => {
+            let (mut p, pass) = open_platform_keeping_passphrase(cli.demo, pf, &data.data)?;
+            let s = match what.order {
+                None => {
+                    let today = credseal_core::Date::from_unix(credseal_engine::now_unix())
+                        .ok_or_else(|| Failure::new(ErrorClass::Error, "the clock is out of range"))?;
+                    let ok = approved(&p, &credseal_engine::Operation::shred_expired(today), &approvals)?;
+                    p.shred_expired(today, &pass, &ok)?
+                }
+                Some(order) => {
+                    // clap requires all three with --order.
+                    let (subject, class, record) = (
+                        subject.unwrap_or_default(),
+                        class.unwrap_or_default(),
+                        record.unwrap_or_default(),
+                    );
+                    let id = credseal_core::SubjectId::parse(&subject)
+                        .map_err(|e| Failure::new(ErrorClass::Usage, format!("--subject: {e}")))?;
+                    let op = credseal_engine::Operation::shred_record(&id, &class, &record, &order);
+                    let ok = approved(&p, &op, &approvals)?;
+                    p.shred_record(&id, &class, &record, &order, &pass, &ok)?
+                }
+            };
+            let text = if s.records == 0 {
+                "nothing to shred".to_string()
+            } else {
+                let classes: Vec<String> = s
+                    .classes
+                    .iter()
+                    .map(|(c, retired, new)| {
+                        let r: Vec<String> = retired.iter().map(|v| format!("v{v}")).collect();
+                        format!("{c}: KEK {} destroyed, v{new} primary", r.join(","))
+                    })
+                    .collect();
+                format!(
+                    "{} record(s) of {} subject(s) destroyed\n{}",
+                    s.records,
+                    s.subjects,
+                    classes.join("\n")
+                )
+            };
+            output::done(json, serde_json::to_value(&s).expect("serialisable"), &text);
             Ok(())
         }
         Command::Check { data, json } => {

@@ -300,9 +300,21 @@ impl Platform {
         Ok(summary)
     }
 
-    /// Destroys KEK `version` of `class`: refused while it is primary or any data key still
-    /// uses it; then removed from the keystore (zeroized) and the keystore rewritten.
-    pub fn retire_version(&mut self, class: &str, version: u32, pass: &Passphrase) -> Result<()> {
+    /// Destroys KEK `version` of `class`, approved by two officers: refused while it is
+    /// primary or any data key still uses it; then removed from the keystore (zeroized) and
+    /// the keystore rewritten.
+    pub fn retire_version(
+        &mut self,
+        class: &str,
+        version: u32,
+        pass: &Passphrase,
+        approved: &crate::approval::Approved,
+    ) -> Result<()> {
+        approved.require(&crate::approval::Operation::retire(class, version))?;
+        self.retire_inner(class, version, pass, &approved.note())
+    }
+
+    pub(crate) fn retire_inner(&mut self, class: &str, version: u32, pass: &Passphrase, why: &str) -> Result<()> {
         let ck = self
             .keys
             .classes
@@ -331,7 +343,7 @@ impl Platform {
         self.replace_keystore(keys, pass)?;
         let mut r = self.admin_receipt(
             Action::KeyEvent,
-            format!("retire {class} KEK v{version}: destroyed"),
+            format!("retire {class} KEK v{version}: destroyed ({why})"),
             None,
         );
         r.classes.insert(class.to_string());
@@ -343,7 +355,13 @@ impl Platform {
     /// Re-keys one subject's class (suspected exposure of its data key): a new data key
     /// under the primary KEK, every record of the class re-encrypted, the old key dropped —
     /// one atomic write with the receipt in the subject's chain.
-    pub fn rekey(&self, subject: &credseal_core::SubjectId, class: &str) -> Result<u64> {
+    pub fn rekey(
+        &self,
+        subject: &credseal_core::SubjectId,
+        class: &str,
+        approved: &crate::approval::Approved,
+    ) -> Result<u64> {
+        approved.require(&crate::approval::Operation::rekey(subject, class))?;
         let _w = self
             .write_lock
             .lock()
@@ -400,7 +418,10 @@ impl Platform {
         }
         let mut r = self.admin_receipt(
             Action::KeyEvent,
-            format!("re-key {class}: new data key, {n} record(s) re-encrypted"),
+            format!(
+                "re-key {class}: new data key, {n} record(s) re-encrypted ({})",
+                approved.note()
+            ),
             Some(blind),
         );
         r.classes.insert(class.to_string());

@@ -13,6 +13,7 @@
 //! # Ok::<(), credseal_engine::EngineError>(())
 //! ```
 
+mod approval;
 mod audit;
 pub mod bench;
 pub mod bundle;
@@ -31,6 +32,7 @@ mod shred;
 mod staff;
 mod trace;
 
+pub use approval::{APPROVE_ACTION, Approved, Operation};
 pub use audit::{
     AuditReport, BASELINE_DAYS, BULK_SUBJECTS, BULK_WINDOW_SECS, DayActivity, DepartmentReview, ReviewFlag,
     SPIKE_FACTOR,

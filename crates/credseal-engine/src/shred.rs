@@ -70,7 +70,13 @@ impl Platform {
 
     /// Shreds every record whose class's retention period has passed by `today` (counted from
     /// the record's effective date). Classes kept permanently are never swept.
-    pub fn shred_expired(&mut self, today: Date, pass: &Passphrase) -> Result<ShredSummary> {
+    pub fn shred_expired(
+        &mut self,
+        today: Date,
+        pass: &Passphrase,
+        approved: &crate::approval::Approved,
+    ) -> Result<ShredSummary> {
+        approved.require(&crate::approval::Operation::shred_expired(today))?;
         let mut selected = Selection::new();
         let limits: BTreeMap<String, u32> = self
             .catalog
@@ -105,7 +111,7 @@ impl Platform {
                 }
             }
         }
-        self.shred_selected(selected, "retention period over", pass)
+        self.shred_selected(selected, &format!("retention period over; {}", approved.note()), pass)
     }
 
     /// Shreds every version of one record (a credit-repair order, named by `order`).
@@ -116,7 +122,11 @@ impl Platform {
         record_id: &str,
         order: &str,
         pass: &Passphrase,
+        approved: &crate::approval::Approved,
     ) -> Result<ShredSummary> {
+        approved.require(&crate::approval::Operation::shred_record(
+            subject, class, record_id, order,
+        ))?;
         let blind = self.blind(subject);
         let rkey = self.keys.index_key.record_key(&blind, class, record_id);
         if self.is_tombstoned(&blind, class, &rkey)? {
@@ -142,7 +152,11 @@ impl Platform {
         }
         let mut selected = BTreeMap::new();
         selected.insert((blind, class.to_string()), found);
-        self.shred_selected(selected, &format!("credit repair: order {order}"), pass)
+        self.shred_selected(
+            selected,
+            &format!("credit repair: order {order}; {}", approved.note()),
+            pass,
+        )
     }
 
     fn shred_selected(&mut self, selected: Selection, reason: &str, pass: &Passphrase) -> Result<ShredSummary> {
@@ -180,7 +194,7 @@ impl Platform {
                 .map(|c| c.versions.keys().copied().filter(|v| *v != c.primary).collect())
                 .unwrap_or_default();
             for v in old {
-                self.retire_version(class, v, pass)?;
+                self.retire_inner(class, v, pass, reason)?;
                 retired.push(v);
             }
         }

@@ -10,10 +10,60 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use common::*;
 use credseal_core::{Record, SubjectId};
 use credseal_crypto::Passphrase;
-use credseal_engine::{EngineError, InitOptions, KeySource, NoProgress, OpenOptions, Platform};
+use credseal_engine::{
+    Approved, EngineError, InitOptions, KeySource, NoProgress, OpenOptions, Operation, Platform, StaffRole,
+};
 use credseal_store::{Batch, KvIter, KvPair, MemoryStore, Store, StoreError, Tree};
 
 const PASS: &str = "keys test passphrase";
+
+/// Two officers, enrolled on `p`.
+fn officers(p: &Platform) -> [credseal_auth::SigningKey; 2] {
+    let ks = [
+        credseal_auth::SigningKey::generate(),
+        credseal_auth::SigningKey::generate(),
+    ];
+    for (i, k) in ks.iter().enumerate() {
+        p.enroll_staff(
+            StaffRole::Officer,
+            &format!("officer-{i}"),
+            k.public().as_bytes(),
+            false,
+        )
+        .unwrap();
+    }
+    ks
+}
+
+/// `key`'s signed approval of `op` on `p`.
+fn approval(p: &Platform, key: &credseal_auth::SigningKey, op: &Operation) -> String {
+    let now = credseal_engine::now_unix();
+    credseal_auth::sign(
+        &credseal_auth::StaffRequest {
+            request_id: credseal_crypto::random_array(),
+            role: "officer".into(),
+            staff_key: key.public(),
+            action: credseal_engine::APPROVE_ACTION.into(),
+            input_digest: op.digest(),
+            issued_at: now,
+            expires_at: now + 300,
+            audience: p.origin().into(),
+        },
+        key,
+    )
+    .to_text()
+}
+
+/// Two officers' approvals of `op`, checked.
+fn approved(p: &Platform, op: &Operation) -> Approved {
+    let [a, b] = officers(p);
+    p.approve(
+        op,
+        &[approval(p, &a, op), approval(p, &b, op)],
+        credseal_engine::now_unix(),
+    )
+    .unwrap()
+}
 
 /// Every record of the example data, read back through the platform.
 fn everything(p: &Platform) -> BTreeMap<(String, String), Vec<Record>> {
@@ -67,10 +117,17 @@ fn rotate_rewrap_retire_keeps_every_record() {
     assert_eq!(everything(&p), before);
     assert_eq!(counts(&p, "loans"), BTreeMap::from([(1, loans_keys), (2, 0)]));
     // Retiring v1 is refused while data keys use it; retiring the primary always is.
-    let e = p.retire_version("loans", 1, &pass).unwrap_err().to_string();
+    let ok1 = approved(&p, &Operation::retire("loans", 1));
+    let e = p.retire_version("loans", 1, &pass, &ok1).unwrap_err().to_string();
     assert!(e.contains("still use KEK v1") && e.contains("keys rewrap"), "{e}");
-    let e = p.retire_version("loans", 2, &pass).unwrap_err().to_string();
+    let e = p
+        .retire_version("loans", 2, &pass, &approved(&p, &Operation::retire("loans", 2)))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("primary"), "{e}");
+    // Approvals for another operation do not count.
+    let e = p.retire_version("loans", 2, &pass, &ok1).unwrap_err().to_string();
+    assert!(e.contains("the approvals are for"), "{e}");
 
     let s = p.rewrap(&NoProgress).unwrap();
     assert_eq!(s.rewrapped, loans_keys);
@@ -80,9 +137,9 @@ fn rotate_rewrap_retire_keeps_every_record() {
     // Nothing left: a second run does nothing.
     assert_eq!(p.rewrap(&NoProgress).unwrap().rewrapped, 0);
 
-    p.retire_version("loans", 1, &pass).unwrap();
+    p.retire_version("loans", 1, &pass, &ok1).unwrap();
     assert_eq!(counts(&p, "loans"), BTreeMap::from([(2, loans_keys)]));
-    let e = p.retire_version("loans", 1, &pass).unwrap_err().to_string();
+    let e = p.retire_version("loans", 1, &pass, &ok1).unwrap_err().to_string();
     assert!(e.contains("no KEK version 1"), "{e}");
     // The keystore on disk agrees after a reopen, and the store checks clean.
     drop(p);
@@ -125,11 +182,20 @@ fn rekey_reencrypts_one_subject_class() {
     let line = RECORDS.lines().find(|l| l.contains("\"class\":\"loans\"")).unwrap();
     let v: serde_json::Value = serde_json::from_str(line).unwrap();
     let subject = SubjectId::parse(v["subject"].as_str().unwrap()).unwrap();
-    let n = p.rekey(&subject, "loans").unwrap();
+    let n = p
+        .rekey(&subject, "loans", &approved(&p, &Operation::rekey(&subject, "loans")))
+        .unwrap();
     assert!(n >= 1);
     assert_eq!(everything(&p), before);
     p.verify_store().unwrap();
-    let e = p.rekey(&subject, "no-such-class").unwrap_err().to_string();
+    let e = p
+        .rekey(
+            &subject,
+            "no-such-class",
+            &approved(&p, &Operation::rekey(&subject, "no-such-class")),
+        )
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("no records of class"), "{e}");
 }
 
@@ -251,7 +317,10 @@ fn a_shredded_record_cannot_be_recovered_from_an_earlier_copy_with_the_later_key
     let (subject, record_id) = (v["subject"].as_str().unwrap(), v["record_id"].as_str().unwrap());
     let id = SubjectId::parse(subject).unwrap();
     let mut p = open(&dir).unwrap();
-    let s = p.shred_record(&id, "loans", record_id, "CR-2026-0001", &pass).unwrap();
+    let op = Operation::shred_record(&id, "loans", record_id, "CR-2026-0001");
+    let s = p
+        .shred_record(&id, "loans", record_id, "CR-2026-0001", &pass, &approved(&p, &op))
+        .unwrap();
     assert_eq!((s.records, s.subjects), (1, 1));
     assert_eq!(s.classes.len(), 1);
     assert_eq!(s.classes[0].0, "loans");
@@ -278,13 +347,15 @@ fn a_shredded_record_cannot_be_recovered_from_an_earlier_copy_with_the_later_key
     assert_eq!(body.action, credseal_log::Action::Shred);
     assert!(body.detail.contains("credit repair: order CR-2026-0001"), "{body:?}");
     // Twice, or a record that does not exist: refused.
+    let op = Operation::shred_record(&id, "loans", record_id, "x");
     let e = p
-        .shred_record(&id, "loans", record_id, "x", &pass)
+        .shred_record(&id, "loans", record_id, "x", &pass, &approved(&p, &op))
         .unwrap_err()
         .to_string();
     assert!(e.contains("already shredded"), "{e}");
+    let op = Operation::shred_record(&id, "loans", "LN-NOPE", "x");
     let e = p
-        .shred_record(&id, "loans", "LN-NOPE", "x", &pass)
+        .shred_record(&id, "loans", "LN-NOPE", "x", &pass, &approved(&p, &op))
         .unwrap_err()
         .to_string();
     assert!(e.contains("no record"), "{e}");
@@ -322,12 +393,15 @@ fn the_retention_sweep_shreds_only_expired_records() {
     let pass = Passphrase::new("unused in memory".into());
     // Nothing is past its retention today.
     let today = credseal_core::Date::from_unix(credseal_engine::now_unix()).unwrap();
-    let s = p.shred_expired(today, &pass).unwrap();
+    let s = p
+        .shred_expired(today, &pass, &approved(&p, &Operation::shred_expired(today)))
+        .unwrap();
     assert_eq!(s.records, 0, "{s:?}");
     assert_eq!(everything(&p), before);
     // In 2200 everything kept for a limited time has expired; identity is kept permanently.
+    let later = credseal_core::Date::new(2200, 1, 1).unwrap();
     let s = p
-        .shred_expired(credseal_core::Date::new(2200, 1, 1).unwrap(), &pass)
+        .shred_expired(later, &pass, &approved(&p, &Operation::shred_expired(later)))
         .unwrap();
     assert!(s.records > 0);
     for ((sub, class), recs) in &before {
@@ -340,4 +414,44 @@ fn the_retention_sweep_shreds_only_expired_records() {
     }
     p.verify_store().unwrap();
     p.verify_log().unwrap();
+}
+
+#[test]
+fn destructive_operations_need_two_different_officers() {
+    let p = platform();
+    let op = Operation::retire("loans", 1);
+    let [a, b] = officers(&p);
+    let now = credseal_engine::now_unix();
+    // One officer alone, or the same officer twice: refused (exit 3).
+    let e = p.approve(&op, &[approval(&p, &a, &op)], now).unwrap_err();
+    assert!(
+        e.to_string().contains("two different enrolled officers (1 given)"),
+        "{e}"
+    );
+    assert_eq!(e.class(), credseal_engine::ErrorClass::Denied);
+    let e = p
+        .approve(&op, &[approval(&p, &a, &op), approval(&p, &a, &op)], now)
+        .unwrap_err();
+    assert!(e.to_string().contains("same officer (officer-0)"), "{e}");
+    // An approval of another operation.
+    let other = Operation::retire("loans", 2);
+    let e = p
+        .approve(&op, &[approval(&p, &a, &op), approval(&p, &b, &other)], now)
+        .unwrap_err();
+    assert!(e.to_string().contains("another input"), "{e}");
+    // A key that is not an enrolled officer.
+    let stranger = credseal_auth::SigningKey::generate();
+    let e = p
+        .approve(&op, &[approval(&p, &a, &op), approval(&p, &stranger, &op)], now)
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("not enrolled as a officer") || e.to_string().contains("not enrolled"),
+        "{e}"
+    );
+    // A replayed approval.
+    let (x, y) = (approval(&p, &a, &op), approval(&p, &b, &op));
+    let ok = p.approve(&op, &[x.clone(), y.clone()], now).unwrap();
+    assert_eq!(ok.officers(), ["officer-0", "officer-1"]);
+    let e = p.approve(&op, &[x, y], now).unwrap_err();
+    assert!(e.to_string().contains("used before"), "{e}");
 }
