@@ -467,7 +467,9 @@ fn audit_report_flags_ten_times_the_baseline_through_the_cli() {
         .iter()
         .map(|v| v["subject"].as_str().unwrap().to_string())
         .collect();
-    let day0 = credseal_engine::now_unix() / 86_400 * 86_400 - 20 * 86_400;
+    // The simulated days lie ahead: a subject's receipts never go back in time, and the
+    // subjects' ingest receipts are dated now.
+    let day0 = credseal_engine::now_unix() / 86_400 * 86_400 + 86_400;
     // bank-a: one query a day for 8 days, then 10 in one day; bank-b: one a day throughout.
     for day in 0..9u64 {
         let at = day0 + day * 86_400 + 3600;

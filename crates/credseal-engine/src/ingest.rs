@@ -1480,8 +1480,9 @@ mod tests {
     /// A batch that fails stops the ingest with its error, at once, leaving the marker.
     #[test]
     fn a_failing_batch_stops_the_ingest() {
-        for fail_at in [2, 3, 4] {
-            // The first apply is the platform's metadata, the second the ingest marker.
+        for fail_at in [3, 4, 5] {
+            // The first applies are the platform's metadata and the keystore generation it
+            // has seen, the third the ingest marker.
             let store = std::sync::Arc::new(SlowStore {
                 fail_at,
                 ..Default::default()
@@ -1494,7 +1495,7 @@ mod tests {
             std::fs::write(&f, &buf).unwrap();
             let e = p.ingest_file(&f, &super::NoProgress).unwrap_err();
             assert!(e.to_string().contains("disk on fire"), "{e}");
-            assert_eq!(p.ingest_pending().unwrap(), fail_at > 2);
+            assert_eq!(p.ingest_pending().unwrap(), fail_at > 3);
             // Nothing was applied after the failure.
             let applied = store.applied.load(std::sync::atomic::Ordering::SeqCst);
             assert!(applied <= fail_at + 1, "{applied} after {fail_at}");

@@ -15,8 +15,9 @@ use credseal_crypto::SealingKey;
 use credseal_engine::{CanaryAlert, ErrorClass, FLAG_CANARY, NoProgress, Platform, QueryError, StaffRole};
 use credseal_store::{Batch, Tree};
 
-/// Midnight UTC, so that day boundaries are where the test puts them.
-const DAY0: u64 = 1_790_000_000 / 86_400 * 86_400;
+/// Midnight UTC, so that day boundaries are where the test puts them; in the future, since
+/// a subject's receipts never go back in time and ingest dates its receipts now.
+const DAY0: u64 = 1_900_000_000 / 86_400 * 86_400;
 
 struct World {
     p: Platform,
