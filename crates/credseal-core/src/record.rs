@@ -303,6 +303,89 @@ impl Serialize for RecordView<'_> {
     }
 }
 
+/// What a record ciphertext holds (`docs/formats.md` §3): a record without its subject, class
+/// and version. Those three name the record's place in the store and are bound to its
+/// ciphertext (AAD and key commitment), so the ciphertext does not repeat them;
+/// [`RecordBody::into_record`] puts them back. Encoded with postcard in this field order;
+/// [`Record::body`] and [`RecordView::body`] serialize a record's body in the same form.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct RecordBody {
+    /// Id given by the source department, unique within the class.
+    pub record_id: String,
+    /// The department that supplied it.
+    pub source: String,
+    /// The date from which the record holds.
+    pub effective: Date,
+    /// The version this one corrects.
+    pub supersedes: Option<u32>,
+    /// Field values by field name.
+    pub fields: BTreeMap<String, FieldValue>,
+}
+
+impl RecordBody {
+    /// The record, with the place it was stored at.
+    pub fn into_record(self, subject: SubjectId, class: String, version: u32) -> Record {
+        Record {
+            record_id: self.record_id,
+            subject,
+            class,
+            source: self.source,
+            effective: self.effective,
+            version,
+            supersedes: self.supersedes,
+            fields: self.fields,
+        }
+    }
+}
+
+/// A record's body for serialization (see [`RecordBody`]).
+struct BodyOf<'r>(&'r Record);
+
+impl Serialize for BodyOf<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let r = self.0;
+        let mut st = s.serialize_struct("RecordBody", 5)?;
+        st.serialize_field("record_id", &r.record_id)?;
+        st.serialize_field("source", &r.source)?;
+        st.serialize_field("effective", &DateText(r.effective))?;
+        st.serialize_field("supersedes", &r.supersedes)?;
+        st.serialize_field("fields", &r.fields)?;
+        st.end()
+    }
+}
+
+/// A view's body for serialization (see [`RecordBody`]).
+struct ViewBodyOf<'v, 'a>(&'v RecordView<'a>);
+
+impl Serialize for ViewBodyOf<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let r = self.0;
+        let mut st = s.serialize_struct("RecordBody", 5)?;
+        st.serialize_field("record_id", &*r.record_id)?;
+        st.serialize_field("source", &*r.source)?;
+        st.serialize_field("effective", &DateText(r.effective))?;
+        st.serialize_field("supersedes", &r.supersedes)?;
+        st.serialize_field("fields", &FieldsOf(&r.fields))?;
+        st.end()
+    }
+}
+
+impl Record {
+    /// The record's body ([`RecordBody`]) for serialization: what a record ciphertext holds.
+    pub fn body(&self) -> impl Serialize + '_ {
+        BodyOf(self)
+    }
+}
+
+impl<'a> RecordView<'a> {
+    /// The body of the record this view stands for, serialized as [`Record::body`] is.
+    pub fn body(&self) -> impl Serialize + '_ {
+        ViewBodyOf(self)
+    }
+}
+
 /// One problem found in an ingest line: where (`field`, a dotted path) and what.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]

@@ -6,8 +6,9 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-/// Format byte of a subject's stored records.
-pub const SUBJECT_V1: u8 = 0x02;
+/// Format byte of a subject's stored records (0x02 was the first layout, with fixed-width
+/// counts and lengths and records that repeated their subject, class and version).
+pub const SUBJECT_V2: u8 = 0x03;
 
 /// One sealed record.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,14 +100,49 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
-    fn u32(&mut self) -> Result<u32, &'static str> {
-        Ok(u32::from_be_bytes(self.take(4)?.try_into().map_err(|_| "truncated")?))
+    /// A canonical LEB128 varint of at most 32 bits: no redundant trailing zero group.
+    fn varint(&mut self) -> Result<u32, &'static str> {
+        let mut v: u32 = 0;
+        for i in 0..5 {
+            let b = self.take(1)?[0];
+            let low = u32::from(b & 0x7f);
+            if i == 4 && low > 0x0f {
+                return Err("varint out of range");
+            }
+            v |= low << (7 * i);
+            if b & 0x80 == 0 {
+                if i > 0 && b == 0 {
+                    return Err("non-canonical varint");
+                }
+                return Ok(v);
+            }
+        }
+        Err("varint out of range")
+    }
+}
+
+/// Appends `v` as a LEB128 varint (1–5 bytes).
+fn put_varint(out: &mut Vec<u8>, mut v: u32) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn varint_len(v: u32) -> usize {
+    match v {
+        0..0x80 => 1,
+        0x80..0x4000 => 2,
+        0x4000..0x20_0000 => 3,
+        0x20_0000..0x1000_0000 => 4,
+        _ => 5,
     }
 }
 
 impl SubjectRecords {
-    /// Encodes: 0x02 ‖ n:u16 ‖ (len8(class) ‖ class ‖ wrapped DEK ‖ count:u32 ‖
-    /// (rkey ‖ version:u32 ‖ len:u32 ‖ sealed)*)*, classes in increasing order.
+    /// Encodes: 0x03 ‖ n:varint ‖ (len8(class) ‖ class ‖ wrapped DEK ‖ count:varint ‖
+    /// (rkey ‖ version:varint ‖ len:varint ‖ sealed)*)*, classes in increasing order.
     pub fn encode(&self) -> Vec<u8> {
         self.encode_with_layout().0
     }
@@ -115,19 +151,19 @@ impl SubjectRecords {
     pub fn encode_with_layout(&self) -> (Vec<u8>, Vec<(Range<usize>, Part)>) {
         let mut out = Vec::with_capacity(self.encoded_len());
         let mut parts = Vec::new();
-        out.push(SUBJECT_V1);
-        out.extend_from_slice(&(self.classes.len() as u16).to_be_bytes());
+        out.push(SUBJECT_V2);
+        put_varint(&mut out, self.classes.len() as u32);
         for (class, b) in &self.classes {
             out.push(class.len() as u8);
             out.extend_from_slice(class.as_bytes());
             let s = out.len();
             out.extend_from_slice(&b.wrapped_dek);
             parts.push((s..out.len(), Part::WrappedDek { class: class.clone() }));
-            out.extend_from_slice(&(b.entries.len() as u32).to_be_bytes());
+            put_varint(&mut out, b.entries.len() as u32);
             for e in &b.entries {
                 out.extend_from_slice(&e.rkey);
-                out.extend_from_slice(&e.version.to_be_bytes());
-                out.extend_from_slice(&(e.sealed.len() as u32).to_be_bytes());
+                put_varint(&mut out, e.version);
+                put_varint(&mut out, e.sealed.len() as u32);
                 let s = out.len();
                 out.extend_from_slice(&e.sealed);
                 parts.push((
@@ -144,13 +180,20 @@ impl SubjectRecords {
     }
 
     fn encoded_len(&self) -> usize {
-        3 + self
-            .classes
-            .iter()
-            .map(|(c, b)| {
-                1 + c.len() + b.wrapped_dek.len() + 4 + b.entries.iter().map(|e| 24 + e.sealed.len()).sum::<usize>()
-            })
-            .sum::<usize>()
+        1 + varint_len(self.classes.len() as u32)
+            + self
+                .classes
+                .iter()
+                .map(|(c, b)| {
+                    1 + c.len()
+                        + b.wrapped_dek.len()
+                        + varint_len(b.entries.len() as u32)
+                        + b.entries
+                            .iter()
+                            .map(|e| 16 + varint_len(e.version) + varint_len(e.sealed.len() as u32) + e.sealed.len())
+                            .sum::<usize>()
+                })
+                .sum::<usize>()
     }
 
     /// Decodes, rejecting anything but the canonical layout: unknown format, short or
@@ -159,10 +202,10 @@ impl SubjectRecords {
     pub fn decode(b: &[u8]) -> Result<Self, &'static str> {
         let dek_len = credseal_crypto::WRAPPED_DEK_LEN;
         let mut r = Reader { b, at: 0 };
-        if r.take(1)? != [SUBJECT_V1] {
+        if r.take(1)? != [SUBJECT_V2] {
             return Err("unknown format");
         }
-        let n = u16::from_be_bytes(r.take(2)?.try_into().map_err(|_| "truncated")?);
+        let n = r.varint()?;
         let mut classes = BTreeMap::new();
         let mut last_class: Option<String> = None;
         for _ in 0..n {
@@ -174,12 +217,12 @@ impl SubjectRecords {
                 return Err("classes out of order");
             }
             let wrapped_dek = r.take(dek_len)?.to_vec();
-            let count = r.u32()?;
+            let count = r.varint()?;
             let mut entries: Vec<Entry> = Vec::with_capacity((count as usize).min(4096));
             for _ in 0..count {
                 let rkey: [u8; 16] = r.take(16)?.try_into().map_err(|_| "truncated")?;
-                let version = r.u32()?;
-                let len = r.u32()? as usize;
+                let version = r.varint()?;
+                let len = r.varint()? as usize;
                 let sealed = r.take(len)?.to_vec();
                 if let Some(last) = entries.last()
                     && (&last.rkey, last.version) >= (&rkey, version)
@@ -249,5 +292,56 @@ mod tests {
             assert!(SubjectRecords::decode(&enc[..cut]).is_err(), "cut at {cut}");
         }
         assert_eq!(SubjectRecords::decode(&[1]), Err("unknown format"));
+        assert_eq!(SubjectRecords::decode(&[0x02, 0, 0]), Err("unknown format"));
+    }
+
+    #[test]
+    fn varints_round_trip_and_only_the_canonical_form_decodes() {
+        for v in [
+            0,
+            1,
+            0x7f,
+            0x80,
+            0x3fff,
+            0x4000,
+            0x1f_ffff,
+            0x20_0000,
+            0x0fff_ffff,
+            0x1000_0000,
+            u32::MAX,
+        ] {
+            let mut b = Vec::new();
+            put_varint(&mut b, v);
+            assert_eq!(b.len(), varint_len(v), "{v}");
+            let mut r = Reader { b: &b, at: 0 };
+            assert_eq!(r.varint(), Ok(v));
+            assert_eq!(r.at, b.len());
+        }
+        let read = |b: &[u8]| Reader { b, at: 0 }.varint();
+        // A redundant zero group, a fifth byte beyond 32 bits, a sixth byte, a missing end.
+        assert_eq!(read(&[0x81, 0x00]), Err("non-canonical varint"));
+        assert_eq!(read(&[0x80, 0x80, 0x00]), Err("non-canonical varint"));
+        assert_eq!(read(&[0xff, 0xff, 0xff, 0xff, 0x10]), Err("varint out of range"));
+        assert_eq!(read(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x00]), Err("varint out of range"));
+        assert_eq!(read(&[0x80]), Err("truncated"));
+        // A subject whose class count is written with a redundant zero group is refused.
+        let s = sample();
+        let enc = s.encode();
+        assert_eq!(enc[1], 2);
+        let mut t = vec![enc[0], 0x82, 0x00];
+        t.extend_from_slice(&enc[2..]);
+        assert_eq!(SubjectRecords::decode(&t), Err("non-canonical varint"));
+        // Large versions and lengths survive.
+        let mut big = SubjectRecords::default();
+        let mut b = Bundle::new(vec![1; credseal_crypto::WRAPPED_DEK_LEN]);
+        b.put(Entry {
+            rkey: [1; 16],
+            version: u32::MAX,
+            sealed: vec![4; 20_000],
+        });
+        big.classes.insert("tax".into(), b);
+        let enc = big.encode();
+        assert_eq!(enc.len(), big.encoded_len());
+        assert_eq!(SubjectRecords::decode(&enc).unwrap(), big);
     }
 }

@@ -658,7 +658,7 @@ impl Platform {
                 version: v.version(),
                 supersedes: v.supersedes(),
             };
-            return self.encode(blinder, &v, &head, cap);
+            return self.encode(blinder, &v.body(), &head, cap);
         }
         // Not plainly valid: the full check finds the problems (or the record).
         let v: serde_json::Value = serde_json::from_str(text).map_err(|e| {
@@ -677,14 +677,15 @@ impl Platform {
             version: rec.version,
             supersedes: rec.supersedes,
         };
-        self.encode(blinder, &rec, &head, cap)
+        self.encode(blinder, &rec.body(), &head, cap)
     }
 
-    /// Blinds and encodes a record (a `Record` or a view of one: the same bytes).
+    /// Blinds a record and encodes its body (of a `Record` or a view of one: the same bytes),
+    /// the plaintext of its ciphertext.
     fn encode<R: serde::Serialize>(
         &self,
         blinder: &Blinder,
-        rec: &R,
+        body: &R,
         head: &Head<'_>,
         cap: usize,
     ) -> std::result::Result<Prepared, Vec<(String, String)>> {
@@ -696,8 +697,8 @@ impl Platform {
             &rkey,
             &head.version.to_be_bytes(),
         ]);
-        let plaintext =
-            postcard::to_extend(rec, Vec::with_capacity(cap)).map_err(|e| vec![("line".to_string(), e.to_string())])?;
+        let plaintext = postcard::to_extend(body, Vec::with_capacity(cap))
+            .map_err(|e| vec![("line".to_string(), e.to_string())])?;
         let content = h16(&[&plaintext]);
         Ok(Prepared {
             source: head.source.to_string(),
@@ -1307,11 +1308,11 @@ impl Platform {
             return Ok((Stored::Absent, true));
         };
         let dek = self.unwrap_dek(&p.blind, &p.class, &bundle.wrapped_dek)?;
-        let stored = self.open_entry(&dek, &p.blind, &p.class, e)?;
-        // Records are equal exactly when their encodings are.
-        let stored = postcard::to_stdvec(&stored).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let (stored, _) = self.open_body(&dek, &p.blind, &p.class, e)?;
+        // At the same place (subject, class, record id, version), records are equal exactly
+        // when the encodings of their bodies are.
         Ok((
-            if stored == p.plaintext {
+            if stored[..] == p.plaintext[..] {
                 Stored::Same
             } else {
                 Stored::Different
@@ -1584,6 +1585,20 @@ mod tests {
                 postcard::to_stdvec(&rec).unwrap(),
                 "{l}"
             );
+            // The bodies (what is sealed) too, and a body gives the record back with its place.
+            let body = postcard::to_stdvec(&view.body()).unwrap();
+            assert_eq!(body, postcard::to_stdvec(&rec.body()).unwrap(), "{l}");
+            let back: credseal_core::RecordBody = postcard::from_bytes(&body).unwrap();
+            assert_eq!(
+                back.into_record(rec.subject.clone(), rec.class.clone(), rec.version),
+                rec
+            );
+            // The body leaves out exactly the subject, class and version.
+            let whole = postcard::to_stdvec(&rec).unwrap().len();
+            let place = postcard::to_stdvec(&(&rec.subject, &rec.class, rec.version))
+                .unwrap()
+                .len();
+            assert_eq!(body.len(), whole - place, "{l}");
         }
     }
 

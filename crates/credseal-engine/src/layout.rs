@@ -11,8 +11,9 @@ pub const META_PLATFORM: &[u8] = b"platform";
 pub const META_INGEST_PENDING: &[u8] = b"ingest-pending";
 /// HMAC label of the platform binding.
 pub const PLATFORM_LABEL: &[u8] = b"credseal:v1:platform";
-/// Storage format version.
-pub const STORE_FORMAT: u32 = 1;
+/// Storage format version (2: subject values of format 0x03, records without the subject,
+/// class and version their place names; see `docs/formats.md` §3 and §5).
+pub const STORE_FORMAT: u32 = 2;
 
 fn push_class(k: &mut Vec<u8>, class: &str) {
     k.push(class.len() as u8);

@@ -3,10 +3,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use credseal_core::{BlindId, Catalog, Record, SubjectId};
+use credseal_core::{BlindId, Catalog, Record, RecordBody, SubjectId};
 use credseal_crypto::{Dek, DekContext, KdfParams, Keystore, Passphrase, RecordContext, demo};
 use credseal_store::{MemoryStore, SledStore, Store, Tree};
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
 
 use crate::bundle::{Entry, SubjectRecords};
 use crate::error::{EngineError, Result};
@@ -480,8 +481,16 @@ impl Platform {
         })
     }
 
-    /// Opens one stored record and checks that its contents match where it is stored.
-    pub(crate) fn open_entry(&self, dek: &Dek, blind: &BlindId, class: &str, e: &Entry) -> Result<Record> {
+    /// Opens one stored record's ciphertext and decodes its body, checking that the body's
+    /// record id is the one its place names (subject, class and version are bound to the
+    /// ciphertext by its AAD and commitment). Returns the plaintext and the body.
+    pub(crate) fn open_body(
+        &self,
+        dek: &Dek,
+        blind: &BlindId,
+        class: &str,
+        e: &Entry,
+    ) -> Result<(Zeroizing<Vec<u8>>, RecordBody)> {
         let version = e.version;
         let what = || {
             format!(
@@ -500,21 +509,31 @@ impl Platform {
             what: what(),
             detail: err.to_string(),
         })?;
-        let rec: Record = postcard::from_bytes(&pt).map_err(|_| EngineError::Corrupt {
+        let body: RecordBody = postcard::from_bytes(&pt).map_err(|_| EngineError::Corrupt {
             what: what(),
             detail: "contents do not decode".into(),
         })?;
-        if rec.class != class
-            || rec.version != version
-            || self.blind(&rec.subject) != *blind
-            || self.keys.index_key.record_key(blind, class, &rec.record_id) != e.rkey
-        {
+        if self.keys.index_key.record_key(blind, class, &body.record_id) != e.rkey {
             return Err(EngineError::Corrupt {
                 what: what(),
                 detail: "contents do not match their place".into(),
             });
         }
-        Ok(rec)
+        Ok((pt, body))
+    }
+
+    /// Opens one stored record of `subject` (whose BlindId is `blind`) and checks that its
+    /// contents match where it is stored.
+    pub(crate) fn open_entry(
+        &self,
+        dek: &Dek,
+        subject: &SubjectId,
+        blind: &BlindId,
+        class: &str,
+        e: &Entry,
+    ) -> Result<Record> {
+        let (_, body) = self.open_body(dek, blind, class, e)?;
+        Ok(body.into_record(subject.clone(), class.to_string(), e.version))
     }
 
     /// Every stored record of a subject's class, by record id, then version.
@@ -528,18 +547,25 @@ impl Platform {
         let Some(recs) = self.load_subject(&blind)? else {
             return Ok(Vec::new());
         };
-        self.open_class(&blind, class, &recs)
+        self.open_class(subject, &blind, class, &recs)
     }
 
-    /// Opens every record of one class of a loaded subject.
-    pub(crate) fn open_class(&self, blind: &BlindId, class: &str, recs: &SubjectRecords) -> Result<Vec<Record>> {
+    /// Opens every record of one class of a loaded subject (`blind` is the BlindId of
+    /// `subject`).
+    pub(crate) fn open_class(
+        &self,
+        subject: &SubjectId,
+        blind: &BlindId,
+        class: &str,
+        recs: &SubjectRecords,
+    ) -> Result<Vec<Record>> {
         let Some(bundle) = recs.classes.get(class) else {
             return Ok(Vec::new());
         };
         let dek = self.unwrap_dek(blind, class, &bundle.wrapped_dek)?;
         let mut out = Vec::with_capacity(bundle.entries.len());
         for e in &bundle.entries {
-            out.push(self.open_entry(&dek, blind, class, e)?);
+            out.push(self.open_entry(&dek, subject, blind, class, e)?);
         }
         out.sort_by(|a, b| (&a.record_id, a.version).cmp(&(&b.record_id, b.version)));
         Ok(out)
@@ -569,7 +595,7 @@ impl Platform {
                 *counts.entry((class.clone(), kv)).or_default() += 1;
                 nd += 1;
                 for e in &bundle.entries {
-                    self.open_entry(&dek, &blind, class, e)?;
+                    self.open_body(&dek, &blind, class, e)?;
                     nr += 1;
                 }
             }

@@ -520,7 +520,7 @@ impl Platform {
         let mut records = Vec::new();
         if let Some(recs) = self.load_subject(&blind)? {
             for class in grant.classes() {
-                records.extend(self.open_class(&blind, class, &recs)?);
+                records.extend(self.open_class(subject, &blind, class, &recs)?);
             }
         }
         let body = AnswerBody {

@@ -101,7 +101,7 @@ impl Platform {
                 let Some(days) = limits.get(class) else { continue };
                 let dek = self.unwrap_dek(&blind, class, &b.wrapped_dek)?;
                 for e in &b.entries {
-                    let r = self.open_entry(&dek, &blind, class, e)?;
+                    let (_, r) = self.open_body(&dek, &blind, class, e)?;
                     if r.effective.days_since_epoch() + i64::from(*days) < today.days_since_epoch() {
                         selected
                             .entry((blind, class.clone()))

@@ -51,6 +51,6 @@ pub mod conformance;
 pub use batch::Batch;
 pub use error::StoreError;
 pub use memory::MemoryStore;
-pub use sled_store::SledStore;
+pub use sled_store::{SledStore, sled_config};
 pub use store::{KvIter, KvPair, Store};
 pub use tree::Tree;

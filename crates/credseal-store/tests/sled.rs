@@ -86,7 +86,9 @@ fn second_open_while_first_alive_is_locked() {
     }
     // What sled 0.34 itself reports (pinned so that a sled upgrade that changes it is noticed):
     // io::ErrorKind::Other, "could not acquire lock on \"<dir>/db\": Os { code: 11, kind: WouldBlock, .. }".
-    match sled::open(tmp.path()) {
+    // (Opened with our configuration: sled's default segment size differs from ours and would
+    // be refused before the lock is tried.)
+    match credseal_store::sled_config(tmp.path()).open() {
         Err(sled::Error::Io(e)) => {
             eprintln!("sled's own lock error: kind {:?}: {e}", e.kind());
             assert!(e.to_string().contains("could not acquire lock"), "{e}");
