@@ -198,6 +198,7 @@ mod checkpoint;
 mod codec;
 mod error;
 mod keys;
+mod map;
 mod merkle;
 mod note;
 mod receipt;
@@ -208,9 +209,14 @@ pub use bundle::{
     BUNDLE_TEXT_LABEL, BUNDLE_VERSION, BuildError, Bundle, BundleEntry, BundleError, ConsistencyProof, MAX_BUNDLE_LEN,
     ReceiptView, SEAL_GRACE_SECS, VerifiedBundle, build_bundle, verify_bundle, verify_bundle_bytes,
 };
-pub use checkpoint::Checkpoint;
+pub use checkpoint::{Checkpoint, MAP_EXTENSION};
 pub use error::{FormatError, VerifyError};
 pub use keys::{LogSigner, LogVerifier};
+pub use map::{
+    EMPTY_MAP_ROOT, MAP_DEPTH, MAP_KEY_LABEL, MAP_LEAF_PREFIX, MAP_NODE_PREFIX, MAP_VALUE_LEN, MapError, MapLeaf,
+    MapNode, MapPos, MapProof, MapProofError, MapReader, MapUpdate, MapValue, MemoryMap, map_key, map_leaf_hash,
+    map_node_hash, map_prove, map_root, map_update,
+};
 pub use merkle::{
     EMPTY_ROOT, Hash, HashReader, LEAF_PREFIX, MAX_TREE_SIZE, MemoryLog, MissingHash, NODE_PREFIX, ProofError,
     RecordProof, TreeError, TreeProof, check_record, check_tree, node_hash, prove_record, prove_tree, record_hash,
