@@ -585,6 +585,10 @@ pub fn bench_verify(n: u64, noise: u64) -> Result<VerifyBench> {
     let signer = LogSigner::from_seed(origin, &credseal_crypto::random_array()).map_err(|e| err(&e))?;
     let subject = credseal_core::BlindId(credseal_crypto::random_array());
     let mut log = MemoryLog::new();
+    // The subject map: the subject and one other subject per noise leaf, so that the map
+    // proof has the depth of a map with n × noise subjects.
+    let mut map = MemoryMap::new();
+    let mut half_map = MemoryMap::new();
     let mut chain: Vec<Vec<u8>> = Vec::new();
     let mut prev = None;
     let t0 = crate::now_unix() - 10 * n - 10;
@@ -592,6 +596,17 @@ pub fn bench_verify(n: u64, noise: u64) -> Result<VerifyBench> {
     for counter in 1..=n {
         for k in 0..noise {
             log.append(format!("another subject's receipt {counter}/{k}").as_bytes());
+            let mut other = [0u8; 32];
+            other[..8].copy_from_slice(&counter.to_be_bytes());
+            other[8..16].copy_from_slice(&k.to_be_bytes());
+            map.set(
+                &credseal_core::BlindId(other),
+                MapValue {
+                    count: 1,
+                    head: [3; 32],
+                    index: log.size() - 1,
+                },
+            );
         }
         let r = signer
             .sign_receipt(&ReceiptBody {
@@ -616,18 +631,31 @@ pub fn bench_verify(n: u64, noise: u64) -> Result<VerifyBench> {
             })
             .map_err(|e| err(&e))?;
         log.append(r.as_bytes());
+        map.set(
+            &subject,
+            MapValue {
+                count: counter,
+                head: r.leaf_hash(),
+                index: r.body().index,
+            },
+        );
         prev = Some(r.leaf_hash());
         chain.push(r.into_bytes());
         if counter == n / 2 {
             half = (log.size(), chain.len());
+            half_map = map.clone();
         }
     }
     let verifier = signer.verifier();
     let now = crate::now_unix();
     let state = if half.0 > 0 {
         let root = log.tree_hash(half.0).map_err(|e| err(&e))?;
-        let cp = signer.sign_checkpoint(&Checkpoint::new(origin, half.0, root).map_err(|e| err(&e))?);
-        let b = build_bundle(&log, &chain[..half.1], &cp, None, now).map_err(|e| err(&e))?;
+        let cp = signer.sign_checkpoint(
+            &Checkpoint::new(origin, half.0, root)
+                .and_then(|c| c.with_map_root(&half_map.root()))
+                .map_err(|e| err(&e))?,
+        );
+        let b = build_bundle(&log, &half_map, &subject, &chain[..half.1], &cp, None, now).map_err(|e| err(&e))?;
         Some(
             verify_bundle(&b, &verifier, &subject, None, now)
                 .map_err(|e| err(&e))?
@@ -637,8 +665,12 @@ pub fn bench_verify(n: u64, noise: u64) -> Result<VerifyBench> {
     } else {
         None
     };
-    let cp = signer.sign_checkpoint(&Checkpoint::new(origin, log.size(), log.root()).map_err(|e| err(&e))?);
-    let bundle = build_bundle(&log, &chain, &cp, Some(half.0), now)
+    let cp = signer.sign_checkpoint(
+        &Checkpoint::new(origin, log.size(), log.root())
+            .and_then(|c| c.with_map_root(&map.root()))
+            .map_err(|e| err(&e))?,
+    );
+    let bundle = build_bundle(&log, &map, &subject, &chain, &cp, Some(half.0), now)
         .map_err(|e| err(&e))?
         .to_bytes();
     let median = |mut v: Vec<f64>| {

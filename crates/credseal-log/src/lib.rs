@@ -4,6 +4,7 @@
 //!
 //! On the log side start with [`LogSigner`]: [`LogSigner::sign_receipt`] makes the leaf
 //! data, [`stored_hashes`] the hashes to store, [`tree_hash`] the root,
+//! [`map_update`] (or [`MemoryMap`]) the subject map whose root the checkpoint commits to,
 //! [`LogSigner::sign_checkpoint`] the checkpoint, [`build_bundle`] a subject's bundle. On the
 //! subject side start with [`LogVerifier::from_vkey`] and [`verify_bundle`].
 //!
@@ -15,6 +16,7 @@
 //! let signer = LogSigner::new("credseal.example/log", &SigningKey::generate())?;
 //! let subject = BlindId([7; 32]);
 //! let mut log = MemoryLog::new();
+//! let mut map = MemoryMap::new(); // every subject's receipt count and newest receipt
 //! let mut chain = Vec::new(); // the subject's receipts, counter order
 //! let mut prev = None;
 //! for (counter, purpose) in (1..).zip(["loan-approval", "post-loan-management"]) {
@@ -36,11 +38,14 @@
 //!         flags: 0,
 //!     })?;
 //!     log.append(receipt.as_bytes());
+//!     map.set(&subject, MapValue { count: counter, head: receipt.leaf_hash(), index: receipt.body().index });
 //!     prev = Some(receipt.leaf_hash());
 //!     chain.push(receipt.into_bytes());
 //! }
-//! let checkpoint = signer.sign_checkpoint(&Checkpoint::new(signer.origin(), log.size(), log.root())?);
-//! let bundle = build_bundle(&log, &chain, &checkpoint, None, 1_750_000_100)?;
+//! let checkpoint = signer.sign_checkpoint(
+//!     &Checkpoint::new(signer.origin(), log.size(), log.root())?.with_map_root(&map.root())?,
+//! );
+//! let bundle = build_bundle(&log, &map, &subject, &chain, &checkpoint, None, 1_750_000_100)?;
 //!
 //! // The subject, knowing only the verifier key text:
 //! let verifier = LogVerifier::from_vkey(&signer.vkey())?;
