@@ -88,6 +88,8 @@ pub(crate) struct ReceiptLog {
     /// Held (write) while a commit applies its batch, (read) while a bundle reads the latest
     /// checkpoint and the subject map: the two always match.
     view: std::sync::RwLock<()>,
+    /// Nanoseconds spent updating the subject map in commits (for `bench query`).
+    map_nanos: std::sync::atomic::AtomicU64,
 }
 
 /// Longest a commit leader waits for receipts of queries already under way.
@@ -206,6 +208,12 @@ impl Platform {
                 detail: "not UTF-8".into(),
             }),
         }
+    }
+
+    /// Seconds spent updating the subject map (reading and hashing the updated paths) in the
+    /// commits since this platform was opened.
+    pub fn map_update_seconds(&self) -> f64 {
+        self.log.map_nanos.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e9
     }
 
     /// Sizes of the group commits seen since this platform was opened.
@@ -409,6 +417,7 @@ impl Platform {
         }
         // The subject map, in the same batch: every subject of this commit gets its new count
         // and newest receipt (sealed receipts included), and the checkpoint commits to the root.
+        let map_t = std::time::Instant::now();
         let updates: Vec<(Hash, MapValue)> = heads
             .iter()
             .map(|(b, &(count, head, _, index))| (map_key(b), MapValue { count, head, index }))
@@ -423,6 +432,10 @@ impl Platform {
         for (pos, node) in &map.writes {
             batch.put(Tree::SubjectMap, pos.to_bytes(), node.to_bytes());
         }
+        self.log.map_nanos.fetch_add(
+            u64::try_from(map_t.elapsed().as_nanos()).unwrap_or(u64::MAX),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         for (b, (c, h, t, _)) in heads {
             let mut k = vec![SUBJ_HEAD];
             k.extend_from_slice(b.as_bytes());
