@@ -133,7 +133,9 @@
 //! The dash is U+2014. credseal's key name is the log's origin, which MUST therefore be a
 //! valid key name (non-empty, no Unicode whitespace, no `+`, no control characters). The
 //! tree size is decimal without leading zeros (`0` for the empty tree) and at most 2⁶²;
-//! the root is exactly 44 characters. Extension lines are non-empty (issue 7 adds one).
+//! the root is exactly 44 characters. Extension lines are non-empty; credseal checkpoints
+//! carry exactly one, `credseal-map <base64(subject-map root)>` ([`MAP_EXTENSION`]), which
+//! [`verify_bundle`] requires.
 //! Verifiers MUST reject notes over 128 KiB, with ASCII control characters other than
 //! newline, with more than 100 signatures, with non-canonical base64, and bodies with empty
 //! lines, fewer than three lines or a malformed size or root. A note MUST carry a signature
@@ -144,10 +146,11 @@
 //! ## Bundles
 //!
 //! ```text
-//! bundle = 0x01 (version) ‖ postcard{ origin string,
+//! bundle = 0x02 (version) ‖ postcard{ origin string,
 //!                                     entries seq<entry>,
 //!                                     checkpoint string (the signed note),
-//!                                     consistency option<{ from_size u64, proof seq<32 bytes> }> }
+//!                                     consistency option<{ from_size u64, proof seq<32 bytes> }>,
+//!                                     map MapProof (the subject's entry in the checkpoint's map) }
 //! entry  = 0 Full   { receipt bytes, inclusion seq<32 bytes> }
 //!        | 1 Sealed { index u64, leaf_hash 32 bytes, counter u64, sealed_until u64,
 //!                     inclusion seq<32 bytes> }
@@ -176,12 +179,12 @@
 //! the saved counter whose index is below the saved tree size (withheld from the earlier
 //! bundle).
 //!
-//! What a subject cannot see on its own: a receipt the log never chained to it, and
-//! receipts logged after the newest one a bundle shows but left out of it (the next bundle
-//! that shows them exposes the omission as withheld-earlier; until then the subject cannot
-//! tell). Auditors, who see all leaves, close the first gap; a signed per-subject map root
-//! in the checkpoint (issue 7) closes the second. A sealed entry's date is the log's claim
-//! until the entry is disclosed.
+//! The subject map ([`MapProof`], module `map`; docs/formats.md §10 "Subject map") makes a
+//! bundle complete: its chain must end at the count, head and index the checkpoint commits
+//! to, or the map must prove the subject absent. What a subject cannot see on its own: a
+//! receipt the log never chained to it, and a map that under-counts it (signed by a
+//! dishonest log key holder); auditors replaying the log close both. Split views need
+//! witnesses. A sealed entry's date is the log's claim until the entry is disclosed.
 //!
 //! ## Saved state
 //!
