@@ -787,10 +787,11 @@ fn bundle_tail_withheld() {
     assert_eq!(b.entries.len(), PRE + 5);
     b.entries.pop();
     let bad = fx.write("bundle", &b.to_text());
+    // The checkpoint's subject map (issue 7) says 8: that check comes first.
     fx.refused(
         &fx.copy_state(&state),
         &bad,
-        &["the bundle has 7 receipts, 8 were verified before"],
+        &["the checkpoint commits to 8 receipt(s) for this subject but the bundle shows 7: receipt 8 withheld"],
     );
     // Hiding everything.
     b.entries.clear();
@@ -798,42 +799,33 @@ fn bundle_tail_withheld() {
     fx.refused(
         &fx.copy_state(&state),
         &bad,
-        &["the bundle has 0 receipts, 8 were verified before"],
+        &["the checkpoint commits to 8 receipt(s) for this subject but the bundle shows 0: all of them withheld"],
     );
 }
 
 #[test]
 fn bundle_receipt_withheld_earlier() {
-    // A first bundle that hides the newest receipt cannot be told from an honest one; the
-    // next honest bundle shows that receipt at an index inside the tree verified then.
+    // Before issue 7 a first bundle that hid the newest receipt could not be told from an
+    // honest one, and only the next bundle exposed it (withheld-earlier). Now the checkpoint's
+    // subject map says how many receipts there are: the hiding bundle is refused at once and
+    // no state is saved. (The library test of the same name keeps the withheld-earlier check
+    // for a log that also signs a false map, which needs the log key.)
     let fx = Fx::new();
     let bundle = fx.bundle(None);
     let full = read_bundle(&bundle);
     let mut hiding = full.clone();
     hiding.entries.pop();
     let state = fx.fresh("state");
-    let out = fx.verified(&state, &fx.write("bundle", &hiding.to_text()));
-    assert!(out.contains("7 receipt(s)"), "{out}");
-    fx.noise(&fx.data, 1);
-    let next = fx.bundle(Some(&state));
-    let index = match full.entries.last().unwrap() {
-        BundleEntry::Full { receipt, .. } => {
-            credseal_log::UnverifiedReceipt::parse(receipt)
-                .unwrap()
-                .peek_unverified()
-                .unwrap()
-                .index
-        }
-        other => panic!("{other:?}"),
-    };
     fx.refused(
         &state,
-        &next,
-        &[&format!(
-            "receipt 8 (log index {index}) was in the log of size {} verified before but was withheld then",
-            checkpoint_size(&full)
-        )],
+        &fx.write("bundle", &hiding.to_text()),
+        &["the checkpoint commits to 8 receipt(s) for this subject but the bundle shows 7: receipt 8 withheld"],
     );
+    assert!(!Path::new(&state).exists());
+    // The honest bundle verifies.
+    fx.noise(&fx.data, 1);
+    let out = fx.verified(&state, &fx.bundle(None));
+    assert!(out.contains("8 receipt(s), 8 new"), "{out}");
 }
 
 #[test]
@@ -1073,4 +1065,226 @@ fn first_verification_without_a_full_receipt_pins_no_subject() {
     fx.granted(&fx.data, "loan-approval");
     let out = fx.verified(&state, &fx.bundle(Some(&state)));
     assert!(out.contains(&format!("{} receipt(s), 1 new", PRE + 2)), "{out}");
+}
+
+// ------------------------------------------------------------------ completeness (issue 7)
+
+/// The subject's BlindId, from the first receipt of a bundle.
+fn subject_blind(b: &Bundle) -> credseal_core::BlindId {
+    match &b.entries[0] {
+        BundleEntry::Full { receipt, .. } => credseal_log::UnverifiedReceipt::parse(receipt)
+            .unwrap()
+            .peek_unverified()
+            .unwrap()
+            .subject
+            .unwrap(),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Runs `f` on the platform's store (no `credseal` process may run meanwhile).
+fn with_store<T>(fx: &Fx, f: impl FnOnce(&credseal_store::SledStore) -> T) -> T {
+    let s = credseal_store::SledStore::open(&Path::new(&fx.data).join("db"), false).unwrap();
+    let out = f(&s);
+    credseal_store::Store::flush(&s).unwrap();
+    out
+}
+
+/// Every leaf of the stored subject map.
+fn map_leaves(s: &credseal_store::SledStore) -> Vec<([u8; 32], credseal_log::MapValue)> {
+    use credseal_store::{Store, Tree};
+    s.scan_prefix(Tree::SubjectMap, &[])
+        .filter_map(|kv| match credseal_log::MapNode::from_bytes(&kv.unwrap().1).unwrap() {
+            credseal_log::MapNode::Leaf { key, value } => Some((key, value)),
+            credseal_log::MapNode::Internal { .. } => None,
+        })
+        .collect()
+}
+
+#[test]
+fn bundle_newest_withheld() {
+    let fx = Fx::new();
+    let bundle = fx.bundle(None);
+    let state = fx.state_after(&bundle);
+    // A bundle at a newer checkpoint whose newest receipt (a granted query) is left out.
+    fx.granted(&fx.data, "loan-approval");
+    let mut b = read_bundle(&fx.bundle(Some(&state)));
+    assert_eq!(b.entries.len(), PRE + 6);
+    b.entries.pop();
+    let bad = fx.write("bundle", &b.to_text());
+    fx.refused_both(
+        &state,
+        &bad,
+        &["the checkpoint commits to 9 receipt(s) for this subject but the bundle shows 8: receipt 9 withheld"],
+    );
+}
+
+#[test]
+fn bundle_sealed_newest_withheld() {
+    // A delayed-disclosure receipt counts like any other: hiding it is caught before its date.
+    let fx = Fx::new();
+    fx.granted(&fx.data, "law-enforcement");
+    let mut b = read_bundle(&fx.bundle(None));
+    assert!(matches!(b.entries.last(), Some(BundleEntry::Sealed { .. })));
+    b.entries.pop();
+    let bad = fx.write("bundle", &b.to_text());
+    fx.refused(
+        &fx.fresh("no-state"),
+        &bad,
+        &["the checkpoint commits to 9 receipt(s) for this subject but the bundle shows 8: receipt 9 withheld"],
+    );
+}
+
+#[test]
+fn bundle_last_three_withheld() {
+    let fx = Fx::new();
+    let bundle = fx.bundle(None);
+    let state = fx.state_after(&bundle);
+    let mut b = read_bundle(&bundle);
+    b.entries.truncate(PRE + 2);
+    let bad = fx.write("bundle", &b.to_text());
+    fx.refused_both(
+        &state,
+        &bad,
+        &["the checkpoint commits to 8 receipt(s) for this subject but the bundle shows 5: receipts 6 to 8 withheld"],
+    );
+}
+
+#[test]
+fn bundle_chain_withheld_nonmembership() {
+    let fx = Fx::new();
+    let bundle = fx.bundle(None);
+    let state = fx.state_after(&bundle);
+    // No receipts, and a proof that the subject is absent from the map: forged, since it is
+    // present — the path's end emptied.
+    let mut b = read_bundle(&bundle);
+    b.entries.clear();
+    b.map.leaf = None;
+    let bad = fx.write("bundle", &b.to_text());
+    fx.refused_both(
+        &state,
+        &bad,
+        &["the bundle claims the subject has no receipts in the log, but its proof of absence does not verify against the checkpoint's map root"],
+    );
+}
+
+#[test]
+fn bundle_map_proof_other_subject() {
+    let fx = Fx::new();
+    let bundle = fx.bundle(None);
+    let state = fx.state_after(&bundle);
+    let mut b = read_bundle(&bundle);
+    let mine = credseal_log::map_key(&subject_blind(&b));
+    // The genuine proof of another subject's entry, from the platform's own map.
+    let leaves = with_store(&fx, map_leaves);
+    assert!(leaves.len() >= 2, "{}", leaves.len());
+    let mut map = credseal_log::MemoryMap::new();
+    map.update(leaves.clone());
+    let cp = credseal_log::Checkpoint::parse(credseal_log::SignedNote::parse(&b.checkpoint).unwrap().text()).unwrap();
+    assert_eq!(cp.map_root().unwrap(), Some(map.root()));
+    let other = leaves.iter().find(|(k, _)| *k != mine).unwrap().0;
+    b.map = map.prove_key(&other);
+    let bad = fx.write("bundle", &b.to_text());
+    fx.refused_both(&state, &bad, &["the subject-map proof is about another subject"]);
+}
+
+#[test]
+fn log_verify_map_root_disagrees() {
+    use credseal_store::{Batch, Store, Tree};
+    let fx = Fx::new();
+    let blind = subject_blind(&read_bundle(&fx.bundle(None)));
+    ok(&["log", "verify", "--data", &fx.data]);
+    // The platform lowers the subject's count in its map (to hide its newest receipt), and
+    // the next commit signs a checkpoint over that map.
+    with_store(&fx, |s| {
+        let mut leaves = map_leaves(s);
+        let mine = leaves
+            .iter_mut()
+            .find(|(k, _)| *k == credseal_log::map_key(&blind))
+            .unwrap();
+        assert_eq!(mine.1.count, 8);
+        mine.1.count = 7;
+        let mut b = Batch::new();
+        for kv in s.scan_prefix(Tree::SubjectMap, &[]) {
+            b.delete(Tree::SubjectMap, kv.unwrap().0);
+        }
+        for (pos, node) in credseal_log::map_update(&credseal_log::MemoryMap::new(), leaves)
+            .unwrap()
+            .writes
+        {
+            b.put(Tree::SubjectMap, pos.to_bytes(), node.to_bytes());
+        }
+        s.apply(b).unwrap();
+    });
+    fx.noise(&fx.data, 1);
+    let size: u64 = stdout(&ok(&["log", "checkpoint", "--data", &fx.data]))
+        .lines()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let o = run(&["log", "verify", "--data", &fx.data]);
+    assert_eq!(code(&o), 4, "{}{}", stdout(&o), stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains(&format!("checkpoint {size}")), "{e}");
+    assert!(
+        e.contains("its subject-map root disagrees with the map recomputed from the log's receipts"),
+        "{e}"
+    );
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn log_verify_from_a_saved_position() {
+    let fx = Fx::new();
+    let pos = fx.fresh("audit");
+    let o = ok(&["log", "verify", "--data", &fx.data, "--state", &pos, "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let n = v["size"].as_u64().unwrap();
+    assert_eq!(v["from"], 0);
+    fx.noise(&fx.data, 2);
+    let o = ok(&[
+        "log",
+        "verify",
+        "--data",
+        &fx.data,
+        "--state",
+        &pos,
+        "--from",
+        &n.to_string(),
+    ]);
+    assert!(
+        stdout(&o).contains(&format!("ok: 2 receipts and 3 checkpoints verified from size {n}")),
+        "{}",
+        stdout(&o)
+    );
+    // The file moved on: continuing from the old size is refused.
+    let o = run(&[
+        "log",
+        "verify",
+        "--data",
+        &fx.data,
+        "--state",
+        &pos,
+        "--from",
+        &n.to_string(),
+    ]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains(&format!("is at size {}", n + 2)), "{}", stderr(&o));
+    // A corrupt position file.
+    let mut bytes = std::fs::read(&pos).unwrap();
+    bytes[20] ^= 1;
+    std::fs::write(&pos, &bytes).unwrap();
+    let o = run(&[
+        "log",
+        "verify",
+        "--data",
+        &fx.data,
+        "--state",
+        &pos,
+        "--from",
+        &(n + 2).to_string(),
+    ]);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(stderr(&o).contains("checksum mismatch"), "{}", stderr(&o));
 }

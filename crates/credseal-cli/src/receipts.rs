@@ -74,10 +74,19 @@ pub enum LogCommand {
         #[command(flatten)]
         data: crate::DataArg,
     },
-    /// Replay the whole log: every receipt signature, stored hash and checkpoint.
+    /// Replay the log: every receipt signature and chain, stored hash, checkpoint, and the
+    /// subject map each checkpoint commits to (recomputed from the receipts).
     Verify {
         #[command(flatten)]
         data: crate::DataArg,
+        /// Your audit position file: written after a successful run (the size, roots and
+        /// subject map verified), so that the next run can continue with --from.
+        #[arg(long, value_name = "FILE")]
+        state: Option<PathBuf>,
+        /// Continue from the position saved in --state, which must be at this tree size
+        /// (only the receipts from N on are replayed).
+        #[arg(long, value_name = "N", requires = "state")]
+        from: Option<u64>,
         /// Print as JSON.
         #[arg(long)]
         json: bool,
@@ -351,15 +360,50 @@ pub fn log(cmd: LogCommand, demo: bool, pf: Option<&Path>) -> CliResult {
                 None => Err(fail(ErrorClass::Error, "the log is empty: no checkpoint yet")),
             }
         }
-        LogCommand::Verify { data, json } => {
+        LogCommand::Verify {
+            data,
+            state,
+            from,
+            json,
+        } => {
             let p = crate::open_platform(demo, pf, &data.data)?;
-            let r = p.verify_log()?;
+            let saved = match (&state, from) {
+                (Some(path), Some(n)) => {
+                    let bytes =
+                        std::fs::read(path).map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", path.display())))?;
+                    let s = credseal_engine::AuditSnapshot::from_bytes(&bytes)
+                        .map_err(|e| fail(ErrorClass::Verification, format!("{}: {e}", path.display())))?;
+                    if s.size != n {
+                        return Err(fail(
+                            ErrorClass::Usage,
+                            format!(
+                                "--from {n}: the position saved in {} is at size {}",
+                                path.display(),
+                                s.size
+                            ),
+                        ));
+                    }
+                    Some(s)
+                }
+                _ => None,
+            };
+            let (r, snapshot) = p.verify_log_from(saved.as_ref())?;
+            if let Some(path) = &state {
+                fsutil::replace(path, &snapshot.to_bytes(), 0o644)?;
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&r).expect("serialisable"));
             } else {
                 println!(
-                    "ok: {} receipts and {} checkpoints verified; every root matches the log",
-                    r.receipts, r.checkpoints
+                    "ok: {} receipts and {} checkpoints verified{}; every root and subject-map root matches the log ({} subjects)",
+                    r.receipts,
+                    r.checkpoints,
+                    if r.from > 0 {
+                        format!(" from size {}", r.from)
+                    } else {
+                        String::new()
+                    },
+                    r.subjects
                 );
             }
             Ok(())

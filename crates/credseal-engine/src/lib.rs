@@ -42,7 +42,7 @@ pub use error::{EngineError, ErrorClass, Result};
 pub use ingest::{IngestError, IngestReport, IngestSummary, MAX_LINE, NoProgress, Progress};
 pub use keys::{ClassKeyStatus, VersionStatus};
 pub use leak::{CSV_MARK, ExportMark, JSON_MARK, LeakIssue, MAX_LEAK_BYTES};
-pub use log::{Committed, LogReport, NewReceipt};
+pub use log::{AuditSnapshot, Committed, LogReport, NewReceipt};
 pub use platform::{
     CATALOG_FILE, CONFIG_FILE, Config, DB_DIR, DEFAULT_OPERATOR, InitOptions, KEYSTORE_FILE, KeySource, OpenOptions,
     Platform, valid_origin,

@@ -7,8 +7,9 @@ use std::sync::{Condvar, Mutex};
 
 use credseal_core::BlindId;
 use credseal_log::{
-    Action, Actor, Bundle, Chain, Checkpoint, Hash, HashReader, LogSigner, Outcome, ReceiptBody, build_bundle,
-    stored_hash_count, stored_hashes_for_record_hash, tree_hash,
+    Action, Actor, Bundle, Chain, Checkpoint, Hash, HashReader, LogSigner, MapNode, MapPos, MapReader, MapValue,
+    Outcome, ReceiptBody, build_bundle, map_key, map_update, stored_hash_count, stored_hashes_for_record_hash,
+    tree_hash,
 };
 use credseal_store::{Batch, Store, Tree};
 
@@ -90,6 +91,11 @@ pub(crate) struct ReceiptLog {
     /// Queries between their start and their receipt: a commit leader waits a moment for
     /// them (at most [`LINGER`]) so that they share its flush.
     active: std::sync::atomic::AtomicUsize,
+    /// Held (write) while a commit applies its batch, (read) while a bundle reads the latest
+    /// checkpoint and the subject map: the two always match.
+    view: std::sync::RwLock<()>,
+    /// Nanoseconds spent updating the subject map in commits (for `bench query`).
+    map_nanos: std::sync::atomic::AtomicU64,
 }
 
 /// Longest a commit leader waits for receipts of queries already under way.
@@ -155,6 +161,25 @@ impl HashReader for Hashes<'_> {
     }
 }
 
+/// Reads the subject map's nodes (issue 7) from [`Tree::SubjectMap`].
+pub(crate) struct StoreMap<'a> {
+    pub(crate) store: &'a dyn Store,
+}
+
+impl MapReader for StoreMap<'_> {
+    type Error = EngineError;
+
+    fn read_node(&self, pos: &MapPos) -> Result<Option<MapNode>> {
+        match self.store.get(Tree::SubjectMap, &pos.to_bytes())? {
+            None => Ok(None),
+            Some(v) => MapNode::from_bytes(&v).map(Some).ok_or_else(|| EngineError::Corrupt {
+                what: format!("subject map node at depth {}", pos.depth()),
+                detail: "malformed".into(),
+            }),
+        }
+    }
+}
+
 impl Platform {
     /// The log's signer (from the keystore's log key; the key name is the origin).
     pub(crate) fn log_signer(&self) -> Result<LogSigner> {
@@ -189,6 +214,12 @@ impl Platform {
                 detail: "not UTF-8".into(),
             }),
         }
+    }
+
+    /// Seconds spent updating the subject map (reading and hashing the updated paths) in the
+    /// commits since this platform was opened.
+    pub fn map_update_seconds(&self) -> f64 {
+        self.log.map_nanos.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e9
     }
 
     /// Sizes of the group commits seen since this platform was opened.
@@ -308,7 +339,8 @@ impl Platform {
     fn commit(&self, start: u64, items: &[(u64, NewReceipt)], extras: Vec<Batch>, now: u64) -> Result<Vec<Committed>> {
         let signer = self.log_signer()?;
         let mut overlay: HashMap<u64, Hash> = HashMap::new();
-        let mut heads: HashMap<BlindId, (u64, Hash, u64)> = HashMap::new();
+        // Per subject: counter, head leaf hash, time and log index of its newest receipt.
+        let mut heads: HashMap<BlindId, (u64, Hash, u64, u64)> = HashMap::new();
         let mut batch = Batch::new();
         let bulky = !extras.is_empty();
         for e in extras {
@@ -323,7 +355,7 @@ impl Platform {
                 None => None,
                 Some(b) => {
                     let head = match heads.get(b) {
-                        Some(h) => Some(*h),
+                        Some(&(c, h, t, _)) => Some((c, h, t)),
                         None => self.subject_head(b)?,
                     };
                     let (counter, prev) = match head {
@@ -381,7 +413,7 @@ impl Platform {
                 k.extend_from_slice(b.as_bytes());
                 k.extend_from_slice(&be(c.counter));
                 batch.put(Tree::SubjectReceipts, k, be(index).to_vec());
-                heads.insert(*b, (c.counter, leaf, time));
+                heads.insert(*b, (c.counter, leaf, time, index));
             }
             out.push(Committed {
                 index,
@@ -392,7 +424,28 @@ impl Platform {
             });
             size += 1;
         }
-        for (b, (c, h, t)) in heads {
+        // The subject map, in the same batch: every subject of this commit gets its new count
+        // and newest receipt (sealed receipts included), and the checkpoint commits to the root.
+        let map_t = std::time::Instant::now();
+        let updates: Vec<(Hash, MapValue)> = heads
+            .iter()
+            .map(|(b, &(count, head, _, index))| (map_key(b), MapValue { count, head, index }))
+            .collect();
+        let map = map_update(&StoreMap { store: &*self.store }, updates).map_err(|e| match e {
+            credseal_log::MapError::Read(e) => e,
+            e => EngineError::Corrupt {
+                what: "subject map".into(),
+                detail: e.to_string(),
+            },
+        })?;
+        for (pos, node) in &map.writes {
+            batch.put(Tree::SubjectMap, pos.to_bytes(), node.to_bytes());
+        }
+        self.log.map_nanos.fetch_add(
+            u64::try_from(map_t.elapsed().as_nanos()).unwrap_or(u64::MAX),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        for (b, (c, h, t, _)) in heads {
             let mut k = vec![SUBJ_HEAD];
             k.extend_from_slice(b.as_bytes());
             let mut v = be(c).to_vec();
@@ -405,14 +458,20 @@ impl Platform {
             overlay: &overlay,
         };
         let root = tree_hash(size, &reader).map_err(|e| EngineError::Invalid(format!("log root: {e}")))?;
-        let cp =
-            Checkpoint::new(self.origin(), size, root).map_err(|e| EngineError::Invalid(format!("checkpoint: {e}")))?;
+        let cp = Checkpoint::new(self.origin(), size, root)
+            .and_then(|c| c.with_map_root(&map.root))
+            .map_err(|e| EngineError::Invalid(format!("checkpoint: {e}")))?;
         batch.put(
             Tree::Checkpoints,
             be(size).to_vec(),
             signer.sign_checkpoint(&cp).into_bytes(),
         );
         batch.put(Tree::Meta, META_LOG_SIZE.to_vec(), be(size).to_vec());
+        let _view = self
+            .log
+            .view
+            .write()
+            .map_err(|_| EngineError::Invalid("the log view lock is poisoned".into()))?;
         if bulky {
             // An ingest's records: flush sled rather than copy them through the write-ahead
             // log. Commits are serialised, so every earlier one is in sled already.
@@ -454,6 +513,12 @@ impl Platform {
     /// A subject's receipt bundle at the latest checkpoint, with a consistency proof from
     /// `from_size` (the tree size the subject saw last).
     pub fn export_bundle(&self, blind: &BlindId, from_size: Option<u64>, now: u64) -> Result<Bundle> {
+        // The checkpoint, the receipts and the map read under one view: no commit in between.
+        let _view = self
+            .log
+            .view
+            .read()
+            .map_err(|_| EngineError::Invalid("the log view lock is poisoned".into()))?;
         let Some(note) = self.latest_checkpoint()? else {
             return Err(EngineError::NotFound("the log is empty".into()));
         };
@@ -463,20 +528,114 @@ impl Platform {
             store: &*self.store,
             overlay: &overlay,
         };
-        build_bundle(&reader, &receipts, &note, from_size.filter(|&s| s > 0), now)
-            .map_err(|e| EngineError::Invalid(format!("building the bundle: {e}")))
+        let map = StoreMap { store: &*self.store };
+        build_bundle(
+            &reader,
+            &map,
+            blind,
+            &receipts,
+            &note,
+            from_size.filter(|&s| s > 0),
+            now,
+        )
+        .map_err(|e| EngineError::Invalid(format!("building the bundle: {e}")))
     }
 }
 
 /// What `log verify` found.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct LogReport {
-    /// Leaves checked (every receipt signature verified).
+    /// Where this run started (0, or the size of the saved audit position it continued from).
+    pub from: u64,
+    /// Leaves checked in this run (every receipt signature verified).
     pub receipts: u64,
-    /// Checkpoints checked (each signature and root recomputed).
+    /// Checkpoints checked in this run (each signature, tree root and map root recomputed).
     pub checkpoints: u64,
     /// The log size.
     pub size: u64,
+    /// Subjects in the subject map at that size.
+    pub subjects: u64,
+}
+
+/// An auditor's position (issue 7): the log size it verified, the tree root and subject-map
+/// root there, and the map itself, so that `log verify --from N` continues without replaying
+/// the first `N` receipts. Kept by the auditor; see docs/formats.md §10 for the file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditSnapshot {
+    /// The log's origin.
+    pub origin: String,
+    /// The verified size.
+    pub size: u64,
+    /// The tree root at that size.
+    pub root: Hash,
+    /// The subject map's root at that size.
+    pub map_root: Hash,
+    /// Every subject's map entry at that size, in key order.
+    pub map: Vec<(Hash, MapValue)>,
+}
+
+/// Magic of the audit position file.
+const AUDIT_MAGIC: &[u8; 8] = b"CSAUDIT1";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct AuditRepr {
+    origin: String,
+    size: u64,
+    root: Hash,
+    map_root: Hash,
+    map: Vec<(Hash, MapValue)>,
+}
+
+impl AuditSnapshot {
+    /// `"CSAUDIT1" ‖ postcard{origin, size, root, map_root, map} ‖ SHA-256(all before)`.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = AUDIT_MAGIC.to_vec();
+        out.extend(
+            postcard::to_stdvec(&AuditRepr {
+                origin: self.origin.clone(),
+                size: self.size,
+                root: self.root,
+                map_root: self.map_root,
+                map: self.map.clone(),
+            })
+            .expect("postcard into a Vec cannot fail"),
+        );
+        let sum = ring::digest::digest(&ring::digest::SHA256, &out);
+        out.extend_from_slice(sum.as_ref());
+        out
+    }
+
+    /// Reads [`AuditSnapshot::to_bytes`]; the checksum, magic and encoding must be exact,
+    /// and the map's keys strictly increasing. (The map is checked against `map_root` when
+    /// it is used.)
+    pub fn from_bytes(b: &[u8]) -> Result<Self> {
+        let bad = |detail: &str| EngineError::Corrupt {
+            what: "audit position file".into(),
+            detail: detail.into(),
+        };
+        if b.len() < AUDIT_MAGIC.len() + 32 || &b[..8] != AUDIT_MAGIC {
+            return Err(bad("not an audit position file"));
+        }
+        let (content, sum) = b.split_at(b.len() - 32);
+        if ring::digest::digest(&ring::digest::SHA256, content).as_ref() != sum {
+            return Err(bad("checksum mismatch"));
+        }
+        let r: AuditRepr = postcard::from_bytes(&content[8..]).map_err(|_| bad("malformed"))?;
+        if r.map.windows(2).any(|w| w[0].0 >= w[1].0) {
+            return Err(bad("map keys not in order"));
+        }
+        let s = Self {
+            origin: r.origin,
+            size: r.size,
+            root: r.root,
+            map_root: r.map_root,
+            map: r.map,
+        };
+        if s.to_bytes() != b {
+            return Err(bad("non-canonical encoding"));
+        }
+        Ok(s)
+    }
 }
 
 impl Platform {
@@ -517,16 +676,122 @@ impl Platform {
         Ok(self.export_bundle(&self.blind(&subject), Some(b.last_tree_size), now)?)
     }
 
-    /// An auditor's replay of the whole log: every receipt's signature, every stored hash
-    /// recomputed from the leaves, every checkpoint's signature and root.
+    /// An auditor's replay of the whole log: every receipt's signature and chain position,
+    /// every stored hash recomputed from the leaves, the subject map recomputed from the
+    /// receipts, and every checkpoint's signature, tree root and map root.
     pub fn verify_log(&self) -> Result<LogReport> {
+        Ok(self.verify_log_from(None)?.0)
+    }
+
+    /// [`Platform::verify_log`], continuing from an auditor's saved position (`None`: from
+    /// the start). The log's tree at the saved size must have the saved root (else the log
+    /// was rewritten or forked); the saved map must hash to the saved map root; then every
+    /// receipt from there on is checked as in a full replay. Returns the report and the new
+    /// position to save.
+    pub fn verify_log_from(&self, from: Option<&AuditSnapshot>) -> Result<(LogReport, AuditSnapshot)> {
         let signer = self.log_signer()?;
         let verifier = signer.verifier();
         let size = self.log_size()?;
         let bad = |what: String, detail: String| EngineError::Corrupt { what, detail };
-        let mut memory = credseal_log::MemoryLog::new();
-        let mut n = 0u64;
-        for kv in self.store.scan_prefix(Tree::LogLeaves, &[]) {
+        let no_overlay = HashMap::new();
+        let mut map = credseal_log::MemoryMap::new();
+        let start = match from {
+            None => 0,
+            Some(s) => {
+                if s.origin != self.origin() {
+                    return Err(bad("audit position".into(), "is for another log".into()));
+                }
+                map.update(s.map.clone());
+                if map.root() != s.map_root {
+                    return Err(bad(
+                        "audit position".into(),
+                        "its subject map does not hash to its map root (the file is corrupt)".into(),
+                    ));
+                }
+                if s.size > size {
+                    return Err(bad(
+                        format!("log size {size}"),
+                        format!("smaller than the {} verified before (the log shrank)", s.size),
+                    ));
+                }
+                let reader = Hashes {
+                    store: &*self.store,
+                    overlay: &no_overlay,
+                };
+                let root =
+                    tree_hash(s.size, &reader).map_err(|e| bad(format!("log at size {}", s.size), e.to_string()))?;
+                if root != s.root {
+                    return Err(bad(
+                        format!("log at size {}", s.size),
+                        "is not the tree verified before (a fork or rewrite)".into(),
+                    ));
+                }
+                s.size
+            }
+        };
+        // The checkpoints to check: those after the start, and the one at the start itself.
+        let mut checkpoints = std::collections::BTreeMap::new();
+        for kv in self.store.scan_prefix(Tree::Checkpoints, &[]) {
+            let (k, v) = kv?;
+            let at = u64::from_be_bytes(
+                k.as_slice()
+                    .try_into()
+                    .map_err(|_| bad("checkpoint key".into(), "not 8 bytes".into()))?,
+            );
+            if at >= start {
+                checkpoints.insert(at, v);
+            }
+        }
+        let mut overlay: HashMap<u64, Hash> = HashMap::new();
+        let mut cps = 0u64;
+        let mut check_checkpoint = |at: u64, overlay: &HashMap<u64, Hash>, map_root: Hash| -> Result<()> {
+            let Some(v) = checkpoints.remove(&at) else {
+                return Ok(());
+            };
+            let text = String::from_utf8(v).map_err(|_| bad(format!("checkpoint {at}"), "not UTF-8".into()))?;
+            let cp = verifier
+                .verify_checkpoint(&text)
+                .map_err(|e| bad(format!("checkpoint {at}"), e.to_string()))?;
+            if cp.size() != at {
+                return Err(bad(
+                    format!("checkpoint {at}"),
+                    format!("names tree size {}", cp.size()),
+                ));
+            }
+            let reader = Hashes {
+                store: &*self.store,
+                overlay,
+            };
+            let root = tree_hash(at, &reader).map_err(|e| bad(format!("checkpoint {at}"), e.to_string()))?;
+            if *cp.root() != root {
+                return Err(bad(
+                    format!("checkpoint {at}"),
+                    "root does not match the log (a fork or rewrite)".into(),
+                ));
+            }
+            match cp.map_root() {
+                Ok(Some(m)) if m == map_root => {}
+                Ok(Some(_)) => {
+                    return Err(bad(
+                        format!("checkpoint {at}"),
+                        "its subject-map root disagrees with the map recomputed from the log's receipts".into(),
+                    ));
+                }
+                Ok(None) => return Err(bad(format!("checkpoint {at}"), "commits to no subject map".into())),
+                Err(e) => return Err(bad(format!("checkpoint {at}"), e.to_string())),
+            }
+            cps += 1;
+            Ok(())
+        };
+        if start > 0 {
+            check_checkpoint(start, &overlay, map.root())?;
+        }
+        let mut n = start;
+        let after = start.checked_sub(1).map(be);
+        for kv in self
+            .store
+            .scan_prefix_after(Tree::LogLeaves, &[], after.as_ref().map(|a| &a[..]))
+        {
             let (k, v) = kv?;
             let idx = u64::from_be_bytes(
                 k.as_slice()
@@ -539,59 +804,94 @@ impl Platform {
             let r = verifier
                 .verify_receipt(&v)
                 .map_err(|e| bad(format!("receipt {idx}"), e.to_string()))?;
-            if r.body().index != idx {
+            let body = r.body();
+            if body.index != idx {
                 return Err(bad(
                     format!("receipt {idx}"),
-                    format!("says it is receipt {}", r.body().index),
+                    format!("says it is receipt {}", body.index),
                 ));
             }
-            memory.append(&v);
+            let leaf = r.leaf_hash();
+            // The subject's chain: the next counter, linked to the previous head.
+            if let (Some(subject), Some(chain)) = (&body.subject, body.chain) {
+                let key = map_key(subject);
+                let prev = map.get(&key);
+                let (want_counter, want_prev) = prev.map_or((1, None), |p| (p.count + 1, Some(p.head)));
+                if chain.counter != want_counter || chain.prev != want_prev {
+                    return Err(bad(
+                        format!("receipt {idx}"),
+                        format!(
+                            "breaks its subject's chain (counter {}, expected {want_counter})",
+                            chain.counter
+                        ),
+                    ));
+                }
+                map.update(vec![(
+                    key,
+                    MapValue {
+                        count: chain.counter,
+                        head: leaf,
+                        index: idx,
+                    },
+                )]);
+            }
+            let reader = Hashes {
+                store: &*self.store,
+                overlay: &overlay,
+            };
+            let hashes = stored_hashes_for_record_hash(idx, leaf, &reader)
+                .map_err(|e| bad(format!("receipt {idx}"), e.to_string()))?;
+            let base = stored_hash_count(idx);
+            for (i, h) in hashes.into_iter().enumerate() {
+                let at = base + i as u64;
+                if self.store.get(Tree::LogHashes, &be(at))?.as_deref() != Some(&h[..]) {
+                    return Err(bad(format!("log hash {at}"), "does not match the leaves".into()));
+                }
+                overlay.insert(at, h);
+            }
             n += 1;
+            check_checkpoint(n, &overlay, map.root())?;
         }
         if n != size {
             return Err(bad("log size".into(), format!("says {size}, {n} receipts stored")));
         }
-        for (i, h) in memory.stored().iter().enumerate() {
-            let stored = self.store.get(Tree::LogHashes, &be(i as u64))?;
-            if stored.as_deref() != Some(&h[..]) {
-                return Err(bad(format!("log hash {i}"), "does not match the leaves".into()));
-            }
+        if let Some((&at, _)) = checkpoints.iter().next() {
+            return Err(bad(
+                format!("checkpoint {at}"),
+                format!("beyond the log's {n} receipts"),
+            ));
         }
-        let mut cps = 0u64;
-        let mut last = 0u64;
-        for kv in self.store.scan_prefix(Tree::Checkpoints, &[]) {
-            let (k, v) = kv?;
-            let at = u64::from_be_bytes(
-                k.as_slice()
-                    .try_into()
-                    .map_err(|_| bad("checkpoint key".into(), "not 8 bytes".into()))?,
-            );
-            let text = String::from_utf8(v).map_err(|_| bad(format!("checkpoint {at}"), "not UTF-8".into()))?;
-            let cp = verifier
-                .verify_checkpoint(&text)
-                .map_err(|e| bad(format!("checkpoint {at}"), e.to_string()))?;
-            if cp.size() != at || at > n || at <= last {
-                return Err(bad(
-                    format!("checkpoint {at}"),
-                    format!("names tree size {}", cp.size()),
-                ));
-            }
-            let root = memory
-                .tree_hash(at)
-                .map_err(|e| bad(format!("checkpoint {at}"), e.to_string()))?;
-            if *cp.root() != root {
-                return Err(bad(
-                    format!("checkpoint {at}"),
-                    "root does not match the log (a fork or rewrite)".into(),
-                ));
-            }
-            last = at;
-            cps += 1;
+        let stored_map = credseal_log::map_root(&StoreMap { store: &*self.store }).map_err(|e| match e {
+            credseal_log::MapError::Read(e) => e,
+            e => bad("subject map".into(), e.to_string()),
+        })?;
+        if stored_map != map.root() {
+            return Err(bad(
+                "subject map".into(),
+                "the stored map disagrees with the map recomputed from the log's receipts".into(),
+            ));
         }
-        Ok(LogReport {
-            receipts: n,
-            checkpoints: cps,
-            size,
-        })
+        let reader = Hashes {
+            store: &*self.store,
+            overlay: &overlay,
+        };
+        let root = tree_hash(n, &reader).map_err(|e| bad("log root".into(), e.to_string()))?;
+        let leaves = map.leaves();
+        Ok((
+            LogReport {
+                from: start,
+                receipts: n - start,
+                checkpoints: cps,
+                size,
+                subjects: leaves.len() as u64,
+            },
+            AuditSnapshot {
+                origin: self.origin().to_string(),
+                size: n,
+                root,
+                map_root: map.root(),
+                map: leaves,
+            },
+        ))
     }
 }

@@ -107,3 +107,161 @@ fn ingest_and_admin_acts_leave_receipts() {
     let report = p.verify_log().unwrap();
     assert_eq!(report.receipts, size + 4);
 }
+
+// ------------------------------------------------------------------ the subject map (issue 7)
+
+/// A platform event (about no subject): a commit that changes nothing in the subject map.
+fn platform_event(p: &Platform) {
+    p.append_receipts(
+        vec![credseal_engine::NewReceipt {
+            actor: Actor::Platform,
+            action: Action::Admin,
+            detail: "test event".into(),
+            subject: None,
+            classes: Default::default(),
+            purpose: String::new(),
+            token_hash: None,
+            outcome: Outcome::Done,
+            release_digest: None,
+            disclose_after: None,
+            marks: Vec::new(),
+            flags: 0,
+            fingerprints: None,
+        }],
+        credseal_engine::now_unix(),
+    )
+    .unwrap();
+}
+
+/// Every `(key, value)` leaf of the stored subject map.
+fn stored_map_leaves(p: &Platform) -> Vec<(credseal_log::Hash, credseal_log::MapValue)> {
+    use credseal_log::MapNode;
+    use credseal_store::Tree;
+    p.store()
+        .scan_prefix(Tree::SubjectMap, &[])
+        .filter_map(|kv| match MapNode::from_bytes(&kv.unwrap().1).unwrap() {
+            MapNode::Leaf { key, value } => Some((key, value)),
+            MapNode::Internal { .. } => None,
+        })
+        .collect()
+}
+
+/// Replaces the stored subject map with the map of `leaves` (a platform that lies about it).
+fn replace_stored_map(p: &Platform, leaves: Vec<(credseal_log::Hash, credseal_log::MapValue)>) {
+    use credseal_store::{Batch, Tree};
+    let mut b = Batch::new();
+    for kv in p.store().scan_prefix(Tree::SubjectMap, &[]) {
+        b.delete(Tree::SubjectMap, kv.unwrap().0);
+    }
+    let u = credseal_log::map_update(&credseal_log::MemoryMap::new(), leaves).unwrap();
+    for (pos, node) in u.writes {
+        b.put(Tree::SubjectMap, pos.to_bytes(), node.to_bytes());
+    }
+    p.store().apply(b).unwrap();
+}
+
+#[test]
+fn every_checkpoint_commits_to_the_subject_map() {
+    let d = tempfile::tempdir().unwrap();
+    let p = platform();
+    p.ingest_file(&write(d.path(), "r.jsonl", RECORDS.as_bytes()), &NoProgress)
+        .unwrap();
+    let (subject, _) = line_of("loans");
+    let blind = p.blind(&SubjectId::parse(&subject).unwrap());
+    let receipts = p.subject_receipts(&blind).unwrap();
+    let last = UnverifiedReceipt::parse(receipts.last().unwrap()).unwrap();
+    // The stored map has the subject's count, newest leaf hash and index.
+    let leaves = stored_map_leaves(&p);
+    let entry = leaves
+        .iter()
+        .find(|(k, _)| *k == credseal_log::map_key(&blind))
+        .unwrap()
+        .1;
+    assert_eq!(entry.count, receipts.len() as u64);
+    assert_eq!(entry.head, last.leaf_hash());
+    assert_eq!(entry.index, last.peek_unverified().unwrap().index);
+    // The latest checkpoint commits to the stored map's root; the bundle proves the entry.
+    let v = credseal_log::LogVerifier::from_vkey(&p.log_vkey().unwrap()).unwrap();
+    let cp = v.verify_checkpoint(&p.latest_checkpoint().unwrap().unwrap()).unwrap();
+    let mut m = credseal_log::MemoryMap::new();
+    m.update(leaves.clone());
+    assert_eq!(cp.map_root().unwrap(), Some(m.root()));
+    let now = credseal_engine::now_unix();
+    let b = p.export_bundle(&blind, None, now).unwrap();
+    let ok = credseal_log::verify_bundle(&b, &v, &blind, None, now).unwrap();
+    assert_eq!(ok.receipts().len(), receipts.len());
+    // A subject the platform never saw: a proof of absence that verifies.
+    let nobody = credseal_core::BlindId([0x42; 32]);
+    let b = p.export_bundle(&nobody, None, now).unwrap();
+    assert!(b.entries.is_empty());
+    credseal_log::verify_bundle(&b, &v, &nobody, None, now).unwrap();
+    let report = p.verify_log().unwrap();
+    assert_eq!(report.subjects, leaves.len() as u64);
+}
+
+#[test]
+fn log_verify_map_root_disagrees() {
+    let d = tempfile::tempdir().unwrap();
+    let p = platform();
+    p.ingest_file(&write(d.path(), "r.jsonl", RECORDS.as_bytes()), &NoProgress)
+        .unwrap();
+    p.verify_log().unwrap();
+    // The platform lowers one subject's count in its map (hiding its newest receipt from
+    // bundles), then signs a checkpoint over that map at the next commit.
+    let mut leaves = stored_map_leaves(&p);
+    let top = leaves.iter_mut().max_by_key(|(_, v)| v.count).unwrap();
+    assert!(top.1.count >= 2);
+    top.1.count -= 1;
+    replace_stored_map(&p, leaves);
+    // Before any checkpoint commits to it, the stored map alone disagrees.
+    let e = p.verify_log().unwrap_err().to_string();
+    assert!(e.contains("the stored map disagrees"), "{e}");
+    platform_event(&p);
+    let size = p.log_size().unwrap();
+    let e = p.verify_log().unwrap_err().to_string();
+    assert!(
+        e.contains(&format!("checkpoint {size}")) && e.contains("subject-map root disagrees"),
+        "{e}"
+    );
+}
+
+#[test]
+fn log_verify_from_continues_a_saved_position() {
+    let d = tempfile::tempdir().unwrap();
+    let p = platform();
+    p.ingest_file(&write(d.path(), "r.jsonl", RECORDS.as_bytes()), &NoProgress)
+        .unwrap();
+    let (full, snap) = p.verify_log_from(None).unwrap();
+    assert_eq!((full.from, full.receipts), (0, full.size));
+    let bytes = snap.to_bytes();
+    let snap = credseal_engine::AuditSnapshot::from_bytes(&bytes).unwrap();
+    platform_event(&p);
+    platform_event(&p);
+    let (next, snap2) = p.verify_log_from(Some(&snap)).unwrap();
+    assert_eq!((next.from, next.receipts, next.checkpoints), (snap.size, 2, 3));
+    assert_eq!(snap2.size, snap.size + 2);
+    assert_eq!(snap2.map_root, snap.map_root, "platform events touch no subject");
+    // Nothing new: still verifies, from the end.
+    let (last, _) = p.verify_log_from(Some(&snap2)).unwrap();
+    assert_eq!(last.receipts, 0);
+    // A saved position the log no longer matches: the tree at that size was rewritten.
+    let mut forked = snap.clone();
+    forked.root[0] ^= 1;
+    let e = p.verify_log_from(Some(&forked)).unwrap_err().to_string();
+    assert!(e.contains("a fork or rewrite"), "{e}");
+    // A saved map that does not hash to its root; a file with one byte flipped.
+    let mut bad = snap.clone();
+    bad.map[0].1.count += 1;
+    let e = p.verify_log_from(Some(&bad)).unwrap_err().to_string();
+    assert!(e.contains("does not hash to its map root"), "{e}");
+    let mut flipped = bytes.clone();
+    flipped[12] ^= 1;
+    assert!(credseal_engine::AuditSnapshot::from_bytes(&flipped).is_err());
+    // A lie in the map after the saved position is still caught when continuing.
+    let mut leaves = stored_map_leaves(&p);
+    leaves[0].1.count += 1;
+    replace_stored_map(&p, leaves);
+    platform_event(&p);
+    let e = p.verify_log_from(Some(&snap2)).unwrap_err().to_string();
+    assert!(e.contains("subject-map root disagrees"), "{e}");
+}

@@ -19,6 +19,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let signer = LogSigner::from_seed(origin, &[42; 32])?;
     let subject = BlindId([7; 32]);
     let mut log = MemoryLog::new();
+    // The subject map: the subject and one other subject per noise leaf.
+    let mut map = MemoryMap::new();
+    let mut half_map = MemoryMap::new();
     let mut chain: Vec<Vec<u8>> = Vec::new();
     let mut prev = None;
     let t0 = 1_750_000_000;
@@ -26,6 +29,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for counter in 1..=n {
         for k in 0..noise {
             log.append(format!("other leaf {counter}/{k}").as_bytes());
+            let mut other = [0u8; 32];
+            other[..8].copy_from_slice(&counter.to_be_bytes());
+            other[8..16].copy_from_slice(&k.to_be_bytes());
+            map.set(
+                &BlindId(other),
+                MapValue {
+                    count: 1,
+                    head: [3; 32],
+                    index: log.size() - 1,
+                },
+            );
         }
         let r = signer.sign_receipt(&ReceiptBody {
             index: log.size(),
@@ -48,10 +62,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             flags: 0,
         })?;
         log.append(r.as_bytes());
+        map.set(
+            &subject,
+            MapValue {
+                count: counter,
+                head: r.leaf_hash(),
+                index: r.body().index,
+            },
+        );
         prev = Some(r.leaf_hash());
         chain.push(r.into_bytes());
         if counter == n / 2 {
             saved_at = Some((log.size(), chain.len()));
+            half_map = map.clone();
         }
     }
     let verifier = signer.verifier();
@@ -60,8 +83,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The subject's state after a first bundle at the half-way checkpoint.
     let (half, half_count) = saved_at.unwrap_or((0, 0));
     let state = if half > 0 {
-        let cp = signer.sign_checkpoint(&Checkpoint::new(origin, half, log.tree_hash(half)?)?);
-        let b = build_bundle(&log, &chain[..half_count], &cp, None, now)?;
+        let cp = signer
+            .sign_checkpoint(&Checkpoint::new(origin, half, log.tree_hash(half)?)?.with_map_root(&half_map.root())?);
+        let b = build_bundle(&log, &half_map, &subject, &chain[..half_count], &cp, None, now)?;
         Some(
             verify_bundle(&b, &verifier, &subject, None, now)?
                 .into_new_state()
@@ -71,9 +95,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         None
     };
 
-    let cp = signer.sign_checkpoint(&Checkpoint::new(origin, log.size(), log.root())?);
+    let cp = signer.sign_checkpoint(&Checkpoint::new(origin, log.size(), log.root())?.with_map_root(&map.root())?);
     let start = Instant::now();
-    let bundle = build_bundle(&log, &chain, &cp, Some(half), now)?.to_bytes();
+    let bundle = build_bundle(&log, &map, &subject, &chain, &cp, Some(half), now)?.to_bytes();
     let built = start.elapsed();
 
     let mut times = Vec::new();

@@ -13,7 +13,10 @@ use std::path::PathBuf;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use credseal_core::BlindId;
-use credseal_log::{Action, Actor, Chain, Checkpoint, Hash, LogSigner, MemoryLog, Outcome, ReceiptBody, SignedReceipt};
+use credseal_log::{
+    Action, Actor, Chain, Checkpoint, Hash, LogSigner, MapValue, MemoryLog, MemoryMap, Outcome, ReceiptBody,
+    SignedReceipt,
+};
 use serde_json::json;
 
 const ORIGIN: &str = "credseal.example/interop-log";
@@ -35,6 +38,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     let subjects = [BlindId([0xa1; 32]), BlindId([0xb2; 32])];
 
     let mut log = MemoryLog::new();
+    // The subject map (issue 7), and its state at size 3 for the older checkpoint.
+    let mut map = MemoryMap::new();
+    let mut map3 = MemoryMap::new();
     let mut leaves: Vec<SignedReceipt> = Vec::new();
     let mut heads: [Option<(u64, Hash)>; 2] = [None, None];
     for i in 0..7u64 {
@@ -65,12 +71,23 @@ fn main() -> Result<(), Box<dyn Error>> {
         })?;
         assert_eq!(log.append(r.as_bytes()), i);
         heads[who] = Some((counter, r.leaf_hash()));
+        map.set(
+            &subjects[who],
+            MapValue {
+                count: counter,
+                head: r.leaf_hash(),
+                index: i,
+            },
+        );
+        if i == 2 {
+            map3 = map.clone();
+        }
         leaves.push(r);
     }
 
     let size = log.size();
-    let cp7 = signer.sign_checkpoint(&Checkpoint::new(ORIGIN, size, log.root())?);
-    let cp3 = signer.sign_checkpoint(&Checkpoint::new(ORIGIN, 3, log.tree_hash(3)?)?);
+    let cp7 = signer.sign_checkpoint(&Checkpoint::new(ORIGIN, size, log.root())?.with_map_root(&map.root())?);
+    let cp3 = signer.sign_checkpoint(&Checkpoint::new(ORIGIN, 3, log.tree_hash(3)?)?.with_map_root(&map3.root())?);
     let inclusion: Vec<_> = (0..size)
         .map(|i| Ok(json!({ "index": i, "proof": hashes(&log.prove_record(size, i)?) })))
         .collect::<Result<_, Box<dyn Error>>>()?;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::Checkpoint;
 use crate::keys::LogVerifier;
+use crate::map::{MapError, MapProof, MapProofError, MapReader, map_key, map_prove, map_root};
 use crate::merkle::{
     Hash, HashReader, ProofError, TreeError, check_record, check_tree, prove_record, prove_tree, tree_hash,
 };
@@ -18,7 +19,7 @@ use crate::text::{from_text, to_text};
 use crate::{FormatError, VerifyError};
 
 /// The bundle format version: the first byte of an encoded bundle.
-pub const BUNDLE_VERSION: u8 = 1;
+pub const BUNDLE_VERSION: u8 = 2;
 /// Label of the text form `cs1.bundle.<base64url>`.
 pub const BUNDLE_TEXT_LABEL: &str = "bundle";
 /// Largest encoded bundle accepted, in bytes (64 MiB: well over 100,000 receipts).
@@ -29,8 +30,9 @@ pub const MAX_BUNDLE_LEN: usize = 64 << 20;
 pub const SEAL_GRACE_SECS: u64 = 300;
 
 /// Everything a subject needs to check its receipts: all of them from counter 1, in counter
-/// order, each with its inclusion proof in the checkpoint's tree; the checkpoint; and a
-/// consistency proof from the tree size the subject saw last.
+/// order, each with its inclusion proof in the checkpoint's tree; the checkpoint; a
+/// consistency proof from the tree size the subject saw last; and the proof of the subject's
+/// entry in the subject map the checkpoint commits to (version 2: issue 7).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bundle {
     /// The log's origin.
@@ -41,6 +43,9 @@ pub struct Bundle {
     pub checkpoint: String,
     /// The proof that the checkpoint's tree extends the one of size `from_size`.
     pub consistency: Option<ConsistencyProof>,
+    /// The subject's entry (or its absence) in the map whose root the checkpoint's
+    /// `credseal-map` line commits to.
+    pub map: MapProof,
 }
 
 /// One receipt of the subject's chain.
@@ -78,14 +83,14 @@ pub struct ConsistencyProof {
 }
 
 impl Bundle {
-    /// `0x01 ‖ postcard(bundle)`.
+    /// `0x02 ‖ postcard(bundle)`.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = vec![BUNDLE_VERSION];
         out.extend(crate::codec::encode(self));
         out
     }
 
-    /// Reads [`Bundle::to_bytes`]: at most [`MAX_BUNDLE_LEN`] bytes, version 1, canonical,
+    /// Reads [`Bundle::to_bytes`]: at most [`MAX_BUNDLE_LEN`] bytes, version 2, canonical,
     /// nothing after it. The contents are checked by [`verify_bundle`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, FormatError> {
         if bytes.len() > MAX_BUNDLE_LEN {
@@ -125,6 +130,7 @@ impl fmt::Debug for Bundle {
             .field("origin", &self.origin)
             .field("entries", &self.entries)
             .field("consistency", &self.consistency)
+            .field("map_depth", &self.map.siblings.len())
             .finish_non_exhaustive()
     }
 }
@@ -201,6 +207,18 @@ pub enum BuildError<E> {
     /// Reading the log's stored hashes failed.
     #[error(transparent)]
     Tree(#[from] TreeError<E>),
+    /// The checkpoint commits to no subject map (no `credseal-map` line).
+    #[error("the checkpoint commits to no subject map")]
+    NoMapRoot,
+    /// The map given is not the one the checkpoint commits to.
+    #[error("the subject map is not the one the checkpoint commits to")]
+    MapMismatch,
+    /// The map's entry for the subject does not end at the last receipt given.
+    #[error("the subject map's entry does not match the receipts given")]
+    MapEntryMismatch,
+    /// Reading the subject map failed.
+    #[error("the subject map: {0}")]
+    Map(MapError<E>),
 }
 
 /// Builds a subject's bundle on the log side.
@@ -208,22 +226,48 @@ pub enum BuildError<E> {
 /// `receipts` are the subject's signed receipts in counter order from counter 1: **all** of
 /// them whose index is below the checkpoint's size (the verifier treats a receipt withheld
 /// from an earlier bundle as misbehaviour). `checkpoint` is the signed checkpoint note the
-/// proofs are made for; its root is checked against `reader`. `from_size` is the tree size
+/// proofs are made for; its root is checked against `reader`, its `credseal-map` root against
+/// `map`, which gives the proof of `subject`'s entry — that entry must end at the last receipt
+/// given (its count, index and leaf hash), or be absent when none is. `from_size` is the tree size
 /// the subject saw last (`BundleRequest::last_tree_size`); 0 or `None` means none. Receipts
 /// whose `disclose_after` is later than `now` are sealed.
-pub fn build_bundle<R: HashReader + ?Sized, B: AsRef<[u8]>>(
+pub fn build_bundle<R, M, B>(
     reader: &R,
+    map: &M,
+    subject: &BlindId,
     receipts: &[B],
     checkpoint: &str,
     from_size: Option<u64>,
     now: u64,
-) -> Result<Bundle, BuildError<R::Error>> {
+) -> Result<Bundle, BuildError<R::Error>>
+where
+    R: HashReader + ?Sized,
+    M: MapReader + ?Sized,
+    R::Error: From<M::Error>,
+    B: AsRef<[u8]>,
+{
+    let map_err = |e: MapError<M::Error>| {
+        BuildError::Map(match e {
+            MapError::Read(e) => MapError::Read(e.into()),
+            MapError::Corrupt { depth } => MapError::Corrupt { depth },
+            _ => MapError::DuplicateKey,
+        })
+    };
     let note = SignedNote::parse(checkpoint).map_err(BuildError::Checkpoint)?;
     let cp = Checkpoint::parse(note.text()).map_err(BuildError::Checkpoint)?;
     let size = cp.size();
     if tree_hash(size, reader)? != *cp.root() {
         return Err(BuildError::CheckpointMismatch { size });
     }
+    let committed = cp
+        .map_root()
+        .map_err(BuildError::Checkpoint)?
+        .ok_or(BuildError::NoMapRoot)?;
+    if map_root(map).map_err(map_err)? != committed {
+        return Err(BuildError::MapMismatch);
+    }
+    let key = map_key(subject);
+    let map_proof = map_prove(map, &key).map_err(map_err)?;
     let mut entries = Vec::with_capacity(receipts.len());
     for (i, bytes) in receipts.iter().enumerate() {
         let position = i + 1;
@@ -264,11 +308,44 @@ pub fn build_bundle<R: HashReader + ?Sized, B: AsRef<[u8]>>(
             proof: prove_tree(size, from, reader)?,
         }),
     };
+    // The map's entry must end exactly at the last receipt given (the caller gave them all).
+    let entry = map_proof
+        .verify(&committed, &key)
+        .map_err(|_| BuildError::MapMismatch)?;
+    let last = receipts.len() as u64;
+    let matches = match (entry, entries.last()) {
+        (None, None) => true,
+        (Some(v), Some(e)) => {
+            let (index, leaf) = match e {
+                BundleEntry::Full { receipt, .. } => {
+                    let r = UnverifiedReceipt::parse(receipt).map_err(|error| BuildError::Receipt {
+                        position: receipts.len(),
+                        error,
+                    })?;
+                    let index = r
+                        .peek_unverified()
+                        .map_err(|error| BuildError::Receipt {
+                            position: receipts.len(),
+                            error,
+                        })?
+                        .index;
+                    (index, r.leaf_hash())
+                }
+                BundleEntry::Sealed { index, leaf_hash, .. } => (*index, *leaf_hash),
+            };
+            v.count == last && v.index == index && v.head == leaf
+        }
+        _ => false,
+    };
+    if !matches {
+        return Err(BuildError::MapEntryMismatch);
+    }
     Ok(Bundle {
         origin: cp.origin().to_string(),
         entries,
         checkpoint: checkpoint.to_string(),
         consistency,
+        map: map_proof,
     })
 }
 
@@ -525,6 +602,57 @@ pub enum BundleError {
         /// The saved counter.
         counter: u64,
     },
+    /// The checkpoint has no `credseal-map` line: it commits to no subject map, so the bundle
+    /// cannot show that it is complete.
+    #[error("the checkpoint commits to no subject map, so the bundle's completeness cannot be checked")]
+    MapRootMissing,
+    /// The map proof ends at another subject's entry: it is not a proof about this subject.
+    #[error("the subject-map proof is about another subject")]
+    MapProofForOtherSubject,
+    /// The map proof shows an entry for the subject but does not hash to the checkpoint's
+    /// map root.
+    #[error("the subject-map proof does not verify against the checkpoint's map root")]
+    MapProofInvalid,
+    /// The map proof claims the subject has no entry (no receipts) but does not hash to the
+    /// checkpoint's map root: a forged proof of absence, as when a whole chain is withheld.
+    #[error(
+        "the bundle claims the subject has no receipts in the log, but its proof of absence does not verify against the checkpoint's map root"
+    )]
+    MapAbsenceNotProven,
+    /// The checkpoint's map proves the subject has no entry, yet the bundle shows receipts:
+    /// the log contradicts itself (an auditor's `log verify` finds which side is wrong).
+    #[error("the checkpoint's map says the subject has no receipts, yet the bundle shows {got}")]
+    MapSaysNoReceipts {
+        /// The receipts in the bundle.
+        got: u64,
+    },
+    /// The checkpoint commits to more receipts for the subject than the bundle shows: the
+    /// newest `committed - got` receipts (all of them when `got` is 0) were withheld.
+    #[error(
+        "the checkpoint commits to {committed} receipt(s) for this subject but the bundle shows {got}: {} withheld",
+        withheld_range(*got, *committed)
+    )]
+    ReceiptsWithheld {
+        /// The receipt count the checkpoint commits to.
+        committed: u64,
+        /// The receipts in the bundle.
+        got: u64,
+    },
+    /// The bundle shows more receipts than the checkpoint commits to.
+    #[error("the bundle shows {got} receipts but the checkpoint commits to only {committed}")]
+    MapCountBelowChain {
+        /// The receipt count the checkpoint commits to.
+        committed: u64,
+        /// The receipts in the bundle.
+        got: u64,
+    },
+    /// The bundle's last receipt is not the newest receipt the checkpoint commits to (another
+    /// leaf hash or log index at the same count).
+    #[error("receipt {counter} is not the newest receipt the checkpoint commits to")]
+    MapHeadMismatch {
+        /// The bundle's last counter.
+        counter: u64,
+    },
     /// A receipt already in the log at the last verification was not in that bundle: the
     /// earlier bundle withheld it.
     #[error(
@@ -538,6 +666,15 @@ pub enum BundleError {
         /// The saved tree size.
         saved_size: u64,
     },
+}
+
+/// `"receipt 5"`, `"receipts 3 to 5"`, or `"all of them"` (none shown).
+fn withheld_range(got: u64, committed: u64) -> String {
+    match (got, committed.saturating_sub(got)) {
+        (0, _) => "all of them".into(),
+        (_, 1) => format!("receipt {committed}"),
+        _ => format!("receipts {} to {committed}", got + 1),
+    }
 }
 
 /// What pass 1 learns about each entry, for the chain checks of pass 2.
@@ -586,7 +723,13 @@ fn check_inclusion(p: &[Hash], cp: &Checkpoint, index: u64, leaf: &Hash, counter
 /// 5. the chain: counters 1, 2, 3, … (a gap, a duplicate or a reordering is named), each
 ///    full receipt's previous hash is the leaf hash of the entry before it, log indexes
 ///    increase, times do not decrease;
-/// 6. against the saved state: at least as many receipts, the same receipt at the saved
+/// 6. completeness against the subject map the checkpoint commits to (its `credseal-map`
+///    line): the map proof verifies for the subject's key; with receipts, the entry's count
+///    is the last counter and its head and index are the last entry's (a withheld newest
+///    receipt or tail is [`BundleError::ReceiptsWithheld`]); without receipts, the proof
+///    shows the subject absent (a withheld whole chain with a forged proof of absence is
+///    [`BundleError::MapAbsenceNotProven`]);
+/// 7. against the saved state: at least as many receipts, the same receipt at the saved
 ///    counter, and no receipt beyond the saved counter that was already in the saved tree.
 pub fn verify_bundle(
     bundle: &Bundle,
@@ -616,6 +759,10 @@ pub fn verify_bundle(
         _ => BundleError::CheckpointBadSignature,
     })?;
     let size = cp.size();
+    let committed_map = cp
+        .map_root()
+        .map_err(BundleError::CheckpointMalformed)?
+        .ok_or(BundleError::MapRootMissing)?;
 
     // 3. Consistency with what the subject saw before.
     if let Some(s) = state {
@@ -760,8 +907,41 @@ pub fn verify_bundle(
         }
     }
 
-    // 6. Against the saved chain.
+    // 6. Completeness: the chain ends where the checkpoint's subject map says it does.
     let got = links.len() as u64;
+    let entry = bundle
+        .map
+        .verify(&committed_map, &map_key(subject))
+        .map_err(|e| match e {
+            MapProofError::OtherKey => BundleError::MapProofForOtherSubject,
+            MapProofError::RootMismatch { claims_present: false } => BundleError::MapAbsenceNotProven,
+            _ => BundleError::MapProofInvalid,
+        })?;
+    match (entry, links.last()) {
+        (None, None) => {}
+        (None, Some(_)) => return Err(BundleError::MapSaysNoReceipts { got }),
+        (Some(v), _) if v.count > got => {
+            return Err(BundleError::ReceiptsWithheld {
+                committed: v.count,
+                got,
+            });
+        }
+        (Some(v), _) if v.count < got => {
+            return Err(BundleError::MapCountBelowChain {
+                committed: v.count,
+                got,
+            });
+        }
+        (Some(v), Some(last)) => {
+            if v.head != last.leaf || v.index != last.index {
+                return Err(BundleError::MapHeadMismatch { counter: got });
+            }
+        }
+        // count == got == 0: a map entry never has count 0.
+        (Some(_), None) => return Err(BundleError::MapProofInvalid),
+    }
+
+    // 7. Against the saved chain.
     let mut seen_before = 0;
     if let Some(s) = state {
         if got < s.counter {

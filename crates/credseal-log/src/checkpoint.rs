@@ -10,6 +10,10 @@ use crate::merkle::{Hash, MAX_TREE_SIZE};
 use crate::note::check_key_name;
 use crate::text::{b64std_decode, b64std_encode};
 
+/// The keyword of the checkpoint extension line that commits to the subject map's root:
+/// `credseal-map <base64(root)>`.
+pub const MAP_EXTENSION: &str = "credseal-map";
+
 /// A log checkpoint: origin, tree size, root hash and optional extension lines.
 ///
 /// Built with [`Checkpoint::new`] (and [`Checkpoint::with_extension`]) by the log, obtained
@@ -82,6 +86,49 @@ impl Checkpoint {
     /// The extension lines, without their newlines.
     pub fn extensions(&self) -> &[String] {
         &self.extensions
+    }
+
+    /// Adds the subject-map extension line `credseal-map <base64(map root)>` (issue 7).
+    pub fn with_map_root(self, map_root: &Hash) -> Result<Self, FormatError> {
+        let line = format!("{MAP_EXTENSION} {}", b64std_encode(map_root));
+        self.with_extension(&line)
+    }
+
+    /// The subject-map root committed by the `credseal-map` extension line, `None` when there
+    /// is no such line. A checkpoint with two such lines, or one whose root is not exactly
+    /// 44 characters of canonical base64 of 32 bytes, is malformed.
+    pub fn map_root(&self) -> Result<Option<Hash>, FormatError> {
+        let mut found = None;
+        for (i, e) in self.extensions.iter().enumerate() {
+            let line = 4 + i;
+            let Some(rest) = e.strip_prefix(MAP_EXTENSION) else {
+                continue;
+            };
+            let Some(b64) = rest.strip_prefix(' ') else {
+                continue; // another extension whose keyword merely starts alike
+            };
+            if found.is_some() {
+                return Err(FormatError::Checkpoint {
+                    line,
+                    reason: "a second map root line",
+                });
+            }
+            if b64.len() != 44 {
+                return Err(FormatError::Checkpoint {
+                    line,
+                    reason: "the map root is not 44 base64 characters",
+                });
+            }
+            let root: Hash =
+                b64std_decode(b64, "checkpoint map root", 0)?
+                    .try_into()
+                    .map_err(|_| FormatError::Checkpoint {
+                        line,
+                        reason: "the map root is not 32 bytes",
+                    })?;
+            found = Some(root);
+        }
+        Ok(found)
     }
 
     /// The note text (body): `origin\nsize\nbase64(root)\n` then each extension line.
@@ -173,6 +220,36 @@ mod tests {
         assert_eq!(Checkpoint::parse(&t).unwrap(), c);
         assert!(c.clone().with_extension("").is_err());
         assert!(c.with_extension("a\nb").is_err());
+    }
+
+    #[test]
+    fn map_root_line_round_trips_and_is_strict() {
+        let c = Checkpoint::new("o", 3, [7; 32]).unwrap();
+        assert_eq!(c.map_root(), Ok(None));
+        let m = c.clone().with_map_root(&[9; 32]).unwrap();
+        let t = m.to_text();
+        assert!(
+            t.ends_with("\ncredseal-map CQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQk=\n"),
+            "{t}"
+        );
+        let back = Checkpoint::parse(&t).unwrap();
+        assert_eq!(back.map_root(), Ok(Some([9; 32])));
+        // Other extensions are ignored, including look-alike keywords.
+        let o = c
+            .clone()
+            .with_extension("credseal-mapx 1")
+            .unwrap()
+            .with_map_root(&[1; 32])
+            .unwrap();
+        assert_eq!(o.map_root(), Ok(Some([1; 32])));
+        let two = m.clone().with_map_root(&[9; 32]).unwrap();
+        assert!(matches!(two.map_root(), Err(FormatError::Checkpoint { line: 5, .. })));
+        let short = c.clone().with_extension("credseal-map AAAA").unwrap();
+        assert!(short.map_root().is_err());
+        let noncanonical = c
+            .with_extension("credseal-map CQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQl=")
+            .unwrap();
+        assert!(noncanonical.map_root().is_err());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //!
 //! On the log side start with [`LogSigner`]: [`LogSigner::sign_receipt`] makes the leaf
 //! data, [`stored_hashes`] the hashes to store, [`tree_hash`] the root,
+//! [`map_update`] (or [`MemoryMap`]) the subject map whose root the checkpoint commits to,
 //! [`LogSigner::sign_checkpoint`] the checkpoint, [`build_bundle`] a subject's bundle. On the
 //! subject side start with [`LogVerifier::from_vkey`] and [`verify_bundle`].
 //!
@@ -15,6 +16,7 @@
 //! let signer = LogSigner::new("credseal.example/log", &SigningKey::generate())?;
 //! let subject = BlindId([7; 32]);
 //! let mut log = MemoryLog::new();
+//! let mut map = MemoryMap::new(); // every subject's receipt count and newest receipt
 //! let mut chain = Vec::new(); // the subject's receipts, counter order
 //! let mut prev = None;
 //! for (counter, purpose) in (1..).zip(["loan-approval", "post-loan-management"]) {
@@ -36,11 +38,14 @@
 //!         flags: 0,
 //!     })?;
 //!     log.append(receipt.as_bytes());
+//!     map.set(&subject, MapValue { count: counter, head: receipt.leaf_hash(), index: receipt.body().index });
 //!     prev = Some(receipt.leaf_hash());
 //!     chain.push(receipt.into_bytes());
 //! }
-//! let checkpoint = signer.sign_checkpoint(&Checkpoint::new(signer.origin(), log.size(), log.root())?);
-//! let bundle = build_bundle(&log, &chain, &checkpoint, None, 1_750_000_100)?;
+//! let checkpoint = signer.sign_checkpoint(
+//!     &Checkpoint::new(signer.origin(), log.size(), log.root())?.with_map_root(&map.root())?,
+//! );
+//! let bundle = build_bundle(&log, &map, &subject, &chain, &checkpoint, None, 1_750_000_100)?;
 //!
 //! // The subject, knowing only the verifier key text:
 //! let verifier = LogVerifier::from_vkey(&signer.vkey())?;
@@ -128,7 +133,9 @@
 //! The dash is U+2014. credseal's key name is the log's origin, which MUST therefore be a
 //! valid key name (non-empty, no Unicode whitespace, no `+`, no control characters). The
 //! tree size is decimal without leading zeros (`0` for the empty tree) and at most 2⁶²;
-//! the root is exactly 44 characters. Extension lines are non-empty (issue 7 adds one).
+//! the root is exactly 44 characters. Extension lines are non-empty; credseal checkpoints
+//! carry exactly one, `credseal-map <base64(subject-map root)>` ([`MAP_EXTENSION`]), which
+//! [`verify_bundle`] requires.
 //! Verifiers MUST reject notes over 128 KiB, with ASCII control characters other than
 //! newline, with more than 100 signatures, with non-canonical base64, and bodies with empty
 //! lines, fewer than three lines or a malformed size or root. A note MUST carry a signature
@@ -139,10 +146,11 @@
 //! ## Bundles
 //!
 //! ```text
-//! bundle = 0x01 (version) ‖ postcard{ origin string,
+//! bundle = 0x02 (version) ‖ postcard{ origin string,
 //!                                     entries seq<entry>,
 //!                                     checkpoint string (the signed note),
-//!                                     consistency option<{ from_size u64, proof seq<32 bytes> }> }
+//!                                     consistency option<{ from_size u64, proof seq<32 bytes> }>,
+//!                                     map MapProof (the subject's entry in the checkpoint's map) }
 //! entry  = 0 Full   { receipt bytes, inclusion seq<32 bytes> }
 //!        | 1 Sealed { index u64, leaf_hash 32 bytes, counter u64, sealed_until u64,
 //!                     inclusion seq<32 bytes> }
@@ -171,12 +179,12 @@
 //! the saved counter whose index is below the saved tree size (withheld from the earlier
 //! bundle).
 //!
-//! What a subject cannot see on its own: a receipt the log never chained to it, and
-//! receipts logged after the newest one a bundle shows but left out of it (the next bundle
-//! that shows them exposes the omission as withheld-earlier; until then the subject cannot
-//! tell). Auditors, who see all leaves, close the first gap; a signed per-subject map root
-//! in the checkpoint (issue 7) closes the second. A sealed entry's date is the log's claim
-//! until the entry is disclosed.
+//! The subject map ([`MapProof`], module `map`; docs/formats.md §10 "Subject map") makes a
+//! bundle complete: its chain must end at the count, head and index the checkpoint commits
+//! to, or the map must prove the subject absent. What a subject cannot see on its own: a
+//! receipt the log never chained to it, and a map that under-counts it (signed by a
+//! dishonest log key holder); auditors replaying the log close both. Split views need
+//! witnesses. A sealed entry's date is the log's claim until the entry is disclosed.
 //!
 //! ## Saved state
 //!
@@ -198,6 +206,7 @@ mod checkpoint;
 mod codec;
 mod error;
 mod keys;
+mod map;
 mod merkle;
 mod note;
 mod receipt;
@@ -208,9 +217,14 @@ pub use bundle::{
     BUNDLE_TEXT_LABEL, BUNDLE_VERSION, BuildError, Bundle, BundleEntry, BundleError, ConsistencyProof, MAX_BUNDLE_LEN,
     ReceiptView, SEAL_GRACE_SECS, VerifiedBundle, build_bundle, verify_bundle, verify_bundle_bytes,
 };
-pub use checkpoint::Checkpoint;
+pub use checkpoint::{Checkpoint, MAP_EXTENSION};
 pub use error::{FormatError, VerifyError};
 pub use keys::{LogSigner, LogVerifier};
+pub use map::{
+    EMPTY_MAP_ROOT, MAP_DEPTH, MAP_KEY_LABEL, MAP_LEAF_PREFIX, MAP_NODE_PREFIX, MAP_VALUE_LEN, MapError, MapLeaf,
+    MapNode, MapPos, MapProof, MapProofError, MapReader, MapUpdate, MapValue, MemoryMap, map_key, map_leaf_hash,
+    map_node_hash, map_prove, map_root, map_update,
+};
 pub use merkle::{
     EMPTY_ROOT, Hash, HashReader, LEAF_PREFIX, MAX_TREE_SIZE, MemoryLog, MissingHash, NODE_PREFIX, ProofError,
     RecordProof, TreeError, TreeProof, check_record, check_tree, node_hash, prove_record, prove_tree, record_hash,

@@ -633,6 +633,12 @@ impl MemoryLog {
     }
 }
 
+impl From<std::convert::Infallible> for MissingHash {
+    fn from(e: std::convert::Infallible) -> Self {
+        match e {}
+    }
+}
+
 impl HashReader for MemoryLog {
     type Error = MissingHash;
 

@@ -19,6 +19,8 @@ struct TestLog {
     chain: Vec<SignedReceipt>,
     /// Chain of the other subject.
     other_chain: Vec<SignedReceipt>,
+    /// The subject map: every chained receipt updates its subject's entry.
+    map: MemoryMap,
     time: u64,
 }
 
@@ -56,6 +58,7 @@ impl TestLog {
             log: MemoryLog::new(),
             chain: Vec::new(),
             other_chain: Vec::new(),
+            map: MemoryMap::new(),
             time: T0,
         }
     }
@@ -93,7 +96,21 @@ impl TestLog {
         let r = self.signer().sign_receipt(&b).unwrap();
         self.log.append(r.as_bytes());
         self.chain.push(r.clone());
+        self.map_set(&r);
         r
+    }
+
+    /// Sets the map entry of `r`'s subject to `r`.
+    fn map_set(&mut self, r: &SignedReceipt) {
+        let b = r.body();
+        self.map.set(
+            &b.subject.unwrap(),
+            MapValue {
+                count: b.chain.unwrap().counter,
+                head: r.leaf_hash(),
+                index: b.index,
+            },
+        );
     }
 
     /// Appends `k` receipts about another subject and platform events.
@@ -119,14 +136,22 @@ impl TestLog {
             let r = self.signer().sign_receipt(&b).unwrap();
             self.log.append(r.as_bytes());
             if b.chain.is_some() {
+                self.map_set(&r);
                 self.other_chain.push(r);
             }
         }
     }
 
     fn checkpoint(&self) -> String {
-        self.signer()
-            .sign_checkpoint(&Checkpoint::new(ORIGIN, self.log.size(), self.log.root()).unwrap())
+        self.signer().sign_checkpoint(&self.checkpoint_body())
+    }
+
+    /// The checkpoint body of the current log and map.
+    fn checkpoint_body(&self) -> Checkpoint {
+        Checkpoint::new(ORIGIN, self.log.size(), self.log.root())
+            .unwrap()
+            .with_map_root(&self.map.root())
+            .unwrap()
     }
 
     fn receipts(&self) -> Vec<Vec<u8>> {
@@ -136,6 +161,8 @@ impl TestLog {
     fn bundle(&self, from: Option<&SavedState>, now: u64) -> Bundle {
         build_bundle(
             &self.log,
+            &self.map,
+            &SUBJECT,
             &self.receipts(),
             &self.checkpoint(),
             from.map(SavedState::tree_size),
@@ -354,10 +381,16 @@ fn bundle_trailing_bytes_and_other_version() {
         })
     ));
     bytes.pop();
-    bytes[0] = 2;
+    // Version 1 (before the subject map) is no longer read.
+    bytes[0] = 1;
     assert!(matches!(
         verify_bundle_bytes(&bytes, &t.verifier(), &SUBJECT, None, T0).unwrap_err(),
-        BundleError::Malformed(FormatError::UnsupportedVersion { found: 2, .. })
+        BundleError::Malformed(FormatError::UnsupportedVersion { found: 1, .. })
+    ));
+    bytes[0] = 3;
+    assert!(matches!(
+        verify_bundle_bytes(&bytes, &t.verifier(), &SUBJECT, None, T0).unwrap_err(),
+        BundleError::Malformed(FormatError::UnsupportedVersion { found: 3, .. })
     ));
 }
 
@@ -493,7 +526,158 @@ fn bundle_tail_withheld() {
     t.noise(3);
     let mut b = t.bundle(Some(&s), T0 + 10_000);
     b.entries.pop();
+    // The checkpoint's subject map says 5 (issue 7); this check comes before the saved state's.
+    expect_failure(&t, &b, Some(&s), BundleError::ReceiptsWithheld { committed: 5, got: 4 });
+    // A log that also commits a false map is still caught by the saved state.
+    let mut lying = t.clone();
+    lying.chain.pop();
+    let head = lying.chain[3].clone();
+    lying.map_set(&head);
+    let b = lying.bundle(Some(&s), T0 + 10_000);
     expect_failure(&t, &b, Some(&s), BundleError::TruncatedHistory { saved: 5, got: 4 });
+}
+
+// ------------------------------------------------------------------------------------------
+// Completeness: the subject map committed in the checkpoint (issue 7)
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn bundle_newest_withheld() {
+    let t = five();
+    let mut b = t.bundle(None, T0 + 10_000);
+    b.entries.pop();
+    let err = BundleError::ReceiptsWithheld { committed: 5, got: 4 };
+    assert_eq!(
+        err.to_string(),
+        "the checkpoint commits to 5 receipt(s) for this subject but the bundle shows 4: receipt 5 withheld"
+    );
+    expect_failure(&t, &b, None, err);
+    // And against a saved state of an earlier checkpoint (receipts 1..4 seen).
+    let mut early = TestLog::new();
+    for _ in 0..4 {
+        early.noise(2);
+        early.add();
+    }
+    let s = first_state(&early);
+    let mut t = early.clone();
+    t.noise(2);
+    t.add();
+    let mut b = t.bundle(Some(&s), T0 + 10_000);
+    b.entries.pop();
+    expect_failure(&t, &b, Some(&s), BundleError::ReceiptsWithheld { committed: 5, got: 4 });
+}
+
+#[test]
+fn bundle_sealed_newest_withheld() {
+    // A delayed-disclosure receipt counts in the map like any other: withholding it, even
+    // before its date, is caught.
+    let mut t = five();
+    let until = T0 + 1_000_000;
+    t.add_sealed(until);
+    let mut b = t.bundle(None, T0 + 10_000);
+    assert!(matches!(b.entries[5], BundleEntry::Sealed { counter: 6, .. }));
+    verify_bundle(&b, &t.verifier(), &SUBJECT, None, T0 + 10_000).expect("honest bundle");
+    b.entries.pop();
+    expect_failure(&t, &b, None, BundleError::ReceiptsWithheld { committed: 6, got: 5 });
+}
+
+#[test]
+fn bundle_last_three_withheld() {
+    let t = five();
+    let mut b = t.bundle(None, T0 + 10_000);
+    b.entries.truncate(2);
+    let err = BundleError::ReceiptsWithheld { committed: 5, got: 2 };
+    assert!(err.to_string().ends_with("receipts 3 to 5 withheld"), "{err}");
+    expect_failure(&t, &b, None, err);
+}
+
+#[test]
+fn bundle_chain_withheld_nonmembership() {
+    let t = five();
+    // The whole chain withheld, with a forged proof of absence: the path's end emptied.
+    let mut b = t.bundle(None, T0 + 10_000);
+    b.entries.clear();
+    b.map.leaf = None;
+    expect_failure(&t, &b, None, BundleError::MapAbsenceNotProven);
+    // ... or the path cut short above the subject's leaf.
+    let mut b = t.bundle(None, T0 + 10_000);
+    b.entries.clear();
+    b.map.leaf = None;
+    b.map.siblings.pop();
+    expect_failure(&t, &b, None, BundleError::MapAbsenceNotProven);
+    // The whole chain withheld with the honest map proof: all five withheld.
+    let mut b = t.bundle(None, T0 + 10_000);
+    b.entries.clear();
+    let err = BundleError::ReceiptsWithheld { committed: 5, got: 0 };
+    assert!(err.to_string().ends_with("all of them withheld"), "{err}");
+    expect_failure(&t, &b, None, err);
+    // A genuine proof of absence verifies for a subject that has no receipts.
+    let mut empty = TestLog::new();
+    empty.noise(5);
+    let b = empty.bundle(None, T0);
+    assert!(b.map.leaf.is_none() || b.map.leaf.unwrap().key != map_key(&SUBJECT));
+    verify_bundle(&b, &empty.verifier(), &SUBJECT, None, T0).expect("absence proven");
+}
+
+#[test]
+fn bundle_map_proof_other_subject() {
+    let t = five();
+    let mut b = t.bundle(None, T0 + 10_000);
+    b.map = t.map.prove(&OTHER);
+    expect_failure(&t, &b, None, BundleError::MapProofForOtherSubject);
+    // Also when the chain is withheld with it.
+    b.entries.clear();
+    expect_failure(&t, &b, None, BundleError::MapProofForOtherSubject);
+}
+
+#[test]
+fn bundle_map_value_altered() {
+    let t = five();
+    let mut b = t.bundle(None, T0 + 10_000);
+    b.map.leaf.as_mut().unwrap().value.count = 4;
+    b.entries.pop();
+    expect_failure(&t, &b, None, BundleError::MapProofInvalid);
+    let mut b = t.bundle(None, T0 + 10_000);
+    b.map.siblings[0][0] ^= 1;
+    expect_failure(&t, &b, None, BundleError::MapProofInvalid);
+}
+
+#[test]
+fn bundle_map_head_differs() {
+    // A log that commits (and signs) a map whose head for the subject is another leaf: the
+    // subject sees that its newest receipt is not the committed one.
+    let t = five();
+    let mut lying = t.clone();
+    let index = t.chain[4].body().index;
+    lying.map.set(
+        &SUBJECT,
+        MapValue {
+            count: 5,
+            head: [0xee; 32],
+            index,
+        },
+    );
+    let mut b = t.bundle(None, T0 + 10_000);
+    b.map = lying.map.prove(&SUBJECT);
+    b.checkpoint = lying.checkpoint();
+    expect_failure(&t, &b, None, BundleError::MapHeadMismatch { counter: 5 });
+    // A map that says the subject has none.
+    let mut none = TestLog::new();
+    none.log = t.log.clone();
+    let mut b = t.bundle(None, T0 + 10_000);
+    b.map = none.map.prove(&SUBJECT);
+    b.checkpoint = none.checkpoint();
+    expect_failure(&t, &b, None, BundleError::MapSaysNoReceipts { got: 5 });
+}
+
+#[test]
+fn bundle_checkpoint_without_map_root() {
+    let t = five();
+    let mut b = t.bundle(None, T0 + 10_000);
+    b.checkpoint = t
+        .signer()
+        .sign_checkpoint(&Checkpoint::new(ORIGIN, t.log.size(), t.log.root()).unwrap());
+    expect_failure(&t, &b, None, BundleError::MapRootMissing);
 }
 
 #[test]
@@ -501,8 +685,12 @@ fn bundle_receipt_withheld_earlier() {
     // The first bundle hid receipt 5, already in the log. The next bundle shows it: the
     // subject learns the earlier bundle was incomplete.
     let t = five();
+    // Only a log that also commits a false map can do that (auditors catch the map; the
+    // subject catches the omission at its next bundle).
     let mut hiding = t.clone();
     hiding.chain.pop();
+    let head = hiding.chain[3].clone();
+    hiding.map_set(&head);
     let s = verify_bundle(&hiding.bundle(None, T0), &t.verifier(), &SUBJECT, None, T0)
         .unwrap()
         .into_new_state();
@@ -556,6 +744,7 @@ fn bundle_receipt_out_of_log_order_at_2() {
         .unwrap();
     t.log.append(r2.as_bytes());
     t.log.append(r1.as_bytes());
+    t.map_set(&r2);
     t.chain = vec![r1, r2];
     let b = t.bundle(None, T0);
     assert_eq!(
@@ -583,6 +772,7 @@ fn bundle_receipt_not_chained_at_1() {
         }],
         checkpoint: t.checkpoint(),
         consistency: None,
+        map: t.map.prove(&SUBJECT),
     };
     assert_eq!(
         verify_bundle(&b, &t.verifier(), &SUBJECT, None, T0).unwrap_err(),
@@ -697,8 +887,9 @@ fn bundle_proof_for_other_tree_size() {
     let mut t = five();
     let size = t.log.size();
     let cp = t.checkpoint();
+    let map_then = t.map.clone();
     t.noise(size as usize);
-    let mut b = build_bundle(&t.log, &t.receipts(), &cp, None, T0).unwrap();
+    let mut b = build_bundle(&t.log, &map_then, &SUBJECT, &t.receipts(), &cp, None, T0).unwrap();
     for (e, r) in b.entries.iter_mut().zip(&t.chain) {
         if let BundleEntry::Full { inclusion, .. } = e {
             *inclusion = t.log.prove_record(2 * size, r.body().index).unwrap();
@@ -846,7 +1037,16 @@ fn bundle_consistency_from_other_size() {
     let mut t = five();
     let s = first_state(&t);
     t.noise(9);
-    let b = build_bundle(&t.log, &t.receipts(), &t.checkpoint(), Some(s.tree_size() - 1), T0).unwrap();
+    let b = build_bundle(
+        &t.log,
+        &t.map,
+        &SUBJECT,
+        &t.receipts(),
+        &t.checkpoint(),
+        Some(s.tree_size() - 1),
+        T0,
+    )
+    .unwrap();
     expect_failure(
         &t,
         &b,
@@ -1077,31 +1277,44 @@ fn saved_state_for_other_log() {
 fn build_bundle_refuses_inconsistent_input() {
     let mut t = five();
     let cp = t.checkpoint();
+    let map_then = t.map.clone();
     let size = t.log.size();
     // A receipt beyond the checkpoint.
     t.noise(1);
     t.add();
     assert!(matches!(
-        build_bundle(&t.log, &t.receipts(), &cp, None, T0),
+        build_bundle(&t.log, &map_then, &SUBJECT, &t.receipts(), &cp, None, T0),
         Err(BuildError::ReceiptBeyondCheckpoint { position: 6, size: s, .. }) if s == size
     ));
     // Receipts not in counter order.
     let mut rs = t.receipts();
     rs.swap(0, 1);
     assert_eq!(
-        build_bundle(&t.log, &rs, &t.checkpoint(), None, T0).unwrap_err(),
+        build_bundle(&t.log, &t.map, &SUBJECT, &rs, &t.checkpoint(), None, T0).unwrap_err(),
         BuildError::NotAChain { position: 1 }
     );
     // A checkpoint whose root is not the log's.
-    let wrong = t
-        .signer()
-        .sign_checkpoint(&Checkpoint::new(ORIGIN, t.log.size(), [0; 32]).unwrap());
+    let wrong = t.signer().sign_checkpoint(
+        &Checkpoint::new(ORIGIN, t.log.size(), [0; 32])
+            .unwrap()
+            .with_map_root(&t.map.root())
+            .unwrap(),
+    );
     assert_eq!(
-        build_bundle(&t.log, &t.receipts(), &wrong, None, T0).unwrap_err(),
+        build_bundle(&t.log, &t.map, &SUBJECT, &t.receipts(), &wrong, None, T0).unwrap_err(),
         BuildError::CheckpointMismatch { size: t.log.size() }
     );
     assert_eq!(
-        build_bundle(&t.log, &t.receipts(), &t.checkpoint(), Some(t.log.size() + 1), T0).unwrap_err(),
+        build_bundle(
+            &t.log,
+            &t.map,
+            &SUBJECT,
+            &t.receipts(),
+            &t.checkpoint(),
+            Some(t.log.size() + 1),
+            T0
+        )
+        .unwrap_err(),
         BuildError::FromSizeAfterCheckpoint {
             from: t.log.size() + 1,
             size: t.log.size()
@@ -1110,7 +1323,7 @@ fn build_bundle_refuses_inconsistent_input() {
     // Missing stored hashes surface as tree errors.
     let short: Vec<Hash> = t.log.stored()[..4].to_vec();
     assert!(matches!(
-        build_bundle(&short, &t.receipts(), &t.checkpoint(), None, T0),
+        build_bundle(&short, &t.map, &SUBJECT, &t.receipts(), &t.checkpoint(), None, T0),
         Err(BuildError::Tree(TreeError::Read(MissingHash { .. })))
     ));
 }

@@ -95,6 +95,10 @@ mod tests {
         let span = Span::new(Tree::Revocations, &[0xFF, 0xFF], None).unwrap();
         assert_eq!(span.upper, vec![Tree::Revocations.tag() + 1]);
         assert_eq!(span.lower, Bound::Included(vec![12, 0xFF, 0xFF]));
+        // The last tree (the highest tag).
+        let span = Span::new(Tree::SubjectMap, &[0xFF, 0xFF], None).unwrap();
+        assert_eq!(span.upper, vec![Tree::SubjectMap.tag() + 1]);
+        assert_eq!(span.lower, Bound::Included(vec![13, 0xFF, 0xFF]));
     }
 
     #[test]

@@ -34,11 +34,14 @@ pub enum Tree {
     Fingerprints,
     /// The authority's revocations (revoked credential serials). Tag 12.
     Revocations,
+    /// The subject map's nodes (issue 7): a sparse Merkle tree of every subject's receipt
+    /// count and newest receipt, whose root each checkpoint commits to. Tag 13.
+    SubjectMap,
 }
 
 impl Tree {
     /// Every tree, in tag order.
-    pub const ALL: [Tree; 12] = [
+    pub const ALL: [Tree; 13] = [
         Tree::Meta,
         Tree::Deks,
         Tree::DekIndex,
@@ -51,9 +54,10 @@ impl Tree {
         Tree::SubjectReceipts,
         Tree::Fingerprints,
         Tree::Revocations,
+        Tree::SubjectMap,
     ];
 
-    /// The tree's one-byte tag, `1..=12`.
+    /// The tree's one-byte tag, `1..=13`.
     ///
     /// On-disk format: the sled backend writes this byte in front of every key. The values are
     /// stable; a new tree gets the next unused tag and a removed tree's tag is never reused.
@@ -72,6 +76,7 @@ impl Tree {
             Tree::SubjectReceipts => 10,
             Tree::Fingerprints => 11,
             Tree::Revocations => 12,
+            Tree::SubjectMap => 13,
         }
     }
 
@@ -95,6 +100,7 @@ impl Tree {
             Tree::SubjectReceipts => "subject_receipts",
             Tree::Fingerprints => "fingerprints",
             Tree::Revocations => "revocations",
+            Tree::SubjectMap => "subject_map",
         }
     }
 }
@@ -112,12 +118,12 @@ mod tests {
     #[test]
     fn tags_are_the_documented_format() {
         let tags: Vec<u8> = Tree::ALL.iter().map(|t| t.tag()).collect();
-        assert_eq!(tags, (1..=12).collect::<Vec<u8>>());
+        assert_eq!(tags, (1..=13).collect::<Vec<u8>>());
         for t in Tree::ALL {
             assert_eq!(Tree::from_tag(t.tag()), Some(t));
         }
         assert_eq!(Tree::from_tag(0), None);
-        assert_eq!(Tree::from_tag(13), None);
+        assert_eq!(Tree::from_tag(14), None);
     }
 
     #[test]

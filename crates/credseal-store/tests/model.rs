@@ -18,14 +18,15 @@ enum Op {
     InsertNew(Tree, Vec<u8>, Vec<u8>),
 }
 
-/// Few trees (the edges and a middle one) and a tiny alphabet with the 0x00/0xFF edges, so that
+/// Few trees (the edges — the last one is the newest, SubjectMap — and a middle one) and a tiny alphabet with the 0x00/0xFF edges, so that
 /// keys collide, share prefixes, and sit next to tree boundaries.
 fn tree() -> impl Strategy<Value = Tree> {
     prop_oneof![
         Just(Tree::Meta),
         Just(Tree::Replay),
         Just(Tree::Fingerprints),
-        Just(Tree::Revocations)
+        Just(Tree::Revocations),
+        Just(Tree::SubjectMap)
     ]
 }
 

@@ -55,6 +55,8 @@ type checkpoint struct {
 	origin string
 	size   int64
 	root   tlog.Hash
+	// The subject-map root of the `credseal-map <base64>` extension line (issue 7).
+	mapRoot tlog.Hash
 }
 
 // parseCheckpoint parses a C2SP tlog-checkpoint body: origin, size and root lines, then
@@ -80,7 +82,15 @@ func parseCheckpoint(text string) checkpoint {
 	if err != nil {
 		fail("checkpoint root %q: %v", lines[2], err)
 	}
-	return checkpoint{lines[0], size, root}
+	// credseal checkpoints carry exactly one extension line: `credseal-map <base64(root)>`.
+	if len(lines) != 4 || !strings.HasPrefix(lines[3], "credseal-map ") {
+		fail("checkpoint has no single credseal-map extension line: %q", lines[3:])
+	}
+	mapRoot, err := tlog.ParseHash(strings.TrimPrefix(lines[3], "credseal-map "))
+	if err != nil {
+		fail("checkpoint map root %q: %v", lines[3], err)
+	}
+	return checkpoint{lines[0], size, root, mapRoot}
 }
 
 func openCheckpoint(name string, verifier note.Verifier) checkpoint {
