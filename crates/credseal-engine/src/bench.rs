@@ -20,6 +20,11 @@ use crate::platform::{InitOptions, OpenOptions, Platform};
 /// Results of `bench ingest`.
 #[derive(Clone, Debug, Serialize)]
 pub struct IngestBench {
+    /// Receipts the ingest committed (one per subject and source department).
+    pub receipts: u64,
+    /// Raw bytes (keys and values) of everything but the records that the ingest wrote: the
+    /// receipts, Merkle hashes, checkpoints, the subjects' chains and map, per record.
+    pub log_and_index_bytes_per_record: f64,
     /// Synthetic subjects.
     pub subjects: u64,
     /// Records ingested.
@@ -183,13 +188,57 @@ pub fn bench_ingest(catalog_text: &str, subjects: u64, work: &Path, progress: &d
         }
     }
     progress.finish();
+    // Untimed: everything else the ingest wrote (its receipts, their Merkle hashes, the
+    // checkpoints, the subjects' chains and map, counters), for the floor to write the same
+    // keys and bytes; and how many receipts it signed.
+    let receipts = p.log_size()?;
+    let mut others: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    for tree in credseal_store::Tree::ALL {
+        if tree == credseal_store::Tree::Records {
+            continue;
+        }
+        for kv in p.store.scan_prefix(tree, &[]) {
+            let (k, v) = kv?;
+            others.push((crate::layout::raw_key(tree.tag(), &k), v));
+        }
+    }
+    let other_bytes: usize = others.iter().map(|(k, v)| k.len() + v.len()).sum();
     drop(p);
     let disk = dir_size(&dir.join(crate::platform::DB_DIR));
 
-    // The floor.
+    // The floor: the records sealed and written, one receipt signature per receipt of ours,
+    // and the same other keys and bytes written in plain batches.
     let floor_dir = work.join("floor");
     let kek = credseal_crypto::Kek::generate();
+    let floor_signer = credseal_log::LogSigner::from_seed("bench.credseal.invalid/log", &[7; 32])
+        .map_err(|e| EngineError::Invalid(format!("floor signer: {e}")))?;
+    let body = credseal_log::ReceiptBody {
+        index: 0,
+        time: 0,
+        actor: credseal_log::Actor::Source {
+            id: "bench-source".into(),
+        },
+        action: credseal_log::Action::Ingest,
+        detail: "11 records added".into(),
+        subject: Some(credseal_core::BlindId([1; 32])),
+        classes: catalog.classes.keys().cloned().collect(),
+        purpose: String::new(),
+        token_hash: None,
+        outcome: credseal_log::Outcome::Done,
+        release_digest: None,
+        salt: [3; 16],
+        chain: Some(credseal_log::Chain { counter: 1, prev: None }),
+        disclose_after: None,
+        flags: 0,
+    };
     let t = Instant::now();
+    for _ in 0..receipts {
+        std::hint::black_box(
+            floor_signer
+                .sign_receipt(&body)
+                .map_err(|e| EngineError::Invalid(e.to_string()))?,
+        );
+    }
     let db = credseal_store::sled_config(&floor_dir)
         .open()
         .map_err(|e| EngineError::Invalid(format!("floor database: {e}")))?;
@@ -244,6 +293,14 @@ pub fn bench_ingest(catalog_text: &str, subjects: u64, work: &Path, progress: &d
     }
     db.apply_batch(batch)
         .map_err(|e| EngineError::Invalid(format!("floor database: {e}")))?;
+    for chunk in others.chunks(4096) {
+        let mut b = sled::Batch::default();
+        for (k, v) in chunk {
+            b.insert(k.as_slice(), v.as_slice());
+        }
+        db.apply_batch(b)
+            .map_err(|e| EngineError::Invalid(format!("floor database: {e}")))?;
+    }
     db.flush()
         .map_err(|e| EngineError::Invalid(format!("floor database: {e}")))?;
     let floor_seconds = t.elapsed().as_secs_f64();
@@ -251,6 +308,8 @@ pub fn bench_ingest(catalog_text: &str, subjects: u64, work: &Path, progress: &d
     let floor_disk = dir_size(&floor_dir);
     let r = records as f64;
     Ok(IngestBench {
+        receipts,
+        log_and_index_bytes_per_record: other_bytes as f64 / r,
         subjects,
         records,
         seconds,
@@ -890,9 +949,7 @@ pub fn bench_rewrap(catalog_text: &str, subjects: u64, work: &Path, progress: &d
             .map_err(|e| EngineError::Invalid(format!("floor unwrap: {e}")))?;
         std::hint::black_box(credseal_crypto::wrap_dek(new[i], 2, &ctx, &dek));
     }
-    let db = sled::Config::new()
-        .path(&floor_dir)
-        .mode(sled::Mode::LowSpace)
+    let db = credseal_store::sled_config(&floor_dir)
         .open()
         .map_err(|e| EngineError::Invalid(format!("floor database: {e}")))?;
     for chunk in values.chunks(REWRAP_BATCH_FOR_FLOOR) {
