@@ -103,7 +103,7 @@ pub fn run(data: Option<&Path>) -> CliResult {
     } else {
         return Err(fail(format!("plaintext found on disk: {}", found.join(", "))));
     }
-    let p = Platform::open(&dir, &pass, OpenOptions { allow_demo_keys: true })?;
+    let mut p = Platform::open(&dir, &pass, OpenOptions { allow_demo_keys: true })?;
 
     step(5, "data provider", "re-ingest the same file: nothing changes");
     let s = p.ingest_file(&input, &NoProgress)?;
@@ -145,6 +145,7 @@ pub fn run(data: Option<&Path>) -> CliResult {
     println!("{d} data keys and {r} records verified");
 
     authority_walkthrough(&p)?;
+    key_walkthrough(&mut p, &pass)?;
 
     println!(
         "\nThe demo platform is in {}{}.",
@@ -655,5 +656,112 @@ fn leak_walkthrough(
         r.receipt
     );
     println!("the platform kept keyed fingerprints only: no field value was stored to make this possible");
+    Ok(())
+}
+
+/// An officer's signed approval of `op` (what `credseal staff approve` writes).
+fn officer_approval(
+    key: &credseal_auth::SigningKey,
+    op: &credseal_engine::Operation,
+    origin: &str,
+    now: u64,
+) -> String {
+    credseal_auth::sign(
+        &credseal_auth::StaffRequest {
+            request_id: credseal_crypto::random_array(),
+            role: "officer".into(),
+            staff_key: key.public(),
+            action: credseal_engine::APPROVE_ACTION.into(),
+            input_digest: op.digest(),
+            issued_at: now,
+            expires_at: now + 600,
+            audience: origin.into(),
+        },
+        key,
+    )
+    .to_text()
+}
+
+/// Step 17: the security officers rotate a class key, rewrap, retire the old version (two
+/// officers approve), and carry out a credit-repair order by shredding one record.
+fn key_walkthrough(p: &mut Platform, pass: &Passphrase) -> CliResult {
+    step(
+        17,
+        "security officers",
+        "rotate, rewrap, retire a key; shred a record on a credit-repair order",
+    );
+    let now = credseal_engine::now_unix();
+    let origin = p.origin().to_string();
+    let v = p.rotate_class("loans", pass)?;
+    println!("$ credseal keys rotate --class loans    -> KEK v{v} is primary; new data keys use it at once");
+    let s = p.rewrap(&NoProgress)?;
+    for (c, f, t, n) in &s.moves {
+        println!("$ credseal keys rewrap                  -> {c}: {n} data key(s) v{f} -> v{t}; records untouched");
+    }
+    let officers: Vec<credseal_auth::SigningKey> = ["officer-a", "officer-b"]
+        .iter()
+        .map(|id| {
+            let k = credseal_auth::SigningKey::from_seed(&keys::demo_secret(format!("staff:{id}").as_bytes()));
+            p.enroll_staff(credseal_engine::StaffRole::Officer, id, k.public().as_bytes(), true)
+                .map(|()| k)
+        })
+        .collect::<Result<_, _>>()?;
+    let op = credseal_engine::Operation::retire("loans", v - 1);
+    let one = [officer_approval(&officers[0], &op, &origin, now)];
+    match p.approve(&op, &one, now) {
+        Err(e) => println!("one officer alone: refused ({e})"),
+        Ok(_) => return Err(fail("one officer's approval was accepted")),
+    }
+    let both: Vec<String> = officers
+        .iter()
+        .map(|k| officer_approval(k, &op, &origin, now))
+        .collect();
+    let ok = p.approve(&op, &both, now)?;
+    p.retire_version("loans", v - 1, pass, &ok)?;
+    println!(
+        "$ credseal keys retire --class loans --kek-version {} --approval a --approval b  -> destroyed ({})",
+        v - 1,
+        ok.officers().join(" and ")
+    );
+    // A credit-repair order: the overdue loan of the demo subject is removed for good.
+    let line = RECORDS
+        .lines()
+        .find(|l| l.contains("\"class\":\"loans\""))
+        .ok_or_else(|| fail("no loan in the example data"))?;
+    let v: serde_json::Value = serde_json::from_str(line).map_err(fail)?;
+    let (subject, record) = (
+        v["subject"].as_str().unwrap_or_default().to_string(),
+        v["record_id"].as_str().unwrap_or_default().to_string(),
+    );
+    let id = credseal_core::SubjectId::parse(&subject).map_err(fail)?;
+    let op = credseal_engine::Operation::shred_record(&id, "loans", &record, "CR-2026-0001");
+    let both: Vec<String> = officers
+        .iter()
+        .map(|k| officer_approval(k, &op, &origin, now))
+        .collect();
+    let ok = p.approve(&op, &both, now)?;
+    let r = p.shred_record(&id, "loans", &record, "CR-2026-0001", pass, &ok)?;
+    println!(
+        "$ credseal shred --order CR-2026-0001 --class loans --record {record} ...  -> {} record(s) destroyed",
+        r.records
+    );
+    for (c, retired, new) in &r.classes {
+        let gone: Vec<String> = retired.iter().map(|v| format!("v{v}")).collect();
+        println!(
+            "  {c}: KEK {} destroyed, v{new} primary: no earlier copy of the database opens it now",
+            gone.join(",")
+        );
+    }
+    let blind = p.blind(&id);
+    if let Some(last) = p.subject_receipts(&blind)?.pop() {
+        let b = credseal_log::UnverifiedReceipt::parse(&last)
+            .and_then(|u| u.peek_unverified())
+            .map_err(fail)?;
+        println!("the subject's newest receipt: {:?} — {}", b.action, b.detail);
+    }
+    println!(
+        "{} record(s) of the subject's loans remain readable",
+        p.records(&id, "loans")?.len()
+    );
     Ok(())
 }
