@@ -129,7 +129,7 @@ impl Platform {
             Some(s) => {
                 let r = self.admin_receipt(
                     Action::KeyEvent,
-                    format!("keystore generation {have} found at open (the database had seen {s})"),
+                    format!("a newer keystore found at open (the database had seen generation {s})"),
                     None,
                 );
                 self.commit_key_event(r, Batch::new())
@@ -145,7 +145,10 @@ impl Platform {
     }
 
     /// Commits a key event's receipt together with `batch` and the keystore generation.
-    fn commit_key_event(&self, r: crate::log::NewReceipt, mut batch: Batch) -> Result<()> {
+    fn commit_key_event(&self, mut r: crate::log::NewReceipt, mut batch: Batch) -> Result<()> {
+        // The log shows auditors the keystore's generation history too.
+        r.detail
+            .push_str(&format!("; keystore generation {}", self.keys.generation));
         self.put_authenticated(
             &mut batch,
             layout::META_KEYSTORE_GENERATION,
