@@ -38,6 +38,7 @@ impl SigningKey {
         let mut seed = Zeroizing::new([0u8; 32]);
         ring::rand::SystemRandom::new()
             .fill(&mut seed[..])
+            // Cannot fail: the OS random number generator failing is unrecoverable; no key may be made without it.
             .expect("the operating system's random number generator failed");
         Self::from_seed(&seed)
     }

@@ -74,6 +74,7 @@ pub fn render(path: &Path, body: &AnswerBody, index: u64) -> CliResult<Vec<u8>> 
                 },
                 "records": body.records.iter().map(|r| r.to_json()).collect::<Vec<_>>(),
             });
+            // Cannot fail: a serde_json::Value always serialises.
             let mut v = serde_json::to_vec_pretty(&doc).expect("serialisable");
             v.push(b'\n');
             Ok(v)

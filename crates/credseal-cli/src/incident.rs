@@ -169,6 +169,7 @@ pub fn staff(cmd: StaffCommand, demo: bool, pf: Option<&Path>) -> CliResult {
             key,
             replace,
         } => {
+            // Cannot fail: clap accepted only the values StaffRole::parse knows.
             let role = StaffRole::parse(&role).expect("clap checked the value");
             let pk = PublicKey::from_text(&crate::read_text(&key)?)
                 .map_err(|e| Failure::new(ErrorClass::Error, format!("{}: {e}", key.display())))?;
@@ -201,7 +202,7 @@ pub fn trace(a: TraceArgs, demo: bool, pf: Option<&Path>) -> CliResult {
 
 fn print_trace(r: &TraceReport, json: bool) {
     if json {
-        println!("{}", serde_json::to_string_pretty(r).expect("serialisable"));
+        crate::output::print_json(r);
         return;
     }
     println!(
@@ -388,7 +389,7 @@ pub fn canary(cmd: CanaryCommand, demo: bool, pf: Option<&Path>) -> CliResult {
         fsutil::write_new(f, format!("{}\n", ids.join("\n")).as_bytes(), 0o600)?;
     }
     if json {
-        println!("{}", serde_json::to_string_pretty(&r).expect("serialisable"));
+        crate::output::print_json(&r);
     } else {
         println!(
             "planted {} canary subject(s) ({} records); {} on the platform; receipt {}",
@@ -414,7 +415,7 @@ pub fn audit(cmd: AuditCommand, demo: bool, pf: Option<&Path>) -> CliResult {
             );
             let alerts = p.canary_alerts(&req, now)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&alerts).expect("serialisable"));
+                crate::output::print_json(&alerts);
                 return Ok(());
             }
             if alerts.is_empty() {
@@ -471,7 +472,7 @@ pub fn audit(cmd: AuditCommand, demo: bool, pf: Option<&Path>) -> CliResult {
             );
             let r = p.audit_report(&req, dept.as_deref(), from, to, now)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&r).expect("serialisable"));
+                crate::output::print_json(&r);
                 return Ok(());
             }
             println!("access review {} to {}", r.from, r.to);

@@ -598,7 +598,7 @@ fn run(cli: Cli) -> CliResult {
             let v = p.rotate_class(&class, &pass)?;
             output::done(
                 json,
-                serde_json::json!({"class": class, "primary": v}),
+                &serde_json::json!({"class": class, "primary": v}),
                 &format!("{class}: KEK v{v} is now primary; run `credseal keys rewrap` to move older data keys to it"),
             );
             Ok(())
@@ -621,7 +621,7 @@ fn run(cli: Cli) -> CliResult {
                     .collect::<Vec<_>>()
                     .join("\n")
             };
-            output::done(json, serde_json::to_value(&s).expect("serialisable"), &text);
+            output::done(json, &s, &text);
             Ok(())
         }
         Command::Keys {
@@ -639,7 +639,7 @@ fn run(cli: Cli) -> CliResult {
             p.retire_version(&class, version, &pass, &ok)?;
             output::done(
                 json,
-                serde_json::json!({"class": class, "retired": version}),
+                &serde_json::json!({"class": class, "retired": version}),
                 &format!("{class}: KEK v{version} destroyed"),
             );
             Ok(())
@@ -661,7 +661,7 @@ fn run(cli: Cli) -> CliResult {
             let n = p.rekey(&id, &class, &ok)?;
             output::done(
                 json,
-                serde_json::json!({"class": class, "records": n}),
+                &serde_json::json!({"class": class, "records": n}),
                 &format!("{class}: new data key, {n} record(s) re-encrypted"),
             );
             Ok(())
@@ -715,7 +715,7 @@ fn run(cli: Cli) -> CliResult {
                     classes.join("\n")
                 )
             };
-            output::done(json, serde_json::to_value(&s).expect("serialisable"), &text);
+            output::done(json, &s, &text);
             Ok(())
         }
         Command::Check { data, json } => {
@@ -782,7 +782,7 @@ fn run(cli: Cli) -> CliResult {
             let bar = progress::Bar::new();
             let r = credseal_engine::bench::bench_trace(fingerprints, leak_items, &work, &bar)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&r).expect("serialisable"));
+                crate::output::print_json(&r);
             } else {
                 println!(
                     "trace of {} leaked items over {} fingerprints ({} disclosures, {} departments): {:.3} s; the leaking department ranked first: {}",

@@ -7,8 +7,10 @@ use credseal_engine::bench::{IngestBench, QueryBench, VerifyBench};
 use credseal_engine::{AnswerBody, ClassKeyStatus, IngestSummary};
 use serde::Serialize;
 
-fn print_json<T: Serialize>(v: &T) {
-    // Serialising plain data structs cannot fail.
+/// Prints `v` as one pretty JSON document.
+pub(crate) fn print_json<T: Serialize>(v: &T) {
+    // Cannot fail: every document is a plain derived struct (or a `serde_json::Value`) with
+    // string map keys and no custom `Serialize` that errors.
     println!("{}", serde_json::to_string_pretty(v).expect("serialisable"));
 }
 
@@ -69,9 +71,9 @@ pub fn ingest_summary(s: &IngestSummary, json: bool) {
 }
 
 /// What a command did: its JSON object with `--json`, else a line of text.
-pub fn done(json: bool, value: serde_json::Value, text: &str) {
+pub fn done<T: Serialize>(json: bool, value: &T, text: &str) {
     if json {
-        print_json(&value);
+        print_json(value);
     } else {
         println!("{text}");
     }

@@ -301,15 +301,11 @@ fn verify(vkey: &Path, state_path: &Path, bundle: &Path, json: bool) -> CliResul
     let text = format!("subject {subject_line}\n{}\n", v.new_state().to_text());
     fsutil::replace(state_path, text.as_bytes(), 0o600)?;
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&VerifyJson {
-                ok: true,
-                tree_size: v.checkpoint().size(),
-                receipts: rows
-            })
-            .expect("serialisable")
-        );
+        crate::output::print_json(&VerifyJson {
+            ok: true,
+            tree_size: v.checkpoint().size(),
+            receipts: rows,
+        });
     } else {
         println!(
             "bundle verified against checkpoint {} of {}: {} receipt(s), {} new",
@@ -392,7 +388,7 @@ pub fn log(cmd: LogCommand, demo: bool, pf: Option<&Path>) -> CliResult {
                 fsutil::replace(path, &snapshot.to_bytes(), 0o644)?;
             }
             if json {
-                println!("{}", serde_json::to_string_pretty(&r).expect("serialisable"));
+                crate::output::print_json(&r);
             } else {
                 println!(
                     "ok: {} receipts and {} checkpoints verified{}; every root and subject-map root matches the log ({} subjects)",

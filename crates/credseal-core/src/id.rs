@@ -78,6 +78,7 @@ impl SubjectId {
         let b = t.as_bytes(); // all ASCII: 18 bytes
         let resident_shape = b[..17].iter().all(u8::is_ascii_digit) && (b[17].is_ascii_digit() || b[17] == b'X');
         if resident_shape {
+            // Cannot fail: the id was checked to be 18 bytes long, so its first 17 are a [u8; 17].
             let expected = resident_check(b[..17].try_into().expect("17 bytes"));
             if b[17] == expected {
                 if !birth_date_ok(&b[6..14]) {
@@ -158,6 +159,7 @@ fn uscc_expected(b: &[u8; 17]) -> Result<u8, IdError> {
 }
 
 fn uscc_check(b: &[u8]) -> Result<(), IdError> {
+    // Cannot fail: the caller checked 18 bytes, so the first 17 are a [u8; 17].
     let expected = uscc_expected(b[..17].try_into().expect("17 bytes"))?;
     if uscc_value(b[17]).is_none() {
         return Err(IdError::BadCharacter { position: 18 });

@@ -143,6 +143,7 @@ impl Serialize for DateText {
             digit(d / 10),
             digit(d),
         ];
+        // Cannot fail: every byte above is an ASCII digit or '-'.
         s.serialize_str(std::str::from_utf8(&b).expect("ASCII digits"))
     }
 }

@@ -16,6 +16,7 @@ fn mac(key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
     for p in parts {
         ctx.update(p);
     }
+    // Cannot fail: HMAC-SHA-256 tags are always 32 bytes.
     ctx.sign().as_ref().try_into().expect("HMAC-SHA-256 is 32 bytes")
 }
 
@@ -38,6 +39,7 @@ impl IndexKey {
                 record_id.as_bytes(),
             ],
         );
+        // Cannot fail: a 32-byte tag has 16 leading bytes.
         m[..16].try_into().expect("16 of 32 bytes")
     }
 }
@@ -69,6 +71,7 @@ impl Blinder {
         for p in parts {
             ctx.update(p);
         }
+        // Cannot fail: HMAC-SHA-256 tags are always 32 bytes.
         ctx.sign().as_ref().try_into().expect("HMAC-SHA-256 is 32 bytes")
     }
 
@@ -86,6 +89,7 @@ impl Blinder {
             class.as_bytes(),
             record_id.as_bytes(),
         ]);
+        // Cannot fail: a 32-byte tag has 16 leading bytes.
         m[..16].try_into().expect("16 of 32 bytes")
     }
 }

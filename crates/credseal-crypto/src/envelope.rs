@@ -123,6 +123,7 @@ pub(crate) fn hkdf32(ikm: &[u8], salt: &[u8], info: &[&[u8]]) -> Zeroizing<[u8; 
     prk.expand(info, hkdf::HKDF_SHA256)
         // 32 bytes is far below HKDF's 255 × 32 limit.
         .and_then(|okm| okm.fill(&mut out[..]))
+        // Cannot fail: HKDF-SHA-256 can produce up to 8160 bytes; we ask for 32.
         .expect("HKDF output length within limits");
     out
 }
@@ -175,12 +176,14 @@ pub fn wrapped_kek_version(wrapped: &[u8]) -> Result<u32, CryptoError> {
 /// Unwraps a DEK with `kek`, which must be the version named in the header.
 pub fn unwrap_dek(kek: &Kek, ctx: &DekContext<'_>, wrapped: &[u8]) -> Result<Dek, CryptoError> {
     let v = wrapped_kek_version(wrapped)?;
+    // Cannot fail: wrapped_kek_version checked the exact wrapped length.
     let nonce: [u8; NONCE_LEN] = wrapped[5..5 + NONCE_LEN].try_into().expect("length checked");
     let key = wrapping_key(kek, ctx);
     let mut buf = wrapped[5 + NONCE_LEN..].to_vec();
     aead::open_in_place(&key, &nonce, &dek_aad(ctx, v), &mut buf).map_err(|()| CryptoError::Authentication {
         what: "wrapped data key",
     })?;
+    // Cannot fail: AES-GCM keeps the plaintext length, and a wrapped key's plaintext is 32 bytes.
     let mut bytes: [u8; 32] = buf.as_slice().try_into().expect("GCM keeps the length");
     buf.zeroize();
     let dek = Dek::from_bytes(bytes);
@@ -221,6 +224,7 @@ pub fn open_record(dek: &Dek, ctx: &RecordContext<'_>, sealed: &[u8]) -> Result<
             found: sealed[0],
         });
     }
+    // Cannot fail: the sealed length was checked against the minimum above.
     let nonce: [u8; NONCE_LEN] = sealed[1..1 + NONCE_LEN].try_into().expect("length checked");
     let stored_commit = &sealed[1 + NONCE_LEN..1 + NONCE_LEN + COMMIT_LEN];
     let aad = record_aad(ctx);

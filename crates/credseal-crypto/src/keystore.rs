@@ -239,6 +239,7 @@ impl Keystore {
             trace_key: *self.trace_key.expose_secret(),
         };
         let mut buf = Zeroizing::new(postcard::to_stdvec(&body).map_err(|e| KeystoreError::Malformed(e.to_string()))?);
+        // Cannot fail: the KDF output buffer is 64 bytes.
         let enc: &[u8; 32] = k[..32].try_into().expect("64-byte KDF output");
         aead::seal_in_place(enc, &nonce, &header, &mut buf);
         let mut out = header;
@@ -258,6 +259,7 @@ impl Keystore {
         if !bool::from(subtle::ConstantTimeEq::ct_eq(&check_value(&k)[..], &check[..])) {
             return Err(KeystoreError::WrongPassphrase);
         }
+        // Cannot fail: the KDF output buffer is 64 bytes.
         let enc: &[u8; 32] = k[..32].try_into().expect("64-byte KDF output");
         let mut buf = Zeroizing::new(bytes[HEADER_LEN..].to_vec());
         aead::open_in_place(enc, &nonce, &bytes[..HEADER_LEN], &mut buf).map_err(|()| KeystoreError::Tampered)?;
@@ -322,6 +324,7 @@ fn parse_header(bytes: &[u8]) -> Result<Header, KeystoreError> {
     if bytes[5] != KDF_ARGON2ID {
         return Err(KeystoreError::BadKdfParams);
     }
+    // Cannot fail: the header length was checked before these fixed offsets are read.
     let u32at = |i: usize| u32::from_be_bytes(bytes[i..i + 4].try_into().expect("in header"));
     let kdf = KdfParams {
         m_kib: u32at(6),
@@ -329,6 +332,7 @@ fn parse_header(bytes: &[u8]) -> Result<Header, KeystoreError> {
         p: bytes[14],
     };
     kdf.check()?;
+    // Cannot fail: the header length was checked before these fixed offsets are read.
     let salt = bytes[15..31].try_into().expect("in header");
     let check = bytes[31..47].try_into().expect("in header");
     let nonce = bytes[47..59].try_into().expect("in header");
@@ -352,6 +356,7 @@ fn check_value(k: &[u8; 64]) -> [u8; 16] {
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
     ctx.update(CHECK_LABEL);
     ctx.update(&k[32..]);
+    // Cannot fail: a SHA-256 digest has 16 leading bytes.
     ctx.finish().as_ref()[..16].try_into().expect("32-byte digest")
 }
 

@@ -46,5 +46,6 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
     ring::digest::digest(&ring::digest::SHA256, data)
         .as_ref()
         .try_into()
+        // Cannot fail: SHA-256 digests are always 32 bytes.
         .expect("32-byte digest")
 }

@@ -436,6 +436,7 @@ pub fn open(key: &SealingKey, info: &[u8], aad: &[u8], sealed: &SealedBox) -> Re
 /// # Panics
 /// If `origin` is longer than 65535 bytes (an origin is a short configured name).
 pub fn answer_info(origin: &str, query_id: &[u8; 16], receipt_leaf: Option<&[u8; 32]>) -> Vec<u8> {
+    // Cannot fail: callers pass a configured origin (at most 200 bytes, checked by valid_origin; `open` checks an answer's origin first).
     let origin_len = u16::try_from(origin.len()).expect("an origin of at most 65535 bytes");
     let mut info = Vec::with_capacity(ANSWER_INFO_LABEL.len() + 3 + origin.len() + 16 + 33);
     info.extend_from_slice(ANSWER_INFO_LABEL);
@@ -523,6 +524,7 @@ fn key_text(label: &str, bytes: &[u8; 32]) -> Zeroizing<String> {
     let mut b64 = Zeroizing::new([0u8; KEY_B64_LEN]);
     let n = URL_SAFE_NO_PAD
         .encode_slice(bytes, &mut b64[..])
+        // Cannot fail: 43 bytes of unpadded base64 hold exactly 32 bytes.
         .expect("43 characters hold 32 bytes of unpadded base64");
     debug_assert_eq!(n, KEY_B64_LEN);
     let mut text = Zeroizing::new(String::with_capacity(TEXT_PREFIX.len() + label.len() + 2 + KEY_B64_LEN));
@@ -530,6 +532,7 @@ fn key_text(label: &str, bytes: &[u8; 32]) -> Zeroizing<String> {
     text.push('.');
     text.push_str(label);
     text.push('.');
+    // Cannot fail: base64 output is ASCII.
     text.push_str(std::str::from_utf8(&b64[..]).expect("base64 is ASCII"));
     text
 }

@@ -12,6 +12,7 @@ pub fn fill_random(buf: &mut [u8]) {
     use ring::rand::SecureRandom;
     ring::rand::SystemRandom::new()
         .fill(buf)
+        // Cannot fail: the OS random number generator failing is unrecoverable; no key may be made without it.
         .expect("the operating system's random number generator failed");
 }
 

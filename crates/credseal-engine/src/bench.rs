@@ -89,6 +89,7 @@ pub fn synthetic_subject(i: u64) -> SubjectId {
     let year = 1950 + (i / 336) % 50;
     let seq = (i / 16_800) % 1000;
     SubjectId::resident_from_body(&format!("330106{year:04}{month:02}{day:02}{seq:03}"))
+        // Cannot fail: day 1-28, month 1-12, year 1950-1999 and a 3-digit sequence always form a valid 17-digit body.
         .expect("17 digits with a valid birth date")
 }
 
@@ -293,16 +294,7 @@ pub fn bench_ingest(catalog_text: &str, subjects: u64, work: &Path, progress: &d
     }
     db.apply_batch(batch)
         .map_err(|e| EngineError::Invalid(format!("floor database: {e}")))?;
-    for chunk in others.chunks(4096) {
-        let mut b = sled::Batch::default();
-        for (k, v) in chunk {
-            b.insert(k.as_slice(), v.as_slice());
-        }
-        db.apply_batch(b)
-            .map_err(|e| EngineError::Invalid(format!("floor database: {e}")))?;
-    }
-    db.flush()
-        .map_err(|e| EngineError::Invalid(format!("floor database: {e}")))?;
+    floor_write(&db, &others, 4096)?;
     let floor_seconds = t.elapsed().as_secs_f64();
     drop(db);
     let floor_disk = dir_size(&floor_dir);
@@ -326,6 +318,21 @@ pub fn bench_ingest(catalog_text: &str, subjects: u64, work: &Path, progress: &d
         disk_to_input: disk as f64 / input_bytes as f64,
         floor_disk_bytes_per_record: floor_disk as f64 / r,
     })
+}
+
+/// A floor's storage work: `kvs` (raw sled keys and values) written to `db` in plain
+/// batches of `per_batch`, then flushed.
+fn floor_write(db: &sled::Db, kvs: &[(Vec<u8>, Vec<u8>)], per_batch: usize) -> Result<()> {
+    let err = |e: sled::Error| EngineError::Invalid(format!("floor database: {e}"));
+    for chunk in kvs.chunks(per_batch) {
+        let mut b = sled::Batch::default();
+        for (k, v) in chunk {
+            b.insert(k.as_slice(), v.as_slice());
+        }
+        db.apply_batch(b).map_err(err)?;
+    }
+    db.flush().map_err(err)?;
+    Ok(())
 }
 
 /// Results of `bench query`.
@@ -952,16 +959,7 @@ pub fn bench_rewrap(catalog_text: &str, subjects: u64, work: &Path, progress: &d
     let db = credseal_store::sled_config(&floor_dir)
         .open()
         .map_err(|e| EngineError::Invalid(format!("floor database: {e}")))?;
-    for chunk in values.chunks(REWRAP_BATCH_FOR_FLOOR) {
-        let mut b = sled::Batch::default();
-        for (k, v) in chunk {
-            b.insert(k.as_slice(), v.as_slice());
-        }
-        db.apply_batch(b)
-            .map_err(|e| EngineError::Invalid(format!("floor database: {e}")))?;
-    }
-    db.flush()
-        .map_err(|e| EngineError::Invalid(format!("floor database: {e}")))?;
+    floor_write(&db, &values, REWRAP_BATCH_FOR_FLOOR)?;
     let floor_seconds = t.elapsed().as_secs_f64();
     let n = data_keys as f64;
     Ok(RewrapBench {

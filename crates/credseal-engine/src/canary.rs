@@ -133,6 +133,7 @@ const SOURCES: [&str; 6] = [
 ];
 
 fn date_between(a: (u16, u8, u8), b: (u16, u8, u8)) -> Date {
+    // Cannot fail: the bounds are constant, valid calendar dates with a <= b.
     let lo = Date::new(a.0, a.1, a.2).expect("date").days_since_epoch();
     let hi = Date::new(b.0, b.1, b.2).expect("date").days_since_epoch();
     Date::from_days_since_epoch(lo + (random_u64() % (hi - lo + 1) as u64) as i64).expect("in range")
@@ -160,6 +161,7 @@ fn synthetic_person(catalog: &Catalog) -> Result<(SubjectId, Vec<serde_json::Val
     }
     let mut lines = Vec::new();
     for class in chosen {
+        // Cannot fail: `chosen` was drawn from the catalogue's own class ids.
         let def = catalog.class(class).expect("from the catalogue");
         let mut fields = serde_json::Map::new();
         for f in def.fields.iter().filter(|f| f.required) {
@@ -256,18 +258,21 @@ impl Platform {
         if v.len() < NONCE_LEN {
             return Err(bad());
         }
+        // Cannot fail: the length was checked to be at least NONCE_LEN above.
         let nonce: [u8; NONCE_LEN] = v[..NONCE_LEN].try_into().expect("12");
         let mut buf = Zeroizing::new(v[NONCE_LEN..].to_vec());
         open_in_place(&self.canary_key(), &nonce, &self.canary_aad(), &mut buf).map_err(|_| bad())?;
         if buf.len() < 4 || (buf.len() - 4) % 32 != 0 {
             return Err(bad());
         }
+        // Cannot fail: the length was checked to be at least 4 above.
         let n = u32::from_be_bytes(buf[..4].try_into().expect("4")) as usize;
         if n * 32 > buf.len() - 4 {
             return Err(bad());
         }
         let set: HashSet<BlindId> = buf[4..4 + n * 32]
             .chunks_exact(32)
+            // Cannot fail: chunks_exact(32) yields 32-byte slices only.
             .map(|c| BlindId(c.try_into().expect("32")))
             .collect();
         let set = Arc::new(set);

@@ -342,6 +342,7 @@ fn read_chunks(file: File, jobs: SyncSender<(u64, Chunk)>, tokens: Receiver<()>)
     Ok(ReadEnd {
         lines: lr.no,
         bytes: lr.bytes,
+        // Cannot fail: SHA-256 digests are always 32 bytes.
         digest: lr.digest.finish().as_ref().try_into().expect("32 bytes"),
         chunks: sent,
     })
@@ -369,16 +370,15 @@ fn lines(chunk: &Chunk) -> impl Iterator<Item = (u64, Line<'_>)> {
     })
 }
 
-/// Spawns a scoped thread.
-///
-/// # Panics
-/// If the operating system cannot start a thread (as `std::thread::scope`'s `spawn` does).
+/// Spawns a scoped thread; an operating system that cannot start one is an I/O error of the
+/// ingest of `path` (the threads already started stop once the caller's channels close).
 fn spawn<'scope, 'env, T: Send + 'scope>(
     b: std::thread::Builder,
     s: &'scope std::thread::Scope<'scope, 'env>,
+    path: &Path,
     f: impl FnOnce() -> T + Send + 'scope,
-) -> std::thread::ScopedJoinHandle<'scope, T> {
-    b.spawn_scoped(s, f).expect("failed to spawn thread")
+) -> Result<std::thread::ScopedJoinHandle<'scope, T>> {
+    b.spawn_scoped(s, f).map_err(|e| EngineError::io(path, e))
 }
 
 /// Parsing threads: every core, at least 2 (the reader, the merging thread and the writer
@@ -406,6 +406,7 @@ where
         let (out_tx, out_rx) = sync_channel::<(u64, u64, std::thread::Result<T>)>(in_flight);
         let (token_tx, token_rx) = sync_channel::<()>(in_flight);
         for _ in 0..in_flight {
+            // Cannot fail: the channel was made with room for exactly `in_flight` tokens and nothing has taken any yet.
             token_tx.send(()).expect("room for every token");
         }
         let mut workers = Vec::with_capacity(n);
@@ -413,7 +414,7 @@ where
             let (job_rx, out_tx) = (Arc::clone(&job_rx), out_tx.clone());
             let (init, work) = (&init, &work);
             let worker = std::thread::Builder::new().name("ingest-worker".into());
-            workers.push(spawn(worker, s, move || {
+            workers.push(spawn(worker, s, path, move || {
                 let mut state = init(n);
                 loop {
                     // A poisoned lock: another worker panicked; the join below reports it.
@@ -429,12 +430,15 @@ where
                         break;
                     }
                 }
-            }));
+            })?);
         }
         drop((job_rx, out_tx));
-        let reader = spawn(std::thread::Builder::new().name("ingest-reader".into()), s, move || {
-            read_chunks(file, job_tx, token_rx)
-        });
+        let reader = spawn(
+            std::thread::Builder::new().name("ingest-reader".into()),
+            s,
+            path,
+            move || read_chunks(file, job_tx, token_rx),
+        )?;
         let mut merged = 0u64;
         let mut panic = None;
         let mut merge_all = || -> Result<()> {
@@ -506,6 +510,7 @@ fn h16(parts: &[&[u8]]) -> [u8; 16] {
         c.update(&(p.len() as u32).to_be_bytes());
         c.update(p);
     }
+    // Cannot fail: a SHA-256 digest has 16 leading bytes.
     c.finish().as_ref()[..16].try_into().expect("16 of 32 bytes")
 }
 
@@ -612,6 +617,7 @@ impl KeyPool {
             self.used = 0;
         }
         let taken = &mut self.bytes[self.used..self.used + 32];
+        // Cannot fail: the slice is taken 32 bytes long just above.
         let mut key: [u8; 32] = (*taken).try_into().expect("32 bytes");
         taken.zeroize();
         self.used += 32;
@@ -812,6 +818,7 @@ impl Platform {
                 }
             };
             let sealed = group.map(|g| {
+                // Cannot fail: `group` is only Some for a candidate made just above.
                 let dek = &candidates[g].as_ref().expect("made above").dek;
                 let ctx = RecordContext {
                     blind: &p.blind,
@@ -995,9 +1002,12 @@ impl Platform {
         std::thread::scope(|s| {
             let (job_tx, job_rx) = sync_channel::<WriteJob>(1);
             let (ack_tx, ack_rx) = channel::<u64>();
-            let writer = spawn(std::thread::Builder::new().name("ingest-writer".into()), s, move || {
-                self.write_jobs(job_rx, ack_tx)
-            });
+            let writer = spawn(
+                std::thread::Builder::new().name("ingest-writer".into()),
+                s,
+                path,
+                move || self.write_jobs(job_rx, ack_tx),
+            )?;
             let r = self.write_pass(
                 path,
                 &name,
@@ -1106,6 +1116,7 @@ impl Platform {
                 },
             );
         }
+        // Cannot fail: the subject was inserted into `pending` just above if absent.
         let ps = w.pending.get_mut(&p.blind).expect("inserted above");
         let class = &p.class;
         if !ps.deks.contains_key(class) {
@@ -1158,6 +1169,7 @@ impl Platform {
             version: p.version,
             sealed,
         };
+        // Cannot fail: the class bundle was inserted above if absent.
         ps.recs.classes.get_mut(class).expect("inserted above").put(entry);
         let ev = ps.events.entry((p.source, p.supersedes.is_some())).or_default();
         ev.0.insert(p.class);

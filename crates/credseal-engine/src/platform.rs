@@ -185,6 +185,7 @@ fn platform_mac(keys: &Keystore) -> [u8; 32] {
     let mut c = hmac::Context::with_key(&k);
     c.update(layout::PLATFORM_LABEL);
     c.update(keys.origin.as_bytes());
+    // Cannot fail: HMAC-SHA-256 tags are always 32 bytes.
     c.sign().as_ref().try_into().expect("32 bytes")
 }
 

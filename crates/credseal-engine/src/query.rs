@@ -359,6 +359,7 @@ impl Platform {
         let mut h = ring::digest::Context::new(&ring::digest::SHA256);
         h.update(authority.as_bytes());
         h.update(cred.as_bytes());
+        // Cannot fail: SHA-256 digests are always 32 bytes.
         let key: [u8; 32] = h.finish().as_ref().try_into().expect("32 bytes");
         if let Ok(c) = self.credential_cache.0.lock()
             && let Some(v) = c.get(&key)

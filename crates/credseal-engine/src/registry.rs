@@ -25,6 +25,7 @@ impl Platform {
         c.update(&(key.len() as u32).to_be_bytes());
         c.update(key);
         c.update(value);
+        // Cannot fail: HMAC-SHA-256 tags are always 32 bytes.
         c.sign().as_ref().try_into().expect("32 bytes")
     }
 

@@ -267,6 +267,7 @@ impl Platform {
             let (k, v) = kv?;
             match (k.first(), k.len()) {
                 (Some(&FP_ENTRY), 41) => {
+                    // Cannot fail: the match arm requires a 41-byte key: tag, 32-byte fingerprint, 8-byte index.
                     let fp: [u8; 32] = k[1..33].try_into().expect("32");
                     let index = u64::from_be_bytes(k[33..].try_into().expect("8"));
                     let want = self.entry_mac(&fp, index);
@@ -280,6 +281,7 @@ impl Platform {
                     n += 1;
                 }
                 (Some(&FP_SET), 9) => {
+                    // Cannot fail: the match arm requires a 9-byte key: tag and 8-byte index.
                     sets.insert(u64::from_be_bytes(k[1..].try_into().expect("8")), v);
                 }
                 _ => return Err(bad("fingerprint storage".into(), "malformed key")),

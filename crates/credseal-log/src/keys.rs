@@ -65,6 +65,7 @@ impl LogSigner {
             })?;
         let (name, key_id, seed) = split_key_text(rest)?;
         let seed = Zeroizing::new(seed);
+        // Cannot fail: split_key_text returns exactly 32 seed bytes or an error.
         let seed: &[u8; 32] = seed.as_slice().try_into().expect("split_key_text checked 32 bytes");
         let signer = Self::from_seed(name, seed)?;
         if signer.key_id != key_id {
@@ -112,6 +113,7 @@ impl LogSigner {
 
     /// The matching verifier.
     pub fn verifier(&self) -> LogVerifier {
+        // Cannot fail: `self.origin` passed check_key_name when this signer was made.
         LogVerifier::new(&self.origin, self.public).expect("the origin was checked")
     }
 
@@ -175,6 +177,7 @@ impl LogVerifier {
     pub fn new(origin: &str, public: PublicKey) -> Result<Self, FormatError> {
         check_key_name(origin)?;
         let vk = ed25519_dalek::VerifyingKey::from_bytes(public.as_bytes())
+            // Cannot fail: a credseal PublicKey is only ever built from a decompressed, valid Ed25519 point.
             .expect("a credseal PublicKey is a valid Ed25519 point");
         Ok(Self {
             origin: origin.to_string(),

@@ -586,6 +586,7 @@ impl MemoryLog {
     pub fn append_record_hash(&mut self, h: Hash) -> u64 {
         let n = self.size;
         let new = stored_hashes_for_record_hash(n, h, &self.hashes)
+            // Cannot fail: the in-memory log holds every hash it ever stored; only a log at MAX_TREE_SIZE (documented panic above) lacks room.
             .expect("an in-memory log below the maximum size has every stored hash");
         self.hashes.extend(new);
         self.size += 1;
@@ -610,6 +611,7 @@ impl MemoryLog {
 
     /// The root hash of the whole log.
     pub fn root(&self) -> Hash {
+        // Cannot fail: the in-memory log holds every stored hash of its own size.
         tree_hash(self.size, self).expect("an in-memory log has every stored hash")
     }
 

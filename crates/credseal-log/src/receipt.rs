@@ -165,6 +165,7 @@ pub fn random_salt() -> [u8; 16] {
     let mut salt = [0u8; 16];
     ring::rand::SystemRandom::new()
         .fill(&mut salt)
+        // Cannot fail: the OS random number generator failing is unrecoverable (as in ring and getrandom users everywhere); no receipt may go out without its salt.
         .expect("the operating system's random number generator failed");
     salt
 }
@@ -265,6 +266,7 @@ impl UnverifiedReceipt {
     pub fn signature(&self) -> &[u8; SIGNATURE_LEN] {
         self.bytes[self.bytes.len() - SIGNATURE_LEN..]
             .try_into()
+            // Cannot fail: parse refused anything shorter than a signature, so the tail is SIGNATURE_LEN bytes.
             .expect("parse checked the length")
     }
 

@@ -217,7 +217,9 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<(Vec<Frame>, usize), StoreError> {
         if rest.len() < HEAD {
             return Ok((frames, at)); // torn header
         }
+        // Cannot fail: `rest` holds at least HEAD (12) bytes here, checked just above.
         let n = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
+        // Cannot fail: `rest` holds at least HEAD (12) bytes here, checked just above.
         let seq = u64::from_le_bytes(rest[4..HEAD].try_into().expect("8 bytes"));
         if n > MAX_PAYLOAD || rest.len() < HEAD + n + TAIL {
             // The claimed frame runs past the end of the file: a torn write if nothing can
@@ -225,6 +227,7 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<(Vec<Frame>, usize), StoreError> {
             return Ok((frames, at));
         }
         let end = HEAD + n;
+        // Cannot fail: `rest` holds at least HEAD + n + TAIL bytes here, checked just above.
         let crc = u32::from_le_bytes(rest[end..end + TAIL].try_into().expect("4 bytes"));
         let ops = (crc32fast::hash(&rest[..end]) == crc)
             .then(|| decode_ops(&rest[HEAD..end]))
