@@ -180,6 +180,56 @@ impl Platform {
         Ok(())
     }
 
+    /// Adds to `batch` the data-key counters moved by `delta` ((class, KEK version) → change).
+    pub(crate) fn put_dek_counts(
+        &self,
+        batch: &mut Batch,
+        delta: std::collections::BTreeMap<(String, u32), i64>,
+    ) -> Result<()> {
+        for ((class, v), d) in delta {
+            let n = u64::try_from(self.dek_count(&class, v)? as i64 + d).map_err(|_| EngineError::Corrupt {
+                what: format!("data key counter of class {class} version {v}"),
+                detail: "below zero: the counters disagree with the stored keys".into(),
+            })?;
+            batch.put(Tree::Meta, layout::dek_count_key(&class, v), be(n));
+        }
+        Ok(())
+    }
+
+    /// Gives one subject's class `b` a fresh data key wrapped under the class's primary KEK,
+    /// and seals its records again under it (they open with `old`). Returns the primary
+    /// version. The old key is the caller's to drop.
+    pub(crate) fn reseal_class(
+        &self,
+        blind: &credseal_core::BlindId,
+        class: &str,
+        b: &mut crate::bundle::Bundle,
+        old: &Dek,
+    ) -> Result<u32> {
+        let (primary, kek) = self
+            .keys
+            .primary_kek(class)
+            .ok_or_else(|| EngineError::Invalid(format!("the keystore holds no key for class {class:?}")))?;
+        let new = Dek::generate();
+        for e in b.entries.iter_mut() {
+            let ctx = RecordContext {
+                blind,
+                class,
+                record_key: &e.rkey,
+                version: e.version,
+            };
+            let pt = zeroize::Zeroizing::new(credseal_crypto::open_record(old, &ctx, &e.sealed).map_err(|err| {
+                EngineError::Corrupt {
+                    what: format!("a record of subject {} class {class}", layout::short(blind)),
+                    detail: err.to_string(),
+                }
+            })?);
+            e.sealed = credseal_crypto::seal_record(&new, &ctx, &pt);
+        }
+        b.wrapped_dek = credseal_crypto::wrap_dek(kek, primary, &DekContext { blind, class }, &new);
+        Ok(primary)
+    }
+
     /// Makes a new KEK version of `class` primary: new data keys are wrapped with it at
     /// once; data keys under older versions stay readable. Returns the new version.
     pub fn rotate_class(&mut self, class: &str, pass: &Passphrase) -> Result<u32> {
@@ -273,14 +323,7 @@ impl Platform {
                     batch.put(Tree::Records, k, recs.encode());
                 }
             }
-            for ((class, v), d) in delta {
-                let n = self.dek_count(&class, v)? as i64 + d;
-                let n = u64::try_from(n).map_err(|_| EngineError::Corrupt {
-                    what: format!("data key counter of class {class} version {v}"),
-                    detail: "below zero: the counters disagree with the stored keys".into(),
-                })?;
-                batch.put(Tree::Meta, layout::dek_count_key(&class, v), be(n));
-            }
+            self.put_dek_counts(&mut batch, delta)?;
             self.store.apply(batch)?;
             summary.rewrapped += changed;
             progress.advance(changed);
@@ -382,43 +425,15 @@ impl Platform {
             detail: e.to_string(),
         })?;
         let old = self.unwrap_dek(&blind, class, &b.wrapped_dek)?;
-        let (primary, kek) = self
-            .keys
-            .primary_kek(class)
-            .ok_or_else(|| EngineError::Invalid(format!("the keystore holds no key for class {class:?}")))?;
-        let new = Dek::generate();
-        for e in b.entries.iter_mut() {
-            let ctx = RecordContext {
-                blind: &blind,
-                class,
-                record_key: &e.rkey,
-                version: e.version,
-            };
-            let pt = zeroize::Zeroizing::new(credseal_crypto::open_record(&old, &ctx, &e.sealed).map_err(|err| {
-                EngineError::Corrupt {
-                    what: format!("a record of subject {} class {class}", layout::short(&blind)),
-                    detail: err.to_string(),
-                }
-            })?);
-            e.sealed = credseal_crypto::seal_record(&new, &ctx, &pt);
-        }
-        b.wrapped_dek = credseal_crypto::wrap_dek(kek, primary, &DekContext { blind: &blind, class }, &new);
+        let primary = self.reseal_class(&blind, class, b, &old)?;
         let n = b.entries.len() as u64;
         drop(old);
         let mut batch = Batch::new();
         batch.put(Tree::Records, layout::subject_key(&blind), recs.encode());
-        if from != primary {
-            batch.put(
-                Tree::Meta,
-                layout::dek_count_key(class, from),
-                be(self.dek_count(class, from)?.saturating_sub(1)),
-            );
-            batch.put(
-                Tree::Meta,
-                layout::dek_count_key(class, primary),
-                be(self.dek_count(class, primary)? + 1),
-            );
-        }
+        let mut delta = std::collections::BTreeMap::new();
+        *delta.entry((class.to_string(), from)).or_insert(0) -= 1;
+        *delta.entry((class.to_string(), primary)).or_insert(0) += 1;
+        self.put_dek_counts(&mut batch, delta)?;
         let mut r = self.admin_receipt(
             Action::KeyEvent,
             format!(

@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use credseal_core::{BlindId, Date, SubjectId};
-use credseal_crypto::{Dek, DekContext, Passphrase, RecordContext};
+use credseal_crypto::Passphrase;
 use credseal_log::Action;
 use credseal_store::{Batch, Tree};
 use serde::Serialize;
@@ -264,34 +264,13 @@ impl Platform {
         if removed == 0 {
             return Ok(0);
         }
-        let (primary, kek) = self
-            .keys
-            .primary_kek(class)
-            .ok_or_else(|| EngineError::Invalid(format!("the keystore holds no key for class {class:?}")))?;
-        let mut delta: BTreeMap<u32, i64> = BTreeMap::new();
-        *delta.entry(from).or_default() -= 1;
+        let mut delta = BTreeMap::new();
+        *delta.entry((class.to_string(), from)).or_insert(0) -= 1;
         if b.entries.is_empty() {
             recs.classes.remove(class);
         } else {
-            let new = Dek::generate();
-            for e in b.entries.iter_mut() {
-                let ctx = RecordContext {
-                    blind,
-                    class,
-                    record_key: &e.rkey,
-                    version: e.version,
-                };
-                let pt =
-                    zeroize::Zeroizing::new(credseal_crypto::open_record(&old, &ctx, &e.sealed).map_err(|err| {
-                        EngineError::Corrupt {
-                            what: format!("a record of subject {} class {class}", layout::short(blind)),
-                            detail: err.to_string(),
-                        }
-                    })?);
-                e.sealed = credseal_crypto::seal_record(&new, &ctx, &pt);
-            }
-            b.wrapped_dek = credseal_crypto::wrap_dek(kek, primary, &DekContext { blind, class }, &new);
-            *delta.entry(primary).or_default() += 1;
+            let primary = self.reseal_class(blind, class, b, &old)?;
+            *delta.entry((class.to_string(), primary)).or_insert(0) += 1;
         }
         drop(old);
         if recs.classes.is_empty() {
@@ -299,13 +278,7 @@ impl Platform {
         } else {
             batch.put(Tree::Records, layout::subject_key(blind), recs.encode());
         }
-        for (v, d) in delta {
-            let n = u64::try_from(self.dek_count(class, v)? as i64 + d).map_err(|_| EngineError::Corrupt {
-                what: format!("data key counter of class {class} version {v}"),
-                detail: "below zero: the counters disagree with the stored keys".into(),
-            })?;
-            batch.put(Tree::Meta, layout::dek_count_key(class, v), n.to_be_bytes().to_vec());
-        }
+        self.put_dek_counts(&mut batch, delta)?;
         let mut r = self.admin_receipt(
             Action::Shred,
             format!("{removed} record(s) destroyed: {reason}"),
