@@ -1194,9 +1194,12 @@ fn log_verify_map_root_disagrees() {
     let fx = Fx::new();
     let blind = subject_blind(&read_bundle(&fx.bundle(None)));
     ok(&["log", "verify", "--data", &fx.data]);
-    // The platform lowers the subject's count in its map (to hide its newest receipt), and
-    // the next commit signs a checkpoint over that map.
-    with_store(&fx, |s| {
+    // The operator holds the log key: it signs, in place of the newest checkpoint, one
+    // whose subject map lowers the subject's count (to hide its newest receipt).
+    let ks = std::fs::read(Path::new(&fx.data).join("keystore")).unwrap();
+    let ks = credseal_crypto::Keystore::open(&ks, &credseal_crypto::Passphrase::new(PASS.into())).unwrap();
+    let signer = credseal_log::LogSigner::from_seed(ORIGIN, ks.log_seed.expose_secret()).unwrap();
+    let size = with_store(&fx, |s| {
         let mut leaves = map_leaves(s);
         let mine = leaves
             .iter_mut()
@@ -1204,6 +1207,52 @@ fn log_verify_map_root_disagrees() {
             .unwrap();
         assert_eq!(mine.1.count, 8);
         mine.1.count = 7;
+        let (at, note) = s.last_with_prefix(Tree::Checkpoints, &[]).unwrap().unwrap();
+        let honest = signer
+            .verifier()
+            .verify_checkpoint(std::str::from_utf8(&note).unwrap())
+            .unwrap();
+        let lie = credseal_log::MemoryMap::new().update(leaves);
+        let cp = credseal_log::Checkpoint::new(ORIGIN, honest.size(), *honest.root())
+            .and_then(|c| c.with_map_root(&lie))
+            .unwrap();
+        let mut b = Batch::new();
+        b.put(Tree::Checkpoints, at, signer.sign_checkpoint(&cp).into_bytes());
+        s.apply(b).unwrap();
+        honest.size()
+    });
+    let o = run(&["log", "verify", "--data", &fx.data]);
+    assert_eq!(code(&o), 4, "{}{}", stdout(&o), stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains(&format!("checkpoint {size}")), "{e}");
+    assert!(
+        e.contains("its subject-map root disagrees with the map recomputed from the log's receipts"),
+        "{e}"
+    );
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn a_stored_map_edited_on_disk_is_refused() {
+    use credseal_store::{Batch, Store, Tree};
+    let fx = Fx::new();
+    let blind = subject_blind(&read_bundle(&fx.bundle(None)));
+    let size = || -> String {
+        stdout(&ok(&["log", "checkpoint", "--data", &fx.data]))
+            .lines()
+            .nth(1)
+            .unwrap()
+            .to_string()
+    };
+    let before = size();
+    // Someone with the disk lowers the subject's count in the stored map.
+    with_store(&fx, |s| {
+        let mut leaves = map_leaves(s);
+        let mine = leaves
+            .iter_mut()
+            .find(|(k, _)| *k == credseal_log::map_key(&blind))
+            .unwrap();
+        mine.1.count -= 1;
         let mut b = Batch::new();
         for kv in s.scan_prefix(Tree::SubjectMap, &[]) {
             b.delete(Tree::SubjectMap, kv.unwrap().0);
@@ -1216,22 +1265,14 @@ fn log_verify_map_root_disagrees() {
         }
         s.apply(b).unwrap();
     });
-    fx.noise(&fx.data, 1);
-    let size: u64 = stdout(&ok(&["log", "checkpoint", "--data", &fx.data]))
-        .lines()
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
+    // The next query, bundle or audit refuses: the map disagrees with the latest checkpoint.
+    let (o, _) = fx.query(&fx.data, OTHER_SUBJECT, "loan-approval");
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(stderr(&o).contains("disagrees with the checkpoint"), "{}", stderr(&o));
     let o = run(&["log", "verify", "--data", &fx.data]);
-    assert_eq!(code(&o), 4, "{}{}", stdout(&o), stderr(&o));
-    let e = stderr(&o);
-    assert!(e.contains(&format!("checkpoint {size}")), "{e}");
-    assert!(
-        e.contains("its subject-map root disagrees with the map recomputed from the log's receipts"),
-        "{e}"
-    );
-    assert!(o.stdout.is_empty());
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(stderr(&o).contains("subject map"), "{}", stderr(&o));
+    assert_eq!(size(), before, "nothing was appended");
 }
 
 #[test]

@@ -79,8 +79,35 @@ struct State {
     /// Writes to commit with the queued receipts (an ingest's records).
     extras: Vec<Batch>,
     next_ticket: u64,
-    done: HashMap<u64, std::result::Result<Committed, String>>,
+    done: HashMap<u64, std::result::Result<Committed, Failure>>,
     batches: Vec<usize>,
+}
+
+/// Why a commit failed, for every receipt that was in it: stored data that failed
+/// verification stays that (exit 4); anything else is a log write failure.
+#[derive(Clone, Debug)]
+enum Failure {
+    Corrupt { what: String, detail: String },
+    Other(String),
+}
+
+impl Failure {
+    fn of(e: &EngineError) -> Self {
+        match e {
+            EngineError::Corrupt { what, detail } => Failure::Corrupt {
+                what: what.clone(),
+                detail: detail.clone(),
+            },
+            e => Failure::Other(e.to_string()),
+        }
+    }
+
+    fn into_error(self) -> EngineError {
+        match self {
+            Failure::Corrupt { what, detail } => EngineError::Corrupt { what, detail },
+            Failure::Other(e) => EngineError::LogWrite(e),
+        }
+    }
 }
 
 /// Group-commit state of the log (one per platform).
@@ -96,6 +123,91 @@ pub(crate) struct ReceiptLog {
     view: std::sync::RwLock<()>,
     /// Nanoseconds spent updating the subject map in commits (for `bench query`).
     map_nanos: std::sync::atomic::AtomicU64,
+    /// The subject map's nodes in memory (see [`MapCache`]). Lock order: `map`, then `view`.
+    map: Mutex<MapCache>,
+}
+
+/// The subject map as the log's commits see it. Its interior nodes are derived data — every
+/// one follows from the subjects' newest receipts — so a commit keeps the nodes it changes
+/// in memory (`dirty`) instead of writing about 14 nodes per receipt through the
+/// write-ahead log. The dirty nodes are written to the store, with the log size they are
+/// current at ([`META_MAP_SIZE`]), in one batch and a flush: when there are more than
+/// [`MAP_DIRTY_MAX`], with every bulk (ingest) commit, and when the platform closes.
+/// After a crash, the first use replays the receipts after that size into the map and
+/// checks the result against the latest checkpoint's map root (docs/formats.md §11).
+#[derive(Default)]
+pub(crate) struct MapCache {
+    /// The stored map has been brought up to the log's size (replayed and checked).
+    loaded: bool,
+    /// The store holds no [`META_MAP_SIZE`] yet (a new log): the next write sets it.
+    meta_missing: bool,
+    /// Nodes changed since the map was last written to the store.
+    dirty: HashMap<MapPos, MapNode>,
+    /// Nodes read from the store, kept for reading (at most [`MAP_CLEAN_MAX`]).
+    clean: HashMap<MapPos, MapNode>,
+}
+
+/// Meta key of the log size at which the stored subject map is current (u64 BE).
+const META_MAP_SIZE: &[u8] = b"map-size";
+/// Changed map nodes kept in memory before they are written to the store (about 15 MB).
+const MAP_DIRTY_MAX: usize = 100_000;
+/// Stored map nodes cached for reading (about 60 MB); the cache is emptied when full.
+const MAP_CLEAN_MAX: usize = 400_000;
+
+impl MapCache {
+    fn remember(&mut self, read: Vec<(MapPos, MapNode)>) {
+        if self.clean.len() + read.len() > MAP_CLEAN_MAX {
+            self.clean.clear();
+        }
+        self.clean.extend(read);
+    }
+
+    fn reset(&mut self) {
+        *self = MapCache::default();
+    }
+}
+
+/// Reads the subject map: the changed nodes in memory, then the cache, then the store.
+/// Nodes read from the store are collected for the cache.
+struct CachedMap<'a> {
+    store: &'a dyn Store,
+    cache: &'a MapCache,
+    read: std::cell::RefCell<Vec<(MapPos, MapNode)>>,
+}
+
+impl<'a> CachedMap<'a> {
+    fn new(store: &'a dyn Store, cache: &'a MapCache) -> Self {
+        Self {
+            store,
+            cache,
+            read: Default::default(),
+        }
+    }
+}
+
+impl MapReader for CachedMap<'_> {
+    type Error = EngineError;
+
+    fn read_node(&self, pos: &MapPos) -> Result<Option<MapNode>> {
+        if let Some(n) = self.cache.dirty.get(pos).or_else(|| self.cache.clean.get(pos)) {
+            return Ok(Some(*n));
+        }
+        let n = StoreMap { store: self.store }.read_node(pos)?;
+        if let Some(n) = n {
+            self.read.borrow_mut().push((*pos, n));
+        }
+        Ok(n)
+    }
+}
+
+fn map_error(e: credseal_log::MapError<EngineError>) -> EngineError {
+    match e {
+        credseal_log::MapError::Read(e) => e,
+        e => EngineError::Corrupt {
+            what: "subject map".into(),
+            detail: e.to_string(),
+        },
+    }
 }
 
 /// Longest a commit leader waits for receipts of queries already under way.
@@ -180,6 +292,18 @@ impl MapReader for StoreMap<'_> {
     }
 }
 
+impl Drop for Platform {
+    /// Writes the subject map's changed nodes, so the next open has nothing to replay. A
+    /// failure loses nothing: the next open replays the receipts instead.
+    fn drop(&mut self) {
+        if let Ok(mut cache) = self.log.map.lock()
+            && cache.loaded
+        {
+            let _ = self.persist_map_locked(&mut cache);
+        }
+    }
+}
+
 impl Platform {
     /// The log's signer (from the keystore's log key; the key name is the origin).
     pub(crate) fn log_signer(&self) -> Result<LogSigner> {
@@ -220,6 +344,137 @@ impl Platform {
     /// commits since this platform was opened.
     pub fn map_update_seconds(&self) -> f64 {
         self.log.map_nanos.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e9
+    }
+
+    /// The subject map, brought up to the log's size: on first use, the receipts after the
+    /// size the stored map is current at are replayed into it, and its root is checked
+    /// against the latest checkpoint's map root.
+    fn map_cache(&self) -> Result<std::sync::MutexGuard<'_, MapCache>> {
+        let mut cache = self
+            .log
+            .map
+            .lock()
+            .map_err(|_| EngineError::Invalid("the subject map lock is poisoned".into()))?;
+        if !cache.loaded {
+            cache.reset();
+            if let Err(e) = self.load_map(&mut cache) {
+                cache.reset();
+                return Err(e);
+            }
+            cache.loaded = true;
+        }
+        Ok(cache)
+    }
+
+    fn load_map(&self, cache: &mut MapCache) -> Result<()> {
+        let size = self.log_size()?;
+        let at = match self.store.get(Tree::Meta, META_MAP_SIZE)? {
+            // A store written before the map was kept in memory wrote it at every commit.
+            None if size > 0 => size,
+            None => {
+                cache.meta_missing = true;
+                0
+            }
+            Some(v) => u64::from_be_bytes(v.as_slice().try_into().map_err(|_| EngineError::Corrupt {
+                what: "subject map size".into(),
+                detail: "not 8 bytes".into(),
+            })?),
+        };
+        if at > size {
+            return Err(EngineError::Corrupt {
+                what: "subject map".into(),
+                detail: format!("stored at log size {at}, beyond the log's {size} receipts"),
+            });
+        }
+        // Each subject's newest receipt after `at`: its count, leaf hash and index.
+        let mut newest: HashMap<BlindId, MapValue> = HashMap::new();
+        let after = at.checked_sub(1).map(be);
+        for kv in self
+            .store
+            .scan_prefix_after(Tree::LogLeaves, &[], after.as_ref().map(|a| &a[..]))
+        {
+            let (k, v) = kv?;
+            let bad = |detail: String| EngineError::Corrupt {
+                what: "receipt replayed into the subject map".into(),
+                detail,
+            };
+            let index = u64::from_be_bytes(k.as_slice().try_into().map_err(|_| bad("key not 8 bytes".into()))?);
+            if index >= size {
+                break;
+            }
+            let r = credseal_log::UnverifiedReceipt::parse(&v).map_err(|e| bad(format!("{index}: {e}")))?;
+            let body = r.peek_unverified().map_err(|e| bad(format!("{index}: {e}")))?;
+            if let (Some(b), Some(c)) = (body.subject, body.chain) {
+                newest.insert(
+                    b,
+                    MapValue {
+                        count: c.counter,
+                        head: r.leaf_hash(),
+                        index,
+                    },
+                );
+            }
+        }
+        if !newest.is_empty() {
+            let updates = newest.iter().map(|(b, v)| (map_key(b), *v)).collect();
+            let (u, read) = {
+                let reader = CachedMap::new(&*self.store, cache);
+                let u = map_update(&reader, updates).map_err(map_error)?;
+                (u, reader.read.into_inner())
+            };
+            cache.remember(read);
+            cache.dirty.extend(u.writes);
+        }
+        // The map must be the one the latest checkpoint commits to.
+        if let Some(text) = self.latest_checkpoint()? {
+            let cp = self
+                .log_signer()?
+                .verifier()
+                .verify_checkpoint(&text)
+                .map_err(|e| EngineError::Corrupt {
+                    what: "latest checkpoint".into(),
+                    detail: e.to_string(),
+                })?;
+            let root = credseal_log::map_root(&CachedMap::new(&*self.store, cache)).map_err(map_error)?;
+            if cp.map_root().ok().flatten() != Some(root) {
+                return Err(EngineError::Corrupt {
+                    what: "subject map".into(),
+                    detail: format!(
+                        "its root disagrees with the checkpoint at size {} (the stored map was edited or lost)",
+                        cp.size()
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the subject map's changed nodes to the store (one batch and a flush). The log
+    /// does this by itself when enough have changed and when the platform closes.
+    pub fn persist_map(&self) -> Result<()> {
+        let mut cache = self.map_cache()?;
+        self.persist_map_locked(&mut cache)
+    }
+
+    fn persist_map_locked(&self, cache: &mut MapCache) -> Result<()> {
+        if cache.dirty.is_empty() && !cache.meta_missing {
+            return Ok(());
+        }
+        let size = self.log_size()?;
+        let mut batch = Batch::new();
+        for (pos, node) in &cache.dirty {
+            batch.put(Tree::SubjectMap, pos.to_bytes(), node.to_bytes());
+        }
+        batch.put(Tree::Meta, META_MAP_SIZE.to_vec(), be(size).to_vec());
+        let r = self.store.apply(batch).and_then(|()| self.store.flush());
+        if let Err(e) = r {
+            cache.reset();
+            return Err(e.into());
+        }
+        let dirty = std::mem::take(&mut cache.dirty);
+        cache.remember(dirty.into_iter().collect());
+        cache.meta_missing = false;
+        Ok(())
     }
 
     /// Sizes of the group commits seen since this platform was opened.
@@ -265,7 +520,7 @@ impl Platform {
                     // Cannot fail: the loop above returns only once every ticket is in `done`.
                     match st.done.remove(t).expect("checked above") {
                         Ok(c) => out.push(c),
-                        Err(e) => return Err(EngineError::LogWrite(e)),
+                        Err(e) => return Err(e.into_error()),
                     }
                 }
                 return Ok(out);
@@ -307,8 +562,9 @@ impl Platform {
                     }
                     Err(e) => {
                         st.size = None;
+                        let f = Failure::of(&e);
                         for (t, _) in &batch {
-                            st.done.insert(*t, Err(e.to_string()));
+                            st.done.insert(*t, Err(f.clone()));
                         }
                     }
                 }
@@ -426,22 +682,33 @@ impl Platform {
             });
             size += 1;
         }
-        // The subject map, in the same batch: every subject of this commit gets its new count
-        // and newest receipt (sealed receipts included), and the checkpoint commits to the root.
+        // The subject map: every subject of this commit gets its new count and newest
+        // receipt (sealed receipts included), and the checkpoint commits to the root. The
+        // changed nodes stay in memory (see `MapCache`); a bulk commit writes them all.
         let map_t = std::time::Instant::now();
+        let mut cache = self.map_cache()?;
         let updates: Vec<(Hash, MapValue)> = heads
             .iter()
             .map(|(b, &(count, head, _, index))| (map_key(b), MapValue { count, head, index }))
             .collect();
-        let map = map_update(&StoreMap { store: &*self.store }, updates).map_err(|e| match e {
-            credseal_log::MapError::Read(e) => e,
-            e => EngineError::Corrupt {
-                what: "subject map".into(),
-                detail: e.to_string(),
-            },
-        })?;
-        for (pos, node) in &map.writes {
-            batch.put(Tree::SubjectMap, pos.to_bytes(), node.to_bytes());
+        let (map, read) = {
+            let reader = CachedMap::new(&*self.store, &cache);
+            let u = map_update(&reader, updates).map_err(map_error)?;
+            (u, reader.read.into_inner())
+        };
+        cache.remember(read);
+        let mut persisted: Vec<(MapPos, MapNode)> = Vec::new();
+        if bulky {
+            let mut nodes = std::mem::take(&mut cache.dirty);
+            nodes.extend(map.writes.iter().copied());
+            for (pos, node) in &nodes {
+                batch.put(Tree::SubjectMap, pos.to_bytes(), node.to_bytes());
+            }
+            batch.put(Tree::Meta, META_MAP_SIZE.to_vec(), be(size).to_vec());
+            persisted = nodes.into_iter().collect();
+        } else if cache.meta_missing {
+            // A new log: the stored (empty) map is current at size 0.
+            batch.put(Tree::Meta, META_MAP_SIZE.to_vec(), be(0).to_vec());
         }
         self.log.map_nanos.fetch_add(
             u64::try_from(map_t.elapsed().as_nanos()).unwrap_or(u64::MAX),
@@ -474,15 +741,31 @@ impl Platform {
             .view
             .write()
             .map_err(|_| EngineError::Invalid("the log view lock is poisoned".into()))?;
-        if bulky {
+        let written = if bulky {
             // An ingest's records: flush sled rather than copy them through the write-ahead
             // log. Commits are serialised, so every earlier one is in sled already.
-            self.store.apply(batch)?;
-            self.store.flush()?;
+            self.store.apply(batch).and_then(|()| self.store.flush())
         } else {
             // Durable before anyone is told: one write-ahead-log frame and one fdatasync.
-            self.store.apply_durable(batch)?;
+            self.store.apply_durable(batch)
+        };
+        if let Err(e) = written {
+            // What the store holds is uncertain: the next use replays the map from it.
+            cache.reset();
+            return Err(e.into());
         }
+        cache.meta_missing = false;
+        if bulky {
+            cache.remember(persisted);
+        } else {
+            cache.dirty.extend(map.writes);
+            if cache.dirty.len() > MAP_DIRTY_MAX {
+                // The receipts are durable already; if writing the map fails, the cache is
+                // dropped and the next use replays it from the store.
+                let _ = self.persist_map_locked(&mut cache);
+            }
+        }
+        drop(_view);
         for c in &mut out {
             c.tree_size = size;
         }
@@ -516,6 +799,8 @@ impl Platform {
     /// `from_size` (the tree size the subject saw last).
     pub fn export_bundle(&self, blind: &BlindId, from_size: Option<u64>, now: u64) -> Result<Bundle> {
         // The checkpoint, the receipts and the map read under one view: no commit in between.
+        // (Lock order: the map, then the view.)
+        let cache = self.map_cache()?;
         let _view = self
             .log
             .view
@@ -530,7 +815,7 @@ impl Platform {
             store: &*self.store,
             overlay: &overlay,
         };
-        let map = StoreMap { store: &*self.store };
+        let map = CachedMap::new(&*self.store, &cache);
         build_bundle(
             &reader,
             &map,
@@ -864,10 +1149,10 @@ impl Platform {
                 format!("beyond the log's {n} receipts"),
             ));
         }
-        let stored_map = credseal_log::map_root(&StoreMap { store: &*self.store }).map_err(|e| match e {
-            credseal_log::MapError::Read(e) => e,
-            e => bad("subject map".into(), e.to_string()),
-        })?;
+        let stored_map = {
+            let cache = self.map_cache()?;
+            credseal_log::map_root(&CachedMap::new(&*self.store, &cache)).map_err(map_error)?
+        };
         if stored_map != map.root() {
             return Err(bad(
                 "subject map".into(),

@@ -110,33 +110,36 @@ fn ingest_and_admin_acts_leave_receipts() {
 
 // ------------------------------------------------------------------ the subject map (issue 7)
 
-/// A platform event (about no subject): a commit that changes nothing in the subject map.
-fn platform_event(p: &Platform) {
-    p.append_receipts(
-        vec![credseal_engine::NewReceipt {
-            actor: Actor::Platform,
-            action: Action::Admin,
-            detail: "test event".into(),
-            subject: None,
-            classes: Default::default(),
-            purpose: String::new(),
-            token_hash: None,
-            outcome: Outcome::Done,
-            release_digest: None,
-            disclose_after: None,
-            marks: Vec::new(),
-            flags: 0,
-            fingerprints: None,
-        }],
-        credseal_engine::now_unix(),
-    )
-    .unwrap();
+/// An administrative receipt, about `subject` or about none.
+fn event(subject: Option<credseal_core::BlindId>) -> credseal_engine::NewReceipt {
+    credseal_engine::NewReceipt {
+        actor: Actor::Platform,
+        action: Action::Admin,
+        detail: "test event".into(),
+        subject,
+        classes: Default::default(),
+        purpose: String::new(),
+        token_hash: None,
+        outcome: Outcome::Done,
+        release_digest: None,
+        disclose_after: None,
+        marks: Vec::new(),
+        flags: 0,
+        fingerprints: None,
+    }
 }
 
-/// Every `(key, value)` leaf of the stored subject map.
+/// A platform event (about no subject): a commit that changes nothing in the subject map.
+fn platform_event(p: &Platform) {
+    p.append_receipts(vec![event(None)], credseal_engine::now_unix())
+        .unwrap();
+}
+
+/// Every `(key, value)` leaf of the stored subject map (written by `persist_map`).
 fn stored_map_leaves(p: &Platform) -> Vec<(credseal_log::Hash, credseal_log::MapValue)> {
     use credseal_log::MapNode;
     use credseal_store::Tree;
+    p.persist_map().unwrap();
     p.store()
         .scan_prefix(Tree::SubjectMap, &[])
         .filter_map(|kv| match MapNode::from_bytes(&kv.unwrap().1).unwrap() {
@@ -146,18 +149,47 @@ fn stored_map_leaves(p: &Platform) -> Vec<(credseal_log::Hash, credseal_log::Map
         .collect()
 }
 
-/// Replaces the stored subject map with the map of `leaves` (a platform that lies about it).
-fn replace_stored_map(p: &Platform, leaves: Vec<(credseal_log::Hash, credseal_log::MapValue)>) {
+/// Replaces the stored subject map with the map of `leaves` (an edit on disk).
+fn replace_stored_map(store: &dyn credseal_store::Store, leaves: Vec<(credseal_log::Hash, credseal_log::MapValue)>) {
     use credseal_store::{Batch, Tree};
     let mut b = Batch::new();
-    for kv in p.store().scan_prefix(Tree::SubjectMap, &[]) {
+    for kv in store.scan_prefix(Tree::SubjectMap, &[]) {
         b.delete(Tree::SubjectMap, kv.unwrap().0);
     }
     let u = credseal_log::map_update(&credseal_log::MemoryMap::new(), leaves).unwrap();
     for (pos, node) in u.writes {
         b.put(Tree::SubjectMap, pos.to_bytes(), node.to_bytes());
     }
+    store.apply(b).unwrap();
+}
+
+/// A platform with the log key in hand: it signs, in place of the newest checkpoint, one
+/// whose subject-map root is the map of `leaves` (a map that hides receipts).
+fn sign_lying_checkpoint(p: &Platform, seed: &[u8; 32], leaves: Vec<(credseal_log::Hash, credseal_log::MapValue)>) {
+    use credseal_store::{Batch, Tree};
+    let signer = credseal_log::LogSigner::from_seed(p.origin(), seed).unwrap();
+    let honest = signer
+        .verifier()
+        .verify_checkpoint(&p.latest_checkpoint().unwrap().unwrap())
+        .unwrap();
+    let lie = credseal_log::MemoryMap::new().update(leaves);
+    let cp = credseal_log::Checkpoint::new(p.origin(), honest.size(), *honest.root())
+        .and_then(|c| c.with_map_root(&lie))
+        .unwrap();
+    let mut b = Batch::new();
+    b.put(
+        Tree::Checkpoints,
+        honest.size().to_be_bytes().to_vec(),
+        signer.sign_checkpoint(&cp).into_bytes(),
+    );
     p.store().apply(b).unwrap();
+}
+
+/// The test platform, and its log key's seed (which a lying operator holds).
+fn platform_and_log_seed() -> (Platform, [u8; 32]) {
+    let ks = keystore();
+    let seed = *ks.log_seed.expose_secret();
+    (Platform::in_memory(catalog(), ks).unwrap(), seed)
 }
 
 #[test]
@@ -202,21 +234,18 @@ fn every_checkpoint_commits_to_the_subject_map() {
 #[test]
 fn log_verify_map_root_disagrees() {
     let d = tempfile::tempdir().unwrap();
-    let p = platform();
+    let (p, seed) = platform_and_log_seed();
     p.ingest_file(&write(d.path(), "r.jsonl", RECORDS.as_bytes()), &NoProgress)
         .unwrap();
+    platform_event(&p);
     p.verify_log().unwrap();
     // The platform lowers one subject's count in its map (hiding its newest receipt from
-    // bundles), then signs a checkpoint over that map at the next commit.
+    // bundles) and signs a checkpoint over that map.
     let mut leaves = stored_map_leaves(&p);
     let top = leaves.iter_mut().max_by_key(|(_, v)| v.count).unwrap();
     assert!(top.1.count >= 2);
     top.1.count -= 1;
-    replace_stored_map(&p, leaves);
-    // Before any checkpoint commits to it, the stored map alone disagrees.
-    let e = p.verify_log().unwrap_err().to_string();
-    assert!(e.contains("the stored map disagrees"), "{e}");
-    platform_event(&p);
+    sign_lying_checkpoint(&p, &seed, leaves);
     let size = p.log_size().unwrap();
     let e = p.verify_log().unwrap_err().to_string();
     assert!(
@@ -226,9 +255,67 @@ fn log_verify_map_root_disagrees() {
 }
 
 #[test]
+fn a_stored_map_edited_on_disk_is_refused_at_the_next_open() {
+    let d = tempfile::tempdir().unwrap();
+    let ks = keystore();
+    let p = Platform::in_memory(catalog(), ks.clone()).unwrap();
+    p.ingest_file(&write(d.path(), "r.jsonl", RECORDS.as_bytes()), &NoProgress)
+        .unwrap();
+    platform_event(&p);
+    let mut leaves = stored_map_leaves(&p);
+    let store = p.store().clone();
+    drop(p);
+    leaves[0].1.count += 1;
+    replace_stored_map(&*store, leaves);
+    let p = Platform::with_store(catalog(), ks, store).unwrap();
+    // Neither a commit nor an audit goes ahead on a map the latest checkpoint contradicts.
+    let e = p.verify_log().unwrap_err().to_string();
+    assert!(
+        e.contains("subject map") && e.contains("disagrees with the checkpoint"),
+        "{e}"
+    );
+    let before = p.log_size().unwrap();
+    let e = p
+        .append_receipts(vec![event(None)], credseal_engine::now_unix())
+        .unwrap_err();
+    assert!(e.to_string().contains("disagrees with the checkpoint"), "{e}");
+    assert_eq!(p.log_size().unwrap(), before, "nothing was appended");
+}
+
+#[test]
+fn the_map_is_replayed_from_the_receipts_after_a_crash() {
+    let d = tempfile::tempdir().unwrap();
+    let ks = keystore();
+    let p = Platform::in_memory(catalog(), ks.clone()).unwrap();
+    p.ingest_file(&write(d.path(), "r.jsonl", RECORDS.as_bytes()), &NoProgress)
+        .unwrap();
+    let (subject, _) = line_of("loans");
+    let blind = p.blind(&SubjectId::parse(&subject).unwrap());
+    let store = p.store().clone();
+    // Receipts after the ingest change the map in memory only (the ingest wrote it).
+    for _ in 0..3 {
+        p.append_receipts(vec![event(Some(blind))], credseal_engine::now_unix())
+            .unwrap();
+    }
+    let before = p.export_bundle(&blind, None, credseal_engine::now_unix()).unwrap();
+    // A crash: the platform is gone without writing its map.
+    std::mem::forget(p);
+    let p = Platform::with_store(catalog(), ks, store).unwrap();
+    let after = p.export_bundle(&blind, None, credseal_engine::now_unix()).unwrap();
+    assert_eq!(after.entries.len(), before.entries.len());
+    let v = credseal_log::LogVerifier::from_vkey(&p.log_vkey().unwrap()).unwrap();
+    let out = credseal_log::verify_bundle(&after, &v, &blind, None, credseal_engine::now_unix()).unwrap();
+    assert_eq!(out.receipts().len(), before.entries.len());
+    p.verify_log().unwrap();
+    p.append_receipts(vec![event(Some(blind))], credseal_engine::now_unix())
+        .unwrap();
+    p.verify_log().unwrap();
+}
+
+#[test]
 fn log_verify_from_continues_a_saved_position() {
     let d = tempfile::tempdir().unwrap();
-    let p = platform();
+    let (p, seed) = platform_and_log_seed();
     p.ingest_file(&write(d.path(), "r.jsonl", RECORDS.as_bytes()), &NoProgress)
         .unwrap();
     let (full, snap) = p.verify_log_from(None).unwrap();
@@ -260,8 +347,7 @@ fn log_verify_from_continues_a_saved_position() {
     // A lie in the map after the saved position is still caught when continuing.
     let mut leaves = stored_map_leaves(&p);
     leaves[0].1.count += 1;
-    replace_stored_map(&p, leaves);
-    platform_event(&p);
+    sign_lying_checkpoint(&p, &seed, leaves);
     let e = p.verify_log_from(Some(&snap2)).unwrap_err().to_string();
     assert!(e.contains("subject-map root disagrees"), "{e}");
 }
