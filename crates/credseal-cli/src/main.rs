@@ -314,6 +314,11 @@ enum BenchCommand {
         /// Threads running queries (and the floor).
         #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=256))]
         threads: u64,
+        /// Queries each thread keeps in flight, as a server with many clients does: it
+        /// starts the next query while earlier receipts wait for their group commit (1: each
+        /// thread waits for every answer before the next query).
+        #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=1024))]
+        in_flight: u64,
         /// Work directory (default: a temporary one, removed afterwards).
         #[arg(long, value_name = "DIR")]
         work: Option<PathBuf>,
@@ -750,13 +755,20 @@ fn run(cli: Cli) -> CliResult {
                     subjects,
                     queries,
                     threads,
+                    in_flight,
                     work,
                     json,
                 },
         } => {
             let (work, _tmp) = bench_work_dir(work)?;
             let bar = progress::Bar::new();
-            let r = credseal_engine::bench::bench_query(demo::CATALOG, subjects, queries, threads, &work, &bar)?;
+            let size = credseal_engine::bench::QuerySize {
+                subjects,
+                queries,
+                threads,
+                in_flight,
+            };
+            let r = credseal_engine::bench::bench_query(demo::CATALOG, size, &work, &bar)?;
             output::bench_query(&r, json);
             Ok(())
         }

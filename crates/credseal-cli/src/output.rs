@@ -215,8 +215,8 @@ pub fn bench_query(r: &QueryBench, json: bool) {
         return;
     }
     println!(
-        "bench query: {} subjects, {} queries on {} threads, {} classes and {:.1} records per query",
-        r.subjects, r.queries, r.threads, r.classes_per_query, r.records_per_query
+        "bench query: {} subjects, {} queries on {} threads ({} in flight each), {} classes and {:.1} records per query",
+        r.subjects, r.queries, r.threads, r.in_flight, r.classes_per_query, r.records_per_query
     );
     let rows = vec![
         vec![

@@ -47,7 +47,7 @@ pub use platform::{
     CATALOG_FILE, CONFIG_FILE, Config, DB_DIR, DEFAULT_OPERATOR, InitOptions, KEYSTORE_FILE, KeySource, OpenOptions,
     Platform, valid_origin,
 };
-pub use query::{ANSWER_LABEL, AnswerBody, QueryError, SealedAnswer};
+pub use query::{ANSWER_LABEL, AnswerBody, PendingAnswer, QueryError, SealedAnswer};
 pub use shred::ShredSummary;
 pub use staff::{StaffRole, valid_staff_id};
 pub use trace::{MAX_LISTED, MarkReport, TraceReport, TracedDepartment, TracedDisclosure};

@@ -80,7 +80,33 @@ struct State {
     extras: Vec<Batch>,
     next_ticket: u64,
     done: HashMap<u64, std::result::Result<Committed, Failure>>,
+    /// Tickets whose owner stopped waiting: their results are dropped, not kept in `done`.
+    abandoned: std::collections::HashSet<u64>,
     batches: Vec<usize>,
+}
+
+/// Receipts queued for the next group commit ([`Platform::enqueue_receipts`]). Waiting on
+/// them ([`Platform::wait_receipts`]) returns once they are durable; dropped unwaited, they
+/// are still committed, and their results are discarded.
+#[derive(Debug)]
+pub(crate) struct Tickets<'a> {
+    log: &'a ReceiptLog,
+    tickets: Vec<u64>,
+}
+
+impl Drop for Tickets<'_> {
+    fn drop(&mut self) {
+        if self.tickets.is_empty() {
+            return;
+        }
+        if let Ok(mut st) = self.log.state.lock() {
+            for t in &self.tickets {
+                if st.done.remove(t).is_none() {
+                    st.abandoned.insert(*t);
+                }
+            }
+        }
+    }
 }
 
 /// Why a commit failed, for every receipt that was in it: stored data that failed
@@ -500,8 +526,17 @@ impl Platform {
             self.store.apply(extra)?;
             return Ok(Vec::new());
         }
-        let poisoned = || EngineError::Invalid("the receipt log lock is poisoned".into());
-        let mut st = self.log.state.lock().map_err(|_| poisoned())?;
+        let tickets = self.enqueue_receipts(items, extra)?;
+        self.wait_receipts(tickets, now)
+    }
+
+    /// Queues receipts (and `extra` writes) for the next group commit without waiting.
+    pub(crate) fn enqueue_receipts(&self, items: Vec<NewReceipt>, extra: Batch) -> Result<Tickets<'_>> {
+        let mut st = self
+            .log
+            .state
+            .lock()
+            .map_err(|_| EngineError::Invalid("the receipt log lock is poisoned".into()))?;
         if !extra.is_empty() {
             st.extras.push(extra);
         }
@@ -513,17 +548,22 @@ impl Platform {
             tickets.push(t);
         }
         self.log.cv.notify_all();
+        Ok(Tickets {
+            log: &self.log,
+            tickets,
+        })
+    }
+
+    /// Waits until the queued receipts are durable, leading a group commit of everything
+    /// queued when no other thread is committing. `now` is the commit time if it leads.
+    pub(crate) fn wait_receipts(&self, mut tickets: Tickets<'_>, now: u64) -> Result<Vec<Committed>> {
+        let poisoned = || EngineError::Invalid("the receipt log lock is poisoned".into());
+        let mut st = self.log.state.lock().map_err(|_| poisoned())?;
         loop {
-            if tickets.iter().all(|t| st.done.contains_key(t)) {
-                let mut out = Vec::with_capacity(tickets.len());
-                for t in &tickets {
-                    // Cannot fail: the loop above returns only once every ticket is in `done`.
-                    match st.done.remove(t).expect("checked above") {
-                        Ok(c) => out.push(c),
-                        Err(e) => return Err(e.into_error()),
-                    }
-                }
-                return Ok(out);
+            if tickets.tickets.iter().all(|t| st.done.contains_key(t)) {
+                let mine = std::mem::take(&mut tickets.tickets);
+                let results: Vec<_> = mine.iter().filter_map(|t| st.done.remove(t)).collect();
+                return results.into_iter().map(|r| r.map_err(Failure::into_error)).collect();
             }
             if !st.committing && !st.queue.is_empty() {
                 st.committing = true;
@@ -544,28 +584,29 @@ impl Platform {
                 }
                 let batch = std::mem::take(&mut st.queue);
                 let extras = std::mem::take(&mut st.extras);
-                let size = match st.size {
-                    Some(s) => s,
-                    None => self.log_size()?,
-                };
+                let size = st.size;
                 drop(st);
-                let r = self.commit(size, &batch, extras, now);
+                // Whatever happens, the batch's waiters get a result and `committing` ends.
+                let r = size
+                    .map_or_else(|| self.log_size(), Ok)
+                    .and_then(|size| Ok((size, self.commit(size, &batch, extras, now)?)));
                 st = self.log.state.lock().map_err(|_| poisoned())?;
                 st.committing = false;
-                match r {
-                    Ok(committed) => {
+                let results: Vec<std::result::Result<Committed, Failure>> = match r {
+                    Ok((size, committed)) => {
                         st.size = Some(size + batch.len() as u64);
                         st.batches.push(batch.len());
-                        for ((t, _), c) in batch.iter().zip(committed) {
-                            st.done.insert(*t, Ok(c));
-                        }
+                        committed.into_iter().map(Ok).collect()
                     }
                     Err(e) => {
                         st.size = None;
                         let f = Failure::of(&e);
-                        for (t, _) in &batch {
-                            st.done.insert(*t, Err(f.clone()));
-                        }
+                        batch.iter().map(|_| Err(f.clone())).collect()
+                    }
+                };
+                for ((t, _), r) in batch.iter().zip(results) {
+                    if !st.abandoned.remove(t) {
+                        st.done.insert(*t, r);
                     }
                 }
                 self.log.cv.notify_all();

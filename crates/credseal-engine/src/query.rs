@@ -378,7 +378,32 @@ impl Platform {
 
     /// Runs a department's query: the credential and token in their text form.
     pub fn query(&self, credential: &str, token: &str, now: u64) -> std::result::Result<SealedAnswer, QueryError> {
+        // Counted as under way until its receipt is committed, so a commit leader waits a
+        // moment for it (group commit).
         let _active = self.log.active();
+        self.submit_query_inner(credential, token, now)?.wait()
+    }
+
+    /// [`Platform::query`] without waiting for the receipt: everything up to queueing the
+    /// receipt for the next group commit. The answer is sealed and released by
+    /// [`PendingAnswer::wait`] once the receipt is durable — a server thread can start its
+    /// next query meanwhile. A denial still returns at once, after its receipt is durable.
+    pub fn submit_query(
+        &self,
+        credential: &str,
+        token: &str,
+        now: u64,
+    ) -> std::result::Result<PendingAnswer<'_>, QueryError> {
+        let _active = self.log.active();
+        self.submit_query_inner(credential, token, now)
+    }
+
+    fn submit_query_inner(
+        &self,
+        credential: &str,
+        token: &str,
+        now: u64,
+    ) -> std::result::Result<PendingAnswer<'_>, QueryError> {
         let cred = Unverified::<Credential>::parse_text(credential.trim()).map_err(|e| QueryError::Denied(e.into()))?;
         let tok = Unverified::<Token>::parse_text(token.trim()).map_err(|e| QueryError::Denied(e.into()))?;
         // The subject named by the (not yet verified) token, only to look up its key for
@@ -408,7 +433,7 @@ impl Platform {
             Err(QueryError::Denied(d)) => return Err(self.deny(d, Some(verified.body()), &tok, now, marks)),
             Err(other) => return Err(other),
         };
-        Ok(self.answer_marked(&grant, marks, now)?)
+        Ok(self.submit_answer(&grant, marks, now)?)
     }
 
     /// A denial of a query whose department signature verified leaves a receipt (DESIGN §6);
@@ -504,18 +529,27 @@ impl Platform {
         let checked = credseal_auth::verify_self_query(&q, &ctx).map_err(QueryError::Denied)?;
         let mut marks = Vec::new();
         let grant = self.finish(checked, &mut marks)?;
-        Ok(self.answer_marked(&grant, marks, now)?)
+        self.submit_answer(&grant, marks, now)?.wait()
     }
 
     /// Decrypts the granted classes of the granted subject and seals the answer. The only
     /// path to plaintext for a requester; it takes a [`Grant`].
     pub fn answer(&self, grant: &Grant, now: u64) -> Result<SealedAnswer> {
-        self.answer_marked(grant, Vec::new(), now)
+        self.submit_answer(grant, Vec::new(), now)?.wait().map_err(|e| match e {
+            QueryError::Failed(e) => e,
+            // Cannot happen: waiting only fails with an engine error.
+            QueryError::Denied(d) => EngineError::Invalid(d.to_string()),
+        })
     }
 
-    /// [`Platform::answer`], with the replay entries the grant consumed made durable with
-    /// its receipt.
-    fn answer_marked(&self, grant: &Grant, marks: Vec<(Tree, Vec<u8>, Vec<u8>)>, now: u64) -> Result<SealedAnswer> {
+    /// Decrypts the granted classes and queues the disclosure's receipt, with the replay
+    /// entries the grant consumed, for the next group commit. Nothing is sealed yet.
+    fn submit_answer(
+        &self,
+        grant: &Grant,
+        marks: Vec<(Tree, Vec<u8>, Vec<u8>)>,
+        now: u64,
+    ) -> Result<PendingAnswer<'_>> {
         let subject = grant.subject();
         let blind = self.blind(subject);
         let mut records = Vec::new();
@@ -565,29 +599,68 @@ impl Platform {
             flags: if canary { crate::FLAG_CANARY } else { 0 },
             fingerprints: Some(fingerprints),
         };
-        let committed = self
-            .append_receipts(vec![receipt], now)?
-            .pop()
-            .ok_or_else(|| EngineError::Invalid("no receipt".into()))?;
-        if canary {
-            self.raise_alert(crate::CanaryAlert {
-                receipt: committed.index,
+        let recipient = SealingPublicKey::from_bytes(grant.sealing_key())
+            .map_err(|e| EngineError::Invalid(format!("the requester's sealing key: {e}")))?;
+        let tickets = self.enqueue_receipts(vec![receipt], Batch::new())?;
+        Ok(PendingAnswer {
+            platform: self,
+            tickets,
+            now,
+            pt,
+            recipient,
+            query_id: *grant.query_id(),
+            canary: canary.then(|| crate::CanaryAlert {
+                receipt: 0,
                 time: now,
                 department: grant.department_id().to_string(),
                 credential_serial: grant.credential_serial(),
                 purpose: grant.purpose().to_string(),
                 outcome: "granted".into(),
-            });
+            }),
+        })
+    }
+}
+
+/// A granted query whose receipt waits in the group-commit queue. Nothing is sealed or
+/// released until [`PendingAnswer::wait`] has seen the receipt durable; dropped unwaited,
+/// the receipt is still committed and the answer is never sealed.
+pub struct PendingAnswer<'a> {
+    platform: &'a Platform,
+    tickets: crate::log::Tickets<'a>,
+    now: u64,
+    pt: zeroize::Zeroizing<Vec<u8>>,
+    recipient: SealingPublicKey,
+    query_id: [u8; 16],
+    canary: Option<crate::CanaryAlert>,
+}
+
+impl std::fmt::Debug for PendingAnswer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingAnswer").finish_non_exhaustive()
+    }
+}
+
+impl PendingAnswer<'_> {
+    /// Waits for the receipt to be durable (leading a group commit if no one else is),
+    /// then seals the answer to the requester, its HPKE `info` bound to the receipt's leaf.
+    /// If the receipt cannot be written, nothing is released.
+    pub fn wait(self) -> std::result::Result<SealedAnswer, QueryError> {
+        let p = self.platform;
+        let committed = p
+            .wait_receipts(self.tickets, self.now)?
+            .pop()
+            .ok_or_else(|| EngineError::Invalid("no receipt".into()))?;
+        if let Some(mut alert) = self.canary {
+            alert.receipt = committed.index;
+            p.raise_alert(alert);
         }
-        let recipient = SealingPublicKey::from_bytes(grant.sealing_key())
-            .map_err(|e| EngineError::Invalid(format!("the requester's sealing key: {e}")))?;
-        let info = credseal_crypto::answer_info(self.origin(), grant.query_id(), Some(&committed.leaf_hash));
-        let sealed = credseal_crypto::seal(&recipient, &info, &[], &pt)
+        let info = credseal_crypto::answer_info(p.origin(), &self.query_id, Some(&committed.leaf_hash));
+        let sealed = credseal_crypto::seal(&self.recipient, &info, &[], &self.pt)
             .map_err(|e| EngineError::Invalid(format!("sealing the answer: {e}")))?;
         Ok(SealedAnswer {
             format: ANSWER_FORMAT,
-            origin: self.origin().to_string(),
-            query_id: *grant.query_id(),
+            origin: p.origin().to_string(),
+            query_id: self.query_id,
             receipt: committed.receipt,
             sealed: sealed.to_bytes(),
         })

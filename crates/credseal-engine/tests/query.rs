@@ -283,3 +283,42 @@ fn answer_with_an_impossible_origin_is_refused_not_a_panic() {
     let back = SealedAnswer::from_text(&a.to_text()).unwrap();
     assert!(back.open(&w.sealing).is_err());
 }
+
+#[test]
+fn submitted_queries_share_a_commit_and_each_answer_waits_for_its_receipt() {
+    let w = world();
+    let before = w.p.log_size().unwrap();
+    // Five queries in flight from one thread: their receipts queue for one group commit.
+    let pending: Vec<_> = (0..5)
+        .map(|_| {
+            w.p.submit_query(&w.credential, &token(&w, &["judgments"]), NOW)
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(w.p.log_size().unwrap(), before, "nothing is durable before a wait");
+    // Waited out of order: each answer carries its own receipt and opens for its recipient.
+    let mut indexes = BTreeSet::new();
+    for a in pending.into_iter().rev() {
+        let a = a.wait().unwrap();
+        let r = credseal_log::UnverifiedReceipt::parse(&a.receipt).unwrap();
+        let body = r.peek_unverified().unwrap();
+        assert!(indexes.insert(body.index), "a receipt per answer");
+        assert!(body.index < w.p.log_size().unwrap(), "durable before release");
+        assert_eq!(a.open(&w.sealing).unwrap().classes, ["judgments"]);
+    }
+    assert_eq!(w.p.log_size().unwrap(), before + 5);
+    assert_eq!(
+        w.p.commit_batch_sizes().last(),
+        Some(&5),
+        "the first wait led one commit for all five"
+    );
+    // A pending answer dropped unwaited: its receipt is still committed (the query id is
+    // spent), and the answer is never sealed.
+    let tok = token(&w, &["judgments"]);
+    drop(w.p.submit_query(&w.credential, &tok, NOW).unwrap());
+    let next = w.p.query(&w.credential, &token(&w, &["identity"]), NOW).unwrap();
+    assert_eq!(w.p.log_size().unwrap(), before + 7);
+    assert!(next.open(&w.sealing).is_ok());
+    assert_eq!(denial(w.p.query(&w.credential, &tok, NOW)), "replayed");
+    w.p.verify_log().unwrap();
+}
