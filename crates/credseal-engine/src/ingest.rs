@@ -1025,6 +1025,9 @@ impl Platform {
             w?;
             r
         })?;
+        // The subject map's changed nodes, once for the whole file (its commits kept them
+        // in memory); this also flushes.
+        self.persist_map()?;
         self.store.flush()?;
         progress.finish();
         Ok(summary)

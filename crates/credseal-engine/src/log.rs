@@ -158,7 +158,7 @@ pub(crate) struct ReceiptLog {
 /// in memory (`dirty`) instead of writing about 14 nodes per receipt through the
 /// write-ahead log. The dirty nodes are written to the store, with the log size they are
 /// current at ([`META_MAP_SIZE`]), in one batch and a flush: when there are more than
-/// [`MAP_DIRTY_MAX`], with every bulk (ingest) commit, and when the platform closes.
+/// [`MAP_DIRTY_MAX`], at the end of an ingest, and when the platform closes.
 /// After a crash, the first use replays the receipts after that size into the map and
 /// checks the result against the latest checkpoint's map root (docs/formats.md §11).
 #[derive(Default)]
@@ -725,7 +725,7 @@ impl Platform {
         }
         // The subject map: every subject of this commit gets its new count and newest
         // receipt (sealed receipts included), and the checkpoint commits to the root. The
-        // changed nodes stay in memory (see `MapCache`); a bulk commit writes them all.
+        // changed nodes stay in memory (see `MapCache`).
         let map_t = std::time::Instant::now();
         let mut cache = self.map_cache()?;
         let updates: Vec<(Hash, MapValue)> = heads
@@ -738,16 +738,7 @@ impl Platform {
             (u, reader.read.into_inner())
         };
         cache.remember(read);
-        let mut persisted: Vec<(MapPos, MapNode)> = Vec::new();
-        if bulky {
-            let mut nodes = std::mem::take(&mut cache.dirty);
-            nodes.extend(map.writes.iter().copied());
-            for (pos, node) in &nodes {
-                batch.put(Tree::SubjectMap, pos.to_bytes(), node.to_bytes());
-            }
-            batch.put(Tree::Meta, META_MAP_SIZE.to_vec(), be(size).to_vec());
-            persisted = nodes.into_iter().collect();
-        } else if cache.meta_missing {
+        if cache.meta_missing {
             // A new log: the stored (empty) map is current at size 0.
             batch.put(Tree::Meta, META_MAP_SIZE.to_vec(), be(0).to_vec());
         }
@@ -796,15 +787,11 @@ impl Platform {
             return Err(e.into());
         }
         cache.meta_missing = false;
-        if bulky {
-            cache.remember(persisted);
-        } else {
-            cache.dirty.extend(map.writes);
-            if cache.dirty.len() > MAP_DIRTY_MAX {
-                // The receipts are durable already; if writing the map fails, the cache is
-                // dropped and the next use replays it from the store.
-                let _ = self.persist_map_locked(&mut cache);
-            }
+        cache.dirty.extend(map.writes);
+        if cache.dirty.len() > MAP_DIRTY_MAX {
+            // The receipts are durable already; if writing the map fails, the cache is
+            // dropped and the next use replays it from the store.
+            let _ = self.persist_map_locked(&mut cache);
         }
         drop(_view);
         for c in &mut out {
