@@ -1,26 +1,29 @@
 //! Leak tracing (DESIGN §9): disclosure fingerprints and `trace`.
 //!
-//! For every field a granted query releases, the platform stores
+//! For every field a granted query releases, the platform computes
 //!
 //! ```text
 //! fp = HMAC-SHA-256(trace key, "credseal:v1:fingerprint" ‖ BlindId ‖ u8 len ‖ class
 //!                   ‖ u8 len ‖ field ‖ canonical value)
 //! ```
 //!
-//! (canonical forms: [`credseal_core::canonical`]) in the `Fingerprints` tree, in the same
-//! atomic batch as the disclosure's receipt:
+//! (canonical forms: [`credseal_core::canonical`]) and stores the disclosure's fingerprints
+//! as one entry of the `Fingerprints` tree, in the same atomic batch as its receipt:
 //!
 //! ```text
-//! 'f' ‖ fp ‖ index (u64 BE)  →  HMAC(trace key, "credseal:v1:fingerprint-entry" ‖ fp ‖ index)[..16]
-//! 'd' ‖ index (u64 BE)       →  count (u32 BE) ‖ HMAC(trace key, "credseal:v1:fingerprint-set"
-//!                                 ‖ index ‖ count ‖ the disclosure's fps, sorted)
+//! 'd' ‖ index (u64 BE)  →  count (u32 BE) ‖ fp₁ ‖ … ‖ fpₙ (sorted, no repeats)
+//!                          ‖ HMAC(trace key, "credseal:v1:fingerprint-set" ‖ index ‖ count ‖ fp₁ ‖ … ‖ fpₙ)
 //! ```
 //!
 //! Never the value: without the trace key a fingerprint cannot be tested against a guess.
-//! A lookup is one prefix scan per candidate fingerprint. An entry whose MAC fails stops a
-//! trace (exit 4); [`Platform::verify_fingerprints`] (`credseal check`) recomputes every
-//! disclosure's set from the entries and checks it against the signed receipts, so an entry
-//! added, moved or deleted on disk is found.
+//! One entry per disclosure keeps the query's durable commit small (one write, not one per
+//! released field). The price: a trace reads every stored set once — linear in the
+//! fingerprints stored, not one prefix lookup per leaked value (`credseal bench trace`; the
+//! target is 1,000,000 stored fingerprints in under 2 s). A set whose key, length, MAC or
+//! order is wrong stops a trace (exit 4), as does one naming a receipt that is not a
+//! granted disclosure; [`Platform::verify_fingerprints`] (`credseal check`) checks every set and that a set exists
+//! exactly for the granted disclosures of the signed log, so a set edited, deleted, moved to
+//! another index or added is found.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -37,16 +40,12 @@ use crate::staff::StaffRole;
 
 /// Trace-key label of a field fingerprint.
 pub const FINGERPRINT_LABEL: &[u8] = b"credseal:v1:fingerprint";
-/// Trace-key label of the MAC of one stored fingerprint entry.
-pub const FP_ENTRY_LABEL: &[u8] = b"credseal:v1:fingerprint-entry";
 /// Trace-key label of the MAC over a disclosure's fingerprint set.
 pub const FP_SET_LABEL: &[u8] = b"credseal:v1:fingerprint-set";
-/// `Fingerprints` key prefix of entries (fp ‖ index).
-const FP_ENTRY: u8 = b'f';
 /// `Fingerprints` key prefix of per-disclosure sets (index).
 const FP_SET: u8 = b'd';
-/// Length of an entry's MAC.
-const ENTRY_MAC_LEN: usize = 16;
+/// Bytes of a set's value besides its fingerprints: the count (4) and the MAC (32).
+const SET_OVERHEAD: usize = 4 + 32;
 /// Most disclosures listed in a trace report (the rest are counted).
 pub const MAX_LISTED: usize = 200;
 
@@ -131,6 +130,68 @@ fn be(n: u64) -> [u8; 8] {
     n.to_be_bytes()
 }
 
+/// Whether a receipt released data: a granted query or self-query.
+fn is_disclosure(b: &ReceiptBody) -> bool {
+    matches!(b.action, Action::Query | Action::SelfQuery) && b.outcome == Outcome::Granted
+}
+
+/// A disclosure as a trace lists it, from its receipt (signature already verified).
+fn traced(index: u64, b: ReceiptBody, items: u64, fields: BTreeMap<String, u64>) -> TracedDisclosure {
+    let (department, credential_serial) = match b.actor {
+        Actor::Department { id, credential_serial } => (id, Some(credential_serial)),
+        Actor::Subject => ("subject".to_string(), None),
+        other => (format!("{other:?}"), None),
+    };
+    TracedDisclosure {
+        disclosure: index,
+        time: b.time,
+        department,
+        credential_serial,
+        purpose: b.purpose,
+        items,
+        fields,
+    }
+}
+
+/// Why a stored fingerprint set does not open.
+#[derive(Clone, Copy, Debug)]
+enum SetProblem {
+    /// The key is not `'d'` ‖ index (u64 BE).
+    Key,
+    /// The value's length does not match its count.
+    Length(u64),
+    /// The MAC does not match the index, count and fingerprints.
+    Mac(u64),
+    /// The fingerprints are not strictly increasing (only someone holding the trace key
+    /// can write such a set).
+    Order(u64),
+}
+
+impl SetProblem {
+    /// The error `credseal check` reports.
+    fn into_error(self) -> EngineError {
+        let (what, detail) = match self {
+            SetProblem::Key => ("fingerprint storage".to_string(), "malformed key"),
+            SetProblem::Length(i) => (
+                format!("fingerprint set of disclosure {i}"),
+                "is malformed: its length does not match its count (edited on disk)",
+            ),
+            SetProblem::Mac(i) => (
+                format!("fingerprint set of disclosure {i}"),
+                "fails authentication (edited on disk)",
+            ),
+            SetProblem::Order(i) => (
+                format!("fingerprint set of disclosure {i}"),
+                "is not in strictly increasing order",
+            ),
+        };
+        EngineError::Corrupt {
+            what,
+            detail: detail.to_string(),
+        }
+    }
+}
+
 impl Platform {
     /// The fingerprint of one field value (already canonical).
     pub(crate) fn fingerprint(&self, blind: &BlindId, class: &str, field: &str, canonical: &str) -> [u8; 32] {
@@ -168,66 +229,83 @@ impl Platform {
         out
     }
 
-    fn entry_mac(&self, fp: &[u8; 32], index: u64) -> [u8; 32] {
-        self.keys.trace_key.digest(FP_ENTRY_LABEL, &[fp, &be(index)])
-    }
-
     fn set_mac(&self, index: u64, sorted: &[[u8; 32]]) -> [u8; 32] {
-        let mut parts: Vec<&[u8]> = Vec::with_capacity(sorted.len() + 2);
-        let i = be(index);
         let n = (sorted.len() as u32).to_be_bytes();
-        parts.push(&i);
-        parts.push(&n);
-        parts.extend(sorted.iter().map(|f| &f[..]));
-        self.keys.trace_key.digest(FP_SET_LABEL, &parts)
+        self.keys
+            .trace_key
+            .digest(FP_SET_LABEL, &[&be(index), &n, sorted.as_flattened()])
     }
 
-    /// Adds a disclosure's fingerprint entries and its set to `batch` (the receipt's batch).
+    /// Adds a disclosure's fingerprint set to `batch` (the receipt's batch): one entry.
     pub(crate) fn put_fingerprints(&self, batch: &mut Batch, index: u64, fps: &[[u8; 32]]) {
         let mut sorted = fps.to_vec();
         sorted.sort_unstable();
         sorted.dedup();
-        for fp in &sorted {
-            let mut k = Vec::with_capacity(41);
-            k.push(FP_ENTRY);
-            k.extend_from_slice(fp);
-            k.extend_from_slice(&be(index));
-            batch.put(
-                Tree::Fingerprints,
-                k,
-                self.entry_mac(fp, index)[..ENTRY_MAC_LEN].to_vec(),
-            );
-        }
         let mut k = vec![FP_SET];
         k.extend_from_slice(&be(index));
-        let mut v = (sorted.len() as u32).to_be_bytes().to_vec();
+        let mut v = Vec::with_capacity(SET_OVERHEAD + 32 * sorted.len());
+        v.extend_from_slice(&(sorted.len() as u32).to_be_bytes());
+        v.extend_from_slice(sorted.as_flattened());
         v.extend_from_slice(&self.set_mac(index, &sorted));
         batch.put(Tree::Fingerprints, k, v);
     }
 
-    /// The disclosures (log indexes) that released the value with fingerprint `fp`, each
-    /// entry's MAC checked.
-    pub(crate) fn disclosures_of(&self, fp: &[u8; 32]) -> Result<Vec<u64>> {
-        let mut prefix = vec![FP_ENTRY];
-        prefix.extend_from_slice(fp);
-        let mut out = Vec::new();
-        for kv in self.store.scan_prefix(Tree::Fingerprints, &prefix) {
+    /// Reads one stored set: its key, its length against its count, its MAC, and its order.
+    /// Returns the disclosure (log index) and its fingerprints.
+    fn open_set<'a>(&self, k: &[u8], v: &'a [u8]) -> std::result::Result<(u64, &'a [[u8; 32]]), SetProblem> {
+        let index = match k.split_first() {
+            Some((&FP_SET, i)) => u64::from_be_bytes(i.try_into().map_err(|_| SetProblem::Key)?),
+            _ => return Err(SetProblem::Key),
+        };
+        let (count, rest) = v.split_first_chunk::<4>().ok_or(SetProblem::Length(index))?;
+        let (body, mac) = rest.split_last_chunk::<32>().ok_or(SetProblem::Length(index))?;
+        let (fps, partial) = body.as_chunks::<32>();
+        if !partial.is_empty() || fps.len() as u64 != u64::from(u32::from_be_bytes(*count)) {
+            return Err(SetProblem::Length(index));
+        }
+        let want = self.set_mac(index, fps);
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(&mac[..], &want[..])) {
+            return Err(SetProblem::Mac(index));
+        }
+        if fps.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(SetProblem::Order(index));
+        }
+        Ok((index, fps))
+    }
+
+    /// For each item (its candidate fingerprints, in order), the disclosures that released
+    /// any of them, ascending, each with the position of the first candidate it released.
+    /// One pass over the stored sets; a set that does not open stops the trace.
+    fn explain(&self, items: &[&[[u8; 32]]]) -> Result<Vec<Vec<(u64, usize)>>> {
+        let mut wanted: HashMap<[u8; 32], Vec<(usize, usize)>> = HashMap::new();
+        for (item, fps) in items.iter().enumerate() {
+            for (pos, fp) in fps.iter().enumerate() {
+                wanted.entry(*fp).or_default().push((item, pos));
+            }
+        }
+        let mut out = vec![Vec::new(); items.len()];
+        let mut found: Vec<(usize, usize)> = Vec::new();
+        for kv in self.store.scan_prefix(Tree::Fingerprints, &[FP_SET]) {
             let (k, v) = kv?;
-            let bad = || EngineError::Corrupt {
+            let (index, fps) = self.open_set(&k, &v).map_err(|_| EngineError::Corrupt {
                 what: "fingerprint storage".into(),
                 detail: "an entry fails authentication (edited on disk); run `credseal check`".into(),
-            };
-            let index = k
-                .get(33..41)
-                .and_then(|b| b.try_into().ok())
-                .map(u64::from_be_bytes)
-                .filter(|_| k.len() == 41)
-                .ok_or_else(bad)?;
-            let want = self.entry_mac(fp, index);
-            if !bool::from(subtle::ConstantTimeEq::ct_eq(&v[..], &want[..ENTRY_MAC_LEN])) {
-                return Err(bad());
+            })?;
+            found.clear();
+            for fp in fps {
+                if let Some(w) = wanted.get(fp) {
+                    found.extend_from_slice(w);
+                }
             }
-            out.push(index);
+            // By item, then candidate position: the first of each item is its first candidate.
+            found.sort_unstable();
+            let mut last = None;
+            for &(item, pos) in &found {
+                if last != Some(item) {
+                    out[item].push((index, pos));
+                    last = Some(item);
+                }
+            }
         }
         Ok(out)
     }
@@ -252,42 +330,30 @@ impl Platform {
         Ok(r.body().clone())
     }
 
-    /// Checks the fingerprint storage against the log: every granted disclosure has its
-    /// set, every set's MAC matches the entries stored under its index, no entry or set
-    /// belongs to anything else. Returns the number of fingerprint entries checked.
+    /// Checks the fingerprint storage against the log in one pass over the sets: every key is
+    /// a well-formed set whose length, MAC and order check out; then every granted disclosure
+    /// of the signed log has its set and no set belongs to anything else. Returns the number
+    /// of fingerprints checked (the sum of the counts).
     pub fn verify_fingerprints(&self) -> Result<u64> {
         let bad = |what: String, detail: &str| EngineError::Corrupt {
             what,
             detail: detail.to_string(),
         };
-        let mut entries: HashMap<u64, Vec<[u8; 32]>> = HashMap::new();
-        let mut sets: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
+        let size = self.log_size()?;
+        let mut sets: BTreeSet<u64> = BTreeSet::new();
         let mut n = 0u64;
         for kv in self.store.scan_prefix(Tree::Fingerprints, &[]) {
             let (k, v) = kv?;
-            match (k.first(), k.len()) {
-                (Some(&FP_ENTRY), 41) => {
-                    // Cannot fail: the match arm requires a 41-byte key: tag, 32-byte fingerprint, 8-byte index.
-                    let fp: [u8; 32] = k[1..33].try_into().expect("32");
-                    let index = u64::from_be_bytes(k[33..].try_into().expect("8"));
-                    let want = self.entry_mac(&fp, index);
-                    if !bool::from(subtle::ConstantTimeEq::ct_eq(&v[..], &want[..ENTRY_MAC_LEN])) {
-                        return Err(bad(
-                            format!("fingerprint entry of disclosure {index}"),
-                            "fails authentication (edited on disk)",
-                        ));
-                    }
-                    entries.entry(index).or_default().push(fp);
-                    n += 1;
-                }
-                (Some(&FP_SET), 9) => {
-                    // Cannot fail: the match arm requires a 9-byte key: tag and 8-byte index.
-                    sets.insert(u64::from_be_bytes(k[1..].try_into().expect("8")), v);
-                }
-                _ => return Err(bad("fingerprint storage".into(), "malformed key")),
-            }
+            let (index, fps) = self.open_set(&k, &v).map_err(SetProblem::into_error)?;
+            sets.insert(index);
+            n += fps.len() as u64;
         }
-        let size = self.log_size()?;
+        if let Some(i) = sets.range(size..).next() {
+            return Err(bad(
+                format!("fingerprints of disclosure {i}"),
+                "name a receipt the log does not hold",
+            ));
+        }
         let verifier = self.log_signer()?.verifier();
         for kv in self.store.scan_prefix(Tree::LogLeaves, &[]) {
             let (k, v) = kv?;
@@ -300,63 +366,29 @@ impl Platform {
                 what: format!("receipt {index}"),
                 detail: e.to_string(),
             })?;
-            let b = r.body();
-            let disclosure = matches!(b.action, Action::Query | Action::SelfQuery) && b.outcome == Outcome::Granted;
-            let set = sets.remove(&index);
-            let mut fps = entries.remove(&index).unwrap_or_default();
-            match (disclosure, set) {
-                (false, None) if fps.is_empty() => {}
-                (false, _) => {
+            match (is_disclosure(r.body()), sets.remove(&index)) {
+                (true, true) | (false, false) => {}
+                (false, true) => {
                     return Err(bad(
                         format!("fingerprints of receipt {index}"),
                         "present for a receipt that released nothing",
                     ));
                 }
-                (true, None) => {
+                (true, false) => {
                     return Err(bad(
                         format!("fingerprints of disclosure {index}"),
                         "missing (deleted on disk)",
                     ));
                 }
-                (true, Some(set)) => {
-                    fps.sort_unstable();
-                    let mac = self.set_mac(index, &fps);
-                    let mut want = (fps.len() as u32).to_be_bytes().to_vec();
-                    want.extend_from_slice(&mac);
-                    if !bool::from(subtle::ConstantTimeEq::ct_eq(&set[..], &want[..])) {
-                        return Err(bad(
-                            format!("fingerprints of disclosure {index}"),
-                            "do not match their set (an entry was added, moved or deleted on disk)",
-                        ));
-                    }
-                }
             }
         }
-        if let Some(i) = sets.keys().chain(entries.keys()).find(|i| **i >= size) {
+        if let Some(i) = sets.first() {
             return Err(bad(
                 format!("fingerprints of disclosure {i}"),
                 "name a receipt the log does not hold",
             ));
         }
         Ok(n)
-    }
-
-    fn traced(&self, index: u64, items: u64, fields: BTreeMap<String, u64>) -> Result<TracedDisclosure> {
-        let b = self.receipt_at(index)?;
-        let (department, credential_serial) = match b.actor {
-            Actor::Department { id, credential_serial } => (id, Some(credential_serial)),
-            Actor::Subject => ("subject".to_string(), None),
-            other => (format!("{other:?}"), None),
-        };
-        Ok(TracedDisclosure {
-            disclosure: index,
-            time: b.time,
-            department,
-            credential_serial,
-            purpose: b.purpose,
-            items,
-            fields,
-        })
     }
 
     /// Traces leaked material (JSON Lines, CSV or an export) back to the disclosures that
@@ -367,7 +399,7 @@ impl Platform {
         let responder = self.verify_staff_request(request, StaffRole::Responder, "trace", &digest, now)?;
         let parsed = parse_leak(leak, &self.catalog)?;
         // Distinct items, by their candidate fingerprints.
-        let mut items: BTreeMap<Vec<[u8; 32]>, (BlindId, Vec<String>)> = BTreeMap::new();
+        let mut distinct: BTreeMap<Vec<[u8; 32]>, (BlindId, Vec<String>)> = BTreeMap::new();
         for it in &parsed.items {
             let blind = self.blind(&it.subject);
             let mut fps = Vec::with_capacity(it.candidates.len());
@@ -376,9 +408,9 @@ impl Platform {
                 fps.push(self.fingerprint(&blind, c, f, v));
                 names.push(format!("{c}.{f}"));
             }
-            items.entry(fps).or_insert((blind, names));
+            distinct.entry(fps).or_insert((blind, names));
         }
-        if items.is_empty() && parsed.mark.is_none() {
+        if distinct.is_empty() && parsed.mark.is_none() {
             return Err(EngineError::Invalid(format!(
                 "the leak file holds no readable (subject, field, value) item ({} rows, {} problems, {} columns that name no catalogue field)",
                 parsed.rows,
@@ -386,32 +418,44 @@ impl Platform {
                 parsed.unknown_columns.len()
             )));
         }
+        let items: Vec<_> = distinct.into_iter().collect();
+        let candidates: Vec<&[[u8; 32]]> = items.iter().map(|(fps, _)| fps.as_slice()).collect();
+        let explained = self.explain(&candidates)?;
         let mut per_disclosure: HashMap<u64, (u64, BTreeMap<String, u64>)> = HashMap::new();
         let mut matched = 0u64;
         let mut subjects: HashMap<BlindId, bool> = HashMap::new();
         // Items explained per department: (department → set of item numbers).
-        let mut matched_by: Vec<Vec<u64>> = Vec::new();
-        for (fps, (blind, names)) in &items {
-            let mut hit: BTreeSet<u64> = BTreeSet::new();
-            for (fp, name) in fps.iter().zip(names) {
-                for index in self.disclosures_of(fp)? {
-                    if hit.insert(index) {
-                        let e = per_disclosure.entry(index).or_default();
-                        e.0 += 1;
-                        *e.1.entry(name.clone()).or_default() += 1;
-                    }
-                }
+        let mut matched_by: Vec<Vec<u64>> = Vec::with_capacity(items.len());
+        for ((_, (blind, names)), hits) in items.iter().zip(&explained) {
+            // A disclosure counts an item once, under the first candidate field it released.
+            for &(index, pos) in hits {
+                let e = per_disclosure.entry(index).or_default();
+                e.0 += 1;
+                *e.1.entry(names[pos].clone()).or_default() += 1;
             }
-            let any = !hit.is_empty();
+            let any = !hits.is_empty();
             matched += u64::from(any);
             *subjects.entry(*blind).or_default() |= any;
-            matched_by.push(hit.into_iter().collect());
+            matched_by.push(hits.iter().map(|&(index, _)| index).collect());
         }
         // Departments: an item counts once per department however many of its disclosures hold it.
         let mut dept_of: HashMap<u64, String> = HashMap::new();
         let mut disclosures = Vec::with_capacity(per_disclosure.len());
         for (index, (n, fields)) in per_disclosure {
-            let d = self.traced(index, n, fields)?;
+            // A set that authenticates but names no granted disclosure was written with the
+            // trace key by something other than a query: refuse rather than rank it.
+            let names = |what: &str| EngineError::Corrupt {
+                what: "fingerprint storage".into(),
+                detail: format!("a set names receipt {index}, which {what}; run `credseal check`"),
+            };
+            let b = match self.receipt_at(index) {
+                Err(EngineError::NotFound(_)) => return Err(names("the log does not hold")),
+                other => other?,
+            };
+            if !is_disclosure(&b) {
+                return Err(names("released nothing"));
+            }
+            let d = traced(index, b, n, fields);
             dept_of.insert(index, d.department.clone());
             disclosures.push(d);
         }
@@ -491,19 +535,132 @@ impl Platform {
             return problem("the mark names another platform");
         }
         match self.receipt_at(mark.disclosure) {
-            Ok(b) if matches!(b.action, Action::Query | Action::SelfQuery) && b.outcome == Outcome::Granted => {
-                match self.traced(mark.disclosure, 0, BTreeMap::new()) {
-                    Ok(d) => MarkReport {
-                        mark,
-                        disclosure: Some(d),
-                        problem: None,
-                    },
-                    Err(_) => problem("the receipt it names does not verify"),
-                }
-            }
+            Ok(b) if is_disclosure(&b) => MarkReport {
+                disclosure: Some(traced(mark.disclosure, b, 0, BTreeMap::new())),
+                mark,
+                problem: None,
+            },
             Ok(_) => problem("the mark names a receipt that is not a granted disclosure"),
             Err(EngineError::NotFound(_)) => problem("the mark names a disclosure this log does not hold"),
             Err(_) => problem("the receipt it names does not verify"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use credseal_core::{FieldType, SubjectId};
+
+    use super::*;
+
+    fn platform() -> Platform {
+        let text = include_str!("../../../keys-example/catalog.toml");
+        let catalog = credseal_core::Catalog::parse(text, None).unwrap();
+        let classes: Vec<&str> = catalog.classes.keys().map(String::as_str).collect();
+        let kdf = credseal_crypto::KdfParams {
+            m_kib: 1024,
+            t: 1,
+            p: 1,
+        };
+        let digest = credseal_crypto::sha256(text.as_bytes());
+        let keys = credseal_crypto::Keystore::generate("t.invalid/log", &classes, digest, 1, kdf);
+        Platform::in_memory(catalog, keys).unwrap()
+    }
+
+    fn set_key(index: u64) -> Vec<u8> {
+        [&[FP_SET][..], &index.to_be_bytes()].concat()
+    }
+
+    fn put_set(p: &Platform, index: u64, fps: &[[u8; 32]]) {
+        let mut b = Batch::new();
+        p.put_fingerprints(&mut b, index, fps);
+        p.store.apply(b).unwrap();
+    }
+
+    /// A disclosure's fingerprints are one entry: `'d'` ‖ index → count ‖ the fingerprints
+    /// sorted without repeats ‖ HMAC(trace key, label ‖ index ‖ count ‖ fp₁ ‖ … ‖ fpₙ).
+    #[test]
+    fn set_is_one_entry_of_sorted_fingerprints() {
+        let p = platform();
+        let (a, b, c) = ([3u8; 32], [1u8; 32], [2u8; 32]);
+        put_set(&p, 7, &[a, b, a, c]);
+        let all: Vec<(Vec<u8>, Vec<u8>)> = p
+            .store
+            .scan_prefix(Tree::Fingerprints, &[])
+            .map(|kv| kv.unwrap())
+            .collect();
+        assert_eq!(all.len(), 1, "one entry per disclosure");
+        let (k, v) = &all[0];
+        assert_eq!(k, &set_key(7));
+        let mac = p
+            .keys
+            .trace_key
+            .digest(FP_SET_LABEL, &[&7u64.to_be_bytes(), &3u32.to_be_bytes(), &b, &c, &a]);
+        let want = [&3u32.to_be_bytes()[..], &b, &c, &a, &mac].concat();
+        assert_eq!(v, &want);
+        let (index, fps) = p.open_set(k, v).unwrap();
+        assert_eq!((index, fps), (7, &[b, c, a][..]));
+    }
+
+    /// A set whose fingerprints are out of order or repeated is refused even with a valid
+    /// MAC (only the trace key could make one): the encoding is canonical.
+    #[test]
+    fn set_out_of_order_with_a_valid_mac_is_refused() {
+        let p = platform();
+        for fps in [[[2u8; 32], [1u8; 32]], [[1u8; 32], [1u8; 32]]] {
+            let v = [&2u32.to_be_bytes()[..], fps.as_flattened(), &p.set_mac(0, &fps)].concat();
+            assert!(matches!(p.open_set(&set_key(0), &v), Err(SetProblem::Order(0))));
+            let mut b = Batch::new();
+            b.put(Tree::Fingerprints, set_key(0), v);
+            p.store.apply(b).unwrap();
+            let e = p.verify_fingerprints().unwrap_err();
+            assert!(
+                e.to_string()
+                    .contains("fingerprint set of disclosure 0: is not in strictly increasing order"),
+                "{e}"
+            );
+        }
+    }
+
+    /// A set that authenticates but names a receipt past the end of the log: `credseal
+    /// check` finds it, and a trace whose leak it matches refuses instead of ranking it.
+    #[test]
+    fn set_beyond_the_log_is_refused() {
+        let p = platform();
+        let blind = p.blind(&SubjectId::parse("11010519491231002X").unwrap());
+        let name = canonical(&FieldType::Text, "Li Lei").unwrap();
+        put_set(&p, 1000, &[p.fingerprint(&blind, "identity", "name", &name)]);
+        let e = p.verify_fingerprints().unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("fingerprints of disclosure 1000: name a receipt the log does not hold"),
+            "{e}"
+        );
+        let responder = credseal_auth::SigningKey::generate();
+        p.enroll_staff(StaffRole::Responder, "r", responder.public().as_bytes(), false)
+            .unwrap();
+        let leak = b"subject,identity.name\n11010519491231002X,LI  LEI\n";
+        let now = crate::now_unix();
+        let request = credseal_auth::sign(
+            &credseal_auth::StaffRequest {
+                request_id: credseal_crypto::random_array(),
+                role: "responder".into(),
+                staff_key: responder.public(),
+                action: "trace".into(),
+                input_digest: credseal_crypto::sha256(leak),
+                issued_at: now,
+                expires_at: now + 300,
+                audience: p.origin().into(),
+            },
+            &responder,
+        )
+        .to_text();
+        let e = p.trace(&request, leak, now).unwrap_err();
+        assert_eq!(e.class(), crate::ErrorClass::Verification, "{e}");
+        assert!(
+            e.to_string()
+                .contains("a set names receipt 1000, which the log does not hold"),
+            "{e}"
+        );
     }
 }

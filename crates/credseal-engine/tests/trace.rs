@@ -499,83 +499,335 @@ fn trace_by_a_non_responder_is_denied() {
     assert_eq!(body.actor, credseal_log::Actor::Responder { id: "resp-1".into() });
 }
 
-/// Bad input: fingerprint storage edited on disk — an entry moved to another disclosure,
-/// one deleted, one forged — is found by `verify_fingerprints` and stops a trace.
-#[test]
-fn fingerprint_storage_edited_on_disk_is_detected() {
-    let w = world_with(RECORDS.as_bytes());
-    let ident: serde_json::Value = RECORDS
+/// The ground for editing the fingerprint storage behind the platform's back: bank-a
+/// disclosed one subject's identity record twice, bank-b another subject's once; `leak` is
+/// the first subject's identity record as a leak would show it.
+struct Edited {
+    w: World,
+    /// bank-a's two disclosures.
+    first: u64,
+    second: u64,
+    /// bank-b's disclosure.
+    other: u64,
+    leak: String,
+}
+
+fn identity_records() -> Vec<serde_json::Value> {
+    RECORDS
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .find(|v| v["class"] == "identity")
-        .unwrap();
+        .filter(|v| v["class"] == "identity")
+        .collect()
+}
+
+fn two_departments_disclosed() -> Edited {
+    let w = world_with(RECORDS.as_bytes());
+    let idents = identity_records();
+    let ident = &idents[0];
     let subject = ident["subject"].as_str().unwrap();
+    let someone_else = idents
+        .iter()
+        .map(|v| v["subject"].as_str().unwrap())
+        .find(|s| *s != subject)
+        .unwrap();
     let classes = vec!["identity".to_string()];
     let a = w.dept(1, "bank-a", &classes, "loan-approval");
-    w.disclose(&a, subject, &classes, "loan-approval", NOW);
-    let (_, i2) = w.disclose(&a, subject, &classes, "loan-approval", NOW + 1);
-    let n = w.p.verify_fingerprints().unwrap();
-    assert!(n >= 8, "{n}");
-    let entries: Vec<(Vec<u8>, Vec<u8>)> =
-        w.p.store()
-            .scan_prefix(Tree::Fingerprints, b"f")
-            .map(|kv| kv.unwrap())
-            .collect();
-    let (k, v) = entries[0].clone();
-    let restore = |b: &mut Batch| b.put(Tree::Fingerprints, k.clone(), v.clone());
-    // Deleted.
-    let mut b = Batch::new();
-    b.delete(Tree::Fingerprints, k.clone());
-    w.p.store().apply(b).unwrap();
-    let e = w.p.verify_fingerprints().unwrap_err();
-    assert_eq!(e.class(), ErrorClass::Verification);
-    assert!(e.to_string().contains("do not match"), "{e}");
-    let mut b = Batch::new();
-    restore(&mut b);
-    w.p.store().apply(b).unwrap();
-    w.p.verify_fingerprints().unwrap();
-    // Moved to another disclosure (key rewritten, value kept): the entry MAC fails.
-    let mut moved = k.clone();
-    let idx = u64::from_be_bytes(k[33..41].try_into().unwrap());
-    moved[33..41].copy_from_slice(&(idx + i2 + 100).to_be_bytes());
-    let mut b = Batch::new();
-    b.delete(Tree::Fingerprints, k.clone());
-    b.put(Tree::Fingerprints, moved.clone(), v.clone());
-    w.p.store().apply(b).unwrap();
-    let e = w.p.verify_fingerprints().unwrap_err();
-    assert!(e.to_string().contains("fails authentication"), "{e}");
-    // A trace over the edited entry refuses (exit 4) instead of naming the wrong disclosure.
+    let b = w.dept(2, "bank-b", &classes, "loan-approval");
+    let (_, first) = w.disclose(&a, subject, &classes, "loan-approval", NOW);
+    let (_, second) = w.disclose(&a, subject, &classes, "loan-approval", NOW + 1);
+    let (_, other) = w.disclose(&b, someone_else, &classes, "loan-approval", NOW + 2);
+    let f = &ident["fields"];
     let leak = format!(
         "{{\"subject\":\"{subject}\",\"name\":\"{}\",\"gender\":\"{}\",\"id_type\":\"{}\",\"born_or_established\":\"{}\",\"registered_address\":\"{}\",\"id_number\":\"{subject}\"}}\n",
-        ident["fields"]["name"].as_str().unwrap(),
-        ident["fields"]["gender"].as_str().unwrap(),
-        ident["fields"]["id_type"].as_str().unwrap(),
-        ident["fields"]["born_or_established"].as_str().unwrap(),
-        ident["fields"]["registered_address"].as_str().unwrap(),
+        f["name"].as_str().unwrap(),
+        f["gender"].as_str().unwrap(),
+        f["id_type"].as_str().unwrap(),
+        f["born_or_established"].as_str().unwrap(),
+        f["registered_address"].as_str().unwrap(),
     );
-    let e =
-        w.p.trace(
-            &w.request(&w.responder, "responder", leak.as_bytes(), NOW),
-            leak.as_bytes(),
-            NOW,
-        )
-        .unwrap_err();
-    assert_eq!(e.class(), ErrorClass::Verification, "{e}");
+    let e = Edited {
+        w,
+        first,
+        second,
+        other,
+        leak,
+    };
+    // Untouched, the storage checks out and the trace names exactly bank-a's two disclosures.
+    let n = e.w.p.verify_fingerprints().unwrap();
+    assert!(n >= 3 * 6, "{n} fingerprints");
+    assert_eq!(e.traced(), BTreeSet::from([first, second]));
+    e
+}
+
+fn set_key(index: u64) -> Vec<u8> {
+    let mut k = vec![b'd'];
+    k.extend_from_slice(&index.to_be_bytes());
+    k
+}
+
+/// A set's value split: (count, fingerprints, MAC).
+fn split_set(v: &[u8]) -> (u32, Vec<[u8; 32]>, [u8; 32]) {
+    let count = u32::from_be_bytes(v[..4].try_into().unwrap());
+    let fps = v[4..v.len() - 32].chunks(32).map(|c| c.try_into().unwrap()).collect();
+    (count, fps, v[v.len() - 32..].try_into().unwrap())
+}
+
+fn join_set(count: u32, fps: &[[u8; 32]], mac: &[u8; 32]) -> Vec<u8> {
+    let mut v = count.to_be_bytes().to_vec();
+    v.extend(fps.iter().flatten());
+    v.extend_from_slice(mac);
+    v
+}
+
+impl Edited {
+    fn set(&self, index: u64) -> Vec<u8> {
+        self.w
+            .p
+            .store()
+            .get(Tree::Fingerprints, &set_key(index))
+            .unwrap()
+            .unwrap()
+    }
+
+    fn put(&self, index: u64, v: Vec<u8>) {
+        let mut b = Batch::new();
+        b.put(Tree::Fingerprints, set_key(index), v);
+        self.w.p.store().apply(b).unwrap();
+    }
+
+    fn delete(&self, index: u64) {
+        let mut b = Batch::new();
+        b.delete(Tree::Fingerprints, set_key(index));
+        self.w.p.store().apply(b).unwrap();
+    }
+
+    /// The disclosures a trace of the leak names.
+    fn traced(&self) -> BTreeSet<u64> {
+        self.w
+            .trace(self.leak.as_bytes())
+            .disclosures
+            .iter()
+            .map(|d| d.disclosure)
+            .collect()
+    }
+
+    /// `credseal check` refuses (exit 4) with `want` in its message.
+    fn check_refuses(&self, want: &str) {
+        let e = self.w.p.verify_fingerprints().unwrap_err();
+        assert_eq!(e.class(), ErrorClass::Verification, "{e}");
+        assert!(e.to_string().contains(want), "{e}");
+    }
+
+    /// A trace of the leak refuses (exit 4) instead of naming a disclosure.
+    fn trace_refuses(&self) {
+        let leak = self.leak.as_bytes();
+        let e = self
+            .w
+            .p
+            .trace(&self.w.request(&self.w.responder, "responder", leak, NOW), leak, NOW)
+            .unwrap_err();
+        assert_eq!(e.class(), ErrorClass::Verification, "{e}");
+        assert!(e.to_string().contains("run `credseal check`"), "{e}");
+    }
+
+    /// Puts `original` back at `index`: the check passes again, so the edit was what it found.
+    fn restore(&self, index: u64, original: Vec<u8>) {
+        self.put(index, original);
+        self.w.p.verify_fingerprints().unwrap();
+    }
+}
+
+/// Bad input: one fingerprint of a stored set changed (a bit flipped) is found by
+/// `credseal check` and stops a trace.
+#[test]
+fn fingerprint_set_fingerprint_bit_flipped() {
+    let e = two_departments_disclosed();
+    let original = e.set(e.first);
+    let mut v = original.clone();
+    v[4 + 32 + 7] ^= 0x01;
+    e.put(e.first, v);
+    e.check_refuses(&format!(
+        "fingerprint set of disclosure {}: fails authentication",
+        e.first
+    ));
+    e.trace_refuses();
+    e.restore(e.first, original);
+}
+
+/// Bad input: a fingerprint removed from a set, with the count left (the length no longer
+/// matches) or lowered to match (the MAC fails).
+#[test]
+fn fingerprint_set_fingerprint_removed() {
+    let e = two_departments_disclosed();
+    let original = e.set(e.first);
+    let (count, mut fps, mac) = split_set(&original);
+    assert_eq!(count as usize, fps.len());
+    fps.remove(1);
+    e.put(e.first, join_set(count, &fps, &mac));
+    e.check_refuses("is malformed: its length does not match its count");
+    e.trace_refuses();
+    e.put(e.first, join_set(count - 1, &fps, &mac));
+    e.check_refuses("fails authentication");
+    e.trace_refuses();
+    e.restore(e.first, original);
+}
+
+/// Bad input: one of bank-a's fingerprints added to bank-b's set (count raised, order kept)
+/// to frame bank-b for bank-a's leak.
+#[test]
+fn fingerprint_set_fingerprint_added_to_frame_another_department() {
+    let e = two_departments_disclosed();
+    let original = e.set(e.other);
+    let (count, mut fps, mac) = split_set(&original);
+    let (_, theirs, _) = split_set(&e.set(e.first));
+    let planted = theirs.iter().find(|fp| !fps.contains(fp)).unwrap();
+    fps.push(*planted);
+    fps.sort_unstable();
+    e.put(e.other, join_set(count + 1, &fps, &mac));
+    e.check_refuses(&format!(
+        "fingerprint set of disclosure {}: fails authentication",
+        e.other
+    ));
+    e.trace_refuses();
+    e.restore(e.other, original);
+}
+
+/// Bad input: a set's count changed, nothing else.
+#[test]
+fn fingerprint_set_count_changed() {
+    let e = two_departments_disclosed();
+    let original = e.set(e.first);
+    for count in [0u32, 1, u32::MAX] {
+        let mut v = original.clone();
+        v[..4].copy_from_slice(&count.to_be_bytes());
+        e.put(e.first, v);
+        e.check_refuses("is malformed");
+        e.trace_refuses();
+    }
+    e.restore(e.first, original);
+}
+
+/// Bad input: a disclosure's whole set deleted (hiding a department's leak). `credseal check`
+/// finds it against the signed receipts; a trace alone cannot tell a deleted set from a
+/// disclosure that never released the value, so it simply no longer names that disclosure.
+#[test]
+fn fingerprint_set_deleted() {
+    let e = two_departments_disclosed();
+    let original = e.set(e.first);
+    e.delete(e.first);
+    e.check_refuses(&format!(
+        "fingerprints of disclosure {}: missing (deleted on disk)",
+        e.first
+    ));
+    assert_eq!(e.traced(), BTreeSet::from([e.second]));
+    e.restore(e.first, original);
+    assert_eq!(e.traced(), BTreeSet::from([e.first, e.second]));
+}
+
+/// Bad input: a set moved to another index — past the end of the log, or onto another
+/// disclosure (swapped with bank-b's) — fails its MAC, which binds the index.
+#[test]
+fn fingerprint_set_moved_to_another_index() {
+    let e = two_departments_disclosed();
+    let first = e.set(e.first);
+    let other = e.set(e.other);
+    let beyond = e.w.p.log_size().unwrap() + 100;
+    e.delete(e.first);
+    e.put(beyond, first.clone());
+    e.check_refuses(&format!("fingerprint set of disclosure {beyond}: fails authentication"));
+    e.trace_refuses();
+    e.delete(beyond);
+    e.restore(e.first, first.clone());
+    e.put(e.first, other.clone());
+    e.put(e.other, first.clone());
+    e.check_refuses("fails authentication");
+    e.trace_refuses();
+    e.put(e.other, other);
+    e.restore(e.first, first);
+}
+
+/// Bad input: a set forged without the trace key for a receipt that released nothing (the
+/// trace's own receipt): a well-formed empty set whose MAC cannot be right.
+#[test]
+fn fingerprint_set_forged_for_a_receipt_that_released_nothing() {
+    let e = two_departments_disclosed();
+    let receipt = e.w.trace(e.leak.as_bytes()).receipt;
+    e.put(receipt, join_set(0, &[], &[0u8; 32]));
+    e.check_refuses(&format!(
+        "fingerprint set of disclosure {receipt}: fails authentication"
+    ));
+    e.trace_refuses();
+    e.delete(receipt);
+    e.w.p.verify_fingerprints().unwrap();
+}
+
+/// Bad input: a set that authenticates (written with the trace key, here through the
+/// platform's own log) for a receipt that released nothing, holding bank-a's fingerprints:
+/// `credseal check` finds it against the receipt, and a trace refuses rather than rank it.
+#[test]
+fn fingerprint_set_with_a_valid_mac_for_a_receipt_that_released_nothing() {
+    let e = two_departments_disclosed();
+    let (_, fps, _) = split_set(&e.set(e.first));
+    let admin = credseal_engine::NewReceipt {
+        actor: credseal_log::Actor::Platform,
+        action: credseal_log::Action::Admin,
+        detail: "not a disclosure".into(),
+        subject: None,
+        classes: BTreeSet::new(),
+        purpose: String::new(),
+        token_hash: None,
+        outcome: credseal_log::Outcome::Done,
+        release_digest: None,
+        disclose_after: None,
+        flags: 0,
+        fingerprints: Some(fps),
+        marks: Vec::new(),
+    };
+    let c = e.w.p.append_receipts(vec![admin], NOW).unwrap().pop().unwrap();
+    e.check_refuses(&format!(
+        "fingerprints of receipt {}: present for a receipt that released nothing",
+        c.index
+    ));
+    let leak = e.leak.as_bytes();
+    let err =
+        e.w.p
+            .trace(&e.w.request(&e.w.responder, "responder", leak, NOW), leak, NOW)
+            .unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Verification, "{err}");
+    assert!(
+        err.to_string()
+            .contains(&format!("a set names receipt {}, which released nothing", c.index)),
+        "{err}"
+    );
+    e.delete(c.index);
+    e.w.p.verify_fingerprints().unwrap();
+}
+
+/// Bad input: keys in the `Fingerprints` tree that are no set — a truncated index, an
+/// entry of the earlier one-entry-per-fingerprint layout — are malformed.
+#[test]
+fn fingerprint_storage_malformed_keys() {
+    let e = two_departments_disclosed();
+    let set = e.set(e.first);
+    // 'd' and a 7-byte index: a trace reads the `'d'` entries, so it stops too.
     let mut b = Batch::new();
-    b.delete(Tree::Fingerprints, moved);
-    restore(&mut b);
-    w.p.store().apply(b).unwrap();
-    w.p.verify_fingerprints().unwrap();
-    // A forged set for a receipt that released nothing (the trace's own receipt).
-    let r = w.trace(leak.as_bytes());
-    assert_eq!(r.matched_items, r.items);
-    let mut forged = vec![b'd'];
-    forged.extend_from_slice(&r.receipt.to_be_bytes());
+    b.put(Tree::Fingerprints, set_key(e.first)[..8].to_vec(), set.clone());
+    e.w.p.store().apply(b).unwrap();
+    e.check_refuses("fingerprint storage: malformed key");
+    e.trace_refuses();
     let mut b = Batch::new();
-    b.put(Tree::Fingerprints, forged, vec![0u8; 36]);
-    w.p.store().apply(b).unwrap();
-    let e = w.p.verify_fingerprints().unwrap_err();
-    assert!(e.to_string().contains("released nothing"), "{e}");
+    b.delete(Tree::Fingerprints, set_key(e.first)[..8].to_vec());
+    e.w.p.store().apply(b).unwrap();
+    e.w.p.verify_fingerprints().unwrap();
+    // 'f' ‖ fp ‖ index → 16-byte MAC.
+    let (_, fps, _) = split_set(&set);
+    let mut old = vec![b'f'];
+    old.extend_from_slice(&fps[0]);
+    old.extend_from_slice(&e.first.to_be_bytes());
+    let mut b = Batch::new();
+    b.put(Tree::Fingerprints, old, vec![0u8; 16]);
+    e.w.p.store().apply(b).unwrap();
+    e.check_refuses("fingerprint storage: malformed key");
 }
 
 /// `bench trace` at a small size (the 1,000,000-fingerprint figure is in the README): the
