@@ -113,7 +113,7 @@ fn init_ingest_status_check_json() {
     let o = run(&["keys", "status", "--data", ds, "--json"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let st: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let classes = st.as_array().unwrap();
+    let classes = st["classes"].as_array().unwrap();
     assert!(classes.len() >= 7);
     let deks: u64 = classes
         .iter()
@@ -413,7 +413,8 @@ fn ingest_errors_name_file_line_field_and_write_nothing() {
     let o = run(&["keys", "status", "--data", data.to_str().unwrap(), "--json"]);
     let st: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(
-        st.as_array()
+        st["classes"]
+            .as_array()
             .unwrap()
             .iter()
             .all(|c| c["versions"][0]["data_keys"] == 0)
@@ -727,7 +728,12 @@ fn keys_lifecycle_through_the_cli() {
     assert_eq!(code(&o), 3, "{}", stderr(&o));
     let o = run(&["keys", "status", "--data", data, "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let loans = v.as_array().unwrap().iter().find(|c| c["class"] == "loans").unwrap();
+    let loans = v["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["class"] == "loans")
+        .unwrap();
     assert_eq!(loans["versions"].as_array().unwrap().len(), 1, "{v}");
     // Re-key one subject's class; a subject with no records is reported, not a crash.
     let files = approve("rekey 42010619960510907X loans");

@@ -64,7 +64,7 @@ impl Rng {
 fn status(data: &str) -> Vec<(u64, u64, bool)> {
     let o = ok(&["keys", "status", "--data", data, "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let c = v
+    let c = v["classes"]
         .as_array()
         .unwrap()
         .iter()

@@ -683,12 +683,13 @@ fn officer_approval(
 }
 
 /// Step 17: the security officers rotate a class key, rewrap, retire the old version (two
-/// officers approve), and carry out a credit-repair order by shredding one record.
+/// officers approve), carry out a credit-repair order by shredding one record, and rotate
+/// the log key.
 fn key_walkthrough(p: &mut Platform, pass: &Passphrase) -> CliResult {
     step(
         17,
         "security officers",
-        "rotate, rewrap, retire a key; shred a record on a credit-repair order",
+        "rotate, rewrap, retire a key; shred a record on a credit-repair order; rotate the log key",
     );
     let now = credseal_engine::now_unix();
     let origin = p.origin().to_string();
@@ -762,6 +763,34 @@ fn key_walkthrough(p: &mut Platform, pass: &Passphrase) -> CliResult {
     println!(
         "{} record(s) of the subject's loans remain readable",
         p.records(&id, "loans")?.len()
+    );
+    // The log key: rotated on the same two officers' word; subjects keep the key they pinned.
+    let pinned = credseal_log::LogVerifier::from_vkey(&p.log_vkey()?).map_err(fail)?;
+    let op = p.log_rotation_operation()?;
+    let both: Vec<String> = officers
+        .iter()
+        .map(|k| officer_approval(k, &op, &origin, now))
+        .collect();
+    let ok = p.approve(&op, &both, now)?;
+    let rot = p.rotate_log_key(pass, &ok)?;
+    let id_of = |vkey: &str| vkey.split('+').nth(1).unwrap_or_default().to_string();
+    println!(
+        "$ credseal keys log-rotate --approval a --approval b  -> log key {} destroyed; {} signs from tree size {}",
+        id_of(&rot.old_vkey),
+        id_of(&rot.new_vkey),
+        rot.from_size
+    );
+    let bundle = p.export_bundle(&blind, None, now)?;
+    let v = credseal_log::verify_bundle(&bundle, &pinned, &blind, None, now).map_err(fail)?;
+    println!(
+        "the subject's bundle verifies with the key it pinned: {} receipts signed by the old key, checkpoint {} by the new one, the handover by both",
+        v.receipts().len(),
+        v.checkpoint().size()
+    );
+    let report = p.verify_log()?;
+    println!(
+        "auditor: log verify across the rotation: {} receipts and {} checkpoints consistent",
+        report.receipts, report.checkpoints
     );
     Ok(())
 }

@@ -183,7 +183,8 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum KeysCommand {
-    /// Class → KEK versions, which is primary, and how many data keys use each.
+    /// Class → KEK versions, which is primary, and how many data keys use each; the log
+    /// keys and the receipts each signs.
     Status {
         #[command(flatten)]
         data: DataArg,
@@ -222,6 +223,20 @@ enum KeysCommand {
         #[arg(long, value_name = "N")]
         kek_version: u32,
         /// An officer's approval (`staff approve`); two from different officers are needed.
+        #[arg(long = "approval", value_name = "FILE")]
+        approvals: Vec<PathBuf>,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rotate the log key: a new key signs later receipts and checkpoints; the handover,
+    /// signed by the old and the new key, goes into every bundle; the old key is destroyed.
+    /// Subjects and auditors keep the original key (`log key`).
+    LogRotate {
+        #[command(flatten)]
+        data: DataArg,
+        /// An officer's approval (`staff approve`) of "rotate log key <current key id>"; two
+        /// from different officers are needed.
         #[arg(long = "approval", value_name = "FILE")]
         approvals: Vec<PathBuf>,
         /// Print as JSON.
@@ -588,7 +603,31 @@ fn run(cli: Cli) -> CliResult {
             command: KeysCommand::Status { data, json },
         } => {
             let p = open_platform(cli.demo, pf, &data.data)?;
-            output::key_status(&p.key_status()?, json);
+            output::key_status(&p.key_status()?, &p.log_key_status()?, json);
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::LogRotate { data, approvals, json },
+        } => {
+            let (mut p, pass) = open_platform_keeping_passphrase(cli.demo, pf, &data.data)?;
+            let ok = approved(&p, &p.log_rotation_operation()?, &approvals)?;
+            let r = p.rotate_log_key(&pass, &ok)?;
+            let id = |vkey: &str| vkey.split('+').nth(1).unwrap_or_default().to_string();
+            output::done(
+                json,
+                &r,
+                &format!(
+                    "log key {} retired and destroyed; {} signs from tree size {} (approved by {})
+                     subjects and auditors keep the original key (`credseal log key`): every bundle carries the signed handover
+                     the new key, for plain C2SP tools checking new checkpoints (`credseal log key --current`):
+{}",
+                    id(&r.old_vkey),
+                    id(&r.new_vkey),
+                    r.from_size,
+                    r.officers.join(", "),
+                    r.new_vkey
+                ),
+            );
             Ok(())
         }
         Command::Keys {

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use credseal_engine::bench::{IngestBench, QueryBench, VerifyBench};
-use credseal_engine::{AnswerBody, ClassKeyStatus, IngestSummary};
+use credseal_engine::{AnswerBody, ClassKeyStatus, IngestSummary, LogKeyStatus};
 use serde::Serialize;
 
 /// Prints `v` as one pretty JSON document.
@@ -79,9 +79,18 @@ pub fn done<T: Serialize>(json: bool, value: &T, text: &str) {
     }
 }
 
-pub fn key_status(st: &[ClassKeyStatus], json: bool) {
+#[derive(Serialize)]
+struct KeyStatusJson<'a> {
+    classes: &'a [ClassKeyStatus],
+    log_keys: &'a [LogKeyStatus],
+}
+
+pub fn key_status(st: &[ClassKeyStatus], log: &[LogKeyStatus], json: bool) {
     if json {
-        print_json(&st);
+        print_json(&KeyStatusJson {
+            classes: st,
+            log_keys: log,
+        });
         return;
     }
     let mut rows = Vec::new();
@@ -96,6 +105,28 @@ pub fn key_status(st: &[ClassKeyStatus], json: bool) {
         }
     }
     print!("{}", table(&["class", "version", "status", "data keys"], &rows));
+    let rows: Vec<Vec<String>> = log
+        .iter()
+        .map(|k| {
+            vec![
+                k.key_id.clone(),
+                match k.until {
+                    Some(u) if u > k.from => format!("{} to {}", k.from, u - 1),
+                    Some(_) => "none".into(),
+                    None => format!("{} on", k.from),
+                },
+                if k.current {
+                    "current".into()
+                } else if k.from == 0 {
+                    "original, retired".into()
+                } else {
+                    "retired".into()
+                },
+            ]
+        })
+        .collect();
+    println!();
+    print!("{}", table(&["log key", "receipts signed", "status"], &rows));
 }
 
 #[derive(Serialize)]

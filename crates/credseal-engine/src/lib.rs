@@ -25,6 +25,7 @@ mod keys;
 pub mod layout;
 mod leak;
 mod log;
+mod logkey;
 mod platform;
 mod query;
 mod registry;
@@ -43,6 +44,7 @@ pub use ingest::{IngestError, IngestReport, IngestSummary, MAX_LINE, NoProgress,
 pub use keys::{ClassKeyStatus, VersionStatus};
 pub use leak::{CSV_MARK, ExportMark, JSON_MARK, LeakIssue, MAX_LEAK_BYTES};
 pub use log::{AuditSnapshot, Committed, LogReport, NewReceipt};
+pub use logkey::{LogKeyStatus, LogRotation};
 pub use platform::{
     CATALOG_FILE, CONFIG_FILE, Config, DB_DIR, DEFAULT_OPERATOR, InitOptions, KEYSTORE_FILE, KeySource, OpenOptions,
     Platform, valid_origin,

@@ -187,9 +187,10 @@ impl Platform {
             .map_err(|e| EngineError::Invalid(format!("log key: {e}")))
     }
 
-    /// The log's verifier key, `name+hexid+base64(0x01‖key)`, which subjects and auditors pin.
+    /// The log's verifier key, `name+hexid+base64(0x01‖key)`, which subjects and auditors pin:
+    /// the original key, from which the key history walks after a rotation.
     pub fn log_vkey(&self) -> Result<String> {
-        Ok(self.log_signer()?.vkey())
+        Ok(self.log_key_history()?.original().vkey())
     }
 
     /// The number of receipts in the log.
@@ -540,6 +541,7 @@ impl Platform {
             from_size.filter(|&s| s > 0),
             now,
         )
+        .map(|b| b.with_handovers(self.keys.log_history.clone()))
         .map_err(|e| EngineError::Invalid(format!("building the bundle: {e}")))
     }
 }
@@ -692,8 +694,8 @@ impl Platform {
     /// receipt from there on is checked as in a full replay. Returns the report and the new
     /// position to save.
     pub fn verify_log_from(&self, from: Option<&AuditSnapshot>) -> Result<(LogReport, AuditSnapshot)> {
-        let signer = self.log_signer()?;
-        let verifier = signer.verifier();
+        // Each receipt and checkpoint with the key of its range (the log key history).
+        let verifier = self.log_key_history()?;
         let size = self.log_size()?;
         let bad = |what: String, detail: String| EngineError::Corrupt { what, detail };
         let no_overlay = HashMap::new();

@@ -455,3 +455,233 @@ fn destructive_operations_need_two_different_officers() {
     let e = p.approve(&op, &[x, y], now).unwrap_err();
     assert!(e.to_string().contains("used before"), "{e}");
 }
+
+// ------------------------------------------------------------------ the log key (item 5)
+
+/// The first subject of the example data and its BlindId.
+fn first_subject(p: &Platform) -> (SubjectId, credseal_core::BlindId) {
+    let v: serde_json::Value = serde_json::from_str(RECORDS.lines().next().unwrap()).unwrap();
+    let id = SubjectId::parse(v["subject"].as_str().unwrap()).unwrap();
+    let blind = p.blind(&id);
+    (id, blind)
+}
+
+/// A platform on disk with the example data ingested, and the log key its subjects pinned.
+fn rotatable(dir: &std::path::Path) -> (Platform, credseal_log::LogVerifier) {
+    let p = on_disk(&dir.join("data"));
+    p.ingest_file(&write(dir, "r.jsonl", RECORDS.as_bytes()), &NoProgress)
+        .unwrap();
+    let pinned = credseal_log::LogVerifier::from_vkey(&p.log_vkey().unwrap()).unwrap();
+    (p, pinned)
+}
+
+#[test]
+fn log_key_rotation_then_query_bundle_verifies_with_the_originally_pinned_key() {
+    let d = tempfile::tempdir().unwrap();
+    let (mut p, pinned) = rotatable(d.path());
+    let pass = Passphrase::new(PASS.into());
+    let now = credseal_engine::now_unix();
+    let (id, blind) = first_subject(&p);
+    // The subject verifies once before the rotation and keeps its state.
+    let b1 = p.export_bundle(&blind, None, now).unwrap();
+    let s1 = credseal_log::verify_bundle(&b1, &pinned, &blind, None, now)
+        .unwrap()
+        .into_new_state();
+    let old_seed = *p.keystore().log_seed.expose_secret();
+    let from = p.log_size().unwrap();
+
+    let ok = approved(&p, &Operation::rotate_log_key(pinned.key_id()));
+    let rot = p.rotate_log_key(&pass, &ok).unwrap();
+    assert_eq!(rot.from_size, from);
+    assert_eq!(rot.old_vkey, pinned.vkey());
+    assert_eq!(rot.officers, ["officer-0", "officer-1"]);
+    // Subjects keep pinning the original key; new checkpoints are the new key's.
+    assert_eq!(p.log_vkey().unwrap(), pinned.vkey());
+    assert_eq!(p.log_current_vkey().unwrap(), rot.new_vkey);
+    assert_ne!(p.keystore().log_seed.expose_secret(), &old_seed);
+    let new = credseal_log::LogVerifier::from_vkey(&rot.new_vkey).unwrap();
+    new.verify_checkpoint(&p.latest_checkpoint().unwrap().unwrap())
+        .expect("a plain C2SP verifier with the new key accepts the new checkpoint");
+    // The rotation is a receipt, the new key's first, naming both officers.
+    let leaf = p
+        .store()
+        .get(credseal_store::Tree::LogLeaves, &from.to_be_bytes())
+        .unwrap()
+        .unwrap();
+    let r = new.verify_receipt(&leaf).unwrap();
+    assert_eq!(r.body().action, credseal_log::Action::KeyEvent);
+    assert!(
+        r.body().detail.contains("log key rotated") && r.body().detail.contains("approved by officer-0, officer-1"),
+        "{}",
+        r.body().detail
+    );
+    assert!(pinned.verify_receipt(&leaf).is_err());
+
+    // A query after the rotation: its receipt is signed by the new key; the subject's
+    // bundle verifies with the originally pinned key, old receipts and new.
+    let granted = query_as_bank(&p, &id);
+    let b2 = p.export_bundle(&blind, Some(s1.tree_size()), now).unwrap();
+    assert_eq!(b2.handovers, vec![rot.handover.clone()]);
+    let v = credseal_log::verify_bundle(&b2, &pinned, &blind, Some(&s1), now).unwrap();
+    assert_eq!(v.new_receipts().len(), 1);
+    assert_eq!(v.new_receipts()[0].index(), granted);
+    assert_eq!(v.receipts().len(), b1.entries.len() + 1);
+    assert_eq!(v.new_state().handovers(), 1);
+    assert_eq!(v.new_state().log_key(), rot.new_vkey);
+    // The auditor's replay passes across the rotation.
+    let report = p.verify_log().unwrap();
+    assert_eq!(report.size, p.log_size().unwrap());
+
+    // On disk: the history survives a reopen; the retired key is in no keystore any more.
+    drop(p);
+    let p = open(&d.path().join("data")).unwrap();
+    let st = p.log_key_status().unwrap();
+    assert_eq!(st.len(), 2);
+    assert_eq!((st[0].from, st[0].until, st[0].current), (0, Some(from), false));
+    assert_eq!((st[1].from, st[1].until, st[1].current), (from, None, true));
+    assert_eq!(st[1].vkey, rot.new_vkey);
+    assert_ne!(p.keystore().log_seed.expose_secret(), &old_seed);
+    p.verify_log().unwrap();
+}
+
+/// A granted query of `id`'s identity class by a freshly credentialled bank; its receipt's index.
+fn query_as_bank(p: &Platform, id: &SubjectId) -> u64 {
+    let authority = credseal_auth::SigningKey::generate();
+    p.set_authority_key(authority.public().as_bytes(), true).unwrap();
+    let dept = credseal_auth::SigningKey::generate();
+    let now = credseal_engine::now_unix();
+    let seal = credseal_crypto::SealingKey::generate();
+    let seal_pk = seal.public().to_bytes();
+    let cred = credseal_auth::sign(
+        &credseal_auth::Credential {
+            serial: 1,
+            department_id: "bank-a".into(),
+            department_name: "Bank A".into(),
+            signing_key: dept.public(),
+            sealing_key: seal_pk,
+            classes: ["identity".to_string()].into(),
+            purposes: ["loan-approval".to_string()].into(),
+            not_before: now - 60,
+            not_after: now + 3600,
+            audience: p.origin().into(),
+        },
+        &authority,
+    );
+    let token = credseal_auth::sign(
+        &credseal_auth::Token {
+            query_id: credseal_crypto::random_array(),
+            credential_serial: 1,
+            subject: id.to_string(),
+            classes: ["identity".to_string()].into(),
+            purpose: "loan-approval".into(),
+            legal_basis: "test".into(),
+            issued_at: now,
+            expires_at: now + 300,
+            audience: p.origin().into(),
+            consent: None,
+        },
+        &dept,
+    );
+    let answer = p.query(&cred.to_text(), &token.to_text(), now).unwrap();
+    credseal_log::UnverifiedReceipt::parse(&answer.receipt)
+        .unwrap()
+        .peek_unverified()
+        .unwrap()
+        .index
+}
+
+#[test]
+fn log_key_rotation_a_checkpoint_signed_by_the_retired_key_beyond_its_end_is_rejected() {
+    let d = tempfile::tempdir().unwrap();
+    let (mut p, pinned) = rotatable(d.path());
+    let pass = Passphrase::new(PASS.into());
+    let now = credseal_engine::now_unix();
+    let (id, blind) = first_subject(&p);
+    // Someone kept a copy of the old log key before it was destroyed.
+    let stolen = credseal_log::LogSigner::from_seed(p.origin(), p.keystore().log_seed.expose_secret()).unwrap();
+    let from = p.log_size().unwrap();
+    let ok = approved(&p, &Operation::rotate_log_key(pinned.key_id()));
+    p.rotate_log_key(&pass, &ok).unwrap();
+    query_as_bank(&p, &id);
+    let size = p.log_size().unwrap();
+    let honest = p.latest_checkpoint().unwrap().unwrap();
+    let body = credseal_log::SignedNote::parse(&honest).unwrap().text().to_string();
+    let forged = stolen.sign_checkpoint(&credseal_log::Checkpoint::parse(&body).unwrap());
+
+    // The subject's verifier refuses it, naming the key and its end.
+    let mut b = p.export_bundle(&blind, None, now).unwrap();
+    b.checkpoint = forged.clone();
+    assert_eq!(
+        credseal_log::verify_bundle(&b, &pinned, &blind, None, now).unwrap_err(),
+        credseal_log::BundleError::CheckpointSignedByRetiredKey {
+            size,
+            key_id: pinned.key_id(),
+            end: from,
+        }
+    );
+    // So does the auditor's replay when the forged checkpoint replaces the stored one.
+    let mut batch = credseal_store::Batch::new();
+    batch.put(
+        credseal_store::Tree::Checkpoints,
+        size.to_be_bytes().to_vec(),
+        forged.into_bytes(),
+    );
+    p.store().apply(batch).unwrap();
+    let e = p.verify_log().unwrap_err();
+    assert_eq!(e.class(), credseal_engine::ErrorClass::Verification);
+    assert!(e.to_string().contains(&format!("checkpoint {size}")), "{e}");
+    assert!(e.to_string().contains("retired at tree size"), "{e}");
+    // And a receipt the stolen key signs after its end (a forged leaf) is caught too.
+    let leaf = p
+        .store()
+        .get(credseal_store::Tree::LogLeaves, &(size - 1).to_be_bytes())
+        .unwrap()
+        .unwrap();
+    let mut body = credseal_log::UnverifiedReceipt::parse(&leaf)
+        .unwrap()
+        .peek_unverified()
+        .unwrap();
+    body.detail = "forged".into();
+    let history = p.log_key_history().unwrap();
+    assert!(matches!(
+        history.verify_receipt(stolen.sign_receipt(&body).unwrap().as_bytes()),
+        Err(credseal_log::VerifyError::RetiredKey { end, at, .. }) if end == from && at == size - 1
+    ));
+}
+
+#[test]
+fn log_key_rotation_needs_two_officers_and_the_retired_key_cannot_come_back() {
+    let d = tempfile::tempdir().unwrap();
+    let (mut p, pinned) = rotatable(d.path());
+    let pass = Passphrase::new(PASS.into());
+    let op = Operation::rotate_log_key(pinned.key_id());
+    assert_eq!(op.text(), format!("rotate log key {:08x}", pinned.key_id()));
+    let [a, b] = officers(&p);
+    let now = credseal_engine::now_unix();
+    let e = p.approve(&op, &[approval(&p, &a, &op)], now).unwrap_err();
+    assert_eq!(e.class(), credseal_engine::ErrorClass::Denied);
+    // Approvals of another rotation (another key id) do not rotate this key.
+    let other = Operation::rotate_log_key(pinned.key_id() ^ 1);
+    let wrong = p
+        .approve(&other, &[approval(&p, &a, &other), approval(&p, &b, &other)], now)
+        .unwrap();
+    let e = p.rotate_log_key(&pass, &wrong).unwrap_err();
+    assert_eq!(e.class(), credseal_engine::ErrorClass::Denied);
+    assert_eq!(p.log_key_status().unwrap().len(), 1);
+    // Rotated; then the keystore from before is put back: refused (its generation is older).
+    let ks = d.path().join("data").join(credseal_engine::KEYSTORE_FILE);
+    let before = std::fs::read(&ks).unwrap();
+    let ok = p
+        .approve(&op, &[approval(&p, &a, &op), approval(&p, &b, &op)], now)
+        .unwrap();
+    p.rotate_log_key(&pass, &ok).unwrap();
+    // The same approvals cannot rotate the new key (they name the old key id).
+    let again = p.rotate_log_key(&pass, &ok).unwrap_err();
+    assert_eq!(again.class(), credseal_engine::ErrorClass::Denied);
+    drop(p);
+    std::fs::write(&ks, &before).unwrap();
+    assert!(matches!(
+        open(&d.path().join("data")),
+        Err(EngineError::KeystoreRollback { .. })
+    ));
+}
