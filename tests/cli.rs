@@ -579,15 +579,13 @@ fn officers(dir: &Path, data: &str) -> impl Fn(&str) -> Vec<String> {
     let mut keys = Vec::new();
     for name in ["officer-a", "officer-b"] {
         let key = dir.join(name).display().to_string();
-        let o = run(&["staff", "keygen", "--out", &key]);
+        let o = run(&["officer", "keygen", "--out", &key]);
         assert_eq!(code(&o), 0, "{}", stderr(&o));
         let o = run(&[
-            "staff",
+            "officer",
             "enroll",
             "--data",
             data,
-            "--role",
-            "officer",
             "--id",
             name,
             "--key",
@@ -604,7 +602,7 @@ fn officers(dir: &Path, data: &str) -> impl Fn(&str) -> Vec<String> {
                 n.set(n.get() + 1);
                 let out = dir.join(format!("approval-{}", n.get())).display().to_string();
                 let o = run(&[
-                    "staff",
+                    "officer",
                     "approve",
                     "--key",
                     key,
@@ -638,6 +636,88 @@ fn run_owned(args: &[String]) -> Output {
 }
 
 #[test]
+fn officer_commands_and_the_staff_forms_are_interchangeable() {
+    // `officer keygen|enroll|approve` is the documented form; `staff … --role officer` and
+    // `staff approve` (what earlier scripts and the responders' instructions use) still work
+    // and make the same keys, enrolments and approvals.
+    let d = tempfile::tempdir().unwrap();
+    let data = init(d.path());
+    let data = data.to_str().unwrap();
+    let (a, b) = (
+        d.path().join("a.key").display().to_string(),
+        d.path().join("b.key").display().to_string(),
+    );
+    let o = run(&["officer", "keygen", "--out", &a]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("cs1.public-key."), "{}", stdout(&o));
+    assert_eq!(code(&run(&["staff", "keygen", "--out", &b])), 0);
+    let o = run(&[
+        "officer",
+        "enroll",
+        "--data",
+        data,
+        "--id",
+        "off-a",
+        "--key",
+        &format!("{a}.pub"),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("enrolled off-a as officer"), "{}", stdout(&o));
+    // The role is implied: `officer enroll --role …` is a usage error.
+    let o = run(&[
+        "officer",
+        "enroll",
+        "--data",
+        data,
+        "--role",
+        "responder",
+        "--id",
+        "x",
+        "--key",
+        &format!("{b}.pub"),
+    ]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let o = run(&[
+        "staff",
+        "enroll",
+        "--data",
+        data,
+        "--role",
+        "officer",
+        "--id",
+        "off-b",
+        "--key",
+        &format!("{b}.pub"),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // One approval of each form: together they are two officers' approvals.
+    let st: serde_json::Value =
+        serde_json::from_slice(&run(&["keys", "status", "--data", data, "--json"]).stdout).unwrap();
+    let op = format!("rotate log key {}", st["log_keys"][0]["key_id"].as_str().unwrap());
+    let mut files = Vec::new();
+    for (group, key) in [("officer", &a), ("staff", &b)] {
+        let out = d.path().join(format!("{group}.approval")).display().to_string();
+        let o = run(&[
+            group,
+            "approve",
+            "--key",
+            key,
+            "--operation",
+            &op,
+            "--audience",
+            "test.credseal.invalid/log",
+            "--out",
+            &out,
+        ]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        files.push(out);
+    }
+    let o = run_owned(&with_approvals(&["keys", "log-rotate", "--data", data], &files));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("approved by off-a, off-b"), "{}", stdout(&o));
+}
+
+#[test]
 fn keys_lifecycle_through_the_cli() {
     let d = tempfile::tempdir().unwrap();
     let data = ingested(d.path());
@@ -660,7 +740,7 @@ fn keys_lifecycle_through_the_cli() {
     ]);
     assert_eq!(code(&o), 3, "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("staff approve") && stderr(&o).contains("retire loans v1"),
+        stderr(&o).contains("officer approve") && stderr(&o).contains("retire loans v1"),
         "{}",
         stderr(&o)
     );

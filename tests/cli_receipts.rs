@@ -1297,14 +1297,12 @@ fn officers(fx: &Fx) -> impl Fn(&str) -> Vec<String> + '_ {
     let mut keys = Vec::new();
     for name in ["officer-a", "officer-b"] {
         let key = fx.path(name);
-        ok(&["staff", "keygen", "--out", &key]);
+        ok(&["officer", "keygen", "--out", &key]);
         ok(&[
-            "staff",
+            "officer",
             "enroll",
             "--data",
             &fx.data,
-            "--role",
-            "officer",
             "--id",
             name,
             "--key",
@@ -1317,7 +1315,7 @@ fn officers(fx: &Fx) -> impl Fn(&str) -> Vec<String> + '_ {
             .map(|key| {
                 let out = fx.fresh("approval");
                 ok(&[
-                    "staff",
+                    "officer",
                     "approve",
                     "--key",
                     key,

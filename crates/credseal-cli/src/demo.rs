@@ -659,7 +659,7 @@ fn leak_walkthrough(
     Ok(())
 }
 
-/// An officer's signed approval of `op` (what `credseal staff approve` writes).
+/// An officer's signed approval of `op` (what `credseal officer approve` writes).
 fn officer_approval(
     key: &credseal_auth::SigningKey,
     op: &credseal_engine::Operation,

@@ -114,7 +114,12 @@ enum Command {
         #[command(subcommand)]
         command: receipts::LogCommand,
     },
-    /// Incident responders and security officers: keys and enrolment.
+    /// Security officers: keys, enrolment, approvals of destructive operations.
+    Officer {
+        #[command(subcommand)]
+        command: incident::OfficerCommand,
+    },
+    /// Incident responders (and officers, with --role officer): keys and enrolment.
     Staff {
         #[command(subcommand)]
         command: incident::StaffCommand,
@@ -152,7 +157,7 @@ enum Command {
         /// The record id.
         #[arg(long)]
         record: Option<String>,
-        /// An officer's approval (`staff approve`); two from different officers are needed.
+        /// An officer's approval (`officer approve`); two from different officers are needed.
         #[arg(long = "approval", value_name = "FILE")]
         approvals: Vec<PathBuf>,
         /// Print as JSON.
@@ -222,7 +227,7 @@ enum KeysCommand {
         /// The KEK version to destroy.
         #[arg(long, value_name = "N")]
         kek_version: u32,
-        /// An officer's approval (`staff approve`); two from different officers are needed.
+        /// An officer's approval (`officer approve`); two from different officers are needed.
         #[arg(long = "approval", value_name = "FILE")]
         approvals: Vec<PathBuf>,
         /// Print as JSON.
@@ -235,7 +240,7 @@ enum KeysCommand {
     LogRotate {
         #[command(flatten)]
         data: DataArg,
-        /// An officer's approval (`staff approve`) of "rotate log key <current key id>"; two
+        /// An officer's approval (`officer approve`) of "rotate log key <current key id>"; two
         /// from different officers are needed.
         #[arg(long = "approval", value_name = "FILE")]
         approvals: Vec<PathBuf>,
@@ -253,7 +258,7 @@ enum KeysCommand {
         /// The class.
         #[arg(long)]
         class: String,
-        /// An officer's approval (`staff approve`); two from different officers are needed.
+        /// An officer's approval (`officer approve`); two from different officers are needed.
         #[arg(long = "approval", value_name = "FILE")]
         approvals: Vec<PathBuf>,
         /// Print as JSON.
@@ -488,7 +493,7 @@ fn approved(p: &Platform, op: &credseal_engine::Operation, files: &[PathBuf]) ->
         Failure::new(
             e.class(),
             format!(
-                "{e}\nhint: each of two enrolled officers runs `credseal staff approve --key KEY --audience {} --operation {:?} --out FILE`, then pass --approval FILE twice",
+                "{e}\nhint: each of two enrolled officers runs `credseal officer approve --key KEY --audience {} --operation {:?} --out FILE`, then pass --approval FILE twice",
                 p.origin(),
                 op.text()
             ),
@@ -595,6 +600,7 @@ fn run(cli: Cli) -> CliResult {
         Command::Open(a) => roles::open(a),
         Command::Receipts { command } => receipts::receipts(command, cli.demo, pf),
         Command::Log { command } => receipts::log(command, cli.demo, pf),
+        Command::Officer { command } => incident::officer(command, cli.demo, pf),
         Command::Staff { command } => incident::staff(command, cli.demo, pf),
         Command::Trace(a) => incident::trace(a, cli.demo, pf),
         Command::Canary { command } => incident::canary(command, cli.demo, pf),
