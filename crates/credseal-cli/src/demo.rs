@@ -735,15 +735,33 @@ fn key_walkthrough(p: &mut Platform, pass: &Passphrase) -> CliResult {
         v["record_id"].as_str().unwrap_or_default().to_string(),
     );
     let id = credseal_core::SubjectId::parse(&subject).map_err(fail)?;
-    let op = credseal_engine::Operation::shred_record(&id, "loans", &record, "CR-2026-0001");
+    // The authority signs the order; the platform checks it, two officers approve what it names.
+    let authority = credseal_auth::SigningKey::from_seed(&keys::demo_secret(b"authority"));
+    let order_text = credseal_auth::sign(
+        &credseal_auth::ShredOrder {
+            reference: "CR-2026-0001".into(),
+            subject: id.to_string(),
+            class: "loans".into(),
+            record_id: record.clone(),
+            issued_at: now,
+            audience: origin.clone(),
+        },
+        &authority,
+    )
+    .to_text();
+    println!(
+        "$ credseal authority order-shred --key authority.key --subject … --class loans --record {record} --ref CR-2026-0001 --out order.txt"
+    );
+    let order = p.check_shred_order(&order_text).map_err(crate::roles::query_failure)?;
+    let op = order.operation();
     let both: Vec<String> = officers
         .iter()
         .map(|k| officer_approval(k, &op, &origin, now))
         .collect();
     let ok = p.approve(&op, &both, now)?;
-    let r = p.shred_record(&id, "loans", &record, "CR-2026-0001", pass, &ok)?;
+    let r = p.shred_by_order(&order, pass, &ok)?;
     println!(
-        "$ credseal shred --order CR-2026-0001 --class loans --record {record} ...  -> {} record(s) destroyed",
+        "$ credseal shred --order order.txt --approval a --approval b  -> {} record(s) destroyed",
         r.records
     );
     for (c, retired, new) in &r.classes {

@@ -148,15 +148,6 @@ enum Command {
         data: DataArg,
         #[command(flatten)]
         what: ShredWhat,
-        /// The subject of the order's record.
-        #[arg(long)]
-        subject: Option<String>,
-        /// The class of the order's record.
-        #[arg(long)]
-        class: Option<String>,
-        /// The record id.
-        #[arg(long)]
-        record: Option<String>,
         /// An officer's approval (`officer approve`); two from different officers are needed.
         #[arg(long = "approval", value_name = "FILE")]
         approvals: Vec<PathBuf>,
@@ -274,9 +265,10 @@ struct ShredWhat {
     /// Every record past its class's retention period.
     #[arg(long, group = "what")]
     expired: bool,
-    /// A credit-repair order's reference: shred the record named by --subject, --class, --record.
-    #[arg(long, value_name = "REF", group = "what", requires_all = ["subject", "class", "record"])]
-    order: Option<String>,
+    /// A credit-repair order signed by the authority (`authority order-shred`): shred the
+    /// record it names.
+    #[arg(long, value_name = "FILE", group = "what")]
+    order: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -714,9 +706,6 @@ fn run(cli: Cli) -> CliResult {
         Command::Shred {
             data,
             what,
-            subject,
-            class,
-            record,
             approvals,
             json,
         } => {
@@ -728,18 +717,13 @@ fn run(cli: Cli) -> CliResult {
                     let ok = approved(&p, &credseal_engine::Operation::shred_expired(today), &approvals)?;
                     p.shred_expired(today, &pass, &ok)?
                 }
-                Some(order) => {
-                    // clap requires all three with --order.
-                    let (subject, class, record) = (
-                        subject.unwrap_or_default(),
-                        class.unwrap_or_default(),
-                        record.unwrap_or_default(),
-                    );
-                    let id = credseal_core::SubjectId::parse(&subject)
-                        .map_err(|e| Failure::new(ErrorClass::Usage, format!("--subject: {e}")))?;
-                    let op = credseal_engine::Operation::shred_record(&id, &class, &record, &order);
-                    let ok = approved(&p, &op, &approvals)?;
-                    p.shred_record(&id, &class, &record, &order, &pass, &ok)?
+                Some(file) => {
+                    let order = p.check_shred_order(&read_text(&file)?).map_err(|e| {
+                        let f = roles::query_failure(e);
+                        Failure::new(f.class, format!("{}: {}", file.display(), f.message))
+                    })?;
+                    let ok = approved(&p, &order.operation(), &approvals)?;
+                    p.shred_by_order(&order, &pass, &ok)?
                 }
             };
             let text = if s.records == 0 {

@@ -50,7 +50,7 @@ pub use platform::{
     Platform, valid_origin,
 };
 pub use query::{ANSWER_LABEL, AnswerBody, QueryError, SealedAnswer};
-pub use shred::ShredSummary;
+pub use shred::{CheckedShredOrder, ShredSummary, valid_order_reference};
 pub use staff::{StaffRole, valid_staff_id};
 pub use trace::{MAX_LISTED, MarkReport, TraceReport, TracedDepartment, TracedDisclosure};
 

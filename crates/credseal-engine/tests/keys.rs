@@ -317,9 +317,13 @@ fn a_shredded_record_cannot_be_recovered_from_an_earlier_copy_with_the_later_key
     let (subject, record_id) = (v["subject"].as_str().unwrap(), v["record_id"].as_str().unwrap());
     let id = SubjectId::parse(subject).unwrap();
     let mut p = open(&dir).unwrap();
-    let op = Operation::shred_record(&id, "loans", record_id, "CR-2026-0001");
+    let authority = credseal_auth::SigningKey::generate();
+    p.set_authority_key(authority.public().as_bytes(), false).unwrap();
+    let order = p
+        .check_shred_order(&shred_order(&p, &authority, &id, "loans", record_id, "CR-2026-0001"))
+        .unwrap();
     let s = p
-        .shred_record(&id, "loans", record_id, "CR-2026-0001", &pass, &approved(&p, &op))
+        .shred_by_order(&order, &pass, &approved(&p, &order.operation()))
         .unwrap();
     assert_eq!((s.records, s.subjects), (1, 1));
     assert_eq!(s.classes.len(), 1);
@@ -346,19 +350,23 @@ fn a_shredded_record_cannot_be_recovered_from_an_earlier_copy_with_the_later_key
         .unwrap();
     assert_eq!(body.action, credseal_log::Action::Shred);
     assert!(body.detail.contains("credit repair: order CR-2026-0001"), "{body:?}");
-    // Twice, or a record that does not exist: refused.
-    let op = Operation::shred_record(&id, "loans", record_id, "x");
+    // Twice (the same order, or another order for the record), or a record that does not
+    // exist: refused when the order is checked, before any officer approves.
+    for reference in ["CR-2026-0001", "CR-2026-0002"] {
+        let e = p
+            .check_shred_order(&shred_order(&p, &authority, &id, "loans", record_id, reference))
+            .unwrap_err();
+        assert!(e.to_string().contains("already shredded"), "{e}");
+    }
     let e = p
-        .shred_record(&id, "loans", record_id, "x", &pass, &approved(&p, &op))
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("already shredded"), "{e}");
-    let op = Operation::shred_record(&id, "loans", "LN-NOPE", "x");
+        .check_shred_order(&shred_order(&p, &authority, &id, "loans", "LN-NOPE", "x"))
+        .unwrap_err();
+    assert!(e.to_string().contains("no record"), "{e}");
+    // The same checked order, carried out again (its approvals are spent too): refused.
     let e = p
-        .shred_record(&id, "loans", "LN-NOPE", "x", &pass, &approved(&p, &op))
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("no record"), "{e}");
+        .shred_by_order(&order, &pass, &approved(&p, &order.operation()))
+        .unwrap_err();
+    assert!(e.to_string().contains("already shredded"), "{e}");
     // Re-ingesting it is refused.
     match p.ingest_file(&write(d.path(), "again.jsonl", line.as_bytes()), &NoProgress) {
         Err(EngineError::Ingest(r)) => {
@@ -684,4 +692,96 @@ fn log_key_rotation_needs_two_officers_and_the_retired_key_cannot_come_back() {
         open(&d.path().join("data")),
         Err(EngineError::KeystoreRollback { .. })
     ));
+}
+
+/// A credit-repair order for `p`, signed by `authority`.
+fn shred_order(
+    p: &Platform,
+    authority: &credseal_auth::SigningKey,
+    id: &SubjectId,
+    class: &str,
+    record_id: &str,
+    reference: &str,
+) -> String {
+    credseal_auth::sign(
+        &credseal_auth::ShredOrder {
+            reference: reference.into(),
+            subject: id.to_string(),
+            class: class.into(),
+            record_id: record_id.into(),
+            issued_at: credseal_engine::now_unix(),
+            audience: p.origin().into(),
+        },
+        authority,
+    )
+    .to_text()
+}
+
+#[test]
+fn shred_order_forged_by_another_key_tampered_or_for_another_platform_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let (mut p, _) = rotatable(d.path());
+    let pass = Passphrase::new(PASS.into());
+    let authority = credseal_auth::SigningKey::generate();
+    // No trusted authority yet: nothing to check an order against.
+    let (id, _) = first_subject(&p);
+    let record = RECORDS
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["subject"] == id.as_str())
+        .unwrap();
+    let (class, record_id) = (record["class"].as_str().unwrap(), record["record_id"].as_str().unwrap());
+    let good = shred_order(&p, &authority, &id, class, record_id, "CR-9");
+    assert!(p.check_shred_order(&good).is_err());
+    p.set_authority_key(authority.public().as_bytes(), false).unwrap();
+    // Signed by another key (here a department's): a forgery, exit 4.
+    let other = credseal_auth::SigningKey::generate();
+    let e = p
+        .check_shred_order(&shred_order(&p, &other, &id, class, record_id, "CR-9"))
+        .unwrap_err();
+    assert_eq!(e.class(), credseal_engine::ErrorClass::Verification);
+    assert!(e.to_string().contains("not signed by the trusted authority"), "{e}");
+    // Tampered: the record id changed after signing (a bit of the base64 payload flipped
+    // until it still decodes).
+    let mut tampered = None;
+    for i in 20..good.len() {
+        let mut b = good.clone().into_bytes();
+        b[i] = if b[i] == b'A' { b'B' } else { b'A' };
+        let t = String::from_utf8(b).unwrap();
+        if let Err(e) = p.check_shred_order(&t) {
+            tampered = Some(e);
+            break;
+        }
+    }
+    assert_eq!(tampered.unwrap().class(), credseal_engine::ErrorClass::Verification);
+    // For another platform: denied, exit 3.
+    let elsewhere = credseal_auth::sign(
+        &credseal_auth::ShredOrder {
+            reference: "CR-9".into(),
+            subject: id.to_string(),
+            class: class.into(),
+            record_id: record_id.into(),
+            issued_at: credseal_engine::now_unix(),
+            audience: "another.platform.invalid/log".into(),
+        },
+        &authority,
+    )
+    .to_text();
+    let e = p.check_shred_order(&elsewhere).unwrap_err();
+    assert_eq!(e.class(), credseal_engine::ErrorClass::Denied);
+    // A token is not an order.
+    assert!(p.check_shred_order("cs1.token.AAAA").is_err());
+    // Approvals of another order's operation do not carry out this one.
+    let order = p.check_shred_order(&good).unwrap();
+    assert_eq!(
+        order.operation().text(),
+        format!("shred {id} {class} {record_id} order CR-9")
+    );
+    let other_op = Operation::shred_record(&id, class, record_id, "CR-10");
+    let e = p.shred_by_order(&order, &pass, &approved(&p, &other_op)).unwrap_err();
+    assert_eq!(e.class(), credseal_engine::ErrorClass::Denied);
+    let s = p
+        .shred_by_order(&order, &pass, &approved(&p, &order.operation()))
+        .unwrap();
+    assert!(s.records >= 1);
 }
