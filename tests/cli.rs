@@ -1059,6 +1059,33 @@ fn shred_order_file_through_the_cli() {
     // The old flag form is gone: --order takes the signed file.
     let o = run(&["shred", "--data", data, "--order", "CR-9", "--subject", SUBJECT]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
+
+    // The tombstone: the record is refused again, unless explicitly allowed.
+    let line = std::fs::read_to_string(abs(RECORDS))
+        .unwrap()
+        .lines()
+        .find(|l| l.contains(RECORD))
+        .unwrap()
+        .to_string();
+    let again = d.path().join("again.jsonl");
+    std::fs::write(&again, format!("{line}\n")).unwrap();
+    let again = again.to_str().unwrap();
+    let o = run(&["ingest", "--data", data, again]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("was shredded") && stderr(&o).contains("--allow-shredded"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&["ingest", "--data", data, again, "--allow-shredded", "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (v["written"].as_u64(), v["reingested_shredded"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let o = run(&["check", "--data", data]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
 }
 
 #[test]

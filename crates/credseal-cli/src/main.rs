@@ -75,6 +75,10 @@ enum Command {
         data: DataArg,
         /// The JSON Lines file (one record per line).
         file: PathBuf,
+        /// Let records that were shredded (retention or credit repair) in again; each one's
+        /// subject gets a receipt saying so. Without it they are refused.
+        #[arg(long)]
+        allow_shredded: bool,
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
@@ -577,10 +581,15 @@ fn run(cli: Cli) -> CliResult {
             output::init_done(&data, &origin, json);
             Ok(())
         }
-        Command::Ingest { data, file, json } => {
+        Command::Ingest {
+            data,
+            file,
+            allow_shredded,
+            json,
+        } => {
             let p = open_platform(cli.demo, pf, &data.data)?;
             let bar = progress::Bar::new();
-            let s = p.ingest_file(&file, &bar)?;
+            let s = p.ingest_file_with(&file, &bar, credseal_engine::IngestOptions { allow_shredded })?;
             output::ingest_summary(&s, json);
             Ok(())
         }

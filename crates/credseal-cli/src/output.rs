@@ -67,6 +67,12 @@ pub fn ingest_summary(s: &IngestSummary, json: bool) {
             "ingested {} records from {} lines: {} written, {} already stored, {} duplicate lines skipped, {} new data keys",
             s.records, s.lines, s.written, s.unchanged, s.duplicates, s.new_data_keys
         );
+        if s.reingested_shredded > 0 {
+            println!(
+                "{} of the records written had been shredded: ingested again as --allow-shredded asked; their subjects' receipts say so",
+                s.reingested_shredded
+            );
+        }
     }
 }
 

@@ -785,3 +785,86 @@ fn shred_order_forged_by_another_key_tampered_or_for_another_platform_is_refused
         .unwrap();
     assert!(s.records >= 1);
 }
+
+#[test]
+fn a_shredded_record_is_ingested_again_only_when_explicitly_allowed() {
+    let d = tempfile::tempdir().unwrap();
+    let mut p = platform().with_operator("officer-x");
+    let pass = Passphrase::new(PASS.into());
+    p.ingest_file(&write(d.path(), "r.jsonl", RECORDS.as_bytes()), &NoProgress)
+        .unwrap();
+    let line = RECORDS.lines().find(|l| l.contains("\"class\":\"loans\"")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    let id = SubjectId::parse(v["subject"].as_str().unwrap()).unwrap();
+    let record_id = v["record_id"].as_str().unwrap();
+    let authority = credseal_auth::SigningKey::generate();
+    p.set_authority_key(authority.public().as_bytes(), false).unwrap();
+    let order = p
+        .check_shred_order(&shred_order(&p, &authority, &id, "loans", record_id, "CR-1"))
+        .unwrap();
+    p.shred_by_order(&order, &pass, &approved(&p, &order.operation()))
+        .unwrap();
+    let gone = p.records(&id, "loans").unwrap();
+    assert!(gone.iter().all(|r| r.record_id != record_id));
+    let again = write(d.path(), "again.jsonl", line.as_bytes());
+    let size = p.log_size().unwrap();
+
+    // Not allowed (the default): refused, nothing written, the message says how to allow it.
+    match p.ingest_file(&again, &NoProgress) {
+        Err(EngineError::Ingest(r)) => {
+            assert!(r.errors[0].message.contains("was shredded"), "{:?}", r.errors);
+            assert!(r.errors[0].message.contains("--allow-shredded"), "{:?}", r.errors);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(p.log_size().unwrap(), size);
+    assert_eq!(p.records(&id, "loans").unwrap(), gone);
+
+    // Explicitly allowed: written, and the subject's receipt says so and who allowed it.
+    let s = p
+        .ingest_file_with(
+            &again,
+            &NoProgress,
+            credseal_engine::IngestOptions { allow_shredded: true },
+        )
+        .unwrap();
+    assert_eq!((s.written, s.reingested_shredded), (1, 1));
+    assert!(
+        p.records(&id, "loans")
+            .unwrap()
+            .iter()
+            .any(|r| r.record_id == record_id)
+    );
+    let last = p.subject_receipts(&p.blind(&id)).unwrap().pop().unwrap();
+    let body = credseal_log::UnverifiedReceipt::parse(&last)
+        .unwrap()
+        .peek_unverified()
+        .unwrap();
+    assert_eq!(body.action, credseal_log::Action::Ingest);
+    assert!(
+        body.detail.contains(
+            "1 of them had been shredded and were ingested again on an explicit --allow-shredded by officer-x"
+        ),
+        "{}",
+        body.detail
+    );
+    // The record is live again: its tombstone is gone, so a new order can shred it, and a
+    // plain re-ingest of the same line finds it stored.
+    let s = p.ingest_file(&again, &NoProgress).unwrap();
+    assert_eq!((s.written, s.unchanged), (0, 1));
+    assert!(
+        p.check_shred_order(&shred_order(&p, &authority, &id, "loans", record_id, "CR-2"))
+            .is_ok()
+    );
+    // Records that were never shredded are not counted as re-ingested.
+    let s = p
+        .ingest_file_with(
+            &write(d.path(), "new.jsonl", line.replace(record_id, "LN-NEW-1").as_bytes()),
+            &NoProgress,
+            credseal_engine::IngestOptions { allow_shredded: true },
+        )
+        .unwrap();
+    assert_eq!((s.written, s.reingested_shredded), (1, 0));
+    p.verify_store().unwrap();
+    p.verify_log().unwrap();
+}
