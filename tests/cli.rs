@@ -113,7 +113,7 @@ fn init_ingest_status_check_json() {
     let o = run(&["keys", "status", "--data", ds, "--json"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let st: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let classes = st.as_array().unwrap();
+    let classes = st["classes"].as_array().unwrap();
     assert!(classes.len() >= 7);
     let deks: u64 = classes
         .iter()
@@ -413,7 +413,8 @@ fn ingest_errors_name_file_line_field_and_write_nothing() {
     let o = run(&["keys", "status", "--data", data.to_str().unwrap(), "--json"]);
     let st: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(
-        st.as_array()
+        st["classes"]
+            .as_array()
             .unwrap()
             .iter()
             .all(|c| c["versions"][0]["data_keys"] == 0)
@@ -578,15 +579,13 @@ fn officers(dir: &Path, data: &str) -> impl Fn(&str) -> Vec<String> {
     let mut keys = Vec::new();
     for name in ["officer-a", "officer-b"] {
         let key = dir.join(name).display().to_string();
-        let o = run(&["staff", "keygen", "--out", &key]);
+        let o = run(&["officer", "keygen", "--out", &key]);
         assert_eq!(code(&o), 0, "{}", stderr(&o));
         let o = run(&[
-            "staff",
+            "officer",
             "enroll",
             "--data",
             data,
-            "--role",
-            "officer",
             "--id",
             name,
             "--key",
@@ -603,7 +602,7 @@ fn officers(dir: &Path, data: &str) -> impl Fn(&str) -> Vec<String> {
                 n.set(n.get() + 1);
                 let out = dir.join(format!("approval-{}", n.get())).display().to_string();
                 let o = run(&[
-                    "staff",
+                    "officer",
                     "approve",
                     "--key",
                     key,
@@ -637,6 +636,88 @@ fn run_owned(args: &[String]) -> Output {
 }
 
 #[test]
+fn officer_commands_and_the_staff_forms_are_interchangeable() {
+    // `officer keygen|enroll|approve` is the documented form; `staff … --role officer` and
+    // `staff approve` (what earlier scripts and the responders' instructions use) still work
+    // and make the same keys, enrolments and approvals.
+    let d = tempfile::tempdir().unwrap();
+    let data = init(d.path());
+    let data = data.to_str().unwrap();
+    let (a, b) = (
+        d.path().join("a.key").display().to_string(),
+        d.path().join("b.key").display().to_string(),
+    );
+    let o = run(&["officer", "keygen", "--out", &a]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("cs1.public-key."), "{}", stdout(&o));
+    assert_eq!(code(&run(&["staff", "keygen", "--out", &b])), 0);
+    let o = run(&[
+        "officer",
+        "enroll",
+        "--data",
+        data,
+        "--id",
+        "off-a",
+        "--key",
+        &format!("{a}.pub"),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("enrolled off-a as officer"), "{}", stdout(&o));
+    // The role is implied: `officer enroll --role …` is a usage error.
+    let o = run(&[
+        "officer",
+        "enroll",
+        "--data",
+        data,
+        "--role",
+        "responder",
+        "--id",
+        "x",
+        "--key",
+        &format!("{b}.pub"),
+    ]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let o = run(&[
+        "staff",
+        "enroll",
+        "--data",
+        data,
+        "--role",
+        "officer",
+        "--id",
+        "off-b",
+        "--key",
+        &format!("{b}.pub"),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // One approval of each form: together they are two officers' approvals.
+    let st: serde_json::Value =
+        serde_json::from_slice(&run(&["keys", "status", "--data", data, "--json"]).stdout).unwrap();
+    let op = format!("rotate log key {}", st["log_keys"][0]["key_id"].as_str().unwrap());
+    let mut files = Vec::new();
+    for (group, key) in [("officer", &a), ("staff", &b)] {
+        let out = d.path().join(format!("{group}.approval")).display().to_string();
+        let o = run(&[
+            group,
+            "approve",
+            "--key",
+            key,
+            "--operation",
+            &op,
+            "--audience",
+            "test.credseal.invalid/log",
+            "--out",
+            &out,
+        ]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        files.push(out);
+    }
+    let o = run_owned(&with_approvals(&["keys", "log-rotate", "--data", data], &files));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("approved by off-a, off-b"), "{}", stdout(&o));
+}
+
+#[test]
 fn keys_lifecycle_through_the_cli() {
     let d = tempfile::tempdir().unwrap();
     let data = ingested(d.path());
@@ -659,7 +740,7 @@ fn keys_lifecycle_through_the_cli() {
     ]);
     assert_eq!(code(&o), 3, "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("staff approve") && stderr(&o).contains("retire loans v1"),
+        stderr(&o).contains("officer approve") && stderr(&o).contains("retire loans v1"),
         "{}",
         stderr(&o)
     );
@@ -727,7 +808,12 @@ fn keys_lifecycle_through_the_cli() {
     assert_eq!(code(&o), 3, "{}", stderr(&o));
     let o = run(&["keys", "status", "--data", data, "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let loans = v.as_array().unwrap().iter().find(|c| c["class"] == "loans").unwrap();
+    let loans = v["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["class"] == "loans")
+        .unwrap();
     assert_eq!(loans["versions"].as_array().unwrap().len(), 1, "{v}");
     // Re-key one subject's class; a subject with no records is reported, not a crash.
     let files = approve("rekey 42010619960510907X loans");
@@ -772,23 +858,19 @@ fn keys_lifecycle_through_the_cli() {
         "loans",
     ]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
-    // A credit-repair shred of one record.
+    // A credit-repair shred of one record, on the authority's signed order.
+    let authority = authority_trusted(d.path(), data);
+    let order = order_shred(
+        d.path(),
+        &authority,
+        "42010619960510907X",
+        "loans",
+        "LN-2025-000124",
+        "CR-9",
+    );
     let files = approve("shred 42010619960510907X loans LN-2025-000124 order CR-9");
     let o = run_owned(&with_approvals(
-        &[
-            "shred",
-            "--data",
-            data,
-            "--order",
-            "CR-9",
-            "--subject",
-            "42010619960510907X",
-            "--class",
-            "loans",
-            "--record",
-            "LN-2025-000124",
-            "--json",
-        ],
+        &["shred", "--data", data, "--order", &order, "--json"],
         &files,
     ));
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -807,6 +889,202 @@ fn keys_lifecycle_through_the_cli() {
     let o = run(&["check", "--data", data]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let o = run(&["log", "verify", "--data", data]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
+
+/// An authority key (FILE, FILE.pub) that the platform in `data` trusts.
+fn authority_trusted(dir: &Path, data: &str) -> String {
+    let key = dir.join("authority.key").display().to_string();
+    if !Path::new(&key).exists() {
+        let o = run(&["authority", "keygen", "--out", &key]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+    }
+    let o = run(&[
+        "authority",
+        "trust",
+        "--data",
+        data,
+        "--key",
+        &format!("{key}.pub"),
+        "--replace",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    key
+}
+
+/// `authority order-shred` with `key` for this test platform; returns the order file.
+fn order_shred(dir: &Path, key: &str, subject: &str, class: &str, record: &str, reference: &str) -> String {
+    order_shred_for(dir, key, subject, class, record, reference, "test.credseal.invalid/log")
+}
+
+fn order_shred_for(
+    dir: &Path,
+    key: &str,
+    subject: &str,
+    class: &str,
+    record: &str,
+    reference: &str,
+    audience: &str,
+) -> String {
+    let out = dir
+        .join(format!("order-{reference}-{}", std::process::id()))
+        .display()
+        .to_string();
+    let _ = std::fs::remove_file(&out);
+    let o = run(&[
+        "authority",
+        "order-shred",
+        "--key",
+        key,
+        "--subject",
+        subject,
+        "--class",
+        class,
+        "--record",
+        record,
+        "--ref",
+        reference,
+        "--audience",
+        audience,
+        "--out",
+        &out,
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains(&format!("shred order {reference}")),
+        "{}",
+        stdout(&o)
+    );
+    out
+}
+
+#[test]
+fn shred_order_file_through_the_cli() {
+    const SUBJECT: &str = "42010619960510907X";
+    const RECORD: &str = "LN-2025-000124";
+    let d = tempfile::tempdir().unwrap();
+    let data = ingested(d.path());
+    let data = data.to_str().unwrap();
+    let approve = officers(d.path(), data);
+    let authority = authority_trusted(d.path(), data);
+    let shred =
+        |order: &str, files: &[String]| run_owned(&with_approvals(&["shred", "--data", data, "--order", order], files));
+    // A bad reference, record id or subject is a usage error when the order is made.
+    for (flag, value) in [("--ref", "has space"), ("--record", "a b"), ("--subject", "110105")] {
+        let mut args = vec![
+            "authority",
+            "order-shred",
+            "--key",
+            &authority,
+            "--subject",
+            SUBJECT,
+            "--class",
+            "loans",
+            "--record",
+            RECORD,
+            "--ref",
+            "CR-1",
+            "--audience",
+            "x",
+            "--out",
+        ];
+        let out = d.path().join("never").display().to_string();
+        args.push(&out);
+        let i = args.iter().position(|a| *a == flag).unwrap();
+        args[i + 1] = value;
+        let o = run(&args);
+        assert_eq!(code(&o), 2, "{flag}: {}", stderr(&o));
+    }
+    let order = order_shred(d.path(), &authority, SUBJECT, "loans", RECORD, "CR-2026-17");
+    assert!(std::fs::read_to_string(&order).unwrap().starts_with("cs1.shred-order."));
+    // Without approvals: exit 3, naming the operation to approve.
+    let op = format!("shred {SUBJECT} loans {RECORD} order CR-2026-17");
+    let o = shred(&order, &[]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&op) && stderr(&o).contains("officer approve"),
+        "{}",
+        stderr(&o)
+    );
+    // Signed by another key than the trusted authority: a forgery, exit 4.
+    let rogue = d.path().join("rogue.key").display().to_string();
+    assert_eq!(code(&run(&["authority", "keygen", "--out", &rogue])), 0);
+    let forged = order_shred(d.path(), &rogue, SUBJECT, "loans", RECORD, "CR-FORGED");
+    let o = shred(&forged, &approve(&op));
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not signed by the trusted authority"),
+        "{}",
+        stderr(&o)
+    );
+    // Tampered: the order's text edited (one character of its payload): exit 4.
+    let text = std::fs::read_to_string(&order).unwrap();
+    let mut b = text.trim().as_bytes().to_vec();
+    let i = b.len() - 90;
+    b[i] = if b[i] == b'A' { b'B' } else { b'A' };
+    let tampered = d.path().join("tampered").display().to_string();
+    std::fs::write(&tampered, &b).unwrap();
+    let o = shred(&tampered, &approve(&op));
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    // For another platform: exit 3.
+    let elsewhere = order_shred_for(
+        d.path(),
+        &authority,
+        SUBJECT,
+        "loans",
+        RECORD,
+        "CR-ELSE",
+        "other.invalid/log",
+    );
+    let o = shred(&elsewhere, &approve(&op));
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(stderr(&o).contains("wrong-audience"), "{}", stderr(&o));
+    // A record that does not exist: a clear error, exit 1, and no approval is asked for.
+    let nope = order_shred(d.path(), &authority, SUBJECT, "loans", "LN-NOPE", "CR-NOPE");
+    let o = shred(&nope, &[]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("no record \"LN-NOPE\""), "{}", stderr(&o));
+    // The order carried out; the subject's receipt names it.
+    let o = shred(&order, &approve(&op));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("1 record(s) of 1 subject(s) destroyed"),
+        "{}",
+        stdout(&o)
+    );
+    // Again: already shredded, exit 1.
+    let o = shred(&order, &[]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("already shredded"), "{}", stderr(&o));
+    // The old flag form is gone: --order takes the signed file.
+    let o = run(&["shred", "--data", data, "--order", "CR-9", "--subject", SUBJECT]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+
+    // The tombstone: the record is refused again, unless explicitly allowed.
+    let line = std::fs::read_to_string(abs(RECORDS))
+        .unwrap()
+        .lines()
+        .find(|l| l.contains(RECORD))
+        .unwrap()
+        .to_string();
+    let again = d.path().join("again.jsonl");
+    std::fs::write(&again, format!("{line}\n")).unwrap();
+    let again = again.to_str().unwrap();
+    let o = run(&["ingest", "--data", data, again]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("was shredded") && stderr(&o).contains("--allow-shredded"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&["ingest", "--data", data, again, "--allow-shredded", "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (v["written"].as_u64(), v["reingested_shredded"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let o = run(&["check", "--data", data]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
 }
 

@@ -1329,3 +1329,170 @@ fn log_verify_from_a_saved_position() {
     assert_eq!(code(&o), 4, "{}", stderr(&o));
     assert!(stderr(&o).contains("checksum mismatch"), "{}", stderr(&o));
 }
+
+// ------------------------------------------------------------------ log key rotation (issue 5)
+
+/// Two officers enrolled on `fx`'s platform; returns a function making their two approvals
+/// of an operation text.
+fn officers(fx: &Fx) -> impl Fn(&str) -> Vec<String> + '_ {
+    let mut keys = Vec::new();
+    for name in ["officer-a", "officer-b"] {
+        let key = fx.path(name);
+        ok(&["officer", "keygen", "--out", &key]);
+        ok(&[
+            "officer",
+            "enroll",
+            "--data",
+            &fx.data,
+            "--id",
+            name,
+            "--key",
+            &format!("{key}.pub"),
+        ]);
+        keys.push(key);
+    }
+    move |op: &str| {
+        keys.iter()
+            .map(|key| {
+                let out = fx.fresh("approval");
+                ok(&[
+                    "officer",
+                    "approve",
+                    "--key",
+                    key,
+                    "--operation",
+                    op,
+                    "--audience",
+                    ORIGIN,
+                    "--out",
+                    &out,
+                ]);
+                out
+            })
+            .collect()
+    }
+}
+
+fn log_rotate(fx: &Fx, approvals: &[String]) -> Output {
+    let mut args = vec!["keys", "log-rotate", "--data", fx.data.as_str(), "--json"];
+    for a in approvals {
+        args.extend(["--approval", a.as_str()]);
+    }
+    run(&args)
+}
+
+#[test]
+fn log_key_rotated_through_the_cli() {
+    let fx = Fx::new();
+    let state = fx.state_after(&fx.bundle(None));
+    let pinned = std::fs::read_to_string(&fx.vkey).unwrap().trim().to_string();
+    let pinned_id = pinned.split('+').nth(1).unwrap().to_string();
+    let approve = officers(&fx);
+    // keys status names the current log key; without approvals the rotation is refused
+    // (exit 3) and the message names the operation to approve.
+    let st: serde_json::Value =
+        serde_json::from_slice(&ok(&["keys", "status", "--data", &fx.data, "--json"]).stdout).unwrap();
+    assert_eq!(st["log_keys"][0]["key_id"], pinned_id.as_str());
+    assert_eq!(st["log_keys"][0]["current"], true);
+    let op = format!("rotate log key {pinned_id}");
+    let o = log_rotate(&fx, &[]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(stderr(&o).contains(&op), "{}", stderr(&o));
+    // Approvals of another operation: refused.
+    let o = log_rotate(&fx, &approve("rotate log key 00000000"));
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    // Someone keeps the keystore from before (to show what the retired key could still do).
+    let ks_path = Path::new(&fx.data).join("keystore");
+    let before = credseal_crypto::Keystore::open(
+        &std::fs::read(&ks_path).unwrap(),
+        &credseal_crypto::Passphrase::new(PASS.into()),
+    )
+    .unwrap();
+
+    let files = approve(&op);
+    let o = log_rotate(&fx, &files);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["old_vkey"], pinned.as_str());
+    let new_vkey = r["new_vkey"].as_str().unwrap().to_string();
+    let from = r["from_size"].as_u64().unwrap();
+    assert_eq!(r["officers"], serde_json::json!(["officer-a", "officer-b"]));
+    // The approvals are spent (and named the old key anyway).
+    assert_eq!(code(&log_rotate(&fx, &files)), 3);
+    // `log key` stays the original (what subjects pin); `--current` is the new key, which
+    // plain C2SP tools use for new checkpoints.
+    assert_eq!(stdout(&ok(&["log", "key", "--data", &fx.data])).trim(), pinned);
+    assert_eq!(
+        stdout(&ok(&["log", "key", "--data", &fx.data, "--current"])).trim(),
+        new_vkey
+    );
+    let note = stdout(&ok(&["log", "checkpoint", "--data", &fx.data]));
+    credseal_log::LogVerifier::from_vkey(&new_vkey)
+        .unwrap()
+        .verify_checkpoint(&note)
+        .unwrap();
+    let status = stdout(&ok(&["keys", "status", "--data", &fx.data]));
+    assert!(
+        status.contains(&format!("{pinned_id}  0 to {}", from - 1)) && status.contains("current"),
+        "{status}"
+    );
+    let history: serde_json::Value =
+        serde_json::from_slice(&ok(&["log", "history", "--data", &fx.data, "--json"]).stdout).unwrap();
+    assert_eq!(history["handovers"].as_array().unwrap().len(), 1);
+
+    // A query after the rotation; the subject verifies with its pinned key and old state.
+    fx.granted(&fx.data, "loan-approval");
+    let bundle = fx.bundle(Some(&state));
+    let o = fx.verify(&fx.copy_state(&state), &bundle);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("rotated 1 time(s)"), "{}", stdout(&o));
+    let o = run(&[
+        "receipts",
+        "verify",
+        "--vkey",
+        &fx.vkey,
+        "--state",
+        &fx.copy_state(&state),
+        &bundle,
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (v["handovers"].as_u64(), v["log_key"].as_str()),
+        (Some(1), Some(new_vkey.as_str()))
+    );
+    // The auditor's replay passes across the rotation.
+    ok(&["log", "verify", "--data", &fx.data]);
+
+    // A checkpoint the retired key signs beyond its end: exit 4, saved state untouched.
+    let stolen = credseal_log::LogSigner::from_seed(ORIGIN, before.log_seed.expose_secret()).unwrap();
+    let mut b = read_bundle(&bundle);
+    let body = credseal_log::SignedNote::parse(&b.checkpoint)
+        .unwrap()
+        .text()
+        .to_string();
+    b.checkpoint = stolen.sign_checkpoint(&credseal_log::Checkpoint::parse(&body).unwrap());
+    let forged = fx.write("forged", &b.to_text());
+    fx.refused_both(
+        &state,
+        &forged,
+        &["signed by log key", &pinned_id, &format!("retired at tree size {from}")],
+    );
+    // A handover signed by the new key only: exit 4.
+    let mut b = read_bundle(&bundle);
+    let (text, sigs) = b.handovers[0].split_once("\n\n").unwrap();
+    let new_line = sigs.lines().nth(1).unwrap();
+    b.handovers[0] = format!("{text}\n\n{new_line}\n");
+    let forged = fx.write("forged", &b.to_text());
+    fx.refused_both(&state, &forged, &["log key handover 1", "not signed by the old key"]);
+    // The rotation hidden from a subject that saw it.
+    let seen = fx.state_after(&fx.bundle(Some(&state)));
+    let mut b = read_bundle(&fx.bundle(Some(&seen)));
+    b.handovers.clear();
+    let hidden = fx.write("hidden", &b.to_text());
+    fx.refused(
+        &fx.copy_state(&seen),
+        &hidden,
+        &["0 log key handover(s), 1 were verified before"],
+    );
+}

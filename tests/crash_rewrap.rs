@@ -64,7 +64,7 @@ impl Rng {
 fn status(data: &str) -> Vec<(u64, u64, bool)> {
     let o = ok(&["keys", "status", "--data", data, "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let c = v
+    let c = v["classes"]
         .as_array()
         .unwrap()
         .iter()
@@ -188,14 +188,12 @@ fn rewrap_killed_at_random_moments_resumes_and_loses_nothing() {
     let mut officers = Vec::new();
     for name in ["officer-a", "officer-b"] {
         let key = dir.path().join(name).display().to_string();
-        ok(&["staff", "keygen", "--out", &key]);
+        ok(&["officer", "keygen", "--out", &key]);
         ok(&[
-            "staff",
+            "officer",
             "enroll",
             "--data",
             &data,
-            "--role",
-            "officer",
             "--id",
             name,
             "--key",
@@ -215,7 +213,7 @@ fn rewrap_killed_at_random_moments_resumes_and_loses_nothing() {
                 .map(|(i, key)| {
                     let out = dir.path().join(format!("approval-{v}-{i}")).display().to_string();
                     ok(&[
-                        "staff",
+                        "officer",
                         "approve",
                         "--key",
                         key,

@@ -239,6 +239,41 @@ pub struct StaffRequest {
     pub audience: String,
 }
 
+/// A credit-repair order (DESIGN §8, issue 5), signed by the authority
+/// ([`crate::Kind::ShredOrder`]): the platform `audience` must destroy every version of one
+/// record — `subject`'s record `record_id` of `class` — for good. The platform carries it out
+/// only with two security officers' approvals of the operation it names, and only once (the
+/// record is tombstoned). `reference` is the order's own number (a case or decision number),
+/// named in the operation text and in the subject's receipt.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShredOrder {
+    /// The order's reference, e.g. `CR-2026-0017`.
+    pub reference: String,
+    /// The subject: a normalised subject id (`SubjectId::as_str`).
+    pub subject: String,
+    /// The record's field class.
+    pub class: String,
+    /// The record id (as the source gave it).
+    pub record_id: String,
+    /// When the authority signed it.
+    pub issued_at: u64,
+    /// The platform (its log origin) the order is for.
+    pub audience: String,
+}
+
+impl fmt::Debug for ShredOrder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShredOrder")
+            .field("reference", &self.reference)
+            .field("subject", &Masked(&self.subject))
+            .field("class", &self.class)
+            .field("record_id", &Masked(&self.record_id))
+            .field("issued_at", &self.issued_at)
+            .field("audience", &self.audience)
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -104,6 +104,10 @@ pub enum Denial {
     /// The revocation list's version is not newer than the one the platform holds.
     #[error("the revocation list is not newer than the current one")]
     RevocationListStale,
+    /// A shred order is not signed by the authority the platform trusts (forged, altered, or
+    /// signed by another key).
+    #[error("the shred order is not signed by the trusted authority")]
+    ShredOrderBadSignature,
 }
 
 /// How a kind of object is called in a sentence.
@@ -116,6 +120,7 @@ fn noun(kind: Kind) -> &'static str {
         Kind::SelfQuery => "self-query",
         Kind::BundleRequest => "bundle request",
         Kind::StaffRequest => "staff request",
+        Kind::ShredOrder => "shred order",
     }
 }
 
@@ -147,6 +152,7 @@ impl Denial {
             Denial::SubjectKeyInvalid => "subject-key-invalid",
             Denial::RevocationListBadSignature => "revocation-list-bad-signature",
             Denial::RevocationListStale => "revocation-list-stale",
+            Denial::ShredOrderBadSignature => "shred-order-bad-signature",
         }
     }
 
@@ -164,6 +170,7 @@ impl Denial {
                 | Denial::CredentialBadSignature
                 | Denial::BadSignature
                 | Denial::RevocationListBadSignature
+                | Denial::ShredOrderBadSignature
         )
     }
 
@@ -232,6 +239,7 @@ mod tests {
             Denial::SubjectKeyInvalid,
             Denial::RevocationListBadSignature,
             Denial::RevocationListStale,
+            Denial::ShredOrderBadSignature,
         ];
         let codes: std::collections::BTreeSet<_> = all.iter().map(Denial::code).collect();
         assert_eq!(codes.len(), all.len());
@@ -244,8 +252,8 @@ mod tests {
         }
         assert_eq!(
             all.iter().filter(|d| d.is_forgery()).count(),
-            4,
-            "malformed and three bad signatures"
+            5,
+            "malformed and four bad signatures"
         );
     }
 

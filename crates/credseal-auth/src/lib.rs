@@ -11,13 +11,13 @@
 //! ```text
 //! wire   = version:u8 (=1) ‖ kind-tag:u8 ‖ varint(len(body)) ‖ body ‖ signature:[u8; 64]
 //! body   = postcard(Credential | Token | Consent | RevocationList | SelfQuery | BundleRequest
-//!                 | StaffRequest)
+//!                 | StaffRequest | ShredOrder)
 //! signed = "credseal:v1:" ‖ label ‖ 0x00 ‖ body
 //! text   = "cs1." ‖ label ‖ "." ‖ base64url-no-pad(wire)
 //! ```
 //!
 //! Labels and tags: `credential` 1, `token` 2, `consent` 3, `revocations` 4, `self-query` 5,
-//! `bundle-request` 6, `staff-request` 7 ([`Kind`]). Decoders reject a wrong prefix, a label or tag of another
+//! `bundle-request` 6, `staff-request` 7, `shred-order` 8 ([`Kind`]). Decoders reject a wrong prefix, a label or tag of another
 //! kind ([`FormatError::WrongKind`]), padded or non-canonical base64, an unknown version,
 //! trailing bytes after the envelope or the body, any envelope or body whose re-encoding
 //! differs from the bytes received, and input over [`MAX_WIRE_LEN`]. The signature is
@@ -127,12 +127,12 @@ mod keys;
 mod verify;
 mod wire;
 
-pub use body::{BundleRequest, Consent, Credential, RevocationList, SelfQuery, StaffRequest, Token};
+pub use body::{BundleRequest, Consent, Credential, RevocationList, SelfQuery, ShredOrder, StaffRequest, Token};
 pub use denial::Denial;
 pub use keys::{PUBLIC_KEY_LABEL, PublicKey, SIGNING_KEY_LABEL, SigningKey};
 pub use verify::{
     Checked, Grant, Policy, SELF_QUERY_DEPARTMENT, SELF_QUERY_PURPOSE, VerifyContext, verify_credential_signature,
-    verify_query, verify_query_with_credential, verify_revocation_list, verify_self_query,
+    verify_query, verify_query_with_credential, verify_revocation_list, verify_self_query, verify_shred_order,
 };
 pub use wire::{
     FormatError, Kind, MAX_WIRE_LEN, SIGNATURE_DOMAIN, SigError, Signed, SignedBody, TEXT_PREFIX, Unverified, Verified,

@@ -569,6 +569,30 @@ pub fn verify_revocation_list(
     Ok(v)
 }
 
+/// Verifies a credit-repair order before the platform acts on it: signed by `authority` —
+/// [`Denial::ShredOrderBadSignature`] (a body that does not decode is
+/// [`Denial::Malformed`]); for this `audience` — [`Denial::WrongAudience`]; naming a valid,
+/// normalised subject id — [`Denial::Malformed`] with [`FormatError::InvalidSubject`].
+/// Whether the class and record exist, and the two officers' approvals, are the platform's
+/// checks.
+pub fn verify_shred_order(
+    order: &Unverified<crate::ShredOrder>,
+    authority: &PublicKey,
+    audience: &str,
+) -> Result<Verified<crate::ShredOrder>, Denial> {
+    let v = order.verify(authority).map_err(|e| match e {
+        SigError::BadSignature => Denial::ShredOrderBadSignature,
+        SigError::Body(detail) => Denial::Malformed { detail },
+    })?;
+    if v.body().audience != audience {
+        return Err(Denial::WrongAudience {
+            object: Kind::ShredOrder,
+        });
+    }
+    normalised_subject(&v.body().subject)?;
+    Ok(v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

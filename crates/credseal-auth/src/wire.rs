@@ -56,11 +56,14 @@ pub enum Kind {
     /// A responder's or officer's request (trace, canary, audit), signed with the enrolled
     /// staff key ([`crate::StaffRequest`]).
     StaffRequest,
+    /// A credit-repair order to destroy one record, signed by the authority
+    /// ([`crate::ShredOrder`]).
+    ShredOrder,
 }
 
 impl Kind {
     /// Every kind, in tag order.
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Credential,
         Kind::Token,
         Kind::Consent,
@@ -68,6 +71,7 @@ impl Kind {
         Kind::SelfQuery,
         Kind::BundleRequest,
         Kind::StaffRequest,
+        Kind::ShredOrder,
     ];
 
     /// The label used in the text form and in the signed bytes.
@@ -80,10 +84,11 @@ impl Kind {
             Kind::SelfQuery => "self-query",
             Kind::BundleRequest => "bundle-request",
             Kind::StaffRequest => "staff-request",
+            Kind::ShredOrder => "shred-order",
         }
     }
 
-    /// The one-byte tag in the wire envelope (1–7).
+    /// The one-byte tag in the wire envelope (1–8).
     pub fn tag(self) -> u8 {
         match self {
             Kind::Credential => 1,
@@ -93,6 +98,7 @@ impl Kind {
             Kind::SelfQuery => 5,
             Kind::BundleRequest => 6,
             Kind::StaffRequest => 7,
+            Kind::ShredOrder => 8,
         }
     }
 
@@ -246,6 +252,7 @@ signed_body!(
     crate::SelfQuery => Kind::SelfQuery,
     crate::BundleRequest => Kind::BundleRequest,
     crate::StaffRequest => Kind::StaffRequest,
+    crate::ShredOrder => Kind::ShredOrder,
 );
 
 /// The envelope. The signature is split into two 32-byte halves only because serde derives

@@ -936,7 +936,7 @@ fn list(version: u64) -> RevocationList {
     }
 }
 
-fn parsed(l: &RevocationList, by: &SigningKey) -> Unverified<RevocationList> {
+fn parsed<T: credseal_auth::SignedBody>(l: &T, by: &SigningKey) -> Unverified<T> {
     Unverified::parse_text(&sign(l, by).to_text()).unwrap()
 }
 
@@ -985,6 +985,66 @@ fn revocation_list_stale() {
         assert_eq!(d, Denial::RevocationListStale);
         assert_eq!(d.code(), "revocation-list-stale");
     }
+}
+
+// ---- shred order (credit repair, issue 5) ----
+
+fn order(subject: &str, audience: &str) -> credseal_auth::ShredOrder {
+    credseal_auth::ShredOrder {
+        reference: "CR-2026-0017".into(),
+        subject: subject.into(),
+        class: "loans".into(),
+        record_id: "LN-2021-000123".into(),
+        issued_at: NOW,
+        audience: audience.into(),
+    }
+}
+
+#[test]
+fn shred_order_accepted_forged_other_key_tampered_other_platform() {
+    let w = World::new();
+    let pk = w.authority.public();
+    let o = order(SUBJECT, ORIGIN);
+    let v = credseal_auth::verify_shred_order(&parsed(&o, &w.authority), &pk, ORIGIN).unwrap();
+    assert_eq!(v.body(), &o);
+    // Signed by another key (a department's, the subject's): a forgery, exit 4.
+    for other in [&w.dept, &w.subject_key] {
+        let d = credseal_auth::verify_shred_order(&parsed(&o, other), &pk, ORIGIN).unwrap_err();
+        assert_eq!(d, Denial::ShredOrderBadSignature);
+        assert_eq!(d.code(), "shred-order-bad-signature");
+        assert!(d.is_forgery());
+    }
+    // One byte of the signed body changed (the record id): the signature fails.
+    let mut bytes = sign(&o, &w.authority).as_bytes().to_vec();
+    let at = bytes.windows(3).position(|x| x == b"LN-").unwrap();
+    bytes[at + 3] ^= 1;
+    let u = credseal_auth::Unverified::<credseal_auth::ShredOrder>::parse_bytes(&bytes).unwrap();
+    assert_eq!(
+        credseal_auth::verify_shred_order(&u, &pk, ORIGIN).unwrap_err(),
+        Denial::ShredOrderBadSignature
+    );
+    // For another platform: a denial (exit 3), not a forgery.
+    let d = credseal_auth::verify_shred_order(&parsed(&order(SUBJECT, OTHER_ORIGIN), &w.authority), &pk, ORIGIN)
+        .unwrap_err();
+    assert_eq!(
+        d,
+        Denial::WrongAudience {
+            object: Kind::ShredOrder
+        }
+    );
+    assert!(!d.is_forgery());
+    // A subject id that is not normalised.
+    let d = credseal_auth::verify_shred_order(
+        &parsed(&order(&SUBJECT.to_lowercase().replace('X', "x"), ORIGIN), &w.authority),
+        &pk,
+        ORIGIN,
+    );
+    if SUBJECT.contains('X') {
+        assert!(matches!(d, Err(Denial::Malformed { .. })), "{d:?}");
+    }
+    // A token presented as an order.
+    let t = sign(&w.token(), &w.dept).to_text();
+    assert!(credseal_auth::Unverified::<credseal_auth::ShredOrder>::parse_text(&t).is_err());
 }
 
 // ---- bundle request (defined for a later issue) ----

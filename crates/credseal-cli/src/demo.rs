@@ -659,7 +659,7 @@ fn leak_walkthrough(
     Ok(())
 }
 
-/// An officer's signed approval of `op` (what `credseal staff approve` writes).
+/// An officer's signed approval of `op` (what `credseal officer approve` writes).
 fn officer_approval(
     key: &credseal_auth::SigningKey,
     op: &credseal_engine::Operation,
@@ -683,12 +683,13 @@ fn officer_approval(
 }
 
 /// Step 17: the security officers rotate a class key, rewrap, retire the old version (two
-/// officers approve), and carry out a credit-repair order by shredding one record.
+/// officers approve), carry out a credit-repair order by shredding one record, and rotate
+/// the log key.
 fn key_walkthrough(p: &mut Platform, pass: &Passphrase) -> CliResult {
     step(
         17,
         "security officers",
-        "rotate, rewrap, retire a key; shred a record on a credit-repair order",
+        "rotate, rewrap, retire a key; shred a record on a credit-repair order; rotate the log key",
     );
     let now = credseal_engine::now_unix();
     let origin = p.origin().to_string();
@@ -734,15 +735,33 @@ fn key_walkthrough(p: &mut Platform, pass: &Passphrase) -> CliResult {
         v["record_id"].as_str().unwrap_or_default().to_string(),
     );
     let id = credseal_core::SubjectId::parse(&subject).map_err(fail)?;
-    let op = credseal_engine::Operation::shred_record(&id, "loans", &record, "CR-2026-0001");
+    // The authority signs the order; the platform checks it, two officers approve what it names.
+    let authority = credseal_auth::SigningKey::from_seed(&keys::demo_secret(b"authority"));
+    let order_text = credseal_auth::sign(
+        &credseal_auth::ShredOrder {
+            reference: "CR-2026-0001".into(),
+            subject: id.to_string(),
+            class: "loans".into(),
+            record_id: record.clone(),
+            issued_at: now,
+            audience: origin.clone(),
+        },
+        &authority,
+    )
+    .to_text();
+    println!(
+        "$ credseal authority order-shred --key authority.key --subject … --class loans --record {record} --ref CR-2026-0001 --out order.txt"
+    );
+    let order = p.check_shred_order(&order_text).map_err(crate::roles::query_failure)?;
+    let op = order.operation();
     let both: Vec<String> = officers
         .iter()
         .map(|k| officer_approval(k, &op, &origin, now))
         .collect();
     let ok = p.approve(&op, &both, now)?;
-    let r = p.shred_record(&id, "loans", &record, "CR-2026-0001", pass, &ok)?;
+    let r = p.shred_by_order(&order, pass, &ok)?;
     println!(
-        "$ credseal shred --order CR-2026-0001 --class loans --record {record} ...  -> {} record(s) destroyed",
+        "$ credseal shred --order order.txt --approval a --approval b  -> {} record(s) destroyed",
         r.records
     );
     for (c, retired, new) in &r.classes {
@@ -762,6 +781,34 @@ fn key_walkthrough(p: &mut Platform, pass: &Passphrase) -> CliResult {
     println!(
         "{} record(s) of the subject's loans remain readable",
         p.records(&id, "loans")?.len()
+    );
+    // The log key: rotated on the same two officers' word; subjects keep the key they pinned.
+    let pinned = credseal_log::LogVerifier::from_vkey(&p.log_vkey()?).map_err(fail)?;
+    let op = p.log_rotation_operation()?;
+    let both: Vec<String> = officers
+        .iter()
+        .map(|k| officer_approval(k, &op, &origin, now))
+        .collect();
+    let ok = p.approve(&op, &both, now)?;
+    let rot = p.rotate_log_key(pass, &ok)?;
+    let id_of = |vkey: &str| vkey.split('+').nth(1).unwrap_or_default().to_string();
+    println!(
+        "$ credseal keys log-rotate --approval a --approval b  -> log key {} destroyed; {} signs from tree size {}",
+        id_of(&rot.old_vkey),
+        id_of(&rot.new_vkey),
+        rot.from_size
+    );
+    let bundle = p.export_bundle(&blind, None, now)?;
+    let v = credseal_log::verify_bundle(&bundle, &pinned, &blind, None, now).map_err(fail)?;
+    println!(
+        "the subject's bundle verifies with the key it pinned: {} receipts signed by the old key, checkpoint {} by the new one, the handover by both",
+        v.receipts().len(),
+        v.checkpoint().size()
+    );
+    let report = p.verify_log()?;
+    println!(
+        "auditor: log verify across the rotation: {} receipts and {} checkpoints consistent",
+        report.receipts, report.checkpoints
     );
     Ok(())
 }

@@ -1,5 +1,6 @@
-//! Incident response (DESIGN §9): staff keys and enrolment, `trace`, canary subjects and
-//! the access review. Every platform-side command here is a staff request signed with the
+//! Incident response (DESIGN §9) and the security officers' keys: staff keys and enrolment
+//! (`officer` for officers, `staff` for responders and for either role), `trace`, canary
+//! subjects and the access review. Every platform-side command here is a staff request signed with the
 //! enrolled key given by `--key`; the platform refuses it (exit 3) when the key is not
 //! enrolled for the role.
 
@@ -12,6 +13,52 @@ use credseal_engine::{ErrorClass, Platform, StaffRole, TraceReport, fsutil};
 use crate::output::table;
 use crate::receipts::date;
 use crate::{CliResult, Failure};
+
+/// `officer` commands: a security officer's key, its enrolment, and its approvals of
+/// destructive operations. The same as `staff keygen`, `staff enroll --role officer` and
+/// `staff approve`.
+#[derive(Subcommand, Debug)]
+pub enum OfficerCommand {
+    /// Generate an officer's signing key (FILE, mode 0600) and public key (FILE.pub).
+    Keygen {
+        /// Where to write the secret key.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Enrol an officer's public key on the platform (platform side, by the operator).
+    Enroll {
+        #[command(flatten)]
+        data: crate::DataArg,
+        /// The officer's id, e.g. `off-wang` (a-z, 0-9, '.', '_', '-').
+        #[arg(long)]
+        id: String,
+        /// Their public key (FILE.pub from `officer keygen`).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Re-enrol a key already enrolled under another id.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Approve one destructive operation (retire, re-key, shred, log key rotation): writes a
+    /// signed approval FILE. Two different officers' approvals are needed.
+    Approve {
+        /// The officer's enrolled signing key.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// The operation exactly as the command that needs it prints it, e.g. "retire loans v1".
+        #[arg(long)]
+        operation: String,
+        /// The platform's log origin.
+        #[arg(long)]
+        audience: String,
+        /// Minutes the approval stays valid.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=1440))]
+        valid_mins: u64,
+        /// Where to write the approval (never overwritten).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+}
 
 /// `staff` commands.
 #[derive(Subcommand, Debug)]
@@ -39,8 +86,7 @@ pub enum StaffCommand {
         #[arg(long)]
         replace: bool,
     },
-    /// An officer approves one destructive operation (retire, re-key, shred): writes a signed
-    /// approval FILE. Two different officers' approvals are needed.
+    /// An officer approves one destructive operation: the same as `officer approve`.
     Approve {
         /// The officer's enrolled signing key.
         #[arg(long, value_name = "FILE")]
@@ -122,6 +168,37 @@ pub(crate) fn staff_request(
         key,
     )
     .to_text()
+}
+
+/// `officer …`: the officer's forms of the `staff` commands.
+pub fn officer(cmd: OfficerCommand, demo: bool, pf: Option<&Path>) -> CliResult {
+    staff(
+        match cmd {
+            OfficerCommand::Keygen { out } => StaffCommand::Keygen { out },
+            OfficerCommand::Enroll { data, id, key, replace } => StaffCommand::Enroll {
+                data,
+                role: StaffRole::Officer.label().into(),
+                id,
+                key,
+                replace,
+            },
+            OfficerCommand::Approve {
+                key,
+                operation,
+                audience,
+                valid_mins,
+                out,
+            } => StaffCommand::Approve {
+                key,
+                operation,
+                audience,
+                valid_mins,
+                out,
+            },
+        },
+        demo,
+        pf,
+    )
 }
 
 pub fn staff(cmd: StaffCommand, demo: bool, pf: Option<&Path>) -> CliResult {

@@ -75,6 +75,10 @@ enum Command {
         data: DataArg,
         /// The JSON Lines file (one record per line).
         file: PathBuf,
+        /// Let records that were shredded (retention or credit repair) in again; each one's
+        /// subject gets a receipt saying so. Without it they are refused.
+        #[arg(long)]
+        allow_shredded: bool,
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
@@ -114,7 +118,12 @@ enum Command {
         #[command(subcommand)]
         command: receipts::LogCommand,
     },
-    /// Incident responders and security officers: keys and enrolment.
+    /// Security officers: keys, enrolment, approvals of destructive operations.
+    Officer {
+        #[command(subcommand)]
+        command: incident::OfficerCommand,
+    },
+    /// Incident responders (and officers, with --role officer): keys and enrolment.
     Staff {
         #[command(subcommand)]
         command: incident::StaffCommand,
@@ -143,16 +152,7 @@ enum Command {
         data: DataArg,
         #[command(flatten)]
         what: ShredWhat,
-        /// The subject of the order's record.
-        #[arg(long)]
-        subject: Option<String>,
-        /// The class of the order's record.
-        #[arg(long)]
-        class: Option<String>,
-        /// The record id.
-        #[arg(long)]
-        record: Option<String>,
-        /// An officer's approval (`staff approve`); two from different officers are needed.
+        /// An officer's approval (`officer approve`); two from different officers are needed.
         #[arg(long = "approval", value_name = "FILE")]
         approvals: Vec<PathBuf>,
         /// Print as JSON.
@@ -183,7 +183,8 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum KeysCommand {
-    /// Class → KEK versions, which is primary, and how many data keys use each.
+    /// Class → KEK versions, which is primary, and how many data keys use each; the log
+    /// keys and the receipts each signs.
     Status {
         #[command(flatten)]
         data: DataArg,
@@ -221,7 +222,21 @@ enum KeysCommand {
         /// The KEK version to destroy.
         #[arg(long, value_name = "N")]
         kek_version: u32,
-        /// An officer's approval (`staff approve`); two from different officers are needed.
+        /// An officer's approval (`officer approve`); two from different officers are needed.
+        #[arg(long = "approval", value_name = "FILE")]
+        approvals: Vec<PathBuf>,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rotate the log key: a new key signs later receipts and checkpoints; the handover,
+    /// signed by the old and the new key, goes into every bundle; the old key is destroyed.
+    /// Subjects and auditors keep the original key (`log key`).
+    LogRotate {
+        #[command(flatten)]
+        data: DataArg,
+        /// An officer's approval (`officer approve`) of "rotate log key <current key id>"; two
+        /// from different officers are needed.
         #[arg(long = "approval", value_name = "FILE")]
         approvals: Vec<PathBuf>,
         /// Print as JSON.
@@ -238,7 +253,7 @@ enum KeysCommand {
         /// The class.
         #[arg(long)]
         class: String,
-        /// An officer's approval (`staff approve`); two from different officers are needed.
+        /// An officer's approval (`officer approve`); two from different officers are needed.
         #[arg(long = "approval", value_name = "FILE")]
         approvals: Vec<PathBuf>,
         /// Print as JSON.
@@ -254,9 +269,10 @@ struct ShredWhat {
     /// Every record past its class's retention period.
     #[arg(long, group = "what")]
     expired: bool,
-    /// A credit-repair order's reference: shred the record named by --subject, --class, --record.
-    #[arg(long, value_name = "REF", group = "what", requires_all = ["subject", "class", "record"])]
-    order: Option<String>,
+    /// A credit-repair order signed by the authority (`authority order-shred`): shred the
+    /// record it names.
+    #[arg(long, value_name = "FILE", group = "what")]
+    order: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -478,7 +494,7 @@ fn approved(p: &Platform, op: &credseal_engine::Operation, files: &[PathBuf]) ->
         Failure::new(
             e.class(),
             format!(
-                "{e}\nhint: each of two enrolled officers runs `credseal staff approve --key KEY --audience {} --operation {:?} --out FILE`, then pass --approval FILE twice",
+                "{e}\nhint: each of two enrolled officers runs `credseal officer approve --key KEY --audience {} --operation {:?} --out FILE`, then pass --approval FILE twice",
                 p.origin(),
                 op.text()
             ),
@@ -570,10 +586,15 @@ fn run(cli: Cli) -> CliResult {
             output::init_done(&data, &origin, json);
             Ok(())
         }
-        Command::Ingest { data, file, json } => {
+        Command::Ingest {
+            data,
+            file,
+            allow_shredded,
+            json,
+        } => {
             let p = open_platform(cli.demo, pf, &data.data)?;
             let bar = progress::Bar::new();
-            let s = p.ingest_file(&file, &bar)?;
+            let s = p.ingest_file_with(&file, &bar, credseal_engine::IngestOptions { allow_shredded })?;
             output::ingest_summary(&s, json);
             Ok(())
         }
@@ -585,6 +606,7 @@ fn run(cli: Cli) -> CliResult {
         Command::Open(a) => roles::open(a),
         Command::Receipts { command } => receipts::receipts(command, cli.demo, pf),
         Command::Log { command } => receipts::log(command, cli.demo, pf),
+        Command::Officer { command } => incident::officer(command, cli.demo, pf),
         Command::Staff { command } => incident::staff(command, cli.demo, pf),
         Command::Trace(a) => incident::trace(a, cli.demo, pf),
         Command::Canary { command } => incident::canary(command, cli.demo, pf),
@@ -593,7 +615,31 @@ fn run(cli: Cli) -> CliResult {
             command: KeysCommand::Status { data, json },
         } => {
             let p = open_platform(cli.demo, pf, &data.data)?;
-            output::key_status(&p.key_status()?, json);
+            output::key_status(&p.key_status()?, &p.log_key_status()?, json);
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::LogRotate { data, approvals, json },
+        } => {
+            let (mut p, pass) = open_platform_keeping_passphrase(cli.demo, pf, &data.data)?;
+            let ok = approved(&p, &p.log_rotation_operation()?, &approvals)?;
+            let r = p.rotate_log_key(&pass, &ok)?;
+            let id = |vkey: &str| vkey.split('+').nth(1).unwrap_or_default().to_string();
+            output::done(
+                json,
+                &r,
+                &format!(
+                    "log key {} retired and destroyed; {} signs from tree size {} (approved by {})
+                     subjects and auditors keep the original key (`credseal log key`): every bundle carries the signed handover
+                     the new key, for plain C2SP tools checking new checkpoints (`credseal log key --current`):
+{}",
+                    id(&r.old_vkey),
+                    id(&r.new_vkey),
+                    r.from_size,
+                    r.officers.join(", "),
+                    r.new_vkey
+                ),
+            );
             Ok(())
         }
         Command::Keys {
@@ -674,9 +720,6 @@ fn run(cli: Cli) -> CliResult {
         Command::Shred {
             data,
             what,
-            subject,
-            class,
-            record,
             approvals,
             json,
         } => {
@@ -688,18 +731,13 @@ fn run(cli: Cli) -> CliResult {
                     let ok = approved(&p, &credseal_engine::Operation::shred_expired(today), &approvals)?;
                     p.shred_expired(today, &pass, &ok)?
                 }
-                Some(order) => {
-                    // clap requires all three with --order.
-                    let (subject, class, record) = (
-                        subject.unwrap_or_default(),
-                        class.unwrap_or_default(),
-                        record.unwrap_or_default(),
-                    );
-                    let id = credseal_core::SubjectId::parse(&subject)
-                        .map_err(|e| Failure::new(ErrorClass::Usage, format!("--subject: {e}")))?;
-                    let op = credseal_engine::Operation::shred_record(&id, &class, &record, &order);
-                    let ok = approved(&p, &op, &approvals)?;
-                    p.shred_record(&id, &class, &record, &order, &pass, &ok)?
+                Some(file) => {
+                    let order = p.check_shred_order(&read_text(&file)?).map_err(|e| {
+                        let f = roles::query_failure(e);
+                        Failure::new(f.class, format!("{}: {}", file.display(), f.message))
+                    })?;
+                    let ok = approved(&p, &order.operation(), &approvals)?;
+                    p.shred_by_order(&order, &pass, &ok)?
                 }
             };
             let text = if s.records == 0 {

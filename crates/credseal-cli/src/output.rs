@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use credseal_engine::bench::{IngestBench, QueryBench, VerifyBench};
-use credseal_engine::{AnswerBody, ClassKeyStatus, IngestSummary};
+use credseal_engine::{AnswerBody, ClassKeyStatus, IngestSummary, LogKeyStatus};
 use serde::Serialize;
 
 /// Prints `v` as one pretty JSON document.
@@ -67,6 +67,12 @@ pub fn ingest_summary(s: &IngestSummary, json: bool) {
             "ingested {} records from {} lines: {} written, {} already stored, {} duplicate lines skipped, {} new data keys",
             s.records, s.lines, s.written, s.unchanged, s.duplicates, s.new_data_keys
         );
+        if s.reingested_shredded > 0 {
+            println!(
+                "{} of the records written had been shredded: ingested again as --allow-shredded asked; their subjects' receipts say so",
+                s.reingested_shredded
+            );
+        }
     }
 }
 
@@ -79,9 +85,18 @@ pub fn done<T: Serialize>(json: bool, value: &T, text: &str) {
     }
 }
 
-pub fn key_status(st: &[ClassKeyStatus], json: bool) {
+#[derive(Serialize)]
+struct KeyStatusJson<'a> {
+    classes: &'a [ClassKeyStatus],
+    log_keys: &'a [LogKeyStatus],
+}
+
+pub fn key_status(st: &[ClassKeyStatus], log: &[LogKeyStatus], json: bool) {
     if json {
-        print_json(&st);
+        print_json(&KeyStatusJson {
+            classes: st,
+            log_keys: log,
+        });
         return;
     }
     let mut rows = Vec::new();
@@ -96,6 +111,28 @@ pub fn key_status(st: &[ClassKeyStatus], json: bool) {
         }
     }
     print!("{}", table(&["class", "version", "status", "data keys"], &rows));
+    let rows: Vec<Vec<String>> = log
+        .iter()
+        .map(|k| {
+            vec![
+                k.key_id.clone(),
+                match k.until {
+                    Some(u) if u > k.from => format!("{} to {}", k.from, u - 1),
+                    Some(_) => "none".into(),
+                    None => format!("{} on", k.from),
+                },
+                if k.current {
+                    "current".into()
+                } else if k.from == 0 {
+                    "original, retired".into()
+                } else {
+                    "retired".into()
+                },
+            ]
+        })
+        .collect();
+    println!();
+    print!("{}", table(&["log key", "receipts signed", "status"], &rows));
 }
 
 #[derive(Serialize)]

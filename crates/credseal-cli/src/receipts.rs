@@ -64,10 +64,24 @@ pub enum ReceiptsCommand {
 /// `log` commands.
 #[derive(Subcommand, Debug)]
 pub enum LogCommand {
-    /// Print the log's verifier key (`name+id+key`), for subjects and auditors to pin.
+    /// Print the log's verifier key (`name+id+key`), for subjects and auditors to pin: the
+    /// original key, from which the signed key history walks after a rotation.
     Key {
         #[command(flatten)]
         data: crate::DataArg,
+        /// Print the key that signs the log now instead (for plain C2SP tools checking new
+        /// checkpoints); after a rotation it is not the one to pin.
+        #[arg(long)]
+        current: bool,
+    },
+    /// Print the log key history: the signed handover notes of every rotation, oldest first
+    /// (anyone can check them against the original key; every bundle carries them).
+    History {
+        #[command(flatten)]
+        data: crate::DataArg,
+        /// Print as JSON (the keys and their ranges, and the notes).
+        #[arg(long)]
+        json: bool,
     },
     /// Print the latest signed checkpoint (a C2SP signed note).
     Checkpoint {
@@ -159,6 +173,10 @@ struct ReceiptJson {
 struct VerifyJson {
     ok: bool,
     tree_size: u64,
+    /// The log key that signs the log now (the pinned one unless the log rotated its key).
+    log_key: String,
+    /// Log key handovers walked from the pinned key.
+    handovers: u64,
     receipts: Vec<ReceiptJson>,
 }
 
@@ -304,6 +322,8 @@ fn verify(vkey: &Path, state_path: &Path, bundle: &Path, json: bool) -> CliResul
         crate::output::print_json(&VerifyJson {
             ok: true,
             tree_size: v.checkpoint().size(),
+            log_key: v.new_state().log_key().to_string(),
+            handovers: v.new_state().handovers(),
             receipts: rows,
         });
     } else {
@@ -314,6 +334,22 @@ fn verify(vkey: &Path, state_path: &Path, bundle: &Path, json: bool) -> CliResul
             v.receipts().len(),
             v.new_receipts().len()
         );
+        let h = v.key_history();
+        if !h.handovers().is_empty() {
+            let ranges: Vec<String> = h
+                .ranges()
+                .iter()
+                .map(|r| match r.until {
+                    Some(u) => format!("{:08x} up to {u}", r.key.key_id()),
+                    None => format!("{:08x} from {}", r.key.key_id(), r.from),
+                })
+                .collect();
+            println!(
+                "the log key was rotated {} time(s), each handover signed by the old and the new key: {}",
+                h.handovers().len(),
+                ranges.join(", ")
+            );
+        }
         let t: Vec<Vec<String>> = rows
             .iter()
             .map(|r| {
@@ -341,9 +377,31 @@ fn verify(vkey: &Path, state_path: &Path, bundle: &Path, json: bool) -> CliResul
 
 pub fn log(cmd: LogCommand, demo: bool, pf: Option<&Path>) -> CliResult {
     match cmd {
-        LogCommand::Key { data } => {
+        LogCommand::Key { data, current } => {
             let p = crate::open_platform(demo, pf, &data.data)?;
-            println!("{}", p.log_vkey()?);
+            if current {
+                println!("{}", p.log_current_vkey()?);
+            } else {
+                println!("{}", p.log_vkey()?);
+            }
+            Ok(())
+        }
+        LogCommand::History { data, json } => {
+            let p = crate::open_platform(demo, pf, &data.data)?;
+            let keys = p.log_key_status()?;
+            let notes = p.log_key_history()?.notes();
+            if json {
+                crate::output::print_json(&serde_json::json!({ "keys": keys, "handovers": notes }));
+            } else if notes.is_empty() {
+                println!("the log key was never rotated: {} signs every receipt", keys[0].key_id);
+            } else {
+                for (i, n) in notes.iter().enumerate() {
+                    if i > 0 {
+                        println!();
+                    }
+                    print!("{n}");
+                }
+            }
             Ok(())
         }
         LogCommand::Checkpoint { data } => {

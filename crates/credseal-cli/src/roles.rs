@@ -168,6 +168,31 @@ pub enum AuthorityCommand {
         /// The revocation list file.
         file: PathBuf,
     },
+    /// Sign a credit-repair order: the platform must destroy one record of one subject for
+    /// good (`credseal shred --order FILE`, with two officers' approvals).
+    OrderShred {
+        /// The authority's signing key.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// The subject's id.
+        #[arg(long)]
+        subject: String,
+        /// The record's class.
+        #[arg(long)]
+        class: String,
+        /// The record id.
+        #[arg(long)]
+        record: String,
+        /// The order's reference (case or decision number), e.g. CR-2026-0017.
+        #[arg(long = "ref", value_name = "REF")]
+        reference: String,
+        /// The platform's origin.
+        #[arg(long)]
+        audience: String,
+        /// Where to write the order (never overwritten).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
 }
 
 /// `dept` commands.
@@ -404,6 +429,45 @@ pub fn authority(cmd: AuthorityCommand, demo: bool, pf: Option<&Path>) -> CliRes
                 let v = p.install_revocations(&text).map_err(query_failure)?;
                 println!("installed revocation list version {v} in {}", d.display());
             }
+            Ok(())
+        }
+        AuthorityCommand::OrderShred {
+            key,
+            subject,
+            class,
+            record,
+            reference,
+            audience,
+            out,
+        } => {
+            let sk = signing_key(&key)?;
+            let id = credseal_core::SubjectId::parse(&subject)
+                .map_err(|e| fail(ErrorClass::Usage, format!("--subject: {e}")))?;
+            if !credseal_core::valid_record_id(&record) {
+                return Err(fail(ErrorClass::Usage, "--record: 1 to 128 of A-Z a-z 0-9 . _ : / -"));
+            }
+            if !credseal_engine::valid_order_reference(&reference) {
+                return Err(fail(ErrorClass::Usage, "--ref: 1 to 64 of A-Z a-z 0-9 . _ : / -"));
+            }
+            if class.is_empty() {
+                return Err(fail(ErrorClass::Usage, "--class: empty"));
+            }
+            let order = credseal_auth::ShredOrder {
+                reference,
+                subject: id.to_string(),
+                class,
+                record_id: record,
+                issued_at: now(),
+                audience,
+            };
+            write_public(&out, &sign(&order, &sk).to_text())?;
+            println!(
+                "shred order {} ({} record {}) written to {}",
+                order.reference,
+                order.class,
+                order.record_id,
+                out.display()
+            );
             Ok(())
         }
         AuthorityCommand::Install { data, file } => {

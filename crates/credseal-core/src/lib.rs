@@ -23,7 +23,7 @@ pub use catalog::{
 };
 pub use date::{Date, DateError};
 pub use id::{BlindId, IdError, SubjectId, SubjectKind};
-pub use record::{Amount, FieldValue, MAX_RECORD_ID_LEN, Record, RecordBody, RecordIssue};
+pub use record::{Amount, FieldValue, MAX_RECORD_ID_LEN, Record, RecordBody, RecordIssue, valid_record_id};
 
 /// Lower-case hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {

@@ -404,7 +404,9 @@ fn issue(field: impl Into<String>, message: impl Into<String>) -> RecordIssue {
     }
 }
 
-fn valid_record_id(s: &str) -> bool {
+/// Whether `s` is a valid record id: 1 to [`MAX_RECORD_ID_LEN`] characters of
+/// `A-Z a-z 0-9 . _ : / -` (docs/formats.md §7).
+pub fn valid_record_id(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= MAX_RECORD_ID_LEN
         && s.bytes().all(|c| c.is_ascii_alphanumeric() || b"._:/-".contains(&c))

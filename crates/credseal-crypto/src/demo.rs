@@ -43,6 +43,7 @@ pub fn demo_keystore(classes: &[&str], catalog_digest: [u8; 32], now: u64) -> Ke
         catalog_digest,
         classes,
         log_seed: LogKeySeed::from_bytes(demo_secret(b"log")),
+        log_history: Vec::new(),
         index_key: IndexKey::from_bytes(demo_secret(b"index")),
         trace_key: TraceKey::from_bytes(demo_secret(b"trace")),
         kdf: KdfParams {

@@ -3,7 +3,7 @@
 //! engine writes the file (mode 0600, atomically, never silently over an existing one).
 //!
 //! ```text
-//! header  = "CSKS" ‖ format:u8 (1) ‖ kdf:u8 (1 = Argon2id v0x13) ‖ m_kib:u32be ‖ t:u32be
+//! header  = "CSKS" ‖ format:u8 (1 or 2) ‖ kdf:u8 (1 = Argon2id v0x13) ‖ m_kib:u32be ‖ t:u32be
 //!           ‖ p:u8 ‖ salt:16 ‖ check:16 ‖ nonce:12                       (59 bytes)
 //! k       = Argon2id(passphrase, salt, m, t, p) → 64 bytes
 //! check   = SHA-256("credseal:v1:keystore-check" ‖ k[32..64])[..16]
@@ -11,6 +11,12 @@
 //! ```
 //! `check` tells a wrong passphrase apart from an altered file; it gives an attacker
 //! nothing the AEAD tag does not already give (both confirm a passphrase guess).
+//!
+//! Format 2 adds the log key history (the signed handover notes of every log key rotation)
+//! at the end of the body. Writers use format 1 while the history is empty, so a keystore
+//! whose log key never rotated stays readable by builds that know only format 1; once it is
+//! not empty, format 2, which such builds refuse with "format 2 is not supported" rather
+//! than drop the history.
 
 use std::collections::BTreeMap;
 
@@ -22,8 +28,11 @@ use crate::secret::{IndexKey, Kek, LogKeySeed, Passphrase, TraceKey, random_arra
 
 /// File magic.
 pub const MAGIC: &[u8; 4] = b"CSKS";
-/// Keystore format version.
-pub const FORMAT: u8 = 1;
+/// Keystore format version written when the log key history is not empty (format 1, the
+/// same without the history, is written while it is empty, and read).
+pub const FORMAT: u8 = 2;
+/// The keystore format without the log key history.
+pub const FORMAT_V1: u8 = 1;
 const KDF_ARGON2ID: u8 = 1;
 const HEADER_LEN: usize = 4 + 1 + 1 + 4 + 4 + 1 + 16 + 16 + NONCE_LEN;
 const CHECK_LABEL: &[u8] = b"credseal:v1:keystore-check";
@@ -75,7 +84,9 @@ pub enum KeystoreError {
     #[error("not a credseal keystore (bad magic bytes)")]
     NotAKeystore,
     /// A format this build does not read.
-    #[error("keystore format {0} is not supported by this build")]
+    #[error(
+        "keystore format {0} is not supported by this build (it reads formats 1 and 2); was it written by a newer credseal?"
+    )]
     UnsupportedFormat(u8),
     /// Shorter than a header and a tag.
     #[error("keystore file is truncated ({0} bytes)")]
@@ -129,8 +140,12 @@ pub struct Keystore {
     pub catalog_digest: [u8; 32],
     /// Per-class KEKs.
     pub classes: BTreeMap<String, ClassKeys>,
-    /// The log signing key seed.
+    /// The log signing key seed: the current log key.
     pub log_seed: LogKeySeed,
+    /// The log key history: the signed handover notes of every rotation, oldest first
+    /// (public; `credseal_log::KeyHistory` reads them). The seeds of earlier log keys are
+    /// not kept.
+    pub log_history: Vec<String>,
     /// The index key.
     pub index_key: IndexKey,
     /// The trace key.
@@ -139,8 +154,17 @@ pub struct Keystore {
     pub kdf: KdfParams,
 }
 
+/// A format 2 body. postcard writes a nested struct's fields in place, so this is the
+/// format 1 body followed by the history.
 #[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
 struct Body {
+    base: BodyV1,
+    log_history: Vec<String>,
+}
+
+/// A format 1 body: everything but the log key history.
+#[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+struct BodyV1 {
     origin: String,
     generation: u64,
     catalog_digest: [u8; 32],
@@ -180,6 +204,7 @@ impl Keystore {
             catalog_digest,
             classes,
             log_seed: LogKeySeed::generate(),
+            log_history: Vec::new(),
             index_key: IndexKey::generate(),
             trace_key: TraceKey::generate(),
             kdf,
@@ -206,9 +231,10 @@ impl Keystore {
         let salt: [u8; 16] = random_array();
         let nonce: [u8; NONCE_LEN] = random_array();
         let k = derive(pass, &salt, &self.kdf)?;
+        let format = if self.log_history.is_empty() { FORMAT_V1 } else { FORMAT };
         let mut header = Vec::with_capacity(HEADER_LEN);
         header.extend_from_slice(MAGIC);
-        header.push(FORMAT);
+        header.push(format);
         header.push(KDF_ARGON2ID);
         header.extend_from_slice(&self.kdf.m_kib.to_be_bytes());
         header.extend_from_slice(&self.kdf.t.to_be_bytes());
@@ -217,7 +243,7 @@ impl Keystore {
         header.extend_from_slice(&check_value(&k));
         header.extend_from_slice(&nonce);
         debug_assert_eq!(header.len(), HEADER_LEN);
-        let body = Body {
+        let base = BodyV1 {
             origin: self.origin.clone(),
             generation: self.generation,
             catalog_digest: self.catalog_digest,
@@ -238,7 +264,15 @@ impl Keystore {
             index_key: *self.index_key.expose_secret(),
             trace_key: *self.trace_key.expose_secret(),
         };
-        let mut buf = Zeroizing::new(postcard::to_stdvec(&body).map_err(|e| KeystoreError::Malformed(e.to_string()))?);
+        let encoded = if format == FORMAT_V1 {
+            postcard::to_stdvec(&base)
+        } else {
+            postcard::to_stdvec(&Body {
+                base,
+                log_history: self.log_history.clone(),
+            })
+        };
+        let mut buf = Zeroizing::new(encoded.map_err(|e| KeystoreError::Malformed(e.to_string()))?);
         // Cannot fail: the KDF output buffer is 64 bytes.
         let enc: &[u8; 32] = k[..32].try_into().expect("64-byte KDF output");
         aead::seal_in_place(enc, &nonce, &header, &mut buf);
@@ -255,6 +289,7 @@ impl Keystore {
     /// Decrypts a keystore file.
     pub fn open(bytes: &[u8], pass: &Passphrase) -> Result<Self, KeystoreError> {
         let (kdf, salt, check, nonce) = parse_header(bytes)?;
+        let format = bytes[4];
         let k = derive(pass, &salt, &kdf)?;
         if !bool::from(subtle::ConstantTimeEq::ct_eq(&check_value(&k)[..], &check[..])) {
             return Err(KeystoreError::WrongPassphrase);
@@ -263,7 +298,17 @@ impl Keystore {
         let enc: &[u8; 32] = k[..32].try_into().expect("64-byte KDF output");
         let mut buf = Zeroizing::new(bytes[HEADER_LEN..].to_vec());
         aead::open_in_place(enc, &nonce, &bytes[..HEADER_LEN], &mut buf).map_err(|()| KeystoreError::Tampered)?;
-        let body: Body = postcard::from_bytes(&buf).map_err(|e| KeystoreError::Malformed(e.to_string()))?;
+        let malformed = |e: postcard::Error| KeystoreError::Malformed(e.to_string());
+        let body: Body = if format == FORMAT_V1 {
+            Body {
+                base: postcard::from_bytes(&buf).map_err(malformed)?,
+                log_history: Vec::new(),
+            }
+        } else {
+            postcard::from_bytes(&buf).map_err(malformed)?
+        };
+        let history = body.log_history.clone();
+        let body = &body.base;
         let mut classes = BTreeMap::new();
         for c in &body.classes {
             let versions: BTreeMap<u32, KekEntry> = c
@@ -299,6 +344,7 @@ impl Keystore {
             catalog_digest: body.catalog_digest,
             classes,
             log_seed: LogKeySeed::from_bytes(body.log_seed),
+            log_history: history,
             index_key: IndexKey::from_bytes(body.index_key),
             trace_key: TraceKey::from_bytes(body.trace_key),
             kdf,
@@ -315,7 +361,7 @@ fn parse_header(bytes: &[u8]) -> Result<Header, KeystoreError> {
     if bytes.len() < 5 {
         return Err(KeystoreError::Truncated(bytes.len()));
     }
-    if bytes[4] != FORMAT {
+    if bytes[4] != FORMAT && bytes[4] != FORMAT_V1 {
         return Err(KeystoreError::UnsupportedFormat(bytes[4]));
     }
     if bytes.len() < HEADER_LEN + aead::TAG_LEN {
@@ -422,16 +468,49 @@ mod tests {
             KeystoreError::NotAKeystore
         );
         assert_eq!(Keystore::open(b"", &pass).unwrap_err(), KeystoreError::NotAKeystore);
+        let mut v3 = bytes.clone();
+        v3[4] = 3;
+        assert_eq!(
+            Keystore::open(&v3, &pass).unwrap_err(),
+            KeystoreError::UnsupportedFormat(3)
+        );
+        // The format byte is authenticated: a format 1 file relabelled 2 is altered.
         let mut v2 = bytes.clone();
         v2[4] = 2;
-        assert_eq!(
-            Keystore::open(&v2, &pass).unwrap_err(),
-            KeystoreError::UnsupportedFormat(2)
-        );
+        assert_eq!(Keystore::open(&v2, &pass).unwrap_err(), KeystoreError::Tampered);
         // A planted header asking for 1 TiB of memory is refused before any work.
         let mut big = bytes.clone();
         big[6..10].copy_from_slice(&u32::MAX.to_be_bytes());
         assert_eq!(Keystore::open(&big, &pass).unwrap_err(), KeystoreError::BadKdfParams);
+    }
+
+    #[test]
+    fn format_2_holds_the_log_key_history_and_format_1_is_written_without_one() {
+        let pass = Passphrase::new("correct horse".into());
+        let mut k = ks();
+        let v1 = k.seal(&pass).unwrap();
+        assert_eq!(
+            v1[4], FORMAT_V1,
+            "no history: readable by builds that know only format 1"
+        );
+        k.log_history = vec!["note one\n".into(), "note two\n".into()];
+        k.generation = 5;
+        let v2 = k.seal(&pass).unwrap();
+        assert_eq!(v2[4], FORMAT);
+        let back = Keystore::open(&v2, &pass).unwrap();
+        assert_eq!(back.log_history, k.log_history);
+        assert_eq!(back.generation, 5);
+        assert!(back.log_seed.ct_eq(&k.log_seed));
+        assert!(back.kek("loans", 1).unwrap().ct_eq(k.kek("loans", 1).unwrap()));
+        assert!(Keystore::open(&v1, &pass).unwrap().log_history.is_empty());
+        // What a build that reads only format 1 says about format 2.
+        assert!(
+            KeystoreError::UnsupportedFormat(2)
+                .to_string()
+                .contains("format 2 is not supported"),
+            "{}",
+            KeystoreError::UnsupportedFormat(2)
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The two-person rule for destructive key operations (issue 5): retiring a KEK version,
-//! re-keying a subject's class and shredding need approvals — staff requests (role
+//! re-keying a subject's class, shredding and rotating the log key need approvals — staff requests (role
 //! `officer`, action `approve`) whose input digest is the SHA-256 of the operation's
 //! description — signed by two different enrolled officers.
 
@@ -36,6 +36,11 @@ impl Operation {
     /// The retention sweep as of `today`.
     pub fn shred_expired(today: credseal_core::Date) -> Self {
         Self(format!("shred expired {today}"))
+    }
+
+    /// Rotate the log key whose C2SP key id is `current_key_id` (`keys status` shows it).
+    pub fn rotate_log_key(current_key_id: u32) -> Self {
+        Self(format!("rotate log key {current_key_id:08x}"))
     }
 
     /// The text officers approve.

@@ -142,7 +142,7 @@ struct Q {
 impl Platform {
     /// Every receipt in the log, signature verified, in order.
     fn each_receipt(&self, mut f: impl FnMut(ReceiptBody)) -> Result<()> {
-        let verifier = self.log_signer()?.verifier();
+        let verifier = self.log_key_history()?;
         for kv in self.store.scan_prefix(Tree::LogLeaves, &[]) {
             let (k, v) = kv?;
             let r = verifier.verify_receipt(&v).map_err(|e| EngineError::Corrupt {

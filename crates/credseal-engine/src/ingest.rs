@@ -40,21 +40,26 @@ use crate::layout;
 use crate::log::NewReceipt;
 use crate::platform::Platform;
 
-/// The receipt a subject gets for records added (or corrected) about it by one source.
-fn ingest_receipt(
-    blind: BlindId,
-    source: String,
-    correction: bool,
-    classes: std::collections::BTreeSet<String>,
-    n: u64,
-) -> NewReceipt {
+/// The receipt a subject gets for records added (or corrected) about it by one source;
+/// `reingested` of them had been shredded and were let in by `operator`'s explicit
+/// `--allow-shredded`.
+fn ingest_receipt(blind: BlindId, source: String, correction: bool, event: Event, operator: &str) -> NewReceipt {
     let (action, what) = if correction {
         (credseal_log::Action::Correction, "corrected")
     } else {
         (credseal_log::Action::Ingest, "added")
     };
+    let n = event.records;
+    let mut detail = format!("{n} record{} {what}", if n == 1 { "" } else { "s" });
+    if event.reingested > 0 {
+        detail.push_str(&format!(
+            "; {} of them had been shredded and were ingested again on an explicit --allow-shredded by {operator}",
+            event.reingested
+        ));
+    }
+    let classes = event.classes;
     NewReceipt {
-        detail: format!("{n} record{} {what}", if n == 1 { "" } else { "s" }),
+        detail,
         actor: credseal_log::Actor::Source { id: source },
         action,
         subject: Some(blind),
@@ -99,9 +104,29 @@ struct Pending {
     deks: HashMap<String, PendingDek>,
     /// (class, KEK version) of DEKs made by this ingest (counted when written).
     new: Vec<(String, u32)>,
-    /// What the subject's receipts will say: per (source department, correction?) the
-    /// classes and the number of records.
-    events: BTreeMap<(String, bool), (std::collections::BTreeSet<String>, u64)>,
+    /// What the subject's receipts will say, per (source department, correction?).
+    events: BTreeMap<(String, bool), Event>,
+    /// Tombstones of shredded records ingested again (`--allow-shredded`): removed with the
+    /// records.
+    untombed: std::collections::BTreeSet<Vec<u8>>,
+}
+
+/// What one receipt of an ingest says: the classes, the number of records, and how many of
+/// them had been shredded before.
+#[derive(Default)]
+struct Event {
+    classes: std::collections::BTreeSet<String>,
+    records: u64,
+    reingested: u64,
+}
+
+/// How to ingest.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IngestOptions {
+    /// Let records that were shredded (retention or credit repair) in again. Off by default:
+    /// a tombstone refuses them. When on, each such record's tombstone is removed with it
+    /// and its subject's receipt says so, naming the operator.
+    pub allow_shredded: bool,
 }
 
 /// One problem in an ingest file.
@@ -166,6 +191,8 @@ pub struct IngestSummary {
     pub duplicates: u64,
     /// New data keys created (subject × class pairs seen for the first time).
     pub new_data_keys: u64,
+    /// Records written that had been shredded before (only with `--allow-shredded`).
+    pub reingested_shredded: u64,
     /// Bytes of the file.
     pub bytes: u64,
 }
@@ -647,6 +674,8 @@ struct WriteJob {
     receipts: Vec<NewReceipt>,
     /// Data-key counters: (class, KEK version, new total).
     counters: Vec<(String, u32, u64)>,
+    /// Tombstone keys to remove (shredded records ingested again).
+    untombed: Vec<Vec<u8>>,
     /// The last batch of the ingest: it also removes the ingest-pending marker.
     last: bool,
 }
@@ -843,8 +872,14 @@ impl Platform {
     }
 
     /// Validates and ingests a JSON Lines file. On any invalid line nothing is written and
-    /// the error lists every problem.
+    /// the error lists every problem. A record that was shredded is refused
+    /// ([`Platform::ingest_file_with`] can allow it).
     pub fn ingest_file(&self, path: &Path, progress: &dyn Progress) -> Result<IngestSummary> {
+        self.ingest_file_with(path, progress, IngestOptions::default())
+    }
+
+    /// [`Platform::ingest_file`] with options.
+    pub fn ingest_file_with(&self, path: &Path, progress: &dyn Progress, opts: IngestOptions) -> Result<IngestSummary> {
         let name = path.display().to_string();
         let open = || File::open(path).map_err(|e| EngineError::io(path, e));
         let total = open()?.metadata().map(|m| m.len()).unwrap_or(0);
@@ -855,6 +890,8 @@ impl Platform {
         progress.stage("validating", total);
         let mut seen: HashMap<PlaceHash, Seen> = HashMap::new();
         let mut supersedes: Vec<(u64, BlindId, String, [u8; 16], u32)> = Vec::new();
+        // Shredded records let in again (`allow_shredded`): their tombstone keys.
+        let mut reingest: HashSet<Vec<u8>> = HashSet::new();
         let mut errors = Vec::new();
         let mut more = 0u64;
         let mut push = |errors: &mut Vec<IngestError>, line: u64, field: String, message: String| {
@@ -898,6 +935,8 @@ impl Platform {
                         stored,
                     } = *v;
                     let shredded = tombstones && self.is_tombstoned(&blind, &class, &rkey)?;
+                    let tomb =
+                        (shredded && opts.allow_shredded).then(|| crate::shred::tombstone_key(&blind, &class, &rkey));
                     if let Some(s) = sup {
                         supersedes.push((no, blind, class, rkey, s));
                     }
@@ -920,11 +959,14 @@ impl Platform {
                         hash_map::Entry::Vacant(v) => {
                             let (stored, class_stored) = stored?;
                             match stored {
+                                Stored::Absent if tomb.is_some() => {
+                                    reingest.extend(tomb);
+                                }
                                 Stored::Absent if shredded => push(
                                     &mut errors,
                                     no,
                                     "record_id".into(),
-                                    "this record was shredded (retention or credit repair) and cannot be ingested again".into(),
+                                    "this record was shredded (retention or credit repair) and cannot be ingested again (unless explicitly allowed: ingest --allow-shredded)".into(),
                                 ),
                                 Stored::Absent => {}
                                 Stored::Same => summary.unchanged += 1,
@@ -1019,6 +1061,7 @@ impl Platform {
                 job_tx,
                 ack_rx,
                 progress,
+                reingest,
             );
             let w = writer.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
             // The writer's own error first: it explains why sending to it failed.
@@ -1048,8 +1091,10 @@ impl Platform {
         jobs: SyncSender<WriteJob>,
         acks: Receiver<u64>,
         progress: &dyn Progress,
+        reingest: HashSet<Vec<u8>>,
     ) -> Result<()> {
         let mut w = Writing {
+            reingest,
             chunk: 0,
             pending: HashMap::new(),
             pending_records: 0,
@@ -1116,6 +1161,7 @@ impl Platform {
                     deks: HashMap::new(),
                     new: Vec::new(),
                     events: BTreeMap::new(),
+                    untombed: Default::default(),
                 },
             );
         }
@@ -1175,8 +1221,14 @@ impl Platform {
         // Cannot fail: the class bundle was inserted above if absent.
         ps.recs.classes.get_mut(class).expect("inserted above").put(entry);
         let ev = ps.events.entry((p.source, p.supersedes.is_some())).or_default();
-        ev.0.insert(p.class);
-        ev.1 += 1;
+        let tomb = crate::shred::tombstone_key(&p.blind, &p.class, &p.rkey);
+        if w.reingest.contains(&tomb) {
+            ev.reingested += 1;
+            summary.reingested_shredded += 1;
+            ps.untombed.insert(tomb);
+        }
+        ev.classes.insert(p.class);
+        ev.records += 1;
         summary.written += 1;
         w.pending_records += 1;
         Ok(())
@@ -1187,13 +1239,15 @@ impl Platform {
         let mut new: BTreeMap<(String, u32), u64> = BTreeMap::new();
         let mut subjects = Vec::with_capacity(w.pending.len());
         let mut receipts = Vec::new();
+        let mut untombed = Vec::new();
         for (blind, p) in w.pending.drain() {
             for cv in p.new {
                 *new.entry(cv).or_default() += 1;
             }
-            for ((source, correction), (classes, n)) in p.events {
-                receipts.push(ingest_receipt(blind, source, correction, classes, n));
+            for ((source, correction), event) in p.events {
+                receipts.push(ingest_receipt(blind, source, correction, event, &self.operator));
             }
+            untombed.extend(p.untombed);
             subjects.push((blind, p.recs));
             // p.deks is dropped (zeroized) here.
         }
@@ -1220,6 +1274,7 @@ impl Platform {
             subjects,
             receipts,
             counters,
+            untombed,
             last,
         };
         // A closed channel means the writer stopped on an error; the caller reports it.
@@ -1242,6 +1297,9 @@ impl Platform {
             for (class, v, n) in job.counters {
                 batch.put(Tree::Meta, layout::dek_count_key(&class, v), n.to_be_bytes().to_vec());
             }
+            for key in job.untombed {
+                batch.delete(Tree::Tombstones, key);
+            }
             if job.last {
                 batch.delete(Tree::Meta, layout::META_INGEST_PENDING);
             }
@@ -1255,6 +1313,8 @@ impl Platform {
 
 /// Pass 2's state on the merging thread.
 struct Writing {
+    /// Tombstone keys of the shredded records this ingest lets in again.
+    reingest: HashSet<Vec<u8>>,
     /// The number of the chunk being merged.
     chunk: u64,
     pending: HashMap<BlindId, Pending>,

@@ -145,7 +145,7 @@ impl Platform {
     }
 
     /// Commits a key event's receipt together with `batch` and the keystore generation.
-    fn commit_key_event(&self, mut r: crate::log::NewReceipt, mut batch: Batch) -> Result<()> {
+    pub(crate) fn commit_key_event(&self, mut r: crate::log::NewReceipt, mut batch: Batch) -> Result<()> {
         // The log shows auditors the keystore's generation history too.
         r.detail
             .push_str(&format!("; keystore generation {}", self.keys.generation));
@@ -160,7 +160,7 @@ impl Platform {
 
     /// Writes `keys` as the new keystore (generation raised by one, the file replaced
     /// atomically, mode 0600) and uses it from now on.
-    fn replace_keystore(&mut self, mut keys: Keystore, pass: &Passphrase) -> Result<()> {
+    pub(crate) fn replace_keystore(&mut self, mut keys: Keystore, pass: &Passphrase) -> Result<()> {
         keys.generation = self.keys.generation + 1;
         if let Some(path) = self.keystore_path() {
             let sealed = keys.seal(pass).map_err(|source| EngineError::Keystore {

@@ -25,6 +25,7 @@ mod keys;
 pub mod layout;
 mod leak;
 mod log;
+mod logkey;
 mod platform;
 mod query;
 mod registry;
@@ -39,16 +40,17 @@ pub use audit::{
 };
 pub use canary::{AlertSink, CanaryAlert, FLAG_CANARY, MAX_PLANT, PlantReport};
 pub use error::{EngineError, ErrorClass, Result};
-pub use ingest::{IngestError, IngestReport, IngestSummary, MAX_LINE, NoProgress, Progress};
+pub use ingest::{IngestError, IngestOptions, IngestReport, IngestSummary, MAX_LINE, NoProgress, Progress};
 pub use keys::{ClassKeyStatus, VersionStatus};
 pub use leak::{CSV_MARK, ExportMark, JSON_MARK, LeakIssue, MAX_LEAK_BYTES};
 pub use log::{AuditSnapshot, Committed, LogReport, NewReceipt};
+pub use logkey::{LogKeyStatus, LogRotation};
 pub use platform::{
     CATALOG_FILE, CONFIG_FILE, Config, DB_DIR, DEFAULT_OPERATOR, InitOptions, KEYSTORE_FILE, KeySource, OpenOptions,
     Platform, valid_origin,
 };
 pub use query::{ANSWER_LABEL, AnswerBody, PendingAnswer, QueryError, SealedAnswer};
-pub use shred::ShredSummary;
+pub use shred::{CheckedShredOrder, ShredSummary, valid_order_reference};
 pub use staff::{StaffRole, valid_staff_id};
 pub use trace::{MAX_LISTED, MarkReport, TraceReport, TracedDepartment, TracedDisclosure};
 

@@ -160,7 +160,7 @@ pub(crate) struct ReceiptLog {
 /// current at ([`META_MAP_SIZE`]), in one batch and a flush: when there are more than
 /// [`MAP_DIRTY_MAX`], at the end of an ingest, and when the platform closes.
 /// After a crash, the first use replays the receipts after that size into the map and
-/// checks the result against the latest checkpoint's map root (docs/formats.md §11).
+/// checks the result against the latest checkpoint's map root (docs/formats.md §10).
 #[derive(Default)]
 pub(crate) struct MapCache {
     /// The stored map has been brought up to the log's size (replayed and checked).
@@ -337,9 +337,10 @@ impl Platform {
             .map_err(|e| EngineError::Invalid(format!("log key: {e}")))
     }
 
-    /// The log's verifier key, `name+hexid+base64(0x01‖key)`, which subjects and auditors pin.
+    /// The log's verifier key, `name+hexid+base64(0x01‖key)`, which subjects and auditors pin:
+    /// the original key, from which the key history walks after a rotation.
     pub fn log_vkey(&self) -> Result<String> {
-        Ok(self.log_signer()?.vkey())
+        Ok(self.log_key_history()?.original().vkey())
     }
 
     /// The number of receipts in the log.
@@ -853,6 +854,7 @@ impl Platform {
             from_size.filter(|&s| s > 0),
             now,
         )
+        .map(|b| b.with_handovers(self.keys.log_history.clone()))
         .map_err(|e| EngineError::Invalid(format!("building the bundle: {e}")))
     }
 }
@@ -1005,8 +1007,8 @@ impl Platform {
     /// receipt from there on is checked as in a full replay. Returns the report and the new
     /// position to save.
     pub fn verify_log_from(&self, from: Option<&AuditSnapshot>) -> Result<(LogReport, AuditSnapshot)> {
-        let signer = self.log_signer()?;
-        let verifier = signer.verifier();
+        // Each receipt and checkpoint with the key of its range (the log key history).
+        let verifier = self.log_key_history()?;
         let size = self.log_size()?;
         let bad = |what: String, detail: String| EngineError::Corrupt { what, detail };
         let no_overlay = HashMap::new();

@@ -319,6 +319,7 @@ impl Platform {
                 .unwrap_or_default(),
         };
         p.check_binding()?;
+        p.log_key_history()?;
         p.check_generation()?;
         Ok(p)
     }
@@ -401,6 +402,7 @@ impl Platform {
             policy: Default::default(),
         };
         p.check_binding()?;
+        p.log_key_history()?;
         p.check_generation()?;
         Ok(p)
     }

@@ -194,7 +194,7 @@ impl Platform {
         self.policy = policy;
     }
 
-    fn trusted_authority(&self) -> Result<PublicKey> {
+    pub(crate) fn trusted_authority(&self) -> Result<PublicKey> {
         let k = self.authority_key()?.ok_or_else(|| {
             EngineError::Invalid("this platform trusts no authority key yet; run `credseal authority trust`".into())
         })?;

@@ -1,5 +1,8 @@
 //! Crypto-shredding (DESIGN §8): retention sweeps and credit-repair orders destroy records
-//! for good.
+//! for good. A credit-repair order is an authority-signed object
+//! ([`credseal_auth::ShredOrder`]): [`Platform::check_shred_order`] verifies it and that its
+//! record is there to shred; two officers approve the operation it names;
+//! [`Platform::shred_by_order`] carries it out.
 //!
 //! For each subject and class concerned, the class gets a new data key and its remaining
 //! records are sealed again under it, without the shredded ones, in one atomic write with a
@@ -27,8 +30,11 @@ use crate::platform::Platform;
 /// (newline-separated class ids).
 const META_SHRED_PENDING: &[u8] = b"shred-pending";
 
-/// The records to shred: per subject and class, their (record key, version) places.
-type Selection = BTreeMap<(BlindId, String), BTreeSet<([u8; 16], u32)>>;
+/// A record's stored versions: (record key, version) places.
+type Places = BTreeSet<([u8; 16], u32)>;
+
+/// The records to shred: per subject and class, their places.
+type Selection = BTreeMap<(BlindId, String), Places>;
 
 /// What a shred did.
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
@@ -39,6 +45,60 @@ pub struct ShredSummary {
     pub subjects: u64,
     /// Per class touched: the KEK versions retired and the new primary.
     pub classes: Vec<(String, Vec<u32>, u32)>,
+}
+
+/// A credit-repair order signed by the trusted authority, for this platform, naming a record
+/// that is stored and not shredded: only [`Platform::check_shred_order`] makes one.
+#[derive(Clone, Debug)]
+pub struct CheckedShredOrder {
+    subject: SubjectId,
+    class: String,
+    record_id: String,
+    reference: String,
+    issued_at: u64,
+    digest: [u8; 32],
+}
+
+impl CheckedShredOrder {
+    /// The operation two officers approve: `shred <subject> <class> <record> order <ref>`.
+    pub fn operation(&self) -> crate::approval::Operation {
+        crate::approval::Operation::shred_record(&self.subject, &self.class, &self.record_id, &self.reference)
+    }
+
+    /// The subject.
+    pub fn subject(&self) -> &SubjectId {
+        &self.subject
+    }
+
+    /// The record's class.
+    pub fn class(&self) -> &str {
+        &self.class
+    }
+
+    /// The record id.
+    pub fn record_id(&self) -> &str {
+        &self.record_id
+    }
+
+    /// The order's reference.
+    pub fn reference(&self) -> &str {
+        &self.reference
+    }
+
+    /// When the authority signed it (Unix seconds).
+    pub fn issued_at(&self) -> u64 {
+        self.issued_at
+    }
+
+    /// SHA-256 of the order's wire bytes (named in the subject's receipt).
+    pub fn digest(&self) -> [u8; 32] {
+        self.digest
+    }
+}
+
+/// Whether `s` is a valid order reference: 1 to 64 characters of `A-Z a-z 0-9 . _ : / -`.
+pub fn valid_order_reference(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 64 && s.bytes().all(|c| c.is_ascii_alphanumeric() || b"._:/-".contains(&c))
 }
 
 /// The tombstone key of a record: BlindId ‖ len8(class) ‖ class ‖ record key.
@@ -114,27 +174,59 @@ impl Platform {
         self.shred_selected(selected, &format!("retention period over; {}", approved.note()), pass)
     }
 
-    /// Shreds every version of one record (a credit-repair order, named by `order`).
-    pub fn shred_record(
-        &mut self,
-        subject: &SubjectId,
-        class: &str,
-        record_id: &str,
-        order: &str,
-        pass: &Passphrase,
-        approved: &crate::approval::Approved,
-    ) -> Result<ShredSummary> {
-        approved.require(&crate::approval::Operation::shred_record(
-            subject, class, record_id, order,
-        ))?;
-        let blind = self.blind(subject);
+    /// Checks a credit-repair order (`cs1.shred-order.…`): signed by the authority this
+    /// platform trusts (else a forgery: [`credseal_auth::Denial::ShredOrderBadSignature`], exit
+    /// 4), for this platform (else [`credseal_auth::Denial::WrongAudience`], exit 3), naming a
+    /// valid reference, a catalogue class and a record of the subject that is stored and not
+    /// already shredded (else [`EngineError::NotFound`], before any officer's approval is
+    /// spent).
+    pub fn check_shred_order(&self, text: &str) -> std::result::Result<CheckedShredOrder, crate::QueryError> {
+        use credseal_auth::{ShredOrder, Unverified};
+        let u = Unverified::<ShredOrder>::parse_text(text.trim()).map_err(|e| crate::QueryError::Denied(e.into()))?;
+        let authority = self.trusted_authority()?;
+        let v = credseal_auth::verify_shred_order(&u, &authority, self.origin()).map_err(crate::QueryError::Denied)?;
+        let o = v.body();
+        if !valid_order_reference(&o.reference) {
+            return Err(
+                EngineError::Invalid("the order's reference is not 1 to 64 of A-Z a-z 0-9 . _ : / -".into()).into(),
+            );
+        }
+        if self.catalog.class(&o.class).is_none() {
+            return Err(EngineError::NotFound(format!(
+                "the order names class {:?}, which is not in the catalogue",
+                o.class
+            ))
+            .into());
+        }
+        if !credseal_core::valid_record_id(&o.record_id) {
+            return Err(EngineError::Invalid("the order's record id is not a valid record id".into()).into());
+        }
+        // Cannot fail: verify_shred_order checked a normalised subject id.
+        let subject = SubjectId::parse(&o.subject).map_err(|_| EngineError::Invalid("subject".into()))?;
+        let checked = CheckedShredOrder {
+            subject,
+            class: o.class.clone(),
+            record_id: o.record_id.clone(),
+            reference: o.reference.clone(),
+            issued_at: o.issued_at,
+            digest: credseal_crypto::sha256(u.as_bytes()),
+        };
+        self.order_places(&checked)?;
+        Ok(checked)
+    }
+
+    /// The stored versions of the order's record; an error if there are none or it was
+    /// shredded.
+    fn order_places(&self, o: &CheckedShredOrder) -> Result<(BlindId, Places)> {
+        let (class, record_id) = (o.class.as_str(), o.record_id.as_str());
+        let blind = self.blind(&o.subject);
         let rkey = self.keys.index_key.record_key(&blind, class, record_id);
         if self.is_tombstoned(&blind, class, &rkey)? {
             return Err(EngineError::NotFound(format!(
-                "record {record_id:?} of class {class} was already shredded"
+                "record {record_id:?} of class {class} of this subject was already shredded"
             )));
         }
-        let found: BTreeSet<([u8; 16], u32)> = self
+        let found: Places = self
             .load_subject(&blind)?
             .and_then(|r| r.classes.get(class).cloned())
             .map(|b| {
@@ -150,11 +242,31 @@ impl Platform {
                 "no record {record_id:?} of class {class} is stored for this subject"
             )));
         }
+        Ok((blind, found))
+    }
+
+    /// Carries out a checked credit-repair order, approved by two officers: every version of
+    /// its record is destroyed (see the module documentation); the subject's receipt names
+    /// the order, its date and digest, and the officers.
+    pub fn shred_by_order(
+        &mut self,
+        order: &CheckedShredOrder,
+        pass: &Passphrase,
+        approved: &crate::approval::Approved,
+    ) -> Result<ShredSummary> {
+        approved.require(&order.operation())?;
+        let (blind, found) = self.order_places(order)?;
         let mut selected = BTreeMap::new();
-        selected.insert((blind, class.to_string()), found);
+        selected.insert((blind, order.class.clone()), found);
+        let date = Date::from_unix(order.issued_at).map_or_else(|| order.issued_at.to_string(), |d| d.to_string());
         self.shred_selected(
             selected,
-            &format!("credit repair: order {order}; {}", approved.note()),
+            &format!(
+                "credit repair: order {} of {date} signed by the authority (SHA-256 {}); {}",
+                order.reference,
+                credseal_core::hex(&order.digest[..8]),
+                approved.note()
+            ),
             pass,
         )
     }

@@ -316,7 +316,7 @@ impl Platform {
             .store
             .get(Tree::LogLeaves, &be(index))?
             .ok_or_else(|| EngineError::NotFound(format!("no receipt {index} in the log")))?;
-        let verifier = self.log_signer()?.verifier();
+        let verifier = self.log_key_history()?;
         let r = verifier.verify_receipt(&v).map_err(|e| EngineError::Corrupt {
             what: format!("receipt {index}"),
             detail: e.to_string(),
@@ -354,7 +354,7 @@ impl Platform {
                 "name a receipt the log does not hold",
             ));
         }
-        let verifier = self.log_signer()?.verifier();
+        let verifier = self.log_key_history()?;
         for kv in self.store.scan_prefix(Tree::LogLeaves, &[]) {
             let (k, v) = kv?;
             let index = u64::from_be_bytes(

@@ -317,9 +317,13 @@ fn a_shredded_record_cannot_be_recovered_from_an_earlier_copy_with_the_later_key
     let (subject, record_id) = (v["subject"].as_str().unwrap(), v["record_id"].as_str().unwrap());
     let id = SubjectId::parse(subject).unwrap();
     let mut p = open(&dir).unwrap();
-    let op = Operation::shred_record(&id, "loans", record_id, "CR-2026-0001");
+    let authority = credseal_auth::SigningKey::generate();
+    p.set_authority_key(authority.public().as_bytes(), false).unwrap();
+    let order = p
+        .check_shred_order(&shred_order(&p, &authority, &id, "loans", record_id, "CR-2026-0001"))
+        .unwrap();
     let s = p
-        .shred_record(&id, "loans", record_id, "CR-2026-0001", &pass, &approved(&p, &op))
+        .shred_by_order(&order, &pass, &approved(&p, &order.operation()))
         .unwrap();
     assert_eq!((s.records, s.subjects), (1, 1));
     assert_eq!(s.classes.len(), 1);
@@ -346,19 +350,23 @@ fn a_shredded_record_cannot_be_recovered_from_an_earlier_copy_with_the_later_key
         .unwrap();
     assert_eq!(body.action, credseal_log::Action::Shred);
     assert!(body.detail.contains("credit repair: order CR-2026-0001"), "{body:?}");
-    // Twice, or a record that does not exist: refused.
-    let op = Operation::shred_record(&id, "loans", record_id, "x");
+    // Twice (the same order, or another order for the record), or a record that does not
+    // exist: refused when the order is checked, before any officer approves.
+    for reference in ["CR-2026-0001", "CR-2026-0002"] {
+        let e = p
+            .check_shred_order(&shred_order(&p, &authority, &id, "loans", record_id, reference))
+            .unwrap_err();
+        assert!(e.to_string().contains("already shredded"), "{e}");
+    }
     let e = p
-        .shred_record(&id, "loans", record_id, "x", &pass, &approved(&p, &op))
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("already shredded"), "{e}");
-    let op = Operation::shred_record(&id, "loans", "LN-NOPE", "x");
+        .check_shred_order(&shred_order(&p, &authority, &id, "loans", "LN-NOPE", "x"))
+        .unwrap_err();
+    assert!(e.to_string().contains("no record"), "{e}");
+    // The same checked order, carried out again (its approvals are spent too): refused.
     let e = p
-        .shred_record(&id, "loans", "LN-NOPE", "x", &pass, &approved(&p, &op))
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("no record"), "{e}");
+        .shred_by_order(&order, &pass, &approved(&p, &order.operation()))
+        .unwrap_err();
+    assert!(e.to_string().contains("already shredded"), "{e}");
     // Re-ingesting it is refused.
     match p.ingest_file(&write(d.path(), "again.jsonl", line.as_bytes()), &NoProgress) {
         Err(EngineError::Ingest(r)) => {
@@ -454,4 +462,409 @@ fn destructive_operations_need_two_different_officers() {
     assert_eq!(ok.officers(), ["officer-0", "officer-1"]);
     let e = p.approve(&op, &[x, y], now).unwrap_err();
     assert!(e.to_string().contains("used before"), "{e}");
+}
+
+// ------------------------------------------------------------------ the log key (item 5)
+
+/// The first subject of the example data and its BlindId.
+fn first_subject(p: &Platform) -> (SubjectId, credseal_core::BlindId) {
+    let v: serde_json::Value = serde_json::from_str(RECORDS.lines().next().unwrap()).unwrap();
+    let id = SubjectId::parse(v["subject"].as_str().unwrap()).unwrap();
+    let blind = p.blind(&id);
+    (id, blind)
+}
+
+/// A platform on disk with the example data ingested, and the log key its subjects pinned.
+fn rotatable(dir: &std::path::Path) -> (Platform, credseal_log::LogVerifier) {
+    let p = on_disk(&dir.join("data"));
+    p.ingest_file(&write(dir, "r.jsonl", RECORDS.as_bytes()), &NoProgress)
+        .unwrap();
+    let pinned = credseal_log::LogVerifier::from_vkey(&p.log_vkey().unwrap()).unwrap();
+    (p, pinned)
+}
+
+#[test]
+fn log_key_rotation_then_query_bundle_verifies_with_the_originally_pinned_key() {
+    let d = tempfile::tempdir().unwrap();
+    let (mut p, pinned) = rotatable(d.path());
+    let pass = Passphrase::new(PASS.into());
+    let now = credseal_engine::now_unix();
+    let (id, blind) = first_subject(&p);
+    // The subject verifies once before the rotation and keeps its state.
+    let b1 = p.export_bundle(&blind, None, now).unwrap();
+    let s1 = credseal_log::verify_bundle(&b1, &pinned, &blind, None, now)
+        .unwrap()
+        .into_new_state();
+    let old_seed = *p.keystore().log_seed.expose_secret();
+    let from = p.log_size().unwrap();
+
+    let ok = approved(&p, &Operation::rotate_log_key(pinned.key_id()));
+    let rot = p.rotate_log_key(&pass, &ok).unwrap();
+    assert_eq!(rot.from_size, from);
+    assert_eq!(rot.old_vkey, pinned.vkey());
+    assert_eq!(rot.officers, ["officer-0", "officer-1"]);
+    // Subjects keep pinning the original key; new checkpoints are the new key's.
+    assert_eq!(p.log_vkey().unwrap(), pinned.vkey());
+    assert_eq!(p.log_current_vkey().unwrap(), rot.new_vkey);
+    assert_ne!(p.keystore().log_seed.expose_secret(), &old_seed);
+    let new = credseal_log::LogVerifier::from_vkey(&rot.new_vkey).unwrap();
+    new.verify_checkpoint(&p.latest_checkpoint().unwrap().unwrap())
+        .expect("a plain C2SP verifier with the new key accepts the new checkpoint");
+    // The rotation is a receipt, the new key's first, naming both officers.
+    let leaf = p
+        .store()
+        .get(credseal_store::Tree::LogLeaves, &from.to_be_bytes())
+        .unwrap()
+        .unwrap();
+    let r = new.verify_receipt(&leaf).unwrap();
+    assert_eq!(r.body().action, credseal_log::Action::KeyEvent);
+    assert!(
+        r.body().detail.contains("log key rotated") && r.body().detail.contains("approved by officer-0, officer-1"),
+        "{}",
+        r.body().detail
+    );
+    assert!(pinned.verify_receipt(&leaf).is_err());
+
+    // A query after the rotation: its receipt is signed by the new key; the subject's
+    // bundle verifies with the originally pinned key, old receipts and new.
+    let granted = query_as_bank(&p, &id);
+    let b2 = p.export_bundle(&blind, Some(s1.tree_size()), now).unwrap();
+    assert_eq!(b2.handovers, vec![rot.handover.clone()]);
+    let v = credseal_log::verify_bundle(&b2, &pinned, &blind, Some(&s1), now).unwrap();
+    assert_eq!(v.new_receipts().len(), 1);
+    assert_eq!(v.new_receipts()[0].index(), granted);
+    assert_eq!(v.receipts().len(), b1.entries.len() + 1);
+    assert_eq!(v.new_state().handovers(), 1);
+    assert_eq!(v.new_state().log_key(), rot.new_vkey);
+    // The auditor's replay passes across the rotation.
+    let report = p.verify_log().unwrap();
+    assert_eq!(report.size, p.log_size().unwrap());
+
+    // On disk: the history survives a reopen; the retired key is in no keystore any more.
+    drop(p);
+    let p = open(&d.path().join("data")).unwrap();
+    let st = p.log_key_status().unwrap();
+    assert_eq!(st.len(), 2);
+    assert_eq!((st[0].from, st[0].until, st[0].current), (0, Some(from), false));
+    assert_eq!((st[1].from, st[1].until, st[1].current), (from, None, true));
+    assert_eq!(st[1].vkey, rot.new_vkey);
+    assert_ne!(p.keystore().log_seed.expose_secret(), &old_seed);
+    p.verify_log().unwrap();
+}
+
+/// A granted query of `id`'s identity class by a freshly credentialled bank; its receipt's index.
+fn query_as_bank(p: &Platform, id: &SubjectId) -> u64 {
+    let authority = credseal_auth::SigningKey::generate();
+    p.set_authority_key(authority.public().as_bytes(), true).unwrap();
+    let dept = credseal_auth::SigningKey::generate();
+    let now = credseal_engine::now_unix();
+    let seal = credseal_crypto::SealingKey::generate();
+    let seal_pk = seal.public().to_bytes();
+    let cred = credseal_auth::sign(
+        &credseal_auth::Credential {
+            serial: 1,
+            department_id: "bank-a".into(),
+            department_name: "Bank A".into(),
+            signing_key: dept.public(),
+            sealing_key: seal_pk,
+            classes: ["identity".to_string()].into(),
+            purposes: ["loan-approval".to_string()].into(),
+            not_before: now - 60,
+            not_after: now + 3600,
+            audience: p.origin().into(),
+        },
+        &authority,
+    );
+    let token = credseal_auth::sign(
+        &credseal_auth::Token {
+            query_id: credseal_crypto::random_array(),
+            credential_serial: 1,
+            subject: id.to_string(),
+            classes: ["identity".to_string()].into(),
+            purpose: "loan-approval".into(),
+            legal_basis: "test".into(),
+            issued_at: now,
+            expires_at: now + 300,
+            audience: p.origin().into(),
+            consent: None,
+        },
+        &dept,
+    );
+    let answer = p.query(&cred.to_text(), &token.to_text(), now).unwrap();
+    credseal_log::UnverifiedReceipt::parse(&answer.receipt)
+        .unwrap()
+        .peek_unverified()
+        .unwrap()
+        .index
+}
+
+#[test]
+fn log_key_rotation_a_checkpoint_signed_by_the_retired_key_beyond_its_end_is_rejected() {
+    let d = tempfile::tempdir().unwrap();
+    let (mut p, pinned) = rotatable(d.path());
+    let pass = Passphrase::new(PASS.into());
+    let now = credseal_engine::now_unix();
+    let (id, blind) = first_subject(&p);
+    // Someone kept a copy of the old log key before it was destroyed.
+    let stolen = credseal_log::LogSigner::from_seed(p.origin(), p.keystore().log_seed.expose_secret()).unwrap();
+    let from = p.log_size().unwrap();
+    let ok = approved(&p, &Operation::rotate_log_key(pinned.key_id()));
+    p.rotate_log_key(&pass, &ok).unwrap();
+    query_as_bank(&p, &id);
+    let size = p.log_size().unwrap();
+    let honest = p.latest_checkpoint().unwrap().unwrap();
+    let body = credseal_log::SignedNote::parse(&honest).unwrap().text().to_string();
+    let forged = stolen.sign_checkpoint(&credseal_log::Checkpoint::parse(&body).unwrap());
+
+    // The subject's verifier refuses it, naming the key and its end.
+    let mut b = p.export_bundle(&blind, None, now).unwrap();
+    b.checkpoint = forged.clone();
+    assert_eq!(
+        credseal_log::verify_bundle(&b, &pinned, &blind, None, now).unwrap_err(),
+        credseal_log::BundleError::CheckpointSignedByRetiredKey {
+            size,
+            key_id: pinned.key_id(),
+            end: from,
+        }
+    );
+    // So does the auditor's replay when the forged checkpoint replaces the stored one.
+    let mut batch = credseal_store::Batch::new();
+    batch.put(
+        credseal_store::Tree::Checkpoints,
+        size.to_be_bytes().to_vec(),
+        forged.into_bytes(),
+    );
+    p.store().apply(batch).unwrap();
+    let e = p.verify_log().unwrap_err();
+    assert_eq!(e.class(), credseal_engine::ErrorClass::Verification);
+    assert!(e.to_string().contains(&format!("checkpoint {size}")), "{e}");
+    assert!(e.to_string().contains("retired at tree size"), "{e}");
+    // And a receipt the stolen key signs after its end (a forged leaf) is caught too.
+    let leaf = p
+        .store()
+        .get(credseal_store::Tree::LogLeaves, &(size - 1).to_be_bytes())
+        .unwrap()
+        .unwrap();
+    let mut body = credseal_log::UnverifiedReceipt::parse(&leaf)
+        .unwrap()
+        .peek_unverified()
+        .unwrap();
+    body.detail = "forged".into();
+    let history = p.log_key_history().unwrap();
+    assert!(matches!(
+        history.verify_receipt(stolen.sign_receipt(&body).unwrap().as_bytes()),
+        Err(credseal_log::VerifyError::RetiredKey { end, at, .. }) if end == from && at == size - 1
+    ));
+}
+
+#[test]
+fn log_key_rotation_needs_two_officers_and_the_retired_key_cannot_come_back() {
+    let d = tempfile::tempdir().unwrap();
+    let (mut p, pinned) = rotatable(d.path());
+    let pass = Passphrase::new(PASS.into());
+    let op = Operation::rotate_log_key(pinned.key_id());
+    assert_eq!(op.text(), format!("rotate log key {:08x}", pinned.key_id()));
+    let [a, b] = officers(&p);
+    let now = credseal_engine::now_unix();
+    let e = p.approve(&op, &[approval(&p, &a, &op)], now).unwrap_err();
+    assert_eq!(e.class(), credseal_engine::ErrorClass::Denied);
+    // Approvals of another rotation (another key id) do not rotate this key.
+    let other = Operation::rotate_log_key(pinned.key_id() ^ 1);
+    let wrong = p
+        .approve(&other, &[approval(&p, &a, &other), approval(&p, &b, &other)], now)
+        .unwrap();
+    let e = p.rotate_log_key(&pass, &wrong).unwrap_err();
+    assert_eq!(e.class(), credseal_engine::ErrorClass::Denied);
+    assert_eq!(p.log_key_status().unwrap().len(), 1);
+    // Rotated; then the keystore from before is put back: refused (its generation is older).
+    let ks = d.path().join("data").join(credseal_engine::KEYSTORE_FILE);
+    let before = std::fs::read(&ks).unwrap();
+    let ok = p
+        .approve(&op, &[approval(&p, &a, &op), approval(&p, &b, &op)], now)
+        .unwrap();
+    p.rotate_log_key(&pass, &ok).unwrap();
+    // The same approvals cannot rotate the new key (they name the old key id).
+    let again = p.rotate_log_key(&pass, &ok).unwrap_err();
+    assert_eq!(again.class(), credseal_engine::ErrorClass::Denied);
+    drop(p);
+    std::fs::write(&ks, &before).unwrap();
+    assert!(matches!(
+        open(&d.path().join("data")),
+        Err(EngineError::KeystoreRollback { .. })
+    ));
+}
+
+/// A credit-repair order for `p`, signed by `authority`.
+fn shred_order(
+    p: &Platform,
+    authority: &credseal_auth::SigningKey,
+    id: &SubjectId,
+    class: &str,
+    record_id: &str,
+    reference: &str,
+) -> String {
+    credseal_auth::sign(
+        &credseal_auth::ShredOrder {
+            reference: reference.into(),
+            subject: id.to_string(),
+            class: class.into(),
+            record_id: record_id.into(),
+            issued_at: credseal_engine::now_unix(),
+            audience: p.origin().into(),
+        },
+        authority,
+    )
+    .to_text()
+}
+
+#[test]
+fn shred_order_forged_by_another_key_tampered_or_for_another_platform_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let (mut p, _) = rotatable(d.path());
+    let pass = Passphrase::new(PASS.into());
+    let authority = credseal_auth::SigningKey::generate();
+    // No trusted authority yet: nothing to check an order against.
+    let (id, _) = first_subject(&p);
+    let record = RECORDS
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["subject"] == id.as_str())
+        .unwrap();
+    let (class, record_id) = (record["class"].as_str().unwrap(), record["record_id"].as_str().unwrap());
+    let good = shred_order(&p, &authority, &id, class, record_id, "CR-9");
+    assert!(p.check_shred_order(&good).is_err());
+    p.set_authority_key(authority.public().as_bytes(), false).unwrap();
+    // Signed by another key (here a department's): a forgery, exit 4.
+    let other = credseal_auth::SigningKey::generate();
+    let e = p
+        .check_shred_order(&shred_order(&p, &other, &id, class, record_id, "CR-9"))
+        .unwrap_err();
+    assert_eq!(e.class(), credseal_engine::ErrorClass::Verification);
+    assert!(e.to_string().contains("not signed by the trusted authority"), "{e}");
+    // Tampered: the record id changed after signing (a bit of the base64 payload flipped
+    // until it still decodes).
+    let mut tampered = None;
+    for i in 20..good.len() {
+        let mut b = good.clone().into_bytes();
+        b[i] = if b[i] == b'A' { b'B' } else { b'A' };
+        let t = String::from_utf8(b).unwrap();
+        if let Err(e) = p.check_shred_order(&t) {
+            tampered = Some(e);
+            break;
+        }
+    }
+    assert_eq!(tampered.unwrap().class(), credseal_engine::ErrorClass::Verification);
+    // For another platform: denied, exit 3.
+    let elsewhere = credseal_auth::sign(
+        &credseal_auth::ShredOrder {
+            reference: "CR-9".into(),
+            subject: id.to_string(),
+            class: class.into(),
+            record_id: record_id.into(),
+            issued_at: credseal_engine::now_unix(),
+            audience: "another.platform.invalid/log".into(),
+        },
+        &authority,
+    )
+    .to_text();
+    let e = p.check_shred_order(&elsewhere).unwrap_err();
+    assert_eq!(e.class(), credseal_engine::ErrorClass::Denied);
+    // A token is not an order.
+    assert!(p.check_shred_order("cs1.token.AAAA").is_err());
+    // Approvals of another order's operation do not carry out this one.
+    let order = p.check_shred_order(&good).unwrap();
+    assert_eq!(
+        order.operation().text(),
+        format!("shred {id} {class} {record_id} order CR-9")
+    );
+    let other_op = Operation::shred_record(&id, class, record_id, "CR-10");
+    let e = p.shred_by_order(&order, &pass, &approved(&p, &other_op)).unwrap_err();
+    assert_eq!(e.class(), credseal_engine::ErrorClass::Denied);
+    let s = p
+        .shred_by_order(&order, &pass, &approved(&p, &order.operation()))
+        .unwrap();
+    assert!(s.records >= 1);
+}
+
+#[test]
+fn a_shredded_record_is_ingested_again_only_when_explicitly_allowed() {
+    let d = tempfile::tempdir().unwrap();
+    let mut p = platform().with_operator("officer-x");
+    let pass = Passphrase::new(PASS.into());
+    p.ingest_file(&write(d.path(), "r.jsonl", RECORDS.as_bytes()), &NoProgress)
+        .unwrap();
+    let line = RECORDS.lines().find(|l| l.contains("\"class\":\"loans\"")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    let id = SubjectId::parse(v["subject"].as_str().unwrap()).unwrap();
+    let record_id = v["record_id"].as_str().unwrap();
+    let authority = credseal_auth::SigningKey::generate();
+    p.set_authority_key(authority.public().as_bytes(), false).unwrap();
+    let order = p
+        .check_shred_order(&shred_order(&p, &authority, &id, "loans", record_id, "CR-1"))
+        .unwrap();
+    p.shred_by_order(&order, &pass, &approved(&p, &order.operation()))
+        .unwrap();
+    let gone = p.records(&id, "loans").unwrap();
+    assert!(gone.iter().all(|r| r.record_id != record_id));
+    let again = write(d.path(), "again.jsonl", line.as_bytes());
+    let size = p.log_size().unwrap();
+
+    // Not allowed (the default): refused, nothing written, the message says how to allow it.
+    match p.ingest_file(&again, &NoProgress) {
+        Err(EngineError::Ingest(r)) => {
+            assert!(r.errors[0].message.contains("was shredded"), "{:?}", r.errors);
+            assert!(r.errors[0].message.contains("--allow-shredded"), "{:?}", r.errors);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(p.log_size().unwrap(), size);
+    assert_eq!(p.records(&id, "loans").unwrap(), gone);
+
+    // Explicitly allowed: written, and the subject's receipt says so and who allowed it.
+    let s = p
+        .ingest_file_with(
+            &again,
+            &NoProgress,
+            credseal_engine::IngestOptions { allow_shredded: true },
+        )
+        .unwrap();
+    assert_eq!((s.written, s.reingested_shredded), (1, 1));
+    assert!(
+        p.records(&id, "loans")
+            .unwrap()
+            .iter()
+            .any(|r| r.record_id == record_id)
+    );
+    let last = p.subject_receipts(&p.blind(&id)).unwrap().pop().unwrap();
+    let body = credseal_log::UnverifiedReceipt::parse(&last)
+        .unwrap()
+        .peek_unverified()
+        .unwrap();
+    assert_eq!(body.action, credseal_log::Action::Ingest);
+    assert!(
+        body.detail.contains(
+            "1 of them had been shredded and were ingested again on an explicit --allow-shredded by officer-x"
+        ),
+        "{}",
+        body.detail
+    );
+    // The record is live again: its tombstone is gone, so a new order can shred it, and a
+    // plain re-ingest of the same line finds it stored.
+    let s = p.ingest_file(&again, &NoProgress).unwrap();
+    assert_eq!((s.written, s.unchanged), (0, 1));
+    assert!(
+        p.check_shred_order(&shred_order(&p, &authority, &id, "loans", record_id, "CR-2"))
+            .is_ok()
+    );
+    // Records that were never shredded are not counted as re-ingested.
+    let s = p
+        .ingest_file_with(
+            &write(d.path(), "new.jsonl", line.replace(record_id, "LN-NEW-1").as_bytes()),
+            &NoProgress,
+            credseal_engine::IngestOptions { allow_shredded: true },
+        )
+        .unwrap();
+    assert_eq!((s.written, s.reingested_shredded), (1, 0));
+    p.verify_store().unwrap();
+    p.verify_log().unwrap();
 }

@@ -1,6 +1,9 @@
 //! Writes the files `interop/go/main.go` checks with Go's `golang.org/x/mod/sumdb/note` and
 //! `sumdb/tlog`: a log of 7 signed receipts, its signed checkpoints at sizes 7 and 3, the
-//! verifier key, every inclusion proof, the consistency proof 3 → 7 and the stored hashes.
+//! verifier key, every inclusion proof, the consistency proof 3 → 7 and the stored hashes;
+//! then a log key rotation at size 7 (the handover note, signed by both keys, and the new
+//! verifier key), two receipts signed by the new key and its checkpoint at size 9 with the
+//! consistency proof 7 → 9.
 //!
 //! ```text
 //! cargo run -p credseal-log --example emit_interop -- <dir>
@@ -14,7 +17,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use credseal_core::BlindId;
 use credseal_log::{
-    Action, Actor, Chain, Checkpoint, Hash, LogSigner, MapValue, MemoryLog, MemoryMap, Outcome, ReceiptBody,
+    Action, Actor, Chain, Checkpoint, Handover, Hash, LogSigner, MapValue, MemoryLog, MemoryMap, Outcome, ReceiptBody,
     SignedReceipt,
 };
 use serde_json::json;
@@ -22,6 +25,8 @@ use serde_json::json;
 const ORIGIN: &str = "credseal.example/interop-log";
 /// A fixed seed: the output is the same on every run (salts included), so it can be diffed.
 const SEED: [u8; 32] = *b"credseal-log interop test key 01";
+/// The log key after the rotation.
+const SEED2: [u8; 32] = *b"credseal-log interop test key 02";
 
 fn b64(h: &[u8]) -> String {
     STANDARD.encode(h)
@@ -111,6 +116,52 @@ fn main() -> Result<(), Box<dyn Error>> {
         "stored_hashes.json",
         serde_json::to_string_pretty(&hashes(log.stored()))?,
     )?;
-    eprintln!("emit_interop: wrote a log of {size} receipts to {}", dir.display());
+
+    // Log key rotation at size 7: the handover, then two receipts by the new key.
+    let signer2 = LogSigner::from_seed(ORIGIN, &SEED2)?;
+    let handover = Handover::sign(&signer, &signer2, size)?;
+    let mut rotated = Vec::new();
+    for i in size..size + 2 {
+        let r = signer2.sign_receipt(&ReceiptBody {
+            index: i,
+            time: 1_750_000_000 + i * 60,
+            actor: Actor::Platform,
+            action: Action::KeyEvent,
+            detail: "after the rotation".into(),
+            subject: None,
+            classes: Default::default(),
+            purpose: String::new(),
+            token_hash: None,
+            outcome: Outcome::Done,
+            release_digest: None,
+            salt: [i as u8 + 1; 16],
+            chain: None,
+            disclose_after: None,
+            flags: 0,
+        })?;
+        assert_eq!(log.append(r.as_bytes()), i);
+        rotated.push(r);
+    }
+    let size9 = log.size();
+    let cp9 = signer2.sign_checkpoint(&Checkpoint::new(ORIGIN, size9, log.root())?.with_map_root(&map.root())?);
+    write("vkey2.txt", format!("{}\n", signer2.vkey()))?;
+    write("handover.note", handover.note().to_string())?;
+    write("checkpoint9.note", cp9)?;
+    write(
+        "rotated_leaves.json",
+        serde_json::to_string_pretty(&rotated.iter().map(|r| b64(r.as_bytes())).collect::<Vec<_>>())?,
+    )?;
+    write(
+        "consistency9.json",
+        serde_json::to_string_pretty(&json!({
+            "old_size": size,
+            "new_size": size9,
+            "proof": hashes(&log.prove_tree(size9, size)?),
+        }))?,
+    )?;
+    eprintln!(
+        "emit_interop: wrote a log of {size} receipts, rotated to a second key at {size}, {size9} receipts, to {}",
+        dir.display()
+    );
     Ok(())
 }

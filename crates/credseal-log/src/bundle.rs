@@ -7,6 +7,7 @@ use credseal_core::BlindId;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::Checkpoint;
+use crate::handover::{HistoryError, KeyHistory};
 use crate::keys::LogVerifier;
 use crate::map::{MapError, MapProof, MapProofError, MapReader, map_key, map_prove, map_root};
 use crate::merkle::{
@@ -18,8 +19,9 @@ use crate::state::SavedState;
 use crate::text::{from_text, to_text};
 use crate::{FormatError, VerifyError};
 
-/// The bundle format version: the first byte of an encoded bundle.
-pub const BUNDLE_VERSION: u8 = 2;
+/// The bundle format version: the first byte of an encoded bundle (3: with the log key
+/// history; version 2, the same without it, is still read).
+pub const BUNDLE_VERSION: u8 = 3;
 /// Label of the text form `cs1.bundle.<base64url>`.
 pub const BUNDLE_TEXT_LABEL: &str = "bundle";
 /// Largest encoded bundle accepted, in bytes (64 MiB: well over 100,000 receipts).
@@ -32,7 +34,8 @@ pub const SEAL_GRACE_SECS: u64 = 300;
 /// Everything a subject needs to check its receipts: all of them from counter 1, in counter
 /// order, each with its inclusion proof in the checkpoint's tree; the checkpoint; a
 /// consistency proof from the tree size the subject saw last; and the proof of the subject's
-/// entry in the subject map the checkpoint commits to (version 2: issue 7).
+/// entry in the subject map the checkpoint commits to (version 2: issue 7); the log key
+/// handovers since the original key (version 3: issue 5).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bundle {
     /// The log's origin.
@@ -46,6 +49,20 @@ pub struct Bundle {
     /// The subject's entry (or its absence) in the map whose root the checkpoint's
     /// `credseal-map` line commits to.
     pub map: MapProof,
+    /// The log key handovers ([`crate::Handover`] notes), oldest first: the whole history
+    /// from the original key, so a verifier that pinned it finds the key of every receipt and
+    /// of the checkpoint. Empty while the log key was never rotated.
+    pub handovers: Vec<String>,
+}
+
+/// Version 2 of the bundle: version 3 without the key history.
+#[derive(Deserialize, Serialize)]
+struct BundleV2 {
+    origin: String,
+    entries: Vec<BundleEntry>,
+    checkpoint: String,
+    consistency: Option<ConsistencyProof>,
+    map: MapProof,
 }
 
 /// One receipt of the subject's chain.
@@ -83,15 +100,16 @@ pub struct ConsistencyProof {
 }
 
 impl Bundle {
-    /// `0x02 ‖ postcard(bundle)`.
+    /// `0x03 ‖ postcard(bundle)`.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = vec![BUNDLE_VERSION];
         out.extend(crate::codec::encode(self));
         out
     }
 
-    /// Reads [`Bundle::to_bytes`]: at most [`MAX_BUNDLE_LEN`] bytes, version 2, canonical,
-    /// nothing after it. The contents are checked by [`verify_bundle`].
+    /// Reads [`Bundle::to_bytes`]: at most [`MAX_BUNDLE_LEN`] bytes, version 3 (or 2, read
+    /// as a bundle without handovers), canonical, nothing after it. The contents are checked
+    /// by [`verify_bundle`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, FormatError> {
         if bytes.len() > MAX_BUNDLE_LEN {
             return Err(FormatError::TooLarge {
@@ -103,8 +121,26 @@ impl Bundle {
         match bytes.first() {
             None => Err(FormatError::Truncated { what: "bundle" }),
             Some(&BUNDLE_VERSION) => crate::codec::decode_canonical(&bytes[1..], "bundle"),
+            Some(2) => {
+                let b: BundleV2 = crate::codec::decode_canonical(&bytes[1..], "bundle")?;
+                Ok(Self {
+                    origin: b.origin,
+                    entries: b.entries,
+                    checkpoint: b.checkpoint,
+                    consistency: b.consistency,
+                    map: b.map,
+                    handovers: Vec::new(),
+                })
+            }
             Some(&found) => Err(FormatError::UnsupportedVersion { what: "bundle", found }),
         }
+    }
+
+    /// The bundle with the log's key history (the handover notes, oldest first):
+    /// [`build_bundle`] leaves it empty, the log adds its own.
+    pub fn with_handovers(mut self, handovers: Vec<String>) -> Self {
+        self.handovers = handovers;
+        self
     }
 
     /// The text form `cs1.bundle.<base64url>`.
@@ -131,6 +167,7 @@ impl fmt::Debug for Bundle {
             .field("entries", &self.entries)
             .field("consistency", &self.consistency)
             .field("map_depth", &self.map.siblings.len())
+            .field("handovers", &self.handovers.len())
             .finish_non_exhaustive()
     }
 }
@@ -346,6 +383,7 @@ where
         checkpoint: checkpoint.to_string(),
         consistency,
         map: map_proof,
+        handovers: Vec::new(),
     })
 }
 
@@ -400,6 +438,7 @@ impl ReceiptView {
 pub struct VerifiedBundle {
     receipts: Vec<ReceiptView>,
     checkpoint: Checkpoint,
+    history: KeyHistory,
     new_state: SavedState,
     seen_before: u64,
 }
@@ -418,6 +457,11 @@ impl VerifiedBundle {
     /// The verified checkpoint.
     pub fn checkpoint(&self) -> &Checkpoint {
         &self.checkpoint
+    }
+
+    /// The log's key history, walked from the pinned key.
+    pub fn key_history(&self) -> &KeyHistory {
+        &self.history
     }
 
     /// The state to save for the next verification.
@@ -464,6 +508,62 @@ pub enum BundleError {
     /// A checkpoint signature line naming the log key does not verify (forged or altered).
     #[error("the checkpoint's signature does not verify")]
     CheckpointBadSignature,
+    /// The checkpoint is signed by a log key that was retired before its tree size: at tree
+    /// size `end` a handover made another key the signer.
+    #[error(
+        "the checkpoint of tree size {size} is signed by log key {key_id:08x}, which was retired at tree size {end}"
+    )]
+    CheckpointSignedByRetiredKey {
+        /// The checkpoint's tree size.
+        size: u64,
+        /// The signing key's id.
+        key_id: u32,
+        /// The tree size at which it was retired.
+        end: u64,
+    },
+    /// The checkpoint is signed only by a log key that took over after its tree size.
+    #[error(
+        "the checkpoint of tree size {size} is signed by log key {key_id:08x}, which took over at tree size {start} and signs only checkpoints of larger trees"
+    )]
+    CheckpointKeyNotYetValid {
+        /// The checkpoint's tree size.
+        size: u64,
+        /// The signing key's id.
+        key_id: u32,
+        /// The tree size from which it signs.
+        start: u64,
+    },
+    /// The log key history in the bundle does not walk from the pinned key: a handover not
+    /// signed by the key in force (or by its new key), a broken or reordered chain, a
+    /// malformed handover.
+    #[error("the log key history is refused: {0}")]
+    KeyHistory(HistoryError),
+    /// A handover takes effect beyond the checkpoint's tree size.
+    #[error("log key handover {position} takes effect at tree size {from}, beyond the checkpoint's size {size}")]
+    HandoverAfterCheckpoint {
+        /// The handover (1-based).
+        position: usize,
+        /// Its tree size.
+        from: u64,
+        /// The checkpoint's size.
+        size: u64,
+    },
+    /// The bundle's key history has fewer handovers than the one verified before: the log
+    /// hides a rotation it showed earlier.
+    #[error("the bundle shows {got} log key handover(s), {saved} were verified before")]
+    KeyHistoryShorter {
+        /// Handovers accepted before.
+        saved: u64,
+        /// Handovers in the bundle.
+        got: u64,
+    },
+    /// After the handovers verified before, the bundle's history reaches another key than the
+    /// one accepted then: the key history was rewritten.
+    #[error("the log key after handover {handovers} is not the one verified before: the key history was rewritten")]
+    KeyHistoryDiffers {
+        /// Handovers accepted before.
+        handovers: u64,
+    },
     /// The checkpoint is older (smaller) than the one verified before.
     #[error("the checkpoint has size {got}, older than the size {saved} verified before")]
     CheckpointOlder {
@@ -510,6 +610,35 @@ pub enum BundleError {
         counter: u64,
         /// Why.
         error: FormatError,
+    },
+    /// A receipt is signed by a log key that was retired before its log index.
+    #[error(
+        "receipt {counter} (log index {index}) is signed by log key {key_id:08x}, which was retired at tree size {end}"
+    )]
+    ReceiptSignedByRetiredKey {
+        /// The receipt's place in the chain.
+        counter: u64,
+        /// Its log index.
+        index: u64,
+        /// The signing key's id.
+        key_id: u32,
+        /// The tree size at which it was retired.
+        end: u64,
+    },
+    /// A receipt is signed by a log key that took over only after its log index (a newer key
+    /// cannot sign earlier history).
+    #[error(
+        "receipt {counter} (log index {index}) is signed by log key {key_id:08x}, which took over at tree size {start} and signs only receipts from index {start} on"
+    )]
+    ReceiptKeyNotYetValid {
+        /// The receipt's place in the chain.
+        counter: u64,
+        /// Its log index.
+        index: u64,
+        /// The signing key's id.
+        key_id: u32,
+        /// The tree size from which it signs.
+        start: u64,
     },
     /// A receipt's signature does not verify under the log key (altered or forged).
     #[error("receipt {counter} is not signed by the log key")]
@@ -712,12 +841,21 @@ fn check_inclusion(p: &[Hash], cp: &Checkpoint, index: u64, leaf: &Hash, counter
 /// its saved state (`None` the first time) and the current time; returns the receipts and
 /// the state to save. On any error nothing is returned: the caller keeps its old state.
 ///
+/// `verifier` is the pinned key: the log's original key. The bundle's handovers are walked
+/// from it ([`KeyHistory`]); each receipt must be signed by the key valid for its log index
+/// and the checkpoint by the key valid for its tree size.
+///
 /// The checks, in this order (the first failure is reported):
-/// 1. the saved state is for this log; the bundle's origin is this log's;
-/// 2. the checkpoint: signed by the log key, well-formed, this log's origin;
+/// 1. the saved state is for this log; the bundle's origin is this log's; the key history
+///    walks from the pinned key (every handover signed by the key in force and its new key,
+///    in order) and, against the saved state, holds at least the handovers accepted before
+///    and reaches the same key after them;
+/// 2. the checkpoint: signed by the key valid for its size, well-formed, this log's origin;
+///    no handover takes effect beyond it;
 /// 3. against the saved state: not smaller; same size ⇒ same root; larger ⇒ a consistency
 ///    proof from exactly the saved size that verifies (else [`BundleError::Fork`]);
-/// 4. each entry on its own, in order: a full receipt's signature, subject, chain position
+/// 4. each entry on its own, in order: a full receipt's signature (by the key valid for its
+///    index), subject, chain position
 ///    and inclusion at its index; a sealed entry's date (not passed by more than
 ///    [`SEAL_GRACE_SECS`]) and inclusion;
 /// 5. the chain: counters 1, 2, 3, … (a gap, a duplicate or a reordering is named), each
@@ -751,14 +889,49 @@ pub fn verify_bundle(
         });
     }
 
+    // The log key history, from the pinned key; against the one verified before.
+    let history = KeyHistory::from_handovers(verifier, &bundle.handovers).map_err(BundleError::KeyHistory)?;
+    let handovers = history.handovers().len() as u64;
+    if let Some(s) = state {
+        if handovers < s.handovers {
+            return Err(BundleError::KeyHistoryShorter {
+                saved: s.handovers,
+                got: handovers,
+            });
+        }
+        if history.ranges()[s.handovers as usize].key.vkey() != s.key {
+            return Err(BundleError::KeyHistoryDiffers { handovers: s.handovers });
+        }
+    }
+
     // 2. The checkpoint.
-    let cp = verifier.verify_checkpoint(&bundle.checkpoint).map_err(|e| match e {
+    let cp = history.verify_checkpoint(&bundle.checkpoint).map_err(|e| match e {
         VerifyError::Format(f) => BundleError::CheckpointMalformed(f),
         VerifyError::NotSignedByLogKey => BundleError::CheckpointNotSigned,
         VerifyError::OriginMismatch { expected, found } => BundleError::CheckpointOrigin { expected, found },
+        VerifyError::RetiredKey { key_id, end, at } => {
+            BundleError::CheckpointSignedByRetiredKey { size: at, key_id, end }
+        }
+        VerifyError::KeyNotYetValid { key_id, start, at } => BundleError::CheckpointKeyNotYetValid {
+            size: at,
+            key_id,
+            start,
+        },
         _ => BundleError::CheckpointBadSignature,
     })?;
     let size = cp.size();
+    if let Some((i, h)) = history
+        .handovers()
+        .iter()
+        .enumerate()
+        .find(|(_, h)| h.from_size() > size)
+    {
+        return Err(BundleError::HandoverAfterCheckpoint {
+            position: i + 1,
+            from: h.from_size(),
+            size,
+        });
+    }
     let committed_map = cp
         .map_root()
         .map_err(BundleError::CheckpointMalformed)?
@@ -813,8 +986,20 @@ pub fn verify_bundle(
         let pos = i as u64 + 1;
         match entry {
             BundleEntry::Full { receipt, inclusion } => {
-                let r = verifier.verify_receipt(receipt).map_err(|e| match e {
+                let r = history.verify_receipt(receipt).map_err(|e| match e {
                     VerifyError::Format(error) => BundleError::ReceiptMalformed { counter: pos, error },
+                    VerifyError::RetiredKey { key_id, end, at } => BundleError::ReceiptSignedByRetiredKey {
+                        counter: pos,
+                        index: at,
+                        key_id,
+                        end,
+                    },
+                    VerifyError::KeyNotYetValid { key_id, start, at } => BundleError::ReceiptKeyNotYetValid {
+                        counter: pos,
+                        index: at,
+                        key_id,
+                        start,
+                    },
                     _ => BundleError::ReceiptBadSignature { counter: pos },
                 })?;
                 let body = r.body();
@@ -969,10 +1154,13 @@ pub fn verify_bundle(
         root: *cp.root(),
         counter: got,
         head: links.last().map(|l| l.leaf),
+        key: history.current().vkey(),
+        handovers,
     };
     Ok(VerifiedBundle {
         receipts,
         checkpoint: cp,
+        history,
         new_state,
         seen_before,
     })

@@ -102,6 +102,14 @@ pub enum FormatError {
         /// Which rule.
         reason: &'static str,
     },
+    /// A log key handover statement breaks its format (see [`crate::Handover`]).
+    #[error("malformed log key handover, line {line}: {reason}")]
+    Handover {
+        /// Line number (1-based).
+        line: usize,
+        /// Which rule.
+        reason: &'static str,
+    },
     /// The saved state's checksum does not match its contents.
     #[error("saved state checksum mismatch")]
     Checksum,
@@ -129,6 +137,34 @@ pub enum VerifyError {
     /// other keys are ignored, as C2SP signed-note requires).
     #[error("the note carries no signature by the log key")]
     NotSignedByLogKey,
+    /// Signed by a key of the log's history that was retired before this point: at tree size
+    /// `end` the next key took over, so it signs no receipt at an index of `end` or more and
+    /// no checkpoint of a tree size above `end` (`at` is the receipt's index or the
+    /// checkpoint's size).
+    #[error(
+        "signed by log key {key_id:08x}, retired at tree size {end}: it signs no receipt from index {end} on and no checkpoint of a larger tree (this is at {at})"
+    )]
+    RetiredKey {
+        /// The signing key's C2SP key id.
+        key_id: u32,
+        /// The tree size at which it was retired.
+        end: u64,
+        /// The receipt's log index or the checkpoint's tree size.
+        at: u64,
+    },
+    /// Signed by a key of the log's history before it took over (at tree size `start`): a
+    /// newer key cannot sign the log's earlier history.
+    #[error(
+        "signed by log key {key_id:08x}, which took over at tree size {start}: it signs no receipt below index {start} and no checkpoint of a tree of {start} or fewer (this is at {at})"
+    )]
+    KeyNotYetValid {
+        /// The signing key's C2SP key id.
+        key_id: u32,
+        /// The tree size from which it signs.
+        start: u64,
+        /// The receipt's log index or the checkpoint's tree size.
+        at: u64,
+    },
     /// The checkpoint verifies but names another log.
     #[error("the checkpoint is for origin {found:?}, expected {expected:?}")]
     OriginMismatch {

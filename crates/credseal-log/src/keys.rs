@@ -145,13 +145,19 @@ impl LogSigner {
     /// Signs any note text (which must end in a newline, as checkpoint bodies do) with a
     /// single signature line. Crate-internal: the log signs checkpoints only.
     pub(crate) fn sign_note(&self, text: &str) -> String {
-        debug_assert!(text.ends_with('\n'));
-        let sig = self.key.sign(text.as_bytes()).to_bytes();
         let mut note = String::with_capacity(text.len() + 1 + self.origin.len() + 100);
         note.push_str(text);
         note.push('\n');
-        note.push_str(&signature_line(&self.origin, self.key_id, &sig));
+        note.push_str(&self.note_signature_line(text));
         note
+    }
+
+    /// The signature line `— <origin> <base64(key id ‖ Ed25519(log key, text))>\n` of a note
+    /// text (which must end in a newline). Crate-internal: checkpoints and key handovers.
+    pub(crate) fn note_signature_line(&self, text: &str) -> String {
+        debug_assert!(text.ends_with('\n'));
+        let sig = self.key.sign(text.as_bytes()).to_bytes();
+        signature_line(&self.origin, self.key_id, &sig)
     }
 }
 

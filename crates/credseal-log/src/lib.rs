@@ -5,8 +5,10 @@
 //! On the log side start with [`LogSigner`]: [`LogSigner::sign_receipt`] makes the leaf
 //! data, [`stored_hashes`] the hashes to store, [`tree_hash`] the root,
 //! [`map_update`] (or [`MemoryMap`]) the subject map whose root the checkpoint commits to,
-//! [`LogSigner::sign_checkpoint`] the checkpoint, [`build_bundle`] a subject's bundle. On the
-//! subject side start with [`LogVerifier::from_vkey`] and [`verify_bundle`].
+//! [`LogSigner::sign_checkpoint`] the checkpoint, [`build_bundle`] a subject's bundle,
+//! [`Handover::sign`] a log key rotation (the bundle carries it: [`Bundle::with_handovers`]).
+//! On the subject side start with [`LogVerifier::from_vkey`] (the pinned original key) and
+//! [`verify_bundle`], which walks the [`KeyHistory`].
 //!
 //! ```
 //! use credseal_auth::SigningKey;
@@ -143,14 +145,25 @@
 //! `verify_strict` over the body bytes); lines of other keys are ignored (witness
 //! cosignatures, key rotation).
 //!
+//! ## Log key rotation
+//!
+//! A handover ([`Handover`]) is a signed note `"credseal log key handover\n" origin "\n"
+//! from-size "\n" old-vkey "\n" new-vkey "\n"` signed by both keys. The [`KeyHistory`] walks
+//! the handovers from the original key: key *j* signs the receipts with index in
+//! `[Nⱼ, Nⱼ₊₁)` and the checkpoints of sizes in `(Nⱼ, Nⱼ₊₁]` (a checkpoint is signed by the
+//! key of its last leaf). Anything signed by another key of the history is refused
+//! ([`VerifyError::RetiredKey`], [`VerifyError::KeyNotYetValid`]). docs/formats.md §10 "Log
+//! key history" is normative.
+//!
 //! ## Bundles
 //!
 //! ```text
-//! bundle = 0x02 (version) ‖ postcard{ origin string,
+//! bundle = 0x03 (version) ‖ postcard{ origin string,
 //!                                     entries seq<entry>,
 //!                                     checkpoint string (the signed note),
 //!                                     consistency option<{ from_size u64, proof seq<32 bytes> }>,
-//!                                     map MapProof (the subject's entry in the checkpoint's map) }
+//!                                     map MapProof (the subject's entry in the checkpoint's map),
+//!                                     handovers seq<string> (the log key history, oldest first) }
 //! entry  = 0 Full   { receipt bytes, inclusion seq<32 bytes> }
 //!        | 1 Sealed { index u64, leaf_hash 32 bytes, counter u64, sealed_until u64,
 //!                     inclusion seq<32 bytes> }
@@ -167,11 +180,12 @@
 //! When the subject saw a tree of size `m > 0` before, `consistency` MUST prove that the
 //! checkpoint's tree extends it (`from_size = m`; the proof is empty, and the field MAY be
 //! omitted, when the sizes are equal). Without a saved state the field is ignored. Bundles
-//! are at most 64 MiB.
+//! are at most 64 MiB; version 2 (without `handovers`) is still read.
 //!
 //! A verifier MUST reject the bundle, and MUST NOT advance its saved state, when any check
-//! of [`verify_bundle`] fails: the checkpoint is not signed by the log key or names another
-//! origin; it is older than the saved one; it is inconsistent with the saved one (a fork);
+//! of [`verify_bundle`] fails: the key history does not walk from the pinned key, or hides
+//! or rewrites a rotation the saved state saw; the checkpoint is not signed by the key
+//! valid for its size or names another origin; it is older than the saved one; it is inconsistent with the saved one (a fork);
 //! a receipt's signature, subject or inclusion fails; a sealed entry is past its date;
 //! counters are not exactly 1, 2, 3, … (gap, duplicate, reordering); a receipt's `prev` is
 //! not the previous entry's leaf hash; log indexes do not increase; times decrease; fewer
@@ -189,15 +203,18 @@
 //! ## Saved state
 //!
 //! ```text
-//! state    = 0x01 ‖ postcard{ origin, vkey, tree_size u64, root 32 bytes, counter u64,
-//!                             head option<32 bytes> } ‖ checksum (32)
-//! checksum = SHA-256("credseal:v1:log-state" ‖ 0x00 ‖ 0x01 ‖ postcard{…})
+//! state    = 0x02 ‖ postcard{ origin, vkey, tree_size u64, root 32 bytes, counter u64,
+//!                             head option<32 bytes>, key string, handovers u64 } ‖ checksum (32)
+//! checksum = SHA-256("credseal:v1:log-state" ‖ 0x00 ‖ 0x02 ‖ postcard{…})
 //! text     = "cs1.log-state." ‖ base64url(state)
 //! ```
-//! Readers MUST reject a checksum mismatch, another version, a non-canonical encoding,
-//! trailing bytes, a vkey that does not parse or names another origin, an empty tree whose
-//! root is not `SHA-256("")`, a head absent when the counter is above 0 or present when it
-//! is 0, and a counter above the tree size. The checksum detects corruption, not tampering.
+//! `vkey` is the pinned key, `key` the latest log key accepted after `handovers` handovers;
+//! version 1 (without them) is still read. Readers MUST reject a checksum mismatch, another
+//! version, a non-canonical encoding, trailing bytes, a vkey or key that does not parse or
+//! names another origin, `key = vkey` exactly when `handovers > 0` (or the reverse), an
+//! empty tree whose root is not `SHA-256("")`, a head absent when the counter is above 0 or
+//! present when it is 0, and a counter above the tree size. The checksum detects
+//! corruption, not tampering.
 
 #![deny(missing_docs)]
 
@@ -205,6 +222,7 @@ mod bundle;
 mod checkpoint;
 mod codec;
 mod error;
+mod handover;
 mod keys;
 mod map;
 mod merkle;
@@ -219,6 +237,7 @@ pub use bundle::{
 };
 pub use checkpoint::{Checkpoint, MAP_EXTENSION};
 pub use error::{FormatError, VerifyError};
+pub use handover::{HANDOVER_TITLE, Handover, HandoverError, HistoryError, KeyHistory, KeyRange, MAX_HANDOVERS};
 pub use keys::{LogSigner, LogVerifier};
 pub use map::{
     EMPTY_MAP_ROOT, MAP_DEPTH, MAP_KEY_LABEL, MAP_LEAF_PREFIX, MAP_NODE_PREFIX, MAP_VALUE_LEN, MapError, MapLeaf,

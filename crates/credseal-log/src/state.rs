@@ -2,10 +2,12 @@
 //! against it.
 //!
 //! ```text
-//! state    = 0x01 ‖ postcard(origin, vkey, tree_size, root, counter, head) ‖ checksum (32)
-//! checksum = SHA-256("credseal:v1:log-state" ‖ 0x00 ‖ 0x01 ‖ postcard(…))
+//! state    = 0x02 ‖ postcard(origin, vkey, tree_size, root, counter, head, key, handovers)
+//!            ‖ checksum (32)
+//! checksum = SHA-256("credseal:v1:log-state" ‖ 0x00 ‖ 0x02 ‖ postcard(…))
 //! text     = "cs1.log-state." ‖ base64url-no-pad(state)
 //! ```
+//! Version 1 (no `key`, `handovers`) is still read, as a state that saw no key rotation.
 
 use serde::{Deserialize, Serialize};
 
@@ -14,8 +16,8 @@ use crate::keys::LogVerifier;
 use crate::merkle::{EMPTY_ROOT, Hash, MAX_TREE_SIZE, sha256};
 use crate::text::{from_text, to_text};
 
-/// The saved-state format version.
-pub const STATE_VERSION: u8 = 1;
+/// The saved-state format version (2: with the latest log key accepted; 1 is still read).
+pub const STATE_VERSION: u8 = 2;
 /// Domain of the saved-state checksum.
 pub const STATE_CHECKSUM_LABEL: &[u8] = b"credseal:v1:log-state";
 /// Label of the text form `cs1.log-state.<base64url>`.
@@ -23,8 +25,9 @@ pub const STATE_TEXT_LABEL: &str = "log-state";
 /// Largest saved state accepted, in bytes.
 pub const MAX_STATE_LEN: usize = 16 * 1024;
 
-/// What a subject saw when it last verified a bundle: the log (origin and verifier key), the
-/// checkpoint (tree size and root), and its own chain (counter and head leaf hash).
+/// What a subject saw when it last verified a bundle: the log (origin and the pinned verifier
+/// key), the checkpoint (tree size and root), its own chain (counter and head leaf hash), and
+/// the log key history (the latest key accepted and how many handovers led to it).
 ///
 /// Only [`crate::verify_bundle`] makes one; [`SavedState::from_bytes`] reads one back and
 /// rejects any that is corrupt. The checksum detects accidental corruption (a bad disk, a
@@ -38,10 +41,26 @@ pub struct SavedState {
     pub(crate) root: Hash,
     pub(crate) counter: u64,
     pub(crate) head: Option<Hash>,
+    /// The verifier key of the latest log key accepted (the pinned one until a rotation).
+    pub(crate) key: String,
+    /// How many handovers led from the pinned key to `key`.
+    pub(crate) handovers: u64,
 }
 
 #[derive(Serialize, Deserialize)]
 struct Repr {
+    origin: String,
+    vkey: String,
+    tree_size: u64,
+    root: Hash,
+    counter: u64,
+    head: Option<Hash>,
+    key: String,
+    handovers: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ReprV1 {
     origin: String,
     vkey: String,
     tree_size: u64,
@@ -64,9 +83,20 @@ impl SavedState {
         &self.origin
     }
 
-    /// The log's verifier key text.
+    /// The pinned verifier key text (the log's original key).
     pub fn vkey(&self) -> &str {
         &self.vkey
+    }
+
+    /// The verifier key text of the latest log key accepted (the pinned key until the log
+    /// rotated its key).
+    pub fn log_key(&self) -> &str {
+        &self.key
+    }
+
+    /// How many log key handovers were accepted.
+    pub fn handovers(&self) -> u64 {
+        self.handovers
     }
 
     /// The size of the last verified checkpoint.
@@ -99,6 +129,8 @@ impl SavedState {
             root: self.root,
             counter: self.counter,
             head: self.head,
+            key: self.key.clone(),
+            handovers: self.handovers,
         }));
         let sum = checksum(&out);
         out.extend_from_slice(&sum);
@@ -112,11 +144,13 @@ impl SavedState {
 
     /// Reads a saved state. Rejected: over [`MAX_STATE_LEN`] bytes; shorter than a version
     /// byte and a checksum; a checksum mismatch (checked first, so any flipped bit is
-    /// reported as [`FormatError::Checksum`]); another version; a non-canonical encoding or
-    /// trailing bytes; and fields that contradict each other: a verifier key that does not
-    /// parse or names another origin, a size over the maximum, an empty tree with a root
-    /// other than [`EMPTY_ROOT`], a head present when the counter is 0 or absent when it is
-    /// not, a counter above the tree size.
+    /// reported as [`FormatError::Checksum`]); a version other than 1 or 2; a non-canonical
+    /// encoding or trailing bytes; and fields that contradict each other: a verifier key
+    /// (pinned or latest) that does not parse or names another origin, a latest key other
+    /// than the pinned one exactly when no handover was accepted, more handovers than
+    /// [`crate::MAX_HANDOVERS`], a size over the maximum, an empty tree with a root other
+    /// than [`EMPTY_ROOT`], a head present when the counter is 0 or absent when it is not, a
+    /// counter above the tree size.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, FormatError> {
         if bytes.len() > MAX_STATE_LEN {
             return Err(FormatError::TooLarge {
@@ -132,17 +166,44 @@ impl SavedState {
         if checksum(content) != sum {
             return Err(FormatError::Checksum);
         }
-        if content[0] != STATE_VERSION {
-            return Err(FormatError::UnsupportedVersion {
-                what: "saved state",
-                found: content[0],
-            });
-        }
-        let r: Repr = crate::codec::decode_canonical(&content[1..], "saved state")?;
+        let r: Repr = match content[0] {
+            STATE_VERSION => crate::codec::decode_canonical(&content[1..], "saved state")?,
+            1 => {
+                let r: ReprV1 = crate::codec::decode_canonical(&content[1..], "saved state")?;
+                Repr {
+                    key: r.vkey.clone(),
+                    handovers: 0,
+                    origin: r.origin,
+                    vkey: r.vkey,
+                    tree_size: r.tree_size,
+                    root: r.root,
+                    counter: r.counter,
+                    head: r.head,
+                }
+            }
+            found => {
+                return Err(FormatError::UnsupportedVersion {
+                    what: "saved state",
+                    found,
+                });
+            }
+        };
         let bad = |reason| FormatError::State { reason };
         let v = LogVerifier::from_vkey(&r.vkey).map_err(|_| bad("the verifier key does not parse"))?;
         if v.origin() != r.origin || v.vkey() != r.vkey {
             return Err(bad("the verifier key names another origin"));
+        }
+        let k = LogVerifier::from_vkey(&r.key).map_err(|_| bad("the latest log key does not parse"))?;
+        if k.origin() != r.origin || k.vkey() != r.key {
+            return Err(bad("the latest log key names another origin"));
+        }
+        if (r.handovers == 0) != (r.key == r.vkey) {
+            return Err(bad(
+                "the latest log key is the pinned key exactly when no handover was accepted",
+            ));
+        }
+        if r.handovers > crate::MAX_HANDOVERS as u64 {
+            return Err(bad("more handovers than a key history may hold"));
         }
         if r.tree_size > MAX_TREE_SIZE {
             return Err(bad("tree size over the maximum"));
@@ -163,6 +224,8 @@ impl SavedState {
             root: r.root,
             counter: r.counter,
             head: r.head,
+            key: r.key,
+            handovers: r.handovers,
         })
     }
 

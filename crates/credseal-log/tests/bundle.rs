@@ -13,7 +13,10 @@ const OTHER: BlindId = BlindId([8; 32]);
 /// A log with one subject of interest and some traffic about others.
 #[derive(Clone)]
 struct TestLog {
-    signer_seed: [u8; 32],
+    /// The log key seeds: the original first, then one per rotation.
+    seeds: Vec<[u8; 32]>,
+    /// The handover notes of the rotations, oldest first.
+    handovers: Vec<String>,
     log: MemoryLog,
     /// The subject's receipts, counter order.
     chain: Vec<SignedReceipt>,
@@ -54,7 +57,8 @@ impl TestLog {
 
     fn with_seed(signer_seed: [u8; 32]) -> Self {
         Self {
-            signer_seed,
+            seeds: vec![signer_seed],
+            handovers: Vec::new(),
             log: MemoryLog::new(),
             chain: Vec::new(),
             other_chain: Vec::new(),
@@ -63,12 +67,29 @@ impl TestLog {
         }
     }
 
+    /// The current log key.
     fn signer(&self) -> LogSigner {
-        LogSigner::from_seed(ORIGIN, &self.signer_seed).unwrap()
+        LogSigner::from_seed(ORIGIN, self.seeds.last().unwrap()).unwrap()
     }
 
+    /// The log key at `position` (0: the original).
+    fn signer_at(&self, position: usize) -> LogSigner {
+        LogSigner::from_seed(ORIGIN, &self.seeds[position]).unwrap()
+    }
+
+    /// The pinned key: the original.
     fn verifier(&self) -> LogVerifier {
-        self.signer().verifier()
+        self.signer_at(0).verifier()
+    }
+
+    /// Rotates the log key: the key of `seed` signs from the current size on; the handover is
+    /// signed by the old and the new key.
+    fn rotate(&mut self, seed: [u8; 32]) -> Handover {
+        let new = LogSigner::from_seed(ORIGIN, &seed).unwrap();
+        let h = Handover::sign(&self.signer(), &new, self.log.size()).unwrap();
+        self.seeds.push(seed);
+        self.handovers.push(h.note().to_string());
+        h
     }
 
     fn next_body(&mut self, disclose_after: Option<u64>) -> ReceiptBody {
@@ -142,8 +163,16 @@ impl TestLog {
         }
     }
 
+    /// The current checkpoint, signed by the key valid for its size: the key of its last
+    /// leaf (key j signs the sizes above its handover's size).
     fn checkpoint(&self) -> String {
-        self.signer().sign_checkpoint(&self.checkpoint_body())
+        let size = self.log.size();
+        let position = self
+            .handovers
+            .iter()
+            .filter(|n| n.lines().nth(2).unwrap().parse::<u64>().unwrap() < size)
+            .count();
+        self.signer_at(position).sign_checkpoint(&self.checkpoint_body())
     }
 
     /// The checkpoint body of the current log and map.
@@ -169,6 +198,7 @@ impl TestLog {
             now,
         )
         .unwrap()
+        .with_handovers(self.handovers.clone())
     }
 }
 
@@ -387,11 +417,17 @@ fn bundle_trailing_bytes_and_other_version() {
         verify_bundle_bytes(&bytes, &t.verifier(), &SUBJECT, None, T0).unwrap_err(),
         BundleError::Malformed(FormatError::UnsupportedVersion { found: 1, .. })
     ));
-    bytes[0] = 3;
+    bytes[0] = 4;
     assert!(matches!(
         verify_bundle_bytes(&bytes, &t.verifier(), &SUBJECT, None, T0).unwrap_err(),
-        BundleError::Malformed(FormatError::UnsupportedVersion { found: 3, .. })
+        BundleError::Malformed(FormatError::UnsupportedVersion { found: 4, .. })
     ));
+    // Version 2 is version 3 without the (here empty) key history: still read.
+    bytes[0] = 2;
+    assert_eq!(bytes.pop(), Some(0), "an empty history is one zero length byte");
+    let b = Bundle::from_bytes(&bytes).unwrap();
+    assert_eq!(b, t.bundle(None, T0 + 10_000).with_handovers(vec![]));
+    assert!(verify_bundle(&b, &t.verifier(), &SUBJECT, None, T0 + 10_000).is_ok());
 }
 
 #[test]
@@ -773,6 +809,7 @@ fn bundle_receipt_not_chained_at_1() {
         checkpoint: t.checkpoint(),
         consistency: None,
         map: t.map.prove(&SUBJECT),
+        handovers: vec![],
     };
     assert_eq!(
         verify_bundle(&b, &t.verifier(), &SUBJECT, None, T0).unwrap_err(),
@@ -1329,6 +1366,387 @@ fn build_bundle_refuses_inconsistent_input() {
 }
 
 // ------------------------------------------------------------------------------------------
+// Log key rotation (issue 5): the handover chain from the pinned original key
+// ------------------------------------------------------------------------------------------
+
+const SEED_B: [u8; 32] = [43; 32];
+const SEED_C: [u8; 32] = [44; 32];
+
+fn key_id(seed: [u8; 32]) -> u32 {
+    LogSigner::from_seed(ORIGIN, &seed).unwrap().key_id()
+}
+
+/// `five()`, rotated to key B at its size, then two more receipts under key B.
+fn rotated() -> (TestLog, u64) {
+    let mut t = five();
+    let at = t.log.size();
+    t.rotate(SEED_B);
+    t.noise(2);
+    t.add();
+    t.noise(1);
+    t.add();
+    (t, at)
+}
+
+/// The note with its signature line of `seed`'s key removed.
+fn without_signature_of(note: &str, seed: [u8; 32]) -> String {
+    let id = key_id(seed).to_be_bytes();
+    let (text, sigs) = note.split_once("\n\n").unwrap();
+    let kept: Vec<&str> = sigs
+        .lines()
+        .filter(|l| {
+            let b64 = l.rsplit(' ').next().unwrap();
+            let raw = base64_std(b64);
+            raw[..4] != id
+        })
+        .collect();
+    format!("{text}\n\n{}\n", kept.join("\n"))
+}
+
+fn base64_std(s: &str) -> Vec<u8> {
+    // A tiny standard-base64 decoder for the tests (signature lines only).
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut bits = 0u32;
+    let mut n = 0;
+    let mut out = Vec::new();
+    for c in s.bytes().filter(|c| *c != b'=') {
+        bits = (bits << 6) | A.iter().position(|a| *a == c).unwrap() as u32;
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+        }
+    }
+    out
+}
+
+#[test]
+fn rotation_bundle_verifies_with_the_original_pinned_key() {
+    let mut t = five();
+    let s1 = first_state(&t);
+    assert_eq!((s1.handovers(), s1.log_key()), (0, t.verifier().vkey().as_str()));
+    let at = t.log.size();
+    t.rotate(SEED_B);
+    t.noise(2);
+    let newest = t.add();
+    let v = t.verifier();
+    // From a state saved before the rotation, and afresh: both verify with the original key.
+    let ok = verify_bundle(&t.bundle(Some(&s1), T0 + 10_000), &v, &SUBJECT, Some(&s1), T0 + 10_000).unwrap();
+    assert_eq!(ok.receipts().len(), 6);
+    assert_eq!(ok.new_receipts().len(), 1);
+    assert_eq!(ok.receipts()[5].leaf_hash(), newest.leaf_hash());
+    let b_vkey = LogSigner::from_seed(ORIGIN, &SEED_B).unwrap().vkey();
+    // The saved state remembers the latest key it accepted; the pinned key stays the original.
+    let s2 = ok.into_new_state();
+    assert_eq!(
+        (s2.handovers(), s2.log_key(), s2.vkey()),
+        (1, b_vkey.as_str(), v.vkey().as_str())
+    );
+    assert_eq!(SavedState::from_bytes(&s2.to_bytes()).unwrap(), s2);
+    let fresh = verify_bundle(&t.bundle(None, T0 + 10_000), &v, &SUBJECT, None, T0 + 10_000).unwrap();
+    let ranges = fresh.key_history().ranges();
+    assert_eq!(ranges.len(), 2);
+    assert_eq!((ranges[0].from, ranges[0].until), (0, Some(at)));
+    assert_eq!((ranges[1].from, ranges[1].until), (at, None));
+    // A second rotation, to key C: the state that accepted B follows it.
+    t.rotate(SEED_C);
+    t.add();
+    let ok = verify_bundle(&t.bundle(Some(&s2), T0 + 10_000), &v, &SUBJECT, Some(&s2), T0 + 10_000).unwrap();
+    assert_eq!(ok.new_state().handovers(), 2);
+    assert_eq!(ok.checkpoint().size(), t.log.size());
+    // Plain C2SP verification of the new checkpoint with the new key alone.
+    let c = LogSigner::from_seed(ORIGIN, &SEED_C).unwrap().verifier();
+    assert_eq!(c.verify_checkpoint(&t.checkpoint()).unwrap().size(), t.log.size());
+}
+
+#[test]
+fn rotation_checkpoint_at_the_handover_size_by_the_old_key_is_valid() {
+    // The checkpoint of size N (the handover's size) is the old key's last one.
+    let mut t = five();
+    let at = t.log.size();
+    let old_cp = t.checkpoint();
+    t.rotate(SEED_B);
+    let mut b = t.bundle(None, T0 + 10_000);
+    assert_eq!(b.checkpoint, old_cp);
+    assert!(verify_bundle(&b, &t.verifier(), &SUBJECT, None, T0 + 10_000).is_ok());
+    // The new key cannot sign it: its range starts after size N.
+    b.checkpoint = t.signer().sign_checkpoint(&t.checkpoint_body());
+    assert_eq!(
+        verify_bundle(&b, &t.verifier(), &SUBJECT, None, T0 + 10_000).unwrap_err(),
+        BundleError::CheckpointKeyNotYetValid {
+            size: at,
+            key_id: key_id(SEED_B),
+            start: at
+        }
+    );
+}
+
+#[test]
+fn rotation_checkpoint_signed_by_retired_key_beyond_its_end() {
+    let (t, at) = rotated();
+    let s = first_state(&t);
+    let mut b = t.bundle(Some(&s), T0 + 10_000);
+    // Someone still holding the retired original key signs a later checkpoint.
+    b.checkpoint = t.signer_at(0).sign_checkpoint(&t.checkpoint_body());
+    let err = BundleError::CheckpointSignedByRetiredKey {
+        size: t.log.size(),
+        key_id: t.verifier().key_id(),
+        end: at,
+    };
+    expect_failure(&t, &b, Some(&s), err.clone());
+    expect_failure(&t, &b, None, err);
+    // Signed by both keys it is fine: the valid key's signature is there.
+    let both = format!("{}{}", t.checkpoint(), b.checkpoint.split_once("\n\n").unwrap().1);
+    b.checkpoint = both;
+    assert!(verify_bundle(&b, &t.verifier(), &SUBJECT, Some(&s), T0 + 10_000).is_ok());
+}
+
+#[test]
+fn rotation_receipt_signed_by_retired_key_beyond_its_end() {
+    let (mut t, at) = rotated();
+    // The retired key signs a receipt at an index after its end.
+    let body = t.next_body(None);
+    let r = t.signer_at(0).sign_receipt(&body).unwrap();
+    t.log.append(r.as_bytes());
+    t.chain.push(r.clone());
+    t.map_set(&r);
+    let b = t.bundle(None, T0 + 10_000);
+    assert_eq!(
+        verify_bundle(&b, &t.verifier(), &SUBJECT, None, T0 + 10_000).unwrap_err(),
+        BundleError::ReceiptSignedByRetiredKey {
+            counter: t.chain.len() as u64,
+            index: r.body().index,
+            key_id: t.verifier().key_id(),
+            end: at,
+        }
+    );
+}
+
+#[test]
+fn rotation_receipt_signed_by_new_key_before_its_start() {
+    // A thief of the new key cannot sign the log's earlier history.
+    let mut t = TestLog::new();
+    t.noise(2);
+    let body = t.next_body(None);
+    let early = LogSigner::from_seed(ORIGIN, &SEED_B)
+        .unwrap()
+        .sign_receipt(&body)
+        .unwrap();
+    t.log.append(early.as_bytes());
+    t.chain.push(early.clone());
+    t.map_set(&early);
+    t.noise(2);
+    let at = t.log.size();
+    t.rotate(SEED_B);
+    t.add();
+    let b = t.bundle(None, T0 + 10_000);
+    assert_eq!(
+        verify_bundle(&b, &t.verifier(), &SUBJECT, None, T0 + 10_000).unwrap_err(),
+        BundleError::ReceiptKeyNotYetValid {
+            counter: 1,
+            index: early.body().index,
+            key_id: key_id(SEED_B),
+            start: at,
+        }
+    );
+}
+
+#[test]
+fn rotation_forged_handover_signed_only_by_the_new_key() {
+    // An attacker with a key of its own (not the log's) announces a handover to it: it can
+    // sign the statement with its key only.
+    let (honest, _) = rotated();
+    let mut forged = five();
+    let at = forged.log.size();
+    forged.rotate(SEED_C);
+    forged.handovers[0] = without_signature_of(&forged.handovers[0], forged.seeds[0]);
+    forged.add();
+    let b = forged.bundle(None, T0 + 10_000);
+    let err = BundleError::KeyHistory(HistoryError::Handover {
+        position: 1,
+        error: HandoverError::NotSignedByOldKey {
+            key_id: honest.verifier().key_id(),
+        },
+    });
+    assert!(at > 0);
+    expect_failure(&honest, &b, None, err.clone());
+    let s = first_state(&honest);
+    expect_failure(&honest, &b, Some(&s), err);
+    // A bad signature line claiming the old key is refused the same way.
+    let h = Handover::sign(&forged.signer_at(0), &forged.signer(), at).unwrap();
+    let bad = h.note().to_string();
+    let first_sig = bad.split("\n\n").nth(1).unwrap().lines().next().unwrap().to_string();
+    let b64 = first_sig.rsplit(' ').next().unwrap();
+    let mut flipped: Vec<char> = b64.chars().collect();
+    flipped[10] = if flipped[10] == 'A' { 'B' } else { 'A' };
+    let flipped: String = flipped.into_iter().collect();
+    let mut b2 = b.clone();
+    b2.handovers = vec![bad.replacen(b64, &flipped, 1)];
+    assert_eq!(
+        verify_bundle(&b2, &honest.verifier(), &SUBJECT, None, T0 + 10_000).unwrap_err(),
+        BundleError::KeyHistory(HistoryError::Handover {
+            position: 1,
+            error: HandoverError::NotSignedByOldKey {
+                key_id: honest.verifier().key_id(),
+            },
+        })
+    );
+}
+
+#[test]
+fn rotation_handover_not_signed_by_the_new_key() {
+    let (t, _) = rotated();
+    let mut b = t.bundle(None, T0 + 10_000);
+    b.handovers[0] = without_signature_of(&b.handovers[0], SEED_B);
+    expect_failure(
+        &t,
+        &b,
+        None,
+        BundleError::KeyHistory(HistoryError::Handover {
+            position: 1,
+            error: HandoverError::NotSignedByNewKey { key_id: key_id(SEED_B) },
+        }),
+    );
+}
+
+#[test]
+fn rotation_broken_chain() {
+    let (mut t, _) = rotated();
+    t.rotate(SEED_C);
+    t.add();
+    let honest = t.bundle(None, T0 + 10_000);
+    assert!(verify_bundle(&honest, &t.verifier(), &SUBJECT, None, T0 + 10_000).is_ok());
+    // The first handover withheld: the second does not hand over from the pinned key.
+    let mut b = honest.clone();
+    b.handovers.remove(0);
+    let broken = BundleError::KeyHistory(HistoryError::Handover {
+        position: 1,
+        error: HandoverError::NotFromKeyInForce {
+            expected: t.verifier().key_id(),
+            found: key_id(SEED_B),
+        },
+    });
+    expect_failure(&t, &b, None, broken.clone());
+    // Reordered: the same.
+    let mut b = honest.clone();
+    b.handovers.swap(0, 1);
+    expect_failure(&t, &b, None, broken);
+    // No handovers at all: the checkpoint's key is unknown to the pinned key.
+    let mut b = honest.clone();
+    b.handovers.clear();
+    expect_failure(&t, &b, None, BundleError::CheckpointNotSigned);
+    // A handover that takes effect before the previous one.
+    let mut back = TestLog::new();
+    back.add();
+    back.noise(3);
+    back.rotate(SEED_B);
+    let h = Handover::sign(&back.signer(), &LogSigner::from_seed(ORIGIN, &SEED_C).unwrap(), 1).unwrap();
+    back.handovers.push(h.note().to_string());
+    back.seeds.push(SEED_C);
+    let b = back.bundle(None, T0 + 10_000);
+    assert_eq!(
+        verify_bundle(&b, &back.verifier(), &SUBJECT, None, T0 + 10_000).unwrap_err(),
+        BundleError::KeyHistory(HistoryError::Handover {
+            position: 2,
+            error: HandoverError::SizeDecreases { from: 1, previous: 4 },
+        })
+    );
+}
+
+#[test]
+fn rotation_pinned_a_later_key() {
+    let (t, _) = rotated();
+    let b = t.bundle(None, T0 + 10_000);
+    let later = t.signer().verifier();
+    assert_eq!(
+        verify_bundle(&b, &later, &SUBJECT, None, T0 + 10_000).unwrap_err(),
+        BundleError::KeyHistory(HistoryError::PinnedKeyNotOriginal {
+            key_id: key_id(SEED_B),
+            position: 1,
+        })
+    );
+}
+
+#[test]
+fn rotation_handover_beyond_the_checkpoint() {
+    let mut t = five();
+    let size = t.log.size();
+    let h = Handover::sign(&t.signer(), &LogSigner::from_seed(ORIGIN, &SEED_B).unwrap(), size + 5).unwrap();
+    t.handovers.push(h.note().to_string());
+    let b = t.bundle(None, T0 + 10_000);
+    assert_eq!(
+        verify_bundle(&b, &t.verifier(), &SUBJECT, None, T0 + 10_000).unwrap_err(),
+        BundleError::HandoverAfterCheckpoint {
+            position: 1,
+            from: size + 5,
+            size
+        }
+    );
+}
+
+#[test]
+fn rotation_hidden_from_a_state_that_saw_it() {
+    let (t, _) = rotated();
+    let s = first_state(&t);
+    assert_eq!(s.handovers(), 1);
+    // The log shows the subject a history without the rotation it saw.
+    let mut b = t.bundle(Some(&s), T0 + 10_000);
+    b.handovers.clear();
+    expect_failure(&t, &b, Some(&s), BundleError::KeyHistoryShorter { saved: 1, got: 0 });
+}
+
+#[test]
+fn rotation_history_rewritten_after_a_state_saw_it() {
+    // The original key, before its seed was destroyed, also signed a handover to key C at
+    // the same size: a forked history. A subject that accepted B refuses C.
+    let (t, at) = rotated();
+    let s = first_state(&t);
+    let mut fork = five();
+    assert_eq!(fork.log.size(), at);
+    fork.rotate(SEED_C);
+    fork.noise(6);
+    fork.add();
+    let b = fork.bundle(Some(&s), T0 + 10_000);
+    assert_eq!(
+        verify_bundle(&b, &t.verifier(), &SUBJECT, Some(&s), T0 + 10_000).unwrap_err(),
+        BundleError::KeyHistoryDiffers { handovers: 1 }
+    );
+}
+
+#[test]
+fn rotation_handover_of_another_log_or_a_checkpoint_as_handover() {
+    let (t, _) = rotated();
+    let mut b = t.bundle(None, T0 + 10_000);
+    // A checkpoint is never a handover, and a handover never a checkpoint.
+    b.handovers = vec![t.checkpoint()];
+    assert!(matches!(
+        verify_bundle(&b, &t.verifier(), &SUBJECT, None, T0 + 10_000).unwrap_err(),
+        BundleError::KeyHistory(HistoryError::Handover {
+            position: 1,
+            error: HandoverError::Malformed(FormatError::Handover { line: 1, .. })
+        })
+    ));
+    assert!(matches!(
+        t.signer_at(0)
+            .verifier()
+            .verify_checkpoint(&t.handovers[0])
+            .unwrap_err(),
+        VerifyError::Format(FormatError::Checkpoint { line: 2, .. })
+    ));
+    // Another log's handover (its own keys, its own origin).
+    let other = LogSigner::from_seed("other.example/log", &[1; 32]).unwrap();
+    let other2 = LogSigner::from_seed("other.example/log", &[2; 32]).unwrap();
+    b.handovers = vec![Handover::sign(&other, &other2, 3).unwrap().note().to_string()];
+    assert!(matches!(
+        verify_bundle(&b, &t.verifier(), &SUBJECT, None, T0 + 10_000).unwrap_err(),
+        BundleError::KeyHistory(HistoryError::Handover {
+            position: 1,
+            error: HandoverError::OtherOrigin { .. }
+        })
+    ));
+}
+
+// ------------------------------------------------------------------------------------------
 // Any bit flipped anywhere
 // ------------------------------------------------------------------------------------------
 
@@ -1350,6 +1768,25 @@ mod flips {
             t.add();
             let s = first_state(&t);
             t.noise(3);
+            t.add();
+            let mut bytes = t.bundle(Some(&s), T0 + 10_000).to_bytes();
+            let i = at.index(bytes.len());
+            bytes[i] ^= 1 << bit;
+            prop_assert!(
+                verify_bundle_bytes(&bytes, &t.verifier(), &SUBJECT, Some(&s.to_bytes()), T0 + 10_000).is_err(),
+                "flip of bit {} at byte {} accepted", bit, i
+            );
+        }
+
+        /// The same across a log key rotation: no bit of the handover, of a receipt of either
+        /// key or of the new key's checkpoint can be flipped.
+        #[test]
+        fn any_bit_flip_of_a_rotated_bundle_is_refused(at in any::<prop::sample::Index>(), bit in 0u8..8) {
+            let mut t = TestLog::new();
+            t.add();
+            t.noise(2);
+            let s = first_state(&t);
+            t.rotate(SEED_B);
             t.add();
             let mut bytes = t.bundle(Some(&s), T0 + 10_000).to_bytes();
             let i = at.index(bytes.len());

@@ -10,7 +10,12 @@
 //     tlog.CheckTree;
 //   - every leaf is a receipt `0x01 ‖ body ‖ Ed25519 signature` over
 //     "credseal:v1:receipt" ‖ 0x00 ‖ 0x01 ‖ body, verified with crypto/ed25519;
-//   - tampered notes and proofs are rejected.
+//   - tampered notes and proofs are rejected;
+//   - after a log key rotation: the handover note opens with note.Open and carries valid
+//     signatures of both the old and the new key (same key name, two key ids), and names
+//     both keys; the new key's checkpoint opens with the new verifier alone (a plain C2SP
+//     verifier) and not with the old one; the new key's receipts verify with
+//     crypto/ed25519; tlog.CheckTree proves the rotated log extends the old one.
 //
 // It exits non-zero on the first failure.
 package main
@@ -259,6 +264,86 @@ func main() {
 		}
 	}
 
-	fmt.Printf("interop: ok: %s, %d receipts, %d inclusion proofs, consistency %d → %d, %d stored hashes match tlog\n",
+	rotation(verifier, vkey, cp)
+
+	fmt.Printf("interop: ok: %s, %d receipts, %d inclusion proofs, consistency %d → %d, %d stored hashes match tlog; log key rotation checked\n",
 		verifier.Name(), len(leaves), len(inclusion), cp3.size, cp.size, len(stored))
+}
+
+// rotation checks the log key rotation: the handover note, the new key's checkpoint and
+// receipts, and the consistency of the rotated log with the old checkpoint.
+func rotation(old note.Verifier, oldKey string, cp checkpoint) {
+	newKey := strings.TrimSpace(string(read("vkey2.txt")))
+	nv, err := note.NewVerifier(newKey)
+	if err != nil {
+		fail("note.NewVerifier(%q): %v", newKey, err)
+	}
+	if nv.Name() != old.Name() || nv.KeyHash() == old.KeyHash() {
+		fail("the new key must have the log's name and another key id")
+	}
+	// The handover: both signatures verify; its text names the log, the size and both keys.
+	msg := read("handover.note")
+	n, err := note.Open(msg, note.VerifierList(old, nv))
+	if err != nil {
+		fail("handover.note: note.Open: %v", err)
+	}
+	if len(n.Sigs) != 2 || n.Sigs[0].Hash != old.KeyHash() || n.Sigs[1].Hash != nv.KeyHash() {
+		fail("handover.note: expected signatures of the old then the new key, got %+v", n.Sigs)
+	}
+	want := fmt.Sprintf("credseal log key handover\n%s\n%d\n%s\n%s\n", old.Name(), cp.size, oldKey, newKey)
+	if n.Text != want {
+		fail("handover.note: text %q, want %q", n.Text, want)
+	}
+	// Each key on its own verifies its line (a verifier that knows only one key).
+	for _, v := range []note.Verifier{old, nv} {
+		one, err := note.Open(msg, note.VerifierList(v))
+		if err != nil || len(one.Sigs) != 1 {
+			fail("handover.note with one verifier: %v", err)
+		}
+	}
+	bad := bytes.Replace(msg, []byte(fmt.Sprintf("\n%d\n", cp.size)), []byte(fmt.Sprintf("\n%d\n", cp.size+1)), 1)
+	if _, err := note.Open(bad, note.VerifierList(old, nv)); err == nil {
+		fail("a handover with another size opened")
+	}
+
+	// The new key's checkpoint: a plain C2SP verifier with the new key accepts it; the old
+	// key's verifier finds no signature of its own.
+	cp9 := openCheckpoint("checkpoint9.note", nv)
+	if _, err := note.Open(read("checkpoint9.note"), note.VerifierList(old)); err == nil {
+		fail("checkpoint9.note opened with the retired key")
+	}
+	var consistency struct {
+		OldSize int64          `json:"old_size"`
+		NewSize int64          `json:"new_size"`
+		Proof   tlog.TreeProof `json:"proof"`
+	}
+	readJSON("consistency9.json", &consistency)
+	if consistency.OldSize != cp.size || consistency.NewSize != cp9.size {
+		fail("consistency9 sizes %d → %d", consistency.OldSize, consistency.NewSize)
+	}
+	if err := tlog.CheckTree(consistency.Proof, cp9.size, cp9.root, cp.size, cp.root); err != nil {
+		fail("tlog.CheckTree(%d → %d): %v", cp.size, cp9.size, err)
+	}
+
+	// The new key's receipts.
+	raw, err := base64.StdEncoding.DecodeString(strings.SplitN(newKey, "+", 3)[2])
+	if err != nil || len(raw) != 33 || raw[0] != 1 {
+		fail("vkey2 key data")
+	}
+	pub := ed25519.PublicKey(raw[1:])
+	var leaves64 []string
+	readJSON("rotated_leaves.json", &leaves64)
+	if int64(len(leaves64)) != cp9.size-cp.size {
+		fail("%d rotated leaves for sizes %d → %d", len(leaves64), cp.size, cp9.size)
+	}
+	for i, s := range leaves64 {
+		leaf, err := base64.StdEncoding.DecodeString(s)
+		if err != nil || len(leaf) < 66 || leaf[0] != 1 {
+			fail("rotated leaf %d", i)
+		}
+		body, sig := leaf[:len(leaf)-64], leaf[len(leaf)-64:]
+		if !ed25519.Verify(pub, append([]byte("credseal:v1:receipt\x00"), body...), sig) {
+			fail("rotated receipt %d: the new key's signature does not verify", i)
+		}
+	}
 }
