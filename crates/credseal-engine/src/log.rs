@@ -454,9 +454,9 @@ impl Platform {
         }
         // The map must be the one the latest checkpoint commits to.
         if let Some(text) = self.latest_checkpoint()? {
+            // Signed by the key of its size: after a log-key rotation, the old one.
             let cp = self
-                .log_signer()?
-                .verifier()
+                .log_key_history()?
                 .verify_checkpoint(&text)
                 .map_err(|e| EngineError::Corrupt {
                     what: "latest checkpoint".into(),
