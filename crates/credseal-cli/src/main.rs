@@ -330,10 +330,10 @@ enum BenchCommand {
         /// Threads running queries (and the floor).
         #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=256))]
         threads: u64,
-        /// Queries each thread keeps in flight, as a server with many clients does: it
+        /// Queries each thread keeps in flight (default 64), as a server with many clients does: it
         /// starts the next query while earlier receipts wait for their group commit (1: each
         /// thread waits for every answer before the next query).
-        #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=1024))]
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=1024))]
         in_flight: u64,
         /// Work directory (default: a temporary one, removed afterwards).
         #[arg(long, value_name = "DIR")]
