@@ -236,6 +236,9 @@ fn map_error(e: credseal_log::MapError<EngineError>) -> EngineError {
     }
 }
 
+/// Queued receipts at which the thread that queues the last one leads a commit at once.
+const COMMIT_AT: usize = 32;
+
 /// Longest a commit leader waits for receipts of queries already under way.
 const LINGER: std::time::Duration = std::time::Duration::from_micros(1500);
 
@@ -527,12 +530,13 @@ impl Platform {
             self.store.apply(extra)?;
             return Ok(Vec::new());
         }
-        let tickets = self.enqueue_receipts(items, extra)?;
+        let tickets = self.enqueue_receipts(items, extra, now)?;
         self.wait_receipts(tickets, now)
     }
 
     /// Queues receipts (and `extra` writes) for the next group commit without waiting.
-    pub(crate) fn enqueue_receipts(&self, items: Vec<NewReceipt>, extra: Batch) -> Result<Tickets<'_>> {
+    /// `now` is the commit time if queueing them starts a commit.
+    pub(crate) fn enqueue_receipts(&self, items: Vec<NewReceipt>, extra: Batch, now: u64) -> Result<Tickets<'_>> {
         let mut st = self
             .log
             .state
@@ -549,6 +553,11 @@ impl Platform {
             tickets.push(t);
         }
         self.log.cv.notify_all();
+        // Enough receipts for a commit of their own: lead it now, so that it runs while
+        // other threads still have queries in flight, not only once every thread waits.
+        if st.queue.len() >= COMMIT_AT && !st.committing {
+            drop(self.lead_commit(st, now)?);
+        }
         Ok(Tickets {
             log: &self.log,
             tickets,
@@ -567,54 +576,66 @@ impl Platform {
                 return results.into_iter().map(|r| r.map_err(Failure::into_error)).collect();
             }
             if !st.committing && !st.queue.is_empty() {
-                st.committing = true;
-                // Group commit: give queries already under way a moment to join this flush.
-                let deadline = std::time::Instant::now() + LINGER;
-                loop {
-                    let waiting = self.log.active.load(std::sync::atomic::Ordering::SeqCst);
-                    let now_t = std::time::Instant::now();
-                    if st.queue.len() >= waiting || now_t >= deadline {
-                        break;
-                    }
-                    st = self
-                        .log
-                        .cv
-                        .wait_timeout(st, deadline - now_t)
-                        .map_err(|_| poisoned())?
-                        .0;
-                }
-                let batch = std::mem::take(&mut st.queue);
-                let extras = std::mem::take(&mut st.extras);
-                let size = st.size;
-                drop(st);
-                // Whatever happens, the batch's waiters get a result and `committing` ends.
-                let r = size
-                    .map_or_else(|| self.log_size(), Ok)
-                    .and_then(|size| Ok((size, self.commit(size, &batch, extras, now)?)));
-                st = self.log.state.lock().map_err(|_| poisoned())?;
-                st.committing = false;
-                let results: Vec<std::result::Result<Committed, Failure>> = match r {
-                    Ok((size, committed)) => {
-                        st.size = Some(size + batch.len() as u64);
-                        st.batches.push(batch.len());
-                        committed.into_iter().map(Ok).collect()
-                    }
-                    Err(e) => {
-                        st.size = None;
-                        let f = Failure::of(&e);
-                        batch.iter().map(|_| Err(f.clone())).collect()
-                    }
-                };
-                for ((t, _), r) in batch.iter().zip(results) {
-                    if !st.abandoned.remove(t) {
-                        st.done.insert(*t, r);
-                    }
-                }
-                self.log.cv.notify_all();
+                st = self.lead_commit(st, now)?;
                 continue;
             }
             st = self.log.cv.wait(st).map_err(|_| poisoned())?;
         }
+    }
+
+    /// Commits everything queued, as the leader of one group commit (`st.committing` must
+    /// be false). Every receipt of the batch gets its result in `done`.
+    fn lead_commit<'a>(
+        &'a self,
+        mut st: std::sync::MutexGuard<'a, State>,
+        now: u64,
+    ) -> Result<std::sync::MutexGuard<'a, State>> {
+        let poisoned = || EngineError::Invalid("the receipt log lock is poisoned".into());
+        st.committing = true;
+        // Group commit: give queries already under way a moment to join this flush.
+        let deadline = std::time::Instant::now() + LINGER;
+        loop {
+            let waiting = self.log.active.load(std::sync::atomic::Ordering::SeqCst);
+            let now_t = std::time::Instant::now();
+            if st.queue.len() >= waiting || now_t >= deadline {
+                break;
+            }
+            st = self
+                .log
+                .cv
+                .wait_timeout(st, deadline - now_t)
+                .map_err(|_| poisoned())?
+                .0;
+        }
+        let batch = std::mem::take(&mut st.queue);
+        let extras = std::mem::take(&mut st.extras);
+        let size = st.size;
+        drop(st);
+        // Whatever happens, the batch's waiters get a result and `committing` ends.
+        let r = size
+            .map_or_else(|| self.log_size(), Ok)
+            .and_then(|size| Ok((size, self.commit(size, &batch, extras, now)?)));
+        let mut st = self.log.state.lock().map_err(|_| poisoned())?;
+        st.committing = false;
+        let results: Vec<std::result::Result<Committed, Failure>> = match r {
+            Ok((size, committed)) => {
+                st.size = Some(size + batch.len() as u64);
+                st.batches.push(batch.len());
+                committed.into_iter().map(Ok).collect()
+            }
+            Err(e) => {
+                st.size = None;
+                let f = Failure::of(&e);
+                batch.iter().map(|_| Err(f.clone())).collect()
+            }
+        };
+        for ((t, _), r) in batch.iter().zip(results) {
+            if !st.abandoned.remove(t) {
+                st.done.insert(*t, r);
+            }
+        }
+        self.log.cv.notify_all();
+        Ok(st)
     }
 
     fn subject_head(&self, blind: &BlindId) -> Result<Option<(u64, Hash, u64)>> {

@@ -601,7 +601,7 @@ impl Platform {
         };
         let recipient = SealingPublicKey::from_bytes(grant.sealing_key())
             .map_err(|e| EngineError::Invalid(format!("the requester's sealing key: {e}")))?;
-        let tickets = self.enqueue_receipts(vec![receipt], Batch::new())?;
+        let tickets = self.enqueue_receipts(vec![receipt], Batch::new(), now)?;
         Ok(PendingAnswer {
             platform: self,
             tickets,
