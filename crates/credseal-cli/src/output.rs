@@ -307,6 +307,13 @@ pub fn bench_rewrap(r: &credseal_engine::bench::RewrapBench, json: bool) {
     ];
     print!("{}", table(&["", "seconds", "data keys/s"], &rows));
     println!("ratio_to_floor: {:.2}", r.ratio_to_floor);
+    println!(
+        "database on disk: {} B before the rewrap, {} B after ({} B per subject before, {} after)",
+        r.disk_bytes_before,
+        r.disk_bytes_after,
+        r.disk_bytes_before / r.subjects.max(1),
+        r.disk_bytes_after / r.subjects.max(1)
+    );
 }
 
 pub fn bench_verify(r: &VerifyBench, json: bool) {

@@ -860,6 +860,12 @@ pub struct RewrapBench {
     pub floor_deks_per_s: f64,
     /// floor_seconds / seconds.
     pub ratio_to_floor: f64,
+    /// Bytes on disk of the database before the rewrap (sum of the file lengths in its
+    /// directory).
+    pub disk_bytes_before: u64,
+    /// Bytes on disk of the database after the rewrap: every subject's value rewritten, so the
+    /// old copies are garbage (sled's, or dead bytes in the value log, never reclaimed).
+    pub disk_bytes_after: u64,
 }
 
 /// Subjects written per batch while building the store.
@@ -953,10 +959,14 @@ pub fn bench_rewrap(catalog_text: &str, subjects: u64, work: &Path, progress: &d
         }
     }
 
+    let db_dir = dir.join(crate::platform::DB_DIR);
+    let disk_bytes_before = dir_size(&db_dir);
+
     // Ours.
     let t = Instant::now();
     let s = p.rewrap(progress)?;
     let seconds = t.elapsed().as_secs_f64();
+    let disk_bytes_after = dir_size(&db_dir);
     let data_keys = wrapped.len() as u64;
     if s.rewrapped != data_keys {
         return Err(EngineError::Invalid(format!(
@@ -1005,6 +1015,8 @@ pub fn bench_rewrap(catalog_text: &str, subjects: u64, work: &Path, progress: &d
         floor_seconds,
         floor_deks_per_s: n / floor_seconds,
         ratio_to_floor: floor_seconds / seconds,
+        disk_bytes_before,
+        disk_bytes_after,
     })
 }
 

@@ -20,9 +20,10 @@ type Property = (&'static str, fn(&dyn Store));
 
 /// Every property, each on a fresh store from `make`.
 pub fn run_all<S: Store>(make: &dyn Fn() -> S) {
-    let props: [Property; 15] = [
+    let props: [Property; 16] = [
         ("fresh_store_is_empty", fresh_store_is_empty),
         ("put_get_delete", put_get_delete),
+        ("values_around_512_bytes", values_around_512_bytes),
         ("trees_are_isolated", trees_are_isolated),
         ("binary_keys", binary_keys),
         ("scan_prefix_order", scan_prefix_order),
@@ -113,6 +114,72 @@ pub fn put_get_delete(store: &dyn Store) {
     let big = vec![0xA5u8; 100_000];
     put(store, t, b"big", &big);
     assert_eq!(ok(store.get(t, b"big"), "get big"), Some(big));
+}
+
+/// Values on both sides of 512 bytes (where the sled backend moves values into its value log)
+/// round-trip through every read, and keep doing so when overwritten across that size.
+pub fn values_around_512_bytes(store: &dyn Store) {
+    let t = Tree::Records;
+    let sizes = [0usize, 1, 511, 512, 513, 4_096, 70_000];
+    // A distinct value per size and round, so that a read of the wrong bytes shows.
+    let value = |n: usize, round: u8| -> Vec<u8> { (0..n).map(|i| (i as u8).wrapping_mul(31) ^ round).collect() };
+    let key = |n: usize| format!("v/{n:06}").into_bytes();
+    for round in 0..3u8 {
+        // Round 1 writes the sizes in reverse order, so each key changes size across 512.
+        let mut b = Batch::new();
+        for (i, &n) in sizes.iter().enumerate() {
+            let n2 = if round == 1 { sizes[sizes.len() - 1 - i] } else { n };
+            b.put(t, key(n), value(n2, round));
+        }
+        ok(store.apply(b), "apply");
+        let want: Entries = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| {
+                let n2 = if round == 1 { sizes[sizes.len() - 1 - i] } else { n };
+                (key(n), value(n2, round))
+            })
+            .collect();
+        for (k, v) in &want {
+            assert_eq!(ok(store.get(t, k), "get").as_ref(), Some(v), "round {round} key {k:?}");
+            assert!(ok(store.contains(t, k), "contains"));
+        }
+        assert_eq!(collect(store.scan_prefix(t, b"v/"), "scan"), want, "round {round}");
+        assert_eq!(
+            collect(store.scan_prefix_after(t, b"v/", Some(&want[2].0)), "scan after"),
+            want[3..].to_vec(),
+            "round {round}"
+        );
+        assert_eq!(
+            ok(store.last_with_prefix(t, b"v/"), "last"),
+            want.last().cloned(),
+            "round {round}"
+        );
+        assert_eq!(ok(store.count_prefix(t, b"v/"), "count"), sizes.len() as u64);
+    }
+    // Deleting a big value; insert_new with a big value; a big value in another tree.
+    delete(store, t, &key(4_096));
+    assert_eq!(ok(store.get(t, &key(4_096)), "get deleted"), None);
+    assert!(!ok(store.contains(t, &key(4_096)), "contains deleted"));
+    let big = value(1_000, 9);
+    assert!(ok(store.insert_new(Tree::Replay, b"big", &big), "insert_new big"));
+    assert!(!ok(
+        store.insert_new(Tree::Replay, b"big", &value(600, 1)),
+        "insert_new big again"
+    ));
+    assert_eq!(ok(store.get(Tree::Replay, b"big"), "get insert_new"), Some(big.clone()));
+    put(store, Tree::Meta, &key(4_096), &big);
+    assert_eq!(ok(store.get(Tree::Meta, &key(4_096)), "get other tree"), Some(big));
+    assert_eq!(ok(store.get(t, &key(4_096)), "still deleted"), None);
+    // A durable batch with values on both sides.
+    let mut b = Batch::new();
+    b.put(t, key(513), value(513, 7));
+    b.put(t, key(511), value(511, 7));
+    ok(store.apply_durable(b), "apply_durable");
+    assert_eq!(ok(store.get(t, &key(513)), "get durable big"), Some(value(513, 7)));
+    assert_eq!(ok(store.get(t, &key(511)), "get durable small"), Some(value(511, 7)));
+    ok(store.flush(), "flush");
+    assert_eq!(ok(store.get(t, &key(512)), "get after flush"), Some(value(512, 2)));
 }
 
 /// The same key in every tree names a different entry.

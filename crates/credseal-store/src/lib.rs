@@ -35,6 +35,12 @@
 //!
 //! [`Store::apply`] returns once the batch is visible; it is durable after [`Store::flush`].
 //! Callers group many writes per batch and flush on a bounded schedule.
+//!
+//! # On disk
+//!
+//! [`SledStore`] keeps values of 512 bytes and more once, in an append-only value log next to
+//! sled's files, with a checked pointer in sled (store format 2, `docs/formats.md` §11b);
+//! overwritten values stay there as dead bytes ([`SledStore::value_log_usage`]).
 
 mod batch;
 mod error;
@@ -43,6 +49,7 @@ mod memory;
 mod sled_store;
 mod store;
 mod tree;
+mod vlog;
 mod wal;
 
 #[doc(hidden)]
@@ -54,3 +61,4 @@ pub use memory::MemoryStore;
 pub use sled_store::{SledStore, sled_config};
 pub use store::{KvIter, KvPair, Store};
 pub use tree::Tree;
+pub use vlog::ValueLogUsage;

@@ -9,9 +9,14 @@
 //! flush stalls (MEASURED.md, sled section).
 //!
 //! Tag `0` is reserved for the store's own bookkeeping: the key `0x00 || "credseal-store/format"`
-//! holds the format version (`"1"`). It is written and flushed when a store is created; opening a
+//! holds the format version (`"2"`). It is written and flushed when a store is created; opening a
 //! database without it (an empty or foreign sled database, or one whose log sled silently
-//! discarded as garbage) fails with [`StoreError::Corrupt`] instead of looking like an empty store.
+//! discarded as garbage) fails with [`StoreError::Corrupt`] instead of looking like an empty store,
+//! and so does a database of another format (format `"1"` stored every value raw in sled).
+//!
+//! Every value of a logical tree is stored with a one-byte tag: inline, or a pointer into the
+//! value log `credseal.vlog` (the `vlog` module), where values of 512 bytes and more are kept
+//! once instead of being copied by sled on every page rewrite.
 
 use std::fs;
 use std::io;
@@ -22,14 +27,18 @@ use std::sync::Mutex;
 
 use crate::batch::Op;
 use crate::keys::{Span, tagged, untag};
-use crate::wal::{WAL_LIMIT, Wal, encode_frame};
+use crate::vlog::{VLOG_FILE, ValueLog, ValueLogUsage};
+use crate::wal::{WAL_FILE, WAL_LIMIT, Wal, encode_frame};
 use crate::{Batch, KvIter, KvPair, Store, StoreError, Tree};
 
 /// The format marker's key: tag 0, outside every logical tree.
 const FORMAT_KEY: &[u8] = b"\x00credseal-store/format";
 /// The sequence number of the last write-ahead-log frame applied to sled (u64 BE); tag 0.
 const WAL_SEQ_KEY: &[u8] = b"\x00credseal-store/wal-seq";
-/// The format this code writes and reads.
+/// The format this code writes and reads: 2, values tagged inline or pointing into the value
+/// log. Format 1 (every value raw in sled) is refused.
+const FORMAT: &[u8] = b"2";
+/// The format before the value log.
 const FORMAT_V1: &[u8] = b"1";
 /// sled's data file inside the store directory; its presence marks an existing database.
 const SLED_DB_FILE: &str = "db";
@@ -45,6 +54,8 @@ pub struct SledStore {
     path: PathBuf,
     /// The write-ahead log of durable batches, and the next frame's sequence number.
     wal: Mutex<(Wal, u64)>,
+    /// Big values, stored once outside sled.
+    vlog: ValueLog,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -60,6 +71,9 @@ impl std::fmt::Debug for SledStore {
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(1500);
 
 /// sled's segment size: 256 KiB instead of its default 512 KiB.
+///
+/// (Chosen when subject values were stored in sled. Since store format 2 they are in the
+/// value log and sled holds small entries only; the choice has not been measured again.)
 ///
 /// sled writes a page (a leaf of up to 17 entries, or a delta) larger than a quarter segment
 /// to a file of its own in `blobs/`, deleted as soon as the page is rewritten, instead of into
@@ -158,15 +172,66 @@ impl SledStore {
                 }
             }
         };
+        // The format first: nothing is written into a foreign or older database.
+        let fresh = check_format(&db, dir, create)?;
+        if !fresh && !dir.join(VLOG_FILE).exists() {
+            // Every format-2 store has the file from its creation on; without it the values
+            // its pointers name are gone (and an empty new file would hide that until a read).
+            return Err(StoreError::Corrupt {
+                detail: format!(
+                    "{} has lost its value log {VLOG_FILE}: the values stored in it are gone",
+                    dir.display()
+                ),
+            });
+        }
         let (wal, frames) = Wal::open(dir)?;
+        let vlog = ValueLog::open(dir)?;
+        if fresh {
+            // Marked as a credseal store only once its files exist (a crash before this leaves
+            // an empty, unmarked database, which `create` initialises again).
+            db.insert(FORMAT_KEY, FORMAT).map_err(|e| map_sled(e, dir))?;
+            db.flush().map_err(|e| map_sled(e, dir))?;
+        }
         let store = SledStore {
             db,
             path,
             wal: Mutex::new((wal, 0)),
+            vlog,
         };
-        store.check_format(create)?;
         store.recover(frames)?;
         Ok(store)
+    }
+
+    /// Live and dead bytes of the value log, counted by walking every stored value (cost linear
+    /// in the store's size; for reports and tools, not for the hot path).
+    pub fn value_log_usage(&self) -> Result<ValueLogUsage, StoreError> {
+        let mut usage = ValueLogUsage {
+            file_bytes: self.vlog.file_len()?,
+            ..ValueLogUsage::default()
+        };
+        for tree in Tree::ALL {
+            let Some(span) = Span::new(tree, &[], None) else {
+                continue;
+            };
+            for item in self.db.range(span.bounds()).values() {
+                ValueLog::count(&mut usage, &item.map_err(|e| self.err(e))?);
+            }
+        }
+        Ok(usage)
+    }
+
+    /// Flushes sled, the value log first (see the `vlog` module), and empties the
+    /// write-ahead log. Takes the log's lock guard: no frame is appended meanwhile.
+    fn flush_locked(&self, w: &mut (Wal, u64)) -> Result<(), StoreError> {
+        self.vlog.sync()?;
+        self.db.flush().map_err(|e| self.err(e))?;
+        // sled now holds every frame durably, and the value log every byte they name.
+        w.0.reset()
+    }
+
+    /// A stored value read back from sled under `key` (tagged) in `tree`.
+    fn resolve(&self, tree: Tree, key: &[u8], stored: &[u8]) -> Result<Vec<u8>, StoreError> {
+        self.vlog.resolve(tree, key, stored)
     }
 
     /// Applies the write-ahead-log frames sled lost in a crash (those after the last one it
@@ -178,52 +243,30 @@ impl SledStore {
                 detail: format!("{}: the write-ahead-log position is not 8 bytes", self.path.display()),
             })?),
         };
+        // First the value log: every value a logged frame placed there goes back at its
+        // offset (the frames sled holds too: a power loss may have taken their unsynced bytes
+        // while sled kept the pointers).
+        self.vlog.restore(frames.iter().flat_map(|f| {
+            f.ops.iter().zip(&f.placed).filter_map(|(op, at)| match (op, at) {
+                (Op::Put { value, .. }, Some(at)) => Some((*at, value.as_slice())),
+                _ => None,
+            })
+        }))?;
         let mut next = applied + 1;
         for f in frames {
             next = next.max(f.seq + 1);
             if f.seq > applied {
-                self.db.apply_batch(sled_batch(f.ops, f.seq)).map_err(|e| self.err(e))?;
+                let mut sb = sled_batch(f.ops, &f.placed);
+                sb.insert(WAL_SEQ_KEY, &f.seq.to_be_bytes());
+                self.db.apply_batch(sb).map_err(|e| self.err(e))?;
             }
         }
         let mut w = self.wal.lock().map_err(|_| poisoned())?;
         w.1 = next;
         if w.0.len() > 0 {
-            self.db.flush().map_err(|e| self.err(e))?;
-            w.0.reset()?;
+            self.flush_locked(&mut w)?;
         }
         Ok(())
-    }
-
-    /// Checks the format marker, writing it into a new, empty database when `create` is set.
-    fn check_format(&self, create: bool) -> Result<(), StoreError> {
-        match self.db.get(FORMAT_KEY).map_err(|e| self.err(e))? {
-            Some(v) if v.as_ref() == FORMAT_V1 => Ok(()),
-            Some(v) => Err(StoreError::Corrupt {
-                detail: format!(
-                    "{} has store format {:?}, this build reads format {:?}",
-                    self.path.display(),
-                    String::from_utf8_lossy(&v),
-                    String::from_utf8_lossy(FORMAT_V1)
-                ),
-            }),
-            None if create && self.db.is_empty() => {
-                self.db.insert(FORMAT_KEY, FORMAT_V1).map_err(|e| self.err(e))?;
-                self.flush()
-            }
-            None if self.db.is_empty() => Err(StoreError::Corrupt {
-                detail: format!(
-                    "{} holds an empty sled database without the credseal format marker \
-                     (never initialised, or its data was lost)",
-                    self.path.display()
-                ),
-            }),
-            None => Err(StoreError::Corrupt {
-                detail: format!(
-                    "{} is a sled database but not a credseal store (no format marker)",
-                    self.path.display()
-                ),
-            }),
-        }
     }
 
     fn err(&self, e: sled::Error) -> StoreError {
@@ -234,21 +277,20 @@ impl SledStore {
         let Some(span) = Span::new(tree, prefix, after) else {
             return Box::new(std::iter::empty());
         };
-        let path = self.path.clone();
         Box::new(self.db.range(span.bounds()).map(move |item| match item {
-            Ok((k, v)) => untag(tree, &k).map(|k| (k, v.to_vec())),
-            Err(e) => Err(map_sled(e, &path)),
+            Ok((k, v)) => Ok((untag(tree, &k)?, self.resolve(tree, &k, &v)?)),
+            Err(e) => Err(self.err(e)),
         }))
     }
 }
 
 impl Store for SledStore {
     fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .db
-            .get(tagged(tree, key))
-            .map_err(|e| self.err(e))?
-            .map(|v| v.to_vec()))
+        let key = tagged(tree, key);
+        match self.db.get(&key).map_err(|e| self.err(e))? {
+            None => Ok(None),
+            Some(stored) => self.resolve(tree, &key, &stored).map(Some),
+        }
     }
 
     fn contains(&self, tree: Tree, key: &[u8]) -> Result<bool, StoreError> {
@@ -270,7 +312,7 @@ impl Store for SledStore {
         match self.db.range(span.bounds()).next_back() {
             None => Ok(None),
             Some(Err(e)) => Err(self.err(e)),
-            Some(Ok((k, v))) => Ok(Some((untag(tree, &k)?, v.to_vec()))),
+            Some(Ok((k, v))) => Ok(Some((untag(tree, &k)?, self.resolve(tree, &k, &v)?))),
         }
     }
 
@@ -291,66 +333,122 @@ impl Store for SledStore {
             return Ok(());
         }
         // One sled::Batch on the one sled::Tree: atomic across logical trees. sled keeps the
-        // last write per key, matching "the later operation wins".
-        let mut sb = sled::Batch::default();
-        for op in batch.into_ops() {
-            add_op(&mut sb, op);
-        }
-        self.db.apply_batch(sb).map_err(|e| self.err(e))
+        // last write per key, matching "the later operation wins". Big values go to the value
+        // log in one write, durable before sled sees their pointers.
+        let ops = batch.into_ops();
+        let placed = self.vlog.append(&ops, true)?;
+        self.db.apply_batch(sled_batch(ops, &placed)).map_err(|e| self.err(e))
     }
 
-    /// One frame in the write-ahead log and one `fdatasync`, then the batch (with the frame's
-    /// sequence number) into sled without a flush. See the `wal` module.
+    /// Big values into the value log without a sync, then one frame (full values and their
+    /// value-log offsets) in the write-ahead log and one `fdatasync`, then the batch (with the
+    /// frame's sequence number) into sled without a flush. One `fdatasync` per commit, big
+    /// values or not. See the `wal` and `vlog` modules.
     fn apply_durable(&self, batch: Batch) -> Result<(), StoreError> {
         let ops = batch.into_ops();
         let mut w = self.wal.lock().map_err(|_| poisoned())?;
         let seq = w.1;
-        w.0.append(&encode_frame(seq, &ops))?;
+        // If the frame fails, these bytes are garbage: nothing points at them.
+        let placed = self.vlog.append(&ops, false)?;
+        w.0.append(&encode_frame(seq, &ops, &placed))?;
         w.1 += 1;
         // Under the lock: sled receives the frames in sequence order.
-        self.db.apply_batch(sled_batch(ops, seq)).map_err(|e| self.err(e))?;
+        let mut sb = sled_batch(ops, &placed);
+        sb.insert(WAL_SEQ_KEY, &seq.to_be_bytes());
+        self.db.apply_batch(sb).map_err(|e| self.err(e))?;
         if w.0.len() > WAL_LIMIT {
-            self.db.flush().map_err(|e| self.err(e))?;
-            w.0.reset()?;
+            self.flush_locked(&mut w)?;
         }
         Ok(())
     }
 
     fn insert_new(&self, tree: Tree, key: &[u8], value: &[u8]) -> Result<bool, StoreError> {
+        // A big value is appended (durably) first; if the slot is taken, it is garbage.
+        let op = Op::Put {
+            tree,
+            key: key.to_vec(),
+            value: value.to_vec(),
+        };
+        let at = self.vlog.append(std::slice::from_ref(&op), true)?[0];
+        let key = tagged(tree, key);
+        let stored = crate::vlog::stored(&key, value, at);
         let swapped = self
             .db
-            .compare_and_swap(tagged(tree, key), None as Option<&[u8]>, Some(value))
+            .compare_and_swap(key, None as Option<&[u8]>, Some(stored))
             .map_err(|e| self.err(e))?;
         Ok(swapped.is_ok())
     }
 
+    /// Syncs the value log, flushes sled and empties the write-ahead log (in that order: see
+    /// the `vlog` module).
     fn flush(&self) -> Result<(), StoreError> {
         let mut w = self.wal.lock().map_err(|_| poisoned())?;
-        self.db.flush().map_err(|e| self.err(e))?;
-        // sled now holds every frame durably.
-        w.0.reset()
+        self.flush_locked(&mut w)
     }
 
+    /// sled's files, the write-ahead log and the value log.
     fn size_on_disk(&self) -> Result<u64, StoreError> {
-        self.db.size_on_disk().map_err(|e| self.err(e))
+        let sled = self.db.size_on_disk().map_err(|e| self.err(e))?;
+        let wal_path = self.path.join(WAL_FILE);
+        let wal = fs::metadata(&wal_path).map_err(|e| map_io(e, &wal_path))?.len();
+        Ok(sled + wal + self.vlog.file_len()?)
     }
 }
 
-fn add_op(sb: &mut sled::Batch, op: Op) {
-    match op {
-        Op::Put { tree, key, value } => sb.insert(tagged(tree, &key), value),
-        Op::Delete { tree, key } => sb.remove(tagged(tree, &key)),
-    }
-}
-
-/// A frame's operations and its sequence number as one sled batch.
-fn sled_batch(ops: Vec<Op>, seq: u64) -> sled::Batch {
+/// A batch's operations as one sled batch: tagged keys, values inline or as pointers to where
+/// `placed` says the value log holds them.
+fn sled_batch(ops: Vec<Op>, placed: &[Option<u64>]) -> sled::Batch {
     let mut sb = sled::Batch::default();
-    for op in ops {
-        add_op(&mut sb, op);
+    for (i, op) in ops.into_iter().enumerate() {
+        match op {
+            Op::Put { tree, key, value } => {
+                let key = tagged(tree, &key);
+                let stored = crate::vlog::stored(&key, &value, placed.get(i).copied().flatten());
+                sb.insert(key, stored);
+            }
+            Op::Delete { tree, key } => sb.remove(tagged(tree, &key)),
+        }
     }
-    sb.insert(WAL_SEQ_KEY, &seq.to_be_bytes());
     sb
+}
+
+/// Checks the format marker. `Ok(true)`: a new, empty database that `create` allows to
+/// initialise (the caller writes the marker); `Ok(false)`: a store of this format.
+fn check_format(db: &sled::Db, dir: &Path, create: bool) -> Result<bool, StoreError> {
+    let err = |e| map_sled(e, dir);
+    match db.get(FORMAT_KEY).map_err(err)? {
+        Some(v) if v.as_ref() == FORMAT => Ok(false),
+        Some(v) if v.as_ref() == FORMAT_V1 => Err(StoreError::Corrupt {
+            detail: format!(
+                "{} has store format \"1\" (every value in sled, before the value log), this build \
+                 reads only format \"2\" and has no converter: keep using the release that wrote \
+                 it, or create a new store with this build and ingest again",
+                dir.display()
+            ),
+        }),
+        Some(v) => Err(StoreError::Corrupt {
+            detail: format!(
+                "{} has store format {:?}, this build reads format {:?}",
+                dir.display(),
+                String::from_utf8_lossy(&v),
+                String::from_utf8_lossy(FORMAT)
+            ),
+        }),
+        None if create && db.is_empty() => Ok(true),
+        None if db.is_empty() => Err(StoreError::Corrupt {
+            detail: format!(
+                "{} holds an empty sled database without the credseal format marker \
+                 (never initialised, or its data was lost)",
+                dir.display()
+            ),
+        }),
+        None => Err(StoreError::Corrupt {
+            detail: format!(
+                "{} is a sled database but not a credseal store (no format marker)",
+                dir.display()
+            ),
+        }),
+    }
 }
 
 fn poisoned() -> StoreError {
@@ -483,9 +581,9 @@ mod tests {
         // As if the process died after frame 1 (already in sled) was logged again, and after
         // frame 2 reached the log but not sled.
         let (mut w, _) = Wal::open(dir.path()).unwrap();
-        w.append(&encode_frame(1, &put(Tree::LogLeaves, b"a", b"stale").into_ops()))
+        w.append(&encode_frame(1, &put(Tree::LogLeaves, b"a", b"stale").into_ops(), &[]))
             .unwrap();
-        w.append(&encode_frame(2, &put(Tree::LogLeaves, b"b", b"3").into_ops()))
+        w.append(&encode_frame(2, &put(Tree::LogLeaves, b"b", b"3").into_ops(), &[]))
             .unwrap();
         drop(w);
         let s = SledStore::open(dir.path(), false).unwrap();
@@ -517,6 +615,130 @@ mod tests {
         for i in 0..50u8 {
             assert_eq!(s.get(Tree::Checkpoints, &[i]).unwrap(), Some(vec![i; 40]));
         }
+    }
+
+    fn vlog_len(dir: &Path) -> u64 {
+        std::fs::metadata(dir.join(VLOG_FILE)).unwrap().len()
+    }
+
+    #[test]
+    fn a_lost_frame_with_big_values_is_recovered_through_the_value_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SledStore::open(dir.path(), true).unwrap();
+        s.apply_durable(put(Tree::Records, b"a", &[1; 2_000])).unwrap(); // frame 1
+        assert_eq!(
+            vlog_len(dir.path()),
+            2_000,
+            "a durable batch's big value is in the value log"
+        );
+        s.flush().unwrap();
+        drop(s);
+        // As if the process died after frame 2 (a big value placed at byte 2000 of the value
+        // log, a small one and a delete) reached the write-ahead log but not sled, and a power
+        // loss took the value log's unsynced bytes.
+        let mut frame = put(Tree::Records, b"b", &[2; 3_000]);
+        frame.put(Tree::LogLeaves, b"c".to_vec(), vec![3; 100]);
+        frame.delete(Tree::Records, b"a".to_vec());
+        let (mut w, _) = Wal::open(dir.path()).unwrap();
+        w.append(&encode_frame(2, &frame.into_ops(), &[Some(2_000), None, None]))
+            .unwrap();
+        drop(w);
+        let s = SledStore::open(dir.path(), false).unwrap();
+        assert_eq!(s.get(Tree::Records, b"b").unwrap(), Some(vec![2; 3_000]));
+        assert_eq!(s.get(Tree::LogLeaves, b"c").unwrap(), Some(vec![3; 100]));
+        assert_eq!(s.get(Tree::Records, b"a").unwrap(), None);
+        assert_eq!(
+            vlog_len(dir.path()),
+            5_000,
+            "the value is back where the frame placed it"
+        );
+        let usage = s.value_log_usage().unwrap();
+        assert_eq!((usage.values, usage.live_bytes, usage.dead_bytes()), (1, 3_000, 2_000));
+        assert_eq!(
+            std::fs::metadata(dir.path().join(WAL_FILE)).unwrap().len(),
+            0,
+            "recovered and flushed"
+        );
+        // Appends go on after the restored bytes.
+        s.apply(put(Tree::Records, b"d", &[4; 700])).unwrap();
+        assert_eq!(vlog_len(dir.path()), 5_700);
+        assert_eq!(s.get(Tree::Records, b"b").unwrap(), Some(vec![2; 3_000]));
+    }
+
+    #[test]
+    fn durable_values_a_power_loss_took_from_the_value_log_come_back_from_the_frame() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SledStore::open(dir.path(), true).unwrap();
+        s.apply(put(Tree::Records, b"synced", &[5; 1_000])).unwrap();
+        let mut b = put(Tree::Fingerprints, b"f", &[6; 1_500]);
+        b.put(Tree::LogLeaves, b"leaf".to_vec(), vec![7; 280]);
+        s.apply_durable(b).unwrap();
+        // sled makes the pointer durable on its own (here: on drop); the write-ahead log
+        // keeps the frame until the next flush().
+        drop(s);
+        assert!(std::fs::metadata(dir.path().join(WAL_FILE)).unwrap().len() > 1_500);
+        // The power loss: the value log's unsynced tail is gone.
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(dir.path().join(VLOG_FILE))
+            .unwrap();
+        f.set_len(1_000).unwrap();
+        drop(f);
+        let s = SledStore::open(dir.path(), false).unwrap();
+        assert_eq!(s.get(Tree::Fingerprints, b"f").unwrap(), Some(vec![6; 1_500]));
+        assert_eq!(s.get(Tree::LogLeaves, b"leaf").unwrap(), Some(vec![7; 280]));
+        assert_eq!(s.get(Tree::Records, b"synced").unwrap(), Some(vec![5; 1_000]));
+        assert_eq!(vlog_len(dir.path()), 2_500);
+        // Without the frame (after a flush emptied the log) such a loss is reported, not hidden.
+        s.flush().unwrap();
+        drop(s);
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(dir.path().join(VLOG_FILE))
+            .unwrap();
+        f.set_len(1_000).unwrap();
+        drop(f);
+        let s = SledStore::open(dir.path(), false).unwrap();
+        let err = s.get(Tree::Fingerprints, b"f").unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Corrupt { detail } if detail.contains("fingerprints") && detail.contains("shorter")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn durable_big_values_survive_a_reopen_without_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SledStore::open(dir.path(), true).unwrap();
+        for i in 0..20u8 {
+            let mut b = put(Tree::Checkpoints, &[i], &vec![i; 300 + 50 * usize::from(i)]);
+            b.put(Tree::Records, vec![i], vec![i; 10]);
+            s.apply_durable(b).unwrap();
+        }
+        drop(s);
+        let s = SledStore::open(dir.path(), false).unwrap();
+        for i in 0..20u8 {
+            assert_eq!(
+                s.get(Tree::Checkpoints, &[i]).unwrap(),
+                Some(vec![i; 300 + 50 * usize::from(i)])
+            );
+            assert_eq!(s.get(Tree::Records, &[i]).unwrap(), Some(vec![i; 10]));
+        }
+        // Values of 512 bytes and more: i = 5 (550) ..= 19 (1250).
+        assert_eq!(vlog_len(dir.path()), (5..20u64).map(|i| 300 + 50 * i).sum::<u64>());
+    }
+
+    #[test]
+    fn size_on_disk_counts_the_value_log_and_the_write_ahead_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SledStore::open(dir.path(), true).unwrap();
+        s.flush().unwrap();
+        let before = s.size_on_disk().unwrap();
+        s.apply(put(Tree::Records, b"big", &[7; 1 << 20])).unwrap();
+        s.apply_durable(put(Tree::LogLeaves, b"k", &[1; 200])).unwrap();
+        let wal = std::fs::metadata(dir.path().join(WAL_FILE)).unwrap().len();
+        assert!(wal > 200);
+        assert!(s.size_on_disk().unwrap() >= before + (1 << 20) + wal);
     }
 
     #[test]

@@ -11,9 +11,15 @@
 //!
 //! ```text
 //! u32 payload length ‖ u64 sequence number ‖ payload ‖ u32 CRC-32 of (length ‖ seq ‖ payload)
-//! payload = op*, op = u8 kind (1 put, 2 delete) ‖ u8 tree tag ‖ u32 key length ‖ key
-//!                     ‖ (put only) u32 value length ‖ value
+//! payload = op*, op = u8 kind (1 put, 2 delete, 3 put of a value also in the value log)
+//!                     ‖ u8 tree tag ‖ u32 key length ‖ key
+//!                     ‖ (puts) u32 value length ‖ value ‖ (kind 3 only) u64 value-log offset
 //! ```
+//!
+//! A durable batch's big values are written to the value log without a sync of their own
+//! (the frame's `fdatasync` is the commit's only one); a kind-3 op records where, so that
+//! opening the store can write them back there if a power loss took them (see `recover` in
+//! the sled backend and the `vlog` module).
 //!
 //! # Recovery
 //!
@@ -21,7 +27,9 @@
 //! to the frame's sequence number, in one atomic sled batch, under one lock, in sequence
 //! order. sled recovers a prefix of the batches applied to it, so after a crash the frames
 //! sled is missing are exactly those with a sequence number above the stored one; opening
-//! the store applies them, flushes sled and empties the file.
+//! the store first writes every kind-3 value back at its value-log offset (all frames: sled
+//! may hold a pointer whose unsynced bytes a power loss took), then applies the missing
+//! frames, syncs the value log, flushes sled and empties the file.
 //!
 //! A frame cut short at the end of the file (or zeros where it should be) is a write that
 //! never completed (its caller was never told it was durable) and is dropped; only one
@@ -44,6 +52,7 @@ pub(crate) const WAL_LIMIT: u64 = 8 << 20;
 
 const PUT: u8 = 1;
 const DELETE: u8 = 2;
+const PUT_LOGGED: u8 = 3;
 /// Header (length, sequence) and trailer (CRC) sizes.
 const HEAD: usize = 12;
 const TAIL: usize = 4;
@@ -59,11 +68,13 @@ pub(crate) struct Wal {
     len: u64,
 }
 
-/// A frame read back: its sequence number and operations.
+/// A frame read back: its sequence number, operations, and where each put's value is in the
+/// value log (`None`: stored inline, or not a put).
 #[derive(Debug)]
 pub(crate) struct Frame {
     pub(crate) seq: u64,
     pub(crate) ops: Vec<Op>,
+    pub(crate) placed: Vec<Option<u64>>,
 }
 
 fn io_err(path: &Path, e: std::io::Error) -> StoreError {
@@ -79,18 +90,23 @@ fn corrupt(path: &Path, offset: u64, what: &str) -> StoreError {
     }
 }
 
-/// Encodes one frame.
-pub(crate) fn encode_frame(seq: u64, ops: &[Op]) -> Vec<u8> {
+/// Encodes one frame; `placed[i]` is where op `i`'s value was written in the value log, if
+/// it was (`placed` may be shorter than `ops`: the rest are inline).
+pub(crate) fn encode_frame(seq: u64, ops: &[Op], placed: &[Option<u64>]) -> Vec<u8> {
     let mut out = vec![0u8; HEAD];
-    for op in ops {
+    for (i, op) in ops.iter().enumerate() {
         match op {
             Op::Put { tree, key, value } => {
-                out.push(PUT);
+                let at = placed.get(i).copied().flatten();
+                out.push(if at.is_some() { PUT_LOGGED } else { PUT });
                 out.push(tree.tag());
                 out.extend_from_slice(&(key.len() as u32).to_le_bytes());
                 out.extend_from_slice(key);
                 out.extend_from_slice(&(value.len() as u32).to_le_bytes());
                 out.extend_from_slice(value);
+                if let Some(at) = at {
+                    out.extend_from_slice(&at.to_le_bytes());
+                }
             }
             Op::Delete { tree, key } => {
                 out.push(DELETE);
@@ -108,8 +124,9 @@ pub(crate) fn encode_frame(seq: u64, ops: &[Op]) -> Vec<u8> {
     out
 }
 
-/// Decodes a frame's payload; `None` if it is malformed.
-fn decode_ops(mut p: &[u8]) -> Option<Vec<Op>> {
+/// Decodes a frame's payload into its ops and their value-log offsets; `None` if it is
+/// malformed.
+fn decode_ops(mut p: &[u8]) -> Option<(Vec<Op>, Vec<Option<u64>>)> {
     fn take<'a>(p: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
         if p.len() < n {
             return None;
@@ -122,22 +139,31 @@ fn decode_ops(mut p: &[u8]) -> Option<Vec<Op>> {
         Some(u32::from_le_bytes(take(p, 4)?.try_into().ok()?) as usize)
     }
     let mut ops = Vec::new();
+    let mut placed = Vec::new();
     while !p.is_empty() {
         let kind = take(&mut p, 1)?[0];
         let tree = Tree::from_tag(take(&mut p, 1)?[0])?;
         let n = len(&mut p)?;
         let key = take(&mut p, n)?.to_vec();
         match kind {
-            PUT => {
+            PUT | PUT_LOGGED => {
                 let n = len(&mut p)?;
                 let value = take(&mut p, n)?.to_vec();
                 ops.push(Op::Put { tree, key, value });
+                placed.push(if kind == PUT_LOGGED {
+                    Some(u64::from_le_bytes(take(&mut p, 8)?.try_into().ok()?))
+                } else {
+                    None
+                });
             }
-            DELETE => ops.push(Op::Delete { tree, key }),
+            DELETE => {
+                ops.push(Op::Delete { tree, key });
+                placed.push(None);
+            }
             _ => return None,
         }
     }
-    Some(ops)
+    Some((ops, placed))
 }
 
 impl Wal {
@@ -232,7 +258,7 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<(Vec<Frame>, usize), StoreError> {
         let ops = (crc32fast::hash(&rest[..end]) == crc)
             .then(|| decode_ops(&rest[HEAD..end]))
             .flatten();
-        let Some(ops) = ops else {
+        let Some((ops, placed)) = ops else {
             if end + TAIL == rest.len() {
                 return Ok((frames, at)); // the last frame, torn
             }
@@ -242,7 +268,7 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<(Vec<Frame>, usize), StoreError> {
             return Err(corrupt(path, at as u64, "sequence numbers out of order"));
         }
         last_seq = Some(seq);
-        frames.push(Frame { seq, ops });
+        frames.push(Frame { seq, ops, placed });
         at += end + TAIL;
     }
     Ok((frames, at))
@@ -271,8 +297,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (mut w, frames) = Wal::open(dir.path()).unwrap();
         assert!(frames.is_empty());
-        w.append(&encode_frame(7, &ops())).unwrap();
-        w.append(&encode_frame(8, &ops())).unwrap();
+        w.append(&encode_frame(7, &ops(), &[])).unwrap();
+        w.append(&encode_frame(8, &ops(), &[])).unwrap();
         let full = w.len();
         drop(w);
         // Cut the second frame short, as a crash mid-write would.
@@ -283,15 +309,33 @@ mod tests {
         assert_eq!(frames.len(), 1);
         assert_eq!(frames[0].seq, 7);
         assert_eq!(frames[0].ops, ops());
+        assert_eq!(frames[0].placed, vec![None, None]);
         assert_eq!(w.len(), full / 2, "the torn frame is cut off the file");
+    }
+
+    #[test]
+    fn value_log_offsets_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut w, _) = Wal::open(dir.path()).unwrap();
+        let mut three = ops();
+        three.push(Op::Put {
+            tree: Tree::Records,
+            key: b"big".to_vec(),
+            value: vec![7; 600],
+        });
+        w.append(&encode_frame(1, &three, &[None, None, Some(4_096)])).unwrap();
+        drop(w);
+        let (_, frames) = Wal::open(dir.path()).unwrap();
+        assert_eq!(frames[0].ops, three);
+        assert_eq!(frames[0].placed, vec![None, None, Some(4_096)]);
     }
 
     #[test]
     fn damage_before_the_end_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let (mut w, _) = Wal::open(dir.path()).unwrap();
-        w.append(&encode_frame(1, &ops())).unwrap();
-        w.append(&encode_frame(2, &ops())).unwrap();
+        w.append(&encode_frame(1, &ops(), &[])).unwrap();
+        w.append(&encode_frame(2, &ops(), &[])).unwrap();
         drop(w);
         let p = dir.path().join(WAL_FILE);
         let mut b = std::fs::read(&p).unwrap();
@@ -306,9 +350,9 @@ mod tests {
     fn a_damaged_last_frame_is_a_torn_write() {
         let dir = tempfile::tempdir().unwrap();
         let (mut w, _) = Wal::open(dir.path()).unwrap();
-        w.append(&encode_frame(1, &ops())).unwrap();
+        w.append(&encode_frame(1, &ops(), &[])).unwrap();
         let one = w.len();
-        w.append(&encode_frame(2, &ops())).unwrap();
+        w.append(&encode_frame(2, &ops(), &[])).unwrap();
         drop(w);
         let p = dir.path().join(WAL_FILE);
         let mut b = std::fs::read(&p).unwrap();
@@ -324,9 +368,9 @@ mod tests {
     fn out_of_order_sequence_numbers_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let (mut w, _) = Wal::open(dir.path()).unwrap();
-        w.append(&encode_frame(5, &ops())).unwrap();
-        w.append(&encode_frame(9, &ops())).unwrap();
-        w.append(&encode_frame(10, &ops())).unwrap();
+        w.append(&encode_frame(5, &ops(), &[])).unwrap();
+        w.append(&encode_frame(9, &ops(), &[])).unwrap();
+        w.append(&encode_frame(10, &ops(), &[])).unwrap();
         drop(w);
         assert!(matches!(Wal::open(dir.path()), Err(StoreError::Corrupt { .. })));
     }
@@ -335,7 +379,7 @@ mod tests {
     fn reset_empties_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let (mut w, _) = Wal::open(dir.path()).unwrap();
-        w.append(&encode_frame(1, &ops())).unwrap();
+        w.append(&encode_frame(1, &ops(), &[])).unwrap();
         w.reset().unwrap();
         assert_eq!(w.len(), 0);
         drop(w);

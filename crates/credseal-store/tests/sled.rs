@@ -220,3 +220,189 @@ fn foreign_sled_database_is_rejected() {
         }
     }
 }
+
+// --- The value log (`credseal.vlog`, store format 2) ---
+
+const VLOG: &str = "credseal.vlog";
+
+/// Sizes on both sides of the 512-byte threshold, in key order.
+const SIZES: [usize; 5] = [100, 511, 512, 3_000, 600];
+
+fn sized_key(i: usize) -> Vec<u8> {
+    format!("subject/{i}").into_bytes()
+}
+
+fn sized_value(i: usize) -> Vec<u8> {
+    (0..SIZES[i]).map(|j| (j as u8) ^ (i as u8).wrapping_mul(41)).collect()
+}
+
+/// A closed store holding one Records value of each of `SIZES`; returns its directory.
+fn closed_store_with_big_values(tmp: &Path) -> std::path::PathBuf {
+    let dir = tmp.join("store");
+    let store = SledStore::open(&dir, true).unwrap();
+    let mut b = Batch::new();
+    for i in 0..SIZES.len() {
+        b.put(Tree::Records, sized_key(i), sized_value(i));
+    }
+    store.apply(b).unwrap();
+    // Dropped without a flush: sled flushes on drop, the value log is durable already.
+    drop(store);
+    dir
+}
+
+fn assert_corrupt<T: std::fmt::Debug>(r: Result<T, StoreError>, what: &[&str]) {
+    match r {
+        Err(StoreError::Corrupt { detail }) => {
+            for w in what {
+                assert!(detail.contains(w), "{detail:?} does not say {w:?}");
+            }
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+}
+
+#[test]
+fn values_on_both_sides_of_the_threshold_survive_reopen_after_drop() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = closed_store_with_big_values(tmp.path());
+    // 512, 3000 and 600 bytes went to the value log; 100 and 511 stayed in sled.
+    assert_eq!(fs::metadata(dir.join(VLOG)).unwrap().len(), 512 + 3_000 + 600);
+    let store = SledStore::open(&dir, false).unwrap();
+    for i in 0..SIZES.len() {
+        assert_eq!(store.get(Tree::Records, &sized_key(i)).unwrap(), Some(sized_value(i)));
+    }
+    let all: Vec<_> = store
+        .scan_prefix(Tree::Records, b"subject/")
+        .map(Result::unwrap)
+        .collect();
+    let want: Vec<_> = (0..SIZES.len()).map(|i| (sized_key(i), sized_value(i))).collect();
+    assert_eq!(all, want);
+    assert_eq!(
+        store.last_with_prefix(Tree::Records, b"subject/").unwrap(),
+        want.last().cloned()
+    );
+    let usage = store.value_log_usage().unwrap();
+    assert_eq!((usage.values, usage.live_bytes, usage.dead_bytes()), (3, 4_112, 0));
+    assert!(store.size_on_disk().unwrap() > 4_112);
+    // Overwriting leaves the old bytes as garbage; appends go after them.
+    put(&store, Tree::Records, &sized_key(3), &[1; 700]);
+    let usage = store.value_log_usage().unwrap();
+    assert_eq!(
+        (usage.file_bytes, usage.live_bytes, usage.dead_bytes()),
+        (4_812, 1_812, 3_000)
+    );
+    assert_eq!(store.get(Tree::Records, &sized_key(3)).unwrap(), Some(vec![1; 700]));
+}
+
+#[test]
+fn vlog_byte_flipped_is_corrupt_and_names_the_tree() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = closed_store_with_big_values(tmp.path());
+    let p = dir.join(VLOG);
+    let mut bytes = fs::read(&p).unwrap();
+    bytes[512 + 1_234] ^= 0x01; // inside the 3000-byte value (the second appended)
+    fs::write(&p, &bytes).unwrap();
+    let store = SledStore::open(&dir, false).unwrap();
+    assert_corrupt(store.get(Tree::Records, &sized_key(3)), &["records", "damaged"]);
+    // The other values are intact and still readable.
+    for i in [0, 1, 2, 4] {
+        assert_eq!(store.get(Tree::Records, &sized_key(i)).unwrap(), Some(sized_value(i)));
+    }
+    let scanned: Vec<_> = store.scan_prefix(Tree::Records, b"").collect();
+    assert_eq!(scanned.len(), SIZES.len());
+    assert_corrupt(scanned[3].as_ref().map(|_| ()).map_err(clone_err), &["records"]);
+    assert!(scanned.iter().enumerate().all(|(i, r)| (i == 3) != r.is_ok()));
+    assert_corrupt(
+        store
+            .scan_prefix_after(Tree::Records, b"", Some(&sized_key(2)))
+            .next()
+            .unwrap(),
+        &["records"],
+    );
+    // contains and count_prefix read keys only: the entry is still there.
+    assert!(store.contains(Tree::Records, &sized_key(3)).unwrap());
+    assert_eq!(store.count_prefix(Tree::Records, b"").unwrap(), SIZES.len() as u64);
+}
+
+fn clone_err(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Corrupt { detail } => StoreError::Corrupt { detail: detail.clone() },
+        other => StoreError::Io {
+            detail: other.to_string(),
+        },
+    }
+}
+
+#[test]
+fn vlog_truncated_is_corrupt_and_says_it_is_short() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = closed_store_with_big_values(tmp.path());
+    let f = fs::OpenOptions::new().write(true).open(dir.join(VLOG)).unwrap();
+    f.set_len(512 + 3_000 + 599).unwrap(); // the last value (600 bytes) loses its last byte
+    drop(f);
+    let store = SledStore::open(&dir, false).unwrap();
+    assert_corrupt(store.get(Tree::Records, &sized_key(4)), &["records", "shorter"]);
+    assert_corrupt(
+        store.last_with_prefix(Tree::Records, b"subject/"),
+        &["records", "shorter"],
+    );
+    for i in 0..4 {
+        assert_eq!(store.get(Tree::Records, &sized_key(i)).unwrap(), Some(sized_value(i)));
+    }
+    // Appends after the new end are readable; the old pointer stays broken (its bytes would
+    // now be the new value's: the digest tells them apart).
+    put(&store, Tree::Records, b"new", &[5; 900]);
+    assert_eq!(store.get(Tree::Records, b"new").unwrap(), Some(vec![5; 900]));
+    assert_corrupt(store.get(Tree::Records, &sized_key(4)), &["records", "damaged"]);
+}
+
+#[test]
+fn vlog_torn_tail_is_harmless() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = closed_store_with_big_values(tmp.path());
+    // Bytes of an append that never completed: nothing points there.
+    let mut f = fs::OpenOptions::new().append(true).open(dir.join(VLOG)).unwrap();
+    std::io::Write::write_all(&mut f, &[0xEE; 77]).unwrap();
+    drop(f);
+    let store = SledStore::open(&dir, false).unwrap();
+    put(&store, Tree::Records, b"after", &[6; 1_000]);
+    assert_eq!(store.get(Tree::Records, b"after").unwrap(), Some(vec![6; 1_000]));
+    for i in 0..SIZES.len() {
+        assert_eq!(store.get(Tree::Records, &sized_key(i)).unwrap(), Some(sized_value(i)));
+    }
+    assert_eq!(fs::metadata(dir.join(VLOG)).unwrap().len(), 4_112 + 77 + 1_000);
+}
+
+#[test]
+fn vlog_removed_refuses_the_open() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = closed_store_with_big_values(tmp.path());
+    fs::remove_file(dir.join(VLOG)).unwrap();
+    for create in [false, true] {
+        assert_corrupt(SledStore::open(&dir, create), &["credseal.vlog"]);
+    }
+    assert!(
+        !dir.join(VLOG).exists(),
+        "a refused open must not create an empty value log"
+    );
+}
+
+#[test]
+fn format_1_store_is_refused_with_a_clear_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    // What a store of format 1 looked like: the marker "1", values raw in sled, no value log.
+    {
+        let db = credseal_store::sled_config(tmp.path()).open().unwrap();
+        db.insert(b"\x00credseal-store/format", b"1").unwrap();
+        db.insert(b"\x04subject", vec![0x03; 2_000]).unwrap();
+        db.flush().unwrap();
+    }
+    for create in [false, true] {
+        assert_corrupt(SledStore::open(tmp.path(), create), &["format \"1\"", "format \"2\""]);
+    }
+    assert!(
+        !tmp.path().join(VLOG).exists(),
+        "nothing is written into a refused store"
+    );
+    assert!(!tmp.path().join("credseal.wal").exists());
+}
