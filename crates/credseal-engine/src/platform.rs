@@ -455,7 +455,19 @@ impl Platform {
 
     /// Loads and decodes all of a subject's stored records.
     pub(crate) fn load_subject(&self, blind: &BlindId) -> Result<Option<SubjectRecords>> {
-        let Some(v) = self.store.get(Tree::Records, &layout::subject_key(blind))? else {
+        // A value the store cannot return intact (its value-log bytes damaged) is named by
+        // the subject it belongs to.
+        let v = self
+            .store
+            .get(Tree::Records, &layout::subject_key(blind))
+            .map_err(|e| match e {
+                credseal_store::StoreError::Corrupt { detail } => EngineError::Corrupt {
+                    what: format!("records of subject {}", short(blind)),
+                    detail,
+                },
+                e => e.into(),
+            })?;
+        let Some(v) = v else {
             return Ok(None);
         };
         self.decode_subject(blind, &v).map(Some)

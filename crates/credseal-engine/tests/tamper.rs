@@ -211,3 +211,54 @@ fn ciphertext_moved_to_another_subject_class_or_record_fails() {
     let (what, _) = corrupt(p.verify_store().unwrap_err());
     assert!(what.starts_with("data key of subject"), "{what}");
 }
+
+/// On the sled backend a subject's value lives in the value log (`db/credseal.vlog`): a byte
+/// flipped there on disk is refused by the store and the error names the subject.
+#[test]
+fn flipped_byte_in_the_value_log_on_disk_names_the_subject() {
+    use std::sync::Arc;
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("db");
+    let ks = keystore();
+    let first = credseal_core::Record::from_json(
+        &serde_json::from_str(RECORDS.lines().next().unwrap()).unwrap(),
+        &catalog(),
+    )
+    .unwrap();
+    {
+        let store: Arc<dyn credseal_store::Store> = Arc::new(credseal_store::SledStore::open(&db, true).unwrap());
+        let p = Platform::with_store(catalog(), ks.clone(), store).unwrap();
+        p.ingest_file(&write(d.path(), "r.jsonl", RECORDS.as_bytes()), &NoProgress)
+            .unwrap();
+        assert!(!p.records(&first.subject, &first.class).unwrap().is_empty());
+    }
+    // The first byte of the value log belongs to one subject's value: flip it (the store is
+    // closed), then read every subject — exactly one fails, named.
+    let vlog = db.join("credseal.vlog");
+    let mut bytes = std::fs::read(&vlog).unwrap();
+    assert!(!bytes.is_empty(), "subject values live in the value log");
+    let all: Vec<u8> = bytes.clone();
+    bytes[0] ^= 1;
+    std::fs::write(&vlog, &bytes).unwrap();
+    let store: Arc<dyn credseal_store::Store> = Arc::new(credseal_store::SledStore::open(&db, false).unwrap());
+    let p = Platform::with_store(catalog(), ks, store).unwrap();
+    let mut failed = Vec::new();
+    for line in RECORDS.lines() {
+        let r = credseal_core::Record::from_json(&serde_json::from_str(line).unwrap(), &catalog()).unwrap();
+        if let Err(e) = p.records(&r.subject, &r.class) {
+            let (what, detail) = corrupt(e);
+            assert!(what.starts_with("records of subject "), "{what}");
+            assert!(detail.contains("value log") && detail.contains("damaged"), "{detail}");
+            failed.push(what);
+        }
+    }
+    failed.sort();
+    failed.dedup();
+    assert_eq!(failed.len(), 1, "one subject's value was hit: {failed:?}");
+    // The original bytes back: every subject reads again.
+    std::fs::write(&vlog, &all).unwrap();
+    for line in RECORDS.lines() {
+        let r = credseal_core::Record::from_json(&serde_json::from_str(line).unwrap(), &catalog()).unwrap();
+        assert!(p.records(&r.subject, &r.class).is_ok());
+    }
+}
