@@ -14,7 +14,7 @@ pub fn seal_in_place(key: &[u8; 32], nonce: &[u8; NONCE_LEN], aad: &[u8], buf: &
     let cipher = Aes256Gcm::new(key.into());
     let tag = cipher
         .encrypt_inout_detached(&Nonce::from(*nonce), aad, buf.as_mut_slice().into())
-        // Only fails for messages over 64 GiB, which no caller builds.
+        // Cannot fail: AES-GCM refuses only messages over 64 GiB, which no caller builds.
         .expect("AES-GCM message length within limits");
     buf.extend_from_slice(&tag);
 }

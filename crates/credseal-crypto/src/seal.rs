@@ -400,7 +400,7 @@ pub fn open(key: &SealingKey, info: &[u8], aad: &[u8], sealed: &SealedBox) -> Re
             min: SEALED_BOX_OVERHEAD,
         });
     }
-    // X25519 deserialisation only checks the length, which the type fixes.
+    // Cannot fail: X25519 deserialisation only checks the length, which the type fixes.
     let enc = HpkeEncappedKey::from_bytes(&sealed.enc).expect("32-byte X25519 encapsulated key");
     let sk = key.hpke_private();
     hpke::single_shot_open::<Aead, Kdf, Kem>(&OpModeR::Base, &sk, &enc, info, &sealed.ciphertext, aad)
@@ -462,7 +462,7 @@ fn seal_with_rng(
     plaintext: &[u8],
     rng: &mut impl hpke::rand_core::CryptoRng,
 ) -> Result<SealedBox, SealError> {
-    // X25519 deserialisation only checks the length, which the type fixes.
+    // Cannot fail: X25519 deserialisation only checks the length, which the type fixes.
     let pk = HpkePublicKey::from_bytes(recipient).expect("32-byte X25519 public key");
     let (enc, ciphertext) =
         hpke::single_shot_seal_with_rng::<Aead, Kdf, Kem>(&OpModeS::Base, &pk, info, plaintext, aad, rng).map_err(

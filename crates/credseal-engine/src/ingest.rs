@@ -327,6 +327,7 @@ fn memchr(b: &[u8]) -> Option<usize> {
     let mut at = 0;
     for w in &mut words {
         // Whether a byte of w ^ NL is zero (exact, though not where).
+        // Cannot fail: `chunks_exact(8)` yields 8-byte slices only.
         let x = u64::from_ne_bytes(w.try_into().expect("8 bytes")) ^ NL;
         if x.wrapping_sub(LO) & !x & HI != 0 {
             break;

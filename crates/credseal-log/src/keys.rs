@@ -44,7 +44,8 @@ impl LogSigner {
     pub fn from_seed(origin: &str, seed: &[u8; 32]) -> Result<Self, FormatError> {
         check_key_name(origin)?;
         let key = ed25519_dalek::SigningKey::from_bytes(seed);
-        // A key derived from a seed is a canonical point of the prime-order subgroup.
+        // Cannot fail: a key derived from a seed is a canonical point of the prime-order
+        // subgroup, which `PublicKey::from_bytes` accepts.
         let public = PublicKey::from_bytes(key.verifying_key().as_bytes()).expect("derived public keys are valid");
         Ok(Self {
             origin: origin.to_string(),

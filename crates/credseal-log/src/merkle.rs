@@ -115,6 +115,8 @@ pub fn split_stored_hash_index(index: u64) -> (u32, u64) {
         index_n = x;
     }
     // The hash was written with record n: one of (0, n), (1, n/2), (2, n/4), …
+    // Cannot fail: record n writes at most 1 + trailing_zeros(n + 1) ≤ 64 hashes, so the
+    // offset inside its run is below 64.
     let level = u32::try_from(index - index_n).expect("at most 63 levels");
     (level, n >> level)
 }
