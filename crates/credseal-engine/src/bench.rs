@@ -146,22 +146,9 @@ pub fn bench_ingest(catalog_text: &str, subjects: u64, work: &Path, progress: &d
     let input_bytes = std::fs::metadata(&input).map_err(|e| EngineError::io(&input, e))?.len();
 
     // Ours.
-    let pass = Passphrase::new("bench".into());
+    let pass = bench_passphrase();
     let dir = work.join("platform");
-    Platform::init(&InitOptions {
-        dir: &dir,
-        catalog_text,
-        catalog_name: "catalog",
-        origin: "bench.credseal.invalid/log",
-        passphrase: &pass,
-        keys: crate::KeySource::Generate(KdfParams {
-            m_kib: KdfParams::MIN_M_KIB,
-            t: 1,
-            p: 1,
-        }),
-        now: crate::now_unix(),
-    })?;
-    let p = Platform::open(&dir, &pass, OpenOptions::default())?;
+    let p = bench_platform(&dir, &pass, catalog_text)?;
     let t = Instant::now();
     let s = p.ingest_file(&input, progress)?;
     let seconds = t.elapsed().as_secs_f64();
@@ -211,7 +198,7 @@ pub fn bench_ingest(catalog_text: &str, subjects: u64, work: &Path, progress: &d
     // and the same other keys and bytes written in plain batches.
     let floor_dir = work.join("floor");
     let kek = credseal_crypto::Kek::generate();
-    let floor_signer = credseal_log::LogSigner::from_seed("bench.credseal.invalid/log", &[7; 32])
+    let floor_signer = credseal_log::LogSigner::from_seed(BENCH_ORIGIN, &[7; 32])
         .map_err(|e| EngineError::Invalid(format!("floor signer: {e}")))?;
     let body = credseal_log::ReceiptBody {
         index: 0,
@@ -318,6 +305,33 @@ pub fn bench_ingest(catalog_text: &str, subjects: u64, work: &Path, progress: &d
         disk_to_input: disk as f64 / input_bytes as f64,
         floor_disk_bytes_per_record: floor_disk as f64 / r,
     })
+}
+
+/// The origin of every benchmark platform.
+const BENCH_ORIGIN: &str = "bench.credseal.invalid/log";
+
+/// The passphrase of every benchmark platform.
+fn bench_passphrase() -> Passphrase {
+    Passphrase::new("bench".into())
+}
+
+/// A fresh platform in `dir` for a benchmark: generated keys under the cheapest allowed KDF
+/// (the benchmarks time the platform, not the passphrase).
+fn bench_platform(dir: &Path, pass: &Passphrase, catalog_text: &str) -> Result<Platform> {
+    Platform::init(&InitOptions {
+        dir,
+        catalog_text,
+        catalog_name: "catalog",
+        origin: BENCH_ORIGIN,
+        passphrase: pass,
+        keys: crate::KeySource::Generate(KdfParams {
+            m_kib: KdfParams::MIN_M_KIB,
+            t: 1,
+            p: 1,
+        }),
+        now: crate::now_unix(),
+    })?;
+    Platform::open(dir, pass, OpenOptions::default())
 }
 
 /// A floor's storage work: `kvs` (raw sled keys and values) written to `db` in plain
@@ -436,23 +450,10 @@ pub fn bench_query(catalog_text: &str, size: QuerySize, work: &Path, progress: &
     write_synthetic(&catalog, subjects, &mut f).map_err(|e| EngineError::io(&input, e))?;
     f.flush().map_err(|e| EngineError::io(&input, e))?;
     drop(f);
-    let pass = Passphrase::new("bench".into());
+    let origin = BENCH_ORIGIN;
+    let pass = bench_passphrase();
     let dir = work.join("platform");
-    let origin = "bench.credseal.invalid/log";
-    Platform::init(&InitOptions {
-        dir: &dir,
-        catalog_text,
-        catalog_name: "catalog",
-        origin,
-        passphrase: &pass,
-        keys: crate::KeySource::Generate(KdfParams {
-            m_kib: KdfParams::MIN_M_KIB,
-            t: 1,
-            p: 1,
-        }),
-        now: crate::now_unix(),
-    })?;
-    let p = Platform::open(&dir, &pass, OpenOptions::default())?;
+    let p = bench_platform(&dir, &pass, catalog_text)?;
     p.ingest_file(&input, progress)?;
     let authority = SigningKey::generate();
     p.set_authority_key(authority.public().as_bytes(), false)?;
@@ -702,7 +703,7 @@ pub struct VerifyBench {
 pub fn bench_verify(n: u64, noise: u64) -> Result<VerifyBench> {
     use credseal_log::*;
     let err = |e: &dyn std::fmt::Display| EngineError::Invalid(format!("bench verify: {e}"));
-    let origin = "bench.credseal.invalid/log";
+    let origin = BENCH_ORIGIN;
     let signer = LogSigner::from_seed(origin, &credseal_crypto::random_array()).map_err(|e| err(&e))?;
     let subject = credseal_core::BlindId(credseal_crypto::random_array());
     let mut log = MemoryLog::new();
@@ -877,22 +878,9 @@ pub fn bench_rewrap(catalog_text: &str, subjects: u64, work: &Path, progress: &d
     use credseal_store::{Batch, Tree};
     let catalog = Catalog::parse(catalog_text, Some("catalog")).map_err(EngineError::Catalog)?;
     let classes: Vec<String> = catalog.classes.keys().take(7).cloned().collect();
-    let pass = Passphrase::new("bench".into());
+    let pass = bench_passphrase();
     let dir = work.join("platform");
-    Platform::init(&InitOptions {
-        dir: &dir,
-        catalog_text,
-        catalog_name: "catalog",
-        origin: "bench.credseal.invalid/log",
-        passphrase: &pass,
-        keys: crate::KeySource::Generate(KdfParams {
-            m_kib: KdfParams::MIN_M_KIB,
-            t: 1,
-            p: 1,
-        }),
-        now: crate::now_unix(),
-    })?;
-    let mut p = Platform::open(&dir, &pass, OpenOptions::default())?;
+    let mut p = bench_platform(&dir, &pass, catalog_text)?;
     // Build the store (untimed): each subject's value as ingest would write it.
     progress.stage("building the store", subjects);
     let plaintext = vec![0x5a_u8; 200];
@@ -1055,23 +1043,10 @@ pub fn bench_trace(fingerprints: u64, leak_items: u64, work: &Path, progress: &d
     const PER: u64 = 10;
     const DEPTS: u64 = 50;
     let catalog_text = include_str!("../../../keys-example/catalog.toml");
-    let pass = Passphrase::new("bench".into());
+    let origin = BENCH_ORIGIN;
+    let pass = bench_passphrase();
     let dir = work.join("platform");
-    let origin = "bench.credseal.invalid/log";
-    Platform::init(&InitOptions {
-        dir: &dir,
-        catalog_text,
-        catalog_name: "catalog",
-        origin,
-        passphrase: &pass,
-        keys: crate::KeySource::Generate(KdfParams {
-            m_kib: KdfParams::MIN_M_KIB,
-            t: 1,
-            p: 1,
-        }),
-        now: crate::now_unix(),
-    })?;
-    let p = Platform::open(&dir, &pass, OpenOptions::default())?;
+    let p = bench_platform(&dir, &pass, catalog_text)?;
     // Ten text fields of the catalogue; a subject's value of each is fixed.
     let fields: Vec<(String, String)> = p
         .catalog
