@@ -6,6 +6,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use common::{code, stderr, stdout};
+
 const CATALOG: &str = "../../keys-example/catalog.toml";
 const RECORDS: &str = "../../keys-example/records.jsonl";
 const PASS: &str = "test passphrase, not a real one";
@@ -19,18 +21,6 @@ fn bin() -> Command {
 
 fn run(args: &[&str]) -> Output {
     bin().env("CREDSEAL_PASSPHRASE", PASS).args(args).output().unwrap()
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 fn abs(rel: &str) -> String {

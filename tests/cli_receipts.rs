@@ -13,7 +13,11 @@
 
 use std::cell::Cell;
 use std::path::Path;
+mod common;
+
 use std::process::{Command, Output, Stdio};
+
+use common::{code, stderr, stdout};
 
 use credseal_log::{Bundle, BundleEntry};
 
@@ -56,18 +60,6 @@ fn ok(args: &[&str]) -> Output {
     let o = run(args);
     assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
     o
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 /// The contents of `path`, `None` if it does not exist.

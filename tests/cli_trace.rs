@@ -9,6 +9,8 @@ use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use common::{code, stderr, stdout};
+
 const CATALOG: &str = "../../keys-example/catalog.toml";
 const RECORDS: &str = "../../keys-example/records.jsonl";
 const PASS: &str = "test passphrase, not a real one";
@@ -31,18 +33,6 @@ fn ok(args: &[&str]) -> Output {
     let o = run(args);
     assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
     o
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 fn abs(rel: &str) -> PathBuf {
