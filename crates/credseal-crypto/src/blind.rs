@@ -108,6 +108,42 @@ impl TraceKey {
         all.extend_from_slice(parts);
         mac(self.expose_secret(), &all)
     }
+
+    /// The trace key expanded once for the many digests of one operation (a disclosure's
+    /// fingerprints: one per released field).
+    pub fn expand(&self) -> TraceMac {
+        TraceMac {
+            key: hmac::Key::new(hmac::HMAC_SHA256, self.expose_secret()),
+        }
+    }
+}
+
+/// The trace key expanded once ([`TraceKey::expand`]); byte-identical to [`TraceKey::digest`].
+///
+/// As with [`Blinder`], ring's expanded HMAC state is not zeroized on drop (ring offers no
+/// way to); [`TraceKey::digest`] leaves the same state behind on every call. Build one per
+/// operation and drop it at its end.
+pub struct TraceMac {
+    key: hmac::Key,
+}
+
+impl TraceMac {
+    /// The same as [`TraceKey::digest`].
+    pub fn digest(&self, label: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+        let mut ctx = hmac::Context::with_key(&self.key);
+        ctx.update(label);
+        for p in parts {
+            ctx.update(p);
+        }
+        // Cannot fail: HMAC-SHA-256 tags are always 32 bytes.
+        ctx.sign().as_ref().try_into().expect("HMAC-SHA-256 is 32 bytes")
+    }
+}
+
+impl std::fmt::Debug for TraceMac {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TraceMac([redacted])")
+    }
 }
 
 #[cfg(test)]
@@ -126,6 +162,21 @@ mod tests {
         assert_eq!(k1.blind(&id).as_bytes()[..], *t.as_ref());
         let b = k1.blind(&id);
         assert_ne!(k1.record_key(&b, "loans", "A"), k1.record_key(&b, "loan", "sA"));
+    }
+
+    #[test]
+    fn trace_mac_matches_trace_key() {
+        for kb in [[1u8; 32], [0xa5; 32]] {
+            let k = TraceKey::from_bytes(kb);
+            let m = k.expand();
+            for parts in [&[][..], &[&b"a"[..]][..], &[&b"ab"[..], &b""[..], &[0u8; 100][..]][..]] {
+                assert_eq!(m.digest(b"label", parts), k.digest(b"label", parts));
+            }
+        }
+        assert_ne!(
+            TraceKey::from_bytes([1; 32]).expand().digest(b"l", &[b"x"]),
+            TraceKey::from_bytes([2; 32]).expand().digest(b"l", &[b"x"])
+        );
     }
 
     #[test]

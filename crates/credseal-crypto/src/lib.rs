@@ -29,7 +29,7 @@ mod keystore;
 mod seal;
 mod secret;
 
-pub use blind::{Blinder, RECORD_LABEL as RECORD_ID_LABEL, SUBJECT_LABEL};
+pub use blind::{Blinder, RECORD_LABEL as RECORD_ID_LABEL, SUBJECT_LABEL, TraceMac};
 pub use envelope::{
     COMMIT_LABEL, CryptoError, DEK_LABEL, DekContext, FORMAT_V1, RECORD_LABEL, RECORD_OVERHEAD, RecordContext,
     WRAP_LABEL, WRAPPED_DEK_LEN, open_record, seal_record, unwrap_dek, wrap_dek, wrapped_kek_version,

@@ -118,6 +118,8 @@ pub struct Platform {
     pub(crate) revocation_cache: crate::query::RevocationCache,
     /// Credentials whose signature was verified.
     pub(crate) credential_cache: crate::query::CredentialCache,
+    /// The trusted authority key, parsed, by its stored bytes.
+    pub(crate) authority_cache: crate::query::AuthorityCache,
     /// The query policy.
     pub(crate) policy: credseal_auth::Policy,
     /// The receipt log's group-commit state.
@@ -309,6 +311,7 @@ impl Platform {
             write_lock: Default::default(),
             revocation_cache: Default::default(),
             credential_cache: Default::default(),
+            authority_cache: Default::default(),
             log: Default::default(),
             operator: DEFAULT_OPERATOR.into(),
             canary: Default::default(),
@@ -396,6 +399,7 @@ impl Platform {
             write_lock: Default::default(),
             revocation_cache: Default::default(),
             credential_cache: Default::default(),
+            authority_cache: Default::default(),
             log: Default::default(),
             operator: DEFAULT_OPERATOR.into(),
             canary: Default::default(),

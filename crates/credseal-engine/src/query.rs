@@ -183,6 +183,12 @@ impl std::fmt::Debug for CredentialCache {
 #[derive(Debug, Default)]
 pub(crate) struct RevocationCache(Mutex<Option<([u8; 32], RevocationList)>>);
 
+/// The trusted authority key, parsed (point decompression costs about as much as a tenth of
+/// a signature check), keyed by its stored bytes: every query still reads the key from the
+/// store, so a change of authority takes effect at once.
+#[derive(Debug, Default)]
+pub(crate) struct AuthorityCache(Mutex<Option<([u8; 32], PublicKey)>>);
+
 impl Platform {
     /// The query policy (clock skew, maximum token lifetime).
     pub fn policy(&self) -> Policy {
@@ -198,10 +204,22 @@ impl Platform {
         let k = self.authority_key()?.ok_or_else(|| {
             EngineError::Invalid("this platform trusts no authority key yet; run `credseal authority trust`".into())
         })?;
-        PublicKey::from_bytes(&k).map_err(|_| EngineError::Corrupt {
+        let mut cache = self
+            .authority_cache
+            .0
+            .lock()
+            .map_err(|_| EngineError::Invalid("lock poisoned".into()))?;
+        if let Some((bytes, key)) = &*cache
+            && *bytes == k
+        {
+            return Ok(key.clone());
+        }
+        let key = PublicKey::from_bytes(&k).map_err(|_| EngineError::Corrupt {
             what: "authority key".into(),
             detail: "not a valid Ed25519 key".into(),
-        })
+        })?;
+        *cache = Some((k, key.clone()));
+        Ok(key)
     }
 
     /// The installed revocation list, verified.

@@ -192,24 +192,37 @@ impl SetProblem {
     }
 }
 
+/// The fingerprint of one field value (already canonical), with the expanded trace key.
+fn fingerprint_with(
+    mac: &credseal_crypto::TraceMac,
+    blind: &BlindId,
+    class: &str,
+    field: &str,
+    canonical: &str,
+) -> [u8; 32] {
+    mac.digest(
+        FINGERPRINT_LABEL,
+        &[
+            blind.as_bytes(),
+            &[class.len() as u8],
+            class.as_bytes(),
+            &[field.len() as u8],
+            field.as_bytes(),
+            canonical.as_bytes(),
+        ],
+    )
+}
+
 impl Platform {
     /// The fingerprint of one field value (already canonical).
     pub(crate) fn fingerprint(&self, blind: &BlindId, class: &str, field: &str, canonical: &str) -> [u8; 32] {
-        self.keys.trace_key.digest(
-            FINGERPRINT_LABEL,
-            &[
-                blind.as_bytes(),
-                &[class.len() as u8],
-                class.as_bytes(),
-                &[field.len() as u8],
-                field.as_bytes(),
-                canonical.as_bytes(),
-            ],
-        )
+        fingerprint_with(&self.keys.trace_key.expand(), blind, class, field, canonical)
     }
 
     /// The fingerprints of every field value of `records` (sorted, without repeats).
     pub(crate) fn fingerprints_of(&self, blind: &BlindId, records: &[Record]) -> Vec<[u8; 32]> {
+        // One expansion of the trace key for all of them.
+        let mac = self.keys.trace_key.expand();
         let mut out = Vec::new();
         for r in records {
             let Some(class) = self.catalog.class(&r.class) else {
@@ -220,7 +233,7 @@ impl Platform {
                 let text = zeroize::Zeroizing::new(value.to_string());
                 if let Some(c) = canonical(&def.ty, &text) {
                     let c = zeroize::Zeroizing::new(c);
-                    out.push(self.fingerprint(blind, &r.class, name, &c));
+                    out.push(fingerprint_with(&mac, blind, &r.class, name, &c));
                 }
             }
         }
@@ -400,12 +413,13 @@ impl Platform {
         let parsed = parse_leak(leak, &self.catalog)?;
         // Distinct items, by their candidate fingerprints.
         let mut distinct: BTreeMap<Vec<[u8; 32]>, (BlindId, Vec<String>)> = BTreeMap::new();
+        let mac = self.keys.trace_key.expand();
         for it in &parsed.items {
             let blind = self.blind(&it.subject);
             let mut fps = Vec::with_capacity(it.candidates.len());
             let mut names = Vec::with_capacity(it.candidates.len());
             for (c, f, v) in &it.candidates {
-                fps.push(self.fingerprint(&blind, c, f, v));
+                fps.push(fingerprint_with(&mac, &blind, c, f, v));
                 names.push(format!("{c}.{f}"));
             }
             distinct.entry(fps).or_insert((blind, names));
