@@ -51,12 +51,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Makes everything applied so far durable (sled: `flush()`; memory: no-op).
     fn flush(&self) -> Result<(), StoreError>;
 
-    /// Applies the batch like [`Store::apply`] and returns once the batch is durable. Earlier
-    /// plain `apply`s are not made durable by it (call [`Store::flush`]): after a crash the
-    /// store holds a prefix of its writes in the order they were applied, with every durable
-    /// batch missing from that prefix applied again on top, in order. The default
-    /// is `apply` then `flush`; the sled backend writes the batch to a write-ahead log with
-    /// one `fdatasync` instead of flushing sled.
+    /// Applies the batch and returns once the batch is durable. Earlier plain `apply`s are not
+    /// made durable by it (call [`Store::flush`]): after a crash the store holds a prefix of
+    /// its writes in the order they were applied, with every durable batch missing from that
+    /// prefix applied again on top, in order — so a durable batch is all or nothing.
+    ///
+    /// Concurrent readers may see a batch's entries appear one by one, except those of
+    /// [`Tree::Meta`] and [`Tree::Checkpoints`]: they appear together, after every other
+    /// entry of the batch (a reader that sees the new log size or checkpoint sees everything
+    /// they cover). A backend may give more (the default, `apply` then `flush`, is atomic
+    /// for readers too); the sled backend writes the batch to a write-ahead log with one
+    /// `fdatasync`, then applies it to sled without a flush.
     fn apply_durable(&self, batch: Batch) -> Result<(), StoreError> {
         self.apply(batch)?;
         self.flush()
