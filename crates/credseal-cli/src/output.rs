@@ -264,7 +264,7 @@ pub fn bench_query(r: &QueryBench, json: bool) {
             format!("{:.0}", r.p99_us),
         ],
         vec![
-            "floor".into(),
+            "floor (mean of before and after)".into(),
             format!("{:.3}", r.floor_seconds),
             format!("{:.0}", r.floor_queries_per_s),
             String::new(),
@@ -272,6 +272,10 @@ pub fn bench_query(r: &QueryBench, json: bool) {
         ],
     ];
     print!("{}", table(&["", "seconds", "queries/s", "p50 µs", "p99 µs"], &rows));
+    println!(
+        "floor runs: {:.3} s before ours, {:.3} s after",
+        r.floor_seconds_before, r.floor_seconds_after
+    );
     println!(
         "receipts: {} group commits (flush + checkpoint), {:.1} receipts per commit on average, {} at most",
         r.commits, r.commit_batch_mean, r.commit_batch_max

@@ -374,8 +374,12 @@ pub struct QueryBench {
     pub p99_us: f64,
     /// Seconds of the floor: per query one strict Ed25519 verify, the DEK unwraps, the record
     /// decrypts, one HPKE seal, one receipt signature and its leaf hashes, on the same
-    /// number of threads.
+    /// number of threads. The mean of two runs, one just before ours and one just after.
     pub floor_seconds: f64,
+    /// The floor's run before ours, seconds.
+    pub floor_seconds_before: f64,
+    /// The floor's run after ours, seconds.
+    pub floor_seconds_after: f64,
     /// Floor queries per second.
     pub floor_queries_per_s: f64,
     /// floor_seconds / seconds.
@@ -501,9 +505,111 @@ pub fn bench_query(catalog_text: &str, size: QuerySize, work: &Path, progress: &
         })
         .collect();
     progress.finish();
+    let per = queries.div_ceil(threads) as usize;
+    // The floor's inputs, untimed: per query the token's signed bytes and signature, the
+    // wrapped DEKs and sealed records of the granted classes.
+    struct FloorItem {
+        msg: Vec<u8>,
+        sig: [u8; 64],
+        blind: credseal_core::BlindId,
+        bundles: Vec<(String, crate::bundle::Bundle)>,
+    }
+    let mut items = Vec::with_capacity(tokens.len());
+    let mut records = 0usize;
+    for tok in &tokens {
+        let u = credseal_auth::Unverified::<Token>::parse_text(tok).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let bytes = u.as_bytes();
+        let sig: [u8; 64] = bytes[bytes.len() - 64..]
+            .try_into()
+            .map_err(|_| EngineError::Invalid("token".into()))?;
+        let body = u.peek_unverified().map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let body_bytes = postcard::to_stdvec(&body).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let subject = SubjectId::parse(&body.subject).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let blind = p.blind(&subject);
+        let recs = p.load_subject(&blind)?.unwrap_or_default();
+        let bundles: Vec<_> = classes
+            .iter()
+            .filter_map(|c| recs.classes.get(c).map(|b| (c.clone(), b.clone())))
+            .collect();
+        records += bundles.iter().map(|(_, b)| b.entries.len()).sum::<usize>();
+        items.push(FloorItem {
+            msg: credseal_auth::signed_bytes(credseal_auth::Kind::Token, &body_bytes),
+            sig,
+            blind,
+            bundles,
+        });
+    }
+    let dept_pk = dept.public();
+    let recipient = sealing.public();
+    let signer = p.log_signer()?;
+    let receipt_body = credseal_log::ReceiptBody {
+        index: 0,
+        time: now,
+        actor: credseal_log::Actor::Department {
+            id: "bench-dept".into(),
+            credential_serial: 1,
+        },
+        action: credseal_log::Action::Query,
+        detail: String::new(),
+        subject: Some(
+            items
+                .first()
+                .map(|i| i.blind)
+                .unwrap_or(credseal_core::BlindId([0; 32])),
+        ),
+        classes: set.clone(),
+        purpose: purpose.clone(),
+        token_hash: Some([1; 32]),
+        outcome: credseal_log::Outcome::Granted,
+        release_digest: Some([2; 32]),
+        salt: [3; 16],
+        chain: Some(credseal_log::Chain {
+            counter: 2,
+            prev: Some([4; 32]),
+        }),
+        disclose_after: None,
+        flags: 0,
+    };
+    let run_floor = || {
+        let t = Instant::now();
+        std::thread::scope(|s| {
+            for chunk in items.chunks(per.max(1)) {
+                let (p, dept_pk, recipient, signer, receipt_body) = (&p, &dept_pk, &recipient, &signer, &receipt_body);
+                s.spawn(move || {
+                    // The floor's share of the log: one receipt signature and its leaf hashes.
+                    let mut tree = credseal_log::MemoryLog::new();
+                    for it in chunk {
+                        if let Ok(r) = signer.sign_receipt(receipt_body) {
+                            tree.append(r.as_bytes());
+                        }
+                        let ok = credseal_auth::verify_raw_strict(dept_pk.as_bytes(), &it.msg, &it.sig);
+                        std::hint::black_box(ok);
+                        let mut out = Vec::new();
+                        for (class, b) in &it.bundles {
+                            if let Ok(dek) = p.unwrap_dek(&it.blind, class, &b.wrapped_dek) {
+                                for e in &b.entries {
+                                    let ctx = RecordContext {
+                                        blind: &it.blind,
+                                        class,
+                                        record_key: &e.rkey,
+                                        version: e.version,
+                                    };
+                                    if let Ok(pt) = credseal_crypto::open_record(&dek, &ctx, &e.sealed) {
+                                        out.extend_from_slice(&pt);
+                                    }
+                                }
+                            }
+                        }
+                        let _ = std::hint::black_box(credseal_crypto::seal(recipient, b"floor", &[], &out));
+                    }
+                });
+            }
+        });
+        t.elapsed().as_secs_f64()
+    };
+    let floor_before = run_floor();
     // Ours.
     let map_before = p.map_update_seconds();
-    let per = queries.div_ceil(threads) as usize;
     let t = Instant::now();
     let results: Vec<Result<Vec<f64>>> = std::thread::scope(|s| {
         let handles: Vec<_> = tokens
@@ -553,106 +659,11 @@ pub fn bench_query(catalog_text: &str, size: QuerySize, work: &Path, progress: &
         lat.extend(r?);
     }
     lat.sort_by(f64::total_cmp);
-    // The floor's inputs, untimed: per query the token's signed bytes and signature, the
-    // wrapped DEKs and sealed records of the granted classes.
-    struct FloorItem {
-        msg: Vec<u8>,
-        sig: [u8; 64],
-        blind: credseal_core::BlindId,
-        bundles: Vec<(String, crate::bundle::Bundle)>,
-    }
-    let mut items = Vec::with_capacity(tokens.len());
-    let mut records = 0usize;
-    for tok in &tokens {
-        let u = credseal_auth::Unverified::<Token>::parse_text(tok).map_err(|e| EngineError::Invalid(e.to_string()))?;
-        let bytes = u.as_bytes();
-        let sig: [u8; 64] = bytes[bytes.len() - 64..]
-            .try_into()
-            .map_err(|_| EngineError::Invalid("token".into()))?;
-        let body = u.peek_unverified().map_err(|e| EngineError::Invalid(e.to_string()))?;
-        let body_bytes = postcard::to_stdvec(&body).map_err(|e| EngineError::Invalid(e.to_string()))?;
-        let subject = SubjectId::parse(&body.subject).map_err(|e| EngineError::Invalid(e.to_string()))?;
-        let blind = p.blind(&subject);
-        let recs = p.load_subject(&blind)?.unwrap_or_default();
-        let bundles: Vec<_> = classes
-            .iter()
-            .filter_map(|c| recs.classes.get(c).map(|b| (c.clone(), b.clone())))
-            .collect();
-        records += bundles.iter().map(|(_, b)| b.entries.len()).sum::<usize>();
-        items.push(FloorItem {
-            msg: credseal_auth::signed_bytes(credseal_auth::Kind::Token, &body_bytes),
-            sig,
-            blind,
-            bundles,
-        });
-    }
-    let dept_pk = dept.public();
-    let recipient = sealing.public();
+    // The floor again, after ours: the mean of the two brackets the run (the machine's
+    // speed drifts over seconds).
+    let floor_after = run_floor();
+    let floor_seconds = (floor_before + floor_after) / 2.0;
     let batches = p.commit_batch_sizes();
-    let signer = p.log_signer()?;
-    let receipt_body = credseal_log::ReceiptBody {
-        index: 0,
-        time: now,
-        actor: credseal_log::Actor::Department {
-            id: "bench-dept".into(),
-            credential_serial: 1,
-        },
-        action: credseal_log::Action::Query,
-        detail: String::new(),
-        subject: Some(
-            items
-                .first()
-                .map(|i| i.blind)
-                .unwrap_or(credseal_core::BlindId([0; 32])),
-        ),
-        classes: set.clone(),
-        purpose: purpose.clone(),
-        token_hash: Some([1; 32]),
-        outcome: credseal_log::Outcome::Granted,
-        release_digest: Some([2; 32]),
-        salt: [3; 16],
-        chain: Some(credseal_log::Chain {
-            counter: 2,
-            prev: Some([4; 32]),
-        }),
-        disclose_after: None,
-        flags: 0,
-    };
-    let t = Instant::now();
-    std::thread::scope(|s| {
-        for chunk in items.chunks(per.max(1)) {
-            let (p, dept_pk, recipient, signer, receipt_body) = (&p, &dept_pk, &recipient, &signer, &receipt_body);
-            s.spawn(move || {
-                // The floor's share of the log: one receipt signature and its leaf hashes.
-                let mut tree = credseal_log::MemoryLog::new();
-                for it in chunk {
-                    if let Ok(r) = signer.sign_receipt(receipt_body) {
-                        tree.append(r.as_bytes());
-                    }
-                    let ok = credseal_auth::verify_raw_strict(dept_pk.as_bytes(), &it.msg, &it.sig);
-                    std::hint::black_box(ok);
-                    let mut out = Vec::new();
-                    for (class, b) in &it.bundles {
-                        if let Ok(dek) = p.unwrap_dek(&it.blind, class, &b.wrapped_dek) {
-                            for e in &b.entries {
-                                let ctx = RecordContext {
-                                    blind: &it.blind,
-                                    class,
-                                    record_key: &e.rkey,
-                                    version: e.version,
-                                };
-                                if let Ok(pt) = credseal_crypto::open_record(&dek, &ctx, &e.sealed) {
-                                    out.extend_from_slice(&pt);
-                                }
-                            }
-                        }
-                    }
-                    let _ = std::hint::black_box(credseal_crypto::seal(recipient, b"floor", &[], &out));
-                }
-            });
-        }
-    });
-    let floor_seconds = t.elapsed().as_secs_f64();
     let q = queries as f64;
     Ok(QueryBench {
         subjects,
@@ -666,6 +677,8 @@ pub fn bench_query(catalog_text: &str, size: QuerySize, work: &Path, progress: &
         p50_us: percentile(&lat, 0.50),
         p99_us: percentile(&lat, 0.99),
         floor_seconds,
+        floor_seconds_before: floor_before,
+        floor_seconds_after: floor_after,
         floor_queries_per_s: q / floor_seconds,
         ratio_to_floor: floor_seconds / seconds,
         commit_batch_mean: if batches.is_empty() {
