@@ -212,13 +212,13 @@ impl Platform {
         if let Some((bytes, key)) = &*cache
             && *bytes == k
         {
-            return Ok(key.clone());
+            return Ok(*key);
         }
         let key = PublicKey::from_bytes(&k).map_err(|_| EngineError::Corrupt {
             what: "authority key".into(),
             detail: "not a valid Ed25519 key".into(),
         })?;
-        *cache = Some((k, key.clone()));
+        *cache = Some((k, key));
         Ok(key)
     }
 
