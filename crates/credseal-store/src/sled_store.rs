@@ -633,23 +633,26 @@ mod tests {
         std::thread::scope(|scope| {
             let reader = scope.spawn(|| {
                 let mut seen = 0u64;
-                while !done.load(std::sync::atomic::Ordering::SeqCst) {
-                    let Some(v) = s.get(Tree::Meta, b"size").unwrap() else {
-                        continue;
-                    };
-                    let n = u64::from_be_bytes(v.try_into().unwrap());
-                    let k = n.to_be_bytes();
-                    // Whatever the size says is published is all there.
-                    assert!(s.get(Tree::LogLeaves, &k).unwrap().is_some(), "leaf {n}");
-                    assert_eq!(
-                        s.get(Tree::Records, &k).unwrap(),
-                        Some(vec![n as u8; 600]),
-                        "record {n}"
-                    );
-                    assert!(s.get(Tree::Checkpoints, &k).unwrap().is_some(), "checkpoint {n}");
-                    seen = seen.max(n);
+                loop {
+                    // One last read after the writer is done: it sees the final size.
+                    let last = done.load(std::sync::atomic::Ordering::SeqCst);
+                    if let Some(v) = s.get(Tree::Meta, b"size").unwrap() {
+                        let n = u64::from_be_bytes(v.try_into().unwrap());
+                        let k = n.to_be_bytes();
+                        // Whatever the size says is published is all there.
+                        assert!(s.get(Tree::LogLeaves, &k).unwrap().is_some(), "leaf {n}");
+                        assert_eq!(
+                            s.get(Tree::Records, &k).unwrap(),
+                            Some(vec![n as u8; 600]),
+                            "record {n}"
+                        );
+                        assert!(s.get(Tree::Checkpoints, &k).unwrap().is_some(), "checkpoint {n}");
+                        seen = seen.max(n);
+                    }
+                    if last {
+                        break seen;
+                    }
                 }
-                seen
             });
             for n in 1..=300u64 {
                 let k = n.to_be_bytes();
