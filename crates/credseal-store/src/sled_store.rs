@@ -56,6 +56,12 @@ pub struct SledStore {
     wal: Mutex<(Wal, u64)>,
     /// Big values, stored once outside sled.
     vlog: ValueLog,
+    /// Set when a durable frame reached the write-ahead log but not all of sled: every later
+    /// write and flush is refused, so that reopening replays the frame whole.
+    halted: std::sync::atomic::AtomicBool,
+    /// Tests: the sled write of a durable frame fails after this many entries (0: never).
+    #[cfg(test)]
+    fail_after: std::sync::atomic::AtomicUsize,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -197,6 +203,9 @@ impl SledStore {
             path,
             wal: Mutex::new((wal, 0)),
             vlog,
+            halted: Default::default(),
+            #[cfg(test)]
+            fail_after: Default::default(),
         };
         store.recover(frames)?;
         Ok(store)
@@ -329,6 +338,7 @@ impl Store for SledStore {
     }
 
     fn apply(&self, batch: Batch) -> Result<(), StoreError> {
+        self.check_running()?;
         if batch.is_empty() {
             return Ok(());
         }
@@ -345,6 +355,7 @@ impl Store for SledStore {
     /// frame's sequence number) into sled without a flush. One `fdatasync` per commit, big
     /// values or not. See the `wal` and `vlog` modules.
     fn apply_durable(&self, batch: Batch) -> Result<(), StoreError> {
+        self.check_running()?;
         let ops = batch.into_ops();
         let mut w = self.wal.lock().map_err(|_| poisoned())?;
         let seq = w.1;
@@ -352,6 +363,86 @@ impl Store for SledStore {
         let placed = self.vlog.append(&ops, false)?;
         w.0.append(&encode_frame(seq, &ops, &placed))?;
         w.1 += 1;
+        if let Err(e) = self.apply_frame(seq, ops, placed) {
+            // Part of a durable frame is in sled: nothing more may be written (a later
+            // frame could reuse its keys, a flush would drop it from the log) until the
+            // store is reopened and replays it whole.
+            self.halted.store(true, std::sync::atomic::Ordering::SeqCst);
+            return Err(e);
+        }
+        if w.0.len() > WAL_LIMIT {
+            self.flush_locked(&mut w)?;
+        }
+        Ok(())
+    }
+
+    fn insert_new(&self, tree: Tree, key: &[u8], value: &[u8]) -> Result<bool, StoreError> {
+        self.check_running()?;
+        // A big value is appended (durably) first; if the slot is taken, it is garbage.
+        let op = Op::Put {
+            tree,
+            key: key.to_vec(),
+            value: value.to_vec(),
+        };
+        let at = self.vlog.append(std::slice::from_ref(&op), true)?[0];
+        let key = tagged(tree, key);
+        let stored = crate::vlog::stored(&key, value, at);
+        let swapped = self
+            .db
+            .compare_and_swap(key, None as Option<&[u8]>, Some(stored))
+            .map_err(|e| self.err(e))?;
+        Ok(swapped.is_ok())
+    }
+
+    /// Syncs the value log, flushes sled and empties the write-ahead log (in that order: see
+    /// the `vlog` module).
+    fn flush(&self) -> Result<(), StoreError> {
+        self.check_running()?;
+        let mut w = self.wal.lock().map_err(|_| poisoned())?;
+        self.flush_locked(&mut w)
+    }
+
+    /// sled's files, the write-ahead log and the value log.
+    fn size_on_disk(&self) -> Result<u64, StoreError> {
+        let sled = self.db.size_on_disk().map_err(|e| self.err(e))?;
+        let wal_path = self.path.join(WAL_FILE);
+        let wal = fs::metadata(&wal_path).map_err(|e| map_io(e, &wal_path))?.len();
+        Ok(sled + wal + self.vlog.file_len()?)
+    }
+}
+
+impl SledStore {
+    /// Refuses to write once a durable frame was applied only in part (see `halted`).
+    fn check_running(&self) -> Result<(), StoreError> {
+        if self.halted.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(StoreError::Io {
+                detail: format!(
+                    "{}: an earlier durable write reached the write-ahead log but failed part-way into \
+                     the database; nothing more is written until the store is reopened, which replays it",
+                    self.path.display()
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    #[cfg(test)]
+    fn maybe_fail(&self) -> Result<(), StoreError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        match self.fail_after.load(SeqCst) {
+            0 => Ok(()),
+            1 => Err(StoreError::Io {
+                detail: "injected failure".into(),
+            }),
+            n => {
+                self.fail_after.store(n - 1, SeqCst);
+                Ok(())
+            }
+        }
+    }
+
+    /// A durable frame's operations into sled (the caller holds the write-ahead log's lock).
+    fn apply_frame(&self, seq: u64, ops: Vec<Op>, placed: Vec<Option<u64>>) -> Result<(), StoreError> {
         // Under the lock: sled receives the frames in sequence order. The frame is durable,
         // so a crash part-way through is repaired by replaying it whole (`recover`). Entry
         // by entry, not one sled batch: a sled batch takes a process-wide write lock that
@@ -373,6 +464,8 @@ impl Store for SledStore {
                 Op::Put { tree, key, value } => {
                     let key = tagged(tree, &key);
                     let stored = crate::vlog::stored(&key, &value, at);
+                    #[cfg(test)]
+                    self.maybe_fail()?;
                     self.db.insert(key, stored).map_err(|e| self.err(e))?;
                 }
                 Op::Delete { tree, key } => {
@@ -383,42 +476,7 @@ impl Store for SledStore {
         let mut sb = sled_batch(publish, &publish_placed);
         sb.insert(WAL_SEQ_KEY, &seq.to_be_bytes());
         self.db.apply_batch(sb).map_err(|e| self.err(e))?;
-        if w.0.len() > WAL_LIMIT {
-            self.flush_locked(&mut w)?;
-        }
         Ok(())
-    }
-
-    fn insert_new(&self, tree: Tree, key: &[u8], value: &[u8]) -> Result<bool, StoreError> {
-        // A big value is appended (durably) first; if the slot is taken, it is garbage.
-        let op = Op::Put {
-            tree,
-            key: key.to_vec(),
-            value: value.to_vec(),
-        };
-        let at = self.vlog.append(std::slice::from_ref(&op), true)?[0];
-        let key = tagged(tree, key);
-        let stored = crate::vlog::stored(&key, value, at);
-        let swapped = self
-            .db
-            .compare_and_swap(key, None as Option<&[u8]>, Some(stored))
-            .map_err(|e| self.err(e))?;
-        Ok(swapped.is_ok())
-    }
-
-    /// Syncs the value log, flushes sled and empties the write-ahead log (in that order: see
-    /// the `vlog` module).
-    fn flush(&self) -> Result<(), StoreError> {
-        let mut w = self.wal.lock().map_err(|_| poisoned())?;
-        self.flush_locked(&mut w)
-    }
-
-    /// sled's files, the write-ahead log and the value log.
-    fn size_on_disk(&self) -> Result<u64, StoreError> {
-        let sled = self.db.size_on_disk().map_err(|e| self.err(e))?;
-        let wal_path = self.path.join(WAL_FILE);
-        let wal = fs::metadata(&wal_path).map_err(|e| map_io(e, &wal_path))?.len();
-        Ok(sled + wal + self.vlog.file_len()?)
     }
 }
 
@@ -667,6 +725,43 @@ mod tests {
             done.store(true, std::sync::atomic::Ordering::SeqCst);
             assert_eq!(reader.join().unwrap(), 300);
         });
+    }
+
+    #[test]
+    fn a_durable_frame_that_fails_part_way_into_sled_halts_writes_and_is_replayed_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SledStore::open(dir.path(), true).unwrap();
+        s.apply_durable(put(Tree::LogLeaves, b"a", b"1")).unwrap();
+        let mut b = Batch::new();
+        for i in 0..10u8 {
+            b.put(Tree::LogLeaves, vec![b'k', i], vec![i; 50]);
+        }
+        b.put(Tree::Meta, b"size".to_vec(), vec![10]);
+        // The fourth sled write fails: three of the ten entries are in sled.
+        s.fail_after.store(4, std::sync::atomic::Ordering::SeqCst);
+        assert!(s.apply_durable(b).is_err());
+        assert!(s.get(Tree::LogLeaves, &[b'k', 2]).unwrap().is_some());
+        assert!(s.get(Tree::LogLeaves, &[b'k', 3]).unwrap().is_none());
+        assert_eq!(s.get(Tree::Meta, b"size").unwrap(), None, "nothing published");
+        // Every write and the flush are refused, with a message that says why.
+        for r in [
+            s.apply(put(Tree::LogLeaves, b"x", b"1")),
+            s.apply_durable(put(Tree::LogLeaves, b"x", b"1")),
+            s.insert_new(Tree::Replay, b"x", b"1").map(|_| ()),
+            s.flush(),
+        ] {
+            let e = r.unwrap_err().to_string();
+            assert!(e.contains("failed part-way") && e.contains("reopened"), "{e}");
+        }
+        assert!(s.get(Tree::LogLeaves, b"x").unwrap().is_none());
+        drop(s);
+        // Reopening replays the frame whole.
+        let s = SledStore::open(dir.path(), false).unwrap();
+        for i in 0..10u8 {
+            assert_eq!(s.get(Tree::LogLeaves, &[b'k', i]).unwrap(), Some(vec![i; 50]));
+        }
+        assert_eq!(s.get(Tree::Meta, b"size").unwrap(), Some(vec![10]));
+        s.apply_durable(put(Tree::LogLeaves, b"x", b"1")).unwrap();
     }
 
     #[test]
