@@ -11,8 +11,13 @@ pub const SUBJECT_LABEL: &[u8] = b"subject";
 pub const RECORD_LABEL: &[u8] = b"credseal:v1:record-id";
 
 fn mac(key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
-    let k = hmac::Key::new(hmac::HMAC_SHA256, key);
-    let mut ctx = hmac::Context::with_key(&k);
+    mac_with(&hmac::Key::new(hmac::HMAC_SHA256, key), &[], parts)
+}
+
+/// HMAC-SHA-256(key, head ‖ parts…) with an expanded key.
+fn mac_with(key: &hmac::Key, head: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    let mut ctx = hmac::Context::with_key(key);
+    ctx.update(head);
     for p in parts {
         ctx.update(p);
     }
@@ -67,12 +72,7 @@ impl Blinder {
     }
 
     fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
-        let mut ctx = hmac::Context::with_key(&self.key);
-        for p in parts {
-            ctx.update(p);
-        }
-        // Cannot fail: HMAC-SHA-256 tags are always 32 bytes.
-        ctx.sign().as_ref().try_into().expect("HMAC-SHA-256 is 32 bytes")
+        mac_with(&self.key, &[], parts)
     }
 
     /// The same as [`IndexKey::blind`].
@@ -103,10 +103,7 @@ impl std::fmt::Debug for Blinder {
 impl TraceKey {
     /// HMAC-SHA-256(trace key, label ‖ parts…): keyed digests for fingerprints and release digests.
     pub fn digest(&self, label: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-        let mut all = Vec::with_capacity(parts.len() + 1);
-        all.push(label);
-        all.extend_from_slice(parts);
-        mac(self.expose_secret(), &all)
+        mac_with(&hmac::Key::new(hmac::HMAC_SHA256, self.expose_secret()), label, parts)
     }
 
     /// The trace key expanded once for the many digests of one operation (a disclosure's
@@ -130,13 +127,7 @@ pub struct TraceMac {
 impl TraceMac {
     /// The same as [`TraceKey::digest`].
     pub fn digest(&self, label: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-        let mut ctx = hmac::Context::with_key(&self.key);
-        ctx.update(label);
-        for p in parts {
-            ctx.update(p);
-        }
-        // Cannot fail: HMAC-SHA-256 tags are always 32 bytes.
-        ctx.sign().as_ref().try_into().expect("HMAC-SHA-256 is 32 bytes")
+        mac_with(&self.key, label, parts)
     }
 }
 

@@ -460,18 +460,13 @@ impl SledStore {
                 publish_placed.push(at);
                 continue;
             }
-            match op {
-                Op::Put { tree, key, value } => {
-                    let key = tagged(tree, &key);
-                    let stored = crate::vlog::stored(&key, &value, at);
-                    #[cfg(test)]
-                    self.maybe_fail()?;
-                    self.db.insert(key, stored).map_err(|e| self.err(e))?;
-                }
-                Op::Delete { tree, key } => {
-                    self.db.remove(tagged(tree, &key)).map_err(|e| self.err(e))?;
-                }
+            #[cfg(test)]
+            self.maybe_fail()?;
+            match sled_entry(op, at) {
+                (key, Some(stored)) => self.db.insert(key, stored).map(drop),
+                (key, None) => self.db.remove(key).map(drop),
             }
+            .map_err(|e| self.err(e))?;
         }
         let mut sb = sled_batch(publish, &publish_placed);
         sb.insert(WAL_SEQ_KEY, &seq.to_be_bytes());
@@ -485,16 +480,25 @@ impl SledStore {
 fn sled_batch(ops: Vec<Op>, placed: &[Option<u64>]) -> sled::Batch {
     let mut sb = sled::Batch::default();
     for (i, op) in ops.into_iter().enumerate() {
-        match op {
-            Op::Put { tree, key, value } => {
-                let key = tagged(tree, &key);
-                let stored = crate::vlog::stored(&key, &value, placed.get(i).copied().flatten());
-                sb.insert(key, stored);
-            }
-            Op::Delete { tree, key } => sb.remove(tagged(tree, &key)),
+        match sled_entry(op, placed.get(i).copied().flatten()) {
+            (key, Some(stored)) => sb.insert(key, stored),
+            (key, None) => sb.remove(key),
         }
     }
     sb
+}
+
+/// One operation as sled holds it: the tagged key and, for a put, the stored value (inline,
+/// or a pointer to `at` in the value log); `None` for a delete.
+fn sled_entry(op: Op, at: Option<u64>) -> (Vec<u8>, Option<Vec<u8>>) {
+    match op {
+        Op::Put { tree, key, value } => {
+            let key = tagged(tree, &key);
+            let stored = crate::vlog::stored(&key, &value, at);
+            (key, Some(stored))
+        }
+        Op::Delete { tree, key } => (tagged(tree, &key), None),
+    }
 }
 
 /// Checks the format marker. `Ok(true)`: a new, empty database that `create` allows to
@@ -787,6 +791,14 @@ mod tests {
         std::fs::metadata(dir.join(VLOG_FILE)).unwrap().len()
     }
 
+    fn truncate_vlog(dir: &Path, len: u64) {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(dir.join(VLOG_FILE))
+            .unwrap();
+        f.set_len(len).unwrap();
+    }
+
     #[test]
     fn a_lost_frame_with_big_values_is_recovered_through_the_value_log() {
         let dir = tempfile::tempdir().unwrap();
@@ -844,12 +856,7 @@ mod tests {
         drop(s);
         assert!(std::fs::metadata(dir.path().join(WAL_FILE)).unwrap().len() > 1_500);
         // The power loss: the value log's unsynced tail is gone.
-        let f = std::fs::OpenOptions::new()
-            .write(true)
-            .open(dir.path().join(VLOG_FILE))
-            .unwrap();
-        f.set_len(1_000).unwrap();
-        drop(f);
+        truncate_vlog(dir.path(), 1_000);
         let s = SledStore::open(dir.path(), false).unwrap();
         assert_eq!(s.get(Tree::Fingerprints, b"f").unwrap(), Some(vec![6; 1_500]));
         assert_eq!(s.get(Tree::LogLeaves, b"leaf").unwrap(), Some(vec![7; 280]));
@@ -858,12 +865,7 @@ mod tests {
         // Without the frame (after a flush emptied the log) such a loss is reported, not hidden.
         s.flush().unwrap();
         drop(s);
-        let f = std::fs::OpenOptions::new()
-            .write(true)
-            .open(dir.path().join(VLOG_FILE))
-            .unwrap();
-        f.set_len(1_000).unwrap();
-        drop(f);
+        truncate_vlog(dir.path(), 1_000);
         let s = SledStore::open(dir.path(), false).unwrap();
         let err = s.get(Tree::Fingerprints, b"f").unwrap_err();
         assert!(
