@@ -8,7 +8,7 @@ use std::sync::{Condvar, Mutex};
 use credseal_core::BlindId;
 use credseal_log::{
     Action, Actor, Bundle, Chain, Checkpoint, Hash, HashReader, LogSigner, MapNode, MapPos, MapReader, MapValue,
-    Outcome, ReceiptBody, build_bundle, map_key, map_update, stored_hash_count, stored_hashes_for_record_hash,
+    Outcome, ReceiptBody, build_bundle, map_get, map_key, map_update, stored_hash_count, stored_hashes_for_record_hash,
     tree_hash,
 };
 use credseal_store::{Batch, Store, Tree};
@@ -18,10 +18,10 @@ use crate::platform::Platform;
 
 /// Meta key of the log size (u64 BE).
 const META_LOG_SIZE: &[u8] = b"log-size";
-/// `SubjectReceipts` prefixes: chain entries (blind ‖ counter → index) and heads
-/// (blind → counter ‖ head leaf hash ‖ time).
+/// `SubjectReceipts` prefix of chain entries (blind ‖ counter → index). A subject's head —
+/// its counter and newest leaf hash — is its value in the subject map. (Stores written
+/// before kept heads under `'h'` as well; those entries are no longer read or written.)
 const SUBJ_CHAIN: u8 = b'c';
-const SUBJ_HEAD: u8 = b'h';
 
 /// A receipt to append; the log fills in index, time, chain and salt.
 #[derive(Clone, Debug)]
@@ -46,7 +46,8 @@ pub struct NewReceipt {
     pub release_digest: Option<Hash>,
     /// Delayed disclosure: sealed in bundles until then.
     pub disclose_after: Option<u64>,
-    /// Writes that must be durable with the receipt (the replay entries the query consumed).
+    /// Writes that must be durable with the receipt: the replay entries the query consumed,
+    /// which `insert_new` wrote already (committed with [`Batch::put_again`]).
     pub marks: Vec<(Tree, Vec<u8>, Vec<u8>)>,
     /// Receipt flags ([`credseal_log::FLAG_CANARY`]).
     pub flags: u32,
@@ -74,6 +75,9 @@ pub struct Committed {
 #[derive(Default)]
 struct State {
     size: Option<u64>,
+    /// The time of the log's newest receipt: receipt times never decrease along the log
+    /// (so neither along any subject's chain).
+    last_time: Option<u64>,
     committing: bool,
     queue: Vec<(u64, NewReceipt)>,
     /// Writes to commit with the queued receipts (an ingest's records).
@@ -211,14 +215,37 @@ impl<'a> CachedMap<'a> {
     }
 }
 
+impl CachedMap<'_> {
+    fn in_memory(&self, pos: &MapPos) -> Option<MapNode> {
+        self.cache.dirty.get(pos).or_else(|| self.cache.clean.get(pos)).copied()
+    }
+}
+
 impl MapReader for CachedMap<'_> {
     type Error = EngineError;
 
     fn read_node(&self, pos: &MapPos) -> Result<Option<MapNode>> {
-        if let Some(n) = self.cache.dirty.get(pos).or_else(|| self.cache.clean.get(pos)) {
-            return Ok(Some(*n));
+        if let Some(n) = self.in_memory(pos) {
+            return Ok(Some(n));
         }
         let n = StoreMap { store: self.store }.read_node(pos)?;
+        if let Some(n) = n {
+            self.read.borrow_mut().push((*pos, n));
+        }
+        Ok(n)
+    }
+
+    /// A node in memory was computed by a commit, or checked like this when it was read
+    /// from the store (one that fails is not kept): only nodes from the store are hashed.
+    fn read_node_checked(
+        &self,
+        pos: &MapPos,
+        expected: &Hash,
+    ) -> std::result::Result<Option<MapNode>, credseal_log::MapError<EngineError>> {
+        if let Some(n) = self.in_memory(pos) {
+            return Ok(Some(n));
+        }
+        let n = StoreMap { store: self.store }.read_node_checked(pos, expected)?;
         if let Some(n) = n {
             self.read.borrow_mut().push((*pos, n));
         }
@@ -615,22 +642,25 @@ impl Platform {
         }
         let batch = std::mem::take(&mut st.queue);
         let extras = std::mem::take(&mut st.extras);
-        let size = st.size;
+        let (size, last_time) = (st.size, st.last_time);
         drop(st);
         // Whatever happens, the batch's waiters get a result and `committing` ends.
-        let r = size
-            .map_or_else(|| self.log_size(), Ok)
-            .and_then(|size| Ok((size, self.commit(size, &batch, extras, now)?)));
+        let r = size.map_or_else(|| self.log_size(), Ok).and_then(|size| {
+            let last_time = last_time.map_or_else(|| self.receipt_time_before(size), Ok)?;
+            Ok((size, self.commit(size, last_time, &batch, extras, now)?))
+        });
         let mut st = self.log.state.lock().map_err(|_| poisoned())?;
         st.committing = false;
         let results: Vec<std::result::Result<Committed, Failure>> = match r {
-            Ok((size, committed)) => {
+            Ok((size, (committed, last_time))) => {
                 st.size = Some(size + batch.len() as u64);
+                st.last_time = Some(last_time);
                 st.batches.push(batch.len());
                 committed.into_iter().map(Ok).collect()
             }
             Err(e) => {
                 st.size = None;
+                st.last_time = None;
                 let f = Failure::of(&e);
                 batch.iter().map(|_| Err(f.clone())).collect()
             }
@@ -644,30 +674,41 @@ impl Platform {
         Ok(st)
     }
 
-    fn subject_head(&self, blind: &BlindId) -> Result<Option<(u64, Hash, u64)>> {
-        let mut k = vec![SUBJ_HEAD];
-        k.extend_from_slice(blind.as_bytes());
-        let Some(v) = self.store.get(Tree::SubjectReceipts, &k)? else {
-            return Ok(None);
+    /// The time of the receipt just before `size` (0 for an empty log).
+    fn receipt_time_before(&self, size: u64) -> Result<u64> {
+        let Some(index) = size.checked_sub(1) else {
+            return Ok(0);
         };
-        if v.len() != 48 {
-            return Err(EngineError::Corrupt {
-                what: "subject receipt head".into(),
-                detail: "not 48 bytes".into(),
-            });
-        }
-        // Cannot fail: the value was checked to be exactly 48 bytes above.
-        let c = u64::from_be_bytes(v[..8].try_into().expect("8"));
-        let h: Hash = v[8..40].try_into().expect("32");
-        let t = u64::from_be_bytes(v[40..].try_into().expect("8"));
-        Ok(Some((c, h, t)))
+        let bad = |detail: String| EngineError::Corrupt {
+            what: format!("receipt {index}"),
+            detail,
+        };
+        let bytes = self
+            .store
+            .get(Tree::LogLeaves, &be(index))?
+            .ok_or_else(|| bad("missing".into()))?;
+        let r = credseal_log::UnverifiedReceipt::parse(&bytes).map_err(|e| bad(e.to_string()))?;
+        Ok(r.peek_unverified().map_err(|e| bad(e.to_string()))?.time)
     }
 
-    fn commit(&self, start: u64, items: &[(u64, NewReceipt)], extras: Vec<Batch>, now: u64) -> Result<Vec<Committed>> {
+    /// Appends `items` after `start` receipts, the newest of which has time `last_time`.
+    /// Returns the committed receipts and the time of the newest.
+    fn commit(
+        &self,
+        start: u64,
+        mut last_time: u64,
+        items: &[(u64, NewReceipt)],
+        extras: Vec<Batch>,
+        now: u64,
+    ) -> Result<(Vec<Committed>, u64)> {
         let signer = self.log_signer()?;
         let mut overlay: HashMap<u64, Hash> = HashMap::new();
-        // Per subject: counter, head leaf hash, time and log index of its newest receipt.
-        let mut heads: HashMap<BlindId, (u64, Hash, u64, u64)> = HashMap::new();
+        // Per subject of this commit: counter, head leaf hash and log index of its newest
+        // receipt. A subject's earlier head is its value in the subject map.
+        let mut heads: HashMap<BlindId, (u64, Hash, u64)> = HashMap::new();
+        let mut map_time = std::time::Duration::ZERO;
+        let mut cache = self.map_cache()?;
+        let map_reader = CachedMap::new(&*self.store, &cache);
         let mut batch = Batch::new();
         let bulky = !extras.is_empty();
         for e in extras {
@@ -677,19 +718,22 @@ impl Platform {
         let mut size = start;
         for (_, it) in items {
             let index = size;
-            let mut time = now;
+            let time = now.max(last_time);
+            last_time = time;
             let chain = match &it.subject {
                 None => None,
                 Some(b) => {
                     let head = match heads.get(b) {
-                        Some(&(c, h, t, _)) => Some((c, h, t)),
-                        None => self.subject_head(b)?,
+                        Some(&(c, h, _)) => Some((c, h)),
+                        None => {
+                            let t = std::time::Instant::now();
+                            let v = map_get(&map_reader, &map_key(b)).map_err(map_error)?;
+                            map_time += t.elapsed();
+                            v.map(|v| (v.count, v.head))
+                        }
                     };
                     let (counter, prev) = match head {
-                        Some((c, h, t)) => {
-                            time = time.max(t);
-                            (c + 1, Some(h))
-                        }
+                        Some((c, h)) => (c + 1, Some(h)),
                         None => (1, None),
                     };
                     Some(Chain { counter, prev })
@@ -729,8 +773,9 @@ impl Platform {
                 batch.put(Tree::LogHashes, be(at).to_vec(), h.to_vec());
             }
             batch.put(Tree::LogLeaves, be(index).to_vec(), signed.as_bytes().to_vec());
+            // Written by `insert_new` already: the frame makes them durable.
             for (tree, k, v) in &it.marks {
-                batch.put(*tree, k.clone(), v.clone());
+                batch.put_again(*tree, k.clone(), v.clone());
             }
             if let Some(fps) = &it.fingerprints {
                 self.put_fingerprints(&mut batch, index, fps);
@@ -740,7 +785,7 @@ impl Platform {
                 k.extend_from_slice(b.as_bytes());
                 k.extend_from_slice(&be(c.counter));
                 batch.put(Tree::SubjectReceipts, k, be(index).to_vec());
-                heads.insert(*b, (c.counter, leaf, time, index));
+                heads.insert(*b, (c.counter, leaf, index));
             }
             out.push(Committed {
                 index,
@@ -755,33 +800,22 @@ impl Platform {
         // receipt (sealed receipts included), and the checkpoint commits to the root. The
         // changed nodes stay in memory (see `MapCache`).
         let map_t = std::time::Instant::now();
-        let mut cache = self.map_cache()?;
         let updates: Vec<(Hash, MapValue)> = heads
             .iter()
-            .map(|(b, &(count, head, _, index))| (map_key(b), MapValue { count, head, index }))
+            .map(|(b, &(count, head, index))| (map_key(b), MapValue { count, head, index }))
             .collect();
-        let (map, read) = {
-            let reader = CachedMap::new(&*self.store, &cache);
-            let u = map_update(&reader, updates).map_err(map_error)?;
-            (u, reader.read.into_inner())
-        };
+        let map = map_update(&map_reader, updates).map_err(map_error)?;
+        let read = map_reader.read.into_inner();
         cache.remember(read);
         if cache.meta_missing {
             // A new log: the stored (empty) map is current at size 0.
             batch.put(Tree::Meta, META_MAP_SIZE.to_vec(), be(0).to_vec());
         }
+        map_time += map_t.elapsed();
         self.log.map_nanos.fetch_add(
-            u64::try_from(map_t.elapsed().as_nanos()).unwrap_or(u64::MAX),
+            u64::try_from(map_time.as_nanos()).unwrap_or(u64::MAX),
             std::sync::atomic::Ordering::Relaxed,
         );
-        for (b, (c, h, t, _)) in heads {
-            let mut k = vec![SUBJ_HEAD];
-            k.extend_from_slice(b.as_bytes());
-            let mut v = be(c).to_vec();
-            v.extend_from_slice(&h);
-            v.extend_from_slice(&be(t));
-            batch.put(Tree::SubjectReceipts, k, v);
-        }
         let reader = Hashes {
             store: &*self.store,
             overlay: &overlay,
@@ -825,7 +859,7 @@ impl Platform {
         for c in &mut out {
             c.tree_size = size;
         }
-        Ok(out)
+        Ok((out, last_time))
     }
 
     /// The subject's receipts (signed bytes), in chain order.

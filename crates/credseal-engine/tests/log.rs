@@ -312,6 +312,43 @@ fn the_map_is_replayed_from_the_receipts_after_a_crash() {
     p.verify_log().unwrap();
 }
 
+/// A subject's head comes from the subject map and receipt times from the log's newest
+/// receipt: both carry on across a reopen, and a clock that goes back never makes a
+/// receipt older than the one before it.
+#[test]
+fn chains_and_times_carry_on_across_a_reopen_and_a_clock_that_goes_back() {
+    let ks = keystore();
+    let p = Platform::in_memory(catalog(), ks.clone()).unwrap();
+    let a = p.blind(&SubjectId::resident_from_body("11010519491231002").unwrap());
+    let b = p.blind(&SubjectId::resident_from_body("11010519491231003").unwrap());
+    let late = 2_000_000_000;
+    p.append_receipts(vec![event(Some(a))], late).unwrap();
+    p.append_receipts(vec![event(Some(b)), event(Some(a))], 1_000).unwrap();
+    let store = p.store().clone();
+    std::mem::forget(p);
+    let p = Platform::with_store(catalog(), ks, store).unwrap();
+    p.append_receipts(vec![event(None), event(Some(a))], 1_000).unwrap();
+    let body = |r: &Vec<u8>| UnverifiedReceipt::parse(r).unwrap().peek_unverified().unwrap();
+    let of_a: Vec<_> = p.subject_receipts(&a).unwrap().iter().map(body).collect();
+    let of_b: Vec<_> = p.subject_receipts(&b).unwrap().iter().map(body).collect();
+    assert_eq!(of_a.len(), 3);
+    assert_eq!(of_b.len(), 1);
+    for (i, r) in of_a.iter().enumerate() {
+        let chain = r.chain.unwrap();
+        assert_eq!(chain.counter, i as u64 + 1);
+        let prev = i.checked_sub(1).map(|j| {
+            UnverifiedReceipt::parse(&p.subject_receipts(&a).unwrap()[j])
+                .unwrap()
+                .leaf_hash()
+        });
+        assert_eq!(chain.prev, prev, "receipt {i} of a links to the one before");
+        assert_eq!(r.time, late, "receipt {i} of a is not older than the log's newest");
+    }
+    assert_eq!(of_b[0].chain.unwrap().counter, 1);
+    assert_eq!(of_b[0].time, late);
+    p.verify_log().unwrap();
+}
+
 #[test]
 fn log_verify_from_continues_a_saved_position() {
     let d = tempfile::tempdir().unwrap();

@@ -241,8 +241,8 @@ pub use handover::{HANDOVER_TITLE, Handover, HandoverError, HistoryError, KeyHis
 pub use keys::{LogSigner, LogVerifier};
 pub use map::{
     EMPTY_MAP_ROOT, MAP_DEPTH, MAP_KEY_LABEL, MAP_LEAF_PREFIX, MAP_NODE_PREFIX, MAP_VALUE_LEN, MapError, MapLeaf,
-    MapNode, MapPos, MapProof, MapProofError, MapReader, MapUpdate, MapValue, MemoryMap, map_key, map_leaf_hash,
-    map_node_hash, map_prove, map_root, map_update,
+    MapNode, MapPos, MapProof, MapProofError, MapReader, MapUpdate, MapValue, MemoryMap, map_get, map_key,
+    map_leaf_hash, map_node_hash, map_prove, map_root, map_update,
 };
 pub use merkle::{
     EMPTY_ROOT, Hash, HashReader, LEAF_PREFIX, MAX_TREE_SIZE, MemoryLog, MissingHash, NODE_PREFIX, ProofError,

@@ -30,6 +30,8 @@ pub(crate) enum Op {
 pub struct Batch {
     ops: Vec<Op>,
     bytes: usize,
+    /// Indexes into `ops` of the puts added by [`Batch::put_again`].
+    again: Vec<usize>,
 }
 
 impl Batch {
@@ -45,6 +47,16 @@ impl Batch {
         self.ops.push(Op::Put { tree, key, value });
     }
 
+    /// Adds "set `key` in `tree` to `value`" for a value the caller wrote before with
+    /// [`Store::insert_new`](crate::Store::insert_new), so that it becomes durable with this
+    /// batch. The result is that of [`Batch::put`]; a backend may skip rewriting the entry
+    /// where it finds that exact value stored already (the sled backend's durable apply
+    /// does: a replay mark costs a read instead of a random-key write).
+    pub fn put_again(&mut self, tree: Tree, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
+        self.again.push(self.ops.len());
+        self.put(tree, key, value);
+    }
+
     /// Adds "remove `key` from `tree`". Removing an absent key is not an error.
     pub fn delete(&mut self, tree: Tree, key: impl Into<Vec<u8>>) {
         let key = key.into();
@@ -55,6 +67,8 @@ impl Batch {
     /// Appends every operation of `other`, after this batch's own.
     pub fn append(&mut self, other: Batch) {
         self.bytes = self.bytes.saturating_add(other.bytes);
+        let base = self.ops.len();
+        self.again.extend(other.again.into_iter().map(|i| base + i));
         self.ops.extend(other.ops);
     }
 
@@ -77,6 +91,15 @@ impl Batch {
     pub(crate) fn into_ops(self) -> Vec<Op> {
         self.ops
     }
+
+    /// The operations, and for each whether it was added by [`Batch::put_again`].
+    pub(crate) fn into_ops_marked(self) -> (Vec<Op>, Vec<bool>) {
+        let mut again = vec![false; self.ops.len()];
+        for i in self.again {
+            again[i] = true;
+        }
+        (self.ops, again)
+    }
 }
 
 #[cfg(test)]
@@ -92,5 +115,19 @@ mod tests {
         b.delete(Tree::Records, vec![0u8; 4]);
         assert!(!b.is_empty());
         assert_eq!((b.len(), b.bytes()), (2, 9));
+    }
+
+    #[test]
+    fn put_again_marks_survive_append() {
+        let mut a = Batch::new();
+        a.put(Tree::Meta, b"a".to_vec(), b"1".to_vec());
+        a.put_again(Tree::Replay, b"q".to_vec(), b"2".to_vec());
+        let mut b = Batch::new();
+        b.put_again(Tree::Replay, b"r".to_vec(), b"3".to_vec());
+        b.delete(Tree::Records, b"d".to_vec());
+        a.append(b);
+        let (ops, again) = a.into_ops_marked();
+        assert_eq!(ops.len(), 4);
+        assert_eq!(again, vec![false, true, true, false]);
     }
 }

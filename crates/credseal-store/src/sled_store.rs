@@ -356,14 +356,14 @@ impl Store for SledStore {
     /// values or not. See the `wal` and `vlog` modules.
     fn apply_durable(&self, batch: Batch) -> Result<(), StoreError> {
         self.check_running()?;
-        let ops = batch.into_ops();
+        let (ops, again) = batch.into_ops_marked();
         let mut w = self.wal.lock().map_err(|_| poisoned())?;
         let seq = w.1;
         // If the frame fails, these bytes are garbage: nothing points at them.
         let placed = self.vlog.append(&ops, false)?;
         w.0.append(&encode_frame(seq, &ops, &placed))?;
         w.1 += 1;
-        if let Err(e) = self.apply_frame(seq, ops, placed) {
+        if let Err(e) = self.apply_frame(seq, ops, placed, &again) {
             // Part of a durable frame is in sled: nothing more may be written (a later
             // frame could reuse its keys, a flush would drop it from the log) until the
             // store is reopened and replays it whole.
@@ -442,7 +442,9 @@ impl SledStore {
     }
 
     /// A durable frame's operations into sled (the caller holds the write-ahead log's lock).
-    fn apply_frame(&self, seq: u64, ops: Vec<Op>, placed: Vec<Option<u64>>) -> Result<(), StoreError> {
+    /// `again[i]`: op `i` came from [`Batch::put_again`]; it is skipped when sled holds that
+    /// exact entry already (the frame still carries it, for a replay after a crash).
+    fn apply_frame(&self, seq: u64, ops: Vec<Op>, placed: Vec<Option<u64>>, again: &[bool]) -> Result<(), StoreError> {
         // Under the lock: sled receives the frames in sequence order. The frame is durable,
         // so a crash part-way through is repaired by replaying it whole (`recover`). Entry
         // by entry, not one sled batch: a sled batch takes a process-wide write lock that
@@ -451,7 +453,7 @@ impl SledStore {
         // last, in one batch with the frame's sequence number (see `Store::apply_durable`).
         let mut publish = Vec::new();
         let mut publish_placed = Vec::new();
-        for (op, at) in ops.into_iter().zip(placed) {
+        for (i, (op, at)) in ops.into_iter().zip(placed).enumerate() {
             let tree = match &op {
                 Op::Put { tree, .. } | Op::Delete { tree, .. } => *tree,
             };
@@ -460,11 +462,18 @@ impl SledStore {
                 publish_placed.push(at);
                 continue;
             }
+            let (key, stored) = sled_entry(op, at);
+            if again.get(i) == Some(&true)
+                && let Some(stored) = &stored
+                && self.db.get(&key).map_err(|e| self.err(e))?.as_deref() == Some(&stored[..])
+            {
+                continue;
+            }
             #[cfg(test)]
             self.maybe_fail()?;
-            match sled_entry(op, at) {
-                (key, Some(stored)) => self.db.insert(key, stored).map(drop),
-                (key, None) => self.db.remove(key).map(drop),
+            match stored {
+                Some(stored) => self.db.insert(key, stored).map(drop),
+                None => self.db.remove(key).map(drop),
             }
             .map_err(|e| self.err(e))?;
         }
@@ -766,6 +775,53 @@ mod tests {
         }
         assert_eq!(s.get(Tree::Meta, b"size").unwrap(), Some(vec![10]));
         s.apply_durable(put(Tree::LogLeaves, b"x", b"1")).unwrap();
+    }
+
+    #[test]
+    fn put_again_skips_an_entry_sled_holds_writes_any_other_and_logs_them_all() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let dir = tempfile::tempdir().unwrap();
+        let s = SledStore::open(dir.path(), true).unwrap();
+        assert!(s.insert_new(Tree::Replay, b"q1", b"v").unwrap());
+        s.apply(put(Tree::Replay, b"q3", b"old")).unwrap();
+        let mut b = Batch::new();
+        b.put_again(Tree::Replay, b"q1".to_vec(), b"v".to_vec()); // held: skipped
+        b.put_again(Tree::Replay, b"q2".to_vec(), b"w".to_vec()); // absent: written
+        b.put_again(Tree::Replay, b"q3".to_vec(), b"x".to_vec()); // different: written
+        b.put(Tree::LogLeaves, b"l".to_vec(), b"1".to_vec());
+        // Room for exactly three sled writes: a fourth fails the batch.
+        s.fail_after.store(4, SeqCst);
+        s.apply_durable(b).unwrap();
+        assert_eq!(s.fail_after.load(SeqCst), 1, "three writes: the held entry was skipped");
+        s.fail_after.store(0, SeqCst);
+        let expect = [
+            (Tree::Replay, &b"q1"[..], &b"v"[..]),
+            (Tree::Replay, b"q2", b"w"),
+            (Tree::Replay, b"q3", b"x"),
+            (Tree::LogLeaves, b"l", b"1"),
+        ];
+        for (t, k, v) in expect {
+            assert_eq!(s.get(t, k).unwrap().as_deref(), Some(v));
+        }
+        drop(s);
+        // The frame carries every op, the skipped one too, for a replay after a crash.
+        let (_, frames) = Wal::open(dir.path()).unwrap();
+        let logged: Vec<_> = frames
+            .last()
+            .unwrap()
+            .ops
+            .iter()
+            .map(|op| match op {
+                Op::Put { tree, key, value } => (*tree, key.clone(), value.clone()),
+                Op::Delete { .. } => panic!("no deletes were written"),
+            })
+            .collect();
+        let want: Vec<_> = expect.iter().map(|(t, k, v)| (*t, k.to_vec(), v.to_vec())).collect();
+        assert_eq!(logged, want);
+        let s = SledStore::open(dir.path(), false).unwrap();
+        for (t, k, v) in expect {
+            assert_eq!(s.get(t, k).unwrap().as_deref(), Some(v));
+        }
     }
 
     #[test]

@@ -93,7 +93,19 @@ fn corrupt(path: &Path, offset: u64, what: &str) -> StoreError {
 /// Encodes one frame; `placed[i]` is where op `i`'s value was written in the value log, if
 /// it was (`placed` may be shorter than `ops`: the rest are inline).
 pub(crate) fn encode_frame(seq: u64, ops: &[Op], placed: &[Option<u64>]) -> Vec<u8> {
-    let mut out = vec![0u8; HEAD];
+    // Sized up front: a group commit's frame is tens of kilobytes, grown it is copied again
+    // at every doubling.
+    let size = HEAD
+        + 4
+        + ops
+            .iter()
+            .map(|op| match op {
+                Op::Put { key, value, .. } => 2 + 4 + key.len() + 4 + value.len() + 8,
+                Op::Delete { key, .. } => 2 + 4 + key.len(),
+            })
+            .sum::<usize>();
+    let mut out = Vec::with_capacity(size);
+    out.resize(HEAD, 0);
     for (i, op) in ops.iter().enumerate() {
         match op {
             Op::Put { tree, key, value } => {
@@ -116,6 +128,7 @@ pub(crate) fn encode_frame(seq: u64, ops: &[Op], placed: &[Option<u64>]) -> Vec<
             }
         }
     }
+    debug_assert!(out.len() + 4 <= size, "the frame outgrew its computed size");
     let payload = (out.len() - HEAD) as u32;
     out[..4].copy_from_slice(&payload.to_le_bytes());
     out[4..HEAD].copy_from_slice(&seq.to_le_bytes());

@@ -126,6 +126,7 @@ fn corrupt_storage_is_reported() {
         },
     );
     assert_eq!(map_prove(&m, &[0xff; 32]).unwrap_err(), MapError::Corrupt { depth: 1 });
+    assert_eq!(map_get(&m, &[0xff; 32]).unwrap_err(), MapError::Corrupt { depth: 1 });
     assert_eq!(
         map_update(&m, vec![([0xfe; 32], v(4))]).unwrap_err(),
         MapError::Corrupt { depth: 1 }
@@ -209,6 +210,7 @@ proptest! {
         for k in &probes {
             let got = m.prove_key(k).verify(&root, k);
             prop_assert_eq!(got, Ok(model.get(k).copied()));
+            prop_assert_eq!(m.get(k), model.get(k).copied());
             // A proof for any other key never verifies as a claim about this key, unless it
             // is a genuine absence proof and the key is absent.
             for o in model.keys() {
