@@ -16,7 +16,7 @@ mod date;
 mod id;
 mod record;
 
-pub use canon::canonical;
+pub use canon::{canonical, canonical_value};
 pub use catalog::{
     CATALOG_FORMAT, Catalog, CatalogError, CatalogErrors, ClassDef, FieldDef, FieldType, MAX_ID_LEN, Purpose,
     Retention, Sensitivity, valid_id,

@@ -27,7 +27,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use credseal_core::{BlindId, Record, canonical};
+use credseal_core::{BlindId, Record, canonical_value};
 use credseal_log::{Action, Actor, Outcome, ReceiptBody};
 use credseal_store::{Batch, Tree};
 use serde::Serialize;
@@ -230,8 +230,7 @@ impl Platform {
             };
             for (name, value) in &r.fields {
                 let Some(def) = class.field(name) else { continue };
-                let text = zeroize::Zeroizing::new(value.to_string());
-                if let Some(c) = canonical(&def.ty, &text) {
+                if let Some(c) = canonical_value(&def.ty, value) {
                     let c = zeroize::Zeroizing::new(c);
                     out.push(fingerprint_with(&mac, blind, &r.class, name, &c));
                 }
@@ -642,7 +641,7 @@ mod tests {
     fn set_beyond_the_log_is_refused() {
         let p = platform();
         let blind = p.blind(&SubjectId::parse("11010519491231002X").unwrap());
-        let name = canonical(&FieldType::Text, "Li Lei").unwrap();
+        let name = credseal_core::canonical(&FieldType::Text, "Li Lei").unwrap();
         put_set(&p, 1000, &[p.fingerprint(&blind, "identity", "name", &name)]);
         let e = p.verify_fingerprints().unwrap_err();
         assert!(

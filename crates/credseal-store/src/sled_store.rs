@@ -28,7 +28,7 @@ use std::sync::Mutex;
 use crate::batch::Op;
 use crate::keys::{Span, tagged, untag};
 use crate::vlog::{VLOG_FILE, ValueLog, ValueLogUsage};
-use crate::wal::{WAL_FILE, WAL_LIMIT, Wal, encode_frame};
+use crate::wal::{WAL_FILE, WAL_LIMIT, Wal};
 use crate::{Batch, KvIter, KvPair, Store, StoreError, Tree};
 
 /// The format marker's key: tag 0, outside every logical tree.
@@ -361,7 +361,7 @@ impl Store for SledStore {
         let seq = w.1;
         // If the frame fails, these bytes are garbage: nothing points at them.
         let placed = self.vlog.append(&ops, false)?;
-        w.0.append(&encode_frame(seq, &ops, &placed))?;
+        w.0.append_frame(seq, &ops, &placed)?;
         w.1 += 1;
         if let Err(e) = self.apply_frame(seq, ops, placed, &again) {
             // Part of a durable frame is in sled: nothing more may be written (a later
@@ -634,6 +634,7 @@ fn remove_unfinished_snapshots(dir: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wal::encode_frame;
 
     #[test]
     fn lock_message_maps_to_locked() {

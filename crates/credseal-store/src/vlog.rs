@@ -108,7 +108,13 @@ pub(crate) struct ValueLog {
 struct Writer {
     file: File,
     unsynced: bool,
+    /// The buffer an append gathers its values in, kept between appends (at most
+    /// [`SCRATCH_KEEP`] of capacity): a fresh one is fresh pages to fault in every time.
+    scratch: Vec<u8>,
 }
+
+/// The most buffer capacity the writer keeps between appends.
+const SCRATCH_KEEP: usize = 4 << 20;
 
 /// Live and dead bytes of the value log (see `SledStore::value_log_usage`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -209,6 +215,7 @@ impl ValueLog {
             writer: Mutex::new(Writer {
                 file: writer,
                 unsynced: false,
+                scratch: Vec::new(),
             }),
             end: AtomicU64::new(end),
         })
@@ -244,17 +251,23 @@ impl ValueLog {
         if total == 0 {
             return Ok(rel);
         }
-        let mut big = Vec::with_capacity(total);
+        let mut w = self.writer()?;
+        let mut big = std::mem::take(&mut w.scratch);
+        big.clear();
+        big.reserve(total);
         for (op, at) in ops.iter().zip(&rel) {
             if let (Op::Put { value, .. }, Some(_)) = (op, at) {
                 big.extend_from_slice(value);
             }
         }
-        let mut w = self.writer()?;
         let base = self.end.load(Ordering::Acquire);
         // A failed write or sync leaves `end` where it was: nothing points at these bytes, and
         // the next append overwrites them.
-        w.file.write_all_at(&big, base).map_err(|e| io_err(&self.path, e))?;
+        let written = w.file.write_all_at(&big, base);
+        if big.capacity() <= SCRATCH_KEEP {
+            w.scratch = big;
+        }
+        written.map_err(|e| io_err(&self.path, e))?;
         if sync {
             // Covers every earlier write too (they were made under this lock).
             w.file.sync_data().map_err(|e| io_err(&self.path, e))?;

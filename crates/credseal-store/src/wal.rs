@@ -66,6 +66,8 @@ pub(crate) struct Wal {
     path: PathBuf,
     /// Bytes in the file.
     len: u64,
+    /// The buffer frames are encoded in (see `encode_frame_into`).
+    scratch: Vec<u8>,
 }
 
 /// A frame read back: its sequence number, operations, and where each put's value is in the
@@ -90,11 +92,22 @@ fn corrupt(path: &Path, offset: u64, what: &str) -> StoreError {
     }
 }
 
+/// The most buffer capacity [`Wal::append_frame`] keeps between frames.
+const SCRATCH_KEEP: usize = 4 << 20;
+
 /// Encodes one frame; `placed[i]` is where op `i`'s value was written in the value log, if
 /// it was (`placed` may be shorter than `ops`: the rest are inline).
+#[cfg(test)]
 pub(crate) fn encode_frame(seq: u64, ops: &[Op], placed: &[Option<u64>]) -> Vec<u8> {
-    // Sized up front: a group commit's frame is tens of kilobytes, grown it is copied again
-    // at every doubling.
+    let mut out = Vec::new();
+    encode_frame_into(&mut out, seq, ops, placed);
+    out
+}
+
+/// [`encode_frame`] into `out` (emptied first), which keeps its capacity from frame to
+/// frame: a group commit's frame is some hundred kilobytes, and a fresh buffer that size is
+/// fresh pages to fault in at every commit.
+fn encode_frame_into(out: &mut Vec<u8>, seq: u64, ops: &[Op], placed: &[Option<u64>]) {
     let size = HEAD
         + 4
         + ops
@@ -104,7 +117,8 @@ pub(crate) fn encode_frame(seq: u64, ops: &[Op], placed: &[Option<u64>]) -> Vec<
                 Op::Delete { key, .. } => 2 + 4 + key.len(),
             })
             .sum::<usize>();
-    let mut out = Vec::with_capacity(size);
+    out.clear();
+    out.reserve(size);
     out.resize(HEAD, 0);
     for (i, op) in ops.iter().enumerate() {
         match op {
@@ -132,9 +146,8 @@ pub(crate) fn encode_frame(seq: u64, ops: &[Op], placed: &[Option<u64>]) -> Vec<
     let payload = (out.len() - HEAD) as u32;
     out[..4].copy_from_slice(&payload.to_le_bytes());
     out[4..HEAD].copy_from_slice(&seq.to_le_bytes());
-    let crc = crc32fast::hash(&out);
+    let crc = crc32fast::hash(out);
     out.extend_from_slice(&crc.to_le_bytes());
-    out
 }
 
 /// Decodes a frame's payload into its ops and their value-log offsets; `None` if it is
@@ -205,9 +218,22 @@ impl Wal {
                 file,
                 path,
                 len: good as u64,
+                scratch: Vec::new(),
             },
             frames,
         ))
+    }
+
+    /// Encodes a frame of `ops` (see [`encode_frame`]), appends it and makes it durable.
+    pub(crate) fn append_frame(&mut self, seq: u64, ops: &[Op], placed: &[Option<u64>]) -> Result<(), StoreError> {
+        let mut buf = std::mem::take(&mut self.scratch);
+        encode_frame_into(&mut buf, seq, ops, placed);
+        let r = self.append(&buf);
+        // Kept for the next frame unless an unusually big batch grew it.
+        if buf.capacity() <= SCRATCH_KEEP {
+            self.scratch = buf;
+        }
+        r
     }
 
     /// Appends one frame and makes it durable.
