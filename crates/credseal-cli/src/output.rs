@@ -285,6 +285,12 @@ pub fn bench_query(r: &QueryBench, json: bool) {
         r.map_us_per_query,
         100.0 * r.map_us_per_query * r.queries as f64 / (r.seconds * 1e6).max(f64::MIN_POSITIVE)
     );
+    if let (Some(ours), Some(floor), Some(ratio)) = (r.cpu_us_per_query, r.floor_cpu_us_per_query, r.cpu_ratio_to_floor)
+    {
+        println!(
+            "CPU per query: {ours:.0} µs ours, {floor:.0} µs the floor (ratio {ratio:.2}: without the machine's noise)"
+        );
+    }
     println!("ratio_to_floor: {:.2}", r.ratio_to_floor);
 }
 

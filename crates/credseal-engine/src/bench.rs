@@ -390,10 +390,40 @@ pub struct QueryBench {
     pub commit_batch_max: usize,
     /// Group commits.
     pub commits: usize,
+    /// On-CPU microseconds per query of our threads (the query threads, with the group
+    /// commits they lead, and the closing map write); `None` where the kernel does not report
+    /// per-thread CPU time. Unlike wall time, this does not count time the machine's other
+    /// work took from us; sled's own background threads are not in it.
+    pub cpu_us_per_query: Option<f64>,
+    /// On-CPU microseconds per query of the floor's threads (mean of its two runs).
+    pub floor_cpu_us_per_query: Option<f64>,
+    /// floor_cpu_us_per_query / cpu_us_per_query: the ratio with the machine's noise taken
+    /// out. `ratio_to_floor` stays the figure that counts.
+    pub cpu_ratio_to_floor: Option<f64>,
     /// Microseconds per query spent updating the subject map (issue 7) in the group commits:
     /// reading and re-hashing the updated paths, measured inside the commits. Not in the
     /// floor, which stays the irreducible work without our logic.
     pub map_us_per_query: f64,
+}
+
+/// On-CPU nanoseconds of the calling thread so far (Linux: the first field of
+/// `/proc/thread-self/schedstat`); `None` where the kernel does not tell.
+fn thread_cpu_ns() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+/// On-CPU nanoseconds `f` took on the calling thread, with its result.
+fn with_thread_cpu<T>(f: impl FnOnce() -> T) -> (T, Option<u64>) {
+    let start = thread_cpu_ns();
+    let out = f();
+    let cpu = start.zip(thread_cpu_ns()).map(|(a, b)| b.saturating_sub(a));
+    (out, cpu)
+}
+
+/// The sum of the threads' CPU times, `None` if any is unknown.
+fn total_cpu(parts: impl IntoIterator<Item = Option<u64>>) -> Option<u64> {
+    parts.into_iter().try_fold(0u64, |a, c| Some(a.saturating_add(c?)))
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -570,72 +600,83 @@ pub fn bench_query(catalog_text: &str, size: QuerySize, work: &Path, progress: &
         disclose_after: None,
         flags: 0,
     };
+    // Wall seconds and the threads' CPU nanoseconds.
     let run_floor = || {
         let t = Instant::now();
-        std::thread::scope(|s| {
-            for chunk in items.chunks(per.max(1)) {
-                let (p, dept_pk, recipient, signer, receipt_body) = (&p, &dept_pk, &recipient, &signer, &receipt_body);
-                s.spawn(move || {
-                    // The floor's share of the log: one receipt signature and its leaf hashes.
-                    let mut tree = credseal_log::MemoryLog::new();
-                    for it in chunk {
-                        if let Ok(r) = signer.sign_receipt(receipt_body) {
-                            tree.append(r.as_bytes());
-                        }
-                        let ok = credseal_auth::verify_raw_strict(dept_pk.as_bytes(), &it.msg, &it.sig);
-                        std::hint::black_box(ok);
-                        let mut out = Vec::new();
-                        for (class, b) in &it.bundles {
-                            if let Ok(dek) = p.unwrap_dek(&it.blind, class, &b.wrapped_dek) {
-                                for e in &b.entries {
-                                    let ctx = RecordContext {
-                                        blind: &it.blind,
-                                        class,
-                                        record_key: &e.rkey,
-                                        version: e.version,
-                                    };
-                                    if let Ok(pt) = credseal_crypto::open_record(&dek, &ctx, &e.sealed) {
-                                        out.extend_from_slice(&pt);
+        let cpu = std::thread::scope(|s| {
+            let handles: Vec<_> = items
+                .chunks(per.max(1))
+                .map(|chunk| {
+                    let (p, dept_pk, recipient, signer, receipt_body) =
+                        (&p, &dept_pk, &recipient, &signer, &receipt_body);
+                    s.spawn(move || {
+                        with_thread_cpu(|| {
+                            // The floor's share of the log: one receipt signature and its leaf hashes.
+                            let mut tree = credseal_log::MemoryLog::new();
+                            for it in chunk {
+                                if let Ok(r) = signer.sign_receipt(receipt_body) {
+                                    tree.append(r.as_bytes());
+                                }
+                                let ok = credseal_auth::verify_raw_strict(dept_pk.as_bytes(), &it.msg, &it.sig);
+                                std::hint::black_box(ok);
+                                let mut out = Vec::new();
+                                for (class, b) in &it.bundles {
+                                    if let Ok(dek) = p.unwrap_dek(&it.blind, class, &b.wrapped_dek) {
+                                        for e in &b.entries {
+                                            let ctx = RecordContext {
+                                                blind: &it.blind,
+                                                class,
+                                                record_key: &e.rkey,
+                                                version: e.version,
+                                            };
+                                            if let Ok(pt) = credseal_crypto::open_record(&dek, &ctx, &e.sealed) {
+                                                out.extend_from_slice(&pt);
+                                            }
+                                        }
                                     }
                                 }
+                                let _ = std::hint::black_box(credseal_crypto::seal(recipient, b"floor", &[], &out));
                             }
-                        }
-                        let _ = std::hint::black_box(credseal_crypto::seal(recipient, b"floor", &[], &out));
-                    }
-                });
-            }
+                        })
+                        .1
+                    })
+                })
+                .collect();
+            total_cpu(handles.into_iter().map(|h| h.join().ok().flatten()))
         });
-        t.elapsed().as_secs_f64()
+        (t.elapsed().as_secs_f64(), cpu)
     };
-    let floor_before = run_floor();
+    let (floor_before, floor_cpu_before) = run_floor();
     // Ours.
     let map_before = p.map_update_seconds();
     let t = Instant::now();
-    let results: Vec<Result<Vec<f64>>> = std::thread::scope(|s| {
+    let results: Vec<(Result<Vec<f64>>, Option<u64>)> = std::thread::scope(|s| {
         let handles: Vec<_> = tokens
             .chunks(per.max(1))
             .map(|chunk| {
                 let (p, cred) = (&p, &cred);
-                s.spawn(move || -> Result<Vec<f64>> {
-                    let failed = |e: crate::QueryError| EngineError::Invalid(format!("bench query failed: {e}"));
-                    let mut lat = Vec::with_capacity(chunk.len());
-                    let mut pending = std::collections::VecDeque::with_capacity(in_flight);
-                    for tok in chunk {
-                        if pending.len() >= in_flight {
-                            let (q, a): (Instant, crate::PendingAnswer<'_>) = pending
-                                .pop_front()
-                                .ok_or_else(|| EngineError::Invalid("no query".into()))?;
+                s.spawn(move || {
+                    with_thread_cpu(|| -> Result<Vec<f64>> {
+                        let failed = |e: crate::QueryError| EngineError::Invalid(format!("bench query failed: {e}"));
+                        let mut lat = Vec::with_capacity(chunk.len());
+                        let mut pending = std::collections::VecDeque::with_capacity(in_flight);
+                        for tok in chunk {
+                            if pending.len() >= in_flight {
+                                let (q, a): (Instant, crate::PendingAnswer<'_>) = pending
+                                    .pop_front()
+                                    .ok_or_else(|| EngineError::Invalid("no query".into()))?;
+                                a.wait().map_err(failed)?;
+                                lat.push(q.elapsed().as_secs_f64() * 1e6);
+                            }
+                            let q = Instant::now();
+                            pending.push_back((q, p.submit_query(cred, tok, now).map_err(failed)?));
+                        }
+                        for (q, a) in pending {
                             a.wait().map_err(failed)?;
                             lat.push(q.elapsed().as_secs_f64() * 1e6);
                         }
-                        let q = Instant::now();
-                        pending.push_back((q, p.submit_query(cred, tok, now).map_err(failed)?));
-                    }
-                    for (q, a) in pending {
-                        a.wait().map_err(failed)?;
-                        lat.push(q.elapsed().as_secs_f64() * 1e6);
-                    }
-                    Ok(lat)
+                        Ok(lat)
+                    })
                 })
             })
             .collect();
@@ -643,26 +684,31 @@ pub fn bench_query(catalog_text: &str, size: QuerySize, work: &Path, progress: &
             .into_iter()
             .map(|h| {
                 h.join()
-                    .unwrap_or_else(|_| Err(EngineError::Invalid("a bench thread panicked".into())))
+                    .unwrap_or_else(|_| (Err(EngineError::Invalid("a bench thread panicked".into())), None))
             })
             .collect()
     });
     // The map nodes this run changed are written now, inside the timed run: deferred work
     // is still work (docs/formats.md, "Subject map").
     let persist = Instant::now();
-    p.persist_map()?;
+    let (persisted, persist_cpu) = with_thread_cpu(|| p.persist_map());
+    persisted?;
     let persist_seconds = persist.elapsed().as_secs_f64();
     let seconds = t.elapsed().as_secs_f64();
     let map_seconds = p.map_update_seconds() - map_before + persist_seconds;
     let mut lat = Vec::new();
-    for r in results {
+    let mut cpus = vec![persist_cpu];
+    for (r, cpu) in results {
         lat.extend(r?);
+        cpus.push(cpu);
     }
+    let cpu = total_cpu(cpus);
     lat.sort_by(f64::total_cmp);
     // The floor again, after ours: the mean of the two brackets the run (the machine's
     // speed drifts over seconds).
-    let floor_after = run_floor();
+    let (floor_after, floor_cpu_after) = run_floor();
     let floor_seconds = (floor_before + floor_after) / 2.0;
+    let floor_cpu = total_cpu([floor_cpu_before, floor_cpu_after]).map(|c| c / 2);
     let batches = p.commit_batch_sizes();
     let q = queries as f64;
     Ok(QueryBench {
@@ -688,6 +734,9 @@ pub fn bench_query(catalog_text: &str, size: QuerySize, work: &Path, progress: &
         },
         commit_batch_max: batches.iter().copied().max().unwrap_or(0),
         commits: batches.len(),
+        cpu_us_per_query: cpu.map(|c| c as f64 / 1e3 / q),
+        floor_cpu_us_per_query: floor_cpu.map(|c| c as f64 / 1e3 / q),
+        cpu_ratio_to_floor: floor_cpu.zip(cpu).map(|(f, o)| f as f64 / (o as f64).max(1.0)),
         map_us_per_query: map_seconds * 1e6 / q,
     })
 }

@@ -167,7 +167,7 @@ impl QueryError {
     }
 }
 
-/// Credentials whose authority signature was verified, by SHA-256(authority key ‖ bytes).
+/// Credentials whose authority signature was verified, by SHA-256(authority key ‖ text).
 #[derive(Default)]
 pub(crate) struct CredentialCache(Mutex<std::collections::HashMap<[u8; 32], Verified<Credential>>>);
 
@@ -367,16 +367,17 @@ impl Platform {
         Ok(n)
     }
 
-    /// The credential with its authority signature verified, from the cache when these
-    /// exact bytes were verified under this authority key before.
+    /// The credential (its text form, trimmed) parsed and with its authority signature
+    /// verified, from the cache when this exact text was verified under this authority key
+    /// before: a department presents the same credential with every query.
     fn verified_credential(
         &self,
-        cred: &Unverified<Credential>,
+        text: &str,
         authority: &PublicKey,
     ) -> std::result::Result<Verified<Credential>, QueryError> {
         let mut h = ring::digest::Context::new(&ring::digest::SHA256);
         h.update(authority.as_bytes());
-        h.update(cred.as_bytes());
+        h.update(text.as_bytes());
         // Cannot fail: SHA-256 digests are always 32 bytes.
         let key: [u8; 32] = h.finish().as_ref().try_into().expect("32 bytes");
         if let Ok(c) = self.credential_cache.0.lock()
@@ -384,7 +385,8 @@ impl Platform {
         {
             return Ok(v.clone());
         }
-        let v = credseal_auth::verify_credential_signature(cred, authority).map_err(QueryError::Denied)?;
+        let cred = Unverified::<Credential>::parse_text(text).map_err(|e| QueryError::Denied(e.into()))?;
+        let v = credseal_auth::verify_credential_signature(&cred, authority).map_err(QueryError::Denied)?;
         if let Ok(mut c) = self.credential_cache.0.lock() {
             if c.len() >= 1024 {
                 c.clear();
@@ -422,15 +424,17 @@ impl Platform {
         token: &str,
         now: u64,
     ) -> std::result::Result<PendingAnswer<'_>, QueryError> {
-        let cred = Unverified::<Credential>::parse_text(credential.trim()).map_err(|e| QueryError::Denied(e.into()))?;
+        let authority = self.trusted_authority()?;
+        let verified = self.verified_credential(credential.trim(), &authority)?;
         let tok = Unverified::<Token>::parse_text(token.trim()).map_err(|e| QueryError::Denied(e.into()))?;
         // The subject named by the (not yet verified) token, only to look up its key for
-        // the consent check; the verifier checks the token before anything depends on it.
+        // the consent check (a token without a consent does not need it); the verifier
+        // checks the token before anything depends on it.
         let subject_key = match tok.peek_unverified() {
-            Ok(t) => self.subject_public_key(&t.subject)?,
+            Ok(t) if t.consent.is_some() => self.subject_public_key(&t.subject)?,
+            Ok(_) => None,
             Err(e) => return Err(QueryError::Denied(e.into())),
         };
-        let authority = self.trusted_authority()?;
         let revocations = self.revocations()?;
         let policy = self.policy();
         let ctx = VerifyContext {
@@ -442,7 +446,6 @@ impl Platform {
             revocations: revocations.as_ref(),
             subject_key,
         };
-        let verified = self.verified_credential(&cred, &authority)?;
         let checked = credseal_auth::verify_query_with_credential(&verified, &tok, &ctx)
             .map_err(|d| self.deny(d, Some(verified.body()), &tok, now, Vec::new()))?;
         let mut marks = Vec::new();
@@ -586,7 +589,12 @@ impl Platform {
             answered_at: now,
             records,
         };
-        let pt = zeroize::Zeroizing::new(postcard::to_stdvec(&body).map_err(|e| EngineError::Invalid(e.to_string()))?);
+        // Sized for the usual answer up front: every regrowth would leave a copy of the
+        // plaintext behind in freed memory, where `Zeroizing` cannot reach it.
+        let guess = 512 + 512 * body.records.len();
+        let pt = zeroize::Zeroizing::new(
+            postcard::to_extend(&body, Vec::with_capacity(guess)).map_err(|e| EngineError::Invalid(e.to_string()))?,
+        );
         // DESIGN §9: a fingerprint of every released field, stored with the receipt.
         let fingerprints = self.fingerprints_of(&blind, &body.records);
         let canary = self.is_canary(&blind)?;
