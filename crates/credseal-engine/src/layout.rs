@@ -13,8 +13,9 @@ pub const META_INGEST_PENDING: &[u8] = b"ingest-pending";
 pub const PLATFORM_LABEL: &[u8] = b"credseal:v1:platform";
 /// Storage format version (2: subject values of format 0x03, records without the subject,
 /// class and version their place names; see `docs/formats.md` §3 and §5. 3: one
-/// `Fingerprints` entry per disclosure holding its fingerprints, §12).
-pub const STORE_FORMAT: u32 = 3;
+/// `Fingerprints` entry per disclosure holding its fingerprints, §12. 4: one `LogHashes`
+/// entry per receipt holding the stored hashes it added, §7).
+pub const STORE_FORMAT: u32 = 4;
 
 fn push_class(k: &mut Vec<u8>, class: &str) {
     k.push(class.len() as u8);

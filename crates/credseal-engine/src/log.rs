@@ -253,6 +253,15 @@ impl MapReader for CachedMap<'_> {
     }
 }
 
+/// A Merkle tree operation's failure: the store's own error when reading stored hashes
+/// failed (a corrupt entry stays corrupt: exit 4), else `what` and the reason.
+fn tree_error(e: credseal_log::TreeError<EngineError>, what: &str) -> EngineError {
+    match e {
+        credseal_log::TreeError::Read(e) => e,
+        e => EngineError::Invalid(format!("{what}: {e}")),
+    }
+}
+
 fn map_error(e: credseal_log::MapError<EngineError>) -> EngineError {
     match e {
         credseal_log::MapError::Read(e) => e,
@@ -303,10 +312,37 @@ fn be(n: u64) -> [u8; 8] {
     n.to_be_bytes()
 }
 
+/// How many stored hashes receipt `index` adds to the tree (Go tlog numbering): its leaf
+/// hash, then one per subtree it completes.
+fn hashes_of_leaf(index: u64) -> usize {
+    1 + (index + 1).trailing_zeros() as usize
+}
+
 /// Reads stored hashes from the store, with the hashes of the commit in progress on top.
+/// `LogHashes` holds one entry per receipt: the stored hashes that receipt added, in order
+/// (docs/formats.md, "Storage of the log").
 struct Hashes<'a> {
     store: &'a dyn Store,
     overlay: &'a HashMap<u64, Hash>,
+}
+
+impl Hashes<'_> {
+    /// The stored hashes receipt `leaf` added, as stored.
+    fn leaf_group(store: &dyn Store, leaf: u64) -> Result<Vec<u8>> {
+        let v = store
+            .get(Tree::LogHashes, &be(leaf))?
+            .ok_or_else(|| EngineError::Corrupt {
+                what: format!("log hashes of receipt {leaf}"),
+                detail: "missing".into(),
+            })?;
+        if v.len() != 32 * hashes_of_leaf(leaf) {
+            return Err(EngineError::Corrupt {
+                what: format!("log hashes of receipt {leaf}"),
+                detail: format!("{} bytes, not {}", v.len(), 32 * hashes_of_leaf(leaf)),
+            });
+        }
+        Ok(v)
+    }
 }
 
 impl HashReader for Hashes<'_> {
@@ -319,17 +355,21 @@ impl HashReader for Hashes<'_> {
                 if let Some(h) = self.overlay.get(i) {
                     return Ok(*h);
                 }
-                let v = self
-                    .store
-                    .get(Tree::LogHashes, &be(*i))?
+                // Hash (level, n) was added by the receipt that completed its subtree, at
+                // `level` in that receipt's group.
+                let (level, n) = credseal_log::split_stored_hash_index(*i);
+                let leaf = (n + 1)
+                    .checked_mul(1 << level)
+                    .map(|end| end - 1)
                     .ok_or_else(|| EngineError::Corrupt {
                         what: format!("log hash {i}"),
-                        detail: "missing".into(),
+                        detail: "beyond any log".into(),
                     })?;
-                v.as_slice().try_into().map_err(|_| EngineError::Corrupt {
-                    what: format!("log hash {i}"),
-                    detail: "not 32 bytes".into(),
-                })
+                let v = Self::leaf_group(self.store, leaf)?;
+                let at = 32 * level as usize;
+                // Cannot fail: `leaf_group` checked the length, and `level` is below the
+                // number of hashes the receipt added.
+                Ok(v[at..at + 32].try_into().expect("32 bytes"))
             })
             .collect()
     }
@@ -764,14 +804,13 @@ impl Platform {
                 store: &*self.store,
                 overlay: &overlay,
             };
-            let hashes = stored_hashes_for_record_hash(index, leaf, &reader)
-                .map_err(|e| EngineError::Invalid(format!("log hashes: {e}")))?;
+            let hashes =
+                stored_hashes_for_record_hash(index, leaf, &reader).map_err(|e| tree_error(e, "log hashes"))?;
             let base = stored_hash_count(index);
-            for (i, h) in hashes.into_iter().enumerate() {
-                let at = base + i as u64;
-                overlay.insert(at, h);
-                batch.put(Tree::LogHashes, be(at).to_vec(), h.to_vec());
+            for (i, h) in hashes.iter().enumerate() {
+                overlay.insert(base + i as u64, *h);
             }
+            batch.put(Tree::LogHashes, be(index).to_vec(), hashes.as_flattened().to_vec());
             batch.put(Tree::LogLeaves, be(index).to_vec(), signed.as_bytes().to_vec());
             // Written by `insert_new` already: the frame makes them durable.
             for (tree, k, v) in &it.marks {
@@ -820,7 +859,7 @@ impl Platform {
             store: &*self.store,
             overlay: &overlay,
         };
-        let root = tree_hash(size, &reader).map_err(|e| EngineError::Invalid(format!("log root: {e}")))?;
+        let root = tree_hash(size, &reader).map_err(|e| tree_error(e, "log root"))?;
         let cp = Checkpoint::new(self.origin(), size, root)
             .and_then(|c| c.with_map_root(&map.root))
             .map_err(|e| EngineError::Invalid(format!("checkpoint: {e}")))?;
@@ -1221,12 +1260,14 @@ impl Platform {
             let hashes = stored_hashes_for_record_hash(idx, leaf, &reader)
                 .map_err(|e| bad(format!("receipt {idx}"), e.to_string()))?;
             let base = stored_hash_count(idx);
+            if self.store.get(Tree::LogHashes, &be(idx))?.as_deref() != Some(hashes.as_flattened()) {
+                return Err(bad(
+                    format!("log hashes of receipt {idx}"),
+                    "do not match the leaves".into(),
+                ));
+            }
             for (i, h) in hashes.into_iter().enumerate() {
-                let at = base + i as u64;
-                if self.store.get(Tree::LogHashes, &be(at))?.as_deref() != Some(&h[..]) {
-                    return Err(bad(format!("log hash {at}"), "does not match the leaves".into()));
-                }
-                overlay.insert(at, h);
+                overlay.insert(base + i as u64, h);
             }
             n += 1;
             check_checkpoint(n, &overlay, map.root())?;

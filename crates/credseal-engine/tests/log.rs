@@ -349,6 +349,48 @@ fn chains_and_times_carry_on_across_a_reopen_and_a_clock_that_goes_back() {
     p.verify_log().unwrap();
 }
 
+/// Each receipt's stored Merkle hashes are one store entry: one edited is caught by
+/// `log verify`, one cut short by the next commit that reads it, both naming the receipt.
+#[test]
+fn a_receipts_stored_hashes_edited_or_cut_short_are_reported() {
+    use credseal_store::{Batch, Tree};
+    let p = Platform::in_memory(catalog(), keystore()).unwrap();
+    let a = p.blind(&SubjectId::resident_from_body("11010519491231002").unwrap());
+    for _ in 0..6 {
+        p.append_receipts(vec![event(Some(a))], credseal_engine::now_unix())
+            .unwrap();
+    }
+    p.verify_log().unwrap();
+    let store = p.store().clone();
+    let put = |v: Vec<u8>| {
+        let mut b = Batch::new();
+        b.put(Tree::LogHashes, 5u64.to_be_bytes().to_vec(), v);
+        store.apply(b).unwrap();
+    };
+    // Receipt 5 completed the subtree of receipts 4 and 5: its leaf hash and that subtree's.
+    let good = store.get(Tree::LogHashes, &5u64.to_be_bytes()).unwrap().unwrap();
+    assert_eq!(good.len(), 64);
+    let mut edited = good.clone();
+    edited[40] ^= 1;
+    put(edited);
+    let e = p.verify_log().unwrap_err();
+    assert!(matches!(e, credseal_engine::EngineError::Corrupt { .. }), "{e}");
+    assert!(e.to_string().contains("log hashes of receipt 5"), "{e}");
+    put(good[..32].to_vec());
+    // The next commit's root needs the subtree hash receipt 5 stored.
+    let e = p
+        .append_receipts(vec![event(None)], credseal_engine::now_unix())
+        .unwrap_err();
+    assert!(matches!(e, credseal_engine::EngineError::Corrupt { .. }), "{e}");
+    assert!(
+        e.to_string().contains("log hashes of receipt 5") && e.to_string().contains("32 bytes, not 64"),
+        "{e}"
+    );
+    assert_eq!(p.log_size().unwrap(), 6, "nothing was appended");
+    put(good);
+    p.verify_log().unwrap();
+}
+
 #[test]
 fn log_verify_from_continues_a_saved_position() {
     let d = tempfile::tempdir().unwrap();
