@@ -418,8 +418,18 @@ impl Platform {
             Some(m) if bool::from(subtle_eq(&m, &platform_mac(&self.keys))) => {}
             _ => return Err(EngineError::KeystoreMismatch { path }),
         }
+        let want = layout::STORE_FORMAT;
         match self.store.get(Tree::Meta, layout::META_FORMAT)?.as_deref() {
-            Some(f) if f == layout::STORE_FORMAT.to_be_bytes() => Ok(()),
+            Some(f) if f == want.to_be_bytes() => Ok(()),
+            Some(f) if let Ok(old) = <[u8; 4]>::try_from(f) => Err(EngineError::Corrupt {
+                what: "metadata".into(),
+                detail: format!(
+                    "the store has storage format {}, this build reads only format {want} \
+                     (docs/formats.md): keep using the release that wrote it, or create a new \
+                     platform and ingest again",
+                    u32::from_be_bytes(old)
+                ),
+            }),
             _ => Err(EngineError::Corrupt {
                 what: "metadata".into(),
                 detail: "unknown storage format".into(),

@@ -126,6 +126,24 @@ fn flipped_platform_binding_is_detected() {
     assert!(matches!(e, EngineError::KeystoreMismatch { .. }), "{e}");
 }
 
+/// A store of an earlier storage format (3: one `LogHashes` entry per stored hash) is
+/// refused with both formats named, not misread.
+#[test]
+fn a_store_of_an_earlier_format_is_refused_naming_both_formats() {
+    let p = loaded();
+    put(&p, Tree::Meta, layout::META_FORMAT, 3u32.to_be_bytes().to_vec());
+    let e = Platform::with_store(catalog(), p.keystore().clone(), p.store().clone()).unwrap_err();
+    assert!(matches!(e, EngineError::Corrupt { .. }), "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains("storage format 3") && text.contains(&format!("only format {}", layout::STORE_FORMAT)),
+        "{text}"
+    );
+    put(&p, Tree::Meta, layout::META_FORMAT, vec![0xff]);
+    let e = Platform::with_store(catalog(), p.keystore().clone(), p.store().clone()).unwrap_err();
+    assert!(e.to_string().contains("unknown storage format"), "{e}");
+}
+
 #[test]
 fn database_opened_with_another_keystore_is_refused() {
     let p = loaded();
