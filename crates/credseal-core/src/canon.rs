@@ -33,6 +33,12 @@ use crate::record::FieldValue;
 
 /// Full-width ASCII to ASCII, every white space to one space, trimmed, runs collapsed.
 fn squash(raw: &str) -> String {
+    squash_with(raw, false)
+}
+
+/// [`squash`], and with `lower` ASCII letters lower-cased in the same pass (what `text` and
+/// `enum` values need, without a second string).
+fn squash_with(raw: &str, lower: bool) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut space = false;
     for c in raw.chars() {
@@ -41,6 +47,7 @@ fn squash(raw: &str) -> String {
             c if c.is_whitespace() => ' ',
             c => c,
         };
+        let c = if lower { c.to_ascii_lowercase() } else { c };
         if c == ' ' {
             space = !out.is_empty();
             continue;
@@ -135,15 +142,16 @@ fn date(s: &str) -> Option<String> {
 /// assert_eq!(canonical(&FieldType::Date, "2024-02-30"), None);
 /// ```
 pub fn canonical(ty: &FieldType, raw: &str) -> Option<String> {
-    let s = squash(raw);
+    let s = || squash(raw);
     match ty {
-        FieldType::Text | FieldType::Enum => Some(s.to_ascii_lowercase()),
+        // Lower-cased in the same pass.
+        FieldType::Text | FieldType::Enum => Some(squash_with(raw, true)),
         FieldType::Integer => {
-            let (neg, int, _) = number(&s, false)?;
+            let (neg, int, _) = number(&s(), false)?;
             Some(if neg && int != "0" { format!("-{int}") } else { int })
         }
         FieldType::Amount => {
-            let (neg, int, frac) = number(&s, true)?;
+            let (neg, int, frac) = number(&s(), true)?;
             let mut out = String::new();
             if neg && (int != "0" || !frac.is_empty()) {
                 out.push('-');
@@ -155,14 +163,14 @@ pub fn canonical(ty: &FieldType, raw: &str) -> Option<String> {
             }
             Some(out)
         }
-        FieldType::Date => date(&s),
-        FieldType::Bool => match s.to_ascii_lowercase().as_str() {
+        FieldType::Date => date(&s()),
+        FieldType::Bool => match s().to_ascii_lowercase().as_str() {
             "true" | "yes" | "y" | "1" | "是" => Some("true".into()),
             "false" | "no" | "n" | "0" | "否" => Some("false".into()),
             _ => None,
         },
         FieldType::SubjectId => {
-            let compact: String = s.chars().filter(|c| *c != ' ' && *c != '-').collect();
+            let compact: String = s().chars().filter(|c| *c != ' ' && *c != '-').collect();
             SubjectId::parse(&compact.to_ascii_uppercase())
                 .ok()
                 .map(|id| id.as_str().to_string())
@@ -221,6 +229,15 @@ mod tests {
     }
 
     proptest! {
+        /// Lower-casing while squashing is lower-casing after it.
+        #[test]
+        fn text_is_squashed_then_lower_cased(raw in "\\PC{0,16}", ascii in "[ \t a-zA-Z０-９Ａ-Ｚａ-ｚ]{0,16}") {
+            for r in [&raw, &ascii] {
+                prop_assert_eq!(canonical(&Text, r), Some(squash(r).to_ascii_lowercase()));
+                prop_assert_eq!(canonical(&Enum, r), Some(squash(r).to_ascii_lowercase()));
+            }
+        }
+
         /// The short cut gives exactly what printing the value and reading it back gives,
         /// for every type the catalogue may declare the field as.
         #[test]
