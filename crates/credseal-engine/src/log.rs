@@ -151,7 +151,8 @@ pub(crate) struct ReceiptLog {
     /// Held (write) while a commit applies its batch, (read) while a bundle reads the latest
     /// checkpoint and the subject map: the two always match.
     view: std::sync::RwLock<()>,
-    /// Nanoseconds spent updating the subject map in commits (for `bench query`).
+    /// Nanoseconds spent on the subject map in commits — head lookups and updates (for
+    /// `bench query`).
     map_nanos: std::sync::atomic::AtomicU64,
     /// The subject map's nodes in memory (see [`MapCache`]). Lock order: `map`, then `view`.
     map: Mutex<MapCache>,
@@ -443,8 +444,8 @@ impl Platform {
         }
     }
 
-    /// Seconds spent updating the subject map (reading and hashing the updated paths) in the
-    /// commits since this platform was opened.
+    /// Seconds spent on the subject map in the commits since this platform was opened:
+    /// looking up the subjects' heads, reading and hashing the updated paths.
     pub fn map_update_seconds(&self) -> f64 {
         self.log.map_nanos.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e9
     }
