@@ -155,28 +155,34 @@ impl SledStore {
         // sled releases its file lock a moment after the last handle drops (its background
         // threads hold the file briefly), so a reopen in the same process can race it. Retry a
         // lock error for up to LOCK_WAIT: a lock held by another live process still fails.
+        // The process that held the lock may have been killed while writing a snapshot: the
+        // leftovers are removed again before every retry. And if sled finds the database
+        // corrupt just as an unfinished snapshot appears (a process killed between our removal
+        // and sled's open), it is removed and the open tried once more.
         let started = std::time::Instant::now();
+        let mut retried_snapshot = false;
         let db = loop {
-            match catch_unwind(AssertUnwindSafe(|| config.open())) {
+            let err = match catch_unwind(AssertUnwindSafe(|| config.open())) {
                 Ok(Ok(db)) => break db,
-                Ok(Err(e)) => {
-                    let err = map_sled(e, dir);
-                    if matches!(err, StoreError::Locked { .. }) && started.elapsed() < LOCK_WAIT {
-                        std::thread::sleep(std::time::Duration::from_millis(20));
-                        continue;
-                    }
-                    return Err(err);
-                }
-                Err(panic) => {
-                    return Err(StoreError::Corrupt {
-                        detail: format!(
-                            "sled failed while recovering {}: {}",
-                            dir.display(),
-                            panic_message(&*panic)
-                        ),
-                    });
-                }
+                Ok(Err(e)) => map_sled(e, dir),
+                Err(panic) => StoreError::Corrupt {
+                    detail: format!(
+                        "sled failed while recovering {}: {}",
+                        dir.display(),
+                        panic_message(&*panic)
+                    ),
+                },
+            };
+            if matches!(err, StoreError::Locked { .. }) && started.elapsed() < LOCK_WAIT {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                remove_unfinished_snapshots(dir);
+                continue;
             }
+            if matches!(err, StoreError::Corrupt { .. }) && !retried_snapshot && remove_unfinished_snapshots(dir) {
+                retried_snapshot = true;
+                continue;
+            }
+            return Err(err);
         };
         // The format first: nothing is written into a foreign or older database.
         let fresh = check_format(&db, dir, create)?;
@@ -607,28 +613,30 @@ pub(crate) fn map_io(e: io::Error, path: &Path) -> StoreError {
 /// newest snapshot and reports as corruption (sled issues #1527, #1533). No data is in it:
 /// the log it summarises is intact. Remove such leftovers, but only while no other process
 /// has the database open (we hold an exclusive lock on its `db` file meanwhile, and release
-/// it before sled takes its own).
-fn remove_unfinished_snapshots(dir: &Path) {
+/// it before sled takes its own). Returns whether it removed any.
+fn remove_unfinished_snapshots(dir: &Path) -> bool {
     let Ok(db) = fs::OpenOptions::new()
         .read(true)
         .write(true)
         .open(dir.join(SLED_DB_FILE))
     else {
-        return;
+        return false;
     };
     if db.try_lock().is_err() {
-        return;
+        return false;
     }
+    let mut removed = false;
     if let Ok(entries) = fs::read_dir(dir) {
         for e in entries.flatten() {
             let name = e.file_name();
             let name = name.to_string_lossy();
             if name.starts_with("snap.") && name.ends_with(".generating") {
-                let _ = fs::remove_file(e.path());
+                removed |= fs::remove_file(e.path()).is_ok();
             }
         }
     }
     let _ = db.unlock();
+    removed
 }
 
 #[cfg(test)]
@@ -823,6 +831,41 @@ mod tests {
         for (t, k, v) in expect {
             assert_eq!(s.get(t, k).unwrap().as_deref(), Some(v));
         }
+    }
+
+    /// An unfinished snapshot left by the lock's holder while we wait for the lock (it was
+    /// killed while writing one) is removed before sled reads it.
+    #[test]
+    fn an_unfinished_snapshot_left_while_waiting_for_the_lock_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = SledStore::open(dir.path(), true).unwrap();
+        first.apply_durable(put(Tree::LogLeaves, b"a", b"1")).unwrap();
+        first.flush().unwrap();
+        drop(first);
+        // sled writes a snapshot when it opens.
+        let holder = SledStore::open(dir.path(), false).unwrap();
+        let newest = fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| {
+                let p = e.unwrap().path();
+                let lsn = u64::from_str_radix(p.file_name()?.to_str()?.strip_prefix("snap.")?, 16).ok()?;
+                Some((lsn, p))
+            })
+            .max();
+        let (lsn, snap) = newest.expect("sled has written a snapshot");
+        let partial = fs::read(&snap).unwrap();
+        let stale = dir.path().join(format!("snap.{:016X}.generating", lsn + (1 << 20)));
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| SledStore::open(dir.path(), false));
+            // The waiter is past its first removal and retrying the lock when the holder dies
+            // half-way through a snapshot.
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            fs::write(&stale, &partial[..partial.len() / 2]).unwrap();
+            drop(holder);
+            let s = waiter.join().unwrap().unwrap();
+            assert_eq!(s.get(Tree::LogLeaves, b"a").unwrap().as_deref(), Some(&b"1"[..]));
+        });
+        assert!(!stale.exists(), "the unfinished snapshot was removed");
     }
 
     #[test]
