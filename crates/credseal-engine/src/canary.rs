@@ -68,13 +68,10 @@ pub struct CanaryAlert {
 /// Receives alerts as they happen (the CLI prints them on stderr).
 pub type AlertSink = Arc<dyn Fn(&CanaryAlert) + Send + Sync>;
 
-/// The digest of the stored set and the set.
-type CachedSet = ([u8; 32], Arc<HashSet<BlindId>>);
-
 /// The platform's decrypted canary set, cached by the digest of its stored bytes.
 #[derive(Default)]
 pub(crate) struct CanaryState {
-    cache: Mutex<Option<CachedSet>>,
+    cache: crate::memo::Memo<[u8; 32], Arc<HashSet<BlindId>>>,
     pub(crate) sink: Mutex<Option<AlertSink>>,
 }
 
@@ -240,44 +237,33 @@ impl Platform {
         let Some(v) = self.store.get(Tree::Meta, META_CANARIES)? else {
             return Ok(Arc::default());
         };
-        let digest = credseal_crypto::sha256(&v);
-        let mut cache = self
-            .canary
-            .cache
-            .lock()
-            .map_err(|_| EngineError::Invalid("lock poisoned".into()))?;
-        if let Some((d, set)) = &*cache
-            && *d == digest
-        {
-            return Ok(set.clone());
-        }
-        let bad = || EngineError::Corrupt {
-            what: "canary set".into(),
-            detail: "does not open with this keystore (edited on disk)".into(),
-        };
-        if v.len() < NONCE_LEN {
-            return Err(bad());
-        }
-        // Cannot fail: the length was checked to be at least NONCE_LEN above.
-        let nonce: [u8; NONCE_LEN] = v[..NONCE_LEN].try_into().expect("12");
-        let mut buf = Zeroizing::new(v[NONCE_LEN..].to_vec());
-        open_in_place(&self.canary_key(), &nonce, &self.canary_aad(), &mut buf).map_err(|_| bad())?;
-        if buf.len() < 4 || (buf.len() - 4) % 32 != 0 {
-            return Err(bad());
-        }
-        // Cannot fail: the length was checked to be at least 4 above.
-        let n = u32::from_be_bytes(buf[..4].try_into().expect("4")) as usize;
-        if n * 32 > buf.len() - 4 {
-            return Err(bad());
-        }
-        let set: HashSet<BlindId> = buf[4..4 + n * 32]
-            .chunks_exact(32)
-            // Cannot fail: chunks_exact(32) yields 32-byte slices only.
-            .map(|c| BlindId(c.try_into().expect("32")))
-            .collect();
-        let set = Arc::new(set);
-        *cache = Some((digest, set.clone()));
-        Ok(set)
+        self.canary.cache.get_or_try(credseal_crypto::sha256(&v), || {
+            let bad = || EngineError::Corrupt {
+                what: "canary set".into(),
+                detail: "does not open with this keystore (edited on disk)".into(),
+            };
+            if v.len() < NONCE_LEN {
+                return Err(bad());
+            }
+            // Cannot fail: the length was checked to be at least NONCE_LEN above.
+            let nonce: [u8; NONCE_LEN] = v[..NONCE_LEN].try_into().expect("12");
+            let mut buf = Zeroizing::new(v[NONCE_LEN..].to_vec());
+            open_in_place(&self.canary_key(), &nonce, &self.canary_aad(), &mut buf).map_err(|_| bad())?;
+            if buf.len() < 4 || (buf.len() - 4) % 32 != 0 {
+                return Err(bad());
+            }
+            // Cannot fail: the length was checked to be at least 4 above.
+            let n = u32::from_be_bytes(buf[..4].try_into().expect("4")) as usize;
+            if n * 32 > buf.len() - 4 {
+                return Err(bad());
+            }
+            let set: HashSet<BlindId> = buf[4..4 + n * 32]
+                .chunks_exact(32)
+                // Cannot fail: chunks_exact(32) yields 32-byte slices only.
+                .map(|c| BlindId(c.try_into().expect("32")))
+                .collect();
+            Ok(Arc::new(set))
+        })
     }
 
     /// Whether `blind` is a canary subject.

@@ -26,6 +26,7 @@ pub mod layout;
 mod leak;
 mod log;
 mod logkey;
+mod memo;
 mod platform;
 mod query;
 mod registry;

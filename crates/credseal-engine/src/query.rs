@@ -177,17 +177,15 @@ impl std::fmt::Debug for CredentialCache {
     }
 }
 
-/// A cache of the verified revocation list, keyed by the SHA-256 of its stored bytes, so
-/// every query reads the current list from the store (no stale window) but verifies its
-/// signature only when it changes.
-#[derive(Debug, Default)]
-pub(crate) struct RevocationCache(Mutex<Option<([u8; 32], RevocationList)>>);
+/// The verified revocation list, keyed by the SHA-256 of its stored bytes, so every query
+/// reads the current list from the store (no stale window) but verifies its signature only
+/// when it changes.
+pub(crate) type RevocationCache = crate::memo::Memo<[u8; 32], RevocationList>;
 
 /// The trusted authority key, parsed (point decompression costs about as much as a tenth of
 /// a signature check), keyed by its stored bytes: every query still reads the key from the
 /// store, so a change of authority takes effect at once.
-#[derive(Debug, Default)]
-pub(crate) struct AuthorityCache(Mutex<Option<([u8; 32], PublicKey)>>);
+pub(crate) type AuthorityCache = crate::memo::Memo<[u8; 32], PublicKey>;
 
 impl Platform {
     /// The query policy (clock skew, maximum token lifetime).
@@ -204,22 +202,12 @@ impl Platform {
         let k = self.authority_key()?.ok_or_else(|| {
             EngineError::Invalid("this platform trusts no authority key yet; run `credseal authority trust`".into())
         })?;
-        let mut cache = self
-            .authority_cache
-            .0
-            .lock()
-            .map_err(|_| EngineError::Invalid("lock poisoned".into()))?;
-        if let Some((bytes, key)) = &*cache
-            && *bytes == k
-        {
-            return Ok(*key);
-        }
-        let key = PublicKey::from_bytes(&k).map_err(|_| EngineError::Corrupt {
-            what: "authority key".into(),
-            detail: "not a valid Ed25519 key".into(),
-        })?;
-        *cache = Some((k, key));
-        Ok(key)
+        self.authority_cache.get_or_try(k, || {
+            PublicKey::from_bytes(&k).map_err(|_| EngineError::Corrupt {
+                what: "authority key".into(),
+                detail: "not a valid Ed25519 key".into(),
+            })
+        })
     }
 
     /// The installed revocation list, verified.
@@ -227,26 +215,16 @@ impl Platform {
         let Some(bytes) = self.store.get(Tree::Revocations, REVOCATIONS_CURRENT)? else {
             return Ok(None);
         };
-        let digest = credseal_crypto::sha256(&bytes);
-        let mut cache = self
-            .revocation_cache
-            .0
-            .lock()
-            .map_err(|_| EngineError::Invalid("lock poisoned".into()))?;
-        if let Some((d, list)) = &*cache
-            && *d == digest
-        {
-            return Ok(Some(list.clone()));
-        }
-        let corrupt = |detail: String| EngineError::Corrupt {
-            what: "installed revocation list".into(),
-            detail,
-        };
-        let u = Unverified::<RevocationList>::parse_bytes(&bytes).map_err(|e| corrupt(e.to_string()))?;
-        let v = credseal_auth::verify_revocation_list(&u, &self.trusted_authority()?, self.origin(), None)
-            .map_err(|e| corrupt(e.to_string()))?;
-        let list = v.into_body();
-        *cache = Some((digest, list.clone()));
+        let list = self.revocation_cache.get_or_try(credseal_crypto::sha256(&bytes), || {
+            let corrupt = |detail: String| EngineError::Corrupt {
+                what: "installed revocation list".into(),
+                detail,
+            };
+            let u = Unverified::<RevocationList>::parse_bytes(&bytes).map_err(|e| corrupt(e.to_string()))?;
+            let v = credseal_auth::verify_revocation_list(&u, &self.trusted_authority()?, self.origin(), None)
+                .map_err(|e| corrupt(e.to_string()))?;
+            Ok(v.into_body())
+        })?;
         Ok(Some(list))
     }
 

@@ -219,7 +219,8 @@ impl Platform {
         fingerprint_with(&self.keys.trace_key.expand(), blind, class, field, canonical)
     }
 
-    /// The fingerprints of every field value of `records` (sorted, without repeats).
+    /// The fingerprints of every field value of `records`, in record order, repeats kept:
+    /// [`Platform::put_fingerprints`] sorts them and drops repeats when it stores the set.
     pub(crate) fn fingerprints_of(&self, blind: &BlindId, records: &[Record]) -> Vec<[u8; 32]> {
         // One expansion of the trace key for all of them.
         let mac = self.keys.trace_key.expand();
@@ -236,8 +237,6 @@ impl Platform {
                 }
             }
         }
-        out.sort_unstable();
-        out.dedup();
         out
     }
 

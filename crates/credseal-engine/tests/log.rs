@@ -282,6 +282,48 @@ fn a_stored_map_edited_on_disk_is_refused_at_the_next_open() {
     assert_eq!(p.log_size().unwrap(), before, "nothing was appended");
 }
 
+/// A commit reads a subject's head from the map. A node below the root edited on disk
+/// (its parents left as they were, so the root still matches the checkpoint) is caught by
+/// the hash check when the commit reads it: nothing is appended.
+#[test]
+fn a_map_node_edited_below_the_root_is_caught_when_a_commit_reads_it() {
+    use credseal_log::MapNode;
+    use credseal_store::{Batch, Tree};
+    let d = tempfile::tempdir().unwrap();
+    let ks = keystore();
+    let p = Platform::in_memory(catalog(), ks.clone()).unwrap();
+    p.ingest_file(&write(d.path(), "r.jsonl", RECORDS.as_bytes()), &NoProgress)
+        .unwrap();
+    let (subject, _) = line_of("loans");
+    let blind = p.blind(&SubjectId::parse(&subject).unwrap());
+    let key = credseal_log::map_key(&blind);
+    p.persist_map().unwrap();
+    let store = p.store().clone();
+    drop(p);
+    let (pos, mut node) = store
+        .scan_prefix(Tree::SubjectMap, &[])
+        .map(|kv| kv.unwrap())
+        .find_map(|(k, v)| match MapNode::from_bytes(&v).unwrap() {
+            n @ MapNode::Leaf { key: k2, .. } if k2 == key => Some((k, n)),
+            _ => None,
+        })
+        .unwrap();
+    if let MapNode::Leaf { value, .. } = &mut node {
+        value.count += 5;
+    }
+    let mut b = Batch::new();
+    b.put(Tree::SubjectMap, pos, node.to_bytes());
+    store.apply(b).unwrap();
+    let p = Platform::with_store(catalog(), ks, store).unwrap();
+    let before = p.log_size().unwrap();
+    let e = p
+        .append_receipts(vec![event(Some(blind))], credseal_engine::now_unix())
+        .unwrap_err();
+    assert!(matches!(e, credseal_engine::EngineError::Corrupt { .. }), "{e}");
+    assert!(e.to_string().contains("subject map"), "{e}");
+    assert_eq!(p.log_size().unwrap(), before, "nothing was appended");
+}
+
 #[test]
 fn the_map_is_replayed_from_the_receipts_after_a_crash() {
     let d = tempfile::tempdir().unwrap();

@@ -595,6 +595,18 @@ fn map_sled(e: sled::Error, path: &Path) -> StoreError {
 
 /// Maps an I/O error by kind; sled reports a held lock as `ErrorKind::Other` with the message
 /// "could not acquire lock on ...", which is recognised too.
+/// Opens one of the store's own files for reading and writing, creating it if absent and
+/// keeping what it holds (the write-ahead log, the value log).
+pub(crate) fn open_store_file(path: &Path) -> Result<fs::File, StoreError> {
+    fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| map_io(e, path))
+}
+
 pub(crate) fn map_io(e: io::Error, path: &Path) -> StoreError {
     let path_buf = path.to_path_buf();
     match e.kind() {

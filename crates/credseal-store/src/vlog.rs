@@ -57,7 +57,7 @@
 //! ciphertext stays on disk until the file is removed; erasure relies on destroying keys
 //! (threat-model K4), never on deleting stored bytes.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -194,13 +194,7 @@ impl ValueLog {
     pub(crate) fn open(dir: &Path) -> Result<ValueLog, StoreError> {
         let path = dir.join(VLOG_FILE);
         let existed = path.exists();
-        let writer = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| io_err(&path, e))?;
+        let writer = crate::sled_store::open_store_file(&path)?;
         if !existed {
             // The new file's directory entry must survive a power loss before any pointer
             // names bytes in it.

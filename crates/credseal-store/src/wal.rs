@@ -38,7 +38,7 @@
 //! accidents; tampering is caught where it matters, above the store (receipts are signed,
 //! records sealed).
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -197,13 +197,7 @@ impl Wal {
     /// is cut off the file.
     pub(crate) fn open(dir: &Path) -> Result<(Wal, Vec<Frame>), StoreError> {
         let path = dir.join(WAL_FILE);
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| io_err(&path, e))?;
+        let mut file = crate::sled_store::open_store_file(&path)?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(|e| io_err(&path, e))?;
         let (frames, good) = parse(&path, &bytes)?;
@@ -341,7 +335,10 @@ mod tests {
         let full = w.len();
         drop(w);
         // Cut the second frame short, as a crash mid-write would.
-        let f = OpenOptions::new().write(true).open(dir.path().join(WAL_FILE)).unwrap();
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(dir.path().join(WAL_FILE))
+            .unwrap();
         f.set_len(full - 3).unwrap();
         drop(f);
         let (w, frames) = Wal::open(dir.path()).unwrap();
