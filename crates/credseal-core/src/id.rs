@@ -238,7 +238,7 @@ impl fmt::Display for BlindId {
 mod tests {
     use super::*;
 
-    // Known answers from ../shared/vectors/subject-ids.md.
+    // Known answers from docs/vectors/subject-ids.md.
     #[test]
     fn resident_vectors() {
         for ok in ["11010519491231002X", "440524188001010014", "11010119900307803X"] {
