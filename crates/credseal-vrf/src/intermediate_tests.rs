@@ -11,7 +11,7 @@ use crate::suite;
 const VECTORS: &str = include_str!("../tests/vectors/rfc9381-b3.json");
 
 fn hex(s: &str) -> Vec<u8> {
-    assert!(s.len() % 2 == 0, "odd hex length");
+    assert!(s.len().is_multiple_of(2), "odd hex length");
     (0..s.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex digit"))
@@ -38,7 +38,11 @@ fn rfc9381_b3_intermediates() {
         let (h, ctr) = suite::encode_to_curve(&pk, &hex(&field("alpha"))).expect("H");
         let h_string = h.compress().to_bytes();
         assert_eq!(h_string, hex32(&field("h")), "H, example {example}");
-        assert_eq!(u64::from(ctr), v["ctr"].as_u64().expect("ctr"), "ctr, example {example}");
+        assert_eq!(
+            u64::from(ctr),
+            v["ctr"].as_u64().expect("ctr"),
+            "ctr, example {example}"
+        );
 
         let k_string = suite::nonce_string(&expanded.nonce_key, &h_string);
         assert_eq!(k_string.to_vec(), hex(&field("k_string")), "k, example {example}");

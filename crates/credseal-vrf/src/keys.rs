@@ -5,9 +5,9 @@ use curve25519_dalek::scalar::{Scalar, clamp_integer};
 use sha2::{Digest, Sha512};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
+use crate::VrfError;
 use crate::proof::{VrfOutput, VrfProof};
 use crate::suite::{self, PUBLIC_KEY_LEN, SEED_LEN};
-use crate::VrfError;
 
 /// The expanded halves of SHA-512(seed) (RFC 8032 §5.1.5): the clamped secret scalar's
 /// bytes and the nonce key. Both are secret and wiped on drop.

@@ -3,8 +3,8 @@
 use curve25519_dalek::edwards::EdwardsPoint;
 use curve25519_dalek::scalar::Scalar;
 
-use crate::suite::{self, CHALLENGE_LEN, OUTPUT_LEN, PROOF_LEN, PUBLIC_KEY_LEN, SCALAR_LEN};
 use crate::VrfError;
+use crate::suite::{self, CHALLENGE_LEN, OUTPUT_LEN, PROOF_LEN, PUBLIC_KEY_LEN, SCALAR_LEN};
 
 /// Byte range of Gamma in a proof.
 const GAMMA_RANGE: std::ops::Range<usize> = 0..PUBLIC_KEY_LEN;
@@ -41,8 +41,8 @@ impl VrfProof {
         let gamma = suite::string_to_point(&gamma_string).ok_or(VrfError::ProofGammaEncoding)?;
         let mut s_string = [0u8; SCALAR_LEN];
         s_string.copy_from_slice(&bytes[SCALAR_RANGE]);
-        let s = Option::<Scalar>::from(Scalar::from_canonical_bytes(s_string))
-            .ok_or(VrfError::ProofScalarNotCanonical)?;
+        let s =
+            Option::<Scalar>::from(Scalar::from_canonical_bytes(s_string)).ok_or(VrfError::ProofScalarNotCanonical)?;
         let mut c = [0u8; CHALLENGE_LEN];
         c.copy_from_slice(&bytes[CHALLENGE_RANGE]);
         Ok(Self {

@@ -50,10 +50,7 @@ pub(crate) fn string_to_point(bytes: &[u8; 32]) -> Option<EdwardsPoint> {
 /// the identity) and the counter value that produced it.
 ///
 /// Not constant time: the number of tries depends on `alpha` (RFC 9381 §7.4).
-pub(crate) fn encode_to_curve(
-    pk_string: &[u8; 32],
-    alpha: &[u8],
-) -> Result<(EdwardsPoint, u8), VrfError> {
+pub(crate) fn encode_to_curve(pk_string: &[u8; 32], alpha: &[u8]) -> Result<(EdwardsPoint, u8), VrfError> {
     for ctr in 0..=u8::MAX {
         let hash = Sha512::new()
             .chain_update([SUITE_STRING, ENCODE_TO_CURVE_FRONT])
