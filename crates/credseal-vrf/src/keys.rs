@@ -23,7 +23,8 @@ pub(crate) fn expand_seed(seed: &[u8; SEED_LEN]) -> ExpandedSeed {
     let mut digest = Zeroizing::new([0u8; 64]);
     let mut hasher = Sha512::new();
     hasher.update(seed);
-    digest.copy_from_slice(&hasher.finalize());
+    // Straight into the wiped buffer: no unwiped copy of SHA-512(seed) is left behind.
+    hasher.finalize_into((&mut *digest).into());
     let mut lower = Zeroizing::new([0u8; 32]);
     lower.copy_from_slice(&digest[..32]);
     let mut nonce_key = Zeroizing::new([0u8; 32]);

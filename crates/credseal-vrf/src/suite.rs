@@ -78,7 +78,7 @@ pub(crate) fn nonce_string(nonce_key: &[u8; 32], h_string: &[u8; 32]) -> Zeroizi
     hasher.update(nonce_key);
     hasher.update(h_string);
     let mut out = Zeroizing::new([0u8; 64]);
-    out.copy_from_slice(&hasher.finalize());
+    hasher.finalize_into((&mut *out).into());
     out
 }
 
