@@ -450,9 +450,7 @@ impl Store for SledStore {
     fn size_on_disk(&self) -> Result<u64, StoreError> {
         let sled = self.db.size_on_disk().map_err(|e| self.err(e))?;
         let wal_path = self.path.join(WAL_FILE);
-        let wal = fs::symlink_metadata(&wal_path)
-            .map_err(|e| map_io(e, &wal_path))?
-            .len();
+        let wal = fs::symlink_metadata(&wal_path).map_err(|e| map_io(e, &wal_path))?.len();
         Ok(sled + wal + self.vlog.file_len()?)
     }
 }
@@ -663,7 +661,11 @@ pub(crate) fn open_store_file(path: &Path) -> Result<fs::File, StoreError> {
 /// Opens `path` read-only without following a symbolic link in its last component; `dir`:
 /// it must be a directory (`O_DIRECTORY`).
 pub(crate) fn open_nofollow(path: &Path, dir: bool) -> Result<fs::File, StoreError> {
-    let flags = if dir { libc::O_NOFOLLOW | libc::O_DIRECTORY } else { libc::O_NOFOLLOW };
+    let flags = if dir {
+        libc::O_NOFOLLOW | libc::O_DIRECTORY
+    } else {
+        libc::O_NOFOLLOW
+    };
     fs::OpenOptions::new()
         .read(true)
         .custom_flags(flags)
@@ -690,9 +692,13 @@ const SLED_CONF_FILE: &str = "conf";
 /// Linux and macOS; checked with `symlink_metadata` too, for systems that report it otherwise)
 /// is [`symlink_refused`]; anything else goes through [`map_io`].
 fn map_open_err(e: io::Error, path: &Path) -> StoreError {
-    let is_link = e.raw_os_error() == Some(libc::ELOOP)
-        || fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
-    if is_link { symlink_refused(path) } else { map_io(e, path) }
+    let is_link =
+        e.raw_os_error() == Some(libc::ELOOP) || fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    if is_link {
+        symlink_refused(path)
+    } else {
+        map_io(e, path)
+    }
 }
 
 /// The error for a symbolic link found at `path` in the store directory: tampering, not a
@@ -796,7 +802,11 @@ fn check_entries(dir: &Path) -> Result<(), StoreError> {
         if name == SLED_BLOBS_DIR {
             if !meta.is_dir() {
                 return Err(StoreError::Corrupt {
-                    detail: format!("{} is {}, not sled's directory", path.display(), kind_of(&meta.file_type())),
+                    detail: format!(
+                        "{} is {}, not sled's directory",
+                        path.display(),
+                        kind_of(&meta.file_type())
+                    ),
                 });
             }
             for blob in entries(&path)? {

@@ -442,7 +442,11 @@ fn planted_symlink_is_refused(name: &str) {
     std::os::unix::fs::symlink(&victim, &file).unwrap();
     for create in [false, true] {
         assert_symlink_refused(SledStore::open(&dir, create), &file);
-        assert_eq!(fs::read(&victim).unwrap(), bytes, "{name}: the link's target was written");
+        assert_eq!(
+            fs::read(&victim).unwrap(),
+            bytes,
+            "{name}: the link's target was written"
+        );
         assert!(fs::symlink_metadata(&file).unwrap().file_type().is_symlink());
     }
     fs::remove_file(&file).unwrap();
@@ -521,7 +525,11 @@ fn hard_linked_wal_is_refused_and_its_target_is_unchanged() {
     fs::hard_link(&victim, &wal).unwrap();
     for create in [false, true] {
         assert_corrupt(SledStore::open(&dir, create), &["credseal.wal", "2 hard links"]);
-        assert_eq!(fs::read(&victim).unwrap(), bytes, "the hard link's other name was written");
+        assert_eq!(
+            fs::read(&victim).unwrap(),
+            bytes,
+            "the hard link's other name was written"
+        );
     }
 }
 
@@ -568,7 +576,10 @@ fn created_files_are_private() {
     let modes = modes_under(&dir);
     // db, conf, blobs/, the write-ahead log, the value log (and snapshots if any).
     for name in ["db", "conf", "blobs", "credseal.wal", VLOG] {
-        assert!(modes.iter().any(|(p, _)| p.ends_with(name)), "{name} missing: {modes:?}");
+        assert!(
+            modes.iter().any(|(p, _)| p.ends_with(name)),
+            "{name} missing: {modes:?}"
+        );
     }
     for (path, mode) in &modes {
         let want = if path.is_dir() { 0o700 } else { 0o600 };
@@ -616,7 +627,10 @@ fn world_writable_store_directory_is_refused() {
             other => panic!("expected Insecure, got {other:?}"),
         }
     }
-    assert!(fs::read_dir(&dir).unwrap().next().is_none(), "a refused open wrote files");
+    assert!(
+        fs::read_dir(&dir).unwrap().next().is_none(),
+        "a refused open wrote files"
+    );
     let msg = SledStore::open(&dir, true).unwrap_err().to_string();
     assert!(msg.contains("777") && msg.contains(&dir.display().to_string()), "{msg}");
     // Group-writable is refused too; an existing store in it as well.
