@@ -30,8 +30,23 @@ pub enum StoreError {
         /// The directory that was opened.
         path: PathBuf,
     },
+    /// The store directory `path` can be written by its group or by every user (`mode`, the
+    /// permission bits found): someone else could plant files in it, such as a symbolic link
+    /// that makes the store overwrite another file. Nothing was opened or written.
+    #[error(
+        "store directory {} has mode {mode:03o}: its group or other users may write to it and could plant files in it; make it private (chmod 700)",
+        path.display()
+    )]
+    Insecure {
+        /// The directory that was opened.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// The stored data is damaged, is not a credseal store, or has a format this version
-    /// does not read.
+    /// does not read. Also a store file that is a symbolic link, not a regular file, or has
+    /// more than one hard link (planted to make the store write elsewhere): tampering with
+    /// the store directory.
     #[error("store is corrupt: {detail}")]
     Corrupt {
         /// What was found, for the operator (never stored keys or values).

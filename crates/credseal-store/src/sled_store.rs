@@ -23,6 +23,7 @@ use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::sync::Mutex;
 
 use crate::batch::Op;
@@ -49,6 +50,37 @@ const SLED_DB_FILE: &str = "db";
 /// second open — from another process or from this one — fails with [`StoreError::Locked`].
 /// Writes become durable on [`Store::flush`] (sled also flushes in the background about every
 /// 500 ms).
+///
+/// # Files: no symbolic links, private modes
+///
+/// Someone who can write to the store directory could plant a symbolic link there (say
+/// `credseal.wal` pointing at the platform's keystore) so that opening the store truncates or
+/// overwrites the file it points to. The store therefore never follows one:
+///
+/// - The store directory must not be a symbolic link, and every entry in it and in sled's
+///   `blobs/` is checked with `symlink_metadata` before sled or the store opens anything: a
+///   symbolic link anywhere there, or a store or sled file (`db`, which also carries the
+///   lock, `conf`, `snap.*`, `blobs/*`, `credseal.wal`, `credseal.vlog`) that is not a regular
+///   file or has more than one hard link, is refused with [`StoreError::Corrupt`] naming the
+///   path, and nothing is written.
+/// - The files the store opens itself (the write-ahead log, the value log, `db` for the
+///   snapshot clean-up, the directory to sync it) are opened with `O_NOFOLLOW`, and the
+///   open file is checked again (regular, one hard link) before anything is read or written.
+/// - Files the store creates are created with mode 0600 and the directory with 0700. sled
+///   creates its own files with its own modes, so right after sled opens, the group and other
+///   permission bits of the directory, `blobs/` and every regular file in them are cleared
+///   (this also tightens existing group- or world-readable files; bits are only ever
+///   removed). A store directory that its group or others may write to is refused with
+///   [`StoreError::Insecure`] before anything in it is opened.
+///
+/// What remains: sled opens `db`, `conf`, `blobs/*` and `snap.*` itself, following symbolic
+/// links. A link planted in the moment between the check above and sled's open (or, while the
+/// store is open, at the name of a file sled creates later: a new blob or snapshot) is
+/// followed. Planting it needs write access to the store directory at that exact moment —
+/// which a private (0700) directory gives only its owner — and the next open refuses it.
+/// Likewise files sled creates while the store is open keep sled's mode (0644 under the
+/// usual umask) until the next open tightens them; the 0700 directory keeps other users out
+/// meanwhile.
 pub struct SledStore {
     db: sled::Db,
     path: PathBuf,
@@ -125,18 +157,22 @@ impl SledStore {
 
     fn open_config(dir: &Path, create: bool, cache_bytes: Option<u64>) -> Result<Self, StoreError> {
         let path = dir.to_path_buf();
-        if create {
-            fs::create_dir_all(dir).map_err(|e| map_io(e, dir))?;
-        } else {
-            match fs::metadata(dir) {
-                Ok(meta) if meta.is_dir() => {}
-                Ok(_) => {
-                    return Err(StoreError::Io {
-                        detail: format!("{} is not a directory", dir.display()),
-                    });
-                }
-                Err(e) => return Err(map_io(e, dir)),
+        match fs::symlink_metadata(dir) {
+            Ok(meta) => check_dir(dir, &meta)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound && create => {
+                fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(DIR_MODE)
+                    .create(dir)
+                    .map_err(|e| map_io(e, dir))?;
+                // Checked again: something else may have been put there meanwhile.
+                let meta = fs::symlink_metadata(dir).map_err(|e| map_io(e, dir))?;
+                check_dir(dir, &meta)?;
             }
+            Err(e) => return Err(map_io(e, dir)),
+        }
+        check_entries(dir)?;
+        if !create {
             // sled would silently create a fresh database here; without `create` that is an error.
             match fs::symlink_metadata(dir.join(SLED_DB_FILE)) {
                 Ok(_) => {}
@@ -184,9 +220,11 @@ impl SledStore {
             }
             return Err(err);
         };
+        // sled created its files with its own modes (0644 under the usual umask).
+        tighten_modes(dir)?;
         // The format first: nothing is written into a foreign or older database.
         let fresh = check_format(&db, dir, create)?;
-        if !fresh && !dir.join(VLOG_FILE).exists() {
+        if !fresh && fs::symlink_metadata(dir.join(VLOG_FILE)).is_err() {
             // Every format-2 store has the file from its creation on; without it the values
             // its pointers name are gone (and an empty new file would hide that until a read).
             return Err(StoreError::Corrupt {
@@ -412,7 +450,7 @@ impl Store for SledStore {
     fn size_on_disk(&self) -> Result<u64, StoreError> {
         let sled = self.db.size_on_disk().map_err(|e| self.err(e))?;
         let wal_path = self.path.join(WAL_FILE);
-        let wal = fs::metadata(&wal_path).map_err(|e| map_io(e, &wal_path))?.len();
+        let wal = fs::symlink_metadata(&wal_path).map_err(|e| map_io(e, &wal_path))?.len();
         Ok(sled + wal + self.vlog.file_len()?)
     }
 }
@@ -593,20 +631,247 @@ fn map_sled(e: sled::Error, path: &Path) -> StoreError {
     }
 }
 
-/// Maps an I/O error by kind; sled reports a held lock as `ErrorKind::Other` with the message
-/// "could not acquire lock on ...", which is recognised too.
-/// Opens one of the store's own files for reading and writing, creating it if absent and
-/// keeping what it holds (the write-ahead log, the value log).
+/// Opens one of the store's own files for reading and writing, creating it (mode 0600) if
+/// absent and keeping what it holds (the write-ahead log, the value log).
+///
+/// The last component is never followed if it is a symbolic link (`O_NOFOLLOW`): a link
+/// planted there is refused as [`StoreError::Corrupt`] before anything is read or written.
+/// The opened file must be a regular file with one hard link (another name for the same file
+/// could be any file of the platform); an existing file that its group or others may read
+/// is made private (its group and other bits cleared).
 pub(crate) fn open_store_file(path: &Path) -> Result<fs::File, StoreError> {
-    fs::OpenOptions::new()
+    let file = fs::OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
+        .mode(FILE_MODE)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)
+        .map_err(|e| map_open_err(e, path))?;
+    let meta = file.metadata().map_err(|e| map_io(e, path))?;
+    check_file_meta(path, &meta)?;
+    if meta.mode() & OTHERS != 0 {
+        file.set_permissions(fs::Permissions::from_mode(meta.mode() & OWNER))
+            .map_err(|e| map_io(e, path))?;
+    }
+    Ok(file)
+}
+
+/// Opens `path` read-only without following a symbolic link in its last component; `dir`:
+/// it must be a directory (`O_DIRECTORY`).
+pub(crate) fn open_nofollow(path: &Path, dir: bool) -> Result<fs::File, StoreError> {
+    let flags = if dir {
+        libc::O_NOFOLLOW | libc::O_DIRECTORY
+    } else {
+        libc::O_NOFOLLOW
+    };
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags)
+        .open(path)
+        .map_err(|e| map_open_err(e, path))
+}
+
+/// Mode of every file the store creates: its owner reads and writes it, nobody else.
+const FILE_MODE: u32 = 0o600;
+/// Mode of every directory the store creates.
+const DIR_MODE: u32 = 0o700;
+/// The owner's permission bits.
+const OWNER: u32 = 0o700;
+/// Group and others' permission bits.
+const OTHERS: u32 = 0o077;
+/// Group and others' write bits: a store directory with one of them is refused.
+const OTHERS_WRITE: u32 = 0o022;
+/// sled's directory of pages too big for a log segment (sled 0.34, `blobs/<id>`).
+const SLED_BLOBS_DIR: &str = "blobs";
+/// sled's configuration file.
+const SLED_CONF_FILE: &str = "conf";
+
+/// An error of an open with `O_NOFOLLOW`: a symbolic link in the last component (`ELOOP` on
+/// Linux and macOS; checked with `symlink_metadata` too, for systems that report it otherwise)
+/// is [`symlink_refused`]; anything else goes through [`map_io`].
+fn map_open_err(e: io::Error, path: &Path) -> StoreError {
+    let is_link =
+        e.raw_os_error() == Some(libc::ELOOP) || fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    if is_link {
+        symlink_refused(path)
+    } else {
+        map_io(e, path)
+    }
+}
+
+/// The error for a symbolic link found at `path` in the store directory: tampering, not a
+/// usage error ([`StoreError::Corrupt`]).
+fn symlink_refused(path: &Path) -> StoreError {
+    let target = fs::read_link(path)
+        .map(|t| format!(" (to {})", t.display()))
+        .unwrap_or_default();
+    StoreError::Corrupt {
+        detail: format!(
+            "{} is a symbolic link{target}: the store never follows one in its directory (a planted \
+             link would make it overwrite the file it points to); nothing was written through it. \
+             Remove the link and put the store's own file back",
+            path.display()
+        ),
+    }
+}
+
+/// Refuses a store file that is not a regular file or has more than one hard link.
+fn check_file_meta(path: &Path, meta: &fs::Metadata) -> Result<(), StoreError> {
+    let ft = meta.file_type();
+    if ft.is_symlink() {
+        return Err(symlink_refused(path));
+    }
+    if !ft.is_file() {
+        return Err(StoreError::Corrupt {
+            detail: format!(
+                "{} is not a regular file ({}): the store refuses to use it",
+                path.display(),
+                kind_of(&ft)
+            ),
+        });
+    }
+    if meta.nlink() > 1 {
+        return Err(StoreError::Corrupt {
+            detail: format!(
+                "{} has {} hard links: the store's files have one (another name for it may be \
+                 another file of the platform, which the store would overwrite); the store refuses to use it",
+                path.display(),
+                meta.nlink()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// A file type in words, for errors.
+fn kind_of(ft: &fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_dir() {
+        "a directory"
+    } else if ft.is_symlink() {
+        "a symbolic link"
+    } else if ft.is_fifo() {
+        "a named pipe"
+    } else if ft.is_socket() {
+        "a socket"
+    } else if ft.is_block_device() || ft.is_char_device() {
+        "a device"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Checks the store directory itself (its `symlink_metadata`): not a symbolic link, a
+/// directory, and not writable by its group or others.
+fn check_dir(dir: &Path, meta: &fs::Metadata) -> Result<(), StoreError> {
+    if meta.file_type().is_symlink() {
+        return Err(symlink_refused(dir));
+    }
+    if !meta.is_dir() {
+        return Err(StoreError::Io {
+            detail: format!("{} is not a directory", dir.display()),
+        });
+    }
+    if meta.mode() & OTHERS_WRITE != 0 {
+        return Err(StoreError::Insecure {
+            path: dir.to_path_buf(),
+            mode: meta.mode() & 0o7777,
+        });
+    }
+    Ok(())
+}
+
+/// Checks every entry of the store directory before sled or the store opens anything in it:
+/// no entry is a symbolic link, and the files sled and the store open (`db`, which also
+/// carries sled's lock, `conf`, `snap.*`, everything in `blobs/`, the write-ahead log and
+/// the value log) are regular files with one hard link. Nothing is followed or opened.
+fn check_entries(dir: &Path) -> Result<(), StoreError> {
+    let entries = |d: &Path| fs::read_dir(d).map_err(|e| map_io(e, d));
+    for entry in entries(dir)? {
+        let entry = entry.map_err(|e| map_io(e, dir))?;
+        let path = entry.path();
+        // `DirEntry::metadata` does not follow a symbolic link.
+        let meta = entry.metadata().map_err(|e| map_io(e, &path))?;
+        if meta.file_type().is_symlink() {
+            return Err(symlink_refused(&path));
+        }
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name == SLED_BLOBS_DIR {
+            if !meta.is_dir() {
+                return Err(StoreError::Corrupt {
+                    detail: format!(
+                        "{} is {}, not sled's directory",
+                        path.display(),
+                        kind_of(&meta.file_type())
+                    ),
+                });
+            }
+            for blob in entries(&path)? {
+                let blob = blob.map_err(|e| map_io(e, &path))?;
+                let meta = blob.metadata().map_err(|e| map_io(e, &blob.path()))?;
+                check_file_meta(&blob.path(), &meta)?;
+            }
+        } else if name == SLED_DB_FILE
+            || name == SLED_CONF_FILE
+            || name == WAL_FILE
+            || name == VLOG_FILE
+            || name.starts_with("snap.")
+        {
+            check_file_meta(&path, &meta)?;
+        }
+    }
+    Ok(())
+}
+
+/// Makes the store directory, sled's `blobs/` and every regular file in them private: the
+/// group and other permission bits are cleared (never added to), through a handle opened
+/// without following a symbolic link. Run after sled's open, which creates its files with
+/// its own modes; a symbolic link found now (planted since [`check_entries`]) is refused.
+fn tighten_modes(dir: &Path) -> Result<(), StoreError> {
+    tighten(dir, true)?;
+    for entry in fs::read_dir(dir).map_err(|e| map_io(e, dir))? {
+        let entry = entry.map_err(|e| map_io(e, dir))?;
+        let ft = entry.file_type().map_err(|e| map_io(e, &entry.path()))?;
+        if ft.is_symlink() {
+            return Err(symlink_refused(&entry.path()));
+        }
+        if ft.is_dir() && entry.file_name() == SLED_BLOBS_DIR {
+            let blobs = entry.path();
+            tighten(&blobs, true)?;
+            for blob in fs::read_dir(&blobs).map_err(|e| map_io(e, &blobs))? {
+                let blob = blob.map_err(|e| map_io(e, &blobs))?;
+                let ft = blob.file_type().map_err(|e| map_io(e, &blob.path()))?;
+                if ft.is_symlink() {
+                    return Err(symlink_refused(&blob.path()));
+                }
+                if ft.is_file() {
+                    tighten(&blob.path(), false)?;
+                }
+            }
+        } else if ft.is_file() {
+            tighten(&entry.path(), false)?;
+        }
+    }
+    Ok(())
+}
+
+/// Clears the group and other permission bits of `path` if any is set (`dir`: a directory).
+fn tighten(path: &Path, dir: bool) -> Result<(), StoreError> {
+    let meta = fs::symlink_metadata(path).map_err(|e| map_io(e, path))?;
+    if meta.mode() & OTHERS == 0 {
+        return Ok(());
+    }
+    let f = open_nofollow(path, dir)?;
+    let meta = f.metadata().map_err(|e| map_io(e, path))?;
+    f.set_permissions(fs::Permissions::from_mode(meta.mode() & OWNER))
         .map_err(|e| map_io(e, path))
 }
 
+/// Maps an I/O error by kind; sled reports a held lock as `ErrorKind::Other` with the message
+/// "could not acquire lock on ...", which is recognised too.
 pub(crate) fn map_io(e: io::Error, path: &Path) -> StoreError {
     let path_buf = path.to_path_buf();
     match e.kind() {
@@ -626,14 +891,21 @@ pub(crate) fn map_io(e: io::Error, path: &Path) -> StoreError {
 /// the log it summarises is intact. Remove such leftovers, but only while no other process
 /// has the database open (we hold an exclusive lock on its `db` file meanwhile, and release
 /// it before sled takes its own). Returns whether it removed any.
+///
+/// `db` is opened without following a symbolic link (and only if it is a regular file); a
+/// leftover is removed with `unlink`, which removes a link itself, never its target.
 fn remove_unfinished_snapshots(dir: &Path) -> bool {
     let Ok(db) = fs::OpenOptions::new()
         .read(true)
         .write(true)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(dir.join(SLED_DB_FILE))
     else {
         return false;
     };
+    if !db.metadata().is_ok_and(|m| m.is_file()) {
+        return false;
+    }
     if db.try_lock().is_err() {
         return false;
     }

@@ -193,15 +193,20 @@ impl ValueLog {
     /// crash mid-append is left in place, and appends go after it.
     pub(crate) fn open(dir: &Path) -> Result<ValueLog, StoreError> {
         let path = dir.join(VLOG_FILE);
-        let existed = path.exists();
+        // Not `exists()`, which follows a symbolic link (`open_store_file` refuses one).
+        let existed = std::fs::symlink_metadata(&path).is_ok();
         let writer = crate::sled_store::open_store_file(&path)?;
         if !existed {
             // The new file's directory entry must survive a power loss before any pointer
             // names bytes in it.
             writer.sync_all().map_err(|e| io_err(&path, e))?;
-            File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io_err(dir, e))?;
+            crate::sled_store::open_nofollow(dir, true)?
+                .sync_all()
+                .map_err(|e| io_err(dir, e))?;
         }
-        let reader = File::open(&path).map_err(|e| io_err(&path, e))?;
+        // The same open file, not a second open of the path (which could meanwhile name
+        // another file); reads and writes are positional, so the shared offset is unused.
+        let reader = writer.try_clone().map_err(|e| io_err(&path, e))?;
         let end = writer.metadata().map_err(|e| io_err(&path, e))?.len();
         Ok(ValueLog {
             path,

@@ -406,3 +406,244 @@ fn format_1_store_is_refused_with_a_clear_message() {
     );
     assert!(!tmp.path().join("credseal.wal").exists());
 }
+
+// --- Planted symbolic links and hard links, file modes ---
+
+/// A file outside the store standing in for the platform's keystore, which a planted link
+/// points at; returns its path and bytes.
+fn victim(tmp: &Path) -> (std::path::PathBuf, Vec<u8>) {
+    let path = tmp.join("keystore");
+    let bytes: Vec<u8> = (0..4_096u32).map(|i| (i.wrapping_mul(7) + 3) as u8).collect();
+    fs::write(&path, &bytes).unwrap();
+    (path, bytes)
+}
+
+/// The open was refused as tampering, naming `link` and saying it is a symbolic link.
+fn assert_symlink_refused(result: Result<SledStore, StoreError>, link: &Path) {
+    match result {
+        Err(StoreError::Corrupt { detail }) => {
+            assert!(detail.contains("is a symbolic link"), "{detail}");
+            assert!(detail.contains(&link.display().to_string()), "{detail}");
+        }
+        other => panic!("expected Corrupt (symbolic link), got {:?}", other.map(|_| ())),
+    }
+}
+
+/// Replaces the store's file `name` with a symbolic link to a victim file, and checks that
+/// opening the store (with and without `create`) is refused and leaves the victim
+/// byte-identical; then puts the file back and checks the store opens with its data.
+fn planted_symlink_is_refused(name: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = closed_store_with_big_values(tmp.path());
+    let (victim, bytes) = victim(tmp.path());
+    let file = dir.join(name);
+    let saved = tmp.path().join("saved");
+    fs::rename(&file, &saved).unwrap();
+    std::os::unix::fs::symlink(&victim, &file).unwrap();
+    for create in [false, true] {
+        assert_symlink_refused(SledStore::open(&dir, create), &file);
+        assert_eq!(
+            fs::read(&victim).unwrap(),
+            bytes,
+            "{name}: the link's target was written"
+        );
+        assert!(fs::symlink_metadata(&file).unwrap().file_type().is_symlink());
+    }
+    fs::remove_file(&file).unwrap();
+    fs::rename(&saved, &file).unwrap();
+    let store = SledStore::open(&dir, false).unwrap();
+    for i in 0..SIZES.len() {
+        assert_eq!(store.get(Tree::Records, &sized_key(i)).unwrap(), Some(sized_value(i)));
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn symlinked_wal_is_refused_and_its_target_is_unchanged() {
+    planted_symlink_is_refused("credseal.wal");
+}
+
+#[cfg(unix)]
+#[test]
+fn symlinked_value_log_is_refused_and_its_target_is_unchanged() {
+    planted_symlink_is_refused(VLOG);
+}
+
+/// sled's `db` file: sled's data and also the file its lock is taken on (and the one the
+/// snapshot clean-up opens to take that lock first); there is no separate lock file.
+#[cfg(unix)]
+#[test]
+fn symlinked_sled_db_and_lock_file_is_refused_and_its_target_is_unchanged() {
+    planted_symlink_is_refused("db");
+}
+
+#[cfg(unix)]
+#[test]
+fn symlinked_sled_conf_is_refused_and_its_target_is_unchanged() {
+    planted_symlink_is_refused("conf");
+}
+
+/// A link to a file that does not exist yet: following it would create the target.
+#[cfg(unix)]
+#[test]
+fn dangling_symlinked_wal_is_refused_and_creates_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = closed_store_with_big_values(tmp.path());
+    let wal = dir.join("credseal.wal");
+    let target = tmp.path().join("created-through-the-link");
+    fs::remove_file(&wal).unwrap();
+    std::os::unix::fs::symlink(&target, &wal).unwrap();
+    for create in [false, true] {
+        assert_symlink_refused(SledStore::open(&dir, create), &wal);
+        assert!(fs::symlink_metadata(&target).is_err(), "the link's target was created");
+    }
+}
+
+/// The store directory itself a link (to another directory holding a store): refused.
+#[cfg(unix)]
+#[test]
+fn symlinked_store_directory_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let real = closed_store_with_big_values(tmp.path());
+    let link = tmp.path().join("link");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    for create in [false, true] {
+        assert_symlink_refused(SledStore::open(&link, create), &link);
+    }
+}
+
+/// A hard link is a regular file, so `O_NOFOLLOW` alone would not stop it: a second name for
+/// the victim planted as the write-ahead log is refused by its link count.
+#[cfg(unix)]
+#[test]
+fn hard_linked_wal_is_refused_and_its_target_is_unchanged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = closed_store_with_big_values(tmp.path());
+    let (victim, bytes) = victim(tmp.path());
+    let wal = dir.join("credseal.wal");
+    fs::remove_file(&wal).unwrap();
+    fs::hard_link(&victim, &wal).unwrap();
+    for create in [false, true] {
+        assert_corrupt(SledStore::open(&dir, create), &["credseal.wal", "2 hard links"]);
+        assert_eq!(
+            fs::read(&victim).unwrap(),
+            bytes,
+            "the hard link's other name was written"
+        );
+    }
+}
+
+/// Not a regular file where the store keeps one (a named pipe would block a reader).
+#[cfg(unix)]
+#[test]
+fn directory_in_place_of_the_value_log_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = closed_store_with_big_values(tmp.path());
+    fs::remove_file(dir.join(VLOG)).unwrap();
+    fs::create_dir(dir.join(VLOG)).unwrap();
+    assert_corrupt(SledStore::open(&dir, false), &[VLOG, "not a regular file"]);
+}
+
+#[cfg(unix)]
+fn mode_of(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    fs::symlink_metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+/// Every file under `dir` (recursively) and every directory, with its mode.
+#[cfg(unix)]
+fn modes_under(dir: &Path) -> Vec<(std::path::PathBuf, u32)> {
+    let mut out = vec![(dir.to_path_buf(), mode_of(dir))];
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if fs::symlink_metadata(&path).unwrap().is_dir() {
+            out.extend(modes_under(&path));
+        } else {
+            out.push((path.clone(), mode_of(&path)));
+        }
+    }
+    out
+}
+
+#[cfg(unix)]
+#[test]
+fn created_files_are_private() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("a").join("store");
+    let store = SledStore::open(&dir, true).unwrap();
+    put(&store, Tree::Records, b"big", &[7; 4_000]);
+    store.flush().unwrap();
+    let modes = modes_under(&dir);
+    // db, conf, blobs/, the write-ahead log, the value log (and snapshots if any).
+    for name in ["db", "conf", "blobs", "credseal.wal", VLOG] {
+        assert!(
+            modes.iter().any(|(p, _)| p.ends_with(name)),
+            "{name} missing: {modes:?}"
+        );
+    }
+    for (path, mode) in &modes {
+        let want = if path.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(*mode, want, "{} has mode {mode:o}", path.display());
+    }
+    // A parent the store created is private too.
+    assert_eq!(mode_of(&tmp.path().join("a")), 0o700);
+}
+
+/// Files left readable by group and others (an older build, a copy) are tightened at open;
+/// bits are only removed, never added.
+#[cfg(unix)]
+#[test]
+fn readable_files_are_tightened_at_open() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = closed_store_with_big_values(tmp.path());
+    set_tree_mode(&dir, 0o755, 0o644);
+    set_mode(&dir.join("conf"), 0o444);
+    let store = SledStore::open(&dir, false).unwrap();
+    for (path, mode) in modes_under(&dir) {
+        let want = if path.ends_with("conf") {
+            0o400
+        } else if path.is_dir() {
+            0o700
+        } else {
+            0o600
+        };
+        assert_eq!(mode, want, "{} has mode {mode:o}", path.display());
+    }
+    assert_eq!(store.get(Tree::Records, &sized_key(3)).unwrap(), Some(sized_value(3)));
+}
+
+#[cfg(unix)]
+#[test]
+fn world_writable_store_directory_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
+    fs::create_dir(&dir).unwrap();
+    set_mode(&dir, 0o777);
+    for create in [true, false] {
+        match SledStore::open(&dir, create) {
+            Err(StoreError::Insecure { path, mode }) => {
+                assert_eq!((path.as_path(), mode), (dir.as_path(), 0o777));
+            }
+            other => panic!("expected Insecure, got {other:?}"),
+        }
+    }
+    assert!(
+        fs::read_dir(&dir).unwrap().next().is_none(),
+        "a refused open wrote files"
+    );
+    let msg = SledStore::open(&dir, true).unwrap_err().to_string();
+    assert!(msg.contains("777") && msg.contains(&dir.display().to_string()), "{msg}");
+    // Group-writable is refused too; an existing store in it as well.
+    set_mode(&dir, 0o700);
+    drop(closed_store_with_big_values(tmp.path()));
+    set_mode(&dir, 0o770);
+    assert!(matches!(
+        SledStore::open(&dir, false),
+        Err(StoreError::Insecure { mode: 0o770, .. })
+    ));
+    set_mode(&dir, 0o755);
+    let store = SledStore::open(&dir, false).unwrap();
+    assert_eq!(store.get(Tree::Records, &sized_key(2)).unwrap(), Some(sized_value(2)));
+    drop(store);
+    assert_eq!(mode_of(&dir), 0o700, "the directory is tightened at open");
+}
