@@ -175,7 +175,6 @@ pub(crate) struct InitArgs {
     /// Print what was created as JSON.
     #[arg(long)]
     pub(crate) json: bool,
-
 }
 
 /// `keys` commands (security officers).
@@ -922,4 +921,3 @@ pub(crate) enum AuditCommand {
         now: Option<u64>,
     },
 }
-

@@ -226,17 +226,7 @@ fn show_answer(body: &credseal_engine::AnswerBody, max_rows: usize) {
         body.classes.join(", "),
         body.purpose
     );
-    let rows: Vec<Vec<String>> = body
-        .records
-        .iter()
-        .flat_map(|r| {
-            r.fields
-                .iter()
-                .map(move |(k, v)| vec![r.class.clone(), r.record_id.clone(), k.clone(), v.to_string()])
-        })
-        .take(max_rows)
-        .collect();
-    for l in table(&["class", "record", "field", "value"], &rows).lines() {
+    for l in crate::render::answer::record_table(body, max_rows).lines() {
         println!("  {l}");
     }
 }
@@ -457,9 +447,7 @@ fn authority_walkthrough(p: &Platform) -> CliResult {
         &person,
     )
     .to_text();
-    let bundle = p
-        .export_for_request(&request, now)
-        .map_err(query_failure)?;
+    let bundle = p.export_for_request(&request, now).map_err(query_failure)?;
     let vkey = p.log_vkey()?;
     println!(
         "$ credseal receipts request ... && credseal receipts export ... && credseal receipts verify --vkey log.vkey ..."

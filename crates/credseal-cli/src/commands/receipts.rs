@@ -146,11 +146,7 @@ fn verify(vkey: &Path, state_path: &Path, bundle: &Path, json: bool) -> CliResul
             tree_size: v.checkpoint().size(),
             log_key: v.new_state().log_key().to_string(),
             handovers: v.new_state().handovers(),
-            receipts: rows
-                .iter()
-                .enumerate()
-                .map(|(i, r)| r.json(i >= seen_before))
-                .collect(),
+            receipts: rows.iter().enumerate().map(|(i, r)| r.json(i >= seen_before)).collect(),
         });
     } else {
         println!(

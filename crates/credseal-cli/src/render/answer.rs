@@ -43,6 +43,12 @@ pub(crate) fn answer(a: &AnswerBody, json: bool) {
         a.records.len(),
         a.classes.join(", ")
     );
+    print!("{}", record_table(a, usize::MAX));
+}
+
+/// The records of an answer, one row per field (class, record, version, field, value), at
+/// most `max_rows` rows (`open`, the demo).
+pub(crate) fn record_table(a: &AnswerBody, max_rows: usize) -> String {
     let rows: Vec<Vec<String>> = a
         .records
         .iter()
@@ -57,6 +63,7 @@ pub(crate) fn answer(a: &AnswerBody, json: bool) {
                 ]
             })
         })
+        .take(max_rows)
         .collect();
-    print!("{}", table(&["class", "record", "version", "field", "value"], &rows));
+    table(&["class", "record", "version", "field", "value"], &rows)
 }

@@ -40,9 +40,9 @@ impl From<&ClassKeyStatus> for ClassJson {
     }
 }
 
-/// One log key and the receipts it signs (`keys status`, `log history`).
+/// One log key and the receipts it signs (`keys status`).
 #[derive(Debug, Serialize)]
-pub(crate) struct LogKeyJson {
+struct LogKeyJson {
     key_id: String,
     vkey: String,
     from: u64,

@@ -4,14 +4,37 @@
 use credseal_engine::{LogKeyStatus, LogReport};
 use serde::Serialize;
 
-use super::keys::LogKeyJson;
 use super::print_json;
 
-/// `log history --json`: the handover notes and the keys with their ranges.
+/// `log history --json`: the handover notes and the keys with their ranges. Fields in
+/// alphabetical order, here and in [`HistoryKeyJson`], as this document has always printed
+/// them.
 #[derive(Debug, Serialize)]
 struct HistoryJson<'a> {
     handovers: &'a [String],
-    keys: Vec<LogKeyJson>,
+    keys: Vec<HistoryKeyJson<'a>>,
+}
+
+/// One log key in `log history --json`.
+#[derive(Debug, Serialize)]
+struct HistoryKeyJson<'a> {
+    current: bool,
+    from: u64,
+    key_id: &'a str,
+    until: Option<u64>,
+    vkey: &'a str,
+}
+
+impl<'a> From<&'a LogKeyStatus> for HistoryKeyJson<'a> {
+    fn from(k: &'a LogKeyStatus) -> Self {
+        Self {
+            current: k.current,
+            from: k.from,
+            key_id: &k.key_id,
+            until: k.until,
+            vkey: &k.vkey,
+        }
+    }
 }
 
 /// `log history`: the signed handover notes, oldest first.
@@ -19,7 +42,7 @@ pub(crate) fn history(keys: &[LogKeyStatus], notes: &[String], json: bool) {
     if json {
         print_json(&HistoryJson {
             handovers: notes,
-            keys: keys.iter().map(LogKeyJson::from).collect(),
+            keys: keys.iter().map(HistoryKeyJson::from).collect(),
         });
     } else if notes.is_empty() {
         println!("the log key was never rotated: {} signs every receipt", keys[0].key_id);

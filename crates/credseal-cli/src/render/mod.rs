@@ -88,10 +88,18 @@ pub(crate) fn quoted(s: &str) -> String {
 mod tests {
     use super::quoted;
 
-    /// The same text as `{:?}` of a string gave before (messages keep their wording).
+    /// The same text as the Debug form of a string gave before (messages keep their wording).
     #[test]
     fn quoted_matches_the_debug_form_of_a_string() {
-        for s in ["retire loans v1", "it's", "a \"b\" c\\d", "tab\there", "line\nbreak", "王五", "e\u{301}"] {
+        for s in [
+            "retire loans v1",
+            "it's",
+            "a \"b\" c\\d",
+            "tab\there",
+            "line\nbreak",
+            "王五",
+            "e\u{301}",
+        ] {
             assert_eq!(quoted(s), format!("{s:?}"), "{s}");
         }
     }
