@@ -6,25 +6,38 @@ use std::path::Path;
 use credseal_crypto::{Passphrase, demo as keys};
 use credseal_engine::{ErrorClass, InitOptions, KeySource, NoProgress, OpenOptions, Platform};
 
-use crate::output::table;
+use super::{query_failure, staff_request};
+use crate::render::receipt::{ReceiptRow, receipt_table};
+use crate::render::table;
 use crate::{CliResult, Failure};
 
 /// keys-example/catalog.toml.
-pub const CATALOG: &str = include_str!("../../../keys-example/catalog.toml");
+pub(crate) const CATALOG: &str = include_str!("../../../../keys-example/catalog.toml");
 /// keys-example/records.jsonl.
-pub const RECORDS: &str = include_str!("../../../keys-example/records.jsonl");
+pub(crate) const RECORDS: &str = include_str!("../../../../keys-example/records.jsonl");
 /// keys-example/platform.keystore (public demo keys under the public demo passphrase).
-pub const KEYSTORE: &[u8] = include_bytes!("../../../keys-example/platform.keystore");
+pub(crate) const KEYSTORE: &[u8] = include_bytes!("../../../../keys-example/platform.keystore");
 
 fn fail(e: impl std::fmt::Display) -> Failure {
     Failure::new(ErrorClass::Error, e.to_string())
+}
+
+/// A sensitivity level as the catalogue spells it.
+fn sensitivity(s: credseal_core::Sensitivity) -> &'static str {
+    match s {
+        credseal_core::Sensitivity::Public => "public",
+        credseal_core::Sensitivity::Low => "low",
+        credseal_core::Sensitivity::Medium => "medium",
+        credseal_core::Sensitivity::High => "high",
+    }
 }
 
 fn step(n: u32, who: &str, what: &str) {
     println!("\n== Step {n}. {who}: {what}");
 }
 
-pub fn run(data: Option<&Path>) -> CliResult {
+/// `credseal demo`: the walkthrough, on a throw-away platform (or in `data`).
+pub(crate) fn run(data: Option<&Path>) -> CliResult {
     let tmp;
     let dir = match data {
         Some(d) => d.to_path_buf(),
@@ -45,7 +58,7 @@ pub fn run(data: Option<&Path>) -> CliResult {
         .map(|c| {
             vec![
                 c.id.clone(),
-                format!("{:?}", c.sensitivity).to_lowercase(),
+                sensitivity(c.sensitivity).into(),
                 if c.consent_required { "yes".into() } else { "no".into() },
                 c.retention.to_string(),
                 c.fields.len().to_string(),
@@ -124,21 +137,7 @@ pub fn run(data: Option<&Path>) -> CliResult {
     }
 
     step(7, "security officer", "key status");
-    print!(
-        "{}",
-        table(
-            &["class", "version", "status", "data keys"],
-            &p.key_status()?
-                .iter()
-                .flat_map(|c| c.versions.iter().map(move |v| vec![
-                    c.class.clone(),
-                    format!("v{}", v.version),
-                    if v.primary { "primary".into() } else { String::new() },
-                    v.data_keys.to_string()
-                ]))
-                .collect::<Vec<_>>()
-        )
-    );
+    print!("{}", crate::render::keys::class_key_table(&p.key_status()?));
 
     step(8, "platform", "every stored value opens and sits in its place");
     let (d, r) = p.verify_store()?;
@@ -167,7 +166,7 @@ fn subject_count() -> usize {
 
 /// Every subject id and every field value of at least 6 bytes in the demo records that does
 /// not also occur in the (public) catalogue text.
-pub fn needles() -> Vec<String> {
+pub(crate) fn needles() -> Vec<String> {
     let mut out = Vec::new();
     for l in RECORDS.lines() {
         let Ok(v) = serde_json::from_str::<serde_json::Value>(l) else {
@@ -227,17 +226,7 @@ fn show_answer(body: &credseal_engine::AnswerBody, max_rows: usize) {
         body.classes.join(", "),
         body.purpose
     );
-    let rows: Vec<Vec<String>> = body
-        .records
-        .iter()
-        .flat_map(|r| {
-            r.fields
-                .iter()
-                .map(move |(k, v)| vec![r.class.clone(), r.record_id.clone(), k.clone(), v.to_string()])
-        })
-        .take(max_rows)
-        .collect();
-    for l in table(&["class", "record", "field", "value"], &rows).lines() {
+    for l in crate::render::answer::record_table(body, max_rows).lines() {
         println!("  {l}");
     }
 }
@@ -333,7 +322,7 @@ fn authority_walkthrough(p: &Platform) -> CliResult {
         &subject[..6]
     );
     println!("$ credseal query --data DIR --credential bank-a.cred --token t1 --out answer1");
-    let a = p.query(&credential, &t, now).map_err(crate::roles::query_failure)?;
+    let a = p.query(&credential, &t, now).map_err(query_failure)?;
     println!(
         "answer sealed with HPKE to bank-a's sealing key ({} bytes)",
         a.sealed.len()
@@ -379,7 +368,7 @@ fn authority_walkthrough(p: &Platform) -> CliResult {
         "$ credseal subject consent --department bank-a --classes loans,repayment --purpose loan-approval --max-uses 1 ..."
     );
     let t = token(&["loans", "repayment"], Some(consent.to_bytes()), &origin);
-    let a = p.query(&credential, &t, now).map_err(crate::roles::query_failure)?;
+    let a = p.query(&credential, &t, now).map_err(query_failure)?;
     show_answer(&a.open(&bank_seal)?, 6);
     deny(
         "the same consent a second time",
@@ -400,7 +389,7 @@ fn authority_walkthrough(p: &Platform) -> CliResult {
         &person,
     )
     .to_text();
-    let a = p.self_query(&q, now).map_err(crate::roles::query_failure)?;
+    let a = p.self_query(&q, now).map_err(query_failure)?;
     show_answer(&a.open(&person_seal)?, 4);
     match a.open(&bank_seal) {
         Err(_) => println!("  the bank's key cannot open the subject's answer"),
@@ -442,7 +431,7 @@ fn authority_walkthrough(p: &Platform) -> CliResult {
         &police,
     )
     .to_text();
-    p.query(&police_cred, &t, now).map_err(crate::roles::query_failure)?;
+    p.query(&police_cred, &t, now).map_err(query_failure)?;
     println!("granted; its receipt is in the log now, sealed from the subject for 180 days");
 
     step(15, "subject", "checks who viewed its data, offline");
@@ -458,9 +447,7 @@ fn authority_walkthrough(p: &Platform) -> CliResult {
         &person,
     )
     .to_text();
-    let bundle = p
-        .export_for_request(&request, now)
-        .map_err(crate::roles::query_failure)?;
+    let bundle = p.export_for_request(&request, now).map_err(query_failure)?;
     let vkey = p.log_vkey()?;
     println!(
         "$ credseal receipts request ... && credseal receipts export ... && credseal receipts verify --vkey log.vkey ..."
@@ -469,47 +456,8 @@ fn authority_walkthrough(p: &Platform) -> CliResult {
     let verifier = credseal_log::LogVerifier::from_vkey(&vkey).map_err(fail)?;
     let blind = p.blind(&credseal_core::SubjectId::parse(&subject).map_err(fail)?);
     let v = credseal_log::verify_bundle(&bundle, &verifier, &blind, None, now).map_err(fail)?;
-    let mut rows = Vec::new();
-    for r in v.receipts() {
-        match r {
-            credseal_log::ReceiptView::Full(s) => {
-                let b = s.body();
-                let who = match &b.actor {
-                    credseal_log::Actor::Department { id, .. } => id.clone(),
-                    credseal_log::Actor::Source { id } => format!("{id} (source)"),
-                    credseal_log::Actor::Subject => "the subject".into(),
-                    other => format!("{other:?}"),
-                };
-                let outcome = match &b.outcome {
-                    credseal_log::Outcome::Denied { code } => format!("denied: {code}"),
-                    other => format!("{other:?}").to_lowercase(),
-                };
-                let classes: Vec<String> = b.classes.iter().cloned().collect();
-                rows.push(vec![
-                    r.counter().to_string(),
-                    who,
-                    b.purpose.clone(),
-                    classes.join(","),
-                    outcome,
-                ]);
-            }
-            credseal_log::ReceiptView::Sealed {
-                counter, sealed_until, ..
-            } => {
-                let until = credseal_core::Date::from_unix(*sealed_until)
-                    .map(|d| d.to_string())
-                    .unwrap_or_default();
-                rows.push(vec![
-                    counter.to_string(),
-                    "(sealed)".into(),
-                    String::new(),
-                    String::new(),
-                    format!("sealed until {until}"),
-                ]);
-            }
-        }
-    }
-    for l in table(&["#", "who", "purpose", "classes", "outcome"], &rows).lines() {
+    let rows: Vec<ReceiptRow> = v.receipts().iter().map(ReceiptRow::new).collect();
+    for l in receipt_table(&rows).lines() {
         println!("  {l}");
     }
     println!(
@@ -592,13 +540,13 @@ fn leak_walkthrough(
     // Both banks read identity records; bank-a the first six people, bank-b the last four.
     for s in &people[..6] {
         p.query(bank_a_cred, &ask(bank_a, 1001, s), now)
-            .map_err(crate::roles::query_failure)?;
+            .map_err(query_failure)?;
     }
     let mut leaked = String::from("name,证件号码,born_or_established,registered_address\n");
     for s in &people[4..] {
         let a = p
             .query(&bank_b_cred, &ask(&bank_b, 1003, s), now)
-            .map_err(crate::roles::query_failure)?;
+            .map_err(query_failure)?;
         for r in a.open(&bank_b_seal)?.records {
             let f = |k: &str| r.fields.get(k).map(|v| v.to_string()).unwrap_or_default();
             // Retyped the way a spreadsheet shows it: 1996/5/10, extra spaces.
@@ -625,7 +573,7 @@ fn leak_walkthrough(
     )?;
     println!("$ credseal staff enroll --role responder --id resp-demo --key responder.key.pub");
     println!("$ credseal trace --key responder.key forum-post.csv");
-    let request = crate::incident::staff_request(
+    let request = staff_request(
         &responder,
         credseal_engine::StaffRole::Responder,
         "trace",
@@ -634,20 +582,7 @@ fn leak_walkthrough(
         now,
     );
     let r = p.trace(&request, leaked.as_bytes(), now)?;
-    let rows: Vec<Vec<String>> = r
-        .departments
-        .iter()
-        .enumerate()
-        .map(|(i, d)| {
-            vec![
-                (i + 1).to_string(),
-                d.department.clone(),
-                format!("{}/{}", d.items, r.items),
-                d.disclosures.to_string(),
-            ]
-        })
-        .collect();
-    for l in table(&["rank", "department", "leaked items explained", "disclosures"], &rows).lines() {
+    for l in crate::render::incident::department_table(&r, "leaked items explained").lines() {
         println!("  {l}");
     }
     let top = r.departments.first().map(|d| d.department.as_str()).unwrap_or("nobody");
@@ -752,7 +687,7 @@ fn key_walkthrough(p: &mut Platform, pass: &Passphrase) -> CliResult {
     println!(
         "$ credseal authority order-shred --key authority.key --subject … --class loans --record {record} --ref CR-2026-0001 --out order.txt"
     );
-    let order = p.check_shred_order(&order_text).map_err(crate::roles::query_failure)?;
+    let order = p.check_shred_order(&order_text).map_err(query_failure)?;
     let op = order.operation();
     let both: Vec<String> = officers
         .iter()
@@ -776,7 +711,11 @@ fn key_walkthrough(p: &mut Platform, pass: &Passphrase) -> CliResult {
         let b = credseal_log::UnverifiedReceipt::parse(&last)
             .and_then(|u| u.peek_unverified())
             .map_err(fail)?;
-        println!("the subject's newest receipt: {:?} — {}", b.action, b.detail);
+        println!(
+            "the subject's newest receipt: {} — {}",
+            crate::render::receipt::action(b.action),
+            b.detail
+        );
     }
     println!(
         "{} record(s) of the subject's loans remain readable",

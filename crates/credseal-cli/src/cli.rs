@@ -1,0 +1,923 @@
+//! The command line's definition, and nothing else: the clap `Parser`/`Subcommand` types of
+//! every command group, with their help texts. No logic lives here, so that shell
+//! completions and man pages can be generated from this module alone; `main.rs` dispatches
+//! the parsed command to `commands/<group>.rs`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// credseal keeps credit information sealed: nobody reads a field without signed
+/// authority, and nobody reads it without the subject being able to find out.
+#[derive(Parser, Debug)]
+#[command(name = "credseal", version, about, long_about = None, propagate_version = true)]
+pub(crate) struct Cli {
+    /// Allow the public demo keys of keys-example/ (never on a real platform).
+    #[arg(long, global = true)]
+    pub(crate) demo: bool,
+    /// Read the keystore passphrase from this file (else CREDSEAL_PASSPHRASE, else a prompt).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) passphrase_file: Option<PathBuf>,
+    /// The officer named in the receipts of administrative acts (else CREDSEAL_OFFICER,
+    /// else the login name).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub(crate) officer: Option<String>,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// `--data DIR` (or `CREDSEAL_DATA`): the platform a command works on.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct DataArg {
+    /// The platform's data directory.
+    #[arg(long, env = "CREDSEAL_DATA", value_name = "DIR")]
+    pub(crate) data: PathBuf,
+}
+
+/// The command groups, one per user role or job.
+#[derive(Subcommand, Debug)]
+pub(crate) enum Command {
+    /// Create a platform: data directory, catalogue copy, keystore, database.
+    Init(InitArgs),
+    /// Validate a JSON Lines file against the catalogue and store its records sealed.
+    Ingest {
+        #[command(flatten)]
+        data: DataArg,
+        /// The JSON Lines file (one record per line).
+        file: PathBuf,
+        /// Let records that were shredded (retention or credit repair) in again; each one's
+        /// subject gets a receipt saying so. Without it they are refused.
+        #[arg(long)]
+        allow_shredded: bool,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a walkthrough on a throw-away platform made from keys-example/.
+    Demo {
+        /// Use this directory instead of a temporary one (must not exist, or be empty).
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+    },
+    /// The credit authority: its key, department credentials, revocations.
+    Authority {
+        #[command(subcommand)]
+        command: AuthorityCommand,
+    },
+    /// An authorized department: its keys and query tokens.
+    Dept {
+        #[command(subcommand)]
+        command: DeptCommand,
+    },
+    /// A data subject: keys, registration, consents, self-queries.
+    Subject {
+        #[command(subcommand)]
+        command: SubjectCommand,
+    },
+    /// Run a query token on the platform and write the sealed answer (exit 3 if denied).
+    Query(QueryArgs),
+    /// Open a sealed answer with the requester's sealing key and print the records.
+    Open(OpenArgs),
+    /// A subject's receipts: request, export (platform side), verify offline.
+    Receipts {
+        #[command(subcommand)]
+        command: ReceiptsCommand,
+    },
+    /// The transparency log: verifier key, checkpoint, full audit.
+    Log {
+        #[command(subcommand)]
+        command: LogCommand,
+    },
+    /// Security officers: keys, enrolment, approvals of destructive operations.
+    Officer {
+        #[command(subcommand)]
+        command: OfficerCommand,
+    },
+    /// Incident responders (and officers, with --role officer): keys and enrolment.
+    Staff {
+        #[command(subcommand)]
+        command: StaffCommand,
+    },
+    /// Trace leaked data back to the disclosures that released it (needs a responder key).
+    Trace(TraceArgs),
+    /// Canary subjects: plant synthetic subjects whose queries raise alerts (officer key).
+    Canary {
+        #[command(subcommand)]
+        command: CanaryCommand,
+    },
+    /// The access review: canary alerts and per-department reports (responder key).
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Key management for security officers.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Destroy records for good (retention sweep or a credit-repair order), approved by two
+    /// officers; earlier copies of the database become unreadable with the keystore after.
+    Shred {
+        #[command(flatten)]
+        data: DataArg,
+        #[command(flatten)]
+        what: ShredWhat,
+        /// An officer's approval (`officer approve`); two from different officers are needed.
+        #[arg(long = "approval", value_name = "FILE")]
+        approvals: Vec<PathBuf>,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Open every stored data key and record, check the fingerprints against the log, and
+    /// report the first that fails verification.
+    Check {
+        #[command(flatten)]
+        data: DataArg,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Benchmarks, each reported against its floor measured in the same run.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+    /// Developer tools.
+    #[command(hide = true)]
+    Dev {
+        #[command(subcommand)]
+        command: DevCommand,
+    },
+}
+
+/// `credseal init`: what to create.
+#[derive(Args, Debug)]
+pub(crate) struct InitArgs {
+    /// Directory to create (must not exist, or be empty).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data: PathBuf,
+    /// The catalogue (catalog.toml) of field classes.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) catalog: PathBuf,
+    /// The log origin: this platform's name in checkpoints and token audiences.
+    #[arg(long, value_name = "NAME", required_unless_present = "keystore")]
+    pub(crate) origin: Option<String>,
+    /// Use this existing keystore file instead of generating fresh keys.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) keystore: Option<PathBuf>,
+    /// Argon2id memory for the keystore key, in MiB.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(8..=4096))]
+    pub(crate) kdf_mib: u32,
+    /// Argon2id passes.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub(crate) kdf_passes: u32,
+    /// Print what was created as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `keys` commands (security officers).
+#[derive(Subcommand, Debug)]
+pub(crate) enum KeysCommand {
+    /// Class → KEK versions, which is primary, and how many data keys use each; the log
+    /// keys and the receipts each signs.
+    Status {
+        #[command(flatten)]
+        data: DataArg,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a new KEK version of a class primary (new data keys use it at once).
+    Rotate {
+        #[command(flatten)]
+        data: DataArg,
+        /// The class.
+        #[arg(long)]
+        class: String,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-wrap every data key still under an older KEK version to its class's primary
+    /// (resumable: run it again after an interruption).
+    Rewrap {
+        #[command(flatten)]
+        data: DataArg,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Destroy a KEK version no data key uses any more.
+    Retire {
+        #[command(flatten)]
+        data: DataArg,
+        /// The class.
+        #[arg(long)]
+        class: String,
+        /// The KEK version to destroy.
+        #[arg(long, value_name = "N")]
+        kek_version: u32,
+        /// An officer's approval (`officer approve`); two from different officers are needed.
+        #[arg(long = "approval", value_name = "FILE")]
+        approvals: Vec<PathBuf>,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rotate the log key: a new key signs later receipts and checkpoints; the handover,
+    /// signed by the old and the new key, goes into every bundle; the old key is destroyed.
+    /// Subjects and auditors keep the original key (`log key`).
+    LogRotate {
+        #[command(flatten)]
+        data: DataArg,
+        /// An officer's approval (`officer approve`) of "rotate log key <current key id>"; two
+        /// from different officers are needed.
+        #[arg(long = "approval", value_name = "FILE")]
+        approvals: Vec<PathBuf>,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give one subject's class a new data key and re-encrypt its records (suspected exposure).
+    Rekey {
+        #[command(flatten)]
+        data: DataArg,
+        /// The subject's id.
+        #[arg(long)]
+        subject: String,
+        /// The class.
+        #[arg(long)]
+        class: String,
+        /// An officer's approval (`officer approve`); two from different officers are needed.
+        #[arg(long = "approval", value_name = "FILE")]
+        approvals: Vec<PathBuf>,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `credseal shred`: what to destroy.
+#[derive(Args, Debug)]
+#[group(id = "what", required = true, multiple = false)]
+pub(crate) struct ShredWhat {
+    /// Every record past its class's retention period.
+    #[arg(long, group = "what")]
+    pub(crate) expired: bool,
+    /// A credit-repair order signed by the authority (`authority order-shred`): shred the
+    /// record it names.
+    #[arg(long, value_name = "FILE", group = "what")]
+    pub(crate) order: Option<PathBuf>,
+}
+
+/// `bench` commands.
+#[derive(Subcommand, Debug)]
+pub(crate) enum BenchCommand {
+    /// Ingest synthetic subjects; compare with encrypting and writing the same records plainly.
+    Ingest {
+        /// Synthetic subjects (one record per catalogue class each).
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+        subjects: u64,
+        /// The catalogue (default: the embedded keys-example catalogue).
+        #[arg(long, value_name = "FILE")]
+        catalog: Option<PathBuf>,
+        /// Work directory (default: a temporary one, removed afterwards).
+        #[arg(long, value_name = "DIR")]
+        work: Option<PathBuf>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A trace over N stored disclosure fingerprints (50 departments, 10 fields a disclosure).
+    Trace {
+        /// Fingerprints to store before the trace.
+        #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(10..=100_000_000))]
+        fingerprints: u64,
+        /// (subject, field, value) items in the leak.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        leak_items: u64,
+        /// Work directory (default: a temporary one, removed afterwards).
+        #[arg(long, value_name = "DIR")]
+        work: Option<PathBuf>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A subject verifying its bundle of N receipts; compare with the signature and proof checks alone.
+    Verify {
+        /// Receipts in the subject's bundle.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        receipts: u64,
+        /// Other subjects' receipts in the log per receipt of this subject.
+        #[arg(long, default_value_t = 9)]
+        noise: u64,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Granted queries on a store of synthetic subjects; compare with the same crypto alone.
+    Query {
+        /// Synthetic subjects in the store.
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+        subjects: u64,
+        /// Queries to run.
+        #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+        queries: u64,
+        /// Threads running queries (and the floor).
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=256))]
+        threads: u64,
+        /// Queries each thread keeps in flight (default 64), as a server with many clients does: it
+        /// starts the next query while earlier receipts wait for their group commit (1: each
+        /// thread waits for every answer before the next query).
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=1024))]
+        in_flight: u64,
+        /// Work directory (default: a temporary one, removed afterwards).
+        #[arg(long, value_name = "DIR")]
+        work: Option<PathBuf>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-wrap every data key of a store of synthetic subjects (7 classes each) after a
+    /// rotation; compare with the same unwraps, wraps and plain batched writes.
+    Rewrap {
+        /// Synthetic subjects in the store.
+        #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+        subjects: u64,
+        /// Work directory (default: a temporary one, removed afterwards).
+        #[arg(long, value_name = "DIR")]
+        work: Option<PathBuf>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `dev` commands (hidden).
+#[derive(Subcommand, Debug)]
+pub(crate) enum DevCommand {
+    /// Write the demo keystore for keys-example/catalog.toml (needs --demo).
+    MakeDemoKeystore {
+        /// The catalogue the keystore is for.
+        #[arg(long)]
+        catalog: PathBuf,
+        /// Output file (must not exist).
+        out: PathBuf,
+    },
+}
+
+/// `authority` commands.
+#[derive(Subcommand, Debug)]
+pub(crate) enum AuthorityCommand {
+    /// Generate the authority's signing key (FILE, mode 0600) and its public key (FILE.pub).
+    Keygen {
+        /// Where to write the secret key.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Make a platform trust this authority public key (platform side).
+    Trust {
+        #[command(flatten)]
+        data: DataArg,
+        /// The authority's public key file.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Replace an authority key already trusted.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Enrol a department: sign its credential (which classes, purposes, how long).
+    Enroll {
+        /// The authority's signing key.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Credential serial number (unique; revocation names it).
+        #[arg(long)]
+        serial: u64,
+        /// Department id, e.g. `bank-a`.
+        #[arg(long)]
+        department: String,
+        /// Department name.
+        #[arg(long)]
+        name: String,
+        /// The department's signing public key (from `dept keygen`).
+        #[arg(long, value_name = "FILE")]
+        signing_key: PathBuf,
+        /// The department's sealing public key (from `dept keygen`).
+        #[arg(long, value_name = "FILE")]
+        sealing_key: PathBuf,
+        /// Classes it may read, comma-separated.
+        #[arg(long)]
+        classes: String,
+        /// Purposes it may query for, comma-separated.
+        #[arg(long)]
+        purposes: String,
+        /// The platform's origin the credential is valid for.
+        #[arg(long)]
+        audience: String,
+        /// Start of validity (Unix seconds; default now).
+        #[arg(long)]
+        not_before: Option<u64>,
+        /// Days of validity.
+        #[arg(long, default_value_t = 365)]
+        days: u64,
+        /// Where to write the credential.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Revoke a credential: sign the next revocation list (and install it with --data).
+    Revoke {
+        /// The authority's signing key.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Serial of the credential to revoke.
+        #[arg(long)]
+        serial: u64,
+        /// The platform's origin.
+        #[arg(long)]
+        audience: String,
+        /// The current revocation list, to extend (its version is raised by one).
+        #[arg(long, value_name = "FILE")]
+        previous: Option<PathBuf>,
+        /// Where to write the new list.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Also install it into this platform.
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+    },
+    /// Install a signed revocation list into a platform (an older version is refused).
+    Install {
+        #[command(flatten)]
+        data: DataArg,
+        /// The revocation list file.
+        file: PathBuf,
+    },
+    /// Sign a credit-repair order: the platform must destroy one record of one subject for
+    /// good (`credseal shred --order FILE`, with two officers' approvals).
+    OrderShred {
+        /// The authority's signing key.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// The subject's id.
+        #[arg(long)]
+        subject: String,
+        /// The record's class.
+        #[arg(long)]
+        class: String,
+        /// The record id.
+        #[arg(long)]
+        record: String,
+        /// The order's reference (case or decision number), e.g. CR-2026-0017.
+        #[arg(long = "ref", value_name = "REF")]
+        reference: String,
+        /// The platform's origin.
+        #[arg(long)]
+        audience: String,
+        /// Where to write the order (never overwritten).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+}
+
+/// `dept` commands.
+#[derive(Subcommand, Debug)]
+pub(crate) enum DeptCommand {
+    /// Generate a department's signing and sealing keys in DIR.
+    Keygen {
+        /// Directory for signing.key, signing.pub, sealing.key, sealing.pub.
+        #[arg(long, value_name = "DIR")]
+        out_dir: PathBuf,
+    },
+    /// Sign a query token for one subject.
+    Query(Box<TokenArgs>),
+}
+
+/// What a department's token asks for.
+#[derive(Args, Debug)]
+pub(crate) struct TokenArgs {
+    /// The department's signing key.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) key: PathBuf,
+    /// The department's credential.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) credential: PathBuf,
+    /// The subject's id.
+    #[arg(long)]
+    pub(crate) subject: String,
+    /// Classes to read, comma-separated.
+    #[arg(long)]
+    pub(crate) classes: String,
+    /// The legal purpose.
+    #[arg(long)]
+    pub(crate) purpose: String,
+    /// Free-text legal basis (case number, contract, statute).
+    #[arg(long, default_value = "")]
+    pub(crate) legal_basis: String,
+    /// The platform's origin.
+    #[arg(long)]
+    pub(crate) audience: String,
+    /// The subject's consent, where a class needs it.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) consent: Option<PathBuf>,
+    /// Token lifetime in seconds.
+    #[arg(long, default_value_t = 300)]
+    pub(crate) ttl: u64,
+    /// Issue time (Unix seconds; default now).
+    #[arg(long)]
+    pub(crate) issued_at: Option<u64>,
+    /// Where to write the token.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: PathBuf,
+}
+
+/// `subject` commands.
+#[derive(Subcommand, Debug)]
+pub(crate) enum SubjectCommand {
+    /// Generate a subject's signing and sealing keys in DIR.
+    Keygen {
+        /// Directory for signing.key, signing.pub, sealing.key, sealing.pub.
+        #[arg(long, value_name = "DIR")]
+        out_dir: PathBuf,
+    },
+    /// Register a subject's signing key with the platform, after checking who they are.
+    Register {
+        #[command(flatten)]
+        data: DataArg,
+        /// The subject's id.
+        #[arg(long)]
+        subject: String,
+        /// The subject's signing public key.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Replace a key already registered.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Sign a consent for one department, classes and purpose.
+    Consent {
+        /// The subject's signing key.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// The subject's id.
+        #[arg(long)]
+        subject: String,
+        /// The department allowed.
+        #[arg(long)]
+        department: String,
+        /// Classes, comma-separated.
+        #[arg(long)]
+        classes: String,
+        /// The purpose.
+        #[arg(long)]
+        purpose: String,
+        /// Days the consent is valid.
+        #[arg(long, default_value_t = 30)]
+        days: u64,
+        /// How many queries it allows.
+        #[arg(long, default_value_t = 1)]
+        max_uses: u32,
+        /// Issue time (Unix seconds; default now).
+        #[arg(long)]
+        issued_at: Option<u64>,
+        /// Where to write the consent.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Sign a query for your own records.
+    Query {
+        /// The subject's signing key.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// The subject's sealing public key (the answer is sealed to it).
+        #[arg(long, value_name = "FILE")]
+        sealing_key: PathBuf,
+        /// The subject's id.
+        #[arg(long)]
+        subject: String,
+        /// Classes, comma-separated (default: all of them, given with --all-classes-of).
+        #[arg(long)]
+        classes: String,
+        /// The platform's origin.
+        #[arg(long)]
+        audience: String,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 300)]
+        ttl: u64,
+        /// Where to write the query.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+}
+
+/// `credseal query`: the platform runs a token and writes the sealed answer.
+#[derive(Args, Debug)]
+pub(crate) struct QueryArgs {
+    #[command(flatten)]
+    pub(crate) data: DataArg,
+    /// The department's credential.
+    #[arg(long, value_name = "FILE", requires = "token", conflicts_with = "self_query")]
+    pub(crate) credential: Option<PathBuf>,
+    /// The department's query token.
+    #[arg(long, value_name = "FILE", requires = "credential")]
+    pub(crate) token: Option<PathBuf>,
+    /// A subject's self-query instead of a department's token.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) self_query: Option<PathBuf>,
+    /// Where to write the sealed answer (must not exist).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: PathBuf,
+    /// Evaluate as of this Unix time. Test builds only: a release build refuses it, since it
+    /// would let an operator accept expired tokens.
+    #[arg(long, hide = true)]
+    pub(crate) now: Option<u64>,
+}
+
+/// `credseal open`: the requester opens a sealed answer.
+#[derive(Args, Debug)]
+pub(crate) struct OpenArgs {
+    /// The requester's sealing (private) key.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) key: PathBuf,
+    /// The sealed answer.
+    pub(crate) answer: PathBuf,
+    /// Print as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Write the records to FILE instead (`.csv` or `.json`, mode 0600, never overwritten),
+    /// marked with the disclosure id so that a leaked copy traces straight back to it.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) export: Option<PathBuf>,
+}
+
+/// `receipts` commands.
+#[derive(Subcommand, Debug)]
+pub(crate) enum ReceiptsCommand {
+    /// The subject signs a request for its receipt bundle.
+    Request {
+        /// The subject's signing key.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// The subject's id.
+        #[arg(long)]
+        subject: String,
+        /// The platform's origin.
+        #[arg(long)]
+        audience: String,
+        /// Your saved verification state (its tree size asks for a consistency proof).
+        #[arg(long, value_name = "FILE")]
+        state: Option<PathBuf>,
+        /// Where to write the request.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// The platform answers a signed request with the subject's bundle.
+    Export {
+        #[command(flatten)]
+        data: DataArg,
+        /// The subject's signed request.
+        #[arg(long, value_name = "FILE")]
+        request: PathBuf,
+        /// Where to write the bundle.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// The subject verifies its bundle offline and prints who viewed its data.
+    Verify {
+        /// The log's verifier key (from `credseal log key`), pinned by the subject.
+        #[arg(long, value_name = "FILE")]
+        vkey: PathBuf,
+        /// Saved state: read if it exists, replaced only after a successful verification.
+        #[arg(long, value_name = "FILE")]
+        state: PathBuf,
+        /// The bundle.
+        bundle: PathBuf,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `log` commands.
+#[derive(Subcommand, Debug)]
+pub(crate) enum LogCommand {
+    /// Print the log's verifier key (`name+id+key`), for subjects and auditors to pin: the
+    /// original key, from which the signed key history walks after a rotation.
+    Key {
+        #[command(flatten)]
+        data: DataArg,
+        /// Print the key that signs the log now instead (for plain C2SP tools checking new
+        /// checkpoints); after a rotation it is not the one to pin.
+        #[arg(long)]
+        current: bool,
+    },
+    /// Print the log key history: the signed handover notes of every rotation, oldest first
+    /// (anyone can check them against the original key; every bundle carries them).
+    History {
+        #[command(flatten)]
+        data: DataArg,
+        /// Print as JSON (the keys and their ranges, and the notes).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the latest signed checkpoint (a C2SP signed note).
+    Checkpoint {
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Replay the log: every receipt signature and chain, stored hash, checkpoint, and the
+    /// subject map each checkpoint commits to (recomputed from the receipts).
+    Verify {
+        #[command(flatten)]
+        data: DataArg,
+        /// Your audit position file: written after a successful run (the size, roots and
+        /// subject map verified), so that the next run can continue with --from.
+        #[arg(long, value_name = "FILE")]
+        state: Option<PathBuf>,
+        /// Continue from the position saved in --state, which must be at this tree size
+        /// (only the receipts from N on are replayed).
+        #[arg(long, value_name = "N", requires = "state")]
+        from: Option<u64>,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `officer` commands: a security officer's key, its enrolment, and its approvals of
+/// destructive operations. The same as `staff keygen`, `staff enroll --role officer` and
+/// `staff approve`.
+#[derive(Subcommand, Debug)]
+pub(crate) enum OfficerCommand {
+    /// Generate an officer's signing key (FILE, mode 0600) and public key (FILE.pub).
+    Keygen {
+        /// Where to write the secret key.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Enrol an officer's public key on the platform (platform side, by the operator).
+    Enroll {
+        #[command(flatten)]
+        data: DataArg,
+        /// The officer's id, e.g. `off-wang` (a-z, 0-9, '.', '_', '-').
+        #[arg(long)]
+        id: String,
+        /// Their public key (FILE.pub from `officer keygen`).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Re-enrol a key already enrolled under another id.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Approve one destructive operation (retire, re-key, shred, log key rotation): writes a
+    /// signed approval FILE. Two different officers' approvals are needed.
+    Approve {
+        /// The officer's enrolled signing key.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// The operation exactly as the command that needs it prints it, e.g. "retire loans v1".
+        #[arg(long)]
+        operation: String,
+        /// The platform's log origin.
+        #[arg(long)]
+        audience: String,
+        /// Minutes the approval stays valid.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=1440))]
+        valid_mins: u64,
+        /// Where to write the approval (never overwritten).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+}
+
+/// `staff` commands.
+#[derive(Subcommand, Debug)]
+pub(crate) enum StaffCommand {
+    /// Generate a responder's or officer's signing key (FILE, mode 0600) and public key (FILE.pub).
+    Keygen {
+        /// Where to write the secret key.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Enrol a staff member's public key on the platform for one role (platform side).
+    Enroll {
+        #[command(flatten)]
+        data: DataArg,
+        /// `responder` (trace, audit) or `officer` (canary subjects).
+        #[arg(long, value_parser = ["responder", "officer"])]
+        role: String,
+        /// The staff member's id, e.g. `resp-li` (a-z, 0-9, '.', '_', '-').
+        #[arg(long)]
+        id: String,
+        /// Their public key (FILE.pub from `staff keygen`).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Re-enrol a key already enrolled under another id.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// An officer approves one destructive operation: the same as `officer approve`.
+    Approve {
+        /// The officer's enrolled signing key.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// The operation exactly as the command that needs it prints it, e.g. "retire loans v1".
+        #[arg(long)]
+        operation: String,
+        /// The platform's log origin.
+        #[arg(long)]
+        audience: String,
+        /// Minutes the approval stays valid.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=1440))]
+        valid_mins: u64,
+        /// Where to write the approval (never overwritten).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+}
+
+/// `credseal trace`.
+#[derive(Args, Debug)]
+pub(crate) struct TraceArgs {
+    #[command(flatten)]
+    pub(crate) data: DataArg,
+    /// The responder's enrolled signing key.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) key: PathBuf,
+    /// The leaked material: JSON Lines, CSV, or a file written by `open --export`.
+    pub(crate) file: PathBuf,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Evaluate as of this Unix time (test builds only).
+    #[arg(long, hide = true)]
+    pub(crate) now: Option<u64>,
+}
+
+/// `canary` commands (security officers).
+#[derive(Subcommand, Debug)]
+pub(crate) enum CanaryCommand {
+    /// Plant synthetic subjects whose every query is flagged and alerted (officer key).
+    Plant {
+        #[command(flatten)]
+        data: DataArg,
+        /// The officer's enrolled signing key.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// How many canary subjects to plant.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(credseal_engine::MAX_PLANT)))]
+        count: u32,
+        /// Also write the planted ids to FILE (mode 0600) for the officer; by default they
+        /// are shown nowhere.
+        #[arg(long, value_name = "FILE")]
+        ids_out: Option<PathBuf>,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Evaluate as of this Unix time (test builds only).
+        #[arg(long, hide = true)]
+        now: Option<u64>,
+    },
+}
+
+/// `audit` commands (responders).
+#[derive(Subcommand, Debug)]
+pub(crate) enum AuditCommand {
+    /// Every query that touched a canary subject.
+    Alerts {
+        #[command(flatten)]
+        data: DataArg,
+        /// The responder's enrolled signing key.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Per department and period: queries by purpose, class, outcome, subjects, denials;
+    /// days far above the department's own baseline, denial spikes and bulk querying.
+    Report {
+        #[command(flatten)]
+        data: DataArg,
+        /// The responder's enrolled signing key.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Only this department (default: every department with queries in the period).
+        #[arg(long)]
+        dept: Option<String>,
+        /// First day, YYYY-MM-DD (UTC).
+        #[arg(long)]
+        from: String,
+        /// Last day, YYYY-MM-DD (UTC), inclusive.
+        #[arg(long)]
+        to: String,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Evaluate as of this Unix time (test builds only).
+        #[arg(long, hide = true)]
+        now: Option<u64>,
+    },
+}

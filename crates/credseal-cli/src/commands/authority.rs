@@ -1,0 +1,154 @@
+//! The credit authority's commands: its key, department credentials, revocations, and
+//! credit-repair orders.
+
+use credseal_auth::{Credential, RevocationList, SigningKey, Unverified, sign};
+use credseal_engine::ErrorClass;
+
+use super::{now, set};
+use crate::cli::AuthorityCommand;
+use crate::context::Context;
+use crate::files::{pub_path, public_key, read_text as read, sealing_public, signing_key, write_public, write_secret};
+use crate::{CliResult, Failure};
+
+fn fail(class: ErrorClass, m: impl Into<String>) -> Failure {
+    Failure::new(class, m)
+}
+
+/// `credseal authority …`.
+pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
+    match cmd {
+        AuthorityCommand::Keygen { out } => {
+            let sk = SigningKey::generate();
+            write_secret(&out, &sk.to_text())?;
+            write_public(&pub_path(&out), &sk.public().to_text())?;
+            println!("{}", sk.public().to_text());
+            Ok(())
+        }
+        AuthorityCommand::Trust { data, key, replace } => {
+            let pk = public_key(&key)?;
+            let p = ctx.open_platform(&data.data)?;
+            p.set_authority_key(pk.as_bytes(), replace)?;
+            println!("platform {} trusts authority key {}", p.origin(), pk.to_hex());
+            Ok(())
+        }
+        AuthorityCommand::Enroll {
+            key,
+            serial,
+            department,
+            name,
+            signing_key: dept_signing,
+            sealing_key: dept_sealing,
+            classes,
+            purposes,
+            audience,
+            not_before,
+            days,
+            out,
+        } => {
+            let sk = signing_key(&key)?;
+            let nb = not_before.unwrap_or_else(now);
+            let cred = Credential {
+                serial,
+                department_id: department,
+                department_name: name,
+                signing_key: public_key(&dept_signing)?,
+                sealing_key: sealing_public(&dept_sealing)?.to_bytes(),
+                classes: set(&classes),
+                purposes: set(&purposes),
+                not_before: nb,
+                not_after: nb.saturating_add(days.saturating_mul(86_400)),
+                audience,
+            };
+            write_public(&out, &sign(&cred, &sk).to_text())?;
+            println!(
+                "credential {serial} for {} written to {}",
+                cred.department_id,
+                out.display()
+            );
+            Ok(())
+        }
+        AuthorityCommand::Revoke {
+            key,
+            serial,
+            audience,
+            previous,
+            out,
+            data,
+        } => {
+            let sk = signing_key(&key)?;
+            let mut list = match &previous {
+                Some(f) => {
+                    let u = Unverified::<RevocationList>::parse_text(read(f)?.trim())
+                        .map_err(|e| fail(ErrorClass::Verification, format!("{}: {e}", f.display())))?;
+                    u.verify(&sk.public())
+                        .map_err(|e| fail(ErrorClass::Verification, format!("{}: {e}", f.display())))?
+                        .into_body()
+                }
+                None => RevocationList {
+                    version: 0,
+                    issued_at: 0,
+                    audience: audience.clone(),
+                    revoked: Default::default(),
+                },
+            };
+            list.version += 1;
+            list.issued_at = now();
+            list.audience = audience;
+            list.revoked.insert(serial, list.issued_at);
+            let text = sign(&list, &sk).to_text();
+            write_public(&out, &text)?;
+            println!("revocation list version {} written to {}", list.version, out.display());
+            if let Some(d) = data {
+                let p = ctx.open_platform(&d)?;
+                let v = p.install_revocations(&text).map_err(super::query_failure)?;
+                println!("installed revocation list version {v} in {}", d.display());
+            }
+            Ok(())
+        }
+        AuthorityCommand::OrderShred {
+            key,
+            subject,
+            class,
+            record,
+            reference,
+            audience,
+            out,
+        } => {
+            let sk = signing_key(&key)?;
+            let id = credseal_core::SubjectId::parse(&subject)
+                .map_err(|e| fail(ErrorClass::Usage, format!("--subject: {e}")))?;
+            if !credseal_core::valid_record_id(&record) {
+                return Err(fail(ErrorClass::Usage, "--record: 1 to 128 of A-Z a-z 0-9 . _ : / -"));
+            }
+            if !credseal_engine::valid_order_reference(&reference) {
+                return Err(fail(ErrorClass::Usage, "--ref: 1 to 64 of A-Z a-z 0-9 . _ : / -"));
+            }
+            if class.is_empty() {
+                return Err(fail(ErrorClass::Usage, "--class: empty"));
+            }
+            let order = credseal_auth::ShredOrder {
+                reference,
+                subject: id.to_string(),
+                class,
+                record_id: record,
+                issued_at: now(),
+                audience,
+            };
+            write_public(&out, &sign(&order, &sk).to_text())?;
+            println!(
+                "shred order {} ({} record {}) written to {}",
+                order.reference,
+                order.class,
+                order.record_id,
+                out.display()
+            );
+            Ok(())
+        }
+        AuthorityCommand::Install { data, file } => {
+            let p = ctx.open_platform(&data.data)?;
+            let v = p.install_revocations(&read(&file)?).map_err(super::query_failure)?;
+            println!("installed revocation list version {v}");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! `credseal bench …`: benchmarks, each reported against its floor measured in the same run.
+
+use std::path::PathBuf;
+
+use credseal_engine::ErrorClass;
+
+use super::demo;
+use crate::cli::BenchCommand;
+use crate::context::Context;
+use crate::files::read_text;
+use crate::render::bench as out;
+use crate::{CliResult, Failure};
+
+/// A benchmark's work directory: the one given (created), or a temporary one removed when
+/// the returned guard drops.
+fn bench_work_dir(work: Option<PathBuf>) -> CliResult<(PathBuf, Option<tempfile::TempDir>)> {
+    match work {
+        Some(w) => {
+            std::fs::create_dir_all(&w)
+                .map_err(|e| Failure::new(ErrorClass::Error, format!("{}: {e}", w.display())))?;
+            Ok((w, None))
+        }
+        None => {
+            let tmp = tempfile::tempdir()
+                .map_err(|e| Failure::new(ErrorClass::Error, format!("temporary directory: {e}")))?;
+            Ok((tmp.path().to_path_buf(), Some(tmp)))
+        }
+    }
+}
+
+/// `credseal bench …`.
+pub(crate) fn run(ctx: &Context, command: BenchCommand) -> CliResult {
+    match command {
+        BenchCommand::Ingest {
+            subjects,
+            catalog,
+            work,
+            json,
+        } => {
+            let text = match catalog {
+                Some(c) => read_text(&c)?,
+                None => demo::CATALOG.to_string(),
+            };
+            let (work, _tmp) = bench_work_dir(work)?;
+            let bar = ctx.progress();
+            let r = credseal_engine::bench::bench_ingest(&text, subjects, &work, &bar)?;
+            out::bench_ingest(&r, json);
+            Ok(())
+        }
+        BenchCommand::Query {
+            subjects,
+            queries,
+            threads,
+            in_flight,
+            work,
+            json,
+        } => {
+            let (work, _tmp) = bench_work_dir(work)?;
+            let bar = ctx.progress();
+            let size = credseal_engine::bench::QuerySize {
+                subjects,
+                queries,
+                threads,
+                in_flight,
+            };
+            let r = credseal_engine::bench::bench_query(demo::CATALOG, size, &work, &bar)?;
+            out::bench_query(&r, json);
+            Ok(())
+        }
+        BenchCommand::Rewrap { subjects, work, json } => {
+            let (work, _tmp) = bench_work_dir(work)?;
+            let bar = ctx.progress();
+            let r = credseal_engine::bench::bench_rewrap(demo::CATALOG, subjects, &work, &bar)?;
+            out::bench_rewrap(&r, json);
+            Ok(())
+        }
+        BenchCommand::Trace {
+            fingerprints,
+            leak_items,
+            work,
+            json,
+        } => {
+            let (work, _tmp) = bench_work_dir(work)?;
+            let bar = ctx.progress();
+            let r = credseal_engine::bench::bench_trace(fingerprints, leak_items, &work, &bar)?;
+            out::bench_trace(&r, json);
+            Ok(())
+        }
+        BenchCommand::Verify { receipts, noise, json } => {
+            let r = credseal_engine::bench::bench_verify(receipts, noise)?;
+            out::bench_verify(&r, json);
+            Ok(())
+        }
+    }
+}

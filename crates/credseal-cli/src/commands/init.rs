@@ -1,0 +1,81 @@
+//! `credseal init`: create a platform (data directory, catalogue copy, keystore, database).
+
+use credseal_crypto::KdfParams;
+use credseal_engine::{ErrorClass, InitOptions, KeySource, OpenOptions, Platform};
+
+use crate::cli::InitArgs;
+use crate::context::Context;
+use crate::files::read_text;
+use crate::render::quoted;
+use crate::{CliResult, Failure, passphrase, render};
+
+/// `credseal init`.
+pub(crate) fn run(ctx: &Context, a: InitArgs) -> CliResult {
+    let InitArgs {
+        data,
+        catalog,
+        origin,
+        keystore,
+        kdf_mib,
+        kdf_passes,
+        json,
+    } = a;
+    let pf = ctx.passphrase_file();
+    let text = read_text(&catalog)?;
+    let (origin, imported) = match &keystore {
+        Some(ks) => {
+            let pass = passphrase::get(pf, false)?;
+            let keys = Platform::read_keystore(
+                ks,
+                &pass,
+                OpenOptions {
+                    allow_demo_keys: ctx.demo,
+                },
+            )?;
+            if let Some(o) = &origin
+                && o != &keys.origin
+            {
+                return Err(Failure::new(
+                    ErrorClass::Usage,
+                    format!(
+                        "--origin {} differs from the keystore's origin {}",
+                        quoted(o),
+                        quoted(&keys.origin)
+                    ),
+                ));
+            }
+            (keys.origin.clone(), Some((keys, pass)))
+        }
+        None => (origin.unwrap_or_default(), None),
+    };
+    let kdf = KdfParams {
+        m_kib: kdf_mib * 1024,
+        t: kdf_passes,
+        p: 1,
+    };
+    match imported {
+        Some((keys, pass)) => Platform::init(&InitOptions {
+            dir: &data,
+            catalog_text: &text,
+            catalog_name: &catalog.display().to_string(),
+            origin: &origin,
+            passphrase: &pass,
+            keys: KeySource::Existing(Box::new(keys)),
+            now: credseal_engine::now_unix(),
+        })?,
+        None => {
+            let pass = passphrase::get(pf, true)?;
+            Platform::init(&InitOptions {
+                dir: &data,
+                catalog_text: &text,
+                catalog_name: &catalog.display().to_string(),
+                origin: &origin,
+                passphrase: &pass,
+                keys: KeySource::Generate(kdf),
+                now: credseal_engine::now_unix(),
+            })?;
+        }
+    }
+    render::platform::init_done(&data, &origin, json);
+    Ok(())
+}

@@ -1,0 +1,95 @@
+//! Key management for security officers (`keys status|rotate|rewrap|retire|log-rotate|rekey`)
+//! and `shred`: the destructive ones need two officers' approvals.
+
+use std::path::PathBuf;
+
+use credseal_engine::ErrorClass;
+
+use super::approved;
+use crate::cli::{DataArg, KeysCommand, ShredWhat};
+use crate::context::Context;
+use crate::files::read_text;
+use crate::render::keys as out;
+use crate::{CliResult, Failure};
+
+/// `credseal keys …`.
+pub(crate) fn run(ctx: &Context, command: KeysCommand) -> CliResult {
+    match command {
+        KeysCommand::Status { data, json } => {
+            let p = ctx.open_platform(&data.data)?;
+            out::key_status(&p.key_status()?, &p.log_key_status()?, json);
+            Ok(())
+        }
+        KeysCommand::LogRotate { data, approvals, json } => {
+            let (mut p, pass) = ctx.open_platform_keeping_passphrase(&data.data)?;
+            let ok = approved(&p, &p.log_rotation_operation()?, &approvals)?;
+            let r = p.rotate_log_key(&pass, &ok)?;
+            out::log_rotation(&r, json);
+            Ok(())
+        }
+        KeysCommand::Rotate { data, class, json } => {
+            let (mut p, pass) = ctx.open_platform_keeping_passphrase(&data.data)?;
+            let v = p.rotate_class(&class, &pass)?;
+            out::rotated(&class, v, json);
+            Ok(())
+        }
+        KeysCommand::Rewrap { data, json } => {
+            let p = ctx.open_platform(&data.data)?;
+            let bar = ctx.progress();
+            let s = p.rewrap(&bar)?;
+            out::rewrap(s.subjects, s.rewrapped, &s.moves, json);
+            Ok(())
+        }
+        KeysCommand::Retire {
+            data,
+            class,
+            kek_version: version,
+            approvals,
+            json,
+        } => {
+            let (mut p, pass) = ctx.open_platform_keeping_passphrase(&data.data)?;
+            let ok = approved(&p, &credseal_engine::Operation::retire(&class, version), &approvals)?;
+            p.retire_version(&class, version, &pass, &ok)?;
+            out::retired(&class, version, json);
+            Ok(())
+        }
+        KeysCommand::Rekey {
+            data,
+            subject,
+            class,
+            approvals,
+            json,
+        } => {
+            let id = credseal_core::SubjectId::parse(&subject)
+                .map_err(|e| Failure::new(ErrorClass::Usage, format!("--subject: {e}")))?;
+            let p = ctx.open_platform(&data.data)?;
+            let ok = approved(&p, &credseal_engine::Operation::rekey(&id, &class), &approvals)?;
+            let n = p.rekey(&id, &class, &ok)?;
+            out::rekeyed(&class, n, json);
+            Ok(())
+        }
+    }
+}
+
+/// `credseal shred`: a retention sweep or a credit-repair order, approved by two officers.
+pub(crate) fn shred(ctx: &Context, data: DataArg, what: ShredWhat, approvals: Vec<PathBuf>, json: bool) -> CliResult {
+    let (mut p, pass) = ctx.open_platform_keeping_passphrase(&data.data)?;
+    let s = match what.order {
+        None => {
+            let today = credseal_core::Date::from_unix(credseal_engine::now_unix())
+                .ok_or_else(|| Failure::new(ErrorClass::Error, "the clock is out of range"))?;
+            let ok = approved(&p, &credseal_engine::Operation::shred_expired(today), &approvals)?;
+            p.shred_expired(today, &pass, &ok)?
+        }
+        Some(file) => {
+            let order = p.check_shred_order(&read_text(&file)?).map_err(|e| {
+                let f = super::query_failure(e);
+                Failure::new(f.class, format!("{}: {}", file.display(), f.message))
+            })?;
+            let ok = approved(&p, &order.operation(), &approvals)?;
+            p.shred_by_order(&order, &pass, &ok)?
+        }
+    };
+    out::shred(&s, json);
+    Ok(())
+}

@@ -1,0 +1,78 @@
+//! The auditor's log commands: `log key|history|checkpoint|verify`.
+
+use credseal_engine::{ErrorClass, fsutil};
+
+use crate::cli::LogCommand;
+use crate::context::Context;
+use crate::render::log as out;
+use crate::{CliResult, Failure};
+
+fn fail(class: ErrorClass, m: impl Into<String>) -> Failure {
+    Failure::new(class, m)
+}
+
+/// `credseal log …`.
+pub(crate) fn run(ctx: &Context, cmd: LogCommand) -> CliResult {
+    match cmd {
+        LogCommand::Key { data, current } => {
+            let p = ctx.open_platform(&data.data)?;
+            if current {
+                println!("{}", p.log_current_vkey()?);
+            } else {
+                println!("{}", p.log_vkey()?);
+            }
+            Ok(())
+        }
+        LogCommand::History { data, json } => {
+            let p = ctx.open_platform(&data.data)?;
+            let keys = p.log_key_status()?;
+            let notes = p.log_key_history()?.notes();
+            out::history(&keys, &notes, json);
+            Ok(())
+        }
+        LogCommand::Checkpoint { data } => {
+            let p = ctx.open_platform(&data.data)?;
+            match p.latest_checkpoint()? {
+                Some(c) => {
+                    print!("{c}");
+                    Ok(())
+                }
+                None => Err(fail(ErrorClass::Error, "the log is empty: no checkpoint yet")),
+            }
+        }
+        LogCommand::Verify {
+            data,
+            state,
+            from,
+            json,
+        } => {
+            let p = ctx.open_platform(&data.data)?;
+            let saved = match (&state, from) {
+                (Some(path), Some(n)) => {
+                    let bytes =
+                        std::fs::read(path).map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", path.display())))?;
+                    let s = credseal_engine::AuditSnapshot::from_bytes(&bytes)
+                        .map_err(|e| fail(ErrorClass::Verification, format!("{}: {e}", path.display())))?;
+                    if s.size != n {
+                        return Err(fail(
+                            ErrorClass::Usage,
+                            format!(
+                                "--from {n}: the position saved in {} is at size {}",
+                                path.display(),
+                                s.size
+                            ),
+                        ));
+                    }
+                    Some(s)
+                }
+                _ => None,
+            };
+            let (r, snapshot) = p.verify_log_from(saved.as_ref())?;
+            if let Some(path) = &state {
+                fsutil::replace(path, &snapshot.to_bytes(), 0o644)?;
+            }
+            out::verify(&r, json);
+            Ok(())
+        }
+    }
+}

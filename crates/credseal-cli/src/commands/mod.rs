@@ -1,0 +1,140 @@
+//! The handlers, one file per command group. Each takes the shared [`Context`] and its
+//! group's parsed arguments, calls the engine, and hands the result to [`crate::render`].
+//!
+//! [`Context`]: crate::context::Context
+
+pub(crate) mod authority;
+pub(crate) mod bench;
+pub(crate) mod check;
+pub(crate) mod demo;
+pub(crate) mod dept;
+pub(crate) mod dev;
+pub(crate) mod incident;
+pub(crate) mod ingest;
+pub(crate) mod init;
+pub(crate) mod keys;
+pub(crate) mod log;
+pub(crate) mod query;
+pub(crate) mod receipts;
+pub(crate) mod staff;
+pub(crate) mod subject;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use credseal_auth::{SigningKey, StaffRequest, sign};
+use credseal_core::SubjectId;
+use credseal_crypto::SealingKey;
+use credseal_engine::{ErrorClass, Platform, QueryError, StaffRole};
+
+use crate::files::{read_text, write_public, write_secret};
+use crate::{CliResult, Failure};
+
+/// A staff member's signing key file (a warning if others can read it).
+pub(crate) use crate::files::signing_key as staff_key;
+
+/// Now, in Unix seconds.
+pub(crate) fn now() -> u64 {
+    credseal_engine::now_unix()
+}
+
+/// A comma-separated list as a set (blanks dropped).
+pub(crate) fn set(items: &str) -> BTreeSet<String> {
+    items
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// `--subject`: a subject id (exit 2 if malformed).
+pub(crate) fn subject(s: &str) -> CliResult<SubjectId> {
+    SubjectId::parse(s).map_err(|e| Failure::new(ErrorClass::Usage, format!("--subject: {e}")))
+}
+
+/// 16 random bytes (query, consent and request ids).
+pub(crate) fn random16() -> [u8; 16] {
+    credseal_crypto::random_array()
+}
+
+/// `dept keygen`, `subject keygen`: a signing and a sealing key pair in `dir`.
+pub(crate) fn keypair_dir(dir: &Path) -> CliResult {
+    std::fs::create_dir_all(dir).map_err(|e| Failure::new(ErrorClass::Error, format!("{}: {e}", dir.display())))?;
+    let sk = SigningKey::generate();
+    let seal = SealingKey::generate();
+    write_secret(&dir.join("signing.key"), &sk.to_text())?;
+    write_public(&dir.join("signing.pub"), &sk.public().to_text())?;
+    write_secret(&dir.join("sealing.key"), &seal.to_text())?;
+    write_public(&dir.join("sealing.pub"), &seal.public().to_text())?;
+    println!("wrote {}/{{signing,sealing}}.{{key,pub}}", dir.display());
+    Ok(())
+}
+
+/// A query's failure: a denial (exit 3, with its reason code) or an engine error.
+pub(crate) fn query_failure(e: QueryError) -> Failure {
+    let class = e.class();
+    match e {
+        QueryError::Denied(d) => Failure::new(class, format!("access denied ({}): {d}", d.code())),
+        QueryError::Failed(e) => e.into(),
+    }
+}
+
+/// `--now` (test builds only), else now.
+pub(crate) fn now_arg(now: Option<u64>) -> CliResult<u64> {
+    if now.is_some() && !cfg!(debug_assertions) {
+        return Err(Failure::new(
+            ErrorClass::Usage,
+            "--now is only available in test builds",
+        ));
+    }
+    Ok(now.unwrap_or_else(credseal_engine::now_unix))
+}
+
+/// A staff request for `action` on the input with SHA-256 `digest`, valid five minutes.
+pub(crate) fn staff_request(
+    key: &SigningKey,
+    role: StaffRole,
+    action: &str,
+    digest: [u8; 32],
+    audience: &str,
+    now: u64,
+) -> String {
+    sign(
+        &StaffRequest {
+            request_id: credseal_crypto::random_array(),
+            role: role.label().into(),
+            staff_key: key.public(),
+            action: action.into(),
+            input_digest: digest,
+            issued_at: now,
+            expires_at: now + 300,
+            audience: audience.into(),
+        },
+        key,
+    )
+    .to_text()
+}
+
+/// Reads the officers' approval files and checks them for `op`; without two, the error says
+/// how to get them.
+pub(crate) fn approved(
+    p: &Platform,
+    op: &credseal_engine::Operation,
+    files: &[PathBuf],
+) -> CliResult<credseal_engine::Approved> {
+    let mut texts = Vec::with_capacity(files.len());
+    for f in files {
+        texts.push(read_text(f)?);
+    }
+    p.approve(op, &texts, credseal_engine::now_unix()).map_err(|e| {
+        Failure::new(
+            e.class(),
+            format!(
+                "{e}\nhint: each of two enrolled officers runs `credseal officer approve --key KEY --audience {} --operation {} --out FILE`, then pass --approval FILE twice",
+                p.origin(),
+                crate::render::quoted(op.text())
+            ),
+        )
+    })
+}

@@ -1,0 +1,73 @@
+//! Reading and writing the small text files the commands trade in: key files (secret ones
+//! mode 0600, with a warning when others can read them), credentials, tokens, approvals.
+
+use std::path::{Path, PathBuf};
+
+use credseal_auth::{PublicKey, SigningKey};
+use credseal_crypto::{SealingKey, SealingPublicKey};
+use credseal_engine::{ErrorClass, fsutil};
+
+use crate::{CliResult, Failure};
+
+fn fail(class: ErrorClass, m: impl Into<String>) -> Failure {
+    Failure::new(class, m)
+}
+
+/// A file's text; the error names the file.
+pub(crate) fn read_text(path: &Path) -> CliResult<String> {
+    let bytes = std::fs::read(path).map_err(|e| Failure::new(ErrorClass::Error, format!("{}: {e}", path.display())))?;
+    String::from_utf8(bytes)
+        .map_err(|_| Failure::new(ErrorClass::Error, format!("{}: not valid UTF-8", path.display())))
+}
+
+/// Writes a secret (mode 0600, never over an existing file).
+pub(crate) fn write_secret(path: &Path, text: &str) -> CliResult {
+    fsutil::write_new(path, format!("{text}\n").as_bytes(), 0o600)?;
+    Ok(())
+}
+
+/// Writes a public file (mode 0644, never over an existing file).
+pub(crate) fn write_public(path: &Path, text: &str) -> CliResult {
+    fsutil::write_new(path, format!("{text}\n").as_bytes(), 0o644)?;
+    Ok(())
+}
+
+/// Warns on stderr when a secret key file is readable by other users.
+fn warn_if_too_open(path: &Path) {
+    if fsutil::too_open(path) {
+        eprintln!(
+            "credseal: warning: {} is readable by other users; chmod 600 it",
+            path.display()
+        );
+    }
+}
+
+/// A signing key file (a warning if others can read it).
+pub(crate) fn signing_key(path: &Path) -> CliResult<SigningKey> {
+    warn_if_too_open(path);
+    SigningKey::from_text(&read_text(path)?).map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", path.display())))
+}
+
+/// A signing public key file.
+pub(crate) fn public_key(path: &Path) -> CliResult<PublicKey> {
+    PublicKey::from_text(&read_text(path)?).map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", path.display())))
+}
+
+/// A sealing (private) key file (a warning if others can read it).
+pub(crate) fn sealing_key(path: &Path) -> CliResult<SealingKey> {
+    warn_if_too_open(path);
+    SealingKey::from_text(&read_text(path)?).map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", path.display())))
+}
+
+/// A sealing public key file.
+pub(crate) fn sealing_public(path: &Path) -> CliResult<SealingPublicKey> {
+    SealingPublicKey::from_text(&read_text(path)?)
+        .map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", path.display())))
+}
+
+/// `FILE.pub` beside `FILE`.
+pub(crate) fn pub_path(p: &Path) -> PathBuf {
+    let mut s = p.as_os_str().to_os_string();
+    s.push(".pub");
+    PathBuf::from(s)
+}

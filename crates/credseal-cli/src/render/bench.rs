@@ -1,0 +1,342 @@
+//! Benchmark reports (`bench …`): each against its floor measured in the same run.
+
+use credseal_engine::bench::{IngestBench, QueryBench, RewrapBench, TraceBench, VerifyBench};
+use serde::Serialize;
+
+use super::{print_json, table};
+
+/// `bench ingest --json`: the fields of [`IngestBench`], in its order.
+#[derive(Debug, Serialize)]
+struct IngestJson {
+    receipts: u64,
+    log_and_index_bytes_per_record: f64,
+    subjects: u64,
+    records: u64,
+    seconds: f64,
+    records_per_s: f64,
+    floor_seconds: f64,
+    floor_records_per_s: f64,
+    ratio_to_floor: f64,
+    input_bytes_per_record: f64,
+    plaintext_bytes_per_record: f64,
+    stored_plaintext_bytes_per_record: f64,
+    disk_bytes_per_record: f64,
+    disk_to_plaintext: f64,
+    disk_to_stored_plaintext: f64,
+    disk_to_input: f64,
+    floor_disk_bytes_per_record: f64,
+}
+
+impl From<&IngestBench> for IngestJson {
+    fn from(r: &IngestBench) -> Self {
+        Self {
+            receipts: r.receipts,
+            log_and_index_bytes_per_record: r.log_and_index_bytes_per_record,
+            subjects: r.subjects,
+            records: r.records,
+            seconds: r.seconds,
+            records_per_s: r.records_per_s,
+            floor_seconds: r.floor_seconds,
+            floor_records_per_s: r.floor_records_per_s,
+            ratio_to_floor: r.ratio_to_floor,
+            input_bytes_per_record: r.input_bytes_per_record,
+            plaintext_bytes_per_record: r.plaintext_bytes_per_record,
+            stored_plaintext_bytes_per_record: r.stored_plaintext_bytes_per_record,
+            disk_bytes_per_record: r.disk_bytes_per_record,
+            disk_to_plaintext: r.disk_to_plaintext,
+            disk_to_stored_plaintext: r.disk_to_stored_plaintext,
+            disk_to_input: r.disk_to_input,
+            floor_disk_bytes_per_record: r.floor_disk_bytes_per_record,
+        }
+    }
+}
+
+/// `bench query --json`: the fields of [`QueryBench`], in its order.
+#[derive(Debug, Serialize)]
+struct QueryJson {
+    subjects: u64,
+    queries: u64,
+    threads: u64,
+    in_flight: u64,
+    classes_per_query: u64,
+    records_per_query: f64,
+    seconds: f64,
+    queries_per_s: f64,
+    p50_us: f64,
+    p99_us: f64,
+    floor_seconds: f64,
+    floor_seconds_before: f64,
+    floor_seconds_after: f64,
+    floor_queries_per_s: f64,
+    ratio_to_floor: f64,
+    commit_batch_mean: f64,
+    commit_batch_max: usize,
+    commits: usize,
+    cpu_us_per_query: Option<f64>,
+    floor_cpu_us_per_query: Option<f64>,
+    cpu_ratio_to_floor: Option<f64>,
+    map_us_per_query: f64,
+}
+
+impl From<&QueryBench> for QueryJson {
+    fn from(r: &QueryBench) -> Self {
+        Self {
+            subjects: r.subjects,
+            queries: r.queries,
+            threads: r.threads,
+            in_flight: r.in_flight,
+            classes_per_query: r.classes_per_query,
+            records_per_query: r.records_per_query,
+            seconds: r.seconds,
+            queries_per_s: r.queries_per_s,
+            p50_us: r.p50_us,
+            p99_us: r.p99_us,
+            floor_seconds: r.floor_seconds,
+            floor_seconds_before: r.floor_seconds_before,
+            floor_seconds_after: r.floor_seconds_after,
+            floor_queries_per_s: r.floor_queries_per_s,
+            ratio_to_floor: r.ratio_to_floor,
+            commit_batch_mean: r.commit_batch_mean,
+            commit_batch_max: r.commit_batch_max,
+            commits: r.commits,
+            cpu_us_per_query: r.cpu_us_per_query,
+            floor_cpu_us_per_query: r.floor_cpu_us_per_query,
+            cpu_ratio_to_floor: r.cpu_ratio_to_floor,
+            map_us_per_query: r.map_us_per_query,
+        }
+    }
+}
+
+/// `bench rewrap --json`: the fields of [`RewrapBench`], in its order.
+#[derive(Debug, Serialize)]
+struct RewrapJson {
+    subjects: u64,
+    classes_per_subject: u64,
+    data_keys: u64,
+    seconds: f64,
+    deks_per_s: f64,
+    floor_seconds: f64,
+    floor_deks_per_s: f64,
+    ratio_to_floor: f64,
+    disk_bytes_before: u64,
+    disk_bytes_after: u64,
+}
+
+impl From<&RewrapBench> for RewrapJson {
+    fn from(r: &RewrapBench) -> Self {
+        Self {
+            subjects: r.subjects,
+            classes_per_subject: r.classes_per_subject,
+            data_keys: r.data_keys,
+            seconds: r.seconds,
+            deks_per_s: r.deks_per_s,
+            floor_seconds: r.floor_seconds,
+            floor_deks_per_s: r.floor_deks_per_s,
+            ratio_to_floor: r.ratio_to_floor,
+            disk_bytes_before: r.disk_bytes_before,
+            disk_bytes_after: r.disk_bytes_after,
+        }
+    }
+}
+
+/// `bench verify --json`: the fields of [`VerifyBench`], in its order.
+#[derive(Debug, Serialize)]
+struct VerifyJson {
+    receipts: u64,
+    log_size: u64,
+    bundle_bytes: u64,
+    seconds: f64,
+    floor_seconds: f64,
+    ratio_to_floor: f64,
+}
+
+impl From<&VerifyBench> for VerifyJson {
+    fn from(r: &VerifyBench) -> Self {
+        Self {
+            receipts: r.receipts,
+            log_size: r.log_size,
+            bundle_bytes: r.bundle_bytes,
+            seconds: r.seconds,
+            floor_seconds: r.floor_seconds,
+            ratio_to_floor: r.ratio_to_floor,
+        }
+    }
+}
+
+/// `bench trace --json`: the fields of [`TraceBench`], in its order.
+#[derive(Debug, Serialize)]
+struct TraceJson {
+    fingerprints: u64,
+    disclosures: u64,
+    departments: u64,
+    leak_items: u64,
+    setup_seconds: f64,
+    trace_seconds: f64,
+    leaker_ranked_first: bool,
+}
+
+impl From<&TraceBench> for TraceJson {
+    fn from(r: &TraceBench) -> Self {
+        Self {
+            fingerprints: r.fingerprints,
+            disclosures: r.disclosures,
+            departments: r.departments,
+            leak_items: r.leak_items,
+            setup_seconds: r.setup_seconds,
+            trace_seconds: r.trace_seconds,
+            leaker_ranked_first: r.leaker_ranked_first,
+        }
+    }
+}
+
+/// `bench ingest`.
+pub(crate) fn bench_ingest(r: &IngestBench, json: bool) {
+    if json {
+        print_json(&IngestJson::from(r));
+        return;
+    }
+    let rows = vec![
+        vec![
+            "ingest (ours)".into(),
+            format!("{:.3}", r.seconds),
+            format!("{:.0}", r.records_per_s),
+            format!("{:.0}", r.disk_bytes_per_record),
+        ],
+        vec![
+            "floor".into(),
+            format!("{:.3}", r.floor_seconds),
+            format!("{:.0}", r.floor_records_per_s),
+            format!("{:.0}", r.floor_disk_bytes_per_record),
+        ],
+    ];
+    println!("bench ingest: {} subjects, {} records", r.subjects, r.records);
+    print!("{}", table(&["", "seconds", "records/s", "disk bytes/record"], &rows));
+    println!("ratio_to_floor: {:.2}", r.ratio_to_floor);
+    println!(
+        "plaintext (postcard of the whole record) {:.0} B/record; on disk {:.2}x that",
+        r.plaintext_bytes_per_record, r.disk_to_plaintext
+    );
+    println!(
+        "encrypted (postcard of the record without subject, class, version) {:.0} B/record; on disk {:.2}x that",
+        r.stored_plaintext_bytes_per_record, r.disk_to_stored_plaintext
+    );
+    println!(
+        "JSON Lines input {:.0} B/record; on disk {:.2}x that",
+        r.input_bytes_per_record, r.disk_to_input
+    );
+}
+
+/// `bench query`.
+pub(crate) fn bench_query(r: &QueryBench, json: bool) {
+    if json {
+        print_json(&QueryJson::from(r));
+        return;
+    }
+    println!(
+        "bench query: {} subjects, {} queries on {} threads ({} in flight each), {} classes and {:.1} records per query",
+        r.subjects, r.queries, r.threads, r.in_flight, r.classes_per_query, r.records_per_query
+    );
+    let rows = vec![
+        vec![
+            "query (ours)".into(),
+            format!("{:.3}", r.seconds),
+            format!("{:.0}", r.queries_per_s),
+            format!("{:.0}", r.p50_us),
+            format!("{:.0}", r.p99_us),
+        ],
+        vec![
+            "floor (mean of before and after)".into(),
+            format!("{:.3}", r.floor_seconds),
+            format!("{:.0}", r.floor_queries_per_s),
+            String::new(),
+            String::new(),
+        ],
+    ];
+    print!("{}", table(&["", "seconds", "queries/s", "p50 µs", "p99 µs"], &rows));
+    println!(
+        "floor runs: {:.3} s before ours, {:.3} s after",
+        r.floor_seconds_before, r.floor_seconds_after
+    );
+    println!(
+        "receipts: {} group commits (flush + checkpoint), {:.1} receipts per commit on average, {} at most",
+        r.commits, r.commit_batch_mean, r.commit_batch_max
+    );
+    println!(
+        "subject map: {:.1} µs per query in the commits, heads looked up and paths updated ({:.1}% of the run's wall time; commits are serial)",
+        r.map_us_per_query,
+        100.0 * r.map_us_per_query * r.queries as f64 / (r.seconds * 1e6).max(f64::MIN_POSITIVE)
+    );
+    if let (Some(ours), Some(floor), Some(ratio)) = (r.cpu_us_per_query, r.floor_cpu_us_per_query, r.cpu_ratio_to_floor)
+    {
+        println!(
+            "CPU per query: {ours:.0} µs ours, {floor:.0} µs the floor (ratio {ratio:.2}: without the machine's noise)"
+        );
+    }
+    println!("ratio_to_floor: {:.2}", r.ratio_to_floor);
+}
+
+/// `bench rewrap`.
+pub(crate) fn bench_rewrap(r: &RewrapBench, json: bool) {
+    if json {
+        print_json(&RewrapJson::from(r));
+        return;
+    }
+    println!(
+        "bench rewrap: {} subjects x {} classes = {} data keys moved from KEK v1 to v2",
+        r.subjects, r.classes_per_subject, r.data_keys
+    );
+    let rows = vec![
+        vec![
+            "keys rewrap (ours)".into(),
+            format!("{:.3}", r.seconds),
+            format!("{:.0}", r.deks_per_s),
+        ],
+        vec![
+            "floor".into(),
+            format!("{:.3}", r.floor_seconds),
+            format!("{:.0}", r.floor_deks_per_s),
+        ],
+    ];
+    print!("{}", table(&["", "seconds", "data keys/s"], &rows));
+    println!("ratio_to_floor: {:.2}", r.ratio_to_floor);
+    println!(
+        "database on disk: {} B before the rewrap, {} B after ({} B per subject before, {} after)",
+        r.disk_bytes_before,
+        r.disk_bytes_after,
+        r.disk_bytes_before / r.subjects.max(1),
+        r.disk_bytes_after / r.subjects.max(1)
+    );
+}
+
+/// `bench verify`.
+pub(crate) fn bench_verify(r: &VerifyBench, json: bool) {
+    if json {
+        print_json(&VerifyJson::from(r));
+        return;
+    }
+    println!(
+        "bench verify: a bundle of {} receipts ({} KiB) in a log of {} leaves, with a saved state",
+        r.receipts,
+        r.bundle_bytes / 1024,
+        r.log_size
+    );
+    let rows = vec![
+        vec!["verify (ours)".into(), format!("{:.4}", r.seconds)],
+        vec!["floor".into(), format!("{:.4}", r.floor_seconds)],
+    ];
+    print!("{}", table(&["", "seconds"], &rows));
+    println!("ratio_to_floor: {:.2}", r.ratio_to_floor);
+}
+
+/// `bench trace`.
+pub(crate) fn bench_trace(r: &TraceBench, json: bool) {
+    if json {
+        print_json(&TraceJson::from(r));
+    } else {
+        println!(
+            "trace of {} leaked items over {} fingerprints ({} disclosures, {} departments): {:.3} s; the leaking department ranked first: {}",
+            r.leak_items, r.fingerprints, r.disclosures, r.departments, r.trace_seconds, r.leaker_ranked_first
+        );
+        println!("(storing the disclosures took {:.1} s)", r.setup_seconds);
+    }
+}

@@ -1,0 +1,97 @@
+//! A platform's life: created (`init`), records ingested (`ingest`), stored values checked
+//! (`check`).
+
+use std::path::Path;
+
+use credseal_engine::IngestSummary;
+use serde::Serialize;
+
+use super::print_json;
+
+/// `init --json`.
+#[derive(Debug, Serialize)]
+struct InitJson<'a> {
+    data: &'a Path,
+    origin: &'a str,
+}
+
+/// What `init` created.
+pub(crate) fn init_done(dir: &Path, origin: &str, json: bool) {
+    if json {
+        print_json(&InitJson { data: dir, origin });
+    } else {
+        println!("created platform {origin} in {}", dir.display());
+        println!("  keystore: {}", dir.join(credseal_engine::KEYSTORE_FILE).display());
+        println!("  keep the passphrase safe: without it the data cannot be read by anyone");
+    }
+}
+
+/// `ingest --json`: the fields of [`IngestSummary`], in its order.
+#[derive(Debug, Serialize)]
+struct IngestJson {
+    lines: u64,
+    records: u64,
+    written: u64,
+    unchanged: u64,
+    duplicates: u64,
+    new_data_keys: u64,
+    reingested_shredded: u64,
+    bytes: u64,
+}
+
+impl From<&IngestSummary> for IngestJson {
+    fn from(s: &IngestSummary) -> Self {
+        Self {
+            lines: s.lines,
+            records: s.records,
+            written: s.written,
+            unchanged: s.unchanged,
+            duplicates: s.duplicates,
+            new_data_keys: s.new_data_keys,
+            reingested_shredded: s.reingested_shredded,
+            bytes: s.bytes,
+        }
+    }
+}
+
+/// What `ingest` did.
+pub(crate) fn ingest_summary(s: &IngestSummary, json: bool) {
+    if json {
+        print_json(&IngestJson::from(s));
+    } else {
+        println!(
+            "ingested {} records from {} lines: {} written, {} already stored, {} duplicate lines skipped, {} new data keys",
+            s.records, s.lines, s.written, s.unchanged, s.duplicates, s.new_data_keys
+        );
+        if s.reingested_shredded > 0 {
+            println!(
+                "{} of the records written had been shredded: ingested again as --allow-shredded asked; their subjects' receipts say so",
+                s.reingested_shredded
+            );
+        }
+    }
+}
+
+/// `check --json`.
+#[derive(Debug, Serialize)]
+struct CheckJson {
+    ok: bool,
+    data_keys: u64,
+    records: u64,
+    fingerprints: u64,
+}
+
+/// What `check` verified.
+pub(crate) fn check(deks: u64, records: u64, fingerprints: u64, json: bool) {
+    if json {
+        print_json(&CheckJson {
+            ok: true,
+            data_keys: deks,
+            records,
+            fingerprints,
+        });
+    } else {
+        println!("ok: {deks} data keys and {records} records open and match their places");
+        println!("ok: {fingerprints} disclosure fingerprints match the receipts in the log");
+    }
+}
