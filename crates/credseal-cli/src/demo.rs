@@ -3,7 +3,8 @@
 
 use std::path::Path;
 
-use credseal_crypto::{Passphrase, demo as keys};
+use credseal_crypto::Passphrase;
+use credseal_testkit::demo as keys;
 use credseal_engine::{ErrorClass, InitOptions, KeySource, NoProgress, OpenOptions, Platform};
 
 use crate::output::table;
