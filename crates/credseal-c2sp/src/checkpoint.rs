@@ -234,8 +234,16 @@ mod tests {
     #[test]
     fn hash_extension_line_round_trips_and_is_strict() {
         const K: &str = "example-map";
-        assert!(c_err(Checkpoint::new("o", 3, [7; 32]).unwrap().with_hash_extension("a b", &[1; 32])));
-        assert!(c_err(Checkpoint::new("o", 3, [7; 32]).unwrap().with_hash_extension("", &[1; 32])));
+        assert!(c_err(
+            Checkpoint::new("o", 3, [7; 32])
+                .unwrap()
+                .with_hash_extension("a b", &[1; 32])
+        ));
+        assert!(c_err(
+            Checkpoint::new("o", 3, [7; 32])
+                .unwrap()
+                .with_hash_extension("", &[1; 32])
+        ));
         let c = Checkpoint::new("o", 3, [7; 32]).unwrap();
         assert_eq!(c.hash_extension(K), Ok(None));
         let m = c.clone().with_hash_extension(K, &[9; 32]).unwrap();
@@ -255,7 +263,10 @@ mod tests {
             .unwrap();
         assert_eq!(o.hash_extension(K), Ok(Some([1; 32])));
         let two = m.clone().with_hash_extension(K, &[9; 32]).unwrap();
-        assert!(matches!(two.hash_extension(K), Err(FormatError::Checkpoint { line: 5, .. })));
+        assert!(matches!(
+            two.hash_extension(K),
+            Err(FormatError::Checkpoint { line: 5, .. })
+        ));
         let short = c.clone().with_extension("example-map AAAA").unwrap();
         assert!(short.hash_extension(K).is_err());
         let noncanonical = c

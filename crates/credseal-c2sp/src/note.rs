@@ -258,7 +258,6 @@ fn split_key_text(text: &str) -> Result<(&str, u32, Vec<u8>), FormatError> {
     }
 }
 
-
 /// Checks a note text before signing it (Go's `note.Sign`): non-empty, newline-terminated,
 /// no ASCII control characters other than newline.
 fn check_note_text(text: &str) -> Result<(), FormatError> {
@@ -677,7 +676,10 @@ mod tests {
         );
         assert!(NoteVerifier::new(NAME, &[0xff; 32]).is_err());
         let v = signer().verifier();
-        assert_eq!(NoteVerifier::from_vkey(&format!("{}\n", v.vkey())).unwrap().vkey(), v.vkey());
+        assert_eq!(
+            NoteVerifier::from_vkey(&format!("{}\n", v.vkey())).unwrap().vkey(),
+            v.vkey()
+        );
         let dbg = format!("{:?}", signer());
         assert!(dbg.contains(&signer().vkey()) && !dbg.contains("PRIVATE"), "{dbg}");
     }

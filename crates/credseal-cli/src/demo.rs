@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use credseal_crypto::Passphrase;
-use credseal_testkit::demo as keys;
 use credseal_engine::{ErrorClass, InitOptions, KeySource, NoProgress, OpenOptions, Platform};
+use credseal_testkit::demo as keys;
 
 use crate::output::table;
 use crate::{CliResult, Failure};

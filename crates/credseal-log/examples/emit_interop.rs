@@ -15,8 +15,8 @@ use std::path::PathBuf;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use credseal_core::BlindId;
 use credseal_c2sp::{Checkpoint, Hash, MemoryLog};
+use credseal_core::BlindId;
 use credseal_log::{
     Action, Actor, Chain, Handover, LogSigner, MapCheckpoint as _, MapValue, MemoryMap, Outcome, ReceiptBody,
     SignedReceipt,

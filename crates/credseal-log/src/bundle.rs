@@ -3,7 +3,10 @@
 
 use std::fmt;
 
-use credseal_c2sp::{Checkpoint, SignedNote, Hash, HashReader, ProofError, TreeError, check_record, check_tree, prove_record, prove_tree, tree_hash};
+use credseal_c2sp::{
+    Checkpoint, Hash, HashReader, ProofError, SignedNote, TreeError, check_record, check_tree, prove_record,
+    prove_tree, tree_hash,
+};
 use credseal_core::BlindId;
 use serde::{Deserialize, Serialize};
 

@@ -1732,7 +1732,10 @@ fn rotation_handover_of_another_log_or_a_checkpoint_as_handover() {
             .verifier()
             .verify_checkpoint(&t.handovers[0])
             .unwrap_err(),
-        VerifyError::Format(FormatError::C2sp(credseal_c2sp::FormatError::Checkpoint { line: 2, .. }))
+        VerifyError::Format(FormatError::C2sp(credseal_c2sp::FormatError::Checkpoint {
+            line: 2,
+            ..
+        }))
     ));
     // Another log's handover (its own keys, its own origin).
     let other = LogSigner::from_seed("other.example/log", &[1; 32]).unwrap();

@@ -54,6 +54,9 @@ fn demo_secrets_are_fixed() {
     assert_ne!(demo_secret(b"index"), demo_secret(b"trace"));
     let k = demo_keystore(&["loans"], [1; 32], 5);
     assert_eq!(k.index_key.expose_secret(), &demo_secret(b"index"));
-    assert_eq!(k.classes["loans"].versions[&1].kek.expose_secret(), &demo_secret(b"kek:loans:1"));
+    assert_eq!(
+        k.classes["loans"].versions[&1].kek.expose_secret(),
+        &demo_secret(b"kek:loans:1")
+    );
     assert_eq!(k.classes["loans"].versions[&1].created, 5);
 }

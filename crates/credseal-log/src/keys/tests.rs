@@ -20,7 +20,10 @@ const GO_MSG: &str = "If you think cryptography is the answer to your problem,\n
 /// A note signature line `— <name> <base64(key id ‖ signature)>\n`, built by hand.
 fn signature_line(name: &str, key_id: u32, signature: &[u8]) -> String {
     let raw = [&key_id.to_be_bytes()[..], signature].concat();
-    format!("\u{2014} {name} {}\n", base64::engine::general_purpose::STANDARD.encode(raw))
+    format!(
+        "\u{2014} {name} {}\n",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    )
 }
 
 fn signer() -> LogSigner {
@@ -65,7 +68,9 @@ fn go_note_example_known_answer() {
     // Not a checkpoint body.
     assert!(matches!(
         v.verify_checkpoint(GO_MSG),
-        Err(VerifyError::Format(FormatError::C2sp(credseal_c2sp::FormatError::Checkpoint { .. })))
+        Err(VerifyError::Format(FormatError::C2sp(
+            credseal_c2sp::FormatError::Checkpoint { .. }
+        )))
     ));
 }
 
