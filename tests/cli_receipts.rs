@@ -19,7 +19,7 @@ use std::process::{Command, Output, Stdio};
 
 use common::{code, stderr, stdout};
 
-use credseal_log::{Bundle, BundleEntry};
+use credseal_log::{Bundle, BundleEntry, MapCheckpoint as _};
 
 const CATALOG: &str = "../../keys-example/catalog.toml";
 const RECORDS: &str = "../../keys-example/records.jsonl";
@@ -1172,7 +1172,7 @@ fn bundle_map_proof_other_subject() {
     assert!(leaves.len() >= 2, "{}", leaves.len());
     let mut map = credseal_log::MemoryMap::new();
     map.update(leaves.clone());
-    let cp = credseal_log::Checkpoint::parse(credseal_log::SignedNote::parse(&b.checkpoint).unwrap().text()).unwrap();
+    let cp = credseal_log::Checkpoint::parse(credseal_c2sp::SignedNote::parse(&b.checkpoint).unwrap().text()).unwrap();
     assert_eq!(cp.map_root().unwrap(), Some(map.root()));
     let other = leaves.iter().find(|(k, _)| *k != mine).unwrap().0;
     b.map = map.prove_key(&other);
@@ -1459,7 +1459,7 @@ fn log_key_rotated_through_the_cli() {
     // A checkpoint the retired key signs beyond its end: exit 4, saved state untouched.
     let stolen = credseal_log::LogSigner::from_seed(ORIGIN, before.log_seed.expose_secret()).unwrap();
     let mut b = read_bundle(&bundle);
-    let body = credseal_log::SignedNote::parse(&b.checkpoint)
+    let body = credseal_c2sp::SignedNote::parse(&b.checkpoint)
         .unwrap()
         .text()
         .to_string();

@@ -613,7 +613,7 @@ pub fn bench_query(catalog_text: &str, size: QuerySize, work: &Path, progress: &
                     s.spawn(move || {
                         with_thread_cpu(|| {
                             // The floor's share of the log: one receipt signature and its leaf hashes.
-                            let mut tree = credseal_log::MemoryLog::new();
+                            let mut tree = credseal_c2sp::MemoryLog::new();
                             for it in chunk {
                                 if let Ok(r) = signer.sign_receipt(receipt_body) {
                                     tree.append(r.as_bytes());
@@ -764,6 +764,7 @@ pub struct VerifyBench {
 /// The subject's side: verifying a bundle of `n` receipts in a log with `noise` other
 /// leaves per receipt.
 pub fn bench_verify(n: u64, noise: u64) -> Result<VerifyBench> {
+    use credseal_c2sp::{MemoryLog, check_record};
     use credseal_log::*;
     let err = |e: &dyn std::fmt::Display| EngineError::Invalid(format!("bench verify: {e}"));
     let origin = BENCH_ORIGIN;

@@ -5,11 +5,11 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Condvar, Mutex};
 
+use credseal_c2sp::{Checkpoint, Hash, HashReader, stored_hash_count, stored_hashes_for_record_hash, tree_hash};
 use credseal_core::BlindId;
 use credseal_log::{
-    Action, Actor, Bundle, Chain, Checkpoint, Hash, HashReader, LogSigner, MapNode, MapPos, MapReader, MapValue,
-    Outcome, ReceiptBody, build_bundle, map_get, map_key, map_update, stored_hash_count, stored_hashes_for_record_hash,
-    tree_hash,
+    Action, Actor, Bundle, Chain, LogSigner, MapCheckpoint as _, MapNode, MapPos, MapReader, MapValue, Outcome,
+    ReceiptBody, build_bundle, map_get, map_key, map_update,
 };
 use credseal_store::{Batch, Store, Tree};
 
@@ -256,9 +256,9 @@ impl MapReader for CachedMap<'_> {
 
 /// A Merkle tree operation's failure: the store's own error when reading stored hashes
 /// failed (a corrupt entry stays corrupt: exit 4), else `what` and the reason.
-fn tree_error(e: credseal_log::TreeError<EngineError>, what: &str) -> EngineError {
+fn tree_error(e: credseal_c2sp::TreeError<EngineError>, what: &str) -> EngineError {
     match e {
-        credseal_log::TreeError::Read(e) => e,
+        credseal_c2sp::TreeError::Read(e) => e,
         e => EngineError::Invalid(format!("{what}: {e}")),
     }
 }
@@ -358,7 +358,7 @@ impl HashReader for Hashes<'_> {
                 }
                 // Hash (level, n) was added by the receipt that completed its subtree, at
                 // `level` in that receipt's group.
-                let (level, n) = credseal_log::split_stored_hash_index(*i);
+                let (level, n) = credseal_c2sp::split_stored_hash_index(*i);
                 let leaf = (n + 1)
                     .checked_mul(1 << level)
                     .map(|end| end - 1)

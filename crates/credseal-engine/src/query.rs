@@ -114,7 +114,7 @@ impl SealedAnswer {
         }
         let sealed = SealedBox::from_bytes(&self.sealed)
             .map_err(|e| EngineError::Verification(format!("sealed answer: {e}")))?;
-        let leaf = credseal_log::record_hash(&self.receipt);
+        let leaf = credseal_c2sp::record_hash(&self.receipt);
         let info = credseal_crypto::answer_info(&self.origin, &self.query_id, Some(&leaf));
         let pt = credseal_crypto::open(key, &info, &[], &sealed).map_err(|_| {
             EngineError::Verification(

@@ -613,7 +613,7 @@ fn log_key_rotation_a_checkpoint_signed_by_the_retired_key_beyond_its_end_is_rej
     query_as_bank(&p, &id);
     let size = p.log_size().unwrap();
     let honest = p.latest_checkpoint().unwrap().unwrap();
-    let body = credseal_log::SignedNote::parse(&honest).unwrap().text().to_string();
+    let body = credseal_c2sp::SignedNote::parse(&honest).unwrap().text().to_string();
     let forged = stolen.sign_checkpoint(&credseal_log::Checkpoint::parse(&body).unwrap());
 
     // The subject's verifier refuses it, naming the key and its end.

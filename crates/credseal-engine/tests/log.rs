@@ -7,7 +7,7 @@ use common::*;
 use credseal_auth::{RevocationList, SigningKey, sign};
 use credseal_core::SubjectId;
 use credseal_engine::{NoProgress, Platform};
-use credseal_log::{Action, Actor, Outcome, ReceiptBody, UnverifiedReceipt};
+use credseal_log::{Action, Actor, MapCheckpoint as _, Outcome, ReceiptBody, UnverifiedReceipt};
 
 fn bodies(p: &Platform, subject: &str) -> Vec<ReceiptBody> {
     let blind = p.blind(&SubjectId::parse(subject).unwrap());

@@ -8,6 +8,7 @@
 
 use std::time::{Duration, Instant};
 
+use credseal_c2sp::MemoryLog;
 use credseal_core::BlindId;
 use credseal_log::*;
 

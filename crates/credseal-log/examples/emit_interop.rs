@@ -15,9 +15,10 @@ use std::path::PathBuf;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use credseal_c2sp::{Checkpoint, Hash, MemoryLog};
 use credseal_core::BlindId;
 use credseal_log::{
-    Action, Actor, Chain, Checkpoint, Handover, Hash, LogSigner, MapValue, MemoryLog, MemoryMap, Outcome, ReceiptBody,
+    Action, Actor, Chain, Handover, LogSigner, MapCheckpoint as _, MapValue, MemoryMap, Outcome, ReceiptBody,
     SignedReceipt,
 };
 use serde_json::json;

@@ -3,17 +3,17 @@
 
 use std::fmt;
 
+use credseal_c2sp::{
+    Checkpoint, Hash, HashReader, ProofError, SignedNote, TreeError, check_record, check_tree, prove_record,
+    prove_tree, tree_hash,
+};
 use credseal_core::BlindId;
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::Checkpoint;
+use crate::checkpoint::MapCheckpoint as _;
 use crate::handover::{HistoryError, KeyHistory};
 use crate::keys::LogVerifier;
 use crate::map::{MapError, MapProof, MapProofError, MapReader, map_key, map_prove, map_root};
-use crate::merkle::{
-    Hash, HashReader, ProofError, TreeError, check_record, check_tree, prove_record, prove_tree, tree_hash,
-};
-use crate::note::SignedNote;
 use crate::receipt::{SignedReceipt, UnverifiedReceipt};
 use crate::state::SavedState;
 use crate::text::{from_text, to_text};
@@ -290,15 +290,15 @@ where
             _ => MapError::DuplicateKey,
         })
     };
-    let note = SignedNote::parse(checkpoint).map_err(BuildError::Checkpoint)?;
-    let cp = Checkpoint::parse(note.text()).map_err(BuildError::Checkpoint)?;
+    let note = SignedNote::parse(checkpoint).map_err(|e| BuildError::Checkpoint(e.into()))?;
+    let cp = Checkpoint::parse(note.text()).map_err(|e| BuildError::Checkpoint(e.into()))?;
     let size = cp.size();
     if tree_hash(size, reader)? != *cp.root() {
         return Err(BuildError::CheckpointMismatch { size });
     }
     let committed = cp
         .map_root()
-        .map_err(BuildError::Checkpoint)?
+        .map_err(|e| BuildError::Checkpoint(e.into()))?
         .ok_or(BuildError::NoMapRoot)?;
     if map_root(map).map_err(map_err)? != committed {
         return Err(BuildError::MapMismatch);
@@ -934,7 +934,7 @@ pub fn verify_bundle(
     }
     let committed_map = cp
         .map_root()
-        .map_err(BundleError::CheckpointMalformed)?
+        .map_err(|e| BundleError::CheckpointMalformed(e.into()))?
         .ok_or(BundleError::MapRootMissing)?;
 
     // 3. Consistency with what the subject saw before.

@@ -6,6 +6,13 @@ use serde::de::DeserializeOwned;
 
 use crate::FormatError;
 
+/// SHA-256 of `data` (subject-map hashes, saved-state checksums).
+pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
+    let mut h = [0u8; 32];
+    h.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, data).as_ref());
+    h
+}
+
 pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
     // Cannot fail: every type we encode has a known length for each sequence and map, and
     // the output is a Vec.

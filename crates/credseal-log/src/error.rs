@@ -1,6 +1,6 @@
 //! Errors of the pure log code: [`FormatError`] for bytes and text that are not well-formed,
 //! [`VerifyError`] for receipts and checkpoints that do not verify. The Merkle tree has its own
-//! [`crate::ProofError`] and [`crate::TreeError`], the bundle verifier its [`crate::BundleError`]
+//! `credseal_c2sp::ProofError` and `credseal_c2sp::TreeError`, the bundle verifier its [`crate::BundleError`]
 //! and the bundle builder its [`crate::BuildError`]: each names what its caller can act on.
 
 /// Why bytes or text are not a well-formed receipt, checkpoint, signed note, key, bundle or
@@ -67,34 +67,10 @@ pub enum FormatError {
         /// Byte offset in the text.
         offset: usize,
     },
-    /// A signed note breaks the C2SP signed-note syntax.
-    #[error("malformed signed note at byte {offset}: {reason}")]
-    Note {
-        /// Byte offset in the note.
-        offset: usize,
-        /// Which rule.
-        reason: &'static str,
-    },
-    /// A checkpoint body breaks the C2SP tlog-checkpoint syntax.
-    #[error("malformed checkpoint, line {line}: {reason}")]
-    Checkpoint {
-        /// Line number (1-based).
-        line: usize,
-        /// Which rule.
-        reason: &'static str,
-    },
-    /// A key name (and so a log origin) is empty or holds whitespace, `+` or control characters.
-    #[error("invalid key name: {reason}")]
-    KeyName {
-        /// Which rule.
-        reason: &'static str,
-    },
-    /// A verifier or signer key text is malformed or its key id does not match.
-    #[error("malformed key text: {reason}")]
-    KeyText {
-        /// Which rule.
-        reason: &'static str,
-    },
+    /// A signed note, note key, key name (and so a log origin) or checkpoint body breaks a
+    /// rule of its C2SP format ([`credseal_c2sp::FormatError`] says which).
+    #[error(transparent)]
+    C2sp(#[from] credseal_c2sp::FormatError),
     /// A receipt body breaks a rule of its own (a chain counter of 0, a first receipt with a
     /// previous hash, a chained receipt without subject).
     #[error("invalid receipt: {reason}")]
@@ -173,4 +149,10 @@ pub enum VerifyError {
         /// The checkpoint's origin.
         found: String,
     },
+}
+
+impl From<credseal_c2sp::FormatError> for VerifyError {
+    fn from(e: credseal_c2sp::FormatError) -> Self {
+        Self::Format(FormatError::C2sp(e))
+    }
 }

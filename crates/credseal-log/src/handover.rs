@@ -26,10 +26,9 @@
 
 use std::fmt;
 
-use crate::checkpoint::Checkpoint;
+use credseal_c2sp::{Checkpoint, MAX_TREE_SIZE, SignedNote, check_key_name};
+
 use crate::keys::{LogSigner, LogVerifier};
-use crate::merkle::MAX_TREE_SIZE;
-use crate::note::{SignedNote, check_key_name};
 use crate::receipt::{SignedReceipt, UnverifiedReceipt};
 use crate::{FormatError, VerifyError};
 
@@ -154,7 +153,7 @@ impl Handover {
     /// signature line of the old key and one of the new key (every line of either key must
     /// verify; lines of other keys are ignored, as C2SP requires).
     pub fn verify(note: &str) -> Result<Self, HandoverError> {
-        let parsed = SignedNote::parse(note).map_err(HandoverError::Malformed)?;
+        let parsed = SignedNote::parse(note).map_err(|e| HandoverError::Malformed(e.into()))?;
         let b = parse_body(parsed.text()).map_err(HandoverError::Malformed)?;
         let check = |key: &LogVerifier| match key.verify_note(note) {
             Ok(_) => Ok(()),

@@ -1,10 +1,14 @@
-//! The credseal transparency log (DESIGN §7), pure: signed receipts, the RFC 6962 Merkle
-//! tree and its proofs, C2SP checkpoints, and the receipt bundle a subject verifies with
-//! nothing but the log's public key. No storage, no filesystem.
+//! The credseal transparency log (DESIGN §7), pure: signed receipts, the subject map, the
+//! log key history, the subject's saved state, and the receipt bundle a subject verifies
+//! with nothing but the log's public key. No storage, no filesystem. The generic parts — the
+//! RFC 6962 Merkle tree and its proofs, C2SP signed notes and checkpoints — are
+//! `credseal_c2sp`'s; this crate adds what is credseal's own (receipts, the `credseal-map`
+//! checkpoint line, bundles, handovers).
 //!
 //! On the log side start with [`LogSigner`]: [`LogSigner::sign_receipt`] makes the leaf
-//! data, [`stored_hashes`] the hashes to store, [`tree_hash`] the root,
-//! [`map_update`] (or [`MemoryMap`]) the subject map whose root the checkpoint commits to,
+//! data, `credseal_c2sp::stored_hashes` the hashes to store (or `credseal_c2sp::MemoryLog`),
+//! `credseal_c2sp::tree_hash` the root, [`map_update`] (or [`MemoryMap`]) the subject map
+//! whose root the checkpoint commits to ([`MapCheckpoint::with_map_root`]),
 //! [`LogSigner::sign_checkpoint`] the checkpoint, [`build_bundle`] a subject's bundle,
 //! [`Handover::sign`] a log key rotation (the bundle carries it: [`Bundle::with_handovers`]).
 //! On the subject side start with [`LogVerifier::from_vkey`] (the pinned original key) and
@@ -12,6 +16,7 @@
 //!
 //! ```
 //! use credseal_auth::SigningKey;
+//! use credseal_c2sp::MemoryLog;
 //! use credseal_core::BlindId;
 //! use credseal_log::*;
 //!
@@ -113,7 +118,7 @@
 //!
 //! ## Merkle tree
 //!
-//! RFC 6962 §2.1 / RFC 9162 §2.1: leaf hash `SHA-256(0x00 ‖ leaf)`, node hash
+//! (Implemented by `credseal_c2sp`.) RFC 6962 §2.1 / RFC 9162 §2.1: leaf hash `SHA-256(0x00 ‖ leaf)`, node hash
 //! `SHA-256(0x01 ‖ left ‖ right)`, the root of `n` leaves splits at the largest power of two
 //! below `n`; the empty tree's root is `SHA-256("")`. Inclusion proofs (audit paths) and
 //! consistency proofs are those of RFC 6962 §2.1.1–2.1.2, listed from the leaf (or the old
@@ -122,7 +127,8 @@
 //!
 //! ## Checkpoints
 //!
-//! C2SP `tlog-checkpoint` in a C2SP `signed-note` with an Ed25519 key (type 0x01), as Go's
+//! (The note and checkpoint syntax is implemented by `credseal_c2sp`; the `credseal-map` line
+//! and the key name rule are credseal's.) C2SP `tlog-checkpoint` in a C2SP `signed-note` with an Ed25519 key (type 0x01), as Go's
 //! `golang.org/x/mod/sumdb/note` writes them:
 //! ```text
 //! body      = origin "\n" tree-size "\n" base64(root) "\n" *(extension-line "\n")
@@ -225,8 +231,6 @@ mod error;
 mod handover;
 mod keys;
 mod map;
-mod merkle;
-mod note;
 mod receipt;
 mod state;
 mod text;
@@ -235,7 +239,11 @@ pub use bundle::{
     BUNDLE_TEXT_LABEL, BUNDLE_VERSION, BuildError, Bundle, BundleEntry, BundleError, ConsistencyProof, MAX_BUNDLE_LEN,
     ReceiptView, SEAL_GRACE_SECS, VerifiedBundle, build_bundle, verify_bundle, verify_bundle_bytes,
 };
-pub use checkpoint::{Checkpoint, MAP_EXTENSION};
+pub use checkpoint::{MAP_EXTENSION, MapCheckpoint};
+/// The checkpoint and hash types of this crate's signatures (`LogSigner::sign_checkpoint`,
+/// `LogVerifier::verify_checkpoint`, receipts' leaf hashes), owned by `credseal_c2sp`: the
+/// rest of the Merkle tree and the signed-note code is imported from there.
+pub use credseal_c2sp::{Checkpoint, Hash};
 pub use error::{FormatError, VerifyError};
 pub use handover::{HANDOVER_TITLE, Handover, HandoverError, HistoryError, KeyHistory, KeyRange, MAX_HANDOVERS};
 pub use keys::{LogSigner, LogVerifier};
@@ -243,16 +251,6 @@ pub use map::{
     EMPTY_MAP_ROOT, MAP_DEPTH, MAP_KEY_LABEL, MAP_LEAF_PREFIX, MAP_NODE_PREFIX, MAP_VALUE_LEN, MapError, MapLeaf,
     MapNode, MapPos, MapProof, MapProofError, MapReader, MapUpdate, MapValue, MemoryMap, map_get, map_key,
     map_leaf_hash, map_node_hash, map_prove, map_root, map_update,
-};
-pub use merkle::{
-    EMPTY_ROOT, Hash, HashReader, LEAF_PREFIX, MAX_TREE_SIZE, MemoryLog, MissingHash, NODE_PREFIX, ProofError,
-    RecordProof, TreeError, TreeProof, check_record, check_tree, node_hash, prove_record, prove_tree, record_hash,
-    record_proof_len, split_stored_hash_index, stored_hash_count, stored_hash_index, stored_hashes,
-    stored_hashes_for_record_hash, tree_hash, tree_proof_len,
-};
-pub use note::{
-    ED25519_SIGNATURE_TYPE, MAX_NOTE_LEN, MAX_NOTE_SIGNATURES, NoteSignature, SignedNote, check_key_name,
-    ed25519_key_id,
 };
 pub use receipt::{
     Action, Actor, Chain, FLAG_CANARY, MAX_RECEIPT_LEN, Outcome, RECEIPT_LABEL, RECEIPT_VERSION, ReceiptBody,

@@ -21,7 +21,9 @@
 use credseal_core::BlindId;
 use serde::{Deserialize, Serialize};
 
-use crate::merkle::{Hash, sha256};
+use credseal_c2sp::Hash;
+
+use crate::codec::sha256;
 
 /// Domain of [`map_key`].
 pub const MAP_KEY_LABEL: &[u8] = b"credseal:v1:map-key";
@@ -479,7 +481,7 @@ pub fn map_get<R: MapReader + ?Sized>(reader: &R, key: &Hash) -> Result<Option<M
     Ok(map_prove(reader, key)?.leaf.filter(|l| l.key == *key).map(|l| l.value))
 }
 
-/// A map held in memory: for tests, for building bundles from a [`crate::MemoryLog`], and
+/// A map held in memory: for tests, for building bundles from a [`credseal_c2sp::MemoryLog`], and
 /// for auditors who recompute the map from the log's receipts.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MemoryMap {

@@ -14,7 +14,7 @@ use credseal_core::BlindId;
 use serde::{Deserialize, Serialize};
 
 use crate::FormatError;
-use crate::merkle::{Hash, record_hash};
+use credseal_c2sp::{Hash, record_hash};
 
 /// The label of receipt signatures: the signed bytes are
 /// `"credseal:v1:" ‖ "receipt" ‖ 0x00 ‖ body`, the domain separation of

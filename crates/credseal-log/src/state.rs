@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::FormatError;
 use crate::keys::LogVerifier;
-use crate::merkle::{EMPTY_ROOT, Hash, MAX_TREE_SIZE, sha256};
+use credseal_c2sp::{EMPTY_ROOT, Hash, MAX_TREE_SIZE};
+
+use crate::codec::sha256;
 use crate::text::{from_text, to_text};
 
 /// The saved-state format version (2: with the latest log key accepted; 1 is still read).

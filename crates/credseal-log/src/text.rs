@@ -1,23 +1,14 @@
-//! Strict base64 helpers: base64url without padding for credseal's `cs1.<label>.<b64url>`
-//! text forms, standard base64 with padding for C2SP notes and keys. Decoders accept only the
+//! Strict base64url without padding for credseal's `cs1.<label>.<b64url>` text forms (C2SP
+//! notes and keys, in standard base64, are `credseal_c2sp`'s). The decoder accepts only the
 //! canonical encoding (re-encoding must give the input back).
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::FormatError;
 
 /// First component of credseal text forms (the same as `credseal_auth::TEXT_PREFIX`).
 pub(crate) const TEXT_PREFIX: &str = credseal_auth::TEXT_PREFIX;
-
-pub(crate) fn b64std_encode(bytes: &[u8]) -> String {
-    STANDARD.encode(bytes)
-}
-
-/// Canonical standard base64 with padding. `base` is the offset of `s` in the whole text.
-pub(crate) fn b64std_decode(s: &str, what: &'static str, base: usize) -> Result<Vec<u8>, FormatError> {
-    decode(&STANDARD, s, what, base)
-}
 
 fn decode<E: base64::Engine>(engine: &E, s: &str, what: &'static str, base: usize) -> Result<Vec<u8>, FormatError> {
     use base64::DecodeError as D;
@@ -74,15 +65,6 @@ pub(crate) fn from_text(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn std_base64_is_strict() {
-        assert_eq!(b64std_decode("AQ==", "x", 0).unwrap(), [1]);
-        // Non-zero trailing bits, missing padding, URL alphabet.
-        assert!(b64std_decode("AR==", "x", 0).is_err());
-        assert!(b64std_decode("AQ", "x", 0).is_err());
-        assert!(b64std_decode("-_8=", "x", 5).is_err());
-    }
 
     #[test]
     fn text_form_is_strict() {

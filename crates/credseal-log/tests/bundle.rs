@@ -2,6 +2,7 @@
 //! and one named test per mutation a dishonest or broken platform could make. Every failure
 //! test also checks that the subject's saved state is left as it was.
 
+use credseal_c2sp::{MemoryLog, MissingHash, SignedNote, TreeError, record_proof_len};
 use credseal_core::BlindId;
 use credseal_log::*;
 
@@ -877,10 +878,10 @@ fn bundle_checkpoint_malformed() {
         &t,
         &b,
         None,
-        BundleError::CheckpointMalformed(FormatError::Note {
+        BundleError::CheckpointMalformed(FormatError::C2sp(credseal_c2sp::FormatError::Note {
             offset: b.checkpoint.len(),
             reason: "no blank line before the signatures",
-        }),
+        })),
     );
 }
 
@@ -1731,7 +1732,10 @@ fn rotation_handover_of_another_log_or_a_checkpoint_as_handover() {
             .verifier()
             .verify_checkpoint(&t.handovers[0])
             .unwrap_err(),
-        VerifyError::Format(FormatError::Checkpoint { line: 2, .. })
+        VerifyError::Format(FormatError::C2sp(credseal_c2sp::FormatError::Checkpoint {
+            line: 2,
+            ..
+        }))
     ));
     // Another log's handover (its own keys, its own origin).
     let other = LogSigner::from_seed("other.example/log", &[1; 32]).unwrap();

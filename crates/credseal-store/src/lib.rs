@@ -1,5 +1,5 @@
 //! The one narrow storage interface of credseal (DESIGN §10), with two backends that pass one
-//! shared conformance suite.
+//! shared conformance suite (`credseal_testkit::conformance`).
 //!
 //! Program against the [`Store`] trait. Open a [`SledStore`] for real data; use a
 //! [`MemoryStore`] in tests. Keys live in logical [`Tree`]s, and writes that belong together
@@ -51,9 +51,6 @@ mod store;
 mod tree;
 mod vlog;
 mod wal;
-
-#[doc(hidden)]
-pub mod conformance;
 
 pub use batch::Batch;
 pub use error::StoreError;

@@ -2,7 +2,8 @@
 
 use std::sync::Mutex;
 
-use credseal_store::{MemoryStore, SledStore, conformance};
+use credseal_store::{MemoryStore, SledStore};
+use credseal_testkit::conformance;
 use tempfile::TempDir;
 
 #[test]

@@ -3,8 +3,9 @@
 
 use std::path::Path;
 
-use credseal_crypto::{Passphrase, demo as keys};
+use credseal_crypto::Passphrase;
 use credseal_engine::{ErrorClass, InitOptions, KeySource, NoProgress, OpenOptions, Platform};
+use credseal_testkit::demo as keys;
 
 use super::{query_failure, staff_request};
 use crate::render::receipt::{ReceiptRow, receipt_table};

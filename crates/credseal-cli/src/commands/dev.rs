@@ -18,10 +18,10 @@ pub(crate) fn run(ctx: &Context, command: DevCommand) -> CliResult {
             let cat = credseal_core::Catalog::parse(&text, Some(&catalog.display().to_string()))
                 .map_err(EngineError::Catalog)?;
             let classes: Vec<&str> = cat.classes.keys().map(String::as_str).collect();
-            let keys = credseal_crypto::demo::demo_keystore(&classes, credseal_crypto::sha256(text.as_bytes()), 0);
+            let keys = credseal_testkit::demo::demo_keystore(&classes, credseal_crypto::sha256(text.as_bytes()), 0);
             let bytes = keys
                 .seal(&credseal_crypto::Passphrase::new(
-                    credseal_crypto::demo::DEMO_PASSPHRASE.into(),
+                    credseal_testkit::demo::DEMO_PASSPHRASE.into(),
                 ))
                 .map_err(|e| Failure::new(ErrorClass::Error, e.to_string()))?;
             credseal_engine::fsutil::write_new(&out, &bytes, 0o600)?;

@@ -1,12 +1,30 @@
 use credseal_core::BlindId;
 use proptest::prelude::*;
 
+use base64::Engine as _;
+use credseal_c2sp::{ed25519_key_id, record_hash};
+
 use super::*;
-use crate::merkle::record_hash;
-use crate::note::tests::{GO_MSG, GO_SKEY, GO_TEXT, GO_VKEY};
 use crate::receipt::{Action, Actor, Chain, Outcome, RECEIPT_VERSION};
 
 const ORIGIN: &str = "credseal.example/log";
+
+// The example of Go's golang.org/x/mod/sumdb/note package documentation (x/mod v0.7.0,
+// sumdb/note/note.go), also used by its tests (and by credseal-c2sp's).
+const GO_SKEY: &str = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
+const GO_VKEY: &str = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
+const GO_TEXT: &str =
+    "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n";
+const GO_MSG: &str = "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n\n\u{2014} PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n";
+
+/// A note signature line `— <name> <base64(key id ‖ signature)>\n`, built by hand.
+fn signature_line(name: &str, key_id: u32, signature: &[u8]) -> String {
+    let raw = [&key_id.to_be_bytes()[..], signature].concat();
+    format!(
+        "\u{2014} {name} {}\n",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    )
+}
 
 fn signer() -> LogSigner {
     LogSigner::from_seed(ORIGIN, &[42; 32]).unwrap()
@@ -43,14 +61,16 @@ fn go_note_example_known_answer() {
     assert_eq!(s.origin(), "PeterNeumann");
     assert_eq!(s.vkey(), GO_VKEY);
     assert_eq!(s.key_id(), 0xc74f20a3);
-    assert_eq!(s.sign_note(GO_TEXT), GO_MSG);
+    assert_eq!(s.note.sign(GO_TEXT).unwrap(), GO_MSG);
     assert_eq!(s.to_signer_key_text().as_str(), GO_SKEY);
     let v = LogVerifier::from_vkey(GO_VKEY).unwrap();
     assert_eq!(v.verify_note(GO_MSG).unwrap().text(), GO_TEXT);
     // Not a checkpoint body.
     assert!(matches!(
         v.verify_checkpoint(GO_MSG),
-        Err(VerifyError::Format(FormatError::Checkpoint { .. }))
+        Err(VerifyError::Format(FormatError::C2sp(
+            credseal_c2sp::FormatError::Checkpoint { .. }
+        )))
     ));
 }
 
@@ -59,9 +79,9 @@ fn key_texts_are_checked() {
     let wrong_id = GO_SKEY.replace("c74f20a3", "c74f20a4");
     assert_eq!(
         LogSigner::from_signer_key_text(&wrong_id).unwrap_err(),
-        FormatError::KeyText {
+        FormatError::C2sp(credseal_c2sp::FormatError::KeyText {
             reason: "the key id does not match the key"
-        }
+        })
     );
     assert!(LogSigner::from_signer_key_text(GO_VKEY).is_err());
     let wrong_id = GO_VKEY.replace("c74f20a3", "c74f20a4");
@@ -249,7 +269,7 @@ fn unknown_signatures_are_ignored_and_cosignatures_allowed() {
     let witness = LogSigner::from_seed("witness.example", &[44; 32]).unwrap();
     let cp = Checkpoint::new(ORIGIN, 7, [5; 32]).unwrap();
     let note = s.sign_checkpoint(&cp);
-    let wline = witness.sign_note(&cp.to_text());
+    let wline = witness.note.sign(&cp.to_text()).unwrap();
     let wline = wline.rsplit_once("\n\n").unwrap().1;
     for n in [
         format!("{note}{wline}"),
@@ -369,7 +389,7 @@ proptest! {
     }
 
     #[test]
-    fn checkpoint_note_round_trip(size in 0u64..=crate::MAX_TREE_SIZE, root in any::<[u8; 32]>(), ext in prop::collection::vec("[ -~]{1,30}", 0..3)) {
+    fn checkpoint_note_round_trip(size in 0u64..=credseal_c2sp::MAX_TREE_SIZE, root in any::<[u8; 32]>(), ext in prop::collection::vec("[ -~]{1,30}", 0..3)) {
         let s = signer();
         let mut cp = Checkpoint::new(ORIGIN, size, root).unwrap();
         for e in &ext {

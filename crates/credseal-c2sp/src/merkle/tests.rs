@@ -3,7 +3,12 @@ use proptest::prelude::*;
 use super::*;
 
 fn unhex32(s: &str) -> Hash {
-    credseal_core::unhex(s).unwrap().try_into().unwrap()
+    assert_eq!(s.len(), 64, "{s}");
+    let mut h = [0u8; 32];
+    for (i, b) in h.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap();
+    }
+    h
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,17 +1,18 @@
-//! The conformance suite every [`Store`] backend must pass.
+//! The conformance suite every [`Store`] backend must pass (STYLE: one shared test suite
+//! for the sled and memory backends, and for any later one).
 //!
-//! Test support, not API: each function checks one property and panics (like `assert!`) when the
+//! Each function checks one property and panics (like `assert!`) when the
 //! store under test breaks it. Run everything with [`run_all`], giving a constructor for fresh,
 //! empty stores:
 //!
 //! ```
-//! credseal_store::conformance::run_all(&credseal_store::MemoryStore::new);
+//! credseal_testkit::conformance::run_all(&credseal_store::MemoryStore::new);
 //! ```
 
 use std::sync::Barrier;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use crate::{Batch, KvIter, KvPair, Store, StoreError, Tree};
+use credseal_store::{Batch, KvIter, KvPair, Store, StoreError, Tree};
 
 type Entries = Vec<KvPair>;
 

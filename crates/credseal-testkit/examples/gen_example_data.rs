@@ -1,7 +1,7 @@
 //! Generates the synthetic demo records of `keys-example/records.jsonl`.
 //!
 //! ```text
-//! cargo run -q -p credseal-core --example gen_example_data -- keys-example/catalog.toml > keys-example/records.jsonl
+//! cargo run -q -p credseal-testkit --example gen_example_data -- keys-example/catalog.toml > keys-example/records.jsonl
 //! ```
 //!
 //! Every person, organisation, name, address, loan and judgment in the output is invented.
