@@ -30,7 +30,7 @@ impl<K: PartialEq, V: Clone> Memo<K, V> {
         let mut slot = self
             .0
             .lock()
-            .map_err(|_| EngineError::Invalid("lock poisoned".into()))?;
+            .map_err(|_| EngineError::poisoned("memo"))?;
         if let Some((k, v)) = &*slot
             && *k == key
         {
@@ -54,7 +54,7 @@ mod tests {
             m.get_or_try(k, || {
                 calls.set(calls.get() + 1);
                 if fail {
-                    Err(EngineError::Invalid("no".into()))
+                    Err(EngineError::Internal("no".into()))
                 } else {
                     Ok(u32::from(k) * 10)
                 }
