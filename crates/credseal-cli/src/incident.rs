@@ -131,7 +131,10 @@ pub(crate) fn now_arg(now: Option<u64>) -> CliResult<u64> {
             "--now is only available in test builds",
         ));
     }
-    Ok(now.unwrap_or_else(credseal_engine::now_unix))
+    match now {
+        Some(n) => Ok(n),
+        None => crate::now(),
+    }
 }
 
 fn staff_key(path: &Path) -> CliResult<SigningKey> {
@@ -211,7 +214,7 @@ pub fn staff(cmd: StaffCommand, demo: bool, pf: Option<&Path>) -> CliResult {
             out,
         } => {
             let sk = staff_key(&key)?;
-            let now = credseal_engine::now_unix();
+            let now = crate::now()?;
             let text = sign(
                 &StaffRequest {
                     request_id: credseal_crypto::random_array(),
@@ -480,7 +483,7 @@ pub fn audit(cmd: AuditCommand, demo: bool, pf: Option<&Path>) -> CliResult {
     match cmd {
         AuditCommand::Alerts { data, key, json } => {
             let key = staff_key(&key)?;
-            let now = credseal_engine::now_unix();
+            let now = crate::now()?;
             let p = crate::open_platform(demo, pf, &data.data)?;
             let req = staff_request(
                 &key,

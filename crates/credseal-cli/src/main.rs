@@ -396,12 +396,38 @@ impl Failure {
     }
 }
 
+/// Advice on how to fix an engine error with this command line, printed as `hint:`. The
+/// engine's messages name what went wrong; only the command line knows its flags and
+/// commands.
+fn hint(e: &EngineError) -> Option<&'static str> {
+    use credseal_crypto::KeystoreError;
+    match e {
+        EngineError::NotADataDir { .. } => Some("create one with `credseal init --data DIR --catalog FILE --origin NAME`"),
+        EngineError::Keystore {
+            source: KeystoreError::WrongPassphrase,
+            ..
+        } => Some("the passphrase comes from CREDSEAL_PASSPHRASE, --passphrase-file, or the terminal prompt"),
+        EngineError::DemoKeysRefused { .. } => {
+            Some("demo keys are public: pass --demo to use them anyway, or create a real platform with `credseal init`")
+        }
+        EngineError::Store(credseal_store::StoreError::Locked { .. }) => {
+            Some("another credseal process is using this data directory")
+        }
+        EngineError::Conflict { .. } => Some("pass --replace to change it"),
+        EngineError::NoAuthority => Some("run `credseal authority trust` first"),
+        EngineError::KekInUse { .. } => Some("run `credseal keys rewrap` first"),
+        EngineError::IngestPending => Some("run the same ingest again to complete it"),
+        EngineError::Pushback { .. } => Some("the platform is busy; try again in a moment"),
+        _ => None,
+    }
+}
+
 impl From<EngineError> for Failure {
     fn from(e: EngineError) -> Self {
         Self {
             class: e.class(),
             message: e.to_string(),
-            hint: e.hint().map(str::to_string),
+            hint: hint(&e).map(str::to_string),
         }
     }
 }
@@ -481,11 +507,20 @@ fn open_platform_keeping_passphrase(
             allow_demo_keys: cli_demo,
         },
     )?;
-    let p = match OFFICER.get() {
-        Some(o) => p.with_operator(o),
-        None => p,
-    };
     Ok((p, pass))
+}
+
+/// The staff session of the officer running this command (`--officer`), for the receipts
+/// of administrative acts.
+pub(crate) fn session(p: &Platform) -> CliResult<credseal_engine::StaffSession> {
+    let name = OFFICER.get().map_or(credseal_engine::DEFAULT_OPERATOR, String::as_str);
+    Ok(p.staff_session(name)?)
+}
+
+/// The time now, from the system clock (a clock before 1970 is an error, not 0).
+pub(crate) fn now() -> CliResult<u64> {
+    use credseal_engine::Clock;
+    Ok(credseal_engine::SystemClock.now()?)
 }
 
 /// Reads the officers' approval files and checks them for `op`; without two, the error says
@@ -495,7 +530,7 @@ fn approved(p: &Platform, op: &credseal_engine::Operation, files: &[PathBuf]) ->
     for f in files {
         texts.push(read_text(f)?);
     }
-    p.approve(op, &texts, credseal_engine::now_unix()).map_err(|e| {
+    p.approve(op, &texts, now()?).map_err(|e| {
         Failure::new(
             e.class(),
             format!(
@@ -573,7 +608,7 @@ fn run(cli: Cli) -> CliResult {
                     origin: &origin,
                     passphrase: &pass,
                     keys: KeySource::Existing(Box::new(keys)),
-                    now: credseal_engine::now_unix(),
+                    now: now()?,
                 })?,
                 None => {
                     let pass = passphrase::get(pf, true)?;
@@ -584,7 +619,7 @@ fn run(cli: Cli) -> CliResult {
                         origin: &origin,
                         passphrase: &pass,
                         keys: KeySource::Generate(kdf),
-                        now: credseal_engine::now_unix(),
+                        now: now()?,
                     })?;
                 }
             }
@@ -599,7 +634,7 @@ fn run(cli: Cli) -> CliResult {
         } => {
             let p = open_platform(cli.demo, pf, &data.data)?;
             let bar = progress::Bar::new();
-            let s = p.ingest_file_with(&file, &bar, credseal_engine::IngestOptions { allow_shredded })?;
+            let s = p.ingest_file_with(&session(&p)?, &file, &bar, credseal_engine::IngestOptions { allow_shredded })?;
             output::ingest_summary(&s, json);
             Ok(())
         }
@@ -626,9 +661,9 @@ fn run(cli: Cli) -> CliResult {
         Command::Keys {
             command: KeysCommand::LogRotate { data, approvals, json },
         } => {
-            let (mut p, pass) = open_platform_keeping_passphrase(cli.demo, pf, &data.data)?;
+            let (p, pass) = open_platform_keeping_passphrase(cli.demo, pf, &data.data)?;
             let ok = approved(&p, &p.log_rotation_operation()?, &approvals)?;
-            let r = p.rotate_log_key(&pass, &ok)?;
+            let r = p.rotate_log_key(&session(&p)?, &pass, &ok)?;
             let id = |vkey: &str| vkey.split('+').nth(1).unwrap_or_default().to_string();
             output::done(
                 json,
@@ -650,8 +685,8 @@ fn run(cli: Cli) -> CliResult {
         Command::Keys {
             command: KeysCommand::Rotate { data, class, json },
         } => {
-            let (mut p, pass) = open_platform_keeping_passphrase(cli.demo, pf, &data.data)?;
-            let v = p.rotate_class(&class, &pass)?;
+            let (p, pass) = open_platform_keeping_passphrase(cli.demo, pf, &data.data)?;
+            let v = p.rotate_class(&session(&p)?, &class, &pass)?;
             output::done(
                 json,
                 &serde_json::json!({"class": class, "primary": v}),
@@ -664,7 +699,7 @@ fn run(cli: Cli) -> CliResult {
         } => {
             let p = open_platform(cli.demo, pf, &data.data)?;
             let bar = progress::Bar::new();
-            let s = p.rewrap(&bar)?;
+            let s = p.rewrap(&session(&p)?, &bar)?;
             let text = if s.moves.is_empty() {
                 format!(
                     "nothing to rewrap: every data key of {} subject(s) is under its class's primary KEK",
@@ -690,9 +725,9 @@ fn run(cli: Cli) -> CliResult {
                     json,
                 },
         } => {
-            let (mut p, pass) = open_platform_keeping_passphrase(cli.demo, pf, &data.data)?;
+            let (p, pass) = open_platform_keeping_passphrase(cli.demo, pf, &data.data)?;
             let ok = approved(&p, &credseal_engine::Operation::retire(&class, version), &approvals)?;
-            p.retire_version(&class, version, &pass, &ok)?;
+            p.retire_version(&session(&p)?, &class, version, &pass, &ok)?;
             output::done(
                 json,
                 &serde_json::json!({"class": class, "retired": version}),
@@ -714,7 +749,7 @@ fn run(cli: Cli) -> CliResult {
                 .map_err(|e| Failure::new(ErrorClass::Usage, format!("--subject: {e}")))?;
             let p = open_platform(cli.demo, pf, &data.data)?;
             let ok = approved(&p, &credseal_engine::Operation::rekey(&id, &class), &approvals)?;
-            let n = p.rekey(&id, &class, &ok)?;
+            let n = p.rekey(&session(&p)?, &id, &class, &ok)?;
             output::done(
                 json,
                 &serde_json::json!({"class": class, "records": n}),
@@ -728,13 +763,13 @@ fn run(cli: Cli) -> CliResult {
             approvals,
             json,
         } => {
-            let (mut p, pass) = open_platform_keeping_passphrase(cli.demo, pf, &data.data)?;
+            let (p, pass) = open_platform_keeping_passphrase(cli.demo, pf, &data.data)?;
             let s = match what.order {
                 None => {
-                    let today = credseal_core::Date::from_unix(credseal_engine::now_unix())
+                    let today = credseal_core::Date::from_unix(now()?)
                         .ok_or_else(|| Failure::new(ErrorClass::Error, "the clock is out of range"))?;
                     let ok = approved(&p, &credseal_engine::Operation::shred_expired(today), &approvals)?;
-                    p.shred_expired(today, &pass, &ok)?
+                    p.shred_expired(&session(&p)?, today, &pass, &ok)?
                 }
                 Some(file) => {
                     let order = p.check_shred_order(&read_text(&file)?).map_err(|e| {
@@ -742,7 +777,7 @@ fn run(cli: Cli) -> CliResult {
                         Failure::new(f.class, format!("{}: {}", file.display(), f.message))
                     })?;
                     let ok = approved(&p, &order.operation(), &approvals)?;
-                    p.shred_by_order(&order, &pass, &ok)?
+                    p.shred_by_order(&session(&p)?, &order, &pass, &ok)?
                 }
             };
             let text = if s.records == 0 {

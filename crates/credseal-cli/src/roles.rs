@@ -12,8 +12,8 @@ use credseal_engine::{ErrorClass, QueryError, SealedAnswer, fsutil};
 
 use crate::{CliResult, Failure, output};
 
-fn now() -> u64 {
-    credseal_engine::now_unix()
+fn now() -> CliResult<u64> {
+    crate::now()
 }
 
 fn fail(class: ErrorClass, m: impl Into<String>) -> Failure {
@@ -353,7 +353,7 @@ pub fn authority(cmd: AuthorityCommand, demo: bool, pf: Option<&Path>) -> CliRes
         AuthorityCommand::Trust { data, key, replace } => {
             let pk = public_key(&key)?;
             let p = crate::open_platform(demo, pf, &data.data)?;
-            p.set_authority_key(pk.as_bytes(), replace)?;
+            p.set_authority_key(&crate::session(&p)?, pk.as_bytes(), replace)?;
             println!("platform {} trusts authority key {}", p.origin(), pk.to_hex());
             Ok(())
         }
@@ -372,7 +372,10 @@ pub fn authority(cmd: AuthorityCommand, demo: bool, pf: Option<&Path>) -> CliRes
             out,
         } => {
             let sk = signing_key(&key)?;
-            let nb = not_before.unwrap_or_else(now);
+            let nb = match not_before {
+                Some(t) => t,
+                None => now()?,
+            };
             let cred = Credential {
                 serial,
                 department_id: department,
@@ -418,7 +421,7 @@ pub fn authority(cmd: AuthorityCommand, demo: bool, pf: Option<&Path>) -> CliRes
                 },
             };
             list.version += 1;
-            list.issued_at = now();
+            list.issued_at = now()?;
             list.audience = audience;
             list.revoked.insert(serial, list.issued_at);
             let text = sign(&list, &sk).to_text();
@@ -426,7 +429,7 @@ pub fn authority(cmd: AuthorityCommand, demo: bool, pf: Option<&Path>) -> CliRes
             println!("revocation list version {} written to {}", list.version, out.display());
             if let Some(d) = data {
                 let p = crate::open_platform(demo, pf, &d)?;
-                let v = p.install_revocations(&text).map_err(query_failure)?;
+                let v = p.install_revocations(&crate::session(&p)?, &text).map_err(query_failure)?;
                 println!("installed revocation list version {v} in {}", d.display());
             }
             Ok(())
@@ -457,7 +460,7 @@ pub fn authority(cmd: AuthorityCommand, demo: bool, pf: Option<&Path>) -> CliRes
                 subject: id.to_string(),
                 class,
                 record_id: record,
-                issued_at: now(),
+                issued_at: now()?,
                 audience,
             };
             write_public(&out, &sign(&order, &sk).to_text())?;
@@ -472,7 +475,7 @@ pub fn authority(cmd: AuthorityCommand, demo: bool, pf: Option<&Path>) -> CliRes
         }
         AuthorityCommand::Install { data, file } => {
             let p = crate::open_platform(demo, pf, &data.data)?;
-            let v = p.install_revocations(&read(&file)?).map_err(query_failure)?;
+            let v = p.install_revocations(&crate::session(&p)?, &read(&file)?).map_err(query_failure)?;
             println!("installed revocation list version {v}");
             Ok(())
         }
@@ -497,7 +500,10 @@ pub fn dept(cmd: DeptCommand) -> CliResult {
                 ),
                 None => None,
             };
-            let issued_at = a.issued_at.unwrap_or_else(now);
+            let issued_at = match a.issued_at {
+                Some(t) => t,
+                None => now()?,
+            };
             let token = Token {
                 query_id: random16(),
                 credential_serial: cred.serial,
@@ -529,7 +535,7 @@ pub fn subject_cmd(cmd: SubjectCommand, demo: bool, pf: Option<&Path>) -> CliRes
             let id = subject(&s)?;
             let pk = public_key(&key)?;
             let p = crate::open_platform(demo, pf, &data.data)?;
-            p.register_subject_key(&id, pk.as_bytes(), replace)?;
+            p.register_subject_key(&crate::session(&p)?, &id, pk.as_bytes(), replace)?;
             println!("registered the subject's key {}", pk.to_hex());
             Ok(())
         }
@@ -545,7 +551,10 @@ pub fn subject_cmd(cmd: SubjectCommand, demo: bool, pf: Option<&Path>) -> CliRes
             out,
         } => {
             let sk = signing_key(&key)?;
-            let issued_at = issued_at.unwrap_or_else(now);
+            let issued_at = match issued_at {
+                Some(t) => t,
+                None => now()?,
+            };
             let c = Consent {
                 consent_id: random16(),
                 subject: subject(&s)?.to_string(),
@@ -571,7 +580,7 @@ pub fn subject_cmd(cmd: SubjectCommand, demo: bool, pf: Option<&Path>) -> CliRes
             out,
         } => {
             let sk = signing_key(&key)?;
-            let issued_at = now();
+            let issued_at = now()?;
             let q = SelfQuery {
                 query_id: random16(),
                 subject: subject(&s)?.to_string(),
@@ -635,7 +644,10 @@ pub fn query(a: QueryArgs, demo: bool, pf: Option<&Path>) -> CliResult {
     if a.now.is_some() && !cfg!(debug_assertions) {
         return Err(fail(ErrorClass::Usage, "--now is only available in test builds"));
     }
-    let now = a.now.unwrap_or_else(now);
+    let now = match a.now {
+                Some(t) => t,
+                None => now()?,
+            };
     let answer = match (&a.credential, &a.token, &a.self_query) {
         (Some(c), Some(t), None) => p.query(&read(c)?, &read(t)?, now),
         (None, None, Some(q)) => p.self_query(&read(q)?, now),
