@@ -609,7 +609,7 @@ mod tests {
         let (k, v) = &all[0];
         assert_eq!(k, &set_key(7));
         let mac = p
-            .keys
+            .keys()
             .trace_key
             .digest(FP_SET_LABEL, &[&7u64.to_be_bytes(), &3u32.to_be_bytes(), &b, &c, &a]);
         let want = [&3u32.to_be_bytes()[..], &b, &c, &a, &mac].concat();
