@@ -1574,7 +1574,7 @@ mod tests {
         assert_eq!(p.verify_store().unwrap(), (all.len() as u64, records as u64));
         for l in second.iter().chain(&early) {
             let r = parse(l);
-            assert!(p.records(&r.subject, &r.class).unwrap().contains(&r));
+            assert!(p.read_unreceipted(&r.subject, &r.class).unwrap().contains(&r));
         }
         let status = p.key_status().unwrap();
         let counted: u64 = status.iter().flat_map(|c| c.versions.iter()).map(|v| v.data_keys).sum();

@@ -103,7 +103,43 @@ pub enum KeySource {
     Existing(Box<Keystore>),
 }
 
-/// A running platform.
+/// A running platform: the facade over the engine's parts. Every method takes `&self`, so
+/// one platform is shared between threads (`Arc<Platform>`); the keystore is replaced whole
+/// by rotation, and each operation reads it once.
+///
+/// The capability rule holds in the public API: records are decrypted only for a grant
+/// issued by this platform's gate ([`Platform::authorize`], [`Platform::self_query`]), and
+/// every disclosure leaves a receipt first. There is no way around the gate: no accessor
+/// for the records, the store or the keystore.
+///
+/// ```compile_fail,E0599
+/// fn read(p: &credseal_engine::Platform, id: &credseal_core::SubjectId) {
+///     let _ = p.records(id, "loans");
+/// }
+/// ```
+///
+/// ```compile_fail,E0599
+/// fn raw(p: &credseal_engine::Platform) {
+///     let _ = p.store();
+/// }
+/// ```
+///
+/// ```compile_fail,E0599
+/// fn keys(p: &credseal_engine::Platform) {
+///     let _ = p.keystore();
+/// }
+/// ```
+///
+/// The same shapes with methods that do exist compile (so the failures above are the
+/// missing methods, not a typo):
+///
+/// ```
+/// fn read(p: &credseal_engine::Platform, id: &credseal_core::SubjectId) {
+///     let _ = p.blind(id);
+///     let _ = p.verify_store();
+///     let _ = p.origin();
+/// }
+/// ```
 pub struct Platform {
     dir: Option<PathBuf>,
     pub(crate) catalog: Catalog,
@@ -598,7 +634,7 @@ impl Platform {
     /// Every stored record of a subject's class, by record id, then version — without a
     /// grant and without a receipt, so crate-internal only (the benchmark's checks and unit
     /// tests); requesters go through the gate.
-    pub(crate) fn records(&self, subject: &SubjectId, class: &str) -> Result<Vec<Record>> {
+    pub(crate) fn read_unreceipted(&self, subject: &SubjectId, class: &str) -> Result<Vec<Record>> {
         if self.catalog.class(class).is_none() {
             return Err(EngineError::NotFound(format!("class {class:?} is not in the catalogue")));
         }
