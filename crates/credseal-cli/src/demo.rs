@@ -272,7 +272,7 @@ fn authority_walkthrough(p: &Platform) -> CliResult {
     let person_seal = SealingKey::from_bytes(keys::demo_secret(b"subject:sealing"));
 
     step(9, "authority", "enrol a department");
-    p.set_authority_key(&crate::session(&p)?, authority.public().as_bytes(), true)?;
+    p.set_authority_key(&crate::session(p)?, authority.public().as_bytes(), true)?;
     let credential = sign(
         &Credential {
             serial: 1001,
@@ -357,7 +357,7 @@ fn authority_walkthrough(p: &Platform) -> CliResult {
 
     step(12, "subject", "consents; the department's next query is granted");
     p.register_subject_key(
-        &crate::session(&p)?,
+        &crate::session(p)?,
         &credseal_core::SubjectId::parse(&subject).map_err(fail)?,
         person.public().as_bytes(),
         true,

@@ -402,7 +402,9 @@ impl Failure {
 fn hint(e: &EngineError) -> Option<&'static str> {
     use credseal_crypto::KeystoreError;
     match e {
-        EngineError::NotADataDir { .. } => Some("create one with `credseal init --data DIR --catalog FILE --origin NAME`"),
+        EngineError::NotADataDir { .. } => {
+            Some("create one with `credseal init --data DIR --catalog FILE --origin NAME`")
+        }
         EngineError::Keystore {
             source: KeystoreError::WrongPassphrase,
             ..
@@ -634,7 +636,12 @@ fn run(cli: Cli) -> CliResult {
         } => {
             let p = open_platform(cli.demo, pf, &data.data)?;
             let bar = progress::Bar::new();
-            let s = p.ingest_file_with(&session(&p)?, &file, &bar, credseal_engine::IngestOptions { allow_shredded })?;
+            let s = p.ingest_file_with(
+                &session(&p)?,
+                &file,
+                &bar,
+                credseal_engine::IngestOptions { allow_shredded },
+            )?;
             output::ingest_summary(&s, json);
             Ok(())
         }

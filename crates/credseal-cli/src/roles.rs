@@ -429,7 +429,9 @@ pub fn authority(cmd: AuthorityCommand, demo: bool, pf: Option<&Path>) -> CliRes
             println!("revocation list version {} written to {}", list.version, out.display());
             if let Some(d) = data {
                 let p = crate::open_platform(demo, pf, &d)?;
-                let v = p.install_revocations(&crate::session(&p)?, &text).map_err(query_failure)?;
+                let v = p
+                    .install_revocations(&crate::session(&p)?, &text)
+                    .map_err(query_failure)?;
                 println!("installed revocation list version {v} in {}", d.display());
             }
             Ok(())
@@ -475,7 +477,9 @@ pub fn authority(cmd: AuthorityCommand, demo: bool, pf: Option<&Path>) -> CliRes
         }
         AuthorityCommand::Install { data, file } => {
             let p = crate::open_platform(demo, pf, &data.data)?;
-            let v = p.install_revocations(&crate::session(&p)?, &read(&file)?).map_err(query_failure)?;
+            let v = p
+                .install_revocations(&crate::session(&p)?, &read(&file)?)
+                .map_err(query_failure)?;
             println!("installed revocation list version {v}");
             Ok(())
         }
@@ -645,9 +649,9 @@ pub fn query(a: QueryArgs, demo: bool, pf: Option<&Path>) -> CliResult {
         return Err(fail(ErrorClass::Usage, "--now is only available in test builds"));
     }
     let now = match a.now {
-                Some(t) => t,
-                None => now()?,
-            };
+        Some(t) => t,
+        None => now()?,
+    };
     let answer = match (&a.credential, &a.token, &a.self_query) {
         (Some(c), Some(t), None) => p.query(&read(c)?, &read(t)?, now),
         (None, None, Some(q)) => p.self_query(&read(q)?, now),

@@ -71,11 +71,8 @@ impl Approved {
         if &self.op != op {
             return Err(EngineError::denied(
                 "approvals_wrong_operation",
-                format!(
-                "the approvals are for {:?}, not for {:?}",
-                self.op.text(),
-                op.text()
-            )));
+                format!("the approvals are for {:?}, not for {:?}", self.op.text(), op.text()),
+            ));
         }
         Ok(())
     }
@@ -97,9 +94,10 @@ impl Platform {
                 return Err(EngineError::denied(
                     "approvals_same_officer",
                     format!(
-                    "two approvals from the same officer ({id}): {:?} needs two different officers",
-                    op.text()
-                )));
+                        "two approvals from the same officer ({id}): {:?} needs two different officers",
+                        op.text()
+                    ),
+                ));
             }
             officers.push(id);
         }
@@ -107,10 +105,11 @@ impl Platform {
             return Err(EngineError::denied(
                 "approvals_missing",
                 format!(
-                "{:?} needs the approval of two different enrolled officers ({} given)",
-                op.text(),
-                officers.len()
-            )));
+                    "{:?} needs the approval of two different enrolled officers ({} given)",
+                    op.text(),
+                    officers.len()
+                ),
+            ));
         }
         Ok(Approved {
             op: op.clone(),

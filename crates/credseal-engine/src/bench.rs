@@ -491,7 +491,11 @@ pub fn bench_query(catalog_text: &str, size: QuerySize, work: &Path, progress: &
     let p = bench_platform(&dir, &pass, catalog_text)?;
     p.ingest_file(&input, progress)?;
     let authority = SigningKey::generate();
-    p.set_authority_key(&p.staff_session(crate::staff::DEFAULT_OPERATOR)?, authority.public().as_bytes(), false)?;
+    p.set_authority_key(
+        &p.staff_session(crate::staff::DEFAULT_OPERATOR)?,
+        authority.public().as_bytes(),
+        false,
+    )?;
     let dept = SigningKey::generate();
     let sealing = credseal_crypto::SealingKey::generate();
     let now = crate::clock::Clock::now(&crate::SystemClock)?;
@@ -548,7 +552,8 @@ pub fn bench_query(catalog_text: &str, size: QuerySize, work: &Path, progress: &
     let mut items = Vec::with_capacity(tokens.len());
     let mut records = 0usize;
     for tok in &tokens {
-        let u = credseal_auth::Unverified::<Token>::parse_text(tok).map_err(|e| EngineError::Internal(e.to_string()))?;
+        let u =
+            credseal_auth::Unverified::<Token>::parse_text(tok).map_err(|e| EngineError::Internal(e.to_string()))?;
         let bytes = u.as_bytes();
         let sig: [u8; 64] = bytes[bytes.len() - 64..]
             .try_into()

@@ -314,7 +314,10 @@ impl Platform {
         let digest = credseal_crypto::sha256(format!("count={count}").as_bytes());
         let officer = self.verify_staff_request(request, StaffRole::Officer, "canary-plant", &digest, now)?;
         if count == 0 || count > MAX_PLANT {
-            return Err(EngineError::invalid("canary count", format!("{count} is not in 1..={MAX_PLANT}")));
+            return Err(EngineError::invalid(
+                "canary count",
+                format!("{count} is not in 1..={MAX_PLANT}"),
+            ));
         }
         let mut set: BTreeSet<BlindId> = self.canaries()?.iter().copied().collect();
         let mut file = tempfile::Builder::new()
@@ -332,7 +335,9 @@ impl Platform {
         while planted.len() < count as usize {
             tries += 1;
             if tries > count as usize * 20 + 100 {
-                return Err(EngineError::Internal("could not find unused synthetic subject ids".into()));
+                return Err(EngineError::Internal(
+                    "could not find unused synthetic subject ids".into(),
+                ));
             }
             let (subject, lines) = synthetic_person(&self.catalog)?;
             let blind = self.blind(&subject);

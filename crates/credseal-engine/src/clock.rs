@@ -47,11 +47,9 @@ impl TestClock {
 
     /// Moves the time forward by `secs`.
     pub fn advance(&self, secs: u64) {
-        let _ = self
-            .0
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |t| {
-                (t != NO_TIME).then(|| t.saturating_add(secs).min(NO_TIME - 1))
-            });
+        let _ = self.0.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |t| {
+            (t != NO_TIME).then(|| t.saturating_add(secs).min(NO_TIME - 1))
+        });
     }
 
     /// Makes the clock say "no time": every reading is an error.

@@ -164,7 +164,10 @@ impl Platform {
         pass: &Passphrase,
         edit: impl FnOnce(&mut Keystore) -> Result<T>,
     ) -> Result<T> {
-        let _k = self.key_lock.lock().map_err(|_| EngineError::poisoned("keystore update"))?;
+        let _k = self
+            .key_lock
+            .lock()
+            .map_err(|_| EngineError::poisoned("keystore update"))?;
         let current = self.keys();
         let mut keys = (*current).clone();
         let out = edit(&mut keys)?;
@@ -280,10 +283,7 @@ impl Platform {
     /// of subjects (bundles and counters together). Records are not touched. Safe to stop at
     /// any moment and run again: it finds what is left.
     pub fn rewrap(&self, session: &crate::StaffSession, progress: &dyn crate::Progress) -> Result<RewrapSummary> {
-        let _w = self
-            .write_lock
-            .lock()
-            .map_err(|_| EngineError::poisoned("write"))?;
+        let _w = self.write_lock.lock().map_err(|_| EngineError::poisoned("write"))?;
         let ks = self.keys();
         let mut todo = 0;
         for (class, ck) in &ks.classes {
@@ -441,10 +441,7 @@ impl Platform {
         approved: &crate::approval::Approved,
     ) -> Result<u64> {
         approved.require(&crate::approval::Operation::rekey(subject, class))?;
-        let _w = self
-            .write_lock
-            .lock()
-            .map_err(|_| EngineError::poisoned("write"))?;
+        let _w = self.write_lock.lock().map_err(|_| EngineError::poisoned("write"))?;
         let blind = self.blind(subject);
         let mut recs = self
             .load_subject(&blind)?

@@ -51,8 +51,8 @@ pub use leak::{CSV_MARK, ExportMark, JSON_MARK, LeakIssue, MAX_LEAK_BYTES};
 pub use log::{AuditSnapshot, Committed, LogReport, NewReceipt, QUEUE_CAPACITY};
 pub use logkey::{LogKeyStatus, LogRotation};
 pub use platform::{
-    CATALOG_FILE, CONFIG_FILE, Config, DB_DIR, InitOptions, PolicyConfig, KEYSTORE_FILE, KeySource, OpenOptions,
-    Platform, valid_origin,
+    CATALOG_FILE, CONFIG_FILE, Config, DB_DIR, InitOptions, KEYSTORE_FILE, KeySource, OpenOptions, Platform,
+    PolicyConfig, valid_origin,
 };
 pub use query::{ANSWER_LABEL, AnswerBody, Grant, PendingAnswer, QueryError, SealedAnswer};
 pub use shred::{CheckedShredOrder, ShredSummary, valid_order_reference};

@@ -494,11 +494,7 @@ impl Platform {
     /// size the stored map is current at are replayed into it, and its root is checked
     /// against the latest checkpoint's map root.
     fn map_cache(&self) -> Result<std::sync::MutexGuard<'_, MapCache>> {
-        let mut cache = self
-            .log
-            .map
-            .lock()
-            .map_err(|_| EngineError::poisoned("subject map"))?;
+        let mut cache = self.log.map.lock().map_err(|_| EngineError::poisoned("subject map"))?;
         if !cache.loaded {
             cache.reset();
             if let Err(e) = self.load_map(&mut cache) {
@@ -957,11 +953,7 @@ impl Platform {
             signer.sign_checkpoint(&cp).into_bytes(),
         );
         batch.put(Tree::Meta, META_LOG_SIZE.to_vec(), be(size).to_vec());
-        let _view = self
-            .log
-            .view
-            .write()
-            .map_err(|_| EngineError::poisoned("log view"))?;
+        let _view = self.log.view.write().map_err(|_| EngineError::poisoned("log view"))?;
         let written = if bulky {
             // An ingest's records: flush sled rather than copy them through the write-ahead
             // log. Commits are serialised, so every earlier one is in sled already.
@@ -1018,11 +1010,7 @@ impl Platform {
         // The checkpoint, the receipts and the map read under one view: no commit in between.
         // (Lock order: the map, then the view.)
         let cache = self.map_cache()?;
-        let _view = self
-            .log
-            .view
-            .read()
-            .map_err(|_| EngineError::poisoned("log view"))?;
+        let _view = self.log.view.read().map_err(|_| EngineError::poisoned("log view"))?;
         let Some(note) = self.latest_checkpoint()? else {
             return Err(EngineError::NotFound("the log is empty".into()));
         };

@@ -137,7 +137,8 @@ impl Platform {
                 break (seed, new);
             }
         };
-        let handover = Handover::sign(&old, &new, from_size).map_err(|e| EngineError::Internal(format!("log key handover: {e}")))?;
+        let handover = Handover::sign(&old, &new, from_size)
+            .map_err(|e| EngineError::Internal(format!("log key handover: {e}")))?;
         let mut check = history;
         check
             .push(handover.clone())

@@ -636,7 +636,9 @@ impl Platform {
     /// tests); requesters go through the gate.
     pub(crate) fn read_unreceipted(&self, subject: &SubjectId, class: &str) -> Result<Vec<Record>> {
         if self.catalog.class(class).is_none() {
-            return Err(EngineError::NotFound(format!("class {class:?} is not in the catalogue")));
+            return Err(EngineError::NotFound(format!(
+                "class {class:?} is not in the catalogue"
+            )));
         }
         let ks = self.keys();
         let blind = ks.index_key.blind(subject);

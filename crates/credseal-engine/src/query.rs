@@ -190,7 +190,10 @@ pub(crate) type AuthorityCache = crate::memo::Memo<[u8; 32], PublicKey>;
 impl Platform {
     /// The query policy (clock skew, maximum token lifetime).
     pub fn policy(&self) -> Policy {
-        self.policy.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.policy
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Sets the query policy (from `credseal.toml`, or tests); queries that start after
@@ -239,10 +242,7 @@ impl Platform {
         text: &str,
     ) -> std::result::Result<u64, QueryError> {
         let u = Unverified::<RevocationList>::parse_text(text.trim()).map_err(|e| QueryError::Denied(e.into()))?;
-        let _w = self
-            .write_lock
-            .lock()
-            .map_err(|_| EngineError::poisoned("write"))?;
+        let _w = self.write_lock.lock().map_err(|_| EngineError::poisoned("write"))?;
         let current = self.revocations()?.map(|l| l.version);
         let v = credseal_auth::verify_revocation_list(&u, &self.trusted_authority()?, self.origin(), current)
             .map_err(QueryError::Denied)?;
@@ -616,7 +616,8 @@ impl Platform {
         // plaintext behind in freed memory, where `Zeroizing` cannot reach it.
         let guess = 512 + 512 * body.records.len();
         let pt = zeroize::Zeroizing::new(
-            postcard::to_extend(&body, Vec::with_capacity(guess)).map_err(|e| EngineError::Internal(format!("encoding the answer: {e}")))?,
+            postcard::to_extend(&body, Vec::with_capacity(guess))
+                .map_err(|e| EngineError::Internal(format!("encoding the answer: {e}")))?,
         );
         // DESIGN §9: a fingerprint of every released field, stored with the receipt.
         let fingerprints = self.fingerprints_of(&ks, &blind, &body.records);

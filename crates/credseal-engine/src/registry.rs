@@ -29,7 +29,6 @@ fn meta_mac(ks: &Keystore, key: &[u8], value: &[u8]) -> [u8; 32] {
         // Cannot fail: HMAC-SHA-256 tags are always 32 bytes.
         c.sign().as_ref().try_into().expect("32 bytes")
     }
-
 }
 
 impl Platform {

@@ -173,7 +173,12 @@ impl Platform {
                 }
             }
         }
-        self.shred_selected(session, selected, &format!("retention period over; {}", approved.note()), pass)
+        self.shred_selected(
+            session,
+            selected,
+            &format!("retention period over; {}", approved.note()),
+            pass,
+        )
     }
 
     /// Checks a credit-repair order (`cs1.shred-order.…`): signed by the authority this
@@ -189,9 +194,7 @@ impl Platform {
         let v = credseal_auth::verify_shred_order(&u, &authority, self.origin()).map_err(crate::QueryError::Denied)?;
         let o = v.body();
         if !valid_order_reference(&o.reference) {
-            return Err(
-                EngineError::invalid("the order's reference", "not 1 to 64 of A-Z a-z 0-9 . _ : / -").into(),
-            );
+            return Err(EngineError::invalid("the order's reference", "not 1 to 64 of A-Z a-z 0-9 . _ : / -").into());
         }
         if self.catalog.class(&o.class).is_none() {
             return Err(EngineError::NotFound(format!(
@@ -204,7 +207,8 @@ impl Platform {
             return Err(EngineError::invalid("the order's record id", "not a valid record id").into());
         }
         // Cannot fail: verify_shred_order checked a normalised subject id.
-        let subject = SubjectId::parse(&o.subject).map_err(|_| EngineError::invalid("the order's subject", "not a valid subject id"))?;
+        let subject = SubjectId::parse(&o.subject)
+            .map_err(|_| EngineError::invalid("the order's subject", "not a valid subject id"))?;
         let checked = CheckedShredOrder {
             subject,
             class: o.class.clone(),
@@ -354,10 +358,7 @@ impl Platform {
         places: &BTreeSet<([u8; 16], u32)>,
         reason: &str,
     ) -> Result<u64> {
-        let _w = self
-            .write_lock
-            .lock()
-            .map_err(|_| EngineError::poisoned("write"))?;
+        let _w = self.write_lock.lock().map_err(|_| EngineError::poisoned("write"))?;
         let Some(mut recs) = self.load_subject(blind)? else {
             return Ok(0);
         };

@@ -121,7 +121,10 @@ impl Platform {
             ));
         }
         if PublicKey::from_bytes(pk).is_err() {
-            return Err(EngineError::invalid("staff public key", "not a valid Ed25519 public key"));
+            return Err(EngineError::invalid(
+                "staff public key",
+                "not a valid Ed25519 public key",
+            ));
         }
         if let Some(old) = self.staff_id(role, pk)?
             && old != id
@@ -162,45 +165,66 @@ impl Platform {
         input_digest: &[u8; 32],
         now: u64,
     ) -> Result<String> {
-                let u = Unverified::<StaffRequest>::parse_text(text.trim())
+        let u = Unverified::<StaffRequest>::parse_text(text.trim())
             .map_err(|e| EngineError::Verification(format!("staff request: {e}")))?;
         let body = u
             .peek_unverified()
             .map_err(|e| EngineError::Verification(format!("staff request: {e}")))?;
         if body.role != role.label() {
-            return Err(EngineError::denied("staff_wrong_role", format!("this command needs a {} request", role.label())));
+            return Err(EngineError::denied(
+                "staff_wrong_role",
+                format!("this command needs a {} request", role.label()),
+            ));
         }
         let Some(id) = self.staff_id(role, body.staff_key.as_bytes())? else {
-            return Err(EngineError::denied("staff_not_enrolled", format!(
-                "the key is not enrolled as a {} on this platform",
-                role.label()
-            )));
+            return Err(EngineError::denied(
+                "staff_not_enrolled",
+                format!("the key is not enrolled as a {} on this platform", role.label()),
+            ));
         };
         let v = u
             .verify(&body.staff_key)
             .map_err(|_| EngineError::Verification("staff request: bad signature".into()))?;
         let b = v.body();
         if b.audience != self.origin() {
-            return Err(EngineError::denied("staff_wrong_audience", "the staff request is for another platform"));
+            return Err(EngineError::denied(
+                "staff_wrong_audience",
+                "the staff request is for another platform",
+            ));
         }
         if b.action != action {
-            return Err(EngineError::denied("staff_wrong_action", "the staff request is for another command"));
+            return Err(EngineError::denied(
+                "staff_wrong_action",
+                "the staff request is for another command",
+            ));
         }
         if !bool::from(subtle::ConstantTimeEq::ct_eq(&b.input_digest[..], &input_digest[..])) {
-            return Err(EngineError::denied("staff_wrong_input", "the staff request is for another input"));
+            return Err(EngineError::denied(
+                "staff_wrong_input",
+                "the staff request is for another input",
+            ));
         }
         let policy = self.policy();
         let skew = policy.max_skew_secs;
         if b.issued_at > now.saturating_add(skew) || now > b.expires_at {
-            return Err(EngineError::denied("staff_expired", "the staff request is outside its validity window"));
+            return Err(EngineError::denied(
+                "staff_expired",
+                "the staff request is outside its validity window",
+            ));
         }
         if b.expires_at.saturating_sub(b.issued_at) > policy.max_token_lifetime_secs {
-            return Err(EngineError::denied("staff_lifetime", "the staff request lives longer than the policy allows"));
+            return Err(EngineError::denied(
+                "staff_lifetime",
+                "the staff request lives longer than the policy allows",
+            ));
         }
         let mut k = vec![REPLAY_STAFF];
         k.extend_from_slice(&b.request_id);
         if !self.store.insert_new(Tree::Replay, &k, &b.expires_at.to_be_bytes())? {
-            return Err(EngineError::denied("staff_replayed", "the staff request was used before"));
+            return Err(EngineError::denied(
+                "staff_replayed",
+                "the staff request was used before",
+            ));
         }
         Ok(id)
     }

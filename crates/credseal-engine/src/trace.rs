@@ -427,11 +427,11 @@ impl Platform {
             return Err(EngineError::invalid(
                 "leak file",
                 format!(
-                "it holds no readable (subject, field, value) item ({} rows, {} problems, {} columns that name no catalogue field)",
-                parsed.rows,
-                parsed.issues.len() as u64 + parsed.more_issues,
-                parsed.unknown_columns.len()
-            ),
+                    "it holds no readable (subject, field, value) item ({} rows, {} problems, {} columns that name no catalogue field)",
+                    parsed.rows,
+                    parsed.issues.len() as u64 + parsed.more_issues,
+                    parsed.unknown_columns.len()
+                ),
             ));
         }
         let items: Vec<_> = distinct.into_iter().collect();
@@ -624,7 +624,12 @@ mod tests {
     fn set_out_of_order_with_a_valid_mac_is_refused() {
         let p = platform();
         for fps in [[[2u8; 32], [1u8; 32]], [[1u8; 32], [1u8; 32]]] {
-            let v = [&2u32.to_be_bytes()[..], fps.as_flattened(), &p.set_mac(&p.keys(), 0, &fps)].concat();
+            let v = [
+                &2u32.to_be_bytes()[..],
+                fps.as_flattened(),
+                &p.set_mac(&p.keys(), 0, &fps),
+            ]
+            .concat();
             assert!(matches!(p.open_set(&set_key(0), &v), Err(SetProblem::Order(0))));
             let mut b = Batch::new();
             b.put(Tree::Fingerprints, set_key(0), v);

@@ -57,12 +57,8 @@ fn approval(p: &Platform, key: &credseal_auth::SigningKey, op: &Operation) -> St
 /// Two officers' approvals of `op`, checked.
 fn approved(p: &Platform, op: &Operation) -> Approved {
     let [a, b] = officers(p);
-    p.approve(
-        op,
-        &[approval(p, &a, op), approval(p, &b, op)],
-        common::now(),
-    )
-    .unwrap()
+    p.approve(op, &[approval(p, &a, op), approval(p, &b, op)], common::now())
+        .unwrap()
 }
 
 /// Every record of the example data, read back through the platform.
@@ -141,12 +137,21 @@ fn rotate_rewrap_retire_keeps_every_record() {
     let e = e.to_string();
     assert!(e.contains("still use KEK v1"), "{e}");
     let e = p
-        .retire_version(&common::op(&p), "loans", 2, &pass, &approved(&p, &Operation::retire("loans", 2)))
+        .retire_version(
+            &common::op(&p),
+            "loans",
+            2,
+            &pass,
+            &approved(&p, &Operation::retire("loans", 2)),
+        )
         .unwrap_err()
         .to_string();
     assert!(e.contains("primary"), "{e}");
     // Approvals for another operation do not count.
-    let e = p.retire_version(&common::op(&p), "loans", 2, &pass, &ok1).unwrap_err().to_string();
+    let e = p
+        .retire_version(&common::op(&p), "loans", 2, &pass, &ok1)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("the approvals are for"), "{e}");
 
     let s = p.rewrap(&common::op(&p), &NoProgress).unwrap();
@@ -159,7 +164,10 @@ fn rotate_rewrap_retire_keeps_every_record() {
 
     p.retire_version(&common::op(&p), "loans", 1, &pass, &ok1).unwrap();
     assert_eq!(counts(&p, "loans"), BTreeMap::from([(2, loans_keys)]));
-    let e = p.retire_version(&common::op(&p), "loans", 1, &pass, &ok1).unwrap_err().to_string();
+    let e = p
+        .retire_version(&common::op(&p), "loans", 1, &pass, &ok1)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("no KEK version 1"), "{e}");
     // The keystore on disk agrees after a reopen, and the store checks clean.
     drop(p);
@@ -179,7 +187,8 @@ fn a_keystore_rolled_back_to_an_older_copy_is_refused() {
     let p = on_disk(&dir);
     let ks = dir.join(credseal_engine::KEYSTORE_FILE);
     let old = std::fs::read(&ks).unwrap();
-    p.rotate_class(&common::op(&p), "identity", &Passphrase::new(PASS.into())).unwrap();
+    p.rotate_class(&common::op(&p), "identity", &Passphrase::new(PASS.into()))
+        .unwrap();
     drop(p);
     std::fs::write(&ks, &old).unwrap();
     match open(&dir) {
@@ -203,13 +212,19 @@ fn rekey_reencrypts_one_subject_class() {
     let v: serde_json::Value = serde_json::from_str(line).unwrap();
     let subject = SubjectId::parse(v["subject"].as_str().unwrap()).unwrap();
     let n = p
-        .rekey(&common::op(&p), &subject, "loans", &approved(&p, &Operation::rekey(&subject, "loans")))
+        .rekey(
+            &common::op(&p),
+            &subject,
+            "loans",
+            &approved(&p, &Operation::rekey(&subject, "loans")),
+        )
         .unwrap();
     assert!(n >= 1);
     assert_eq!(everything(&p), before);
     p.verify_store().unwrap();
     let e = p
-        .rekey(&common::op(&p), 
+        .rekey(
+            &common::op(&p),
             &subject,
             "no-such-class",
             &approved(&p, &Operation::rekey(&subject, "no-such-class")),
@@ -279,13 +294,14 @@ fn a_rewrap_that_fails_part_way_leaves_everything_readable_and_finishes_when_run
     let f = write(d.path(), "t.jsonl", &lines);
     p.ingest_file(&f, &NoProgress).unwrap();
     let before: Vec<_> = (0..1500u64)
-        .map(|i| {
-            common::records(&p, &credseal_engine::bench::synthetic_subject(i), "identity")
-                .unwrap()
-        })
+        .map(|i| common::records(&p, &credseal_engine::bench::synthetic_subject(i), "identity").unwrap())
         .collect();
-    p.rotate_class(&common::op(&p), "identity", &Passphrase::new("unused for a store in memory".into()))
-        .unwrap();
+    p.rotate_class(
+        &common::op(&p),
+        "identity",
+        &Passphrase::new("unused for a store in memory".into()),
+    )
+    .unwrap();
     // Two batches get through, then the store fails.
     store.ok.store(2, Ordering::SeqCst);
     assert!(p.rewrap(&common::op(&p), &NoProgress).is_err());
@@ -294,10 +310,7 @@ fn a_rewrap_that_fails_part_way_leaves_everything_readable_and_finishes_when_run
     assert!(c[&1] > 0 && c[&2] > 0, "part-way: {c:?}");
     assert_eq!(c[&1] + c[&2], 1500);
     let mid: Vec<_> = (0..1500u64)
-        .map(|i| {
-            common::records(&p, &credseal_engine::bench::synthetic_subject(i), "identity")
-                .unwrap()
-        })
+        .map(|i| common::records(&p, &credseal_engine::bench::synthetic_subject(i), "identity").unwrap())
         .collect();
     assert_eq!(mid, before);
     let s = p.rewrap(&common::op(&p), &NoProgress).unwrap();
@@ -338,7 +351,8 @@ fn a_shredded_record_cannot_be_recovered_from_an_earlier_copy_with_the_later_key
     let id = SubjectId::parse(subject).unwrap();
     let p = open(&dir).unwrap();
     let authority = credseal_auth::SigningKey::generate();
-    p.set_authority_key(&common::op(&p), authority.public().as_bytes(), false).unwrap();
+    p.set_authority_key(&common::op(&p), authority.public().as_bytes(), false)
+        .unwrap();
     let order = p
         .check_shred_order(&shred_order(&p, &authority, &id, "loans", record_id, "CR-2026-0001"))
         .unwrap();
@@ -422,14 +436,24 @@ fn the_retention_sweep_shreds_only_expired_records() {
     // Nothing is past its retention today.
     let today = credseal_core::Date::from_unix(common::now()).unwrap();
     let s = p
-        .shred_expired(&common::op(&p), today, &pass, &approved(&p, &Operation::shred_expired(today)))
+        .shred_expired(
+            &common::op(&p),
+            today,
+            &pass,
+            &approved(&p, &Operation::shred_expired(today)),
+        )
         .unwrap();
     assert_eq!(s.records, 0, "{s:?}");
     assert_eq!(everything(&p), before);
     // In 2200 everything kept for a limited time has expired; identity is kept permanently.
     let later = credseal_core::Date::new(2200, 1, 1).unwrap();
     let s = p
-        .shred_expired(&common::op(&p), later, &pass, &approved(&p, &Operation::shred_expired(later)))
+        .shred_expired(
+            &common::op(&p),
+            later,
+            &pass,
+            &approved(&p, &Operation::shred_expired(later)),
+        )
         .unwrap();
     assert!(s.records > 0);
     for ((sub, class), recs) in &before {
@@ -596,7 +620,8 @@ fn log_key_rotation_then_query_bundle_verifies_with_the_originally_pinned_key() 
 /// A granted query of `id`'s identity class by a freshly credentialled bank; its receipt's index.
 fn query_as_bank(p: &Platform, id: &SubjectId) -> u64 {
     let authority = credseal_auth::SigningKey::generate();
-    p.set_authority_key(&common::op(&p), authority.public().as_bytes(), true).unwrap();
+    p.set_authority_key(&common::op(&p), authority.public().as_bytes(), true)
+        .unwrap();
     let dept = credseal_auth::SigningKey::generate();
     let now = common::now();
     let seal = credseal_crypto::SealingKey::generate();
@@ -780,7 +805,8 @@ fn shred_order_forged_by_another_key_tampered_or_for_another_platform_is_refused
     let (class, record_id) = (record["class"].as_str().unwrap(), record["record_id"].as_str().unwrap());
     let good = shred_order(&p, &authority, &id, class, record_id, "CR-9");
     assert!(p.check_shred_order(&good).is_err());
-    p.set_authority_key(&common::op(&p), authority.public().as_bytes(), false).unwrap();
+    p.set_authority_key(&common::op(&p), authority.public().as_bytes(), false)
+        .unwrap();
     // Signed by another key (here a department's): a forgery, exit 4.
     let other = credseal_auth::SigningKey::generate();
     let e = p
@@ -825,7 +851,9 @@ fn shred_order_forged_by_another_key_tampered_or_for_another_platform_is_refused
         format!("shred {id} {class} {record_id} order CR-9")
     );
     let other_op = Operation::shred_record(&id, class, record_id, "CR-10");
-    let e = p.shred_by_order(&common::op(&p), &order, &pass, &approved(&p, &other_op)).unwrap_err();
+    let e = p
+        .shred_by_order(&common::op(&p), &order, &pass, &approved(&p, &other_op))
+        .unwrap_err();
     assert_eq!(e.class(), credseal_engine::ErrorClass::Denied);
     let s = p
         .shred_by_order(&common::op(&p), &order, &pass, &approved(&p, &order.operation()))
@@ -846,7 +874,8 @@ fn a_shredded_record_is_ingested_again_only_when_explicitly_allowed() {
     let id = SubjectId::parse(v["subject"].as_str().unwrap()).unwrap();
     let record_id = v["record_id"].as_str().unwrap();
     let authority = credseal_auth::SigningKey::generate();
-    p.set_authority_key(&officer, authority.public().as_bytes(), false).unwrap();
+    p.set_authority_key(&officer, authority.public().as_bytes(), false)
+        .unwrap();
     let order = p
         .check_shred_order(&shred_order(&p, &authority, &id, "loans", record_id, "CR-1"))
         .unwrap();

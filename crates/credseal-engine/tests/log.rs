@@ -84,7 +84,8 @@ fn ingest_and_admin_acts_leave_receipts() {
 
     // Administrative acts: actor is the officer.
     let authority = SigningKey::generate();
-    p.set_authority_key(&officer, authority.public().as_bytes(), false).unwrap();
+    p.set_authority_key(&officer, authority.public().as_bytes(), false)
+        .unwrap();
     p.register_subject_key(&officer, &SubjectId::parse(&subject).unwrap(), &[7; 32], false)
         .unwrap();
     let list = sign(
@@ -132,8 +133,7 @@ fn event(subject: Option<credseal_core::BlindId>) -> credseal_engine::NewReceipt
 
 /// A platform event (about no subject): a commit that changes nothing in the subject map.
 fn platform_event(p: &TestPlatform) {
-    p.append_receipts(vec![event(None)], common::now())
-        .unwrap();
+    p.append_receipts(vec![event(None)], common::now()).unwrap();
 }
 
 /// Every `(key, value)` leaf of the stored subject map (written by `persist_map`).
@@ -276,9 +276,7 @@ fn a_stored_map_edited_on_disk_is_refused_at_the_next_open() {
         "{e}"
     );
     let before = p.log_size().unwrap();
-    let e = p
-        .append_receipts(vec![event(None)], common::now())
-        .unwrap_err();
+    let e = p.append_receipts(vec![event(None)], common::now()).unwrap_err();
     assert!(e.to_string().contains("disagrees with the checkpoint"), "{e}");
     assert_eq!(p.log_size().unwrap(), before, "nothing was appended");
 }
@@ -317,9 +315,7 @@ fn a_map_node_edited_below_the_root_is_caught_when_a_commit_reads_it() {
     store.apply(b).unwrap();
     let p = common::on_store(ks, store).unwrap();
     let before = p.log_size().unwrap();
-    let e = p
-        .append_receipts(vec![event(Some(blind))], common::now())
-        .unwrap_err();
+    let e = p.append_receipts(vec![event(Some(blind))], common::now()).unwrap_err();
     assert!(matches!(e, credseal_engine::EngineError::Corrupt { .. }), "{e}");
     assert!(e.to_string().contains("subject map"), "{e}");
     assert_eq!(p.log_size().unwrap(), before, "nothing was appended");
@@ -337,8 +333,7 @@ fn the_map_is_replayed_from_the_receipts_after_a_crash() {
     let store = p.store().clone();
     // Receipts after the ingest change the map in memory only (the ingest wrote it).
     for _ in 0..3 {
-        p.append_receipts(vec![event(Some(blind))], common::now())
-            .unwrap();
+        p.append_receipts(vec![event(Some(blind))], common::now()).unwrap();
     }
     let before = p.export_bundle(&blind, None, common::now()).unwrap();
     // A crash: the platform is gone without writing its map.
@@ -350,8 +345,7 @@ fn the_map_is_replayed_from_the_receipts_after_a_crash() {
     let out = credseal_log::verify_bundle(&after, &v, &blind, None, common::now()).unwrap();
     assert_eq!(out.receipts().len(), before.entries.len());
     p.verify_log().unwrap();
-    p.append_receipts(vec![event(Some(blind))], common::now())
-        .unwrap();
+    p.append_receipts(vec![event(Some(blind))], common::now()).unwrap();
     p.verify_log().unwrap();
 }
 
@@ -400,8 +394,7 @@ fn a_receipts_stored_hashes_edited_or_cut_short_are_reported() {
     let p = common::in_memory(keystore());
     let a = p.blind(&SubjectId::resident_from_body("11010519491231002").unwrap());
     for _ in 0..6 {
-        p.append_receipts(vec![event(Some(a))], common::now())
-            .unwrap();
+        p.append_receipts(vec![event(Some(a))], common::now()).unwrap();
     }
     p.verify_log().unwrap();
     let store = p.store().clone();
@@ -421,9 +414,7 @@ fn a_receipts_stored_hashes_edited_or_cut_short_are_reported() {
     assert!(e.to_string().contains("log hashes of receipt 5"), "{e}");
     put(good[..32].to_vec());
     // The next commit's root needs the subtree hash receipt 5 stored.
-    let e = p
-        .append_receipts(vec![event(None)], common::now())
-        .unwrap_err();
+    let e = p.append_receipts(vec![event(None)], common::now()).unwrap_err();
     assert!(matches!(e, credseal_engine::EngineError::Corrupt { .. }), "{e}");
     assert!(
         e.to_string().contains("log hashes of receipt 5") && e.to_string().contains("32 bytes, not 64"),

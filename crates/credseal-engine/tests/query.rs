@@ -32,7 +32,8 @@ fn world() -> World {
     p.ingest_file(&write(d.path(), "r.jsonl", RECORDS.as_bytes()), &NoProgress)
         .unwrap();
     let authority = SigningKey::generate();
-    p.set_authority_key(&common::op(&p), authority.public().as_bytes(), false).unwrap();
+    p.set_authority_key(&common::op(&p), authority.public().as_bytes(), false)
+        .unwrap();
     let dept = SigningKey::generate();
     let sealing = SealingKey::generate();
     let credential = sign(

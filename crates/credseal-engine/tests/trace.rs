@@ -74,7 +74,8 @@ fn world_with(records: &[u8]) -> World {
     p.ingest_file(&write(d.path(), "r.jsonl", records), &NoProgress)
         .unwrap();
     let authority = SigningKey::generate();
-    p.set_authority_key(&common::op(&p), authority.public().as_bytes(), false).unwrap();
+    p.set_authority_key(&common::op(&p), authority.public().as_bytes(), false)
+        .unwrap();
     let responder = SigningKey::generate();
     p.enroll_staff(StaffRole::Responder, "resp-1", responder.public().as_bytes(), false)
         .unwrap();

@@ -139,6 +139,8 @@ pub fn records(
             Ok(recs)
         }
         Err(QueryError::Failed(e)) => Err(e),
-        Err(QueryError::Denied(d)) => Err(credseal_engine::EngineError::NotFound(format!("self-query denied: {d}"))),
+        Err(QueryError::Denied(d)) => Err(credseal_engine::EngineError::NotFound(format!(
+            "self-query denied: {d}"
+        ))),
     }
 }
