@@ -68,7 +68,7 @@ fn everything(p: &Platform) -> BTreeMap<(String, String), Vec<Record>> {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         let (s, c) = (v["subject"].as_str().unwrap(), v["class"].as_str().unwrap());
         let id = SubjectId::parse(s).unwrap();
-        out.insert((s.to_string(), c.to_string()), common::records(&p, &id, c).unwrap());
+        out.insert((s.to_string(), c.to_string()), common::records(p, &id, c).unwrap());
     }
     out
 }
@@ -620,7 +620,7 @@ fn log_key_rotation_then_query_bundle_verifies_with_the_originally_pinned_key() 
 /// A granted query of `id`'s identity class by a freshly credentialled bank; its receipt's index.
 fn query_as_bank(p: &Platform, id: &SubjectId) -> u64 {
     let authority = credseal_auth::SigningKey::generate();
-    p.set_authority_key(&common::op(&p), authority.public().as_bytes(), true)
+    p.set_authority_key(&common::op(p), authority.public().as_bytes(), true)
         .unwrap();
     let dept = credseal_auth::SigningKey::generate();
     let now = common::now();
