@@ -867,7 +867,8 @@ fn keys_lifecycle_through_the_cli() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["records"], 1, "{v}");
     // The retention sweep today: nothing in the example data has expired.
-    let today = credseal_core::Date::from_unix(credseal_engine::now_unix()).unwrap();
+    let today =
+        credseal_core::Date::from_unix(credseal_engine::Clock::now(&credseal_engine::SystemClock).unwrap()).unwrap();
     let files = approve(&format!("shred expired {today}"));
     let o = run_owned(&with_approvals(&["shred", "--data", data, "--expired"], &files));
     assert_eq!(code(&o), 0, "{}", stderr(&o));

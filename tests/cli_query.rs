@@ -104,7 +104,7 @@ fn abs(rel: &str) -> PathBuf {
 }
 
 fn now() -> u64 {
-    credseal_engine::now_unix()
+    credseal_engine::Clock::now(&credseal_engine::SystemClock).unwrap()
 }
 
 /// Asserts that `o` is the denial `want`: exit 4 for a forgery code, 3 otherwise; stderr

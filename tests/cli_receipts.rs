@@ -487,7 +487,8 @@ fn receipts_request_export_verify() {
     assert_eq!(actions, ["ingest", "ingest", "admin"], "{v}");
     let s = r.iter().find(|x| !x["sealed_until"].is_null()).unwrap();
     let until = s["sealed_until"].as_u64().unwrap();
-    let expect = credseal_engine::now_unix() + LAW_ENFORCEMENT_DELAY_DAYS * 86_400;
+    let expect =
+        credseal_engine::Clock::now(&credseal_engine::SystemClock).unwrap() + LAW_ENFORCEMENT_DELAY_DAYS * 86_400;
     assert!(
         until <= expect && until + 3600 > expect,
         "sealed until {until}, expected ~{expect}"

@@ -116,7 +116,8 @@ impl Fx {
         fx.auth = auth;
         fx.responder = responder;
         // Valid from 40 days ago, so that tests can query in the past (`--now`).
-        let not_before = (credseal_engine::now_unix() - 40 * 86_400).to_string();
+        let not_before =
+            (credseal_engine::Clock::now(&credseal_engine::SystemClock).unwrap() - 40 * 86_400).to_string();
         for (serial, dept) in [("1", "bank-a"), ("2", "bank-b")] {
             let d = fx.path(dept);
             ok(&["dept", "keygen", "--out-dir", &d]);
@@ -459,7 +460,7 @@ fn audit_report_flags_ten_times_the_baseline_through_the_cli() {
         .collect();
     // The simulated days lie ahead: a subject's receipts never go back in time, and the
     // subjects' ingest receipts are dated now.
-    let day0 = credseal_engine::now_unix() / 86_400 * 86_400 + 86_400;
+    let day0 = credseal_engine::Clock::now(&credseal_engine::SystemClock).unwrap() / 86_400 * 86_400 + 86_400;
     // bank-a: one query a day for 8 days, then 10 in one day; bank-b: one a day throughout.
     for day in 0..9u64 {
         let at = day0 + day * 86_400 + 3600;

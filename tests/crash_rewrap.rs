@@ -21,7 +21,6 @@ use std::time::{Duration, Instant};
 
 use credseal_core::Catalog;
 use credseal_crypto::Passphrase;
-use credseal_engine::{OpenOptions, Platform};
 
 const CATALOG: &str = "../../keys-example/catalog.toml";
 const PASS: &str = "test passphrase, not a real one";
@@ -85,15 +84,47 @@ fn status(data: &str) -> Vec<(u64, u64, bool)> {
         .collect()
 }
 
-/// A digest of every record of every subject, read through the library.
+/// A digest of every record of every subject (its plaintext, by place), read from the
+/// closed platform's files: the keystore opened with the passphrase, the database with
+/// `credseal_store` (the platform itself has no accessor that decrypts without a receipt).
 fn digest(data: &str, subjects: u64, catalog: &Catalog) -> [u8; 32] {
-    let p = Platform::open(Path::new(data), &Passphrase::new(PASS.into()), OpenOptions::default()).unwrap();
+    use credseal_crypto::{DekContext, RecordContext};
+    use credseal_store::{Store, Tree};
+    let data = Path::new(data);
+    let ks_bytes = std::fs::read(data.join(credseal_engine::KEYSTORE_FILE)).unwrap();
+    let ks = credseal_crypto::Keystore::open(&ks_bytes, &Passphrase::new(PASS.into())).unwrap();
+    let store = credseal_store::SledStore::open(&data.join(credseal_engine::DB_DIR), false).unwrap();
     let mut all = Vec::new();
     for i in 0..subjects {
         let id = credseal_engine::bench::synthetic_subject(i);
-        for class in catalog.classes.keys() {
-            let r = p.records(&id, class).unwrap();
-            all.extend(serde_json::to_vec(&r).unwrap());
+        let blind = ks.index_key.blind(&id);
+        let Some(v) = store
+            .get(Tree::Records, &credseal_engine::layout::subject_key(&blind))
+            .unwrap()
+        else {
+            continue;
+        };
+        let recs = credseal_engine::bundle::SubjectRecords::decode(&v).unwrap();
+        for (class, b) in &recs.classes {
+            assert!(catalog.class(class).is_some(), "{class}");
+            let version = credseal_crypto::wrapped_kek_version(&b.wrapped_dek).unwrap();
+            let kek = ks.kek(class, version).unwrap();
+            let dek = credseal_crypto::unwrap_dek(kek, &DekContext { blind: &blind, class }, &b.wrapped_dek).unwrap();
+            let mut entries: Vec<_> = b.entries.iter().collect();
+            entries.sort_by_key(|e| (e.rkey, e.version));
+            for e in entries {
+                let ctx = RecordContext {
+                    blind: &blind,
+                    class,
+                    record_key: &e.rkey,
+                    version: e.version,
+                };
+                let pt = credseal_crypto::open_record(&dek, &ctx, &e.sealed).unwrap();
+                all.extend_from_slice(class.as_bytes());
+                all.extend_from_slice(&e.rkey);
+                all.extend_from_slice(&e.version.to_be_bytes());
+                all.extend_from_slice(&pt);
+            }
         }
     }
     credseal_crypto::sha256(&all)

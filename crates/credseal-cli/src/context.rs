@@ -39,7 +39,7 @@ impl Context {
         progress::Bar::new()
     }
 
-    /// Opens the platform in `dir`, acting as this context's officer.
+    /// Opens the platform in `dir`.
     pub(crate) fn open_platform(&self, dir: &Path) -> CliResult<Platform> {
         self.open_platform_keeping_passphrase(dir).map(|(p, _)| p)
     }
@@ -66,8 +66,13 @@ impl Context {
                 allow_demo_keys: self.demo,
             },
         )?;
-        let p = p.with_operator(&self.officer);
         Ok((p, pass))
+    }
+
+    /// The staff session of this context's officer (`--officer`) on `p`, named in the
+    /// receipts of the administrative acts it is passed to.
+    pub(crate) fn session(&self, p: &Platform) -> CliResult<credseal_engine::StaffSession> {
+        Ok(p.staff_session(&self.officer)?)
     }
 }
 

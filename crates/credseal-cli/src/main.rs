@@ -55,14 +55,48 @@ impl Failure {
     }
 }
 
+/// Advice on how to fix an engine error with this command line, printed as `hint:`. The
+/// engine's messages name what went wrong; only the command line knows its flags and
+/// commands.
+fn hint(e: &EngineError) -> Option<&'static str> {
+    use credseal_crypto::KeystoreError;
+    match e {
+        EngineError::NotADataDir { .. } => {
+            Some("create one with `credseal init --data DIR --catalog FILE --origin NAME`")
+        }
+        EngineError::Keystore {
+            source: KeystoreError::WrongPassphrase,
+            ..
+        } => Some("the passphrase comes from CREDSEAL_PASSPHRASE, --passphrase-file, or the terminal prompt"),
+        EngineError::DemoKeysRefused { .. } => {
+            Some("demo keys are public: pass --demo to use them anyway, or create a real platform with `credseal init`")
+        }
+        EngineError::Store(credseal_store::StoreError::Locked { .. }) => {
+            Some("another credseal process is using this data directory")
+        }
+        EngineError::Conflict { .. } => Some("pass --replace to change it"),
+        EngineError::NoAuthority => Some("run `credseal authority trust` first"),
+        EngineError::KekInUse { .. } => Some("run `credseal keys rewrap` first"),
+        EngineError::IngestPending => Some("run the same ingest again to complete it"),
+        EngineError::Pushback { .. } => Some("the platform is busy; try again in a moment"),
+        _ => None,
+    }
+}
+
 impl From<EngineError> for Failure {
     fn from(e: EngineError) -> Self {
         Self {
             class: e.class(),
             message: e.to_string(),
-            hint: e.hint().map(str::to_string),
+            hint: hint(&e).map(str::to_string),
         }
     }
+}
+
+/// The time now, from the system clock (a clock before 1970 is an error, not 0).
+pub(crate) fn now() -> CliResult<u64> {
+    use credseal_engine::Clock;
+    Ok(credseal_engine::SystemClock.now()?)
 }
 
 /// What a handler returns.

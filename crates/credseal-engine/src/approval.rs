@@ -69,11 +69,10 @@ impl Approved {
 
     pub(crate) fn require(&self, op: &Operation) -> Result<()> {
         if &self.op != op {
-            return Err(EngineError::Denied(format!(
-                "the approvals are for {:?}, not for {:?}",
-                self.op.text(),
-                op.text()
-            )));
+            return Err(EngineError::denied(
+                "approvals_wrong_operation",
+                format!("the approvals are for {:?}, not for {:?}", self.op.text(), op.text()),
+            ));
         }
         Ok(())
     }
@@ -92,19 +91,25 @@ impl Platform {
         for a in approvals {
             let id = self.verify_staff_request(a, StaffRole::Officer, APPROVE_ACTION, &op.digest(), now)?;
             if officers.contains(&id) {
-                return Err(EngineError::Denied(format!(
-                    "two approvals from the same officer ({id}): {:?} needs two different officers",
-                    op.text()
-                )));
+                return Err(EngineError::denied(
+                    "approvals_same_officer",
+                    format!(
+                        "two approvals from the same officer ({id}): {:?} needs two different officers",
+                        op.text()
+                    ),
+                ));
             }
             officers.push(id);
         }
         if officers.len() < 2 {
-            return Err(EngineError::Denied(format!(
-                "{:?} needs the approval of two different enrolled officers ({} given)",
-                op.text(),
-                officers.len()
-            )));
+            return Err(EngineError::denied(
+                "approvals_missing",
+                format!(
+                    "{:?} needs the approval of two different enrolled officers ({} given)",
+                    op.text(),
+                    officers.len()
+                ),
+            ));
         }
         Ok(Approved {
             op: op.clone(),

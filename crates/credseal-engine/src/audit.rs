@@ -32,13 +32,13 @@ use crate::staff::StaffRole;
 /// Days of history in a baseline.
 pub const BASELINE_DAYS: i64 = 28;
 /// Days of history needed before a day can be flagged against its baseline.
-pub const MIN_HISTORY_DAYS: i64 = 3;
+pub(crate) const MIN_HISTORY_DAYS: i64 = 3;
 /// How far above its baseline a day must be to be flagged.
 pub const SPIKE_FACTOR: f64 = 5.0;
 /// Fewest queries in a day for a volume spike.
-pub const MIN_SPIKE_QUERIES: u64 = 10;
+pub(crate) const MIN_SPIKE_QUERIES: u64 = 10;
 /// Fewest denials in a day for a denial spike.
-pub const MIN_SPIKE_DENIALS: u64 = 5;
+pub(crate) const MIN_SPIKE_DENIALS: u64 = 5;
 /// Window of the bulk check.
 pub const BULK_WINDOW_SECS: u64 = 600;
 /// Distinct subjects within the window that count as bulk querying.
@@ -175,7 +175,7 @@ impl Platform {
                 now,
             )?
             .pop()
-            .ok_or_else(|| EngineError::Invalid("no receipt".into()))?
+            .ok_or_else(|| EngineError::Internal("the receipt log returned no receipt".into()))?
             .index)
     }
 
@@ -241,7 +241,7 @@ impl Platform {
             now,
         )?;
         if to < from {
-            return Err(EngineError::Invalid("--to is before --from".into()));
+            return Err(EngineError::invalid("review period", "its end is before its start"));
         }
         let (d0, d1) = (from.days_since_epoch(), to.days_since_epoch());
         let mut by_dept: BTreeMap<String, Vec<Q>> = BTreeMap::new();

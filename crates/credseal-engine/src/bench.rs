@@ -162,13 +162,13 @@ pub fn bench_ingest(catalog_text: &str, subjects: u64, work: &Path, progress: &d
         let subject = synthetic_subject(i);
         let blind = p.blind(&subject);
         for class in catalog.classes.keys() {
-            let recs = p.records(&subject, class)?;
+            let recs = p.read_unreceipted(&subject, class)?;
             for r in recs {
-                let rkey = p.keys.index_key.record_key(&blind, class, &r.record_id);
-                let whole = postcard::to_stdvec(&r).map_err(|e| EngineError::Invalid(e.to_string()))?;
+                let rkey = p.keys().index_key.record_key(&blind, class, &r.record_id);
+                let whole = postcard::to_stdvec(&r).map_err(|e| EngineError::Internal(e.to_string()))?;
                 plaintext_bytes += whole.len() as u64;
                 // What is encrypted: the record's body (as ingest seals it).
-                let pt = postcard::to_stdvec(&r.body()).map_err(|e| EngineError::Invalid(e.to_string()))?;
+                let pt = postcard::to_stdvec(&r.body()).map_err(|e| EngineError::Internal(e.to_string()))?;
                 stored_plaintext_bytes += pt.len() as u64;
                 items.push((blind, class.clone(), rkey, r.version, pt));
                 progress.advance(1);
@@ -199,7 +199,7 @@ pub fn bench_ingest(catalog_text: &str, subjects: u64, work: &Path, progress: &d
     let floor_dir = work.join("floor");
     let kek = credseal_crypto::Kek::generate();
     let floor_signer = credseal_log::LogSigner::from_seed(BENCH_ORIGIN, &[7; 32])
-        .map_err(|e| EngineError::Invalid(format!("floor signer: {e}")))?;
+        .map_err(|e| EngineError::Internal(format!("floor signer: {e}")))?;
     let body = credseal_log::ReceiptBody {
         index: 0,
         time: 0,
@@ -224,12 +224,12 @@ pub fn bench_ingest(catalog_text: &str, subjects: u64, work: &Path, progress: &d
         std::hint::black_box(
             floor_signer
                 .sign_receipt(&body)
-                .map_err(|e| EngineError::Invalid(e.to_string()))?,
+                .map_err(|e| EngineError::Internal(e.to_string()))?,
         );
     }
     let db = credseal_store::sled_config(&floor_dir)
         .open()
-        .map_err(|e| EngineError::Invalid(format!("floor database: {e}")))?;
+        .map_err(|e| EngineError::Internal(format!("floor database: {e}")))?;
     let mut batch = sled::Batch::default();
     let mut in_batch = 0;
     let mut i = 0;
@@ -275,12 +275,12 @@ pub fn bench_ingest(catalog_text: &str, subjects: u64, work: &Path, progress: &d
         );
         if in_batch >= 4096 {
             db.apply_batch(std::mem::take(&mut batch))
-                .map_err(|e| EngineError::Invalid(format!("floor database: {e}")))?;
+                .map_err(|e| EngineError::Internal(format!("floor database: {e}")))?;
             in_batch = 0;
         }
     }
     db.apply_batch(batch)
-        .map_err(|e| EngineError::Invalid(format!("floor database: {e}")))?;
+        .map_err(|e| EngineError::Internal(format!("floor database: {e}")))?;
     floor_write(&db, &others, 4096)?;
     let floor_seconds = t.elapsed().as_secs_f64();
     drop(db);
@@ -329,7 +329,7 @@ fn bench_platform(dir: &Path, pass: &Passphrase, catalog_text: &str) -> Result<P
             t: 1,
             p: 1,
         }),
-        now: crate::now_unix(),
+        now: crate::clock::Clock::now(&crate::SystemClock)?,
     })?;
     Platform::open(dir, pass, OpenOptions::default())
 }
@@ -337,7 +337,7 @@ fn bench_platform(dir: &Path, pass: &Passphrase, catalog_text: &str) -> Result<P
 /// A floor's storage work: `kvs` (raw sled keys and values) written to `db` in plain
 /// batches of `per_batch`, then flushed.
 fn floor_write(db: &sled::Db, kvs: &[(Vec<u8>, Vec<u8>)], per_batch: usize) -> Result<()> {
-    let err = |e: sled::Error| EngineError::Invalid(format!("floor database: {e}"));
+    let err = |e: sled::Error| EngineError::Internal(format!("floor database: {e}"));
     for chunk in kvs.chunks(per_batch) {
         let mut b = sled::Batch::default();
         for (k, v) in chunk {
@@ -476,7 +476,7 @@ pub fn bench_query(catalog_text: &str, size: QuerySize, work: &Path, progress: &
     }
     let (purpose, classes) = best;
     if classes.is_empty() {
-        return Err(EngineError::Invalid(
+        return Err(EngineError::Internal(
             "the catalogue has no class a query without consent can read".into(),
         ));
     }
@@ -491,10 +491,14 @@ pub fn bench_query(catalog_text: &str, size: QuerySize, work: &Path, progress: &
     let p = bench_platform(&dir, &pass, catalog_text)?;
     p.ingest_file(&input, progress)?;
     let authority = SigningKey::generate();
-    p.set_authority_key(authority.public().as_bytes(), false)?;
+    p.set_authority_key(
+        &p.staff_session(crate::staff::DEFAULT_OPERATOR)?,
+        authority.public().as_bytes(),
+        false,
+    )?;
     let dept = SigningKey::generate();
     let sealing = credseal_crypto::SealingKey::generate();
-    let now = crate::now_unix();
+    let now = crate::clock::Clock::now(&crate::SystemClock)?;
     let set: std::collections::BTreeSet<String> = classes.iter().cloned().collect();
     let cred = sign(
         &Credential {
@@ -548,14 +552,15 @@ pub fn bench_query(catalog_text: &str, size: QuerySize, work: &Path, progress: &
     let mut items = Vec::with_capacity(tokens.len());
     let mut records = 0usize;
     for tok in &tokens {
-        let u = credseal_auth::Unverified::<Token>::parse_text(tok).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let u =
+            credseal_auth::Unverified::<Token>::parse_text(tok).map_err(|e| EngineError::Internal(e.to_string()))?;
         let bytes = u.as_bytes();
         let sig: [u8; 64] = bytes[bytes.len() - 64..]
             .try_into()
-            .map_err(|_| EngineError::Invalid("token".into()))?;
-        let body = u.peek_unverified().map_err(|e| EngineError::Invalid(e.to_string()))?;
-        let body_bytes = postcard::to_stdvec(&body).map_err(|e| EngineError::Invalid(e.to_string()))?;
-        let subject = SubjectId::parse(&body.subject).map_err(|e| EngineError::Invalid(e.to_string()))?;
+            .map_err(|_| EngineError::Internal("token".into()))?;
+        let body = u.peek_unverified().map_err(|e| EngineError::Internal(e.to_string()))?;
+        let body_bytes = postcard::to_stdvec(&body).map_err(|e| EngineError::Internal(e.to_string()))?;
+        let subject = SubjectId::parse(&body.subject).map_err(|e| EngineError::Internal(e.to_string()))?;
         let blind = p.blind(&subject);
         let recs = p.load_subject(&blind)?.unwrap_or_default();
         let bundles: Vec<_> = classes
@@ -622,7 +627,7 @@ pub fn bench_query(catalog_text: &str, size: QuerySize, work: &Path, progress: &
                                 std::hint::black_box(ok);
                                 let mut out = Vec::new();
                                 for (class, b) in &it.bundles {
-                                    if let Ok(dek) = p.unwrap_dek(&it.blind, class, &b.wrapped_dek) {
+                                    if let Ok(dek) = p.unwrap_dek(&p.keys(), &it.blind, class, &b.wrapped_dek) {
                                         for e in &b.entries {
                                             let ctx = RecordContext {
                                                 blind: &it.blind,
@@ -658,14 +663,14 @@ pub fn bench_query(catalog_text: &str, size: QuerySize, work: &Path, progress: &
                 let (p, cred) = (&p, &cred);
                 s.spawn(move || {
                     with_thread_cpu(|| -> Result<Vec<f64>> {
-                        let failed = |e: crate::QueryError| EngineError::Invalid(format!("bench query failed: {e}"));
+                        let failed = |e: crate::QueryError| EngineError::Internal(format!("bench query failed: {e}"));
                         let mut lat = Vec::with_capacity(chunk.len());
                         let mut pending = std::collections::VecDeque::with_capacity(in_flight);
                         for tok in chunk {
                             if pending.len() >= in_flight {
                                 let (q, a): (Instant, crate::PendingAnswer<'_>) = pending
                                     .pop_front()
-                                    .ok_or_else(|| EngineError::Invalid("no query".into()))?;
+                                    .ok_or_else(|| EngineError::Internal("no query".into()))?;
                                 a.wait().map_err(failed)?;
                                 lat.push(q.elapsed().as_secs_f64() * 1e6);
                             }
@@ -685,7 +690,7 @@ pub fn bench_query(catalog_text: &str, size: QuerySize, work: &Path, progress: &
             .into_iter()
             .map(|h| {
                 h.join()
-                    .unwrap_or_else(|_| (Err(EngineError::Invalid("a bench thread panicked".into())), None))
+                    .unwrap_or_else(|_| (Err(EngineError::Internal("a bench thread panicked".into())), None))
             })
             .collect()
     });
@@ -766,7 +771,7 @@ pub struct VerifyBench {
 pub fn bench_verify(n: u64, noise: u64) -> Result<VerifyBench> {
     use credseal_c2sp::{MemoryLog, check_record};
     use credseal_log::*;
-    let err = |e: &dyn std::fmt::Display| EngineError::Invalid(format!("bench verify: {e}"));
+    let err = |e: &dyn std::fmt::Display| EngineError::Internal(format!("bench verify: {e}"));
     let origin = BENCH_ORIGIN;
     let signer = LogSigner::from_seed(origin, &credseal_crypto::random_array()).map_err(|e| err(&e))?;
     let subject = credseal_core::BlindId(credseal_crypto::random_array());
@@ -777,7 +782,7 @@ pub fn bench_verify(n: u64, noise: u64) -> Result<VerifyBench> {
     let mut half_map = MemoryMap::new();
     let mut chain: Vec<Vec<u8>> = Vec::new();
     let mut prev = None;
-    let t0 = crate::now_unix() - 10 * n - 10;
+    let t0 = crate::clock::Clock::now(&crate::SystemClock)? - 10 * n - 10;
     let mut half = (0, 0);
     for counter in 1..=n {
         for k in 0..noise {
@@ -833,7 +838,7 @@ pub fn bench_verify(n: u64, noise: u64) -> Result<VerifyBench> {
         }
     }
     let verifier = signer.verifier();
-    let now = crate::now_unix();
+    let now = crate::clock::Clock::now(&crate::SystemClock)?;
     let state = if half.0 > 0 {
         let root = log.tree_hash(half.0).map_err(|e| err(&e))?;
         let cp = signer.sign_checkpoint(
@@ -944,7 +949,8 @@ pub fn bench_rewrap(catalog_text: &str, subjects: u64, work: &Path, progress: &d
     let classes: Vec<String> = catalog.classes.keys().take(7).cloned().collect();
     let pass = bench_passphrase();
     let dir = work.join("platform");
-    let mut p = bench_platform(&dir, &pass, catalog_text)?;
+    let p = bench_platform(&dir, &pass, catalog_text)?;
+    let ks = p.keys();
     // Build the store (untimed): each subject's value as ingest would write it.
     progress.stage("building the store", subjects);
     let plaintext = vec![0x5a_u8; 200];
@@ -954,10 +960,9 @@ pub fn bench_rewrap(catalog_text: &str, subjects: u64, work: &Path, progress: &d
         let blind = p.blind(&synthetic_subject(i));
         let mut recs = crate::bundle::SubjectRecords::default();
         for class in &classes {
-            let (v, kek) = p
-                .keys
+            let (v, kek) = ks
                 .primary_kek(class)
-                .ok_or_else(|| EngineError::Invalid(format!("no key for class {class}")))?;
+                .ok_or_else(|| EngineError::Internal(format!("no key for class {class}")))?;
             let dek = Dek::generate();
             let mut b = crate::bundle::Bundle::new(credseal_crypto::wrap_dek(
                 kek,
@@ -965,7 +970,7 @@ pub fn bench_rewrap(catalog_text: &str, subjects: u64, work: &Path, progress: &d
                 &DekContext { blind: &blind, class },
                 &dek,
             ));
-            let rkey = p.keys.index_key.record_key(&blind, class, &format!("R-{i}"));
+            let rkey = p.keys().index_key.record_key(&blind, class, &format!("R-{i}"));
             let ctx = RecordContext {
                 blind: &blind,
                 class,
@@ -998,14 +1003,14 @@ pub fn bench_rewrap(catalog_text: &str, subjects: u64, work: &Path, progress: &d
     p.store.flush()?;
     progress.finish();
     for class in &classes {
-        p.rotate_class(class, &pass)?;
+        p.rotate_class(&p.staff_session(crate::staff::DEFAULT_OPERATOR)?, class, &pass)?;
     }
     // The floor's inputs, untimed: every wrapped data key before the rewrap.
     let mut wrapped: Vec<(credseal_core::BlindId, String, Vec<u8>)> = Vec::new();
     for kv in p.store.scan_prefix(Tree::Records, &[]) {
         let (k, v) = kv?;
-        let blind = crate::layout::parse_subject_key(&k).ok_or_else(|| EngineError::Invalid("subject key".into()))?;
-        let recs = crate::bundle::SubjectRecords::decode(&v).map_err(|e| EngineError::Invalid(e.into()))?;
+        let blind = crate::layout::parse_subject_key(&k).ok_or_else(|| EngineError::Internal("subject key".into()))?;
+        let recs = crate::bundle::SubjectRecords::decode(&v).map_err(|e| EngineError::Internal(e.into()))?;
         for (class, b) in recs.classes {
             wrapped.push((blind, class, b.wrapped_dek));
         }
@@ -1016,12 +1021,12 @@ pub fn bench_rewrap(catalog_text: &str, subjects: u64, work: &Path, progress: &d
 
     // Ours.
     let t = Instant::now();
-    let s = p.rewrap(progress)?;
+    let s = p.rewrap(&p.staff_session(crate::staff::DEFAULT_OPERATOR)?, progress)?;
     let seconds = t.elapsed().as_secs_f64();
     let disk_bytes_after = dir_size(&db_dir);
     let data_keys = wrapped.len() as u64;
     if s.rewrapped != data_keys {
-        return Err(EngineError::Invalid(format!(
+        return Err(EngineError::Internal(format!(
             "bench rewrap moved {} data keys, expected {data_keys}",
             s.rewrapped
         )));
@@ -1032,13 +1037,14 @@ pub fn bench_rewrap(catalog_text: &str, subjects: u64, work: &Path, progress: &d
         let (k, v) = kv?;
         values.push((crate::layout::raw_key(Tree::Records.tag(), &k), v));
     }
+    let ks = p.keys();
     let old: Vec<&credseal_crypto::Kek> = classes
         .iter()
-        .map(|c| p.keys.kek(c, 1).ok_or_else(|| EngineError::Invalid("v1".into())))
+        .map(|c| ks.kek(c, 1).ok_or_else(|| EngineError::NotFound("KEK v1".into())))
         .collect::<Result<_>>()?;
     let new: Vec<&credseal_crypto::Kek> = classes
         .iter()
-        .map(|c| p.keys.kek(c, 2).ok_or_else(|| EngineError::Invalid("v2".into())))
+        .map(|c| ks.kek(c, 2).ok_or_else(|| EngineError::NotFound("KEK v2".into())))
         .collect::<Result<_>>()?;
     let ix: std::collections::HashMap<&str, usize> = classes.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
 
@@ -1049,12 +1055,12 @@ pub fn bench_rewrap(catalog_text: &str, subjects: u64, work: &Path, progress: &d
         let i = ix[class.as_str()];
         let ctx = DekContext { blind, class };
         let dek = credseal_crypto::unwrap_dek(old[i], &ctx, w)
-            .map_err(|e| EngineError::Invalid(format!("floor unwrap: {e}")))?;
+            .map_err(|e| EngineError::Internal(format!("floor unwrap: {e}")))?;
         std::hint::black_box(credseal_crypto::wrap_dek(new[i], 2, &ctx, &dek));
     }
     let db = credseal_store::sled_config(&floor_dir)
         .open()
-        .map_err(|e| EngineError::Invalid(format!("floor database: {e}")))?;
+        .map_err(|e| EngineError::Internal(format!("floor database: {e}")))?;
     floor_write(&db, &values, REWRAP_BATCH_FOR_FLOOR)?;
     let floor_seconds = t.elapsed().as_secs_f64();
     let n = data_keys as f64;
@@ -1125,7 +1131,7 @@ pub fn bench_trace(fingerprints: u64, leak_items: u64, work: &Path, progress: &d
         .take(PER as usize)
         .collect();
     if fields.len() < PER as usize {
-        return Err(EngineError::Invalid(
+        return Err(EngineError::Internal(
             "the catalogue has fewer than ten text fields".into(),
         ));
     }
@@ -1133,7 +1139,7 @@ pub fn bench_trace(fingerprints: u64, leak_items: u64, work: &Path, progress: &d
     let subjects = (disclosures / 5).max(1);
     let subject_of = |i: u64| (i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 17) % subjects;
     let value = |s: u64, f: &str| format!("{f} of subject {s}");
-    let now = crate::now_unix();
+    let now = crate::clock::Clock::now(&crate::SystemClock)?;
     progress.stage("storing disclosures", disclosures);
     let t = Instant::now();
     let mut i = 0;

@@ -40,9 +40,9 @@ use crate::staff::StaffRole;
 /// Meta key of the encrypted canary set.
 const META_CANARIES: &[u8] = b"canaries";
 /// Trace-key label of the canary set's encryption key.
-pub const CANARY_KEY_LABEL: &[u8] = b"credseal:v1:canary-key";
+pub(crate) const CANARY_KEY_LABEL: &[u8] = b"credseal:v1:canary-key";
 /// AAD prefix of the canary set (followed by the origin).
-pub const CANARY_AAD: &[u8] = b"credseal:v1:canaries";
+pub(crate) const CANARY_AAD: &[u8] = b"credseal:v1:canaries";
 /// The set is padded to a multiple of this many entries.
 const PAD_TO: usize = 64;
 /// Most canaries planted at once.
@@ -143,7 +143,7 @@ fn synthetic_person(catalog: &Catalog) -> Result<(SubjectId, Vec<serde_json::Val
     let born = date_between((1960, 1, 1), (2000, 12, 31));
     let (y, m, d) = born.ymd();
     let subject = SubjectId::resident_from_body(&format!("{region}{y:04}{m:02}{d:02}{:03}", random_u64() % 1000))
-        .ok_or_else(|| EngineError::Invalid("could not form a subject id".into()))?;
+        .ok_or_else(|| EngineError::Internal("could not form a synthetic subject id".into()))?;
     let name = format!("{}{}{}", pick(&SURNAMES), pick(&GIVEN), pick(&GIVEN));
     // Identity always (if the catalogue has it), then up to two other classes.
     let mut classes: Vec<&str> = catalog.classes.keys().map(String::as_str).collect();
@@ -210,7 +210,7 @@ fn synthetic_person(catalog: &Catalog) -> Result<(SubjectId, Vec<serde_json::Val
             "fields": fields,
         });
         Record::from_json(&line, catalog).map_err(|issues| {
-            EngineError::Invalid(format!(
+            EngineError::Internal(format!(
                 "a synthetic {class} record does not fit the catalogue ({} problems, first in field {})",
                 issues.len(),
                 issues.first().map_or("?", |i| i.field.as_str())
@@ -223,7 +223,7 @@ fn synthetic_person(catalog: &Catalog) -> Result<(SubjectId, Vec<serde_json::Val
 
 impl Platform {
     fn canary_key(&self) -> Zeroizing<[u8; 32]> {
-        Zeroizing::new(self.keys.trace_key.digest(CANARY_KEY_LABEL, &[]))
+        Zeroizing::new(self.keys().trace_key.digest(CANARY_KEY_LABEL, &[]))
     }
 
     fn canary_aad(&self) -> Vec<u8> {
@@ -314,14 +314,20 @@ impl Platform {
         let digest = credseal_crypto::sha256(format!("count={count}").as_bytes());
         let officer = self.verify_staff_request(request, StaffRole::Officer, "canary-plant", &digest, now)?;
         if count == 0 || count > MAX_PLANT {
-            return Err(EngineError::Invalid(format!("--count must be 1..={MAX_PLANT}")));
+            return Err(EngineError::invalid(
+                "canary count",
+                format!("{count} is not in 1..={MAX_PLANT}"),
+            ));
         }
         let mut set: BTreeSet<BlindId> = self.canaries()?.iter().copied().collect();
         let mut file = tempfile::Builder::new()
             .prefix("credseal-canary-")
             .suffix(".jsonl")
             .tempfile()
-            .map_err(|e| EngineError::Invalid(format!("temporary file: {e}")))?;
+            .map_err(|e| EngineError::Io {
+                path: std::env::temp_dir(),
+                detail: format!("temporary file: {e}"),
+            })?;
         let mut planted = BTreeSet::new();
         let mut subjects = Vec::with_capacity(count as usize);
         let mut records = 0u64;
@@ -329,7 +335,9 @@ impl Platform {
         while planted.len() < count as usize {
             tries += 1;
             if tries > count as usize * 20 + 100 {
-                return Err(EngineError::Invalid("could not find unused subject ids".into()));
+                return Err(EngineError::Internal(
+                    "could not find unused synthetic subject ids".into(),
+                ));
             }
             let (subject, lines) = synthetic_person(&self.catalog)?;
             let blind = self.blind(&subject);
@@ -368,7 +376,7 @@ impl Platform {
                 now,
             )?
             .pop()
-            .ok_or_else(|| EngineError::Invalid("no receipt".into()))?;
+            .ok_or_else(|| EngineError::Internal("the receipt log returned no receipt".into()))?;
         Ok(PlantReport {
             planted: count,
             records,

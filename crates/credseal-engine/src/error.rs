@@ -83,8 +83,9 @@ pub enum EngineError {
         /// Why.
         source: KeystoreError,
     },
-    /// The keystore holds the public demo keys and `--demo` was not given.
-    #[error("{}: this keystore holds the public demo keys from keys-example/; refusing to use it without --demo", path.display())]
+    /// The keystore holds the public demo keys and the caller did not allow them
+    /// ([`crate::OpenOptions::allow_demo_keys`]).
+    #[error("{}: this keystore holds the public demo keys from keys-example/; refusing to use it", path.display())]
     DemoKeysRefused {
         /// The keystore file.
         path: PathBuf,
@@ -123,23 +124,74 @@ pub enum EngineError {
     #[error("{0}")]
     Ingest(Box<IngestReport>),
     /// An earlier ingest was interrupted.
-    #[error("an earlier ingest was interrupted before it finished; run the same ingest again to complete it")]
+    #[error("an earlier ingest was interrupted before it finished")]
     IngestPending,
-    /// A request named something that does not exist.
+    /// A request named something that does not exist (a class, a version, a subject).
     #[error("{0}")]
     NotFound(String),
-    /// A request was malformed.
+    /// The request would replace something that exists already (a trusted key, an
+    /// enrolment) and the caller did not ask to replace it.
+    #[error("{what}")]
+    Conflict {
+        /// What exists already.
+        what: String,
+    },
+    /// The caller's input is malformed or out of range.
+    #[error("{what}: {detail}")]
+    Invalid {
+        /// Which input (an option, a file, a field of an order).
+        what: String,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// The platform is not in a state that allows this yet (no authority key trusted, a
+    /// KEK version still in use).
     #[error("{0}")]
-    Invalid(String),
+    NotReady(String),
+    /// This platform trusts no authority key yet, so no department query can be checked.
+    #[error("this platform trusts no authority key yet")]
+    NoAuthority,
+    /// A KEK version cannot be retired while data keys still use it.
+    #[error("{data_keys} data key(s) of class {class} still use KEK v{version}")]
+    KekInUse {
+        /// The class.
+        class: String,
+        /// The KEK version.
+        version: u32,
+        /// How many data keys use it.
+        data_keys: u64,
+    },
     /// The receipt log could not be written; nothing was released.
     #[error("the receipt log could not be written, so nothing was released: {0}")]
     LogWrite(String),
+    /// The receipt queue is full: nothing was queued or done; try again shortly.
+    #[error("the receipt queue is full ({capacity} receipts waiting); nothing was done, try again shortly")]
+    Pushback {
+        /// The queue's capacity in receipts.
+        capacity: usize,
+    },
+    /// The clock cannot say the time (set before 1970, or a test clock set to no time).
+    #[error("no time: {detail}")]
+    Clock {
+        /// Why.
+        detail: String,
+    },
     /// An object failed verification (a sealed answer that does not open, a forged file).
     #[error("verification failed: {0}")]
     Verification(String),
-    /// The caller is not allowed to do this (a staff request by a key not enrolled).
-    #[error("access denied: {0}")]
-    Denied(String),
+    /// The caller is not allowed to do this (a staff request by a key not enrolled, missing
+    /// approvals).
+    #[error("access denied ({code}): {detail}")]
+    Denied {
+        /// A stable reason code (`staff_not_enrolled`, `approvals_missing`, ...).
+        code: &'static str,
+        /// What was refused and why.
+        detail: String,
+    },
+    /// The platform failed internally (a poisoned lock, a failed worker thread, a sealing
+    /// or encoding failure); not the caller's fault.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl EngineError {
@@ -156,8 +208,12 @@ impl EngineError {
                 _ => ErrorClass::Verification,
             },
             Self::Store(StoreError::Corrupt { .. }) => ErrorClass::Verification,
-            Self::Invalid(_) => ErrorClass::Usage,
-            Self::Denied(_) => ErrorClass::Denied,
+            Self::Invalid { .. }
+            | Self::Conflict { .. }
+            | Self::NotReady(_)
+            | Self::NoAuthority
+            | Self::KekInUse { .. } => ErrorClass::Usage,
+            Self::Denied { .. } => ErrorClass::Denied,
             _ => ErrorClass::Error,
         }
     }
@@ -169,18 +225,22 @@ impl EngineError {
         }
     }
 
-    /// Optional advice on how to fix it, printed as `hint:`.
-    pub fn hint(&self) -> Option<&'static str> {
-        match self {
-            Self::NotADataDir { .. } => Some("create one with `credseal init --data DIR --catalog FILE --origin NAME`"),
-            Self::Keystore {
-                source: KeystoreError::WrongPassphrase,
-                ..
-            } => Some("the passphrase comes from CREDSEAL_PASSPHRASE, --passphrase-file, or the terminal prompt"),
-            Self::DemoKeysRefused { .. } => Some("demo keys are public; create a real platform with `credseal init`"),
-            Self::Store(StoreError::Locked { .. }) => Some("another credseal process is using this data directory"),
-            _ => None,
+    pub(crate) fn invalid(what: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self::Invalid {
+            what: what.into(),
+            detail: detail.into(),
         }
+    }
+
+    pub(crate) fn denied(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::Denied {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub(crate) fn poisoned(what: &str) -> Self {
+        Self::Internal(format!("the {what} lock is poisoned (a thread panicked holding it)"))
     }
 }
 

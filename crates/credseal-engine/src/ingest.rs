@@ -78,7 +78,7 @@ fn ingest_receipt(blind: BlindId, source: String, correction: bool, event: Event
 /// Longest accepted line, in bytes.
 pub const MAX_LINE: usize = 1 << 20;
 /// Most errors kept in a report (the rest are counted).
-pub const MAX_REPORTED: usize = 1000;
+pub(crate) const MAX_REPORTED: usize = 1000;
 /// Records per write batch (small in unit tests, to cross many batches).
 const BATCH_RECORDS: usize = if cfg!(test) { 64 } else { 4096 };
 const SUBJECT_CACHE: usize = 1 << 14;
@@ -511,7 +511,7 @@ where
         merged_ok?;
         let end = read.map_err(|e| EngineError::io(path, e))?;
         if end.chunks != merged {
-            return Err(EngineError::Invalid(format!(
+            return Err(EngineError::Internal(format!(
                 "{}: ingest lost lines between its threads",
                 path.display()
             )));
@@ -799,6 +799,7 @@ impl Platform {
         random: &mut KeyPool,
         chunk: Chunk,
     ) -> SealedChunk {
+        let ks = self.keys();
         let mut recs = Vec::new();
         // Per (subject, class) pair of the chunk: its candidate (None: no KEK for the class),
         // and the record that made it.
@@ -827,7 +828,7 @@ impl Platform {
                 match made_by.iter().enumerate().rev().take(16).find(same) {
                     Some((g, _)) => candidates[g].as_ref().map(|_| g),
                     None => {
-                        let candidate = self.keys.primary_kek(&class).map(|(v, kek)| {
+                        let candidate = ks.primary_kek(&class).map(|(v, kek)| {
                             let dek = random.dek();
                             let ctx = DekContext {
                                 blind: &p.blind,
@@ -876,17 +877,34 @@ impl Platform {
     /// the error lists every problem. A record that was shredded is refused
     /// ([`Platform::ingest_file_with`] can allow it).
     pub fn ingest_file(&self, path: &Path, progress: &dyn Progress) -> Result<IngestSummary> {
-        self.ingest_file_with(path, progress, IngestOptions::default())
+        self.ingest_inner(path, progress, IngestOptions::default(), crate::staff::DEFAULT_OPERATOR)
     }
 
-    /// [`Platform::ingest_file`] with options.
-    pub fn ingest_file_with(&self, path: &Path, progress: &dyn Progress, opts: IngestOptions) -> Result<IngestSummary> {
+    /// [`Platform::ingest_file`] with options, run by the officer of `session` (named in
+    /// the receipts of shredded records let in again).
+    pub fn ingest_file_with(
+        &self,
+        session: &crate::StaffSession,
+        path: &Path,
+        progress: &dyn Progress,
+        opts: IngestOptions,
+    ) -> Result<IngestSummary> {
+        self.ingest_inner(path, progress, opts, session.officer())
+    }
+
+    fn ingest_inner(
+        &self,
+        path: &Path,
+        progress: &dyn Progress,
+        opts: IngestOptions,
+        officer: &str,
+    ) -> Result<IngestSummary> {
         let name = path.display().to_string();
         let open = || File::open(path).map_err(|e| EngineError::io(path, e));
         let total = open()?.metadata().map(|m| m.len()).unwrap_or(0);
         // The index key, expanded once for this ingest (see `Blinder` on what that keeps);
         // dropped when the ingest ends.
-        let blinder = Blinder::new(&self.keys.index_key);
+        let blinder = Blinder::new(&self.keys().index_key);
         // Pass 1: validate everything, write nothing.
         progress.stage("validating", total);
         let mut seen: HashMap<PlaceHash, Seen> = HashMap::new();
@@ -1037,7 +1055,7 @@ impl Platform {
         let _writer = self
             .write_lock
             .lock()
-            .map_err(|_| EngineError::Invalid("a writer panicked".into()))?;
+            .map_err(|_| EngineError::Internal("an ingest writer thread panicked".into()))?;
         let mut marker = Batch::new();
         marker.put(Tree::Meta, layout::META_INGEST_PENDING, digest.to_vec());
         self.store.apply(marker)?;
@@ -1063,6 +1081,7 @@ impl Platform {
                 ack_rx,
                 progress,
                 reingest,
+                officer,
             );
             let w = writer.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
             // The writer's own error first: it explains why sending to it failed.
@@ -1093,8 +1112,10 @@ impl Platform {
         acks: Receiver<u64>,
         progress: &dyn Progress,
         reingest: HashSet<Vec<u8>>,
+        officer: &str,
     ) -> Result<()> {
         let mut w = Writing {
+            officer: officer.to_string(),
             reingest,
             chunk: 0,
             pending: HashMap::new(),
@@ -1118,9 +1139,10 @@ impl Platform {
                 for r in recs {
                     match r {
                         ToWrite::Changed(no) => {
-                            return Err(EngineError::Invalid(format!(
-                                "{name}: the file changed while it was being ingested (line {no}); run the ingest again"
-                            )));
+                            return Err(EngineError::invalid(
+                                name.to_string(),
+                                format!("the file changed while it was being ingested (line {no})"),
+                            ));
                         }
                         ToWrite::Record(p) => self.write_record(&mut w, summary, *p, &mut candidates)?,
                     }
@@ -1129,9 +1151,10 @@ impl Platform {
             },
         )?;
         if end.digest != *digest {
-            return Err(EngineError::Invalid(format!(
-                "{name}: the file changed while it was being ingested; run the ingest again"
-            )));
+            return Err(EngineError::invalid(
+                name.to_string(),
+                "the file changed while it was being ingested",
+            ));
         }
         self.send_batch(&mut w, true)
     }
@@ -1172,7 +1195,7 @@ impl Platform {
         if !ps.deks.contains_key(class) {
             let dek = match ps.recs.classes.get(class) {
                 Some(b) => PendingDek {
-                    dek: self.unwrap_dek(&p.blind, class, &b.wrapped_dek)?,
+                    dek: self.unwrap_dek(&self.keys(), &p.blind, class, &b.wrapped_dek)?,
                     candidate: None,
                 },
                 None => {
@@ -1185,8 +1208,9 @@ impl Platform {
                         Some((g, c)) => (c.dek, c.kek_version, c.wrapped, Some((w.chunk, g))),
                         None => {
                             let dek = Dek::generate();
-                            let (v, kek) = self.keys.primary_kek(class).ok_or_else(|| {
-                                EngineError::Invalid(format!("the keystore holds no key for class {class:?}"))
+                            let ks = self.keys();
+                            let (v, kek) = ks.primary_kek(class).ok_or_else(|| {
+                                EngineError::NotFound(format!("the keystore holds no key for class {class:?}"))
                             })?;
                             let wr = credseal_crypto::wrap_dek(kek, v, &DekContext { blind: &p.blind, class }, &dek);
                             (dek, v, wr, None)
@@ -1246,7 +1270,7 @@ impl Platform {
                 *new.entry(cv).or_default() += 1;
             }
             for ((source, correction), event) in p.events {
-                receipts.push(ingest_receipt(blind, source, correction, event, &self.operator));
+                receipts.push(ingest_receipt(blind, source, correction, event, &w.officer));
             }
             untombed.extend(p.untombed);
             subjects.push((blind, p.recs));
@@ -1281,7 +1305,7 @@ impl Platform {
         // A closed channel means the writer stopped on an error; the caller reports it.
         w.jobs
             .send(job)
-            .map_err(|_| EngineError::Invalid("the ingest writer stopped".into()))
+            .map_err(|_| EngineError::Internal("the ingest writer thread stopped".into()))
     }
 
     /// The writer thread: applies the batches in order, acknowledging each.
@@ -1305,7 +1329,7 @@ impl Platform {
                 batch.delete(Tree::Meta, layout::META_INGEST_PENDING);
             }
             // The records and their receipts in one atomic, durable commit of the log.
-            self.append_receipts_with(job.receipts, batch, crate::now_unix())?;
+            self.append_receipts_with(job.receipts, batch, self.now()?)?;
             let _ = acks.send(job.seq);
         }
         Ok(())
@@ -1329,6 +1353,8 @@ struct Writing {
     in_flight: VecDeque<(u64, HashSet<BlindId>)>,
     jobs: SyncSender<WriteJob>,
     acks: Receiver<u64>,
+    /// The officer named if shredded records are let in again.
+    officer: String,
 }
 
 impl Writing {
@@ -1352,7 +1378,7 @@ impl Writing {
             self.applied = self
                 .acks
                 .recv()
-                .map_err(|_| EngineError::Invalid("the ingest writer stopped".into()))?;
+                .map_err(|_| EngineError::Internal("the ingest writer thread stopped".into()))?;
         }
         self.in_flight.retain(|(seq, _)| *seq > self.applied);
         Ok(())
@@ -1383,8 +1409,9 @@ impl Platform {
         let Some(e) = bundle.find(&p.rkey, p.version) else {
             return Ok((Stored::Absent, true));
         };
-        let dek = self.unwrap_dek(&p.blind, &p.class, &bundle.wrapped_dek)?;
-        let (stored, _) = self.open_body(&dek, &p.blind, &p.class, e)?;
+        let ks = self.keys();
+        let dek = self.unwrap_dek(&ks, &p.blind, &p.class, &bundle.wrapped_dek)?;
+        let (stored, _) = self.open_body(&ks, &dek, &p.blind, &p.class, e)?;
         // At the same place (subject, class, record id, version), records are equal exactly
         // when the encodings of their bodies are.
         Ok((
@@ -1547,7 +1574,7 @@ mod tests {
         assert_eq!(p.verify_store().unwrap(), (all.len() as u64, records as u64));
         for l in second.iter().chain(&early) {
             let r = parse(l);
-            assert!(p.records(&r.subject, &r.class).unwrap().contains(&r));
+            assert!(p.read_unreceipted(&r.subject, &r.class).unwrap().contains(&r));
         }
         let status = p.key_status().unwrap();
         let counted: u64 = status.iter().flat_map(|c| c.versions.iter()).map(|v| v.data_keys).sum();

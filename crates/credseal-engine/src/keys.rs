@@ -52,7 +52,7 @@ impl Platform {
     /// written in the same atomic batch as the data keys; `verify_store` recounts them).
     pub fn key_status(&self) -> Result<Vec<ClassKeyStatus>> {
         let mut out = Vec::new();
-        for (class, keys) in &self.keys.classes {
+        for (class, keys) in &self.keys().classes {
             let mut versions = Vec::new();
             for (v, e) in &keys.versions {
                 let n = self.dek_count(class, *v)?;
@@ -110,7 +110,7 @@ impl Platform {
     /// newer one. A newer one without its event's receipt (a crash between writing the
     /// keystore and the receipt) gets a receipt saying so.
     pub(crate) fn check_generation(&self) -> Result<()> {
-        let have = self.keys.generation;
+        let have = self.keys().generation;
         let seen = self.seen_generation()?;
         match seen {
             Some(s) if s > have => Err(EngineError::KeystoreRollback {
@@ -127,7 +127,9 @@ impl Platform {
                 Ok(())
             }
             Some(s) => {
+                // At open no officer has named themselves yet: the platform's own session.
                 let r = self.admin_receipt(
+                    &crate::StaffSession::at_open(),
                     Action::KeyEvent,
                     format!("a newer keystore found at open (the database had seen generation {s})"),
                     None,
@@ -147,21 +149,37 @@ impl Platform {
     /// Commits a key event's receipt together with `batch` and the keystore generation.
     pub(crate) fn commit_key_event(&self, mut r: crate::log::NewReceipt, mut batch: Batch) -> Result<()> {
         // The log shows auditors the keystore's generation history too.
-        r.detail
-            .push_str(&format!("; keystore generation {}", self.keys.generation));
-        self.put_authenticated(
-            &mut batch,
-            layout::META_KEYSTORE_GENERATION,
-            &self.keys.generation.to_be_bytes(),
-        );
-        self.append_receipts_with(vec![r], batch, crate::now_unix())?;
+        let generation = self.keys().generation;
+        r.detail.push_str(&format!("; keystore generation {generation}"));
+        self.put_authenticated(&mut batch, layout::META_KEYSTORE_GENERATION, &generation.to_be_bytes());
+        self.append_receipts_with(vec![r], batch, self.now()?)?;
         Ok(())
     }
 
-    /// Writes `keys` as the new keystore (generation raised by one, the file replaced
-    /// atomically, mode 0600) and uses it from now on.
-    pub(crate) fn replace_keystore(&mut self, mut keys: Keystore, pass: &Passphrase) -> Result<()> {
-        keys.generation = self.keys.generation + 1;
+    /// Changes the keystore: `edit` works on a copy of the current one, which is then
+    /// written as the new keystore (generation raised by one, the file replaced atomically,
+    /// mode 0600) and used from now on. Changes are serialised; a failure changes nothing.
+    pub(crate) fn update_keystore<T>(
+        &self,
+        pass: &Passphrase,
+        edit: impl FnOnce(&mut Keystore) -> Result<T>,
+    ) -> Result<T> {
+        let _k = self
+            .key_lock
+            .lock()
+            .map_err(|_| EngineError::poisoned("keystore update"))?;
+        let current = self.keys();
+        let mut keys = (*current).clone();
+        let out = edit(&mut keys)?;
+        keys.generation = current.generation + 1;
+        drop(current);
+        self.write_keystore(&keys, pass)?;
+        self.swap_keys(keys);
+        Ok(out)
+    }
+
+    /// Writes `keys` to the keystore file, if the platform is on disk.
+    fn write_keystore(&self, keys: &Keystore, pass: &Passphrase) -> Result<()> {
         if let Some(path) = self.keystore_path() {
             let sealed = keys.seal(pass).map_err(|source| EngineError::Keystore {
                 path: path.clone(),
@@ -176,7 +194,6 @@ impl Platform {
             })?;
             crate::fsutil::replace(&path, &sealed, 0o600)?;
         }
-        self.keys = keys;
         Ok(())
     }
 
@@ -206,10 +223,10 @@ impl Platform {
         b: &mut crate::bundle::Bundle,
         old: &Dek,
     ) -> Result<u32> {
-        let (primary, kek) = self
-            .keys
+        let ks = self.keys();
+        let (primary, kek) = ks
             .primary_kek(class)
-            .ok_or_else(|| EngineError::Invalid(format!("the keystore holds no key for class {class:?}")))?;
+            .ok_or_else(|| EngineError::NotFound(format!("the keystore holds no key for class {class:?}")))?;
         let new = Dek::generate();
         for e in b.entries.iter_mut() {
             let ctx = RecordContext {
@@ -232,24 +249,27 @@ impl Platform {
 
     /// Makes a new KEK version of `class` primary: new data keys are wrapped with it at
     /// once; data keys under older versions stay readable. Returns the new version.
-    pub fn rotate_class(&mut self, class: &str, pass: &Passphrase) -> Result<u32> {
-        let mut keys = self.keys.clone();
-        let ck = keys
-            .classes
-            .get_mut(class)
-            .ok_or_else(|| EngineError::NotFound(format!("class {class:?} is not in the keystore")))?;
-        let old = ck.primary;
-        let new = ck.versions.keys().max().copied().unwrap_or(0).max(old) + 1;
-        ck.versions.insert(
-            new,
-            KekEntry {
-                kek: Kek::generate(),
-                created: crate::now_unix(),
-            },
-        );
-        ck.primary = new;
-        self.replace_keystore(keys, pass)?;
+    pub fn rotate_class(&self, session: &crate::StaffSession, class: &str, pass: &Passphrase) -> Result<u32> {
+        let now = self.now()?;
+        let (old, new) = self.update_keystore(pass, |keys| {
+            let ck = keys
+                .classes
+                .get_mut(class)
+                .ok_or_else(|| EngineError::NotFound(format!("class {class:?} is not in the keystore")))?;
+            let old = ck.primary;
+            let new = ck.versions.keys().max().copied().unwrap_or(0).max(old) + 1;
+            ck.versions.insert(
+                new,
+                KekEntry {
+                    kek: Kek::generate(),
+                    created: now,
+                },
+            );
+            ck.primary = new;
+            Ok((old, new))
+        })?;
         let mut r = self.admin_receipt(
+            session,
             Action::KeyEvent,
             format!("rotate {class}: KEK v{new} is primary (was v{old})"),
             None,
@@ -262,13 +282,11 @@ impl Platform {
     /// Re-wraps every data key not under its class's primary KEK version, in atomic batches
     /// of subjects (bundles and counters together). Records are not touched. Safe to stop at
     /// any moment and run again: it finds what is left.
-    pub fn rewrap(&self, progress: &dyn crate::Progress) -> Result<RewrapSummary> {
-        let _w = self
-            .write_lock
-            .lock()
-            .map_err(|_| EngineError::Invalid("a writer panicked".into()))?;
+    pub fn rewrap(&self, session: &crate::StaffSession, progress: &dyn crate::Progress) -> Result<RewrapSummary> {
+        let _w = self.write_lock.lock().map_err(|_| EngineError::poisoned("write"))?;
+        let ks = self.keys();
         let mut todo = 0;
-        for (class, ck) in &self.keys.classes {
+        for (class, ck) in &ks.classes {
             for v in ck.versions.keys().filter(|v| **v != ck.primary) {
                 todo += self.dek_count(class, *v)?;
             }
@@ -300,7 +318,7 @@ impl Platform {
                 })?;
                 let mut dirty = false;
                 for (class, b) in recs.classes.iter_mut() {
-                    let Some((primary, kek)) = self.keys.primary_kek(class) else {
+                    let Some((primary, kek)) = ks.primary_kek(class) else {
                         continue;
                     };
                     let from =
@@ -311,7 +329,7 @@ impl Platform {
                     if from == primary {
                         continue;
                     }
-                    let dek = self.unwrap_dek(&blind, class, &b.wrapped_dek)?;
+                    let dek = self.unwrap_dek(&ks, &blind, class, &b.wrapped_dek)?;
                     b.wrapped_dek = credseal_crypto::wrap_dek(kek, primary, &DekContext { blind: &blind, class }, &dek);
                     *delta.entry((class.clone(), from)).or_default() -= 1;
                     *delta.entry((class.clone(), primary)).or_default() += 1;
@@ -333,6 +351,7 @@ impl Platform {
         summary.moves = moves.into_iter().map(|((c, f, t), n)| (c, f, t, n)).collect();
         if summary.rewrapped > 0 {
             let mut r = self.admin_receipt(
+                session,
                 Action::KeyEvent,
                 format!(
                     "rewrap: {} data keys moved to their class's primary KEK",
@@ -350,19 +369,27 @@ impl Platform {
     /// primary or any data key still uses it; then removed from the keystore (zeroized) and
     /// the keystore rewritten.
     pub fn retire_version(
-        &mut self,
+        &self,
+        session: &crate::StaffSession,
         class: &str,
         version: u32,
         pass: &Passphrase,
         approved: &crate::approval::Approved,
     ) -> Result<()> {
         approved.require(&crate::approval::Operation::retire(class, version))?;
-        self.retire_inner(class, version, pass, &approved.note())
+        self.retire_inner(session, class, version, pass, &approved.note())
     }
 
-    pub(crate) fn retire_inner(&mut self, class: &str, version: u32, pass: &Passphrase, why: &str) -> Result<()> {
-        let ck = self
-            .keys
+    pub(crate) fn retire_inner(
+        &self,
+        session: &crate::StaffSession,
+        class: &str,
+        version: u32,
+        pass: &Passphrase,
+        why: &str,
+    ) -> Result<()> {
+        let ks = self.keys();
+        let ck = ks
             .classes
             .get(class)
             .ok_or_else(|| EngineError::NotFound(format!("class {class:?} is not in the keystore")))?;
@@ -372,22 +399,27 @@ impl Platform {
             )));
         }
         if ck.primary == version {
-            return Err(EngineError::Invalid(format!(
-                "KEK v{version} is the primary version of class {class}; rotate the class first"
+            return Err(EngineError::NotReady(format!(
+                "KEK v{version} is the primary version of class {class}; a newer version must be made primary first"
             )));
         }
         let n = self.dek_count(class, version)?;
         if n > 0 {
-            return Err(EngineError::Invalid(format!(
-                "{n} data key(s) of class {class} still use KEK v{version}; run `credseal keys rewrap` first"
-            )));
+            return Err(EngineError::KekInUse {
+                class: class.to_string(),
+                version,
+                data_keys: n,
+            });
         }
-        let mut keys = self.keys.clone();
+        drop(ks);
         // The removed entry's key is zeroized when dropped (`Kek` zeroizes on drop), here
-        // and in the old keystore value replaced below.
-        drop(keys.classes.get_mut(class).and_then(|c| c.versions.remove(&version)));
-        self.replace_keystore(keys, pass)?;
+        // and in the old keystore value once the last operation using it ends.
+        self.update_keystore(pass, |keys| {
+            drop(keys.classes.get_mut(class).and_then(|c| c.versions.remove(&version)));
+            Ok(())
+        })?;
         let mut r = self.admin_receipt(
+            session,
             Action::KeyEvent,
             format!("retire {class} KEK v{version}: destroyed ({why})"),
             None,
@@ -403,15 +435,13 @@ impl Platform {
     /// one atomic write with the receipt in the subject's chain.
     pub fn rekey(
         &self,
+        session: &crate::StaffSession,
         subject: &credseal_core::SubjectId,
         class: &str,
         approved: &crate::approval::Approved,
     ) -> Result<u64> {
         approved.require(&crate::approval::Operation::rekey(subject, class))?;
-        let _w = self
-            .write_lock
-            .lock()
-            .map_err(|_| EngineError::Invalid("a writer panicked".into()))?;
+        let _w = self.write_lock.lock().map_err(|_| EngineError::poisoned("write"))?;
         let blind = self.blind(subject);
         let mut recs = self
             .load_subject(&blind)?
@@ -424,7 +454,7 @@ impl Platform {
             what: format!("data key of subject {} class {class}", layout::short(&blind)),
             detail: e.to_string(),
         })?;
-        let old = self.unwrap_dek(&blind, class, &b.wrapped_dek)?;
+        let old = self.unwrap_dek(&self.keys(), &blind, class, &b.wrapped_dek)?;
         let primary = self.reseal_class(&blind, class, b, &old)?;
         let n = b.entries.len() as u64;
         drop(old);
@@ -435,6 +465,7 @@ impl Platform {
         *delta.entry((class.to_string(), primary)).or_insert(0) += 1;
         self.put_dek_counts(&mut batch, delta)?;
         let mut r = self.admin_receipt(
+            session,
             Action::KeyEvent,
             format!(
                 "re-key {class}: new data key, {n} record(s) re-encrypted ({})",

@@ -16,7 +16,7 @@ use crate::error::{EngineError, Result};
 /// Largest leak file accepted (64 MiB).
 pub const MAX_LEAK_BYTES: usize = 64 << 20;
 /// Most issues kept in a report (the rest are counted).
-pub const MAX_ISSUES: usize = 1000;
+pub(crate) const MAX_ISSUES: usize = 1000;
 /// First line of a CSV export, followed by ` format=1 origin=<origin> disclosure=<index> query=<hex>`.
 pub const CSV_MARK: &str = "# credseal-export";
 /// Key of the mark object in a JSON export.
@@ -350,17 +350,17 @@ fn rows_of(text: &str, leak: &mut Leak) -> Vec<Row> {
 /// Parses a leak file against the catalogue.
 pub(crate) fn parse_leak(bytes: &[u8], catalog: &Catalog) -> Result<Leak> {
     if bytes.len() > MAX_LEAK_BYTES {
-        return Err(EngineError::Invalid(format!(
-            "the leak file is over {} MiB; split it",
-            MAX_LEAK_BYTES >> 20
-        )));
+        return Err(EngineError::invalid(
+            "leak file",
+            format!("it is over {} MiB; split it", MAX_LEAK_BYTES >> 20),
+        ));
     }
     let text = std::str::from_utf8(bytes)
         .map_err(|e| {
-            EngineError::Invalid(format!(
-                "the leak file is not UTF-8 (at byte {}); convert it first",
-                e.valid_up_to()
-            ))
+            EngineError::invalid(
+                "leak file",
+                format!("not UTF-8 (at byte {}); convert it first", e.valid_up_to()),
+            )
         })?
         .trim_start_matches('\u{feff}');
     let mut leak = Leak::default();

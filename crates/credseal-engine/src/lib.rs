@@ -13,11 +13,14 @@
 //! # Ok::<(), credseal_engine::EngineError>(())
 //! ```
 
+#![warn(unreachable_pub, unnameable_types)]
+
 mod approval;
 mod audit;
 pub mod bench;
 pub mod bundle;
 mod canary;
+mod clock;
 mod error;
 pub mod fsutil;
 mod ingest;
@@ -40,25 +43,18 @@ pub use audit::{
     SPIKE_FACTOR,
 };
 pub use canary::{AlertSink, CanaryAlert, FLAG_CANARY, MAX_PLANT, PlantReport};
+pub use clock::{Clock, SystemClock, TestClock};
 pub use error::{EngineError, ErrorClass, Result};
 pub use ingest::{IngestError, IngestOptions, IngestReport, IngestSummary, MAX_LINE, NoProgress, Progress};
-pub use keys::{ClassKeyStatus, VersionStatus};
+pub use keys::{ClassKeyStatus, RewrapSummary, VersionStatus};
 pub use leak::{CSV_MARK, ExportMark, JSON_MARK, LeakIssue, MAX_LEAK_BYTES};
-pub use log::{AuditSnapshot, Committed, LogReport, NewReceipt};
+pub use log::{AuditSnapshot, Committed, LogReport, NewReceipt, QUEUE_CAPACITY};
 pub use logkey::{LogKeyStatus, LogRotation};
 pub use platform::{
-    CATALOG_FILE, CONFIG_FILE, Config, DB_DIR, DEFAULT_OPERATOR, InitOptions, KEYSTORE_FILE, KeySource, OpenOptions,
-    Platform, valid_origin,
+    CATALOG_FILE, CONFIG_FILE, Config, DB_DIR, InitOptions, KEYSTORE_FILE, KeySource, OpenOptions, Platform,
+    PolicyConfig, valid_origin,
 };
-pub use query::{ANSWER_LABEL, AnswerBody, PendingAnswer, QueryError, SealedAnswer};
+pub use query::{ANSWER_LABEL, AnswerBody, Grant, PendingAnswer, QueryError, SealedAnswer};
 pub use shred::{CheckedShredOrder, ShredSummary, valid_order_reference};
-pub use staff::{StaffRole, valid_staff_id};
+pub use staff::{DEFAULT_OPERATOR, StaffRole, StaffSession, valid_staff_id};
 pub use trace::{MAX_LISTED, MarkReport, TraceReport, TracedDepartment, TracedDisclosure};
-
-/// Seconds since the Unix epoch.
-pub fn now_unix() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}

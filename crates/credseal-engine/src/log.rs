@@ -87,6 +87,40 @@ struct State {
     /// Tickets whose owner stopped waiting: their results are dropped, not kept in `done`.
     abandoned: std::collections::HashSet<u64>,
     batches: Vec<usize>,
+    /// Places in the queue promised to queries under way ([`Platform::reserve_receipt`]).
+    reserved: usize,
+}
+
+/// Receipts the queue holds (queued and reserved) before enqueueing fails with
+/// [`EngineError::Pushback`]. A commit of this many takes well under a second; a queue
+/// this long means the disk cannot keep up, and callers should back off.
+pub const QUEUE_CAPACITY: usize = 4096;
+
+impl State {
+    /// Whether `n` more receipts fit. A lone batch larger than the whole queue is let in
+    /// when the queue is empty (an ingest's receipts), or it could never be committed.
+    fn has_room(&self, n: usize) -> bool {
+        let held = self.queue.len() + self.reserved;
+        held + n <= QUEUE_CAPACITY || held == 0
+    }
+}
+
+/// A place in the receipt queue held for one receipt: taken before a query writes
+/// anything, so a full queue refuses the query before its token is spent.
+#[derive(Debug)]
+pub(crate) struct Slot<'a> {
+    log: &'a ReceiptLog,
+    held: bool,
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        if self.held
+            && let Ok(mut st) = self.log.state.lock()
+        {
+            st.reserved -= 1;
+        }
+    }
 }
 
 /// Receipts queued for the next group commit ([`Platform::enqueue_receipts`]). Waiting on
@@ -259,7 +293,7 @@ impl MapReader for CachedMap<'_> {
 fn tree_error(e: credseal_c2sp::TreeError<EngineError>, what: &str) -> EngineError {
     match e {
         credseal_c2sp::TreeError::Read(e) => e,
-        e => EngineError::Invalid(format!("{what}: {e}")),
+        e => EngineError::Internal(format!("{what}: {e}")),
     }
 }
 
@@ -410,8 +444,8 @@ impl Drop for Platform {
 impl Platform {
     /// The log's signer (from the keystore's log key; the key name is the origin).
     pub(crate) fn log_signer(&self) -> Result<LogSigner> {
-        LogSigner::from_seed(self.origin(), self.keys.log_seed.expose_secret())
-            .map_err(|e| EngineError::Invalid(format!("log key: {e}")))
+        LogSigner::from_seed(self.origin(), self.keys().log_seed.expose_secret())
+            .map_err(|e| EngineError::Internal(format!("log key: {e}")))
     }
 
     /// The log's verifier key, `name+hexid+base64(0x01‖key)`, which subjects and auditors pin:
@@ -450,15 +484,17 @@ impl Platform {
         self.log.map_nanos.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e9
     }
 
+    /// Keeps every commit waiting until the guard drops (commits hold the subject map while
+    /// they sign and write).
+    pub(crate) fn hold_commits(&self) -> Result<std::sync::MutexGuard<'_, MapCache>> {
+        self.map_cache()
+    }
+
     /// The subject map, brought up to the log's size: on first use, the receipts after the
     /// size the stored map is current at are replayed into it, and its root is checked
     /// against the latest checkpoint's map root.
     fn map_cache(&self) -> Result<std::sync::MutexGuard<'_, MapCache>> {
-        let mut cache = self
-            .log
-            .map
-            .lock()
-            .map_err(|_| EngineError::Invalid("the subject map lock is poisoned".into()))?;
+        let mut cache = self.log.map.lock().map_err(|_| EngineError::poisoned("subject map"))?;
         if !cache.loaded {
             cache.reset();
             if let Err(e) = self.load_map(&mut cache) {
@@ -586,6 +622,26 @@ impl Platform {
         self.log.state.lock().map(|s| s.batches.clone()).unwrap_or_default()
     }
 
+    /// Holds a place in the receipt queue for one receipt, or fails at once with
+    /// [`EngineError::Pushback`] when the queue is full.
+    pub(crate) fn reserve_receipt(&self) -> Result<Slot<'_>> {
+        let mut st = self
+            .log
+            .state
+            .lock()
+            .map_err(|_| EngineError::poisoned("receipt log"))?;
+        if !st.has_room(1) {
+            return Err(EngineError::Pushback {
+                capacity: QUEUE_CAPACITY,
+            });
+        }
+        st.reserved += 1;
+        Ok(Slot {
+            log: &self.log,
+            held: true,
+        })
+    }
+
     /// Appends receipts and returns once they are on disk (flushed) with a checkpoint that
     /// includes them. Concurrent callers share one commit.
     pub fn append_receipts(&self, items: Vec<NewReceipt>, now: u64) -> Result<Vec<Committed>> {
@@ -604,18 +660,40 @@ impl Platform {
             self.store.apply(extra)?;
             return Ok(Vec::new());
         }
-        let tickets = self.enqueue_receipts(items, extra, now)?;
+        let tickets = self.enqueue_receipts(items, extra, now, None)?;
         self.wait_receipts(tickets, now)
     }
 
     /// Queues receipts (and `extra` writes) for the next group commit without waiting.
     /// `now` is the commit time if queueing them starts a commit.
-    pub(crate) fn enqueue_receipts(&self, items: Vec<NewReceipt>, extra: Batch, now: u64) -> Result<Tickets<'_>> {
+    /// A full queue refuses them at once ([`EngineError::Pushback`]), unless `slot` holds
+    /// the place of the one receipt queued.
+    pub(crate) fn enqueue_receipts(
+        &self,
+        items: Vec<NewReceipt>,
+        extra: Batch,
+        now: u64,
+        slot: Option<Slot<'_>>,
+    ) -> Result<Tickets<'_>> {
         let mut st = self
             .log
             .state
             .lock()
-            .map_err(|_| EngineError::Invalid("the receipt log lock is poisoned".into()))?;
+            .map_err(|_| EngineError::poisoned("receipt log"))?;
+        match slot {
+            Some(mut slot) if items.len() == 1 => {
+                // The place becomes the receipt's: released here, under the same lock.
+                slot.held = false;
+                st.reserved -= 1;
+            }
+            _ => {
+                if !st.has_room(items.len()) {
+                    return Err(EngineError::Pushback {
+                        capacity: QUEUE_CAPACITY,
+                    });
+                }
+            }
+        }
         if !extra.is_empty() {
             st.extras.push(extra);
         }
@@ -641,7 +719,7 @@ impl Platform {
     /// Waits until the queued receipts are durable, leading a group commit of everything
     /// queued when no other thread is committing. `now` is the commit time if it leads.
     pub(crate) fn wait_receipts(&self, mut tickets: Tickets<'_>, now: u64) -> Result<Vec<Committed>> {
-        let poisoned = || EngineError::Invalid("the receipt log lock is poisoned".into());
+        let poisoned = || EngineError::poisoned("receipt log");
         let mut st = self.log.state.lock().map_err(|_| poisoned())?;
         loop {
             if tickets.tickets.iter().all(|t| st.done.contains_key(t)) {
@@ -664,7 +742,7 @@ impl Platform {
         mut st: std::sync::MutexGuard<'a, State>,
         now: u64,
     ) -> Result<std::sync::MutexGuard<'a, State>> {
-        let poisoned = || EngineError::Invalid("the receipt log lock is poisoned".into());
+        let poisoned = || EngineError::poisoned("receipt log");
         st.committing = true;
         // Group commit: give queries already under way a moment to join this flush.
         let deadline = std::time::Instant::now() + LINGER;
@@ -742,13 +820,18 @@ impl Platform {
         extras: Vec<Batch>,
         now: u64,
     ) -> Result<(Vec<Committed>, u64)> {
-        let signer = self.log_signer()?;
+        // The map first, then the signer: a log key rotation holds the map while it reads
+        // the tree size and switches the key, so this commit signs with the key that
+        // signs from its start.
+        let mut cache = self.map_cache()?;
+        let ks = self.keys();
+        let signer = LogSigner::from_seed(self.origin(), ks.log_seed.expose_secret())
+            .map_err(|e| EngineError::Internal(format!("log key: {e}")))?;
         let mut overlay: HashMap<u64, Hash> = HashMap::new();
         // Per subject of this commit: counter, head leaf hash and log index of its newest
         // receipt. A subject's earlier head is its value in the subject map.
         let mut heads: HashMap<BlindId, (u64, Hash, u64)> = HashMap::new();
         let mut map_time = std::time::Duration::ZERO;
-        let mut cache = self.map_cache()?;
         let map_reader = CachedMap::new(&*self.store, &cache);
         let mut batch = Batch::new();
         let bulky = !extras.is_empty();
@@ -799,7 +882,7 @@ impl Platform {
             };
             let signed = signer
                 .sign_receipt(&body)
-                .map_err(|e| EngineError::Invalid(format!("receipt: {e}")))?;
+                .map_err(|e| EngineError::Internal(format!("receipt: {e}")))?;
             let leaf = signed.leaf_hash();
             let reader = Hashes {
                 store: &*self.store,
@@ -818,7 +901,7 @@ impl Platform {
                 batch.put_again(*tree, k.clone(), v.clone());
             }
             if let Some(fps) = &it.fingerprints {
-                self.put_fingerprints(&mut batch, index, fps);
+                self.put_fingerprints(&ks, &mut batch, index, fps);
             }
             if let (Some(b), Some(c)) = (&it.subject, chain) {
                 let mut k = vec![SUBJ_CHAIN];
@@ -863,18 +946,14 @@ impl Platform {
         let root = tree_hash(size, &reader).map_err(|e| tree_error(e, "log root"))?;
         let cp = Checkpoint::new(self.origin(), size, root)
             .and_then(|c| c.with_map_root(&map.root))
-            .map_err(|e| EngineError::Invalid(format!("checkpoint: {e}")))?;
+            .map_err(|e| EngineError::Internal(format!("checkpoint: {e}")))?;
         batch.put(
             Tree::Checkpoints,
             be(size).to_vec(),
             signer.sign_checkpoint(&cp).into_bytes(),
         );
         batch.put(Tree::Meta, META_LOG_SIZE.to_vec(), be(size).to_vec());
-        let _view = self
-            .log
-            .view
-            .write()
-            .map_err(|_| EngineError::Invalid("the log view lock is poisoned".into()))?;
+        let _view = self.log.view.write().map_err(|_| EngineError::poisoned("log view"))?;
         let written = if bulky {
             // An ingest's records: flush sled rather than copy them through the write-ahead
             // log. Commits are serialised, so every earlier one is in sled already.
@@ -931,11 +1010,7 @@ impl Platform {
         // The checkpoint, the receipts and the map read under one view: no commit in between.
         // (Lock order: the map, then the view.)
         let cache = self.map_cache()?;
-        let _view = self
-            .log
-            .view
-            .read()
-            .map_err(|_| EngineError::Invalid("the log view lock is poisoned".into()))?;
+        let _view = self.log.view.read().map_err(|_| EngineError::poisoned("log view"))?;
         let Some(note) = self.latest_checkpoint()? else {
             return Err(EngineError::NotFound("the log is empty".into()));
         };
@@ -955,8 +1030,8 @@ impl Platform {
             from_size.filter(|&s| s > 0),
             now,
         )
-        .map(|b| b.with_handovers(self.keys.log_history.clone()))
-        .map_err(|e| EngineError::Invalid(format!("building the bundle: {e}")))
+        .map(|b| b.with_handovers(self.keys().log_history.clone()))
+        .map_err(|e| EngineError::Internal(format!("building the bundle: {e}")))
     }
 }
 
@@ -1082,14 +1157,15 @@ impl Platform {
                 object: credseal_auth::Kind::BundleRequest,
             }));
         }
-        let skew = self.policy.max_skew_secs;
+        let policy = self.policy();
+        let skew = policy.max_skew_secs;
         if b.issued_at > now.saturating_add(skew) {
             return Err(QueryError::Denied(Denial::TokenNotYetValid));
         }
         if now > b.expires_at {
             return Err(QueryError::Denied(Denial::TokenExpired));
         }
-        if b.expires_at.saturating_sub(b.issued_at) > self.policy.max_token_lifetime_secs {
+        if b.expires_at.saturating_sub(b.issued_at) > policy.max_token_lifetime_secs {
             return Err(QueryError::Denied(Denial::LifetimeOverPolicy));
         }
         Ok(self.export_bundle(&self.blind(&subject), Some(b.last_tree_size), now)?)

@@ -59,15 +59,18 @@ impl Platform {
     /// current key. Fails closed if the history does not verify or does not end at the
     /// keystore's current log key.
     pub fn log_key_history(&self) -> Result<KeyHistory> {
-        let current = self.log_signer()?.verifier();
-        let original = match self.keys.log_history.first() {
+        let ks = self.keys();
+        let current = LogSigner::from_seed(self.origin(), ks.log_seed.expose_secret())
+            .map_err(|e| EngineError::Internal(format!("log key: {e}")))?
+            .verifier();
+        let original = match ks.log_history.first() {
             None => current.clone(),
             Some(note) => Handover::verify(note)
                 .map_err(|e| corrupt(format!("handover 1: {e}")))?
                 .old_key()
                 .clone(),
         };
-        let h = KeyHistory::from_handovers(&original, &self.keys.log_history).map_err(|e| corrupt(e.to_string()))?;
+        let h = KeyHistory::from_handovers(&original, &ks.log_history).map_err(|e| corrupt(e.to_string()))?;
         if h.current().vkey() != current.vkey() {
             return Err(corrupt("its last key is not the keystore's log key".into()));
         }
@@ -110,10 +113,16 @@ impl Platform {
     /// names the officers. Subjects that pinned the original key follow the handovers in
     /// their bundles.
     ///
-    /// Takes `&mut self`: no commit can run between reading the tree size and switching the
-    /// key. A crash after the keystore write and before the receipt leaves a consistent log
+    /// Holds the subject map (which every commit holds while it signs) from reading the
+    /// tree size to switching the key, so no commit runs in between. A crash after the keystore write and before the receipt leaves a consistent log
     /// (the next commit is the new key's first; the next open records the newer keystore).
-    pub fn rotate_log_key(&mut self, pass: &Passphrase, approved: &Approved) -> Result<LogRotation> {
+    pub fn rotate_log_key(
+        &self,
+        session: &crate::StaffSession,
+        pass: &Passphrase,
+        approved: &Approved,
+    ) -> Result<LogRotation> {
+        let commits = self.hold_commits()?;
         let old = self.log_signer()?;
         approved.require(&Operation::rotate_log_key(old.key_id()))?;
         let history = self.log_key_history()?;
@@ -123,28 +132,33 @@ impl Platform {
         let (seed, new) = loop {
             let seed = LogKeySeed::generate();
             let new = LogSigner::from_seed(self.origin(), seed.expose_secret())
-                .map_err(|e| EngineError::Invalid(format!("log key: {e}")))?;
+                .map_err(|e| EngineError::Internal(format!("log key: {e}")))?;
             if history.ranges().iter().all(|r| r.key.key_id() != new.key_id()) {
                 break (seed, new);
             }
         };
-        let handover = Handover::sign(&old, &new, from_size).map_err(|e| EngineError::Invalid(format!("{e}")))?;
+        let handover = Handover::sign(&old, &new, from_size)
+            .map_err(|e| EngineError::Internal(format!("log key handover: {e}")))?;
         let mut check = history;
         check
             .push(handover.clone())
-            .map_err(|e| EngineError::Invalid(format!("log key handover: {e}")))?;
-        let mut keys = self.keys.clone();
+            .map_err(|e| EngineError::Internal(format!("log key handover: {e}")))?;
         // The old seed is zeroized when the replaced keystore values drop (`LogKeySeed`
         // zeroizes on drop); the signers holding it drop at the end of this function.
-        keys.log_seed = seed;
-        keys.log_history.push(handover.note().to_string());
-        self.replace_keystore(keys, pass)?;
+        let note = handover.note().to_string();
+        self.update_keystore(pass, move |keys| {
+            keys.log_seed = seed;
+            keys.log_history.push(note);
+            Ok(())
+        })?;
+        drop(commits);
         drop(old);
         let old_vkey = handover.old_key().vkey();
         let new_vkey = new.vkey();
         drop(new);
         let digest = credseal_core::hex(&credseal_crypto::sha256(handover.note().as_bytes()));
         let r = self.admin_receipt(
+            session,
             Action::KeyEvent,
             format!(
                 "log key rotated: {:08x} retired, {new_vkey} signs from tree size {from_size} (handover SHA-256 {digest}); {}",

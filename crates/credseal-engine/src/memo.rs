@@ -27,10 +27,7 @@ impl<K: PartialEq, V: Clone> Memo<K, V> {
     /// The value for `key`: the kept one if it was derived for this key, else `make()`'s,
     /// kept in its place (a failure keeps nothing).
     pub(crate) fn get_or_try(&self, key: K, make: impl FnOnce() -> Result<V>) -> Result<V> {
-        let mut slot = self
-            .0
-            .lock()
-            .map_err(|_| EngineError::Invalid("lock poisoned".into()))?;
+        let mut slot = self.0.lock().map_err(|_| EngineError::poisoned("memo"))?;
         if let Some((k, v)) = &*slot
             && *k == key
         {
@@ -54,7 +51,7 @@ mod tests {
             m.get_or_try(k, || {
                 calls.set(calls.get() + 1);
                 if fail {
-                    Err(EngineError::Invalid("no".into()))
+                    Err(EngineError::Internal("no".into()))
                 } else {
                     Ok(u32::from(k) * 10)
                 }

@@ -8,25 +8,25 @@
 use std::sync::Mutex;
 
 use credseal_auth::{
-    Checked, Credential, Denial, Grant, Policy, PublicKey, RevocationList, SelfQuery, Token, Unverified, Verified,
+    Checked, Credential, Denial, Policy, PublicKey, RevocationList, SelfQuery, Token, Unverified, Verified,
     VerifyContext,
 };
 use credseal_core::{Record, SubjectId};
-use credseal_crypto::{SealedBox, SealingKey, SealingPublicKey};
+use credseal_crypto::{Keystore, SealedBox, SealingKey, SealingPublicKey};
 use credseal_store::{Batch, Tree};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{EngineError, Result};
-use crate::log::NewReceipt;
+use crate::log::{NewReceipt, Slot};
 use crate::platform::Platform;
 use credseal_log::{Action, Actor, Outcome};
 
 /// Text label of a sealed answer: `cs1.answer.<base64url>`.
 pub const ANSWER_LABEL: &str = "answer";
 /// Format of sealed answers.
-pub const ANSWER_FORMAT: u8 = 1;
+pub(crate) const ANSWER_FORMAT: u8 = 1;
 /// Trace-key label of a release digest (what an answer disclosed).
-pub const RELEASE_LABEL: &[u8] = b"credseal:v1:release";
+pub(crate) const RELEASE_LABEL: &[u8] = b"credseal:v1:release";
 /// `Revocations` key of the installed revocation list (its wire bytes).
 const REVOCATIONS_CURRENT: &[u8] = b"current";
 /// `Replay` key prefixes: query ids (value: keep-until time), consent uses (by subject,
@@ -190,18 +190,24 @@ pub(crate) type AuthorityCache = crate::memo::Memo<[u8; 32], PublicKey>;
 impl Platform {
     /// The query policy (clock skew, maximum token lifetime).
     pub fn policy(&self) -> Policy {
-        self.policy.clone()
+        self.policy
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
-    /// Sets the query policy (from `credseal.toml`, or tests).
-    pub fn set_policy(&mut self, policy: Policy) {
-        self.policy = policy;
+    /// Sets the query policy (from `credseal.toml`, or tests); queries that start after
+    /// this returns use it.
+    pub fn set_policy(&self, policy: Policy) {
+        *self.policy.write().unwrap_or_else(std::sync::PoisonError::into_inner) = policy;
     }
 
     pub(crate) fn trusted_authority(&self) -> Result<PublicKey> {
-        let k = self.authority_key()?.ok_or_else(|| {
-            EngineError::Invalid("this platform trusts no authority key yet; run `credseal authority trust`".into())
-        })?;
+        self.trusted_authority_in(&self.keys())
+    }
+
+    pub(crate) fn trusted_authority_in(&self, ks: &Keystore) -> Result<PublicKey> {
+        let k = self.authority_key_in(ks)?.ok_or(EngineError::NoAuthority)?;
         self.authority_cache.get_or_try(k, || {
             PublicKey::from_bytes(&k).map_err(|_| EngineError::Corrupt {
                 what: "authority key".into(),
@@ -230,18 +236,20 @@ impl Platform {
 
     /// Installs a newer revocation list signed by the authority; an older or equal version
     /// is refused. Takes effect for every query that starts after this returns.
-    pub fn install_revocations(&self, text: &str) -> std::result::Result<u64, QueryError> {
+    pub fn install_revocations(
+        &self,
+        session: &crate::StaffSession,
+        text: &str,
+    ) -> std::result::Result<u64, QueryError> {
         let u = Unverified::<RevocationList>::parse_text(text.trim()).map_err(|e| QueryError::Denied(e.into()))?;
-        let _w = self
-            .write_lock
-            .lock()
-            .map_err(|_| EngineError::Invalid("lock poisoned".into()))?;
+        let _w = self.write_lock.lock().map_err(|_| EngineError::poisoned("write"))?;
         let current = self.revocations()?.map(|l| l.version);
         let v = credseal_auth::verify_revocation_list(&u, &self.trusted_authority()?, self.origin(), current)
             .map_err(QueryError::Denied)?;
         let mut b = Batch::new();
         b.put(Tree::Revocations, REVOCATIONS_CURRENT, u.as_bytes().to_vec());
         let r = self.admin_receipt(
+            session,
             credseal_log::Action::Admin,
             format!(
                 "install revocation list v{} ({} serials)",
@@ -250,15 +258,15 @@ impl Platform {
             ),
             None,
         );
-        self.append_receipts_with(vec![r], b, crate::now_unix())?;
+        self.append_receipts_with(vec![r], b, self.now()?)?;
         Ok(v.body().version)
     }
 
-    fn subject_public_key(&self, subject: &str) -> Result<Option<PublicKey>> {
+    fn subject_public_key(&self, ks: &Keystore, subject: &str) -> Result<Option<PublicKey>> {
         let Ok(id) = SubjectId::parse(subject) else {
             return Ok(None);
         };
-        match self.subject_key(&id)? {
+        match self.subject_key_in(ks, &id)? {
             Some(k) => Ok(PublicKey::from_bytes(&k).ok()),
             None => Ok(None),
         }
@@ -268,12 +276,13 @@ impl Platform {
     /// entries written go into `marks`: they are written again, durably, with the receipt.
     fn finish(
         &self,
+        ks: &Keystore,
         checked: Checked,
         marks: &mut Vec<(Tree, Vec<u8>, Vec<u8>)>,
-    ) -> std::result::Result<Grant, QueryError> {
+    ) -> std::result::Result<credseal_auth::Grant, QueryError> {
         // Consent uses are counted per subject and consent id: the id is chosen by whoever
         // signs, so another subject reusing it must not spend this subject's uses.
-        let subject_blind = self.blind(checked.subject());
+        let subject_blind = ks.index_key.blind(checked.subject());
         let store_err: std::cell::RefCell<Option<EngineError>> = Default::default();
         let written = std::cell::RefCell::new(std::mem::take(marks));
         let store = &self.store;
@@ -379,13 +388,16 @@ impl Platform {
         // Counted as under way until its receipt is committed, so a commit leader waits a
         // moment for it (group commit).
         let _active = self.log.active();
-        self.submit_query_inner(credential, token, now)?.wait()
+        let grant = self.authorize_inner(credential, token, now)?;
+        self.submit_answer(grant)?.wait()
     }
 
     /// [`Platform::query`] without waiting for the receipt: everything up to queueing the
     /// receipt for the next group commit. The answer is sealed and released by
     /// [`PendingAnswer::wait`] once the receipt is durable — a server thread can start its
     /// next query meanwhile. A denial still returns at once, after its receipt is durable.
+    /// A full receipt queue refuses the query at once ([`EngineError::Pushback`]) before
+    /// anything is written.
     pub fn submit_query(
         &self,
         credential: &str,
@@ -393,23 +405,30 @@ impl Platform {
         now: u64,
     ) -> std::result::Result<PendingAnswer<'_>, QueryError> {
         let _active = self.log.active();
-        self.submit_query_inner(credential, token, now)
+        let grant = self.authorize_inner(credential, token, now)?;
+        Ok(self.submit_answer(grant)?)
     }
 
-    fn submit_query_inner(
-        &self,
-        credential: &str,
-        token: &str,
-        now: u64,
-    ) -> std::result::Result<PendingAnswer<'_>, QueryError> {
-        let authority = self.trusted_authority()?;
+    /// The gate alone: checks a department's credential and token against this platform's
+    /// authority key, policy, revocations, replay and consent counters, and returns the
+    /// [`Grant`] that [`Platform::submit_answer`] turns into an answer. A denial leaves its
+    /// receipt. The grant holds a place in the receipt queue and is spent by one answer.
+    pub fn authorize(&self, credential: &str, token: &str, now: u64) -> std::result::Result<Grant<'_>, QueryError> {
+        self.authorize_inner(credential, token, now)
+    }
+
+    fn authorize_inner(&self, credential: &str, token: &str, now: u64) -> std::result::Result<Grant<'_>, QueryError> {
+        // A place in the receipt queue first: a full queue refuses before anything is written.
+        let slot = self.reserve_receipt()?;
+        let ks = self.keys();
+        let authority = self.trusted_authority_in(&ks)?;
         let verified = self.verified_credential(credential.trim(), &authority)?;
         let tok = Unverified::<Token>::parse_text(token.trim()).map_err(|e| QueryError::Denied(e.into()))?;
         // The subject named by the (not yet verified) token, only to look up its key for
         // the consent check (a token without a consent does not need it); the verifier
         // checks the token before anything depends on it.
         let subject_key = match tok.peek_unverified() {
-            Ok(t) if t.consent.is_some() => self.subject_public_key(&t.subject)?,
+            Ok(t) if t.consent.is_some() => self.subject_public_key(&ks, &t.subject)?,
             Ok(_) => None,
             Err(e) => return Err(QueryError::Denied(e.into())),
         };
@@ -424,26 +443,37 @@ impl Platform {
             revocations: revocations.as_ref(),
             subject_key,
         };
-        let checked = credseal_auth::verify_query_with_credential(&verified, &tok, &ctx)
-            .map_err(|d| self.deny(d, Some(verified.body()), &tok, now, Vec::new()))?;
-        let mut marks = Vec::new();
-        let grant = match self.finish(checked, &mut marks) {
-            Ok(g) => g,
-            Err(QueryError::Denied(d)) => return Err(self.deny(d, Some(verified.body()), &tok, now, marks)),
-            Err(other) => return Err(other),
+        let checked = match credseal_auth::verify_query_with_credential(&verified, &tok, &ctx) {
+            Ok(c) => c,
+            Err(d) => return Err(self.deny(&ks, d, Some(verified.body()), &tok, now, Vec::new(), slot)),
         };
-        Ok(self.submit_answer(&grant, marks, now)?)
+        let mut marks = Vec::new();
+        match self.finish(&ks, checked, &mut marks) {
+            Ok(g) => Ok(Grant {
+                inner: g,
+                platform: self,
+                keys: ks,
+                marks,
+                slot,
+                now,
+            }),
+            Err(QueryError::Denied(d)) => Err(self.deny(&ks, d, Some(verified.body()), &tok, now, marks, slot)),
+            Err(other) => Err(other),
+        }
     }
 
     /// A denial of a query whose department signature verified leaves a receipt (DESIGN §6);
     /// if the receipt cannot be written, the query fails with that error instead.
+    #[allow(clippy::too_many_arguments)]
     fn deny(
         &self,
+        ks: &Keystore,
         d: Denial,
         cred: Option<&Credential>,
         tok: &Unverified<Token>,
         now: u64,
         marks: Vec<(Tree, Vec<u8>, Vec<u8>)>,
+        slot: Slot<'_>,
     ) -> QueryError {
         if !d.query_authenticated() {
             return QueryError::Denied(d);
@@ -451,7 +481,7 @@ impl Platform {
         let (Some(cred), Ok(t)) = (cred, tok.peek_unverified()) else {
             return QueryError::Denied(d);
         };
-        let subject = SubjectId::parse(&t.subject).ok().map(|s| self.blind(&s));
+        let subject = SubjectId::parse(&t.subject).ok().map(|s| ks.index_key.blind(&s));
         let canary = match subject.as_ref().map(|b| self.is_canary(b)).transpose() {
             Ok(c) => c.unwrap_or(false),
             Err(e) => return QueryError::Failed(e),
@@ -476,7 +506,10 @@ impl Platform {
             flags: if canary { crate::FLAG_CANARY } else { 0 },
             fingerprints: None,
         };
-        match self.append_receipts(vec![r], now) {
+        let committed = self
+            .enqueue_receipts(vec![r], Batch::new(), now, Some(slot))
+            .and_then(|t| self.wait_receipts(t, now));
+        match committed {
             Ok(c) => {
                 if canary && let Some(c) = c.first() {
                     self.raise_alert(crate::CanaryAlert {
@@ -507,12 +540,14 @@ impl Platform {
     /// Runs a subject's query for its own records.
     pub fn self_query(&self, query: &str, now: u64) -> std::result::Result<SealedAnswer, QueryError> {
         let _active = self.log.active();
+        let slot = self.reserve_receipt()?;
+        let ks = self.keys();
         let q = Unverified::<SelfQuery>::parse_text(query.trim()).map_err(|e| QueryError::Denied(e.into()))?;
         let subject_key = match q.peek_unverified() {
-            Ok(b) => self.subject_public_key(&b.subject)?,
+            Ok(b) => self.subject_public_key(&ks, &b.subject)?,
             Err(e) => return Err(QueryError::Denied(e.into())),
         };
-        let authority = self.trusted_authority().ok();
+        let authority = self.trusted_authority_in(&ks).ok();
         // Self-queries need no authority; the context still wants a key to name.
         let fallback = credseal_auth::SigningKey::from_seed(&[0x42; 32]).public();
         let policy = self.policy();
@@ -527,34 +562,44 @@ impl Platform {
         };
         let checked = credseal_auth::verify_self_query(&q, &ctx).map_err(QueryError::Denied)?;
         let mut marks = Vec::new();
-        let grant = self.finish(checked, &mut marks)?;
-        self.submit_answer(&grant, marks, now)?.wait()
+        let inner = self.finish(&ks, checked, &mut marks)?;
+        let grant = Grant {
+            inner,
+            platform: self,
+            keys: ks,
+            marks,
+            slot,
+            now,
+        };
+        self.submit_answer(grant)?.wait()
     }
 
-    /// Decrypts the granted classes of the granted subject and seals the answer. The only
-    /// path to plaintext for a requester; it takes a [`Grant`].
-    pub fn answer(&self, grant: &Grant, now: u64) -> Result<SealedAnswer> {
-        self.submit_answer(grant, Vec::new(), now)?.wait().map_err(|e| match e {
-            QueryError::Failed(e) => e,
-            // Cannot happen: waiting only fails with an engine error.
-            QueryError::Denied(d) => EngineError::Invalid(d.to_string()),
-        })
-    }
-
-    /// Decrypts the granted classes and queues the disclosure's receipt, with the replay
-    /// entries the grant consumed, for the next group commit. Nothing is sealed yet.
-    fn submit_answer(
-        &self,
-        grant: &Grant,
-        marks: Vec<(Tree, Vec<u8>, Vec<u8>)>,
-        now: u64,
-    ) -> Result<PendingAnswer<'_>> {
+    /// Decrypts the granted classes of the granted subject and queues the disclosure's
+    /// receipt, with the replay entries the grant consumed, for the next group commit.
+    /// Nothing is sealed yet: [`PendingAnswer::wait`] seals and releases the answer once
+    /// the receipt is durable. The only path to plaintext for a requester: it takes a
+    /// [`Grant`], which only this platform's gate issues ([`Platform::authorize`]).
+    pub fn submit_answer<'p>(&'p self, grant: Grant<'p>) -> Result<PendingAnswer<'p>> {
+        let Grant {
+            inner: grant,
+            platform,
+            keys: ks,
+            marks,
+            slot,
+            now,
+        } = grant;
+        if !std::ptr::eq(platform, self) {
+            return Err(EngineError::denied(
+                "grant_other_platform",
+                "the grant was issued by another platform handle",
+            ));
+        }
         let subject = grant.subject();
-        let blind = self.blind(subject);
+        let blind = ks.index_key.blind(subject);
         let mut records = Vec::new();
         if let Some(recs) = self.load_subject(&blind)? {
             for class in grant.classes() {
-                records.extend(self.open_class(subject, &blind, class, &recs)?);
+                records.extend(self.open_class(&ks, subject, &blind, class, &recs)?);
             }
         }
         let body = AnswerBody {
@@ -571,10 +616,11 @@ impl Platform {
         // plaintext behind in freed memory, where `Zeroizing` cannot reach it.
         let guess = 512 + 512 * body.records.len();
         let pt = zeroize::Zeroizing::new(
-            postcard::to_extend(&body, Vec::with_capacity(guess)).map_err(|e| EngineError::Invalid(e.to_string()))?,
+            postcard::to_extend(&body, Vec::with_capacity(guess))
+                .map_err(|e| EngineError::Internal(format!("encoding the answer: {e}")))?,
         );
         // DESIGN §9: a fingerprint of every released field, stored with the receipt.
-        let fingerprints = self.fingerprints_of(&blind, &body.records);
+        let fingerprints = self.fingerprints_of(&ks, &blind, &body.records);
         let canary = self.is_canary(&blind)?;
         // No disclosure without a durable receipt: append (flushed) before sealing.
         let self_query = grant.credential_serial().is_none();
@@ -593,7 +639,7 @@ impl Platform {
             purpose: grant.purpose().to_string(),
             token_hash: Some(*grant.token_digest()),
             outcome: Outcome::Granted,
-            release_digest: Some(self.keys.trace_key.digest(RELEASE_LABEL, &[&pt[..]])),
+            release_digest: Some(ks.trace_key.digest(RELEASE_LABEL, &[&pt[..]])),
             disclose_after: if self_query {
                 None
             } else {
@@ -604,8 +650,9 @@ impl Platform {
             fingerprints: Some(fingerprints),
         };
         let recipient = SealingPublicKey::from_bytes(grant.sealing_key())
-            .map_err(|e| EngineError::Invalid(format!("the requester's sealing key: {e}")))?;
-        let tickets = self.enqueue_receipts(vec![receipt], Batch::new(), now)?;
+            .map_err(|e| EngineError::invalid("the requester's sealing key", e.to_string()))?;
+        drop(ks);
+        let tickets = self.enqueue_receipts(vec![receipt], Batch::new(), now, Some(slot))?;
         Ok(PendingAnswer {
             platform: self,
             tickets,
@@ -622,6 +669,72 @@ impl Platform {
                 outcome: "granted".into(),
             }),
         })
+    }
+}
+
+/// A query granted by this platform's gate ([`Platform::authorize`]): the verified
+/// [`credseal_auth::Grant`], the replay entries it consumed, its place in the receipt queue
+/// and the keystore snapshot of its operation. Only the gate makes one, it lives no longer
+/// than the platform that issued it, and one answer spends it
+/// ([`Platform::submit_answer`]).
+///
+/// Outside the engine a grant cannot be constructed:
+///
+/// ```compile_fail,E0451
+/// # fn f<'p>(p: &'p credseal_engine::Platform, g: credseal_auth::Grant, slot: ()) {
+/// let forged = credseal_engine::Grant { inner: g, platform: p, keys: todo!(), marks: vec![], slot: todo!(), now: 0 };
+/// # }
+/// ```
+///
+/// and a `credseal_auth::Grant` (which anyone verifying a token against their own authority
+/// key can make) is not accepted where the engine's grant is required:
+///
+/// ```compile_fail,E0308
+/// fn answer_with(p: &credseal_engine::Platform, g: credseal_auth::Grant) {
+///     let _ = p.submit_answer(g);
+/// }
+/// ```
+///
+/// The same call with the engine's grant compiles:
+///
+/// ```
+/// fn answer_with<'p>(p: &'p credseal_engine::Platform, g: credseal_engine::Grant<'p>) {
+///     let _ = p.submit_answer(g);
+/// }
+/// ```
+pub struct Grant<'p> {
+    inner: credseal_auth::Grant,
+    platform: &'p Platform,
+    keys: std::sync::Arc<Keystore>,
+    marks: Vec<(Tree, Vec<u8>, Vec<u8>)>,
+    slot: Slot<'p>,
+    now: u64,
+}
+
+impl std::fmt::Debug for Grant<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Grant")
+            .field("department_id", &self.inner.department_id())
+            .field("purpose", &self.inner.purpose())
+            .field("classes", &self.inner.classes())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Grant<'_> {
+    /// The department granted (`subject` for a self-query).
+    pub fn department_id(&self) -> &str {
+        self.inner.department_id()
+    }
+
+    /// The purpose granted.
+    pub fn purpose(&self) -> &str {
+        self.inner.purpose()
+    }
+
+    /// The classes granted.
+    pub fn classes(&self) -> &std::collections::BTreeSet<String> {
+        self.inner.classes()
     }
 }
 
@@ -653,14 +766,14 @@ impl PendingAnswer<'_> {
         let committed = p
             .wait_receipts(self.tickets, self.now)?
             .pop()
-            .ok_or_else(|| EngineError::Invalid("no receipt".into()))?;
+            .ok_or_else(|| EngineError::Internal("the receipt log returned no receipt".into()))?;
         if let Some(mut alert) = self.canary {
             alert.receipt = committed.index;
             p.raise_alert(alert);
         }
         let info = credseal_crypto::answer_info(p.origin(), &self.query_id, Some(&committed.leaf_hash));
         let sealed = credseal_crypto::seal(&self.recipient, &info, &[], &self.pt)
-            .map_err(|e| EngineError::Invalid(format!("sealing the answer: {e}")))?;
+            .map_err(|e| EngineError::Internal(format!("sealing the answer: {e}")))?;
         Ok(SealedAnswer {
             format: ANSWER_FORMAT,
             origin: p.origin().to_string(),

@@ -4,6 +4,7 @@
 //! their own without the keystore.
 
 use credseal_core::{BlindId, SubjectId};
+use credseal_crypto::Keystore;
 use credseal_store::{Batch, Tree};
 use ring::hmac;
 
@@ -11,15 +12,15 @@ use crate::error::{EngineError, Result};
 use crate::platform::Platform;
 
 /// Meta key of the authority's public key.
-pub const META_AUTHORITY: &[u8] = b"authority-key";
+pub(crate) const META_AUTHORITY: &[u8] = b"authority-key";
 /// Meta key prefix of a subject's registered public key (followed by the BlindId).
-pub const META_SUBJECT_KEY: &[u8] = b"subject-key:";
+pub(crate) const META_SUBJECT_KEY: &[u8] = b"subject-key:";
 /// HMAC label of authenticated metadata.
-pub const META_MAC_LABEL: &[u8] = b"credseal:v1:meta";
+pub(crate) const META_MAC_LABEL: &[u8] = b"credseal:v1:meta";
 
-impl Platform {
-    fn meta_mac(&self, key: &[u8], value: &[u8]) -> [u8; 32] {
-        let k = hmac::Key::new(hmac::HMAC_SHA256, self.keys.index_key.expose_secret());
+fn meta_mac(ks: &Keystore, key: &[u8], value: &[u8]) -> [u8; 32] {
+    {
+        let k = hmac::Key::new(hmac::HMAC_SHA256, ks.index_key.expose_secret());
         let mut c = hmac::Context::with_key(&k);
         c.update(META_MAC_LABEL);
         c.update(&(key.len() as u32).to_be_bytes());
@@ -28,16 +29,23 @@ impl Platform {
         // Cannot fail: HMAC-SHA-256 tags are always 32 bytes.
         c.sign().as_ref().try_into().expect("32 bytes")
     }
+}
 
+impl Platform {
     /// Writes `value` under `key` in Meta with its MAC.
     pub(crate) fn put_authenticated(&self, batch: &mut Batch, key: &[u8], value: &[u8]) {
         let mut v = value.to_vec();
-        v.extend_from_slice(&self.meta_mac(key, value));
+        v.extend_from_slice(&meta_mac(&self.keys(), key, value));
         batch.put(Tree::Meta, key.to_vec(), v);
     }
 
     /// Reads an authenticated Meta value; an edited one is a verification failure.
     pub(crate) fn get_authenticated(&self, key: &[u8], what: &str) -> Result<Option<Vec<u8>>> {
+        self.get_authenticated_in(&self.keys(), key, what)
+    }
+
+    /// [`Platform::get_authenticated`] with the operation's keystore snapshot.
+    pub(crate) fn get_authenticated_in(&self, ks: &Keystore, key: &[u8], what: &str) -> Result<Option<Vec<u8>>> {
         let Some(v) = self.store.get(Tree::Meta, key)? else {
             return Ok(None);
         };
@@ -49,7 +57,7 @@ impl Platform {
             return Err(bad());
         }
         let (value, mac) = v.split_at(v.len() - 32);
-        let want = self.meta_mac(key, value);
+        let want = meta_mac(ks, key, value);
         if !bool::from(subtle::ConstantTimeEq::ct_eq(mac, &want[..])) {
             return Err(bad());
         }
@@ -58,7 +66,11 @@ impl Platform {
 
     /// The authority key this platform trusts, if set.
     pub fn authority_key(&self) -> Result<Option<[u8; 32]>> {
-        self.get_authenticated(META_AUTHORITY, "authority key")?
+        self.authority_key_in(&self.keys())
+    }
+
+    pub(crate) fn authority_key_in(&self, ks: &Keystore) -> Result<Option<[u8; 32]>> {
+        self.get_authenticated_in(ks, META_AUTHORITY, "authority key")?
             .map(|v| {
                 v.try_into().map_err(|_| EngineError::Corrupt {
                     what: "authority key".into(),
@@ -69,23 +81,24 @@ impl Platform {
     }
 
     /// Sets the authority key. Changing an existing one needs `replace`.
-    pub fn set_authority_key(&self, pk: &[u8; 32], replace: bool) -> Result<()> {
+    pub fn set_authority_key(&self, session: &crate::StaffSession, pk: &[u8; 32], replace: bool) -> Result<()> {
         if let Some(old) = self.authority_key()?
             && !replace
             && &old != pk
         {
-            return Err(EngineError::Invalid(
-                "this platform already trusts another authority key; pass --replace to change it".into(),
-            ));
+            return Err(EngineError::Conflict {
+                what: "this platform already trusts another authority key".into(),
+            });
         }
         let mut b = Batch::new();
         self.put_authenticated(&mut b, META_AUTHORITY, pk);
         let r = self.admin_receipt(
+            session,
             credseal_log::Action::Admin,
             format!("trust authority key {}", credseal_core::hex(&pk[..8])),
             None,
         );
-        self.append_receipts_with(vec![r], b, crate::now_unix())?;
+        self.append_receipts_with(vec![r], b, self.now()?)?;
         Ok(())
     }
 
@@ -97,8 +110,12 @@ impl Platform {
 
     /// The registered signing key of a subject, if any.
     pub fn subject_key(&self, subject: &SubjectId) -> Result<Option<[u8; 32]>> {
-        let blind = self.blind(subject);
-        self.get_authenticated(&Self::subject_key_meta(&blind), "subject key")?
+        self.subject_key_in(&self.keys(), subject)
+    }
+
+    pub(crate) fn subject_key_in(&self, ks: &Keystore, subject: &SubjectId) -> Result<Option<[u8; 32]>> {
+        let blind = ks.index_key.blind(subject);
+        self.get_authenticated_in(ks, &Self::subject_key_meta(&blind), "subject key")?
             .map(|v| {
                 v.try_into().map_err(|_| EngineError::Corrupt {
                     what: "subject key".into(),
@@ -110,25 +127,32 @@ impl Platform {
 
     /// Registers a subject's signing key (after the officer has checked the subject's
     /// identity). Changing an existing key needs `replace`.
-    pub fn register_subject_key(&self, subject: &SubjectId, pk: &[u8; 32], replace: bool) -> Result<()> {
+    pub fn register_subject_key(
+        &self,
+        session: &crate::StaffSession,
+        subject: &SubjectId,
+        pk: &[u8; 32],
+        replace: bool,
+    ) -> Result<()> {
         if let Some(old) = self.subject_key(subject)?
             && !replace
             && &old != pk
         {
-            return Err(EngineError::Invalid(
-                "this subject already has another registered key; pass --replace to change it".into(),
-            ));
+            return Err(EngineError::Conflict {
+                what: "this subject already has another registered key".into(),
+            });
         }
         let blind = self.blind(subject);
         let mut b = Batch::new();
         self.put_authenticated(&mut b, &Self::subject_key_meta(&blind), pk);
         // The subject's own chain shows the key registered for it.
         let r = self.admin_receipt(
+            session,
             credseal_log::Action::Admin,
             format!("register subject key {}", credseal_core::hex(&pk[..8])),
             Some(blind),
         );
-        self.append_receipts_with(vec![r], b, crate::now_unix())?;
+        self.append_receipts_with(vec![r], b, self.now()?)?;
         Ok(())
     }
 }

@@ -131,7 +131,8 @@ impl Platform {
     /// Shreds every record whose class's retention period has passed by `today` (counted from
     /// the record's effective date). Classes kept permanently are never swept.
     pub fn shred_expired(
-        &mut self,
+        &self,
+        session: &crate::StaffSession,
         today: Date,
         pass: &Passphrase,
         approved: &crate::approval::Approved,
@@ -147,6 +148,7 @@ impl Platform {
                 credseal_core::Retention::Permanent => None,
             })
             .collect();
+        let ks = self.keys();
         for kv in self.store.scan_prefix(Tree::Records, &[]) {
             let (k, v) = kv?;
             let blind = layout::parse_subject_key(&k).ok_or_else(|| EngineError::Corrupt {
@@ -159,9 +161,9 @@ impl Platform {
             })?;
             for (class, b) in &recs.classes {
                 let Some(days) = limits.get(class) else { continue };
-                let dek = self.unwrap_dek(&blind, class, &b.wrapped_dek)?;
+                let dek = self.unwrap_dek(&ks, &blind, class, &b.wrapped_dek)?;
                 for e in &b.entries {
-                    let (_, r) = self.open_body(&dek, &blind, class, e)?;
+                    let (_, r) = self.open_body(&ks, &dek, &blind, class, e)?;
                     if r.effective.days_since_epoch() + i64::from(*days) < today.days_since_epoch() {
                         selected
                             .entry((blind, class.clone()))
@@ -171,7 +173,12 @@ impl Platform {
                 }
             }
         }
-        self.shred_selected(selected, &format!("retention period over; {}", approved.note()), pass)
+        self.shred_selected(
+            session,
+            selected,
+            &format!("retention period over; {}", approved.note()),
+            pass,
+        )
     }
 
     /// Checks a credit-repair order (`cs1.shred-order.…`): signed by the authority this
@@ -187,9 +194,7 @@ impl Platform {
         let v = credseal_auth::verify_shred_order(&u, &authority, self.origin()).map_err(crate::QueryError::Denied)?;
         let o = v.body();
         if !valid_order_reference(&o.reference) {
-            return Err(
-                EngineError::Invalid("the order's reference is not 1 to 64 of A-Z a-z 0-9 . _ : / -".into()).into(),
-            );
+            return Err(EngineError::invalid("the order's reference", "not 1 to 64 of A-Z a-z 0-9 . _ : / -").into());
         }
         if self.catalog.class(&o.class).is_none() {
             return Err(EngineError::NotFound(format!(
@@ -199,10 +204,11 @@ impl Platform {
             .into());
         }
         if !credseal_core::valid_record_id(&o.record_id) {
-            return Err(EngineError::Invalid("the order's record id is not a valid record id".into()).into());
+            return Err(EngineError::invalid("the order's record id", "not a valid record id").into());
         }
         // Cannot fail: verify_shred_order checked a normalised subject id.
-        let subject = SubjectId::parse(&o.subject).map_err(|_| EngineError::Invalid("subject".into()))?;
+        let subject = SubjectId::parse(&o.subject)
+            .map_err(|_| EngineError::invalid("the order's subject", "not a valid subject id"))?;
         let checked = CheckedShredOrder {
             subject,
             class: o.class.clone(),
@@ -220,7 +226,7 @@ impl Platform {
     fn order_places(&self, o: &CheckedShredOrder) -> Result<(BlindId, Places)> {
         let (class, record_id) = (o.class.as_str(), o.record_id.as_str());
         let blind = self.blind(&o.subject);
-        let rkey = self.keys.index_key.record_key(&blind, class, record_id);
+        let rkey = self.keys().index_key.record_key(&blind, class, record_id);
         if self.is_tombstoned(&blind, class, &rkey)? {
             return Err(EngineError::NotFound(format!(
                 "record {record_id:?} of class {class} of this subject was already shredded"
@@ -249,7 +255,8 @@ impl Platform {
     /// its record is destroyed (see the module documentation); the subject's receipt names
     /// the order, its date and digest, and the officers.
     pub fn shred_by_order(
-        &mut self,
+        &self,
+        session: &crate::StaffSession,
         order: &CheckedShredOrder,
         pass: &Passphrase,
         approved: &crate::approval::Approved,
@@ -260,6 +267,7 @@ impl Platform {
         selected.insert((blind, order.class.clone()), found);
         let date = Date::from_unix(order.issued_at).map_or_else(|| order.issued_at.to_string(), |d| d.to_string());
         self.shred_selected(
+            session,
             selected,
             &format!(
                 "credit repair: order {} of {date} signed by the authority (SHA-256 {}); {}",
@@ -271,7 +279,15 @@ impl Platform {
         )
     }
 
-    fn shred_selected(&mut self, selected: Selection, reason: &str, pass: &Passphrase) -> Result<ShredSummary> {
+    fn shred_selected(
+        &self,
+        session: &crate::StaffSession,
+        selected: Selection,
+        reason: &str,
+        pass: &Passphrase,
+    ) -> Result<ShredSummary> {
+        // One shred at a time: each rotates, rewraps and retires its classes' keys.
+        let _s = self.shred_lock.lock().map_err(|_| EngineError::poisoned("shred"))?;
         let mut summary = ShredSummary::default();
         // Classes a previous shred left half-done come first.
         let mut classes: BTreeSet<String> = self.shred_pending()?;
@@ -290,23 +306,23 @@ impl Platform {
         let subjects: BTreeSet<BlindId> = selected.keys().map(|(b, _)| *b).collect();
         summary.subjects = subjects.len() as u64;
         for ((blind, class), places) in &selected {
-            summary.records += self.shred_in_class(blind, class, places, reason)?;
+            summary.records += self.shred_in_class(session, blind, class, places, reason)?;
         }
         // Seal off every earlier copy of the database: rotate, rewrap, retire.
         for class in &classes {
-            let new = self.rotate_class(class, pass)?;
+            let new = self.rotate_class(session, class, pass)?;
             summary.classes.push((class.clone(), Vec::new(), new));
         }
-        self.rewrap(&crate::NoProgress)?;
+        self.rewrap(session, &crate::NoProgress)?;
         for (class, retired, _) in summary.classes.iter_mut() {
             let old: Vec<u32> = self
-                .keys
+                .keys()
                 .classes
                 .get(class.as_str())
                 .map(|c| c.versions.keys().copied().filter(|v| *v != c.primary).collect())
                 .unwrap_or_default();
             for v in old {
-                self.retire_inner(class, v, pass, reason)?;
+                self.retire_inner(session, class, v, pass, reason)?;
                 retired.push(v);
             }
         }
@@ -326,7 +342,7 @@ impl Platform {
                     detail: "not UTF-8".into(),
                 })?
                 .lines()
-                .filter(|c| self.keys.classes.contains_key(*c))
+                .filter(|c| self.keys().classes.contains_key(*c))
                 .map(str::to_string)
                 .collect(),
         })
@@ -336,15 +352,13 @@ impl Platform {
     /// subject's receipt in the same atomic write. Returns the records removed.
     fn shred_in_class(
         &self,
+        session: &crate::StaffSession,
         blind: &BlindId,
         class: &str,
         places: &BTreeSet<([u8; 16], u32)>,
         reason: &str,
     ) -> Result<u64> {
-        let _w = self
-            .write_lock
-            .lock()
-            .map_err(|_| EngineError::Invalid("a writer panicked".into()))?;
+        let _w = self.write_lock.lock().map_err(|_| EngineError::poisoned("write"))?;
         let Some(mut recs) = self.load_subject(blind)? else {
             return Ok(0);
         };
@@ -355,10 +369,10 @@ impl Platform {
             what: format!("data key of subject {} class {class}", layout::short(blind)),
             detail: e.to_string(),
         })?;
-        let old = self.unwrap_dek(blind, class, &b.wrapped_dek)?;
+        let old = self.unwrap_dek(&self.keys(), blind, class, &b.wrapped_dek)?;
         let before = b.entries.len();
         let mut batch = Batch::new();
-        let now = crate::now_unix();
+        let now = self.now()?;
         let mut gone = BTreeSet::new();
         b.entries.retain(|e| {
             let hit = places.contains(&(e.rkey, e.version));
@@ -392,6 +406,7 @@ impl Platform {
         }
         self.put_dek_counts(&mut batch, delta)?;
         let mut r = self.admin_receipt(
+            session,
             Action::Shred,
             format!("{removed} record(s) destroyed: {reason}"),
             Some(*blind),

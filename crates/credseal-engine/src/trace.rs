@@ -32,6 +32,8 @@ use credseal_log::{Action, Actor, Outcome, ReceiptBody};
 use credseal_store::{Batch, Tree};
 use serde::Serialize;
 
+use credseal_crypto::Keystore;
+
 use crate::error::{EngineError, Result};
 use crate::leak::{ExportMark, LeakIssue, parse_leak};
 use crate::log::NewReceipt;
@@ -39,9 +41,9 @@ use crate::platform::Platform;
 use crate::staff::StaffRole;
 
 /// Trace-key label of a field fingerprint.
-pub const FINGERPRINT_LABEL: &[u8] = b"credseal:v1:fingerprint";
+pub(crate) const FINGERPRINT_LABEL: &[u8] = b"credseal:v1:fingerprint";
 /// Trace-key label of the MAC over a disclosure's fingerprint set.
-pub const FP_SET_LABEL: &[u8] = b"credseal:v1:fingerprint-set";
+pub(crate) const FP_SET_LABEL: &[u8] = b"credseal:v1:fingerprint-set";
 /// `Fingerprints` key prefix of per-disclosure sets (index).
 const FP_SET: u8 = b'd';
 /// Bytes of a set's value besides its fingerprints: the count (4) and the MAC (32).
@@ -216,14 +218,14 @@ fn fingerprint_with(
 impl Platform {
     /// The fingerprint of one field value (already canonical).
     pub(crate) fn fingerprint(&self, blind: &BlindId, class: &str, field: &str, canonical: &str) -> [u8; 32] {
-        fingerprint_with(&self.keys.trace_key.expand(), blind, class, field, canonical)
+        fingerprint_with(&self.keys().trace_key.expand(), blind, class, field, canonical)
     }
 
     /// The fingerprints of every field value of `records`, in record order, repeats kept:
     /// [`Platform::put_fingerprints`] sorts them and drops repeats when it stores the set.
-    pub(crate) fn fingerprints_of(&self, blind: &BlindId, records: &[Record]) -> Vec<[u8; 32]> {
+    pub(crate) fn fingerprints_of(&self, ks: &Keystore, blind: &BlindId, records: &[Record]) -> Vec<[u8; 32]> {
         // One expansion of the trace key for all of them.
-        let mac = self.keys.trace_key.expand();
+        let mac = ks.trace_key.expand();
         let mut out = Vec::new();
         for r in records {
             let Some(class) = self.catalog.class(&r.class) else {
@@ -240,15 +242,14 @@ impl Platform {
         out
     }
 
-    fn set_mac(&self, index: u64, sorted: &[[u8; 32]]) -> [u8; 32] {
+    fn set_mac(&self, ks: &Keystore, index: u64, sorted: &[[u8; 32]]) -> [u8; 32] {
         let n = (sorted.len() as u32).to_be_bytes();
-        self.keys
-            .trace_key
+        ks.trace_key
             .digest(FP_SET_LABEL, &[&be(index), &n, sorted.as_flattened()])
     }
 
     /// Adds a disclosure's fingerprint set to `batch` (the receipt's batch): one entry.
-    pub(crate) fn put_fingerprints(&self, batch: &mut Batch, index: u64, fps: &[[u8; 32]]) {
+    pub(crate) fn put_fingerprints(&self, ks: &Keystore, batch: &mut Batch, index: u64, fps: &[[u8; 32]]) {
         let mut sorted = fps.to_vec();
         sorted.sort_unstable();
         sorted.dedup();
@@ -257,7 +258,7 @@ impl Platform {
         let mut v = Vec::with_capacity(SET_OVERHEAD + 32 * sorted.len());
         v.extend_from_slice(&(sorted.len() as u32).to_be_bytes());
         v.extend_from_slice(sorted.as_flattened());
-        v.extend_from_slice(&self.set_mac(index, &sorted));
+        v.extend_from_slice(&self.set_mac(ks, index, &sorted));
         batch.put(Tree::Fingerprints, k, v);
     }
 
@@ -274,7 +275,7 @@ impl Platform {
         if !partial.is_empty() || fps.len() as u64 != u64::from(u32::from_be_bytes(*count)) {
             return Err(SetProblem::Length(index));
         }
-        let want = self.set_mac(index, fps);
+        let want = self.set_mac(&self.keys(), index, fps);
         if !bool::from(subtle::ConstantTimeEq::ct_eq(&mac[..], &want[..])) {
             return Err(SetProblem::Mac(index));
         }
@@ -411,7 +412,7 @@ impl Platform {
         let parsed = parse_leak(leak, &self.catalog)?;
         // Distinct items, by their candidate fingerprints.
         let mut distinct: BTreeMap<Vec<[u8; 32]>, (BlindId, Vec<String>)> = BTreeMap::new();
-        let mac = self.keys.trace_key.expand();
+        let mac = self.keys().trace_key.expand();
         for it in &parsed.items {
             let blind = self.blind(&it.subject);
             let mut fps = Vec::with_capacity(it.candidates.len());
@@ -423,12 +424,15 @@ impl Platform {
             distinct.entry(fps).or_insert((blind, names));
         }
         if distinct.is_empty() && parsed.mark.is_none() {
-            return Err(EngineError::Invalid(format!(
-                "the leak file holds no readable (subject, field, value) item ({} rows, {} problems, {} columns that name no catalogue field)",
-                parsed.rows,
-                parsed.issues.len() as u64 + parsed.more_issues,
-                parsed.unknown_columns.len()
-            )));
+            return Err(EngineError::invalid(
+                "leak file",
+                format!(
+                    "it holds no readable (subject, field, value) item ({} rows, {} problems, {} columns that name no catalogue field)",
+                    parsed.rows,
+                    parsed.issues.len() as u64 + parsed.more_issues,
+                    parsed.unknown_columns.len()
+                ),
+            ));
         }
         let items: Vec<_> = distinct.into_iter().collect();
         let candidates: Vec<&[[u8; 32]]> = items.iter().map(|(fps, _)| fps.as_slice()).collect();
@@ -517,7 +521,7 @@ impl Platform {
         let committed = self
             .append_receipts(vec![receipt], now)?
             .pop()
-            .ok_or_else(|| EngineError::Invalid("no receipt".into()))?;
+            .ok_or_else(|| EngineError::Internal("the receipt log returned no receipt".into()))?;
         Ok(TraceReport {
             format: parsed.format.to_string(),
             rows: parsed.rows,
@@ -585,7 +589,7 @@ mod tests {
 
     fn put_set(p: &Platform, index: u64, fps: &[[u8; 32]]) {
         let mut b = Batch::new();
-        p.put_fingerprints(&mut b, index, fps);
+        p.put_fingerprints(&p.keys(), &mut b, index, fps);
         p.store.apply(b).unwrap();
     }
 
@@ -605,7 +609,7 @@ mod tests {
         let (k, v) = &all[0];
         assert_eq!(k, &set_key(7));
         let mac = p
-            .keys
+            .keys()
             .trace_key
             .digest(FP_SET_LABEL, &[&7u64.to_be_bytes(), &3u32.to_be_bytes(), &b, &c, &a]);
         let want = [&3u32.to_be_bytes()[..], &b, &c, &a, &mac].concat();
@@ -620,7 +624,12 @@ mod tests {
     fn set_out_of_order_with_a_valid_mac_is_refused() {
         let p = platform();
         for fps in [[[2u8; 32], [1u8; 32]], [[1u8; 32], [1u8; 32]]] {
-            let v = [&2u32.to_be_bytes()[..], fps.as_flattened(), &p.set_mac(0, &fps)].concat();
+            let v = [
+                &2u32.to_be_bytes()[..],
+                fps.as_flattened(),
+                &p.set_mac(&p.keys(), 0, &fps),
+            ]
+            .concat();
             assert!(matches!(p.open_set(&set_key(0), &v), Err(SetProblem::Order(0))));
             let mut b = Batch::new();
             b.put(Tree::Fingerprints, set_key(0), v);
@@ -652,7 +661,7 @@ mod tests {
         p.enroll_staff(StaffRole::Responder, "r", responder.public().as_bytes(), false)
             .unwrap();
         let leak = b"subject,identity.name\n11010519491231002X,LI  LEI\n";
-        let now = crate::now_unix();
+        let now = crate::clock::Clock::now(&crate::SystemClock).unwrap();
         let request = credseal_auth::sign(
             &credseal_auth::StaffRequest {
                 request_id: credseal_crypto::random_array(),

@@ -4,10 +4,10 @@ mod common;
 
 use common::*;
 use credseal_core::{Record, SubjectId};
-use credseal_engine::{EngineError, NoProgress, Platform};
+use credseal_engine::{EngineError, NoProgress};
 use credseal_store::Tree;
 
-fn store_snapshot(p: &Platform) -> Vec<(Vec<u8>, Vec<u8>)> {
+fn store_snapshot(p: &TestPlatform) -> Vec<(Vec<u8>, Vec<u8>)> {
     let mut all = Vec::new();
     for t in Tree::ALL {
         for kv in p.store().scan_prefix(t, &[]) {
@@ -38,7 +38,7 @@ fn every_class_round_trips() {
     assert_eq!(s.written as usize, recs.len());
     let mut classes = std::collections::BTreeSet::new();
     for r in &recs {
-        let back = p.records(&r.subject, &r.class).unwrap();
+        let back = common::records(&p, &r.subject, &r.class).unwrap();
         assert!(
             back.contains(r),
             "record {} of class {} reads back",
@@ -65,7 +65,7 @@ fn reingest_identical_file_changes_nothing() {
     assert_eq!(store_snapshot(&p), before, "not one byte of the store changed");
 }
 
-fn rejected(p: &Platform, content: &[u8]) -> credseal_engine::IngestReport {
+fn rejected(p: &TestPlatform, content: &[u8]) -> credseal_engine::IngestReport {
     let d = tempfile::tempdir().unwrap();
     let before = store_snapshot(p);
     let f = write(d.path(), "bad.jsonl", content);
@@ -176,8 +176,7 @@ fn correction_must_supersede_an_existing_version() {
         .unwrap();
     assert_eq!(s.written, 2);
     let rec: Record = Record::from_json(&serde_json::from_str(l).unwrap(), &catalog()).unwrap();
-    let versions: Vec<u32> = p
-        .records(&rec.subject, "tax")
+    let versions: Vec<u32> = common::records(&p, &rec.subject, "tax")
         .unwrap()
         .iter()
         .filter(|r| r.record_id == rec.record_id)
@@ -213,7 +212,7 @@ fn large_file_streams_in_batches() {
     assert_eq!(s.written, n);
     let subj: SubjectId = credseal_engine::bench::synthetic_subject(1234);
     for class in catalog().classes.keys() {
-        assert_eq!(p.records(&subj, class).unwrap().len(), 1);
+        assert_eq!(common::records(&p, &subj, class).unwrap().len(), 1);
     }
     let status = p.key_status().unwrap();
     let total: u64 = status.iter().flat_map(|c| c.versions.iter()).map(|v| v.data_keys).sum();

@@ -37,7 +37,7 @@ fn officers(p: &Platform) -> [credseal_auth::SigningKey; 2] {
 
 /// `key`'s signed approval of `op` on `p`.
 fn approval(p: &Platform, key: &credseal_auth::SigningKey, op: &Operation) -> String {
-    let now = credseal_engine::now_unix();
+    let now = common::now();
     credseal_auth::sign(
         &credseal_auth::StaffRequest {
             request_id: credseal_crypto::random_array(),
@@ -57,12 +57,8 @@ fn approval(p: &Platform, key: &credseal_auth::SigningKey, op: &Operation) -> St
 /// Two officers' approvals of `op`, checked.
 fn approved(p: &Platform, op: &Operation) -> Approved {
     let [a, b] = officers(p);
-    p.approve(
-        op,
-        &[approval(p, &a, op), approval(p, &b, op)],
-        credseal_engine::now_unix(),
-    )
-    .unwrap()
+    p.approve(op, &[approval(p, &a, op), approval(p, &b, op)], common::now())
+        .unwrap()
 }
 
 /// Every record of the example data, read back through the platform.
@@ -72,7 +68,7 @@ fn everything(p: &Platform) -> BTreeMap<(String, String), Vec<Record>> {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         let (s, c) = (v["subject"].as_str().unwrap(), v["class"].as_str().unwrap());
         let id = SubjectId::parse(s).unwrap();
-        out.insert((s.to_string(), c.to_string()), p.records(&id, c).unwrap());
+        out.insert((s.to_string(), c.to_string()), common::records(p, &id, c).unwrap());
     }
     out
 }
@@ -101,10 +97,24 @@ fn open(dir: &std::path::Path) -> Result<Platform, EngineError> {
     Platform::open(dir, &Passphrase::new(PASS.into()), OpenOptions::default())
 }
 
+/// The keystore of the platform in `dir`, read from its file with the passphrase (the
+/// platform has no accessor for it).
+fn keystore_on_disk(dir: &std::path::Path) -> credseal_crypto::Keystore {
+    let bytes = std::fs::read(dir.join(credseal_engine::KEYSTORE_FILE)).unwrap();
+    credseal_crypto::Keystore::open(&bytes, &Passphrase::new(PASS.into())).unwrap()
+}
+
+/// Runs `f` on the store of the platform in `dir`, opened directly (the platform must be
+/// closed: the database is locked while it is open).
+fn with_store_on_disk<T>(dir: &std::path::Path, f: impl FnOnce(&dyn Store) -> T) -> T {
+    let store = credseal_store::SledStore::open(&dir.join(credseal_engine::DB_DIR), false).unwrap();
+    f(&store)
+}
+
 #[test]
 fn rotate_rewrap_retire_keeps_every_record() {
     let d = tempfile::tempdir().unwrap();
-    let mut p = on_disk(&d.path().join("data"));
+    let p = on_disk(&d.path().join("data"));
     let pass = Passphrase::new(PASS.into());
     p.ingest_file(&write(d.path(), "r.jsonl", RECORDS.as_bytes()), &NoProgress)
         .unwrap();
@@ -112,34 +122,52 @@ fn rotate_rewrap_retire_keeps_every_record() {
     let loans_keys = counts(&p, "loans")[&1];
     assert!(loans_keys > 0);
 
-    assert_eq!(p.rotate_class("loans", &pass).unwrap(), 2);
+    assert_eq!(p.rotate_class(&common::op(&p), "loans", &pass).unwrap(), 2);
     // Old wraps still read; the new version is primary with no data keys yet.
     assert_eq!(everything(&p), before);
     assert_eq!(counts(&p, "loans"), BTreeMap::from([(1, loans_keys), (2, 0)]));
     // Retiring v1 is refused while data keys use it; retiring the primary always is.
     let ok1 = approved(&p, &Operation::retire("loans", 1));
-    let e = p.retire_version("loans", 1, &pass, &ok1).unwrap_err().to_string();
-    assert!(e.contains("still use KEK v1") && e.contains("keys rewrap"), "{e}");
+    let e = p.retire_version(&common::op(&p), "loans", 1, &pass, &ok1).unwrap_err();
+    // The engine names the cause; the command line adds the hint to run `keys rewrap`.
+    assert!(
+        matches!(&e, EngineError::KekInUse { class, version: 1, .. } if class == "loans"),
+        "{e}"
+    );
+    let e = e.to_string();
+    assert!(e.contains("still use KEK v1"), "{e}");
     let e = p
-        .retire_version("loans", 2, &pass, &approved(&p, &Operation::retire("loans", 2)))
+        .retire_version(
+            &common::op(&p),
+            "loans",
+            2,
+            &pass,
+            &approved(&p, &Operation::retire("loans", 2)),
+        )
         .unwrap_err()
         .to_string();
     assert!(e.contains("primary"), "{e}");
     // Approvals for another operation do not count.
-    let e = p.retire_version("loans", 2, &pass, &ok1).unwrap_err().to_string();
+    let e = p
+        .retire_version(&common::op(&p), "loans", 2, &pass, &ok1)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("the approvals are for"), "{e}");
 
-    let s = p.rewrap(&NoProgress).unwrap();
+    let s = p.rewrap(&common::op(&p), &NoProgress).unwrap();
     assert_eq!(s.rewrapped, loans_keys);
     assert_eq!(s.moves, vec![("loans".to_string(), 1, 2, loans_keys)]);
     assert_eq!(counts(&p, "loans"), BTreeMap::from([(1, 0), (2, loans_keys)]));
     assert_eq!(everything(&p), before);
     // Nothing left: a second run does nothing.
-    assert_eq!(p.rewrap(&NoProgress).unwrap().rewrapped, 0);
+    assert_eq!(p.rewrap(&common::op(&p), &NoProgress).unwrap().rewrapped, 0);
 
-    p.retire_version("loans", 1, &pass, &ok1).unwrap();
+    p.retire_version(&common::op(&p), "loans", 1, &pass, &ok1).unwrap();
     assert_eq!(counts(&p, "loans"), BTreeMap::from([(2, loans_keys)]));
-    let e = p.retire_version("loans", 1, &pass, &ok1).unwrap_err().to_string();
+    let e = p
+        .retire_version(&common::op(&p), "loans", 1, &pass, &ok1)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("no KEK version 1"), "{e}");
     // The keystore on disk agrees after a reopen, and the store checks clean.
     drop(p);
@@ -156,10 +184,11 @@ fn rotate_rewrap_retire_keeps_every_record() {
 fn a_keystore_rolled_back_to_an_older_copy_is_refused() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path().join("data");
-    let mut p = on_disk(&dir);
+    let p = on_disk(&dir);
     let ks = dir.join(credseal_engine::KEYSTORE_FILE);
     let old = std::fs::read(&ks).unwrap();
-    p.rotate_class("identity", &Passphrase::new(PASS.into())).unwrap();
+    p.rotate_class(&common::op(&p), "identity", &Passphrase::new(PASS.into()))
+        .unwrap();
     drop(p);
     std::fs::write(&ks, &old).unwrap();
     match open(&dir) {
@@ -183,13 +212,19 @@ fn rekey_reencrypts_one_subject_class() {
     let v: serde_json::Value = serde_json::from_str(line).unwrap();
     let subject = SubjectId::parse(v["subject"].as_str().unwrap()).unwrap();
     let n = p
-        .rekey(&subject, "loans", &approved(&p, &Operation::rekey(&subject, "loans")))
+        .rekey(
+            &common::op(&p),
+            &subject,
+            "loans",
+            &approved(&p, &Operation::rekey(&subject, "loans")),
+        )
         .unwrap();
     assert!(n >= 1);
     assert_eq!(everything(&p), before);
     p.verify_store().unwrap();
     let e = p
         .rekey(
+            &common::op(&p),
             &subject,
             "no-such-class",
             &approved(&p, &Operation::rekey(&subject, "no-such-class")),
@@ -252,35 +287,33 @@ fn a_rewrap_that_fails_part_way_leaves_everything_readable_and_finishes_when_run
         inner: MemoryStore::new(),
         ok: AtomicUsize::new(usize::MAX),
     });
-    let mut p = Platform::with_store(catalog(), keystore(), store.clone()).unwrap();
+    let p = common::on_store(keystore(), store.clone()).unwrap();
     // Enough subjects for several rewrap batches.
     let mut lines = Vec::new();
     credseal_engine::bench::write_synthetic(&catalog(), 1500, &mut lines).unwrap();
     let f = write(d.path(), "t.jsonl", &lines);
     p.ingest_file(&f, &NoProgress).unwrap();
     let before: Vec<_> = (0..1500u64)
-        .map(|i| {
-            p.records(&credseal_engine::bench::synthetic_subject(i), "identity")
-                .unwrap()
-        })
+        .map(|i| common::records(&p, &credseal_engine::bench::synthetic_subject(i), "identity").unwrap())
         .collect();
-    p.rotate_class("identity", &Passphrase::new("unused for a store in memory".into()))
-        .unwrap();
+    p.rotate_class(
+        &common::op(&p),
+        "identity",
+        &Passphrase::new("unused for a store in memory".into()),
+    )
+    .unwrap();
     // Two batches get through, then the store fails.
     store.ok.store(2, Ordering::SeqCst);
-    assert!(p.rewrap(&NoProgress).is_err());
+    assert!(p.rewrap(&common::op(&p), &NoProgress).is_err());
     store.ok.store(usize::MAX, Ordering::SeqCst);
     let c = counts(&p, "identity");
     assert!(c[&1] > 0 && c[&2] > 0, "part-way: {c:?}");
     assert_eq!(c[&1] + c[&2], 1500);
     let mid: Vec<_> = (0..1500u64)
-        .map(|i| {
-            p.records(&credseal_engine::bench::synthetic_subject(i), "identity")
-                .unwrap()
-        })
+        .map(|i| common::records(&p, &credseal_engine::bench::synthetic_subject(i), "identity").unwrap())
         .collect();
     assert_eq!(mid, before);
-    let s = p.rewrap(&NoProgress).unwrap();
+    let s = p.rewrap(&common::op(&p), &NoProgress).unwrap();
     assert_eq!(s.rewrapped, c[&1]);
     assert_eq!(counts(&p, "identity"), BTreeMap::from([(1, 0), (2, 1500)]));
     p.verify_store().unwrap();
@@ -316,14 +349,15 @@ fn a_shredded_record_cannot_be_recovered_from_an_earlier_copy_with_the_later_key
     let v: serde_json::Value = serde_json::from_str(line).unwrap();
     let (subject, record_id) = (v["subject"].as_str().unwrap(), v["record_id"].as_str().unwrap());
     let id = SubjectId::parse(subject).unwrap();
-    let mut p = open(&dir).unwrap();
+    let p = open(&dir).unwrap();
     let authority = credseal_auth::SigningKey::generate();
-    p.set_authority_key(authority.public().as_bytes(), false).unwrap();
+    p.set_authority_key(&common::op(&p), authority.public().as_bytes(), false)
+        .unwrap();
     let order = p
         .check_shred_order(&shred_order(&p, &authority, &id, "loans", record_id, "CR-2026-0001"))
         .unwrap();
     let s = p
-        .shred_by_order(&order, &pass, &approved(&p, &order.operation()))
+        .shred_by_order(&common::op(&p), &order, &pass, &approved(&p, &order.operation()))
         .unwrap();
     assert_eq!((s.records, s.subjects), (1, 1));
     assert_eq!(s.classes.len(), 1);
@@ -331,7 +365,7 @@ fn a_shredded_record_cannot_be_recovered_from_an_earlier_copy_with_the_later_key
     assert_eq!(s.classes[0].1, vec![1], "the old KEK version is destroyed");
     // Live: exactly that record is gone; everything else reads as before.
     for ((sub, class), recs) in &before {
-        let now = p.records(&SubjectId::parse(sub).unwrap(), class).unwrap();
+        let now = common::records(&p, &SubjectId::parse(sub).unwrap(), class).unwrap();
         if sub == subject && class == "loans" {
             let kept: Vec<_> = recs.iter().filter(|r| r.record_id != record_id).cloned().collect();
             assert_eq!(now, kept);
@@ -343,7 +377,7 @@ fn a_shredded_record_cannot_be_recovered_from_an_earlier_copy_with_the_later_key
     p.verify_store().unwrap();
     // The subject's chain says what was removed and why.
     let blind = p.blind(&id);
-    let last = p.subject_receipts(&blind).unwrap().pop().unwrap();
+    let last = newest_not_read_back(&p, &blind);
     let body = credseal_log::UnverifiedReceipt::parse(&last)
         .unwrap()
         .peek_unverified()
@@ -364,7 +398,7 @@ fn a_shredded_record_cannot_be_recovered_from_an_earlier_copy_with_the_later_key
     assert!(e.to_string().contains("no record"), "{e}");
     // The same checked order, carried out again (its approvals are spent too): refused.
     let e = p
-        .shred_by_order(&order, &pass, &approved(&p, &order.operation()))
+        .shred_by_order(&common::op(&p), &order, &pass, &approved(&p, &order.operation()))
         .unwrap_err();
     assert!(e.to_string().contains("already shredded"), "{e}");
     // Re-ingesting it is refused.
@@ -384,36 +418,46 @@ fn a_shredded_record_cannot_be_recovered_from_an_earlier_copy_with_the_later_key
     )
     .unwrap();
     let a = open(&attack).unwrap();
-    let e = a.records(&id, "loans").unwrap_err().to_string();
+    let e = common::records(&a, &id, "loans").unwrap_err().to_string();
     assert!(e.contains("v1") || e.contains("version 1"), "{e}");
     // Not just this subject: no data key of the class in the earlier copy opens any more.
     let other = before.keys().find(|(s, c)| s != subject && c == "loans").unwrap();
-    assert!(a.records(&SubjectId::parse(&other.0).unwrap(), "loans").is_err());
+    assert!(common::records(&a, &SubjectId::parse(&other.0).unwrap(), "loans").is_err());
 }
 
 #[test]
 fn the_retention_sweep_shreds_only_expired_records() {
     let d = tempfile::tempdir().unwrap();
-    let mut p = platform();
+    let p = platform();
     p.ingest_file(&write(d.path(), "r.jsonl", RECORDS.as_bytes()), &NoProgress)
         .unwrap();
     let before = everything(&p);
     let pass = Passphrase::new("unused in memory".into());
     // Nothing is past its retention today.
-    let today = credseal_core::Date::from_unix(credseal_engine::now_unix()).unwrap();
+    let today = credseal_core::Date::from_unix(common::now()).unwrap();
     let s = p
-        .shred_expired(today, &pass, &approved(&p, &Operation::shred_expired(today)))
+        .shred_expired(
+            &common::op(&p),
+            today,
+            &pass,
+            &approved(&p, &Operation::shred_expired(today)),
+        )
         .unwrap();
     assert_eq!(s.records, 0, "{s:?}");
     assert_eq!(everything(&p), before);
     // In 2200 everything kept for a limited time has expired; identity is kept permanently.
     let later = credseal_core::Date::new(2200, 1, 1).unwrap();
     let s = p
-        .shred_expired(later, &pass, &approved(&p, &Operation::shred_expired(later)))
+        .shred_expired(
+            &common::op(&p),
+            later,
+            &pass,
+            &approved(&p, &Operation::shred_expired(later)),
+        )
         .unwrap();
     assert!(s.records > 0);
     for ((sub, class), recs) in &before {
-        let now = p.records(&SubjectId::parse(sub).unwrap(), class).unwrap();
+        let now = common::records(&p, &SubjectId::parse(sub).unwrap(), class).unwrap();
         if class == "identity" {
             assert_eq!(&now, recs);
         } else {
@@ -429,7 +473,7 @@ fn destructive_operations_need_two_different_officers() {
     let p = platform();
     let op = Operation::retire("loans", 1);
     let [a, b] = officers(&p);
-    let now = credseal_engine::now_unix();
+    let now = common::now();
     // One officer alone, or the same officer twice: refused (exit 3).
     let e = p.approve(&op, &[approval(&p, &a, &op)], now).unwrap_err();
     assert!(
@@ -474,6 +518,24 @@ fn first_subject(p: &Platform) -> (SubjectId, credseal_core::BlindId) {
     (id, blind)
 }
 
+/// The subject's newest receipt other than those of the test's own read-backs (each
+/// [`common::records`] is a self-query and leaves one).
+fn newest_not_read_back(p: &Platform, blind: &credseal_core::BlindId) -> Vec<u8> {
+    p.subject_receipts(blind)
+        .unwrap()
+        .into_iter()
+        .rev()
+        .find(|r| {
+            credseal_log::UnverifiedReceipt::parse(r)
+                .unwrap()
+                .peek_unverified()
+                .unwrap()
+                .action
+                != credseal_log::Action::SelfQuery
+        })
+        .unwrap()
+}
+
 /// A platform on disk with the example data ingested, and the log key its subjects pinned.
 fn rotatable(dir: &std::path::Path) -> (Platform, credseal_log::LogVerifier) {
     let p = on_disk(&dir.join("data"));
@@ -486,36 +548,39 @@ fn rotatable(dir: &std::path::Path) -> (Platform, credseal_log::LogVerifier) {
 #[test]
 fn log_key_rotation_then_query_bundle_verifies_with_the_originally_pinned_key() {
     let d = tempfile::tempdir().unwrap();
-    let (mut p, pinned) = rotatable(d.path());
+    let (p, pinned) = rotatable(d.path());
     let pass = Passphrase::new(PASS.into());
-    let now = credseal_engine::now_unix();
+    let now = common::now();
     let (id, blind) = first_subject(&p);
     // The subject verifies once before the rotation and keeps its state.
     let b1 = p.export_bundle(&blind, None, now).unwrap();
     let s1 = credseal_log::verify_bundle(&b1, &pinned, &blind, None, now)
         .unwrap()
         .into_new_state();
-    let old_seed = *p.keystore().log_seed.expose_secret();
+    let data = d.path().join("data");
+    let old_seed = *keystore_on_disk(&data).log_seed.expose_secret();
     let from = p.log_size().unwrap();
 
     let ok = approved(&p, &Operation::rotate_log_key(pinned.key_id()));
-    let rot = p.rotate_log_key(&pass, &ok).unwrap();
+    let rot = p.rotate_log_key(&common::op(&p), &pass, &ok).unwrap();
     assert_eq!(rot.from_size, from);
     assert_eq!(rot.old_vkey, pinned.vkey());
     assert_eq!(rot.officers, ["officer-0", "officer-1"]);
     // Subjects keep pinning the original key; new checkpoints are the new key's.
     assert_eq!(p.log_vkey().unwrap(), pinned.vkey());
     assert_eq!(p.log_current_vkey().unwrap(), rot.new_vkey);
-    assert_ne!(p.keystore().log_seed.expose_secret(), &old_seed);
+    assert_ne!(keystore_on_disk(&data).log_seed.expose_secret(), &old_seed);
     let new = credseal_log::LogVerifier::from_vkey(&rot.new_vkey).unwrap();
     new.verify_checkpoint(&p.latest_checkpoint().unwrap().unwrap())
         .expect("a plain C2SP verifier with the new key accepts the new checkpoint");
     // The rotation is a receipt, the new key's first, naming both officers.
-    let leaf = p
-        .store()
-        .get(credseal_store::Tree::LogLeaves, &from.to_be_bytes())
-        .unwrap()
-        .unwrap();
+    drop(p);
+    let leaf = with_store_on_disk(&data, |s| {
+        s.get(credseal_store::Tree::LogLeaves, &from.to_be_bytes())
+            .unwrap()
+            .unwrap()
+    });
+    let p = open(&data).unwrap();
     let r = new.verify_receipt(&leaf).unwrap();
     assert_eq!(r.body().action, credseal_log::Action::KeyEvent);
     assert!(
@@ -548,16 +613,17 @@ fn log_key_rotation_then_query_bundle_verifies_with_the_originally_pinned_key() 
     assert_eq!((st[0].from, st[0].until, st[0].current), (0, Some(from), false));
     assert_eq!((st[1].from, st[1].until, st[1].current), (from, None, true));
     assert_eq!(st[1].vkey, rot.new_vkey);
-    assert_ne!(p.keystore().log_seed.expose_secret(), &old_seed);
+    assert_ne!(keystore_on_disk(&data).log_seed.expose_secret(), &old_seed);
     p.verify_log().unwrap();
 }
 
 /// A granted query of `id`'s identity class by a freshly credentialled bank; its receipt's index.
 fn query_as_bank(p: &Platform, id: &SubjectId) -> u64 {
     let authority = credseal_auth::SigningKey::generate();
-    p.set_authority_key(authority.public().as_bytes(), true).unwrap();
+    p.set_authority_key(&common::op(p), authority.public().as_bytes(), true)
+        .unwrap();
     let dept = credseal_auth::SigningKey::generate();
-    let now = credseal_engine::now_unix();
+    let now = common::now();
     let seal = credseal_crypto::SealingKey::generate();
     let seal_pk = seal.public().to_bytes();
     let cred = credseal_auth::sign(
@@ -601,15 +667,17 @@ fn query_as_bank(p: &Platform, id: &SubjectId) -> u64 {
 #[test]
 fn log_key_rotation_a_checkpoint_signed_by_the_retired_key_beyond_its_end_is_rejected() {
     let d = tempfile::tempdir().unwrap();
-    let (mut p, pinned) = rotatable(d.path());
+    let (p, pinned) = rotatable(d.path());
     let pass = Passphrase::new(PASS.into());
-    let now = credseal_engine::now_unix();
+    let now = common::now();
     let (id, blind) = first_subject(&p);
     // Someone kept a copy of the old log key before it was destroyed.
-    let stolen = credseal_log::LogSigner::from_seed(p.origin(), p.keystore().log_seed.expose_secret()).unwrap();
+    let data = d.path().join("data");
+    let stolen =
+        credseal_log::LogSigner::from_seed(p.origin(), keystore_on_disk(&data).log_seed.expose_secret()).unwrap();
     let from = p.log_size().unwrap();
     let ok = approved(&p, &Operation::rotate_log_key(pinned.key_id()));
-    p.rotate_log_key(&pass, &ok).unwrap();
+    p.rotate_log_key(&common::op(&p), &pass, &ok).unwrap();
     query_as_bank(&p, &id);
     let size = p.log_size().unwrap();
     let honest = p.latest_checkpoint().unwrap().unwrap();
@@ -634,17 +702,21 @@ fn log_key_rotation_a_checkpoint_signed_by_the_retired_key_beyond_its_end_is_rej
         size.to_be_bytes().to_vec(),
         forged.into_bytes(),
     );
-    p.store().apply(batch).unwrap();
+    drop(p);
+    with_store_on_disk(&data, |s| s.apply(batch).unwrap());
+    let p = open(&data).unwrap();
     let e = p.verify_log().unwrap_err();
     assert_eq!(e.class(), credseal_engine::ErrorClass::Verification);
     assert!(e.to_string().contains(&format!("checkpoint {size}")), "{e}");
     assert!(e.to_string().contains("retired at tree size"), "{e}");
     // And a receipt the stolen key signs after its end (a forged leaf) is caught too.
-    let leaf = p
-        .store()
-        .get(credseal_store::Tree::LogLeaves, &(size - 1).to_be_bytes())
-        .unwrap()
-        .unwrap();
+    drop(p);
+    let leaf = with_store_on_disk(&data, |s| {
+        s.get(credseal_store::Tree::LogLeaves, &(size - 1).to_be_bytes())
+            .unwrap()
+            .unwrap()
+    });
+    let p = open(&data).unwrap();
     let mut body = credseal_log::UnverifiedReceipt::parse(&leaf)
         .unwrap()
         .peek_unverified()
@@ -660,12 +732,12 @@ fn log_key_rotation_a_checkpoint_signed_by_the_retired_key_beyond_its_end_is_rej
 #[test]
 fn log_key_rotation_needs_two_officers_and_the_retired_key_cannot_come_back() {
     let d = tempfile::tempdir().unwrap();
-    let (mut p, pinned) = rotatable(d.path());
+    let (p, pinned) = rotatable(d.path());
     let pass = Passphrase::new(PASS.into());
     let op = Operation::rotate_log_key(pinned.key_id());
     assert_eq!(op.text(), format!("rotate log key {:08x}", pinned.key_id()));
     let [a, b] = officers(&p);
-    let now = credseal_engine::now_unix();
+    let now = common::now();
     let e = p.approve(&op, &[approval(&p, &a, &op)], now).unwrap_err();
     assert_eq!(e.class(), credseal_engine::ErrorClass::Denied);
     // Approvals of another rotation (another key id) do not rotate this key.
@@ -673,7 +745,7 @@ fn log_key_rotation_needs_two_officers_and_the_retired_key_cannot_come_back() {
     let wrong = p
         .approve(&other, &[approval(&p, &a, &other), approval(&p, &b, &other)], now)
         .unwrap();
-    let e = p.rotate_log_key(&pass, &wrong).unwrap_err();
+    let e = p.rotate_log_key(&common::op(&p), &pass, &wrong).unwrap_err();
     assert_eq!(e.class(), credseal_engine::ErrorClass::Denied);
     assert_eq!(p.log_key_status().unwrap().len(), 1);
     // Rotated; then the keystore from before is put back: refused (its generation is older).
@@ -682,9 +754,9 @@ fn log_key_rotation_needs_two_officers_and_the_retired_key_cannot_come_back() {
     let ok = p
         .approve(&op, &[approval(&p, &a, &op), approval(&p, &b, &op)], now)
         .unwrap();
-    p.rotate_log_key(&pass, &ok).unwrap();
+    p.rotate_log_key(&common::op(&p), &pass, &ok).unwrap();
     // The same approvals cannot rotate the new key (they name the old key id).
-    let again = p.rotate_log_key(&pass, &ok).unwrap_err();
+    let again = p.rotate_log_key(&common::op(&p), &pass, &ok).unwrap_err();
     assert_eq!(again.class(), credseal_engine::ErrorClass::Denied);
     drop(p);
     std::fs::write(&ks, &before).unwrap();
@@ -709,7 +781,7 @@ fn shred_order(
             subject: id.to_string(),
             class: class.into(),
             record_id: record_id.into(),
-            issued_at: credseal_engine::now_unix(),
+            issued_at: common::now(),
             audience: p.origin().into(),
         },
         authority,
@@ -720,7 +792,7 @@ fn shred_order(
 #[test]
 fn shred_order_forged_by_another_key_tampered_or_for_another_platform_is_refused() {
     let d = tempfile::tempdir().unwrap();
-    let (mut p, _) = rotatable(d.path());
+    let (p, _) = rotatable(d.path());
     let pass = Passphrase::new(PASS.into());
     let authority = credseal_auth::SigningKey::generate();
     // No trusted authority yet: nothing to check an order against.
@@ -733,7 +805,8 @@ fn shred_order_forged_by_another_key_tampered_or_for_another_platform_is_refused
     let (class, record_id) = (record["class"].as_str().unwrap(), record["record_id"].as_str().unwrap());
     let good = shred_order(&p, &authority, &id, class, record_id, "CR-9");
     assert!(p.check_shred_order(&good).is_err());
-    p.set_authority_key(authority.public().as_bytes(), false).unwrap();
+    p.set_authority_key(&common::op(&p), authority.public().as_bytes(), false)
+        .unwrap();
     // Signed by another key (here a department's): a forgery, exit 4.
     let other = credseal_auth::SigningKey::generate();
     let e = p
@@ -761,7 +834,7 @@ fn shred_order_forged_by_another_key_tampered_or_for_another_platform_is_refused
             subject: id.to_string(),
             class: class.into(),
             record_id: record_id.into(),
-            issued_at: credseal_engine::now_unix(),
+            issued_at: common::now(),
             audience: "another.platform.invalid/log".into(),
         },
         &authority,
@@ -778,10 +851,12 @@ fn shred_order_forged_by_another_key_tampered_or_for_another_platform_is_refused
         format!("shred {id} {class} {record_id} order CR-9")
     );
     let other_op = Operation::shred_record(&id, class, record_id, "CR-10");
-    let e = p.shred_by_order(&order, &pass, &approved(&p, &other_op)).unwrap_err();
+    let e = p
+        .shred_by_order(&common::op(&p), &order, &pass, &approved(&p, &other_op))
+        .unwrap_err();
     assert_eq!(e.class(), credseal_engine::ErrorClass::Denied);
     let s = p
-        .shred_by_order(&order, &pass, &approved(&p, &order.operation()))
+        .shred_by_order(&common::op(&p), &order, &pass, &approved(&p, &order.operation()))
         .unwrap();
     assert!(s.records >= 1);
 }
@@ -789,7 +864,8 @@ fn shred_order_forged_by_another_key_tampered_or_for_another_platform_is_refused
 #[test]
 fn a_shredded_record_is_ingested_again_only_when_explicitly_allowed() {
     let d = tempfile::tempdir().unwrap();
-    let mut p = platform().with_operator("officer-x");
+    let p = platform();
+    let officer = p.staff_session("officer-x").unwrap();
     let pass = Passphrase::new(PASS.into());
     p.ingest_file(&write(d.path(), "r.jsonl", RECORDS.as_bytes()), &NoProgress)
         .unwrap();
@@ -798,13 +874,14 @@ fn a_shredded_record_is_ingested_again_only_when_explicitly_allowed() {
     let id = SubjectId::parse(v["subject"].as_str().unwrap()).unwrap();
     let record_id = v["record_id"].as_str().unwrap();
     let authority = credseal_auth::SigningKey::generate();
-    p.set_authority_key(authority.public().as_bytes(), false).unwrap();
+    p.set_authority_key(&officer, authority.public().as_bytes(), false)
+        .unwrap();
     let order = p
         .check_shred_order(&shred_order(&p, &authority, &id, "loans", record_id, "CR-1"))
         .unwrap();
-    p.shred_by_order(&order, &pass, &approved(&p, &order.operation()))
+    p.shred_by_order(&officer, &order, &pass, &approved(&p, &order.operation()))
         .unwrap();
-    let gone = p.records(&id, "loans").unwrap();
+    let gone = common::records(&p, &id, "loans").unwrap();
     assert!(gone.iter().all(|r| r.record_id != record_id));
     let again = write(d.path(), "again.jsonl", line.as_bytes());
     let size = p.log_size().unwrap();
@@ -818,11 +895,12 @@ fn a_shredded_record_is_ingested_again_only_when_explicitly_allowed() {
         other => panic!("{other:?}"),
     }
     assert_eq!(p.log_size().unwrap(), size);
-    assert_eq!(p.records(&id, "loans").unwrap(), gone);
+    assert_eq!(common::records(&p, &id, "loans").unwrap(), gone);
 
     // Explicitly allowed: written, and the subject's receipt says so and who allowed it.
     let s = p
         .ingest_file_with(
+            &officer,
             &again,
             &NoProgress,
             credseal_engine::IngestOptions { allow_shredded: true },
@@ -830,12 +908,12 @@ fn a_shredded_record_is_ingested_again_only_when_explicitly_allowed() {
         .unwrap();
     assert_eq!((s.written, s.reingested_shredded), (1, 1));
     assert!(
-        p.records(&id, "loans")
+        common::records(&p, &id, "loans")
             .unwrap()
             .iter()
             .any(|r| r.record_id == record_id)
     );
-    let last = p.subject_receipts(&p.blind(&id)).unwrap().pop().unwrap();
+    let last = newest_not_read_back(&p, &p.blind(&id));
     let body = credseal_log::UnverifiedReceipt::parse(&last)
         .unwrap()
         .peek_unverified()
@@ -859,6 +937,7 @@ fn a_shredded_record_is_ingested_again_only_when_explicitly_allowed() {
     // Records that were never shredded are not counted as re-ingested.
     let s = p
         .ingest_file_with(
+            &officer,
             &write(d.path(), "new.jsonl", line.replace(record_id, "LN-NEW-1").as_bytes()),
             &NoProgress,
             credseal_engine::IngestOptions { allow_shredded: true },

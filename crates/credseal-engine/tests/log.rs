@@ -6,10 +6,10 @@ mod common;
 use common::*;
 use credseal_auth::{RevocationList, SigningKey, sign};
 use credseal_core::SubjectId;
-use credseal_engine::{NoProgress, Platform};
+use credseal_engine::NoProgress;
 use credseal_log::{Action, Actor, MapCheckpoint as _, Outcome, ReceiptBody, UnverifiedReceipt};
 
-fn bodies(p: &Platform, subject: &str) -> Vec<ReceiptBody> {
+fn bodies(p: &TestPlatform, subject: &str) -> Vec<ReceiptBody> {
     let blind = p.blind(&SubjectId::parse(subject).unwrap());
     p.subject_receipts(&blind)
         .unwrap()
@@ -32,7 +32,8 @@ fn line_of(class: &str) -> (String, String) {
 #[test]
 fn ingest_and_admin_acts_leave_receipts() {
     let d = tempfile::tempdir().unwrap();
-    let p = platform().with_operator("officer-7");
+    let p = platform();
+    let officer = p.staff_session("officer-7").unwrap();
     let file = write(d.path(), "r.jsonl", RECORDS.as_bytes());
     p.ingest_file(&file, &NoProgress).unwrap();
     let (subject, line) = line_of("loans");
@@ -83,20 +84,21 @@ fn ingest_and_admin_acts_leave_receipts() {
 
     // Administrative acts: actor is the officer.
     let authority = SigningKey::generate();
-    p.set_authority_key(authority.public().as_bytes(), false).unwrap();
-    p.register_subject_key(&SubjectId::parse(&subject).unwrap(), &[7; 32], false)
+    p.set_authority_key(&officer, authority.public().as_bytes(), false)
+        .unwrap();
+    p.register_subject_key(&officer, &SubjectId::parse(&subject).unwrap(), &[7; 32], false)
         .unwrap();
     let list = sign(
         &RevocationList {
             version: 1,
-            issued_at: credseal_engine::now_unix(),
+            issued_at: common::now(),
             audience: p.origin().into(),
             revoked: [(3, 0)].into_iter().collect(),
         },
         &authority,
     )
     .to_text();
-    p.install_revocations(&list).unwrap();
+    p.install_revocations(&officer, &list).unwrap();
     assert_eq!(p.log_size().unwrap(), size + 4);
     // The registration is in the subject's own chain.
     let reg = bodies(&p, &subject).pop().unwrap();
@@ -130,13 +132,12 @@ fn event(subject: Option<credseal_core::BlindId>) -> credseal_engine::NewReceipt
 }
 
 /// A platform event (about no subject): a commit that changes nothing in the subject map.
-fn platform_event(p: &Platform) {
-    p.append_receipts(vec![event(None)], credseal_engine::now_unix())
-        .unwrap();
+fn platform_event(p: &TestPlatform) {
+    p.append_receipts(vec![event(None)], common::now()).unwrap();
 }
 
 /// Every `(key, value)` leaf of the stored subject map (written by `persist_map`).
-fn stored_map_leaves(p: &Platform) -> Vec<(credseal_log::Hash, credseal_log::MapValue)> {
+fn stored_map_leaves(p: &TestPlatform) -> Vec<(credseal_log::Hash, credseal_log::MapValue)> {
     use credseal_log::MapNode;
     use credseal_store::Tree;
     p.persist_map().unwrap();
@@ -165,7 +166,7 @@ fn replace_stored_map(store: &dyn credseal_store::Store, leaves: Vec<(credseal_l
 
 /// A platform with the log key in hand: it signs, in place of the newest checkpoint, one
 /// whose subject-map root is the map of `leaves` (a map that hides receipts).
-fn sign_lying_checkpoint(p: &Platform, seed: &[u8; 32], leaves: Vec<(credseal_log::Hash, credseal_log::MapValue)>) {
+fn sign_lying_checkpoint(p: &TestPlatform, seed: &[u8; 32], leaves: Vec<(credseal_log::Hash, credseal_log::MapValue)>) {
     use credseal_store::{Batch, Tree};
     let signer = credseal_log::LogSigner::from_seed(p.origin(), seed).unwrap();
     let honest = signer
@@ -186,10 +187,10 @@ fn sign_lying_checkpoint(p: &Platform, seed: &[u8; 32], leaves: Vec<(credseal_lo
 }
 
 /// The test platform, and its log key's seed (which a lying operator holds).
-fn platform_and_log_seed() -> (Platform, [u8; 32]) {
+fn platform_and_log_seed() -> (TestPlatform, [u8; 32]) {
     let ks = keystore();
     let seed = *ks.log_seed.expose_secret();
-    (Platform::in_memory(catalog(), ks).unwrap(), seed)
+    (common::in_memory(ks), seed)
 }
 
 #[test]
@@ -218,7 +219,7 @@ fn every_checkpoint_commits_to_the_subject_map() {
     let mut m = credseal_log::MemoryMap::new();
     m.update(leaves.clone());
     assert_eq!(cp.map_root().unwrap(), Some(m.root()));
-    let now = credseal_engine::now_unix();
+    let now = common::now();
     let b = p.export_bundle(&blind, None, now).unwrap();
     let ok = credseal_log::verify_bundle(&b, &v, &blind, None, now).unwrap();
     assert_eq!(ok.receipts().len(), receipts.len());
@@ -258,7 +259,7 @@ fn log_verify_map_root_disagrees() {
 fn a_stored_map_edited_on_disk_is_refused_at_the_next_open() {
     let d = tempfile::tempdir().unwrap();
     let ks = keystore();
-    let p = Platform::in_memory(catalog(), ks.clone()).unwrap();
+    let p = common::in_memory(ks.clone());
     p.ingest_file(&write(d.path(), "r.jsonl", RECORDS.as_bytes()), &NoProgress)
         .unwrap();
     platform_event(&p);
@@ -267,7 +268,7 @@ fn a_stored_map_edited_on_disk_is_refused_at_the_next_open() {
     drop(p);
     leaves[0].1.count += 1;
     replace_stored_map(&*store, leaves);
-    let p = Platform::with_store(catalog(), ks, store).unwrap();
+    let p = common::on_store(ks, store).unwrap();
     // Neither a commit nor an audit goes ahead on a map the latest checkpoint contradicts.
     let e = p.verify_log().unwrap_err().to_string();
     assert!(
@@ -275,9 +276,7 @@ fn a_stored_map_edited_on_disk_is_refused_at_the_next_open() {
         "{e}"
     );
     let before = p.log_size().unwrap();
-    let e = p
-        .append_receipts(vec![event(None)], credseal_engine::now_unix())
-        .unwrap_err();
+    let e = p.append_receipts(vec![event(None)], common::now()).unwrap_err();
     assert!(e.to_string().contains("disagrees with the checkpoint"), "{e}");
     assert_eq!(p.log_size().unwrap(), before, "nothing was appended");
 }
@@ -291,7 +290,7 @@ fn a_map_node_edited_below_the_root_is_caught_when_a_commit_reads_it() {
     use credseal_store::{Batch, Tree};
     let d = tempfile::tempdir().unwrap();
     let ks = keystore();
-    let p = Platform::in_memory(catalog(), ks.clone()).unwrap();
+    let p = common::in_memory(ks.clone());
     p.ingest_file(&write(d.path(), "r.jsonl", RECORDS.as_bytes()), &NoProgress)
         .unwrap();
     let (subject, _) = line_of("loans");
@@ -314,11 +313,9 @@ fn a_map_node_edited_below_the_root_is_caught_when_a_commit_reads_it() {
     let mut b = Batch::new();
     b.put(Tree::SubjectMap, pos, node.to_bytes());
     store.apply(b).unwrap();
-    let p = Platform::with_store(catalog(), ks, store).unwrap();
+    let p = common::on_store(ks, store).unwrap();
     let before = p.log_size().unwrap();
-    let e = p
-        .append_receipts(vec![event(Some(blind))], credseal_engine::now_unix())
-        .unwrap_err();
+    let e = p.append_receipts(vec![event(Some(blind))], common::now()).unwrap_err();
     assert!(matches!(e, credseal_engine::EngineError::Corrupt { .. }), "{e}");
     assert!(e.to_string().contains("subject map"), "{e}");
     assert_eq!(p.log_size().unwrap(), before, "nothing was appended");
@@ -328,7 +325,7 @@ fn a_map_node_edited_below_the_root_is_caught_when_a_commit_reads_it() {
 fn the_map_is_replayed_from_the_receipts_after_a_crash() {
     let d = tempfile::tempdir().unwrap();
     let ks = keystore();
-    let p = Platform::in_memory(catalog(), ks.clone()).unwrap();
+    let p = common::in_memory(ks.clone());
     p.ingest_file(&write(d.path(), "r.jsonl", RECORDS.as_bytes()), &NoProgress)
         .unwrap();
     let (subject, _) = line_of("loans");
@@ -336,21 +333,19 @@ fn the_map_is_replayed_from_the_receipts_after_a_crash() {
     let store = p.store().clone();
     // Receipts after the ingest change the map in memory only (the ingest wrote it).
     for _ in 0..3 {
-        p.append_receipts(vec![event(Some(blind))], credseal_engine::now_unix())
-            .unwrap();
+        p.append_receipts(vec![event(Some(blind))], common::now()).unwrap();
     }
-    let before = p.export_bundle(&blind, None, credseal_engine::now_unix()).unwrap();
+    let before = p.export_bundle(&blind, None, common::now()).unwrap();
     // A crash: the platform is gone without writing its map.
     std::mem::forget(p);
-    let p = Platform::with_store(catalog(), ks, store).unwrap();
-    let after = p.export_bundle(&blind, None, credseal_engine::now_unix()).unwrap();
+    let p = common::on_store(ks, store).unwrap();
+    let after = p.export_bundle(&blind, None, common::now()).unwrap();
     assert_eq!(after.entries.len(), before.entries.len());
     let v = credseal_log::LogVerifier::from_vkey(&p.log_vkey().unwrap()).unwrap();
-    let out = credseal_log::verify_bundle(&after, &v, &blind, None, credseal_engine::now_unix()).unwrap();
+    let out = credseal_log::verify_bundle(&after, &v, &blind, None, common::now()).unwrap();
     assert_eq!(out.receipts().len(), before.entries.len());
     p.verify_log().unwrap();
-    p.append_receipts(vec![event(Some(blind))], credseal_engine::now_unix())
-        .unwrap();
+    p.append_receipts(vec![event(Some(blind))], common::now()).unwrap();
     p.verify_log().unwrap();
 }
 
@@ -360,7 +355,7 @@ fn the_map_is_replayed_from_the_receipts_after_a_crash() {
 #[test]
 fn chains_and_times_carry_on_across_a_reopen_and_a_clock_that_goes_back() {
     let ks = keystore();
-    let p = Platform::in_memory(catalog(), ks.clone()).unwrap();
+    let p = common::in_memory(ks.clone());
     let a = p.blind(&SubjectId::resident_from_body("11010519491231002").unwrap());
     let b = p.blind(&SubjectId::resident_from_body("11010519491231003").unwrap());
     let late = 2_000_000_000;
@@ -368,7 +363,7 @@ fn chains_and_times_carry_on_across_a_reopen_and_a_clock_that_goes_back() {
     p.append_receipts(vec![event(Some(b)), event(Some(a))], 1_000).unwrap();
     let store = p.store().clone();
     std::mem::forget(p);
-    let p = Platform::with_store(catalog(), ks, store).unwrap();
+    let p = common::on_store(ks, store).unwrap();
     p.append_receipts(vec![event(None), event(Some(a))], 1_000).unwrap();
     let body = |r: &Vec<u8>| UnverifiedReceipt::parse(r).unwrap().peek_unverified().unwrap();
     let of_a: Vec<_> = p.subject_receipts(&a).unwrap().iter().map(body).collect();
@@ -396,11 +391,10 @@ fn chains_and_times_carry_on_across_a_reopen_and_a_clock_that_goes_back() {
 #[test]
 fn a_receipts_stored_hashes_edited_or_cut_short_are_reported() {
     use credseal_store::{Batch, Tree};
-    let p = Platform::in_memory(catalog(), keystore()).unwrap();
+    let p = common::in_memory(keystore());
     let a = p.blind(&SubjectId::resident_from_body("11010519491231002").unwrap());
     for _ in 0..6 {
-        p.append_receipts(vec![event(Some(a))], credseal_engine::now_unix())
-            .unwrap();
+        p.append_receipts(vec![event(Some(a))], common::now()).unwrap();
     }
     p.verify_log().unwrap();
     let store = p.store().clone();
@@ -420,9 +414,7 @@ fn a_receipts_stored_hashes_edited_or_cut_short_are_reported() {
     assert!(e.to_string().contains("log hashes of receipt 5"), "{e}");
     put(good[..32].to_vec());
     // The next commit's root needs the subtree hash receipt 5 stored.
-    let e = p
-        .append_receipts(vec![event(None)], credseal_engine::now_unix())
-        .unwrap_err();
+    let e = p.append_receipts(vec![event(None)], common::now()).unwrap_err();
     assert!(matches!(e, credseal_engine::EngineError::Corrupt { .. }), "{e}");
     assert!(
         e.to_string().contains("log hashes of receipt 5") && e.to_string().contains("32 bytes, not 64"),

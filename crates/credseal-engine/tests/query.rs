@@ -28,11 +28,12 @@ fn set(items: &[&str]) -> BTreeSet<String> {
 
 fn world() -> World {
     let d = tempfile::tempdir().unwrap();
-    let p = platform();
+    let p = platform().p;
     p.ingest_file(&write(d.path(), "r.jsonl", RECORDS.as_bytes()), &NoProgress)
         .unwrap();
     let authority = SigningKey::generate();
-    p.set_authority_key(authority.public().as_bytes(), false).unwrap();
+    p.set_authority_key(&common::op(&p), authority.public().as_bytes(), false)
+        .unwrap();
     let dept = SigningKey::generate();
     let sealing = SealingKey::generate();
     let credential = sign(
@@ -187,13 +188,13 @@ fn revocation_between_two_queries_denies_the_second() {
         &w.authority,
     )
     .to_text();
-    assert_eq!(w.p.install_revocations(&list).unwrap(), 1);
+    assert_eq!(w.p.install_revocations(&common::op(&w.p), &list).unwrap(), 1);
     assert_eq!(
         denial(w.p.query(&w.credential, &token(&w, &["identity"]), NOW + 11)),
         "credential-revoked"
     );
     // An older or equal list is refused; a list signed by someone else too.
-    match w.p.install_revocations(&list) {
+    match w.p.install_revocations(&common::op(&w.p), &list) {
         Err(QueryError::Denied(d)) => assert_eq!(d.code(), "revocation-list-stale"),
         other => panic!("{other:?}"),
     }
@@ -207,7 +208,7 @@ fn revocation_between_two_queries_denies_the_second() {
         &SigningKey::generate(),
     )
     .to_text();
-    match w.p.install_revocations(&forged) {
+    match w.p.install_revocations(&common::op(&w.p), &forged) {
         Err(QueryError::Denied(d)) => assert_eq!(d.code(), "revocation-list-bad-signature"),
         other => panic!("{other:?}"),
     }

@@ -20,7 +20,7 @@ use credseal_store::{Batch, Tree};
 const DAY0: u64 = 1_900_000_000 / 86_400 * 86_400;
 
 struct World {
-    p: Platform,
+    p: TestPlatform,
     authority: SigningKey,
     responder: SigningKey,
     officer: SigningKey,
@@ -45,7 +45,8 @@ fn world(extra_synthetic: u64) -> World {
     }
     p.ingest_file(&write(d.path(), "r.jsonl", &data), &NoProgress).unwrap();
     let authority = SigningKey::generate();
-    p.set_authority_key(authority.public().as_bytes(), false).unwrap();
+    p.set_authority_key(&common::op(&p), authority.public().as_bytes(), false)
+        .unwrap();
     let responder = SigningKey::generate();
     let officer = SigningKey::generate();
     p.enroll_staff(StaffRole::Responder, "resp-1", responder.public().as_bytes(), false)

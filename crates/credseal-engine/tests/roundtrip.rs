@@ -44,11 +44,11 @@ proptest! {
             "class": class.id, "source": "prop-source", "effective": "2025-01-31", "version": version, "fields": fields,
         });
         let rec = Record::from_json(&line, &cat).unwrap();
-        let p = platform();
+        let p = platform().p;
         let d = tempfile::tempdir().unwrap();
         let f = write(d.path(), "p.jsonl", format!("{line}\n").as_bytes());
         let s = p.ingest_file(&f, &NoProgress).unwrap();
         prop_assert_eq!(s.written, 1);
-        prop_assert_eq!(p.records(&rec.subject, &class.id).unwrap(), vec![rec]);
+        prop_assert_eq!(common::records(&p, &rec.subject, &class.id).unwrap(), vec![rec]);
     }
 }

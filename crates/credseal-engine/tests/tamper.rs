@@ -5,10 +5,10 @@ mod common;
 
 use common::*;
 use credseal_engine::bundle::{Entry, Part, SubjectRecords};
-use credseal_engine::{EngineError, ErrorClass, NoProgress, Platform, layout};
+use credseal_engine::{EngineError, ErrorClass, NoProgress, layout};
 use credseal_store::{Batch, Tree};
 
-fn loaded() -> Platform {
+fn loaded() -> TestPlatform {
     let d = tempfile::tempdir().unwrap();
     let p = platform();
     p.ingest_file(&write(d.path(), "r.jsonl", RECORDS.as_bytes()), &NoProgress)
@@ -16,13 +16,13 @@ fn loaded() -> Platform {
     p
 }
 
-fn put(p: &Platform, tree: Tree, k: &[u8], v: Vec<u8>) {
+fn put(p: &TestPlatform, tree: Tree, k: &[u8], v: Vec<u8>) {
     let mut b = Batch::new();
     b.put(tree, k.to_vec(), v);
     p.store().apply(b).unwrap();
 }
 
-fn subjects(p: &Platform) -> Vec<(Vec<u8>, SubjectRecords)> {
+fn subjects(p: &TestPlatform) -> Vec<(Vec<u8>, SubjectRecords)> {
     p.store()
         .scan_prefix(Tree::Records, &[])
         .map(|kv| {
@@ -109,7 +109,7 @@ fn reading_a_tampered_subject_fails_with_the_record_named() {
     b.entries[0].sealed[n - 1] ^= 1;
     let rkey = b.entries[0].rkey;
     put(&p, Tree::Records, &k, recs.encode());
-    let (what, _) = corrupt(p.records(&first.subject, &first.class).unwrap_err());
+    let (what, _) = corrupt(common::records(&p, &first.subject, &first.class).unwrap_err());
     assert!(
         what.starts_with(&format!("record {}", credseal_core::hex(&rkey[..8]))),
         "{what}"
@@ -122,7 +122,7 @@ fn flipped_platform_binding_is_detected() {
     let mut v = p.store().get(Tree::Meta, layout::META_PLATFORM).unwrap().unwrap();
     v[0] ^= 1;
     put(&p, Tree::Meta, layout::META_PLATFORM, v);
-    let e = Platform::with_store(catalog(), p.keystore().clone(), p.store().clone()).unwrap_err();
+    let e = common::on_store(p.keys().clone(), p.store().clone()).unwrap_err();
     assert!(matches!(e, EngineError::KeystoreMismatch { .. }), "{e}");
 }
 
@@ -132,7 +132,7 @@ fn flipped_platform_binding_is_detected() {
 fn a_store_of_an_earlier_format_is_refused_naming_both_formats() {
     let p = loaded();
     put(&p, Tree::Meta, layout::META_FORMAT, 3u32.to_be_bytes().to_vec());
-    let e = Platform::with_store(catalog(), p.keystore().clone(), p.store().clone()).unwrap_err();
+    let e = common::on_store(p.keys().clone(), p.store().clone()).unwrap_err();
     assert!(matches!(e, EngineError::Corrupt { .. }), "{e}");
     let text = e.to_string();
     assert!(
@@ -140,14 +140,14 @@ fn a_store_of_an_earlier_format_is_refused_naming_both_formats() {
         "{text}"
     );
     put(&p, Tree::Meta, layout::META_FORMAT, vec![0xff]);
-    let e = Platform::with_store(catalog(), p.keystore().clone(), p.store().clone()).unwrap_err();
+    let e = common::on_store(p.keys().clone(), p.store().clone()).unwrap_err();
     assert!(e.to_string().contains("unknown storage format"), "{e}");
 }
 
 #[test]
 fn database_opened_with_another_keystore_is_refused() {
     let p = loaded();
-    let e = Platform::with_store(catalog(), keystore(), p.store().clone()).unwrap_err();
+    let e = common::on_store(keystore(), p.store().clone()).unwrap_err();
     assert!(matches!(e, EngineError::KeystoreMismatch { .. }), "{e}");
 }
 
@@ -170,7 +170,7 @@ fn edited_data_key_counter_is_detected() {
     assert!(corrupt(p.key_status().unwrap_err()).1.contains("8-byte"));
 }
 
-fn expect_moved(p: &Platform) {
+fn expect_moved(p: &TestPlatform) {
     let (what, detail) = corrupt(p.verify_store().unwrap_err());
     assert!(
         detail.contains("another subject, class or record") || detail.contains("do not match their place"),
@@ -245,10 +245,10 @@ fn flipped_byte_in_the_value_log_on_disk_names_the_subject() {
     .unwrap();
     {
         let store: Arc<dyn credseal_store::Store> = Arc::new(credseal_store::SledStore::open(&db, true).unwrap());
-        let p = Platform::with_store(catalog(), ks.clone(), store).unwrap();
+        let p = common::on_store(ks.clone(), store).unwrap();
         p.ingest_file(&write(d.path(), "r.jsonl", RECORDS.as_bytes()), &NoProgress)
             .unwrap();
-        assert!(!p.records(&first.subject, &first.class).unwrap().is_empty());
+        assert!(!common::records(&p, &first.subject, &first.class).unwrap().is_empty());
     }
     // The first byte of the value log belongs to one subject's value: flip it (the store is
     // closed), then read every subject — exactly one fails, named.
@@ -259,11 +259,11 @@ fn flipped_byte_in_the_value_log_on_disk_names_the_subject() {
     bytes[0] ^= 1;
     std::fs::write(&vlog, &bytes).unwrap();
     let store: Arc<dyn credseal_store::Store> = Arc::new(credseal_store::SledStore::open(&db, false).unwrap());
-    let p = Platform::with_store(catalog(), ks, store).unwrap();
+    let p = common::on_store(ks, store).unwrap();
     let mut failed = Vec::new();
     for line in RECORDS.lines() {
         let r = credseal_core::Record::from_json(&serde_json::from_str(line).unwrap(), &catalog()).unwrap();
-        if let Err(e) = p.records(&r.subject, &r.class) {
+        if let Err(e) = common::records(&p, &r.subject, &r.class) {
             let (what, detail) = corrupt(e);
             assert!(what.starts_with("records of subject "), "{what}");
             assert!(detail.contains("value log") && detail.contains("damaged"), "{detail}");
@@ -277,6 +277,6 @@ fn flipped_byte_in_the_value_log_on_disk_names_the_subject() {
     std::fs::write(&vlog, &all).unwrap();
     for line in RECORDS.lines() {
         let r = credseal_core::Record::from_json(&serde_json::from_str(line).unwrap(), &catalog()).unwrap();
-        assert!(p.records(&r.subject, &r.class).is_ok());
+        assert!(common::records(&p, &r.subject, &r.class).is_ok());
     }
 }

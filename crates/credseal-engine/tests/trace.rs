@@ -10,7 +10,7 @@ use common::*;
 use credseal_auth::{Credential, SigningKey, StaffRequest, Token, sign};
 use credseal_core::{FieldValue, Record};
 use credseal_crypto::SealingKey;
-use credseal_engine::{EngineError, ErrorClass, NoProgress, Platform, StaffRole, TraceReport};
+use credseal_engine::{EngineError, ErrorClass, NoProgress, StaffRole, TraceReport};
 use credseal_store::{Batch, Tree};
 
 const NOW: u64 = 1_790_000_000;
@@ -39,7 +39,7 @@ struct Dept {
 }
 
 struct World {
-    p: Platform,
+    p: TestPlatform,
     authority: SigningKey,
     responder: SigningKey,
     purpose: String,
@@ -74,7 +74,8 @@ fn world_with(records: &[u8]) -> World {
     p.ingest_file(&write(d.path(), "r.jsonl", records), &NoProgress)
         .unwrap();
     let authority = SigningKey::generate();
-    p.set_authority_key(authority.public().as_bytes(), false).unwrap();
+    p.set_authority_key(&common::op(&p), authority.public().as_bytes(), false)
+        .unwrap();
     let responder = SigningKey::generate();
     p.enroll_staff(StaffRole::Responder, "resp-1", responder.public().as_bytes(), false)
         .unwrap();

@@ -27,7 +27,7 @@ pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
         AuthorityCommand::Trust { data, key, replace } => {
             let pk = public_key(&key)?;
             let p = ctx.open_platform(&data.data)?;
-            p.set_authority_key(pk.as_bytes(), replace)?;
+            p.set_authority_key(&ctx.session(&p)?, pk.as_bytes(), replace)?;
             println!("platform {} trusts authority key {}", p.origin(), pk.to_hex());
             Ok(())
         }
@@ -46,7 +46,10 @@ pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
             out,
         } => {
             let sk = signing_key(&key)?;
-            let nb = not_before.unwrap_or_else(now);
+            let nb = match not_before {
+                Some(t) => t,
+                None => now()?,
+            };
             let cred = Credential {
                 serial,
                 department_id: department,
@@ -92,7 +95,7 @@ pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
                 },
             };
             list.version += 1;
-            list.issued_at = now();
+            list.issued_at = now()?;
             list.audience = audience;
             list.revoked.insert(serial, list.issued_at);
             let text = sign(&list, &sk).to_text();
@@ -100,7 +103,7 @@ pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
             println!("revocation list version {} written to {}", list.version, out.display());
             if let Some(d) = data {
                 let p = ctx.open_platform(&d)?;
-                let v = p.install_revocations(&text).map_err(super::query_failure)?;
+                let v = p.install_revocations(&ctx.session(&p)?, &text).map_err(super::query_failure)?;
                 println!("installed revocation list version {v} in {}", d.display());
             }
             Ok(())
@@ -131,7 +134,7 @@ pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
                 subject: id.to_string(),
                 class,
                 record_id: record,
-                issued_at: now(),
+                issued_at: now()?,
                 audience,
             };
             write_public(&out, &sign(&order, &sk).to_text())?;
@@ -146,7 +149,7 @@ pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
         }
         AuthorityCommand::Install { data, file } => {
             let p = ctx.open_platform(&data.data)?;
-            let v = p.install_revocations(&read(&file)?).map_err(super::query_failure)?;
+            let v = p.install_revocations(&ctx.session(&p)?, &read(&file)?).map_err(super::query_failure)?;
             println!("installed revocation list version {v}");
             Ok(())
         }

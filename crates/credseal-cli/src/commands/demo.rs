@@ -82,7 +82,7 @@ pub(crate) fn run(data: Option<&Path>) -> CliResult {
         origin: &origin,
         passphrase: &pass,
         keys: KeySource::Existing(Box::new(ks)),
-        now: credseal_engine::now_unix(),
+        now: crate::now()?,
     })?;
     println!(
         "$ credseal --demo init --data {} --catalog keys-example/catalog.toml --keystore keys-example/platform.keystore",
@@ -117,7 +117,7 @@ pub(crate) fn run(data: Option<&Path>) -> CliResult {
     } else {
         return Err(fail(format!("plaintext found on disk: {}", found.join(", "))));
     }
-    let mut p = Platform::open(&dir, &pass, OpenOptions { allow_demo_keys: true })?;
+    let p = Platform::open(&dir, &pass, OpenOptions { allow_demo_keys: true })?;
 
     step(5, "data provider", "re-ingest the same file: nothing changes");
     let s = p.ingest_file(&input, &NoProgress)?;
@@ -145,7 +145,7 @@ pub(crate) fn run(data: Option<&Path>) -> CliResult {
     println!("{d} data keys and {r} records verified");
 
     authority_walkthrough(&p)?;
-    key_walkthrough(&mut p, &pass)?;
+    key_walkthrough(&p, &pass)?;
 
     println!(
         "\nThe demo platform is in {}{}.",
@@ -247,7 +247,7 @@ fn deny(n: &str, r: Result<credseal_engine::SealedAnswer, credseal_engine::Query
 fn authority_walkthrough(p: &Platform) -> CliResult {
     use credseal_auth::{Consent, Credential, SelfQuery, SigningKey, Token, sign};
     use credseal_crypto::SealingKey;
-    let now = credseal_engine::now_unix();
+    let now = crate::now()?;
     let set = |xs: &[&str]| {
         xs.iter()
             .map(|s| s.to_string())
@@ -262,7 +262,7 @@ fn authority_walkthrough(p: &Platform) -> CliResult {
     let person_seal = SealingKey::from_bytes(keys::demo_secret(b"subject:sealing"));
 
     step(9, "authority", "enrol a department");
-    p.set_authority_key(authority.public().as_bytes(), true)?;
+    p.set_authority_key(&session(p)?, authority.public().as_bytes(), true)?;
     let credential = sign(
         &Credential {
             serial: 1001,
@@ -347,6 +347,7 @@ fn authority_walkthrough(p: &Platform) -> CliResult {
 
     step(12, "subject", "consents; the department's next query is granted");
     p.register_subject_key(
+        &session(p)?,
         &credseal_core::SubjectId::parse(&subject).map_err(fail)?,
         person.public().as_bytes(),
         true,
@@ -621,17 +622,18 @@ fn officer_approval(
 /// Step 17: the security officers rotate a class key, rewrap, retire the old version (two
 /// officers approve), carry out a credit-repair order by shredding one record, and rotate
 /// the log key.
-fn key_walkthrough(p: &mut Platform, pass: &Passphrase) -> CliResult {
+fn key_walkthrough(p: &Platform, pass: &Passphrase) -> CliResult {
     step(
         17,
         "security officers",
         "rotate, rewrap, retire a key; shred a record on a credit-repair order; rotate the log key",
     );
-    let now = credseal_engine::now_unix();
+    let now = crate::now()?;
     let origin = p.origin().to_string();
-    let v = p.rotate_class("loans", pass)?;
+    let officer = session(p)?;
+    let v = p.rotate_class(&officer, "loans", pass)?;
     println!("$ credseal keys rotate --class loans    -> KEK v{v} is primary; new data keys use it at once");
-    let s = p.rewrap(&NoProgress)?;
+    let s = p.rewrap(&officer, &NoProgress)?;
     for (c, f, t, n) in &s.moves {
         println!("$ credseal keys rewrap                  -> {c}: {n} data key(s) v{f} -> v{t}; records untouched");
     }
@@ -654,7 +656,7 @@ fn key_walkthrough(p: &mut Platform, pass: &Passphrase) -> CliResult {
         .map(|k| officer_approval(k, &op, &origin, now))
         .collect();
     let ok = p.approve(&op, &both, now)?;
-    p.retire_version("loans", v - 1, pass, &ok)?;
+    p.retire_version(&officer, "loans", v - 1, pass, &ok)?;
     println!(
         "$ credseal keys retire --class loans --kek-version {} --approval a --approval b  -> destroyed ({})",
         v - 1,
@@ -695,7 +697,7 @@ fn key_walkthrough(p: &mut Platform, pass: &Passphrase) -> CliResult {
         .map(|k| officer_approval(k, &op, &origin, now))
         .collect();
     let ok = p.approve(&op, &both, now)?;
-    let r = p.shred_by_order(&order, pass, &ok)?;
+    let r = p.shred_by_order(&officer, &order, pass, &ok)?;
     println!(
         "$ credseal shred --order order.txt --approval a --approval b  -> {} record(s) destroyed",
         r.records
@@ -718,10 +720,29 @@ fn key_walkthrough(p: &mut Platform, pass: &Passphrase) -> CliResult {
             b.detail
         );
     }
-    println!(
-        "{} record(s) of the subject's loans remain readable",
-        p.records(&id, "loans")?.len()
-    );
+    // Read back through the subject's own query (it leaves a receipt in their chain).
+    let person = credseal_auth::SigningKey::from_seed(&keys::demo_secret(b"subject:signing"));
+    let person_seal = credseal_crypto::SealingKey::from_bytes(keys::demo_secret(b"subject:sealing"));
+    let q = credseal_auth::sign(
+        &credseal_auth::SelfQuery {
+            query_id: credseal_crypto::random_array(),
+            subject: id.to_string(),
+            classes: ["loans".to_string()].into_iter().collect(),
+            issued_at: now,
+            expires_at: now + 300,
+            audience: origin.clone(),
+            sealing_key: person_seal.public().to_bytes(),
+        },
+        &person,
+    )
+    .to_text();
+    let left = p
+        .self_query(&q, now)
+        .map_err(query_failure)?
+        .open(&person_seal)?
+        .records
+        .len();
+    println!("{left} record(s) of the subject's loans remain readable");
     // The log key: rotated on the same two officers' word; subjects keep the key they pinned.
     let pinned = credseal_log::LogVerifier::from_vkey(&p.log_vkey()?).map_err(fail)?;
     let op = p.log_rotation_operation()?;
@@ -730,7 +751,7 @@ fn key_walkthrough(p: &mut Platform, pass: &Passphrase) -> CliResult {
         .map(|k| officer_approval(k, &op, &origin, now))
         .collect();
     let ok = p.approve(&op, &both, now)?;
-    let rot = p.rotate_log_key(pass, &ok)?;
+    let rot = p.rotate_log_key(&officer, pass, &ok)?;
     let id_of = |vkey: &str| vkey.split('+').nth(1).unwrap_or_default().to_string();
     println!(
         "$ credseal keys log-rotate --approval a --approval b  -> log key {} destroyed; {} signs from tree size {}",
@@ -751,4 +772,10 @@ fn key_walkthrough(p: &mut Platform, pass: &Passphrase) -> CliResult {
         report.receipts, report.checkpoints
     );
     Ok(())
+}
+
+/// The demo's officer: the engine's default operator name, as every administrative receipt
+/// of the demo names it.
+fn session(p: &Platform) -> CliResult<credseal_engine::StaffSession> {
+    Ok(p.staff_session(credseal_engine::DEFAULT_OPERATOR)?)
 }

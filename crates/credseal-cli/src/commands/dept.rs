@@ -31,7 +31,10 @@ pub(crate) fn run(cmd: DeptCommand) -> CliResult {
                 ),
                 None => None,
             };
-            let issued_at = a.issued_at.unwrap_or_else(now);
+            let issued_at = match a.issued_at {
+                Some(t) => t,
+                None => now()?,
+            };
             let token = Token {
                 query_id: random16(),
                 credential_serial: cred.serial,

@@ -67,7 +67,7 @@ pub(crate) fn audit(ctx: &Context, cmd: AuditCommand) -> CliResult {
     match cmd {
         AuditCommand::Alerts { data, key, json } => {
             let key = staff_key(&key)?;
-            let now = credseal_engine::now_unix();
+            let now = crate::now()?;
             let p = ctx.open_platform(&data.data)?;
             let req = staff_request(
                 &key,

@@ -61,7 +61,7 @@ pub(crate) fn run(ctx: &Context, a: InitArgs) -> CliResult {
             origin: &origin,
             passphrase: &pass,
             keys: KeySource::Existing(Box::new(keys)),
-            now: credseal_engine::now_unix(),
+            now: crate::now()?,
         })?,
         None => {
             let pass = passphrase::get(pf, true)?;
@@ -72,7 +72,7 @@ pub(crate) fn run(ctx: &Context, a: InitArgs) -> CliResult {
                 origin: &origin,
                 passphrase: &pass,
                 keys: KeySource::Generate(kdf),
-                now: credseal_engine::now_unix(),
+                now: crate::now()?,
             })?;
         }
     }

@@ -21,22 +21,22 @@ pub(crate) fn run(ctx: &Context, command: KeysCommand) -> CliResult {
             Ok(())
         }
         KeysCommand::LogRotate { data, approvals, json } => {
-            let (mut p, pass) = ctx.open_platform_keeping_passphrase(&data.data)?;
+            let (p, pass) = ctx.open_platform_keeping_passphrase(&data.data)?;
             let ok = approved(&p, &p.log_rotation_operation()?, &approvals)?;
-            let r = p.rotate_log_key(&pass, &ok)?;
+            let r = p.rotate_log_key(&ctx.session(&p)?, &pass, &ok)?;
             out::log_rotation(&r, json);
             Ok(())
         }
         KeysCommand::Rotate { data, class, json } => {
-            let (mut p, pass) = ctx.open_platform_keeping_passphrase(&data.data)?;
-            let v = p.rotate_class(&class, &pass)?;
+            let (p, pass) = ctx.open_platform_keeping_passphrase(&data.data)?;
+            let v = p.rotate_class(&ctx.session(&p)?, &class, &pass)?;
             out::rotated(&class, v, json);
             Ok(())
         }
         KeysCommand::Rewrap { data, json } => {
             let p = ctx.open_platform(&data.data)?;
             let bar = ctx.progress();
-            let s = p.rewrap(&bar)?;
+            let s = p.rewrap(&ctx.session(&p)?, &bar)?;
             out::rewrap(s.subjects, s.rewrapped, &s.moves, json);
             Ok(())
         }
@@ -47,9 +47,9 @@ pub(crate) fn run(ctx: &Context, command: KeysCommand) -> CliResult {
             approvals,
             json,
         } => {
-            let (mut p, pass) = ctx.open_platform_keeping_passphrase(&data.data)?;
+            let (p, pass) = ctx.open_platform_keeping_passphrase(&data.data)?;
             let ok = approved(&p, &credseal_engine::Operation::retire(&class, version), &approvals)?;
-            p.retire_version(&class, version, &pass, &ok)?;
+            p.retire_version(&ctx.session(&p)?, &class, version, &pass, &ok)?;
             out::retired(&class, version, json);
             Ok(())
         }
@@ -64,7 +64,7 @@ pub(crate) fn run(ctx: &Context, command: KeysCommand) -> CliResult {
                 .map_err(|e| Failure::new(ErrorClass::Usage, format!("--subject: {e}")))?;
             let p = ctx.open_platform(&data.data)?;
             let ok = approved(&p, &credseal_engine::Operation::rekey(&id, &class), &approvals)?;
-            let n = p.rekey(&id, &class, &ok)?;
+            let n = p.rekey(&ctx.session(&p)?, &id, &class, &ok)?;
             out::rekeyed(&class, n, json);
             Ok(())
         }
@@ -73,13 +73,13 @@ pub(crate) fn run(ctx: &Context, command: KeysCommand) -> CliResult {
 
 /// `credseal shred`: a retention sweep or a credit-repair order, approved by two officers.
 pub(crate) fn shred(ctx: &Context, data: DataArg, what: ShredWhat, approvals: Vec<PathBuf>, json: bool) -> CliResult {
-    let (mut p, pass) = ctx.open_platform_keeping_passphrase(&data.data)?;
+    let (p, pass) = ctx.open_platform_keeping_passphrase(&data.data)?;
     let s = match what.order {
         None => {
-            let today = credseal_core::Date::from_unix(credseal_engine::now_unix())
+            let today = credseal_core::Date::from_unix(crate::now()?)
                 .ok_or_else(|| Failure::new(ErrorClass::Error, "the clock is out of range"))?;
             let ok = approved(&p, &credseal_engine::Operation::shred_expired(today), &approvals)?;
-            p.shred_expired(today, &pass, &ok)?
+            p.shred_expired(&ctx.session(&p)?, today, &pass, &ok)?
         }
         Some(file) => {
             let order = p.check_shred_order(&read_text(&file)?).map_err(|e| {
@@ -87,7 +87,7 @@ pub(crate) fn shred(ctx: &Context, data: DataArg, what: ShredWhat, approvals: Ve
                 Failure::new(f.class, format!("{}: {}", file.display(), f.message))
             })?;
             let ok = approved(&p, &order.operation(), &approvals)?;
-            p.shred_by_order(&order, &pass, &ok)?
+            p.shred_by_order(&ctx.session(&p)?, &order, &pass, &ok)?
         }
     };
     out::shred(&s, json);

@@ -33,9 +33,9 @@ use crate::{CliResult, Failure};
 /// A staff member's signing key file (a warning if others can read it).
 pub(crate) use crate::files::signing_key as staff_key;
 
-/// Now, in Unix seconds.
-pub(crate) fn now() -> u64 {
-    credseal_engine::now_unix()
+/// Now, in Unix seconds (a clock before 1970 is an error, not 0).
+pub(crate) fn now() -> CliResult<u64> {
+    crate::now()
 }
 
 /// A comma-separated list as a set (blanks dropped).
@@ -88,7 +88,10 @@ pub(crate) fn now_arg(now: Option<u64>) -> CliResult<u64> {
             "--now is only available in test builds",
         ));
     }
-    Ok(now.unwrap_or_else(credseal_engine::now_unix))
+    match now {
+        Some(n) => Ok(n),
+        None => crate::now(),
+    }
 }
 
 /// A staff request for `action` on the input with SHA-256 `digest`, valid five minutes.
@@ -127,7 +130,7 @@ pub(crate) fn approved(
     for f in files {
         texts.push(read_text(f)?);
     }
-    p.approve(op, &texts, credseal_engine::now_unix()).map_err(|e| {
+    p.approve(op, &texts, crate::now()?).map_err(|e| {
         Failure::new(
             e.class(),
             format!(

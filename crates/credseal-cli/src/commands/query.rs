@@ -30,7 +30,10 @@ pub(crate) fn query(ctx: &Context, a: QueryArgs) -> CliResult {
     if a.now.is_some() && !cfg!(debug_assertions) {
         return Err(fail(ErrorClass::Usage, "--now is only available in test builds"));
     }
-    let now = a.now.unwrap_or_else(now);
+    let now = match a.now {
+                Some(t) => t,
+                None => now()?,
+            };
     let answer = match (&a.credential, &a.token, &a.self_query) {
         (Some(c), Some(t), None) => p.query(&read(c)?, &read(t)?, now),
         (None, None, Some(q)) => p.self_query(&read(q)?, now),

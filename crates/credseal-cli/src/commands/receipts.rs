@@ -72,7 +72,7 @@ pub(crate) fn run(ctx: &Context, cmd: ReceiptsCommand) -> CliResult {
                 Some(s) => read_state(s)?.map_or(0, |(_, st)| st.tree_size()),
                 None => 0,
             };
-            let now = credseal_engine::now_unix();
+            let now = crate::now()?;
             let r = BundleRequest {
                 request_id: credseal_crypto::random_array(),
                 subject: id.to_string(),
@@ -88,7 +88,7 @@ pub(crate) fn run(ctx: &Context, cmd: ReceiptsCommand) -> CliResult {
         ReceiptsCommand::Export { data, request, out } => {
             let p = ctx.open_platform(&data.data)?;
             let b = p
-                .export_for_request(&read_text(&request)?, credseal_engine::now_unix())
+                .export_for_request(&read_text(&request)?, crate::now()?)
                 .map_err(super::query_failure)?;
             fsutil::write_new(&out, format!("{}\n", b.to_text()).as_bytes(), 0o644)?;
             println!(
@@ -132,7 +132,7 @@ fn verify(vkey: &Path, state_path: &Path, bundle: &Path, json: bool) -> CliResul
     };
     // With no full receipt there is nothing a subject id is checked against.
     let blind = found.unwrap_or(BlindId([0; 32]));
-    let now = credseal_engine::now_unix();
+    let now = crate::now()?;
     let v = verify_bundle(&b, &verifier, &blind, saved.as_ref().map(|(_, s)| s), now)
         .map_err(|e| fail(ErrorClass::Verification, format!("the bundle failed verification: {e}")))?;
     let seen_before = v.receipts().len() - v.new_receipts().len();

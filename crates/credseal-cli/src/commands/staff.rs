@@ -55,7 +55,7 @@ pub(crate) fn run(ctx: &Context, cmd: StaffCommand) -> CliResult {
             out,
         } => {
             let sk = staff_key(&key)?;
-            let now = credseal_engine::now_unix();
+            let now = crate::now()?;
             let text = sign(
                 &StaffRequest {
                     request_id: credseal_crypto::random_array(),

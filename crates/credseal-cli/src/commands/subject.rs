@@ -21,7 +21,7 @@ pub(crate) fn run(ctx: &Context, cmd: SubjectCommand) -> CliResult {
             let id = subject(&s)?;
             let pk = public_key(&key)?;
             let p = ctx.open_platform(&data.data)?;
-            p.register_subject_key(&id, pk.as_bytes(), replace)?;
+            p.register_subject_key(&ctx.session(&p)?, &id, pk.as_bytes(), replace)?;
             println!("registered the subject's key {}", pk.to_hex());
             Ok(())
         }
@@ -37,7 +37,10 @@ pub(crate) fn run(ctx: &Context, cmd: SubjectCommand) -> CliResult {
             out,
         } => {
             let sk = signing_key(&key)?;
-            let issued_at = issued_at.unwrap_or_else(now);
+            let issued_at = match issued_at {
+                Some(t) => t,
+                None => now()?,
+            };
             let c = Consent {
                 consent_id: random16(),
                 subject: subject(&s)?.to_string(),
@@ -63,7 +66,7 @@ pub(crate) fn run(ctx: &Context, cmd: SubjectCommand) -> CliResult {
             out,
         } => {
             let sk = signing_key(&key)?;
-            let issued_at = now();
+            let issued_at = now()?;
             let q = SelfQuery {
                 query_id: random16(),
                 subject: subject(&s)?.to_string(),

@@ -32,12 +32,115 @@ pub fn keystore() -> Keystore {
     )
 }
 
-pub fn platform() -> Platform {
-    Platform::in_memory(catalog(), keystore()).unwrap()
+/// A platform on an in-memory store, with the store kept beside it: tests that edit or
+/// inspect the raw store get it here, not from the platform (which has no accessor).
+pub struct TestPlatform {
+    pub p: Platform,
+    store: std::sync::Arc<dyn credseal_store::Store>,
+    keys: Keystore,
+}
+
+impl std::fmt::Debug for TestPlatform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.p.fmt(f)
+    }
+}
+
+impl std::ops::Deref for TestPlatform {
+    type Target = Platform;
+    fn deref(&self) -> &Platform {
+        &self.p
+    }
+}
+
+impl TestPlatform {
+    /// The store the platform was made on.
+    pub fn store(&self) -> &std::sync::Arc<dyn credseal_store::Store> {
+        &self.store
+    }
+
+    /// The test's copy of the keystore the platform was made with (before any rotation).
+    pub fn keys(&self) -> &Keystore {
+        &self.keys
+    }
+}
+
+/// A platform on `store` (which the caller made and keeps).
+pub fn on_store(
+    keys: Keystore,
+    store: std::sync::Arc<dyn credseal_store::Store>,
+) -> Result<TestPlatform, credseal_engine::EngineError> {
+    Ok(TestPlatform {
+        p: Platform::with_store(catalog(), keys.clone(), store.clone())?,
+        store,
+        keys,
+    })
+}
+
+/// A platform on a new in-memory store.
+pub fn in_memory(keys: Keystore) -> TestPlatform {
+    on_store(keys, std::sync::Arc::new(credseal_store::MemoryStore::new())).unwrap()
+}
+
+pub fn platform() -> TestPlatform {
+    in_memory(keystore())
 }
 
 pub fn write(dir: &Path, name: &str, content: &[u8]) -> std::path::PathBuf {
     let p = dir.join(name);
     std::fs::File::create(&p).unwrap().write_all(content).unwrap();
     p
+}
+
+/// The session of the officer running the tests' administrative acts.
+pub fn op(p: &Platform) -> credseal_engine::StaffSession {
+    p.staff_session("operator").unwrap()
+}
+
+/// The time now, from the system clock.
+pub fn now() -> u64 {
+    use credseal_engine::Clock;
+    credseal_engine::SystemClock.now().unwrap()
+}
+
+/// Every stored record of `subject`'s `class`, read back the only way a platform gives
+/// plaintext: through its gate. The subject (a key derived from its id, registered on
+/// first use) asks for its own records; the self-query leaves a receipt in its chain.
+pub fn records(
+    p: &Platform,
+    subject: &credseal_core::SubjectId,
+    class: &str,
+) -> Result<Vec<credseal_core::Record>, credseal_engine::EngineError> {
+    use credseal_engine::QueryError;
+    let seed = credseal_crypto::sha256(format!("test subject key {subject}").as_bytes());
+    let sk = credseal_auth::SigningKey::from_seed(&seed);
+    let seal = credseal_crypto::SealingKey::from_bytes(credseal_crypto::sha256(&seed));
+    if p.subject_key(subject)? != Some(*sk.public().as_bytes()) {
+        p.register_subject_key(&op(p), subject, sk.public().as_bytes(), true)?;
+    }
+    let t = now();
+    let q = credseal_auth::sign(
+        &credseal_auth::SelfQuery {
+            query_id: credseal_crypto::random_array(),
+            subject: subject.to_string(),
+            classes: [class.to_string()].into_iter().collect(),
+            issued_at: t,
+            expires_at: t + 300,
+            audience: p.origin().to_string(),
+            sealing_key: seal.public().to_bytes(),
+        },
+        &sk,
+    )
+    .to_text();
+    match p.self_query(&q, t) {
+        Ok(a) => {
+            let mut recs = a.open(&seal)?.records;
+            recs.sort_by(|a, b| (&a.record_id, a.version).cmp(&(&b.record_id, b.version)));
+            Ok(recs)
+        }
+        Err(QueryError::Failed(e)) => Err(e),
+        Err(QueryError::Denied(d)) => Err(credseal_engine::EngineError::NotFound(format!(
+            "self-query denied: {d}"
+        ))),
+    }
 }
