@@ -103,7 +103,9 @@ pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
             println!("revocation list version {} written to {}", list.version, out.display());
             if let Some(d) = data {
                 let p = ctx.open_platform(&d)?;
-                let v = p.install_revocations(&ctx.session(&p)?, &text).map_err(super::query_failure)?;
+                let v = p
+                    .install_revocations(&ctx.session(&p)?, &text)
+                    .map_err(super::query_failure)?;
                 println!("installed revocation list version {v} in {}", d.display());
             }
             Ok(())
@@ -149,7 +151,9 @@ pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
         }
         AuthorityCommand::Install { data, file } => {
             let p = ctx.open_platform(&data.data)?;
-            let v = p.install_revocations(&ctx.session(&p)?, &read(&file)?).map_err(super::query_failure)?;
+            let v = p
+                .install_revocations(&ctx.session(&p)?, &read(&file)?)
+                .map_err(super::query_failure)?;
             println!("installed revocation list version {v}");
             Ok(())
         }

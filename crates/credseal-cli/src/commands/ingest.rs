@@ -11,7 +11,12 @@ use crate::{CliResult, render};
 pub(crate) fn run(ctx: &Context, data: &DataArg, file: &Path, allow_shredded: bool, json: bool) -> CliResult {
     let p = ctx.open_platform(&data.data)?;
     let bar = ctx.progress();
-    let s = p.ingest_file_with(&ctx.session(&p)?, file, &bar, credseal_engine::IngestOptions { allow_shredded })?;
+    let s = p.ingest_file_with(
+        &ctx.session(&p)?,
+        file,
+        &bar,
+        credseal_engine::IngestOptions { allow_shredded },
+    )?;
     render::platform::ingest_summary(&s, json);
     Ok(())
 }

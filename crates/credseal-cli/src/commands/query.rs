@@ -31,9 +31,9 @@ pub(crate) fn query(ctx: &Context, a: QueryArgs) -> CliResult {
         return Err(fail(ErrorClass::Usage, "--now is only available in test builds"));
     }
     let now = match a.now {
-                Some(t) => t,
-                None => now()?,
-            };
+        Some(t) => t,
+        None => now()?,
+    };
     let answer = match (&a.credential, &a.token, &a.self_query) {
         (Some(c), Some(t), None) => p.query(&read(c)?, &read(t)?, now),
         (None, None, Some(q)) => p.self_query(&read(q)?, now),
