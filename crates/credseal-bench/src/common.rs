@@ -65,7 +65,11 @@ impl BenchPlatform {
         let config = Platform::read_config(dir)?;
         let keys = Platform::read_keystore(&dir.join(&config.keystore), pass, OpenOptions::default())?;
         let store = Arc::new(SledStore::open(&dir.join(DB_DIR), false)?);
-        let platform = Platform::with_store(parse_catalog(catalog_text)?, keys.clone(), Arc::clone(&store) as Arc<dyn Store>)?;
+        let platform = Platform::with_store(
+            parse_catalog(catalog_text)?,
+            keys.clone(),
+            Arc::clone(&store) as Arc<dyn Store>,
+        )?;
         Ok(Self {
             platform,
             store,
@@ -92,8 +96,8 @@ impl BenchPlatform {
 pub(crate) fn write_input(catalog: &Catalog, subjects: u64, path: &Path) -> Result<u64> {
     let file = std::fs::File::create(path).map_err(|e| BenchError::io(path, e))?;
     let mut f = std::io::BufWriter::new(file);
-    let records = credseal_testkit::synthetic::write_synthetic(catalog, subjects, &mut f)
-        .map_err(|e| BenchError::io(path, e))?;
+    let records =
+        credseal_testkit::synthetic::write_synthetic(catalog, subjects, &mut f).map_err(|e| BenchError::io(path, e))?;
     f.flush().map_err(|e| BenchError::io(path, e))?;
     Ok(records)
 }
@@ -130,10 +134,12 @@ pub(crate) struct FloorDb {
 impl FloorDb {
     /// Creates the floor's database in `dir`.
     pub(crate) fn open(dir: &Path) -> Result<Self> {
-        let db = credseal_store::sled_config(dir).open().map_err(|source| BenchError::FloorDatabase {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+        let db = credseal_store::sled_config(dir)
+            .open()
+            .map_err(|source| BenchError::FloorDatabase {
+                path: dir.to_path_buf(),
+                source,
+            })?;
         Ok(Self {
             db,
             dir: dir.to_path_buf(),

@@ -15,7 +15,9 @@ use credseal_engine::bundle::{Bundle, Entry, SubjectRecords};
 use credseal_store::{Store, Tree};
 use serde::Serialize;
 
-use crate::common::{BENCH_ORIGIN, BenchPlatform, FloorDb, bench_passphrase, dir_size, parse_catalog, raw_key, write_input};
+use crate::common::{
+    BENCH_ORIGIN, BenchPlatform, FloorDb, bench_passphrase, dir_size, parse_catalog, raw_key, write_input,
+};
 use crate::error::{BenchError, Result};
 
 /// Results of `bench ingest`.
@@ -61,7 +63,6 @@ pub struct IngestBench {
     pub floor_disk_bytes_per_record: f64,
 }
 
-
 /// One stored record, for the floor: its place and the plaintext the platform sealed.
 struct FloorRecord {
     blind: BlindId,
@@ -73,7 +74,12 @@ struct FloorRecord {
 
 /// Runs the ingest benchmark in `work` (a fresh, empty directory): `subjects` synthetic
 /// subjects with one record per class of the catalogue `catalog_text`.
-pub fn bench_ingest(catalog_text: &str, subjects: u64, work: &std::path::Path, progress: &dyn Progress) -> Result<IngestBench> {
+pub fn bench_ingest(
+    catalog_text: &str,
+    subjects: u64,
+    work: &std::path::Path,
+    progress: &dyn Progress,
+) -> Result<IngestBench> {
     let catalog = parse_catalog(catalog_text)?;
     let input = work.join("input.jsonl");
     let records = write_input(&catalog, subjects, &input)?;
@@ -114,12 +120,14 @@ pub fn bench_ingest(catalog_text: &str, subjects: u64, work: &std::path::Path, p
             };
             let what = |detail: &dyn std::fmt::Display| format!("subject {short} class {class}: {detail}");
             let ctx = DekContext { blind: &blind, class };
-            let v = credseal_crypto::wrapped_kek_version(&bundle.wrapped_dek).map_err(|e| BenchError::check(what(&e)))?;
+            let v =
+                credseal_crypto::wrapped_kek_version(&bundle.wrapped_dek).map_err(|e| BenchError::check(what(&e)))?;
             let kek = b
                 .keys
                 .kek(class, v)
                 .ok_or_else(|| BenchError::check(what(&format_args!("no KEK version {v}"))))?;
-            let dek = credseal_crypto::unwrap_dek(kek, &ctx, &bundle.wrapped_dek).map_err(|e| BenchError::check(what(&e)))?;
+            let dek =
+                credseal_crypto::unwrap_dek(kek, &ctx, &bundle.wrapped_dek).map_err(|e| BenchError::check(what(&e)))?;
             for e in &bundle.entries {
                 let rctx = RecordContext {
                     blind: &blind,
@@ -128,9 +136,9 @@ pub fn bench_ingest(catalog_text: &str, subjects: u64, work: &std::path::Path, p
                     version: e.version,
                 };
                 // What is encrypted: the record's body (as ingest seals it).
-                let pt = credseal_crypto::open_record(&dek, &rctx, &e.sealed).map_err(|e| BenchError::check(what(&e)))?;
-                let body: RecordBody =
-                    postcard::from_bytes(&pt).map_err(|e| BenchError::check(what(&e)))?;
+                let pt =
+                    credseal_crypto::open_record(&dek, &rctx, &e.sealed).map_err(|e| BenchError::check(what(&e)))?;
+                let body: RecordBody = postcard::from_bytes(&pt).map_err(|e| BenchError::check(what(&e)))?;
                 let whole = postcard::to_stdvec(&body.into_record(subject.clone(), class.clone(), e.version))
                     .map_err(|e| BenchError::check(what(&e)))?;
                 plaintext_bytes += whole.len() as u64;
@@ -245,7 +253,10 @@ pub fn bench_ingest(catalog_text: &str, subjects: u64, work: &std::path::Path, p
             }
             recs.classes.insert(class, bundle);
         }
-        batch.insert(raw_key(Tree::Records.tag(), &credseal_engine::layout::subject_key(&blind)), recs.encode());
+        batch.insert(
+            raw_key(Tree::Records.tag(), &credseal_engine::layout::subject_key(&blind)),
+            recs.encode(),
+        );
         if in_batch >= 4096 {
             db.apply(std::mem::take(&mut batch))?;
             in_batch = 0;

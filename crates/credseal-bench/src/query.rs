@@ -217,17 +217,24 @@ pub fn bench_query(catalog_text: &str, size: QuerySize, work: &Path, progress: &
     let mut items = Vec::with_capacity(tokens.len());
     let mut records = 0usize;
     for tok in &tokens {
-        let u = credseal_auth::Unverified::<Token>::parse_text(tok).map_err(|e| BenchError::check(format_args!("token: {e}")))?;
+        let u = credseal_auth::Unverified::<Token>::parse_text(tok)
+            .map_err(|e| BenchError::check(format_args!("token: {e}")))?;
         let bytes = u.as_bytes();
         let sig: [u8; 64] = bytes[bytes.len() - 64..]
             .try_into()
             .map_err(|_| BenchError::check("token: no signature"))?;
-        let body = u.peek_unverified().map_err(|e| BenchError::check(format_args!("token: {e}")))?;
+        let body = u
+            .peek_unverified()
+            .map_err(|e| BenchError::check(format_args!("token: {e}")))?;
         let body_bytes = postcard::to_stdvec(&body).map_err(|e| BenchError::check(format_args!("token: {e}")))?;
-        let subject = SubjectId::parse(&body.subject).map_err(|e| BenchError::check(format_args!("token subject: {e}")))?;
+        let subject =
+            SubjectId::parse(&body.subject).map_err(|e| BenchError::check(format_args!("token subject: {e}")))?;
         // The subject's stored records, read from the store as a test would.
         let blind = b.keys.index_key.blind(&subject);
-        let recs = match b.store.get(Tree::Records, &credseal_engine::layout::subject_key(&blind))? {
+        let recs = match b
+            .store
+            .get(Tree::Records, &credseal_engine::layout::subject_key(&blind))?
+        {
             Some(v) => SubjectRecords::decode(&v)
                 .map_err(|e| BenchError::check(format_args!("records of subject {}: {e}", &blind.to_hex()[..16])))?,
             None => SubjectRecords::default(),
@@ -259,12 +266,7 @@ pub fn bench_query(catalog_text: &str, size: QuerySize, work: &Path, progress: &
         },
         action: credseal_log::Action::Query,
         detail: String::new(),
-        subject: Some(
-            items
-                .first()
-                .map(|i| i.blind)
-                .unwrap_or(BlindId([0; 32])),
-        ),
+        subject: Some(items.first().map(|i| i.blind).unwrap_or(BlindId([0; 32]))),
         classes: set.clone(),
         purpose: purpose.clone(),
         token_hash: Some([1; 32]),
@@ -340,8 +342,9 @@ pub fn bench_query(catalog_text: &str, size: QuerySize, work: &Path, progress: &
                         let mut pending = std::collections::VecDeque::with_capacity(in_flight);
                         for tok in chunk {
                             if pending.len() >= in_flight {
-                                let (q, a): (Instant, PendingAnswer<'_>) =
-                                    pending.pop_front().ok_or_else(|| BenchError::check("no query in flight"))?;
+                                let (q, a): (Instant, PendingAnswer<'_>) = pending
+                                    .pop_front()
+                                    .ok_or_else(|| BenchError::check("no query in flight"))?;
                                 a.wait().map_err(failed)?;
                                 lat.push(q.elapsed().as_secs_f64() * 1e6);
                             }
@@ -418,9 +421,13 @@ pub fn bench_query(catalog_text: &str, size: QuerySize, work: &Path, progress: &
     })
 }
 
-
 /// The floor's unwrap of a data key: the KEK version its header names, from the keystore.
-fn floor_unwrap(keys: &credseal_crypto::Keystore, blind: &BlindId, class: &str, w: &[u8]) -> Option<credseal_crypto::Dek> {
+fn floor_unwrap(
+    keys: &credseal_crypto::Keystore,
+    blind: &BlindId,
+    class: &str,
+    w: &[u8],
+) -> Option<credseal_crypto::Dek> {
     let v = credseal_crypto::wrapped_kek_version(w).ok()?;
     credseal_crypto::unwrap_dek(keys.kek(class, v)?, &DekContext { blind, class }, w).ok()
 }

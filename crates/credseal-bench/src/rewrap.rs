@@ -89,7 +89,11 @@ pub fn bench_rewrap(catalog_text: &str, subjects: u64, work: &Path, progress: &d
             });
             recs.classes.insert(class.clone(), bundle);
         }
-        batch.put(Tree::Records, credseal_engine::layout::subject_key(&blind), recs.encode());
+        batch.put(
+            Tree::Records,
+            credseal_engine::layout::subject_key(&blind),
+            recs.encode(),
+        );
         in_batch += 1;
         if in_batch == BUILD_BATCH {
             b.store.apply(std::mem::take(&mut batch))?;
@@ -148,7 +152,10 @@ pub fn bench_rewrap(catalog_text: &str, subjects: u64, work: &Path, progress: &d
     // (the platform's new KEKs stay in the platform: the same AES-GCM work either way).
     let old: Vec<&Kek> = classes
         .iter()
-        .map(|c| ks.kek(c, 1).ok_or_else(|| BenchError::check(format_args!("the keystore has no KEK v1 of {c}"))))
+        .map(|c| {
+            ks.kek(c, 1)
+                .ok_or_else(|| BenchError::check(format_args!("the keystore has no KEK v1 of {c}")))
+        })
         .collect::<Result<_>>()?;
     let new_keks: Vec<Kek> = classes.iter().map(|_| Kek::generate()).collect();
     let new: Vec<&Kek> = new_keks.iter().collect();
@@ -160,8 +167,12 @@ pub fn bench_rewrap(catalog_text: &str, subjects: u64, work: &Path, progress: &d
     for (blind, class, w) in &wrapped {
         let i = ix[class.as_str()];
         let ctx = DekContext { blind, class };
-        let dek = credseal_crypto::unwrap_dek(old[i], &ctx, w)
-            .map_err(|e| BenchError::check(format_args!("floor unwrap of subject {} class {class}: {e}", &blind.to_hex()[..16])))?;
+        let dek = credseal_crypto::unwrap_dek(old[i], &ctx, w).map_err(|e| {
+            BenchError::check(format_args!(
+                "floor unwrap of subject {} class {class}: {e}",
+                &blind.to_hex()[..16]
+            ))
+        })?;
         std::hint::black_box(credseal_crypto::wrap_dek(new[i], 2, &ctx, &dek));
     }
     let db = FloorDb::open(&floor_dir)?;
@@ -181,7 +192,6 @@ pub fn bench_rewrap(catalog_text: &str, subjects: u64, work: &Path, progress: &d
         disk_bytes_after,
     })
 }
-
 
 /// The floor writes in batches of as many subjects as `rewrap` does (the engine's rewrap
 /// batch: 512 subjects per atomic batch).

@@ -18,7 +18,13 @@ const FINGERPRINT_LABEL: &[u8] = b"credseal:v1:fingerprint";
 /// value). The bench computes it with its own copy of the keystore to store disclosures
 /// quickly; the trace finding the leaker (`leaker_ranked_first`) checks it against the
 /// platform's.
-fn fingerprint(mac: &credseal_crypto::TraceMac, blind: &BlindId, class: &str, field: &str, canonical: &str) -> [u8; 32] {
+fn fingerprint(
+    mac: &credseal_crypto::TraceMac,
+    blind: &BlindId,
+    class: &str,
+    field: &str,
+    canonical: &str,
+) -> [u8; 32] {
     mac.digest(
         FINGERPRINT_LABEL,
         &[
