@@ -96,7 +96,7 @@ fn digest(data: &str, subjects: u64, catalog: &Catalog) -> [u8; 32] {
     let store = credseal_store::SledStore::open(&data.join(credseal_engine::DB_DIR), false).unwrap();
     let mut all = Vec::new();
     for i in 0..subjects {
-        let id = credseal_engine::bench::synthetic_subject(i);
+        let id = credseal_testkit::synthetic::synthetic_subject(i);
         let blind = ks.index_key.blind(&id);
         let Some(v) = store
             .get(Tree::Records, &credseal_engine::layout::subject_key(&blind))
@@ -148,7 +148,7 @@ fn rewrap_killed_at_random_moments_resumes_and_loses_nothing() {
     let catalog = Catalog::parse(&catalog_text, None).unwrap();
     let input = dir.path().join("in.jsonl");
     let mut f = std::io::BufWriter::new(std::fs::File::create(&input).unwrap());
-    credseal_engine::bench::write_synthetic(&catalog, subjects, &mut f).unwrap();
+    credseal_testkit::synthetic::write_synthetic(&catalog, subjects, &mut f).unwrap();
     drop(f);
     ok(&[
         "init",

@@ -1533,7 +1533,7 @@ mod tests {
         let p = platform_on(std::sync::Arc::new(SlowStore::default()));
         let cat = p.catalog().clone();
         let mut buf = Vec::new();
-        crate::bench::write_synthetic(&cat, 500, &mut buf).unwrap();
+        credseal_testkit::synthetic::write_synthetic(&cat, 500, &mut buf).unwrap();
         let all: Vec<String> = String::from_utf8(buf).unwrap().lines().map(str::to_string).collect();
         let parse = |l: &str| Record::from_json(&serde_json::from_str(l).unwrap(), &cat).unwrap();
         let v2 = |l: &String| l.replacen("\"fields\":", "\"version\":2,\"supersedes\":1,\"fields\":", 1);
@@ -1593,7 +1593,7 @@ mod tests {
             });
             let p = platform_on(store.clone());
             let mut buf = Vec::new();
-            crate::bench::write_synthetic(p.catalog(), 200, &mut buf).unwrap();
+            credseal_testkit::synthetic::write_synthetic(p.catalog(), 200, &mut buf).unwrap();
             let d = tempfile::tempdir().unwrap();
             let f = d.path().join("f.jsonl");
             std::fs::write(&f, &buf).unwrap();
@@ -1675,7 +1675,7 @@ mod tests {
     fn view_encodes_as_record() {
         let cat = credseal_core::Catalog::parse(include_str!("../../../keys-example/catalog.toml"), None).unwrap();
         let mut synthetic = Vec::new();
-        crate::bench::write_synthetic(&cat, 50, &mut synthetic).unwrap();
+        credseal_testkit::synthetic::write_synthetic(&cat, 50, &mut synthetic).unwrap();
         let synthetic = String::from_utf8(synthetic).unwrap();
         let lines = include_str!("../../../keys-example/records.jsonl")
             .lines()

@@ -1,5 +1,5 @@
 //! The credseal platform: a data directory holding the catalogue, the keystore and the
-//! sealed store; ingest; key status; benchmarks.
+//! sealed store; ingest; key status.
 //!
 //! Start with [`Platform::init`] and [`Platform::open`] (or [`Platform::in_memory`] in
 //! tests), then [`Platform::ingest_file`]:
@@ -17,7 +17,6 @@
 
 mod approval;
 mod audit;
-pub mod bench;
 pub mod bundle;
 mod canary;
 mod clock;

@@ -632,8 +632,8 @@ impl Platform {
     }
 
     /// Every stored record of a subject's class, by record id, then version — without a
-    /// grant and without a receipt, so crate-internal only (the benchmark's checks and unit
-    /// tests); requesters go through the gate.
+    /// grant and without a receipt, so unit tests only; requesters go through the gate.
+    #[cfg(test)]
     pub(crate) fn read_unreceipted(&self, subject: &SubjectId, class: &str) -> Result<Vec<Record>> {
         if self.catalog.class(class).is_none() {
             return Err(EngineError::NotFound(format!(

@@ -217,6 +217,7 @@ fn fingerprint_with(
 
 impl Platform {
     /// The fingerprint of one field value (already canonical).
+    #[cfg(test)]
     pub(crate) fn fingerprint(&self, blind: &BlindId, class: &str, field: &str, canonical: &str) -> [u8; 32] {
         fingerprint_with(&self.keys().trace_key.expand(), blind, class, field, canonical)
     }

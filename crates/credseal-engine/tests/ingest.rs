@@ -206,11 +206,11 @@ fn large_file_streams_in_batches() {
     let p = platform();
     let f = d.path().join("big.jsonl");
     let mut w = std::io::BufWriter::new(std::fs::File::create(&f).unwrap());
-    let n = credseal_engine::bench::write_synthetic(&catalog(), 1500, &mut w).unwrap();
+    let n = credseal_testkit::synthetic::write_synthetic(&catalog(), 1500, &mut w).unwrap();
     drop(w);
     let s = p.ingest_file(&f, &NoProgress).unwrap();
     assert_eq!(s.written, n);
-    let subj: SubjectId = credseal_engine::bench::synthetic_subject(1234);
+    let subj: SubjectId = credseal_testkit::synthetic::synthetic_subject(1234);
     for class in catalog().classes.keys() {
         assert_eq!(common::records(&p, &subj, class).unwrap().len(), 1);
     }

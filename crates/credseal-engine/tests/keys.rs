@@ -290,11 +290,11 @@ fn a_rewrap_that_fails_part_way_leaves_everything_readable_and_finishes_when_run
     let p = common::on_store(keystore(), store.clone()).unwrap();
     // Enough subjects for several rewrap batches.
     let mut lines = Vec::new();
-    credseal_engine::bench::write_synthetic(&catalog(), 1500, &mut lines).unwrap();
+    credseal_testkit::synthetic::write_synthetic(&catalog(), 1500, &mut lines).unwrap();
     let f = write(d.path(), "t.jsonl", &lines);
     p.ingest_file(&f, &NoProgress).unwrap();
     let before: Vec<_> = (0..1500u64)
-        .map(|i| common::records(&p, &credseal_engine::bench::synthetic_subject(i), "identity").unwrap())
+        .map(|i| common::records(&p, &credseal_testkit::synthetic::synthetic_subject(i), "identity").unwrap())
         .collect();
     p.rotate_class(
         &common::op(&p),
@@ -310,7 +310,7 @@ fn a_rewrap_that_fails_part_way_leaves_everything_readable_and_finishes_when_run
     assert!(c[&1] > 0 && c[&2] > 0, "part-way: {c:?}");
     assert_eq!(c[&1] + c[&2], 1500);
     let mid: Vec<_> = (0..1500u64)
-        .map(|i| common::records(&p, &credseal_engine::bench::synthetic_subject(i), "identity").unwrap())
+        .map(|i| common::records(&p, &credseal_testkit::synthetic::synthetic_subject(i), "identity").unwrap())
         .collect();
     assert_eq!(mid, before);
     let s = p.rewrap(&common::op(&p), &NoProgress).unwrap();

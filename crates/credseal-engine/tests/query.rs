@@ -238,7 +238,7 @@ fn scope_escalation_and_forgery_are_denied_without_decrypting() {
     assert_eq!(denial(w.p.query(&w.credential, &t, NOW + 10_000)), "token-expired");
     // A token for a subject with no data: granted, with nothing in it — the same answer shape
     // as for a subject that has no records of these classes.
-    let ghost = credseal_engine::bench::synthetic_subject(987_654).to_string();
+    let ghost = credseal_testkit::synthetic::synthetic_subject(987_654).to_string();
     let t = sign(
         &Token {
             query_id: credseal_crypto::random_array(),

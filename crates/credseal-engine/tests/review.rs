@@ -41,7 +41,7 @@ fn world(extra_synthetic: u64) -> World {
     let p = platform();
     let mut data = RECORDS.as_bytes().to_vec();
     if extra_synthetic > 0 {
-        credseal_engine::bench::write_synthetic(&catalog(), extra_synthetic, &mut data).unwrap();
+        credseal_testkit::synthetic::write_synthetic(&catalog(), extra_synthetic, &mut data).unwrap();
     }
     p.ingest_file(&write(d.path(), "r.jsonl", &data), &NoProgress).unwrap();
     let authority = SigningKey::generate();
@@ -243,7 +243,7 @@ fn query_touching_a_canary_is_flagged_alerted_and_listed() {
 fn audit_report_flags_ten_times_baseline_denial_spike_and_bulk() {
     let w = world(150);
     let subjects: Vec<String> = (0..150)
-        .map(|i| credseal_engine::bench::synthetic_subject(i).to_string())
+        .map(|i| credseal_testkit::synthetic::synthetic_subject(i).to_string())
         .collect();
     let (a, b, c, d) = (
         w.dept(1, "spiky"),

@@ -22,7 +22,7 @@ fn value_for(ty: &FieldType, values: &[String], max_len: Option<u32>, seed: u64,
             .into(),
         FieldType::Bool => (seed & 1 == 0).into(),
         FieldType::Enum => values[(seed as usize) % values.len()].clone().into(),
-        FieldType::SubjectId => credseal_engine::bench::synthetic_subject(seed).to_string().into(),
+        FieldType::SubjectId => credseal_testkit::synthetic::synthetic_subject(seed).to_string().into(),
     }
 }
 
@@ -40,7 +40,7 @@ proptest! {
             }
         }
         let line = serde_json::json!({
-            "record_id": rid, "subject": credseal_engine::bench::synthetic_subject(subject).to_string(),
+            "record_id": rid, "subject": credseal_testkit::synthetic::synthetic_subject(subject).to_string(),
             "class": class.id, "source": "prop-source", "effective": "2025-01-31", "version": version, "fields": fields,
         });
         let rec = Record::from_json(&line, &cat).unwrap();

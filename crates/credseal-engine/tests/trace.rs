@@ -250,7 +250,7 @@ fn fifty_departments_ten_thousand_disclosures_leak_ranks_its_department_first() 
         (1000, 50, 10_000)
     };
     let mut synthetic = Vec::new();
-    credseal_engine::bench::write_synthetic(&catalog(), subjects, &mut synthetic).unwrap();
+    credseal_testkit::synthetic::write_synthetic(&catalog(), subjects, &mut synthetic).unwrap();
     let w = world_with(&synthetic);
     let depts: Vec<Dept> = (0..depts_n)
         .map(|i| w.dept(100 + i, &format!("dept-{i:02}"), &w.classes, &w.purpose))
@@ -260,7 +260,7 @@ fn fifty_departments_ten_thousand_disclosures_leak_ranks_its_department_first() 
     let jobs: Vec<(usize, String, String)> = (0..queries)
         .map(|_| {
             let d = rng.below(depts_n) as usize;
-            let s = credseal_engine::bench::synthetic_subject(rng.below(subjects)).to_string();
+            let s = credseal_testkit::synthetic::synthetic_subject(rng.below(subjects)).to_string();
             let k = 1 + rng.below(3) as usize;
             let mut cls = w.classes.clone();
             let len = cls.len();
@@ -829,15 +829,4 @@ fn fingerprint_storage_malformed_keys() {
     b.put(Tree::Fingerprints, old, vec![0u8; 16]);
     e.w.p.store().apply(b).unwrap();
     e.check_refuses("fingerprint storage: malformed key");
-}
-
-/// `bench trace` at a small size (the 1,000,000-fingerprint figure is in the README): the
-/// leaking department ranks first over a sled store.
-#[test]
-fn bench_trace_small_ranks_the_leaker_first() {
-    let d = tempfile::tempdir().unwrap();
-    let r = credseal_engine::bench::bench_trace(20_000, 300, d.path(), &NoProgress).unwrap();
-    assert_eq!(r.fingerprints, 20_000);
-    assert_eq!(r.leak_items, 300);
-    assert!(r.leaker_ranked_first);
 }

@@ -5,6 +5,8 @@
 //!   [`conformance::run_all`] with a constructor of fresh, empty stores;
 //! - [`demo`]: the public demo keys of `keys-example/` — [`demo::demo_keystore`] and
 //!   [`demo::demo_secret`];
+//! - [`synthetic`]: synthetic subjects and records of any size for tests and benchmarks —
+//!   [`synthetic::write_synthetic`] and [`synthetic::synthetic_subject`];
 //! - `examples/gen_example_data.rs`: the generator of `keys-example/records.jsonl`
 //!   (`cargo run -q -p credseal-testkit --example gen_example_data -- keys-example/catalog.toml`).
 //!
@@ -21,3 +23,4 @@
 
 pub mod conformance;
 pub mod demo;
+pub mod synthetic;

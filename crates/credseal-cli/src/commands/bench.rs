@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use credseal_bench::BenchError;
 use credseal_engine::ErrorClass;
 
 use super::demo;
@@ -28,6 +29,14 @@ fn bench_work_dir(work: Option<PathBuf>) -> CliResult<(PathBuf, Option<tempfile:
     }
 }
 
+/// A benchmark's failure as the CLI reports it: an engine error keeps its class and hint.
+fn failure(e: BenchError) -> Failure {
+    match e {
+        BenchError::Engine(e) => e.into(),
+        e => Failure::new(ErrorClass::Error, e.to_string()),
+    }
+}
+
 /// `credseal bench …`.
 pub(crate) fn run(ctx: &Context, command: BenchCommand) -> CliResult {
     match command {
@@ -43,7 +52,7 @@ pub(crate) fn run(ctx: &Context, command: BenchCommand) -> CliResult {
             };
             let (work, _tmp) = bench_work_dir(work)?;
             let bar = ctx.progress();
-            let r = credseal_engine::bench::bench_ingest(&text, subjects, &work, &bar)?;
+            let r = credseal_bench::bench_ingest(&text, subjects, &work, &bar).map_err(failure)?;
             out::bench_ingest(&r, json);
             Ok(())
         }
@@ -57,20 +66,20 @@ pub(crate) fn run(ctx: &Context, command: BenchCommand) -> CliResult {
         } => {
             let (work, _tmp) = bench_work_dir(work)?;
             let bar = ctx.progress();
-            let size = credseal_engine::bench::QuerySize {
+            let size = credseal_bench::QuerySize {
                 subjects,
                 queries,
                 threads,
                 in_flight,
             };
-            let r = credseal_engine::bench::bench_query(demo::CATALOG, size, &work, &bar)?;
+            let r = credseal_bench::bench_query(demo::CATALOG, size, &work, &bar).map_err(failure)?;
             out::bench_query(&r, json);
             Ok(())
         }
         BenchCommand::Rewrap { subjects, work, json } => {
             let (work, _tmp) = bench_work_dir(work)?;
             let bar = ctx.progress();
-            let r = credseal_engine::bench::bench_rewrap(demo::CATALOG, subjects, &work, &bar)?;
+            let r = credseal_bench::bench_rewrap(demo::CATALOG, subjects, &work, &bar).map_err(failure)?;
             out::bench_rewrap(&r, json);
             Ok(())
         }
@@ -82,12 +91,12 @@ pub(crate) fn run(ctx: &Context, command: BenchCommand) -> CliResult {
         } => {
             let (work, _tmp) = bench_work_dir(work)?;
             let bar = ctx.progress();
-            let r = credseal_engine::bench::bench_trace(fingerprints, leak_items, &work, &bar)?;
+            let r = credseal_bench::bench_trace(fingerprints, leak_items, &work, &bar).map_err(failure)?;
             out::bench_trace(&r, json);
             Ok(())
         }
         BenchCommand::Verify { receipts, noise, json } => {
-            let r = credseal_engine::bench::bench_verify(receipts, noise)?;
+            let r = credseal_bench::bench_verify(receipts, noise).map_err(failure)?;
             out::bench_verify(&r, json);
             Ok(())
         }

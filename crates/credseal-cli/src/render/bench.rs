@@ -1,6 +1,6 @@
 //! Benchmark reports (`bench …`): each against its floor measured in the same run.
 
-use credseal_engine::bench::{IngestBench, QueryBench, RewrapBench, TraceBench, VerifyBench};
+use credseal_bench::{IngestBench, QueryBench, RewrapBench, TraceBench, VerifyBench};
 use serde::Serialize;
 
 use super::{print_json, table};
