@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::error::{EngineError, Result};
 use crate::ingest::Progress;
-use crate::platform::{InitOptions, OpenOptions, Platform};
+use crate::{InitOptions, OpenOptions, Platform};
 
 /// Results of `bench ingest`.
 #[derive(Clone, Debug, Serialize)]
@@ -192,7 +192,7 @@ pub fn bench_ingest(catalog_text: &str, subjects: u64, work: &Path, progress: &d
     }
     let other_bytes: usize = others.iter().map(|(k, v)| k.len() + v.len()).sum();
     drop(p);
-    let disk = dir_size(&dir.join(crate::platform::DB_DIR));
+    let disk = dir_size(&dir.join(crate::DB_DIR));
 
     // The floor: the records sealed and written, one receipt signature per receipt of ours,
     // and the same other keys and bytes written in plain batches.
@@ -1016,7 +1016,7 @@ pub fn bench_rewrap(catalog_text: &str, subjects: u64, work: &Path, progress: &d
         }
     }
 
-    let db_dir = dir.join(crate::platform::DB_DIR);
+    let db_dir = dir.join(crate::DB_DIR);
     let disk_bytes_before = dir_size(&db_dir);
 
     // Ours.

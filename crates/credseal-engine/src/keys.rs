@@ -114,7 +114,7 @@ impl Platform {
         let seen = self.seen_generation()?;
         match seen {
             Some(s) if s > have => Err(EngineError::KeystoreRollback {
-                path: self.keystore_path().unwrap_or_default(),
+                path: self.dir.as_ref().map(|d| d.keystore_path()).unwrap_or_default(),
                 keystore: have,
                 seen: s,
             }),
@@ -137,13 +137,6 @@ impl Platform {
                 self.commit_key_event(r, Batch::new())
             }
         }
-    }
-
-    /// The keystore file, for a platform on disk.
-    pub(crate) fn keystore_path(&self) -> Option<std::path::PathBuf> {
-        let dir = self.dir()?;
-        let config = Self::read_config(dir).ok()?;
-        Some(dir.join(config.keystore))
     }
 
     /// Commits a key event's receipt together with `batch` and the keystore generation.
@@ -180,21 +173,10 @@ impl Platform {
 
     /// Writes `keys` to the keystore file, if the platform is on disk.
     fn write_keystore(&self, keys: &Keystore, pass: &Passphrase) -> Result<()> {
-        if let Some(path) = self.keystore_path() {
-            let sealed = keys.seal(pass).map_err(|source| EngineError::Keystore {
-                path: path.clone(),
-                source,
-            })?;
-            // The passphrase must be the one the keystore is sealed with now: a wrong one
-            // would lock the platform out. Check it against the file first.
-            let current = crate::fsutil::read(&path)?;
-            Keystore::open(&current, pass).map_err(|source| EngineError::Keystore {
-                path: path.clone(),
-                source,
-            })?;
-            crate::fsutil::replace(&path, &sealed, 0o600)?;
+        match &self.dir {
+            Some(d) => d.replace_keystore(keys, pass),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Adds to `batch` the data-key counters moved by `delta` ((class, KEK version) → change).

@@ -21,6 +21,7 @@ pub mod bench;
 pub mod bundle;
 mod canary;
 mod clock;
+mod components;
 mod error;
 pub mod fsutil;
 mod ingest;
@@ -44,16 +45,17 @@ pub use audit::{
 };
 pub use canary::{AlertSink, CanaryAlert, FLAG_CANARY, MAX_PLANT, PlantReport};
 pub use clock::{Clock, SystemClock, TestClock};
+pub use components::datadir::{
+    CATALOG_FILE, CONFIG_FILE, Config, DB_DIR, InitOptions, KEYSTORE_FILE, KeySource, OpenOptions, PolicyConfig,
+    valid_origin,
+};
 pub use error::{EngineError, ErrorClass, Result};
 pub use ingest::{IngestError, IngestOptions, IngestReport, IngestSummary, MAX_LINE, NoProgress, Progress};
 pub use keys::{ClassKeyStatus, RewrapSummary, VersionStatus};
 pub use leak::{CSV_MARK, ExportMark, JSON_MARK, LeakIssue, MAX_LEAK_BYTES};
 pub use log::{AuditSnapshot, Committed, LogReport, NewReceipt, QUEUE_CAPACITY};
 pub use logkey::{LogKeyStatus, LogRotation};
-pub use platform::{
-    CATALOG_FILE, CONFIG_FILE, Config, DB_DIR, InitOptions, KEYSTORE_FILE, KeySource, OpenOptions, Platform,
-    PolicyConfig, valid_origin,
-};
+pub use platform::Platform;
 pub use query::{ANSWER_LABEL, AnswerBody, Grant, PendingAnswer, QueryError, SealedAnswer};
 pub use shred::{CheckedShredOrder, ShredSummary, valid_order_reference};
 pub use staff::{DEFAULT_OPERATOR, StaffRole, StaffSession, valid_staff_id};

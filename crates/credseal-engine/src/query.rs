@@ -107,7 +107,7 @@ impl SealedAnswer {
     pub fn open(&self, key: &SealingKey) -> Result<AnswerBody> {
         // The origin goes into the HPKE info with a 16-bit length; an answer file is input,
         // so an impossible origin is refused here rather than reaching that encoding.
-        if !crate::platform::valid_origin(&self.origin) {
+        if !crate::valid_origin(&self.origin) {
             return Err(EngineError::Verification(
                 "the answer names an invalid platform origin".into(),
             ));
