@@ -27,7 +27,7 @@ use crate::canary::CanaryAlert;
 use crate::error::{EngineError, Result};
 use crate::log::NewReceipt;
 use crate::platform::Platform;
-use crate::staff::StaffRole;
+use crate::components::gate::StaffRole;
 
 /// Days of history in a baseline.
 pub const BASELINE_DAYS: i64 = 28;

@@ -492,7 +492,7 @@ pub fn bench_query(catalog_text: &str, size: QuerySize, work: &Path, progress: &
     p.ingest_file(&input, progress)?;
     let authority = SigningKey::generate();
     p.set_authority_key(
-        &p.staff_session(crate::staff::DEFAULT_OPERATOR)?,
+        &p.staff_session(crate::DEFAULT_OPERATOR)?,
         authority.public().as_bytes(),
         false,
     )?;
@@ -1003,7 +1003,7 @@ pub fn bench_rewrap(catalog_text: &str, subjects: u64, work: &Path, progress: &d
     p.store.flush()?;
     progress.finish();
     for class in &classes {
-        p.rotate_class(&p.staff_session(crate::staff::DEFAULT_OPERATOR)?, class, &pass)?;
+        p.rotate_class(&p.staff_session(crate::DEFAULT_OPERATOR)?, class, &pass)?;
     }
     // The floor's inputs, untimed: every wrapped data key before the rewrap.
     let mut wrapped: Vec<(credseal_core::BlindId, String, Vec<u8>)> = Vec::new();
@@ -1021,7 +1021,7 @@ pub fn bench_rewrap(catalog_text: &str, subjects: u64, work: &Path, progress: &d
 
     // Ours.
     let t = Instant::now();
-    let s = p.rewrap(&p.staff_session(crate::staff::DEFAULT_OPERATOR)?, progress)?;
+    let s = p.rewrap(&p.staff_session(crate::DEFAULT_OPERATOR)?, progress)?;
     let seconds = t.elapsed().as_secs_f64();
     let disk_bytes_after = dir_size(&db_dir);
     let data_keys = wrapped.len() as u64;
@@ -1109,7 +1109,7 @@ pub fn bench_trace(fingerprints: u64, leak_items: u64, work: &Path, progress: &d
     use credseal_log::{Action, Actor, Outcome};
 
     use crate::log::NewReceipt;
-    use crate::staff::StaffRole;
+    use crate::StaffRole;
     const PER: u64 = 10;
     const DEPTS: u64 = 50;
     let catalog_text = include_str!("../../../keys-example/catalog.toml");

@@ -35,7 +35,7 @@ pub use credseal_log::FLAG_CANARY;
 use crate::error::{EngineError, Result};
 use crate::log::NewReceipt;
 use crate::platform::Platform;
-use crate::staff::StaffRole;
+use crate::components::gate::StaffRole;
 
 /// Meta key of the encrypted canary set.
 const META_CANARIES: &[u8] = b"canaries";

@@ -877,7 +877,7 @@ impl Platform {
     /// the error lists every problem. A record that was shredded is refused
     /// ([`Platform::ingest_file_with`] can allow it).
     pub fn ingest_file(&self, path: &Path, progress: &dyn Progress) -> Result<IngestSummary> {
-        self.ingest_inner(path, progress, IngestOptions::default(), crate::staff::DEFAULT_OPERATOR)
+        self.ingest_inner(path, progress, IngestOptions::default(), crate::components::gate::DEFAULT_OPERATOR)
     }
 
     /// [`Platform::ingest_file`] with options, run by the officer of `session` (named in

@@ -356,9 +356,9 @@ impl Platform {
         class: &str,
         version: u32,
         pass: &Passphrase,
-        approved: &crate::approval::Approved,
+        approved: &crate::components::gate::Approved,
     ) -> Result<()> {
-        approved.require(&crate::approval::Operation::retire(class, version))?;
+        approved.require(&crate::components::gate::Operation::retire(class, version))?;
         self.retire_inner(session, class, version, pass, &approved.note())
     }
 
@@ -420,9 +420,9 @@ impl Platform {
         session: &crate::StaffSession,
         subject: &credseal_core::SubjectId,
         class: &str,
-        approved: &crate::approval::Approved,
+        approved: &crate::components::gate::Approved,
     ) -> Result<u64> {
-        approved.require(&crate::approval::Operation::rekey(subject, class))?;
+        approved.require(&crate::components::gate::Operation::rekey(subject, class))?;
         let _w = self.write_lock.lock().map_err(|_| EngineError::poisoned("write"))?;
         let blind = self.blind(subject);
         let mut recs = self

@@ -15,7 +15,6 @@
 
 #![warn(unreachable_pub, unnameable_types)]
 
-mod approval;
 mod audit;
 pub mod bench;
 pub mod bundle;
@@ -33,12 +32,10 @@ mod logkey;
 mod memo;
 mod platform;
 mod query;
-mod registry;
 mod shred;
-mod staff;
 mod trace;
 
-pub use approval::{APPROVE_ACTION, Approved, Operation};
+pub use components::gate::{APPROVE_ACTION, Approved, DEFAULT_OPERATOR, Operation, StaffRole, StaffSession, valid_staff_id};
 pub use audit::{
     AuditReport, BASELINE_DAYS, BULK_SUBJECTS, BULK_WINDOW_SECS, DayActivity, DepartmentReview, ReviewFlag,
     SPIKE_FACTOR,
@@ -49,14 +46,13 @@ pub use components::datadir::{
     CATALOG_FILE, CONFIG_FILE, Config, DB_DIR, InitOptions, KEYSTORE_FILE, KeySource, OpenOptions, PolicyConfig,
     valid_origin,
 };
-pub use error::{EngineError, ErrorClass, Result};
+pub use error::{EngineError, ErrorClass, QueryError, Result};
 pub use ingest::{IngestError, IngestOptions, IngestReport, IngestSummary, MAX_LINE, NoProgress, Progress};
 pub use keys::{ClassKeyStatus, RewrapSummary, VersionStatus};
 pub use leak::{CSV_MARK, ExportMark, JSON_MARK, LeakIssue, MAX_LEAK_BYTES};
 pub use log::{AuditSnapshot, Committed, LogReport, NewReceipt, QUEUE_CAPACITY};
 pub use logkey::{LogKeyStatus, LogRotation};
 pub use platform::Platform;
-pub use query::{ANSWER_LABEL, AnswerBody, Grant, PendingAnswer, QueryError, SealedAnswer};
+pub use query::{ANSWER_LABEL, AnswerBody, Grant, PendingAnswer, SealedAnswer};
 pub use shred::{CheckedShredOrder, ShredSummary, valid_order_reference};
-pub use staff::{DEFAULT_OPERATOR, StaffRole, StaffSession, valid_staff_id};
 pub use trace::{MAX_LISTED, MarkReport, TraceReport, TracedDepartment, TracedDisclosure};

@@ -13,7 +13,7 @@ use credseal_log::{Action, Handover, KeyHistory, LogSigner};
 use credseal_store::Batch;
 use serde::Serialize;
 
-use crate::approval::{Approved, Operation};
+use crate::components::gate::{Approved, Operation};
 use crate::error::{EngineError, Result};
 use crate::platform::Platform;
 

@@ -3,13 +3,16 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use credseal_auth::{Policy, RevocationList};
 use credseal_core::{BlindId, Catalog, Record, RecordBody, SubjectId};
 use credseal_crypto::{Dek, DekContext, Keystore, Passphrase, RecordContext};
+use credseal_store::Batch;
 use credseal_store::{MemoryStore, Store, Tree};
 use zeroize::Zeroizing;
 
 use crate::bundle::{Entry, SubjectRecords};
 use crate::components::datadir::{self, Config, DataDir, InitOptions, OpenOptions};
+use crate::components::gate::{Approved, Gate, Operation, StaffRole, StaffSession};
 use crate::error::{EngineError, Result};
 use crate::layout::{self, short};
 
@@ -66,14 +69,8 @@ pub struct Platform {
     pub(crate) key_lock: std::sync::Mutex<()>,
     /// Serialises shreds (each rotates, rewraps and retires its classes' keys).
     pub(crate) shred_lock: std::sync::Mutex<()>,
-    /// The last verified revocation list, by the digest of its stored bytes.
-    pub(crate) revocation_cache: crate::query::RevocationCache,
-    /// Credentials whose signature was verified.
-    pub(crate) credential_cache: crate::query::CredentialCache,
-    /// The trusted authority key, parsed, by its stored bytes.
-    pub(crate) authority_cache: crate::query::AuthorityCache,
-    /// The query policy.
-    pub(crate) policy: std::sync::RwLock<credseal_auth::Policy>,
+    /// Signed text to capabilities: grants, staff identities, approvals; the registry.
+    pub(crate) gate: Gate,
     /// The receipt log's group-commit state.
     pub(crate) log: crate::log::ReceiptLog,
     /// The decrypted canary set and where alerts go.
@@ -192,6 +189,7 @@ impl Platform {
             &keys,
             dir.as_ref().map(DataDir::path).unwrap_or(Path::new("")),
         )?;
+        let gate = Gate::new(Arc::clone(&store), keys.origin.clone());
         let p = Self {
             dir,
             catalog,
@@ -201,13 +199,10 @@ impl Platform {
             write_lock: Default::default(),
             key_lock: Default::default(),
             shred_lock: Default::default(),
-            revocation_cache: Default::default(),
-            credential_cache: Default::default(),
-            authority_cache: Default::default(),
+            gate,
             log: Default::default(),
             canary: Default::default(),
             clock: Arc::new(crate::clock::SystemClock),
-            policy: Default::default(),
         };
         p.log_key_history()?;
         p.check_generation()?;
@@ -431,5 +426,152 @@ impl Platform {
             });
         }
         Ok((nd, nr))
+    }
+}
+
+/// The gate's use cases: trust anchors, staff, approvals, policy, revocations, replay.
+impl Platform {
+    /// The authority key this platform trusts, if set.
+    pub fn authority_key(&self) -> Result<Option<[u8; 32]>> {
+        self.gate.authority_key(&self.keys())
+    }
+
+    /// Sets the authority key. Changing an existing one needs `replace`.
+    pub fn set_authority_key(&self, session: &StaffSession, pk: &[u8; 32], replace: bool) -> Result<()> {
+        let b = self.gate.trust_authority(&self.keys(), pk, replace)?;
+        let r = self.admin_receipt(
+            session,
+            credseal_log::Action::Admin,
+            format!("trust authority key {}", credseal_core::hex(&pk[..8])),
+            None,
+        );
+        self.append_receipts_with(vec![r], b, self.now()?)?;
+        Ok(())
+    }
+
+    /// The registered signing key of a subject, if any.
+    pub fn subject_key(&self, subject: &SubjectId) -> Result<Option<[u8; 32]>> {
+        self.gate.subject_key(&self.keys(), subject)
+    }
+
+    /// Registers a subject's signing key (after the officer has checked the subject's
+    /// identity). Changing an existing key needs `replace`.
+    pub fn register_subject_key(
+        &self,
+        session: &StaffSession,
+        subject: &SubjectId,
+        pk: &[u8; 32],
+        replace: bool,
+    ) -> Result<()> {
+        let ks = self.keys();
+        let b = self.gate.register_subject_key(&ks, subject, pk, replace)?;
+        // The subject's own chain shows the key registered for it.
+        let r = self.admin_receipt(
+            session,
+            credseal_log::Action::Admin,
+            format!("register subject key {}", credseal_core::hex(&pk[..8])),
+            Some(ks.index_key.blind(subject)),
+        );
+        drop(ks);
+        self.append_receipts_with(vec![r], b, self.now()?)?;
+        Ok(())
+    }
+
+    /// A staff session for `officer`, who unlocked this platform (see [`StaffSession`]: the
+    /// name is not otherwise authenticated yet): 1 to 64 letters, digits, `.`, `_`, `-` or
+    /// `@`.
+    pub fn staff_session(&self, officer: &str) -> Result<StaffSession> {
+        Gate::staff_session(officer)
+    }
+
+    /// Enrols `pk` as the key of staff member `id` in `role`. Enrolling the same key again
+    /// under another id needs `replace`.
+    pub fn enroll_staff(&self, role: StaffRole, id: &str, pk: &[u8; 32], replace: bool) -> Result<()> {
+        self.gate.enroll_staff(&self.keys(), role, id, pk, replace)
+    }
+
+    /// The id under which `pk` is enrolled in `role`, if it is.
+    pub fn staff_id(&self, role: StaffRole, pk: &[u8; 32]) -> Result<Option<String>> {
+        self.gate.staff_id(&self.keys(), role, pk)
+    }
+
+    /// Checks the officers' approvals of `op`: each a valid, unused officer request for
+    /// exactly this operation, from at least two different enrolled officers.
+    pub fn approve(&self, op: &Operation, approvals: &[String], now: u64) -> Result<Approved> {
+        self.gate.approve(&self.keys(), op, approvals, now)
+    }
+
+    /// The query policy (clock skew, maximum token lifetime).
+    pub fn policy(&self) -> Policy {
+        self.gate.policy()
+    }
+
+    /// Sets the query policy (from `credseal.toml`, or tests); queries that start after
+    /// this returns use it.
+    pub fn set_policy(&self, policy: Policy) {
+        self.gate.set_policy(policy)
+    }
+
+    /// The installed revocation list, verified.
+    pub fn revocations(&self) -> Result<Option<RevocationList>> {
+        self.gate.revocations(&self.keys())
+    }
+
+    /// Installs a newer revocation list signed by the authority; an older or equal version
+    /// is refused. Takes effect for every query that starts after this returns.
+    pub fn install_revocations(
+        &self,
+        session: &StaffSession,
+        text: &str,
+    ) -> std::result::Result<u64, crate::QueryError> {
+        let _w = self.write_lock.lock().map_err(|_| EngineError::poisoned("write"))?;
+        let (b, list) = self.gate.check_revocations(&self.keys(), text)?;
+        let r = self.admin_receipt(
+            session,
+            credseal_log::Action::Admin,
+            format!(
+                "install revocation list v{} ({} serials)",
+                list.version,
+                list.revoked.len()
+            ),
+            None,
+        );
+        self.append_receipts_with(vec![r], b, self.now()?)?;
+        Ok(list.version)
+    }
+
+    /// Removes replay entries whose tokens have expired anyway (a replayed expired token is
+    /// denied as expired). Returns how many.
+    pub fn sweep_replay(&self, now: u64) -> Result<u64> {
+        self.gate.sweep_replay(now)
+    }
+
+    /// Writes `value` under `key` in Meta with its MAC (the gate's registry format).
+    pub(crate) fn put_authenticated(&self, batch: &mut Batch, key: &[u8], value: &[u8]) {
+        self.gate.put_authenticated(&self.keys(), batch, key, value)
+    }
+
+    /// Reads an authenticated Meta value; an edited one is a verification failure.
+    pub(crate) fn get_authenticated(&self, key: &[u8], what: &str) -> Result<Option<Vec<u8>>> {
+        self.gate.get_authenticated(&self.keys(), key, what)
+    }
+
+    /// The staff member's id of a staff request for `action` on the input whose SHA-256 is
+    /// `input_digest` (see the gate).
+    pub(crate) fn verify_staff_request(
+        &self,
+        text: &str,
+        role: StaffRole,
+        action: &str,
+        input_digest: &[u8; 32],
+        now: u64,
+    ) -> Result<String> {
+        self.gate
+            .verify_staff_request(&self.keys(), text, role, action, input_digest, now)
+    }
+
+    /// The trusted authority key, parsed.
+    pub(crate) fn trusted_authority(&self) -> Result<credseal_auth::PublicKey> {
+        self.gate.trusted_authority(&self.keys())
     }
 }

@@ -61,8 +61,8 @@ pub struct CheckedShredOrder {
 
 impl CheckedShredOrder {
     /// The operation two officers approve: `shred <subject> <class> <record> order <ref>`.
-    pub fn operation(&self) -> crate::approval::Operation {
-        crate::approval::Operation::shred_record(&self.subject, &self.class, &self.record_id, &self.reference)
+    pub fn operation(&self) -> crate::components::gate::Operation {
+        crate::components::gate::Operation::shred_record(&self.subject, &self.class, &self.record_id, &self.reference)
     }
 
     /// The subject.
@@ -135,9 +135,9 @@ impl Platform {
         session: &crate::StaffSession,
         today: Date,
         pass: &Passphrase,
-        approved: &crate::approval::Approved,
+        approved: &crate::components::gate::Approved,
     ) -> Result<ShredSummary> {
-        approved.require(&crate::approval::Operation::shred_expired(today))?;
+        approved.require(&crate::components::gate::Operation::shred_expired(today))?;
         let mut selected = Selection::new();
         let limits: BTreeMap<String, u32> = self
             .catalog
@@ -259,7 +259,7 @@ impl Platform {
         session: &crate::StaffSession,
         order: &CheckedShredOrder,
         pass: &Passphrase,
-        approved: &crate::approval::Approved,
+        approved: &crate::components::gate::Approved,
     ) -> Result<ShredSummary> {
         approved.require(&order.operation())?;
         let (blind, found) = self.order_places(order)?;

@@ -38,7 +38,7 @@ use crate::error::{EngineError, Result};
 use crate::leak::{ExportMark, LeakIssue, parse_leak};
 use crate::log::NewReceipt;
 use crate::platform::Platform;
-use crate::staff::StaffRole;
+use crate::components::gate::StaffRole;
 
 /// Trace-key label of a field fingerprint.
 pub(crate) const FINGERPRINT_LABEL: &[u8] = b"credseal:v1:fingerprint";

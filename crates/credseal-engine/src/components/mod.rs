@@ -4,3 +4,4 @@
 //! between components has no cycles (`tests/architecture.rs` checks it).
 
 pub(crate) mod datadir;
+pub(crate) mod gate;
