@@ -162,7 +162,7 @@ pub fn bench_ingest(catalog_text: &str, subjects: u64, work: &Path, progress: &d
         let subject = synthetic_subject(i);
         let blind = p.blind(&subject);
         for class in catalog.classes.keys() {
-            let recs = p.read_unreceipted(&subject, class)?;
+            let recs = p.vault.read_unreceipted(&p.catalog, &subject, class)?;
             for r in recs {
                 let rkey = p.keys().index_key.record_key(&blind, class, &r.record_id);
                 let whole = postcard::to_stdvec(&r).map_err(|e| EngineError::Internal(e.to_string()))?;
@@ -562,7 +562,7 @@ pub fn bench_query(catalog_text: &str, size: QuerySize, work: &Path, progress: &
         let body_bytes = postcard::to_stdvec(&body).map_err(|e| EngineError::Internal(e.to_string()))?;
         let subject = SubjectId::parse(&body.subject).map_err(|e| EngineError::Internal(e.to_string()))?;
         let blind = p.blind(&subject);
-        let recs = p.load_subject(&blind)?.unwrap_or_default();
+        let recs = p.vault.load_subject(&blind)?.unwrap_or_default();
         let bundles: Vec<_> = classes
             .iter()
             .filter_map(|c| recs.classes.get(c).map(|b| (c.clone(), b.clone())))
@@ -627,7 +627,7 @@ pub fn bench_query(catalog_text: &str, size: QuerySize, work: &Path, progress: &
                                 std::hint::black_box(ok);
                                 let mut out = Vec::new();
                                 for (class, b) in &it.bundles {
-                                    if let Ok(dek) = p.unwrap_dek(&p.keys(), &it.blind, class, &b.wrapped_dek) {
+                                    if let Ok(dek) = p.vault.unwrap_dek(&p.keys(), &it.blind, class, &b.wrapped_dek) {
                                         for e in &b.entries {
                                             let ctx = RecordContext {
                                                 blind: &it.blind,

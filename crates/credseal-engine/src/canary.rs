@@ -341,7 +341,7 @@ impl Platform {
             }
             let (subject, lines) = synthetic_person(&self.catalog)?;
             let blind = self.blind(&subject);
-            if set.contains(&blind) || planted.contains(&blind) || self.load_subject(&blind)?.is_some() {
+            if set.contains(&blind) || planted.contains(&blind) || self.vault.load_subject(&blind)?.is_some() {
                 continue;
             }
             for l in &lines {

@@ -35,19 +35,6 @@ pub struct ClassKeyStatus {
 }
 
 impl Platform {
-    /// The number of data keys of `class` wrapped under KEK `version`.
-    pub fn dek_count(&self, class: &str, version: u32) -> Result<u64> {
-        match self.store.get(Tree::Meta, &layout::dek_count_key(class, version))? {
-            None => Ok(0),
-            Some(v) => Ok(u64::from_be_bytes(v.as_slice().try_into().map_err(|_| {
-                EngineError::Corrupt {
-                    what: format!("data key counter of class {class} version {version}"),
-                    detail: "not an 8-byte count".into(),
-                }
-            })?)),
-        }
-    }
-
     /// Class → KEK versions, which is primary, how many data keys use each (exact: counters
     /// written in the same atomic batch as the data keys; `verify_store` recounts them).
     pub fn key_status(&self) -> Result<Vec<ClassKeyStatus>> {
@@ -149,34 +136,14 @@ impl Platform {
         Ok(())
     }
 
-    /// Changes the keystore: `edit` works on a copy of the current one, which is then
-    /// written as the new keystore (generation raised by one, the file replaced atomically,
-    /// mode 0600) and used from now on. Changes are serialised; a failure changes nothing.
+    /// Changes the keystore (see [`crate::components::vault::Vault::update_keystore`]),
+    /// replacing the keystore file of a platform on disk.
     pub(crate) fn update_keystore<T>(
         &self,
         pass: &Passphrase,
         edit: impl FnOnce(&mut Keystore) -> Result<T>,
     ) -> Result<T> {
-        let _k = self
-            .key_lock
-            .lock()
-            .map_err(|_| EngineError::poisoned("keystore update"))?;
-        let current = self.keys();
-        let mut keys = (*current).clone();
-        let out = edit(&mut keys)?;
-        keys.generation = current.generation + 1;
-        drop(current);
-        self.write_keystore(&keys, pass)?;
-        self.swap_keys(keys);
-        Ok(out)
-    }
-
-    /// Writes `keys` to the keystore file, if the platform is on disk.
-    fn write_keystore(&self, keys: &Keystore, pass: &Passphrase) -> Result<()> {
-        match &self.dir {
-            Some(d) => d.replace_keystore(keys, pass),
-            None => Ok(()),
-        }
+        self.vault.update_keystore(self.dir.as_ref(), pass, edit)
     }
 
     /// Adds to `batch` the data-key counters moved by `delta` ((class, KEK version) → change).
@@ -311,7 +278,7 @@ impl Platform {
                     if from == primary {
                         continue;
                     }
-                    let dek = self.unwrap_dek(&ks, &blind, class, &b.wrapped_dek)?;
+                    let dek = self.vault.unwrap_dek(&ks, &blind, class, &b.wrapped_dek)?;
                     b.wrapped_dek = credseal_crypto::wrap_dek(kek, primary, &DekContext { blind: &blind, class }, &dek);
                     *delta.entry((class.clone(), from)).or_default() -= 1;
                     *delta.entry((class.clone(), primary)).or_default() += 1;
@@ -426,6 +393,7 @@ impl Platform {
         let _w = self.write_lock.lock().map_err(|_| EngineError::poisoned("write"))?;
         let blind = self.blind(subject);
         let mut recs = self
+            .vault
             .load_subject(&blind)?
             .ok_or_else(|| EngineError::NotFound("no records are stored for this subject".into()))?;
         let b = recs
@@ -436,7 +404,7 @@ impl Platform {
             what: format!("data key of subject {} class {class}", layout::short(&blind)),
             detail: e.to_string(),
         })?;
-        let old = self.unwrap_dek(&self.keys(), &blind, class, &b.wrapped_dek)?;
+        let old = self.vault.unwrap_dek(&self.keys(), &blind, class, &b.wrapped_dek)?;
         let primary = self.reseal_class(&blind, class, b, &old)?;
         let n = b.entries.len() as u64;
         drop(old);

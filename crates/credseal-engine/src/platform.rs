@@ -4,17 +4,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use credseal_auth::{Policy, RevocationList};
-use credseal_core::{BlindId, Catalog, Record, RecordBody, SubjectId};
-use credseal_crypto::{Dek, DekContext, Keystore, Passphrase, RecordContext};
-use credseal_store::Batch;
-use credseal_store::{MemoryStore, Store, Tree};
-use zeroize::Zeroizing;
+use credseal_core::{BlindId, Catalog, SubjectId};
+use credseal_crypto::{Keystore, Passphrase};
+use credseal_store::{Batch, MemoryStore, Store};
 
-use crate::bundle::{Entry, SubjectRecords};
 use crate::components::datadir::{self, Config, DataDir, InitOptions, OpenOptions};
 use crate::components::gate::{Approved, Gate, Operation, StaffRole, StaffSession};
+use crate::components::vault::Vault;
 use crate::error::{EngineError, Result};
-use crate::layout::{self, short};
 
 /// A running platform: the facade over the engine's parts. Every method takes `&self`, so
 /// one platform is shared between threads (`Arc<Platform>`); the keystore is replaced whole
@@ -57,16 +54,13 @@ pub struct Platform {
     /// The data directory, for a platform on disk.
     pub(crate) dir: Option<DataDir>,
     pub(crate) catalog: Catalog,
-    /// The keystore, replaced whole (never edited in place) by key rotation, so an
-    /// operation reads it once and works on one consistent snapshot.
-    keys: std::sync::RwLock<Arc<Keystore>>,
+    /// The keystore and the sealed records.
+    pub(crate) vault: Vault,
     /// The log origin (fixed for the keystore's lifetime).
     origin: String,
     pub(crate) store: Arc<dyn Store>,
     /// Serialises operations that create or rewrap data keys (they update counters).
     pub(crate) write_lock: std::sync::Mutex<()>,
-    /// Serialises changes of the keystore (read, edit a copy, write, swap).
-    pub(crate) key_lock: std::sync::Mutex<()>,
     /// Serialises shreds (each rotates, rewraps and retires its classes' keys).
     pub(crate) shred_lock: std::sync::Mutex<()>,
     /// Signed text to capabilities: grants, staff identities, approvals; the registry.
@@ -80,16 +74,9 @@ pub struct Platform {
 }
 
 impl Platform {
-    /// The keystore snapshot for one operation. Rotation replaces the whole `Arc` under
-    /// the write lock, so a poisoned lock still holds a complete keystore (a swap of an
-    /// `Arc` cannot be left half done) and is read through.
+    /// The keystore snapshot for one operation (see [`Vault::keys`]).
     pub(crate) fn keys(&self) -> Arc<Keystore> {
-        Arc::clone(&self.keys.read().unwrap_or_else(std::sync::PoisonError::into_inner))
-    }
-
-    /// Installs a new keystore snapshot (rotation, retirement, log key handover).
-    pub(crate) fn swap_keys(&self, keys: Keystore) {
-        *self.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(keys);
+        self.vault.keys()
     }
 
     /// The time now from the platform's clock.
@@ -190,14 +177,15 @@ impl Platform {
             dir.as_ref().map(DataDir::path).unwrap_or(Path::new("")),
         )?;
         let gate = Gate::new(Arc::clone(&store), keys.origin.clone());
+        let origin = keys.origin.clone();
+        let vault = Vault::new(Arc::clone(&store), keys);
         let p = Self {
             dir,
             catalog,
-            origin: keys.origin.clone(),
-            keys: std::sync::RwLock::new(Arc::new(keys)),
+            origin,
+            vault,
             store,
             write_lock: Default::default(),
-            key_lock: Default::default(),
             shred_lock: Default::default(),
             gate,
             log: Default::default(),
@@ -229,203 +217,15 @@ impl Platform {
         self.keys().index_key.blind(id)
     }
 
-    /// Loads and decodes all of a subject's stored records.
-    pub(crate) fn load_subject(&self, blind: &BlindId) -> Result<Option<SubjectRecords>> {
-        // A value the store cannot return intact (its value-log bytes damaged) is named by
-        // the subject it belongs to.
-        let v = self
-            .store
-            .get(Tree::Records, &layout::subject_key(blind))
-            .map_err(|e| match e {
-                credseal_store::StoreError::Corrupt { detail } => EngineError::Corrupt {
-                    what: format!("records of subject {}", short(blind)),
-                    detail,
-                },
-                e => e.into(),
-            })?;
-        let Some(v) = v else {
-            return Ok(None);
-        };
-        self.decode_subject(blind, &v).map(Some)
-    }
-
-    pub(crate) fn decode_subject(&self, blind: &BlindId, v: &[u8]) -> Result<SubjectRecords> {
-        SubjectRecords::decode(v).map_err(|d| EngineError::Corrupt {
-            what: format!("records of subject {}", short(blind)),
-            detail: format!("malformed: {d}"),
-        })
-    }
-
-    pub(crate) fn unwrap_dek(&self, ks: &Keystore, blind: &BlindId, class: &str, w: &[u8]) -> Result<Dek> {
-        let what = || format!("data key of subject {} class {class}", short(blind));
-        let v = credseal_crypto::wrapped_kek_version(w).map_err(|e| EngineError::Corrupt {
-            what: what(),
-            detail: e.to_string(),
-        })?;
-        // A data key written under a KEK version made after this operation read its
-        // keystore snapshot (a rotation meanwhile): read the current keystore once more.
-        let fresh;
-        let kek = match ks.kek(class, v) {
-            Some(k) => k,
-            None => {
-                fresh = self.keys();
-                fresh.kek(class, v).ok_or_else(|| EngineError::Corrupt {
-                    what: what(),
-                    detail: format!("wrapped under KEK version {v}, which the keystore does not hold"),
-                })?
-            }
-        };
-        credseal_crypto::unwrap_dek(kek, &DekContext { blind, class }, w).map_err(|e| EngineError::Corrupt {
-            what: what(),
-            detail: e.to_string(),
-        })
-    }
-
-    /// Opens one stored record's ciphertext and decodes its body, checking that the body's
-    /// record id is the one its place names (subject, class and version are bound to the
-    /// ciphertext by its AAD and commitment). Returns the plaintext and the body.
-    pub(crate) fn open_body(
-        &self,
-        ks: &Keystore,
-        dek: &Dek,
-        blind: &BlindId,
-        class: &str,
-        e: &Entry,
-    ) -> Result<(Zeroizing<Vec<u8>>, RecordBody)> {
-        let version = e.version;
-        let what = || {
-            format!(
-                "record {} v{version} of subject {} class {class}",
-                credseal_core::hex(&e.rkey[..8]),
-                short(blind)
-            )
-        };
-        let ctx = RecordContext {
-            blind,
-            class,
-            record_key: &e.rkey,
-            version,
-        };
-        let pt = credseal_crypto::open_record(dek, &ctx, &e.sealed).map_err(|err| EngineError::Corrupt {
-            what: what(),
-            detail: err.to_string(),
-        })?;
-        let body: RecordBody = postcard::from_bytes(&pt).map_err(|_| EngineError::Corrupt {
-            what: what(),
-            detail: "contents do not decode".into(),
-        })?;
-        if ks.index_key.record_key(blind, class, &body.record_id) != e.rkey {
-            return Err(EngineError::Corrupt {
-                what: what(),
-                detail: "contents do not match their place".into(),
-            });
-        }
-        Ok((pt, body))
-    }
-
-    /// Opens one stored record of `subject` (whose BlindId is `blind`) and checks that its
-    /// contents match where it is stored.
-    pub(crate) fn open_entry(
-        &self,
-        ks: &Keystore,
-        dek: &Dek,
-        subject: &SubjectId,
-        blind: &BlindId,
-        class: &str,
-        e: &Entry,
-    ) -> Result<Record> {
-        let (_, body) = self.open_body(ks, dek, blind, class, e)?;
-        Ok(body.into_record(subject.clone(), class.to_string(), e.version))
-    }
-
-    /// Every stored record of a subject's class, by record id, then version — without a
-    /// grant and without a receipt, so crate-internal only (the benchmark's checks and unit
-    /// tests); requesters go through the gate.
-    pub(crate) fn read_unreceipted(&self, subject: &SubjectId, class: &str) -> Result<Vec<Record>> {
-        if self.catalog.class(class).is_none() {
-            return Err(EngineError::NotFound(format!(
-                "class {class:?} is not in the catalogue"
-            )));
-        }
-        let ks = self.keys();
-        let blind = ks.index_key.blind(subject);
-        let Some(recs) = self.load_subject(&blind)? else {
-            return Ok(Vec::new());
-        };
-        self.open_class(&ks, subject, &blind, class, &recs)
-    }
-
-    /// Opens every record of one class of a loaded subject (`blind` is the BlindId of
-    /// `subject`).
-    pub(crate) fn open_class(
-        &self,
-        ks: &Keystore,
-        subject: &SubjectId,
-        blind: &BlindId,
-        class: &str,
-        recs: &SubjectRecords,
-    ) -> Result<Vec<Record>> {
-        let Some(bundle) = recs.classes.get(class) else {
-            return Ok(Vec::new());
-        };
-        let dek = self.unwrap_dek(ks, blind, class, &bundle.wrapped_dek)?;
-        let mut out = Vec::with_capacity(bundle.entries.len());
-        for e in &bundle.entries {
-            out.push(self.open_entry(ks, &dek, subject, blind, class, e)?);
-        }
-        out.sort_by(|a, b| (&a.record_id, a.version).cmp(&(&b.record_id, b.version)));
-        Ok(out)
-    }
-
     /// Opens every data key and every record in the store; the first failure is returned,
     /// naming the value. Returns (data keys, records) checked.
     pub fn verify_store(&self) -> Result<(u64, u64)> {
-        let ks = self.keys();
-        let (mut nd, mut nr) = (0, 0);
-        let mut counts: std::collections::BTreeMap<(String, u32), u64> = Default::default();
-        for kv in self.store.scan_prefix(Tree::Records, &[]) {
-            let (k, v) = kv?;
-            let blind = layout::parse_subject_key(&k).ok_or_else(|| EngineError::Corrupt {
-                what: "record index".into(),
-                detail: "malformed storage key".into(),
-            })?;
-            let recs = self.decode_subject(&blind, &v)?;
-            for (class, bundle) in &recs.classes {
-                if self.catalog.class(class).is_none() {
-                    return Err(EngineError::Corrupt {
-                        what: format!("records of subject {}", short(&blind)),
-                        detail: format!("unknown class {class:?}"),
-                    });
-                }
-                let dek = self.unwrap_dek(&ks, &blind, class, &bundle.wrapped_dek)?;
-                let kv = credseal_crypto::wrapped_kek_version(&bundle.wrapped_dek).unwrap_or(0);
-                *counts.entry((class.clone(), kv)).or_default() += 1;
-                nd += 1;
-                for e in &bundle.entries {
-                    self.open_body(&ks, &dek, &blind, class, e)?;
-                    nr += 1;
-                }
-            }
-        }
-        for (class, keys) in &ks.classes {
-            for v in keys.versions.keys() {
-                let want = counts.remove(&(class.clone(), *v)).unwrap_or(0);
-                let have = self.dek_count(class, *v)?;
-                if want != have {
-                    return Err(EngineError::Corrupt {
-                        what: format!("data key counter of class {class} version {v}"),
-                        detail: format!("says {have}, the store holds {want}"),
-                    });
-                }
-            }
-        }
-        if let Some(((class, v), _)) = counts.into_iter().next() {
-            return Err(EngineError::Corrupt {
-                what: format!("data keys of class {class}"),
-                detail: format!("wrapped under KEK version {v}, which the keystore does not hold"),
-            });
-        }
-        Ok((nd, nr))
+        self.vault.verify_store(&self.catalog)
+    }
+
+    /// The number of data keys of `class` wrapped under KEK `version`.
+    pub fn dek_count(&self, class: &str, version: u32) -> Result<u64> {
+        self.vault.dek_count(class, version)
     }
 }
 

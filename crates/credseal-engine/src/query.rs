@@ -11,7 +11,7 @@ use credseal_crypto::{Keystore, SealedBox, SealingKey, SealingPublicKey};
 use credseal_store::{Batch, Tree};
 use serde::{Deserialize, Serialize};
 
-use crate::components::gate::Refusal;
+use crate::components::gate::{Granted, Refusal};
 use crate::error::{EngineError, QueryError, Result};
 use crate::log::{NewReceipt, Slot};
 use crate::platform::Platform;
@@ -162,14 +162,17 @@ impl Platform {
         let slot = self.reserve_receipt()?;
         let ks = self.keys();
         match self.gate.check_query(&ks, &self.catalog, credential, token, now) {
-            Ok((inner, marks)) => Ok(Grant {
-                inner,
-                platform: self,
-                keys: ks,
-                marks,
-                slot,
-                now,
-            }),
+            Ok(granted) => {
+                let (inner, marks) = granted.split_marks();
+                Ok(Grant {
+                    marks,
+                    inner,
+                    platform: self,
+                    keys: ks,
+                    slot,
+                    now,
+                })
+            }
             Err(Refusal::Plain(e)) => Err(e),
             Err(Refusal::Denied {
                 denial,
@@ -260,12 +263,15 @@ impl Platform {
         let _active = self.log.active();
         let slot = self.reserve_receipt()?;
         let ks = self.keys();
-        let (inner, marks) = self.gate.check_self_query(&ks, &self.catalog, query, now)?;
+        let (inner, marks) = self
+            .gate
+            .check_self_query(&ks, &self.catalog, query, now)?
+            .split_marks();
         let grant = Grant {
+            marks,
             inner,
             platform: self,
             keys: ks,
-            marks,
             slot,
             now,
         };
@@ -279,7 +285,7 @@ impl Platform {
     /// [`Grant`], which only this platform's gate issues ([`Platform::authorize`]).
     pub fn submit_answer<'p>(&'p self, grant: Grant<'p>) -> Result<PendingAnswer<'p>> {
         let Grant {
-            inner: grant,
+            inner: granted,
             platform,
             keys: ks,
             marks,
@@ -292,14 +298,9 @@ impl Platform {
                 "the grant was issued by another platform handle",
             ));
         }
+        let (blind, records) = self.vault.open_granted(&ks, &granted)?;
+        let grant = granted.auth();
         let subject = grant.subject();
-        let blind = ks.index_key.blind(subject);
-        let mut records = Vec::new();
-        if let Some(recs) = self.load_subject(&blind)? {
-            for class in grant.classes() {
-                records.extend(self.open_class(&ks, subject, &blind, class, &recs)?);
-            }
-        }
         let body = AnswerBody {
             origin: self.origin().to_string(),
             query_id: *grant.query_id(),
@@ -401,7 +402,7 @@ impl Platform {
 /// }
 /// ```
 pub struct Grant<'p> {
-    inner: credseal_auth::Grant,
+    inner: Granted,
     platform: &'p Platform,
     keys: std::sync::Arc<Keystore>,
     marks: Vec<(Tree, Vec<u8>, Vec<u8>)>,
@@ -412,9 +413,9 @@ pub struct Grant<'p> {
 impl std::fmt::Debug for Grant<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Grant")
-            .field("department_id", &self.inner.department_id())
-            .field("purpose", &self.inner.purpose())
-            .field("classes", &self.inner.classes())
+            .field("department_id", &self.inner.auth().department_id())
+            .field("purpose", &self.inner.auth().purpose())
+            .field("classes", &self.inner.auth().classes())
             .finish_non_exhaustive()
     }
 }
@@ -422,17 +423,17 @@ impl std::fmt::Debug for Grant<'_> {
 impl Grant<'_> {
     /// The department granted (`subject` for a self-query).
     pub fn department_id(&self) -> &str {
-        self.inner.department_id()
+        self.inner.auth().department_id()
     }
 
     /// The purpose granted.
     pub fn purpose(&self) -> &str {
-        self.inner.purpose()
+        self.inner.auth().purpose()
     }
 
     /// The classes granted.
     pub fn classes(&self) -> &std::collections::BTreeSet<String> {
-        self.inner.classes()
+        self.inner.auth().classes()
     }
 }
 

@@ -238,6 +238,29 @@ pub(crate) type AuthorityCache = crate::memo::Memo<[u8; 32], PublicKey>;
 /// the receipt of the operation they belong to.
 pub(crate) type Marks = Vec<(Tree, Vec<u8>, Vec<u8>)>;
 
+/// A query the gate let through: the verified grant and the replay entries it consumed.
+/// Only the gate makes one (its fields are private to this module), so whatever takes a
+/// `&Granted` (the vault's `open_granted`)
+/// runs only for a query that passed every check.
+pub(crate) struct Granted {
+    inner: credseal_auth::Grant,
+    marks: Marks,
+}
+
+impl Granted {
+    /// The verified grant (subject, classes, purpose, requester).
+    pub(crate) fn auth(&self) -> &credseal_auth::Grant {
+        &self.inner
+    }
+
+    /// The grant and, apart, the replay entries it consumed (to be written again with the
+    /// receipt).
+    pub(crate) fn split_marks(mut self) -> (Self, Marks) {
+        let marks = std::mem::take(&mut self.marks);
+        (self, marks)
+    }
+}
+
 /// Why the gate refused a query.
 pub(crate) enum Refusal {
     /// Refused before the department's signature verified, or the platform failed: no
@@ -769,7 +792,7 @@ impl Gate {
         credential: &str,
         token: &str,
         now: u64,
-    ) -> std::result::Result<(credseal_auth::Grant, Marks), Refusal> {
+    ) -> std::result::Result<Granted, Refusal> {
         let authority = self.trusted_authority(ks)?;
         let verified = self.verified_credential(credential.trim(), &authority)?;
         let tok = Unverified::<Token>::parse_text(token.trim()).map_err(|e| QueryError::Denied(e.into()))?;
@@ -805,7 +828,7 @@ impl Gate {
         };
         let mut marks = Vec::new();
         match self.finish(ks, checked, &mut marks) {
-            Ok(g) => Ok((g, marks)),
+            Ok(inner) => Ok(Granted { inner, marks }),
             Err(QueryError::Denied(denial)) => Err(Refusal::Denied {
                 denial,
                 credential: Box::new(verified),
@@ -825,7 +848,7 @@ impl Gate {
         catalog: &Catalog,
         query: &str,
         now: u64,
-    ) -> std::result::Result<(credseal_auth::Grant, Marks), QueryError> {
+    ) -> std::result::Result<Granted, QueryError> {
         let q = Unverified::<SelfQuery>::parse_text(query.trim()).map_err(|e| QueryError::Denied(e.into()))?;
         let subject_key = match q.peek_unverified() {
             Ok(b) => self.subject_public_key(ks, &b.subject)?,
@@ -847,6 +870,6 @@ impl Gate {
         let checked = credseal_auth::verify_self_query(&q, &ctx).map_err(QueryError::Denied)?;
         let mut marks = Vec::new();
         let inner = self.finish(ks, checked, &mut marks)?;
-        Ok((inner, marks))
+        Ok(Granted { inner, marks })
     }
 }

@@ -5,3 +5,4 @@
 
 pub(crate) mod datadir;
 pub(crate) mod gate;
+pub(crate) mod vault;
