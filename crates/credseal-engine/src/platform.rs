@@ -8,6 +8,7 @@ use credseal_core::{BlindId, Catalog, SubjectId};
 use credseal_crypto::{Keystore, Passphrase};
 use credseal_store::{Batch, MemoryStore, Store};
 
+use crate::components::appender::Appender;
 use crate::components::datadir::{self, Config, DataDir, InitOptions, OpenOptions};
 use crate::components::gate::{Approved, Gate, Operation, StaffRole, StaffSession};
 use crate::components::vault::Vault;
@@ -66,7 +67,7 @@ pub struct Platform {
     /// Signed text to capabilities: grants, staff identities, approvals; the registry.
     pub(crate) gate: Gate,
     /// The receipt log's group-commit state.
-    pub(crate) log: crate::log::ReceiptLog,
+    pub(crate) appender: Appender,
     /// The decrypted canary set and where alerts go.
     pub(crate) canary: crate::canary::CanaryState,
     /// Where operations take the time from.
@@ -179,6 +180,7 @@ impl Platform {
         let gate = Gate::new(Arc::clone(&store), keys.origin.clone());
         let origin = keys.origin.clone();
         let vault = Vault::new(Arc::clone(&store), keys);
+        let appender = Appender::new(Arc::clone(&store), origin.clone());
         let p = Self {
             dir,
             catalog,
@@ -188,7 +190,7 @@ impl Platform {
             write_lock: Default::default(),
             shred_lock: Default::default(),
             gate,
-            log: Default::default(),
+            appender,
             canary: Default::default(),
             clock: Arc::new(crate::clock::SystemClock),
         };

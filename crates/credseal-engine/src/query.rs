@@ -127,7 +127,7 @@ impl Platform {
     pub fn query(&self, credential: &str, token: &str, now: u64) -> std::result::Result<SealedAnswer, QueryError> {
         // Counted as under way until its receipt is committed, so a commit leader waits a
         // moment for it (group commit).
-        let _active = self.log.active();
+        let _active = self.appender.active();
         let grant = self.authorize_inner(credential, token, now)?;
         self.submit_answer(grant)?.wait()
     }
@@ -144,7 +144,7 @@ impl Platform {
         token: &str,
         now: u64,
     ) -> std::result::Result<PendingAnswer<'_>, QueryError> {
-        let _active = self.log.active();
+        let _active = self.appender.active();
         let grant = self.authorize_inner(credential, token, now)?;
         Ok(self.submit_answer(grant)?)
     }
@@ -260,7 +260,7 @@ impl Platform {
 
     /// Runs a subject's query for its own records.
     pub fn self_query(&self, query: &str, now: u64) -> std::result::Result<SealedAnswer, QueryError> {
-        let _active = self.log.active();
+        let _active = self.appender.active();
         let slot = self.reserve_receipt()?;
         let ks = self.keys();
         let (inner, marks) = self

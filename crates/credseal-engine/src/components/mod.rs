@@ -3,6 +3,7 @@
 //! catalogue, the keystore, the clock, other components by reference). The import graph
 //! between components has no cycles (`tests/architecture.rs` checks it).
 
+pub(crate) mod appender;
 pub(crate) mod datadir;
 pub(crate) mod gate;
 pub(crate) mod vault;

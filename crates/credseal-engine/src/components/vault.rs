@@ -98,6 +98,33 @@ impl Vault {
         }
     }
 
+    /// The log's key history from the keystore: the original key (the one subjects pin),
+    /// every handover, the current key. Fails closed if the history does not verify or does
+    /// not end at the keystore's current log key. `origin` names the log's keys.
+    pub(crate) fn log_key_history(&self, origin: &str) -> Result<credseal_log::KeyHistory> {
+        use credseal_log::{Handover, KeyHistory, LogSigner};
+        let corrupt = |detail: String| EngineError::Corrupt {
+            what: "the keystore's log key history".into(),
+            detail,
+        };
+        let ks = self.keys();
+        let current = LogSigner::from_seed(origin, ks.log_seed.expose_secret())
+            .map_err(|e| EngineError::Internal(format!("log key: {e}")))?
+            .verifier();
+        let original = match ks.log_history.first() {
+            None => current.clone(),
+            Some(note) => Handover::verify(note)
+                .map_err(|e| corrupt(format!("handover 1: {e}")))?
+                .old_key()
+                .clone(),
+        };
+        let h = KeyHistory::from_handovers(&original, &ks.log_history).map_err(|e| corrupt(e.to_string()))?;
+        if h.current().vkey() != current.vkey() {
+            return Err(corrupt("its last key is not the keystore's log key".into()));
+        }
+        Ok(h)
+    }
+
     /// The granted classes of the granted subject, opened: the requester's path to
     /// plaintext. `ks` is the grant's keystore snapshot. Returns the subject's BlindId and
     /// the records, class by class, each by record id, then version.
@@ -314,4 +341,32 @@ impl Vault {
         }
         Ok((nd, nr))
     }
+}
+
+/// Trace-key label of a fingerprint set's MAC.
+pub(crate) const FP_SET_LABEL: &[u8] = b"credseal:v1:fingerprint-set";
+/// `Fingerprints` key prefix of a disclosure's set (followed by its log index, u64 BE).
+pub(crate) const FP_SET: u8 = b'd';
+/// Bytes of a set beyond its fingerprints: the count (u32 BE) and the MAC.
+pub(crate) const SET_OVERHEAD: usize = 4 + 32;
+
+/// The MAC (trace key) of the fingerprint set of the disclosure at log `index`.
+pub(crate) fn fingerprint_set_mac(ks: &Keystore, index: u64, sorted: &[[u8; 32]]) -> [u8; 32] {
+    let n = (sorted.len() as u32).to_be_bytes();
+    ks.trace_key
+        .digest(FP_SET_LABEL, &[&index.to_be_bytes(), &n, sorted.as_flattened()])
+}
+
+/// Adds a disclosure's fingerprint set to `batch` (the receipt's batch): one entry.
+pub(crate) fn put_fingerprint_set(ks: &Keystore, batch: &mut credseal_store::Batch, index: u64, fps: &[[u8; 32]]) {
+    let mut sorted = fps.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut k = vec![FP_SET];
+    k.extend_from_slice(&index.to_be_bytes());
+    let mut v = Vec::with_capacity(SET_OVERHEAD + 32 * sorted.len());
+    v.extend_from_slice(&(sorted.len() as u32).to_be_bytes());
+    v.extend_from_slice(sorted.as_flattened());
+    v.extend_from_slice(&fingerprint_set_mac(ks, index, &sorted));
+    batch.put(Tree::Fingerprints, k, v);
 }
