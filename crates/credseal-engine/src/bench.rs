@@ -1108,8 +1108,8 @@ pub fn bench_trace(fingerprints: u64, leak_items: u64, work: &Path, progress: &d
 
     use credseal_log::{Action, Actor, Outcome};
 
-    use crate::log::NewReceipt;
     use crate::StaffRole;
+    use crate::log::NewReceipt;
     const PER: u64 = 10;
     const DEPTS: u64 = 50;
     let catalog_text = include_str!("../../../keys-example/catalog.toml");

@@ -32,10 +32,10 @@ use zeroize::Zeroizing;
 
 pub use credseal_log::FLAG_CANARY;
 
+use crate::components::gate::StaffRole;
 use crate::error::{EngineError, Result};
 use crate::log::NewReceipt;
 use crate::platform::Platform;
-use crate::components::gate::StaffRole;
 
 /// Meta key of the encrypted canary set.
 const META_CANARIES: &[u8] = b"canaries";

@@ -877,7 +877,12 @@ impl Platform {
     /// the error lists every problem. A record that was shredded is refused
     /// ([`Platform::ingest_file_with`] can allow it).
     pub fn ingest_file(&self, path: &Path, progress: &dyn Progress) -> Result<IngestSummary> {
-        self.ingest_inner(path, progress, IngestOptions::default(), crate::components::gate::DEFAULT_OPERATOR)
+        self.ingest_inner(
+            path,
+            progress,
+            IngestOptions::default(),
+            crate::components::gate::DEFAULT_OPERATOR,
+        )
     }
 
     /// [`Platform::ingest_file`] with options, run by the officer of `session` (named in
@@ -1574,7 +1579,12 @@ mod tests {
         assert_eq!(p.verify_store().unwrap(), (all.len() as u64, records as u64));
         for l in second.iter().chain(&early) {
             let r = parse(l);
-            assert!(p.vault.read_unreceipted(&p.catalog, &r.subject, &r.class).unwrap().contains(&r));
+            assert!(
+                p.vault
+                    .read_unreceipted(&p.catalog, &r.subject, &r.class)
+                    .unwrap()
+                    .contains(&r)
+            );
         }
         let status = p.key_status().unwrap();
         let counted: u64 = status.iter().flat_map(|c| c.versions.iter()).map(|v| v.data_keys).sum();

@@ -35,7 +35,6 @@ mod query;
 mod shred;
 mod trace;
 
-pub use components::gate::{APPROVE_ACTION, Approved, DEFAULT_OPERATOR, Operation, StaffRole, StaffSession, valid_staff_id};
 pub use audit::{
     AuditReport, BASELINE_DAYS, BULK_SUBJECTS, BULK_WINDOW_SECS, DayActivity, DepartmentReview, ReviewFlag,
     SPIKE_FACTOR,
@@ -45,6 +44,9 @@ pub use clock::{Clock, SystemClock, TestClock};
 pub use components::datadir::{
     CATALOG_FILE, CONFIG_FILE, Config, DB_DIR, InitOptions, KEYSTORE_FILE, KeySource, OpenOptions, PolicyConfig,
     valid_origin,
+};
+pub use components::gate::{
+    APPROVE_ACTION, Approved, DEFAULT_OPERATOR, Operation, StaffRole, StaffSession, valid_staff_id,
 };
 pub use error::{EngineError, ErrorClass, QueryError, Result};
 pub use ingest::{IngestError, IngestOptions, IngestReport, IngestSummary, MAX_LINE, NoProgress, Progress};
