@@ -24,10 +24,10 @@ use credseal_store::Tree;
 use serde::Serialize;
 
 use crate::canary::CanaryAlert;
+use crate::components::gate::StaffRole;
 use crate::error::{EngineError, Result};
 use crate::log::NewReceipt;
 use crate::platform::Platform;
-use crate::staff::StaffRole;
 
 /// Days of history in a baseline.
 pub const BASELINE_DAYS: i64 = 28;

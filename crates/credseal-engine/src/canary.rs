@@ -32,10 +32,10 @@ use zeroize::Zeroizing;
 
 pub use credseal_log::FLAG_CANARY;
 
+use crate::components::gate::StaffRole;
 use crate::error::{EngineError, Result};
 use crate::log::NewReceipt;
 use crate::platform::Platform;
-use crate::staff::StaffRole;
 
 /// Meta key of the encrypted canary set.
 const META_CANARIES: &[u8] = b"canaries";
@@ -341,7 +341,7 @@ impl Platform {
             }
             let (subject, lines) = synthetic_person(&self.catalog)?;
             let blind = self.blind(&subject);
-            if set.contains(&blind) || planted.contains(&blind) || self.load_subject(&blind)?.is_some() {
+            if set.contains(&blind) || planted.contains(&blind) || self.vault.load_subject(&blind)?.is_some() {
                 continue;
             }
             for l in &lines {

@@ -246,3 +246,38 @@ impl EngineError {
 
 /// Result with [`EngineError`].
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;
+
+/// Why a query produced no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// The authority does not allow it (exit 3), or the objects are forged or malformed
+    /// (exit 4): see [`credseal_auth::Denial::is_forgery`].
+    #[error("access denied ({}): {}", .0.code(), .0)]
+    Denied(credseal_auth::Denial),
+    /// The platform failed.
+    #[error(transparent)]
+    Failed(EngineError),
+}
+
+impl From<EngineError> for QueryError {
+    fn from(e: EngineError) -> Self {
+        Self::Failed(e)
+    }
+}
+
+impl From<credseal_store::StoreError> for QueryError {
+    fn from(e: credseal_store::StoreError) -> Self {
+        Self::Failed(e.into())
+    }
+}
+
+impl QueryError {
+    /// The exit class: denials are 3, forged or malformed objects 4.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Self::Denied(d) if d.is_forgery() => ErrorClass::Verification,
+            Self::Denied(_) => ErrorClass::Denied,
+            Self::Failed(e) => e.class(),
+        }
+    }
+}

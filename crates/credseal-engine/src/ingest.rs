@@ -877,7 +877,12 @@ impl Platform {
     /// the error lists every problem. A record that was shredded is refused
     /// ([`Platform::ingest_file_with`] can allow it).
     pub fn ingest_file(&self, path: &Path, progress: &dyn Progress) -> Result<IngestSummary> {
-        self.ingest_inner(path, progress, IngestOptions::default(), crate::staff::DEFAULT_OPERATOR)
+        self.ingest_inner(
+            path,
+            progress,
+            IngestOptions::default(),
+            crate::components::gate::DEFAULT_OPERATOR,
+        )
     }
 
     /// [`Platform::ingest_file`] with options, run by the officer of `session` (named in
@@ -1177,7 +1182,7 @@ impl Platform {
         if !w.pending.contains_key(&p.blind) {
             // A subject in a batch not yet applied must be read after that batch.
             w.wait_applied(&p.blind)?;
-            let recs = self.load_subject(&p.blind)?.unwrap_or_default();
+            let recs = self.vault.load_subject(&p.blind)?.unwrap_or_default();
             w.pending.insert(
                 p.blind,
                 Pending {
@@ -1195,7 +1200,7 @@ impl Platform {
         if !ps.deks.contains_key(class) {
             let dek = match ps.recs.classes.get(class) {
                 Some(b) => PendingDek {
-                    dek: self.unwrap_dek(&self.keys(), &p.blind, class, &b.wrapped_dek)?,
+                    dek: self.vault.unwrap_dek(&self.keys(), &p.blind, class, &b.wrapped_dek)?,
                     candidate: None,
                 },
                 None => {
@@ -1391,7 +1396,7 @@ impl Platform {
             if cache.subjects.len() >= cache.limit {
                 cache.subjects.clear();
             }
-            let r = self.load_subject(blind)?;
+            let r = self.vault.load_subject(blind)?;
             cache.subjects.insert(*blind, r);
         }
         Ok(cache.subjects.get(blind).and_then(Option::as_ref))
@@ -1410,8 +1415,8 @@ impl Platform {
             return Ok((Stored::Absent, true));
         };
         let ks = self.keys();
-        let dek = self.unwrap_dek(&ks, &p.blind, &p.class, &bundle.wrapped_dek)?;
-        let (stored, _) = self.open_body(&ks, &dek, &p.blind, &p.class, e)?;
+        let dek = self.vault.unwrap_dek(&ks, &p.blind, &p.class, &bundle.wrapped_dek)?;
+        let (stored, _) = self.vault.open_body(&ks, &dek, &p.blind, &p.class, e)?;
         // At the same place (subject, class, record id, version), records are equal exactly
         // when the encodings of their bodies are.
         Ok((
@@ -1574,7 +1579,12 @@ mod tests {
         assert_eq!(p.verify_store().unwrap(), (all.len() as u64, records as u64));
         for l in second.iter().chain(&early) {
             let r = parse(l);
-            assert!(p.read_unreceipted(&r.subject, &r.class).unwrap().contains(&r));
+            assert!(
+                p.vault
+                    .read_unreceipted(&p.catalog, &r.subject, &r.class)
+                    .unwrap()
+                    .contains(&r)
+            );
         }
         let status = p.key_status().unwrap();
         let counted: u64 = status.iter().flat_map(|c| c.versions.iter()).map(|v| v.data_keys).sum();

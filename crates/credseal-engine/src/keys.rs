@@ -35,19 +35,6 @@ pub struct ClassKeyStatus {
 }
 
 impl Platform {
-    /// The number of data keys of `class` wrapped under KEK `version`.
-    pub fn dek_count(&self, class: &str, version: u32) -> Result<u64> {
-        match self.store.get(Tree::Meta, &layout::dek_count_key(class, version))? {
-            None => Ok(0),
-            Some(v) => Ok(u64::from_be_bytes(v.as_slice().try_into().map_err(|_| {
-                EngineError::Corrupt {
-                    what: format!("data key counter of class {class} version {version}"),
-                    detail: "not an 8-byte count".into(),
-                }
-            })?)),
-        }
-    }
-
     /// Class → KEK versions, which is primary, how many data keys use each (exact: counters
     /// written in the same atomic batch as the data keys; `verify_store` recounts them).
     pub fn key_status(&self) -> Result<Vec<ClassKeyStatus>> {
@@ -114,7 +101,7 @@ impl Platform {
         let seen = self.seen_generation()?;
         match seen {
             Some(s) if s > have => Err(EngineError::KeystoreRollback {
-                path: self.keystore_path().unwrap_or_default(),
+                path: self.dir.as_ref().map(|d| d.keystore_path()).unwrap_or_default(),
                 keystore: have,
                 seen: s,
             }),
@@ -139,13 +126,6 @@ impl Platform {
         }
     }
 
-    /// The keystore file, for a platform on disk.
-    pub(crate) fn keystore_path(&self) -> Option<std::path::PathBuf> {
-        let dir = self.dir()?;
-        let config = Self::read_config(dir).ok()?;
-        Some(dir.join(config.keystore))
-    }
-
     /// Commits a key event's receipt together with `batch` and the keystore generation.
     pub(crate) fn commit_key_event(&self, mut r: crate::log::NewReceipt, mut batch: Batch) -> Result<()> {
         // The log shows auditors the keystore's generation history too.
@@ -156,45 +136,14 @@ impl Platform {
         Ok(())
     }
 
-    /// Changes the keystore: `edit` works on a copy of the current one, which is then
-    /// written as the new keystore (generation raised by one, the file replaced atomically,
-    /// mode 0600) and used from now on. Changes are serialised; a failure changes nothing.
+    /// Changes the keystore (see [`crate::components::vault::Vault::update_keystore`]),
+    /// replacing the keystore file of a platform on disk.
     pub(crate) fn update_keystore<T>(
         &self,
         pass: &Passphrase,
         edit: impl FnOnce(&mut Keystore) -> Result<T>,
     ) -> Result<T> {
-        let _k = self
-            .key_lock
-            .lock()
-            .map_err(|_| EngineError::poisoned("keystore update"))?;
-        let current = self.keys();
-        let mut keys = (*current).clone();
-        let out = edit(&mut keys)?;
-        keys.generation = current.generation + 1;
-        drop(current);
-        self.write_keystore(&keys, pass)?;
-        self.swap_keys(keys);
-        Ok(out)
-    }
-
-    /// Writes `keys` to the keystore file, if the platform is on disk.
-    fn write_keystore(&self, keys: &Keystore, pass: &Passphrase) -> Result<()> {
-        if let Some(path) = self.keystore_path() {
-            let sealed = keys.seal(pass).map_err(|source| EngineError::Keystore {
-                path: path.clone(),
-                source,
-            })?;
-            // The passphrase must be the one the keystore is sealed with now: a wrong one
-            // would lock the platform out. Check it against the file first.
-            let current = crate::fsutil::read(&path)?;
-            Keystore::open(&current, pass).map_err(|source| EngineError::Keystore {
-                path: path.clone(),
-                source,
-            })?;
-            crate::fsutil::replace(&path, &sealed, 0o600)?;
-        }
-        Ok(())
+        self.vault.update_keystore(self.dir.as_ref(), pass, edit)
     }
 
     /// Adds to `batch` the data-key counters moved by `delta` ((class, KEK version) → change).
@@ -329,7 +278,7 @@ impl Platform {
                     if from == primary {
                         continue;
                     }
-                    let dek = self.unwrap_dek(&ks, &blind, class, &b.wrapped_dek)?;
+                    let dek = self.vault.unwrap_dek(&ks, &blind, class, &b.wrapped_dek)?;
                     b.wrapped_dek = credseal_crypto::wrap_dek(kek, primary, &DekContext { blind: &blind, class }, &dek);
                     *delta.entry((class.clone(), from)).or_default() -= 1;
                     *delta.entry((class.clone(), primary)).or_default() += 1;
@@ -374,9 +323,9 @@ impl Platform {
         class: &str,
         version: u32,
         pass: &Passphrase,
-        approved: &crate::approval::Approved,
+        approved: &crate::components::gate::Approved,
     ) -> Result<()> {
-        approved.require(&crate::approval::Operation::retire(class, version))?;
+        approved.require(&crate::components::gate::Operation::retire(class, version))?;
         self.retire_inner(session, class, version, pass, &approved.note())
     }
 
@@ -438,12 +387,13 @@ impl Platform {
         session: &crate::StaffSession,
         subject: &credseal_core::SubjectId,
         class: &str,
-        approved: &crate::approval::Approved,
+        approved: &crate::components::gate::Approved,
     ) -> Result<u64> {
-        approved.require(&crate::approval::Operation::rekey(subject, class))?;
+        approved.require(&crate::components::gate::Operation::rekey(subject, class))?;
         let _w = self.write_lock.lock().map_err(|_| EngineError::poisoned("write"))?;
         let blind = self.blind(subject);
         let mut recs = self
+            .vault
             .load_subject(&blind)?
             .ok_or_else(|| EngineError::NotFound("no records are stored for this subject".into()))?;
         let b = recs
@@ -454,7 +404,7 @@ impl Platform {
             what: format!("data key of subject {} class {class}", layout::short(&blind)),
             detail: e.to_string(),
         })?;
-        let old = self.unwrap_dek(&self.keys(), &blind, class, &b.wrapped_dek)?;
+        let old = self.vault.unwrap_dek(&self.keys(), &blind, class, &b.wrapped_dek)?;
         let primary = self.reseal_class(&blind, class, b, &old)?;
         let n = b.entries.len() as u64;
         drop(old);

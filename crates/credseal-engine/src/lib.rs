@@ -15,11 +15,11 @@
 
 #![warn(unreachable_pub, unnameable_types)]
 
-mod approval;
 mod audit;
 pub mod bundle;
 mod canary;
 mod clock;
+mod components;
 mod error;
 pub mod fsutil;
 mod ingest;
@@ -31,29 +31,29 @@ mod logkey;
 mod memo;
 mod platform;
 mod query;
-mod registry;
 mod shred;
-mod staff;
 mod trace;
 
-pub use approval::{APPROVE_ACTION, Approved, Operation};
 pub use audit::{
     AuditReport, BASELINE_DAYS, BULK_SUBJECTS, BULK_WINDOW_SECS, DayActivity, DepartmentReview, ReviewFlag,
     SPIKE_FACTOR,
 };
 pub use canary::{AlertSink, CanaryAlert, FLAG_CANARY, MAX_PLANT, PlantReport};
 pub use clock::{Clock, SystemClock, TestClock};
-pub use error::{EngineError, ErrorClass, Result};
+pub use components::datadir::{
+    CATALOG_FILE, CONFIG_FILE, Config, DB_DIR, InitOptions, KEYSTORE_FILE, KeySource, OpenOptions, PolicyConfig,
+    valid_origin,
+};
+pub use components::gate::{
+    APPROVE_ACTION, Approved, DEFAULT_OPERATOR, Operation, StaffRole, StaffSession, valid_staff_id,
+};
+pub use error::{EngineError, ErrorClass, QueryError, Result};
 pub use ingest::{IngestError, IngestOptions, IngestReport, IngestSummary, MAX_LINE, NoProgress, Progress};
 pub use keys::{ClassKeyStatus, RewrapSummary, VersionStatus};
 pub use leak::{CSV_MARK, ExportMark, JSON_MARK, LeakIssue, MAX_LEAK_BYTES};
 pub use log::{AuditSnapshot, Committed, LogReport, NewReceipt, QUEUE_CAPACITY};
 pub use logkey::{LogKeyStatus, LogRotation};
-pub use platform::{
-    CATALOG_FILE, CONFIG_FILE, Config, DB_DIR, InitOptions, KEYSTORE_FILE, KeySource, OpenOptions, Platform,
-    PolicyConfig, valid_origin,
-};
-pub use query::{ANSWER_LABEL, AnswerBody, Grant, PendingAnswer, QueryError, SealedAnswer};
+pub use platform::Platform;
+pub use query::{ANSWER_LABEL, AnswerBody, Grant, PendingAnswer, SealedAnswer};
 pub use shred::{CheckedShredOrder, ShredSummary, valid_order_reference};
-pub use staff::{DEFAULT_OPERATOR, StaffRole, StaffSession, valid_staff_id};
 pub use trace::{MAX_LISTED, MarkReport, TraceReport, TracedDepartment, TracedDisclosure};

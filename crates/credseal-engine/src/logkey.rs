@@ -13,7 +13,7 @@ use credseal_log::{Action, Handover, KeyHistory, LogSigner};
 use credseal_store::Batch;
 use serde::Serialize;
 
-use crate::approval::{Approved, Operation};
+use crate::components::gate::{Approved, Operation};
 use crate::error::{EngineError, Result};
 use crate::platform::Platform;
 
@@ -47,34 +47,12 @@ pub struct LogRotation {
     pub officers: Vec<String>,
 }
 
-fn corrupt(detail: String) -> EngineError {
-    EngineError::Corrupt {
-        what: "the keystore's log key history".into(),
-        detail,
-    }
-}
-
 impl Platform {
     /// The log's key history: the original key (the one subjects pin), every handover, the
     /// current key. Fails closed if the history does not verify or does not end at the
     /// keystore's current log key.
     pub fn log_key_history(&self) -> Result<KeyHistory> {
-        let ks = self.keys();
-        let current = LogSigner::from_seed(self.origin(), ks.log_seed.expose_secret())
-            .map_err(|e| EngineError::Internal(format!("log key: {e}")))?
-            .verifier();
-        let original = match ks.log_history.first() {
-            None => current.clone(),
-            Some(note) => Handover::verify(note)
-                .map_err(|e| corrupt(format!("handover 1: {e}")))?
-                .old_key()
-                .clone(),
-        };
-        let h = KeyHistory::from_handovers(&original, &ks.log_history).map_err(|e| corrupt(e.to_string()))?;
-        if h.current().vkey() != current.vkey() {
-            return Err(corrupt("its last key is not the keystore's log key".into()));
-        }
-        Ok(h)
+        self.vault.log_key_history(self.origin())
     }
 
     /// The verifier key of the key that signs the log now (what plain C2SP tools need for new

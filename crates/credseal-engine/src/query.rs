@@ -5,18 +5,14 @@
 //! `Grant` is `credseal_auth`'s verifier followed by the replay and consent-use checks
 //! against this platform's store ([`credseal_auth::Checked::finish`]).
 
-use std::sync::Mutex;
-
-use credseal_auth::{
-    Checked, Credential, Denial, Policy, PublicKey, RevocationList, SelfQuery, Token, Unverified, Verified,
-    VerifyContext,
-};
+use credseal_auth::{Credential, Denial, Token, Unverified};
 use credseal_core::{Record, SubjectId};
 use credseal_crypto::{Keystore, SealedBox, SealingKey, SealingPublicKey};
 use credseal_store::{Batch, Tree};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{EngineError, Result};
+use crate::components::gate::{Granted, Refusal};
+use crate::error::{EngineError, QueryError, Result};
 use crate::log::{NewReceipt, Slot};
 use crate::platform::Platform;
 use credseal_log::{Action, Actor, Outcome};
@@ -27,12 +23,6 @@ pub const ANSWER_LABEL: &str = "answer";
 pub(crate) const ANSWER_FORMAT: u8 = 1;
 /// Trace-key label of a release digest (what an answer disclosed).
 pub(crate) const RELEASE_LABEL: &[u8] = b"credseal:v1:release";
-/// `Revocations` key of the installed revocation list (its wire bytes).
-const REVOCATIONS_CURRENT: &[u8] = b"current";
-/// `Replay` key prefixes: query ids (value: keep-until time), consent uses (by subject,
-/// consent id and use number).
-const REPLAY_QUERY: u8 = b'q';
-const REPLAY_CONSENT: u8 = b'c';
 
 /// What the requester receives once opened.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,7 +97,7 @@ impl SealedAnswer {
     pub fn open(&self, key: &SealingKey) -> Result<AnswerBody> {
         // The origin goes into the HPKE info with a 16-bit length; an answer file is input,
         // so an impossible origin is refused here rather than reaching that encoding.
-        if !crate::platform::valid_origin(&self.origin) {
+        if !crate::valid_origin(&self.origin) {
             return Err(EngineError::Verification(
                 "the answer names an invalid platform origin".into(),
             ));
@@ -132,262 +122,12 @@ impl SealedAnswer {
     }
 }
 
-/// Why a query produced no answer.
-#[derive(Debug, thiserror::Error)]
-pub enum QueryError {
-    /// The authority does not allow it (exit 3), or the objects are forged or malformed
-    /// (exit 4): see [`Denial::is_forgery`].
-    #[error("access denied ({}): {}", .0.code(), .0)]
-    Denied(Denial),
-    /// The platform failed.
-    #[error(transparent)]
-    Failed(EngineError),
-}
-
-impl From<EngineError> for QueryError {
-    fn from(e: EngineError) -> Self {
-        Self::Failed(e)
-    }
-}
-
-impl From<credseal_store::StoreError> for QueryError {
-    fn from(e: credseal_store::StoreError) -> Self {
-        Self::Failed(e.into())
-    }
-}
-
-impl QueryError {
-    /// The exit class: denials are 3, forged or malformed objects 4.
-    pub fn class(&self) -> crate::ErrorClass {
-        match self {
-            Self::Denied(d) if d.is_forgery() => crate::ErrorClass::Verification,
-            Self::Denied(_) => crate::ErrorClass::Denied,
-            Self::Failed(e) => e.class(),
-        }
-    }
-}
-
-/// Credentials whose authority signature was verified, by SHA-256(authority key ‖ text).
-#[derive(Default)]
-pub(crate) struct CredentialCache(Mutex<std::collections::HashMap<[u8; 32], Verified<Credential>>>);
-
-impl std::fmt::Debug for CredentialCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CredentialCache")
-    }
-}
-
-/// The verified revocation list, keyed by the SHA-256 of its stored bytes, so every query
-/// reads the current list from the store (no stale window) but verifies its signature only
-/// when it changes.
-pub(crate) type RevocationCache = crate::memo::Memo<[u8; 32], RevocationList>;
-
-/// The trusted authority key, parsed (point decompression costs about as much as a tenth of
-/// a signature check), keyed by its stored bytes: every query still reads the key from the
-/// store, so a change of authority takes effect at once.
-pub(crate) type AuthorityCache = crate::memo::Memo<[u8; 32], PublicKey>;
-
 impl Platform {
-    /// The query policy (clock skew, maximum token lifetime).
-    pub fn policy(&self) -> Policy {
-        self.policy
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-    }
-
-    /// Sets the query policy (from `credseal.toml`, or tests); queries that start after
-    /// this returns use it.
-    pub fn set_policy(&self, policy: Policy) {
-        *self.policy.write().unwrap_or_else(std::sync::PoisonError::into_inner) = policy;
-    }
-
-    pub(crate) fn trusted_authority(&self) -> Result<PublicKey> {
-        self.trusted_authority_in(&self.keys())
-    }
-
-    pub(crate) fn trusted_authority_in(&self, ks: &Keystore) -> Result<PublicKey> {
-        let k = self.authority_key_in(ks)?.ok_or(EngineError::NoAuthority)?;
-        self.authority_cache.get_or_try(k, || {
-            PublicKey::from_bytes(&k).map_err(|_| EngineError::Corrupt {
-                what: "authority key".into(),
-                detail: "not a valid Ed25519 key".into(),
-            })
-        })
-    }
-
-    /// The installed revocation list, verified.
-    pub fn revocations(&self) -> Result<Option<RevocationList>> {
-        let Some(bytes) = self.store.get(Tree::Revocations, REVOCATIONS_CURRENT)? else {
-            return Ok(None);
-        };
-        let list = self.revocation_cache.get_or_try(credseal_crypto::sha256(&bytes), || {
-            let corrupt = |detail: String| EngineError::Corrupt {
-                what: "installed revocation list".into(),
-                detail,
-            };
-            let u = Unverified::<RevocationList>::parse_bytes(&bytes).map_err(|e| corrupt(e.to_string()))?;
-            let v = credseal_auth::verify_revocation_list(&u, &self.trusted_authority()?, self.origin(), None)
-                .map_err(|e| corrupt(e.to_string()))?;
-            Ok(v.into_body())
-        })?;
-        Ok(Some(list))
-    }
-
-    /// Installs a newer revocation list signed by the authority; an older or equal version
-    /// is refused. Takes effect for every query that starts after this returns.
-    pub fn install_revocations(
-        &self,
-        session: &crate::StaffSession,
-        text: &str,
-    ) -> std::result::Result<u64, QueryError> {
-        let u = Unverified::<RevocationList>::parse_text(text.trim()).map_err(|e| QueryError::Denied(e.into()))?;
-        let _w = self.write_lock.lock().map_err(|_| EngineError::poisoned("write"))?;
-        let current = self.revocations()?.map(|l| l.version);
-        let v = credseal_auth::verify_revocation_list(&u, &self.trusted_authority()?, self.origin(), current)
-            .map_err(QueryError::Denied)?;
-        let mut b = Batch::new();
-        b.put(Tree::Revocations, REVOCATIONS_CURRENT, u.as_bytes().to_vec());
-        let r = self.admin_receipt(
-            session,
-            credseal_log::Action::Admin,
-            format!(
-                "install revocation list v{} ({} serials)",
-                v.body().version,
-                v.body().revoked.len()
-            ),
-            None,
-        );
-        self.append_receipts_with(vec![r], b, self.now()?)?;
-        Ok(v.body().version)
-    }
-
-    fn subject_public_key(&self, ks: &Keystore, subject: &str) -> Result<Option<PublicKey>> {
-        let Ok(id) = SubjectId::parse(subject) else {
-            return Ok(None);
-        };
-        match self.subject_key_in(ks, &id)? {
-            Some(k) => Ok(PublicKey::from_bytes(&k).ok()),
-            None => Ok(None),
-        }
-    }
-
-    /// Consumes the query id (once only, atomically) and a consent use if any. The replay
-    /// entries written go into `marks`: they are written again, durably, with the receipt.
-    fn finish(
-        &self,
-        ks: &Keystore,
-        checked: Checked,
-        marks: &mut Vec<(Tree, Vec<u8>, Vec<u8>)>,
-    ) -> std::result::Result<credseal_auth::Grant, QueryError> {
-        // Consent uses are counted per subject and consent id: the id is chosen by whoever
-        // signs, so another subject reusing it must not spend this subject's uses.
-        let subject_blind = ks.index_key.blind(checked.subject());
-        let store_err: std::cell::RefCell<Option<EngineError>> = Default::default();
-        let written = std::cell::RefCell::new(std::mem::take(marks));
-        let store = &self.store;
-        let grant = checked.finish(
-            |qid, keep_until| {
-                let mut k = vec![REPLAY_QUERY];
-                k.extend_from_slice(qid);
-                match store.insert_new(Tree::Replay, &k, &keep_until.to_be_bytes()) {
-                    Ok(true) => {
-                        written
-                            .borrow_mut()
-                            .push((Tree::Replay, k, keep_until.to_be_bytes().to_vec()));
-                        true
-                    }
-                    Ok(false) => false,
-                    Err(err) => {
-                        *store_err.borrow_mut() = Some(err.into());
-                        false
-                    }
-                }
-            },
-            |cid, max_uses| {
-                for i in 0..max_uses {
-                    let mut k = vec![REPLAY_CONSENT];
-                    k.extend_from_slice(subject_blind.as_bytes());
-                    k.extend_from_slice(cid);
-                    k.extend_from_slice(&i.to_be_bytes());
-                    match store.insert_new(Tree::Replay, &k, &[]) {
-                        Ok(true) => {
-                            written.borrow_mut().push((Tree::Replay, k, Vec::new()));
-                            return true;
-                        }
-                        Ok(false) => continue,
-                        Err(err) => {
-                            *store_err.borrow_mut() = Some(err.into());
-                            return false;
-                        }
-                    }
-                }
-                false
-            },
-        );
-        *marks = written.into_inner();
-        if let Some(e) = store_err.into_inner() {
-            return Err(QueryError::Failed(e));
-        }
-        grant.map_err(QueryError::Denied)
-    }
-
-    /// Removes replay entries whose tokens have expired anyway (a replayed expired token is
-    /// denied as expired). Returns how many.
-    pub fn sweep_replay(&self, now: u64) -> Result<u64> {
-        let mut b = Batch::new();
-        let mut n = 0;
-        // Query ids and staff request ids (`staff.rs`) both keep their expiry as the value.
-        for prefix in [REPLAY_QUERY, b's'] {
-            for kv in self.store.scan_prefix(Tree::Replay, &[prefix]) {
-                let (k, v) = kv?;
-                let until = v.as_slice().try_into().map(u64::from_be_bytes).unwrap_or(u64::MAX);
-                if until < now {
-                    b.delete(Tree::Replay, k);
-                    n += 1;
-                }
-            }
-        }
-        if n > 0 {
-            self.store.apply(b)?;
-        }
-        Ok(n)
-    }
-
-    /// The credential (its text form, trimmed) parsed and with its authority signature
-    /// verified, from the cache when this exact text was verified under this authority key
-    /// before: a department presents the same credential with every query.
-    fn verified_credential(
-        &self,
-        text: &str,
-        authority: &PublicKey,
-    ) -> std::result::Result<Verified<Credential>, QueryError> {
-        let mut h = ring::digest::Context::new(&ring::digest::SHA256);
-        h.update(authority.as_bytes());
-        h.update(text.as_bytes());
-        // Cannot fail: SHA-256 digests are always 32 bytes.
-        let key: [u8; 32] = h.finish().as_ref().try_into().expect("32 bytes");
-        if let Ok(c) = self.credential_cache.0.lock()
-            && let Some(v) = c.get(&key)
-        {
-            return Ok(v.clone());
-        }
-        let cred = Unverified::<Credential>::parse_text(text).map_err(|e| QueryError::Denied(e.into()))?;
-        let v = credseal_auth::verify_credential_signature(&cred, authority).map_err(QueryError::Denied)?;
-        if let Ok(mut c) = self.credential_cache.0.lock() {
-            if c.len() >= 1024 {
-                c.clear();
-            }
-            c.insert(key, v.clone());
-        }
-        Ok(v)
-    }
-
     /// Runs a department's query: the credential and token in their text form.
     pub fn query(&self, credential: &str, token: &str, now: u64) -> std::result::Result<SealedAnswer, QueryError> {
         // Counted as under way until its receipt is committed, so a commit leader waits a
         // moment for it (group commit).
-        let _active = self.log.active();
+        let _active = self.appender.active();
         let grant = self.authorize_inner(credential, token, now)?;
         self.submit_answer(grant)?.wait()
     }
@@ -404,7 +144,7 @@ impl Platform {
         token: &str,
         now: u64,
     ) -> std::result::Result<PendingAnswer<'_>, QueryError> {
-        let _active = self.log.active();
+        let _active = self.appender.active();
         let grant = self.authorize_inner(credential, token, now)?;
         Ok(self.submit_answer(grant)?)
     }
@@ -421,44 +161,25 @@ impl Platform {
         // A place in the receipt queue first: a full queue refuses before anything is written.
         let slot = self.reserve_receipt()?;
         let ks = self.keys();
-        let authority = self.trusted_authority_in(&ks)?;
-        let verified = self.verified_credential(credential.trim(), &authority)?;
-        let tok = Unverified::<Token>::parse_text(token.trim()).map_err(|e| QueryError::Denied(e.into()))?;
-        // The subject named by the (not yet verified) token, only to look up its key for
-        // the consent check (a token without a consent does not need it); the verifier
-        // checks the token before anything depends on it.
-        let subject_key = match tok.peek_unverified() {
-            Ok(t) if t.consent.is_some() => self.subject_public_key(&ks, &t.subject)?,
-            Ok(_) => None,
-            Err(e) => return Err(QueryError::Denied(e.into())),
-        };
-        let revocations = self.revocations()?;
-        let policy = self.policy();
-        let ctx = VerifyContext {
-            now,
-            authority: &authority,
-            audience: self.origin(),
-            policy: &policy,
-            catalog: &self.catalog,
-            revocations: revocations.as_ref(),
-            subject_key,
-        };
-        let checked = match credseal_auth::verify_query_with_credential(&verified, &tok, &ctx) {
-            Ok(c) => c,
-            Err(d) => return Err(self.deny(&ks, d, Some(verified.body()), &tok, now, Vec::new(), slot)),
-        };
-        let mut marks = Vec::new();
-        match self.finish(&ks, checked, &mut marks) {
-            Ok(g) => Ok(Grant {
-                inner: g,
-                platform: self,
-                keys: ks,
+        match self.gate.check_query(&ks, &self.catalog, credential, token, now) {
+            Ok(granted) => {
+                let (inner, marks) = granted.split_marks();
+                Ok(Grant {
+                    marks,
+                    inner,
+                    platform: self,
+                    keys: ks,
+                    slot,
+                    now,
+                })
+            }
+            Err(Refusal::Plain(e)) => Err(e),
+            Err(Refusal::Denied {
+                denial,
+                credential,
+                token,
                 marks,
-                slot,
-                now,
-            }),
-            Err(QueryError::Denied(d)) => Err(self.deny(&ks, d, Some(verified.body()), &tok, now, marks, slot)),
-            Err(other) => Err(other),
+            }) => Err(self.deny(&ks, denial, Some(credential.body()), &token, now, marks, slot)),
         }
     }
 
@@ -539,35 +260,18 @@ impl Platform {
 
     /// Runs a subject's query for its own records.
     pub fn self_query(&self, query: &str, now: u64) -> std::result::Result<SealedAnswer, QueryError> {
-        let _active = self.log.active();
+        let _active = self.appender.active();
         let slot = self.reserve_receipt()?;
         let ks = self.keys();
-        let q = Unverified::<SelfQuery>::parse_text(query.trim()).map_err(|e| QueryError::Denied(e.into()))?;
-        let subject_key = match q.peek_unverified() {
-            Ok(b) => self.subject_public_key(&ks, &b.subject)?,
-            Err(e) => return Err(QueryError::Denied(e.into())),
-        };
-        let authority = self.trusted_authority_in(&ks).ok();
-        // Self-queries need no authority; the context still wants a key to name.
-        let fallback = credseal_auth::SigningKey::from_seed(&[0x42; 32]).public();
-        let policy = self.policy();
-        let ctx = VerifyContext {
-            now,
-            authority: authority.as_ref().unwrap_or(&fallback),
-            audience: self.origin(),
-            policy: &policy,
-            catalog: &self.catalog,
-            revocations: None,
-            subject_key,
-        };
-        let checked = credseal_auth::verify_self_query(&q, &ctx).map_err(QueryError::Denied)?;
-        let mut marks = Vec::new();
-        let inner = self.finish(&ks, checked, &mut marks)?;
+        let (inner, marks) = self
+            .gate
+            .check_self_query(&ks, &self.catalog, query, now)?
+            .split_marks();
         let grant = Grant {
+            marks,
             inner,
             platform: self,
             keys: ks,
-            marks,
             slot,
             now,
         };
@@ -581,7 +285,7 @@ impl Platform {
     /// [`Grant`], which only this platform's gate issues ([`Platform::authorize`]).
     pub fn submit_answer<'p>(&'p self, grant: Grant<'p>) -> Result<PendingAnswer<'p>> {
         let Grant {
-            inner: grant,
+            inner: granted,
             platform,
             keys: ks,
             marks,
@@ -594,14 +298,9 @@ impl Platform {
                 "the grant was issued by another platform handle",
             ));
         }
+        let (blind, records) = self.vault.open_granted(&ks, &granted)?;
+        let grant = granted.auth();
         let subject = grant.subject();
-        let blind = ks.index_key.blind(subject);
-        let mut records = Vec::new();
-        if let Some(recs) = self.load_subject(&blind)? {
-            for class in grant.classes() {
-                records.extend(self.open_class(&ks, subject, &blind, class, &recs)?);
-            }
-        }
         let body = AnswerBody {
             origin: self.origin().to_string(),
             query_id: *grant.query_id(),
@@ -703,7 +402,7 @@ impl Platform {
 /// }
 /// ```
 pub struct Grant<'p> {
-    inner: credseal_auth::Grant,
+    inner: Granted,
     platform: &'p Platform,
     keys: std::sync::Arc<Keystore>,
     marks: Vec<(Tree, Vec<u8>, Vec<u8>)>,
@@ -714,9 +413,9 @@ pub struct Grant<'p> {
 impl std::fmt::Debug for Grant<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Grant")
-            .field("department_id", &self.inner.department_id())
-            .field("purpose", &self.inner.purpose())
-            .field("classes", &self.inner.classes())
+            .field("department_id", &self.inner.auth().department_id())
+            .field("purpose", &self.inner.auth().purpose())
+            .field("classes", &self.inner.auth().classes())
             .finish_non_exhaustive()
     }
 }
@@ -724,17 +423,17 @@ impl std::fmt::Debug for Grant<'_> {
 impl Grant<'_> {
     /// The department granted (`subject` for a self-query).
     pub fn department_id(&self) -> &str {
-        self.inner.department_id()
+        self.inner.auth().department_id()
     }
 
     /// The purpose granted.
     pub fn purpose(&self) -> &str {
-        self.inner.purpose()
+        self.inner.auth().purpose()
     }
 
     /// The classes granted.
     pub fn classes(&self) -> &std::collections::BTreeSet<String> {
-        self.inner.classes()
+        self.inner.auth().classes()
     }
 }
 

@@ -61,8 +61,8 @@ pub struct CheckedShredOrder {
 
 impl CheckedShredOrder {
     /// The operation two officers approve: `shred <subject> <class> <record> order <ref>`.
-    pub fn operation(&self) -> crate::approval::Operation {
-        crate::approval::Operation::shred_record(&self.subject, &self.class, &self.record_id, &self.reference)
+    pub fn operation(&self) -> crate::components::gate::Operation {
+        crate::components::gate::Operation::shred_record(&self.subject, &self.class, &self.record_id, &self.reference)
     }
 
     /// The subject.
@@ -135,9 +135,9 @@ impl Platform {
         session: &crate::StaffSession,
         today: Date,
         pass: &Passphrase,
-        approved: &crate::approval::Approved,
+        approved: &crate::components::gate::Approved,
     ) -> Result<ShredSummary> {
-        approved.require(&crate::approval::Operation::shred_expired(today))?;
+        approved.require(&crate::components::gate::Operation::shred_expired(today))?;
         let mut selected = Selection::new();
         let limits: BTreeMap<String, u32> = self
             .catalog
@@ -161,9 +161,9 @@ impl Platform {
             })?;
             for (class, b) in &recs.classes {
                 let Some(days) = limits.get(class) else { continue };
-                let dek = self.unwrap_dek(&ks, &blind, class, &b.wrapped_dek)?;
+                let dek = self.vault.unwrap_dek(&ks, &blind, class, &b.wrapped_dek)?;
                 for e in &b.entries {
-                    let (_, r) = self.open_body(&ks, &dek, &blind, class, e)?;
+                    let (_, r) = self.vault.open_body(&ks, &dek, &blind, class, e)?;
                     if r.effective.days_since_epoch() + i64::from(*days) < today.days_since_epoch() {
                         selected
                             .entry((blind, class.clone()))
@@ -233,6 +233,7 @@ impl Platform {
             )));
         }
         let found: Places = self
+            .vault
             .load_subject(&blind)?
             .and_then(|r| r.classes.get(class).cloned())
             .map(|b| {
@@ -259,7 +260,7 @@ impl Platform {
         session: &crate::StaffSession,
         order: &CheckedShredOrder,
         pass: &Passphrase,
-        approved: &crate::approval::Approved,
+        approved: &crate::components::gate::Approved,
     ) -> Result<ShredSummary> {
         approved.require(&order.operation())?;
         let (blind, found) = self.order_places(order)?;
@@ -359,7 +360,7 @@ impl Platform {
         reason: &str,
     ) -> Result<u64> {
         let _w = self.write_lock.lock().map_err(|_| EngineError::poisoned("write"))?;
-        let Some(mut recs) = self.load_subject(blind)? else {
+        let Some(mut recs) = self.vault.load_subject(blind)? else {
             return Ok(0);
         };
         let Some(b) = recs.classes.get_mut(class) else {
@@ -369,7 +370,7 @@ impl Platform {
             what: format!("data key of subject {} class {class}", layout::short(blind)),
             detail: e.to_string(),
         })?;
-        let old = self.unwrap_dek(&self.keys(), blind, class, &b.wrapped_dek)?;
+        let old = self.vault.unwrap_dek(&self.keys(), blind, class, &b.wrapped_dek)?;
         let before = b.entries.len();
         let mut batch = Batch::new();
         let now = self.now()?;

@@ -29,25 +29,23 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use credseal_core::{BlindId, Record, canonical_value};
 use credseal_log::{Action, Actor, Outcome, ReceiptBody};
-use credseal_store::{Batch, Tree};
+use credseal_store::Tree;
 use serde::Serialize;
 
 use credseal_crypto::Keystore;
 
+use crate::components::gate::StaffRole;
 use crate::error::{EngineError, Result};
 use crate::leak::{ExportMark, LeakIssue, parse_leak};
 use crate::log::NewReceipt;
 use crate::platform::Platform;
-use crate::staff::StaffRole;
 
 /// Trace-key label of a field fingerprint.
 pub(crate) const FINGERPRINT_LABEL: &[u8] = b"credseal:v1:fingerprint";
-/// Trace-key label of the MAC over a disclosure's fingerprint set.
-pub(crate) const FP_SET_LABEL: &[u8] = b"credseal:v1:fingerprint-set";
-/// `Fingerprints` key prefix of per-disclosure sets (index).
-const FP_SET: u8 = b'd';
-/// Bytes of a set's value besides its fingerprints: the count (4) and the MAC (32).
-const SET_OVERHEAD: usize = 4 + 32;
+// The fingerprint sets' storage format and MAC live with the trace key, in the vault.
+use crate::components::vault::FP_SET;
+#[cfg(test)]
+use crate::components::vault::FP_SET_LABEL;
 /// Most disclosures listed in a trace report (the rest are counted).
 pub const MAX_LISTED: usize = 200;
 
@@ -223,7 +221,7 @@ impl Platform {
     }
 
     /// The fingerprints of every field value of `records`, in record order, repeats kept:
-    /// [`Platform::put_fingerprints`] sorts them and drops repeats when it stores the set.
+    /// The vault's `put_fingerprint_set` sorts them and drops repeats when it stores the set.
     pub(crate) fn fingerprints_of(&self, ks: &Keystore, blind: &BlindId, records: &[Record]) -> Vec<[u8; 32]> {
         // One expansion of the trace key for all of them.
         let mac = ks.trace_key.expand();
@@ -243,26 +241,6 @@ impl Platform {
         out
     }
 
-    fn set_mac(&self, ks: &Keystore, index: u64, sorted: &[[u8; 32]]) -> [u8; 32] {
-        let n = (sorted.len() as u32).to_be_bytes();
-        ks.trace_key
-            .digest(FP_SET_LABEL, &[&be(index), &n, sorted.as_flattened()])
-    }
-
-    /// Adds a disclosure's fingerprint set to `batch` (the receipt's batch): one entry.
-    pub(crate) fn put_fingerprints(&self, ks: &Keystore, batch: &mut Batch, index: u64, fps: &[[u8; 32]]) {
-        let mut sorted = fps.to_vec();
-        sorted.sort_unstable();
-        sorted.dedup();
-        let mut k = vec![FP_SET];
-        k.extend_from_slice(&be(index));
-        let mut v = Vec::with_capacity(SET_OVERHEAD + 32 * sorted.len());
-        v.extend_from_slice(&(sorted.len() as u32).to_be_bytes());
-        v.extend_from_slice(sorted.as_flattened());
-        v.extend_from_slice(&self.set_mac(ks, index, &sorted));
-        batch.put(Tree::Fingerprints, k, v);
-    }
-
     /// Reads one stored set: its key, its length against its count, its MAC, and its order.
     /// Returns the disclosure (log index) and its fingerprints.
     fn open_set<'a>(&self, k: &[u8], v: &'a [u8]) -> std::result::Result<(u64, &'a [[u8; 32]]), SetProblem> {
@@ -276,7 +254,7 @@ impl Platform {
         if !partial.is_empty() || fps.len() as u64 != u64::from(u32::from_be_bytes(*count)) {
             return Err(SetProblem::Length(index));
         }
-        let want = self.set_mac(&self.keys(), index, fps);
+        let want = crate::components::vault::fingerprint_set_mac(&self.keys(), index, fps);
         if !bool::from(subtle::ConstantTimeEq::ct_eq(&mac[..], &want[..])) {
             return Err(SetProblem::Mac(index));
         }
@@ -567,6 +545,7 @@ impl Platform {
 #[cfg(test)]
 mod tests {
     use credseal_core::{FieldType, SubjectId};
+    use credseal_store::Batch;
 
     use super::*;
 
@@ -590,7 +569,7 @@ mod tests {
 
     fn put_set(p: &Platform, index: u64, fps: &[[u8; 32]]) {
         let mut b = Batch::new();
-        p.put_fingerprints(&p.keys(), &mut b, index, fps);
+        crate::components::vault::put_fingerprint_set(&p.keys(), &mut b, index, fps);
         p.store.apply(b).unwrap();
     }
 
@@ -628,7 +607,7 @@ mod tests {
             let v = [
                 &2u32.to_be_bytes()[..],
                 fps.as_flattened(),
-                &p.set_mac(&p.keys(), 0, &fps),
+                &crate::components::vault::fingerprint_set_mac(&p.keys(), 0, &fps),
             ]
             .concat();
             assert!(matches!(p.open_set(&set_key(0), &v), Err(SetProblem::Order(0))));

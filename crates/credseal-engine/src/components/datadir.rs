@@ -1,0 +1,395 @@
+//! The data directory: creating one (`init`) and opening one — its configuration
+//! (`credseal.toml` and its `[policy]`), the catalogue copy, the sealed keystore file (read,
+//! and replaced whole by key changes) — and the MAC that binds a store to its keystore.
+//!
+//! One job: files on disk and the store binding. It decrypts nothing but the keystore file
+//! it is given the passphrase of, and imports no other component (only the shared modules
+//! `error`, `fsutil` and `layout`).
+
+use std::path::{Path, PathBuf};
+
+use credseal_core::Catalog;
+use credseal_crypto::{KdfParams, Keystore, Passphrase, demo};
+use credseal_store::{SledStore, Store, Tree};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{EngineError, Result};
+use crate::fsutil;
+use crate::layout;
+
+/// Name of the configuration file that marks a data directory.
+pub const CONFIG_FILE: &str = "credseal.toml";
+/// Name of the catalogue copy in a data directory.
+pub const CATALOG_FILE: &str = "catalog.toml";
+/// Default keystore file name in a data directory.
+pub const KEYSTORE_FILE: &str = "keystore";
+/// Name of the database directory.
+pub const DB_DIR: &str = "db";
+
+/// The configuration file of a data directory.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Configuration format (1).
+    pub format: u32,
+    /// The log origin: the platform's name, used as the audience of tokens and in checkpoints.
+    pub origin: String,
+    /// Keystore path, relative to the data directory or absolute.
+    pub keystore: PathBuf,
+    /// Query policy; omitted: the safe defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PolicyConfig>,
+}
+
+/// The `[policy]` table of `credseal.toml`.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// Clock skew tolerated at the start of validity windows (default 120 s, at most 600).
+    pub max_skew_secs: Option<u64>,
+    /// Longest token lifetime accepted (default 900 s, at most 86,400).
+    pub max_token_lifetime_secs: Option<u64>,
+}
+
+impl PolicyConfig {
+    /// The policy, or an error naming the setting out of range.
+    pub fn policy(&self) -> std::result::Result<credseal_auth::Policy, String> {
+        let mut p = credseal_auth::Policy::default();
+        if let Some(s) = self.max_skew_secs {
+            if s > 600 {
+                return Err(format!("policy.max_skew_secs = {s} is over the limit of 600"));
+            }
+            p.max_skew_secs = s;
+        }
+        if let Some(l) = self.max_token_lifetime_secs {
+            if l == 0 || l > 86_400 {
+                return Err(format!("policy.max_token_lifetime_secs = {l} must be 1..=86400"));
+            }
+            p.max_token_lifetime_secs = l;
+        }
+        Ok(p)
+    }
+}
+
+/// How to open a platform.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OpenOptions {
+    /// Allow the public demo keys of `keys-example/` (`--demo`).
+    pub allow_demo_keys: bool,
+}
+
+/// What `init` needs.
+#[derive(Debug)]
+pub struct InitOptions<'a> {
+    /// The data directory (created; must not exist or be empty).
+    pub dir: &'a Path,
+    /// The catalogue text and where it came from.
+    pub catalog_text: &'a str,
+    /// Name of the catalogue file, for errors.
+    pub catalog_name: &'a str,
+    /// The log origin name.
+    pub origin: &'a str,
+    /// The keystore passphrase.
+    pub passphrase: &'a Passphrase,
+    /// Where the keys come from.
+    pub keys: KeySource,
+    /// Unix time now.
+    pub now: u64,
+}
+
+/// Where `init` gets its keys.
+#[derive(Debug)]
+pub enum KeySource {
+    /// Fresh random keys, the keystore sealed with this KDF cost.
+    Generate(KdfParams),
+    /// An existing keystore (made for the same catalogue), e.g. the demo keystore.
+    Existing(Box<Keystore>),
+}
+
+/// Whether an origin name is acceptable: printable ASCII without spaces or `+`, at most 200
+/// bytes (C2SP checkpoints put it on the first line; note key names exclude `+` and spaces).
+pub fn valid_origin(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 200 && s.bytes().all(|c| c.is_ascii_graphic() && c != b'+')
+}
+
+/// HMAC(index key, PLATFORM_LABEL ‖ origin): the value that binds a store to its keystore.
+fn platform_mac(keys: &Keystore) -> [u8; 32] {
+    use ring::hmac;
+    let k = hmac::Key::new(hmac::HMAC_SHA256, keys.index_key.expose_secret());
+    let mut c = hmac::Context::with_key(&k);
+    c.update(layout::PLATFORM_LABEL);
+    c.update(keys.origin.as_bytes());
+    // Cannot fail: HMAC-SHA-256 tags are always 32 bytes.
+    c.sign().as_ref().try_into().expect("32 bytes")
+}
+
+/// Writes the storage format and the keystore binding into an empty store; a store that
+/// already has a binding is left as it is (checked by [`check_binding`]).
+pub(crate) fn bind_new_store(store: &dyn Store, keys: &Keystore) -> Result<()> {
+    if store.get(Tree::Meta, layout::META_PLATFORM)?.is_none() {
+        let mut b = credseal_store::Batch::new();
+        b.put(Tree::Meta, layout::META_FORMAT, layout::STORE_FORMAT.to_be_bytes());
+        b.put(Tree::Meta, layout::META_PLATFORM, platform_mac(keys));
+        store.apply(b)?;
+    }
+    Ok(())
+}
+
+/// Checks that `store` was made for `keys` (its binding MAC) and has this build's storage
+/// format; `path` names the data directory in the error (empty for a store in memory).
+pub(crate) fn check_binding(store: &dyn Store, keys: &Keystore, path: &Path) -> Result<()> {
+    let stored = store.get(Tree::Meta, layout::META_PLATFORM)?;
+    match stored {
+        Some(m) if bool::from(subtle::ConstantTimeEq::ct_eq(&m[..], &platform_mac(keys)[..])) => {}
+        _ => return Err(EngineError::KeystoreMismatch { path: path.into() }),
+    }
+    let want = layout::STORE_FORMAT;
+    match store.get(Tree::Meta, layout::META_FORMAT)?.as_deref() {
+        Some(f) if f == want.to_be_bytes() => Ok(()),
+        Some(f) if let Ok(old) = <[u8; 4]>::try_from(f) => Err(EngineError::Corrupt {
+            what: "metadata".into(),
+            detail: format!(
+                "the store has storage format {}, this build reads only format {want} \
+                 (docs/formats.md): keep using the release that wrote it, or create a new \
+                 platform and ingest again",
+                u32::from_be_bytes(old)
+            ),
+        }),
+        _ => Err(EngineError::Corrupt {
+            what: "metadata".into(),
+            detail: "unknown storage format".into(),
+        }),
+    }
+}
+
+/// An opened data directory: its path and its configuration (read once, at open).
+#[derive(Debug)]
+pub(crate) struct DataDir {
+    dir: PathBuf,
+    config: Config,
+}
+
+/// What opening a data directory yields: the directory, its keystore, catalogue and store.
+pub(crate) struct Opened {
+    /// The directory and its configuration.
+    pub(crate) dir: DataDir,
+    /// The keystore, unsealed.
+    pub(crate) keys: Keystore,
+    /// The catalogue, checked against the keystore's digest of it.
+    pub(crate) catalog: Catalog,
+    /// The store, its binding to the keystore not yet checked.
+    pub(crate) store: SledStore,
+}
+
+impl DataDir {
+    /// Creates a new data directory in `opts.dir`. On any failure, everything it created is
+    /// removed.
+    pub(crate) fn init(opts: &InitOptions<'_>) -> Result<()> {
+        let dir = opts.dir;
+        if !valid_origin(opts.origin) {
+            return Err(EngineError::invalid(
+                format!("origin {:?}", opts.origin),
+                "must be 1-200 printable ASCII characters without spaces or '+'",
+            ));
+        }
+        let catalog = Catalog::parse(opts.catalog_text, Some(opts.catalog_name)).map_err(EngineError::Catalog)?;
+        let created_dir = match std::fs::read_dir(dir) {
+            Ok(mut it) => {
+                if it.next().is_some() {
+                    return Err(EngineError::AlreadyExists { path: dir.into() });
+                }
+                false
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut b = std::fs::DirBuilder::new();
+                b.recursive(true);
+                #[cfg(unix)]
+                std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+                b.create(dir).map_err(|e| EngineError::io(dir, e))?;
+                true
+            }
+            Err(e) => return Err(EngineError::io(dir, e)),
+        };
+        let r = Self::init_inner(opts, &catalog);
+        if r.is_err() {
+            // Leave nothing half-made.
+            if created_dir {
+                let _ = std::fs::remove_dir_all(dir);
+            } else {
+                for f in [CONFIG_FILE, CATALOG_FILE, KEYSTORE_FILE] {
+                    let _ = std::fs::remove_file(dir.join(f));
+                }
+                let _ = std::fs::remove_dir_all(dir.join(DB_DIR));
+            }
+        }
+        r
+    }
+
+    fn init_inner(opts: &InitOptions<'_>, catalog: &Catalog) -> Result<()> {
+        let dir = opts.dir;
+        let classes: Vec<&str> = catalog.classes.keys().map(String::as_str).collect();
+        let digest = credseal_crypto::sha256(opts.catalog_text.as_bytes());
+        let keys = match &opts.keys {
+            KeySource::Generate(kdf) => Keystore::generate(opts.origin, &classes, digest, opts.now, *kdf),
+            KeySource::Existing(k) => {
+                if k.catalog_digest != digest {
+                    return Err(EngineError::invalid(
+                        "keystore",
+                        format!("made for another catalogue than {}", opts.catalog_name),
+                    ));
+                }
+                if k.origin != opts.origin {
+                    return Err(EngineError::invalid(
+                        "keystore",
+                        format!("its origin is {:?}, not {:?}", k.origin, opts.origin),
+                    ));
+                }
+                (**k).clone()
+            }
+        };
+        let sealed = keys.seal(opts.passphrase).map_err(|source| EngineError::Keystore {
+            path: dir.join(KEYSTORE_FILE),
+            source,
+        })?;
+        fsutil::write_new(&dir.join(CATALOG_FILE), opts.catalog_text.as_bytes(), 0o644)?;
+        let config = Config {
+            format: 1,
+            origin: opts.origin.to_string(),
+            keystore: KEYSTORE_FILE.into(),
+            policy: None,
+        };
+        let config_text = format!(
+            "# credseal platform configuration (written by `credseal init`)\n{}",
+            toml::to_string(&config).map_err(|e| EngineError::Internal(format!("encoding the configuration: {e}")))?
+        );
+        fsutil::write_new(&dir.join(KEYSTORE_FILE), &sealed, 0o600)?;
+        let store = SledStore::open(&dir.join(DB_DIR), true)?;
+        let mut b = credseal_store::Batch::new();
+        b.put(Tree::Meta, layout::META_FORMAT, layout::STORE_FORMAT.to_be_bytes());
+        b.put(Tree::Meta, layout::META_PLATFORM, platform_mac(&keys));
+        store.apply(b)?;
+        store.flush()?;
+        drop(store);
+        // The config file is written last: it is what marks the directory as a platform.
+        fsutil::write_new(&dir.join(CONFIG_FILE), config_text.as_bytes(), 0o644)?;
+        Ok(())
+    }
+
+    /// Opens the data directory `dir`: reads its configuration, unseals its keystore,
+    /// checks the catalogue against the keystore's digest of it and opens the store.
+    pub(crate) fn open(dir: &Path, passphrase: &Passphrase, opts: OpenOptions) -> Result<Opened> {
+        let config = Self::read_config(dir)?;
+        let ks_path = dir.join(&config.keystore);
+        let keys = Self::read_keystore(&ks_path, passphrase, opts)?;
+        let cat_path = dir.join(CATALOG_FILE);
+        let cat_bytes = fsutil::read(&cat_path)?;
+        if credseal_crypto::sha256(&cat_bytes) != keys.catalog_digest {
+            return Err(EngineError::CatalogMismatch { path: cat_path });
+        }
+        let text = String::from_utf8(cat_bytes).map_err(|_| EngineError::CatalogMismatch { path: cat_path.clone() })?;
+        let catalog = Catalog::parse(&text, Some(&cat_path.display().to_string())).map_err(EngineError::Catalog)?;
+        if config.origin != keys.origin {
+            return Err(EngineError::Config {
+                path: dir.join(CONFIG_FILE),
+                detail: "origin does not match the keystore's".into(),
+            });
+        }
+        let store = SledStore::open(&dir.join(DB_DIR), false)?;
+        Ok(Opened {
+            dir: DataDir {
+                dir: dir.into(),
+                config,
+            },
+            keys,
+            catalog,
+            store,
+        })
+    }
+
+    /// The directory's path.
+    pub(crate) fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The query policy of the configuration (checked when it was read; the safe defaults
+    /// when absent).
+    pub(crate) fn policy(&self) -> credseal_auth::Policy {
+        self.config
+            .policy
+            .map(|p| p.policy().unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    /// The keystore file.
+    pub(crate) fn keystore_path(&self) -> PathBuf {
+        self.dir.join(&self.config.keystore)
+    }
+
+    /// Replaces the keystore file with `keys` sealed under `pass` (atomically, mode 0600).
+    /// The passphrase must be the one the file is sealed with now — a wrong one would lock
+    /// the platform out — so it is checked against the file first.
+    pub(crate) fn replace_keystore(&self, keys: &Keystore, pass: &Passphrase) -> Result<()> {
+        let path = self.keystore_path();
+        let sealed = keys.seal(pass).map_err(|source| EngineError::Keystore {
+            path: path.clone(),
+            source,
+        })?;
+        let current = fsutil::read(&path)?;
+        Keystore::open(&current, pass).map_err(|source| EngineError::Keystore {
+            path: path.clone(),
+            source,
+        })?;
+        fsutil::replace(&path, &sealed, 0o600)
+    }
+
+    /// Reads the configuration of the data directory `dir`.
+    pub(crate) fn read_config(dir: &Path) -> Result<Config> {
+        let cfg_path = dir.join(CONFIG_FILE);
+        let text = match std::fs::read_to_string(&cfg_path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(EngineError::NotADataDir { path: dir.into() });
+            }
+            Err(e) => return Err(EngineError::io(&cfg_path, e)),
+        };
+        let config: Config = toml::from_str(&text).map_err(|e| EngineError::Config {
+            path: cfg_path.clone(),
+            detail: e.to_string(),
+        })?;
+        if config.format != 1 {
+            return Err(EngineError::Config {
+                path: cfg_path,
+                detail: format!("unsupported format {}", config.format),
+            });
+        }
+        if let Some(p) = &config.policy {
+            p.policy().map_err(|detail| EngineError::Config {
+                path: cfg_path.clone(),
+                detail,
+            })?;
+        }
+        Ok(config)
+    }
+
+    /// Opens a keystore file.
+    pub(crate) fn read_keystore(path: &Path, passphrase: &Passphrase, opts: OpenOptions) -> Result<Keystore> {
+        let bytes = fsutil::read(path)?;
+        Self::keystore_from(&bytes, path, passphrase, opts)
+    }
+
+    /// Opens keystore bytes (the demo's embedded keystore).
+    pub(crate) fn read_keystore_bytes(bytes: &[u8], passphrase: &Passphrase, opts: OpenOptions) -> Result<Keystore> {
+        Self::keystore_from(bytes, Path::new("(embedded keystore)"), passphrase, opts)
+    }
+
+    fn keystore_from(bytes: &[u8], path: &Path, passphrase: &Passphrase, opts: OpenOptions) -> Result<Keystore> {
+        let keys = Keystore::open(bytes, passphrase).map_err(|source| EngineError::Keystore {
+            path: path.into(),
+            source,
+        })?;
+        if !opts.allow_demo_keys && demo::holds_demo_keys(&keys) {
+            return Err(EngineError::DemoKeysRefused { path: path.into() });
+        }
+        Ok(keys)
+    }
+}

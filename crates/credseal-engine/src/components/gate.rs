@@ -1,0 +1,875 @@
+//! The gate: signed text in, capabilities out. It checks a department's credential and
+//! token (authority key, policy, revocations, replay, consent counters) and hands back the
+//! verified grant; it checks staff requests (the staff member's identity) and officers'
+//! approvals ([`Approved`]); it keeps the registry of trust anchors in the store (the
+//! authority key, subjects' keys, enrolled staff keys, each value under an HMAC of the index
+//! key, so an operator with database access cannot swap in a key of their own without the
+//! keystore) and the installed revocation list.
+//!
+//! The gate never decrypts: it imports no vault. It reads the keystore only for blind ids
+//! and the HMACs of its registry, from the snapshot its caller passes in. It imports no
+//! other component (only the shared modules `error` and `memo`).
+//!
+//! Staff: incident responders (who run `trace` and the access review) and security
+//! officers (who plant canary subjects and approve destructive key operations). The
+//! operator enrols a staff member's Ed25519 public key for one role, as it registers a
+//! subject's key. Every staff command is a [`StaffRequest`] signed with the enrolled key,
+//! for this platform, within its validity window, accepted once, naming the exact input.
+//!
+//! The two-person rule (issue 5): retiring a KEK version, re-keying a subject's class,
+//! shredding and rotating the log key need approvals — staff requests (role `officer`,
+//! action `approve`) whose input digest is the SHA-256 of the operation's description —
+//! signed by two different enrolled officers.
+
+use std::sync::{Arc, Mutex, RwLock};
+
+use credseal_auth::{
+    Checked, Credential, Denial, Policy, PublicKey, RevocationList, SelfQuery, StaffRequest, Token, Unverified,
+    Verified, VerifyContext,
+};
+use credseal_core::{BlindId, Catalog, SubjectId};
+use credseal_crypto::{Keystore, sha256};
+use credseal_store::{Batch, Store, Tree};
+use ring::hmac;
+
+use crate::error::{EngineError, QueryError, Result};
+
+/// Meta key of the authority's public key.
+pub(crate) const META_AUTHORITY: &[u8] = b"authority-key";
+/// Meta key prefix of a subject's registered public key (followed by the BlindId).
+pub(crate) const META_SUBJECT_KEY: &[u8] = b"subject-key:";
+/// HMAC label of authenticated metadata.
+pub(crate) const META_MAC_LABEL: &[u8] = b"credseal:v1:meta";
+
+fn meta_mac(ks: &Keystore, key: &[u8], value: &[u8]) -> [u8; 32] {
+    {
+        let k = hmac::Key::new(hmac::HMAC_SHA256, ks.index_key.expose_secret());
+        let mut c = hmac::Context::with_key(&k);
+        c.update(META_MAC_LABEL);
+        c.update(&(key.len() as u32).to_be_bytes());
+        c.update(key);
+        c.update(value);
+        // Cannot fail: HMAC-SHA-256 tags are always 32 bytes.
+        c.sign().as_ref().try_into().expect("32 bytes")
+    }
+}
+
+/// Meta key prefix of an enrolled staff key: `staff:` ‖ role ‖ `:` ‖ public key (32) → id.
+pub(crate) const META_STAFF: &[u8] = b"staff:";
+/// `Replay` key prefix of staff request ids (value: keep-until time).
+const REPLAY_STAFF: u8 = b's';
+
+/// A staff role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StaffRole {
+    /// Runs `trace`, `audit report` and `audit alerts`.
+    Responder,
+    /// Plants canary subjects.
+    Officer,
+}
+
+impl StaffRole {
+    /// `responder` or `officer`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Responder => "responder",
+            Self::Officer => "officer",
+        }
+    }
+
+    /// The role called `s`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "responder" => Some(Self::Responder),
+            "officer" => Some(Self::Officer),
+            _ => None,
+        }
+    }
+}
+
+/// Whether a staff id is acceptable: 1-64 characters of `[a-z0-9._-]`.
+pub fn valid_staff_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'_' | b'-'))
+}
+
+/// The officer named in administrative receipts written when a platform opens (a newer
+/// keystore found), before anyone has named themselves.
+pub const DEFAULT_OPERATOR: &str = "operator";
+
+/// Who runs an administrative act (enrolment, trust, revocations, key events, shreds):
+/// passed per call, and named as the officer in the act's receipt.
+///
+/// Today a session is made by whoever unlocked the platform with the keystore passphrase
+/// (the facade's `staff_session`): the passphrase holder names themselves, and the
+/// name is **not otherwise authenticated**. A later change adds two-person enrolment of
+/// officers; until then the name records who claimed to act, not who proved it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaffSession {
+    officer: String,
+}
+
+impl StaffSession {
+    /// The session of the platform itself, for acts at open.
+    pub(crate) fn at_open() -> Self {
+        Self {
+            officer: DEFAULT_OPERATOR.to_string(),
+        }
+    }
+
+    /// The officer's name, as given when the session was made.
+    pub fn officer(&self) -> &str {
+        &self.officer
+    }
+}
+
+fn staff_meta_key(role: StaffRole, pk: &[u8; 32]) -> Vec<u8> {
+    let mut k = META_STAFF.to_vec();
+    k.extend_from_slice(role.label().as_bytes());
+    k.push(b':');
+    k.extend_from_slice(pk);
+    k
+}
+
+/// The action named in an officer's approval.
+pub const APPROVE_ACTION: &str = "approve";
+
+/// The description of a destructive operation that officers approve (its SHA-256 is what
+/// they sign). Build it with the constructors; they are the only accepted forms.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Operation(String);
+
+impl Operation {
+    /// Retire KEK `version` of `class`.
+    pub fn retire(class: &str, version: u32) -> Self {
+        Self(format!("retire {class} v{version}"))
+    }
+
+    /// Re-key `subject`'s `class`.
+    pub fn rekey(subject: &credseal_core::SubjectId, class: &str) -> Self {
+        Self(format!("rekey {subject} {class}"))
+    }
+
+    /// Shred one record by a credit-repair order.
+    pub fn shred_record(subject: &credseal_core::SubjectId, class: &str, record_id: &str, order: &str) -> Self {
+        Self(format!("shred {subject} {class} {record_id} order {order}"))
+    }
+
+    /// The retention sweep as of `today`.
+    pub fn shred_expired(today: credseal_core::Date) -> Self {
+        Self(format!("shred expired {today}"))
+    }
+
+    /// Rotate the log key whose C2SP key id is `current_key_id` (`keys status` shows it).
+    pub fn rotate_log_key(current_key_id: u32) -> Self {
+        Self(format!("rotate log key {current_key_id:08x}"))
+    }
+
+    /// The text officers approve.
+    pub fn text(&self) -> &str {
+        &self.0
+    }
+
+    /// SHA-256 of the text: the input digest of an approval.
+    pub fn digest(&self) -> [u8; 32] {
+        sha256(self.0.as_bytes())
+    }
+}
+
+/// Approvals checked for one operation: only the gate makes one.
+#[derive(Clone, Debug)]
+pub struct Approved {
+    op: Operation,
+    officers: Vec<String>,
+}
+
+impl Approved {
+    /// The enrolled ids of the officers who approved.
+    pub fn officers(&self) -> &[String] {
+        &self.officers
+    }
+
+    pub(crate) fn require(&self, op: &Operation) -> Result<()> {
+        if &self.op != op {
+            return Err(EngineError::denied(
+                "approvals_wrong_operation",
+                format!("the approvals are for {:?}, not for {:?}", self.op.text(), op.text()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// "approved by a, b" for receipts.
+    pub(crate) fn note(&self) -> String {
+        format!("approved by {}", self.officers.join(", "))
+    }
+}
+
+/// `Revocations` key of the installed revocation list (its wire bytes).
+const REVOCATIONS_CURRENT: &[u8] = b"current";
+/// `Replay` key prefixes: query ids (value: keep-until time), consent uses (by subject,
+/// consent id and use number).
+const REPLAY_QUERY: u8 = b'q';
+const REPLAY_CONSENT: u8 = b'c';
+
+/// Credentials whose authority signature was verified, by SHA-256(authority key ‖ text).
+#[derive(Default)]
+pub(crate) struct CredentialCache(Mutex<std::collections::HashMap<[u8; 32], Verified<Credential>>>);
+
+impl std::fmt::Debug for CredentialCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CredentialCache")
+    }
+}
+
+/// The verified revocation list, keyed by the SHA-256 of its stored bytes, so every query
+/// reads the current list from the store (no stale window) but verifies its signature only
+/// when it changes.
+pub(crate) type RevocationCache = crate::memo::Memo<[u8; 32], RevocationList>;
+
+/// The trusted authority key, parsed (point decompression costs about as much as a tenth of
+/// a signature check), keyed by its stored bytes: every query still reads the key from the
+/// store, so a change of authority takes effect at once.
+pub(crate) type AuthorityCache = crate::memo::Memo<[u8; 32], PublicKey>;
+
+/// The replay entries a check consumed (tree, key, value): written again, durably, with
+/// the receipt of the operation they belong to.
+pub(crate) type Marks = Vec<(Tree, Vec<u8>, Vec<u8>)>;
+
+/// A query the gate let through: the verified grant and the replay entries it consumed.
+/// Only the gate makes one (its fields are private to this module), so whatever takes a
+/// `&Granted` (the vault's `open_granted`)
+/// runs only for a query that passed every check.
+pub(crate) struct Granted {
+    inner: credseal_auth::Grant,
+    marks: Marks,
+}
+
+impl Granted {
+    /// The verified grant (subject, classes, purpose, requester).
+    pub(crate) fn auth(&self) -> &credseal_auth::Grant {
+        &self.inner
+    }
+
+    /// The grant and, apart, the replay entries it consumed (to be written again with the
+    /// receipt).
+    pub(crate) fn split_marks(mut self) -> (Self, Marks) {
+        let marks = std::mem::take(&mut self.marks);
+        (self, marks)
+    }
+}
+
+/// Why the gate refused a query.
+pub(crate) enum Refusal {
+    /// Refused before the department's signature verified, or the platform failed: no
+    /// receipt is owed.
+    Plain(QueryError),
+    /// A denial of a query whose credential verified: the caller writes its receipt
+    /// (DESIGN §6) with the replay entries already consumed.
+    Denied {
+        /// Why.
+        denial: Denial,
+        /// The verified credential.
+        credential: Box<Verified<Credential>>,
+        /// The token as presented.
+        token: Box<Unverified<Token>>,
+        /// Replay entries consumed before the denial.
+        marks: Marks,
+    },
+}
+
+impl From<QueryError> for Refusal {
+    fn from(e: QueryError) -> Self {
+        Self::Plain(e)
+    }
+}
+
+impl From<EngineError> for Refusal {
+    fn from(e: EngineError) -> Self {
+        Self::Plain(QueryError::Failed(e))
+    }
+}
+
+/// The gate of one platform: its registry, policy, revocations and replay counters in the
+/// store, and the caches of what it verified.
+pub(crate) struct Gate {
+    store: Arc<dyn Store>,
+    /// The platform's name: the audience of tokens and staff requests.
+    origin: String,
+    /// The query policy.
+    policy: RwLock<Policy>,
+    /// The last verified revocation list, by the digest of its stored bytes.
+    revocation_cache: RevocationCache,
+    /// Credentials whose signature was verified.
+    credential_cache: CredentialCache,
+    /// The trusted authority key, parsed, by its stored bytes.
+    authority_cache: AuthorityCache,
+}
+
+impl std::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gate")
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+fn subject_key_meta(blind: &BlindId) -> Vec<u8> {
+    let mut k = META_SUBJECT_KEY.to_vec();
+    k.extend_from_slice(blind.as_bytes());
+    k
+}
+
+fn key_32(v: Vec<u8>, what: &str) -> Result<[u8; 32]> {
+    v.try_into().map_err(|_| EngineError::Corrupt {
+        what: what.into(),
+        detail: "not 32 bytes".into(),
+    })
+}
+
+impl Gate {
+    /// The gate of the platform `origin` on `store`, with the default policy.
+    pub(crate) fn new(store: Arc<dyn Store>, origin: String) -> Self {
+        Self {
+            store,
+            origin,
+            policy: Default::default(),
+            revocation_cache: Default::default(),
+            credential_cache: Default::default(),
+            authority_cache: Default::default(),
+        }
+    }
+
+    /// The query policy (clock skew, maximum token lifetime).
+    pub(crate) fn policy(&self) -> Policy {
+        self.policy
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Sets the query policy; checks that start after this returns use it.
+    pub(crate) fn set_policy(&self, policy: Policy) {
+        *self.policy.write().unwrap_or_else(std::sync::PoisonError::into_inner) = policy;
+    }
+
+    /// Writes `value` under `key` in Meta with its MAC.
+    pub(crate) fn put_authenticated(&self, ks: &Keystore, batch: &mut Batch, key: &[u8], value: &[u8]) {
+        let mut v = value.to_vec();
+        v.extend_from_slice(&meta_mac(ks, key, value));
+        batch.put(Tree::Meta, key.to_vec(), v);
+    }
+
+    /// Reads an authenticated Meta value; an edited one is a verification failure.
+    pub(crate) fn get_authenticated(&self, ks: &Keystore, key: &[u8], what: &str) -> Result<Option<Vec<u8>>> {
+        let Some(v) = self.store.get(Tree::Meta, key)? else {
+            return Ok(None);
+        };
+        let bad = || EngineError::Corrupt {
+            what: what.to_string(),
+            detail: "authentication failed: edited in the store".into(),
+        };
+        if v.len() < 32 {
+            return Err(bad());
+        }
+        let (value, mac) = v.split_at(v.len() - 32);
+        let want = meta_mac(ks, key, value);
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(mac, &want[..])) {
+            return Err(bad());
+        }
+        Ok(Some(value.to_vec()))
+    }
+
+    /// The authority key this platform trusts, if set.
+    pub(crate) fn authority_key(&self, ks: &Keystore) -> Result<Option<[u8; 32]>> {
+        self.get_authenticated(ks, META_AUTHORITY, "authority key")?
+            .map(|v| key_32(v, "authority key"))
+            .transpose()
+    }
+
+    /// The batch that sets the authority key to `pk`; changing an existing one needs
+    /// `replace`.
+    pub(crate) fn trust_authority(&self, ks: &Keystore, pk: &[u8; 32], replace: bool) -> Result<Batch> {
+        if let Some(old) = self.authority_key(ks)?
+            && !replace
+            && &old != pk
+        {
+            return Err(EngineError::Conflict {
+                what: "this platform already trusts another authority key".into(),
+            });
+        }
+        let mut b = Batch::new();
+        self.put_authenticated(ks, &mut b, META_AUTHORITY, pk);
+        Ok(b)
+    }
+
+    /// The registered signing key of a subject, if any.
+    pub(crate) fn subject_key(&self, ks: &Keystore, subject: &SubjectId) -> Result<Option<[u8; 32]>> {
+        let blind = ks.index_key.blind(subject);
+        self.get_authenticated(ks, &subject_key_meta(&blind), "subject key")?
+            .map(|v| key_32(v, "subject key"))
+            .transpose()
+    }
+
+    /// The batch that registers `pk` as the signing key of the subject whose BlindId is
+    /// `blind`; changing an existing key needs `replace`.
+    pub(crate) fn register_subject_key(
+        &self,
+        ks: &Keystore,
+        subject: &SubjectId,
+        pk: &[u8; 32],
+        replace: bool,
+    ) -> Result<Batch> {
+        if let Some(old) = self.subject_key(ks, subject)?
+            && !replace
+            && &old != pk
+        {
+            return Err(EngineError::Conflict {
+                what: "this subject already has another registered key".into(),
+            });
+        }
+        let blind = ks.index_key.blind(subject);
+        let mut b = Batch::new();
+        self.put_authenticated(ks, &mut b, &subject_key_meta(&blind), pk);
+        Ok(b)
+    }
+
+    /// A staff session for `officer` (see [`StaffSession`]: the name is not otherwise
+    /// authenticated yet): 1 to 64 letters, digits, `.`, `_`, `-` or `@`.
+    pub(crate) fn staff_session(officer: &str) -> Result<StaffSession> {
+        let ok = !officer.is_empty()
+            && officer.len() <= 64
+            && officer
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
+        if !ok {
+            return Err(EngineError::invalid(
+                "officer name",
+                "must be 1 to 64 letters, digits, '.', '_', '-' or '@'",
+            ));
+        }
+        Ok(StaffSession {
+            officer: officer.to_string(),
+        })
+    }
+
+    /// Enrols `pk` as the key of staff member `id` in `role`. Enrolling the same key again
+    /// under another id needs `replace`.
+    pub(crate) fn enroll_staff(
+        &self,
+        ks: &Keystore,
+        role: StaffRole,
+        id: &str,
+        pk: &[u8; 32],
+        replace: bool,
+    ) -> Result<()> {
+        if !valid_staff_id(id) {
+            return Err(EngineError::invalid(
+                format!("staff id {id:?}"),
+                "must be 1-64 characters of a-z, 0-9, '.', '_' and '-'",
+            ));
+        }
+        if PublicKey::from_bytes(pk).is_err() {
+            return Err(EngineError::invalid(
+                "staff public key",
+                "not a valid Ed25519 public key",
+            ));
+        }
+        if let Some(old) = self.staff_id(ks, role, pk)?
+            && old != id
+            && !replace
+        {
+            return Err(EngineError::Conflict {
+                what: format!("this key is already enrolled as {} {old:?}", role.label()),
+            });
+        }
+        let mut b = Batch::new();
+        self.put_authenticated(ks, &mut b, &staff_meta_key(role, pk), id.as_bytes());
+        self.store.apply(b)?;
+        self.store.flush()?;
+        Ok(())
+    }
+
+    /// The id under which `pk` is enrolled in `role`, if it is.
+    pub(crate) fn staff_id(&self, ks: &Keystore, role: StaffRole, pk: &[u8; 32]) -> Result<Option<String>> {
+        self.get_authenticated(ks, &staff_meta_key(role, pk), "staff key")?
+            .map(|v| {
+                String::from_utf8(v).map_err(|_| EngineError::Corrupt {
+                    what: "staff key".into(),
+                    detail: "id is not UTF-8".into(),
+                })
+            })
+            .transpose()
+    }
+
+    /// Verifies a staff request for `action` on the input whose SHA-256 is `input_digest`;
+    /// returns the staff member's id. Not enrolled, another platform, outside its window,
+    /// replayed, another action or input: denied (exit 3). A bad signature by an enrolled
+    /// key: a verification failure (exit 4).
+    pub(crate) fn verify_staff_request(
+        &self,
+        ks: &Keystore,
+        text: &str,
+        role: StaffRole,
+        action: &str,
+        input_digest: &[u8; 32],
+        now: u64,
+    ) -> Result<String> {
+        let u = Unverified::<StaffRequest>::parse_text(text.trim())
+            .map_err(|e| EngineError::Verification(format!("staff request: {e}")))?;
+        let body = u
+            .peek_unverified()
+            .map_err(|e| EngineError::Verification(format!("staff request: {e}")))?;
+        if body.role != role.label() {
+            return Err(EngineError::denied(
+                "staff_wrong_role",
+                format!("this command needs a {} request", role.label()),
+            ));
+        }
+        let Some(id) = self.staff_id(ks, role, body.staff_key.as_bytes())? else {
+            return Err(EngineError::denied(
+                "staff_not_enrolled",
+                format!("the key is not enrolled as a {} on this platform", role.label()),
+            ));
+        };
+        let v = u
+            .verify(&body.staff_key)
+            .map_err(|_| EngineError::Verification("staff request: bad signature".into()))?;
+        let b = v.body();
+        if b.audience != self.origin {
+            return Err(EngineError::denied(
+                "staff_wrong_audience",
+                "the staff request is for another platform",
+            ));
+        }
+        if b.action != action {
+            return Err(EngineError::denied(
+                "staff_wrong_action",
+                "the staff request is for another command",
+            ));
+        }
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(&b.input_digest[..], &input_digest[..])) {
+            return Err(EngineError::denied(
+                "staff_wrong_input",
+                "the staff request is for another input",
+            ));
+        }
+        let policy = self.policy();
+        let skew = policy.max_skew_secs;
+        if b.issued_at > now.saturating_add(skew) || now > b.expires_at {
+            return Err(EngineError::denied(
+                "staff_expired",
+                "the staff request is outside its validity window",
+            ));
+        }
+        if b.expires_at.saturating_sub(b.issued_at) > policy.max_token_lifetime_secs {
+            return Err(EngineError::denied(
+                "staff_lifetime",
+                "the staff request lives longer than the policy allows",
+            ));
+        }
+        let mut k = vec![REPLAY_STAFF];
+        k.extend_from_slice(&b.request_id);
+        if !self.store.insert_new(Tree::Replay, &k, &b.expires_at.to_be_bytes())? {
+            return Err(EngineError::denied(
+                "staff_replayed",
+                "the staff request was used before",
+            ));
+        }
+        Ok(id)
+    }
+
+    /// Checks the officers' approvals of `op`: each a valid, unused officer request for
+    /// exactly this operation, from at least two different enrolled officers.
+    pub(crate) fn approve(&self, ks: &Keystore, op: &Operation, approvals: &[String], now: u64) -> Result<Approved> {
+        let mut officers: Vec<String> = Vec::new();
+        for a in approvals {
+            let id = self.verify_staff_request(ks, a, StaffRole::Officer, APPROVE_ACTION, &op.digest(), now)?;
+            if officers.contains(&id) {
+                return Err(EngineError::denied(
+                    "approvals_same_officer",
+                    format!(
+                        "two approvals from the same officer ({id}): {:?} needs two different officers",
+                        op.text()
+                    ),
+                ));
+            }
+            officers.push(id);
+        }
+        if officers.len() < 2 {
+            return Err(EngineError::denied(
+                "approvals_missing",
+                format!(
+                    "{:?} needs the approval of two different enrolled officers ({} given)",
+                    op.text(),
+                    officers.len()
+                ),
+            ));
+        }
+        Ok(Approved {
+            op: op.clone(),
+            officers,
+        })
+    }
+
+    /// The trusted authority key, parsed (an error if none is set).
+    pub(crate) fn trusted_authority(&self, ks: &Keystore) -> Result<PublicKey> {
+        let k = self.authority_key(ks)?.ok_or(EngineError::NoAuthority)?;
+        self.authority_cache.get_or_try(k, || {
+            PublicKey::from_bytes(&k).map_err(|_| EngineError::Corrupt {
+                what: "authority key".into(),
+                detail: "not a valid Ed25519 key".into(),
+            })
+        })
+    }
+
+    /// The installed revocation list, verified.
+    pub(crate) fn revocations(&self, ks: &Keystore) -> Result<Option<RevocationList>> {
+        let Some(bytes) = self.store.get(Tree::Revocations, REVOCATIONS_CURRENT)? else {
+            return Ok(None);
+        };
+        let list = self.revocation_cache.get_or_try(sha256(&bytes), || {
+            let corrupt = |detail: String| EngineError::Corrupt {
+                what: "installed revocation list".into(),
+                detail,
+            };
+            let u = Unverified::<RevocationList>::parse_bytes(&bytes).map_err(|e| corrupt(e.to_string()))?;
+            let v = credseal_auth::verify_revocation_list(&u, &self.trusted_authority(ks)?, &self.origin, None)
+                .map_err(|e| corrupt(e.to_string()))?;
+            Ok(v.into_body())
+        })?;
+        Ok(Some(list))
+    }
+
+    /// Checks a revocation list (text form) newer than the installed one, signed by the
+    /// trusted authority; returns the batch that installs it and the list. The caller
+    /// serialises installs (check, then write with its receipt).
+    pub(crate) fn check_revocations(
+        &self,
+        ks: &Keystore,
+        text: &str,
+    ) -> std::result::Result<(Batch, RevocationList), QueryError> {
+        let u = Unverified::<RevocationList>::parse_text(text.trim()).map_err(|e| QueryError::Denied(e.into()))?;
+        let current = self.revocations(ks)?.map(|l| l.version);
+        let v = credseal_auth::verify_revocation_list(&u, &self.trusted_authority(ks)?, &self.origin, current)
+            .map_err(QueryError::Denied)?;
+        let mut b = Batch::new();
+        b.put(Tree::Revocations, REVOCATIONS_CURRENT, u.as_bytes().to_vec());
+        Ok((b, v.into_body()))
+    }
+
+    fn subject_public_key(&self, ks: &Keystore, subject: &str) -> Result<Option<PublicKey>> {
+        let Ok(id) = SubjectId::parse(subject) else {
+            return Ok(None);
+        };
+        match self.subject_key(ks, &id)? {
+            Some(k) => Ok(PublicKey::from_bytes(&k).ok()),
+            None => Ok(None),
+        }
+    }
+
+    /// Consumes the query id (once only, atomically) and a consent use if any. The replay
+    /// entries written go into `marks`: they are written again, durably, with the receipt.
+    fn finish(
+        &self,
+        ks: &Keystore,
+        checked: Checked,
+        marks: &mut Marks,
+    ) -> std::result::Result<credseal_auth::Grant, QueryError> {
+        // Consent uses are counted per subject and consent id: the id is chosen by whoever
+        // signs, so another subject reusing it must not spend this subject's uses.
+        let subject_blind = ks.index_key.blind(checked.subject());
+        let store_err: std::cell::RefCell<Option<EngineError>> = Default::default();
+        let written = std::cell::RefCell::new(std::mem::take(marks));
+        let store = &self.store;
+        let grant = checked.finish(
+            |qid, keep_until| {
+                let mut k = vec![REPLAY_QUERY];
+                k.extend_from_slice(qid);
+                match store.insert_new(Tree::Replay, &k, &keep_until.to_be_bytes()) {
+                    Ok(true) => {
+                        written
+                            .borrow_mut()
+                            .push((Tree::Replay, k, keep_until.to_be_bytes().to_vec()));
+                        true
+                    }
+                    Ok(false) => false,
+                    Err(err) => {
+                        *store_err.borrow_mut() = Some(err.into());
+                        false
+                    }
+                }
+            },
+            |cid, max_uses| {
+                for i in 0..max_uses {
+                    let mut k = vec![REPLAY_CONSENT];
+                    k.extend_from_slice(subject_blind.as_bytes());
+                    k.extend_from_slice(cid);
+                    k.extend_from_slice(&i.to_be_bytes());
+                    match store.insert_new(Tree::Replay, &k, &[]) {
+                        Ok(true) => {
+                            written.borrow_mut().push((Tree::Replay, k, Vec::new()));
+                            return true;
+                        }
+                        Ok(false) => continue,
+                        Err(err) => {
+                            *store_err.borrow_mut() = Some(err.into());
+                            return false;
+                        }
+                    }
+                }
+                false
+            },
+        );
+        *marks = written.into_inner();
+        if let Some(e) = store_err.into_inner() {
+            return Err(QueryError::Failed(e));
+        }
+        grant.map_err(QueryError::Denied)
+    }
+
+    /// Removes replay entries whose tokens have expired anyway (a replayed expired token is
+    /// denied as expired). Returns how many.
+    pub(crate) fn sweep_replay(&self, now: u64) -> Result<u64> {
+        let mut b = Batch::new();
+        let mut n = 0;
+        // Query ids and staff request ids both keep their expiry as the value.
+        for prefix in [REPLAY_QUERY, REPLAY_STAFF] {
+            for kv in self.store.scan_prefix(Tree::Replay, &[prefix]) {
+                let (k, v) = kv?;
+                let until = v.as_slice().try_into().map(u64::from_be_bytes).unwrap_or(u64::MAX);
+                if until < now {
+                    b.delete(Tree::Replay, k);
+                    n += 1;
+                }
+            }
+        }
+        if n > 0 {
+            self.store.apply(b)?;
+        }
+        Ok(n)
+    }
+
+    /// The credential (its text form, trimmed) parsed and with its authority signature
+    /// verified, from the cache when this exact text was verified under this authority key
+    /// before: a department presents the same credential with every query.
+    fn verified_credential(
+        &self,
+        text: &str,
+        authority: &PublicKey,
+    ) -> std::result::Result<Verified<Credential>, QueryError> {
+        let mut h = ring::digest::Context::new(&ring::digest::SHA256);
+        h.update(authority.as_bytes());
+        h.update(text.as_bytes());
+        // Cannot fail: SHA-256 digests are always 32 bytes.
+        let key: [u8; 32] = h.finish().as_ref().try_into().expect("32 bytes");
+        if let Ok(c) = self.credential_cache.0.lock()
+            && let Some(v) = c.get(&key)
+        {
+            return Ok(v.clone());
+        }
+        let cred = Unverified::<Credential>::parse_text(text).map_err(|e| QueryError::Denied(e.into()))?;
+        let v = credseal_auth::verify_credential_signature(&cred, authority).map_err(QueryError::Denied)?;
+        if let Ok(mut c) = self.credential_cache.0.lock() {
+            if c.len() >= 1024 {
+                c.clear();
+            }
+            c.insert(key, v.clone());
+        }
+        Ok(v)
+    }
+
+    /// Checks a department's credential and token (text form) against the trusted
+    /// authority key, the policy, the revocations, replay and consent counters; returns the
+    /// verified grant and the replay entries it consumed. `ks` is the operation's keystore
+    /// snapshot, `catalog` the platform's.
+    pub(crate) fn check_query(
+        &self,
+        ks: &Keystore,
+        catalog: &Catalog,
+        credential: &str,
+        token: &str,
+        now: u64,
+    ) -> std::result::Result<Granted, Refusal> {
+        let authority = self.trusted_authority(ks)?;
+        let verified = self.verified_credential(credential.trim(), &authority)?;
+        let tok = Unverified::<Token>::parse_text(token.trim()).map_err(|e| QueryError::Denied(e.into()))?;
+        // The subject named by the (not yet verified) token, only to look up its key for
+        // the consent check (a token without a consent does not need it); the verifier
+        // checks the token before anything depends on it.
+        let subject_key = match tok.peek_unverified() {
+            Ok(t) if t.consent.is_some() => self.subject_public_key(ks, &t.subject)?,
+            Ok(_) => None,
+            Err(e) => return Err(QueryError::Denied(e.into()).into()),
+        };
+        let revocations = self.revocations(ks)?;
+        let policy = self.policy();
+        let ctx = VerifyContext {
+            now,
+            authority: &authority,
+            audience: &self.origin,
+            policy: &policy,
+            catalog,
+            revocations: revocations.as_ref(),
+            subject_key,
+        };
+        let checked = match credseal_auth::verify_query_with_credential(&verified, &tok, &ctx) {
+            Ok(c) => c,
+            Err(denial) => {
+                return Err(Refusal::Denied {
+                    denial,
+                    credential: Box::new(verified),
+                    token: Box::new(tok),
+                    marks: Vec::new(),
+                });
+            }
+        };
+        let mut marks = Vec::new();
+        match self.finish(ks, checked, &mut marks) {
+            Ok(inner) => Ok(Granted { inner, marks }),
+            Err(QueryError::Denied(denial)) => Err(Refusal::Denied {
+                denial,
+                credential: Box::new(verified),
+                token: Box::new(tok),
+                marks,
+            }),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Checks a subject's query for its own records (text form) against the subject's
+    /// registered key, the policy and the replay counter; returns the verified grant and
+    /// the replay entries it consumed.
+    pub(crate) fn check_self_query(
+        &self,
+        ks: &Keystore,
+        catalog: &Catalog,
+        query: &str,
+        now: u64,
+    ) -> std::result::Result<Granted, QueryError> {
+        let q = Unverified::<SelfQuery>::parse_text(query.trim()).map_err(|e| QueryError::Denied(e.into()))?;
+        let subject_key = match q.peek_unverified() {
+            Ok(b) => self.subject_public_key(ks, &b.subject)?,
+            Err(e) => return Err(QueryError::Denied(e.into())),
+        };
+        let authority = self.trusted_authority(ks).ok();
+        // Self-queries need no authority; the context still wants a key to name.
+        let fallback = credseal_auth::SigningKey::from_seed(&[0x42; 32]).public();
+        let policy = self.policy();
+        let ctx = VerifyContext {
+            now,
+            authority: authority.as_ref().unwrap_or(&fallback),
+            audience: &self.origin,
+            policy: &policy,
+            catalog,
+            revocations: None,
+            subject_key,
+        };
+        let checked = credseal_auth::verify_self_query(&q, &ctx).map_err(QueryError::Denied)?;
+        let mut marks = Vec::new();
+        let inner = self.finish(ks, checked, &mut marks)?;
+        Ok(Granted { inner, marks })
+    }
+}

@@ -1,0 +1,373 @@
+//! The vault: the sealed records and their keys. It holds the keystore (replaced whole,
+//! never edited in place, so an operation reads one consistent snapshot), loads and decodes
+//! a subject's stored records, unwraps data keys and opens records.
+//!
+//! Records are opened for the gate's grant ([`Vault::open_granted`] takes the gate's
+//! [`Granted`], which only the gate makes) and, inside the vault, for checks that release
+//! no plaintext ([`Vault::verify_store`]). Key changes (rotation, rewrap, retirement,
+//! re-keying, shredding) still run in the facade's key modules and call
+//! [`Vault::unwrap_dek`] and [`Vault::open_body`] directly, as does ingest (to seal new
+//! records under a subject's existing data key); moving them behind `Approved` is the next
+//! step of the split.
+//!
+//! Imports: the shared modules (`bundle`, `error`, `layout`), the `datadir` (to replace the
+//! keystore file) and the `gate` (for [`Granted`]).
+
+use std::sync::{Arc, Mutex, RwLock};
+
+use credseal_core::{BlindId, Catalog, Record, RecordBody, SubjectId};
+use credseal_crypto::{Dek, DekContext, Keystore, Passphrase, RecordContext};
+use credseal_store::{Store, Tree};
+use zeroize::Zeroizing;
+
+use crate::bundle::{Entry, SubjectRecords};
+use crate::components::datadir::DataDir;
+use crate::components::gate::Granted;
+use crate::error::{EngineError, Result};
+use crate::layout::{self, short};
+
+/// The keystore and the sealed records of one platform.
+pub(crate) struct Vault {
+    store: Arc<dyn Store>,
+    /// The keystore, replaced whole (never edited in place) by key rotation, so an
+    /// operation reads it once and works on one consistent snapshot.
+    keys: RwLock<Arc<Keystore>>,
+    /// Serialises changes of the keystore (read, edit a copy, write, swap).
+    key_lock: Mutex<()>,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Vault { .. }")
+    }
+}
+
+impl Vault {
+    /// The vault of `store`, whose keys are `keys`.
+    pub(crate) fn new(store: Arc<dyn Store>, keys: Keystore) -> Self {
+        Self {
+            store,
+            keys: RwLock::new(Arc::new(keys)),
+            key_lock: Mutex::new(()),
+        }
+    }
+
+    /// The keystore snapshot for one operation. Rotation replaces the whole `Arc` under
+    /// the write lock, so a poisoned lock still holds a complete keystore (a swap of an
+    /// `Arc` cannot be left half done) and is read through.
+    pub(crate) fn keys(&self) -> Arc<Keystore> {
+        Arc::clone(&self.keys.read().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    /// Changes the keystore: `edit` works on a copy of the current one, which is then
+    /// written as the new keystore (generation raised by one; for a platform on disk, the
+    /// file of `dir` replaced atomically, mode 0600) and used from now on. Changes are
+    /// serialised; a failure changes nothing.
+    pub(crate) fn update_keystore<T>(
+        &self,
+        dir: Option<&DataDir>,
+        pass: &Passphrase,
+        edit: impl FnOnce(&mut Keystore) -> Result<T>,
+    ) -> Result<T> {
+        let _k = self
+            .key_lock
+            .lock()
+            .map_err(|_| EngineError::poisoned("keystore update"))?;
+        let current = self.keys();
+        let mut keys = (*current).clone();
+        let out = edit(&mut keys)?;
+        keys.generation = current.generation + 1;
+        drop(current);
+        if let Some(d) = dir {
+            d.replace_keystore(&keys, pass)?;
+        }
+        *self.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(keys);
+        Ok(out)
+    }
+
+    /// How many data keys of `class` are wrapped under KEK `version`.
+    pub(crate) fn dek_count(&self, class: &str, version: u32) -> Result<u64> {
+        match self.store.get(Tree::Meta, &layout::dek_count_key(class, version))? {
+            None => Ok(0),
+            Some(v) => Ok(u64::from_be_bytes(v.as_slice().try_into().map_err(|_| {
+                EngineError::Corrupt {
+                    what: format!("data key counter of class {class} version {version}"),
+                    detail: "not an 8-byte count".into(),
+                }
+            })?)),
+        }
+    }
+
+    /// The log's key history from the keystore: the original key (the one subjects pin),
+    /// every handover, the current key. Fails closed if the history does not verify or does
+    /// not end at the keystore's current log key. `origin` names the log's keys.
+    pub(crate) fn log_key_history(&self, origin: &str) -> Result<credseal_log::KeyHistory> {
+        use credseal_log::{Handover, KeyHistory, LogSigner};
+        let corrupt = |detail: String| EngineError::Corrupt {
+            what: "the keystore's log key history".into(),
+            detail,
+        };
+        let ks = self.keys();
+        let current = LogSigner::from_seed(origin, ks.log_seed.expose_secret())
+            .map_err(|e| EngineError::Internal(format!("log key: {e}")))?
+            .verifier();
+        let original = match ks.log_history.first() {
+            None => current.clone(),
+            Some(note) => Handover::verify(note)
+                .map_err(|e| corrupt(format!("handover 1: {e}")))?
+                .old_key()
+                .clone(),
+        };
+        let h = KeyHistory::from_handovers(&original, &ks.log_history).map_err(|e| corrupt(e.to_string()))?;
+        if h.current().vkey() != current.vkey() {
+            return Err(corrupt("its last key is not the keystore's log key".into()));
+        }
+        Ok(h)
+    }
+
+    /// The granted classes of the granted subject, opened: the requester's path to
+    /// plaintext. `ks` is the grant's keystore snapshot. Returns the subject's BlindId and
+    /// the records, class by class, each by record id, then version.
+    pub(crate) fn open_granted(&self, ks: &Keystore, granted: &Granted) -> Result<(BlindId, Vec<Record>)> {
+        let grant = granted.auth();
+        let subject = grant.subject();
+        let blind = ks.index_key.blind(subject);
+        let mut records = Vec::new();
+        if let Some(recs) = self.load_subject(&blind)? {
+            for class in grant.classes() {
+                records.extend(self.open_class(ks, subject, &blind, class, &recs)?);
+            }
+        }
+        Ok((blind, records))
+    }
+
+    /// Loads and decodes all of a subject's stored records.
+    pub(crate) fn load_subject(&self, blind: &BlindId) -> Result<Option<SubjectRecords>> {
+        // A value the store cannot return intact (its value-log bytes damaged) is named by
+        // the subject it belongs to.
+        let v = self
+            .store
+            .get(Tree::Records, &layout::subject_key(blind))
+            .map_err(|e| match e {
+                credseal_store::StoreError::Corrupt { detail } => EngineError::Corrupt {
+                    what: format!("records of subject {}", short(blind)),
+                    detail,
+                },
+                e => e.into(),
+            })?;
+        let Some(v) = v else {
+            return Ok(None);
+        };
+        self.decode_subject(blind, &v).map(Some)
+    }
+
+    pub(crate) fn decode_subject(&self, blind: &BlindId, v: &[u8]) -> Result<SubjectRecords> {
+        SubjectRecords::decode(v).map_err(|d| EngineError::Corrupt {
+            what: format!("records of subject {}", short(blind)),
+            detail: format!("malformed: {d}"),
+        })
+    }
+
+    pub(crate) fn unwrap_dek(&self, ks: &Keystore, blind: &BlindId, class: &str, w: &[u8]) -> Result<Dek> {
+        let what = || format!("data key of subject {} class {class}", short(blind));
+        let v = credseal_crypto::wrapped_kek_version(w).map_err(|e| EngineError::Corrupt {
+            what: what(),
+            detail: e.to_string(),
+        })?;
+        // A data key written under a KEK version made after this operation read its
+        // keystore snapshot (a rotation meanwhile): read the current keystore once more.
+        let fresh;
+        let kek = match ks.kek(class, v) {
+            Some(k) => k,
+            None => {
+                fresh = self.keys();
+                fresh.kek(class, v).ok_or_else(|| EngineError::Corrupt {
+                    what: what(),
+                    detail: format!("wrapped under KEK version {v}, which the keystore does not hold"),
+                })?
+            }
+        };
+        credseal_crypto::unwrap_dek(kek, &DekContext { blind, class }, w).map_err(|e| EngineError::Corrupt {
+            what: what(),
+            detail: e.to_string(),
+        })
+    }
+
+    /// Opens one stored record's ciphertext and decodes its body, checking that the body's
+    /// record id is the one its place names (subject, class and version are bound to the
+    /// ciphertext by its AAD and commitment). Returns the plaintext and the body.
+    pub(crate) fn open_body(
+        &self,
+        ks: &Keystore,
+        dek: &Dek,
+        blind: &BlindId,
+        class: &str,
+        e: &Entry,
+    ) -> Result<(Zeroizing<Vec<u8>>, RecordBody)> {
+        let version = e.version;
+        let what = || {
+            format!(
+                "record {} v{version} of subject {} class {class}",
+                credseal_core::hex(&e.rkey[..8]),
+                short(blind)
+            )
+        };
+        let ctx = RecordContext {
+            blind,
+            class,
+            record_key: &e.rkey,
+            version,
+        };
+        let pt = credseal_crypto::open_record(dek, &ctx, &e.sealed).map_err(|err| EngineError::Corrupt {
+            what: what(),
+            detail: err.to_string(),
+        })?;
+        let body: RecordBody = postcard::from_bytes(&pt).map_err(|_| EngineError::Corrupt {
+            what: what(),
+            detail: "contents do not decode".into(),
+        })?;
+        if ks.index_key.record_key(blind, class, &body.record_id) != e.rkey {
+            return Err(EngineError::Corrupt {
+                what: what(),
+                detail: "contents do not match their place".into(),
+            });
+        }
+        Ok((pt, body))
+    }
+
+    /// Opens one stored record of `subject` (whose BlindId is `blind`) and checks that its
+    /// contents match where it is stored.
+    fn open_entry(
+        &self,
+        ks: &Keystore,
+        dek: &Dek,
+        subject: &SubjectId,
+        blind: &BlindId,
+        class: &str,
+        e: &Entry,
+    ) -> Result<Record> {
+        let (_, body) = self.open_body(ks, dek, blind, class, e)?;
+        Ok(body.into_record(subject.clone(), class.to_string(), e.version))
+    }
+
+    /// Every stored record of a subject's class, by record id, then version — without a
+    /// grant and without a receipt: the one exception to the grant rule, compiled only into
+    /// the engine's unit tests (the facade does not offer it); requesters go through the
+    /// gate.
+    #[cfg(test)]
+    pub(crate) fn read_unreceipted(&self, catalog: &Catalog, subject: &SubjectId, class: &str) -> Result<Vec<Record>> {
+        if catalog.class(class).is_none() {
+            return Err(EngineError::NotFound(format!(
+                "class {class:?} is not in the catalogue"
+            )));
+        }
+        let ks = self.keys();
+        let blind = ks.index_key.blind(subject);
+        let Some(recs) = self.load_subject(&blind)? else {
+            return Ok(Vec::new());
+        };
+        self.open_class(&ks, subject, &blind, class, &recs)
+    }
+
+    /// Opens every record of one class of a loaded subject (`blind` is the BlindId of
+    /// `subject`).
+    fn open_class(
+        &self,
+        ks: &Keystore,
+        subject: &SubjectId,
+        blind: &BlindId,
+        class: &str,
+        recs: &SubjectRecords,
+    ) -> Result<Vec<Record>> {
+        let Some(bundle) = recs.classes.get(class) else {
+            return Ok(Vec::new());
+        };
+        let dek = self.unwrap_dek(ks, blind, class, &bundle.wrapped_dek)?;
+        let mut out = Vec::with_capacity(bundle.entries.len());
+        for e in &bundle.entries {
+            out.push(self.open_entry(ks, &dek, subject, blind, class, e)?);
+        }
+        out.sort_by(|a, b| (&a.record_id, a.version).cmp(&(&b.record_id, b.version)));
+        Ok(out)
+    }
+
+    /// Opens every data key and every record in the store; the first failure is returned,
+    /// naming the value. Returns (data keys, records) checked.
+    /// Nothing opened leaves the vault: only the counts.
+    pub(crate) fn verify_store(&self, catalog: &Catalog) -> Result<(u64, u64)> {
+        let ks = self.keys();
+        let (mut nd, mut nr) = (0, 0);
+        let mut counts: std::collections::BTreeMap<(String, u32), u64> = Default::default();
+        for kv in self.store.scan_prefix(Tree::Records, &[]) {
+            let (k, v) = kv?;
+            let blind = layout::parse_subject_key(&k).ok_or_else(|| EngineError::Corrupt {
+                what: "record index".into(),
+                detail: "malformed storage key".into(),
+            })?;
+            let recs = self.decode_subject(&blind, &v)?;
+            for (class, bundle) in &recs.classes {
+                if catalog.class(class).is_none() {
+                    return Err(EngineError::Corrupt {
+                        what: format!("records of subject {}", short(&blind)),
+                        detail: format!("unknown class {class:?}"),
+                    });
+                }
+                let dek = self.unwrap_dek(&ks, &blind, class, &bundle.wrapped_dek)?;
+                let kv = credseal_crypto::wrapped_kek_version(&bundle.wrapped_dek).unwrap_or(0);
+                *counts.entry((class.clone(), kv)).or_default() += 1;
+                nd += 1;
+                for e in &bundle.entries {
+                    self.open_body(&ks, &dek, &blind, class, e)?;
+                    nr += 1;
+                }
+            }
+        }
+        for (class, keys) in &ks.classes {
+            for v in keys.versions.keys() {
+                let want = counts.remove(&(class.clone(), *v)).unwrap_or(0);
+                let have = self.dek_count(class, *v)?;
+                if want != have {
+                    return Err(EngineError::Corrupt {
+                        what: format!("data key counter of class {class} version {v}"),
+                        detail: format!("says {have}, the store holds {want}"),
+                    });
+                }
+            }
+        }
+        if let Some(((class, v), _)) = counts.into_iter().next() {
+            return Err(EngineError::Corrupt {
+                what: format!("data keys of class {class}"),
+                detail: format!("wrapped under KEK version {v}, which the keystore does not hold"),
+            });
+        }
+        Ok((nd, nr))
+    }
+}
+
+/// Trace-key label of a fingerprint set's MAC.
+pub(crate) const FP_SET_LABEL: &[u8] = b"credseal:v1:fingerprint-set";
+/// `Fingerprints` key prefix of a disclosure's set (followed by its log index, u64 BE).
+pub(crate) const FP_SET: u8 = b'd';
+/// Bytes of a set beyond its fingerprints: the count (u32 BE) and the MAC.
+pub(crate) const SET_OVERHEAD: usize = 4 + 32;
+
+/// The MAC (trace key) of the fingerprint set of the disclosure at log `index`.
+pub(crate) fn fingerprint_set_mac(ks: &Keystore, index: u64, sorted: &[[u8; 32]]) -> [u8; 32] {
+    let n = (sorted.len() as u32).to_be_bytes();
+    ks.trace_key
+        .digest(FP_SET_LABEL, &[&index.to_be_bytes(), &n, sorted.as_flattened()])
+}
+
+/// Adds a disclosure's fingerprint set to `batch` (the receipt's batch): one entry.
+pub(crate) fn put_fingerprint_set(ks: &Keystore, batch: &mut credseal_store::Batch, index: u64, fps: &[[u8; 32]]) {
+    let mut sorted = fps.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut k = vec![FP_SET];
+    k.extend_from_slice(&index.to_be_bytes());
+    let mut v = Vec::with_capacity(SET_OVERHEAD + 32 * sorted.len());
+    v.extend_from_slice(&(sorted.len() as u32).to_be_bytes());
+    v.extend_from_slice(sorted.as_flattened());
+    v.extend_from_slice(&fingerprint_set_mac(ks, index, &sorted));
+    batch.put(Tree::Fingerprints, k, v);
+}
