@@ -1,5 +1,5 @@
 //! End-to-end tests of the query path through the real `credseal` binary: every denial
-//! reason of DESIGN §5 is produced through the CLI (`authority`, `dept`, `subject`, `query`,
+//! reason of docs/design.md §5 is produced through the CLI (`authority`, `dept`, `subject`, `query`,
 //! `open`), with its exit code (3 for a denial, 4 for a forged or malformed object) and its
 //! `access denied (<code>)` line on stderr; plus replay under concurrency, revocation between
 //! two queries, sealed answers that open only with the right key, tampered objects, and

@@ -1,5 +1,5 @@
 //! End-to-end tests of the subject's receipts and the auditor's log commands through the
-//! real `credseal` binary (issue 4, DESIGN §7): `receipts request|export|verify` and
+//! real `credseal` binary (docs/design.md §7): `receipts request|export|verify` and
 //! `log key|checkpoint|verify`.
 //!
 //! One honest history is made for one subject ([`Fx::new`]: granted queries, a denied one and
@@ -780,7 +780,7 @@ fn bundle_tail_withheld() {
     assert_eq!(b.entries.len(), PRE + 5);
     b.entries.pop();
     let bad = fx.write("bundle", &b.to_text());
-    // The checkpoint's subject map (issue 7) says 8: that check comes first.
+    // The checkpoint's subject map says 8: that check comes first.
     fx.refused(
         &fx.copy_state(&state),
         &bad,
@@ -798,7 +798,7 @@ fn bundle_tail_withheld() {
 
 #[test]
 fn bundle_receipt_withheld_earlier() {
-    // Before issue 7 a first bundle that hid the newest receipt could not be told from an
+    // Before the subject map, a first bundle that hid the newest receipt could not be told from an
     // honest one, and only the next bundle exposed it (withheld-earlier). Now the checkpoint's
     // subject map says how many receipts there are: the hiding bundle is refused at once and
     // no state is saved. (The library test of the same name keeps the withheld-earlier check
@@ -1060,7 +1060,7 @@ fn first_verification_without_a_full_receipt_pins_no_subject() {
     assert!(out.contains(&format!("{} receipt(s), 1 new", PRE + 2)), "{out}");
 }
 
-// ------------------------------------------------------------------ completeness (issue 7)
+// ------------------------------------------------------------------ completeness
 
 /// The subject's BlindId, from the first receipt of a bundle.
 fn subject_blind(b: &Bundle) -> credseal_core::BlindId {
@@ -1323,7 +1323,7 @@ fn log_verify_from_a_saved_position() {
     assert!(stderr(&o).contains("checksum mismatch"), "{}", stderr(&o));
 }
 
-// ------------------------------------------------------------------ log key rotation (issue 5)
+// ------------------------------------------------------------------ log key rotation
 
 /// Two officers enrolled on `fx`'s platform; returns a function making their two approvals
 /// of an operation text.

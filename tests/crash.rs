@@ -1,4 +1,4 @@
-//! Crash test of "no disclosure without a durable receipt" (DESIGN §6, issue 4): a query
+//! Crash test of "no disclosure without a durable receipt" (docs/design.md §6): a query
 //! load of concurrent `credseal query` processes is killed with SIGKILL at random moments,
 //! trial after trial, on one platform. After each trial, with every process dead:
 //!

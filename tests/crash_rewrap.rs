@@ -1,4 +1,4 @@
-//! Crash test of `credseal keys rewrap` (issue 5): on a platform of synthetic subjects, a
+//! Crash test of `credseal keys rewrap`: on a platform of synthetic subjects, a
 //! rewrap is killed with SIGKILL at a random moment, trial after trial, and resumed by the
 //! next trial. When a trial finds nothing left to rewrap it rotates the class again, so
 //! every trial interrupts real work. After each kill:

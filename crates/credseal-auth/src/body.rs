@@ -1,4 +1,4 @@
-//! The bodies of the signed objects (DESIGN §5). All times are Unix seconds; class and
+//! The bodies of the signed objects (docs/design.md §5). All times are Unix seconds; class and
 //! purpose sets are `BTreeSet`s so that every body has exactly one encoding.
 //!
 //! `Debug` of a body that names a subject masks the middle of the subject id (personal
@@ -239,7 +239,7 @@ pub struct StaffRequest {
     pub audience: String,
 }
 
-/// A credit-repair order (DESIGN §8, issue 5), signed by the authority
+/// A credit-repair order (docs/design.md §8), signed by the authority
 /// ([`crate::Kind::ShredOrder`]): the platform `audience` must destroy every version of one
 /// record — `subject`'s record `record_id` of `class` — for good. The platform carries it out
 /// only with two security officers' approvals of the operation it names, and only once (the

@@ -2,7 +2,7 @@
 
 use crate::{FormatError, Kind};
 
-/// Why a query (or a revocation list) was refused. Each rule of DESIGN §5 has its own
+/// Why a query (or a revocation list) was refused. Each rule of docs/design.md §5 has its own
 /// variant and its own stable, kebab-case [`Denial::code`], which the department sees and
 /// the receipt records.
 ///
@@ -176,7 +176,7 @@ impl Denial {
 
     /// Whether the denial was decided after the query's own signature had verified (the
     /// department's key for a token, the subject's key for a self-query), so that the query
-    /// is known to come from its signer. DESIGN §6: such denials leave a receipt.
+    /// is known to come from its signer. docs/design.md §6: such denials leave a receipt.
     ///
     /// [`Denial::Malformed`] counts as not authenticated even when it concerns a signed
     /// field (an invalid subject id): such a query names no subject a receipt could be

@@ -1,4 +1,4 @@
-//! The credseal query authority (DESIGN §5): department credentials signed by the
+//! The credseal query authority (docs/design.md §5): department credentials signed by the
 //! authority, query tokens signed by departments, consents signed by subjects, revocation
 //! lists, and the verifier that turns them into a [`Grant`]. Pure: no storage, no I/O.
 //!

@@ -1,4 +1,4 @@
-//! The verifier (DESIGN §5): every rule, in a fixed order, fail-closed, each failure its own
+//! The verifier (docs/design.md §5): every rule, in a fixed order, fail-closed, each failure its own
 //! [`Denial`]. Pure: the stateful checks (replay, consent use counts) are closures the
 //! engine passes to [`Checked::finish`], which is the only way to a [`Grant`].
 
@@ -332,7 +332,7 @@ fn check_token_window(issued_at: u64, expires_at: u64, ctx: &VerifyContext<'_>) 
 }
 
 /// Verifies a department's query: the credential against the authority, the token against
-/// the credential, and every rule of DESIGN §5 that needs no storage, in this order (the
+/// the credential, and every rule of docs/design.md §5 that needs no storage, in this order (the
 /// first failure is returned):
 ///
 /// 1. credential signed by `ctx.authority` — [`Denial::CredentialBadSignature`];

@@ -1,4 +1,4 @@
-//! The signed envelope shared by every authority object (DESIGN §5), its text form and the
+//! The signed envelope shared by every authority object (docs/design.md §5), its text form and the
 //! `Unverified` → `Verified` typestate.
 //!
 //! Layout (all postcard):

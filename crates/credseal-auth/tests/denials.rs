@@ -987,7 +987,7 @@ fn revocation_list_stale() {
     }
 }
 
-// ---- shred order (credit repair, issue 5) ----
+// ---- shred order (credit repair) ----
 
 fn order(subject: &str, audience: &str) -> credseal_auth::ShredOrder {
     credseal_auth::ShredOrder {

@@ -65,7 +65,7 @@ pub struct QueryBench {
     /// floor_cpu_us_per_query / cpu_us_per_query: the ratio with the machine's noise taken
     /// out. `ratio_to_floor` stays the figure that counts.
     pub cpu_ratio_to_floor: Option<f64>,
-    /// Microseconds per query spent on the subject map (issue 7) in the group commits:
+    /// Microseconds per query spent on the subject map in the group commits:
     /// looking up each subject's head (its map value) and reading and re-hashing the updated
     /// paths, measured inside the commits, plus the closing write of the changed nodes. Not in
     /// the floor, which stays the irreducible work without our logic.

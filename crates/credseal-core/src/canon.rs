@@ -1,4 +1,4 @@
-//! Canonical forms of field values for disclosure fingerprints (DESIGN §9).
+//! Canonical forms of field values for disclosure fingerprints (docs/design.md §9).
 //!
 //! A value copied out of an answer into a spreadsheet, a forum post or a spam list comes
 //! back reformatted: `1,200.50` for `1200.50`, `2024/3/5` for `2024-03-05`, full-width

@@ -5,7 +5,7 @@ use ring::hmac;
 
 use crate::secret::{IndexKey, TraceKey};
 
-/// HMAC message prefix of subject blinding (DESIGN §3: "subject" ‖ normalised id).
+/// HMAC message prefix of subject blinding (docs/design.md §3: "subject" ‖ normalised id).
 pub const SUBJECT_LABEL: &[u8] = b"subject";
 /// HMAC message prefix of record-id blinding.
 pub const RECORD_LABEL: &[u8] = b"credseal:v1:record-id";

@@ -1,4 +1,4 @@
-//! Envelope encryption (DESIGN §4; byte layouts in `docs/formats.md`).
+//! Envelope encryption (docs/design.md §4; byte layouts in `docs/formats.md`).
 //!
 //! ```text
 //! wrapping key = HKDF-SHA-256(ikm = KEK(c,v), salt = "", info = WRAP_LABEL ‖ BlindId ‖ len(c) ‖ c)

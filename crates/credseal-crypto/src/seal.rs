@@ -1,4 +1,4 @@
-//! Answer sealing (DESIGN §6): single-shot HPKE (RFC 9180) in base mode with
+//! Answer sealing (docs/design.md §6): single-shot HPKE (RFC 9180) in base mode with
 //! DHKEM(X25519, HKDF-SHA256), HKDF-SHA256 and AES-256-GCM, to a department's (or a subject's)
 //! X25519 sealing key.
 //!
@@ -414,7 +414,7 @@ pub fn open(key: &SealingKey, info: &[u8], aad: &[u8], sealed: &SealedBox) -> Re
 
 /// The HPKE `info` of a sealed answer. It binds the answer to the platform that released it,
 /// to the query it answers and, once the pipeline provides it, to the receipt logged for the
-/// disclosure (DESIGN §6): a box opens only under the very same three values, so an answer
+/// disclosure (docs/design.md §6): a box opens only under the very same three values, so an answer
 /// cannot be passed off as coming from another platform, as answering another query, or as
 /// covered by another receipt.
 ///

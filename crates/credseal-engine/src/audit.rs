@@ -1,4 +1,4 @@
-//! The access review (DESIGN §9): canary alerts and per-department reports, computed from
+//! The access review (docs/design.md §9): canary alerts and per-department reports, computed from
 //! the signed receipts in the log (each signature verified), never from anything a
 //! department could edit.
 //!

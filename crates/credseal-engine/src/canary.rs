@@ -1,4 +1,4 @@
-//! Canary subjects (DESIGN §9): synthetic subjects a security officer plants among the real
+//! Canary subjects (docs/design.md §9): synthetic subjects a security officer plants among the real
 //! ones. They have valid ids (correct check digits) and plausible records, ingested like any
 //! other; only the keystore can tell them apart. Any query that touches one — granted or
 //! denied — is flagged in its receipt ([`FLAG_CANARY`]) and raises a [`CanaryAlert`] at once.

@@ -1,5 +1,5 @@
 //! Key status and the key lifecycle for security officers: rotate, rewrap, retire, re-key,
-//! and keystore rollback detection (DESIGN §8).
+//! and keystore rollback detection (docs/design.md §8).
 
 use serde::Serialize;
 

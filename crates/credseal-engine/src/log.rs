@@ -144,7 +144,7 @@ pub struct LogReport {
     pub subjects: u64,
 }
 
-/// An auditor's position (issue 7): the log size it verified, the tree root and subject-map
+/// An auditor's position: the log size it verified, the tree root and subject-map
 /// root there, and the map itself, so that `log verify --from N` continues without replaying
 /// the first `N` receipts. Kept by the auditor; see docs/formats.md §10 for the file.
 #[derive(Clone, Debug, PartialEq, Eq)]

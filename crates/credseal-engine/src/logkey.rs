@@ -1,4 +1,4 @@
-//! The log key's lifecycle (DESIGN §8, issue 5): its signed history and its rotation.
+//! The log key's lifecycle (docs/design.md §8): its signed history and its rotation.
 //!
 //! The keystore holds the current log key's seed and the handover notes of every earlier
 //! rotation ([`credseal_log::Handover`], signed by the outgoing and the incoming key); the

@@ -1,4 +1,4 @@
-//! The query path (DESIGN §6): verify authority → unwrap only the granted classes' data
+//! The query path (docs/design.md §6): verify authority → unwrap only the granted classes' data
 //! keys → decrypt → build the answer → HPKE-seal it to the requester's sealing key.
 //!
 //! Only a [`Grant`] opens data keys: [`Platform::answer`] takes one, and the only way to a
@@ -183,7 +183,7 @@ impl Platform {
         }
     }
 
-    /// A denial of a query whose department signature verified leaves a receipt (DESIGN §6);
+    /// A denial of a query whose department signature verified leaves a receipt (docs/design.md §6);
     /// if the receipt cannot be written, the query fails with that error instead.
     #[allow(clippy::too_many_arguments)]
     fn deny(
@@ -318,7 +318,7 @@ impl Platform {
             postcard::to_extend(&body, Vec::with_capacity(guess))
                 .map_err(|e| EngineError::Internal(format!("encoding the answer: {e}")))?,
         );
-        // DESIGN §9: a fingerprint of every released field, stored with the receipt.
+        // docs/design.md §9: a fingerprint of every released field, stored with the receipt.
         let fingerprints = self.fingerprints_of(&ks, &blind, &body.records);
         let canary = self.is_canary(&blind)?;
         // No disclosure without a durable receipt: append (flushed) before sealing.

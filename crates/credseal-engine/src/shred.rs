@@ -1,4 +1,4 @@
-//! Crypto-shredding (DESIGN §8): retention sweeps and credit-repair orders destroy records
+//! Crypto-shredding (docs/design.md §8): retention sweeps and credit-repair orders destroy records
 //! for good. A credit-repair order is an authority-signed object
 //! ([`credseal_auth::ShredOrder`]): [`Platform::check_shred_order`] verifies it and that its
 //! record is there to shred; two officers approve the operation it names;

@@ -1,4 +1,4 @@
-//! Leak tracing (DESIGN §9): disclosure fingerprints and `trace`.
+//! Leak tracing (docs/design.md §9): disclosure fingerprints and `trace`.
 //!
 //! For every field a granted query releases, the platform computes
 //!

@@ -1,4 +1,4 @@
-//! The key lifecycle through the library (issue 5): rotate, rewrap (and resuming it after a
+//! The key lifecycle through the library: rotate, rewrap (and resuming it after a
 //! failure part-way), retire, re-key, and refusing a keystore rolled back to an older copy.
 
 mod common;

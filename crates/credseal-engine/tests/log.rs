@@ -1,4 +1,4 @@
-//! Receipts for what is not a query (issue 4, item 3): records added or corrected about a
+//! Receipts for what is not a query: records added or corrected about a
 //! subject, and administrative acts.
 
 mod common;
@@ -110,7 +110,7 @@ fn ingest_and_admin_acts_leave_receipts() {
     assert_eq!(report.receipts, size + 4);
 }
 
-// ------------------------------------------------------------------ the subject map (issue 7)
+// ------------------------------------------------------------------ the subject map
 
 /// An administrative receipt, about `subject` or about none.
 fn event(subject: Option<credseal_core::BlindId>) -> credseal_engine::NewReceipt {

@@ -44,7 +44,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let subjects = [BlindId([0xa1; 32]), BlindId([0xb2; 32])];
 
     let mut log = MemoryLog::new();
-    // The subject map (issue 7), and its state at size 3 for the older checkpoint.
+    // The subject map, and its state at size 3 for the older checkpoint.
     let mut map = MemoryMap::new();
     let mut map3 = MemoryMap::new();
     let mut leaves: Vec<SignedReceipt> = Vec::new();

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Interop check for credseal-log and credseal-c2sp (issue 4): our checkpoints, note signatures, receipts,
+# Interop check for credseal-log and credseal-c2sp: our checkpoints, note signatures, receipts,
 # stored hashes and proofs must verify with Go's golang.org/x/mod/sumdb/note and
 # golang.org/x/mod/sumdb/tlog.
 #

@@ -34,8 +34,8 @@ pub const SEAL_GRACE_SECS: u64 = 300;
 /// Everything a subject needs to check its receipts: all of them from counter 1, in counter
 /// order, each with its inclusion proof in the checkpoint's tree; the checkpoint; a
 /// consistency proof from the tree size the subject saw last; and the proof of the subject's
-/// entry in the subject map the checkpoint commits to (version 2: issue 7); the log key
-/// handovers since the original key (version 3: issue 5).
+/// entry in the subject map the checkpoint commits to (version 2); the log key
+/// handovers since the original key (version 3).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bundle {
     /// The log's origin.

@@ -1,4 +1,4 @@
-//! credseal's checkpoint extension (DESIGN §7): the line `credseal-map <base64(root)>` by which
+//! credseal's checkpoint extension (docs/design.md §7): the line `credseal-map <base64(root)>` by which
 //! a checkpoint commits to the subject map's root. The checkpoint format itself is C2SP
 //! `tlog-checkpoint` ([`credseal_c2sp::Checkpoint`]); this adds the credseal part.
 
@@ -11,7 +11,7 @@ pub const MAP_EXTENSION: &str = "credseal-map";
 /// The subject-map root line of a credseal checkpoint, on [`Checkpoint`]
 /// (`use credseal_log::MapCheckpoint` to call these methods).
 pub trait MapCheckpoint: Sized {
-    /// Adds the subject-map extension line `credseal-map <base64(map root)>` (issue 7).
+    /// Adds the subject-map extension line `credseal-map <base64(map root)>`.
     fn with_map_root(self, map_root: &Hash) -> Result<Self, FormatError>;
 
     /// The subject-map root committed by the `credseal-map` extension line, `None` when there

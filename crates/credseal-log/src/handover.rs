@@ -1,4 +1,4 @@
-//! Log key rotation (DESIGN §8): the signed key history.
+//! Log key rotation (docs/design.md §8): the signed key history.
 //!
 //! When the log key is rotated, the platform signs a **handover** statement — a C2SP signed
 //! note whose text names the log, the tree size from which the new key signs, and both keys —

@@ -1,4 +1,4 @@
-//! The subject map (issue 7): a sparse Merkle tree over SHA-256 keyed by the subject's
+//! The subject map: a sparse Merkle tree over SHA-256 keyed by the subject's
 //! BlindId, whose value is the subject's receipt count, the leaf hash of its newest receipt
 //! and that receipt's log index. Every checkpoint commits to the map's root at its tree size
 //! (the `credseal-map` extension line), so a bundle can prove that it ends at the subject's

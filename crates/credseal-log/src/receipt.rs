@@ -1,4 +1,4 @@
-//! Receipts (DESIGN §7): what happened, to whom, by whom and why, signed with the log key.
+//! Receipts (docs/design.md §7): what happened, to whom, by whom and why, signed with the log key.
 //!
 //! ```text
 //! receipt = body ‖ signature (64)
@@ -115,7 +115,7 @@ impl fmt::Debug for Chain {
     }
 }
 
-/// The signed content of a receipt (DESIGN §7). Field order is the encoding order.
+/// The signed content of a receipt (docs/design.md §7). Field order is the encoding order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReceiptBody {
     /// The receipt's leaf index in the log (0-based).

@@ -563,7 +563,7 @@ fn bundle_tail_withheld() {
     t.noise(3);
     let mut b = t.bundle(Some(&s), T0 + 10_000);
     b.entries.pop();
-    // The checkpoint's subject map says 5 (issue 7); this check comes before the saved state's.
+    // The checkpoint's subject map says 5; this check comes before the saved state's.
     expect_failure(&t, &b, Some(&s), BundleError::ReceiptsWithheld { committed: 5, got: 4 });
     // A log that also commits a false map is still caught by the saved state.
     let mut lying = t.clone();
@@ -575,7 +575,7 @@ fn bundle_tail_withheld() {
 }
 
 // ------------------------------------------------------------------------------------------
-// Completeness: the subject map committed in the checkpoint (issue 7)
+// Completeness: the subject map committed in the checkpoint
 // ------------------------------------------------------------------------------------------
 
 #[test]
@@ -1367,7 +1367,7 @@ fn build_bundle_refuses_inconsistent_input() {
 }
 
 // ------------------------------------------------------------------------------------------
-// Log key rotation (issue 5): the handover chain from the pinned original key
+// Log key rotation: the handover chain from the pinned original key
 // ------------------------------------------------------------------------------------------
 
 const SEED_B: [u8; 32] = [43; 32];

@@ -1,4 +1,4 @@
-//! The one narrow storage interface of credseal (DESIGN §10), with two backends that pass one
+//! The one narrow storage interface of credseal (docs/design.md §10), with two backends that pass one
 //! shared conformance suite (`credseal_testkit::conformance`).
 //!
 //! Program against the [`Store`] trait. Open a [`SledStore`] for real data; use a
@@ -28,7 +28,7 @@
 //! ([`Tree::tag`]) as the first key byte. sled batches are atomic per `sled::Tree`, so a
 //! [`Batch`] spanning several logical trees is applied atomically with one `apply_batch`,
 //! without sled's multi-tree transactions (slower, and they stall later flushes; see
-//! MEASURED.md). The memory backend applies a batch under one write lock. Either way a
+//! docs/design.md §15). The memory backend applies a batch under one write lock. Either way a
 //! concurrent reader sees all of a batch or none of it.
 //!
 //! # Durability

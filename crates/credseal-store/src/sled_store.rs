@@ -6,7 +6,7 @@
 //! `tag(tree) || key` (see [`Tree::tag`]). sled batches are atomic per `sled::Tree` only, so
 //! keeping one sled tree is what lets a [`Batch`] spanning several logical trees be applied
 //! atomically with one `apply_batch` — cheaper than a multi-tree `transaction` and without its
-//! flush stalls (MEASURED.md, sled section).
+//! flush stalls (docs/design.md §15).
 //!
 //! Tag `0` is reserved for the store's own bookkeeping: the key `0x00 || "credseal-store/format"`
 //! holds the format version (`"2"`). It is written and flushed when a store is created; opening a

@@ -1,6 +1,6 @@
 //! The logical trees of a store and their one-byte on-disk tags.
 
-/// A logical tree (DESIGN §10): a separate key space inside one store.
+/// A logical tree (docs/design.md §10): a separate key space inside one store.
 ///
 /// Every backend keeps the trees isolated: the same key in two trees names two different
 /// entries, and a scan of one tree never returns another tree's keys.
@@ -34,7 +34,7 @@ pub enum Tree {
     Fingerprints,
     /// The authority's revocations (revoked credential serials). Tag 12.
     Revocations,
-    /// The subject map's nodes (issue 7): a sparse Merkle tree of every subject's receipt
+    /// The subject map's nodes: a sparse Merkle tree of every subject's receipt
     /// count and newest receipt, whose root each checkpoint commits to. Tag 13.
     SubjectMap,
 }

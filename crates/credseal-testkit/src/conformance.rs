@@ -1,4 +1,4 @@
-//! The conformance suite every [`Store`] backend must pass (STYLE: one shared test suite
+//! The conformance suite every [`Store`] backend must pass (docs/design.md §14: one shared test suite
 //! for the sled and memory backends, and for any later one).
 //!
 //! Each function checks one property and panics (like `assert!`) when the

@@ -1,4 +1,4 @@
-//! Incident response (DESIGN §9): `trace`, canary subjects and the access review. Every
+//! Incident response (docs/design.md §9): `trace`, canary subjects and the access review. Every
 //! platform-side command here is a staff request signed with the enrolled key given by
 //! `--key`; the platform refuses it (exit 3) when the key is not enrolled for the role.
 

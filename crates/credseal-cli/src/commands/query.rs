@@ -16,7 +16,7 @@ fn fail(class: ErrorClass, m: impl Into<String>) -> Failure {
 /// `credseal query`: the platform runs a token and writes the sealed answer.
 pub(crate) fn query(ctx: &Context, a: QueryArgs) -> CliResult {
     let p = ctx.open_platform(&a.data.data)?;
-    // DESIGN §9: a query touching a canary subject raises an alert at once.
+    // docs/design.md §9: a query touching a canary subject raises an alert at once.
     p.set_alert_sink(std::sync::Arc::new(|al: &credseal_engine::CanaryAlert| {
         eprintln!(
             "credseal: ALERT: a query by {} (credential {}) for {} touched a canary subject: receipt {}, {}",

@@ -1,7 +1,7 @@
 //! The appender: the write side of the receipt log. Every access and event appends a
 //! signed receipt, in group commits — concurrent callers share one batch, one flush and one
-//! checkpoint — so that an answer is released only after its receipt is durable (DESIGN
-//! §6–7). It owns the queue (bounded: a full one is pushback), the pending/durable handles
+//! checkpoint — so that an answer is released only after its receipt is durable
+//! (docs/design.md §6–7). It owns the queue (bounded: a full one is pushback), the pending/durable handles
 //! ([`Slot`], [`Tickets`]), the group commit, and the subject map's nodes in memory.
 //!
 //! It also serves the reads that must see the log and the subject map at one instant (the
@@ -59,7 +59,7 @@ pub struct NewReceipt {
     pub marks: Vec<(Tree, Vec<u8>, Vec<u8>)>,
     /// Receipt flags ([`credseal_log::FLAG_CANARY`]).
     pub flags: u32,
-    /// For a disclosure: the fingerprints of every released field (DESIGN §9), written to
+    /// For a disclosure: the fingerprints of every released field (docs/design.md §9), written to
     /// the `Fingerprints` tree in the same atomic batch as the receipt, against its index.
     /// `None` for receipts that release nothing.
     pub fingerprints: Option<Vec<[u8; 32]>>,
@@ -420,7 +420,7 @@ impl HashReader for Hashes<'_> {
     }
 }
 
-/// Reads the subject map's nodes (issue 7) from [`Tree::SubjectMap`].
+/// Reads the subject map's nodes from [`Tree::SubjectMap`].
 pub(crate) struct StoreMap<'a> {
     pub(crate) store: &'a dyn Store,
 }

@@ -16,7 +16,7 @@
 //! subject's key. Every staff command is a [`StaffRequest`] signed with the enrolled key,
 //! for this platform, within its validity window, accepted once, naming the exact input.
 //!
-//! The two-person rule (issue 5): retiring a KEK version, re-keying a subject's class,
+//! The two-person rule: retiring a KEK version, re-keying a subject's class,
 //! shredding and rotating the log key need approvals — staff requests (role `officer`,
 //! action `approve`) whose input digest is the SHA-256 of the operation's description —
 //! signed by two different enrolled officers.
@@ -267,7 +267,7 @@ pub(crate) enum Refusal {
     /// receipt is owed.
     Plain(QueryError),
     /// A denial of a query whose credential verified: the caller writes its receipt
-    /// (DESIGN §6) with the replay entries already consumed.
+    /// (docs/design.md §6) with the replay entries already consumed.
     Denied {
         /// Why.
         denial: Denial,

@@ -60,7 +60,7 @@ type checkpoint struct {
 	origin string
 	size   int64
 	root   tlog.Hash
-	// The subject-map root of the `credseal-map <base64>` extension line (issue 7).
+	// The subject-map root of the `credseal-map <base64>` extension line.
 	mapRoot tlog.Hash
 }
 
