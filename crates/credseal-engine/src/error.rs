@@ -183,7 +183,7 @@ pub enum EngineError {
     /// approvals).
     #[error("access denied ({code}): {detail}")]
     Denied {
-        /// A stable reason code (`staff_not_enrolled`, `approvals_missing`, ...).
+        /// A stable reason code (kebab-case like the query denial codes: `staff-not-enrolled`, `approvals-missing`, ...).
         code: &'static str,
         /// What was refused and why.
         detail: String,

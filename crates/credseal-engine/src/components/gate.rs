@@ -194,7 +194,7 @@ impl Approved {
     pub(crate) fn require(&self, op: &Operation) -> Result<()> {
         if &self.op != op {
             return Err(EngineError::denied(
-                "approvals_wrong_operation",
+                "approvals-wrong-operation",
                 format!("the approvals are for {:?}, not for {:?}", self.op.text(), op.text()),
             ));
         }
@@ -524,13 +524,13 @@ impl Gate {
             .map_err(|e| EngineError::Verification(format!("staff request: {e}")))?;
         if body.role != role.label() {
             return Err(EngineError::denied(
-                "staff_wrong_role",
+                "staff-wrong-role",
                 format!("this command needs a {} request", role.label()),
             ));
         }
         let Some(id) = self.staff_id(ks, role, body.staff_key.as_bytes())? else {
             return Err(EngineError::denied(
-                "staff_not_enrolled",
+                "staff-not-enrolled",
                 format!("the key is not enrolled as a {} on this platform", role.label()),
             ));
         };
@@ -540,19 +540,19 @@ impl Gate {
         let b = v.body();
         if b.audience != self.origin {
             return Err(EngineError::denied(
-                "staff_wrong_audience",
+                "staff-wrong-audience",
                 "the staff request is for another platform",
             ));
         }
         if b.action != action {
             return Err(EngineError::denied(
-                "staff_wrong_action",
+                "staff-wrong-action",
                 "the staff request is for another command",
             ));
         }
         if !bool::from(subtle::ConstantTimeEq::ct_eq(&b.input_digest[..], &input_digest[..])) {
             return Err(EngineError::denied(
-                "staff_wrong_input",
+                "staff-wrong-input",
                 "the staff request is for another input",
             ));
         }
@@ -560,13 +560,13 @@ impl Gate {
         let skew = policy.max_skew_secs;
         if b.issued_at > now.saturating_add(skew) || now > b.expires_at {
             return Err(EngineError::denied(
-                "staff_expired",
+                "staff-expired",
                 "the staff request is outside its validity window",
             ));
         }
         if b.expires_at.saturating_sub(b.issued_at) > policy.max_token_lifetime_secs {
             return Err(EngineError::denied(
-                "staff_lifetime",
+                "staff-lifetime",
                 "the staff request lives longer than the policy allows",
             ));
         }
@@ -574,7 +574,7 @@ impl Gate {
         k.extend_from_slice(&b.request_id);
         if !self.store.insert_new(Tree::Replay, &k, &b.expires_at.to_be_bytes())? {
             return Err(EngineError::denied(
-                "staff_replayed",
+                "staff-replayed",
                 "the staff request was used before",
             ));
         }
@@ -589,7 +589,7 @@ impl Gate {
             let id = self.verify_staff_request(ks, a, StaffRole::Officer, APPROVE_ACTION, &op.digest(), now)?;
             if officers.contains(&id) {
                 return Err(EngineError::denied(
-                    "approvals_same_officer",
+                    "approvals-same-officer",
                     format!(
                         "two approvals from the same officer ({id}): {:?} needs two different officers",
                         op.text()
@@ -600,7 +600,7 @@ impl Gate {
         }
         if officers.len() < 2 {
             return Err(EngineError::denied(
-                "approvals_missing",
+                "approvals-missing",
                 format!(
                     "{:?} needs the approval of two different enrolled officers ({} given)",
                     op.text(),
