@@ -12,7 +12,6 @@ use credseal_store::{Batch, Tree};
 
 use crate::components::appender::{CachedMap, Hashes, MapCache, be, map_error};
 pub use crate::components::appender::{Committed, NewReceipt, QUEUE_CAPACITY};
-pub(crate) use crate::components::appender::{Slot, Tickets};
 use crate::error::{EngineError, Result};
 use crate::platform::Platform;
 
@@ -70,12 +69,6 @@ impl Platform {
         self.appender.commit_batch_sizes()
     }
 
-    /// Holds a place in the receipt queue for one receipt, or fails at once with
-    /// [`EngineError::Pushback`] when the queue is full.
-    pub(crate) fn reserve_receipt(&self) -> Result<Slot<'_>> {
-        self.appender.reserve()
-    }
-
     /// Appends receipts and returns once they are on disk (flushed) with a checkpoint that
     /// includes them. Concurrent callers share one commit.
     pub fn append_receipts(&self, items: Vec<NewReceipt>, now: u64) -> Result<Vec<Committed>> {
@@ -91,26 +84,6 @@ impl Platform {
         now: u64,
     ) -> Result<Vec<Committed>> {
         self.appender.append_with(&self.vault, items, extra, now)
-    }
-
-    /// Queues receipts (and `extra` writes) for the next group commit without waiting.
-    /// `now` is the commit time if queueing them starts a commit. A full queue refuses them
-    /// at once ([`EngineError::Pushback`]), unless `slot` holds the place of the one
-    /// receipt queued.
-    pub(crate) fn enqueue_receipts(
-        &self,
-        items: Vec<NewReceipt>,
-        extra: Batch,
-        now: u64,
-        slot: Option<Slot<'_>>,
-    ) -> Result<Tickets<'_>> {
-        self.appender.enqueue(&self.vault, items, extra, now, slot)
-    }
-
-    /// Waits until the queued receipts are durable, leading a group commit of everything
-    /// queued when no other thread is committing. `now` is the commit time if it leads.
-    pub(crate) fn wait_receipts(&self, tickets: Tickets<'_>, now: u64) -> Result<Vec<Committed>> {
-        self.appender.wait(&self.vault, tickets, now)
     }
 
     /// The subject's receipts (signed bytes), in chain order.

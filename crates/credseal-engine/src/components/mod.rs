@@ -5,5 +5,6 @@
 
 pub(crate) mod appender;
 pub(crate) mod datadir;
+pub(crate) mod disclosure;
 pub(crate) mod gate;
 pub(crate) mod vault;
