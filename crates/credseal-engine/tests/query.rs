@@ -342,6 +342,12 @@ fn a_grant_is_answered_only_by_the_platform_handle_that_issued_it() {
     );
     // The issuing platform still answers a fresh grant.
     let grant = w.p.authorize(&w.credential, &token(&w, &["judgments"]), NOW).unwrap();
-    let body = w.p.submit_answer(grant).unwrap().wait().unwrap().open(&w.sealing).unwrap();
+    let body =
+        w.p.submit_answer(grant)
+            .unwrap()
+            .wait()
+            .unwrap()
+            .open(&w.sealing)
+            .unwrap();
     assert_eq!(body.classes, ["judgments"]);
 }

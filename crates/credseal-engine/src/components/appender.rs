@@ -4,8 +4,8 @@
 //! (docs/design.md §6–7). It owns the queue (bounded: a full one is pushback), the pending/durable handles
 //! ([`Slot`], [`Tickets`]), the group commit, and the subject map's nodes in memory.
 //!
-//! It also serves the reads that must see the log and the subject map at one instant (the
-//! latest checkpoint, a subject's bundle), under its view lock.
+//! The reader reads the log through it where a read must see the log and the subject map at
+//! one instant (a subject's bundle): [`Appender::read_view`] holds the map and the view lock.
 //!
 //! Imports: the shared modules (`error`) and the `vault` (the keystore snapshot that signs
 //! a commit, the log key history, the fingerprint sets written with disclosures).
@@ -16,8 +16,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use credseal_c2sp::{Checkpoint, Hash, HashReader, stored_hash_count, stored_hashes_for_record_hash, tree_hash};
 use credseal_core::BlindId;
 use credseal_log::{
-    Action, Actor, Bundle, Chain, LogSigner, MapCheckpoint as _, MapNode, MapPos, MapReader, MapValue, Outcome,
-    ReceiptBody, build_bundle, map_get, map_key, map_update,
+    Action, Actor, Chain, LogSigner, MapCheckpoint as _, MapNode, MapPos, MapReader, MapValue, Outcome, ReceiptBody,
+    map_get, map_key, map_update,
 };
 use credseal_store::{Batch, Store, Tree};
 
@@ -29,7 +29,7 @@ const META_LOG_SIZE: &[u8] = b"log-size";
 /// `SubjectReceipts` prefix of chain entries (blind ‖ counter → index). A subject's head —
 /// its counter and newest leaf hash — is its value in the subject map. (Stores written
 /// before kept heads under `'h'` as well; those entries are no longer read or written.)
-const SUBJ_CHAIN: u8 = b'c';
+pub(crate) const SUBJ_CHAIN: u8 = b'c';
 
 /// A receipt to append; the log fills in index, time, chain and salt.
 #[derive(Clone, Debug)]
@@ -498,6 +498,18 @@ impl Appender {
     /// they sign and write).
     pub(crate) fn hold_commits(&self, vault: &Vault) -> Result<std::sync::MutexGuard<'_, MapCache>> {
         self.map_cache(vault)
+    }
+
+    /// The subject map and the view's read lock, together: what is read under them sees the
+    /// log, its latest checkpoint and the map at one instant (no commit in between). Lock
+    /// order: the map, then the view.
+    pub(crate) fn read_view(
+        &self,
+        vault: &Vault,
+    ) -> Result<(std::sync::MutexGuard<'_, MapCache>, std::sync::RwLockReadGuard<'_, ()>)> {
+        let cache = self.map_cache(vault)?;
+        let view = self.view.read().map_err(|_| EngineError::poisoned("log view"))?;
+        Ok((cache, view))
     }
 
     /// The subject map, brought up to the log's size: on first use, the receipts after the
@@ -974,64 +986,5 @@ impl Appender {
             c.tree_size = size;
         }
         Ok((out, last_time))
-    }
-
-    /// The subject's receipts (signed bytes), in chain order.
-    pub(crate) fn subject_receipts(&self, blind: &BlindId) -> Result<Vec<Vec<u8>>> {
-        let mut prefix = vec![SUBJ_CHAIN];
-        prefix.extend_from_slice(blind.as_bytes());
-        let mut out = Vec::new();
-        for kv in self.store.scan_prefix(Tree::SubjectReceipts, &prefix) {
-            let (_, v) = kv?;
-            let idx: [u8; 8] = v.as_slice().try_into().map_err(|_| EngineError::Corrupt {
-                what: "subject receipt index".into(),
-                detail: "not 8 bytes".into(),
-            })?;
-            let leaf = self
-                .store
-                .get(Tree::LogLeaves, &idx)?
-                .ok_or_else(|| EngineError::Corrupt {
-                    what: format!("log leaf {}", u64::from_be_bytes(idx)),
-                    detail: "missing".into(),
-                })?;
-            out.push(leaf);
-        }
-        Ok(out)
-    }
-
-    /// A subject's receipt bundle at the latest checkpoint, with a consistency proof from
-    /// `from_size` (the tree size the subject saw last).
-    pub(crate) fn export_bundle(
-        &self,
-        vault: &Vault,
-        blind: &BlindId,
-        from_size: Option<u64>,
-        now: u64,
-    ) -> Result<Bundle> {
-        // The checkpoint, the receipts and the map read under one view: no commit in between.
-        // (Lock order: the map, then the view.)
-        let cache = self.map_cache(vault)?;
-        let _view = self.view.read().map_err(|_| EngineError::poisoned("log view"))?;
-        let Some(note) = self.latest_checkpoint()? else {
-            return Err(EngineError::NotFound("the log is empty".into()));
-        };
-        let receipts = self.subject_receipts(blind)?;
-        let overlay = HashMap::new();
-        let reader = Hashes {
-            store: &*self.store,
-            overlay: &overlay,
-        };
-        let map = CachedMap::new(&*self.store, &cache);
-        build_bundle(
-            &reader,
-            &map,
-            blind,
-            &receipts,
-            &note,
-            from_size.filter(|&s| s > 0),
-            now,
-        )
-        .map(|b| b.with_handovers(vault.keys().log_history.clone()))
-        .map_err(|e| EngineError::Internal(format!("building the bundle: {e}")))
     }
 }

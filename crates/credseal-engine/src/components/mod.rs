@@ -7,4 +7,5 @@ pub(crate) mod appender;
 pub(crate) mod datadir;
 pub(crate) mod disclosure;
 pub(crate) mod gate;
+pub(crate) mod reader;
 pub(crate) mod vault;
