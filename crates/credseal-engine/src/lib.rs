@@ -28,6 +28,7 @@ pub mod layout;
 mod leak;
 mod log;
 mod logkey;
+mod logtree;
 mod memo;
 mod platform;
 mod query;

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Shared low-level modules: they may be imported by every component and import none.
-const SHARED: &[&str] = &["layout", "error", "clock", "memo", "fsutil", "bundle"];
+const SHARED: &[&str] = &["layout", "error", "clock", "memo", "fsutil", "bundle", "logtree"];
 
 fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")

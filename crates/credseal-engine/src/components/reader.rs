@@ -2,8 +2,9 @@
 //! subject's receipts and bundle (also on the subject's signed request), the auditor's full
 //! verification of the log and its saved positions ([`AuditSnapshot`]). It writes nothing.
 //!
-//! Imports: the shared modules, the `appender` (its hash and map readers, and the live
-//! subject map and view lock that a bundle reads under, so that no commit falls in between),
+//! Imports: the shared modules (`logtree`: the stored hashes and map nodes), the `appender`
+//! (the live subject map and view lock that a bundle reads under, so that no commit falls in
+//! between),
 //! the `vault` (the keystore snapshot, the log key history) and the `gate` (a subject's
 //! registered key and the query policy, for bundle requests).
 
@@ -14,10 +15,11 @@ use credseal_core::BlindId;
 use credseal_log::{Bundle, MapCheckpoint as _, MapValue, build_bundle, map_key};
 use credseal_store::{Store, Tree};
 
-use crate::components::appender::{self, Appender, CachedMap, Hashes, be, map_error};
+use crate::components::appender::{self, Appender, CachedMap};
 use crate::components::gate::Gate;
 use crate::components::vault::Vault;
 use crate::error::{EngineError, QueryError, Result};
+use crate::logtree::{Hashes, be, map_error};
 
 /// What `log verify` found.
 #[derive(Clone, Debug, serde::Serialize)]
