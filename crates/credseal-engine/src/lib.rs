@@ -28,6 +28,7 @@ pub mod layout;
 mod leak;
 mod log;
 mod logkey;
+mod logtree;
 mod memo;
 mod platform;
 mod query;
@@ -44,6 +45,7 @@ pub use components::datadir::{
     CATALOG_FILE, CONFIG_FILE, Config, DB_DIR, InitOptions, KEYSTORE_FILE, KeySource, OpenOptions, PolicyConfig,
     valid_origin,
 };
+pub use components::disclosure::{ANSWER_LABEL, AnswerBody, Grant, PendingAnswer, SealedAnswer};
 pub use components::gate::{
     APPROVE_ACTION, Approved, DEFAULT_OPERATOR, Operation, StaffRole, StaffSession, valid_staff_id,
 };
@@ -54,6 +56,5 @@ pub use leak::{CSV_MARK, ExportMark, JSON_MARK, LeakIssue, MAX_LEAK_BYTES};
 pub use log::{AuditSnapshot, Committed, LogReport, NewReceipt, QUEUE_CAPACITY};
 pub use logkey::{LogKeyStatus, LogRotation};
 pub use platform::Platform;
-pub use query::{ANSWER_LABEL, AnswerBody, Grant, PendingAnswer, SealedAnswer};
 pub use shred::{CheckedShredOrder, ShredSummary, valid_order_reference};
 pub use trace::{MAX_LISTED, MarkReport, TraceReport, TracedDepartment, TracedDisclosure};

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Shared low-level modules: they may be imported by every component and import none.
-const SHARED: &[&str] = &["layout", "error", "clock", "memo", "fsutil", "bundle"];
+const SHARED: &[&str] = &["layout", "error", "clock", "memo", "fsutil", "bundle", "logtree"];
 
 fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
@@ -261,4 +261,40 @@ fn facade_and_vault_imports_are_seen() {
     assert!(graph(&srcs)["gate"].contains("vault"));
     assert!(mentions("fn f(p: &Platform) {}", "Platform"));
     assert!(!mentions("struct PlatformStats;", "Platform"));
+}
+
+/// Calls and types by which a component writes to the store or the log.
+const WRITES: &[&str] = &[
+    "Batch",
+    ".put(",
+    ".apply(",
+    ".flush(",
+    ".enqueue(",
+    ".append(",
+    ".append_with(",
+    ".persist_map(",
+    ".update_keystore(",
+    ".write(",
+];
+
+/// The writing calls `text` makes (comments removed).
+fn writes_in(text: &str) -> Vec<&'static str> {
+    let text = code(text);
+    WRITES.iter().copied().filter(|w| text.contains(w)).collect()
+}
+
+#[test]
+fn the_reader_writes_nothing() {
+    let srcs = components();
+    let reader = srcs.get("reader").expect("the reader component exists");
+    let found = writes_in(reader);
+    assert!(
+        found.is_empty(),
+        "the reader writes ({found:?}): it is the log's read side"
+    );
+    // The check sees a write where there is one.
+    assert_eq!(
+        writes_in("let mut b = Batch::new(); store.apply(b)?;"),
+        ["Batch", ".apply("]
+    );
 }

@@ -323,3 +323,31 @@ fn submitted_queries_share_a_commit_and_each_answer_waits_for_its_receipt() {
     assert_eq!(denial(w.p.query(&w.credential, &tok, NOW)), "replayed");
     w.p.verify_log().unwrap();
 }
+
+#[test]
+fn a_grant_is_answered_only_by_the_platform_handle_that_issued_it() {
+    let w = world();
+    let other = platform().p;
+    let before = (w.p.log_size().unwrap(), other.log_size().unwrap());
+    let grant = w.p.authorize(&w.credential, &token(&w, &["judgments"]), NOW).unwrap();
+    match other.submit_answer(grant) {
+        Err(credseal_engine::EngineError::Denied { code, .. }) => assert_eq!(code, "grant_other_platform"),
+        Err(e) => panic!("failed otherwise: {e}"),
+        Ok(_) => panic!("another platform handle answered the grant"),
+    }
+    assert_eq!(
+        (w.p.log_size().unwrap(), other.log_size().unwrap()),
+        before,
+        "a refused grant leaves no receipt on either platform"
+    );
+    // The issuing platform still answers a fresh grant.
+    let grant = w.p.authorize(&w.credential, &token(&w, &["judgments"]), NOW).unwrap();
+    let body =
+        w.p.submit_answer(grant)
+            .unwrap()
+            .wait()
+            .unwrap()
+            .open(&w.sealing)
+            .unwrap();
+    assert_eq!(body.classes, ["judgments"]);
+}

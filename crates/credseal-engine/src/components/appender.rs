@@ -4,8 +4,8 @@
 //! (docs/design.md §6–7). It owns the queue (bounded: a full one is pushback), the pending/durable handles
 //! ([`Slot`], [`Tickets`]), the group commit, and the subject map's nodes in memory.
 //!
-//! It also serves the reads that must see the log and the subject map at one instant (the
-//! latest checkpoint, a subject's bundle), under its view lock.
+//! The reader reads the log through it where a read must see the log and the subject map at
+//! one instant (a subject's bundle): [`Appender::read_view`] holds the map and the view lock.
 //!
 //! Imports: the shared modules (`error`) and the `vault` (the keystore snapshot that signs
 //! a commit, the log key history, the fingerprint sets written with disclosures).
@@ -13,23 +13,24 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Condvar, Mutex};
 
-use credseal_c2sp::{Checkpoint, Hash, HashReader, stored_hash_count, stored_hashes_for_record_hash, tree_hash};
+use credseal_c2sp::{Checkpoint, Hash, stored_hash_count, stored_hashes_for_record_hash, tree_hash};
 use credseal_core::BlindId;
 use credseal_log::{
-    Action, Actor, Bundle, Chain, LogSigner, MapCheckpoint as _, MapNode, MapPos, MapReader, MapValue, Outcome,
-    ReceiptBody, build_bundle, map_get, map_key, map_update,
+    Action, Actor, Chain, LogSigner, MapCheckpoint as _, MapNode, MapPos, MapReader, MapValue, Outcome, ReceiptBody,
+    map_get, map_key, map_update,
 };
 use credseal_store::{Batch, Store, Tree};
 
 use crate::components::vault::{self, Vault};
 use crate::error::{EngineError, Result};
+use crate::logtree::{Hashes, StoreMap, be, map_error, tree_error};
 
 /// Meta key of the log size (u64 BE).
 const META_LOG_SIZE: &[u8] = b"log-size";
 /// `SubjectReceipts` prefix of chain entries (blind ‖ counter → index). A subject's head —
 /// its counter and newest leaf hash — is its value in the subject map. (Stores written
 /// before kept heads under `'h'` as well; those entries are no longer read or written.)
-const SUBJ_CHAIN: u8 = b'c';
+pub(crate) const SUBJ_CHAIN: u8 = b'c';
 
 /// A receipt to append; the log fills in index, time, chain and salt.
 #[derive(Clone, Debug)]
@@ -298,25 +299,6 @@ impl MapReader for CachedMap<'_> {
     }
 }
 
-/// A Merkle tree operation's failure: the store's own error when reading stored hashes
-/// failed (a corrupt entry stays corrupt: exit 4), else `what` and the reason.
-pub(crate) fn tree_error(e: credseal_c2sp::TreeError<EngineError>, what: &str) -> EngineError {
-    match e {
-        credseal_c2sp::TreeError::Read(e) => e,
-        e => EngineError::Internal(format!("{what}: {e}")),
-    }
-}
-
-pub(crate) fn map_error(e: credseal_log::MapError<EngineError>) -> EngineError {
-    match e {
-        credseal_log::MapError::Read(e) => e,
-        e => EngineError::Corrupt {
-            what: "subject map".into(),
-            detail: e.to_string(),
-        },
-    }
-}
-
 /// Queued receipts at which the thread that queues the last one leads a commit at once.
 ///
 /// Measured with `credseal bench query` (2 threads, 64 queries in flight each): 32 gave
@@ -350,92 +332,6 @@ impl Appender {
 impl std::fmt::Debug for Appender {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("ReceiptLog")
-    }
-}
-
-pub(crate) fn be(n: u64) -> [u8; 8] {
-    n.to_be_bytes()
-}
-
-/// How many stored hashes receipt `index` adds to the tree (Go tlog numbering): its leaf
-/// hash, then one per subtree it completes.
-fn hashes_of_leaf(index: u64) -> usize {
-    1 + (index + 1).trailing_zeros() as usize
-}
-
-/// Reads stored hashes from the store, with the hashes of the commit in progress on top.
-/// `LogHashes` holds one entry per receipt: the stored hashes that receipt added, in order
-/// (docs/formats.md, "Storage of the log").
-pub(crate) struct Hashes<'a> {
-    pub(crate) store: &'a dyn Store,
-    pub(crate) overlay: &'a HashMap<u64, Hash>,
-}
-
-impl Hashes<'_> {
-    /// The stored hashes receipt `leaf` added, as stored.
-    fn leaf_group(store: &dyn Store, leaf: u64) -> Result<Vec<u8>> {
-        let v = store
-            .get(Tree::LogHashes, &be(leaf))?
-            .ok_or_else(|| EngineError::Corrupt {
-                what: format!("log hashes of receipt {leaf}"),
-                detail: "missing".into(),
-            })?;
-        if v.len() != 32 * hashes_of_leaf(leaf) {
-            return Err(EngineError::Corrupt {
-                what: format!("log hashes of receipt {leaf}"),
-                detail: format!("{} bytes, not {}", v.len(), 32 * hashes_of_leaf(leaf)),
-            });
-        }
-        Ok(v)
-    }
-}
-
-impl HashReader for Hashes<'_> {
-    type Error = EngineError;
-
-    fn read_hashes(&self, indexes: &[u64]) -> std::result::Result<Vec<Hash>, EngineError> {
-        indexes
-            .iter()
-            .map(|i| {
-                if let Some(h) = self.overlay.get(i) {
-                    return Ok(*h);
-                }
-                // Hash (level, n) was added by the receipt that completed its subtree, at
-                // `level` in that receipt's group.
-                let (level, n) = credseal_c2sp::split_stored_hash_index(*i);
-                let leaf = (n + 1)
-                    .checked_mul(1 << level)
-                    .map(|end| end - 1)
-                    .ok_or_else(|| EngineError::Corrupt {
-                        what: format!("log hash {i}"),
-                        detail: "beyond any log".into(),
-                    })?;
-                let v = Self::leaf_group(self.store, leaf)?;
-                let at = 32 * level as usize;
-                // Cannot fail: `leaf_group` checked the length, and `level` is below the
-                // number of hashes the receipt added.
-                Ok(v[at..at + 32].try_into().expect("32 bytes"))
-            })
-            .collect()
-    }
-}
-
-/// Reads the subject map's nodes from [`Tree::SubjectMap`].
-pub(crate) struct StoreMap<'a> {
-    pub(crate) store: &'a dyn Store,
-}
-
-impl MapReader for StoreMap<'_> {
-    type Error = EngineError;
-
-    fn read_node(&self, pos: &MapPos) -> Result<Option<MapNode>> {
-        match self.store.get(Tree::SubjectMap, &pos.to_bytes())? {
-            None => Ok(None),
-            Some(v) => MapNode::from_bytes(&v).map(Some).ok_or_else(|| EngineError::Corrupt {
-                what: format!("subject map node at depth {}", pos.depth()),
-                detail: "malformed".into(),
-            }),
-        }
     }
 }
 
@@ -498,6 +394,18 @@ impl Appender {
     /// they sign and write).
     pub(crate) fn hold_commits(&self, vault: &Vault) -> Result<std::sync::MutexGuard<'_, MapCache>> {
         self.map_cache(vault)
+    }
+
+    /// The subject map and the view's read lock, together: what is read under them sees the
+    /// log, its latest checkpoint and the map at one instant (no commit in between). Lock
+    /// order: the map, then the view.
+    pub(crate) fn read_view(
+        &self,
+        vault: &Vault,
+    ) -> Result<(std::sync::MutexGuard<'_, MapCache>, std::sync::RwLockReadGuard<'_, ()>)> {
+        let cache = self.map_cache(vault)?;
+        let view = self.view.read().map_err(|_| EngineError::poisoned("log view"))?;
+        Ok((cache, view))
     }
 
     /// The subject map, brought up to the log's size: on first use, the receipts after the
@@ -974,64 +882,5 @@ impl Appender {
             c.tree_size = size;
         }
         Ok((out, last_time))
-    }
-
-    /// The subject's receipts (signed bytes), in chain order.
-    pub(crate) fn subject_receipts(&self, blind: &BlindId) -> Result<Vec<Vec<u8>>> {
-        let mut prefix = vec![SUBJ_CHAIN];
-        prefix.extend_from_slice(blind.as_bytes());
-        let mut out = Vec::new();
-        for kv in self.store.scan_prefix(Tree::SubjectReceipts, &prefix) {
-            let (_, v) = kv?;
-            let idx: [u8; 8] = v.as_slice().try_into().map_err(|_| EngineError::Corrupt {
-                what: "subject receipt index".into(),
-                detail: "not 8 bytes".into(),
-            })?;
-            let leaf = self
-                .store
-                .get(Tree::LogLeaves, &idx)?
-                .ok_or_else(|| EngineError::Corrupt {
-                    what: format!("log leaf {}", u64::from_be_bytes(idx)),
-                    detail: "missing".into(),
-                })?;
-            out.push(leaf);
-        }
-        Ok(out)
-    }
-
-    /// A subject's receipt bundle at the latest checkpoint, with a consistency proof from
-    /// `from_size` (the tree size the subject saw last).
-    pub(crate) fn export_bundle(
-        &self,
-        vault: &Vault,
-        blind: &BlindId,
-        from_size: Option<u64>,
-        now: u64,
-    ) -> Result<Bundle> {
-        // The checkpoint, the receipts and the map read under one view: no commit in between.
-        // (Lock order: the map, then the view.)
-        let cache = self.map_cache(vault)?;
-        let _view = self.view.read().map_err(|_| EngineError::poisoned("log view"))?;
-        let Some(note) = self.latest_checkpoint()? else {
-            return Err(EngineError::NotFound("the log is empty".into()));
-        };
-        let receipts = self.subject_receipts(blind)?;
-        let overlay = HashMap::new();
-        let reader = Hashes {
-            store: &*self.store,
-            overlay: &overlay,
-        };
-        let map = CachedMap::new(&*self.store, &cache);
-        build_bundle(
-            &reader,
-            &map,
-            blind,
-            &receipts,
-            &note,
-            from_size.filter(|&s| s > 0),
-            now,
-        )
-        .map(|b| b.with_handovers(vault.keys().log_history.clone()))
-        .map_err(|e| EngineError::Internal(format!("building the bundle: {e}")))
     }
 }

@@ -5,5 +5,7 @@
 
 pub(crate) mod appender;
 pub(crate) mod datadir;
+pub(crate) mod disclosure;
 pub(crate) mod gate;
+pub(crate) mod reader;
 pub(crate) mod vault;
