@@ -31,6 +31,7 @@ mod logkey;
 mod memo;
 mod platform;
 mod query;
+mod report;
 mod shred;
 mod trace;
 

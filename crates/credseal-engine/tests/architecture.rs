@@ -7,11 +7,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Shared low-level modules: they may be imported by every component and import none.
-const SHARED: &[&str] = &["layout", "error", "clock", "memo", "fsutil", "bundle"];
+const SHARED: &[&str] = &["layout", "error", "clock", "memo", "fsutil", "bundle", "report"];
 
 /// The components that must exist (each file under `src/components/` is checked whether
 /// listed or not; the list makes a moved or renamed component fail here, not pass unseen).
-const COMPONENTS: &[&str] = &["appender", "datadir", "gate", "incident", "vault"];
+const COMPONENTS: &[&str] = &["appender", "datadir", "gate", "incident", "ingest", "vault"];
 
 fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")

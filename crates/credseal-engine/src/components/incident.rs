@@ -283,7 +283,7 @@ impl Incident<'_> {
     pub(crate) fn trace(&self, request: &str, leak: &[u8], now: u64) -> Result<TraceReport> {
         let digest = credseal_crypto::sha256(leak);
         let responder = self.verify_staff_request(request, StaffRole::Responder, "trace", &digest, now)?;
-        let parsed = parse_leak(leak, &self.catalog)?;
+        let parsed = parse_leak(leak, self.catalog)?;
         // Distinct items, by their candidate fingerprints.
         let mut distinct: BTreeMap<Vec<[u8; 32]>, (BlindId, Vec<String>)> = BTreeMap::new();
         let mac = self.keys().trace_key.expand();
@@ -561,7 +561,7 @@ impl Incident<'_> {
                     "could not find unused synthetic subject ids".into(),
                 ));
             }
-            let (subject, lines) = synthetic_person(&self.catalog)?;
+            let (subject, lines) = synthetic_person(self.catalog)?;
             let blind = self.blind(&subject);
             if set.contains(&blind) || planted.contains(&blind) || self.vault.load_subject(&blind)?.is_some() {
                 continue;

@@ -7,4 +7,5 @@ pub(crate) mod appender;
 pub(crate) mod datadir;
 pub(crate) mod gate;
 pub(crate) mod incident;
+pub(crate) mod ingest;
 pub(crate) mod vault;
