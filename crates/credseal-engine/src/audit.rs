@@ -19,14 +19,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use credseal_core::{BlindId, Date};
-use credseal_log::{Action, Actor, FLAG_CANARY, Outcome, ReceiptBody};
-use credseal_store::Tree;
 use serde::Serialize;
 
 use crate::canary::CanaryAlert;
-use crate::components::gate::StaffRole;
-use crate::error::{EngineError, Result};
-use crate::log::NewReceipt;
+use crate::error::Result;
 use crate::platform::Platform;
 
 /// Days of history in a baseline.
@@ -130,95 +126,31 @@ fn median(mut xs: Vec<f64>) -> f64 {
 }
 
 /// A department query receipt, reduced to what the review needs.
-struct Q {
-    time: u64,
-    subject: Option<BlindId>,
-    denied: Option<String>,
-    purpose: String,
-    classes: BTreeSet<String>,
-    canary: bool,
+pub(crate) struct Q {
+    pub(crate) time: u64,
+    pub(crate) subject: Option<BlindId>,
+    pub(crate) denied: Option<String>,
+    pub(crate) purpose: String,
+    pub(crate) classes: BTreeSet<String>,
+    pub(crate) canary: bool,
 }
 
+/// The parameters an `audit-report` staff request signs (their SHA-256).
+pub(crate) fn report_params(department: Option<&str>, from: Date, to: Date) -> String {
+    format!("dept={}&from={from}&to={to}", department.unwrap_or("*"))
+}
+
+/// The access review through the incident component (the facade's delegations).
 impl Platform {
-    /// Every receipt in the log, signature verified, in order.
-    fn each_receipt(&self, mut f: impl FnMut(ReceiptBody)) -> Result<()> {
-        let verifier = self.log_key_history()?;
-        for kv in self.store.scan_prefix(Tree::LogLeaves, &[]) {
-            let (k, v) = kv?;
-            let r = verifier.verify_receipt(&v).map_err(|e| EngineError::Corrupt {
-                what: format!("receipt {}", credseal_core::hex(&k)),
-                detail: e.to_string(),
-            })?;
-            f(r.body().clone());
-        }
-        Ok(())
-    }
-
-    fn reviewer_receipt(&self, reviewer: String, detail: &str, request: &str, now: u64) -> Result<u64> {
-        Ok(self
-            .append_receipts(
-                vec![NewReceipt {
-                    actor: Actor::Responder { id: reviewer },
-                    action: Action::Admin,
-                    detail: detail.into(),
-                    subject: None,
-                    classes: BTreeSet::new(),
-                    purpose: String::new(),
-                    token_hash: Some(credseal_crypto::sha256(request.trim().as_bytes())),
-                    outcome: Outcome::Done,
-                    release_digest: None,
-                    disclose_after: None,
-                    flags: 0,
-                    fingerprints: None,
-                    marks: Vec::new(),
-                }],
-                now,
-            )?
-            .pop()
-            .ok_or_else(|| EngineError::Internal("the receipt log returned no receipt".into()))?
-            .index)
-    }
-
     /// Every query receipt flagged as touching a canary subject. `request`: a responder's
     /// staff request for `audit-alerts` over the empty input. Leaves a receipt.
     pub fn canary_alerts(&self, request: &str, now: u64) -> Result<Vec<CanaryAlert>> {
-        let reviewer = self.verify_staff_request(
-            request,
-            StaffRole::Responder,
-            "audit-alerts",
-            &credseal_crypto::sha256(b""),
-            now,
-        )?;
-        let mut out = Vec::new();
-        self.each_receipt(|b| {
-            if b.flags & FLAG_CANARY == 0 {
-                return;
-            }
-            let (department, credential_serial) = match b.actor {
-                Actor::Department { id, credential_serial } => (id, Some(credential_serial)),
-                Actor::Subject => ("subject".into(), None),
-                other => (format!("{other:?}"), None),
-            };
-            out.push(CanaryAlert {
-                receipt: b.index,
-                time: b.time,
-                department,
-                credential_serial,
-                purpose: b.purpose,
-                outcome: match b.outcome {
-                    Outcome::Granted => "granted".into(),
-                    Outcome::Denied { code } => format!("denied ({code})"),
-                    Outcome::Done => "done".into(),
-                },
-            });
-        })?;
-        self.reviewer_receipt(reviewer, "audit alerts", request, now)?;
-        Ok(out)
+        self.incident().canary_alerts(request, now)
     }
 
     /// The parameters an `audit-report` staff request signs (their SHA-256).
     pub fn report_params(department: Option<&str>, from: Date, to: Date) -> String {
-        format!("dept={}&from={from}&to={to}", department.unwrap_or("*"))
+        report_params(department, from, to)
     }
 
     /// The access review of `department` (or every department) from `from` to `to`
@@ -232,60 +164,11 @@ impl Platform {
         to: Date,
         now: u64,
     ) -> Result<AuditReport> {
-        let params = Self::report_params(department, from, to);
-        let reviewer = self.verify_staff_request(
-            request,
-            StaffRole::Responder,
-            "audit-report",
-            &credseal_crypto::sha256(params.as_bytes()),
-            now,
-        )?;
-        if to < from {
-            return Err(EngineError::invalid("review period", "its end is before its start"));
-        }
-        let (d0, d1) = (from.days_since_epoch(), to.days_since_epoch());
-        let mut by_dept: BTreeMap<String, Vec<Q>> = BTreeMap::new();
-        self.each_receipt(|b| {
-            if b.action != Action::Query {
-                return;
-            }
-            let Actor::Department { id, .. } = b.actor else { return };
-            if department.is_some_and(|d| d != id) {
-                return;
-            }
-            by_dept.entry(id).or_default().push(Q {
-                time: b.time,
-                subject: b.subject,
-                denied: match b.outcome {
-                    Outcome::Denied { code } => Some(code),
-                    _ => None,
-                },
-                purpose: b.purpose,
-                classes: b.classes,
-                canary: b.flags & FLAG_CANARY != 0,
-            });
-        })?;
-        if let Some(d) = department {
-            by_dept.entry(d.to_string()).or_default();
-        }
-        let mut departments = Vec::new();
-        for (dept, qs) in by_dept {
-            let r = review(dept, &qs, d0, d1);
-            if r.queries > 0 || department.is_some() {
-                departments.push(r);
-            }
-        }
-        let receipt = self.reviewer_receipt(reviewer, "audit report", request, now)?;
-        Ok(AuditReport {
-            from: from.to_string(),
-            to: to.to_string(),
-            departments,
-            receipt,
-        })
+        self.incident().audit_report(request, department, from, to, now)
     }
 }
 
-fn review(department: String, qs: &[Q], d0: i64, d1: i64) -> DepartmentReview {
+pub(crate) fn review(department: String, qs: &[Q], d0: i64, d1: i64) -> DepartmentReview {
     let mut r = DepartmentReview {
         department,
         ..Default::default()

@@ -19,32 +19,24 @@
 //! in the system temporary directory, removed when the ingest ends); they hold no real
 //! person's data.
 
-use std::collections::{BTreeSet, HashSet};
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use credseal_core::{BlindId, Catalog, Date, FieldType, Record, SubjectId};
-use credseal_crypto::aead::{NONCE_LEN, open_in_place, seal_in_place};
-use credseal_log::{Action, Actor, Outcome};
-use credseal_store::{Batch, Tree};
 use serde::Serialize;
-use zeroize::Zeroizing;
 
 pub use credseal_log::FLAG_CANARY;
 
-use crate::components::gate::StaffRole;
 use crate::error::{EngineError, Result};
-use crate::log::NewReceipt;
 use crate::platform::Platform;
 
 /// Meta key of the encrypted canary set.
-const META_CANARIES: &[u8] = b"canaries";
+pub(crate) const META_CANARIES: &[u8] = b"canaries";
 /// Trace-key label of the canary set's encryption key.
 pub(crate) const CANARY_KEY_LABEL: &[u8] = b"credseal:v1:canary-key";
 /// AAD prefix of the canary set (followed by the origin).
 pub(crate) const CANARY_AAD: &[u8] = b"credseal:v1:canaries";
 /// The set is padded to a multiple of this many entries.
-const PAD_TO: usize = 64;
+pub(crate) const PAD_TO: usize = 64;
 /// Most canaries planted at once.
 pub const MAX_PLANT: u32 = 10_000;
 
@@ -67,19 +59,6 @@ pub struct CanaryAlert {
 
 /// Receives alerts as they happen (the CLI prints them on stderr).
 pub type AlertSink = Arc<dyn Fn(&CanaryAlert) + Send + Sync>;
-
-/// The platform's decrypted canary set, cached by the digest of its stored bytes.
-#[derive(Default)]
-pub(crate) struct CanaryState {
-    cache: crate::memo::Memo<[u8; 32], Arc<HashSet<BlindId>>>,
-    pub(crate) sink: Mutex<Option<AlertSink>>,
-}
-
-impl std::fmt::Debug for CanaryState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CanaryState")
-    }
-}
 
 /// What `canary plant` did.
 #[derive(Clone, Debug, Serialize)]
@@ -138,7 +117,7 @@ fn date_between(a: (u16, u8, u8), b: (u16, u8, u8)) -> Date {
 
 /// A plausible synthetic person and one record per chosen class, each checked against the
 /// catalogue exactly as ingest checks it.
-fn synthetic_person(catalog: &Catalog) -> Result<(SubjectId, Vec<serde_json::Value>)> {
+pub(crate) fn synthetic_person(catalog: &Catalog) -> Result<(SubjectId, Vec<serde_json::Value>)> {
     let (region, city, street) = CITIES[(random_u64() % CITIES.len() as u64) as usize];
     let born = date_between((1960, 1, 1), (2000, 12, 31));
     let (y, m, d) = born.ymd();
@@ -221,174 +200,34 @@ fn synthetic_person(catalog: &Catalog) -> Result<(SubjectId, Vec<serde_json::Val
     Ok((subject, lines))
 }
 
+/// Canary subjects through the incident component (the facade's delegations).
 impl Platform {
-    fn canary_key(&self) -> Zeroizing<[u8; 32]> {
-        Zeroizing::new(self.keys().trace_key.digest(CANARY_KEY_LABEL, &[]))
-    }
-
-    fn canary_aad(&self) -> Vec<u8> {
-        let mut aad = CANARY_AAD.to_vec();
-        aad.extend_from_slice(self.origin().as_bytes());
-        aad
-    }
-
-    /// The canary set, decrypted (cached while its stored bytes do not change).
-    pub(crate) fn canaries(&self) -> Result<Arc<HashSet<BlindId>>> {
-        let Some(v) = self.store.get(Tree::Meta, META_CANARIES)? else {
-            return Ok(Arc::default());
-        };
-        self.canary.cache.get_or_try(credseal_crypto::sha256(&v), || {
-            let bad = || EngineError::Corrupt {
-                what: "canary set".into(),
-                detail: "does not open with this keystore (edited on disk)".into(),
-            };
-            if v.len() < NONCE_LEN {
-                return Err(bad());
-            }
-            // Cannot fail: the length was checked to be at least NONCE_LEN above.
-            let nonce: [u8; NONCE_LEN] = v[..NONCE_LEN].try_into().expect("12");
-            let mut buf = Zeroizing::new(v[NONCE_LEN..].to_vec());
-            open_in_place(&self.canary_key(), &nonce, &self.canary_aad(), &mut buf).map_err(|_| bad())?;
-            if buf.len() < 4 || (buf.len() - 4) % 32 != 0 {
-                return Err(bad());
-            }
-            // Cannot fail: the length was checked to be at least 4 above.
-            let n = u32::from_be_bytes(buf[..4].try_into().expect("4")) as usize;
-            if n * 32 > buf.len() - 4 {
-                return Err(bad());
-            }
-            let set: HashSet<BlindId> = buf[4..4 + n * 32]
-                .chunks_exact(32)
-                // Cannot fail: chunks_exact(32) yields 32-byte slices only.
-                .map(|c| BlindId(c.try_into().expect("32")))
-                .collect();
-            Ok(Arc::new(set))
-        })
-    }
-
     /// Whether `blind` is a canary subject.
     pub(crate) fn is_canary(&self, blind: &BlindId) -> Result<bool> {
-        Ok(self.canaries()?.contains(blind))
-    }
-
-    fn store_canaries(&self, set: &BTreeSet<BlindId>) -> Result<()> {
-        let padded = set.len().div_ceil(PAD_TO).max(1) * PAD_TO;
-        let mut buf = Zeroizing::new(Vec::with_capacity(4 + padded * 32 + 16));
-        buf.extend_from_slice(&(set.len() as u32).to_be_bytes());
-        for b in set {
-            buf.extend_from_slice(b.as_bytes());
-        }
-        let mut pad = vec![0u8; (padded - set.len()) * 32];
-        credseal_crypto::fill_random(&mut pad);
-        buf.extend_from_slice(&pad);
-        let nonce: [u8; NONCE_LEN] = credseal_crypto::random_array();
-        seal_in_place(&self.canary_key(), &nonce, &self.canary_aad(), &mut buf);
-        let mut v = nonce.to_vec();
-        v.extend_from_slice(&buf);
-        let mut b = Batch::new();
-        b.put(Tree::Meta, META_CANARIES, v);
-        self.store.apply(b)?;
-        self.store.flush()?;
-        Ok(())
+        self.incident().is_canary(blind)
     }
 
     /// Sets where alerts go (default: nowhere; the receipt flag and `audit alerts` remain).
     pub fn set_alert_sink(&self, sink: AlertSink) {
-        if let Ok(mut s) = self.canary.sink.lock() {
-            *s = Some(sink);
-        }
+        self.incident().set_alert_sink(sink)
     }
 
     /// Raises an alert for a committed receipt that touched a canary.
     pub(crate) fn raise_alert(&self, alert: CanaryAlert) {
-        let sink = self.canary.sink.lock().ok().and_then(|s| s.clone());
-        if let Some(f) = sink {
-            f(&alert);
-        }
+        self.incident().raise_alert(alert)
     }
 
     /// Plants `count` canary subjects. `request` is an officer's staff request for action
     /// `canary-plant` over the parameters `count=<count>`. Appends a receipt (actor: the
     /// officer; the detail names no subject and no count).
     pub fn plant_canaries(&self, request: &str, count: u32, now: u64) -> Result<PlantReport> {
-        let digest = credseal_crypto::sha256(format!("count={count}").as_bytes());
-        let officer = self.verify_staff_request(request, StaffRole::Officer, "canary-plant", &digest, now)?;
-        if count == 0 || count > MAX_PLANT {
-            return Err(EngineError::invalid(
-                "canary count",
-                format!("{count} is not in 1..={MAX_PLANT}"),
-            ));
-        }
-        let mut set: BTreeSet<BlindId> = self.canaries()?.iter().copied().collect();
-        let mut file = tempfile::Builder::new()
-            .prefix("credseal-canary-")
-            .suffix(".jsonl")
-            .tempfile()
-            .map_err(|e| EngineError::Io {
-                path: std::env::temp_dir(),
-                detail: format!("temporary file: {e}"),
-            })?;
-        let mut planted = BTreeSet::new();
-        let mut subjects = Vec::with_capacity(count as usize);
-        let mut records = 0u64;
-        let mut tries = 0;
-        while planted.len() < count as usize {
-            tries += 1;
-            if tries > count as usize * 20 + 100 {
-                return Err(EngineError::Internal(
-                    "could not find unused synthetic subject ids".into(),
-                ));
-            }
-            let (subject, lines) = synthetic_person(&self.catalog)?;
-            let blind = self.blind(&subject);
-            if set.contains(&blind) || planted.contains(&blind) || self.vault.load_subject(&blind)?.is_some() {
-                continue;
-            }
-            for l in &lines {
-                writeln!(file, "{l}").map_err(|e| EngineError::io(file.path(), e))?;
-                records += 1;
-            }
-            planted.insert(blind);
-            subjects.push(subject);
-        }
-        file.flush().map_err(|e| EngineError::io(file.path(), e))?;
-        self.ingest_file(file.path(), &crate::NoProgress)?;
-        drop(file);
-        set.extend(planted.iter().copied());
-        self.store_canaries(&set)?;
-        let committed = self
-            .append_receipts(
-                vec![NewReceipt {
-                    actor: Actor::Officer { id: officer },
-                    action: Action::Admin,
-                    detail: "canary subjects planted".into(),
-                    subject: None,
-                    classes: BTreeSet::new(),
-                    purpose: String::new(),
-                    token_hash: Some(credseal_crypto::sha256(request.trim().as_bytes())),
-                    outcome: Outcome::Done,
-                    release_digest: None,
-                    disclose_after: None,
-                    flags: 0,
-                    fingerprints: None,
-                    marks: Vec::new(),
-                }],
-                now,
-            )?
-            .pop()
-            .ok_or_else(|| EngineError::Internal("the receipt log returned no receipt".into()))?;
-        Ok(PlantReport {
-            planted: count,
-            records,
-            total: set.len() as u64,
-            receipt: committed.index,
-            subjects,
-        })
+        self.incident()
+            .plant_canaries(request, count, now, |file| self.ingest_file(file, &crate::NoProgress))
     }
 
     /// The canary subjects' ids are never returned: only whether a BlindId is one, for tests.
     #[doc(hidden)]
     pub fn is_canary_subject(&self, id: &SubjectId) -> Result<bool> {
-        self.is_canary(&self.blind(id))
+        self.incident().is_canary_subject(id)
     }
 }

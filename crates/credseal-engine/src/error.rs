@@ -6,7 +6,7 @@ use credseal_core::CatalogErrors;
 use credseal_crypto::KeystoreError;
 use credseal_store::StoreError;
 
-use crate::ingest::IngestReport;
+use crate::report::IngestReport;
 
 /// What kind of failure an error is, which decides the exit code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

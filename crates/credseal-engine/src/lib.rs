@@ -32,6 +32,7 @@ mod logtree;
 mod memo;
 mod platform;
 mod query;
+mod report;
 mod shred;
 mod trace;
 

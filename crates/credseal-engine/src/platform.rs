@@ -69,7 +69,7 @@ pub struct Platform {
     /// The receipt log's group-commit state.
     pub(crate) appender: Appender,
     /// The decrypted canary set and where alerts go.
-    pub(crate) canary: crate::canary::CanaryState,
+    pub(crate) canary: crate::components::incident::Canaries,
     /// Where operations take the time from.
     pub(crate) clock: Arc<dyn crate::clock::Clock>,
 }
@@ -356,20 +356,6 @@ impl Platform {
     /// Reads an authenticated Meta value; an edited one is a verification failure.
     pub(crate) fn get_authenticated(&self, key: &[u8], what: &str) -> Result<Option<Vec<u8>>> {
         self.gate.get_authenticated(&self.keys(), key, what)
-    }
-
-    /// The staff member's id of a staff request for `action` on the input whose SHA-256 is
-    /// `input_digest` (see the gate).
-    pub(crate) fn verify_staff_request(
-        &self,
-        text: &str,
-        role: StaffRole,
-        action: &str,
-        input_digest: &[u8; 32],
-        now: u64,
-    ) -> Result<String> {
-        self.gate
-            .verify_staff_request(&self.keys(), text, role, action, input_digest, now)
     }
 
     /// The trusted authority key, parsed.

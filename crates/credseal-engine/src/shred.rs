@@ -111,16 +111,6 @@ pub(crate) fn tombstone_key(blind: &BlindId, class: &str, rkey: &[u8; 16]) -> Ve
 }
 
 impl Platform {
-    /// Whether any record was ever shredded (ingest checks tombstones only then).
-    pub(crate) fn has_tombstones(&self) -> Result<bool> {
-        Ok(self
-            .store
-            .scan_prefix(Tree::Tombstones, &[])
-            .next()
-            .transpose()?
-            .is_some())
-    }
-
     /// Whether the record was shredded.
     pub(crate) fn is_tombstoned(&self, blind: &BlindId, class: &str, rkey: &[u8; 16]) -> Result<bool> {
         Ok(self

@@ -25,27 +25,24 @@
 //! exactly for the granted disclosures of the signed log, so a set edited, deleted, moved to
 //! another index or added is found.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeMap;
 
-use credseal_core::{BlindId, Record, canonical_value};
+use credseal_core::{BlindId, Record};
 use credseal_log::{Action, Actor, Outcome, ReceiptBody};
-use credseal_store::Tree;
 use serde::Serialize;
 
 use credseal_crypto::Keystore;
 
-use crate::components::gate::StaffRole;
+use crate::components::incident::Incident;
 use crate::error::{EngineError, Result};
-use crate::leak::{ExportMark, LeakIssue, parse_leak};
-use crate::log::NewReceipt;
+use crate::leak::{ExportMark, LeakIssue};
 use crate::platform::Platform;
 
 /// Trace-key label of a field fingerprint.
 pub(crate) const FINGERPRINT_LABEL: &[u8] = b"credseal:v1:fingerprint";
 // The fingerprint sets' storage format and MAC live with the trace key, in the vault.
-use crate::components::vault::FP_SET;
 #[cfg(test)]
-use crate::components::vault::FP_SET_LABEL;
+use crate::components::vault::{FP_SET, FP_SET_LABEL};
 /// Most disclosures listed in a trace report (the rest are counted).
 pub const MAX_LISTED: usize = 200;
 
@@ -126,17 +123,13 @@ pub struct TraceReport {
     pub receipt: u64,
 }
 
-fn be(n: u64) -> [u8; 8] {
-    n.to_be_bytes()
-}
-
 /// Whether a receipt released data: a granted query or self-query.
-fn is_disclosure(b: &ReceiptBody) -> bool {
+pub(crate) fn is_disclosure(b: &ReceiptBody) -> bool {
     matches!(b.action, Action::Query | Action::SelfQuery) && b.outcome == Outcome::Granted
 }
 
 /// A disclosure as a trace lists it, from its receipt (signature already verified).
-fn traced(index: u64, b: ReceiptBody, items: u64, fields: BTreeMap<String, u64>) -> TracedDisclosure {
+pub(crate) fn traced(index: u64, b: ReceiptBody, items: u64, fields: BTreeMap<String, u64>) -> TracedDisclosure {
     let (department, credential_serial) = match b.actor {
         Actor::Department { id, credential_serial } => (id, Some(credential_serial)),
         Actor::Subject => ("subject".to_string(), None),
@@ -155,7 +148,7 @@ fn traced(index: u64, b: ReceiptBody, items: u64, fields: BTreeMap<String, u64>)
 
 /// Why a stored fingerprint set does not open.
 #[derive(Clone, Copy, Debug)]
-enum SetProblem {
+pub(crate) enum SetProblem {
     /// The key is not `'d'` ‖ index (u64 BE).
     Key,
     /// The value's length does not match its count.
@@ -169,7 +162,7 @@ enum SetProblem {
 
 impl SetProblem {
     /// The error `credseal check` reports.
-    fn into_error(self) -> EngineError {
+    pub(crate) fn into_error(self) -> EngineError {
         let (what, detail) = match self {
             SetProblem::Key => ("fingerprint storage".to_string(), "malformed key"),
             SetProblem::Length(i) => (
@@ -193,7 +186,7 @@ impl SetProblem {
 }
 
 /// The fingerprint of one field value (already canonical), with the expanded trace key.
-fn fingerprint_with(
+pub(crate) fn fingerprint_with(
     mac: &credseal_crypto::TraceMac,
     blind: &BlindId,
     class: &str,
@@ -213,112 +206,26 @@ fn fingerprint_with(
     )
 }
 
+/// Leak tracing through the incident component (the facade's delegations).
 impl Platform {
-    /// The fingerprint of one field value (already canonical).
-    #[cfg(test)]
-    pub(crate) fn fingerprint(&self, blind: &BlindId, class: &str, field: &str, canonical: &str) -> [u8; 32] {
-        fingerprint_with(&self.keys().trace_key.expand(), blind, class, field, canonical)
+    /// The incident component over this platform's parts: a view of references, made per
+    /// call (no lock, no clone).
+    pub(crate) fn incident(&self) -> Incident<'_> {
+        Incident {
+            store: self.store.as_ref(),
+            catalog: &self.catalog,
+            origin: self.origin(),
+            vault: &self.vault,
+            appender: &self.appender,
+            gate: &self.gate,
+            canaries: &self.canary,
+        }
     }
 
     /// The fingerprints of every field value of `records`, in record order, repeats kept:
     /// The vault's `put_fingerprint_set` sorts them and drops repeats when it stores the set.
     pub(crate) fn fingerprints_of(&self, ks: &Keystore, blind: &BlindId, records: &[Record]) -> Vec<[u8; 32]> {
-        // One expansion of the trace key for all of them.
-        let mac = ks.trace_key.expand();
-        let mut out = Vec::new();
-        for r in records {
-            let Some(class) = self.catalog.class(&r.class) else {
-                continue;
-            };
-            for (name, value) in &r.fields {
-                let Some(def) = class.field(name) else { continue };
-                if let Some(c) = canonical_value(&def.ty, value) {
-                    let c = zeroize::Zeroizing::new(c);
-                    out.push(fingerprint_with(&mac, blind, &r.class, name, &c));
-                }
-            }
-        }
-        out
-    }
-
-    /// Reads one stored set: its key, its length against its count, its MAC, and its order.
-    /// Returns the disclosure (log index) and its fingerprints.
-    fn open_set<'a>(&self, k: &[u8], v: &'a [u8]) -> std::result::Result<(u64, &'a [[u8; 32]]), SetProblem> {
-        let index = match k.split_first() {
-            Some((&FP_SET, i)) => u64::from_be_bytes(i.try_into().map_err(|_| SetProblem::Key)?),
-            _ => return Err(SetProblem::Key),
-        };
-        let (count, rest) = v.split_first_chunk::<4>().ok_or(SetProblem::Length(index))?;
-        let (body, mac) = rest.split_last_chunk::<32>().ok_or(SetProblem::Length(index))?;
-        let (fps, partial) = body.as_chunks::<32>();
-        if !partial.is_empty() || fps.len() as u64 != u64::from(u32::from_be_bytes(*count)) {
-            return Err(SetProblem::Length(index));
-        }
-        let want = crate::components::vault::fingerprint_set_mac(&self.keys(), index, fps);
-        if !bool::from(subtle::ConstantTimeEq::ct_eq(&mac[..], &want[..])) {
-            return Err(SetProblem::Mac(index));
-        }
-        if fps.windows(2).any(|w| w[0] >= w[1]) {
-            return Err(SetProblem::Order(index));
-        }
-        Ok((index, fps))
-    }
-
-    /// For each item (its candidate fingerprints, in order), the disclosures that released
-    /// any of them, ascending, each with the position of the first candidate it released.
-    /// One pass over the stored sets; a set that does not open stops the trace.
-    fn explain(&self, items: &[&[[u8; 32]]]) -> Result<Vec<Vec<(u64, usize)>>> {
-        let mut wanted: HashMap<[u8; 32], Vec<(usize, usize)>> = HashMap::new();
-        for (item, fps) in items.iter().enumerate() {
-            for (pos, fp) in fps.iter().enumerate() {
-                wanted.entry(*fp).or_default().push((item, pos));
-            }
-        }
-        let mut out = vec![Vec::new(); items.len()];
-        let mut found: Vec<(usize, usize)> = Vec::new();
-        for kv in self.store.scan_prefix(Tree::Fingerprints, &[FP_SET]) {
-            let (k, v) = kv?;
-            let (index, fps) = self.open_set(&k, &v).map_err(|_| EngineError::Corrupt {
-                what: "fingerprint storage".into(),
-                detail: "an entry fails authentication (edited on disk); run `credseal check`".into(),
-            })?;
-            found.clear();
-            for fp in fps {
-                if let Some(w) = wanted.get(fp) {
-                    found.extend_from_slice(w);
-                }
-            }
-            // By item, then candidate position: the first of each item is its first candidate.
-            found.sort_unstable();
-            let mut last = None;
-            for &(item, pos) in &found {
-                if last != Some(item) {
-                    out[item].push((index, pos));
-                    last = Some(item);
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// The receipt at `index`, its signature verified.
-    pub(crate) fn receipt_at(&self, index: u64) -> Result<ReceiptBody> {
-        let v = self
-            .store
-            .get(Tree::LogLeaves, &be(index))?
-            .ok_or_else(|| EngineError::NotFound(format!("no receipt {index} in the log")))?;
-        let verifier = self.log_key_history()?;
-        let r = verifier.verify_receipt(&v).map_err(|e| EngineError::Corrupt {
-            what: format!("receipt {index}"),
-            detail: e.to_string(),
-        })?;
-        if r.body().index != index {
-            return Err(EngineError::Corrupt {
-                what: format!("receipt {index}"),
-                detail: format!("says it is receipt {}", r.body().index),
-            });
-        }
-        Ok(r.body().clone())
+        self.incident().fingerprints_of(ks, blind, records)
     }
 
     /// Checks the fingerprint storage against the log in one pass over the sets: every key is
@@ -326,228 +233,24 @@ impl Platform {
     /// of the signed log has its set and no set belongs to anything else. Returns the number
     /// of fingerprints checked (the sum of the counts).
     pub fn verify_fingerprints(&self) -> Result<u64> {
-        let bad = |what: String, detail: &str| EngineError::Corrupt {
-            what,
-            detail: detail.to_string(),
-        };
-        let size = self.log_size()?;
-        let mut sets: BTreeSet<u64> = BTreeSet::new();
-        let mut n = 0u64;
-        for kv in self.store.scan_prefix(Tree::Fingerprints, &[]) {
-            let (k, v) = kv?;
-            let (index, fps) = self.open_set(&k, &v).map_err(SetProblem::into_error)?;
-            sets.insert(index);
-            n += fps.len() as u64;
-        }
-        if let Some(i) = sets.range(size..).next() {
-            return Err(bad(
-                format!("fingerprints of disclosure {i}"),
-                "name a receipt the log does not hold",
-            ));
-        }
-        let verifier = self.log_key_history()?;
-        for kv in self.store.scan_prefix(Tree::LogLeaves, &[]) {
-            let (k, v) = kv?;
-            let index = u64::from_be_bytes(
-                k.as_slice()
-                    .try_into()
-                    .map_err(|_| bad("log leaf key".into(), "not 8 bytes"))?,
-            );
-            let r = verifier.verify_receipt(&v).map_err(|e| EngineError::Corrupt {
-                what: format!("receipt {index}"),
-                detail: e.to_string(),
-            })?;
-            match (is_disclosure(r.body()), sets.remove(&index)) {
-                (true, true) | (false, false) => {}
-                (false, true) => {
-                    return Err(bad(
-                        format!("fingerprints of receipt {index}"),
-                        "present for a receipt that released nothing",
-                    ));
-                }
-                (true, false) => {
-                    return Err(bad(
-                        format!("fingerprints of disclosure {index}"),
-                        "missing (deleted on disk)",
-                    ));
-                }
-            }
-        }
-        if let Some(i) = sets.first() {
-            return Err(bad(
-                format!("fingerprints of disclosure {i}"),
-                "name a receipt the log does not hold",
-            ));
-        }
-        Ok(n)
+        self.incident().verify_fingerprints()
     }
 
     /// Traces leaked material (JSON Lines, CSV or an export) back to the disclosures that
     /// released it. `request` is the responder's signed staff request for action `trace`
     /// over exactly `leak` (its SHA-256). Appends a receipt (actor: the responder).
     pub fn trace(&self, request: &str, leak: &[u8], now: u64) -> Result<TraceReport> {
-        let digest = credseal_crypto::sha256(leak);
-        let responder = self.verify_staff_request(request, StaffRole::Responder, "trace", &digest, now)?;
-        let parsed = parse_leak(leak, &self.catalog)?;
-        // Distinct items, by their candidate fingerprints.
-        let mut distinct: BTreeMap<Vec<[u8; 32]>, (BlindId, Vec<String>)> = BTreeMap::new();
-        let mac = self.keys().trace_key.expand();
-        for it in &parsed.items {
-            let blind = self.blind(&it.subject);
-            let mut fps = Vec::with_capacity(it.candidates.len());
-            let mut names = Vec::with_capacity(it.candidates.len());
-            for (c, f, v) in &it.candidates {
-                fps.push(fingerprint_with(&mac, &blind, c, f, v));
-                names.push(format!("{c}.{f}"));
-            }
-            distinct.entry(fps).or_insert((blind, names));
-        }
-        if distinct.is_empty() && parsed.mark.is_none() {
-            return Err(EngineError::invalid(
-                "leak file",
-                format!(
-                    "it holds no readable (subject, field, value) item ({} rows, {} problems, {} columns that name no catalogue field)",
-                    parsed.rows,
-                    parsed.issues.len() as u64 + parsed.more_issues,
-                    parsed.unknown_columns.len()
-                ),
-            ));
-        }
-        let items: Vec<_> = distinct.into_iter().collect();
-        let candidates: Vec<&[[u8; 32]]> = items.iter().map(|(fps, _)| fps.as_slice()).collect();
-        let explained = self.explain(&candidates)?;
-        let mut per_disclosure: HashMap<u64, (u64, BTreeMap<String, u64>)> = HashMap::new();
-        let mut matched = 0u64;
-        let mut subjects: HashMap<BlindId, bool> = HashMap::new();
-        // Items explained per department: (department → set of item numbers).
-        let mut matched_by: Vec<Vec<u64>> = Vec::with_capacity(items.len());
-        for ((_, (blind, names)), hits) in items.iter().zip(&explained) {
-            // A disclosure counts an item once, under the first candidate field it released.
-            for &(index, pos) in hits {
-                let e = per_disclosure.entry(index).or_default();
-                e.0 += 1;
-                *e.1.entry(names[pos].clone()).or_default() += 1;
-            }
-            let any = !hits.is_empty();
-            matched += u64::from(any);
-            *subjects.entry(*blind).or_default() |= any;
-            matched_by.push(hits.iter().map(|&(index, _)| index).collect());
-        }
-        // Departments: an item counts once per department however many of its disclosures hold it.
-        let mut dept_of: HashMap<u64, String> = HashMap::new();
-        let mut disclosures = Vec::with_capacity(per_disclosure.len());
-        for (index, (n, fields)) in per_disclosure {
-            // A set that authenticates but names no granted disclosure was written with the
-            // trace key by something other than a query: refuse rather than rank it.
-            let names = |what: &str| EngineError::Corrupt {
-                what: "fingerprint storage".into(),
-                detail: format!("a set names receipt {index}, which {what}; run `credseal check`"),
-            };
-            let b = match self.receipt_at(index) {
-                Err(EngineError::NotFound(_)) => return Err(names("the log does not hold")),
-                other => other?,
-            };
-            if !is_disclosure(&b) {
-                return Err(names("released nothing"));
-            }
-            let d = traced(index, b, n, fields);
-            dept_of.insert(index, d.department.clone());
-            disclosures.push(d);
-        }
-        let mut dept_items: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-        for d in &disclosures {
-            dept_items.entry(d.department.clone()).or_default().1 += 1;
-        }
-        for hits in &matched_by {
-            let ds: BTreeSet<&String> = hits.iter().filter_map(|i| dept_of.get(i)).collect();
-            for d in ds {
-                dept_items.entry(d.clone()).or_default().0 += 1;
-            }
-        }
-        let mut departments: Vec<TracedDepartment> = dept_items
-            .into_iter()
-            .map(|(department, (items, disclosures))| TracedDepartment {
-                department,
-                items,
-                disclosures,
-            })
-            .collect();
-        departments.sort_by(|a, b| b.items.cmp(&a.items).then(a.department.cmp(&b.department)));
-        disclosures.sort_by(|a, b| b.items.cmp(&a.items).then(a.disclosure.cmp(&b.disclosure)));
-        let more_disclosures = disclosures.len().saturating_sub(MAX_LISTED) as u64;
-        disclosures.truncate(MAX_LISTED);
-        let export_mark = parsed.mark.clone().map(|m| self.mark_report(m));
-        let receipt = NewReceipt {
-            actor: Actor::Responder { id: responder },
-            action: Action::Trace,
-            detail: format!(
-                "trace: {} items, {} matched, {} disclosures",
-                items.len(),
-                matched,
-                disclosures.len() as u64 + more_disclosures
-            ),
-            subject: None,
-            classes: BTreeSet::new(),
-            purpose: String::new(),
-            token_hash: Some(credseal_crypto::sha256(request.trim().as_bytes())),
-            outcome: Outcome::Done,
-            release_digest: None,
-            disclose_after: None,
-            flags: 0,
-            fingerprints: None,
-            marks: Vec::new(),
-        };
-        let committed = self
-            .append_receipts(vec![receipt], now)?
-            .pop()
-            .ok_or_else(|| EngineError::Internal("the receipt log returned no receipt".into()))?;
-        Ok(TraceReport {
-            format: parsed.format.to_string(),
-            rows: parsed.rows,
-            items: items.len() as u64,
-            matched_items: matched,
-            unmatched_items: items.len() as u64 - matched,
-            subjects: subjects.len() as u64,
-            unmatched_subjects: subjects.values().filter(|m| !**m).count() as u64,
-            departments,
-            disclosures,
-            more_disclosures,
-            issues: parsed.issues,
-            more_issues: parsed.more_issues,
-            unknown_columns: parsed.unknown_columns.into_iter().collect(),
-            export_mark,
-            receipt: committed.index,
-        })
-    }
-
-    fn mark_report(&self, mark: ExportMark) -> MarkReport {
-        let problem = |p: &str| MarkReport {
-            mark: mark.clone(),
-            disclosure: None,
-            problem: Some(p.to_string()),
-        };
-        if mark.origin != self.origin() {
-            return problem("the mark names another platform");
-        }
-        match self.receipt_at(mark.disclosure) {
-            Ok(b) if is_disclosure(&b) => MarkReport {
-                disclosure: Some(traced(mark.disclosure, b, 0, BTreeMap::new())),
-                mark,
-                problem: None,
-            },
-            Ok(_) => problem("the mark names a receipt that is not a granted disclosure"),
-            Err(EngineError::NotFound(_)) => problem("the mark names a disclosure this log does not hold"),
-            Err(_) => problem("the receipt it names does not verify"),
-        }
+        self.incident().trace(request, leak, now)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use credseal_core::{FieldType, SubjectId};
-    use credseal_store::Batch;
+    use credseal_store::{Batch, Tree};
 
     use super::*;
+    use crate::components::gate::StaffRole;
 
     fn platform() -> Platform {
         let text = include_str!("../../../keys-example/catalog.toml");
@@ -594,7 +297,7 @@ mod tests {
             .digest(FP_SET_LABEL, &[&7u64.to_be_bytes(), &3u32.to_be_bytes(), &b, &c, &a]);
         let want = [&3u32.to_be_bytes()[..], &b, &c, &a, &mac].concat();
         assert_eq!(v, &want);
-        let (index, fps) = p.open_set(k, v).unwrap();
+        let (index, fps) = p.incident().open_set(k, v).unwrap();
         assert_eq!((index, fps), (7, &[b, c, a][..]));
     }
 
@@ -610,7 +313,10 @@ mod tests {
                 &crate::components::vault::fingerprint_set_mac(&p.keys(), 0, &fps),
             ]
             .concat();
-            assert!(matches!(p.open_set(&set_key(0), &v), Err(SetProblem::Order(0))));
+            assert!(matches!(
+                p.incident().open_set(&set_key(0), &v),
+                Err(SetProblem::Order(0))
+            ));
             let mut b = Batch::new();
             b.put(Tree::Fingerprints, set_key(0), v);
             p.store.apply(b).unwrap();
@@ -630,7 +336,7 @@ mod tests {
         let p = platform();
         let blind = p.blind(&SubjectId::parse("11010519491231002X").unwrap());
         let name = credseal_core::canonical(&FieldType::Text, "Li Lei").unwrap();
-        put_set(&p, 1000, &[p.fingerprint(&blind, "identity", "name", &name)]);
+        put_set(&p, 1000, &[p.incident().fingerprint(&blind, "identity", "name", &name)]);
         let e = p.verify_fingerprints().unwrap_err();
         assert!(
             e.to_string()

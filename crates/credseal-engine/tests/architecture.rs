@@ -7,7 +7,22 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Shared low-level modules: they may be imported by every component and import none.
-const SHARED: &[&str] = &["layout", "error", "clock", "memo", "fsutil", "bundle", "logtree"];
+const SHARED: &[&str] = &[
+    "layout", "error", "clock", "memo", "fsutil", "bundle", "logtree", "report",
+];
+
+/// The components that must exist (each file under `src/components/` is checked whether
+/// listed or not; the list makes a moved or renamed component fail here, not pass unseen).
+const COMPONENTS: &[&str] = &[
+    "appender",
+    "datadir",
+    "disclosure",
+    "gate",
+    "incident",
+    "ingest",
+    "reader",
+    "vault",
+];
 
 fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
@@ -143,6 +158,17 @@ fn find_cycle(g: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
         }
     }
     None
+}
+
+#[test]
+fn every_listed_component_is_checked() {
+    let found = components();
+    for c in COMPONENTS {
+        assert!(
+            found.contains_key(*c),
+            "component `{c}` is missing from src/components/"
+        );
+    }
 }
 
 #[test]

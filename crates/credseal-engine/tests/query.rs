@@ -331,7 +331,7 @@ fn a_grant_is_answered_only_by_the_platform_handle_that_issued_it() {
     let before = (w.p.log_size().unwrap(), other.log_size().unwrap());
     let grant = w.p.authorize(&w.credential, &token(&w, &["judgments"]), NOW).unwrap();
     match other.submit_answer(grant) {
-        Err(credseal_engine::EngineError::Denied { code, .. }) => assert_eq!(code, "grant_other_platform"),
+        Err(credseal_engine::EngineError::Denied { code, .. }) => assert_eq!(code, "grant-other-platform"),
         Err(e) => panic!("failed otherwise: {e}"),
         Ok(_) => panic!("another platform handle answered the grant"),
     }

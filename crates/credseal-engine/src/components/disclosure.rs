@@ -316,7 +316,7 @@ impl<'a> Disclosure<'a> {
         } = grant;
         if !std::ptr::eq(issuer.gate, self.gate) {
             return Err(EngineError::denied(
-                "grant_other_platform",
+                "grant-other-platform",
                 "the grant was issued by another platform handle",
             ));
         }

@@ -7,5 +7,7 @@ pub(crate) mod appender;
 pub(crate) mod datadir;
 pub(crate) mod disclosure;
 pub(crate) mod gate;
+pub(crate) mod incident;
+pub(crate) mod ingest;
 pub(crate) mod reader;
 pub(crate) mod vault;
