@@ -5,14 +5,13 @@
 //! reader.
 
 use credseal_core::BlindId;
-use credseal_log::{Bundle, LogSigner};
+use credseal_log::Bundle;
 use credseal_store::Batch;
 
-use crate::components::appender::MapCache;
 pub use crate::components::appender::{Committed, NewReceipt, QUEUE_CAPACITY};
 use crate::components::reader::Reader;
 pub use crate::components::reader::{AuditSnapshot, LogReport};
-use crate::error::{EngineError, Result};
+use crate::error::Result;
 use crate::platform::Platform;
 
 impl Drop for Platform {
@@ -24,12 +23,6 @@ impl Drop for Platform {
 }
 
 impl Platform {
-    /// The log's signer (from the keystore's log key; the key name is the origin).
-    pub(crate) fn log_signer(&self) -> Result<LogSigner> {
-        LogSigner::from_seed(self.origin(), self.keys().log_seed.expose_secret())
-            .map_err(|e| EngineError::Internal(format!("log key: {e}")))
-    }
-
     /// The log's verifier key, `name+hexid+base64(0x01‖key)`, which subjects and auditors pin:
     /// the original key, from which the key history walks after a rotation.
     pub fn log_vkey(&self) -> Result<String> {
@@ -61,12 +54,6 @@ impl Platform {
     /// looking up the subjects' heads, reading and hashing the updated paths.
     pub fn map_update_seconds(&self) -> f64 {
         self.appender.map_update_seconds()
-    }
-
-    /// Keeps every commit waiting until the guard drops (commits hold the subject map while
-    /// they sign and write).
-    pub(crate) fn hold_commits(&self) -> Result<std::sync::MutexGuard<'_, MapCache>> {
-        self.appender.hold_commits(&self.vault)
     }
 
     /// Writes the subject map's changed nodes to the store (one batch and a flush). The log

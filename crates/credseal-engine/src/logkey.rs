@@ -8,13 +8,12 @@
 //! bundle unverifiable, and a handover can never be signed again once the old seed is gone.
 //! A keystore rolled back to before a rotation is refused by its generation (K1).
 
-use credseal_crypto::{LogKeySeed, Passphrase};
-use credseal_log::{Action, Handover, KeyHistory, LogSigner};
-use credseal_store::Batch;
+use credseal_crypto::Passphrase;
+use credseal_log::KeyHistory;
 use serde::Serialize;
 
 use crate::components::gate::{Approved, Operation};
-use crate::error::{EngineError, Result};
+use crate::error::Result;
 use crate::platform::Platform;
 
 /// One log key and the part of the log it signs.
@@ -52,36 +51,23 @@ impl Platform {
     /// current key. Fails closed if the history does not verify or does not end at the
     /// keystore's current log key.
     pub fn log_key_history(&self) -> Result<KeyHistory> {
-        self.vault.log_key_history(self.origin())
+        self.keyops().log_key_history()
     }
 
     /// The verifier key of the key that signs the log now (what plain C2SP tools need for new
     /// checkpoints). Subjects pin [`Platform::log_vkey`], the original key.
     pub fn log_current_vkey(&self) -> Result<String> {
-        Ok(self.log_signer()?.vkey())
+        self.keyops().log_current_vkey()
     }
 
     /// The operation two officers approve to rotate the current log key.
     pub fn log_rotation_operation(&self) -> Result<Operation> {
-        Ok(Operation::rotate_log_key(self.log_signer()?.key_id()))
+        self.keyops().log_rotation_operation()
     }
 
     /// Every log key, the original first, with the receipt indexes it signs.
     pub fn log_key_status(&self) -> Result<Vec<LogKeyStatus>> {
-        let h = self.log_key_history()?;
-        let ranges = h.ranges();
-        let last = ranges.len() - 1;
-        Ok(ranges
-            .into_iter()
-            .enumerate()
-            .map(|(i, r)| LogKeyStatus {
-                key_id: format!("{:08x}", r.key.key_id()),
-                vkey: r.key.vkey(),
-                from: r.from,
-                until: r.until,
-                current: i == last,
-            })
-            .collect())
+        self.keyops().log_key_status()
     }
 
     /// Rotates the log key, approved by two officers ([`Operation::rotate_log_key`] of the
@@ -100,58 +86,6 @@ impl Platform {
         pass: &Passphrase,
         approved: &Approved,
     ) -> Result<LogRotation> {
-        let commits = self.hold_commits()?;
-        let old = self.log_signer()?;
-        approved.require(&Operation::rotate_log_key(old.key_id()))?;
-        let history = self.log_key_history()?;
-        let from_size = self.log_size()?;
-        // A fresh key whose id no key of the history has (ids are 32 bits: a clash is
-        // astronomically rare, but the history refuses it, so draw again).
-        let (seed, new) = loop {
-            let seed = LogKeySeed::generate();
-            let new = LogSigner::from_seed(self.origin(), seed.expose_secret())
-                .map_err(|e| EngineError::Internal(format!("log key: {e}")))?;
-            if history.ranges().iter().all(|r| r.key.key_id() != new.key_id()) {
-                break (seed, new);
-            }
-        };
-        let handover = Handover::sign(&old, &new, from_size)
-            .map_err(|e| EngineError::Internal(format!("log key handover: {e}")))?;
-        let mut check = history;
-        check
-            .push(handover.clone())
-            .map_err(|e| EngineError::Internal(format!("log key handover: {e}")))?;
-        // The old seed is zeroized when the replaced keystore values drop (`LogKeySeed`
-        // zeroizes on drop); the signers holding it drop at the end of this function.
-        let note = handover.note().to_string();
-        self.update_keystore(pass, move |keys| {
-            keys.log_seed = seed;
-            keys.log_history.push(note);
-            Ok(())
-        })?;
-        drop(commits);
-        drop(old);
-        let old_vkey = handover.old_key().vkey();
-        let new_vkey = new.vkey();
-        drop(new);
-        let digest = credseal_core::hex(&credseal_crypto::sha256(handover.note().as_bytes()));
-        let r = self.admin_receipt(
-            session,
-            Action::KeyEvent,
-            format!(
-                "log key rotated: {:08x} retired, {new_vkey} signs from tree size {from_size} (handover SHA-256 {digest}); {}",
-                handover.old_key().key_id(),
-                approved.note()
-            ),
-            None,
-        );
-        self.commit_key_event(r, Batch::new())?;
-        Ok(LogRotation {
-            from_size,
-            old_vkey,
-            new_vkey,
-            handover: handover.note().to_string(),
-            officers: approved.officers().to_vec(),
-        })
+        self.keyops().rotate_log_key(session, pass, approved)
     }
 }

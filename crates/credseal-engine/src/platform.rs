@@ -6,7 +6,7 @@ use std::sync::Arc;
 use credseal_auth::{Policy, RevocationList};
 use credseal_core::{BlindId, Catalog, SubjectId};
 use credseal_crypto::{Keystore, Passphrase};
-use credseal_store::{Batch, MemoryStore, Store};
+use credseal_store::{MemoryStore, Store};
 
 use crate::components::appender::Appender;
 use crate::components::datadir::{self, Config, DataDir, InitOptions, OpenOptions};
@@ -99,23 +99,7 @@ impl Platform {
         detail: String,
         subject: Option<credseal_core::BlindId>,
     ) -> crate::log::NewReceipt {
-        crate::log::NewReceipt {
-            actor: credseal_log::Actor::Officer {
-                id: session.officer().to_string(),
-            },
-            action,
-            detail,
-            subject,
-            classes: Default::default(),
-            purpose: String::new(),
-            token_hash: None,
-            outcome: credseal_log::Outcome::Done,
-            release_digest: None,
-            disclose_after: None,
-            marks: Vec::new(),
-            flags: 0,
-            fingerprints: None,
-        }
+        crate::components::keyops::admin_receipt(session, action, detail, subject)
     }
 }
 
@@ -346,16 +330,6 @@ impl Platform {
     /// denied as expired). Returns how many.
     pub fn sweep_replay(&self, now: u64) -> Result<u64> {
         self.gate.sweep_replay(now)
-    }
-
-    /// Writes `value` under `key` in Meta with its MAC (the gate's registry format).
-    pub(crate) fn put_authenticated(&self, batch: &mut Batch, key: &[u8], value: &[u8]) {
-        self.gate.put_authenticated(&self.keys(), batch, key, value)
-    }
-
-    /// Reads an authenticated Meta value; an edited one is a verification failure.
-    pub(crate) fn get_authenticated(&self, key: &[u8], what: &str) -> Result<Option<Vec<u8>>> {
-        self.gate.get_authenticated(&self.keys(), key, what)
     }
 
     /// The trusted authority key, parsed.

@@ -20,6 +20,7 @@ const COMPONENTS: &[&str] = &[
     "gate",
     "incident",
     "ingest",
+    "keyops",
     "reader",
     "vault",
 ];

@@ -9,5 +9,6 @@ pub(crate) mod disclosure;
 pub(crate) mod gate;
 pub(crate) mod incident;
 pub(crate) mod ingest;
+pub(crate) mod keyops;
 pub(crate) mod reader;
 pub(crate) mod vault;
