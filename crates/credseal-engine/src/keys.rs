@@ -3,10 +3,9 @@
 
 use serde::Serialize;
 
-use credseal_crypto::{Dek, Passphrase};
-use credseal_store::Batch;
+use credseal_crypto::Passphrase;
 
-use crate::components::gate::{Approved, StaffSession};
+use crate::components::gate::Approved;
 use crate::components::keyops::KeyOps;
 use crate::error::Result;
 use crate::platform::Platform;
@@ -46,6 +45,8 @@ impl Platform {
             appender: &self.appender,
             clock: self.clock.as_ref(),
             write_lock: &self.write_lock,
+            catalog: &self.catalog,
+            shred_lock: &self.shred_lock,
         }
     }
 
@@ -78,28 +79,6 @@ impl Platform {
         self.keyops().check_generation()
     }
 
-    /// Adds to `batch` the data-key counters moved by `delta` ((class, KEK version) → change).
-    pub(crate) fn put_dek_counts(
-        &self,
-        batch: &mut Batch,
-        delta: std::collections::BTreeMap<(String, u32), i64>,
-    ) -> Result<()> {
-        self.keyops().put_dek_counts(batch, delta)
-    }
-
-    /// Gives one subject's class `b` a fresh data key wrapped under the class's primary KEK,
-    /// and seals its records again under it (they open with `old`). Returns the primary
-    /// version. The old key is the caller's to drop.
-    pub(crate) fn reseal_class(
-        &self,
-        blind: &credseal_core::BlindId,
-        class: &str,
-        b: &mut crate::bundle::Bundle,
-        old: &Dek,
-    ) -> Result<u32> {
-        self.keyops().reseal_class(blind, class, b, old)
-    }
-
     /// Makes a new KEK version of `class` primary: new data keys are wrapped with it at
     /// once; data keys under older versions stay readable. Returns the new version.
     pub fn rotate_class(&self, session: &crate::StaffSession, class: &str, pass: &Passphrase) -> Result<u32> {
@@ -125,19 +104,6 @@ impl Platform {
         approved: &crate::components::gate::Approved,
     ) -> Result<()> {
         self.keyops().retire_version(session, class, version, pass, approved)
-    }
-
-    /// [`Platform::retire_version`] once approved (a shred's own retirements): `why` goes
-    /// in the receipt.
-    pub(crate) fn retire_inner(
-        &self,
-        session: &StaffSession,
-        class: &str,
-        version: u32,
-        pass: &Passphrase,
-        why: &str,
-    ) -> Result<()> {
-        self.keyops().retire_inner(session, class, version, pass, why)
     }
 
     /// Re-keys one subject's class (suspected exposure of its data key): a new data key

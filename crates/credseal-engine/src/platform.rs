@@ -331,9 +331,4 @@ impl Platform {
     pub fn sweep_replay(&self, now: u64) -> Result<u64> {
         self.gate.sweep_replay(now)
     }
-
-    /// The trusted authority key, parsed.
-    pub(crate) fn trusted_authority(&self) -> Result<credseal_auth::PublicKey> {
-        self.gate.trusted_authority(&self.keys())
-    }
 }
