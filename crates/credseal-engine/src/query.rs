@@ -95,7 +95,7 @@ impl Platform {
     ///
     /// ```compile_fail,E0451
     /// # fn f<'p>(p: &'p credseal_engine::Platform, g: credseal_auth::Grant, slot: ()) {
-    /// let forged = credseal_engine::Grant { inner: g, platform: p, keys: todo!(), marks: vec![], slot: todo!(), now: 0 };
+    /// let forged = credseal_engine::Grant { inner: g, platform: p, keys: panic!(), marks: vec![], slot: panic!(), now: 0 };
     /// # }
     /// ```
     ///

@@ -579,32 +579,12 @@ impl Incident<'_> {
         drop(file);
         set.extend(planted.iter().copied());
         self.store_canaries(&set)?;
-        let committed = self
-            .append_receipts(
-                vec![NewReceipt {
-                    actor: Actor::Officer { id: officer },
-                    action: Action::Admin,
-                    detail: "canary subjects planted".into(),
-                    subject: None,
-                    classes: BTreeSet::new(),
-                    purpose: String::new(),
-                    token_hash: Some(credseal_crypto::sha256(request.trim().as_bytes())),
-                    outcome: Outcome::Done,
-                    release_digest: None,
-                    disclose_after: None,
-                    flags: 0,
-                    fingerprints: None,
-                    marks: Vec::new(),
-                }],
-                now,
-            )?
-            .pop()
-            .ok_or_else(|| EngineError::Internal("the receipt log returned no receipt".into()))?;
+        let receipt = self.staff_receipt(Actor::Officer { id: officer }, "canary subjects planted", request, now)?;
         Ok(PlantReport {
             planted: count,
             records,
             total: set.len() as u64,
-            receipt: committed.index,
+            receipt,
             subjects,
         })
     }
@@ -629,11 +609,12 @@ impl Incident<'_> {
         Ok(())
     }
 
-    fn reviewer_receipt(&self, reviewer: String, detail: &str, request: &str, now: u64) -> Result<u64> {
+    /// The receipt of a signed staff request (`actor` acting on `request`); its log index.
+    fn staff_receipt(&self, actor: Actor, detail: &str, request: &str, now: u64) -> Result<u64> {
         Ok(self
             .append_receipts(
                 vec![NewReceipt {
-                    actor: Actor::Responder { id: reviewer },
+                    actor,
                     action: Action::Admin,
                     detail: detail.into(),
                     subject: None,
@@ -687,7 +668,7 @@ impl Incident<'_> {
                 },
             });
         })?;
-        self.reviewer_receipt(reviewer, "audit alerts", request, now)?;
+        self.staff_receipt(Actor::Responder { id: reviewer }, "audit alerts", request, now)?;
         Ok(out)
     }
 
@@ -745,7 +726,7 @@ impl Incident<'_> {
                 departments.push(r);
             }
         }
-        let receipt = self.reviewer_receipt(reviewer, "audit report", request, now)?;
+        let receipt = self.staff_receipt(Actor::Responder { id: reviewer }, "audit report", request, now)?;
         Ok(AuditReport {
             from: from.to_string(),
             to: to.to_string(),
