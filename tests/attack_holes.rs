@@ -247,7 +247,10 @@ impl Fx {
             &out,
         ]);
         let s = stdout(&o);
-        let n = s.split("of disclosure ").nth(1).and_then(|r| r.split_whitespace().next());
+        let n = s
+            .split("of disclosure ")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next());
         n.and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{s}"))
     }
 
@@ -269,7 +272,14 @@ impl Fx {
         ]);
         let bundle = self.fresh("bundle");
         ok(&[
-            "receipts", "export", "--data", &self.data, "--request", &req, "--out", &bundle,
+            "receipts",
+            "export",
+            "--data",
+            &self.data,
+            "--request",
+            &req,
+            "--out",
+            &bundle,
         ]);
         let state = self.fresh("state");
         let v = json(&ok(&[
@@ -316,7 +326,16 @@ fn canary_flag_not_in_department_receipt() {
     let officer = fx.staff("officer", "off-1");
     let ids = fx.path("canary-ids");
     ok(&[
-        "canary", "plant", "--data", &fx.data, "--key", &officer, "--count", "1", "--ids-out", &ids,
+        "canary",
+        "plant",
+        "--data",
+        &fx.data,
+        "--key",
+        &officer,
+        "--count",
+        "1",
+        "--ids-out",
+        &ids,
     ]);
     let canary = std::fs::read_to_string(&ids).unwrap().trim().to_string();
     // A real subject, then the canary: both granted.
@@ -433,10 +452,7 @@ fn trace_receipted_in_subject_chain() {
     assert_eq!(t["actor"], "responder resp-1", "{t}");
     assert!(t["sealed_until"].is_null(), "{t}");
     assert_eq!(t["classes"], serde_json::json!(["identity"]), "{t}");
-    assert!(
-        t["detail"].as_str().unwrap().contains("matched 1 disclosure"),
-        "{t}"
-    );
+    assert!(t["detail"].as_str().unwrap().contains("matched 1 disclosure"), "{t}");
     // In the same commit as the trace's own receipt, right after it.
     assert_eq!(t["index"].as_u64(), Some(trace_receipt + 1), "{t}");
     // The receipt names no value.
@@ -455,9 +471,7 @@ fn shredded_value_not_traceable() {
     let fx = Fx::new();
     fx.granted("bank-a", JUDGED, "identity,judgments", "loan-approval");
     fx.granted("bank-a", JUDGED_OTHER, "identity,judgments", "loan-approval");
-    let leak = format!(
-        "subject,judgments.case_number\n{JUDGED},{JUDGED_CASE}\n{JUDGED_OTHER},{JUDGED_OTHER_CASE}\n"
-    );
+    let leak = format!("subject,judgments.case_number\n{JUDGED},{JUDGED_CASE}\n{JUDGED_OTHER},{JUDGED_OTHER_CASE}\n");
     let r = fx.trace(&leak);
     assert_eq!(r["matched_items"], 2, "before the shred both trace: {r}");
     // Two officers approve the authority's credit-repair order for the subject's judgment.

@@ -510,4 +510,83 @@ mod tests {
             "{e}"
         );
     }
+
+    fn judgment(case: &str, court: &str) -> RecordBody {
+        let mut fields = BTreeMap::new();
+        fields.insert("case_number".to_string(), credseal_core::FieldValue::Text(case.into()));
+        fields.insert("court".to_string(), credseal_core::FieldValue::Text(court.into()));
+        RecordBody {
+            record_id: format!("JD-{case}"),
+            source: "court".into(),
+            effective: credseal_core::Date::new(2026, 1, 1).unwrap(),
+            supersedes: None,
+            fields,
+        }
+    }
+
+    /// A shred destroys the fingerprints of the shredded record's values, except those a
+    /// surviving record of the same subject and class still holds; the subject's sets lose
+    /// exactly those, keep their MAC valid, and a set edited on disk stops the shred.
+    #[test]
+    fn shred_removes_only_the_fingerprints_no_surviving_record_holds() {
+        let p = platform();
+        let ks = p.keys();
+        let blind = p.blind(&SubjectId::parse("11010519491231002X").unwrap());
+        let other = p.blind(&SubjectId::parse("110108198305300564").unwrap());
+        let gone = judgment("A-1", "Chaoyang court");
+        let kept = judgment("B-2", "Chaoyang court");
+        let dead = shredded_fingerprints(
+            &p.catalog,
+            &ks,
+            &blind,
+            "judgments",
+            std::slice::from_ref(&gone),
+            &[kept],
+        );
+        let fp = |b: &BlindId, field: &str, v: &str| {
+            let c = credseal_core::canonical(&FieldType::Text, v).unwrap();
+            p.incident().fingerprint(b, "judgments", field, &c)
+        };
+        let case_a = fp(&blind, "case_number", "A-1");
+        let court = fp(&blind, "court", "Chaoyang court");
+        assert_eq!(
+            dead,
+            HashSet::from([case_a]),
+            "the court is still held by the kept record"
+        );
+        // Disclosure 0 of the subject released both values; disclosure 1 of another subject
+        // holds the same court (another BlindId, another fingerprint) and is not in the chain.
+        let other_court = fp(&other, "court", "Chaoyang court");
+        put_set(&p, 0, &[case_a, court]);
+        put_set(&p, 1, &[other_court]);
+        let mut b = Batch::new();
+        let chain = [&[SUBJ_CHAIN][..], blind.as_bytes(), &1u64.to_be_bytes()].concat();
+        b.put(Tree::SubjectReceipts, chain, 0u64.to_be_bytes().to_vec());
+        p.store.apply(b).unwrap();
+        let mut batch = Batch::new();
+        assert_eq!(
+            scrub_fingerprints(&*p.store, &ks, &blind, &dead, &mut batch).unwrap(),
+            1
+        );
+        p.store.apply(batch).unwrap();
+        let v = p.store.get(Tree::Fingerprints, &set_key(0)).unwrap().unwrap();
+        assert_eq!(p.incident().open_set(&set_key(0), &v).unwrap(), (0, &[court][..]));
+        let v = p.store.get(Tree::Fingerprints, &set_key(1)).unwrap().unwrap();
+        assert_eq!(p.incident().open_set(&set_key(1), &v).unwrap(), (1, &[other_court][..]));
+        // Nothing left to remove: nothing written.
+        let mut batch = Batch::new();
+        assert_eq!(
+            scrub_fingerprints(&*p.store, &ks, &blind, &dead, &mut batch).unwrap(),
+            0
+        );
+        assert!(batch.is_empty());
+        // A set edited on disk is never rewritten with a valid MAC: the shred stops.
+        let mut v = p.store.get(Tree::Fingerprints, &set_key(0)).unwrap().unwrap();
+        v[4] ^= 1;
+        let mut b = Batch::new();
+        b.put(Tree::Fingerprints, set_key(0), v);
+        p.store.apply(b).unwrap();
+        let e = scrub_fingerprints(&*p.store, &ks, &blind, &HashSet::from([court]), &mut Batch::new()).unwrap_err();
+        assert!(e.to_string().contains("fails authentication"), "{e}");
+    }
 }
