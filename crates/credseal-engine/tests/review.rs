@@ -1,5 +1,5 @@
 //! Canary subjects and the access review through the library: canaries planted by an
-//! officer, a query touching one flagged in its receipt, alerted at once and listed by
+//! officer, a query touching one alerted at once (its receipt unmarked) and listed by
 //! `canary_alerts`; `audit_report` flagging a department at ten times its baseline, a
 //! denial spike and bulk querying, and leaving steady departments alone.
 
@@ -156,7 +156,8 @@ fn real_subject() -> String {
         .to_string()
 }
 
-/// Done-when: a query touching a canary is flagged in its receipt and in `audit alerts`.
+/// Done-when: a query touching a canary is flagged in `audit alerts` and alerted at once; its
+/// receipt, which the department receives, carries no canary flag.
 #[test]
 fn query_touching_a_canary_is_flagged_alerted_and_listed() {
     let w = world(0);
