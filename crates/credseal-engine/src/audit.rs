@@ -142,8 +142,9 @@ pub(crate) fn report_params(department: Option<&str>, from: Date, to: Date) -> S
 
 /// The access review through the incident component (the facade's delegations).
 impl Platform {
-    /// Every query receipt flagged as touching a canary subject. `request`: a responder's
-    /// staff request for `audit-alerts` over the empty input. Leaves a receipt.
+    /// Every query receipt whose subject is a canary (receipts carry no canary flag: the
+    /// subject is tested against the canary set). `request`: a responder's staff request for
+    /// `audit-alerts` over the empty input. Leaves a receipt.
     pub fn canary_alerts(&self, request: &str, now: u64) -> Result<Vec<CanaryAlert>> {
         self.incident().canary_alerts(request, now)
     }

@@ -1,7 +1,11 @@
 //! Canary subjects (docs/design.md §9): synthetic subjects a security officer plants among the real
 //! ones. They have valid ids (correct check digits) and plausible records, ingested like any
 //! other; only the keystore can tell them apart. Any query that touches one — granted or
-//! denied — is flagged in its receipt ([`FLAG_CANARY`]) and raises a [`CanaryAlert`] at once.
+//! denied — raises a [`CanaryAlert`] at once, and `audit alerts` lists it later: the review
+//! reads the query receipts and tests their subject against the canary set. The receipt
+//! itself carries no mark: the department receives it inside its answer (and the subject in
+//! its bundle), so its `flags` stay 0 and nothing it holds tells a canary from a real
+//! subject. [`FLAG_CANARY`] is kept only to read receipts written before; it is never set.
 //!
 //! Where the marking lives: one `Meta` entry holding the set of canary BlindIds encrypted
 //! with AES-256-GCM under `HMAC-SHA-256(trace key, "credseal:v1:canary-key")`, its AAD
@@ -207,7 +211,7 @@ impl Platform {
         self.incident().is_canary(blind)
     }
 
-    /// Sets where alerts go (default: nowhere; the receipt flag and `audit alerts` remain).
+    /// Sets where alerts go (default: nowhere; `audit alerts` still lists every canary query).
     pub fn set_alert_sink(&self, sink: AlertSink) {
         self.incident().set_alert_sink(sink)
     }

@@ -25,15 +25,18 @@
 //! exactly for the granted disclosures of the signed log, so a set edited, deleted, moved to
 //! another index or added is found.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
-use credseal_core::{BlindId, Record};
+use credseal_core::{BlindId, Catalog, FieldValue, Record, RecordBody, canonical_value};
 use credseal_log::{Action, Actor, Outcome, ReceiptBody};
+use credseal_store::{Batch, Store, Tree};
 use serde::Serialize;
 
 use credseal_crypto::Keystore;
 
+use crate::components::appender::SUBJ_CHAIN;
 use crate::components::incident::Incident;
+use crate::components::vault::{FP_SET, fingerprint_set_mac, put_fingerprint_set};
 use crate::error::{EngineError, Result};
 use crate::leak::{ExportMark, LeakIssue};
 use crate::platform::Platform;
@@ -42,7 +45,7 @@ use crate::platform::Platform;
 pub(crate) const FINGERPRINT_LABEL: &[u8] = b"credseal:v1:fingerprint";
 // The fingerprint sets' storage format and MAC live with the trace key, in the vault.
 #[cfg(test)]
-use crate::components::vault::{FP_SET, FP_SET_LABEL};
+use crate::components::vault::FP_SET_LABEL;
 /// Most disclosures listed in a trace report (the rest are counted).
 pub const MAX_LISTED: usize = 200;
 
@@ -206,6 +209,142 @@ pub(crate) fn fingerprint_with(
     )
 }
 
+/// The fingerprints of every field value of `records` (of subject `blind`), in record order,
+/// repeats kept: the vault's `put_fingerprint_set` sorts them and drops repeats when it
+/// stores a set. Fields the catalogue does not define, or values with no canonical form, have
+/// none.
+pub(crate) fn record_fingerprints(
+    catalog: &Catalog,
+    ks: &Keystore,
+    blind: &BlindId,
+    records: &[Record],
+) -> Vec<[u8; 32]> {
+    // One expansion of the trace key for all of them.
+    let mac = ks.trace_key.expand();
+    let mut out = Vec::new();
+    for r in records {
+        push_fingerprints(catalog, &mac, blind, &r.class, &r.fields, &mut out);
+    }
+    out
+}
+
+/// Appends to `out` the fingerprints of the `fields` of one record of `class`.
+fn push_fingerprints(
+    catalog: &Catalog,
+    mac: &credseal_crypto::TraceMac,
+    blind: &BlindId,
+    class: &str,
+    fields: &BTreeMap<String, FieldValue>,
+    out: &mut Vec<[u8; 32]>,
+) {
+    let Some(def) = catalog.class(class) else {
+        return;
+    };
+    for (name, value) in fields {
+        let Some(f) = def.field(name) else { continue };
+        if let Some(c) = canonical_value(&f.ty, value) {
+            let c = zeroize::Zeroizing::new(c);
+            out.push(fingerprint_with(mac, blind, class, name, &c));
+        }
+    }
+}
+
+/// Reads one stored fingerprint set: its key, its length against its count, its MAC (with
+/// `ks`'s trace key), and its order. Returns the disclosure (log index) and its fingerprints.
+pub(crate) fn open_set_with<'a>(
+    ks: &Keystore,
+    k: &[u8],
+    v: &'a [u8],
+) -> std::result::Result<(u64, &'a [[u8; 32]]), SetProblem> {
+    let index = match k.split_first() {
+        Some((&FP_SET, i)) => u64::from_be_bytes(i.try_into().map_err(|_| SetProblem::Key)?),
+        _ => return Err(SetProblem::Key),
+    };
+    let (count, rest) = v.split_first_chunk::<4>().ok_or(SetProblem::Length(index))?;
+    let (body, mac) = rest.split_last_chunk::<32>().ok_or(SetProblem::Length(index))?;
+    let (fps, partial) = body.as_chunks::<32>();
+    if !partial.is_empty() || fps.len() as u64 != u64::from(u32::from_be_bytes(*count)) {
+        return Err(SetProblem::Length(index));
+    }
+    let want = fingerprint_set_mac(ks, index, fps);
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(&mac[..], &want[..])) {
+        return Err(SetProblem::Mac(index));
+    }
+    if fps.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(SetProblem::Order(index));
+    }
+    Ok((index, fps))
+}
+
+/// What a shred destroys of the fingerprints (docs/design.md §9): the fingerprints of the
+/// `shredded` records' values (records of `class` of subject `blind`) that no `kept` record
+/// of the same subject and class still holds. (A fingerprint names subject, class, field and
+/// value, not the record: a value a surviving record still carries stays traceable, since
+/// the platform still holds it and disclosed it.)
+pub(crate) fn shredded_fingerprints(
+    catalog: &Catalog,
+    ks: &Keystore,
+    blind: &BlindId,
+    class: &str,
+    shredded: &[RecordBody],
+    kept: &[RecordBody],
+) -> HashSet<[u8; 32]> {
+    let mac = ks.trace_key.expand();
+    let mut out = Vec::new();
+    for r in shredded {
+        push_fingerprints(catalog, &mac, blind, class, &r.fields, &mut out);
+    }
+    let mut dead: HashSet<[u8; 32]> = out.drain(..).collect();
+    if !dead.is_empty() {
+        for r in kept {
+            push_fingerprints(catalog, &mac, blind, class, &r.fields, &mut out);
+        }
+        for fp in &out {
+            dead.remove(fp);
+        }
+    }
+    dead
+}
+
+/// Removes the fingerprints `dead` from the stored sets of `blind`'s disclosures (found
+/// through the subject's chain of receipts), writing each changed set again — re-sorted
+/// and re-MACed — into `batch`, to be committed atomically with the shred that destroys the
+/// values. A set that does not authenticate stops the shred (it is never laundered into a
+/// valid one). Returns the number of fingerprints removed.
+pub(crate) fn scrub_fingerprints(
+    store: &dyn Store,
+    ks: &Keystore,
+    blind: &BlindId,
+    dead: &HashSet<[u8; 32]>,
+    batch: &mut Batch,
+) -> Result<u64> {
+    if dead.is_empty() {
+        return Ok(0);
+    }
+    let mut prefix = vec![SUBJ_CHAIN];
+    prefix.extend_from_slice(blind.as_bytes());
+    let mut removed = 0u64;
+    for kv in store.scan_prefix(Tree::SubjectReceipts, &prefix) {
+        let (_, idx) = kv?;
+        let idx: [u8; 8] = idx.as_slice().try_into().map_err(|_| EngineError::Corrupt {
+            what: "subject receipt index".into(),
+            detail: "not 8 bytes".into(),
+        })?;
+        let key = [&[FP_SET][..], &idx[..]].concat();
+        // Receipts that released nothing have no set.
+        let Some(v) = store.get(Tree::Fingerprints, &key)? else {
+            continue;
+        };
+        let (index, fps) = open_set_with(ks, &key, &v).map_err(SetProblem::into_error)?;
+        let kept: Vec<[u8; 32]> = fps.iter().filter(|fp| !dead.contains(*fp)).copied().collect();
+        if kept.len() < fps.len() {
+            removed += (fps.len() - kept.len()) as u64;
+            put_fingerprint_set(ks, batch, index, &kept);
+        }
+    }
+    Ok(removed)
+}
+
 /// Leak tracing through the incident component (the facade's delegations).
 impl Platform {
     /// The incident component over this platform's parts: a view of references, made per
@@ -238,7 +377,8 @@ impl Platform {
 
     /// Traces leaked material (JSON Lines, CSV or an export) back to the disclosures that
     /// released it. `request` is the responder's signed staff request for action `trace`
-    /// over exactly `leak` (its SHA-256). Appends a receipt (actor: the responder).
+    /// over exactly `leak` (its SHA-256). Appends a receipt (actor: the responder), and one
+    /// in the chain of each subject whose disclosures it matched, in the same group commit.
     pub fn trace(&self, request: &str, leak: &[u8], now: u64) -> Result<TraceReport> {
         self.incident().trace(request, leak, now)
     }
@@ -369,5 +509,84 @@ mod tests {
                 .contains("a set names receipt 1000, which the log does not hold"),
             "{e}"
         );
+    }
+
+    fn judgment(case: &str, court: &str) -> RecordBody {
+        let mut fields = BTreeMap::new();
+        fields.insert("case_number".to_string(), credseal_core::FieldValue::Text(case.into()));
+        fields.insert("court".to_string(), credseal_core::FieldValue::Text(court.into()));
+        RecordBody {
+            record_id: format!("JD-{case}"),
+            source: "court".into(),
+            effective: credseal_core::Date::new(2026, 1, 1).unwrap(),
+            supersedes: None,
+            fields,
+        }
+    }
+
+    /// A shred destroys the fingerprints of the shredded record's values, except those a
+    /// surviving record of the same subject and class still holds; the subject's sets lose
+    /// exactly those, keep their MAC valid, and a set edited on disk stops the shred.
+    #[test]
+    fn shred_removes_only_the_fingerprints_no_surviving_record_holds() {
+        let p = platform();
+        let ks = p.keys();
+        let blind = p.blind(&SubjectId::parse("11010519491231002X").unwrap());
+        let other = p.blind(&SubjectId::parse("110108198305300564").unwrap());
+        let gone = judgment("A-1", "Chaoyang court");
+        let kept = judgment("B-2", "Chaoyang court");
+        let dead = shredded_fingerprints(
+            &p.catalog,
+            &ks,
+            &blind,
+            "judgments",
+            std::slice::from_ref(&gone),
+            &[kept],
+        );
+        let fp = |b: &BlindId, field: &str, v: &str| {
+            let c = credseal_core::canonical(&FieldType::Text, v).unwrap();
+            p.incident().fingerprint(b, "judgments", field, &c)
+        };
+        let case_a = fp(&blind, "case_number", "A-1");
+        let court = fp(&blind, "court", "Chaoyang court");
+        assert_eq!(
+            dead,
+            HashSet::from([case_a]),
+            "the court is still held by the kept record"
+        );
+        // Disclosure 0 of the subject released both values; disclosure 1 of another subject
+        // holds the same court (another BlindId, another fingerprint) and is not in the chain.
+        let other_court = fp(&other, "court", "Chaoyang court");
+        put_set(&p, 0, &[case_a, court]);
+        put_set(&p, 1, &[other_court]);
+        let mut b = Batch::new();
+        let chain = [&[SUBJ_CHAIN][..], blind.as_bytes(), &1u64.to_be_bytes()].concat();
+        b.put(Tree::SubjectReceipts, chain, 0u64.to_be_bytes().to_vec());
+        p.store.apply(b).unwrap();
+        let mut batch = Batch::new();
+        assert_eq!(
+            scrub_fingerprints(&*p.store, &ks, &blind, &dead, &mut batch).unwrap(),
+            1
+        );
+        p.store.apply(batch).unwrap();
+        let v = p.store.get(Tree::Fingerprints, &set_key(0)).unwrap().unwrap();
+        assert_eq!(p.incident().open_set(&set_key(0), &v).unwrap(), (0, &[court][..]));
+        let v = p.store.get(Tree::Fingerprints, &set_key(1)).unwrap().unwrap();
+        assert_eq!(p.incident().open_set(&set_key(1), &v).unwrap(), (1, &[other_court][..]));
+        // Nothing left to remove: nothing written.
+        let mut batch = Batch::new();
+        assert_eq!(
+            scrub_fingerprints(&*p.store, &ks, &blind, &dead, &mut batch).unwrap(),
+            0
+        );
+        assert!(batch.is_empty());
+        // A set edited on disk is never rewritten with a valid MAC: the shred stops.
+        let mut v = p.store.get(Tree::Fingerprints, &set_key(0)).unwrap().unwrap();
+        v[4] ^= 1;
+        let mut b = Batch::new();
+        b.put(Tree::Fingerprints, set_key(0), v);
+        p.store.apply(b).unwrap();
+        let e = scrub_fingerprints(&*p.store, &ks, &blind, &HashSet::from([court]), &mut Batch::new()).unwrap_err();
+        assert!(e.to_string().contains("fails authentication"), "{e}");
     }
 }

@@ -152,7 +152,9 @@ pub struct ReceiptBody {
     pub flags: u32,
 }
 
-/// [`ReceiptBody::flags`] bit: the query touched a canary subject.
+/// [`ReceiptBody::flags`] bit: the query touched a canary subject. Only receipts written by
+/// earlier versions carry it: the platform no longer sets it (the department receives the
+/// receipt, so the flag would tell it which subjects are canaries), and `flags` is 0.
 pub const FLAG_CANARY: u32 = 1;
 
 /// 16 fresh random bytes for [`ReceiptBody::salt`].

@@ -58,7 +58,7 @@ pub struct NewReceipt {
     /// Writes that must be durable with the receipt: the replay entries the query consumed,
     /// which `insert_new` wrote already (committed with [`Batch::put_again`]).
     pub marks: Vec<(Tree, Vec<u8>, Vec<u8>)>,
-    /// Receipt flags ([`credseal_log::FLAG_CANARY`]).
+    /// Receipt flags: 0 ([`credseal_log::FLAG_CANARY`] is no longer set; see `crate::canary`).
     pub flags: u32,
     /// For a disclosure: the fingerprints of every released field (docs/design.md §9), written to
     /// the `Fingerprints` tree in the same atomic batch as the receipt, against its index.

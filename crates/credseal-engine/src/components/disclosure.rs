@@ -248,9 +248,13 @@ impl<'a> Disclosure<'a> {
                 code: d.code().to_string(),
             },
             release_digest: None,
-            disclose_after: self.disclose_after(&t.purpose, now),
+            // A denial is never sealed: a purpose's delay covers a grant under that purpose,
+            // not a probe that merely names it.
+            disclose_after: None,
             marks,
-            flags: if canary { crate::FLAG_CANARY } else { 0 },
+            // The canary mark stays with the platform (the alert below, `audit alerts`):
+            // the department's receipt carries no flag.
+            flags: 0,
             fingerprints: None,
         };
         let committed = self
@@ -275,7 +279,8 @@ impl<'a> Disclosure<'a> {
         }
     }
 
-    /// When a receipt for `purpose` may be shown to the subject (delayed disclosure).
+    /// When the receipt of a grant under `purpose` may be shown to the subject (delayed
+    /// disclosure). Only a granted query asks: a denial is never sealed.
     fn disclose_after(&self, purpose: &str, now: u64) -> Option<u64> {
         let days = self
             .catalog
@@ -367,7 +372,8 @@ impl<'a> Disclosure<'a> {
                 self.disclose_after(grant.purpose(), now)
             },
             marks,
-            flags: if canary { crate::FLAG_CANARY } else { 0 },
+            // Never the canary flag: the department receives this receipt (see `deny`).
+            flags: 0,
             fingerprints: Some(fingerprints),
         };
         let recipient = SealingPublicKey::from_bytes(grant.sealing_key())

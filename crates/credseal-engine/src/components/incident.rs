@@ -14,7 +14,7 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use credseal_core::{BlindId, Catalog, Date, Record, SubjectId, canonical_value};
+use credseal_core::{BlindId, Catalog, Date, Record, SubjectId};
 use credseal_crypto::Keystore;
 use credseal_crypto::aead::{NONCE_LEN, open_in_place, seal_in_place};
 use credseal_log::{Action, Actor, FLAG_CANARY, Outcome, ReceiptBody};
@@ -35,7 +35,8 @@ use crate::leak::{ExportMark, parse_leak};
 use crate::log::{Committed, NewReceipt};
 use crate::logtree::be;
 use crate::trace::{
-    MAX_LISTED, MarkReport, SetProblem, TraceReport, TracedDepartment, fingerprint_with, is_disclosure, traced,
+    MAX_LISTED, MarkReport, SetProblem, TraceReport, TracedDepartment, fingerprint_with, is_disclosure, open_set_with,
+    record_fingerprints, traced,
 };
 
 /// The decrypted canary set, cached by the digest of its stored bytes, and where alerts go.
@@ -49,6 +50,17 @@ impl std::fmt::Debug for Canaries {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Canaries")
     }
+}
+
+/// What a trace matched of one subject's data: the content of that subject's receipt.
+#[derive(Default)]
+struct SubjectTrace {
+    /// Leak items about the subject that some disclosure released.
+    items: u64,
+    /// The classes of the matched fields.
+    classes: BTreeSet<String>,
+    /// The disclosures (log indexes) that released them.
+    disclosures: BTreeSet<u64>,
 }
 
 /// Leak tracing, canaries and the access review over borrowed parts (see the module doc).
@@ -119,45 +131,13 @@ impl Incident<'_> {
     /// The fingerprints of every field value of `records`, in record order, repeats kept:
     /// The vault's `put_fingerprint_set` sorts them and drops repeats when it stores the set.
     pub(crate) fn fingerprints_of(&self, ks: &Keystore, blind: &BlindId, records: &[Record]) -> Vec<[u8; 32]> {
-        // One expansion of the trace key for all of them.
-        let mac = ks.trace_key.expand();
-        let mut out = Vec::new();
-        for r in records {
-            let Some(class) = self.catalog.class(&r.class) else {
-                continue;
-            };
-            for (name, value) in &r.fields {
-                let Some(def) = class.field(name) else { continue };
-                if let Some(c) = canonical_value(&def.ty, value) {
-                    let c = zeroize::Zeroizing::new(c);
-                    out.push(fingerprint_with(&mac, blind, &r.class, name, &c));
-                }
-            }
-        }
-        out
+        record_fingerprints(self.catalog, ks, blind, records)
     }
 
     /// Reads one stored set: its key, its length against its count, its MAC, and its order.
     /// Returns the disclosure (log index) and its fingerprints.
     pub(crate) fn open_set<'a>(&self, k: &[u8], v: &'a [u8]) -> std::result::Result<(u64, &'a [[u8; 32]]), SetProblem> {
-        let index = match k.split_first() {
-            Some((&FP_SET, i)) => u64::from_be_bytes(i.try_into().map_err(|_| SetProblem::Key)?),
-            _ => return Err(SetProblem::Key),
-        };
-        let (count, rest) = v.split_first_chunk::<4>().ok_or(SetProblem::Length(index))?;
-        let (body, mac) = rest.split_last_chunk::<32>().ok_or(SetProblem::Length(index))?;
-        let (fps, partial) = body.as_chunks::<32>();
-        if !partial.is_empty() || fps.len() as u64 != u64::from(u32::from_be_bytes(*count)) {
-            return Err(SetProblem::Length(index));
-        }
-        let want = crate::components::vault::fingerprint_set_mac(&self.keys(), index, fps);
-        if !bool::from(subtle::ConstantTimeEq::ct_eq(&mac[..], &want[..])) {
-            return Err(SetProblem::Mac(index));
-        }
-        if fps.windows(2).any(|w| w[0] >= w[1]) {
-            return Err(SetProblem::Order(index));
-        }
-        Ok((index, fps))
+        open_set_with(&self.keys(), k, v)
     }
 
     /// For each item (its candidate fingerprints, in order), the disclosures that released
@@ -280,7 +260,8 @@ impl Incident<'_> {
 
     /// Traces leaked material (JSON Lines, CSV or an export) back to the disclosures that
     /// released it. `request` is the responder's signed staff request for action `trace`
-    /// over exactly `leak` (its SHA-256). Appends a receipt (actor: the responder).
+    /// over exactly `leak` (its SHA-256). Appends a receipt (actor: the responder), and one
+    /// in the chain of each subject whose disclosures it matched, in the same group commit.
     pub(crate) fn trace(&self, request: &str, leak: &[u8], now: u64) -> Result<TraceReport> {
         let digest = credseal_crypto::sha256(leak);
         let responder = self.verify_staff_request(request, StaffRole::Responder, "trace", &digest, now)?;
@@ -315,6 +296,9 @@ impl Incident<'_> {
         let mut per_disclosure: HashMap<u64, (u64, BTreeMap<String, u64>)> = HashMap::new();
         let mut matched = 0u64;
         let mut subjects: HashMap<BlindId, bool> = HashMap::new();
+        // Per subject with a matched item: its items matched, the classes and the
+        // disclosures that matched them (for its receipt).
+        let mut per_subject: BTreeMap<BlindId, SubjectTrace> = BTreeMap::new();
         // Items explained per department: (department → set of item numbers).
         let mut matched_by: Vec<Vec<u64>> = Vec::with_capacity(items.len());
         for ((_, (blind, names)), hits) in items.iter().zip(&explained) {
@@ -327,6 +311,16 @@ impl Incident<'_> {
             let any = !hits.is_empty();
             matched += u64::from(any);
             *subjects.entry(*blind).or_default() |= any;
+            if any {
+                let s = per_subject.entry(*blind).or_default();
+                s.items += 1;
+                for &(index, pos) in hits {
+                    s.disclosures.insert(index);
+                    if let Some((class, _)) = names[pos].split_once('.') {
+                        s.classes.insert(class.to_string());
+                    }
+                }
+            }
             matched_by.push(hits.iter().map(|&(index, _)| index).collect());
         }
         // Departments: an item counts once per department however many of its disclosures hold it.
@@ -374,7 +368,7 @@ impl Incident<'_> {
         disclosures.truncate(MAX_LISTED);
         let export_mark = parsed.mark.clone().map(|m| self.mark_report(m));
         let receipt = NewReceipt {
-            actor: Actor::Responder { id: responder },
+            actor: Actor::Responder { id: responder.clone() },
             action: Action::Trace,
             detail: format!(
                 "trace: {} items, {} matched, {} disclosures",
@@ -393,9 +387,36 @@ impl Incident<'_> {
             fingerprints: None,
             marks: Vec::new(),
         };
+        // The trace's own receipt, then one in the chain of each subject whose disclosures
+        // it matched, so the subject sees its data was traced: one group commit.
+        let token_hash = receipt.token_hash;
+        let mut receipts = Vec::with_capacity(1 + per_subject.len());
+        receipts.push(receipt);
+        for (blind, s) in per_subject {
+            receipts.push(NewReceipt {
+                actor: Actor::Responder { id: responder.clone() },
+                action: Action::Trace,
+                detail: format!(
+                    "leak trace: {} item(s) about this subject matched {} disclosure(s)",
+                    s.items,
+                    s.disclosures.len()
+                ),
+                subject: Some(blind),
+                classes: s.classes,
+                purpose: String::new(),
+                token_hash,
+                outcome: Outcome::Done,
+                release_digest: None,
+                disclose_after: None,
+                flags: 0,
+                fingerprints: None,
+                marks: Vec::new(),
+            });
+        }
         let committed = self
-            .append_receipts(vec![receipt], now)?
-            .pop()
+            .append_receipts(receipts, now)?
+            .into_iter()
+            .next()
             .ok_or_else(|| EngineError::Internal("the receipt log returned no receipt".into()))?;
         Ok(TraceReport {
             format: parsed.format.to_string(),
@@ -508,7 +529,7 @@ impl Incident<'_> {
         Ok(())
     }
 
-    /// Sets where alerts go (default: nowhere; the receipt flag and `audit alerts` remain).
+    /// Sets where alerts go (default: nowhere; `audit alerts` still lists every canary query).
     pub(crate) fn set_alert_sink(&self, sink: AlertSink) {
         if let Ok(mut s) = self.canaries.sink.lock() {
             *s = Some(sink);
@@ -635,7 +656,7 @@ impl Incident<'_> {
             .index)
     }
 
-    /// Every query receipt flagged as touching a canary subject. `request`: a responder's
+    /// Every query receipt that touched a canary subject (see [`touched_canary`]). `request`: a responder's
     /// staff request for `audit-alerts` over the empty input. Leaves a receipt.
     pub(crate) fn canary_alerts(&self, request: &str, now: u64) -> Result<Vec<CanaryAlert>> {
         let reviewer = self.verify_staff_request(
@@ -645,9 +666,10 @@ impl Incident<'_> {
             &credseal_crypto::sha256(b""),
             now,
         )?;
+        let canaries = self.canaries()?;
         let mut out = Vec::new();
         self.each_receipt(|b| {
-            if b.flags & FLAG_CANARY == 0 {
+            if !touched_canary(&b, &canaries) {
                 return;
             }
             let (department, credential_serial) = match b.actor {
@@ -695,8 +717,10 @@ impl Incident<'_> {
             return Err(EngineError::invalid("review period", "its end is before its start"));
         }
         let (d0, d1) = (from.days_since_epoch(), to.days_since_epoch());
+        let canaries = self.canaries()?;
         let mut by_dept: BTreeMap<String, Vec<Q>> = BTreeMap::new();
         self.each_receipt(|b| {
+            let canary = touched_canary(&b, &canaries);
             if b.action != Action::Query {
                 return;
             }
@@ -713,7 +737,7 @@ impl Incident<'_> {
                 },
                 purpose: b.purpose,
                 classes: b.classes,
-                canary: b.flags & FLAG_CANARY != 0,
+                canary,
             });
         })?;
         if let Some(d) = department {
@@ -734,4 +758,14 @@ impl Incident<'_> {
             receipt,
         })
     }
+}
+
+/// Whether the query receipt `b` touched a canary subject: its subject is in the canary set
+/// `canaries`, or (a receipt written before the flag was kept out of receipts) it carries
+/// [`FLAG_CANARY`]. Receipts no longer carry the flag — the department receives its receipt,
+/// and the flag would tell it which subjects are canaries — so whether a query touched a
+/// canary is decided here, from the canary set only the keystore opens.
+fn touched_canary(b: &ReceiptBody, canaries: &HashSet<BlindId>) -> bool {
+    matches!(b.action, Action::Query | Action::SelfQuery)
+        && (b.flags & FLAG_CANARY != 0 || b.subject.as_ref().is_some_and(|s| canaries.contains(s)))
 }

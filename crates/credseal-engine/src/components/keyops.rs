@@ -876,6 +876,22 @@ impl KeyOps<'_> {
         let before = b.entries.len();
         let mut batch = Batch::new();
         let now = self.now()?;
+        // The fingerprints of the shredded values go in the same atomic write (see
+        // `crate::trace::shredded_fingerprints`): afterwards a trace cannot test them.
+        let ks = self.keys();
+        let (mut shredded, mut kept) = (Vec::new(), Vec::new());
+        for e in &b.entries {
+            let (_, r) = self.vault.open_body(&ks, &old, blind, class, e)?;
+            if places.contains(&(e.rkey, e.version)) {
+                shredded.push(r);
+            } else {
+                kept.push(r);
+            }
+        }
+        let dead = crate::trace::shredded_fingerprints(self.catalog, &ks, blind, class, &shredded, &kept);
+        drop((shredded, kept));
+        crate::trace::scrub_fingerprints(self.store, &ks, blind, &dead, &mut batch)?;
+        drop(ks);
         let mut gone = BTreeSet::new();
         b.entries.retain(|e| {
             let hit = places.contains(&(e.rkey, e.version));
