@@ -101,7 +101,8 @@ pub use map::{
     map_leaf_hash, map_node_hash, map_prove, map_root, map_update,
 };
 pub use receipt::{
-    Action, Actor, Chain, FLAG_CANARY, MAX_RECEIPT_LEN, Outcome, RECEIPT_LABEL, RECEIPT_VERSION, ReceiptBody,
-    SIGNATURE_LEN, SignedReceipt, UnverifiedReceipt, random_salt, receipt_signed_bytes,
+    Action, Actor, Chain, FLAG_CANARY, MAX_DISCLOSE_DELAY_SECS, MAX_RECEIPT_LEN, Outcome, RECEIPT_CONTENT_LABEL,
+    RECEIPT_LABEL, RECEIPT_VERSION, ReceiptBody, ReceiptHeader, SIGNATURE_LEN, SignedReceipt, UnverifiedReceipt,
+    content_hash, random_salt, receipt_signed_bytes,
 };
 pub use state::{MAX_STATE_LEN, STATE_CHECKSUM_LABEL, STATE_TEXT_LABEL, STATE_VERSION, SavedState};
