@@ -72,6 +72,7 @@
 
 #![deny(missing_docs)]
 
+mod answer;
 mod bundle;
 mod checkpoint;
 mod codec;
@@ -83,6 +84,9 @@ mod receipt;
 mod state;
 mod text;
 
+pub use answer::{
+    ANSWER_DIGEST_LABEL, AnswerError, AnswerRequest, Requester, answer_digest, check_answer_plaintext, verify_answer_receipt,
+};
 pub use bundle::{
     BUNDLE_TEXT_LABEL, BUNDLE_VERSION, BuildError, Bundle, BundleEntry, BundleError, ConsistencyProof, MAX_BUNDLE_LEN,
     ReceiptView, SEAL_GRACE_SECS, VerifiedBundle, build_bundle, verify_bundle, verify_bundle_bytes,
