@@ -178,14 +178,32 @@ impl Fx {
         let req = self.fresh("request");
         let key = format!("{}/signing.key", self.subj);
         let mut args = vec![
-            "receipts", "request", "--key", &key, "--subject", SUBJECT, "--audience", ORIGIN, "--out", &req,
+            "receipts",
+            "request",
+            "--key",
+            &key,
+            "--subject",
+            SUBJECT,
+            "--audience",
+            ORIGIN,
+            "--out",
+            &req,
         ];
         if let Some(s) = state {
             args.extend(["--state", s]);
         }
         ok(&args);
         let out = self.fresh("bundle");
-        ok(&["receipts", "export", "--data", &self.data, "--request", &req, "--out", &out]);
+        ok(&[
+            "receipts",
+            "export",
+            "--data",
+            &self.data,
+            "--request",
+            &req,
+            "--out",
+            &out,
+        ]);
         Bundle::from_text(&std::fs::read_to_string(&out).unwrap()).unwrap()
     }
 
@@ -209,7 +227,10 @@ impl Fx {
 
     /// `open --json` of `answer` by `bank-a`, naming `token` and the pinned log key.
     fn open(&self, token: &str, answer: &str) -> Output {
-        let log_key = self.write("log-key", &stdout(&ok(&["log", "key", "--data", &self.data, "--current"])));
+        let log_key = self.write(
+            "log-key",
+            &stdout(&ok(&["log", "key", "--data", &self.data, "--current"])),
+        );
         run(&[
             "open",
             "--key",
@@ -232,7 +253,10 @@ impl Fx {
         assert!(stderr(&o).contains(want), "expected {want:?} in: {}", stderr(&o));
         assert!(o.stdout.is_empty(), "{}", stdout(&o));
         let export = format!("{}.json", self.fresh("export"));
-        let log_key = self.write("log-key", &stdout(&ok(&["log", "key", "--data", &self.data, "--current"])));
+        let log_key = self.write(
+            "log-key",
+            &stdout(&ok(&["log", "key", "--data", &self.data, "--current"])),
+        );
         let o = run(&[
             "open",
             "--key",
@@ -291,7 +315,11 @@ fn resealed_receipt_refused_fresh_state() {
     let last = b.entries.len() - 1;
     reseal(&mut b, last, None);
     let state = fx.fresh("state");
-    fx.refused(&state, &b, "its signed header has no disclosure date: it must be shown in full");
+    fx.refused(
+        &state,
+        &b,
+        "its signed header has no disclosure date: it must be shown in full",
+    );
     assert!(!Path::new(&state).exists());
 }
 
@@ -323,7 +351,10 @@ fn sealed_beyond_max_delay_refused() {
     fx.granted("law-enforcement");
     let mut b = fx.bundle(None);
     let last = b.entries.len() - 1;
-    assert!(matches!(b.entries[last], BundleEntry::Sealed { .. }), "law-enforcement is delayed");
+    assert!(
+        matches!(b.entries[last], BundleEntry::Sealed { .. }),
+        "law-enforcement is delayed"
+    );
     // Start from the genuine receipt's place: rebuild a sealed entry from a full copy.
     let BundleEntry::Sealed {
         header,
@@ -345,7 +376,11 @@ fn sealed_beyond_max_delay_refused() {
         leaf_hash,
         inclusion,
     };
-    fx.refused(&fx.fresh("state"), &b, "a disclosure delay beyond the maximum of 366 days");
+    fx.refused(
+        &fx.fresh("state"),
+        &b,
+        "a disclosure delay beyond the maximum of 366 days",
+    );
 }
 
 #[test]
@@ -372,7 +407,9 @@ fn read_answer(answer: &str) -> credseal_engine::SealedAnswer {
 /// and `receipt`'s leaf hash: what anyone holding the public key can make.
 fn forge(fx: &Fx, format: u8, receipt: Vec<u8>, query_id: [u8; 16], body: &credseal_engine::AnswerBody) -> String {
     let pk = credseal_crypto::SealingPublicKey::from_text(
-        std::fs::read_to_string(format!("{}/sealing.pub", fx.bank)).unwrap().trim(),
+        std::fs::read_to_string(format!("{}/sealing.pub", fx.bank))
+            .unwrap()
+            .trim(),
     )
     .unwrap();
     let leaf = credseal_c2sp::record_hash(&receipt);
@@ -468,10 +505,24 @@ fn answer_opened_against_another_log_key_refused() {
     assert_eq!(code(&o), 4, "{}", stderr(&o));
     assert!(o.stdout.is_empty());
     // Without --log-key or --token, `open` is a usage error: no silent skip.
-    let o = run(&["open", "--key", &format!("{}/sealing.key", fx.bank), "--token", &tok, &ans]);
+    let o = run(&[
+        "open",
+        "--key",
+        &format!("{}/sealing.key", fx.bank),
+        "--token",
+        &tok,
+        &ans,
+    ]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(o.stdout.is_empty());
-    let o = run(&["open", "--key", &format!("{}/sealing.key", fx.bank), "--log-key", &fx.vkey, &ans]);
+    let o = run(&[
+        "open",
+        "--key",
+        &format!("{}/sealing.key", fx.bank),
+        "--log-key",
+        &fx.vkey,
+        &ans,
+    ]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(o.stdout.is_empty());
 }

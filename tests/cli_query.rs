@@ -613,7 +613,15 @@ impl Fx {
         };
         let log_key = self.log_key();
         let o = run(&[
-            "open", "--key", key, "--log-key", &log_key, "--token", &request, answer, "--json",
+            "open",
+            "--key",
+            key,
+            "--log-key",
+            &log_key,
+            "--token",
+            &request,
+            answer,
+            "--json",
         ]);
         let v = (code(&o) == 0).then(|| serde_json::from_slice(&o.stdout).unwrap());
         (o, v)

@@ -673,7 +673,9 @@ pub enum BundleError {
     },
     /// A sealed entry's signed header carries no disclosure date: the receipt is not a
     /// delayed one, so it must be shown in full.
-    #[error("receipt {counter} is shown sealed, but its signed header has no disclosure date: it must be shown in full")]
+    #[error(
+        "receipt {counter} is shown sealed, but its signed header has no disclosure date: it must be shown in full"
+    )]
     SealedWithoutDelay {
         /// The receipt's place in the chain.
         counter: u64,
@@ -1057,7 +1059,9 @@ pub fn verify_bundle(
                     return Err(BundleError::ReceiptForOtherSubject { counter: pos });
                 }
                 let chain = h.chain.ok_or(BundleError::ReceiptNotChained { counter: pos })?;
-                let sealed_until = h.disclose_after.ok_or(BundleError::SealedWithoutDelay { counter: pos })?;
+                let sealed_until = h
+                    .disclose_after
+                    .ok_or(BundleError::SealedWithoutDelay { counter: pos })?;
                 if now >= sealed_until.saturating_add(SEAL_GRACE_SECS) {
                     return Err(BundleError::SealedEntryOverdue {
                         counter: pos,

@@ -85,7 +85,8 @@ mod state;
 mod text;
 
 pub use answer::{
-    ANSWER_DIGEST_LABEL, AnswerError, AnswerRequest, Requester, answer_digest, check_answer_plaintext, verify_answer_receipt,
+    ANSWER_DIGEST_LABEL, AnswerError, AnswerRequest, Requester, answer_digest, check_answer_plaintext,
+    verify_answer_receipt,
 };
 pub use bundle::{
     BUNDLE_TEXT_LABEL, BUNDLE_VERSION, BuildError, Bundle, BundleEntry, BundleError, ConsistencyProof, MAX_BUNDLE_LEN,

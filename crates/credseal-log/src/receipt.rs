@@ -160,7 +160,12 @@ impl ReceiptHeader {
     /// exactly for counter 1, a chained receipt names its subject, and `disclose_after` is
     /// not before `time` nor more than [`MAX_DISCLOSE_DELAY_SECS`] after it.
     pub fn check(&self) -> Result<(), FormatError> {
-        check_place(self.subject.as_ref(), self.chain.as_ref(), self.time, self.disclose_after)
+        check_place(
+            self.subject.as_ref(),
+            self.chain.as_ref(),
+            self.time,
+            self.disclose_after,
+        )
     }
 
     /// Decodes `0x02 ‖ postcard(header)`: version, canonical, nothing after it, then
@@ -328,7 +333,12 @@ impl ReceiptBody {
     /// exactly for counter 1, a chained receipt names its subject, and `disclose_after` is
     /// within [`MAX_DISCLOSE_DELAY_SECS`] of `time` (not before it).
     pub fn check(&self) -> Result<(), FormatError> {
-        check_place(self.subject.as_ref(), self.chain.as_ref(), self.time, self.disclose_after)
+        check_place(
+            self.subject.as_ref(),
+            self.chain.as_ref(),
+            self.time,
+            self.disclose_after,
+        )
     }
 
     /// `header ‖ content` (the receipt without its signature) and the header's length.
