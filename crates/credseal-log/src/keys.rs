@@ -208,9 +208,9 @@ impl LogVerifier {
     }
 
     /// Verifies a receipt: the layout ([`UnverifiedReceipt::parse`]), then the signature
-    /// (Ed25519 strict) over the header as received, and only then decodes the body
-    /// (canonical, no trailing bytes, the content hash the header names,
-    /// [`ReceiptBody::check`]).
+    /// (Ed25519 strict) over the header as received and the content hash the header names
+    /// (a content altered is [`VerifyError::BadSignature`]: not what the log signed), and
+    /// only then decodes the body (canonical, no trailing bytes, [`ReceiptBody::check`]).
     pub fn verify_receipt(&self, bytes: &[u8]) -> Result<SignedReceipt, VerifyError> {
         self.verify_unverified(&UnverifiedReceipt::parse(bytes)?)
     }
@@ -218,6 +218,12 @@ impl LogVerifier {
     /// Like [`LogVerifier::verify_receipt`] for a parsed receipt.
     pub fn verify_unverified(&self, r: &UnverifiedReceipt) -> Result<SignedReceipt, VerifyError> {
         if !self.verify_raw(&receipt_signed_bytes(r.header_bytes()), r.signature()) {
+            return Err(VerifyError::BadSignature);
+        }
+        // The signature covers the content through the header's content hash: a content
+        // other than the one hashed is not what the log signed.
+        let header = ReceiptHeader::decode(r.header_bytes())?;
+        if crate::receipt::content_hash(r.content_bytes()) != header.content_hash {
             return Err(VerifyError::BadSignature);
         }
         let body = r.peek_unverified()?;
