@@ -210,6 +210,9 @@ struct Fx {
     /// Its credential, serial 1.
     cred: String,
     files: Cell<u32>,
+    /// The request (token or self-query) of the latest query run, which `open` names when
+    /// the answer given is not one a query wrote (a tampered copy of the latest answer).
+    last_request: std::cell::RefCell<String>,
 }
 
 /// A query token to be signed with `dept query`.
@@ -334,6 +337,7 @@ impl Fx {
             bank: String::new(),
             cred: String::new(),
             files: Cell::new(0),
+            last_request: Default::default(),
         };
         fx.auth = fx.authority_keygen("authority.key");
         ok(&[
@@ -555,7 +559,20 @@ impl Fx {
         if let Some(t) = at {
             args.extend(["--now".to_string(), t.to_string()]);
         }
+        self.remember_request(&out, token);
         (args, out)
+    }
+
+    /// Remembers `request` as the request whose answer goes to `answer` (for `open`).
+    fn remember_request(&self, answer: &str, request: &str) {
+        std::fs::copy(request, format!("{answer}.request")).unwrap();
+        *self.last_request.borrow_mut() = request.to_string();
+    }
+
+    /// The platform's current log key, written to a new file (what `open --log-key` pins).
+    fn log_key(&self) -> String {
+        let o = ok(&["log", "key", "--data", &self.data, "--current"]);
+        self.write("log-key", &stdout(&o))
     }
 
     /// Runs `credseal query` (as of `at`, if given). A denial must leave no answer file.
@@ -588,7 +605,24 @@ impl Fx {
 
     /// `credseal open --json` with `key`; the parsed answer on success.
     fn open(&self, key: &str, answer: &str) -> (Output, Option<serde_json::Value>) {
-        let o = run(&["open", "--key", key, answer, "--json"]);
+        let own = format!("{answer}.request");
+        let request = if Path::new(&own).exists() {
+            own
+        } else {
+            self.last_request.borrow().clone()
+        };
+        let log_key = self.log_key();
+        let o = run(&[
+            "open",
+            "--key",
+            key,
+            "--log-key",
+            &log_key,
+            "--token",
+            &request,
+            answer,
+            "--json",
+        ]);
         let v = (code(&o) == 0).then(|| serde_json::from_slice(&o.stdout).unwrap());
         (o, v)
     }
@@ -690,7 +724,16 @@ fn granted_query_opens_only_with_the_departments_sealing_key() {
         assert!(stderr(&o).contains("does not open with this key"), "{}", stderr(&o));
     }
     // The department's signing key is not a sealing key at all.
-    let o = run(&["open", "--key", &format!("{}/signing.key", fx.bank), &ans]);
+    let o = run(&[
+        "open",
+        "--key",
+        &format!("{}/signing.key", fx.bank),
+        "--log-key",
+        &fx.log_key(),
+        "--token",
+        &format!("{ans}.request"),
+        &ans,
+    ]);
     assert_ne!(code(&o), 0);
     assert!(o.stdout.is_empty());
 }
@@ -771,6 +814,7 @@ fn self_query_is_granted_and_opens_only_with_the_subjects_key() {
     ]);
     let ans = fx.fresh("answer");
     ok(&["query", "--data", &fx.data, "--self-query", &q, "--out", &ans]);
+    fx.remember_request(&ans, &q);
     let (o, v) = fx.open(&format!("{s}/sealing.key"), &ans);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let v = v.unwrap();

@@ -213,6 +213,8 @@ impl Fx {
             args.extend(["--now", t]);
         }
         let o = ok(&args);
+        // `open` names the token the answer answers.
+        std::fs::copy(&tok, format!("{ans}.token")).unwrap();
         (ans, o)
     }
 
@@ -220,7 +222,20 @@ impl Fx {
     fn export(&self, dept: &str, answer: &str, ext: &str) -> String {
         let out = format!("{}.{ext}", self.fresh("export"));
         let d = self.path(dept);
-        let o = ok(&["open", "--key", &format!("{d}/sealing.key"), answer, "--export", &out]);
+        let log_key = format!("{}.log-key", self.fresh("log-key"));
+        std::fs::write(&log_key, ok(&["log", "key", "--data", &self.data, "--current"]).stdout).unwrap();
+        let o = ok(&[
+            "open",
+            "--key",
+            &format!("{d}/sealing.key"),
+            "--log-key",
+            &log_key,
+            "--token",
+            &format!("{answer}.token"),
+            answer,
+            "--export",
+            &out,
+        ]);
         assert!(stdout(&o).contains("exported"), "{}", stdout(&o));
         out
     }

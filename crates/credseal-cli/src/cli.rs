@@ -641,6 +641,13 @@ pub(crate) struct OpenArgs {
     /// The requester's sealing (private) key.
     #[arg(long, value_name = "FILE")]
     pub(crate) key: PathBuf,
+    /// The platform's log key, pinned by you (from `credseal log key --current`): the
+    /// answer's receipt must be signed by it, or the answer did not come from the platform.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) log_key: PathBuf,
+    /// The query token (or self-query) you sent: the answer must be the answer to it.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) token: PathBuf,
     /// The sealed answer.
     pub(crate) answer: PathBuf,
     /// Print as JSON.

@@ -14,7 +14,7 @@ use crate::checkpoint::MapCheckpoint as _;
 use crate::handover::{HistoryError, KeyHistory};
 use crate::keys::LogVerifier;
 use crate::map::{MapError, MapProof, MapProofError, MapReader, map_key, map_prove, map_root};
-use crate::receipt::{SignedReceipt, UnverifiedReceipt};
+use crate::receipt::{ReceiptHeader, SignedReceipt, UnverifiedReceipt};
 use crate::state::SavedState;
 use crate::text::{from_text, to_text};
 use crate::{FormatError, VerifyError};
@@ -75,16 +75,16 @@ pub enum BundleEntry {
         /// Its inclusion proof in the checkpoint's tree.
         inclusion: Vec<Hash>,
     },
-    /// A confidential receipt before its disclosure date: only its leaf hash.
+    /// A confidential receipt before its disclosure date: its signed header (log index, time,
+    /// subject, chain position, `disclose_after`, content hash), the header's signature and
+    /// the receipt's leaf hash, but not its content.
     Sealed {
-        /// Its leaf index.
-        index: u64,
-        /// Its leaf hash.
+        /// The signed header `0x02 ‖ postcard(ReceiptHeader)`, as in the receipt.
+        header: Vec<u8>,
+        /// The receipt's signature (64 bytes) over the header.
+        signature: Vec<u8>,
+        /// The receipt's leaf hash (at the header's index in the checkpoint's tree).
         leaf_hash: Hash,
-        /// Its counter in the subject's chain.
-        counter: u64,
-        /// It is shown in full from this Unix time on.
-        sealed_until: u64,
         /// Its inclusion proof in the checkpoint's tree.
         inclusion: Vec<Hash>,
     },
@@ -180,16 +180,10 @@ impl fmt::Debug for BundleEntry {
                 .field("receipt_len", &receipt.len())
                 .field("inclusion_len", &inclusion.len())
                 .finish(),
-            BundleEntry::Sealed {
-                index,
-                counter,
-                sealed_until,
-                ..
-            } => f
+            BundleEntry::Sealed { header, inclusion, .. } => f
                 .debug_struct("Sealed")
-                .field("index", index)
-                .field("counter", counter)
-                .field("sealed_until", sealed_until)
+                .field("header_len", &header.len())
+                .field("inclusion_len", &inclusion.len())
                 .finish_non_exhaustive(),
         }
     }
@@ -311,10 +305,9 @@ where
         let bad = |error| BuildError::Receipt { position, error };
         let r = UnverifiedReceipt::parse(bytes.as_ref()).map_err(bad)?;
         let body = r.peek_unverified().map_err(bad)?;
-        let counter = match body.chain {
-            Some(c) if c.counter == position as u64 => c.counter,
-            _ => return Err(BuildError::NotAChain { position }),
-        };
+        if !matches!(body.chain, Some(c) if c.counter == position as u64) {
+            return Err(BuildError::NotAChain { position });
+        }
         if body.index >= size {
             return Err(BuildError::ReceiptBeyondCheckpoint {
                 position,
@@ -325,10 +318,9 @@ where
         let inclusion = prove_record(size, body.index, reader)?;
         entries.push(match body.disclose_after {
             Some(sealed_until) if now < sealed_until => BundleEntry::Sealed {
-                index: body.index,
+                header: r.header_bytes().to_vec(),
+                signature: r.signature().to_vec(),
                 leaf_hash: r.leaf_hash(),
-                counter,
-                sealed_until,
                 inclusion,
             },
             _ => BundleEntry::Full {
@@ -368,7 +360,13 @@ where
                         .index;
                     (index, r.leaf_hash())
                 }
-                BundleEntry::Sealed { index, leaf_hash, .. } => (*index, *leaf_hash),
+                BundleEntry::Sealed { header, leaf_hash, .. } => {
+                    let h = ReceiptHeader::decode(header).map_err(|error| BuildError::Receipt {
+                        position: receipts.len(),
+                        error,
+                    })?;
+                    (h.index, *leaf_hash)
+                }
             };
             v.count == last && v.index == index && v.head == leaf
         }
@@ -673,6 +671,21 @@ pub enum BundleError {
         /// The date it should have been disclosed (Unix seconds).
         sealed_until: u64,
     },
+    /// A sealed entry's signed header carries no disclosure date: the receipt is not a
+    /// delayed one, so it must be shown in full.
+    #[error(
+        "receipt {counter} is shown sealed, but its signed header has no disclosure date: it must be shown in full"
+    )]
+    SealedWithoutDelay {
+        /// The receipt's place in the chain.
+        counter: u64,
+    },
+    /// A receipt the saved state saw in full is shown sealed again.
+    #[error("receipt {counter} was verified in full before and is now shown sealed again")]
+    ResealedAfterSeenInFull {
+        /// The receipt's counter.
+        counter: u64,
+    },
     /// A receipt is missing: the entry where counter `expected` belongs carries `found`, and
     /// `expected` appears nowhere later.
     #[error("receipt {expected} is missing (found {found} in its place)")]
@@ -810,10 +823,10 @@ fn withheld_range(got: u64, committed: u64) -> String {
 struct Link {
     counter: u64,
     leaf: Hash,
-    /// `None` for a sealed entry (its previous hash is unknown).
+    /// The previous hash the entry's signed header names.
     prev: Option<Option<Hash>>,
     index: u64,
-    /// `None` for a sealed entry.
+    /// The time the entry's signed header names.
     time: Option<u64>,
 }
 
@@ -856,10 +869,12 @@ fn check_inclusion(p: &[Hash], cp: &Checkpoint, index: u64, leaf: &Hash, counter
 ///    proof from exactly the saved size that verifies (else [`BundleError::Fork`]);
 /// 4. each entry on its own, in order: a full receipt's signature (by the key valid for its
 ///    index), subject, chain position
-///    and inclusion at its index; a sealed entry's date (not passed by more than
-///    [`SEAL_GRACE_SECS`]) and inclusion;
+///    and inclusion at its index; a sealed entry's signed header (signature by the key valid
+///    for its index, subject, chain position, a disclosure date — which the header's own
+///    rules cap at [`crate::MAX_DISCLOSE_DELAY_SECS`] after its time, else
+///    [`BundleError::ReceiptMalformed`] — not passed by more than [`SEAL_GRACE_SECS`]) and the inclusion of its leaf hash at the header's index;
 /// 5. the chain: counters 1, 2, 3, … (a gap, a duplicate or a reordering is named), each
-///    full receipt's previous hash is the leaf hash of the entry before it, log indexes
+///    entry's previous hash is the leaf hash of the entry before it, log indexes
 ///    increase, times do not decrease;
 /// 6. completeness against the subject map the checkpoint commits to (its `credseal-map`
 ///    line): the map proof verifies for the subject's key; with receipts, the entry's count
@@ -868,7 +883,8 @@ fn check_inclusion(p: &[Hash], cp: &Checkpoint, index: u64, leaf: &Hash, counter
 ///    shows the subject absent (a withheld whole chain with a forged proof of absence is
 ///    [`BundleError::MapAbsenceNotProven`]);
 /// 7. against the saved state: at least as many receipts, the same receipt at the saved
-///    counter, and no receipt beyond the saved counter that was already in the saved tree.
+///    counter, no receipt sealed that the saved state saw in full, and no receipt beyond the
+///    saved counter that was already in the saved tree.
 pub fn verify_bundle(
     bundle: &Bundle,
     verifier: &LogVerifier,
@@ -1018,39 +1034,53 @@ pub fn verify_bundle(
                 receipts.push(ReceiptView::Full(Box::new(r)));
             }
             BundleEntry::Sealed {
-                index,
+                header,
+                signature,
                 leaf_hash,
-                counter,
-                sealed_until,
                 inclusion,
             } => {
-                if *counter == 0 {
-                    return Err(BundleError::ReceiptMalformed {
+                let h = history.verify_header(header, signature).map_err(|e| match e {
+                    VerifyError::Format(error) => BundleError::ReceiptMalformed { counter: pos, error },
+                    VerifyError::RetiredKey { key_id, end, at } => BundleError::ReceiptSignedByRetiredKey {
                         counter: pos,
-                        error: FormatError::Receipt {
-                            reason: "chain counter 0 (counters start at 1)",
-                        },
-                    });
+                        index: at,
+                        key_id,
+                        end,
+                    },
+                    VerifyError::KeyNotYetValid { key_id, start, at } => BundleError::ReceiptKeyNotYetValid {
+                        counter: pos,
+                        index: at,
+                        key_id,
+                        start,
+                    },
+                    _ => BundleError::ReceiptBadSignature { counter: pos },
+                })?;
+                if h.subject.as_ref() != Some(subject) {
+                    return Err(BundleError::ReceiptForOtherSubject { counter: pos });
                 }
+                let chain = h.chain.ok_or(BundleError::ReceiptNotChained { counter: pos })?;
+                let sealed_until = h
+                    .disclose_after
+                    .ok_or(BundleError::SealedWithoutDelay { counter: pos })?;
                 if now >= sealed_until.saturating_add(SEAL_GRACE_SECS) {
                     return Err(BundleError::SealedEntryOverdue {
                         counter: pos,
-                        sealed_until: *sealed_until,
+                        sealed_until,
                     });
                 }
-                check_inclusion(inclusion, &cp, *index, leaf_hash, pos)?;
+                check_inclusion(inclusion, &cp, h.index, leaf_hash, pos)?;
                 links.push(Link {
-                    counter: *counter,
+                    counter: chain.counter,
                     leaf: *leaf_hash,
-                    prev: None,
-                    index: *index,
-                    time: None,
+                    prev: Some(chain.prev),
+                    index: h.index,
+                    time: Some(h.time),
                 });
                 receipts.push(ReceiptView::Sealed {
-                    counter: *counter,
-                    index: *index,
+                    counter: chain.counter,
+                    index: h.index,
                     leaf_hash: *leaf_hash,
-                    sealed_until: *sealed_until,
+                    sealed_until,
                 });
             }
         }
@@ -1137,6 +1167,13 @@ pub fn verify_bundle(
         {
             return Err(BundleError::HeadMismatch { counter: s.counter });
         }
+        // A receipt seen in full before is never sealed again (a relay re-sealing it).
+        if let Some(r) = receipts[..s.counter as usize]
+            .iter()
+            .find(|r| matches!(r, ReceiptView::Sealed { .. }) && !s.was_sealed(r.counter()))
+        {
+            return Err(BundleError::ResealedAfterSeenInFull { counter: r.counter() });
+        }
         if let Some(l) = links[s.counter as usize..].iter().find(|l| l.index < s.tree_size) {
             return Err(BundleError::WithheldEarlier {
                 counter: l.counter,
@@ -1156,6 +1193,11 @@ pub fn verify_bundle(
         head: links.last().map(|l| l.leaf),
         key: history.current().vkey(),
         handovers,
+        sealed: receipts
+            .iter()
+            .filter(|r| matches!(r, ReceiptView::Sealed { .. }))
+            .map(ReceiptView::counter)
+            .collect(),
     };
     Ok(VerifiedBundle {
         receipts,

@@ -500,6 +500,32 @@ impl KeyHistory {
         Err(VerifyError::BadSignature)
     }
 
+    /// Verifies a receipt's signed header alone (a sealed bundle entry) with the key valid for
+    /// its log index, as [`KeyHistory::verify_receipt`] does for a whole receipt (the index
+    /// read before the signature only picks which key to try first).
+    pub fn verify_header(&self, header: &[u8], signature: &[u8]) -> Result<crate::ReceiptHeader, VerifyError> {
+        let first = crate::ReceiptHeader::decode(header)
+            .ok()
+            .map(|h| self.position_for_index(h.index));
+        let order = first
+            .into_iter()
+            .chain((0..self.keys.len()).filter(|p| Some(*p) != first));
+        for p in order {
+            match self.keys[p].1.verify_header(header, signature) {
+                Ok(h) => {
+                    let want = self.position_for_index(h.index);
+                    if want != p {
+                        return Err(self.out_of_range(p, want, h.index));
+                    }
+                    return Ok(h);
+                }
+                Err(VerifyError::BadSignature) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(VerifyError::BadSignature)
+    }
+
     /// Verifies a signed checkpoint with the key valid for its tree size: the note must carry
     /// a signature line of some key of the history (else [`VerifyError::NotSignedByLogKey`]),
     /// every line of such a key must verify ([`VerifyError::BadSignature`]), the body must

@@ -14,7 +14,9 @@ use credseal_c2sp::{Checkpoint, NoteError, NoteSigner, NoteVerifier, SignedNote}
 use ed25519_dalek::Signer as _;
 use zeroize::Zeroizing;
 
-use crate::receipt::{MAX_RECEIPT_LEN, ReceiptBody, SignedReceipt, UnverifiedReceipt, receipt_signed_bytes};
+use crate::receipt::{
+    MAX_RECEIPT_LEN, ReceiptBody, ReceiptHeader, SIGNATURE_LEN, SignedReceipt, UnverifiedReceipt, receipt_signed_bytes,
+};
 use crate::{FormatError, VerifyError};
 
 /// Signs receipts and checkpoints with the log key, under the log's origin as C2SP key name.
@@ -90,11 +92,11 @@ impl LogSigner {
     }
 
     /// Signs a receipt: checks the body's own rules ([`ReceiptBody::check`]) and size, then
-    /// returns `0x01 ‖ postcard(body) ‖ Ed25519(log key, "credseal:v1:receipt" ‖ 0x00 ‖
-    /// 0x01 ‖ postcard(body))`.
+    /// returns `header ‖ content ‖ Ed25519(log key, "credseal:v1:receipt" ‖ 0x00 ‖ header)`
+    /// (the layout is in the `receipt` module).
     pub fn sign_receipt(&self, body: &ReceiptBody) -> Result<SignedReceipt, FormatError> {
         body.check()?;
-        let mut bytes = body.encode();
+        let (mut bytes, header_len) = body.encode();
         if bytes.len() + 64 > MAX_RECEIPT_LEN {
             return Err(FormatError::TooLarge {
                 what: "receipt",
@@ -102,9 +104,9 @@ impl LogSigner {
                 max: MAX_RECEIPT_LEN,
             });
         }
-        let sig = self.key.sign(&receipt_signed_bytes(&bytes)).to_bytes();
+        let sig = self.key.sign(&receipt_signed_bytes(&bytes[..header_len])).to_bytes();
         bytes.extend_from_slice(&sig);
-        Ok(SignedReceipt::new(body.clone(), bytes))
+        Ok(SignedReceipt::new(body.clone(), bytes, header_len))
     }
 
     /// Signs a checkpoint: the C2SP signed note `body ‖ "\n" ‖ "— " ‖ origin ‖ " " ‖
@@ -206,19 +208,50 @@ impl LogVerifier {
     }
 
     /// Verifies a receipt: the layout ([`UnverifiedReceipt::parse`]), then the signature
-    /// (Ed25519 strict) over the bytes as received, and only then decodes the body
-    /// (canonical, no trailing bytes, [`ReceiptBody::check`]).
+    /// (Ed25519 strict) over the header as received and the content hash the header names
+    /// (a content altered is [`VerifyError::BadSignature`]: not what the log signed), and
+    /// only then decodes the body (canonical, no trailing bytes, [`ReceiptBody::check`]).
     pub fn verify_receipt(&self, bytes: &[u8]) -> Result<SignedReceipt, VerifyError> {
         self.verify_unverified(&UnverifiedReceipt::parse(bytes)?)
     }
 
     /// Like [`LogVerifier::verify_receipt`] for a parsed receipt.
     pub fn verify_unverified(&self, r: &UnverifiedReceipt) -> Result<SignedReceipt, VerifyError> {
-        if !self.verify_raw(&receipt_signed_bytes(r.body_bytes()), r.signature()) {
+        if !self.verify_raw(&receipt_signed_bytes(r.header_bytes()), r.signature()) {
+            return Err(VerifyError::BadSignature);
+        }
+        // The signature covers the content through the header's content hash: a content
+        // other than the one hashed is not what the log signed.
+        let header = ReceiptHeader::decode(r.header_bytes())?;
+        if crate::receipt::content_hash(r.content_bytes()) != header.content_hash {
             return Err(VerifyError::BadSignature);
         }
         let body = r.peek_unverified()?;
-        Ok(SignedReceipt::new(body, r.as_bytes().to_vec()))
+        Ok(SignedReceipt::new(body, r.as_bytes().to_vec(), r.header_bytes().len()))
+    }
+
+    /// Verifies a receipt's signed header alone (a sealed bundle entry): the signature
+    /// (Ed25519 strict, 64 bytes) over the header as received, then
+    /// [`ReceiptHeader::decode`]. The content stays unseen; the header's content hash binds it.
+    pub fn verify_header(&self, header: &[u8], signature: &[u8]) -> Result<ReceiptHeader, VerifyError> {
+        if header.len() > MAX_RECEIPT_LEN {
+            return Err(FormatError::TooLarge {
+                what: "receipt header",
+                len: header.len(),
+                max: MAX_RECEIPT_LEN,
+            }
+            .into());
+        }
+        if signature.len() != SIGNATURE_LEN {
+            return Err(FormatError::Truncated {
+                what: "receipt header signature",
+            }
+            .into());
+        }
+        if !self.verify_raw(&receipt_signed_bytes(header), signature) {
+            return Err(VerifyError::BadSignature);
+        }
+        Ok(ReceiptHeader::decode(header)?)
     }
 
     /// Verifies a signed note ([`NoteVerifier::verify`]): it must carry at least one

@@ -72,6 +72,7 @@
 
 #![deny(missing_docs)]
 
+mod answer;
 mod bundle;
 mod checkpoint;
 mod codec;
@@ -83,6 +84,10 @@ mod receipt;
 mod state;
 mod text;
 
+pub use answer::{
+    ANSWER_DIGEST_LABEL, AnswerError, AnswerRequest, Requester, answer_digest, check_answer_plaintext,
+    verify_answer_receipt,
+};
 pub use bundle::{
     BUNDLE_TEXT_LABEL, BUNDLE_VERSION, BuildError, Bundle, BundleEntry, BundleError, ConsistencyProof, MAX_BUNDLE_LEN,
     ReceiptView, SEAL_GRACE_SECS, VerifiedBundle, build_bundle, verify_bundle, verify_bundle_bytes,
@@ -101,7 +106,8 @@ pub use map::{
     map_leaf_hash, map_node_hash, map_prove, map_root, map_update,
 };
 pub use receipt::{
-    Action, Actor, Chain, FLAG_CANARY, MAX_RECEIPT_LEN, Outcome, RECEIPT_LABEL, RECEIPT_VERSION, ReceiptBody,
-    SIGNATURE_LEN, SignedReceipt, UnverifiedReceipt, random_salt, receipt_signed_bytes,
+    Action, Actor, Chain, FLAG_CANARY, MAX_DISCLOSE_DELAY_SECS, MAX_RECEIPT_LEN, Outcome, RECEIPT_CONTENT_LABEL,
+    RECEIPT_LABEL, RECEIPT_VERSION, ReceiptBody, ReceiptHeader, SIGNATURE_LEN, SignedReceipt, UnverifiedReceipt,
+    content_hash, random_salt, receipt_signed_bytes,
 };
 pub use state::{MAX_STATE_LEN, STATE_CHECKSUM_LABEL, STATE_TEXT_LABEL, STATE_VERSION, SavedState};

@@ -1,11 +1,21 @@
 //! Receipts (docs/design.md §7): what happened, to whom, by whom and why, signed with the log key.
 //!
 //! ```text
-//! receipt = body ‖ signature (64)
-//! body    = 0x01 (version) ‖ postcard(ReceiptBody)
-//! signed  = "credseal:v1:receipt" ‖ 0x00 ‖ body
-//! leaf    = SHA-256(0x00 ‖ receipt)
+//! receipt      = header ‖ content ‖ signature (64)
+//! header       = 0x02 (version) ‖ postcard(ReceiptHeader)
+//!                (index, time, subject, chain, disclose_after, content_hash)
+//! content      = postcard(actor, action, detail, classes, purpose, token_hash, outcome,
+//!                         release_digest, salt, flags)
+//! content_hash = SHA-256("credseal:v1:receipt-content" ‖ 0x00 ‖ content)
+//! signed       = "credseal:v1:receipt" ‖ 0x00 ‖ header
+//! leaf         = SHA-256(0x00 ‖ receipt)
 //! ```
+//!
+//! The signature covers the header only, and the header commits to the content through its
+//! hash: a bundle shows a confidential receipt before its disclosure date as its signed
+//! header, signature and leaf hash ([`crate::BundleEntry::Sealed`]), and the subject checks
+//! the header (its index, chain position and `disclose_after`) without seeing the content.
+//! The salt is in the content, so the content hash confirms no guess.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -21,8 +31,18 @@ use credseal_c2sp::{Hash, record_hash};
 /// `credseal_auth::signed_bytes`, with a label no authority object uses.
 pub const RECEIPT_LABEL: &str = "receipt";
 
-/// The receipt format version: the first byte of every receipt body.
-pub const RECEIPT_VERSION: u8 = 1;
+/// The receipt format version: the first byte of every receipt (2: a signed header with the
+/// content's hash; version 1, a signature over the whole body, is refused).
+pub const RECEIPT_VERSION: u8 = 2;
+
+/// Domain of the content hash: `SHA-256("credseal:v1:receipt-content" ‖ 0x00 ‖ content)`.
+pub const RECEIPT_CONTENT_LABEL: &[u8] = b"credseal:v1:receipt-content";
+
+/// The longest disclosure delay a receipt may carry: `disclose_after` is at most this many
+/// seconds after the receipt's `time` (366 days). It is part of the verification rules, so
+/// every subject's verifier holds it without trusting the platform or the bundle: a log that
+/// signs a longer delay signs a receipt that no verifier accepts.
+pub const MAX_DISCLOSE_DELAY_SECS: u64 = 366 * 86_400;
 
 /// Largest receipt accepted, in bytes (a receipt is a few hundred bytes).
 pub const MAX_RECEIPT_LEN: usize = 64 * 1024;
@@ -115,7 +135,145 @@ impl fmt::Debug for Chain {
     }
 }
 
-/// The signed content of a receipt (docs/design.md §7). Field order is the encoding order.
+/// The signed header of a receipt: where it stands (log index, time, subject, chain position),
+/// when it may be shown, and the hash of the rest (the content). Field order is the encoding
+/// order. What a sealed bundle entry shows of a receipt.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptHeader {
+    /// The receipt's leaf index in the log (0-based).
+    pub index: u64,
+    /// When, in Unix seconds.
+    pub time: u64,
+    /// The subject, by BlindId only; `None` for events about no one subject.
+    pub subject: Option<BlindId>,
+    /// The subject's chain position: present exactly for receipts about a subject.
+    pub chain: Option<Chain>,
+    /// Sealed in bundles until this Unix time (at most [`MAX_DISCLOSE_DELAY_SECS`] after
+    /// `time`).
+    pub disclose_after: Option<u64>,
+    /// `SHA-256("credseal:v1:receipt-content" ‖ 0x00 ‖ content)`.
+    pub content_hash: Hash,
+}
+
+impl ReceiptHeader {
+    /// The rules of the header itself: a chain counter is at least 1, `prev` is absent
+    /// exactly for counter 1, a chained receipt names its subject, and `disclose_after` is
+    /// not before `time` nor more than [`MAX_DISCLOSE_DELAY_SECS`] after it.
+    pub fn check(&self) -> Result<(), FormatError> {
+        check_place(
+            self.subject.as_ref(),
+            self.chain.as_ref(),
+            self.time,
+            self.disclose_after,
+        )
+    }
+
+    /// Decodes `0x02 ‖ postcard(header)`: version, canonical, nothing after it, then
+    /// [`ReceiptHeader::check`]. The signature is not checked here: a bundle's sealed entry
+    /// goes through `KeyHistory::verify_header` (or [`crate::LogVerifier::verify_header`]).
+    pub fn decode(bytes: &[u8]) -> Result<Self, FormatError> {
+        check_version(bytes.first().copied(), "receipt header")?;
+        let h = crate::codec::decode_canonical::<Self>(&bytes[1..], "receipt header")?;
+        h.check()?;
+        Ok(h)
+    }
+
+    /// `0x02 ‖ postcard(self)`: the bytes the log signs (after the domain prefix).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = vec![RECEIPT_VERSION];
+        out.extend(crate::codec::encode(self));
+        out
+    }
+}
+
+fn check_version(found: Option<u8>, what: &'static str) -> Result<(), FormatError> {
+    match found {
+        None => Err(FormatError::Truncated { what }),
+        Some(RECEIPT_VERSION) => Ok(()),
+        Some(1) => Err(FormatError::ObsoleteReceipt),
+        Some(found) => Err(FormatError::UnsupportedVersion { what: "receipt", found }),
+    }
+}
+
+fn check_place(
+    subject: Option<&BlindId>,
+    chain: Option<&Chain>,
+    time: u64,
+    disclose_after: Option<u64>,
+) -> Result<(), FormatError> {
+    if let Some(c) = chain {
+        if c.counter == 0 {
+            return Err(FormatError::Receipt {
+                reason: "chain counter 0 (counters start at 1)",
+            });
+        }
+        if (c.counter == 1) != c.prev.is_none() {
+            return Err(FormatError::Receipt {
+                reason: "a previous hash is present exactly when the counter is above 1",
+            });
+        }
+        if subject.is_none() {
+            return Err(FormatError::Receipt {
+                reason: "a chained receipt without subject",
+            });
+        }
+    }
+    if let Some(d) = disclose_after {
+        if d < time {
+            return Err(FormatError::Receipt {
+                reason: "a disclosure date before the receipt's time",
+            });
+        }
+        if d - time > MAX_DISCLOSE_DELAY_SECS {
+            return Err(FormatError::Receipt {
+                reason: "a disclosure delay beyond the maximum of 366 days",
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The content of a receipt: everything but the header, encoded in this order.
+#[derive(Serialize)]
+struct ContentRef<'a> {
+    actor: &'a Actor,
+    action: &'a Action,
+    detail: &'a String,
+    classes: &'a BTreeSet<String>,
+    purpose: &'a String,
+    token_hash: &'a Option<Hash>,
+    outcome: &'a Outcome,
+    release_digest: &'a Option<Hash>,
+    salt: &'a [u8; 16],
+    flags: &'a u32,
+}
+
+/// [`ContentRef`] owned, for decoding.
+#[derive(Serialize, Deserialize)]
+struct Content {
+    actor: Actor,
+    action: Action,
+    detail: String,
+    classes: BTreeSet<String>,
+    purpose: String,
+    token_hash: Option<Hash>,
+    outcome: Outcome,
+    release_digest: Option<Hash>,
+    salt: [u8; 16],
+    flags: u32,
+}
+
+/// `SHA-256("credseal:v1:receipt-content" ‖ 0x00 ‖ content)`.
+pub fn content_hash(content: &[u8]) -> Hash {
+    let mut m = Vec::with_capacity(RECEIPT_CONTENT_LABEL.len() + 1 + content.len());
+    m.extend_from_slice(RECEIPT_CONTENT_LABEL);
+    m.push(0);
+    m.extend_from_slice(content);
+    crate::codec::sha256(&m)
+}
+
+/// Everything a receipt says (docs/design.md §7): encoded as a [`ReceiptHeader`] and a
+/// content the header commits to (see the module). Field order is not the encoding order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReceiptBody {
     /// The receipt's leaf index in the log (0-based).
@@ -174,59 +332,91 @@ pub fn random_salt() -> [u8; 16] {
 
 impl ReceiptBody {
     /// Checks the rules of the body itself: a chain counter is at least 1, `prev` is absent
-    /// exactly for counter 1, and a chained receipt names its subject.
+    /// exactly for counter 1, a chained receipt names its subject, and `disclose_after` is
+    /// within [`MAX_DISCLOSE_DELAY_SECS`] of `time` (not before it).
     pub fn check(&self) -> Result<(), FormatError> {
-        if let Some(c) = &self.chain {
-            if c.counter == 0 {
-                return Err(FormatError::Receipt {
-                    reason: "chain counter 0 (counters start at 1)",
-                });
-            }
-            if (c.counter == 1) != c.prev.is_none() {
-                return Err(FormatError::Receipt {
-                    reason: "a previous hash is present exactly when the counter is above 1",
-                });
-            }
-            if self.subject.is_none() {
-                return Err(FormatError::Receipt {
-                    reason: "a chained receipt without subject",
-                });
-            }
-        }
-        Ok(())
+        check_place(
+            self.subject.as_ref(),
+            self.chain.as_ref(),
+            self.time,
+            self.disclose_after,
+        )
     }
 
-    /// `0x01 ‖ postcard(self)`: the bytes the log signs (after the domain prefix).
-    pub(crate) fn encode(&self) -> Vec<u8> {
-        let mut out = vec![RECEIPT_VERSION];
-        out.extend(crate::codec::encode(self));
-        out
+    /// `header ‖ content` (the receipt without its signature) and the header's length.
+    pub(crate) fn encode(&self) -> (Vec<u8>, usize) {
+        let content = crate::codec::encode(&ContentRef {
+            actor: &self.actor,
+            action: &self.action,
+            detail: &self.detail,
+            classes: &self.classes,
+            purpose: &self.purpose,
+            token_hash: &self.token_hash,
+            outcome: &self.outcome,
+            release_digest: &self.release_digest,
+            salt: &self.salt,
+            flags: &self.flags,
+        });
+        let mut out = self.header_for(content_hash(&content)).encode();
+        let header_len = out.len();
+        out.extend(content);
+        (out, header_len)
     }
 
-    /// Decodes `0x01 ‖ postcard(body)`: version, no trailing bytes, canonical encoding only,
-    /// then [`ReceiptBody::check`].
-    pub(crate) fn decode(body: &[u8]) -> Result<Self, FormatError> {
-        match body.first() {
-            None => return Err(FormatError::Truncated { what: "receipt body" }),
-            Some(&RECEIPT_VERSION) => {}
-            Some(&found) => {
-                return Err(FormatError::UnsupportedVersion { what: "receipt", found });
-            }
+    /// The header of this body for a content of hash `content_hash`.
+    fn header_for(&self, content_hash: Hash) -> ReceiptHeader {
+        ReceiptHeader {
+            index: self.index,
+            time: self.time,
+            subject: self.subject,
+            chain: self.chain,
+            disclose_after: self.disclose_after,
+            content_hash,
         }
-        let value = crate::codec::decode_canonical::<Self>(&body[1..], "receipt body")?;
+    }
+
+    /// Decodes `header ‖ content`: the header ([`ReceiptHeader::decode`]), the content
+    /// (canonical, nothing after it), the content hash the header names, then
+    /// [`ReceiptBody::check`].
+    pub(crate) fn decode(header: &[u8], content: &[u8]) -> Result<Self, FormatError> {
+        let h = ReceiptHeader::decode(header)?;
+        let c = crate::codec::decode_canonical::<Content>(content, "receipt content")?;
+        if content_hash(content) != h.content_hash {
+            return Err(FormatError::Receipt {
+                reason: "the content does not match the header's content hash",
+            });
+        }
+        let value = Self {
+            index: h.index,
+            time: h.time,
+            actor: c.actor,
+            action: c.action,
+            detail: c.detail,
+            subject: h.subject,
+            classes: c.classes,
+            purpose: c.purpose,
+            token_hash: c.token_hash,
+            outcome: c.outcome,
+            release_digest: c.release_digest,
+            salt: c.salt,
+            chain: h.chain,
+            disclose_after: h.disclose_after,
+            flags: c.flags,
+        };
         value.check()?;
         Ok(value)
     }
 }
 
-/// The exact bytes a receipt signature covers: `"credseal:v1:receipt" ‖ 0x00 ‖ body`.
-pub fn receipt_signed_bytes(body: &[u8]) -> Vec<u8> {
+/// The exact bytes a receipt signature covers: `"credseal:v1:receipt" ‖ 0x00 ‖ header`, where
+/// `header` is `0x02 ‖ postcard(ReceiptHeader)`.
+pub fn receipt_signed_bytes(header: &[u8]) -> Vec<u8> {
     let domain = credseal_auth::SIGNATURE_DOMAIN;
-    let mut m = Vec::with_capacity(domain.len() + RECEIPT_LABEL.len() + 1 + body.len());
+    let mut m = Vec::with_capacity(domain.len() + RECEIPT_LABEL.len() + 1 + header.len());
     m.extend_from_slice(domain);
     m.extend_from_slice(RECEIPT_LABEL.as_bytes());
     m.push(0);
-    m.extend_from_slice(body);
+    m.extend_from_slice(header);
     m
 }
 
@@ -234,11 +424,32 @@ pub fn receipt_signed_bytes(body: &[u8]) -> Vec<u8> {
 #[derive(Clone, PartialEq, Eq)]
 pub struct UnverifiedReceipt {
     bytes: Vec<u8>,
+    header_len: usize,
+}
+
+/// The length of the header at the start of `bytes` (`0x02 ‖ postcard(header)`), which must be
+/// canonical and followed by at least one content byte and the signature.
+fn header_len(bytes: &[u8]) -> Result<usize, FormatError> {
+    let what = "receipt header";
+    let signed_part = &bytes[1..bytes.len() - SIGNATURE_LEN];
+    let (h, rest) = postcard::take_from_bytes::<ReceiptHeader>(signed_part).map_err(|e| match e {
+        postcard::Error::DeserializeUnexpectedEnd => FormatError::Truncated { what },
+        _ => FormatError::Decode { what },
+    })?;
+    let len = 1 + signed_part.len() - rest.len();
+    if crate::codec::encode(&h) != signed_part[..len - 1] {
+        return Err(FormatError::NonCanonical { what });
+    }
+    if rest.is_empty() {
+        return Err(FormatError::Truncated { what: "receipt" });
+    }
+    Ok(len)
 }
 
 impl UnverifiedReceipt {
-    /// Checks the layout: at most [`MAX_RECEIPT_LEN`] bytes, a version-1 body of at least one
-    /// more byte, then 64 signature bytes. The body is not decoded yet.
+    /// Checks the layout: at most [`MAX_RECEIPT_LEN`] bytes, version 2 (version 1 is
+    /// [`FormatError::ObsoleteReceipt`]), a canonical header, at least one content byte, then
+    /// 64 signature bytes. The content is not decoded yet.
     pub fn parse(bytes: &[u8]) -> Result<Self, FormatError> {
         if bytes.len() > MAX_RECEIPT_LEN {
             return Err(FormatError::TooLarge {
@@ -250,18 +461,22 @@ impl UnverifiedReceipt {
         if bytes.len() < 2 + SIGNATURE_LEN {
             return Err(FormatError::Truncated { what: "receipt" });
         }
-        if bytes[0] != RECEIPT_VERSION {
-            return Err(FormatError::UnsupportedVersion {
-                what: "receipt",
-                found: bytes[0],
-            });
-        }
-        Ok(Self { bytes: bytes.to_vec() })
+        check_version(Some(bytes[0]), "receipt")?;
+        let header_len = header_len(bytes)?;
+        Ok(Self {
+            bytes: bytes.to_vec(),
+            header_len,
+        })
     }
 
-    /// The signed body bytes (`0x01 ‖ postcard(body)`).
-    pub fn body_bytes(&self) -> &[u8] {
-        &self.bytes[..self.bytes.len() - SIGNATURE_LEN]
+    /// The signed header bytes (`0x02 ‖ postcard(header)`).
+    pub fn header_bytes(&self) -> &[u8] {
+        &self.bytes[..self.header_len]
+    }
+
+    /// The content bytes the header's content hash covers.
+    pub fn content_bytes(&self) -> &[u8] {
+        &self.bytes[self.header_len..self.bytes.len() - SIGNATURE_LEN]
     }
 
     /// The 64 signature bytes.
@@ -276,7 +491,7 @@ impl UnverifiedReceipt {
     /// attacker-controlled. For the log's own use (the bundle builder reads the index of
     /// receipts it signed) and diagnostics only.
     pub fn peek_unverified(&self) -> Result<ReceiptBody, FormatError> {
-        ReceiptBody::decode(self.body_bytes())
+        ReceiptBody::decode(self.header_bytes(), self.content_bytes())
     }
 
     /// The leaf hash `SHA-256(0x00 ‖ receipt)`.
@@ -304,13 +519,32 @@ impl fmt::Debug for UnverifiedReceipt {
 pub struct SignedReceipt {
     body: ReceiptBody,
     bytes: Vec<u8>,
+    header_len: usize,
     leaf_hash: Hash,
 }
 
 impl SignedReceipt {
-    pub(crate) fn new(body: ReceiptBody, bytes: Vec<u8>) -> Self {
+    pub(crate) fn new(body: ReceiptBody, bytes: Vec<u8>, header_len: usize) -> Self {
         let leaf_hash = record_hash(&bytes);
-        Self { body, bytes, leaf_hash }
+        Self {
+            body,
+            bytes,
+            header_len,
+            leaf_hash,
+        }
+    }
+
+    /// The signed header bytes (`0x02 ‖ postcard(header)`): what a sealed bundle entry shows.
+    pub fn header_bytes(&self) -> &[u8] {
+        &self.bytes[..self.header_len]
+    }
+
+    /// The 64 signature bytes (over [`SignedReceipt::header_bytes`]).
+    pub fn signature(&self) -> &[u8; SIGNATURE_LEN] {
+        self.bytes[self.bytes.len() - SIGNATURE_LEN..]
+            .try_into()
+            // Cannot fail: every signed receipt ends with its signature.
+            .expect("a signed receipt ends with its signature")
     }
 
     /// The signed body.

@@ -2,12 +2,16 @@
 //! against it.
 //!
 //! ```text
-//! state    = 0x02 ‖ postcard(origin, vkey, tree_size, root, counter, head, key, handovers)
-//!            ‖ checksum (32)
-//! checksum = SHA-256("credseal:v1:log-state" ‖ 0x00 ‖ 0x02 ‖ postcard(…))
+//! state    = 0x03 ‖ postcard(origin, vkey, tree_size, root, counter, head, key, handovers,
+//!                           sealed) ‖ checksum (32)
+//! checksum = SHA-256("credseal:v1:log-state" ‖ 0x00 ‖ 0x03 ‖ postcard(…))
 //! text     = "cs1.log-state." ‖ base64url-no-pad(state)
 //! ```
-//! Version 1 (no `key`, `handovers`) is still read, as a state that saw no key rotation.
+//! `sealed` lists, in increasing order, the counters (at most `counter`) that were shown
+//! sealed at the last verification: every other counter up to `counter` was seen in full, and
+//! a later bundle that shows one of those sealed is refused. Versions 2 (no `sealed`) and 1
+//! (no `key`, `handovers` either) are still read, as states that saw every receipt in full
+//! (they come from logs of receipt version 1, which no longer verify anyway).
 
 use serde::{Deserialize, Serialize};
 
@@ -18,14 +22,14 @@ use credseal_c2sp::{EMPTY_ROOT, Hash, MAX_TREE_SIZE};
 use crate::codec::sha256;
 use crate::text::{from_text, to_text};
 
-/// The saved-state format version (2: with the latest log key accepted; 1 is still read).
-pub const STATE_VERSION: u8 = 2;
+/// The saved-state format version (3: with the counters seen sealed; 2 and 1 are still read).
+pub const STATE_VERSION: u8 = 3;
 /// Domain of the saved-state checksum.
 pub const STATE_CHECKSUM_LABEL: &[u8] = b"credseal:v1:log-state";
 /// Label of the text form `cs1.log-state.<base64url>`.
 pub const STATE_TEXT_LABEL: &str = "log-state";
-/// Largest saved state accepted, in bytes.
-pub const MAX_STATE_LEN: usize = 16 * 1024;
+/// Largest saved state accepted, in bytes (room for tens of thousands of sealed counters).
+pub const MAX_STATE_LEN: usize = 256 * 1024;
 
 /// What a subject saw when it last verified a bundle: the log (origin and the pinned verifier
 /// key), the checkpoint (tree size and root), its own chain (counter and head leaf hash), and
@@ -47,10 +51,26 @@ pub struct SavedState {
     pub(crate) key: String,
     /// How many handovers led from the pinned key to `key`.
     pub(crate) handovers: u64,
+    /// The counters shown sealed at the last verification, increasing, each at most
+    /// `counter`; every other counter up to `counter` was seen in full.
+    pub(crate) sealed: Vec<u64>,
 }
 
 #[derive(Serialize, Deserialize)]
 struct Repr {
+    origin: String,
+    vkey: String,
+    tree_size: u64,
+    root: Hash,
+    counter: u64,
+    head: Option<Hash>,
+    key: String,
+    handovers: u64,
+    sealed: Vec<u64>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ReprV2 {
     origin: String,
     vkey: String,
     tree_size: u64,
@@ -121,6 +141,18 @@ impl SavedState {
         self.head.as_ref()
     }
 
+    /// The counters (up to [`SavedState::counter`]) that were shown sealed at the last
+    /// verification, increasing; every other one was seen in full.
+    pub fn sealed(&self) -> &[u64] {
+        &self.sealed
+    }
+
+    /// Whether receipt `counter` was shown sealed at the last verification (rather than in
+    /// full).
+    pub(crate) fn was_sealed(&self, counter: u64) -> bool {
+        self.sealed.binary_search(&counter).is_ok()
+    }
+
     /// The encoding documented in the module.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = vec![STATE_VERSION];
@@ -133,6 +165,7 @@ impl SavedState {
             head: self.head,
             key: self.key.clone(),
             handovers: self.handovers,
+            sealed: self.sealed.clone(),
         }));
         let sum = checksum(&out);
         out.extend_from_slice(&sum);
@@ -146,7 +179,7 @@ impl SavedState {
 
     /// Reads a saved state. Rejected: over [`MAX_STATE_LEN`] bytes; shorter than a version
     /// byte and a checksum; a checksum mismatch (checked first, so any flipped bit is
-    /// reported as [`FormatError::Checksum`]); a version other than 1 or 2; a non-canonical
+    /// reported as [`FormatError::Checksum`]); a version other than 1, 2 or 3; a non-canonical
     /// encoding or trailing bytes; and fields that contradict each other: a verifier key
     /// (pinned or latest) that does not parse or names another origin, a latest key other
     /// than the pinned one exactly when no handover was accepted, more handovers than
@@ -170,6 +203,20 @@ impl SavedState {
         }
         let r: Repr = match content[0] {
             STATE_VERSION => crate::codec::decode_canonical(&content[1..], "saved state")?,
+            2 => {
+                let r: ReprV2 = crate::codec::decode_canonical(&content[1..], "saved state")?;
+                Repr {
+                    origin: r.origin,
+                    vkey: r.vkey,
+                    tree_size: r.tree_size,
+                    root: r.root,
+                    counter: r.counter,
+                    head: r.head,
+                    key: r.key,
+                    handovers: r.handovers,
+                    sealed: Vec::new(),
+                }
+            }
             1 => {
                 let r: ReprV1 = crate::codec::decode_canonical(&content[1..], "saved state")?;
                 Repr {
@@ -181,6 +228,7 @@ impl SavedState {
                     root: r.root,
                     counter: r.counter,
                     head: r.head,
+                    sealed: Vec::new(),
                 }
             }
             found => {
@@ -219,6 +267,12 @@ impl SavedState {
         if r.counter > r.tree_size {
             return Err(bad("more receipts than the tree has leaves"));
         }
+        if r.sealed.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(bad("the sealed counters are not strictly increasing"));
+        }
+        if r.sealed.first() == Some(&0) || r.sealed.last().is_some_and(|&c| c > r.counter) {
+            return Err(bad("a sealed counter outside 1 to the saved counter"));
+        }
         Ok(Self {
             origin: r.origin,
             vkey: r.vkey,
@@ -228,6 +282,7 @@ impl SavedState {
             head: r.head,
             key: r.key,
             handovers: r.handovers,
+            sealed: r.sealed,
         })
     }
 

@@ -204,6 +204,14 @@ impl TestLog {
 }
 
 /// A log with five receipts about the subject among other traffic.
+/// The chain counter a sealed entry's signed header names (`None` for a full entry).
+fn sealed_counter(e: &BundleEntry) -> Option<u64> {
+    match e {
+        BundleEntry::Sealed { header, .. } => ReceiptHeader::decode(header).unwrap().chain.map(|c| c.counter),
+        BundleEntry::Full { .. } => None,
+    }
+}
+
 fn five() -> TestLog {
     let mut t = TestLog::new();
     for _ in 0..5 {
@@ -336,7 +344,7 @@ fn sealed_entries_count_in_the_chain_and_open_on_their_date() {
 
     // Before the date: shown sealed, counted, chained to by receipt 3.
     let b = t.bundle(None, until - 1);
-    assert!(matches!(b.entries[1], BundleEntry::Sealed { counter: 2, .. }));
+    assert_eq!(sealed_counter(&b.entries[1]), Some(2));
     let ok = verify_bundle(&b, &v, &SUBJECT, None, until - 1).unwrap();
     assert_eq!(
         ok.receipts()[1],
@@ -612,7 +620,7 @@ fn bundle_sealed_newest_withheld() {
     let until = T0 + 1_000_000;
     t.add_sealed(until);
     let mut b = t.bundle(None, T0 + 10_000);
-    assert!(matches!(b.entries[5], BundleEntry::Sealed { counter: 6, .. }));
+    assert_eq!(sealed_counter(&b.entries[5]), Some(6));
     verify_bundle(&b, &t.verifier(), &SUBJECT, None, T0 + 10_000).expect("honest bundle");
     b.entries.pop();
     expect_failure(&t, &b, None, BundleError::ReceiptsWithheld { committed: 6, got: 5 });
@@ -1157,6 +1165,99 @@ fn bundle_sealed_entry_with_wrong_leaf_hash() {
         verify_bundle(&b, &t.verifier(), &SUBJECT, None, T0).unwrap_err(),
         BundleError::ReceiptNotIncluded { counter: 2 }
     );
+}
+
+/// Entry `i` of `b`, a full receipt, rewritten as a sealed entry of the same receipt (its
+/// genuine signed header, signature, leaf hash and inclusion proof): what a relay can do
+/// without any key.
+fn reseal(b: &mut Bundle, i: usize) {
+    let BundleEntry::Full { receipt, inclusion } = b.entries[i].clone() else {
+        panic!("entry {i} is not full");
+    };
+    let r = UnverifiedReceipt::parse(&receipt).unwrap();
+    b.entries[i] = BundleEntry::Sealed {
+        header: r.header_bytes().to_vec(),
+        signature: r.signature().to_vec(),
+        leaf_hash: r.leaf_hash(),
+        inclusion,
+    };
+}
+
+#[test]
+fn bundle_ordinary_receipt_resealed_at_2() {
+    // A relay shows an ordinary receipt as sealed: its signed header has no disclosure date.
+    let t = five();
+    let mut b = t.bundle(None, T0 + 10_000);
+    reseal(&mut b, 1);
+    expect_failure(&t, &b, None, BundleError::SealedWithoutDelay { counter: 2 });
+}
+
+#[test]
+fn bundle_sealed_header_date_rewritten_at_2() {
+    // The signed header's disclosure date moved to 2100: the signature no longer verifies.
+    let mut t = TestLog::new();
+    t.add();
+    t.add_sealed(T0 + 500);
+    t.add();
+    let mut b = t.bundle(None, T0);
+    let BundleEntry::Sealed { header, .. } = &mut b.entries[1] else {
+        panic!("entry 2 is not sealed");
+    };
+    let mut h = ReceiptHeader::decode(header).unwrap();
+    h.disclose_after = Some(4_102_444_800);
+    h.time = 4_102_444_800 - 86_400;
+    *header = h.encode();
+    expect_failure(&t, &b, None, BundleError::ReceiptBadSignature { counter: 2 });
+}
+
+#[test]
+fn bundle_sealed_entry_of_another_subject_at_2() {
+    // Another subject's genuine sealed header in the subject's chain.
+    let mut t = TestLog::new();
+    t.add();
+    let until = T0 + 500;
+    t.add_sealed(until);
+    let b = t.bundle(None, T0);
+    let BundleEntry::Sealed { header, .. } = &b.entries[1] else {
+        panic!("entry 2 is not sealed");
+    };
+    let other = BlindId([0x55; 32]);
+    assert_eq!(
+        verify_bundle(&b, &t.verifier(), &other, None, T0).unwrap_err(),
+        BundleError::ReceiptForOtherSubject { counter: 1 }
+    );
+    assert_eq!(ReceiptHeader::decode(header).unwrap().subject, Some(SUBJECT));
+}
+
+#[test]
+fn bundle_seen_in_full_then_resealed_saved_state() {
+    // Receipt 2 was shown in full on its date; within the grace period a relay shows the
+    // older, sealed copy again. The saved state remembers it saw receipt 2 in full.
+    let mut t = TestLog::new();
+    t.add();
+    let until = T0 + 500;
+    t.add_sealed(until);
+    t.add();
+    let sealed_copy = t.bundle(None, until - 1);
+    let s = verify_bundle(&t.bundle(None, until), &t.verifier(), &SUBJECT, None, until)
+        .unwrap()
+        .into_new_state();
+    assert!(s.sealed().is_empty());
+    assert_eq!(
+        verify_bundle(&sealed_copy, &t.verifier(), &SUBJECT, Some(&s), until + 10).unwrap_err(),
+        BundleError::ResealedAfterSeenInFull { counter: 2 }
+    );
+    // Without the saved state the sealed copy is still within its grace period.
+    verify_bundle(&sealed_copy, &t.verifier(), &SUBJECT, None, until + 10).unwrap();
+    // A state that saw it sealed accepts it sealed again, and keeps the counter.
+    let s2 = verify_bundle(&sealed_copy, &t.verifier(), &SUBJECT, None, until - 1)
+        .unwrap()
+        .into_new_state();
+    assert_eq!(s2.sealed(), &[2]);
+    let again = verify_bundle(&sealed_copy, &t.verifier(), &SUBJECT, Some(&s2), until + 10).unwrap();
+    assert_eq!(again.new_state().sealed(), &[2]);
+    let back = SavedState::from_bytes(&s2.to_bytes()).unwrap();
+    assert_eq!(back, s2);
 }
 
 // ------------------------------------------------------------------------------------------

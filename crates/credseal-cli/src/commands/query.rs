@@ -57,8 +57,16 @@ pub(crate) fn query(ctx: &Context, a: QueryArgs) -> CliResult {
 /// `credseal open`: the requester opens a sealed answer.
 pub(crate) fn open(a: OpenArgs) -> CliResult {
     let key = sealing_key(&a.key)?;
+    let log = credseal_log::LogVerifier::from_vkey(read(&a.log_key)?.trim()).map_err(|e| {
+        fail(
+            ErrorClass::Error,
+            format!("{}: not a log key: {e}", a.log_key.display()),
+        )
+    })?;
+    let request = credseal_log::AnswerRequest::from_text(&read(&a.token)?)
+        .map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", a.token.display())))?;
     let answer = SealedAnswer::from_text(&read(&a.answer)?)?;
-    let body = answer.open(&key)?;
+    let body = answer.open_verified(&key, &log, &request)?;
     match &a.export {
         None => render::answer::answer(&body, a.json),
         Some(path) => {

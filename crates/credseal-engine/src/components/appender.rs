@@ -780,7 +780,11 @@ impl Appender {
                 release_digest: it.release_digest,
                 salt: credseal_log::random_salt(),
                 chain,
-                disclose_after: it.disclose_after,
+                // The receipt rules cap the delay (credseal_log::MAX_DISCLOSE_DELAY_SECS): a
+                // catalogue asking for more gets the maximum.
+                disclose_after: it
+                    .disclose_after
+                    .map(|d| d.clamp(time, time.saturating_add(credseal_log::MAX_DISCLOSE_DELAY_SECS))),
                 flags: it.flags,
             };
             let signed = signer

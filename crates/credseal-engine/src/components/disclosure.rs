@@ -24,10 +24,9 @@ use crate::error::{EngineError, QueryError, Result};
 
 /// Text label of a sealed answer: `cs1.answer.<base64url>`.
 pub const ANSWER_LABEL: &str = "answer";
-/// Format of sealed answers.
-pub(crate) const ANSWER_FORMAT: u8 = 1;
-/// Trace-key label of a release digest (what an answer disclosed).
-pub(crate) const RELEASE_LABEL: &[u8] = b"credseal:v1:release";
+/// Format of sealed answers (2: the plaintext carries a random nonce and the receipt's
+/// `release_digest` commits to it, `credseal_log::answer_digest`).
+pub(crate) const ANSWER_FORMAT: u8 = 2;
 
 /// What the requester receives once opened.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,6 +47,9 @@ pub struct AnswerBody {
     pub answered_at: u64,
     /// Every record of the granted classes.
     pub records: Vec<Record>,
+    /// 32 fresh random bytes, so that the receipt's commitment to this plaintext
+    /// (`credseal_log::answer_digest`) confirms no guess of it.
+    pub nonce: [u8; 32],
 }
 
 /// A sealed answer as released by the platform: only the holder of the requester's
@@ -97,9 +99,55 @@ impl SealedAnswer {
         Ok(a)
     }
 
+    /// Opens an answer received from the platform and authenticates it
+    /// (`credseal_log::verify_answer_receipt`): its receipt is signed by `log`, is the
+    /// receipt of `request` (the requester's own token or self-query), the HPKE `info` is
+    /// bound to that receipt's leaf hash, the plaintext is the one the receipt commits to, and
+    /// the answer is about the request's query, subject, classes and purpose. A forged or
+    /// substituted answer is [`EngineError::Verification`], and nothing is returned.
+    pub fn open_verified(
+        &self,
+        key: &SealingKey,
+        log: &credseal_log::LogVerifier,
+        request: &credseal_log::AnswerRequest,
+    ) -> Result<AnswerBody> {
+        let fail = |e: credseal_log::AnswerError| EngineError::Verification(e.to_string());
+        let receipt = credseal_log::verify_answer_receipt(&self.receipt, log, request).map_err(fail)?;
+        if self.origin != log.origin() || self.query_id != request.query_id {
+            return Err(fail(credseal_log::AnswerError::ContentMismatch {
+                what: "the envelope names another platform or query",
+            }));
+        }
+        let (body, pt) = self.open_inner(key, &receipt.leaf_hash())?;
+        credseal_log::check_answer_plaintext(&receipt, &pt).map_err(fail)?;
+        let r = receipt.body();
+        let classes: std::collections::BTreeSet<String> = body.classes.iter().cloned().collect();
+        let mismatch = if body.subject != request.subject {
+            Some("subject")
+        } else if classes != r.classes || classes.len() != body.classes.len() {
+            Some("classes")
+        } else if body.purpose != r.purpose {
+            Some("purpose")
+        } else {
+            None
+        };
+        if let Some(what) = mismatch {
+            return Err(fail(credseal_log::AnswerError::ContentMismatch { what }));
+        }
+        Ok(body)
+    }
+
     /// Opens with the requester's sealing key and checks the answer names the same
-    /// platform and query as its envelope.
+    /// platform and query as its envelope. **Does not authenticate the platform** (HPKE base
+    /// mode authenticates no sender): for the platform's own in-process callers and tests;
+    /// an answer received from elsewhere goes through [`SealedAnswer::open_verified`].
     pub fn open(&self, key: &SealingKey) -> Result<AnswerBody> {
+        let leaf = credseal_c2sp::record_hash(&self.receipt);
+        Ok(self.open_inner(key, &leaf)?.0)
+    }
+
+    /// Opens with the HPKE `info` bound to `leaf`; the body and the plaintext it decoded from.
+    fn open_inner(&self, key: &SealingKey, leaf: &[u8; 32]) -> Result<(AnswerBody, zeroize::Zeroizing<Vec<u8>>)> {
         // The origin goes into the HPKE info with a 16-bit length; an answer file is input,
         // so an impossible origin is refused here rather than reaching that encoding.
         if !valid_origin(&self.origin) {
@@ -109,8 +157,7 @@ impl SealedAnswer {
         }
         let sealed = SealedBox::from_bytes(&self.sealed)
             .map_err(|e| EngineError::Verification(format!("sealed answer: {e}")))?;
-        let leaf = credseal_c2sp::record_hash(&self.receipt);
-        let info = credseal_crypto::answer_info(&self.origin, &self.query_id, Some(&leaf));
+        let info = credseal_crypto::answer_info(&self.origin, &self.query_id, Some(leaf));
         let pt = credseal_crypto::open(key, &info, &[], &sealed).map_err(|_| {
             EngineError::Verification(
                 "the answer does not open with this key: it is for another key, or was altered".into(),
@@ -123,7 +170,7 @@ impl SealedAnswer {
                 "the answer's contents do not match its envelope".into(),
             ));
         }
-        Ok(body)
+        Ok((body, pt))
     }
 }
 
@@ -337,6 +384,7 @@ impl<'a> Disclosure<'a> {
             classes: grant.classes().iter().cloned().collect(),
             answered_at: now,
             records,
+            nonce: credseal_crypto::random_array(),
         };
         // Sized for the usual answer up front: every regrowth would leave a copy of the
         // plaintext behind in freed memory, where `Zeroizing` cannot reach it.
@@ -365,7 +413,9 @@ impl<'a> Disclosure<'a> {
             purpose: grant.purpose().to_string(),
             token_hash: Some(*grant.token_digest()),
             outcome: Outcome::Granted,
-            release_digest: Some(ks.trace_key.digest(RELEASE_LABEL, &[&pt[..]])),
+            // The requester checks the plaintext against it (`SealedAnswer::open_verified`);
+            // the plaintext's random nonce keeps anyone else from testing guesses.
+            release_digest: Some(credseal_log::answer_digest(&pt)),
             disclose_after: if self_query {
                 None
             } else {

@@ -104,20 +104,95 @@ fn receipt_layout_is_as_documented() {
     let b = body(1, None);
     let r = s.sign_receipt(&b).unwrap();
     let bytes = r.as_bytes();
-    let pc = postcard::to_allocvec(&b).unwrap();
+    let header = crate::ReceiptHeader {
+        index: b.index,
+        time: b.time,
+        subject: b.subject,
+        chain: b.chain,
+        disclose_after: b.disclose_after,
+        content_hash: [0; 32],
+    };
+    let content = postcard::to_allocvec(&(
+        &b.actor,
+        &b.action,
+        &b.detail,
+        &b.classes,
+        &b.purpose,
+        &b.token_hash,
+        &b.outcome,
+        &b.release_digest,
+        &b.salt,
+        &b.flags,
+    ))
+    .unwrap();
+    let hashed = [&b"credseal:v1:receipt-content\0"[..], &content].concat();
+    let header = crate::ReceiptHeader {
+        content_hash: crate::codec::sha256(&hashed),
+        ..header
+    };
+    let hb = postcard::to_allocvec(&header).unwrap();
     assert_eq!(bytes[0], RECEIPT_VERSION);
-    assert_eq!(&bytes[1..1 + pc.len()], &pc[..]);
-    assert_eq!(bytes.len(), 1 + pc.len() + 64);
-    let msg = [&b"credseal:v1:receipt\0\x01"[..], &pc].concat();
+    assert_eq!(RECEIPT_VERSION, 2);
+    assert_eq!(&bytes[1..1 + hb.len()], &hb[..]);
+    assert_eq!(&bytes[1 + hb.len()..1 + hb.len() + content.len()], &content[..]);
+    assert_eq!(bytes.len(), 1 + hb.len() + content.len() + 64);
+    assert_eq!(r.header_bytes(), &bytes[..1 + hb.len()]);
+    let msg = [&b"credseal:v1:receipt\0\x02"[..], &hb].concat();
     assert!(credseal_auth::verify_raw_strict(
         s.public().as_bytes(),
         &msg,
-        &bytes[1 + pc.len()..]
+        &bytes[bytes.len() - 64..]
     ));
+    assert_eq!(r.signature(), &bytes[bytes.len() - 64..]);
     assert_eq!(r.leaf_hash(), record_hash(bytes));
     let v = s.verifier().verify_receipt(bytes).unwrap();
     assert_eq!(v.body(), &b);
     assert_eq!(v, r);
+    // The header alone verifies, and says what the receipt says about its place.
+    assert_eq!(
+        s.verifier().verify_header(r.header_bytes(), r.signature()).unwrap(),
+        header
+    );
+}
+
+#[test]
+fn header_signature_and_rules_are_checked() {
+    let s = signer();
+    let v = s.verifier();
+    let r = s.sign_receipt(&body(1, None)).unwrap();
+    let mut sig = r.signature().to_vec();
+    sig[3] ^= 1;
+    assert_eq!(
+        v.verify_header(r.header_bytes(), &sig).unwrap_err(),
+        VerifyError::BadSignature
+    );
+    assert!(matches!(
+        v.verify_header(r.header_bytes(), &sig[..63]),
+        Err(VerifyError::Format(FormatError::Truncated { .. }))
+    ));
+    let other = LogSigner::from_seed(ORIGIN, &[43; 32]).unwrap();
+    let r2 = other.sign_receipt(&body(1, None)).unwrap();
+    assert_eq!(
+        v.verify_header(r2.header_bytes(), r2.signature()).unwrap_err(),
+        VerifyError::BadSignature
+    );
+    // The log refuses to sign a delay beyond the maximum, or a date before the time.
+    let b = body(1, None);
+    let late = ReceiptBody {
+        disclose_after: Some(b.time + crate::MAX_DISCLOSE_DELAY_SECS + 1),
+        ..b.clone()
+    };
+    assert!(matches!(s.sign_receipt(&late), Err(FormatError::Receipt { .. })));
+    let early = ReceiptBody {
+        disclose_after: Some(b.time - 1),
+        ..b.clone()
+    };
+    assert!(matches!(s.sign_receipt(&early), Err(FormatError::Receipt { .. })));
+    let max = ReceiptBody {
+        disclose_after: Some(b.time + crate::MAX_DISCLOSE_DELAY_SECS),
+        ..b
+    };
+    assert!(s.sign_receipt(&max).is_ok());
 }
 
 #[test]
@@ -160,54 +235,93 @@ fn receipt_chain_rules_are_enforced_when_signing() {
     assert!(matches!(s.sign_receipt(&huge), Err(FormatError::TooLarge { .. })));
 }
 
-/// Signs arbitrary body bytes as the log would, to test what verification does with
-/// well-signed garbage.
-fn sign_raw_body(s: &LogSigner, body: &[u8]) -> Vec<u8> {
-    let sig = s.key.sign(&receipt_signed_bytes(body)).to_bytes();
-    [body, &sig].concat()
+/// Signs arbitrary header and content bytes as the log would, to test what verification
+/// does with well-signed garbage.
+fn sign_raw(s: &LogSigner, header: &[u8], content: &[u8]) -> Vec<u8> {
+    let sig = s.key.sign(&receipt_signed_bytes(header)).to_bytes();
+    [header, content, &sig].concat()
+}
+
+/// The header of `b` with `content_hash` over `content`, encoded.
+fn header_over(b: &ReceiptBody, content: &[u8]) -> Vec<u8> {
+    let (bytes, len) = b.encode();
+    let mut h = crate::ReceiptHeader::decode(&bytes[..len]).unwrap();
+    h.content_hash = crate::content_hash(content);
+    h.encode()
 }
 
 #[test]
 fn well_signed_but_malformed_bodies_are_refused_after_the_signature() {
     let s = signer();
     let v = s.verifier();
-    let good = body(1, None).encode();
-    // Trailing byte.
-    let r = sign_raw_body(&s, &[&good[..], &[0]].concat());
+    let b = body(1, None);
+    let (good, len) = b.encode();
+    let content = &good[len..];
+    // Trailing byte after the content (the header's hash covers it).
+    let c = [content, &[0]].concat();
+    let r = sign_raw(&s, &header_over(&b, &c), &c);
     assert_eq!(
         v.verify_receipt(&r).unwrap_err(),
         VerifyError::Format(FormatError::TrailingBytes {
-            what: "receipt body",
+            what: "receipt content",
             count: 1
         })
     );
     // Over-long varint: the last field, flags = 0, as two bytes.
-    let mut nc = good.clone();
+    let mut nc = content.to_vec();
     *nc.last_mut().unwrap() = 0x80;
     nc.push(0);
-    let r = sign_raw_body(&s, &nc);
+    let r = sign_raw(&s, &header_over(&b, &nc), &nc);
     assert_eq!(
         v.verify_receipt(&r).unwrap_err(),
-        VerifyError::Format(FormatError::NonCanonical { what: "receipt body" })
+        VerifyError::Format(FormatError::NonCanonical {
+            what: "receipt content"
+        })
     );
-    // Chain rule broken in a signed body.
-    let bad = body(0, None);
-    let mut raw = vec![RECEIPT_VERSION];
-    raw.extend(postcard::to_allocvec(&bad).unwrap());
-    let r = sign_raw_body(&s, &raw);
+    // A content that is not the one the signed header's hash names.
+    let mut other = b.clone();
+    other.purpose = "law-enforcement".into();
+    let (o, olen) = other.encode();
+    let r = sign_raw(&s, &good[..len], &o[olen..]);
+    assert_eq!(v.verify_receipt(&r).unwrap_err(), VerifyError::BadSignature);
+    assert_eq!(
+        UnverifiedReceipt::parse(&r).unwrap().peek_unverified().unwrap_err(),
+        FormatError::Receipt {
+            reason: "the content does not match the header's content hash"
+        }
+    );
+    // Chain rule broken in a signed header.
+    let mut h = crate::ReceiptHeader::decode(&good[..len]).unwrap();
+    h.chain = Some(Chain { counter: 0, prev: None });
+    let r = sign_raw(&s, &h.encode(), content);
     assert!(matches!(
         v.verify_receipt(&r),
         Err(VerifyError::Format(FormatError::Receipt { .. }))
     ));
-    // Another version (checked before the signature).
+    // A signed header with a delay beyond the maximum.
+    let mut h = crate::ReceiptHeader::decode(&good[..len]).unwrap();
+    h.disclose_after = Some(h.time + crate::MAX_DISCLOSE_DELAY_SECS + 1);
+    let r = sign_raw(&s, &h.encode(), content);
+    assert_eq!(
+        v.verify_receipt(&r).unwrap_err(),
+        VerifyError::Format(FormatError::Receipt {
+            reason: "a disclosure delay beyond the maximum of 366 days"
+        })
+    );
+    // Another version (checked before the signature); version 1 has its own error.
     let mut r = s.sign_receipt(&body(1, None)).unwrap().into_bytes();
-    r[0] = 2;
+    r[0] = 3;
     assert_eq!(
         v.verify_receipt(&r).unwrap_err(),
         VerifyError::Format(FormatError::UnsupportedVersion {
             what: "receipt",
-            found: 2
+            found: 3
         })
+    );
+    r[0] = 1;
+    assert_eq!(
+        v.verify_receipt(&r).unwrap_err(),
+        VerifyError::Format(FormatError::ObsoleteReceipt)
     );
     assert_eq!(
         v.verify_receipt(&r[..60]).unwrap_err(),
@@ -333,7 +447,8 @@ fn arb_body() -> impl Strategy<Value = ReceiptBody> {
         ],
         (any::<Option<[u8; 32]>>(), any::<Option<[u8; 32]>>(), any::<[u8; 16]>()),
         prop::option::of((1u64..1000, any::<[u8; 32]>(), any::<[u8; 32]>())),
-        (any::<Option<u64>>(), any::<u32>()),
+        // A delay after `time`, within the maximum the receipt rules allow.
+        (prop::option::of(0..=crate::MAX_DISCLOSE_DELAY_SECS), any::<u32>()),
     )
         .prop_map(
             |(
@@ -365,7 +480,7 @@ fn arb_body() -> impl Strategy<Value = ReceiptBody> {
                         counter,
                         prev: (counter > 1).then_some(prev),
                     }),
-                    disclose_after,
+                    disclose_after: disclose_after.and_then(|d| time.checked_add(d)),
                     flags,
                 }
             },
