@@ -8,8 +8,10 @@
 //     give exactly our stored hashes, roots and proofs;
 //   - our inclusion proofs pass tlog.CheckRecord and the consistency proof 3 → 7 passes
 //     tlog.CheckTree;
-//   - every leaf is a receipt `0x01 ‖ body ‖ Ed25519 signature` over
-//     "credseal:v1:receipt" ‖ 0x00 ‖ 0x01 ‖ body, verified with crypto/ed25519;
+//   - every leaf is a receipt `header ‖ content ‖ Ed25519 signature` (format 2): the header
+//     `0x02 ‖ postcard(ReceiptHeader)` is decoded here from docs/formats.md §10 alone, its
+//     signature over "credseal:v1:receipt" ‖ 0x00 ‖ header is verified with crypto/ed25519,
+//     and its content hash SHA-256("credseal:v1:receipt-content" ‖ 0x00 ‖ content) checked;
 //   - tampered notes and proofs are rejected;
 //   - after a log key rotation: the handover note opens with note.Open and carries valid
 //     signatures of both the old and the new key (same key name, two key ids), and names
@@ -23,6 +25,7 @@ package main
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -248,16 +251,11 @@ func main() {
 		}
 	}
 
-	// Receipt signatures: 0x01 ‖ body ‖ signature, signed over "credseal:v1:receipt\x00" ‖ 0x01 ‖ body.
+	// Receipt signatures (format 2): header ‖ content ‖ signature, the signature over
+	// "credseal:v1:receipt\x00" ‖ header, the header committing to the content's hash.
 	for i, leaf := range leaves {
-		if len(leaf) < 66 || leaf[0] != 1 {
-			fail("leaf %d is not a version-1 receipt", i)
-		}
-		body, sig := leaf[:len(leaf)-64], leaf[len(leaf)-64:]
-		msg := append([]byte("credseal:v1:receipt\x00"), body...)
-		if !ed25519.Verify(pub, msg, sig) {
-			fail("receipt %d: signature does not verify", i)
-		}
+		header, sig := checkReceipt(fmt.Sprintf("receipt %d", i), pub, leaf)
+		msg := append([]byte("credseal:v1:receipt\x00"), header...)
 		msg[len(msg)-1] ^= 1
 		if ed25519.Verify(pub, msg, sig) {
 			fail("receipt %d: altered receipt verifies", i)
@@ -338,12 +336,80 @@ func rotation(old note.Verifier, oldKey string, cp checkpoint) {
 	}
 	for i, s := range leaves64 {
 		leaf, err := base64.StdEncoding.DecodeString(s)
-		if err != nil || len(leaf) < 66 || leaf[0] != 1 {
-			fail("rotated leaf %d", i)
+		if err != nil {
+			fail("rotated leaf %d: %v", i, err)
 		}
-		body, sig := leaf[:len(leaf)-64], leaf[len(leaf)-64:]
-		if !ed25519.Verify(pub, append([]byte("credseal:v1:receipt\x00"), body...), sig) {
-			fail("rotated receipt %d: the new key's signature does not verify", i)
+		checkReceipt(fmt.Sprintf("rotated receipt %d", i), pub, leaf)
+	}
+}
+
+// checkReceipt splits a format-2 receipt into header, content and signature, verifies the
+// signature over the header with pub and the header's content hash; it returns the header
+// and the signature.
+func checkReceipt(what string, pub ed25519.PublicKey, leaf []byte) ([]byte, []byte) {
+	if len(leaf) < 2+64 || leaf[0] != 2 {
+		fail("%s: not a version-2 receipt", what)
+	}
+	rest := leaf[:len(leaf)-64]
+	sig := leaf[len(leaf)-64:]
+	hlen, contentHash := headerLen(what, rest)
+	header, content := rest[:hlen], rest[hlen:]
+	if !ed25519.Verify(pub, append([]byte("credseal:v1:receipt\x00"), header...), sig) {
+		fail("%s: signature does not verify", what)
+	}
+	h := sha256.Sum256(append([]byte("credseal:v1:receipt-content\x00"), content...))
+	if !bytes.Equal(h[:], contentHash) {
+		fail("%s: content hash differs from the signed header's", what)
+	}
+	return header, sig
+}
+
+// headerLen decodes 0x02 ‖ postcard(ReceiptHeader{index u64, time u64, subject option of 32
+// bytes, chain option of {counter u64, prev option of 32 bytes}, disclose_after option of
+// u64, content_hash 32 bytes}) at the start of b and returns its length and content_hash.
+func headerLen(what string, b []byte) (int, []byte) {
+	pos := 1
+	need := func(n int) {
+		if pos+n > len(b) {
+			fail("%s: header truncated", what)
 		}
 	}
+	varint := func() {
+		for i := 0; ; i++ {
+			need(1)
+			c := b[pos]
+			pos++
+			if c < 0x80 {
+				return
+			}
+			if i == 9 {
+				fail("%s: varint too long", what)
+			}
+		}
+	}
+	option := func(some func()) {
+		need(1)
+		tag := b[pos]
+		pos++
+		switch tag {
+		case 0:
+		case 1:
+			some()
+		default:
+			fail("%s: option tag %d", what, tag)
+		}
+	}
+	bytes32 := func() { need(32); pos += 32 }
+	varint()        // index
+	varint()        // time
+	option(bytes32) // subject
+	option(func() { // chain
+		varint()        // counter
+		option(bytes32) // prev
+	})
+	option(varint) // disclose_after
+	need(32)
+	hash := b[pos : pos+32]
+	pos += 32
+	return pos, hash
 }
