@@ -191,7 +191,9 @@ impl Fx {
     /// it; returns the output and the answer file's path (which exists only if granted).
     fn query(&self, dept: &str, subject: &str, classes: &str, purpose: &str) -> (Output, String) {
         let d = self.path(dept);
-        let tok = self.fresh("token");
+        let ans = self.fresh("answer");
+        // The token sits next to its answer: `open` checks the answer against it.
+        let tok = format!("{ans}.token");
         ok(&[
             "dept",
             "query",
@@ -210,7 +212,6 @@ impl Fx {
             "--out",
             &tok,
         ]);
-        let ans = self.fresh("answer");
         let o = run(&[
             "query",
             "--data",
@@ -242,6 +243,10 @@ impl Fx {
             "open",
             "--key",
             &format!("{}/sealing.key", self.path(dept)),
+            "--log-key",
+            &self.vkey,
+            "--token",
+            &format!("{answer}.token"),
             answer,
             "--export",
             &out,
@@ -355,6 +360,10 @@ fn canary_flag_not_in_department_receipt() {
         "open",
         "--key",
         &format!("{}/sealing.key", fx.path("bank-a")),
+        "--log-key",
+        &fx.vkey,
+        "--token",
+        &format!("{canary_answer}.token"),
         &canary_answer,
         "--json",
     ]);
