@@ -503,6 +503,8 @@ impl Fx {
             &c.classes,
             "--purpose",
             &c.purpose,
+            "--audience",
+            ORIGIN,
             "--out",
             &out,
         ];
