@@ -11,9 +11,9 @@
 //! other component (only the shared modules `error` and `memo`).
 //!
 //! Staff: incident responders (who run `trace` and the access review) and security
-//! officers (who plant canary subjects and approve destructive key operations). The
-//! operator enrols a staff member's Ed25519 public key for one role, as it registers a
-//! subject's key. Every staff command is a [`StaffRequest`] signed with the enrolled key,
+//! officers (who plant canary subjects and approve destructive key operations). A staff
+//! member's Ed25519 public key is enrolled for one role under the two-person rule (below;
+//! the first officers are named at `init`). Every staff command is a [`StaffRequest`] signed with the enrolled key,
 //! for this platform, within its validity window, accepted once, naming the exact input.
 //!
 //! The two-person rule: retiring a KEK version, re-keying a subject's class,
@@ -107,8 +107,9 @@ pub const DEFAULT_OPERATOR: &str = "operator";
 ///
 /// Today a session is made by whoever unlocked the platform with the keystore passphrase
 /// (the facade's `staff_session`): the passphrase holder names themselves, and the
-/// name is **not otherwise authenticated**. A later change adds two-person enrolment of
-/// officers; until then the name records who claimed to act, not who proved it.
+/// name is **not otherwise authenticated**: it records who claimed to act, not who proved
+/// it. What needs proof carries it separately: officers' signed approvals ([`Approved`]),
+/// which staff enrolments and removals need too.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StaffSession {
     officer: String,
