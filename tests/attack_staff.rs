@@ -75,7 +75,14 @@ impl Fx {
         ok(&a);
         ok(&["ingest", "--data", &fx.data, RECORDS]);
         ok(&["authority", "keygen", "--out", &fx.auth]);
-        ok(&["authority", "trust", "--data", &fx.data, "--key", &format!("{}.pub", fx.auth)]);
+        ok(&[
+            "authority",
+            "trust",
+            "--data",
+            &fx.data,
+            "--key",
+            &format!("{}.pub", fx.auth),
+        ]);
         fx
     }
 
@@ -149,7 +156,11 @@ fn lone_officer_enrolment_refused() {
     for (id, p) in [("self-a", &pa), ("self-b", &pb)] {
         let o = run(&["officer", "enroll", "--data", &fx.data, "--id", id, "--key", p]);
         assert_eq!(code(&o), 3, "{}", stderr(&o));
-        assert!(stderr(&o).contains("needs the approval of two different enrolled officers"), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("needs the approval of two different enrolled officers"),
+            "{}",
+            stderr(&o)
+        );
         assert!(stdout(&o).is_empty());
     }
     assert_eq!(fx.log_size(), size, "nothing was written");
@@ -157,8 +168,19 @@ fn lone_officer_enrolment_refused() {
     // nothing.
     let lone = fx.path("lone-data");
     let o = run(&[
-        "init", "--data", &lone, "--catalog", CATALOG, "--origin", ORIGIN, "--kdf-mib", "8", "--kdf-passes", "1",
-        "--first-officer", &format!("off-a={pa}"),
+        "init",
+        "--data",
+        &lone,
+        "--catalog",
+        CATALOG,
+        "--origin",
+        ORIGIN,
+        "--kdf-mib",
+        "8",
+        "--kdf-passes",
+        "1",
+        "--first-officer",
+        &format!("off-a={pa}"),
     ]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(!Path::new(&lone).exists());
@@ -181,7 +203,18 @@ fn lone_officer_enrolment_refused() {
     let o = fx.enroll("officer", "off-c", &pc, &[&one, &own]);
     assert_eq!(code(&o), 3, "{}", stderr(&o));
     let forged = fx.fresh("order");
-    ok(&["staff", "order", "--key", &fx.path("off-a"), "--operation", &op, "--audience", ORIGIN, "--out", &forged]);
+    ok(&[
+        "staff",
+        "order",
+        "--key",
+        &fx.path("off-a"),
+        "--operation",
+        &op,
+        "--audience",
+        ORIGIN,
+        "--out",
+        &forged,
+    ]);
     let o = run(&[
         "staff", "enroll", "--data", &fx.data, "--role", "officer", "--id", "off-c", "--key", &pc, "--order", &forged,
     ]);
@@ -245,8 +278,18 @@ fn refused_operation_keeps_approvals() {
     let (a, b) = (fx.approval("off-a", op), fx.approval("off-b", op));
     let retire = || {
         run(&[
-            "keys", "retire", "--data", &fx.data, "--class", "loans", "--kek-version", "1", "--approval", &a,
-            "--approval", &b,
+            "keys",
+            "retire",
+            "--data",
+            &fx.data,
+            "--class",
+            "loans",
+            "--kek-version",
+            "1",
+            "--approval",
+            &a,
+            "--approval",
+            &b,
         ])
     };
     // Data keys still use v1: refused (exit 2, "run rewrap first"), and the approvals are
@@ -295,9 +338,28 @@ impl Dept {
         let cred = fx.fresh("credential");
         let (sign, seal) = (format!("{bank}/signing.pub"), format!("{bank}/sealing.pub"));
         let mut args = vec![
-            "authority", "enroll", "--key", &fx.auth, "--serial", "1", "--department", "bank-a", "--name", "Bank A",
-            "--signing-key", &sign, "--sealing-key", &seal, "--classes", "identity,loans", "--purposes",
-            "loan-approval", "--audience", ORIGIN, "--out", &cred,
+            "authority",
+            "enroll",
+            "--key",
+            &fx.auth,
+            "--serial",
+            "1",
+            "--department",
+            "bank-a",
+            "--name",
+            "Bank A",
+            "--signing-key",
+            &sign,
+            "--sealing-key",
+            &seal,
+            "--classes",
+            "identity,loans",
+            "--purposes",
+            "loan-approval",
+            "--audience",
+            ORIGIN,
+            "--out",
+            &cred,
         ];
         args.extend(extra);
         ok(&args);
@@ -310,15 +372,41 @@ impl Dept {
         let tok = self.fx.fresh("token");
         let k = key.map_or_else(|| format!("{}/signing.key", self.bank), str::to_string);
         let mut args = vec![
-            "dept", "query", "--key", &k, "--credential", &self.cred, "--subject", SUBJECT, "--classes", classes,
-            "--purpose", "loan-approval", "--legal-basis", "application 17", "--audience", ORIGIN, "--out", &tok,
+            "dept",
+            "query",
+            "--key",
+            &k,
+            "--credential",
+            &self.cred,
+            "--subject",
+            SUBJECT,
+            "--classes",
+            classes,
+            "--purpose",
+            "loan-approval",
+            "--legal-basis",
+            "application 17",
+            "--audience",
+            ORIGIN,
+            "--out",
+            &tok,
         ];
         if let Some(c) = consent {
             args.extend(["--consent", c]);
         }
         ok(&args);
         let ans = self.fx.fresh("answer");
-        let o = run(&["query", "--data", &self.fx.data, "--credential", &self.cred, "--token", &tok, "--out", &ans]);
+        let o = run(&[
+            "query",
+            "--data",
+            &self.fx.data,
+            "--credential",
+            &self.cred,
+            "--token",
+            &tok,
+            "--out",
+            &ans,
+        ]);
         (o, ans)
     }
 
@@ -340,9 +428,20 @@ impl Dept {
             &req,
         ]);
         let bundle = self.fx.fresh("bundle");
-        ok(&["receipts", "export", "--data", &self.fx.data, "--request", &req, "--out", &bundle]);
+        ok(&[
+            "receipts",
+            "export",
+            "--data",
+            &self.fx.data,
+            "--request",
+            &req,
+            "--out",
+            &bundle,
+        ]);
         let state = self.fx.fresh("state");
-        stdout(&ok(&["receipts", "verify", "--vkey", &vkey, "--state", &state, &bundle]))
+        stdout(&ok(&[
+            "receipts", "verify", "--vkey", &vkey, "--state", &state, &bundle,
+        ]))
     }
 }
 
@@ -360,9 +459,24 @@ fn consent_on_another_platform_refused() {
     let consent = |audience: &str| {
         let out = d.fx.fresh("consent");
         ok(&[
-            "subject", "consent", "--key", &format!("{}/signing.key", d.subj), "--subject", SUBJECT, "--department",
-            "bank-a", "--classes", "loans", "--purpose", "loan-approval", "--max-uses", "1", "--audience", audience,
-            "--out", &out,
+            "subject",
+            "consent",
+            "--key",
+            &format!("{}/signing.key", d.subj),
+            "--subject",
+            SUBJECT,
+            "--department",
+            "bank-a",
+            "--classes",
+            "loans",
+            "--purpose",
+            "loan-approval",
+            "--max-uses",
+            "1",
+            "--audience",
+            audience,
+            "--out",
+            &out,
         ]);
         out
     };
@@ -384,7 +498,18 @@ fn consent_on_another_platform_refused() {
 fn revoked_credential_query_receipted() {
     let d = Dept::new(&[]);
     let list = d.fx.fresh("revocations");
-    ok(&["authority", "revoke", "--key", &d.fx.auth, "--serial", "1", "--audience", ORIGIN, "--out", &list]);
+    ok(&[
+        "authority",
+        "revoke",
+        "--key",
+        &d.fx.auth,
+        "--serial",
+        "1",
+        "--audience",
+        ORIGIN,
+        "--out",
+        &list,
+    ]);
     ok(&["authority", "install", "--data", &d.fx.data, &list]);
     let before = d.subject_sees();
     assert!(!before.contains("credential-revoked"), "{before}");

@@ -668,8 +668,14 @@ fn officer_commands_and_the_staff_forms_are_interchangeable() {
             .unwrap()
             .to_hex()
     };
-    let order_a = order(format!("enroll officer off-a key {}", hex(&format!("{a}.pub"))), "a.order");
-    let order_b = order(format!("enroll officer off-b key {}", hex(&format!("{b}.pub"))), "b.order");
+    let order_a = order(
+        format!("enroll officer off-a key {}", hex(&format!("{a}.pub"))),
+        "a.order",
+    );
+    let order_b = order(
+        format!("enroll officer off-b key {}", hex(&format!("{b}.pub"))),
+        "b.order",
+    );
     let o = run(&[
         "officer",
         "enroll",

@@ -85,6 +85,7 @@ pub fn assert_no_plaintext(data: &Path, needles: &[Vec<u8>]) -> usize {
 /// `authority` (a signing-key file the platform trusts), or, with `None`, by a fresh
 /// authority key made in `dir` and trusted first (for a platform that trusts none yet).
 /// `run` runs the binary; returns the output of `staff enroll`.
+#[allow(clippy::too_many_arguments)]
 pub fn enroll_staff(
     run: &dyn Fn(&[&str]) -> Output,
     dir: &Path,

@@ -346,7 +346,13 @@ mod tests {
         let responder = credseal_auth::SigningKey::generate();
         let b = p
             .gate
-            .enroll_staff(&p.keys(), StaffRole::Responder, "r", responder.public().as_bytes(), false)
+            .enroll_staff(
+                &p.keys(),
+                StaffRole::Responder,
+                "r",
+                responder.public().as_bytes(),
+                false,
+            )
             .unwrap();
         p.store.apply(b).unwrap();
         let leak = b"subject,identity.name\n11010519491231002X,LI  LEI\n";

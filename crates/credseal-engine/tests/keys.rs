@@ -10,9 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use common::*;
 use credseal_core::{Record, SubjectId};
 use credseal_crypto::Passphrase;
-use credseal_engine::{
-    Approved, EngineError, InitOptions, KeySource, NoProgress, OpenOptions, Operation, Platform,
-};
+use credseal_engine::{Approved, EngineError, InitOptions, KeySource, NoProgress, OpenOptions, Operation, Platform};
 use credseal_store::{Batch, KvIter, KvPair, MemoryStore, Store, StoreError, Tree};
 
 const PASS: &str = "keys test passphrase";
@@ -29,7 +27,10 @@ fn officers(p: &Platform) -> [credseal_auth::SigningKey; 2] {
         .map(|(i, k)| (format!("officer-{i}"), *k.public().as_bytes()))
         .collect();
     // Named once, as `init --officer` does.
-    if p.staff_id(credseal_engine::StaffRole::Officer, &named[0].1).unwrap().is_none() {
+    if p.staff_id(credseal_engine::StaffRole::Officer, &named[0].1)
+        .unwrap()
+        .is_none()
+    {
         p.found_officers(&common::op(p), &named).unwrap();
     }
     ks
@@ -533,16 +534,21 @@ fn destructive_operations_need_two_different_officers() {
     let e = p.change_staff(&common::op(&p), &responder, &ok).unwrap_err();
     assert!(e.to_string().contains("no longer enrolled"), "{e}");
     assert_eq!(e.class(), credseal_engine::ErrorClass::Denied);
-    assert_eq!(p.staff_id(credseal_engine::StaffRole::Responder, match &responder {
-        credseal_engine::StaffChange::Enroll { key, .. } => key,
-        _ => unreachable!(),
-    }).unwrap(), None);
+    assert_eq!(
+        p.staff_id(
+            credseal_engine::StaffRole::Responder,
+            match &responder {
+                credseal_engine::StaffChange::Enroll { key, .. } => key,
+                _ => unreachable!(),
+            }
+        )
+        .unwrap(),
+        None
+    );
     let e = p.approve(&op, &[x, y], now).unwrap_err();
     assert!(e.to_string().contains("not enrolled"), "{e}");
     // The removal's approvals were spent.
-    let e = p
-        .approve(&remove, &[approval(&p, &a, &remove)], now)
-        .unwrap_err();
+    let e = p.approve(&remove, &[approval(&p, &a, &remove)], now).unwrap_err();
     assert_eq!(e.class(), credseal_engine::ErrorClass::Denied);
 }
 

@@ -621,10 +621,7 @@ fn demo_officers(p: &Platform) -> CliResult<Vec<credseal_auth::SigningKey>> {
         .iter()
         .map(|(id, k)| (id.clone(), *k.public().as_bytes()))
         .collect();
-    if p
-        .staff_id(credseal_engine::StaffRole::Officer, &named[0].1)?
-        .is_none()
-    {
+    if p.staff_id(credseal_engine::StaffRole::Officer, &named[0].1)?.is_none() {
         p.found_officers(&session(p)?, &named)?;
         println!("$ credseal init --first-officer officer-a=officer-a.pub --first-officer officer-b=officer-b.pub ...");
     }

@@ -27,8 +27,8 @@
 use std::sync::{Arc, Mutex, RwLock};
 
 use credseal_auth::{
-    Checked, Credential, Denial, Policy, PublicKey, RevocationList, SelfQuery, StaffOrder, StaffRequest, Token, Unverified,
-    Verified, VerifyContext,
+    Checked, Credential, Denial, Policy, PublicKey, RevocationList, SelfQuery, StaffOrder, StaffRequest, Token,
+    Unverified, Verified, VerifyContext,
 };
 use credseal_core::{BlindId, Catalog, SubjectId};
 use credseal_crypto::{Keystore, sha256};
@@ -695,7 +695,13 @@ impl Gate {
     /// platform, within its window, naming exactly `op`, not used before. The order stands in
     /// for two officers' approvals of a staff enrolment or removal, and of nothing else.
     /// Spends nothing: [`Gate::consume`] does.
-    pub(crate) fn approve_by_authority(&self, ks: &Keystore, op: &Operation, order: &str, now: u64) -> Result<Approved> {
+    pub(crate) fn approve_by_authority(
+        &self,
+        ks: &Keystore,
+        op: &Operation,
+        order: &str,
+        now: u64,
+    ) -> Result<Approved> {
         if !op.is_staff_change() {
             return Err(EngineError::denied(
                 "staff-order-wrong-operation",
@@ -773,7 +779,12 @@ impl Gate {
         let mut prefix = META_STAFF.to_vec();
         prefix.extend_from_slice(StaffRole::Officer.label().as_bytes());
         prefix.push(b':');
-        Ok(self.store.scan_prefix(Tree::Meta, &prefix).next().transpose()?.is_some())
+        Ok(self
+            .store
+            .scan_prefix(Tree::Meta, &prefix)
+            .next()
+            .transpose()?
+            .is_some())
     }
 
     /// The batch that removes every key of staff member `id` in `role` (not found: an
@@ -795,7 +806,10 @@ impl Gate {
             }
         }
         if !found {
-            return Err(EngineError::NotFound(format!("no {} is enrolled as {id:?}", role.label())));
+            return Err(EngineError::NotFound(format!(
+                "no {} is enrolled as {id:?}",
+                role.label()
+            )));
         }
         Ok(b)
     }

@@ -86,7 +86,8 @@ impl StaffOps<'_> {
             None,
         );
         drop(ks);
-        self.appender.append_with(self.vault, vec![r], batch, self.clock.now()?)?;
+        self.appender
+            .append_with(self.vault, vec![r], batch, self.clock.now()?)?;
         Ok(())
     }
 
@@ -129,7 +130,8 @@ impl StaffOps<'_> {
             None,
         );
         drop(ks);
-        self.appender.append_with(self.vault, vec![r], batch, self.clock.now()?)?;
+        self.appender
+            .append_with(self.vault, vec![r], batch, self.clock.now()?)?;
         Ok(())
     }
 }

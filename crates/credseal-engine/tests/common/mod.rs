@@ -178,7 +178,10 @@ pub fn enroll(p: &Platform, role: credseal_engine::StaffRole, id: &str, pk: &[u8
         .enumerate()
         .map(|(i, k)| (format!("founder-{}", i + 1), *k.public().as_bytes()))
         .collect();
-    if p.staff_id(credseal_engine::StaffRole::Officer, &named[0].1).unwrap().is_none() {
+    if p.staff_id(credseal_engine::StaffRole::Officer, &named[0].1)
+        .unwrap()
+        .is_none()
+    {
         p.found_officers(&op(p), &named).unwrap();
     }
     let change = credseal_engine::StaffChange::Enroll {
