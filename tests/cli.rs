@@ -571,16 +571,16 @@ fn officers(dir: &Path, data: &str) -> impl Fn(&str) -> Vec<String> {
         let key = dir.join(name).display().to_string();
         let o = run(&["officer", "keygen", "--out", &key]);
         assert_eq!(code(&o), 0, "{}", stderr(&o));
-        let o = run(&[
-            "officer",
-            "enroll",
-            "--data",
+        let o = common::enroll_staff(
+            &|a: &[&str]| run(a),
+            dir,
             data,
-            "--id",
+            "test.credseal.invalid/log",
+            None,
+            "officer",
             name,
-            "--key",
             &format!("{key}.pub"),
-        ]);
+        );
         assert_eq!(code(&o), 0, "{}", stderr(&o));
         keys.push(key);
     }
@@ -641,6 +641,41 @@ fn officer_commands_and_the_staff_forms_are_interchangeable() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stdout(&o).starts_with("cs1.public-key."), "{}", stdout(&o));
     assert_eq!(code(&run(&["staff", "keygen", "--out", &b])), 0);
+    // Enrolments need the authority's staff order (or two officers' approvals).
+    let auth = d.path().join("auth.key").display().to_string();
+    assert_eq!(code(&run(&["authority", "keygen", "--out", &auth])), 0);
+    let o = run(&["authority", "trust", "--data", data, "--key", &format!("{auth}.pub")]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let order = |op: String, out: &str| {
+        let out = d.path().join(out).display().to_string();
+        let o = run(&[
+            "staff",
+            "order",
+            "--key",
+            &auth,
+            "--operation",
+            &op,
+            "--audience",
+            "test.credseal.invalid/log",
+            "--out",
+            &out,
+        ]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        out
+    };
+    let hex = |f: &str| {
+        credseal_auth::PublicKey::from_text(std::fs::read_to_string(f).unwrap().trim())
+            .unwrap()
+            .to_hex()
+    };
+    let order_a = order(
+        format!("enroll officer off-a key {}", hex(&format!("{a}.pub"))),
+        "a.order",
+    );
+    let order_b = order(
+        format!("enroll officer off-b key {}", hex(&format!("{b}.pub"))),
+        "b.order",
+    );
     let o = run(&[
         "officer",
         "enroll",
@@ -650,6 +685,8 @@ fn officer_commands_and_the_staff_forms_are_interchangeable() {
         "off-a",
         "--key",
         &format!("{a}.pub"),
+        "--order",
+        &order_a,
     ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stdout(&o).contains("enrolled off-a as officer"), "{}", stdout(&o));
@@ -678,6 +715,8 @@ fn officer_commands_and_the_staff_forms_are_interchangeable() {
         "off-b",
         "--key",
         &format!("{b}.pub"),
+        "--order",
+        &order_b,
     ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     // One approval of each form: together they are two officers' approvals.

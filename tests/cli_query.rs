@@ -507,6 +507,8 @@ impl Fx {
             &c.classes,
             "--purpose",
             &c.purpose,
+            "--audience",
+            ORIGIN,
             "--out",
             &out,
         ];

@@ -1332,16 +1332,17 @@ fn officers(fx: &Fx) -> impl Fn(&str) -> Vec<String> + '_ {
     for name in ["officer-a", "officer-b"] {
         let key = fx.path(name);
         ok(&["officer", "keygen", "--out", &key]);
-        ok(&[
-            "officer",
-            "enroll",
-            "--data",
+        let o = common::enroll_staff(
+            &|a: &[&str]| run(a),
+            Path::new(&fx.path(".")),
             &fx.data,
-            "--id",
+            ORIGIN,
+            Some(&fx.auth),
+            "officer",
             name,
-            "--key",
             &format!("{key}.pub"),
-        ]);
+        );
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
         keys.push(key);
     }
     move |op: &str| {

@@ -100,18 +100,17 @@ impl Fx {
         ]);
         let responder = fx.path("responder.key");
         ok(&["staff", "keygen", "--out", &responder]);
-        ok(&[
-            "staff",
-            "enroll",
-            "--data",
+        let o = common::enroll_staff(
+            &|a: &[&str]| run(a),
+            Path::new(&fx.path(".")),
             &fx.data,
-            "--role",
+            ORIGIN,
+            Some(&auth),
             "responder",
-            "--id",
             "resp-1",
-            "--key",
             &format!("{responder}.pub"),
-        ]);
+        );
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
         let mut fx = fx;
         fx.auth = auth;
         fx.responder = responder;
@@ -334,18 +333,17 @@ fn trace_by_a_non_responder_exits_3_and_noisy_files_are_reported() {
     assert!(o.stdout.is_empty());
     assert!(!stderr(&o).contains(name));
     // An officer is not a responder either.
-    ok(&[
-        "staff",
-        "enroll",
-        "--data",
+    let o = common::enroll_staff(
+        &|a: &[&str]| run(a),
+        Path::new(&fx.path(".")),
         &fx.data,
-        "--role",
+        ORIGIN,
+        Some(&fx.auth),
         "officer",
-        "--id",
         "off-1",
-        "--key",
         &format!("{stranger}.pub"),
-    ]);
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(code(&fx.trace(&stranger, &leak)), 3);
     // The responder: the malformed line and the unknown column are reported, the unknown
     // subject is unmatched, the rest is traced.
@@ -397,18 +395,17 @@ fn canary_query_alerts_on_stderr_and_in_audit_alerts() {
     let fx = Fx::new();
     let officer = fx.path("officer.key");
     ok(&["staff", "keygen", "--out", &officer]);
-    ok(&[
-        "staff",
-        "enroll",
-        "--data",
+    let o = common::enroll_staff(
+        &|a: &[&str]| run(a),
+        Path::new(&fx.path(".")),
         &fx.data,
-        "--role",
+        ORIGIN,
+        Some(&fx.auth),
         "officer",
-        "--id",
         "off-1",
-        "--key",
         &format!("{officer}.pub"),
-    ]);
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
     // A responder cannot plant canaries.
     let o = run(&[
         "canary",

@@ -15,6 +15,8 @@
 //! (`cargo test --release -p credseal-cli --test crash_rewrap` is advised). Kill moments
 //! come from a PRNG seeded by `CREDSEAL_CRASH_SEED` (default 0), printed with any failure.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -220,16 +222,17 @@ fn rewrap_killed_at_random_moments_resumes_and_loses_nothing() {
     for name in ["officer-a", "officer-b"] {
         let key = dir.path().join(name).display().to_string();
         ok(&["officer", "keygen", "--out", &key]);
-        ok(&[
-            "officer",
-            "enroll",
-            "--data",
+        let o = common::enroll_staff(
+            &|a: &[&str]| ok(a),
+            dir.path(),
             &data,
-            "--id",
+            "crash.credseal.invalid/log",
+            None,
+            "officer",
             name,
-            "--key",
             &format!("{key}.pub"),
-        ]);
+        );
+        assert_eq!(common::code(&o), 0, "{}", common::stderr(&o));
         officers.push(key);
     }
     let st = status(&data);

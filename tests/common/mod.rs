@@ -79,3 +79,58 @@ pub fn assert_no_plaintext(data: &Path, needles: &[Vec<u8>]) -> usize {
     }
     scanned
 }
+
+/// Enrols the staff key in `pubfile` as `id` in `role` on the platform `data` (log origin
+/// `origin`) as the two-person rule requires, with the authority's staff order: signed by
+/// `authority` (a signing-key file the platform trusts), or, with `None`, by a fresh
+/// authority key made in `dir` and trusted first (for a platform that trusts none yet).
+/// `run` runs the binary; returns the output of `staff enroll`.
+#[allow(clippy::too_many_arguments)]
+pub fn enroll_staff(
+    run: &dyn Fn(&[&str]) -> Output,
+    dir: &Path,
+    data: &str,
+    origin: &str,
+    authority: Option<&str>,
+    role: &str,
+    id: &str,
+    pubfile: &str,
+) -> Output {
+    let made = dir.join("staff-authority.key").display().to_string();
+    let authority = match authority {
+        Some(a) => a.to_string(),
+        None => {
+            if !Path::new(&made).exists() {
+                let o = run(&["authority", "keygen", "--out", &made]);
+                assert_eq!(code(&o), 0, "{}", stderr(&o));
+                let o = run(&["authority", "trust", "--data", data, "--key", &format!("{made}.pub")]);
+                assert_eq!(code(&o), 0, "{}", stderr(&o));
+            }
+            made
+        }
+    };
+    let pk = credseal_auth::PublicKey::from_text(std::fs::read_to_string(pubfile).unwrap().trim()).unwrap();
+    let role_v = credseal_engine::StaffRole::parse(role).unwrap();
+    let op = credseal_engine::Operation::enroll_staff(role_v, id, pk.as_bytes());
+    let order = dir
+        .join(format!("staff-order-{role}-{id}-{}", std::process::id()))
+        .display()
+        .to_string();
+    let _ = std::fs::remove_file(&order);
+    let o = run(&[
+        "staff",
+        "order",
+        "--key",
+        &authority,
+        "--operation",
+        op.text(),
+        "--audience",
+        origin,
+        "--out",
+        &order,
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    run(&[
+        "staff", "enroll", "--data", data, "--role", role, "--id", id, "--key", pubfile, "--order", &order,
+    ])
+}

@@ -115,6 +115,10 @@ pub struct Consent {
     pub expires_at: u64,
     /// How many queries may use it.
     pub max_uses: u32,
+    /// The platform (its log origin) where it may be used: each platform counts uses
+    /// separately, so a consent names the one platform it is for. Added in consent wire
+    /// version 2 ([`crate::CONSENT_WIRE_VERSION`]).
+    pub audience: String,
 }
 
 impl fmt::Debug for Consent {
@@ -129,6 +133,7 @@ impl fmt::Debug for Consent {
             .field("issued_at", &self.issued_at)
             .field("expires_at", &self.expires_at)
             .field("max_uses", &self.max_uses)
+            .field("audience", &self.audience)
             .finish()
     }
 }
@@ -272,6 +277,25 @@ impl fmt::Debug for ShredOrder {
             .field("audience", &self.audience)
             .finish()
     }
+}
+
+/// The authority's order to enrol or remove one staff member on one platform
+/// ([`crate::Kind::StaffOrder`]). `operation` is the exact text of the staff operation
+/// (`enroll officer <id> key <hex>` or `remove officer <id>`, as the platform prints it): the
+/// authority's signature stands in for two officers' approvals of that operation. Accepted
+/// once (`order_id`), within its validity window, for staff operations only.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffOrder {
+    /// Random order id; accepted once.
+    pub order_id: [u8; 16],
+    /// The operation text, e.g. `remove officer off-wang`.
+    pub operation: String,
+    /// Issued at.
+    pub issued_at: u64,
+    /// Expires at (inclusive).
+    pub expires_at: u64,
+    /// The platform (its log origin) the order is for.
+    pub audience: String,
 }
 
 #[cfg(test)]

@@ -121,6 +121,7 @@ fn noun(kind: Kind) -> &'static str {
         Kind::BundleRequest => "bundle request",
         Kind::StaffRequest => "staff request",
         Kind::ShredOrder => "shred order",
+        Kind::StaffOrder => "staff order",
     }
 }
 
@@ -178,6 +179,11 @@ impl Denial {
     /// department's key for a token, the subject's key for a self-query), so that the query
     /// is known to come from its signer. docs/design.md §6: such denials leave a receipt.
     ///
+    /// The verifier checks the credential's and the token's signatures before any other
+    /// rule, so a revoked, expired or not yet valid credential, or one for another platform,
+    /// is an authenticated denial: the holder of a credential the authority signed asked, and
+    /// the subject sees it.
+    ///
     /// [`Denial::Malformed`] counts as not authenticated even when it concerns a signed
     /// field (an invalid subject id): such a query names no subject a receipt could be
     /// filed under. Denials of a revocation list are not about a query at all.
@@ -187,11 +193,8 @@ impl Denial {
             Denial::Malformed { .. }
                 | Denial::CredentialBadSignature
                 | Denial::BadSignature
-                | Denial::CredentialRevoked
-                | Denial::CredentialExpired
-                | Denial::CredentialNotYetValid
                 | Denial::WrongAudience {
-                    object: Kind::Credential | Kind::Revocations
+                    object: Kind::Revocations
                 }
                 | Denial::SubjectKeyInvalid
                 | Denial::RevocationListBadSignature

@@ -127,7 +127,9 @@ mod keys;
 mod verify;
 mod wire;
 
-pub use body::{BundleRequest, Consent, Credential, RevocationList, SelfQuery, ShredOrder, StaffRequest, Token};
+pub use body::{
+    BundleRequest, Consent, Credential, RevocationList, SelfQuery, ShredOrder, StaffOrder, StaffRequest, Token,
+};
 pub use denial::Denial;
 pub use keys::{PUBLIC_KEY_LABEL, PublicKey, SIGNING_KEY_LABEL, SigningKey};
 pub use verify::{
@@ -135,6 +137,6 @@ pub use verify::{
     verify_query, verify_query_with_credential, verify_revocation_list, verify_self_query, verify_shred_order,
 };
 pub use wire::{
-    FormatError, Kind, MAX_WIRE_LEN, SIGNATURE_DOMAIN, SigError, Signed, SignedBody, TEXT_PREFIX, Unverified, Verified,
-    WIRE_VERSION, sign, signed_bytes, verify_raw_strict, verify_signature,
+    CONSENT_WIRE_VERSION, FormatError, Kind, MAX_WIRE_LEN, SIGNATURE_DOMAIN, SigError, Signed, SignedBody, TEXT_PREFIX,
+    Unverified, Verified, WIRE_VERSION, sign, signed_bytes, verify_raw_strict, verify_signature,
 };

@@ -336,11 +336,11 @@ fn check_token_window(issued_at: u64, expires_at: u64, ctx: &VerifyContext<'_>) 
 /// first failure is returned):
 ///
 /// 1. credential signed by `ctx.authority` — [`Denial::CredentialBadSignature`];
-/// 2. credential audience is `ctx.audience` — [`Denial::WrongAudience`];
-/// 3. `not_before − skew ≤ now` — [`Denial::CredentialNotYetValid`]; `now ≤ not_after` and
+/// 2. token signed by the credential's signing key — [`Denial::BadSignature`];
+/// 3. credential audience is `ctx.audience` — [`Denial::WrongAudience`];
+/// 4. `not_before − skew ≤ now` — [`Denial::CredentialNotYetValid`]; `now ≤ not_after` and
 ///    `not_before ≤ not_after` — [`Denial::CredentialExpired`];
-/// 4. not revoked at `now` — [`Denial::CredentialRevoked`];
-/// 5. token signed by the credential's signing key — [`Denial::BadSignature`];
+/// 5. not revoked at `now` — [`Denial::CredentialRevoked`];
 /// 6. token names this credential's serial — [`Denial::UnknownCredential`];
 /// 7. token audience — [`Denial::WrongAudience`];
 /// 8. `issued_at − skew ≤ now` — [`Denial::TokenNotYetValid`]; `now ≤ expires_at` —
@@ -353,10 +353,17 @@ fn check_token_window(issued_at: u64, expires_at: u64, ctx: &VerifyContext<'_>) 
 ///     requested class — [`Denial::PurposeNotAllowedForClass`];
 /// 12. consent, if a requested class requires it or the token carries one anyway:
 ///     present — [`Denial::ConsentMissing`]; well-formed, signed by `ctx.subject_key` and
-///     naming that key — [`Denial::ConsentInvalid`]; same subject, department and purpose,
+///     naming that key — [`Denial::ConsentInvalid`]; for this platform (its audience) —
+///     [`Denial::WrongAudience`]; same subject, department and purpose,
 ///     covering every requested class that requires consent — [`Denial::ConsentMismatch`];
 ///     `issued_at − skew ≤ now ≤ expires_at` within the consent lifetime —
 ///     [`Denial::ConsentExpired`].
+///
+/// The two signatures come first (1 and 2), so that every later denial — a revoked,
+/// expired or not yet valid credential, another platform — is known to come from the holder
+/// of a credential the authority signed ([`Denial::query_authenticated`]): the platform
+/// receipts it in the subject's chain. A query whose signatures do not verify is
+/// refused before anything depends on it and leaves no receipt.
 ///
 /// Malformed bodies behind a valid signature are [`Denial::Malformed`].
 pub fn verify_query(
@@ -392,6 +399,11 @@ pub fn verify_query_with_credential(
     let now = ctx.now;
     let skew = ctx.policy.max_skew_secs;
     let cred = credential.body();
+    // The token's signature before any other rule: a denial after it is authenticated.
+    let tok = token.verify(&cred.signing_key).map_err(|e| match e {
+        SigError::BadSignature => Denial::BadSignature,
+        SigError::Body(detail) => Denial::Malformed { detail },
+    })?;
     if cred.audience != ctx.audience {
         return Err(Denial::WrongAudience {
             object: Kind::Credential,
@@ -408,11 +420,6 @@ pub fn verify_query_with_credential(
     {
         return Err(Denial::CredentialRevoked);
     }
-
-    let tok = token.verify(&cred.signing_key).map_err(|e| match e {
-        SigError::BadSignature => Denial::BadSignature,
-        SigError::Body(detail) => Denial::Malformed { detail },
-    })?;
     let token_digest = tok.digest();
     let tok = tok.into_body();
     if tok.credential_serial != cred.serial {
@@ -473,6 +480,9 @@ fn check_consent(
     let consent = unverified.verify(&key).map_err(|_| Denial::ConsentInvalid)?.into_body();
     if ctx.subject_key.is_none() || consent.subject_key != key {
         return Err(Denial::ConsentInvalid);
+    }
+    if consent.audience != ctx.audience {
+        return Err(Denial::WrongAudience { object: Kind::Consent });
     }
     if consent.subject != tok.subject
         || consent.department_id != cred.department_id

@@ -4,7 +4,7 @@
 //! Layout (all postcard):
 //!
 //! ```text
-//! wire        = version:u8 (=1) ‖ kind:u8 ‖ varint(len(body)) ‖ body ‖ signature:[u8; 64]
+//! wire        = version:u8 (=1; consents: 2) ‖ kind:u8 ‖ varint(len(body)) ‖ body ‖ signature:[u8; 64]
 //! signed      = "credseal:v1:" ‖ label(kind) ‖ 0x00 ‖ body
 //! text        = "cs1." ‖ label(kind) ‖ "." ‖ base64url-no-pad(wire)
 //! ```
@@ -28,8 +28,10 @@ use crate::{PublicKey, SigningKey};
 pub const TEXT_PREFIX: &str = "cs1";
 /// Domain-separation prefix of every signed message: `"credseal:v1:" ‖ label ‖ 0x00 ‖ body`.
 pub const SIGNATURE_DOMAIN: &[u8] = b"credseal:v1:";
-/// The wire-format version this build writes and reads.
+/// The wire-format version this build writes and reads (for every kind but consents).
 pub const WIRE_VERSION: u8 = 1;
+/// The wire-format version of consents: 2 since consents name their platform (audience).
+pub const CONSENT_WIRE_VERSION: u8 = 2;
 /// Largest wire object accepted, in bytes (1 MiB: a revocation list of tens of thousands of
 /// serials fits; a token is a few hundred bytes). Larger input is rejected before decoding.
 pub const MAX_WIRE_LEN: usize = 1 << 20;
@@ -59,11 +61,14 @@ pub enum Kind {
     /// A credit-repair order to destroy one record, signed by the authority
     /// ([`crate::ShredOrder`]).
     ShredOrder,
+    /// The authority's order to enrol or remove one staff member, signed by the authority
+    /// ([`crate::StaffOrder`]).
+    StaffOrder,
 }
 
 impl Kind {
     /// Every kind, in tag order.
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Credential,
         Kind::Token,
         Kind::Consent,
@@ -72,6 +77,7 @@ impl Kind {
         Kind::BundleRequest,
         Kind::StaffRequest,
         Kind::ShredOrder,
+        Kind::StaffOrder,
     ];
 
     /// The label used in the text form and in the signed bytes.
@@ -85,10 +91,11 @@ impl Kind {
             Kind::BundleRequest => "bundle-request",
             Kind::StaffRequest => "staff-request",
             Kind::ShredOrder => "shred-order",
+            Kind::StaffOrder => "staff-order",
         }
     }
 
-    /// The one-byte tag in the wire envelope (1–8).
+    /// The one-byte tag in the wire envelope (1–9).
     pub fn tag(self) -> u8 {
         match self {
             Kind::Credential => 1,
@@ -99,6 +106,17 @@ impl Kind {
             Kind::BundleRequest => 6,
             Kind::StaffRequest => 7,
             Kind::ShredOrder => 8,
+            Kind::StaffOrder => 9,
+        }
+    }
+
+    /// The envelope version of this kind: [`WIRE_VERSION`], except [`Kind::Consent`], whose
+    /// body gained an audience in version [`CONSENT_WIRE_VERSION`]. A consent of version 1
+    /// (no audience) is refused as [`FormatError::UnsupportedVersion`].
+    pub fn wire_version(self) -> u8 {
+        match self {
+            Kind::Consent => CONSENT_WIRE_VERSION,
+            _ => WIRE_VERSION,
         }
     }
 
@@ -187,10 +205,12 @@ pub enum FormatError {
         what: &'static str,
     },
     /// The envelope has a version this build does not read.
-    #[error("unsupported wire version {found} (this build reads {WIRE_VERSION})")]
+    #[error("unsupported wire version {found} (this build reads version {reads} of this kind)")]
     UnsupportedVersion {
         /// The version byte found.
         found: u8,
+        /// The version this build reads for the object's kind.
+        reads: u8,
     },
     /// The envelope's kind tag names no known kind.
     #[error("unknown kind tag {tag}")]
@@ -253,6 +273,7 @@ signed_body!(
     crate::BundleRequest => Kind::BundleRequest,
     crate::StaffRequest => Kind::StaffRequest,
     crate::ShredOrder => Kind::ShredOrder,
+    crate::StaffOrder => Kind::StaffOrder,
 );
 
 /// The envelope. The signature is split into two 32-byte halves only because serde derives
@@ -401,7 +422,7 @@ pub fn sign<T: SignedBody>(body: &T, key: &SigningKey) -> Signed {
     let body = encode(body);
     let signature = key.sign_raw(&signed_bytes(T::KIND, &body));
     let bytes = encode(&WireRepr {
-        version: WIRE_VERSION,
+        version: T::KIND.wire_version(),
         kind: T::KIND.tag(),
         body,
         signature: split_sig(&signature),
@@ -513,7 +534,8 @@ impl<T: SignedBody> Unverified<T> {
         Self::parse_bytes(&b64_decode(payload, base)?)
     }
 
-    /// Parses wire bytes. The envelope must be version [`WIRE_VERSION`], of `T`'s kind,
+    /// Parses wire bytes. The envelope must be of `T`'s kind and its version
+    /// ([`Kind::wire_version`]),
     /// canonical, with nothing after it.
     pub fn parse_bytes(bytes: &[u8]) -> Result<Self, FormatError> {
         if bytes.len() > MAX_WIRE_LEN {
@@ -524,8 +546,18 @@ impl<T: SignedBody> Unverified<T> {
         }
         match bytes.first() {
             None => return Err(FormatError::Truncated { what: "envelope" }),
-            Some(&v) if v != WIRE_VERSION => return Err(FormatError::UnsupportedVersion { found: v }),
-            Some(_) => {}
+            Some(&v) => {
+                // The version of the kind the envelope declares (so that an object of another
+                // kind is reported as such below), else of `T`'s.
+                let reads = bytes
+                    .get(1)
+                    .and_then(|t| Kind::from_tag(*t))
+                    .unwrap_or(T::KIND)
+                    .wire_version();
+                if v != reads {
+                    return Err(FormatError::UnsupportedVersion { found: v, reads });
+                }
+            }
         }
         let (wire, rest) = postcard::take_from_bytes::<WireRepr>(bytes).map_err(|e| match e {
             postcard::Error::DeserializeUnexpectedEnd => FormatError::Truncated { what: "envelope" },
@@ -738,13 +770,13 @@ mod tests {
         b[0] = 2;
         assert_eq!(
             Unverified::<BundleRequest>::parse_bytes(&b).unwrap_err(),
-            FormatError::UnsupportedVersion { found: 2 }
+            FormatError::UnsupportedVersion { found: 2, reads: 1 }
         );
         b[0] = 1;
-        b[1] = 9;
+        b[1] = 10;
         assert_eq!(
             Unverified::<BundleRequest>::parse_bytes(&b).unwrap_err(),
-            FormatError::UnknownKindTag { tag: 9 }
+            FormatError::UnknownKindTag { tag: 10 }
         );
         assert_eq!(
             Unverified::<BundleRequest>::parse_bytes(&[]).unwrap_err(),

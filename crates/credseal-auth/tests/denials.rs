@@ -104,7 +104,82 @@ fn credential_wrong_audience() {
     );
     assert_eq!(d.code(), "wrong-audience");
     assert!(!d.is_forgery());
-    assert!(!d.query_authenticated());
+    // The token's signature verified before the credential's audience was looked at: the
+    // denial is authenticated (receipted by the platform).
+    assert!(d.query_authenticated());
+}
+
+#[test]
+fn credential_denials_come_after_the_token_signature() {
+    let w = World::new();
+    let authority = w.authority.public();
+    let list = RevocationList {
+        version: 1,
+        issued_at: NOW - 5,
+        audience: ORIGIN.into(),
+        revoked: [(42, NOW - 5)].into(),
+    };
+    let stale = Credential {
+        not_after: NOW - 1,
+        ..w.credential()
+    };
+    let early = Credential {
+        not_before: NOW + 121,
+        ..w.credential()
+    };
+    let elsewhere = Credential {
+        audience: OTHER_ORIGIN.into(),
+        ..w.credential()
+    };
+    // Revoked, expired, not yet valid, another platform: each authenticated (receipted).
+    for (c, revocations) in [
+        (w.credential(), Some(&list)),
+        (stale.clone(), None),
+        (early.clone(), None),
+        (elsewhere.clone(), None),
+    ] {
+        let d = denied(w.run_ctx(&c, &w.token(), &w.ctx(&authority, revocations)));
+        assert!(d.query_authenticated(), "{d:?}");
+        assert!(!d.is_forgery(), "{d:?}");
+        // The same credential with a token signed by another key: a forgery, never
+        // authenticated (unauthenticated junk leaves no receipt).
+        let other = SigningKey::from_seed(&[99; 32]);
+        let t = Unverified::parse_bytes(sign(&w.token(), &other).as_bytes()).unwrap();
+        let d = verify_query(&w.signed_credential(&c), &t, &w.ctx(&authority, revocations)).unwrap_err();
+        assert_eq!(d, Denial::BadSignature);
+        assert!(!d.query_authenticated());
+    }
+}
+
+#[test]
+fn consent_for_another_platform() {
+    let w = World::new();
+    let c = Consent {
+        audience: OTHER_ORIGIN.into(),
+        ..w.consent()
+    };
+    let d = denied(w.run(&w.credential(), &w.consented_token(&c)));
+    assert_eq!(d, Denial::WrongAudience { object: Kind::Consent });
+    assert_eq!(d.to_string(), "the consent is for another platform");
+    assert!(d.query_authenticated());
+}
+
+#[test]
+fn consent_of_wire_version_1_is_refused() {
+    let w = World::new();
+    let mut bytes = sign(&w.consent(), &w.subject_key).to_bytes();
+    assert_eq!(bytes[0], credseal_auth::CONSENT_WIRE_VERSION);
+    bytes[0] = 1;
+    assert_eq!(
+        Unverified::<Consent>::parse_bytes(&bytes).unwrap_err(),
+        FormatError::UnsupportedVersion { found: 1, reads: 2 }
+    );
+    // Inside a token: the consent is invalid.
+    let t = Token {
+        consent: Some(bytes),
+        ..w.consented_token(&w.consent())
+    };
+    assert_eq!(denied(w.run(&w.credential(), &t)), Denial::ConsentInvalid);
 }
 
 #[test]

@@ -206,6 +206,8 @@ fn consent_retagged_as_token_fails_signature() {
     let mut b = sign(&w.consent(), &w.subject_key).to_bytes();
     assert_eq!(b[1], Kind::Consent.tag());
     b[1] = Kind::Token.tag();
+    // And the envelope version to the token's (consents are of a newer version).
+    b[0] = Kind::Token.wire_version();
     let u = Unverified::<Token>::parse_bytes(&b).unwrap();
     assert_eq!(u.verify(&w.subject_key.public()).unwrap_err(), SigError::BadSignature);
 }
@@ -299,6 +301,16 @@ fn signatures_never_verify_as_another_kind() {
             },
             key,
         ),
+        with_kind(
+            &credseal_auth::StaffOrder {
+                order_id: [1; 16],
+                operation: "remove officer off-a".into(),
+                issued_at: NOW,
+                expires_at: NOW + 1,
+                audience: ORIGIN.into(),
+            },
+            key,
+        ),
     ];
     assert_eq!(objects.len(), Kind::ALL.len());
     let mut cross = 0;
@@ -320,7 +332,7 @@ fn signatures_never_verify_as_another_kind() {
             cross += 1;
         }
     }
-    assert_eq!(cross, 56);
+    assert_eq!(cross, 72);
 }
 
 fn with_kind<T: SignedBody>(body: &T, key: &SigningKey) -> (Kind, Vec<u8>, [u8; 64]) {

@@ -158,7 +158,7 @@ pub fn bench_trace(fingerprints: u64, leak_items: u64, work: &Path, progress: &d
         d += DEPTS;
     }
     let responder = credseal_auth::SigningKey::generate();
-    p.enroll_staff(StaffRole::Responder, "bench", responder.public().as_bytes(), false)?;
+    enroll_responder(p, &responder, origin, now)?;
     let request = credseal_auth::sign(
         &credseal_auth::StaffRequest {
             request_id: credseal_crypto::random_array(),
@@ -185,4 +185,54 @@ pub fn bench_trace(fingerprints: u64, leak_items: u64, work: &Path, progress: &d
         trace_seconds,
         leaker_ranked_first: r.departments.first().is_some_and(|d| d.department == "dept-07"),
     })
+}
+
+/// Enrols `responder` on `p` as a platform must: two first officers are named, then both
+/// approve the enrolment.
+fn enroll_responder(
+    p: &credseal_engine::Platform,
+    responder: &credseal_auth::SigningKey,
+    origin: &str,
+    now: u64,
+) -> Result<()> {
+    let session = p.staff_session("bench")?;
+    let officers = [
+        credseal_auth::SigningKey::generate(),
+        credseal_auth::SigningKey::generate(),
+    ];
+    let named: Vec<(String, [u8; 32])> = officers
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (format!("bench-officer-{i}"), *k.public().as_bytes()))
+        .collect();
+    p.found_officers(&session, &named)?;
+    let change = credseal_engine::StaffChange::Enroll {
+        role: StaffRole::Responder,
+        id: "bench".into(),
+        key: *responder.public().as_bytes(),
+        replace: false,
+    };
+    let op = change.operation();
+    let approvals: Vec<String> = officers
+        .iter()
+        .map(|k| {
+            credseal_auth::sign(
+                &credseal_auth::StaffRequest {
+                    request_id: credseal_crypto::random_array(),
+                    role: "officer".into(),
+                    staff_key: k.public(),
+                    action: credseal_engine::APPROVE_ACTION.into(),
+                    input_digest: op.digest(),
+                    issued_at: now,
+                    expires_at: now + 300,
+                    audience: origin.into(),
+                },
+                k,
+            )
+            .to_text()
+        })
+        .collect();
+    let approved = p.approve(&op, &approvals, now)?;
+    p.change_staff(&session, &change, &approved)?;
+    Ok(())
 }

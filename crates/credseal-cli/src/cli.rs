@@ -172,9 +172,28 @@ pub(crate) struct InitArgs {
     /// Argon2id passes.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub(crate) kdf_passes: u32,
+    /// One of the platform's first security officers, `ID=PUBFILE` (their id and the public
+    /// key from `officer keygen`). Give it at least twice: later staff changes need two
+    /// officers' approvals (or the authority's staff order).
+    #[arg(long = "first-officer", value_name = "ID=PUBFILE")]
+    pub(crate) first_officers: Vec<String>,
     /// Print what was created as JSON.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+/// What approves a staff enrolment or removal: two officers' approvals, or the authority's
+/// staff order.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct StaffApprovalArgs {
+    /// An officer's approval (`officer approve`) of the operation the command prints; two
+    /// from different enrolled officers are needed.
+    #[arg(long = "approval", value_name = "FILE")]
+    pub(crate) approvals: Vec<PathBuf>,
+    /// Instead of approvals: the authority's signed staff order (`staff order`) for the
+    /// operation.
+    #[arg(long, value_name = "FILE", conflicts_with = "approvals")]
+    pub(crate) order: Option<PathBuf>,
 }
 
 /// `keys` commands (security officers).
@@ -579,6 +598,9 @@ pub(crate) enum SubjectCommand {
         /// How many queries it allows.
         #[arg(long, default_value_t = 1)]
         max_uses: u32,
+        /// The platform's origin: the one platform where the consent may be used.
+        #[arg(long)]
+        audience: String,
         /// Issue time (Unix seconds; default now).
         #[arg(long)]
         issued_at: Option<u64>,
@@ -764,7 +786,8 @@ pub(crate) enum OfficerCommand {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
-    /// Enrol an officer's public key on the platform (platform side, by the operator).
+    /// Enrol an officer's public key on the platform, approved by two enrolled officers or
+    /// by the authority's staff order; leaves a receipt.
     Enroll {
         #[command(flatten)]
         data: DataArg,
@@ -777,6 +800,19 @@ pub(crate) enum OfficerCommand {
         /// Re-enrol a key already enrolled under another id.
         #[arg(long)]
         replace: bool,
+        #[command(flatten)]
+        approval: StaffApprovalArgs,
+    },
+    /// Remove an officer (every key enrolled under the id), approved like an enrolment;
+    /// effective at once: their approvals are refused from then on.
+    Remove {
+        #[command(flatten)]
+        data: DataArg,
+        /// The officer's id.
+        #[arg(long)]
+        id: String,
+        #[command(flatten)]
+        approval: StaffApprovalArgs,
     },
     /// Approve one destructive operation (retire, re-key, shred, log key rotation): writes a
     /// signed approval FILE. Two different officers' approvals are needed.
@@ -808,7 +844,8 @@ pub(crate) enum StaffCommand {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
-    /// Enrol a staff member's public key on the platform for one role (platform side).
+    /// Enrol a staff member's public key on the platform for one role, approved by two
+    /// enrolled officers or by the authority's staff order; leaves a receipt.
     Enroll {
         #[command(flatten)]
         data: DataArg,
@@ -824,6 +861,42 @@ pub(crate) enum StaffCommand {
         /// Re-enrol a key already enrolled under another id.
         #[arg(long)]
         replace: bool,
+        #[command(flatten)]
+        approval: StaffApprovalArgs,
+    },
+    /// Remove a staff member of one role (every key enrolled under the id), approved like an
+    /// enrolment; effective at once.
+    Remove {
+        #[command(flatten)]
+        data: DataArg,
+        /// `responder` or `officer`.
+        #[arg(long, value_parser = ["responder", "officer"])]
+        role: String,
+        /// The staff member's id.
+        #[arg(long)]
+        id: String,
+        #[command(flatten)]
+        approval: StaffApprovalArgs,
+    },
+    /// The authority signs a staff order: its signature stands in for two officers'
+    /// approvals of one staff enrolment or removal (authority side).
+    Order {
+        /// The authority's signing key.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// The operation exactly as `staff enroll` / `staff remove` prints it, e.g.
+        /// "remove officer off-wang".
+        #[arg(long)]
+        operation: String,
+        /// The platform's log origin.
+        #[arg(long)]
+        audience: String,
+        /// Minutes the order stays valid.
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=10080))]
+        valid_mins: u64,
+        /// Where to write the order (never overwritten).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
     },
     /// An officer approves one destructive operation: the same as `officer approve`.
     Approve {

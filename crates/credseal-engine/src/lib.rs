@@ -48,8 +48,9 @@ pub use components::datadir::{
 };
 pub use components::disclosure::{ANSWER_LABEL, AnswerBody, Grant, PendingAnswer, SealedAnswer};
 pub use components::gate::{
-    APPROVE_ACTION, Approved, DEFAULT_OPERATOR, Operation, StaffRole, StaffSession, valid_staff_id,
+    APPROVE_ACTION, AUTHORITY_APPROVER, Approved, DEFAULT_OPERATOR, Operation, StaffRole, StaffSession, valid_staff_id,
 };
+pub use components::staff::StaffChange;
 pub use error::{EngineError, ErrorClass, QueryError, Result};
 pub use ingest::{IngestError, IngestOptions, IngestReport, IngestSummary, MAX_LINE, NoProgress, Progress};
 pub use keys::{ClassKeyStatus, RewrapSummary, VersionStatus};

@@ -11,6 +11,7 @@ use credseal_store::{MemoryStore, Store};
 use crate::components::appender::Appender;
 use crate::components::datadir::{self, Config, DataDir, InitOptions, OpenOptions};
 use crate::components::gate::{Approved, Gate, Operation, StaffRole, StaffSession};
+use crate::components::staff::{StaffChange, StaffOps};
 use crate::components::vault::Vault;
 use crate::error::{EngineError, Result};
 
@@ -270,10 +271,31 @@ impl Platform {
         Gate::staff_session(officer)
     }
 
-    /// Enrols `pk` as the key of staff member `id` in `role`. Enrolling the same key again
-    /// under another id needs `replace`.
-    pub fn enroll_staff(&self, role: StaffRole, id: &str, pk: &[u8; 32], replace: bool) -> Result<()> {
-        self.gate.enroll_staff(&self.keys(), role, id, pk, replace)
+    /// The staff use cases (a per-call view).
+    fn staff_ops(&self) -> StaffOps<'_> {
+        StaffOps {
+            gate: &self.gate,
+            appender: &self.appender,
+            vault: &self.vault,
+            clock: self.clock.as_ref(),
+        }
+    }
+
+    /// Enrols or removes a staff member, approved (two officers or the authority's staff
+    /// order) for exactly [`StaffChange::operation`]; leaves an admin receipt.
+    pub fn change_staff(&self, session: &StaffSession, change: &StaffChange, approved: &Approved) -> Result<()> {
+        self.staff_ops().change(session, change, approved)
+    }
+
+    /// Names the first officers (two or more) of a platform that has none (at `init`).
+    pub fn found_officers(&self, session: &StaffSession, officers: &[(String, [u8; 32])]) -> Result<()> {
+        self.staff_ops().found(session, officers)
+    }
+
+    /// Checks the authority's staff order (`cs1.staff-order.…`) for the staff operation
+    /// `op`; it stands in for two officers' approvals.
+    pub fn approve_by_authority(&self, op: &Operation, order: &str, now: u64) -> Result<Approved> {
+        self.gate.approve_by_authority(&self.keys(), op, order, now)
     }
 
     /// The id under which `pk` is enrolled in `role`, if it is.
@@ -282,7 +304,8 @@ impl Platform {
     }
 
     /// Checks the officers' approvals of `op`: each a valid, unused officer request for
-    /// exactly this operation, from at least two different enrolled officers.
+    /// exactly this operation, from at least two different enrolled officers. Checking spends
+    /// nothing: the operation uses them up when it runs, so a refused one leaves them valid.
     pub fn approve(&self, op: &Operation, approvals: &[String], now: u64) -> Result<Approved> {
         self.gate.approve(&self.keys(), op, approvals, now)
     }

@@ -484,8 +484,17 @@ mod tests {
             "{e}"
         );
         let responder = credseal_auth::SigningKey::generate();
-        p.enroll_staff(StaffRole::Responder, "r", responder.public().as_bytes(), false)
+        let b = p
+            .gate
+            .enroll_staff(
+                &p.keys(),
+                StaffRole::Responder,
+                "r",
+                responder.public().as_bytes(),
+                false,
+            )
             .unwrap();
+        p.store.apply(b).unwrap();
         let leak = b"subject,identity.name\n11010519491231002X,LI  LEI\n";
         let now = crate::clock::Clock::now(&crate::SystemClock).unwrap();
         let request = credseal_auth::sign(

@@ -10,27 +10,28 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use common::*;
 use credseal_core::{Record, SubjectId};
 use credseal_crypto::Passphrase;
-use credseal_engine::{
-    Approved, EngineError, InitOptions, KeySource, NoProgress, OpenOptions, Operation, Platform, StaffRole,
-};
+use credseal_engine::{Approved, EngineError, InitOptions, KeySource, NoProgress, OpenOptions, Operation, Platform};
 use credseal_store::{Batch, KvIter, KvPair, MemoryStore, Store, StoreError, Tree};
 
 const PASS: &str = "keys test passphrase";
 
-/// Two officers, enrolled on `p`.
+/// The two officers of `p` (named as its first officers on the first call).
 fn officers(p: &Platform) -> [credseal_auth::SigningKey; 2] {
     let ks = [
-        credseal_auth::SigningKey::generate(),
-        credseal_auth::SigningKey::generate(),
+        credseal_auth::SigningKey::from_seed(&[0xa0; 32]),
+        credseal_auth::SigningKey::from_seed(&[0xa1; 32]),
     ];
-    for (i, k) in ks.iter().enumerate() {
-        p.enroll_staff(
-            StaffRole::Officer,
-            &format!("officer-{i}"),
-            k.public().as_bytes(),
-            false,
-        )
-        .unwrap();
+    let named: Vec<(String, [u8; 32])> = ks
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (format!("officer-{i}"), *k.public().as_bytes()))
+        .collect();
+    // Named once, as `init --officer` does.
+    if p.staff_id(credseal_engine::StaffRole::Officer, &named[0].1)
+        .unwrap()
+        .is_none()
+    {
+        p.found_officers(&common::op(p), &named).unwrap();
     }
     ks
 }
@@ -500,12 +501,55 @@ fn destructive_operations_need_two_different_officers() {
         e.to_string().contains("not enrolled as a officer") || e.to_string().contains("not enrolled"),
         "{e}"
     );
-    // A replayed approval.
+    // A replayed approval: checking spends nothing, a refused operation spends nothing
+    // (loans v1 is the primary version: retiring it is refused), the operation that runs
+    // spends them, and then they are refused.
     let (x, y) = (approval(&p, &a, &op), approval(&p, &b, &op));
     let ok = p.approve(&op, &[x.clone(), y.clone()], now).unwrap();
     assert_eq!(ok.officers(), ["officer-0", "officer-1"]);
+    let pass = Passphrase::new(PASS.into());
+    let refused = p.retire_version(&common::op(&p), "loans", 1, &pass, &ok).unwrap_err();
+    assert!(refused.to_string().contains("primary"), "{refused}");
+    let responder = credseal_engine::StaffChange::Enroll {
+        role: credseal_engine::StaffRole::Responder,
+        id: "resp-1".into(),
+        key: *credseal_auth::SigningKey::generate().public().as_bytes(),
+        replace: false,
+    };
+    let enroll = responder.operation();
+    let ok = p
+        .approve(&enroll, &[approval(&p, &a, &enroll), approval(&p, &b, &enroll)], now)
+        .unwrap();
+    let change = credseal_engine::StaffChange::Remove {
+        role: credseal_engine::StaffRole::Officer,
+        id: "officer-1".into(),
+    };
+    let remove = change.operation();
+    let approved = p
+        .approve(&remove, &[approval(&p, &a, &remove), approval(&p, &b, &remove)], now)
+        .unwrap();
+    // Removing officer-1 (approved by officer-1 too) takes effect at once: its approval of
+    // the retirement no longer counts.
+    p.change_staff(&common::op(&p), &change, &approved).unwrap();
+    let e = p.change_staff(&common::op(&p), &responder, &ok).unwrap_err();
+    assert!(e.to_string().contains("no longer enrolled"), "{e}");
+    assert_eq!(e.class(), credseal_engine::ErrorClass::Denied);
+    assert_eq!(
+        p.staff_id(
+            credseal_engine::StaffRole::Responder,
+            match &responder {
+                credseal_engine::StaffChange::Enroll { key, .. } => key,
+                _ => unreachable!(),
+            }
+        )
+        .unwrap(),
+        None
+    );
     let e = p.approve(&op, &[x, y], now).unwrap_err();
-    assert!(e.to_string().contains("used before"), "{e}");
+    assert!(e.to_string().contains("not enrolled"), "{e}");
+    // The removal's approvals were spent.
+    let e = p.approve(&remove, &[approval(&p, &a, &remove)], now).unwrap_err();
+    assert_eq!(e.class(), credseal_engine::ErrorClass::Denied);
 }
 
 // ------------------------------------------------------------------ the log key (item 5)
@@ -542,6 +586,8 @@ fn rotatable(dir: &std::path::Path) -> (Platform, credseal_log::LogVerifier) {
     p.ingest_file(&write(dir, "r.jsonl", RECORDS.as_bytes()), &NoProgress)
         .unwrap();
     let pinned = credseal_log::LogVerifier::from_vkey(&p.log_vkey().unwrap()).unwrap();
+    // The officers are named before the tests count the log.
+    officers(&p);
     (p, pinned)
 }
 

@@ -49,10 +49,8 @@ fn world(extra_synthetic: u64) -> World {
         .unwrap();
     let responder = SigningKey::generate();
     let officer = SigningKey::generate();
-    p.enroll_staff(StaffRole::Responder, "resp-1", responder.public().as_bytes(), false)
-        .unwrap();
-    p.enroll_staff(StaffRole::Officer, "off-1", officer.public().as_bytes(), false)
-        .unwrap();
+    common::enroll(&p, StaffRole::Responder, "resp-1", responder.public().as_bytes());
+    common::enroll(&p, StaffRole::Officer, "off-1", officer.public().as_bytes());
     World {
         p,
         authority,

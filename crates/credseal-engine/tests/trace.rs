@@ -77,8 +77,7 @@ fn world_with(records: &[u8]) -> World {
     p.set_authority_key(&common::op(&p), authority.public().as_bytes(), false)
         .unwrap();
     let responder = SigningKey::generate();
-    p.enroll_staff(StaffRole::Responder, "resp-1", responder.public().as_bytes(), false)
-        .unwrap();
+    common::enroll(&p, StaffRole::Responder, "resp-1", responder.public().as_bytes());
     let (purpose, classes) = purpose_and_classes();
     World {
         p,
@@ -467,8 +466,7 @@ fn trace_by_a_non_responder_is_denied() {
     );
     assert!(e.contains("not enrolled"), "{e}");
     let officer = SigningKey::generate();
-    w.p.enroll_staff(StaffRole::Officer, "off-1", officer.public().as_bytes(), false)
-        .unwrap();
+    common::enroll(&w.p, StaffRole::Officer, "off-1", officer.public().as_bytes());
     deny(
         w.p.trace(&w.request(&officer, "officer", leak, NOW), leak, NOW)
             .unwrap_err(),

@@ -137,6 +137,7 @@ impl World {
             issued_at: NOW - 3600,
             expires_at: NOW + 30 * 86_400,
             max_uses: 3,
+            audience: ORIGIN.into(),
         }
     }
 

@@ -363,11 +363,12 @@ fn authority_walkthrough(p: &Platform) -> CliResult {
             issued_at: now,
             expires_at: now + 30 * 86_400,
             max_uses: 1,
+            audience: origin.clone(),
         },
         &person,
     );
     println!(
-        "$ credseal subject consent --department bank-a --classes loans,repayment --purpose loan-approval --max-uses 1 ..."
+        "$ credseal subject consent --department bank-a --classes loans,repayment --purpose loan-approval --max-uses 1 --audience <origin> ..."
     );
     let t = token(&["loans", "repayment"], Some(consent.to_bytes()), &origin);
     let a = p.query(&credential, &t, now).map_err(query_failure)?;
@@ -567,13 +568,22 @@ fn leak_walkthrough(
         leaked.lines().count() - 1
     );
     let responder = SigningKey::from_seed(&keys::demo_secret(b"staff:responder"));
-    p.enroll_staff(
-        credseal_engine::StaffRole::Responder,
-        "resp-demo",
-        responder.public().as_bytes(),
-        true,
-    )?;
-    println!("$ credseal staff enroll --role responder --id resp-demo --key responder.key.pub");
+    let officers = demo_officers(p)?;
+    let change = credseal_engine::StaffChange::Enroll {
+        role: credseal_engine::StaffRole::Responder,
+        id: "resp-demo".into(),
+        key: *responder.public().as_bytes(),
+        replace: true,
+    };
+    let enroll = change.operation();
+    let both: Vec<String> = officers
+        .iter()
+        .map(|k| officer_approval(k, &enroll, &origin, now))
+        .collect();
+    p.change_staff(&session(p)?, &change, &p.approve(&enroll, &both, now)?)?;
+    println!(
+        "$ credseal staff enroll --role responder --id resp-demo --key responder.key.pub --approval a --approval b"
+    );
     println!("$ credseal trace --key responder.key forum-post.csv");
     let request = staff_request(
         &responder,
@@ -594,6 +604,28 @@ fn leak_walkthrough(
     );
     println!("the platform kept keyed fingerprints only: no field value was stored to make this possible");
     Ok(())
+}
+
+/// The demo's two security officers (demo keys), named as the platform's first officers
+/// (what `credseal init --first-officer officer-a=… --first-officer officer-b=…` does) the
+/// first time.
+fn demo_officers(p: &Platform) -> CliResult<Vec<credseal_auth::SigningKey>> {
+    let officers: Vec<(String, credseal_auth::SigningKey)> = ["officer-a", "officer-b"]
+        .iter()
+        .map(|id| {
+            let k = credseal_auth::SigningKey::from_seed(&keys::demo_secret(format!("staff:{id}").as_bytes()));
+            (id.to_string(), k)
+        })
+        .collect();
+    let named: Vec<(String, [u8; 32])> = officers
+        .iter()
+        .map(|(id, k)| (id.clone(), *k.public().as_bytes()))
+        .collect();
+    if p.staff_id(credseal_engine::StaffRole::Officer, &named[0].1)?.is_none() {
+        p.found_officers(&session(p)?, &named)?;
+        println!("$ credseal init --first-officer officer-a=officer-a.pub --first-officer officer-b=officer-b.pub ...");
+    }
+    Ok(officers.into_iter().map(|(_, k)| k).collect())
 }
 
 /// An officer's signed approval of `op` (what `credseal officer approve` writes).
@@ -637,14 +669,7 @@ fn key_walkthrough(p: &Platform, pass: &Passphrase) -> CliResult {
     for (c, f, t, n) in &s.moves {
         println!("$ credseal keys rewrap                  -> {c}: {n} data key(s) v{f} -> v{t}; records untouched");
     }
-    let officers: Vec<credseal_auth::SigningKey> = ["officer-a", "officer-b"]
-        .iter()
-        .map(|id| {
-            let k = credseal_auth::SigningKey::from_seed(&keys::demo_secret(format!("staff:{id}").as_bytes()));
-            p.enroll_staff(credseal_engine::StaffRole::Officer, id, k.public().as_bytes(), true)
-                .map(|()| k)
-        })
-        .collect::<Result<_, _>>()?;
+    let officers = demo_officers(p)?;
     let op = credseal_engine::Operation::retire("loans", v - 1);
     let one = [officer_approval(&officers[0], &op, &origin, now)];
     match p.approve(&op, &one, now) {

@@ -25,7 +25,15 @@ pub(crate) fn run(cmd: DeptCommand) -> CliResult {
             let consent = match &a.consent {
                 Some(f) => Some(
                     Unverified::<Consent>::parse_text(read(f)?.trim())
-                        .map_err(|e| fail(ErrorClass::Verification, format!("{}: {e}", f.display())))?
+                        .map_err(|e| {
+                            let old = matches!(e, credseal_auth::FormatError::UnsupportedVersion { found: 1, .. });
+                            let f = fail(ErrorClass::Verification, format!("{}: {e}", f.display()));
+                            if old {
+                                f.hint("this consent names no platform (made before consents carried an audience); ask the subject for a new one: `credseal subject consent ... --audience <platform origin>`")
+                            } else {
+                                f
+                            }
+                        })?
                         .as_bytes()
                         .to_vec(),
                 ),

@@ -18,8 +18,10 @@ pub(crate) fn run(ctx: &Context, a: InitArgs) -> CliResult {
         keystore,
         kdf_mib,
         kdf_passes,
+        first_officers,
         json,
     } = a;
+    let officers = super::staff::first_officers(&first_officers)?;
     let pf = ctx.passphrase_file();
     let text = read_text(&catalog)?;
     let (origin, imported) = match &keystore {
@@ -53,16 +55,19 @@ pub(crate) fn run(ctx: &Context, a: InitArgs) -> CliResult {
         t: kdf_passes,
         p: 1,
     };
-    match imported {
-        Some((keys, pass)) => Platform::init(&InitOptions {
-            dir: &data,
-            catalog_text: &text,
-            catalog_name: &catalog.display().to_string(),
-            origin: &origin,
-            passphrase: &pass,
-            keys: KeySource::Existing(Box::new(keys)),
-            now: crate::now()?,
-        })?,
+    let pass = match imported {
+        Some((keys, pass)) => {
+            Platform::init(&InitOptions {
+                dir: &data,
+                catalog_text: &text,
+                catalog_name: &catalog.display().to_string(),
+                origin: &origin,
+                passphrase: &pass,
+                keys: KeySource::Existing(Box::new(keys)),
+                now: crate::now()?,
+            })?;
+            pass
+        }
         None => {
             let pass = passphrase::get(pf, true)?;
             Platform::init(&InitOptions {
@@ -74,7 +79,19 @@ pub(crate) fn run(ctx: &Context, a: InitArgs) -> CliResult {
                 keys: KeySource::Generate(kdf),
                 now: crate::now()?,
             })?;
+            pass
         }
+    };
+    if !officers.is_empty() {
+        // The first officers, named in the platform's first staff receipt.
+        let p = Platform::open(
+            &data,
+            &pass,
+            OpenOptions {
+                allow_demo_keys: ctx.demo,
+            },
+        )?;
+        p.found_officers(&ctx.session(&p)?, &officers)?;
     }
     render::platform::init_done(&data, &origin, json);
     Ok(())

@@ -4,13 +4,13 @@
 
 use std::path::Path;
 
-use credseal_auth::{PublicKey, SigningKey, StaffRequest, sign};
-use credseal_engine::{ErrorClass, StaffRole};
+use credseal_auth::{PublicKey, SigningKey, StaffOrder, StaffRequest, sign};
+use credseal_engine::{ErrorClass, Operation, Platform, StaffChange, StaffRole};
 
 use super::staff_key;
-use crate::cli::{OfficerCommand, StaffCommand};
+use crate::cli::{OfficerCommand, StaffApprovalArgs, StaffCommand};
 use crate::context::Context;
-use crate::files::{read_text, write_public, write_secret};
+use crate::files::{read_text, signing_key, write_public, write_secret};
 use crate::render::quoted;
 use crate::{CliResult, Failure};
 
@@ -20,12 +20,25 @@ pub(crate) fn officer(ctx: &Context, cmd: OfficerCommand) -> CliResult {
         ctx,
         match cmd {
             OfficerCommand::Keygen { out } => StaffCommand::Keygen { out },
-            OfficerCommand::Enroll { data, id, key, replace } => StaffCommand::Enroll {
+            OfficerCommand::Enroll {
+                data,
+                id,
+                key,
+                replace,
+                approval,
+            } => StaffCommand::Enroll {
                 data,
                 role: StaffRole::Officer.label().into(),
                 id,
                 key,
                 replace,
+                approval,
+            },
+            OfficerCommand::Remove { data, id, approval } => StaffCommand::Remove {
+                data,
+                role: StaffRole::Officer.label().into(),
+                id,
+                approval,
             },
             OfficerCommand::Approve {
                 key,
@@ -89,15 +102,125 @@ pub(crate) fn run(ctx: &Context, cmd: StaffCommand) -> CliResult {
             id,
             key,
             replace,
+            approval,
         } => {
             // Cannot fail: clap accepted only the values StaffRole::parse knows.
             let role = StaffRole::parse(&role).expect("clap checked the value");
             let pk = PublicKey::from_text(&read_text(&key)?)
                 .map_err(|e| Failure::new(ErrorClass::Error, format!("{}: {e}", key.display())))?;
+            let change = StaffChange::Enroll {
+                role,
+                id: id.clone(),
+                key: *pk.as_bytes(),
+                replace,
+            };
             let p = ctx.open_platform(&data.data)?;
-            p.enroll_staff(role, &id, pk.as_bytes(), replace)?;
-            println!("enrolled {id} as {} with key {}", role.label(), pk.to_hex());
+            let approved = staff_approved(&p, &change.operation(), &approval)?;
+            p.change_staff(&ctx.session(&p)?, &change, &approved)?;
+            println!(
+                "enrolled {id} as {} with key {} ({})",
+                role.label(),
+                pk.to_hex(),
+                approved_by(&approved)
+            );
+            Ok(())
+        }
+        StaffCommand::Remove {
+            data,
+            role,
+            id,
+            approval,
+        } => {
+            // Cannot fail: clap accepted only the values StaffRole::parse knows.
+            let role = StaffRole::parse(&role).expect("clap checked the value");
+            let change = StaffChange::Remove { role, id: id.clone() };
+            let p = ctx.open_platform(&data.data)?;
+            let approved = staff_approved(&p, &change.operation(), &approval)?;
+            p.change_staff(&ctx.session(&p)?, &change, &approved)?;
+            println!("removed {} {id} ({})", role.label(), approved_by(&approved));
+            Ok(())
+        }
+        StaffCommand::Order {
+            key,
+            operation,
+            audience,
+            valid_mins,
+            out,
+        } => {
+            let sk = signing_key(&key)?;
+            let now = crate::now()?;
+            let text = sign(
+                &StaffOrder {
+                    order_id: credseal_crypto::random_array(),
+                    operation: operation.clone(),
+                    issued_at: now,
+                    expires_at: now + valid_mins * 60,
+                    audience,
+                },
+                &sk,
+            )
+            .to_text();
+            write_public(&out, &text)?;
+            println!("staff order for {} written to {}", quoted(&operation), out.display());
             Ok(())
         }
     }
+}
+
+/// "approved by a, b".
+fn approved_by(a: &credseal_engine::Approved) -> String {
+    format!("approved by {}", a.officers().join(", "))
+}
+
+/// The approvals (or the authority's order) of a staff operation, checked; without them
+/// the error names the operation to approve.
+fn staff_approved(p: &Platform, op: &Operation, a: &StaffApprovalArgs) -> CliResult<credseal_engine::Approved> {
+    match &a.order {
+        Some(f) => {
+            let text = read_text(f)?;
+            p.approve_by_authority(op, &text, crate::now()?).map_err(|e| {
+                Failure::new(e.class(), format!("{}: {e}", f.display()))
+            })
+        }
+        None => super::approved(p, op, &a.approvals).map_err(|e| {
+            e.hint(format!(
+                "or the authority runs `credseal staff order --key AUTHORITY_KEY --audience {} --operation {} --out FILE`, then pass --order FILE",
+                p.origin(),
+                quoted(op.text())
+            ))
+        }),
+    }
+}
+
+/// `init --first-officer ID=PUBFILE`, each read and checked before anything is created: at
+/// least two, each id valid and named once, each key its own.
+pub(crate) fn first_officers(specs: &[String]) -> CliResult<Vec<(String, [u8; 32])>> {
+    let usage = |m: String| Failure::new(ErrorClass::Usage, m);
+    let mut out: Vec<(String, [u8; 32])> = Vec::new();
+    for spec in specs {
+        let Some((id, file)) = spec.split_once('=') else {
+            return Err(usage(format!("--first-officer {}: expected ID=PUBFILE", quoted(spec))));
+        };
+        if !credseal_engine::valid_staff_id(id) {
+            return Err(usage(format!(
+                "--first-officer {}: the id must be 1-64 characters of a-z, 0-9, '.', '_' and '-'",
+                quoted(id)
+            )));
+        }
+        let pk = PublicKey::from_text(&read_text(Path::new(file))?)
+            .map_err(|e| Failure::new(ErrorClass::Error, format!("{file}: {e}")))?;
+        if out.iter().any(|(i, k)| i == id || k == pk.as_bytes()) {
+            return Err(usage(format!(
+                "--first-officer {}: each officer needs its own id and its own key",
+                quoted(id)
+            )));
+        }
+        out.push((id.to_string(), *pk.as_bytes()));
+    }
+    if out.len() == 1 {
+        return Err(usage(
+            "--first-officer must be given at least twice: the two-person rule needs two officers".into(),
+        ));
+    }
+    Ok(out)
 }

@@ -33,6 +33,7 @@ pub(crate) fn run(ctx: &Context, cmd: SubjectCommand) -> CliResult {
             purpose,
             days,
             max_uses,
+            audience,
             issued_at,
             out,
         } => {
@@ -51,6 +52,7 @@ pub(crate) fn run(ctx: &Context, cmd: SubjectCommand) -> CliResult {
                 issued_at,
                 expires_at: issued_at.saturating_add(days.saturating_mul(86_400)),
                 max_uses,
+                audience,
             };
             write_public(&out, &sign(&c, &sk).to_text())?;
             println!("consent written to {}", out.display());

@@ -11,21 +11,24 @@
 //! other component (only the shared modules `error` and `memo`).
 //!
 //! Staff: incident responders (who run `trace` and the access review) and security
-//! officers (who plant canary subjects and approve destructive key operations). The
-//! operator enrols a staff member's Ed25519 public key for one role, as it registers a
-//! subject's key. Every staff command is a [`StaffRequest`] signed with the enrolled key,
+//! officers (who plant canary subjects and approve destructive key operations). A staff
+//! member's Ed25519 public key is enrolled for one role under the two-person rule (below;
+//! the first officers are named at `init`). Every staff command is a [`StaffRequest`] signed with the enrolled key,
 //! for this platform, within its validity window, accepted once, naming the exact input.
 //!
 //! The two-person rule: retiring a KEK version, re-keying a subject's class,
-//! shredding and rotating the log key need approvals — staff requests (role `officer`,
-//! action `approve`) whose input digest is the SHA-256 of the operation's description —
-//! signed by two different enrolled officers.
+//! shredding, rotating the log key, and enrolling or removing staff need approvals — staff
+//! requests (role `officer`, action `approve`) whose input digest is the SHA-256 of the
+//! operation's description — signed by two different enrolled officers; a staff enrolment
+//! or removal may instead carry the authority's signed staff order. Approvals are checked
+//! first ([`Approved`]) and used up only when the operation runs (`Gate::consume`), after
+//! the operation's own checks; an officer removed meanwhile no longer counts.
 
 use std::sync::{Arc, Mutex, RwLock};
 
 use credseal_auth::{
-    Checked, Credential, Denial, Policy, PublicKey, RevocationList, SelfQuery, StaffRequest, Token, Unverified,
-    Verified, VerifyContext,
+    Checked, Credential, Denial, Policy, PublicKey, RevocationList, SelfQuery, StaffOrder, StaffRequest, Token,
+    Unverified, Verified, VerifyContext,
 };
 use credseal_core::{BlindId, Catalog, SubjectId};
 use credseal_crypto::{Keystore, sha256};
@@ -104,8 +107,9 @@ pub const DEFAULT_OPERATOR: &str = "operator";
 ///
 /// Today a session is made by whoever unlocked the platform with the keystore passphrase
 /// (the facade's `staff_session`): the passphrase holder names themselves, and the
-/// name is **not otherwise authenticated**. A later change adds two-person enrolment of
-/// officers; until then the name records who claimed to act, not who proved it.
+/// name is **not otherwise authenticated**: it records who claimed to act, not who proved
+/// it. What needs proof carries it separately: officers' signed approvals ([`Approved`]),
+/// which staff enrolments and removals need too.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StaffSession {
     officer: String,
@@ -167,6 +171,23 @@ impl Operation {
         Self(format!("rotate log key {current_key_id:08x}"))
     }
 
+    /// Enrol `pk` as the key of staff member `id` in `role` (the key in hex: the approvals
+    /// are for exactly this key).
+    pub fn enroll_staff(role: StaffRole, id: &str, pk: &[u8; 32]) -> Self {
+        Self(format!("enroll {} {id} key {}", role.label(), credseal_core::hex(pk)))
+    }
+
+    /// Remove every key of staff member `id` in `role`.
+    pub fn remove_staff(role: StaffRole, id: &str) -> Self {
+        Self(format!("remove {} {id}", role.label()))
+    }
+
+    /// Whether this is a staff enrolment or removal (the only operations an authority's
+    /// staff order may stand in for).
+    pub fn is_staff_change(&self) -> bool {
+        self.0.starts_with("enroll ") || self.0.starts_with("remove ")
+    }
+
     /// The text officers approve.
     pub fn text(&self) -> &str {
         &self.0
@@ -178,11 +199,24 @@ impl Operation {
     }
 }
 
-/// Approvals checked for one operation: only the gate makes one.
+/// One approval (or authority order) checked but not yet used: its replay entry, and the
+/// officer whose enrolment must still hold when it is used.
+#[derive(Clone, Debug)]
+struct Pending {
+    replay_key: Vec<u8>,
+    keep_until: u64,
+    /// The approving officer's key and id; `None` for the authority's order.
+    officer: Option<([u8; 32], String)>,
+}
+
+/// Approvals checked for one operation: only the gate makes one. Checking spends nothing:
+/// the approvals are used up only when the operation runs (the gate's `consume`, called
+/// by the operation once its own checks passed), so a refused operation leaves them valid.
 #[derive(Clone, Debug)]
 pub struct Approved {
     op: Operation,
     officers: Vec<String>,
+    pending: Vec<Pending>,
 }
 
 impl Approved {
@@ -205,6 +239,14 @@ impl Approved {
     pub(crate) fn note(&self) -> String {
         format!("approved by {}", self.officers.join(", "))
     }
+}
+
+/// The approver named in receipts when the authority's staff order stands in for two
+/// officers' approvals.
+pub const AUTHORITY_APPROVER: &str = "the authority";
+
+fn replayed() -> EngineError {
+    EngineError::denied("staff-replayed", "the staff request was used before")
 }
 
 /// `Revocations` key of the installed revocation list (its wire bytes).
@@ -455,8 +497,9 @@ impl Gate {
         })
     }
 
-    /// Enrols `pk` as the key of staff member `id` in `role`. Enrolling the same key again
-    /// under another id needs `replace`.
+    /// The batch that enrols `pk` as the key of staff member `id` in `role`. Enrolling the
+    /// same key again under another id needs `replace`. The caller writes it with the
+    /// enrolment's receipt, once the approvals are checked.
     pub(crate) fn enroll_staff(
         &self,
         ks: &Keystore,
@@ -464,7 +507,7 @@ impl Gate {
         id: &str,
         pk: &[u8; 32],
         replace: bool,
-    ) -> Result<()> {
+    ) -> Result<Batch> {
         if !valid_staff_id(id) {
             return Err(EngineError::invalid(
                 format!("staff id {id:?}"),
@@ -487,9 +530,7 @@ impl Gate {
         }
         let mut b = Batch::new();
         self.put_authenticated(ks, &mut b, &staff_meta_key(role, pk), id.as_bytes());
-        self.store.apply(b)?;
-        self.store.flush()?;
-        Ok(())
+        Ok(b)
     }
 
     /// The id under which `pk` is enrolled in `role`, if it is.
@@ -517,6 +558,27 @@ impl Gate {
         input_digest: &[u8; 32],
         now: u64,
     ) -> Result<String> {
+        let (id, p) = self.check_staff_request(ks, text, role, action, input_digest, now)?;
+        if !self
+            .store
+            .insert_new(Tree::Replay, &p.replay_key, &p.keep_until.to_be_bytes())?
+        {
+            return Err(replayed());
+        }
+        Ok(id)
+    }
+
+    /// [`Gate::verify_staff_request`] without spending the request: its replay entry is
+    /// returned, to be written when the request is used.
+    fn check_staff_request(
+        &self,
+        ks: &Keystore,
+        text: &str,
+        role: StaffRole,
+        action: &str,
+        input_digest: &[u8; 32],
+        now: u64,
+    ) -> Result<(String, Pending)> {
         let u = Unverified::<StaffRequest>::parse_text(text.trim())
             .map_err(|e| EngineError::Verification(format!("staff request: {e}")))?;
         let body = u
@@ -572,21 +634,34 @@ impl Gate {
         }
         let mut k = vec![REPLAY_STAFF];
         k.extend_from_slice(&b.request_id);
-        if !self.store.insert_new(Tree::Replay, &k, &b.expires_at.to_be_bytes())? {
-            return Err(EngineError::denied(
-                "staff-replayed",
-                "the staff request was used before",
-            ));
+        if self.store.contains(Tree::Replay, &k)? {
+            return Err(replayed());
         }
-        Ok(id)
+        Ok((
+            id,
+            Pending {
+                replay_key: k,
+                keep_until: b.expires_at,
+                officer: Some((*body.staff_key.as_bytes(), String::new())),
+            },
+        ))
     }
 
     /// Checks the officers' approvals of `op`: each a valid, unused officer request for
-    /// exactly this operation, from at least two different enrolled officers.
+    /// exactly this operation, from at least two different enrolled officers. Spends
+    /// nothing: [`Gate::consume`] does, when the operation runs.
     pub(crate) fn approve(&self, ks: &Keystore, op: &Operation, approvals: &[String], now: u64) -> Result<Approved> {
         let mut officers: Vec<String> = Vec::new();
+        let mut pending = Vec::new();
         for a in approvals {
-            let id = self.verify_staff_request(ks, a, StaffRole::Officer, APPROVE_ACTION, &op.digest(), now)?;
+            let (id, mut p) = self.check_staff_request(ks, a, StaffRole::Officer, APPROVE_ACTION, &op.digest(), now)?;
+            if let Some((_, who)) = p.officer.as_mut() {
+                who.clone_from(&id);
+            }
+            if pending.iter().any(|q: &Pending| q.replay_key == p.replay_key) {
+                return Err(replayed());
+            }
+            pending.push(p);
             if officers.contains(&id) {
                 return Err(EngineError::denied(
                     "approvals-same-officer",
@@ -611,7 +686,132 @@ impl Gate {
         Ok(Approved {
             op: op.clone(),
             officers,
+            pending,
         })
+    }
+
+    /// Checks the authority's order (`cs1.staff-order.…`) for the staff operation `op`:
+    /// signed by the trusted authority (else a verification failure, exit 4), for this
+    /// platform, within its window, naming exactly `op`, not used before. The order stands in
+    /// for two officers' approvals of a staff enrolment or removal, and of nothing else.
+    /// Spends nothing: [`Gate::consume`] does.
+    pub(crate) fn approve_by_authority(
+        &self,
+        ks: &Keystore,
+        op: &Operation,
+        order: &str,
+        now: u64,
+    ) -> Result<Approved> {
+        if !op.is_staff_change() {
+            return Err(EngineError::denied(
+                "staff-order-wrong-operation",
+                format!("an authority's staff order cannot approve {:?}", op.text()),
+            ));
+        }
+        let u = Unverified::<StaffOrder>::parse_text(order.trim())
+            .map_err(|e| EngineError::Verification(format!("staff order: {e}")))?;
+        let v = u
+            .verify(&self.trusted_authority(ks)?)
+            .map_err(|_| EngineError::Verification("staff order: not signed by the trusted authority".into()))?;
+        let b = v.body();
+        if b.audience != self.origin {
+            return Err(EngineError::denied(
+                "staff-wrong-audience",
+                "the staff order is for another platform",
+            ));
+        }
+        if b.operation != op.text() {
+            return Err(EngineError::denied(
+                "staff-wrong-input",
+                format!("the staff order is for {:?}, not for {:?}", b.operation, op.text()),
+            ));
+        }
+        let policy = self.policy();
+        if b.issued_at > now.saturating_add(policy.max_skew_secs) || now > b.expires_at {
+            return Err(EngineError::denied(
+                "staff-expired",
+                "the staff order is outside its validity window",
+            ));
+        }
+        let mut k = vec![REPLAY_STAFF];
+        k.extend_from_slice(&b.order_id);
+        if self.store.contains(Tree::Replay, &k)? {
+            return Err(replayed());
+        }
+        Ok(Approved {
+            op: op.clone(),
+            officers: vec![AUTHORITY_APPROVER.to_string()],
+            pending: vec![Pending {
+                replay_key: k,
+                keep_until: b.expires_at,
+                officer: None,
+            }],
+        })
+    }
+
+    /// Uses up `approved` as its operation runs: every approving officer must still be
+    /// enrolled under the same id (a removal takes effect at once), and no approval may have
+    /// been used meanwhile; then each is recorded as used (atomically, one at a time).
+    pub(crate) fn consume(&self, ks: &Keystore, approved: &Approved) -> Result<()> {
+        for p in &approved.pending {
+            if let Some((pk, id)) = &p.officer
+                && self.staff_id(ks, StaffRole::Officer, pk)?.as_deref() != Some(id.as_str())
+            {
+                return Err(EngineError::denied(
+                    "approvals-officer-removed",
+                    format!("officer {id} is no longer enrolled: their approval no longer counts"),
+                ));
+            }
+        }
+        for p in &approved.pending {
+            if !self
+                .store
+                .insert_new(Tree::Replay, &p.replay_key, &p.keep_until.to_be_bytes())?
+            {
+                return Err(replayed());
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether any officer is enrolled.
+    pub(crate) fn has_officers(&self) -> Result<bool> {
+        let mut prefix = META_STAFF.to_vec();
+        prefix.extend_from_slice(StaffRole::Officer.label().as_bytes());
+        prefix.push(b':');
+        Ok(self
+            .store
+            .scan_prefix(Tree::Meta, &prefix)
+            .next()
+            .transpose()?
+            .is_some())
+    }
+
+    /// The batch that removes every key of staff member `id` in `role` (not found: an
+    /// error).
+    pub(crate) fn remove_staff(&self, ks: &Keystore, role: StaffRole, id: &str) -> Result<Batch> {
+        let mut prefix = META_STAFF.to_vec();
+        prefix.extend_from_slice(role.label().as_bytes());
+        prefix.push(b':');
+        let mut b = Batch::new();
+        let mut found = false;
+        for kv in self.store.scan_prefix(Tree::Meta, &prefix) {
+            let (k, _) = kv?;
+            let Some(pk) = k.get(prefix.len()..).and_then(|p| <[u8; 32]>::try_from(p).ok()) else {
+                continue;
+            };
+            if self.staff_id(ks, role, &pk)?.as_deref() == Some(id) {
+                b.delete(Tree::Meta, k);
+                found = true;
+            }
+        }
+        if !found {
+            return Err(EngineError::NotFound(format!(
+                "no {} is enrolled as {id:?}",
+                role.label()
+            )));
+        }
+        Ok(b)
     }
 
     /// The trusted authority key, parsed (an error if none is set).

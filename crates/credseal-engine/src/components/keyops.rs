@@ -414,17 +414,13 @@ impl KeyOps<'_> {
         approved: &Approved,
     ) -> Result<()> {
         approved.require(&Operation::retire(class, version))?;
+        self.retire_check(class, version)?;
+        self.gate.consume(&self.keys(), approved)?;
         self.retire_inner(session, class, version, pass, &approved.note())
     }
 
-    pub(crate) fn retire_inner(
-        &self,
-        session: &StaffSession,
-        class: &str,
-        version: u32,
-        pass: &Passphrase,
-        why: &str,
-    ) -> Result<()> {
+    /// Whether KEK `version` of `class` may be retired now (exists, not primary, unused).
+    fn retire_check(&self, class: &str, version: u32) -> Result<()> {
         let ks = self.keys();
         let ck = ks
             .classes
@@ -448,7 +444,18 @@ impl KeyOps<'_> {
                 data_keys: n,
             });
         }
-        drop(ks);
+        Ok(())
+    }
+
+    pub(crate) fn retire_inner(
+        &self,
+        session: &StaffSession,
+        class: &str,
+        version: u32,
+        pass: &Passphrase,
+        why: &str,
+    ) -> Result<()> {
+        self.retire_check(class, version)?;
         // The removed entry's key is zeroized when dropped (`Kek` zeroizes on drop), here
         // and in the old keystore value once the last operation using it ends.
         self.update_keystore(pass, |keys| {
@@ -493,6 +500,7 @@ impl KeyOps<'_> {
             detail: e.to_string(),
         })?;
         let old = self.vault.unwrap_dek(&self.keys(), &blind, class, &b.wrapped_dek)?;
+        self.gate.consume(&self.keys(), approved)?;
         let primary = self.reseal_class(&blind, class, b, &old)?;
         let n = b.entries.len() as u64;
         drop(old);
@@ -589,6 +597,7 @@ impl KeyOps<'_> {
         check
             .push(handover.clone())
             .map_err(|e| EngineError::Internal(format!("log key handover: {e}")))?;
+        self.gate.consume(&self.keys(), approved)?;
         // The old seed is zeroized when the replaced keystore values drop (`LogKeySeed`
         // zeroizes on drop); the signers holding it drop at the end of this function.
         let note = handover.note().to_string();
@@ -675,6 +684,8 @@ impl KeyOps<'_> {
                 }
             }
         }
+        drop(ks);
+        self.gate.consume(&self.keys(), approved)?;
         self.shred_selected(
             session,
             selected,
@@ -766,6 +777,7 @@ impl KeyOps<'_> {
     ) -> Result<ShredSummary> {
         approved.require(&order.operation())?;
         let (blind, found) = self.order_places(order)?;
+        self.gate.consume(&self.keys(), approved)?;
         let mut selected = BTreeMap::new();
         selected.insert((blind, order.class.clone()), found);
         let date = Date::from_unix(order.issued_at).map_or_else(|| order.issued_at.to_string(), |d| d.to_string());

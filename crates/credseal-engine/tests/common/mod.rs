@@ -144,3 +144,57 @@ pub fn records(
         ))),
     }
 }
+
+/// `key`'s signed approval (an officer's staff request) of `op` on `p`.
+#[allow(dead_code)]
+pub fn approval_of(p: &Platform, key: &credseal_auth::SigningKey, op: &credseal_engine::Operation) -> String {
+    let now = now();
+    credseal_auth::sign(
+        &credseal_auth::StaffRequest {
+            request_id: credseal_crypto::random_array(),
+            role: "officer".into(),
+            staff_key: key.public(),
+            action: credseal_engine::APPROVE_ACTION.into(),
+            input_digest: op.digest(),
+            issued_at: now,
+            expires_at: now + 300,
+            audience: p.origin().into(),
+        },
+        key,
+    )
+    .to_text()
+}
+
+/// Enrols `pk` as `id` in `role` on `p` as a platform must: two officers approve (named
+/// as the first officers, `founder-1` and `founder-2`, if `p` has none yet).
+#[allow(dead_code)]
+pub fn enroll(p: &Platform, role: credseal_engine::StaffRole, id: &str, pk: &[u8; 32]) {
+    let founders = [
+        credseal_auth::SigningKey::from_seed(&[0xf1; 32]),
+        credseal_auth::SigningKey::from_seed(&[0xf2; 32]),
+    ];
+    let named: Vec<(String, [u8; 32])> = founders
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (format!("founder-{}", i + 1), *k.public().as_bytes()))
+        .collect();
+    if p.staff_id(credseal_engine::StaffRole::Officer, &named[0].1)
+        .unwrap()
+        .is_none()
+    {
+        p.found_officers(&op(p), &named).unwrap();
+    }
+    let change = credseal_engine::StaffChange::Enroll {
+        role,
+        id: id.into(),
+        key: *pk,
+        replace: false,
+    };
+    let operation = change.operation();
+    let approvals = [
+        approval_of(p, &founders[0], &operation),
+        approval_of(p, &founders[1], &operation),
+    ];
+    let approved = p.approve(&operation, &approvals, now()).unwrap();
+    p.change_staff(&op(p), &change, &approved).unwrap();
+}
