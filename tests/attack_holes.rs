@@ -168,22 +168,22 @@ impl Fx {
         self.path(&format!("{stem}-{n}"))
     }
 
-    /// A staff key enrolled in `role` as `id`; returns the private key's path.
+    /// A staff key enrolled in `role` as `id` (by an authority staff order); returns the
+    /// private key's path.
     fn staff(&self, role: &str, id: &str) -> String {
         let key = self.path(&format!("{id}.key"));
         ok(&["staff", "keygen", "--out", &key]);
-        ok(&[
-            "staff",
-            "enroll",
-            "--data",
+        let o = common::enroll_staff(
+            &|a: &[&str]| run(a),
+            self.dir.path(),
             &self.data,
-            "--role",
+            ORIGIN,
+            Some(&self.auth),
             role,
-            "--id",
             id,
-            "--key",
             &format!("{key}.pub"),
-        ]);
+        );
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
         key
     }
 
@@ -486,19 +486,7 @@ fn shredded_value_not_traceable() {
     // Two officers approve the authority's credit-repair order for the subject's judgment.
     let mut officers = Vec::new();
     for id in ["officer-a", "officer-b"] {
-        let key = fx.path(id);
-        ok(&["officer", "keygen", "--out", &key]);
-        ok(&[
-            "officer",
-            "enroll",
-            "--data",
-            &fx.data,
-            "--id",
-            id,
-            "--key",
-            &format!("{key}.pub"),
-        ]);
-        officers.push(key);
+        officers.push(fx.staff("officer", id));
     }
     let order = fx.fresh("order");
     ok(&[
