@@ -41,7 +41,9 @@ pub(crate) const META_SUBJECT_KEY: &[u8] = b"subject-key:";
 /// HMAC label of authenticated metadata.
 pub(crate) const META_MAC_LABEL: &[u8] = b"credseal:v1:meta";
 
-fn meta_mac(ks: &Keystore, key: &[u8], value: &[u8]) -> [u8; 32] {
+/// HMAC(index key, META_MAC_LABEL ‖ u32 len(key) ‖ key ‖ value): the tag of an authenticated
+/// Meta value.
+pub(crate) fn meta_mac(ks: &Keystore, key: &[u8], value: &[u8]) -> [u8; 32] {
     {
         let k = hmac::Key::new(hmac::HMAC_SHA256, ks.index_key.expose_secret());
         let mut c = hmac::Context::with_key(&k);
@@ -208,11 +210,23 @@ impl Approved {
 }
 
 /// `Revocations` key of the installed revocation list (its wire bytes).
-const REVOCATIONS_CURRENT: &[u8] = b"current";
+pub(crate) const REVOCATIONS_CURRENT: &[u8] = b"current";
 /// `Replay` key prefixes: query ids (value: keep-until time), consent uses (by subject,
 /// consent id and use number).
-const REPLAY_QUERY: u8 = b'q';
-const REPLAY_CONSENT: u8 = b'c';
+/// Once the query's receipt commits, its entries are written again in their committed form
+/// ([`committed_replay_value`]), which the trust state counts.
+pub(crate) const REPLAY_QUERY: u8 = b'q';
+pub(crate) const REPLAY_CONSENT: u8 = b'c';
+/// The last byte of a committed replay entry's value.
+pub(crate) const REPLAY_COMMITTED: u8 = 0x01;
+
+/// The committed form of a replay entry's value: the value reserved by `insert_new`, then
+/// [`REPLAY_COMMITTED`]. Written in the commit of the receipt of the query that consumed it.
+pub(crate) fn committed_replay_value(value: &[u8]) -> Vec<u8> {
+    let mut v = value.to_vec();
+    v.push(REPLAY_COMMITTED);
+    v
+}
 
 /// Credentials whose authority signature was verified, by SHA-256(authority key ‖ text).
 #[derive(Default)]
@@ -455,7 +469,8 @@ impl Gate {
         })
     }
 
-    /// Enrols `pk` as the key of staff member `id` in `role`. Enrolling the same key again
+    /// The batch that enrols `pk` as the key of staff member `id` in `role` (the caller
+    /// commits it with a receipt: enrolments are trust state). Enrolling the same key again
     /// under another id needs `replace`.
     pub(crate) fn enroll_staff(
         &self,
@@ -464,7 +479,7 @@ impl Gate {
         id: &str,
         pk: &[u8; 32],
         replace: bool,
-    ) -> Result<()> {
+    ) -> Result<Batch> {
         if !valid_staff_id(id) {
             return Err(EngineError::invalid(
                 format!("staff id {id:?}"),
@@ -487,9 +502,7 @@ impl Gate {
         }
         let mut b = Batch::new();
         self.put_authenticated(ks, &mut b, &staff_meta_key(role, pk), id.as_bytes());
-        self.store.apply(b)?;
-        self.store.flush()?;
-        Ok(())
+        Ok(b)
     }
 
     /// The id under which `pk` is enrolled in `role`, if it is.
@@ -692,7 +705,7 @@ impl Gate {
                     Ok(true) => {
                         written
                             .borrow_mut()
-                            .push((Tree::Replay, k, keep_until.to_be_bytes().to_vec()));
+                            .push((Tree::Replay, k, committed_replay_value(&keep_until.to_be_bytes())));
                         true
                     }
                     Ok(false) => false,
@@ -710,7 +723,7 @@ impl Gate {
                     k.extend_from_slice(&i.to_be_bytes());
                     match store.insert_new(Tree::Replay, &k, &[]) {
                         Ok(true) => {
-                            written.borrow_mut().push((Tree::Replay, k, Vec::new()));
+                            written.borrow_mut().push((Tree::Replay, k, committed_replay_value(&[])));
                             return true;
                         }
                         Ok(false) => continue,
@@ -730,26 +743,29 @@ impl Gate {
         grant.map_err(QueryError::Denied)
     }
 
-    /// Removes replay entries whose tokens have expired anyway (a replayed expired token is
-    /// denied as expired). Returns how many.
-    pub(crate) fn sweep_replay(&self, now: u64) -> Result<u64> {
+    /// The batch that removes replay entries whose tokens have expired anyway (a replayed
+    /// expired token is denied as expired), and how many. The deletions change the trust
+    /// state, so the caller commits the batch with a receipt.
+    pub(crate) fn sweep_replay(&self, now: u64) -> Result<(Batch, u64)> {
         let mut b = Batch::new();
         let mut n = 0;
-        // Query ids and staff request ids both keep their expiry as the value.
+        // Query ids and staff request ids both keep their expiry as the value (a committed
+        // query id: followed by the committed mark).
         for prefix in [REPLAY_QUERY, REPLAY_STAFF] {
             for kv in self.store.scan_prefix(Tree::Replay, &[prefix]) {
                 let (k, v) = kv?;
-                let until = v.as_slice().try_into().map(u64::from_be_bytes).unwrap_or(u64::MAX);
+                let until = v
+                    .get(..8)
+                    .and_then(|u| u.try_into().ok())
+                    .map(u64::from_be_bytes)
+                    .unwrap_or(u64::MAX);
                 if until < now {
                     b.delete(Tree::Replay, k);
                     n += 1;
                 }
             }
         }
-        if n > 0 {
-            self.store.apply(b)?;
-        }
-        Ok(n)
+        Ok((b, n))
     }
 
     /// The credential (its text form, trimmed) parsed and with its authority signature

@@ -487,7 +487,7 @@ impl Incident<'_> {
         Ok(self.canaries()?.contains(blind))
     }
 
-    fn store_canaries(&self, set: &BTreeSet<BlindId>) -> Result<()> {
+    fn store_canaries(&self, set: &BTreeSet<BlindId>) -> Result<Batch> {
         let padded = set.len().div_ceil(PAD_TO).max(1) * PAD_TO;
         let mut buf = Zeroizing::new(Vec::with_capacity(4 + padded * 32 + 16));
         buf.extend_from_slice(&(set.len() as u32).to_be_bytes());
@@ -503,9 +503,8 @@ impl Incident<'_> {
         v.extend_from_slice(&buf);
         let mut b = Batch::new();
         b.put(Tree::Meta, META_CANARIES, v);
-        self.store.apply(b)?;
-        self.store.flush()?;
-        Ok(())
+        // Trust state: committed with the plant's receipt.
+        Ok(b)
     }
 
     /// Sets where alerts go (default: nowhere; the receipt flag and `audit alerts` remain).
@@ -578,8 +577,14 @@ impl Incident<'_> {
         ingest(file.path())?;
         drop(file);
         set.extend(planted.iter().copied());
-        self.store_canaries(&set)?;
-        let receipt = self.staff_receipt(Actor::Officer { id: officer }, "canary subjects planted", request, now)?;
+        let stored = self.store_canaries(&set)?;
+        let receipt = self.staff_receipt_with(
+            Actor::Officer { id: officer },
+            "canary subjects planted",
+            request,
+            now,
+            stored,
+        )?;
         Ok(PlantReport {
             planted: count,
             records,
@@ -611,8 +616,15 @@ impl Incident<'_> {
 
     /// The receipt of a signed staff request (`actor` acting on `request`); its log index.
     fn staff_receipt(&self, actor: Actor, detail: &str, request: &str, now: u64) -> Result<u64> {
+        self.staff_receipt_with(actor, detail, request, now, Batch::new())
+    }
+
+    /// [`Self::staff_receipt`], committed together with `extra` writes.
+    fn staff_receipt_with(&self, actor: Actor, detail: &str, request: &str, now: u64, extra: Batch) -> Result<u64> {
         Ok(self
-            .append_receipts(
+            .appender
+            .append_with(
+                self.vault,
                 vec![NewReceipt {
                     actor,
                     action: Action::Admin,
@@ -628,6 +640,7 @@ impl Incident<'_> {
                     fingerprints: None,
                     marks: Vec::new(),
                 }],
+                extra,
                 now,
             )?
             .pop()

@@ -11,4 +11,5 @@ pub(crate) mod incident;
 pub(crate) mod ingest;
 pub(crate) mod keyops;
 pub(crate) mod reader;
+pub(crate) mod trust;
 pub(crate) mod vault;
