@@ -273,6 +273,9 @@ impl Platform {
     /// Enrols `pk` as the key of staff member `id` in `role`. Enrolling the same key again
     /// under another id needs `replace`. Part of the trust state: committed with a receipt.
     pub fn enroll_staff(&self, role: StaffRole, id: &str, pk: &[u8; 32], replace: bool) -> Result<()> {
+        if self.gate.staff_id(&self.keys(), role, pk)?.as_deref() == Some(id) {
+            return Ok(()); // enrolled so already: nothing changes, nothing to receipt
+        }
         let b = self.gate.enroll_staff(&self.keys(), role, id, pk, replace)?;
         let r = self.admin_receipt(
             &StaffSession::at_open(),

@@ -231,11 +231,28 @@ impl KeyOps<'_> {
     /// state adopted: with a receipt that says so, or directly while its log is empty.
     pub(crate) fn check_trust(&self, file_policy: Option<&credseal_auth::Policy>) -> Result<credseal_auth::Policy> {
         let ks = self.keys();
+        // An older keystore copy is named as such first (its log key history may not verify
+        // the latest checkpoint); a deleted generation is a trust-state mismatch below.
+        if let Some(seen) = self.seen_generation()?
+            && seen > ks.generation
+        {
+            return Err(EngineError::KeystoreRollback {
+                path: self.dir.map(|d| d.keystore_path()).unwrap_or_default(),
+                keystore: ks.generation,
+                seen,
+            });
+        }
         let latest = match self.appender.latest_checkpoint()? {
             None => None,
             Some(text) => Some(self.log_key_history()?.verify_checkpoint(&text).map_err(|e| {
+                // The size it claims, to name it (its signature did not verify).
+                let size = credseal_c2sp::SignedNote::parse(&text)
+                    .ok()
+                    .and_then(|n| credseal_c2sp::Checkpoint::parse(n.text()).ok())
+                    .map(|c| format!(" {}", c.size()))
+                    .unwrap_or_default();
                 EngineError::Corrupt {
-                    what: "latest checkpoint".into(),
+                    what: format!("latest checkpoint{size}"),
                     detail: e.to_string(),
                 }
             })?),
