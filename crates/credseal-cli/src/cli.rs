@@ -790,9 +790,11 @@ pub(crate) enum OfficerCommand {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
-    /// Change the query policy (platform side): committed in the store with a receipt, as
-    /// part of the trust state. A setting left out keeps its current value. Editing the
-    /// `[policy]` table of credseal.toml by hand makes the platform refuse to open.
+    /// Change the query policy (platform side; committed with a receipt)
+    ///
+    /// The policy is part of the trust state that every checkpoint commits to. A setting left
+    /// out keeps its current value. Editing the `[policy]` table of credseal.toml by hand
+    /// makes the platform refuse to open.
     SetPolicy(SetPolicyArgs),
 }
 

@@ -14,8 +14,10 @@
 //! edited or rolled-back value fails closed, naming the component.
 //!
 //! **The hook for every change of trust state** is therefore not a call but a rule: write
-//! the change in the `extra` batch of a receipt commit (`Appender::append_with`, or
-//! `Appender::append_trust`), never with a bare `Store::apply`. Keys are recognised by
+//! the change in the `extra` batch of a receipt commit (`Appender::append_with`, which the
+//! facade's `append_receipts_with` and the components' helpers call), never with a bare
+//! `Store::apply` (the appender refuses an `append_with` of trust writes without a
+//! receipt). Nothing else is needed: the commit finds the change itself. Keys are recognised by
 //! [`component_of`]: staff enrolments are every `Meta` entry under the `staff:` prefix
 //! (whatever their value), so a new kind of enrolment or removal flows in without a change
 //! here. The one exception is a store whose log is still empty ([`apply_direct`]).
@@ -341,27 +343,37 @@ fn live(view: &View<'_>, ks: &Keystore) -> Result<TrustState> {
 /// The trust state a commit is about to write, and its digest for the checkpoint.
 pub(crate) struct Staged {
     state: TrustState,
+    /// The new record, when the commit writes one.
+    record: Option<Vec<u8>>,
     /// The digest the checkpoint commits to.
     pub(crate) digest: Hash,
 }
 
-/// The trust state the log committed last, kept by the appender between commits.
+/// The appender's view of the committed trust state: the store's record, read at every
+/// commit (one read; its HMAC is checked only when the bytes change), so that whatever
+/// wrote the store last — this process or another opened on the same store — is the base.
 #[derive(Default)]
 pub(crate) struct TrustLedger {
-    current: Mutex<Option<TrustState>>,
+    /// The last record read or written, and the state it holds.
+    current: Mutex<Option<(Vec<u8>, TrustState)>>,
 }
 
 impl TrustLedger {
-    /// The committed state: the one kept since the last commit, else the store's record
-    /// (its HMAC checked), else — a store that has none yet — the live state.
-    fn base(&self, store: &dyn Store, ks: &Keystore) -> Result<TrustState> {
-        if let Some(s) = self.current.lock().map_err(|_| EngineError::poisoned("trust state"))?.clone() {
-            return Ok(s);
+    /// The committed state: the store's record (its HMAC checked), else — a store that has
+    /// none yet — the live state. The second value: whether the store holds a record.
+    fn base(&self, store: &dyn Store, ks: &Keystore) -> Result<(TrustState, bool)> {
+        let Some(v) = store.get(Tree::Meta, META_TRUST)? else {
+            return Ok((live(&View::of(store, None), ks)?, false));
+        };
+        let mut cur = self.current.lock().map_err(|_| EngineError::poisoned("trust state"))?;
+        if let Some((bytes, s)) = cur.as_ref()
+            && bytes == &v
+        {
+            return Ok((s.clone(), true));
         }
-        match store.get(Tree::Meta, META_TRUST)? {
-            Some(v) => TrustState::from_record(ks, &v),
-            None => live(&View::of(store, None), ks),
-        }
+        let s = TrustState::from_record(ks, &v)?;
+        *cur = Some((v, s.clone()));
+        Ok((s, true))
     }
 
     /// For a commit whose writes are `batch`: recomputes the components the batch changes,
@@ -371,7 +383,7 @@ impl TrustLedger {
     /// a committed entry removes it. Cost without a trust write: one pass over the batch's
     /// keys and an HMAC per committed replay entry.
     pub(crate) fn stage(&self, store: &dyn Store, ks: &Keystore, batch: &mut Batch) -> Result<Staged> {
-        let base = self.base(store, ks)?;
+        let (base, present) = self.base(store, ks)?;
         let mut state = base.clone();
         let mut changed = [false; 8];
         let mut replay = state.hashes[TrustComponent::Replay.index()];
@@ -402,20 +414,21 @@ impl TrustLedger {
                 }
             }
         }
-        let present = store.contains(Tree::Meta, META_TRUST)?;
-        if state != base || !present {
-            batch.put(Tree::Meta, META_TRUST, state.record(ks));
+        let record = (state != base || !present).then(|| state.record(ks));
+        if let Some(r) = &record {
+            batch.put(Tree::Meta, META_TRUST, r.clone());
         }
         Ok(Staged {
             digest: state.digest(),
             state,
+            record,
         })
     }
 
     /// After the commit of `staged` is durable.
     pub(crate) fn installed(&self, staged: Staged) {
-        if let Ok(mut c) = self.current.lock() {
-            *c = Some(staged.state);
+        if let (Some(r), Ok(mut c)) = (staged.record, self.current.lock()) {
+            *c = Some((r, staged.state));
         }
     }
 
@@ -652,7 +665,7 @@ mod tests {
         let mut b = Batch::new();
         seal_new_store(&store, &ks, &mut b).unwrap();
         store.apply(b).unwrap();
-        let empty = ledger.base(&store, &ks).unwrap();
+        let (empty, _) = ledger.base(&store, &ks).unwrap();
         let key = [&[REPLAY_QUERY][..], &[9; 16]].concat();
         // A reservation does not count.
         assert!(store.insert_new(Tree::Replay, &key, &5u64.to_be_bytes()).unwrap());
@@ -663,7 +676,7 @@ mod tests {
         let staged = ledger.stage(&store, &ks, &mut b).unwrap();
         store.apply(b).unwrap();
         ledger.installed(staged);
-        let committed = ledger.base(&store, &ks).unwrap();
+        let (committed, _) = ledger.base(&store, &ks).unwrap();
         assert_ne!(committed, empty);
         assert_eq!(live(&View::of(&store, None), &ks).unwrap(), committed);
         // Deleting it outside a commit is a difference in the replay component.
