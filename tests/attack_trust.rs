@@ -52,7 +52,17 @@ impl Fx {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data").display().to_string();
         ok(&[
-            "init", "--data", &data, "--catalog", CATALOG, "--origin", ORIGIN, "--kdf-mib", "8", "--kdf-passes", "1",
+            "init",
+            "--data",
+            &data,
+            "--catalog",
+            CATALOG,
+            "--origin",
+            ORIGIN,
+            "--kdf-mib",
+            "8",
+            "--kdf-passes",
+            "1",
         ]);
         ok(&["ingest", "--data", &data, RECORDS]);
         let p = |n: &str| dir.path().join(n).display().to_string();
@@ -158,7 +168,10 @@ impl Fx {
 fn assert_refused(o: &Output, component: &str) {
     let e = stderr(o);
     assert_eq!(code(o), 4, "expected exit 4: {e}");
-    assert!(e.contains(&format!("trust state: {component}")), "expected {component:?} named: {e}");
+    assert!(
+        e.contains(&format!("trust state: {component}")),
+        "expected {component:?} named: {e}"
+    );
     assert!(o.stdout.is_empty(), "nothing is printed: {}", stdout(o));
 }
 
@@ -178,7 +191,17 @@ fn wal_deleted_revocation_list_refused() {
     let fx = Fx::new();
     let list = fx.path("revocations");
     ok(&[
-        "authority", "revoke", "--key", &fx.auth, "--serial", "1", "--audience", ORIGIN, "--out", &list, "--data",
+        "authority",
+        "revoke",
+        "--key",
+        &fx.auth,
+        "--serial",
+        "1",
+        "--audience",
+        ORIGIN,
+        "--out",
+        &list,
+        "--data",
         &fx.data,
     ]);
     let t = fx.token("t1", 300);
@@ -211,7 +234,16 @@ fn wal_deleted_canary_set_refused() {
     ]);
     let ids = fx.path("canary-ids");
     ok(&[
-        "canary", "plant", "--data", &fx.data, "--key", &officer, "--count", "1", "--ids-out", &ids,
+        "canary",
+        "plant",
+        "--data",
+        &fx.data,
+        "--key",
+        &officer,
+        "--count",
+        "1",
+        "--ids-out",
+        &ids,
     ]);
     assert!(fx.peek(|s| s.get(Tree::Meta, b"canaries").unwrap().is_some()));
     // The attack: delete the canary set, so that canary queries stop alerting.
@@ -249,11 +281,7 @@ fn wal_deleted_replay_entry_refused() {
     assert_eq!(code(&o), 3, "a replayed token is denied: {}", stderr(&o));
     assert_nothing_released(&o, &answer);
     // The attack: delete the token's replay entry, so that it is accepted a second time.
-    let replay: Vec<Vec<u8>> = fx.peek(|s| {
-        s.scan_prefix(Tree::Replay, b"q")
-            .map(|kv| kv.unwrap().0)
-            .collect()
-    });
+    let replay: Vec<Vec<u8>> = fx.peek(|s| s.scan_prefix(Tree::Replay, b"q").map(|kv| kv.unwrap().0).collect());
     assert_eq!(replay.len(), 1);
     inject_wal_frame(&fx.db(), &[(REPLAY, &replay[0], None)]);
     let (o, answer) = fx.query(&t, "a3");
@@ -269,7 +297,16 @@ fn old_subject_key_replayed_refused() {
     ok(&["subject", "keygen", "--out-dir", &new]);
     let register = |dir: &str, replace: bool| {
         let key = format!("{dir}/signing.pub");
-        let mut args = vec!["subject", "register", "--data", &fx.data, "--subject", SUBJECT, "--key", &key];
+        let mut args = vec![
+            "subject",
+            "register",
+            "--data",
+            &fx.data,
+            "--subject",
+            SUBJECT,
+            "--key",
+            &key,
+        ];
         if replace {
             args.push("--replace");
         }
@@ -277,7 +314,10 @@ fn old_subject_key_replayed_refused() {
     };
     register(&old, false);
     let stored = |s: &SledStore| -> (Vec<u8>, Vec<u8>) {
-        let all: Vec<_> = s.scan_prefix(Tree::Meta, b"subject-key:").map(|kv| kv.unwrap()).collect();
+        let all: Vec<_> = s
+            .scan_prefix(Tree::Meta, b"subject-key:")
+            .map(|kv| kv.unwrap())
+            .collect();
         assert_eq!(all.len(), 1);
         all[0].clone()
     };
@@ -315,7 +355,11 @@ fn old_subject_key_replayed_refused() {
         answer.to_str().unwrap(),
     ]);
     assert_refused(&o, "subject keys");
-    assert!(!stderr(&o).contains(SUBJECT), "the subject is not named: {}", stderr(&o));
+    assert!(
+        !stderr(&o).contains(SUBJECT),
+        "the subject is not named: {}",
+        stderr(&o)
+    );
     assert_nothing_released(&o, &answer);
 }
 
@@ -328,12 +372,23 @@ fn edited_policy_refused() {
     std::fs::write(&cfg, format!("{text}\n[policy]\nmax_token_lifetime_secs = 86400\n")).unwrap();
     let (o, answer) = fx.query(&fx.token("t", 86_000), "a");
     assert_refused(&o, "policy");
-    assert!(stderr(&o).contains("set-policy"), "the legitimate way is named: {}", stderr(&o));
+    assert!(
+        stderr(&o).contains("set-policy"),
+        "the legitimate way is named: {}",
+        stderr(&o)
+    );
     assert_nothing_released(&o, &answer);
     // The legitimate way: `officer set-policy` (after the edit is undone) leaves a receipt,
     // and the longer token is then granted.
     std::fs::write(&cfg, &text).unwrap();
-    let o = ok(&["officer", "set-policy", "--data", &fx.data, "--max-token-lifetime-secs", "86400"]);
+    let o = ok(&[
+        "officer",
+        "set-policy",
+        "--data",
+        &fx.data,
+        "--max-token-lifetime-secs",
+        "86400",
+    ]);
     assert!(stdout(&o).contains("max_token_lifetime_secs 86400"), "{}", stdout(&o));
     let (o, answer) = fx.query(&fx.token("t2", 86_000), "a2");
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -352,7 +407,17 @@ fn data_dir_world_writable_refused() {
     std::fs::create_dir(&empty).unwrap();
     std::fs::set_permissions(&empty, std::fs::Permissions::from_mode(0o777)).unwrap();
     ok(&[
-        "init", "--data", &empty, "--catalog", CATALOG, "--origin", ORIGIN, "--kdf-mib", "8", "--kdf-passes", "1",
+        "init",
+        "--data",
+        &empty,
+        "--catalog",
+        CATALOG,
+        "--origin",
+        ORIGIN,
+        "--kdf-mib",
+        "8",
+        "--kdf-passes",
+        "1",
     ]);
     assert_eq!(mode(&empty), 0o700);
     // The attack surface: a data directory anyone may write to.

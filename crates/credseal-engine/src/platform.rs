@@ -162,7 +162,7 @@ impl Platform {
         let gate = Gate::new(Arc::clone(&store), keys.origin.clone());
         let origin = keys.origin.clone();
         let vault = Vault::new(Arc::clone(&store), keys);
-        let appender = Appender::new(Arc::clone(&store), origin.clone());
+        let appender = Appender::new(Arc::clone(&store), origin.clone(), Arc::clone(gate.pins()));
         let p = Self {
             dir,
             catalog,
@@ -314,7 +314,9 @@ impl Platform {
     /// `[policy]` table first (a crash in between leaves a consistent data directory). Takes
     /// effect for every query that starts after this returns.
     pub fn commit_policy(&self, session: &StaffSession, policy: &datadir::PolicyConfig) -> Result<Policy> {
-        let p = policy.policy().map_err(|detail| EngineError::invalid("policy", detail))?;
+        let p = policy
+            .policy()
+            .map_err(|detail| EngineError::invalid("policy", detail))?;
         if let Some(d) = &self.dir {
             d.drop_policy_table()?;
         }

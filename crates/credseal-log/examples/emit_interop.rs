@@ -94,8 +94,16 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
 
     let size = log.size();
-    let cp7 = signer.sign_checkpoint(&Checkpoint::new(ORIGIN, size, log.root())?.with_map_root(&map.root())?.with_trust_digest(&TRUST)?);
-    let cp3 = signer.sign_checkpoint(&Checkpoint::new(ORIGIN, 3, log.tree_hash(3)?)?.with_map_root(&map3.root())?.with_trust_digest(&TRUST)?);
+    let cp7 = signer.sign_checkpoint(
+        &Checkpoint::new(ORIGIN, size, log.root())?
+            .with_map_root(&map.root())?
+            .with_trust_digest(&TRUST)?,
+    );
+    let cp3 = signer.sign_checkpoint(
+        &Checkpoint::new(ORIGIN, 3, log.tree_hash(3)?)?
+            .with_map_root(&map3.root())?
+            .with_trust_digest(&TRUST)?,
+    );
     let inclusion: Vec<_> = (0..size)
         .map(|i| Ok(json!({ "index": i, "proof": hashes(&log.prove_record(size, i)?) })))
         .collect::<Result<_, Box<dyn Error>>>()?;
@@ -147,7 +155,11 @@ fn main() -> Result<(), Box<dyn Error>> {
         rotated.push(r);
     }
     let size9 = log.size();
-    let cp9 = signer2.sign_checkpoint(&Checkpoint::new(ORIGIN, size9, log.root())?.with_map_root(&map.root())?.with_trust_digest(&TRUST)?);
+    let cp9 = signer2.sign_checkpoint(
+        &Checkpoint::new(ORIGIN, size9, log.root())?
+            .with_map_root(&map.root())?
+            .with_trust_digest(&TRUST)?,
+    );
     write("vkey2.txt", format!("{}\n", signer2.vkey()))?;
     write("handover.note", handover.note().to_string())?;
     write("checkpoint9.note", cp9)?;

@@ -97,7 +97,12 @@ mod tests {
     fn trust_line_follows_the_map_line_and_is_strict() {
         let c = Checkpoint::new("o", 3, [7; 32]).unwrap();
         assert_eq!(c.trust_digest(), Ok(None));
-        let both = c.clone().with_map_root(&[9; 32]).unwrap().with_trust_digest(&[1; 32]).unwrap();
+        let both = c
+            .clone()
+            .with_map_root(&[9; 32])
+            .unwrap()
+            .with_trust_digest(&[1; 32])
+            .unwrap();
         let t = both.to_text();
         assert!(
             t.ends_with(
@@ -113,7 +118,10 @@ mod tests {
         assert_eq!(c.clone().with_map_root(&[9; 32]).unwrap().trust_digest(), Ok(None));
         assert_eq!(c.clone().with_trust_digest(&[1; 32]).unwrap().map_root(), Ok(None));
         let two = both.with_trust_digest(&[2; 32]).unwrap();
-        assert!(matches!(two.trust_digest(), Err(FormatError::Checkpoint { line: 6, .. })));
+        assert!(matches!(
+            two.trust_digest(),
+            Err(FormatError::Checkpoint { line: 6, .. })
+        ));
         assert!(c.with_extension("credseal-trust AAAA").unwrap().trust_digest().is_err());
     }
 }

@@ -339,8 +339,9 @@ impl std::fmt::Debug for Appender {
 }
 
 impl Appender {
-    /// The appender of the log `origin` on `store`, with an empty queue.
-    pub(crate) fn new(store: Arc<dyn Store>, origin: String) -> Self {
+    /// The appender of the log `origin` on `store`, with an empty queue; its commits keep
+    /// `pins` (the trust values queries check) up to date.
+    pub(crate) fn new(store: Arc<dyn Store>, origin: String, pins: Arc<crate::pins::TrustPins>) -> Self {
         Self {
             store,
             origin,
@@ -350,7 +351,7 @@ impl Appender {
             view: Default::default(),
             map_nanos: Default::default(),
             map: Default::default(),
-            trust: Default::default(),
+            trust: TrustLedger::new(pins),
         }
     }
 

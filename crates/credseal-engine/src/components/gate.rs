@@ -33,6 +33,7 @@ use credseal_store::{Batch, Store, Tree};
 use ring::hmac;
 
 use crate::error::{EngineError, QueryError, Result};
+use crate::pins::{Pinned, TrustPins};
 
 /// Meta key of the authority's public key.
 pub(crate) const META_AUTHORITY: &[u8] = b"authority-key";
@@ -320,6 +321,8 @@ pub(crate) struct Gate {
     credential_cache: CredentialCache,
     /// The trusted authority key, parsed, by its stored bytes.
     authority_cache: AuthorityCache,
+    /// The committed authority key and revocation list, checked at each read.
+    pins: Arc<TrustPins>,
 }
 
 impl std::fmt::Debug for Gate {
@@ -353,7 +356,13 @@ impl Gate {
             revocation_cache: Default::default(),
             credential_cache: Default::default(),
             authority_cache: Default::default(),
+            pins: Default::default(),
         }
+    }
+
+    /// The trust pins this gate checks (shared with the appender, which updates them).
+    pub(crate) fn pins(&self) -> &Arc<TrustPins> {
+        &self.pins
     }
 
     /// The query policy (clock skew, maximum token lifetime).
@@ -398,9 +407,12 @@ impl Gate {
 
     /// The authority key this platform trusts, if set.
     pub(crate) fn authority_key(&self, ks: &Keystore) -> Result<Option<[u8; 32]>> {
-        self.get_authenticated(ks, META_AUTHORITY, "authority key")?
+        let k = self
+            .get_authenticated(ks, META_AUTHORITY, "authority key")?
             .map(|v| key_32(v, "authority key"))
-            .transpose()
+            .transpose()?;
+        self.pins.check(Pinned::Authority, k.map(|k| sha256(&k)).as_ref())?;
+        Ok(k)
     }
 
     /// The batch that sets the authority key to `pk`; changing an existing one needs
@@ -641,9 +653,12 @@ impl Gate {
     /// The installed revocation list, verified.
     pub(crate) fn revocations(&self, ks: &Keystore) -> Result<Option<RevocationList>> {
         let Some(bytes) = self.store.get(Tree::Revocations, REVOCATIONS_CURRENT)? else {
+            self.pins.check(Pinned::Revocations, None)?;
             return Ok(None);
         };
-        let list = self.revocation_cache.get_or_try(sha256(&bytes), || {
+        let digest = sha256(&bytes);
+        self.pins.check(Pinned::Revocations, Some(&digest))?;
+        let list = self.revocation_cache.get_or_try(digest, || {
             let corrupt = |detail: String| EngineError::Corrupt {
                 what: "installed revocation list".into(),
                 detail,
@@ -723,7 +738,9 @@ impl Gate {
                     k.extend_from_slice(&i.to_be_bytes());
                     match store.insert_new(Tree::Replay, &k, &[]) {
                         Ok(true) => {
-                            written.borrow_mut().push((Tree::Replay, k, committed_replay_value(&[])));
+                            written
+                                .borrow_mut()
+                                .push((Tree::Replay, k, committed_replay_value(&[])));
                             return true;
                         }
                         Ok(false) => continue,

@@ -451,9 +451,12 @@ impl Incident<'_> {
     /// The canary set, decrypted (cached while its stored bytes do not change).
     pub(crate) fn canaries(&self) -> Result<Arc<HashSet<BlindId>>> {
         let Some(v) = self.store.get(Tree::Meta, META_CANARIES)? else {
+            self.gate.pins().check(crate::pins::Pinned::Canaries, None)?;
             return Ok(Arc::default());
         };
-        self.canaries.cache.get_or_try(credseal_crypto::sha256(&v), || {
+        let digest = credseal_crypto::sha256(&v);
+        self.gate.pins().check(crate::pins::Pinned::Canaries, Some(&digest))?;
+        self.canaries.cache.get_or_try(digest, || {
             let bad = || EngineError::Corrupt {
                 what: "canary set".into(),
                 detail: "does not open with this keystore (edited on disk)".into(),

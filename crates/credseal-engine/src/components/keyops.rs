@@ -257,7 +257,10 @@ impl KeyOps<'_> {
                 }
             })?),
         };
-        match trust::check_at_open(self.store, &ks, latest.as_ref(), file_policy)? {
+        let verified = trust::check_at_open(self.store, &ks, latest.as_ref(), file_policy)?;
+        // From here on, each decision checks what it reads against the checked state.
+        trust::pin_from_store(self.store, self.gate.pins())?;
+        match verified {
             trust::AtOpen::Verified(policy) => Ok(policy),
             trust::AtOpen::Adopt(batch) => {
                 if latest.is_none() {

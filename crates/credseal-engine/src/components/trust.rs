@@ -30,11 +30,16 @@
 //! (a crash) cannot make the store fail closed, and deleting a committed entry cannot
 //! re-enable a token or a consent unnoticed.
 //!
-//! Imports: the shared modules (`error`, `layout`), the canary constants, and the gate's
-//! storage keys.
+//! The values queries read for their decisions (authority key, revocation list, canary set)
+//! are also pinned (`crate::pins`): each read compares the stored value with what the last
+//! commit or the open-time check committed, so a change under a running process fails
+//! closed at the next decision.
+//!
+//! Imports: the shared modules (`error`, `layout`, `pins`), the canary constants, and the
+//! gate's storage keys.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use credseal_auth::{Policy, RevocationList, Unverified};
 use credseal_c2sp::{Checkpoint, Hash};
@@ -50,6 +55,7 @@ use crate::components::gate::{
 };
 use crate::error::{EngineError, Result};
 use crate::layout::META_KEYSTORE_GENERATION;
+use crate::pins::{Pinned, TrustPins};
 
 /// Meta key of the trust-state record: the component hashes the latest commit wrote, under
 /// an HMAC of the index key.
@@ -215,7 +221,10 @@ impl TrustState {
             return Err(bad());
         }
         let (body, mac) = v.split_at(v.len() - 32);
-        if !bool::from(subtle::ConstantTimeEq::ct_eq(mac, &meta_mac(ks, RECORD_LABEL, body)[..])) {
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(
+            mac,
+            &meta_mac(ks, RECORD_LABEL, body)[..],
+        )) {
             return Err(bad());
         }
         let mut hashes = [[0u8; 32]; 8];
@@ -345,6 +354,8 @@ pub(crate) struct Staged {
     state: TrustState,
     /// The new record, when the commit writes one.
     record: Option<Vec<u8>>,
+    /// The pinned values the commit writes.
+    pinned: Vec<(Pinned, Option<Hash>)>,
     /// The digest the checkpoint commits to.
     pub(crate) digest: Hash,
 }
@@ -352,13 +363,53 @@ pub(crate) struct Staged {
 /// The appender's view of the committed trust state: the store's record, read at every
 /// commit (one read; its HMAC is checked only when the bytes change), so that whatever
 /// wrote the store last — this process or another opened on the same store — is the base.
-#[derive(Default)]
 pub(crate) struct TrustLedger {
     /// The last record read or written, and the state it holds.
     current: Mutex<Option<(Vec<u8>, TrustState)>>,
+    /// The values queries check at each decision (shared with the gate).
+    pins: Arc<TrustPins>,
+}
+
+/// The pinned value a stored entry is, if any, and its pin digest (`None`: deleted).
+fn pin_of(tree: Tree, key: &[u8], value: Option<&[u8]>) -> Option<(Pinned, Option<Hash>)> {
+    let which = match (tree, key) {
+        (Tree::Meta, k) if k == META_AUTHORITY => Pinned::Authority,
+        (Tree::Revocations, k) if k == REVOCATIONS_CURRENT => Pinned::Revocations,
+        (Tree::Meta, k) if k == META_CANARIES => Pinned::Canaries,
+        _ => return None,
+    };
+    let digest = value.map(|v| match which {
+        // The authority key is pinned as its 32 bytes, without the HMAC stored after them.
+        Pinned::Authority => sha256(&v[..v.len().saturating_sub(32)]),
+        _ => sha256(v),
+    });
+    Some((which, digest))
+}
+
+/// Pins the values the store holds now (at open, after the trust state was checked).
+pub(crate) fn pin_from_store(store: &dyn Store, pins: &TrustPins) -> Result<()> {
+    for (tree, key) in [
+        (Tree::Meta, META_AUTHORITY),
+        (Tree::Revocations, REVOCATIONS_CURRENT),
+        (Tree::Meta, META_CANARIES),
+    ] {
+        let v = store.get(tree, key)?;
+        if let Some((which, digest)) = pin_of(tree, key, v.as_deref()) {
+            pins.set(which, digest);
+        }
+    }
+    Ok(())
 }
 
 impl TrustLedger {
+    /// A ledger that keeps `pins` up to date with its commits.
+    pub(crate) fn new(pins: Arc<TrustPins>) -> Self {
+        Self {
+            current: Default::default(),
+            pins,
+        }
+    }
+
     /// The committed state: the store's record (its HMAC checked), else — a store that has
     /// none yet — the live state. The second value: whether the store holds a record.
     fn base(&self, store: &dyn Store, ks: &Keystore) -> Result<(TrustState, bool)> {
@@ -387,8 +438,12 @@ impl TrustLedger {
         let mut state = base.clone();
         let mut changed = [false; 8];
         let mut replay = state.hashes[TrustComponent::Replay.index()];
+        let mut pinned = Vec::new();
         for (tree, key, value) in batch.writes() {
             let Some(c) = component_of(tree, key) else { continue };
+            if let Some(p) = pin_of(tree, key, value) {
+                pinned.push(p);
+            }
             if c != TrustComponent::Replay {
                 changed[c.index()] = true;
                 continue;
@@ -418,26 +473,34 @@ impl TrustLedger {
         if let Some(r) = &record {
             batch.put(Tree::Meta, META_TRUST, r.clone());
         }
+        for (which, digest) in &pinned {
+            self.pins.expect(*which, *digest);
+        }
         Ok(Staged {
             digest: state.digest(),
             state,
             record,
+            pinned,
         })
     }
 
     /// After the commit of `staged` is durable.
     pub(crate) fn installed(&self, staged: Staged) {
+        for (which, digest) in staged.pinned {
+            self.pins.set(which, digest);
+        }
         if let (Some(r), Ok(mut c)) = (staged.record, self.current.lock()) {
             *c = Some((r, staged.state));
         }
     }
 
     /// After a commit failed (what the store holds is uncertain): the next commit reads the
-    /// record again.
+    /// record again, and the pins wait for the next open's check.
     pub(crate) fn forget(&self) {
         if let Ok(mut c) = self.current.lock() {
             *c = None;
         }
+        self.pins.clear();
     }
 }
 
@@ -499,7 +562,10 @@ pub(crate) fn committed_policy(store: &dyn Store, ks: &Keystore) -> Result<Polic
         return Err(bad());
     }
     let (value, mac) = v.split_at(v.len() - 32);
-    if !bool::from(subtle::ConstantTimeEq::ct_eq(mac, &meta_mac(ks, META_POLICY, value)[..])) {
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(
+        mac,
+        &meta_mac(ks, META_POLICY, value)[..],
+    )) {
         return Err(bad());
     }
     decode_policy(value).ok_or_else(bad)
@@ -586,7 +652,9 @@ pub(crate) fn check_at_open(
     let now = live(&View::of(store, None), ks)?;
     if let Some(c) = now.first_difference(&recorded) {
         let what = match c {
-            TrustComponent::SubjectKeys => "a subject key (registered, replaced or removed outside the log)".to_string(),
+            TrustComponent::SubjectKeys => {
+                "a subject key (registered, replaced or removed outside the log)".to_string()
+            }
             TrustComponent::Staff => "a staff enrolment (added, replaced or removed outside the log)".to_string(),
             other => format!("the {}", other.label()),
         };
@@ -661,7 +729,7 @@ mod tests {
     fn replay_entries_count_once_committed_and_deletion_shows() {
         let store = MemoryStore::new();
         let ks = ks();
-        let ledger = TrustLedger::default();
+        let ledger = TrustLedger::new(Default::default());
         let mut b = Batch::new();
         seal_new_store(&store, &ks, &mut b).unwrap();
         store.apply(b).unwrap();
@@ -680,12 +748,13 @@ mod tests {
         assert_ne!(committed, empty);
         assert_eq!(live(&View::of(&store, None), &ks).unwrap(), committed);
         // Deleting it outside a commit is a difference in the replay component.
-        store.apply({
-            let mut d = Batch::new();
-            d.delete(Tree::Replay, key.clone());
-            d
-        })
-        .unwrap();
+        store
+            .apply({
+                let mut d = Batch::new();
+                d.delete(Tree::Replay, key.clone());
+                d
+            })
+            .unwrap();
         let now = live(&View::of(&store, None), &ks).unwrap();
         assert_eq!(now.first_difference(&committed), Some(TrustComponent::Replay));
         // A delete committed through the ledger takes its share out again.
