@@ -29,7 +29,7 @@ const SEED: [u8; 32] = *b"credseal-log interop test key 01";
 /// The log key after the rotation.
 const SEED2: [u8; 32] = *b"credseal-log interop test key 02";
 /// The trust-state digest the checkpoints commit to (`credseal-trust` line; any 32 bytes).
-const TRUST: Hash = *b"credseal interop trust digest 32b";
+const TRUST: Hash = *b"credseal interop trust digest 32";
 
 fn b64(h: &[u8]) -> String {
     STANDARD.encode(h)
