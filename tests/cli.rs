@@ -488,9 +488,32 @@ fn policy_settings_in_the_config_are_checked_and_applied() {
         "{}",
         stderr(&o)
     );
-    std::fs::write(&cfg, format!("{text}\n[policy]\nmax_token_lifetime_secs = 60\n")).unwrap();
-    // A 300-second token is now over the policy.
+    // The policy is part of the trust state: it changes with `officer set-policy` (which
+    // leaves a receipt), not by editing the file (see tests/attack_trust.rs).
+    std::fs::write(&cfg, &text).unwrap();
     let ds = data.to_str().unwrap();
+    let o = run(&[
+        "officer",
+        "set-policy",
+        "--data",
+        ds,
+        "--max-token-lifetime-secs",
+        "100000",
+    ]);
+    assert_eq!(code(&o), 2, "out of range: {}", stderr(&o));
+    assert!(stderr(&o).contains("max_token_lifetime_secs"), "{}", stderr(&o));
+    assert_eq!(
+        code(&run(&[
+            "officer",
+            "set-policy",
+            "--data",
+            ds,
+            "--max-token-lifetime-secs",
+            "60"
+        ])),
+        0
+    );
+    // A 300-second token is now over the policy.
     let p = |rel: &str| d.path().join(rel).display().to_string();
     assert_eq!(code(&run(&["authority", "keygen", "--out", &p("auth.key")])), 0);
     assert_eq!(

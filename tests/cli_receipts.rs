@@ -1206,8 +1206,12 @@ fn log_verify_map_root_disagrees() {
             .verify_checkpoint(std::str::from_utf8(&note).unwrap())
             .unwrap();
         let lie = credseal_log::MemoryMap::new().update(leaves);
+        // The trust-state line is copied from the honest checkpoint: only the map lies.
+        use credseal_log::TrustCheckpoint as _;
+        let trust = honest.trust_digest().unwrap().unwrap();
         let cp = credseal_log::Checkpoint::new(ORIGIN, honest.size(), *honest.root())
             .and_then(|c| c.with_map_root(&lie))
+            .and_then(|c| c.with_trust_digest(&trust))
             .unwrap();
         let mut b = Batch::new();
         b.put(Tree::Checkpoints, at, signer.sign_checkpoint(&cp).into_bytes());

@@ -134,3 +134,52 @@ pub fn enroll_staff(
         "staff", "enroll", "--data", data, "--role", role, "--id", id, "--key", pubfile, "--order", &order,
     ])
 }
+
+/// One write of a forged write-ahead-log frame ([`inject_wal_frame`]): the store tree's tag
+/// (see `credseal_store::Tree::tag`), the key, and `Some(value)` to put or `None` to delete.
+pub type WalWrite<'a> = (u8, &'a [u8], Option<&'a [u8]>);
+
+/// Appends a CRC-valid frame holding `writes` to the store's write-ahead log (`db/credseal.wal`),
+/// as someone with write access to `db/` but no passphrase can: the next open applies it.
+/// The frame's sequence number is far above any the store has applied.
+pub fn inject_wal_frame(db: &Path, writes: &[WalWrite<'_>]) {
+    use std::io::Write as _;
+    let mut payload = Vec::new();
+    for (tree, key, value) in writes {
+        payload.push(if value.is_some() { 1 } else { 2 });
+        payload.push(*tree);
+        payload.extend_from_slice(&(key.len() as u32).to_le_bytes());
+        payload.extend_from_slice(key);
+        if let Some(v) = value {
+            payload.extend_from_slice(&(v.len() as u32).to_le_bytes());
+            payload.extend_from_slice(v);
+        }
+    }
+    let mut frame = (payload.len() as u32).to_le_bytes().to_vec();
+    frame.extend_from_slice(&(u64::MAX >> 2).to_le_bytes());
+    frame.extend_from_slice(&payload);
+    let crc = crc32_ieee(&frame);
+    frame.extend_from_slice(&crc.to_le_bytes());
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(db.join("credseal.wal"))
+        .unwrap();
+    f.write_all(&frame).unwrap();
+}
+
+/// CRC-32 (IEEE 802.3, the zlib one), bit by bit.
+fn crc32_ieee(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}

@@ -833,6 +833,25 @@ pub(crate) enum OfficerCommand {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
+    /// Change the query policy (platform side; committed with a receipt)
+    ///
+    /// The policy is part of the trust state that every checkpoint commits to. A setting left
+    /// out keeps its current value. Editing the `[policy]` table of credseal.toml by hand
+    /// makes the platform refuse to open.
+    SetPolicy(SetPolicyArgs),
+}
+
+/// `officer set-policy`.
+#[derive(Args, Debug)]
+pub(crate) struct SetPolicyArgs {
+    #[command(flatten)]
+    pub(crate) data: DataArg,
+    /// Clock skew tolerated at the start of validity windows, in seconds (at most 600).
+    #[arg(long, value_name = "SECS")]
+    pub(crate) max_skew_secs: Option<u64>,
+    /// Longest token lifetime accepted, in seconds (1 to 86,400).
+    #[arg(long, value_name = "SECS")]
+    pub(crate) max_token_lifetime_secs: Option<u64>,
 }
 
 /// `staff` commands.

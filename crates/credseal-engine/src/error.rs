@@ -112,6 +112,16 @@ pub enum EngineError {
     /// The storage layer failed.
     #[error("storage: {0}")]
     Store(#[from] StoreError),
+    /// The data directory is not private to the user running credseal (group- or
+    /// world-writable, owned by another user, a symbolic link): refused before anything in it
+    /// is read.
+    #[error("the data directory {} is not private: {detail}", path.display())]
+    InsecureDataDir {
+        /// The data directory.
+        path: PathBuf,
+        /// What is wrong and how to fix it.
+        detail: String,
+    },
     /// A stored value failed verification.
     #[error("stored data failed verification: {what}: {detail}")]
     Corrupt {
@@ -202,6 +212,7 @@ impl EngineError {
             | Self::KeystoreMismatch { .. }
             | Self::KeystoreRollback { .. }
             | Self::Corrupt { .. }
+            | Self::InsecureDataDir { .. }
             | Self::Verification(_) => ErrorClass::Verification,
             Self::Keystore { source, .. } => match source {
                 KeystoreError::EmptyPassphrase | KeystoreError::NoSuchKey(_) => ErrorClass::Error,

@@ -79,6 +79,12 @@ impl Platform {
         self.keyops().check_generation()
     }
 
+    /// Checks the live trust state against the latest checkpoint (at open); returns the
+    /// committed policy.
+    pub(crate) fn check_trust(&self, file_policy: Option<&credseal_auth::Policy>) -> Result<credseal_auth::Policy> {
+        self.keyops().check_trust(file_policy)
+    }
+
     /// Makes a new KEK version of `class` primary: new data keys are wrapped with it at
     /// once; data keys under older versions stay readable. Returns the new version.
     pub fn rotate_class(&self, session: &crate::StaffSession, class: &str, pass: &Passphrase) -> Result<u32> {

@@ -30,6 +30,7 @@ mod log;
 mod logkey;
 mod logtree;
 mod memo;
+mod pins;
 mod platform;
 mod query;
 mod report;

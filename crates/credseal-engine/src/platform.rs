@@ -122,10 +122,7 @@ impl Platform {
     /// Opens the platform in `dir`.
     pub fn open(dir: &Path, passphrase: &Passphrase, opts: OpenOptions) -> Result<Self> {
         let opened = DataDir::open(dir, passphrase, opts)?;
-        let policy = opened.dir.policy();
-        let p = Self::assemble(Some(opened.dir), opened.catalog, opened.keys, Arc::new(opened.store))?;
-        p.set_policy(policy);
-        Ok(p)
+        Self::assemble(Some(opened.dir), opened.catalog, opened.keys, Arc::new(opened.store))
     }
 
     /// Reads the configuration of the data directory `dir`.
@@ -155,7 +152,8 @@ impl Platform {
     }
 
     /// The platform made of its parts, after the checks every opening runs: the store's
-    /// binding to the keystore, the log key history, the keystore generation.
+    /// binding to the keystore, the log key history, the trust state against the latest
+    /// checkpoint (which sets the committed policy), the keystore generation.
     fn assemble(dir: Option<DataDir>, catalog: Catalog, keys: Keystore, store: Arc<dyn Store>) -> Result<Self> {
         datadir::check_binding(
             store.as_ref(),
@@ -165,7 +163,7 @@ impl Platform {
         let gate = Gate::new(Arc::clone(&store), keys.origin.clone());
         let origin = keys.origin.clone();
         let vault = Vault::new(Arc::clone(&store), keys);
-        let appender = Appender::new(Arc::clone(&store), origin.clone());
+        let appender = Appender::new(Arc::clone(&store), origin.clone(), Arc::clone(gate.pins()));
         let p = Self {
             dir,
             catalog,
@@ -180,6 +178,8 @@ impl Platform {
             clock: Arc::new(crate::clock::SystemClock),
         };
         p.log_key_history()?;
+        let file_policy = p.dir.as_ref().and_then(DataDir::file_policy);
+        p.set_policy(p.check_trust(file_policy.as_ref())?);
         p.check_generation()?;
         Ok(p)
     }
@@ -315,10 +315,38 @@ impl Platform {
         self.gate.policy()
     }
 
-    /// Sets the query policy (from `credseal.toml`, or tests); queries that start after
-    /// this returns use it.
+    /// Sets the query policy in force for this process only (the committed policy at open,
+    /// or tests); queries that start after this returns use it. [`Platform::commit_policy`]
+    /// changes the policy for good.
     pub fn set_policy(&self, policy: Policy) {
         self.gate.set_policy(policy)
+    }
+
+    /// Changes the committed query policy (part of the trust state): a receipt names the
+    /// new values and its checkpoint commits to them; the configuration file loses its
+    /// `[policy]` table first (a crash in between leaves a consistent data directory). Takes
+    /// effect for every query that starts after this returns.
+    pub fn commit_policy(&self, session: &StaffSession, policy: &datadir::PolicyConfig) -> Result<Policy> {
+        let p = policy
+            .policy()
+            .map_err(|detail| EngineError::invalid("policy", detail))?;
+        if let Some(d) = &self.dir {
+            d.drop_policy_table()?;
+        }
+        let mut b = credseal_store::Batch::new();
+        crate::components::trust::put_policy(&self.keys(), &mut b, &p);
+        let r = self.admin_receipt(
+            session,
+            credseal_log::Action::Admin,
+            format!(
+                "set policy: max_skew_secs {}, max_token_lifetime_secs {}, max_consent_lifetime_secs {}",
+                p.max_skew_secs, p.max_token_lifetime_secs, p.max_consent_lifetime_secs
+            ),
+            None,
+        );
+        self.append_receipts_with(vec![r], b, self.now()?)?;
+        self.set_policy(p.clone());
+        Ok(p)
     }
 
     /// The installed revocation list, verified.
@@ -352,6 +380,17 @@ impl Platform {
     /// Removes replay entries whose tokens have expired anyway (a replayed expired token is
     /// denied as expired). Returns how many.
     pub fn sweep_replay(&self, now: u64) -> Result<u64> {
-        self.gate.sweep_replay(now)
+        let (b, n) = self.gate.sweep_replay(now)?;
+        if n > 0 {
+            // The committed entries are part of the trust state: the sweep has a receipt.
+            let r = self.admin_receipt(
+                &StaffSession::at_open(),
+                credseal_log::Action::Admin,
+                format!("swept {n} expired replay entries"),
+                None,
+            );
+            self.append_receipts_with(vec![r], b, now)?;
+        }
+        Ok(n)
     }
 }

@@ -22,6 +22,7 @@ const COMPONENTS: &[&str] = &[
     "ingest",
     "keyops",
     "reader",
+    "trust",
     "vault",
 ];
 

@@ -605,9 +605,9 @@ fn log_key_rotation_then_query_bundle_verifies_with_the_originally_pinned_key() 
         .into_new_state();
     let data = d.path().join("data");
     let old_seed = *keystore_on_disk(&data).log_seed.expose_secret();
-    let from = p.log_size().unwrap();
-
+    // Enrolling the approving officers leaves receipts: the size is taken after them.
     let ok = approved(&p, &Operation::rotate_log_key(pinned.key_id()));
+    let from = p.log_size().unwrap();
     let rot = p.rotate_log_key(&common::op(&p), &pass, &ok).unwrap();
     assert_eq!(rot.from_size, from);
     assert_eq!(rot.old_vkey, pinned.vkey());
@@ -721,8 +721,9 @@ fn log_key_rotation_a_checkpoint_signed_by_the_retired_key_beyond_its_end_is_rej
     let data = d.path().join("data");
     let stolen =
         credseal_log::LogSigner::from_seed(p.origin(), keystore_on_disk(&data).log_seed.expose_secret()).unwrap();
-    let from = p.log_size().unwrap();
+    // Enrolling the approving officers leaves receipts: the size is taken after them.
     let ok = approved(&p, &Operation::rotate_log_key(pinned.key_id()));
+    let from = p.log_size().unwrap();
     p.rotate_log_key(&common::op(&p), &pass, &ok).unwrap();
     query_as_bank(&p, &id);
     let size = p.log_size().unwrap();
@@ -741,22 +742,25 @@ fn log_key_rotation_a_checkpoint_signed_by_the_retired_key_beyond_its_end_is_rej
             end: from,
         }
     );
-    // So does the auditor's replay when the forged checkpoint replaces the stored one.
-    let mut batch = credseal_store::Batch::new();
-    batch.put(
-        credseal_store::Tree::Checkpoints,
-        size.to_be_bytes().to_vec(),
-        forged.into_bytes(),
-    );
+    // So does the platform when the forged checkpoint replaces the stored one: opening
+    // verifies the latest checkpoint (it commits to the trust state) and refuses it.
+    let put = |cp: String| {
+        let mut batch = credseal_store::Batch::new();
+        batch.put(
+            credseal_store::Tree::Checkpoints,
+            size.to_be_bytes().to_vec(),
+            cp.into_bytes(),
+        );
+        batch
+    };
     drop(p);
-    with_store_on_disk(&data, |s| s.apply(batch).unwrap());
-    let p = open(&data).unwrap();
-    let e = p.verify_log().unwrap_err();
+    with_store_on_disk(&data, |s| s.apply(put(forged)).unwrap());
+    let e = open(&data).unwrap_err();
     assert_eq!(e.class(), credseal_engine::ErrorClass::Verification);
     assert!(e.to_string().contains(&format!("checkpoint {size}")), "{e}");
     assert!(e.to_string().contains("retired at tree size"), "{e}");
+    with_store_on_disk(&data, |s| s.apply(put(honest)).unwrap());
     // And a receipt the stolen key signs after its end (a forged leaf) is caught too.
-    drop(p);
     let leaf = with_store_on_disk(&data, |s| {
         s.get(credseal_store::Tree::LogLeaves, &(size - 1).to_be_bytes())
             .unwrap()

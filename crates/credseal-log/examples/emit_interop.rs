@@ -19,7 +19,7 @@ use credseal_c2sp::{Checkpoint, Hash, MemoryLog};
 use credseal_core::BlindId;
 use credseal_log::{
     Action, Actor, Chain, Handover, LogSigner, MapCheckpoint as _, MapValue, MemoryMap, Outcome, ReceiptBody,
-    SignedReceipt,
+    SignedReceipt, TrustCheckpoint as _,
 };
 use serde_json::json;
 
@@ -28,6 +28,8 @@ const ORIGIN: &str = "credseal.example/interop-log";
 const SEED: [u8; 32] = *b"credseal-log interop test key 01";
 /// The log key after the rotation.
 const SEED2: [u8; 32] = *b"credseal-log interop test key 02";
+/// The trust-state digest the checkpoints commit to (`credseal-trust` line; any 32 bytes).
+const TRUST: Hash = *b"credseal interop trust digest 32";
 
 fn b64(h: &[u8]) -> String {
     STANDARD.encode(h)
@@ -92,8 +94,16 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
 
     let size = log.size();
-    let cp7 = signer.sign_checkpoint(&Checkpoint::new(ORIGIN, size, log.root())?.with_map_root(&map.root())?);
-    let cp3 = signer.sign_checkpoint(&Checkpoint::new(ORIGIN, 3, log.tree_hash(3)?)?.with_map_root(&map3.root())?);
+    let cp7 = signer.sign_checkpoint(
+        &Checkpoint::new(ORIGIN, size, log.root())?
+            .with_map_root(&map.root())?
+            .with_trust_digest(&TRUST)?,
+    );
+    let cp3 = signer.sign_checkpoint(
+        &Checkpoint::new(ORIGIN, 3, log.tree_hash(3)?)?
+            .with_map_root(&map3.root())?
+            .with_trust_digest(&TRUST)?,
+    );
     let inclusion: Vec<_> = (0..size)
         .map(|i| Ok(json!({ "index": i, "proof": hashes(&log.prove_record(size, i)?) })))
         .collect::<Result<_, Box<dyn Error>>>()?;
@@ -105,6 +115,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     let write = |name: &str, data: String| std::fs::write(dir.join(name), data);
     write("vkey.txt", format!("{}\n", signer.vkey()))?;
+    write("trust.txt", format!("{}\n", b64(&TRUST)))?;
     write("checkpoint.note", cp7)?;
     write("checkpoint3.note", cp3)?;
     write(
@@ -144,7 +155,11 @@ fn main() -> Result<(), Box<dyn Error>> {
         rotated.push(r);
     }
     let size9 = log.size();
-    let cp9 = signer2.sign_checkpoint(&Checkpoint::new(ORIGIN, size9, log.root())?.with_map_root(&map.root())?);
+    let cp9 = signer2.sign_checkpoint(
+        &Checkpoint::new(ORIGIN, size9, log.root())?
+            .with_map_root(&map.root())?
+            .with_trust_digest(&TRUST)?,
+    );
     write("vkey2.txt", format!("{}\n", signer2.vkey()))?;
     write("handover.note", handover.note().to_string())?;
     write("checkpoint9.note", cp9)?;

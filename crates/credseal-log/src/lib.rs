@@ -92,7 +92,7 @@ pub use bundle::{
     BUNDLE_TEXT_LABEL, BUNDLE_VERSION, BuildError, Bundle, BundleEntry, BundleError, ConsistencyProof, MAX_BUNDLE_LEN,
     ReceiptView, SEAL_GRACE_SECS, VerifiedBundle, build_bundle, verify_bundle, verify_bundle_bytes,
 };
-pub use checkpoint::{MAP_EXTENSION, MapCheckpoint};
+pub use checkpoint::{MAP_EXTENSION, MapCheckpoint, TRUST_EXTENSION, TrustCheckpoint};
 /// The checkpoint and hash types of this crate's signatures (`LogSigner::sign_checkpoint`,
 /// `LogVerifier::verify_checkpoint`, receipts' leaf hashes), owned by `credseal_c2sp`: the
 /// rest of the Merkle tree and the signed-note code is imported from there.

@@ -87,6 +87,16 @@ impl Batch {
         self.bytes
     }
 
+    /// Each write of the batch, in the order added: its tree, key and `Some(value)` for a
+    /// put, `None` for a delete. For callers that must know what a batch changes before it
+    /// is applied (the engine's trust-state digest, committed with the batch).
+    pub fn writes(&self) -> impl Iterator<Item = (Tree, &[u8], Option<&[u8]>)> + '_ {
+        self.ops.iter().map(|op| match op {
+            Op::Put { tree, key, value } => (*tree, key.as_slice(), Some(value.as_slice())),
+            Op::Delete { tree, key } => (*tree, key.as_slice(), None),
+        })
+    }
+
     /// The operations, in the order they were added.
     pub(crate) fn into_ops(self) -> Vec<Op> {
         self.ops

@@ -14,6 +14,7 @@ pub(crate) mod ingest;
 pub(crate) mod init;
 pub(crate) mod keys;
 pub(crate) mod log;
+pub(crate) mod policy;
 pub(crate) mod query;
 pub(crate) mod receipts;
 pub(crate) mod staff;

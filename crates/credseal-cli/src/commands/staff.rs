@@ -20,6 +20,7 @@ pub(crate) fn officer(ctx: &Context, cmd: OfficerCommand) -> CliResult {
         ctx,
         match cmd {
             OfficerCommand::Keygen { out } => StaffCommand::Keygen { out },
+            OfficerCommand::SetPolicy(a) => return super::policy::set(ctx, a),
             OfficerCommand::Enroll {
                 data,
                 id,

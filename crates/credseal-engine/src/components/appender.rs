@@ -17,10 +17,11 @@ use credseal_c2sp::{Checkpoint, Hash, stored_hash_count, stored_hashes_for_recor
 use credseal_core::BlindId;
 use credseal_log::{
     Action, Actor, Chain, LogSigner, MapCheckpoint as _, MapNode, MapPos, MapReader, MapValue, Outcome, ReceiptBody,
-    map_get, map_key, map_update,
+    TrustCheckpoint as _, map_get, map_key, map_update,
 };
 use credseal_store::{Batch, Store, Tree};
 
+use crate::components::trust::TrustLedger;
 use crate::components::vault::{self, Vault};
 use crate::error::{EngineError, Result};
 use crate::logtree::{Hashes, StoreMap, be, map_error, tree_error};
@@ -201,6 +202,8 @@ pub(crate) struct Appender {
     map_nanos: std::sync::atomic::AtomicU64,
     /// The subject map's nodes in memory (see [`MapCache`]). Lock order: `map`, then `view`.
     map: Mutex<MapCache>,
+    /// The trust state the last commit committed to (each checkpoint's `credseal-trust` line).
+    trust: TrustLedger,
 }
 
 /// The subject map as the log's commits see it. Its interior nodes are derived data — every
@@ -336,8 +339,9 @@ impl std::fmt::Debug for Appender {
 }
 
 impl Appender {
-    /// The appender of the log `origin` on `store`, with an empty queue.
-    pub(crate) fn new(store: Arc<dyn Store>, origin: String) -> Self {
+    /// The appender of the log `origin` on `store`, with an empty queue; its commits keep
+    /// `pins` (the trust values queries check) up to date.
+    pub(crate) fn new(store: Arc<dyn Store>, origin: String, pins: Arc<crate::pins::TrustPins>) -> Self {
         Self {
             store,
             origin,
@@ -347,6 +351,7 @@ impl Appender {
             view: Default::default(),
             map_nanos: Default::default(),
             map: Default::default(),
+            trust: TrustLedger::new(pins),
         }
     }
 
@@ -569,6 +574,14 @@ impl Appender {
         now: u64,
     ) -> Result<Vec<Committed>> {
         if items.is_empty() {
+            if extra
+                .writes()
+                .any(|(t, k, _)| crate::components::trust::component_of(t, k).is_some())
+            {
+                return Err(EngineError::Internal(
+                    "a change of trust state needs a receipt to commit it".into(),
+                ));
+            }
             self.store.apply(extra)?;
             return Ok(Vec::new());
         }
@@ -851,8 +864,11 @@ impl Appender {
             overlay: &overlay,
         };
         let root = tree_hash(size, &reader).map_err(|e| tree_error(e, "log root"))?;
+        // The trust state after this batch (its changes, committed replay entries).
+        let trust = self.trust.stage(&*self.store, &ks, &mut batch)?;
         let cp = Checkpoint::new(&self.origin, size, root)
             .and_then(|c| c.with_map_root(&map.root))
+            .and_then(|c| c.with_trust_digest(&trust.digest))
             .map_err(|e| EngineError::Internal(format!("checkpoint: {e}")))?;
         batch.put(
             Tree::Checkpoints,
@@ -872,8 +888,10 @@ impl Appender {
         if let Err(e) = written {
             // What the store holds is uncertain: the next use replays the map from it.
             cache.reset();
+            self.trust.forget();
             return Err(e.into());
         }
+        self.trust.installed(trust);
         cache.meta_missing = false;
         cache.dirty.extend(map.writes);
         if cache.dirty.len() > MAP_DIRTY_MAX {

@@ -13,6 +13,7 @@ use credseal_crypto::{KdfParams, Keystore, Passphrase, demo};
 use credseal_store::{SledStore, Store, Tree};
 use serde::{Deserialize, Serialize};
 
+use crate::components::trust;
 use crate::error::{EngineError, Result};
 use crate::fsutil;
 use crate::layout;
@@ -130,6 +131,7 @@ pub(crate) fn bind_new_store(store: &dyn Store, keys: &Keystore) -> Result<()> {
         let mut b = credseal_store::Batch::new();
         b.put(Tree::Meta, layout::META_FORMAT, layout::STORE_FORMAT.to_be_bytes());
         b.put(Tree::Meta, layout::META_PLATFORM, platform_mac(keys));
+        trust::seal_new_store(store, keys, &mut b)?;
         store.apply(b)?;
     }
     Ok(())
@@ -160,6 +162,39 @@ pub(crate) fn check_binding(store: &dyn Store, keys: &Keystore, path: &Path) -> 
             detail: "unknown storage format".into(),
         }),
     }
+}
+
+/// Refuses a data directory that is a symbolic link, that its group or others may write
+/// to, or that another user owns: whoever can write there can replace the keystore, the
+/// catalogue or the configuration.
+fn check_private(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        let meta = std::fs::symlink_metadata(dir).map_err(|e| EngineError::io(dir, e))?;
+        let insecure = |detail: String| EngineError::InsecureDataDir {
+            path: dir.into(),
+            detail,
+        };
+        if meta.file_type().is_symlink() {
+            return Err(insecure("it is a symbolic link".into()));
+        }
+        let mode = meta.mode() & 0o7777;
+        if mode & 0o022 != 0 {
+            return Err(insecure(format!(
+                "its mode is {mode:04o}: its group or others may write to it (run `chmod 700 {}`)",
+                dir.display()
+            )));
+        }
+        let me = rustix::process::geteuid().as_raw();
+        if meta.uid() != me {
+            return Err(insecure(format!(
+                "it is owned by user {}, not by the user running credseal ({me})",
+                meta.uid()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// An opened data directory: its path and its configuration (read once, at open).
@@ -197,6 +232,13 @@ impl DataDir {
             Ok(mut it) => {
                 if it.next().is_some() {
                     return Err(EngineError::AlreadyExists { path: dir.into() });
+                }
+                // An existing empty directory becomes private, as a new one is created.
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt as _;
+                    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                        .map_err(|e| EngineError::io(dir, e))?;
                 }
                 false
             }
@@ -267,6 +309,8 @@ impl DataDir {
         let mut b = credseal_store::Batch::new();
         b.put(Tree::Meta, layout::META_FORMAT, layout::STORE_FORMAT.to_be_bytes());
         b.put(Tree::Meta, layout::META_PLATFORM, platform_mac(&keys));
+        // The first trust state (nothing trusted yet, the default policy), under the index key.
+        trust::seal_new_store(&store, &keys, &mut b)?;
         store.apply(b)?;
         store.flush()?;
         drop(store);
@@ -279,6 +323,7 @@ impl DataDir {
     /// checks the catalogue against the keystore's digest of it and opens the store.
     pub(crate) fn open(dir: &Path, passphrase: &Passphrase, opts: OpenOptions) -> Result<Opened> {
         let config = Self::read_config(dir)?;
+        check_private(dir)?;
         let ks_path = dir.join(&config.keystore);
         let keys = Self::read_keystore(&ks_path, passphrase, opts)?;
         let cat_path = dir.join(CATALOG_FILE);
@@ -311,13 +356,30 @@ impl DataDir {
         &self.dir
     }
 
-    /// The query policy of the configuration (checked when it was read; the safe defaults
-    /// when absent).
-    pub(crate) fn policy(&self) -> credseal_auth::Policy {
-        self.config
-            .policy
-            .map(|p| p.policy().unwrap_or_default())
-            .unwrap_or_default()
+    /// The `[policy]` table of the configuration (checked when it was read), if it has one.
+    /// It is not the policy in force: that is the committed one (part of the trust state),
+    /// which the table must equal (checked at open), and which changes only with
+    /// `set_policy` and its receipt.
+    pub(crate) fn file_policy(&self) -> Option<credseal_auth::Policy> {
+        self.config.policy.map(|p| p.policy().unwrap_or_default())
+    }
+
+    /// Rewrites the configuration file without its `[policy]` table (atomically), before a
+    /// change of the committed policy: a crash after this leaves a configuration that
+    /// names no policy, which is consistent with either the old or the new committed one.
+    pub(crate) fn drop_policy_table(&self) -> Result<()> {
+        if self.config.policy.is_none() {
+            return Ok(());
+        }
+        let path = self.dir.join(CONFIG_FILE);
+        let mut config = self.config.clone();
+        config.policy = None;
+        let text = format!(
+            "# credseal platform configuration (written by `credseal init`; the query policy is\n\
+             # committed in the store: change it with `credseal officer set-policy`)\n{}",
+            toml::to_string(&config).map_err(|e| EngineError::Internal(format!("encoding the configuration: {e}")))?
+        );
+        fsutil::replace(&path, text.as_bytes(), 0o644)
     }
 
     /// The keystore file.

@@ -36,6 +36,7 @@ use credseal_store::{Batch, Store, Tree};
 use ring::hmac;
 
 use crate::error::{EngineError, QueryError, Result};
+use crate::pins::{Pinned, TrustPins};
 
 /// Meta key of the authority's public key.
 pub(crate) const META_AUTHORITY: &[u8] = b"authority-key";
@@ -44,7 +45,9 @@ pub(crate) const META_SUBJECT_KEY: &[u8] = b"subject-key:";
 /// HMAC label of authenticated metadata.
 pub(crate) const META_MAC_LABEL: &[u8] = b"credseal:v1:meta";
 
-fn meta_mac(ks: &Keystore, key: &[u8], value: &[u8]) -> [u8; 32] {
+/// HMAC(index key, META_MAC_LABEL ‖ u32 len(key) ‖ key ‖ value): the tag of an authenticated
+/// Meta value.
+pub(crate) fn meta_mac(ks: &Keystore, key: &[u8], value: &[u8]) -> [u8; 32] {
     {
         let k = hmac::Key::new(hmac::HMAC_SHA256, ks.index_key.expose_secret());
         let mut c = hmac::Context::with_key(&k);
@@ -250,11 +253,23 @@ fn replayed() -> EngineError {
 }
 
 /// `Revocations` key of the installed revocation list (its wire bytes).
-const REVOCATIONS_CURRENT: &[u8] = b"current";
+pub(crate) const REVOCATIONS_CURRENT: &[u8] = b"current";
 /// `Replay` key prefixes: query ids (value: keep-until time), consent uses (by subject,
 /// consent id and use number).
-const REPLAY_QUERY: u8 = b'q';
-const REPLAY_CONSENT: u8 = b'c';
+/// Once the query's receipt commits, its entries are written again in their committed form
+/// ([`committed_replay_value`]), which the trust state counts.
+pub(crate) const REPLAY_QUERY: u8 = b'q';
+pub(crate) const REPLAY_CONSENT: u8 = b'c';
+/// The last byte of a committed replay entry's value.
+pub(crate) const REPLAY_COMMITTED: u8 = 0x01;
+
+/// The committed form of a replay entry's value: the value reserved by `insert_new`, then
+/// [`REPLAY_COMMITTED`]. Written in the commit of the receipt of the query that consumed it.
+pub(crate) fn committed_replay_value(value: &[u8]) -> Vec<u8> {
+    let mut v = value.to_vec();
+    v.push(REPLAY_COMMITTED);
+    v
+}
 
 /// Credentials whose authority signature was verified, by SHA-256(authority key ‖ text).
 #[derive(Default)]
@@ -348,6 +363,8 @@ pub(crate) struct Gate {
     credential_cache: CredentialCache,
     /// The trusted authority key, parsed, by its stored bytes.
     authority_cache: AuthorityCache,
+    /// The committed authority key and revocation list, checked at each read.
+    pins: Arc<TrustPins>,
 }
 
 impl std::fmt::Debug for Gate {
@@ -381,7 +398,13 @@ impl Gate {
             revocation_cache: Default::default(),
             credential_cache: Default::default(),
             authority_cache: Default::default(),
+            pins: Default::default(),
         }
+    }
+
+    /// The trust pins this gate checks (shared with the appender, which updates them).
+    pub(crate) fn pins(&self) -> &Arc<TrustPins> {
+        &self.pins
     }
 
     /// The query policy (clock skew, maximum token lifetime).
@@ -426,9 +449,12 @@ impl Gate {
 
     /// The authority key this platform trusts, if set.
     pub(crate) fn authority_key(&self, ks: &Keystore) -> Result<Option<[u8; 32]>> {
-        self.get_authenticated(ks, META_AUTHORITY, "authority key")?
+        let k = self
+            .get_authenticated(ks, META_AUTHORITY, "authority key")?
             .map(|v| key_32(v, "authority key"))
-            .transpose()
+            .transpose()?;
+        self.pins.check(Pinned::Authority, k.map(|k| sha256(&k)).as_ref())?;
+        Ok(k)
     }
 
     /// The batch that sets the authority key to `pk`; changing an existing one needs
@@ -828,9 +854,12 @@ impl Gate {
     /// The installed revocation list, verified.
     pub(crate) fn revocations(&self, ks: &Keystore) -> Result<Option<RevocationList>> {
         let Some(bytes) = self.store.get(Tree::Revocations, REVOCATIONS_CURRENT)? else {
+            self.pins.check(Pinned::Revocations, None)?;
             return Ok(None);
         };
-        let list = self.revocation_cache.get_or_try(sha256(&bytes), || {
+        let digest = sha256(&bytes);
+        self.pins.check(Pinned::Revocations, Some(&digest))?;
+        let list = self.revocation_cache.get_or_try(digest, || {
             let corrupt = |detail: String| EngineError::Corrupt {
                 what: "installed revocation list".into(),
                 detail,
@@ -892,7 +921,7 @@ impl Gate {
                     Ok(true) => {
                         written
                             .borrow_mut()
-                            .push((Tree::Replay, k, keep_until.to_be_bytes().to_vec()));
+                            .push((Tree::Replay, k, committed_replay_value(&keep_until.to_be_bytes())));
                         true
                     }
                     Ok(false) => false,
@@ -910,7 +939,9 @@ impl Gate {
                     k.extend_from_slice(&i.to_be_bytes());
                     match store.insert_new(Tree::Replay, &k, &[]) {
                         Ok(true) => {
-                            written.borrow_mut().push((Tree::Replay, k, Vec::new()));
+                            written
+                                .borrow_mut()
+                                .push((Tree::Replay, k, committed_replay_value(&[])));
                             return true;
                         }
                         Ok(false) => continue,
@@ -930,26 +961,29 @@ impl Gate {
         grant.map_err(QueryError::Denied)
     }
 
-    /// Removes replay entries whose tokens have expired anyway (a replayed expired token is
-    /// denied as expired). Returns how many.
-    pub(crate) fn sweep_replay(&self, now: u64) -> Result<u64> {
+    /// The batch that removes replay entries whose tokens have expired anyway (a replayed
+    /// expired token is denied as expired), and how many. The deletions change the trust
+    /// state, so the caller commits the batch with a receipt.
+    pub(crate) fn sweep_replay(&self, now: u64) -> Result<(Batch, u64)> {
         let mut b = Batch::new();
         let mut n = 0;
-        // Query ids and staff request ids both keep their expiry as the value.
+        // Query ids and staff request ids both keep their expiry as the value (a committed
+        // query id: followed by the committed mark).
         for prefix in [REPLAY_QUERY, REPLAY_STAFF] {
             for kv in self.store.scan_prefix(Tree::Replay, &[prefix]) {
                 let (k, v) = kv?;
-                let until = v.as_slice().try_into().map(u64::from_be_bytes).unwrap_or(u64::MAX);
+                let until = v
+                    .get(..8)
+                    .and_then(|u| u.try_into().ok())
+                    .map(u64::from_be_bytes)
+                    .unwrap_or(u64::MAX);
                 if until < now {
                     b.delete(Tree::Replay, k);
                     n += 1;
                 }
             }
         }
-        if n > 0 {
-            self.store.apply(b)?;
-        }
-        Ok(n)
+        Ok((b, n))
     }
 
     /// The credential (its text form, trimmed) parsed and with its authority signature

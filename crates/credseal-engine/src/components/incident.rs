@@ -472,9 +472,12 @@ impl Incident<'_> {
     /// The canary set, decrypted (cached while its stored bytes do not change).
     pub(crate) fn canaries(&self) -> Result<Arc<HashSet<BlindId>>> {
         let Some(v) = self.store.get(Tree::Meta, META_CANARIES)? else {
+            self.gate.pins().check(crate::pins::Pinned::Canaries, None)?;
             return Ok(Arc::default());
         };
-        self.canaries.cache.get_or_try(credseal_crypto::sha256(&v), || {
+        let digest = credseal_crypto::sha256(&v);
+        self.gate.pins().check(crate::pins::Pinned::Canaries, Some(&digest))?;
+        self.canaries.cache.get_or_try(digest, || {
             let bad = || EngineError::Corrupt {
                 what: "canary set".into(),
                 detail: "does not open with this keystore (edited on disk)".into(),
@@ -508,7 +511,7 @@ impl Incident<'_> {
         Ok(self.canaries()?.contains(blind))
     }
 
-    fn store_canaries(&self, set: &BTreeSet<BlindId>) -> Result<()> {
+    fn store_canaries(&self, set: &BTreeSet<BlindId>) -> Result<Batch> {
         let padded = set.len().div_ceil(PAD_TO).max(1) * PAD_TO;
         let mut buf = Zeroizing::new(Vec::with_capacity(4 + padded * 32 + 16));
         buf.extend_from_slice(&(set.len() as u32).to_be_bytes());
@@ -524,9 +527,8 @@ impl Incident<'_> {
         v.extend_from_slice(&buf);
         let mut b = Batch::new();
         b.put(Tree::Meta, META_CANARIES, v);
-        self.store.apply(b)?;
-        self.store.flush()?;
-        Ok(())
+        // Trust state: committed with the plant's receipt.
+        Ok(b)
     }
 
     /// Sets where alerts go (default: nowhere; `audit alerts` still lists every canary query).
@@ -599,8 +601,14 @@ impl Incident<'_> {
         ingest(file.path())?;
         drop(file);
         set.extend(planted.iter().copied());
-        self.store_canaries(&set)?;
-        let receipt = self.staff_receipt(Actor::Officer { id: officer }, "canary subjects planted", request, now)?;
+        let stored = self.store_canaries(&set)?;
+        let receipt = self.staff_receipt_with(
+            Actor::Officer { id: officer },
+            "canary subjects planted",
+            request,
+            now,
+            stored,
+        )?;
         Ok(PlantReport {
             planted: count,
             records,
@@ -632,8 +640,15 @@ impl Incident<'_> {
 
     /// The receipt of a signed staff request (`actor` acting on `request`); its log index.
     fn staff_receipt(&self, actor: Actor, detail: &str, request: &str, now: u64) -> Result<u64> {
+        self.staff_receipt_with(actor, detail, request, now, Batch::new())
+    }
+
+    /// [`Self::staff_receipt`], committed together with `extra` writes.
+    fn staff_receipt_with(&self, actor: Actor, detail: &str, request: &str, now: u64, extra: Batch) -> Result<u64> {
         Ok(self
-            .append_receipts(
+            .appender
+            .append_with(
+                self.vault,
                 vec![NewReceipt {
                     actor,
                     action: Action::Admin,
@@ -649,6 +664,7 @@ impl Incident<'_> {
                     fingerprints: None,
                     marks: Vec::new(),
                 }],
+                extra,
                 now,
             )?
             .pop()

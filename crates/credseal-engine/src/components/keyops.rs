@@ -18,6 +18,7 @@ use crate::clock::Clock;
 use crate::components::appender::{Appender, Committed, MapCache, NewReceipt};
 use crate::components::datadir::DataDir;
 use crate::components::gate::{Approved, Gate, Operation, StaffSession};
+use crate::components::trust;
 use crate::components::vault::Vault;
 use crate::error::{EngineError, Result};
 use crate::keys::{ClassKeyStatus, REWRAP_BATCH, RewrapSummary, VersionStatus};
@@ -197,9 +198,19 @@ impl KeyOps<'_> {
             None => {
                 let mut b = Batch::new();
                 self.put_authenticated(&mut b, layout::META_KEYSTORE_GENERATION, &have.to_be_bytes());
-                self.store.apply(b)?;
-                self.store.flush()?;
-                Ok(())
+                // Part of the trust state: directly (with its record) only before the log's
+                // first checkpoint, with a receipt after.
+                if self.appender.latest_checkpoint()?.is_none() {
+                    trust::apply_direct(self.store, &self.keys(), b)
+                } else {
+                    let r = self.admin_receipt(
+                        &StaffSession::at_open(),
+                        Action::KeyEvent,
+                        format!("keystore generation {have} recorded at open"),
+                        None,
+                    );
+                    self.append_receipts_with(vec![r], b, self.now()?).map(drop)
+                }
             }
             Some(s) => {
                 // At open no officer has named themselves yet: the platform's own session.
@@ -210,6 +221,60 @@ impl KeyOps<'_> {
                     None,
                 );
                 self.commit_key_event(r, Batch::new())
+            }
+        }
+    }
+
+    /// Checks at open that the live trust state is the one the latest checkpoint commits to
+    /// (see `trust::check_at_open`; `file_policy` is the configuration's `[policy]` table);
+    /// returns the committed policy. A store from before trust-state checkpoints has its
+    /// state adopted: with a receipt that says so, or directly while its log is empty.
+    pub(crate) fn check_trust(&self, file_policy: Option<&credseal_auth::Policy>) -> Result<credseal_auth::Policy> {
+        let ks = self.keys();
+        // An older keystore copy is named as such first (its log key history may not verify
+        // the latest checkpoint); a deleted generation is a trust-state mismatch below.
+        if let Some(seen) = self.seen_generation()?
+            && seen > ks.generation
+        {
+            return Err(EngineError::KeystoreRollback {
+                path: self.dir.map(|d| d.keystore_path()).unwrap_or_default(),
+                keystore: ks.generation,
+                seen,
+            });
+        }
+        let latest = match self.appender.latest_checkpoint()? {
+            None => None,
+            Some(text) => Some(self.log_key_history()?.verify_checkpoint(&text).map_err(|e| {
+                // The size it claims, to name it (its signature did not verify).
+                let size = credseal_c2sp::SignedNote::parse(&text)
+                    .ok()
+                    .and_then(|n| credseal_c2sp::Checkpoint::parse(n.text()).ok())
+                    .map(|c| format!(" {}", c.size()))
+                    .unwrap_or_default();
+                EngineError::Corrupt {
+                    what: format!("latest checkpoint{size}"),
+                    detail: e.to_string(),
+                }
+            })?),
+        };
+        let verified = trust::check_at_open(self.store, &ks, latest.as_ref(), file_policy)?;
+        // From here on, each decision checks what it reads against the checked state.
+        trust::pin_from_store(self.store, self.gate.pins())?;
+        match verified {
+            trust::AtOpen::Verified(policy) => Ok(policy),
+            trust::AtOpen::Adopt(batch) => {
+                if latest.is_none() {
+                    trust::apply_direct(self.store, &ks, batch)?;
+                } else {
+                    let r = self.admin_receipt(
+                        &StaffSession::at_open(),
+                        Action::Admin,
+                        "trust state committed at open (a store written before checkpoints committed to it)".into(),
+                        None,
+                    );
+                    self.append_receipts_with(vec![r], batch, self.now()?)?;
+                }
+                trust::committed_policy(self.store, &ks)
             }
         }
     }

@@ -12,4 +12,5 @@ pub(crate) mod ingest;
 pub(crate) mod keyops;
 pub(crate) mod reader;
 pub(crate) mod staff;
+pub(crate) mod trust;
 pub(crate) mod vault;

@@ -65,6 +65,8 @@ type checkpoint struct {
 	root   tlog.Hash
 	// The subject-map root of the `credseal-map <base64>` extension line.
 	mapRoot tlog.Hash
+	// The trust-state digest of the `credseal-trust <base64>` extension line.
+	trust tlog.Hash
 }
 
 // parseCheckpoint parses a C2SP tlog-checkpoint body: origin, size and root lines, then
@@ -90,15 +92,20 @@ func parseCheckpoint(text string) checkpoint {
 	if err != nil {
 		fail("checkpoint root %q: %v", lines[2], err)
 	}
-	// credseal checkpoints carry exactly one extension line: `credseal-map <base64(root)>`.
-	if len(lines) != 4 || !strings.HasPrefix(lines[3], "credseal-map ") {
-		fail("checkpoint has no single credseal-map extension line: %q", lines[3:])
+	// credseal checkpoints carry exactly two extension lines: `credseal-map <base64(root)>`
+	// then `credseal-trust <base64(digest)>`.
+	if len(lines) != 5 || !strings.HasPrefix(lines[3], "credseal-map ") || !strings.HasPrefix(lines[4], "credseal-trust ") {
+		fail("checkpoint does not have the credseal-map and credseal-trust extension lines: %q", lines[3:])
 	}
 	mapRoot, err := tlog.ParseHash(strings.TrimPrefix(lines[3], "credseal-map "))
 	if err != nil {
 		fail("checkpoint map root %q: %v", lines[3], err)
 	}
-	return checkpoint{lines[0], size, root, mapRoot}
+	trust, err := tlog.ParseHash(strings.TrimPrefix(lines[4], "credseal-trust "))
+	if err != nil {
+		fail("checkpoint trust digest %q: %v", lines[4], err)
+	}
+	return checkpoint{lines[0], size, root, mapRoot, trust}
 }
 
 func openCheckpoint(name string, verifier note.Verifier) checkpoint {
@@ -111,6 +118,10 @@ func openCheckpoint(name string, verifier note.Verifier) checkpoint {
 		fail("%s: unexpected signatures %+v", name, n.Sigs)
 	}
 	cp := parseCheckpoint(n.Text)
+	want, err := tlog.ParseHash(strings.TrimSpace(string(read("trust.txt"))))
+	if err != nil || cp.trust != want {
+		fail("%s: trust digest %v is not the one emitted (%v)", name, cp.trust, err)
+	}
 	if cp.origin != verifier.Name() {
 		fail("%s: origin %q is not the key name %q", name, cp.origin, verifier.Name())
 	}

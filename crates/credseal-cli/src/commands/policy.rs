@@ -1,0 +1,24 @@
+//! `credseal officer set-policy`: the query policy, committed in the store with a receipt
+//! (part of the trust state each checkpoint commits to).
+
+use credseal_engine::PolicyConfig;
+
+use crate::CliResult;
+use crate::cli::SetPolicyArgs;
+use crate::context::Context;
+
+/// `credseal officer set-policy`: prints the policy now in force.
+pub(crate) fn set(ctx: &Context, a: SetPolicyArgs) -> CliResult {
+    let p = ctx.open_platform(&a.data.data)?;
+    let current = p.policy();
+    let wanted = PolicyConfig {
+        max_skew_secs: Some(a.max_skew_secs.unwrap_or(current.max_skew_secs)),
+        max_token_lifetime_secs: Some(a.max_token_lifetime_secs.unwrap_or(current.max_token_lifetime_secs)),
+    };
+    let now = p.commit_policy(&ctx.session(&p)?, &wanted)?;
+    println!(
+        "policy: max_skew_secs {}, max_token_lifetime_secs {}, max_consent_lifetime_secs {}",
+        now.max_skew_secs, now.max_token_lifetime_secs, now.max_consent_lifetime_secs
+    );
+    Ok(())
+}
