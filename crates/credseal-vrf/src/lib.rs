@@ -84,4 +84,4 @@ mod intermediate_tests;
 pub use error::VrfError;
 pub use keys::{VrfPublicKey, VrfSecretKey};
 pub use proof::{VrfOutput, VrfProof};
-pub use suite::{OUTPUT_LEN, PROOF_LEN, PUBLIC_KEY_LEN, SEED_LEN, SUITE_STRING};
+pub use suite::{BLIND_ID_LEN, OUTPUT_LEN, PROOF_LEN, PUBLIC_KEY_LEN, SEED_LEN, SUITE_STRING};
