@@ -689,6 +689,13 @@ pub(crate) enum ReceiptsCommand {
         /// The log's verifier key (from `credseal log key`), pinned by the subject.
         #[arg(long, value_name = "FILE")]
         vkey: PathBuf,
+        /// The platform's VRF public key (from `credseal log key --vrf`), pinned by the subject.
+        #[arg(long, value_name = "FILE")]
+        vrf_key: PathBuf,
+        /// The subject's own id (resident identity number or unified social credit code): the
+        /// bundle must prove its blind id is this id's.
+        #[arg(long, value_name = "ID")]
+        subject: String,
         /// Saved state: read if it exists, replaced only after a successful verification.
         #[arg(long, value_name = "FILE")]
         state: PathBuf,
@@ -712,6 +719,13 @@ pub(crate) enum LogCommand {
         /// checkpoints); after a rotation it is not the one to pin.
         #[arg(long)]
         current: bool,
+        /// Print the platform's VRF public key instead (`ecvrf-edwards25519-sha512-tai:<hex>`),
+        /// which subjects pin next to the log key to check their blind id.
+        #[arg(long, conflicts_with = "current")]
+        vrf: bool,
+        /// Print one JSON object with the log key and the VRF public key.
+        #[arg(long)]
+        json: bool,
     },
     /// Print the log key history: the signed handover notes of every rotation, oldest first
     /// (anyone can check them against the original key; every bundle carries them).

@@ -334,7 +334,7 @@ mod tests {
     #[test]
     fn set_beyond_the_log_is_refused() {
         let p = platform();
-        let blind = p.blind(&SubjectId::parse("11010519491231002X").unwrap());
+        let blind = p.blind(&SubjectId::parse("11010519491231002X").unwrap()).unwrap();
         let name = credseal_core::canonical(&FieldType::Text, "Li Lei").unwrap();
         put_set(&p, 1000, &[p.incident().fingerprint(&blind, "identity", "name", &name)]);
         let e = p.verify_fingerprints().unwrap_err();

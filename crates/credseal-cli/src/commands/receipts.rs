@@ -100,16 +100,44 @@ pub(crate) fn run(ctx: &Context, cmd: ReceiptsCommand) -> CliResult {
         }
         ReceiptsCommand::Verify {
             vkey,
+            vrf_key,
+            subject,
             state,
             bundle,
             json,
-        } => verify(&vkey, &state, &bundle, json),
+        } => verify(&vkey, &vrf_key, &subject, &state, &bundle, json),
     }
 }
 
-fn verify(vkey: &Path, state_path: &Path, bundle: &Path, json: bool) -> CliResult {
+/// Prefix of the VRF public key's text form: `ecvrf-edwards25519-sha512-tai:<64 hex digits>`.
+pub(crate) const VRF_KEY_PREFIX: &str = "ecvrf-edwards25519-sha512-tai:";
+
+/// The VRF public key's text form, as `credseal log key --vrf` prints it.
+pub(crate) fn vrf_key_text(pk: &credseal_vrf::VrfPublicKey) -> String {
+    format!("{VRF_KEY_PREFIX}{}", credseal_core::hex(pk.as_bytes()))
+}
+
+fn read_vrf_key(path: &Path) -> CliResult<credseal_vrf::VrfPublicKey> {
+    let text = read_text(path)?;
+    let bad = |why: String| {
+        fail(
+            ErrorClass::Error,
+            format!("{}: not a VRF public key ({VRF_KEY_PREFIX}<hex>, from `credseal log key --vrf`): {why}", path.display()),
+        )
+    };
+    let hex = text
+        .trim()
+        .strip_prefix(VRF_KEY_PREFIX)
+        .ok_or_else(|| bad("wrong prefix".into()))?;
+    let bytes = credseal_core::unhex(hex).ok_or_else(|| bad("not hex".into()))?;
+    credseal_vrf::VrfPublicKey::from_bytes(&bytes).map_err(|e| bad(e.to_string()))
+}
+
+fn verify(vkey: &Path, vrf_key: &Path, subject: &str, state_path: &Path, bundle: &Path, json: bool) -> CliResult {
+    let id = credseal_core::SubjectId::parse(subject).map_err(|e| fail(ErrorClass::Usage, format!("--subject: {e}")))?;
     let verifier = LogVerifier::from_vkey(read_text(vkey)?.trim())
         .map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", vkey.display())))?;
+    let who = credseal_log::BundleSubject::new(id, read_vrf_key(vrf_key)?);
     let b = Bundle::from_text(read_text(bundle)?.trim()).map_err(|e| {
         fail(
             ErrorClass::Verification,
@@ -117,23 +145,25 @@ fn verify(vkey: &Path, state_path: &Path, bundle: &Path, json: bool) -> CliResul
         )
     })?;
     let saved = read_state(state_path)?;
-    // The subject's BlindId: pinned in the state; until a receipt shows it, taken from the
-    // bundle's first full receipt (every other full receipt must then name the same one).
-    let pinned = saved.as_ref().and_then(|(b, _)| *b);
-    let found = match pinned {
-        Some(b) => Some(b),
-        None => b.entries.iter().find_map(|e| match e {
-            credseal_log::BundleEntry::Full { receipt, .. } => credseal_log::UnverifiedReceipt::parse(receipt)
-                .ok()
-                .and_then(|r| r.peek_unverified().ok())
-                .and_then(|b| b.subject),
-            _ => None,
-        }),
-    };
-    // With no full receipt there is nothing a subject id is checked against.
-    let blind = found.unwrap_or(BlindId([0; 32]));
+    // The subject's BlindId is derived from its id through the bundle's VRF proof (never read
+    // from the bundle); a state saved for another blind id is not this subject's.
+    let blind = who
+        .blind_id(&b.vrf_proof)
+        .map_err(|e| fail(ErrorClass::Verification, format!("the bundle failed verification: {e}")))?;
+    if let Some(pinned) = saved.as_ref().and_then(|(b, _)| *b)
+        && pinned != blind
+    {
+        return Err(fail(
+            ErrorClass::Verification,
+            format!(
+                "{}: the saved state is for another subject's blind id than --subject's",
+                state_path.display()
+            ),
+        ));
+    }
+    let found = Some(blind);
     let now = crate::now()?;
-    let v = verify_bundle(&b, &verifier, &blind, saved.as_ref().map(|(_, s)| s), now)
+    let v = verify_bundle(&b, &verifier, &who, saved.as_ref().map(|(_, s)| s), now)
         .map_err(|e| fail(ErrorClass::Verification, format!("the bundle failed verification: {e}")))?;
     let seen_before = v.receipts().len() - v.new_receipts().len();
     let rows: Vec<ReceiptRow> = v.receipts().iter().map(ReceiptRow::new).collect();

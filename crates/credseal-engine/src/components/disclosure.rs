@@ -228,7 +228,10 @@ impl<'a> Disclosure<'a> {
         let (Some(cred), Ok(t)) = (cred, tok.peek_unverified()) else {
             return QueryError::Denied(d);
         };
-        let subject = SubjectId::parse(&t.subject).ok().map(|s| ks.index_key.blind(&s));
+        let subject = match SubjectId::parse(&t.subject).ok().map(|s| self.vault.blind(ks, &s)).transpose() {
+            Ok(s) => s,
+            Err(e) => return QueryError::Failed(e),
+        };
         let canary = match subject.as_ref().map(|b| self.incidents.is_canary(b)).transpose() {
             Ok(c) => c.unwrap_or(false),
             Err(e) => return QueryError::Failed(e),

@@ -654,7 +654,11 @@ impl Ingest<'_> {
         head: &Head<'_>,
         cap: usize,
     ) -> std::result::Result<Prepared, Vec<(String, String)>> {
-        let blind = blinder.blind(head.subject);
+        // The subject's VRF blind id: proved once per subject, then from the vault's cache.
+        let blind = self
+            .vault
+            .blind(&self.keys(), head.subject)
+            .map_err(|e| vec![("subject".to_string(), e.to_string())])?;
         let rkey = blinder.record_key(&blind, head.class, head.record_id);
         let place = h16(&[
             blind.as_bytes(),

@@ -144,3 +144,9 @@ pub fn records(
         ))),
     }
 }
+
+/// What a subject's bundle verifier knows: its id and the platform's VRF public key.
+#[allow(dead_code)]
+pub fn who(p: &credseal_engine::Platform, id: &credseal_core::SubjectId) -> credseal_log::BundleSubject {
+    credseal_log::BundleSubject::new(id.clone(), p.vrf_public_key())
+}
