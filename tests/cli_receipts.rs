@@ -90,6 +90,8 @@ struct Fx {
     subj: String,
     /// The log's verifier key, from `log key`.
     vkey: String,
+    /// The platform's VRF public key file (`log key --vrf`), pinned with the log key.
+    vrf: String,
     files: Cell<u32>,
 }
 
@@ -112,6 +114,7 @@ impl Fx {
             cred: String::new(),
             subj: String::new(),
             vkey: String::new(),
+            vrf: String::new(),
             files: Cell::new(0),
         };
         fx.auth = fx.path("authority.key");
@@ -148,6 +151,7 @@ impl Fx {
         fx.cred = out;
         fx.platform(&fx.data.clone(), None);
         fx.vkey = fx.write("vkey", &stdout(&ok(&["log", "key", "--data", &fx.data])));
+        fx.vrf = fx.write("vrf", &stdout(&ok(&["log", "key", "--vrf", "--data", &fx.data])));
         fx
     }
 
@@ -325,7 +329,19 @@ impl Fx {
     }
 
     fn verify(&self, state: &str, bundle: &str) -> Output {
-        run(&["receipts", "verify", "--vkey", &self.vkey, "--state", state, bundle])
+        run(&[
+            "receipts",
+            "verify",
+            "--vkey",
+            &self.vkey,
+            "--vrf-key",
+            &self.vrf,
+            "--subject",
+            SUBJECT,
+            "--state",
+            state,
+            bundle,
+        ])
     }
 
     /// Verifies `bundle` with `state`, which must succeed; returns stdout.
@@ -471,7 +487,18 @@ fn receipts_request_export_verify() {
 
     // The same bundle again: nothing new; JSON shows the sealed date.
     let o = ok(&[
-        "receipts", "verify", "--vkey", &fx.vkey, "--state", &state, &bundle, "--json",
+        "receipts",
+        "verify",
+        "--vkey",
+        &fx.vkey,
+        "--vrf-key",
+        &fx.vrf,
+        "--subject",
+        SUBJECT,
+        "--state",
+        &state,
+        &bundle,
+        "--json",
     ]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["ok"], true);
@@ -883,9 +910,22 @@ fn saved_state_of_another_log() {
     let other = fx.other_platform(None);
     fx.history(&other);
     let vkey = fx.write("vkey", &stdout(&ok(&["log", "key", "--data", &other])));
+    let vrf = fx.write("vrf", &stdout(&ok(&["log", "key", "--vrf", "--data", &other])));
     let bundle = fx.bundle_from(&other, None);
     let before = snapshot(&state);
-    let o = run(&["receipts", "verify", "--vkey", &vkey, "--state", &state, &bundle]);
+    let o = run(&[
+        "receipts",
+        "verify",
+        "--vkey",
+        &vkey,
+        "--vrf-key",
+        &vrf,
+        "--subject",
+        SUBJECT,
+        "--state",
+        &state,
+        &bundle,
+    ]);
     assert_eq!(code(&o), 4, "{}", stderr(&o));
     assert!(stderr(&o).contains("the bundle failed verification"), "{}", stderr(&o));
     assert_eq!(snapshot(&state), before);
@@ -895,6 +935,10 @@ fn saved_state_of_another_log() {
         "verify",
         "--vkey",
         &vkey,
+        "--vrf-key",
+        &vrf,
+        "--subject",
+        SUBJECT,
         "--state",
         &fx.fresh("state"),
         &bundle,
@@ -1444,6 +1488,10 @@ fn log_key_rotated_through_the_cli() {
         "verify",
         "--vkey",
         &fx.vkey,
+        "--vrf-key",
+        &fx.vrf,
+        "--subject",
+        SUBJECT,
         "--state",
         &fx.copy_state(&state),
         &bundle,

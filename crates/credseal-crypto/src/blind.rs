@@ -330,7 +330,10 @@ mod tests {
         assert_eq!(v.blind().as_bytes()[..], beta.as_bytes()[..32]);
         assert!(key.public_key().verify(other.as_str().as_bytes(), v.proof()).is_err());
         assert_ne!(key.prove_subject(&other).unwrap().blind(), v.blind());
-        assert_ne!(VrfKey::from_seed([8; 32]).prove_subject(&id).unwrap().blind(), v.blind());
+        assert_ne!(
+            VrfKey::from_seed([8; 32]).prove_subject(&id).unwrap().blind(),
+            v.blind()
+        );
         assert_eq!(key.clone().prove_subject(&id).unwrap(), v);
         assert!(!format!("{key:?}").contains("0909"));
     }
@@ -348,7 +351,10 @@ mod tests {
         assert_eq!(SubjectVrf::from_stored(&stored, &ik, &la), Some(va.clone()));
         // Moved under another subject's lookup key, other index key, bit flips, truncation.
         assert_eq!(SubjectVrf::from_stored(&stored, &ik, &lb), None);
-        assert_eq!(SubjectVrf::from_stored(&stored, &IndexKey::from_bytes([4; 32]), &la), None);
+        assert_eq!(
+            SubjectVrf::from_stored(&stored, &IndexKey::from_bytes([4; 32]), &la),
+            None
+        );
         for i in [0, 31, 32, 111, 112, VRF_ENTRY_LEN - 1] {
             let mut t = stored.clone();
             t[i] ^= 1;

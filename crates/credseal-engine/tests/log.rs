@@ -225,7 +225,7 @@ fn every_checkpoint_commits_to_the_subject_map() {
     let ok = credseal_log::verify_bundle(&b, &v, &common::who(&p, &id), None, now).unwrap();
     assert_eq!(ok.receipts().len(), receipts.len());
     // A subject the platform never saw: a proof of absence that verifies.
-    let nobody = SubjectId::parse("110105194912310037").unwrap();
+    let nobody = SubjectId::parse("110105194912310038").unwrap();
     let b = p.export_bundle(&nobody, None, now).unwrap();
     assert!(b.entries.is_empty());
     credseal_log::verify_bundle(&b, &v, &common::who(&p, &nobody), None, now).unwrap();
@@ -358,8 +358,12 @@ fn the_map_is_replayed_from_the_receipts_after_a_crash() {
 fn chains_and_times_carry_on_across_a_reopen_and_a_clock_that_goes_back() {
     let ks = keystore();
     let p = common::in_memory(ks.clone());
-    let a = p.blind(&SubjectId::resident_from_body("11010519491231002").unwrap()).unwrap();
-    let b = p.blind(&SubjectId::resident_from_body("11010519491231003").unwrap()).unwrap();
+    let a = p
+        .blind(&SubjectId::resident_from_body("11010519491231002").unwrap())
+        .unwrap();
+    let b = p
+        .blind(&SubjectId::resident_from_body("11010519491231003").unwrap())
+        .unwrap();
     let late = 2_000_000_000;
     p.append_receipts(vec![event(Some(a))], late).unwrap();
     p.append_receipts(vec![event(Some(b)), event(Some(a))], 1_000).unwrap();
@@ -394,7 +398,9 @@ fn chains_and_times_carry_on_across_a_reopen_and_a_clock_that_goes_back() {
 fn a_receipts_stored_hashes_edited_or_cut_short_are_reported() {
     use credseal_store::{Batch, Tree};
     let p = common::in_memory(keystore());
-    let a = p.blind(&SubjectId::resident_from_body("11010519491231002").unwrap()).unwrap();
+    let a = p
+        .blind(&SubjectId::resident_from_body("11010519491231002").unwrap())
+        .unwrap();
     for _ in 0..6 {
         p.append_receipts(vec![event(Some(a))], common::now()).unwrap();
     }

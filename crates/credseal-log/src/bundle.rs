@@ -484,12 +484,16 @@ pub enum BundleError {
     SavedStateCorrupt(FormatError),
     /// The bundle carries no VRF proof of the subject's blind id: nothing in it can be tied
     /// to the subject's id, so nothing in it is accepted.
-    #[error("the bundle carries no VRF proof of the subject's blind id, so nothing in it can be checked as this subject's")]
+    #[error(
+        "the bundle carries no VRF proof of the subject's blind id, so nothing in it can be checked as this subject's"
+    )]
     VrfProofMissing,
     /// The bundle's VRF proof is malformed or does not verify for the subject's id under
     /// the platform's VRF key: the bundle is about another subject (or another platform's
     /// key was given).
-    #[error("the bundle's VRF proof does not verify for this subject's id under the given VRF key ({0}): the bundle is not this subject's")]
+    #[error(
+        "the bundle's VRF proof does not verify for this subject's id under the given VRF key ({0}): the bundle is not this subject's"
+    )]
     VrfProofInvalid(VrfError),
     /// The saved state is for another log (origin or key).
     #[error("the saved state is for another log")]

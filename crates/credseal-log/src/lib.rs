@@ -91,8 +91,8 @@ mod state;
 mod text;
 
 pub use bundle::{
-    BUNDLE_TEXT_LABEL, BUNDLE_VERSION, BuildError, Bundle, BundleEntry, BundleError, BundleSubject, ConsistencyProof, MAX_BUNDLE_LEN,
-    ReceiptView, SEAL_GRACE_SECS, VerifiedBundle, build_bundle, verify_bundle, verify_bundle_bytes,
+    BUNDLE_TEXT_LABEL, BUNDLE_VERSION, BuildError, Bundle, BundleEntry, BundleError, BundleSubject, ConsistencyProof,
+    MAX_BUNDLE_LEN, ReceiptView, SEAL_GRACE_SECS, VerifiedBundle, build_bundle, verify_bundle, verify_bundle_bytes,
 };
 pub use checkpoint::{MAP_EXTENSION, MapCheckpoint};
 /// The checkpoint and hash types of this crate's signatures (`LogSigner::sign_checkpoint`,

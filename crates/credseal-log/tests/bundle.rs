@@ -38,12 +38,8 @@ static SUBJECT: LazyLock<BlindId> = LazyLock::new(|| BlindId(PROOF.proof_to_hash
 /// The other subject's blind id.
 static OTHER: LazyLock<BlindId> = LazyLock::new(|| BlindId(vrf_proof(OTHER_ID).proof_to_hash().blind_id_bytes()));
 /// What the subject's verifier knows: its id and the VRF public key.
-static WHO: LazyLock<BundleSubject> = LazyLock::new(|| {
-    BundleSubject::new(
-        SubjectId::parse(SUBJECT_ID).unwrap(),
-        vrf_public(),
-    )
-});
+static WHO: LazyLock<BundleSubject> =
+    LazyLock::new(|| BundleSubject::new(SubjectId::parse(SUBJECT_ID).unwrap(), vrf_public()));
 
 /// A log with one subject of interest and some traffic about others.
 #[derive(Clone)]
@@ -271,8 +267,7 @@ fn expect_failure(honest: &TestLog, bundle: &Bundle, state: Option<&SavedState>,
     );
     assert_eq!(held.as_ref().map(SavedState::to_bytes), before);
     let good = honest.bundle(held.as_ref(), T0 + 10_000);
-    verify_bundle(&good, &v, &WHO, held.as_ref(), T0 + 10_000)
-        .expect("the old state still verifies honest bundles");
+    verify_bundle(&good, &v, &WHO, held.as_ref(), T0 + 10_000).expect("the old state still verifies honest bundles");
 }
 
 fn first_state(t: &TestLog) -> SavedState {
@@ -493,7 +488,8 @@ fn bundle_of_other_subject_refused() {
     .unwrap()
     .with_vrf_proof(&vrf_proof(OTHER_ID));
     let other = BundleSubject::new(SubjectId::parse(OTHER_ID).unwrap(), vrf_public());
-    verify_bundle(&b, &t.verifier(), &other, None, T0 + 10_000).expect("the other subject's own bundle verifies for it");
+    verify_bundle(&b, &t.verifier(), &other, None, T0 + 10_000)
+        .expect("the other subject's own bundle verifies for it");
     expect_failure(
         &t,
         &b,
@@ -559,7 +555,14 @@ fn bundle_vrf_proof_tampered_or_other_key() {
         VrfSecretKey::from_seed([6; 32]).public_key(),
     );
     assert_eq!(
-        verify_bundle(&t.bundle(None, T0 + 10_000), &t.verifier(), &stranger, None, T0 + 10_000).unwrap_err(),
+        verify_bundle(
+            &t.bundle(None, T0 + 10_000),
+            &t.verifier(),
+            &stranger,
+            None,
+            T0 + 10_000
+        )
+        .unwrap_err(),
         BundleError::VrfProofInvalid(credseal_vrf::VrfError::ProofMismatch)
     );
 }

@@ -122,7 +122,10 @@ fn read_vrf_key(path: &Path) -> CliResult<credseal_vrf::VrfPublicKey> {
     let bad = |why: String| {
         fail(
             ErrorClass::Error,
-            format!("{}: not a VRF public key ({VRF_KEY_PREFIX}<hex>, from `credseal log key --vrf`): {why}", path.display()),
+            format!(
+                "{}: not a VRF public key ({VRF_KEY_PREFIX}<hex>, from `credseal log key --vrf`): {why}",
+                path.display()
+            ),
         )
     };
     let hex = text
@@ -134,7 +137,8 @@ fn read_vrf_key(path: &Path) -> CliResult<credseal_vrf::VrfPublicKey> {
 }
 
 fn verify(vkey: &Path, vrf_key: &Path, subject: &str, state_path: &Path, bundle: &Path, json: bool) -> CliResult {
-    let id = credseal_core::SubjectId::parse(subject).map_err(|e| fail(ErrorClass::Usage, format!("--subject: {e}")))?;
+    let id =
+        credseal_core::SubjectId::parse(subject).map_err(|e| fail(ErrorClass::Usage, format!("--subject: {e}")))?;
     let verifier = LogVerifier::from_vkey(read_text(vkey)?.trim())
         .map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", vkey.display())))?;
     let who = credseal_log::BundleSubject::new(id, read_vrf_key(vrf_key)?);

@@ -67,17 +67,20 @@ impl Blinds {
         }
         let key = layout::vrf_entry_key(&lookup);
         let v = match self.store.get(Tree::Meta, &key)? {
-            Some(bytes) => SubjectVrf::from_stored(&bytes, &ks.index_key, &lookup).ok_or_else(|| {
-                EngineError::Corrupt {
+            Some(bytes) => {
+                SubjectVrf::from_stored(&bytes, &ks.index_key, &lookup).ok_or_else(|| EngineError::Corrupt {
                     what: format!(
                         "the stored VRF blind id under lookup key {}",
                         &credseal_core::hex(&lookup)[..16]
                     ),
                     detail: "its tag does not verify: the entry was altered or copied from another subject".into(),
-                }
-            })?,
+                })?
+            }
             None => {
-                let v = ks.vrf_key.prove_subject(id).map_err(|e| EngineError::Internal(format!("VRF: {e}")))?;
+                let v = ks
+                    .vrf_key
+                    .prove_subject(id)
+                    .map_err(|e| EngineError::Internal(format!("VRF: {e}")))?;
                 // A cache of a deterministic value: a lost write is proved again, a
                 // concurrent writer wrote the same bytes.
                 self.store

@@ -228,7 +228,11 @@ impl<'a> Disclosure<'a> {
         let (Some(cred), Ok(t)) = (cred, tok.peek_unverified()) else {
             return QueryError::Denied(d);
         };
-        let subject = match SubjectId::parse(&t.subject).ok().map(|s| self.vault.blind(ks, &s)).transpose() {
+        let subject = match SubjectId::parse(&t.subject)
+            .ok()
+            .map(|s| self.vault.blind(ks, &s))
+            .transpose()
+        {
             Ok(s) => s,
             Err(e) => return QueryError::Failed(e),
         };
