@@ -329,13 +329,18 @@ impl Fx {
     }
 
     fn verify(&self, state: &str, bundle: &str) -> Output {
+        self.verify_with(&self.vrf, state, bundle)
+    }
+
+    /// `verify` with the VRF public key file `vrf` instead of this platform's.
+    fn verify_with(&self, vrf: &str, state: &str, bundle: &str) -> Output {
         run(&[
             "receipts",
             "verify",
             "--vkey",
             &self.vkey,
             "--vrf-key",
-            &self.vrf,
+            vrf,
             "--subject",
             SUBJECT,
             "--state",
@@ -370,8 +375,14 @@ impl Fx {
     /// `want`, nothing on stdout, and `state` byte-identical (or still absent) afterwards.
     #[track_caller]
     fn refused(&self, state: &str, bundle: &str, want: &[&str]) -> String {
+        self.refused_with(&self.vrf, state, bundle, want)
+    }
+
+    /// `refused` with the VRF public key file `vrf` instead of this platform's.
+    #[track_caller]
+    fn refused_with(&self, vrf: &str, state: &str, bundle: &str, want: &[&str]) -> String {
         let before = snapshot(state);
-        let o = self.verify(state, bundle);
+        let o = self.verify_with(vrf, state, bundle);
         let e = stderr(&o);
         assert_eq!(
             code(&o),
@@ -399,8 +410,14 @@ impl Fx {
     /// (left byte-identical).
     #[track_caller]
     fn refused_both(&self, state: &str, bundle: &str, want: &[&str]) {
-        self.refused(&self.fresh("no-state"), bundle, want);
-        self.refused(&self.copy_state(state), bundle, want);
+        self.refused_both_with(&self.vrf, state, bundle, want);
+    }
+
+    /// `refused_both` with the VRF public key file `vrf` instead of this platform's.
+    #[track_caller]
+    fn refused_both_with(&self, vrf: &str, state: &str, bundle: &str, want: &[&str]) {
+        self.refused_with(vrf, &self.fresh("no-state"), bundle, want);
+        self.refused_with(vrf, &self.copy_state(state), bundle, want);
     }
 }
 
@@ -682,7 +699,11 @@ fn bundle_signed_by_other_key() {
     let other = fx.other_platform(None);
     fx.history(&other);
     let foreign = fx.bundle_from(&other, None);
-    fx.refused_both(&state, &foreign, &["the checkpoint is not signed by the log key"]);
+    // The other platform's VRF key too, so its proof verifies and the log's checks are reached
+    // (with this platform's VRF key the foreign proof is refused first).
+    let other_vrf = fx.write("vrf", &stdout(&ok(&["log", "key", "--vrf", "--data", &other])));
+    fx.refused_both(&state, &foreign, &["the bundle failed verification: "]);
+    fx.refused_both_with(&other_vrf, &state, &foreign, &["the checkpoint is not signed by the log key"]);
     // The genuine receipts and proofs with the other log's checkpoint.
     let mut b = read_bundle(&bundle);
     b.checkpoint = read_bundle(&foreign).checkpoint;
@@ -692,7 +713,7 @@ fn bundle_signed_by_other_key() {
     let mut b = read_bundle(&foreign);
     b.checkpoint = read_bundle(&bundle).checkpoint;
     let bad = fx.write("bundle", &b.to_text());
-    fx.refused_both(&state, &bad, &["receipt 1 is not signed by the log key"]);
+    fx.refused_both_with(&other_vrf, &state, &bad, &["receipt 1 is not signed by the log key"]);
 }
 
 #[test]

@@ -154,6 +154,11 @@ fn verify(vkey: &Path, vrf_key: &Path, subject: &str, state_path: &Path, bundle:
     let blind = who
         .blind_id(&b.vrf_proof)
         .map_err(|e| fail(ErrorClass::Verification, format!("the bundle failed verification: {e}")))?;
+    let now = crate::now()?;
+    let v = verify_bundle(&b, &verifier, &who, saved.as_ref().map(|(_, s)| s), now)
+        .map_err(|e| fail(ErrorClass::Verification, format!("the bundle failed verification: {e}")))?;
+    // Checked after the log (a state of another log is reported as such): the state pins the
+    // blind id, so a later VRF key or another subject's id does not continue it.
     if let Some(pinned) = saved.as_ref().and_then(|(b, _)| *b)
         && pinned != blind
     {
@@ -166,9 +171,6 @@ fn verify(vkey: &Path, vrf_key: &Path, subject: &str, state_path: &Path, bundle:
         ));
     }
     let found = Some(blind);
-    let now = crate::now()?;
-    let v = verify_bundle(&b, &verifier, &who, saved.as_ref().map(|(_, s)| s), now)
-        .map_err(|e| fail(ErrorClass::Verification, format!("the bundle failed verification: {e}")))?;
     let seen_before = v.receipts().len() - v.new_receipts().len();
     let rows: Vec<ReceiptRow> = v.receipts().iter().map(ReceiptRow::new).collect();
     let subject_line = found.map_or_else(|| "-".to_string(), |b| b.to_hex());
