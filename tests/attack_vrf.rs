@@ -65,8 +65,9 @@ impl Fx {
             vkey: String::new(),
             vrf: String::new(),
         };
-        fx.vkey = fx.write("vkey", &stdout(&ok(&["log", "key", "--data", &fx.data])));
-        fx.vrf = fx.write("vrf", &stdout(&ok(&["log", "key", "--vrf", "--data", &fx.data])));
+        // The public files `init` wrote: what the operator publishes and the subject pins.
+        fx.vkey = format!("{}/log-key.pub", fx.data);
+        fx.vrf = format!("{}/vrf-key.pub", fx.data);
         fx
     }
 
@@ -135,11 +136,16 @@ fn subject_verifies_own_bundle_knowing_only_id_log_key_and_vrf_key() {
     let o = fx.verify(&fx.path("state"), &fx.bundle_of(SUBJECT));
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stdout(&o).contains("bundle verified"), "{}", stdout(&o));
+    // The files `init` published are what `log key` prints (text and JSON).
     let vrf = std::fs::read_to_string(&fx.vrf).unwrap();
     assert!(vrf.starts_with("ecvrf-edwards25519-sha512-tai:"), "{vrf}");
+    assert_eq!(stdout(&ok(&["log", "key", "--vrf", "--data", &fx.data])), vrf);
+    let vkey = std::fs::read_to_string(&fx.vkey).unwrap();
+    assert_eq!(stdout(&ok(&["log", "key", "--data", &fx.data])), vkey);
     let j: serde_json::Value =
         serde_json::from_slice(&ok(&["log", "key", "--json", "--data", &fx.data]).stdout).unwrap();
     assert_eq!(j["vrf_key"].as_str().unwrap(), vrf.trim());
+    assert_eq!(j["log_key"].as_str().unwrap(), vkey.trim());
 }
 
 #[test]

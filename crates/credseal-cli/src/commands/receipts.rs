@@ -110,11 +110,11 @@ pub(crate) fn run(ctx: &Context, cmd: ReceiptsCommand) -> CliResult {
 }
 
 /// Prefix of the VRF public key's text form: `ecvrf-edwards25519-sha512-tai:<64 hex digits>`.
-pub(crate) const VRF_KEY_PREFIX: &str = "ecvrf-edwards25519-sha512-tai:";
+pub(crate) const VRF_KEY_PREFIX: &str = credseal_vrf::TEXT_PREFIX;
 
 /// The VRF public key's text form, as `credseal log key --vrf` prints it.
 pub(crate) fn vrf_key_text(pk: &credseal_vrf::VrfPublicKey) -> String {
-    format!("{VRF_KEY_PREFIX}{}", credseal_core::hex(pk.as_bytes()))
+    pk.to_text()
 }
 
 fn read_vrf_key(path: &Path) -> CliResult<credseal_vrf::VrfPublicKey> {
