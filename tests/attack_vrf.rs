@@ -179,3 +179,109 @@ fn bundle_with_vrf_proof_flipped_refused() {
     b.vrf_proof[40] ^= 1;
     fx.refused(&b, "the bundle failed verification");
 }
+
+impl Fx {
+    /// The subject's keys (registered with the platform) and the sealed answer to its
+    /// self-query for every class.
+    fn self_answer(&self) -> (String, String) {
+        let s = self.path("subject-keys");
+        ok(&["subject", "keygen", "--out-dir", &s]);
+        ok(&[
+            "subject",
+            "register",
+            "--data",
+            &self.data,
+            "--subject",
+            SUBJECT,
+            "--key",
+            &format!("{s}/signing.pub"),
+        ]);
+        let q = self.path("self-query");
+        ok(&[
+            "subject",
+            "query",
+            "--key",
+            &format!("{s}/signing.key"),
+            "--sealing-key",
+            &format!("{s}/sealing.pub"),
+            "--subject",
+            SUBJECT,
+            "--classes",
+            "identity,loans",
+            "--audience",
+            ORIGIN,
+            "--out",
+            &q,
+        ]);
+        let ans = self.path("answer");
+        ok(&["query", "--data", &self.data, "--self-query", &q, "--out", &ans]);
+        (s, ans)
+    }
+
+    /// `open` of the self-query answer with the VRF key file `vrf` and `extra` arguments.
+    fn open_checked(&self, keys: &str, answer: &str, vrf: &str, extra: &[&str]) -> Output {
+        let key = format!("{keys}/sealing.key");
+        let mut args = vec!["open", "--key", &key, "--vrf-key", vrf];
+        args.extend_from_slice(extra);
+        args.push(answer);
+        run(&args)
+    }
+}
+
+/// Refused with exit 4 and no record on stdout.
+#[track_caller]
+fn answer_refused(o: &Output, want: &str) {
+    assert_eq!(code(o), 4, "{}", stderr(o));
+    assert!(stderr(o).contains(want), "{}", stderr(o));
+    assert!(stdout(o).is_empty(), "{}", stdout(o));
+}
+
+#[test]
+fn self_query_answer_proves_own_blind_id() {
+    let fx = Fx::new();
+    let (keys, ans) = fx.self_answer();
+    let o = fx.open_checked(&keys, &ans, &fx.vrf, &["--subject", SUBJECT]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains(SUBJECT), "{}", stdout(&o));
+    // The blind id the answer proves is the one the subject's bundle verification pins.
+    let state = fx.path("state");
+    assert_eq!(code(&fx.verify(&state, &fx.bundle_of(SUBJECT))), 0);
+    let pinned = std::fs::read_to_string(&state).unwrap();
+    let pinned = pinned.lines().next().unwrap().strip_prefix("subject ").unwrap();
+    assert!(
+        stderr(&o).contains(&format!("your blind id is {pinned}")),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn self_query_answer_for_other_subject_id_refused() {
+    let fx = Fx::new();
+    let (keys, ans) = fx.self_answer();
+    let o = fx.open_checked(&keys, &ans, &fx.vrf, &["--subject", OTHER]);
+    answer_refused(&o, "the answer is about another subject");
+}
+
+#[test]
+fn self_query_answer_under_other_vrf_key_refused() {
+    let fx = Fx::new();
+    let (keys, ans) = fx.self_answer();
+    // Another platform's VRF key: the answer's proof is not by it.
+    let other = fx.path("other");
+    ok(&[
+        "init",
+        "--data",
+        &other,
+        "--catalog",
+        CATALOG,
+        "--origin",
+        ORIGIN,
+        "--kdf-mib",
+        "8",
+        "--kdf-passes",
+        "1",
+    ]);
+    let o = fx.open_checked(&keys, &ans, &format!("{other}/vrf-key.pub"), &[]);
+    answer_refused(&o, "the answer's VRF proof for");
+}

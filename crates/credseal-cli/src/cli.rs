@@ -650,6 +650,14 @@ pub(crate) struct OpenArgs {
     /// marked with the disclosure id so that a leaked copy traces straight back to it.
     #[arg(long, value_name = "FILE")]
     pub(crate) export: Option<PathBuf>,
+    /// The platform's VRF public key (`vrf-key.pub` from `init`, or `log key --vrf`): a
+    /// self-query's answer must carry a VRF proof for the subject's id that gives the BlindId
+    /// its receipt names (exit 4 otherwise).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) vrf_key: Option<PathBuf>,
+    /// Your subject id, checked with --vrf-key (default: the subject the answer names).
+    #[arg(long, requires = "vrf_key")]
+    pub(crate) subject: Option<String>,
 }
 
 /// `receipts` commands.

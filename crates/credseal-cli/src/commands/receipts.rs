@@ -136,6 +136,49 @@ fn read_vrf_key(path: &Path) -> CliResult<credseal_vrf::VrfPublicKey> {
     credseal_vrf::VrfPublicKey::from_bytes(&bytes).map_err(|e| bad(e.to_string()))
 }
 
+/// A self-query's answer checked against the subject's id (`subject`, else the one the
+/// answer names, which must then be the same) and the VRF public key in `vrf_key`: the
+/// answer's VRF proof must verify for the id, and the BlindId it gives must be the subject
+/// of the answer's receipt. Returns that BlindId.
+pub(crate) fn check_answer_vrf(
+    vrf_key: &Path,
+    subject: Option<&str>,
+    body: &credseal_engine::AnswerBody,
+    receipt: &[u8],
+) -> CliResult<BlindId> {
+    let refused = |m: String| fail(ErrorClass::Verification, m);
+    let pk = read_vrf_key(vrf_key)?;
+    let id = credseal_core::SubjectId::parse(subject.unwrap_or(&body.subject))
+        .map_err(|e| fail(ErrorClass::Usage, format!("--subject: {e}")))?;
+    if id.as_str() != body.subject {
+        return Err(refused(format!(
+            "the answer is about another subject than {} (it names {})",
+            id.as_str(),
+            body.subject
+        )));
+    }
+    if body.vrf_proof.is_empty() {
+        return Err(refused(
+            "the answer carries no VRF proof (only a self-query's answer does): nothing to check the blind id against".into(),
+        ));
+    }
+    let blind = credseal_vrf::VrfProof::from_bytes(&body.vrf_proof)
+        .and_then(|p| pk.verify(id.as_str().as_bytes(), &p))
+        .map(|beta| BlindId(beta.blind_id_bytes()))
+        .map_err(|e| refused(format!("the answer's VRF proof for {}: {e}", id.as_str())))?;
+    let named = credseal_log::UnverifiedReceipt::parse(receipt)
+        .and_then(|r| r.peek_unverified())
+        .map_err(|e| refused(format!("the answer's receipt: {e}")))?
+        .subject;
+    if named != Some(blind) {
+        return Err(refused(format!(
+            "the answer's receipt names another blind id than the VRF proof gives for {}",
+            id.as_str()
+        )));
+    }
+    Ok(blind)
+}
+
 fn verify(vkey: &Path, vrf_key: &Path, subject: &str, state_path: &Path, bundle: &Path, json: bool) -> CliResult {
     let id =
         credseal_core::SubjectId::parse(subject).map_err(|e| fail(ErrorClass::Usage, format!("--subject: {e}")))?;

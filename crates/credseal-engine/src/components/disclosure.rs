@@ -48,6 +48,10 @@ pub struct AnswerBody {
     pub answered_at: u64,
     /// Every record of the granted classes.
     pub records: Vec<Record>,
+    /// A self-query's answer: the platform's VRF proof (80 bytes) for the subject's
+    /// normalised id, from which the subject derives and checks its own BlindId
+    /// (`docs/formats.md` §3). Empty in a department's answer.
+    pub vrf_proof: Vec<u8>,
 }
 
 /// A sealed answer as released by the platform: only the holder of the requester's
@@ -339,6 +343,10 @@ impl<'a> Disclosure<'a> {
             classes: grant.classes().iter().cloned().collect(),
             answered_at: now,
             records,
+            vrf_proof: match grant.credential_serial() {
+                None => self.vault.subject_vrf(&ks, subject)?.proof().as_bytes().to_vec(),
+                Some(_) => Vec::new(),
+            },
         };
         // Sized for the usual answer up front: every regrowth would leave a copy of the
         // plaintext behind in freed memory, where `Zeroizing` cannot reach it.
