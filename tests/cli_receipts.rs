@@ -703,7 +703,12 @@ fn bundle_signed_by_other_key() {
     // (with this platform's VRF key the foreign proof is refused first).
     let other_vrf = fx.write("vrf", &stdout(&ok(&["log", "key", "--vrf", "--data", &other])));
     fx.refused_both(&state, &foreign, &["the bundle failed verification: "]);
-    fx.refused_both_with(&other_vrf, &state, &foreign, &["the checkpoint is not signed by the log key"]);
+    fx.refused_both_with(
+        &other_vrf,
+        &state,
+        &foreign,
+        &["the checkpoint is not signed by the log key"],
+    );
     // The genuine receipts and proofs with the other log's checkpoint.
     let mut b = read_bundle(&bundle);
     b.checkpoint = read_bundle(&foreign).checkpoint;

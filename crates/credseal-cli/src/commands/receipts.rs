@@ -159,7 +159,8 @@ pub(crate) fn check_answer_vrf(
     }
     if body.vrf_proof.is_empty() {
         return Err(refused(
-            "the answer carries no VRF proof (only a self-query's answer does): nothing to check the blind id against".into(),
+            "the answer carries no VRF proof (only a self-query's answer does): nothing to check the blind id against"
+                .into(),
         ));
     }
     let blind = credseal_vrf::VrfProof::from_bytes(&body.vrf_proof)
