@@ -118,6 +118,12 @@ impl Bundle {
         match bytes.first() {
             None => Err(FormatError::Truncated { what: "bundle" }),
             Some(&BUNDLE_VERSION) => crate::codec::decode_canonical(&bytes[1..], "bundle"),
+            // Versions 2 and 3 carry no VRF proof: nothing in them ties the receipts to the
+            // subject's id.
+            Some(&found @ (2 | 3)) => Err(FormatError::UnsupportedVersion {
+                what: "bundle (it predates VRF blind ids: export a new bundle)",
+                found,
+            }),
             Some(&found) => Err(FormatError::UnsupportedVersion { what: "bundle", found }),
         }
     }

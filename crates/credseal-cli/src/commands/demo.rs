@@ -452,7 +452,7 @@ fn authority_walkthrough(p: &Platform) -> CliResult {
     let bundle = p.export_for_request(&request, now).map_err(query_failure)?;
     let vkey = p.log_vkey()?;
     println!(
-        "$ credseal receipts request ... && credseal receipts export ... && credseal receipts verify --vkey log.vkey ..."
+        "$ credseal receipts request ... && credseal receipts export ... && credseal receipts verify --vkey log.vkey --vrf-key vrf.pub --subject ID ..."
     );
     println!("log key (pinned by the subject): {vkey}");
     let verifier = credseal_log::LogVerifier::from_vkey(&vkey).map_err(fail)?;
