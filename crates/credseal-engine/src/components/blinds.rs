@@ -25,8 +25,10 @@ const CACHE_MAX: usize = 1 << 17;
 /// The subjects' blind ids and VRF proofs: proved once, kept in the store and in memory.
 pub(crate) struct Blinds {
     store: Arc<dyn Store>,
-    /// By lookup key; only entries this process proved or read with a valid tag.
-    cache: RwLock<HashMap<[u8; 32], Arc<SubjectVrf>>>,
+    /// By lookup key; only entries this process proved or read with a valid tag, each with
+    /// whether it is in the store (an entry proved for an operation that may still fail is
+    /// kept in memory only until [`Blinds::store_proved`]).
+    cache: RwLock<HashMap<[u8; 32], (Arc<SubjectVrf>, bool)>>,
 }
 
 impl std::fmt::Debug for Blinds {
@@ -56,16 +58,54 @@ impl Blinds {
     /// [`EngineError::Corrupt`] if the stored entry's tag does not verify (altered, or copied
     /// from another subject); a store error.
     pub(crate) fn subject_vrf(&self, ks: &Keystore, id: &SubjectId) -> Result<Arc<SubjectVrf>> {
+        self.lookup(ks, id, true)
+    }
+
+    /// [`Blinds::subject_vrf`] for an operation that may still be refused (an ingest file
+    /// being checked): a newly proved entry is kept in memory only, so a refused operation
+    /// writes nothing; [`Blinds::store_proved`] writes such entries once the operation
+    /// succeeded (else the next [`Blinds::subject_vrf`] does).
+    pub(crate) fn subject_vrf_unstored(&self, ks: &Keystore, id: &SubjectId) -> Result<Arc<SubjectVrf>> {
+        self.lookup(ks, id, false)
+    }
+
+    /// Writes every entry proved by [`Blinds::subject_vrf_unstored`] and not yet stored, in
+    /// one batch.
+    pub(crate) fn store_proved(&self, ks: &Keystore) -> Result<()> {
+        let mut cache = self.cache.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut b = credseal_store::Batch::new();
+        let mut any = false;
+        for (lookup, (v, _)) in cache.iter().filter(|(_, (_, stored))| !stored) {
+            b.put(
+                Tree::Meta,
+                layout::vrf_entry_key(lookup),
+                v.to_stored(&ks.index_key, lookup),
+            );
+            any = true;
+        }
+        if any {
+            self.store.apply(b)?;
+            for (_, stored) in cache.values_mut() {
+                *stored = true;
+            }
+        }
+        Ok(())
+    }
+
+    fn lookup(&self, ks: &Keystore, id: &SubjectId, store: bool) -> Result<Arc<SubjectVrf>> {
         let lookup = ks.index_key.subject_lookup(id);
-        if let Some(v) = self
+        let key = layout::vrf_entry_key(&lookup);
+        if let Some((v, stored)) = self
             .cache
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(&lookup)
         {
-            return Ok(Arc::clone(v));
+            if *stored || !store {
+                return Ok(Arc::clone(v));
+            }
         }
-        let key = layout::vrf_entry_key(&lookup);
+        let mut stored = true;
         let v = match self.store.get(Tree::Meta, &key)? {
             Some(bytes) => {
                 SubjectVrf::from_stored(&bytes, &ks.index_key, &lookup).ok_or_else(|| EngineError::Corrupt {
@@ -77,14 +117,25 @@ impl Blinds {
                 })?
             }
             None => {
-                let v = ks
-                    .vrf_key
-                    .prove_subject(id)
-                    .map_err(|e| EngineError::Internal(format!("VRF: {e}")))?;
+                let v = match self
+                    .cache
+                    .read()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .get(&lookup)
+                {
+                    Some((v, _)) => (**v).clone(),
+                    None => ks
+                        .vrf_key
+                        .prove_subject(id)
+                        .map_err(|e| EngineError::Internal(format!("VRF: {e}")))?,
+                };
                 // A cache of a deterministic value: a lost write is proved again, a
                 // concurrent writer wrote the same bytes.
-                self.store
-                    .insert_new(Tree::Meta, &key, &v.to_stored(&ks.index_key, &lookup))?;
+                if store {
+                    self.store
+                        .insert_new(Tree::Meta, &key, &v.to_stored(&ks.index_key, &lookup))?;
+                }
+                stored = store;
                 v
             }
         };
@@ -93,7 +144,7 @@ impl Blinds {
         if cache.len() >= CACHE_MAX {
             cache.clear();
         }
-        cache.insert(lookup, Arc::clone(&v));
+        cache.insert(lookup, (Arc::clone(&v), stored));
         Ok(v)
     }
 }

@@ -61,6 +61,17 @@ impl Vault {
         self.blinds.blind(ks, subject)
     }
 
+    /// [`Vault::blind`] for an operation that may still be refused: a newly proved blind id
+    /// is not written until [`Vault::store_proved_blinds`].
+    pub(crate) fn blind_unstored(&self, ks: &Keystore, subject: &SubjectId) -> Result<BlindId> {
+        Ok(*self.blinds.subject_vrf_unstored(ks, subject)?.blind())
+    }
+
+    /// Writes the blind ids proved by [`Vault::blind_unstored`] (after the operation succeeded).
+    pub(crate) fn store_proved_blinds(&self) -> Result<()> {
+        self.blinds.store_proved(&self.keys())
+    }
+
     /// The subject's BlindId with its VRF proof under the keystore `ks`.
     pub(crate) fn subject_vrf(&self, ks: &Keystore, subject: &SubjectId) -> Result<Arc<SubjectVrf>> {
         self.blinds.subject_vrf(ks, subject)
