@@ -22,13 +22,16 @@ use crate::layout;
 /// Entries kept in memory before the cache is emptied and refilled (about 200 bytes each).
 const CACHE_MAX: usize = 1 << 17;
 
+/// A cached entry and whether it is in the store.
+type Cached = (Arc<SubjectVrf>, bool);
+
 /// The subjects' blind ids and VRF proofs: proved once, kept in the store and in memory.
 pub(crate) struct Blinds {
     store: Arc<dyn Store>,
     /// By lookup key; only entries this process proved or read with a valid tag, each with
     /// whether it is in the store (an entry proved for an operation that may still fail is
     /// kept in memory only until [`Blinds::store_proved`]).
-    cache: RwLock<HashMap<[u8; 32], (Arc<SubjectVrf>, bool)>>,
+    cache: RwLock<HashMap<[u8; 32], Cached>>,
 }
 
 impl std::fmt::Debug for Blinds {
@@ -100,10 +103,9 @@ impl Blinds {
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(&lookup)
+            && (*stored || !store)
         {
-            if *stored || !store {
-                return Ok(Arc::clone(v));
-            }
+            return Ok(Arc::clone(v));
         }
         let mut stored = true;
         let v = match self.store.get(Tree::Meta, &key)? {
