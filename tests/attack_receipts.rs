@@ -442,6 +442,7 @@ fn fake_body(tok: &str) -> credseal_engine::AnswerBody {
         answered_at: 1_750_000_000,
         records: Vec::new(),
         nonce: [7; 32],
+        vrf_proof: Vec::new(),
     }
 }
 

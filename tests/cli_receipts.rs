@@ -90,6 +90,8 @@ struct Fx {
     subj: String,
     /// The log's verifier key, from `log key`.
     vkey: String,
+    /// The platform's VRF public key file (`log key --vrf`), pinned with the log key.
+    vrf: String,
     files: Cell<u32>,
 }
 
@@ -112,6 +114,7 @@ impl Fx {
             cred: String::new(),
             subj: String::new(),
             vkey: String::new(),
+            vrf: String::new(),
             files: Cell::new(0),
         };
         fx.auth = fx.path("authority.key");
@@ -148,6 +151,7 @@ impl Fx {
         fx.cred = out;
         fx.platform(&fx.data.clone(), None);
         fx.vkey = fx.write("vkey", &stdout(&ok(&["log", "key", "--data", &fx.data])));
+        fx.vrf = fx.write("vrf", &stdout(&ok(&["log", "key", "--vrf", "--data", &fx.data])));
         fx
     }
 
@@ -325,7 +329,24 @@ impl Fx {
     }
 
     fn verify(&self, state: &str, bundle: &str) -> Output {
-        run(&["receipts", "verify", "--vkey", &self.vkey, "--state", state, bundle])
+        self.verify_with(&self.vrf, state, bundle)
+    }
+
+    /// `verify` with the VRF public key file `vrf` instead of this platform's.
+    fn verify_with(&self, vrf: &str, state: &str, bundle: &str) -> Output {
+        run(&[
+            "receipts",
+            "verify",
+            "--vkey",
+            &self.vkey,
+            "--vrf-key",
+            vrf,
+            "--subject",
+            SUBJECT,
+            "--state",
+            state,
+            bundle,
+        ])
     }
 
     /// Verifies `bundle` with `state`, which must succeed; returns stdout.
@@ -354,8 +375,14 @@ impl Fx {
     /// `want`, nothing on stdout, and `state` byte-identical (or still absent) afterwards.
     #[track_caller]
     fn refused(&self, state: &str, bundle: &str, want: &[&str]) -> String {
+        self.refused_with(&self.vrf, state, bundle, want)
+    }
+
+    /// `refused` with the VRF public key file `vrf` instead of this platform's.
+    #[track_caller]
+    fn refused_with(&self, vrf: &str, state: &str, bundle: &str, want: &[&str]) -> String {
         let before = snapshot(state);
-        let o = self.verify(state, bundle);
+        let o = self.verify_with(vrf, state, bundle);
         let e = stderr(&o);
         assert_eq!(
             code(&o),
@@ -383,8 +410,14 @@ impl Fx {
     /// (left byte-identical).
     #[track_caller]
     fn refused_both(&self, state: &str, bundle: &str, want: &[&str]) {
-        self.refused(&self.fresh("no-state"), bundle, want);
-        self.refused(&self.copy_state(state), bundle, want);
+        self.refused_both_with(&self.vrf, state, bundle, want);
+    }
+
+    /// `refused_both` with the VRF public key file `vrf` instead of this platform's.
+    #[track_caller]
+    fn refused_both_with(&self, vrf: &str, state: &str, bundle: &str, want: &[&str]) {
+        self.refused_with(vrf, &self.fresh("no-state"), bundle, want);
+        self.refused_with(vrf, &self.copy_state(state), bundle, want);
     }
 }
 
@@ -471,7 +504,18 @@ fn receipts_request_export_verify() {
 
     // The same bundle again: nothing new; JSON shows the sealed date.
     let o = ok(&[
-        "receipts", "verify", "--vkey", &fx.vkey, "--state", &state, &bundle, "--json",
+        "receipts",
+        "verify",
+        "--vkey",
+        &fx.vkey,
+        "--vrf-key",
+        &fx.vrf,
+        "--subject",
+        SUBJECT,
+        "--state",
+        &state,
+        &bundle,
+        "--json",
     ]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["ok"], true);
@@ -655,7 +699,16 @@ fn bundle_signed_by_other_key() {
     let other = fx.other_platform(None);
     fx.history(&other);
     let foreign = fx.bundle_from(&other, None);
-    fx.refused_both(&state, &foreign, &["the checkpoint is not signed by the log key"]);
+    // The other platform's VRF key too, so its proof verifies and the log's checks are reached
+    // (with this platform's VRF key the foreign proof is refused first).
+    let other_vrf = fx.write("vrf", &stdout(&ok(&["log", "key", "--vrf", "--data", &other])));
+    fx.refused_both(&state, &foreign, &["the bundle failed verification: "]);
+    fx.refused_both_with(
+        &other_vrf,
+        &state,
+        &foreign,
+        &["the checkpoint is not signed by the log key"],
+    );
     // The genuine receipts and proofs with the other log's checkpoint.
     let mut b = read_bundle(&bundle);
     b.checkpoint = read_bundle(&foreign).checkpoint;
@@ -665,7 +718,7 @@ fn bundle_signed_by_other_key() {
     let mut b = read_bundle(&foreign);
     b.checkpoint = read_bundle(&bundle).checkpoint;
     let bad = fx.write("bundle", &b.to_text());
-    fx.refused_both(&state, &bad, &["receipt 1 is not signed by the log key"]);
+    fx.refused_both_with(&other_vrf, &state, &bad, &["receipt 1 is not signed by the log key"]);
 }
 
 #[test]
@@ -883,9 +936,22 @@ fn saved_state_of_another_log() {
     let other = fx.other_platform(None);
     fx.history(&other);
     let vkey = fx.write("vkey", &stdout(&ok(&["log", "key", "--data", &other])));
+    let vrf = fx.write("vrf", &stdout(&ok(&["log", "key", "--vrf", "--data", &other])));
     let bundle = fx.bundle_from(&other, None);
     let before = snapshot(&state);
-    let o = run(&["receipts", "verify", "--vkey", &vkey, "--state", &state, &bundle]);
+    let o = run(&[
+        "receipts",
+        "verify",
+        "--vkey",
+        &vkey,
+        "--vrf-key",
+        &vrf,
+        "--subject",
+        SUBJECT,
+        "--state",
+        &state,
+        &bundle,
+    ]);
     assert_eq!(code(&o), 4, "{}", stderr(&o));
     assert!(stderr(&o).contains("the bundle failed verification"), "{}", stderr(&o));
     assert_eq!(snapshot(&state), before);
@@ -895,6 +961,10 @@ fn saved_state_of_another_log() {
         "verify",
         "--vkey",
         &vkey,
+        "--vrf-key",
+        &vrf,
+        "--subject",
+        SUBJECT,
         "--state",
         &fx.fresh("state"),
         &bundle,
@@ -1449,6 +1519,10 @@ fn log_key_rotated_through_the_cli() {
         "verify",
         "--vkey",
         &fx.vkey,
+        "--vrf-key",
+        &fx.vrf,
+        "--subject",
+        SUBJECT,
         "--state",
         &fx.copy_state(&state),
         &bundle,

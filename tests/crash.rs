@@ -248,7 +248,20 @@ impl Platform {
             "--out",
             &bundle,
         ]);
-        ok(&["receipts", "verify", "--vkey", &self.vkey, "--state", &state, &bundle]);
+        // The subject's pinned public keys: the files `init` wrote.
+        ok(&[
+            "receipts",
+            "verify",
+            "--vkey",
+            &self.vkey,
+            "--vrf-key",
+            &format!("{}/vrf-key.pub", self.data),
+            "--subject",
+            SUBJECT,
+            "--state",
+            &state,
+            &bundle,
+        ]);
     }
 }
 

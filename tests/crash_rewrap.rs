@@ -99,7 +99,7 @@ fn digest(data: &str, subjects: u64, catalog: &Catalog) -> [u8; 32] {
     let mut all = Vec::new();
     for i in 0..subjects {
         let id = credseal_testkit::synthetic::synthetic_subject(i);
-        let blind = ks.index_key.blind(&id);
+        let blind = *ks.vrf_key.prove_subject(&id).unwrap().blind();
         let Some(v) = store
             .get(Tree::Records, &credseal_engine::layout::subject_key(&blind))
             .unwrap()

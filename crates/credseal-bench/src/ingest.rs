@@ -106,7 +106,7 @@ pub fn bench_ingest(
     let mut stored_plaintext_bytes = 0u64;
     for i in 0..subjects {
         let subject = credseal_testkit::synthetic::synthetic_subject(i);
-        let blind = b.keys.index_key.blind(&subject);
+        let blind = b.platform.blind(&subject)?;
         let short = &blind.to_hex()[..16];
         let value = b
             .store

@@ -230,7 +230,7 @@ pub fn bench_query(catalog_text: &str, size: QuerySize, work: &Path, progress: &
         let subject =
             SubjectId::parse(&body.subject).map_err(|e| BenchError::check(format_args!("token subject: {e}")))?;
         // The subject's stored records, read from the store as a test would.
-        let blind = b.keys.index_key.blind(&subject);
+        let blind = b.platform.blind(&subject)?;
         let recs = match b
             .store
             .get(Tree::Records, &credseal_engine::layout::subject_key(&blind))?

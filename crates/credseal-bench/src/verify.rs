@@ -35,7 +35,11 @@ pub fn bench_verify(n: u64, noise: u64) -> Result<VerifyBench> {
     let err = |e: &dyn std::fmt::Display| BenchError::check(format_args!("bench verify: {e}"));
     let origin = BENCH_ORIGIN;
     let signer = LogSigner::from_seed(origin, &credseal_crypto::random_array()).map_err(|e| err(&e))?;
-    let subject = credseal_core::BlindId(credseal_crypto::random_array());
+    let vrf = credseal_vrf::VrfSecretKey::from_seed(credseal_crypto::random_array());
+    let id = credseal_core::SubjectId::parse("11010519491231002X").map_err(|e| err(&e))?;
+    let proof = vrf.prove(id.as_str().as_bytes()).map_err(|e| err(&e))?;
+    let subject = credseal_core::BlindId(proof.proof_to_hash().blind_id_bytes());
+    let who = credseal_log::BundleSubject::new(id, vrf.public_key());
     let mut log = MemoryLog::new();
     // The subject map: the subject and one other subject per noise leaf, so that the map
     // proof has the depth of a map with n × noise subjects.
@@ -107,9 +111,11 @@ pub fn bench_verify(n: u64, noise: u64) -> Result<VerifyBench> {
                 .and_then(|c| c.with_map_root(&half_map.root()))
                 .map_err(|e| err(&e))?,
         );
-        let b = build_bundle(&log, &half_map, &subject, &chain[..half.1], &cp, None, now).map_err(|e| err(&e))?;
+        let b = build_bundle(&log, &half_map, &subject, &chain[..half.1], &cp, None, now)
+            .map_err(|e| err(&e))?
+            .with_vrf_proof(&proof);
         Some(
-            verify_bundle(&b, &verifier, &subject, None, now)
+            verify_bundle(&b, &verifier, &who, None, now)
                 .map_err(|e| err(&e))?
                 .into_new_state()
                 .to_bytes(),
@@ -124,6 +130,7 @@ pub fn bench_verify(n: u64, noise: u64) -> Result<VerifyBench> {
     );
     let bundle = build_bundle(&log, &map, &subject, &chain, &cp, Some(half.0), now)
         .map_err(|e| err(&e))?
+        .with_vrf_proof(&proof)
         .to_bytes();
     let median = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
@@ -132,7 +139,7 @@ pub fn bench_verify(n: u64, noise: u64) -> Result<VerifyBench> {
     let mut times = Vec::new();
     for _ in 0..5 {
         let t = Instant::now();
-        let v = verify_bundle_bytes(&bundle, &verifier, &subject, state.as_deref(), now).map_err(|e| err(&e))?;
+        let v = verify_bundle_bytes(&bundle, &verifier, &who, state.as_deref(), now).map_err(|e| err(&e))?;
         times.push(t.elapsed().as_secs_f64());
         if v.receipts().len() as u64 != n {
             return Err(err(&"the bundle lost receipts"));

@@ -679,6 +679,14 @@ pub(crate) struct OpenArgs {
     /// marked with the disclosure id so that a leaked copy traces straight back to it.
     #[arg(long, value_name = "FILE")]
     pub(crate) export: Option<PathBuf>,
+    /// The platform's VRF public key (`vrf-key.pub` from `init`, or `log key --vrf`): a
+    /// self-query's answer must carry a VRF proof for the subject's id that gives the BlindId
+    /// its receipt names (exit 4 otherwise).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) vrf_key: Option<PathBuf>,
+    /// Your subject id, checked with --vrf-key (default: the subject the answer names).
+    #[arg(long, requires = "vrf_key")]
+    pub(crate) subject: Option<String>,
 }
 
 /// `receipts` commands.
@@ -718,6 +726,13 @@ pub(crate) enum ReceiptsCommand {
         /// The log's verifier key (from `credseal log key`), pinned by the subject.
         #[arg(long, value_name = "FILE")]
         vkey: PathBuf,
+        /// The platform's VRF public key (from `credseal log key --vrf`), pinned by the subject.
+        #[arg(long, value_name = "FILE")]
+        vrf_key: PathBuf,
+        /// The subject's own id (resident identity number or unified social credit code): the
+        /// bundle must prove its blind id is this id's.
+        #[arg(long, value_name = "ID")]
+        subject: String,
         /// Saved state: read if it exists, replaced only after a successful verification.
         #[arg(long, value_name = "FILE")]
         state: PathBuf,
@@ -741,6 +756,13 @@ pub(crate) enum LogCommand {
         /// checkpoints); after a rotation it is not the one to pin.
         #[arg(long)]
         current: bool,
+        /// Print the platform's VRF public key instead (`ecvrf-edwards25519-sha512-tai:<hex>`),
+        /// which subjects pin next to the log key to check their blind id.
+        #[arg(long, conflicts_with = "current")]
+        vrf: bool,
+        /// Print one JSON object with the log key and the VRF public key.
+        #[arg(long)]
+        json: bool,
     },
     /// Print the log key history: the signed handover notes of every rotation, oldest first
     /// (anyone can check them against the original key; every bundle carries them).

@@ -24,6 +24,7 @@ pub fn holds_demo_keys(ks: &Keystore) -> bool {
     eq(ks.index_key.expose_secret(), demo_secret(b"index"))
         || eq(ks.trace_key.expose_secret(), demo_secret(b"trace"))
         || eq(ks.log_seed.expose_secret(), demo_secret(b"log"))
+        || eq(ks.vrf_key.expose_secret(), demo_secret(b"vrf"))
         || ks.classes.iter().any(|(c, keys)| {
             keys.versions
                 .iter()
@@ -49,6 +50,9 @@ mod tests {
         assert!(holds_demo_keys(&real));
         let mut real = Keystore::generate("x", &["loans"], [0; 32], 0, KdfParams::DEFAULT);
         real.index_key = IndexKey::from_bytes(demo_secret(b"index"));
+        assert!(holds_demo_keys(&real));
+        let mut real = Keystore::generate("x", &["loans"], [0; 32], 0, KdfParams::DEFAULT);
+        real.vrf_key = crate::blind::VrfKey::from_seed(demo_secret(b"vrf"));
         assert!(holds_demo_keys(&real));
     }
 }

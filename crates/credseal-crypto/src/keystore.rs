@@ -3,7 +3,7 @@
 //! engine writes the file (mode 0600, atomically, never silently over an existing one).
 //!
 //! ```text
-//! header  = "CSKS" ‖ format:u8 (1 or 2) ‖ kdf:u8 (1 = Argon2id v0x13) ‖ m_kib:u32be ‖ t:u32be
+//! header  = "CSKS" ‖ format:u8 (3) ‖ kdf:u8 (1 = Argon2id v0x13) ‖ m_kib:u32be ‖ t:u32be
 //!           ‖ p:u8 ‖ salt:16 ‖ check:16 ‖ nonce:12                       (59 bytes)
 //! k       = Argon2id(passphrase, salt, m, t, p) → 64 bytes
 //! check   = SHA-256("credseal:v1:keystore-check" ‖ k[32..64])[..16]
@@ -12,11 +12,11 @@
 //! `check` tells a wrong passphrase apart from an altered file; it gives an attacker
 //! nothing the AEAD tag does not already give (both confirm a passphrase guess).
 //!
-//! Format 2 adds the log key history (the signed handover notes of every log key rotation)
-//! at the end of the body. Writers use format 1 while the history is empty, so a keystore
-//! whose log key never rotated stays readable by builds that know only format 1; once it is
-//! not empty, format 2, which such builds refuse with "format 2 is not supported" rather
-//! than drop the history.
+//! Format 2 added the log key history (the signed handover notes of every log key rotation)
+//! at the end of the body; format 3 adds the VRF key seed after it (the key of the
+//! subjects' blind ids, `docs/formats.md` §3). Only format 3 is written and read: a keystore
+//! of format 1 or 2 has no VRF key, and the blind ids of its data directory were HMACs, so
+//! it is refused with [`KeystoreError::NoVrfKey`], which says to create a new platform.
 
 use std::collections::BTreeMap;
 
@@ -24,15 +24,17 @@ use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::aead::{self, NONCE_LEN};
+use crate::blind::VrfKey;
 use crate::secret::{IndexKey, Kek, LogKeySeed, Passphrase, TraceKey, random_array};
 
 /// File magic.
 pub const MAGIC: &[u8; 4] = b"CSKS";
-/// Keystore format version written when the log key history is not empty (format 1, the
-/// same without the history, is written while it is empty, and read).
-pub const FORMAT: u8 = 2;
-/// The keystore format without the log key history.
+/// Keystore format version: the body holds the log key history and the VRF key (3).
+pub const FORMAT: u8 = 3;
+/// The keystore format without the log key history (refused: no VRF key).
 pub const FORMAT_V1: u8 = 1;
+/// The keystore format with the log key history but without the VRF key (refused).
+pub const FORMAT_V2: u8 = 2;
 const KDF_ARGON2ID: u8 = 1;
 const HEADER_LEN: usize = 4 + 1 + 1 + 4 + 4 + 1 + 16 + 16 + NONCE_LEN;
 const CHECK_LABEL: &[u8] = b"credseal:v1:keystore-check";
@@ -85,9 +87,15 @@ pub enum KeystoreError {
     NotAKeystore,
     /// A format this build does not read.
     #[error(
-        "keystore format {0} is not supported by this build (it reads formats 1 and 2); was it written by a newer credseal?"
+        "keystore format {0} is not supported by this build (it reads format 3); was it written by a newer credseal?"
     )]
     UnsupportedFormat(u8),
+    /// A keystore of format 1 or 2, from before verifiable blind ids: it has no VRF key,
+    /// and its data directory names subjects by HMAC blind ids this build no longer uses.
+    #[error(
+        "keystore format {0} predates verifiable blind ids (it has no VRF key); this build reads format 3 only: create a new platform with `credseal init` and ingest the data again"
+    )]
+    NoVrfKey(u8),
     /// Shorter than a header and a tag.
     #[error("keystore file is truncated ({0} bytes)")]
     Truncated(usize),
@@ -148,18 +156,21 @@ pub struct Keystore {
     pub log_history: Vec<String>,
     /// The index key.
     pub index_key: IndexKey,
+    /// The VRF key of the subjects' blind ids (RFC 9381 ECVRF-EDWARDS25519-SHA512-TAI).
+    pub vrf_key: VrfKey,
     /// The trace key.
     pub trace_key: TraceKey,
     /// KDF parameters used when this keystore is written.
     pub kdf: KdfParams,
 }
 
-/// A format 2 body. postcard writes a nested struct's fields in place, so this is the
-/// format 1 body followed by the history.
+/// A format 3 body. postcard writes a nested struct's fields in place, so this is the
+/// format 1 body followed by the history (format 2) and the VRF key seed.
 #[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
 struct Body {
     base: BodyV1,
     log_history: Vec<String>,
+    vrf_seed: [u8; 32],
 }
 
 /// A format 1 body: everything but the log key history.
@@ -206,6 +217,7 @@ impl Keystore {
             log_seed: LogKeySeed::generate(),
             log_history: Vec::new(),
             index_key: IndexKey::generate(),
+            vrf_key: VrfKey::generate(),
             trace_key: TraceKey::generate(),
             kdf,
         }
@@ -231,7 +243,7 @@ impl Keystore {
         let salt: [u8; 16] = random_array();
         let nonce: [u8; NONCE_LEN] = random_array();
         let k = derive(pass, &salt, &self.kdf)?;
-        let format = if self.log_history.is_empty() { FORMAT_V1 } else { FORMAT };
+        let format = FORMAT;
         let mut header = Vec::with_capacity(HEADER_LEN);
         header.extend_from_slice(MAGIC);
         header.push(format);
@@ -264,14 +276,11 @@ impl Keystore {
             index_key: *self.index_key.expose_secret(),
             trace_key: *self.trace_key.expose_secret(),
         };
-        let encoded = if format == FORMAT_V1 {
-            postcard::to_stdvec(&base)
-        } else {
-            postcard::to_stdvec(&Body {
-                base,
-                log_history: self.log_history.clone(),
-            })
-        };
+        let encoded = postcard::to_stdvec(&Body {
+            base,
+            log_history: self.log_history.clone(),
+            vrf_seed: *self.vrf_key.expose_secret(),
+        });
         let mut buf = Zeroizing::new(encoded.map_err(|e| KeystoreError::Malformed(e.to_string()))?);
         // Cannot fail: the KDF output buffer is 64 bytes.
         let enc: &[u8; 32] = k[..32].try_into().expect("64-byte KDF output");
@@ -299,15 +308,13 @@ impl Keystore {
         let mut buf = Zeroizing::new(bytes[HEADER_LEN..].to_vec());
         aead::open_in_place(enc, &nonce, &bytes[..HEADER_LEN], &mut buf).map_err(|()| KeystoreError::Tampered)?;
         let malformed = |e: postcard::Error| KeystoreError::Malformed(e.to_string());
-        let body: Body = if format == FORMAT_V1 {
-            Body {
-                base: postcard::from_bytes(&buf).map_err(malformed)?,
-                log_history: Vec::new(),
-            }
-        } else {
-            postcard::from_bytes(&buf).map_err(malformed)?
-        };
+        if format != FORMAT {
+            // Authenticated (the format byte is in the AAD), but from before the VRF key.
+            return Err(KeystoreError::NoVrfKey(format));
+        }
+        let body: Body = postcard::from_bytes(&buf).map_err(malformed)?;
         let history = body.log_history.clone();
+        let vrf_key = VrfKey::from_seed(body.vrf_seed);
         let body = &body.base;
         let mut classes = BTreeMap::new();
         for c in &body.classes {
@@ -346,6 +353,7 @@ impl Keystore {
             log_seed: LogKeySeed::from_bytes(body.log_seed),
             log_history: history,
             index_key: IndexKey::from_bytes(body.index_key),
+            vrf_key,
             trace_key: TraceKey::from_bytes(body.trace_key),
             kdf,
         })
@@ -361,7 +369,7 @@ fn parse_header(bytes: &[u8]) -> Result<Header, KeystoreError> {
     if bytes.len() < 5 {
         return Err(KeystoreError::Truncated(bytes.len()));
     }
-    if bytes[4] != FORMAT && bytes[4] != FORMAT_V1 {
+    if bytes[4] != FORMAT && bytes[4] != FORMAT_V1 && bytes[4] != FORMAT_V2 {
         return Err(KeystoreError::UnsupportedFormat(bytes[4]));
     }
     if bytes.len() < HEADER_LEN + aead::TAG_LEN {
@@ -468,13 +476,13 @@ mod tests {
             KeystoreError::NotAKeystore
         );
         assert_eq!(Keystore::open(b"", &pass).unwrap_err(), KeystoreError::NotAKeystore);
-        let mut v3 = bytes.clone();
-        v3[4] = 3;
+        let mut v4 = bytes.clone();
+        v4[4] = 4;
         assert_eq!(
-            Keystore::open(&v3, &pass).unwrap_err(),
-            KeystoreError::UnsupportedFormat(3)
+            Keystore::open(&v4, &pass).unwrap_err(),
+            KeystoreError::UnsupportedFormat(4)
         );
-        // The format byte is authenticated: a format 1 file relabelled 2 is altered.
+        // The format byte is authenticated: a format 3 file relabelled 2 is altered.
         let mut v2 = bytes.clone();
         v2[4] = 2;
         assert_eq!(Keystore::open(&v2, &pass).unwrap_err(), KeystoreError::Tampered);
@@ -485,32 +493,59 @@ mod tests {
     }
 
     #[test]
-    fn format_2_holds_the_log_key_history_and_format_1_is_written_without_one() {
+    fn format_3_holds_the_log_key_history_and_the_vrf_key() {
         let pass = Passphrase::new("correct horse".into());
         let mut k = ks();
-        let v1 = k.seal(&pass).unwrap();
-        assert_eq!(
-            v1[4], FORMAT_V1,
-            "no history: readable by builds that know only format 1"
-        );
+        let empty = k.seal(&pass).unwrap();
+        assert_eq!(empty[4], FORMAT, "format 3 even without a history");
         k.log_history = vec!["note one\n".into(), "note two\n".into()];
         k.generation = 5;
-        let v2 = k.seal(&pass).unwrap();
-        assert_eq!(v2[4], FORMAT);
-        let back = Keystore::open(&v2, &pass).unwrap();
+        let v3 = k.seal(&pass).unwrap();
+        assert_eq!(v3[4], FORMAT);
+        let back = Keystore::open(&v3, &pass).unwrap();
         assert_eq!(back.log_history, k.log_history);
         assert_eq!(back.generation, 5);
         assert!(back.log_seed.ct_eq(&k.log_seed));
+        assert!(back.vrf_key.ct_eq(&k.vrf_key));
+        assert_eq!(back.vrf_key.public_key(), k.vrf_key.public_key());
         assert!(back.kek("loans", 1).unwrap().ct_eq(k.kek("loans", 1).unwrap()));
-        assert!(Keystore::open(&v1, &pass).unwrap().log_history.is_empty());
-        // What a build that reads only format 1 says about format 2.
-        assert!(
-            KeystoreError::UnsupportedFormat(2)
-                .to_string()
-                .contains("format 2 is not supported"),
-            "{}",
-            KeystoreError::UnsupportedFormat(2)
-        );
+        assert!(Keystore::open(&empty, &pass).unwrap().log_history.is_empty());
+        // Two keystores never share a VRF key.
+        assert!(!ks().vrf_key.ct_eq(&k.vrf_key));
+    }
+
+    /// A keystore of format 1 or 2 (no VRF key), sealed as those builds sealed it: refused
+    /// after authentication, with a message that says what to do.
+    #[test]
+    fn formats_1_and_2_refused_as_predating_the_vrf_key() {
+        let pass = Passphrase::new("correct horse".into());
+        let k = ks();
+        let sealed = k.seal(&pass).unwrap();
+        let kdf = Keystore::peek_kdf(&sealed).unwrap();
+        for old in [FORMAT_V1, FORMAT_V2] {
+            // Re-seal the same body under a header naming the old format (the AAD covers the
+            // header, so the file authenticates as a genuine old one would).
+            let salt: [u8; 16] = random_array();
+            let nonce: [u8; NONCE_LEN] = random_array();
+            let key = derive(&pass, &salt, &kdf).unwrap();
+            let mut header = Vec::new();
+            header.extend_from_slice(MAGIC);
+            header.extend_from_slice(&[old, KDF_ARGON2ID]);
+            header.extend_from_slice(&kdf.m_kib.to_be_bytes());
+            header.extend_from_slice(&kdf.t.to_be_bytes());
+            header.push(kdf.p);
+            header.extend_from_slice(&salt);
+            header.extend_from_slice(&check_value(&key));
+            header.extend_from_slice(&nonce);
+            let mut body = vec![0u8; 40];
+            aead::seal_in_place(key[..32].try_into().unwrap(), &nonce, &header, &mut body);
+            let mut file = header;
+            file.extend_from_slice(&body);
+            let e = Keystore::open(&file, &pass).unwrap_err();
+            assert_eq!(e, KeystoreError::NoVrfKey(old));
+            let msg = e.to_string();
+            assert!(msg.contains("no VRF key") && msg.contains("credseal init"), "{msg}");
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! use credseal_crypto::*;
 //!
 //! let ks = Keystore::generate("example/log", &["loans"], [0; 32], 0, KdfParams::DEFAULT);
-//! let blind = ks.index_key.blind(&SubjectId::parse("11010519491231002X").unwrap());
+//! let blind = *ks.vrf_key.prove_subject(&SubjectId::parse("11010519491231002X").unwrap()).unwrap().blind();
 //! let (v, kek) = ks.primary_kek("loans").unwrap();
 //! let dek = Dek::generate();
 //! let dctx = DekContext { blind: &blind, class: "loans" };
@@ -29,7 +29,10 @@ mod keystore;
 mod seal;
 mod secret;
 
-pub use blind::{Blinder, RECORD_LABEL as RECORD_ID_LABEL, SUBJECT_LABEL, TraceMac};
+pub use blind::{
+    Blinder, RECORD_LABEL as RECORD_ID_LABEL, SUBJECT_LABEL, SubjectVrf, TraceMac, VRF_ENTRY_LABEL, VRF_ENTRY_LEN,
+    VrfKey,
+};
 pub use envelope::{
     COMMIT_LABEL, CryptoError, DEK_LABEL, DekContext, FORMAT_V1, RECORD_LABEL, RECORD_OVERHEAD, RecordContext,
     WRAP_LABEL, WRAPPED_DEK_LEN, open_record, seal_record, unwrap_dek, wrap_dek, wrapped_kek_version,

@@ -14,8 +14,22 @@ pub const PLATFORM_LABEL: &[u8] = b"credseal:v1:platform";
 /// Storage format version (2: subject values of format 0x03, records without the subject,
 /// class and version their place names; see `docs/formats.md` §3 and §5. 3: one
 /// `Fingerprints` entry per disclosure holding its fingerprints, §12. 4: one `LogHashes`
-/// entry per receipt holding the stored hashes it added, §7).
-pub const STORE_FORMAT: u32 = 4;
+/// entry per receipt holding the stored hashes it added, §7. 5: BlindIds are VRF outputs,
+/// each subject's kept under [`vrf_entry_key`], §3; a format 4 store names subjects by HMAC
+/// blind ids and is refused).
+pub const STORE_FORMAT: u32 = 5;
+
+/// Meta key prefix of the subjects' stored VRF blind ids.
+pub const META_VRF: &[u8] = b"vrf:";
+
+/// Meta key of a subject's stored VRF blind id and proof, by its lookup key
+/// (HMAC(index key, "subject" ‖ id); value: `credseal_crypto::SubjectVrf::to_stored`).
+pub fn vrf_entry_key(lookup: &[u8; 32]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(META_VRF.len() + 32);
+    k.extend_from_slice(META_VRF);
+    k.extend_from_slice(lookup);
+    k
+}
 
 fn push_class(k: &mut Vec<u8>, class: &str) {
     k.push(class.len() as u8);

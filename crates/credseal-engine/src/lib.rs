@@ -44,8 +44,8 @@ pub use audit::{
 pub use canary::{AlertSink, CanaryAlert, FLAG_CANARY, MAX_PLANT, PlantReport};
 pub use clock::{Clock, SystemClock, TestClock};
 pub use components::datadir::{
-    CATALOG_FILE, CONFIG_FILE, Config, DB_DIR, InitOptions, KEYSTORE_FILE, KeySource, OpenOptions, PolicyConfig,
-    valid_origin,
+    CATALOG_FILE, CONFIG_FILE, Config, DB_DIR, InitOptions, KEYSTORE_FILE, KeySource, LOG_KEY_FILE, OpenOptions,
+    PolicyConfig, VRF_KEY_FILE, valid_origin,
 };
 pub use components::disclosure::{ANSWER_LABEL, AnswerBody, Grant, PendingAnswer, SealedAnswer};
 pub use components::gate::{

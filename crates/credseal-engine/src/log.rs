@@ -4,7 +4,7 @@
 //! verification of the log (`verify_log`) and its audit snapshots — delegated to the
 //! reader.
 
-use credseal_core::BlindId;
+use credseal_core::{BlindId, SubjectId};
 use credseal_log::Bundle;
 use credseal_store::Batch;
 
@@ -91,8 +91,8 @@ impl Platform {
 
     /// A subject's receipt bundle at the latest checkpoint, with a consistency proof from
     /// `from_size` (the tree size the subject saw last).
-    pub fn export_bundle(&self, blind: &BlindId, from_size: Option<u64>, now: u64) -> Result<Bundle> {
-        self.reader().export_bundle(blind, from_size, now)
+    pub fn export_bundle(&self, subject: &SubjectId, from_size: Option<u64>, now: u64) -> Result<Bundle> {
+        self.reader().export_bundle(subject, from_size, now)
     }
 
     /// Answers a subject's signed bundle request: its receipts at the latest checkpoint with

@@ -9,6 +9,7 @@ use credseal_crypto::{Keystore, Passphrase};
 use credseal_store::{MemoryStore, Store};
 
 use crate::components::appender::Appender;
+use crate::components::blinds::Blinds;
 use crate::components::datadir::{self, Config, DataDir, InitOptions, OpenOptions};
 use crate::components::gate::{Approved, Gate, Operation, StaffRole, StaffSession};
 use crate::components::staff::{StaffChange, StaffOps};
@@ -160,9 +161,10 @@ impl Platform {
             &keys,
             dir.as_ref().map(DataDir::path).unwrap_or(Path::new("")),
         )?;
-        let gate = Gate::new(Arc::clone(&store), keys.origin.clone());
+        let blinds = Arc::new(Blinds::new(Arc::clone(&store)));
+        let gate = Gate::new(Arc::clone(&store), keys.origin.clone(), Arc::clone(&blinds));
         let origin = keys.origin.clone();
-        let vault = Vault::new(Arc::clone(&store), keys);
+        let vault = Vault::new(Arc::clone(&store), keys, blinds);
         let appender = Appender::new(Arc::clone(&store), origin.clone(), Arc::clone(gate.pins()));
         let p = Self {
             dir,
@@ -199,9 +201,21 @@ impl Platform {
         &self.origin
     }
 
-    /// The BlindId of a subject.
-    pub fn blind(&self, id: &SubjectId) -> BlindId {
-        self.keys().index_key.blind(id)
+    /// The BlindId of a subject: the first 32 bytes of the VRF output of its normalised id
+    /// (proved once per subject, then kept; see `docs/formats.md` §3).
+    pub fn blind(&self, id: &SubjectId) -> Result<BlindId> {
+        self.vault.blind(&self.keys(), id)
+    }
+
+    /// The VRF proof of the subject's BlindId, which the subject verifies with the
+    /// platform's VRF public key ([`Platform::vrf_public_key`]).
+    pub fn blind_proof(&self, id: &SubjectId) -> Result<credseal_vrf::VrfProof> {
+        Ok(self.vault.subject_vrf(&self.keys(), id)?.proof().clone())
+    }
+
+    /// The platform's VRF public key (published next to the log key).
+    pub fn vrf_public_key(&self) -> credseal_vrf::VrfPublicKey {
+        self.keys().vrf_key.public_key()
     }
 
     /// Opens every data key and every record in the store; the first failure is returned,
@@ -257,7 +271,7 @@ impl Platform {
             session,
             credseal_log::Action::Admin,
             format!("register subject key {}", credseal_core::hex(&pk[..8])),
-            Some(ks.index_key.blind(subject)),
+            Some(self.vault.blind(&ks, subject)?),
         );
         drop(ks);
         self.append_receipts_with(vec![r], b, self.now()?)?;

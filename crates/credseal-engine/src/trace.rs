@@ -474,7 +474,7 @@ mod tests {
     #[test]
     fn set_beyond_the_log_is_refused() {
         let p = platform();
-        let blind = p.blind(&SubjectId::parse("11010519491231002X").unwrap());
+        let blind = p.blind(&SubjectId::parse("11010519491231002X").unwrap()).unwrap();
         let name = credseal_core::canonical(&FieldType::Text, "Li Lei").unwrap();
         put_set(&p, 1000, &[p.incident().fingerprint(&blind, "identity", "name", &name)]);
         let e = p.verify_fingerprints().unwrap_err();
@@ -540,8 +540,8 @@ mod tests {
     fn shred_removes_only_the_fingerprints_no_surviving_record_holds() {
         let p = platform();
         let ks = p.keys();
-        let blind = p.blind(&SubjectId::parse("11010519491231002X").unwrap());
-        let other = p.blind(&SubjectId::parse("110108198305300564").unwrap());
+        let blind = p.blind(&SubjectId::parse("11010519491231002X").unwrap()).unwrap();
+        let other = p.blind(&SubjectId::parse("110108198305300564").unwrap()).unwrap();
         let gone = judgment("A-1", "Chaoyang court");
         let kept = judgment("B-2", "Chaoyang court");
         let dead = shredded_fingerprints(

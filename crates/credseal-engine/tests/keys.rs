@@ -377,7 +377,7 @@ fn a_shredded_record_cannot_be_recovered_from_an_earlier_copy_with_the_later_key
     }
     p.verify_store().unwrap();
     // The subject's chain says what was removed and why.
-    let blind = p.blind(&id);
+    let blind = p.blind(&id).unwrap();
     let last = newest_not_read_back(&p, &blind);
     let body = credseal_log::UnverifiedReceipt::parse(&last)
         .unwrap()
@@ -558,7 +558,7 @@ fn destructive_operations_need_two_different_officers() {
 fn first_subject(p: &Platform) -> (SubjectId, credseal_core::BlindId) {
     let v: serde_json::Value = serde_json::from_str(RECORDS.lines().next().unwrap()).unwrap();
     let id = SubjectId::parse(v["subject"].as_str().unwrap()).unwrap();
-    let blind = p.blind(&id);
+    let blind = p.blind(&id).unwrap();
     (id, blind)
 }
 
@@ -597,10 +597,10 @@ fn log_key_rotation_then_query_bundle_verifies_with_the_originally_pinned_key() 
     let (p, pinned) = rotatable(d.path());
     let pass = Passphrase::new(PASS.into());
     let now = common::now();
-    let (id, blind) = first_subject(&p);
+    let (id, _) = first_subject(&p);
     // The subject verifies once before the rotation and keeps its state.
-    let b1 = p.export_bundle(&blind, None, now).unwrap();
-    let s1 = credseal_log::verify_bundle(&b1, &pinned, &blind, None, now)
+    let b1 = p.export_bundle(&id, None, now).unwrap();
+    let s1 = credseal_log::verify_bundle(&b1, &pinned, &common::who(&p, &id), None, now)
         .unwrap()
         .into_new_state();
     let data = d.path().join("data");
@@ -639,9 +639,9 @@ fn log_key_rotation_then_query_bundle_verifies_with_the_originally_pinned_key() 
     // A query after the rotation: its receipt is signed by the new key; the subject's
     // bundle verifies with the originally pinned key, old receipts and new.
     let granted = query_as_bank(&p, &id);
-    let b2 = p.export_bundle(&blind, Some(s1.tree_size()), now).unwrap();
+    let b2 = p.export_bundle(&id, Some(s1.tree_size()), now).unwrap();
     assert_eq!(b2.handovers, vec![rot.handover.clone()]);
-    let v = credseal_log::verify_bundle(&b2, &pinned, &blind, Some(&s1), now).unwrap();
+    let v = credseal_log::verify_bundle(&b2, &pinned, &common::who(&p, &id), Some(&s1), now).unwrap();
     assert_eq!(v.new_receipts().len(), 1);
     assert_eq!(v.new_receipts()[0].index(), granted);
     assert_eq!(v.receipts().len(), b1.entries.len() + 1);
@@ -716,7 +716,7 @@ fn log_key_rotation_a_checkpoint_signed_by_the_retired_key_beyond_its_end_is_rej
     let (p, pinned) = rotatable(d.path());
     let pass = Passphrase::new(PASS.into());
     let now = common::now();
-    let (id, blind) = first_subject(&p);
+    let (id, _) = first_subject(&p);
     // Someone kept a copy of the old log key before it was destroyed.
     let data = d.path().join("data");
     let stolen =
@@ -732,10 +732,10 @@ fn log_key_rotation_a_checkpoint_signed_by_the_retired_key_beyond_its_end_is_rej
     let forged = stolen.sign_checkpoint(&credseal_log::Checkpoint::parse(&body).unwrap());
 
     // The subject's verifier refuses it, naming the key and its end.
-    let mut b = p.export_bundle(&blind, None, now).unwrap();
+    let mut b = p.export_bundle(&id, None, now).unwrap();
     b.checkpoint = forged.clone();
     assert_eq!(
-        credseal_log::verify_bundle(&b, &pinned, &blind, None, now).unwrap_err(),
+        credseal_log::verify_bundle(&b, &pinned, &common::who(&p, &id), None, now).unwrap_err(),
         credseal_log::BundleError::CheckpointSignedByRetiredKey {
             size,
             key_id: pinned.key_id(),
@@ -963,7 +963,7 @@ fn a_shredded_record_is_ingested_again_only_when_explicitly_allowed() {
             .iter()
             .any(|r| r.record_id == record_id)
     );
-    let last = newest_not_read_back(&p, &p.blind(&id));
+    let last = newest_not_read_back(&p, &p.blind(&id).unwrap());
     let body = credseal_log::UnverifiedReceipt::parse(&last)
         .unwrap()
         .peek_unverified()

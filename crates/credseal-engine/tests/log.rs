@@ -10,7 +10,7 @@ use credseal_engine::NoProgress;
 use credseal_log::{Action, Actor, MapCheckpoint as _, Outcome, ReceiptBody, UnverifiedReceipt};
 
 fn bodies(p: &TestPlatform, subject: &str) -> Vec<ReceiptBody> {
-    let blind = p.blind(&SubjectId::parse(subject).unwrap());
+    let blind = p.blind(&SubjectId::parse(subject).unwrap()).unwrap();
     p.subject_receipts(&blind)
         .unwrap()
         .iter()
@@ -200,7 +200,7 @@ fn every_checkpoint_commits_to_the_subject_map() {
     p.ingest_file(&write(d.path(), "r.jsonl", RECORDS.as_bytes()), &NoProgress)
         .unwrap();
     let (subject, _) = line_of("loans");
-    let blind = p.blind(&SubjectId::parse(&subject).unwrap());
+    let blind = p.blind(&SubjectId::parse(&subject).unwrap()).unwrap();
     let receipts = p.subject_receipts(&blind).unwrap();
     let last = UnverifiedReceipt::parse(receipts.last().unwrap()).unwrap();
     // The stored map has the subject's count, newest leaf hash and index.
@@ -220,14 +220,15 @@ fn every_checkpoint_commits_to_the_subject_map() {
     m.update(leaves.clone());
     assert_eq!(cp.map_root().unwrap(), Some(m.root()));
     let now = common::now();
-    let b = p.export_bundle(&blind, None, now).unwrap();
-    let ok = credseal_log::verify_bundle(&b, &v, &blind, None, now).unwrap();
+    let id = SubjectId::parse(&subject).unwrap();
+    let b = p.export_bundle(&id, None, now).unwrap();
+    let ok = credseal_log::verify_bundle(&b, &v, &common::who(&p, &id), None, now).unwrap();
     assert_eq!(ok.receipts().len(), receipts.len());
     // A subject the platform never saw: a proof of absence that verifies.
-    let nobody = credseal_core::BlindId([0x42; 32]);
+    let nobody = SubjectId::parse("110105194912310038").unwrap();
     let b = p.export_bundle(&nobody, None, now).unwrap();
     assert!(b.entries.is_empty());
-    credseal_log::verify_bundle(&b, &v, &nobody, None, now).unwrap();
+    credseal_log::verify_bundle(&b, &v, &common::who(&p, &nobody), None, now).unwrap();
     let report = p.verify_log().unwrap();
     assert_eq!(report.subjects, leaves.len() as u64);
 }
@@ -294,7 +295,7 @@ fn a_map_node_edited_below_the_root_is_caught_when_a_commit_reads_it() {
     p.ingest_file(&write(d.path(), "r.jsonl", RECORDS.as_bytes()), &NoProgress)
         .unwrap();
     let (subject, _) = line_of("loans");
-    let blind = p.blind(&SubjectId::parse(&subject).unwrap());
+    let blind = p.blind(&SubjectId::parse(&subject).unwrap()).unwrap();
     let key = credseal_log::map_key(&blind);
     p.persist_map().unwrap();
     let store = p.store().clone();
@@ -329,20 +330,21 @@ fn the_map_is_replayed_from_the_receipts_after_a_crash() {
     p.ingest_file(&write(d.path(), "r.jsonl", RECORDS.as_bytes()), &NoProgress)
         .unwrap();
     let (subject, _) = line_of("loans");
-    let blind = p.blind(&SubjectId::parse(&subject).unwrap());
+    let blind = p.blind(&SubjectId::parse(&subject).unwrap()).unwrap();
     let store = p.store().clone();
     // Receipts after the ingest change the map in memory only (the ingest wrote it).
     for _ in 0..3 {
         p.append_receipts(vec![event(Some(blind))], common::now()).unwrap();
     }
-    let before = p.export_bundle(&blind, None, common::now()).unwrap();
+    let id = SubjectId::parse(&subject).unwrap();
+    let before = p.export_bundle(&id, None, common::now()).unwrap();
     // A crash: the platform is gone without writing its map.
     std::mem::forget(p);
     let p = common::on_store(ks, store).unwrap();
-    let after = p.export_bundle(&blind, None, common::now()).unwrap();
+    let after = p.export_bundle(&id, None, common::now()).unwrap();
     assert_eq!(after.entries.len(), before.entries.len());
     let v = credseal_log::LogVerifier::from_vkey(&p.log_vkey().unwrap()).unwrap();
-    let out = credseal_log::verify_bundle(&after, &v, &blind, None, common::now()).unwrap();
+    let out = credseal_log::verify_bundle(&after, &v, &common::who(&p, &id), None, common::now()).unwrap();
     assert_eq!(out.receipts().len(), before.entries.len());
     p.verify_log().unwrap();
     p.append_receipts(vec![event(Some(blind))], common::now()).unwrap();
@@ -356,8 +358,12 @@ fn the_map_is_replayed_from_the_receipts_after_a_crash() {
 fn chains_and_times_carry_on_across_a_reopen_and_a_clock_that_goes_back() {
     let ks = keystore();
     let p = common::in_memory(ks.clone());
-    let a = p.blind(&SubjectId::resident_from_body("11010519491231002").unwrap());
-    let b = p.blind(&SubjectId::resident_from_body("11010519491231003").unwrap());
+    let a = p
+        .blind(&SubjectId::resident_from_body("11010519491231002").unwrap())
+        .unwrap();
+    let b = p
+        .blind(&SubjectId::resident_from_body("11010519491231003").unwrap())
+        .unwrap();
     let late = 2_000_000_000;
     p.append_receipts(vec![event(Some(a))], late).unwrap();
     p.append_receipts(vec![event(Some(b)), event(Some(a))], 1_000).unwrap();
@@ -392,7 +398,9 @@ fn chains_and_times_carry_on_across_a_reopen_and_a_clock_that_goes_back() {
 fn a_receipts_stored_hashes_edited_or_cut_short_are_reported() {
     use credseal_store::{Batch, Tree};
     let p = common::in_memory(keystore());
-    let a = p.blind(&SubjectId::resident_from_body("11010519491231002").unwrap());
+    let a = p
+        .blind(&SubjectId::resident_from_body("11010519491231002").unwrap())
+        .unwrap();
     for _ in 0..6 {
         p.append_receipts(vec![event(Some(a))], common::now()).unwrap();
     }

@@ -171,11 +171,11 @@ fn query_touching_a_canary_is_flagged_alerted_and_listed() {
         !w.p.is_canary_subject(&credseal_core::SubjectId::parse(&real_subject()).unwrap())
             .unwrap()
     );
-    let blind = w.p.blind(&plant.subjects[0]);
+    let blind = w.p.blind(&plant.subjects[0]).unwrap();
     assert!(w.p.store().get(Tree::Records, blind.as_bytes()).unwrap().is_some());
     let marking = w.p.store().get(Tree::Meta, b"canaries").unwrap().unwrap();
     for s in &plant.subjects {
-        let b = w.p.blind(s);
+        let b = w.p.blind(s).unwrap();
         assert!(
             !marking.windows(32).any(|x| x == b.as_bytes()),
             "a BlindId in the clear"

@@ -102,7 +102,7 @@ fn reading_a_tampered_subject_fails_with_the_record_named() {
         &catalog(),
     )
     .unwrap();
-    let k = layout::subject_key(&p.blind(&first.subject));
+    let k = layout::subject_key(&p.blind(&first.subject).unwrap());
     let mut recs = SubjectRecords::decode(&p.store().get(Tree::Records, &k).unwrap().unwrap()).unwrap();
     let b = recs.classes.get_mut(&first.class).unwrap();
     let n = b.entries[0].sealed.len();

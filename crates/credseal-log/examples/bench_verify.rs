@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use credseal_c2sp::MemoryLog;
-use credseal_core::BlindId;
+use credseal_core::{BlindId, SubjectId};
 use credseal_log::*;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -18,7 +18,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let noise: u64 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(9);
     let origin = "credseal.example/log";
     let signer = LogSigner::from_seed(origin, &[42; 32])?;
-    let subject = BlindId([7; 32]);
+    let vrf = credseal_vrf::VrfSecretKey::from_seed([9; 32]);
+    let id = SubjectId::parse("11010519491231002X")?;
+    let proof = vrf.prove(id.as_str().as_bytes())?;
+    let subject = BlindId(proof.proof_to_hash().blind_id_bytes());
+    let who = BundleSubject::new(id, vrf.public_key());
     let mut log = MemoryLog::new();
     // The subject map: the subject and one other subject per noise leaf.
     let mut map = MemoryMap::new();
@@ -86,9 +90,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let state = if half > 0 {
         let cp = signer
             .sign_checkpoint(&Checkpoint::new(origin, half, log.tree_hash(half)?)?.with_map_root(&half_map.root())?);
-        let b = build_bundle(&log, &half_map, &subject, &chain[..half_count], &cp, None, now)?;
+        let b = build_bundle(&log, &half_map, &subject, &chain[..half_count], &cp, None, now)?.with_vrf_proof(&proof);
         Some(
-            verify_bundle(&b, &verifier, &subject, None, now)?
+            verify_bundle(&b, &verifier, &who, None, now)?
                 .into_new_state()
                 .to_bytes(),
         )
@@ -98,13 +102,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let cp = signer.sign_checkpoint(&Checkpoint::new(origin, log.size(), log.root())?.with_map_root(&map.root())?);
     let start = Instant::now();
-    let bundle = build_bundle(&log, &map, &subject, &chain, &cp, Some(half), now)?.to_bytes();
+    let bundle = build_bundle(&log, &map, &subject, &chain, &cp, Some(half), now)?
+        .with_vrf_proof(&proof)
+        .to_bytes();
     let built = start.elapsed();
 
     let mut times = Vec::new();
     for _ in 0..7 {
         let start = Instant::now();
-        let v = verify_bundle_bytes(&bundle, &verifier, &subject, state.as_deref(), now)?;
+        let v = verify_bundle_bytes(&bundle, &verifier, &who, state.as_deref(), now)?;
         times.push(start.elapsed());
         assert_eq!(v.receipts().len() as u64, n);
     }

@@ -7,7 +7,8 @@ use credseal_c2sp::{
     Checkpoint, Hash, HashReader, ProofError, SignedNote, TreeError, check_record, check_tree, prove_record,
     prove_tree, tree_hash,
 };
-use credseal_core::BlindId;
+use credseal_core::{BlindId, SubjectId};
+use credseal_vrf::{VrfError, VrfProof, VrfPublicKey};
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::MapCheckpoint as _;
@@ -19,9 +20,10 @@ use crate::state::SavedState;
 use crate::text::{from_text, to_text};
 use crate::{FormatError, VerifyError};
 
-/// The bundle format version: the first byte of an encoded bundle (3: with the log key
-/// history; version 2, the same without it, is still read).
-pub const BUNDLE_VERSION: u8 = 3;
+/// The bundle format version: the first byte of an encoded bundle (4: with the VRF proof of
+/// the subject's blind id; versions 2 and 3, without it, are refused with
+/// [`FormatError::UnsupportedVersion`]: nothing in them ties the bundle to the subject's id).
+pub const BUNDLE_VERSION: u8 = 4;
 /// Label of the text form `cs1.bundle.<base64url>`.
 pub const BUNDLE_TEXT_LABEL: &str = "bundle";
 /// Largest encoded bundle accepted, in bytes (64 MiB: well over 100,000 receipts).
@@ -35,7 +37,8 @@ pub const SEAL_GRACE_SECS: u64 = 300;
 /// order, each with its inclusion proof in the checkpoint's tree; the checkpoint; a
 /// consistency proof from the tree size the subject saw last; and the proof of the subject's
 /// entry in the subject map the checkpoint commits to (version 2); the log key
-/// handovers since the original key (version 3).
+/// handovers since the original key (version 3); the VRF proof that the subject's blind id
+/// is the VRF output of its id (version 4).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bundle {
     /// The log's origin.
@@ -53,16 +56,11 @@ pub struct Bundle {
     /// from the original key, so a verifier that pinned it finds the key of every receipt and
     /// of the checkpoint. Empty while the log key was never rotated.
     pub handovers: Vec<String>,
-}
-
-/// Version 2 of the bundle: version 3 without the key history.
-#[derive(Deserialize, Serialize)]
-struct BundleV2 {
-    origin: String,
-    entries: Vec<BundleEntry>,
-    checkpoint: String,
-    consistency: Option<ConsistencyProof>,
-    map: MapProof,
+    /// The RFC 9381 ECVRF-EDWARDS25519-SHA512-TAI proof (80 bytes, Gamma ‖ c ‖ s) under the
+    /// platform's VRF key for the subject's normalised id; the subject's blind id is the
+    /// first 32 bytes of its output. [`build_bundle`] leaves it empty (the log side knows
+    /// only blind ids); the platform adds it with [`Bundle::with_vrf_proof`].
+    pub vrf_proof: Vec<u8>,
 }
 
 /// One receipt of the subject's chain.
@@ -100,16 +98,15 @@ pub struct ConsistencyProof {
 }
 
 impl Bundle {
-    /// `0x03 ‖ postcard(bundle)`.
+    /// `0x04 ‖ postcard(bundle)`.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = vec![BUNDLE_VERSION];
         out.extend(crate::codec::encode(self));
         out
     }
 
-    /// Reads [`Bundle::to_bytes`]: at most [`MAX_BUNDLE_LEN`] bytes, version 3 (or 2, read
-    /// as a bundle without handovers), canonical, nothing after it. The contents are checked
-    /// by [`verify_bundle`].
+    /// Reads [`Bundle::to_bytes`]: at most [`MAX_BUNDLE_LEN`] bytes, version 4, canonical,
+    /// nothing after it. The contents are checked by [`verify_bundle`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, FormatError> {
         if bytes.len() > MAX_BUNDLE_LEN {
             return Err(FormatError::TooLarge {
@@ -121,17 +118,12 @@ impl Bundle {
         match bytes.first() {
             None => Err(FormatError::Truncated { what: "bundle" }),
             Some(&BUNDLE_VERSION) => crate::codec::decode_canonical(&bytes[1..], "bundle"),
-            Some(2) => {
-                let b: BundleV2 = crate::codec::decode_canonical(&bytes[1..], "bundle")?;
-                Ok(Self {
-                    origin: b.origin,
-                    entries: b.entries,
-                    checkpoint: b.checkpoint,
-                    consistency: b.consistency,
-                    map: b.map,
-                    handovers: Vec::new(),
-                })
-            }
+            // Versions 2 and 3 carry no VRF proof: nothing in them ties the receipts to the
+            // subject's id.
+            Some(&found @ (2 | 3)) => Err(FormatError::UnsupportedVersion {
+                what: "bundle (it predates VRF blind ids: export a new bundle)",
+                found,
+            }),
             Some(&found) => Err(FormatError::UnsupportedVersion { what: "bundle", found }),
         }
     }
@@ -140,6 +132,13 @@ impl Bundle {
     /// [`build_bundle`] leaves it empty, the log adds its own.
     pub fn with_handovers(mut self, handovers: Vec<String>) -> Self {
         self.handovers = handovers;
+        self
+    }
+
+    /// The bundle with the VRF proof of the subject's blind id: [`build_bundle`] leaves it
+    /// empty, the platform adds the one it keeps for the subject.
+    pub fn with_vrf_proof(mut self, proof: &VrfProof) -> Self {
+        self.vrf_proof = proof.as_bytes().to_vec();
         self
     }
 
@@ -382,6 +381,7 @@ where
         consistency,
         map: map_proof,
         handovers: Vec::new(),
+        vrf_proof: Vec::new(),
     })
 }
 
@@ -486,6 +486,19 @@ pub enum BundleError {
     /// The saved state is corrupt; it was not used.
     #[error("the saved state is corrupt: {0}")]
     SavedStateCorrupt(FormatError),
+    /// The bundle carries no VRF proof of the subject's blind id: nothing in it can be tied
+    /// to the subject's id, so nothing in it is accepted.
+    #[error(
+        "the bundle carries no VRF proof of the subject's blind id, so nothing in it can be checked as this subject's"
+    )]
+    VrfProofMissing,
+    /// The bundle's VRF proof is malformed or does not verify for the subject's id under
+    /// the platform's VRF key: the bundle is about another subject (or another platform's
+    /// key was given).
+    #[error(
+        "the bundle's VRF proof does not verify for this subject's id under the given VRF key ({0}): the bundle is not this subject's"
+    )]
+    VrfProofInvalid(VrfError),
     /// The saved state is for another log (origin or key).
     #[error("the saved state is for another log")]
     SavedStateForOtherLog,
@@ -850,15 +863,62 @@ fn check_inclusion(p: &[Hash], cp: &Checkpoint, index: u64, leaf: &Hash, counter
     }
 }
 
-/// Verifies a subject's bundle with nothing but the log's verifier, the subject's BlindId,
-/// its saved state (`None` the first time) and the current time; returns the receipts and
-/// the state to save. On any error nothing is returned: the caller keeps its old state.
+/// Who a bundle must be about: the subject's id and the platform's VRF public key, from
+/// which [`verify_bundle`] derives the subject's blind id itself (through the bundle's VRF
+/// proof). Nothing the bundle says about whose it is is taken on trust.
+#[derive(Clone, Debug)]
+pub struct BundleSubject {
+    id: SubjectId,
+    vrf_key: VrfPublicKey,
+}
+
+impl BundleSubject {
+    /// The subject `id` of the platform whose VRF public key is `vrf_key`.
+    pub fn new(id: SubjectId, vrf_key: VrfPublicKey) -> Self {
+        Self { id, vrf_key }
+    }
+
+    /// The subject's id.
+    pub fn id(&self) -> &SubjectId {
+        &self.id
+    }
+
+    /// The blind id `proof` (the 80 bytes of a bundle's `vrf_proof`) proves for this
+    /// subject: the first 32 bytes of the VRF output, after `ECVRF_verify` with the
+    /// subject's normalised id as input.
+    ///
+    /// # Errors
+    /// [`BundleError::VrfProofMissing`] for an empty proof, [`BundleError::VrfProofInvalid`]
+    /// for one that does not decode or verify.
+    pub fn blind_id(&self, proof: &[u8]) -> Result<BlindId, BundleError> {
+        if proof.is_empty() {
+            return Err(BundleError::VrfProofMissing);
+        }
+        let proof = VrfProof::from_bytes(proof).map_err(BundleError::VrfProofInvalid)?;
+        let beta = self
+            .vrf_key
+            .verify(self.id.as_str().as_bytes(), &proof)
+            .map_err(BundleError::VrfProofInvalid)?;
+        Ok(BlindId(beta.blind_id_bytes()))
+    }
+}
+
+/// Verifies a subject's bundle with nothing but the log's verifier, the subject's id and
+/// the platform's VRF public key ([`BundleSubject`]), its saved state (`None` the first
+/// time) and the current time; returns the receipts and the state to save. On any error
+/// nothing is returned: the caller keeps its old state.
+///
+/// The subject's blind id (the receipts' subject and its key in the subject map) is derived
+/// here from the bundle's VRF proof for the subject's id; a bundle without a proof that
+/// verifies is refused before anything else is looked at.
 ///
 /// `verifier` is the pinned key: the log's original key. The bundle's handovers are walked
 /// from it ([`KeyHistory`]); each receipt must be signed by the key valid for its log index
 /// and the checkpoint by the key valid for its tree size.
 ///
 /// The checks, in this order (the first failure is reported):
+/// 0. the VRF proof verifies for the subject's id under the VRF key; the blind id is its
+///    output's first 32 bytes;
 /// 1. the saved state is for this log; the bundle's origin is this log's; the key history
 ///    walks from the pinned key (every handover signed by the key in force and its new key,
 ///    in order) and, against the saved state, holds at least the handovers accepted before
@@ -888,10 +948,13 @@ fn check_inclusion(p: &[Hash], cp: &Checkpoint, index: u64, leaf: &Hash, counter
 pub fn verify_bundle(
     bundle: &Bundle,
     verifier: &LogVerifier,
-    subject: &BlindId,
+    who: &BundleSubject,
     state: Option<&SavedState>,
     now: u64,
 ) -> Result<VerifiedBundle, BundleError> {
+    // 0. Whose bundle: the blind id is derived, never read from the bundle.
+    let subject = &who.blind_id(&bundle.vrf_proof)?;
+
     // 1. Which log.
     if let Some(s) = state
         && (s.origin != verifier.origin() || s.vkey != verifier.vkey())
@@ -1213,7 +1276,7 @@ pub fn verify_bundle(
 pub fn verify_bundle_bytes(
     bundle: &[u8],
     verifier: &LogVerifier,
-    subject: &BlindId,
+    subject: &BundleSubject,
     state: Option<&[u8]>,
     now: u64,
 ) -> Result<VerifiedBundle, BundleError> {

@@ -17,11 +17,16 @@
 //! ```
 //! use credseal_auth::SigningKey;
 //! use credseal_c2sp::MemoryLog;
-//! use credseal_core::BlindId;
+//! use credseal_core::{BlindId, SubjectId};
 //! use credseal_log::*;
+//! use credseal_vrf::{VrfPublicKey, VrfSecretKey};
 //!
 //! let signer = LogSigner::new("credseal.example/log", &SigningKey::generate())?;
-//! let subject = BlindId([7; 32]);
+//! // The subject's blind id is the VRF output of its id under the platform's VRF key.
+//! let vrf = VrfSecretKey::from_seed([9; 32]);
+//! let id = SubjectId::parse("11010519491231002X")?;
+//! let proof = vrf.prove(id.as_str().as_bytes())?;
+//! let subject = BlindId(proof.proof_to_hash().blind_id_bytes());
 //! let mut log = MemoryLog::new();
 //! let mut map = MemoryMap::new(); // every subject's receipt count and newest receipt
 //! let mut chain = Vec::new(); // the subject's receipts, counter order
@@ -52,11 +57,13 @@
 //! let checkpoint = signer.sign_checkpoint(
 //!     &Checkpoint::new(signer.origin(), log.size(), log.root())?.with_map_root(&map.root())?,
 //! );
-//! let bundle = build_bundle(&log, &map, &subject, &chain, &checkpoint, None, 1_750_000_100)?;
+//! let bundle = build_bundle(&log, &map, &subject, &chain, &checkpoint, None, 1_750_000_100)?
+//!     .with_vrf_proof(&proof);
 //!
-//! // The subject, knowing only the verifier key text:
+//! // The subject, knowing only its id, the verifier key text and the VRF public key:
 //! let verifier = LogVerifier::from_vkey(&signer.vkey())?;
-//! let verified = verify_bundle(&Bundle::from_text(&bundle.to_text())?, &verifier, &subject, None, 1_750_000_100)?;
+//! let who = BundleSubject::new(id, VrfPublicKey::from_bytes(vrf.public_key().as_bytes())?);
+//! let verified = verify_bundle(&Bundle::from_text(&bundle.to_text())?, &verifier, &who, None, 1_750_000_100)?;
 //! assert_eq!(verified.receipts().len(), 2);
 //! let saved = verified.new_state().to_bytes(); // keep for the next bundle
 //! # let _ = saved;
@@ -89,8 +96,8 @@ pub use answer::{
     verify_answer_receipt,
 };
 pub use bundle::{
-    BUNDLE_TEXT_LABEL, BUNDLE_VERSION, BuildError, Bundle, BundleEntry, BundleError, ConsistencyProof, MAX_BUNDLE_LEN,
-    ReceiptView, SEAL_GRACE_SECS, VerifiedBundle, build_bundle, verify_bundle, verify_bundle_bytes,
+    BUNDLE_TEXT_LABEL, BUNDLE_VERSION, BuildError, Bundle, BundleEntry, BundleError, BundleSubject, ConsistencyProof,
+    MAX_BUNDLE_LEN, ReceiptView, SEAL_GRACE_SECS, VerifiedBundle, build_bundle, verify_bundle, verify_bundle_bytes,
 };
 pub use checkpoint::{MAP_EXTENSION, MapCheckpoint, TRUST_EXTENSION, TrustCheckpoint};
 /// The checkpoint and hash types of this crate's signatures (`LogSigner::sign_checkpoint`,

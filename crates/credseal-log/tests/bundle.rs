@@ -3,13 +3,43 @@
 //! test also checks that the subject's saved state is left as it was.
 
 use credseal_c2sp::{MemoryLog, MissingHash, SignedNote, TreeError, record_proof_len};
-use credseal_core::BlindId;
+use std::sync::LazyLock;
+
+use credseal_core::{BlindId, SubjectId};
 use credseal_log::*;
+use credseal_vrf::{VrfProof, VrfPublicKey, VrfSecretKey};
 
 const ORIGIN: &str = "credseal.example/log";
 const T0: u64 = 1_750_000_000;
-const SUBJECT: BlindId = BlindId([7; 32]);
-const OTHER: BlindId = BlindId([8; 32]);
+/// The subject's id; its blind id is the VRF output under [`vrf_key`].
+const SUBJECT_ID: &str = "11010519491231002X";
+/// Another subject's id.
+const OTHER_ID: &str = "91350100M000100Y43";
+
+/// The platform's VRF key of these tests.
+fn vrf_key() -> VrfSecretKey {
+    VrfSecretKey::from_seed([5; 32])
+}
+
+/// The VRF proof of `id`'s blind id.
+fn vrf_proof(id: &str) -> VrfProof {
+    vrf_key().prove(id.as_bytes()).unwrap()
+}
+
+/// The VRF public key of these tests, as a subject reads it.
+fn vrf_public() -> VrfPublicKey {
+    VrfPublicKey::from_bytes(vrf_key().public_key().as_bytes()).unwrap()
+}
+
+/// The subject's VRF proof, as the platform adds it to the subject's bundles.
+static PROOF: LazyLock<VrfProof> = LazyLock::new(|| vrf_proof(SUBJECT_ID));
+/// The subject's blind id.
+static SUBJECT: LazyLock<BlindId> = LazyLock::new(|| BlindId(PROOF.proof_to_hash().blind_id_bytes()));
+/// The other subject's blind id.
+static OTHER: LazyLock<BlindId> = LazyLock::new(|| BlindId(vrf_proof(OTHER_ID).proof_to_hash().blind_id_bytes()));
+/// What the subject's verifier knows: its id and the VRF public key.
+static WHO: LazyLock<BundleSubject> =
+    LazyLock::new(|| BundleSubject::new(SubjectId::parse(SUBJECT_ID).unwrap(), vrf_public()));
 
 /// A log with one subject of interest and some traffic about others.
 #[derive(Clone)]
@@ -99,7 +129,7 @@ impl TestLog {
         let prev = self.chain.last().map(|r| r.leaf_hash());
         ReceiptBody {
             disclose_after,
-            ..body(self.log.size(), self.time, SUBJECT, counter, prev)
+            ..body(self.log.size(), self.time, *SUBJECT, counter, prev)
         }
     }
 
@@ -148,12 +178,12 @@ impl TestLog {
                     token_hash: None,
                     release_digest: None,
                     outcome: Outcome::Done,
-                    ..body(self.log.size(), self.time, OTHER, 1, None)
+                    ..body(self.log.size(), self.time, *OTHER, 1, None)
                 }
             } else {
                 let counter = self.other_chain.len() as u64 + 1;
                 let prev = self.other_chain.last().map(|r| r.leaf_hash());
-                body(self.log.size(), self.time, OTHER, counter, prev)
+                body(self.log.size(), self.time, *OTHER, counter, prev)
             };
             let r = self.signer().sign_receipt(&b).unwrap();
             self.log.append(r.as_bytes());
@@ -200,6 +230,7 @@ impl TestLog {
         )
         .unwrap()
         .with_handovers(self.handovers.clone())
+        .with_vrf_proof(&PROOF)
     }
 }
 
@@ -229,27 +260,26 @@ fn expect_failure(honest: &TestLog, bundle: &Bundle, state: Option<&SavedState>,
     let v = honest.verifier();
     // The caller's pattern: replace the state only on success.
     let mut held = state.cloned();
-    match verify_bundle(bundle, &v, &SUBJECT, held.as_ref(), T0 + 10_000) {
+    match verify_bundle(bundle, &v, &WHO, held.as_ref(), T0 + 10_000) {
         Ok(ok) => panic!("accepted ({} receipts); expected {err:?}", ok.receipts().len()),
         Err(e) => assert_eq!(e, err),
     }
-    if let Ok(ok) = verify_bundle(bundle, &v, &SUBJECT, held.as_ref(), T0 + 10_000) {
+    if let Ok(ok) = verify_bundle(bundle, &v, &WHO, held.as_ref(), T0 + 10_000) {
         held = Some(ok.into_new_state());
     }
     // Round trip through bytes gives the same error.
     let bytes = bundle.to_bytes();
     assert_eq!(
-        verify_bundle_bytes(&bytes, &v, &SUBJECT, before.as_deref(), T0 + 10_000).unwrap_err(),
+        verify_bundle_bytes(&bytes, &v, &WHO, before.as_deref(), T0 + 10_000).unwrap_err(),
         err
     );
     assert_eq!(held.as_ref().map(SavedState::to_bytes), before);
     let good = honest.bundle(held.as_ref(), T0 + 10_000);
-    verify_bundle(&good, &v, &SUBJECT, held.as_ref(), T0 + 10_000)
-        .expect("the old state still verifies honest bundles");
+    verify_bundle(&good, &v, &WHO, held.as_ref(), T0 + 10_000).expect("the old state still verifies honest bundles");
 }
 
 fn first_state(t: &TestLog) -> SavedState {
-    verify_bundle(&t.bundle(None, T0 + 10_000), &t.verifier(), &SUBJECT, None, T0 + 10_000)
+    verify_bundle(&t.bundle(None, T0 + 10_000), &t.verifier(), &WHO, None, T0 + 10_000)
         .unwrap()
         .into_new_state()
 }
@@ -263,7 +293,7 @@ fn honest_bundles_verify_and_advance_the_state() {
     let mut t = five();
     let v = t.verifier();
     let b = t.bundle(None, T0 + 10_000);
-    let first = verify_bundle(&b, &v, &SUBJECT, None, T0 + 10_000).unwrap();
+    let first = verify_bundle(&b, &v, &WHO, None, T0 + 10_000).unwrap();
     assert_eq!(first.receipts().len(), 5);
     assert_eq!(first.new_receipts().len(), 5);
     for (i, r) in first.receipts().iter().enumerate() {
@@ -277,7 +307,7 @@ fn honest_bundles_verify_and_advance_the_state() {
     assert_eq!(s1.root(), &t.log.root());
 
     // The same checkpoint again: nothing new, no consistency proof needed.
-    let again = verify_bundle(&t.bundle(Some(&s1), T0 + 10_000), &v, &SUBJECT, Some(&s1), T0 + 10_000).unwrap();
+    let again = verify_bundle(&t.bundle(Some(&s1), T0 + 10_000), &v, &WHO, Some(&s1), T0 + 10_000).unwrap();
     assert_eq!(again.new_receipts().len(), 0);
     assert_eq!(again.new_state(), &s1);
 
@@ -288,7 +318,7 @@ fn honest_bundles_verify_and_advance_the_state() {
     t.add();
     let b2 = t.bundle(Some(&s1), T0 + 10_000);
     assert_eq!(b2.consistency.as_ref().unwrap().from_size, s1.tree_size());
-    let second = verify_bundle(&b2, &v, &SUBJECT, Some(&s1), T0 + 10_000).unwrap();
+    let second = verify_bundle(&b2, &v, &WHO, Some(&s1), T0 + 10_000).unwrap();
     assert_eq!(second.receipts().len(), 7);
     assert_eq!(
         second
@@ -307,13 +337,13 @@ fn a_subject_without_receipts_gets_an_empty_bundle() {
     let mut t = TestLog::new();
     t.noise(4);
     let v = t.verifier();
-    let s = verify_bundle(&t.bundle(None, T0), &v, &SUBJECT, None, T0)
+    let s = verify_bundle(&t.bundle(None, T0), &v, &WHO, None, T0)
         .unwrap()
         .into_new_state();
     assert_eq!((s.counter(), s.head()), (0, None));
     t.noise(4);
     t.add();
-    let ok = verify_bundle(&t.bundle(Some(&s), T0), &v, &SUBJECT, Some(&s), T0).unwrap();
+    let ok = verify_bundle(&t.bundle(Some(&s), T0), &v, &WHO, Some(&s), T0).unwrap();
     assert_eq!(ok.new_receipts().len(), 1);
 }
 
@@ -345,7 +375,7 @@ fn sealed_entries_count_in_the_chain_and_open_on_their_date() {
     // Before the date: shown sealed, counted, chained to by receipt 3.
     let b = t.bundle(None, until - 1);
     assert_eq!(sealed_counter(&b.entries[1]), Some(2));
-    let ok = verify_bundle(&b, &v, &SUBJECT, None, until - 1).unwrap();
+    let ok = verify_bundle(&b, &v, &WHO, None, until - 1).unwrap();
     assert_eq!(
         ok.receipts()[1],
         ReceiptView::Sealed {
@@ -362,7 +392,7 @@ fn sealed_entries_count_in_the_chain_and_open_on_their_date() {
     t.noise(1);
     let b = t.bundle(Some(&s), until);
     assert!(matches!(b.entries[1], BundleEntry::Full { .. }));
-    let ok = verify_bundle(&b, &v, &SUBJECT, Some(&s), until).unwrap();
+    let ok = verify_bundle(&b, &v, &WHO, Some(&s), until).unwrap();
     assert!(matches!(&ok.receipts()[1], ReceiptView::Full(r) if r.body().disclose_after == Some(until)));
 }
 
@@ -372,7 +402,7 @@ fn a_sealed_head_must_be_disclosed_as_the_same_receipt() {
     t.add();
     let until = T0 + 1_000;
     t.add_sealed(until);
-    let s = verify_bundle(&t.bundle(None, T0), &t.verifier(), &SUBJECT, None, T0)
+    let s = verify_bundle(&t.bundle(None, T0), &t.verifier(), &WHO, None, T0)
         .unwrap()
         .into_new_state();
     assert_eq!(s.head(), Some(&t.chain[1].leaf_hash()));
@@ -383,11 +413,11 @@ fn a_sealed_head_must_be_disclosed_as_the_same_receipt() {
     forged.add();
     let b = forged.bundle(Some(&s), until);
     assert_eq!(
-        verify_bundle(&b, &t.verifier(), &SUBJECT, Some(&s), until).unwrap_err(),
+        verify_bundle(&b, &t.verifier(), &WHO, Some(&s), until).unwrap_err(),
         BundleError::HeadMismatch { counter: 2 }
     );
     // The genuine receipt 2, disclosed on its date, verifies.
-    verify_bundle(&t.bundle(Some(&s), until), &t.verifier(), &SUBJECT, Some(&s), until).unwrap();
+    verify_bundle(&t.bundle(Some(&s), until), &t.verifier(), &WHO, Some(&s), until).unwrap();
 }
 
 // ------------------------------------------------------------------------------------------
@@ -399,7 +429,7 @@ fn bundle_truncated() {
     let t = five();
     let bytes = t.bundle(None, T0 + 10_000).to_bytes();
     for cut in [0, 1, 10, bytes.len() / 2, bytes.len() - 1] {
-        let e = verify_bundle_bytes(&bytes[..cut], &t.verifier(), &SUBJECT, None, T0 + 10_000).unwrap_err();
+        let e = verify_bundle_bytes(&bytes[..cut], &t.verifier(), &WHO, None, T0 + 10_000).unwrap_err();
         assert!(
             matches!(e, BundleError::Malformed(FormatError::Truncated { what: "bundle" })),
             "cut at {cut}: {e:?}"
@@ -413,7 +443,7 @@ fn bundle_trailing_bytes_and_other_version() {
     let mut bytes = t.bundle(None, T0 + 10_000).to_bytes();
     bytes.push(0);
     assert!(matches!(
-        verify_bundle_bytes(&bytes, &t.verifier(), &SUBJECT, None, T0).unwrap_err(),
+        verify_bundle_bytes(&bytes, &t.verifier(), &WHO, None, T0).unwrap_err(),
         BundleError::Malformed(FormatError::TrailingBytes {
             what: "bundle",
             count: 1
@@ -423,20 +453,126 @@ fn bundle_trailing_bytes_and_other_version() {
     // Version 1 (before the subject map) is no longer read.
     bytes[0] = 1;
     assert!(matches!(
-        verify_bundle_bytes(&bytes, &t.verifier(), &SUBJECT, None, T0).unwrap_err(),
+        verify_bundle_bytes(&bytes, &t.verifier(), &WHO, None, T0).unwrap_err(),
         BundleError::Malformed(FormatError::UnsupportedVersion { found: 1, .. })
     ));
-    bytes[0] = 4;
+    bytes[0] = 5;
     assert!(matches!(
-        verify_bundle_bytes(&bytes, &t.verifier(), &SUBJECT, None, T0).unwrap_err(),
-        BundleError::Malformed(FormatError::UnsupportedVersion { found: 4, .. })
+        verify_bundle_bytes(&bytes, &t.verifier(), &WHO, None, T0).unwrap_err(),
+        BundleError::Malformed(FormatError::UnsupportedVersion { found: 5, .. })
     ));
-    // Version 2 is version 3 without the (here empty) key history: still read.
-    bytes[0] = 2;
-    assert_eq!(bytes.pop(), Some(0), "an empty history is one zero length byte");
-    let b = Bundle::from_bytes(&bytes).unwrap();
-    assert_eq!(b, t.bundle(None, T0 + 10_000).with_handovers(vec![]));
-    assert!(verify_bundle(&b, &t.verifier(), &SUBJECT, None, T0 + 10_000).is_ok());
+    // Versions 2 and 3 (without the VRF proof: nothing ties them to the subject's id) are
+    // refused, with the version named.
+    for old in [2, 3] {
+        bytes[0] = old;
+        let e = verify_bundle_bytes(&bytes, &t.verifier(), &WHO, None, T0).unwrap_err();
+        assert!(
+            matches!(e, BundleError::Malformed(FormatError::UnsupportedVersion { found, .. }) if found == old),
+            "{e:?}"
+        );
+    }
+    bytes[0] = BUNDLE_VERSION;
+    assert!(verify_bundle_bytes(&bytes, &t.verifier(), &WHO, None, T0 + 10_000).is_ok());
+}
+
+// ------------------------------------------------------------------------------------------
+// Whose bundle: the VRF proof of the subject's blind id
+// ------------------------------------------------------------------------------------------
+
+/// The other subject's honest bundle (its receipts, its map entry, its own valid VRF proof),
+/// handed to the subject as its own: refused before anything else is looked at.
+#[test]
+fn bundle_of_other_subject_refused() {
+    let t = five();
+    let b = build_bundle(
+        &t.log,
+        &t.map,
+        &OTHER,
+        &t.other_chain.iter().map(|r| r.as_bytes().to_vec()).collect::<Vec<_>>(),
+        &t.checkpoint(),
+        None,
+        T0,
+    )
+    .unwrap()
+    .with_vrf_proof(&vrf_proof(OTHER_ID));
+    let other = BundleSubject::new(SubjectId::parse(OTHER_ID).unwrap(), vrf_public());
+    verify_bundle(&b, &t.verifier(), &other, None, T0 + 10_000)
+        .expect("the other subject's own bundle verifies for it");
+    expect_failure(
+        &t,
+        &b,
+        None,
+        BundleError::VrfProofInvalid(credseal_vrf::VrfError::ProofMismatch),
+    );
+    // Its receipts with the subject's proof: the receipts name another blind id.
+    let b = b.with_vrf_proof(&PROOF);
+    expect_failure(&t, &b, None, BundleError::ReceiptForOtherSubject { counter: 1 });
+}
+
+/// An empty bundle with a genuine proof of absence for another blind id (the zero id, or
+/// another subject's): refused, whatever blind id the absence is about.
+#[test]
+fn empty_bundle_with_absence_proof_refused() {
+    let t = five();
+    // The absence of the zero id, with the zero id's "proof": no valid proof exists.
+    let mut b = t.bundle(None, T0 + 10_000);
+    b.entries.clear();
+    b.map = t.map.prove(&BlindId([0; 32]));
+    b.vrf_proof = vec![0; credseal_vrf::PROOF_LEN];
+    let e = verify_bundle(&b, &t.verifier(), &WHO, None, T0 + 10_000).unwrap_err();
+    assert!(matches!(e, BundleError::VrfProofInvalid(_)), "{e:?}");
+    // No proof at all.
+    b.vrf_proof.clear();
+    expect_failure(&t, &b, None, BundleError::VrfProofMissing);
+    // A proof for a subject that has no receipts, with its genuine absence proof.
+    let nobody = "110105194912310037";
+    let p = vrf_proof(nobody);
+    b.map = t.map.prove(&BlindId(p.proof_to_hash().blind_id_bytes()));
+    let b = b.with_vrf_proof(&p);
+    expect_failure(
+        &t,
+        &b,
+        None,
+        BundleError::VrfProofInvalid(credseal_vrf::VrfError::ProofMismatch),
+    );
+    // The subject's own proof with the other blind id's absence: the map proof is not its.
+    let b = b.with_vrf_proof(&PROOF);
+    expect_failure(&t, &b, None, BundleError::MapProofForOtherSubject);
+}
+
+/// The VRF proof flipped anywhere, truncated, or checked against another VRF key.
+#[test]
+fn bundle_vrf_proof_tampered_or_other_key() {
+    let t = five();
+    for i in [0, 31, 32, 47, 48, 79] {
+        let mut b = t.bundle(None, T0 + 10_000);
+        b.vrf_proof[i] ^= 1;
+        let e = verify_bundle(&b, &t.verifier(), &WHO, None, T0 + 10_000).unwrap_err();
+        assert!(matches!(e, BundleError::VrfProofInvalid(_)), "flip at {i}: {e:?}");
+    }
+    let mut b = t.bundle(None, T0 + 10_000);
+    b.vrf_proof.pop();
+    expect_failure(
+        &t,
+        &b,
+        None,
+        BundleError::VrfProofInvalid(credseal_vrf::VrfError::ProofLength { len: 79 }),
+    );
+    let stranger = BundleSubject::new(
+        SubjectId::parse(SUBJECT_ID).unwrap(),
+        VrfSecretKey::from_seed([6; 32]).public_key(),
+    );
+    assert_eq!(
+        verify_bundle(
+            &t.bundle(None, T0 + 10_000),
+            &t.verifier(),
+            &stranger,
+            None,
+            T0 + 10_000
+        )
+        .unwrap_err(),
+        BundleError::VrfProofInvalid(credseal_vrf::VrfError::ProofMismatch)
+    );
 }
 
 #[test]
@@ -544,7 +680,7 @@ fn bundle_receipt_replaced_and_relogged_at_3() {
     let b = forged.bundle(None, T0 + 10_000);
     let v = t.verifier();
     assert_eq!(
-        verify_bundle(&b, &v, &SUBJECT, None, T0 + 10_000).unwrap_err(),
+        verify_bundle(&b, &v, &WHO, None, T0 + 10_000).unwrap_err(),
         BundleError::ChainBroken { counter: 4 }
     );
 }
@@ -621,7 +757,7 @@ fn bundle_sealed_newest_withheld() {
     t.add_sealed(until);
     let mut b = t.bundle(None, T0 + 10_000);
     assert_eq!(sealed_counter(&b.entries[5]), Some(6));
-    verify_bundle(&b, &t.verifier(), &SUBJECT, None, T0 + 10_000).expect("honest bundle");
+    verify_bundle(&b, &t.verifier(), &WHO, None, T0 + 10_000).expect("honest bundle");
     b.entries.pop();
     expect_failure(&t, &b, None, BundleError::ReceiptsWithheld { committed: 6, got: 5 });
 }
@@ -661,7 +797,7 @@ fn bundle_chain_withheld_nonmembership() {
     empty.noise(5);
     let b = empty.bundle(None, T0);
     assert!(b.map.leaf.is_none() || b.map.leaf.unwrap().key != map_key(&SUBJECT));
-    verify_bundle(&b, &empty.verifier(), &SUBJECT, None, T0).expect("absence proven");
+    verify_bundle(&b, &empty.verifier(), &WHO, None, T0).expect("absence proven");
 }
 
 #[test]
@@ -736,13 +872,13 @@ fn bundle_receipt_withheld_earlier() {
     hiding.chain.pop();
     let head = hiding.chain[3].clone();
     hiding.map_set(&head);
-    let s = verify_bundle(&hiding.bundle(None, T0), &t.verifier(), &SUBJECT, None, T0)
+    let s = verify_bundle(&hiding.bundle(None, T0), &t.verifier(), &WHO, None, T0)
         .unwrap()
         .into_new_state();
     assert_eq!(s.counter(), 4);
     let b = t.bundle(Some(&s), T0 + 10_000);
     assert_eq!(
-        verify_bundle(&b, &t.verifier(), &SUBJECT, Some(&s), T0 + 10_000).unwrap_err(),
+        verify_bundle(&b, &t.verifier(), &WHO, Some(&s), T0 + 10_000).unwrap_err(),
         BundleError::WithheldEarlier {
             counter: 5,
             index: t.chain[4].body().index,
@@ -773,7 +909,7 @@ fn bundle_receipt_back_dated_at_3() {
     t.append_subject(b3);
     let b = t.bundle(None, T0);
     assert_eq!(
-        verify_bundle(&b, &t.verifier(), &SUBJECT, None, T0).unwrap_err(),
+        verify_bundle(&b, &t.verifier(), &WHO, None, T0).unwrap_err(),
         BundleError::BackDated { counter: 3 }
     );
 }
@@ -783,9 +919,9 @@ fn bundle_receipt_out_of_log_order_at_2() {
     // Receipt 2 sits at leaf 0, receipt 1 at leaf 1.
     let mut t = TestLog::new();
     let s = t.signer();
-    let r1 = s.sign_receipt(&body(1, T0, SUBJECT, 1, None)).unwrap();
+    let r1 = s.sign_receipt(&body(1, T0, *SUBJECT, 1, None)).unwrap();
     let r2 = s
-        .sign_receipt(&body(0, T0 + 1, SUBJECT, 2, Some(r1.leaf_hash())))
+        .sign_receipt(&body(0, T0 + 1, *SUBJECT, 2, Some(r1.leaf_hash())))
         .unwrap();
     t.log.append(r2.as_bytes());
     t.log.append(r1.as_bytes());
@@ -793,7 +929,7 @@ fn bundle_receipt_out_of_log_order_at_2() {
     t.chain = vec![r1, r2];
     let b = t.bundle(None, T0);
     assert_eq!(
-        verify_bundle(&b, &t.verifier(), &SUBJECT, None, T0).unwrap_err(),
+        verify_bundle(&b, &t.verifier(), &WHO, None, T0).unwrap_err(),
         BundleError::OutOfLogOrder { counter: 2 }
     );
 }
@@ -805,7 +941,7 @@ fn bundle_receipt_not_chained_at_1() {
         .signer()
         .sign_receipt(&ReceiptBody {
             chain: None,
-            ..body(0, T0, SUBJECT, 1, None)
+            ..body(0, T0, *SUBJECT, 1, None)
         })
         .unwrap();
     t.log.append(r.as_bytes());
@@ -819,9 +955,10 @@ fn bundle_receipt_not_chained_at_1() {
         consistency: None,
         map: t.map.prove(&SUBJECT),
         handovers: vec![],
+        vrf_proof: PROOF.as_bytes().to_vec(),
     };
     assert_eq!(
-        verify_bundle(&b, &t.verifier(), &SUBJECT, None, T0).unwrap_err(),
+        verify_bundle(&b, &t.verifier(), &WHO, None, T0).unwrap_err(),
         BundleError::ReceiptNotChained { counter: 1 }
     );
 }
@@ -859,7 +996,7 @@ fn bundle_receipt_signed_by_other_key_at_2() {
     t.add();
     let b = t.bundle(None, T0);
     assert_eq!(
-        verify_bundle(&b, &t.verifier(), &SUBJECT, None, T0).unwrap_err(),
+        verify_bundle(&b, &t.verifier(), &WHO, None, T0).unwrap_err(),
         BundleError::ReceiptBadSignature { counter: 2 }
     );
 }
@@ -935,14 +1072,16 @@ fn bundle_proof_for_other_tree_size() {
     let cp = t.checkpoint();
     let map_then = t.map.clone();
     t.noise(size as usize);
-    let mut b = build_bundle(&t.log, &map_then, &SUBJECT, &t.receipts(), &cp, None, T0).unwrap();
+    let mut b = build_bundle(&t.log, &map_then, &SUBJECT, &t.receipts(), &cp, None, T0)
+        .unwrap()
+        .with_vrf_proof(&PROOF);
     for (e, r) in b.entries.iter_mut().zip(&t.chain) {
         if let BundleEntry::Full { inclusion, .. } = e {
             *inclusion = t.log.prove_record(2 * size, r.body().index).unwrap();
         }
     }
     assert_eq!(
-        verify_bundle(&b, &t.verifier(), &SUBJECT, None, T0).unwrap_err(),
+        verify_bundle(&b, &t.verifier(), &WHO, None, T0).unwrap_err(),
         BundleError::ProofWrongSize {
             counter: Some(1),
             expected: record_proof_len(size, t.chain[0].body().index),
@@ -1092,7 +1231,8 @@ fn bundle_consistency_from_other_size() {
         Some(s.tree_size() - 1),
         T0,
     )
-    .unwrap();
+    .unwrap()
+    .with_vrf_proof(&PROOF);
     expect_failure(
         &t,
         &b,
@@ -1138,11 +1278,11 @@ fn bundle_sealed_entry_overdue() {
     t.add_sealed(until);
     t.add();
     let b = t.bundle(None, until - 1);
-    assert!(verify_bundle(&b, &t.verifier(), &SUBJECT, None, until - 1).is_ok());
+    assert!(verify_bundle(&b, &t.verifier(), &WHO, None, until - 1).is_ok());
     // Within the grace period (clock skew, transfer) it is still accepted; not after.
-    assert!(verify_bundle(&b, &t.verifier(), &SUBJECT, None, until + SEAL_GRACE_SECS - 1).is_ok());
+    assert!(verify_bundle(&b, &t.verifier(), &WHO, None, until + SEAL_GRACE_SECS - 1).is_ok());
     assert_eq!(
-        verify_bundle(&b, &t.verifier(), &SUBJECT, None, until + SEAL_GRACE_SECS).unwrap_err(),
+        verify_bundle(&b, &t.verifier(), &WHO, None, until + SEAL_GRACE_SECS).unwrap_err(),
         BundleError::SealedEntryOverdue {
             counter: 2,
             sealed_until: until
@@ -1162,7 +1302,7 @@ fn bundle_sealed_entry_with_wrong_leaf_hash() {
         leaf_hash[0] ^= 1;
     }
     assert_eq!(
-        verify_bundle(&b, &t.verifier(), &SUBJECT, None, T0).unwrap_err(),
+        verify_bundle(&b, &t.verifier(), &WHO, None, T0).unwrap_err(),
         BundleError::ReceiptNotIncluded { counter: 2 }
     );
 }
@@ -1221,12 +1361,14 @@ fn bundle_sealed_entry_of_another_subject_at_2() {
     let BundleEntry::Sealed { header, .. } = &b.entries[1] else {
         panic!("entry 2 is not sealed");
     };
-    let other = BlindId([0x55; 32]);
+    // Presented as the other subject's bundle, with that subject's genuine VRF proof.
+    let other = BundleSubject::new(SubjectId::parse(OTHER_ID).unwrap(), vrf_public());
+    let as_other = b.clone().with_vrf_proof(&vrf_proof(OTHER_ID));
     assert_eq!(
-        verify_bundle(&b, &t.verifier(), &other, None, T0).unwrap_err(),
+        verify_bundle(&as_other, &t.verifier(), &other, None, T0).unwrap_err(),
         BundleError::ReceiptForOtherSubject { counter: 1 }
     );
-    assert_eq!(ReceiptHeader::decode(header).unwrap().subject, Some(SUBJECT));
+    assert_eq!(ReceiptHeader::decode(header).unwrap().subject, Some(*SUBJECT));
 }
 
 #[test]
@@ -1239,22 +1381,22 @@ fn bundle_seen_in_full_then_resealed_saved_state() {
     t.add_sealed(until);
     t.add();
     let sealed_copy = t.bundle(None, until - 1);
-    let s = verify_bundle(&t.bundle(None, until), &t.verifier(), &SUBJECT, None, until)
+    let s = verify_bundle(&t.bundle(None, until), &t.verifier(), &WHO, None, until)
         .unwrap()
         .into_new_state();
     assert!(s.sealed().is_empty());
     assert_eq!(
-        verify_bundle(&sealed_copy, &t.verifier(), &SUBJECT, Some(&s), until + 10).unwrap_err(),
+        verify_bundle(&sealed_copy, &t.verifier(), &WHO, Some(&s), until + 10).unwrap_err(),
         BundleError::ResealedAfterSeenInFull { counter: 2 }
     );
     // Without the saved state the sealed copy is still within its grace period.
-    verify_bundle(&sealed_copy, &t.verifier(), &SUBJECT, None, until + 10).unwrap();
+    verify_bundle(&sealed_copy, &t.verifier(), &WHO, None, until + 10).unwrap();
     // A state that saw it sealed accepts it sealed again, and keeps the counter.
-    let s2 = verify_bundle(&sealed_copy, &t.verifier(), &SUBJECT, None, until - 1)
+    let s2 = verify_bundle(&sealed_copy, &t.verifier(), &WHO, None, until - 1)
         .unwrap()
         .into_new_state();
     assert_eq!(s2.sealed(), &[2]);
-    let again = verify_bundle(&sealed_copy, &t.verifier(), &SUBJECT, Some(&s2), until + 10).unwrap();
+    let again = verify_bundle(&sealed_copy, &t.verifier(), &WHO, Some(&s2), until + 10).unwrap();
     assert_eq!(again.new_state().sealed(), &[2]);
     let back = SavedState::from_bytes(&s2.to_bytes()).unwrap();
     assert_eq!(back, s2);
@@ -1276,7 +1418,7 @@ fn saved_state_corrupt() {
         let mut bad = bytes.clone();
         bad[i] ^= 0x10;
         assert_eq!(
-            verify_bundle_bytes(&b, &v, &SUBJECT, Some(&bad), T0 + 10_000).unwrap_err(),
+            verify_bundle_bytes(&b, &v, &WHO, Some(&bad), T0 + 10_000).unwrap_err(),
             BundleError::SavedStateCorrupt(FormatError::Checksum),
             "flip at {i}"
         );
@@ -1284,7 +1426,7 @@ fn saved_state_corrupt() {
     // Truncated.
     for cut in [0, 10, bytes.len() - 1] {
         assert!(matches!(
-            verify_bundle_bytes(&b, &v, &SUBJECT, Some(&bytes[..cut]), T0).unwrap_err(),
+            verify_bundle_bytes(&b, &v, &WHO, Some(&bytes[..cut]), T0).unwrap_err(),
             BundleError::SavedStateCorrupt(_)
         ));
     }
@@ -1403,7 +1545,7 @@ fn saved_state_for_other_log() {
     let s = first_state(&other);
     let b = t.bundle(None, T0 + 10_000);
     assert_eq!(
-        verify_bundle(&b, &t.verifier(), &SUBJECT, Some(&s), T0 + 10_000).unwrap_err(),
+        verify_bundle(&b, &t.verifier(), &WHO, Some(&s), T0 + 10_000).unwrap_err(),
         BundleError::SavedStateForOtherLog
     );
 }
@@ -1533,7 +1675,7 @@ fn rotation_bundle_verifies_with_the_original_pinned_key() {
     let newest = t.add();
     let v = t.verifier();
     // From a state saved before the rotation, and afresh: both verify with the original key.
-    let ok = verify_bundle(&t.bundle(Some(&s1), T0 + 10_000), &v, &SUBJECT, Some(&s1), T0 + 10_000).unwrap();
+    let ok = verify_bundle(&t.bundle(Some(&s1), T0 + 10_000), &v, &WHO, Some(&s1), T0 + 10_000).unwrap();
     assert_eq!(ok.receipts().len(), 6);
     assert_eq!(ok.new_receipts().len(), 1);
     assert_eq!(ok.receipts()[5].leaf_hash(), newest.leaf_hash());
@@ -1545,7 +1687,7 @@ fn rotation_bundle_verifies_with_the_original_pinned_key() {
         (1, b_vkey.as_str(), v.vkey().as_str())
     );
     assert_eq!(SavedState::from_bytes(&s2.to_bytes()).unwrap(), s2);
-    let fresh = verify_bundle(&t.bundle(None, T0 + 10_000), &v, &SUBJECT, None, T0 + 10_000).unwrap();
+    let fresh = verify_bundle(&t.bundle(None, T0 + 10_000), &v, &WHO, None, T0 + 10_000).unwrap();
     let ranges = fresh.key_history().ranges();
     assert_eq!(ranges.len(), 2);
     assert_eq!((ranges[0].from, ranges[0].until), (0, Some(at)));
@@ -1553,7 +1695,7 @@ fn rotation_bundle_verifies_with_the_original_pinned_key() {
     // A second rotation, to key C: the state that accepted B follows it.
     t.rotate(SEED_C);
     t.add();
-    let ok = verify_bundle(&t.bundle(Some(&s2), T0 + 10_000), &v, &SUBJECT, Some(&s2), T0 + 10_000).unwrap();
+    let ok = verify_bundle(&t.bundle(Some(&s2), T0 + 10_000), &v, &WHO, Some(&s2), T0 + 10_000).unwrap();
     assert_eq!(ok.new_state().handovers(), 2);
     assert_eq!(ok.checkpoint().size(), t.log.size());
     // Plain C2SP verification of the new checkpoint with the new key alone.
@@ -1570,11 +1712,11 @@ fn rotation_checkpoint_at_the_handover_size_by_the_old_key_is_valid() {
     t.rotate(SEED_B);
     let mut b = t.bundle(None, T0 + 10_000);
     assert_eq!(b.checkpoint, old_cp);
-    assert!(verify_bundle(&b, &t.verifier(), &SUBJECT, None, T0 + 10_000).is_ok());
+    assert!(verify_bundle(&b, &t.verifier(), &WHO, None, T0 + 10_000).is_ok());
     // The new key cannot sign it: its range starts after size N.
     b.checkpoint = t.signer().sign_checkpoint(&t.checkpoint_body());
     assert_eq!(
-        verify_bundle(&b, &t.verifier(), &SUBJECT, None, T0 + 10_000).unwrap_err(),
+        verify_bundle(&b, &t.verifier(), &WHO, None, T0 + 10_000).unwrap_err(),
         BundleError::CheckpointKeyNotYetValid {
             size: at,
             key_id: key_id(SEED_B),
@@ -1600,7 +1742,7 @@ fn rotation_checkpoint_signed_by_retired_key_beyond_its_end() {
     // Signed by both keys it is fine: the valid key's signature is there.
     let both = format!("{}{}", t.checkpoint(), b.checkpoint.split_once("\n\n").unwrap().1);
     b.checkpoint = both;
-    assert!(verify_bundle(&b, &t.verifier(), &SUBJECT, Some(&s), T0 + 10_000).is_ok());
+    assert!(verify_bundle(&b, &t.verifier(), &WHO, Some(&s), T0 + 10_000).is_ok());
 }
 
 #[test]
@@ -1614,7 +1756,7 @@ fn rotation_receipt_signed_by_retired_key_beyond_its_end() {
     t.map_set(&r);
     let b = t.bundle(None, T0 + 10_000);
     assert_eq!(
-        verify_bundle(&b, &t.verifier(), &SUBJECT, None, T0 + 10_000).unwrap_err(),
+        verify_bundle(&b, &t.verifier(), &WHO, None, T0 + 10_000).unwrap_err(),
         BundleError::ReceiptSignedByRetiredKey {
             counter: t.chain.len() as u64,
             index: r.body().index,
@@ -1643,7 +1785,7 @@ fn rotation_receipt_signed_by_new_key_before_its_start() {
     t.add();
     let b = t.bundle(None, T0 + 10_000);
     assert_eq!(
-        verify_bundle(&b, &t.verifier(), &SUBJECT, None, T0 + 10_000).unwrap_err(),
+        verify_bundle(&b, &t.verifier(), &WHO, None, T0 + 10_000).unwrap_err(),
         BundleError::ReceiptKeyNotYetValid {
             counter: 1,
             index: early.body().index,
@@ -1685,7 +1827,7 @@ fn rotation_forged_handover_signed_only_by_the_new_key() {
     let mut b2 = b.clone();
     b2.handovers = vec![bad.replacen(b64, &flipped, 1)];
     assert_eq!(
-        verify_bundle(&b2, &honest.verifier(), &SUBJECT, None, T0 + 10_000).unwrap_err(),
+        verify_bundle(&b2, &honest.verifier(), &WHO, None, T0 + 10_000).unwrap_err(),
         BundleError::KeyHistory(HistoryError::Handover {
             position: 1,
             error: HandoverError::NotSignedByOldKey {
@@ -1717,7 +1859,7 @@ fn rotation_broken_chain() {
     t.rotate(SEED_C);
     t.add();
     let honest = t.bundle(None, T0 + 10_000);
-    assert!(verify_bundle(&honest, &t.verifier(), &SUBJECT, None, T0 + 10_000).is_ok());
+    assert!(verify_bundle(&honest, &t.verifier(), &WHO, None, T0 + 10_000).is_ok());
     // The first handover withheld: the second does not hand over from the pinned key.
     let mut b = honest.clone();
     b.handovers.remove(0);
@@ -1747,7 +1889,7 @@ fn rotation_broken_chain() {
     back.seeds.push(SEED_C);
     let b = back.bundle(None, T0 + 10_000);
     assert_eq!(
-        verify_bundle(&b, &back.verifier(), &SUBJECT, None, T0 + 10_000).unwrap_err(),
+        verify_bundle(&b, &back.verifier(), &WHO, None, T0 + 10_000).unwrap_err(),
         BundleError::KeyHistory(HistoryError::Handover {
             position: 2,
             error: HandoverError::SizeDecreases { from: 1, previous: 4 },
@@ -1761,7 +1903,7 @@ fn rotation_pinned_a_later_key() {
     let b = t.bundle(None, T0 + 10_000);
     let later = t.signer().verifier();
     assert_eq!(
-        verify_bundle(&b, &later, &SUBJECT, None, T0 + 10_000).unwrap_err(),
+        verify_bundle(&b, &later, &WHO, None, T0 + 10_000).unwrap_err(),
         BundleError::KeyHistory(HistoryError::PinnedKeyNotOriginal {
             key_id: key_id(SEED_B),
             position: 1,
@@ -1777,7 +1919,7 @@ fn rotation_handover_beyond_the_checkpoint() {
     t.handovers.push(h.note().to_string());
     let b = t.bundle(None, T0 + 10_000);
     assert_eq!(
-        verify_bundle(&b, &t.verifier(), &SUBJECT, None, T0 + 10_000).unwrap_err(),
+        verify_bundle(&b, &t.verifier(), &WHO, None, T0 + 10_000).unwrap_err(),
         BundleError::HandoverAfterCheckpoint {
             position: 1,
             from: size + 5,
@@ -1810,7 +1952,7 @@ fn rotation_history_rewritten_after_a_state_saw_it() {
     fork.add();
     let b = fork.bundle(Some(&s), T0 + 10_000);
     assert_eq!(
-        verify_bundle(&b, &t.verifier(), &SUBJECT, Some(&s), T0 + 10_000).unwrap_err(),
+        verify_bundle(&b, &t.verifier(), &WHO, Some(&s), T0 + 10_000).unwrap_err(),
         BundleError::KeyHistoryDiffers { handovers: 1 }
     );
 }
@@ -1822,7 +1964,7 @@ fn rotation_handover_of_another_log_or_a_checkpoint_as_handover() {
     // A checkpoint is never a handover, and a handover never a checkpoint.
     b.handovers = vec![t.checkpoint()];
     assert!(matches!(
-        verify_bundle(&b, &t.verifier(), &SUBJECT, None, T0 + 10_000).unwrap_err(),
+        verify_bundle(&b, &t.verifier(), &WHO, None, T0 + 10_000).unwrap_err(),
         BundleError::KeyHistory(HistoryError::Handover {
             position: 1,
             error: HandoverError::Malformed(FormatError::Handover { line: 1, .. })
@@ -1843,7 +1985,7 @@ fn rotation_handover_of_another_log_or_a_checkpoint_as_handover() {
     let other2 = LogSigner::from_seed("other.example/log", &[2; 32]).unwrap();
     b.handovers = vec![Handover::sign(&other, &other2, 3).unwrap().note().to_string()];
     assert!(matches!(
-        verify_bundle(&b, &t.verifier(), &SUBJECT, None, T0 + 10_000).unwrap_err(),
+        verify_bundle(&b, &t.verifier(), &WHO, None, T0 + 10_000).unwrap_err(),
         BundleError::KeyHistory(HistoryError::Handover {
             position: 1,
             error: HandoverError::OtherOrigin { .. }
@@ -1878,7 +2020,7 @@ mod flips {
             let i = at.index(bytes.len());
             bytes[i] ^= 1 << bit;
             prop_assert!(
-                verify_bundle_bytes(&bytes, &t.verifier(), &SUBJECT, Some(&s.to_bytes()), T0 + 10_000).is_err(),
+                verify_bundle_bytes(&bytes, &t.verifier(), &WHO, Some(&s.to_bytes()), T0 + 10_000).is_err(),
                 "flip of bit {} at byte {} accepted", bit, i
             );
         }
@@ -1897,7 +2039,7 @@ mod flips {
             let i = at.index(bytes.len());
             bytes[i] ^= 1 << bit;
             prop_assert!(
-                verify_bundle_bytes(&bytes, &t.verifier(), &SUBJECT, Some(&s.to_bytes()), T0 + 10_000).is_err(),
+                verify_bundle_bytes(&bytes, &t.verifier(), &WHO, Some(&s.to_bytes()), T0 + 10_000).is_err(),
                 "flip of bit {} at byte {} accepted", bit, i
             );
         }

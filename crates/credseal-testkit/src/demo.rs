@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use credseal_crypto::{ClassKeys, IndexKey, KdfParams, Kek, KekEntry, Keystore, LogKeySeed, TraceKey};
+use credseal_crypto::{ClassKeys, IndexKey, KdfParams, Kek, KekEntry, Keystore, LogKeySeed, TraceKey, VrfKey};
 use ring::hkdf;
 use zeroize::Zeroizing;
 
@@ -58,6 +58,7 @@ pub fn demo_keystore(classes: &[&str], catalog_digest: [u8; 32], now: u64) -> Ke
         log_seed: LogKeySeed::from_bytes(demo_secret(b"log")),
         log_history: Vec::new(),
         index_key: IndexKey::from_bytes(demo_secret(b"index")),
+        vrf_key: VrfKey::from_seed(demo_secret(b"vrf")),
         trace_key: TraceKey::from_bytes(demo_secret(b"trace")),
         kdf: KdfParams {
             m_kib: 19 * 1024,

@@ -116,6 +116,9 @@ impl std::fmt::Debug for VrfSecretKey {
     }
 }
 
+/// Prefix of a VRF public key's text form ([`VrfPublicKey::to_text`]): the suite's name.
+pub const TEXT_PREFIX: &str = "ecvrf-edwards25519-sha512-tai:";
+
 /// A VRF public key: a canonical edwards25519 point of large order (RFC 9381
 /// `ECVRF_validate_key` passed). Parse one with [`VrfPublicKey::from_bytes`].
 #[derive(Clone, Copy)]
@@ -145,6 +148,18 @@ impl VrfPublicKey {
     /// The 32-byte encoding (PK_string).
     pub fn as_bytes(&self) -> &[u8; PUBLIC_KEY_LEN] {
         &self.bytes
+    }
+
+    /// The key's one-line text form, as it is published: [`TEXT_PREFIX`] followed by the
+    /// 64 lowercase hex digits of PK_string.
+    pub fn to_text(&self) -> String {
+        struct Hex<'a>(&'a [u8]);
+        impl std::fmt::Display for Hex<'_> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                suite::write_hex(f, self.0)
+            }
+        }
+        format!("{TEXT_PREFIX}{}", Hex(&self.bytes))
     }
 
     /// `ECVRF_verify(PK_string, alpha_string, pi_string)` (RFC 9381 §5.3) with key

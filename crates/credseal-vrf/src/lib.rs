@@ -82,6 +82,6 @@ mod suite;
 mod intermediate_tests;
 
 pub use error::VrfError;
-pub use keys::{VrfPublicKey, VrfSecretKey};
+pub use keys::{TEXT_PREFIX, VrfPublicKey, VrfSecretKey};
 pub use proof::{VrfOutput, VrfProof};
-pub use suite::{OUTPUT_LEN, PROOF_LEN, PUBLIC_KEY_LEN, SEED_LEN, SUITE_STRING};
+pub use suite::{BLIND_ID_LEN, OUTPUT_LEN, PROOF_LEN, PUBLIC_KEY_LEN, SEED_LEN, SUITE_STRING};

@@ -4,7 +4,7 @@ use curve25519_dalek::edwards::EdwardsPoint;
 use curve25519_dalek::scalar::Scalar;
 
 use crate::VrfError;
-use crate::suite::{self, CHALLENGE_LEN, OUTPUT_LEN, PROOF_LEN, PUBLIC_KEY_LEN, SCALAR_LEN};
+use crate::suite::{self, BLIND_ID_LEN, CHALLENGE_LEN, OUTPUT_LEN, PROOF_LEN, PUBLIC_KEY_LEN, SCALAR_LEN};
 
 /// Byte range of Gamma in a proof.
 const GAMMA_RANGE: std::ops::Range<usize> = 0..PUBLIC_KEY_LEN;
@@ -131,6 +131,15 @@ impl VrfOutput {
     /// The 64 bytes of beta.
     pub fn as_bytes(&self) -> &[u8; OUTPUT_LEN] {
         &self.0
+    }
+
+    /// credseal's blind id of the input: the first [`BLIND_ID_LEN`] bytes of beta, taken
+    /// as they are (beta is already a SHA-512 output under the suite's own domain
+    /// separation, so truncation keeps it uniform; no further label is applied).
+    pub fn blind_id_bytes(&self) -> [u8; BLIND_ID_LEN] {
+        let mut out = [0u8; BLIND_ID_LEN];
+        out.copy_from_slice(&self.0[..BLIND_ID_LEN]);
+        out
     }
 }
 

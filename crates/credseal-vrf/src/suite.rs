@@ -35,6 +35,9 @@ pub const SCALAR_LEN: usize = 32;
 pub const PROOF_LEN: usize = PUBLIC_KEY_LEN + CHALLENGE_LEN + SCALAR_LEN;
 /// Length of the VRF output beta (`hLen`, SHA-512).
 pub const OUTPUT_LEN: usize = 64;
+/// Length of credseal's blind id, the leading bytes of the VRF output
+/// ([`VrfOutput::blind_id_bytes`](crate::VrfOutput::blind_id_bytes)).
+pub const BLIND_ID_LEN: usize = 32;
 
 /// RFC 8032 §5.1.3 decoding, strictly: the bytes must decode to a curve point *and* be
 /// that point's canonical encoding. curve25519-dalek's `decompress` alone accepts y ≥ p

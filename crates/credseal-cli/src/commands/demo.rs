@@ -453,12 +453,15 @@ fn authority_walkthrough(p: &Platform) -> CliResult {
     let bundle = p.export_for_request(&request, now).map_err(query_failure)?;
     let vkey = p.log_vkey()?;
     println!(
-        "$ credseal receipts request ... && credseal receipts export ... && credseal receipts verify --vkey log.vkey ..."
+        "$ credseal receipts request ... && credseal receipts export ... && credseal receipts verify --vkey log.vkey --vrf-key vrf.pub --subject ID ..."
     );
     println!("log key (pinned by the subject): {vkey}");
     let verifier = credseal_log::LogVerifier::from_vkey(&vkey).map_err(fail)?;
-    let blind = p.blind(&credseal_core::SubjectId::parse(&subject).map_err(fail)?);
-    let v = credseal_log::verify_bundle(&bundle, &verifier, &blind, None, now).map_err(fail)?;
+    let who = credseal_log::BundleSubject::new(
+        credseal_core::SubjectId::parse(&subject).map_err(fail)?,
+        p.vrf_public_key(),
+    );
+    let v = credseal_log::verify_bundle(&bundle, &verifier, &who, None, now).map_err(fail)?;
     let rows: Vec<ReceiptRow> = v.receipts().iter().map(ReceiptRow::new).collect();
     for l in receipt_table(&rows).lines() {
         println!("  {l}");
@@ -734,7 +737,7 @@ fn key_walkthrough(p: &Platform, pass: &Passphrase) -> CliResult {
             gone.join(",")
         );
     }
-    let blind = p.blind(&id);
+    let blind = p.blind(&id)?;
     if let Some(last) = p.subject_receipts(&blind)?.pop() {
         let b = credseal_log::UnverifiedReceipt::parse(&last)
             .and_then(|u| u.peek_unverified())
@@ -784,8 +787,9 @@ fn key_walkthrough(p: &Platform, pass: &Passphrase) -> CliResult {
         id_of(&rot.new_vkey),
         rot.from_size
     );
-    let bundle = p.export_bundle(&blind, None, now)?;
-    let v = credseal_log::verify_bundle(&bundle, &pinned, &blind, None, now).map_err(fail)?;
+    let bundle = p.export_bundle(&id, None, now)?;
+    let who = credseal_log::BundleSubject::new(id.clone(), p.vrf_public_key());
+    let v = credseal_log::verify_bundle(&bundle, &pinned, &who, None, now).map_err(fail)?;
     println!(
         "the subject's bundle verifies with the key it pinned: {} receipts signed by the old key, checkpoint {} by the new one, the handover by both",
         v.receipts().len(),

@@ -14,9 +14,20 @@ fn fail(class: ErrorClass, m: impl Into<String>) -> Failure {
 /// `credseal log …`.
 pub(crate) fn run(ctx: &Context, cmd: LogCommand) -> CliResult {
     match cmd {
-        LogCommand::Key { data, current } => {
+        LogCommand::Key {
+            data,
+            current,
+            vrf,
+            json,
+        } => {
             let p = ctx.open_platform(&data.data)?;
-            if current {
+            let vrf_text = crate::commands::receipts::vrf_key_text(&p.vrf_public_key());
+            if json {
+                let key = if current { p.log_current_vkey()? } else { p.log_vkey()? };
+                println!("{}", serde_json::json!({ "log_key": key, "vrf_key": vrf_text }));
+            } else if vrf {
+                println!("{vrf_text}");
+            } else if current {
                 println!("{}", p.log_current_vkey()?);
             } else {
                 println!("{}", p.log_vkey()?);

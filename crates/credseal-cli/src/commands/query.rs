@@ -67,6 +67,10 @@ pub(crate) fn open(a: OpenArgs) -> CliResult {
         .map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", a.token.display())))?;
     let answer = SealedAnswer::from_text(&read(&a.answer)?)?;
     let body = answer.open_verified(&key, &log, &request)?;
+    if let Some(vrf_key) = &a.vrf_key {
+        let blind = super::receipts::check_answer_vrf(vrf_key, a.subject.as_deref(), &body, &answer.receipt)?;
+        eprintln!("the answer's VRF proof verifies: your blind id is {}", blind.to_hex());
+    }
     match &a.export {
         None => render::answer::answer(&body, a.json),
         Some(path) => {

@@ -100,16 +100,92 @@ pub(crate) fn run(ctx: &Context, cmd: ReceiptsCommand) -> CliResult {
         }
         ReceiptsCommand::Verify {
             vkey,
+            vrf_key,
+            subject,
             state,
             bundle,
             json,
-        } => verify(&vkey, &state, &bundle, json),
+        } => verify(&vkey, &vrf_key, &subject, &state, &bundle, json),
     }
 }
 
-fn verify(vkey: &Path, state_path: &Path, bundle: &Path, json: bool) -> CliResult {
+/// Prefix of the VRF public key's text form: `ecvrf-edwards25519-sha512-tai:<64 hex digits>`.
+pub(crate) const VRF_KEY_PREFIX: &str = credseal_vrf::TEXT_PREFIX;
+
+/// The VRF public key's text form, as `credseal log key --vrf` prints it.
+pub(crate) fn vrf_key_text(pk: &credseal_vrf::VrfPublicKey) -> String {
+    pk.to_text()
+}
+
+fn read_vrf_key(path: &Path) -> CliResult<credseal_vrf::VrfPublicKey> {
+    let text = read_text(path)?;
+    let bad = |why: String| {
+        fail(
+            ErrorClass::Error,
+            format!(
+                "{}: not a VRF public key ({VRF_KEY_PREFIX}<hex>, from `credseal log key --vrf`): {why}",
+                path.display()
+            ),
+        )
+    };
+    let hex = text
+        .trim()
+        .strip_prefix(VRF_KEY_PREFIX)
+        .ok_or_else(|| bad("wrong prefix".into()))?;
+    let bytes = credseal_core::unhex(hex).ok_or_else(|| bad("not hex".into()))?;
+    credseal_vrf::VrfPublicKey::from_bytes(&bytes).map_err(|e| bad(e.to_string()))
+}
+
+/// A self-query's answer checked against the subject's id (`subject`, else the one the
+/// answer names, which must then be the same) and the VRF public key in `vrf_key`: the
+/// answer's VRF proof must verify for the id, and the BlindId it gives must be the subject
+/// of the answer's receipt. Returns that BlindId.
+pub(crate) fn check_answer_vrf(
+    vrf_key: &Path,
+    subject: Option<&str>,
+    body: &credseal_engine::AnswerBody,
+    receipt: &[u8],
+) -> CliResult<BlindId> {
+    let refused = |m: String| fail(ErrorClass::Verification, m);
+    let pk = read_vrf_key(vrf_key)?;
+    let id = credseal_core::SubjectId::parse(subject.unwrap_or(&body.subject))
+        .map_err(|e| fail(ErrorClass::Usage, format!("--subject: {e}")))?;
+    if id.as_str() != body.subject {
+        return Err(refused(format!(
+            "the answer is about another subject than {} (it names {})",
+            id.as_str(),
+            body.subject
+        )));
+    }
+    if body.vrf_proof.is_empty() {
+        return Err(refused(
+            "the answer carries no VRF proof (only a self-query's answer does): nothing to check the blind id against"
+                .into(),
+        ));
+    }
+    let blind = credseal_vrf::VrfProof::from_bytes(&body.vrf_proof)
+        .and_then(|p| pk.verify(id.as_str().as_bytes(), &p))
+        .map(|beta| BlindId(beta.blind_id_bytes()))
+        .map_err(|e| refused(format!("the answer's VRF proof for {}: {e}", id.as_str())))?;
+    let named = credseal_log::UnverifiedReceipt::parse(receipt)
+        .and_then(|r| r.peek_unverified())
+        .map_err(|e| refused(format!("the answer's receipt: {e}")))?
+        .subject;
+    if named != Some(blind) {
+        return Err(refused(format!(
+            "the answer's receipt names another blind id than the VRF proof gives for {}",
+            id.as_str()
+        )));
+    }
+    Ok(blind)
+}
+
+fn verify(vkey: &Path, vrf_key: &Path, subject: &str, state_path: &Path, bundle: &Path, json: bool) -> CliResult {
+    let id =
+        credseal_core::SubjectId::parse(subject).map_err(|e| fail(ErrorClass::Usage, format!("--subject: {e}")))?;
     let verifier = LogVerifier::from_vkey(read_text(vkey)?.trim())
         .map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", vkey.display())))?;
+    let who = credseal_log::BundleSubject::new(id, read_vrf_key(vrf_key)?);
     let b = Bundle::from_text(read_text(bundle)?.trim()).map_err(|e| {
         fail(
             ErrorClass::Verification,
@@ -117,24 +193,28 @@ fn verify(vkey: &Path, state_path: &Path, bundle: &Path, json: bool) -> CliResul
         )
     })?;
     let saved = read_state(state_path)?;
-    // The subject's BlindId: pinned in the state; until a receipt shows it, taken from the
-    // bundle's first full receipt (every other full receipt must then name the same one).
-    let pinned = saved.as_ref().and_then(|(b, _)| *b);
-    let found = match pinned {
-        Some(b) => Some(b),
-        None => b.entries.iter().find_map(|e| match e {
-            credseal_log::BundleEntry::Full { receipt, .. } => credseal_log::UnverifiedReceipt::parse(receipt)
-                .ok()
-                .and_then(|r| r.peek_unverified().ok())
-                .and_then(|b| b.subject),
-            _ => None,
-        }),
-    };
-    // With no full receipt there is nothing a subject id is checked against.
-    let blind = found.unwrap_or(BlindId([0; 32]));
-    let now = crate::now()?;
-    let v = verify_bundle(&b, &verifier, &blind, saved.as_ref().map(|(_, s)| s), now)
+    // The subject's BlindId is derived from its id through the bundle's VRF proof (never read
+    // from the bundle); a state saved for another blind id is not this subject's.
+    let blind = who
+        .blind_id(&b.vrf_proof)
         .map_err(|e| fail(ErrorClass::Verification, format!("the bundle failed verification: {e}")))?;
+    let now = crate::now()?;
+    let v = verify_bundle(&b, &verifier, &who, saved.as_ref().map(|(_, s)| s), now)
+        .map_err(|e| fail(ErrorClass::Verification, format!("the bundle failed verification: {e}")))?;
+    // Checked after the log (a state of another log is reported as such): the state pins the
+    // blind id, so a later VRF key or another subject's id does not continue it.
+    if let Some(pinned) = saved.as_ref().and_then(|(b, _)| *b)
+        && pinned != blind
+    {
+        return Err(fail(
+            ErrorClass::Verification,
+            format!(
+                "{}: the saved state is for another subject's blind id than --subject's",
+                state_path.display()
+            ),
+        ));
+    }
+    let found = Some(blind);
     let seen_before = v.receipts().len() - v.new_receipts().len();
     let rows: Vec<ReceiptRow> = v.receipts().iter().map(ReceiptRow::new).collect();
     let subject_line = found.map_or_else(|| "-".to_string(), |b| b.to_hex());

@@ -13,15 +13,27 @@ use super::print_json;
 struct InitJson<'a> {
     data: &'a Path,
     origin: &'a str,
+    log_key_file: std::path::PathBuf,
+    vrf_key_file: std::path::PathBuf,
 }
 
 /// What `init` created.
 pub(crate) fn init_done(dir: &Path, origin: &str, json: bool) {
     if json {
-        print_json(&InitJson { data: dir, origin });
+        print_json(&InitJson {
+            data: dir,
+            origin,
+            log_key_file: dir.join(credseal_engine::LOG_KEY_FILE),
+            vrf_key_file: dir.join(credseal_engine::VRF_KEY_FILE),
+        });
     } else {
         println!("created platform {origin} in {}", dir.display());
         println!("  keystore: {}", dir.join(credseal_engine::KEYSTORE_FILE).display());
+        println!(
+            "  public keys to publish: {} (log key), {} (VRF key)",
+            dir.join(credseal_engine::LOG_KEY_FILE).display(),
+            dir.join(credseal_engine::VRF_KEY_FILE).display()
+        );
         println!("  keep the passphrase safe: without it the data cannot be read by anyone");
     }
 }

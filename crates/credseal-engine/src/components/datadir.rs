@@ -26,6 +26,12 @@ pub const CATALOG_FILE: &str = "catalog.toml";
 pub const KEYSTORE_FILE: &str = "keystore";
 /// Name of the database directory.
 pub const DB_DIR: &str = "db";
+/// Name of the public file `init` writes with the log's verifier key (the original key,
+/// as `credseal log key` prints it): what subjects and auditors pin.
+pub const LOG_KEY_FILE: &str = "log-key.pub";
+/// Name of the public file `init` writes with the platform's VRF public key (as
+/// `credseal log key --vrf` prints it), published next to the log key.
+pub const VRF_KEY_FILE: &str = "vrf-key.pub";
 
 /// The configuration file of a data directory.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -216,6 +222,28 @@ pub(crate) struct Opened {
     pub(crate) store: SledStore,
 }
 
+/// Writes the public files [`LOG_KEY_FILE`] and [`VRF_KEY_FILE`] (one line each, world-readable:
+/// they are meant to be published). The log key is the original one: with an imported keystore
+/// whose key was rotated, the old key of its first handover.
+fn write_public_keys(dir: &Path, keys: &Keystore) -> Result<()> {
+    use credseal_log::{Handover, LogSigner};
+    let log_key = match keys.log_history.first() {
+        None => LogSigner::from_seed(&keys.origin, keys.log_seed.expose_secret())
+            .map_err(|e| EngineError::Internal(format!("log key: {e}")))?
+            .vkey(),
+        Some(note) => Handover::verify(note)
+            .map_err(|e| EngineError::Corrupt {
+                what: "the keystore's log key history".into(),
+                detail: format!("handover 1: {e}"),
+            })?
+            .old_key()
+            .vkey(),
+    };
+    fsutil::write_new(&dir.join(LOG_KEY_FILE), format!("{log_key}\n").as_bytes(), 0o644)?;
+    let vrf = keys.vrf_key.public_key().to_text();
+    fsutil::write_new(&dir.join(VRF_KEY_FILE), format!("{vrf}\n").as_bytes(), 0o644)
+}
+
 impl DataDir {
     /// Creates a new data directory in `opts.dir`. On any failure, everything it created is
     /// removed.
@@ -258,7 +286,7 @@ impl DataDir {
             if created_dir {
                 let _ = std::fs::remove_dir_all(dir);
             } else {
-                for f in [CONFIG_FILE, CATALOG_FILE, KEYSTORE_FILE] {
+                for f in [CONFIG_FILE, CATALOG_FILE, KEYSTORE_FILE, LOG_KEY_FILE, VRF_KEY_FILE] {
                     let _ = std::fs::remove_file(dir.join(f));
                 }
                 let _ = std::fs::remove_dir_all(dir.join(DB_DIR));
@@ -305,6 +333,7 @@ impl DataDir {
             toml::to_string(&config).map_err(|e| EngineError::Internal(format!("encoding the configuration: {e}")))?
         );
         fsutil::write_new(&dir.join(KEYSTORE_FILE), &sealed, 0o600)?;
+        write_public_keys(dir, &keys)?;
         let store = SledStore::open(&dir.join(DB_DIR), true)?;
         let mut b = credseal_store::Batch::new();
         b.put(Tree::Meta, layout::META_FORMAT, layout::STORE_FORMAT.to_be_bytes());

@@ -50,6 +50,10 @@ pub struct AnswerBody {
     /// 32 fresh random bytes, so that the receipt's commitment to this plaintext
     /// (`credseal_log::answer_digest`) confirms no guess of it.
     pub nonce: [u8; 32],
+    /// A self-query's answer: the platform's VRF proof (80 bytes) for the subject's
+    /// normalised id, from which the subject derives and checks its own BlindId
+    /// (`docs/formats.md` §3). Empty in a department's answer.
+    pub vrf_proof: Vec<u8>,
 }
 
 /// A sealed answer as released by the platform: only the holder of the requester's
@@ -275,7 +279,14 @@ impl<'a> Disclosure<'a> {
         let (Some(cred), Ok(t)) = (cred, tok.peek_unverified()) else {
             return QueryError::Denied(d);
         };
-        let subject = SubjectId::parse(&t.subject).ok().map(|s| ks.index_key.blind(&s));
+        let subject = match SubjectId::parse(&t.subject)
+            .ok()
+            .map(|s| self.vault.blind(ks, &s))
+            .transpose()
+        {
+            Ok(s) => s,
+            Err(e) => return QueryError::Failed(e),
+        };
         let canary = match subject.as_ref().map(|b| self.incidents.is_canary(b)).transpose() {
             Ok(c) => c.unwrap_or(false),
             Err(e) => return QueryError::Failed(e),
@@ -385,6 +396,10 @@ impl<'a> Disclosure<'a> {
             answered_at: now,
             records,
             nonce: credseal_crypto::random_array(),
+            vrf_proof: match grant.credential_serial() {
+                None => self.vault.subject_vrf(&ks, subject)?.proof().as_bytes().to_vec(),
+                Some(_) => Vec::new(),
+            },
         };
         // Sized for the usual answer up front: every regrowth would leave a copy of the
         // plaintext behind in freed memory, where `Zeroizing` cannot reach it.

@@ -35,6 +35,7 @@ use credseal_crypto::{Keystore, sha256};
 use credseal_store::{Batch, Store, Tree};
 use ring::hmac;
 
+use crate::components::blinds::Blinds;
 use crate::error::{EngineError, QueryError, Result};
 use crate::pins::{Pinned, TrustPins};
 
@@ -365,6 +366,8 @@ pub(crate) struct Gate {
     authority_cache: AuthorityCache,
     /// The committed authority key and revocation list, checked at each read.
     pins: Arc<TrustPins>,
+    /// The subjects' blind ids (shared with the vault).
+    blinds: Arc<Blinds>,
 }
 
 impl std::fmt::Debug for Gate {
@@ -390,10 +393,11 @@ fn key_32(v: Vec<u8>, what: &str) -> Result<[u8; 32]> {
 
 impl Gate {
     /// The gate of the platform `origin` on `store`, with the default policy.
-    pub(crate) fn new(store: Arc<dyn Store>, origin: String) -> Self {
+    pub(crate) fn new(store: Arc<dyn Store>, origin: String, blinds: Arc<Blinds>) -> Self {
         Self {
             store,
             origin,
+            blinds,
             policy: Default::default(),
             revocation_cache: Default::default(),
             credential_cache: Default::default(),
@@ -475,7 +479,7 @@ impl Gate {
 
     /// The registered signing key of a subject, if any.
     pub(crate) fn subject_key(&self, ks: &Keystore, subject: &SubjectId) -> Result<Option<[u8; 32]>> {
-        let blind = ks.index_key.blind(subject);
+        let blind = self.blinds.blind(ks, subject)?;
         self.get_authenticated(ks, &subject_key_meta(&blind), "subject key")?
             .map(|v| key_32(v, "subject key"))
             .transpose()
@@ -498,7 +502,7 @@ impl Gate {
                 what: "this subject already has another registered key".into(),
             });
         }
-        let blind = ks.index_key.blind(subject);
+        let blind = self.blinds.blind(ks, subject)?;
         let mut b = Batch::new();
         self.put_authenticated(ks, &mut b, &subject_key_meta(&blind), pk);
         Ok(b)
@@ -909,7 +913,7 @@ impl Gate {
     ) -> std::result::Result<credseal_auth::Grant, QueryError> {
         // Consent uses are counted per subject and consent id: the id is chosen by whoever
         // signs, so another subject reusing it must not spend this subject's uses.
-        let subject_blind = ks.index_key.blind(checked.subject());
+        let subject_blind = self.blinds.blind(ks, checked.subject()).map_err(QueryError::Failed)?;
         let store_err: std::cell::RefCell<Option<EngineError>> = Default::default();
         let written = std::cell::RefCell::new(std::mem::take(marks));
         let store = &self.store;

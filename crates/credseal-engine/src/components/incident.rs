@@ -93,8 +93,8 @@ impl Incident<'_> {
         self.origin
     }
 
-    fn blind(&self, id: &SubjectId) -> BlindId {
-        self.keys().index_key.blind(id)
+    fn blind(&self, id: &SubjectId) -> Result<BlindId> {
+        self.vault.blind(&self.keys(), id)
     }
 
     fn log_key_history(&self) -> Result<credseal_log::KeyHistory> {
@@ -270,7 +270,7 @@ impl Incident<'_> {
         let mut distinct: BTreeMap<Vec<[u8; 32]>, (BlindId, Vec<String>)> = BTreeMap::new();
         let mac = self.keys().trace_key.expand();
         for it in &parsed.items {
-            let blind = self.blind(&it.subject);
+            let blind = self.blind(&it.subject)?;
             let mut fps = Vec::with_capacity(it.candidates.len());
             let mut names = Vec::with_capacity(it.candidates.len());
             for (c, f, v) in &it.candidates {
@@ -586,7 +586,7 @@ impl Incident<'_> {
                 ));
             }
             let (subject, lines) = synthetic_person(self.catalog)?;
-            let blind = self.blind(&subject);
+            let blind = self.blind(&subject)?;
             if set.contains(&blind) || planted.contains(&blind) || self.vault.load_subject(&blind)?.is_some() {
                 continue;
             }
@@ -620,7 +620,7 @@ impl Incident<'_> {
 
     /// The canary subjects' ids are never returned: only whether a BlindId is one, for tests.
     pub(crate) fn is_canary_subject(&self, id: &SubjectId) -> Result<bool> {
-        self.is_canary(&self.blind(id))
+        self.is_canary(&self.blind(id)?)
     }
 
     // The access review, from the signed receipts.

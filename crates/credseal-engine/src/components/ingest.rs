@@ -654,7 +654,12 @@ impl Ingest<'_> {
         head: &Head<'_>,
         cap: usize,
     ) -> std::result::Result<Prepared, Vec<(String, String)>> {
-        let blind = blinder.blind(head.subject);
+        // The subject's VRF blind id: proved once per subject, then from the vault's cache;
+        // stored only once the file is written (a refused file writes nothing).
+        let blind = self
+            .vault
+            .blind_unstored(&self.keys(), head.subject)
+            .map_err(|e| vec![("subject".to_string(), e.to_string())])?;
         let rkey = blinder.record_key(&blind, head.class, head.record_id);
         let place = h16(&[
             blind.as_bytes(),
@@ -1001,6 +1006,7 @@ impl Ingest<'_> {
             w?;
             r
         })?;
+        self.vault.store_proved_blinds()?;
         // The subject map's changed nodes, once for the whole file (its commits kept them
         // in memory); this also flushes.
         self.appender.persist_map(self.vault)?;

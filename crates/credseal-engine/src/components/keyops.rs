@@ -101,8 +101,8 @@ impl KeyOps<'_> {
         self.vault.dek_count(class, version)
     }
 
-    fn blind(&self, id: &credseal_core::SubjectId) -> credseal_core::BlindId {
-        self.keys().index_key.blind(id)
+    fn blind(&self, id: &credseal_core::SubjectId) -> Result<credseal_core::BlindId> {
+        self.vault.blind(&self.keys(), id)
     }
 
     fn put_authenticated(&self, batch: &mut Batch, key: &[u8], value: &[u8]) {
@@ -551,7 +551,7 @@ impl KeyOps<'_> {
     ) -> Result<u64> {
         approved.require(&Operation::rekey(subject, class))?;
         let _w = self.write_lock.lock().map_err(|_| EngineError::poisoned("write"))?;
-        let blind = self.blind(subject);
+        let blind = self.blind(subject)?;
         let mut recs = self
             .vault
             .load_subject(&blind)?
@@ -803,7 +803,7 @@ impl KeyOps<'_> {
     /// shredded.
     fn order_places(&self, o: &CheckedShredOrder) -> Result<(BlindId, Places)> {
         let (class, record_id) = (o.class.as_str(), o.record_id.as_str());
-        let blind = self.blind(&o.subject);
+        let blind = self.blind(&o.subject)?;
         let rkey = self.keys().index_key.record_key(&blind, class, record_id);
         if self.is_tombstoned(&blind, class, &rkey)? {
             return Err(EngineError::NotFound(format!(

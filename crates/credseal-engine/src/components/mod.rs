@@ -4,6 +4,7 @@
 //! between components has no cycles (`tests/architecture.rs` checks it).
 
 pub(crate) mod appender;
+pub(crate) mod blinds;
 pub(crate) mod datadir;
 pub(crate) mod disclosure;
 pub(crate) mod gate;

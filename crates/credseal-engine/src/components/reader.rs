@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use credseal_c2sp::{Hash, stored_hash_count, stored_hashes_for_record_hash, tree_hash};
-use credseal_core::BlindId;
+use credseal_core::{BlindId, SubjectId};
 use credseal_log::{Bundle, MapCheckpoint as _, MapValue, build_bundle, map_key};
 use credseal_store::{Store, Tree};
 
@@ -177,8 +177,10 @@ impl Reader<'_> {
     }
 
     /// A subject's receipt bundle at the latest checkpoint, with a consistency proof from
-    /// `from_size` (the tree size the subject saw last).
-    pub(crate) fn export_bundle(&self, blind: &BlindId, from_size: Option<u64>, now: u64) -> Result<Bundle> {
+    /// `from_size` (the tree size the subject saw last) and the VRF proof of its BlindId.
+    pub(crate) fn export_bundle(&self, subject: &SubjectId, from_size: Option<u64>, now: u64) -> Result<Bundle> {
+        let vrf = self.vault.subject_vrf(&self.vault.keys(), subject)?;
+        let blind = vrf.blind();
         // The checkpoint, the receipts and the map read under one view: no commit in between.
         // (Lock order: the map, then the view.)
         let (cache, _view) = self.appender.read_view(self.vault)?;
@@ -201,7 +203,10 @@ impl Reader<'_> {
             from_size.filter(|&s| s > 0),
             now,
         )
-        .map(|b| b.with_handovers(self.vault.keys().log_history.clone()))
+        .map(|b| {
+            b.with_handovers(self.vault.keys().log_history.clone())
+                .with_vrf_proof(vrf.proof())
+        })
         .map_err(|e| EngineError::Internal(format!("building the bundle: {e}")))
     }
 
@@ -241,9 +246,8 @@ impl Reader<'_> {
         if b.expires_at.saturating_sub(b.issued_at) > policy.max_token_lifetime_secs {
             return Err(QueryError::Denied(Denial::LifetimeOverPolicy));
         }
-        let blind = ks.index_key.blind(&subject);
         drop(ks);
-        Ok(self.export_bundle(&blind, Some(b.last_tree_size), now)?)
+        Ok(self.export_bundle(&subject, Some(b.last_tree_size), now)?)
     }
 
     /// An auditor's replay of the whole log: every receipt's signature and chain position,

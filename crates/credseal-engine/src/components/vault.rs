@@ -16,11 +16,12 @@
 use std::sync::{Arc, Mutex, RwLock};
 
 use credseal_core::{BlindId, Catalog, Record, RecordBody, SubjectId};
-use credseal_crypto::{Dek, DekContext, Keystore, Passphrase, RecordContext};
+use credseal_crypto::{Dek, DekContext, Keystore, Passphrase, RecordContext, SubjectVrf};
 use credseal_store::{Store, Tree};
 use zeroize::Zeroizing;
 
 use crate::bundle::{Entry, SubjectRecords};
+use crate::components::blinds::Blinds;
 use crate::components::datadir::DataDir;
 use crate::components::gate::Granted;
 use crate::error::{EngineError, Result};
@@ -34,6 +35,8 @@ pub(crate) struct Vault {
     keys: RwLock<Arc<Keystore>>,
     /// Serialises changes of the keystore (read, edit a copy, write, swap).
     key_lock: Mutex<()>,
+    /// The subjects' blind ids (shared with the gate).
+    blinds: Arc<Blinds>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -44,12 +47,34 @@ impl std::fmt::Debug for Vault {
 
 impl Vault {
     /// The vault of `store`, whose keys are `keys`.
-    pub(crate) fn new(store: Arc<dyn Store>, keys: Keystore) -> Self {
+    pub(crate) fn new(store: Arc<dyn Store>, keys: Keystore, blinds: Arc<Blinds>) -> Self {
         Self {
             store,
             keys: RwLock::new(Arc::new(keys)),
             key_lock: Mutex::new(()),
+            blinds,
         }
+    }
+
+    /// The subject's BlindId (the VRF output of its id) under the keystore `ks`.
+    pub(crate) fn blind(&self, ks: &Keystore, subject: &SubjectId) -> Result<BlindId> {
+        self.blinds.blind(ks, subject)
+    }
+
+    /// [`Vault::blind`] for an operation that may still be refused: a newly proved blind id
+    /// is not written until [`Vault::store_proved_blinds`].
+    pub(crate) fn blind_unstored(&self, ks: &Keystore, subject: &SubjectId) -> Result<BlindId> {
+        Ok(*self.blinds.subject_vrf_unstored(ks, subject)?.blind())
+    }
+
+    /// Writes the blind ids proved by [`Vault::blind_unstored`] (after the operation succeeded).
+    pub(crate) fn store_proved_blinds(&self) -> Result<()> {
+        self.blinds.store_proved(&self.keys())
+    }
+
+    /// The subject's BlindId with its VRF proof under the keystore `ks`.
+    pub(crate) fn subject_vrf(&self, ks: &Keystore, subject: &SubjectId) -> Result<Arc<SubjectVrf>> {
+        self.blinds.subject_vrf(ks, subject)
     }
 
     /// The keystore snapshot for one operation. Rotation replaces the whole `Arc` under
@@ -131,7 +156,7 @@ impl Vault {
     pub(crate) fn open_granted(&self, ks: &Keystore, granted: &Granted) -> Result<(BlindId, Vec<Record>)> {
         let grant = granted.auth();
         let subject = grant.subject();
-        let blind = ks.index_key.blind(subject);
+        let blind = self.blind(ks, subject)?;
         let mut records = Vec::new();
         if let Some(recs) = self.load_subject(&blind)? {
             for class in grant.classes() {
@@ -262,7 +287,7 @@ impl Vault {
             )));
         }
         let ks = self.keys();
-        let blind = ks.index_key.blind(subject);
+        let blind = self.blind(&ks, subject)?;
         let Some(recs) = self.load_subject(&blind)? else {
             return Ok(Vec::new());
         };

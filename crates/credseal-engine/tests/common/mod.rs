@@ -198,3 +198,9 @@ pub fn enroll(p: &Platform, role: credseal_engine::StaffRole, id: &str, pk: &[u8
     let approved = p.approve(&operation, &approvals, now()).unwrap();
     p.change_staff(&op(p), &change, &approved).unwrap();
 }
+
+/// What a subject's bundle verifier knows: its id and the platform's VRF public key.
+#[allow(dead_code)]
+pub fn who(p: &credseal_engine::Platform, id: &credseal_core::SubjectId) -> credseal_log::BundleSubject {
+    credseal_log::BundleSubject::new(id.clone(), p.vrf_public_key())
+}
