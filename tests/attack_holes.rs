@@ -288,7 +288,18 @@ impl Fx {
         ]);
         let state = self.fresh("state");
         let v = json(&ok(&[
-            "receipts", "verify", "--vkey", &self.vkey, "--state", &state, &bundle, "--json",
+            "receipts",
+            "verify",
+            "--vkey",
+            &self.vkey,
+            "--vrf-key",
+            &format!("{}/vrf-key.pub", self.data),
+            "--subject",
+            SUBJECT,
+            "--state",
+            &state,
+            &bundle,
+            "--json",
         ]));
         assert_eq!(v["ok"], true, "{v}");
         v["receipts"].as_array().unwrap().clone()

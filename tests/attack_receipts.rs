@@ -210,7 +210,20 @@ impl Fx {
     /// `receipts verify` of `bundle` with the state file `state`.
     fn verify(&self, state: &str, bundle: &Bundle) -> Output {
         let b = self.write("bundle", &bundle.to_text());
-        run(&["receipts", "verify", "--vkey", &self.vkey, "--state", state, &b])
+        let vrf = format!("{}/vrf-key.pub", self.data);
+        run(&[
+            "receipts",
+            "verify",
+            "--vkey",
+            &self.vkey,
+            "--vrf-key",
+            &vrf,
+            "--subject",
+            SUBJECT,
+            "--state",
+            state,
+            &b,
+        ])
     }
 
     /// `receipts verify` must refuse `bundle`: exit 4, `want` in the message, nothing on

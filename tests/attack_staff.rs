@@ -440,7 +440,17 @@ impl Dept {
         ]);
         let state = self.fx.fresh("state");
         stdout(&ok(&[
-            "receipts", "verify", "--vkey", &vkey, "--state", &state, &bundle,
+            "receipts",
+            "verify",
+            "--vkey",
+            &vkey,
+            "--vrf-key",
+            &format!("{}/vrf-key.pub", self.fx.data),
+            "--subject",
+            SUBJECT,
+            "--state",
+            &state,
+            &bundle,
         ]))
     }
 }

@@ -220,18 +220,17 @@ fn wal_deleted_canary_set_refused() {
     let fx = Fx::new();
     let officer = fx.path("officer.key");
     ok(&["staff", "keygen", "--out", &officer]);
-    ok(&[
-        "staff",
-        "enroll",
-        "--data",
+    let o = common::enroll_staff(
+        &|a: &[&str]| run(a),
+        fx.dir.path(),
         &fx.data,
-        "--role",
+        ORIGIN,
+        Some(&fx.auth),
         "officer",
-        "--id",
         "off-1",
-        "--key",
         &format!("{officer}.pub"),
-    ]);
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
     let ids = fx.path("canary-ids");
     ok(&[
         "canary",

@@ -221,7 +221,19 @@ impl Fx {
     /// `open` of the self-query answer with the VRF key file `vrf` and `extra` arguments.
     fn open_checked(&self, keys: &str, answer: &str, vrf: &str, extra: &[&str]) -> Output {
         let key = format!("{keys}/sealing.key");
-        let mut args = vec!["open", "--key", &key, "--vrf-key", vrf];
+        // The subject's pinned log key and the self-query it sent authenticate the answer.
+        let query = self.path("self-query");
+        let mut args = vec![
+            "open",
+            "--key",
+            &key,
+            "--log-key",
+            &self.vkey,
+            "--token",
+            &query,
+            "--vrf-key",
+            vrf,
+        ];
         args.extend_from_slice(extra);
         args.push(answer);
         run(&args)
