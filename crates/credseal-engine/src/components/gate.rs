@@ -64,7 +64,7 @@ pub(crate) fn meta_mac(ks: &Keystore, key: &[u8], value: &[u8]) -> [u8; 32] {
 /// Meta key prefix of an enrolled staff key: `staff:` ‖ role ‖ `:` ‖ public key (32) → id.
 pub(crate) const META_STAFF: &[u8] = b"staff:";
 /// `Replay` key prefix of staff request ids (value: keep-until time).
-const REPLAY_STAFF: u8 = b's';
+pub(crate) const REPLAY_STAFF: u8 = b's';
 
 /// A staff role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -782,7 +782,10 @@ impl Gate {
     /// Uses up `approved` as its operation runs: every approving officer must still be
     /// enrolled under the same id (a removal takes effect at once), and no approval may have
     /// been used meanwhile; then each is recorded as used (atomically, one at a time).
-    pub(crate) fn consume(&self, ks: &Keystore, approved: &Approved) -> Result<()> {
+    /// Returns the batch that writes each use again in its committed form: the operation
+    /// commits it with its receipt, so that the trust state counts it and deleting it from
+    /// the store afterwards fails closed (a reservation alone blocks a reuse while it lasts).
+    pub(crate) fn consume(&self, ks: &Keystore, approved: &Approved) -> Result<Batch> {
         for p in &approved.pending {
             if let Some((pk, id)) = &p.officer
                 && self.staff_id(ks, StaffRole::Officer, pk)?.as_deref() != Some(id.as_str())
@@ -801,7 +804,15 @@ impl Gate {
                 return Err(replayed());
             }
         }
-        Ok(())
+        let mut marks = Batch::new();
+        for p in &approved.pending {
+            marks.put_again(
+                Tree::Replay,
+                p.replay_key.clone(),
+                committed_replay_value(&p.keep_until.to_be_bytes()),
+            );
+        }
+        Ok(marks)
     }
 
     /// Whether any officer is enrolled.
