@@ -38,7 +38,8 @@ fn ok(args: &[&str]) -> Output {
     o
 }
 
-/// A platform with the example data, a trusted authority and bank-a enrolled (serial 1).
+/// A platform with the example data, first officers `off-a` and `off-b` (keys `off-a`,
+/// `off-b` in the directory), a trusted authority and bank-a enrolled (serial 1).
 struct Fx {
     dir: tempfile::TempDir,
     data: String,
@@ -51,6 +52,10 @@ impl Fx {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data").display().to_string();
+        let p = |n: &str| dir.path().join(n).display().to_string();
+        for o in ["off-a", "off-b"] {
+            ok(&["officer", "keygen", "--out", &p(o)]);
+        }
         ok(&[
             "init",
             "--data",
@@ -63,9 +68,12 @@ impl Fx {
             "8",
             "--kdf-passes",
             "1",
+            "--first-officer",
+            &format!("off-a={}.pub", p("off-a")),
+            "--first-officer",
+            &format!("off-b={}.pub", p("off-b")),
         ]);
         ok(&["ingest", "--data", &data, RECORDS]);
-        let p = |n: &str| dir.path().join(n).display().to_string();
         let (auth, bank, cred) = (p("authority.key"), p("bank"), p("credential"));
         ok(&["authority", "keygen", "--out", &auth]);
         ok(&["authority", "trust", "--data", &data, "--key", &format!("{auth}.pub")]);
@@ -105,6 +113,25 @@ impl Fx {
 
     fn path(&self, name: &str) -> String {
         self.dir.path().join(name).display().to_string()
+    }
+
+    /// The approval of `op` by the officer whose key file is `officer` (in the directory),
+    /// written to `out` (in the directory).
+    fn approval(&self, officer: &str, op: &str, out: &str) -> String {
+        let out = self.path(out);
+        ok(&[
+            "officer",
+            "approve",
+            "--key",
+            &self.path(officer),
+            "--operation",
+            op,
+            "--audience",
+            ORIGIN,
+            "--out",
+            &out,
+        ]);
+        out
     }
 
     fn db(&self) -> PathBuf {
@@ -426,4 +453,80 @@ fn data_dir_world_writable_refused() {
     assert_eq!(code(&o), 4, "{e}");
     assert!(e.contains("is not private") && e.contains("0777"), "{e}");
     assert_nothing_released(&o, &answer);
+}
+
+#[test]
+fn keystore_from_another_platform_refused() {
+    let fx = Fx::new();
+    let keystore = Path::new(&fx.data).join("keystore");
+    let original = std::fs::read(&keystore).unwrap();
+    // The reviewer's steps: a copy of the keystore, a second platform made with it
+    // (`init --keystore`) whose first officers the attacker holds, a KEK retired there.
+    let copy = fx.path("keystore-copy");
+    std::fs::copy(&keystore, &copy).unwrap();
+    let other = fx.path("other-data");
+    for o in ["evil-a", "evil-b"] {
+        ok(&["officer", "keygen", "--out", &fx.path(o)]);
+    }
+    ok(&[
+        "init",
+        "--data",
+        &other,
+        "--catalog",
+        CATALOG,
+        "--keystore",
+        &copy,
+        "--first-officer",
+        &format!("evil-a={}.pub", fx.path("evil-a")),
+        "--first-officer",
+        &format!("evil-b={}.pub", fx.path("evil-b")),
+    ]);
+    ok(&["keys", "rotate", "--data", &other, "--class", "loans"]);
+    let op = "retire loans v1";
+    let (a, b) = (
+        fx.approval("evil-a", op, "evil-approval-a"),
+        fx.approval("evil-b", op, "evil-approval-b"),
+    );
+    ok(&[
+        "keys",
+        "retire",
+        "--data",
+        &other,
+        "--class",
+        "loans",
+        "--kek-version",
+        "1",
+        "--approval",
+        &a,
+        "--approval",
+        &b,
+    ]);
+    // The keystore copied back: its generation is higher than the one this store committed,
+    // and no key change of this platform wrote it.
+    let swapped = std::fs::read(Path::new(&other).join("keystore")).unwrap();
+    assert_ne!(swapped, original);
+    std::fs::write(&keystore, &swapped).unwrap();
+    let (o, answer) = fx.query(&fx.token("t", 300), "a");
+    let e = stderr(&o);
+    assert_eq!(code(&o), 4, "the foreign keystore is refused: {e}");
+    assert!(e.contains("keystore generation"), "{e}");
+    assert_nothing_released(&o, &answer);
+    for args in [
+        &["log", "verify", "--data", &fx.data][..],
+        &["keys", "status", "--data", &fx.data][..],
+    ] {
+        let o = run(args);
+        assert_eq!(code(&o), 4, "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("keystore generation"), "{}", stderr(&o));
+    }
+    // Nothing was accepted: with its own keystore back, the platform opens, its log
+    // verifies and the records under loans v1 are still readable.
+    std::fs::write(&keystore, &original).unwrap();
+    ok(&["log", "verify", "--data", &fx.data]);
+    let (o, answer) = fx.query(&fx.token("t2", 300), "a2");
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(answer.exists());
+    // The platform's own key changes still work (intent, file, receipt).
+    ok(&["keys", "rotate", "--data", &fx.data, "--class", "loans"]);
+    ok(&["log", "verify", "--data", &fx.data]);
 }
