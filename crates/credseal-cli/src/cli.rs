@@ -396,16 +396,21 @@ pub(crate) enum AuthorityCommand {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
-    /// Make a platform trust this authority public key (platform side).
+    /// Make a platform trust this authority public key (platform side). Replacing a trusted
+    /// key needs two officers' approvals of "replace authority key <key in hex>".
     Trust {
         #[command(flatten)]
         data: DataArg,
         /// The authority's public key file.
         #[arg(long, value_name = "FILE")]
         key: PathBuf,
-        /// Replace an authority key already trusted.
+        /// Replace an authority key already trusted (with two officers' approvals).
         #[arg(long)]
         replace: bool,
+        /// An officer's approval (`officer approve`) of the replacement; two from different
+        /// officers are needed.
+        #[arg(long = "approval", value_name = "FILE", requires = "replace")]
+        approvals: Vec<PathBuf>,
     },
     /// Enrol a department: sign its credential (which classes, purposes, how long).
     Enroll {
@@ -874,6 +879,11 @@ pub(crate) struct SetPolicyArgs {
     /// Longest token lifetime accepted, in seconds (1 to 86,400).
     #[arg(long, value_name = "SECS")]
     pub(crate) max_token_lifetime_secs: Option<u64>,
+    /// An officer's approval (`officer approve`) of the new policy (the command prints the
+    /// operation to approve when approvals are missing); two from different officers are
+    /// needed.
+    #[arg(long = "approval", value_name = "FILE")]
+    pub(crate) approvals: Vec<std::path::PathBuf>,
 }
 
 /// `staff` commands.

@@ -181,6 +181,21 @@ impl Operation {
         Self(format!("enroll {} {id} key {}", role.label(), credseal_core::hex(pk)))
     }
 
+    /// Replace the trusted authority key by `pk` (the key in hex: the approvals are for
+    /// exactly this key). Installing the first authority key needs no approval.
+    pub fn replace_authority(pk: &[u8; 32]) -> Self {
+        Self(format!("replace authority key {}", credseal_core::hex(pk)))
+    }
+
+    /// Commit `policy` as the query policy (all three values: the approvals are for exactly
+    /// this policy).
+    pub fn set_policy(policy: &Policy) -> Self {
+        Self(format!(
+            "set policy max_skew_secs {} max_token_lifetime_secs {} max_consent_lifetime_secs {}",
+            policy.max_skew_secs, policy.max_token_lifetime_secs, policy.max_consent_lifetime_secs
+        ))
+    }
+
     /// Remove every key of staff member `id` in `role`.
     pub fn remove_staff(role: StaffRole, id: &str) -> Self {
         Self(format!("remove {} {id}", role.label()))
@@ -462,15 +477,23 @@ impl Gate {
     }
 
     /// The batch that sets the authority key to `pk`; changing an existing one needs
-    /// `replace`.
-    pub(crate) fn trust_authority(&self, ks: &Keystore, pk: &[u8; 32], replace: bool) -> Result<Batch> {
+    /// `replaced`, approvals for exactly [`Operation::replace_authority`] of `pk` (two
+    /// officers'), which this checks (and the caller consumes when the change runs).
+    pub(crate) fn trust_authority(&self, ks: &Keystore, pk: &[u8; 32], replaced: Option<&Approved>) -> Result<Batch> {
         if let Some(old) = self.authority_key(ks)?
-            && !replace
             && &old != pk
         {
-            return Err(EngineError::Conflict {
-                what: "this platform already trusts another authority key".into(),
-            });
+            let Some(approved) = replaced else {
+                return Err(EngineError::denied(
+                    "approvals-missing",
+                    format!(
+                        "this platform already trusts another authority key: replacing it needs the approval of two \
+                         different enrolled officers for {:?}",
+                        Operation::replace_authority(pk).text()
+                    ),
+                ));
+            };
+            approved.require(&Operation::replace_authority(pk))?;
         }
         let mut b = Batch::new();
         self.put_authenticated(ks, &mut b, META_AUTHORITY, pk);
