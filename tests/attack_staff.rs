@@ -292,10 +292,10 @@ fn refused_operation_keeps_approvals() {
             &b,
         ])
     };
-    // Data keys still use v1: refused (exit 2, "run rewrap first"), and the approvals are
-    // not spent.
+    // Data keys still use v1: refused (exit 1: the command is right, the store is not ready;
+    // "run rewrap first"), and the approvals are not spent.
     let o = retire();
-    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(stderr(&o).contains("still use KEK v1"), "{}", stderr(&o));
     ok(&["keys", "rewrap", "--data", &fx.data]);
     let o = retire();

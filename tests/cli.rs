@@ -502,24 +502,57 @@ fn policy_settings_in_the_config_are_checked_and_applied() {
     ]);
     assert_eq!(code(&o), 2, "out of range: {}", stderr(&o));
     assert!(stderr(&o).contains("max_token_lifetime_secs"), "{}", stderr(&o));
-    assert_eq!(
-        code(&run(&[
-            "officer",
-            "set-policy",
-            "--data",
-            ds,
-            "--max-token-lifetime-secs",
-            "60"
-        ])),
-        0
-    );
-    // A 300-second token is now over the policy.
+    // Setting the policy needs two officers' approvals (tests/attack_trust.rs): two
+    // officers enrolled by the authority's staff orders.
     let p = |rel: &str| d.path().join(rel).display().to_string();
     assert_eq!(code(&run(&["authority", "keygen", "--out", &p("auth.key")])), 0);
     assert_eq!(
         code(&run(&["authority", "trust", "--data", ds, "--key", &p("auth.key.pub")])),
         0
     );
+    let op = "set policy max_skew_secs 120 max_token_lifetime_secs 60 max_consent_lifetime_secs 34560000";
+    let mut set = vec![
+        "officer".to_string(),
+        "set-policy".into(),
+        "--data".into(),
+        ds.into(),
+        "--max-token-lifetime-secs".into(),
+        "60".into(),
+    ];
+    for name in ["officer-a", "officer-b"] {
+        let key = p(name);
+        assert_eq!(code(&run(&["officer", "keygen", "--out", &key])), 0);
+        let o = common::enroll_staff(
+            &|a: &[&str]| run(a),
+            d.path(),
+            ds,
+            "test.credseal.invalid/log",
+            Some(&p("auth.key")),
+            "officer",
+            name,
+            &format!("{key}.pub"),
+        );
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let out = p(&format!("policy-approval-{name}"));
+        let o = run(&[
+            "officer",
+            "approve",
+            "--key",
+            &key,
+            "--operation",
+            op,
+            "--audience",
+            "test.credseal.invalid/log",
+            "--out",
+            &out,
+        ]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        set.extend(["--approval".into(), out]);
+    }
+    let set: Vec<&str> = set.iter().map(String::as_str).collect();
+    let o = run(&set);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // A 300-second token is now over the policy.
     assert_eq!(code(&run(&["dept", "keygen", "--out-dir", &p("bank")])), 0);
     let o = run(&[
         "authority",

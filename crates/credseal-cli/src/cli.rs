@@ -396,8 +396,10 @@ pub(crate) enum AuthorityCommand {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
-    /// Make a platform trust this authority public key (platform side). Replacing a trusted
-    /// key needs two officers' approvals of "replace authority key <key in hex>".
+    /// Make a platform trust this authority public key (platform side).
+    ///
+    /// Replacing a trusted key needs two officers' approvals of
+    /// "replace authority key <key in hex>".
     Trust {
         #[command(flatten)]
         data: DataArg,
@@ -863,7 +865,9 @@ pub(crate) enum OfficerCommand {
     /// Change the query policy (platform side; committed with a receipt)
     ///
     /// The policy is part of the trust state that every checkpoint commits to. A setting left
-    /// out keeps its current value. Editing the `[policy]` table of credseal.toml by hand
+    /// out keeps its current value. Two officers approve the new policy ("set policy
+    /// max_skew_secs S max_token_lifetime_secs T max_consent_lifetime_secs C"; without
+    /// approvals the command names it). Editing the `[policy]` table of credseal.toml by hand
     /// makes the platform refuse to open.
     SetPolicy(SetPolicyArgs),
 }

@@ -646,7 +646,11 @@ impl Gate {
         let Some(id) = self.staff_id(ks, role, body.staff_key.as_bytes())? else {
             return Err(EngineError::denied(
                 "staff-not-enrolled",
-                format!("the key is not enrolled as a {} on this platform", role.label()),
+                format!(
+                    "the key is not enrolled as {} {} on this platform",
+                    if role.label().starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" },
+                    role.label()
+                ),
             ));
         };
         let v = u
