@@ -564,7 +564,9 @@ fn staff_replay_keys(data: &str) -> std::collections::BTreeSet<Vec<u8>> {
 fn enrolled(data: &str, role: &str) -> bool {
     use credseal_store::{SledStore, Store, Tree};
     let s = SledStore::open(&Path::new(data).join("db"), false).unwrap();
-    s.scan_prefix(Tree::Meta, format!("staff:{role}:").as_bytes()).next().is_some()
+    s.scan_prefix(Tree::Meta, format!("staff:{role}:").as_bytes())
+        .next()
+        .is_some()
 }
 
 #[test]
@@ -581,8 +583,18 @@ fn wal_deleted_staff_request_entry_refused() {
     let (ra, rb) = (fx.approval("off-a", remove_op), fx.approval("off-b", remove_op));
     let remove = || {
         run(&[
-            "staff", "remove", "--data", &fx.data, "--role", "responder", "--id", "resp-1", "--approval", &ra,
-            "--approval", &rb,
+            "staff",
+            "remove",
+            "--data",
+            &fx.data,
+            "--role",
+            "responder",
+            "--id",
+            "resp-1",
+            "--approval",
+            &ra,
+            "--approval",
+            &rb,
         ])
     };
     let before = staff_replay_keys(&fx.data);

@@ -561,18 +561,24 @@ fn lone_operator_replaces_authority_refused() {
         args.extend_from_slice(extra);
         let o = run(&args);
         assert_eq!(code(&o), 3, "{args:?}: {}", stderr(&o));
-        assert!(
-            stderr(&o).contains("two different enrolled officers"),
-            "{}",
-            stderr(&o)
-        );
+        assert!(stderr(&o).contains("two different enrolled officers"), "{}", stderr(&o));
         assert!(o.stdout.is_empty(), "{}", stdout(&o));
     }
     // One officer approving twice is still one officer.
     let op = format!("replace authority key {hex}");
     let (a1, a2) = (fx.approval("off-a", &op, "ra1"), fx.approval("off-a", &op, "ra2"));
     let o = run(&[
-        "authority", "trust", "--data", &fx.data, "--key", &evil_pub, "--replace", "--approval", &a1, "--approval", &a2,
+        "authority",
+        "trust",
+        "--data",
+        &fx.data,
+        "--key",
+        &evil_pub,
+        "--replace",
+        "--approval",
+        &a1,
+        "--approval",
+        &a2,
     ]);
     assert_eq!(code(&o), 3, "{}", stderr(&o));
     assert_eq!(log_size(&fx.data), size, "nothing was written");
@@ -594,14 +600,34 @@ fn lone_operator_replaces_authority_refused() {
     // Two officers approve the replacement: done, with a receipt naming them.
     let b = fx.approval("off-b", &op, "rb");
     let o = ok(&[
-        "authority", "trust", "--data", &fx.data, "--key", &evil_pub, "--replace", "--approval", &a1, "--approval", &b,
+        "authority",
+        "trust",
+        "--data",
+        &fx.data,
+        "--key",
+        &evil_pub,
+        "--replace",
+        "--approval",
+        &a1,
+        "--approval",
+        &b,
     ]);
     assert!(stdout(&o).contains("approved by off-a, off-b"), "{}", stdout(&o));
     assert_eq!(log_size(&fx.data), size + 1);
     // The approvals are spent: a second use is refused.
     let back = format!("{}.pub", fx.auth);
     let o = run(&[
-        "authority", "trust", "--data", &fx.data, "--key", &back, "--replace", "--approval", &a1, "--approval", &b,
+        "authority",
+        "trust",
+        "--data",
+        &fx.data,
+        "--key",
+        &back,
+        "--replace",
+        "--approval",
+        &a1,
+        "--approval",
+        &b,
     ]);
     assert_eq!(code(&o), 3, "{}", stderr(&o));
 }

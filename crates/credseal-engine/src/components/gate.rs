@@ -648,7 +648,11 @@ impl Gate {
                 "staff-not-enrolled",
                 format!(
                     "the key is not enrolled as {} {} on this platform",
-                    if role.label().starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" },
+                    if role.label().starts_with(['a', 'e', 'i', 'o', 'u']) {
+                        "an"
+                    } else {
+                        "a"
+                    },
                     role.label()
                 ),
             ));

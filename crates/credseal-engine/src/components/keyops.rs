@@ -211,9 +211,8 @@ impl KeyOps<'_> {
             Some(s) if let Some(d) = self.dir => {
                 let file = credseal_crypto::sha256(&d.keystore_file()?);
                 let pending = crate::components::vault::keystore_intent(self.store, &self.keys())?;
-                let matches = pending.is_some_and(|(g, h)| {
-                    g == have && bool::from(subtle::ConstantTimeEq::ct_eq(&h[..], &file[..]))
-                });
+                let matches = pending
+                    .is_some_and(|(g, h)| g == have && bool::from(subtle::ConstantTimeEq::ct_eq(&h[..], &file[..])));
                 if !matches {
                     return Err(EngineError::Corrupt {
                         what: format!("keystore generation of {}", d.keystore_path().display()),

@@ -52,8 +52,7 @@ use ring::hmac;
 use crate::canary::META_CANARIES;
 use crate::components::gate::{
     META_AUTHORITY, META_STAFF, META_SUBJECT_KEY, REPLAY_COMMITTED, REPLAY_CONSENT, REPLAY_QUERY, REPLAY_STAFF,
-    REVOCATIONS_CURRENT,
-    meta_mac,
+    REVOCATIONS_CURRENT, meta_mac,
 };
 use crate::error::{EngineError, Result};
 use crate::layout::META_KEYSTORE_GENERATION;
