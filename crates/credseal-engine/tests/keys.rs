@@ -424,9 +424,8 @@ fn a_shredded_record_cannot_be_recovered_from_an_earlier_copy_with_the_later_key
     assert!(e.contains("keystore generation"), "{e}");
     // And past that check (database and keystore put together in memory, where there is no
     // keystore file to check), the destroyed KEK still opens nothing.
-    let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(
-        credseal_store::SledStore::open(&attack.join(credseal_engine::DB_DIR), false).unwrap(),
-    );
+    let store: std::sync::Arc<dyn Store> =
+        std::sync::Arc::new(credseal_store::SledStore::open(&attack.join(credseal_engine::DB_DIR), false).unwrap());
     let a = common::on_store(keystore_on_disk(&attack), store).unwrap();
     let e = common::records(&a, &id, "loans").unwrap_err().to_string();
     assert!(e.contains("v1") || e.contains("version 1"), "{e}");
