@@ -292,10 +292,10 @@ fn refused_operation_keeps_approvals() {
             &b,
         ])
     };
-    // Data keys still use v1: refused (exit 2, "run rewrap first"), and the approvals are
-    // not spent.
+    // Data keys still use v1: refused (exit 1: the command is right, the store is not ready;
+    // "run rewrap first"), and the approvals are not spent.
     let o = retire();
-    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(stderr(&o).contains("still use KEK v1"), "{}", stderr(&o));
     ok(&["keys", "rewrap", "--data", &fx.data]);
     let o = retire();
@@ -550,4 +550,89 @@ fn expired_credential_query_receipted() {
     assert_refused(&o, &ans, 3, "credential-expired");
     let seen = d.subject_sees();
     assert!(seen.contains("denied: credential-expired"), "{seen}");
+}
+
+/// The `Replay` keys of used staff requests and orders (`s` entries), read straight from
+/// the store as someone with write access to `db/` can.
+fn staff_replay_keys(data: &str) -> std::collections::BTreeSet<Vec<u8>> {
+    use credseal_store::{SledStore, Store, Tree};
+    let s = SledStore::open(&Path::new(data).join("db"), false).unwrap();
+    s.scan_prefix(Tree::Replay, b"s").map(|kv| kv.unwrap().0).collect()
+}
+
+/// Whether a key of `role` is enrolled (any `staff:<role>:` entry), read from the store.
+fn enrolled(data: &str, role: &str) -> bool {
+    use credseal_store::{SledStore, Store, Tree};
+    let s = SledStore::open(&Path::new(data).join("db"), false).unwrap();
+    s.scan_prefix(Tree::Meta, format!("staff:{role}:").as_bytes())
+        .next()
+        .is_some()
+}
+
+#[test]
+fn wal_deleted_staff_request_entry_refused() {
+    const REPLAY: u8 = 6;
+    let fx = Fx::new(&["off-a", "off-b"]);
+    let (pr, hex) = fx.staff_key("resp-1");
+    let enroll_op = format!("enroll responder resp-1 key {hex}");
+    let (a, b) = (fx.approval("off-a", &enroll_op), fx.approval("off-b", &enroll_op));
+    let o = fx.enroll("responder", "resp-1", &pr, &[&a, &b]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // Two officers remove the responder; the two used approvals are the new `s` entries.
+    let remove_op = "remove responder resp-1";
+    let (ra, rb) = (fx.approval("off-a", remove_op), fx.approval("off-b", remove_op));
+    let remove = || {
+        run(&[
+            "staff",
+            "remove",
+            "--data",
+            &fx.data,
+            "--role",
+            "responder",
+            "--id",
+            "resp-1",
+            "--approval",
+            &ra,
+            "--approval",
+            &rb,
+        ])
+    };
+    let before = staff_replay_keys(&fx.data);
+    let o = remove();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let used: Vec<Vec<u8>> = staff_replay_keys(&fx.data).difference(&before).cloned().collect();
+    assert_eq!(used.len(), 2, "one entry per used approval");
+    // Enrolled again (fresh approvals), so that a second removal would change something.
+    let (a2, b2) = (fx.approval("off-a", &enroll_op), fx.approval("off-b", &enroll_op));
+    let o = fx.enroll("responder", "resp-1", &pr, &[&a2, &b2]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let size = fx.log_size();
+    // Reused as they are: refused, the approvals were used before.
+    let o = remove();
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(stderr(&o).contains("used before"), "{}", stderr(&o));
+    assert!(enrolled(&fx.data, "responder"));
+    // The attack: delete the two entries by a forged WAL frame, then reuse the approvals.
+    common::inject_wal_frame(
+        &Path::new(&fx.data).join("db"),
+        &[(REPLAY, &used[0], None), (REPLAY, &used[1], None)],
+    );
+    let o = remove();
+    assert_eq!(code(&o), 4, "the deletion is detected: {}", stderr(&o));
+    assert!(
+        stderr(&o).contains("trust state: replay and consent-use entries"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+    // Nothing changed: the responder is still enrolled, and no receipt was added (the log
+    // is read without opening the platform, which now fails closed).
+    assert!(enrolled(&fx.data, "responder"), "the removal did not run");
+    let o = run(&["log", "verify", "--data", &fx.data, "--json"]);
+    if code(&o) == 0 {
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["size"].as_u64(), Some(size), "no receipt was added");
+    } else {
+        assert_eq!(code(&o), 4, "{}", stderr(&o));
+    }
 }

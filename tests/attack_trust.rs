@@ -38,7 +38,8 @@ fn ok(args: &[&str]) -> Output {
     o
 }
 
-/// A platform with the example data, a trusted authority and bank-a enrolled (serial 1).
+/// A platform with the example data, first officers `off-a` and `off-b` (keys `off-a`,
+/// `off-b` in the directory), a trusted authority and bank-a enrolled (serial 1).
 struct Fx {
     dir: tempfile::TempDir,
     data: String,
@@ -51,6 +52,10 @@ impl Fx {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data").display().to_string();
+        let p = |n: &str| dir.path().join(n).display().to_string();
+        for o in ["off-a", "off-b"] {
+            ok(&["officer", "keygen", "--out", &p(o)]);
+        }
         ok(&[
             "init",
             "--data",
@@ -63,9 +68,12 @@ impl Fx {
             "8",
             "--kdf-passes",
             "1",
+            "--first-officer",
+            &format!("off-a={}.pub", p("off-a")),
+            "--first-officer",
+            &format!("off-b={}.pub", p("off-b")),
         ]);
         ok(&["ingest", "--data", &data, RECORDS]);
-        let p = |n: &str| dir.path().join(n).display().to_string();
         let (auth, bank, cred) = (p("authority.key"), p("bank"), p("credential"));
         ok(&["authority", "keygen", "--out", &auth]);
         ok(&["authority", "trust", "--data", &data, "--key", &format!("{auth}.pub")]);
@@ -105,6 +113,25 @@ impl Fx {
 
     fn path(&self, name: &str) -> String {
         self.dir.path().join(name).display().to_string()
+    }
+
+    /// The approval of `op` by the officer whose key file is `officer` (in the directory),
+    /// written to `out` (in the directory).
+    fn approval(&self, officer: &str, op: &str, out: &str) -> String {
+        let out = self.path(out);
+        ok(&[
+            "officer",
+            "approve",
+            "--key",
+            &self.path(officer),
+            "--operation",
+            op,
+            "--audience",
+            ORIGIN,
+            "--out",
+            &out,
+        ]);
+        out
     }
 
     fn db(&self) -> PathBuf {
@@ -377,9 +404,11 @@ fn edited_policy_refused() {
         stderr(&o)
     );
     assert_nothing_released(&o, &answer);
-    // The legitimate way: `officer set-policy` (after the edit is undone) leaves a receipt,
-    // and the longer token is then granted.
+    // The legitimate way: `officer set-policy` (after the edit is undone) with two officers'
+    // approvals leaves a receipt, and the longer token is then granted.
     std::fs::write(&cfg, &text).unwrap();
+    let op = "set policy max_skew_secs 120 max_token_lifetime_secs 86400 max_consent_lifetime_secs 34560000";
+    let (a, b) = (fx.approval("off-a", op, "pa"), fx.approval("off-b", op, "pb"));
     let o = ok(&[
         "officer",
         "set-policy",
@@ -387,6 +416,10 @@ fn edited_policy_refused() {
         &fx.data,
         "--max-token-lifetime-secs",
         "86400",
+        "--approval",
+        &a,
+        "--approval",
+        &b,
     ]);
     assert!(stdout(&o).contains("max_token_lifetime_secs 86400"), "{}", stdout(&o));
     let (o, answer) = fx.query(&fx.token("t2", 86_000), "a2");
@@ -426,4 +459,220 @@ fn data_dir_world_writable_refused() {
     assert_eq!(code(&o), 4, "{e}");
     assert!(e.contains("is not private") && e.contains("0777"), "{e}");
     assert_nothing_released(&o, &answer);
+}
+
+#[test]
+fn keystore_from_another_platform_refused() {
+    let fx = Fx::new();
+    let keystore = Path::new(&fx.data).join("keystore");
+    let original = std::fs::read(&keystore).unwrap();
+    // The reviewer's steps: a copy of the keystore, a second platform made with it
+    // (`init --keystore`) whose first officers the attacker holds, a KEK retired there.
+    let copy = fx.path("keystore-copy");
+    std::fs::copy(&keystore, &copy).unwrap();
+    let other = fx.path("other-data");
+    for o in ["evil-a", "evil-b"] {
+        ok(&["officer", "keygen", "--out", &fx.path(o)]);
+    }
+    ok(&[
+        "init",
+        "--data",
+        &other,
+        "--catalog",
+        CATALOG,
+        "--keystore",
+        &copy,
+        "--first-officer",
+        &format!("evil-a={}.pub", fx.path("evil-a")),
+        "--first-officer",
+        &format!("evil-b={}.pub", fx.path("evil-b")),
+    ]);
+    ok(&["keys", "rotate", "--data", &other, "--class", "loans"]);
+    let op = "retire loans v1";
+    let (a, b) = (
+        fx.approval("evil-a", op, "evil-approval-a"),
+        fx.approval("evil-b", op, "evil-approval-b"),
+    );
+    ok(&[
+        "keys",
+        "retire",
+        "--data",
+        &other,
+        "--class",
+        "loans",
+        "--kek-version",
+        "1",
+        "--approval",
+        &a,
+        "--approval",
+        &b,
+    ]);
+    // The keystore copied back: its generation is higher than the one this store committed,
+    // and no key change of this platform wrote it.
+    let swapped = std::fs::read(Path::new(&other).join("keystore")).unwrap();
+    assert_ne!(swapped, original);
+    std::fs::write(&keystore, &swapped).unwrap();
+    let (o, answer) = fx.query(&fx.token("t", 300), "a");
+    let e = stderr(&o);
+    assert_eq!(code(&o), 4, "the foreign keystore is refused: {e}");
+    assert!(e.contains("keystore generation"), "{e}");
+    assert_nothing_released(&o, &answer);
+    for args in [
+        &["log", "verify", "--data", &fx.data][..],
+        &["keys", "status", "--data", &fx.data][..],
+    ] {
+        let o = run(args);
+        assert_eq!(code(&o), 4, "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("keystore generation"), "{}", stderr(&o));
+    }
+    // Nothing was accepted: with its own keystore back, the platform opens, its log
+    // verifies and the records under loans v1 are still readable.
+    std::fs::write(&keystore, &original).unwrap();
+    ok(&["log", "verify", "--data", &fx.data]);
+    let (o, answer) = fx.query(&fx.token("t2", 300), "a2");
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(answer.exists());
+    // The platform's own key changes still work (intent, file, receipt).
+    ok(&["keys", "rotate", "--data", &fx.data, "--class", "loans"]);
+    ok(&["log", "verify", "--data", &fx.data]);
+}
+
+/// The log's size (`log verify --json`).
+fn log_size(data: &str) -> u64 {
+    let o = ok(&["log", "verify", "--data", data, "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    v["size"].as_u64().unwrap_or_else(|| panic!("{v}"))
+}
+
+#[test]
+fn lone_operator_replaces_authority_refused() {
+    let fx = Fx::new();
+    // The operator's own "authority", whose staff orders would enrol officers they control.
+    let evil = fx.path("evil-authority.key");
+    ok(&["authority", "keygen", "--out", &evil]);
+    let evil_pub = format!("{evil}.pub");
+    let hex = credseal_auth::PublicKey::from_text(std::fs::read_to_string(&evil_pub).unwrap().trim())
+        .unwrap()
+        .to_hex();
+    let size = log_size(&fx.data);
+    // The passphrase alone: refused with and without --replace (exit 3), nothing written.
+    for extra in [&[][..], &["--replace"][..]] {
+        let mut args = vec!["authority", "trust", "--data", &fx.data, "--key", &evil_pub];
+        args.extend_from_slice(extra);
+        let o = run(&args);
+        assert_eq!(code(&o), 3, "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("two different enrolled officers"), "{}", stderr(&o));
+        assert!(o.stdout.is_empty(), "{}", stdout(&o));
+    }
+    // One officer approving twice is still one officer.
+    let op = format!("replace authority key {hex}");
+    let (a1, a2) = (fx.approval("off-a", &op, "ra1"), fx.approval("off-a", &op, "ra2"));
+    let o = run(&[
+        "authority",
+        "trust",
+        "--data",
+        &fx.data,
+        "--key",
+        &evil_pub,
+        "--replace",
+        "--approval",
+        &a1,
+        "--approval",
+        &a2,
+    ]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert_eq!(log_size(&fx.data), size, "nothing was written");
+    // The authority is unchanged: a staff order of the operator's key enrols nobody.
+    let (mine, _) = (fx.path("mine.key"), ());
+    ok(&["officer", "keygen", "--out", &mine]);
+    let o = common::enroll_staff(
+        &|a: &[&str]| run(a),
+        fx.dir.path(),
+        &fx.data,
+        ORIGIN,
+        Some(&evil),
+        "officer",
+        "mine",
+        &format!("{mine}.pub"),
+    );
+    assert_eq!(code(&o), 4, "a staff order of an untrusted key: {}", stderr(&o));
+    assert_eq!(log_size(&fx.data), size, "nothing was written");
+    // Two officers approve the replacement: done, with a receipt naming them.
+    let b = fx.approval("off-b", &op, "rb");
+    let o = ok(&[
+        "authority",
+        "trust",
+        "--data",
+        &fx.data,
+        "--key",
+        &evil_pub,
+        "--replace",
+        "--approval",
+        &a1,
+        "--approval",
+        &b,
+    ]);
+    assert!(stdout(&o).contains("approved by off-a, off-b"), "{}", stdout(&o));
+    assert_eq!(log_size(&fx.data), size + 1);
+    // The approvals are spent: a second use is refused.
+    let back = format!("{}.pub", fx.auth);
+    let o = run(&[
+        "authority",
+        "trust",
+        "--data",
+        &fx.data,
+        "--key",
+        &back,
+        "--replace",
+        "--approval",
+        &a1,
+        "--approval",
+        &b,
+    ]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+}
+
+#[test]
+fn lone_operator_sets_policy_refused() {
+    let fx = Fx::new();
+    let size = log_size(&fx.data);
+    let set = |approvals: &[&str]| {
+        let mut args = vec![
+            "officer",
+            "set-policy",
+            "--data",
+            &fx.data,
+            "--max-token-lifetime-secs",
+            "86400",
+        ];
+        for a in approvals {
+            args.extend(["--approval", a]);
+        }
+        run(&args)
+    };
+    // The passphrase alone: refused (exit 3), the operation to approve is named.
+    let o = set(&[]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    let op = "set policy max_skew_secs 120 max_token_lifetime_secs 86400 max_consent_lifetime_secs 34560000";
+    assert!(stderr(&o).contains(op), "{}", stderr(&o));
+    assert!(o.stdout.is_empty(), "{}", stdout(&o));
+    // Approvals of another policy do not count.
+    let other = "set policy max_skew_secs 120 max_token_lifetime_secs 3600 max_consent_lifetime_secs 34560000";
+    let (x, y) = (fx.approval("off-a", other, "xa"), fx.approval("off-b", other, "xb"));
+    let o = set(&[&x, &y]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert_eq!(log_size(&fx.data), size, "nothing was written");
+    let (o, answer) = fx.query(&fx.token("long", 86_000), "a");
+    assert_eq!(code(&o), 3, "a day-long token is still denied: {}", stderr(&o));
+    assert_nothing_released(&o, &answer);
+    // Two officers: set, with a receipt naming them; the day-long token is granted.
+    let (a, b) = (fx.approval("off-a", op, "pa"), fx.approval("off-b", op, "pb"));
+    let o = set(&[&a, &b]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("approved by off-a, off-b"), "{}", stdout(&o));
+    // One receipt for the denied query above, one for the policy.
+    assert_eq!(log_size(&fx.data), size + 2);
+    let (o, answer) = fx.query(&fx.token("long2", 86_000), "a2");
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(answer.exists());
 }

@@ -502,24 +502,57 @@ fn policy_settings_in_the_config_are_checked_and_applied() {
     ]);
     assert_eq!(code(&o), 2, "out of range: {}", stderr(&o));
     assert!(stderr(&o).contains("max_token_lifetime_secs"), "{}", stderr(&o));
-    assert_eq!(
-        code(&run(&[
-            "officer",
-            "set-policy",
-            "--data",
-            ds,
-            "--max-token-lifetime-secs",
-            "60"
-        ])),
-        0
-    );
-    // A 300-second token is now over the policy.
+    // Setting the policy needs two officers' approvals (tests/attack_trust.rs): two
+    // officers enrolled by the authority's staff orders.
     let p = |rel: &str| d.path().join(rel).display().to_string();
     assert_eq!(code(&run(&["authority", "keygen", "--out", &p("auth.key")])), 0);
     assert_eq!(
         code(&run(&["authority", "trust", "--data", ds, "--key", &p("auth.key.pub")])),
         0
     );
+    let op = "set policy max_skew_secs 120 max_token_lifetime_secs 60 max_consent_lifetime_secs 34560000";
+    let mut set = vec![
+        "officer".to_string(),
+        "set-policy".into(),
+        "--data".into(),
+        ds.into(),
+        "--max-token-lifetime-secs".into(),
+        "60".into(),
+    ];
+    for name in ["officer-a", "officer-b"] {
+        let key = p(name);
+        assert_eq!(code(&run(&["officer", "keygen", "--out", &key])), 0);
+        let o = common::enroll_staff(
+            &|a: &[&str]| run(a),
+            d.path(),
+            ds,
+            "test.credseal.invalid/log",
+            Some(&p("auth.key")),
+            "officer",
+            name,
+            &format!("{key}.pub"),
+        );
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let out = p(&format!("policy-approval-{name}"));
+        let o = run(&[
+            "officer",
+            "approve",
+            "--key",
+            &key,
+            "--operation",
+            op,
+            "--audience",
+            "test.credseal.invalid/log",
+            "--out",
+            &out,
+        ]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        set.extend(["--approval".into(), out]);
+    }
+    let set: Vec<&str> = set.iter().map(String::as_str).collect();
+    let o = run(&set);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // A 300-second token is now over the policy.
     assert_eq!(code(&run(&["dept", "keygen", "--out-dir", &p("bank")])), 0);
     let o = run(&[
         "authority",
@@ -812,8 +845,9 @@ fn keys_lifecycle_through_the_cli() {
         &[one[0].clone(), one[0].clone()],
     ));
     assert_eq!(code(&o), 3, "{}", stderr(&o));
-    // Retiring the primary, or a version still in use, is refused with a usage error.
-    for (ver, msg) in [("2", "primary"), ("1", "keys rewrap")] {
+    // Retiring the primary is refused with a usage error (2); a version still in use with
+    // an error of the store's state (1: the command was right, `keys rewrap` comes first).
+    for (ver, msg, exit) in [("2", "primary", 2), ("1", "keys rewrap", 1)] {
         let files = approve(&format!("retire loans v{ver}"));
         let o = run_owned(&with_approvals(
             &[
@@ -828,7 +862,7 @@ fn keys_lifecycle_through_the_cli() {
             ],
             &files,
         ));
-        assert_eq!(code(&o), 2, "{}", stderr(&o));
+        assert_eq!(code(&o), exit, "{}", stderr(&o));
         assert!(stderr(&o).contains(msg), "{}", stderr(&o));
     }
     let o = run(&["keys", "rewrap", "--data", data]);
@@ -945,8 +979,14 @@ fn keys_lifecycle_through_the_cli() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
 }
 
-/// An authority key (FILE, FILE.pub) that the platform in `data` trusts.
+/// An authority key (FILE, FILE.pub) that the platform in `data` trusts: the one
+/// `common::enroll_staff` made and trusted for the officers, if it did (replacing a trusted
+/// authority key needs two officers' approvals, see tests/attack_trust.rs), else a fresh one.
 fn authority_trusted(dir: &Path, data: &str) -> String {
+    let staff_authority = dir.join("staff-authority.key").display().to_string();
+    if Path::new(&staff_authority).exists() {
+        return staff_authority;
+    }
     let key = dir.join("authority.key").display().to_string();
     if !Path::new(&key).exists() {
         let o = run(&["authority", "keygen", "--out", &key]);

@@ -397,15 +397,22 @@ pub(crate) enum AuthorityCommand {
         out: PathBuf,
     },
     /// Make a platform trust this authority public key (platform side).
+    ///
+    /// Replacing a trusted key needs two officers' approvals of
+    /// "replace authority key <key in hex>".
     Trust {
         #[command(flatten)]
         data: DataArg,
         /// The authority's public key file.
         #[arg(long, value_name = "FILE")]
         key: PathBuf,
-        /// Replace an authority key already trusted.
+        /// Replace an authority key already trusted (with two officers' approvals).
         #[arg(long)]
         replace: bool,
+        /// An officer's approval (`officer approve`) of the replacement; two from different
+        /// officers are needed.
+        #[arg(long = "approval", value_name = "FILE", requires = "replace")]
+        approvals: Vec<PathBuf>,
     },
     /// Enrol a department: sign its credential (which classes, purposes, how long).
     Enroll {
@@ -858,7 +865,9 @@ pub(crate) enum OfficerCommand {
     /// Change the query policy (platform side; committed with a receipt)
     ///
     /// The policy is part of the trust state that every checkpoint commits to. A setting left
-    /// out keeps its current value. Editing the `[policy]` table of credseal.toml by hand
+    /// out keeps its current value. Two officers approve the new policy ("set policy
+    /// max_skew_secs S max_token_lifetime_secs T max_consent_lifetime_secs C"; without
+    /// approvals the command names it). Editing the `[policy]` table of credseal.toml by hand
     /// makes the platform refuse to open.
     SetPolicy(SetPolicyArgs),
 }
@@ -874,6 +883,11 @@ pub(crate) struct SetPolicyArgs {
     /// Longest token lifetime accepted, in seconds (1 to 86,400).
     #[arg(long, value_name = "SECS")]
     pub(crate) max_token_lifetime_secs: Option<u64>,
+    /// An officer's approval (`officer approve`) of the new policy (the command prints the
+    /// operation to approve when approvals are missing); two from different officers are
+    /// needed.
+    #[arg(long = "approval", value_name = "FILE")]
+    pub(crate) approvals: Vec<std::path::PathBuf>,
 }
 
 /// `staff` commands.

@@ -218,12 +218,13 @@ impl EngineError {
                 KeystoreError::EmptyPassphrase | KeystoreError::NoSuchKey(_) => ErrorClass::Error,
                 _ => ErrorClass::Verification,
             },
-            Self::Store(StoreError::Corrupt { .. }) => ErrorClass::Verification,
-            Self::Invalid { .. }
-            | Self::Conflict { .. }
-            | Self::NotReady(_)
-            | Self::NoAuthority
-            | Self::KekInUse { .. } => ErrorClass::Usage,
+            // A store directory others may write to is as untrustworthy as a writable data
+            // directory (`InsecureDataDir`): both exit 4.
+            Self::Store(StoreError::Corrupt { .. } | StoreError::Insecure { .. }) => ErrorClass::Verification,
+            Self::Invalid { .. } | Self::Conflict { .. } | Self::NotReady(_) | Self::NoAuthority => ErrorClass::Usage,
+            // A precondition of the store, not of the command line: the command was right,
+            // the data keys must move first (`keys rewrap`).
+            Self::KekInUse { .. } => ErrorClass::Error,
             Self::Denied { .. } => ErrorClass::Denied,
             _ => ErrorClass::Error,
         }

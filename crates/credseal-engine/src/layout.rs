@@ -76,6 +76,14 @@ pub fn raw_key(tag: u8, key: &[u8]) -> Vec<u8> {
 /// with the index key). A keystore with a lower one is an older copy: rollback.
 pub const META_KEYSTORE_GENERATION: &[u8] = b"keystore-generation";
 
+/// Meta key: a keystore change this platform is making (value: the new generation, u64 BE,
+/// then the SHA-256 of the new keystore file, authenticated with the index key). Written
+/// durably before the new keystore file, removed in the commit of the change's receipt. At
+/// open, a keystore whose generation is above [`META_KEYSTORE_GENERATION`] is accepted only
+/// if it is the file such an intent names: a keystore written elsewhere (another platform
+/// opened on a copy) is refused.
+pub const META_KEYSTORE_INTENT: &[u8] = b"keystore-intent";
+
 #[cfg(test)]
 mod tests {
     use super::*;

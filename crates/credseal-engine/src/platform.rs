@@ -237,15 +237,39 @@ impl Platform {
         self.gate.authority_key(&self.keys())
     }
 
-    /// Sets the authority key. Changing an existing one needs `replace`.
+    /// Installs the first authority key of a platform (or confirms the one it trusts).
+    /// Replacing a trusted key is refused (exit 3) whatever `replace` says: it needs two
+    /// officers' approvals ([`Platform::replace_authority_key`]), since the authority's key
+    /// signs the staff orders that enrol officers.
     pub fn set_authority_key(&self, session: &StaffSession, pk: &[u8; 32], replace: bool) -> Result<()> {
-        let b = self.gate.trust_authority(&self.keys(), pk, replace)?;
-        let r = self.admin_receipt(
-            session,
-            credseal_log::Action::Admin,
-            format!("trust authority key {}", credseal_core::hex(&pk[..8])),
-            None,
-        );
+        // `replace` no longer lets the passphrase alone replace the authority.
+        let _ = replace;
+        self.trust_authority(session, pk, None)
+    }
+
+    /// Replaces the trusted authority key by `pk`, approved by two officers for exactly
+    /// [`Operation::replace_authority`] of `pk`; the receipt names the old key and the
+    /// approvers. With no authority trusted yet, installs `pk` and leaves the approvals
+    /// unused.
+    pub fn replace_authority_key(&self, session: &StaffSession, pk: &[u8; 32], approved: &Approved) -> Result<()> {
+        self.trust_authority(session, pk, Some(approved))
+    }
+
+    fn trust_authority(&self, session: &StaffSession, pk: &[u8; 32], approved: Option<&Approved>) -> Result<()> {
+        let ks = self.keys();
+        let old = self.gate.authority_key(&ks)?.filter(|old| old != pk);
+        let mut b = self.gate.trust_authority(&ks, pk, approved)?;
+        let mut detail = format!("trust authority key {}", credseal_core::hex(&pk[..8]));
+        if let (Some(old), Some(approved)) = (old, approved) {
+            b.append(self.gate.consume(&ks, approved)?);
+            detail.push_str(&format!(
+                " (replacing {}; {})",
+                credseal_core::hex(&old[..8]),
+                approved.note()
+            ));
+        }
+        drop(ks);
+        let r = self.admin_receipt(session, credseal_log::Action::Admin, detail, None);
         self.append_receipts_with(vec![r], b, self.now()?)?;
         Ok(())
     }
@@ -336,25 +360,37 @@ impl Platform {
         self.gate.set_policy(policy)
     }
 
-    /// Changes the committed query policy (part of the trust state): a receipt names the
-    /// new values and its checkpoint commits to them; the configuration file loses its
-    /// `[policy]` table first (a crash in between leaves a consistent data directory). Takes
-    /// effect for every query that starts after this returns.
-    pub fn commit_policy(&self, session: &StaffSession, policy: &datadir::PolicyConfig) -> Result<Policy> {
+    /// Changes the committed query policy (part of the trust state), approved by two
+    /// officers for exactly [`Operation::set_policy`] of the new policy: a receipt names the
+    /// new values and the approvers, and its checkpoint commits to them; the configuration
+    /// file loses its `[policy]` table first (a crash in between leaves a consistent data
+    /// directory). Takes effect for every query that starts after this returns.
+    pub fn commit_policy(
+        &self,
+        session: &StaffSession,
+        policy: &datadir::PolicyConfig,
+        approved: &Approved,
+    ) -> Result<Policy> {
         let p = policy
             .policy()
             .map_err(|detail| EngineError::invalid("policy", detail))?;
+        approved.require(&Operation::set_policy(&p))?;
         if let Some(d) = &self.dir {
             d.drop_policy_table()?;
         }
-        let mut b = credseal_store::Batch::new();
-        crate::components::trust::put_policy(&self.keys(), &mut b, &p);
+        let ks = self.keys();
+        let mut b = self.gate.consume(&ks, approved)?;
+        crate::components::trust::put_policy(&ks, &mut b, &p);
+        drop(ks);
         let r = self.admin_receipt(
             session,
             credseal_log::Action::Admin,
             format!(
-                "set policy: max_skew_secs {}, max_token_lifetime_secs {}, max_consent_lifetime_secs {}",
-                p.max_skew_secs, p.max_token_lifetime_secs, p.max_consent_lifetime_secs
+                "set policy: max_skew_secs {}, max_token_lifetime_secs {}, max_consent_lifetime_secs {} ({})",
+                p.max_skew_secs,
+                p.max_token_lifetime_secs,
+                p.max_consent_lifetime_secs,
+                approved.note()
             ),
             None,
         );

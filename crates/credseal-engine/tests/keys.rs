@@ -418,7 +418,15 @@ fn a_shredded_record_cannot_be_recovered_from_an_earlier_copy_with_the_later_key
         attack.join(credseal_engine::KEYSTORE_FILE),
     )
     .unwrap();
-    let a = open(&attack).unwrap();
+    // Refused at open: the earlier database committed a lower keystore generation, and no
+    // key change of its own wrote the later keystore (K1).
+    let e = open(&attack).unwrap_err().to_string();
+    assert!(e.contains("keystore generation"), "{e}");
+    // And past that check (database and keystore put together in memory, where there is no
+    // keystore file to check), the destroyed KEK still opens nothing.
+    let store: std::sync::Arc<dyn Store> =
+        std::sync::Arc::new(credseal_store::SledStore::open(&attack.join(credseal_engine::DB_DIR), false).unwrap());
+    let a = common::on_store(keystore_on_disk(&attack), store).unwrap();
     let e = common::records(&a, &id, "loans").unwrap_err().to_string();
     assert!(e.contains("v1") || e.contains("version 1"), "{e}");
     // Not just this subject: no data key of the class in the earlier copy opens any more.

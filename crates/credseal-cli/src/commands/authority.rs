@@ -24,11 +24,29 @@ pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
             println!("{}", sk.public().to_text());
             Ok(())
         }
-        AuthorityCommand::Trust { data, key, replace } => {
+        AuthorityCommand::Trust {
+            data,
+            key,
+            replace,
+            approvals,
+        } => {
             let pk = public_key(&key)?;
             let p = ctx.open_platform(&data.data)?;
-            p.set_authority_key(&ctx.session(&p)?, pk.as_bytes(), replace)?;
-            println!("platform {} trusts authority key {}", p.origin(), pk.to_hex());
+            let replacing = p.authority_key()?.is_some_and(|old| &old != pk.as_bytes());
+            if replace && replacing {
+                let op = credseal_engine::Operation::replace_authority(pk.as_bytes());
+                let approved = super::approved(&p, &op, &approvals)?;
+                p.replace_authority_key(&ctx.session(&p)?, pk.as_bytes(), &approved)?;
+                println!(
+                    "platform {} trusts authority key {} (the previous key replaced; approved by {})",
+                    p.origin(),
+                    pk.to_hex(),
+                    approved.officers().join(", ")
+                );
+            } else {
+                p.set_authority_key(&ctx.session(&p)?, pk.as_bytes(), replace)?;
+                println!("platform {} trusts authority key {}", p.origin(), pk.to_hex());
+            }
             Ok(())
         }
         AuthorityCommand::Enroll {

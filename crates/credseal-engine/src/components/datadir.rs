@@ -416,10 +416,11 @@ impl DataDir {
         self.dir.join(&self.config.keystore)
     }
 
-    /// Replaces the keystore file with `keys` sealed under `pass` (atomically, mode 0600).
-    /// The passphrase must be the one the file is sealed with now — a wrong one would lock
-    /// the platform out — so it is checked against the file first.
-    pub(crate) fn replace_keystore(&self, keys: &Keystore, pass: &Passphrase) -> Result<()> {
+    /// `keys` sealed under `pass`, the bytes of the next keystore file
+    /// ([`DataDir::write_keystore`] writes them). The passphrase must be the one the file is
+    /// sealed with now — a wrong one would lock the platform out — so it is checked against
+    /// the file first.
+    pub(crate) fn seal_keystore(&self, keys: &Keystore, pass: &Passphrase) -> Result<Vec<u8>> {
         let path = self.keystore_path();
         let sealed = keys.seal(pass).map_err(|source| EngineError::Keystore {
             path: path.clone(),
@@ -430,7 +431,18 @@ impl DataDir {
             path: path.clone(),
             source,
         })?;
-        fsutil::replace(&path, &sealed, 0o600)
+        Ok(sealed)
+    }
+
+    /// Replaces the keystore file atomically (mode 0600) with `sealed`, the output of
+    /// [`DataDir::seal_keystore`].
+    pub(crate) fn write_keystore(&self, sealed: &[u8]) -> Result<()> {
+        fsutil::replace(&self.keystore_path(), sealed, 0o600)
+    }
+
+    /// The keystore file's bytes as they are on disk now.
+    pub(crate) fn keystore_file(&self) -> Result<Vec<u8>> {
+        fsutil::read(&self.keystore_path())
     }
 
     /// Reads the configuration of the data directory `dir`.

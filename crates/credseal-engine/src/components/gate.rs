@@ -64,7 +64,7 @@ pub(crate) fn meta_mac(ks: &Keystore, key: &[u8], value: &[u8]) -> [u8; 32] {
 /// Meta key prefix of an enrolled staff key: `staff:` ‖ role ‖ `:` ‖ public key (32) → id.
 pub(crate) const META_STAFF: &[u8] = b"staff:";
 /// `Replay` key prefix of staff request ids (value: keep-until time).
-const REPLAY_STAFF: u8 = b's';
+pub(crate) const REPLAY_STAFF: u8 = b's';
 
 /// A staff role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -179,6 +179,21 @@ impl Operation {
     /// are for exactly this key).
     pub fn enroll_staff(role: StaffRole, id: &str, pk: &[u8; 32]) -> Self {
         Self(format!("enroll {} {id} key {}", role.label(), credseal_core::hex(pk)))
+    }
+
+    /// Replace the trusted authority key by `pk` (the key in hex: the approvals are for
+    /// exactly this key). Installing the first authority key needs no approval.
+    pub fn replace_authority(pk: &[u8; 32]) -> Self {
+        Self(format!("replace authority key {}", credseal_core::hex(pk)))
+    }
+
+    /// Commit `policy` as the query policy (all three values: the approvals are for exactly
+    /// this policy).
+    pub fn set_policy(policy: &Policy) -> Self {
+        Self(format!(
+            "set policy max_skew_secs {} max_token_lifetime_secs {} max_consent_lifetime_secs {}",
+            policy.max_skew_secs, policy.max_token_lifetime_secs, policy.max_consent_lifetime_secs
+        ))
     }
 
     /// Remove every key of staff member `id` in `role`.
@@ -462,15 +477,23 @@ impl Gate {
     }
 
     /// The batch that sets the authority key to `pk`; changing an existing one needs
-    /// `replace`.
-    pub(crate) fn trust_authority(&self, ks: &Keystore, pk: &[u8; 32], replace: bool) -> Result<Batch> {
+    /// `replaced`, approvals for exactly [`Operation::replace_authority`] of `pk` (two
+    /// officers'), which this checks (and the caller consumes when the change runs).
+    pub(crate) fn trust_authority(&self, ks: &Keystore, pk: &[u8; 32], replaced: Option<&Approved>) -> Result<Batch> {
         if let Some(old) = self.authority_key(ks)?
-            && !replace
             && &old != pk
         {
-            return Err(EngineError::Conflict {
-                what: "this platform already trusts another authority key".into(),
-            });
+            let Some(approved) = replaced else {
+                return Err(EngineError::denied(
+                    "approvals-missing",
+                    format!(
+                        "this platform already trusts another authority key: replacing it needs the approval of two \
+                         different enrolled officers for {:?}",
+                        Operation::replace_authority(pk).text()
+                    ),
+                ));
+            };
+            approved.require(&Operation::replace_authority(pk))?;
         }
         let mut b = Batch::new();
         self.put_authenticated(ks, &mut b, META_AUTHORITY, pk);
@@ -623,7 +646,15 @@ impl Gate {
         let Some(id) = self.staff_id(ks, role, body.staff_key.as_bytes())? else {
             return Err(EngineError::denied(
                 "staff-not-enrolled",
-                format!("the key is not enrolled as a {} on this platform", role.label()),
+                format!(
+                    "the key is not enrolled as {} {} on this platform",
+                    if role.label().starts_with(['a', 'e', 'i', 'o', 'u']) {
+                        "an"
+                    } else {
+                        "a"
+                    },
+                    role.label()
+                ),
             ));
         };
         let v = u
@@ -782,7 +813,10 @@ impl Gate {
     /// Uses up `approved` as its operation runs: every approving officer must still be
     /// enrolled under the same id (a removal takes effect at once), and no approval may have
     /// been used meanwhile; then each is recorded as used (atomically, one at a time).
-    pub(crate) fn consume(&self, ks: &Keystore, approved: &Approved) -> Result<()> {
+    /// Returns the batch that writes each use again in its committed form: the operation
+    /// commits it with its receipt, so that the trust state counts it and deleting it from
+    /// the store afterwards fails closed (a reservation alone blocks a reuse while it lasts).
+    pub(crate) fn consume(&self, ks: &Keystore, approved: &Approved) -> Result<Batch> {
         for p in &approved.pending {
             if let Some((pk, id)) = &p.officer
                 && self.staff_id(ks, StaffRole::Officer, pk)?.as_deref() != Some(id.as_str())
@@ -801,7 +835,15 @@ impl Gate {
                 return Err(replayed());
             }
         }
-        Ok(())
+        let mut marks = Batch::new();
+        for p in &approved.pending {
+            marks.put_again(
+                Tree::Replay,
+                p.replay_key.clone(),
+                committed_replay_value(&p.keep_until.to_be_bytes()),
+            );
+        }
+        Ok(marks)
     }
 
     /// Whether any officer is enrolled.

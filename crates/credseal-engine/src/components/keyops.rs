@@ -183,8 +183,11 @@ impl KeyOps<'_> {
     }
 
     /// Refuses a keystore older than one the database has seen (a rollback); records a
-    /// newer one. A newer one without its event's receipt (a crash between writing the
-    /// keystore and the receipt) gets a receipt saying so.
+    /// newer one only if this platform wrote it: a newer keystore file must be the one a
+    /// pending intent names ([`layout::META_KEYSTORE_INTENT`], a crash between writing the
+    /// keystore and the receipt), which then gets a receipt saying so. A newer keystore
+    /// written anywhere else (another platform opened on a copy, which retired a KEK there)
+    /// is refused: accepting it would destroy keys with no receipt.
     pub(crate) fn check_generation(&self) -> Result<()> {
         let have = self.keys().generation;
         let seen = self.seen_generation()?;
@@ -194,7 +197,44 @@ impl KeyOps<'_> {
                 keystore: have,
                 seen: s,
             }),
-            Some(s) if s == have => Ok(()),
+            Some(s) if s == have => {
+                // An intent whose file was never written (a crash or a failed write before
+                // the replacement): the committed file stands; the intent goes.
+                if self.store.contains(Tree::Meta, layout::META_KEYSTORE_INTENT)? {
+                    let mut b = Batch::new();
+                    b.delete(Tree::Meta, layout::META_KEYSTORE_INTENT);
+                    self.store.apply(b)?;
+                    self.store.flush()?;
+                }
+                Ok(())
+            }
+            Some(s) if let Some(d) = self.dir => {
+                let file = credseal_crypto::sha256(&d.keystore_file()?);
+                let pending = crate::components::vault::keystore_intent(self.store, &self.keys())?;
+                let matches = pending
+                    .is_some_and(|(g, h)| g == have && bool::from(subtle::ConstantTimeEq::ct_eq(&h[..], &file[..])));
+                if !matches {
+                    return Err(EngineError::Corrupt {
+                        what: format!("keystore generation of {}", d.keystore_path().display()),
+                        detail: format!(
+                            "the keystore file has generation {have}, but the store committed generation {s} and \
+                             this platform wrote no newer keystore (no pending change names this file): a keystore \
+                             changed elsewhere, e.g. by another platform opened on a copy of it; put back the \
+                             keystore of generation {s}"
+                        ),
+                    });
+                }
+                let r = self.admin_receipt(
+                    &StaffSession::at_open(),
+                    Action::KeyEvent,
+                    format!(
+                        "a newer keystore found at open, written by this platform's own pending key change \
+                         (the database had seen generation {s})"
+                    ),
+                    None,
+                );
+                self.commit_key_event(r, Batch::new())
+            }
             None => {
                 let mut b = Batch::new();
                 self.put_authenticated(&mut b, layout::META_KEYSTORE_GENERATION, &have.to_be_bytes());
@@ -285,6 +325,8 @@ impl KeyOps<'_> {
         let generation = self.keys().generation;
         r.detail.push_str(&format!("; keystore generation {generation}"));
         self.put_authenticated(&mut batch, layout::META_KEYSTORE_GENERATION, &generation.to_be_bytes());
+        // The change the intent announced is committed: the intent is done.
+        batch.delete(Tree::Meta, layout::META_KEYSTORE_INTENT);
         self.append_receipts_with(vec![r], batch, self.now()?)?;
         Ok(())
     }
@@ -352,6 +394,11 @@ impl KeyOps<'_> {
     /// Makes a new KEK version of `class` primary: new data keys are wrapped with it at
     /// once; data keys under older versions stay readable. Returns the new version.
     pub(crate) fn rotate_class(&self, session: &StaffSession, class: &str, pass: &Passphrase) -> Result<u32> {
+        self.rotate_class_with(session, class, pass, Batch::new())
+    }
+
+    /// [`Self::rotate_class`], committing `extra` with its receipt.
+    fn rotate_class_with(&self, session: &StaffSession, class: &str, pass: &Passphrase, extra: Batch) -> Result<u32> {
         let now = self.now()?;
         let (old, new) = self.update_keystore(pass, |keys| {
             let ck = keys
@@ -377,7 +424,7 @@ impl KeyOps<'_> {
             None,
         );
         r.classes.insert(class.to_string());
-        self.commit_key_event(r, Batch::new())?;
+        self.commit_key_event(r, extra)?;
         Ok(new)
     }
 
@@ -480,8 +527,8 @@ impl KeyOps<'_> {
     ) -> Result<()> {
         approved.require(&Operation::retire(class, version))?;
         self.retire_check(class, version)?;
-        self.gate.consume(&self.keys(), approved)?;
-        self.retire_inner(session, class, version, pass, &approved.note())
+        let marks = self.gate.consume(&self.keys(), approved)?;
+        self.retire_inner(session, class, version, pass, &approved.note(), marks)
     }
 
     /// Whether KEK `version` of `class` may be retired now (exists, not primary, unused).
@@ -519,6 +566,7 @@ impl KeyOps<'_> {
         version: u32,
         pass: &Passphrase,
         why: &str,
+        extra: Batch,
     ) -> Result<()> {
         self.retire_check(class, version)?;
         // The removed entry's key is zeroized when dropped (`Kek` zeroizes on drop), here
@@ -534,7 +582,7 @@ impl KeyOps<'_> {
             None,
         );
         r.classes.insert(class.to_string());
-        let mut b = Batch::new();
+        let mut b = extra;
         b.delete(Tree::Meta, layout::dek_count_key(class, version));
         self.commit_key_event(r, b)
     }
@@ -565,11 +613,11 @@ impl KeyOps<'_> {
             detail: e.to_string(),
         })?;
         let old = self.vault.unwrap_dek(&self.keys(), &blind, class, &b.wrapped_dek)?;
-        self.gate.consume(&self.keys(), approved)?;
+        let marks = self.gate.consume(&self.keys(), approved)?;
         let primary = self.reseal_class(&blind, class, b, &old)?;
         let n = b.entries.len() as u64;
         drop(old);
-        let mut batch = Batch::new();
+        let mut batch = marks;
         batch.put(Tree::Records, layout::subject_key(&blind), recs.encode());
         let mut delta = std::collections::BTreeMap::new();
         *delta.entry((class.to_string(), from)).or_insert(0) -= 1;
@@ -662,7 +710,7 @@ impl KeyOps<'_> {
         check
             .push(handover.clone())
             .map_err(|e| EngineError::Internal(format!("log key handover: {e}")))?;
-        self.gate.consume(&self.keys(), approved)?;
+        let marks = self.gate.consume(&self.keys(), approved)?;
         // The old seed is zeroized when the replaced keystore values drop (`LogKeySeed`
         // zeroizes on drop); the signers holding it drop at the end of this function.
         let note = handover.note().to_string();
@@ -687,7 +735,7 @@ impl KeyOps<'_> {
             ),
             None,
         );
-        self.commit_key_event(r, Batch::new())?;
+        self.commit_key_event(r, marks)?;
         Ok(LogRotation {
             from_size,
             old_vkey,
@@ -750,12 +798,13 @@ impl KeyOps<'_> {
             }
         }
         drop(ks);
-        self.gate.consume(&self.keys(), approved)?;
+        let marks = self.gate.consume(&self.keys(), approved)?;
         self.shred_selected(
             session,
             selected,
             &format!("retention period over; {}", approved.note()),
             pass,
+            marks,
         )
     }
 
@@ -842,7 +891,7 @@ impl KeyOps<'_> {
     ) -> Result<ShredSummary> {
         approved.require(&order.operation())?;
         let (blind, found) = self.order_places(order)?;
-        self.gate.consume(&self.keys(), approved)?;
+        let marks = self.gate.consume(&self.keys(), approved)?;
         let mut selected = BTreeMap::new();
         selected.insert((blind, order.class.clone()), found);
         let date = Date::from_unix(order.issued_at).map_or_else(|| order.issued_at.to_string(), |d| d.to_string());
@@ -856,15 +905,20 @@ impl KeyOps<'_> {
                 approved.note()
             ),
             pass,
+            marks,
         )
     }
 
+    /// `marks`: the approvals' committed replay entries, committed with the first class
+    /// rotation's receipt (a sweep that finds nothing to shred commits none: the approvals
+    /// stay reserved, which blocks their reuse, but are not counted in the trust state).
     fn shred_selected(
         &self,
         session: &StaffSession,
         selected: Selection,
         reason: &str,
         pass: &Passphrase,
+        marks: Batch,
     ) -> Result<ShredSummary> {
         // One shred at a time: each rotates, rewraps and retires its classes' keys.
         let _s = self.shred_lock.lock().map_err(|_| EngineError::poisoned("shred"))?;
@@ -889,8 +943,9 @@ impl KeyOps<'_> {
             summary.records += self.shred_in_class(session, blind, class, places, reason)?;
         }
         // Seal off every earlier copy of the database: rotate, rewrap, retire.
+        let mut marks = Some(marks);
         for class in &classes {
-            let new = self.rotate_class(session, class, pass)?;
+            let new = self.rotate_class_with(session, class, pass, marks.take().unwrap_or_default())?;
             summary.classes.push((class.clone(), Vec::new(), new));
         }
         self.rewrap(session, &crate::NoProgress)?;
@@ -902,7 +957,7 @@ impl KeyOps<'_> {
                 .map(|c| c.versions.keys().copied().filter(|v| *v != c.primary).collect())
                 .unwrap_or_default();
             for v in old {
-                self.retire_inner(session, class, v, pass, reason)?;
+                self.retire_inner(session, class, v, pass, reason, Batch::new())?;
                 retired.push(v);
             }
         }

@@ -69,7 +69,7 @@ impl StaffOps<'_> {
         let op = change.operation();
         approved.require(&op)?;
         let ks = self.vault.keys();
-        let (batch, role, id, verb) = match change {
+        let (mut batch, role, id, verb) = match change {
             StaffChange::Enroll { role, id, key, replace } => (
                 self.gate.enroll_staff(&ks, *role, id, key, *replace)?,
                 *role,
@@ -78,7 +78,7 @@ impl StaffOps<'_> {
             ),
             StaffChange::Remove { role, id } => (self.gate.remove_staff(&ks, *role, id)?, *role, id, "removed"),
         };
-        self.gate.consume(&ks, approved)?;
+        batch.append(self.gate.consume(&ks, approved)?);
         let r = admin_receipt(
             session,
             Action::Admin,

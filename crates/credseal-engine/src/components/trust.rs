@@ -22,7 +22,8 @@
 //! (whatever their value), so a new kind of enrolment or removal flows in without a change
 //! here. The one exception is a store whose log is still empty ([`apply_direct`]).
 //!
-//! Replay entries: a query's replay entry (query id, consent use) is first reserved by
+//! Replay entries: a query's replay entry (query id, consent use), and the replay entry of
+//! an officer's approval or an authority's staff order, is first reserved by
 //! `Store::insert_new` with its plain value, then written again in the receipt's commit in
 //! its *committed* form (the value followed by the byte `0x01`). Only committed entries
 //! count in the digest — a keyed XOR of one HMAC per entry, maintained incrementally at
@@ -50,8 +51,8 @@ use ring::hmac;
 
 use crate::canary::META_CANARIES;
 use crate::components::gate::{
-    META_AUTHORITY, META_STAFF, META_SUBJECT_KEY, REPLAY_COMMITTED, REPLAY_CONSENT, REPLAY_QUERY, REVOCATIONS_CURRENT,
-    meta_mac,
+    META_AUTHORITY, META_STAFF, META_SUBJECT_KEY, REPLAY_COMMITTED, REPLAY_CONSENT, REPLAY_QUERY, REPLAY_STAFF,
+    REVOCATIONS_CURRENT, meta_mac,
 };
 use crate::error::{EngineError, Result};
 use crate::layout::META_KEYSTORE_GENERATION;
@@ -89,7 +90,7 @@ pub(crate) enum TrustComponent {
     KeystoreGeneration,
     /// The query policy.
     Policy,
-    /// The committed replay entries (query ids) and consent uses.
+    /// The committed replay entries (query ids, staff request and order ids) and consent uses.
     Replay,
 }
 
@@ -135,7 +136,7 @@ pub(crate) fn component_of(tree: Tree, key: &[u8]) -> Option<TrustComponent> {
         Tree::Meta if key == META_KEYSTORE_GENERATION => Some(TrustComponent::KeystoreGeneration),
         Tree::Meta if key == META_POLICY => Some(TrustComponent::Policy),
         Tree::Revocations => Some(TrustComponent::Revocations),
-        Tree::Replay if matches!(key.first(), Some(&REPLAY_QUERY) | Some(&REPLAY_CONSENT)) => {
+        Tree::Replay if matches!(key.first(), Some(&REPLAY_QUERY | &REPLAY_CONSENT | &REPLAY_STAFF)) => {
             Some(TrustComponent::Replay)
         }
         _ => None,
@@ -145,7 +146,7 @@ pub(crate) fn component_of(tree: Tree, key: &[u8]) -> Option<TrustComponent> {
 /// Whether a replay entry's value is in its committed form.
 fn replay_committed(key: &[u8], value: &[u8]) -> bool {
     match key.first() {
-        Some(&REPLAY_QUERY) => value.len() == 9 && value[8] == REPLAY_COMMITTED,
+        Some(&REPLAY_QUERY | &REPLAY_STAFF) => value.len() == 9 && value[8] == REPLAY_COMMITTED,
         Some(&REPLAY_CONSENT) => value == [REPLAY_COMMITTED],
         _ => false,
     }
@@ -328,7 +329,7 @@ fn compute(view: &View<'_>, ks: &Keystore, c: TrustComponent) -> Result<Hash> {
         }
         TrustComponent::Replay => {
             let mut acc = [0u8; 32];
-            for prefix in [REPLAY_QUERY, REPLAY_CONSENT] {
+            for prefix in [REPLAY_QUERY, REPLAY_CONSENT, REPLAY_STAFF] {
                 for (k, v) in view.scan(Tree::Replay, &[prefix])? {
                     if replay_committed(&k, &v) {
                         xor(&mut acc, &replay_share(ks, &k, &v));

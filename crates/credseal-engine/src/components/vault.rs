@@ -27,6 +27,41 @@ use crate::components::gate::Granted;
 use crate::error::{EngineError, Result};
 use crate::layout::{self, short};
 
+/// HMAC label (the Meta key) of a keystore intent's value.
+const INTENT_MAC_KEY: &[u8] = layout::META_KEYSTORE_INTENT;
+
+/// Adds "this platform is writing the keystore of `generation` whose file has SHA-256
+/// `file_hash`" to `batch` (see [`layout::META_KEYSTORE_INTENT`]), authenticated with the
+/// index key of `ks`.
+fn put_keystore_intent(ks: &Keystore, batch: &mut credseal_store::Batch, generation: u64, file_hash: &[u8; 32]) {
+    let mut v = generation.to_be_bytes().to_vec();
+    v.extend_from_slice(file_hash);
+    let mac = crate::components::gate::meta_mac(ks, INTENT_MAC_KEY, &v);
+    v.extend_from_slice(&mac);
+    batch.put(Tree::Meta, layout::META_KEYSTORE_INTENT, v);
+}
+
+/// The pending keystore intent (generation, SHA-256 of the file), if the store holds one
+/// whose HMAC verifies under `ks` (an edited or foreign one counts as none).
+pub(crate) fn keystore_intent(store: &dyn Store, ks: &Keystore) -> Result<Option<(u64, [u8; 32])>> {
+    let Some(v) = store.get(Tree::Meta, layout::META_KEYSTORE_INTENT)? else {
+        return Ok(None);
+    };
+    if v.len() != 8 + 32 + 32 {
+        return Ok(None);
+    }
+    let (body, mac) = v.split_at(40);
+    let want = crate::components::gate::meta_mac(ks, INTENT_MAC_KEY, body);
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(mac, &want[..])) {
+        return Ok(None);
+    }
+    let mut generation = [0u8; 8];
+    generation.copy_from_slice(&body[..8]);
+    let mut hash = [0u8; 32];
+    hash.copy_from_slice(&body[8..]);
+    Ok(Some((u64::from_be_bytes(generation), hash)))
+}
+
 /// The keystore and the sealed records of one platform.
 pub(crate) struct Vault {
     store: Arc<dyn Store>,
@@ -102,10 +137,24 @@ impl Vault {
         let mut keys = (*current).clone();
         let out = edit(&mut keys)?;
         keys.generation = current.generation + 1;
-        drop(current);
         if let Some(d) = dir {
-            d.replace_keystore(&keys, pass)?;
+            let sealed = d.seal_keystore(&keys, pass)?;
+            // The intent first, durably: a crash before the file is replaced leaves the old
+            // file (still the committed generation); a crash after, a file the intent names.
+            let mut b = credseal_store::Batch::new();
+            put_keystore_intent(&current, &mut b, keys.generation, &credseal_crypto::sha256(&sealed));
+            self.store.apply(b)?;
+            self.store.flush()?;
+            if let Err(e) = d.write_keystore(&sealed) {
+                // Nothing was written: the intent goes too (if this fails as well, the next
+                // open removes it, as it names a file that is not there).
+                let mut b = credseal_store::Batch::new();
+                b.delete(Tree::Meta, layout::META_KEYSTORE_INTENT);
+                let _ = self.store.apply(b).and_then(|()| self.store.flush());
+                return Err(e);
+            }
         }
+        drop(current);
         *self.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(keys);
         Ok(out)
     }
