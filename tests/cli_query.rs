@@ -115,14 +115,23 @@ fn assert_denied(o: &Output, want: &str) {
     let exit = if FORGERY_CODES.contains(&want) { 4 } else { 3 };
     let e = stderr(o);
     assert_eq!(code(o), exit, "expected {want} (exit {exit}): {e}");
-    assert!(e.contains(&format!("access denied ({want})")), "expected {want}: {e}");
+    let line = if exit == 4 {
+        "verification failed"
+    } else {
+        "access denied"
+    };
+    assert!(e.contains(&format!("{line} ({want})")), "expected {line} ({want}): {e}");
     assert!(o.stdout.is_empty(), "a denial prints nothing on stdout: {}", stdout(o));
 }
 
-/// The reason code in an `access denied (<code>)` line, if any.
+/// The reason code in an `access denied (<code>)` or `verification failed (<code>)` line,
+/// if any.
 fn denial_code(o: &Output) -> Option<String> {
     let e = stderr(o);
-    let rest = &e[e.find("access denied (")? + "access denied (".len()..];
+    let start = ["access denied (", "verification failed ("]
+        .iter()
+        .find_map(|p| e.find(p).map(|i| i + p.len()))?;
+    let rest = &e[start..];
     Some(rest[..rest.find(')')?].to_string())
 }
 
@@ -1699,7 +1708,7 @@ fn denial_revocation_list_bad_signature() {
         &fx.data,
     ]);
     assert_eq!(code(&o), 4, "{}", stderr(&o));
-    assert!(stderr(&o).contains("access denied (revocation-list-bad-signature)"));
+    assert!(stderr(&o).contains("verification failed (revocation-list-bad-signature)"));
     // A genuine list with a bit flipped is no better.
     let good = fx.fresh("revocations");
     ok(&[

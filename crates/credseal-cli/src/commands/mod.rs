@@ -72,10 +72,14 @@ pub(crate) fn keypair_dir(dir: &Path) -> CliResult {
     Ok(())
 }
 
-/// A query's failure: a denial (exit 3, with its reason code) or an engine error.
+/// A query's failure: a denial (exit 3, with its reason code; exit 4 "verification failed"
+/// for a forged or malformed token or credential) or an engine error.
 pub(crate) fn query_failure(e: QueryError) -> Failure {
     let class = e.class();
     match e {
+        QueryError::Denied(d) if class == ErrorClass::Verification => {
+            Failure::new(class, format!("verification failed ({}): {d}", d.code()))
+        }
         QueryError::Denied(d) => Failure::new(class, format!("access denied ({}): {d}", d.code())),
         QueryError::Failed(e) => e.into(),
     }
