@@ -475,8 +475,7 @@ fn trace_receipted_in_subject_chain() {
     // The count of matched items only: how many disclosures matched would also count
     // disclosures still sealed from the subject.
     assert_eq!(
-        t["detail"],
-        "leak trace: 1 item(s) about this subject matched released data",
+        t["detail"], "leak trace: 1 item(s) about this subject matched released data",
         "{t}"
     );
     // In the same commit as the trace's own receipt, right after it.

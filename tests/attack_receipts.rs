@@ -419,7 +419,13 @@ fn sealed_header_equivocation_refused() {
     assert!(n >= 2, "the bundle has the granted and the denied receipt");
     // Which of the two is which: the last is the denial, the one before it the grant.
     let outcome = |b: &Bundle, i: usize| match &b.entries[i] {
-        BundleEntry::Full { receipt, .. } => UnverifiedReceipt::parse(receipt).unwrap().peek_unverified().unwrap().outcome,
+        BundleEntry::Full { receipt, .. } => {
+            UnverifiedReceipt::parse(receipt)
+                .unwrap()
+                .peek_unverified()
+                .unwrap()
+                .outcome
+        }
         BundleEntry::Sealed { .. } => panic!("entry {i} is sealed"),
     };
     assert!(matches!(outcome(&fresh, n - 1), credseal_log::Outcome::Denied { .. }));
@@ -456,8 +462,7 @@ fn sealed_beyond_max_delay_refused() {
         "law-enforcement is delayed"
     );
     // Start from the genuine receipt's place: rebuild a sealed entry from a full copy.
-    let BundleEntry::Sealed { header, inclusion, .. } = b.entries[last].clone()
-    else {
+    let BundleEntry::Sealed { header, inclusion, .. } = b.entries[last].clone() else {
         unreachable!()
     };
     let mut h = ReceiptHeader::decode(&header).unwrap();

@@ -328,7 +328,10 @@ fn well_signed_but_malformed_bodies_are_refused_after_the_signature() {
         r[0] = found;
         let e = v.verify_receipt(&r).unwrap_err();
         assert_eq!(e, VerifyError::Format(FormatError::ObsoleteReceipt { found }));
-        assert!(e.to_string().contains(&format!("receipt format version {found} ")), "{e}");
+        assert!(
+            e.to_string().contains(&format!("receipt format version {found} ")),
+            "{e}"
+        );
     }
     assert_eq!(
         v.verify_receipt(&r[..60]).unwrap_err(),
