@@ -472,7 +472,12 @@ fn trace_receipted_in_subject_chain() {
     assert_eq!(t["actor"], "responder resp-1", "{t}");
     assert!(t["sealed_until"].is_null(), "{t}");
     assert_eq!(t["classes"], serde_json::json!(["identity"]), "{t}");
-    assert!(t["detail"].as_str().unwrap().contains("matched 1 disclosure"), "{t}");
+    // The count of matched items only: how many disclosures matched would also count
+    // disclosures still sealed from the subject.
+    assert_eq!(
+        t["detail"], "leak trace: 1 item(s) about this subject matched released data",
+        "{t}"
+    );
     // In the same commit as the trace's own receipt, right after it.
     assert_eq!(t["index"].as_u64(), Some(trace_receipt + 1), "{t}");
     // The receipt names no value.

@@ -313,7 +313,6 @@ fn reseal(b: &mut Bundle, i: usize, edit: Option<&dyn Fn(&mut ReceiptHeader)>) {
     b.entries[i] = BundleEntry::Sealed {
         header,
         signature,
-        leaf_hash: r.leaf_hash(),
         inclusion,
     };
 }
@@ -353,7 +352,101 @@ fn resealed_receipt_refused_saved_state() {
         last,
         Some(&|h: &mut ReceiptHeader| h.disclose_after = Some(h.time + 30 * 86_400)),
     );
-    fx.refused(&state, &b, "was verified in full before and is now shown sealed again");
+    // The re-signed header is another leaf than the one in the log (the leaf is the header
+    // and its signature), so its inclusion proof fails before the saved state is consulted.
+    fx.refused(&state, &b, "is not included in the log at its index");
+}
+
+/// A query of `bank-a` about the subject for a purpose its credential does not grant
+/// (`marketing`): denied (exit 3) after the token's signature verified, so it is receipted.
+#[track_caller]
+fn denied(fx: &Fx) {
+    let tok = fx.fresh("token");
+    ok(&[
+        "dept",
+        "query",
+        "--key",
+        &format!("{}/signing.key", fx.bank),
+        "--credential",
+        &fx.cred,
+        "--subject",
+        SUBJECT,
+        "--classes",
+        "identity",
+        "--purpose",
+        "marketing",
+        "--legal-basis",
+        "case 2026-17",
+        "--audience",
+        ORIGIN,
+        "--out",
+        &tok,
+    ]);
+    let ans = fx.fresh("answer");
+    let o = run(&[
+        "query",
+        "--data",
+        &fx.data,
+        "--credential",
+        &fx.cred,
+        "--token",
+        &tok,
+        "--out",
+        &ans,
+    ]);
+    assert_eq!(code(&o), 3, "the query must be denied: {}", stderr(&o));
+}
+
+#[test]
+fn sealed_header_equivocation_refused() {
+    // The operator holds the log key. For a receipt already in the log (a granted query, then
+    // a denied one) it signs a second header: the same index, time, subject, chain position
+    // and content hash, plus a disclosure date within the maximum delay, and ships it as a
+    // sealed entry with the genuine receipt's inclusion proof, to hide the query for a year.
+    // The sealed entry's leaf hash is computed from the header and signature it shows, so
+    // it is another leaf than the logged one: its inclusion proof fails.
+    let fx = Fx::new();
+    // A saved state older than both receipts.
+    let old_state = fx.fresh("state");
+    let o = fx.verify(&old_state, &fx.bundle(None));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    fx.granted("loan-approval");
+    denied(&fx);
+    let hide = |h: &mut ReceiptHeader| h.disclose_after = Some(h.time + 365 * 86_400);
+    let fresh = fx.bundle(None);
+    let saved = fx.bundle(Some(&old_state));
+    let n = fresh.entries.len();
+    assert!(n >= 2, "the bundle has the granted and the denied receipt");
+    // Which of the two is which: the last is the denial, the one before it the grant.
+    let outcome = |b: &Bundle, i: usize| match &b.entries[i] {
+        BundleEntry::Full { receipt, .. } => {
+            UnverifiedReceipt::parse(receipt)
+                .unwrap()
+                .peek_unverified()
+                .unwrap()
+                .outcome
+        }
+        BundleEntry::Sealed { .. } => panic!("entry {i} is sealed"),
+    };
+    assert!(matches!(outcome(&fresh, n - 1), credseal_log::Outcome::Denied { .. }));
+    assert!(matches!(outcome(&fresh, n - 2), credseal_log::Outcome::Granted));
+    for i in [n - 2, n - 1] {
+        // Fresh state.
+        let mut b = fresh.clone();
+        reseal(&mut b, i, Some(&hide));
+        let state = fx.fresh("state");
+        fx.refused(&state, &b, "is not included in the log at its index");
+        assert!(!Path::new(&state).exists());
+        // A saved state from before the receipt.
+        let mut b = saved.clone();
+        reseal(&mut b, i, Some(&hide));
+        fx.refused(&old_state, &b, "is not included in the log at its index");
+    }
+    // The bundles as the platform built them still verify.
+    let o = fx.verify(&fx.fresh("state"), &fresh);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = fx.verify(&old_state, &saved);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
 }
 
 #[test]
@@ -369,13 +462,7 @@ fn sealed_beyond_max_delay_refused() {
         "law-enforcement is delayed"
     );
     // Start from the genuine receipt's place: rebuild a sealed entry from a full copy.
-    let BundleEntry::Sealed {
-        header,
-        leaf_hash,
-        inclusion,
-        ..
-    } = b.entries[last].clone()
-    else {
+    let BundleEntry::Sealed { header, inclusion, .. } = b.entries[last].clone() else {
         unreachable!()
     };
     let mut h = ReceiptHeader::decode(&header).unwrap();
@@ -386,7 +473,6 @@ fn sealed_beyond_max_delay_refused() {
     b.entries[last] = BundleEntry::Sealed {
         header: bytes,
         signature,
-        leaf_hash,
         inclusion,
     };
     fx.refused(
@@ -425,7 +511,7 @@ fn forge(fx: &Fx, format: u8, receipt: Vec<u8>, query_id: [u8; 16], body: &creds
             .trim(),
     )
     .unwrap();
-    let leaf = credseal_c2sp::record_hash(&receipt);
+    let leaf = UnverifiedReceipt::parse(&receipt).unwrap().leaf_hash();
     let info = credseal_crypto::answer_info(ORIGIN, &query_id, Some(&leaf));
     let pt = postcard::to_stdvec(body).unwrap();
     let sealed = credseal_crypto::seal(&pk, &info, &[], &pt).unwrap();

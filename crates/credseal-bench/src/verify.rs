@@ -86,7 +86,7 @@ pub fn bench_verify(n: u64, noise: u64) -> Result<VerifyBench> {
                 flags: 0,
             })
             .map_err(|e| err(&e))?;
-        log.append(r.as_bytes());
+        log.append(&r.leaf_data());
         map.set(
             &subject,
             MapValue {

@@ -66,7 +66,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             disclose_after: None,
             flags: 0,
         })?;
-        log.append(r.as_bytes());
+        log.append(&r.leaf_data());
         map.set(
             &subject,
             MapValue {

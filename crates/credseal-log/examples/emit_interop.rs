@@ -8,7 +8,9 @@
 //! ```text
 //! cargo run -p credseal-log --example emit_interop -- <dir>
 //! ```
-//! Hashes and leaves are standard base64 (what Go's `tlog.Hash` reads from JSON).
+//! Hashes and receipts are standard base64 (what Go's `tlog.Hash` reads from JSON). The
+//! files carry the full receipts (`receipts.json`, `rotated_receipts.json`); the Merkle leaf
+//! of each is its `header ‖ signature`, which the Go side takes from the receipt itself.
 
 use std::error::Error;
 use std::path::PathBuf;
@@ -77,7 +79,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             disclose_after: None,
             flags: 0,
         })?;
-        assert_eq!(log.append(r.as_bytes()), i);
+        assert_eq!(log.append(&r.leaf_data()), i);
         heads[who] = Some((counter, r.leaf_hash()));
         map.set(
             &subjects[who],
@@ -119,7 +121,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     write("checkpoint.note", cp7)?;
     write("checkpoint3.note", cp3)?;
     write(
-        "leaves.json",
+        "receipts.json",
         serde_json::to_string_pretty(&leaves.iter().map(|r| b64(r.as_bytes())).collect::<Vec<_>>())?,
     )?;
     write("inclusion.json", serde_json::to_string_pretty(&inclusion)?)?;
@@ -151,7 +153,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             disclose_after: None,
             flags: 0,
         })?;
-        assert_eq!(log.append(r.as_bytes()), i);
+        assert_eq!(log.append(&r.leaf_data()), i);
         rotated.push(r);
     }
     let size9 = log.size();
@@ -164,7 +166,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     write("handover.note", handover.note().to_string())?;
     write("checkpoint9.note", cp9)?;
     write(
-        "rotated_leaves.json",
+        "rotated_receipts.json",
         serde_json::to_string_pretty(&rotated.iter().map(|r| b64(r.as_bytes())).collect::<Vec<_>>())?,
     )?;
     write(

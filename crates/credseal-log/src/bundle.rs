@@ -20,10 +20,11 @@ use crate::state::SavedState;
 use crate::text::{from_text, to_text};
 use crate::{FormatError, VerifyError};
 
-/// The bundle format version: the first byte of an encoded bundle (4: with the VRF proof of
-/// the subject's blind id; versions 2 and 3, without it, are refused with
-/// [`FormatError::UnsupportedVersion`]: nothing in them ties the bundle to the subject's id).
-pub const BUNDLE_VERSION: u8 = 4;
+/// The bundle format version: the first byte of an encoded bundle (5: sealed entries without
+/// a leaf hash, which the verifier computes from the header and signature; version 4 shipped
+/// that hash and receipts of version 2, versions 2 and 3 had no VRF proof of the subject's
+/// blind id: all are refused with [`FormatError::UnsupportedVersion`]).
+pub const BUNDLE_VERSION: u8 = 5;
 /// Label of the text form `cs1.bundle.<base64url>`.
 pub const BUNDLE_TEXT_LABEL: &str = "bundle";
 /// Largest encoded bundle accepted, in bytes (64 MiB: well over 100,000 receipts).
@@ -38,7 +39,8 @@ pub const SEAL_GRACE_SECS: u64 = 300;
 /// consistency proof from the tree size the subject saw last; and the proof of the subject's
 /// entry in the subject map the checkpoint commits to (version 2); the log key
 /// handovers since the original key (version 3); the VRF proof that the subject's blind id
-/// is the VRF output of its id (version 4).
+/// is the VRF output of its id (version 4); sealed entries whose leaf hash the verifier
+/// computes (version 5).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bundle {
     /// The log's origin.
@@ -74,16 +76,16 @@ pub enum BundleEntry {
         inclusion: Vec<Hash>,
     },
     /// A confidential receipt before its disclosure date: its signed header (log index, time,
-    /// subject, chain position, `disclose_after`, content hash), the header's signature and
-    /// the receipt's leaf hash, but not its content.
+    /// subject, chain position, `disclose_after`, content hash) and the header's signature,
+    /// but not its content. They are the receipt's Merkle leaf data, so the verifier computes
+    /// the leaf hash ([`crate::receipt_leaf_hash`]) itself: a header other than the one in
+    /// the log fails its inclusion proof.
     Sealed {
-        /// The signed header `0x02 ‖ postcard(ReceiptHeader)`, as in the receipt.
+        /// The signed header `0x03 ‖ postcard(ReceiptHeader)`, as in the receipt.
         header: Vec<u8>,
         /// The receipt's signature (64 bytes) over the header.
         signature: Vec<u8>,
-        /// The receipt's leaf hash (at the header's index in the checkpoint's tree).
-        leaf_hash: Hash,
-        /// Its inclusion proof in the checkpoint's tree.
+        /// Its inclusion proof (of the leaf `header ‖ signature`) in the checkpoint's tree.
         inclusion: Vec<Hash>,
     },
 }
@@ -98,14 +100,14 @@ pub struct ConsistencyProof {
 }
 
 impl Bundle {
-    /// `0x04 ‖ postcard(bundle)`.
+    /// `0x05 ‖ postcard(bundle)`.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = vec![BUNDLE_VERSION];
         out.extend(crate::codec::encode(self));
         out
     }
 
-    /// Reads [`Bundle::to_bytes`]: at most [`MAX_BUNDLE_LEN`] bytes, version 4, canonical,
+    /// Reads [`Bundle::to_bytes`]: at most [`MAX_BUNDLE_LEN`] bytes, version 5, canonical,
     /// nothing after it. The contents are checked by [`verify_bundle`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, FormatError> {
         if bytes.len() > MAX_BUNDLE_LEN {
@@ -122,6 +124,12 @@ impl Bundle {
             // subject's id.
             Some(&found @ (2 | 3)) => Err(FormatError::UnsupportedVersion {
                 what: "bundle (it predates VRF blind ids: export a new bundle)",
+                found,
+            }),
+            // Version 4 carries receipts of version 2 and sealed entries with a leaf hash
+            // that nothing bound to their header.
+            Some(&found @ 4) => Err(FormatError::UnsupportedVersion {
+                what: "bundle (its receipts are of format version 2, no longer read: export a new bundle)",
                 found,
             }),
             Some(&found) => Err(FormatError::UnsupportedVersion { what: "bundle", found }),
@@ -319,7 +327,6 @@ where
             Some(sealed_until) if now < sealed_until => BundleEntry::Sealed {
                 header: r.header_bytes().to_vec(),
                 signature: r.signature().to_vec(),
-                leaf_hash: r.leaf_hash(),
                 inclusion,
             },
             _ => BundleEntry::Full {
@@ -359,12 +366,12 @@ where
                         .index;
                     (index, r.leaf_hash())
                 }
-                BundleEntry::Sealed { header, leaf_hash, .. } => {
+                BundleEntry::Sealed { header, signature, .. } => {
                     let h = ReceiptHeader::decode(header).map_err(|error| BuildError::Receipt {
                         position: receipts.len(),
                         error,
                     })?;
-                    (h.index, *leaf_hash)
+                    (h.index, crate::receipt_leaf_hash(header, signature))
                 }
             };
             v.count == last && v.index == index && v.head == leaf
@@ -593,7 +600,13 @@ pub enum BundleError {
         got: u64,
     },
     /// The consistency proof is missing or starts from another size than the saved one.
-    #[error("the consistency proof starts from size {found:?}, the saved size is {saved}")]
+    #[error(
+        "{}, the saved size is {saved}",
+        match found {
+            Some(n) => format!("the consistency proof starts from size {n}"),
+            None => "the bundle has no consistency proof".to_string(),
+        }
+    )]
     ConsistencyFromWrongSize {
         /// The saved tree size.
         saved: u64,
@@ -1099,7 +1112,6 @@ pub fn verify_bundle(
             BundleEntry::Sealed {
                 header,
                 signature,
-                leaf_hash,
                 inclusion,
             } => {
                 let h = history.verify_header(header, signature).map_err(|e| match e {
@@ -1131,10 +1143,14 @@ pub fn verify_bundle(
                         sealed_until,
                     });
                 }
-                check_inclusion(inclusion, &cp, h.index, leaf_hash, pos)?;
+                // The leaf hash comes from the header and signature just verified, never from
+                // the bundle: a second header signed for this index is another leaf, and its
+                // inclusion proof fails.
+                let leaf_hash = crate::receipt_leaf_hash(header, signature);
+                check_inclusion(inclusion, &cp, h.index, &leaf_hash, pos)?;
                 links.push(Link {
                     counter: chain.counter,
-                    leaf: *leaf_hash,
+                    leaf: leaf_hash,
                     prev: Some(chain.prev),
                     index: h.index,
                     time: Some(h.time),
@@ -1142,7 +1158,7 @@ pub fn verify_bundle(
                 receipts.push(ReceiptView::Sealed {
                     counter: chain.counter,
                     index: h.index,
-                    leaf_hash: *leaf_hash,
+                    leaf_hash,
                     sealed_until,
                 });
             }

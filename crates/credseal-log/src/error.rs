@@ -71,13 +71,18 @@ pub enum FormatError {
     /// rule of its C2SP format ([`credseal_c2sp::FormatError`] says which).
     #[error(transparent)]
     C2sp(#[from] credseal_c2sp::FormatError),
-    /// A receipt of format version 1 (signed over its whole body, before receipts had a
-    /// signed header): this build reads only version 2. A log written by an older credseal
-    /// must be verified with that version; start a new platform for this one.
+    /// A receipt of an older format version: 1 (signed over its whole body, before receipts
+    /// had a signed header) or 2 (its Merkle leaf was the whole receipt, so a sealed entry's
+    /// header was not bound to its leaf): this build reads only version 3. A log written by
+    /// an older credseal must be verified with that version; start a new platform for this one.
     #[error(
-        "receipt format version 1 (from before signed receipt headers) is no longer read: verify that log with the credseal version that wrote it, and initialise a new platform with this one"
+        "receipt format version {found} (from an earlier credseal: {}) is no longer read: verify that log with the credseal version that wrote it, and initialise a new platform with this one",
+        if *found == 1 { "before signed receipt headers" } else { "before leaves of header and signature" }
     )]
-    ObsoleteReceipt,
+    ObsoleteReceipt {
+        /// The version byte found (1 or 2).
+        found: u8,
+    },
     /// A receipt body breaks a rule of its own (a chain counter of 0, a first receipt with a
     /// previous hash, a chained receipt without subject).
     #[error("invalid receipt: {reason}")]

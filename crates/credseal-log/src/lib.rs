@@ -5,8 +5,9 @@
 //! `credseal_c2sp`'s; this crate adds what is credseal's own (receipts, the `credseal-map`
 //! checkpoint line, bundles, handovers).
 //!
-//! On the log side start with [`LogSigner`]: [`LogSigner::sign_receipt`] makes the leaf
-//! data, `credseal_c2sp::stored_hashes` the hashes to store (or `credseal_c2sp::MemoryLog`),
+//! On the log side start with [`LogSigner`]: [`LogSigner::sign_receipt`] makes the receipt
+//! (its leaf data is [`SignedReceipt::leaf_data`], header and signature, whose hash is
+//! [`SignedReceipt::leaf_hash`]), `credseal_c2sp::stored_hashes` the hashes to store (or `credseal_c2sp::MemoryLog`),
 //! `credseal_c2sp::tree_hash` the root, [`map_update`] (or [`MemoryMap`]) the subject map
 //! whose root the checkpoint commits to ([`MapCheckpoint::with_map_root`]),
 //! [`LogSigner::sign_checkpoint`] the checkpoint, [`build_bundle`] a subject's bundle,
@@ -49,7 +50,7 @@
 //!         disclose_after: None,
 //!         flags: 0,
 //!     })?;
-//!     log.append(receipt.as_bytes());
+//!     log.append(&receipt.leaf_data());
 //!     map.set(&subject, MapValue { count: counter, head: receipt.leaf_hash(), index: receipt.body().index });
 //!     prev = Some(receipt.leaf_hash());
 //!     chain.push(receipt.into_bytes());
@@ -115,6 +116,6 @@ pub use map::{
 pub use receipt::{
     Action, Actor, Chain, FLAG_CANARY, MAX_DISCLOSE_DELAY_SECS, MAX_RECEIPT_LEN, Outcome, RECEIPT_CONTENT_LABEL,
     RECEIPT_LABEL, RECEIPT_VERSION, ReceiptBody, ReceiptHeader, SIGNATURE_LEN, SignedReceipt, UnverifiedReceipt,
-    content_hash, random_salt, receipt_signed_bytes,
+    content_hash, random_salt, receipt_leaf_hash, receipt_signed_bytes,
 };
 pub use state::{MAX_STATE_LEN, STATE_CHECKSUM_LABEL, STATE_TEXT_LABEL, STATE_VERSION, SavedState};

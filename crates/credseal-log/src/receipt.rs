@@ -2,19 +2,23 @@
 //!
 //! ```text
 //! receipt      = header ‖ content ‖ signature (64)
-//! header       = 0x02 (version) ‖ postcard(ReceiptHeader)
+//! header       = 0x03 (version) ‖ postcard(ReceiptHeader)
 //!                (index, time, subject, chain, disclose_after, content_hash)
 //! content      = postcard(actor, action, detail, classes, purpose, token_hash, outcome,
 //!                         release_digest, salt, flags)
 //! content_hash = SHA-256("credseal:v1:receipt-content" ‖ 0x00 ‖ content)
 //! signed       = "credseal:v1:receipt" ‖ 0x00 ‖ header
-//! leaf         = SHA-256(0x00 ‖ receipt)
+//! leaf data    = header ‖ signature
+//! leaf         = SHA-256(0x00 ‖ header ‖ signature)
 //! ```
 //!
 //! The signature covers the header only, and the header commits to the content through its
 //! hash: a bundle shows a confidential receipt before its disclosure date as its signed
-//! header, signature and leaf hash ([`crate::BundleEntry::Sealed`]), and the subject checks
-//! the header (its index, chain position and `disclose_after`) without seeing the content.
+//! header and signature ([`crate::BundleEntry::Sealed`]), and the subject checks the header
+//! (its index, chain position and `disclose_after`) without seeing the content. The Merkle
+//! leaf is the header and signature, not the whole receipt, so the verifier computes the
+//! leaf hash of a sealed entry from what it shows: a second header signed for the same index
+//! (say, with a `disclose_after` added) is another leaf, and its inclusion proof fails.
 //! The salt is in the content, so the content hash confirms no guess.
 
 use std::collections::BTreeSet;
@@ -24,16 +28,17 @@ use credseal_core::BlindId;
 use serde::{Deserialize, Serialize};
 
 use crate::FormatError;
-use credseal_c2sp::{Hash, record_hash};
+use credseal_c2sp::Hash;
 
 /// The label of receipt signatures: the signed bytes are
 /// `"credseal:v1:" ‖ "receipt" ‖ 0x00 ‖ body`, the domain separation of
 /// `credseal_auth::signed_bytes`, with a label no authority object uses.
 pub const RECEIPT_LABEL: &str = "receipt";
 
-/// The receipt format version: the first byte of every receipt (2: a signed header with the
-/// content's hash; version 1, a signature over the whole body, is refused).
-pub const RECEIPT_VERSION: u8 = 2;
+/// The receipt format version: the first byte of every receipt (3: a signed header with the
+/// content's hash, and a Merkle leaf of header and signature only; version 1, a signature
+/// over the whole body, and version 2, a leaf of the whole receipt, are refused).
+pub const RECEIPT_VERSION: u8 = 3;
 
 /// Domain of the content hash: `SHA-256("credseal:v1:receipt-content" ‖ 0x00 ‖ content)`.
 pub const RECEIPT_CONTENT_LABEL: &[u8] = b"credseal:v1:receipt-content";
@@ -168,7 +173,7 @@ impl ReceiptHeader {
         )
     }
 
-    /// Decodes `0x02 ‖ postcard(header)`: version, canonical, nothing after it, then
+    /// Decodes `0x03 ‖ postcard(header)`: version, canonical, nothing after it, then
     /// [`ReceiptHeader::check`]. The signature is not checked here: a bundle's sealed entry
     /// goes through `KeyHistory::verify_header` (or [`crate::LogVerifier::verify_header`]).
     pub fn decode(bytes: &[u8]) -> Result<Self, FormatError> {
@@ -178,7 +183,7 @@ impl ReceiptHeader {
         Ok(h)
     }
 
-    /// `0x02 ‖ postcard(self)`: the bytes the log signs (after the domain prefix).
+    /// `0x03 ‖ postcard(self)`: the bytes the log signs (after the domain prefix).
     pub fn encode(&self) -> Vec<u8> {
         let mut out = vec![RECEIPT_VERSION];
         out.extend(crate::codec::encode(self));
@@ -190,7 +195,7 @@ fn check_version(found: Option<u8>, what: &'static str) -> Result<(), FormatErro
     match found {
         None => Err(FormatError::Truncated { what }),
         Some(RECEIPT_VERSION) => Ok(()),
-        Some(1) => Err(FormatError::ObsoleteReceipt),
+        Some(found @ (1 | 2)) => Err(FormatError::ObsoleteReceipt { found }),
         Some(found) => Err(FormatError::UnsupportedVersion { what: "receipt", found }),
     }
 }
@@ -409,7 +414,7 @@ impl ReceiptBody {
 }
 
 /// The exact bytes a receipt signature covers: `"credseal:v1:receipt" ‖ 0x00 ‖ header`, where
-/// `header` is `0x02 ‖ postcard(ReceiptHeader)`.
+/// `header` is `0x03 ‖ postcard(ReceiptHeader)`.
 pub fn receipt_signed_bytes(header: &[u8]) -> Vec<u8> {
     let domain = credseal_auth::SIGNATURE_DOMAIN;
     let mut m = Vec::with_capacity(domain.len() + RECEIPT_LABEL.len() + 1 + header.len());
@@ -420,6 +425,21 @@ pub fn receipt_signed_bytes(header: &[u8]) -> Vec<u8> {
     m
 }
 
+/// The RFC 6962 leaf hash of a receipt, `SHA-256(0x00 ‖ header ‖ signature)`: the one
+/// definition every leaf hash of the log uses (the tree, the subject chain's `prev`, the map
+/// head, the answer binding, the bundle verifier). It depends only on what a sealed bundle
+/// entry shows, so a verifier computes it from the header and signature it checked; the
+/// content is committed through the header's content hash.
+pub fn receipt_leaf_hash(header: &[u8], signature: &[u8]) -> Hash {
+    let mut c = ring::digest::Context::new(&ring::digest::SHA256);
+    c.update(&[0x00]);
+    c.update(header);
+    c.update(signature);
+    let mut h = [0u8; 32];
+    h.copy_from_slice(c.finish().as_ref());
+    h
+}
+
 /// A receipt whose layout is well-formed but whose signature has **not** been checked.
 #[derive(Clone, PartialEq, Eq)]
 pub struct UnverifiedReceipt {
@@ -427,7 +447,7 @@ pub struct UnverifiedReceipt {
     header_len: usize,
 }
 
-/// The length of the header at the start of `bytes` (`0x02 ‖ postcard(header)`), which must be
+/// The length of the header at the start of `bytes` (`0x03 ‖ postcard(header)`), which must be
 /// canonical and followed by at least one content byte and the signature.
 fn header_len(bytes: &[u8]) -> Result<usize, FormatError> {
     let what = "receipt header";
@@ -447,8 +467,8 @@ fn header_len(bytes: &[u8]) -> Result<usize, FormatError> {
 }
 
 impl UnverifiedReceipt {
-    /// Checks the layout: at most [`MAX_RECEIPT_LEN`] bytes, version 2 (version 1 is
-    /// [`FormatError::ObsoleteReceipt`]), a canonical header, at least one content byte, then
+    /// Checks the layout: at most [`MAX_RECEIPT_LEN`] bytes, version 3 (versions 1 and 2
+    /// are [`FormatError::ObsoleteReceipt`]), a canonical header, at least one content byte, then
     /// 64 signature bytes. The content is not decoded yet.
     pub fn parse(bytes: &[u8]) -> Result<Self, FormatError> {
         if bytes.len() > MAX_RECEIPT_LEN {
@@ -469,7 +489,7 @@ impl UnverifiedReceipt {
         })
     }
 
-    /// The signed header bytes (`0x02 ‖ postcard(header)`).
+    /// The signed header bytes (`0x03 ‖ postcard(header)`).
     pub fn header_bytes(&self) -> &[u8] {
         &self.bytes[..self.header_len]
     }
@@ -494,9 +514,9 @@ impl UnverifiedReceipt {
         ReceiptBody::decode(self.header_bytes(), self.content_bytes())
     }
 
-    /// The leaf hash `SHA-256(0x00 ‖ receipt)`.
+    /// The leaf hash `SHA-256(0x00 ‖ header ‖ signature)` ([`receipt_leaf_hash`]).
     pub fn leaf_hash(&self) -> Hash {
-        record_hash(&self.bytes)
+        receipt_leaf_hash(self.header_bytes(), self.signature())
     }
 
     /// The receipt bytes.
@@ -525,7 +545,10 @@ pub struct SignedReceipt {
 
 impl SignedReceipt {
     pub(crate) fn new(body: ReceiptBody, bytes: Vec<u8>, header_len: usize) -> Self {
-        let leaf_hash = record_hash(&bytes);
+        let leaf_hash = {
+            let (header, rest) = bytes.split_at(header_len);
+            receipt_leaf_hash(header, &rest[rest.len() - SIGNATURE_LEN..])
+        };
         Self {
             body,
             bytes,
@@ -534,7 +557,7 @@ impl SignedReceipt {
         }
     }
 
-    /// The signed header bytes (`0x02 ‖ postcard(header)`): what a sealed bundle entry shows.
+    /// The signed header bytes (`0x03 ‖ postcard(header)`): what a sealed bundle entry shows.
     pub fn header_bytes(&self) -> &[u8] {
         &self.bytes[..self.header_len]
     }
@@ -552,7 +575,8 @@ impl SignedReceipt {
         &self.body
     }
 
-    /// The receipt bytes: the log's leaf data.
+    /// The receipt bytes (header, content, signature): what the log stores and ships. The
+    /// Merkle leaf is [`SignedReceipt::leaf_data`], not these bytes.
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes
     }
@@ -562,8 +586,15 @@ impl SignedReceipt {
         self.bytes
     }
 
-    /// The leaf hash `SHA-256(0x00 ‖ receipt)`: what the log publishes, what the next
-    /// receipt of the subject chains to, what sealed answers are bound to.
+    /// The Merkle leaf data `header ‖ signature` (what [`SignedReceipt::leaf_hash`] hashes
+    /// and a third-party log tool such as Go's `tlog.RecordHash` takes as the record).
+    pub fn leaf_data(&self) -> Vec<u8> {
+        [self.header_bytes(), self.signature().as_slice()].concat()
+    }
+
+    /// The leaf hash `SHA-256(0x00 ‖ header ‖ signature)` ([`receipt_leaf_hash`]): what the
+    /// log publishes, what the next receipt of the subject chains to, what sealed answers are
+    /// bound to.
     pub fn leaf_hash(&self) -> Hash {
         self.leaf_hash
     }

@@ -146,7 +146,7 @@ impl TestLog {
 
     fn append_subject(&mut self, b: ReceiptBody) -> SignedReceipt {
         let r = self.signer().sign_receipt(&b).unwrap();
-        self.log.append(r.as_bytes());
+        self.log.append(&r.leaf_data());
         self.chain.push(r.clone());
         self.map_set(&r);
         r
@@ -186,7 +186,7 @@ impl TestLog {
                 body(self.log.size(), self.time, *OTHER, counter, prev)
             };
             let r = self.signer().sign_receipt(&b).unwrap();
-            self.log.append(r.as_bytes());
+            self.log.append(&r.leaf_data());
             if b.chain.is_some() {
                 self.map_set(&r);
                 self.other_chain.push(r);
@@ -456,14 +456,15 @@ fn bundle_trailing_bytes_and_other_version() {
         verify_bundle_bytes(&bytes, &t.verifier(), &WHO, None, T0).unwrap_err(),
         BundleError::Malformed(FormatError::UnsupportedVersion { found: 1, .. })
     ));
-    bytes[0] = 5;
+    bytes[0] = 6;
     assert!(matches!(
         verify_bundle_bytes(&bytes, &t.verifier(), &WHO, None, T0).unwrap_err(),
-        BundleError::Malformed(FormatError::UnsupportedVersion { found: 5, .. })
+        BundleError::Malformed(FormatError::UnsupportedVersion { found: 6, .. })
     ));
-    // Versions 2 and 3 (without the VRF proof: nothing ties them to the subject's id) are
-    // refused, with the version named.
-    for old in [2, 3] {
+    // Versions 2 and 3 (without the VRF proof: nothing ties them to the subject's id) and 4
+    // (receipts of version 2, sealed entries with a leaf hash bound to nothing) are refused,
+    // with the version named.
+    for old in [2, 3, 4] {
         bytes[0] = old;
         let e = verify_bundle_bytes(&bytes, &t.verifier(), &WHO, None, T0).unwrap_err();
         assert!(
@@ -675,7 +676,7 @@ fn bundle_receipt_replaced_and_relogged_at_3() {
     altered.purpose = "law-enforcement".into();
     altered.index = forged.log.size();
     let r = forged.signer().sign_receipt(&altered).unwrap();
-    forged.log.append(r.as_bytes());
+    forged.log.append(&r.leaf_data());
     forged.chain[2] = r;
     let b = forged.bundle(None, T0 + 10_000);
     let v = t.verifier();
@@ -923,8 +924,8 @@ fn bundle_receipt_out_of_log_order_at_2() {
     let r2 = s
         .sign_receipt(&body(0, T0 + 1, *SUBJECT, 2, Some(r1.leaf_hash())))
         .unwrap();
-    t.log.append(r2.as_bytes());
-    t.log.append(r1.as_bytes());
+    t.log.append(&r2.leaf_data());
+    t.log.append(&r1.leaf_data());
     t.map_set(&r2);
     t.chain = vec![r1, r2];
     let b = t.bundle(None, T0);
@@ -944,7 +945,7 @@ fn bundle_receipt_not_chained_at_1() {
             ..body(0, T0, *SUBJECT, 1, None)
         })
         .unwrap();
-    t.log.append(r.as_bytes());
+    t.log.append(&r.leaf_data());
     let b = Bundle {
         origin: ORIGIN.into(),
         entries: vec![BundleEntry::Full {
@@ -991,7 +992,7 @@ fn bundle_receipt_signed_by_other_key_at_2() {
         .unwrap()
         .sign_receipt(&b2)
         .unwrap();
-    t.log.append(r.as_bytes());
+    t.log.append(&r.leaf_data());
     t.chain.push(r);
     t.add();
     let b = t.bundle(None, T0);
@@ -1291,16 +1292,27 @@ fn bundle_sealed_entry_overdue() {
 }
 
 #[test]
-fn bundle_sealed_entry_with_wrong_leaf_hash() {
+fn bundle_sealed_entry_with_second_header() {
+    // The log key holder signs a second header for the sealed receipt's index (a later
+    // disclosure date, the rest unchanged) and ships it with the genuine inclusion proof:
+    // the verifier computes the leaf hash from the header and signature, which is not the
+    // leaf in the log.
     let mut t = TestLog::new();
     t.add();
     let until = T0 + 500;
     t.add_sealed(until);
     t.add();
     let mut b = t.bundle(None, T0);
-    if let BundleEntry::Sealed { leaf_hash, .. } = &mut b.entries[1] {
-        leaf_hash[0] ^= 1;
-    }
+    let BundleEntry::Sealed { header, signature, .. } = &mut b.entries[1] else {
+        panic!("entry 1 is sealed");
+    };
+    let mut h = ReceiptHeader::decode(header).unwrap();
+    h.disclose_after = Some(until + 1);
+    *header = h.encode();
+    let key = ed25519_dalek::SigningKey::from_bytes(t.seeds.last().unwrap());
+    *signature = ed25519_dalek::Signer::sign(&key, &receipt_signed_bytes(header))
+        .to_bytes()
+        .to_vec();
     assert_eq!(
         verify_bundle(&b, &t.verifier(), &WHO, None, T0).unwrap_err(),
         BundleError::ReceiptNotIncluded { counter: 2 }
@@ -1308,7 +1320,7 @@ fn bundle_sealed_entry_with_wrong_leaf_hash() {
 }
 
 /// Entry `i` of `b`, a full receipt, rewritten as a sealed entry of the same receipt (its
-/// genuine signed header, signature, leaf hash and inclusion proof): what a relay can do
+/// genuine signed header, signature and inclusion proof): what a relay can do
 /// without any key.
 fn reseal(b: &mut Bundle, i: usize) {
     let BundleEntry::Full { receipt, inclusion } = b.entries[i].clone() else {
@@ -1318,7 +1330,6 @@ fn reseal(b: &mut Bundle, i: usize) {
     b.entries[i] = BundleEntry::Sealed {
         header: r.header_bytes().to_vec(),
         signature: r.signature().to_vec(),
-        leaf_hash: r.leaf_hash(),
         inclusion,
     };
 }
@@ -1751,7 +1762,7 @@ fn rotation_receipt_signed_by_retired_key_beyond_its_end() {
     // The retired key signs a receipt at an index after its end.
     let body = t.next_body(None);
     let r = t.signer_at(0).sign_receipt(&body).unwrap();
-    t.log.append(r.as_bytes());
+    t.log.append(&r.leaf_data());
     t.chain.push(r.clone());
     t.map_set(&r);
     let b = t.bundle(None, T0 + 10_000);
@@ -1776,7 +1787,7 @@ fn rotation_receipt_signed_by_new_key_before_its_start() {
         .unwrap()
         .sign_receipt(&body)
         .unwrap();
-    t.log.append(early.as_bytes());
+    t.log.append(&early.leaf_data());
     t.chain.push(early.clone());
     t.map_set(&early);
     t.noise(2);

@@ -146,7 +146,11 @@ impl SealedAnswer {
     /// mode authenticates no sender): for the platform's own in-process callers and tests;
     /// an answer received from elsewhere goes through [`SealedAnswer::open_verified`].
     pub fn open(&self, key: &SealingKey) -> Result<AnswerBody> {
-        let leaf = credseal_c2sp::record_hash(&self.receipt);
+        // The leaf hash of the receipt as received (unverified: this path authenticates
+        // nothing); a receipt that does not even parse binds no answer.
+        let leaf = credseal_log::UnverifiedReceipt::parse(&self.receipt)
+            .map_err(|e| EngineError::Verification(format!("the answer's receipt: {e}")))?
+            .leaf_hash();
         Ok(self.open_inner(key, &leaf)?.0)
     }
 

@@ -59,8 +59,6 @@ struct SubjectTrace {
     items: u64,
     /// The classes of the matched fields.
     classes: BTreeSet<String>,
-    /// The disclosures (log indexes) that released them.
-    disclosures: BTreeSet<u64>,
 }
 
 /// Leak tracing, canaries and the access review over borrowed parts (see the module doc).
@@ -296,8 +294,8 @@ impl Incident<'_> {
         let mut per_disclosure: HashMap<u64, (u64, BTreeMap<String, u64>)> = HashMap::new();
         let mut matched = 0u64;
         let mut subjects: HashMap<BlindId, bool> = HashMap::new();
-        // Per subject with a matched item: its items matched, the classes and the
-        // disclosures that matched them (for its receipt).
+        // Per subject with a matched item: its items matched and their classes (for its
+        // receipt; not how many disclosures matched, which would count sealed ones too).
         let mut per_subject: BTreeMap<BlindId, SubjectTrace> = BTreeMap::new();
         // Items explained per department: (department → set of item numbers).
         let mut matched_by: Vec<Vec<u64>> = Vec::with_capacity(items.len());
@@ -314,8 +312,7 @@ impl Incident<'_> {
             if any {
                 let s = per_subject.entry(*blind).or_default();
                 s.items += 1;
-                for &(index, pos) in hits {
-                    s.disclosures.insert(index);
+                for &(_, pos) in hits {
                     if let Some((class, _)) = names[pos].split_once('.') {
                         s.classes.insert(class.to_string());
                     }
@@ -396,10 +393,11 @@ impl Incident<'_> {
             receipts.push(NewReceipt {
                 actor: Actor::Responder { id: responder.clone() },
                 action: Action::Trace,
+                // How many of the subject's leaked items matched, not how many disclosures:
+                // that count would include disclosures still sealed from the subject.
                 detail: format!(
-                    "leak trace: {} item(s) about this subject matched {} disclosure(s)",
-                    s.items,
-                    s.disclosures.len()
+                    "leak trace: {} item(s) about this subject matched released data",
+                    s.items
                 ),
                 subject: Some(blind),
                 classes: s.classes,

@@ -5,19 +5,22 @@
 //   - the verifier key parses with note.NewVerifier and both checkpoints open with note.Open;
 //   - the checkpoint bodies are C2SP tlog-checkpoints (origin, size, root) for that key;
 //   - tlog.StoredHashes, tlog.TreeHash, tlog.ProveRecord and tlog.ProveTree over the leaves
-//     give exactly our stored hashes, roots and proofs;
+//     give exactly our stored hashes, roots and proofs, where each leaf (the record
+//     tlog.RecordHash hashes) is a receipt's `header ‖ signature`, taken from the full receipt;
 //   - our inclusion proofs pass tlog.CheckRecord and the consistency proof 3 → 7 passes
 //     tlog.CheckTree;
-//   - every leaf is a receipt `header ‖ content ‖ Ed25519 signature` (format 2): the header
-//     `0x02 ‖ postcard(ReceiptHeader)` is decoded here from docs/formats.md §10 alone, its
+//   - every receipt is `header ‖ content ‖ Ed25519 signature` (format 3): the header
+//     `0x03 ‖ postcard(ReceiptHeader)` is decoded here from docs/formats.md §10 alone, its
 //     signature over "credseal:v1:receipt" ‖ 0x00 ‖ header is verified with crypto/ed25519,
 //     and its content hash SHA-256("credseal:v1:receipt-content" ‖ 0x00 ‖ content) checked;
+//     the whole receipt is not a leaf (its record hash fails the inclusion proof);
 //   - tampered notes and proofs are rejected;
 //   - after a log key rotation: the handover note opens with note.Open and carries valid
 //     signatures of both the old and the new key (same key name, two key ids), and names
 //     both keys; the new key's checkpoint opens with the new verifier alone (a plain C2SP
 //     verifier) and not with the old one; the new key's receipts verify with
-//     crypto/ed25519; tlog.CheckTree proves the rotated log extends the old one.
+//     crypto/ed25519 and their leaves give the new checkpoint's root; tlog.CheckTree proves
+//     the rotated log extends the old one.
 //
 // It exits non-zero on the first failure.
 package main
@@ -159,13 +162,12 @@ func main() {
 	cp := openCheckpoint("checkpoint.note", verifier)
 	cp3 := openCheckpoint("checkpoint3.note", verifier)
 
-	var leaves64 []string
-	readJSON("leaves.json", &leaves64)
-	leaves := make([][]byte, len(leaves64))
-	for i, s := range leaves64 {
-		if leaves[i], err = base64.StdEncoding.DecodeString(s); err != nil {
-			fail("leaf %d: %v", i, err)
-		}
+	// The full receipts; the Merkle leaf of each is its header ‖ signature (format 3).
+	receipts := readReceipts("receipts.json")
+	leaves := make([][]byte, len(receipts))
+	for i, r := range receipts {
+		header, sig := checkReceipt(fmt.Sprintf("receipt %d", i), pub, r)
+		leaves[i] = append(append([]byte(nil), header...), sig...)
 	}
 	if int64(len(leaves)) != cp.size {
 		fail("%d leaves for a checkpoint of size %d", len(leaves), cp.size)
@@ -230,6 +232,9 @@ func main() {
 				fail("proof of leaf %d differs from tlog's at %d", p.Index, i)
 			}
 		}
+		if tlog.CheckRecord(p.Proof, cp.size, cp.root, p.Index, tlog.RecordHash(receipts[p.Index])) == nil {
+			fail("the whole receipt %d verified as a leaf: the leaf must be header ‖ signature", p.Index)
+		}
 		if len(p.Proof) > 0 {
 			bad := append(tlog.RecordProof(nil), p.Proof...)
 			bad[0][0] ^= 1
@@ -262,10 +267,10 @@ func main() {
 		}
 	}
 
-	// Receipt signatures (format 2): header ‖ content ‖ signature, the signature over
+	// Receipt signatures (format 3): header ‖ content ‖ signature, the signature over
 	// "credseal:v1:receipt\x00" ‖ header, the header committing to the content's hash.
-	for i, leaf := range leaves {
-		header, sig := checkReceipt(fmt.Sprintf("receipt %d", i), pub, leaf)
+	for i, r := range receipts {
+		header, sig := checkReceipt(fmt.Sprintf("receipt %d", i), pub, r)
 		msg := append([]byte("credseal:v1:receipt\x00"), header...)
 		msg[len(msg)-1] ^= 1
 		if ed25519.Verify(pub, msg, sig) {
@@ -273,7 +278,7 @@ func main() {
 		}
 	}
 
-	rotation(verifier, vkey, cp)
+	rotation(verifier, vkey, cp, stored)
 
 	fmt.Printf("interop: ok: %s, %d receipts, %d inclusion proofs, consistency %d → %d, %d stored hashes match tlog; log key rotation checked\n",
 		verifier.Name(), len(leaves), len(inclusion), cp3.size, cp.size, len(stored))
@@ -281,7 +286,7 @@ func main() {
 
 // rotation checks the log key rotation: the handover note, the new key's checkpoint and
 // receipts, and the consistency of the rotated log with the old checkpoint.
-func rotation(old note.Verifier, oldKey string, cp checkpoint) {
+func rotation(old note.Verifier, oldKey string, cp checkpoint, stored []tlog.Hash) {
 	newKey := strings.TrimSpace(string(read("vkey2.txt")))
 	nv, err := note.NewVerifier(newKey)
 	if err != nil {
@@ -340,26 +345,54 @@ func rotation(old note.Verifier, oldKey string, cp checkpoint) {
 		fail("vkey2 key data")
 	}
 	pub := ed25519.PublicKey(raw[1:])
-	var leaves64 []string
-	readJSON("rotated_leaves.json", &leaves64)
-	if int64(len(leaves64)) != cp9.size-cp.size {
-		fail("%d rotated leaves for sizes %d → %d", len(leaves64), cp.size, cp9.size)
+	rotated := readReceipts("rotated_receipts.json")
+	if int64(len(rotated)) != cp9.size-cp.size {
+		fail("%d rotated receipts for sizes %d → %d", len(rotated), cp.size, cp9.size)
 	}
-	for i, s := range leaves64 {
-		leaf, err := base64.StdEncoding.DecodeString(s)
-		if err != nil {
-			fail("rotated leaf %d: %v", i, err)
+	reader := tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(indexes))
+		for i, x := range indexes {
+			if x < 0 || x >= int64(len(stored)) {
+				return nil, fmt.Errorf("no stored hash %d", x)
+			}
+			out[i] = stored[x]
 		}
-		checkReceipt(fmt.Sprintf("rotated receipt %d", i), pub, leaf)
+		return out, nil
+	})
+	for i, r := range rotated {
+		header, sig := checkReceipt(fmt.Sprintf("rotated receipt %d", i), pub, r)
+		hs, err := tlog.StoredHashes(cp.size+int64(i), append(append([]byte(nil), header...), sig...), reader)
+		if err != nil {
+			fail("tlog.StoredHashes(%d): %v", cp.size+int64(i), err)
+		}
+		stored = append(stored, hs...)
+	}
+	if th, err := tlog.TreeHash(cp9.size, reader); err != nil || th != cp9.root {
+		fail("tlog.TreeHash(%d) = %v, checkpoint9 root %v (%v)", cp9.size, th, cp9.root, err)
 	}
 }
 
-// checkReceipt splits a format-2 receipt into header, content and signature, verifies the
+// readReceipts reads a JSON list of base64 receipts.
+func readReceipts(name string) [][]byte {
+	var list []string
+	readJSON(name, &list)
+	out := make([][]byte, len(list))
+	for i, s := range list {
+		r, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			fail("%s: receipt %d: %v", name, i, err)
+		}
+		out[i] = r
+	}
+	return out
+}
+
+// checkReceipt splits a format-3 receipt into header, content and signature, verifies the
 // signature over the header with pub and the header's content hash; it returns the header
 // and the signature.
 func checkReceipt(what string, pub ed25519.PublicKey, leaf []byte) ([]byte, []byte) {
-	if len(leaf) < 2+64 || leaf[0] != 2 {
-		fail("%s: not a version-2 receipt", what)
+	if len(leaf) < 2+64 || leaf[0] != 3 {
+		fail("%s: not a version-3 receipt", what)
 	}
 	rest := leaf[:len(leaf)-64]
 	sig := leaf[len(leaf)-64:]
@@ -375,7 +408,7 @@ func checkReceipt(what string, pub ed25519.PublicKey, leaf []byte) ([]byte, []by
 	return header, sig
 }
 
-// headerLen decodes 0x02 ‖ postcard(ReceiptHeader{index u64, time u64, subject option of 32
+// headerLen decodes 0x03 ‖ postcard(ReceiptHeader{index u64, time u64, subject option of 32
 // bytes, chain option of {counter u64, prev option of 32 bytes}, disclose_after option of
 // u64, content_hash 32 bytes}) at the start of b and returns its length and content_hash.
 func headerLen(what string, b []byte) (int, []byte) {

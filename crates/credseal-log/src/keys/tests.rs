@@ -132,19 +132,25 @@ fn receipt_layout_is_as_documented() {
     };
     let hb = postcard::to_allocvec(&header).unwrap();
     assert_eq!(bytes[0], RECEIPT_VERSION);
-    assert_eq!(RECEIPT_VERSION, 2);
+    assert_eq!(RECEIPT_VERSION, 3);
     assert_eq!(&bytes[1..1 + hb.len()], &hb[..]);
     assert_eq!(&bytes[1 + hb.len()..1 + hb.len() + content.len()], &content[..]);
     assert_eq!(bytes.len(), 1 + hb.len() + content.len() + 64);
     assert_eq!(r.header_bytes(), &bytes[..1 + hb.len()]);
-    let msg = [&b"credseal:v1:receipt\0\x02"[..], &hb].concat();
+    let msg = [&b"credseal:v1:receipt\0\x03"[..], &hb].concat();
     assert!(credseal_auth::verify_raw_strict(
         s.public().as_bytes(),
         &msg,
         &bytes[bytes.len() - 64..]
     ));
     assert_eq!(r.signature(), &bytes[bytes.len() - 64..]);
-    assert_eq!(r.leaf_hash(), record_hash(bytes));
+    // The Merkle leaf is the header and signature, without the content.
+    let leaf_data = [&bytes[..1 + hb.len()], &bytes[bytes.len() - 64..]].concat();
+    assert_eq!(r.leaf_data(), leaf_data);
+    assert_eq!(r.leaf_hash(), record_hash(&leaf_data));
+    assert_eq!(r.leaf_hash(), crate::receipt_leaf_hash(r.header_bytes(), r.signature()));
+    assert_ne!(r.leaf_hash(), record_hash(bytes));
+    assert_eq!(UnverifiedReceipt::parse(bytes).unwrap().leaf_hash(), r.leaf_hash());
     let v = s.verifier().verify_receipt(bytes).unwrap();
     assert_eq!(v.body(), &b);
     assert_eq!(v, r);
@@ -308,21 +314,25 @@ fn well_signed_but_malformed_bodies_are_refused_after_the_signature() {
             reason: "a disclosure delay beyond the maximum of 366 days"
         })
     );
-    // Another version (checked before the signature); version 1 has its own error.
+    // Another version (checked before the signature); versions 1 and 2 have their own error.
     let mut r = s.sign_receipt(&body(1, None)).unwrap().into_bytes();
-    r[0] = 3;
+    r[0] = 4;
     assert_eq!(
         v.verify_receipt(&r).unwrap_err(),
         VerifyError::Format(FormatError::UnsupportedVersion {
             what: "receipt",
-            found: 3
+            found: 4
         })
     );
-    r[0] = 1;
-    assert_eq!(
-        v.verify_receipt(&r).unwrap_err(),
-        VerifyError::Format(FormatError::ObsoleteReceipt)
-    );
+    for found in [1, 2] {
+        r[0] = found;
+        let e = v.verify_receipt(&r).unwrap_err();
+        assert_eq!(e, VerifyError::Format(FormatError::ObsoleteReceipt { found }));
+        assert!(
+            e.to_string().contains(&format!("receipt format version {found} ")),
+            "{e}"
+        );
+    }
     assert_eq!(
         v.verify_receipt(&r[..60]).unwrap_err(),
         VerifyError::Format(FormatError::Truncated { what: "receipt" })
