@@ -161,6 +161,11 @@ fn lone_officer_enrolment_refused() {
             "{}",
             stderr(&o)
         );
+        // Both ways to get approval are offered, each as a hint line of its own.
+        let e = stderr(&o);
+        assert!(e.contains("credseal: hint: each of two enrolled officers runs"), "{e}");
+        assert!(e.contains("credseal: hint: or the authority runs"), "{e}");
+        assert!(!e.contains("error: hint"), "a hint printed as an error: {e}");
         assert!(stdout(&o).is_empty());
     }
     assert_eq!(fx.log_size(), size, "nothing was written");

@@ -48,9 +48,14 @@ impl Failure {
         }
     }
 
-    /// Adds a hint: how to fix it.
+    /// Adds a hint: how to fix it. A second hint is printed after the first, on its own
+    /// `hint:` line.
     pub(crate) fn hint(mut self, h: impl Into<String>) -> Self {
-        self.hint = Some(h.into());
+        let h = h.into();
+        self.hint = Some(match self.hint.take() {
+            Some(first) => format!("{first}\n{h}"),
+            None => h,
+        });
         self
     }
 }
@@ -117,8 +122,8 @@ fn main() -> ExitCode {
             for line in f.message.lines() {
                 eprintln!("credseal: error: {line}");
             }
-            if let Some(h) = f.hint {
-                eprintln!("credseal: hint: {h}");
+            for line in f.hint.iter().flat_map(|h| h.lines()) {
+                eprintln!("credseal: hint: {line}");
             }
             ExitCode::from(f.class.exit_code())
         }

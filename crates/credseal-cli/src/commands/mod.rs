@@ -136,13 +136,10 @@ pub(crate) fn approved(
         texts.push(read_text(f)?);
     }
     p.approve(op, &texts, crate::now()?).map_err(|e| {
-        Failure::new(
-            e.class(),
-            format!(
-                "{e}\nhint: each of two enrolled officers runs `credseal officer approve --key KEY --audience {} --operation {} --out FILE`, then pass --approval FILE twice",
-                p.origin(),
-                crate::render::quoted(op.text())
-            ),
-        )
+        Failure::new(e.class(), e.to_string()).hint(format!(
+            "each of two enrolled officers runs `credseal officer approve --key KEY --audience {} --operation {} --out FILE`, then pass --approval FILE twice",
+            p.origin(),
+            crate::render::quoted(op.text())
+        ))
     })
 }
