@@ -1,4 +1,4 @@
-//! The service under SIGKILL (docs/design.md §14): 20 times, `credseal serve` is started on
+//! The service under SIGKILL (docs/design.md §16): 20 times, `credseal serve` is started on
 //! loopback with TLS, four clients send authorized queries over HTTPS as fast as it answers,
 //! and the server is killed with SIGKILL at a random moment. After each kill:
 //! - `credseal log verify` passes (the log, its checkpoints, map and chains are consistent);
