@@ -192,70 +192,115 @@ fn random_below(n: u64) -> u64 {
     u64::from_le_bytes(credseal_crypto::random_array()) % n
 }
 
-#[test]
-fn sigkill_under_load_loses_no_receipt_of_an_answer_sent() {
-    let kills: usize = std::env::var("CREDSEAL_SERVE_KILLS")
-        .ok()
-        .map(|v| v.parse().expect("CREDSEAL_SERVE_KILLS: a number"))
-        .unwrap_or(20);
-    let tmp = tempfile::tempdir().unwrap();
-    let p = |n: &str| -> PathBuf { tmp.path().join(n) };
-    let data = p("data");
-    let data_s = data.display().to_string();
-    ok(&[
-        "init",
-        "--data",
-        &data_s,
-        "--catalog",
-        CATALOG,
-        "--origin",
-        ORIGIN,
-        "--kdf-mib",
-        "8",
-        "--kdf-passes",
-        "1",
-    ]);
-    ok(&["ingest", "--data", &data_s, RECORDS]);
-    let auth = p("authority.key").display().to_string();
-    ok(&["authority", "keygen", "--out", &auth]);
-    ok(&["authority", "trust", "--data", &data_s, "--key", &format!("{auth}.pub")]);
-    let bank = p("bank").display().to_string();
-    ok(&["dept", "keygen", "--out-dir", &bank]);
-    let cred_file = p("credential").display().to_string();
-    ok(&[
-        "authority",
-        "enroll",
-        "--key",
-        &auth,
-        "--serial",
-        "1",
-        "--department",
-        "bank-a",
-        "--name",
-        "Bank A",
-        "--signing-key",
-        &format!("{bank}/signing.pub"),
-        "--sealing-key",
-        &format!("{bank}/sealing.pub"),
-        "--classes",
-        "identity",
-        "--purposes",
-        "loan-approval",
-        "--audience",
-        ORIGIN,
-        "--out",
-        &cred_file,
-    ]);
-    let credential = std::fs::read_to_string(&cred_file).unwrap().trim().to_string();
-    let bank_key =
-        credseal_auth::SigningKey::from_text(&std::fs::read_to_string(format!("{bank}/signing.key")).unwrap()).unwrap();
-    let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
-    std::fs::write(p("cert.pem"), ck.cert.pem()).unwrap();
-    std::fs::write(p("key.pem"), ck.signing_key.serialize_pem()).unwrap();
-    let agent = agent(ck.cert.der());
-    let subjects = subjects();
+/// A platform with example data, an authority, department `bank-a` (credential serial 1,
+/// identity for loan-approval), a self-signed TLS certificate for 127.0.0.1 and a client
+/// that trusts exactly it.
+struct Fx {
+    tmp: tempfile::TempDir,
+    data: PathBuf,
+    data_s: String,
+    credential: String,
+    bank_key: credseal_auth::SigningKey,
+    agent: ureq::Agent,
+    cert_der: Vec<u8>,
+    subjects: Vec<String>,
+}
 
-    let token = |subject: &str| {
+impl Fx {
+    fn new() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = |n: &str| -> PathBuf { tmp.path().join(n) };
+        let data = p("data");
+        let data_s = data.display().to_string();
+        ok(&[
+            "init",
+            "--data",
+            &data_s,
+            "--catalog",
+            CATALOG,
+            "--origin",
+            ORIGIN,
+            "--kdf-mib",
+            "8",
+            "--kdf-passes",
+            "1",
+        ]);
+        ok(&["ingest", "--data", &data_s, RECORDS]);
+        let auth = p("authority.key").display().to_string();
+        ok(&["authority", "keygen", "--out", &auth]);
+        ok(&["authority", "trust", "--data", &data_s, "--key", &format!("{auth}.pub")]);
+        let bank = p("bank").display().to_string();
+        ok(&["dept", "keygen", "--out-dir", &bank]);
+        let cred_file = p("credential").display().to_string();
+        ok(&[
+            "authority",
+            "enroll",
+            "--key",
+            &auth,
+            "--serial",
+            "1",
+            "--department",
+            "bank-a",
+            "--name",
+            "Bank A",
+            "--signing-key",
+            &format!("{bank}/signing.pub"),
+            "--sealing-key",
+            &format!("{bank}/sealing.pub"),
+            "--classes",
+            "identity",
+            "--purposes",
+            "loan-approval",
+            "--audience",
+            ORIGIN,
+            "--out",
+            &cred_file,
+        ]);
+        let credential = std::fs::read_to_string(&cred_file).unwrap().trim().to_string();
+        let bank_key =
+            credseal_auth::SigningKey::from_text(&std::fs::read_to_string(format!("{bank}/signing.key")).unwrap())
+                .unwrap();
+        let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+        std::fs::write(p("cert.pem"), ck.cert.pem()).unwrap();
+        std::fs::write(p("key.pem"), ck.signing_key.serialize_pem()).unwrap();
+        let agent = agent(ck.cert.der());
+        let subjects = subjects();
+        Fx {
+            cert_der: ck.cert.der().to_vec(),
+            tmp,
+            data,
+            data_s,
+            credential,
+            bank_key,
+            agent,
+            subjects,
+        }
+    }
+
+    /// `subject`'s receipts as stored (signed bytes); the platform must not be served now.
+    fn subject_receipts(&self, subject: &str) -> Vec<Vec<u8>> {
+        let platform = credseal_engine::Platform::open(
+            &self.data,
+            &credseal_crypto::Passphrase::new(PASS.to_string()),
+            credseal_engine::OpenOptions::default(),
+        )
+        .unwrap();
+        let blind = platform
+            .blind(&credseal_core::SubjectId::parse(subject).unwrap())
+            .unwrap();
+        platform.subject_receipts(&blind).unwrap()
+    }
+
+    fn path(&self, n: &str) -> PathBuf {
+        self.tmp.path().join(n)
+    }
+
+    fn server(&self) -> Server {
+        Server::start(&self.data, &self.path("cert.pem"), &self.path("key.pem"))
+    }
+
+    /// A fresh token for `subject`'s identity, signed by bank-a.
+    fn token(&self, subject: &str) -> String {
         let now = now();
         credseal_auth::sign(
             &credseal_auth::Token {
@@ -270,11 +315,28 @@ fn sigkill_under_load_loses_no_receipt_of_an_answer_sent() {
                 audience: ORIGIN.into(),
                 consent: None,
             },
-            &bank_key,
+            &self.bank_key,
         )
         .to_text()
-    };
+    }
+}
 
+#[test]
+fn sigkill_under_load_loses_no_receipt_of_an_answer_sent() {
+    let kills: usize = std::env::var("CREDSEAL_SERVE_KILLS")
+        .ok()
+        .map(|v| v.parse().expect("CREDSEAL_SERVE_KILLS: a number"))
+        .unwrap_or(20);
+    let fx = Fx::new();
+    let (data, data_s, credential, agent, subjects) = (
+        fx.data.clone(),
+        fx.data_s.clone(),
+        fx.credential.clone(),
+        fx.agent.clone(),
+        fx.subjects.clone(),
+    );
+    let p = |n: &str| fx.path(n);
+    let token = |s: &str| fx.token(s);
     let deadline = Instant::now() + Duration::from_secs(600);
     let mut received: Vec<Received> = Vec::new();
     for round in 0..kills {
@@ -368,4 +430,96 @@ fn sigkill_under_load_loses_no_receipt_of_an_answer_sent() {
         "{kills} kills, {} answers received, all receipted; log size {log_size}",
         received.len()
     );
+}
+
+/// Sends `body` to POST /v1/queries over a raw TLS connection and closes the connection
+/// `wait` after the request without reading a byte of the response: a client whose
+/// response is lost (it hung up at once, or timed out while the query ran or after).
+fn post_and_hang_up(url: &str, cert_der: &[u8], body: &str, wait: Duration) {
+    use std::io::Write;
+    let addr = url.strip_prefix("https://").unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from(cert_der.to_vec()))
+        .unwrap();
+    #[allow(deprecated)] // ring's provider: see crates/credseal-server/src/tls.rs
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let conn = rustls::ClientConnection::new(Arc::new(cfg), name).unwrap();
+    let tcp = std::net::TcpStream::connect(addr).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    write!(
+        tls,
+        "POST /v1/queries HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    tls.flush().unwrap();
+    std::thread::sleep(wait);
+    let _ = tls.sock.shutdown(std::net::Shutdown::Both);
+}
+
+/// Posts `body` to POST /v1/queries; the status and the body.
+fn post(agent: &ureq::Agent, url: &str, body: &str) -> (u16, String) {
+    let mut r = agent
+        .post(format!("{url}/v1/queries"))
+        .header("content-type", "application/json")
+        .send(body.as_bytes())
+        .unwrap();
+    (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+}
+
+/// A department whose response was lost sends the same token again and gets its answer —
+/// never `replayed`, never a second receipt — whether the first attempt was cut before the
+/// engine saw it, while it ran, or after the answer was written (then the answer is held and
+/// also served by `GET /v1/queries/{id}`); and a retry that arrives while the first attempt
+/// is still in the engine waits for it.
+#[test]
+fn a_lost_response_costs_no_second_query_and_no_second_receipt() {
+    let fx = Fx::new();
+    let subject = fx.subjects[0].clone();
+    // The subject's receipts before (its records' ingest).
+    let before = fx.subject_receipts(&subject).len();
+    let server = fx.server();
+    let mut answers = Vec::new();
+    for (round, wait_ms) in [0u64, 0, 1, 2, 5, 10, 20, 50, 300, 300].into_iter().enumerate() {
+        let token = fx.token(&subject);
+        let qid = {
+            let t = credseal_auth::Unverified::<credseal_auth::Token>::parse_text(&token).unwrap();
+            credseal_core::hex(&t.peek_unverified().unwrap().query_id)
+        };
+        let body = serde_json::json!({"credential": fx.credential, "token": token}).to_string();
+        post_and_hang_up(&server.url, &fx.cert_der, &body, Duration::from_millis(wait_ms));
+        // The retry: twice at once (one may wait for the other), then once more.
+        let (a, b) = std::thread::scope(|s| {
+            let a = s.spawn(|| post(&fx.agent, &server.url, &body));
+            let b = s.spawn(|| post(&fx.agent, &server.url, &body));
+            (a.join().unwrap(), b.join().unwrap())
+        });
+        let c = post(&fx.agent, &server.url, &body);
+        for (status, text) in [&a, &b, &c] {
+            assert_eq!(*status, 200, "round {round} (hung up after {wait_ms} ms): {text}");
+        }
+        assert_eq!(a.1, b.1, "round {round}: two retries got different answers");
+        assert_eq!(a.1, c.1, "round {round}: the third retry got another answer");
+        let mut g = fx.agent.get(format!("{}/v1/queries/{qid}", server.url)).call().unwrap();
+        assert_eq!(g.status().as_u16(), 200, "round {round}: GET by query id");
+        assert_eq!(g.body_mut().read_to_string().unwrap(), a.1);
+        let v: serde_json::Value = serde_json::from_str(&a.1).unwrap();
+        assert_eq!(v["query_id"], qid.as_str());
+        answers.push(v["answer"].as_str().unwrap().to_string());
+    }
+    server.kill();
+    // One receipt per token, whose bytes are the answer's.
+    let receipts = fx.subject_receipts(&subject);
+    assert_eq!(receipts.len(), before + answers.len(), "one receipt per token, no more");
+    for a in &answers {
+        let a = credseal_engine::SealedAnswer::from_text(a).unwrap();
+        assert_eq!(receipts.iter().filter(|r| **r == a.receipt).count(), 1);
+    }
 }

@@ -17,7 +17,7 @@ use credseal_engine::{Clock, QueryError, SystemClock};
 use serde::{Deserialize, Serialize};
 
 use crate::body::read_json;
-use crate::pickup::Held;
+use crate::pickup::{Begin, Held};
 use crate::problem::{LogDetail, Problem};
 use crate::state::{AppState, ConnInfo, DeptTag};
 
@@ -236,46 +236,98 @@ async fn post_query(State(st): St, headers: HeaderMap, req: Request<Body>) -> Re
         .retry_after(wait);
         return p.into_response();
     }
-    let platform = st.platform.clone();
-    let (cred, tok) = (q.credential, q.token);
-    let r = match blocking(move || platform.query(cred.trim(), tok.trim(), now)).await {
-        Ok(r) => r,
-        Err(p) => return p.into_response(),
+    // The same token already in the engine (a client that retried while its first attempt
+    // runs): wait for that one's answer instead of a second engine call, which would be
+    // refused as replayed.
+    let slot = match peek
+        .as_ref()
+        .map(|(digest, body)| st.pickup.begin(body.query_id, *digest))
+    {
+        Some(Begin::Run(slot)) => Some(slot),
+        Some(Begin::Wait(mut rx)) => {
+            let _ = tokio::time::timeout(st.cfg.drain_timeout, rx.wait_for(Option::is_some)).await;
+            let body = rx.borrow().clone();
+            if let Some(body) = body {
+                st.metrics.pickup();
+                return tagged(json_bytes(body), claimed);
+            }
+            // The first attempt was refused or failed: ask the engine, which says why.
+            None
+        }
+        Some(Begin::Other) | None => None,
     };
-    match r {
-        Ok(answer) => {
-            if let Some(d) = &claimed {
-                st.rates.take(d);
+    // The engine call and the bookkeeping after it run in a task of their own, so that a
+    // client that goes away mid-query (its connection dropped, its timeout hit) does not
+    // cancel them: the receipt is written either way, and the answer is held for pickup
+    // by `GET /v1/queries/{query_id}` or the same token posted again.
+    let work = EngineTask::start(&st);
+    let task_st = st.clone();
+    let (cred, tok) = (q.credential, q.token);
+    let task = tokio::spawn(async move {
+        let _work = work;
+        let st = task_st;
+        let platform = st.platform.clone();
+        let r = blocking(move || platform.query(cred.trim(), tok.trim(), now)).await?;
+        Ok::<_, Problem>(match r {
+            Ok(answer) => {
+                if let Some(d) = &claimed {
+                    st.rates.take(d);
+                }
+                st.metrics.answer();
+                let body: Arc<[u8]> = serde_json::to_vec(&AnswerResp {
+                    query_id: credseal_core::hex(&answer.query_id),
+                    answer: answer.to_text(),
+                })
+                .unwrap_or_default()
+                .into();
+                if let Some((digest, t)) = peek {
+                    st.pickup.put(
+                        answer.query_id,
+                        Held {
+                            token_digest: digest,
+                            body: body.clone(),
+                            expires_at: t.expires_at,
+                        },
+                        now,
+                    );
+                }
+                if let Some(slot) = slot {
+                    slot.done(body.clone());
+                }
+                tagged(json_bytes(body), claimed)
             }
-            st.metrics.answer();
-            let body: Arc<[u8]> = serde_json::to_vec(&AnswerResp {
-                query_id: credseal_core::hex(&answer.query_id),
-                answer: answer.to_text(),
-            })
-            .unwrap_or_default()
-            .into();
-            if let Some((digest, t)) = peek {
-                st.pickup.put(
-                    answer.query_id,
-                    Held {
-                        token_digest: digest,
-                        body: body.clone(),
-                        expires_at: t.expires_at,
-                    },
-                    now,
-                );
+            Err(e) => {
+                let verified = matches!(&e, QueryError::Denied(d) if !d.is_forgery());
+                if verified && let Some(d) = &claimed {
+                    st.rates.take(d);
+                }
+                let p = Problem::from_query(&e);
+                st.metrics.denial(p.code());
+                tagged(p.into_response(), claimed.filter(|_| verified))
             }
-            tagged(json_bytes(body), claimed)
-        }
-        Err(e) => {
-            let verified = matches!(&e, QueryError::Denied(d) if !d.is_forgery());
-            if verified && let Some(d) = &claimed {
-                st.rates.take(d);
-            }
-            let p = Problem::from_query(&e);
-            st.metrics.denial(p.code());
-            tagged(p.into_response(), claimed.filter(|_| verified))
-        }
+        })
+    });
+    match task.await {
+        Ok(Ok(r)) => r,
+        Ok(Err(p)) => p.into_response(),
+        Err(e) => Problem::internal(format!("query task: {e}")).into_response(),
+    }
+}
+
+/// Counts engine work that outlives its request (see [`post_query`]); the drain waits for
+/// it before the store closes.
+pub(crate) struct EngineTask(Arc<AppState>);
+
+impl EngineTask {
+    fn start(st: &Arc<AppState>) -> Self {
+        st.engine_tasks.fetch_add(1, Ordering::SeqCst);
+        Self(st.clone())
+    }
+}
+
+impl Drop for EngineTask {
+    fn drop(&mut self) {
+        self.0.engine_tasks.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
