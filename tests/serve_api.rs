@@ -1,0 +1,1072 @@
+//! End-to-end tests of `credseal serve` (API v1, docs/design.md §14): the real binary runs as
+//! a child process with a self-signed certificate for 127.0.0.1 made here with rcgen, and
+//! every request goes through a real HTTPS client (ureq over rustls with that certificate as
+//! the only root) or, for the attacks, a raw `TcpStream` / a raw rustls client.
+//!
+//! Covered: every route of the contract and its body (answers open with `credseal open`,
+//! bundles verify with `credseal receipts verify`, the checkpoint verifies against the log
+//! key); every denial code of `credseal_auth::Denial` with its status (403 / 422), `code`,
+//! `exit_class` and `application/problem+json`; answer pickup (the same token twice, by id);
+//! a revocation list installed over HTTP; the bad inputs (413, 415, 400, oversized headers,
+//! slow headers, garbage and plain HTTP on the TLS port, the concurrency cap, the department
+//! rate limit, 405, 404, `--insecure-loopback` off loopback); the request log; the drain on
+//! SIGTERM.
+//!
+//! The server holds the platform's database, so everything that needs `--data` (registering
+//! subjects, reading the log) happens before it starts or after it stopped. Every server is
+//! killed when its [`Srv`] is dropped. No test asserts a duration: waits are bounded only so
+//! that a broken server fails the test instead of hanging it.
+
+use std::cell::Cell;
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+mod common;
+
+use common::{code, stderr, stdout};
+
+const CATALOG: &str = "../../keys-example/catalog.toml";
+const RECORDS: &str = "../../keys-example/records.jsonl";
+const PASS: &str = "test passphrase, not a real one";
+const ORIGIN: &str = "test.credseal.invalid/log";
+const OTHER_ORIGIN: &str = "other.credseal.invalid/log";
+
+/// A person in records.jsonl with an `identity` and a `loans` record.
+const SUBJECT: &str = "42010619960510907X";
+/// The department enrolled by [`Fx::new`].
+const DEPT: &str = "bank-a";
+/// What its credential (serial 1) grants (as in tests/cli_query.rs).
+const CRED_CLASSES: &str = "identity,loans,repayment,credit-cards,tax,licences";
+const CRED_PURPOSES: &str = "loan-approval,tax-administration";
+
+/// Every reason code of `credseal_auth::Denial` (checked against the library below).
+const ALL_CODES: [&str; 24] = [
+    "malformed",
+    "credential-bad-signature",
+    "bad-signature",
+    "unknown-credential",
+    "credential-revoked",
+    "credential-expired",
+    "credential-not-yet-valid",
+    "token-expired",
+    "token-not-yet-valid",
+    "lifetime-over-policy",
+    "wrong-audience",
+    "replayed",
+    "unknown-class",
+    "class-not-granted",
+    "purpose-not-granted",
+    "purpose-not-allowed-for-class",
+    "consent-missing",
+    "consent-invalid",
+    "consent-expired",
+    "consent-exhausted",
+    "consent-mismatch",
+    "subject-key-invalid",
+    "revocation-list-bad-signature",
+    "revocation-list-stale",
+];
+
+/// Upper bound of every wait in this file (server start, a response, an exit): only there
+/// so that a broken server fails a test rather than hanging it.
+const WAIT: Duration = Duration::from_secs(90);
+
+// ------------------------------------------------------------------ process helpers
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_credseal"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"));
+    c.env_remove("CREDSEAL_PASSPHRASE").env_remove("CREDSEAL_DATA");
+    c.env("CREDSEAL_PASSPHRASE", PASS);
+    c
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).stdin(Stdio::null()).output().unwrap()
+}
+
+#[track_caller]
+fn ok(args: &[&str]) -> Output {
+    let o = run(args);
+    assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
+    o
+}
+
+fn now() -> u64 {
+    credseal_engine::Clock::now(&credseal_engine::SystemClock).unwrap()
+}
+
+fn abs(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// Every subject id, record id and field value (6+ bytes) of the example data, and the
+/// subject ids these tests use: none may appear in a problem document or the server's log.
+fn needles() -> Vec<String> {
+    let records = std::fs::read_to_string(abs(RECORDS)).unwrap();
+    let catalog = std::fs::read_to_string(abs(CATALOG)).unwrap();
+    let mut n: Vec<String> = common::plaintext_needles(&records, &catalog)
+        .into_iter()
+        .map(|b| String::from_utf8(b).unwrap())
+        .collect();
+    n.push(SUBJECT.to_string());
+    n.push(absent_subject());
+    n
+}
+
+/// Panics if `text` holds a subject id or a field value of the example data.
+#[track_caller]
+fn assert_clean(what: &str, text: &str, needles: &[String]) {
+    for n in needles {
+        assert!(!text.contains(n.as_str()), "{what} holds {n:?}: {text}");
+    }
+}
+
+/// A resident identity number from its first 17 digits (ISO 7064 MOD 11-2 check).
+fn resident_id(first17: &str) -> String {
+    const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = first17.bytes().zip(W).map(|(b, w)| u32::from(b - b'0') * w).sum();
+    let check = b"10X98765432"[(sum % 11) as usize] as char;
+    format!("{first17}{check}")
+}
+
+/// A valid subject id with no record on the platform.
+fn absent_subject() -> String {
+    resident_id("11010519491231002")
+}
+
+// ------------------------------------------------------------------ the platform
+
+/// A fresh platform (example data ingested) trusting a fresh authority, with `bank-a`
+/// enrolled (credential serial 1), as in tests/cli_query.rs; plus a self-signed TLS
+/// certificate for 127.0.0.1.
+struct Fx {
+    dir: tempfile::TempDir,
+    data: String,
+    auth: String,
+    bank: String,
+    cred: String,
+    files: Cell<u32>,
+    cert_pem: String,
+    key_pem: String,
+    cert_der: Vec<u8>,
+}
+
+/// A query token to be signed with `dept query`.
+#[derive(Clone, Debug)]
+struct Tok {
+    key: String,
+    credential: String,
+    subject: String,
+    classes: String,
+    purpose: String,
+    audience: String,
+    consent: Option<String>,
+    ttl: Option<u64>,
+    issued_at: Option<u64>,
+}
+
+impl Tok {
+    fn key(mut self, k: &str) -> Self {
+        self.key = k.into();
+        self
+    }
+    fn credential(mut self, c: &str) -> Self {
+        self.credential = c.into();
+        self
+    }
+    fn classes(mut self, c: &str) -> Self {
+        self.classes = c.into();
+        self
+    }
+    fn purpose(mut self, p: &str) -> Self {
+        self.purpose = p.into();
+        self
+    }
+    fn audience(mut self, a: &str) -> Self {
+        self.audience = a.into();
+        self
+    }
+    fn consent(mut self, c: &str) -> Self {
+        self.consent = Some(c.into());
+        self
+    }
+    fn ttl(mut self, t: u64) -> Self {
+        self.ttl = Some(t);
+        self
+    }
+    fn issued_at(mut self, t: u64) -> Self {
+        self.issued_at = Some(t);
+        self
+    }
+}
+
+impl Fx {
+    fn new() -> Self {
+        let fx = Self::bare();
+        ok(&["ingest", "--data", &fx.data, RECORDS]);
+        fx
+    }
+
+    /// A platform with no records, trusting the authority, `bank-a` enrolled.
+    fn bare() -> Self {
+        let mut fx = Self::empty();
+        fx.auth = fx.path("authority.key");
+        ok(&["authority", "keygen", "--out", &fx.auth]);
+        ok(&["authority", "trust", "--data", &fx.data, "--key", &format!("{}.pub", fx.auth)]);
+        fx.bank = fx.keygen("dept", "bank-a");
+        fx.cred = fx.enroll(1, &fx.auth, &fx.bank, ORIGIN, &[]);
+        fx
+    }
+
+    /// A platform just made: no authority, no records, no receipts.
+    fn empty() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data").display().to_string();
+        ok(&[
+            "init",
+            "--data",
+            &data,
+            "--catalog",
+            CATALOG,
+            "--origin",
+            ORIGIN,
+            "--kdf-mib",
+            "8",
+            "--kdf-passes",
+            "1",
+        ]);
+        let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+        let mut fx = Fx {
+            dir,
+            data,
+            auth: String::new(),
+            bank: String::new(),
+            cred: String::new(),
+            files: Cell::new(0),
+            cert_pem: String::new(),
+            key_pem: String::new(),
+            cert_der: ck.cert.der().to_vec(),
+        };
+        fx.cert_pem = fx.write("cert.pem", &ck.cert.pem());
+        fx.key_pem = fx.write("key.pem", &ck.signing_key.serialize_pem());
+        fx
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+
+    fn fresh(&self, stem: &str) -> String {
+        let n = self.files.get();
+        self.files.set(n + 1);
+        self.path(&format!("{stem}-{n}"))
+    }
+
+    fn write(&self, stem: &str, text: &str) -> String {
+        let p = self.fresh(stem);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn read(&self, file: &str) -> String {
+        std::fs::read_to_string(file).unwrap()
+    }
+
+    fn keygen(&self, role: &str, name: &str) -> String {
+        let d = self.path(name);
+        ok(&[role, "keygen", "--out-dir", &d]);
+        d
+    }
+
+    fn authority_keygen(&self, name: &str) -> String {
+        let k = self.path(name);
+        ok(&["authority", "keygen", "--out", &k]);
+        k
+    }
+
+    /// A credential for `bank-a` with the keys in `dept_dir`, signed with `authority`.
+    fn enroll(&self, serial: u64, authority: &str, dept_dir: &str, audience: &str, extra: &[&str]) -> String {
+        self.enroll_dept(serial, authority, DEPT, dept_dir, audience, extra)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn enroll_dept(
+        &self,
+        serial: u64,
+        authority: &str,
+        dept: &str,
+        dept_dir: &str,
+        audience: &str,
+        extra: &[&str],
+    ) -> String {
+        let out = self.fresh("credential");
+        let serial = serial.to_string();
+        let sign = format!("{dept_dir}/signing.pub");
+        let seal = format!("{dept_dir}/sealing.pub");
+        let mut args = vec![
+            "authority",
+            "enroll",
+            "--key",
+            authority,
+            "--serial",
+            &serial,
+            "--department",
+            dept,
+            "--name",
+            "A Bank",
+            "--signing-key",
+            &sign,
+            "--sealing-key",
+            &seal,
+            "--classes",
+            CRED_CLASSES,
+            "--purposes",
+            CRED_PURPOSES,
+            "--audience",
+            audience,
+            "--out",
+            &out,
+        ];
+        args.extend_from_slice(extra);
+        ok(&args);
+        out
+    }
+
+    fn tok(&self) -> Tok {
+        Tok {
+            key: format!("{}/signing.key", self.bank),
+            credential: self.cred.clone(),
+            subject: SUBJECT.into(),
+            classes: "identity".into(),
+            purpose: "loan-approval".into(),
+            audience: ORIGIN.into(),
+            consent: None,
+            ttl: None,
+            issued_at: None,
+        }
+    }
+
+    /// Signs `t` with `dept query`; returns the token file.
+    fn sign(&self, t: &Tok) -> String {
+        let out = self.fresh("token");
+        let ttl = t.ttl.map(|v| v.to_string());
+        let issued = t.issued_at.map(|v| v.to_string());
+        let mut args = vec![
+            "dept",
+            "query",
+            "--key",
+            &t.key,
+            "--credential",
+            &t.credential,
+            "--subject",
+            &t.subject,
+            "--classes",
+            &t.classes,
+            "--purpose",
+            &t.purpose,
+            "--legal-basis",
+            "contract 2026-001",
+            "--audience",
+            &t.audience,
+            "--out",
+            &out,
+        ];
+        if let Some(c) = &t.consent {
+            args.extend(["--consent", c]);
+        }
+        if let Some(v) = &ttl {
+            args.extend(["--ttl", v]);
+        }
+        if let Some(v) = &issued {
+            args.extend(["--issued-at", v]);
+        }
+        ok(&args);
+        out
+    }
+
+    /// A consent signed with `subject_dir`'s key for [`SUBJECT`], `department`, `loans`,
+    /// `loan-approval`, with `extra` arguments.
+    fn consent(&self, subject_dir: &str, department: &str, extra: &[&str]) -> String {
+        let out = self.fresh("consent");
+        let key = format!("{subject_dir}/signing.key");
+        let mut args = vec![
+            "subject",
+            "consent",
+            "--key",
+            &key,
+            "--subject",
+            SUBJECT,
+            "--department",
+            department,
+            "--classes",
+            "loans",
+            "--purpose",
+            "loan-approval",
+            "--audience",
+            ORIGIN,
+            "--out",
+            &out,
+        ];
+        args.extend_from_slice(extra);
+        ok(&args);
+        out
+    }
+
+    /// A subject's keys, registered for `subject` (before the server starts).
+    fn registered_subject(&self, name: &str, subject: &str) -> String {
+        let d = self.keygen("subject", name);
+        ok(&[
+            "subject",
+            "register",
+            "--data",
+            &self.data,
+            "--subject",
+            subject,
+            "--key",
+            &format!("{d}/signing.pub"),
+        ]);
+        d
+    }
+
+    /// A self-query signed with `key_dir`'s keys for `subject`.
+    fn self_query(&self, key_dir: &str, subject: &str, audience: &str) -> String {
+        let q = self.fresh("self-query");
+        ok(&[
+            "subject",
+            "query",
+            "--key",
+            &format!("{key_dir}/signing.key"),
+            "--sealing-key",
+            &format!("{key_dir}/sealing.pub"),
+            "--subject",
+            subject,
+            "--classes",
+            "identity,loans",
+            "--audience",
+            audience,
+            "--out",
+            &q,
+        ]);
+        q
+    }
+
+    /// A revocation list signed with `authority` revoking `serial`, written only.
+    fn revocation_list(&self, authority: &str, serial: &str, previous: Option<&str>) -> String {
+        let out = self.fresh("revocations");
+        let mut args = vec![
+            "authority",
+            "revoke",
+            "--key",
+            authority,
+            "--serial",
+            serial,
+            "--audience",
+            ORIGIN,
+            "--out",
+            &out,
+        ];
+        if let Some(p) = previous {
+            args.extend(["--previous", p]);
+        }
+        ok(&args);
+        out
+    }
+
+    /// The JSON body of `POST /v1/queries` for the credential and token files.
+    fn query_body(&self, credential: &str, token: &str) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({
+            "credential": self.read(credential),
+            "token": self.read(token),
+        }))
+        .unwrap()
+    }
+
+    /// The log size `credseal log verify` finds (the server must not be running).
+    fn verified_log_size(&self) -> u64 {
+        let o = ok(&["log", "verify", "--data", &self.data, "--json"]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["size"].as_u64().unwrap()
+    }
+
+    /// `credseal open --json` of `answer` (text) for `request` (file), with `key`, pinning
+    /// `log_key` (text).
+    fn open(&self, key: &str, log_key: &str, request: &str, answer: &str) -> Output {
+        let a = self.write("answer", answer);
+        let k = self.write("log-key", log_key);
+        run(&["open", "--key", key, "--log-key", &k, "--token", request, &a, "--json"])
+    }
+
+    /// Starts `credseal serve` on 127.0.0.1:0 with TLS and `extra` flags.
+    fn serve(&self, extra: &[&str]) -> Srv {
+        Srv::start(self, extra)
+    }
+}
+
+// ------------------------------------------------------------------ the server process
+
+/// A running `credseal serve`; killed when dropped.
+struct Srv {
+    child: Child,
+    addr: SocketAddr,
+    log: Arc<Mutex<Vec<String>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+    agent: ureq::Agent,
+    cert_der: Vec<u8>,
+}
+
+/// A response: status, headers (lower-case names) and body.
+#[derive(Debug)]
+struct Resp {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Resp {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {self:?}"))
+    }
+
+    /// Asserts this is a problem document with `status` and `code`; returns it.
+    #[track_caller]
+    fn problem(&self, status: u16, code: &str) -> serde_json::Value {
+        assert_eq!(self.status, status, "expected {status} {code}: {self:?}");
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "{self:?}"
+        );
+        let v = self.json();
+        assert_eq!(v["code"], code, "{self:?}");
+        assert_eq!(v["status"], status, "{self:?}");
+        assert_eq!(v["type"], format!("urn:credseal:problem:{code}"), "{self:?}");
+        assert!(v["title"].as_str().is_some_and(|t| !t.is_empty()), "{self:?}");
+        assert!(v["detail"].as_str().is_some_and(|t| !t.is_empty()), "{self:?}");
+        let class = match status {
+            403 => 3,
+            422 => 4,
+            429 | 500..=599 => 1,
+            _ => 2,
+        };
+        assert_eq!(v["exit_class"], class, "{self:?}");
+        v
+    }
+}
+
+#[allow(deprecated)] // the ring provider: see crates/credseal-server/src/tls.rs
+fn ring() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+impl Srv {
+    fn start(fx: &Fx, extra: &[&str]) -> Srv {
+        let mut child = bin()
+            .args([
+                "serve",
+                "--data",
+                &fx.data,
+                "--listen",
+                "127.0.0.1:0",
+                "--tls-cert",
+                &fx.cert_pem,
+                "--tls-key",
+                &fx.key_pem,
+            ])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        let pipe = child.stderr.take().unwrap();
+        let lines = log.clone();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                if let Some(a) = line.strip_prefix("credseal: serving https://") {
+                    let _ = tx.send(a.trim().to_string());
+                }
+                lines.lock().unwrap().push(line);
+            }
+        });
+        let addr = match rx.recv_timeout(WAIT) {
+            Ok(a) => a.parse().unwrap(),
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the server did not start: {:?}", log.lock().unwrap());
+            }
+        };
+        let tls = ureq::tls::TlsConfig::builder()
+            .provider(ureq::tls::TlsProvider::Rustls)
+            .root_certs(ureq::tls::RootCerts::new_with_certs(&[
+                ureq::tls::Certificate::from_der(&fx.cert_der).to_owned(),
+            ]))
+            .unversioned_rustls_crypto_provider(ring())
+            .build();
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .tls_config(tls)
+            .http_status_as_error(false)
+            .timeout_global(Some(WAIT))
+            .build()
+            .into();
+        Srv {
+            child,
+            addr,
+            log,
+            reader: Some(reader),
+            agent,
+            cert_der: fx.cert_der.clone(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("https://{}{path}", self.addr)
+    }
+
+    /// Sends `method path` with `headers` and `body` (if any); a transport error panics.
+    fn try_send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Result<Resp, ureq::Error> {
+        let mut b = ureq::http::Request::builder().method(method).uri(self.url(path));
+        for (n, v) in headers {
+            b = b.header(*n, *v);
+        }
+        let resp = match body {
+            Some(bytes) => self.agent.run(b.body(bytes.to_vec()).unwrap()),
+            None => self.agent.run(b.body(()).unwrap()),
+        }?;
+        let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect();
+        let body = resp.into_body().read_to_string()?;
+        Ok(Resp { status, headers, body })
+    }
+
+    #[track_caller]
+    fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Resp {
+        self.try_send(method, path, headers, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    #[track_caller]
+    fn get(&self, path: &str) -> Resp {
+        self.send("GET", path, &[], None)
+    }
+
+    #[track_caller]
+    fn json(&self, method: &str, path: &str, body: &[u8]) -> Resp {
+        self.send(method, path, &[("content-type", "application/json")], Some(body))
+    }
+
+    #[track_caller]
+    fn post_query(&self, body: &[u8]) -> Resp {
+        self.json("POST", "/v1/queries", body)
+    }
+
+    /// The size of the latest checkpoint served (0 while the log is empty).
+    #[track_caller]
+    fn log_size(&self) -> u64 {
+        let r = self.get("/v1/log/checkpoint");
+        if r.status == 404 {
+            return 0;
+        }
+        assert_eq!(r.status, 200, "{r:?}");
+        r.body.lines().nth(1).unwrap().parse().unwrap()
+    }
+
+    /// The server's stderr so far.
+    fn stderr(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// The request log lines so far, parsed.
+    fn request_log(&self) -> Vec<serde_json::Value> {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.starts_with('{'))
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// A TLS 1.3 connection through rustls itself, trusting only the test certificate.
+    fn raw_tls(&self) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(rustls::pki_types::CertificateDer::from(self.cert_der.clone()))
+            .unwrap();
+        let cfg = rustls::ClientConfig::builder_with_provider(ring())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+        let conn = rustls::ClientConnection::new(Arc::new(cfg), name).unwrap();
+        rustls::StreamOwned::new(conn, self.raw_tcp())
+    }
+
+    fn raw_tcp(&self) -> TcpStream {
+        let tcp = TcpStream::connect(self.addr).unwrap();
+        tcp.set_read_timeout(Some(WAIT)).unwrap();
+        tcp.set_write_timeout(Some(WAIT)).unwrap();
+        tcp
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the exit; returns its status and stderr.
+    fn terminate(mut self) -> (ExitStatus, String) {
+        let o = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "kill: {}", stderr(&o));
+        let status = self.wait_exit();
+        (status, self.finish_log())
+    }
+
+    /// Waits (bounded) for the process to exit.
+    fn wait_exit(&mut self) -> ExitStatus {
+        let start = Instant::now();
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            assert!(
+                start.elapsed() < WAIT,
+                "the server did not exit: {}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Joins the stderr reader (the process has exited) and returns everything it read.
+    fn finish_log(&mut self) -> String {
+        if let Some(r) = self.reader.take() {
+            r.join().unwrap();
+        }
+        self.stderr()
+    }
+}
+
+impl Drop for Srv {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+    }
+}
+
+/// Reads from `s` until EOF, an error, or `limit` bytes; returns what arrived.
+fn read_all(s: &mut impl std::io::Read, limit: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while out.len() < limit {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+    out
+}
+
+/// The status code of a raw HTTP/1.1 response, if it is one.
+fn raw_status(bytes: &[u8]) -> Option<u16> {
+    let text = String::from_utf8_lossy(bytes);
+    let rest = text.strip_prefix("HTTP/1.1 ")?;
+    rest.get(..3)?.parse().ok()
+}
+
+// ------------------------------------------------------------------ the library's codes
+
+/// The codes above are the library's, in its order.
+#[test]
+fn all_codes_are_the_librarys() {
+    use credseal_auth::{Denial, FormatError, Kind};
+    let all = [
+        Denial::Malformed {
+            detail: FormatError::WrongPrefix,
+        },
+        Denial::CredentialBadSignature,
+        Denial::BadSignature,
+        Denial::UnknownCredential,
+        Denial::CredentialRevoked,
+        Denial::CredentialExpired,
+        Denial::CredentialNotYetValid,
+        Denial::TokenExpired,
+        Denial::TokenNotYetValid,
+        Denial::LifetimeOverPolicy,
+        Denial::WrongAudience { object: Kind::Token },
+        Denial::Replayed,
+        Denial::UnknownClass { class: None },
+        Denial::ClassNotGranted { class: "x".into() },
+        Denial::PurposeNotGranted,
+        Denial::PurposeNotAllowedForClass { class: "x".into() },
+        Denial::ConsentMissing,
+        Denial::ConsentInvalid,
+        Denial::ConsentExpired,
+        Denial::ConsentExhausted,
+        Denial::ConsentMismatch,
+        Denial::SubjectKeyInvalid,
+        Denial::RevocationListBadSignature,
+        Denial::RevocationListStale,
+    ];
+    let codes: Vec<&str> = all.iter().map(Denial::code).collect();
+    assert_eq!(codes, ALL_CODES);
+}
+
+// ------------------------------------------------------------------ every route
+
+/// Every route of API v1 and the operational ones, with their bodies checked through the
+/// binary: the answer opens with `credseal open`, the self-query's answer with the subject's
+/// key, the bundle verifies with `receipts verify`, the checkpoint with the log key.
+#[test]
+fn every_route_answers_as_the_contract_says() {
+    let fx = Fx::new();
+    let subj = fx.registered_subject("subject", SUBJECT);
+    let vkey_cli = stdout(&ok(&["log", "key", "--data", &fx.data]));
+    let current_cli = stdout(&ok(&["log", "key", "--current", "--data", &fx.data]));
+    let vrf_cli = stdout(&ok(&["log", "key", "--vrf", "--data", &fx.data]));
+    let size_before = fx.verified_log_size();
+    let token = fx.sign(&fx.tok().classes("identity,tax"));
+    let self_q = fx.self_query(&subj, SUBJECT, ORIGIN);
+    let bundle_req = fx.fresh("bundle-request");
+    ok(&[
+        "receipts",
+        "request",
+        "--key",
+        &format!("{subj}/signing.key"),
+        "--subject",
+        SUBJECT,
+        "--audience",
+        ORIGIN,
+        "--out",
+        &bundle_req,
+    ]);
+    let needles = needles();
+    let srv = fx.serve(&[]);
+
+    // Public log routes: what the CLI prints, text/plain, cacheable only after revalidation.
+    let key = srv.get("/v1/log/key");
+    assert_eq!(key.status, 200, "{key:?}");
+    assert_eq!(key.body, vkey_cli);
+    assert_eq!(key.body, current_cli, "no rotation yet: the original key signs");
+    let vrf = srv.get("/v1/log/vrf-key");
+    assert_eq!(vrf.status, 200, "{vrf:?}");
+    assert_eq!(vrf.body, vrf_cli);
+    let history = srv.get("/v1/log/key-history");
+    assert_eq!(history.status, 200, "{history:?}");
+    assert_eq!(history.body, "", "never rotated: no handover notes");
+    let cp = srv.get("/v1/log/checkpoint");
+    assert_eq!(cp.status, 200, "{cp:?}");
+    let verifier = credseal_log::LogVerifier::from_vkey(key.body.trim()).unwrap();
+    let c0 = verifier.verify_checkpoint(&cp.body).unwrap();
+    assert_eq!(c0.size(), size_before);
+    for r in [&key, &vrf, &history, &cp] {
+        assert!(r.header("content-type").unwrap().starts_with("text/plain"), "{r:?}");
+        assert_ne!(r.header("cache-control"), Some("no-store"), "{r:?}");
+    }
+    // The note is signed: another size under the same signature does not verify.
+    let forged = cp
+        .body
+        .replacen(&format!("\n{size_before}\n"), &format!("\n{}\n", size_before + 1), 1);
+    assert_ne!(forged, cp.body);
+    assert!(verifier.verify_checkpoint(&forged).is_err());
+
+    // POST /v1/queries: the sealed answer opens with the department's key, for this token.
+    let r = srv.post_query(&fx.query_body(&fx.cred, &token));
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    let v = r.json();
+    let qid = v["query_id"].as_str().unwrap().to_string();
+    assert_eq!(qid.len(), 32);
+    assert!(qid.bytes().all(|b| b.is_ascii_hexdigit()));
+    let answer = v["answer"].as_str().unwrap().to_string();
+    assert!(answer.starts_with("cs1.answer."), "{answer}");
+    let o = fx.open(&format!("{}/sealing.key", fx.bank), &key.body, &token, &answer);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let opened: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(opened["subject"], SUBJECT);
+    assert_eq!(opened["department"], DEPT);
+    assert_eq!(opened["classes"], serde_json::json!(["identity", "tax"]));
+    assert!(!opened["records"].as_array().unwrap().is_empty());
+    // Not with another key, and not as the answer to another token.
+    let o = fx.open(&format!("{subj}/sealing.key"), &key.body, &token, &answer);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    let o = fx.open(&format!("{}/sealing.key", fx.bank), &key.body, &fx.sign(&fx.tok()), &answer);
+    assert_ne!(code(&o), 0, "{}", stdout(&o));
+    // The query id is the token's.
+    let sealed = credseal_engine::SealedAnswer::from_text(&answer).unwrap();
+    assert_eq!(credseal_core::hex(&sealed.query_id), qid);
+
+    // GET /v1/queries/{id}: the same body.
+    let again = srv.get(&format!("/v1/queries/{qid}"));
+    assert_eq!(again.status, 200, "{again:?}");
+    assert_eq!(again.body, r.body);
+    assert_eq!(again.header("cache-control"), Some("no-store"));
+
+    // POST /v1/self-queries: opens with the subject's sealing key.
+    let sq = srv.json(
+        "POST",
+        "/v1/self-queries",
+        &serde_json::to_vec(&serde_json::json!({ "query": fx.read(&self_q) })).unwrap(),
+    );
+    assert_eq!(sq.status, 200, "{sq:?}");
+    assert_eq!(sq.header("cache-control"), Some("no-store"));
+    let sv = sq.json();
+    assert_eq!(sv["query_id"].as_str().unwrap().len(), 32);
+    let o = fx.open(
+        &format!("{subj}/sealing.key"),
+        &key.body,
+        &self_q,
+        sv["answer"].as_str().unwrap(),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let opened: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(opened["department"], "subject");
+    assert!(opened["records"].as_array().unwrap().iter().any(|r| r["class"] == "loans"));
+
+    // The checkpoint grew by the two receipts and still verifies.
+    let cp2 = srv.get("/v1/log/checkpoint");
+    let c2 = verifier.verify_checkpoint(&cp2.body).unwrap();
+    assert_eq!(c2.size(), size_before + 2);
+
+    // POST /v1/bundles: the subject's bundle verifies with `receipts verify` and names bank-a.
+    let b = srv.json(
+        "POST",
+        "/v1/bundles",
+        &serde_json::to_vec(&serde_json::json!({ "request": fx.read(&bundle_req) })).unwrap(),
+    );
+    assert_eq!(b.status, 200, "{b:?}");
+    assert_eq!(b.header("cache-control"), Some("no-store"));
+    let bv = b.json();
+    let bundle_text = bv["bundle"].as_str().unwrap();
+    assert!(!bundle_text.ends_with('\n'));
+    let bundle = credseal_log::Bundle::from_text(bundle_text).unwrap();
+    assert_eq!(bv["receipts"], bundle.entries.len());
+    assert!(bundle.entries.len() >= 2, "the department's query and the self-query: {bv}");
+    let bundle_file = fx.write("bundle", &format!("{bundle_text}\n"));
+    let vkey_file = fx.write("vkey", &key.body);
+    let vrf_file = fx.write("vrf", &vrf.body);
+    let state = fx.fresh("state");
+    let o = run(&[
+        "receipts",
+        "verify",
+        "--vkey",
+        &vkey_file,
+        "--vrf-key",
+        &vrf_file,
+        "--subject",
+        SUBJECT,
+        "--state",
+        &state,
+        &bundle_file,
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains(DEPT), "{}", stdout(&o));
+
+    // PUT /v1/revocations: installs version 1.
+    let list = fx.revocation_list(&fx.auth, "99", None);
+    let rv = srv.json(
+        "PUT",
+        "/v1/revocations",
+        &serde_json::to_vec(&serde_json::json!({ "list": fx.read(&list) })).unwrap(),
+    );
+    assert_eq!(rv.status, 200, "{rv:?}");
+    assert_eq!(rv.json(), serde_json::json!({ "version": 1 }));
+    // Installing it is receipted too.
+    let size_after = srv.log_size();
+    assert_eq!(size_after, size_before + 3);
+
+    // Operational routes.
+    let h = srv.get("/healthz");
+    assert_eq!((h.status, h.body.as_str()), (200, "ok\n"));
+    assert_eq!(h.header("cache-control"), Some("no-store"));
+    let rd = srv.get("/readyz");
+    assert_eq!((rd.status, rd.body.as_str()), (200, "ready\n"));
+    let m = srv.get("/metrics");
+    assert_eq!(m.status, 200, "{m:?}");
+    assert_eq!(
+        m.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    assert!(
+        m.body.contains("# TYPE credseal_http_requests_total counter"),
+        "{}",
+        m.body
+    );
+    assert!(
+        m.body.contains("credseal_http_requests_total{route=\"/v1/queries\",status=\"200\"} 1"),
+        "{}",
+        m.body
+    );
+    // Every sample line is `name{labels} value` or `name value`.
+    for line in m.body.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        let (_, value) = line.rsplit_once(' ').unwrap();
+        assert!(value.parse::<f64>().is_ok(), "not a sample: {line}");
+    }
+    assert_clean("metrics", &m.body, &needles);
+
+    // The request log: one JSON line per request with route, status, latency, department.
+    drop(srv.get("/healthz"));
+    let lines = srv.request_log();
+    let q = lines
+        .iter()
+        .find(|l| l["route"] == "/v1/queries")
+        .expect("a log line for the query");
+    assert_eq!(q["status"], 200);
+    assert_eq!(q["department"], DEPT);
+    assert!(q["latency_us"].is_u64(), "{q}");
+    assert!(q["time"].as_u64().unwrap() >= now() - 3600, "{q}");
+    for route in [
+        "/v1/queries/{query_id}",
+        "/v1/self-queries",
+        "/v1/bundles",
+        "/v1/revocations",
+        "/v1/log/key",
+        "/v1/log/vrf-key",
+        "/v1/log/checkpoint",
+        "/v1/log/key-history",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ] {
+        assert!(
+            lines.iter().any(|l| l["route"] == route && l["status"] == 200),
+            "no log line for {route}: {lines:?}"
+        );
+    }
+    let (status, err) = srv.terminate();
+    assert!(status.success(), "{status:?}: {err}");
+    assert_clean("the server's stderr", &err, &needles);
+    // Afterwards the log verifies and holds the three receipts.
+    assert_eq!(fx.verified_log_size(), size_after);
+}
+
+/// A platform with no receipt yet has no checkpoint: 404 `not-found`.
+#[test]
+fn checkpoint_of_an_empty_log_is_not_found() {
+    let fx = Fx::empty();
+    let srv = fx.serve(&[]);
+    srv.get("/v1/log/checkpoint").problem(404, "not-found");
+    assert_eq!(srv.log_size(), 0);
+    assert_eq!(srv.get("/v1/log/key").status, 200);
+}
