@@ -1070,3 +1070,182 @@ fn checkpoint_of_an_empty_log_is_not_found() {
     assert_eq!(srv.log_size(), 0);
     assert_eq!(srv.get("/v1/log/key").status, 200);
 }
+
+// ------------------------------------------------------------------ denials
+
+/// What a request of the denial table must get.
+enum Want {
+    /// 200: a step that sets up the next case.
+    Granted,
+    /// The problem with this denial code (403, or 422 for a forgery).
+    Denied(&'static str),
+}
+
+/// Every denial code of the engine, produced through the API: the status by exit class
+/// (403 for exit 3, 422 for exit 4), the `code`, the `exit_class`, the problem media type, and
+/// no subject id or field value in the document or in the server's log.
+#[test]
+fn every_denial_code_over_http() {
+    let fx = Fx::new();
+    let t0 = now();
+    let subj = fx.registered_subject("subject", SUBJECT);
+    let stranger = fx.keygen("subject", "stranger");
+    let other_bank = fx.keygen("dept", "bank-b");
+    let rogue = fx.authority_keygen("rogue.key");
+    let cred2 = fx.enroll(2, &fx.auth, &fx.bank, ORIGIN, &[]);
+    let expired = fx.enroll(
+        3,
+        &fx.auth,
+        &fx.bank,
+        ORIGIN,
+        &["--not-before", &(t0 - 2 * 86_400).to_string(), "--days", "1"],
+    );
+    let early = fx.enroll(4, &fx.auth, &fx.bank, ORIGIN, &["--not-before", &(t0 + 86_400).to_string()]);
+    let rogue_cred = fx.enroll(1, &rogue, &fx.bank, ORIGIN, &[]);
+    let junk = fx.write("junk", "hello\n");
+    let q = |cred: &str, tok: &str| ("/v1/queries", "POST", fx.query_body(cred, tok));
+    let sq = |file: &str| {
+        let body = serde_json::to_vec(&serde_json::json!({ "query": fx.read(file) })).unwrap();
+        ("/v1/self-queries", "POST", body)
+    };
+    let rl = |file: &str| {
+        let body = serde_json::to_vec(&serde_json::json!({ "list": fx.read(file) })).unwrap();
+        ("/v1/revocations", "PUT", body)
+    };
+    let tok = |t: Tok| fx.sign(&t);
+    let loans_with = |consent: String| fx.sign(&fx.tok().classes("loans").consent(&consent));
+    let own_sq = fx.self_query(&subj, SUBJECT, ORIGIN);
+    let rogue_list = fx.revocation_list(&rogue, "1", None);
+    let list = fx.revocation_list(&fx.auth, "1", None);
+    let cases: Vec<(Want, (&str, &str, Vec<u8>))> = vec![
+        (Want::Denied("malformed"), q(&fx.cred, &junk)),
+        (Want::Denied("malformed"), q(&fx.cred, &fx.cred)),
+        (
+            Want::Denied("credential-bad-signature"),
+            q(&rogue_cred, &tok(fx.tok().credential(&rogue_cred))),
+        ),
+        (
+            Want::Denied("bad-signature"),
+            q(&fx.cred, &tok(fx.tok().key(&format!("{other_bank}/signing.key")))),
+        ),
+        (Want::Denied("unknown-credential"), q(&cred2, &tok(fx.tok()))),
+        (
+            Want::Denied("credential-expired"),
+            q(&expired, &tok(fx.tok().credential(&expired))),
+        ),
+        (
+            Want::Denied("credential-not-yet-valid"),
+            q(&early, &tok(fx.tok().credential(&early))),
+        ),
+        (
+            Want::Denied("token-expired"),
+            q(&fx.cred, &tok(fx.tok().issued_at(t0 - 1200).ttl(300))),
+        ),
+        (
+            Want::Denied("token-not-yet-valid"),
+            q(&fx.cred, &tok(fx.tok().issued_at(t0 + 600))),
+        ),
+        (Want::Denied("lifetime-over-policy"), q(&fx.cred, &tok(fx.tok().ttl(86_400)))),
+        (
+            Want::Denied("wrong-audience"),
+            q(&fx.cred, &tok(fx.tok().audience(OTHER_ORIGIN))),
+        ),
+        (Want::Granted, sq(&own_sq)),
+        (Want::Denied("replayed"), sq(&own_sq)),
+        (
+            Want::Denied("unknown-class"),
+            q(&fx.cred, &tok(fx.tok().classes("identity,salary"))),
+        ),
+        (
+            Want::Denied("class-not-granted"),
+            q(&fx.cred, &tok(fx.tok().classes("identity,judgments"))),
+        ),
+        (
+            Want::Denied("purpose-not-granted"),
+            q(&fx.cred, &tok(fx.tok().purpose("judicial-enforcement"))),
+        ),
+        (
+            Want::Denied("purpose-not-allowed-for-class"),
+            q(
+                &fx.cred,
+                &tok(fx.tok().classes("tax,licences").purpose("tax-administration")),
+            ),
+        ),
+        (Want::Denied("consent-missing"), q(&fx.cred, &tok(fx.tok().classes("loans")))),
+        (
+            Want::Denied("consent-invalid"),
+            q(&fx.cred, &loans_with(fx.consent(&stranger, DEPT, &[]))),
+        ),
+        (
+            Want::Denied("consent-expired"),
+            q(
+                &fx.cred,
+                &loans_with(fx.consent(
+                    &subj,
+                    DEPT,
+                    &["--issued-at", &(t0 - 31 * 86_400).to_string(), "--days", "30"],
+                )),
+            ),
+        ),
+        (
+            Want::Denied("consent-exhausted"),
+            q(&fx.cred, &loans_with(fx.consent(&subj, DEPT, &["--max-uses", "0"]))),
+        ),
+        (
+            Want::Denied("consent-mismatch"),
+            q(&fx.cred, &loans_with(fx.consent(&subj, "bank-b", &[]))),
+        ),
+        (
+            Want::Denied("subject-key-invalid"),
+            sq(&fx.self_query(&stranger, SUBJECT, ORIGIN)),
+        ),
+        (Want::Denied("revocation-list-bad-signature"), rl(&rogue_list)),
+        (Want::Granted, q(&fx.cred, &tok(fx.tok()))),
+        (Want::Granted, rl(&list)),
+        (Want::Denied("credential-revoked"), q(&fx.cred, &tok(fx.tok()))),
+        (Want::Denied("revocation-list-stale"), rl(&list)),
+    ];
+    let needles = needles();
+    let srv = fx.serve(&[]);
+    let mut seen = Vec::new();
+    for (i, (want, (path, method, body))) in cases.iter().enumerate() {
+        let r = srv.json(method, path, body);
+        match want {
+            Want::Granted => assert_eq!(r.status, 200, "case {i}: {r:?}"),
+            Want::Denied(c) => {
+                let forgery = matches!(
+                    *c,
+                    "malformed" | "bad-signature" | "credential-bad-signature" | "revocation-list-bad-signature"
+                );
+                let v = r.problem(if forgery { 422 } else { 403 }, c);
+                let detail = v["detail"].as_str().unwrap();
+                let lead = if forgery {
+                    "verification failed"
+                } else {
+                    "access denied"
+                };
+                assert!(detail.starts_with(&format!("{lead} ({c})")), "case {i}: {detail}");
+                assert_eq!(r.header("cache-control"), Some("no-store"), "case {i}");
+                assert_clean(&format!("the problem of case {i}"), &r.body, &needles);
+                seen.push(*c);
+            }
+        }
+    }
+    for c in ALL_CODES {
+        assert!(seen.contains(&c), "no case for {c}");
+    }
+    // The log line of a denial after the credential verified names the department; one for
+    // a forged credential does not (its department is only claimed).
+    let lines = srv.request_log();
+    let status_of = |s: u16| lines.iter().filter(move |l| l["route"] == "/v1/queries" && l["status"] == s);
+    assert!(status_of(403).all(|l| l["department"] == DEPT), "{lines:?}");
+    assert!(status_of(422).all(|l| l["department"].is_null()), "{lines:?}");
+    let (status, err) = srv.terminate();
+    assert!(status.success(), "{status:?}: {err}");
+    assert_clean("the server's stderr", &err, &needles);
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with('{')).count(),
+        cases.len(),
+        "one log line per request: {err}"
+    );
+}
