@@ -1249,3 +1249,83 @@ fn every_denial_code_over_http() {
         "one log line per request: {err}"
     );
 }
+
+// ------------------------------------------------------------------ pickup and revocation
+
+/// The same token posted twice gets the same answer and the log grows by exactly one; the
+/// answer is held for `GET /v1/queries/{id}`; an unknown id is 404 and a malformed one 400;
+/// another token with the same query id is refused `replayed`, not given the held answer.
+#[test]
+fn same_token_twice_is_one_answer_and_one_receipt() {
+    use credseal_auth::{SigningKey, Token, Unverified, sign};
+    let fx = Fx::new();
+    let token = fx.sign(&fx.tok());
+    let body = fx.query_body(&fx.cred, &token);
+    // A second token with the same query id, signed by the same department (other classes).
+    let mut t = Unverified::<Token>::parse_text(fx.read(&token).trim())
+        .unwrap()
+        .peek_unverified()
+        .unwrap();
+    t.classes = ["identity".to_string(), "tax".to_string()].into_iter().collect();
+    let k = SigningKey::from_text(fx.read(&format!("{}/signing.key", fx.bank)).trim()).unwrap();
+    let twin = fx.write("token", &sign(&t, &k).to_text());
+    let srv = fx.serve(&[]);
+    let before = srv.log_size();
+    let first = srv.post_query(&body);
+    assert_eq!(first.status, 200, "{first:?}");
+    let second = srv.post_query(&body);
+    assert_eq!(second.status, 200, "{second:?}");
+    assert_eq!(second.body, first.body, "the same answer, byte for byte");
+    assert_eq!(srv.log_size(), before + 1, "one receipt for the two posts");
+    let qid = first.json()["query_id"].as_str().unwrap().to_string();
+    let held = srv.get(&format!("/v1/queries/{qid}"));
+    assert_eq!(held.status, 200, "{held:?}");
+    assert_eq!(held.body, first.body);
+    // Upper-case hex names the same id.
+    assert_eq!(srv.get(&format!("/v1/queries/{}", qid.to_uppercase())).body, first.body);
+    // The twin is not the held token: the engine sees it, and it is a replay.
+    srv.post_query(&fx.query_body(&fx.cred, &twin)).problem(403, "replayed");
+    assert_eq!(srv.get(&format!("/v1/queries/{qid}")).body, first.body);
+    // Unknown and malformed ids.
+    let unknown = format!("{:032x}", u128::from_str_radix(&qid, 16).unwrap() ^ 1);
+    srv.get(&format!("/v1/queries/{unknown}")).problem(404, "not-found");
+    for bad in ["abc", "zz", &qid[..30], &format!("{qid}00"), SUBJECT] {
+        let r = srv.get(&format!("/v1/queries/{bad}"));
+        r.problem(400, "bad-request");
+        assert!(!r.body.contains(SUBJECT), "{r:?}");
+    }
+    assert_eq!(srv.log_size(), before + 2, "the replay is receipted, the reads are not");
+    let (status, err) = srv.terminate();
+    assert!(status.success(), "{err}");
+    // A restarted server holds nothing: the same token is now a replay.
+    let srv = fx.serve(&[]);
+    srv.get(&format!("/v1/queries/{qid}")).problem(404, "not-found");
+    srv.post_query(&body).problem(403, "replayed");
+}
+
+/// A revocation list installed with `PUT /v1/revocations` takes effect on the very next query.
+#[test]
+fn revocation_over_put_takes_effect_on_the_next_query() {
+    let fx = Fx::new();
+    let cred2 = fx.enroll(2, &fx.auth, &fx.bank, ORIGIN, &[]);
+    let first = fx.sign(&fx.tok());
+    let second = fx.sign(&fx.tok());
+    let other = fx.sign(&fx.tok().credential(&cred2));
+    let v1 = fx.revocation_list(&fx.auth, "1", None);
+    let v2 = fx.revocation_list(&fx.auth, "2", Some(&v1));
+    let put = |list: &str| serde_json::to_vec(&serde_json::json!({ "list": fx.read(list) })).unwrap();
+    let srv = fx.serve(&[]);
+    assert_eq!(srv.post_query(&fx.query_body(&fx.cred, &first)).status, 200);
+    let r = srv.json("PUT", "/v1/revocations", &put(&v1));
+    assert_eq!((r.status, r.json()), (200, serde_json::json!({ "version": 1 })), "{r:?}");
+    srv.post_query(&fx.query_body(&fx.cred, &second))
+        .problem(403, "credential-revoked");
+    // The other credential is not revoked by version 1, and is by version 2.
+    let r = srv.json("PUT", "/v1/revocations", &put(&v2));
+    assert_eq!(r.json(), serde_json::json!({ "version": 2 }), "{r:?}");
+    srv.post_query(&fx.query_body(&cred2, &other))
+        .problem(403, "credential-revoked");
+    // The held answer of the first token is still served (it was released before).
+    let held = srv.post_query(&fx.query_body(&fx.cred, &first));
+    assert_eq!(held.status, 200, "{held:?}");
+}
