@@ -59,5 +59,94 @@ pub(crate) async fn read_json<T: DeserializeOwned>(
         Ok(Err(_)) => return Err(Problem::bad_request("the request body could not be read")),
         Ok(Ok(c)) => c.to_bytes(),
     };
-    serde_json::from_slice(&bytes).map_err(|e| Problem::bad_request(format!("the request body: {e}")))
+    serde_json::from_slice(&bytes).map_err(|e| Problem::bad_request(format!("the request body: {}", describe(&e))))
+}
+
+/// What is wrong with a body, and where, without echoing what was sent: serde's own message
+/// quotes the client's unknown field names and mistyped values, which may be a subject id or
+/// a field value. Only the parts that come from our types are kept (a missing field's name,
+/// what a field expects).
+fn describe(e: &serde_json::Error) -> String {
+    let at = format!("at line {} column {}", e.line(), e.column());
+    match e.classify() {
+        serde_json::error::Category::Data => {
+            let msg = e.to_string();
+            // "missing field `x` at line …": `x` is one of our own field names.
+            if let Some(rest) = msg.strip_prefix("missing field `")
+                && let Some((field, _)) = rest.split_once('`')
+                && field.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+            {
+                return format!("missing field `{field}` {at}");
+            }
+            let kind = if msg.starts_with("unknown field") {
+                "an unknown field"
+            } else if msg.starts_with("invalid type") {
+                "a value of the wrong type"
+            } else {
+                "an unexpected value"
+            };
+            // "…, expected <what our type takes> at line …": the last ", expected " is ours,
+            // whatever the client's part before it holds.
+            let suffix = format!(" {at}");
+            match msg.strip_suffix(&suffix).and_then(|m| m.rsplit_once(", expected ")) {
+                Some((_, expected)) => format!("{kind} (expected {expected}) {at}"),
+                None => format!("{kind} {at}"),
+            }
+        }
+        serde_json::error::Category::Eof => format!("the JSON ends too early {at}"),
+        _ => format!("not valid JSON {at}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Req {
+        credential: String,
+        token: String,
+    }
+
+    fn err(body: &str) -> String {
+        describe(&serde_json::from_str::<Req>(body).unwrap_err())
+    }
+
+    #[test]
+    fn problems_name_what_and_where_but_not_what_was_sent() {
+        let secret = "42010619960510907X";
+        let cases = [
+            (
+                format!(r#"{{"{secret}": 1}}"#),
+                "an unknown field (expected `credential` or `token`) at line 1 column 21",
+            ),
+            (
+                format!(r#"{{"credential": 420106199605109070, "token": "{secret}"}}"#),
+                "a value of the wrong type (expected a string) at line 1 column 33",
+            ),
+            (
+                r#"{"credential": "x, expected y"}"#.to_string(),
+                "missing field `token` at line 1 column 31",
+            ),
+            (
+                format!(r#"{{"credential": "{secret}"#),
+                "the JSON ends too early at line 1 column 34",
+            ),
+            (
+                format!(r#"{{"credential": {secret}}}"#),
+                "a value of the wrong type (expected a string) at line 1 column 32",
+            ),
+            (
+                format!(r#"{{"credential": "{secret}", "token": "t"}} x"#),
+                "not valid JSON at line 1 column 52",
+            ),
+        ];
+        for (body, want) in cases {
+            let got = err(&body);
+            assert_eq!(got, want, "{body}");
+            assert!(!got.contains(secret) && !got.contains("420106"), "{got}");
+        }
+    }
 }
