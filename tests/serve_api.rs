@@ -1329,3 +1329,188 @@ fn revocation_over_put_takes_effect_on_the_next_query() {
     let held = srv.post_query(&fx.query_body(&fx.cred, &first));
     assert_eq!(held.status, 200, "{held:?}");
 }
+
+// ------------------------------------------------------------------ bad input
+
+/// A body over `--max-body` is 413 and writes nothing, whether its length is declared or it
+/// comes chunked; the same query in a body under the limit is then granted (its token was
+/// never spent).
+#[test]
+fn oversized_body_is_413_and_writes_nothing() {
+    let fx = Fx::new();
+    let token = fx.sign(&fx.tok());
+    let body = fx.query_body(&fx.cred, &token);
+    let limit = 4096;
+    assert!(body.len() < limit, "{}", body.len());
+    // The same query padded with whitespace (still valid JSON) to over the limit.
+    let mut padded = body.clone();
+    padded.splice(1..1, std::iter::repeat_n(b' ', limit));
+    let srv = fx.serve(&["--max-body", &limit.to_string()]);
+    let before = srv.log_size();
+    let r = srv.post_query(&padded);
+    let v = r.problem(413, "payload-too-large");
+    assert!(v["detail"].as_str().unwrap().contains("4096"), "{v}");
+    // Chunked: no Content-Length for the server to refuse up front.
+    let mut reader = std::io::Cursor::new(padded.clone());
+    let r = srv
+        .agent
+        .post(srv.url("/v1/queries"))
+        .header("content-type", "application/json")
+        .send(ureq::SendBody::from_reader(&mut reader))
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 413, "chunked");
+    assert_eq!(srv.log_size(), before, "nothing was written");
+    let r = srv.post_query(&body);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(srv.log_size(), before + 1);
+}
+
+/// A body that is not declared JSON is 415; malformed JSON, unknown or missing fields and
+/// wrong types are 400; none of them reaches the engine (the token stays unspent) and no
+/// problem echoes what was sent.
+#[test]
+fn bodies_that_are_not_the_expected_json_are_refused() {
+    let fx = Fx::new();
+    let token = fx.sign(&fx.tok());
+    let body = fx.query_body(&fx.cred, &token);
+    let (cred, tok) = (fx.read(&fx.cred), fx.read(&token));
+    let needles = needles();
+    let srv = fx.serve(&[]);
+    let before = srv.log_size();
+    for ct in [None, Some("text/plain"), Some("application/x-www-form-urlencoded"), Some("application/jsonx")] {
+        let headers: Vec<(&str, &str)> = ct.iter().map(|c| ("content-type", *c)).collect();
+        for path in ["/v1/queries", "/v1/self-queries", "/v1/bundles"] {
+            srv.send("POST", path, &headers, Some(&body))
+                .problem(415, "unsupported-media-type");
+        }
+        srv.send("PUT", "/v1/revocations", &headers, Some(&body))
+            .problem(415, "unsupported-media-type");
+    }
+    // Parameters are allowed on the media type.
+    let bad: Vec<(&str, Vec<u8>)> = vec![
+        ("empty", Vec::new()),
+        ("not JSON", b"credential=a&token=b".to_vec()),
+        ("truncated", body[..body.len() / 2].to_vec()),
+        ("trailing garbage", [&body[..], b"}"].concat()),
+        ("not an object", b"42".to_vec()),
+        (
+            "unknown field",
+            serde_json::to_vec(&serde_json::json!({"credential": cred, "token": tok, "subject": SUBJECT})).unwrap(),
+        ),
+        (
+            "missing field",
+            serde_json::to_vec(&serde_json::json!({"credential": cred})).unwrap(),
+        ),
+        (
+            "wrong type",
+            serde_json::to_vec(&serde_json::json!({"credential": cred, "token": [tok]})).unwrap(),
+        ),
+    ];
+    for (name, b) in &bad {
+        for path in ["/v1/queries", "/v1/self-queries", "/v1/bundles"] {
+            let r = srv.send(
+                "POST",
+                path,
+                &[("content-type", "application/json; charset=utf-8")],
+                Some(b),
+            );
+            let v = r.problem(400, "bad-request");
+            assert!(v["detail"].as_str().unwrap().contains("request body"), "{name}: {v}");
+            assert_clean(name, &r.body, &needles);
+        }
+    }
+    assert_eq!(srv.log_size(), before, "nothing reached the engine");
+    assert_eq!(srv.post_query(&body).status, 200);
+}
+
+/// Problem documents of bad bodies do not echo what was sent: a subject id (or any value)
+/// put where the JSON decoder reports it (as an unknown field's name, or as a value of the
+/// wrong type) does not come back in the problem.
+#[test]
+fn bad_request_problems_do_not_echo_the_body() {
+    let fx = Fx::new();
+    let needles = needles();
+    let srv = fx.serve(&[]);
+    let number: u64 = SUBJECT[..17].parse().unwrap();
+    let bodies = [
+        format!("{{\"{SUBJECT}\": 1}}"),
+        format!("{{\"credential\": {number}, \"token\": \"x\"}}"),
+        format!("{{\"credential\": \"x\", \"token\": \"x\", \"{SUBJECT}\": \"{SUBJECT}\"}}"),
+        format!("{{\"query\": {number}}}"),
+        format!("[\"{SUBJECT}\", 1]"),
+    ];
+    for b in &bodies {
+        for path in ["/v1/queries", "/v1/self-queries", "/v1/bundles"] {
+            let r = srv.json("POST", path, b.as_bytes());
+            r.problem(400, "bad-request");
+            assert!(!r.body.contains(&SUBJECT[..17]), "{path} {b}: {}", r.body);
+            assert_clean(b, &r.body, &needles);
+        }
+    }
+}
+
+/// Headers larger than the server's buffer are refused (431) and the connection closed;
+/// the server goes on serving.
+#[test]
+fn oversized_headers_are_rejected() {
+    let fx = Fx::bare();
+    let srv = fx.serve(&[]);
+    let mut s = srv.raw_tls();
+    let big = "a".repeat(64 * 1024);
+    let req = format!("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: {big}\r\n\r\n");
+    // The server may close while the headers are still being written.
+    let _ = s.write_all(req.as_bytes()).and_then(|_| s.flush());
+    let got = read_all(&mut s, 1 << 20);
+    assert_eq!(raw_status(&got), Some(431), "{}", String::from_utf8_lossy(&got));
+    // The same request with small headers is served.
+    let mut s = srv.raw_tls();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let got = read_all(&mut s, 1 << 20);
+    assert_eq!(raw_status(&got), Some(200), "{}", String::from_utf8_lossy(&got));
+}
+
+/// 405 for a method a route does not take, 404 for a path that is not a route; both problem
+/// documents, neither echoing the path.
+#[test]
+fn wrong_method_is_405_and_unknown_path_is_404() {
+    let fx = Fx::bare();
+    let srv = fx.serve(&[]);
+    for (method, path) in [
+        ("GET", "/v1/queries"),
+        ("PUT", "/v1/queries"),
+        ("DELETE", "/v1/revocations"),
+        ("POST", "/v1/revocations"),
+        ("GET", "/v1/self-queries"),
+        ("GET", "/v1/bundles"),
+        ("POST", "/v1/log/key"),
+        ("DELETE", "/v1/queries/00000000000000000000000000000000"),
+        ("POST", "/healthz"),
+    ] {
+        let r = srv.send(method, path, &[], None);
+        r.problem(405, "method-not-allowed");
+        if !path.starts_with("/v1/log/") {
+            assert_eq!(r.header("cache-control"), Some("no-store"), "{method} {path}");
+        }
+    }
+    for path in [
+        "/",
+        "/v1",
+        "/v2/queries",
+        "/v1/queries/",
+        "/v1/query",
+        "/v1/log",
+        "/v1/log/keys",
+        &format!("/v1/subjects/{SUBJECT}"),
+    ] {
+        let r = srv.get(path);
+        r.problem(404, "not-found");
+        assert!(!r.body.contains(SUBJECT), "{path}: {}", r.body);
+    }
+    let lines = srv.request_log();
+    assert!(
+        lines.iter().filter(|l| l["status"] == 404).all(|l| l["route"] == "other"),
+        "unknown paths are logged as `other`, not as the path sent: {lines:?}"
+    );
+    assert_clean("the server's stderr", &srv.stderr(), &[SUBJECT.to_string()]);
+}
