@@ -1514,3 +1514,211 @@ fn wrong_method_is_405_and_unknown_path_is_404() {
     );
     assert_clean("the server's stderr", &srv.stderr(), &[SUBJECT.to_string()]);
 }
+
+// ------------------------------------------------------------------ connections
+
+/// A client that sends its headers a byte at a time, slower than `--timeout`, is
+/// disconnected without an answer, and other clients are served meanwhile.
+#[test]
+fn slow_loris_is_disconnected_and_others_are_served() {
+    let fx = Fx::new();
+    let token = fx.sign(&fx.tok());
+    let srv = fx.serve(&["--timeout", "2"]);
+    let mut s = srv.raw_tls();
+    // The handshake first, so that the timeout at stake is the header one.
+    s.conn.complete_io(&mut s.sock).unwrap();
+    let (started, go) = mpsc::channel();
+    let loris = std::thread::spawn(move || {
+        let req = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: 0123456789abcdef0123456789\r\nConnection: close\r\n\r\n";
+        let mut sent = 0;
+        for (i, b) in req.iter().enumerate() {
+            if s.write_all(&[*b]).and_then(|_| s.flush()).is_err() {
+                break;
+            }
+            sent += 1;
+            if i == 3 {
+                let _ = started.send(());
+            }
+            std::thread::sleep(Duration::from_millis(150));
+        }
+        let _ = started.send(());
+        (sent, req.len(), read_all(&mut s, 1 << 16))
+    });
+    go.recv_timeout(WAIT).unwrap();
+    // Meanwhile: another client is served.
+    assert_eq!(srv.get("/healthz").status, 200);
+    let r = srv.post_query(&fx.query_body(&fx.cred, &token));
+    assert_eq!(r.status, 200, "{r:?}");
+    let (sent, len, got) = loris.join().unwrap();
+    // Either the server's close stopped the writes, or the whole request went out (over
+    // 100 × 150 ms, far past the 2 s timeout) and no answer came back.
+    assert!(
+        raw_status(&got).is_none_or(|s| s == 408),
+        "the slow client was answered ({sent}/{len} bytes sent): {}",
+        String::from_utf8_lossy(&got)
+    );
+    assert_eq!(srv.get("/healthz").status, 200);
+}
+
+/// Bytes that are not a TLS ClientHello (garbage, or plain HTTP) get no HTTP answer: the
+/// connection is closed (at most after a TLS alert), and the server goes on serving.
+#[test]
+fn garbage_and_plain_http_on_the_tls_port_are_closed() {
+    let fx = Fx::bare();
+    let srv = fx.serve(&[]);
+    let garbage: Vec<u8> = (0..2048u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let inputs: [(&str, Vec<u8>); 4] = [
+        ("garbage", garbage),
+        ("plain HTTP", b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".to_vec()),
+        (
+            "a TLS record header announcing more than is sent",
+            vec![0x16, 0x03, 0x01, 0xff, 0xff, 0x01, 0x00],
+        ),
+        ("an SSLv2 hello", vec![0x80, 0x2e, 0x01, 0x00, 0x02, 0x00, 0x15]),
+    ];
+    for (name, bytes) in inputs {
+        let mut tcp = srv.raw_tcp();
+        let _ = tcp.write_all(&bytes);
+        let got = read_all(&mut tcp, 1 << 16);
+        assert!(raw_status(&got).is_none(), "{name}: {}", String::from_utf8_lossy(&got));
+        assert!(!got.starts_with(b"HTTP"), "{name}");
+        // Nothing, or TLS alert records (content type 21).
+        assert!(got.is_empty() || got[0] == 0x15, "{name}: {got:?}");
+        assert_eq!(srv.get("/healthz").status, 200, "after {name}");
+    }
+}
+
+/// `--max-inflight 1`: while one request holds the only slot (its body is still being
+/// read: the slot is taken before the body), every other request is 503 `overloaded` with
+/// `Retry-After`; once it is done, requests are served again. The held request itself is
+/// answered normally.
+#[test]
+fn concurrency_cap_gives_503_with_retry_after() {
+    let fx = Fx::new();
+    let held_token = fx.sign(&fx.tok());
+    let other_token = fx.sign(&fx.tok());
+    let body = fx.query_body(&fx.cred, &held_token);
+    let srv = fx.serve(&["--max-inflight", "1", "--timeout", "60"]);
+    let mut s = srv.raw_tls();
+    let head = format!(
+        "POST /v1/queries HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let half = body.len() / 2;
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(&body[..half]).unwrap();
+    s.flush().unwrap();
+    // Wait (bounded) until the held request has its slot: a 503 can come from nothing else.
+    let mut overloaded = None;
+    for _ in 0..300 {
+        let r = srv.get("/healthz");
+        if r.status == 503 {
+            overloaded = Some(r);
+            break;
+        }
+        assert_eq!(r.status, 200, "{r:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let r = overloaded.expect("the held request never took the slot");
+    r.problem(503, "overloaded");
+    assert!(r.header("retry-after").unwrap().parse::<u64>().unwrap() >= 1, "{r:?}");
+    // Every route is refused while the slot is held, and nothing reaches the engine.
+    let q = srv.post_query(&fx.query_body(&fx.cred, &other_token));
+    q.problem(503, "overloaded");
+    assert!(q.header("retry-after").is_some(), "{q:?}");
+    srv.get("/v1/log/checkpoint").problem(503, "overloaded");
+    // The held request completes and is answered.
+    s.write_all(&body[half..]).unwrap();
+    s.flush().unwrap();
+    let got = read_all(&mut s, 1 << 20);
+    assert_eq!(raw_status(&got), Some(200), "{}", String::from_utf8_lossy(&got));
+    // The slot is free again (bounded wait: the server releases it as the response goes).
+    let mut served = false;
+    for _ in 0..300 {
+        let r = srv.post_query(&fx.query_body(&fx.cred, &other_token));
+        if r.status == 200 {
+            served = true;
+            break;
+        }
+        r.problem(503, "overloaded");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(served, "the slot was never released");
+    let m = srv.get("/metrics");
+    assert!(m.body.contains("overloaded"), "{}", m.body);
+}
+
+/// `--dept-rate 0.2 --dept-burst 2`: two queries go through, then the department is 429
+/// `rate-limited` with `Retry-After`; the refused token was not spent (it is granted once
+/// the wait is over); another department is not limited by it.
+///
+/// The rate is low (one query per 5 s) rather than the 1/s of the issue so that a loaded
+/// machine cannot refill the bucket between two queries: the test depends on no timing.
+#[test]
+fn department_rate_limit_gives_429_with_retry_after() {
+    let fx = Fx::new();
+    let tokens: Vec<String> = (0..12).map(|_| fx.sign(&fx.tok())).collect();
+    let bank_c = fx.keygen("dept", "bank-c");
+    let cred_c = fx.enroll_dept(7, &fx.auth, "bank-c", &bank_c, ORIGIN, &[]);
+    let tok_c = fx.sign(
+        &fx.tok()
+            .key(&format!("{bank_c}/signing.key"))
+            .credential(&cred_c),
+    );
+    let srv = fx.serve(&["--dept-rate", "0.2", "--dept-burst", "2"]);
+    for t in &tokens[..2] {
+        let r = srv.post_query(&fx.query_body(&fx.cred, t));
+        assert_eq!(r.status, 200, "within the burst: {r:?}");
+    }
+    // Bounded: a machine slow enough to refill between queries still runs out of tokens.
+    let mut limited = None;
+    for t in &tokens[2..] {
+        let r = srv.post_query(&fx.query_body(&fx.cred, t));
+        if r.status == 429 {
+            limited = Some((r, t));
+            break;
+        }
+        assert_eq!(r.status, 200, "{r:?}");
+    }
+    let (r, refused) = limited.expect("never rate limited");
+    r.problem(429, "rate-limited");
+    let wait: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=5).contains(&wait), "{r:?}");
+    // Another department has its own bucket.
+    let rc = srv.post_query(&fx.query_body(&cred_c, &tok_c));
+    assert_eq!(rc.status, 200, "{rc:?}");
+    // After the wait the refused token is granted: the 429 spent nothing.
+    std::thread::sleep(Duration::from_secs(wait));
+    let again = srv.post_query(&fx.query_body(&fx.cred, refused));
+    assert_eq!(again.status, 200, "{again:?}");
+}
+
+/// `--insecure-loopback` on a non-loopback address is a usage error (exit 2) found before
+/// the passphrase is asked for or the platform opened.
+#[test]
+fn insecure_loopback_off_loopback_exits_2_before_asking_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-platform").display().to_string();
+    for listen in ["0.0.0.0:0", "192.0.2.1:8443", "[::]:0"] {
+        let o = bin()
+            .env_remove("CREDSEAL_PASSPHRASE")
+            .args(["serve", "--data", &missing, "--listen", listen, "--insecure-loopback"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 2, "{listen}: {}", stderr(&o));
+        let e = stderr(&o);
+        assert!(e.contains("loopback"), "{listen}: {e}");
+        assert!(!e.to_lowercase().contains("passphrase"), "{listen}: {e}");
+        assert!(!Path::new(&missing).exists());
+    }
+    // On 127.0.0.1 it is allowed: it then needs the passphrase (none given, no terminal).
+    let o = bin()
+        .env_remove("CREDSEAL_PASSPHRASE")
+        .args(["serve", "--data", &missing, "--listen", "127.0.0.1:0", "--insecure-loopback"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_ne!(code(&o), 0);
+    assert!(!stderr(&o).contains("loopback"), "{}", stderr(&o));
+}
