@@ -18,7 +18,7 @@
 //! that a broken server fails the test instead of hanging it.
 
 use std::cell::Cell;
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -217,7 +217,14 @@ impl Fx {
         let mut fx = Self::empty();
         fx.auth = fx.path("authority.key");
         ok(&["authority", "keygen", "--out", &fx.auth]);
-        ok(&["authority", "trust", "--data", &fx.data, "--key", &format!("{}.pub", fx.auth)]);
+        ok(&[
+            "authority",
+            "trust",
+            "--data",
+            &fx.data,
+            "--key",
+            &format!("{}.pub", fx.auth),
+        ]);
         fx.bank = fx.keygen("dept", "bank-a");
         fx.cred = fx.enroll(1, &fx.auth, &fx.bank, ORIGIN, &[]);
         fx
@@ -636,7 +643,13 @@ impl Srv {
     }
 
     /// Sends `method path` with `headers` and `body` (if any); a transport error panics.
-    fn try_send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Result<Resp, ureq::Error> {
+    fn try_send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Result<Resp, ureq::Error> {
         let mut b = ureq::http::Request::builder().method(method).uri(self.url(path));
         for (n, v) in headers {
             b = b.header(*n, *v);
@@ -728,13 +741,29 @@ impl Srv {
 
     /// Sends SIGTERM and waits (bounded) for the exit; returns its status and stderr.
     fn terminate(mut self) -> (ExitStatus, String) {
+        self.sigterm();
+        let status = self.wait_exit();
+        (status, self.finish_log())
+    }
+
+    /// Sends SIGTERM (with `kill`, this process's own child only).
+    fn sigterm(&self) {
         let o = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .output()
             .unwrap();
         assert!(o.status.success(), "kill: {}", stderr(&o));
-        let status = self.wait_exit();
-        (status, self.finish_log())
+    }
+
+    /// `credseal_requests_in_flight` from `/metrics` (which counts itself).
+    fn in_flight(&self) -> u64 {
+        let m = self.get("/metrics");
+        let line = m
+            .body
+            .lines()
+            .find(|l| l.starts_with("credseal_requests_in_flight "))
+            .unwrap_or_else(|| panic!("no in-flight gauge: {}", m.body));
+        line.rsplit_once(' ').unwrap().1.parse().unwrap()
     }
 
     /// Waits (bounded) for the process to exit.
@@ -744,11 +773,7 @@ impl Srv {
             if let Some(s) = self.child.try_wait().unwrap() {
                 return s;
             }
-            assert!(
-                start.elapsed() < WAIT,
-                "the server did not exit: {}",
-                self.stderr()
-            );
+            assert!(start.elapsed() < WAIT, "the server did not exit: {}", self.stderr());
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -911,7 +936,12 @@ fn every_route_answers_as_the_contract_says() {
     // Not with another key, and not as the answer to another token.
     let o = fx.open(&format!("{subj}/sealing.key"), &key.body, &token, &answer);
     assert_eq!(code(&o), 4, "{}", stderr(&o));
-    let o = fx.open(&format!("{}/sealing.key", fx.bank), &key.body, &fx.sign(&fx.tok()), &answer);
+    let o = fx.open(
+        &format!("{}/sealing.key", fx.bank),
+        &key.body,
+        &fx.sign(&fx.tok()),
+        &answer,
+    );
     assert_ne!(code(&o), 0, "{}", stdout(&o));
     // The query id is the token's.
     let sealed = credseal_engine::SealedAnswer::from_text(&answer).unwrap();
@@ -942,7 +972,13 @@ fn every_route_answers_as_the_contract_says() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let opened: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(opened["department"], "subject");
-    assert!(opened["records"].as_array().unwrap().iter().any(|r| r["class"] == "loans"));
+    assert!(
+        opened["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["class"] == "loans")
+    );
 
     // The checkpoint grew by the two receipts and still verifies.
     let cp2 = srv.get("/v1/log/checkpoint");
@@ -962,7 +998,10 @@ fn every_route_answers_as_the_contract_says() {
     assert!(!bundle_text.ends_with('\n'));
     let bundle = credseal_log::Bundle::from_text(bundle_text).unwrap();
     assert_eq!(bv["receipts"], bundle.entries.len());
-    assert!(bundle.entries.len() >= 2, "the department's query and the self-query: {bv}");
+    assert!(
+        bundle.entries.len() >= 2,
+        "the department's query and the self-query: {bv}"
+    );
     let bundle_file = fx.write("bundle", &format!("{bundle_text}\n"));
     let vkey_file = fx.write("vkey", &key.body);
     let vrf_file = fx.write("vrf", &vrf.body);
@@ -1014,7 +1053,8 @@ fn every_route_answers_as_the_contract_says() {
         m.body
     );
     assert!(
-        m.body.contains("credseal_http_requests_total{route=\"/v1/queries\",status=\"200\"} 1"),
+        m.body
+            .contains("credseal_http_requests_total{route=\"/v1/queries\",status=\"200\"} 1"),
         "{}",
         m.body
     );
@@ -1073,6 +1113,9 @@ fn checkpoint_of_an_empty_log_is_not_found() {
 
 // ------------------------------------------------------------------ denials
 
+/// A request of the denial table: path, method, JSON body.
+type Req<'a> = (&'a str, &'a str, Vec<u8>);
+
 /// What a request of the denial table must get.
 enum Want {
     /// 200: a step that sets up the next case.
@@ -1100,7 +1143,13 @@ fn every_denial_code_over_http() {
         ORIGIN,
         &["--not-before", &(t0 - 2 * 86_400).to_string(), "--days", "1"],
     );
-    let early = fx.enroll(4, &fx.auth, &fx.bank, ORIGIN, &["--not-before", &(t0 + 86_400).to_string()]);
+    let early = fx.enroll(
+        4,
+        &fx.auth,
+        &fx.bank,
+        ORIGIN,
+        &["--not-before", &(t0 + 86_400).to_string()],
+    );
     let rogue_cred = fx.enroll(1, &rogue, &fx.bank, ORIGIN, &[]);
     let junk = fx.write("junk", "hello\n");
     let q = |cred: &str, tok: &str| ("/v1/queries", "POST", fx.query_body(cred, tok));
@@ -1117,7 +1166,7 @@ fn every_denial_code_over_http() {
     let own_sq = fx.self_query(&subj, SUBJECT, ORIGIN);
     let rogue_list = fx.revocation_list(&rogue, "1", None);
     let list = fx.revocation_list(&fx.auth, "1", None);
-    let cases: Vec<(Want, (&str, &str, Vec<u8>))> = vec![
+    let cases: Vec<(Want, Req)> = vec![
         (Want::Denied("malformed"), q(&fx.cred, &junk)),
         (Want::Denied("malformed"), q(&fx.cred, &fx.cred)),
         (
@@ -1145,7 +1194,10 @@ fn every_denial_code_over_http() {
             Want::Denied("token-not-yet-valid"),
             q(&fx.cred, &tok(fx.tok().issued_at(t0 + 600))),
         ),
-        (Want::Denied("lifetime-over-policy"), q(&fx.cred, &tok(fx.tok().ttl(86_400)))),
+        (
+            Want::Denied("lifetime-over-policy"),
+            q(&fx.cred, &tok(fx.tok().ttl(86_400))),
+        ),
         (
             Want::Denied("wrong-audience"),
             q(&fx.cred, &tok(fx.tok().audience(OTHER_ORIGIN))),
@@ -1171,7 +1223,10 @@ fn every_denial_code_over_http() {
                 &tok(fx.tok().classes("tax,licences").purpose("tax-administration")),
             ),
         ),
-        (Want::Denied("consent-missing"), q(&fx.cred, &tok(fx.tok().classes("loans")))),
+        (
+            Want::Denied("consent-missing"),
+            q(&fx.cred, &tok(fx.tok().classes("loans"))),
+        ),
         (
             Want::Denied("consent-invalid"),
             q(&fx.cred, &loans_with(fx.consent(&stranger, DEPT, &[]))),
@@ -1237,7 +1292,11 @@ fn every_denial_code_over_http() {
     // The log line of a denial after the credential verified names the department; one for
     // a forged credential does not (its department is only claimed).
     let lines = srv.request_log();
-    let status_of = |s: u16| lines.iter().filter(move |l| l["route"] == "/v1/queries" && l["status"] == s);
+    let status_of = |s: u16| {
+        lines
+            .iter()
+            .filter(move |l| l["route"] == "/v1/queries" && l["status"] == s)
+    };
     assert!(status_of(403).all(|l| l["department"] == DEPT), "{lines:?}");
     assert!(status_of(422).all(|l| l["department"].is_null()), "{lines:?}");
     let (status, err) = srv.terminate();
@@ -1317,7 +1376,11 @@ fn revocation_over_put_takes_effect_on_the_next_query() {
     let srv = fx.serve(&[]);
     assert_eq!(srv.post_query(&fx.query_body(&fx.cred, &first)).status, 200);
     let r = srv.json("PUT", "/v1/revocations", &put(&v1));
-    assert_eq!((r.status, r.json()), (200, serde_json::json!({ "version": 1 })), "{r:?}");
+    assert_eq!(
+        (r.status, r.json()),
+        (200, serde_json::json!({ "version": 1 })),
+        "{r:?}"
+    );
     srv.post_query(&fx.query_body(&fx.cred, &second))
         .problem(403, "credential-revoked");
     // The other credential is not revoked by version 1, and is by version 2.
@@ -1377,7 +1440,12 @@ fn bodies_that_are_not_the_expected_json_are_refused() {
     let needles = needles();
     let srv = fx.serve(&[]);
     let before = srv.log_size();
-    for ct in [None, Some("text/plain"), Some("application/x-www-form-urlencoded"), Some("application/jsonx")] {
+    for ct in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        Some("application/jsonx"),
+    ] {
         let headers: Vec<(&str, &str)> = ct.iter().map(|c| ("content-type", *c)).collect();
         for path in ["/v1/queries", "/v1/self-queries", "/v1/bundles"] {
             srv.send("POST", path, &headers, Some(&body))
@@ -1509,7 +1577,10 @@ fn wrong_method_is_405_and_unknown_path_is_404() {
     }
     let lines = srv.request_log();
     assert!(
-        lines.iter().filter(|l| l["status"] == 404).all(|l| l["route"] == "other"),
+        lines
+            .iter()
+            .filter(|l| l["status"] == 404)
+            .all(|l| l["route"] == "other"),
         "unknown paths are logged as `other`, not as the path sent: {lines:?}"
     );
     assert_clean("the server's stderr", &srv.stderr(), &[SUBJECT.to_string()]);
@@ -1566,10 +1637,15 @@ fn slow_loris_is_disconnected_and_others_are_served() {
 fn garbage_and_plain_http_on_the_tls_port_are_closed() {
     let fx = Fx::bare();
     let srv = fx.serve(&[]);
-    let garbage: Vec<u8> = (0..2048u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let garbage: Vec<u8> = (0..2048u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     let inputs: [(&str, Vec<u8>); 4] = [
         ("garbage", garbage),
-        ("plain HTTP", b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".to_vec()),
+        (
+            "plain HTTP",
+            b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".to_vec(),
+        ),
         (
             "a TLS record header announcing more than is sent",
             vec![0x16, 0x03, 0x01, 0xff, 0xff, 0x01, 0x00],
@@ -1660,11 +1736,7 @@ fn department_rate_limit_gives_429_with_retry_after() {
     let tokens: Vec<String> = (0..12).map(|_| fx.sign(&fx.tok())).collect();
     let bank_c = fx.keygen("dept", "bank-c");
     let cred_c = fx.enroll_dept(7, &fx.auth, "bank-c", &bank_c, ORIGIN, &[]);
-    let tok_c = fx.sign(
-        &fx.tok()
-            .key(&format!("{bank_c}/signing.key"))
-            .credential(&cred_c),
-    );
+    let tok_c = fx.sign(&fx.tok().key(&format!("{bank_c}/signing.key")).credential(&cred_c));
     let srv = fx.serve(&["--dept-rate", "0.2", "--dept-burst", "2"]);
     for t in &tokens[..2] {
         let r = srv.post_query(&fx.query_body(&fx.cred, t));
@@ -1715,10 +1787,215 @@ fn insecure_loopback_off_loopback_exits_2_before_asking_anything() {
     // On 127.0.0.1 it is allowed: it then needs the passphrase (none given, no terminal).
     let o = bin()
         .env_remove("CREDSEAL_PASSPHRASE")
-        .args(["serve", "--data", &missing, "--listen", "127.0.0.1:0", "--insecure-loopback"])
+        .args([
+            "serve",
+            "--data",
+            &missing,
+            "--listen",
+            "127.0.0.1:0",
+            "--insecure-loopback",
+        ])
         .stdin(Stdio::null())
         .output()
         .unwrap();
     assert_ne!(code(&o), 0);
     assert!(!stderr(&o).contains("loopback"), "{}", stderr(&o));
+}
+
+// ------------------------------------------------------------------ drain
+
+/// SIGTERM while queries are in flight: a request whose body is still arriving when the
+/// signal comes is finished and answered, queries racing the signal are answered (200) or
+/// refused (503 `draining`, or their connection refused), the process exits 0, and every
+/// 200 answer's receipt is in the log afterwards: `log verify` passes, the log grew by
+/// exactly the number of 200 answers, and the subject's bundle (which verifies) holds each
+/// answer's receipt.
+#[test]
+fn sigterm_drains_in_flight_queries() {
+    const THREADS: usize = 4;
+    const PER_THREAD: usize = 4;
+    let fx = Fx::new();
+    let subj = fx.registered_subject("subject", SUBJECT);
+    let held_token = fx.sign(&fx.tok());
+    let tokens: Vec<Vec<Vec<u8>>> = (0..THREADS)
+        .map(|_| {
+            (0..PER_THREAD)
+                .map(|_| fx.query_body(&fx.cred, &fx.sign(&fx.tok())))
+                .collect()
+        })
+        .collect();
+    let held_body = fx.query_body(&fx.cred, &held_token);
+    let before = fx.verified_log_size();
+    let mut srv = fx.serve(&["--timeout", "60"]);
+
+    // A query whose body is half sent: in flight (it holds a slot) when the signal comes.
+    let mut held = srv.raw_tls();
+    let head = format!(
+        "POST /v1/queries HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        held_body.len()
+    );
+    let half = held_body.len() / 2;
+    held.write_all(head.as_bytes()).unwrap();
+    held.write_all(&held_body[..half]).unwrap();
+    held.flush().unwrap();
+    let mut holding = false;
+    for _ in 0..300 {
+        if srv.in_flight() >= 2 {
+            holding = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(holding, "the held query never reached the server");
+
+    // Queries from several clients, with SIGTERM sent once the first of them is answered.
+    let (first, answered) = mpsc::channel::<()>();
+    let results: Vec<Result<Resp, String>> = std::thread::scope(|sc| {
+        let handles: Vec<_> = tokens
+            .iter()
+            .map(|mine| {
+                let (srv, first) = (&srv, first.clone());
+                sc.spawn(move || {
+                    let mut out = Vec::new();
+                    for body in mine {
+                        let r = srv
+                            .try_send(
+                                "POST",
+                                "/v1/queries",
+                                &[("content-type", "application/json")],
+                                Some(body),
+                            )
+                            .map_err(|e| e.to_string());
+                        let _ = first.send(());
+                        out.push(r);
+                    }
+                    out
+                })
+            })
+            .collect();
+        answered.recv_timeout(WAIT).unwrap();
+        srv.sigterm();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    // The drain has begun once the service is no longer ready (bounded wait).
+    let mut draining = false;
+    for _ in 0..300 {
+        match srv.try_send("GET", "/readyz", &[], None) {
+            Err(_) => {
+                draining = true;
+                break;
+            }
+            Ok(r) if r.status == 503 => {
+                r.problem(503, "draining");
+                draining = true;
+                break;
+            }
+            Ok(r) => assert_eq!(r.status, 200, "{r:?}"),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(draining, "SIGTERM did not start a drain");
+    // The held query finishes during the drain and is answered.
+    held.write_all(&held_body[half..]).unwrap();
+    held.flush().unwrap();
+    let got = read_all(&mut held, 1 << 20);
+    assert_eq!(raw_status(&got), Some(200), "{}", String::from_utf8_lossy(&got));
+    let text = String::from_utf8(got).unwrap();
+    let held_json: serde_json::Value = serde_json::from_str(&text[text.find("\r\n\r\n").unwrap() + 4..]).unwrap();
+
+    let status = srv.wait_exit();
+    let err = srv.finish_log();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("credseal: stopped; every answer sent has its receipt committed"),
+        "{err}"
+    );
+    drop(srv);
+
+    let mut answers = vec![held_json["answer"].as_str().unwrap().to_string()];
+    for r in &results {
+        match r {
+            Ok(r) if r.status == 200 => answers.push(r.json()["answer"].as_str().unwrap().to_string()),
+            Ok(r) => {
+                r.problem(503, "draining");
+            }
+            // Refused at connect, or closed before a request was read: nothing was run.
+            Err(_) => {}
+        }
+    }
+    let refused = results
+        .iter()
+        .filter(|r| r.as_ref().is_ok_and(|r| r.status == 503))
+        .count();
+    eprintln!(
+        "{} answered, {refused} refused draining, {} not connected",
+        answers.len(),
+        results.iter().filter(|r| r.is_err()).count()
+    );
+
+    let after = fx.verified_log_size();
+    assert_eq!(
+        after,
+        before + answers.len() as u64,
+        "{} answers ({} requests and the held one): {results:?}",
+        answers.len(),
+        results.len()
+    );
+    // Each answer's receipt is in the subject's bundle, which verifies against the log.
+    let req = fx.fresh("bundle-request");
+    ok(&[
+        "receipts",
+        "request",
+        "--key",
+        &format!("{subj}/signing.key"),
+        "--subject",
+        SUBJECT,
+        "--audience",
+        ORIGIN,
+        "--out",
+        &req,
+    ]);
+    let bundle_file = fx.fresh("bundle");
+    ok(&[
+        "receipts",
+        "export",
+        "--data",
+        &fx.data,
+        "--request",
+        &req,
+        "--out",
+        &bundle_file,
+    ]);
+    let vkey = fx.write("vkey", &stdout(&ok(&["log", "key", "--data", &fx.data])));
+    let vrf = fx.write("vrf", &stdout(&ok(&["log", "key", "--vrf", "--data", &fx.data])));
+    let o = run(&[
+        "receipts",
+        "verify",
+        "--vkey",
+        &vkey,
+        "--vrf-key",
+        &vrf,
+        "--subject",
+        SUBJECT,
+        "--state",
+        &fx.fresh("state"),
+        &bundle_file,
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let bundle = credseal_log::Bundle::from_text(fx.read(&bundle_file).trim()).unwrap();
+    let in_bundle: Vec<&Vec<u8>> = bundle
+        .entries
+        .iter()
+        .filter_map(|e| match e {
+            credseal_log::BundleEntry::Full { receipt, .. } => Some(receipt),
+            _ => None,
+        })
+        .collect();
+    for (i, a) in answers.iter().enumerate() {
+        let sealed = credseal_engine::SealedAnswer::from_text(a).unwrap();
+        assert!(
+            in_bundle.contains(&&sealed.receipt),
+            "answer {i}'s receipt is not in the log"
+        );
+    }
 }
