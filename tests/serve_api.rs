@@ -569,6 +569,24 @@ impl Resp {
     }
 }
 
+/// An HTTPS client trusting only `root` (DER), presenting `client` if given.
+fn agent(root: &[u8], client: Option<ureq::tls::ClientCert>) -> ureq::Agent {
+    let tls = ureq::tls::TlsConfig::builder()
+        .provider(ureq::tls::TlsProvider::Rustls)
+        .root_certs(ureq::tls::RootCerts::new_with_certs(&[
+            ureq::tls::Certificate::from_der(root).to_owned(),
+        ]))
+        .client_cert(client)
+        .unversioned_rustls_crypto_provider(ring())
+        .build();
+    ureq::Agent::config_builder()
+        .tls_config(tls)
+        .http_status_as_error(false)
+        .timeout_global(Some(WAIT))
+        .build()
+        .into()
+}
+
 #[allow(deprecated)] // the ring provider: see crates/credseal-server/src/tls.rs
 fn ring() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
@@ -615,19 +633,7 @@ impl Srv {
                 panic!("the server did not start: {:?}", log.lock().unwrap());
             }
         };
-        let tls = ureq::tls::TlsConfig::builder()
-            .provider(ureq::tls::TlsProvider::Rustls)
-            .root_certs(ureq::tls::RootCerts::new_with_certs(&[
-                ureq::tls::Certificate::from_der(&fx.cert_der).to_owned(),
-            ]))
-            .unversioned_rustls_crypto_provider(ring())
-            .build();
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .tls_config(tls)
-            .http_status_as_error(false)
-            .timeout_global(Some(WAIT))
-            .build()
-            .into();
+        let agent = agent(&fx.cert_der, None);
         Srv {
             child,
             addr,
@@ -1587,6 +1593,112 @@ fn wrong_method_is_405_and_unknown_path_is_404() {
 }
 
 // ------------------------------------------------------------------ connections
+
+/// A body that does not arrive within `--timeout` is 408 `timeout` and nothing is written;
+/// the token is still good afterwards.
+#[test]
+fn slow_body_is_408_and_writes_nothing() {
+    let fx = Fx::new();
+    let token = fx.sign(&fx.tok());
+    let body = fx.query_body(&fx.cred, &token);
+    let srv = fx.serve(&["--timeout", "2"]);
+    let before = srv.log_size();
+    let mut s = srv.raw_tls();
+    let head = format!(
+        "POST /v1/queries HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(&body[..body.len() / 2]).unwrap();
+    s.flush().unwrap();
+    // The rest never comes; the answer does (bounded by the socket's read timeout).
+    let got = read_all(&mut s, 1 << 20);
+    let text = String::from_utf8_lossy(&got);
+    assert_eq!(raw_status(&got), Some(408), "{text}");
+    assert!(
+        text.to_lowercase().contains("content-type: application/problem+json"),
+        "{text}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&text[text.find("\r\n\r\n").unwrap() + 4..]).unwrap();
+    assert_eq!(
+        (v["code"].as_str(), v["exit_class"].as_u64()),
+        (Some("timeout"), Some(2)),
+        "{v}"
+    );
+    assert_eq!(srv.log_size(), before, "nothing was written");
+    assert_eq!(srv.post_query(&body).status, 200);
+}
+
+/// With `--client-ca`, the department routes need a client certificate issued by that CA
+/// (403 `client-certificate-required` without one; a certificate from another CA fails the
+/// handshake); subjects' and public routes do not.
+#[test]
+fn client_ca_requires_a_client_certificate_on_department_routes() {
+    use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair};
+    let fx = Fx::new();
+    let subj = fx.registered_subject("subject", SUBJECT);
+    let self_q = fx.self_query(&subj, SUBJECT, ORIGIN);
+    let token = fx.sign(&fx.tok());
+    let body = fx.query_body(&fx.cred, &token);
+    let make_ca = || {
+        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let key = KeyPair::generate().unwrap();
+        let cert = p.self_signed(&key).unwrap();
+        (cert, Issuer::new(p, key))
+    };
+    let client_of = |issuer: &Issuer<'_, KeyPair>| {
+        let mut p = CertificateParams::new(vec!["bank-a.client.invalid".to_string()]).unwrap();
+        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let key = KeyPair::generate().unwrap();
+        let cert = p.signed_by(&key, issuer).unwrap();
+        ureq::tls::ClientCert::new_with_certs(
+            &[ureq::tls::Certificate::from_der(cert.der()).to_owned()],
+            ureq::tls::PrivateKey::from_pem(key.serialize_pem().as_bytes()).unwrap(),
+        )
+    };
+    let (ca_cert, ca) = make_ca();
+    let (_, rogue_ca) = make_ca();
+    let ca_file = fx.write("client-ca.pem", &ca_cert.pem());
+    let srv = fx.serve(&["--client-ca", &ca_file]);
+    // No client certificate: department routes refused, nothing spent.
+    srv.post_query(&body).problem(403, "client-certificate-required");
+    srv.get("/v1/queries/00000000000000000000000000000000")
+        .problem(403, "client-certificate-required");
+    assert_eq!(srv.get("/healthz").status, 200);
+    assert_eq!(srv.get("/v1/log/key").status, 200);
+    let sq = srv.json(
+        "POST",
+        "/v1/self-queries",
+        &serde_json::to_vec(&serde_json::json!({ "query": fx.read(&self_q) })).unwrap(),
+    );
+    assert_eq!(sq.status, 200, "subjects need no client certificate: {sq:?}");
+    // A certificate from another CA: the handshake fails.
+    let rogue = agent(&fx.cert_der, Some(client_of(&rogue_ca)));
+    let r = rogue
+        .post(srv.url("/v1/queries"))
+        .header("content-type", "application/json")
+        .send(&body[..]);
+    assert!(
+        r.is_err(),
+        "a certificate of another CA was accepted: {:?}",
+        r.map(|r| r.status())
+    );
+    // The platform's CA: granted, and the held answer can be fetched by id.
+    let dept = agent(&fx.cert_der, Some(client_of(&ca)));
+    let mut r = dept
+        .post(srv.url("/v1/queries"))
+        .header("content-type", "application/json")
+        .send(&body[..])
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let v: serde_json::Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+    let qid = v["query_id"].as_str().unwrap();
+    let r = dept.get(srv.url(&format!("/v1/queries/{qid}"))).call().unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    srv.get(&format!("/v1/queries/{qid}"))
+        .problem(403, "client-certificate-required");
+}
 
 /// A client that sends its headers a byte at a time, slower than `--timeout`, is
 /// disconnected without an answer, and other clients are served meanwhile.
