@@ -18,14 +18,35 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
 }
 
+/// The most of a refused body that is read and dropped before the refusal goes out.
+const DISCARD_MAX: usize = 1 << 20;
+
+/// Reads and drops what is left of `body`, up to [`DISCARD_MAX`] bytes and within `timeout`.
+/// A refusal sent while the client is still sending would otherwise close the connection
+/// under it: the client gets a reset (or a pooled connection that is gone) instead of the
+/// problem document. A body larger than that is cut off as before.
+async fn discard(body: &mut Body, timeout: Duration) {
+    let _ = tokio::time::timeout(timeout, async {
+        let mut n = 0;
+        while n <= DISCARD_MAX {
+            match body.frame().await {
+                Some(Ok(f)) => n += f.data_ref().map_or(0, |d| d.len()),
+                _ => break,
+            }
+        }
+    })
+    .await;
+}
+
 /// Reads a JSON body of at most `limit` bytes within `timeout` and decodes it as `T`.
 pub(crate) async fn read_json<T: DeserializeOwned>(
     headers: &HeaderMap,
-    body: Body,
+    mut body: Body,
     limit: usize,
     timeout: Duration,
 ) -> Result<T, Problem> {
     if !is_json(headers) {
+        discard(&mut body, timeout).await;
         return Err(Problem::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported-media-type",
@@ -45,9 +66,10 @@ pub(crate) async fn read_json<T: DeserializeOwned>(
         .and_then(|v| v.parse::<u64>().ok())
         && n > limit as u64
     {
+        discard(&mut body, timeout).await;
         return Err(too_large());
     }
-    let bytes = match tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await {
+    let bytes = match tokio::time::timeout(timeout, Limited::new(&mut body, limit).collect()).await {
         Err(_) => {
             return Err(Problem::new(
                 StatusCode::REQUEST_TIMEOUT,
@@ -55,7 +77,10 @@ pub(crate) async fn read_json<T: DeserializeOwned>(
                 format!("the request body did not arrive within {} s", timeout.as_secs()),
             ));
         }
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+            discard(&mut body, timeout).await;
+            return Err(too_large());
+        }
         Ok(Err(_)) => return Err(Problem::bad_request("the request body could not be read")),
         Ok(Ok(c)) => c.to_bytes(),
     };
