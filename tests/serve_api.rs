@@ -7,9 +7,10 @@
 //! bundles verify with `credseal receipts verify`, the checkpoint verifies against the log
 //! key); every denial code of `credseal_auth::Denial` with its status (403 / 422), `code`,
 //! `exit_class` and `application/problem+json`; answer pickup (the same token twice, by id);
-//! a revocation list installed over HTTP; the bad inputs (413, 415, 400, oversized headers,
-//! slow headers, garbage and plain HTTP on the TLS port, the concurrency cap, the department
-//! rate limit, 405, 404, `--insecure-loopback` off loopback); the request log; the drain on
+//! a revocation list installed over HTTP; the bad inputs (413, 415, 400 without echoing the
+//! body, 408 for a slow body, oversized headers, slow headers, garbage and plain HTTP on the
+//! TLS port, the concurrency cap, the department rate limit, 405, 404, `--insecure-loopback`
+//! off loopback); client certificates with `--client-ca`; the request log; the drain on
 //! SIGTERM.
 //!
 //! The server holds the platform's database, so everything that needs `--data` (registering
