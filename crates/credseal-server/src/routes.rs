@@ -49,8 +49,13 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
 async fn around(State(st): St, req: Request<Body>, next: Next) -> Response {
     let started = Instant::now();
     let route: &'static str = route_name(req.extensions().get::<MatchedPath>().map(MatchedPath::as_str));
-    let public = matches!(route, "/healthz" | "/readyz" | "/metrics") || route.starts_with("/v1/log/");
-    let mut resp = if st.draining.load(Ordering::SeqCst) && !public {
+    let operational = matches!(route, "/healthz" | "/readyz" | "/metrics");
+    let public = operational || route.starts_with("/v1/log/");
+    let mut resp = if operational {
+        // Health checks and metrics answer at once from memory, also under overload (when
+        // an operator needs them most); they take no in-flight permit.
+        next.run(req).await
+    } else if st.draining.load(Ordering::SeqCst) && !public {
         Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "draining",
@@ -77,7 +82,9 @@ async fn around(State(st): St, req: Request<Body>, next: Next) -> Response {
             }
         }
     };
-    let cache = if route.starts_with("/v1/log/") {
+    // Public log material may be cached and revalidated; everything else, errors on the
+    // log routes included, is never stored.
+    let cache = if route.starts_with("/v1/log/") && resp.status().is_success() {
         "no-cache"
     } else {
         "no-store"
