@@ -931,18 +931,22 @@ pub(crate) enum LogCommand {
     /// Print the log's verifier key (`name+id+key`), for subjects and auditors to pin: the
     /// original key, from which the signed key history walks after a rotation.
     Key {
+        /// The platform's data directory (not with --server).
+        #[arg(long, env = "CREDSEAL_DATA", value_name = "DIR", required_unless_present = "server")]
+        data: Option<PathBuf>,
+        /// Ask this server (`GET /v1/log/key`, or `/v1/log/vrf-key` with --vrf) instead.
         #[command(flatten)]
-        data: DataArg,
+        server: ServerArgs,
         /// Print the key that signs the log now instead (for plain C2SP tools checking new
         /// checkpoints); after a rotation it is not the one to pin.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "server")]
         current: bool,
         /// Print the platform's VRF public key instead (`ecvrf-edwards25519-sha512-tai:<hex>`),
         /// which subjects pin next to the log key to check their blind id.
         #[arg(long, conflicts_with = "current")]
         vrf: bool,
         /// Print one JSON object with the log key and the VRF public key.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "server")]
         json: bool,
     },
     /// Print the log key history: the signed handover notes of every rotation, oldest first
@@ -956,8 +960,12 @@ pub(crate) enum LogCommand {
     },
     /// Print the latest signed checkpoint (a C2SP signed note).
     Checkpoint {
+        /// The platform's data directory (not with --server).
+        #[arg(long, env = "CREDSEAL_DATA", value_name = "DIR", required_unless_present = "server")]
+        data: Option<PathBuf>,
+        /// Ask this server (`GET /v1/log/checkpoint`) instead.
         #[command(flatten)]
-        data: DataArg,
+        server: ServerArgs,
     },
     /// Replay the log: every receipt signature and chain, stored hash, checkpoint, and the
     /// subject map each checkpoint commits to (recomputed from the receipts).

@@ -195,14 +195,22 @@ impl Client {
         use ureq::Error as E;
         use ureq::Timeout as T;
         let f = |m: String| Failure::new(ErrorClass::Error, m);
+        // ureq reports a failed handshake as an I/O error carrying rustls' error.
+        let tls = match &e {
+            E::Tls(_) | E::Rustls(_) => true,
+            E::Io(io) => io.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()),
+            _ => false,
+        };
+        if tls {
+            return ClientError::Failed(
+                f(format!("TLS handshake with {} failed: {e}", self.base))
+                    .hint("--ca FILE must hold the server's certificate (or the CA that issued it)"),
+            );
+        }
         match e {
             E::Timeout(T::Resolve | T::Connect) | E::HostNotFound | E::ConnectionFailed => ClientError::Failed(
                 f(format!("could not connect to {}: {e}", self.base))
                     .hint("is `credseal serve` running there, and is --server right?"),
-            ),
-            E::Tls(_) | E::Rustls(_) => ClientError::Failed(
-                f(format!("TLS handshake with {} failed: {e}", self.base))
-                    .hint("--ca FILE must hold the server's certificate (or the CA that issued it)"),
             ),
             E::Timeout(_) => ClientError::Lost(f(format!(
                 "{url}: no response within {}s ({e})",
