@@ -140,6 +140,18 @@ struct Problem {
     #[serde(default)]
     title: String,
     exit_class: Option<u8>,
+    /// The errors by line of a rejected ingest batch.
+    #[serde(default)]
+    errors: Vec<ProblemLine>,
+}
+
+/// One error of a rejected ingest batch (`ingest-rejected`).
+#[derive(serde::Deserialize)]
+struct ProblemLine {
+    line: u64,
+    #[serde(default)]
+    field: Option<String>,
+    message: String,
 }
 
 fn class_of(exit: u8) -> ErrorClass {
@@ -279,7 +291,15 @@ impl Client {
         };
         let detail = if p.detail.is_empty() { p.title } else { p.detail };
         let class = p.exit_class.map_or(ErrorClass::Error, class_of);
-        let mut f = Failure::new(class, format!("server: {detail} ({})", p.code));
+        let mut message = String::new();
+        for e in &p.errors {
+            match &e.field {
+                Some(field) => message.push_str(&format!("batch:{}: {field}: {}\n", e.line, e.message)),
+                None => message.push_str(&format!("batch:{}: {}\n", e.line, e.message)),
+            }
+        }
+        message.push_str(&format!("server: {detail} ({})", p.code));
+        let mut f = Failure::new(class, message);
         if let Some(secs) = retry_after {
             f = f.hint(format!("the server is busy: try again in {secs} s"));
         }

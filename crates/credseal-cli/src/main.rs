@@ -148,7 +148,7 @@ fn run(cli: Cli) -> CliResult {
         Command::Log { command } => log::run(&ctx, command),
         Command::Officer { command } => staff::officer(&ctx, command),
         Command::Staff { command } => staff::run(&ctx, command),
-        Command::Provider { command } => ingest::provider(command),
+        Command::Provider { command } => ingest::provider(&ctx, command),
         Command::Trace(a) => incident::trace(&ctx, a),
         Command::Canary { command } => incident::canary(&ctx, command),
         Command::Audit { command } => incident::audit(&ctx, command),
