@@ -557,3 +557,137 @@ fn a_lost_response_is_picked_up_by_its_query_id() {
         srv.log()
     );
 }
+
+// ------------------------------------------------------------------ provider batches
+
+/// Records of the subject not in records.jsonl: its lines under new record ids.
+fn new_records(prefix: &str) -> String {
+    let all = std::fs::read_to_string(format!("{}/{RECORDS}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let lines: Vec<String> = all
+        .lines()
+        .filter(|l| l.contains(SUBJECT))
+        .map(|l| l.replacen("\"record_id\":\"", &format!("\"record_id\":\"{prefix}-"), 1))
+        .collect();
+    assert!(lines.len() >= 2, "records.jsonl has records of {SUBJECT}");
+    lines.join("\n") + "\n"
+}
+
+impl Fx {
+    /// A provider key pair in the fixture directory: (key file, id).
+    fn provider_key(&self, id: &str) -> String {
+        let key = self.fresh(&format!("{id}.key"));
+        ok(&["provider", "keygen", "--out", &key]);
+        key
+    }
+
+    /// `provider sign-batch` of `records` by `id` with `key`; the batch file.
+    fn sign_batch(&self, key: &str, id: &str, records: &str) -> String {
+        let rec = self.fresh("records.jsonl");
+        std::fs::write(&rec, records).unwrap();
+        let out = self.fresh("batch");
+        let o = ok(&[
+            "provider",
+            "sign-batch",
+            "--key",
+            key,
+            "--provider",
+            id,
+            "--audience",
+            ORIGIN,
+            "--records",
+            &rec,
+            "--out",
+            &out,
+        ]);
+        assert!(stdout(&o).contains("written to"), "{}", stdout(&o));
+        out
+    }
+}
+
+#[test]
+fn provider_batches_ingest_only_when_signed_by_an_enrolled_provider_once() {
+    let fx = Fx::new();
+    let key = fx.provider_key("prov-a");
+    let o = common::enroll_staff(
+        &run,
+        fx.dir.path(),
+        &fx.data,
+        ORIGIN,
+        Some(&fx.auth),
+        "provider",
+        "prov-a",
+        &format!("{key}.pub"),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // Locally, on the data directory.
+    let local = fx.sign_batch(&key, "prov-a", &new_records("PL"));
+    let o = ok(&["ingest", "--data", &fx.data, "--batch", &local, "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(v["written"].as_u64().unwrap() >= 2, "{v}");
+
+    let srv = fx.serve();
+    let (url, ca) = (srv.url.clone(), fx.cert.clone());
+    let size = || tree_size(&stdout(&ok(&["log", "checkpoint", "--server", &url, "--ca", &ca])));
+    let ingest = |batch: &str| run(&["ingest", "--server", &url, "--ca", &ca, "--batch", batch, "--json"]);
+
+    // Over the API: written, with receipts.
+    let before = size();
+    let batch = fx.sign_batch(&key, "prov-a", &new_records("PV"));
+    let o = ingest(&batch);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let written = v["written"].as_u64().unwrap();
+    assert!(written >= 2, "{v}");
+    let after = size();
+    assert!(after > before, "the ingest left receipts");
+
+    // The same batch again: refused (exit 3), nothing written.
+    let o = ingest(&batch);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(stderr(&o).contains("(batch-replayed)"), "{}", stderr(&o));
+    // The local batch, already ingested locally, is refused by the server too.
+    let o = ingest(&local);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(stderr(&o).contains("(batch-replayed)"), "{}", stderr(&o));
+
+    // One byte of the records changed after signing: exit 4, nothing written.
+    let fresh = fx.sign_batch(&key, "prov-a", &new_records("PT"));
+    let u = credseal_auth::Unverified::<credseal_auth::IngestBatch>::parse_text(
+        std::fs::read_to_string(&fresh).unwrap().trim(),
+    )
+    .unwrap();
+    let mut wire = u.as_bytes().to_vec();
+    let at = wire.windows(3).position(|w| w == b"PT-").unwrap();
+    wire[at + 1] = b'X';
+    let tampered = fx.fresh("tampered-batch");
+    let t = credseal_auth::Unverified::<credseal_auth::IngestBatch>::parse_bytes(&wire).unwrap();
+    std::fs::write(&tampered, t.to_text()).unwrap();
+    let o = ingest(&tampered);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(stderr(&o).contains("credseal: error: server: "), "{}", stderr(&o));
+    assert_eq!(size(), after, "a tampered batch writes nothing");
+    // The genuine one still goes in afterwards (the tampered copy did not use it up).
+    let o = ingest(&fresh);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let after = size();
+
+    // A provider that is not enrolled: exit 3, nothing written.
+    let stranger = fx.provider_key("prov-b");
+    let o = ingest(&fx.sign_batch(&stranger, "prov-b", &new_records("PS")));
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(stderr(&o).contains("(provider-not-enrolled)"), "{}", stderr(&o));
+    // An enrolled key claiming another provider's id: exit 3.
+    let o = ingest(&fx.sign_batch(&key, "prov-z", &new_records("PZ")));
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(stderr(&o).contains("(provider-mismatch)"), "{}", stderr(&o));
+
+    // Records that do not validate: 422 ingest-rejected, errors by line, nothing written.
+    let bad = new_records("PB").replacen("\"class\":\"identity\"", "\"class\":\"no-such-class\"", 1);
+    assert!(bad.contains("no-such-class"));
+    let o = ingest(&fx.sign_batch(&key, "prov-a", &bad));
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("batch:1: class: ") && e.contains("(ingest-rejected)"), "{e}");
+    assert_eq!(size(), after, "refused batches write nothing");
+    assert!(!srv.log().contains(SUBJECT), "{}", srv.log());
+}
