@@ -159,6 +159,22 @@ impl Platform {
     }
 }
 
+/// A file holding `records`, for the ingest's two passes: an anonymous memory file on Linux
+/// (never on disk), else an unlinked temporary file.
+fn records_file(records: &[u8]) -> Result<std::fs::File> {
+    use std::io::Write as _;
+    let name = Path::new("ingest batch");
+    #[cfg(target_os = "linux")]
+    let mut f = std::fs::File::from(
+        rustix::fs::memfd_create("credseal-batch", rustix::fs::MemfdFlags::CLOEXEC)
+            .map_err(|e| EngineError::io(name, e.into()))?,
+    );
+    #[cfg(not(target_os = "linux"))]
+    let mut f = tempfile::tempfile().map_err(|e| EngineError::io(name, e))?;
+    f.write_all(records).map_err(|e| EngineError::io(name, e))?;
+    Ok(f)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -446,20 +462,4 @@ mod tests {
             }
         }
     }
-}
-
-/// A file holding `records`, for the ingest's two passes: an anonymous memory file on Linux
-/// (never on disk), else an unlinked temporary file.
-fn records_file(records: &[u8]) -> Result<std::fs::File> {
-    use std::io::Write as _;
-    let name = Path::new("ingest batch");
-    #[cfg(target_os = "linux")]
-    let mut f = std::fs::File::from(
-        rustix::fs::memfd_create("credseal-batch", rustix::fs::MemfdFlags::CLOEXEC)
-            .map_err(|e| EngineError::io(name, e.into()))?,
-    );
-    #[cfg(not(target_os = "linux"))]
-    let mut f = tempfile::tempfile().map_err(|e| EngineError::io(name, e))?;
-    f.write_all(records).map_err(|e| EngineError::io(name, e))?;
-    Ok(f)
 }
