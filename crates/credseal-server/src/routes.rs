@@ -31,6 +31,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/v1/self-queries", post(post_self_query))
         .route("/v1/bundles", post(post_bundle))
         .route("/v1/revocations", put(put_revocations))
+        .route("/v1/ingest", post(post_ingest))
         .route("/v1/log/key", get(log_key))
         .route("/v1/log/vrf-key", get(vrf_key))
         .route("/v1/log/checkpoint", get(checkpoint))
@@ -115,12 +116,13 @@ async fn around(State(st): St, req: Request<Body>, next: Next) -> Response {
 
 /// The route template as a static string (bounded label values for metrics and logs).
 fn route_name(matched: Option<&str>) -> &'static str {
-    const ROUTES: [&str; 12] = [
+    const ROUTES: [&str; 13] = [
         "/v1/queries",
         "/v1/queries/{query_id}",
         "/v1/self-queries",
         "/v1/bundles",
         "/v1/revocations",
+        "/v1/ingest",
         "/v1/log/key",
         "/v1/log/vrf-key",
         "/v1/log/checkpoint",
@@ -464,6 +466,62 @@ async fn put_revocations(State(st): St, headers: HeaderMap, req: Request<Body>) 
         Ok(Ok(version)) => axum::Json(RevocationsResp { version }).into_response(),
         Ok(Err(e)) => {
             let p = Problem::from_query(&e);
+            st.metrics.denial(p.code());
+            p.into_response()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IngestReq {
+    batch: String,
+}
+
+/// `POST /v1/ingest`: a data provider's signed batch → the ingest summary; records that do
+/// not validate → 422 `ingest-rejected` with the errors by line, nothing written.
+async fn post_ingest(State(st): St, headers: HeaderMap, req: Request<Body>) -> Response {
+    let q: IngestReq = match read_json(&headers, req.into_body(), st.cfg.max_ingest_body, st.cfg.timeout).await {
+        Ok(q) => q,
+        Err(p) => return p.into_response(),
+    };
+    let now = match now() {
+        Ok(n) => n,
+        Err(p) => return p.into_response(),
+    };
+    let platform = st.platform.clone();
+    match blocking(move || platform.ingest_signed_batch(&q.batch, now)).await {
+        Err(p) => p.into_response(),
+        Ok(Ok(summary)) => axum::Json(summary).into_response(),
+        Ok(Err(credseal_engine::EngineError::Ingest(report))) => {
+            let errors = report
+                .errors
+                .iter()
+                .map(|e| crate::problem::FieldError {
+                    line: e.line,
+                    field: Some(e.field.clone()).filter(|f| !f.is_empty()),
+                    message: e.message.clone(),
+                })
+                .collect();
+            st.metrics.denial("ingest-rejected");
+            let more = if report.more > 0 {
+                format!(" ({} more not listed)", report.more)
+            } else {
+                String::new()
+            };
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "ingest-rejected",
+                format!(
+                    "the batch's records do not validate: {} error(s){more}; nothing was written",
+                    report.errors.len()
+                ),
+            )
+            .with_errors(errors)
+            .into_response()
+        }
+        Ok(Err(e)) => {
+            let p = Problem::from_engine(&e);
             st.metrics.denial(p.code());
             p.into_response()
         }
