@@ -1874,7 +1874,14 @@ fn concurrency_cap_gives_503_with_retry_after() {
         assert_eq!(r.status, 200, "{r:?}");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let r = overloaded.expect("the held request never took the slot");
+    let r = overloaded.unwrap_or_else(|| {
+        let got = read_all(&mut s, 1 << 16);
+        panic!(
+            "the held request never took the slot; it got {:?}; server log: {:?}",
+            String::from_utf8_lossy(&got),
+            srv.log.lock().unwrap()
+        )
+    });
     r.problem(503, "overloaded");
     assert!(r.header("retry-after").unwrap().parse::<u64>().unwrap() >= 1, "{r:?}");
     // Every route is refused while the slot is held, and nothing reaches the engine.
