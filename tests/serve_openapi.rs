@@ -32,6 +32,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+mod common;
+
 const SPEC: &str = "../../docs/openapi.yaml";
 const CATALOG: &str = "../../keys-example/catalog.toml";
 const RECORDS: &str = "../../keys-example/records.jsonl";
@@ -44,12 +46,7 @@ const DEPT: &str = "bank-a";
 /// Operations the document describes before the server has them. Each must answer 404
 /// `not-found` while listed here; once it answers anything else the test fails until the
 /// entry is removed (and the operation's statuses are then exercised like the others).
-const PENDING: &[(&str, &str)] = &[
-    // Signed provider ingest batches: the route lands with the `clients` branch (the
-    // providers task). Remove this entry when `POST /v1/ingest` is on main, and add its
-    // 200/403 cases (a batch signed with `credseal provider sign-batch`) to `ingest`.
-    ("/v1/ingest", "post"),
-];
+const PENDING: &[(&str, &str)] = &[];
 
 /// Statuses the document lists that this test does not produce, each with why. An entry
 /// the test does produce is stale and fails the test.
@@ -71,6 +68,11 @@ const NOT_EXERCISED: &[(&str, &str, u16, &str)] = &[
     ("/v1/self-queries", "post", 408, "same body reader as POST /v1/queries"),
     ("/v1/bundles", "post", 408, "same body reader as POST /v1/queries"),
     ("/v1/revocations", "put", 408, "same body reader as POST /v1/queries"),
+    ("/v1/ingest", "post", 408, "same body reader as POST /v1/queries"),
+    ("/v1/ingest", "post", 500, "store or engine failure"),
+    // 503 `draining`: the drain closes the listener and every idle connection at the
+    // moment it starts, so no request reaches /readyz while it would say so.
+    ("/readyz", "get", 503, "draining is not observable from a client"),
 ];
 
 // ------------------------------------------------------------------ the document
@@ -831,6 +833,28 @@ impl Fx {
         read(&out)
     }
 
+    /// `provider sign-batch` of `records` by `id` with `key`; the batch text.
+    fn sign_batch(&self, key: &str, id: &str, records: &str) -> String {
+        let rec = self.fresh("records.jsonl");
+        std::fs::write(&rec, records).unwrap();
+        let out = self.fresh("batch");
+        ok(&[
+            "provider",
+            "sign-batch",
+            "--key",
+            key,
+            "--provider",
+            id,
+            "--audience",
+            ORIGIN,
+            "--records",
+            &rec,
+            "--out",
+            &out,
+        ]);
+        read(&out)
+    }
+
     fn query_body(&self, token: &str) -> Value {
         json!({ "credential": self.credential(), "token": token })
     }
@@ -922,17 +946,59 @@ fn public_routes(c: &mut Checker, cl: &Client) {
     expect(c, cl, "GET", "/v1/log/checkpoint", Body::None, 200, None);
 }
 
-/// `POST /v1/ingest` while it is pending: 404. Once it lands (and leaves [`PENDING`]):
-/// its refusals of bad bodies and of a batch that is not one.
-fn ingest(c: &mut Checker, cl: &Client) {
+/// `POST /v1/ingest`: a batch of the enrolled provider `prov-a` (key `key`) is written; one
+/// from a provider not enrolled is refused; records that do not validate are rejected by
+/// line; a batch that is not one is malformed.
+fn ingest(c: &mut Checker, cl: &Client, fx: &Fx, key: &str) {
+    let good = json!({ "batch": fx.sign_batch(key, "prov-a", &new_records("OA")) });
+    c.check_request("POST", "/v1/ingest", &good);
+    let r = expect(c, cl, "POST", "/v1/ingest", Body::Json(&good), 200, None);
+    assert!(r.json()["written"].as_u64().unwrap() >= 2, "{}", r.body);
+    let stranger = fx.fresh("prov-b.key");
+    ok(&["provider", "keygen", "--out", &stranger]);
+    let foreign = json!({ "batch": fx.sign_batch(&stranger, "prov-b", &new_records("OB")) });
+    expect(
+        c,
+        cl,
+        "POST",
+        "/v1/ingest",
+        Body::Json(&foreign),
+        403,
+        Some("provider-not-enrolled"),
+    );
+    let bad = new_records("OC").replacen("\"class\":\"identity\"", "\"class\":\"no-such-class\"", 1);
+    let rejected = json!({ "batch": fx.sign_batch(key, "prov-a", &bad) });
+    let r = expect(
+        c,
+        cl,
+        "POST",
+        "/v1/ingest",
+        Body::Json(&rejected),
+        422,
+        Some("ingest-rejected"),
+    );
+    assert!(
+        r.json()["errors"].as_array().is_some_and(|e| !e.is_empty()),
+        "{}",
+        r.body
+    );
     let body = json!({ "batch": "cs1.batch.AAAA" });
-    if PENDING.contains(&("/v1/ingest", "post")) {
-        let r = cl.call("POST", "/v1/ingest", Body::Json(&body));
-        c.check("POST", "/v1/ingest", &r);
-        return;
-    }
-    expect(c, cl, "POST", "/v1/ingest", Body::Json(&body), 422, None);
-    bad_bodies(c, cl, "POST", "/v1/ingest", &body);
+    // The engine calls it `verification-failed` (a query's malformed token is `malformed`).
+    let r = expect(c, cl, "POST", "/v1/ingest", Body::Json(&body), 422, None);
+    assert_eq!(r.json()["exit_class"], 4, "{}", r.body);
+    bad_bodies(c, cl, "POST", "/v1/ingest", &good);
+}
+
+/// Records of the subject not in records.jsonl: its lines under new record ids.
+fn new_records(prefix: &str) -> String {
+    let all = std::fs::read_to_string(abs(RECORDS)).unwrap();
+    let lines: Vec<String> = all
+        .lines()
+        .filter(|l| l.contains(SUBJECT))
+        .map(|l| l.replacen("\"record_id\":\"", &format!("\"record_id\":\"{prefix}-"), 1))
+        .collect();
+    assert!(lines.len() >= 2, "records.jsonl has records of {SUBJECT}");
+    lines.join("\n") + "\n"
 }
 
 #[test]
@@ -1062,6 +1128,20 @@ fn openapi_matches_the_server() {
     assert_stopped_cleanly(st, &lines, 1);
 
     // ---- 2. default limits: every route's success and its refusals.
+    let provider_key = fx.fresh("prov-a.key");
+    ok(&["provider", "keygen", "--out", &provider_key]);
+    let run = |args: &[&str]| bin().args(args).stdin(Stdio::null()).output().unwrap();
+    let o = common::enroll_staff(
+        &run,
+        fx.dir.path(),
+        &fx.data,
+        ORIGIN,
+        Some(&fx.auth),
+        "provider",
+        "prov-a",
+        &format!("{provider_key}.pub"),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let s = Serve::start(&fx.data, &certs, &[]);
     let cl = s.client(&certs);
     public_routes(&mut c, &cl);
@@ -1203,7 +1283,7 @@ fn openapi_matches_the_server() {
     );
     bad_bodies(&mut c, &cl, "PUT", "/v1/revocations", &list);
 
-    ingest(&mut c, &cl);
+    ingest(&mut c, &cl, &fx, &provider_key);
 
     // What the document does not have: 404 for a path, 405 for a method.
     let r = cl.call("GET", "/v2/queries", Body::None);
@@ -1241,6 +1321,8 @@ fn openapi_matches_the_server() {
             "--dept-burst",
             "1",
             "--max-body",
+            "2048",
+            "--max-ingest-body",
             "2048",
             "--timeout",
             "10",
@@ -1346,6 +1428,7 @@ fn openapi_matches_the_server() {
         ("POST", "/v1/self-queries", "query"),
         ("POST", "/v1/bundles", "request"),
         ("PUT", "/v1/revocations", "list"),
+        ("POST", "/v1/ingest", "batch"),
     ] {
         let big = json!({ field: "x".repeat(4096) });
         expect(&mut c, &anon, m, path, Body::Json(&big), 413, Some("payload-too-large"));
@@ -1395,7 +1478,8 @@ fn openapi_matches_the_server() {
 }
 
 /// With `--max-inflight 1`, a request whose body never comes holds the only slot: every
-/// route then answers 503 `overloaded` with `Retry-After`, and the held request itself gets
+/// API route then answers 503 `overloaded` with `Retry-After` while `/healthz`, `/readyz`
+/// and `/metrics` still answer 200 (they take no slot), and the held request itself gets
 /// 408 `timeout` once `--timeout` passes.
 fn overloaded(c: &mut Checker, s: &Serve, certs: &Certs, anon: &Client, dept: &Client) {
     let mut held = raw_tls(&s.addr, certs);
@@ -1408,8 +1492,8 @@ fn overloaded(c: &mut Checker, s: &Serve, certs: &Certs, anon: &Client, dept: &C
     // Wait until the held request has its slot (bounded: 400 tries).
     let mut taken = false;
     for _ in 0..400 {
-        let r = anon.call("GET", "/healthz", Body::None);
-        c.check("GET", "/healthz", &r);
+        let r = anon.call("GET", "/v1/log/vrf-key", Body::None);
+        c.check("GET", "/v1/log/vrf-key", &r);
         if r.status == 503 {
             taken = true;
             break;
@@ -1426,6 +1510,10 @@ fn overloaded(c: &mut Checker, s: &Serve, certs: &Certs, anon: &Client, dept: &C
             _ => Body::Json(&q),
         };
         if PENDING.contains(&(path.as_str(), method.as_str())) {
+            continue;
+        }
+        if ["/healthz", "/readyz", "/metrics"].contains(&path.as_str()) {
+            expect(c, dept, &m, &concrete, body, 200, None);
             continue;
         }
         let r = expect(c, dept, &m, &concrete, body, 503, Some("overloaded"));

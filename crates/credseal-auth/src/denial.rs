@@ -122,6 +122,7 @@ fn noun(kind: Kind) -> &'static str {
         Kind::StaffRequest => "staff request",
         Kind::ShredOrder => "shred order",
         Kind::StaffOrder => "staff order",
+        Kind::Batch => "ingest batch",
     }
 }
 

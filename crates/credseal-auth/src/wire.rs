@@ -64,11 +64,14 @@ pub enum Kind {
     /// The authority's order to enrol or remove one staff member, signed by the authority
     /// ([`crate::StaffOrder`]).
     StaffOrder,
+    /// A batch of records for ingest, signed by an enrolled data provider
+    /// ([`crate::IngestBatch`]).
+    Batch,
 }
 
 impl Kind {
     /// Every kind, in tag order.
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Credential,
         Kind::Token,
         Kind::Consent,
@@ -78,6 +81,7 @@ impl Kind {
         Kind::StaffRequest,
         Kind::ShredOrder,
         Kind::StaffOrder,
+        Kind::Batch,
     ];
 
     /// The label used in the text form and in the signed bytes.
@@ -92,10 +96,11 @@ impl Kind {
             Kind::StaffRequest => "staff-request",
             Kind::ShredOrder => "shred-order",
             Kind::StaffOrder => "staff-order",
+            Kind::Batch => "batch",
         }
     }
 
-    /// The one-byte tag in the wire envelope (1–9).
+    /// The one-byte tag in the wire envelope (1–10).
     pub fn tag(self) -> u8 {
         match self {
             Kind::Credential => 1,
@@ -107,6 +112,7 @@ impl Kind {
             Kind::StaffRequest => 7,
             Kind::ShredOrder => 8,
             Kind::StaffOrder => 9,
+            Kind::Batch => 10,
         }
     }
 
@@ -117,6 +123,15 @@ impl Kind {
         match self {
             Kind::Consent => CONSENT_WIRE_VERSION,
             _ => WIRE_VERSION,
+        }
+    }
+
+    /// The largest wire object of this kind: [`MAX_WIRE_LEN`], except a
+    /// [`Kind::Batch`], which carries records ([`crate::MAX_BATCH_WIRE_LEN`]).
+    pub fn max_wire_len(self) -> usize {
+        match self {
+            Kind::Batch => crate::MAX_BATCH_WIRE_LEN,
+            _ => MAX_WIRE_LEN,
         }
     }
 
@@ -274,6 +289,7 @@ signed_body!(
     crate::StaffRequest => Kind::StaffRequest,
     crate::ShredOrder => Kind::ShredOrder,
     crate::StaffOrder => Kind::StaffOrder,
+    crate::IngestBatch => Kind::Batch,
 );
 
 /// The envelope. The signature is split into two 32-byte halves only because serde derives
@@ -511,7 +527,7 @@ impl<T: SignedBody> Unverified<T> {
     /// file trim it first.
     pub fn parse_text(text: &str) -> Result<Self, FormatError> {
         // base64 expands by 4/3; anything longer cannot be a wire object within the limit.
-        let max_text = MAX_WIRE_LEN / 3 * 4 + 64;
+        let max_text = T::KIND.max_wire_len() / 3 * 4 + 64;
         if text.len() > max_text {
             return Err(FormatError::TooLarge {
                 len: text.len(),
@@ -538,10 +554,10 @@ impl<T: SignedBody> Unverified<T> {
     /// ([`Kind::wire_version`]),
     /// canonical, with nothing after it.
     pub fn parse_bytes(bytes: &[u8]) -> Result<Self, FormatError> {
-        if bytes.len() > MAX_WIRE_LEN {
+        if bytes.len() > T::KIND.max_wire_len() {
             return Err(FormatError::TooLarge {
                 len: bytes.len(),
-                max: MAX_WIRE_LEN,
+                max: T::KIND.max_wire_len(),
             });
         }
         match bytes.first() {
@@ -773,10 +789,10 @@ mod tests {
             FormatError::UnsupportedVersion { found: 2, reads: 1 }
         );
         b[0] = 1;
-        b[1] = 10;
+        b[1] = 11;
         assert_eq!(
             Unverified::<BundleRequest>::parse_bytes(&b).unwrap_err(),
-            FormatError::UnknownKindTag { tag: 10 }
+            FormatError::UnknownKindTag { tag: 11 }
         );
         assert_eq!(
             Unverified::<BundleRequest>::parse_bytes(&[]).unwrap_err(),

@@ -311,6 +311,10 @@ fn signatures_never_verify_as_another_kind() {
             },
             key,
         ),
+        with_kind(
+            &credseal_auth::IngestBatch::new("prov-a".into(), pk, ORIGIN.into(), NOW, [1; 16], "{}\n".into()),
+            key,
+        ),
     ];
     assert_eq!(objects.len(), Kind::ALL.len());
     let mut cross = 0;
@@ -332,7 +336,7 @@ fn signatures_never_verify_as_another_kind() {
             cross += 1;
         }
     }
-    assert_eq!(cross, 72);
+    assert_eq!(cross, 90);
 }
 
 fn with_kind<T: SignedBody>(body: &T, key: &SigningKey) -> (Kind, Vec<u8>, [u8; 64]) {

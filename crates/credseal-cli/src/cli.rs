@@ -34,25 +34,26 @@ pub(crate) struct DataArg {
     pub(crate) data: PathBuf,
 }
 
+/// `--server URL [--ca FILE]`: the credseal service (`credseal serve`) to send the request to.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct ServerArgs {
+    /// The server, `https://HOST:PORT` (`http://` only for a loopback address).
+    #[arg(long, value_name = "URL")]
+    pub(crate) server: Option<String>,
+    /// Trust exactly the certificate(s) in this PEM file for the server, instead of the
+    /// system's roots (pins the server).
+    #[arg(long, value_name = "FILE", requires = "server")]
+    pub(crate) ca: Option<PathBuf>,
+}
+
 /// The command groups, one per user role or job.
 #[derive(Subcommand, Debug)]
 pub(crate) enum Command {
     /// Create a platform: data directory, catalogue copy, keystore, database.
     Init(InitArgs),
-    /// Validate a JSON Lines file against the catalogue and store its records sealed.
-    Ingest {
-        #[command(flatten)]
-        data: DataArg,
-        /// The JSON Lines file (one record per line).
-        file: PathBuf,
-        /// Let records that were shredded (retention or credit repair) in again; each one's
-        /// subject gets a receipt saying so. Without it they are refused.
-        #[arg(long)]
-        allow_shredded: bool,
-        /// Print the summary as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    /// Validate a JSON Lines file against the catalogue and store its records sealed; or
+    /// ingest a provider's signed batch (`provider sign-batch`), here or on a server.
+    Ingest(IngestArgs),
     /// Run a walkthrough on a throw-away platform made from keys-example/.
     Demo {
         /// Use this directory instead of a temporary one (must not exist, or be empty).
@@ -97,6 +98,11 @@ pub(crate) enum Command {
     Staff {
         #[command(subcommand)]
         command: StaffCommand,
+    },
+    /// Data providers: sign batches of records for the platform's ingest.
+    Provider {
+        #[command(subcommand)]
+        command: ProviderCommand,
     },
     /// Trace leaked data back to the disclosures that released it (needs a responder key).
     Trace(TraceArgs),
@@ -152,6 +158,30 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: DevCommand,
     },
+}
+
+/// `credseal ingest`.
+#[derive(Args, Debug)]
+pub(crate) struct IngestArgs {
+    /// The platform's data directory (not with --server).
+    #[arg(long, env = "CREDSEAL_DATA", value_name = "DIR", required_unless_present = "server")]
+    pub(crate) data: Option<PathBuf>,
+    /// The JSON Lines file (one record per line).
+    #[arg(required_unless_present = "batch", conflicts_with = "batch")]
+    pub(crate) file: Option<PathBuf>,
+    /// A provider's signed batch (`provider sign-batch`) instead of a file: checked against
+    /// the provider's enrolled key, the platform, its age and earlier batches.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) batch: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) server: ServerArgs,
+    /// Let records that were shredded (retention or credit repair) in again; each one's
+    /// subject gets a receipt saying so. Without it they are refused. Not for batches.
+    #[arg(long, conflicts_with = "batch")]
+    pub(crate) allow_shredded: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// `credseal serve`: where to listen, TLS files and limits.
@@ -527,10 +557,14 @@ pub(crate) enum AuthorityCommand {
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
     },
-    /// Install a signed revocation list into a platform (an older version is refused).
+    /// Install a signed revocation list into a platform, here or on a server (an older
+    /// version is refused).
     Install {
+        /// The platform's data directory (not with --server).
+        #[arg(long, env = "CREDSEAL_DATA", value_name = "DIR", required_unless_present = "server")]
+        data: Option<PathBuf>,
         #[command(flatten)]
-        data: DataArg,
+        server: ServerArgs,
         /// The revocation list file.
         file: PathBuf,
     },
@@ -610,6 +644,24 @@ pub(crate) struct TokenArgs {
     /// Where to write the token.
     #[arg(long, value_name = "FILE")]
     pub(crate) out: PathBuf,
+    /// Send the token to this server, then open, verify and print the answer (as `open`).
+    #[arg(long, value_name = "URL", requires_all = ["sealing_key", "log_key"])]
+    pub(crate) server: Option<String>,
+    /// Trust exactly the certificate(s) in this PEM file for the server (pins it).
+    #[arg(long, value_name = "FILE", requires = "server")]
+    pub(crate) ca: Option<PathBuf>,
+    /// With --server: the department's sealing (private) key, to open the answer.
+    #[arg(long, value_name = "FILE", requires = "server")]
+    pub(crate) sealing_key: Option<PathBuf>,
+    /// With --server: the platform's log key, pinned by you (`log key --current`).
+    #[arg(long, value_name = "FILE", requires = "server")]
+    pub(crate) log_key: Option<PathBuf>,
+    /// With --server: also save the sealed answer here (never overwritten).
+    #[arg(long, value_name = "FILE", requires = "server")]
+    pub(crate) answer_out: Option<PathBuf>,
+    /// With --server: print the answer as JSON.
+    #[arg(long, requires = "server")]
+    pub(crate) json: bool,
 }
 
 /// `subject` commands.
@@ -668,30 +720,60 @@ pub(crate) enum SubjectCommand {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
-    /// Sign a query for your own records.
-    Query {
-        /// The subject's signing key.
-        #[arg(long, value_name = "FILE")]
-        key: PathBuf,
-        /// The subject's sealing public key (the answer is sealed to it).
-        #[arg(long, value_name = "FILE")]
-        sealing_key: PathBuf,
-        /// The subject's id.
-        #[arg(long)]
-        subject: String,
-        /// Classes, comma-separated (default: all of them, given with --all-classes-of).
-        #[arg(long)]
-        classes: String,
-        /// The platform's origin.
-        #[arg(long)]
-        audience: String,
-        /// Lifetime in seconds.
-        #[arg(long, default_value_t = 300)]
-        ttl: u64,
-        /// Where to write the query.
-        #[arg(long, value_name = "FILE")]
-        out: PathBuf,
-    },
+    /// Sign a query for your own records (and, with --server, send it, open, verify and
+    /// print the answer).
+    Query(Box<SelfQueryArgs>),
+}
+
+/// `subject query`.
+#[derive(Args, Debug)]
+pub(crate) struct SelfQueryArgs {
+    /// The subject's signing key.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) key: PathBuf,
+    /// The subject's sealing public key (the answer is sealed to it); with
+    /// --sealing-key-private it may be left out.
+    #[arg(long, value_name = "FILE", required_unless_present = "sealing_key_private")]
+    pub(crate) sealing_key: Option<PathBuf>,
+    /// The subject's id.
+    #[arg(long)]
+    pub(crate) subject: String,
+    /// Classes, comma-separated (default: all of them, given with --all-classes-of).
+    #[arg(long)]
+    pub(crate) classes: String,
+    /// The platform's origin.
+    #[arg(long)]
+    pub(crate) audience: String,
+    /// Lifetime in seconds.
+    #[arg(long, default_value_t = 300)]
+    pub(crate) ttl: u64,
+    /// Where to write the query.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: PathBuf,
+    /// Send the self-query to this server, then open, verify and print the answer (as
+    /// `open --vrf-key`).
+    #[arg(long, value_name = "URL", requires_all = ["sealing_key_private", "log_key", "vrf_key"])]
+    pub(crate) server: Option<String>,
+    /// Trust exactly the certificate(s) in this PEM file for the server (pins it).
+    #[arg(long, value_name = "FILE", requires = "server")]
+    pub(crate) ca: Option<PathBuf>,
+    /// The subject's sealing (private) key, to open the answer (its public half is the
+    /// default of --sealing-key).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) sealing_key_private: Option<PathBuf>,
+    /// With --server: the platform's log key, pinned by you (`log key --current`).
+    #[arg(long, value_name = "FILE", requires = "server")]
+    pub(crate) log_key: Option<PathBuf>,
+    /// With --server: the platform's VRF public key (`log key --vrf`), to check the
+    /// answer's blind id.
+    #[arg(long, value_name = "FILE", requires = "server")]
+    pub(crate) vrf_key: Option<PathBuf>,
+    /// With --server: also save the sealed answer here (never overwritten).
+    #[arg(long, value_name = "FILE", requires = "server")]
+    pub(crate) answer_out: Option<PathBuf>,
+    /// With --server: print the answer as JSON.
+    #[arg(long, requires = "server")]
+    pub(crate) json: bool,
 }
 
 /// `credseal query`: the platform runs a token and writes the sealed answer.
@@ -781,6 +863,9 @@ pub(crate) enum ReceiptsCommand {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
+    /// The subject signs a bundle request, fetches the bundle from a server, verifies it
+    /// (as `receipts verify`) and prints who viewed its data.
+    Fetch(Box<FetchArgs>),
     /// The subject verifies its bundle offline and prints who viewed its data.
     Verify {
         /// The log's verifier key (from `credseal log key`), pinned by the subject.
@@ -804,24 +889,64 @@ pub(crate) enum ReceiptsCommand {
     },
 }
 
+/// `receipts fetch`.
+#[derive(Args, Debug)]
+pub(crate) struct FetchArgs {
+    /// The server, `https://HOST:PORT` (`http://` only for a loopback address).
+    #[arg(long, value_name = "URL")]
+    pub(crate) server: String,
+    /// Trust exactly the certificate(s) in this PEM file for the server (pins it).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) ca: Option<PathBuf>,
+    /// The subject's signing key.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) key: PathBuf,
+    /// The subject's own id.
+    #[arg(long, value_name = "ID")]
+    pub(crate) subject: String,
+    /// The platform's origin.
+    #[arg(long)]
+    pub(crate) audience: String,
+    /// Saved state: read if it exists (its tree size asks for a consistency proof),
+    /// replaced only after a successful verification.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) state: PathBuf,
+    /// The log's verifier key (from `credseal log key`), pinned by the subject.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) vkey: PathBuf,
+    /// The platform's VRF public key (from `credseal log key --vrf`), pinned by the subject.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) vrf_key: PathBuf,
+    /// Also write the bundle here (never overwritten).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+    /// Print as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
 /// `log` commands.
 #[derive(Subcommand, Debug)]
 pub(crate) enum LogCommand {
     /// Print the log's verifier key (`name+id+key`), for subjects and auditors to pin: the
     /// original key, from which the signed key history walks after a rotation.
     Key {
+        /// The platform's data directory (not with --server).
+        #[arg(long, env = "CREDSEAL_DATA", value_name = "DIR", required_unless_present = "server")]
+        data: Option<PathBuf>,
+        /// Ask this server (`GET /v1/log/key`, or `/v1/log/vrf-key` with --vrf) instead.
         #[command(flatten)]
-        data: DataArg,
+        server: ServerArgs,
         /// Print the key that signs the log now instead (for plain C2SP tools checking new
         /// checkpoints); after a rotation it is not the one to pin.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "server")]
         current: bool,
         /// Print the platform's VRF public key instead (`ecvrf-edwards25519-sha512-tai:<hex>`),
         /// which subjects pin next to the log key to check their blind id.
         #[arg(long, conflicts_with = "current")]
         vrf: bool,
         /// Print one JSON object with the log key and the VRF public key.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "server")]
         json: bool,
     },
     /// Print the log key history: the signed handover notes of every rotation, oldest first
@@ -835,8 +960,12 @@ pub(crate) enum LogCommand {
     },
     /// Print the latest signed checkpoint (a C2SP signed note).
     Checkpoint {
+        /// The platform's data directory (not with --server).
+        #[arg(long, env = "CREDSEAL_DATA", value_name = "DIR", required_unless_present = "server")]
+        data: Option<PathBuf>,
+        /// Ask this server (`GET /v1/log/checkpoint`) instead.
         #[command(flatten)]
-        data: DataArg,
+        server: ServerArgs,
     },
     /// Replay the log: every receipt signature and chain, stored hash, checkpoint, and the
     /// subject map each checkpoint commits to (recomputed from the receipts).
@@ -957,8 +1086,9 @@ pub(crate) enum StaffCommand {
     Enroll {
         #[command(flatten)]
         data: DataArg,
-        /// `responder` (trace, audit) or `officer` (canary subjects).
-        #[arg(long, value_parser = ["responder", "officer"])]
+        /// `responder` (trace, audit), `officer` (canary subjects, approvals) or `provider`
+        /// (signed ingest batches).
+        #[arg(long, value_parser = ["responder", "officer", "provider"])]
         role: String,
         /// The staff member's id, e.g. `resp-li` (a-z, 0-9, '.', '_', '-').
         #[arg(long)]
@@ -977,8 +1107,8 @@ pub(crate) enum StaffCommand {
     Remove {
         #[command(flatten)]
         data: DataArg,
-        /// `responder` or `officer`.
-        #[arg(long, value_parser = ["responder", "officer"])]
+        /// `responder`, `officer` or `provider`.
+        #[arg(long, value_parser = ["responder", "officer", "provider"])]
         role: String,
         /// The staff member's id.
         #[arg(long)]
@@ -1021,6 +1151,36 @@ pub(crate) enum StaffCommand {
         #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=1440))]
         valid_mins: u64,
         /// Where to write the approval (never overwritten).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+}
+
+/// `provider` commands.
+#[derive(Subcommand, Debug)]
+pub(crate) enum ProviderCommand {
+    /// Generate a provider's signing key (FILE, mode 0600) and public key (FILE.pub), to be
+    /// enrolled with `staff enroll --role provider`.
+    Keygen {
+        /// Where to write the secret key.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Sign a JSON Lines file of records as one batch for one platform (`ingest --batch`).
+    SignBatch {
+        /// The provider's enrolled signing key.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// The provider's id, as enrolled (`staff enroll --role provider --id ID`).
+        #[arg(long, value_name = "ID")]
+        provider: String,
+        /// The platform's log origin.
+        #[arg(long, value_name = "ORIGIN")]
+        audience: String,
+        /// The JSON Lines records.
+        #[arg(long, value_name = "FILE")]
+        records: PathBuf,
+        /// Where to write the batch (never overwritten).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },

@@ -7,6 +7,7 @@
 //! into `credseal: error:` / `credseal: hint:` lines and an exit code.
 
 mod cli;
+mod client;
 mod commands;
 mod context;
 mod export;
@@ -32,6 +33,7 @@ use crate::commands::{
 use crate::context::Context;
 
 /// A CLI failure: message, optional hint, exit class.
+#[derive(Debug)]
 pub(crate) struct Failure {
     class: ErrorClass,
     message: String,
@@ -135,12 +137,7 @@ fn run(cli: Cli) -> CliResult {
     let ctx = Context::new(cli.demo, cli.passphrase_file, cli.officer)?;
     match cli.command {
         Command::Init(a) => init::run(&ctx, a),
-        Command::Ingest {
-            data,
-            file,
-            allow_shredded,
-            json,
-        } => ingest::run(&ctx, &data, &file, allow_shredded, json),
+        Command::Ingest(a) => ingest::run(&ctx, a),
         Command::Demo { data } => demo::run(data.as_deref()),
         Command::Authority { command } => authority::run(&ctx, command),
         Command::Dept { command } => dept::run(command),
@@ -151,6 +148,7 @@ fn run(cli: Cli) -> CliResult {
         Command::Log { command } => log::run(&ctx, command),
         Command::Officer { command } => staff::officer(&ctx, command),
         Command::Staff { command } => staff::run(&ctx, command),
+        Command::Provider { command } => ingest::provider(&ctx, command),
         Command::Trace(a) => incident::trace(&ctx, a),
         Command::Canary { command } => incident::canary(&ctx, command),
         Command::Audit { command } => incident::audit(&ctx, command),

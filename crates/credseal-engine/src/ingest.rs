@@ -21,8 +21,8 @@
 
 use std::path::Path;
 
-use crate::components::ingest::Ingest;
-use crate::error::Result;
+use crate::components::ingest::{FromProvider, Ingest};
+use crate::error::{EngineError, Result};
 use crate::platform::Platform;
 
 pub use crate::report::{IngestError, IngestReport};
@@ -40,7 +40,7 @@ pub struct IngestOptions {
 }
 
 /// What an ingest did.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IngestSummary {
     /// Lines read (including blank ones).
     pub lines: u64,
@@ -119,10 +119,60 @@ impl Platform {
         self.ingest().ingest_file(path, progress, opts, session.officer())
     }
 
+    /// Ingests a data provider's signed batch (`cs1.batch.…`, docs/formats.md "Ingest
+    /// batch"), received at `now`: its key must be enrolled as a provider (else denied), the
+    /// signature and the records' digest must verify (else a verification failure), the
+    /// batch must name that provider and this platform, be at most
+    /// [`credseal_auth::MAX_BATCH_AGE_SECS`] old and not ingested before (else denied).
+    /// Then the records are validated and written as [`Platform::ingest_file`] does, all or
+    /// nothing, the errors by line of the batch's records; the receipts name the provider.
+    /// The batch is used up once its records validated. The records stay in memory (an
+    /// anonymous memory file on Linux): no plaintext is written to disk.
+    pub fn ingest_signed_batch(&self, batch: &str, now: u64) -> Result<IngestSummary> {
+        let (b, provider, batch_use) = self.gate.check_batch(&self.keys(), batch, now)?;
+        let file = records_file(b.records.as_bytes())?;
+        let name = Path::new("ingest batch");
+        let open = || -> Result<std::fs::File> {
+            use std::io::{Seek as _, SeekFrom};
+            let mut f = file.try_clone().map_err(|e| EngineError::io(name, e))?;
+            f.seek(SeekFrom::Start(0)).map_err(|e| EngineError::io(name, e))?;
+            Ok(f)
+        };
+        let use_batch = || self.gate.use_batch(&batch_use);
+        let from = FromProvider {
+            id: &provider,
+            use_batch: &use_batch,
+        };
+        self.ingest().ingest_from(
+            name,
+            &open,
+            &NoProgress,
+            IngestOptions::default(),
+            crate::components::gate::DEFAULT_OPERATOR,
+            Some(&from),
+        )
+    }
+
     /// Whether an earlier ingest was interrupted.
     pub fn ingest_pending(&self) -> Result<bool> {
         self.ingest().ingest_pending()
     }
+}
+
+/// A file holding `records`, for the ingest's two passes: an anonymous memory file on Linux
+/// (never on disk), else an unlinked temporary file.
+fn records_file(records: &[u8]) -> Result<std::fs::File> {
+    use std::io::Write as _;
+    let name = Path::new("ingest batch");
+    #[cfg(target_os = "linux")]
+    let mut f = std::fs::File::from(
+        rustix::fs::memfd_create("credseal-batch", rustix::fs::MemfdFlags::CLOEXEC)
+            .map_err(|e| EngineError::io(name, e.into()))?,
+    );
+    #[cfg(not(target_os = "linux"))]
+    let mut f = tempfile::tempfile().map_err(|e| EngineError::io(name, e))?;
+    f.write_all(records).map_err(|e| EngineError::io(name, e))?;
+    Ok(f)
 }
 
 #[cfg(test)]

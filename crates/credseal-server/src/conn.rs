@@ -141,10 +141,11 @@ pub(crate) fn start(platform: Arc<Platform>, cfg: ServeConfig) -> Result<Running
     let state = Arc::new(AppState {
         platform,
         metrics: Metrics::default(),
-        pickup: Pickup::new(cfg.pickup_capacity),
+        pickup: Arc::new(Pickup::new(cfg.pickup_capacity)),
         rates: RateLimiter::new(cfg.dept_rate, cfg.dept_burst),
         inflight: Arc::new(Semaphore::new(cfg.max_inflight)),
         draining: AtomicBool::new(false),
+        engine_tasks: AtomicUsize::new(0),
         require_client_cert: cfg.tls.as_ref().is_some_and(|t| t.client_ca.is_some()),
         cfg,
     });
@@ -242,6 +243,10 @@ async fn serve(
     // blocking pool: wait for every permit to come back, within the same deadline.
     let max = state.cfg.max_inflight as u32;
     let _ = tokio::time::timeout_at(deadline, state.inflight.acquire_many(max)).await;
+    // And queries whose client went away before the answer: they still finish and are held.
+    while state.engine_tasks.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 async fn serve_conn<I>(io: I, router: axum::Router, info: ConnInfo, timeout: Duration, stop: &mut watch::Receiver<bool>)

@@ -1,5 +1,5 @@
 //! `credseal serve`: the platform as an HTTPS service for departments, subjects, providers,
-//! the authority and the public (docs/design.md §14, docs/serve.md, docs/openapi.yaml).
+//! the authority and the public (docs/design.md §16, docs/serve.md, docs/openapi.yaml).
 //!
 //! The service has no policy of its own: every decision is the engine's
 //! ([`credseal_engine::Platform`]). It maps requests to engine calls, engine results to JSON and

@@ -2,7 +2,9 @@
 //! query nor a second receipt: `GET /v1/queries/{id}`, or the same token posted again.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::watch;
 
 /// One held answer.
 #[derive(Clone, Debug)]
@@ -15,10 +17,52 @@ pub(crate) struct Held {
     pub(crate) expires_at: u64,
 }
 
+/// Where a query's response body appears once it is answered (`None` until then, and for a
+/// refusal).
+pub(crate) type Outcome = watch::Receiver<Option<Arc<[u8]>>>;
+
 #[derive(Debug, Default)]
 struct Inner {
     map: HashMap<[u8; 16], Held>,
     order: VecDeque<[u8; 16]>,
+    /// Queries in the engine now, by query id: the token digest and where the response body
+    /// will appear (`None` until then, and for a refusal).
+    pending: HashMap<[u8; 16], ([u8; 32], Outcome)>,
+}
+
+/// What to do with a query that is not held (see [`Pickup::begin`]).
+pub(crate) enum Begin {
+    /// The caller runs the query and reports through the slot.
+    Run(Slot),
+    /// The same token is in the engine now: wait for its response.
+    Wait(Outcome),
+    /// Another token with this query id is in the engine: run it (the engine refuses it as
+    /// replayed), without a slot.
+    Other,
+}
+
+/// A query in the engine. [`Slot::done`] publishes its response body to anyone waiting;
+/// dropping the slot without it (a refusal, a failure) releases the waiters, who then ask
+/// the engine themselves.
+pub(crate) struct Slot {
+    pickup: Arc<Pickup>,
+    id: [u8; 16],
+    tx: watch::Sender<Option<Arc<[u8]>>>,
+}
+
+impl Slot {
+    /// The query's response body, now also held: waiters get it.
+    pub(crate) fn done(self, body: Arc<[u8]>) {
+        let _ = self.tx.send(Some(body));
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Ok(mut m) = self.pickup.inner.lock() {
+            m.pending.remove(&self.id);
+        }
+    }
 }
 
 /// Held answers, at most `capacity`; the oldest go first.
@@ -65,6 +109,27 @@ impl Pickup {
         }
     }
 
+    /// Registers the query `id` with token `digest` as in the engine, unless the same token
+    /// already is (then wait for it) or another token with that id is.
+    pub(crate) fn begin(self: &Arc<Self>, id: [u8; 16], digest: [u8; 32]) -> Begin {
+        let Ok(mut m) = self.inner.lock() else {
+            return Begin::Other;
+        };
+        match m.pending.get(&id) {
+            Some((d, rx)) if *d == digest => Begin::Wait(rx.clone()),
+            Some(_) => Begin::Other,
+            None => {
+                let (tx, rx) = watch::channel(None);
+                m.pending.insert(id, (digest, rx));
+                Begin::Run(Slot {
+                    pickup: Arc::clone(self),
+                    id,
+                    tx,
+                })
+            }
+        }
+    }
+
     /// Answers held now.
     pub(crate) fn len(&self) -> usize {
         self.inner.lock().map(|m| m.map.len()).unwrap_or(0)
@@ -89,6 +154,36 @@ mod tests {
         p.put([1; 16], held(100), 50);
         assert!(p.get(&[1; 16], 100).is_some());
         assert!(p.get(&[1; 16], 101).is_none());
+    }
+
+    #[test]
+    fn the_same_token_waits_for_the_one_in_the_engine() {
+        let p = Arc::new(Pickup::new(4));
+        let Begin::Run(slot) = p.begin([1; 16], [7; 32]) else {
+            panic!("the first runs")
+        };
+        let Begin::Wait(rx) = p.begin([1; 16], [7; 32]) else {
+            panic!("the same token waits")
+        };
+        assert!(matches!(p.begin([1; 16], [8; 32]), Begin::Other));
+        slot.done(Arc::from(&b"{\"a\":1}"[..]));
+        assert_eq!(rx.borrow().as_deref(), Some(&b"{\"a\":1}"[..]));
+        // The slot is gone: the next one runs.
+        assert!(matches!(p.begin([1; 16], [7; 32]), Begin::Run(_)));
+    }
+
+    #[test]
+    fn a_refused_query_releases_its_waiters_empty_handed() {
+        let p = Arc::new(Pickup::new(4));
+        let Begin::Run(slot) = p.begin([2; 16], [7; 32]) else {
+            panic!("the first runs")
+        };
+        let Begin::Wait(mut rx) = p.begin([2; 16], [7; 32]) else {
+            panic!("the same token waits")
+        };
+        drop(slot);
+        assert!(rx.has_changed().is_err(), "the sender is gone");
+        assert!(rx.borrow_and_update().is_none());
     }
 
     #[test]

@@ -17,7 +17,7 @@ use credseal_engine::{Clock, QueryError, SystemClock};
 use serde::{Deserialize, Serialize};
 
 use crate::body::read_json;
-use crate::pickup::Held;
+use crate::pickup::{Begin, Held};
 use crate::problem::{LogDetail, Problem};
 use crate::state::{AppState, ConnInfo, DeptTag};
 
@@ -31,6 +31,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/v1/self-queries", post(post_self_query))
         .route("/v1/bundles", post(post_bundle))
         .route("/v1/revocations", put(put_revocations))
+        .route("/v1/ingest", post(post_ingest))
         .route("/v1/log/key", get(log_key))
         .route("/v1/log/vrf-key", get(vrf_key))
         .route("/v1/log/checkpoint", get(checkpoint))
@@ -49,8 +50,13 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
 async fn around(State(st): St, req: Request<Body>, next: Next) -> Response {
     let started = Instant::now();
     let route: &'static str = route_name(req.extensions().get::<MatchedPath>().map(MatchedPath::as_str));
-    let public = matches!(route, "/healthz" | "/readyz" | "/metrics") || route.starts_with("/v1/log/");
-    let mut resp = if st.draining.load(Ordering::SeqCst) && !public {
+    let operational = matches!(route, "/healthz" | "/readyz" | "/metrics");
+    let public = operational || route.starts_with("/v1/log/");
+    let mut resp = if operational {
+        // Health checks and metrics answer at once from memory, also under overload (when
+        // an operator needs them most); they take no in-flight permit.
+        next.run(req).await
+    } else if st.draining.load(Ordering::SeqCst) && !public {
         Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "draining",
@@ -77,7 +83,9 @@ async fn around(State(st): St, req: Request<Body>, next: Next) -> Response {
             }
         }
     };
-    let cache = if route.starts_with("/v1/log/") {
+    // Public log material may be cached and revalidated; everything else, errors on the
+    // log routes included, is never stored.
+    let cache = if route.starts_with("/v1/log/") && resp.status().is_success() {
         "no-cache"
     } else {
         "no-store"
@@ -108,12 +116,13 @@ async fn around(State(st): St, req: Request<Body>, next: Next) -> Response {
 
 /// The route template as a static string (bounded label values for metrics and logs).
 fn route_name(matched: Option<&str>) -> &'static str {
-    const ROUTES: [&str; 12] = [
+    const ROUTES: [&str; 13] = [
         "/v1/queries",
         "/v1/queries/{query_id}",
         "/v1/self-queries",
         "/v1/bundles",
         "/v1/revocations",
+        "/v1/ingest",
         "/v1/log/key",
         "/v1/log/vrf-key",
         "/v1/log/checkpoint",
@@ -236,46 +245,98 @@ async fn post_query(State(st): St, headers: HeaderMap, req: Request<Body>) -> Re
         .retry_after(wait);
         return p.into_response();
     }
-    let platform = st.platform.clone();
-    let (cred, tok) = (q.credential, q.token);
-    let r = match blocking(move || platform.query(cred.trim(), tok.trim(), now)).await {
-        Ok(r) => r,
-        Err(p) => return p.into_response(),
+    // The same token already in the engine (a client that retried while its first attempt
+    // runs): wait for that one's answer instead of a second engine call, which would be
+    // refused as replayed.
+    let slot = match peek
+        .as_ref()
+        .map(|(digest, body)| st.pickup.begin(body.query_id, *digest))
+    {
+        Some(Begin::Run(slot)) => Some(slot),
+        Some(Begin::Wait(mut rx)) => {
+            let _ = tokio::time::timeout(st.cfg.drain_timeout, rx.wait_for(Option::is_some)).await;
+            let body = rx.borrow().clone();
+            if let Some(body) = body {
+                st.metrics.pickup();
+                return tagged(json_bytes(body), claimed);
+            }
+            // The first attempt was refused or failed: ask the engine, which says why.
+            None
+        }
+        Some(Begin::Other) | None => None,
     };
-    match r {
-        Ok(answer) => {
-            if let Some(d) = &claimed {
-                st.rates.take(d);
+    // The engine call and the bookkeeping after it run in a task of their own, so that a
+    // client that goes away mid-query (its connection dropped, its timeout hit) does not
+    // cancel them: the receipt is written either way, and the answer is held for pickup
+    // by `GET /v1/queries/{query_id}` or the same token posted again.
+    let work = EngineTask::start(&st);
+    let task_st = st.clone();
+    let (cred, tok) = (q.credential, q.token);
+    let task = tokio::spawn(async move {
+        let _work = work;
+        let st = task_st;
+        let platform = st.platform.clone();
+        let r = blocking(move || platform.query(cred.trim(), tok.trim(), now)).await?;
+        Ok::<_, Problem>(match r {
+            Ok(answer) => {
+                if let Some(d) = &claimed {
+                    st.rates.take(d);
+                }
+                st.metrics.answer();
+                let body: Arc<[u8]> = serde_json::to_vec(&AnswerResp {
+                    query_id: credseal_core::hex(&answer.query_id),
+                    answer: answer.to_text(),
+                })
+                .unwrap_or_default()
+                .into();
+                if let Some((digest, t)) = peek {
+                    st.pickup.put(
+                        answer.query_id,
+                        Held {
+                            token_digest: digest,
+                            body: body.clone(),
+                            expires_at: t.expires_at,
+                        },
+                        now,
+                    );
+                }
+                if let Some(slot) = slot {
+                    slot.done(body.clone());
+                }
+                tagged(json_bytes(body), claimed)
             }
-            st.metrics.answer();
-            let body: Arc<[u8]> = serde_json::to_vec(&AnswerResp {
-                query_id: credseal_core::hex(&answer.query_id),
-                answer: answer.to_text(),
-            })
-            .unwrap_or_default()
-            .into();
-            if let Some((digest, t)) = peek {
-                st.pickup.put(
-                    answer.query_id,
-                    Held {
-                        token_digest: digest,
-                        body: body.clone(),
-                        expires_at: t.expires_at,
-                    },
-                    now,
-                );
+            Err(e) => {
+                let verified = matches!(&e, QueryError::Denied(d) if !d.is_forgery());
+                if verified && let Some(d) = &claimed {
+                    st.rates.take(d);
+                }
+                let p = Problem::from_query(&e);
+                st.metrics.denial(p.code());
+                tagged(p.into_response(), claimed.filter(|_| verified))
             }
-            tagged(json_bytes(body), claimed)
-        }
-        Err(e) => {
-            let verified = matches!(&e, QueryError::Denied(d) if !d.is_forgery());
-            if verified && let Some(d) = &claimed {
-                st.rates.take(d);
-            }
-            let p = Problem::from_query(&e);
-            st.metrics.denial(p.code());
-            tagged(p.into_response(), claimed.filter(|_| verified))
-        }
+        })
+    });
+    match task.await {
+        Ok(Ok(r)) => r,
+        Ok(Err(p)) => p.into_response(),
+        Err(e) => Problem::internal(format!("query task: {e}")).into_response(),
+    }
+}
+
+/// Counts engine work that outlives its request (see [`post_query`]); the drain waits for
+/// it before the store closes.
+pub(crate) struct EngineTask(Arc<AppState>);
+
+impl EngineTask {
+    fn start(st: &Arc<AppState>) -> Self {
+        st.engine_tasks.fetch_add(1, Ordering::SeqCst);
+        Self(st.clone())
+    }
+}
+
+impl Drop for EngineTask {
+    fn drop(&mut self) {
+        self.0.engine_tasks.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -405,6 +466,62 @@ async fn put_revocations(State(st): St, headers: HeaderMap, req: Request<Body>) 
         Ok(Ok(version)) => axum::Json(RevocationsResp { version }).into_response(),
         Ok(Err(e)) => {
             let p = Problem::from_query(&e);
+            st.metrics.denial(p.code());
+            p.into_response()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IngestReq {
+    batch: String,
+}
+
+/// `POST /v1/ingest`: a data provider's signed batch → the ingest summary; records that do
+/// not validate → 422 `ingest-rejected` with the errors by line, nothing written.
+async fn post_ingest(State(st): St, headers: HeaderMap, req: Request<Body>) -> Response {
+    let q: IngestReq = match read_json(&headers, req.into_body(), st.cfg.max_ingest_body, st.cfg.timeout).await {
+        Ok(q) => q,
+        Err(p) => return p.into_response(),
+    };
+    let now = match now() {
+        Ok(n) => n,
+        Err(p) => return p.into_response(),
+    };
+    let platform = st.platform.clone();
+    match blocking(move || platform.ingest_signed_batch(&q.batch, now)).await {
+        Err(p) => p.into_response(),
+        Ok(Ok(summary)) => axum::Json(summary).into_response(),
+        Ok(Err(credseal_engine::EngineError::Ingest(report))) => {
+            let errors = report
+                .errors
+                .iter()
+                .map(|e| crate::problem::FieldError {
+                    line: e.line,
+                    field: Some(e.field.clone()).filter(|f| !f.is_empty()),
+                    message: e.message.clone(),
+                })
+                .collect();
+            st.metrics.denial("ingest-rejected");
+            let more = if report.more > 0 {
+                format!(" ({} more not listed)", report.more)
+            } else {
+                String::new()
+            };
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "ingest-rejected",
+                format!(
+                    "the batch's records do not validate: {} error(s){more}; nothing was written",
+                    report.errors.len()
+                ),
+            )
+            .with_errors(errors)
+            .into_response()
+        }
+        Ok(Err(e)) => {
+            let p = Problem::from_engine(&e);
             st.metrics.denial(p.code());
             p.into_response()
         }

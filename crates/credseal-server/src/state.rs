@@ -1,7 +1,7 @@
 //! What every request handler shares.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 
 use credseal_engine::Platform;
 use tokio::sync::Semaphore;
@@ -17,12 +17,14 @@ pub(crate) struct AppState {
     pub(crate) platform: Arc<Platform>,
     pub(crate) cfg: ServeConfig,
     pub(crate) metrics: Metrics,
-    pub(crate) pickup: Pickup,
+    pub(crate) pickup: Arc<Pickup>,
     pub(crate) rates: RateLimiter,
     /// Requests being handled: a permit each; none left → 503.
     pub(crate) inflight: Arc<Semaphore>,
     /// Set when a drain starts: `/readyz` says 503 and new requests are refused.
     pub(crate) draining: AtomicBool,
+    /// Engine calls still running whose request may be gone (the drain waits for them).
+    pub(crate) engine_tasks: AtomicUsize,
     /// Whether department routes require a verified client certificate.
     pub(crate) require_client_cert: bool,
 }

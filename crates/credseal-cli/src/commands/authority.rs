@@ -14,6 +14,12 @@ fn fail(class: ErrorClass, m: impl Into<String>) -> Failure {
     Failure::new(class, m)
 }
 
+/// The answer to `PUT /v1/revocations`.
+#[derive(serde::Deserialize)]
+struct InstallResponse {
+    version: u64,
+}
+
 /// `credseal authority …`.
 pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
     match cmd {
@@ -167,10 +173,18 @@ pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
             );
             Ok(())
         }
-        AuthorityCommand::Install { data, file } => {
-            let p = ctx.open_platform(&data.data)?;
+        AuthorityCommand::Install { data, server, file } => {
+            let list = read(&file)?;
+            if let Some(url) = &server.server {
+                let client = crate::client::Client::new(url, server.ca.as_deref())?;
+                let r: InstallResponse = client.put("/v1/revocations", &serde_json::json!({ "list": list.trim() }))?;
+                println!("installed revocation list version {} on {}", r.version, client.base());
+                return Ok(());
+            }
+            let data = data.expect("clap: --data is required without --server");
+            let p = ctx.open_platform(&data)?;
             let v = p
-                .install_revocations(&ctx.session(&p)?, &read(&file)?)
+                .install_revocations(&ctx.session(&p)?, &list)
                 .map_err(super::query_failure)?;
             println!("installed revocation list version {v}");
             Ok(())

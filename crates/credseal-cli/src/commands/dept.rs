@@ -3,9 +3,11 @@
 use credseal_auth::{Consent, Credential, Token, Unverified, sign};
 use credseal_engine::ErrorClass;
 
+use super::query::{Opening, log_verifier, open_text};
 use super::{keypair_dir, now, random16, set, subject};
 use crate::cli::DeptCommand;
-use crate::files::{read_text as read, signing_key, write_public};
+use crate::client::{Client, ClientError, QueryResponse};
+use crate::files::{read_text as read, sealing_key, signing_key, write_public};
 use crate::{CliResult, Failure};
 
 fn fail(class: ErrorClass, m: impl Into<String>) -> Failure {
@@ -55,9 +57,69 @@ pub(crate) fn run(cmd: DeptCommand) -> CliResult {
                 audience: a.audience,
                 consent,
             };
-            write_public(&a.out, &sign(&token, &sk).to_text())?;
-            println!("query token written to {}", a.out.display());
-            Ok(())
+            let signed = sign(&token, &sk).to_text();
+            let Some(server) = a.server.as_deref() else {
+                write_public(&a.out, &signed)?;
+                println!("query token written to {}", a.out.display());
+                return Ok(());
+            };
+            // Everything the answer needs is read before the query is sent (a query spends
+            // the token and leaves a receipt).
+            let client = Client::new(server, a.ca.as_deref())?;
+            let seal = sealing_key(a.sealing_key.as_deref().expect("clap: --server requires --sealing-key"))?;
+            let log = log_verifier(a.log_key.as_deref().expect("clap: --server requires --log-key"))?;
+            write_public(&a.out, &signed)?;
+            eprintln!("query token written to {}", a.out.display());
+            let credential = read(&a.credential)?;
+            let answer = send_query(&client, credential.trim(), &signed, &token.query_id)?;
+            if let Some(f) = &a.answer_out {
+                write_public(f, &answer)?;
+                eprintln!("sealed answer written to {}", f.display());
+            }
+            open_text(&Opening {
+                key: &seal,
+                log: &log,
+                request: &signed,
+                request_name: "the query token sent",
+                answer: &answer,
+                vrf_key: None,
+                subject: None,
+                json: a.json,
+                export: None,
+            })
         }
     }
+}
+
+/// `POST /v1/queries`; the sealed answer's text. If the response is lost after the request
+/// went out, the answer is asked for once more by its query id (`GET /v1/queries/{id}`: the
+/// server holds it while the token is valid, and a token is answered once).
+fn send_query(client: &Client, credential: &str, token: &str, query_id: &[u8; 16]) -> CliResult<String> {
+    let id = credseal_core::hex(query_id);
+    let body = serde_json::json!({ "credential": credential, "token": token });
+    let r: QueryResponse = match client.post("/v1/queries", &body) {
+        Ok(r) => r,
+        Err(ClientError::Lost(f)) => {
+            eprintln!(
+                "credseal: warning: the response to query {id} was lost ({}); asking {} for it again",
+                f.message,
+                client.base()
+            );
+            client
+                .get(&format!("/v1/queries/{id}"))
+                .map_err(ClientError::into_failure)?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if r.query_id != id {
+        return Err(fail(
+            ErrorClass::Verification,
+            format!(
+                "{}: the server answered query {} instead of {id}",
+                client.base(),
+                r.query_id
+            ),
+        ));
+    }
+    Ok(r.answer)
 }

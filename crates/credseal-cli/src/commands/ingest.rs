@@ -1,22 +1,106 @@
 //! `credseal ingest`: validate a JSON Lines file against the catalogue and store its records
-//! sealed.
+//! sealed, or ingest a provider's signed batch (here or on a server); `credseal provider`:
+//! the provider's key and its signed batches.
 
 use std::path::Path;
 
-use crate::cli::DataArg;
+use credseal_auth::{IngestBatch, sign};
+use credseal_engine::{ErrorClass, IngestSummary};
+
+use super::{now, random16};
+use crate::cli::{IngestArgs, ProviderCommand, StaffCommand};
+use crate::client::Client;
 use crate::context::Context;
-use crate::{CliResult, render};
+use crate::files::{read_text, signing_key, write_public};
+use crate::{CliResult, Failure, render};
 
 /// `credseal ingest`.
-pub(crate) fn run(ctx: &Context, data: &DataArg, file: &Path, allow_shredded: bool, json: bool) -> CliResult {
-    let p = ctx.open_platform(&data.data)?;
+pub(crate) fn run(ctx: &Context, a: IngestArgs) -> CliResult {
+    if let Some(batch) = &a.batch {
+        let text = read_text(batch)?;
+        let s = match (&a.server.server, &a.data) {
+            (Some(url), _) => {
+                let client = Client::new(url, a.server.ca.as_deref())?;
+                client.post::<_, IngestSummary>("/v1/ingest", &serde_json::json!({ "batch": text.trim() }))?
+            }
+            (None, Some(data)) => {
+                let p = ctx.open_platform(data)?;
+                p.ingest_signed_batch(text.trim(), now()?)?
+            }
+            (None, None) => unreachable!("clap: --data is required without --server"),
+        };
+        render::platform::ingest_summary(&s, a.json);
+        return Ok(());
+    }
+    if a.server.server.is_some() {
+        return Err(Failure::new(
+            ErrorClass::Usage,
+            "--server sends a signed batch only: sign the file first (provider sign-batch), then ingest --batch",
+        ));
+    }
+    let data = a.data.expect("clap: --data is required without --server");
+    let file = a.file.expect("clap: FILE is required without --batch");
+    let p = ctx.open_platform(&data)?;
     let bar = ctx.progress();
     let s = p.ingest_file_with(
         &ctx.session(&p)?,
-        file,
+        &file,
         &bar,
-        credseal_engine::IngestOptions { allow_shredded },
+        credseal_engine::IngestOptions {
+            allow_shredded: a.allow_shredded,
+        },
     )?;
-    render::platform::ingest_summary(&s, json);
+    render::platform::ingest_summary(&s, a.json);
+    Ok(())
+}
+
+/// `credseal provider …`.
+pub(crate) fn provider(ctx: &Context, cmd: ProviderCommand) -> CliResult {
+    match cmd {
+        ProviderCommand::Keygen { out } => super::staff::run(ctx, StaffCommand::Keygen { out }),
+        ProviderCommand::SignBatch {
+            key,
+            provider,
+            audience,
+            records,
+            out,
+        } => sign_batch(&key, provider, audience, &records, &out),
+    }
+}
+
+/// Signs the records file as one batch.
+fn sign_batch(key: &Path, provider: String, audience: String, records: &Path, out: &Path) -> CliResult {
+    let sk = signing_key(key)?;
+    if !credseal_engine::valid_staff_id(&provider) {
+        return Err(Failure::new(
+            ErrorClass::Usage,
+            format!("--provider {provider:?}: an id is 1-64 characters of a-z, 0-9, '.', '_', '-'"),
+        ));
+    }
+    let text = read_text(records)?;
+    if text.trim().is_empty() {
+        return Err(Failure::new(
+            ErrorClass::Usage,
+            format!("{}: holds no records (the file is empty)", records.display()),
+        ));
+    }
+    let batch = IngestBatch::new(provider, sk.public(), audience, now()?, random16(), text);
+    let signed = sign(&batch, &sk).to_text();
+    if credseal_auth::Unverified::<IngestBatch>::parse_text(&signed).is_err() {
+        return Err(Failure::new(
+            ErrorClass::Usage,
+            format!(
+                "{}: too large for one batch (at most {} MiB signed); split it",
+                records.display(),
+                credseal_auth::MAX_BATCH_WIRE_LEN >> 20
+            ),
+        ));
+    }
+    write_public(out, &signed)?;
+    println!(
+        "batch of {} record line(s) written to {}",
+        batch.records.lines().filter(|l| !l.trim().is_empty()).count(),
+        out.display()
+    );
     Ok(())
 }

@@ -3,6 +3,7 @@
 use credseal_engine::{ErrorClass, fsutil};
 
 use crate::cli::LogCommand;
+use crate::client::Client;
 use crate::context::Context;
 use crate::render::log as out;
 use crate::{CliResult, Failure};
@@ -16,11 +17,18 @@ pub(crate) fn run(ctx: &Context, cmd: LogCommand) -> CliResult {
     match cmd {
         LogCommand::Key {
             data,
+            server,
             current,
             vrf,
             json,
         } => {
-            let p = ctx.open_platform(&data.data)?;
+            if let Some(url) = &server.server {
+                let client = Client::new(url, server.ca.as_deref())?;
+                let route = if vrf { "/v1/log/vrf-key" } else { "/v1/log/key" };
+                println!("{}", client.get_text(route)?.trim());
+                return Ok(());
+            }
+            let p = ctx.open_platform(&data.expect("clap: --data is required without --server"))?;
             let vrf_text = crate::commands::receipts::vrf_key_text(&p.vrf_public_key());
             if json {
                 let key = if current { p.log_current_vkey()? } else { p.log_vkey()? };
@@ -41,8 +49,14 @@ pub(crate) fn run(ctx: &Context, cmd: LogCommand) -> CliResult {
             out::history(&keys, &notes, json);
             Ok(())
         }
-        LogCommand::Checkpoint { data } => {
-            let p = ctx.open_platform(&data.data)?;
+        LogCommand::Checkpoint { data, server } => {
+            if let Some(url) = &server.server {
+                let client = Client::new(url, server.ca.as_deref())?;
+                let note = client.get_text("/v1/log/checkpoint")?;
+                print!("{note}");
+                return Ok(());
+            }
+            let p = ctx.open_platform(&data.expect("clap: --data is required without --server"))?;
             match p.latest_checkpoint()? {
                 Some(c) => {
                     print!("{c}");

@@ -1,6 +1,8 @@
 //! `credseal query` (the platform runs a department's token or a subject's self-query and
 //! writes the sealed answer) and `credseal open` (the requester opens it).
 
+use std::path::Path;
+
 use credseal_engine::{ErrorClass, SealedAnswer};
 
 use super::{now, query_failure};
@@ -57,22 +59,54 @@ pub(crate) fn query(ctx: &Context, a: QueryArgs) -> CliResult {
 /// `credseal open`: the requester opens a sealed answer.
 pub(crate) fn open(a: OpenArgs) -> CliResult {
     let key = sealing_key(&a.key)?;
-    let log = credseal_log::LogVerifier::from_vkey(read(&a.log_key)?.trim()).map_err(|e| {
-        fail(
-            ErrorClass::Error,
-            format!("{}: not a log key: {e}", a.log_key.display()),
-        )
-    })?;
-    let request = credseal_log::AnswerRequest::from_text(&read(&a.token)?)
-        .map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", a.token.display())))?;
-    let answer = SealedAnswer::from_text(&read(&a.answer)?)?;
-    let body = answer.open_verified(&key, &log, &request)?;
-    if let Some(vrf_key) = &a.vrf_key {
-        let blind = super::receipts::check_answer_vrf(vrf_key, a.subject.as_deref(), &body, &answer.receipt)?;
+    let log = log_verifier(&a.log_key)?;
+    open_text(&Opening {
+        key: &key,
+        log: &log,
+        request: &read(&a.token)?,
+        request_name: &a.token.display().to_string(),
+        answer: &read(&a.answer)?,
+        vrf_key: a.vrf_key.as_deref(),
+        subject: a.subject.as_deref(),
+        json: a.json,
+        export: a.export.as_deref(),
+    })
+}
+
+/// The pinned log key in `path` (`log key --current`).
+pub(crate) fn log_verifier(path: &Path) -> CliResult<credseal_log::LogVerifier> {
+    credseal_log::LogVerifier::from_vkey(read(path)?.trim())
+        .map_err(|e| fail(ErrorClass::Error, format!("{}: not a log key: {e}", path.display())))
+}
+
+/// What opening an answer needs: the requester's sealing key, the pinned log key, the
+/// request sent (token or self-query text), the sealed answer's text, and how to print.
+pub(crate) struct Opening<'a> {
+    pub(crate) key: &'a credseal_crypto::SealingKey,
+    pub(crate) log: &'a credseal_log::LogVerifier,
+    pub(crate) request: &'a str,
+    /// Where the request came from (a file, or "the query sent"), for errors.
+    pub(crate) request_name: &'a str,
+    pub(crate) answer: &'a str,
+    pub(crate) vrf_key: Option<&'a Path>,
+    pub(crate) subject: Option<&'a str>,
+    pub(crate) json: bool,
+    pub(crate) export: Option<&'a Path>,
+}
+
+/// Opens and verifies a sealed answer exactly as `credseal open` does, and prints it (or
+/// exports it).
+pub(crate) fn open_text(o: &Opening<'_>) -> CliResult {
+    let request = credseal_log::AnswerRequest::from_text(o.request)
+        .map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", o.request_name)))?;
+    let answer = SealedAnswer::from_text(o.answer)?;
+    let body = answer.open_verified(o.key, o.log, &request)?;
+    if let Some(vrf_key) = o.vrf_key {
+        let blind = super::receipts::check_answer_vrf(vrf_key, o.subject, &body, &answer.receipt)?;
         eprintln!("the answer's VRF proof verifies: your blind id is {}", blind.to_hex());
     }
-    match &a.export {
-        None => render::answer::answer(&body, a.json),
+    match o.export {
+        None => render::answer::answer(&body, o.json),
         Some(path) => {
             let index = credseal_log::UnverifiedReceipt::parse(&answer.receipt)
                 .and_then(|r| r.peek_unverified())

@@ -8,7 +8,8 @@ use credseal_core::BlindId;
 use credseal_engine::{ErrorClass, fsutil};
 use credseal_log::{Bundle, LogVerifier, SavedState, verify_bundle};
 
-use crate::cli::ReceiptsCommand;
+use crate::cli::{FetchArgs, ReceiptsCommand};
+use crate::client::{BundleResponse, Client};
 use crate::context::Context;
 use crate::files::read_text;
 use crate::render::print_json;
@@ -54,6 +55,45 @@ fn read_state(path: &Path) -> CliResult<Option<(Option<BlindId>, SavedState)>> {
     Ok(Some((blind, state)))
 }
 
+/// A signed bundle request (`receipts request`): for `subject` on the platform `audience`,
+/// asking for a consistency proof from the tree size saved in `state`, valid five minutes.
+fn bundle_request(key: &Path, subject: &str, audience: String, state: Option<&Path>) -> CliResult<String> {
+    let sk = SigningKey::from_text(&read_text(key)?)
+        .map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", key.display())))?;
+    let id =
+        credseal_core::SubjectId::parse(subject).map_err(|e| fail(ErrorClass::Usage, format!("--subject: {e}")))?;
+    let last = match state {
+        Some(s) => read_state(s)?.map_or(0, |(_, st)| st.tree_size()),
+        None => 0,
+    };
+    let now = crate::now()?;
+    let r = BundleRequest {
+        request_id: credseal_crypto::random_array(),
+        subject: id.to_string(),
+        issued_at: now,
+        expires_at: now + 300,
+        audience,
+        last_tree_size: last,
+    };
+    Ok(sign(&r, &sk).to_text())
+}
+
+/// `credseal receipts fetch`: request, `POST /v1/bundles`, save, verify, print.
+fn fetch(a: &FetchArgs) -> CliResult {
+    let client = Client::new(&a.server, a.ca.as_deref())?;
+    // The pinned keys are read before anything is sent.
+    let verifier = read_vkey(&a.vkey)?;
+    let vrf = read_vrf_key(&a.vrf_key)?;
+    let request = bundle_request(&a.key, &a.subject, a.audience.clone(), Some(&a.state))?;
+    let r: BundleResponse = client.post("/v1/bundles", &serde_json::json!({ "request": request }))?;
+    if let Some(out) = &a.out {
+        fsutil::write_new(out, format!("{}\n", r.bundle.trim()).as_bytes(), 0o644)?;
+        eprintln!("bundle written to {}", out.display());
+    }
+    let name = format!("the bundle from {}", client.base());
+    verify_text(&verifier, vrf, &a.subject, &a.state, &r.bundle, &name, a.json)
+}
+
 /// `credseal receipts …`.
 pub(crate) fn run(ctx: &Context, cmd: ReceiptsCommand) -> CliResult {
     match cmd {
@@ -64,27 +104,12 @@ pub(crate) fn run(ctx: &Context, cmd: ReceiptsCommand) -> CliResult {
             state,
             out,
         } => {
-            let sk = SigningKey::from_text(&read_text(&key)?)
-                .map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", key.display())))?;
-            let id = credseal_core::SubjectId::parse(&subject)
-                .map_err(|e| fail(ErrorClass::Usage, format!("--subject: {e}")))?;
-            let last = match &state {
-                Some(s) => read_state(s)?.map_or(0, |(_, st)| st.tree_size()),
-                None => 0,
-            };
-            let now = crate::now()?;
-            let r = BundleRequest {
-                request_id: credseal_crypto::random_array(),
-                subject: id.to_string(),
-                issued_at: now,
-                expires_at: now + 300,
-                audience,
-                last_tree_size: last,
-            };
-            fsutil::write_new(&out, format!("{}\n", sign(&r, &sk).to_text()).as_bytes(), 0o644)?;
+            let text = bundle_request(&key, &subject, audience, state.as_deref())?;
+            fsutil::write_new(&out, format!("{text}\n").as_bytes(), 0o644)?;
             println!("bundle request written to {}", out.display());
             Ok(())
         }
+        ReceiptsCommand::Fetch(a) => fetch(&a),
         ReceiptsCommand::Export { data, request, out } => {
             let p = ctx.open_platform(&data.data)?;
             let b = p
@@ -180,18 +205,43 @@ pub(crate) fn check_answer_vrf(
     Ok(blind)
 }
 
+/// The log's verifier key in `path`.
+fn read_vkey(path: &Path) -> CliResult<LogVerifier> {
+    LogVerifier::from_vkey(read_text(path)?.trim())
+        .map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", path.display())))
+}
+
 fn verify(vkey: &Path, vrf_key: &Path, subject: &str, state_path: &Path, bundle: &Path, json: bool) -> CliResult {
+    let verifier = read_vkey(vkey)?;
+    let vrf = read_vrf_key(vrf_key)?;
+    let text = read_text(bundle)?;
+    verify_text(
+        &verifier,
+        vrf,
+        subject,
+        state_path,
+        &text,
+        &bundle.display().to_string(),
+        json,
+    )
+}
+
+/// Verifies the bundle `text` (named `name` in errors) as `receipts verify` does, saves the
+/// new state and prints the result.
+fn verify_text(
+    verifier: &LogVerifier,
+    vrf: credseal_vrf::VrfPublicKey,
+    subject: &str,
+    state_path: &Path,
+    text: &str,
+    name: &str,
+    json: bool,
+) -> CliResult {
     let id =
         credseal_core::SubjectId::parse(subject).map_err(|e| fail(ErrorClass::Usage, format!("--subject: {e}")))?;
-    let verifier = LogVerifier::from_vkey(read_text(vkey)?.trim())
-        .map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", vkey.display())))?;
-    let who = credseal_log::BundleSubject::new(id, read_vrf_key(vrf_key)?);
-    let b = Bundle::from_text(read_text(bundle)?.trim()).map_err(|e| {
-        fail(
-            ErrorClass::Verification,
-            format!("{}: not a valid bundle: {e}", bundle.display()),
-        )
-    })?;
+    let who = credseal_log::BundleSubject::new(id, vrf);
+    let b = Bundle::from_text(text.trim())
+        .map_err(|e| fail(ErrorClass::Verification, format!("{name}: not a valid bundle: {e}")))?;
     let saved = read_state(state_path)?;
     // The subject's BlindId is derived from its id through the bundle's VRF proof (never read
     // from the bundle); a state saved for another blind id is not this subject's.
@@ -199,7 +249,7 @@ fn verify(vkey: &Path, vrf_key: &Path, subject: &str, state_path: &Path, bundle:
         .blind_id(&b.vrf_proof)
         .map_err(|e| fail(ErrorClass::Verification, format!("the bundle failed verification: {e}")))?;
     let now = crate::now()?;
-    let v = verify_bundle(&b, &verifier, &who, saved.as_ref().map(|(_, s)| s), now)
+    let v = verify_bundle(&b, verifier, &who, saved.as_ref().map(|(_, s)| s), now)
         .map_err(|e| fail(ErrorClass::Verification, format!("the bundle failed verification: {e}")))?;
     // Checked after the log (a state of another log is reported as such): the state pins the
     // blind id, so a later VRF key or another subject's id does not continue it.

@@ -2,11 +2,15 @@
 
 use credseal_auth::{Consent, SelfQuery, sign};
 
+use credseal_engine::ErrorClass;
+
+use super::query::{Opening, log_verifier, open_text};
 use super::{keypair_dir, now, random16, set, subject};
-use crate::CliResult;
-use crate::cli::SubjectCommand;
+use crate::cli::{SelfQueryArgs, SubjectCommand};
+use crate::client::{Client, QueryResponse};
 use crate::context::Context;
-use crate::files::{public_key, sealing_public, signing_key, write_public};
+use crate::files::{public_key, sealing_key, sealing_public, signing_key, write_public};
+use crate::{CliResult, Failure};
 
 /// `credseal subject …`.
 pub(crate) fn run(ctx: &Context, cmd: SubjectCommand) -> CliResult {
@@ -58,29 +62,75 @@ pub(crate) fn run(ctx: &Context, cmd: SubjectCommand) -> CliResult {
             println!("consent written to {}", out.display());
             Ok(())
         }
-        SubjectCommand::Query {
-            key,
-            sealing_key,
-            subject: s,
-            classes,
-            audience,
-            ttl,
-            out,
-        } => {
-            let sk = signing_key(&key)?;
-            let issued_at = now()?;
-            let q = SelfQuery {
-                query_id: random16(),
-                subject: subject(&s)?.to_string(),
-                classes: set(&classes),
-                issued_at,
-                expires_at: issued_at.saturating_add(ttl),
-                audience,
-                sealing_key: sealing_public(&sealing_key)?.to_bytes(),
-            };
-            write_public(&out, &sign(&q, &sk).to_text())?;
-            println!("self-query written to {}", out.display());
-            Ok(())
-        }
+        SubjectCommand::Query(a) => self_query(&a),
     }
+}
+
+/// `credseal subject query`: signs a self-query; with `--server`, sends it, then opens,
+/// verifies (with the VRF check) and prints the answer.
+fn self_query(a: &SelfQueryArgs) -> CliResult {
+    let sk = signing_key(&a.key)?;
+    let private = a.sealing_key_private.as_deref().map(sealing_key).transpose()?;
+    let public = match (&a.sealing_key, &private) {
+        (Some(f), Some(k)) => {
+            let p = sealing_public(f)?;
+            if p.to_bytes() != k.public().to_bytes() {
+                return Err(Failure::new(
+                    ErrorClass::Usage,
+                    format!(
+                        "--sealing-key {} is not the public half of --sealing-key-private",
+                        f.display()
+                    ),
+                ));
+            }
+            p
+        }
+        (Some(f), None) => sealing_public(f)?,
+        (None, Some(k)) => k.public(),
+        (None, None) => unreachable!("clap: --sealing-key or --sealing-key-private is required"),
+    };
+    let issued_at = now()?;
+    let id = subject(&a.subject)?;
+    let q = SelfQuery {
+        query_id: random16(),
+        subject: id.to_string(),
+        classes: set(&a.classes),
+        issued_at,
+        expires_at: issued_at.saturating_add(a.ttl),
+        audience: a.audience.clone(),
+        sealing_key: public.to_bytes(),
+    };
+    let signed = sign(&q, &sk).to_text();
+    let Some(server) = a.server.as_deref() else {
+        write_public(&a.out, &signed)?;
+        println!("self-query written to {}", a.out.display());
+        return Ok(());
+    };
+    let client = Client::new(server, a.ca.as_deref())?;
+    let log = log_verifier(a.log_key.as_deref().expect("clap: --server requires --log-key"))?;
+    let key = private.expect("clap: --server requires --sealing-key-private");
+    write_public(&a.out, &signed)?;
+    eprintln!("self-query written to {}", a.out.display());
+    let r: QueryResponse = client.post("/v1/self-queries", &serde_json::json!({ "query": signed }))?;
+    if r.query_id != credseal_core::hex(&q.query_id) {
+        return Err(Failure::new(
+            ErrorClass::Verification,
+            format!("{}: the server answered another query than the one sent", client.base()),
+        ));
+    }
+    if let Some(f) = &a.answer_out {
+        write_public(f, &r.answer)?;
+        eprintln!("sealed answer written to {}", f.display());
+    }
+    open_text(&Opening {
+        key: &key,
+        log: &log,
+        request: &signed,
+        request_name: "the self-query sent",
+        answer: &r.answer,
+        vrf_key: a.vrf_key.as_deref(),
+        subject: Some(id.as_str()),
+        json: a.json,
+        export: None,
+    })
 }

@@ -27,8 +27,8 @@
 use std::sync::{Arc, Mutex, RwLock};
 
 use credseal_auth::{
-    Checked, Credential, Denial, Policy, PublicKey, RevocationList, SelfQuery, StaffOrder, StaffRequest, Token,
-    Unverified, Verified, VerifyContext,
+    BatchContext, Checked, Credential, Denial, IngestBatch, Policy, PublicKey, RevocationList, SelfQuery, StaffOrder,
+    StaffRequest, Token, Unverified, Verified, VerifyContext, check_batch,
 };
 use credseal_core::{BlindId, Catalog, SubjectId};
 use credseal_crypto::{Keystore, sha256};
@@ -73,14 +73,17 @@ pub enum StaffRole {
     Responder,
     /// Plants canary subjects.
     Officer,
+    /// A data provider: signs ingest batches (`cs1.batch.…`).
+    Provider,
 }
 
 impl StaffRole {
-    /// `responder` or `officer`.
+    /// `responder`, `officer` or `provider`.
     pub fn label(self) -> &'static str {
         match self {
             Self::Responder => "responder",
             Self::Officer => "officer",
+            Self::Provider => "provider",
         }
     }
 
@@ -89,6 +92,7 @@ impl StaffRole {
         match s {
             "responder" => Some(Self::Responder),
             "officer" => Some(Self::Officer),
+            "provider" => Some(Self::Provider),
             _ => None,
         }
     }
@@ -227,6 +231,13 @@ struct Pending {
     /// The approving officer's key and id; `None` for the authority's order.
     officer: Option<([u8; 32], String)>,
 }
+
+/// A checked ingest batch's replay entry, not yet used ([`Gate::use_batch`]).
+#[derive(Clone, Debug)]
+pub(crate) struct BatchUse(Pending);
+
+/// Domain label of the replay id of an ingest batch (hashed with the batch's digest).
+const BATCH_REPLAY_LABEL: &[u8] = b"credseal:v1:batch-replay";
 
 /// Approvals checked for one operation: only the gate makes one. Checking spends nothing:
 /// the approvals are used up only when the operation runs (the gate's `consume`, called
@@ -843,6 +854,83 @@ impl Gate {
                 committed_replay_value(&p.keep_until.to_be_bytes()),
             );
         }
+        Ok(marks)
+    }
+
+    /// Checks a provider's signed ingest batch (docs/formats.md "Ingest batch"): its key
+    /// enrolled as a provider (else denied, exit 3), the signature over the bytes received
+    /// and the records' digest (else a verification failure, exit 4), then the provider id,
+    /// this platform as audience, its age, and that it was not ingested before (denied).
+    /// Spends nothing: [`Gate::use_batch`] does, once the records validated.
+    pub(crate) fn check_batch(&self, ks: &Keystore, text: &str, now: u64) -> Result<(IngestBatch, String, BatchUse)> {
+        let u = Unverified::<IngestBatch>::parse_text(text.trim())
+            .map_err(|e| EngineError::Verification(format!("ingest batch: {e}")))?;
+        let claimed = u
+            .peek_unverified()
+            .map_err(|e| EngineError::Verification(format!("ingest batch: {e}")))?;
+        let key = claimed.provider_key;
+        let Some(id) = self.staff_id(ks, StaffRole::Provider, key.as_bytes())? else {
+            return Err(EngineError::denied(
+                "provider-not-enrolled",
+                "the batch's key is not enrolled as a provider on this platform (staff enroll --role provider)",
+            ));
+        };
+        let policy = self.policy();
+        let ctx = BatchContext {
+            now,
+            audience: &self.origin,
+            max_skew_secs: policy.max_skew_secs,
+            enrolled_id: &id,
+        };
+        let v = check_batch(&u, &key, &ctx).map_err(|e| {
+            if e.is_forgery() {
+                EngineError::Verification(format!("ingest batch of provider {id}: {e}"))
+            } else {
+                EngineError::denied(e.code(), format!("ingest batch of provider {id}: {e}"))
+            }
+        })?;
+        // The replay entry: a 16-byte id derived from the digest of the bytes received, in
+        // the staff-request key space (kept, committed and counted in the trust state the
+        // same way), kept until the batch is too old anyway.
+        let digest = sha256(&[BATCH_REPLAY_LABEL, &u.digest()[..]].concat());
+        let mut k = vec![REPLAY_STAFF];
+        k.extend_from_slice(&digest[..16]);
+        if self.store.contains(Tree::Replay, &k)? {
+            return Err(EngineError::denied("batch-replayed", "this batch was ingested before"));
+        }
+        let keep_until = v
+            .body()
+            .signed_at
+            .saturating_add(credseal_auth::MAX_BATCH_AGE_SECS)
+            .saturating_add(policy.max_skew_secs);
+        Ok((
+            v.into_body(),
+            id,
+            BatchUse(Pending {
+                replay_key: k,
+                keep_until,
+                officer: None,
+            }),
+        ))
+    }
+
+    /// Records the batch as used (atomically; a concurrent use of the same batch is denied);
+    /// returns the batch that writes the use in its committed form, to commit with the
+    /// ingest's receipts.
+    pub(crate) fn use_batch(&self, u: &BatchUse) -> Result<Batch> {
+        let p = &u.0;
+        if !self
+            .store
+            .insert_new(Tree::Replay, &p.replay_key, &p.keep_until.to_be_bytes())?
+        {
+            return Err(EngineError::denied("batch-replayed", "this batch was ingested before"));
+        }
+        let mut marks = Batch::new();
+        marks.put_again(
+            Tree::Replay,
+            p.replay_key.clone(),
+            committed_replay_value(&p.keep_until.to_be_bytes()),
+        );
         Ok(marks)
     }
 

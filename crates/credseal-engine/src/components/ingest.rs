@@ -34,7 +34,14 @@ use crate::report::{IngestError, IngestReport, MAX_REPORTED};
 /// The receipt a subject gets for records added (or corrected) about it by one source;
 /// `reingested` of them had been shredded and were let in by `operator`'s explicit
 /// `--allow-shredded`.
-fn ingest_receipt(blind: BlindId, source: String, correction: bool, event: Event, operator: &str) -> NewReceipt {
+fn ingest_receipt(
+    blind: BlindId,
+    source: String,
+    correction: bool,
+    event: Event,
+    operator: &str,
+    provider: Option<&str>,
+) -> NewReceipt {
     let (action, what) = if correction {
         (credseal_log::Action::Correction, "corrected")
     } else {
@@ -47,6 +54,9 @@ fn ingest_receipt(blind: BlindId, source: String, correction: bool, event: Event
             "; {} of them had been shredded and were ingested again on an explicit --allow-shredded by {operator}",
             event.reingested
         ));
+    }
+    if let Some(p) = provider {
+        detail.push_str(&format!("; from a batch signed by provider {p}"));
     }
     let classes = event.classes;
     NewReceipt {
@@ -569,6 +579,18 @@ struct WriteJob {
     untombed: Vec<Vec<u8>>,
     /// The last batch of the ingest: it also removes the ingest-pending marker.
     last: bool,
+    /// More writes for the last batch (a provider batch's use, committed with it).
+    extra: Batch,
+}
+
+/// What a provider's signed batch adds to an ingest: the provider named in the receipts,
+/// and the use of the batch (its replay entry), made once the records validated; the
+/// writes it returns are committed with the ingest's last batch.
+pub(crate) struct FromProvider<'a> {
+    /// The authenticated provider's id.
+    pub(crate) id: &'a str,
+    /// Records the batch as used.
+    pub(crate) use_batch: &'a dyn Fn() -> Result<Batch>,
 }
 
 /// Ingest over borrowed parts (see the module doc). Cheap to make: references only.
@@ -817,8 +839,22 @@ impl Ingest<'_> {
         opts: IngestOptions,
         officer: &str,
     ) -> Result<IngestSummary> {
-        let name = path.display().to_string();
         let open = || File::open(path).map_err(|e| EngineError::io(path, e));
+        self.ingest_from(path, &open, progress, opts, officer, None)
+    }
+
+    /// [`Ingest::ingest_file`] of what `open` opens (each call a handle at the start of the
+    /// same bytes), named `path` in messages; from a provider's signed batch if `provider`.
+    pub(crate) fn ingest_from(
+        &self,
+        path: &Path,
+        open: &dyn Fn() -> Result<File>,
+        progress: &dyn Progress,
+        opts: IngestOptions,
+        officer: &str,
+        provider: Option<&FromProvider<'_>>,
+    ) -> Result<IngestSummary> {
+        let name = path.display().to_string();
         let total = open()?.metadata().map(|m| m.len()).unwrap_or(0);
         // The index key, expanded once for this ingest (see `Blinder` on what that keeps);
         // dropped when the ingest ends.
@@ -964,6 +1000,13 @@ impl Ingest<'_> {
                 lines: summary.lines,
             })));
         }
+        // A provider's batch is used up once its records validated (a batch refused for its
+        // records stays usable). With nothing to write the use stays a reservation: it
+        // blocks a replay while the platform runs, and a replay could only write nothing.
+        let extra = match provider {
+            Some(p) => (p.use_batch)()?,
+            None => Batch::new(),
+        };
         let to_write = summary.records - summary.unchanged - summary.duplicates;
         if to_write == 0 {
             return Ok(summary);
@@ -1000,6 +1043,8 @@ impl Ingest<'_> {
                 progress,
                 reingest,
                 officer,
+                provider.map(|p| p.id),
+                extra,
             );
             let w = writer.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
             // The writer's own error first: it explains why sending to it failed.
@@ -1032,9 +1077,13 @@ impl Ingest<'_> {
         progress: &dyn Progress,
         reingest: HashSet<Vec<u8>>,
         officer: &str,
+        provider: Option<&str>,
+        extra: Batch,
     ) -> Result<()> {
         let mut w = Writing {
             officer: officer.to_string(),
+            provider: provider.map(str::to_string),
+            extra: Some(extra),
             reingest,
             chunk: 0,
             pending: HashMap::new(),
@@ -1189,7 +1238,14 @@ impl Ingest<'_> {
                 *new.entry(cv).or_default() += 1;
             }
             for ((source, correction), event) in p.events {
-                receipts.push(ingest_receipt(blind, source, correction, event, &w.officer));
+                receipts.push(ingest_receipt(
+                    blind,
+                    source,
+                    correction,
+                    event,
+                    &w.officer,
+                    w.provider.as_deref(),
+                ));
             }
             untombed.extend(p.untombed);
             subjects.push((blind, p.recs));
@@ -1220,6 +1276,11 @@ impl Ingest<'_> {
             counters,
             untombed,
             last,
+            extra: if last {
+                w.extra.take().unwrap_or_default()
+            } else {
+                Batch::new()
+            },
         };
         // A closed channel means the writer stopped on an error; the caller reports it.
         w.jobs
@@ -1247,6 +1308,7 @@ impl Ingest<'_> {
             if job.last {
                 batch.delete(Tree::Meta, layout::META_INGEST_PENDING);
             }
+            batch.append(job.extra);
             // The records and their receipts in one atomic, durable commit of the log.
             self.appender
                 .append_with(self.vault, job.receipts, batch, self.clock.now()?)?;
@@ -1301,6 +1363,10 @@ impl Ingest<'_> {
 
 /// Pass 2's state on the merging thread.
 struct Writing {
+    /// The provider whose signed batch this is, named in the receipts.
+    provider: Option<String>,
+    /// Writes for the last batch ([`WriteJob::extra`]).
+    extra: Option<Batch>,
     /// Tombstone keys of the shredded records this ingest lets in again.
     reingest: HashSet<Vec<u8>>,
     /// The number of the chunk being merged.
