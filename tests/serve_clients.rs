@@ -681,11 +681,12 @@ fn provider_batches_ingest_only_when_signed_by_an_enrolled_provider_once() {
     assert_eq!(code(&o), 3, "{}", stderr(&o));
     assert!(stderr(&o).contains("(provider-mismatch)"), "{}", stderr(&o));
 
-    // Records that do not validate: 422 ingest-rejected, errors by line, nothing written.
+    // Records that do not validate: 422 ingest-rejected, errors by line, nothing written;
+    // exit 1, as a local `credseal ingest` of bad lines.
     let bad = new_records("PB").replacen("\"class\":\"identity\"", "\"class\":\"no-such-class\"", 1);
     assert!(bad.contains("no-such-class"));
     let o = ingest(&fx.sign_batch(&key, "prov-a", &bad));
-    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
     let e = stderr(&o);
     assert!(e.contains("batch:1: class: ") && e.contains("(ingest-rejected)"), "{e}");
     assert_eq!(size(), after, "refused batches write nothing");

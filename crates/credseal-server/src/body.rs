@@ -25,7 +25,7 @@ const DISCARD_MAX: usize = 1 << 20;
 /// A refusal sent while the client is still sending would otherwise close the connection
 /// under it: the client gets a reset (or a pooled connection that is gone) instead of the
 /// problem document. A body larger than that is cut off as before.
-async fn discard(body: &mut Body, timeout: Duration) {
+pub(crate) async fn discard(body: &mut Body, timeout: Duration) {
     let _ = tokio::time::timeout(timeout, async {
         let mut n = 0;
         while n <= DISCARD_MAX {

@@ -15,6 +15,8 @@ pub(crate) struct Held {
     pub(crate) body: std::sync::Arc<[u8]>,
     /// The token's expiry (Unix seconds): held until then.
     pub(crate) expires_at: u64,
+    /// The department the answer was made for (its verified credential's), for the log.
+    pub(crate) department: Option<String>,
 }
 
 /// Where a query's response body appears once it is answered (`None` until then, and for a
@@ -145,6 +147,7 @@ mod tests {
             token_digest: [0; 32],
             body: std::sync::Arc::from(&b"{}"[..]),
             expires_at: exp,
+            department: None,
         }
     }
 

@@ -89,6 +89,13 @@ impl Problem {
         self
     }
 
+    /// With the exit class of `class` instead of the one the status implies (a rejected
+    /// ingest batch exits as the CLI's ingest does).
+    pub fn with_exit_class(mut self, class: ErrorClass) -> Self {
+        self.exit_class = class.exit_code();
+        self
+    }
+
     /// With per-line errors (a rejected ingest batch).
     pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
         self.errors = Some(errors);

@@ -57,6 +57,7 @@ async fn around(State(st): St, req: Request<Body>, next: Next) -> Response {
         // an operator needs them most); they take no in-flight permit.
         next.run(req).await
     } else if st.draining.load(Ordering::SeqCst) && !public {
+        crate::body::discard(&mut req.into_body(), st.cfg.timeout).await;
         Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "draining",
@@ -73,6 +74,9 @@ async fn around(State(st): St, req: Request<Body>, next: Next) -> Response {
             }
             Err(_) => {
                 st.metrics.denial("overloaded");
+                // Read (bounded) what the client is still sending, so that it gets the 503
+                // rather than a connection reset.
+                crate::body::discard(&mut req.into_body(), st.cfg.timeout).await;
                 Problem::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "overloaded",
@@ -203,6 +207,7 @@ async fn post_query(State(st): St, headers: HeaderMap, req: Request<Body>) -> Re
     let conn = req.extensions().get::<ConnInfo>().copied();
     if let Err(p) = require_client(&st, conn.as_ref()) {
         st.metrics.denial(p.code());
+        crate::body::discard(&mut req.into_body(), st.cfg.timeout).await;
         return p.into_response();
     }
     let q: QueryReq = match read_json(&headers, req.into_body(), st.cfg.max_body, st.cfg.timeout).await {
@@ -228,7 +233,9 @@ async fn post_query(State(st): St, headers: HeaderMap, req: Request<Body>) -> Re
         && h.token_digest == *digest
     {
         st.metrics.pickup();
-        return tagged(json_bytes(h.body), claimed);
+        // The log names the department the answer was made for, not whatever credential
+        // came with the retry.
+        return tagged(json_bytes(h.body), h.department);
     }
     if let Some(d) = &claimed
         && let Some(wait) = st.rates.check(d)
@@ -296,6 +303,7 @@ async fn post_query(State(st): St, headers: HeaderMap, req: Request<Body>) -> Re
                             token_digest: digest,
                             body: body.clone(),
                             expires_at: t.expires_at,
+                            department: claimed.clone(),
                         },
                         now,
                     );
@@ -356,7 +364,7 @@ async fn get_query(State(st): St, Path(id): Path<String>, req: Request<Body>) ->
     match st.pickup.get(&qid, now) {
         Some(h) => {
             st.metrics.pickup();
-            json_bytes(h.body)
+            tagged(json_bytes(h.body), h.department)
         }
         None => Problem::not_found(
             "no answer is held for this query id (never answered here, its token expired, or it was pushed out)",
@@ -493,7 +501,11 @@ async fn post_ingest(State(st): St, headers: HeaderMap, req: Request<Body>) -> R
     match blocking(move || platform.ingest_signed_batch(&q.batch, now)).await {
         Err(p) => p.into_response(),
         Ok(Ok(summary)) => axum::Json(summary).into_response(),
-        Ok(Err(credseal_engine::EngineError::Ingest(report))) => {
+        Ok(Err(e @ credseal_engine::EngineError::Ingest(_))) => {
+            let class = e.class();
+            let credseal_engine::EngineError::Ingest(report) = e else {
+                unreachable!("matched above")
+            };
             let errors = report
                 .errors
                 .iter()
@@ -518,6 +530,7 @@ async fn post_ingest(State(st): St, headers: HeaderMap, req: Request<Body>) -> R
                 ),
             )
             .with_errors(errors)
+            .with_exit_class(class)
             .into_response()
         }
         Ok(Err(e)) => {
