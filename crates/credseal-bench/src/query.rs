@@ -486,7 +486,7 @@ pub fn bench_query(catalog_text: &str, size: QuerySize, work: &Path, progress: &
     let (floor_after, floor_cpu_after) = run_floor();
     let floor_seconds = (floor_before + floor_after) / 2.0;
     let floor_cpu = total_cpu([floor_cpu_before, floor_cpu_after]).map(|c| c / 2);
-    let batches = p.commit_batch_sizes();
+    let stats = p.commit_stats();
     let q = queries as f64;
     Ok(QueryBench {
         subjects,
@@ -504,13 +504,13 @@ pub fn bench_query(catalog_text: &str, size: QuerySize, work: &Path, progress: &
         floor_seconds_after: floor_after,
         floor_queries_per_s: q / floor_seconds,
         ratio_to_floor: floor_seconds / seconds,
-        commit_batch_mean: if batches.is_empty() {
+        commit_batch_mean: if stats.commits == 0 {
             0.0
         } else {
-            batches.iter().sum::<usize>() as f64 / batches.len() as f64
+            stats.receipts as f64 / stats.commits as f64
         },
-        commit_batch_max: batches.iter().copied().max().unwrap_or(0),
-        commits: batches.len(),
+        commit_batch_max: stats.max_batch,
+        commits: stats.commits as usize,
         cpu_us_per_query: cpu.map(|c| c as f64 / 1e3 / q),
         floor_cpu_us_per_query: floor_cpu.map(|c| c as f64 / 1e3 / q),
         cpu_ratio_to_floor: floor_cpu.zip(cpu).map(|(f, o)| f as f64 / (o as f64).max(1.0)),

@@ -138,6 +138,9 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Serve the platform over HTTPS to departments, subjects, the authority and the public
+    /// (until SIGTERM or SIGINT, which drain it).
+    Serve(ServeArgs),
     /// Benchmarks, each reported against its floor measured in the same run.
     Bench {
         #[command(subcommand)]
@@ -149,6 +152,56 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: DevCommand,
     },
+}
+
+/// `credseal serve`: where to listen, TLS files and limits.
+#[derive(Args, Debug)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    pub(crate) data: DataArg,
+    /// Address to listen on, IP:PORT (port 0 picks a free port; the ready line shows it).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8443")]
+    pub(crate) listen: std::net::SocketAddr,
+    /// The server's certificate chain (PEM, leaf first).
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "insecure_loopback",
+        requires = "tls_key"
+    )]
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// The server's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub(crate) tls_key: Option<PathBuf>,
+    /// CA certificates (PEM) for departments' client certificates: department routes then
+    /// require one (mutual TLS).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub(crate) client_ca: Option<PathBuf>,
+    /// Serve plain HTTP, for tests: refused unless the address is a loopback address.
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key", "client_ca"])]
+    pub(crate) insecure_loopback: bool,
+    /// Requests handled at once; beyond it 503 with Retry-After.
+    #[arg(long, value_name = "N", default_value_t = 512)]
+    pub(crate) max_inflight: usize,
+    /// Queries per second each department may sustain; beyond it 429 with Retry-After.
+    #[arg(long, value_name = "PER_SECOND", default_value_t = 100.0)]
+    pub(crate) dept_rate: f64,
+    /// Queries a department may send in a burst.
+    #[arg(long, value_name = "N", default_value_t = 200.0)]
+    pub(crate) dept_burst: f64,
+    /// Largest request body in bytes (413 beyond it).
+    #[arg(long, value_name = "BYTES", default_value_t = 65_536)]
+    pub(crate) max_body: usize,
+    /// Largest ingest batch body in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 16_777_216)]
+    pub(crate) max_ingest_body: usize,
+    /// Seconds allowed for a TLS handshake, a request's headers, its body, and an idle
+    /// connection's next request.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub(crate) timeout: u64,
+    /// Do not write a JSON log line per request on stderr.
+    #[arg(long)]
+    pub(crate) quiet: bool,
 }
 
 /// `credseal init`: what to create.

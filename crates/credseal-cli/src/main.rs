@@ -27,7 +27,7 @@ use credseal_engine::{EngineError, ErrorClass};
 
 use crate::cli::{Cli, Command};
 use crate::commands::{
-    authority, bench, check, demo, dept, dev, incident, ingest, init, keys, log, query, receipts, staff, subject,
+    authority, bench, check, demo, dept, dev, incident, ingest, init, keys, log, query, receipts, serve, staff, subject,
 };
 use crate::context::Context;
 
@@ -162,6 +162,7 @@ fn run(cli: Cli) -> CliResult {
             json,
         } => keys::shred(&ctx, data, what, approvals, json),
         Command::Check { data, json } => check::run(&ctx, &data, json),
+        Command::Serve(a) => serve::run(&ctx, a),
         Command::Bench { command } => bench::run(&ctx, command),
         Command::Dev { command } => dev::run(&ctx, command),
     }

@@ -8,7 +8,7 @@ use credseal_core::{BlindId, SubjectId};
 use credseal_log::Bundle;
 use credseal_store::Batch;
 
-pub use crate::components::appender::{Committed, NewReceipt, QUEUE_CAPACITY};
+pub use crate::components::appender::{COMMIT_SECONDS_BUCKETS, CommitStats, Committed, NewReceipt, QUEUE_CAPACITY};
 use crate::components::reader::Reader;
 pub use crate::components::reader::{AuditSnapshot, LogReport};
 use crate::error::Result;
@@ -62,9 +62,15 @@ impl Platform {
         self.appender.persist_map(&self.vault)
     }
 
-    /// Sizes of the group commits seen since this platform was opened.
-    pub fn commit_batch_sizes(&self) -> Vec<usize> {
-        self.appender.commit_batch_sizes()
+    /// The group commits since this platform was opened: counts, sizes and durations.
+    pub fn commit_stats(&self) -> CommitStats {
+        self.appender.commit_stats()
+    }
+
+    /// Receipts waiting for the next group commit, with places promised to queries under way
+    /// (at most [`crate::QUEUE_CAPACITY`] before queries are pushed back).
+    pub fn queue_depth(&self) -> usize {
+        self.appender.queue_depth()
     }
 
     /// Appends receipts and returns once they are on disk (flushed) with a checkpoint that

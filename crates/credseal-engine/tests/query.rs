@@ -309,8 +309,8 @@ fn submitted_queries_share_a_commit_and_each_answer_waits_for_its_receipt() {
     }
     assert_eq!(w.p.log_size().unwrap(), before + 5);
     assert_eq!(
-        w.p.commit_batch_sizes().last(),
-        Some(&5),
+        w.p.commit_stats().last_batch,
+        5,
         "the first wait led one commit for all five"
     );
     // A pending answer dropped unwaited: its receipt is still committed (the query id is

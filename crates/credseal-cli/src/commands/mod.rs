@@ -17,6 +17,7 @@ pub(crate) mod log;
 pub(crate) mod policy;
 pub(crate) mod query;
 pub(crate) mod receipts;
+pub(crate) mod serve;
 pub(crate) mod staff;
 pub(crate) mod subject;
 

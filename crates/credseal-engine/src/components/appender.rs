@@ -96,9 +96,49 @@ struct State {
     done: HashMap<u64, std::result::Result<Committed, Failure>>,
     /// Tickets whose owner stopped waiting: their results are dropped, not kept in `done`.
     abandoned: std::collections::HashSet<u64>,
-    batches: Vec<usize>,
+    /// Group commits since open: counts, sizes and durations (bounded, for metrics).
+    stats: CommitStats,
     /// Places in the queue promised to queries under way ([`Appender::reserve`]).
     reserved: usize,
+}
+
+/// Upper bounds, in seconds, of the commit-duration histogram buckets of [`CommitStats`].
+pub const COMMIT_SECONDS_BUCKETS: [f64; 10] = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1.0];
+
+/// What the group commits since this platform was opened did, in constant space: the
+/// service's metrics and the benchmarks read it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CommitStats {
+    /// Group commits that succeeded.
+    pub commits: u64,
+    /// Receipts they committed.
+    pub receipts: u64,
+    /// The largest batch.
+    pub max_batch: usize,
+    /// The most recent batch.
+    pub last_batch: usize,
+    /// Seconds spent in the commits (write, flush, checkpoint), summed.
+    pub seconds_sum: f64,
+    /// Commits whose duration was at most each bound of [`COMMIT_SECONDS_BUCKETS`]
+    /// (cumulative, as Prometheus histograms count).
+    pub seconds_buckets: [u64; COMMIT_SECONDS_BUCKETS.len()],
+    /// Commits that failed.
+    pub failures: u64,
+}
+
+impl CommitStats {
+    fn record(&mut self, batch: usize, seconds: f64) {
+        self.commits += 1;
+        self.receipts += batch as u64;
+        self.max_batch = self.max_batch.max(batch);
+        self.last_batch = batch;
+        self.seconds_sum += seconds;
+        for (n, bound) in self.seconds_buckets.iter_mut().zip(COMMIT_SECONDS_BUCKETS) {
+            if seconds <= bound {
+                *n += 1;
+            }
+        }
+    }
 }
 
 /// Receipts the queue holds (queued and reserved) before enqueueing fails with
@@ -540,9 +580,14 @@ impl Appender {
         Ok(())
     }
 
-    /// Sizes of the group commits seen since this platform was opened.
-    pub(crate) fn commit_batch_sizes(&self) -> Vec<usize> {
-        self.state.lock().map(|s| s.batches.clone()).unwrap_or_default()
+    /// The group commits since this platform was opened.
+    pub(crate) fn commit_stats(&self) -> CommitStats {
+        self.state.lock().map(|s| s.stats.clone()).unwrap_or_default()
+    }
+
+    /// Receipts waiting for a commit or promised a place ([`Appender::reserve`]).
+    pub(crate) fn queue_depth(&self) -> usize {
+        self.state.lock().map(|s| s.queue.len() + s.reserved).unwrap_or(0)
     }
 
     /// Holds a place in the receipt queue for one receipt, or fails at once with
@@ -678,6 +723,7 @@ impl Appender {
         let extras = std::mem::take(&mut st.extras);
         let (size, last_time) = (st.size, st.last_time);
         drop(st);
+        let started = std::time::Instant::now();
         // Whatever happens, the batch's waiters get a result and `committing` ends.
         let r = size.map_or_else(|| self.log_size(), Ok).and_then(|size| {
             let last_time = last_time.map_or_else(|| self.receipt_time_before(size), Ok)?;
@@ -689,12 +735,13 @@ impl Appender {
             Ok((size, (committed, last_time))) => {
                 st.size = Some(size + batch.len() as u64);
                 st.last_time = Some(last_time);
-                st.batches.push(batch.len());
+                st.stats.record(batch.len(), started.elapsed().as_secs_f64());
                 committed.into_iter().map(Ok).collect()
             }
             Err(e) => {
                 st.size = None;
                 st.last_time = None;
+                st.stats.failures += 1;
                 let f = Failure::of(&e);
                 batch.iter().map(|_| Err(f.clone())).collect()
             }

@@ -1,0 +1,68 @@
+//! `credseal serve`: opens the platform once and serves API v1 over HTTPS until SIGTERM or
+//! SIGINT, then drains (in-flight queries finish and their receipts are committed) and closes
+//! the store.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use credseal_engine::ErrorClass;
+use credseal_server::{ServeConfig, Server, ServerError, TlsFiles};
+
+use crate::cli::ServeArgs;
+use crate::context::Context;
+use crate::{CliResult, Failure};
+
+fn server_failure(e: ServerError) -> Failure {
+    let class = match e {
+        ServerError::Config(_) => ErrorClass::Usage,
+        _ => ErrorClass::Error,
+    };
+    Failure::new(class, e.to_string())
+}
+
+/// `credseal serve`.
+pub(crate) fn run(ctx: &Context, a: ServeArgs) -> CliResult {
+    if a.timeout == 0 {
+        return Err(Failure::new(ErrorClass::Usage, "--timeout: must be at least 1 second"));
+    }
+    let tls = match (a.tls_cert, a.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsFiles {
+            cert,
+            key,
+            client_ca: a.client_ca,
+        }),
+        _ => None,
+    };
+    let cfg = ServeConfig {
+        listen: a.listen,
+        tls,
+        insecure_loopback: a.insecure_loopback,
+        max_inflight: a.max_inflight,
+        dept_rate: a.dept_rate,
+        dept_burst: a.dept_burst,
+        max_body: a.max_body,
+        max_ingest_body: a.max_ingest_body,
+        timeout: Duration::from_secs(a.timeout),
+        log_requests: !a.quiet,
+        ..ServeConfig::default()
+    };
+    // Check what can be checked without the passphrase first (plain HTTP off loopback,
+    // zero limits, unreadable TLS files), so a typo does not cost an unlock.
+    credseal_server::check_config(&cfg).map_err(server_failure)?;
+    let platform = Arc::new(ctx.open_platform(&a.data.data)?);
+    let running = Server::start(Arc::clone(&platform), cfg.clone()).map_err(server_failure)?;
+    let scheme = if cfg.tls.is_some() { "https" } else { "http" };
+    eprintln!("credseal: serving {scheme}://{}", running.local_addr());
+    running.run_until_signal().map_err(server_failure)?;
+    match Arc::try_unwrap(platform) {
+        Ok(p) => drop(p),
+        Err(_) => {
+            return Err(Failure::new(
+                ErrorClass::Error,
+                "the service stopped with requests still holding the platform; the store closes at exit",
+            ));
+        }
+    }
+    eprintln!("credseal: stopped; every answer sent has its receipt committed");
+    Ok(())
+}

@@ -1,0 +1,272 @@
+//! The listener: a runtime of its own, TLS handshakes under a timeout, HTTP/1.1 connections
+//! with header and idle timeouts, a cap on open connections, and the drain.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::Request;
+use credseal_engine::Platform;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tower::ServiceExt as _;
+
+use crate::limits::RateLimiter;
+use crate::metrics::Metrics;
+use crate::pickup::Pickup;
+use crate::state::{AppState, ConnInfo};
+use crate::{ServeConfig, ServerError};
+
+/// A running service. Dropping it without [`Running::shutdown`] also drains it.
+#[derive(Debug)]
+pub struct Running {
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    thread: Option<std::thread::JoinHandle<Result<(), ServerError>>>,
+}
+
+impl Running {
+    /// The address the service listens on (the real port when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Drains: stops accepting, lets requests in flight finish (their receipts are
+    /// committed before their answers go out), closes idle connections, and returns once
+    /// the runtime has stopped (at most the drain timeout later).
+    pub fn shutdown(mut self) -> Result<(), ServerError> {
+        self.stop_and_join()
+    }
+
+    /// Blocks until SIGTERM or SIGINT, then drains as [`Running::shutdown`] does.
+    pub fn run_until_signal(mut self) -> Result<(), ServerError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| ServerError::Runtime(e.to_string()))?;
+        rt.block_on(async {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .map_err(|e| ServerError::Runtime(format!("SIGTERM handler: {e}")))?;
+            tokio::select! {
+                _ = term.recv() => {}
+                r = tokio::signal::ctrl_c() => r.map_err(|e| ServerError::Runtime(format!("SIGINT handler: {e}")))?,
+            }
+            Ok::<(), ServerError>(())
+        })?;
+        self.stop_and_join()
+    }
+
+    fn stop_and_join(&mut self) -> Result<(), ServerError> {
+        let _ = self.stop.send(true);
+        match self.thread.take() {
+            Some(t) => t
+                .join()
+                .map_err(|_| ServerError::Runtime("the service thread panicked".into()))?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.stop_and_join();
+    }
+}
+
+fn is_loopback(a: &SocketAddr) -> bool {
+    a.ip().is_loopback()
+}
+
+/// Checks `cfg` without binding or serving: plain HTTP only on loopback, positive limits,
+/// readable and usable TLS files. Returns the TLS acceptor (None for plain HTTP).
+pub(crate) fn check(cfg: &ServeConfig) -> Result<Option<tokio_rustls::TlsAcceptor>, ServerError> {
+    let tls = match (&cfg.tls, cfg.insecure_loopback) {
+        (Some(_), true) => {
+            return Err(ServerError::Config(
+                "give either TLS files or --insecure-loopback, not both".into(),
+            ));
+        }
+        (Some(files), false) => Some(tokio_rustls::TlsAcceptor::from(crate::tls::server_config(files)?)),
+        (None, true) if is_loopback(&cfg.listen) => None,
+        (None, true) => {
+            return Err(ServerError::Config(format!(
+                "--insecure-loopback serves plain HTTP and is only allowed on a loopback address, not {}",
+                cfg.listen
+            )));
+        }
+        (None, false) => {
+            return Err(ServerError::Config(
+                "TLS is required: give --tls-cert and --tls-key (or --insecure-loopback for tests on 127.0.0.1)".into(),
+            ));
+        }
+    };
+    if cfg.max_inflight == 0 || cfg.max_connections == 0 || cfg.max_body == 0 || cfg.timeout.is_zero() {
+        return Err(ServerError::Config(
+            "limits must be positive (max in-flight, connections, body size, timeout)".into(),
+        ));
+    }
+    if !(cfg.dept_rate > 0.0 && cfg.dept_burst >= 1.0) {
+        return Err(ServerError::Config(
+            "the department rate must be positive and the burst at least 1".into(),
+        ));
+    }
+    Ok(tls)
+}
+
+pub(crate) fn start(platform: Arc<Platform>, cfg: ServeConfig) -> Result<Running, ServerError> {
+    let tls = check(&cfg)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cfg.worker_threads.max(1))
+        // Each query waits on its blocking thread until its group commit is durable: the
+        // pool must hold every request in flight.
+        .max_blocking_threads(cfg.max_inflight + 16)
+        .thread_name("credseal-serve")
+        .enable_all()
+        .build()
+        .map_err(|e| ServerError::Runtime(e.to_string()))?;
+    let std_listener = std::net::TcpListener::bind(cfg.listen).map_err(|e| ServerError::Bind {
+        addr: cfg.listen,
+        detail: e.to_string(),
+    })?;
+    std_listener
+        .set_nonblocking(true)
+        .map_err(|e| ServerError::Runtime(e.to_string()))?;
+    let addr = std_listener
+        .local_addr()
+        .map_err(|e| ServerError::Runtime(e.to_string()))?;
+    let state = Arc::new(AppState {
+        platform,
+        metrics: Metrics::default(),
+        pickup: Pickup::new(cfg.pickup_capacity),
+        rates: RateLimiter::new(cfg.dept_rate, cfg.dept_burst),
+        inflight: Arc::new(Semaphore::new(cfg.max_inflight)),
+        draining: AtomicBool::new(false),
+        require_client_cert: cfg.tls.as_ref().is_some_and(|t| t.client_ca.is_some()),
+        cfg,
+    });
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let thread = std::thread::Builder::new()
+        .name("credseal-serve-main".into())
+        .spawn(move || {
+            rt.block_on(async move {
+                let listener = TcpListener::from_std(std_listener).map_err(|e| ServerError::Runtime(e.to_string()))?;
+                serve(listener, tls, state, stop_rx).await;
+                Ok(())
+            })
+        })
+        .map_err(|e| ServerError::Runtime(e.to_string()))?;
+    Ok(Running {
+        addr,
+        stop: stop_tx,
+        thread: Some(thread),
+    })
+}
+
+async fn serve(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    state: Arc<AppState>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let router = crate::routes::router(state.clone());
+    let open = Arc::new(AtomicUsize::new(0));
+    let all_closed = Arc::new(tokio::sync::Notify::new());
+    let timeout = state.cfg.timeout;
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stop.changed() => break,
+        };
+        let Ok((tcp, _peer)) = accepted else {
+            // Out of file descriptors and the like: back off a moment rather than spin.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        if open.load(Ordering::SeqCst) >= state.cfg.max_connections {
+            drop(tcp);
+            continue;
+        }
+        let _ = tcp.set_nodelay(true);
+        open.fetch_add(1, Ordering::SeqCst);
+        let (router, tls, open, all_closed, mut stop) = (
+            router.clone(),
+            tls.clone(),
+            open.clone(),
+            all_closed.clone(),
+            stop.clone(),
+        );
+        tokio::spawn(async move {
+            match tls {
+                Some(acc) => {
+                    // A handshake that does not finish in time (or garbage instead of TLS)
+                    // closes the connection; nothing reaches the router.
+                    if let Ok(Ok(s)) = tokio::time::timeout(timeout, acc.accept(tcp)).await {
+                        let verified = s.get_ref().1.peer_certificates().is_some_and(|c| !c.is_empty());
+                        serve_conn(
+                            s,
+                            router,
+                            ConnInfo {
+                                client_verified: verified,
+                            },
+                            timeout,
+                            &mut stop,
+                        )
+                        .await;
+                    }
+                }
+                None => serve_conn(tcp, router, ConnInfo { client_verified: false }, timeout, &mut stop).await,
+            }
+            if open.fetch_sub(1, Ordering::SeqCst) == 1 {
+                all_closed.notify_waiters();
+            }
+        });
+    }
+    // Drain: no new connections; every connection finishes the request it is on and closes.
+    state.draining.store(true, Ordering::SeqCst);
+    drop(listener);
+    let deadline = tokio::time::Instant::now() + state.cfg.drain_timeout;
+    while open.load(Ordering::SeqCst) > 0 {
+        let notified = all_closed.notified();
+        if open.load(Ordering::SeqCst) == 0 {
+            break;
+        }
+        if tokio::time::timeout_at(deadline, notified).await.is_err() {
+            break;
+        }
+    }
+    // Requests whose connection went away may still be waiting for their commit on the
+    // blocking pool: wait for every permit to come back, within the same deadline.
+    let max = state.cfg.max_inflight as u32;
+    let _ = tokio::time::timeout_at(deadline, state.inflight.acquire_many(max)).await;
+}
+
+async fn serve_conn<I>(io: I, router: axum::Router, info: ConnInfo, timeout: Duration, stop: &mut watch::Receiver<bool>)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = router.map_request(move |mut req: Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(info);
+        req.map(Body::new)
+    });
+    let svc = TowerToHyperService::new(svc);
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        // Covers a slow sender of headers and an idle keep-alive connection alike.
+        .header_read_timeout(timeout)
+        .keep_alive(true)
+        .max_buf_size(16 * 1024);
+    let conn = builder.serve_connection(TokioIo::new(io), svc);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}

@@ -1,0 +1,488 @@
+//! The routes of API v1: each handler decodes the request, calls the engine on the blocking
+//! pool, and encodes the result. No policy here: every decision is the engine's.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{MatchedPath, Path, State};
+use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use credseal_auth::{Credential, Token, Unverified};
+use credseal_engine::{Clock, QueryError, SystemClock};
+use serde::{Deserialize, Serialize};
+
+use crate::body::read_json;
+use crate::pickup::Held;
+use crate::problem::{LogDetail, Problem};
+use crate::state::{AppState, ConnInfo, DeptTag};
+
+type St = State<Arc<AppState>>;
+
+/// The router of API v1 and the operational routes.
+pub(crate) fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/v1/queries", post(post_query))
+        .route("/v1/queries/{query_id}", get(get_query))
+        .route("/v1/self-queries", post(post_self_query))
+        .route("/v1/bundles", post(post_bundle))
+        .route("/v1/revocations", put(put_revocations))
+        .route("/v1/log/key", get(log_key))
+        .route("/v1/log/vrf-key", get(vrf_key))
+        .route("/v1/log/checkpoint", get(checkpoint))
+        .route("/v1/log/key-history", get(key_history))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), around))
+        .with_state(state)
+}
+
+/// Around every request: the concurrency cap (503 + Retry-After beyond it), the drain,
+/// `Cache-Control`, the metrics and the request log line.
+async fn around(State(st): St, req: Request<Body>, next: Next) -> Response {
+    let started = Instant::now();
+    let route: &'static str = route_name(req.extensions().get::<MatchedPath>().map(MatchedPath::as_str));
+    let public = matches!(route, "/healthz" | "/readyz" | "/metrics") || route.starts_with("/v1/log/");
+    let mut resp = if st.draining.load(Ordering::SeqCst) && !public {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "draining",
+            "the service is shutting down; try another instance",
+        )
+        .retry_after(5)
+        .into_response()
+    } else {
+        match st.inflight.clone().try_acquire_owned() {
+            Ok(permit) => {
+                let r = next.run(req).await;
+                drop(permit);
+                r
+            }
+            Err(_) => {
+                st.metrics.denial("overloaded");
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "overloaded",
+                    format!("more than {} requests at once; try again shortly", st.cfg.max_inflight),
+                )
+                .retry_after(1)
+                .into_response()
+            }
+        }
+    };
+    let cache = if route.starts_with("/v1/log/") {
+        "no-cache"
+    } else {
+        "no-store"
+    };
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    resp.headers_mut()
+        .insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    let secs = started.elapsed().as_secs_f64();
+    let status = resp.status().as_u16();
+    st.metrics.request(route, status, secs);
+    if st.cfg.log_requests {
+        let dept = resp.extensions().get::<DeptTag>().map(|d| d.0.as_str());
+        let mut line = serde_json::json!({
+            "time": SystemClock.now().unwrap_or(0),
+            "route": route,
+            "status": status,
+            "latency_us": (secs * 1e6) as u64,
+            "department": dept,
+        });
+        if let Some(LogDetail(d)) = resp.extensions().get::<LogDetail>() {
+            line["error"] = serde_json::Value::String(d.clone());
+        }
+        eprintln!("{line}");
+    }
+    resp
+}
+
+/// The route template as a static string (bounded label values for metrics and logs).
+fn route_name(matched: Option<&str>) -> &'static str {
+    const ROUTES: [&str; 12] = [
+        "/v1/queries",
+        "/v1/queries/{query_id}",
+        "/v1/self-queries",
+        "/v1/bundles",
+        "/v1/revocations",
+        "/v1/log/key",
+        "/v1/log/vrf-key",
+        "/v1/log/checkpoint",
+        "/v1/log/key-history",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ];
+    matched
+        .and_then(|m| ROUTES.iter().find(|r| **r == m).copied())
+        .unwrap_or("other")
+}
+
+async fn not_found() -> Problem {
+    Problem::not_found("no such route in API v1 (see docs/openapi.yaml)")
+}
+
+async fn method_not_allowed() -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "this route does not take that method",
+    )
+}
+
+fn now() -> Result<u64, Problem> {
+    SystemClock.now().map_err(|e| Problem::internal(format!("clock: {e}")))
+}
+
+/// Runs engine work on the blocking pool.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Problem> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Problem::internal(format!("engine task: {e}")))
+}
+
+/// A department route: with `--client-ca`, a verified client certificate is required.
+fn require_client(st: &AppState, conn: Option<&ConnInfo>) -> Result<(), Problem> {
+    if st.require_client_cert && !conn.is_some_and(|c| c.client_verified) {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "client-certificate-required",
+            "department routes need a client certificate issued by the platform's client CA",
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QueryReq {
+    credential: String,
+    token: String,
+}
+
+#[derive(Serialize)]
+struct AnswerResp {
+    query_id: String,
+    answer: String,
+}
+
+fn json_bytes(body: Arc<[u8]>) -> Response {
+    let mut r = Response::new(Body::from(body.to_vec()));
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+fn tagged(mut r: Response, dept: Option<String>) -> Response {
+    if let Some(d) = dept {
+        r.extensions_mut().insert(DeptTag(d));
+    }
+    r
+}
+
+/// `POST /v1/queries`: a department's query → its sealed answer, after the receipt is durable.
+async fn post_query(State(st): St, headers: HeaderMap, req: Request<Body>) -> Response {
+    let conn = req.extensions().get::<ConnInfo>().copied();
+    if let Err(p) = require_client(&st, conn.as_ref()) {
+        st.metrics.denial(p.code());
+        return p.into_response();
+    }
+    let q: QueryReq = match read_json(&headers, req.into_body(), st.cfg.max_body, st.cfg.timeout).await {
+        Ok(q) => q,
+        Err(p) => return p.into_response(),
+    };
+    // Unverified peeks, used only to find the bucket, the held answer and the log's
+    // department; the engine decides everything.
+    let claimed = Unverified::<Credential>::parse_text(q.credential.trim())
+        .and_then(|c| c.peek_unverified())
+        .ok()
+        .map(|c| c.department_id);
+    let token = Unverified::<Token>::parse_text(q.token.trim()).ok();
+    let peek = token
+        .as_ref()
+        .and_then(|t| Some((t.digest(), t.peek_unverified().ok()?)));
+    let now = match now() {
+        Ok(n) => n,
+        Err(p) => return p.into_response(),
+    };
+    if let Some((digest, body)) = &peek
+        && let Some(h) = st.pickup.get(&body.query_id, now)
+        && h.token_digest == *digest
+    {
+        st.metrics.pickup();
+        return tagged(json_bytes(h.body), claimed);
+    }
+    if let Some(d) = &claimed
+        && let Some(wait) = st.rates.check(d)
+    {
+        st.metrics.denial("rate-limited");
+        let p = Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            format!(
+                "the department's query rate limit ({}/s) is reached; try again shortly",
+                st.cfg.dept_rate
+            ),
+        )
+        .retry_after(wait);
+        return p.into_response();
+    }
+    let platform = st.platform.clone();
+    let (cred, tok) = (q.credential, q.token);
+    let r = match blocking(move || platform.query(cred.trim(), tok.trim(), now)).await {
+        Ok(r) => r,
+        Err(p) => return p.into_response(),
+    };
+    match r {
+        Ok(answer) => {
+            if let Some(d) = &claimed {
+                st.rates.take(d);
+            }
+            st.metrics.answer();
+            let body: Arc<[u8]> = serde_json::to_vec(&AnswerResp {
+                query_id: credseal_core::hex(&answer.query_id),
+                answer: answer.to_text(),
+            })
+            .unwrap_or_default()
+            .into();
+            if let Some((digest, t)) = peek {
+                st.pickup.put(
+                    answer.query_id,
+                    Held {
+                        token_digest: digest,
+                        body: body.clone(),
+                        expires_at: t.expires_at,
+                    },
+                    now,
+                );
+            }
+            tagged(json_bytes(body), claimed)
+        }
+        Err(e) => {
+            let verified = matches!(&e, QueryError::Denied(d) if !d.is_forgery());
+            if verified && let Some(d) = &claimed {
+                st.rates.take(d);
+            }
+            let p = Problem::from_query(&e);
+            st.metrics.denial(p.code());
+            tagged(p.into_response(), claimed.filter(|_| verified))
+        }
+    }
+}
+
+/// `GET /v1/queries/{query_id}`: the answer again, while its token is valid.
+async fn get_query(State(st): St, Path(id): Path<String>, req: Request<Body>) -> Response {
+    if let Err(p) = require_client(&st, req.extensions().get::<ConnInfo>()) {
+        return p.into_response();
+    }
+    let parsed = credseal_core::unhex(&id).and_then(|b| <[u8; 16]>::try_from(b).ok());
+    let Some(qid) = parsed else {
+        return Problem::bad_request("a query id is 32 hexadecimal digits").into_response();
+    };
+    let now = match now() {
+        Ok(n) => n,
+        Err(p) => return p.into_response(),
+    };
+    match st.pickup.get(&qid, now) {
+        Some(h) => {
+            st.metrics.pickup();
+            json_bytes(h.body)
+        }
+        None => Problem::not_found(
+            "no answer is held for this query id (never answered here, its token expired, or it was pushed out)",
+        )
+        .into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SelfQueryReq {
+    query: String,
+}
+
+/// `POST /v1/self-queries`: a subject's query for its own records.
+async fn post_self_query(State(st): St, headers: HeaderMap, req: Request<Body>) -> Response {
+    let q: SelfQueryReq = match read_json(&headers, req.into_body(), st.cfg.max_body, st.cfg.timeout).await {
+        Ok(q) => q,
+        Err(p) => return p.into_response(),
+    };
+    let now = match now() {
+        Ok(n) => n,
+        Err(p) => return p.into_response(),
+    };
+    let platform = st.platform.clone();
+    match blocking(move || platform.self_query(q.query.trim(), now)).await {
+        Err(p) => p.into_response(),
+        Ok(Ok(answer)) => {
+            st.metrics.answer();
+            axum::Json(AnswerResp {
+                query_id: credseal_core::hex(&answer.query_id),
+                answer: answer.to_text(),
+            })
+            .into_response()
+        }
+        Ok(Err(e)) => {
+            let p = Problem::from_query(&e);
+            st.metrics.denial(p.code());
+            p.into_response()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BundleReq {
+    request: String,
+}
+
+#[derive(Serialize)]
+struct BundleResp {
+    bundle: String,
+    receipts: usize,
+}
+
+/// `POST /v1/bundles`: a subject's signed request → its receipt bundle.
+async fn post_bundle(State(st): St, headers: HeaderMap, req: Request<Body>) -> Response {
+    let q: BundleReq = match read_json(&headers, req.into_body(), st.cfg.max_body, st.cfg.timeout).await {
+        Ok(q) => q,
+        Err(p) => return p.into_response(),
+    };
+    let now = match now() {
+        Ok(n) => n,
+        Err(p) => return p.into_response(),
+    };
+    let platform = st.platform.clone();
+    match blocking(move || platform.export_for_request(q.request.trim(), now)).await {
+        Err(p) => p.into_response(),
+        Ok(Ok(b)) => axum::Json(BundleResp {
+            receipts: b.entries.len(),
+            bundle: b.to_text(),
+        })
+        .into_response(),
+        Ok(Err(e)) => {
+            let p = Problem::from_query(&e);
+            st.metrics.denial(p.code());
+            p.into_response()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevocationsReq {
+    list: String,
+}
+
+#[derive(Serialize)]
+struct RevocationsResp {
+    version: u64,
+}
+
+/// `PUT /v1/revocations`: installs a newer revocation list signed by the authority.
+async fn put_revocations(State(st): St, headers: HeaderMap, req: Request<Body>) -> Response {
+    let q: RevocationsReq = match read_json(&headers, req.into_body(), st.cfg.max_body, st.cfg.timeout).await {
+        Ok(q) => q,
+        Err(p) => return p.into_response(),
+    };
+    let platform = st.platform.clone();
+    let r = blocking(move || {
+        let session = platform.staff_session(SERVICE_SESSION).map_err(QueryError::Failed)?;
+        platform.install_revocations(&session, q.list.trim())
+    })
+    .await;
+    match r {
+        Err(p) => p.into_response(),
+        Ok(Ok(version)) => axum::Json(RevocationsResp { version }).into_response(),
+        Ok(Err(e)) => {
+            let p = Problem::from_query(&e);
+            st.metrics.denial(p.code());
+            p.into_response()
+        }
+    }
+}
+
+/// The name the service's receipts give for what it does on an authority's signed order.
+const SERVICE_SESSION: &str = "service";
+
+fn text(body: String) -> Response {
+    let mut r = Response::new(Body::from(body));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+async fn log_key(State(st): St) -> Response {
+    let platform = st.platform.clone();
+    match blocking(move || platform.log_vkey()).await {
+        Err(p) => p.into_response(),
+        Ok(Ok(k)) => text(format!("{k}\n")),
+        Ok(Err(e)) => Problem::from_engine(&e).into_response(),
+    }
+}
+
+async fn vrf_key(State(st): St) -> Response {
+    text(format!("{}\n", st.platform.vrf_public_key().to_text()))
+}
+
+async fn checkpoint(State(st): St) -> Response {
+    let platform = st.platform.clone();
+    match blocking(move || platform.latest_checkpoint()).await {
+        Err(p) => p.into_response(),
+        Ok(Ok(Some(c))) => text(c),
+        Ok(Ok(None)) => Problem::not_found("the log has no receipt yet, so no checkpoint").into_response(),
+        Ok(Err(e)) => Problem::from_engine(&e).into_response(),
+    }
+}
+
+async fn key_history(State(st): St) -> Response {
+    let platform = st.platform.clone();
+    match blocking(move || platform.log_key_history()).await {
+        Err(p) => p.into_response(),
+        Ok(Ok(h)) => text(h.notes().join("\n")),
+        Ok(Err(e)) => Problem::from_engine(&e).into_response(),
+    }
+}
+
+async fn healthz() -> Response {
+    text("ok\n".into())
+}
+
+async fn readyz(State(st): St) -> Response {
+    if st.draining.load(Ordering::SeqCst) {
+        return Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "draining",
+            "the service is shutting down",
+        )
+        .retry_after(5)
+        .into_response();
+    }
+    text("ready\n".into())
+}
+
+async fn metrics(State(st): St) -> Response {
+    let st2 = st.clone();
+    match blocking(move || st2.metrics.render(&st2)).await {
+        Err(p) => p.into_response(),
+        Ok(body) => {
+            let mut r = Response::new(Body::from(body));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            r
+        }
+    }
+}

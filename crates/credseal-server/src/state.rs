@@ -1,0 +1,40 @@
+//! What every request handler shares.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use credseal_engine::Platform;
+use tokio::sync::Semaphore;
+
+use crate::ServeConfig;
+use crate::limits::RateLimiter;
+use crate::metrics::Metrics;
+use crate::pickup::Pickup;
+
+/// The service's shared state: the engine, the limits and the counters.
+#[derive(Debug)]
+pub(crate) struct AppState {
+    pub(crate) platform: Arc<Platform>,
+    pub(crate) cfg: ServeConfig,
+    pub(crate) metrics: Metrics,
+    pub(crate) pickup: Pickup,
+    pub(crate) rates: RateLimiter,
+    /// Requests being handled: a permit each; none left → 503.
+    pub(crate) inflight: Arc<Semaphore>,
+    /// Set when a drain starts: `/readyz` says 503 and new requests are refused.
+    pub(crate) draining: AtomicBool,
+    /// Whether department routes require a verified client certificate.
+    pub(crate) require_client_cert: bool,
+}
+
+/// What the connection knows about its peer, put on every request.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ConnInfo {
+    /// A client certificate chaining to `--client-ca` was presented and verified.
+    pub(crate) client_verified: bool,
+}
+
+/// The department a request acted for, once its credential verified: the request log's
+/// `department` field.
+#[derive(Clone, Debug)]
+pub(crate) struct DeptTag(pub(crate) String);
