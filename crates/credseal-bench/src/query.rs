@@ -11,8 +11,8 @@ use credseal_engine::{DEFAULT_OPERATOR, PendingAnswer, Progress, QueryError};
 use credseal_store::{Store, Tree};
 use serde::Serialize;
 
-use crate::common::{BENCH_ORIGIN, BenchPlatform, bench_passphrase, now, parse_catalog, write_input};
 pub(crate) use crate::common::percentile;
+use crate::common::{BENCH_ORIGIN, BenchPlatform, bench_passphrase, now, parse_catalog, write_input};
 use crate::error::{BenchError, Result};
 
 /// Results of `bench query`.
@@ -279,8 +279,7 @@ impl<'a> QueryFloor<'a> {
             let body = u
                 .peek_unverified()
                 .map_err(|e| BenchError::check(format_args!("token: {e}")))?;
-            let body_bytes =
-                postcard::to_stdvec(&body).map_err(|e| BenchError::check(format_args!("token: {e}")))?;
+            let body_bytes = postcard::to_stdvec(&body).map_err(|e| BenchError::check(format_args!("token: {e}")))?;
             let subject =
                 SubjectId::parse(&body.subject).map_err(|e| BenchError::check(format_args!("token subject: {e}")))?;
             // The subject's stored records, read from the store as a test would.
@@ -366,8 +365,7 @@ impl<'a> QueryFloor<'a> {
                                 if let Ok(r) = self.signer.sign_receipt(&self.receipt_body) {
                                     tree.append(r.as_bytes());
                                 }
-                                let ok =
-                                    credseal_auth::verify_raw_strict(self.dept_pk.as_bytes(), &it.msg, &it.sig);
+                                let ok = credseal_auth::verify_raw_strict(self.dept_pk.as_bytes(), &it.msg, &it.sig);
                                 std::hint::black_box(ok);
                                 let mut out = Vec::new();
                                 for (class, b) in &it.bundles {
@@ -385,12 +383,8 @@ impl<'a> QueryFloor<'a> {
                                         }
                                     }
                                 }
-                                let _ = std::hint::black_box(credseal_crypto::seal(
-                                    &self.recipient,
-                                    b"floor",
-                                    &[],
-                                    &out,
-                                ));
+                                let _ =
+                                    std::hint::black_box(credseal_crypto::seal(&self.recipient, b"floor", &[], &out));
                             }
                         })
                         .1
