@@ -73,7 +73,7 @@ impl ServeSize {
             duration: 10.0,
             max_queries: 60_000,
             wrk_threads: 2,
-            connections: 128,
+            connections: 16,
             rate_fraction: 0.8,
             open_seconds: 10.0,
             open_connections: 32,
@@ -179,6 +179,10 @@ pub struct ServeBench {
     pub ratio_to_floor: f64,
     /// Receipts the log gained over both runs: equal to the 200 answers, or the run fails.
     pub log_growth: u64,
+    /// Receipts per group commit over both runs, mean.
+    pub commit_batch_mean: f64,
+    /// Group commits over both runs.
+    pub commits: u64,
 }
 
 /// wrk on PATH, or an error naming the script that installs it.
@@ -363,6 +367,7 @@ pub fn bench_serve(catalog_text: &str, size: ServeSize, work: &Path, progress: &
         ..credseal_server::ServeConfig::default()
     };
     let log_before = platform.log_size()?;
+    let stats_before = platform.commit_stats();
     let (floor_before, _) = floor.run(size.threads);
     let running = credseal_server::Server::start(Arc::clone(&platform), cfg).map_err(server_failed)?;
     let addr = running.local_addr();
@@ -447,6 +452,9 @@ pub fn bench_serve(catalog_text: &str, size: ServeSize, work: &Path, progress: &
         )));
     }
     let floor_qps = floor.queries() as f64 * 2.0 / (floor_before + floor_after);
+    let stats = platform.commit_stats();
+    let commits = stats.commits - stats_before.commits;
+    let receipts = stats.receipts - stats_before.receipts;
     Ok(ServeBench {
         subjects: size.subjects,
         classes_per_query: fx.classes.len() as u64,
@@ -477,5 +485,7 @@ pub fn bench_serve(catalog_text: &str, size: ServeSize, work: &Path, progress: &
         floor_queries_per_s: floor_qps,
         ratio_to_floor: peak / floor_qps,
         log_growth,
+        commit_batch_mean: receipts as f64 / commits.max(1) as f64,
+        commits,
     })
 }

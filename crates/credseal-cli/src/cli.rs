@@ -432,7 +432,7 @@ pub(crate) enum BenchCommand {
         /// wrk threads of the closed-loop run (default 2).
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=64))]
         wrk_threads: Option<u64>,
-        /// Connections of the closed-loop run (default 128; --quick 16).
+        /// Connections of the closed-loop run (default 16).
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000))]
         connections: Option<u64>,
         /// The open-loop rate as a fraction of the closed-loop peak (default 0.8).

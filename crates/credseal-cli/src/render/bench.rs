@@ -139,6 +139,8 @@ struct ServeJson {
     floor_queries_per_s: f64,
     ratio_to_floor: f64,
     log_growth: u64,
+    commit_batch_mean: f64,
+    commits: u64,
 }
 
 impl From<&ServeBench> for ServeJson {
@@ -173,6 +175,8 @@ impl From<&ServeBench> for ServeJson {
             floor_queries_per_s: r.floor_queries_per_s,
             ratio_to_floor: r.ratio_to_floor,
             log_growth: r.log_growth,
+            commit_batch_mean: r.commit_batch_mean,
+            commits: r.commits,
         }
     }
 }
@@ -401,8 +405,8 @@ pub(crate) fn bench_serve(r: &ServeBench, json: bool) {
         println!("CPU per closed-loop query: {server:.0} µs the server's process, {wrk:.0} µs wrk's");
     }
     println!(
-        "log: {} receipts added, one for each 200 answer; open-loop max latency {:.0} µs",
-        r.log_growth, r.open_max_us
+        "log: {} receipts added, one for each 200 answer, in {} group commits ({:.1} receipts each); open-loop max latency {:.0} µs",
+        r.log_growth, r.commits, r.commit_batch_mean, r.open_max_us
     );
     println!("ratio_to_floor (peak / floor): {:.2}", r.ratio_to_floor);
 }
