@@ -35,8 +35,8 @@ pub(crate) fn parse_catalog(text: &str) -> Result<Catalog> {
 /// passphrase (as a test of that directory would): the bench reads stored data and keys
 /// from those to set up the floor and check results, never through the platform.
 pub(crate) struct BenchPlatform {
-    /// The platform: "ours".
-    pub(crate) platform: Platform,
+    /// The platform: "ours" (shared with the in-process server of `bench serve`).
+    pub(crate) platform: Arc<Platform>,
     /// The bench's handle on the platform's store.
     pub(crate) store: Arc<SledStore>,
     /// The bench's copy of the keystore as it was when the platform opened.
@@ -65,11 +65,11 @@ impl BenchPlatform {
         let config = Platform::read_config(dir)?;
         let keys = Platform::read_keystore(&dir.join(&config.keystore), pass, OpenOptions::default())?;
         let store = Arc::new(SledStore::open(&dir.join(DB_DIR), false)?);
-        let platform = Platform::with_store(
+        let platform = Arc::new(Platform::with_store(
             parse_catalog(catalog_text)?,
             keys.clone(),
             Arc::clone(&store) as Arc<dyn Store>,
-        )?;
+        )?);
         Ok(Self {
             platform,
             store,
@@ -171,4 +171,13 @@ impl FloorDb {
         self.db.flush().map_err(|e| self.err(e))?;
         Ok(())
     }
+}
+
+/// The value at quantile `p` of `sorted` (nearest rank), 0 for no values.
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
 }

@@ -9,8 +9,8 @@
 //! keystore of the data directory it created itself (it knows the passphrase), as a test
 //! would; the engine exposes neither.
 //!
-//! Call one of [`bench_ingest`], [`bench_query`], [`bench_rewrap`], [`bench_trace`] or
-//! [`bench_verify`]; each returns a serialisable result struct:
+//! Call one of [`bench_ingest`], [`bench_query`], [`bench_rewrap`], [`bench_serve`],
+//! [`bench_trace`] or [`bench_verify`]; each returns a serialisable result struct:
 //!
 //! ```
 //! let r = credseal_bench::bench_verify(20, 2)?;
@@ -26,6 +26,7 @@ mod error;
 mod ingest;
 mod query;
 mod rewrap;
+mod serve;
 mod trace;
 mod verify;
 
@@ -33,5 +34,6 @@ pub use error::{BenchError, Result};
 pub use ingest::{IngestBench, bench_ingest};
 pub use query::{QueryBench, QuerySize, bench_query};
 pub use rewrap::{RewrapBench, bench_rewrap};
+pub use serve::{ServeBench, ServeSize, bench_serve, wrk_available};
 pub use trace::{TraceBench, bench_trace};
 pub use verify::{VerifyBench, bench_verify};

@@ -11,6 +11,7 @@ use credseal_engine::{DEFAULT_OPERATOR, PendingAnswer, Progress, QueryError};
 use credseal_store::{Store, Tree};
 use serde::Serialize;
 
+pub(crate) use crate::common::percentile;
 use crate::common::{BENCH_ORIGIN, BenchPlatform, bench_passphrase, now, parse_catalog, write_input};
 use crate::error::{BenchError, Result};
 
@@ -92,14 +93,6 @@ fn total_cpu(parts: impl IntoIterator<Item = Option<u64>>) -> Option<u64> {
     parts.into_iter().try_fold(0u64, |a, c| Some(a.saturating_add(c?)))
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
 /// The size of a [`bench_query`] run.
 #[derive(Clone, Copy, Debug)]
 pub struct QuerySize {
@@ -115,193 +108,268 @@ pub struct QuerySize {
     pub in_flight: u64,
 }
 
-/// Runs the query benchmark in `work` (a fresh, empty directory): `size.subjects` synthetic
-/// subjects ingested, then `size.queries` granted queries of one department over the
-/// classes of one purpose that need no consent.
-pub fn bench_query(catalog_text: &str, size: QuerySize, work: &Path, progress: &dyn Progress) -> Result<QueryBench> {
-    let QuerySize {
-        subjects,
-        queries,
-        threads,
-        in_flight,
-    } = size;
-    let in_flight = in_flight.max(1) as usize;
-    use credseal_auth::{Credential, SigningKey, Token, sign};
-    let catalog = parse_catalog(catalog_text)?;
-    // A purpose and the classes without consent that allow it (consent is measured apart).
-    let mut best: (String, Vec<String>) = (String::new(), Vec::new());
-    for p in catalog.purposes.keys() {
-        let cls: Vec<String> = catalog
-            .classes
-            .values()
-            .filter(|c| !c.consent_required && c.purposes.contains(p))
-            .map(|c| c.id.clone())
-            .collect();
-        if cls.len() > best.1.len() {
-            best = (p.clone(), cls);
+/// A platform of synthetic subjects and one department allowed to query it: what
+/// `bench query` and `bench serve` both start from.
+pub(crate) struct QueryFixture {
+    /// The platform and the bench's own handles on its store and keys.
+    pub(crate) b: BenchPlatform,
+    /// Synthetic subjects ingested.
+    pub(crate) subjects: u64,
+    /// The purpose of every query.
+    pub(crate) purpose: String,
+    /// The classes every query asks for: those of `purpose` that need no consent.
+    pub(crate) classes: std::collections::BTreeSet<String>,
+    /// The department's signing key.
+    dept: credseal_auth::SigningKey,
+    /// The department's answer-sealing key.
+    sealing: credseal_crypto::SealingKey,
+    /// The department's credential (text form), signed by the bench's authority.
+    pub(crate) cred: String,
+    /// The time the fixture was made (Unix seconds).
+    pub(crate) now: u64,
+}
+
+impl QueryFixture {
+    /// `subjects` synthetic subjects ingested into a fresh platform in `work/platform`, an
+    /// authority the platform trusts, and a department credential (valid for a day) for the
+    /// classes of one purpose that need no consent (consent is measured apart).
+    pub(crate) fn new(catalog_text: &str, subjects: u64, work: &Path, progress: &dyn Progress) -> Result<Self> {
+        use credseal_auth::{Credential, SigningKey, sign};
+        let catalog = parse_catalog(catalog_text)?;
+        // A purpose and the classes without consent that allow it.
+        let mut best: (String, Vec<String>) = (String::new(), Vec::new());
+        for p in catalog.purposes.keys() {
+            let cls: Vec<String> = catalog
+                .classes
+                .values()
+                .filter(|c| !c.consent_required && c.purposes.contains(p))
+                .map(|c| c.id.clone())
+                .collect();
+            if cls.len() > best.1.len() {
+                best = (p.clone(), cls);
+            }
         }
-    }
-    let (purpose, classes) = best;
-    if classes.is_empty() {
-        return Err(BenchError::Input(
-            "the catalogue has no class a query without consent can read".into(),
-        ));
-    }
-    let input = work.join("input.jsonl");
-    write_input(&catalog, subjects, &input)?;
-    let origin = BENCH_ORIGIN;
-    let pass = bench_passphrase();
-    let dir = work.join("platform");
-    let b = BenchPlatform::init(&dir, &pass, catalog_text)?;
-    let p = &b.platform;
-    p.ingest_file(&input, progress)?;
-    let authority = SigningKey::generate();
-    p.set_authority_key(
-        &p.staff_session(DEFAULT_OPERATOR)?,
-        authority.public().as_bytes(),
-        false,
-    )?;
-    let dept = SigningKey::generate();
-    let sealing = credseal_crypto::SealingKey::generate();
-    let now = now()?;
-    let set: std::collections::BTreeSet<String> = classes.iter().cloned().collect();
-    let cred = sign(
-        &Credential {
-            serial: 1,
-            department_id: "bench-dept".into(),
-            department_name: "Bench".into(),
-            signing_key: dept.public(),
-            sealing_key: sealing.public().to_bytes(),
-            classes: set.clone(),
-            purposes: [purpose.clone()].into_iter().collect(),
-            not_before: now - 60,
-            not_after: now + 86_400,
-            audience: origin.into(),
-        },
-        &authority,
-    )
-    .to_text();
-    // Tokens are signed by the department before the clock starts.
-    progress.stage("signing tokens", queries);
-    let tokens: Vec<String> = (0..queries)
-        .map(|i| {
-            progress.advance(1);
-            sign(
-                &Token {
-                    query_id: credseal_crypto::random_array(),
-                    credential_serial: 1,
-                    subject: credseal_testkit::synthetic::synthetic_subject(i % subjects).to_string(),
-                    classes: set.clone(),
-                    purpose: purpose.clone(),
-                    legal_basis: "benchmark".into(),
-                    issued_at: now,
-                    expires_at: now + 600,
-                    audience: origin.into(),
-                    consent: None,
-                },
-                &dept,
-            )
-            .to_text()
+        let (purpose, classes) = best;
+        if classes.is_empty() {
+            return Err(BenchError::Input(
+                "the catalogue has no class a query without consent can read".into(),
+            ));
+        }
+        let input = work.join("input.jsonl");
+        write_input(&catalog, subjects, &input)?;
+        let pass = bench_passphrase();
+        let b = BenchPlatform::init(&work.join("platform"), &pass, catalog_text)?;
+        let p = &b.platform;
+        p.ingest_file(&input, progress)?;
+        let authority = SigningKey::generate();
+        p.set_authority_key(
+            &p.staff_session(DEFAULT_OPERATOR)?,
+            authority.public().as_bytes(),
+            false,
+        )?;
+        let dept = SigningKey::generate();
+        let sealing = credseal_crypto::SealingKey::generate();
+        let now = now()?;
+        let classes: std::collections::BTreeSet<String> = classes.into_iter().collect();
+        let cred = sign(
+            &Credential {
+                serial: 1,
+                department_id: "bench-dept".into(),
+                department_name: "Bench".into(),
+                signing_key: dept.public(),
+                sealing_key: sealing.public().to_bytes(),
+                classes: classes.clone(),
+                purposes: [purpose.clone()].into_iter().collect(),
+                not_before: now - 60,
+                not_after: now + 86_400,
+                audience: BENCH_ORIGIN.into(),
+            },
+            &authority,
+        )
+        .to_text();
+        Ok(Self {
+            b,
+            subjects,
+            purpose,
+            classes,
+            dept,
+            sealing,
+            cred,
+            now,
         })
-        .collect();
-    progress.finish();
-    let per = queries.div_ceil(threads) as usize;
-    // The floor's inputs, untimed: per query the token's signed bytes and signature, the
-    // wrapped DEKs and sealed records of the granted classes.
-    struct FloorItem {
-        msg: Vec<u8>,
-        sig: [u8; 64],
-        blind: BlindId,
-        bundles: Vec<(String, Bundle)>,
     }
-    let mut items = Vec::with_capacity(tokens.len());
-    let mut records = 0usize;
-    for tok in &tokens {
-        let u = credseal_auth::Unverified::<Token>::parse_text(tok)
-            .map_err(|e| BenchError::check(format_args!("token: {e}")))?;
-        let bytes = u.as_bytes();
-        let sig: [u8; 64] = bytes[bytes.len() - 64..]
-            .try_into()
-            .map_err(|_| BenchError::check("token: no signature"))?;
-        let body = u
-            .peek_unverified()
-            .map_err(|e| BenchError::check(format_args!("token: {e}")))?;
-        let body_bytes = postcard::to_stdvec(&body).map_err(|e| BenchError::check(format_args!("token: {e}")))?;
-        let subject =
-            SubjectId::parse(&body.subject).map_err(|e| BenchError::check(format_args!("token subject: {e}")))?;
-        // The subject's stored records, read from the store as a test would.
-        let blind = b.platform.blind(&subject)?;
-        let recs = match b
-            .store
-            .get(Tree::Records, &credseal_engine::layout::subject_key(&blind))?
-        {
-            Some(v) => SubjectRecords::decode(&v)
-                .map_err(|e| BenchError::check(format_args!("records of subject {}: {e}", &blind.to_hex()[..16])))?,
-            None => SubjectRecords::default(),
-        };
-        let bundles: Vec<_> = classes
-            .iter()
-            .filter_map(|c| recs.classes.get(c).map(|b| (c.clone(), b.clone())))
+
+    /// `n` tokens of the department, each with a fresh query id, for subjects `first`,
+    /// `first + 1`, … (modulo the number of subjects), issued `issued_at` and valid for
+    /// `lifetime` seconds.
+    pub(crate) fn sign_tokens(
+        &self,
+        first: u64,
+        n: u64,
+        issued_at: u64,
+        lifetime: u64,
+        progress: &dyn Progress,
+    ) -> Vec<String> {
+        use credseal_auth::{Token, sign};
+        progress.stage("signing tokens", n);
+        let tokens = (first..first + n)
+            .map(|i| {
+                progress.advance(1);
+                sign(
+                    &Token {
+                        query_id: credseal_crypto::random_array(),
+                        credential_serial: 1,
+                        subject: credseal_testkit::synthetic::synthetic_subject(i % self.subjects).to_string(),
+                        classes: self.classes.clone(),
+                        purpose: self.purpose.clone(),
+                        legal_basis: "benchmark".into(),
+                        issued_at,
+                        expires_at: issued_at + lifetime,
+                        audience: BENCH_ORIGIN.into(),
+                        consent: None,
+                    },
+                    &self.dept,
+                )
+                .to_text()
+            })
             .collect();
-        records += bundles.iter().map(|(_, b)| b.entries.len()).sum::<usize>();
-        items.push(FloorItem {
-            msg: credseal_auth::signed_bytes(credseal_auth::Kind::Token, &body_bytes),
-            sig,
-            blind,
-            bundles,
-        });
+        progress.finish();
+        tokens
     }
-    let dept_pk = dept.public();
-    let recipient = sealing.public();
-    // The floor signs with the platform's log key, from the bench's copy of the keystore.
-    let signer = credseal_log::LogSigner::from_seed(BENCH_ORIGIN, b.keys.log_seed.expose_secret())
-        .map_err(|e| BenchError::check(format_args!("log key: {e}")))?;
-    let keys = &b.keys;
-    let receipt_body = credseal_log::ReceiptBody {
-        index: 0,
-        time: now,
-        actor: credseal_log::Actor::Department {
-            id: "bench-dept".into(),
-            credential_serial: 1,
-        },
-        action: credseal_log::Action::Query,
-        detail: String::new(),
-        subject: Some(items.first().map(|i| i.blind).unwrap_or(BlindId([0; 32]))),
-        classes: set.clone(),
-        purpose: purpose.clone(),
-        token_hash: Some([1; 32]),
-        outcome: credseal_log::Outcome::Granted,
-        release_digest: Some([2; 32]),
-        salt: [3; 16],
-        chain: Some(credseal_log::Chain {
-            counter: 2,
-            prev: Some([4; 32]),
-        }),
-        disclose_after: None,
-        flags: 0,
-    };
-    // Wall seconds and the threads' CPU nanoseconds.
-    let run_floor = || {
+}
+
+/// The floor's inputs for one query, untimed: the token's signed bytes and signature, the
+/// wrapped DEKs and sealed records of the granted classes.
+struct FloorItem {
+    msg: Vec<u8>,
+    sig: [u8; 64],
+    blind: BlindId,
+    bundles: Vec<(String, Bundle)>,
+}
+
+/// The floor of a granted query: per query one strict Ed25519 verify, the DEK unwraps, the
+/// record decrypts, one HPKE seal, one receipt signature and its leaf hashes, without any
+/// of the platform's logic.
+pub(crate) struct QueryFloor<'a> {
+    items: Vec<FloorItem>,
+    /// Records the queries release, in all.
+    pub(crate) records: usize,
+    keys: &'a credseal_crypto::Keystore,
+    dept_pk: credseal_auth::PublicKey,
+    recipient: credseal_crypto::SealingPublicKey,
+    signer: credseal_log::LogSigner,
+    receipt_body: credseal_log::ReceiptBody,
+}
+
+impl<'a> QueryFloor<'a> {
+    /// The floor of the queries of `tokens` (the fixture's department's), read from the
+    /// fixture's store as a test would.
+    pub(crate) fn new(fx: &'a QueryFixture, tokens: &[String]) -> Result<Self> {
+        use credseal_auth::Token;
+        let b = &fx.b;
+        let mut items = Vec::with_capacity(tokens.len());
+        let mut records = 0usize;
+        for tok in tokens {
+            let u = credseal_auth::Unverified::<Token>::parse_text(tok)
+                .map_err(|e| BenchError::check(format_args!("token: {e}")))?;
+            let bytes = u.as_bytes();
+            let sig: [u8; 64] = bytes[bytes.len() - 64..]
+                .try_into()
+                .map_err(|_| BenchError::check("token: no signature"))?;
+            let body = u
+                .peek_unverified()
+                .map_err(|e| BenchError::check(format_args!("token: {e}")))?;
+            let body_bytes = postcard::to_stdvec(&body).map_err(|e| BenchError::check(format_args!("token: {e}")))?;
+            let subject =
+                SubjectId::parse(&body.subject).map_err(|e| BenchError::check(format_args!("token subject: {e}")))?;
+            // The subject's stored records, read from the store as a test would.
+            let blind = b.platform.blind(&subject)?;
+            let recs = match b
+                .store
+                .get(Tree::Records, &credseal_engine::layout::subject_key(&blind))?
+            {
+                Some(v) => SubjectRecords::decode(&v).map_err(|e| {
+                    BenchError::check(format_args!("records of subject {}: {e}", &blind.to_hex()[..16]))
+                })?,
+                None => SubjectRecords::default(),
+            };
+            let bundles: Vec<_> = fx
+                .classes
+                .iter()
+                .filter_map(|c| recs.classes.get(c).map(|b| (c.clone(), b.clone())))
+                .collect();
+            records += bundles.iter().map(|(_, b)| b.entries.len()).sum::<usize>();
+            items.push(FloorItem {
+                msg: credseal_auth::signed_bytes(credseal_auth::Kind::Token, &body_bytes),
+                sig,
+                blind,
+                bundles,
+            });
+        }
+        // The floor signs with the platform's log key, from the bench's copy of the keystore.
+        let signer = credseal_log::LogSigner::from_seed(BENCH_ORIGIN, b.keys.log_seed.expose_secret())
+            .map_err(|e| BenchError::check(format_args!("log key: {e}")))?;
+        let receipt_body = credseal_log::ReceiptBody {
+            index: 0,
+            time: fx.now,
+            actor: credseal_log::Actor::Department {
+                id: "bench-dept".into(),
+                credential_serial: 1,
+            },
+            action: credseal_log::Action::Query,
+            detail: String::new(),
+            subject: Some(items.first().map(|i| i.blind).unwrap_or(BlindId([0; 32]))),
+            classes: fx.classes.clone(),
+            purpose: fx.purpose.clone(),
+            token_hash: Some([1; 32]),
+            outcome: credseal_log::Outcome::Granted,
+            release_digest: Some([2; 32]),
+            salt: [3; 16],
+            chain: Some(credseal_log::Chain {
+                counter: 2,
+                prev: Some([4; 32]),
+            }),
+            disclose_after: None,
+            flags: 0,
+        };
+        Ok(Self {
+            items,
+            records,
+            keys: &b.keys,
+            dept_pk: fx.dept.public(),
+            recipient: fx.sealing.public(),
+            signer,
+            receipt_body,
+        })
+    }
+
+    /// Queries in the floor.
+    pub(crate) fn queries(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Runs the floor on `threads` threads: wall seconds and the threads' CPU nanoseconds.
+    pub(crate) fn run(&self, threads: u64) -> (f64, Option<u64>) {
+        let per = self.items.len().div_ceil(threads.max(1) as usize).max(1);
         let t = Instant::now();
         let cpu = std::thread::scope(|s| {
-            let handles: Vec<_> = items
-                .chunks(per.max(1))
+            let handles: Vec<_> = self
+                .items
+                .chunks(per)
                 .map(|chunk| {
-                    let (keys, dept_pk, recipient, signer, receipt_body) =
-                        (keys, &dept_pk, &recipient, &signer, &receipt_body);
                     s.spawn(move || {
                         with_thread_cpu(|| {
                             // The floor's share of the log: one receipt signature and its leaf hashes.
                             let mut tree = credseal_c2sp::MemoryLog::new();
                             for it in chunk {
-                                if let Ok(r) = signer.sign_receipt(receipt_body) {
+                                if let Ok(r) = self.signer.sign_receipt(&self.receipt_body) {
                                     tree.append(r.as_bytes());
                                 }
-                                let ok = credseal_auth::verify_raw_strict(dept_pk.as_bytes(), &it.msg, &it.sig);
+                                let ok = credseal_auth::verify_raw_strict(self.dept_pk.as_bytes(), &it.msg, &it.sig);
                                 std::hint::black_box(ok);
                                 let mut out = Vec::new();
                                 for (class, b) in &it.bundles {
-                                    if let Some(dek) = floor_unwrap(keys, &it.blind, class, &b.wrapped_dek) {
+                                    if let Some(dek) = floor_unwrap(self.keys, &it.blind, class, &b.wrapped_dek) {
                                         for e in &b.entries {
                                             let ctx = RecordContext {
                                                 blind: &it.blind,
@@ -315,7 +383,8 @@ pub fn bench_query(catalog_text: &str, size: QuerySize, work: &Path, progress: &
                                         }
                                     }
                                 }
-                                let _ = std::hint::black_box(credseal_crypto::seal(recipient, b"floor", &[], &out));
+                                let _ =
+                                    std::hint::black_box(credseal_crypto::seal(&self.recipient, b"floor", &[], &out));
                             }
                         })
                         .1
@@ -325,7 +394,30 @@ pub fn bench_query(catalog_text: &str, size: QuerySize, work: &Path, progress: &
             total_cpu(handles.into_iter().map(|h| h.join().ok().flatten()))
         });
         (t.elapsed().as_secs_f64(), cpu)
-    };
+    }
+}
+
+/// Runs the query benchmark in `work` (a fresh, empty directory): `size.subjects` synthetic
+/// subjects ingested, then `size.queries` granted queries of one department over the
+/// classes of one purpose that need no consent.
+pub fn bench_query(catalog_text: &str, size: QuerySize, work: &Path, progress: &dyn Progress) -> Result<QueryBench> {
+    let QuerySize {
+        subjects,
+        queries,
+        threads,
+        in_flight,
+    } = size;
+    let in_flight = in_flight.max(1) as usize;
+    let fx = QueryFixture::new(catalog_text, subjects, work, progress)?;
+    let p = &fx.b.platform;
+    let now = fx.now;
+    let cred = &fx.cred;
+    // Tokens are signed by the department before the clock starts.
+    let tokens = fx.sign_tokens(0, queries, now, 600, progress);
+    let per = queries.div_ceil(threads) as usize;
+    let floor = QueryFloor::new(&fx, &tokens)?;
+    let records = floor.records;
+    let run_floor = || floor.run(threads);
     let (floor_before, floor_cpu_before) = run_floor();
     // Ours.
     let map_before = p.map_update_seconds();
@@ -334,7 +426,6 @@ pub fn bench_query(catalog_text: &str, size: QuerySize, work: &Path, progress: &
         let handles: Vec<_> = tokens
             .chunks(per.max(1))
             .map(|chunk| {
-                let cred = &cred;
                 s.spawn(move || {
                     with_thread_cpu(|| -> Result<Vec<f64>> {
                         let failed = |e: QueryError| BenchError::check(format_args!("bench query failed: {e}"));
@@ -396,7 +487,7 @@ pub fn bench_query(catalog_text: &str, size: QuerySize, work: &Path, progress: &
         queries,
         threads,
         in_flight: in_flight as u64,
-        classes_per_query: classes.len() as u64,
+        classes_per_query: fx.classes.len() as u64,
         records_per_query: records as f64 / q,
         seconds,
         queries_per_s: q / seconds,

@@ -442,6 +442,54 @@ pub(crate) enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Granted queries over HTTPS against `credseal serve` (in this process) driven by wrk:
+    /// the closed-loop peak, then open-loop latency at a fraction of it; compare the peak
+    /// with `bench query`'s floor. Needs wrk on PATH (.ci/install-load-tool installs it).
+    Serve {
+        /// A small run (500 subjects, 2 s closed loop, 2 s open loop) for tests and CI;
+        /// the other flags still override its sizes.
+        #[arg(long)]
+        quick: bool,
+        /// Synthetic subjects in the store (default 10,000; --quick 500).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+        subjects: Option<u64>,
+        /// Seconds of the closed-loop run (default 10; --quick 2).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=300))]
+        duration: Option<u64>,
+        /// Queries the closed-loop run may send at most (default 60,000; --quick 3,000).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+        max_queries: Option<u64>,
+        /// wrk threads of the closed-loop run (default 2).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=64))]
+        wrk_threads: Option<u64>,
+        /// Connections of the closed-loop run (default 16).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+        connections: Option<u64>,
+        /// The open-loop rate as a fraction of the closed-loop peak (default 0.8).
+        #[arg(long)]
+        rate_fraction: Option<f64>,
+        /// Seconds of the open-loop run (default 10; --quick 2).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=300))]
+        open_seconds: Option<u64>,
+        /// Connections of the open-loop run, one wrk thread each (default 32; --quick 8).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=256))]
+        open_connections: Option<u64>,
+        /// Queries of the floor (default 10,000; --quick 500).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+        floor_queries: Option<u64>,
+        /// Threads of the floor (default 2).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=256))]
+        threads: Option<u64>,
+        /// The server's tokio worker threads (default 2).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=256))]
+        worker_threads: Option<u64>,
+        /// Work directory (default: a temporary one, removed afterwards).
+        #[arg(long, value_name = "DIR")]
+        work: Option<PathBuf>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// Re-wrap every data key of a store of synthetic subjects (7 classes each) after a
     /// rotation; compare with the same unwraps, wraps and plain batched writes.
     Rewrap {

@@ -76,6 +76,63 @@ pub(crate) fn run(ctx: &Context, command: BenchCommand) -> CliResult {
             out::bench_query(&r, json);
             Ok(())
         }
+        BenchCommand::Serve {
+            quick,
+            subjects,
+            duration,
+            max_queries,
+            wrk_threads,
+            connections,
+            rate_fraction,
+            open_seconds,
+            open_connections,
+            floor_queries,
+            threads,
+            worker_threads,
+            work,
+            json,
+        } => {
+            let base = if quick {
+                credseal_bench::ServeSize::quick()
+            } else {
+                credseal_bench::ServeSize::full()
+            };
+            if let Some(f) = rate_fraction
+                && !(f > 0.0 && f <= 1.0)
+            {
+                return Err(Failure::new(
+                    ErrorClass::Usage,
+                    format!("--rate-fraction {f}: give a fraction of the peak in (0, 1]"),
+                ));
+            }
+            let size = credseal_bench::ServeSize {
+                subjects: subjects.unwrap_or(base.subjects),
+                duration: duration.map_or(base.duration, |d| d as f64),
+                max_queries: max_queries.unwrap_or(base.max_queries),
+                wrk_threads: wrk_threads.unwrap_or(base.wrk_threads),
+                connections: connections.unwrap_or(base.connections),
+                rate_fraction: rate_fraction.unwrap_or(base.rate_fraction),
+                open_seconds: open_seconds.map_or(base.open_seconds, |s| s as f64),
+                open_connections: open_connections.unwrap_or(base.open_connections),
+                floor_queries: floor_queries.unwrap_or(base.floor_queries),
+                threads: threads.unwrap_or(base.threads),
+                worker_threads: worker_threads.unwrap_or(base.worker_threads),
+            };
+            if size.connections < size.wrk_threads {
+                return Err(Failure::new(
+                    ErrorClass::Usage,
+                    format!(
+                        "--connections {} is fewer than --wrk-threads {}: wrk needs a connection per thread",
+                        size.connections, size.wrk_threads
+                    ),
+                ));
+            }
+            let (work, _tmp) = bench_work_dir(work)?;
+            let bar = ctx.progress();
+            let r = credseal_bench::bench_serve(demo::CATALOG, size, &work, &bar).map_err(failure)?;
+            out::bench_serve(&r, json);
+            Ok(())
+        }
         BenchCommand::Rewrap { subjects, work, json } => {
             let (work, _tmp) = bench_work_dir(work)?;
             let bar = ctx.progress();

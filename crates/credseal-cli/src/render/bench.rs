@@ -1,6 +1,6 @@
 //! Benchmark reports (`bench …`): each against its floor measured in the same run.
 
-use credseal_bench::{IngestBench, QueryBench, RewrapBench, TraceBench, VerifyBench};
+use credseal_bench::{IngestBench, QueryBench, RewrapBench, ServeBench, TraceBench, VerifyBench};
 use serde::Serialize;
 
 use super::{print_json, table};
@@ -103,6 +103,80 @@ impl From<&QueryBench> for QueryJson {
             floor_cpu_us_per_query: r.floor_cpu_us_per_query,
             cpu_ratio_to_floor: r.cpu_ratio_to_floor,
             map_us_per_query: r.map_us_per_query,
+        }
+    }
+}
+
+/// `bench serve --json`: the fields of [`ServeBench`], in its order.
+#[derive(Debug, Serialize)]
+struct ServeJson {
+    subjects: u64,
+    classes_per_query: u64,
+    records_per_query: f64,
+    wrk_threads: u64,
+    connections: u64,
+    worker_threads: u64,
+    closed_queries: u64,
+    closed_seconds: f64,
+    peak_queries_per_s: f64,
+    closed_p50_us: f64,
+    closed_p99_us: f64,
+    closed_max_us: f64,
+    server_cpu_us_per_query: Option<f64>,
+    wrk_cpu_us_per_query: Option<f64>,
+    open_target_per_s: f64,
+    rate_fraction: f64,
+    open_connections: u64,
+    open_queries: u64,
+    open_queries_per_s: f64,
+    open_p50_us: f64,
+    open_p99_us: f64,
+    open_max_us: f64,
+    floor_queries: u64,
+    threads: u64,
+    floor_seconds_before: f64,
+    floor_seconds_after: f64,
+    floor_queries_per_s: f64,
+    ratio_to_floor: f64,
+    log_growth: u64,
+    commit_batch_mean: f64,
+    commits: u64,
+}
+
+impl From<&ServeBench> for ServeJson {
+    fn from(r: &ServeBench) -> Self {
+        Self {
+            subjects: r.subjects,
+            classes_per_query: r.classes_per_query,
+            records_per_query: r.records_per_query,
+            wrk_threads: r.wrk_threads,
+            connections: r.connections,
+            worker_threads: r.worker_threads,
+            closed_queries: r.closed_queries,
+            closed_seconds: r.closed_seconds,
+            peak_queries_per_s: r.peak_queries_per_s,
+            closed_p50_us: r.closed_p50_us,
+            closed_p99_us: r.closed_p99_us,
+            closed_max_us: r.closed_max_us,
+            server_cpu_us_per_query: r.server_cpu_us_per_query,
+            wrk_cpu_us_per_query: r.wrk_cpu_us_per_query,
+            open_target_per_s: r.open_target_per_s,
+            rate_fraction: r.rate_fraction,
+            open_connections: r.open_connections,
+            open_queries: r.open_queries,
+            open_queries_per_s: r.open_queries_per_s,
+            open_p50_us: r.open_p50_us,
+            open_p99_us: r.open_p99_us,
+            open_max_us: r.open_max_us,
+            floor_queries: r.floor_queries,
+            threads: r.threads,
+            floor_seconds_before: r.floor_seconds_before,
+            floor_seconds_after: r.floor_seconds_after,
+            floor_queries_per_s: r.floor_queries_per_s,
+            ratio_to_floor: r.ratio_to_floor,
+            log_growth: r.log_growth,
+            commit_batch_mean: r.commit_batch_mean,
+            commits: r.commits,
         }
     }
 }
@@ -273,6 +347,68 @@ pub(crate) fn bench_query(r: &QueryBench, json: bool) {
         );
     }
     println!("ratio_to_floor: {:.2}", r.ratio_to_floor);
+}
+
+/// `bench serve`.
+pub(crate) fn bench_serve(r: &ServeBench, json: bool) {
+    if json {
+        print_json(&ServeJson::from(r));
+        return;
+    }
+    println!(
+        "bench serve: {} subjects, {} classes and {:.1} records per query; HTTPS to the server in this process ({} tokio workers), wrk on the same machine",
+        r.subjects, r.classes_per_query, r.records_per_query, r.worker_threads
+    );
+    let rows = vec![
+        vec![
+            format!(
+                "closed loop ({} wrk threads, {} connections)",
+                r.wrk_threads, r.connections
+            ),
+            r.closed_queries.to_string(),
+            format!("{:.3}", r.closed_seconds),
+            format!("{:.0}", r.peak_queries_per_s),
+            format!("{:.0}", r.closed_p50_us),
+            format!("{:.0}", r.closed_p99_us),
+        ],
+        vec![
+            format!(
+                "open loop at {:.0}% of peak ({:.0}/s asked, {} connections; latency from the scheduled send)",
+                r.rate_fraction * 100.0,
+                r.open_target_per_s,
+                r.open_connections
+            ),
+            r.open_queries.to_string(),
+            String::new(),
+            format!("{:.0}", r.open_queries_per_s),
+            format!("{:.0}", r.open_p50_us),
+            format!("{:.0}", r.open_p99_us),
+        ],
+        vec![
+            format!("floor ({} threads, mean of before and after)", r.threads),
+            r.floor_queries.to_string(),
+            format!("{:.3}", (r.floor_seconds_before + r.floor_seconds_after) / 2.0),
+            format!("{:.0}", r.floor_queries_per_s),
+            String::new(),
+            String::new(),
+        ],
+    ];
+    print!(
+        "{}",
+        table(&["", "queries", "seconds", "queries/s", "p50 µs", "p99 µs"], &rows)
+    );
+    println!(
+        "floor runs: {:.3} s before the server's, {:.3} s after",
+        r.floor_seconds_before, r.floor_seconds_after
+    );
+    if let (Some(server), Some(wrk)) = (r.server_cpu_us_per_query, r.wrk_cpu_us_per_query) {
+        println!("CPU per closed-loop query: {server:.0} µs the server's process, {wrk:.0} µs wrk's");
+    }
+    println!(
+        "log: {} receipts added, one for each 200 answer, in {} group commits ({:.1} receipts each); open-loop max latency {:.0} µs",
+        r.log_growth, r.commits, r.commit_batch_mean, r.open_max_us
+    );
+    println!("ratio_to_floor (peak / floor): {:.2}", r.ratio_to_floor);
 }
 
 /// `bench rewrap`.
