@@ -138,8 +138,12 @@ pub(crate) fn start(platform: Arc<Platform>, cfg: ServeConfig) -> Result<Running
     let addr = std_listener
         .local_addr()
         .map_err(|e| ServerError::Runtime(e.to_string()))?;
+    let (queries, pool) =
+        crate::engine::EnginePool::start(&platform, cfg.query_threads, cfg.queries_per_thread, cfg.max_inflight)
+            .map_err(|e| ServerError::Runtime(format!("query threads: {e}")))?;
     let state = Arc::new(AppState {
         platform,
+        queries,
         metrics: Metrics::default(),
         pickup: Arc::new(Pickup::new(cfg.pickup_capacity)),
         rates: RateLimiter::new(cfg.dept_rate, cfg.dept_burst),
@@ -153,11 +157,16 @@ pub(crate) fn start(platform: Arc<Platform>, cfg: ServeConfig) -> Result<Running
     let thread = std::thread::Builder::new()
         .name("credseal-serve-main".into())
         .spawn(move || {
-            rt.block_on(async move {
+            let r = rt.block_on(async move {
                 let listener = TcpListener::from_std(std_listener).map_err(|e| ServerError::Runtime(e.to_string()))?;
                 serve(listener, tls, state, stop_rx).await;
                 Ok(())
-            })
+            });
+            // The runtime (and with it the service's state and the query queue's sender)
+            // goes first; the query threads then answer what they hold and stop.
+            drop(rt);
+            pool.join();
+            r
         })
         .map_err(|e| ServerError::Runtime(e.to_string()))?;
     Ok(Running {

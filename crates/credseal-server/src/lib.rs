@@ -31,6 +31,7 @@
 
 mod body;
 mod conn;
+mod engine;
 mod limits;
 mod metrics;
 mod pickup;
@@ -93,6 +94,11 @@ pub struct ServeConfig {
     pub log_requests: bool,
     /// Tokio worker threads (the engine's blocking work runs on its own pool).
     pub worker_threads: usize,
+    /// Threads that run department queries, each with many in flight (default: one per
+    /// core).
+    pub query_threads: usize,
+    /// Department queries each query thread keeps in flight at most.
+    pub queries_per_thread: usize,
 }
 
 impl Default for ServeConfig {
@@ -112,6 +118,8 @@ impl Default for ServeConfig {
             pickup_capacity: 10_000,
             log_requests: true,
             worker_threads: 2,
+            query_threads: std::thread::available_parallelism().map_or(2, usize::from),
+            queries_per_thread: 64,
         }
     }
 }

@@ -282,8 +282,25 @@ async fn post_query(State(st): St, headers: HeaderMap, req: Request<Body>) -> Re
     let task = tokio::spawn(async move {
         let _work = work;
         let st = task_st;
-        let platform = st.platform.clone();
-        let r = blocking(move || platform.query(cred.trim(), tok.trim(), now)).await?;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = crate::engine::QueryJob {
+            credential: cred,
+            token: tok,
+            now,
+            reply,
+        };
+        if st.queries.submit(job).is_err() {
+            st.metrics.denial("overloaded");
+            return Err(Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "the platform's query queue is full; try again shortly",
+            )
+            .retry_after(1));
+        }
+        let r = answer
+            .await
+            .map_err(|_| Problem::internal("the query thread stopped before answering"))?;
         Ok::<_, Problem>(match r {
             Ok(answer) => {
                 if let Some(d) = &claimed {

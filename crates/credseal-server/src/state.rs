@@ -15,6 +15,8 @@ use crate::pickup::Pickup;
 #[derive(Debug)]
 pub(crate) struct AppState {
     pub(crate) platform: Arc<Platform>,
+    /// The query threads' queue (department queries).
+    pub(crate) queries: crate::engine::EngineQueue,
     pub(crate) cfg: ServeConfig,
     pub(crate) metrics: Metrics,
     pub(crate) pickup: Arc<Pickup>,
