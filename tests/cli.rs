@@ -67,6 +67,10 @@ fn demo_runs_start_to_end() {
         "0 written",
         "nothing was written",
         "verified",
+        "credseal: serving https://127.0.0.1:",
+        "the same token again gets the same answer, and no second receipt",
+        "(class-not-granted) (exit 3)",
+        "bundle verified: checkpoint",
         "trace names bank-b",
     ] {
         assert!(out.contains(s), "demo output lacks {s:?}:\n{out}");

@@ -117,7 +117,7 @@ pub(crate) fn run(data: Option<&Path>) -> CliResult {
     } else {
         return Err(fail(format!("plaintext found on disk: {}", found.join(", "))));
     }
-    let p = Platform::open(&dir, &pass, OpenOptions { allow_demo_keys: true })?;
+    let p = std::sync::Arc::new(Platform::open(&dir, &pass, OpenOptions { allow_demo_keys: true })?);
 
     step(5, "data provider", "re-ingest the same file: nothing changes");
     let s = p.ingest_file(&input, &NoProgress)?;
@@ -144,7 +144,7 @@ pub(crate) fn run(data: Option<&Path>) -> CliResult {
     let (d, r) = p.verify_store()?;
     println!("{d} data keys and {r} records verified");
 
-    authority_walkthrough(&p)?;
+    authority_walkthrough(&p, work.path())?;
     key_walkthrough(&p, &pass)?;
 
     println!(
@@ -244,7 +244,7 @@ fn deny(n: &str, r: Result<credseal_engine::SealedAnswer, credseal_engine::Query
 }
 
 /// Steps 9-13: enrolment, a granted query, three denials, a consented query, a self-query.
-fn authority_walkthrough(p: &Platform) -> CliResult {
+fn authority_walkthrough(p: &std::sync::Arc<Platform>, work: &Path) -> CliResult {
     use credseal_auth::{Consent, Credential, SelfQuery, SigningKey, Token, sign};
     use credseal_crypto::SealingKey;
     let now = crate::now()?;
@@ -475,7 +475,136 @@ fn authority_walkthrough(p: &Platform) -> CliResult {
         "auditor: log verify: {} receipts and {} checkpoints consistent",
         report.receipts, report.checkpoints
     );
+    let https = Https {
+        work,
+        credential: &credential,
+        bank_seal: &bank_seal,
+        person: &person,
+        subject: &subject,
+        state: v.new_state(),
+    };
+    https_walkthrough(p, &https, |classes| token(classes, None, &origin))?;
     leak_walkthrough(p, &authority, &credential, &bank, now)
+}
+
+/// What step 16 needs from the steps before it.
+struct Https<'a> {
+    work: &'a Path,
+    credential: &'a str,
+    bank_seal: &'a credseal_crypto::SealingKey,
+    person: &'a credseal_auth::SigningKey,
+    subject: &'a str,
+    /// The state the subject saved after verifying its bundle in step 15.
+    state: &'a credseal_log::SavedState,
+}
+
+/// Step 16: the same platform as a service. A department queries over HTTPS, loses the
+/// response and gets the same answer again without a second receipt, is refused with the
+/// CLI's reason code; the subject fetches its bundle over HTTPS and verifies it, consistent
+/// with what it saw offline. The clients are the CLI's own (`--server URL --ca FILE`).
+fn https_walkthrough(p: &std::sync::Arc<Platform>, h: &Https<'_>, token: impl Fn(&[&str]) -> String) -> CliResult {
+    use crate::client::{BundleResponse, Client, QueryResponse};
+    step(
+        16,
+        "department and subject",
+        "the same platform over HTTPS (credseal serve)",
+    );
+    let now = crate::now()?;
+    let origin = p.origin().to_string();
+    // A certificate for 127.0.0.1 made now; the clients trust exactly it.
+    let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).map_err(fail)?;
+    let (cert, key) = (h.work.join("cert.pem"), h.work.join("key.pem"));
+    crate::files::write_public(&cert, &ck.cert.pem())?;
+    crate::files::write_secret(&key, &ck.signing_key.serialize_pem())?;
+    let cfg = credseal_server::ServeConfig {
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        tls: Some(credseal_server::TlsFiles {
+            cert: cert.clone(),
+            key,
+            client_ca: None,
+        }),
+        log_requests: false,
+        ..credseal_server::ServeConfig::default()
+    };
+    let running = credseal_server::Server::start(std::sync::Arc::clone(p), cfg).map_err(fail)?;
+    let url = format!("https://{}", running.local_addr());
+    println!("$ credseal serve --data DIR --listen 127.0.0.1:0 --tls-cert cert.pem --tls-key key.pem");
+    println!("credseal: serving {url} (TLS 1.3; a certificate made for this demo)");
+    let client = Client::new(&url, Some(&cert))?;
+
+    let log = credseal_log::LogVerifier::from_vkey(&p.log_vkey()?).map_err(fail)?;
+    let t = token(&["identity"]);
+    let body = serde_json::json!({ "credential": h.credential, "token": t });
+    println!(
+        "$ credseal dept query --server {url} --ca cert.pem --sealing-key bank-a/sealing.key --log-key log-key.pub --subject {}… --classes identity ...",
+        &h.subject[..6]
+    );
+    let r: QueryResponse = client.post("/v1/queries", &body)?;
+    let request = credseal_log::AnswerRequest::from_text(&t).map_err(fail)?;
+    let answer = credseal_engine::SealedAnswer::from_text(&r.answer)?;
+    show_answer(&answer.open_verified(h.bank_seal, &log, &request)?, 4);
+    println!("  opened and verified by the department: signed receipt, its token, the committed content");
+    let size = p.log_size()?;
+    let again: QueryResponse = client.post("/v1/queries", &body)?;
+    if again.answer != r.answer || p.log_size()? != size {
+        return Err(fail("a retried token was answered twice"));
+    }
+    println!(
+        "the response was lost? the same token again gets the same answer, and no second receipt (log size {size})"
+    );
+    match client.post::<_, QueryResponse>(
+        "/v1/queries",
+        &serde_json::json!({ "credential": h.credential, "token": token(&["tax"]) }),
+    ) {
+        Err(e) => {
+            let f: Failure = e.into();
+            println!(
+                "tax records (not in the credential): {} (exit {})",
+                f.message,
+                f.class.exit_code()
+            );
+        }
+        Ok(_) => return Err(fail("a query beyond the credential was answered over HTTPS")),
+    }
+
+    let request = credseal_auth::sign(
+        &credseal_auth::BundleRequest {
+            request_id: credseal_crypto::random_array(),
+            subject: h.subject.to_string(),
+            issued_at: now,
+            expires_at: now + 300,
+            audience: origin,
+            last_tree_size: h.state.tree_size(),
+        },
+        h.person,
+    )
+    .to_text();
+    println!(
+        "$ credseal receipts fetch --server {url} --ca cert.pem --key subject.key --subject {}… --vkey log-key.pub --vrf-key vrf-key.pub --state state",
+        &h.subject[..6]
+    );
+    let b: BundleResponse = client.post("/v1/bundles", &serde_json::json!({ "request": request }))?;
+    let bundle = credseal_log::Bundle::from_text(&b.bundle).map_err(fail)?;
+    let who = credseal_log::BundleSubject::new(
+        credseal_core::SubjectId::parse(h.subject).map_err(fail)?,
+        p.vrf_public_key(),
+    );
+    // With the state saved in step 15: the new checkpoint must extend the one seen then, and
+    // no receipt seen then may be missing.
+    let v = credseal_log::verify_bundle(&bundle, &log, &who, Some(h.state), now).map_err(fail)?;
+    let new: Vec<ReceiptRow> = v.new_receipts().iter().map(ReceiptRow::new).collect();
+    println!(
+        "bundle verified: checkpoint {} extends checkpoint {} of step 15; {} new receipt(s), among them the HTTPS query:",
+        v.checkpoint().size(),
+        h.state.tree_size(),
+        new.len(),
+    );
+    for l in receipt_table(&new).lines() {
+        println!("  {l}");
+    }
+    running.shutdown().map_err(fail)?;
+    println!("stopped as on SIGTERM: a drain; requests in flight finish and their receipts are committed");
+    Ok(())
 }
 
 /// Step 16: two departments read identity records; one's answers turn up on a forum,
@@ -490,7 +619,7 @@ fn leak_walkthrough(
     use credseal_auth::{Credential, SigningKey, Token, sign};
     use credseal_crypto::SealingKey;
     step(
-        16,
+        17,
         "incident responder",
         "leaked answers turn up on a forum; trace names the department",
     );
@@ -659,7 +788,7 @@ fn officer_approval(
 /// the log key.
 fn key_walkthrough(p: &Platform, pass: &Passphrase) -> CliResult {
     step(
-        17,
+        18,
         "security officers",
         "rotate, rewrap, retire a key; shred a record on a credit-repair order; rotate the log key",
     );
