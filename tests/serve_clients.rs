@@ -690,5 +690,24 @@ fn provider_batches_ingest_only_when_signed_by_an_enrolled_provider_once() {
     let e = stderr(&o);
     assert!(e.contains("batch:1: class: ") && e.contains("(ingest-rejected)"), "{e}");
     assert_eq!(size(), after, "refused batches write nothing");
+
+    // No confirmation oracle: a record already stored (here one of the example data's, from
+    // another source) is refused the same way whether the batch repeats it exactly or with a
+    // guessed value changed, so a provider learns nothing of the stored content.
+    let stored = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(RECORDS))
+        .unwrap()
+        .lines()
+        .find(|l| l.contains(SUBJECT) && l.contains("\"class\":\"identity\""))
+        .unwrap()
+        .to_string();
+    let guessed = stored.replacen("\"gender\":\"male\"", "\"gender\":\"female\"", 1);
+    assert_ne!(stored, guessed, "the guess must differ from the stored record");
+    let same = ingest(&fx.sign_batch(&key, "prov-a", &format!("{stored}\n")));
+    let other = ingest(&fx.sign_batch(&key, "prov-a", &format!("{guessed}\n")));
+    assert_eq!(code(&same), 1, "{}", stderr(&same));
+    assert_eq!(code(&other), 1, "{}", stderr(&other));
+    assert_eq!(stderr(&same), stderr(&other), "the refusal tells equal from different");
+    assert!(stderr(&same).contains("already stored"), "{}", stderr(&same));
+    assert_eq!(size(), after, "refused batches write nothing");
     assert!(!srv.log().contains(SUBJECT), "{}", srv.log());
 }

@@ -942,6 +942,15 @@ impl Ingest<'_> {
                                     "this record was shredded (retention or credit repair) and cannot be ingested again (unless explicitly allowed: ingest --allow-shredded)".into(),
                                 ),
                                 Stored::Absent => {}
+                                // A provider's batch is never compared with what is stored:
+                                // the comparison would tell it whether a guessed record equals
+                                // the platform's, without a receipt (threat model A8).
+                                Stored::Same | Stored::Different if provider.is_some() => push(
+                                    &mut errors,
+                                    no,
+                                    "record_id".into(),
+                                    "this record id and version is already stored; a provider's batch adds new records and new versions only (a correction is a new version with \"supersedes\")".into(),
+                                ),
                                 Stored::Same => summary.unchanged += 1,
                                 Stored::Different => push(
                                     &mut errors,
