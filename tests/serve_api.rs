@@ -773,6 +773,17 @@ impl Srv {
         line.rsplit_once(' ').unwrap().1.parse().unwrap()
     }
 
+    /// `credseal_requests_receiving` from `/metrics`: requests whose body is still arriving.
+    fn receiving(&self) -> u64 {
+        let m = self.get("/metrics");
+        let line = m
+            .body
+            .lines()
+            .find(|l| l.starts_with("credseal_requests_receiving "))
+            .unwrap_or_else(|| panic!("no receiving gauge: {}", m.body));
+        line.rsplit_once(' ').unwrap().1.parse().unwrap()
+    }
+
     /// Waits (bounded) for the process to exit.
     fn wait_exit(&mut self) -> ExitStatus {
         let start = Instant::now();
@@ -1843,10 +1854,14 @@ fn garbage_and_plain_http_on_the_tls_port_are_closed() {
     }
 }
 
-/// `--max-inflight 1`: while one request holds the only slot (its body is still being
-/// read: the slot is taken before the body), every other request is 503 `overloaded` with
-/// `Retry-After`; once it is done, requests are served again. The held request itself is
-/// answered normally.
+/// `--max-inflight 1`:
+/// - a request whose body is still arriving holds no slot (a slow sender would otherwise
+///   take the service down with a few hundred connections): a full query is answered
+///   meanwhile, and the slow one is answered when its body is complete;
+/// - requests that do overlap get 503 `overloaded` with `Retry-After` beyond the one slot
+///   (bursts of concurrent queries, bounded in number, until one is seen), and every other
+///   answer of the burst is a 200;
+/// - health checks and metrics take no slot.
 #[test]
 fn concurrency_cap_gives_503_with_retry_after() {
     let fx = Fx::new();
@@ -1863,56 +1878,52 @@ fn concurrency_cap_gives_503_with_retry_after() {
     s.write_all(head.as_bytes()).unwrap();
     s.write_all(&body[..half]).unwrap();
     s.flush().unwrap();
-    // Wait (bounded) until the held request has its slot: a 503 can come from nothing else.
-    let mut overloaded = None;
+    // The half-sent query holds no slot: another is served, and so are the routes.
+    let mut arrived = false;
     for _ in 0..300 {
-        let r = srv.get("/v1/log/key");
-        if r.status == 503 {
-            overloaded = Some(r);
+        if srv.receiving() >= 1 {
+            arrived = true;
             break;
         }
-        assert_eq!(r.status, 200, "{r:?}");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let r = overloaded.unwrap_or_else(|| {
-        let got = read_all(&mut s, 1 << 16);
-        panic!(
-            "the held request never took the slot; it got {:?}; server log: {:?}",
-            String::from_utf8_lossy(&got),
-            srv.log.lock().unwrap()
-        )
-    });
-    r.problem(503, "overloaded");
-    assert!(r.header("retry-after").unwrap().parse::<u64>().unwrap() >= 1, "{r:?}");
-    // Every route is refused while the slot is held, and nothing reaches the engine.
+    assert!(arrived, "the half-sent query never reached the server");
+    assert_eq!(srv.in_flight(), 0, "a request still receiving its body holds a slot");
     let q = srv.post_query(&fx.query_body(&fx.cred, &other_token));
-    q.problem(503, "overloaded");
-    assert!(q.header("retry-after").is_some(), "{q:?}");
-    srv.get("/v1/log/checkpoint").problem(503, "overloaded");
-    // Health checks and metrics take no slot: they answer under overload.
+    assert_eq!(q.status, 200, "{q:?}");
+    assert_eq!(srv.get("/v1/log/key").status, 200);
     assert_eq!(srv.get("/healthz").status, 200);
-    assert_eq!(srv.get("/readyz").status, 200);
-    let m = srv.get("/metrics");
-    assert_eq!(m.status, 200);
-    assert!(m.body.contains("\ncredseal_requests_in_flight 1\n"), "{}", m.body);
-    // The held request completes and is answered.
+    // The slow one completes and is answered.
     s.write_all(&body[half..]).unwrap();
     s.flush().unwrap();
     let got = read_all(&mut s, 1 << 20);
     assert_eq!(raw_status(&got), Some(200), "{}", String::from_utf8_lossy(&got));
-    // The slot is free again (bounded wait: the server releases it as the response goes).
-    let mut served = false;
-    for _ in 0..300 {
-        let r = srv.post_query(&fx.query_body(&fx.cred, &other_token));
-        if r.status == 200 {
-            served = true;
+
+    // Overlapping queries: beyond the one slot, 503 with Retry-After. Bursts of 12 at once,
+    // at most 30 bursts, until a 503 is seen.
+    let mut overloaded = None;
+    for _ in 0..30 {
+        let bodies: Vec<Vec<u8>> = (0..12).map(|_| fx.query_body(&fx.cred, &fx.sign(&fx.tok()))).collect();
+        let answers: Vec<Resp> = std::thread::scope(|sc| {
+            let hs: Vec<_> = bodies.iter().map(|b| sc.spawn(|| srv.post_query(b))).collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for r in answers {
+            match r.status {
+                200 => {}
+                503 => overloaded = Some(r),
+                _ => panic!("neither answered nor overloaded: {r:?}"),
+            }
+        }
+        if overloaded.is_some() {
             break;
         }
-        r.problem(503, "overloaded");
-        std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(served, "the slot was never released");
+    let r = overloaded.expect("30 bursts of 12 concurrent queries never exceeded one slot");
+    r.problem(503, "overloaded");
+    assert!(r.header("retry-after").unwrap().parse::<u64>().unwrap() >= 1, "{r:?}");
     let m = srv.get("/metrics");
+    assert_eq!(m.status, 200);
     assert!(m.body.contains("overloaded"), "{}", m.body);
 }
 
@@ -2032,7 +2043,7 @@ fn sigterm_drains_in_flight_queries() {
     held.flush().unwrap();
     let mut holding = false;
     for _ in 0..300 {
-        if srv.in_flight() >= 1 {
+        if srv.receiving() >= 1 {
             holding = true;
             break;
         }
@@ -2190,4 +2201,29 @@ fn sigterm_drains_in_flight_queries() {
             "answer {i}'s receipt is not in the log"
         );
     }
+}
+
+/// A captured genuine token sent again and again — expired here — costs one receipt, not one
+/// per copy: its refusal is held like an answer. And refusals draw nothing from the
+/// department's rate (`--dept-rate 0.2 --dept-burst 2`): after six copies of the old token,
+/// the department's own fresh queries are still answered.
+#[test]
+fn a_replayed_old_token_costs_one_receipt_and_none_of_the_rate() {
+    let fx = Fx::new();
+    let old = fx.sign(&fx.tok().issued_at(now() - 1000).ttl(300));
+    let fresh = fx.sign(&fx.tok());
+    let srv = fx.serve(&["--dept-rate", "0.2", "--dept-burst", "2"]);
+    let before = srv.log_size();
+    let body = fx.query_body(&fx.cred, &old);
+    let first = srv.post_query(&body);
+    first.problem(403, "token-expired");
+    assert_eq!(srv.log_size(), before + 1, "the first refusal is receipted");
+    for i in 0..5 {
+        let r = srv.post_query(&body);
+        r.problem(403, "token-expired");
+        assert_eq!(r.body, first.body, "copy {i}: the held refusal");
+    }
+    assert_eq!(srv.log_size(), before + 1, "copies of the token leave no more receipts");
+    let r = srv.post_query(&fx.query_body(&fx.cred, &fresh));
+    assert_eq!(r.status, 200, "the department's own query after the replays: {r:?}");
 }

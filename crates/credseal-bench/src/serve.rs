@@ -359,8 +359,8 @@ pub fn bench_serve(catalog_text: &str, size: ServeSize, work: &Path, progress: &
         // Every connection's query waits on the blocking pool for its group commit: room
         // for all of them, so the bench measures the server, not its 503s.
         max_inflight: (size.connections.max(size.open_connections) as usize * 2).max(512),
-        dept_rate: 1e9,
-        dept_burst: 1e9,
+        dept_rate: 1e6,
+        dept_burst: 1e7,
         timeout: Duration::from_secs(60),
         log_requests: false,
         worker_threads: size.worker_threads.max(1) as usize,

@@ -77,6 +77,9 @@ impl Drop for Running {
     }
 }
 
+/// The largest `--max-inflight`.
+const MAX_INFLIGHT: usize = 1 << 16;
+
 fn is_loopback(a: &SocketAddr) -> bool {
     a.ip().is_loopback()
 }
@@ -109,10 +112,27 @@ pub(crate) fn check(cfg: &ServeConfig) -> Result<Option<tokio_rustls::TlsAccepto
             "limits must be positive (max in-flight, connections, body size, timeout)".into(),
         ));
     }
-    if !(cfg.dept_rate > 0.0 && cfg.dept_burst >= 1.0) {
+    if !(cfg.dept_rate > 0.0 && cfg.dept_burst >= 1.0 && cfg.dept_rate.is_finite() && cfg.dept_burst.is_finite()) {
         return Err(ServerError::Config(
-            "the department rate must be positive and the burst at least 1".into(),
+            "the department rate must be a positive number and the burst at least 1".into(),
         ));
+    }
+    // Upper bounds: a typo must not turn a limit off or reserve memory for it.
+    let over = |what: &str, max: &str| ServerError::Config(format!("{what} is at most {max}"));
+    if cfg.max_inflight > MAX_INFLIGHT {
+        return Err(over("--max-inflight", "65536"));
+    }
+    if cfg.max_connections > 1 << 20 {
+        return Err(over("the connection cap", "1048576"));
+    }
+    if cfg.dept_rate > 1e6 || cfg.dept_burst > 1e7 {
+        return Err(over("--dept-rate / --dept-burst", "1000000 / 10000000"));
+    }
+    if cfg.timeout > Duration::from_secs(3600) {
+        return Err(over("--timeout", "3600 seconds"));
+    }
+    if cfg.max_body > 16 << 20 || cfg.max_ingest_body > 1 << 30 {
+        return Err(over("--max-body / --max-ingest-body", "16 MiB / 1 GiB"));
     }
     Ok(tls)
 }
@@ -150,6 +170,7 @@ pub(crate) fn start(platform: Arc<Platform>, cfg: ServeConfig) -> Result<Running
         inflight: Arc::new(Semaphore::new(cfg.max_inflight)),
         draining: AtomicBool::new(false),
         engine_tasks: AtomicUsize::new(0),
+        receiving: AtomicUsize::new(0),
         require_client_cert: cfg.tls.as_ref().is_some_and(|t| t.client_ca.is_some()),
         cfg,
     });

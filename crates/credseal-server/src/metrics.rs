@@ -174,6 +174,13 @@ impl Metrics {
         let _ = writeln!(o, "# TYPE credseal_requests_in_flight gauge");
         let in_flight = st.cfg.max_inflight.saturating_sub(st.inflight.available_permits());
         let _ = writeln!(o, "credseal_requests_in_flight {in_flight}");
+        let _ = writeln!(
+            o,
+            "# HELP credseal_requests_receiving Requests whose body is still arriving (they hold no in-flight slot)."
+        );
+        let _ = writeln!(o, "# TYPE credseal_requests_receiving gauge");
+        let receiving = st.receiving.load(std::sync::atomic::Ordering::Relaxed);
+        let _ = writeln!(o, "credseal_requests_receiving {receiving}");
         let _ = writeln!(o, "# HELP credseal_answers_held Answers held for pickup.");
         let _ = writeln!(o, "# TYPE credseal_answers_held gauge");
         let _ = writeln!(o, "credseal_answers_held {}", st.pickup.len());

@@ -17,6 +17,8 @@ pub(crate) struct Held {
     pub(crate) expires_at: u64,
     /// The department the answer was made for (its verified credential's), for the log.
     pub(crate) department: Option<String>,
+    /// The refusal of a genuine token, held instead of an answer (`body` is then empty).
+    pub(crate) denial: Option<crate::problem::Problem>,
 }
 
 /// Where a query's response body appears once it is answered (`None` until then, and for a
@@ -90,12 +92,19 @@ impl Pickup {
 
     /// Holds `held` for `id`.
     pub(crate) fn put(&self, id: [u8; 16], held: Held, now: u64) {
+        self.put_with(id, held, now, true);
+    }
+
+    fn put_with(&self, id: [u8; 16], held: Held, now: u64, replace: bool) {
         if self.capacity == 0 {
             return;
         }
         let Ok(mut m) = self.inner.lock() else {
             return;
         };
+        if !replace && m.map.get(&id).is_some_and(|h| now <= h.expires_at) {
+            return;
+        }
         // Expired ones at the front go first, then the oldest while full.
         while let Some(front) = m.order.front().copied() {
             let expired = m.map.get(&front).is_none_or(|h| h.expires_at < now);
@@ -109,6 +118,13 @@ impl Pickup {
         if m.map.insert(id, held).is_none() {
             m.order.push_back(id);
         }
+    }
+
+    /// Holds `held` for `id` unless something is held for it already (a refusal never
+    /// replaces an answer: a second token with the same query id is refused as replayed,
+    /// and the first token's answer stays held).
+    pub(crate) fn put_if_absent(&self, id: [u8; 16], held: Held, now: u64) {
+        self.put_with(id, held, now, false);
     }
 
     /// Registers the query `id` with token `digest` as in the engine, unless the same token
@@ -148,6 +164,7 @@ mod tests {
             body: std::sync::Arc::from(&b"{}"[..]),
             expires_at: exp,
             department: None,
+            denial: None,
         }
     }
 

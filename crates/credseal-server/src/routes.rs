@@ -65,26 +65,18 @@ async fn around(State(st): St, req: Request<Body>, next: Next) -> Response {
         )
         .retry_after(5)
         .into_response()
+    } else if req.method() != axum::http::Method::GET && req.method() != axum::http::Method::HEAD {
+        // A request with a body takes its in-flight slot in its handler once the body has
+        // arrived ([`admit`]): a client sending slowly holds a connection, never a slot.
+        next.run(req).await
     } else {
-        match st.inflight.clone().try_acquire_owned() {
+        match admit(&st) {
             Ok(permit) => {
                 let r = next.run(req).await;
                 drop(permit);
                 r
             }
-            Err(_) => {
-                st.metrics.denial("overloaded");
-                // Read (bounded) what the client is still sending, so that it gets the 503
-                // rather than a connection reset.
-                crate::body::discard(&mut req.into_body(), st.cfg.timeout).await;
-                Problem::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "overloaded",
-                    format!("more than {} requests at once; try again shortly", st.cfg.max_inflight),
-                )
-                .retry_after(1)
-                .into_response()
-            }
+            Err(p) => p.into_response(),
         }
     };
     // Public log material may be cached and revalidated; everything else, errors on the
@@ -116,6 +108,39 @@ async fn around(State(st): St, req: Request<Body>, next: Next) -> Response {
         eprintln!("{line}");
     }
     resp
+}
+
+/// Reads a request's JSON body (see [`read_json`]), counted in `credseal_requests_receiving`
+/// meanwhile.
+async fn read_body<T: serde::de::DeserializeOwned>(
+    st: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<T, Problem> {
+    struct Receiving<'a>(&'a AppState);
+    impl Drop for Receiving<'_> {
+        // Also when the request is dropped mid-body (its client went away).
+        fn drop(&mut self) {
+            self.0.receiving.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+    st.receiving.fetch_add(1, Ordering::Relaxed);
+    let _receiving = Receiving(st);
+    read_json(headers, body, limit, st.cfg.timeout).await
+}
+
+/// An in-flight slot, or 503 `overloaded` with `Retry-After` when all are taken.
+fn admit(st: &AppState) -> Result<tokio::sync::OwnedSemaphorePermit, Problem> {
+    st.inflight.clone().try_acquire_owned().map_err(|_| {
+        st.metrics.denial("overloaded");
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            format!("more than {} requests at once; try again shortly", st.cfg.max_inflight),
+        )
+        .retry_after(1)
+    })
 }
 
 /// The route template as a static string (bounded label values for metrics and logs).
@@ -202,6 +227,19 @@ fn tagged(mut r: Response, dept: Option<String>) -> Response {
     r
 }
 
+/// How long a refusal of a genuine token is held at least (a token already expired is held
+/// this long): a captured token sent again gets the same refusal without another engine
+/// call or receipt.
+const DENIAL_HOLD_SECS: u64 = 600;
+
+/// The held response of a query: its answer, or the refusal of its genuine token.
+fn held_response(h: Held) -> Response {
+    match h.denial {
+        Some(p) => tagged(p.into_response(), h.department),
+        None => tagged(json_bytes(h.body), h.department),
+    }
+}
+
 /// `POST /v1/queries`: a department's query → its sealed answer, after the receipt is durable.
 async fn post_query(State(st): St, headers: HeaderMap, req: Request<Body>) -> Response {
     let conn = req.extensions().get::<ConnInfo>().copied();
@@ -210,8 +248,14 @@ async fn post_query(State(st): St, headers: HeaderMap, req: Request<Body>) -> Re
         crate::body::discard(&mut req.into_body(), st.cfg.timeout).await;
         return p.into_response();
     }
-    let q: QueryReq = match read_json(&headers, req.into_body(), st.cfg.max_body, st.cfg.timeout).await {
+    let q: QueryReq = match read_body(&st, &headers, req.into_body(), st.cfg.max_body).await {
         Ok(q) => q,
+        Err(p) => return p.into_response(),
+    };
+    // A slot only now that the body is here: a client that sends its body slowly holds a
+    // connection, never a slot.
+    let _permit = match admit(&st) {
+        Ok(permit) => permit,
         Err(p) => return p.into_response(),
     };
     // Unverified peeks, used only to find the bucket, the held answer and the log's
@@ -228,14 +272,16 @@ async fn post_query(State(st): St, headers: HeaderMap, req: Request<Body>) -> Re
         Ok(n) => n,
         Err(p) => return p.into_response(),
     };
-    if let Some((digest, body)) = &peek
-        && let Some(h) = st.pickup.get(&body.query_id, now)
-        && h.token_digest == *digest
-    {
-        st.metrics.pickup();
-        // The log names the department the answer was made for, not whatever credential
+    let held = |st: &AppState| {
+        let (digest, body) = peek.as_ref()?;
+        st.pickup.get(&body.query_id, now).filter(|h| h.token_digest == *digest)
+    };
+    if let Some(h) = held(&st) {
+        // The answer (or refusal) of this very token again: no second engine call, no second
+        // receipt. The log names the department it was made for, not whatever credential
         // came with the retry.
-        return tagged(json_bytes(h.body), h.department);
+        st.metrics.pickup();
+        return held_response(h);
     }
     if let Some(d) = &claimed
         && let Some(wait) = st.rates.check(d)
@@ -253,7 +299,7 @@ async fn post_query(State(st): St, headers: HeaderMap, req: Request<Body>) -> Re
         return p.into_response();
     }
     // The same token already in the engine (a client that retried while its first attempt
-    // runs): wait for that one's answer instead of a second engine call, which would be
+    // runs): wait for that one's outcome instead of a second engine call, which would be
     // refused as replayed.
     let slot = match peek
         .as_ref()
@@ -262,12 +308,12 @@ async fn post_query(State(st): St, headers: HeaderMap, req: Request<Body>) -> Re
         Some(Begin::Run(slot)) => Some(slot),
         Some(Begin::Wait(mut rx)) => {
             let _ = tokio::time::timeout(st.cfg.drain_timeout, rx.wait_for(Option::is_some)).await;
-            let body = rx.borrow().clone();
-            if let Some(body) = body {
+            if let Some(h) = held(&st) {
                 st.metrics.pickup();
-                return tagged(json_bytes(body), claimed);
+                return held_response(h);
             }
-            // The first attempt was refused or failed: ask the engine, which says why.
+            // The first attempt failed without an outcome to hold: ask the engine, which
+            // says why.
             None
         }
         Some(Begin::Other) | None => None,
@@ -321,6 +367,7 @@ async fn post_query(State(st): St, headers: HeaderMap, req: Request<Body>) -> Re
                             body: body.clone(),
                             expires_at: t.expires_at,
                             department: claimed.clone(),
+                            denial: None,
                         },
                         now,
                     );
@@ -331,13 +378,32 @@ async fn post_query(State(st): St, headers: HeaderMap, req: Request<Body>) -> Re
                 tagged(json_bytes(body), claimed)
             }
             Err(e) => {
-                let verified = matches!(&e, QueryError::Denied(d) if !d.is_forgery());
-                if verified && let Some(d) = &claimed {
-                    st.rates.take(d);
-                }
+                // Only granted queries draw from the department's bucket: a refused one —
+                // forged, or a genuine token sent again, expired or for another platform —
+                // must not use up the department's rate.
+                let genuine = matches!(&e, QueryError::Denied(d) if !d.is_forgery());
                 let p = Problem::from_query(&e);
                 st.metrics.denial(p.code());
-                tagged(p.into_response(), claimed.filter(|_| verified))
+                let dept = claimed.filter(|_| genuine);
+                if genuine && let Some((digest, t)) = peek {
+                    // Held like an answer: the same token again gets this refusal without a
+                    // second receipt.
+                    st.pickup.put_if_absent(
+                        t.query_id,
+                        Held {
+                            token_digest: digest,
+                            body: Arc::from(&b""[..]),
+                            expires_at: t.expires_at.max(now.saturating_add(DENIAL_HOLD_SECS)),
+                            department: dept.clone(),
+                            denial: Some(p.clone()),
+                        },
+                        now,
+                    );
+                    if let Some(slot) = slot {
+                        slot.done(Arc::from(&b""[..]));
+                    }
+                }
+                tagged(p.into_response(), dept)
             }
         })
     });
@@ -381,7 +447,7 @@ async fn get_query(State(st): St, Path(id): Path<String>, req: Request<Body>) ->
     match st.pickup.get(&qid, now) {
         Some(h) => {
             st.metrics.pickup();
-            tagged(json_bytes(h.body), h.department)
+            held_response(h)
         }
         None => Problem::not_found(
             "no answer is held for this query id (never answered here, its token expired, or it was pushed out)",
@@ -398,8 +464,12 @@ struct SelfQueryReq {
 
 /// `POST /v1/self-queries`: a subject's query for its own records.
 async fn post_self_query(State(st): St, headers: HeaderMap, req: Request<Body>) -> Response {
-    let q: SelfQueryReq = match read_json(&headers, req.into_body(), st.cfg.max_body, st.cfg.timeout).await {
+    let q: SelfQueryReq = match read_body(&st, &headers, req.into_body(), st.cfg.max_body).await {
         Ok(q) => q,
+        Err(p) => return p.into_response(),
+    };
+    let _permit = match admit(&st) {
+        Ok(permit) => permit,
         Err(p) => return p.into_response(),
     };
     let now = match now() {
@@ -439,8 +509,12 @@ struct BundleResp {
 
 /// `POST /v1/bundles`: a subject's signed request → its receipt bundle.
 async fn post_bundle(State(st): St, headers: HeaderMap, req: Request<Body>) -> Response {
-    let q: BundleReq = match read_json(&headers, req.into_body(), st.cfg.max_body, st.cfg.timeout).await {
+    let q: BundleReq = match read_body(&st, &headers, req.into_body(), st.cfg.max_body).await {
         Ok(q) => q,
+        Err(p) => return p.into_response(),
+    };
+    let _permit = match admit(&st) {
+        Ok(permit) => permit,
         Err(p) => return p.into_response(),
     };
     let now = match now() {
@@ -476,8 +550,12 @@ struct RevocationsResp {
 
 /// `PUT /v1/revocations`: installs a newer revocation list signed by the authority.
 async fn put_revocations(State(st): St, headers: HeaderMap, req: Request<Body>) -> Response {
-    let q: RevocationsReq = match read_json(&headers, req.into_body(), st.cfg.max_body, st.cfg.timeout).await {
+    let q: RevocationsReq = match read_body(&st, &headers, req.into_body(), st.cfg.max_body).await {
         Ok(q) => q,
+        Err(p) => return p.into_response(),
+    };
+    let _permit = match admit(&st) {
+        Ok(permit) => permit,
         Err(p) => return p.into_response(),
     };
     let platform = st.platform.clone();
@@ -506,8 +584,12 @@ struct IngestReq {
 /// `POST /v1/ingest`: a data provider's signed batch → the ingest summary; records that do
 /// not validate → 422 `ingest-rejected` with the errors by line, nothing written.
 async fn post_ingest(State(st): St, headers: HeaderMap, req: Request<Body>) -> Response {
-    let q: IngestReq = match read_json(&headers, req.into_body(), st.cfg.max_ingest_body, st.cfg.timeout).await {
+    let q: IngestReq = match read_body(&st, &headers, req.into_body(), st.cfg.max_ingest_body).await {
         Ok(q) => q,
+        Err(p) => return p.into_response(),
+    };
+    let _permit = match admit(&st) {
+        Ok(permit) => permit,
         Err(p) => return p.into_response(),
     };
     let now = match now() {

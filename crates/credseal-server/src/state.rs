@@ -27,6 +27,8 @@ pub(crate) struct AppState {
     pub(crate) draining: AtomicBool,
     /// Engine calls still running whose request may be gone (the drain waits for them).
     pub(crate) engine_tasks: AtomicUsize,
+    /// Requests whose body is still arriving (a gauge for `/metrics`).
+    pub(crate) receiving: AtomicUsize,
     /// Whether department routes require a verified client certificate.
     pub(crate) require_client_cert: bool,
 }
