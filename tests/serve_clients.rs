@@ -711,3 +711,140 @@ fn provider_batches_ingest_only_when_signed_by_an_enrolled_provider_once() {
     assert_eq!(size(), after, "refused batches write nothing");
     assert!(!srv.log().contains(SUBJECT), "{}", srv.log());
 }
+
+/// A hostile "server" on loopback (plain HTTP, which the clients allow for loopback only):
+/// it answers every request with `status` and `body` (of `content_type`), for at most
+/// `count` connections, then stops.
+fn hostile_server(status: u16, content_type: &'static str, body: String, count: usize) -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for s in l.incoming().take(count) {
+            let Ok(mut s) = s else { break };
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut buf = [0u8; 65536];
+            let mut got = Vec::new();
+            // Read the request head and whatever body its Content-Length announces.
+            while let Ok(n) = s.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&got);
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let len = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if got.len() >= end + 4 + len {
+                        break;
+                    }
+                }
+            }
+            let resp = format!(
+                "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            use std::io::Write as _;
+            let _ = s.write_all(resp.as_bytes());
+        }
+    });
+    url
+}
+
+/// The clients against a hostile server: text it sends cannot drive the terminal or forge
+/// a line; a claimed installation of another list version, a key that is not a key and a
+/// "checkpoint" with escape sequences are refused (exit 4), never printed as if genuine.
+#[test]
+fn clients_do_not_believe_a_hostile_server() {
+    let fx = Fx::new();
+    let list = fx.fresh("revocations");
+    ok(&[
+        "authority",
+        "revoke",
+        "--key",
+        &fx.auth,
+        "--serial",
+        "1",
+        "--audience",
+        ORIGIN,
+        "--out",
+        &list,
+    ]);
+    // A problem document whose detail carries escape sequences and a forged line.
+    let evil = "no\u{1b}]0;pwned\u{7}\u{1b}[2J\ncredseal: error: credseal: everything is fine";
+    let problem = serde_json::json!({
+        "type": "urn:credseal:problem:x", "title": "Forbidden", "status": 403,
+        "detail": evil, "code": "class-not-granted", "exit_class": 3
+    })
+    .to_string();
+    let url = hostile_server(403, "application/problem+json", problem, 1);
+    let o = run(&["authority", "install", "--server", &url, &list]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        !e.contains('\u{1b}') && !e.contains('\u{7}'),
+        "control characters reached the terminal: {e:?}"
+    );
+    assert_eq!(
+        e.lines().filter(|l| l.starts_with("credseal: error:")).count(),
+        1,
+        "a forged error line: {e}"
+    );
+    // The server claims another version than the list sent.
+    let url = hostile_server(200, "application/json", r#"{"version":999}"#.into(), 1);
+    let o = run(&["authority", "install", "--server", &url, &list]);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(stderr(&o).contains("version 999"), "{}", stderr(&o));
+    assert!(!stdout(&o).contains("installed"), "{}", stdout(&o));
+    // Not a log key, not a VRF key, not a checkpoint.
+    let url = hostile_server(200, "text/plain", "\u{1b}[2Jtrust me".into(), 3);
+    for args in [&["log", "key"][..], &["log", "key", "--vrf"], &["log", "checkpoint"]] {
+        let mut a = args.to_vec();
+        a.extend(["--server", &url]);
+        let o = run(&a);
+        assert_ne!(code(&o), 0, "{args:?}: {}", stdout(&o));
+        assert!(o.stdout.is_empty(), "{args:?} printed {:?}", stdout(&o));
+        assert!(!stderr(&o).contains('\u{1b}'), "{args:?}: {:?}", stderr(&o));
+    }
+}
+
+/// `serve --client-ca`: `dept query --server` without a client certificate is refused
+/// (exit 3, client-certificate-required); with `--client-cert/--client-key` from that CA it
+/// is answered.
+#[test]
+fn dept_query_presents_a_client_certificate_for_mutual_tls() {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, ExtendedKeyUsagePurpose, IsCa, KeyPair};
+    let fx = Fx::new();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(rcgen::DnType::CommonName, "departments CA");
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    let client_key = KeyPair::generate().unwrap();
+    let mut cp = CertificateParams::new(vec!["bank-a.example".to_string()]).unwrap();
+    cp.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let client = cp.signed_by(&client_key, &ca).unwrap();
+    let (ca_pem, cc, ck) = (fx.fresh("ca.pem"), fx.fresh("client.pem"), fx.fresh("client.key"));
+    std::fs::write(&ca_pem, ca.pem()).unwrap();
+    std::fs::write(&cc, client.pem()).unwrap();
+    std::fs::write(&ck, client_key.serialize_pem()).unwrap();
+    let srv = Serving::start(
+        &fx.data,
+        &["--tls-cert", &fx.cert, "--tls-key", &fx.key, "--client-ca", &ca_pem],
+    );
+    let o = fx.dept_query(&srv.url, "loan-approval", None, &["--ca", &fx.cert]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(stderr(&o).contains("(client-certificate-required)"), "{}", stderr(&o));
+    let o = fx.dept_query(
+        &srv.url,
+        "loan-approval",
+        None,
+        &["--ca", &fx.cert, "--client-cert", &cc, "--client-key", &ck],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains(SUBJECT), "{}", stdout(&o));
+}

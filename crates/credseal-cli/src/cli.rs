@@ -701,6 +701,13 @@ pub(crate) struct TokenArgs {
     /// With --server: the department's sealing (private) key, to open the answer.
     #[arg(long, value_name = "FILE", requires = "server")]
     pub(crate) sealing_key: Option<PathBuf>,
+    /// With --server: a client certificate (PEM chain) for a server that requires mutual TLS
+    /// on the department routes (`serve --client-ca`).
+    #[arg(long, value_name = "FILE", requires_all = ["server", "client_key"])]
+    pub(crate) client_cert: Option<PathBuf>,
+    /// With --client-cert: its private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "client_cert")]
+    pub(crate) client_key: Option<PathBuf>,
     /// With --server: the platform's log key, pinned by you (`log key --current`).
     #[arg(long, value_name = "FILE", requires = "server")]
     pub(crate) log_key: Option<PathBuf>,

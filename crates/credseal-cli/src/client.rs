@@ -154,6 +154,20 @@ struct ProblemLine {
     message: String,
 }
 
+/// `text` with every control character (escape sequences, newlines, carriage returns)
+/// replaced by its `\u{…}` escape, at most 2,000 characters.
+fn printable(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars().take(2000) {
+        if c.is_control() {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn class_of(exit: u8) -> ErrorClass {
     match exit {
         2 => ErrorClass::Usage,
@@ -167,6 +181,24 @@ impl Client {
     /// A client of the server at `url`, trusting the certificates in `ca` (else the system's
     /// roots).
     pub(crate) fn new(url: &str, ca: Option<&Path>) -> CliResult<Self> {
+        Self::build(url, ca, None)
+    }
+
+    /// The same client presenting the client certificate chain in `cert` (PEM) with its key
+    /// in `key` (PEM), for a server that requires mutual TLS.
+    pub(crate) fn with_client_cert(self, ca: Option<&Path>, cert: &Path, key: &Path) -> CliResult<Self> {
+        let chain = pinned_roots(cert)?;
+        let pem = read_text(key)?;
+        let key = ureq::tls::PrivateKey::from_pem(pem.as_bytes()).map_err(|e| {
+            Failure::new(
+                ErrorClass::Error,
+                format!("{}: not a PEM private key: {e}", key.display()),
+            )
+        })?;
+        Self::build(&self.base, ca, Some(ureq::tls::ClientCert::new_with_certs(&chain, key)))
+    }
+
+    fn build(url: &str, ca: Option<&Path>, client_cert: Option<ureq::tls::ClientCert>) -> CliResult<Self> {
         let base = base_url(url)?;
         let roots = match ca {
             Some(f) => ureq::tls::RootCerts::Specific(Arc::new(pinned_roots(f)?)),
@@ -180,6 +212,7 @@ impl Client {
             .provider(ureq::tls::TlsProvider::Rustls)
             .unversioned_rustls_crypto_provider(provider)
             .root_certs(roots)
+            .client_cert(client_cert)
             .build();
         let agent = ureq::Agent::config_builder()
             .tls_config(tls)
@@ -289,16 +322,24 @@ impl Client {
                 format!("{url}: HTTP {status} without a problem document (is this a credseal server?)"),
             );
         };
-        let detail = if p.detail.is_empty() { p.title } else { p.detail };
+        // Text from the server is shown as text: a hostile server must not move the cursor,
+        // clear the screen, set the window title or forge a second `credseal:` line.
+        let detail = printable(if p.detail.is_empty() { &p.title } else { &p.detail });
+        let code = printable(&p.code);
         let class = p.exit_class.map_or(ErrorClass::Error, class_of);
         let mut message = String::new();
         for e in &p.errors {
             match &e.field {
-                Some(field) => message.push_str(&format!("batch:{}: {field}: {}\n", e.line, e.message)),
-                None => message.push_str(&format!("batch:{}: {}\n", e.line, e.message)),
+                Some(field) => message.push_str(&format!(
+                    "batch:{}: {}: {}\n",
+                    e.line,
+                    printable(field),
+                    printable(&e.message)
+                )),
+                None => message.push_str(&format!("batch:{}: {}\n", e.line, printable(&e.message))),
             }
         }
-        message.push_str(&format!("server: {detail} ({})", p.code));
+        message.push_str(&format!("server: {detail} ({code})"));
         let mut f = Failure::new(class, message);
         if let Some(secs) = retry_after {
             f = f.hint(format!("the server is busy: try again in {secs} s"));
@@ -366,6 +407,15 @@ pub(crate) struct BundleResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn server_text_cannot_drive_the_terminal() {
+        let evil = "ok\u{1b}]0;pwned\u{7}\u{1b}[2J\ncredseal: error: credseal: everything is fine";
+        let shown = printable(evil);
+        assert!(!shown.chars().any(char::is_control), "{shown}");
+        assert!(!shown.contains('\n'));
+        assert!(shown.contains("\\u{1b}"), "{shown}");
+    }
 
     #[test]
     fn https_and_loopback_http_only() {

@@ -177,7 +177,21 @@ pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
             let list = read(&file)?;
             if let Some(url) = &server.server {
                 let client = crate::client::Client::new(url, server.ca.as_deref())?;
+                let sent = credseal_auth::Unverified::<credseal_auth::RevocationList>::parse_text(list.trim())
+                    .and_then(|l| l.peek_unverified())
+                    .map_err(|e| Failure::new(ErrorClass::Verification, format!("{}: {e}", file.display())))?
+                    .version;
                 let r: InstallResponse = client.put("/v1/revocations", &serde_json::json!({ "list": list.trim() }))?;
+                if r.version != sent {
+                    return Err(Failure::new(
+                        ErrorClass::Verification,
+                        format!(
+                            "{}: says it installed version {}, but the list sent is version {sent}",
+                            client.base(),
+                            r.version
+                        ),
+                    ));
+                }
                 println!("installed revocation list version {} on {}", r.version, client.base());
                 return Ok(());
             }

@@ -65,7 +65,10 @@ pub(crate) fn run(cmd: DeptCommand) -> CliResult {
             };
             // Everything the answer needs is read before the query is sent (a query spends
             // the token and leaves a receipt).
-            let client = Client::new(server, a.ca.as_deref())?;
+            let mut client = Client::new(server, a.ca.as_deref())?;
+            if let (Some(cert), Some(key)) = (&a.client_cert, &a.client_key) {
+                client = client.with_client_cert(a.ca.as_deref(), cert, key)?;
+            }
             let seal = sealing_key(a.sealing_key.as_deref().expect("clap: --server requires --sealing-key"))?;
             let log = log_verifier(a.log_key.as_deref().expect("clap: --server requires --log-key"))?;
             write_public(&a.out, &signed)?;

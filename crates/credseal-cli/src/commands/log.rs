@@ -25,7 +25,18 @@ pub(crate) fn run(ctx: &Context, cmd: LogCommand) -> CliResult {
             if let Some(url) = &server.server {
                 let client = Client::new(url, server.ca.as_deref())?;
                 let route = if vrf { "/v1/log/vrf-key" } else { "/v1/log/key" };
-                println!("{}", client.get_text(route)?.trim());
+                let text = client.get_text(route)?;
+                let name = format!("{}{route}", client.base());
+                // Printed only once it parses as what was asked for: this output is what
+                // verifiers pin.
+                let key = text.trim();
+                if vrf {
+                    crate::commands::receipts::parse_vrf_key(key, &name)?;
+                } else {
+                    credseal_log::LogVerifier::from_vkey(key)
+                        .map_err(|e| fail(ErrorClass::Verification, format!("{name}: not a log key: {e}")))?;
+                }
+                println!("{key}");
                 return Ok(());
             }
             let p = ctx.open_platform(&data.expect("clap: --data is required without --server"))?;
@@ -53,6 +64,14 @@ pub(crate) fn run(ctx: &Context, cmd: LogCommand) -> CliResult {
             if let Some(url) = &server.server {
                 let client = Client::new(url, server.ca.as_deref())?;
                 let note = client.get_text("/v1/log/checkpoint")?;
+                // A signed note is printable text and newlines; anything else (escape
+                // sequences from a hostile server) is refused rather than printed.
+                if note.is_empty() || note.chars().any(|c| c != '\n' && c.is_control()) {
+                    return Err(fail(
+                        ErrorClass::Verification,
+                        format!("{}/v1/log/checkpoint: not a checkpoint note", client.base()),
+                    ));
+                }
                 print!("{note}");
                 return Ok(());
             }

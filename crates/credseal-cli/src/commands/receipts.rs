@@ -143,14 +143,15 @@ pub(crate) fn vrf_key_text(pk: &credseal_vrf::VrfPublicKey) -> String {
 }
 
 fn read_vrf_key(path: &Path) -> CliResult<credseal_vrf::VrfPublicKey> {
-    let text = read_text(path)?;
+    parse_vrf_key(&read_text(path)?, &path.display().to_string())
+}
+
+/// A VRF public key in its text form (`name` says where it came from in errors).
+pub(crate) fn parse_vrf_key(text: &str, name: &str) -> CliResult<credseal_vrf::VrfPublicKey> {
     let bad = |why: String| {
         fail(
             ErrorClass::Error,
-            format!(
-                "{}: not a VRF public key ({VRF_KEY_PREFIX}<hex>, from `credseal log key --vrf`): {why}",
-                path.display()
-            ),
+            format!("{name}: not a VRF public key ({VRF_KEY_PREFIX}<hex>, from `credseal log key --vrf`): {why}"),
         )
     };
     let hex = text
