@@ -444,7 +444,8 @@ pub(crate) enum BenchCommand {
     },
     /// Granted queries over HTTPS against `credseal serve` (in this process) driven by wrk:
     /// the closed-loop peak, then open-loop latency at a fraction of it; compare the peak
-    /// with `bench query`'s floor. Needs wrk on PATH (.ci/install-load-tool installs it).
+    /// with `bench query`'s floor and with its in-process pipeline, both measured in the
+    /// same run. Needs wrk on PATH (.ci/install-load-tool installs it).
     Serve {
         /// A small run (500 subjects, 2 s closed loop, 2 s open loop) for tests and CI;
         /// the other flags still override its sizes.
@@ -462,7 +463,11 @@ pub(crate) enum BenchCommand {
         /// wrk threads of the closed-loop run (default 2).
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=64))]
         wrk_threads: Option<u64>,
-        /// Connections of the closed-loop run (default 16).
+        /// Connections of the closed-loop run, a multiple of --wrk-threads (default 64;
+        /// --quick 16). Why 64: a group commit carries the receipts of every query in flight
+        /// and shares its fixed cost (the durable write) among them, so commits grow and
+        /// CPU per query falls with the queries in flight; a platform serves many
+        /// departments at once, and `bench query` keeps 64 in flight per thread.
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000))]
         connections: Option<u64>,
         /// The open-loop rate as a fraction of the closed-loop peak (default 0.8).
@@ -471,13 +476,26 @@ pub(crate) enum BenchCommand {
         /// Seconds of the open-loop run (default 10; --quick 2).
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=300))]
         open_seconds: Option<u64>,
-        /// Connections of the open-loop run, one wrk thread each (default 32; --quick 8).
-        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=256))]
+        /// wrk threads of the open-loop run (default: --wrk-threads). Each sends on one
+        /// fixed schedule, each query on whichever of its connections is free.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=64))]
+        open_threads: Option<u64>,
+        /// Connections of the open-loop run, a multiple of its threads (default 32; --quick
+        /// 8): the most queries it has in flight.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
         open_connections: Option<u64>,
         /// Queries of the floor (default 10,000; --quick 500).
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
         floor_queries: Option<u64>,
-        /// Threads of the floor (default 2).
+        /// Queries of each in-process run, one before the server's and one after (default
+        /// 10,000; --quick 500).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+        in_process_queries: Option<u64>,
+        /// Queries each in-process thread keeps in flight, as `bench query --in-flight`
+        /// (default 64).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+        in_flight: Option<u64>,
+        /// Threads of the floor and of the in-process pipeline (default 2).
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=256))]
         threads: Option<u64>,
         /// The server's tokio worker threads (default 2).

@@ -85,8 +85,11 @@ pub(crate) fn run(ctx: &Context, command: BenchCommand) -> CliResult {
             connections,
             rate_fraction,
             open_seconds,
+            open_threads,
             open_connections,
             floor_queries,
+            in_process_queries,
+            in_flight,
             threads,
             worker_threads,
             work,
@@ -105,27 +108,46 @@ pub(crate) fn run(ctx: &Context, command: BenchCommand) -> CliResult {
                     format!("--rate-fraction {f}: give a fraction of the peak in (0, 1]"),
                 ));
             }
+            let wrk_threads = wrk_threads.unwrap_or(base.wrk_threads);
             let size = credseal_bench::ServeSize {
                 subjects: subjects.unwrap_or(base.subjects),
                 duration: duration.map_or(base.duration, |d| d as f64),
                 max_queries: max_queries.unwrap_or(base.max_queries),
-                wrk_threads: wrk_threads.unwrap_or(base.wrk_threads),
+                wrk_threads,
                 connections: connections.unwrap_or(base.connections),
                 rate_fraction: rate_fraction.unwrap_or(base.rate_fraction),
                 open_seconds: open_seconds.map_or(base.open_seconds, |s| s as f64),
+                open_threads: open_threads.unwrap_or(wrk_threads),
                 open_connections: open_connections.unwrap_or(base.open_connections),
                 floor_queries: floor_queries.unwrap_or(base.floor_queries),
+                in_process_queries: in_process_queries.unwrap_or(base.in_process_queries),
+                in_flight: in_flight.unwrap_or(base.in_flight),
                 threads: threads.unwrap_or(base.threads),
                 worker_threads: worker_threads.unwrap_or(base.worker_threads),
             };
-            if size.connections < size.wrk_threads {
-                return Err(Failure::new(
-                    ErrorClass::Usage,
-                    format!(
-                        "--connections {} is fewer than --wrk-threads {}: wrk needs a connection per thread",
-                        size.connections, size.wrk_threads
-                    ),
-                ));
+            for (conns, flag, threads, tflag) in [
+                (size.connections, "--connections", size.wrk_threads, "--wrk-threads"),
+                (
+                    size.open_connections,
+                    "--open-connections",
+                    size.open_threads,
+                    "--open-threads",
+                ),
+            ] {
+                if conns < threads {
+                    return Err(Failure::new(
+                        ErrorClass::Usage,
+                        format!("{flag} {conns} is fewer than {tflag} {threads}: wrk needs a connection per thread"),
+                    ));
+                }
+                if conns % threads != 0 {
+                    return Err(Failure::new(
+                        ErrorClass::Usage,
+                        format!(
+                            "{flag} {conns} is not a multiple of {tflag} {threads}: wrk gives each thread {flag} / {tflag} connections"
+                        ),
+                    ));
+                }
             }
             let (work, _tmp) = bench_work_dir(work)?;
             let bar = ctx.progress();
