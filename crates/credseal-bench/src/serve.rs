@@ -57,6 +57,9 @@ pub struct ServeSize {
     pub connections: u64,
     /// The open-loop rate as a fraction of the closed-loop peak.
     pub rate_fraction: f64,
+    /// The open-loop rate in queries per second, instead of the fraction (to compare runs
+    /// at the same load whatever their peaks).
+    pub open_rate: Option<f64>,
     /// Seconds of the open-loop run at its rate (its bodies: rate × seconds).
     pub open_seconds: f64,
     /// wrk threads of the open-loop run. Each runs its connections on one fixed schedule:
@@ -93,6 +96,7 @@ impl ServeSize {
             wrk_threads: 2,
             connections: 64,
             rate_fraction: 0.8,
+            open_rate: None,
             open_seconds: 10.0,
             open_threads: 2,
             open_connections: 32,
@@ -113,6 +117,7 @@ impl ServeSize {
             wrk_threads: 2,
             connections: 16,
             rate_fraction: 0.8,
+            open_rate: None,
             open_seconds: 2.0,
             open_threads: 2,
             open_connections: 8,
@@ -175,9 +180,10 @@ pub struct ServeBench {
     pub server_cpu_us_per_query: Option<f64>,
     /// On-CPU microseconds per closed-loop query of wrk (it shares the machine's cores).
     pub wrk_cpu_us_per_query: Option<f64>,
-    /// The open-loop rate asked for, queries per second (rate_fraction × peak).
+    /// The open-loop rate asked for, queries per second (rate_fraction × peak, or the rate
+    /// given).
     pub open_target_per_s: f64,
-    /// The open-loop rate as a fraction of the peak.
+    /// The open-loop rate as a fraction of the peak (asked for, or that of the rate given).
     pub rate_fraction: f64,
     /// wrk threads of the open-loop run (each with one schedule for its connections).
     pub open_threads: u64,
@@ -194,6 +200,10 @@ pub struct ServeBench {
     pub open_p99_us: f64,
     /// Largest open-loop latency, corrected, microseconds.
     pub open_max_us: f64,
+    /// On-CPU microseconds per open-loop query of this process (the server).
+    pub open_server_cpu_us_per_query: Option<f64>,
+    /// On-CPU microseconds per open-loop query of wrk.
+    pub open_wrk_cpu_us_per_query: Option<f64>,
     /// Queries of the floor.
     pub floor_queries: u64,
     /// Threads of the floor and of the in-process pipeline.
@@ -405,6 +415,13 @@ fn check_size(size: &ServeSize) -> Result<()> {
     if !(size.rate_fraction > 0.0 && size.rate_fraction <= 1.0) {
         return Err(BenchError::Input("the rate fraction must be in (0, 1]".into()));
     }
+    if let Some(r) = size.open_rate
+        && !(r.is_finite() && r > 0.0)
+    {
+        return Err(BenchError::Input(
+            "the open-loop rate must be a positive number of queries per second".into(),
+        ));
+    }
     for (what, threads, connections) in [
         ("closed", size.wrk_threads, size.connections),
         ("open", size.open_threads, size.open_connections),
@@ -518,7 +535,7 @@ pub fn bench_serve(catalog_text: &str, size: ServeSize, work: &Path, progress: &
 
     // Open loop at a fraction of the peak: latency under load. Each wrk thread sends on
     // one schedule, whichever of its connections is free taking the next send time.
-    let rate = peak * size.rate_fraction;
+    let rate = size.open_rate.unwrap_or(peak * size.rate_fraction);
     let open_count = ((rate * size.open_seconds).ceil() as u64).max(size.open_connections);
     let open_tokens = fx.sign_tokens(size.max_queries, open_count, now()?, TOKEN_LIFETIME, progress);
     let open_bodies = work.join("open.jsonl");
@@ -526,6 +543,7 @@ pub fn bench_serve(catalog_text: &str, size: ServeSize, work: &Path, progress: &
     drop(open_tokens);
     progress.stage("open loop (wrk)", 1);
     let expected = open_count as f64 / rate;
+    let cpu2 = cpu_ticks();
     let open = run_wrk(
         &wrk,
         work,
@@ -553,10 +571,14 @@ pub fn bench_serve(catalog_text: &str, size: ServeSize, work: &Path, progress: &
             r.ok
         ))),
     });
+    let cpu3 = cpu_ticks();
     progress.finish();
     let stopped = running.shutdown().map_err(server_failed);
     let open = open?;
     stopped?;
+    let open_cpu = |ticks: u64| ticks as f64 * 1e4 / open.ok as f64;
+    let open_server_cpu = cpu2.zip(cpu3).map(|(a, b)| open_cpu(b.0.saturating_sub(a.0)));
+    let open_wrk_cpu = cpu2.zip(cpu3).map(|(a, b)| open_cpu(b.1.saturating_sub(a.1)));
 
     // Every 200 is one durable receipt, and nothing else was logged.
     let log_growth = platform.log_size()? - log_before;
@@ -600,7 +622,7 @@ pub fn bench_serve(catalog_text: &str, size: ServeSize, work: &Path, progress: &
         server_cpu_us_per_query: server_cpu,
         wrk_cpu_us_per_query: wrk_cpu,
         open_target_per_s: rate,
-        rate_fraction: size.rate_fraction,
+        rate_fraction: rate / peak,
         open_threads: size.open_threads,
         open_connections: size.open_connections,
         open_queries: open.ok,
@@ -608,6 +630,8 @@ pub fn bench_serve(catalog_text: &str, size: ServeSize, work: &Path, progress: &
         open_p50_us: open.p50_us,
         open_p99_us: open.p99_us,
         open_max_us: open.max_us,
+        open_server_cpu_us_per_query: open_server_cpu,
+        open_wrk_cpu_us_per_query: open_wrk_cpu,
         floor_queries: floor.queries() as u64,
         threads: size.threads,
         floor_seconds_before: floor_before,

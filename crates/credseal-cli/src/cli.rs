@@ -473,6 +473,10 @@ pub(crate) enum BenchCommand {
         /// The open-loop rate as a fraction of the closed-loop peak (default 0.8).
         #[arg(long)]
         rate_fraction: Option<f64>,
+        /// The open-loop rate in queries per second, instead of a fraction of the peak (to
+        /// compare runs at the same load whatever their peaks).
+        #[arg(long, conflicts_with = "rate_fraction")]
+        open_rate: Option<f64>,
         /// Seconds of the open-loop run (default 10; --quick 2).
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=300))]
         open_seconds: Option<u64>,

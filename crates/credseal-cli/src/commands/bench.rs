@@ -84,6 +84,7 @@ pub(crate) fn run(ctx: &Context, command: BenchCommand) -> CliResult {
             wrk_threads,
             connections,
             rate_fraction,
+            open_rate,
             open_seconds,
             open_threads,
             open_connections,
@@ -108,6 +109,14 @@ pub(crate) fn run(ctx: &Context, command: BenchCommand) -> CliResult {
                     format!("--rate-fraction {f}: give a fraction of the peak in (0, 1]"),
                 ));
             }
+            if let Some(r) = open_rate
+                && !(r.is_finite() && r > 0.0)
+            {
+                return Err(Failure::new(
+                    ErrorClass::Usage,
+                    format!("--open-rate {r}: give a positive number of queries per second"),
+                ));
+            }
             let wrk_threads = wrk_threads.unwrap_or(base.wrk_threads);
             let size = credseal_bench::ServeSize {
                 subjects: subjects.unwrap_or(base.subjects),
@@ -116,6 +125,7 @@ pub(crate) fn run(ctx: &Context, command: BenchCommand) -> CliResult {
                 wrk_threads,
                 connections: connections.unwrap_or(base.connections),
                 rate_fraction: rate_fraction.unwrap_or(base.rate_fraction),
+                open_rate,
                 open_seconds: open_seconds.map_or(base.open_seconds, |s| s as f64),
                 open_threads: open_threads.unwrap_or(wrk_threads),
                 open_connections: open_connections.unwrap_or(base.open_connections),

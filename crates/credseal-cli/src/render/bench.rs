@@ -133,6 +133,8 @@ struct ServeJson {
     open_p50_us: f64,
     open_p99_us: f64,
     open_max_us: f64,
+    open_server_cpu_us_per_query: Option<f64>,
+    open_wrk_cpu_us_per_query: Option<f64>,
     floor_queries: u64,
     threads: u64,
     floor_seconds_before: f64,
@@ -178,6 +180,8 @@ impl From<&ServeBench> for ServeJson {
             open_p50_us: r.open_p50_us,
             open_p99_us: r.open_p99_us,
             open_max_us: r.open_max_us,
+            open_server_cpu_us_per_query: r.open_server_cpu_us_per_query,
+            open_wrk_cpu_us_per_query: r.open_wrk_cpu_us_per_query,
             floor_queries: r.floor_queries,
             threads: r.threads,
             floor_seconds_before: r.floor_seconds_before,
@@ -440,6 +444,9 @@ pub(crate) fn bench_serve(r: &ServeBench, json: bool) {
             .map(|c| format!(", {c:.0} µs this process's per in-process query"))
             .unwrap_or_default();
         println!("CPU per closed-loop query: {server:.0} µs the server's process, {wrk:.0} µs wrk's{in_process}");
+    }
+    if let (Some(server), Some(wrk)) = (r.open_server_cpu_us_per_query, r.open_wrk_cpu_us_per_query) {
+        println!("CPU per open-loop query: {server:.0} µs the server's process, {wrk:.0} µs wrk's");
     }
     println!(
         "log: {} receipts added, one for each 200 answer, in {} group commits ({:.1} receipts each; in process {:.1}); open-loop max latency {:.0} µs",
