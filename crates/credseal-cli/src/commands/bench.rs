@@ -76,26 +76,27 @@ pub(crate) fn run(ctx: &Context, command: BenchCommand) -> CliResult {
             out::bench_query(&r, json);
             Ok(())
         }
-        BenchCommand::Serve {
-            quick,
-            subjects,
-            duration,
-            max_queries,
-            wrk_threads,
-            connections,
-            rate_fraction,
-            open_rate,
-            open_seconds,
-            open_threads,
-            open_connections,
-            floor_queries,
-            in_process_queries,
-            in_flight,
-            threads,
-            worker_threads,
-            work,
-            json,
-        } => {
+        BenchCommand::Serve(args) => {
+            let crate::cli::BenchServeArgs {
+                quick,
+                subjects,
+                duration,
+                max_queries,
+                wrk_threads,
+                connections,
+                rate_fraction,
+                open_rate,
+                open_seconds,
+                open_threads,
+                open_connections,
+                floor_queries,
+                in_process_queries,
+                in_flight,
+                threads,
+                worker_threads,
+                work,
+                json,
+            } = *args;
             let base = if quick {
                 credseal_bench::ServeSize::quick()
             } else {
