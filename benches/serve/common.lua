@@ -2,7 +2,8 @@
 --
 -- `credseal bench serve` writes these scripts into its work directory and runs wrk with
 -- them; it passes its parameters in the environment:
---   CREDSEAL_WRK_BODIES   the file of request bodies, one JSON body per line;
+--   CREDSEAL_WRK_BODIES   the file of queries, one a line: the query id (hex, as the
+--                         server's answer names it), a tab, the JSON request body;
 --   CREDSEAL_WRK_SLICES   "offset:count,offset:count,…": thread i (from 1) sends the `count`
 --                         lines that start at byte `offset` of that file, and no others;
 --   CREDSEAL_WRK_SECONDS  closed.lua: how long each thread keeps sending;
@@ -61,7 +62,8 @@ function M.slice_count()
   return n
 end
 
--- The bodies of thread `id` (from 1): its slice of the bodies file, read by byte offset.
+-- The queries of thread `id` (from 1): its slice of the bodies file, read by byte offset.
+-- Returns two lists in the same order: the JSON bodies and their query ids.
 function M.load_slice(id)
   local path = M.env("CREDSEAL_WRK_BODIES")
   local slices = M.env("CREDSEAL_WRK_SLICES")
@@ -81,17 +83,24 @@ function M.load_slice(id)
     error("credseal-wrk: " .. tostring(err))
   end
   f:seek("set", offset)
-  local bodies = {}
+  local bodies, ids = {}, {}
   for _ = 1, count do
     local line = f:read("*l")
-    if line == nil or line:sub(1, 1) ~= "{" then
+    local qid, body = (line or ""):match("^(%x+)\t({.*)$")
+    if qid == nil then
       error("credseal-wrk: " .. path .. ": thread " .. id .. " expected " .. count ..
-        " JSON bodies from byte " .. offset .. ", found " .. #bodies)
+        " queries (query id, tab, JSON body) from byte " .. offset .. ", found " .. #bodies)
     end
-    bodies[#bodies + 1] = line
+    bodies[#bodies + 1] = body
+    ids[#ids + 1] = qid
   end
   f:close()
-  return bodies
+  return bodies, ids
+end
+
+-- The query id an answer 200 names (`"query_id":"…"`), or nil.
+function M.answer_query_id(body)
+  return body and body:match('"query_id"%s*:%s*"(%x+)"')
 end
 
 -- The headers of every query.

@@ -1,17 +1,28 @@
 -- open.lua: open-loop load at a fixed total rate for `credseal bench serve` (wrk 4.1,
--- LuaJIT 2.1; run with one connection per thread, `-t N -c N`).
+-- LuaJIT 2.1; any number of connections per thread, `-t T -c C`, C a multiple of T).
 --
--- Thread i of N sends its k-th query at start + phase_i + k·interval, interval = N /
--- CREDSEAL_WRK_RATE, phase_i = (i-1)·interval/N (the threads interleave), whatever the
--- server does: delay() returns the time to the next slot (0 when late). A late answer
--- therefore delays the next send, and that wait is counted: each latency runs from the
--- query's *scheduled* send time to its answer (coordinated omission corrected, as wrk2
--- does), or from its real send time when that is earlier (wrk's millisecond timer can fire
--- up to a millisecond early): always the longer of the two. Latencies are
--- kept per thread and merged in done(), which prints one line:
+-- Thread i of T sends its k-th query at start + phase_i + k·interval, interval = T /
+-- CREDSEAL_WRK_RATE, phase_i = (i-1)·interval/T (the threads interleave), whatever the
+-- server does. The schedule is the thread's, not a connection's: wrk asks delay() each
+-- time one of the thread's connections is free for its next request, and delay() gives
+-- that connection the thread's next send time (the time left to it, 0 when late). When
+-- every connection is waiting for an answer, the next send time passes unclaimed until
+-- one is free; that wait is counted: each latency runs from the query's *scheduled* send
+-- time to its answer (coordinated omission corrected, as wrk2 does), or from its real send
+-- time when that is earlier (wrk's millisecond timer can fire up to a millisecond early):
+-- always the longer of the two.
+--
+-- wrk 4.1 tells its script neither which connection asks (delay(), request()) nor which
+-- request an answer is for (response()). So: the send times handed out by delay() wait in
+-- a queue, and each request() takes the earliest (two connections whose timers fire in the
+-- same millisecond may swap theirs; the set of send times is the schedule either way); and
+-- an answer is matched to its query by the query id it names (the bodies file carries
+-- each body's id), whose scheduled time request() noted. Latencies are kept per thread
+-- and merged in done(), which prints one line:
 -- {"credseal_wrk":"open","sent":…,"ok":…,"non200":…,"abandoned":…,"after_stop":…,
 --  "threads":…,"stopped":…,"first_status":…,"first_code":"…","seconds":…,
 --  "rate":…,"count":…,"p50_us":…,"p99_us":…,"max_us":…}
+-- "count" is the number of answers matched to their query (the bench requires every 200).
 -- Each thread sends every body of its slice on its schedule and stops itself after the
 -- last answer.
 
@@ -26,22 +37,27 @@ function setup(thread)
 end
 
 -- Thread state. `stats`, `lat` and `thread_id` are globals so that thread:get can read them.
-local bodies, interval_us, phase_us
+local bodies, ids, interval_us, phase_us
 local start_us = nil
-local pending_us = nil -- the latency origin of the query in flight (one per connection)
+local slots = 0            -- send times handed out (delay()) or taken (request())
+local due = {}             -- send times handed out by delay(), not yet taken by a request
+local due_head, due_tail = 1, 0
+local origin_by_id = {}    -- query id → latency origin, for the queries in flight
 
 function init(args)
   stats = common.new_stats()
   lat = {}
-  bodies = common.load_slice(thread_id)
+  bodies, ids = common.load_slice(thread_id)
   local n = common.slice_count()
   interval_us = n * 1e6 / common.env_number("CREDSEAL_WRK_RATE")
   phase_us = (thread_id - 1) * interval_us / n
 end
 
--- The scheduled send time of the query after `stats.sent` sent ones.
-local function due_us()
-  return start_us + stats.sent * interval_us
+-- The next send time of the thread's schedule, handed out.
+local function next_slot()
+  local t = start_us + slots * interval_us
+  slots = slots + 1
+  return t
 end
 
 local function stop_if_idle()
@@ -57,11 +73,14 @@ function delay()
     start_us = now + phase_us
     stats.first_us = start_us
   end
-  if stats.stopped or stats.sent >= #bodies then
+  if stats.stopped or slots >= #bodies then
     stop_if_idle()
     return common.PARK_MS
   end
-  local wait = due_us() - now
+  local t = next_slot()
+  due_tail = due_tail + 1
+  due[due_tail] = t
+  local wait = t - now
   if wait <= 0 then
     return 0
   end
@@ -77,9 +96,18 @@ function request()
     stats.after_stop = stats.after_stop + 1
     return common.idle_request()
   end
-  pending_us = math.min(due_us(), common.now_us())
+  local t
+  if due_head <= due_tail then
+    t = due[due_head]
+    due[due_head] = nil
+    due_head = due_head + 1
+  else
+    -- wrk sent without asking delay() (a reconnect): this query takes the next send time.
+    t = next_slot()
+  end
   stats.sent = stats.sent + 1
   stats.inflight = stats.inflight + 1
+  origin_by_id[ids[stats.sent]] = math.min(t, common.now_us())
   local body = bodies[stats.sent]
   bodies[stats.sent] = false
   return wrk.format("POST", "/v1/queries", common.headers, body)
@@ -87,9 +115,11 @@ end
 
 function response(status, headers, body)
   common.count_answer(stats, status, body)
-  if pending_us ~= nil then
-    lat[#lat + 1] = stats.last_us - pending_us
-    pending_us = nil
+  local id = status == 200 and common.answer_query_id(body) or nil
+  local origin = id and origin_by_id[id]
+  if origin ~= nil then
+    lat[#lat + 1] = stats.last_us - origin
+    origin_by_id[id] = nil
   end
   stop_if_idle()
 end

@@ -7,7 +7,7 @@ use std::time::Instant;
 use credseal_core::{BlindId, SubjectId};
 use credseal_crypto::{DekContext, RecordContext};
 use credseal_engine::bundle::{Bundle, SubjectRecords};
-use credseal_engine::{DEFAULT_OPERATOR, PendingAnswer, Progress, QueryError};
+use credseal_engine::{DEFAULT_OPERATOR, PendingAnswer, Platform, Progress, QueryError};
 use credseal_store::{Store, Tree};
 use serde::Serialize;
 
@@ -397,34 +397,39 @@ impl<'a> QueryFloor<'a> {
     }
 }
 
-/// Runs the query benchmark in `work` (a fresh, empty directory): `size.subjects` synthetic
-/// subjects ingested, then `size.queries` granted queries of one department over the
-/// classes of one purpose that need no consent.
-pub fn bench_query(catalog_text: &str, size: QuerySize, work: &Path, progress: &dyn Progress) -> Result<QueryBench> {
-    let QuerySize {
-        subjects,
-        queries,
-        threads,
-        in_flight,
-    } = size;
-    let in_flight = in_flight.max(1) as usize;
-    let fx = QueryFixture::new(catalog_text, subjects, work, progress)?;
-    let p = &fx.b.platform;
-    let now = fx.now;
-    let cred = &fx.cred;
-    // Tokens are signed by the department before the clock starts.
-    let tokens = fx.sign_tokens(0, queries, now, 600, progress);
-    let per = queries.div_ceil(threads) as usize;
-    let floor = QueryFloor::new(&fx, &tokens)?;
-    let records = floor.records;
-    let run_floor = || floor.run(threads);
-    let (floor_before, floor_cpu_before) = run_floor();
-    // Ours.
-    let map_before = p.map_update_seconds();
+/// One run of "ours" (see [`run_pipeline`]).
+pub(crate) struct PipelineRun {
+    /// Wall seconds, the closing map write included.
+    pub(crate) seconds: f64,
+    /// Wall seconds of the closing map write.
+    pub(crate) persist_seconds: f64,
+    /// Each query's latency (submitted to answer released), microseconds, sorted.
+    pub(crate) latencies_us: Vec<f64>,
+    /// On-CPU nanoseconds of the query threads and the closing map write; `None` where the
+    /// kernel does not tell.
+    pub(crate) cpu_ns: Option<u64>,
+}
+
+/// Runs the queries of `tokens` (the department `cred`'s, each used once) through the
+/// platform as `bench query` measures "ours": `threads` threads, each keeping `in_flight`
+/// queries under way (`Platform::submit_query`, then `PendingAnswer::wait`, so an answer is
+/// released only once its receipt is durable), then the subject map's changed nodes
+/// written, inside the timed run (deferred work is still work: docs/formats.md, "Subject
+/// map"). Any query not answered fails the run.
+pub(crate) fn run_pipeline(
+    p: &Platform,
+    cred: &str,
+    tokens: &[String],
+    now: u64,
+    threads: u64,
+    in_flight: usize,
+) -> Result<PipelineRun> {
+    let in_flight = in_flight.max(1);
+    let per = tokens.len().div_ceil(threads.max(1) as usize).max(1);
     let t = Instant::now();
     let results: Vec<(Result<Vec<f64>>, Option<u64>)> = std::thread::scope(|s| {
         let handles: Vec<_> = tokens
-            .chunks(per.max(1))
+            .chunks(per)
             .map(|chunk| {
                 s.spawn(move || {
                     with_thread_cpu(|| -> Result<Vec<f64>> {
@@ -459,22 +464,54 @@ pub fn bench_query(catalog_text: &str, size: QuerySize, work: &Path, progress: &
             })
             .collect()
     });
-    // The map nodes this run changed are written now, inside the timed run: deferred work
-    // is still work (docs/formats.md, "Subject map").
     let persist = Instant::now();
     let (persisted, persist_cpu) = with_thread_cpu(|| p.persist_map());
     persisted?;
     let persist_seconds = persist.elapsed().as_secs_f64();
     let seconds = t.elapsed().as_secs_f64();
-    let map_seconds = p.map_update_seconds() - map_before + persist_seconds;
-    let mut lat = Vec::new();
+    let mut lat = Vec::with_capacity(tokens.len());
     let mut cpus = vec![persist_cpu];
     for (r, cpu) in results {
         lat.extend(r?);
         cpus.push(cpu);
     }
-    let cpu = total_cpu(cpus);
     lat.sort_by(f64::total_cmp);
+    Ok(PipelineRun {
+        seconds,
+        persist_seconds,
+        latencies_us: lat,
+        cpu_ns: total_cpu(cpus),
+    })
+}
+
+/// Runs the query benchmark in `work` (a fresh, empty directory): `size.subjects` synthetic
+/// subjects ingested, then `size.queries` granted queries of one department over the
+/// classes of one purpose that need no consent.
+pub fn bench_query(catalog_text: &str, size: QuerySize, work: &Path, progress: &dyn Progress) -> Result<QueryBench> {
+    let QuerySize {
+        subjects,
+        queries,
+        threads,
+        in_flight,
+    } = size;
+    let in_flight = in_flight.max(1) as usize;
+    let fx = QueryFixture::new(catalog_text, subjects, work, progress)?;
+    let p = &fx.b.platform;
+    let now = fx.now;
+    let cred = &fx.cred;
+    // Tokens are signed by the department before the clock starts.
+    let tokens = fx.sign_tokens(0, queries, now, 600, progress);
+    let floor = QueryFloor::new(&fx, &tokens)?;
+    let records = floor.records;
+    let run_floor = || floor.run(threads);
+    let (floor_before, floor_cpu_before) = run_floor();
+    // Ours.
+    let map_before = p.map_update_seconds();
+    let run = run_pipeline(p, cred, &tokens, now, threads, in_flight)?;
+    let seconds = run.seconds;
+    let map_seconds = p.map_update_seconds() - map_before + run.persist_seconds;
+    let cpu = run.cpu_ns;
+    let lat = run.latencies_us;
     // The floor again, after ours: the mean of the two brackets the run (the machine's
     // speed drifts over seconds).
     let (floor_after, floor_cpu_after) = run_floor();

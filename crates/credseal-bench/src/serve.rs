@@ -1,14 +1,17 @@
 //! `credseal bench serve`: granted queries over HTTPS against `credseal serve` running in
-//! this process, driven by wrk from outside it, against the floor of `bench query` (the
-//! same cryptography on the same threads, no platform, no network) measured in the same run.
+//! this process, driven by wrk from outside it, against two references measured in the
+//! same run: the floor of `bench query` (the same cryptography on the same threads, no
+//! platform, no network) and the in-process pipeline of `bench query` (the same platform's
+//! `submit_query`/`PendingAnswer::wait` on the same threads, no network).
 //!
 //! The run: a fresh platform of synthetic subjects and one department (as `bench query`),
 //! unique pre-signed tokens written one JSON body a line, a self-signed certificate for
-//! 127.0.0.1, the server started on 127.0.0.1:0; the floor; wrk closed-loop (every
-//! connection sends its next query when its answer is in) for the peak; wrk open-loop at a
-//! fraction of that peak for latency under load, coordinated omission corrected; the floor
-//! again; the server drained. Every query must be answered 200, and the log must have grown
-//! by exactly the number of 200 answers.
+//! 127.0.0.1; the floor; the in-process pipeline; the server started on 127.0.0.1:0; wrk
+//! closed-loop (every connection sends its next query when its answer is in) for the peak;
+//! wrk open-loop at a fraction of that peak for latency under load, coordinated omission
+//! corrected; the server drained; the in-process pipeline and the floor again. Every query
+//! must be answered 200, and the log must have grown by exactly the number of 200 answers
+//! (and of in-process answers).
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -22,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::common::now;
 use crate::error::{BenchError, Result};
-use crate::query::{QueryFixture, QueryFloor};
+use crate::query::{QueryFixture, QueryFloor, run_pipeline};
 
 /// The script that installs wrk, named in the error when wrk is missing.
 const INSTALL_SCRIPT: &str = ".ci/install-load-tool";
@@ -49,35 +52,57 @@ pub struct ServeSize {
     pub max_queries: u64,
     /// wrk threads of the closed-loop run.
     pub wrk_threads: u64,
-    /// Connections of the closed-loop run (each with one query at a time).
+    /// Connections of the closed-loop run (each with one query at a time), a multiple of
+    /// `wrk_threads` (wrk gives each thread connections / threads).
     pub connections: u64,
     /// The open-loop rate as a fraction of the closed-loop peak.
     pub rate_fraction: f64,
+    /// The open-loop rate in queries per second, instead of the fraction (to compare runs
+    /// at the same load whatever their peaks).
+    pub open_rate: Option<f64>,
     /// Seconds of the open-loop run at its rate (its bodies: rate × seconds).
     pub open_seconds: f64,
-    /// Connections (one wrk thread each) of the open-loop run.
+    /// wrk threads of the open-loop run. Each runs its connections on one fixed schedule:
+    /// a connection that is free takes the thread's next send time (benches/serve/open.lua).
+    pub open_threads: u64,
+    /// Connections of the open-loop run, a multiple of `open_threads`: at most this many
+    /// queries are in flight, so a server slower than the schedule makes queries wait for
+    /// a connection, and that wait is counted in their latency.
     pub open_connections: u64,
     /// Queries of the floor.
     pub floor_queries: u64,
-    /// Threads of the floor.
+    /// Queries of each in-process run (one before the server's, one after).
+    pub in_process_queries: u64,
+    /// Queries each in-process thread keeps in flight (as `bench query --in-flight`).
+    pub in_flight: u64,
+    /// Threads of the floor and of the in-process pipeline.
     pub threads: u64,
     /// The server's tokio worker threads (the engine's work runs on its blocking pool).
     pub worker_threads: u64,
 }
 
 impl ServeSize {
-    /// The full run: 10,000 subjects, 10 s closed loop, 10 s open loop.
+    /// The full run: 10,000 subjects, 10 s closed loop with 64 connections, 10 s open loop.
+    ///
+    /// 64 connections, not fewer: a group commit carries the receipts of the queries in
+    /// flight while it runs, and its fixed cost (the durable write) is shared by them, so
+    /// the server's CPU per query falls as the connections grow; a platform serves many
+    /// departments at once, and 64 is what `bench query` keeps in flight per thread.
     pub fn full() -> Self {
         Self {
             subjects: 10_000,
             duration: 10.0,
             max_queries: 60_000,
             wrk_threads: 2,
-            connections: 16,
+            connections: 64,
             rate_fraction: 0.8,
+            open_rate: None,
             open_seconds: 10.0,
+            open_threads: 2,
             open_connections: 32,
             floor_queries: 10_000,
+            in_process_queries: 10_000,
+            in_flight: 64,
             threads: 2,
             worker_threads: 2,
         }
@@ -92,9 +117,13 @@ impl ServeSize {
             wrk_threads: 2,
             connections: 16,
             rate_fraction: 0.8,
+            open_rate: None,
             open_seconds: 2.0,
+            open_threads: 2,
             open_connections: 8,
             floor_queries: 500,
+            in_process_queries: 500,
+            in_flight: 64,
             threads: 2,
             worker_threads: 2,
         }
@@ -114,6 +143,9 @@ struct WrkReport {
     p50_us: f64,
     p99_us: f64,
     max_us: f64,
+    /// Latencies the open loop matched to their query (by the answer's query id).
+    #[serde(default)]
+    count: Option<u64>,
 }
 
 /// Results of `bench serve`.
@@ -148,11 +180,14 @@ pub struct ServeBench {
     pub server_cpu_us_per_query: Option<f64>,
     /// On-CPU microseconds per closed-loop query of wrk (it shares the machine's cores).
     pub wrk_cpu_us_per_query: Option<f64>,
-    /// The open-loop rate asked for, queries per second (rate_fraction × peak).
+    /// The open-loop rate asked for, queries per second (rate_fraction × peak, or the rate
+    /// given).
     pub open_target_per_s: f64,
-    /// The open-loop rate as a fraction of the peak.
+    /// The open-loop rate as a fraction of the peak (asked for, or that of the rate given).
     pub rate_fraction: f64,
-    /// Connections of the open-loop run (one wrk thread each).
+    /// wrk threads of the open-loop run (each with one schedule for its connections).
+    pub open_threads: u64,
+    /// Connections of the open-loop run.
     pub open_connections: u64,
     /// Queries answered 200 in the open-loop run.
     pub open_queries: u64,
@@ -165,9 +200,13 @@ pub struct ServeBench {
     pub open_p99_us: f64,
     /// Largest open-loop latency, corrected, microseconds.
     pub open_max_us: f64,
+    /// On-CPU microseconds per open-loop query of this process (the server).
+    pub open_server_cpu_us_per_query: Option<f64>,
+    /// On-CPU microseconds per open-loop query of wrk.
+    pub open_wrk_cpu_us_per_query: Option<f64>,
     /// Queries of the floor.
     pub floor_queries: u64,
-    /// Threads of the floor.
+    /// Threads of the floor and of the in-process pipeline.
     pub threads: u64,
     /// The floor's run before the server's, seconds.
     pub floor_seconds_before: f64,
@@ -175,13 +214,34 @@ pub struct ServeBench {
     pub floor_seconds_after: f64,
     /// Floor queries per second (the mean of its two runs' times).
     pub floor_queries_per_s: f64,
-    /// peak_queries_per_s / floor_queries_per_s.
+    /// peak_queries_per_s / floor_queries_per_s: the server against the bare cryptography.
     pub ratio_to_floor: f64,
-    /// Receipts the log gained over both runs: equal to the 200 answers, or the run fails.
+    /// Queries of each in-process run.
+    pub in_process_queries: u64,
+    /// Queries each in-process thread keeps in flight.
+    pub in_flight: u64,
+    /// The in-process run before the server's, seconds.
+    pub in_process_seconds_before: f64,
+    /// The in-process run after the server's, seconds.
+    pub in_process_seconds_after: f64,
+    /// In-process queries per second (the mean of its two runs' times): the same granted
+    /// queries through `Platform::submit_query`/`PendingAnswer::wait` on `threads` threads,
+    /// as `bench query` measures "ours", without TLS, HTTP and the network.
+    pub in_process_queries_per_s: f64,
+    /// peak_queries_per_s / in_process_queries_per_s: what serving over HTTPS keeps of the
+    /// platform's own rate.
+    pub ratio_to_in_process: f64,
+    /// On-CPU microseconds per in-process query of this process (as
+    /// `server_cpu_us_per_query`, the mean of both runs); `None` where /proc does not tell.
+    pub in_process_cpu_us_per_query: Option<f64>,
+    /// Receipts per group commit of the in-process runs, mean.
+    pub in_process_commit_batch_mean: f64,
+    /// Receipts the log gained over both wrk runs: equal to the 200 answers, or the run
+    /// fails.
     pub log_growth: u64,
-    /// Receipts per group commit over both runs, mean.
+    /// Receipts per group commit over both wrk runs, mean.
     pub commit_batch_mean: f64,
-    /// Group commits over both runs.
+    /// Group commits over both wrk runs.
     pub commits: u64,
 }
 
@@ -203,8 +263,9 @@ pub fn wrk_available() -> bool {
     find_wrk().is_ok()
 }
 
-/// Writes one JSON body a line (`{"credential":…,"token":…}`) to `path` and returns the
-/// `offset:count` slices of `parts` threads (byte offsets, as the scripts read them).
+/// Writes one query a line to `path`, its query id (hex, as the server's answer names it), a
+/// tab and its JSON body (`{"credential":…,"token":…}`), and returns the `offset:count`
+/// slices of `parts` threads (byte offsets, as the scripts read them).
 fn write_bodies(path: &Path, cred: &str, tokens: &[String], parts: u64) -> Result<String> {
     let io = |e| BenchError::io(path, e);
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
@@ -215,8 +276,15 @@ fn write_bodies(path: &Path, cred: &str, tokens: &[String], parts: u64) -> Resul
     for chunk in tokens.chunks(per) {
         slices.push(format!("{offset}:{}", chunk.len()));
         for tok in chunk {
-            let mut line = serde_json::to_vec(&serde_json::json!({ "credential": cred, "token": tok }))
-                .map_err(|e| BenchError::check(format_args!("request body: {e}")))?;
+            let id = credseal_auth::Unverified::<credseal_auth::Token>::parse_text(tok)
+                .and_then(|t| t.peek_unverified())
+                .map_err(|e| BenchError::check(format_args!("bench token: {e}")))?
+                .query_id;
+            let mut line = format!("{}\t", credseal_core::hex(&id)).into_bytes();
+            line.extend(
+                serde_json::to_vec(&serde_json::json!({ "credential": cred, "token": tok }))
+                    .map_err(|e| BenchError::check(format_args!("request body: {e}")))?,
+            );
             line.push(b'\n');
             f.write_all(&line).map_err(io)?;
             offset += line.len() as u64;
@@ -321,17 +389,66 @@ fn server_failed(e: credseal_server::ServerError) -> BenchError {
     BenchError::check(format_args!("the server: {e}"))
 }
 
-/// Runs the serve benchmark in `work` (a fresh, empty directory): `size.subjects` synthetic
-/// subjects ingested, then granted queries of one department over HTTPS (see the module).
-pub fn bench_serve(catalog_text: &str, size: ServeSize, work: &Path, progress: &dyn Progress) -> Result<ServeBench> {
+/// One in-process run (`bench query`'s "ours") on the fixture's platform: wall seconds and
+/// this process's CPU ticks. Every query must be answered and logged once.
+fn in_process(fx: &QueryFixture, tokens: &[String], size: &ServeSize) -> Result<(f64, Option<u64>)> {
+    let p = &fx.b.platform;
+    // Map nodes left changed by earlier work are written first, untimed: the run's closing
+    // write is its own nodes', as in `bench query`.
+    p.persist_map()?;
+    let log_before = p.log_size()?;
+    let cpu0 = cpu_ticks();
+    let run = run_pipeline(p, &fx.cred, tokens, now()?, size.threads, size.in_flight as usize)?;
+    let cpu1 = cpu_ticks();
+    let grown = p.log_size()? - log_before;
+    if grown != tokens.len() as u64 {
+        return Err(BenchError::check(format_args!(
+            "the log grew by {grown} receipts for {} in-process queries answered",
+            tokens.len()
+        )));
+    }
+    Ok((run.seconds, cpu0.zip(cpu1).map(|(a, b)| b.0.saturating_sub(a.0))))
+}
+
+/// Checks the size before anything is written.
+fn check_size(size: &ServeSize) -> Result<()> {
     if !(size.rate_fraction > 0.0 && size.rate_fraction <= 1.0) {
         return Err(BenchError::Input("the rate fraction must be in (0, 1]".into()));
     }
-    if size.connections < size.wrk_threads || size.wrk_threads == 0 || size.open_connections == 0 {
+    if let Some(r) = size.open_rate
+        && !(r.is_finite() && r > 0.0)
+    {
         return Err(BenchError::Input(
-            "wrk needs at least one thread and at least as many connections as threads".into(),
+            "the open-loop rate must be a positive number of queries per second".into(),
         ));
     }
+    for (what, threads, connections) in [
+        ("closed", size.wrk_threads, size.connections),
+        ("open", size.open_threads, size.open_connections),
+    ] {
+        if threads == 0 || connections < threads {
+            return Err(BenchError::Input(format!(
+                "the {what} loop's wrk needs at least one thread and at least as many connections as threads ({connections} connections, {threads} threads)"
+            )));
+        }
+        if connections % threads != 0 {
+            return Err(BenchError::Input(format!(
+                "the {what} loop's {connections} connections are not a multiple of its {threads} wrk threads (wrk gives each thread connections / threads)"
+            )));
+        }
+    }
+    if size.in_process_queries == 0 || size.threads == 0 || size.in_flight == 0 {
+        return Err(BenchError::Input(
+            "the in-process runs need at least one query, one thread and one query in flight".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Runs the serve benchmark in `work` (a fresh, empty directory): `size.subjects` synthetic
+/// subjects ingested, then granted queries of one department over HTTPS (see the module).
+pub fn bench_serve(catalog_text: &str, size: ServeSize, work: &Path, progress: &dyn Progress) -> Result<ServeBench> {
+    check_size(&size)?;
     let wrk = find_wrk()?;
     for (name, text) in SCRIPTS {
         let p = work.join(name);
@@ -352,12 +469,15 @@ pub fn bench_serve(catalog_text: &str, size: ServeSize, work: &Path, progress: &
     let closed_bodies = work.join("closed.jsonl");
     let closed_slices = write_bodies(&closed_bodies, &fx.cred, &closed_tokens, size.wrk_threads)?;
     drop(closed_tokens);
+    // The in-process runs' own tokens, each query id fresh (tokens are never used twice).
+    let in_before_tokens = fx.sign_tokens(0, size.in_process_queries, now()?, TOKEN_LIFETIME, progress);
+    let in_after_tokens = fx.sign_tokens(0, size.in_process_queries, now()?, TOKEN_LIFETIME, progress);
     let tls = self_signed(work)?;
     let cfg = credseal_server::ServeConfig {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         tls: Some(tls),
-        // Every connection's query waits on the blocking pool for its group commit: room
-        // for all of them, so the bench measures the server, not its 503s.
+        // Every connection's query waits for its group commit: room for all of them, so
+        // the bench measures the server, not its 503s.
         max_inflight: (size.connections.max(size.open_connections) as usize * 2).max(512),
         dept_rate: 1e6,
         dept_burst: 1e7,
@@ -366,9 +486,14 @@ pub fn bench_serve(catalog_text: &str, size: ServeSize, work: &Path, progress: &
         worker_threads: size.worker_threads.max(1) as usize,
         ..credseal_server::ServeConfig::default()
     };
+    let (floor_before, _) = floor.run(size.threads);
+    progress.stage("in-process pipeline", 1);
+    let in_stats0 = platform.commit_stats();
+    let (in_before, in_cpu_before) = in_process(&fx, &in_before_tokens, &size)?;
+    let in_stats1 = platform.commit_stats();
+    progress.finish();
     let log_before = platform.log_size()?;
     let stats_before = platform.commit_stats();
-    let (floor_before, _) = floor.run(size.threads);
     let running = credseal_server::Server::start(Arc::clone(&platform), cfg).map_err(server_failed)?;
     let addr = running.local_addr();
 
@@ -408,25 +533,26 @@ pub fn bench_serve(catalog_text: &str, size: ServeSize, work: &Path, progress: &
     let server_cpu = cpu0.zip(cpu1).map(|(a, b)| cpu_per_query(b.0.saturating_sub(a.0)));
     let wrk_cpu = cpu0.zip(cpu1).map(|(a, b)| cpu_per_query(b.1.saturating_sub(a.1)));
 
-    // Open loop at a fraction of the peak: latency under load.
-    let rate = peak * size.rate_fraction;
-    let n = size.open_connections;
-    let open_count = ((rate * size.open_seconds).ceil() as u64).max(n);
+    // Open loop at a fraction of the peak: latency under load. Each wrk thread sends on
+    // one schedule, whichever of its connections is free taking the next send time.
+    let rate = size.open_rate.unwrap_or(peak * size.rate_fraction);
+    let open_count = ((rate * size.open_seconds).ceil() as u64).max(size.open_connections);
     let open_tokens = fx.sign_tokens(size.max_queries, open_count, now()?, TOKEN_LIFETIME, progress);
     let open_bodies = work.join("open.jsonl");
-    let open_slices = write_bodies(&open_bodies, &fx.cred, &open_tokens, n)?;
+    let open_slices = write_bodies(&open_bodies, &fx.cred, &open_tokens, size.open_threads)?;
     drop(open_tokens);
     progress.stage("open loop (wrk)", 1);
     let expected = open_count as f64 / rate;
+    let cpu2 = cpu_ticks();
     let open = run_wrk(
         &wrk,
         work,
         "open.lua",
         &[
             "-t".into(),
-            n.to_string(),
+            size.open_threads.to_string(),
             "-c".into(),
-            n.to_string(),
+            size.open_connections.to_string(),
             "-d".into(),
             format!("{}s", (expected * 1.5 + 3.0).ceil() as u64),
         ],
@@ -436,12 +562,23 @@ pub fn bench_serve(catalog_text: &str, size: ServeSize, work: &Path, progress: &
             ("CREDSEAL_WRK_RATE", format!("{rate}")),
         ],
         addr,
-    );
+    )
+    .and_then(|r| match r.count {
+        Some(c) if c == r.ok => Ok(r),
+        c => Err(BenchError::check(format_args!(
+            "open.lua: {} latencies matched to their queries for {} answers 200",
+            c.unwrap_or(0),
+            r.ok
+        ))),
+    });
+    let cpu3 = cpu_ticks();
     progress.finish();
     let stopped = running.shutdown().map_err(server_failed);
     let open = open?;
     stopped?;
-    let (floor_after, _) = floor.run(size.threads);
+    let open_cpu = |ticks: u64| ticks as f64 * 1e4 / open.ok as f64;
+    let open_server_cpu = cpu2.zip(cpu3).map(|(a, b)| open_cpu(b.0.saturating_sub(a.0)));
+    let open_wrk_cpu = cpu2.zip(cpu3).map(|(a, b)| open_cpu(b.1.saturating_sub(a.1)));
 
     // Every 200 is one durable receipt, and nothing else was logged.
     let log_growth = platform.log_size()? - log_before;
@@ -451,10 +588,24 @@ pub fn bench_serve(catalog_text: &str, size: ServeSize, work: &Path, progress: &
             "the log grew by {log_growth} receipts for {answered} queries answered 200"
         )));
     }
-    let floor_qps = floor.queries() as f64 * 2.0 / (floor_before + floor_after);
     let stats = platform.commit_stats();
     let commits = stats.commits - stats_before.commits;
     let receipts = stats.receipts - stats_before.receipts;
+
+    progress.stage("in-process pipeline", 1);
+    let in_stats2 = platform.commit_stats();
+    let (in_after, in_cpu_after) = in_process(&fx, &in_after_tokens, &size)?;
+    let in_stats3 = platform.commit_stats();
+    progress.finish();
+    let (floor_after, _) = floor.run(size.threads);
+
+    let floor_qps = floor.queries() as f64 * 2.0 / (floor_before + floor_after);
+    let in_qps = size.in_process_queries as f64 * 2.0 / (in_before + in_after);
+    let in_commits = (in_stats1.commits - in_stats0.commits) + (in_stats3.commits - in_stats2.commits);
+    let in_receipts = (in_stats1.receipts - in_stats0.receipts) + (in_stats3.receipts - in_stats2.receipts);
+    let in_cpu = in_cpu_before
+        .zip(in_cpu_after)
+        .map(|(a, b)| (a + b) as f64 * 1e4 / (2 * size.in_process_queries) as f64);
     Ok(ServeBench {
         subjects: size.subjects,
         classes_per_query: fx.classes.len() as u64,
@@ -471,19 +622,30 @@ pub fn bench_serve(catalog_text: &str, size: ServeSize, work: &Path, progress: &
         server_cpu_us_per_query: server_cpu,
         wrk_cpu_us_per_query: wrk_cpu,
         open_target_per_s: rate,
-        rate_fraction: size.rate_fraction,
-        open_connections: n,
+        rate_fraction: rate / peak,
+        open_threads: size.open_threads,
+        open_connections: size.open_connections,
         open_queries: open.ok,
         open_queries_per_s: open.ok as f64 / open.seconds,
         open_p50_us: open.p50_us,
         open_p99_us: open.p99_us,
         open_max_us: open.max_us,
+        open_server_cpu_us_per_query: open_server_cpu,
+        open_wrk_cpu_us_per_query: open_wrk_cpu,
         floor_queries: floor.queries() as u64,
         threads: size.threads,
         floor_seconds_before: floor_before,
         floor_seconds_after: floor_after,
         floor_queries_per_s: floor_qps,
         ratio_to_floor: peak / floor_qps,
+        in_process_queries: size.in_process_queries,
+        in_flight: size.in_flight,
+        in_process_seconds_before: in_before,
+        in_process_seconds_after: in_after,
+        in_process_queries_per_s: in_qps,
+        ratio_to_in_process: peak / in_qps,
+        in_process_cpu_us_per_query: in_cpu,
+        in_process_commit_batch_mean: in_receipts as f64 / in_commits.max(1) as f64,
         log_growth,
         commit_batch_mean: receipts as f64 / commits.max(1) as f64,
         commits,

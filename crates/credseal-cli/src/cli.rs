@@ -444,52 +444,9 @@ pub(crate) enum BenchCommand {
     },
     /// Granted queries over HTTPS against `credseal serve` (in this process) driven by wrk:
     /// the closed-loop peak, then open-loop latency at a fraction of it; compare the peak
-    /// with `bench query`'s floor. Needs wrk on PATH (.ci/install-load-tool installs it).
-    Serve {
-        /// A small run (500 subjects, 2 s closed loop, 2 s open loop) for tests and CI;
-        /// the other flags still override its sizes.
-        #[arg(long)]
-        quick: bool,
-        /// Synthetic subjects in the store (default 10,000; --quick 500).
-        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
-        subjects: Option<u64>,
-        /// Seconds of the closed-loop run (default 10; --quick 2).
-        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=300))]
-        duration: Option<u64>,
-        /// Queries the closed-loop run may send at most (default 60,000; --quick 3,000).
-        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
-        max_queries: Option<u64>,
-        /// wrk threads of the closed-loop run (default 2).
-        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=64))]
-        wrk_threads: Option<u64>,
-        /// Connections of the closed-loop run (default 16).
-        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000))]
-        connections: Option<u64>,
-        /// The open-loop rate as a fraction of the closed-loop peak (default 0.8).
-        #[arg(long)]
-        rate_fraction: Option<f64>,
-        /// Seconds of the open-loop run (default 10; --quick 2).
-        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=300))]
-        open_seconds: Option<u64>,
-        /// Connections of the open-loop run, one wrk thread each (default 32; --quick 8).
-        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=256))]
-        open_connections: Option<u64>,
-        /// Queries of the floor (default 10,000; --quick 500).
-        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
-        floor_queries: Option<u64>,
-        /// Threads of the floor (default 2).
-        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=256))]
-        threads: Option<u64>,
-        /// The server's tokio worker threads (default 2).
-        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=256))]
-        worker_threads: Option<u64>,
-        /// Work directory (default: a temporary one, removed afterwards).
-        #[arg(long, value_name = "DIR")]
-        work: Option<PathBuf>,
-        /// Print one JSON object.
-        #[arg(long)]
-        json: bool,
-    },
+    /// with `bench query`'s floor and with its in-process pipeline, both measured in the
+    /// same run. Needs wrk on PATH (.ci/install-load-tool installs it).
+    Serve(Box<BenchServeArgs>),
     /// Re-wrap every data key of a store of synthetic subjects (7 classes each) after a
     /// rotation; compare with the same unwraps, wraps and plain batched writes.
     Rewrap {
@@ -503,6 +460,75 @@ pub(crate) enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// The flags of `bench serve`.
+#[derive(Args, Debug)]
+pub(crate) struct BenchServeArgs {
+    /// A small run (500 subjects, 2 s closed loop, 2 s open loop) for tests and CI;
+    /// the other flags still override its sizes.
+    #[arg(long)]
+    pub(crate) quick: bool,
+    /// Synthetic subjects in the store (default 10,000; --quick 500).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub(crate) subjects: Option<u64>,
+    /// Seconds of the closed-loop run (default 10; --quick 2).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub(crate) duration: Option<u64>,
+    /// Queries the closed-loop run may send at most (default 60,000; --quick 3,000).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub(crate) max_queries: Option<u64>,
+    /// wrk threads of the closed-loop run (default 2).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub(crate) wrk_threads: Option<u64>,
+    /// Connections of the closed-loop run, a multiple of --wrk-threads (default 64;
+    /// --quick 16). Why 64: a group commit carries the receipts of every query in flight
+    /// and shares its fixed cost (the durable write) among them, so commits grow and
+    /// CPU per query falls with the queries in flight; a platform serves many
+    /// departments at once, and `bench query` keeps 64 in flight per thread.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub(crate) connections: Option<u64>,
+    /// The open-loop rate as a fraction of the closed-loop peak (default 0.8).
+    #[arg(long)]
+    pub(crate) rate_fraction: Option<f64>,
+    /// The open-loop rate in queries per second, instead of a fraction of the peak (to
+    /// compare runs at the same load whatever their peaks).
+    #[arg(long, conflicts_with = "rate_fraction")]
+    pub(crate) open_rate: Option<f64>,
+    /// Seconds of the open-loop run (default 10; --quick 2).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub(crate) open_seconds: Option<u64>,
+    /// wrk threads of the open-loop run (default: --wrk-threads). Each sends on one
+    /// fixed schedule, each query on whichever of its connections is free.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub(crate) open_threads: Option<u64>,
+    /// Connections of the open-loop run, a multiple of its threads (default 32; --quick
+    /// 8): the most queries it has in flight.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub(crate) open_connections: Option<u64>,
+    /// Queries of the floor (default 10,000; --quick 500).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub(crate) floor_queries: Option<u64>,
+    /// Queries of each in-process run, one before the server's and one after (default
+    /// 10,000; --quick 500).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub(crate) in_process_queries: Option<u64>,
+    /// Queries each in-process thread keeps in flight, as `bench query --in-flight`
+    /// (default 64).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub(crate) in_flight: Option<u64>,
+    /// Threads of the floor and of the in-process pipeline (default 2).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub(crate) threads: Option<u64>,
+    /// The server's tokio worker threads (default 2).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub(crate) worker_threads: Option<u64>,
+    /// Work directory (default: a temporary one, removed afterwards).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) work: Option<PathBuf>,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// `dev` commands (hidden).

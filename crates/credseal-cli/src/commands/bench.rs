@@ -76,22 +76,27 @@ pub(crate) fn run(ctx: &Context, command: BenchCommand) -> CliResult {
             out::bench_query(&r, json);
             Ok(())
         }
-        BenchCommand::Serve {
-            quick,
-            subjects,
-            duration,
-            max_queries,
-            wrk_threads,
-            connections,
-            rate_fraction,
-            open_seconds,
-            open_connections,
-            floor_queries,
-            threads,
-            worker_threads,
-            work,
-            json,
-        } => {
+        BenchCommand::Serve(args) => {
+            let crate::cli::BenchServeArgs {
+                quick,
+                subjects,
+                duration,
+                max_queries,
+                wrk_threads,
+                connections,
+                rate_fraction,
+                open_rate,
+                open_seconds,
+                open_threads,
+                open_connections,
+                floor_queries,
+                in_process_queries,
+                in_flight,
+                threads,
+                worker_threads,
+                work,
+                json,
+            } = *args;
             let base = if quick {
                 credseal_bench::ServeSize::quick()
             } else {
@@ -105,27 +110,55 @@ pub(crate) fn run(ctx: &Context, command: BenchCommand) -> CliResult {
                     format!("--rate-fraction {f}: give a fraction of the peak in (0, 1]"),
                 ));
             }
+            if let Some(r) = open_rate
+                && !(r.is_finite() && r > 0.0)
+            {
+                return Err(Failure::new(
+                    ErrorClass::Usage,
+                    format!("--open-rate {r}: give a positive number of queries per second"),
+                ));
+            }
+            let wrk_threads = wrk_threads.unwrap_or(base.wrk_threads);
             let size = credseal_bench::ServeSize {
                 subjects: subjects.unwrap_or(base.subjects),
                 duration: duration.map_or(base.duration, |d| d as f64),
                 max_queries: max_queries.unwrap_or(base.max_queries),
-                wrk_threads: wrk_threads.unwrap_or(base.wrk_threads),
+                wrk_threads,
                 connections: connections.unwrap_or(base.connections),
                 rate_fraction: rate_fraction.unwrap_or(base.rate_fraction),
+                open_rate,
                 open_seconds: open_seconds.map_or(base.open_seconds, |s| s as f64),
+                open_threads: open_threads.unwrap_or(wrk_threads),
                 open_connections: open_connections.unwrap_or(base.open_connections),
                 floor_queries: floor_queries.unwrap_or(base.floor_queries),
+                in_process_queries: in_process_queries.unwrap_or(base.in_process_queries),
+                in_flight: in_flight.unwrap_or(base.in_flight),
                 threads: threads.unwrap_or(base.threads),
                 worker_threads: worker_threads.unwrap_or(base.worker_threads),
             };
-            if size.connections < size.wrk_threads {
-                return Err(Failure::new(
-                    ErrorClass::Usage,
-                    format!(
-                        "--connections {} is fewer than --wrk-threads {}: wrk needs a connection per thread",
-                        size.connections, size.wrk_threads
-                    ),
-                ));
+            for (conns, flag, threads, tflag) in [
+                (size.connections, "--connections", size.wrk_threads, "--wrk-threads"),
+                (
+                    size.open_connections,
+                    "--open-connections",
+                    size.open_threads,
+                    "--open-threads",
+                ),
+            ] {
+                if conns < threads {
+                    return Err(Failure::new(
+                        ErrorClass::Usage,
+                        format!("{flag} {conns} is fewer than {tflag} {threads}: wrk needs a connection per thread"),
+                    ));
+                }
+                if conns % threads != 0 {
+                    return Err(Failure::new(
+                        ErrorClass::Usage,
+                        format!(
+                            "{flag} {conns} is not a multiple of {tflag} {threads}: wrk gives each thread {flag} / {tflag} connections"
+                        ),
+                    ));
+                }
             }
             let (work, _tmp) = bench_work_dir(work)?;
             let bar = ctx.progress();

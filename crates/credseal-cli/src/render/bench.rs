@@ -126,18 +126,29 @@ struct ServeJson {
     wrk_cpu_us_per_query: Option<f64>,
     open_target_per_s: f64,
     rate_fraction: f64,
+    open_threads: u64,
     open_connections: u64,
     open_queries: u64,
     open_queries_per_s: f64,
     open_p50_us: f64,
     open_p99_us: f64,
     open_max_us: f64,
+    open_server_cpu_us_per_query: Option<f64>,
+    open_wrk_cpu_us_per_query: Option<f64>,
     floor_queries: u64,
     threads: u64,
     floor_seconds_before: f64,
     floor_seconds_after: f64,
     floor_queries_per_s: f64,
     ratio_to_floor: f64,
+    in_process_queries: u64,
+    in_flight: u64,
+    in_process_seconds_before: f64,
+    in_process_seconds_after: f64,
+    in_process_queries_per_s: f64,
+    ratio_to_in_process: f64,
+    in_process_cpu_us_per_query: Option<f64>,
+    in_process_commit_batch_mean: f64,
     log_growth: u64,
     commit_batch_mean: f64,
     commits: u64,
@@ -162,18 +173,29 @@ impl From<&ServeBench> for ServeJson {
             wrk_cpu_us_per_query: r.wrk_cpu_us_per_query,
             open_target_per_s: r.open_target_per_s,
             rate_fraction: r.rate_fraction,
+            open_threads: r.open_threads,
             open_connections: r.open_connections,
             open_queries: r.open_queries,
             open_queries_per_s: r.open_queries_per_s,
             open_p50_us: r.open_p50_us,
             open_p99_us: r.open_p99_us,
             open_max_us: r.open_max_us,
+            open_server_cpu_us_per_query: r.open_server_cpu_us_per_query,
+            open_wrk_cpu_us_per_query: r.open_wrk_cpu_us_per_query,
             floor_queries: r.floor_queries,
             threads: r.threads,
             floor_seconds_before: r.floor_seconds_before,
             floor_seconds_after: r.floor_seconds_after,
             floor_queries_per_s: r.floor_queries_per_s,
             ratio_to_floor: r.ratio_to_floor,
+            in_process_queries: r.in_process_queries,
+            in_flight: r.in_flight,
+            in_process_seconds_before: r.in_process_seconds_before,
+            in_process_seconds_after: r.in_process_seconds_after,
+            in_process_queries_per_s: r.in_process_queries_per_s,
+            ratio_to_in_process: r.ratio_to_in_process,
+            in_process_cpu_us_per_query: r.in_process_cpu_us_per_query,
+            in_process_commit_batch_mean: r.in_process_commit_batch_mean,
             log_growth: r.log_growth,
             commit_batch_mean: r.commit_batch_mean,
             commits: r.commits,
@@ -373,9 +395,10 @@ pub(crate) fn bench_serve(r: &ServeBench, json: bool) {
         ],
         vec![
             format!(
-                "open loop at {:.0}% of peak ({:.0}/s asked, {} connections; latency from the scheduled send)",
+                "open loop at {:.0}% of peak ({:.0}/s asked, {} wrk threads, {} connections; latency from the scheduled send)",
                 r.rate_fraction * 100.0,
                 r.open_target_per_s,
+                r.open_threads,
                 r.open_connections
             ),
             r.open_queries.to_string(),
@@ -383,6 +406,20 @@ pub(crate) fn bench_serve(r: &ServeBench, json: bool) {
             format!("{:.0}", r.open_queries_per_s),
             format!("{:.0}", r.open_p50_us),
             format!("{:.0}", r.open_p99_us),
+        ],
+        vec![
+            format!(
+                "in process ({} threads x {} in flight, no network; mean of before and after)",
+                r.threads, r.in_flight
+            ),
+            r.in_process_queries.to_string(),
+            format!(
+                "{:.3}",
+                (r.in_process_seconds_before + r.in_process_seconds_after) / 2.0
+            ),
+            format!("{:.0}", r.in_process_queries_per_s),
+            String::new(),
+            String::new(),
         ],
         vec![
             format!("floor ({} threads, mean of before and after)", r.threads),
@@ -398,17 +435,28 @@ pub(crate) fn bench_serve(r: &ServeBench, json: bool) {
         table(&["", "queries", "seconds", "queries/s", "p50 µs", "p99 µs"], &rows)
     );
     println!(
-        "floor runs: {:.3} s before the server's, {:.3} s after",
-        r.floor_seconds_before, r.floor_seconds_after
+        "floor runs: {:.3} s before the server's, {:.3} s after; in-process runs: {:.3} s before, {:.3} s after",
+        r.floor_seconds_before, r.floor_seconds_after, r.in_process_seconds_before, r.in_process_seconds_after
     );
     if let (Some(server), Some(wrk)) = (r.server_cpu_us_per_query, r.wrk_cpu_us_per_query) {
-        println!("CPU per closed-loop query: {server:.0} µs the server's process, {wrk:.0} µs wrk's");
+        let in_process = r
+            .in_process_cpu_us_per_query
+            .map(|c| format!(", {c:.0} µs this process's per in-process query"))
+            .unwrap_or_default();
+        println!("CPU per closed-loop query: {server:.0} µs the server's process, {wrk:.0} µs wrk's{in_process}");
+    }
+    if let (Some(server), Some(wrk)) = (r.open_server_cpu_us_per_query, r.open_wrk_cpu_us_per_query) {
+        println!("CPU per open-loop query: {server:.0} µs the server's process, {wrk:.0} µs wrk's");
     }
     println!(
-        "log: {} receipts added, one for each 200 answer, in {} group commits ({:.1} receipts each); open-loop max latency {:.0} µs",
-        r.log_growth, r.commits, r.commit_batch_mean, r.open_max_us
+        "log: {} receipts added, one for each 200 answer, in {} group commits ({:.1} receipts each; in process {:.1}); open-loop max latency {:.0} µs",
+        r.log_growth, r.commits, r.commit_batch_mean, r.in_process_commit_batch_mean, r.open_max_us
     );
     println!("ratio_to_floor (peak / floor): {:.2}", r.ratio_to_floor);
+    println!(
+        "ratio_to_in_process (peak / in-process pipeline): {:.2}",
+        r.ratio_to_in_process
+    );
 }
 
 /// `bench rewrap`.
