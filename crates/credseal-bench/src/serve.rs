@@ -99,7 +99,7 @@ impl ServeSize {
             open_rate: None,
             open_seconds: 10.0,
             open_threads: 2,
-            open_connections: 32,
+            open_connections: 64,
             floor_queries: 10_000,
             in_process_queries: 10_000,
             in_flight: 64,

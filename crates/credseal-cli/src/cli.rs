@@ -502,7 +502,7 @@ pub(crate) struct BenchServeArgs {
     /// fixed schedule, each query on whichever of its connections is free.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=64))]
     pub(crate) open_threads: Option<u64>,
-    /// Connections of the open-loop run, a multiple of its threads (default 32; --quick
+    /// Connections of the open-loop run, a multiple of its threads (default 64; --quick
     /// 8): the most queries it has in flight.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub(crate) open_connections: Option<u64>,
