@@ -792,8 +792,14 @@ fn check_entries(dir: &Path) -> Result<(), StoreError> {
     for entry in entries(dir)? {
         let entry = entry.map_err(|e| map_io(e, dir))?;
         let path = entry.path();
-        // `DirEntry::metadata` does not follow a symbolic link.
-        let meta = entry.metadata().map_err(|e| map_io(e, &path))?;
+        // `DirEntry::metadata` does not follow a symbolic link. This runs before sled's lock
+        // is taken: a process that holds it may replace a snapshot file between the listing
+        // and this look, and an entry gone meanwhile has nothing left to check.
+        let meta = match entry.metadata() {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(map_io(e, &path)),
+        };
         if meta.file_type().is_symlink() {
             return Err(symlink_refused(&path));
         }
@@ -811,7 +817,11 @@ fn check_entries(dir: &Path) -> Result<(), StoreError> {
             }
             for blob in entries(&path)? {
                 let blob = blob.map_err(|e| map_io(e, &path))?;
-                let meta = blob.metadata().map_err(|e| map_io(e, &blob.path()))?;
+                let meta = match blob.metadata() {
+                    Ok(m) => m,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(map_io(e, &blob.path())),
+                };
                 check_file_meta(&blob.path(), &meta)?;
             }
         } else if name == SLED_DB_FILE
