@@ -13,9 +13,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use credseal_c2sp::{
-    Checkpoint, MemoryLog, SignedNote, Tile, TileKind, encode_entry_bundle, entry_bundles_for_size,
-    hash_tile_bytes, parse_entry_bundle, parse_hash_tile, read_tile_hashes, tile_width_in_tree, tiles_for_size,
-    tree_hash,
+    Checkpoint, MemoryLog, SignedNote, Tile, TileKind, encode_entry_bundle, entry_bundles_for_size, hash_tile_bytes,
+    parse_entry_bundle, parse_hash_tile, read_tile_hashes, tile_width_in_tree, tiles_for_size, tree_hash,
 };
 use credseal_log::{
     KeyHistory, LogVerifier, MapCheckpoint as _, MapValue, MemoryMap, SIGNATURE_LEN, UnverifiedReceipt, map_key,
@@ -98,10 +97,13 @@ impl Platform {
                 let mut entries = Vec::with_capacity(usize::from(tile.width()));
                 for i in start..end {
                     let what = || format!("log leaf {i}");
-                    let bytes = self.store.get(Tree::LogLeaves, &be(i))?.ok_or_else(|| EngineError::Corrupt {
-                        what: what(),
-                        detail: "missing".into(),
-                    })?;
+                    let bytes = self
+                        .store
+                        .get(Tree::LogLeaves, &be(i))?
+                        .ok_or_else(|| EngineError::Corrupt {
+                            what: what(),
+                            detail: "missing".into(),
+                        })?;
                     let r = UnverifiedReceipt::parse(&bytes).map_err(|e| EngineError::Corrupt {
                         what: what(),
                         detail: e.to_string(),
@@ -122,7 +124,9 @@ impl Platform {
     /// its tree is the start of this one (else nothing is written, exit 4).
     pub fn export_tiles(&self, out: &Path) -> Result<TileExport> {
         let Some((note, size)) = self.latest_tiled()? else {
-            return Err(EngineError::NotFound("the log is empty: no checkpoint to export".into()));
+            return Err(EngineError::NotFound(
+                "the log is empty: no checkpoint to export".into(),
+            ));
         };
         let previous = self.earlier_export(out)?;
         let parent = match out.parent() {
@@ -290,9 +294,12 @@ pub fn audit_tiles(
     let history = KeyHistory::new(verifier);
     let origin = history.original().origin().to_string();
     let fetch = |path: &str| -> Result<Vec<u8>> {
-        source
-            .fetch(path)?
-            .ok_or_else(|| fail(source.name(path), "missing: the log does not publish what its checkpoint implies".into()))
+        source.fetch(path)?.ok_or_else(|| {
+            fail(
+                source.name(path),
+                "missing: the log does not publish what its checkpoint implies".into(),
+            )
+        })
     };
     // The checkpoint, signed by the pinned key.
     let cp_name = source.name(CHECKPOINT_PATH);
