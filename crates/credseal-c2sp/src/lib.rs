@@ -11,7 +11,11 @@
 //!   public half, from a verifier key text); [`SignedNote`] parses a note without verifying;
 //! - `tlog-checkpoint`: [`Checkpoint`], the text a log signs as a note.
 //!
-//! (`tlog-tiles` and `tlog-cosignature` will be modules of their own beside these.)
+//! - `tlog-tiles`: [`Tile`] names a hash tile or entry bundle and its path;
+//!   [`tiles_for_size`] lists the tiles a checkpoint implies, [`read_tile_hashes`] reads one
+//!   from a log's stored hashes, [`TileHashReader`] serves the tree back from tiles.
+//!
+//! (`tlog-cosignature` will be a module of its own beside these.)
 //!
 //! ```
 //! use credseal_c2sp::{Checkpoint, MemoryLog, NoteSigner, NoteVerifier, check_record, record_hash};
@@ -41,6 +45,7 @@ mod checkpoint;
 mod error;
 mod merkle;
 mod note;
+mod tiles;
 
 pub use checkpoint::Checkpoint;
 pub use error::{FormatError, NoteError};
@@ -53,4 +58,9 @@ pub use merkle::{
 pub use note::{
     ED25519_SIGNATURE_TYPE, MAX_NOTE_LEN, MAX_NOTE_SIGNATURES, NoteSignature, NoteSigner, NoteVerifier, SignedNote,
     check_key_name, ed25519_key_id,
+};
+pub use tiles::{
+    MAX_ENTRY_LEN, MAX_TILE_LEVEL, TILE_HEIGHT, TILE_WIDTH, Tile, TileError, TileHashReader, TileKind,
+    encode_entry_bundle, entry_bundles_for_size, hash_tile_bytes, parse_entry_bundle, parse_hash_tile,
+    read_tile_hashes, tile_index_path, tile_width_in_tree, tiles_for_size,
 };

@@ -1039,6 +1039,19 @@ pub(crate) enum LogCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Write the log as C2SP tiles for static hosting: OUT/checkpoint and OUT/tile/… at the
+    /// latest checkpoint. Only new files are written, the checkpoint last; OUT must be absent,
+    /// empty, or an earlier export of this log.
+    ExportTiles {
+        #[command(flatten)]
+        data: DataArg,
+        /// The directory to write.
+        #[arg(value_name = "OUT")]
+        out: PathBuf,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the latest signed checkpoint (a C2SP signed note).
     Checkpoint {
         /// The platform's data directory (not with --server).
@@ -1049,17 +1062,33 @@ pub(crate) enum LogCommand {
         server: ServerArgs,
     },
     /// Replay the log: every receipt signature and chain, stored hash, checkpoint, and the
-    /// subject map each checkpoint commits to (recomputed from the receipts).
+    /// subject map each checkpoint commits to (recomputed from the receipts). With --tiles,
+    /// an auditor's check of the published log (C2SP tiles) with nothing but --vkey: no data
+    /// directory, no passphrase.
     Verify {
-        #[command(flatten)]
-        data: DataArg,
+        /// The platform's data directory (not with --tiles).
+        #[arg(long, env = "CREDSEAL_DATA", value_name = "DIR", required_unless_present = "tiles")]
+        data: Option<PathBuf>,
+        /// Check the published log instead: a directory written by `log export-tiles`, or a
+        /// server (`https://HOST:PORT`, serving `/checkpoint` and `/tile/…`). Every entry's
+        /// receipt signature, the tree and subject map rebuilt from the entries against the
+        /// checkpoint, every hash tile, and the saved --state.
+        #[arg(long, value_name = "DIR|URL", requires = "vkey")]
+        tiles: Option<String>,
+        /// The log's verifier key to pin (a file holding `log key`'s output), with --tiles.
+        #[arg(long, value_name = "FILE", requires = "tiles")]
+        vkey: Option<PathBuf>,
+        /// With --tiles URL: trust exactly the certificate(s) in this PEM file for the server.
+        #[arg(long, value_name = "FILE", requires = "tiles")]
+        ca: Option<PathBuf>,
         /// Your audit position file: written after a successful run (the size, roots and
-        /// subject map verified), so that the next run can continue with --from.
+        /// subject map verified), so that the next run can continue with --from. With
+        /// --tiles it is also read, if it exists: the log must still start with what it saved.
         #[arg(long, value_name = "FILE")]
         state: Option<PathBuf>,
         /// Continue from the position saved in --state, which must be at this tree size
         /// (only the receipts from N on are replayed).
-        #[arg(long, value_name = "N", requires = "state")]
+        #[arg(long, value_name = "N", requires = "state", conflicts_with = "tiles")]
         from: Option<u64>,
         /// Print as JSON.
         #[arg(long)]

@@ -383,6 +383,35 @@ impl Client {
     pub(crate) fn get_text(&self, path: &str) -> Result<String, ClientError> {
         self.exchange("GET", path, None)
     }
+
+    /// `GET path` for a static resource (a C2SP tile or checkpoint): its bytes on a 2xx
+    /// status, `None` on 404, the failure otherwise.
+    pub(crate) fn get_bytes(&self, path: &str) -> Result<Option<Vec<u8>>, ClientError> {
+        let url = self.url(path);
+        let mut resp = self.agent.get(&url).call().map_err(|e| self.transport(&url, e))?;
+        let status = resp.status();
+        if status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(MAX_RESPONSE)
+            .read_to_vec()
+            .map_err(|e| self.transport(&url, e))?;
+        if status.is_success() {
+            return Ok(Some(body));
+        }
+        Err(ClientError::Answered(Failure::new(
+            ErrorClass::Error,
+            format!("{url}: HTTP {status}"),
+        )))
+    }
+
+    /// The URL of `path` on this server, as messages name it.
+    pub(crate) fn url_of(&self, path: &str) -> String {
+        self.url(path)
+    }
 }
 
 /// The answer to a query (`POST /v1/queries`, `GET /v1/queries/{id}`, `POST /v1/self-queries`).

@@ -35,6 +35,7 @@ mod platform;
 mod query;
 mod report;
 mod shred;
+mod tiles;
 mod trace;
 
 pub use audit::{
@@ -60,4 +61,5 @@ pub use log::{AuditSnapshot, COMMIT_SECONDS_BUCKETS, CommitStats, Committed, Log
 pub use logkey::{LogKeyStatus, LogRotation};
 pub use platform::Platform;
 pub use shred::{CheckedShredOrder, ShredSummary, valid_order_reference};
+pub use tiles::{CHECKPOINT_PATH, TileExport, TileSource, TilesReport, audit_tiles};
 pub use trace::{MAX_LISTED, MarkReport, TraceReport, TracedDepartment, TracedDisclosure};

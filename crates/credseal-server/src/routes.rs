@@ -36,6 +36,8 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/v1/log/vrf-key", get(vrf_key))
         .route("/v1/log/checkpoint", get(checkpoint))
         .route("/v1/log/key-history", get(key_history))
+        .route("/checkpoint", get(checkpoint))
+        .route("/tile/{*path}", get(tile))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -51,7 +53,7 @@ async fn around(State(st): St, req: Request<Body>, next: Next) -> Response {
     let started = Instant::now();
     let route: &'static str = route_name(req.extensions().get::<MatchedPath>().map(MatchedPath::as_str));
     let operational = matches!(route, "/healthz" | "/readyz" | "/metrics");
-    let public = operational || route.starts_with("/v1/log/");
+    let public = operational || route.starts_with("/v1/log/") || TILED.contains(&route);
     let mut resp = if operational {
         // Health checks and metrics answer at once from memory, also under overload (when
         // an operator needs them most); they take no in-flight permit.
@@ -81,13 +83,18 @@ async fn around(State(st): St, req: Request<Body>, next: Next) -> Response {
     };
     // Public log material may be cached and revalidated; everything else, errors on the
     // log routes included, is never stored.
-    let cache = if route.starts_with("/v1/log/") && resp.status().is_success() {
-        "no-cache"
+    // A full tile never changes (C2SP tlog-tiles): its handler says so, and that stands.
+    let cache = if route == TILE_ROUTE && resp.headers().contains_key(header::CACHE_CONTROL) {
+        None
+    } else if (route.starts_with("/v1/log/") || TILED.contains(&route)) && resp.status().is_success() {
+        Some("no-cache")
     } else {
-        "no-store"
+        Some("no-store")
     };
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    if let Some(cache) = cache {
+        resp.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    }
     resp.headers_mut()
         .insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     let secs = started.elapsed().as_secs_f64();
@@ -143,9 +150,15 @@ fn admit(st: &AppState) -> Result<tokio::sync::OwnedSemaphorePermit, Problem> {
     })
 }
 
+/// The C2SP tlog-tiles routes: the log's public checkpoint and tiles, at the server's root.
+const TILED: [&str; 2] = ["/checkpoint", TILE_ROUTE];
+
+/// The route of every tile and entry bundle (`/tile/<L>/<N>[.p/<W>]`, `/tile/entries/…`).
+const TILE_ROUTE: &str = "/tile/{*path}";
+
 /// The route template as a static string (bounded label values for metrics and logs).
 fn route_name(matched: Option<&str>) -> &'static str {
-    const ROUTES: [&str; 13] = [
+    const ROUTES: [&str; 15] = [
         "/v1/queries",
         "/v1/queries/{query_id}",
         "/v1/self-queries",
@@ -156,6 +169,8 @@ fn route_name(matched: Option<&str>) -> &'static str {
         "/v1/log/vrf-key",
         "/v1/log/checkpoint",
         "/v1/log/key-history",
+        "/checkpoint",
+        TILE_ROUTE,
         "/healthz",
         "/readyz",
         "/metrics",
@@ -671,6 +686,37 @@ async fn checkpoint(State(st): St) -> Response {
         Err(p) => p.into_response(),
         Ok(Ok(Some(c))) => text(c),
         Ok(Ok(None)) => Problem::not_found("the log has no receipt yet, so no checkpoint").into_response(),
+        Ok(Err(e)) => Problem::from_engine(&e).into_response(),
+    }
+}
+
+/// `GET /tile/…` (C2SP tlog-tiles): a hash tile or entry bundle of the log's latest
+/// checkpoint's tree (or an earlier one's), 404 beyond it. A full tile is immutable and
+/// cached for a year; a partial one is revalidated.
+async fn tile(State(st): St, Path(path): Path<String>) -> Response {
+    let Ok(tile) = credseal_c2sp::Tile::parse_path(&format!("tile/{path}")) else {
+        return Problem::not_found("not a C2SP tile path (tile/<L>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>])")
+            .into_response();
+    };
+    let platform = st.platform.clone();
+    match blocking(move || platform.log_tile(&tile)).await {
+        Err(p) => p.into_response(),
+        Ok(Ok(Some(bytes))) => {
+            let mut r = Response::new(Body::from(bytes));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            );
+            let cache = if tile.is_full() {
+                "public, max-age=31536000, immutable"
+            } else {
+                "no-cache"
+            };
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+            r
+        }
+        Ok(Ok(None)) => Problem::not_found("the log's tree does not reach this tile").into_response(),
         Ok(Err(e)) => Problem::from_engine(&e).into_response(),
     }
 }

@@ -1,6 +1,6 @@
-//! The auditor's log commands: `log key|history|checkpoint|verify`.
+//! The auditor's log commands: `log key|history|checkpoint|export-tiles|verify`.
 
-use credseal_engine::{ErrorClass, fsutil};
+use credseal_engine::{ErrorClass, TileSource, fsutil};
 
 use crate::cli::LogCommand;
 use crate::client::Client;
@@ -84,13 +84,34 @@ pub(crate) fn run(ctx: &Context, cmd: LogCommand) -> CliResult {
                 None => Err(fail(ErrorClass::Error, "the log is empty: no checkpoint yet")),
             }
         }
+        LogCommand::ExportTiles { data, out, json } => {
+            let p = ctx.open_platform(&data.data)?;
+            let r = p.export_tiles(&out)?;
+            out::export_tiles(&r, &out, json);
+            Ok(())
+        }
+        LogCommand::Verify {
+            tiles: Some(tiles),
+            vkey,
+            ca,
+            state,
+            json,
+            ..
+        } => verify_tiles(
+            &tiles,
+            &vkey.expect("clap: --tiles requires --vkey"),
+            ca.as_deref(),
+            state.as_deref(),
+            json,
+        ),
         LogCommand::Verify {
             data,
             state,
             from,
             json,
+            ..
         } => {
-            let p = ctx.open_platform(&data.data)?;
+            let p = ctx.open_platform(&data.expect("clap: --data is required without --tiles"))?;
             let saved = match (&state, from) {
                 (Some(path), Some(n)) => {
                     let bytes =
@@ -119,4 +140,78 @@ pub(crate) fn run(ctx: &Context, cmd: LogCommand) -> CliResult {
             Ok(())
         }
     }
+}
+
+/// A tiled log in a directory (`log export-tiles`, static hosting).
+struct DirSource(std::path::PathBuf);
+
+impl TileSource for DirSource {
+    fn fetch(&self, path: &str) -> credseal_engine::Result<Option<Vec<u8>>> {
+        let p = self.0.join(path);
+        match std::fs::read(&p) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(credseal_engine::EngineError::Io {
+                path: p,
+                detail: e.to_string(),
+            }),
+        }
+    }
+
+    fn name(&self, path: &str) -> String {
+        self.0.join(path).display().to_string()
+    }
+}
+
+/// A tiled log served over HTTPS (`credseal serve`: `/checkpoint`, `/tile/…`).
+struct ServerSource(Client);
+
+impl TileSource for ServerSource {
+    fn fetch(&self, path: &str) -> credseal_engine::Result<Option<Vec<u8>>> {
+        self.0
+            .get_bytes(&format!("/{path}"))
+            .map_err(|e| credseal_engine::EngineError::Io {
+                path: "--tiles".into(),
+                detail: e.into_failure().message,
+            })
+    }
+
+    fn name(&self, path: &str) -> String {
+        self.0.url_of(&format!("/{path}"))
+    }
+}
+
+/// `log verify --tiles DIR|URL --vkey FILE [--state FILE]`: no data directory, no passphrase.
+fn verify_tiles(
+    tiles: &str,
+    vkey: &std::path::Path,
+    ca: Option<&std::path::Path>,
+    state: Option<&std::path::Path>,
+    json: bool,
+) -> CliResult {
+    let key = crate::files::read_text(vkey)?;
+    let source: Box<dyn TileSource> = if tiles.contains("://") {
+        Box::new(ServerSource(Client::new(tiles, ca)?))
+    } else {
+        if ca.is_some() {
+            return Err(fail(ErrorClass::Usage, "--ca is for --tiles URL, not a directory"));
+        }
+        Box::new(DirSource(tiles.into()))
+    };
+    let saved = match state {
+        Some(path) if path.exists() => {
+            let bytes = std::fs::read(path).map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", path.display())))?;
+            Some(
+                credseal_engine::AuditSnapshot::from_bytes(&bytes)
+                    .map_err(|e| fail(ErrorClass::Verification, format!("{}: {e}", path.display())))?,
+            )
+        }
+        _ => None,
+    };
+    let (r, snapshot) = credseal_engine::audit_tiles(&*source, key.trim(), saved.as_ref())?;
+    if let Some(path) = state {
+        fsutil::replace(path, &snapshot.to_bytes(), 0o644)?;
+    }
+    out::verify_tiles(&r, json);
+    Ok(())
 }

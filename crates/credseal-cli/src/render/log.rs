@@ -90,3 +90,40 @@ pub(crate) fn verify(r: &LogReport, json: bool) {
         );
     }
 }
+
+/// `log export-tiles`.
+pub(crate) fn export_tiles(r: &credseal_engine::TileExport, out: &std::path::Path, json: bool) {
+    if json {
+        print_json(r);
+    } else {
+        println!(
+            "ok: the log at size {} written to {} ({} new tiles and entry bundles, {} kept from the export at size {})",
+            r.size,
+            out.display(),
+            r.written,
+            r.kept,
+            r.previous
+        );
+    }
+}
+
+/// `log verify --tiles`.
+pub(crate) fn verify_tiles(r: &credseal_engine::TilesReport, json: bool) {
+    if json {
+        print_json(r);
+    } else {
+        println!(
+            "ok: {} receipts of {} verified from tiles ({} entry bundles, {} hash tiles{}); the root and subject-map root match the checkpoint ({} subjects)",
+            r.receipts,
+            r.origin,
+            r.bundles,
+            r.hash_tiles,
+            if r.from > 0 {
+                format!(", consistent with the saved state at size {}", r.from)
+            } else {
+                String::new()
+            },
+            r.subjects
+        );
+    }
+}
