@@ -137,6 +137,19 @@ async fn read_body<T: serde::de::DeserializeOwned>(
     read_json(headers, body, limit, st.cfg.timeout).await
 }
 
+/// What a handler with a body does first: the body ([`read_body`]), then a slot
+/// ([`admit`]), then the time.
+async fn accept<T: serde::de::DeserializeOwned>(
+    st: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<(T, tokio::sync::OwnedSemaphorePermit, u64), Problem> {
+    let q = read_body(st, headers, body, limit).await?;
+    let permit = admit(st)?;
+    Ok((q, permit, now()?))
+}
+
 /// An in-flight slot, or 503 `overloaded` with `Retry-After` when all are taken.
 fn admit(st: &AppState) -> Result<tokio::sync::OwnedSemaphorePermit, Problem> {
     st.inflight.clone().try_acquire_owned().map_err(|_| {
@@ -479,16 +492,8 @@ struct SelfQueryReq {
 
 /// `POST /v1/self-queries`: a subject's query for its own records.
 async fn post_self_query(State(st): St, headers: HeaderMap, req: Request<Body>) -> Response {
-    let q: SelfQueryReq = match read_body(&st, &headers, req.into_body(), st.cfg.max_body).await {
-        Ok(q) => q,
-        Err(p) => return p.into_response(),
-    };
-    let _permit = match admit(&st) {
-        Ok(permit) => permit,
-        Err(p) => return p.into_response(),
-    };
-    let now = match now() {
-        Ok(n) => n,
+    let (q, _permit, now): (SelfQueryReq, _, _) = match accept(&st, &headers, req.into_body(), st.cfg.max_body).await {
+        Ok(v) => v,
         Err(p) => return p.into_response(),
     };
     let platform = st.platform.clone();
@@ -524,16 +529,8 @@ struct BundleResp {
 
 /// `POST /v1/bundles`: a subject's signed request → its receipt bundle.
 async fn post_bundle(State(st): St, headers: HeaderMap, req: Request<Body>) -> Response {
-    let q: BundleReq = match read_body(&st, &headers, req.into_body(), st.cfg.max_body).await {
-        Ok(q) => q,
-        Err(p) => return p.into_response(),
-    };
-    let _permit = match admit(&st) {
-        Ok(permit) => permit,
-        Err(p) => return p.into_response(),
-    };
-    let now = match now() {
-        Ok(n) => n,
+    let (q, _permit, now): (BundleReq, _, _) = match accept(&st, &headers, req.into_body(), st.cfg.max_body).await {
+        Ok(v) => v,
         Err(p) => return p.into_response(),
     };
     let platform = st.platform.clone();
@@ -565,12 +562,9 @@ struct RevocationsResp {
 
 /// `PUT /v1/revocations`: installs a newer revocation list signed by the authority.
 async fn put_revocations(State(st): St, headers: HeaderMap, req: Request<Body>) -> Response {
-    let q: RevocationsReq = match read_body(&st, &headers, req.into_body(), st.cfg.max_body).await {
-        Ok(q) => q,
-        Err(p) => return p.into_response(),
-    };
-    let _permit = match admit(&st) {
-        Ok(permit) => permit,
+    let (q, _permit, _now): (RevocationsReq, _, _) = match accept(&st, &headers, req.into_body(), st.cfg.max_body).await
+    {
+        Ok(v) => v,
         Err(p) => return p.into_response(),
     };
     let platform = st.platform.clone();
@@ -599,18 +593,11 @@ struct IngestReq {
 /// `POST /v1/ingest`: a data provider's signed batch → the ingest summary; records that do
 /// not validate → 422 `ingest-rejected` with the errors by line, nothing written.
 async fn post_ingest(State(st): St, headers: HeaderMap, req: Request<Body>) -> Response {
-    let q: IngestReq = match read_body(&st, &headers, req.into_body(), st.cfg.max_ingest_body).await {
-        Ok(q) => q,
-        Err(p) => return p.into_response(),
-    };
-    let _permit = match admit(&st) {
-        Ok(permit) => permit,
-        Err(p) => return p.into_response(),
-    };
-    let now = match now() {
-        Ok(n) => n,
-        Err(p) => return p.into_response(),
-    };
+    let (q, _permit, now): (IngestReq, _, _) =
+        match accept(&st, &headers, req.into_body(), st.cfg.max_ingest_body).await {
+            Ok(v) => v,
+            Err(p) => return p.into_response(),
+        };
     let platform = st.platform.clone();
     match blocking(move || platform.ingest_signed_batch(&q.batch, now)).await {
         Err(p) => p.into_response(),
