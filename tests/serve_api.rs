@@ -2227,3 +2227,25 @@ fn a_replayed_old_token_costs_one_receipt_and_none_of_the_rate() {
     let r = srv.post_query(&fx.query_body(&fx.cred, &fresh));
     assert_eq!(r.status, 200, "the department's own query after the replays: {r:?}");
 }
+
+/// Someone who gets hold of a department's token before the department sends it, and posts
+/// it with another genuine credential (here the department's own credential for another
+/// platform: `wrong-audience`), cannot plant that refusal for the department: the held
+/// refusal is for that token with that credential, and the department's own request with
+/// its right credential is answered.
+#[test]
+fn a_refusal_held_for_one_credential_is_not_served_to_another() {
+    let fx = Fx::new();
+    let other_cred = fx.enroll(1, &fx.auth, &fx.bank, OTHER_ORIGIN, &[]);
+    let token = fx.sign(&fx.tok());
+    let srv = fx.serve(&[]);
+    let planted = srv.post_query(&fx.query_body(&other_cred, &token));
+    planted.problem(403, "wrong-audience");
+    // The same pair again: the held refusal.
+    let again = srv.post_query(&fx.query_body(&other_cred, &token));
+    again.problem(403, "wrong-audience");
+    assert_eq!(again.body, planted.body);
+    // The department's own request.
+    let r = srv.post_query(&fx.query_body(&fx.cred, &token));
+    assert_eq!(r.status, 200, "the planted refusal was served to the department: {r:?}");
+}

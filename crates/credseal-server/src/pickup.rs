@@ -19,6 +19,9 @@ pub(crate) struct Held {
     pub(crate) department: Option<String>,
     /// The refusal of a genuine token, held instead of an answer (`body` is then empty).
     pub(crate) denial: Option<crate::problem::Problem>,
+    /// For a refusal: SHA-256 of the credential it was refused with; only a request with the
+    /// same token and the same credential gets it. `None` for an answer (any credential).
+    pub(crate) credential_digest: Option<[u8; 32]>,
 }
 
 /// Where a query's response body appears once it is answered (`None` until then, and for a
@@ -165,6 +168,7 @@ mod tests {
             expires_at: exp,
             department: None,
             denial: None,
+            credential_digest: None,
         }
     }
 

@@ -300,9 +300,16 @@ async fn post_query(State(st): St, headers: HeaderMap, req: Request<Body>) -> Re
         Ok(n) => n,
         Err(p) => return p.into_response(),
     };
+    // A held refusal is for this token *with this credential*: a captured token posted with
+    // some other credential is refused on its own, and cannot plant a refusal that the
+    // department's own request would then get.
+    let credential_digest = credseal_crypto::sha256(q.credential.trim().as_bytes());
     let held = |st: &AppState| {
         let (digest, body) = peek.as_ref()?;
-        st.pickup.get(&body.query_id, now).filter(|h| h.token_digest == *digest)
+        st.pickup
+            .get(&body.query_id, now)
+            .filter(|h| h.token_digest == *digest)
+            .filter(|h| h.credential_digest.is_none_or(|c| c == credential_digest))
     };
     if let Some(h) = held(&st) {
         // The answer (or refusal) of this very token again: no second engine call, no second
@@ -396,6 +403,7 @@ async fn post_query(State(st): St, headers: HeaderMap, req: Request<Body>) -> Re
                             expires_at: t.expires_at,
                             department: claimed.clone(),
                             denial: None,
+                            credential_digest: None,
                         },
                         now,
                     );
@@ -424,6 +432,7 @@ async fn post_query(State(st): St, headers: HeaderMap, req: Request<Body>) -> Re
                             expires_at: t.expires_at.max(now.saturating_add(DENIAL_HOLD_SECS)),
                             department: dept.clone(),
                             denial: Some(p.clone()),
+                            credential_digest: Some(credential_digest),
                         },
                         now,
                     );
