@@ -210,10 +210,12 @@ pub(crate) struct ServeArgs {
     /// Serve plain HTTP, for tests: refused unless the address is a loopback address.
     #[arg(long, conflicts_with_all = ["tls_cert", "tls_key", "client_ca"])]
     pub(crate) insecure_loopback: bool,
-    /// Requests handled at once; beyond it 503 with Retry-After.
+    /// Requests handled at once (each from the moment its body has arrived); beyond it 503
+    /// with Retry-After.
     #[arg(long, value_name = "N", default_value_t = 512)]
     pub(crate) max_inflight: usize,
-    /// Queries per second each department may sustain; beyond it 429 with Retry-After.
+    /// Granted queries per second each department may sustain (refusals draw nothing);
+    /// beyond it 429 with Retry-After.
     #[arg(long, value_name = "PER_SECOND", default_value_t = 100.0)]
     pub(crate) dept_rate: f64,
     /// Queries a department may send in a burst.
