@@ -3,7 +3,11 @@
 //! verifier key, every inclusion proof, the consistency proof 3 → 7 and the stored hashes;
 //! then a log key rotation at size 7 (the handover note, signed by both keys, and the new
 //! verifier key), two receipts signed by the new key and its checkpoint at size 9 with the
-//! consistency proof 7 → 9.
+//! consistency proof 7 → 9. Last, a separate log of 600 plain leaves
+//! (`credseal tile interop leaf <i>`) published as C2SP `tlog-tiles` hash tiles under
+//! `tiles/` (level 0: two full tiles and a partial one of 88; level 1: a partial one of 2),
+//! with its signed checkpoint (`tiles-checkpoint.note`, key `tiles-vkey.txt`), which the Go
+//! side reads through `tlog.TileHashReader`.
 //!
 //! ```text
 //! cargo run -p credseal-log --example emit_interop -- <dir>
@@ -17,7 +21,10 @@ use std::path::PathBuf;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use credseal_c2sp::{Checkpoint, Hash, MemoryLog};
+use credseal_c2sp::{
+    Checkpoint, Hash, MemoryLog, TileHashReader, hash_tile_bytes, parse_hash_tile, read_tile_hashes, tiles_for_size,
+    tree_hash,
+};
 use credseal_core::BlindId;
 use credseal_log::{
     Action, Actor, Chain, Handover, LogSigner, MapCheckpoint as _, MapValue, MemoryMap, Outcome, ReceiptBody,
@@ -32,6 +39,11 @@ const SEED: [u8; 32] = *b"credseal-log interop test key 01";
 const SEED2: [u8; 32] = *b"credseal-log interop test key 02";
 /// The trust-state digest the checkpoints commit to (`credseal-trust` line; any 32 bytes).
 const TRUST: Hash = *b"credseal interop trust digest 32";
+/// The tile log: its own origin and key, so its checkpoint is not confused with the receipt log's.
+const TILES_ORIGIN: &str = "credseal.example/interop-tiles";
+const TILES_SEED: [u8; 32] = *b"credseal-log interop tiles key 3";
+/// More than two full tiles of 256 leaves, plus a partial one; level 1 is partial too.
+const TILES_SIZE: u64 = 600;
 
 fn b64(h: &[u8]) -> String {
     STANDARD.encode(h)
@@ -177,9 +189,39 @@ fn main() -> Result<(), Box<dyn Error>> {
             "proof": hashes(&log.prove_tree(size9, size)?),
         }))?,
     )?;
+    write_tiles(&dir)?;
     eprintln!(
         "emit_interop: wrote a log of {size} receipts, rotated to a second key at {size}, {size9} receipts, to {}",
         dir.display()
     );
+    Ok(())
+}
+
+/// The tile log: [`TILES_SIZE`] leaves `credseal tile interop leaf <i>`, every hash tile of
+/// its tree under `dir/tiles/` at its C2SP path, its checkpoint and verifier key. The tiles
+/// are read back through our own [`TileHashReader`] first: their root must be the checkpoint's.
+fn write_tiles(dir: &std::path::Path) -> Result<(), Box<dyn Error>> {
+    let signer = LogSigner::from_seed(TILES_ORIGIN, &TILES_SEED)?;
+    let mut log = MemoryLog::new();
+    for i in 0..TILES_SIZE {
+        log.append(format!("credseal tile interop leaf {i}").as_bytes());
+    }
+    let mut ours = TileHashReader::new(TILES_SIZE);
+    for tile in tiles_for_size(TILES_SIZE) {
+        let path = dir.join("tiles").join(tile.path());
+        std::fs::create_dir_all(path.parent().ok_or("tile path has no parent")?)?;
+        std::fs::write(&path, hash_tile_bytes(&read_tile_hashes(&tile, &log)?))?;
+        ours.insert(&tile, parse_hash_tile(&tile, &std::fs::read(&path)?)?)?;
+    }
+    if tree_hash(TILES_SIZE, &ours)? != log.root() {
+        return Err("the tiles written do not give the log's root".into());
+    }
+    let cp = signer.sign_checkpoint(
+        &Checkpoint::new(TILES_ORIGIN, TILES_SIZE, log.root())?
+            .with_map_root(&MemoryMap::new().root())?
+            .with_trust_digest(&TRUST)?,
+    );
+    std::fs::write(dir.join("tiles-vkey.txt"), format!("{}\n", signer.vkey()))?;
+    std::fs::write(dir.join("tiles-checkpoint.note"), cp)?;
     Ok(())
 }

@@ -20,7 +20,13 @@
 //     both keys; the new key's checkpoint opens with the new verifier alone (a plain C2SP
 //     verifier) and not with the old one; the new key's receipts verify with
 //     crypto/ed25519 and their leaves give the new checkpoint's root; tlog.CheckTree proves
-//     the rotated log extends the old one.
+//     the rotated log extends the old one;
+//   - hash tiles (C2SP tlog-tiles, under tiles/): a separate log of 600 leaves
+//     `credseal tile interop leaf <i>` whose checkpoint opens with its own key; through
+//     tlog.TileHashReader over our tile files (Go's tile/8/L/N is our tile/L/N),
+//     tlog.TreeHash gives the checkpoint's root, and tlog.ProveRecord proofs of leaves in
+//     each level-0 tile pass tlog.CheckRecord; every tile file is read; a tile with its
+//     first or last byte changed is rejected.
 //
 // It exits non-zero on the first failure.
 package main
@@ -279,9 +285,129 @@ func main() {
 	}
 
 	rotation(verifier, vkey, cp, stored)
+	tcp, ntiles := tiles()
 
 	fmt.Printf("interop: ok: %s, %d receipts, %d inclusion proofs, consistency %d → %d, %d stored hashes match tlog; log key rotation checked\n",
 		verifier.Name(), len(leaves), len(inclusion), cp3.size, cp.size, len(stored))
+	fmt.Printf("interop: ok: %s, %d hash tiles read through tlog.TileHashReader give the checkpoint's root at size %d; inclusion proofs from the tiles pass tlog.CheckRecord\n",
+		tcp.origin, ntiles, tcp.size)
+}
+
+// fileTiles is a tlog.TileReader over C2SP hash tile files under root: Go's path
+// tile/8/<L>/<N>[.p/<W>] is the file tile/<L>/<N>[.p/<W>] (C2SP paths carry no height).
+// flip, if set, names a tile whose byte at flipAt (negative: from the end) is changed as it
+// is read.
+type fileTiles struct {
+	root   string
+	flip   string
+	flipAt int
+	read   map[string]bool
+}
+
+func (f *fileTiles) Height() int { return 8 }
+
+func (f *fileTiles) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
+	out := make([][]byte, len(tiles))
+	for i, t := range tiles {
+		if t.H != 8 || t.L < 0 {
+			return nil, fmt.Errorf("tile %s: not a hash tile of height 8", t.Path())
+		}
+		path := "tile/" + strings.TrimPrefix(t.Path(), "tile/8/")
+		data, err := os.ReadFile(filepath.Join(f.root, filepath.FromSlash(path)))
+		if err != nil {
+			return nil, err
+		}
+		if path == f.flip && len(data) > 0 {
+			data[(f.flipAt+len(data))%len(data)] ^= 1
+		}
+		f.read[path] = true
+		out[i] = data
+	}
+	return out, nil
+}
+
+func (f *fileTiles) SaveTiles([]tlog.Tile, [][]byte) {}
+
+// checkTiles reads the tile log of checkpoint cp through tlog.TileHashReader over ft: the
+// tree hash must be the checkpoint's root, and proofs of a leaf in each level-0 tile (7, 300,
+// the last) must pass tlog.CheckRecord against that root. Together these depend on every
+// byte of every tile: the tree hash on the level-1 tile and the partial level-0 tile, the
+// proof of a leaf on every other hash of its level-0 tile.
+//
+// CheckRecord is what authenticates the full level-0 tiles here: golang.org/x/mod's
+// tileHashReader (v0.7.0, Debian's) returned a proof built from a tampered tile/0/000
+// without an error for this tree — its loop authenticating tiles against their parents
+// starts at len(stx), the number of subtree roots (4 at size 600), not at the number of
+// distinct tiles holding them (2), so the first tiles after those are not checked.
+func checkTiles(cp checkpoint, ft *fileTiles) error {
+	hr := tlog.TileHashReader(tlog.Tree{N: cp.size, Hash: cp.root}, ft)
+	th, err := tlog.TreeHash(cp.size, hr)
+	if err != nil {
+		return fmt.Errorf("tlog.TreeHash(%d): %v", cp.size, err)
+	}
+	if th != cp.root {
+		return fmt.Errorf("tlog.TreeHash(%d) = %v, checkpoint root %v", cp.size, th, cp.root)
+	}
+	for _, i := range []int64{7, 300, cp.size - 1} {
+		p, err := tlog.ProveRecord(cp.size, i, hr)
+		if err != nil {
+			return fmt.Errorf("tlog.ProveRecord(%d, %d): %v", cp.size, i, err)
+		}
+		leaf := []byte(fmt.Sprintf("credseal tile interop leaf %d", i))
+		if err := tlog.CheckRecord(p, cp.size, cp.root, i, tlog.RecordHash(leaf)); err != nil {
+			return fmt.Errorf("tlog.CheckRecord(leaf %d): %v", i, err)
+		}
+	}
+	return nil
+}
+
+// tiles checks the tile log: its checkpoint opens with its own key, checkTiles passes over
+// our tile files and reads every one of them, and fails with any tile's first or last byte
+// changed. It returns the checkpoint and the number of tiles.
+func tiles() (checkpoint, int) {
+	vkey := strings.TrimSpace(string(read("tiles-vkey.txt")))
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		fail("note.NewVerifier(%q): %v", vkey, err)
+	}
+	cp := openCheckpoint("tiles-checkpoint.note", v)
+	if cp.size <= 256 || cp.size%256 == 0 {
+		fail("tile log of size %d: want more than one full tile and a partial one", cp.size)
+	}
+	root := filepath.Join(dir, "tiles")
+	ft := &fileTiles{root: root, read: map[string]bool{}}
+	if err := checkTiles(cp, ft); err != nil {
+		fail("tiles: %v", err)
+	}
+	// Every tile we wrote was read.
+	var paths []string
+	err = filepath.Walk(root, func(path string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(root, path)
+		if err != nil {
+			return err
+		}
+		if !ft.read[filepath.ToSlash(rel)] {
+			return fmt.Errorf("tile %s was not read", rel)
+		}
+		paths = append(paths, filepath.ToSlash(rel))
+		return nil
+	})
+	if err != nil || len(paths) != len(ft.read) {
+		fail("tiles: %v (%d files, %d tiles read)", err, len(paths), len(ft.read))
+	}
+	// Tampering: any tile with its first or last byte changed fails.
+	for _, path := range paths {
+		for _, at := range []int{0, -1} {
+			bad := &fileTiles{root: root, flip: path, flipAt: at, read: map[string]bool{}}
+			if checkTiles(cp, bad) == nil {
+				fail("tiles: %s with byte %d changed passed", path, at)
+			}
+		}
+	}
+	return cp, len(paths)
 }
 
 // rotation checks the log key rotation: the handover note, the new key's checkpoint and
