@@ -84,6 +84,43 @@ pub const META_KEYSTORE_GENERATION: &[u8] = b"keystore-generation";
 /// opened on a copy) is refused.
 pub const META_KEYSTORE_INTENT: &[u8] = b"keystore-intent";
 
+/// Meta key: a public copy of the log key's handover notes, oldest first (each a u32
+/// big-endian length and the note's UTF-8 bytes; empty: never rotated). The keystore holds
+/// the history of record; this copy lets [`crate::PublicLog`] show the history without the
+/// passphrase. It needs no authentication: every note is signed by the keys it hands over
+/// between, and the chain is walked from the public `log-key.pub`. Written at `init`, in the
+/// commit of a rotation's receipt, and at every open where it differs from the keystore's.
+pub const META_LOG_HANDOVERS: &[u8] = b"log-handovers";
+
+/// The value of [`META_LOG_HANDOVERS`] for `notes`.
+pub fn encode_handovers<S: AsRef<str>>(notes: &[S]) -> Vec<u8> {
+    let mut v = Vec::new();
+    for n in notes {
+        let n = n.as_ref().as_bytes();
+        // A handover note is a few hundred bytes, far below u32::MAX.
+        v.extend_from_slice(&(n.len() as u32).to_be_bytes());
+        v.extend_from_slice(n);
+    }
+    v
+}
+
+/// The notes of a [`META_LOG_HANDOVERS`] value; `None` if it is not one (a truncated length
+/// or note, a note that is not UTF-8).
+pub fn decode_handovers(mut v: &[u8]) -> Option<Vec<String>> {
+    let mut notes = Vec::new();
+    while !v.is_empty() {
+        let (len, rest) = v.split_first_chunk::<4>()?;
+        let len = usize::try_from(u32::from_be_bytes(*len)).ok()?;
+        if rest.len() < len {
+            return None;
+        }
+        let (note, rest) = rest.split_at(len);
+        notes.push(String::from_utf8(note.to_vec()).ok()?);
+        v = rest;
+    }
+    Some(notes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,5 +133,24 @@ mod tests {
         assert_eq!(parse_subject_key(&k[..31]), None);
         assert_ne!(dek_count_key("tax", 2), dek_count_key("tax", 1));
         assert_ne!(dek_count_key("ta", 2), dek_count_key("tax", 2));
+    }
+
+    #[test]
+    fn handovers_round_trip() {
+        let notes = ["a\n\n— sig\n".to_string(), String::new(), "b".to_string()];
+        let v = encode_handovers(&notes);
+        assert_eq!(decode_handovers(&v).unwrap(), notes);
+        assert_eq!(decode_handovers(&[]).unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn handovers_truncated_are_refused() {
+        let v = encode_handovers(&["note one".to_string()]);
+        for cut in 1..v.len() {
+            assert_eq!(decode_handovers(&v[..cut]), None, "cut at {cut}");
+        }
+        let mut bad = v.clone();
+        bad[4] = 0xff;
+        assert_eq!(decode_handovers(&bad), None, "not UTF-8");
     }
 }

@@ -2,7 +2,8 @@
 //! sealed store; ingest; key status.
 //!
 //! Start with [`Platform::init`] and [`Platform::open`] (or [`Platform::in_memory`] in
-//! tests), then [`Platform::ingest_file`]:
+//! tests), then [`Platform::ingest_file`] (the log's public material alone, without the
+//! passphrase: [`PublicLog::open`]):
 //!
 //! ```no_run
 //! use credseal_engine::{NoProgress, OpenOptions, Platform};
@@ -32,6 +33,7 @@ mod logtree;
 mod memo;
 mod pins;
 mod platform;
+mod public;
 mod query;
 mod report;
 mod shred;
@@ -60,6 +62,7 @@ pub use leak::{CSV_MARK, ExportMark, JSON_MARK, LeakIssue, MAX_LEAK_BYTES};
 pub use log::{AuditSnapshot, COMMIT_SECONDS_BUCKETS, CommitStats, Committed, LogReport, NewReceipt, QUEUE_CAPACITY};
 pub use logkey::{LogKeyStatus, LogRotation};
 pub use platform::Platform;
+pub use public::PublicLog;
 pub use shred::{CheckedShredOrder, ShredSummary, valid_order_reference};
 pub use tiles::{CHECKPOINT_PATH, TileExport, TileSource, TilesReport, audit_tiles};
 pub use trace::{MAX_LISTED, MarkReport, TraceReport, TracedDepartment, TracedDisclosure};

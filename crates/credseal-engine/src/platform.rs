@@ -154,7 +154,8 @@ impl Platform {
 
     /// The platform made of its parts, after the checks every opening runs: the store's
     /// binding to the keystore, the log key history, the trust state against the latest
-    /// checkpoint (which sets the committed policy), the keystore generation.
+    /// checkpoint (which sets the committed policy), the keystore generation; then the
+    /// store's public copy of the log key history is brought up to date.
     fn assemble(dir: Option<DataDir>, catalog: Catalog, keys: Keystore, store: Arc<dyn Store>) -> Result<Self> {
         datadir::check_binding(
             store.as_ref(),
@@ -183,6 +184,7 @@ impl Platform {
         let file_policy = p.dir.as_ref().and_then(DataDir::file_policy);
         p.set_policy(p.check_trust(file_policy.as_ref())?);
         p.check_generation()?;
+        p.keyops().record_log_history()?;
         Ok(p)
     }
 

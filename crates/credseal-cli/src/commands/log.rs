@@ -1,6 +1,6 @@
 //! The auditor's log commands: `log key|history|checkpoint|export-tiles|verify`.
 
-use credseal_engine::{ErrorClass, TileSource, fsutil};
+use credseal_engine::{EngineError, ErrorClass, PublicLog, TileSource, fsutil};
 
 use crate::cli::LogCommand;
 use crate::client::Client;
@@ -39,24 +39,24 @@ pub(crate) fn run(ctx: &Context, cmd: LogCommand) -> CliResult {
                 println!("{key}");
                 return Ok(());
             }
-            let p = ctx.open_platform(&data.expect("clap: --data is required without --server"))?;
-            let vrf_text = crate::commands::receipts::vrf_key_text(&p.vrf_public_key());
+            let p = open_public(&data.expect("clap: --data is required without --server"), Some("key"))?;
+            let vrf_text = crate::commands::receipts::vrf_key_text(p.vrf_public_key());
             if json {
-                let key = if current { p.log_current_vkey()? } else { p.log_vkey()? };
+                let key = if current { p.log_current_vkey() } else { p.log_vkey() };
                 println!("{}", serde_json::json!({ "log_key": key, "vrf_key": vrf_text }));
             } else if vrf {
                 println!("{vrf_text}");
             } else if current {
-                println!("{}", p.log_current_vkey()?);
+                println!("{}", p.log_current_vkey());
             } else {
-                println!("{}", p.log_vkey()?);
+                println!("{}", p.log_vkey());
             }
             Ok(())
         }
         LogCommand::History { data, json } => {
-            let p = ctx.open_platform(&data.data)?;
-            let keys = p.log_key_status()?;
-            let notes = p.log_key_history()?.notes();
+            let p = open_public(&data.data, None)?;
+            let keys = p.log_key_status();
+            let notes = p.log_key_history().notes();
             out::history(&keys, &notes, json);
             Ok(())
         }
@@ -75,8 +75,11 @@ pub(crate) fn run(ctx: &Context, cmd: LogCommand) -> CliResult {
                 print!("{note}");
                 return Ok(());
             }
-            let p = ctx.open_platform(&data.expect("clap: --data is required without --server"))?;
-            match p.latest_checkpoint()? {
+            let p = open_public(
+                &data.expect("clap: --data is required without --server"),
+                Some("checkpoint"),
+            )?;
+            match p.latest_checkpoint() {
                 Some(c) => {
                     print!("{c}");
                     Ok(())
@@ -140,6 +143,24 @@ pub(crate) fn run(ctx: &Context, cmd: LogCommand) -> CliResult {
             Ok(())
         }
     }
+}
+
+/// The public log material of the data directory `dir` (no passphrase). A store held by
+/// another process — most often the `credseal serve` of this directory — gets a hint to ask
+/// that server: `log <command> --server URL` where the command has it (`with_server`).
+fn open_public(dir: &std::path::Path, with_server: Option<&str>) -> CliResult<PublicLog> {
+    PublicLog::open(dir).map_err(|e| {
+        if !matches!(&e, EngineError::Store(credseal_store::StoreError::Locked { .. })) {
+            return Failure::from(e);
+        }
+        let ask = match with_server {
+            Some(cmd) => format!("ask it with `credseal log {cmd} --server URL`"),
+            None => "it serves the same notes at GET /v1/log/key-history".into(),
+        };
+        Failure::new(e.class(), e.to_string()).hint(format!(
+            "another credseal process holds the store's lock (a running `credseal serve`?): {ask}"
+        ))
+    })
 }
 
 /// A tiled log in a directory (`log export-tiles`, static hosting).

@@ -407,26 +407,12 @@ impl Appender {
 
     /// The number of receipts in the log.
     pub(crate) fn log_size(&self) -> Result<u64> {
-        match self.store.get(Tree::Meta, META_LOG_SIZE)? {
-            None => Ok(0),
-            Some(v) => Ok(u64::from_be_bytes(v.as_slice().try_into().map_err(|_| {
-                EngineError::Corrupt {
-                    what: "log size".into(),
-                    detail: "not 8 bytes".into(),
-                }
-            })?)),
-        }
+        log_size(&*self.store)
     }
 
     /// The latest signed checkpoint, if the log has any receipt.
     pub(crate) fn latest_checkpoint(&self) -> Result<Option<String>> {
-        match self.store.last_with_prefix(Tree::Checkpoints, &[])? {
-            None => Ok(None),
-            Some((_, v)) => String::from_utf8(v).map(Some).map_err(|_| EngineError::Corrupt {
-                what: "checkpoint".into(),
-                detail: "not UTF-8".into(),
-            }),
-        }
+        latest_checkpoint(&*self.store)
     }
 
     /// Seconds spent on the subject map in the commits since this platform was opened:
@@ -951,5 +937,29 @@ impl Appender {
             c.tree_size = size;
         }
         Ok((out, last_time))
+    }
+}
+
+/// The number of receipts in the log in `store`.
+pub(crate) fn log_size(store: &dyn Store) -> Result<u64> {
+    match store.get(Tree::Meta, META_LOG_SIZE)? {
+        None => Ok(0),
+        Some(v) => Ok(u64::from_be_bytes(v.as_slice().try_into().map_err(|_| {
+            EngineError::Corrupt {
+                what: "log size".into(),
+                detail: "not 8 bytes".into(),
+            }
+        })?)),
+    }
+}
+
+/// The latest signed checkpoint in `store`, if the log has any receipt.
+pub(crate) fn latest_checkpoint(store: &dyn Store) -> Result<Option<String>> {
+    match store.last_with_prefix(Tree::Checkpoints, &[])? {
+        None => Ok(None),
+        Some((_, v)) => String::from_utf8(v).map(Some).map_err(|_| EngineError::Corrupt {
+            what: "checkpoint".into(),
+            detail: "not UTF-8".into(),
+        }),
     }
 }

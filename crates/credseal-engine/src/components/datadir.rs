@@ -137,6 +137,11 @@ pub(crate) fn bind_new_store(store: &dyn Store, keys: &Keystore) -> Result<()> {
         let mut b = credseal_store::Batch::new();
         b.put(Tree::Meta, layout::META_FORMAT, layout::STORE_FORMAT.to_be_bytes());
         b.put(Tree::Meta, layout::META_PLATFORM, platform_mac(keys));
+        b.put(
+            Tree::Meta,
+            layout::META_LOG_HANDOVERS,
+            layout::encode_handovers(&keys.log_history),
+        );
         trust::seal_new_store(store, keys, &mut b)?;
         store.apply(b)?;
     }
@@ -151,6 +156,12 @@ pub(crate) fn check_binding(store: &dyn Store, keys: &Keystore, path: &Path) -> 
         Some(m) if bool::from(subtle::ConstantTimeEq::ct_eq(&m[..], &platform_mac(keys)[..])) => {}
         _ => return Err(EngineError::KeystoreMismatch { path: path.into() }),
     }
+    check_format(store)
+}
+
+/// Checks that `store` has this build's storage format (without the keystore: the public
+/// reader's check, [`crate::PublicLog`]).
+pub(crate) fn check_format(store: &dyn Store) -> Result<()> {
     let want = layout::STORE_FORMAT;
     match store.get(Tree::Meta, layout::META_FORMAT)?.as_deref() {
         Some(f) if f == want.to_be_bytes() => Ok(()),
@@ -173,7 +184,7 @@ pub(crate) fn check_binding(store: &dyn Store, keys: &Keystore, path: &Path) -> 
 /// Refuses a data directory that is a symbolic link, that its group or others may write
 /// to, or that another user owns: whoever can write there can replace the keystore, the
 /// catalogue or the configuration.
-fn check_private(dir: &Path) -> Result<()> {
+pub(crate) fn check_private(dir: &Path) -> Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt as _;
@@ -338,6 +349,11 @@ impl DataDir {
         let mut b = credseal_store::Batch::new();
         b.put(Tree::Meta, layout::META_FORMAT, layout::STORE_FORMAT.to_be_bytes());
         b.put(Tree::Meta, layout::META_PLATFORM, platform_mac(&keys));
+        b.put(
+            Tree::Meta,
+            layout::META_LOG_HANDOVERS,
+            layout::encode_handovers(&keys.log_history),
+        );
         // The first trust state (nothing trusted yet, the default policy), under the index key.
         trust::seal_new_store(&store, &keys, &mut b)?;
         store.apply(b)?;

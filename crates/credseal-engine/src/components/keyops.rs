@@ -657,20 +657,23 @@ impl KeyOps<'_> {
 
     /// Every log key, the original first, with the receipt indexes it signs.
     pub(crate) fn log_key_status(&self) -> Result<Vec<LogKeyStatus>> {
-        let h = self.log_key_history()?;
-        let ranges = h.ranges();
-        let last = ranges.len() - 1;
-        Ok(ranges
-            .into_iter()
-            .enumerate()
-            .map(|(i, r)| LogKeyStatus {
-                key_id: format!("{:08x}", r.key.key_id()),
-                vkey: r.key.vkey(),
-                from: r.from,
-                until: r.until,
-                current: i == last,
-            })
-            .collect())
+        Ok(log_key_status(&self.log_key_history()?))
+    }
+
+    /// Keeps the store's public copy of the log key's handover notes
+    /// ([`layout::META_LOG_HANDOVERS`]) equal to the keystore's history: run at open, it
+    /// records the copy in a store written before there was one, or after a rotation whose
+    /// receipt a crash lost. Written directly: the copy is not part of the trust state, and
+    /// every note in it is signed.
+    pub(crate) fn record_log_history(&self) -> Result<()> {
+        let want = layout::encode_handovers(&self.keys().log_history);
+        if self.store.get(Tree::Meta, layout::META_LOG_HANDOVERS)?.as_deref() != Some(&want[..]) {
+            let mut b = Batch::new();
+            b.put(Tree::Meta, layout::META_LOG_HANDOVERS, want);
+            self.store.apply(b)?;
+            self.store.flush()?;
+        }
+        Ok(())
     }
 
     /// Rotates the log key, approved by two officers ([`Operation::rotate_log_key`] of the
@@ -710,7 +713,14 @@ impl KeyOps<'_> {
         check
             .push(handover.clone())
             .map_err(|e| EngineError::Internal(format!("log key handover: {e}")))?;
-        let marks = self.gate.consume(&self.keys(), approved)?;
+        let mut marks = self.gate.consume(&self.keys(), approved)?;
+        // The store's public copy of the history gains the handover with the key event's
+        // receipt (the first the new key signs).
+        marks.put(
+            Tree::Meta,
+            layout::META_LOG_HANDOVERS,
+            layout::encode_handovers(&check.notes()),
+        );
         // The old seed is zeroized when the replaced keystore values drop (`LogKeySeed`
         // zeroizes on drop); the signers holding it drop at the end of this function.
         let note = handover.note().to_string();
@@ -1066,4 +1076,21 @@ impl KeyOps<'_> {
         self.append_receipts_with(vec![r], batch, now)?;
         Ok(removed)
     }
+}
+
+/// Every key of `h`, the original first, with the receipt indexes it signs.
+pub(crate) fn log_key_status(h: &KeyHistory) -> Vec<LogKeyStatus> {
+    let ranges = h.ranges();
+    let last = ranges.len() - 1;
+    ranges
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| LogKeyStatus {
+            key_id: format!("{:08x}", r.key.key_id()),
+            vkey: r.key.vkey(),
+            from: r.from,
+            until: r.until,
+            current: i == last,
+        })
+        .collect()
 }
