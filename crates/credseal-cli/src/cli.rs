@@ -1012,16 +1012,20 @@ pub(crate) struct FetchArgs {
 #[derive(Subcommand, Debug)]
 pub(crate) enum LogCommand {
     /// Print the log's verifier key (`name+id+key`), for subjects and auditors to pin: the
-    /// original key, from which the signed key history walks after a rotation.
+    /// original key, from which the signed key history walks after a rotation. Public
+    /// material only: no passphrase.
     Key {
-        /// The platform's data directory (not with --server).
+        /// The platform's data directory (not with --server): its public key files and log
+        /// data are read, not its keystore. Refused while another process (`credseal serve`)
+        /// holds its store; ask that server instead.
         #[arg(long, env = "CREDSEAL_DATA", value_name = "DIR", required_unless_present = "server")]
         data: Option<PathBuf>,
         /// Ask this server (`GET /v1/log/key`, or `/v1/log/vrf-key` with --vrf) instead.
         #[command(flatten)]
         server: ServerArgs,
         /// Print the key that signs the log now instead (for plain C2SP tools checking new
-        /// checkpoints); after a rotation it is not the one to pin.
+        /// checkpoints): the last key of the signed key history; after a rotation it is not
+        /// the one to pin.
         #[arg(long, conflicts_with = "server")]
         current: bool,
         /// Print the platform's VRF public key instead (`ecvrf-edwards25519-sha512-tai:<hex>`),
@@ -1033,7 +1037,9 @@ pub(crate) enum LogCommand {
         json: bool,
     },
     /// Print the log key history: the signed handover notes of every rotation, oldest first
-    /// (anyone can check them against the original key; every bundle carries them).
+    /// (anyone can check them against the original key; every bundle carries them). Public
+    /// material only: no passphrase; refused while another process (`credseal serve`) holds
+    /// the store.
     History {
         #[command(flatten)]
         data: DataArg,
@@ -1054,9 +1060,12 @@ pub(crate) enum LogCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Print the latest signed checkpoint (a C2SP signed note).
+    /// Print the latest signed checkpoint (a C2SP signed note). Public material only: no
+    /// passphrase.
     Checkpoint {
-        /// The platform's data directory (not with --server).
+        /// The platform's data directory (not with --server): its log data is read, not its
+        /// keystore. Refused while another process (`credseal serve`) holds its store; ask
+        /// that server instead.
         #[arg(long, env = "CREDSEAL_DATA", value_name = "DIR", required_unless_present = "server")]
         data: Option<PathBuf>,
         /// Ask this server (`GET /v1/log/checkpoint`) instead.

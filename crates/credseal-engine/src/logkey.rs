@@ -7,6 +7,9 @@
 //! the old seed: a new seed without its handover (or the reverse) would leave every later
 //! bundle unverifiable, and a handover can never be signed again once the old seed is gone.
 //! A keystore rolled back to before a rotation is refused by its generation (K1).
+//! The database keeps a public copy of the handover notes (`layout::META_LOG_HANDOVERS`),
+//! written with the rotation's receipt and refreshed at open, from which
+//! [`crate::PublicLog`] shows the history without the passphrase.
 
 use credseal_crypto::Passphrase;
 use credseal_log::KeyHistory;
