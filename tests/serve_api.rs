@@ -1969,7 +1969,9 @@ fn department_rate_limit_gives_429_with_retry_after() {
 }
 
 /// `--insecure-loopback` on a non-loopback address is a usage error (exit 2) found before
-/// the passphrase is asked for or the platform opened.
+/// the passphrase is asked for or the platform opened. Nothing binds these addresses: the
+/// refusal comes from the configuration check, before any socket exists, which is what the
+/// test shows (exit 2 on a data directory that does not exist).
 #[test]
 fn insecure_loopback_off_loopback_exits_2_before_asking_anything() {
     let dir = tempfile::tempdir().unwrap();

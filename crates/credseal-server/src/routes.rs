@@ -150,16 +150,19 @@ async fn accept<T: serde::de::DeserializeOwned>(
     Ok((q, permit, now()?))
 }
 
-/// An in-flight slot, or 503 `overloaded` with `Retry-After` when all are taken.
+/// 503 `overloaded` with `Retry-After: 1`, counted in the metrics.
+fn overloaded(st: &AppState, detail: String) -> Problem {
+    st.metrics.denial("overloaded");
+    Problem::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", detail).retry_after(1)
+}
+
+/// An in-flight slot, or 503 `overloaded` when all are taken.
 fn admit(st: &AppState) -> Result<tokio::sync::OwnedSemaphorePermit, Problem> {
     st.inflight.clone().try_acquire_owned().map_err(|_| {
-        st.metrics.denial("overloaded");
-        Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "overloaded",
+        overloaded(
+            st,
             format!("more than {} requests at once; try again shortly", st.cfg.max_inflight),
         )
-        .retry_after(1)
     })
 }
 
@@ -371,13 +374,10 @@ async fn post_query(State(st): St, headers: HeaderMap, req: Request<Body>) -> Re
             reply,
         };
         if st.queries.submit(job).is_err() {
-            st.metrics.denial("overloaded");
-            return Err(Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "overloaded",
-                "the platform's query queue is full; try again shortly",
-            )
-            .retry_after(1));
+            return Err(overloaded(
+                &st,
+                "the platform's query queue is full; try again shortly".into(),
+            ));
         }
         let r = answer
             .await

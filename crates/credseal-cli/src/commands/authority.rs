@@ -195,6 +195,7 @@ pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
                 println!("installed revocation list version {} on {}", r.version, client.base());
                 return Ok(());
             }
+            // Cannot fail: clap's `required_unless_present`/`requires` on these arguments (cli.rs) guarantee them on this branch.
             let data = data.expect("clap: --data is required without --server");
             let p = ctx.open_platform(&data)?;
             let v = p

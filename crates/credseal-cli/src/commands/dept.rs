@@ -69,6 +69,7 @@ pub(crate) fn run(cmd: DeptCommand) -> CliResult {
             if let (Some(cert), Some(key)) = (&a.client_cert, &a.client_key) {
                 client = client.with_client_cert(a.ca.as_deref(), cert, key)?;
             }
+            // Cannot fail: clap's `required_unless_present`/`requires` on these arguments (cli.rs) guarantee them on this branch.
             let seal = sealing_key(a.sealing_key.as_deref().expect("clap: --server requires --sealing-key"))?;
             let log = log_verifier(a.log_key.as_deref().expect("clap: --server requires --log-key"))?;
             write_public(&a.out, &signed)?;

@@ -38,6 +38,7 @@ pub(crate) fn run(ctx: &Context, a: IngestArgs) -> CliResult {
             "--server sends a signed batch only: sign the file first (provider sign-batch), then ingest --batch",
         ));
     }
+    // Cannot fail: clap's `required_unless_present`/`requires` on these arguments (cli.rs) guarantee them on this branch.
     let data = a.data.expect("clap: --data is required without --server");
     let file = a.file.expect("clap: FILE is required without --batch");
     let p = ctx.open_platform(&data)?;

@@ -39,6 +39,7 @@ pub(crate) fn run(ctx: &Context, cmd: LogCommand) -> CliResult {
                 println!("{key}");
                 return Ok(());
             }
+            // Cannot fail: clap's `required_unless_present`/`requires` on these arguments (cli.rs) guarantee them on this branch.
             let p = open_public(&data.expect("clap: --data is required without --server"), Some("key"))?;
             let vrf_text = crate::commands::receipts::vrf_key_text(p.vrf_public_key());
             if json {
@@ -76,6 +77,7 @@ pub(crate) fn run(ctx: &Context, cmd: LogCommand) -> CliResult {
                 return Ok(());
             }
             let p = open_public(
+                // Cannot fail: clap's `required_unless_present`/`requires` on these arguments (cli.rs) guarantee them on this branch.
                 &data.expect("clap: --data is required without --server"),
                 Some("checkpoint"),
             )?;
@@ -102,6 +104,7 @@ pub(crate) fn run(ctx: &Context, cmd: LogCommand) -> CliResult {
             ..
         } => verify_tiles(
             &tiles,
+            // Cannot fail: clap's `required_unless_present`/`requires` on these arguments (cli.rs) guarantee them on this branch.
             &vkey.expect("clap: --tiles requires --vkey"),
             ca.as_deref(),
             state.as_deref(),
@@ -114,6 +117,7 @@ pub(crate) fn run(ctx: &Context, cmd: LogCommand) -> CliResult {
             json,
             ..
         } => {
+            // Cannot fail: clap's `required_unless_present`/`requires` on these arguments (cli.rs) guarantee them on this branch.
             let p = ctx.open_platform(&data.expect("clap: --data is required without --tiles"))?;
             let saved = match (&state, from) {
                 (Some(path), Some(n)) => {

@@ -107,6 +107,7 @@ fn self_query(a: &SelfQueryArgs) -> CliResult {
         return Ok(());
     };
     let client = Client::new(server, a.ca.as_deref())?;
+    // Cannot fail: clap's `required_unless_present`/`requires` on these arguments (cli.rs) guarantee them on this branch.
     let log = log_verifier(a.log_key.as_deref().expect("clap: --server requires --log-key"))?;
     let key = private.expect("clap: --server requires --sealing-key-private");
     write_public(&a.out, &signed)?;
