@@ -234,6 +234,28 @@ pub(crate) struct ServeArgs {
     /// Do not write a JSON log line per request on stderr.
     #[arg(long)]
     pub(crate) quiet: bool,
+    /// With witnesses configured (`log witnesses add`): send the latest checkpoint to them
+    /// this often; `/checkpoint` publishes the latest cosigned one.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub(crate) witness_interval: u64,
+    /// Trust exactly the certificate(s) in this PEM file for the witnesses' HTTPS (default:
+    /// the system's roots).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) witness_ca: Option<PathBuf>,
+}
+
+/// `--witness FILE… [--witness-threshold K]`: the witnesses whose cosignatures a verifier
+/// requires on the checkpoint.
+#[derive(Args, Debug, Clone, Default)]
+pub(crate) struct WitnessPolicyArgs {
+    /// A witness's cosigner key (the vkey line of `witness keygen`'s FILE.pub) whose
+    /// cosignature on the checkpoint counts (repeatable).
+    #[arg(long = "witness", value_name = "FILE")]
+    pub(crate) witness: Vec<PathBuf>,
+    /// Valid cosignatures required from the --witness keys (default: all of them); fewer is
+    /// a verification failure (exit 4).
+    #[arg(long, value_name = "K", requires = "witness", value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub(crate) witness_threshold: Option<u64>,
 }
 
 /// `credseal init`: what to create.
@@ -945,6 +967,10 @@ pub(crate) enum ReceiptsCommand {
         /// Where to write the bundle.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Trust exactly the certificate(s) in this PEM file for the witnesses' HTTPS (the
+        /// bundle's checkpoint is sent to the platform's witnesses first).
+        #[arg(long, value_name = "FILE")]
+        witness_ca: Option<PathBuf>,
     },
     /// The subject signs a bundle request, fetches the bundle from a server, verifies it
     /// (as `receipts verify`) and prints who viewed its data.
@@ -966,6 +992,9 @@ pub(crate) enum ReceiptsCommand {
         state: PathBuf,
         /// The bundle.
         bundle: PathBuf,
+        /// The witnesses whose cosignatures the bundle's checkpoint must carry.
+        #[command(flatten)]
+        witnesses: WitnessPolicyArgs,
         /// Print as JSON.
         #[arg(long)]
         json: bool,
@@ -1003,6 +1032,9 @@ pub(crate) struct FetchArgs {
     /// Also write the bundle here (never overwritten).
     #[arg(long, value_name = "FILE")]
     pub(crate) out: Option<PathBuf>,
+    /// The witnesses whose cosignatures the bundle's checkpoint must carry.
+    #[command(flatten)]
+    pub(crate) witnesses: WitnessPolicyArgs,
     /// Print as JSON.
     #[arg(long)]
     pub(crate) json: bool,
@@ -1050,6 +1082,25 @@ pub(crate) enum LogCommand {
     /// Write the log as C2SP tiles for static hosting: OUT/checkpoint and OUT/tile/… at the
     /// latest checkpoint. Only new files are written, the checkpoint last; OUT must be absent,
     /// empty, or an earlier export of this log.
+    /// The witnesses this platform sends its checkpoints to (C2SP tlog-witness): add, list,
+    /// remove. Their cosignatures are published with the checkpoint.
+    Witnesses {
+        #[command(subcommand)]
+        command: WitnessesCommand,
+    },
+    /// Send the latest checkpoint to the platform's witnesses now and keep the cosignatures
+    /// they return (`credseal serve` does it every --witness-interval). Exit 1 if a witness
+    /// refused or could not be reached.
+    Cosign {
+        #[command(flatten)]
+        data: DataArg,
+        /// Trust exactly the certificate(s) in this PEM file for the witnesses' HTTPS.
+        #[arg(long, value_name = "FILE")]
+        witness_ca: Option<PathBuf>,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     ExportTiles {
         #[command(flatten)]
         data: DataArg,
@@ -1101,9 +1152,46 @@ pub(crate) enum LogCommand {
         /// (only the receipts from N on are replayed).
         #[arg(long, value_name = "N", requires = "state", conflicts_with = "tiles")]
         from: Option<u64>,
+        /// With --tiles: the witnesses whose cosignatures the checkpoint must carry.
+        #[command(flatten)]
+        witnesses: WitnessPolicyArgs,
         /// Print as JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// `log witnesses` commands: the platform's witness list (public; no receipt: witnesses
+/// add assurance for subjects and auditors, who choose the ones they require).
+#[derive(Subcommand, Debug)]
+pub(crate) enum WitnessesCommand {
+    /// Add a witness: its add-checkpoint URL and its cosigner key.
+    Add {
+        #[command(flatten)]
+        data: DataArg,
+        /// Its submission prefix, `https://HOST[:PORT][/PATH]` (`http://` only for a loopback
+        /// address); checkpoints go to URL/add-checkpoint.
+        #[arg(long, value_name = "URL")]
+        url: String,
+        /// Its cosigner key (the vkey line of `witness keygen`'s FILE.pub).
+        #[arg(long, value_name = "FILE")]
+        vkey: PathBuf,
+    },
+    /// List the witnesses.
+    List {
+        #[command(flatten)]
+        data: DataArg,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a witness by its key name.
+    Remove {
+        #[command(flatten)]
+        data: DataArg,
+        /// The witness's key name.
+        #[arg(long)]
+        name: String,
     },
 }
 

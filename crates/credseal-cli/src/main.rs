@@ -15,6 +15,7 @@ mod files;
 mod passphrase;
 mod progress;
 mod render;
+mod witness_policy;
 
 use std::process::ExitCode;
 

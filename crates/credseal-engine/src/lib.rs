@@ -39,6 +39,7 @@ mod report;
 mod shred;
 mod tiles;
 mod trace;
+mod witnessing;
 
 pub use audit::{
     AuditReport, BASELINE_DAYS, BULK_SUBJECTS, BULK_WINDOW_SECS, DayActivity, DepartmentReview, ReviewFlag,
@@ -66,3 +67,7 @@ pub use public::PublicLog;
 pub use shred::{CheckedShredOrder, ShredSummary, valid_order_reference};
 pub use tiles::{CHECKPOINT_PATH, TileExport, TileSource, TilesReport, audit_tiles};
 pub use trace::{MAX_LISTED, MarkReport, TraceReport, TracedDepartment, TracedDisclosure};
+pub use witnessing::{
+    CosignReport, MAX_WITNESSES, META_COSIGNED_CHECKPOINT, META_WITNESSES, Witness, WitnessOutcome, WitnessReply,
+    WitnessResult, WitnessTransport,
+};

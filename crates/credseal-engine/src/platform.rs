@@ -66,6 +66,8 @@ pub struct Platform {
     pub(crate) write_lock: std::sync::Mutex<()>,
     /// Serialises shreds (each rotates, rewraps and retires its classes' keys).
     pub(crate) shred_lock: std::sync::Mutex<()>,
+    /// Serialises cosigning (docs/witness.md): the sizes sent to each witness only grow.
+    pub(crate) witness_lock: std::sync::Mutex<()>,
     /// Signed text to capabilities: grants, staff identities, approvals; the registry.
     pub(crate) gate: Gate,
     /// The receipt log's group-commit state.
@@ -175,6 +177,7 @@ impl Platform {
             store,
             write_lock: Default::default(),
             shred_lock: Default::default(),
+            witness_lock: Default::default(),
             gate,
             appender,
             canary: Default::default(),

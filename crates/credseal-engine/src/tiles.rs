@@ -57,9 +57,10 @@ fn checkpoint_of(note: &str) -> Result<Checkpoint> {
 }
 
 impl Platform {
-    /// The latest checkpoint note and its tree size.
+    /// The published checkpoint note ([`Platform::published_checkpoint`]: with witnesses,
+    /// the latest cosigned one) and its tree size.
     fn latest_tiled(&self) -> Result<Option<(String, u64)>> {
-        let Some(note) = self.latest_checkpoint()? else {
+        let Some(note) = self.published_checkpoint()? else {
             return Ok(None);
         };
         let size = checkpoint_of(&note)?.size();
@@ -270,6 +271,9 @@ pub struct TilesReport {
     pub hash_tiles: u64,
     /// Subjects in the subject map rebuilt from the entries.
     pub subjects: u64,
+    /// The checkpoint note checked, as fetched (with any cosignatures).
+    #[serde(skip)]
+    pub checkpoint: String,
 }
 
 /// An auditor's check of a tiled log with nothing but the log's verifier key (`vkey`, the
@@ -436,6 +440,7 @@ pub fn audit_tiles(
             bundles,
             hash_tiles,
             subjects: leaves.len() as u64,
+            checkpoint: note,
         },
         AuditSnapshot {
             origin,

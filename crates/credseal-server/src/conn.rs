@@ -161,7 +161,10 @@ pub(crate) fn start(platform: Arc<Platform>, cfg: ServeConfig) -> Result<Running
     let (queries, pool) =
         crate::engine::EnginePool::start(&platform, cfg.query_threads, cfg.queries_per_thread, cfg.max_inflight)
             .map_err(|e| ServerError::Runtime(format!("query threads: {e}")))?;
+    let witnesses = crate::HttpsWitnesses::new(cfg.witness_ca.as_deref())
+        .map_err(|e| ServerError::Config(format!("--witness-ca: {e}")))?;
     let state = Arc::new(AppState {
+        witnesses: Arc::new(witnesses),
         platform,
         queries,
         metrics: Metrics::default(),
@@ -207,6 +210,7 @@ async fn serve(
     let open = Arc::new(AtomicUsize::new(0));
     let all_closed = Arc::new(tokio::sync::Notify::new());
     let timeout = state.cfg.timeout;
+    spawn_cosigner(&state, stop.clone());
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
@@ -277,6 +281,70 @@ async fn serve(
     while state.engine_tasks.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// With witnesses configured: every `witness_interval`, the latest checkpoint goes to the
+/// witnesses that have not cosigned it (the engine keeps what comes back and publishes the
+/// latest cosigned checkpoint). Stops with the service. A witness that refuses or cannot be
+/// reached is logged once per change of what it said, never with more than its reason.
+fn spawn_cosigner(state: &Arc<AppState>, mut stop: watch::Receiver<bool>) {
+    match state.platform.witnesses() {
+        Ok(w) if !w.is_empty() => {}
+        _ => return,
+    }
+    let state = state.clone();
+    tokio::spawn(async move {
+        let mut last: Vec<String> = Vec::new();
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(state.cfg.witness_interval) => {}
+                _ = stop.changed() => break,
+            }
+            if state.draining.load(Ordering::SeqCst) {
+                break;
+            }
+            let (platform, transport) = (state.platform.clone(), state.witnesses.clone());
+            let r = tokio::task::spawn_blocking(move || platform.cosign_latest(&*transport)).await;
+            // (What was said, for the log; and the same without the tree size, to log a
+            // witness's complaint once per change rather than every round.)
+            let said: Vec<(String, String)> = match r {
+                Ok(Ok(Some(report))) => {
+                    state.metrics.cosigned(report.size, report.cosignatures);
+                    report
+                        .outcomes
+                        .iter()
+                        .filter(|o| {
+                            !matches!(
+                                o.result,
+                                credseal_engine::WitnessResult::Cosigned
+                                    | credseal_engine::WitnessResult::AlreadyCosigned
+                            )
+                        })
+                        .map(|o| {
+                            let line = serde_json::json!({ "event": "witness", "size": report.size, "outcome": o });
+                            (line.to_string(), format!("{}:{:?}", o.witness, o.result))
+                        })
+                        .collect()
+                }
+                Ok(Ok(None)) => Vec::new(),
+                Ok(Err(e)) => {
+                    let line = serde_json::json!({ "event": "witness", "error": e.to_string() }).to_string();
+                    vec![(line.clone(), line)]
+                }
+                Err(e) => {
+                    let line = serde_json::json!({ "event": "witness", "error": e.to_string() }).to_string();
+                    vec![(line.clone(), line)]
+                }
+            };
+            let key: Vec<String> = said.iter().map(|(_, k)| k.clone()).collect();
+            if key != last {
+                for (l, _) in &said {
+                    eprintln!("{l}");
+                }
+                last = key;
+            }
+        }
+    });
 }
 
 async fn serve_conn<I>(io: I, router: axum::Router, info: ConnInfo, timeout: Duration, stop: &mut watch::Receiver<bool>)

@@ -39,6 +39,7 @@ mod problem;
 mod routes;
 mod state;
 mod tls;
+mod witness_client;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -99,6 +100,11 @@ pub struct ServeConfig {
     pub query_threads: usize,
     /// Department queries each query thread keeps in flight at most.
     pub queries_per_thread: usize,
+    /// How often the latest checkpoint is sent to the platform's witnesses (when it has
+    /// any): the published checkpoint lags the log by about this much.
+    pub witness_interval: Duration,
+    /// PEM certificates to trust for the witnesses' HTTPS (default: the system's roots).
+    pub witness_ca: Option<String>,
 }
 
 impl Default for ServeConfig {
@@ -120,6 +126,8 @@ impl Default for ServeConfig {
             worker_threads: 2,
             query_threads: std::thread::available_parallelism().map_or(2, usize::from),
             queries_per_thread: 64,
+            witness_interval: Duration::from_secs(1),
+            witness_ca: None,
         }
     }
 }
@@ -165,6 +173,7 @@ impl Server {
 }
 
 pub use conn::Running;
+pub use witness_client::HttpsWitnesses;
 
 /// Checks a configuration without opening anything: plain HTTP only on a loopback address,
 /// positive limits, TLS files that can be read and used together. [`Server::start`] runs the

@@ -27,6 +27,10 @@ pub(crate) struct Metrics {
     answers: AtomicU64,
     denials: Mutex<BTreeMap<String, u64>>,
     pickups: AtomicU64,
+    /// The tree size of the latest checkpoint sent to the witnesses, and how many of them
+    /// cosigned it.
+    witnessed_size: AtomicU64,
+    witness_cosignatures: AtomicU64,
 }
 
 impl Metrics {
@@ -55,6 +59,12 @@ impl Metrics {
     /// An answer picked up again without a second query.
     pub(crate) fn pickup(&self) {
         self.pickups.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A round of cosigning: the checkpoint's size and its cosignatures.
+    pub(crate) fn cosigned(&self, size: u64, cosignatures: usize) {
+        self.witnessed_size.store(size, Ordering::Relaxed);
+        self.witness_cosignatures.store(cosignatures as u64, Ordering::Relaxed);
     }
 
     /// A query refused with `code` (engine denial codes and the service's own).
@@ -134,6 +144,26 @@ impl Metrics {
                 let _ = writeln!(o, "credseal_denials_total{{code=\"{code}\"}} {n}");
             }
         }
+        let _ = writeln!(
+            o,
+            "# HELP credseal_witnessed_tree_size Tree size of the latest checkpoint sent to the witnesses (0: none)."
+        );
+        let _ = writeln!(o, "# TYPE credseal_witnessed_tree_size gauge");
+        let _ = writeln!(
+            o,
+            "credseal_witnessed_tree_size {}",
+            self.witnessed_size.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            o,
+            "# HELP credseal_witness_cosignatures Witness cosignatures that checkpoint carries."
+        );
+        let _ = writeln!(o, "# TYPE credseal_witness_cosignatures gauge");
+        let _ = writeln!(
+            o,
+            "credseal_witness_cosignatures {}",
+            self.witness_cosignatures.load(Ordering::Relaxed)
+        );
         let s = p.commit_stats();
         let _ = writeln!(
             o,

@@ -543,9 +543,10 @@ async fn post_bundle(State(st): St, headers: HeaderMap, req: Request<Body>) -> R
         Err(p) => return p.into_response(),
     };
     let platform = st.platform.clone();
-    match blocking(move || platform.export_for_request(q.request.trim(), now)).await {
+    let transport = st.witnesses.clone();
+    match blocking(move || platform.export_for_request_witnessed(q.request.trim(), now, &*transport)).await {
         Err(p) => p.into_response(),
-        Ok(Ok(b)) => axum::Json(BundleResp {
+        Ok(Ok((b, _outcomes))) => axum::Json(BundleResp {
             receipts: b.entries.len(),
             bundle: b.to_text(),
         })
@@ -678,7 +679,7 @@ async fn vrf_key(State(st): St) -> Response {
 
 async fn checkpoint(State(st): St) -> Response {
     let platform = st.platform.clone();
-    match blocking(move || platform.latest_checkpoint()).await {
+    match blocking(move || platform.published_checkpoint()).await {
         Err(p) => p.into_response(),
         Ok(Ok(Some(c))) => text(c),
         Ok(Ok(None)) => Problem::not_found("the log has no receipt yet, so no checkpoint").into_response(),

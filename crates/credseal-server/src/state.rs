@@ -31,6 +31,8 @@ pub(crate) struct AppState {
     pub(crate) receiving: AtomicUsize,
     /// Whether department routes require a verified client certificate.
     pub(crate) require_client_cert: bool,
+    /// Carries checkpoints to the platform's witnesses.
+    pub(crate) witnesses: Arc<crate::HttpsWitnesses>,
 }
 
 /// What the connection knows about its peer, put on every request.

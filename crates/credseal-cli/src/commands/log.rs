@@ -1,11 +1,14 @@
-//! The auditor's log commands: `log key|history|checkpoint|export-tiles|verify`.
+//! The auditor's log commands: `log key|history|checkpoint|export-tiles|verify`, and the
+//! operator's `log witnesses|cosign`.
 
 use credseal_engine::{EngineError, ErrorClass, PublicLog, TileSource, fsutil};
 
-use crate::cli::LogCommand;
+use crate::cli::{LogCommand, WitnessesCommand};
 use crate::client::Client;
 use crate::context::Context;
 use crate::render::log as out;
+use crate::render::print_json;
+use crate::witness_policy::WitnessPolicy;
 use crate::{CliResult, Failure};
 
 fn fail(class: ErrorClass, m: impl Into<String>) -> Failure {
@@ -89,6 +92,45 @@ pub(crate) fn run(ctx: &Context, cmd: LogCommand) -> CliResult {
                 None => Err(fail(ErrorClass::Error, "the log is empty: no checkpoint yet")),
             }
         }
+        LogCommand::Witnesses { command } => witnesses(ctx, command),
+        LogCommand::Cosign { data, witness_ca, json } => {
+            let transport = witness_transport(witness_ca.as_deref())?;
+            let p = ctx.open_platform(&data.data)?;
+            if p.witnesses()?.is_empty() {
+                return Err(fail(
+                    ErrorClass::Usage,
+                    "this platform has no witness; add one with `credseal log witnesses add`",
+                ));
+            }
+            let Some(r) = p.cosign_latest(&transport)? else {
+                return Err(fail(ErrorClass::Error, "the log is empty: no checkpoint to cosign yet"));
+            };
+            if json {
+                print_json(&r);
+            } else {
+                println!(
+                    "checkpoint {} carries {} of {} witness cosignature(s)",
+                    r.size,
+                    r.cosignatures,
+                    r.outcomes.len()
+                );
+                for o in &r.outcomes {
+                    println!("  {}", o.describe());
+                }
+            }
+            if r.outcomes.iter().all(credseal_engine::WitnessOutcome::cosigned) {
+                Ok(())
+            } else {
+                Err(fail(
+                    ErrorClass::Error,
+                    format!(
+                        "{} witness(es) did not cosign checkpoint {}",
+                        r.outcomes.iter().filter(|o| !o.cosigned()).count(),
+                        r.size
+                    ),
+                ))
+            }
+        }
         LogCommand::ExportTiles { data, out, json } => {
             let p = ctx.open_platform(&data.data)?;
             let r = p.export_tiles(&out)?;
@@ -100,6 +142,7 @@ pub(crate) fn run(ctx: &Context, cmd: LogCommand) -> CliResult {
             vkey,
             ca,
             state,
+            witnesses,
             json,
             ..
         } => verify_tiles(
@@ -108,8 +151,13 @@ pub(crate) fn run(ctx: &Context, cmd: LogCommand) -> CliResult {
             &vkey.expect("clap: --tiles requires --vkey"),
             ca.as_deref(),
             state.as_deref(),
+            WitnessPolicy::from_args(&witnesses)?.as_ref(),
             json,
         ),
+        LogCommand::Verify { witnesses, .. } if !witnesses.witness.is_empty() => Err(fail(
+            ErrorClass::Usage,
+            "--witness is for --tiles (the published log); a replay of the data directory has no published checkpoint",
+        )),
         LogCommand::Verify {
             data,
             state,
@@ -212,6 +260,7 @@ fn verify_tiles(
     vkey: &std::path::Path,
     ca: Option<&std::path::Path>,
     state: Option<&std::path::Path>,
+    policy: Option<&WitnessPolicy>,
     json: bool,
 ) -> CliResult {
     let key = crate::files::read_text(vkey)?;
@@ -234,9 +283,75 @@ fn verify_tiles(
         _ => None,
     };
     let (r, snapshot) = credseal_engine::audit_tiles(&*source, key.trim(), saved.as_ref())?;
+    // The witnesses' cosignatures, before the state moves on.
+    let witnesses = match policy {
+        Some(p) => p.check(&r.checkpoint, &source.name(credseal_engine::CHECKPOINT_PATH))?,
+        None => Vec::new(),
+    };
     if let Some(path) = state {
         fsutil::replace(path, &snapshot.to_bytes(), 0o644)?;
     }
     out::verify_tiles(&r, json);
+    if !json && !witnesses.is_empty() {
+        println!("the checkpoint is cosigned by witness(es): {}", witnesses.join(", "));
+    }
     Ok(())
+}
+
+/// The HTTPS client that carries checkpoints to the platform's witnesses; `ca` pins their
+/// certificates (default: the system's roots).
+pub(crate) fn witness_transport(ca: Option<&std::path::Path>) -> CliResult<credseal_server::HttpsWitnesses> {
+    let pem = ca.map(crate::files::read_text).transpose()?;
+    credseal_server::HttpsWitnesses::new(pem.as_deref()).map_err(|e| {
+        fail(
+            ErrorClass::Error,
+            format!(
+                "--witness-ca {}: {e}",
+                ca.map_or(String::new(), |p| p.display().to_string())
+            ),
+        )
+    })
+}
+
+/// `log witnesses add|list|remove`.
+fn witnesses(ctx: &Context, cmd: WitnessesCommand) -> CliResult {
+    match cmd {
+        WitnessesCommand::Add { data, url, vkey } => {
+            let key = crate::files::read_text(&vkey)?;
+            let p = ctx.open_platform(&data.data)?;
+            let w = p.add_witness(&url, &key).map_err(|e| match e {
+                EngineError::Invalid { what, detail } if what == "the witness key" => fail(
+                    ErrorClass::Error,
+                    format!("--vkey {}: not a witness's cosigner key: {detail}", vkey.display()),
+                ),
+                e => e.into(),
+            })?;
+            println!("witness {} added: checkpoints go to {}/add-checkpoint", w.name(), w.url);
+            Ok(())
+        }
+        WitnessesCommand::List { data, json } => {
+            let p = ctx.open_platform(&data.data)?;
+            let ws = p.witnesses()?;
+            if json {
+                let rows: Vec<_> = ws
+                    .iter()
+                    .map(|w| serde_json::json!({ "name": w.name(), "url": w.url, "vkey": w.verifier.vkey() }))
+                    .collect();
+                print_json(&rows);
+            } else if ws.is_empty() {
+                println!("no witness");
+            } else {
+                for w in &ws {
+                    println!("{} {} {}", w.name(), w.url, w.verifier.vkey());
+                }
+            }
+            Ok(())
+        }
+        WitnessesCommand::Remove { data, name } => {
+            let p = ctx.open_platform(&data.data)?;
+            let w = p.remove_witness(&name)?;
+            println!("witness {} removed", w.name());
+            Ok(())
+        }
+    }
 }

@@ -8,6 +8,8 @@ use credseal_core::BlindId;
 use credseal_engine::{ErrorClass, fsutil};
 use credseal_log::{Bundle, LogVerifier, SavedState, verify_bundle};
 
+use crate::witness_policy::WitnessPolicy;
+
 use crate::cli::{FetchArgs, ReceiptsCommand};
 use crate::client::{BundleResponse, Client};
 use crate::context::Context;
@@ -84,6 +86,7 @@ fn fetch(a: &FetchArgs) -> CliResult {
     // The pinned keys are read before anything is sent.
     let verifier = read_vkey(&a.vkey)?;
     let vrf = read_vrf_key(&a.vrf_key)?;
+    let policy = WitnessPolicy::from_args(&a.witnesses)?;
     let request = bundle_request(&a.key, &a.subject, a.audience.clone(), Some(&a.state))?;
     let r: BundleResponse = client.post("/v1/bundles", &serde_json::json!({ "request": request }))?;
     if let Some(out) = &a.out {
@@ -91,7 +94,12 @@ fn fetch(a: &FetchArgs) -> CliResult {
         eprintln!("bundle written to {}", out.display());
     }
     let name = format!("the bundle from {}", client.base());
-    verify_text(&verifier, vrf, &a.subject, &a.state, &r.bundle, &name, a.json)
+    let pins = Pins {
+        log: &verifier,
+        vrf,
+        witnesses: policy.as_ref(),
+    };
+    verify_text(&pins, &a.subject, &a.state, &r.bundle, &name, a.json)
 }
 
 /// `credseal receipts …`.
@@ -110,11 +118,20 @@ pub(crate) fn run(ctx: &Context, cmd: ReceiptsCommand) -> CliResult {
             Ok(())
         }
         ReceiptsCommand::Fetch(a) => fetch(&a),
-        ReceiptsCommand::Export { data, request, out } => {
+        ReceiptsCommand::Export {
+            data,
+            request,
+            out,
+            witness_ca,
+        } => {
+            let transport = super::log::witness_transport(witness_ca.as_deref())?;
             let p = ctx.open_platform(&data.data)?;
-            let b = p
-                .export_for_request(&read_text(&request)?, crate::now()?)
+            let (b, outcomes) = p
+                .export_for_request_witnessed(&read_text(&request)?, crate::now()?, &transport)
                 .map_err(super::query_failure)?;
+            for o in outcomes.iter().filter(|o| !o.cosigned()) {
+                eprintln!("credseal: warning: {}", o.describe());
+            }
             fsutil::write_new(&out, format!("{}\n", b.to_text()).as_bytes(), 0o644)?;
             println!(
                 "bundle with {} receipt(s) written to {}",
@@ -129,8 +146,12 @@ pub(crate) fn run(ctx: &Context, cmd: ReceiptsCommand) -> CliResult {
             subject,
             state,
             bundle,
+            witnesses,
             json,
-        } => verify(&vkey, &vrf_key, &subject, &state, &bundle, json),
+        } => {
+            let policy = WitnessPolicy::from_args(&witnesses)?;
+            verify(&vkey, &vrf_key, &subject, &state, &bundle, policy.as_ref(), json)
+        }
     }
 }
 
@@ -212,32 +233,37 @@ fn read_vkey(path: &Path) -> CliResult<LogVerifier> {
         .map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", path.display())))
 }
 
-fn verify(vkey: &Path, vrf_key: &Path, subject: &str, state_path: &Path, bundle: &Path, json: bool) -> CliResult {
+fn verify(
+    vkey: &Path,
+    vrf_key: &Path,
+    subject: &str,
+    state_path: &Path,
+    bundle: &Path,
+    policy: Option<&WitnessPolicy>,
+    json: bool,
+) -> CliResult {
     let verifier = read_vkey(vkey)?;
     let vrf = read_vrf_key(vrf_key)?;
     let text = read_text(bundle)?;
-    verify_text(
-        &verifier,
+    let pins = Pins {
+        log: &verifier,
         vrf,
-        subject,
-        state_path,
-        &text,
-        &bundle.display().to_string(),
-        json,
-    )
+        witnesses: policy,
+    };
+    verify_text(&pins, subject, state_path, &text, &bundle.display().to_string(), json)
+}
+
+/// What the subject pins: the log's key, the VRF key, the witnesses it requires.
+struct Pins<'a> {
+    log: &'a LogVerifier,
+    vrf: credseal_vrf::VrfPublicKey,
+    witnesses: Option<&'a WitnessPolicy>,
 }
 
 /// Verifies the bundle `text` (named `name` in errors) as `receipts verify` does, saves the
 /// new state and prints the result.
-fn verify_text(
-    verifier: &LogVerifier,
-    vrf: credseal_vrf::VrfPublicKey,
-    subject: &str,
-    state_path: &Path,
-    text: &str,
-    name: &str,
-    json: bool,
-) -> CliResult {
+fn verify_text(pins: &Pins<'_>, subject: &str, state_path: &Path, text: &str, name: &str, json: bool) -> CliResult {
+    let (verifier, vrf, policy) = (pins.log, pins.vrf, pins.witnesses);
     let id =
         credseal_core::SubjectId::parse(subject).map_err(|e| fail(ErrorClass::Usage, format!("--subject: {e}")))?;
     let who = credseal_log::BundleSubject::new(id, vrf);
@@ -265,6 +291,12 @@ fn verify_text(
             ),
         ));
     }
+    // The witnesses' cosignatures, before the state moves on: a checkpoint the witnesses
+    // did not see is not remembered as this subject's view of the log.
+    let witnesses = match policy {
+        Some(p) => p.check(&b.checkpoint, name)?,
+        None => Vec::new(),
+    };
     let found = Some(blind);
     let seen_before = v.receipts().len() - v.new_receipts().len();
     let rows: Vec<ReceiptRow> = v.receipts().iter().map(ReceiptRow::new).collect();
@@ -277,6 +309,7 @@ fn verify_text(
             tree_size: v.checkpoint().size(),
             log_key: v.new_state().log_key().to_string(),
             handovers: v.new_state().handovers(),
+            witnesses,
             receipts: rows.iter().enumerate().map(|(i, r)| r.json(i >= seen_before)).collect(),
         });
     } else {
@@ -287,6 +320,9 @@ fn verify_text(
             v.receipts().len(),
             v.new_receipts().len()
         );
+        if !witnesses.is_empty() {
+            println!("the checkpoint is cosigned by witness(es): {}", witnesses.join(", "));
+        }
         let h = v.key_history();
         if !h.handovers().is_empty() {
             let ranges: Vec<String> = h

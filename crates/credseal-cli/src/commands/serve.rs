@@ -44,6 +44,8 @@ pub(crate) fn run(ctx: &Context, a: ServeArgs) -> CliResult {
         max_ingest_body: a.max_ingest_body,
         timeout: Duration::from_secs(a.timeout),
         log_requests: !a.quiet,
+        witness_interval: Duration::from_secs(a.witness_interval),
+        witness_ca: a.witness_ca.as_deref().map(crate::files::read_text).transpose()?,
         ..ServeConfig::default()
     };
     // Check what can be checked without the passphrase first (plain HTTP off loopback,

@@ -177,6 +177,8 @@ pub(crate) struct VerifyJson {
     pub(crate) log_key: String,
     /// Log key handovers walked from the pinned key.
     pub(crate) handovers: u64,
+    /// The --witness witnesses whose cosignature the checkpoint carries.
+    pub(crate) witnesses: Vec<String>,
     /// Every receipt of the bundle.
     pub(crate) receipts: Vec<ReceiptJson>,
 }

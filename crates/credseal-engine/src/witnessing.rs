@@ -1,0 +1,573 @@
+//! The platform's side of C2SP `tlog-witness`: the witnesses it sends its checkpoints to,
+//! the protocol's client logic, and the checkpoint it publishes with the cosignatures it got
+//! (docs/witness.md).
+//!
+//! The engine speaks no HTTP: a [`WitnessTransport`] (the CLI's and the server's HTTPS
+//! client) carries one `add-checkpoint` request and brings back the witness's reply. What to
+//! send (the old size, the consistency proof from it), what a reply means (a cosignature to
+//! check against the witness's key, `409` with the size the witness has, a refusal) and what
+//! is kept is decided here.
+//!
+//! Kept in the store, all public: the configured witnesses ([`META_WITNESSES`]), for each the
+//! tree size it last cosigned for this platform (`witness-size:<name>`), and the latest
+//! checkpoint with its cosignatures ([`META_COSIGNED_CHECKPOINT`]). Cosigning is serialised
+//! (one lock), so the sizes sent to a witness only grow: a bundle and the server's periodic
+//! cosigning never race each other into a witness's `409`.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use credseal_c2sp::{Checkpoint, CosignatureVerifier, SignedNote, prove_tree};
+use credseal_store::{Batch, Tree};
+
+use crate::error::{EngineError, QueryError, Result};
+use crate::logtree::Hashes;
+use crate::platform::Platform;
+
+/// Store meta key of the configured witnesses: one `<url> <vkey>` line each.
+pub const META_WITNESSES: &[u8] = b"witnesses";
+/// Store meta key of the latest checkpoint with the cosignatures the platform got for it.
+pub const META_COSIGNED_CHECKPOINT: &[u8] = b"cosigned-checkpoint";
+/// Prefix of the store meta key of the tree size a witness last cosigned (`witness-size:<name>`).
+const META_WITNESS_SIZE: &[u8] = b"witness-size:";
+/// At most this many witnesses (each is one request per cosigning).
+pub const MAX_WITNESSES: usize = 16;
+/// A reply's reason is cut to this many characters in outcomes (a witness's text is not ours).
+const MAX_REASON: usize = 200;
+
+/// A witness the platform sends its checkpoints to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Witness {
+    /// Its `add-checkpoint` submission prefix, `https://HOST[:PORT][/PATH]` (`http://` only
+    /// for a loopback address).
+    pub url: String,
+    /// Its cosigner key (C2SP tlog-cosignature, Ed25519).
+    pub verifier: CosignatureVerifier,
+}
+
+impl Witness {
+    /// Its key name.
+    pub fn name(&self) -> &str {
+        self.verifier.name()
+    }
+}
+
+/// A witness's reply to one `add-checkpoint` request, as a [`WitnessTransport`] brings it.
+#[derive(Clone, Debug)]
+pub struct WitnessReply {
+    /// The HTTP status.
+    pub status: u16,
+    /// The `Content-Type`, if any.
+    pub content_type: Option<String>,
+    /// The body, as text (a reply that is not UTF-8 is given as empty).
+    pub body: String,
+}
+
+/// Carries `add-checkpoint` requests to witnesses (an HTTPS client).
+pub trait WitnessTransport: Send + Sync {
+    /// POSTs `body` to `<url>/add-checkpoint` and returns the reply, or why there was none
+    /// (connection refused, timeout, TLS), without any secret.
+    fn add_checkpoint(&self, url: &str, body: &str) -> std::result::Result<WitnessReply, String>;
+}
+
+/// What one witness did with a checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "result", rename_all = "kebab-case")]
+pub enum WitnessResult {
+    /// It cosigned the checkpoint now.
+    Cosigned,
+    /// It had cosigned this checkpoint before (its cosignature is kept).
+    AlreadyCosigned,
+    /// It has cosigned a larger tree of this log already; it cannot cosign this one.
+    Ahead {
+        /// The tree size it has cosigned.
+        size: u64,
+    },
+    /// It refused (another view of the log, a bad proof, an unknown key) or replied with
+    /// something that is not a valid cosignature.
+    Refused {
+        /// The HTTP status (0: the reply was not a valid cosignature).
+        status: u16,
+        /// The witness's reason, cut and with control characters escaped.
+        reason: String,
+    },
+    /// No reply.
+    Unreachable {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One witness's outcome.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct WitnessOutcome {
+    /// The witness's key name.
+    pub witness: String,
+    /// Its URL.
+    pub url: String,
+    /// What it did.
+    #[serde(flatten)]
+    pub result: WitnessResult,
+}
+
+impl WitnessOutcome {
+    /// Whether the checkpoint carries this witness's cosignature.
+    pub fn cosigned(&self) -> bool {
+        matches!(self.result, WitnessResult::Cosigned | WitnessResult::AlreadyCosigned)
+    }
+
+    /// One line for people: `witness NAME (URL): what it did`.
+    pub fn describe(&self) -> String {
+        let what = match &self.result {
+            WitnessResult::Cosigned => "cosigned".to_string(),
+            WitnessResult::AlreadyCosigned => "had cosigned it already".to_string(),
+            WitnessResult::Ahead { size } => {
+                format!("did not cosign: it has cosigned a larger tree of this log already (size {size})")
+            }
+            WitnessResult::Refused { status: 0, reason } => format!("did not cosign: {reason}"),
+            WitnessResult::Refused { status, reason } => format!("refused (HTTP {status}): {reason}"),
+            WitnessResult::Unreachable { reason } => format!("could not be reached: {reason}"),
+        };
+        format!("witness {} ({}): {what}", self.witness, self.url)
+    }
+}
+
+/// A checkpoint sent to the witnesses and what came back.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CosignReport {
+    /// The checkpoint's tree size.
+    pub size: u64,
+    /// The checkpoint note with the log's signature and every valid cosignature it has.
+    pub note: String,
+    /// How many of the configured witnesses' cosignatures it carries.
+    pub cosignatures: usize,
+    /// Each witness's outcome, in configuration order.
+    pub outcomes: Vec<WitnessOutcome>,
+}
+
+/// `text` cut to [`MAX_REASON`] characters on one line, control characters escaped.
+fn reason(text: &str) -> String {
+    let line = text.trim().lines().next().unwrap_or("");
+    let mut out: String = line.chars().take(MAX_REASON).flat_map(char::escape_debug).collect();
+    if line.chars().count() > MAX_REASON {
+        out.push('…');
+    }
+    out
+}
+
+/// Whether `url` is a witness URL we may send to: `https://…`, or `http://` to a loopback host.
+fn check_url(url: &str) -> Result<()> {
+    let bad = |detail: &str| EngineError::Invalid {
+        what: "--url".into(),
+        detail: detail.into(),
+    };
+    if url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(bad("has a space or a control character"));
+    }
+    let rest = if let Some(r) = url.strip_prefix("https://") {
+        r
+    } else if let Some(r) = url.strip_prefix("http://") {
+        let host = r.split(['/', '?', '#']).next().unwrap_or("");
+        let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+        let loopback = host.starts_with("127.") || host.starts_with("[::1]") || host.starts_with("localhost");
+        if !loopback {
+            return Err(bad(
+                "plain http:// is only for a loopback witness (127.0.0.1, [::1]); use https://",
+            ));
+        }
+        r
+    } else {
+        return Err(bad("not an https:// URL"));
+    };
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(bad("has no host"));
+    }
+    if url.len() > 2048 {
+        return Err(bad("longer than 2048 bytes"));
+    }
+    Ok(())
+}
+
+/// The witnesses in a [`META_WITNESSES`] value.
+fn parse_witnesses(v: &[u8]) -> Result<Vec<Witness>> {
+    let corrupt = |detail: String| EngineError::Corrupt {
+        what: "the witness list".into(),
+        detail,
+    };
+    let text = std::str::from_utf8(v).map_err(|_| corrupt("not UTF-8".into()))?;
+    text.lines()
+        .enumerate()
+        .map(|(i, line)| {
+            let (url, vkey) = line
+                .split_once(' ')
+                .ok_or_else(|| corrupt(format!("line {} is not `<url> <vkey>`", i + 1)))?;
+            let verifier = CosignatureVerifier::from_vkey(vkey).map_err(|e| corrupt(format!("line {}: {e}", i + 1)))?;
+            Ok(Witness {
+                url: url.to_string(),
+                verifier,
+            })
+        })
+        .collect()
+}
+
+fn encode_witnesses(ws: &[Witness]) -> Vec<u8> {
+    ws.iter()
+        .map(|w| format!("{} {}\n", w.url, w.verifier.vkey()))
+        .collect::<String>()
+        .into_bytes()
+}
+
+fn size_key(name: &str) -> Vec<u8> {
+    [META_WITNESS_SIZE, name.as_bytes()].concat()
+}
+
+/// The note's body and its signature lines (each with its newline).
+fn split_note(note: &str) -> Result<(String, Vec<String>)> {
+    let n = SignedNote::parse(note).map_err(|e| EngineError::Corrupt {
+        what: "checkpoint".into(),
+        detail: e.to_string(),
+    })?;
+    let body = n.text().to_string();
+    let sigs = note
+        .get(body.len()..)
+        .unwrap_or("")
+        .lines()
+        .filter(|l| l.starts_with('\u{2014}'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    Ok((body, sigs))
+}
+
+/// `body` with the signature `lines`, as a note.
+fn join_note(body: &str, lines: &[String]) -> String {
+    format!("{body}\n{}", lines.concat())
+}
+
+/// The one line of `lines` that is a valid cosignature of `body` by `w`, if any.
+fn valid_line(body: &str, log_lines: &[String], lines: &[String], w: &CosignatureVerifier) -> Option<String> {
+    lines.iter().find_map(|l| {
+        let mut with = log_lines.to_vec();
+        with.push(l.clone());
+        let note = SignedNote::parse(&join_note(body, &with)).ok()?;
+        matches!(w.verify(&note), Ok(Some(_))).then(|| l.clone())
+    })
+}
+
+impl Platform {
+    /// The witnesses this platform sends its checkpoints to.
+    pub fn witnesses(&self) -> Result<Vec<Witness>> {
+        match self.store.get(Tree::Meta, META_WITNESSES)? {
+            None => Ok(Vec::new()),
+            Some(v) => parse_witnesses(&v),
+        }
+    }
+
+    /// Adds a witness: its `add-checkpoint` URL and its cosigner key (vkey text). Refused if
+    /// a witness of that name is configured already, or the URL is not https (http only to
+    /// loopback).
+    pub fn add_witness(&self, url: &str, vkey: &str) -> Result<Witness> {
+        check_url(url)?;
+        let verifier = CosignatureVerifier::from_vkey(vkey.trim()).map_err(|e| EngineError::Invalid {
+            what: "the witness key".into(),
+            detail: e.to_string(),
+        })?;
+        let _g = self
+            .witness_lock
+            .lock()
+            .map_err(|_| EngineError::Internal("witness lock poisoned".into()))?;
+        let mut ws = self.witnesses()?;
+        if ws.iter().any(|w| w.name() == verifier.name()) {
+            return Err(EngineError::Conflict {
+                what: format!("a witness named {} is configured already", verifier.name()),
+            });
+        }
+        if ws.len() >= MAX_WITNESSES {
+            return Err(EngineError::Invalid {
+                what: "the witness list".into(),
+                detail: format!("at most {MAX_WITNESSES} witnesses"),
+            });
+        }
+        let w = Witness {
+            url: url.trim_end_matches('/').to_string(),
+            verifier,
+        };
+        ws.push(w.clone());
+        let mut b = Batch::new();
+        b.put(Tree::Meta, META_WITNESSES, encode_witnesses(&ws));
+        self.store.apply_durable(b)?;
+        Ok(w)
+    }
+
+    /// Removes the witness named `name`.
+    pub fn remove_witness(&self, name: &str) -> Result<Witness> {
+        let _g = self
+            .witness_lock
+            .lock()
+            .map_err(|_| EngineError::Internal("witness lock poisoned".into()))?;
+        let mut ws = self.witnesses()?;
+        let Some(i) = ws.iter().position(|w| w.name() == name) else {
+            return Err(EngineError::NotFound(format!("no witness named {name} is configured")));
+        };
+        let w = ws.remove(i);
+        let mut b = Batch::new();
+        b.put(Tree::Meta, META_WITNESSES, encode_witnesses(&ws));
+        b.delete(Tree::Meta, size_key(name));
+        self.store.apply_durable(b)?;
+        Ok(w)
+    }
+
+    /// The checkpoint the platform publishes (`/checkpoint`, `export-tiles`): with
+    /// witnesses configured, the latest one it got cosignatures for (before the first, the
+    /// latest checkpoint as it is); without, the latest checkpoint.
+    pub fn published_checkpoint(&self) -> Result<Option<String>> {
+        // (The list is not parsed here: this runs for every tile served.)
+        if self
+            .store
+            .get(Tree::Meta, META_WITNESSES)?
+            .is_some_and(|v| !v.is_empty())
+            && let Some(v) = self.store.get(Tree::Meta, META_COSIGNED_CHECKPOINT)?
+        {
+            return String::from_utf8(v).map(Some).map_err(|_| EngineError::Corrupt {
+                what: "the cosigned checkpoint".into(),
+                detail: "not UTF-8".into(),
+            });
+        }
+        self.latest_checkpoint()
+    }
+
+    /// Sends the latest checkpoint to every configured witness that has not cosigned it and
+    /// keeps what comes back. `None` if the log is empty or no witness is configured.
+    pub fn cosign_latest(&self, transport: &dyn WitnessTransport) -> Result<Option<CosignReport>> {
+        let _g = self
+            .witness_lock
+            .lock()
+            .map_err(|_| EngineError::Internal("witness lock poisoned".into()))?;
+        if self.witnesses()?.is_empty() {
+            return Ok(None);
+        }
+        let Some(note) = self.latest_checkpoint()? else {
+            return Ok(None);
+        };
+        self.cosign_locked(&note, transport).map(Some)
+    }
+
+    /// [`Platform::export_for_request`], its checkpoint sent to the witnesses first: the
+    /// bundle carries the cosignatures it got (none if no witness is configured or none
+    /// cosigned; the subject's `--witness-threshold` decides). The outcomes say why.
+    pub fn export_for_request_witnessed(
+        &self,
+        request: &str,
+        now: u64,
+        transport: &dyn WitnessTransport,
+    ) -> std::result::Result<(credseal_log::Bundle, Vec<WitnessOutcome>), QueryError> {
+        // Held from the bundle's checkpoint to its cosigning: no newer checkpoint reaches a
+        // witness in between (it could not cosign this one after it).
+        let _g = self
+            .witness_lock
+            .lock()
+            .map_err(|_| QueryError::Failed(EngineError::Internal("witness lock poisoned".into())))?;
+        let mut bundle = self.export_for_request(request, now)?;
+        if self.witnesses()?.is_empty() {
+            return Ok((bundle, Vec::new()));
+        }
+        let report = self.cosign_locked(&bundle.checkpoint, transport)?;
+        bundle.checkpoint = report.note;
+        Ok((bundle, report.outcomes))
+    }
+
+    /// Sends `note` (a checkpoint of this log) to the witnesses; the witness lock is held.
+    fn cosign_locked(&self, note: &str, transport: &dyn WitnessTransport) -> Result<CosignReport> {
+        let (body, lines) = split_note(note)?;
+        let cp = Checkpoint::parse(&body).map_err(|e| EngineError::Corrupt {
+            what: "checkpoint".into(),
+            detail: e.to_string(),
+        })?;
+        let size = cp.size();
+        let ws = self.witnesses()?;
+        // The log's own signature lines: those of no configured witness.
+        let log_lines: Vec<String> = lines
+            .iter()
+            .filter(|l| !ws.iter().any(|w| l.starts_with(&format!("\u{2014} {} ", w.name()))))
+            .cloned()
+            .collect();
+        let log_note = join_note(&body, &log_lines);
+        // Cosignatures already kept for this very checkpoint.
+        let kept: Vec<String> = match self.store.get(Tree::Meta, META_COSIGNED_CHECKPOINT)? {
+            Some(v) => match String::from_utf8(v).ok().and_then(|t| split_note(&t).ok()) {
+                Some((b, l)) if b == body => l,
+                _ => Vec::new(),
+            },
+            None => Vec::new(),
+        };
+        let mut cosigs: Vec<String> = Vec::new();
+        let mut outcomes = Vec::new();
+        let mut sizes = Batch::new();
+        for w in &ws {
+            let outcome = |result| WitnessOutcome {
+                witness: w.name().to_string(),
+                url: w.url.clone(),
+                result,
+            };
+            if let Some(l) = valid_line(&body, &log_lines, &[kept.clone(), lines.clone()].concat(), &w.verifier) {
+                cosigs.push(l);
+                outcomes.push(outcome(WitnessResult::AlreadyCosigned));
+                continue;
+            }
+            let mut old = self.witness_size(w.name())?;
+            let mut result = None;
+            // At most two requests: the second after a 409 told the size the witness has.
+            for _ in 0..2 {
+                if old > size {
+                    result = Some(WitnessResult::Ahead { size: old });
+                    break;
+                }
+                let proof = if old == 0 {
+                    Vec::new()
+                } else {
+                    let reader = Hashes {
+                        store: &*self.store,
+                        overlay: &Default::default(),
+                    };
+                    prove_tree(size, old, &reader)
+                        .map_err(|e| EngineError::Internal(format!("consistency proof: {e}")))?
+                };
+                let mut req = format!("old {old}\n");
+                for h in &proof {
+                    req.push_str(&STANDARD.encode(h));
+                    req.push('\n');
+                }
+                req.push('\n');
+                req.push_str(&log_note);
+                let reply = match transport.add_checkpoint(&w.url, &req) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        result = Some(WitnessResult::Unreachable { reason: reason(&e) });
+                        break;
+                    }
+                };
+                match reply.status {
+                    200 => {
+                        let offered: Vec<String> = reply
+                            .body
+                            .lines()
+                            .filter(|l| l.starts_with('\u{2014}'))
+                            .map(|l| format!("{l}\n"))
+                            .collect();
+                        result = Some(match valid_line(&body, &log_lines, &offered, &w.verifier) {
+                            Some(l) => {
+                                cosigs.push(l);
+                                sizes.put(Tree::Meta, size_key(w.name()), size.to_be_bytes().to_vec());
+                                WitnessResult::Cosigned
+                            }
+                            None => WitnessResult::Refused {
+                                status: 0,
+                                reason: "the reply holds no valid cosignature by the witness's key".into(),
+                            },
+                        });
+                        break;
+                    }
+                    409 if reply
+                        .content_type
+                        .as_deref()
+                        .is_some_and(|c| c.starts_with("text/x.tlog.size")) =>
+                    {
+                        match reply.body.trim().parse::<u64>() {
+                            Ok(n) if n != old => {
+                                sizes.put(Tree::Meta, size_key(w.name()), n.to_be_bytes().to_vec());
+                                old = n;
+                            }
+                            _ => {
+                                result = Some(WitnessResult::Refused {
+                                    status: 409,
+                                    reason: format!("conflict on size {old}: {}", reason(&reply.body)),
+                                });
+                                break;
+                            }
+                        }
+                    }
+                    status => {
+                        result = Some(WitnessResult::Refused {
+                            status,
+                            reason: reason(&reply.body),
+                        });
+                        break;
+                    }
+                }
+            }
+            outcomes.push(outcome(result.unwrap_or(WitnessResult::Refused {
+                status: 409,
+                reason: "the witness's size changed twice during one cosigning".into(),
+            })));
+        }
+        let cosigned = join_note(&body, &[log_lines.clone(), cosigs.clone()].concat());
+        // Kept when it has a cosignature and does not go back before what is kept.
+        let kept_size = match self.store.get(Tree::Meta, META_COSIGNED_CHECKPOINT)? {
+            Some(v) => String::from_utf8(v)
+                .ok()
+                .and_then(|t| split_note(&t).ok())
+                .and_then(|(b, _)| Checkpoint::parse(&b).ok())
+                .map_or(0, |c| c.size()),
+            None => 0,
+        };
+        if !cosigs.is_empty() && size >= kept_size {
+            sizes.put(Tree::Meta, META_COSIGNED_CHECKPOINT, cosigned.clone().into_bytes());
+        }
+        if !sizes.is_empty() {
+            self.store.apply_durable(sizes)?;
+        }
+        Ok(CosignReport {
+            size,
+            note: cosigned,
+            cosignatures: cosigs.len(),
+            outcomes,
+        })
+    }
+
+    /// The tree size the witness `name` last cosigned for this platform (0: never).
+    fn witness_size(&self, name: &str) -> Result<u64> {
+        match self.store.get(Tree::Meta, &size_key(name))? {
+            None => Ok(0),
+            Some(v) => Ok(u64::from_be_bytes(v.as_slice().try_into().map_err(|_| {
+                EngineError::Corrupt {
+                    what: format!("the tree size witness {name} cosigned"),
+                    detail: "not 8 bytes".into(),
+                }
+            })?)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_https_or_loopback_http() {
+        for ok in [
+            "https://witness.example",
+            "https://witness.example:8443/w1",
+            "http://127.0.0.1:7000",
+            "http://[::1]:7000/x",
+        ] {
+            assert!(check_url(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://witness.example",
+            "ftp://x",
+            "https://",
+            "https:///x",
+            "https://a b",
+            "http://10.0.0.1",
+            "witness.example",
+        ] {
+            assert!(check_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn reasons_are_cut_and_escaped() {
+        assert_eq!(reason("bad proof\nsecond line"), "bad proof");
+        assert_eq!(reason("a\u{1b}[31m"), "a\\u{1b}[31m");
+        let long = "x".repeat(500);
+        assert_eq!(reason(&long).chars().count(), MAX_REASON + 1);
+    }
+}
