@@ -539,6 +539,234 @@ impl Platform {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use credseal_c2sp::{CosignerKey, EMPTY_ROOT, Hash, NoteVerifier, check_tree};
+    use std::sync::{Arc, Mutex};
+
+    /// How the fake witness behaves.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mode {
+        Honest,
+        /// 200 with a cosignature by another key.
+        WrongKey,
+        /// No reply at all.
+        Down,
+    }
+
+    /// A witness in memory that follows C2SP tlog-witness for one log.
+    struct FakeWitness {
+        key: CosignerKey,
+        log: NoteVerifier,
+        state: Mutex<(u64, Hash)>,
+        mode: Mutex<Mode>,
+        requests: Mutex<Vec<u64>>,
+    }
+
+    impl FakeWitness {
+        fn new(log_vkey: &str) -> Self {
+            Self {
+                key: CosignerKey::from_seed("witness.test/w1", &[5; 32]).unwrap(),
+                log: NoteVerifier::from_vkey(log_vkey).unwrap(),
+                state: Mutex::new((0, EMPTY_ROOT)),
+                mode: Mutex::new(Mode::Honest),
+                requests: Mutex::new(Vec::new()),
+            }
+        }
+
+        fn reply(status: u16, ct: Option<&str>, body: String) -> std::result::Result<WitnessReply, String> {
+            Ok(WitnessReply {
+                status,
+                content_type: ct.map(str::to_string),
+                body,
+            })
+        }
+    }
+
+    impl WitnessTransport for FakeWitness {
+        fn add_checkpoint(&self, url: &str, body: &str) -> std::result::Result<WitnessReply, String> {
+            assert_eq!(url, "http://127.0.0.1:9");
+            let mode = *self.mode.lock().unwrap();
+            if mode == Mode::Down {
+                return Err("connection refused".into());
+            }
+            let (head, note) = body.split_once("\n\n").unwrap();
+            let mut lines = head.lines();
+            let old: u64 = lines.next().unwrap().strip_prefix("old ").unwrap().parse().unwrap();
+            self.requests.lock().unwrap().push(old);
+            let proof: Vec<Hash> = lines.map(|l| STANDARD.decode(l).unwrap().try_into().unwrap()).collect();
+            let n = self.log.verify(note).unwrap();
+            let cp = Checkpoint::parse(n.text()).unwrap();
+            let mut st = self.state.lock().unwrap();
+            if old != st.0 {
+                return Self::reply(409, Some("text/x.tlog.size"), format!("{}\n", st.0));
+            }
+            if old > 0 && check_tree(&proof, cp.size(), cp.root(), old, &st.1).is_err() {
+                return Self::reply(422, Some("text/plain"), "consistency proof does not verify\n".into());
+            }
+            *st = (cp.size(), *cp.root());
+            let signer = match mode {
+                Mode::WrongKey => CosignerKey::from_seed("witness.test/w1", &[6; 32]).unwrap(),
+                _ => CosignerKey::from_seed("witness.test/w1", &[5; 32]).unwrap(),
+            };
+            Self::reply(200, Some("text/plain"), signer.cosign(n.text(), 1_700_000_000).unwrap())
+        }
+    }
+
+    fn platform() -> Platform {
+        let text = include_str!("../../../keys-example/catalog.toml");
+        let catalog = credseal_core::Catalog::parse(text, None).unwrap();
+        let classes: Vec<&str> = catalog.classes.keys().map(String::as_str).collect();
+        let kdf = credseal_crypto::KdfParams {
+            m_kib: 1024,
+            t: 1,
+            p: 1,
+        };
+        let digest = credseal_crypto::sha256(text.as_bytes());
+        let keys = credseal_crypto::Keystore::generate("t.invalid/log", &classes, digest, 1, kdf);
+        Platform::with_store(catalog, keys, Arc::new(credseal_store::MemoryStore::new())).unwrap()
+    }
+
+    fn grow(p: &Platform, n: usize) {
+        use credseal_log::{Action, Actor, Outcome};
+        let items = (0..n)
+            .map(|i| crate::NewReceipt {
+                actor: Actor::Platform,
+                action: Action::Admin,
+                detail: format!("witness test event {i}"),
+                subject: None,
+                classes: Default::default(),
+                purpose: String::new(),
+                token_hash: None,
+                outcome: Outcome::Done,
+                release_digest: None,
+                disclose_after: None,
+                marks: Vec::new(),
+                flags: 0,
+                fingerprints: None,
+            })
+            .collect();
+        p.append_receipts(items, 1_800_000_000).unwrap();
+    }
+
+    fn size_of(note: &str) -> u64 {
+        note.lines().nth(1).unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn checkpoints_are_cosigned_with_proofs_and_published() {
+        let p = platform();
+        grow(&p, 5);
+        let w = FakeWitness::new(&p.log_vkey().unwrap());
+        // No witness: nothing to do, the latest checkpoint is published.
+        assert!(p.cosign_latest(&w).unwrap().is_none());
+        p.add_witness("http://127.0.0.1:9/", &w.key.vkey()).unwrap();
+        assert!(matches!(
+            p.add_witness("https://other.example", &w.key.vkey()),
+            Err(EngineError::Conflict { .. })
+        ));
+        assert!(
+            p.add_witness("https://other.example", &p.log_vkey().unwrap()).is_err(),
+            "a log key is no cosigner key"
+        );
+
+        let r = p.cosign_latest(&w).unwrap().unwrap();
+        assert_eq!(
+            (r.cosignatures, r.outcomes[0].result.clone()),
+            (1, WitnessResult::Cosigned)
+        );
+        let published = p.published_checkpoint().unwrap().unwrap();
+        assert_eq!(published, r.note);
+        let note = SignedNote::parse(&published).unwrap();
+        assert!(w.key.verifier().verify(&note).unwrap().is_some());
+        // Again: nothing is sent, the cosignature is kept.
+        let r = p.cosign_latest(&w).unwrap().unwrap();
+        assert_eq!(r.outcomes[0].result, WitnessResult::AlreadyCosigned);
+        assert_eq!(w.requests.lock().unwrap().len(), 1);
+
+        // The log grows: the next request carries the size cosigned before and a proof.
+        grow(&p, 7);
+        let r = p.cosign_latest(&w).unwrap().unwrap();
+        assert_eq!(r.outcomes[0].result, WitnessResult::Cosigned);
+        let first = size_of(&published);
+        assert_eq!(w.requests.lock().unwrap().last(), Some(&first));
+        assert!(size_of(&p.published_checkpoint().unwrap().unwrap()) > first);
+
+        // The platform lost its record of the witness's size: the 409 tells it, it retries.
+        let mut b = Batch::new();
+        b.delete(Tree::Meta, size_key("witness.test/w1"));
+        p.store.apply(b).unwrap();
+        grow(&p, 3);
+        let r = p.cosign_latest(&w).unwrap().unwrap();
+        assert_eq!(r.outcomes[0].result, WitnessResult::Cosigned);
+        let reqs = w.requests.lock().unwrap().clone();
+        assert_eq!(reqs[reqs.len() - 2], 0);
+    }
+
+    #[test]
+    fn refusals_forgeries_and_silence_are_reported_and_publish_nothing_new() {
+        let p = platform();
+        grow(&p, 4);
+        let w = FakeWitness::new(&p.log_vkey().unwrap());
+        p.add_witness("http://127.0.0.1:9", &w.key.vkey()).unwrap();
+        p.cosign_latest(&w).unwrap().unwrap();
+        let published = p.published_checkpoint().unwrap().unwrap();
+
+        grow(&p, 2);
+        *w.mode.lock().unwrap() = Mode::Down;
+        let r = p.cosign_latest(&w).unwrap().unwrap();
+        assert!(
+            matches!(r.outcomes[0].result, WitnessResult::Unreachable { .. }),
+            "{:?}",
+            r.outcomes
+        );
+        assert!(!r.outcomes[0].cosigned());
+        assert_eq!(r.cosignatures, 0);
+        assert_eq!(p.published_checkpoint().unwrap().unwrap(), published);
+
+        // A reply whose cosignature is not the witness's key's.
+        *w.mode.lock().unwrap() = Mode::WrongKey;
+        let r = p.cosign_latest(&w).unwrap().unwrap();
+        assert!(
+            matches!(r.outcomes[0].result, WitnessResult::Refused { status: 0, .. }),
+            "{:?}",
+            r.outcomes
+        );
+        assert_eq!(p.published_checkpoint().unwrap().unwrap(), published);
+
+        // The witness has seen a larger tree (another view): this one cannot be cosigned.
+        *w.mode.lock().unwrap() = Mode::Honest;
+        w.state.lock().unwrap().0 = 1_000;
+        let r = p.cosign_latest(&w).unwrap().unwrap();
+        assert_eq!(r.outcomes[0].result, WitnessResult::Ahead { size: 1_000 });
+        assert!(r.outcomes[0].describe().contains("larger tree"));
+        // It is remembered: the platform does not ask that witness again for a smaller tree.
+        let r = p.cosign_latest(&w).unwrap().unwrap();
+        assert_eq!(r.outcomes[0].result, WitnessResult::Ahead { size: 1_000 });
+        assert_eq!(w.requests.lock().unwrap().last(), Some(&size_of(&published)));
+        let asked = w.requests.lock().unwrap().len();
+        assert_eq!(p.cosign_latest(&w).unwrap().unwrap().outcomes.len(), 1);
+        assert_eq!(w.requests.lock().unwrap().len(), asked);
+        // A witness whose tree below our size has another root refuses the proof (422).
+        let mut b = Batch::new();
+        b.delete(Tree::Meta, size_key("witness.test/w1"));
+        p.store.apply(b).unwrap();
+        let size = size_of(&p.latest_checkpoint().unwrap().unwrap());
+        *w.state.lock().unwrap() = (size - 1, [9; 32]);
+        let r = p.cosign_latest(&w).unwrap().unwrap();
+        assert!(
+            matches!(&r.outcomes[0].result, WitnessResult::Refused { status: 422, reason } if reason.contains("proof")),
+            "{:?}",
+            r.outcomes
+        );
+        assert_eq!(p.published_checkpoint().unwrap().unwrap(), published);
+
+        // Removing the last witness publishes the latest checkpoint again.
+        p.remove_witness("witness.test/w1").unwrap();
+        assert_eq!(p.published_checkpoint().unwrap(), p.latest_checkpoint().unwrap());
+        assert!(matches!(
+            p.remove_witness("witness.test/w1"),
+            Err(EngineError::NotFound(_))
+        ));
+    }
 
     #[test]
     fn urls_are_https_or_loopback_http() {
