@@ -301,6 +301,84 @@ fn edited_tiles_a_shrunk_log_and_another_key_fail() {
     assert_eq!(code(&o), 0, "--tiles wins over --data: {}", stderr(&o));
 }
 
+/// `log monitor` follows the published log round after round: it verifies each new
+/// checkpoint from what it adds, keeps its position, and stops with exit 4 when an entry it
+/// verified in an earlier round changes (a rewrite of the published history).
+#[test]
+fn a_monitor_follows_the_log_and_stops_at_a_rewrite() {
+    let fx = Fx::new();
+    let out = fx.path("tiles");
+    assert_eq!(code(&fx.export(&out)), 0);
+    let first = size_of(&out);
+    let state = fx.path("monitor.state");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_credseal"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("CREDSEAL_DATA")
+        .env_remove("CREDSEAL_PASSPHRASE")
+        .args([
+            "log",
+            "monitor",
+            "--tiles",
+            &out,
+            "--vkey",
+            &fx.vkey,
+            "--state",
+            &state,
+            "--interval",
+            "1",
+            "--rounds",
+            "60",
+            "--json",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next = || -> serde_json::Value {
+        let l = lines.next().expect("the monitor stopped early").unwrap();
+        serde_json::from_str(&l).unwrap()
+    };
+    let r = next();
+    assert_eq!((r["round"].as_u64(), r["size"].as_u64()), (Some(1), Some(first)));
+    assert_eq!(r["new_receipts"].as_u64(), Some(first));
+
+    // The log grows by less than a tile: the next round fetches the partial bundle again and
+    // the new entries only.
+    fx.grow(40);
+    assert_eq!(code(&fx.export(&out)), 0);
+    let grown = size_of(&out);
+    let r = loop {
+        let r = next();
+        if r["size"].as_u64() == Some(grown) {
+            break r;
+        }
+        assert_eq!(r["size"].as_u64(), Some(first), "{r}");
+    };
+    assert_eq!(r["new_receipts"].as_u64(), Some(grown - first));
+    assert_eq!(r["bundles"].as_u64(), Some(1), "{r}");
+    // Its position is saved after every round: a one-shot audit continues from it.
+    assert_eq!(code(&fx.verify(&out, Some(&state))), 0);
+
+    // The log grows again, and the published copy of an entry verified before is rewritten
+    // (its signature is left valid-looking: one byte of the header changed).
+    fx.grow(10);
+    assert_eq!(code(&fx.export(&out)), 0);
+    let bundle = Path::new(&out).join(format!("tile/entries/000.p/{}", size_of(&out)));
+    let mut b = std::fs::read(&bundle).unwrap();
+    b[5] ^= 1;
+    std::fs::write(&bundle, b).unwrap();
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(4), "{err}");
+    assert!(
+        err.contains("entry 0 (receipt 0)") && err.contains("verified before"),
+        "{err}"
+    );
+}
+
 // ------------------------------------------------------------------ over HTTPS
 
 /// A child server, killed and reaped when dropped.

@@ -1082,6 +1082,39 @@ pub(crate) enum LogCommand {
     /// Write the log as C2SP tiles for static hosting: OUT/checkpoint and OUT/tile/… at the
     /// latest checkpoint. Only new files are written, the checkpoint last; OUT must be absent,
     /// empty, or an earlier export of this log.
+    /// Follow the published log (C2SP tiles) as `log verify --tiles` checks it, round after
+    /// round: each new checkpoint is verified with what it adds (the entries, the tree, the
+    /// subject map, the hash tiles, consistency with everything verified before) and --state
+    /// is rewritten after each verified round. Runs until interrupted or --rounds; exit 4 at
+    /// the first failure (a fork, a shrink, a bad entry, missing cosignatures).
+    Monitor {
+        /// The published log: a directory written by `log export-tiles`, or a server
+        /// (`https://HOST:PORT`).
+        #[arg(long, value_name = "DIR|URL")]
+        tiles: String,
+        /// The log's verifier key to pin (a file holding `log key`'s output).
+        #[arg(long, value_name = "FILE")]
+        vkey: PathBuf,
+        /// With --tiles URL: trust exactly the certificate(s) in this PEM file for the server.
+        #[arg(long, value_name = "FILE")]
+        ca: Option<PathBuf>,
+        /// Your audit position file: read at start if it exists (the log must still start
+        /// with it), rewritten after every verified round.
+        #[arg(long, value_name = "FILE")]
+        state: Option<PathBuf>,
+        /// The witnesses whose cosignatures each checkpoint must carry.
+        #[command(flatten)]
+        witnesses: WitnessPolicyArgs,
+        /// Seconds between rounds.
+        #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        interval: u64,
+        /// Stop after this many rounds (default: run until interrupted).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        rounds: Option<u64>,
+        /// One JSON object per round on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// The witnesses this platform sends its checkpoints to (C2SP tlog-witness): add, list,
     /// remove. Their cosignatures are published with the checkpoint.
     Witnesses {

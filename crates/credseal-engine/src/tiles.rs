@@ -293,161 +293,227 @@ pub fn audit_tiles(
     vkey: &str,
     saved: Option<&AuditSnapshot>,
 ) -> Result<(TilesReport, AuditSnapshot)> {
-    let fail = |what: String, detail: String| EngineError::Verification(format!("{what}: {detail}"));
-    let verifier = LogVerifier::from_vkey(vkey).map_err(|e| EngineError::invalid("--vkey", e.to_string()))?;
-    let history = KeyHistory::new(verifier);
-    let origin = history.original().origin().to_string();
-    let fetch = |path: &str| -> Result<Vec<u8>> {
-        source.fetch(path)?.ok_or_else(|| {
-            fail(
-                source.name(path),
-                "missing: the log does not publish what its checkpoint implies".into(),
-            )
-        })
-    };
-    // The checkpoint, signed by the pinned key.
-    let cp_name = source.name(CHECKPOINT_PATH);
-    let note = String::from_utf8(fetch(CHECKPOINT_PATH)?).map_err(|_| fail(cp_name.clone(), "not UTF-8".into()))?;
-    let cp = history
-        .verify_checkpoint(&note)
-        .map_err(|e| fail(cp_name.clone(), e.to_string()))?;
-    let size = cp.size();
-    let map_root = match cp.map_root() {
-        Ok(Some(m)) => m,
-        Ok(None) => return Err(fail(cp_name, "commits to no subject map".into())),
-        Err(e) => return Err(fail(cp_name, e.to_string())),
-    };
-    if let Some(s) = saved {
-        if s.origin != origin {
-            return Err(fail("saved state".into(), format!("is for another log ({})", s.origin)));
+    let (auditor, report) = TileAuditor::new(vkey, saved.cloned())?.advance(source)?;
+    Ok((report, auditor.snapshot()))
+}
+
+/// An auditor that follows a tiled log ([`audit_tiles`] once, `log monitor` round after
+/// round): the first round replays every entry; each later round fetches the checkpoint and
+/// only what it adds — the entry bundles from the last verified size on (the one that was
+/// partial again, its old entries required to be the ones verified) and the hash tiles that
+/// are not full below that size — and checks the same things. The tree and the subject map
+/// are kept in memory between rounds.
+#[derive(Debug)]
+pub struct TileAuditor {
+    history: KeyHistory,
+    origin: String,
+    log: MemoryLog,
+    map: MemoryMap,
+    /// The position saved by an earlier run: checked when the replay passes its size.
+    saved: Option<AuditSnapshot>,
+}
+
+impl TileAuditor {
+    /// An auditor pinned to the log key `vkey`, to continue from `saved` (checked in the
+    /// first round: the log must still start with it).
+    pub fn new(vkey: &str, saved: Option<AuditSnapshot>) -> Result<Self> {
+        let verifier = LogVerifier::from_vkey(vkey).map_err(|e| EngineError::invalid("--vkey", e.to_string()))?;
+        let history = KeyHistory::new(verifier);
+        let origin = history.original().origin().to_string();
+        if let Some(s) = &saved
+            && s.origin != origin
+        {
+            return Err(EngineError::Verification(format!(
+                "saved state: is for another log ({})",
+                s.origin
+            )));
         }
-        if s.size > size {
+        Ok(Self {
+            history,
+            origin,
+            log: MemoryLog::new(),
+            map: MemoryMap::new(),
+            saved,
+        })
+    }
+
+    /// The tree size verified so far (0 before the first round).
+    pub fn size(&self) -> u64 {
+        self.log.size()
+    }
+
+    /// The position to save: the size, roots and subject map verified.
+    pub fn snapshot(&self) -> AuditSnapshot {
+        AuditSnapshot {
+            origin: self.origin.clone(),
+            size: self.log.size(),
+            root: self.log.root(),
+            map_root: self.map.root(),
+            map: self.map.leaves(),
+        }
+    }
+
+    /// One round: the published checkpoint and everything it adds since the last round. On
+    /// an error the auditor is consumed (what it held may be half-advanced).
+    pub fn advance(mut self, source: &dyn TileSource) -> Result<(Self, TilesReport)> {
+        let fail = |what: String, detail: String| EngineError::Verification(format!("{what}: {detail}"));
+        let fetch = |path: &str| -> Result<Vec<u8>> {
+            source.fetch(path)?.ok_or_else(|| {
+                fail(
+                    source.name(path),
+                    "missing: the log does not publish what its checkpoint implies".into(),
+                )
+            })
+        };
+        // The checkpoint, signed by the pinned key.
+        let cp_name = source.name(CHECKPOINT_PATH);
+        let note = String::from_utf8(fetch(CHECKPOINT_PATH)?).map_err(|_| fail(cp_name.clone(), "not UTF-8".into()))?;
+        let cp = self
+            .history
+            .verify_checkpoint(&note)
+            .map_err(|e| fail(cp_name.clone(), e.to_string()))?;
+        let size = cp.size();
+        let map_root = match cp.map_root() {
+            Ok(Some(m)) => m,
+            Ok(None) => return Err(fail(cp_name, "commits to no subject map".into())),
+            Err(e) => return Err(fail(cp_name, e.to_string())),
+        };
+        let before = self.log.size();
+        let floor = self.saved.as_ref().map_or(0, |s| s.size).max(before);
+        if floor > size {
             return Err(fail(
                 cp_name,
-                format!(
-                    "is for {size} receipts, fewer than the {} verified before (the log shrank)",
-                    s.size
-                ),
+                format!("is for {size} receipts, fewer than the {floor} verified before (the log shrank)"),
             ));
         }
-    }
-    // Every entry: its signature, its index, its subject's chain; the tree and map from them.
-    let mut log = MemoryLog::new();
-    let mut map = MemoryMap::new();
-    let mut bundles = 0u64;
-    let check_saved = |log: &MemoryLog, map: &MemoryMap| -> Result<()> {
-        if let Some(s) = saved
-            && s.size == log.size()
-        {
-            if log.root() != s.root {
-                return Err(fail(
-                    format!("the log at size {}", s.size),
-                    "is not the tree verified before (a fork or rewrite)".into(),
-                ));
-            }
-            if map.root() != s.map_root {
-                return Err(fail(
-                    format!("the log at size {}", s.size),
-                    "its subject map is not the one verified before".into(),
-                ));
-            }
-        }
-        Ok(())
-    };
-    check_saved(&log, &map)?;
-    let full = size / credseal_c2sp::TILE_WIDTH;
-    let partial = (size % credseal_c2sp::TILE_WIDTH) as u16;
-    let bundle_tiles = (0..full)
-        .map(|i| Tile::new(TileKind::Entries, i, credseal_c2sp::TILE_WIDTH as u16))
-        .chain((partial > 0).then(|| Tile::new(TileKind::Entries, full, partial)));
-    for tile in bundle_tiles {
-        let tile = tile.map_err(|e| EngineError::Internal(e.to_string()))?;
-        let name = source.name(&tile.path());
-        let bytes = fetch(&tile.path())?;
-        let entries = parse_entry_bundle(&tile, &bytes).map_err(|e| fail(name.clone(), e.to_string()))?;
-        bundles += 1;
-        for (k, entry) in entries.into_iter().enumerate() {
-            let idx = log.size();
-            let what = || format!("{name}: entry {k} (receipt {idx})");
-            if entry.len() < SIGNATURE_LEN + 1 {
-                return Err(fail(what(), "shorter than a header and a signature".into()));
-            }
-            let (header, signature) = entry.split_at(entry.len() - SIGNATURE_LEN);
-            let h = history
-                .verify_header(header, signature)
-                .map_err(|e| fail(what(), e.to_string()))?;
-            if h.index != idx {
-                return Err(fail(what(), format!("says it is receipt {}", h.index)));
-            }
-            let leaf = receipt_leaf_hash(header, signature);
-            if let (Some(subject), Some(chain)) = (&h.subject, h.chain) {
-                let key = map_key(subject);
-                let (want_counter, want_prev) = map.get(&key).map_or((1, None), |p| (p.count + 1, Some(p.head)));
-                if chain.counter != want_counter || chain.prev != want_prev {
+        let saved = self.saved.take();
+        let check_saved = |log: &MemoryLog, map: &MemoryMap| -> Result<()> {
+            if let Some(s) = &saved
+                && s.size == log.size()
+            {
+                if log.root() != s.root {
                     return Err(fail(
-                        what(),
-                        format!(
-                            "breaks its subject's chain (counter {}, expected {want_counter})",
-                            chain.counter
-                        ),
+                        format!("the log at size {}", s.size),
+                        "is not the tree verified before (a fork or rewrite)".into(),
                     ));
                 }
-                map.update(vec![(
-                    key,
-                    MapValue {
-                        count: chain.counter,
-                        head: leaf,
-                        index: idx,
-                    },
-                )]);
+                if map.root() != s.map_root {
+                    return Err(fail(
+                        format!("the log at size {}", s.size),
+                        "its subject map is not the one verified before".into(),
+                    ));
+                }
             }
-            log.append_record_hash(leaf);
-            check_saved(&log, &map)?;
+            Ok(())
+        };
+        check_saved(&self.log, &self.map)?;
+        let width = credseal_c2sp::TILE_WIDTH;
+        let full = size / width;
+        let partial = (size % width) as u16;
+        let first = before / width;
+        let bundle_tiles = (first..full)
+            .map(|i| Tile::new(TileKind::Entries, i, width as u16))
+            .chain((partial > 0 && full >= first).then(|| Tile::new(TileKind::Entries, full, partial)));
+        let mut bundles = 0u64;
+        for tile in bundle_tiles {
+            let tile = tile.map_err(|e| EngineError::Internal(e.to_string()))?;
+            let name = source.name(&tile.path());
+            let bytes = fetch(&tile.path())?;
+            let entries = parse_entry_bundle(&tile, &bytes).map_err(|e| fail(name.clone(), e.to_string()))?;
+            bundles += 1;
+            for (k, entry) in entries.into_iter().enumerate() {
+                let idx = tile.index() * width + k as u64;
+                let what = || format!("{name}: entry {k} (receipt {idx})");
+                if entry.len() < SIGNATURE_LEN + 1 {
+                    return Err(fail(what(), "shorter than a header and a signature".into()));
+                }
+                let (header, signature) = entry.split_at(entry.len() - SIGNATURE_LEN);
+                if idx < before {
+                    // Verified in an earlier round (this bundle was partial then): it must
+                    // be the same entry.
+                    let leaf = receipt_leaf_hash(header, signature);
+                    let had = self.log.stored()[credseal_c2sp::stored_hash_index(0, idx) as usize];
+                    if leaf != had {
+                        return Err(fail(
+                            what(),
+                            "is not the entry verified before at this index (a fork or rewrite)".into(),
+                        ));
+                    }
+                    continue;
+                }
+                let h = self
+                    .history
+                    .verify_header(header, signature)
+                    .map_err(|e| fail(what(), e.to_string()))?;
+                if h.index != idx {
+                    return Err(fail(what(), format!("says it is receipt {}", h.index)));
+                }
+                let leaf = receipt_leaf_hash(header, signature);
+                if let (Some(subject), Some(chain)) = (&h.subject, h.chain) {
+                    let key = map_key(subject);
+                    let (want_counter, want_prev) =
+                        self.map.get(&key).map_or((1, None), |p| (p.count + 1, Some(p.head)));
+                    if chain.counter != want_counter || chain.prev != want_prev {
+                        return Err(fail(
+                            what(),
+                            format!(
+                                "breaks its subject's chain (counter {}, expected {want_counter})",
+                                chain.counter
+                            ),
+                        ));
+                    }
+                    self.map.update(vec![(
+                        key,
+                        MapValue {
+                            count: chain.counter,
+                            head: leaf,
+                            index: idx,
+                        },
+                    )]);
+                }
+                self.log.append_record_hash(leaf);
+                check_saved(&self.log, &self.map)?;
+            }
         }
-    }
-    let root = log.root();
-    if root != *cp.root() {
-        return Err(fail(
-            source.name(CHECKPOINT_PATH),
-            "its tree root does not match the tree of the entries".into(),
-        ));
-    }
-    if map.root() != map_root {
-        return Err(fail(
-            source.name(CHECKPOINT_PATH),
-            "its subject-map root disagrees with the map rebuilt from the entries".into(),
-        ));
-    }
-    // Every hash tile, against the tree of the entries.
-    let mut hash_tiles = 0u64;
-    for tile in tiles_for_size(size) {
-        let name = source.name(&tile.path());
-        let got = parse_hash_tile(&tile, &fetch(&tile.path())?).map_err(|e| fail(name.clone(), e.to_string()))?;
-        // Cannot fail: the in-memory log holds every stored hash of its tree.
-        let want = read_tile_hashes(&tile, &log).map_err(|e| EngineError::Internal(e.to_string()))?;
-        if let Some(i) = got.iter().zip(&want).position(|(g, w)| g != w) {
-            return Err(fail(name, format!("hash {i} does not match the entries")));
+        if self.log.root() != *cp.root() {
+            return Err(fail(
+                source.name(CHECKPOINT_PATH),
+                "its tree root does not match the tree of the entries".into(),
+            ));
         }
-        hash_tiles += 1;
-    }
-    let leaves = map.leaves();
-    Ok((
-        TilesReport {
-            origin: origin.clone(),
+        if self.map.root() != map_root {
+            return Err(fail(
+                source.name(CHECKPOINT_PATH),
+                "its subject-map root disagrees with the map rebuilt from the entries".into(),
+            ));
+        }
+        // The hash tiles, against the tree of the entries: all of them in the first round,
+        // then those not full below the size verified before.
+        let mut hash_tiles = 0u64;
+        for tile in tiles_for_size(size) {
+            let span = width.saturating_pow(u32::from(tile.level()) + 1);
+            if tile.is_full() && (tile.index() + 1).saturating_mul(span) <= before {
+                continue;
+            }
+            let name = source.name(&tile.path());
+            let got = parse_hash_tile(&tile, &fetch(&tile.path())?).map_err(|e| fail(name.clone(), e.to_string()))?;
+            // Cannot fail: the in-memory log holds every stored hash of its tree.
+            let want = read_tile_hashes(&tile, &self.log).map_err(|e| EngineError::Internal(e.to_string()))?;
+            if let Some(i) = got.iter().zip(&want).position(|(g, w)| g != w) {
+                return Err(fail(name, format!("hash {i} does not match the entries")));
+            }
+            hash_tiles += 1;
+        }
+        let report = TilesReport {
+            origin: self.origin.clone(),
             size,
-            from: saved.map_or(0, |s| s.size),
-            receipts: size,
+            from: floor,
+            receipts: size - before,
             bundles,
             hash_tiles,
-            subjects: leaves.len() as u64,
+            subjects: self.map.leaves().len() as u64,
             checkpoint: note,
-        },
-        AuditSnapshot {
-            origin,
-            size,
-            root,
-            map_root: map.root(),
-            map: leaves,
-        },
-    ))
+        };
+        Ok((self, report))
+    }
 }

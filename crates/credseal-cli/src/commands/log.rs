@@ -92,6 +92,25 @@ pub(crate) fn run(ctx: &Context, cmd: LogCommand) -> CliResult {
                 None => Err(fail(ErrorClass::Error, "the log is empty: no checkpoint yet")),
             }
         }
+        LogCommand::Monitor {
+            tiles,
+            vkey,
+            ca,
+            state,
+            witnesses,
+            interval,
+            rounds,
+            json,
+        } => monitor(&MonitorArgs {
+            tiles: &tiles,
+            vkey: &vkey,
+            ca: ca.as_deref(),
+            state: state.as_deref(),
+            policy: WitnessPolicy::from_args(&witnesses)?,
+            interval: std::time::Duration::from_secs(interval),
+            rounds,
+            json,
+        }),
         LogCommand::Witnesses { command } => witnesses(ctx, command),
         LogCommand::Cosign { data, witness_ca, json } => {
             let transport = witness_transport(witness_ca.as_deref())?;
@@ -264,24 +283,8 @@ fn verify_tiles(
     json: bool,
 ) -> CliResult {
     let key = crate::files::read_text(vkey)?;
-    let source: Box<dyn TileSource> = if tiles.contains("://") {
-        Box::new(ServerSource(Client::new(tiles, ca)?))
-    } else {
-        if ca.is_some() {
-            return Err(fail(ErrorClass::Usage, "--ca is for --tiles URL, not a directory"));
-        }
-        Box::new(DirSource(tiles.into()))
-    };
-    let saved = match state {
-        Some(path) if path.exists() => {
-            let bytes = std::fs::read(path).map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", path.display())))?;
-            Some(
-                credseal_engine::AuditSnapshot::from_bytes(&bytes)
-                    .map_err(|e| fail(ErrorClass::Verification, format!("{}: {e}", path.display())))?,
-            )
-        }
-        _ => None,
-    };
+    let source = tile_source(tiles, ca)?;
+    let saved = read_position(state)?;
     let (r, snapshot) = credseal_engine::audit_tiles(&*source, key.trim(), saved.as_ref())?;
     // The witnesses' cosignatures, before the state moves on.
     let witnesses = match policy {
@@ -296,6 +299,95 @@ fn verify_tiles(
         println!("the checkpoint is cosigned by witness(es): {}", witnesses.join(", "));
     }
     Ok(())
+}
+
+/// The published log at `tiles`: a server (`ca` pins its certificate) or a directory.
+fn tile_source(tiles: &str, ca: Option<&std::path::Path>) -> CliResult<Box<dyn TileSource>> {
+    if tiles.contains("://") {
+        return Ok(Box::new(ServerSource(Client::new(tiles, ca)?)));
+    }
+    if ca.is_some() {
+        return Err(fail(ErrorClass::Usage, "--ca is for --tiles URL, not a directory"));
+    }
+    Ok(Box::new(DirSource(tiles.into())))
+}
+
+/// The auditor's saved position in `state`, if given and present.
+fn read_position(state: Option<&std::path::Path>) -> CliResult<Option<credseal_engine::AuditSnapshot>> {
+    match state {
+        Some(path) if path.exists() => {
+            let bytes = std::fs::read(path).map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", path.display())))?;
+            Ok(Some(credseal_engine::AuditSnapshot::from_bytes(&bytes).map_err(
+                |e| fail(ErrorClass::Verification, format!("{}: {e}", path.display())),
+            )?))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// What `log monitor` was given.
+struct MonitorArgs<'a> {
+    tiles: &'a str,
+    vkey: &'a std::path::Path,
+    ca: Option<&'a std::path::Path>,
+    state: Option<&'a std::path::Path>,
+    policy: Option<WitnessPolicy>,
+    interval: std::time::Duration,
+    rounds: Option<u64>,
+    json: bool,
+}
+
+/// `log monitor`: `log verify --tiles`, round after round, keeping the tree and map in
+/// memory so that each round fetches only what the new checkpoint adds.
+fn monitor(a: &MonitorArgs<'_>) -> CliResult {
+    let key = crate::files::read_text(a.vkey)?;
+    let source = tile_source(a.tiles, a.ca)?;
+    let mut auditor = credseal_engine::TileAuditor::new(key.trim(), read_position(a.state)?)?;
+    let cp_name = source.name(credseal_engine::CHECKPOINT_PATH);
+    let mut round = 0u64;
+    let mut last: Option<u64> = None;
+    loop {
+        round += 1;
+        let (next, r) = auditor.advance(&*source)?;
+        auditor = next;
+        let witnesses = match &a.policy {
+            Some(p) => p.check(&r.checkpoint, &cp_name)?,
+            None => Vec::new(),
+        };
+        if let Some(path) = a.state {
+            fsutil::replace(path, &auditor.snapshot().to_bytes(), 0o644)?;
+        }
+        if a.json {
+            let line = serde_json::json!({
+                "round": round,
+                "origin": r.origin,
+                "size": r.size,
+                "new_receipts": r.receipts,
+                "bundles": r.bundles,
+                "hash_tiles": r.hash_tiles,
+                "subjects": r.subjects,
+                "witnesses": witnesses,
+            });
+            println!("{line}");
+        } else if last != Some(r.size) {
+            let by = if witnesses.is_empty() {
+                String::new()
+            } else {
+                format!(", cosigned by {}", witnesses.join(", "))
+            };
+            println!(
+                "checkpoint {} of {} verified: {} new receipt(s), {} entry bundle(s) and {} hash tile(s) fetched{by}",
+                r.size, r.origin, r.receipts, r.bundles, r.hash_tiles
+            );
+        }
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+        last = Some(r.size);
+        if a.rounds.is_some_and(|n| round >= n) {
+            return Ok(());
+        }
+        std::thread::sleep(a.interval);
+    }
 }
 
 /// The HTTPS client that carries checkpoints to the platform's witnesses; `ca` pins their
