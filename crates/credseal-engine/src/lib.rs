@@ -65,7 +65,10 @@ pub use logkey::{LogKeyStatus, LogRotation};
 pub use platform::Platform;
 pub use public::PublicLog;
 pub use shred::{CheckedShredOrder, ShredSummary, valid_order_reference};
-pub use tiles::{CHECKPOINT_PATH, TileAuditor, TileExport, TileSource, TilesReport, audit_tiles};
+pub use tiles::{
+    CHECKPOINT_PATH, KEY_HISTORY_PATH, TileAuditor, TileExport, TileSource, TilesReport, audit_tiles,
+    split_handover_notes,
+};
 pub use trace::{MAX_LISTED, MarkReport, TraceReport, TracedDepartment, TracedDisclosure};
 pub use witnessing::{
     CosignReport, MAX_WITNESSES, META_COSIGNED_CHECKPOINT, META_WITNESSES, Witness, WitnessOutcome, WitnessReply,

@@ -29,6 +29,28 @@ use crate::platform::Platform;
 
 /// The checkpoint's path under a tiled log's prefix.
 pub const CHECKPOINT_PATH: &str = "checkpoint";
+/// The log key's handover notes beside the tiles (not a C2SP resource): every rotation's
+/// note, oldest first, separated by a blank line; empty or absent if the key never rotated.
+pub const KEY_HISTORY_PATH: &str = "key-history";
+
+/// The handover notes in a [`KEY_HISTORY_PATH`] text (each note begins with the handover
+/// title line).
+pub fn split_handover_notes(text: &str) -> Vec<String> {
+    let mut notes: Vec<String> = Vec::new();
+    for line in text.split_inclusive('\n') {
+        if line.trim_end_matches('\n') == credseal_log::HANDOVER_TITLE || notes.is_empty() {
+            notes.push(String::new());
+        }
+        if let Some(n) = notes.last_mut() {
+            n.push_str(line);
+        }
+    }
+    notes
+        .into_iter()
+        .map(|n| format!("{}\n", n.trim_end_matches('\n')))
+        .filter(|n| n.trim() != "")
+        .collect()
+}
 
 /// Mode of the files `export-tiles` writes: public material.
 const PUBLIC_MODE: u32 = 0o644;
@@ -149,12 +171,20 @@ impl Platform {
             write_public(&tmp.path().join(&rel), &self.tile_bytes(&tile)?)?;
             written.push(rel);
         }
+        // The key history before the checkpoint: a reader never sees a checkpoint whose
+        // signing key it cannot reach.
+        let history = self.log_key_history()?.notes().join("\n");
+        write_public(&tmp.path().join(KEY_HISTORY_PATH), history.as_bytes())?;
         write_public(&tmp.path().join(CHECKPOINT_PATH), note.as_bytes())?;
         if !out.exists() {
             let tmp = tmp.keep();
             std::fs::rename(&tmp, out).map_err(|e| EngineError::io(out, e))?;
         } else {
-            for rel in written.iter().map(String::as_str).chain([CHECKPOINT_PATH]) {
+            for rel in written
+                .iter()
+                .map(String::as_str)
+                .chain([KEY_HISTORY_PATH, CHECKPOINT_PATH])
+            {
                 let to = out.join(rel);
                 if let Some(dir) = to.parent() {
                     std::fs::create_dir_all(dir).map_err(|e| EngineError::io(dir, e))?;
@@ -365,7 +395,25 @@ impl TileAuditor {
                 )
             })
         };
-        // The checkpoint, signed by the pinned key.
+        // The key history (a log whose key never rotated may publish none): it must walk
+        // from the pinned key and extend the one of the last round.
+        let kh_name = source.name(KEY_HISTORY_PATH);
+        let kh = match source.fetch(KEY_HISTORY_PATH)? {
+            None => String::new(),
+            Some(b) => String::from_utf8(b).map_err(|_| fail(kh_name.clone(), "not UTF-8".into()))?,
+        };
+        let notes = split_handover_notes(&kh);
+        let history = KeyHistory::from_handovers(self.history.original(), &notes)
+            .map_err(|e| fail(kh_name.clone(), e.to_string()))?;
+        let had = self.history.notes();
+        if notes.len() < had.len() || notes[..had.len()] != had[..] {
+            return Err(fail(
+                kh_name,
+                "is not an extension of the key history verified before (a rewritten history)".into(),
+            ));
+        }
+        self.history = history;
+        // The checkpoint, signed by the key of its size.
         let cp_name = source.name(CHECKPOINT_PATH);
         let note = String::from_utf8(fetch(CHECKPOINT_PATH)?).map_err(|_| fail(cp_name.clone(), "not UTF-8".into()))?;
         let cp = self

@@ -671,6 +671,75 @@ fn log_key_rotation_then_query_bundle_verifies_with_the_originally_pinned_key() 
     p.verify_log().unwrap();
 }
 
+/// The tiles of a log whose key was rotated: the export publishes the key history beside
+/// them, and an auditor with the originally pinned key follows it across the rotation —
+/// in one run, and in a monitor's rounds before and after. Without the history, or with a
+/// history that drops the handover, the new key's receipts do not verify.
+#[test]
+fn tiles_of_a_rotated_log_verify_with_the_originally_pinned_key() {
+    struct Dir(std::path::PathBuf);
+    impl credseal_engine::TileSource for Dir {
+        fn fetch(&self, path: &str) -> credseal_engine::Result<Option<Vec<u8>>> {
+            match std::fs::read(self.0.join(path)) {
+                Ok(b) => Ok(Some(b)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => panic!("{path}: {e}"),
+            }
+        }
+        fn name(&self, path: &str) -> String {
+            path.to_string()
+        }
+    }
+    let d = tempfile::tempdir().unwrap();
+    let (p, pinned) = rotatable(d.path());
+    let pass = Passphrase::new(PASS.into());
+    let (id, _) = first_subject(&p);
+    let before = Dir(d.path().join("before"));
+    p.export_tiles(&before.0).unwrap();
+    let (monitor, r) = credseal_engine::TileAuditor::new(&pinned.vkey(), None)
+        .unwrap()
+        .advance(&before)
+        .unwrap();
+    assert_eq!(r.size, p.log_size().unwrap());
+    assert_eq!(std::fs::read(before.0.join("key-history")).unwrap(), b"");
+
+    let ok = approved(&p, &Operation::rotate_log_key(pinned.key_id()));
+    let rot = p.rotate_log_key(&common::op(&p), &pass, &ok).unwrap();
+    query_as_bank(&p, &id);
+    let after = Dir(d.path().join("after"));
+    p.export_tiles(&after.0).unwrap();
+    let size = p.log_size().unwrap();
+    assert!(size > rot.from_size);
+    let (report, _) = credseal_engine::audit_tiles(&after, &pinned.vkey(), None).unwrap();
+    assert_eq!(report.size, size);
+    // The monitor that verified the log before the rotation continues across it.
+    let (_, r) = monitor.advance(&after).unwrap();
+    assert_eq!(
+        (r.size, r.receipts),
+        (size, size - rot.from_size + (rot.from_size - r.from))
+    );
+
+    // Without the history, the first receipt of the new key fails.
+    std::fs::remove_file(after.0.join("key-history")).unwrap();
+    let e = credseal_engine::audit_tiles(&after, &pinned.vkey(), None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("checkpoint") || e.contains(&format!("receipt {}", rot.from_size)),
+        "{e}"
+    );
+    // A history that is not the log's (a handover signed by another key) fails on its own.
+    std::fs::write(
+        after.0.join("key-history"),
+        rot.handover.replace("credseal log key handover", "x"),
+    )
+    .unwrap();
+    let e = credseal_engine::audit_tiles(&after, &pinned.vkey(), None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("key-history"), "{e}");
+}
+
 /// A granted query of `id`'s identity class by a freshly credentialled bank; its receipt's index.
 fn query_as_bank(p: &Platform, id: &SubjectId) -> u64 {
     let authority = credseal_auth::SigningKey::generate();

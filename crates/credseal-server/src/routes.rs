@@ -37,6 +37,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/v1/log/checkpoint", get(checkpoint))
         .route("/v1/log/key-history", get(key_history))
         .route("/checkpoint", get(checkpoint))
+        .route("/key-history", get(key_history))
         .route("/tile/{*path}", get(tile))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -167,14 +168,15 @@ fn admit(st: &AppState) -> Result<tokio::sync::OwnedSemaphorePermit, Problem> {
 }
 
 /// The C2SP tlog-tiles routes: the log's public checkpoint and tiles, at the server's root.
-const TILED: [&str; 2] = ["/checkpoint", TILE_ROUTE];
+/// (`/key-history`, beside them: the log key's handover notes, for auditors of a rotated log.)
+const TILED: [&str; 3] = ["/checkpoint", "/key-history", TILE_ROUTE];
 
 /// The route of every tile and entry bundle (`/tile/<L>/<N>[.p/<W>]`, `/tile/entries/…`).
 const TILE_ROUTE: &str = "/tile/{*path}";
 
 /// The route template as a static string (bounded label values for metrics and logs).
 fn route_name(matched: Option<&str>) -> &'static str {
-    const ROUTES: [&str; 15] = [
+    const ROUTES: [&str; 16] = [
         "/v1/queries",
         "/v1/queries/{query_id}",
         "/v1/self-queries",
@@ -186,6 +188,7 @@ fn route_name(matched: Option<&str>) -> &'static str {
         "/v1/log/checkpoint",
         "/v1/log/key-history",
         "/checkpoint",
+        "/key-history",
         TILE_ROUTE,
         "/healthz",
         "/readyz",
