@@ -48,6 +48,13 @@ pub enum FormatError {
         /// Which rule.
         reason: &'static str,
     },
+    /// A `cosignature/v1` is malformed or cannot be made: a timestamp of 0 or above 2^63 - 1,
+    /// or a signature of another length than a timestamp and an Ed25519 signature.
+    #[error("malformed cosignature: {reason}")]
+    Cosignature {
+        /// Which rule.
+        reason: &'static str,
+    },
     /// A verifier or signer key text is malformed, its key is not a valid Ed25519 key, or
     /// its key id does not match the key.
     #[error("malformed key text: {reason}")]

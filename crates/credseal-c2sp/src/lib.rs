@@ -15,7 +15,8 @@
 //!   [`tiles_for_size`] lists the tiles a checkpoint implies, [`read_tile_hashes`] reads one
 //!   from a log's stored hashes, [`TileHashReader`] serves the tree back from tiles.
 //!
-//! (`tlog-cosignature` will be a module of its own beside these.)
+//! - `tlog-cosignature`: [`CosignerKey`] (a witness's key) adds a timestamped `cosignature/v1`
+//!   line to a checkpoint; [`CosignatureVerifier`] checks it.
 //!
 //! ```
 //! use credseal_c2sp::{Checkpoint, MemoryLog, NoteSigner, NoteVerifier, check_record, record_hash};
@@ -42,12 +43,14 @@
 
 mod b64;
 mod checkpoint;
+mod cosignature;
 mod error;
 mod merkle;
 mod note;
 mod tiles;
 
 pub use checkpoint::Checkpoint;
+pub use cosignature::{COSIGNATURE_V1_ALG, CosignatureVerifier, CosignerKey, cosignature_key_id, cosigned_message};
 pub use error::{FormatError, NoteError};
 pub use merkle::{
     EMPTY_ROOT, Hash, HashReader, LEAF_PREFIX, MAX_TREE_SIZE, MemoryLog, MissingHash, NODE_PREFIX, ProofError,

@@ -224,7 +224,7 @@ fn parse_signature_line(line: &str, offset: usize) -> Result<NoteSignature, Form
 }
 
 /// One signature line: `— <name> <base64(key id ‖ signature)>\n`.
-fn signature_line(name: &str, key_id: u32, signature: &[u8]) -> String {
+pub(crate) fn signature_line(name: &str, key_id: u32, signature: &[u8]) -> String {
     let mut raw = Vec::with_capacity(4 + signature.len());
     raw.extend_from_slice(&key_id.to_be_bytes());
     raw.extend_from_slice(signature);
@@ -239,9 +239,10 @@ fn verifier_key_text(name: &str, key_id: u32, public: &[u8; 32]) -> String {
     format!("{name}+{key_id:08x}+{}", b64std_encode(&raw))
 }
 
-/// Splits `name+hex8+base64` into the name, the key id and the 32 key bytes after the type
-/// byte `0x01`. The key id is **not** checked against the key here.
-fn split_key_text(text: &str) -> Result<(&str, u32, Vec<u8>), FormatError> {
+/// Splits `name+hex8+base64` into the name (checked with [`check_key_name`]), the key id and
+/// the decoded key bytes, type byte first (wipe them if they are a secret). Nothing about the
+/// type or the key is checked here.
+pub(crate) fn split_key_text_raw(text: &str) -> Result<(&str, u32, Zeroizing<Vec<u8>>), FormatError> {
     let bad = |reason| FormatError::KeyText { reason };
     let (name, rest) = text.split_once('+').ok_or(bad("expected name+keyid+key"))?;
     let (id_hex, b64) = rest.split_once('+').ok_or(bad("expected name+keyid+key"))?;
@@ -250,17 +251,28 @@ fn split_key_text(text: &str) -> Result<(&str, u32, Vec<u8>), FormatError> {
         return Err(bad("the key id is not 8 lower-case hex digits"));
     }
     let key_id = u32::from_str_radix(id_hex, 16).map_err(|_| bad("the key id is not 8 lower-case hex digits"))?;
-    let raw = b64std_decode(b64, "key text", name.len() + id_hex.len() + 2)?;
+    let raw = Zeroizing::new(b64std_decode(b64, "key text", name.len() + id_hex.len() + 2)?);
+    Ok((name, key_id, raw))
+}
+
+/// Splits `name+hex8+base64` into the name, the key id and the 32 key bytes after the type
+/// byte `0x01`. The key id is **not** checked against the key here.
+fn split_key_text(text: &str) -> Result<(&str, u32, Vec<u8>), FormatError> {
+    let bad = |reason| FormatError::KeyText { reason };
+    let (name, key_id, raw) = split_key_text_raw(text)?;
     match raw.split_first() {
         Some((&ED25519_SIGNATURE_TYPE, key)) if key.len() == 32 => Ok((name, key_id, key.to_vec())),
         Some((&ED25519_SIGNATURE_TYPE, _)) => Err(bad("an Ed25519 key is 32 bytes")),
+        Some((&crate::cosignature::COSIGNATURE_V1_ALG, _)) => Err(bad(
+            "a cosigner (witness) key of type 0x04, not an Ed25519 note signer key of type 0x01",
+        )),
         _ => Err(bad("not an Ed25519 (type 0x01) key")),
     }
 }
 
 /// Checks a note text before signing it (Go's `note.Sign`): non-empty, newline-terminated,
 /// no ASCII control characters other than newline.
-fn check_note_text(text: &str) -> Result<(), FormatError> {
+pub(crate) fn check_note_text(text: &str) -> Result<(), FormatError> {
     if !text.ends_with('\n') {
         return Err(FormatError::Note {
             offset: text.len(),
