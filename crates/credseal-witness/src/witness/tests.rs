@@ -201,3 +201,33 @@ fn state_survives_a_restart_and_is_checked() {
         }
     }
 }
+
+#[test]
+fn racing_requests_from_one_size_get_one_cosignature() {
+    // tlog-witness's race: requests from the same old size to different new sizes must not
+    // both be cosigned (the later write would roll the state back). Check and write happen
+    // under one lock, so exactly one wins and the state is its size.
+    let mut fx = Fx::new();
+    fx.grow(9);
+    let w = std::sync::Arc::new(fx.open().unwrap());
+    w.add_checkpoint(&fx.req(0, 5), 1).unwrap();
+    let reqs: Vec<(u64, Vec<u8>)> = (0..8u64).map(|i| (6 + i % 4, fx.req(5, 6 + i % 4))).collect();
+    let results: Vec<(u64, Result<String, Refusal>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = reqs
+            .iter()
+            .map(|(size, body)| {
+                let w = &w;
+                s.spawn(move || (*size, w.add_checkpoint(body, 2)))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let won: Vec<u64> = results.iter().filter(|(_, r)| r.is_ok()).map(|(n, _)| *n).collect();
+    assert_eq!(won.len(), 1, "{results:?}");
+    for (_, r) in &results {
+        if let Err(r) = r {
+            assert_eq!((r.status, r.cosigned_size), (409, Some(won[0])), "{r}");
+        }
+    }
+    assert_eq!(w.cosigned_size(ORIGIN), won[0]);
+}
