@@ -147,6 +147,12 @@ pub(crate) enum Command {
     /// Serve the platform over HTTPS to departments, subjects, the authority and the public
     /// (until SIGTERM or SIGINT, which drain it).
     Serve(ServeArgs),
+    /// A C2SP witness of transparency logs, run by someone other than the platform: it
+    /// cosigns a log's checkpoints only if each is consistent with the last it cosigned.
+    Witness {
+        #[command(subcommand)]
+        command: WitnessCommand,
+    },
     /// Benchmarks, each reported against its floor measured in the same run.
     Bench {
         #[command(subcommand)]
@@ -256,6 +262,57 @@ pub(crate) struct WitnessPolicyArgs {
     /// a verification failure (exit 4).
     #[arg(long, value_name = "K", requires = "witness", value_parser = clap::value_parser!(u64).range(1..=64))]
     pub(crate) witness_threshold: Option<u64>,
+}
+
+/// `witness` commands.
+#[derive(Subcommand, Debug)]
+pub(crate) enum WitnessCommand {
+    /// Create a witness key: FILE (secret, mode 0600) and FILE.pub (its verifier key, which
+    /// logs and auditors pin); prints the verifier key.
+    Keygen {
+        /// The witness's name, e.g. `witness.example.org/w1` (no spaces, no `+`).
+        #[arg(long, value_name = "NAME")]
+        name: String,
+        /// The secret key file to create (never overwritten).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Serve the C2SP witness protocol (`POST /add-checkpoint`, `GET /<origin hash>/checkpoint`)
+    /// for the logs whose keys are given, until SIGTERM or SIGINT.
+    Serve(WitnessServeArgs),
+}
+
+/// `credseal witness serve`.
+#[derive(Args, Debug)]
+pub(crate) struct WitnessServeArgs {
+    /// The witness's secret key file (`witness keygen`).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) key: PathBuf,
+    /// The witness's state directory (created if missing): the latest checkpoint cosigned
+    /// for each log. One witness process at a time.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) state: PathBuf,
+    /// A log's verifier key file (`credseal log key`); the key's name is the log's origin.
+    /// Repeat for more logs, or for the old and new key of a log that rotated its key.
+    #[arg(long = "log-vkey", value_name = "FILE", required = true)]
+    pub(crate) log_vkeys: Vec<PathBuf>,
+    /// Address to listen on, IP:PORT (port 0 picks a free port; the ready line shows it).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8444")]
+    pub(crate) listen: std::net::SocketAddr,
+    /// The server's certificate chain (PEM, leaf first).
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "insecure_loopback",
+        requires = "tls_key"
+    )]
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// The server's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub(crate) tls_key: Option<PathBuf>,
+    /// Serve plain HTTP, for tests: refused unless the address is a loopback address.
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+    pub(crate) insecure_loopback: bool,
 }
 
 /// `credseal init`: what to create.

@@ -33,7 +33,7 @@ pub(crate) fn write_public(path: &Path, text: &str) -> CliResult {
 }
 
 /// Warns on stderr when a secret key file is readable by other users.
-fn warn_if_too_open(path: &Path) {
+pub(crate) fn warn_if_too_open(path: &Path) {
     if fsutil::too_open(path) {
         eprintln!(
             "credseal: warning: {} is readable by other users; chmod 600 it",

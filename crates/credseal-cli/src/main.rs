@@ -29,7 +29,8 @@ use credseal_engine::{EngineError, ErrorClass};
 
 use crate::cli::{Cli, Command};
 use crate::commands::{
-    authority, bench, check, demo, dept, dev, incident, ingest, init, keys, log, query, receipts, serve, staff, subject,
+    authority, bench, check, demo, dept, dev, incident, ingest, init, keys, log, query, receipts, serve, staff,
+    subject, witness,
 };
 use crate::context::Context;
 
@@ -162,6 +163,7 @@ fn run(cli: Cli) -> CliResult {
         } => keys::shred(&ctx, data, what, approvals, json),
         Command::Check { data, json } => check::run(&ctx, &data, json),
         Command::Serve(a) => serve::run(&ctx, a),
+        Command::Witness { command } => witness::run(command),
         Command::Bench { command } => bench::run(&ctx, command),
         Command::Dev { command } => dev::run(&ctx, command),
     }

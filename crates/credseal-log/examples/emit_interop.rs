@@ -7,7 +7,11 @@
 //! (`credseal tile interop leaf <i>`) published as C2SP `tlog-tiles` hash tiles under
 //! `tiles/` (level 0: two full tiles and a partial one of 88; level 1: a partial one of 2),
 //! with its signed checkpoint (`tiles-checkpoint.note`, key `tiles-vkey.txt`), which the Go
-//! side reads through `tlog.TileHashReader`.
+//! side reads through `tlog.TileHashReader`. And a witness's cosignature (C2SP
+//! `tlog-cosignature`, Ed25519 `cosignature/v1`) on the checkpoint at size 7
+//! (`cosigned-checkpoint.note`, the witness's key `witness-vkey.txt`, its timestamp
+//! `witness-time.txt`), which the Go side verifies through `note.Open` with a verifier of its
+//! own.
 //!
 //! ```text
 //! cargo run -p credseal-log --example emit_interop -- <dir>
@@ -22,8 +26,8 @@ use std::path::PathBuf;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use credseal_c2sp::{
-    Checkpoint, Hash, MemoryLog, TileHashReader, hash_tile_bytes, parse_hash_tile, read_tile_hashes, tiles_for_size,
-    tree_hash,
+    Checkpoint, CosignerKey, Hash, MemoryLog, TileHashReader, hash_tile_bytes, parse_hash_tile, read_tile_hashes,
+    tiles_for_size, tree_hash,
 };
 use credseal_core::BlindId;
 use credseal_log::{
@@ -44,6 +48,10 @@ const TILES_ORIGIN: &str = "credseal.example/interop-tiles";
 const TILES_SEED: [u8; 32] = *b"credseal-log interop tiles key 3";
 /// More than two full tiles of 256 leaves, plus a partial one; level 1 is partial too.
 const TILES_SIZE: u64 = 600;
+/// The witness that cosigns the checkpoint at size 7, and the time of its cosignature.
+const WITNESS_NAME: &str = "witness.credseal.example/interop";
+const WITNESS_SEED: [u8; 32] = *b"credseal interop witness key 004";
+const WITNESS_TIME: u64 = 1_750_000_900;
 
 fn b64(h: &[u8]) -> String {
     STANDARD.encode(h)
@@ -130,8 +138,16 @@ fn main() -> Result<(), Box<dyn Error>> {
     let write = |name: &str, data: String| std::fs::write(dir.join(name), data);
     write("vkey.txt", format!("{}\n", signer.vkey()))?;
     write("trust.txt", format!("{}\n", b64(&TRUST)))?;
-    write("checkpoint.note", cp7)?;
+    write("checkpoint.note", cp7.clone())?;
     write("checkpoint3.note", cp3)?;
+    let witness = CosignerKey::from_seed(WITNESS_NAME, &WITNESS_SEED)?;
+    let body = credseal_c2sp::SignedNote::parse(&cp7)?.text().to_string();
+    write(
+        "cosigned-checkpoint.note",
+        format!("{cp7}{}", witness.cosign(&body, WITNESS_TIME)?),
+    )?;
+    write("witness-vkey.txt", format!("{}\n", witness.vkey()))?;
+    write("witness-time.txt", format!("{WITNESS_TIME}\n"))?;
     write(
         "receipts.json",
         serde_json::to_string_pretty(&leaves.iter().map(|r| b64(r.as_bytes())).collect::<Vec<_>>())?,

@@ -20,6 +20,7 @@ pub(crate) mod receipts;
 pub(crate) mod serve;
 pub(crate) mod staff;
 pub(crate) mod subject;
+pub(crate) mod witness;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -26,7 +26,13 @@
 //     tlog.TileHashReader over our tile files (Go's tile/8/L/N is our tile/L/N),
 //     tlog.TreeHash gives the checkpoint's root, and tlog.ProveRecord proofs of leaves in
 //     each level-0 tile pass tlog.CheckRecord; every tile file is read; a tile with its
-//     first or last byte changed is rejected.
+//     first or last byte changed is rejected;
+//   - a witness's cosignature (C2SP tlog-cosignature, Ed25519 cosignature/v1) on the
+//     checkpoint at size 7: note.Open with the log's verifier and a note.Verifier of our own
+//     for the witness (key id SHA-256(name ‖ "\n" ‖ 0x04 ‖ key)[:4]; signature = 8-byte
+//     big-endian timestamp ‖ Ed25519 over "cosignature/v1\ntime <T>\n" ‖ checkpoint body,
+//     checked with crypto/ed25519) accepts both signatures; the timestamp is the one emitted;
+//     a changed bit in the cosignature's timestamp or signature, or in the body, is rejected.
 //
 // It exits non-zero on the first failure.
 package main
@@ -36,6 +42,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -286,11 +293,123 @@ func main() {
 
 	rotation(verifier, vkey, cp, stored)
 	tcp, ntiles := tiles()
+	wname := cosignature(verifier, cp)
 
 	fmt.Printf("interop: ok: %s, %d receipts, %d inclusion proofs, consistency %d → %d, %d stored hashes match tlog; log key rotation checked\n",
 		verifier.Name(), len(leaves), len(inclusion), cp3.size, cp.size, len(stored))
 	fmt.Printf("interop: ok: %s, %d hash tiles read through tlog.TileHashReader give the checkpoint's root at size %d; inclusion proofs from the tiles pass tlog.CheckRecord\n",
 		tcp.origin, ntiles, tcp.size)
+	fmt.Printf("interop: ok: the cosignature/v1 of witness %s on %s at size %d verifies through note.Open; tampered cosignatures are rejected\n",
+		wname, cp.origin, cp.size)
+}
+
+// cosigVerifier is a note.Verifier for an Ed25519 cosignature/v1 key (C2SP
+// tlog-cosignature), written here from the specification alone.
+type cosigVerifier struct {
+	name string
+	hash uint32
+	pub  ed25519.PublicKey
+	// The timestamp of the last signature that verified.
+	time uint64
+}
+
+func (v *cosigVerifier) Name() string    { return v.name }
+func (v *cosigVerifier) KeyHash() uint32 { return v.hash }
+
+func (v *cosigVerifier) Verify(msg, sig []byte) bool {
+	if len(sig) != 8+ed25519.SignatureSize {
+		return false
+	}
+	t := binary.BigEndian.Uint64(sig[:8])
+	if t == 0 || t > 1<<63-1 {
+		return false
+	}
+	signed := append([]byte(fmt.Sprintf("cosignature/v1\ntime %d\n", t)), msg...)
+	if !ed25519.Verify(v.pub, signed, sig[8:]) {
+		return false
+	}
+	v.time = t
+	return true
+}
+
+// cosigKeyID is SHA-256(name ‖ "\n" ‖ 0x04 ‖ public key)[:4], big-endian.
+func cosigKeyID(name string, pub []byte) uint32 {
+	h := sha256.Sum256(append(append([]byte(name+"\n"), 0x04), pub...))
+	return binary.BigEndian.Uint32(h[:4])
+}
+
+// newCosigVerifier parses a cosigner vkey name+hex8(key id)+base64(0x04 ‖ key) and checks
+// its key id.
+func newCosigVerifier(vkey string) *cosigVerifier {
+	parts := strings.SplitN(vkey, "+", 3)
+	if len(parts) != 3 {
+		fail("witness vkey %q", vkey)
+	}
+	raw, err := base64.StdEncoding.DecodeString(parts[2])
+	if err != nil || len(raw) != 33 || raw[0] != 0x04 {
+		fail("witness vkey %q: not an Ed25519 cosignature/v1 key (type 0x04)", vkey)
+	}
+	id, err := strconv.ParseUint(parts[1], 16, 32)
+	if err != nil || len(parts[1]) != 8 || uint32(id) != cosigKeyID(parts[0], raw[1:]) {
+		fail("witness vkey %q: the key id is not SHA-256(name, 0x0A, 0x04, key)[:4]", vkey)
+	}
+	return &cosigVerifier{name: parts[0], hash: uint32(id), pub: ed25519.PublicKey(raw[1:])}
+}
+
+// cosignature checks the witness's cosignature on the checkpoint at size 7 (cp); returns
+// the witness's name.
+func cosignature(log note.Verifier, cp checkpoint) string {
+	w := newCosigVerifier(strings.TrimSpace(string(read("witness-vkey.txt"))))
+	want, err := strconv.ParseUint(strings.TrimSpace(string(read("witness-time.txt"))), 10, 64)
+	if err != nil {
+		fail("witness-time.txt: %v", err)
+	}
+	msg := read("cosigned-checkpoint.note")
+	if !bytes.HasPrefix(msg, read("checkpoint.note")) {
+		fail("cosigned-checkpoint.note is not checkpoint.note with a line added")
+	}
+	n, err := note.Open(msg, note.VerifierList(log, w))
+	if err != nil {
+		fail("cosigned-checkpoint.note: note.Open: %v", err)
+	}
+	if len(n.Sigs) != 2 || n.Sigs[0].Hash != log.KeyHash() || n.Sigs[1].Name != w.name || n.Sigs[1].Hash != w.hash {
+		fail("cosigned-checkpoint.note: expected the log's then the witness's signature, got %+v", n.Sigs)
+	}
+	if w.time != want {
+		fail("cosignature time %d, emitted %d", w.time, want)
+	}
+	if c := parseCheckpoint(n.Text); c.size != cp.size || c.root != cp.root {
+		fail("the cosigned checkpoint is not the one at size %d", cp.size)
+	}
+	// The witness alone (a client that trusts only the witness) verifies it too.
+	if _, err := note.Open(msg, note.VerifierList(w)); err != nil {
+		fail("cosigned-checkpoint.note with the witness only: %v", err)
+	}
+	// Tampering: a bit of the timestamp, of the signature, or of the body.
+	lines := strings.Split(strings.TrimSuffix(string(msg), "\n"), "\n")
+	last := lines[len(lines)-1]
+	prefix := "— " + w.name + " "
+	if !strings.HasPrefix(last, prefix) {
+		fail("the last line is not the witness's: %q", last)
+	}
+	sig, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(last, prefix))
+	if err != nil || len(sig) != 4+8+64 {
+		fail("the witness's line is not key id ‖ timestamp ‖ signature: %v", err)
+	}
+	for _, at := range []int{4 + 7, 4 + 8, len(sig) - 1} {
+		bad := append([]byte(nil), sig...)
+		bad[at] ^= 1
+		lines[len(lines)-1] = prefix + base64.StdEncoding.EncodeToString(bad)
+		tampered := []byte(strings.Join(lines, "\n") + "\n")
+		if _, err := note.Open(tampered, note.VerifierList(w)); err == nil {
+			fail("a cosignature with byte %d changed verified", at)
+		}
+	}
+	body := bytes.Replace(msg, []byte(fmt.Sprintf("\n%d\n", cp.size)), []byte(fmt.Sprintf("\n%d\n", cp.size+1)), 1)
+	if _, err := note.Open(body, note.VerifierList(w)); err == nil {
+		fail("a cosignature on another size verified")
+	}
+	return w.name
 }
 
 // fileTiles is a tlog.TileReader over C2SP hash tile files under root: Go's path
