@@ -1136,9 +1136,6 @@ pub(crate) enum LogCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Write the log as C2SP tiles for static hosting: OUT/checkpoint and OUT/tile/… at the
-    /// latest checkpoint. Only new files are written, the checkpoint last; OUT must be absent,
-    /// empty, or an earlier export of this log.
     /// Follow the published log (C2SP tiles) as `log verify --tiles` checks it, round after
     /// round: each new checkpoint is verified with what it adds (the entries, the tree, the
     /// subject map, the hash tiles, consistency with everything verified before) and --state
@@ -1191,6 +1188,10 @@ pub(crate) enum LogCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Write the log as C2SP tiles for static hosting: OUT/checkpoint and OUT/tile/… at the
+    /// published checkpoint (with witnesses: the latest cosigned one), with OUT/key-history.
+    /// Only new files are written, the checkpoint last; OUT must be absent, empty, or an
+    /// earlier export of this log.
     ExportTiles {
         #[command(flatten)]
         data: DataArg,
