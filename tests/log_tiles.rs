@@ -184,6 +184,7 @@ fn an_honest_log_exports_and_verifies_with_only_the_vkey() {
     let w = size - 256;
     for want in [
         "checkpoint".to_string(),
+        "key-history".into(),
         "tile/entries/000".into(),
         format!("tile/entries/001.p/{w}"),
         "tile/0/000".into(),
@@ -192,7 +193,9 @@ fn an_honest_log_exports_and_verifies_with_only_the_vkey() {
     ] {
         assert!(files.contains(&want), "{want} not in {files:?}");
     }
-    assert_eq!(files.len(), 6, "{files:?}");
+    assert_eq!(files.len(), 7, "{files:?}");
+    // The key never rotated: the history is empty.
+    assert_eq!(std::fs::read(Path::new(&out).join("key-history")).unwrap(), b"");
     // The auditor: no data directory, no passphrase.
     let state = fx.path("audit.state");
     let o = fx.verify(&out, Some(&state));
@@ -491,14 +494,14 @@ fn a_server_serves_the_tiles_the_export_writes() {
         let (status, cache, ctype, body) = get(&format!("/{rel}"));
         assert_eq!(status, 200, "{rel}");
         assert_eq!(body, std::fs::read(Path::new(&out).join(&rel)).unwrap(), "{rel}");
-        let full = !rel.contains(".p/") && rel != "checkpoint";
+        let full = !rel.contains(".p/") && rel != "checkpoint" && rel != "key-history";
         let want = if full {
             "public, max-age=31536000, immutable"
         } else {
             "no-cache"
         };
         assert_eq!(cache, want, "{rel}");
-        let want = if rel == "checkpoint" {
+        let want = if rel == "checkpoint" || rel == "key-history" {
             "text/plain; charset=utf-8"
         } else {
             "application/octet-stream"
