@@ -71,6 +71,7 @@ fn demo_runs_start_to_end() {
         "the same token again gets the same answer, and no second receipt",
         "(class-not-granted) (exit 3)",
         "bundle verified: checkpoint",
+        "the checkpoint carries the cosignature of witness witness.demo.invalid/w1",
         "trace names bank-b",
     ] {
         assert!(out.contains(s), "demo output lacks {s:?}:\n{out}");

@@ -501,7 +501,8 @@ struct Https<'a> {
 /// Step 16: the same platform as a service. A department queries over HTTPS, loses the
 /// response and gets the same answer again without a second receipt, is refused with the
 /// CLI's reason code; the subject fetches its bundle over HTTPS and verifies it, consistent
-/// with what it saw offline. The clients are the CLI's own (`--server URL --ca FILE`).
+/// with what it saw offline, its checkpoint cosigned by a witness. The clients are the CLI's
+/// own (`--server URL --ca FILE`).
 fn https_walkthrough(p: &std::sync::Arc<Platform>, h: &Https<'_>, token: impl Fn(&[&str]) -> String) -> CliResult {
     use crate::client::{BundleResponse, Client, QueryResponse};
     step(
@@ -516,6 +517,29 @@ fn https_walkthrough(p: &std::sync::Arc<Platform>, h: &Https<'_>, token: impl Fn
     let (cert, key) = (h.work.join("cert.pem"), h.work.join("key.pem"));
     crate::files::write_public(&cert, &ck.cert.pem())?;
     crate::files::write_secret(&key, &ck.signing_key.serialize_pem())?;
+    // A witness with its own key and state (here in this process; in production its own
+    // machine and operator), following this log's key; the platform sends it checkpoints.
+    let wkey = credseal_c2sp::CosignerKey::from_seed("witness.demo.invalid/w1", &credseal_crypto::random_array())
+        .map_err(fail)?;
+    let wver = wkey.verifier();
+    let logs = vec![credseal_c2sp::NoteVerifier::from_vkey(&p.log_current_vkey()?).map_err(fail)?];
+    let witness = credseal_witness::Witness::open(wkey, logs, &h.work.join("witness-state")).map_err(fail)?;
+    let wrun = credseal_witness::start(
+        std::sync::Arc::new(witness),
+        credseal_witness::ServeConfig {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls: Some(credseal_witness::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            ..credseal_witness::ServeConfig::default()
+        },
+    )
+    .map_err(fail)?;
+    let wurl = format!("https://{}", wrun.local_addr());
+    p.add_witness(&wurl, &wver.vkey())?;
+    println!("$ credseal witness serve --key w1.key --state wstate --log-vkey log-key.pub --listen 127.0.0.1:0 ...");
+    println!("$ credseal log witnesses add --data DIR --url {wurl} --vkey w1.key.pub");
     let cfg = credseal_server::ServeConfig {
         listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         tls: Some(credseal_server::TlsFiles {
@@ -524,6 +548,7 @@ fn https_walkthrough(p: &std::sync::Arc<Platform>, h: &Https<'_>, token: impl Fn
             client_ca: None,
         }),
         log_requests: false,
+        witness_ca: Some(ck.cert.pem()),
         ..credseal_server::ServeConfig::default()
     };
     let running = credseal_server::Server::start(std::sync::Arc::clone(p), cfg).map_err(fail)?;
@@ -602,7 +627,18 @@ fn https_walkthrough(p: &std::sync::Arc<Platform>, h: &Https<'_>, token: impl Fn
     for l in receipt_table(&new).lines() {
         println!("  {l}");
     }
+    // The bundle's checkpoint went to the witness before the bundle left: it carries the
+    // witness's cosignature, which a subject who requires that witness checks.
+    let note = credseal_c2sp::SignedNote::parse(&bundle.checkpoint).map_err(fail)?;
+    match wver.verify(&note) {
+        Ok(Some(_)) => println!(
+            "the checkpoint carries the cosignature of witness {}: a subject who requires it (receipts verify --witness w1.key.pub --witness-threshold 1) accepts it; a forked view the witness refused would fail (exit 4)",
+            wver.name()
+        ),
+        _ => return Err(fail("the bundle's checkpoint lacks the witness's cosignature")),
+    }
     running.shutdown().map_err(fail)?;
+    wrun.shutdown().map_err(fail)?;
     println!("stopped as on SIGTERM: a drain; requests in flight finish and their receipts are committed");
     Ok(())
 }
