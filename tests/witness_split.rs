@@ -454,6 +454,25 @@ fn witnesses_cosign_one_fork_and_refuse_the_other() {
         &["0 valid cosignature(s) of the 1 required"],
     );
     failed(&fx.audit(&tiles_b, Some(&audit_a), false), 4, &[]);
+    // A monitor that requires the witness stops at B's view; on A's it runs its rounds.
+    let monitor = |tiles: &str| {
+        outsider(&[
+            "log",
+            "monitor",
+            "--tiles",
+            tiles,
+            "--vkey",
+            &fx.vkey,
+            "--witness",
+            &fx.witness_pub,
+            "--rounds",
+            "1",
+        ])
+    };
+    failed(&monitor(&tiles_b), 4, &["0 valid cosignature(s) of the 1 required"]);
+    let o = monitor(&tiles_a);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains(&format!("cosigned by {WITNESS}")), "{}", stdout(&o));
     // And the other way round: an auditor who verified B's view reports A.
     let audit_b = fx.path("auditor-b.state");
     assert_eq!(code(&fx.audit(&tiles_b, Some(&audit_b), false)), 0);
