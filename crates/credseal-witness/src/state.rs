@@ -27,6 +27,9 @@ pub(crate) struct StateDir {
     dir: PathBuf,
     /// Held open (and locked) for the witness's lifetime.
     _lock: File,
+    /// The directory itself, also locked: deleting or renaming the lock file does not let a
+    /// second process in.
+    _dir_lock: File,
 }
 
 impl StateDir {
@@ -50,9 +53,20 @@ impl StateDir {
             Err(fs::TryLockError::WouldBlock) => return Err(WitnessError::Locked { path: lock_path }),
             Err(fs::TryLockError::Error(e)) => return Err(io(&lock_path, e)),
         }
+        let dir_lock = File::open(dir).map_err(|e| io(dir, e))?;
+        match dir_lock.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(WitnessError::Locked {
+                    path: dir.to_path_buf(),
+                });
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(io(dir, e)),
+        }
         Ok(Self {
             dir: dir.to_path_buf(),
             _lock: lock,
+            _dir_lock: dir_lock,
         })
     }
 
@@ -112,6 +126,12 @@ mod tests {
         assert_eq!(s.read("ab").unwrap().unwrap().1, b"two\n");
         // Only the lock and the state file: no temporary left behind.
         assert_eq!(fs::read_dir(d.path().join("state")).unwrap().count(), 2);
+        // The lock file deleted under a running witness: the directory's own lock holds.
+        fs::remove_file(d.path().join("state").join(LOCK_FILE)).unwrap();
+        assert!(matches!(
+            StateDir::open(&d.path().join("state")),
+            Err(WitnessError::Locked { .. })
+        ));
         drop(s);
         assert!(StateDir::open(&d.path().join("state")).is_ok());
     }

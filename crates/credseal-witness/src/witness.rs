@@ -27,6 +27,9 @@ struct Cosigned {
     root: Hash,
     /// The checkpoint note: the log signature(s) the witness verified and its cosignature.
     note: String,
+    /// The position (in the order the keys were given, oldest first) of the newest log key
+    /// that signed it: a checkpoint signed only by an older key is refused from then on.
+    key: usize,
 }
 
 /// One log the witness follows.
@@ -56,12 +59,17 @@ pub struct Witness {
 }
 
 /// Checks that `msg` carries a valid signature by one of `keys` and no failing line of any of
-/// them; returns the signature lines of those keys, as they appear in `msg`.
-fn log_signatures(msg: &str, note: &SignedNote, keys: &[NoteVerifier]) -> Result<String, String> {
+/// them; returns the signature lines of those keys, as they appear in `msg`, and the
+/// position of the newest key (in `keys`' order) that signed.
+fn log_signatures(msg: &str, note: &SignedNote, keys: &[NoteVerifier]) -> Result<(String, usize), String> {
     let mut valid = 0;
-    for k in keys {
+    let mut newest = 0;
+    for (i, k) in keys.iter().enumerate() {
         match k.verify(msg) {
-            Ok(_) => valid += 1,
+            Ok(_) => {
+                valid += 1;
+                newest = i;
+            }
             Err(NoteError::NotSigned) => {}
             Err(NoteError::BadSignature) => {
                 return Err(format!(
@@ -85,7 +93,7 @@ fn log_signatures(msg: &str, note: &SignedNote, keys: &[NoteVerifier]) -> Result
             out.push('\n');
         }
     }
-    Ok(out)
+    Ok((out, newest))
 }
 
 impl Witness {
@@ -133,7 +141,7 @@ impl Witness {
                     log.origin
                 )));
             }
-            log_signatures(&msg, &note, &log.keys).map_err(bad)?;
+            let (_, key) = log_signatures(&msg, &note, &log.keys).map_err(bad)?;
             match verifier.verify(&note) {
                 Ok(Some(_)) => {}
                 Ok(None) => return Err(bad("it carries no cosignature of this witness's key".into())),
@@ -145,6 +153,7 @@ impl Witness {
                     size: cp.size(),
                     root: *cp.root(),
                     note: msg,
+                    key,
                 },
             );
         }
@@ -209,7 +218,8 @@ impl Witness {
             .logs
             .get(cp.origin())
             .ok_or_else(|| about(Refusal::new(404, "unknown log origin")))?;
-        let sigs = log_signatures(req.note_text, &req.note, &log.keys).map_err(|r| about(Refusal::new(403, r)))?;
+        let (sigs, key) =
+            log_signatures(req.note_text, &req.note, &log.keys).map_err(|r| about(Refusal::new(403, r)))?;
         if req.old > cp.size() {
             return Err(about(Refusal::new(
                 400,
@@ -230,6 +240,29 @@ impl Witness {
         let mut state = self.lock();
         let current = state.get(cp.origin());
         let (cur_size, cur_root) = current.map_or((0, EMPTY_ROOT), |c| (c.size, c.root));
+        // A rotated log: once a newer key's checkpoint is cosigned, a retired key (perhaps
+        // stolen, the reason to rotate) cannot lead the witness anywhere.
+        if let Some(c) = current
+            && key < c.key
+        {
+            return Err(about(Refusal::new(
+                403,
+                "signed only by a log key older than the one that signed the checkpoint cosigned before (a retired key)",
+            )));
+        }
+        // The state on disk must still be the one this witness holds: a second process on
+        // the same directory (its locks evaded) or a restored file is refused, never followed.
+        let on_disk = self
+            .dir
+            .read(&log.hash)
+            .map_err(|e| about(Refusal::new(500, format!("cannot read the state: {e}"))))?
+            .map(|(_, b)| b);
+        if on_disk.as_deref() != current.map(|c| c.note.as_bytes()) {
+            return Err(about(Refusal::new(
+                500,
+                "the state file changed under this witness (another process, or a restored copy); restart it to re-read and verify the state",
+            )));
+        }
         if req.old != cur_size {
             let mut r = about(Refusal::new(
                 409,
@@ -245,13 +278,24 @@ impl Witness {
                     "a consistency proof from size 0 must be empty",
                 )));
             }
+        } else if req.old == cp.size() {
+            if *cp.root() != cur_root {
+                return Err(about(Refusal::new(
+                    422,
+                    "the same size as the checkpoint cosigned with another root hash",
+                )));
+            }
+            if !req.proof.is_empty() {
+                return Err(about(Refusal::new(
+                    422,
+                    "a consistency proof between equal sizes must be empty",
+                )));
+            }
         } else if let Err(e) = check_tree(&req.proof, cp.size(), cp.root(), req.old, &cur_root) {
-            let reason = if req.old == cp.size() {
-                "the same size as the checkpoint cosigned with another root hash".to_string()
-            } else {
-                format!("the consistency proof does not verify: {e}")
-            };
-            return Err(about(Refusal::new(422, reason)));
+            return Err(about(Refusal::new(
+                422,
+                format!("the consistency proof does not verify: {e}"),
+            )));
         }
         let note = format!("{}\n{sigs}{line}", req.note.text());
         self.dir
@@ -263,6 +307,7 @@ impl Witness {
                 size: cp.size(),
                 root: *cp.root(),
                 note,
+                key,
             },
         );
         Ok(line)

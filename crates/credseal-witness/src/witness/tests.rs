@@ -231,3 +231,79 @@ fn racing_requests_from_one_size_get_one_cosignature() {
     }
     assert_eq!(w.cosigned_size(ORIGIN), won[0]);
 }
+
+/// A log that rotated its key (keys given oldest first): once a checkpoint of the new key is
+/// cosigned, the retired key — perhaps stolen, the reason to rotate — is refused, so it
+/// cannot lead the witness off the log's history.
+#[test]
+fn a_retired_log_key_cannot_lead_the_witness_after_the_new_key_signed() {
+    let mut fx = Fx::new();
+    let new = NoteSigner::from_seed(ORIGIN, &[3; 32]).unwrap();
+    let w = Witness::open(
+        Fx::key(),
+        vec![fx.log.verifier(), new.verifier()],
+        &fx.dir.path().join("state"),
+    )
+    .unwrap();
+    fx.grow(10);
+    w.add_checkpoint(&fx.req(0, 10), 1000).unwrap();
+    fx.grow(2);
+    let cp = Checkpoint::new(ORIGIN, 12, fx.tree.tree_hash(12).unwrap()).unwrap();
+    let proof = fx.tree.prove_tree(12, 10).unwrap();
+    w.add_checkpoint(&body(10, &proof, &new.sign(&cp.to_text()).unwrap()), 1001)
+        .unwrap();
+    // The old key signs an extension: refused (403), the state stays at the new key's 12.
+    fx.grow(40);
+    let r = w.add_checkpoint(&fx.req(12, 52), 1002).unwrap_err();
+    assert_eq!(r.status, 403, "{}", r.reason);
+    assert!(r.reason.contains("retired key"), "{}", r.reason);
+    assert_eq!(w.cosigned_size(ORIGIN), 12);
+    // The new key's next checkpoint is cosigned.
+    let cp = Checkpoint::new(ORIGIN, 52, fx.tree.tree_hash(52).unwrap()).unwrap();
+    let proof = fx.tree.prove_tree(52, 12).unwrap();
+    w.add_checkpoint(&body(12, &proof, &new.sign(&cp.to_text()).unwrap()), 1003)
+        .unwrap();
+    // Reopened: the key position is read back from the state.
+    drop(w);
+    let w = Witness::open(
+        Fx::key(),
+        vec![fx.log.verifier(), new.verifier()],
+        &fx.dir.path().join("state"),
+    )
+    .unwrap();
+    fx.grow(1);
+    assert_eq!(w.add_checkpoint(&fx.req(52, 53), 1004).unwrap_err().status, 403);
+}
+
+/// The state file replaced under a running witness (a second process whose locks were
+/// evaded, a restored copy): the witness refuses to cosign rather than follow either.
+#[test]
+fn a_state_file_changed_under_the_witness_stops_it_cosigning() {
+    let mut fx = Fx::new();
+    fx.grow(4);
+    let w = fx.open().unwrap();
+    w.add_checkpoint(&fx.req(0, 4), 1000).unwrap();
+    let file = fx.dir.path().join("state").join(origin_hash(ORIGIN));
+    let before = std::fs::read(&file).unwrap();
+    std::fs::write(&file, b"something else\n").unwrap();
+    fx.grow(2);
+    let r = w.add_checkpoint(&fx.req(4, 6), 1001).unwrap_err();
+    assert_eq!(r.status, 500, "{}", r.reason);
+    assert!(r.reason.contains("changed under this witness"), "{}", r.reason);
+    std::fs::write(&file, &before).unwrap();
+    w.add_checkpoint(&fx.req(4, 6), 1002).unwrap();
+}
+
+/// Equal sizes: the same root with an empty proof is cosigned again; a non-empty proof is
+/// refused as such (not reported as a fork).
+#[test]
+fn equal_sizes_need_an_empty_proof() {
+    let mut fx = Fx::new();
+    fx.grow(11);
+    let w = fx.open().unwrap();
+    w.add_checkpoint(&fx.req(0, 11), 1000).unwrap();
+    let r = w.add_checkpoint(&body(11, &[[7; 32]], &fx.note(11)), 1001).unwrap_err();
+    assert_eq!(r.status, 422);
+    assert!(r.reason.contains("between equal sizes must be empty"), "{}", r.reason);
+    w.add_checkpoint(&body(11, &[], &fx.note(11)), 1002).unwrap();
+}
