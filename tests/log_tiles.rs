@@ -346,6 +346,31 @@ fn a_monitor_follows_the_log_and_stops_at_a_rewrite() {
     let r = next();
     assert_eq!((r["round"].as_u64(), r["size"].as_u64()), (Some(1), Some(first)));
     assert_eq!(r["new_receipts"].as_u64(), Some(first));
+    let (warn_tx, warnings) = std::sync::mpsc::channel();
+    let err = child.stderr.take().unwrap();
+    let stderr_lines = std::thread::spawn(move || {
+        let mut all = String::new();
+        for l in BufReader::new(err).lines().map_while(Result::ok) {
+            let _ = warn_tx.send(l.clone());
+            all.push_str(&l);
+            all.push('\n');
+        }
+        all
+    });
+
+    // A fetch that fails (the checkpoint cannot be read for a moment): reported, and the
+    // monitor carries on from the position it verified.
+    let cp = Path::new(&out).join("checkpoint");
+    let aside = fx.path("checkpoint.aside");
+    std::fs::rename(&cp, &aside).unwrap();
+    std::fs::create_dir(&cp).unwrap();
+    let w = warnings.recv_timeout(Duration::from_secs(60)).expect("no warning");
+    assert!(w.contains("warning: round") && w.contains("trying again"), "{w}");
+    std::fs::remove_dir(&cp).unwrap();
+    std::fs::rename(&aside, &cp).unwrap();
+    let r = next();
+    assert_eq!(r["size"].as_u64(), Some(first), "{r}");
+    assert!(r["round"].as_u64() > Some(2), "{r}");
 
     // The log grows by less than a tile: the next round fetches the partial bundle again and
     // the new entries only.
@@ -373,8 +398,7 @@ fn a_monitor_follows_the_log_and_stops_at_a_rewrite() {
     b[5] ^= 1;
     std::fs::write(&bundle, b).unwrap();
     let status = child.wait().unwrap();
-    let mut err = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    let err = stderr_lines.join().unwrap();
     assert_eq!(status.code(), Some(4), "{err}");
     assert!(
         err.contains("entry 0 (receipt 0)") && err.contains("verified before"),

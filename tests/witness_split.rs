@@ -384,6 +384,41 @@ fn witnesses_cosign_one_fork_and_refuse_the_other() {
         stdout(&o)
     );
 
+    // One witness's key under a second name does not count twice (the Ed25519 cosignature
+    // does not sign the name), and the log's own key is no witness.
+    let wpk = credseal_c2sp::CosignatureVerifier::from_vkey(std::fs::read_to_string(&fx.witness_pub).unwrap().trim())
+        .unwrap();
+    let alias = fx.path("alias.pub");
+    let v = credseal_c2sp::CosignatureVerifier::new("alias.credseal.invalid/w9", wpk.public_key()).unwrap();
+    std::fs::write(&alias, v.vkey()).unwrap();
+    let state_x = fx.path("subject-x.state");
+    let verify_with = |extra: &str| {
+        outsider(&[
+            "receipts",
+            "verify",
+            "--vkey",
+            &fx.vkey,
+            "--vrf-key",
+            &fx.vrf,
+            "--subject",
+            SUBJECT,
+            "--state",
+            &state_x,
+            "--witness",
+            &fx.witness_pub,
+            "--witness",
+            extra,
+            &bundle_a,
+        ])
+    };
+    failed(&verify_with(&alias), 2, &["would count twice", "alias.pub"]);
+    let log_pk = credseal_c2sp::NoteVerifier::from_vkey(std::fs::read_to_string(&fx.vkey).unwrap().trim()).unwrap();
+    let own = fx.path("own.pub");
+    let v = credseal_c2sp::CosignatureVerifier::new("own.credseal.invalid/w0", log_pk.public_key()).unwrap();
+    std::fs::write(&own, v.vkey()).unwrap();
+    failed(&verify_with(&own), 4, &["one of the log's own keys"]);
+    assert!(!Path::new(&state_x).exists());
+
     // Fork B: the witness refuses its checkpoint (inconsistent with what it cosigned for
     // A); the export says so, and the bundle carries no cosignature.
     let state_b = fx.path("subject-b.state");

@@ -20,6 +20,27 @@ pub(crate) fn read_text(path: &Path) -> CliResult<String> {
         .map_err(|_| Failure::new(ErrorClass::Error, format!("{}: not valid UTF-8", path.display())))
 }
 
+/// A key file's text (a vkey line and the like), refused past 64 KiB — a key is one short
+/// line, and a device or a huge file given by mistake is not read whole.
+pub(crate) fn read_key_text(path: &Path) -> CliResult<String> {
+    use std::io::Read as _;
+    const MAX: u64 = 64 * 1024;
+    let f =
+        std::fs::File::open(path).map_err(|e| Failure::new(ErrorClass::Error, format!("{}: {e}", path.display())))?;
+    let mut bytes = Vec::new();
+    f.take(MAX + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Failure::new(ErrorClass::Error, format!("{}: {e}", path.display())))?;
+    if bytes.len() as u64 > MAX {
+        return Err(Failure::new(
+            ErrorClass::Error,
+            format!("{}: larger than 64 KiB: not a key file", path.display()),
+        ));
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| Failure::new(ErrorClass::Error, format!("{}: not valid UTF-8", path.display())))
+}
+
 /// Writes a secret (mode 0600, never over an existing file).
 pub(crate) fn write_secret(path: &Path, text: &str) -> CliResult {
     fsutil::write_new(path, format!("{text}\n").as_bytes(), 0o600)?;

@@ -71,6 +71,6 @@ pub use tiles::{
 };
 pub use trace::{MAX_LISTED, MarkReport, TraceReport, TracedDepartment, TracedDisclosure};
 pub use witnessing::{
-    CosignReport, MAX_WITNESSES, META_COSIGNED_CHECKPOINT, META_WITNESSES, Witness, WitnessOutcome, WitnessReply,
-    WitnessResult, WitnessTransport,
+    CosignReport, MAX_WITNESSES, META_COSIGNED_CHECKPOINT, META_WITNESSES, WITNESS_RETRY, Witness, WitnessOutcome,
+    WitnessReply, WitnessResult, WitnessTransport,
 };

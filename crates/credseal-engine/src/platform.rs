@@ -68,6 +68,9 @@ pub struct Platform {
     pub(crate) shred_lock: std::sync::Mutex<()>,
     /// Serialises cosigning (docs/witness.md): the sizes sent to each witness only grow.
     pub(crate) witness_lock: std::sync::Mutex<()>,
+    /// When each witness last could not be reached: it is not asked again for a while, so a
+    /// witness that is down does not make every bundle wait for its timeout.
+    pub(crate) witness_down: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
     /// Signed text to capabilities: grants, staff identities, approvals; the registry.
     pub(crate) gate: Gate,
     /// The receipt log's group-commit state.
@@ -178,6 +181,7 @@ impl Platform {
             write_lock: Default::default(),
             shred_lock: Default::default(),
             witness_lock: Default::default(),
+            witness_down: Default::default(),
             gate,
             appender,
             canary: Default::default(),

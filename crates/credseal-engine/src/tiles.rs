@@ -304,6 +304,9 @@ pub struct TilesReport {
     /// The checkpoint note checked, as fetched (with any cosignatures).
     #[serde(skip)]
     pub checkpoint: String,
+    /// The public keys of the log's key history (the pinned key first).
+    #[serde(skip)]
+    pub log_keys: Vec<[u8; 32]>,
 }
 
 /// An auditor's check of a tiled log with nothing but the log's verifier key (`vkey`, the
@@ -561,6 +564,12 @@ impl TileAuditor {
             hash_tiles,
             subjects: self.map.leaves().len() as u64,
             checkpoint: note,
+            log_keys: self
+                .history
+                .ranges()
+                .iter()
+                .map(|r| r.key.public().to_bytes())
+                .collect(),
         };
         Ok((self, report))
     }

@@ -33,6 +33,8 @@ const META_WITNESS_SIZE: &[u8] = b"witness-size:";
 pub const MAX_WITNESSES: usize = 16;
 /// A reply's reason is cut to this many characters in outcomes (a witness's text is not ours).
 const MAX_REASON: usize = 200;
+/// A witness that could not be reached is not asked again for this long.
+pub const WITNESS_RETRY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A witness the platform sends its checkpoints to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -120,9 +122,9 @@ impl WitnessOutcome {
         let what = match &self.result {
             WitnessResult::Cosigned => "cosigned".to_string(),
             WitnessResult::AlreadyCosigned => "had cosigned it already".to_string(),
-            WitnessResult::Ahead { size } => {
-                format!("did not cosign: it has cosigned a larger tree of this log already (size {size})")
-            }
+            WitnessResult::Ahead { size } => format!(
+                "did not cosign: it says it cosigned a larger tree of this log (size {size}) than this checkpoint's: another view of this log was shown to it, or it is in error"
+            ),
             WitnessResult::Refused { status: 0, reason } => format!("did not cosign: {reason}"),
             WitnessResult::Refused { status, reason } => format!("refused (HTTP {status}): {reason}"),
             WitnessResult::Unreachable { reason } => format!("could not be reached: {reason}"),
@@ -163,23 +165,39 @@ fn check_url(url: &str) -> Result<()> {
     if url.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err(bad("has a space or a control character"));
     }
-    let rest = if let Some(r) = url.strip_prefix("https://") {
-        r
+    if url.contains(['?', '#']) {
+        return Err(bad("has a query or a fragment (requests go to URL/add-checkpoint)"));
+    }
+    let (plain, rest) = if let Some(r) = url.strip_prefix("https://") {
+        (false, r)
     } else if let Some(r) = url.strip_prefix("http://") {
-        let host = r.split(['/', '?', '#']).next().unwrap_or("");
-        let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
-        let loopback = host.starts_with("127.") || host.starts_with("[::1]") || host.starts_with("localhost");
-        if !loopback {
-            return Err(bad(
-                "plain http:// is only for a loopback witness (127.0.0.1, [::1]); use https://",
-            ));
-        }
-        r
+        (true, r)
     } else {
         return Err(bad("not an https:// URL"));
     };
-    if rest.is_empty() || rest.starts_with('/') {
+    let authority = rest.split('/').next().unwrap_or("");
+    if authority.contains('@') {
+        return Err(bad(
+            "carries credentials (user@): they would be sent and shown in clear",
+        ));
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(':') && (h.starts_with('[') == h.ends_with(']')) => (h, Some(p)),
+        _ => (authority, None),
+    };
+    if host.is_empty() || host == "[]" {
         return Err(bad("has no host"));
+    }
+    if let Some(p) = port
+        && p.parse::<u16>().map_or(true, |n| n == 0)
+    {
+        return Err(bad("its port is not a number from 1 to 65535"));
+    }
+    let loopback = host == "[::1]" || host.strip_prefix("127.").is_some_and(|r| r.split('.').count() == 3);
+    if plain && !loopback {
+        return Err(bad(
+            "plain http:// is only for a loopback witness (127.x.x.x, [::1]); use https://",
+        ));
     }
     if url.len() > 2048 {
         return Err(bad("longer than 2048 bytes"));
@@ -412,6 +430,22 @@ impl Platform {
                 outcomes.push(outcome(WitnessResult::AlreadyCosigned));
                 continue;
             }
+            let down_since = self
+                .witness_down
+                .lock()
+                .map_err(|_| EngineError::Internal("witness lock poisoned".into()))?
+                .get(w.name())
+                .map(std::time::Instant::elapsed);
+            if let Some(ago) = down_since.filter(|a| *a < WITNESS_RETRY) {
+                outcomes.push(outcome(WitnessResult::Unreachable {
+                    reason: format!(
+                        "not asked: it could not be reached {} s ago (asked again after {} s)",
+                        ago.as_secs(),
+                        WITNESS_RETRY.as_secs()
+                    ),
+                }));
+                continue;
+            }
             let mut old = self.witness_size(w.name())?;
             let mut result = None;
             // At most two requests: the second after a 409 told the size the witness has.
@@ -438,8 +472,12 @@ impl Platform {
                 req.push('\n');
                 req.push_str(&log_note);
                 let reply = match transport.add_checkpoint(&w.url, &req) {
-                    Ok(r) => r,
+                    Ok(r) => {
+                        self.witness_reached(w.name(), true);
+                        r
+                    }
                     Err(e) => {
+                        self.witness_reached(w.name(), false);
                         result = Some(WitnessResult::Unreachable { reason: reason(&e) });
                         break;
                     }
@@ -471,6 +509,13 @@ impl Platform {
                         .is_some_and(|c| c.starts_with("text/x.tlog.size")) =>
                     {
                         match reply.body.trim().parse::<u64>() {
+                            // A witness that says it cosigned a larger tree of this log than
+                            // the log has: another view of the log, or a witness in error.
+                            // Not remembered, so it is asked again next time.
+                            Ok(n) if n > size => {
+                                result = Some(WitnessResult::Ahead { size: n });
+                                break;
+                            }
                             Ok(n) if n != old => {
                                 sizes.put(Tree::Meta, size_key(w.name()), n.to_be_bytes().to_vec());
                                 old = n;
@@ -520,6 +565,17 @@ impl Platform {
             cosignatures: cosigs.len(),
             outcomes,
         })
+    }
+
+    /// Records whether the witness `name` answered (a reply of any status) or not.
+    fn witness_reached(&self, name: &str, reached: bool) {
+        if let Ok(mut down) = self.witness_down.lock() {
+            if reached {
+                down.remove(name);
+            } else {
+                down.insert(name.to_string(), std::time::Instant::now());
+            }
+        }
     }
 
     /// The tree size the witness `name` last cosigned for this platform (0: never).
@@ -721,6 +777,14 @@ mod tests {
         assert!(!r.outcomes[0].cosigned());
         assert_eq!(r.cosignatures, 0);
         assert_eq!(p.published_checkpoint().unwrap().unwrap(), published);
+        // A witness that could not be reached is not asked again for a while (a bundle does
+        // not wait for its timeout each time).
+        let asked = w.requests.lock().unwrap().len();
+        *w.mode.lock().unwrap() = Mode::Honest;
+        let r = p.cosign_latest(&w).unwrap().unwrap();
+        assert!(r.outcomes[0].describe().contains("not asked"), "{:?}", r.outcomes);
+        assert_eq!(w.requests.lock().unwrap().len(), asked);
+        p.witness_down.lock().unwrap().clear();
 
         // A reply whose cosignature is not the witness's key's.
         *w.mode.lock().unwrap() = Mode::WrongKey;
@@ -738,13 +802,13 @@ mod tests {
         let r = p.cosign_latest(&w).unwrap().unwrap();
         assert_eq!(r.outcomes[0].result, WitnessResult::Ahead { size: 1_000 });
         assert!(r.outcomes[0].describe().contains("larger tree"));
-        // It is remembered: the platform does not ask that witness again for a smaller tree.
+        // It is not remembered: the witness is asked again from the size it last cosigned
+        // for this platform (it may have been wrong, or reset).
+        let asked = w.requests.lock().unwrap().len();
         let r = p.cosign_latest(&w).unwrap().unwrap();
         assert_eq!(r.outcomes[0].result, WitnessResult::Ahead { size: 1_000 });
+        assert_eq!(w.requests.lock().unwrap().len(), asked + 1);
         assert_eq!(w.requests.lock().unwrap().last(), Some(&size_of(&published)));
-        let asked = w.requests.lock().unwrap().len();
-        assert_eq!(p.cosign_latest(&w).unwrap().unwrap().outcomes.len(), 1);
-        assert_eq!(w.requests.lock().unwrap().len(), asked);
         // A witness whose tree below our size has another root refuses the proof (422).
         let mut b = Batch::new();
         b.delete(Tree::Meta, size_key("witness.test/w1"));
@@ -786,6 +850,15 @@ mod tests {
             "https://a b",
             "http://10.0.0.1",
             "witness.example",
+            "https://user:secret@witness.example",
+            "http://user:secret@127.0.0.1:9",
+            "https://witness.example/#frag",
+            "https://witness.example/a?b=c",
+            "https://witness.example:99999",
+            "https://witness.example:0",
+            "https://witness.example:x",
+            "http://localhost:9",
+            "http://127.0.0.1.evil.example",
         ] {
             assert!(check_url(bad).is_err(), "{bad}");
         }

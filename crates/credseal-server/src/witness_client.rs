@@ -9,9 +9,10 @@ use std::time::Duration;
 use credseal_engine::{WitnessReply, WitnessTransport};
 
 /// Time allowed to connect to a witness.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Time allowed for a whole `add-checkpoint` exchange.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Time allowed for a whole `add-checkpoint` exchange (a witness answers from memory and one
+/// fsync; a subject's bundle waits for it).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// A witness's reply is read up to this many bytes (cosignature lines are ~130 bytes each).
 const MAX_REPLY: u64 = 64 * 1024;
 

@@ -282,13 +282,17 @@ fn verify_tiles(
     policy: Option<&WitnessPolicy>,
     json: bool,
 ) -> CliResult {
-    let key = crate::files::read_text(vkey)?;
+    let key = crate::files::read_key_text(vkey)?;
     let source = tile_source(tiles, ca)?;
     let saved = read_position(state)?;
     let (r, snapshot) = credseal_engine::audit_tiles(&*source, key.trim(), saved.as_ref())?;
     // The witnesses' cosignatures, before the state moves on.
     let witnesses = match policy {
-        Some(p) => p.check(&r.checkpoint, &source.name(credseal_engine::CHECKPOINT_PATH))?,
+        Some(p) => p.check(
+            &r.checkpoint,
+            &source.name(credseal_engine::CHECKPOINT_PATH),
+            &r.log_keys,
+        )?,
         None => Vec::new(),
     };
     if let Some(path) = state {
@@ -340,23 +344,47 @@ struct MonitorArgs<'a> {
 /// `log monitor`: `log verify --tiles`, round after round, keeping the tree and map in
 /// memory so that each round fetches only what the new checkpoint adds.
 fn monitor(a: &MonitorArgs<'_>) -> CliResult {
-    let key = crate::files::read_text(a.vkey)?;
+    let key = crate::files::read_key_text(a.vkey)?;
     let source = tile_source(a.tiles, a.ca)?;
-    let mut auditor = credseal_engine::TileAuditor::new(key.trim(), read_position(a.state)?)?;
+    let mut position = read_position(a.state)?;
+    let mut auditor = Some(credseal_engine::TileAuditor::new(key.trim(), position.clone())?);
     let cp_name = source.name(credseal_engine::CHECKPOINT_PATH);
     let mut round = 0u64;
     let mut last: Option<u64> = None;
     loop {
         round += 1;
-        let (next, r) = auditor.advance(&*source)?;
-        auditor = next;
+        let current = match auditor.take() {
+            Some(a) => a,
+            // After a failed fetch: start again from the last verified position (the next
+            // round replays the log and must find that position in it).
+            None => credseal_engine::TileAuditor::new(key.trim(), position.clone())?,
+        };
+        let (next, r) = match current.advance(&*source) {
+            Ok(v) => v,
+            // A verification failure ends the monitor (exit 4); a failed fetch (the server
+            // down, a 500, a file being replaced) is reported and the next round tries again.
+            Err(e @ EngineError::Verification(_)) => return Err(e.into()),
+            Err(e) if a.rounds.is_none_or(|n| round < n) => {
+                eprintln!(
+                    "credseal: warning: round {round}: {e}; trying again in {} s",
+                    a.interval.as_secs()
+                );
+                std::thread::sleep(a.interval);
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let auditor_now = next;
         let witnesses = match &a.policy {
-            Some(p) => p.check(&r.checkpoint, &cp_name)?,
+            Some(p) => p.check(&r.checkpoint, &cp_name, &r.log_keys)?,
             None => Vec::new(),
         };
+        let snapshot = auditor_now.snapshot();
         if let Some(path) = a.state {
-            fsutil::replace(path, &auditor.snapshot().to_bytes(), 0o644)?;
+            fsutil::replace(path, &snapshot.to_bytes(), 0o644)?;
         }
+        position = Some(snapshot);
+        auditor = Some(auditor_now);
         if a.json {
             let line = serde_json::json!({
                 "round": round,
@@ -409,13 +437,15 @@ pub(crate) fn witness_transport(ca: Option<&std::path::Path>) -> CliResult<creds
 fn witnesses(ctx: &Context, cmd: WitnessesCommand) -> CliResult {
     match cmd {
         WitnessesCommand::Add { data, url, vkey } => {
-            let key = crate::files::read_text(&vkey)?;
+            let key = crate::files::read_key_text(&vkey)?;
             let p = ctx.open_platform(&data.data)?;
             let w = p.add_witness(&url, &key).map_err(|e| match e {
                 EngineError::Invalid { what, detail } if what == "the witness key" => fail(
                     ErrorClass::Error,
                     format!("--vkey {}: not a witness's cosigner key: {detail}", vkey.display()),
                 ),
+                EngineError::Conflict { what } => fail(ErrorClass::Error, what)
+                    .hint("remove it first with `credseal log witnesses remove --name NAME`"),
                 e => e.into(),
             })?;
             println!("witness {} added: checkpoints go to {}/add-checkpoint", w.name(), w.url);

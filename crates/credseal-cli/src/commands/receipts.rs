@@ -294,7 +294,15 @@ fn verify_text(pins: &Pins<'_>, subject: &str, state_path: &Path, text: &str, na
     // The witnesses' cosignatures, before the state moves on: a checkpoint the witnesses
     // did not see is not remembered as this subject's view of the log.
     let witnesses = match policy {
-        Some(p) => p.check(&b.checkpoint, name)?,
+        Some(p) => {
+            let keys: Vec<[u8; 32]> = v
+                .key_history()
+                .ranges()
+                .iter()
+                .map(|r| r.key.public().to_bytes())
+                .collect();
+            p.check(&b.checkpoint, name, &keys)?
+        }
         None => Vec::new(),
     };
     let found = Some(blind);
