@@ -35,6 +35,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::common::{BenchPlatform, bench_passphrase, now, parse_catalog};
 use crate::error::{BenchError, Result};
+use crate::query::thread_cpu_ns;
 use crate::serve::{cpu_ticks, find_wrk, self_signed};
 
 /// The wrk script (benches/tiles/get.lua), written into the work directory for each run.
@@ -114,19 +115,33 @@ pub struct TilesBench {
     pub audit_bundles: u64,
     /// Hash tiles the audit read and matched.
     pub audit_hash_tiles: u64,
-    /// The floor's Ed25519 part: seconds of one `verify_strict` per receipt signature, over
+    /// The floor's Ed25519 part (the mean of its two runs): seconds of one `verify_strict` per receipt signature, over
     /// the same signed bytes with the log's key, one thread.
     pub floor_signature_seconds: f64,
-    /// The floor's SHA-256 part: seconds of every leaf hash and every interior node hash of
+    /// The floor's SHA-256 part (the mean of its two runs): seconds of every leaf hash and every interior node hash of
     /// the tree of the same entries, one thread.
     pub floor_hash_seconds: f64,
-    /// floor_signature_seconds + floor_hash_seconds.
+    /// floor_signature_seconds + floor_hash_seconds (each the mean of the floor's two runs,
+    /// just before the audit and just after).
     pub floor_seconds: f64,
     /// Receipts per second of the floor.
     pub floor_receipts_per_s: f64,
-    /// audit_seconds / floor_seconds: what the audit costs beyond its signature checks and
-    /// tree hashing (1.0 would be nothing).
+    /// floor_seconds / audit_seconds (the README's convention, floor time / our time): the
+    /// share of the audit's time its signature checks and tree hashing take (1.0: nothing
+    /// else).
     pub audit_ratio_to_floor: f64,
+    /// The floor's run just before the audit, seconds.
+    pub floor_seconds_before: f64,
+    /// The floor's run just after the audit, seconds.
+    pub floor_seconds_after: f64,
+    /// On-CPU seconds of the audit's thread (the audit runs on one thread); `None` where
+    /// the kernel does not tell.
+    pub audit_cpu_seconds: Option<f64>,
+    /// On-CPU seconds of the floor's thread (the mean of its two runs).
+    pub floor_cpu_seconds: Option<f64>,
+    /// floor_cpu_seconds / audit_cpu_seconds: the ratio without the time the machine's
+    /// other work took from either (audit_ratio_to_floor, wall time, stays the figure).
+    pub audit_cpu_ratio_to_floor: Option<f64>,
     /// wrk threads.
     pub wrk_threads: u64,
     /// wrk connections.
@@ -208,7 +223,10 @@ fn check_size(size: &TilesSize) -> Result<()> {
     if size.duration == 0 {
         return Err(BenchError::Input("the wrk runs need at least one second".into()));
     }
-    if size.wrk_threads == 0 || size.connections < size.wrk_threads || size.connections % size.wrk_threads != 0 {
+    if size.wrk_threads == 0
+        || size.connections < size.wrk_threads
+        || !size.connections.is_multiple_of(size.wrk_threads)
+    {
         return Err(BenchError::Input(format!(
             "wrk's {} connections must be a positive multiple of its {} threads (wrk gives each thread connections / threads)",
             size.connections, size.wrk_threads
@@ -294,11 +312,15 @@ fn build_log(b: &BenchPlatform, catalog_text: &str, size: &TilesSize, progress: 
 /// receipt signature with the log's key, and the SHA-256 of the tree (leaves and interior
 /// nodes). Only those are timed, bundle by bundle (reading the files, splitting the entries
 /// and framing the signed bytes are not). Every signature must verify, and the tree must
-/// have the root of the checkpoint audited. Returns (signature seconds, hash seconds).
-fn floor(b: &BenchPlatform, tiles: &Path, size: u64, root: &credseal_c2sp::Hash) -> Result<(f64, f64)> {
+/// have the root of the checkpoint audited.
+fn floor(b: &BenchPlatform, tiles: &Path, size: u64, root: &credseal_c2sp::Hash) -> Result<FloorRun> {
     let key = ed25519_dalek::SigningKey::from_bytes(b.keys.log_seed.expose_secret()).verifying_key();
     let mut log = MemoryLog::new();
     let (mut sig_s, mut hash_s) = (0.0, 0.0);
+    let mut cpu_ns = Some(0u64);
+    let mut on_cpu = |a: Option<u64>, b: Option<u64>| {
+        cpu_ns = cpu_ns.zip(a.zip(b)).map(|(n, (a, b))| n + b.saturating_sub(a));
+    };
     let mut verified = 0u64;
     for tile in entry_bundles_for_size(size) {
         let path = tiles.join(tile.path());
@@ -321,11 +343,14 @@ fn floor(b: &BenchPlatform, tiles: &Path, size: u64, root: &credseal_c2sp::Hash)
                 ed25519_dalek::Signature::from_bytes(&sig),
             ));
         }
+        let c = thread_cpu_ns();
         let t = Instant::now();
         for (_, msg, sig) in &split {
             verified += u64::from(key.verify_strict(msg, sig).is_ok());
         }
         sig_s += t.elapsed().as_secs_f64();
+        on_cpu(c, thread_cpu_ns());
+        let c = thread_cpu_ns();
         let t = Instant::now();
         let leaves: Vec<_> = split
             .iter()
@@ -335,6 +360,7 @@ fn floor(b: &BenchPlatform, tiles: &Path, size: u64, root: &credseal_c2sp::Hash)
             log.append_record_hash(leaf);
         }
         hash_s += t.elapsed().as_secs_f64();
+        on_cpu(c, thread_cpu_ns());
     }
     if verified != size {
         return Err(BenchError::check(format_args!(
@@ -344,7 +370,21 @@ fn floor(b: &BenchPlatform, tiles: &Path, size: u64, root: &credseal_c2sp::Hash)
     if log.size() != size || log.root() != *root {
         return Err(BenchError::check("the floor's tree is not the checkpoint's"));
     }
-    Ok((sig_s, hash_s))
+    Ok(FloorRun {
+        signature_seconds: sig_s,
+        hash_seconds: hash_s,
+        cpu_ns,
+    })
+}
+
+/// One run of the audit's floor.
+struct FloorRun {
+    /// Wall seconds of the signature checks.
+    signature_seconds: f64,
+    /// Wall seconds of the tree hashing.
+    hash_seconds: f64,
+    /// On-CPU nanoseconds of both on this thread; `None` where the kernel does not tell.
+    cpu_ns: Option<u64>,
 }
 
 /// The paths of the tiles run: every full entry bundle and full hash tile of a tree of
@@ -443,6 +483,10 @@ pub fn bench_tiles(catalog_text: &str, size: TilesSize, work: &Path, progress: &
     let (build_seconds, built) = build_log(&b, catalog_text, &size, progress)?;
     let p = Arc::clone(&b.platform);
     let vkey = p.log_vkey()?;
+    // The auditor's inputs stay in the work directory beside the tiles (`--work DIR`: run
+    // `credseal log verify --tiles DIR/tiles --vkey DIR/log.vkey` by hand).
+    let vkey_file = work.join("log.vkey");
+    std::fs::write(&vkey_file, format!("{vkey}\n")).map_err(|e| BenchError::io(&vkey_file, e))?;
 
     // `log export-tiles DIR`.
     let tiles = work.join("tiles");
@@ -458,13 +502,34 @@ pub fn bench_tiles(catalog_text: &str, size: TilesSize, work: &Path, progress: &
         )));
     }
 
+    // The floor just before the audit and just after, on this thread (the machine may be
+    // shared: the mean of the two is the floor, and on-CPU times are reported beside).
+    let root = p
+        .latest_checkpoint()?
+        .ok_or_else(|| BenchError::check("no checkpoint after the export"))?;
+    let root = *credseal_c2sp::Checkpoint::parse(
+        credseal_c2sp::SignedNote::parse(&root)
+            .map_err(|e| BenchError::check(format_args!("latest checkpoint: {e}")))?
+            .text(),
+    )
+    .map_err(|e| BenchError::check(format_args!("latest checkpoint: {e}")))?
+    .root();
+    progress.stage("floor (Ed25519, SHA-256)", 1);
+    let floor_before = floor(&b, &tiles, size.receipts, &root)?;
+    progress.finish();
+
     // `log verify --tiles DIR --vkey F`: the CLI's library call, over the directory.
     progress.stage("log verify --tiles", 1);
     let source = DirSource(tiles.clone());
+    let c = thread_cpu_ns();
     let t = Instant::now();
     let (report, snapshot) = audit_tiles(&source, &vkey, None)?;
     let audit_seconds = t.elapsed().as_secs_f64();
+    let audit_cpu_ns = c.zip(thread_cpu_ns()).map(|(a, b)| b.saturating_sub(a));
     progress.finish();
+    if snapshot.root != root {
+        return Err(BenchError::check("the audit's tree is not the checkpoint's"));
+    }
     if report.size != size.receipts || report.receipts != size.receipts {
         return Err(BenchError::check(format_args!(
             "the audit checked {} receipts of a log of {}",
@@ -479,9 +544,18 @@ pub fn bench_tiles(catalog_text: &str, size: TilesSize, work: &Path, progress: &
     }
 
     progress.stage("floor (Ed25519, SHA-256)", 1);
-    let (floor_signature_seconds, floor_hash_seconds) = floor(&b, &tiles, size.receipts, &snapshot.root)?;
+    let floor_after = floor(&b, &tiles, size.receipts, &root)?;
     progress.finish();
+    let mean = |f: fn(&FloorRun) -> f64| (f(&floor_before) + f(&floor_after)) / 2.0;
+    let floor_signature_seconds = mean(|r| r.signature_seconds);
+    let floor_hash_seconds = mean(|r| r.hash_seconds);
     let floor_seconds = floor_signature_seconds + floor_hash_seconds;
+    let floor_cpu_ns = floor_before
+        .cpu_ns
+        .zip(floor_after.cpu_ns)
+        .map(|(a, b)| (a + b) as f64 / 2.0);
+    let audit_cpu_seconds = audit_cpu_ns.map(|n| n as f64 / 1e9);
+    let floor_cpu_seconds = floor_cpu_ns.map(|n| n / 1e9);
 
     // The server: tiles, with /healthz before and after.
     let (paths, n_entries) = tile_paths(size.receipts);
@@ -551,7 +625,12 @@ pub fn bench_tiles(catalog_text: &str, size: TilesSize, work: &Path, progress: &
         floor_hash_seconds,
         floor_seconds,
         floor_receipts_per_s: size.receipts as f64 / floor_seconds,
-        audit_ratio_to_floor: audit_seconds / floor_seconds,
+        audit_ratio_to_floor: floor_seconds / audit_seconds,
+        floor_seconds_before: floor_before.signature_seconds + floor_before.hash_seconds,
+        floor_seconds_after: floor_after.signature_seconds + floor_after.hash_seconds,
+        audit_cpu_seconds,
+        floor_cpu_seconds,
+        audit_cpu_ratio_to_floor: audit_cpu_seconds.zip(floor_cpu_seconds).map(|(a, f)| f / a),
         wrk_threads: size.wrk_threads,
         connections: size.connections,
         worker_threads: size.worker_threads,

@@ -39,6 +39,7 @@ fn tiny_tiles_bench_audits_every_receipt_and_serves_tiles() {
     assert!(r.export_bytes > 700 * 64, "{r:?}");
     // The tiles run asks for the full ones only: two entry bundles, two level-0 tiles.
     assert_eq!((r.tile_paths, r.tile_paths_entries), (4, 2));
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1.0);
     let v = serde_json::to_value(&r).unwrap();
     for field in [
         "build_seconds",
@@ -59,6 +60,8 @@ fn tiny_tiles_bench_audits_every_receipt_and_serves_tiles() {
         "healthz_p50_us",
         "healthz_p99_us",
         "tiles_ratio_to_healthz",
+        "floor_seconds_before",
+        "floor_seconds_after",
     ] {
         let x = v[field]
             .as_f64()
@@ -66,13 +69,17 @@ fn tiny_tiles_bench_audits_every_receipt_and_serves_tiles() {
         assert!(x.is_finite() && x > 0.0, "{field} = {x}");
     }
     assert!(r.tiles_served > 0);
+    // On-CPU times where the kernel tells (Linux): positive, and the ratio is theirs.
+    if let (Some(a), Some(f)) = (r.audit_cpu_seconds, r.floor_cpu_seconds) {
+        assert!(a > 0.0 && f > 0.0, "{r:?}");
+        assert!(close(r.audit_cpu_ratio_to_floor.unwrap(), f / a));
+    }
     assert!(
         r.tiles_p50_us <= r.tiles_p99_us && r.healthz_p50_us <= r.healthz_p99_us,
         "{r:?}"
     );
-    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1.0);
     assert!(close(r.floor_seconds, r.floor_signature_seconds + r.floor_hash_seconds));
-    assert!(close(r.audit_ratio_to_floor, r.audit_seconds / r.floor_seconds));
+    assert!(close(r.audit_ratio_to_floor, r.floor_seconds / r.audit_seconds));
     assert!(close(r.audit_receipts_per_s, 700.0 / r.audit_seconds));
     assert!(close(r.tiles_per_s, r.tiles_served as f64 / r.tiles_seconds));
     assert!(close(r.tiles_ratio_to_healthz, r.tiles_per_s / r.healthz_per_s));

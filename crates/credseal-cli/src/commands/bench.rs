@@ -193,7 +193,7 @@ pub(crate) fn run(ctx: &Context, command: BenchCommand) -> CliResult {
                 connections: connections.unwrap_or(base.connections),
                 worker_threads: worker_threads.unwrap_or(base.worker_threads),
             };
-            if size.connections < size.wrk_threads || size.connections % size.wrk_threads != 0 {
+            if size.connections < size.wrk_threads || !size.connections.is_multiple_of(size.wrk_threads) {
                 return Err(Failure::new(
                     ErrorClass::Usage,
                     format!(

@@ -530,6 +530,11 @@ struct TilesJson {
     floor_seconds: f64,
     floor_receipts_per_s: f64,
     audit_ratio_to_floor: f64,
+    floor_seconds_before: f64,
+    floor_seconds_after: f64,
+    audit_cpu_seconds: Option<f64>,
+    floor_cpu_seconds: Option<f64>,
+    audit_cpu_ratio_to_floor: Option<f64>,
     wrk_threads: u64,
     connections: u64,
     worker_threads: u64,
@@ -566,6 +571,11 @@ impl From<&TilesBench> for TilesJson {
             floor_seconds: r.floor_seconds,
             floor_receipts_per_s: r.floor_receipts_per_s,
             audit_ratio_to_floor: r.audit_ratio_to_floor,
+            floor_seconds_before: r.floor_seconds_before,
+            floor_seconds_after: r.floor_seconds_after,
+            audit_cpu_seconds: r.audit_cpu_seconds,
+            floor_cpu_seconds: r.floor_cpu_seconds,
+            audit_cpu_ratio_to_floor: r.audit_cpu_ratio_to_floor,
             wrk_threads: r.wrk_threads,
             connections: r.connections,
             worker_threads: r.worker_threads,
@@ -629,7 +639,13 @@ pub(crate) fn bench_tiles(r: &TilesBench, json: bool) {
         ],
     ];
     print!("{}", table(&["", "seconds", "receipts/s"], &rows));
-    println!("audit_ratio_to_floor: {:.2}", r.audit_ratio_to_floor);
+    println!(
+        "audit_ratio_to_floor: {:.2} (floor before the audit {:.3} s, after {:.3} s)",
+        r.audit_ratio_to_floor, r.floor_seconds_before, r.floor_seconds_after
+    );
+    if let (Some(a), Some(f), Some(x)) = (r.audit_cpu_seconds, r.floor_cpu_seconds, r.audit_cpu_ratio_to_floor) {
+        println!("on-CPU: audit {a:.3} s, floor {f:.3} s, ratio {x:.2}");
+    }
     println!(
         "credseal serve over HTTPS on 127.0.0.1 ({} tokio workers), wrk on the same machine ({} threads, {} connections, closed loop)",
         r.worker_threads, r.wrk_threads, r.connections
