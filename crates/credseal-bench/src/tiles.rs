@@ -97,7 +97,8 @@ pub struct TilesBench {
     pub receipts: u64,
     /// Subjects in the subject map the audit rebuilt.
     pub subjects: u64,
-    /// Seconds to build the log through the platform's append path (not a figure).
+    /// Seconds to blind the subjects and build the log through the platform's append path
+    /// (not a figure).
     pub build_seconds: f64,
     /// Seconds of `log export-tiles` ([`credseal_engine::Platform::export_tiles`]) into an
     /// empty directory.
@@ -215,9 +216,15 @@ struct WrkGet {
 
 /// Checks the size before anything is written.
 fn check_size(size: &TilesSize) -> Result<()> {
-    if size.receipts == 0 || size.subjects == 0 || size.batch == 0 {
+    if size.receipts < TILE_WIDTH {
+        return Err(BenchError::Input(format!(
+            "bench tiles needs at least {TILE_WIDTH} receipts (one full tile to serve), not {}",
+            size.receipts
+        )));
+    }
+    if size.subjects == 0 || size.batch == 0 {
         return Err(BenchError::Input(
-            "bench tiles needs at least one receipt, one subject and one receipt per commit".into(),
+            "bench tiles needs at least one subject and one receipt per commit".into(),
         ));
     }
     if size.duration == 0 {
@@ -309,12 +316,17 @@ fn build_log(b: &BenchPlatform, catalog_text: &str, size: &TilesSize, progress: 
 }
 
 /// The floor of the audit over the exported entries: Ed25519 `verify_strict` of every
-/// receipt signature with the log's key, and the SHA-256 of the tree (leaves and interior
-/// nodes). Only those are timed, bundle by bundle (reading the files, splitting the entries
-/// and framing the signed bytes are not). Every signature must verify, and the tree must
+/// receipt signature with the log's public key (from `vkey`, as the auditor has it), and
+/// the SHA-256 of the tree (leaves and interior nodes). Only those are timed, bundle by
+/// bundle (reading the files, splitting the entries and framing the signed bytes are not). Every signature must verify, and the tree must
 /// have the root of the checkpoint audited.
-fn floor(b: &BenchPlatform, tiles: &Path, size: u64, root: &credseal_c2sp::Hash) -> Result<FloorRun> {
-    let key = ed25519_dalek::SigningKey::from_bytes(b.keys.log_seed.expose_secret()).verifying_key();
+fn floor(vkey: &str, tiles: &Path, size: u64, root: &credseal_c2sp::Hash) -> Result<FloorRun> {
+    let public = credseal_log::LogVerifier::from_vkey(vkey)
+        .map_err(|e| BenchError::check(format_args!("the log's vkey: {e}")))?
+        .public()
+        .to_bytes();
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&public)
+        .map_err(|e| BenchError::check(format_args!("the log's public key: {e}")))?;
     let mut log = MemoryLog::new();
     let (mut sig_s, mut hash_s) = (0.0, 0.0);
     let mut cpu_ns = Some(0u64);
@@ -515,7 +527,7 @@ pub fn bench_tiles(catalog_text: &str, size: TilesSize, work: &Path, progress: &
     .map_err(|e| BenchError::check(format_args!("latest checkpoint: {e}")))?
     .root();
     progress.stage("floor (Ed25519, SHA-256)", 1);
-    let floor_before = floor(&b, &tiles, size.receipts, &root)?;
+    let floor_before = floor(&vkey, &tiles, size.receipts, &root)?;
     progress.finish();
 
     // `log verify --tiles DIR --vkey F`: the CLI's library call, over the directory.
@@ -544,7 +556,7 @@ pub fn bench_tiles(catalog_text: &str, size: TilesSize, work: &Path, progress: &
     }
 
     progress.stage("floor (Ed25519, SHA-256)", 1);
-    let floor_after = floor(&b, &tiles, size.receipts, &root)?;
+    let floor_after = floor(&vkey, &tiles, size.receipts, &root)?;
     progress.finish();
     let mean = |f: fn(&FloorRun) -> f64| (f(&floor_before) + f(&floor_after)) / 2.0;
     let floor_signature_seconds = mean(|r| r.signature_seconds);
@@ -558,13 +570,8 @@ pub fn bench_tiles(catalog_text: &str, size: TilesSize, work: &Path, progress: &
     let floor_cpu_seconds = floor_cpu_ns.map(|n| n / 1e9);
 
     // The server: tiles, with /healthz before and after.
+    // Cannot be empty: check_size asked for a full tile's receipts at least.
     let (paths, n_entries) = tile_paths(size.receipts);
-    if paths.is_empty() {
-        return Err(BenchError::Input(format!(
-            "a log of {} receipts has no full tile to serve: ask for at least {TILE_WIDTH}",
-            size.receipts
-        )));
-    }
     let tiles_list = work.join("tiles.paths");
     write_lines(&tiles_list, &paths)?;
     let health_list = work.join("healthz.paths");

@@ -90,9 +90,13 @@ fn tiles_bench_refuses_bad_sizes_before_starting() {
     let d = tempfile::tempdir().unwrap();
     for (bad, want) in [
         (
-            credseal_bench::TilesSize { receipts: 0, ..tiny() },
-            "at least one receipt",
+            credseal_bench::TilesSize {
+                receipts: 255,
+                ..tiny()
+            },
+            "at least 256 receipts",
         ),
+        (credseal_bench::TilesSize { subjects: 0, ..tiny() }, "one subject"),
         (
             credseal_bench::TilesSize {
                 connections: 3,
