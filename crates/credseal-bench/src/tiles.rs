@@ -318,8 +318,8 @@ fn build_log(b: &BenchPlatform, catalog_text: &str, size: &TilesSize, progress: 
 /// The floor of the audit over the exported entries: Ed25519 `verify_strict` of every
 /// receipt signature with the log's public key (from `vkey`, as the auditor has it), and
 /// the SHA-256 of the tree (leaves and interior nodes). Only those are timed, bundle by
-/// bundle (reading the files, splitting the entries and framing the signed bytes are not). Every signature must verify, and the tree must
-/// have the root of the checkpoint audited.
+/// bundle (reading the files, splitting the entries and framing the signed bytes are not).
+/// Every signature must verify, and the tree must have the root of the checkpoint audited.
 fn floor(vkey: &str, tiles: &Path, size: u64, root: &credseal_c2sp::Hash) -> Result<FloorRun> {
     let public = credseal_log::LogVerifier::from_vkey(vkey)
         .map_err(|e| BenchError::check(format_args!("the log's vkey: {e}")))?
