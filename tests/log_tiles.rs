@@ -567,3 +567,92 @@ fn a_server_serves_the_tiles_the_export_writes() {
     let o = auditor(&["log", "verify", "--tiles", &srv.url, "--ca", &cert, "--vkey", &wrong]);
     refused(&o, &["/checkpoint"]);
 }
+
+/// The operator lies about the subject map: a checkpoint for the right tree, signed by the
+/// log's own key (read from the keystore with the passphrase, as the operator can), whose
+/// `credseal-map` root is not the map the entries rebuild. Here the lie is the map root of
+/// an earlier checkpoint — the subjects' latest receipts hidden from their map — with the
+/// tree and its signature otherwise honest. Also a checkpoint without a map line at all.
+/// The `credseal-trust` line is kept as published: the tiles audit does not check it
+/// (docs/formats.md, "Tiles": it commits to state outside the log).
+#[test]
+fn a_checkpoint_whose_map_root_disagrees_with_the_entries_fails() {
+    use credseal_log::{MapCheckpoint as _, TrustCheckpoint as _};
+    let fx = Fx::new();
+    let old = fx.path("old");
+    assert_eq!(code(&fx.export(&old)), 0);
+    fx.grow(40); // receipts about subjects: the map moves
+    let out = fx.path("tiles");
+    assert_eq!(code(&fx.export(&out)), 0);
+    assert_eq!(code(&fx.verify(&out, None)), 0, "the honest log passes");
+
+    let body_of = |dir: &str| {
+        let note = std::fs::read_to_string(Path::new(dir).join("checkpoint")).unwrap();
+        let body = credseal_c2sp::SignedNote::parse(&note).unwrap().text().to_string();
+        credseal_c2sp::Checkpoint::parse(&body).unwrap()
+    };
+    let honest = body_of(&out);
+    let earlier = body_of(&old);
+    let stale_map = earlier.map_root().unwrap().unwrap();
+    assert_ne!(stale_map, honest.map_root().unwrap().unwrap(), "the map moved");
+    let trust = honest.trust_digest().unwrap().unwrap();
+
+    // The log's real signing key, as its operator holds it.
+    let config = credseal_engine::Platform::read_config(Path::new(&fx.data)).unwrap();
+    let keys = credseal_engine::Platform::read_keystore(
+        &Path::new(&fx.data).join(&config.keystore),
+        &credseal_crypto::Passphrase::new(PASS.to_string()),
+        credseal_engine::OpenOptions::default(),
+    )
+    .unwrap();
+    let signer = credseal_log::LogSigner::from_seed(ORIGIN, keys.log_seed.expose_secret()).unwrap();
+    let tree = || credseal_c2sp::Checkpoint::new(ORIGIN, honest.size(), *honest.root()).unwrap();
+    // Re-signing the honest body reproduces a checkpoint the auditor accepts: the key is the
+    // log's, so what fails below is the map line alone.
+    let resigned = fx.path("resigned");
+    copy_dir(&out, &resigned);
+    let same = tree()
+        .with_map_root(&honest.map_root().unwrap().unwrap())
+        .and_then(|c| c.with_trust_digest(&trust))
+        .unwrap();
+    assert_eq!(same.to_text(), honest.to_text());
+    std::fs::write(Path::new(&resigned).join("checkpoint"), signer.sign_checkpoint(&same)).unwrap();
+    let o = fx.verify(&resigned, None);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+
+    let lying = fx.path("lying-map");
+    copy_dir(&out, &lying);
+    let cp = tree()
+        .with_map_root(&stale_map)
+        .and_then(|c| c.with_trust_digest(&trust))
+        .unwrap();
+    std::fs::write(Path::new(&lying).join("checkpoint"), signer.sign_checkpoint(&cp)).unwrap();
+    let checkpoint = Path::new(&lying).join("checkpoint").display().to_string();
+    refused(
+        &fx.verify(&lying, None),
+        &[
+            &checkpoint,
+            "its subject-map root disagrees with the map rebuilt from the entries",
+        ],
+    );
+    // With a saved state from the honest earlier log it fails the same way, and the state
+    // is not advanced.
+    let state = fx.path("audit.state");
+    assert_eq!(code(&fx.verify(&old, Some(&state))), 0);
+    let saved = std::fs::read(&state).unwrap();
+    refused(&fx.verify(&lying, Some(&state)), &[&checkpoint, "subject-map root"]);
+    assert_eq!(std::fs::read(&state).unwrap(), saved, "a failed audit leaves the state");
+
+    // No map line at all: the checkpoint commits to no map.
+    let unmapped = fx.path("no-map");
+    copy_dir(&out, &unmapped);
+    let cp = tree().with_trust_digest(&trust).unwrap();
+    std::fs::write(Path::new(&unmapped).join("checkpoint"), signer.sign_checkpoint(&cp)).unwrap();
+    refused(
+        &fx.verify(&unmapped, None),
+        &[
+            &Path::new(&unmapped).join("checkpoint").display().to_string(),
+            "commits to no subject map",
+        ],
+    );
+}

@@ -10,7 +10,7 @@
 //! would; the engine exposes neither.
 //!
 //! Call one of [`bench_ingest`], [`bench_query`], [`bench_rewrap`], [`bench_serve`],
-//! [`bench_trace`] or [`bench_verify`]; each returns a serialisable result struct:
+//! [`bench_tiles`], [`bench_trace`] or [`bench_verify`]; each returns a serialisable result struct:
 //!
 //! ```
 //! let r = credseal_bench::bench_verify(20, 2)?;
@@ -27,6 +27,7 @@ mod ingest;
 mod query;
 mod rewrap;
 mod serve;
+mod tiles;
 mod trace;
 mod verify;
 
@@ -35,5 +36,6 @@ pub use ingest::{IngestBench, bench_ingest};
 pub use query::{QueryBench, QuerySize, bench_query};
 pub use rewrap::{RewrapBench, bench_rewrap};
 pub use serve::{ServeBench, ServeSize, bench_serve, wrk_available};
+pub use tiles::{TilesBench, TilesSize, bench_tiles};
 pub use trace::{TraceBench, bench_trace};
 pub use verify::{VerifyBench, bench_verify};

@@ -75,7 +75,7 @@ pub struct QueryBench {
 
 /// On-CPU nanoseconds of the calling thread so far (Linux: the first field of
 /// `/proc/thread-self/schedstat`); `None` where the kernel does not tell.
-fn thread_cpu_ns() -> Option<u64> {
+pub(crate) fn thread_cpu_ns() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
     s.split_whitespace().next()?.parse().ok()
 }

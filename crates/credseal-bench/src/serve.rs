@@ -246,7 +246,7 @@ pub struct ServeBench {
 }
 
 /// wrk on PATH, or an error naming the script that installs it.
-fn find_wrk() -> Result<PathBuf> {
+pub(crate) fn find_wrk() -> Result<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .map(|d| d.join("wrk"))
@@ -302,7 +302,7 @@ fn write_bodies(path: &Path, cred: &str, tokens: &[String], parts: u64) -> Resul
 
 /// CPU ticks (1/100 s, Linux's USER_HZ) of this process and of its waited-for children,
 /// from /proc/self/stat; `None` where it cannot be read.
-fn cpu_ticks() -> Option<(u64, u64)> {
+pub(crate) fn cpu_ticks() -> Option<(u64, u64)> {
     let s = std::fs::read_to_string("/proc/self/stat").ok()?;
     // Fields after the command name, which is in parentheses: state is field 3.
     let rest = &s[s.rfind(')')? + 2..];
@@ -371,7 +371,7 @@ fn run_wrk(
 }
 
 /// Writes a self-signed certificate and key for 127.0.0.1 into `work`.
-fn self_signed(work: &Path) -> Result<credseal_server::TlsFiles> {
+pub(crate) fn self_signed(work: &Path) -> Result<credseal_server::TlsFiles> {
     let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()])
         .map_err(|e| BenchError::check(format_args!("self-signed certificate: {e}")))?;
     let cert = work.join("cert.pem");

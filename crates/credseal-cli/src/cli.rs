@@ -528,6 +528,11 @@ pub(crate) enum BenchCommand {
     /// with `bench query`'s floor and with its in-process pipeline, both measured in the
     /// same run. Needs wrk on PATH (.ci/install-load-tool installs it).
     Serve(Box<BenchServeArgs>),
+    /// The log in public (C2SP tlog-tiles): `log verify --tiles DIR` on a log of N receipts,
+    /// compared with its Ed25519 signature checks and SHA-256 tree hashing alone; full tiles
+    /// served per second by `credseal serve` (in this process) to wrk, compared with the same
+    /// server's /healthz. Needs wrk on PATH (.ci/install-load-tool installs it).
+    Tiles(Box<BenchTilesArgs>),
     /// Re-wrap every data key of a store of synthetic subjects (7 classes each) after a
     /// rotation; compare with the same unwraps, wraps and plain batched writes.
     Rewrap {
@@ -601,6 +606,44 @@ pub(crate) struct BenchServeArgs {
     /// Threads of the floor and of the in-process pipeline (default 2).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=256))]
     pub(crate) threads: Option<u64>,
+    /// The server's tokio worker threads (default 2).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub(crate) worker_threads: Option<u64>,
+    /// Work directory (default: a temporary one, removed afterwards).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) work: Option<PathBuf>,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// The flags of `bench tiles`.
+#[derive(Args, Debug)]
+pub(crate) struct BenchTilesArgs {
+    /// The figure: 1,000,000 receipts about 100,000 subjects, 10 s wrk runs
+    /// (default: 10,000 receipts about 1,000 subjects, 2 s runs); the other flags still
+    /// override its sizes.
+    #[arg(long)]
+    pub(crate) full: bool,
+    /// Receipts in the log (at least 256: one full tile to serve).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(256..=100_000_000))]
+    pub(crate) receipts: Option<u64>,
+    /// Synthetic subjects the receipts are about, in turn.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub(crate) subjects: Option<u64>,
+    /// Receipts per group commit while the log is built (default 20,000; 5,000 without
+    /// --full).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub(crate) batch: Option<u64>,
+    /// Seconds of each wrk run: /healthz, tiles, /healthz (default 10 with --full, else 2).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub(crate) duration: Option<u64>,
+    /// wrk threads (default 2).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub(crate) wrk_threads: Option<u64>,
+    /// wrk connections, a multiple of --wrk-threads (default 16).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub(crate) connections: Option<u64>,
     /// The server's tokio worker threads (default 2).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=256))]
     pub(crate) worker_threads: Option<u64>,

@@ -166,6 +166,48 @@ pub(crate) fn run(ctx: &Context, command: BenchCommand) -> CliResult {
             out::bench_serve(&r, json);
             Ok(())
         }
+        BenchCommand::Tiles(args) => {
+            let crate::cli::BenchTilesArgs {
+                full,
+                receipts,
+                subjects,
+                batch,
+                duration,
+                wrk_threads,
+                connections,
+                worker_threads,
+                work,
+                json,
+            } = *args;
+            let base = if full {
+                credseal_bench::TilesSize::full()
+            } else {
+                credseal_bench::TilesSize::quick()
+            };
+            let size = credseal_bench::TilesSize {
+                receipts: receipts.unwrap_or(base.receipts),
+                subjects: subjects.unwrap_or(base.subjects),
+                batch: batch.unwrap_or(base.batch),
+                duration: duration.unwrap_or(base.duration),
+                wrk_threads: wrk_threads.unwrap_or(base.wrk_threads),
+                connections: connections.unwrap_or(base.connections),
+                worker_threads: worker_threads.unwrap_or(base.worker_threads),
+            };
+            if size.connections < size.wrk_threads || !size.connections.is_multiple_of(size.wrk_threads) {
+                return Err(Failure::new(
+                    ErrorClass::Usage,
+                    format!(
+                        "--connections {} is not a multiple of --wrk-threads {}: wrk gives each thread --connections / --wrk-threads connections",
+                        size.connections, size.wrk_threads
+                    ),
+                ));
+            }
+            let (work, _tmp) = bench_work_dir(work)?;
+            let bar = ctx.progress();
+            let r = credseal_bench::bench_tiles(demo::CATALOG, size, &work, &bar).map_err(failure)?;
+            out::bench_tiles(&r, json);
+            Ok(())
+        }
         BenchCommand::Rewrap { subjects, work, json } => {
             let (work, _tmp) = bench_work_dir(work)?;
             let bar = ctx.progress();

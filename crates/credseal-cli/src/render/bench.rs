@@ -1,6 +1,6 @@
 //! Benchmark reports (`bench …`): each against its floor measured in the same run.
 
-use credseal_bench::{IngestBench, QueryBench, RewrapBench, ServeBench, TraceBench, VerifyBench};
+use credseal_bench::{IngestBench, QueryBench, RewrapBench, ServeBench, TilesBench, TraceBench, VerifyBench};
 use serde::Serialize;
 
 use super::{print_json, table};
@@ -510,6 +510,165 @@ pub(crate) fn bench_verify(r: &VerifyBench, json: bool) {
     ];
     print!("{}", table(&["", "seconds"], &rows));
     println!("ratio_to_floor: {:.2}", r.ratio_to_floor);
+}
+
+/// `bench tiles --json`: the fields of [`TilesBench`], in its order.
+#[derive(Debug, Serialize)]
+struct TilesJson {
+    receipts: u64,
+    subjects: u64,
+    build_seconds: f64,
+    export_seconds: f64,
+    export_files: u64,
+    export_bytes: u64,
+    audit_seconds: f64,
+    audit_receipts_per_s: f64,
+    audit_bundles: u64,
+    audit_hash_tiles: u64,
+    floor_signature_seconds: f64,
+    floor_hash_seconds: f64,
+    floor_seconds: f64,
+    floor_receipts_per_s: f64,
+    audit_ratio_to_floor: f64,
+    floor_seconds_before: f64,
+    floor_seconds_after: f64,
+    audit_cpu_seconds: Option<f64>,
+    floor_cpu_seconds: Option<f64>,
+    audit_cpu_ratio_to_floor: Option<f64>,
+    wrk_threads: u64,
+    connections: u64,
+    worker_threads: u64,
+    tile_paths: u64,
+    tile_paths_entries: u64,
+    tiles_served: u64,
+    tiles_seconds: f64,
+    tiles_per_s: f64,
+    tiles_mib_per_s: f64,
+    tiles_p50_us: f64,
+    tiles_p99_us: f64,
+    tiles_server_cpu_us: Option<f64>,
+    healthz_per_s: f64,
+    healthz_p50_us: f64,
+    healthz_p99_us: f64,
+    tiles_ratio_to_healthz: f64,
+}
+
+impl From<&TilesBench> for TilesJson {
+    fn from(r: &TilesBench) -> Self {
+        Self {
+            receipts: r.receipts,
+            subjects: r.subjects,
+            build_seconds: r.build_seconds,
+            export_seconds: r.export_seconds,
+            export_files: r.export_files,
+            export_bytes: r.export_bytes,
+            audit_seconds: r.audit_seconds,
+            audit_receipts_per_s: r.audit_receipts_per_s,
+            audit_bundles: r.audit_bundles,
+            audit_hash_tiles: r.audit_hash_tiles,
+            floor_signature_seconds: r.floor_signature_seconds,
+            floor_hash_seconds: r.floor_hash_seconds,
+            floor_seconds: r.floor_seconds,
+            floor_receipts_per_s: r.floor_receipts_per_s,
+            audit_ratio_to_floor: r.audit_ratio_to_floor,
+            floor_seconds_before: r.floor_seconds_before,
+            floor_seconds_after: r.floor_seconds_after,
+            audit_cpu_seconds: r.audit_cpu_seconds,
+            floor_cpu_seconds: r.floor_cpu_seconds,
+            audit_cpu_ratio_to_floor: r.audit_cpu_ratio_to_floor,
+            wrk_threads: r.wrk_threads,
+            connections: r.connections,
+            worker_threads: r.worker_threads,
+            tile_paths: r.tile_paths,
+            tile_paths_entries: r.tile_paths_entries,
+            tiles_served: r.tiles_served,
+            tiles_seconds: r.tiles_seconds,
+            tiles_per_s: r.tiles_per_s,
+            tiles_mib_per_s: r.tiles_mib_per_s,
+            tiles_p50_us: r.tiles_p50_us,
+            tiles_p99_us: r.tiles_p99_us,
+            tiles_server_cpu_us: r.tiles_server_cpu_us,
+            healthz_per_s: r.healthz_per_s,
+            healthz_p50_us: r.healthz_p50_us,
+            healthz_p99_us: r.healthz_p99_us,
+            tiles_ratio_to_healthz: r.tiles_ratio_to_healthz,
+        }
+    }
+}
+
+/// `bench tiles`.
+pub(crate) fn bench_tiles(r: &TilesBench, json: bool) {
+    if json {
+        print_json(&TilesJson::from(r));
+        return;
+    }
+    println!(
+        "bench tiles: a log of {} receipts about {} subjects (built in {:.1} s through the platform's append path); tiles written to and read from a local directory",
+        r.receipts, r.subjects, r.build_seconds
+    );
+    let per_s = |s: f64| format!("{:.0}", r.receipts as f64 / s);
+    let rows = vec![
+        vec![
+            format!(
+                "log export-tiles ({} files, {} MiB)",
+                r.export_files,
+                r.export_bytes >> 20
+            ),
+            format!("{:.3}", r.export_seconds),
+            per_s(r.export_seconds),
+        ],
+        vec![
+            "log verify --tiles DIR --vkey F (one thread)".into(),
+            format!("{:.3}", r.audit_seconds),
+            per_s(r.audit_seconds),
+        ],
+        vec![
+            "floor: Ed25519 verify_strict of every receipt signature".into(),
+            format!("{:.3}", r.floor_signature_seconds),
+            per_s(r.floor_signature_seconds),
+        ],
+        vec![
+            "floor: SHA-256 of the tree (leaves and nodes)".into(),
+            format!("{:.3}", r.floor_hash_seconds),
+            per_s(r.floor_hash_seconds),
+        ],
+        vec![
+            "floor: both".into(),
+            format!("{:.3}", r.floor_seconds),
+            per_s(r.floor_seconds),
+        ],
+    ];
+    print!("{}", table(&["", "seconds", "receipts/s"], &rows));
+    println!(
+        "audit_ratio_to_floor: {:.2} (floor before the audit {:.3} s, after {:.3} s)",
+        r.audit_ratio_to_floor, r.floor_seconds_before, r.floor_seconds_after
+    );
+    if let (Some(a), Some(f), Some(x)) = (r.audit_cpu_seconds, r.floor_cpu_seconds, r.audit_cpu_ratio_to_floor) {
+        println!("on-CPU: audit {a:.3} s, floor {f:.3} s, ratio {x:.2}");
+    }
+    println!(
+        "credseal serve over HTTPS on 127.0.0.1 ({} tokio workers), wrk on the same machine ({} threads, {} connections, closed loop)",
+        r.worker_threads, r.wrk_threads, r.connections
+    );
+    let rows = vec![
+        vec![
+            format!(
+                "full tiles ({} paths, {} entry bundles; {:.1} MiB/s)",
+                r.tile_paths, r.tile_paths_entries, r.tiles_mib_per_s
+            ),
+            format!("{:.0}", r.tiles_per_s),
+            format!("{:.0}", r.tiles_p50_us),
+            format!("{:.0}", r.tiles_p99_us),
+        ],
+        vec![
+            "/healthz (rate: before and after; latency: before)".into(),
+            format!("{:.0}", r.healthz_per_s),
+            format!("{:.0}", r.healthz_p50_us),
+            format!("{:.0}", r.healthz_p99_us),
+        ],
+    ];
+    print!("{}", table(&["", "requests/s", "p50 µs", "p99 µs"], &rows));
+    println!("tiles_ratio_to_healthz: {:.2}", r.tiles_ratio_to_healthz);
 }
 
 /// `bench trace`.
