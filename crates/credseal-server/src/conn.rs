@@ -165,6 +165,7 @@ pub(crate) fn start(platform: Arc<Platform>, cfg: ServeConfig) -> Result<Running
         .map_err(|e| ServerError::Config(format!("--witness-ca: {e}")))?;
     let state = Arc::new(AppState {
         witnesses: Arc::new(witnesses),
+        tiles: Default::default(),
         platform,
         queries,
         metrics: Metrics::default(),

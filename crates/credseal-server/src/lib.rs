@@ -38,6 +38,7 @@ mod pickup;
 mod problem;
 mod routes;
 mod state;
+mod tilecache;
 mod tls;
 mod witness_client;
 

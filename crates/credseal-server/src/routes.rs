@@ -698,11 +698,21 @@ async fn tile(State(st): St, Path(path): Path<String>) -> Response {
         return Problem::not_found("not a C2SP tile path (tile/<L>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>])")
             .into_response();
     };
-    let platform = st.platform.clone();
-    match blocking(move || platform.log_tile(&tile)).await {
+    let key = tile.path();
+    let bytes = match st.tiles.get(&key) {
+        Some(b) => Ok(Ok(Some(b))),
+        None => {
+            let platform = st.platform.clone();
+            blocking(move || platform.log_tile(&tile).map(|b| b.map(Arc::<[u8]>::from))).await
+        }
+    };
+    match bytes {
         Err(p) => p.into_response(),
         Ok(Ok(Some(bytes))) => {
-            let mut r = Response::new(Body::from(bytes));
+            if tile.is_full() {
+                st.tiles.put(&key, bytes.clone());
+            }
+            let mut r = Response::new(Body::from(axum::body::Bytes::from_owner(bytes)));
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/octet-stream"),

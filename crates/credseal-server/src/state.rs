@@ -33,6 +33,8 @@ pub(crate) struct AppState {
     pub(crate) require_client_cert: bool,
     /// Carries checkpoints to the platform's witnesses.
     pub(crate) witnesses: Arc<crate::HttpsWitnesses>,
+    /// Full tiles served before (they never change).
+    pub(crate) tiles: crate::tilecache::TileCache,
 }
 
 /// What the connection knows about its peer, put on every request.
