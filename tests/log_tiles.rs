@@ -531,6 +531,9 @@ fn a_server_serves_the_tiles_the_export_writes() {
             "application/octet-stream"
         };
         assert_eq!(ctype, want, "{rel}");
+        // Again: a full tile now comes from the server's memory, the same bytes.
+        let (status, cache2, _, again) = get(&format!("/{rel}"));
+        assert_eq!((status, cache2, again), (200, cache, body), "{rel} served again");
     }
     // Beyond the tree, a wider partial tile than the tree holds, and non-canonical paths:
     // 404, never cached.
