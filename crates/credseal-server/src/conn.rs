@@ -21,61 +21,10 @@ use crate::pickup::Pickup;
 use crate::state::{AppState, ConnInfo};
 use crate::{ServeConfig, ServerError};
 
-/// A running service. Dropping it without [`Running::shutdown`] also drains it.
-#[derive(Debug)]
-pub struct Running {
-    addr: SocketAddr,
-    stop: watch::Sender<bool>,
-    thread: Option<std::thread::JoinHandle<Result<(), ServerError>>>,
-}
-
-impl Running {
-    /// The address the service listens on (the real port when 0 was asked for).
-    pub fn local_addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// Drains: stops accepting, lets requests in flight finish (their receipts are
-    /// committed before their answers go out), closes idle connections, and returns once
-    /// the runtime has stopped (at most the drain timeout later).
-    pub fn shutdown(mut self) -> Result<(), ServerError> {
-        self.stop_and_join()
-    }
-
-    /// Blocks until SIGTERM or SIGINT, then drains as [`Running::shutdown`] does.
-    pub fn run_until_signal(mut self) -> Result<(), ServerError> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| ServerError::Runtime(e.to_string()))?;
-        rt.block_on(async {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .map_err(|e| ServerError::Runtime(format!("SIGTERM handler: {e}")))?;
-            tokio::select! {
-                _ = term.recv() => {}
-                r = tokio::signal::ctrl_c() => r.map_err(|e| ServerError::Runtime(format!("SIGINT handler: {e}")))?,
-            }
-            Ok::<(), ServerError>(())
-        })?;
-        self.stop_and_join()
-    }
-
-    fn stop_and_join(&mut self) -> Result<(), ServerError> {
-        let _ = self.stop.send(true);
-        match self.thread.take() {
-            Some(t) => t
-                .join()
-                .map_err(|_| ServerError::Runtime("the service thread panicked".into()))?,
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.stop_and_join();
-    }
-}
+/// A running service ([`credseal_service::Running`]): drains on `shutdown`, on SIGTERM or
+/// SIGINT (`run_until_signal`) or when dropped — requests in flight finish and their
+/// receipts are committed before their answers go out.
+pub type Running = credseal_service::Running<ServerError>;
 
 /// The largest `--max-inflight`.
 const MAX_INFLIGHT: usize = 1 << 16;
@@ -194,11 +143,7 @@ pub(crate) fn start(platform: Arc<Platform>, cfg: ServeConfig) -> Result<Running
             r
         })
         .map_err(|e| ServerError::Runtime(e.to_string()))?;
-    Ok(Running {
-        addr,
-        stop: stop_tx,
-        thread: Some(thread),
-    })
+    Ok(Running::new(addr, stop_tx, thread, ServerError::Runtime))
 }
 
 async fn serve(

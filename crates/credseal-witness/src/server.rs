@@ -107,59 +107,9 @@ fn check(cfg: &ServeConfig) -> Result<Option<tokio_rustls::TlsAcceptor>, Witness
     Ok(tls)
 }
 
-/// A running witness service. Dropping it without [`Running::shutdown`] also drains it.
-#[derive(Debug)]
-pub struct Running {
-    addr: SocketAddr,
-    stop: watch::Sender<bool>,
-    thread: Option<std::thread::JoinHandle<Result<(), WitnessError>>>,
-}
-
-impl Running {
-    /// The address listened on (the real port when 0 was asked for).
-    pub fn local_addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// Stops accepting, lets requests in flight finish, and returns once the runtime stopped.
-    pub fn shutdown(mut self) -> Result<(), WitnessError> {
-        self.stop_and_join()
-    }
-
-    /// Blocks until SIGTERM or SIGINT, then shuts down as [`Running::shutdown`] does.
-    pub fn run_until_signal(mut self) -> Result<(), WitnessError> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| WitnessError::Runtime(e.to_string()))?;
-        rt.block_on(async {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .map_err(|e| WitnessError::Runtime(format!("SIGTERM handler: {e}")))?;
-            tokio::select! {
-                _ = term.recv() => {}
-                r = tokio::signal::ctrl_c() => r.map_err(|e| WitnessError::Runtime(format!("SIGINT handler: {e}")))?,
-            }
-            Ok::<(), WitnessError>(())
-        })?;
-        self.stop_and_join()
-    }
-
-    fn stop_and_join(&mut self) -> Result<(), WitnessError> {
-        let _ = self.stop.send(true);
-        match self.thread.take() {
-            Some(t) => t
-                .join()
-                .map_err(|_| WitnessError::Runtime("the service thread panicked".into()))?,
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.stop_and_join();
-    }
-}
+/// A running witness service ([`credseal_service::Running`]): drains on `shutdown`, on
+/// SIGTERM or SIGINT (`run_until_signal`) or when dropped.
+pub type Running = credseal_service::Running<WitnessError>;
 
 struct App {
     witness: Arc<Witness>,
@@ -202,11 +152,7 @@ pub fn start(witness: Arc<Witness>, cfg: ServeConfig) -> Result<Running, Witness
             })
         })
         .map_err(|e| WitnessError::Runtime(e.to_string()))?;
-    Ok(Running {
-        addr,
-        stop: stop_tx,
-        thread: Some(thread),
-    })
+    Ok(Running::new(addr, stop_tx, thread, WitnessError::Runtime))
 }
 
 fn router(app: Arc<App>) -> Router {
