@@ -6,19 +6,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::Request;
 use credseal_engine::Platform;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
-use tower::ServiceExt as _;
 
 use crate::limits::RateLimiter;
 use crate::metrics::Metrics;
 use crate::pickup::Pickup;
-use crate::state::{AppState, ConnInfo};
+use crate::state::AppState;
 use crate::{ServeConfig, ServerError};
 
 /// A running service ([`credseal_service::Running`]): drains on `shutdown`, on SIGTERM or
@@ -150,75 +145,23 @@ async fn serve(
     listener: TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
     state: Arc<AppState>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
     let router = crate::routes::router(state.clone());
-    let open = Arc::new(AtomicUsize::new(0));
-    let all_closed = Arc::new(tokio::sync::Notify::new());
-    let timeout = state.cfg.timeout;
+    let limits = credseal_service::ConnLimits {
+        max_connections: state.cfg.max_connections,
+        timeout: state.cfg.timeout,
+        drain_timeout: state.cfg.drain_timeout,
+    };
     spawn_cosigner(&state, stop.clone());
-    loop {
-        let accepted = tokio::select! {
-            a = listener.accept() => a,
-            _ = stop.changed() => break,
-        };
-        let Ok((tcp, _peer)) = accepted else {
-            // Out of file descriptors and the like: back off a moment rather than spin.
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            continue;
-        };
-        if open.load(Ordering::SeqCst) >= state.cfg.max_connections {
-            drop(tcp);
-            continue;
-        }
-        let _ = tcp.set_nodelay(true);
-        open.fetch_add(1, Ordering::SeqCst);
-        let (router, tls, open, all_closed, mut stop) = (
-            router.clone(),
-            tls.clone(),
-            open.clone(),
-            all_closed.clone(),
-            stop.clone(),
-        );
-        tokio::spawn(async move {
-            match tls {
-                Some(acc) => {
-                    // A handshake that does not finish in time (or garbage instead of TLS)
-                    // closes the connection; nothing reaches the router.
-                    if let Ok(Ok(s)) = tokio::time::timeout(timeout, acc.accept(tcp)).await {
-                        let verified = s.get_ref().1.peer_certificates().is_some_and(|c| !c.is_empty());
-                        serve_conn(
-                            s,
-                            router,
-                            ConnInfo {
-                                client_verified: verified,
-                            },
-                            timeout,
-                            &mut stop,
-                        )
-                        .await;
-                    }
-                }
-                None => serve_conn(tcp, router, ConnInfo { client_verified: false }, timeout, &mut stop).await,
-            }
-            if open.fetch_sub(1, Ordering::SeqCst) == 1 {
-                all_closed.notify_waiters();
-            }
-        });
-    }
-    // Drain: no new connections; every connection finishes the request it is on and closes.
-    state.draining.store(true, Ordering::SeqCst);
-    drop(listener);
-    let deadline = tokio::time::Instant::now() + state.cfg.drain_timeout;
-    while open.load(Ordering::SeqCst) > 0 {
-        let notified = all_closed.notified();
-        if open.load(Ordering::SeqCst) == 0 {
-            break;
-        }
-        if tokio::time::timeout_at(deadline, notified).await.is_err() {
-            break;
-        }
-    }
+    // The drain's deadline counts from its start (when the loop stops accepting).
+    let drain_started = std::cell::Cell::new(None);
+    credseal_service::accept_loop(listener, tls, router, limits, stop, || {
+        state.draining.store(true, Ordering::SeqCst);
+        drain_started.set(Some(tokio::time::Instant::now()));
+    })
+    .await;
+    let deadline = drain_started.get().unwrap_or_else(tokio::time::Instant::now) + state.cfg.drain_timeout;
     // Requests whose connection went away may still be waiting for their commit on the
     // blocking pool: wait for every permit to come back, within the same deadline.
     let max = state.cfg.max_inflight as u32;
@@ -291,31 +234,4 @@ fn spawn_cosigner(state: &Arc<AppState>, mut stop: watch::Receiver<bool>) {
             }
         }
     });
-}
-
-async fn serve_conn<I>(io: I, router: axum::Router, info: ConnInfo, timeout: Duration, stop: &mut watch::Receiver<bool>)
-where
-    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let svc = router.map_request(move |mut req: Request<hyper::body::Incoming>| {
-        req.extensions_mut().insert(info);
-        req.map(Body::new)
-    });
-    let svc = TowerToHyperService::new(svc);
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        // Covers a slow sender of headers and an idle keep-alive connection alike.
-        .header_read_timeout(timeout)
-        .keep_alive(true)
-        .max_buf_size(16 * 1024);
-    let conn = builder.serve_connection(TokioIo::new(io), svc);
-    tokio::pin!(conn);
-    tokio::select! {
-        _ = conn.as_mut() => {}
-        _ = stop.changed() => {
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
-        }
-    }
 }

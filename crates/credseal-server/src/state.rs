@@ -37,12 +37,8 @@ pub(crate) struct AppState {
     pub(crate) tiles: crate::tilecache::TileCache,
 }
 
-/// What the connection knows about its peer, put on every request.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct ConnInfo {
-    /// A client certificate chaining to `--client-ca` was presented and verified.
-    pub(crate) client_verified: bool,
-}
+/// What the connection knows about its peer, put on every request (the shared accept loop's).
+pub(crate) use credseal_service::ConnInfo;
 
 /// The department a request acted for, once its credential verified: the request log's
 /// `department` field.

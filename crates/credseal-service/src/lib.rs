@@ -158,3 +158,132 @@ impl<E> Drop for Running<E> {
         let _ = self.stop_and_join();
     }
 }
+
+/// What a connection knows about its peer, put on every request it carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnInfo {
+    /// A client certificate chaining to the configured client CA was presented and verified.
+    pub client_verified: bool,
+}
+
+/// The limits of [`accept_loop`].
+#[derive(Clone, Copy, Debug)]
+pub struct ConnLimits {
+    /// Open connections at once; beyond it new connections are closed at once.
+    pub max_connections: usize,
+    /// Time allowed for a TLS handshake, a request's headers, and an idle keep-alive
+    /// connection's next request.
+    pub timeout: std::time::Duration,
+    /// Time the drain waits for open connections to finish.
+    pub drain_timeout: std::time::Duration,
+}
+
+/// Accepts connections on `listener` until `stop` says true, each (after a TLS handshake
+/// under the timeout, if `tls`) served by `router` over HTTP/1.1 with a [`ConnInfo`] on every
+/// request; then calls `on_drain`, stops accepting, and waits (at most `drain_timeout`) for
+/// every open connection to finish the request it is on and close.
+pub async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    router: axum::Router,
+    limits: ConnLimits,
+    mut stop: watch::Receiver<bool>,
+    on_drain: impl FnOnce(),
+) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let open = Arc::new(AtomicUsize::new(0));
+    let all_closed = Arc::new(tokio::sync::Notify::new());
+    let timeout = limits.timeout;
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stop.changed() => break,
+        };
+        let Ok((tcp, _peer)) = accepted else {
+            // Out of file descriptors and the like: back off a moment rather than spin.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            continue;
+        };
+        if open.load(Ordering::SeqCst) >= limits.max_connections {
+            drop(tcp);
+            continue;
+        }
+        let _ = tcp.set_nodelay(true);
+        open.fetch_add(1, Ordering::SeqCst);
+        let (router, tls, open, all_closed, mut stop) = (
+            router.clone(),
+            tls.clone(),
+            open.clone(),
+            all_closed.clone(),
+            stop.clone(),
+        );
+        tokio::spawn(async move {
+            match tls {
+                Some(acc) => {
+                    // A handshake that does not finish in time (or garbage instead of TLS)
+                    // closes the connection; nothing reaches the router.
+                    if let Ok(Ok(s)) = tokio::time::timeout(timeout, acc.accept(tcp)).await {
+                        let verified = s.get_ref().1.peer_certificates().is_some_and(|c| !c.is_empty());
+                        let info = ConnInfo {
+                            client_verified: verified,
+                        };
+                        serve_conn(s, router, info, timeout, &mut stop).await;
+                    }
+                }
+                None => {
+                    let info = ConnInfo { client_verified: false };
+                    serve_conn(tcp, router, info, timeout, &mut stop).await;
+                }
+            }
+            if open.fetch_sub(1, Ordering::SeqCst) == 1 {
+                all_closed.notify_waiters();
+            }
+        });
+    }
+    // Drain: no new connections; every connection finishes the request it is on and closes.
+    on_drain();
+    drop(listener);
+    let deadline = tokio::time::Instant::now() + limits.drain_timeout;
+    while open.load(Ordering::SeqCst) > 0 {
+        let notified = all_closed.notified();
+        if open.load(Ordering::SeqCst) == 0 {
+            break;
+        }
+        if tokio::time::timeout_at(deadline, notified).await.is_err() {
+            break;
+        }
+    }
+}
+
+async fn serve_conn<I>(
+    io: I,
+    router: axum::Router,
+    info: ConnInfo,
+    timeout: std::time::Duration,
+    stop: &mut watch::Receiver<bool>,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    use tower::ServiceExt as _;
+    let svc = router.map_request(move |mut req: axum::http::Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(info);
+        req.map(axum::body::Body::new)
+    });
+    let svc = hyper_util::service::TowerToHyperService::new(svc);
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        // Covers a slow sender of headers and an idle keep-alive connection alike.
+        .header_read_timeout(timeout)
+        .keep_alive(true)
+        .max_buf_size(16 * 1024);
+    let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(io), svc);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}

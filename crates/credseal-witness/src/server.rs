@@ -5,18 +5,15 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{Request, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http_body_util::{BodyExt as _, Limited};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -239,82 +236,12 @@ async fn serve(
     tls: Option<tokio_rustls::TlsAcceptor>,
     app: Arc<App>,
     cfg: ServeConfig,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
-    let router = router(app);
-    let open = Arc::new(AtomicUsize::new(0));
-    let all_closed = Arc::new(tokio::sync::Notify::new());
-    let timeout = cfg.timeout;
-    loop {
-        let accepted = tokio::select! {
-            a = listener.accept() => a,
-            _ = stop.changed() => break,
-        };
-        let Ok((tcp, _peer)) = accepted else {
-            // Out of file descriptors and the like: back off a moment rather than spin.
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            continue;
-        };
-        if open.load(Ordering::SeqCst) >= cfg.max_connections {
-            drop(tcp);
-            continue;
-        }
-        let _ = tcp.set_nodelay(true);
-        open.fetch_add(1, Ordering::SeqCst);
-        let (router, tls, open, all_closed, mut stop) = (
-            router.clone(),
-            tls.clone(),
-            open.clone(),
-            all_closed.clone(),
-            stop.clone(),
-        );
-        tokio::spawn(async move {
-            match tls {
-                Some(acc) => {
-                    if let Ok(Ok(s)) = tokio::time::timeout(timeout, acc.accept(tcp)).await {
-                        serve_conn(s, router, timeout, &mut stop).await;
-                    }
-                }
-                None => serve_conn(tcp, router, timeout, &mut stop).await,
-            }
-            if open.fetch_sub(1, Ordering::SeqCst) == 1 {
-                all_closed.notify_waiters();
-            }
-        });
-    }
-    drop(listener);
-    let deadline = tokio::time::Instant::now() + cfg.drain_timeout;
-    while open.load(Ordering::SeqCst) > 0 {
-        let notified = all_closed.notified();
-        if open.load(Ordering::SeqCst) == 0 {
-            break;
-        }
-        if tokio::time::timeout_at(deadline, notified).await.is_err() {
-            break;
-        }
-    }
-}
-
-async fn serve_conn<I>(io: I, router: Router, timeout: Duration, stop: &mut watch::Receiver<bool>)
-where
-    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    use tower::ServiceExt as _;
-    let svc = router.map_request(|req: Request<hyper::body::Incoming>| req.map(Body::new));
-    let svc = TowerToHyperService::new(svc);
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(timeout)
-        .keep_alive(true)
-        .max_buf_size(16 * 1024);
-    let conn = builder.serve_connection(TokioIo::new(io), svc);
-    tokio::pin!(conn);
-    tokio::select! {
-        _ = conn.as_mut() => {}
-        _ = stop.changed() => {
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
-        }
-    }
+    let limits = credseal_service::ConnLimits {
+        max_connections: cfg.max_connections,
+        timeout: cfg.timeout,
+        drain_timeout: cfg.drain_timeout,
+    };
+    credseal_service::accept_loop(listener, tls, router(app), limits, stop, || {}).await;
 }
