@@ -244,6 +244,10 @@ pub(crate) struct Appender {
     map: Mutex<MapCache>,
     /// The trust state the last commit committed to (each checkpoint's `credseal-trust` line).
     trust: TrustLedger,
+    /// The log signer of the last commit, by the SHA-256 of the log key's seed: deriving it
+    /// (two key expansions) cost about 40 µs per commit. A rotated key has another digest,
+    /// so the next commit derives its signer.
+    signer: crate::memo::Memo<[u8; 32], Arc<LogSigner>>,
 }
 
 /// The subject map as the log's commits see it. Its interior nodes are derived data — every
@@ -392,6 +396,7 @@ impl Appender {
             map_nanos: Default::default(),
             map: Default::default(),
             trust: TrustLedger::new(pins),
+            signer: Default::default(),
         }
     }
 
@@ -774,8 +779,12 @@ impl Appender {
         // signs from its start.
         let mut cache = self.map_cache(vault)?;
         let ks = vault.keys();
-        let signer = LogSigner::from_seed(&self.origin, ks.log_seed.expose_secret())
-            .map_err(|e| EngineError::Internal(format!("log key: {e}")))?;
+        let seed = ks.log_seed.expose_secret();
+        let signer = self.signer.get_or_try(credseal_crypto::sha256(seed), || {
+            LogSigner::from_seed(&self.origin, seed)
+                .map(Arc::new)
+                .map_err(|e| EngineError::Internal(format!("log key: {e}")))
+        })?;
         let mut overlay: HashMap<u64, Hash> = HashMap::new();
         // Per subject of this commit: counter, head leaf hash and log index of its newest
         // receipt. A subject's earlier head is its value in the subject map.
