@@ -57,7 +57,7 @@ pub struct NewReceipt {
     /// Delayed disclosure: sealed in bundles until then.
     pub disclose_after: Option<u64>,
     /// Writes that must be durable with the receipt: the replay entries the query consumed,
-    /// which `insert_new` wrote already (committed with [`Batch::put_again`]).
+    /// which `insert_new` reserved already, in their committed form.
     pub marks: Vec<(Tree, Vec<u8>, Vec<u8>)>,
     /// Receipt flags: 0 ([`credseal_log::FLAG_CANARY`] is no longer set; see `crate::canary`).
     pub flags: u32,
@@ -858,9 +858,11 @@ impl Appender {
             }
             batch.put(Tree::LogHashes, be(index).to_vec(), hashes.as_flattened().to_vec());
             batch.put(Tree::LogLeaves, be(index).to_vec(), signed.as_bytes().to_vec());
-            // Written by `insert_new` already: the frame makes them durable.
+            // Reserved by `insert_new` already; the frame makes them durable in their
+            // committed form (`gate::committed_replay_value`). That value is never the one
+            // stored, so a plain put: `put_again` would only add a read that never matches.
             for (tree, k, v) in &it.marks {
-                batch.put_again(*tree, k.clone(), v.clone());
+                batch.put(*tree, k.clone(), v.clone());
             }
             if let Some(fps) = &it.fingerprints {
                 vault::put_fingerprint_set(&ks, &mut batch, index, fps);
