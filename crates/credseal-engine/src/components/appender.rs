@@ -234,6 +234,9 @@ pub(crate) struct Appender {
     /// Queries between their start and their receipt: a commit leader waits a moment for
     /// them (at most [`LINGER`]) so that they share its flush.
     active: std::sync::atomic::AtomicUsize,
+    /// Commit leaders waiting for those queries ([`LINGER`]): the only waiters a new receipt
+    /// or a finished query can concern, so those are signalled only while one waits.
+    lingering: std::sync::atomic::AtomicUsize,
     /// Held (write) while a commit applies its batch, (read) while a bundle reads the latest
     /// checkpoint and the subject map: the two always match.
     view: std::sync::RwLock<()>,
@@ -364,11 +367,30 @@ pub(crate) struct Active<'a>(&'a Appender);
 impl Drop for Active<'_> {
     fn drop(&mut self) {
         self.0.active.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-        self.0.cv.notify_all();
+        self.0.wake_lingering();
+    }
+}
+
+/// Counts a commit leader as lingering while it lives.
+struct Lingering<'a>(&'a Appender);
+
+impl Drop for Lingering<'_> {
+    fn drop(&mut self) {
+        self.0.lingering.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
 impl Appender {
+    /// Wakes a commit leader that lingers for queries under way, if one does. Threads
+    /// waiting for their receipts wait for the end of a commit (signalled by
+    /// `lead_commit`), not for new receipts or finished queries: waking them for each
+    /// query cost a futex call and a context switch that found nothing to do.
+    fn wake_lingering(&self) {
+        if self.lingering.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            self.cv.notify_all();
+        }
+    }
+
     /// Marks a query as under way until the guard drops.
     pub(crate) fn active(&self) -> Active<'_> {
         self.active.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -392,6 +414,7 @@ impl Appender {
             state: Default::default(),
             cv: Default::default(),
             active: Default::default(),
+            lingering: Default::default(),
             view: Default::default(),
             map_nanos: Default::default(),
             map: Default::default(),
@@ -662,7 +685,9 @@ impl Appender {
             st.queue.push((t, it));
             tickets.push(t);
         }
-        self.cv.notify_all();
+        // Under the state lock, which a lingering leader holds until it waits: it cannot
+        // miss this.
+        self.wake_lingering();
         // Enough receipts for a commit of their own: lead it now, so that it runs while
         // other threads still have queries in flight, not only once every thread waits.
         if st.queue.len() >= COMMIT_AT && !st.committing {
@@ -702,6 +727,8 @@ impl Appender {
         st.committing = true;
         // Group commit: give queries already under way a moment to join this flush.
         let deadline = std::time::Instant::now() + LINGER;
+        self.lingering.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let lingering = Lingering(self);
         loop {
             let waiting = self.active.load(std::sync::atomic::Ordering::SeqCst);
             let now_t = std::time::Instant::now();
@@ -710,6 +737,7 @@ impl Appender {
             }
             st = self.cv.wait_timeout(st, deadline - now_t).map_err(|_| poisoned())?.0;
         }
+        drop(lingering);
         let batch = std::mem::take(&mut st.queue);
         let extras = std::mem::take(&mut st.extras);
         let (size, last_time) = (st.size, st.last_time);
