@@ -260,6 +260,42 @@ impl TraceMac {
     pub fn digest(&self, label: &[u8], parts: &[&[u8]]) -> [u8; 32] {
         mac_with(&self.key, label, parts)
     }
+
+    /// The HMAC state after `label ‖ parts…`, for many digests that start alike (the
+    /// fields of one record): [`TracePrefix::digest`]`(rest)` is
+    /// [`TraceMac::digest`]`(label, parts ‖ rest)`, without hashing the common start again.
+    pub fn prefix(&self, label: &[u8], parts: &[&[u8]]) -> TracePrefix {
+        let mut ctx = hmac::Context::with_key(&self.key);
+        ctx.update(label);
+        for p in parts {
+            ctx.update(p);
+        }
+        TracePrefix { ctx }
+    }
+}
+
+/// A [`TraceMac`] digest begun over a common start ([`TraceMac::prefix`]). As with
+/// [`TraceMac`], ring's HMAC state is not zeroized on drop.
+pub struct TracePrefix {
+    ctx: hmac::Context,
+}
+
+impl TracePrefix {
+    /// HMAC-SHA-256(trace key, label ‖ prefix parts ‖ `parts`…).
+    pub fn digest(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut ctx = self.ctx.clone();
+        for p in parts {
+            ctx.update(p);
+        }
+        // Cannot fail: HMAC-SHA-256 tags are always 32 bytes.
+        ctx.sign().as_ref().try_into().expect("HMAC-SHA-256 is 32 bytes")
+    }
+}
+
+impl std::fmt::Debug for TracePrefix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TracePrefix([redacted])")
+    }
 }
 
 impl std::fmt::Debug for TraceMac {
@@ -298,6 +334,27 @@ mod tests {
         assert_ne!(
             TraceKey::from_bytes([1; 32]).expand().digest(b"l", &[b"x"]),
             TraceKey::from_bytes([2; 32]).expand().digest(b"l", &[b"x"])
+        );
+    }
+
+    #[test]
+    fn trace_prefix_matches_the_whole_digest() {
+        let k = TraceKey::from_bytes([7; 32]);
+        let m = k.expand();
+        // Starts shorter than, about and longer than one SHA-256 block (64 bytes).
+        for start in [&[0x11u8; 3][..], &[0x22; 60][..], &[0x33; 64][..], &[0x44; 150][..]] {
+            let p = m.prefix(b"label", &[start, b"x"]);
+            for rest in [&[][..], &[&b"field"[..], &b"value"[..]][..], &[&[0u8; 200][..]][..]] {
+                let mut whole: Vec<&[u8]> = vec![start, b"x"];
+                whole.extend_from_slice(rest);
+                assert_eq!(p.digest(rest), k.digest(b"label", &whole));
+            }
+            // Each digest starts again from the prefix: the order of use does not matter.
+            assert_eq!(p.digest(&[b"a"]), m.digest(b"label", &[start, b"x", b"a"]));
+        }
+        assert_ne!(
+            m.prefix(b"l", &[b"x"]).digest(&[b"y"]),
+            m.prefix(b"l", &[b"xy"]).digest(&[b"z"])
         );
     }
 

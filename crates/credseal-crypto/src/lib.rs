@@ -30,8 +30,8 @@ mod seal;
 mod secret;
 
 pub use blind::{
-    Blinder, RECORD_LABEL as RECORD_ID_LABEL, SUBJECT_LABEL, SubjectVrf, TraceMac, VRF_ENTRY_LABEL, VRF_ENTRY_LEN,
-    VrfKey,
+    Blinder, RECORD_LABEL as RECORD_ID_LABEL, SUBJECT_LABEL, SubjectVrf, TraceMac, TracePrefix, VRF_ENTRY_LABEL,
+    VRF_ENTRY_LEN, VrfKey,
 };
 pub use envelope::{
     COMMIT_LABEL, CryptoError, DEK_LABEL, DekContext, FORMAT_V1, RECORD_LABEL, RECORD_OVERHEAD, RecordContext,

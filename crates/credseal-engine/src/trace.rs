@@ -240,11 +240,16 @@ fn push_fingerprints(
     let Some(def) = catalog.class(class) else {
         return;
     };
+    // The start every field's fingerprint shares (`fingerprint_with`), hashed once per record.
+    let start = mac.prefix(
+        FINGERPRINT_LABEL,
+        &[blind.as_bytes(), &[class.len() as u8], class.as_bytes()],
+    );
     for (name, value) in fields {
         let Some(f) = def.field(name) else { continue };
         if let Some(c) = canonical_value(&f.ty, value) {
             let c = zeroize::Zeroizing::new(c);
-            out.push(fingerprint_with(mac, blind, class, name, &c));
+            out.push(start.digest(&[&[name.len() as u8], name.as_bytes(), c.as_bytes()]));
         }
     }
 }
@@ -404,6 +409,60 @@ mod tests {
         let digest = credseal_crypto::sha256(text.as_bytes());
         let keys = credseal_crypto::Keystore::generate("t.invalid/log", &classes, digest, 1, kdf);
         Platform::in_memory(catalog, keys).unwrap()
+    }
+
+    /// A disclosure's fingerprints (one record prefix hashed once, `TraceMac::prefix`) are
+    /// exactly `fingerprint_with` of every defined field, which `trace` computes from leaks.
+    #[test]
+    fn record_fingerprints_are_fingerprint_with_of_every_defined_field() {
+        use credseal_core::Date;
+        let p = platform();
+        let ks = p.keys();
+        let blind = BlindId([9; 32]);
+        let subject = SubjectId::parse("11010519491231002X").unwrap();
+        let mut records = Vec::new();
+        let mut want = Vec::new();
+        let mac = ks.trace_key.expand();
+        for def in p.catalog.classes.values() {
+            let mut fields = std::collections::BTreeMap::new();
+            for f in &def.fields {
+                let v = match f.ty {
+                    FieldType::Text => FieldValue::Text(format!("Text of {}", f.name)),
+                    FieldType::Enum => FieldValue::Text(f.values.first().cloned().unwrap_or_default()),
+                    FieldType::Integer => FieldValue::Integer(-42),
+                    FieldType::Bool => FieldValue::Bool(true),
+                    FieldType::Date => FieldValue::Date(Date::new(2024, 2, 29).unwrap()),
+                    FieldType::SubjectId => FieldValue::SubjectId(subject.clone()),
+                    FieldType::Amount => continue,
+                };
+                fields.insert(f.name.clone(), v);
+            }
+            // A field the catalogue does not define has no fingerprint.
+            fields.insert("not-in-the-catalogue".into(), FieldValue::Text("x".into()));
+            // In the record's field order, as released.
+            for (name, v) in &fields {
+                if let Some(f) = def.field(name)
+                    && let Some(c) = canonical_value(&f.ty, v)
+                {
+                    want.push(fingerprint_with(&mac, &blind, &def.id, name, &c));
+                }
+            }
+            records.push(Record {
+                record_id: format!("r-{}", def.id),
+                subject: subject.clone(),
+                class: def.id.clone(),
+                source: "dept".into(),
+                effective: Date::new(2024, 1, 1).unwrap(),
+                version: 1,
+                supersedes: None,
+                fields,
+            });
+        }
+        assert!(
+            want.len() > p.catalog.classes.len(),
+            "the catalogue's fields were fingerprinted"
+        );
+        assert_eq!(record_fingerprints(&p.catalog, &ks, &blind, &records), want);
     }
 
     fn set_key(index: u64) -> Vec<u8> {

@@ -120,6 +120,7 @@ pub(crate) fn start(platform: Arc<Platform>, cfg: ServeConfig) -> Result<Running
         engine_tasks: AtomicUsize::new(0),
         receiving: AtomicUsize::new(0),
         require_client_cert: cfg.tls.as_ref().is_some_and(|t| t.client_ca.is_some()),
+        claims: Default::default(),
         cfg,
     });
     let (stop_tx, stop_rx) = watch::channel(false);

@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use credseal_auth::{Credential, Token, Unverified};
+use credseal_auth::{Token, Unverified};
 use credseal_engine::{Clock, QueryError, SystemClock};
 use serde::{Deserialize, Serialize};
 
@@ -294,10 +294,8 @@ async fn post_query(State(st): St, headers: HeaderMap, req: Request<Body>) -> Re
     };
     // Unverified peeks, used only to find the bucket, the held answer and the log's
     // department; the engine decides everything.
-    let claimed = Unverified::<Credential>::parse_text(q.credential.trim())
-        .and_then(|c| c.peek_unverified())
-        .ok()
-        .map(|c| c.department_id);
+    let credential_digest = credseal_crypto::sha256(q.credential.trim().as_bytes());
+    let claimed = st.claims.department(&credential_digest, q.credential.trim());
     let token = Unverified::<Token>::parse_text(q.token.trim()).ok();
     let peek = token
         .as_ref()
@@ -309,7 +307,6 @@ async fn post_query(State(st): St, headers: HeaderMap, req: Request<Body>) -> Re
     // A held refusal is for this token *with this credential*: a captured token posted with
     // some other credential is refused on its own, and cannot plant a refusal that the
     // department's own request would then get.
-    let credential_digest = credseal_crypto::sha256(q.credential.trim().as_bytes());
     let held = |st: &AppState| {
         let (digest, body) = peek.as_ref()?;
         st.pickup

@@ -1,7 +1,8 @@
 //! What every request handler shares.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::{Arc, Mutex};
 
 use credseal_engine::Platform;
 use tokio::sync::Semaphore;
@@ -35,6 +36,39 @@ pub(crate) struct AppState {
     pub(crate) witnesses: Arc<crate::HttpsWitnesses>,
     /// Full tiles served before (they never change).
     pub(crate) tiles: crate::tilecache::TileCache,
+    /// The department each recently seen credential text names.
+    pub(crate) claims: ClaimCache,
+}
+
+/// Credential texts the cache holds before it is emptied and refilled.
+const CLAIM_CACHE_MAX: usize = 1024;
+
+/// The department a credential's text names, unverified (only for the rate bucket and the
+/// request log; the engine verifies the credential), by the SHA-256 of the text. Parsing a
+/// credential (base64, postcard, the canonical check) cost about 10 µs per query, and a
+/// department sends the same credential with every query. Texts that do not parse are not
+/// kept.
+#[derive(Debug, Default)]
+pub(crate) struct ClaimCache(Mutex<HashMap<[u8; 32], String>>);
+
+impl ClaimCache {
+    /// The department named by `text`, whose SHA-256 is `digest`; `None` if it does not parse.
+    pub(crate) fn department(&self, digest: &[u8; 32], text: &str) -> Option<String> {
+        let lock = || self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(d) = lock().get(digest) {
+            return Some(d.clone());
+        }
+        let d = credseal_auth::Unverified::<credseal_auth::Credential>::parse_text(text)
+            .and_then(|c| c.peek_unverified())
+            .ok()?
+            .department_id;
+        let mut m = lock();
+        if m.len() >= CLAIM_CACHE_MAX {
+            m.clear();
+        }
+        m.insert(*digest, d.clone());
+        Some(d)
+    }
 }
 
 /// What the connection knows about its peer, put on every request (the shared accept loop's).

@@ -57,7 +57,7 @@ pub struct NewReceipt {
     /// Delayed disclosure: sealed in bundles until then.
     pub disclose_after: Option<u64>,
     /// Writes that must be durable with the receipt: the replay entries the query consumed,
-    /// which `insert_new` wrote already (committed with [`Batch::put_again`]).
+    /// which `insert_new` reserved already, in their committed form.
     pub marks: Vec<(Tree, Vec<u8>, Vec<u8>)>,
     /// Receipt flags: 0 ([`credseal_log::FLAG_CANARY`] is no longer set; see `crate::canary`).
     pub flags: u32,
@@ -234,6 +234,9 @@ pub(crate) struct Appender {
     /// Queries between their start and their receipt: a commit leader waits a moment for
     /// them (at most [`LINGER`]) so that they share its flush.
     active: std::sync::atomic::AtomicUsize,
+    /// Commit leaders waiting for those queries ([`LINGER`]): the only waiters a new receipt
+    /// or a finished query can concern, so those are signalled only while one waits.
+    lingering: std::sync::atomic::AtomicUsize,
     /// Held (write) while a commit applies its batch, (read) while a bundle reads the latest
     /// checkpoint and the subject map: the two always match.
     view: std::sync::RwLock<()>,
@@ -244,6 +247,10 @@ pub(crate) struct Appender {
     map: Mutex<MapCache>,
     /// The trust state the last commit committed to (each checkpoint's `credseal-trust` line).
     trust: TrustLedger,
+    /// The log signer of the last commit, by the SHA-256 of the log key's seed: deriving it
+    /// (two key expansions) cost about 40 µs per commit. A rotated key has another digest,
+    /// so the next commit derives its signer.
+    signer: crate::memo::Memo<[u8; 32], Arc<LogSigner>>,
 }
 
 /// The subject map as the log's commits see it. Its interior nodes are derived data — every
@@ -360,11 +367,30 @@ pub(crate) struct Active<'a>(&'a Appender);
 impl Drop for Active<'_> {
     fn drop(&mut self) {
         self.0.active.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-        self.0.cv.notify_all();
+        self.0.wake_lingering();
+    }
+}
+
+/// Counts a commit leader as lingering while it lives.
+struct Lingering<'a>(&'a Appender);
+
+impl Drop for Lingering<'_> {
+    fn drop(&mut self) {
+        self.0.lingering.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
 impl Appender {
+    /// Wakes a commit leader that lingers for queries under way, if one does. Threads
+    /// waiting for their receipts wait for the end of a commit (signalled by
+    /// `lead_commit`), not for new receipts or finished queries: waking them for each
+    /// query cost a futex call and a context switch that found nothing to do.
+    fn wake_lingering(&self) {
+        if self.lingering.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            self.cv.notify_all();
+        }
+    }
+
     /// Marks a query as under way until the guard drops.
     pub(crate) fn active(&self) -> Active<'_> {
         self.active.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -388,10 +414,12 @@ impl Appender {
             state: Default::default(),
             cv: Default::default(),
             active: Default::default(),
+            lingering: Default::default(),
             view: Default::default(),
             map_nanos: Default::default(),
             map: Default::default(),
             trust: TrustLedger::new(pins),
+            signer: Default::default(),
         }
     }
 
@@ -657,7 +685,9 @@ impl Appender {
             st.queue.push((t, it));
             tickets.push(t);
         }
-        self.cv.notify_all();
+        // Under the state lock, which a lingering leader holds until it waits: it cannot
+        // miss this.
+        self.wake_lingering();
         // Enough receipts for a commit of their own: lead it now, so that it runs while
         // other threads still have queries in flight, not only once every thread waits.
         if st.queue.len() >= COMMIT_AT && !st.committing {
@@ -697,6 +727,8 @@ impl Appender {
         st.committing = true;
         // Group commit: give queries already under way a moment to join this flush.
         let deadline = std::time::Instant::now() + LINGER;
+        self.lingering.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let lingering = Lingering(self);
         loop {
             let waiting = self.active.load(std::sync::atomic::Ordering::SeqCst);
             let now_t = std::time::Instant::now();
@@ -705,6 +737,7 @@ impl Appender {
             }
             st = self.cv.wait_timeout(st, deadline - now_t).map_err(|_| poisoned())?.0;
         }
+        drop(lingering);
         let batch = std::mem::take(&mut st.queue);
         let extras = std::mem::take(&mut st.extras);
         let (size, last_time) = (st.size, st.last_time);
@@ -774,8 +807,12 @@ impl Appender {
         // signs from its start.
         let mut cache = self.map_cache(vault)?;
         let ks = vault.keys();
-        let signer = LogSigner::from_seed(&self.origin, ks.log_seed.expose_secret())
-            .map_err(|e| EngineError::Internal(format!("log key: {e}")))?;
+        let seed = ks.log_seed.expose_secret();
+        let signer = self.signer.get_or_try(credseal_crypto::sha256(seed), || {
+            LogSigner::from_seed(&self.origin, seed)
+                .map(Arc::new)
+                .map_err(|e| EngineError::Internal(format!("log key: {e}")))
+        })?;
         let mut overlay: HashMap<u64, Hash> = HashMap::new();
         // Per subject of this commit: counter, head leaf hash and log index of its newest
         // receipt. A subject's earlier head is its value in the subject map.
@@ -849,9 +886,11 @@ impl Appender {
             }
             batch.put(Tree::LogHashes, be(index).to_vec(), hashes.as_flattened().to_vec());
             batch.put(Tree::LogLeaves, be(index).to_vec(), signed.as_bytes().to_vec());
-            // Written by `insert_new` already: the frame makes them durable.
+            // Reserved by `insert_new` already; the frame makes them durable in their
+            // committed form (`gate::committed_replay_value`). That value is never the one
+            // stored, so a plain put: `put_again` would only add a read that never matches.
             for (tree, k, v) in &it.marks {
-                batch.put_again(*tree, k.clone(), v.clone());
+                batch.put(*tree, k.clone(), v.clone());
             }
             if let Some(fps) = &it.fingerprints {
                 vault::put_fingerprint_set(&ks, &mut batch, index, fps);

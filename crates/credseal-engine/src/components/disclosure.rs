@@ -76,12 +76,42 @@ impl SealedAnswer {
     /// `cs1.answer.<base64url(postcard)>`.
     pub fn to_text(&self) -> String {
         use base64::Engine;
-        // Serialising plain data cannot fail.
-        let bytes = postcard::to_stdvec(self).expect("serialisable");
         format!(
             "cs1.{ANSWER_LABEL}.{}",
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(self.to_postcard())
         )
+    }
+
+    /// `postcard::to_stdvec(self)`, byte for byte, with the two byte vectors copied whole:
+    /// serde hands a `Vec<u8>` to postcard one `serialize_u8` call per byte (about 6 µs per
+    /// answer in the service), while `serialize_bytes` writes the same length prefix and
+    /// bytes in one copy.
+    fn to_postcard(&self) -> Vec<u8> {
+        struct Bytes<'a>(&'a [u8]);
+        impl Serialize for Bytes<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                s.serialize_bytes(self.0)
+            }
+        }
+        #[derive(Serialize)]
+        struct Wire<'a> {
+            format: u8,
+            origin: &'a str,
+            query_id: &'a [u8; 16],
+            receipt: Bytes<'a>,
+            sealed: Bytes<'a>,
+        }
+        let wire = Wire {
+            format: self.format,
+            origin: &self.origin,
+            query_id: &self.query_id,
+            receipt: Bytes(&self.receipt),
+            sealed: Bytes(&self.sealed),
+        };
+        let mut out = Vec::with_capacity(32 + self.origin.len() + self.receipt.len() + self.sealed.len());
+        // Serialising plain data into a vector cannot fail.
+        out = postcard::to_extend(&wire, out).expect("serialisable");
+        out
     }
 
     /// Parses the text form strictly.
@@ -555,5 +585,28 @@ impl PendingAnswer<'_> {
             receipt: committed.receipt,
             sealed: sealed.to_bytes(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The text form is postcard's derived encoding of the answer, whatever the lengths
+    /// (one- to three-byte length prefixes), so `from_text` (which checks that encoding)
+    /// reads it back.
+    #[test]
+    fn to_text_is_the_derived_postcard_encoding() {
+        for (origin, receipt_len, sealed_len) in [("a", 0, 0), ("t.invalid/log", 127, 128), ("o", 300, 20_000)] {
+            let a = SealedAnswer {
+                format: ANSWER_FORMAT,
+                origin: origin.into(),
+                query_id: core::array::from_fn(|i| i as u8 * 7),
+                receipt: (0..receipt_len).map(|i| (i * 31) as u8).collect(),
+                sealed: (0..sealed_len).map(|i| (i * 13 + 5) as u8).collect(),
+            };
+            assert_eq!(a.to_postcard(), postcard::to_stdvec(&a).unwrap());
+            assert_eq!(SealedAnswer::from_text(&a.to_text()).unwrap(), a);
+        }
     }
 }

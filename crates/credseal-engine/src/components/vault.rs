@@ -16,7 +16,7 @@
 use std::sync::{Arc, Mutex, RwLock};
 
 use credseal_core::{BlindId, Catalog, Record, RecordBody, SubjectId};
-use credseal_crypto::{Dek, DekContext, Keystore, Passphrase, RecordContext, SubjectVrf};
+use credseal_crypto::{Blinder, Dek, DekContext, Keystore, Passphrase, RecordContext, SubjectVrf};
 use credseal_store::{Store, Tree};
 use zeroize::Zeroizing;
 
@@ -208,8 +208,10 @@ impl Vault {
         let blind = self.blind(ks, subject)?;
         let mut records = Vec::new();
         if let Some(recs) = self.load_subject(&blind)? {
+            // The index key expanded once for every record's place check.
+            let blinder = Blinder::new(&ks.index_key);
             for class in grant.classes() {
-                records.extend(self.open_class(ks, subject, &blind, class, &recs)?);
+                records.extend(self.open_class(ks, &blinder, subject, &blind, class, &recs)?);
             }
         }
         Ok((blind, records))
@@ -278,6 +280,19 @@ impl Vault {
         class: &str,
         e: &Entry,
     ) -> Result<(Zeroizing<Vec<u8>>, RecordBody)> {
+        self.open_body_with(&Blinder::new(&ks.index_key), dek, blind, class, e)
+    }
+
+    /// [`Vault::open_body`] with the index key already expanded (`blinder`), for the many
+    /// records of one operation.
+    fn open_body_with(
+        &self,
+        blinder: &Blinder,
+        dek: &Dek,
+        blind: &BlindId,
+        class: &str,
+        e: &Entry,
+    ) -> Result<(Zeroizing<Vec<u8>>, RecordBody)> {
         let version = e.version;
         let what = || {
             format!(
@@ -300,7 +315,7 @@ impl Vault {
             what: what(),
             detail: "contents do not decode".into(),
         })?;
-        if ks.index_key.record_key(blind, class, &body.record_id) != e.rkey {
+        if blinder.record_key(blind, class, &body.record_id) != e.rkey {
             return Err(EngineError::Corrupt {
                 what: what(),
                 detail: "contents do not match their place".into(),
@@ -313,14 +328,14 @@ impl Vault {
     /// contents match where it is stored.
     fn open_entry(
         &self,
-        ks: &Keystore,
+        blinder: &Blinder,
         dek: &Dek,
         subject: &SubjectId,
         blind: &BlindId,
         class: &str,
         e: &Entry,
     ) -> Result<Record> {
-        let (_, body) = self.open_body(ks, dek, blind, class, e)?;
+        let (_, body) = self.open_body_with(blinder, dek, blind, class, e)?;
         Ok(body.into_record(subject.clone(), class.to_string(), e.version))
     }
 
@@ -340,7 +355,7 @@ impl Vault {
         let Some(recs) = self.load_subject(&blind)? else {
             return Ok(Vec::new());
         };
-        self.open_class(&ks, subject, &blind, class, &recs)
+        self.open_class(&ks, &Blinder::new(&ks.index_key), subject, &blind, class, &recs)
     }
 
     /// Opens every record of one class of a loaded subject (`blind` is the BlindId of
@@ -348,6 +363,7 @@ impl Vault {
     fn open_class(
         &self,
         ks: &Keystore,
+        blinder: &Blinder,
         subject: &SubjectId,
         blind: &BlindId,
         class: &str,
@@ -359,7 +375,7 @@ impl Vault {
         let dek = self.unwrap_dek(ks, blind, class, &bundle.wrapped_dek)?;
         let mut out = Vec::with_capacity(bundle.entries.len());
         for e in &bundle.entries {
-            out.push(self.open_entry(ks, &dek, subject, blind, class, e)?);
+            out.push(self.open_entry(blinder, &dek, subject, blind, class, e)?);
         }
         out.sort_by(|a, b| (&a.record_id, a.version).cmp(&(&b.record_id, b.version)));
         Ok(out)
