@@ -294,6 +294,7 @@ impl CosignatureVerifier {
             // Cannot fail: split_at(8) of 72 bytes.
             let timestamp = u64::from_be_bytes(ts.try_into().expect("8 bytes"));
             check_timestamp(timestamp)?;
+            // Cannot fail: the 64 bytes after the timestamp of a 72-byte cosignature.
             let sig: &[u8; 64] = sig.try_into().expect("64 bytes");
             let msg = cosigned_message(note.text(), timestamp);
             self.vk
