@@ -1195,3 +1195,23 @@ fn bench_rewrap_reports_its_floor() {
     assert!(v["ratio_to_floor"].as_f64().unwrap() > 0.0, "{v}");
     assert_eq!(code(&run(&["bench", "rewrap", "--subjects", "0"])), 2);
 }
+
+/// `credseal … | head -1`: a reader that goes away ends the command quietly, with the status
+/// a shell reports for SIGPIPE (141), never a panic and a backtrace (the keys are written
+/// before anything is printed).
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    let d = tempfile::tempdir().unwrap();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = d.path().join("subject");
+    let o = bin()
+        .args(["subject", "keygen", "--out-dir", out.to_str().unwrap()])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(141), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    assert!(out.join("signing.key").exists());
+}

@@ -111,7 +111,22 @@ pub(crate) fn now() -> CliResult<u64> {
 /// What a handler returns.
 pub(crate) type CliResult<T = ()> = Result<T, Failure>;
 
+/// A closed stdout (`credseal … | head -1`) ends the command as it ends the C tools in a
+/// pipeline: quietly, with the status a shell reports for SIGPIPE (141), not with a panic
+/// and a backtrace. Anything else that panics is reported as before.
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info.payload_as_str().unwrap_or("");
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_on_broken_pipe();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
