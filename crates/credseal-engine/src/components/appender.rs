@@ -268,9 +268,9 @@ pub(crate) struct MapCache {
     /// The store holds no [`META_MAP_SIZE`] yet (a new log): the next write sets it.
     meta_missing: bool,
     /// Nodes changed since the map was last written to the store.
-    dirty: fxhash::FxHashMap<MapPos, MapNode>,
+    dirty: foldhash::HashMap<MapPos, MapNode>,
     /// Nodes read from the store, kept for reading (at most [`MAP_CLEAN_MAX`]).
-    clean: fxhash::FxHashMap<MapPos, MapNode>,
+    clean: foldhash::HashMap<MapPos, MapNode>,
 }
 
 /// Meta key of the log size at which the stored subject map is current (u64 BE).
