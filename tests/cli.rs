@@ -1215,3 +1215,44 @@ fn a_closed_stdout_ends_the_command_quietly() {
     assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
     assert!(out.join("signing.key").exists());
 }
+
+/// A device or an endless stream given as a file is read only up to its kind's limit and
+/// refused with the limit named (bounded memory, at once), never read whole.
+#[test]
+fn an_endless_file_is_refused_at_its_limit() {
+    let d = tempfile::tempdir().unwrap();
+    let state = d.path().join("state");
+    let o = bin()
+        .args([
+            "receipts",
+            "verify",
+            "--vkey",
+            "/dev/zero",
+            "--vrf-key",
+            "/dev/zero",
+            "--subject",
+            "42010619960510907X",
+            "--state",
+        ])
+        .arg(&state)
+        .arg("/dev/zero")
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("/dev/zero: larger than 64 KiB: not a key file"),
+        "{}",
+        stderr(&o)
+    );
+    // A text file kind (a catalogue, a token, a bundle): its limit is 64 MiB.
+    let o = bin()
+        .env("CREDSEAL_PASSPHRASE", "x")
+        .args(["init", "--data"])
+        .arg(d.path().join("data"))
+        .args(["--catalog", "/dev/zero", "--origin", "t.invalid/log"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("/dev/zero: larger than 64 MiB"), "{}", stderr(&o));
+    assert!(!d.path().join("data").exists(), "nothing written");
+}

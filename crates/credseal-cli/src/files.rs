@@ -13,30 +13,47 @@ fn fail(class: ErrorClass, m: impl Into<String>) -> Failure {
     Failure::new(class, m)
 }
 
-/// A file's text; the error names the file.
+/// The largest text file a command reads (tokens, credentials, bundles, batches, catalogues,
+/// approvals): read up to this much and refused beyond, so a device or an endless stream
+/// given by mistake costs bounded memory.
+pub(crate) const MAX_TEXT_FILE: u64 = 64 << 20;
+
+/// The largest key file (a key or vkey is one short line).
+pub(crate) const MAX_KEY_FILE: u64 = 64 * 1024;
+
+/// A file's bytes, read up to `max` and refused beyond it with an error naming the file and
+/// the limit (`what` says what the file should have been).
+pub(crate) fn read_bounded(path: &Path, max: u64, what: &str) -> CliResult<Vec<u8>> {
+    use std::io::Read as _;
+    let io = |e: std::io::Error| Failure::new(ErrorClass::Error, format!("{}: {e}", path.display()));
+    let f = std::fs::File::open(path).map_err(io)?;
+    let mut bytes = Vec::new();
+    f.take(max + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > max {
+        let limit = if max >= 1 << 20 {
+            format!("{} MiB", max >> 20)
+        } else {
+            format!("{} KiB", max >> 10)
+        };
+        return Err(Failure::new(
+            ErrorClass::Error,
+            format!("{}: larger than {limit}: not {what}", path.display()),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// A file's text (at most [`MAX_TEXT_FILE`]); the error names the file.
 pub(crate) fn read_text(path: &Path) -> CliResult<String> {
-    let bytes = std::fs::read(path).map_err(|e| Failure::new(ErrorClass::Error, format!("{}: {e}", path.display())))?;
+    let bytes = read_bounded(path, MAX_TEXT_FILE, "a file credseal reads")?;
     String::from_utf8(bytes)
         .map_err(|_| Failure::new(ErrorClass::Error, format!("{}: not valid UTF-8", path.display())))
 }
 
-/// A key file's text (a vkey line and the like), refused past 64 KiB — a key is one short
-/// line, and a device or a huge file given by mistake is not read whole.
+/// A key file's text (a vkey line and the like), refused past [`MAX_KEY_FILE`] — a key is one
+/// short line, and a device or a huge file given by mistake is not read whole.
 pub(crate) fn read_key_text(path: &Path) -> CliResult<String> {
-    use std::io::Read as _;
-    const MAX: u64 = 64 * 1024;
-    let f =
-        std::fs::File::open(path).map_err(|e| Failure::new(ErrorClass::Error, format!("{}: {e}", path.display())))?;
-    let mut bytes = Vec::new();
-    f.take(MAX + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Failure::new(ErrorClass::Error, format!("{}: {e}", path.display())))?;
-    if bytes.len() as u64 > MAX {
-        return Err(Failure::new(
-            ErrorClass::Error,
-            format!("{}: larger than 64 KiB: not a key file", path.display()),
-        ));
-    }
+    let bytes = read_bounded(path, MAX_KEY_FILE, "a key file")?;
     String::from_utf8(bytes)
         .map_err(|_| Failure::new(ErrorClass::Error, format!("{}: not valid UTF-8", path.display())))
 }
@@ -66,23 +83,25 @@ pub(crate) fn warn_if_too_open(path: &Path) {
 /// A signing key file (a warning if others can read it).
 pub(crate) fn signing_key(path: &Path) -> CliResult<SigningKey> {
     warn_if_too_open(path);
-    SigningKey::from_text(&read_text(path)?).map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", path.display())))
+    SigningKey::from_text(&read_key_text(path)?)
+        .map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", path.display())))
 }
 
 /// A signing public key file.
 pub(crate) fn public_key(path: &Path) -> CliResult<PublicKey> {
-    PublicKey::from_text(&read_text(path)?).map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", path.display())))
+    PublicKey::from_text(&read_key_text(path)?).map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", path.display())))
 }
 
 /// A sealing (private) key file (a warning if others can read it).
 pub(crate) fn sealing_key(path: &Path) -> CliResult<SealingKey> {
     warn_if_too_open(path);
-    SealingKey::from_text(&read_text(path)?).map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", path.display())))
+    SealingKey::from_text(&read_key_text(path)?)
+        .map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", path.display())))
 }
 
 /// A sealing public key file.
 pub(crate) fn sealing_public(path: &Path) -> CliResult<SealingPublicKey> {
-    SealingPublicKey::from_text(&read_text(path)?)
+    SealingPublicKey::from_text(&read_key_text(path)?)
         .map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", path.display())))
 }
 

@@ -14,8 +14,13 @@ pub const ENV: &str = "CREDSEAL_PASSPHRASE";
 
 pub fn get(file: Option<&Path>, confirm: bool) -> CliResult<Passphrase> {
     if let Some(f) = file {
-        let text = std::fs::read_to_string(f)
-            .map_err(|e| Failure::new(ErrorClass::Error, format!("passphrase file {}: {e}", f.display())))?;
+        let bytes = crate::files::read_bounded(f, crate::files::MAX_KEY_FILE, "a passphrase file")?;
+        let text = String::from_utf8(bytes).map_err(|_| {
+            Failure::new(
+                ErrorClass::Error,
+                format!("passphrase file {}: not valid UTF-8", f.display()),
+            )
+        })?;
         let p = Passphrase::new(text);
         return nonempty(p, &format!("passphrase file {}", f.display()));
     }

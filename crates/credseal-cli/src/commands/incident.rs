@@ -13,8 +13,11 @@ use crate::{CliResult, Failure};
 /// `credseal trace`: which disclosures released the leaked items.
 pub(crate) fn trace(ctx: &Context, a: TraceArgs) -> CliResult {
     let key = staff_key(&a.key)?;
-    let leak =
-        std::fs::read(&a.file).map_err(|e| Failure::new(ErrorClass::Error, format!("{}: {e}", a.file.display())))?;
+    let leak = crate::files::read_bounded(
+        &a.file,
+        credseal_engine::MAX_LEAK_BYTES as u64,
+        "a leak file (split it)",
+    )?;
     let now = now_arg(a.now)?;
     let p: Platform = ctx.open_platform(&a.data.data)?;
     let req = staff_request(

@@ -25,11 +25,16 @@ fn fail(class: ErrorClass, m: impl Into<String>) -> Failure {
 /// The state file: the subject's BlindId (pinned from the first receipt shown in full; `-`
 /// until then) and the log verifier's saved state.
 fn read_state(path: &Path) -> CliResult<Option<(Option<BlindId>, SavedState)>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(fail(ErrorClass::Error, format!("{}: {e}", path.display()))),
-    };
+    if !path.exists() {
+        return Ok(None);
+    }
+    let bytes = crate::files::read_bounded(path, credseal_log::MAX_STATE_LEN as u64 + 1024, "a saved state")?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        fail(
+            ErrorClass::Verification,
+            format!("{}: the saved state is corrupt", path.display()),
+        )
+    })?;
     let corrupt = || {
         fail(
             ErrorClass::Verification,
@@ -60,7 +65,7 @@ fn read_state(path: &Path) -> CliResult<Option<(Option<BlindId>, SavedState)>> {
 /// A signed bundle request (`receipts request`): for `subject` on the platform `audience`,
 /// asking for a consistency proof from the tree size saved in `state`, valid five minutes.
 fn bundle_request(key: &Path, subject: &str, audience: String, state: Option<&Path>) -> CliResult<String> {
-    let sk = SigningKey::from_text(&read_text(key)?)
+    let sk = SigningKey::from_text(&crate::files::read_key_text(key)?)
         .map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", key.display())))?;
     let id =
         credseal_core::SubjectId::parse(subject).map_err(|e| fail(ErrorClass::Usage, format!("--subject: {e}")))?;
@@ -164,7 +169,7 @@ pub(crate) fn vrf_key_text(pk: &credseal_vrf::VrfPublicKey) -> String {
 }
 
 fn read_vrf_key(path: &Path) -> CliResult<credseal_vrf::VrfPublicKey> {
-    parse_vrf_key(&read_text(path)?, &path.display().to_string())
+    parse_vrf_key(&crate::files::read_key_text(path)?, &path.display().to_string())
 }
 
 /// A VRF public key in its text form (`name` says where it came from in errors).
@@ -229,7 +234,7 @@ pub(crate) fn check_answer_vrf(
 
 /// The log's verifier key in `path`.
 fn read_vkey(path: &Path) -> CliResult<LogVerifier> {
-    LogVerifier::from_vkey(read_text(path)?.trim())
+    LogVerifier::from_vkey(crate::files::read_key_text(path)?.trim())
         .map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", path.display())))
 }
 
