@@ -283,6 +283,15 @@ fn edited_tiles_a_shrunk_log_and_another_key_fail() {
     std::fs::remove_file(Path::new(&missing).join("tile/0/000")).unwrap();
     refused(&fx.verify(&missing, None), &["tile/0/000", "missing"]);
 
+    // An endless file in place of an entry bundle: refused after reading no more than the
+    // largest bundle there can be.
+    let endless = fx.path("endless");
+    copy_dir(&out, &endless);
+    let bundle = Path::new(&endless).join("tile/entries/000");
+    std::fs::remove_file(&bundle).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &bundle).unwrap();
+    refused(&fx.verify(&endless, None), &["tile/entries/000", "more than any tile"]);
+
     // A shrunk log: an older (smaller) checkpoint than the auditor's saved state.
     refused(&fx.verify(&old, Some(&state)), &["the log shrank"]);
     // The state is not overwritten by a failed run: the honest log still verifies.
