@@ -578,7 +578,9 @@ fn plain_http_only_on_loopback() {
     let (status, log) = srv.terminate();
     assert!(status.success(), "{log}");
 
-    // Refused before anything is opened: no state directory appears.
+    // Refused before anything is opened: no state directory appears. Nothing binds the
+    // off-loopback address below: the configuration check refuses it before any socket
+    // exists, which is what this part shows (exit 2, no state directory).
     let mut args = fx.serve_args(false);
     let at = args.iter().position(|a| a == "127.0.0.1:0").unwrap();
     args[at] = "0.0.0.0:0".into();

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use credseal_c2sp::{
     MemoryLog, TILE_WIDTH, Tile, TileKind, entry_bundles_for_size, parse_entry_bundle, tiles_for_size,
 };
-use credseal_engine::{NewReceipt, Progress, TileSource, audit_tiles};
+use credseal_engine::{DirSource, NewReceipt, Progress, audit_tiles};
 use credseal_log::{Action, Actor, Outcome, SIGNATURE_LEN, receipt_leaf_hash, receipt_signed_bytes};
 use serde::{Deserialize, Serialize};
 
@@ -179,27 +179,6 @@ pub struct TilesBench {
     /// tiles_per_s / healthz_per_s: what reading and sending a tile keeps of the server's
     /// bare request rate.
     pub tiles_ratio_to_healthz: f64,
-}
-
-/// A tiled log in a directory, read as the CLI's `log verify --tiles DIR` reads it.
-struct DirSource(std::path::PathBuf);
-
-impl TileSource for DirSource {
-    fn fetch(&self, path: &str) -> credseal_engine::Result<Option<Vec<u8>>> {
-        let p = self.0.join(path);
-        match std::fs::read(&p) {
-            Ok(b) => Ok(Some(b)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(credseal_engine::EngineError::Io {
-                path: p,
-                detail: e.to_string(),
-            }),
-        }
-    }
-
-    fn name(&self, path: &str) -> String {
-        self.0.join(path).display().to_string()
-    }
 }
 
 /// One wrk run as get.lua reported it.

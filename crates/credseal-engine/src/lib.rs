@@ -66,8 +66,8 @@ pub use platform::Platform;
 pub use public::PublicLog;
 pub use shred::{CheckedShredOrder, ShredSummary, valid_order_reference};
 pub use tiles::{
-    CHECKPOINT_PATH, KEY_HISTORY_PATH, TileAuditor, TileExport, TileSource, TilesReport, audit_tiles,
-    split_handover_notes,
+    CHECKPOINT_PATH, DirSource, KEY_HISTORY_PATH, MAX_TILE_FILE, TileAuditor, TileExport, TileSource, TilesReport,
+    audit_tiles, split_handover_notes,
 };
 pub use trace::{MAX_LISTED, MarkReport, TraceReport, TracedDepartment, TracedDisclosure};
 pub use witnessing::{

@@ -288,6 +288,42 @@ pub trait TileSource {
     fn name(&self, path: &str) -> String;
 }
 
+/// The largest resource of a tiled log: a full entry bundle of the longest entries (256 ×
+/// (2 + 65,535) bytes); hash tiles, checkpoints and key histories are far smaller.
+pub const MAX_TILE_FILE: u64 = 256 * (2 + credseal_c2sp::MAX_ENTRY_LEN as u64);
+
+/// A tiled log in a directory (`log export-tiles`, static hosting). A file is read up to
+/// [`MAX_TILE_FILE`] and refused beyond it, so a huge or endless file costs bounded memory.
+#[derive(Clone, Debug)]
+pub struct DirSource(pub PathBuf);
+
+impl TileSource for DirSource {
+    fn fetch(&self, path: &str) -> Result<Option<Vec<u8>>> {
+        use std::io::Read as _;
+        let p = self.0.join(path);
+        let f = match std::fs::File::open(&p) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(EngineError::io(&p, e)),
+        };
+        let mut b = Vec::new();
+        f.take(MAX_TILE_FILE + 1)
+            .read_to_end(&mut b)
+            .map_err(|e| EngineError::io(&p, e))?;
+        if b.len() as u64 > MAX_TILE_FILE {
+            return Err(EngineError::Verification(format!(
+                "{}: larger than {MAX_TILE_FILE} bytes, more than any tile, checkpoint or key history",
+                p.display()
+            )));
+        }
+        Ok(Some(b))
+    }
+
+    fn name(&self, path: &str) -> String {
+        self.0.join(path).display().to_string()
+    }
+}
+
 /// What [`audit_tiles`] checked.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct TilesReport {
@@ -348,6 +384,8 @@ pub struct TileAuditor {
     map: MemoryMap,
     /// The position saved by an earlier run: checked when the replay passes its size.
     saved: Option<AuditSnapshot>,
+    /// Subjects in the map (counted as their first receipt is replayed).
+    subjects: u64,
 }
 
 impl TileAuditor {
@@ -371,6 +409,7 @@ impl TileAuditor {
             log: MemoryLog::new(),
             map: MemoryMap::new(),
             saved,
+            subjects: 0,
         })
     }
 
@@ -555,6 +594,9 @@ impl TileAuditor {
                         let key = map_key(subject);
                         let (want_counter, want_prev) =
                             self.map.get(&key).map_or((1, None), |p| (p.count + 1, Some(p.head)));
+                        if want_counter == 1 {
+                            self.subjects += 1;
+                        }
                         if chain.counter != want_counter || chain.prev != want_prev {
                             return Err(fail(
                                 what(),
@@ -614,7 +656,7 @@ impl TileAuditor {
             receipts: size - before,
             bundles,
             hash_tiles,
-            subjects: self.map.leaves().len() as u64,
+            subjects: self.subjects,
             checkpoint: note,
             log_keys: self
                 .history

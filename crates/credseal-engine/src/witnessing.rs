@@ -408,13 +408,19 @@ impl Platform {
             .cloned()
             .collect();
         let log_note = join_note(&body, &log_lines);
-        // Cosignatures already kept for this very checkpoint.
-        let kept: Vec<String> = match self.store.get(Tree::Meta, META_COSIGNED_CHECKPOINT)? {
-            Some(v) => match String::from_utf8(v).ok().and_then(|t| split_note(&t).ok()) {
-                Some((b, l)) if b == body => l,
-                _ => Vec::new(),
-            },
-            None => Vec::new(),
+        // The checkpoint kept so far (read once, under the witness lock): its cosignatures
+        // count again if it is this very checkpoint; its size is never gone back from.
+        let kept_note = match self.store.get(Tree::Meta, META_COSIGNED_CHECKPOINT)? {
+            Some(v) => String::from_utf8(v).ok().and_then(|t| split_note(&t).ok()),
+            None => None,
+        };
+        let kept_size = kept_note
+            .as_ref()
+            .and_then(|(b, _)| Checkpoint::parse(b).ok())
+            .map_or(0, |c| c.size());
+        let kept: Vec<String> = match kept_note {
+            Some((b, l)) if b == body => l,
+            _ => Vec::new(),
         };
         let mut cosigs: Vec<String> = Vec::new();
         let mut outcomes = Vec::new();
@@ -545,14 +551,6 @@ impl Platform {
         }
         let cosigned = join_note(&body, &[log_lines.clone(), cosigs.clone()].concat());
         // Kept when it has a cosignature and does not go back before what is kept.
-        let kept_size = match self.store.get(Tree::Meta, META_COSIGNED_CHECKPOINT)? {
-            Some(v) => String::from_utf8(v)
-                .ok()
-                .and_then(|t| split_note(&t).ok())
-                .and_then(|(b, _)| Checkpoint::parse(&b).ok())
-                .map_or(0, |c| c.size()),
-            None => 0,
-        };
         if !cosigs.is_empty() && size >= kept_size {
             sizes.put(Tree::Meta, META_COSIGNED_CHECKPOINT, cosigned.clone().into_bytes());
         }

@@ -1,7 +1,7 @@
 //! The auditor's log commands: `log key|history|checkpoint|export-tiles|verify`, and the
 //! operator's `log witnesses|cosign`.
 
-use credseal_engine::{EngineError, ErrorClass, PublicLog, TileSource, fsutil};
+use credseal_engine::{DirSource, EngineError, ErrorClass, PublicLog, TileSource, fsutil};
 
 use crate::cli::{LogCommand, WitnessesCommand};
 use crate::client::Client;
@@ -234,45 +234,6 @@ fn open_public(dir: &std::path::Path, with_server: Option<&str>) -> CliResult<Pu
     })
 }
 
-/// A tiled log in a directory (`log export-tiles`, static hosting).
-struct DirSource(std::path::PathBuf);
-
-/// The largest resource of a tiled log: a full entry bundle of the longest entries (256 ×
-/// (2 + 65,535) bytes); hash tiles, checkpoints and key histories are far smaller. A file
-/// beyond it is refused after reading no more than this.
-const MAX_TILE_FILE: u64 = 256 * (2 + credseal_c2sp::MAX_ENTRY_LEN as u64);
-
-impl TileSource for DirSource {
-    fn fetch(&self, path: &str) -> credseal_engine::Result<Option<Vec<u8>>> {
-        use std::io::Read as _;
-        let p = self.0.join(path);
-        let io = |p: std::path::PathBuf, e: std::io::Error| credseal_engine::EngineError::Io {
-            path: p,
-            detail: e.to_string(),
-        };
-        let f = match std::fs::File::open(&p) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io(p, e)),
-        };
-        let mut b = Vec::new();
-        if let Err(e) = f.take(MAX_TILE_FILE + 1).read_to_end(&mut b) {
-            return Err(io(p, e));
-        }
-        if b.len() as u64 > MAX_TILE_FILE {
-            return Err(credseal_engine::EngineError::Verification(format!(
-                "{}: larger than {MAX_TILE_FILE} bytes, more than any tile, checkpoint or key history",
-                p.display()
-            )));
-        }
-        Ok(Some(b))
-    }
-
-    fn name(&self, path: &str) -> String {
-        self.0.join(path).display().to_string()
-    }
-}
-
 /// A tiled log served over HTTPS (`credseal serve`: `/checkpoint`, `/tile/…`).
 struct ServerSource(Client);
 
@@ -397,11 +358,15 @@ fn monitor(a: &MonitorArgs<'_>) -> CliResult {
             Some(p) => p.check(&r.checkpoint, &cp_name, &r.log_keys)?,
             None => Vec::new(),
         };
-        let snapshot = auditor_now.snapshot();
-        if let Some(path) = a.state {
-            fsutil::replace(path, &snapshot.to_bytes(), 0o644)?;
+        // A round that added nothing leaves the position as it is (no map to collect and
+        // no file to rewrite every interval).
+        if r.receipts > 0 || position.is_none() || round == 1 {
+            let snapshot = auditor_now.snapshot();
+            if let Some(path) = a.state {
+                fsutil::replace(path, &snapshot.to_bytes(), 0o644)?;
+            }
+            position = Some(snapshot);
         }
-        position = Some(snapshot);
         auditor = Some(auditor_now);
         if a.json {
             let line = serde_json::json!({
