@@ -90,12 +90,14 @@ fn status(data: &str) -> Vec<(u64, u64, bool)> {
 /// closed platform's files: the keystore opened with the passphrase, the database with
 /// `credseal_store` (the platform itself has no accessor that decrypts without a receipt).
 fn digest(data: &str, subjects: u64, catalog: &Catalog) -> [u8; 32] {
-    use credseal_crypto::{DekContext, RecordContext};
+    use credseal_crypto::RecordContext;
     use credseal_store::{Store, Tree};
+    use std::sync::Arc;
     let data = Path::new(data);
     let ks_bytes = std::fs::read(data.join(credseal_engine::KEYSTORE_FILE)).unwrap();
     let ks = credseal_crypto::Keystore::open(&ks_bytes, &Passphrase::new(PASS.into())).unwrap();
-    let store = credseal_store::SledStore::open(&data.join(credseal_engine::DB_DIR), false).unwrap();
+    let store: Arc<dyn Store> =
+        Arc::new(credseal_store::SledStore::open(&data.join(credseal_engine::DB_DIR), false).unwrap());
     let mut all = Vec::new();
     for i in 0..subjects {
         let id = credseal_testkit::synthetic::synthetic_subject(i);
@@ -109,9 +111,7 @@ fn digest(data: &str, subjects: u64, catalog: &Catalog) -> [u8; 32] {
         let recs = credseal_engine::bundle::SubjectRecords::decode(&v).unwrap();
         for (class, b) in &recs.classes {
             assert!(catalog.class(class).is_some(), "{class}");
-            let version = credseal_crypto::wrapped_kek_version(&b.wrapped_dek).unwrap();
-            let kek = ks.kek(class, version).unwrap();
-            let dek = credseal_crypto::unwrap_dek(kek, &DekContext { blind: &blind, class }, &b.wrapped_dek).unwrap();
+            let dek = credseal_engine::open_data_key(Arc::clone(&store), &ks, &blind, class, &b.wrapped_dek).unwrap();
             let mut entries: Vec<_> = b.entries.iter().collect();
             entries.sort_by_key(|e| (e.rkey, e.version));
             for e in entries {

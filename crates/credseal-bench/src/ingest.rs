@@ -6,6 +6,7 @@
 //! keys and bytes into a fresh sled database with plain `apply_batch` inserts and one flush
 //! at the end.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use credseal_core::{BlindId, RecordBody};
@@ -120,14 +121,9 @@ pub fn bench_ingest(
             };
             let what = |detail: &dyn std::fmt::Display| format!("subject {short} class {class}: {detail}");
             let ctx = DekContext { blind: &blind, class };
-            let v =
-                credseal_crypto::wrapped_kek_version(&bundle.wrapped_dek).map_err(|e| BenchError::check(what(&e)))?;
-            let kek = b
-                .keys
-                .kek(class, v)
-                .ok_or_else(|| BenchError::check(what(&format_args!("no KEK version {v}"))))?;
-            let dek =
-                credseal_crypto::unwrap_dek(kek, &ctx, &bundle.wrapped_dek).map_err(|e| BenchError::check(what(&e)))?;
+            let store: Arc<dyn credseal_store::Store> = b.store.clone();
+            let dek = credseal_engine::open_data_key(store, &b.keys, ctx.blind, class, &bundle.wrapped_dek)
+                .map_err(|e| BenchError::check(what(&e)))?;
             for e in &bundle.entries {
                 let rctx = RecordContext {
                     blind: &blind,

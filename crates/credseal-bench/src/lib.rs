@@ -9,7 +9,7 @@
 //! keystore of the data directory it created itself (it knows the passphrase), as a test
 //! would; the engine exposes neither.
 //!
-//! Call one of [`bench_ingest`], [`bench_query`], [`bench_rewrap`], [`bench_serve`],
+//! Call one of [`bench_ingest`], [`bench_query`], [`bench_rewrap`], [`bench_serve`], [`bench_shred`],
 //! [`bench_tiles`], [`bench_trace`] or [`bench_verify`]; each returns a serialisable result struct:
 //!
 //! ```
@@ -27,6 +27,7 @@ mod ingest;
 mod query;
 mod rewrap;
 mod serve;
+mod shred;
 mod tiles;
 mod trace;
 mod verify;
@@ -36,6 +37,7 @@ pub use ingest::{IngestBench, bench_ingest};
 pub use query::{QueryBench, QuerySize, bench_query};
 pub use rewrap::{RewrapBench, bench_rewrap};
 pub use serve::{ServeBench, ServeSize, bench_serve, wrk_available};
+pub use shred::{ShredBench, bench_shred};
 pub use tiles::{TilesBench, TilesSize, bench_tiles};
 pub use trace::{TraceBench, bench_trace};
 pub use verify::{VerifyBench, bench_verify};

@@ -546,6 +546,25 @@ pub(crate) enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Shred in one class of many subjects (key trees): one record by a credit-repair
+    /// order, then a retention sweep of a batch; time and bytes written against a floor.
+    Shred {
+        /// Subjects with a record of the class (default 20,000; --full 1,000,000).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(2..=10_000_000))]
+        subjects: Option<u64>,
+        /// Records in the sweep's batch (default 1,000; --full 10,000).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        batch: Option<u64>,
+        /// The sizes: 1,000,000 subjects, a batch of 10,000 (minutes, gigabytes).
+        #[arg(long)]
+        full: bool,
+        /// Work directory (default: a temporary one, removed afterwards).
+        #[arg(long, value_name = "DIR")]
+        work: Option<PathBuf>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// The flags of `bench serve`.
@@ -665,6 +684,27 @@ pub(crate) enum DevCommand {
         catalog: PathBuf,
         /// Output file (must not exist).
         out: PathBuf,
+    },
+    /// What a database (e.g. a copy taken earlier) and a keystore (e.g. today's) open
+    /// together, read straight from the files with no platform check in the way (the view
+    /// of someone who holds both): for one subject, or every subject, of one class. Prints
+    /// counts only, never a record. Exit 4 if any data key or record does not open.
+    ProbeCopy {
+        /// The database directory (a data directory's `db/`, or a copy of it).
+        #[arg(long, value_name = "DIR")]
+        db: PathBuf,
+        /// The keystore file (its passphrase as for every command).
+        #[arg(long, value_name = "FILE")]
+        keystore: PathBuf,
+        /// The class.
+        #[arg(long)]
+        class: String,
+        /// One subject (default: every subject with records of the class).
+        #[arg(long)]
+        subject: Option<String>,
+        /// Print one JSON document.
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -26,6 +26,7 @@ mod blind;
 pub mod demo;
 mod envelope;
 mod keystore;
+mod keytree;
 mod seal;
 mod secret;
 
@@ -38,11 +39,15 @@ pub use envelope::{
     WRAP_LABEL, WRAPPED_DEK_LEN, open_record, seal_record, unwrap_dek, wrap_dek, wrapped_kek_version,
 };
 pub use keystore::{ClassKeys, KdfParams, KekEntry, Keystore, KeystoreError};
+pub use keytree::{
+    DekWrapping, FORMAT_TREE, NODE_ID_LEN, TREE_CHILD_LABEL, TREE_DEK_LABEL, TREE_ID_LABEL, TREE_NODE_LABEL,
+    TREE_ROOT_LABEL, TREE_WRAPPED_DEK_LEN, TreeNode, WRAPPED_NODE_LEN, dek_wrapping, unwrap_root, wrap_root,
+};
 pub use seal::{
     ANSWER_INFO_LABEL, SEALED_BOX_OVERHEAD, SEALING_KEY_LABEL, SEALING_PUBLIC_KEY_LABEL, SealError, SealedBox,
     SealingKey, SealingPublicKey, answer_info, open, seal,
 };
-pub use secret::{Dek, IndexKey, Kek, LogKeySeed, Passphrase, TraceKey, fill_random, random_array};
+pub use secret::{Dek, IndexKey, Kek, LogKeySeed, NodeKey, Passphrase, TraceKey, fill_random, random_array};
 
 /// SHA-256 of `data`.
 pub fn sha256(data: &[u8]) -> [u8; 32] {

@@ -68,6 +68,11 @@ secret_key!(
     Kek
 );
 secret_key!(
+    /// A node key of a class's key tree (docs/design.md §8b): wraps its children's keys, or,
+    /// at a leaf, the data keys of the subjects under it; stored only wrapped.
+    NodeKey
+);
+secret_key!(
     /// The HMAC key that blinds subject ids and record ids.
     IndexKey
 );

@@ -200,7 +200,6 @@ impl SubjectRecords {
     /// trailing bytes, classes or entries out of order or repeated, a class id that is not
     /// UTF-8.
     pub fn decode(b: &[u8]) -> Result<Self, &'static str> {
-        let dek_len = credseal_crypto::WRAPPED_DEK_LEN;
         let mut r = Reader { b, at: 0 };
         if r.take(1)? != [SUBJECT_V2] {
             return Err("unknown format");
@@ -216,6 +215,13 @@ impl SubjectRecords {
             if last_class.as_ref().is_some_and(|l| *l >= class) {
                 return Err("classes out of order");
             }
+            // A data key wrapped by its class's KEK (format 0x01) or by a key-tree leaf (0x02).
+            let dek_len = match r.b.get(r.at) {
+                Some(&credseal_crypto::FORMAT_V1) => credseal_crypto::WRAPPED_DEK_LEN,
+                Some(&credseal_crypto::FORMAT_TREE) => credseal_crypto::TREE_WRAPPED_DEK_LEN,
+                Some(_) => return Err("unknown wrapped data key format"),
+                None => return Err("truncated"),
+            };
             let wrapped_dek = r.take(dek_len)?.to_vec();
             let count = r.varint()?;
             let mut entries: Vec<Entry> = Vec::with_capacity((count as usize).min(4096));
@@ -266,7 +272,8 @@ mod tests {
         s.classes.insert("loans".into(), b);
         s.classes.insert(
             "identity".into(),
-            Bundle::new(vec![2; credseal_crypto::WRAPPED_DEK_LEN]),
+            // A key-tree wrapped data key (format 0x02, 77 bytes) next to a KEK-wrapped one.
+            Bundle::new(vec![2; credseal_crypto::TREE_WRAPPED_DEK_LEN]),
         );
         s
     }

@@ -318,9 +318,9 @@ mod tests {
     /// A batch that fails stops the ingest with its error, at once, leaving the marker.
     #[test]
     fn a_failing_batch_stops_the_ingest() {
-        for fail_at in [3, 4, 5] {
-            // The first applies are the platform's metadata and the keystore generation it
-            // has seen, the third the ingest marker.
+        for fail_at in [4, 5, 6] {
+            // The first applies are the platform's metadata, the keystore generation it
+            // has seen and the classes' key-tree roots, the fourth the ingest marker.
             let store = std::sync::Arc::new(SlowStore {
                 fail_at,
                 ..Default::default()
@@ -333,7 +333,7 @@ mod tests {
             std::fs::write(&f, &buf).unwrap();
             let e = p.ingest_file(&f, &super::NoProgress).unwrap_err();
             assert!(e.to_string().contains("disk on fire"), "{e}");
-            assert_eq!(p.ingest_pending().unwrap(), fail_at > 3);
+            assert_eq!(p.ingest_pending().unwrap(), fail_at > 4);
             // Nothing was applied after the failure.
             let applied = store.applied.load(std::sync::atomic::Ordering::SeqCst);
             assert!(applied <= fail_at + 1, "{applied} after {fail_at}");

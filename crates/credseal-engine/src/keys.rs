@@ -66,6 +66,9 @@ pub struct RewrapSummary {
     pub rewrapped: u64,
     /// Per class: (from version, to version, data keys).
     pub moves: Vec<(String, u32, u32, u64)>,
+    /// Data keys that were wrapped by a KEK directly (a data directory from before key
+    /// trees) and are now in their class's key tree.
+    pub into_trees: u64,
 }
 
 /// Subjects per rewrap batch (one atomic write each).

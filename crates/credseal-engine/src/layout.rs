@@ -72,6 +72,11 @@ pub fn raw_key(tag: u8, key: &[u8]) -> Vec<u8> {
     k
 }
 
+/// Meta key: present once every data key of the store is wrapped in a key tree (a new
+/// store, or one whose `keys rewrap` or shred moved its KEK-wrapped data keys into the
+/// trees); `rewrap` then no longer reads every subject (empty value).
+pub const META_TREES_ONLY: &[u8] = b"trees-only";
+
 /// Meta key: the highest keystore generation this database has seen (u64 BE, authenticated
 /// with the index key). A keystore with a lower one is an older copy: rollback.
 pub const META_KEYSTORE_GENERATION: &[u8] = b"keystore-generation";

@@ -55,6 +55,7 @@ pub use components::disclosure::{ANSWER_LABEL, AnswerBody, Grant, PendingAnswer,
 pub use components::gate::{
     APPROVE_ACTION, AUTHORITY_APPROVER, Approved, DEFAULT_OPERATOR, Operation, StaffRole, StaffSession, valid_staff_id,
 };
+pub use components::keytree::{DEPTH as KEY_TREE_DEPTH, FANOUT_BITS as KEY_TREE_FANOUT_BITS, open_data_key};
 pub use components::staff::StaffChange;
 pub use error::{EngineError, ErrorClass, QueryError, Result};
 pub use ingest::{IngestError, IngestOptions, IngestReport, IngestSummary, MAX_LINE, NoProgress, Progress};

@@ -192,6 +192,7 @@ impl Platform {
         p.set_policy(p.check_trust(file_policy.as_ref())?);
         p.check_generation()?;
         p.keyops().record_log_history()?;
+        p.vault.ensure_trees()?;
         Ok(p)
     }
 

@@ -22,6 +22,7 @@ const COMPONENTS: &[&str] = &[
     "incident",
     "ingest",
     "keyops",
+    "keytree",
     "reader",
     "trust",
     "vault",

@@ -60,8 +60,14 @@ fn flipped_byte_anywhere_in_stored_records_is_detected_and_named() {
         put(&p, Tree::Records, &k, t);
         let (what, detail) = corrupt(p.verify_store().unwrap_err());
         assert!(what.contains(&subject), "flip at {i}: {what}: {detail}");
-        match parts.iter().find(|(r, _)| r.contains(&i)).map(|(_, part)| part) {
-            Some(Part::WrappedDek { class }) => {
+        match parts.iter().find(|(r, _)| r.contains(&i)) {
+            // A wrapped DEK's format byte sets its length (65 or 77 bytes): a flip there
+            // breaks the framing, named by the subject.
+            Some((r, Part::WrappedDek { .. })) if r.start == i => {
+                assert_eq!(what, format!("records of subject {subject}"), "flip at {i}");
+                framing += 1;
+            }
+            Some((_, Part::WrappedDek { class })) => {
                 assert_eq!(
                     what,
                     format!("data key of subject {subject} class {class}"),
@@ -69,7 +75,7 @@ fn flipped_byte_anywhere_in_stored_records_is_detected_and_named() {
                 );
                 named_dek += 1;
             }
-            Some(Part::Sealed { class, rkey, version }) => {
+            Some((_, Part::Sealed { class, rkey, version })) => {
                 let rec = format!(
                     "record {} v{version} of subject {subject} class {class}",
                     credseal_core::hex(&rkey[..8])
@@ -82,7 +88,11 @@ fn flipped_byte_anywhere_in_stored_records_is_detected_and_named() {
             None => framing += 1,
         }
     }
-    assert_eq!(named_dek, credseal_crypto::WRAPPED_DEK_LEN * recs.classes.len());
+    // Every byte of each key-tree wrapped DEK but its format byte names the data key.
+    assert_eq!(
+        named_dek,
+        (credseal_crypto::TREE_WRAPPED_DEK_LEN - 1) * recs.classes.len()
+    );
     assert!(named_record > 100 && framing > 40, "{named_record} {framing}");
     put(&p, Tree::Records, &k, v[..v.len() - 1].to_vec());
     assert!(corrupt(p.verify_store().unwrap_err()).1.contains("malformed"));

@@ -215,6 +215,27 @@ pub(crate) fn run(ctx: &Context, command: BenchCommand) -> CliResult {
             out::bench_rewrap(&r, json);
             Ok(())
         }
+        BenchCommand::Shred {
+            subjects,
+            batch,
+            full,
+            work,
+            json,
+        } => {
+            let subjects = subjects.unwrap_or(if full { 1_000_000 } else { 20_000 });
+            let batch = batch.unwrap_or(if full { 10_000 } else { 1_000 });
+            if batch >= subjects {
+                return Err(Failure::new(
+                    ErrorClass::Usage,
+                    format!("--batch {batch}: must be smaller than --subjects {subjects}"),
+                ));
+            }
+            let (work, _tmp) = bench_work_dir(work)?;
+            let bar = ctx.progress();
+            let r = credseal_bench::bench_shred(demo::CATALOG, subjects, batch, &work, &bar).map_err(failure)?;
+            out::bench_shred(&r, json);
+            Ok(())
+        }
         BenchCommand::Trace {
             fingerprints,
             leak_items,

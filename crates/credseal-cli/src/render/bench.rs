@@ -492,6 +492,46 @@ pub(crate) fn bench_rewrap(r: &RewrapBench, json: bool) {
     );
 }
 
+/// `bench shred`.
+pub(crate) fn bench_shred(r: &credseal_bench::ShredBench, json: bool) {
+    if json {
+        print_json(r);
+        return;
+    }
+    println!(
+        "bench shred: class of {} subjects, key tree fan-out {} depth {}, keystore Argon2id {} MiB x {}",
+        r.subjects, r.fanout, r.depth, r.kdf_mib, r.kdf_passes
+    );
+    let kib = |b: Option<u64>| b.map_or_else(|| "-".into(), |b| format!("{:.1}", b as f64 / 1024.0));
+    let rows = vec![
+        vec![
+            "one record (ours)".into(),
+            format!("{:.4}", r.one_seconds),
+            kib(r.one_bytes_written),
+        ],
+        vec![
+            "one record (floor)".into(),
+            format!("{:.4}", r.one_floor_seconds),
+            kib(Some(r.one_floor_bytes)),
+        ],
+        vec![
+            format!("batch of {} (ours)", r.batch),
+            format!("{:.3}", r.batch_seconds),
+            kib(r.batch_bytes_written),
+        ],
+        vec![
+            format!("batch of {} (floor)", r.batch),
+            format!("{:.3}", r.batch_floor_seconds),
+            kib(Some(r.batch_floor_bytes)),
+        ],
+    ];
+    print!("{}", table(&["", "seconds", "KiB written"], &rows));
+    println!(
+        "one-time move of the class's data keys into its tree: {:.3} s; database on disk {} B before, {} B after",
+        r.migrate_seconds, r.disk_bytes_before, r.disk_bytes_after
+    );
+}
+
 /// `bench verify`.
 pub(crate) fn bench_verify(r: &VerifyBench, json: bool) {
     if json {

@@ -13,7 +13,7 @@ use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::sync::{Arc, Mutex};
 
 use credseal_core::{BlindId, Record, SubjectId};
-use credseal_crypto::{Blinder, Dek, DekContext, RecordContext};
+use credseal_crypto::{Blinder, Dek, RecordContext};
 use credseal_store::{Batch, Tree};
 use zeroize::{Zeroize, Zeroizing};
 
@@ -784,18 +784,16 @@ impl Ingest<'_> {
                 match made_by.iter().enumerate().rev().take(16).find(same) {
                     Some((g, _)) => candidates[g].as_ref().map(|_| g),
                     None => {
-                        let candidate = ks.primary_kek(&class).map(|(v, kek)| {
+                        // Wrapped under the subject's key-tree leaf (a failure here makes no
+                        // candidate; the writer then makes the key and reports the error).
+                        let candidate = ks.primary_kek(&class).and_then(|_| {
                             let dek = random.dek();
-                            let ctx = DekContext {
-                                blind: &p.blind,
-                                class: &class,
-                            };
-                            let wrapped = credseal_crypto::wrap_dek(kek, v, &ctx, &dek);
-                            Candidate {
+                            let (v, wrapped) = self.vault.wrap_dek(&p.blind, &class, &dek).ok()?;
+                            Some(Candidate {
                                 dek,
                                 kek_version: v,
                                 wrapped,
-                            }
+                            })
                         });
                         let made = candidate.is_some();
                         candidates.push(candidate);
@@ -1185,11 +1183,12 @@ impl Ingest<'_> {
                         Some((g, c)) => (c.dek, c.kek_version, c.wrapped, Some((w.chunk, g))),
                         None => {
                             let dek = Dek::generate();
-                            let ks = self.keys();
-                            let (v, kek) = ks.primary_kek(class).ok_or_else(|| {
-                                EngineError::NotFound(format!("the keystore holds no key for class {class:?}"))
-                            })?;
-                            let wr = credseal_crypto::wrap_dek(kek, v, &DekContext { blind: &p.blind, class }, &dek);
+                            if self.keys().primary_kek(class).is_none() {
+                                return Err(EngineError::NotFound(format!(
+                                    "the keystore holds no key for class {class:?}"
+                                )));
+                            }
+                            let (v, wr) = self.vault.wrap_dek(&p.blind, class, &dek)?;
                             (dek, v, wr, None)
                         }
                     };

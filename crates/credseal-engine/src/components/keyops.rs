@@ -357,9 +357,9 @@ impl KeyOps<'_> {
         Ok(())
     }
 
-    /// Gives one subject's class `b` a fresh data key wrapped under the class's primary KEK,
-    /// and seals its records again under it (they open with `old`). Returns the primary
-    /// version. The old key is the caller's to drop.
+    /// Gives one subject's class `b` a fresh data key wrapped under its key-tree leaf, and
+    /// seals its records again under it (they open with `old`). Returns the KEK version the
+    /// key counts under (its tree root's). The old key is the caller's to drop.
     pub(crate) fn reseal_class(
         &self,
         blind: &credseal_core::BlindId,
@@ -367,28 +367,11 @@ impl KeyOps<'_> {
         b: &mut crate::bundle::Bundle,
         old: &Dek,
     ) -> Result<u32> {
-        let ks = self.keys();
-        let (primary, kek) = ks
-            .primary_kek(class)
-            .ok_or_else(|| EngineError::NotFound(format!("the keystore holds no key for class {class:?}")))?;
         let new = Dek::generate();
-        for e in b.entries.iter_mut() {
-            let ctx = RecordContext {
-                blind,
-                class,
-                record_key: &e.rkey,
-                version: e.version,
-            };
-            let pt = zeroize::Zeroizing::new(credseal_crypto::open_record(old, &ctx, &e.sealed).map_err(|err| {
-                EngineError::Corrupt {
-                    what: format!("a record of subject {} class {class}", layout::short(blind)),
-                    detail: err.to_string(),
-                }
-            })?);
-            e.sealed = credseal_crypto::seal_record(&new, &ctx, &pt);
-        }
-        b.wrapped_dek = credseal_crypto::wrap_dek(kek, primary, &DekContext { blind, class }, &new);
-        Ok(primary)
+        reseal_entries(blind, class, b, old, &new)?;
+        let (version, wrapped) = self.vault.wrap_dek(blind, class, &new)?;
+        b.wrapped_dek = wrapped;
+        Ok(version)
     }
 
     /// Makes a new KEK version of `class` primary: new data keys are wrapped with it at
@@ -428,83 +411,121 @@ impl KeyOps<'_> {
         Ok(new)
     }
 
-    /// Re-wraps every data key not under its class's primary KEK version, in atomic batches
-    /// of subjects (bundles and counters together). Records are not touched. Safe to stop at
-    /// any moment and run again: it finds what is left.
+    /// Moves every data key onto its class's primary KEK: data keys still wrapped by a KEK
+    /// directly (a data directory from before key trees) move into their class's key tree,
+    /// in atomic batches of subjects (bundles and counters together); then each tree root
+    /// not under the primary version is wrapped again under it (one write per class, which
+    /// moves every data key of the class). Records are not touched. Safe to stop at any
+    /// moment and run again: it finds what is left.
     pub(crate) fn rewrap(&self, session: &StaffSession, progress: &dyn crate::Progress) -> Result<RewrapSummary> {
         let _w = self.write_lock.lock().map_err(|_| EngineError::poisoned("write"))?;
+        self.rewrap_locked(session, progress)
+    }
+
+    /// [`Self::rewrap`] with the write lock held.
+    fn rewrap_locked(&self, session: &StaffSession, progress: &dyn crate::Progress) -> Result<RewrapSummary> {
         let ks = self.keys();
-        let mut todo = 0;
-        for (class, ck) in &ks.classes {
-            for v in ck.versions.keys().filter(|v| **v != ck.primary) {
-                todo += self.dek_count(class, *v)?;
-            }
-        }
         let mut summary = RewrapSummary::default();
         let mut moves: std::collections::BTreeMap<(String, u32, u32), u64> = Default::default();
-        progress.stage("rewrapping", todo);
-        let mut after: Option<Vec<u8>> = None;
-        loop {
-            let chunk: Vec<(Vec<u8>, Vec<u8>)> = self
-                .store
-                .scan_prefix_after(Tree::Records, &[], after.as_deref())
-                .take(REWRAP_BATCH)
-                .collect::<std::result::Result<_, _>>()?;
-            let Some((last, _)) = chunk.last() else { break };
-            after = Some(last.clone());
-            let mut batch = Batch::new();
-            let mut delta: std::collections::BTreeMap<(String, u32), i64> = Default::default();
-            let mut changed = 0;
-            for (k, v) in chunk {
-                summary.subjects += 1;
-                let blind = layout::parse_subject_key(&k).ok_or_else(|| EngineError::Corrupt {
-                    what: "subject key".into(),
-                    detail: "not a BlindId".into(),
-                })?;
-                let mut recs = SubjectRecords::decode(&v).map_err(|e| EngineError::Corrupt {
-                    what: format!("records of subject {}", layout::short(&blind)),
-                    detail: e.into(),
-                })?;
-                let mut dirty = false;
-                for (class, b) in recs.classes.iter_mut() {
-                    let Some((primary, kek)) = ks.primary_kek(class) else {
-                        continue;
-                    };
-                    let from =
-                        credseal_crypto::wrapped_kek_version(&b.wrapped_dek).map_err(|e| EngineError::Corrupt {
-                            what: format!("data key of subject {} class {class}", layout::short(&blind)),
-                            detail: e.to_string(),
-                        })?;
-                    if from == primary {
-                        continue;
-                    }
-                    let dek = self.vault.unwrap_dek(&ks, &blind, class, &b.wrapped_dek)?;
-                    b.wrapped_dek = credseal_crypto::wrap_dek(kek, primary, &DekContext { blind: &blind, class }, &dek);
-                    *delta.entry((class.clone(), from)).or_default() -= 1;
-                    *delta.entry((class.clone(), primary)).or_default() += 1;
-                    *moves.entry((class.clone(), from, primary)).or_default() += 1;
-                    dirty = true;
-                    changed += 1;
-                }
-                if dirty {
-                    batch.put(Tree::Records, k, recs.encode());
+        if !self.store.contains(Tree::Meta, layout::META_TREES_ONLY)? {
+            let mut todo = 0;
+            for (class, ck) in &ks.classes {
+                for v in ck.versions.keys() {
+                    todo += self.dek_count(class, *v)?;
                 }
             }
+            progress.stage("moving data keys into the key trees", todo);
+            let mut after: Option<Vec<u8>> = None;
+            loop {
+                let chunk: Vec<(Vec<u8>, Vec<u8>)> = self
+                    .store
+                    .scan_prefix_after(Tree::Records, &[], after.as_deref())
+                    .take(REWRAP_BATCH)
+                    .collect::<std::result::Result<_, _>>()?;
+                let Some((last, _)) = chunk.last() else { break };
+                after = Some(last.clone());
+                let mut batch = Batch::new();
+                let mut delta: std::collections::BTreeMap<(String, u32), i64> = Default::default();
+                let mut changed = 0;
+                for (k, v) in chunk {
+                    summary.subjects += 1;
+                    let blind = layout::parse_subject_key(&k).ok_or_else(|| EngineError::Corrupt {
+                        what: "subject key".into(),
+                        detail: "not a BlindId".into(),
+                    })?;
+                    let mut recs = SubjectRecords::decode(&v).map_err(|e| EngineError::Corrupt {
+                        what: format!("records of subject {}", layout::short(&blind)),
+                        detail: e.into(),
+                    })?;
+                    let mut dirty = false;
+                    for (class, b) in recs.classes.iter_mut() {
+                        let Ok(credseal_crypto::DekWrapping::Kek { version: from }) =
+                            credseal_crypto::dek_wrapping(&b.wrapped_dek)
+                        else {
+                            continue;
+                        };
+                        if ks.primary_kek(class).is_none() {
+                            continue;
+                        }
+                        let dek = self.vault.unwrap_dek(&ks, &blind, class, &b.wrapped_dek)?;
+                        let (to, wrapped) = self.vault.wrap_dek(&blind, class, &dek)?;
+                        b.wrapped_dek = wrapped;
+                        *delta.entry((class.clone(), from)).or_default() -= 1;
+                        *delta.entry((class.clone(), to)).or_default() += 1;
+                        if from != to {
+                            *moves.entry((class.clone(), from, to)).or_default() += 1;
+                            summary.rewrapped += 1;
+                        }
+                        summary.into_trees += 1;
+                        dirty = true;
+                        changed += 1;
+                    }
+                    if dirty {
+                        batch.put(Tree::Records, k, recs.encode());
+                    }
+                }
+                self.put_dek_counts(&mut batch, delta)?;
+                self.store.apply(batch)?;
+                progress.advance(changed);
+            }
+            // Every data key is in a tree now, and new ones are only ever made there.
+            let mut b = Batch::new();
+            b.put(Tree::Meta, layout::META_TREES_ONLY, Vec::new());
+            self.store.apply(b)?;
+            self.store.flush()?;
+            progress.finish();
+        }
+        // The roots: one write per class moves all its data keys.
+        for (class, ck) in &ks.classes {
+            let Some(rec) = self.vault.trees().root_record(class)? else {
+                continue;
+            };
+            if rec.version == ck.primary {
+                continue;
+            }
+            let n = self.dek_count(class, rec.version)?;
+            let new = self.vault.trees().rewrapped_root(&ks, class, ck.primary)?;
+            let mut batch = Batch::new();
+            batch.put(Tree::Deks, crate::components::keytree::root_key(class), new.encode());
+            let mut delta: std::collections::BTreeMap<(String, u32), i64> = Default::default();
+            *delta.entry((class.clone(), rec.version)).or_default() -= n as i64;
+            *delta.entry((class.clone(), ck.primary)).or_default() += n as i64;
             self.put_dek_counts(&mut batch, delta)?;
             self.store.apply(batch)?;
-            summary.rewrapped += changed;
-            progress.advance(changed);
+            self.store.flush()?;
+            self.vault.trees().forget(class);
+            *moves.entry((class.clone(), rec.version, ck.primary)).or_default() += n;
+            summary.rewrapped += n;
         }
         self.store.flush()?;
-        progress.finish();
         summary.moves = moves.into_iter().map(|((c, f, t), n)| (c, f, t, n)).collect();
-        if summary.rewrapped > 0 {
+        if !summary.moves.is_empty() || summary.into_trees > 0 {
             let mut r = self.admin_receipt(
                 session,
                 Action::KeyEvent,
                 format!(
-                    "rewrap: {} data keys moved to their class's primary KEK",
-                    summary.rewrapped
+                    "rewrap: {} data keys moved to their class's primary KEK, {} into their class's key tree",
+                    summary.rewrapped, summary.into_trees
                 ),
                 None,
             );
@@ -555,6 +576,16 @@ impl KeyOps<'_> {
                 version,
                 data_keys: n,
             });
+        }
+        if self
+            .vault
+            .trees()
+            .root_record(class)?
+            .is_some_and(|r| r.version == version)
+        {
+            return Err(EngineError::NotReady(format!(
+                "the key tree of class {class} is wrapped under KEK v{version}; run `credseal keys rewrap` first"
+            )));
         }
         Ok(())
     }
@@ -608,10 +639,7 @@ impl KeyOps<'_> {
             .classes
             .get_mut(class)
             .ok_or_else(|| EngineError::NotFound(format!("the subject has no records of class {class}")))?;
-        let from = credseal_crypto::wrapped_kek_version(&b.wrapped_dek).map_err(|e| EngineError::Corrupt {
-            what: format!("data key of subject {} class {class}", layout::short(&blind)),
-            detail: e.to_string(),
-        })?;
+        let from = self.vault.dek_version(&blind, class, &b.wrapped_dek)?;
         let old = self.vault.unwrap_dek(&self.keys(), &blind, class, &b.wrapped_dek)?;
         let marks = self.gate.consume(&self.keys(), approved)?;
         let primary = self.reseal_class(&blind, class, b, &old)?;
@@ -919,9 +947,19 @@ impl KeyOps<'_> {
         )
     }
 
-    /// `marks`: the approvals' committed replay entries, committed with the first class
-    /// rotation's receipt (a sweep that finds nothing to shred commits none: the approvals
-    /// stay reserved, which blocks their reuse, but are not counted in the trust state).
+    /// `marks`: the approvals' committed replay entries, committed with the rotation's
+    /// receipt (a sweep that finds nothing to shred commits none: the approvals stay
+    /// reserved, which blocks their reuse, but are not counted in the trust state).
+    ///
+    /// Per class (docs/design.md §8b): every data key in the class's key tree and its root
+    /// under the primary KEK (`rewrap`, a no-op once done); one keystore write makes a fresh
+    /// KEK version of every class concerned primary; then per class one atomic write
+    /// re-keys the subjects without their shredded records, replaces the key-tree paths
+    /// above them (the new root under the fresh version), rewraps the other data keys under
+    /// the replaced leaves, and holds the tombstones and the subjects' receipts; finally one
+    /// keystore write destroys every older KEK version of those classes, and with it the
+    /// only wrapping of any earlier root. A marker names the classes until that is done; the
+    /// next shred finishes it first.
     fn shred_selected(
         &self,
         session: &StaffSession,
@@ -930,7 +968,6 @@ impl KeyOps<'_> {
         pass: &Passphrase,
         marks: Batch,
     ) -> Result<ShredSummary> {
-        // One shred at a time: each rotates, rewraps and retires its classes' keys.
         let _s = self.shred_lock.lock().map_err(|_| EngineError::poisoned("shred"))?;
         let mut summary = ShredSummary::default();
         // Classes a previous shred left half-done come first.
@@ -947,35 +984,137 @@ impl KeyOps<'_> {
         );
         self.store.apply(b)?;
         self.store.flush()?;
-        let subjects: BTreeSet<BlindId> = selected.keys().map(|(b, _)| *b).collect();
+        let _w = self.write_lock.lock().map_err(|_| EngineError::poisoned("write"))?;
+        self.rewrap_locked(session, &crate::NoProgress)?;
+        let mut by_class: BTreeMap<String, BTreeMap<BlindId, Places>> = BTreeMap::new();
+        for ((blind, class), places) in selected {
+            by_class.entry(class).or_default().insert(blind, places);
+        }
+        let subjects: BTreeSet<BlindId> = by_class.values().flat_map(|m| m.keys().copied()).collect();
         summary.subjects = subjects.len() as u64;
-        for ((blind, class), places) in &selected {
-            summary.records += self.shred_in_class(session, blind, class, places, reason)?;
+        let rotating: Vec<String> = by_class.keys().cloned().collect();
+        let rotated = self.rotate_classes(session, &rotating, pass, marks)?;
+        for (class, sel) in &by_class {
+            summary.records += self.shred_class(session, class, sel, rotated[class], reason)?;
         }
-        // Seal off every earlier copy of the database: rotate, rewrap, retire.
-        let mut marks = Some(marks);
+        // Seal off every earlier copy of the database: destroy the KEK versions that wrapped
+        // the replaced roots (and any older one).
+        let retired = self.retire_older(session, &classes, pass, reason)?;
         for class in &classes {
-            let new = self.rotate_class_with(session, class, pass, marks.take().unwrap_or_default())?;
-            summary.classes.push((class.clone(), Vec::new(), new));
-        }
-        self.rewrap(session, &crate::NoProgress)?;
-        for (class, retired, _) in summary.classes.iter_mut() {
-            let old: Vec<u32> = self
-                .keys()
+            let primary = self.keys().classes.get(class.as_str()).map_or(0, |c| c.primary);
+            summary
                 .classes
-                .get(class.as_str())
-                .map(|c| c.versions.keys().copied().filter(|v| *v != c.primary).collect())
-                .unwrap_or_default();
-            for v in old {
-                self.retire_inner(session, class, v, pass, reason, Batch::new())?;
-                retired.push(v);
-            }
+                .push((class.clone(), retired.get(class).cloned().unwrap_or_default(), primary));
         }
         let mut b = Batch::new();
         b.delete(Tree::Meta, META_SHRED_PENDING);
         self.store.apply(b)?;
         self.store.flush()?;
         Ok(summary)
+    }
+
+    /// Makes a fresh KEK version of each class primary, in one keystore write, with one
+    /// receipt (committing `extra`). Returns class → new version.
+    fn rotate_classes(
+        &self,
+        session: &StaffSession,
+        classes: &[String],
+        pass: &Passphrase,
+        extra: Batch,
+    ) -> Result<BTreeMap<String, u32>> {
+        if classes.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let now = self.now()?;
+        let done = self.update_keystore(pass, |keys| {
+            let mut done = BTreeMap::new();
+            for class in classes {
+                let ck = keys
+                    .classes
+                    .get_mut(class)
+                    .ok_or_else(|| EngineError::NotFound(format!("class {class:?} is not in the keystore")))?;
+                let old = ck.primary;
+                let new = ck.versions.keys().max().copied().unwrap_or(0).max(old) + 1;
+                ck.versions.insert(
+                    new,
+                    KekEntry {
+                        kek: Kek::generate(),
+                        created: now,
+                    },
+                );
+                ck.primary = new;
+                done.insert(class.clone(), (old, new));
+            }
+            Ok(done)
+        })?;
+        let what: Vec<String> = done
+            .iter()
+            .map(|(c, (old, new))| format!("{c}: KEK v{new} is primary (was v{old})"))
+            .collect();
+        let mut r = self.admin_receipt(
+            session,
+            Action::KeyEvent,
+            format!("rotate for a shred: {}", what.join(", ")),
+            None,
+        );
+        r.classes = done.keys().cloned().collect();
+        self.commit_key_event(r, extra)?;
+        Ok(done.into_iter().map(|(c, (_, new))| (c, new)).collect())
+    }
+
+    /// Destroys every KEK version of `classes` but the primary, in one keystore write, with
+    /// one receipt; each must be unused (see [`Self::retire_check`]). Returns class →
+    /// versions destroyed.
+    fn retire_older(
+        &self,
+        session: &StaffSession,
+        classes: &BTreeSet<String>,
+        pass: &Passphrase,
+        why: &str,
+    ) -> Result<BTreeMap<String, Vec<u32>>> {
+        let ks = self.keys();
+        let mut gone: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+        for class in classes {
+            let Some(ck) = ks.classes.get(class.as_str()) else {
+                continue;
+            };
+            for v in ck.versions.keys().filter(|v| **v != ck.primary) {
+                self.retire_check(class, *v)?;
+                gone.entry(class.clone()).or_default().push(*v);
+            }
+        }
+        drop(ks);
+        if gone.is_empty() {
+            return Ok(gone);
+        }
+        // The removed keys are zeroized when dropped (`Kek` zeroizes on drop).
+        self.update_keystore(pass, |keys| {
+            for (class, versions) in &gone {
+                for v in versions {
+                    drop(keys.classes.get_mut(class).and_then(|c| c.versions.remove(v)));
+                }
+            }
+            Ok(())
+        })?;
+        let what: Vec<String> = gone
+            .iter()
+            .flat_map(|(c, vs)| vs.iter().map(move |v| format!("{c} KEK v{v}")))
+            .collect();
+        let mut r = self.admin_receipt(
+            session,
+            Action::KeyEvent,
+            format!("retire {}: destroyed ({why})", what.join(", ")),
+            None,
+        );
+        r.classes = gone.keys().cloned().collect();
+        let mut b = Batch::new();
+        for (class, versions) in &gone {
+            for v in versions {
+                b.delete(Tree::Meta, layout::dek_count_key(class, *v));
+            }
+        }
+        self.commit_key_event(r, b)?;
+        Ok(gone)
     }
 
     fn shred_pending(&self) -> Result<BTreeSet<String>> {
@@ -993,89 +1132,166 @@ impl KeyOps<'_> {
         })
     }
 
-    /// Re-keys one subject's class without the records at `places`; tombstones and the
-    /// subject's receipt in the same atomic write. Returns the records removed.
-    fn shred_in_class(
+    /// Shreds the records at `selected` (subject → places) of `class` in one atomic write
+    /// (see [`Self::shred_selected`]); the class's new tree root is wrapped under KEK `to`.
+    /// The write lock is held. Returns the records removed.
+    fn shred_class(
         &self,
         session: &StaffSession,
-        blind: &BlindId,
         class: &str,
-        places: &BTreeSet<([u8; 16], u32)>,
+        selected: &BTreeMap<BlindId, Places>,
+        to: u32,
         reason: &str,
     ) -> Result<u64> {
-        let _w = self.write_lock.lock().map_err(|_| EngineError::poisoned("write"))?;
-        let Some(mut recs) = self.vault.load_subject(blind)? else {
-            return Ok(0);
-        };
-        let Some(b) = recs.classes.get_mut(class) else {
-            return Ok(0);
-        };
-        let from = credseal_crypto::wrapped_kek_version(&b.wrapped_dek).map_err(|e| EngineError::Corrupt {
-            what: format!("data key of subject {} class {class}", layout::short(blind)),
-            detail: e.to_string(),
-        })?;
-        let old = self.vault.unwrap_dek(&self.keys(), blind, class, &b.wrapped_dek)?;
-        let before = b.entries.len();
-        let mut batch = Batch::new();
-        let now = self.now()?;
-        // The fingerprints of the shredded values go in the same atomic write (see
-        // `crate::trace::shredded_fingerprints`): afterwards a trace cannot test them.
         let ks = self.keys();
-        let (mut shredded, mut kept) = (Vec::new(), Vec::new());
-        for e in &b.entries {
-            let (_, r) = self.vault.open_body(&ks, &old, blind, class, e)?;
-            if places.contains(&(e.rkey, e.version)) {
-                shredded.push(r);
+        let trees = self.vault.trees();
+        let from = trees.root_version(&ks, class)?;
+        let before = self.dek_count(class, from)?;
+        let now = self.now()?;
+        let mut batch = Batch::new();
+        let mut receipts = Vec::new();
+        let (mut removed_all, mut emptied) = (0u64, 0u64);
+        // The subjects: their class re-keyed without the shredded records (the new data key
+        // is wrapped below, under the new leaf).
+        let mut changed: BTreeMap<BlindId, (SubjectRecords, Option<Dek>)> = BTreeMap::new();
+        for (blind, places) in selected {
+            let Some(mut recs) = self.vault.load_subject(blind)? else {
+                continue;
+            };
+            let Some(b) = recs.classes.get_mut(class) else { continue };
+            let old = self.vault.unwrap_dek(&ks, blind, class, &b.wrapped_dek)?;
+            // The fingerprints of the shredded values go in the same atomic write (see
+            // `crate::trace::shredded_fingerprints`): afterwards a trace cannot test them.
+            let (mut shredded, mut kept) = (Vec::new(), Vec::new());
+            for e in &b.entries {
+                let (_, r) = self.vault.open_body(&ks, &old, blind, class, e)?;
+                if places.contains(&(e.rkey, e.version)) {
+                    shredded.push(r);
+                } else {
+                    kept.push(r);
+                }
+            }
+            let dead = crate::trace::shredded_fingerprints(self.catalog, &ks, blind, class, &shredded, &kept);
+            drop((shredded, kept));
+            crate::trace::scrub_fingerprints(self.store, &ks, blind, &dead, &mut batch)?;
+            let before_entries = b.entries.len();
+            let mut gone = BTreeSet::new();
+            b.entries.retain(|e| {
+                let hit = places.contains(&(e.rkey, e.version));
+                if hit {
+                    gone.insert(e.rkey);
+                }
+                !hit
+            });
+            let removed = (before_entries - b.entries.len()) as u64;
+            if removed == 0 {
+                continue;
+            }
+            for rkey in &gone {
+                let mut v = now.to_be_bytes().to_vec();
+                v.extend_from_slice(reason.as_bytes());
+                batch.put(Tree::Tombstones, tombstone_key(blind, class, rkey), v);
+            }
+            let new = if b.entries.is_empty() {
+                recs.classes.remove(class);
+                emptied += 1;
+                None
             } else {
-                kept.push(r);
+                let new = Dek::generate();
+                reseal_entries(blind, class, b, &old, &new)?;
+                Some(new)
+            };
+            drop(old);
+            removed_all += removed;
+            let mut r = self.admin_receipt(
+                session,
+                Action::Shred,
+                format!("{removed} record(s) destroyed: {reason}"),
+                Some(*blind),
+            );
+            r.classes.insert(class.to_string());
+            receipts.push(r);
+            changed.insert(*blind, (recs, new));
+        }
+        let shape = trees.shape(&ks, class)?;
+        let leaves: BTreeSet<u32> = changed.keys().map(|b| shape.index(b, shape.depth)).collect();
+        let ks = self.keys();
+        if leaves.is_empty() {
+            // Nothing to shred after all: the root still moves under the fresh version, so
+            // that the older one can be destroyed.
+            let rec = trees.rewrapped_root(&ks, class, to)?;
+            batch.put(Tree::Deks, crate::components::keytree::root_key(class), rec.encode());
+        } else {
+            let change = trees.replace_paths(&ks, class, &leaves, to)?;
+            for (k, v) in change.puts {
+                batch.put(Tree::Deks, k, v);
+            }
+            // Every other data key under a replaced leaf, wrapped again by the new leaf.
+            for (leaf, (old_leaf, new_leaf)) in &change.leaves {
+                for kv in self.store.scan_prefix(Tree::Records, &shape.leaf_prefix(*leaf)) {
+                    let (k, v) = kv?;
+                    let Some(blind) = layout::parse_subject_key(&k) else {
+                        continue;
+                    };
+                    if !shape.under(&blind, *leaf) || changed.contains_key(&blind) {
+                        continue;
+                    }
+                    let mut recs = self.vault.decode_subject(&blind, &v)?;
+                    let Some(b) = recs.classes.get_mut(class) else { continue };
+                    let ctx = DekContext { blind: &blind, class };
+                    let dek = old_leaf
+                        .unwrap_dek(&ctx, &b.wrapped_dek)
+                        .map_err(|e| EngineError::Corrupt {
+                            what: format!("data key of subject {} class {class}", layout::short(&blind)),
+                            detail: format!("not wrapped by its key-tree leaf: {e}"),
+                        })?;
+                    b.wrapped_dek = new_leaf.wrap_dek(&ctx, &dek);
+                    batch.put(Tree::Records, k, recs.encode());
+                }
+            }
+            for (blind, (mut recs, dek)) in changed {
+                if let (Some(dek), Some(b)) = (dek, recs.classes.get_mut(class)) {
+                    let leaf = &change.leaves[&shape.index(&blind, shape.depth)].1;
+                    b.wrapped_dek = leaf.wrap_dek(&DekContext { blind: &blind, class }, &dek);
+                }
+                if recs.classes.is_empty() {
+                    batch.delete(Tree::Records, layout::subject_key(&blind));
+                } else {
+                    batch.put(Tree::Records, layout::subject_key(&blind), recs.encode());
+                }
             }
         }
-        let dead = crate::trace::shredded_fingerprints(self.catalog, &ks, blind, class, &shredded, &kept);
-        drop((shredded, kept));
-        crate::trace::scrub_fingerprints(self.store, &ks, blind, &dead, &mut batch)?;
-        drop(ks);
-        let mut gone = BTreeSet::new();
-        b.entries.retain(|e| {
-            let hit = places.contains(&(e.rkey, e.version));
-            if hit {
-                gone.insert(e.rkey);
-            }
-            !hit
-        });
-        for rkey in &gone {
-            let mut v = now.to_be_bytes().to_vec();
-            v.extend_from_slice(reason.as_bytes());
-            batch.put(Tree::Tombstones, tombstone_key(blind, class, rkey), v);
-        }
-        let removed = (before - b.entries.len()) as u64;
-        if removed == 0 {
-            return Ok(0);
-        }
+        // Every data key of the class now counts under `to`, less the ones destroyed.
         let mut delta = BTreeMap::new();
-        *delta.entry((class.to_string(), from)).or_insert(0) -= 1;
-        if b.entries.is_empty() {
-            recs.classes.remove(class);
-        } else {
-            let primary = self.reseal_class(blind, class, b, &old)?;
-            *delta.entry((class.to_string(), primary)).or_insert(0) += 1;
-        }
-        drop(old);
-        if recs.classes.is_empty() {
-            batch.delete(Tree::Records, layout::subject_key(blind));
-        } else {
-            batch.put(Tree::Records, layout::subject_key(blind), recs.encode());
-        }
+        *delta.entry((class.to_string(), from)).or_insert(0) -= before as i64;
+        *delta.entry((class.to_string(), to)).or_insert(0) += before as i64 - emptied as i64;
         self.put_dek_counts(&mut batch, delta)?;
-        let mut r = self.admin_receipt(
-            session,
-            Action::Shred,
-            format!("{removed} record(s) destroyed: {reason}"),
-            Some(*blind),
-        );
-        r.classes.insert(class.to_string());
-        self.append_receipts_with(vec![r], batch, now)?;
-        Ok(removed)
+        let r = self.append_receipts_with(receipts, batch, now);
+        // Whether or not the write went through, the cached keys of the class are dropped.
+        trees.forget(class);
+        r?;
+        Ok(removed_all)
     }
+}
+
+/// Seals `b`'s records again under `new` (they open with `old`).
+fn reseal_entries(blind: &BlindId, class: &str, b: &mut crate::bundle::Bundle, old: &Dek, new: &Dek) -> Result<()> {
+    for e in b.entries.iter_mut() {
+        let ctx = RecordContext {
+            blind,
+            class,
+            record_key: &e.rkey,
+            version: e.version,
+        };
+        let pt = zeroize::Zeroizing::new(credseal_crypto::open_record(old, &ctx, &e.sealed).map_err(|err| {
+            EngineError::Corrupt {
+                what: format!("a record of subject {} class {class}", layout::short(blind)),
+                detail: err.to_string(),
+            }
+        })?);
+        e.sealed = credseal_crypto::seal_record(new, &ctx, &pt);
+    }
+    Ok(())
 }
 
 /// Every key of `h`, the original first, with the receipt indexes it signs.

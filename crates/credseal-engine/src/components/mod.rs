@@ -11,6 +11,7 @@ pub(crate) mod gate;
 pub(crate) mod incident;
 pub(crate) mod ingest;
 pub(crate) mod keyops;
+pub(crate) mod keytree;
 pub(crate) mod reader;
 pub(crate) mod staff;
 pub(crate) mod trust;

@@ -24,6 +24,7 @@ use crate::bundle::{Entry, SubjectRecords};
 use crate::components::blinds::Blinds;
 use crate::components::datadir::DataDir;
 use crate::components::gate::Granted;
+use crate::components::keytree::KeyTrees;
 use crate::error::{EngineError, Result};
 use crate::layout::{self, short};
 
@@ -72,6 +73,8 @@ pub(crate) struct Vault {
     key_lock: Mutex<()>,
     /// The subjects' blind ids (shared with the gate).
     blinds: Arc<Blinds>,
+    /// The classes' key trees and their node cache.
+    trees: KeyTrees,
 }
 
 impl std::fmt::Debug for Vault {
@@ -84,6 +87,7 @@ impl Vault {
     /// The vault of `store`, whose keys are `keys`.
     pub(crate) fn new(store: Arc<dyn Store>, keys: Keystore, blinds: Arc<Blinds>) -> Self {
         Self {
+            trees: KeyTrees::new(Arc::clone(&store)),
             store,
             keys: RwLock::new(Arc::new(keys)),
             key_lock: Mutex::new(()),
@@ -244,8 +248,65 @@ impl Vault {
         })
     }
 
+    /// The classes' key trees.
+    pub(crate) fn trees(&self) -> &KeyTrees {
+        &self.trees
+    }
+
+    /// Gives every class of the keystore that has no key tree one (a fresh root under its
+    /// primary KEK), written at once: at the first open of a data directory from before key
+    /// trees, and for a new platform. Data keys wrapped under a KEK directly stay readable
+    /// and move into the tree at the next `keys rewrap` or shred.
+    pub(crate) fn ensure_trees(&self) -> Result<()> {
+        let ks = self.keys();
+        let mut b = credseal_store::Batch::new();
+        let mut n = 0;
+        for class in ks.classes.keys() {
+            if self.trees.root_record(class)?.is_none() {
+                self.trees.new_tree(&ks, class, &mut b)?;
+                n += 1;
+            }
+        }
+        // A store with no records yet has no data key outside a tree, and never will.
+        if !self.store.contains(Tree::Meta, layout::META_TREES_ONLY)?
+            && self.store.scan_prefix(Tree::Records, &[]).next().is_none()
+        {
+            b.put(Tree::Meta, layout::META_TREES_ONLY, Vec::new());
+            n += 1;
+        }
+        if n > 0 {
+            self.store.apply(b)?;
+            self.store.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Wraps a new data key of `blind`'s `class` under its key-tree leaf; returns the KEK
+    /// version it counts under (its tree root's) and the wrapped key.
+    pub(crate) fn wrap_dek(&self, blind: &BlindId, class: &str, dek: &Dek) -> Result<(u32, Vec<u8>)> {
+        self.trees.wrap_dek(&self.keys(), blind, class, dek)
+    }
+
+    /// The KEK version a stored data key counts under: the one in its header if wrapped by a
+    /// KEK directly, else its tree root's.
+    pub(crate) fn dek_version(&self, blind: &BlindId, class: &str, w: &[u8]) -> Result<u32> {
+        match credseal_crypto::dek_wrapping(w) {
+            Ok(credseal_crypto::DekWrapping::Kek { version }) => Ok(version),
+            Ok(credseal_crypto::DekWrapping::Tree { .. }) => self.trees.root_version(&self.keys(), class),
+            Err(e) => Err(EngineError::Corrupt {
+                what: format!("data key of subject {} class {class}", short(blind)),
+                detail: e.to_string(),
+            }),
+        }
+    }
+
     pub(crate) fn unwrap_dek(&self, ks: &Keystore, blind: &BlindId, class: &str, w: &[u8]) -> Result<Dek> {
         let what = || format!("data key of subject {} class {class}", short(blind));
+        if w.first() == Some(&credseal_crypto::FORMAT_TREE) {
+            // The tree's root is opened with the current keystore (a rotation since `ks`
+            // was read may have moved it).
+            return self.trees.unwrap_dek(&self.keys(), blind, class, w);
+        }
         let v = credseal_crypto::wrapped_kek_version(w).map_err(|e| EngineError::Corrupt {
             what: what(),
             detail: e.to_string(),
@@ -372,7 +433,20 @@ impl Vault {
         let Some(bundle) = recs.classes.get(class) else {
             return Ok(Vec::new());
         };
-        let dek = self.unwrap_dek(ks, blind, class, &bundle.wrapped_dek)?;
+        // A bundle read just before a shred replaced its leaf: read it once more.
+        let again;
+        let (bundle, dek) = match self.unwrap_dek(ks, blind, class, &bundle.wrapped_dek) {
+            Ok(dek) => (bundle, dek),
+            Err(e) => {
+                again = self.load_subject(blind)?;
+                match again.as_ref().and_then(|r| r.classes.get(class)) {
+                    Some(b) if b.wrapped_dek != bundle.wrapped_dek => {
+                        (b, self.unwrap_dek(ks, blind, class, &b.wrapped_dek)?)
+                    }
+                    _ => return Err(e),
+                }
+            }
+        };
         let mut out = Vec::with_capacity(bundle.entries.len());
         for e in &bundle.entries {
             out.push(self.open_entry(blinder, &dek, subject, blind, class, e)?);
@@ -403,7 +477,7 @@ impl Vault {
                     });
                 }
                 let dek = self.unwrap_dek(&ks, &blind, class, &bundle.wrapped_dek)?;
-                let kv = credseal_crypto::wrapped_kek_version(&bundle.wrapped_dek).unwrap_or(0);
+                let kv = self.dek_version(&blind, class, &bundle.wrapped_dek)?;
                 *counts.entry((class.clone(), kv)).or_default() += 1;
                 nd += 1;
                 for e in &bundle.entries {
