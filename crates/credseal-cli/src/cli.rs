@@ -423,6 +423,20 @@ pub(crate) enum KeysCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Change the keystore passphrase. The keystore is sealed again under the new one and the
+    /// file replaced atomically (the old file stays whole until the new one is in place);
+    /// leaves a key-event receipt.
+    ///
+    /// The current passphrase comes as for every command (CREDSEAL_PASSPHRASE,
+    /// --passphrase-file or the terminal); the new one from --new-passphrase-file, else
+    /// CREDSEAL_NEW_PASSPHRASE, else the terminal (asked twice).
+    Passphrase {
+        #[command(flatten)]
+        data: DataArg,
+        /// A file holding the new passphrase.
+        #[arg(long, value_name = "FILE")]
+        new_passphrase_file: Option<PathBuf>,
+    },
     /// Give one subject's class a new data key and re-encrypt its records (suspected exposure).
     Rekey {
         #[command(flatten)]
@@ -676,6 +690,8 @@ pub(crate) enum AuthorityCommand {
         /// Where to write the secret key.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        #[command(flatten)]
+        protect: KeyProtection,
     },
     /// Make a platform trust this authority public key (platform side).
     ///
@@ -801,6 +817,8 @@ pub(crate) enum DeptCommand {
         /// Directory for signing.key, signing.pub, sealing.key, sealing.pub.
         #[arg(long, value_name = "DIR")]
         out_dir: PathBuf,
+        #[command(flatten)]
+        protect: KeyProtection,
     },
     /// Sign a query token for one subject.
     Query(Box<TokenArgs>),
@@ -877,6 +895,8 @@ pub(crate) enum SubjectCommand {
         /// Directory for signing.key, signing.pub, sealing.key, sealing.pub.
         #[arg(long, value_name = "DIR")]
         out_dir: PathBuf,
+        #[command(flatten)]
+        protect: KeyProtection,
     },
     /// Register a subject's signing key with the platform, after checking who they are.
     Register {
@@ -1339,6 +1359,8 @@ pub(crate) enum OfficerCommand {
         /// Where to write the secret key.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        #[command(flatten)]
+        protect: KeyProtection,
     },
     /// Enrol an officer's public key on the platform, approved by two enrolled officers or
     /// by the authority's staff order; leaves a receipt.
@@ -1423,6 +1445,8 @@ pub(crate) enum StaffCommand {
         /// Where to write the secret key.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        #[command(flatten)]
+        protect: KeyProtection,
     },
     /// Enrol a staff member's public key on the platform for one role, approved by two
     /// enrolled officers or by the authority's staff order; leaves a receipt.
@@ -1508,6 +1532,8 @@ pub(crate) enum ProviderCommand {
         /// Where to write the secret key.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        #[command(flatten)]
+        protect: KeyProtection,
     },
     /// Sign a JSON Lines file of records as one batch for one platform (`ingest --batch`).
     SignBatch {
@@ -1611,4 +1637,14 @@ pub(crate) enum AuditCommand {
         #[arg(long, hide = true)]
         now: Option<u64>,
     },
+}
+
+/// How a keygen protects the secret key it writes.
+#[derive(Args, Debug, Clone, Copy)]
+pub(crate) struct KeyProtection {
+    /// Write the secret key unencrypted (mode 0600 is then its only protection). By default
+    /// it is encrypted with a passphrase (Argon2id, AES-256-GCM) from CREDSEAL_KEY_PASSPHRASE
+    /// or asked for on the terminal; commands that read it ask for the same passphrase.
+    #[arg(long)]
+    pub(crate) unencrypted: bool,
 }

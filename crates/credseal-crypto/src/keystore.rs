@@ -64,7 +64,7 @@ impl KdfParams {
     /// Most passes this build reads.
     pub const MAX_T: u32 = 64;
 
-    fn check(&self) -> Result<(), KeystoreError> {
+    pub(crate) fn check(&self) -> Result<(), KeystoreError> {
         if self.m_kib < Self::MIN_M_KIB
             || self.m_kib > Self::MAX_M_KIB
             || self.t == 0
@@ -393,7 +393,11 @@ fn parse_header(bytes: &[u8]) -> Result<Header, KeystoreError> {
     Ok((kdf, salt, check, nonce))
 }
 
-fn derive(pass: &Passphrase, salt: &[u8; 16], kdf: &KdfParams) -> Result<Zeroizing<[u8; 64]>, KeystoreError> {
+pub(crate) fn derive(
+    pass: &Passphrase,
+    salt: &[u8; 16],
+    kdf: &KdfParams,
+) -> Result<Zeroizing<[u8; 64]>, KeystoreError> {
     if pass.is_empty() {
         return Err(KeystoreError::EmptyPassphrase);
     }

@@ -25,9 +25,11 @@ pub mod aead;
 mod blind;
 pub mod demo;
 mod envelope;
+mod keyfile;
 mod keystore;
 mod seal;
 mod secret;
+mod unseal;
 
 pub use blind::{
     Blinder, RECORD_LABEL as RECORD_ID_LABEL, SUBJECT_LABEL, SubjectVrf, TraceMac, TracePrefix, VRF_ENTRY_LABEL,
@@ -37,12 +39,16 @@ pub use envelope::{
     COMMIT_LABEL, CryptoError, DEK_LABEL, DekContext, FORMAT_V1, RECORD_LABEL, RECORD_OVERHEAD, RecordContext,
     WRAP_LABEL, WRAPPED_DEK_LEN, open_record, seal_record, unwrap_dek, wrap_dek, wrapped_kek_version,
 };
+pub use keyfile::{ENCRYPTED_KEY_PREFIX, KeyFileError, decrypt_key_text, encrypt_key_text, is_encrypted_key};
 pub use keystore::{ClassKeys, KdfParams, KekEntry, Keystore, KeystoreError};
 pub use seal::{
     ANSWER_INFO_LABEL, SEALED_BOX_OVERHEAD, SEALING_KEY_LABEL, SEALING_PUBLIC_KEY_LABEL, SealError, SealedBox,
     SealingKey, SealingPublicKey, answer_info, open, seal,
 };
 pub use secret::{Dek, IndexKey, Kek, LogKeySeed, Passphrase, TraceKey, fill_random, random_array};
+pub use unseal::{
+    MAX_HOLDERS, SHARE_LABEL, SHARE_TEXT_PREFIX, ShareHolder, UNSEAL_WRAP_LABEL, UnsealError, UnsealSet, UnsealShare,
+};
 
 /// SHA-256 of `data`.
 pub fn sha256(data: &[u8]) -> [u8; 32] {

@@ -1,4 +1,4 @@
-//! Key management for security officers (`keys status|rotate|rewrap|retire|log-rotate|rekey`)
+//! Key management for security officers (`keys status|rotate|rewrap|retire|log-rotate|rekey|passphrase`)
 //! and `shred`: the destructive ones need two officers' approvals.
 
 use std::path::PathBuf;
@@ -31,6 +31,22 @@ pub(crate) fn run(ctx: &Context, command: KeysCommand) -> CliResult {
             let (p, pass) = ctx.open_platform_keeping_passphrase(&data.data)?;
             let v = p.rotate_class(&ctx.session(&p)?, &class, &pass)?;
             out::rotated(&class, v, json);
+            Ok(())
+        }
+        KeysCommand::Passphrase {
+            data,
+            new_passphrase_file,
+        } => {
+            let (p, pass) = ctx.open_platform_keeping_passphrase(&data.data)?;
+            let next = crate::passphrase::new_passphrase(new_passphrase_file.as_deref())?;
+            if next.expose_secret() == pass.expose_secret() {
+                return Err(Failure::new(
+                    ErrorClass::Usage,
+                    "the new passphrase is the current one: nothing to change",
+                ));
+            }
+            p.change_passphrase(&ctx.session(&p)?, &pass, &next)?;
+            eprintln!("credseal: the keystore passphrase is changed");
             Ok(())
         }
         KeysCommand::Rewrap { data, json } => {
