@@ -269,3 +269,241 @@ fn keys_passphrase_changes_it_and_the_old_file_is_a_rollback() {
     assert_eq!(code(&o), 4, "{}", stderr(&o));
     assert!(stderr(&o).contains("rollback"), "{}", stderr(&o));
 }
+
+/// Three officers' unseal keys (`officer unseal-keygen`) in `dir`: a and c unencrypted, b
+/// encrypted under the key passphrase.
+fn unseal_keys(dir: &Path, names: &[&str]) -> Vec<String> {
+    names
+        .iter()
+        .map(|n| {
+            let key = s(&dir.join(format!("{n}.unseal")));
+            if *n == "b" {
+                ok(&with(
+                    &[("CREDSEAL_KEY_PASSPHRASE", KEY_PASS)],
+                    &["officer", "unseal-keygen", "--out", &key],
+                ));
+            } else {
+                ok(&with(
+                    &[],
+                    &["officer", "unseal-keygen", "--unencrypted", "--out", &key],
+                ));
+            }
+            key
+        })
+        .collect()
+}
+
+/// A platform whose keystore is in the custody of a, b and c, 2 of 3.
+fn init_shared(dir: &Path, keys: &[String]) -> String {
+    let data = s(&dir.join("data"));
+    let mut a = vec![
+        "init".to_string(),
+        "--data".into(),
+        data.clone(),
+        "--catalog".into(),
+        CATALOG.into(),
+        "--origin".into(),
+        ORIGIN.into(),
+        "--unseal-threshold".into(),
+        "2".into(),
+    ];
+    for (n, k) in ["a", "b", "c"].iter().zip(keys) {
+        a.push("--unseal-holder".into());
+        a.push(format!("{n}={k}.pub"));
+    }
+    // No keystore passphrase anywhere.
+    let o = with(&[], &args(&a));
+    ok(&o);
+    assert!(stderr(&o).contains("2 of the 3 holders"), "{}", stderr(&o));
+    data
+}
+
+fn unsealed(files: &[&str], a: &[&str]) -> Output {
+    let joined = files.join(":");
+    with(
+        &[("CREDSEAL_UNSEAL", &joined), ("CREDSEAL_KEY_PASSPHRASE", KEY_PASS)],
+        a,
+    )
+}
+
+#[test]
+fn m_of_n_unseal_k_minus_1_shares_fail_k_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = unseal_keys(dir.path(), &["a", "b", "c"]);
+    let data = init_shared(dir.path(), &keys);
+
+    // No shares: says how many of whose are needed; a passphrase does not stand in.
+    let o = run(&["ingest", "--data", &data, RECORDS]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("2 of their shares are needed"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("a, b, c") && stderr(&o).contains("--unseal"),
+        "{}",
+        stderr(&o)
+    );
+
+    // K − 1 = 1 share: refused, clearly (exit 4), nothing ingested.
+    let o = unsealed(&[&keys[0]], &["ingest", "--data", &data, RECORDS]);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(stderr(&o).contains("1 of the 2 shares needed"), "{}", stderr(&o));
+    // The same share twice is still one share.
+    let o = unsealed(&[&keys[0], &keys[0]], &["ingest", "--data", &data, RECORDS]);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(stderr(&o).contains("1 of the 2 shares needed"), "{}", stderr(&o));
+
+    // K = 2 shares, any two (b's key is encrypted: opened with the key passphrase).
+    ok(&unsealed(&[&keys[0], &keys[2]], &["ingest", "--data", &data, RECORDS]));
+    let o = unsealed(&[&keys[1], &keys[2]], &["unseal", "--data", &data]);
+    ok(&o);
+    assert!(
+        stdout(&o).contains("unsealed: 2 of 3 shares of epoch 1"),
+        "{}",
+        stdout(&o)
+    );
+    // The flag form works as the variable does.
+    ok(&with(
+        &[],
+        &[
+            "keys", "status", "--data", &data, "--unseal", &keys[0], "--unseal", &keys[2],
+        ],
+    ));
+
+    // An officer opens their own share and hands it over: it counts like their key.
+    let share = s(&dir.path().join("b.share"));
+    ok(&with(
+        &[("CREDSEAL_KEY_PASSPHRASE", KEY_PASS)],
+        &[
+            "keys",
+            "share-open",
+            "--data",
+            &data,
+            "--key",
+            &keys[1],
+            "--out",
+            &share,
+        ],
+    ));
+    assert!(
+        std::fs::read_to_string(&share)
+            .unwrap()
+            .starts_with("cs1.unseal-share.")
+    );
+    ok(&unsealed(&[&share, &keys[0]], &["keys", "status", "--data", &data]));
+
+    // A stranger's sealing key holds no share.
+    let stranger = unseal_keys(dir.path(), &["z"]);
+    let o = unsealed(&[&keys[0], &stranger[0]], &["keys", "status", "--data", &data]);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(stderr(&o).contains("holds no share"), "{}", stderr(&o));
+
+    // The keystore file holds no key of the officers and no passphrase-derived header.
+    let ks = std::fs::read(dir.path().join("data/keystore")).unwrap();
+    assert_eq!(ks[5], 2, "KDF byte: shares");
+}
+
+#[test]
+fn reshare_removes_an_officer_whose_old_share_no_longer_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = unseal_keys(dir.path(), &["a", "b", "c"]);
+    let data = init_shared(dir.path(), &keys);
+    ok(&unsealed(&[&keys[0], &keys[2]], &["ingest", "--data", &data, RECORDS]));
+    // b opens her share of epoch 1 before she leaves, and keeps it.
+    let b_share = s(&dir.path().join("b.share"));
+    ok(&with(
+        &[("CREDSEAL_KEY_PASSPHRASE", KEY_PASS)],
+        &[
+            "keys",
+            "share-open",
+            "--data",
+            &data,
+            "--key",
+            &keys[1],
+            "--out",
+            &b_share,
+        ],
+    ));
+    let before = std::fs::read(dir.path().join("data/keystore")).unwrap();
+    let d = unseal_keys(dir.path(), &["d"]);
+
+    // K − 1 shares cannot reshare.
+    let o = unsealed(
+        &[&keys[0]],
+        &[
+            "keys",
+            "reshare",
+            "--data",
+            &data,
+            "--holder",
+            &format!("a={}.pub", keys[0]),
+            "--threshold",
+            "1",
+        ],
+    );
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+
+    // a and c deal the master key to a, c and d, 2 of 3: b is out.
+    let o = unsealed(
+        &[&keys[0], &keys[2]],
+        &[
+            "keys",
+            "reshare",
+            "--data",
+            &data,
+            "--holder",
+            &format!("a={}.pub", keys[0]),
+            "--holder",
+            &format!("c={}.pub", keys[2]),
+            "--holder",
+            &format!("d={}.pub", d[0]),
+            "--threshold",
+            "2",
+        ],
+    );
+    ok(&o);
+    assert!(stdout(&o).contains("epoch 2"), "{}", stdout(&o));
+
+    // b's key holds no share any more, and her opened share of epoch 1 no longer counts.
+    let o = unsealed(&[&keys[0], &keys[1]], &["keys", "status", "--data", &data]);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("holds no share of this keystore's epoch 2"),
+        "{}",
+        stderr(&o)
+    );
+    let o = unsealed(&[&keys[0], &b_share], &["keys", "status", "--data", &data]);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("epoch 1") && stderr(&o).contains("no longer counts"),
+        "{}",
+        stderr(&o)
+    );
+
+    // The new set unseals, with the same keys: the records ingested before are still there.
+    let o = unsealed(&[&keys[2], &d[0]], &["keys", "status", "--data", &data, "--json"]);
+    ok(&o);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let data_keys: u64 = v["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["versions"].as_array().unwrap())
+        .map(|ver| ver["data_keys"].as_u64().unwrap())
+        .sum();
+    assert!(data_keys > 0, "{v}");
+    // ...and they open under the same KEKs: a rotation then a rewrap unwraps every data key
+    // of the class with KEK v1 from before the reshare.
+    ok(&unsealed(
+        &[&keys[0], &d[0]],
+        &["keys", "rotate", "--data", &data, "--class", "loans"],
+    ));
+    let o = unsealed(&[&keys[0], &d[0]], &["keys", "rewrap", "--data", &data, "--json"]);
+    ok(&o);
+    let r: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(r["rewrapped"].as_u64().unwrap() > 0, "{r}");
+
+    // The file before the reshare is a rollback now, even with epoch 1's shares.
+    std::fs::write(dir.path().join("data/keystore"), &before).unwrap();
+    let o = unsealed(&[&keys[0], &b_share], &["keys", "status", "--data", &data]);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(stderr(&o).contains("rollback"), "{}", stderr(&o));
+}

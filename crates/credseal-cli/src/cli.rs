@@ -22,6 +22,17 @@ pub(crate) struct Cli {
     /// else the login name).
     #[arg(long, global = true, value_name = "NAME")]
     pub(crate) officer: Option<String>,
+    /// For a keystore in officers' custody (`init --unseal-holder`): one officer's share —
+    /// their sealing key file (from `officer unseal-keygen`), or a share they opened with
+    /// `keys share-open`. Give K of them (or CREDSEAL_UNSEAL=FILE:FILE:…).
+    #[arg(
+        long = "unseal",
+        global = true,
+        value_name = "FILE",
+        env = "CREDSEAL_UNSEAL",
+        value_delimiter = ':'
+    )]
+    pub(crate) unseal: Vec<PathBuf>,
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -115,6 +126,12 @@ pub(crate) enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Check that the shares given (`--unseal`) unseal a keystore in officers' custody:
+    /// says how many of how many, and opens nothing else.
+    Unseal {
+        #[command(flatten)]
+        data: DataArg,
     },
     /// Key management for security officers.
     Keys {
@@ -341,6 +358,15 @@ pub(crate) struct InitArgs {
     /// officers' approvals (or the authority's staff order).
     #[arg(long = "first-officer", value_name = "ID=PUBFILE")]
     pub(crate) first_officers: Vec<String>,
+    /// Put the keystore in the custody of officers instead of a passphrase: one holder of a
+    /// share of its master key, `NAME=FILE` (FILE: their sealing public key, from `officer
+    /// unseal-keygen`). Every command that opens the keystore then needs
+    /// --unseal-threshold of their shares (`--unseal`).
+    #[arg(long = "unseal-holder", value_name = "NAME=FILE", conflicts_with = "keystore")]
+    pub(crate) unseal_holders: Vec<String>,
+    /// How many holders' shares unseal the keystore (K of N).
+    #[arg(long, value_name = "K", requires = "unseal_holders")]
+    pub(crate) unseal_threshold: Option<usize>,
     /// Print what was created as JSON.
     #[arg(long)]
     pub(crate) json: bool,
@@ -436,6 +462,32 @@ pub(crate) enum KeysCommand {
         /// A file holding the new passphrase.
         #[arg(long, value_name = "FILE")]
         new_passphrase_file: Option<PathBuf>,
+    },
+    /// Deal the keystore's master key afresh to a new set of officers or a new threshold
+    /// (a keystore in officers' custody; K current shares via --unseal). The master key and
+    /// every key in the keystore stay; the shares of the old set stop counting. Leaves a
+    /// key-event receipt.
+    Reshare {
+        #[command(flatten)]
+        data: DataArg,
+        /// A holder of the new set, `NAME=FILE` (their sealing public key).
+        #[arg(long = "holder", value_name = "NAME=FILE", required = true)]
+        holders: Vec<String>,
+        /// How many of the new holders' shares unseal the keystore.
+        #[arg(long, value_name = "K")]
+        threshold: usize,
+    },
+    /// Open your own share of a keystore in officers' custody with your sealing key and
+    /// write it to FILE (mode 0600), to hand to whoever unseals (`--unseal FILE`).
+    ShareOpen {
+        #[command(flatten)]
+        data: DataArg,
+        /// Your sealing key (from `officer unseal-keygen`).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Where to write the opened share (never overwritten).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
     },
     /// Give one subject's class a new data key and re-encrypt its records (suspected exposure).
     Rekey {
@@ -1356,6 +1408,16 @@ pub(crate) enum WitnessesCommand {
 pub(crate) enum OfficerCommand {
     /// Generate an officer's signing key (FILE, mode 0600) and public key (FILE.pub).
     Keygen {
+        /// Where to write the secret key.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        #[command(flatten)]
+        protect: KeyProtection,
+    },
+    /// Generate an officer's unseal key: a sealing key (FILE, mode 0600) and its public key
+    /// (FILE.pub), to which a share of a keystore's master key is sealed
+    /// (`init --unseal-holder`, `keys reshare --holder`).
+    UnsealKeygen {
         /// Where to write the secret key.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,

@@ -31,4 +31,45 @@ impl Platform {
         );
         ops.commit_key_event(r, credseal_store::Batch::new())
     }
+
+    /// Deals the keystore's master key (`master`, put together from K current shares) to
+    /// `holders` with threshold `threshold`, as the next epoch: the keystore's keys stay, the
+    /// file is replaced atomically, and the earlier epoch's shares stop counting (they are
+    /// shares of an epoch key that no longer wraps anything in the file). Leaves a key-event
+    /// receipt naming the epoch, K and the holders. Returns the new epoch.
+    pub fn reshare(
+        &self,
+        session: &crate::StaffSession,
+        master: &Passphrase,
+        threshold: usize,
+        holders: &[(String, credseal_crypto::SealingPublicKey)],
+    ) -> Result<u64> {
+        let ops = self.keyops();
+        let set = self
+            .vault
+            .update_keystore_as(self.dir.as_ref(), master, master, |keys| {
+                let current = keys.unseal.as_ref().ok_or_else(|| {
+                    crate::EngineError::invalid("keystore", "it is sealed by a passphrase, not by officers' shares")
+                })?;
+                let next = current
+                    .reshare(master, threshold, holders)
+                    .map_err(|e| crate::EngineError::invalid("reshare", e.to_string()))?;
+                keys.unseal = Some(next.clone());
+                Ok(next)
+            })?;
+        let r = admin_receipt(
+            session,
+            Action::KeyEvent,
+            format!(
+                "unseal shares reshared: epoch {}, {} of {} holders ({})",
+                set.epoch,
+                set.threshold,
+                set.holders.len(),
+                set.holder_names().join(", ")
+            ),
+            None,
+        );
+        ops.commit_key_event(r, credseal_store::Batch::new())?;
+        Ok(set.epoch)
+    }
 }

@@ -6,6 +6,7 @@
 pub(crate) mod authority;
 pub(crate) mod bench;
 pub(crate) mod check;
+pub(crate) mod custody;
 pub(crate) mod demo;
 pub(crate) mod dept;
 pub(crate) mod dev;

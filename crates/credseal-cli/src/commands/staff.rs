@@ -20,6 +20,7 @@ pub(crate) fn officer(ctx: &Context, cmd: OfficerCommand) -> CliResult {
         ctx,
         match cmd {
             OfficerCommand::Keygen { out, protect } => StaffCommand::Keygen { out, protect },
+            OfficerCommand::UnsealKeygen { out, protect } => return super::custody::keygen(&out, protect),
             OfficerCommand::SetPolicy(a) => return super::policy::set(ctx, a),
             OfficerCommand::Enroll {
                 data,

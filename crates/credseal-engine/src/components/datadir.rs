@@ -111,6 +111,9 @@ pub enum KeySource {
     Generate(KdfParams),
     /// An existing keystore (made for the same catalogue), e.g. the demo keystore.
     Existing(Box<Keystore>),
+    /// Fresh random keys in officers' custody: sealed under the master key this set wraps
+    /// (given as the passphrase, `Passphrase::master_key`).
+    Shared(Box<credseal_crypto::UnsealSet>),
 }
 
 /// Whether an origin name is acceptable: printable ASCII without spaces or `+`, at most 200
@@ -312,6 +315,11 @@ impl DataDir {
         let digest = credseal_crypto::sha256(opts.catalog_text.as_bytes());
         let keys = match &opts.keys {
             KeySource::Generate(kdf) => Keystore::generate(opts.origin, &classes, digest, opts.now, *kdf),
+            KeySource::Shared(set) => {
+                let mut k = Keystore::generate(opts.origin, &classes, digest, opts.now, KdfParams::DEFAULT);
+                k.unseal = Some((**set).clone());
+                k
+            }
             KeySource::Existing(k) => {
                 if k.catalog_digest != digest {
                     return Err(EngineError::invalid(
