@@ -101,7 +101,7 @@ impl Fx {
         ]);
         ok(&["ingest", "--data", &fx.data, RECORDS]);
         fx.auth = fx.path("authority.key");
-        ok(&["authority", "keygen", "--out", &fx.auth]);
+        ok(&["authority", "keygen", "--unencrypted", "--out", &fx.auth]);
         ok(&[
             "authority",
             "trust",
@@ -112,7 +112,7 @@ impl Fx {
         ]);
         fx.responder = fx.staff("responder", "resp-1");
         fx.subj = fx.path("subject");
-        ok(&["subject", "keygen", "--out-dir", &fx.subj]);
+        ok(&["subject", "keygen", "--unencrypted", "--out-dir", &fx.subj]);
         ok(&[
             "subject",
             "register",
@@ -125,7 +125,7 @@ impl Fx {
         ]);
         for (serial, dept, purposes) in [("1", "bank-a", "loan-approval"), ("2", "bank-b", "law-enforcement")] {
             let d = fx.path(dept);
-            ok(&["dept", "keygen", "--out-dir", &d]);
+            ok(&["dept", "keygen", "--unencrypted", "--out-dir", &d]);
             ok(&[
                 "authority",
                 "enroll",
@@ -172,7 +172,7 @@ impl Fx {
     /// private key's path.
     fn staff(&self, role: &str, id: &str) -> String {
         let key = self.path(&format!("{id}.key"));
-        ok(&["staff", "keygen", "--out", &key]);
+        ok(&["staff", "keygen", "--unencrypted", "--out", &key]);
         let o = common::enroll_staff(
             &|a: &[&str]| run(a),
             self.dir.path(),

@@ -70,11 +70,11 @@ impl Fx {
             files: Cell::new(0),
         };
         let auth = fx.path("authority.key");
-        ok(&["authority", "keygen", "--out", &auth]);
+        ok(&["authority", "keygen", "--unencrypted", "--out", &auth]);
         fx.bank = fx.path("bank-a");
-        ok(&["dept", "keygen", "--out-dir", &fx.bank]);
+        ok(&["dept", "keygen", "--unencrypted", "--out-dir", &fx.bank]);
         fx.subj = fx.path("subject");
-        ok(&["subject", "keygen", "--out-dir", &fx.subj]);
+        ok(&["subject", "keygen", "--unencrypted", "--out-dir", &fx.subj]);
         fx.cred = fx.path("credential");
         ok(&[
             "authority",

@@ -68,13 +68,13 @@ impl Fx {
         ];
         for id in officers {
             let key = fx.path(id);
-            ok(&["officer", "keygen", "--out", &key]);
+            ok(&["officer", "keygen", "--unencrypted", "--out", &key]);
             args.extend(["--first-officer".into(), format!("{id}={key}.pub")]);
         }
         let a: Vec<&str> = args.iter().map(String::as_str).collect();
         ok(&a);
         ok(&["ingest", "--data", &fx.data, RECORDS]);
-        ok(&["authority", "keygen", "--out", &fx.auth]);
+        ok(&["authority", "keygen", "--unencrypted", "--out", &fx.auth]);
         ok(&[
             "authority",
             "trust",
@@ -117,7 +117,7 @@ impl Fx {
     /// A new staff key pair; returns the public key file and its hex.
     fn staff_key(&self, name: &str) -> (String, String) {
         let key = self.path(name);
-        ok(&["staff", "keygen", "--out", &key]);
+        ok(&["staff", "keygen", "--unencrypted", "--out", &key]);
         let pubf = format!("{key}.pub");
         let hex = credseal_auth::PublicKey::from_text(std::fs::read_to_string(&pubf).unwrap().trim())
             .unwrap()
@@ -327,9 +327,9 @@ impl Dept {
     fn new(extra: &[&str]) -> Self {
         let fx = Fx::new(&[]);
         let bank = fx.path("bank-a");
-        ok(&["dept", "keygen", "--out-dir", &bank]);
+        ok(&["dept", "keygen", "--unencrypted", "--out-dir", &bank]);
         let subj = fx.path("subject");
-        ok(&["subject", "keygen", "--out-dir", &subj]);
+        ok(&["subject", "keygen", "--unencrypted", "--out-dir", &subj]);
         ok(&[
             "subject",
             "register",
@@ -536,7 +536,7 @@ fn revoked_credential_query_receipted() {
     assert!(seen.contains("bank-a"), "{seen}");
     // Junk (a token not signed by the credential's key) still leaves nothing.
     let other = d.fx.path("other-dept");
-    ok(&["dept", "keygen", "--out-dir", &other]);
+    ok(&["dept", "keygen", "--unencrypted", "--out-dir", &other]);
     let (o, ans) = d.query("identity", None, Some(&format!("{other}/signing.key")));
     assert_refused(&o, &ans, 4, "not signed by the credential's key");
     let again = d.subject_sees();

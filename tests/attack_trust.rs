@@ -54,7 +54,7 @@ impl Fx {
         let data = dir.path().join("data").display().to_string();
         let p = |n: &str| dir.path().join(n).display().to_string();
         for o in ["off-a", "off-b"] {
-            ok(&["officer", "keygen", "--out", &p(o)]);
+            ok(&["officer", "keygen", "--unencrypted", "--out", &p(o)]);
         }
         ok(&[
             "init",
@@ -75,9 +75,9 @@ impl Fx {
         ]);
         ok(&["ingest", "--data", &data, RECORDS]);
         let (auth, bank, cred) = (p("authority.key"), p("bank"), p("credential"));
-        ok(&["authority", "keygen", "--out", &auth]);
+        ok(&["authority", "keygen", "--unencrypted", "--out", &auth]);
         ok(&["authority", "trust", "--data", &data, "--key", &format!("{auth}.pub")]);
-        ok(&["dept", "keygen", "--out-dir", &bank]);
+        ok(&["dept", "keygen", "--unencrypted", "--out-dir", &bank]);
         ok(&[
             "authority",
             "enroll",
@@ -246,7 +246,7 @@ fn wal_deleted_revocation_list_refused() {
 fn wal_deleted_canary_set_refused() {
     let fx = Fx::new();
     let officer = fx.path("officer.key");
-    ok(&["staff", "keygen", "--out", &officer]);
+    ok(&["staff", "keygen", "--unencrypted", "--out", &officer]);
     let o = common::enroll_staff(
         &|a: &[&str]| run(a),
         fx.dir.path(),
@@ -319,8 +319,8 @@ fn wal_deleted_replay_entry_refused() {
 fn old_subject_key_replayed_refused() {
     let fx = Fx::new();
     let (old, new) = (fx.path("subject-old"), fx.path("subject-new"));
-    ok(&["subject", "keygen", "--out-dir", &old]);
-    ok(&["subject", "keygen", "--out-dir", &new]);
+    ok(&["subject", "keygen", "--unencrypted", "--out-dir", &old]);
+    ok(&["subject", "keygen", "--unencrypted", "--out-dir", &new]);
     let register = |dir: &str, replace: bool| {
         let key = format!("{dir}/signing.pub");
         let mut args = vec![
@@ -472,7 +472,7 @@ fn keystore_from_another_platform_refused() {
     std::fs::copy(&keystore, &copy).unwrap();
     let other = fx.path("other-data");
     for o in ["evil-a", "evil-b"] {
-        ok(&["officer", "keygen", "--out", &fx.path(o)]);
+        ok(&["officer", "keygen", "--unencrypted", "--out", &fx.path(o)]);
     }
     ok(&[
         "init",
@@ -549,7 +549,7 @@ fn lone_operator_replaces_authority_refused() {
     let fx = Fx::new();
     // The operator's own "authority", whose staff orders would enrol officers they control.
     let evil = fx.path("evil-authority.key");
-    ok(&["authority", "keygen", "--out", &evil]);
+    ok(&["authority", "keygen", "--unencrypted", "--out", &evil]);
     let evil_pub = format!("{evil}.pub");
     let hex = credseal_auth::PublicKey::from_text(std::fs::read_to_string(&evil_pub).unwrap().trim())
         .unwrap()
@@ -584,7 +584,7 @@ fn lone_operator_replaces_authority_refused() {
     assert_eq!(log_size(&fx.data), size, "nothing was written");
     // The authority is unchanged: a staff order of the operator's key enrols nobody.
     let (mine, _) = (fx.path("mine.key"), ());
-    ok(&["officer", "keygen", "--out", &mine]);
+    ok(&["officer", "keygen", "--unencrypted", "--out", &mine]);
     let o = common::enroll_staff(
         &|a: &[&str]| run(a),
         fx.dir.path(),

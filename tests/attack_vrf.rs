@@ -185,7 +185,7 @@ impl Fx {
     /// self-query for every class.
     fn self_answer(&self) -> (String, String) {
         let s = self.path("subject-keys");
-        ok(&["subject", "keygen", "--out-dir", &s]);
+        ok(&["subject", "keygen", "--unencrypted", "--out-dir", &s]);
         ok(&[
             "subject",
             "register",

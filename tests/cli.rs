@@ -510,7 +510,10 @@ fn policy_settings_in_the_config_are_checked_and_applied() {
     // Setting the policy needs two officers' approvals (tests/attack_trust.rs): two
     // officers enrolled by the authority's staff orders.
     let p = |rel: &str| d.path().join(rel).display().to_string();
-    assert_eq!(code(&run(&["authority", "keygen", "--out", &p("auth.key")])), 0);
+    assert_eq!(
+        code(&run(&["authority", "keygen", "--unencrypted", "--out", &p("auth.key")])),
+        0
+    );
     assert_eq!(
         code(&run(&["authority", "trust", "--data", ds, "--key", &p("auth.key.pub")])),
         0
@@ -526,7 +529,7 @@ fn policy_settings_in_the_config_are_checked_and_applied() {
     ];
     for name in ["officer-a", "officer-b"] {
         let key = p(name);
-        assert_eq!(code(&run(&["officer", "keygen", "--out", &key])), 0);
+        assert_eq!(code(&run(&["officer", "keygen", "--unencrypted", "--out", &key])), 0);
         let o = common::enroll_staff(
             &|a: &[&str]| run(a),
             d.path(),
@@ -558,7 +561,10 @@ fn policy_settings_in_the_config_are_checked_and_applied() {
     let o = run(&set);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     // A 300-second token is now over the policy.
-    assert_eq!(code(&run(&["dept", "keygen", "--out-dir", &p("bank")])), 0);
+    assert_eq!(
+        code(&run(&["dept", "keygen", "--unencrypted", "--out-dir", &p("bank")])),
+        0
+    );
     let o = run(&[
         "authority",
         "enroll",
@@ -630,7 +636,7 @@ fn officers(dir: &Path, data: &str) -> impl Fn(&str) -> Vec<String> {
     let mut keys = Vec::new();
     for name in ["officer-a", "officer-b"] {
         let key = dir.join(name).display().to_string();
-        let o = run(&["officer", "keygen", "--out", &key]);
+        let o = run(&["officer", "keygen", "--unencrypted", "--out", &key]);
         assert_eq!(code(&o), 0, "{}", stderr(&o));
         let o = common::enroll_staff(
             &|a: &[&str]| run(a),
@@ -698,13 +704,13 @@ fn officer_commands_and_the_staff_forms_are_interchangeable() {
         d.path().join("a.key").display().to_string(),
         d.path().join("b.key").display().to_string(),
     );
-    let o = run(&["officer", "keygen", "--out", &a]);
+    let o = run(&["officer", "keygen", "--unencrypted", "--out", &a]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stdout(&o).starts_with("cs1.public-key."), "{}", stdout(&o));
-    assert_eq!(code(&run(&["staff", "keygen", "--out", &b])), 0);
+    assert_eq!(code(&run(&["staff", "keygen", "--unencrypted", "--out", &b])), 0);
     // Enrolments need the authority's staff order (or two officers' approvals).
     let auth = d.path().join("auth.key").display().to_string();
-    assert_eq!(code(&run(&["authority", "keygen", "--out", &auth])), 0);
+    assert_eq!(code(&run(&["authority", "keygen", "--unencrypted", "--out", &auth])), 0);
     let o = run(&["authority", "trust", "--data", data, "--key", &format!("{auth}.pub")]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let order = |op: String, out: &str| {
@@ -994,7 +1000,7 @@ fn authority_trusted(dir: &Path, data: &str) -> String {
     }
     let key = dir.join("authority.key").display().to_string();
     if !Path::new(&key).exists() {
-        let o = run(&["authority", "keygen", "--out", &key]);
+        let o = run(&["authority", "keygen", "--unencrypted", "--out", &key]);
         assert_eq!(code(&o), 0, "{}", stderr(&o));
     }
     let o = run(&[
@@ -1106,7 +1112,10 @@ fn shred_order_file_through_the_cli() {
     );
     // Signed by another key than the trusted authority: a forgery, exit 4.
     let rogue = d.path().join("rogue.key").display().to_string();
-    assert_eq!(code(&run(&["authority", "keygen", "--out", &rogue])), 0);
+    assert_eq!(
+        code(&run(&["authority", "keygen", "--unencrypted", "--out", &rogue])),
+        0
+    );
     let forged = order_shred(d.path(), &rogue, SUBJECT, "loans", RECORD, "CR-FORGED");
     let o = shred(&forged, &approve(&op));
     assert_eq!(code(&o), 4, "{}", stderr(&o));
@@ -1206,7 +1215,7 @@ fn a_closed_stdout_ends_the_command_quietly() {
     drop(reader);
     let out = d.path().join("subject");
     let o = bin()
-        .args(["subject", "keygen", "--out-dir", out.to_str().unwrap()])
+        .args(["subject", "keygen", "--unencrypted", "--out-dir", out.to_str().unwrap()])
         .stdout(writer)
         .stderr(std::process::Stdio::piped())
         .output()

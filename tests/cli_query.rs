@@ -376,14 +376,14 @@ impl Fx {
 
     fn authority_keygen(&self, name: &str) -> String {
         let k = self.path(name);
-        ok(&["authority", "keygen", "--out", &k]);
+        ok(&["authority", "keygen", "--unencrypted", "--out", &k]);
         k
     }
 
     /// `dept keygen` or `subject keygen` into a new directory.
     fn keygen(&self, role: &str, name: &str) -> String {
         let d = self.path(name);
-        ok(&[role, "keygen", "--out-dir", &d]);
+        ok(&[role, "keygen", "--unencrypted", "--out-dir", &d]);
         d
     }
 

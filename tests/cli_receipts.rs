@@ -118,11 +118,11 @@ impl Fx {
             files: Cell::new(0),
         };
         fx.auth = fx.path("authority.key");
-        ok(&["authority", "keygen", "--out", &fx.auth]);
+        ok(&["authority", "keygen", "--unencrypted", "--out", &fx.auth]);
         fx.bank = fx.path("bank-a");
-        ok(&["dept", "keygen", "--out-dir", &fx.bank]);
+        ok(&["dept", "keygen", "--unencrypted", "--out-dir", &fx.bank]);
         fx.subj = fx.path("subject");
-        ok(&["subject", "keygen", "--out-dir", &fx.subj]);
+        ok(&["subject", "keygen", "--unencrypted", "--out-dir", &fx.subj]);
         let out = fx.fresh("credential");
         ok(&[
             "authority",
@@ -976,7 +976,7 @@ fn saved_state_of_another_log() {
 fn receipts_export_refused_without_subject_signature() {
     let fx = Fx::new();
     let stranger = fx.path("stranger");
-    ok(&["subject", "keygen", "--out-dir", &stranger]);
+    ok(&["subject", "keygen", "--unencrypted", "--out-dir", &stranger]);
     let mut errors = Vec::new();
     // Signed with a key that is not the subject's registered one; a subject with no
     // registered key (in the data); a subject that does not exist.
@@ -1409,7 +1409,7 @@ fn officers(fx: &Fx) -> impl Fn(&str) -> Vec<String> + '_ {
     let mut keys = Vec::new();
     for name in ["officer-a", "officer-b"] {
         let key = fx.path(name);
-        ok(&["officer", "keygen", "--out", &key]);
+        ok(&["officer", "keygen", "--unencrypted", "--out", &key]);
         let o = common::enroll_staff(
             &|a: &[&str]| run(a),
             Path::new(&fx.path(".")),

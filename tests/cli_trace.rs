@@ -89,7 +89,7 @@ impl Fx {
             files: Cell::new(0),
         };
         let auth = fx.path("authority.key");
-        ok(&["authority", "keygen", "--out", &auth]);
+        ok(&["authority", "keygen", "--unencrypted", "--out", &auth]);
         ok(&[
             "authority",
             "trust",
@@ -99,7 +99,7 @@ impl Fx {
             &format!("{auth}.pub"),
         ]);
         let responder = fx.path("responder.key");
-        ok(&["staff", "keygen", "--out", &responder]);
+        ok(&["staff", "keygen", "--unencrypted", "--out", &responder]);
         let o = common::enroll_staff(
             &|a: &[&str]| run(a),
             Path::new(&fx.path(".")),
@@ -119,7 +119,7 @@ impl Fx {
             (credseal_engine::Clock::now(&credseal_engine::SystemClock).unwrap() - 40 * 86_400).to_string();
         for (serial, dept) in [("1", "bank-a"), ("2", "bank-b")] {
             let d = fx.path(dept);
-            ok(&["dept", "keygen", "--out-dir", &d]);
+            ok(&["dept", "keygen", "--unencrypted", "--out-dir", &d]);
             ok(&[
                 "authority",
                 "enroll",
@@ -326,7 +326,7 @@ fn trace_by_a_non_responder_exits_3_and_noisy_files_are_reported() {
     .unwrap();
     // A key that is not enrolled.
     let stranger = fx.path("stranger.key");
-    ok(&["staff", "keygen", "--out", &stranger]);
+    ok(&["staff", "keygen", "--unencrypted", "--out", &stranger]);
     let o = fx.trace(&stranger, &leak);
     assert_eq!(code(&o), 3, "{}", stderr(&o));
     assert!(stderr(&o).contains("not enrolled as a responder"), "{}", stderr(&o));
@@ -394,7 +394,7 @@ fn no_plaintext_in_the_data_directory_after_disclosures_and_traces() {
 fn canary_query_alerts_on_stderr_and_in_audit_alerts() {
     let fx = Fx::new();
     let officer = fx.path("officer.key");
-    ok(&["staff", "keygen", "--out", &officer]);
+    ok(&["staff", "keygen", "--unencrypted", "--out", &officer]);
     let o = common::enroll_staff(
         &|a: &[&str]| run(a),
         Path::new(&fx.path(".")),
@@ -545,7 +545,7 @@ fn audit_report_flags_ten_times_the_baseline_through_the_cli() {
     ]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     let stranger = fx.path("stranger.key");
-    ok(&["staff", "keygen", "--out", &stranger]);
+    ok(&["staff", "keygen", "--unencrypted", "--out", &stranger]);
     let o = run(&[
         "audit", "report", "--data", &fx.data, "--key", &stranger, "--from", &from, "--to", &to,
     ]);

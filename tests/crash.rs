@@ -119,10 +119,10 @@ impl Platform {
         ]);
         ok(&["ingest", "--data", &data, RECORDS]);
         let auth = p("authority.key");
-        ok(&["authority", "keygen", "--out", &auth]);
+        ok(&["authority", "keygen", "--unencrypted", "--out", &auth]);
         ok(&["authority", "trust", "--data", &data, "--key", &format!("{auth}.pub")]);
         let bank = p("bank-a");
-        ok(&["dept", "keygen", "--out-dir", &bank]);
+        ok(&["dept", "keygen", "--unencrypted", "--out-dir", &bank]);
         let cred = p("credential");
         ok(&[
             "authority",
@@ -149,7 +149,7 @@ impl Platform {
             &cred,
         ]);
         let subj = p("subject");
-        ok(&["subject", "keygen", "--out-dir", &subj]);
+        ok(&["subject", "keygen", "--unencrypted", "--out-dir", &subj]);
         ok(&[
             "subject",
             "register",

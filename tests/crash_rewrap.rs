@@ -221,7 +221,7 @@ fn rewrap_killed_at_random_moments_resumes_and_loses_nothing() {
     let mut officers = Vec::new();
     for name in ["officer-a", "officer-b"] {
         let key = dir.path().join(name).display().to_string();
-        ok(&["officer", "keygen", "--out", &key]);
+        ok(&["officer", "keygen", "--unencrypted", "--out", &key]);
         let o = common::enroll_staff(
             &|a: &[&str]| ok(a),
             dir.path(),

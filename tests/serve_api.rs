@@ -217,7 +217,7 @@ impl Fx {
     fn bare() -> Self {
         let mut fx = Self::empty();
         fx.auth = fx.path("authority.key");
-        ok(&["authority", "keygen", "--out", &fx.auth]);
+        ok(&["authority", "keygen", "--unencrypted", "--out", &fx.auth]);
         ok(&[
             "authority",
             "trust",
@@ -287,13 +287,13 @@ impl Fx {
 
     fn keygen(&self, role: &str, name: &str) -> String {
         let d = self.path(name);
-        ok(&[role, "keygen", "--out-dir", &d]);
+        ok(&[role, "keygen", "--unencrypted", "--out-dir", &d]);
         d
     }
 
     fn authority_keygen(&self, name: &str) -> String {
         let k = self.path(name);
-        ok(&["authority", "keygen", "--out", &k]);
+        ok(&["authority", "keygen", "--unencrypted", "--out", &k]);
         k
     }
 

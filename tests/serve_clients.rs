@@ -179,7 +179,7 @@ impl Fx {
             "1",
         ]);
         ok(&["ingest", "--data", &fx.data, RECORDS]);
-        ok(&["authority", "keygen", "--out", &fx.auth]);
+        ok(&["authority", "keygen", "--unencrypted", "--out", &fx.auth]);
         ok(&[
             "authority",
             "trust",
@@ -188,9 +188,9 @@ impl Fx {
             "--key",
             &format!("{}.pub", fx.auth),
         ]);
-        ok(&["dept", "keygen", "--out-dir", &fx.bank]);
+        ok(&["dept", "keygen", "--unencrypted", "--out-dir", &fx.bank]);
         fx.credential(&fx.bank, &fx.cred, "1");
-        ok(&["subject", "keygen", "--out-dir", &fx.subj]);
+        ok(&["subject", "keygen", "--unencrypted", "--out-dir", &fx.subj]);
         ok(&[
             "subject",
             "register",
@@ -433,7 +433,7 @@ fn every_client_works_against_a_pinned_server() {
     assert!(stderr(&o).contains("(purpose-not-granted)"), "{}", stderr(&o));
     // A token signed by a key that is not the credential's: forgery, exit 4.
     let mallory = fx.fresh("mallory");
-    ok(&["dept", "keygen", "--out-dir", &mallory]);
+    ok(&["dept", "keygen", "--unencrypted", "--out-dir", &mallory]);
     let o = fx.dept_query(&url, "loan-approval", Some(&mallory), &["--ca", &ca]);
     assert_eq!(code(&o), 4, "{}", stderr(&o));
     assert!(stderr(&o).contains("(bad-signature)"), "{}", stderr(&o));
@@ -576,7 +576,7 @@ impl Fx {
     /// A provider key pair in the fixture directory: (key file, id).
     fn provider_key(&self, id: &str) -> String {
         let key = self.fresh(&format!("{id}.key"));
-        ok(&["provider", "keygen", "--out", &key]);
+        ok(&["provider", "keygen", "--unencrypted", "--out", &key]);
         key
     }
 

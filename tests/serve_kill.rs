@@ -227,10 +227,10 @@ impl Fx {
         ]);
         ok(&["ingest", "--data", &data_s, RECORDS]);
         let auth = p("authority.key").display().to_string();
-        ok(&["authority", "keygen", "--out", &auth]);
+        ok(&["authority", "keygen", "--unencrypted", "--out", &auth]);
         ok(&["authority", "trust", "--data", &data_s, "--key", &format!("{auth}.pub")]);
         let bank = p("bank").display().to_string();
-        ok(&["dept", "keygen", "--out-dir", &bank]);
+        ok(&["dept", "keygen", "--unencrypted", "--out-dir", &bank]);
         let cred_file = p("credential").display().to_string();
         ok(&[
             "authority",

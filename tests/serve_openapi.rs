@@ -720,12 +720,12 @@ impl Fx {
         init(&data);
         ok(&["ingest", "--data", &data, RECORDS]);
         let auth = p("authority.key");
-        ok(&["authority", "keygen", "--out", &auth]);
+        ok(&["authority", "keygen", "--unencrypted", "--out", &auth]);
         ok(&["authority", "trust", "--data", &data, "--key", &format!("{auth}.pub")]);
         let bank = p("bank-a");
-        ok(&["dept", "keygen", "--out-dir", &bank]);
+        ok(&["dept", "keygen", "--unencrypted", "--out-dir", &bank]);
         let subj = p("subject");
-        ok(&["subject", "keygen", "--out-dir", &subj]);
+        ok(&["subject", "keygen", "--unencrypted", "--out-dir", &subj]);
         ok(&[
             "subject",
             "register",
@@ -987,7 +987,7 @@ fn ingest(c: &mut Checker, cl: &Client, fx: &Fx, key: &str) {
     let r = expect(c, cl, "POST", "/v1/ingest", Body::Json(&good), 200, None);
     assert!(r.json()["written"].as_u64().unwrap() >= 2, "{}", r.body);
     let stranger = fx.fresh("prov-b.key");
-    ok(&["provider", "keygen", "--out", &stranger]);
+    ok(&["provider", "keygen", "--unencrypted", "--out", &stranger]);
     let foreign = json!({ "batch": fx.sign_batch(&stranger, "prov-b", &new_records("OB")) });
     expect(
         c,
@@ -1161,7 +1161,7 @@ fn openapi_matches_the_server() {
 
     // ---- 2. default limits: every route's success and its refusals.
     let provider_key = fx.fresh("prov-a.key");
-    ok(&["provider", "keygen", "--out", &provider_key]);
+    ok(&["provider", "keygen", "--unencrypted", "--out", &provider_key]);
     let run = |args: &[&str]| bin().args(args).stdin(Stdio::null()).output().unwrap();
     let o = common::enroll_staff(
         &run,
@@ -1271,7 +1271,7 @@ fn openapi_matches_the_server() {
     let b = expect(&mut c, &cl, "POST", "/v1/bundles", Body::Json(&br), 200, None);
     assert!(b.json()["receipts"].as_u64().unwrap() >= 2, "{}", b.body);
     let stranger = fx.fresh("stranger");
-    ok(&["subject", "keygen", "--out-dir", &stranger]);
+    ok(&["subject", "keygen", "--unencrypted", "--out-dir", &stranger]);
     let foreign = json!({ "request": fx.bundle_request(&stranger) });
     let r = expect(&mut c, &cl, "POST", "/v1/bundles", Body::Json(&foreign), 403, None);
     assert_eq!(r.json()["exit_class"], 3, "{}", r.body);
@@ -1364,7 +1364,7 @@ fn openapi_matches_the_server() {
     let dept = s.client_with_cert(&certs);
     // The credential is revoked on this platform now: a new department and credential.
     let bank_b = fx.fresh("bank-b");
-    ok(&["dept", "keygen", "--out-dir", &bank_b]);
+    ok(&["dept", "keygen", "--unencrypted", "--out-dir", &bank_b]);
     let cred_b = fx.fresh("credential-b");
     ok(&[
         "authority",

@@ -278,11 +278,11 @@ fn witnesses_cosign_one_fork_and_refuse_the_other() {
         witness_pub: String::new(),
     };
     let auth = fx.path("authority.key");
-    ok(&["authority", "keygen", "--out", &auth]);
+    ok(&["authority", "keygen", "--unencrypted", "--out", &auth]);
     fx.bank = fx.path("bank-a");
-    ok(&["dept", "keygen", "--out-dir", &fx.bank]);
+    ok(&["dept", "keygen", "--unencrypted", "--out-dir", &fx.bank]);
     fx.subj = fx.path("subject");
-    ok(&["subject", "keygen", "--out-dir", &fx.subj]);
+    ok(&["subject", "keygen", "--unencrypted", "--out-dir", &fx.subj]);
     fx.cred = fx.path("credential");
     ok(&[
         "authority",

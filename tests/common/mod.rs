@@ -101,7 +101,7 @@ pub fn enroll_staff(
         Some(a) => a.to_string(),
         None => {
             if !Path::new(&made).exists() {
-                let o = run(&["authority", "keygen", "--out", &made]);
+                let o = run(&["authority", "keygen", "--unencrypted", "--out", &made]);
                 assert_eq!(code(&o), 0, "{}", stderr(&o));
                 let o = run(&["authority", "trust", "--data", data, "--key", &format!("{made}.pub")]);
                 assert_eq!(code(&o), 0, "{}", stderr(&o));

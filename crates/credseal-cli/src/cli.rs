@@ -22,6 +22,17 @@ pub(crate) struct Cli {
     /// else the login name).
     #[arg(long, global = true, value_name = "NAME")]
     pub(crate) officer: Option<String>,
+    /// For a keystore in officers' custody (`init --unseal-holder`): one officer's share —
+    /// their sealing key file (from `officer unseal-keygen`), or a share they opened with
+    /// `keys share-open`. Give K of them (or CREDSEAL_UNSEAL=FILE:FILE:…).
+    #[arg(
+        long = "unseal",
+        global = true,
+        value_name = "FILE",
+        env = "CREDSEAL_UNSEAL",
+        value_delimiter = ':'
+    )]
+    pub(crate) unseal: Vec<PathBuf>,
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -115,6 +126,12 @@ pub(crate) enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Check that the shares given (`--unseal`) unseal a keystore in officers' custody:
+    /// says how many of how many, and opens nothing else.
+    Unseal {
+        #[command(flatten)]
+        data: DataArg,
     },
     /// Key management for security officers.
     Keys {
@@ -341,6 +358,15 @@ pub(crate) struct InitArgs {
     /// officers' approvals (or the authority's staff order).
     #[arg(long = "first-officer", value_name = "ID=PUBFILE")]
     pub(crate) first_officers: Vec<String>,
+    /// Put the keystore in the custody of officers instead of a passphrase: one holder of a
+    /// share of its master key, `NAME=FILE` (FILE: their sealing public key, from `officer
+    /// unseal-keygen`). Every command that opens the keystore then needs
+    /// --unseal-threshold of their shares (`--unseal`).
+    #[arg(long = "unseal-holder", value_name = "NAME=FILE", conflicts_with = "keystore")]
+    pub(crate) unseal_holders: Vec<String>,
+    /// How many holders' shares unseal the keystore (K of N).
+    #[arg(long, value_name = "K", requires = "unseal_holders")]
+    pub(crate) unseal_threshold: Option<usize>,
     /// Print what was created as JSON.
     #[arg(long)]
     pub(crate) json: bool,
@@ -422,6 +448,46 @@ pub(crate) enum KeysCommand {
         /// Print as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Change the keystore passphrase. The keystore is sealed again under the new one and the
+    /// file replaced atomically (the old file stays whole until the new one is in place);
+    /// leaves a key-event receipt.
+    ///
+    /// The current passphrase comes as for every command (CREDSEAL_PASSPHRASE,
+    /// --passphrase-file or the terminal); the new one from --new-passphrase-file, else
+    /// CREDSEAL_NEW_PASSPHRASE, else the terminal (asked twice).
+    Passphrase {
+        #[command(flatten)]
+        data: DataArg,
+        /// A file holding the new passphrase.
+        #[arg(long, value_name = "FILE")]
+        new_passphrase_file: Option<PathBuf>,
+    },
+    /// Deal the keystore's master key afresh to a new set of officers or a new threshold
+    /// (a keystore in officers' custody; K current shares via --unseal). The master key and
+    /// every key in the keystore stay; the shares of the old set stop counting. Leaves a
+    /// key-event receipt.
+    Reshare {
+        #[command(flatten)]
+        data: DataArg,
+        /// A holder of the new set, `NAME=FILE` (their sealing public key).
+        #[arg(long = "holder", value_name = "NAME=FILE", required = true)]
+        holders: Vec<String>,
+        /// How many of the new holders' shares unseal the keystore.
+        #[arg(long, value_name = "K")]
+        threshold: usize,
+    },
+    /// Open your own share of a keystore in officers' custody with your sealing key and
+    /// write it to FILE (mode 0600), to hand to whoever unseals (`--unseal FILE`).
+    ShareOpen {
+        #[command(flatten)]
+        data: DataArg,
+        /// Your sealing key (from `officer unseal-keygen`).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Where to write the opened share (never overwritten).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
     },
     /// Give one subject's class a new data key and re-encrypt its records (suspected exposure).
     Rekey {
@@ -716,6 +782,8 @@ pub(crate) enum AuthorityCommand {
         /// Where to write the secret key.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        #[command(flatten)]
+        protect: KeyProtection,
     },
     /// Make a platform trust this authority public key (platform side).
     ///
@@ -841,6 +909,8 @@ pub(crate) enum DeptCommand {
         /// Directory for signing.key, signing.pub, sealing.key, sealing.pub.
         #[arg(long, value_name = "DIR")]
         out_dir: PathBuf,
+        #[command(flatten)]
+        protect: KeyProtection,
     },
     /// Sign a query token for one subject.
     Query(Box<TokenArgs>),
@@ -917,6 +987,8 @@ pub(crate) enum SubjectCommand {
         /// Directory for signing.key, signing.pub, sealing.key, sealing.pub.
         #[arg(long, value_name = "DIR")]
         out_dir: PathBuf,
+        #[command(flatten)]
+        protect: KeyProtection,
     },
     /// Register a subject's signing key with the platform, after checking who they are.
     Register {
@@ -1379,6 +1451,18 @@ pub(crate) enum OfficerCommand {
         /// Where to write the secret key.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        #[command(flatten)]
+        protect: KeyProtection,
+    },
+    /// Generate an officer's unseal key: a sealing key (FILE, mode 0600) and its public key
+    /// (FILE.pub), to which a share of a keystore's master key is sealed
+    /// (`init --unseal-holder`, `keys reshare --holder`).
+    UnsealKeygen {
+        /// Where to write the secret key.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        #[command(flatten)]
+        protect: KeyProtection,
     },
     /// Enrol an officer's public key on the platform, approved by two enrolled officers or
     /// by the authority's staff order; leaves a receipt.
@@ -1463,6 +1547,8 @@ pub(crate) enum StaffCommand {
         /// Where to write the secret key.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        #[command(flatten)]
+        protect: KeyProtection,
     },
     /// Enrol a staff member's public key on the platform for one role, approved by two
     /// enrolled officers or by the authority's staff order; leaves a receipt.
@@ -1548,6 +1634,8 @@ pub(crate) enum ProviderCommand {
         /// Where to write the secret key.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        #[command(flatten)]
+        protect: KeyProtection,
     },
     /// Sign a JSON Lines file of records as one batch for one platform (`ingest --batch`).
     SignBatch {
@@ -1651,4 +1739,14 @@ pub(crate) enum AuditCommand {
         #[arg(long, hide = true)]
         now: Option<u64>,
     },
+}
+
+/// How a keygen protects the secret key it writes.
+#[derive(Args, Debug, Clone, Copy)]
+pub(crate) struct KeyProtection {
+    /// Write the secret key unencrypted (mode 0600 is then its only protection). By default
+    /// it is encrypted with a passphrase (Argon2id, AES-256-GCM) from CREDSEAL_KEY_PASSPHRASE
+    /// or asked for on the terminal; commands that read it ask for the same passphrase.
+    #[arg(long)]
+    pub(crate) unencrypted: bool,
 }

@@ -17,15 +17,23 @@ pub(crate) struct Context {
     pub(crate) passphrase_file: Option<PathBuf>,
     /// The officer named in the receipts of administrative acts (checked by [`officer_name`]).
     pub(crate) officer: String,
+    /// `--unseal` (or `CREDSEAL_UNSEAL`): officers' shares, for a keystore in their custody.
+    pub(crate) unseal: Vec<PathBuf>,
 }
 
 impl Context {
     /// The context of one run: `--officer` is checked here (exit 2 if malformed).
-    pub(crate) fn new(demo: bool, passphrase_file: Option<PathBuf>, officer: Option<String>) -> CliResult<Self> {
+    pub(crate) fn new(
+        demo: bool,
+        passphrase_file: Option<PathBuf>,
+        officer: Option<String>,
+        unseal: Vec<PathBuf>,
+    ) -> CliResult<Self> {
         Ok(Self {
             demo,
             passphrase_file,
             officer: officer_name(officer)?,
+            unseal,
         })
     }
 
@@ -44,7 +52,8 @@ impl Context {
         self.open_platform_keeping_passphrase(dir).map(|(p, _)| p)
     }
 
-    /// Like [`Context::open_platform`], keeping the passphrase (to write the keystore again).
+    /// Like [`Context::open_platform`], keeping the passphrase — or the master key the
+    /// officers' shares put together — to write the keystore again.
     pub(crate) fn open_platform_keeping_passphrase(
         &self,
         dir: &Path,
@@ -58,7 +67,11 @@ impl Context {
                 ks.display()
             );
         }
-        let pass = passphrase::get(self.passphrase_file(), false)?;
+        // A keystore in officers' custody opens with K of their shares, not a passphrase.
+        let pass = match crate::commands::custody::peek(&ks)? {
+            Some(set) => crate::commands::custody::unseal(&set, &self.unseal)?,
+            None => passphrase::get(self.passphrase_file(), false)?,
+        };
         let p = Platform::open(
             dir,
             &pass,

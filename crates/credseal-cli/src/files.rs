@@ -80,10 +80,43 @@ pub(crate) fn warn_if_too_open(path: &Path) {
     }
 }
 
-/// A signing key file (a warning if others can read it).
+/// The Argon2id cost of role key files: RFC 9106's second recommended option (64 MiB, 3
+/// passes), as the keystore's default.
+pub(crate) const ROLE_KEY_KDF: credseal_crypto::KdfParams = credseal_crypto::KdfParams::DEFAULT;
+
+/// A secret key file's key text: decrypted with the key passphrase when the file is an
+/// encrypted key (`cs1.encrypted-key.…`), as is otherwise (an `--unencrypted` key, or one
+/// written before keys were encrypted by default).
+pub(crate) fn read_secret_key_text(path: &Path) -> CliResult<zeroize::Zeroizing<String>> {
+    let text = zeroize::Zeroizing::new(read_key_text(path)?);
+    if !credseal_crypto::is_encrypted_key(&text) {
+        return Ok(text);
+    }
+    let pass = crate::passphrase::key_passphrase(path, false)?;
+    credseal_crypto::decrypt_key_text(&text, &pass)
+        .map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", path.display())))
+}
+
+/// Writes a role's secret key text (mode 0600, never over an existing file): encrypted
+/// under the key passphrase unless `protect.unencrypted`.
+pub(crate) fn write_role_key(path: &Path, text: &str, protect: crate::cli::KeyProtection) -> CliResult {
+    if protect.unencrypted {
+        return write_secret(path, text);
+    }
+    if path.exists() {
+        // Fail before asking for a passphrase (write_new refuses it again, atomically).
+        return Err(credseal_engine::EngineError::AlreadyExists { path: path.into() }.into());
+    }
+    let pass = crate::passphrase::key_passphrase(path, true)?;
+    let sealed = credseal_crypto::encrypt_key_text(text, &pass, ROLE_KEY_KDF)
+        .map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", path.display())))?;
+    write_secret(path, &sealed)
+}
+
+/// A signing key file, decrypted if encrypted (a warning if others can read it).
 pub(crate) fn signing_key(path: &Path) -> CliResult<SigningKey> {
     warn_if_too_open(path);
-    SigningKey::from_text(&read_key_text(path)?)
+    SigningKey::from_text(&read_secret_key_text(path)?)
         .map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", path.display())))
 }
 
@@ -92,10 +125,10 @@ pub(crate) fn public_key(path: &Path) -> CliResult<PublicKey> {
     PublicKey::from_text(&read_key_text(path)?).map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", path.display())))
 }
 
-/// A sealing (private) key file (a warning if others can read it).
+/// A sealing (private) key file, decrypted if encrypted (a warning if others can read it).
 pub(crate) fn sealing_key(path: &Path) -> CliResult<SealingKey> {
     warn_if_too_open(path);
-    SealingKey::from_text(&read_key_text(path)?)
+    SealingKey::from_text(&read_secret_key_text(path)?)
         .map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", path.display())))
 }
 

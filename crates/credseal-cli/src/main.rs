@@ -156,7 +156,7 @@ fn main() -> ExitCode {
 
 /// Dispatches the parsed command to its group's handler.
 fn run(cli: Cli) -> CliResult {
-    let ctx = Context::new(cli.demo, cli.passphrase_file, cli.officer)?;
+    let ctx = Context::new(cli.demo, cli.passphrase_file, cli.officer, cli.unseal)?;
     match cli.command {
         Command::Init(a) => init::run(&ctx, a),
         Command::Ingest(a) => ingest::run(&ctx, a),
@@ -175,6 +175,7 @@ fn run(cli: Cli) -> CliResult {
         Command::Canary { command } => incident::canary(&ctx, command),
         Command::Audit { command } => incident::audit(&ctx, command),
         Command::Keys { command } => keys::run(&ctx, command),
+        Command::Unseal { data } => commands::custody::check(&ctx, &data.data),
         Command::Shred {
             data,
             what,

@@ -8,7 +8,7 @@
 //! After a deliberate change of output: `TRYCMD=overwrite cargo test -p credseal-cli --test
 //! cli_golden`, then review the diff.
 //!
-//! One case per exit class: 0 (`dept-keygen`, `fresh-platform`), 1 (`missing-data`),
+//! One case per exit class: 0 (`dept-keygen`: its secret keys encrypted, `fresh-platform`), 1 (`missing-data`),
 //! 2 (`usage-error`), 3 (`denied-query`), 4 (`tampered-catalogue`); `help.trycmd` pins the
 //! top-level help and each group's.
 
@@ -23,6 +23,9 @@ fn cli_golden() {
         // Passphrases come from the environment in the sessions; a cheap KDF is set by
         // `init --kdf-mib 8 --kdf-passes 1` where a platform is made.
         .env("CREDSEAL_PASSPHRASE", "golden test passphrase, not a real one")
+        // Role keys are encrypted at rest by default: keygens seal them, and the commands
+        // that read them open them, with this passphrase.
+        .env("CREDSEAL_KEY_PASSPHRASE", "golden test key passphrase, not a real one")
         .env("CREDSEAL_OFFICER", "golden-officer")
         .case("tests/cmd/*.toml")
         .case("tests/cmd/*.trycmd");

@@ -12,6 +12,16 @@
 //! `check` tells a wrong passphrase apart from an altered file; it gives an attacker
 //! nothing the AEAD tag does not already give (both confirm a passphrase guess).
 //!
+//! A keystore in the custody of several officers (M-of-N unseal, [`crate::UnsealSet`])
+//! has kdf 2 and a variable header:
+//! ```text
+//! header  = "CSKS" ‖ 3 ‖ kdf:u8 (2 = shares) ‖ set_len:u32be ‖ postcard(UnsealSet)
+//!           ‖ salt:16 ‖ check:16 ‖ nonce:12
+//! k       = HMAC-SHA256(M, SHARES_LABEL ‖ salt ‖ 1) ‖ HMAC-SHA256(M, SHARES_LABEL ‖ salt ‖ 2)
+//! ```
+//! where M is the master key the set's shares put together; the rest is as above (the
+//! whole header, the share set included, is the AEAD's associated data).
+//!
 //! Format 2 added the log key history (the signed handover notes of every log key rotation)
 //! at the end of the body; format 3 adds the VRF key seed after it (the key of the
 //! subjects' blind ids, `docs/formats.md` §3). Only format 3 is written and read: a keystore
@@ -36,6 +46,10 @@ pub const FORMAT_V1: u8 = 1;
 /// The keystore format with the log key history but without the VRF key (refused).
 pub const FORMAT_V2: u8 = 2;
 const KDF_ARGON2ID: u8 = 1;
+const KDF_SHARES: u8 = 2;
+/// The largest share set a header may hold (255 holders' sealed shares fit well below).
+const MAX_SET_LEN: usize = 64 * 1024;
+const SHARES_LABEL: &[u8] = b"credseal:v1:keystore-shares";
 const HEADER_LEN: usize = 4 + 1 + 1 + 4 + 4 + 1 + 16 + 16 + NONCE_LEN;
 const CHECK_LABEL: &[u8] = b"credseal:v1:keystore-check";
 
@@ -64,7 +78,7 @@ impl KdfParams {
     /// Most passes this build reads.
     pub const MAX_T: u32 = 64;
 
-    fn check(&self) -> Result<(), KeystoreError> {
+    pub(crate) fn check(&self) -> Result<(), KeystoreError> {
         if self.m_kib < Self::MIN_M_KIB
             || self.m_kib > Self::MAX_M_KIB
             || self.t == 0
@@ -117,6 +131,22 @@ pub enum KeystoreError {
     /// A key operation named an unknown class or version.
     #[error("{0}")]
     NoSuchKey(String),
+    /// A passphrase was given for a keystore sealed by its officers' shares.
+    #[error(
+        "this keystore is in the custody of {holders} officers and unseals with {threshold} of their shares, not a passphrase"
+    )]
+    SharesNeeded {
+        /// K.
+        threshold: u8,
+        /// N.
+        holders: usize,
+    },
+    /// A master key was given for a keystore sealed by a passphrase.
+    #[error("this keystore is sealed by a passphrase, not by officers' shares")]
+    NotShared,
+    /// The share set in the header does not decode.
+    #[error("keystore share set is malformed: {0}")]
+    BadShareSet(String),
 }
 
 /// One KEK version of a class.
@@ -160,8 +190,10 @@ pub struct Keystore {
     pub vrf_key: VrfKey,
     /// The trace key.
     pub trace_key: TraceKey,
-    /// KDF parameters used when this keystore is written.
+    /// KDF parameters used when this keystore is written (passphrase custody).
     pub kdf: KdfParams,
+    /// The officers' shares of the master key (M-of-N custody); `None`: a passphrase.
+    pub unseal: Option<crate::UnsealSet>,
 }
 
 /// A format 3 body. postcard writes a nested struct's fields in place, so this is the
@@ -220,6 +252,7 @@ impl Keystore {
             vrf_key: VrfKey::generate(),
             trace_key: TraceKey::generate(),
             kdf,
+            unseal: None,
         }
     }
 
@@ -234,27 +267,48 @@ impl Keystore {
         Some(&self.classes.get(class)?.versions.get(&version)?.kek)
     }
 
-    /// Encrypts the keystore under `pass` (fresh salt and nonce each time).
+    /// Encrypts the keystore under `pass` (fresh salt and nonce each time): a passphrase,
+    /// or — when [`Keystore::unseal`] is set — the master key its shares put together.
     pub fn seal(&self, pass: &Passphrase) -> Result<Vec<u8>, KeystoreError> {
         if pass.is_empty() {
             return Err(KeystoreError::EmptyPassphrase);
         }
-        self.kdf.check()?;
         let salt: [u8; 16] = random_array();
         let nonce: [u8; NONCE_LEN] = random_array();
-        let k = derive(pass, &salt, &self.kdf)?;
-        let format = FORMAT;
         let mut header = Vec::with_capacity(HEADER_LEN);
         header.extend_from_slice(MAGIC);
-        header.push(format);
-        header.push(KDF_ARGON2ID);
-        header.extend_from_slice(&self.kdf.m_kib.to_be_bytes());
-        header.extend_from_slice(&self.kdf.t.to_be_bytes());
-        header.push(self.kdf.p);
+        header.push(FORMAT);
+        let k = match (&self.unseal, pass.master()) {
+            (Some(set), Some(m)) => {
+                let encoded = postcard::to_stdvec(set).map_err(|e| KeystoreError::BadShareSet(e.to_string()))?;
+                if encoded.len() > MAX_SET_LEN {
+                    return Err(KeystoreError::BadShareSet(format!("{} bytes", encoded.len())));
+                }
+                header.push(KDF_SHARES);
+                // Cannot truncate: at most MAX_SET_LEN.
+                header.extend_from_slice(&(encoded.len() as u32).to_be_bytes());
+                header.extend_from_slice(&encoded);
+                derive_shares(m, &salt)
+            }
+            (Some(set), None) => {
+                return Err(KeystoreError::SharesNeeded {
+                    threshold: set.threshold,
+                    holders: set.holders.len(),
+                });
+            }
+            (None, Some(_)) => return Err(KeystoreError::NotShared),
+            (None, None) => {
+                self.kdf.check()?;
+                header.push(KDF_ARGON2ID);
+                header.extend_from_slice(&self.kdf.m_kib.to_be_bytes());
+                header.extend_from_slice(&self.kdf.t.to_be_bytes());
+                header.push(self.kdf.p);
+                derive(pass, &salt, &self.kdf)?
+            }
+        };
         header.extend_from_slice(&salt);
         header.extend_from_slice(&check_value(&k));
         header.extend_from_slice(&nonce);
-        debug_assert_eq!(header.len(), HEADER_LEN);
         let base = BodyV1 {
             origin: self.origin.clone(),
             generation: self.generation,
@@ -290,23 +344,55 @@ impl Keystore {
         Ok(out)
     }
 
-    /// Reads only the KDF parameters of a keystore file's header.
+    /// Reads only the KDF parameters of a keystore file's header (a keystore in officers'
+    /// custody has none: [`KeystoreError::SharesNeeded`]).
     pub fn peek_kdf(bytes: &[u8]) -> Result<KdfParams, KeystoreError> {
-        parse_header(bytes).map(|h| h.0)
+        match parse_header(bytes)?.custody {
+            Custody::Passphrase(kdf) => Ok(kdf),
+            Custody::Shares(set) => Err(KeystoreError::SharesNeeded {
+                threshold: set.threshold,
+                holders: set.holders.len(),
+            }),
+        }
+    }
+
+    /// The share set of a keystore in officers' custody (public: in the header), or `None`
+    /// for one sealed by a passphrase. Not authenticated until the keystore is opened.
+    pub fn peek_unseal(bytes: &[u8]) -> Result<Option<crate::UnsealSet>, KeystoreError> {
+        Ok(match parse_header(bytes)?.custody {
+            Custody::Passphrase(_) => None,
+            Custody::Shares(set) => Some(set),
+        })
     }
 
     /// Decrypts a keystore file.
     pub fn open(bytes: &[u8], pass: &Passphrase) -> Result<Self, KeystoreError> {
-        let (kdf, salt, check, nonce) = parse_header(bytes)?;
+        let Header {
+            custody,
+            len: header_len,
+            salt,
+            check,
+            nonce,
+        } = parse_header(bytes)?;
         let format = bytes[4];
-        let k = derive(pass, &salt, &kdf)?;
+        let (k, kdf, unseal) = match (custody, pass.master()) {
+            (Custody::Passphrase(kdf), None) => (derive(pass, &salt, &kdf)?, kdf, None),
+            (Custody::Passphrase(_), Some(_)) => return Err(KeystoreError::NotShared),
+            (Custody::Shares(set), Some(m)) => (derive_shares(m, &salt), KdfParams::DEFAULT, Some(set)),
+            (Custody::Shares(set), None) => {
+                return Err(KeystoreError::SharesNeeded {
+                    threshold: set.threshold,
+                    holders: set.holders.len(),
+                });
+            }
+        };
         if !bool::from(subtle::ConstantTimeEq::ct_eq(&check_value(&k)[..], &check[..])) {
             return Err(KeystoreError::WrongPassphrase);
         }
         // Cannot fail: the KDF output buffer is 64 bytes.
         let enc: &[u8; 32] = k[..32].try_into().expect("64-byte KDF output");
-        let mut buf = Zeroizing::new(bytes[HEADER_LEN..].to_vec());
-        aead::open_in_place(enc, &nonce, &bytes[..HEADER_LEN], &mut buf).map_err(|()| KeystoreError::Tampered)?;
+        let mut buf = Zeroizing::new(bytes[header_len..].to_vec());
+        aead::open_in_place(enc, &nonce, &bytes[..header_len], &mut buf).map_err(|()| KeystoreError::Tampered)?;
         let malformed = |e: postcard::Error| KeystoreError::Malformed(e.to_string());
         if format != FORMAT {
             // Authenticated (the format byte is in the AAD), but from before the VRF key.
@@ -356,11 +442,23 @@ impl Keystore {
             vrf_key,
             trace_key: TraceKey::from_bytes(body.trace_key),
             kdf,
+            unseal,
         })
     }
 }
 
-type Header = (KdfParams, [u8; 16], [u8; 16], [u8; NONCE_LEN]);
+enum Custody {
+    Passphrase(KdfParams),
+    Shares(crate::UnsealSet),
+}
+
+struct Header {
+    custody: Custody,
+    len: usize,
+    salt: [u8; 16],
+    check: [u8; 16],
+    nonce: [u8; NONCE_LEN],
+}
 
 fn parse_header(bytes: &[u8]) -> Result<Header, KeystoreError> {
     if bytes.len() < 4 || &bytes[..4] != MAGIC {
@@ -375,25 +473,65 @@ fn parse_header(bytes: &[u8]) -> Result<Header, KeystoreError> {
     if bytes.len() < HEADER_LEN + aead::TAG_LEN {
         return Err(KeystoreError::Truncated(bytes.len()));
     }
-    if bytes[5] != KDF_ARGON2ID {
-        return Err(KeystoreError::BadKdfParams);
-    }
     // Cannot fail: the header length was checked before these fixed offsets are read.
     let u32at = |i: usize| u32::from_be_bytes(bytes[i..i + 4].try_into().expect("in header"));
-    let kdf = KdfParams {
-        m_kib: u32at(6),
-        t: u32at(10),
-        p: bytes[14],
+    let (custody, at) = match bytes[5] {
+        KDF_ARGON2ID => {
+            let kdf = KdfParams {
+                m_kib: u32at(6),
+                t: u32at(10),
+                p: bytes[14],
+            };
+            kdf.check()?;
+            (Custody::Passphrase(kdf), 15)
+        }
+        KDF_SHARES if bytes[4] == FORMAT => {
+            let n = u32at(6) as usize;
+            if n > MAX_SET_LEN {
+                return Err(KeystoreError::BadShareSet(format!("{n} bytes")));
+            }
+            if bytes.len() < 10 + n + 44 + aead::TAG_LEN {
+                return Err(KeystoreError::Truncated(bytes.len()));
+            }
+            let set: crate::UnsealSet =
+                postcard::from_bytes(&bytes[10..10 + n]).map_err(|e| KeystoreError::BadShareSet(e.to_string()))?;
+            (Custody::Shares(set), 10 + n)
+        }
+        _ => return Err(KeystoreError::BadKdfParams),
     };
-    kdf.check()?;
-    // Cannot fail: the header length was checked before these fixed offsets are read.
-    let salt = bytes[15..31].try_into().expect("in header");
-    let check = bytes[31..47].try_into().expect("in header");
-    let nonce = bytes[47..59].try_into().expect("in header");
-    Ok((kdf, salt, check, nonce))
+    // Cannot fail: the length was checked to hold these 44 bytes after `at`.
+    let salt = bytes[at..at + 16].try_into().expect("in header");
+    let check = bytes[at + 16..at + 32].try_into().expect("in header");
+    let nonce = bytes[at + 32..at + 44].try_into().expect("in header");
+    Ok(Header {
+        custody,
+        len: at + 44,
+        salt,
+        check,
+        nonce,
+    })
 }
 
-fn derive(pass: &Passphrase, salt: &[u8; 16], kdf: &KdfParams) -> Result<Zeroizing<[u8; 64]>, KeystoreError> {
+/// The 64-byte keystore key from a master key (shares custody): two HMAC-SHA256 blocks.
+fn derive_shares(master: &[u8; 32], salt: &[u8; 16]) -> Zeroizing<[u8; 64]> {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, master);
+    let mut out = Zeroizing::new([0u8; 64]);
+    for (i, block) in out.chunks_mut(32).enumerate() {
+        let mut ctx = ring::hmac::Context::with_key(&key);
+        ctx.update(SHARES_LABEL);
+        ctx.update(salt);
+        // Cannot truncate: two blocks.
+        ctx.update(&[i as u8 + 1]);
+        block.copy_from_slice(ctx.sign().as_ref());
+    }
+    out
+}
+
+pub(crate) fn derive(
+    pass: &Passphrase,
+    salt: &[u8; 16],
+    kdf: &KdfParams,
+) -> Result<Zeroizing<[u8; 64]>, KeystoreError> {
     if pass.is_empty() {
         return Err(KeystoreError::EmptyPassphrase);
     }
@@ -546,6 +684,62 @@ mod tests {
             let msg = e.to_string();
             assert!(msg.contains("no VRF key") && msg.contains("credseal init"), "{msg}");
         }
+    }
+
+    /// A keystore in officers' custody: opens with the master key K shares put together,
+    /// not with a passphrase; its share set is authenticated with the body.
+    #[test]
+    fn shares_custody_round_trip_and_share_set_tamper() {
+        use crate::{SealingKey, UnsealSet};
+        let officers: Vec<(String, SealingKey)> = (0..3).map(|i| (format!("o{i}"), SealingKey::generate())).collect();
+        let public: Vec<_> = officers.iter().map(|(n, k)| (n.clone(), k.public())).collect();
+        let (set, master) = UnsealSet::new_master(2, &public).unwrap();
+        let mut k = ks();
+        k.unseal = Some(set.clone());
+        let bytes = k.seal(&master).unwrap();
+        assert_eq!(bytes[5], KDF_SHARES);
+        let peeked = Keystore::peek_unseal(&bytes).unwrap().unwrap();
+        assert_eq!(peeked, set);
+        let shares = [
+            set.open_share(&officers[0].1).unwrap(),
+            set.open_share(&officers[2].1).unwrap(),
+        ];
+        let back = Keystore::open(&bytes, &set.combine(&shares).unwrap()).unwrap();
+        assert!(back.kek("loans", 1).unwrap().ct_eq(k.kek("loans", 1).unwrap()));
+        assert_eq!(back.unseal.as_ref(), Some(&set));
+        // A passphrase does not open it, and says what does.
+        assert_eq!(
+            Keystore::open(&bytes, &Passphrase::new("guess".into())).unwrap_err(),
+            KeystoreError::SharesNeeded {
+                threshold: 2,
+                holders: 3
+            }
+        );
+        // A passphrase keystore refuses a master key.
+        let plain = ks().seal(&Passphrase::new("p".into())).unwrap();
+        assert_eq!(Keystore::open(&plain, &master).unwrap_err(), KeystoreError::NotShared);
+        // Every flipped byte in the header's share set is refused, never accepted.
+        let n = u32::from_be_bytes(bytes[6..10].try_into().unwrap()) as usize;
+        for i in (10..10 + n).step_by(7) {
+            let mut t = bytes.clone();
+            t[i] ^= 0x01;
+            assert!(Keystore::open(&t, &master).is_err(), "flip at {i}");
+        }
+        // The header's share set lowered to K = 1: one share does not unseal (Shamir), and
+        // the altered header fails the body's tag even with the right master key.
+        let mut low = set.clone();
+        low.threshold = 1;
+        let mut k1 = k.clone();
+        k1.unseal = Some(low);
+        let forged = k1.seal(&master).unwrap();
+        let one = set.open_share(&officers[1].1).unwrap();
+        assert!(
+            Keystore::peek_unseal(&forged)
+                .unwrap()
+                .unwrap()
+                .combine(&[one])
+                .is_err()
+        );
     }
 
     #[test]

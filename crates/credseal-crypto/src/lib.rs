@@ -25,10 +25,12 @@ pub mod aead;
 mod blind;
 pub mod demo;
 mod envelope;
+mod keyfile;
 mod keystore;
 mod keytree;
 mod seal;
 mod secret;
+mod unseal;
 
 pub use blind::{
     Blinder, RECORD_LABEL as RECORD_ID_LABEL, SUBJECT_LABEL, SubjectVrf, TraceMac, TracePrefix, VRF_ENTRY_LABEL,
@@ -38,6 +40,7 @@ pub use envelope::{
     COMMIT_LABEL, CryptoError, DEK_LABEL, DekContext, FORMAT_V1, RECORD_LABEL, RECORD_OVERHEAD, RecordContext,
     WRAP_LABEL, WRAPPED_DEK_LEN, open_record, seal_record, unwrap_dek, wrap_dek, wrapped_kek_version,
 };
+pub use keyfile::{ENCRYPTED_KEY_PREFIX, KeyFileError, decrypt_key_text, encrypt_key_text, is_encrypted_key};
 pub use keystore::{ClassKeys, KdfParams, KekEntry, Keystore, KeystoreError};
 pub use keytree::{
     DekWrapping, FORMAT_TREE, NODE_ID_LEN, TREE_CHILD_LABEL, TREE_DEK_LABEL, TREE_ID_LABEL, TREE_NODE_LABEL,
@@ -48,6 +51,9 @@ pub use seal::{
     SealingKey, SealingPublicKey, answer_info, open, seal,
 };
 pub use secret::{Dek, IndexKey, Kek, LogKeySeed, NodeKey, Passphrase, TraceKey, fill_random, random_array};
+pub use unseal::{
+    MAX_HOLDERS, SHARE_LABEL, SHARE_TEXT_PREFIX, ShareHolder, UNSEAL_WRAP_LABEL, UnsealError, UnsealSet, UnsealShare,
+};
 
 /// SHA-256 of `data`.
 pub fn sha256(data: &[u8]) -> [u8; 32] {

@@ -479,7 +479,7 @@ fn seal_with_rng(
 }
 
 /// `ring`'s CSPRNG (via [`crate::fill_random`]) behind the `rand_core` traits `hpke` takes.
-struct SystemRng;
+pub(crate) struct SystemRng;
 
 impl hpke::rand_core::TryRng for SystemRng {
     type Error = Infallible;

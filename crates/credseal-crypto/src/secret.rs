@@ -85,9 +85,18 @@ secret_key!(
     LogKeySeed
 );
 
-/// The operator's keystore passphrase.
+/// What unlocks the keystore: the operator's passphrase, or — for a keystore whose master
+/// key is split among officers (`credseal_crypto::UnsealSet`) — the master key put together
+/// from their shares. One type, so every key operation that rewrites the keystore takes it
+/// the same way whichever the keystore's custody.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
-pub struct Passphrase(String);
+pub struct Passphrase(Unlock);
+
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+enum Unlock {
+    Text(String),
+    Master([u8; 32]),
+}
 
 impl Passphrase {
     /// Wraps a passphrase. A trailing newline (from a file or a pipe) is removed.
@@ -95,17 +104,34 @@ impl Passphrase {
         while s.ends_with('\n') || s.ends_with('\r') {
             s.pop();
         }
-        Self(s)
+        Self(Unlock::Text(s))
     }
 
-    /// The passphrase bytes.
+    /// The master key of a keystore sealed by shares (put together by
+    /// `UnsealSet::combine`, or fresh for a new one).
+    pub fn master_key(key: [u8; 32]) -> Self {
+        Self(Unlock::Master(key))
+    }
+
+    /// The master key, if this is one.
+    pub fn master(&self) -> Option<&[u8; 32]> {
+        match &self.0 {
+            Unlock::Master(k) => Some(k),
+            Unlock::Text(_) => None,
+        }
+    }
+
+    /// The passphrase bytes (or the master key's).
     pub fn expose_secret(&self) -> &[u8] {
-        self.0.as_bytes()
+        match &self.0 {
+            Unlock::Text(s) => s.as_bytes(),
+            Unlock::Master(k) => &k[..],
+        }
     }
 
-    /// Whether it is empty.
+    /// Whether it is an empty passphrase.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        matches!(&self.0, Unlock::Text(s) if s.is_empty())
     }
 }
 

@@ -21,6 +21,7 @@ pub mod bundle;
 mod canary;
 mod clock;
 mod components;
+mod custody;
 mod error;
 pub mod fsutil;
 mod ingest;

@@ -65,5 +65,6 @@ pub fn demo_keystore(classes: &[&str], catalog_digest: [u8; 32], now: u64) -> Ke
             t: 2,
             p: 1,
         },
+        unseal: None,
     }
 }

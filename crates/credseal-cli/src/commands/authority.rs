@@ -7,7 +7,9 @@ use credseal_engine::ErrorClass;
 use super::{now, set};
 use crate::cli::AuthorityCommand;
 use crate::context::Context;
-use crate::files::{pub_path, public_key, read_text as read, sealing_public, signing_key, write_public, write_secret};
+use crate::files::{
+    pub_path, public_key, read_text as read, sealing_public, signing_key, write_public, write_role_key,
+};
 use crate::{CliResult, Failure};
 
 fn fail(class: ErrorClass, m: impl Into<String>) -> Failure {
@@ -23,9 +25,9 @@ struct InstallResponse {
 /// `credseal authority …`.
 pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
     match cmd {
-        AuthorityCommand::Keygen { out } => {
+        AuthorityCommand::Keygen { out, protect } => {
             let sk = SigningKey::generate();
-            write_secret(&out, &sk.to_text())?;
+            write_role_key(&out, &sk.to_text(), protect)?;
             write_public(&pub_path(&out), &sk.public().to_text())?;
             println!("{}", sk.public().to_text());
             Ok(())

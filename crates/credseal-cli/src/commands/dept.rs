@@ -17,7 +17,7 @@ fn fail(class: ErrorClass, m: impl Into<String>) -> Failure {
 /// `credseal dept …`.
 pub(crate) fn run(cmd: DeptCommand) -> CliResult {
     match cmd {
-        DeptCommand::Keygen { out_dir } => keypair_dir(&out_dir),
+        DeptCommand::Keygen { out_dir, protect } => keypair_dir(&out_dir, protect),
         DeptCommand::Query(a) => {
             let sk = signing_key(&a.key)?;
             let cred = Unverified::<Credential>::parse_text(read(&a.credential)?.trim())

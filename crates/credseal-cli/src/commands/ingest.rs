@@ -58,7 +58,7 @@ pub(crate) fn run(ctx: &Context, a: IngestArgs) -> CliResult {
 /// `credseal provider …`.
 pub(crate) fn provider(ctx: &Context, cmd: ProviderCommand) -> CliResult {
     match cmd {
-        ProviderCommand::Keygen { out } => super::staff::run(ctx, StaffCommand::Keygen { out }),
+        ProviderCommand::Keygen { out, protect } => super::staff::run(ctx, StaffCommand::Keygen { out, protect }),
         ProviderCommand::SignBatch {
             key,
             provider,

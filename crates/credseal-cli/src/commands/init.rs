@@ -19,6 +19,8 @@ pub(crate) fn run(ctx: &Context, a: InitArgs) -> CliResult {
         kdf_mib,
         kdf_passes,
         first_officers,
+        unseal_holders,
+        unseal_threshold,
         json,
     } = a;
     let officers = super::staff::first_officers(&first_officers)?;
@@ -67,6 +69,22 @@ pub(crate) fn run(ctx: &Context, a: InitArgs) -> CliResult {
                 now: crate::now()?,
             })?;
             pass
+        }
+        None if !unseal_holders.is_empty() => {
+            // The keystore in the officers' custody: no passphrase is asked for.
+            let (set, master) = super::custody::new_custody(&unseal_holders, unseal_threshold)?;
+            let (k, n) = (set.threshold, set.holders.len());
+            Platform::init(&InitOptions {
+                dir: &data,
+                catalog_text: &text,
+                catalog_name: &catalog.display().to_string(),
+                origin: &origin,
+                passphrase: &master,
+                keys: KeySource::Shared(Box::new(set)),
+                now: crate::now()?,
+            })?;
+            eprintln!("credseal: the keystore unseals with {k} of the {n} holders' shares (--unseal)");
+            master
         }
         None => {
             let pass = passphrase::get(pf, true)?;

@@ -1,4 +1,4 @@
-//! Key management for security officers (`keys status|rotate|rewrap|retire|log-rotate|rekey`)
+//! Key management for security officers (`keys status|rotate|rewrap|retire|log-rotate|rekey|passphrase|reshare|share-open`)
 //! and `shred`: the destructive ones need two officers' approvals.
 
 use std::path::PathBuf;
@@ -33,6 +33,34 @@ pub(crate) fn run(ctx: &Context, command: KeysCommand) -> CliResult {
             out::rotated(&class, v, json);
             Ok(())
         }
+        KeysCommand::Passphrase {
+            data,
+            new_passphrase_file,
+        } => {
+            let (p, pass) = ctx.open_platform_keeping_passphrase(&data.data)?;
+            if pass.master().is_some() {
+                return Err(Failure::new(
+                    ErrorClass::Usage,
+                    "this keystore is in officers' custody and has no passphrase: `keys reshare` changes who holds its shares",
+                ));
+            }
+            let next = crate::passphrase::new_passphrase(new_passphrase_file.as_deref())?;
+            if next.expose_secret() == pass.expose_secret() {
+                return Err(Failure::new(
+                    ErrorClass::Usage,
+                    "the new passphrase is the current one: nothing to change",
+                ));
+            }
+            p.change_passphrase(&ctx.session(&p)?, &pass, &next)?;
+            eprintln!("credseal: the keystore passphrase is changed");
+            Ok(())
+        }
+        KeysCommand::Reshare {
+            data,
+            holders,
+            threshold,
+        } => super::custody::reshare(ctx, &data.data, &holders, threshold),
+        KeysCommand::ShareOpen { data, key, out } => super::custody::share_open(&data.data, &key, &out),
         KeysCommand::Rewrap { data, json } => {
             let p = ctx.open_platform(&data.data)?;
             let bar = ctx.progress();

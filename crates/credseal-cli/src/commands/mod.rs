@@ -6,6 +6,7 @@
 pub(crate) mod authority;
 pub(crate) mod bench;
 pub(crate) mod check;
+pub(crate) mod custody;
 pub(crate) mod demo;
 pub(crate) mod dept;
 pub(crate) mod dev;
@@ -62,13 +63,30 @@ pub(crate) fn random16() -> [u8; 16] {
 }
 
 /// `dept keygen`, `subject keygen`: a signing and a sealing key pair in `dir`.
-pub(crate) fn keypair_dir(dir: &Path) -> CliResult {
+pub(crate) fn keypair_dir(dir: &Path, protect: crate::cli::KeyProtection) -> CliResult {
     std::fs::create_dir_all(dir).map_err(|e| Failure::new(ErrorClass::Error, format!("{}: {e}", dir.display())))?;
     let sk = SigningKey::generate();
     let seal = SealingKey::generate();
-    write_secret(&dir.join("signing.key"), &sk.to_text())?;
+    for name in ["signing.key", "sealing.key"] {
+        // Both or neither: fail before asking for a passphrase or writing either.
+        if dir.join(name).exists() {
+            return Err(credseal_engine::EngineError::AlreadyExists { path: dir.join(name) }.into());
+        }
+    }
+    if protect.unencrypted {
+        write_secret(&dir.join("signing.key"), &sk.to_text())?;
+        write_secret(&dir.join("sealing.key"), &seal.to_text())?;
+    } else {
+        // One passphrase for the pair, asked once.
+        let pass = crate::passphrase::key_passphrase(&dir.join("signing.key"), true)?;
+        for (name, text) in [("signing.key", sk.to_text()), ("sealing.key", seal.to_text())] {
+            let path = dir.join(name);
+            let sealed = credseal_crypto::encrypt_key_text(&text, &pass, crate::files::ROLE_KEY_KDF)
+                .map_err(|e| Failure::new(ErrorClass::Error, format!("{}: {e}", path.display())))?;
+            write_secret(&path, &sealed)?;
+        }
+    }
     write_public(&dir.join("signing.pub"), &sk.public().to_text())?;
-    write_secret(&dir.join("sealing.key"), &seal.to_text())?;
     write_public(&dir.join("sealing.pub"), &seal.public().to_text())?;
     println!("wrote {}/{{signing,sealing}}.{{key,pub}}", dir.display());
     Ok(())

@@ -10,7 +10,7 @@ use credseal_engine::{ErrorClass, Operation, Platform, StaffChange, StaffRole};
 use super::staff_key;
 use crate::cli::{OfficerCommand, StaffApprovalArgs, StaffCommand};
 use crate::context::Context;
-use crate::files::{read_text, signing_key, write_public, write_secret};
+use crate::files::{read_text, signing_key, write_public, write_role_key};
 use crate::render::quoted;
 use crate::{CliResult, Failure};
 
@@ -19,7 +19,8 @@ pub(crate) fn officer(ctx: &Context, cmd: OfficerCommand) -> CliResult {
     run(
         ctx,
         match cmd {
-            OfficerCommand::Keygen { out } => StaffCommand::Keygen { out },
+            OfficerCommand::Keygen { out, protect } => StaffCommand::Keygen { out, protect },
+            OfficerCommand::UnsealKeygen { out, protect } => return super::custody::keygen(&out, protect),
             OfficerCommand::SetPolicy(a) => return super::policy::set(ctx, a),
             OfficerCommand::Enroll {
                 data,
@@ -88,9 +89,9 @@ pub(crate) fn run(ctx: &Context, cmd: StaffCommand) -> CliResult {
             println!("approval of {} written to {}", quoted(&operation), out.display());
             Ok(())
         }
-        StaffCommand::Keygen { out } => {
+        StaffCommand::Keygen { out, protect } => {
             let sk = SigningKey::generate();
-            write_secret(&out, &sk.to_text())?;
+            write_role_key(&out, &sk.to_text(), protect)?;
             let mut pubp = out.as_os_str().to_os_string();
             pubp.push(".pub");
             write_public(Path::new(&pubp), &sk.public().to_text())?;

@@ -15,7 +15,7 @@ use crate::{CliResult, Failure};
 /// `credseal subject …`.
 pub(crate) fn run(ctx: &Context, cmd: SubjectCommand) -> CliResult {
     match cmd {
-        SubjectCommand::Keygen { out_dir } => keypair_dir(&out_dir),
+        SubjectCommand::Keygen { out_dir, protect } => keypair_dir(&out_dir, protect),
         SubjectCommand::Register {
             data,
             subject: s,

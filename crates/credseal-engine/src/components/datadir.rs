@@ -111,6 +111,9 @@ pub enum KeySource {
     Generate(KdfParams),
     /// An existing keystore (made for the same catalogue), e.g. the demo keystore.
     Existing(Box<Keystore>),
+    /// Fresh random keys in officers' custody: sealed under the master key this set wraps
+    /// (given as the passphrase, `Passphrase::master_key`).
+    Shared(Box<credseal_crypto::UnsealSet>),
 }
 
 /// Whether an origin name is acceptable: printable ASCII without spaces or `+`, at most 200
@@ -312,6 +315,11 @@ impl DataDir {
         let digest = credseal_crypto::sha256(opts.catalog_text.as_bytes());
         let keys = match &opts.keys {
             KeySource::Generate(kdf) => Keystore::generate(opts.origin, &classes, digest, opts.now, *kdf),
+            KeySource::Shared(set) => {
+                let mut k = Keystore::generate(opts.origin, &classes, digest, opts.now, KdfParams::DEFAULT);
+                k.unseal = Some((**set).clone());
+                k
+            }
             KeySource::Existing(k) => {
                 if k.catalog_digest != digest {
                     return Err(EngineError::invalid(
@@ -432,18 +440,18 @@ impl DataDir {
         self.dir.join(&self.config.keystore)
     }
 
-    /// `keys` sealed under `pass`, the bytes of the next keystore file
-    /// ([`DataDir::write_keystore`] writes them). The passphrase must be the one the file is
-    /// sealed with now — a wrong one would lock the platform out — so it is checked against
-    /// the file first.
-    pub(crate) fn seal_keystore(&self, keys: &Keystore, pass: &Passphrase) -> Result<Vec<u8>> {
+    /// `keys` sealed under `next`, the bytes of the next keystore file
+    /// ([`DataDir::write_keystore`] writes them). `current` must be what the file is sealed
+    /// with now — a wrong one would lock the platform out — so it is checked against the file
+    /// first; it differs from `next` only when the passphrase is being changed.
+    pub(crate) fn seal_keystore_as(&self, keys: &Keystore, current: &Passphrase, next: &Passphrase) -> Result<Vec<u8>> {
         let path = self.keystore_path();
-        let sealed = keys.seal(pass).map_err(|source| EngineError::Keystore {
+        let sealed = keys.seal(next).map_err(|source| EngineError::Keystore {
             path: path.clone(),
             source,
         })?;
-        let current = fsutil::read(&path)?;
-        Keystore::open(&current, pass).map_err(|source| EngineError::Keystore {
+        let on_disk = fsutil::read(&path)?;
+        Keystore::open(&on_disk, current).map_err(|source| EngineError::Keystore {
             path: path.clone(),
             source,
         })?;
@@ -451,7 +459,7 @@ impl DataDir {
     }
 
     /// Replaces the keystore file atomically (mode 0600) with `sealed`, the output of
-    /// [`DataDir::seal_keystore`].
+    /// [`DataDir::seal_keystore_as`].
     pub(crate) fn write_keystore(&self, sealed: &[u8]) -> Result<()> {
         fsutil::replace(&self.keystore_path(), sealed, 0o600)
     }

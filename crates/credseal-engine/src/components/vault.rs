@@ -133,6 +133,19 @@ impl Vault {
         pass: &Passphrase,
         edit: impl FnOnce(&mut Keystore) -> Result<T>,
     ) -> Result<T> {
+        self.update_keystore_as(dir, pass, pass, edit)
+    }
+
+    /// [`Vault::update_keystore`], sealing the new keystore under `next` (a new passphrase,
+    /// or the master key of a new share set) after checking that `current_pass` opens the file
+    /// on disk now: the same atomic replacement, so the old file is never half-written.
+    pub(crate) fn update_keystore_as<T>(
+        &self,
+        dir: Option<&DataDir>,
+        current_pass: &Passphrase,
+        next: &Passphrase,
+        edit: impl FnOnce(&mut Keystore) -> Result<T>,
+    ) -> Result<T> {
         let _k = self
             .key_lock
             .lock()
@@ -142,7 +155,7 @@ impl Vault {
         let out = edit(&mut keys)?;
         keys.generation = current.generation + 1;
         if let Some(d) = dir {
-            let sealed = d.seal_keystore(&keys, pass)?;
+            let sealed = d.seal_keystore_as(&keys, current_pass, next)?;
             // The intent first, durably: a crash before the file is replaced leaves the old
             // file (still the committed generation); a crash after, a file the intent names.
             let mut b = credseal_store::Batch::new();

@@ -1,0 +1,150 @@
+//! Key custody: a keystore in the custody of several officers (M-of-N unseal) — `officer
+//! unseal-keygen`, `init --unseal-holder`, `unseal`, `keys reshare`, `keys share-open` —
+//! and how every command collects the K shares (`--unseal`) to open it.
+
+use std::path::{Path, PathBuf};
+
+use credseal_crypto::{Keystore, Passphrase, SealingKey, SealingPublicKey, UnsealSet, UnsealShare};
+use credseal_engine::{ErrorClass, Platform};
+
+use crate::context::Context;
+use crate::files::{pub_path, read_key_text, read_secret_key_text, sealing_public, write_public, write_secret};
+use crate::render::quoted;
+use crate::{CliResult, Failure};
+
+fn usage(m: String) -> Failure {
+    Failure::new(ErrorClass::Usage, m)
+}
+
+/// `officer unseal-keygen`: a sealing key pair to which shares are sealed.
+pub(crate) fn keygen(out: &Path, protect: crate::cli::KeyProtection) -> CliResult {
+    let key = SealingKey::generate();
+    crate::files::write_role_key(out, &key.to_text(), protect)?;
+    write_public(&pub_path(out), &key.public().to_text())?;
+    println!("{}", key.public().to_text());
+    Ok(())
+}
+
+/// `NAME=FILE` holder specs (`flag` names the option in errors).
+pub(crate) fn holders(specs: &[String], flag: &str) -> CliResult<Vec<(String, SealingPublicKey)>> {
+    let mut out = Vec::with_capacity(specs.len());
+    for spec in specs {
+        let Some((name, file)) = spec.split_once('=') else {
+            return Err(usage(format!("{flag} {}: expected NAME=FILE", quoted(spec))));
+        };
+        out.push((name.to_string(), sealing_public(Path::new(file))?));
+    }
+    Ok(out)
+}
+
+/// A new master key and its share set for `init --unseal-holder`.
+pub(crate) fn new_custody(specs: &[String], threshold: Option<usize>) -> CliResult<(UnsealSet, Passphrase)> {
+    let holders = holders(specs, "--unseal-holder")?;
+    let k = threshold.ok_or_else(|| usage("--unseal-holder needs --unseal-threshold K".into()))?;
+    UnsealSet::new_master(k, &holders).map_err(|e| usage(format!("--unseal-holder: {e}")))
+}
+
+/// The share set of the keystore file `path`, if it is in officers' custody.
+pub(crate) fn peek(path: &Path) -> CliResult<Option<UnsealSet>> {
+    let bytes = crate::files::read_bounded(path, 64 << 20, "a keystore")?;
+    Keystore::peek_unseal(&bytes)
+        .map_err(|e| Failure::new(ErrorClass::Verification, format!("{}: {e}", path.display())))
+}
+
+/// One `--unseal FILE`: an opened share (`cs1.unseal-share.…`), or a holder's sealing key
+/// (decrypted with the key passphrase if encrypted) whose share is opened from `set`.
+fn share_from(file: &Path, set: &UnsealSet) -> CliResult<UnsealShare> {
+    let fail = |e: credseal_crypto::UnsealError| {
+        Failure::new(ErrorClass::Verification, format!("--unseal {}: {e}", file.display()))
+    };
+    let text = zeroize::Zeroizing::new(read_key_text(file)?);
+    if text.trim_start().starts_with(credseal_crypto::SHARE_TEXT_PREFIX) {
+        crate::files::warn_if_too_open(file);
+        return UnsealShare::from_text(&text).map_err(fail);
+    }
+    drop(text);
+    crate::files::warn_if_too_open(file);
+    let key = SealingKey::from_text(&read_secret_key_text(file)?)
+        .map_err(|e| Failure::new(ErrorClass::Error, format!("--unseal {}: {e}", file.display())))?;
+    set.open_share(&key).map_err(fail)
+}
+
+/// The master key from the shares in `files` (`--unseal`), with an error that says how
+/// many are needed when too few are given.
+pub(crate) fn unseal(set: &UnsealSet, files: &[PathBuf]) -> CliResult<Passphrase> {
+    let need = usize::from(set.threshold);
+    if files.is_empty() {
+        return Err(Failure::new(
+            ErrorClass::Error,
+            format!(
+                "the keystore is in the custody of {} officers ({}): {need} of their shares are needed to unseal it",
+                set.holders.len(),
+                set.holder_names().join(", ")
+            ),
+        )
+        .hint("give each share with --unseal FILE (or CREDSEAL_UNSEAL=FILE:FILE:…)"));
+    }
+    let mut shares = Vec::with_capacity(files.len());
+    for f in files {
+        shares.push(share_from(f, set)?);
+    }
+    set.combine(&shares).map_err(|e| {
+        let f = Failure::new(ErrorClass::Verification, format!("unseal: {e}"));
+        if matches!(e, credseal_crypto::UnsealError::TooFewShares { .. }) {
+            f.hint(format!("{need} different holders' shares are needed"))
+        } else {
+            f
+        }
+    })
+}
+
+/// `credseal unseal --data DIR`: checks the shares and opens the platform.
+pub(crate) fn check(ctx: &Context, data: &Path) -> CliResult {
+    let config = Platform::read_config(data)?;
+    let Some(set) = peek(&data.join(&config.keystore))? else {
+        return Err(Failure::new(
+            ErrorClass::Usage,
+            "this keystore is sealed by a passphrase, not by officers' shares: nothing to unseal",
+        ));
+    };
+    let _ = ctx.open_platform(data)?;
+    println!(
+        "unsealed: {} of {} shares of epoch {} ({})",
+        set.threshold,
+        set.holders.len(),
+        set.epoch,
+        set.holder_names().join(", ")
+    );
+    Ok(())
+}
+
+/// `keys reshare`.
+pub(crate) fn reshare(ctx: &Context, data: &Path, specs: &[String], threshold: usize) -> CliResult {
+    let holders = holders(specs, "--holder")?;
+    let (p, master) = ctx.open_platform_keeping_passphrase(data)?;
+    let epoch = p.reshare(&ctx.session(&p)?, &master, threshold, &holders)?;
+    println!(
+        "reshared: {threshold} of {} shares of epoch {epoch}; the earlier shares no longer count",
+        holders.len()
+    );
+    Ok(())
+}
+
+/// `keys share-open`: the officer's own share, opened with their key, to a file.
+pub(crate) fn share_open(data: &Path, key: &Path, out: &Path) -> CliResult {
+    let config = Platform::read_config(data)?;
+    let Some(set) = peek(&data.join(&config.keystore))? else {
+        return Err(Failure::new(
+            ErrorClass::Usage,
+            "this keystore is sealed by a passphrase, not by officers' shares",
+        ));
+    };
+    let share = share_from(key, &set)?;
+    write_secret(out, &share.to_text())?;
+    eprintln!(
+        "credseal: your share of epoch {} written to {} (a secret: hand it over, then delete it)",
+        share.epoch(),
+        out.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,509 @@
+//! Key custody through the real binary (issue 22): role keys encrypted at rest by default,
+//! `keys passphrase`, and the M-of-N unseal of the keystore's master key.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::{code, stderr, stdout};
+
+const CATALOG: &str = "../../keys-example/catalog.toml";
+const RECORDS: &str = "../../keys-example/records.jsonl";
+const PASS: &str = "test passphrase, not a real one";
+const KEY_PASS: &str = "test key passphrase, not a real one";
+const ORIGIN: &str = "test.credseal.invalid/log";
+
+/// The binary with none of the passphrase variables set.
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_credseal"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"));
+    for v in [
+        "CREDSEAL_PASSPHRASE",
+        "CREDSEAL_KEY_PASSPHRASE",
+        "CREDSEAL_NEW_PASSPHRASE",
+        "CREDSEAL_UNSEAL",
+        "CREDSEAL_DATA",
+    ] {
+        c.env_remove(v);
+    }
+    c
+}
+
+fn with(env: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut c = bin();
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.args(args).output().unwrap()
+}
+
+fn run(args: &[&str]) -> Output {
+    with(&[("CREDSEAL_PASSPHRASE", PASS)], args)
+}
+
+fn ok(o: &Output) {
+    assert_eq!(code(o), 0, "stdout: {}\nstderr: {}", stdout(o), stderr(o));
+}
+
+fn s(p: &Path) -> String {
+    p.display().to_string()
+}
+
+fn init(dir: &Path) -> PathBuf {
+    let data = dir.join("data");
+    ok(&run(&[
+        "init",
+        "--data",
+        &s(&data),
+        "--catalog",
+        CATALOG,
+        "--origin",
+        ORIGIN,
+        "--kdf-mib",
+        "8",
+        "--kdf-passes",
+        "1",
+    ]));
+    data
+}
+
+/// `authority enroll` signs a credential with the authority's key: a use of a signing key
+/// file that needs no platform.
+fn enroll_args<'a>(key: &'a str, dept_dir: &'a str, out: &'a str) -> Vec<String> {
+    [
+        "authority",
+        "enroll",
+        "--key",
+        key,
+        "--serial",
+        "1001",
+        "--department",
+        "bank-a",
+        "--name",
+        "Bank A",
+        "--signing-key",
+        &format!("{dept_dir}/signing.pub"),
+        "--sealing-key",
+        &format!("{dept_dir}/sealing.pub"),
+        "--classes",
+        "identity",
+        "--purposes",
+        "loan-approval",
+        "--audience",
+        ORIGIN,
+        "--out",
+        out,
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect()
+}
+
+fn args(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+#[test]
+fn role_keys_are_encrypted_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = s(&dir.path().join("authority.key"));
+    let bank = s(&dir.path().join("bank-a"));
+    let kp = [("CREDSEAL_KEY_PASSPHRASE", KEY_PASS)];
+    ok(&with(&kp, &["authority", "keygen", "--out", &key]));
+    ok(&with(&kp, &["dept", "keygen", "--out-dir", &bank]));
+    ok(&with(
+        &kp,
+        &["officer", "keygen", "--out", &s(&dir.path().join("officer.key"))],
+    ));
+    ok(&with(
+        &kp,
+        &["subject", "keygen", "--out-dir", &s(&dir.path().join("subj"))],
+    ));
+    // Every secret key file is one encrypted line: no key text, no key bytes in the clear.
+    for f in [
+        key.clone(),
+        format!("{bank}/signing.key"),
+        format!("{bank}/sealing.key"),
+        s(&dir.path().join("officer.key")),
+        s(&dir.path().join("subj/signing.key")),
+        s(&dir.path().join("subj/sealing.key")),
+    ] {
+        let text = std::fs::read_to_string(&f).unwrap();
+        assert!(text.starts_with("cs1.encrypted-key."), "{f}: {text}");
+        assert!(!text.contains("signing-key") && !text.contains("sealing-key"), "{f}");
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(
+            std::fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+            0o600,
+            "{f}"
+        );
+    }
+    // The public halves stay plain.
+    assert!(
+        std::fs::read_to_string(format!("{key}.pub"))
+            .unwrap()
+            .starts_with("cs1.public-key.")
+    );
+
+    // With the passphrase, the key signs.
+    let cred = s(&dir.path().join("bank-a.cred"));
+    ok(&with(&kp, &args(&enroll_args(&key, &bank, &cred))));
+    assert!(std::fs::read_to_string(&cred).unwrap().starts_with("cs1."));
+
+    // A wrong passphrase: exit 1, the file named, nothing signed, no key text in the error.
+    let cred2 = s(&dir.path().join("other.cred"));
+    let o = with(
+        &[("CREDSEAL_KEY_PASSPHRASE", "not it")],
+        &args(&enroll_args(&key, &bank, &cred2)),
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("wrong passphrase for this key file"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("authority.key"), "{}", stderr(&o));
+    assert!(!Path::new(&cred2).exists());
+
+    // No passphrase and no terminal: says where the passphrase comes from.
+    let o = with(&[], &args(&enroll_args(&key, &bank, &cred2)));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("is encrypted") && stderr(&o).contains("CREDSEAL_KEY_PASSPHRASE"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn keygen_without_a_key_passphrase_says_how_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("authority.key");
+    let o = with(&[], &["authority", "keygen", "--out", &s(&key)]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--unencrypted") && stderr(&o).contains("CREDSEAL_KEY_PASSPHRASE"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!key.exists() && !dir.path().join("authority.key.pub").exists());
+    let bank = dir.path().join("bank");
+    let o = with(&[], &["dept", "keygen", "--out-dir", &s(&bank)]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(!bank.join("signing.key").exists() && !bank.join("sealing.key").exists());
+}
+
+#[test]
+fn unencrypted_is_explicit_and_plain_key_files_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = s(&dir.path().join("authority.key"));
+    let bank = s(&dir.path().join("bank-a"));
+    ok(&with(&[], &["authority", "keygen", "--unencrypted", "--out", &key]));
+    ok(&with(&[], &["dept", "keygen", "--unencrypted", "--out-dir", &bank]));
+    assert!(std::fs::read_to_string(&key).unwrap().starts_with("cs1.signing-key."));
+    // A plain key file (as every key file was before) is used without any key passphrase.
+    let cred = s(&dir.path().join("bank-a.cred"));
+    ok(&with(&[], &args(&enroll_args(&key, &bank, &cred))));
+}
+
+#[test]
+fn keys_passphrase_changes_it_and_the_old_file_is_a_rollback() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = init(dir.path());
+    let d = s(&data);
+    let ks = data.join("keystore");
+    let before = std::fs::read(&ks).unwrap();
+    let names = |p: &Path| {
+        let mut v: Vec<String> = std::fs::read_dir(p)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let files_before = names(&data);
+
+    // The same passphrase again: nothing to change (exit 2), the file untouched.
+    let o = with(
+        &[("CREDSEAL_PASSPHRASE", PASS), ("CREDSEAL_NEW_PASSPHRASE", PASS)],
+        &["keys", "passphrase", "--data", &d],
+    );
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    // A wrong current passphrase: refused (exit 4, as for every command), the file untouched.
+    let o = with(
+        &[
+            ("CREDSEAL_PASSPHRASE", "not it"),
+            ("CREDSEAL_NEW_PASSPHRASE", "new one"),
+        ],
+        &["keys", "passphrase", "--data", &d],
+    );
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(stderr(&o).contains("wrong passphrase"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&ks).unwrap(), before);
+
+    let new = "the new test passphrase";
+    let o = with(
+        &[("CREDSEAL_PASSPHRASE", PASS), ("CREDSEAL_NEW_PASSPHRASE", new)],
+        &["keys", "passphrase", "--data", &d],
+    );
+    ok(&o);
+    assert!(!stderr(&o).contains(new) && !stdout(&o).contains(new));
+    // Replaced whole: no temporary file left beside it, mode 0600.
+    assert_eq!(names(&data), files_before);
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(std::fs::metadata(&ks).unwrap().permissions().mode() & 0o777, 0o600);
+
+    // The old passphrase no longer opens it; the new one does.
+    let o = run(&["keys", "status", "--data", &d]);
+    assert_eq!(code(&o), 4);
+    assert!(stderr(&o).contains("wrong passphrase"), "{}", stderr(&o));
+    ok(&with(
+        &[("CREDSEAL_PASSPHRASE", new)],
+        &["ingest", "--data", &d, RECORDS],
+    ));
+
+    // The change was a key event: putting the old file (old passphrase) back is a rollback.
+    std::fs::write(&ks, &before).unwrap();
+    let o = run(&["keys", "status", "--data", &d]);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(stderr(&o).contains("rollback"), "{}", stderr(&o));
+}
+
+/// Three officers' unseal keys (`officer unseal-keygen`) in `dir`: a and c unencrypted, b
+/// encrypted under the key passphrase.
+fn unseal_keys(dir: &Path, names: &[&str]) -> Vec<String> {
+    names
+        .iter()
+        .map(|n| {
+            let key = s(&dir.join(format!("{n}.unseal")));
+            if *n == "b" {
+                ok(&with(
+                    &[("CREDSEAL_KEY_PASSPHRASE", KEY_PASS)],
+                    &["officer", "unseal-keygen", "--out", &key],
+                ));
+            } else {
+                ok(&with(
+                    &[],
+                    &["officer", "unseal-keygen", "--unencrypted", "--out", &key],
+                ));
+            }
+            key
+        })
+        .collect()
+}
+
+/// A platform whose keystore is in the custody of a, b and c, 2 of 3.
+fn init_shared(dir: &Path, keys: &[String]) -> String {
+    let data = s(&dir.join("data"));
+    let mut a = vec![
+        "init".to_string(),
+        "--data".into(),
+        data.clone(),
+        "--catalog".into(),
+        CATALOG.into(),
+        "--origin".into(),
+        ORIGIN.into(),
+        "--unseal-threshold".into(),
+        "2".into(),
+    ];
+    for (n, k) in ["a", "b", "c"].iter().zip(keys) {
+        a.push("--unseal-holder".into());
+        a.push(format!("{n}={k}.pub"));
+    }
+    // No keystore passphrase anywhere.
+    let o = with(&[], &args(&a));
+    ok(&o);
+    assert!(stderr(&o).contains("2 of the 3 holders"), "{}", stderr(&o));
+    data
+}
+
+fn unsealed(files: &[&str], a: &[&str]) -> Output {
+    let joined = files.join(":");
+    with(
+        &[("CREDSEAL_UNSEAL", &joined), ("CREDSEAL_KEY_PASSPHRASE", KEY_PASS)],
+        a,
+    )
+}
+
+#[test]
+fn m_of_n_unseal_k_minus_1_shares_fail_k_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = unseal_keys(dir.path(), &["a", "b", "c"]);
+    let data = init_shared(dir.path(), &keys);
+
+    // No shares: says how many of whose are needed; a passphrase does not stand in.
+    let o = run(&["ingest", "--data", &data, RECORDS]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("2 of their shares are needed"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("a, b, c") && stderr(&o).contains("--unseal"),
+        "{}",
+        stderr(&o)
+    );
+
+    // K − 1 = 1 share: refused, clearly (exit 4), nothing ingested.
+    let o = unsealed(&[&keys[0]], &["ingest", "--data", &data, RECORDS]);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(stderr(&o).contains("1 of the 2 shares needed"), "{}", stderr(&o));
+    // The same share twice is still one share.
+    let o = unsealed(&[&keys[0], &keys[0]], &["ingest", "--data", &data, RECORDS]);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(stderr(&o).contains("1 of the 2 shares needed"), "{}", stderr(&o));
+
+    // K = 2 shares, any two (b's key is encrypted: opened with the key passphrase).
+    ok(&unsealed(&[&keys[0], &keys[2]], &["ingest", "--data", &data, RECORDS]));
+    let o = unsealed(&[&keys[1], &keys[2]], &["unseal", "--data", &data]);
+    ok(&o);
+    assert!(
+        stdout(&o).contains("unsealed: 2 of 3 shares of epoch 1"),
+        "{}",
+        stdout(&o)
+    );
+    // The flag form works as the variable does.
+    ok(&with(
+        &[],
+        &[
+            "keys", "status", "--data", &data, "--unseal", &keys[0], "--unseal", &keys[2],
+        ],
+    ));
+
+    // An officer opens their own share and hands it over: it counts like their key.
+    let share = s(&dir.path().join("b.share"));
+    ok(&with(
+        &[("CREDSEAL_KEY_PASSPHRASE", KEY_PASS)],
+        &[
+            "keys",
+            "share-open",
+            "--data",
+            &data,
+            "--key",
+            &keys[1],
+            "--out",
+            &share,
+        ],
+    ));
+    assert!(
+        std::fs::read_to_string(&share)
+            .unwrap()
+            .starts_with("cs1.unseal-share.")
+    );
+    ok(&unsealed(&[&share, &keys[0]], &["keys", "status", "--data", &data]));
+
+    // A stranger's sealing key holds no share.
+    let stranger = unseal_keys(dir.path(), &["z"]);
+    let o = unsealed(&[&keys[0], &stranger[0]], &["keys", "status", "--data", &data]);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(stderr(&o).contains("holds no share"), "{}", stderr(&o));
+
+    // The keystore file holds no key of the officers and no passphrase-derived header.
+    let ks = std::fs::read(dir.path().join("data/keystore")).unwrap();
+    assert_eq!(ks[5], 2, "KDF byte: shares");
+}
+
+#[test]
+fn reshare_removes_an_officer_whose_old_share_no_longer_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = unseal_keys(dir.path(), &["a", "b", "c"]);
+    let data = init_shared(dir.path(), &keys);
+    ok(&unsealed(&[&keys[0], &keys[2]], &["ingest", "--data", &data, RECORDS]));
+    // b opens her share of epoch 1 before she leaves, and keeps it.
+    let b_share = s(&dir.path().join("b.share"));
+    ok(&with(
+        &[("CREDSEAL_KEY_PASSPHRASE", KEY_PASS)],
+        &[
+            "keys",
+            "share-open",
+            "--data",
+            &data,
+            "--key",
+            &keys[1],
+            "--out",
+            &b_share,
+        ],
+    ));
+    let before = std::fs::read(dir.path().join("data/keystore")).unwrap();
+    let d = unseal_keys(dir.path(), &["d"]);
+
+    // K − 1 shares cannot reshare.
+    let o = unsealed(
+        &[&keys[0]],
+        &[
+            "keys",
+            "reshare",
+            "--data",
+            &data,
+            "--holder",
+            &format!("a={}.pub", keys[0]),
+            "--threshold",
+            "1",
+        ],
+    );
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+
+    // a and c deal the master key to a, c and d, 2 of 3: b is out.
+    let o = unsealed(
+        &[&keys[0], &keys[2]],
+        &[
+            "keys",
+            "reshare",
+            "--data",
+            &data,
+            "--holder",
+            &format!("a={}.pub", keys[0]),
+            "--holder",
+            &format!("c={}.pub", keys[2]),
+            "--holder",
+            &format!("d={}.pub", d[0]),
+            "--threshold",
+            "2",
+        ],
+    );
+    ok(&o);
+    assert!(stdout(&o).contains("epoch 2"), "{}", stdout(&o));
+
+    // b's key holds no share any more, and her opened share of epoch 1 no longer counts.
+    let o = unsealed(&[&keys[0], &keys[1]], &["keys", "status", "--data", &data]);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("holds no share of this keystore's epoch 2"),
+        "{}",
+        stderr(&o)
+    );
+    let o = unsealed(&[&keys[0], &b_share], &["keys", "status", "--data", &data]);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("epoch 1") && stderr(&o).contains("no longer counts"),
+        "{}",
+        stderr(&o)
+    );
+
+    // The new set unseals, with the same keys: the records ingested before are still there.
+    let o = unsealed(&[&keys[2], &d[0]], &["keys", "status", "--data", &data, "--json"]);
+    ok(&o);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let data_keys: u64 = v["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["versions"].as_array().unwrap())
+        .map(|ver| ver["data_keys"].as_u64().unwrap())
+        .sum();
+    assert!(data_keys > 0, "{v}");
+    // ...and they open under the same KEKs: a rotation then a rewrap unwraps every data key
+    // of the class with KEK v1 from before the reshare.
+    ok(&unsealed(
+        &[&keys[0], &d[0]],
+        &["keys", "rotate", "--data", &data, "--class", "loans"],
+    ));
+    let o = unsealed(&[&keys[0], &d[0]], &["keys", "rewrap", "--data", &data, "--json"]);
+    ok(&o);
+    let r: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(r["rewrapped"].as_u64().unwrap() > 0, "{r}");
+
+    // The file before the reshare is a rollback now, even with epoch 1's shares.
+    std::fs::write(dir.path().join("data/keystore"), &before).unwrap();
+    let o = unsealed(&[&keys[0], &b_share], &["keys", "status", "--data", &data]);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(stderr(&o).contains("rollback"), "{}", stderr(&o));
+}
