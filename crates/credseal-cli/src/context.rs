@@ -17,15 +17,20 @@ pub(crate) struct Context {
     pub(crate) passphrase_file: Option<PathBuf>,
     /// The officer named in the receipts of administrative acts (checked by [`officer_name`]).
     pub(crate) officer: String,
+    /// Whether the officer was named explicitly (`--officer` or `CREDSEAL_OFFICER`), not
+    /// taken from the login name: an operator import requires it.
+    pub(crate) officer_named: bool,
 }
 
 impl Context {
     /// The context of one run: `--officer` is checked here (exit 2 if malformed).
     pub(crate) fn new(demo: bool, passphrase_file: Option<PathBuf>, officer: Option<String>) -> CliResult<Self> {
+        let officer_named = officer.is_some() || std::env::var("CREDSEAL_OFFICER").is_ok_and(|v| !v.is_empty());
         Ok(Self {
             demo,
             passphrase_file,
             officer: officer_name(officer)?,
+            officer_named,
         })
     }
 
