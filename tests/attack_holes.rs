@@ -99,7 +99,15 @@ impl Fx {
             "--kdf-passes",
             "1",
         ]);
-        ok(&["ingest", "--data", &fx.data, RECORDS]);
+        ok(&[
+            "ingest",
+            "--operator-import",
+            "--officer",
+            "op-import",
+            "--data",
+            &fx.data,
+            RECORDS,
+        ]);
         fx.auth = fx.path("authority.key");
         ok(&["authority", "keygen", "--unencrypted", "--out", &fx.auth]);
         ok(&[

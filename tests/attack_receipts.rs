@@ -102,7 +102,15 @@ impl Fx {
         ]);
         let data = fx.data.clone();
         ok(&["init", "--data", &data, "--catalog", CATALOG, "--keystore", KEYSTORE]);
-        ok(&["ingest", "--data", &data, RECORDS]);
+        ok(&[
+            "ingest",
+            "--operator-import",
+            "--officer",
+            "op-import",
+            "--data",
+            &data,
+            RECORDS,
+        ]);
         ok(&["authority", "trust", "--data", &data, "--key", &format!("{auth}.pub")]);
         ok(&[
             "subject",

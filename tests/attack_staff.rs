@@ -73,7 +73,15 @@ impl Fx {
         }
         let a: Vec<&str> = args.iter().map(String::as_str).collect();
         ok(&a);
-        ok(&["ingest", "--data", &fx.data, RECORDS]);
+        ok(&[
+            "ingest",
+            "--operator-import",
+            "--officer",
+            "op-import",
+            "--data",
+            &fx.data,
+            RECORDS,
+        ]);
         ok(&["authority", "keygen", "--unencrypted", "--out", &fx.auth]);
         ok(&[
             "authority",

@@ -73,7 +73,15 @@ impl Fx {
             "--first-officer",
             &format!("off-b={}.pub", p("off-b")),
         ]);
-        ok(&["ingest", "--data", &data, RECORDS]);
+        ok(&[
+            "ingest",
+            "--operator-import",
+            "--officer",
+            "op-import",
+            "--data",
+            &data,
+            RECORDS,
+        ]);
         let (auth, bank, cred) = (p("authority.key"), p("bank"), p("credential"));
         ok(&["authority", "keygen", "--unencrypted", "--out", &auth]);
         ok(&["authority", "trust", "--data", &data, "--key", &format!("{auth}.pub")]);

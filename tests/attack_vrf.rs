@@ -58,7 +58,15 @@ impl Fx {
             "--kdf-passes",
             "1",
         ]);
-        ok(&["ingest", "--data", &data, RECORDS]);
+        ok(&[
+            "ingest",
+            "--operator-import",
+            "--officer",
+            "op-import",
+            "--data",
+            &data,
+            RECORDS,
+        ]);
         let mut fx = Self {
             dir,
             data,

@@ -49,7 +49,15 @@ fn init(dir: &Path) -> PathBuf {
 
 fn ingested(dir: &Path) -> PathBuf {
     let data = init(dir);
-    let o = run(&["ingest", "--data", data.to_str().unwrap(), RECORDS]);
+    let o = run(&[
+        "ingest",
+        "--operator-import",
+        "--officer",
+        "op-import",
+        "--data",
+        data.to_str().unwrap(),
+        RECORDS,
+    ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     data
 }
@@ -95,7 +103,16 @@ fn init_ingest_status_check_json() {
     let d = tempfile::tempdir().unwrap();
     let data = init(d.path());
     let ds = data.to_str().unwrap();
-    let o = run(&["ingest", "--data", ds, RECORDS, "--json"]);
+    let o = run(&[
+        "ingest",
+        "--operator-import",
+        "--officer",
+        "op-import",
+        "--data",
+        ds,
+        RECORDS,
+        "--json",
+    ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let lines = std::fs::read_to_string(abs(RECORDS)).unwrap().lines().count() as u64;
@@ -121,7 +138,16 @@ fn init_ingest_status_check_json() {
     let o = run(&["check", "--data", ds, "--json"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     // Re-ingest: nothing written.
-    let o = run(&["ingest", "--data", ds, RECORDS, "--json"]);
+    let o = run(&[
+        "ingest",
+        "--operator-import",
+        "--officer",
+        "op-import",
+        "--data",
+        ds,
+        RECORDS,
+        "--json",
+    ]);
     let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(s["written"].as_u64(), Some(0));
 }
@@ -293,7 +319,15 @@ fn data_directory_locked_by_another_process() {
     let d = tempfile::tempdir().unwrap();
     let data = ingested(d.path());
     let _held = credseal_store::SledStore::open(&data.join("db"), false).unwrap();
-    let o = run(&["ingest", "--data", data.to_str().unwrap(), RECORDS]);
+    let o = run(&[
+        "ingest",
+        "--operator-import",
+        "--officer",
+        "op-import",
+        "--data",
+        data.to_str().unwrap(),
+        RECORDS,
+    ]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(stderr(&o).to_lowercase().contains("lock"), "{}", stderr(&o));
 }
@@ -328,7 +362,15 @@ fn read_only_data_directory() {
             return;
         }
     }
-    let o = run(&["ingest", "--data", ds, RECORDS]);
+    let o = run(&[
+        "ingest",
+        "--operator-import",
+        "--officer",
+        "op-import",
+        "--data",
+        ds,
+        RECORDS,
+    ]);
     if mounted {
         let _ = Command::new("umount").arg(ds).status();
     } else {
@@ -399,7 +441,15 @@ fn ingest_errors_name_file_line_field_and_write_nothing() {
         .unwrap()
         .to_string();
     std::fs::write(&bad, format!("{first}\n{{\"record_id\":1}}\n\u{0}\u{1}\n")).unwrap();
-    let o = run(&["ingest", "--data", data.to_str().unwrap(), bad.to_str().unwrap()]);
+    let o = run(&[
+        "ingest",
+        "--operator-import",
+        "--officer",
+        "op-import",
+        "--data",
+        data.to_str().unwrap(),
+        bad.to_str().unwrap(),
+    ]);
     assert_eq!(code(&o), 1);
     let e = stderr(&o);
     assert!(e.contains("bad.jsonl:2: record_id: expected a string"), "{e}");
@@ -415,7 +465,15 @@ fn ingest_errors_name_file_line_field_and_write_nothing() {
             .all(|c| c["versions"][0]["data_keys"] == 0)
     );
     // A missing file.
-    let o = run(&["ingest", "--data", data.to_str().unwrap(), "/nonexistent.jsonl"]);
+    let o = run(&[
+        "ingest",
+        "--operator-import",
+        "--officer",
+        "op-import",
+        "--data",
+        data.to_str().unwrap(),
+        "/nonexistent.jsonl",
+    ]);
     assert_eq!(code(&o), 1);
     assert!(stderr(&o).contains("/nonexistent.jsonl"));
 }
@@ -1177,14 +1235,32 @@ fn shred_order_file_through_the_cli() {
     let again = d.path().join("again.jsonl");
     std::fs::write(&again, format!("{line}\n")).unwrap();
     let again = again.to_str().unwrap();
-    let o = run(&["ingest", "--data", data, again]);
+    let o = run(&[
+        "ingest",
+        "--operator-import",
+        "--officer",
+        "op-import",
+        "--data",
+        data,
+        again,
+    ]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(
         stderr(&o).contains("was shredded") && stderr(&o).contains("--allow-shredded"),
         "{}",
         stderr(&o)
     );
-    let o = run(&["ingest", "--data", data, again, "--allow-shredded", "--json"]);
+    let o = run(&[
+        "ingest",
+        "--operator-import",
+        "--officer",
+        "op-import",
+        "--data",
+        data,
+        again,
+        "--allow-shredded",
+        "--json",
+    ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(

@@ -165,7 +165,15 @@ impl Fx {
             None => args.extend(["--origin", ORIGIN, "--kdf-mib", "8", "--kdf-passes", "1"]),
         }
         ok(&args);
-        ok(&["ingest", "--data", data, RECORDS]);
+        ok(&[
+            "ingest",
+            "--operator-import",
+            "--officer",
+            "op-import",
+            "--data",
+            data,
+            RECORDS,
+        ]);
         ok(&[
             "authority",
             "trust",

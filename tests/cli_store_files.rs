@@ -43,7 +43,15 @@ fn ingested(dir: &Path) -> PathBuf {
         "1",
     ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let o = run(&["ingest", "--data", ds, RECORDS]);
+    let o = run(&[
+        "ingest",
+        "--operator-import",
+        "--officer",
+        "op-import",
+        "--data",
+        ds,
+        RECORDS,
+    ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     data
 }
@@ -71,7 +79,15 @@ fn planted_link_to_the_keystore_is_refused(name: &str) {
 
     for args in [
         &["keys", "status", "--data", ds][..],
-        &["ingest", "--data", ds, RECORDS][..],
+        &[
+            "ingest",
+            "--operator-import",
+            "--officer",
+            "op-import",
+            "--data",
+            ds,
+            RECORDS,
+        ][..],
         &["check", "--data", ds][..],
     ] {
         let o = run(args);

@@ -117,7 +117,15 @@ impl Platform {
             "--kdf-passes",
             "1",
         ]);
-        ok(&["ingest", "--data", &data, RECORDS]);
+        ok(&[
+            "ingest",
+            "--operator-import",
+            "--officer",
+            "op-import",
+            "--data",
+            &data,
+            RECORDS,
+        ]);
         let auth = p("authority.key");
         ok(&["authority", "keygen", "--unencrypted", "--out", &auth]);
         ok(&["authority", "trust", "--data", &data, "--key", &format!("{auth}.pub")]);

@@ -165,7 +165,15 @@ fn rewrap_killed_at_random_moments_resumes_and_loses_nothing() {
         "--kdf-passes",
         "1",
     ]);
-    ok(&["ingest", "--data", &data, &input.display().to_string()]);
+    ok(&[
+        "ingest",
+        "--operator-import",
+        "--officer",
+        "op-import",
+        "--data",
+        &data,
+        &input.display().to_string(),
+    ]);
     let before = digest(&data, subjects, &catalog);
     let keys: u64 = status(&data).iter().map(|s| s.1).sum();
     assert!(keys > 0);

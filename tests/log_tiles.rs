@@ -67,7 +67,15 @@ impl Fx {
             "--kdf-passes",
             "1",
         ]);
-        ok(&["ingest", "--data", &data, RECORDS]);
+        ok(&[
+            "ingest",
+            "--operator-import",
+            "--officer",
+            "op-import",
+            "--data",
+            &data,
+            RECORDS,
+        ]);
         let vkey = tmp.path().join("log.vkey").display().to_string();
         std::fs::write(&vkey, stdout(&ok(&["log", "key", "--data", &data]))).unwrap();
         Fx { tmp, data, vkey }

@@ -209,7 +209,15 @@ impl Tok {
 impl Fx {
     fn new() -> Self {
         let fx = Self::bare();
-        ok(&["ingest", "--data", &fx.data, RECORDS]);
+        ok(&[
+            "ingest",
+            "--operator-import",
+            "--officer",
+            "op-import",
+            "--data",
+            &fx.data,
+            RECORDS,
+        ]);
         fx
     }
 

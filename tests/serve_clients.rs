@@ -178,7 +178,15 @@ impl Fx {
             "--kdf-passes",
             "1",
         ]);
-        ok(&["ingest", "--data", &fx.data, RECORDS]);
+        ok(&[
+            "ingest",
+            "--operator-import",
+            "--officer",
+            "op-import",
+            "--data",
+            &fx.data,
+            RECORDS,
+        ]);
         ok(&["authority", "keygen", "--unencrypted", "--out", &fx.auth]);
         ok(&[
             "authority",
@@ -560,16 +568,43 @@ fn a_lost_response_is_picked_up_by_its_query_id() {
 
 // ------------------------------------------------------------------ provider batches
 
-/// Records of the subject not in records.jsonl: its lines under new record ids.
+/// Records of the subject not in records.jsonl: its lines under new record ids, each naming
+/// provider `prov-a` as its source.
 fn new_records(prefix: &str) -> String {
     let all = std::fs::read_to_string(format!("{}/{RECORDS}", env!("CARGO_MANIFEST_DIR"))).unwrap();
     let lines: Vec<String> = all
         .lines()
         .filter(|l| l.contains(SUBJECT))
         .map(|l| l.replacen("\"record_id\":\"", &format!("\"record_id\":\"{prefix}-"), 1))
+        .map(|l| as_source(&l, "prov-a"))
         .collect();
     assert!(lines.len() >= 2, "records.jsonl has records of {SUBJECT}");
     lines.join("\n") + "\n"
+}
+
+/// `line` with its `source` replaced by `id`.
+fn as_source(line: &str, id: &str) -> String {
+    let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+    v["source"] = serde_json::json!(id);
+    v.to_string()
+}
+
+/// Every class of the fixture subject's records, comma-separated.
+fn subject_classes() -> String {
+    let all = std::fs::read_to_string(format!("{}/{RECORDS}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let mut classes: Vec<String> = all
+        .lines()
+        .filter(|l| l.contains(SUBJECT))
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["class"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    classes.sort();
+    classes.dedup();
+    classes.join(",")
 }
 
 impl Fx {
@@ -608,15 +643,16 @@ impl Fx {
 fn provider_batches_ingest_only_when_signed_by_an_enrolled_provider_once() {
     let fx = Fx::new();
     let key = fx.provider_key("prov-a");
-    let o = common::enroll_staff(
+    let o = common::enroll_provider(
         &run,
         fx.dir.path(),
         &fx.data,
         ORIGIN,
-        Some(&fx.auth),
-        "provider",
+        &fx.auth,
         "prov-a",
         &format!("{key}.pub"),
+        &subject_classes(),
+        9001,
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     // Locally, on the data directory.
@@ -693,21 +729,27 @@ fn provider_batches_ingest_only_when_signed_by_an_enrolled_provider_once() {
 
     // No confirmation oracle: a record already stored (here one of the example data's, from
     // another source) is refused the same way whether the batch repeats it exactly or with a
-    // guessed value changed, so a provider learns nothing of the stored content.
+    // guessed value changed, so a provider learns nothing of the stored content: it is
+    // another source's record, which the provider may not write at all (exit 3).
     let stored = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(RECORDS))
         .unwrap()
         .lines()
         .find(|l| l.contains(SUBJECT) && l.contains("\"class\":\"identity\""))
         .unwrap()
         .to_string();
+    let stored = as_source(&stored, "prov-a");
     let guessed = stored.replacen("\"gender\":\"male\"", "\"gender\":\"female\"", 1);
     assert_ne!(stored, guessed, "the guess must differ from the stored record");
     let same = ingest(&fx.sign_batch(&key, "prov-a", &format!("{stored}\n")));
     let other = ingest(&fx.sign_batch(&key, "prov-a", &format!("{guessed}\n")));
-    assert_eq!(code(&same), 1, "{}", stderr(&same));
-    assert_eq!(code(&other), 1, "{}", stderr(&other));
+    assert_eq!(code(&same), 3, "{}", stderr(&same));
+    assert_eq!(code(&other), 3, "{}", stderr(&other));
     assert_eq!(stderr(&same), stderr(&other), "the refusal tells equal from different");
-    assert!(stderr(&same).contains("already stored"), "{}", stderr(&same));
+    assert!(
+        stderr(&same).contains("(provider-record-not-owned)"),
+        "{}",
+        stderr(&same)
+    );
     assert_eq!(size(), after, "refused batches write nothing");
     assert!(!srv.log().contains(SUBJECT), "{}", srv.log());
 }

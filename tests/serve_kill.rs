@@ -225,7 +225,15 @@ impl Fx {
             "--kdf-passes",
             "1",
         ]);
-        ok(&["ingest", "--data", &data_s, RECORDS]);
+        ok(&[
+            "ingest",
+            "--operator-import",
+            "--officer",
+            "op-import",
+            "--data",
+            &data_s,
+            RECORDS,
+        ]);
         let auth = p("authority.key").display().to_string();
         ok(&["authority", "keygen", "--unencrypted", "--out", &auth]);
         ok(&["authority", "trust", "--data", &data_s, "--key", &format!("{auth}.pub")]);

@@ -70,6 +70,7 @@ const NOT_EXERCISED: &[(&str, &str, u16, &str)] = &[
     ("/v1/revocations", "put", 408, "same body reader as POST /v1/queries"),
     ("/v1/ingest", "post", 408, "same body reader as POST /v1/queries"),
     ("/v1/ingest", "post", 500, "store or engine failure"),
+    ("/v1/notices/{department}", "get", 500, "store failure"),
     // 503 `overloaded`: every route takes its slot through one function; the test
     // produces it on POST /v1/queries with concurrent bursts (a slot cannot be held
     // deterministically: a request holds one only once its body has arrived).
@@ -88,6 +89,12 @@ const NOT_EXERCISED: &[(&str, &str, u16, &str)] = &[
     ("/v1/bundles", "post", 503, "same slot function as POST /v1/queries"),
     ("/v1/revocations", "put", 503, "same slot function as POST /v1/queries"),
     ("/v1/ingest", "post", 503, "same slot function as POST /v1/queries"),
+    (
+        "/v1/notices/{department}",
+        "get",
+        503,
+        "same slot function as POST /v1/queries",
+    ),
     ("/v1/log/key", "get", 503, "same slot function as POST /v1/queries"),
     ("/v1/log/vrf-key", "get", 503, "same slot function as POST /v1/queries"),
     (
@@ -718,7 +725,15 @@ impl Fx {
         let p = |n: &str| dir.path().join(n).display().to_string();
         let data = p("data");
         init(&data);
-        ok(&["ingest", "--data", &data, RECORDS]);
+        ok(&[
+            "ingest",
+            "--operator-import",
+            "--officer",
+            "op-import",
+            "--data",
+            &data,
+            RECORDS,
+        ]);
         let auth = p("authority.key");
         ok(&["authority", "keygen", "--unencrypted", "--out", &auth]);
         ok(&["authority", "trust", "--data", &data, "--key", &format!("{auth}.pub")]);
@@ -998,6 +1013,19 @@ fn ingest(c: &mut Checker, cl: &Client, fx: &Fx, key: &str) {
         403,
         Some("provider-not-enrolled"),
     );
+    // A record naming another source than the provider: refused as a whole (403, exit 3).
+    let foreign_source = new_records("OD").replacen("\"source\":\"prov-a\"", "\"source\":\"prov-z\"", 1);
+    let outside = json!({ "batch": fx.sign_batch(key, "prov-a", &foreign_source) });
+    let r = expect(
+        c,
+        cl,
+        "POST",
+        "/v1/ingest",
+        Body::Json(&outside),
+        403,
+        Some("provider-source-mismatch"),
+    );
+    assert_eq!(r.json()["exit_class"], 3, "{}", r.body);
     let bad = new_records("OC").replacen("\"class\":\"identity\"", "\"class\":\"no-such-class\"", 1);
     let rejected = json!({ "batch": fx.sign_batch(key, "prov-a", &bad) });
     let r = expect(
@@ -1021,13 +1049,19 @@ fn ingest(c: &mut Checker, cl: &Client, fx: &Fx, key: &str) {
     bad_bodies(c, cl, "POST", "/v1/ingest", &good);
 }
 
-/// Records of the subject not in records.jsonl: its lines under new record ids.
+/// Records of the subject not in records.jsonl: its lines under new record ids, with
+/// provider `prov-a` as their source.
 fn new_records(prefix: &str) -> String {
     let all = std::fs::read_to_string(abs(RECORDS)).unwrap();
     let lines: Vec<String> = all
         .lines()
         .filter(|l| l.contains(SUBJECT))
         .map(|l| l.replacen("\"record_id\":\"", &format!("\"record_id\":\"{prefix}-"), 1))
+        .map(|l| {
+            let mut v: Value = serde_json::from_str(&l).unwrap();
+            v["source"] = json!("prov-a");
+            v.to_string()
+        })
         .collect();
     assert!(lines.len() >= 2, "records.jsonl has records of {SUBJECT}");
     lines.join("\n") + "\n"
@@ -1163,15 +1197,27 @@ fn openapi_matches_the_server() {
     let provider_key = fx.fresh("prov-a.key");
     ok(&["provider", "keygen", "--unencrypted", "--out", &provider_key]);
     let run = |args: &[&str]| bin().args(args).stdin(Stdio::null()).output().unwrap();
-    let o = common::enroll_staff(
+    let classes: std::collections::BTreeSet<String> = std::fs::read_to_string(abs(RECORDS))
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(SUBJECT))
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["class"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let o = common::enroll_provider(
         &run,
         fx.dir.path(),
         &fx.data,
         ORIGIN,
-        Some(&fx.auth),
-        "provider",
+        &fx.auth,
         "prov-a",
         &format!("{provider_key}.pub"),
+        &classes.into_iter().collect::<Vec<_>>().join(","),
+        9001,
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let s = Serve::start(&fx.data, &certs, &[]);
@@ -1316,6 +1362,18 @@ fn openapi_matches_the_server() {
     bad_bodies(&mut c, &cl, "PUT", "/v1/revocations", &list);
 
     ingest(&mut c, &cl, &fx, &provider_key);
+    // A department's correction notices (none yet), and an id that is not one.
+    let r = expect(&mut c, &cl, "GET", "/v1/notices/bank-a", Body::None, 200, None);
+    assert!(r.json()["notices"].as_array().is_some(), "{}", r.body);
+    expect(
+        &mut c,
+        &cl,
+        "GET",
+        "/v1/notices/bank!a",
+        Body::None,
+        400,
+        Some("bad-request"),
+    );
 
     // What the document does not have: 404 for a path, 405 for a method.
     let r = cl.call("GET", "/v2/queries", Body::None);
@@ -1431,6 +1489,15 @@ fn openapi_matches_the_server() {
         &anon,
         "GET",
         &format!("/v1/queries/{qid}"),
+        Body::None,
+        403,
+        Some("client-certificate-required"),
+    );
+    expect(
+        &mut c,
+        &anon,
+        "GET",
+        "/v1/notices/bank-b",
         Body::None,
         403,
         Some("client-certificate-required"),

@@ -322,7 +322,15 @@ fn witnesses_cosign_one_fork_and_refuse_the_other() {
         "--kdf-passes",
         "1",
     ]);
-    ok(&["ingest", "--data", &a, RECORDS]);
+    ok(&[
+        "ingest",
+        "--operator-import",
+        "--officer",
+        "op-import",
+        "--data",
+        &a,
+        RECORDS,
+    ]);
     ok(&["authority", "trust", "--data", &a, "--key", &format!("{auth}.pub")]);
     ok(&[
         "subject",

@@ -135,6 +135,48 @@ pub fn enroll_staff(
     ])
 }
 
+/// Enrols the provider key in `pubfile` as provider `id` for `classes` (comma-separated) on
+/// the platform `data` (log origin `origin`): the authority (a signing-key file the platform
+/// trusts) signs its provider credential (serial `serial`) into `dir`, and `provider enroll`
+/// installs it. `run` runs the binary; returns the output of `provider enroll`.
+#[allow(clippy::too_many_arguments)]
+pub fn enroll_provider(
+    run: &dyn Fn(&[&str]) -> Output,
+    dir: &Path,
+    data: &str,
+    origin: &str,
+    authority: &str,
+    id: &str,
+    pubfile: &str,
+    classes: &str,
+    serial: u64,
+) -> Output {
+    let cred = dir.join(format!("provider-{id}-{serial}.cred")).display().to_string();
+    let _ = std::fs::remove_file(&cred);
+    let o = run(&[
+        "authority",
+        "provider-credential",
+        "--key",
+        authority,
+        "--serial",
+        &serial.to_string(),
+        "--provider",
+        id,
+        "--name",
+        id,
+        "--provider-key",
+        pubfile,
+        "--classes",
+        classes,
+        "--audience",
+        origin,
+        "--out",
+        &cred,
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    run(&["provider", "enroll", "--data", data, "--credential", &cred])
+}
+
 /// One write of a forged write-ahead-log frame ([`inject_wal_frame`]): the store tree's tag
 /// (see `credseal_store::Tree::tag`), the key, and `Some(value)` to put or `None` to delete.
 pub type WalWrite<'a> = (u8, &'a [u8], Option<&'a [u8]>);

@@ -123,6 +123,7 @@ fn noun(kind: Kind) -> &'static str {
         Kind::ShredOrder => "shred order",
         Kind::StaffOrder => "staff order",
         Kind::Batch => "ingest batch",
+        Kind::ProviderCredential => "provider credential",
     }
 }
 

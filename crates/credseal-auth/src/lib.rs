@@ -11,13 +11,14 @@
 //! ```text
 //! wire   = version:u8 (=1) ‖ kind-tag:u8 ‖ varint(len(body)) ‖ body ‖ signature:[u8; 64]
 //! body   = postcard(Credential | Token | Consent | RevocationList | SelfQuery | BundleRequest
-//!                 | StaffRequest | ShredOrder | StaffOrder | IngestBatch)
+//!                 | StaffRequest | ShredOrder | StaffOrder | IngestBatch
+//!                 | ProviderCredential)
 //! signed = "credseal:v1:" ‖ label ‖ 0x00 ‖ body
 //! text   = "cs1." ‖ label ‖ "." ‖ base64url-no-pad(wire)
 //! ```
 //!
 //! Labels and tags: `credential` 1, `token` 2, `consent` 3, `revocations` 4, `self-query` 5,
-//! `bundle-request` 6, `staff-request` 7, `shred-order` 8, `staff-order` 9, `batch` 10 ([`Kind`]). Decoders reject a wrong prefix, a label or tag of another
+//! `bundle-request` 6, `staff-request` 7, `shred-order` 8, `staff-order` 9, `batch` 10, `provider-credential` 11 ([`Kind`]). Decoders reject a wrong prefix, a label or tag of another
 //! kind ([`FormatError::WrongKind`]), padded or non-canonical base64, an unknown version,
 //! trailing bytes after the envelope or the body, any envelope or body whose re-encoding
 //! differs from the bytes received, and input over [`MAX_WIRE_LEN`]. The signature is
@@ -125,6 +126,7 @@ mod batch;
 mod body;
 mod denial;
 mod keys;
+mod provider;
 mod verify;
 mod wire;
 
@@ -134,6 +136,7 @@ pub use body::{
 };
 pub use denial::Denial;
 pub use keys::{PUBLIC_KEY_LABEL, PublicKey, SIGNING_KEY_LABEL, SigningKey};
+pub use provider::{ProviderCredential, ProviderCredentialError, check_provider_credential};
 pub use verify::{
     Checked, Grant, Policy, SELF_QUERY_DEPARTMENT, SELF_QUERY_PURPOSE, VerifyContext, verify_credential_signature,
     verify_query, verify_query_with_credential, verify_revocation_list, verify_self_query, verify_shred_order,

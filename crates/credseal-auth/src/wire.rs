@@ -67,11 +67,14 @@ pub enum Kind {
     /// A batch of records for ingest, signed by an enrolled data provider
     /// ([`crate::IngestBatch`]).
     Batch,
+    /// A data provider's credential, signed by the authority: its key, the classes it may
+    /// write and its record-id namespace ([`crate::ProviderCredential`]).
+    ProviderCredential,
 }
 
 impl Kind {
     /// Every kind, in tag order.
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::Credential,
         Kind::Token,
         Kind::Consent,
@@ -82,6 +85,7 @@ impl Kind {
         Kind::ShredOrder,
         Kind::StaffOrder,
         Kind::Batch,
+        Kind::ProviderCredential,
     ];
 
     /// The label used in the text form and in the signed bytes.
@@ -97,10 +101,11 @@ impl Kind {
             Kind::ShredOrder => "shred-order",
             Kind::StaffOrder => "staff-order",
             Kind::Batch => "batch",
+            Kind::ProviderCredential => "provider-credential",
         }
     }
 
-    /// The one-byte tag in the wire envelope (1–10).
+    /// The one-byte tag in the wire envelope (1–11).
     pub fn tag(self) -> u8 {
         match self {
             Kind::Credential => 1,
@@ -113,6 +118,7 @@ impl Kind {
             Kind::ShredOrder => 8,
             Kind::StaffOrder => 9,
             Kind::Batch => 10,
+            Kind::ProviderCredential => 11,
         }
     }
 
@@ -290,6 +296,7 @@ signed_body!(
     crate::ShredOrder => Kind::ShredOrder,
     crate::StaffOrder => Kind::StaffOrder,
     crate::IngestBatch => Kind::Batch,
+    crate::ProviderCredential => Kind::ProviderCredential,
 );
 
 /// The envelope. The signature is split into two 32-byte halves only because serde derives
@@ -789,10 +796,10 @@ mod tests {
             FormatError::UnsupportedVersion { found: 2, reads: 1 }
         );
         b[0] = 1;
-        b[1] = 11;
+        b[1] = 12;
         assert_eq!(
             Unverified::<BundleRequest>::parse_bytes(&b).unwrap_err(),
-            FormatError::UnknownKindTag { tag: 11 }
+            FormatError::UnknownKindTag { tag: 12 }
         );
         assert_eq!(
             Unverified::<BundleRequest>::parse_bytes(&[]).unwrap_err(),

@@ -59,12 +59,14 @@ fn catalog(class_mask: u8, purpose_masks: &[u8; 6], consent_mask: u8) -> Catalog
                         values: vec![],
                         max_len: None,
                     }],
+                    objection_days: credseal_core::DEFAULT_OBJECTION_DAYS,
                 },
             )
         })
         .collect();
     Catalog {
         revision: 1,
+        correction_lookback_days: credseal_core::DEFAULT_CORRECTION_LOOKBACK_DAYS,
         purposes,
         classes,
     }

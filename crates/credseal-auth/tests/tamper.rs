@@ -315,6 +315,20 @@ fn signatures_never_verify_as_another_kind() {
             &credseal_auth::IngestBatch::new("prov-a".into(), pk, ORIGIN.into(), NOW, [1; 16], "{}\n".into()),
             key,
         ),
+        with_kind(
+            &credseal_auth::ProviderCredential {
+                serial: 1,
+                provider_id: "prov-a".into(),
+                provider_name: "Provider A".into(),
+                provider_key: pk,
+                classes: ["loans".to_string()].into(),
+                record_prefix: String::new(),
+                not_before: NOW,
+                not_after: NOW + 1,
+                audience: ORIGIN.into(),
+            },
+            key,
+        ),
     ];
     assert_eq!(objects.len(), Kind::ALL.len());
     let mut cross = 0;
@@ -336,7 +350,7 @@ fn signatures_never_verify_as_another_kind() {
             cross += 1;
         }
     }
-    assert_eq!(cross, 90);
+    assert_eq!(cross, 110);
 }
 
 fn with_kind<T: SignedBody>(body: &T, key: &SigningKey) -> (Kind, Vec<u8>, [u8; 64]) {

@@ -189,9 +189,20 @@ pub(crate) struct IngestArgs {
     /// The platform's data directory (not with --server).
     #[arg(long, env = "CREDSEAL_DATA", value_name = "DIR", required_unless_present = "server")]
     pub(crate) data: Option<PathBuf>,
-    /// The JSON Lines file (one record per line).
-    #[arg(required_unless_present = "batch", conflicts_with = "batch")]
+    /// The JSON Lines file (one record per line): an unsigned operator import, only with
+    /// --operator-import.
+    #[arg(
+        required_unless_present = "batch",
+        conflicts_with = "batch",
+        requires = "operator_import"
+    )]
     pub(crate) file: Option<PathBuf>,
+    /// Import an unsigned file as an operator (migrations, the authority's own data): the
+    /// officer must be named with --officer (or CREDSEAL_OFFICER), and every subject's
+    /// receipt says it was an unsigned operator import by that officer. Providers send
+    /// signed batches (--batch) instead.
+    #[arg(long, conflicts_with = "batch")]
+    pub(crate) operator_import: bool,
     /// A provider's signed batch (`provider sign-batch`) instead of a file: checked against
     /// the provider's enrolled key, the platform, its age and earlier batches.
     #[arg(long, value_name = "FILE")]
@@ -842,6 +853,45 @@ pub(crate) enum AuthorityCommand {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
+    /// Enrol a data provider: sign its provider credential (which classes it may write,
+    /// its record-id namespace, how long). The platform installs it with `provider enroll`.
+    ProviderCredential {
+        /// The authority's signing key.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Credential serial number (unique, shared with department credentials; revocation
+        /// names it).
+        #[arg(long)]
+        serial: u64,
+        /// The provider's id, e.g. `boc-guangzhou`: the `source` its records name.
+        #[arg(long)]
+        provider: String,
+        /// The provider's name.
+        #[arg(long)]
+        name: String,
+        /// The provider's batch-signing public key (from `provider keygen`).
+        #[arg(long, value_name = "FILE")]
+        provider_key: PathBuf,
+        /// Classes it may write, comma-separated.
+        #[arg(long)]
+        classes: String,
+        /// Record-id namespace: every record id it writes must start with this (default:
+        /// any id; another source's records stay refused).
+        #[arg(long, value_name = "PREFIX", default_value = "")]
+        record_prefix: String,
+        /// The platform's origin the credential is valid for.
+        #[arg(long)]
+        audience: String,
+        /// Start of validity (Unix seconds; default now).
+        #[arg(long)]
+        not_before: Option<u64>,
+        /// Days of validity.
+        #[arg(long, default_value_t = 365)]
+        days: u64,
+        /// Where to write the credential.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// Revoke a credential: sign the next revocation list (and install it with --data).
     Revoke {
         /// The authority's signing key.
@@ -914,6 +964,30 @@ pub(crate) enum DeptCommand {
     },
     /// Sign a query token for one subject.
     Query(Box<TokenArgs>),
+    /// Fetch the department's correction notices (records it received that were corrected
+    /// since), from the platform or a server: one `cs1.notice.…` a line, sealed to it.
+    Notices {
+        /// The platform's data directory (not with --server).
+        #[arg(long, env = "CREDSEAL_DATA", value_name = "DIR", required_unless_present = "server")]
+        data: Option<PathBuf>,
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The department's id.
+        #[arg(long)]
+        department: String,
+    },
+    /// Open correction notices (a file of `dept notices` lines) with the department's
+    /// sealing key and print what was corrected.
+    OpenNotice {
+        /// The department's sealing key.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// The notices file.
+        file: PathBuf,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// What a department's token asks for.
@@ -1555,9 +1629,9 @@ pub(crate) enum StaffCommand {
     Enroll {
         #[command(flatten)]
         data: DataArg,
-        /// `responder` (trace, audit), `officer` (canary subjects, approvals) or `provider`
-        /// (signed ingest batches).
-        #[arg(long, value_parser = ["responder", "officer", "provider"])]
+        /// `responder` (trace, audit) or `officer` (canary subjects, approvals). Data
+        /// providers are enrolled by the authority's credential instead (`provider enroll`).
+        #[arg(long, value_parser = ["responder", "officer"])]
         role: String,
         /// The staff member's id, e.g. `resp-li` (a-z, 0-9, '.', '_', '-').
         #[arg(long)]
@@ -1576,8 +1650,8 @@ pub(crate) enum StaffCommand {
     Remove {
         #[command(flatten)]
         data: DataArg,
-        /// `responder`, `officer` or `provider`.
-        #[arg(long, value_parser = ["responder", "officer", "provider"])]
+        /// `responder` or `officer`.
+        #[arg(long, value_parser = ["responder", "officer"])]
         role: String,
         /// The staff member's id.
         #[arg(long)]
@@ -1628,8 +1702,8 @@ pub(crate) enum StaffCommand {
 /// `provider` commands.
 #[derive(Subcommand, Debug)]
 pub(crate) enum ProviderCommand {
-    /// Generate a provider's signing key (FILE, mode 0600) and public key (FILE.pub), to be
-    /// enrolled with `staff enroll --role provider`.
+    /// Generate a provider's signing key (FILE, mode 0600) and public key (FILE.pub), for
+    /// the authority's provider credential (`authority provider-credential`).
     Keygen {
         /// Where to write the secret key.
         #[arg(long, value_name = "FILE")]
@@ -1637,12 +1711,29 @@ pub(crate) enum ProviderCommand {
         #[command(flatten)]
         protect: KeyProtection,
     },
+    /// Install the authority's provider credential on the platform (platform side): the
+    /// provider's batches are then accepted for its classes and namespace.
+    Enroll {
+        #[command(flatten)]
+        data: DataArg,
+        /// The provider credential (`authority provider-credential`).
+        #[arg(long, value_name = "FILE")]
+        credential: PathBuf,
+    },
+    /// List the enrolled providers: id, classes, namespace, validity.
+    List {
+        #[command(flatten)]
+        data: DataArg,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Sign a JSON Lines file of records as one batch for one platform (`ingest --batch`).
     SignBatch {
         /// The provider's enrolled signing key.
         #[arg(long, value_name = "FILE")]
         key: PathBuf,
-        /// The provider's id, as enrolled (`staff enroll --role provider --id ID`).
+        /// The provider's id, as its credential names it.
         #[arg(long, value_name = "ID")]
         provider: String,
         /// The platform's log origin.

@@ -19,6 +19,9 @@ pub(crate) struct Context {
     pub(crate) officer: String,
     /// `--unseal` (or `CREDSEAL_UNSEAL`): officers' shares, for a keystore in their custody.
     pub(crate) unseal: Vec<PathBuf>,
+    /// Whether the officer was named explicitly (`--officer` or `CREDSEAL_OFFICER`), not
+    /// taken from the login name: an operator import requires it.
+    pub(crate) officer_named: bool,
 }
 
 impl Context {
@@ -29,11 +32,13 @@ impl Context {
         officer: Option<String>,
         unseal: Vec<PathBuf>,
     ) -> CliResult<Self> {
+        let officer_named = officer.is_some() || std::env::var("CREDSEAL_OFFICER").is_ok_and(|v| !v.is_empty());
         Ok(Self {
             demo,
             passphrase_file,
             officer: officer_name(officer)?,
             unseal,
+            officer_named,
         })
     }
 

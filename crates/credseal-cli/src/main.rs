@@ -162,7 +162,7 @@ fn run(cli: Cli) -> CliResult {
         Command::Ingest(a) => ingest::run(&ctx, a),
         Command::Demo { data } => demo::run(data.as_deref()),
         Command::Authority { command } => authority::run(&ctx, command),
-        Command::Dept { command } => dept::run(command),
+        Command::Dept { command } => dept::run(&ctx, command),
         Command::Subject { command } => subject::run(&ctx, command),
         Command::Query(a) => query::query(&ctx, a),
         Command::Open(a) => query::open(a),

@@ -164,7 +164,17 @@ pub struct ClassDef {
     pub purposes: BTreeSet<String>,
     /// Fields, in catalogue order.
     pub fields: Vec<FieldDef>,
+    /// Days the provider of a record has to answer a subject's objection to it (default
+    /// [`DEFAULT_OBJECTION_DAYS`]).
+    pub objection_days: u32,
 }
+
+/// Days a provider has to answer an objection unless its class says otherwise: the 20 days
+/// of the Regulation on the Administration of the Credit Reporting Industry, art. 25.
+pub const DEFAULT_OBJECTION_DAYS: u32 = 20;
+/// How far back the departments that received a corrected record's old value are looked
+/// for, unless the catalogue says otherwise: about six months.
+pub const DEFAULT_CORRECTION_LOOKBACK_DAYS: u32 = 183;
 
 impl ClassDef {
     /// The field called `name`.
@@ -178,6 +188,9 @@ impl ClassDef {
 pub struct Catalog {
     /// Catalogue revision, raised by the authority on every change.
     pub revision: u32,
+    /// How many days back a correction looks for departments that received the old value
+    /// (each gets a correction notice); default [`DEFAULT_CORRECTION_LOOKBACK_DAYS`].
+    pub correction_lookback_days: u32,
     /// Purposes by id.
     pub purposes: BTreeMap<String, Purpose>,
     /// Classes by id.
@@ -192,6 +205,8 @@ struct RawCatalog {
     format: Spanned<u32>,
     #[serde(default)]
     revision: Option<u32>,
+    #[serde(default)]
+    correction_lookback_days: Option<Spanned<u32>>,
     #[serde(default)]
     purpose: Vec<RawPurpose>,
     #[serde(default)]
@@ -216,6 +231,8 @@ struct RawClass {
     consent_required: bool,
     retention: Spanned<String>,
     purposes: Vec<Spanned<String>>,
+    #[serde(default)]
+    objection_days: Option<Spanned<u32>>,
     #[serde(default)]
     field: Vec<RawField>,
 }
@@ -442,6 +459,19 @@ impl Catalog {
                     max_len: f.max_len,
                 });
             }
+            let objection_days = match &c.objection_days {
+                None => DEFAULT_OBJECTION_DAYS,
+                Some(d) if (1..=366).contains(d.get_ref()) => *d.get_ref(),
+                Some(d) => {
+                    err(
+                        &mut errs,
+                        d.span().start,
+                        format!("class[{ci}].objection_days"),
+                        format!("{} is not 1 to 366 days", d.get_ref()),
+                    );
+                    DEFAULT_OBJECTION_DAYS
+                }
+            };
             let def = ClassDef {
                 id: cid.clone(),
                 title: c.title.clone(),
@@ -450,6 +480,7 @@ impl Catalog {
                 retention,
                 purposes: cps,
                 fields,
+                objection_days,
             };
             if classes.insert(cid.clone(), def).is_some() {
                 err(
@@ -460,9 +491,23 @@ impl Catalog {
                 );
             }
         }
+        let correction_lookback_days = match &raw.correction_lookback_days {
+            None => DEFAULT_CORRECTION_LOOKBACK_DAYS,
+            Some(d) if (1..=3660).contains(d.get_ref()) => *d.get_ref(),
+            Some(d) => {
+                err(
+                    &mut errs,
+                    d.span().start,
+                    "correction_lookback_days".into(),
+                    format!("{} is not 1 to 3660 days", d.get_ref()),
+                );
+                DEFAULT_CORRECTION_LOOKBACK_DAYS
+            }
+        };
         if errs.is_empty() {
             Ok(Self {
                 revision: raw.revision.unwrap_or(1),
+                correction_lookback_days,
                 purposes,
                 classes,
             })

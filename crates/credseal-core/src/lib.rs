@@ -18,8 +18,8 @@ mod record;
 
 pub use canon::{canonical, canonical_value};
 pub use catalog::{
-    CATALOG_FORMAT, Catalog, CatalogError, CatalogErrors, ClassDef, FieldDef, FieldType, MAX_ID_LEN, Purpose,
-    Retention, Sensitivity, valid_id,
+    CATALOG_FORMAT, Catalog, CatalogError, CatalogErrors, ClassDef, DEFAULT_CORRECTION_LOOKBACK_DAYS,
+    DEFAULT_OBJECTION_DAYS, FieldDef, FieldType, MAX_ID_LEN, Purpose, Retention, Sensitivity, valid_id,
 };
 pub use date::{Date, DateError};
 pub use id::{BlindId, IdError, SubjectId, SubjectKind};

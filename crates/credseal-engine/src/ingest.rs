@@ -92,6 +92,7 @@ impl Platform {
             appender: &self.appender,
             clock: self.clock.as_ref(),
             write_lock: &self.write_lock,
+            scope: None,
         }
     }
 
@@ -99,12 +100,16 @@ impl Platform {
     /// the error lists every problem. A record that was shredded is refused
     /// ([`Platform::ingest_file_with`] can allow it).
     pub fn ingest_file(&self, path: &Path, progress: &dyn Progress) -> Result<IngestSummary> {
-        self.ingest().ingest_file(
+        let mut corrections = Vec::new();
+        let s = self.ingest().ingest_file(
             path,
             progress,
             IngestOptions::default(),
             crate::components::gate::DEFAULT_OPERATOR,
-        )
+            &mut corrections,
+        )?;
+        self.notify_corrections(corrections)?;
+        Ok(s)
     }
 
     /// [`Platform::ingest_file`] with options, run by the officer of `session` (named in
@@ -116,20 +121,29 @@ impl Platform {
         progress: &dyn Progress,
         opts: IngestOptions,
     ) -> Result<IngestSummary> {
-        self.ingest().ingest_file(path, progress, opts, session.officer())
+        let mut corrections = Vec::new();
+        let s = self
+            .ingest()
+            .ingest_file(path, progress, opts, session.officer(), &mut corrections)?;
+        self.notify_corrections(corrections)?;
+        Ok(s)
     }
 
     /// Ingests a data provider's signed batch (`cs1.batch.…`, docs/formats.md "Ingest
-    /// batch"), received at `now`: its key must be enrolled as a provider (else denied), the
+    /// batch"), received at `now`: its key must hold an installed provider credential that
+    /// is still valid ([`Platform::enroll_provider`]; else denied), the
     /// signature and the records' digest must verify (else a verification failure), the
     /// batch must name that provider and this platform, be at most
     /// [`credseal_auth::MAX_BATCH_AGE_SECS`] old and not ingested before (else denied).
+    /// Every record must lie inside the credential — one of its classes, its record-id
+    /// namespace, the provider as `source`, no stored version by another source — else the
+    /// whole batch is denied (exit 3) and nothing is written.
     /// Then the records are validated and written as [`Platform::ingest_file`] does, all or
     /// nothing, the errors by line of the batch's records; the receipts name the provider.
     /// The batch is used up once its records validated. The records stay in memory (an
     /// anonymous memory file on Linux): no plaintext is written to disk.
     pub fn ingest_signed_batch(&self, batch: &str, now: u64) -> Result<IngestSummary> {
-        let (b, provider, batch_use) = self.gate.check_batch(&self.keys(), batch, now)?;
+        let (b, credential, batch_use) = self.gate.check_batch(&self.keys(), batch, now)?;
         let file = records_file(b.records.as_bytes())?;
         let name = Path::new("ingest batch");
         let open = || -> Result<std::fs::File> {
@@ -140,17 +154,23 @@ impl Platform {
         };
         let use_batch = || self.gate.use_batch(&batch_use);
         let from = FromProvider {
-            id: &provider,
+            id: &credential.provider_id,
             use_batch: &use_batch,
         };
-        self.ingest().ingest_from(
+        let mut ingest = self.ingest();
+        ingest.scope = Some(&credential);
+        let mut corrections = Vec::new();
+        let s = ingest.ingest_from(
             name,
             &open,
             &NoProgress,
             IngestOptions::default(),
             crate::components::gate::DEFAULT_OPERATOR,
             Some(&from),
-        )
+            &mut corrections,
+        )?;
+        self.notify_corrections(corrections)?;
+        Ok(s)
     }
 
     /// Whether an earlier ingest was interrupted.

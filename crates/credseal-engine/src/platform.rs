@@ -437,6 +437,50 @@ impl Platform {
         Ok(list.version)
     }
 
+    /// Enrols a data provider: installs the authority's provider credential
+    /// (`cs1.provider-credential.…`, docs/formats.md "Provider credential") checked at `now`
+    /// — signed by the trusted authority (else exit 4), for this platform, inside its
+    /// window, not revoked (else exit 3), its classes in the catalogue (else exit 1). The
+    /// authority's signature is the approval (no officers needed); a later credential for the
+    /// same key replaces it (same provider id only). Leaves an admin receipt naming the
+    /// provider, its classes and namespace. Its batches are then accepted within that scope.
+    pub fn enroll_provider(
+        &self,
+        session: &StaffSession,
+        credential: &str,
+        now: u64,
+    ) -> Result<credseal_auth::ProviderCredential> {
+        let _w = self.write_lock.lock().map_err(|_| EngineError::poisoned("write"))?;
+        let (c, b) = self
+            .gate
+            .check_provider_credential(&self.keys(), &self.catalog, credential, now)?;
+        let classes: Vec<&str> = c.classes.iter().map(String::as_str).collect();
+        let r = self.admin_receipt(
+            session,
+            credseal_log::Action::Admin,
+            format!(
+                "provider enrolled: {} (authority's provider credential serial {}; classes {}; record ids {})",
+                c.provider_id,
+                c.serial,
+                classes.join(", "),
+                if c.record_prefix.is_empty() {
+                    "any".to_string()
+                } else {
+                    format!("starting {:?}", c.record_prefix)
+                }
+            ),
+            None,
+        );
+        self.append_receipts_with(vec![r], b, self.now()?)?;
+        Ok(c)
+    }
+
+    /// The installed provider credentials, by provider id (as stored: validity and
+    /// revocation are checked when a batch arrives).
+    pub fn provider_credentials(&self) -> Result<Vec<credseal_auth::ProviderCredential>> {
+        self.gate.provider_credentials(&self.keys())
+    }
+
     /// Removes replay entries whose tokens have expired anyway (a replayed expired token is
     /// denied as expired). Returns how many.
     pub fn sweep_replay(&self, now: u64) -> Result<u64> {

@@ -60,7 +60,13 @@ fn ingest_and_admin_acts_leave_receipts() {
     assert_eq!(loans.action, Action::Ingest);
     assert_eq!(loans.outcome, Outcome::Done);
     assert!(loans.classes.contains("loans"), "{loans:?}");
-    assert!(loans.detail.ends_with("added"), "{loans:?}");
+    // An unsigned file is an operator import, and its receipts say so.
+    assert!(
+        loans
+            .detail
+            .ends_with("added; unsigned, an operator import by officer operator"),
+        "{loans:?}"
+    );
     // Receipts carry no record content: the detail is a count.
     assert!(!loans.detail.contains(&subject));
     let size = p.log_size().unwrap();
@@ -79,7 +85,10 @@ fn ingest_and_admin_acts_leave_receipts() {
     let last = rs.last().unwrap();
     assert_eq!(last.action, Action::Correction, "{last:?}");
     assert_eq!(last.actor, Actor::Source { id: source.into() });
-    assert_eq!(last.detail, "1 record corrected");
+    assert_eq!(
+        last.detail,
+        "1 record corrected; unsigned, an operator import by officer operator"
+    );
     assert_eq!(p.log_size().unwrap(), size + 1);
 
     // Administrative acts: actor is the officer.

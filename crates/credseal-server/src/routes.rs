@@ -32,6 +32,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/v1/bundles", post(post_bundle))
         .route("/v1/revocations", put(put_revocations))
         .route("/v1/ingest", post(post_ingest))
+        .route("/v1/notices/{department}", get(get_notices))
         .route("/v1/log/key", get(log_key))
         .route("/v1/log/vrf-key", get(vrf_key))
         .route("/v1/log/checkpoint", get(checkpoint))
@@ -176,13 +177,14 @@ const TILE_ROUTE: &str = "/tile/{*path}";
 
 /// The route template as a static string (bounded label values for metrics and logs).
 fn route_name(matched: Option<&str>) -> &'static str {
-    const ROUTES: [&str; 16] = [
+    const ROUTES: [&str; 17] = [
         "/v1/queries",
         "/v1/queries/{query_id}",
         "/v1/self-queries",
         "/v1/bundles",
         "/v1/revocations",
         "/v1/ingest",
+        "/v1/notices/{department}",
         "/v1/log/key",
         "/v1/log/vrf-key",
         "/v1/log/checkpoint",
@@ -490,6 +492,31 @@ async fn get_query(State(st): St, Path(id): Path<String>, req: Request<Body>) ->
             "no answer is held for this query id (never answered here, its token expired, or it was pushed out)",
         )
         .into_response(),
+    }
+}
+
+/// The answer to `GET /v1/notices/{department}`.
+#[derive(Serialize)]
+struct NoticesResp {
+    notices: Vec<String>,
+}
+
+/// `GET /v1/notices/{department}`: the department's correction notices, each sealed to its
+/// sealing key (anyone may fetch them, only the department opens them; a department route
+/// under mutual TLS).
+async fn get_notices(State(st): St, Path(dept): Path<String>, req: Request<Body>) -> Response {
+    if let Err(p) = require_client(&st, req.extensions().get::<ConnInfo>()) {
+        return p.into_response();
+    }
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    if dept.is_empty() || dept.len() > 64 || !dept.chars().all(plain) {
+        return Problem::bad_request("a department id is 1-64 letters, digits, '-', '_' or '.'").into_response();
+    }
+    let platform = st.platform.clone();
+    match blocking(move || platform.correction_notices(&dept)).await {
+        Err(p) => p.into_response(),
+        Ok(Ok(notices)) => axum::Json(NoticesResp { notices }).into_response(),
+        Ok(Err(e)) => Problem::from_engine(&e).into_response(),
     }
 }
 

@@ -1,7 +1,7 @@
-//! The credit authority's commands: its key, department credentials, revocations, and
-//! credit-repair orders.
+//! The credit authority's commands: its key, department and provider credentials,
+//! revocations, and credit-repair orders.
 
-use credseal_auth::{Credential, RevocationList, SigningKey, Unverified, sign};
+use credseal_auth::{Credential, ProviderCredential, RevocationList, SigningKey, Unverified, sign};
 use credseal_engine::ErrorClass;
 
 use super::{now, set};
@@ -92,6 +92,53 @@ pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
             println!(
                 "credential {serial} for {} written to {}",
                 cred.department_id,
+                out.display()
+            );
+            Ok(())
+        }
+        AuthorityCommand::ProviderCredential {
+            key,
+            serial,
+            provider,
+            name,
+            provider_key,
+            classes,
+            record_prefix,
+            audience,
+            not_before,
+            days,
+            out,
+        } => {
+            let sk = signing_key(&key)?;
+            if !credseal_engine::valid_staff_id(&provider) {
+                return Err(fail(
+                    ErrorClass::Usage,
+                    format!("--provider {provider:?}: an id is 1-64 characters of a-z, 0-9, '.', '_', '-'"),
+                ));
+            }
+            let classes = set(&classes);
+            if classes.is_empty() {
+                return Err(fail(ErrorClass::Usage, "--classes: name at least one class"));
+            }
+            let nb = match not_before {
+                Some(t) => t,
+                None => now()?,
+            };
+            let cred = ProviderCredential {
+                serial,
+                provider_id: provider,
+                provider_name: name,
+                provider_key: public_key(&provider_key)?,
+                classes,
+                record_prefix,
+                not_before: nb,
+                not_after: nb.saturating_add(days.saturating_mul(86_400)),
+                audience,
+            };
+            write_public(&out, &sign(&cred, &sk).to_text())?;
+            println!(
+                "provider credential {serial} for {} written to {}",
+                cred.provider_id,
                 out.display()
             );
             Ok(())

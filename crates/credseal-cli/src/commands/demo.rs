@@ -95,9 +95,18 @@ pub(crate) fn run(data: Option<&Path>) -> CliResult {
         Ok(_) => return Err(fail("the demo keystore was accepted without --demo")),
     }
 
-    step(3, "data provider", "ingest keys-example/records.jsonl");
+    step(
+        3,
+        "security officer",
+        "operator import of keys-example/records.jsonl (the historical data; unsigned, receipted as such)",
+    );
     let input = work.path().join("records.jsonl");
     std::fs::write(&input, RECORDS).map_err(fail)?;
+    println!(
+        "$ credseal ingest --data {} --operator-import --officer {} keys-example/records.jsonl",
+        dir.display(),
+        credseal_engine::DEFAULT_OPERATOR
+    );
     let s = p.ingest_file(&input, &NoProgress)?;
     println!(
         "{} records written for {} subjects; {} data keys created (one per subject and class)",
@@ -119,11 +128,11 @@ pub(crate) fn run(data: Option<&Path>) -> CliResult {
     }
     let p = std::sync::Arc::new(Platform::open(&dir, &pass, OpenOptions { allow_demo_keys: true })?);
 
-    step(5, "data provider", "re-ingest the same file: nothing changes");
+    step(5, "security officer", "re-import the same file: nothing changes");
     let s = p.ingest_file(&input, &NoProgress)?;
     println!("{} written, {} already stored", s.written, s.unchanged);
 
-    step(6, "data provider", "a file with bad lines is rejected whole");
+    step(6, "security officer", "a file with bad lines is rejected whole");
     let bad = work.path().join("bad.jsonl");
     let first = RECORDS.lines().next().unwrap_or_default();
     let broken = first.replacen("\"class\":\"identity\"", "\"class\":\"gossip\"", 1);
@@ -146,6 +155,7 @@ pub(crate) fn run(data: Option<&Path>) -> CliResult {
 
     authority_walkthrough(&p, work.path())?;
     key_walkthrough(&p, &pass)?;
+    provider_walkthrough(&p, work.path())?;
 
     println!(
         "\nThe demo platform is in {}{}.",
@@ -965,6 +975,90 @@ fn key_walkthrough(p: &Platform, pass: &Passphrase) -> CliResult {
         "auditor: log verify across the rotation: {} receipts and {} checkpoints consistent",
         report.receipts, report.checkpoints
     );
+    Ok(())
+}
+
+/// Step 19: the authority enrols a data provider for its classes; the provider's signed
+/// batch (a correction of its own loan) is accepted and receipted in its name; a batch that
+/// writes another source's record is refused whole.
+fn provider_walkthrough(p: &Platform, work: &Path) -> CliResult {
+    step(
+        19,
+        "data provider",
+        "enrolled by the authority's credential; its signed batch is accepted, another provider's record is refused",
+    );
+    let now = crate::now()?;
+    let origin = p.origin().to_string();
+    let authority = credseal_auth::SigningKey::from_seed(&keys::demo_secret(b"authority"));
+    let provider = credseal_auth::SigningKey::from_seed(&keys::demo_secret(b"provider:boc-guangzhou"));
+    let credential = credseal_auth::sign(
+        &credseal_auth::ProviderCredential {
+            serial: 2001,
+            provider_id: "boc-guangzhou".into(),
+            provider_name: "Bank of China, Guangzhou".into(),
+            provider_key: provider.public(),
+            classes: ["credit-cards", "loans", "repayment"]
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
+            record_prefix: String::new(),
+            not_before: now - 60,
+            not_after: now + 365 * 86_400,
+            audience: origin.clone(),
+        },
+        &authority,
+    )
+    .to_text();
+    println!(
+        "$ credseal authority provider-credential --serial 2001 --provider boc-guangzhou --classes credit-cards,loans,repayment --provider-key boc.key.pub ..."
+    );
+    let c = p.enroll_provider(&session(p)?, &credential, now)?;
+    println!(
+        "$ credseal provider enroll --credential boc.cred  -> provider {} enrolled",
+        c.provider_id
+    );
+    let own = RECORDS
+        .lines()
+        .find(|l| l.contains("\"source\":\"boc-guangzhou\"") && l.contains("\"class\":\"credit-cards\""))
+        .ok_or_else(|| fail("the demo data has no boc-guangzhou card"))?;
+    let mut v: serde_json::Value = serde_json::from_str(own).map_err(fail)?;
+    v["version"] = serde_json::json!(3);
+    v["supersedes"] = serde_json::json!(2);
+    let batch = |records: String| {
+        credseal_auth::sign(
+            &credseal_auth::IngestBatch::new(
+                "boc-guangzhou".into(),
+                provider.public(),
+                origin.clone(),
+                now,
+                credseal_crypto::random_array(),
+                records,
+            ),
+            &provider,
+        )
+        .to_text()
+    };
+    let _ = work;
+    let s = p.ingest_signed_batch(&batch(format!("{v}\n")), now)?;
+    println!(
+        "$ credseal ingest --batch boc.batch  -> {} record written; the subject's receipt: corrected, from a batch signed by provider boc-guangzhou",
+        s.written
+    );
+    let other = RECORDS
+        .lines()
+        .find(|l| l.contains("\"source\":\"bocom-guangzhou\"") && l.contains("\"class\":\"loans\""))
+        .ok_or_else(|| fail("the demo data has no bocom-guangzhou loan"))?;
+    let mut v: serde_json::Value = serde_json::from_str(other).map_err(fail)?;
+    v["version"] = serde_json::json!(2);
+    v["supersedes"] = serde_json::json!(1);
+    v["source"] = serde_json::json!("boc-guangzhou");
+    match p.ingest_signed_batch(&batch(format!("{v}\n")), now) {
+        Err(e) if e.class() == ErrorClass::Denied => {
+            println!("a batch correcting bocom-guangzhou's loan: refused, nothing written (exit 3): {e}");
+        }
+        Err(e) => return Err(e.into()),
+        Ok(_) => return Err(fail("a provider wrote another provider's record")),
+    }
     Ok(())
 }
 

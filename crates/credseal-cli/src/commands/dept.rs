@@ -14,10 +14,56 @@ fn fail(class: ErrorClass, m: impl Into<String>) -> Failure {
     Failure::new(class, m)
 }
 
+/// The answer to `GET /v1/notices/{department}`.
+#[derive(serde::Deserialize)]
+struct NoticesResponse {
+    notices: Vec<String>,
+}
+
 /// `credseal dept …`.
-pub(crate) fn run(cmd: DeptCommand) -> CliResult {
+pub(crate) fn run(ctx: &crate::context::Context, cmd: DeptCommand) -> CliResult {
     match cmd {
         DeptCommand::Keygen { out_dir, protect } => keypair_dir(&out_dir, protect),
+        DeptCommand::Notices {
+            data,
+            server,
+            department,
+        } => {
+            let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+            if department.is_empty() || department.len() > 64 || !department.chars().all(plain) {
+                return Err(fail(
+                    ErrorClass::Usage,
+                    format!("--department {department:?}: not a department id"),
+                ));
+            }
+            let notices = match (&server.server, &data) {
+                (Some(url), _) => {
+                    let client = Client::new(url, server.ca.as_deref())?;
+                    client
+                        .get::<NoticesResponse>(&format!("/v1/notices/{department}"))?
+                        .notices
+                }
+                (None, Some(d)) => ctx.open_platform(d)?.correction_notices(&department)?,
+                (None, None) => unreachable!("clap: --data is required without --server"),
+            };
+            for n in &notices {
+                println!("{n}");
+            }
+            eprintln!("{} correction notice(s) for {department}", notices.len());
+            Ok(())
+        }
+        DeptCommand::OpenNotice { key, file, json } => {
+            let sk = sealing_key(&key)?;
+            let text = read(&file)?;
+            let mut out = Vec::new();
+            for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+                let n = credseal_engine::open_notice(line, &sk)
+                    .map_err(|e| fail(ErrorClass::Verification, format!("{}:{}: {e}", file.display(), i + 1)))?;
+                out.push(n);
+            }
+            crate::render::answer::notices(&out, json);
+            Ok(())
+        }
         DeptCommand::Query(a) => {
             let sk = signing_key(&a.key)?;
             let cred = Unverified::<Credential>::parse_text(read(&a.credential)?.trim())

@@ -1,6 +1,6 @@
 //! `credseal ingest`: validate a JSON Lines file against the catalogue and store its records
-//! sealed, or ingest a provider's signed batch (here or on a server); `credseal provider`:
-//! the provider's key and its signed batches.
+//! sealed (an operator's unsigned import), or ingest a provider's signed batch (here or on a
+//! server); `credseal provider`: the provider's key, its enrolment and its signed batches.
 
 use std::path::Path;
 
@@ -38,6 +38,12 @@ pub(crate) fn run(ctx: &Context, a: IngestArgs) -> CliResult {
             "--server sends a signed batch only: sign the file first (provider sign-batch), then ingest --batch",
         ));
     }
+    if !ctx.officer_named {
+        return Err(Failure::new(
+            ErrorClass::Usage,
+            "--operator-import: name the officer who runs the import with --officer ID (or CREDSEAL_OFFICER); it is written in every subject's receipt",
+        ));
+    }
     // Cannot fail: clap's `required_unless_present`/`requires` on these arguments (cli.rs) guarantee them on this branch.
     let data = a.data.expect("clap: --data is required without --server");
     let file = a.file.expect("clap: FILE is required without --batch");
@@ -59,6 +65,23 @@ pub(crate) fn run(ctx: &Context, a: IngestArgs) -> CliResult {
 pub(crate) fn provider(ctx: &Context, cmd: ProviderCommand) -> CliResult {
     match cmd {
         ProviderCommand::Keygen { out, protect } => super::staff::run(ctx, StaffCommand::Keygen { out, protect }),
+        ProviderCommand::Enroll { data, credential } => {
+            let text = read_text(&credential)?;
+            let p = ctx.open_platform(&data.data)?;
+            let c = p.enroll_provider(&ctx.session(&p)?, text.trim(), now()?)?;
+            println!(
+                "provider {} enrolled for {} (credential serial {})",
+                c.provider_id,
+                c.classes.iter().map(String::as_str).collect::<Vec<_>>().join(", "),
+                c.serial
+            );
+            Ok(())
+        }
+        ProviderCommand::List { data, json } => {
+            let p = ctx.open_platform(&data.data)?;
+            render::platform::providers(&p.provider_credentials()?, json);
+            Ok(())
+        }
         ProviderCommand::SignBatch {
             key,
             provider,

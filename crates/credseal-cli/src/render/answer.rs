@@ -67,3 +67,46 @@ pub(crate) fn record_table(a: &AnswerBody, max_rows: usize) -> String {
         .collect();
     table(&["class", "record", "version", "field", "value"], &rows)
 }
+
+/// One correction notice in `dept open-notice --json`.
+#[derive(Debug, Serialize)]
+struct NoticeJson<'a> {
+    notice_id: String,
+    subject: &'a str,
+    class: &'a str,
+    record_id: &'a str,
+    superseded_version: u32,
+    version: u32,
+    corrected_at: u64,
+    record: serde_json::Value,
+}
+
+/// `dept open-notice`: what each notice says was corrected.
+pub(crate) fn notices(list: &[credseal_engine::NoticeBody], json: bool) {
+    if json {
+        let rows: Vec<NoticeJson<'_>> = list
+            .iter()
+            .map(|n| NoticeJson {
+                notice_id: credseal_core::hex(&n.notice_id),
+                subject: &n.subject,
+                class: &n.class,
+                record_id: &n.record.record_id,
+                superseded_version: n.superseded_version,
+                version: n.record.version,
+                corrected_at: n.corrected_at,
+                record: n.record.to_json(),
+            })
+            .collect();
+        print_json(&rows);
+        return;
+    }
+    for n in list {
+        println!(
+            "correction of {} record {} of subject {}: version {} supersedes version {} (corrected at {})",
+            n.class, n.record.record_id, n.subject, n.record.version, n.superseded_version, n.corrected_at
+        );
+        for (k, v) in &n.record.fields {
+            println!("  {k}: {v}");
+        }
+    }
+}

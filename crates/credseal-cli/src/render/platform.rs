@@ -107,3 +107,53 @@ pub(crate) fn check(deks: u64, records: u64, fingerprints: u64, json: bool) {
         println!("ok: {fingerprints} disclosure fingerprints match the receipts in the log");
     }
 }
+
+/// One enrolled provider in `provider list --json`.
+#[derive(Debug, Serialize)]
+struct ProviderJson<'a> {
+    provider: &'a str,
+    name: &'a str,
+    serial: u64,
+    classes: Vec<&'a str>,
+    record_prefix: &'a str,
+    not_before: u64,
+    not_after: u64,
+}
+
+/// `provider list`: the installed provider credentials.
+pub(crate) fn providers(list: &[credseal_auth::ProviderCredential], json: bool) {
+    let rows: Vec<ProviderJson<'_>> = list
+        .iter()
+        .map(|c| ProviderJson {
+            provider: &c.provider_id,
+            name: &c.provider_name,
+            serial: c.serial,
+            classes: c.classes.iter().map(String::as_str).collect(),
+            record_prefix: &c.record_prefix,
+            not_before: c.not_before,
+            not_after: c.not_after,
+        })
+        .collect();
+    if json {
+        print_json(&rows);
+        return;
+    }
+    if rows.is_empty() {
+        println!("no providers enrolled (authority provider-credential, then provider enroll)");
+    }
+    for r in rows {
+        let ns = if r.record_prefix.is_empty() {
+            "any record id".to_string()
+        } else {
+            format!("record ids starting {:?}", r.record_prefix)
+        };
+        println!(
+            "{}  serial {}  classes {}  {}  valid until {}",
+            r.provider,
+            r.serial,
+            r.classes.join(","),
+            ns,
+            r.not_after
+        );
+    }
+}

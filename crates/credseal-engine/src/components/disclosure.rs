@@ -477,10 +477,17 @@ impl<'a> Disclosure<'a> {
         };
         let recipient = SealingPublicKey::from_bytes(grant.sealing_key())
             .map_err(|e| EngineError::invalid("the requester's sealing key", e.to_string()))?;
+        // A department's sealing key, kept for its correction notices (written only when it
+        // changed, with this receipt).
+        let mut extra = Batch::new();
+        if !self_query {
+            self.gate
+                .note_sealing_key(&ks, grant.department_id(), grant.sealing_key(), &mut extra)?;
+        }
         drop(ks);
         let tickets = self
             .appender
-            .enqueue(self.vault, vec![receipt], Batch::new(), now, Some(slot))?;
+            .enqueue(self.vault, vec![receipt], extra, now, Some(slot))?;
         Ok(PendingAnswer {
             disclosure: self,
             tickets,

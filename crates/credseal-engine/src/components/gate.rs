@@ -27,8 +27,8 @@
 use std::sync::{Arc, Mutex, RwLock};
 
 use credseal_auth::{
-    BatchContext, Checked, Credential, Denial, IngestBatch, Policy, PublicKey, RevocationList, SelfQuery, StaffOrder,
-    StaffRequest, Token, Unverified, Verified, VerifyContext, check_batch,
+    BatchContext, Checked, Credential, Denial, IngestBatch, Policy, ProviderCredential, PublicKey, RevocationList,
+    SelfQuery, StaffOrder, StaffRequest, Token, Unverified, Verified, VerifyContext, check_batch,
 };
 use credseal_core::{BlindId, Catalog, SubjectId};
 use credseal_crypto::{Keystore, sha256};
@@ -135,6 +135,26 @@ impl StaffSession {
     pub fn officer(&self) -> &str {
         &self.officer
     }
+}
+
+/// Meta key prefix of an installed provider credential (followed by the provider's key):
+/// under the staff prefix, so the trust state (docs/formats.md "Trust state") covers it with
+/// the staff keys and a deleted or swapped credential fails closed.
+pub(crate) const META_PROVIDER: &[u8] = b"staff:provider-credential:";
+
+fn provider_meta_key(pk: &[u8; 32]) -> Vec<u8> {
+    let mut k = META_PROVIDER.to_vec();
+    k.extend_from_slice(pk);
+    k
+}
+
+/// Meta key prefix of a department's sealing key (followed by the department id).
+const META_DEPT_KEY: &[u8] = b"dept-sealing-key:";
+
+fn dept_key_meta(dept: &str) -> Vec<u8> {
+    let mut k = META_DEPT_KEY.to_vec();
+    k.extend_from_slice(dept.as_bytes());
+    k
 }
 
 fn staff_meta_key(role: StaffRole, pk: &[u8; 32]) -> Vec<u8> {
@@ -394,6 +414,9 @@ pub(crate) struct Gate {
     pins: Arc<TrustPins>,
     /// The subjects' blind ids (shared with the vault).
     blinds: Arc<Blinds>,
+    /// The sealing key each department's last granted query named, as stored: a grant
+    /// writes it only when it changed (correction notices are sealed to it).
+    dept_keys: Mutex<std::collections::HashMap<String, [u8; 32]>>,
 }
 
 impl std::fmt::Debug for Gate {
@@ -429,7 +452,34 @@ impl Gate {
             credential_cache: Default::default(),
             authority_cache: Default::default(),
             pins: Default::default(),
+            dept_keys: Default::default(),
         }
+    }
+
+    /// Notes the sealing key of a department's granted query: if it is not the one stored
+    /// for the department, adds the write that stores it (authenticated) to `batch`, which
+    /// the grant's receipt commits. Correction notices to the department are sealed to it.
+    pub(crate) fn note_sealing_key(&self, ks: &Keystore, dept: &str, key: &[u8; 32], batch: &mut Batch) -> Result<()> {
+        let mut known = self
+            .dept_keys
+            .lock()
+            .map_err(|_| EngineError::poisoned("department keys"))?;
+        if known.get(dept) == Some(key) {
+            return Ok(());
+        }
+        let stored = self.get_authenticated(ks, &dept_key_meta(dept), "department sealing key")?;
+        if stored.as_deref() != Some(&key[..]) {
+            self.put_authenticated(ks, batch, &dept_key_meta(dept), key);
+        }
+        known.insert(dept.to_string(), *key);
+        Ok(())
+    }
+
+    /// The sealing key of `dept`'s last granted query, if it made one.
+    pub(crate) fn dept_sealing_key(&self, ks: &Keystore, dept: &str) -> Result<Option<[u8; 32]>> {
+        self.get_authenticated(ks, &dept_key_meta(dept), "department sealing key")?
+            .map(|v| key_32(v, "department sealing key"))
+            .transpose()
     }
 
     /// The trust pins this gate checks (shared with the appender, which updates them).
@@ -857,24 +907,146 @@ impl Gate {
         Ok(marks)
     }
 
+    /// Checks an authority's provider credential (`cs1.provider-credential.…`) for
+    /// installation at `now`: signed by the trusted authority (else a verification failure,
+    /// exit 4), for this platform, inside its window, naming at least one class, not revoked
+    /// (else denied, exit 3), with a valid provider id and classes that are all in
+    /// `catalog` (else invalid, exit 1). Returns the credential and the batch that installs
+    /// it under its key (replacing an earlier credential of the same key, which must name
+    /// the same provider).
+    pub(crate) fn check_provider_credential(
+        &self,
+        ks: &Keystore,
+        catalog: &Catalog,
+        text: &str,
+        now: u64,
+    ) -> Result<(ProviderCredential, Batch)> {
+        let u = Unverified::<ProviderCredential>::parse_text(text.trim())
+            .map_err(|e| EngineError::Verification(format!("provider credential: {e}")))?;
+        let c = self.verified_provider_credential(ks, &u, now)?;
+        if !valid_staff_id(&c.provider_id) {
+            return Err(EngineError::invalid(
+                format!("provider id {:?}", c.provider_id),
+                "must be 1-64 characters of a-z, 0-9, '.', '_' and '-'",
+            ));
+        }
+        if let Some(bad) = c.classes.iter().find(|cl| catalog.class(cl).is_none()) {
+            return Err(EngineError::invalid(
+                format!("provider credential class {bad:?}"),
+                "is not in the catalogue",
+            ));
+        }
+        if let Some(old) = self.provider_credential(ks, c.provider_key.as_bytes(), now, false)?
+            && old.provider_id != c.provider_id
+        {
+            return Err(EngineError::Conflict {
+                what: format!("this key is already enrolled as provider {:?}", old.provider_id),
+            });
+        }
+        let mut b = Batch::new();
+        self.put_authenticated(ks, &mut b, &provider_meta_key(c.provider_key.as_bytes()), u.as_bytes());
+        Ok((c, b))
+    }
+
+    /// The authority's signature, the audience, the window and the revocation list.
+    fn verified_provider_credential(
+        &self,
+        ks: &Keystore,
+        u: &Unverified<ProviderCredential>,
+        now: u64,
+    ) -> Result<ProviderCredential> {
+        let policy = self.policy();
+        let v = credseal_auth::check_provider_credential(
+            u,
+            &self.trusted_authority(ks)?,
+            now,
+            &self.origin,
+            policy.max_skew_secs,
+        )
+        .map_err(|e| {
+            if e.is_forgery() {
+                EngineError::Verification(format!("provider credential: {e}"))
+            } else {
+                EngineError::denied(e.code(), format!("provider credential: {e}"))
+            }
+        })?;
+        let c = v.into_body();
+        if self.revocations(ks)?.is_some_and(|l| l.revoked.contains_key(&c.serial)) {
+            return Err(EngineError::denied(
+                "credential-revoked",
+                format!("provider credential {} of {} is revoked", c.serial, c.provider_id),
+            ));
+        }
+        Ok(c)
+    }
+
+    /// The provider credential installed for `pk`, checked again at `now` if `check` (its
+    /// authority signature, window and revocation), else as stored.
+    pub(crate) fn provider_credential(
+        &self,
+        ks: &Keystore,
+        pk: &[u8; 32],
+        now: u64,
+        check: bool,
+    ) -> Result<Option<ProviderCredential>> {
+        let Some(wire) = self.get_authenticated(ks, &provider_meta_key(pk), "provider credential")? else {
+            return Ok(None);
+        };
+        let u = Unverified::<ProviderCredential>::parse_bytes(&wire).map_err(|e| EngineError::Corrupt {
+            what: "provider credential".into(),
+            detail: e.to_string(),
+        })?;
+        if check {
+            return self.verified_provider_credential(ks, &u, now).map(Some);
+        }
+        let c = u.peek_unverified().map_err(|e| EngineError::Corrupt {
+            what: "provider credential".into(),
+            detail: e.to_string(),
+        })?;
+        Ok(Some(c))
+    }
+
+    /// Every installed provider credential, as stored.
+    pub(crate) fn provider_credentials(&self, ks: &Keystore) -> Result<Vec<ProviderCredential>> {
+        let mut out = Vec::new();
+        for kv in self.store.scan_prefix(Tree::Meta, META_PROVIDER) {
+            let (k, _) = kv?;
+            let Ok(pk) = <[u8; 32]>::try_from(&k[META_PROVIDER.len()..]) else {
+                continue;
+            };
+            out.extend(self.provider_credential(ks, &pk, 0, false)?);
+        }
+        out.sort_by(|a, b| a.provider_id.cmp(&b.provider_id));
+        Ok(out)
+    }
+
     /// Checks a provider's signed ingest batch (docs/formats.md "Ingest batch"): its key
-    /// enrolled as a provider (else denied, exit 3), the signature over the bytes received
-    /// and the records' digest (else a verification failure, exit 4), then the provider id,
-    /// this platform as audience, its age, and that it was not ingested before (denied).
-    /// Spends nothing: [`Gate::use_batch`] does, once the records validated.
-    pub(crate) fn check_batch(&self, ks: &Keystore, text: &str, now: u64) -> Result<(IngestBatch, String, BatchUse)> {
+    /// must have an installed provider credential that still holds (else denied, exit 3:
+    /// `provider-not-enrolled`, or the credential's own refusal), the signature over the
+    /// bytes received and the records' digest (else a verification failure, exit 4), then
+    /// the provider id, this platform as audience, its age, and that it was not ingested
+    /// before (denied). Returns the batch, the provider's credential (its scope for every
+    /// record) and the use. Spends nothing: [`Gate::use_batch`] does, once the records
+    /// validated.
+    pub(crate) fn check_batch(
+        &self,
+        ks: &Keystore,
+        text: &str,
+        now: u64,
+    ) -> Result<(IngestBatch, ProviderCredential, BatchUse)> {
         let u = Unverified::<IngestBatch>::parse_text(text.trim())
             .map_err(|e| EngineError::Verification(format!("ingest batch: {e}")))?;
         let claimed = u
             .peek_unverified()
             .map_err(|e| EngineError::Verification(format!("ingest batch: {e}")))?;
         let key = claimed.provider_key;
-        let Some(id) = self.staff_id(ks, StaffRole::Provider, key.as_bytes())? else {
+        let Some(cred) = self.provider_credential(ks, key.as_bytes(), now, true)? else {
             return Err(EngineError::denied(
                 "provider-not-enrolled",
-                "the batch's key is not enrolled as a provider on this platform (staff enroll --role provider)",
+                "the batch's key has no provider credential on this platform (the authority issues one: authority provider-credential; the platform installs it: provider enroll)",
             ));
         };
+        let id = cred.provider_id.clone();
         let policy = self.policy();
         let ctx = BatchContext {
             now,
@@ -905,7 +1077,7 @@ impl Gate {
             .saturating_add(policy.max_skew_secs);
         Ok((
             v.into_body(),
-            id,
+            cred,
             BatchUse(Pending {
                 replay_key: k,
                 keep_until,

@@ -12,6 +12,7 @@ use std::path::Path;
 use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::sync::{Arc, Mutex};
 
+use credseal_auth::ProviderCredential;
 use credseal_core::{BlindId, Record, SubjectId};
 use credseal_crypto::{Blinder, Dek, RecordContext};
 use credseal_store::{Batch, Tree};
@@ -55,8 +56,9 @@ fn ingest_receipt(
             event.reingested
         ));
     }
-    if let Some(p) = provider {
-        detail.push_str(&format!("; from a batch signed by provider {p}"));
+    match provider {
+        Some(p) => detail.push_str(&format!("; from a batch signed by provider {p}")),
+        None => detail.push_str(&format!("; unsigned, an operator import by officer {operator}")),
     }
     let classes = event.classes;
     NewReceipt {
@@ -453,6 +455,11 @@ struct Prepared {
     place: PlaceHash,
     content: [u8; 16],
     plaintext: Vec<u8>,
+    /// Outside the provider's credential (a provider's batch only): the reason code and
+    /// what is wrong.
+    denied: Option<(&'static str, String)>,
+    /// The subject, for a correction only (its departments get notices).
+    subject: Option<SubjectId>,
 }
 
 /// What places a record.
@@ -488,6 +495,8 @@ struct Valid {
     /// How it compares with the store (only used for the first line of its place), and
     /// whether the store holds a data key for its subject and class.
     stored: Result<(Stored, bool)>,
+    /// Outside the provider's credential: the reason code and what is wrong.
+    denied: Result<Option<(&'static str, String)>>,
 }
 
 /// What pass 2 does with a line.
@@ -499,6 +508,8 @@ enum ToWrite {
 
 /// A record to encrypt and write.
 struct Sealable {
+    /// The subject, for a correction only.
+    subject: Option<SubjectId>,
     source: String,
     supersedes: Option<u32>,
     blind: BlindId,
@@ -583,6 +594,23 @@ struct WriteJob {
     extra: Batch,
 }
 
+/// A correction written by an ingest: the departments that received the version it
+/// supersedes get a correction notice (`crate::notices`).
+pub(crate) struct Correction {
+    /// The subject (its raw id goes into the sealed notices only).
+    pub(crate) subject: SubjectId,
+    /// Its BlindId.
+    pub(crate) blind: BlindId,
+    /// The record's class.
+    pub(crate) class: String,
+    /// The new version.
+    pub(crate) version: u32,
+    /// The version it supersedes.
+    pub(crate) supersedes: u32,
+    /// The new version's body (postcard of `RecordBody`), wiped when dropped.
+    pub(crate) body: Zeroizing<Vec<u8>>,
+}
+
 /// What a provider's signed batch adds to an ingest: the provider named in the receipts,
 /// and the use of the batch (its replay entry), made once the records validated; the
 /// writes it returns are committed with the ingest's last batch.
@@ -608,6 +636,10 @@ pub(crate) struct Ingest<'a> {
     pub(crate) clock: &'a dyn Clock,
     /// Serialises the writes that create data keys (they update counters).
     pub(crate) write_lock: &'a Mutex<()>,
+    /// The credential of the provider whose signed batch this is: every record must be of
+    /// one of its classes, in its record-id namespace, name it as the source, and not be
+    /// another source's record (None: an operator's import).
+    pub(crate) scope: Option<&'a ProviderCredential>,
 }
 
 impl Ingest<'_> {
@@ -692,6 +724,7 @@ impl Ingest<'_> {
         let plaintext = postcard::to_extend(body, Vec::with_capacity(cap))
             .map_err(|e| vec![("line".to_string(), e.to_string())])?;
         let content = h16(&[&plaintext]);
+        let denied = self.scope.and_then(|c| out_of_scope(c, head));
         Ok(Prepared {
             source: head.source.to_string(),
             class: head.class.to_string(),
@@ -702,6 +735,8 @@ impl Ingest<'_> {
             place,
             content,
             plaintext,
+            denied,
+            subject: head.supersedes.map(|_| head.subject.clone()),
         })
     }
 
@@ -726,6 +761,11 @@ impl Ingest<'_> {
                         },
                         Ok(p) => {
                             let stored = self.compare_stored(&p, cache);
+                            let denied = match p.denied {
+                                Some(d) => Ok(Some(d)),
+                                None if self.scope.is_some() => self.owned_by_another(&p, cache),
+                                None => Ok(None),
+                            };
                             Checked::Good(
                                 no,
                                 Box::new(Valid {
@@ -736,6 +776,7 @@ impl Ingest<'_> {
                                     content: p.content,
                                     supersedes: p.supersedes,
                                     stored,
+                                    denied,
                                 }),
                             )
                         }
@@ -814,6 +855,7 @@ impl Ingest<'_> {
                 (g, credseal_crypto::seal_record(dek, &ctx, &p.plaintext))
             });
             recs.push(ToWrite::Record(Box::new(Sealable {
+                subject: p.subject,
                 source: p.source,
                 supersedes: p.supersedes,
                 blind: p.blind,
@@ -836,13 +878,16 @@ impl Ingest<'_> {
         progress: &dyn Progress,
         opts: IngestOptions,
         officer: &str,
+        corrections: &mut Vec<Correction>,
     ) -> Result<IngestSummary> {
         let open = || File::open(path).map_err(|e| EngineError::io(path, e));
-        self.ingest_from(path, &open, progress, opts, officer, None)
+        self.ingest_from(path, &open, progress, opts, officer, None, corrections)
     }
 
     /// [`Ingest::ingest_file`] of what `open` opens (each call a handle at the start of the
     /// same bytes), named `path` in messages; from a provider's signed batch if `provider`.
+    /// The corrections written are added to `corrections` (for their notices).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn ingest_from(
         &self,
         path: &Path,
@@ -851,6 +896,7 @@ impl Ingest<'_> {
         opts: IngestOptions,
         officer: &str,
         provider: Option<&FromProvider<'_>>,
+        corrections: &mut Vec<Correction>,
     ) -> Result<IngestSummary> {
         let name = path.display().to_string();
         let total = open()?.metadata().map(|m| m.len()).unwrap_or(0);
@@ -864,6 +910,8 @@ impl Ingest<'_> {
         // Shredded records let in again (`allow_shredded`): their tombstone keys.
         let mut reingest: HashSet<Vec<u8>> = HashSet::new();
         let mut errors = Vec::new();
+        // Records outside the provider's credential: (line, code, what).
+        let mut denials: Vec<(u64, &'static str, String)> = Vec::new();
         let mut more = 0u64;
         let mut push = |errors: &mut Vec<IngestError>, line: u64, field: String, message: String| {
             if errors.len() < MAX_REPORTED {
@@ -904,7 +952,14 @@ impl Ingest<'_> {
                         content,
                         supersedes: sup,
                         stored,
+                        denied,
                     } = *v;
+                    if let Some((code, message)) = denied? {
+                        if denials.len() < MAX_REPORTED {
+                            denials.push((no, code, message));
+                        }
+                        continue;
+                    }
                     let shredded = tombstones && self.is_tombstoned(&blind, &class, &rkey)?;
                     let tomb =
                         (shredded && opts.allow_shredded).then(|| crate::shred::tombstone_key(&blind, &class, &rkey));
@@ -990,6 +1045,18 @@ impl Ingest<'_> {
             }
         }
         drop(cache);
+        if let Some((_, code, _)) = denials.first() {
+            // A provider writing outside its credential is refused as a whole, before any
+            // other error, and nothing is written (nor the batch used up).
+            let lines: Vec<String> = denials
+                .iter()
+                .map(|(no, _, what)| format!("line {no}: {what}"))
+                .collect();
+            return Err(EngineError::denied(
+                code,
+                format!("{name}: outside the provider's credential: {}", lines.join("; ")),
+            ));
+        }
         if summary.records == 0 && errors.is_empty() {
             push(
                 &mut errors,
@@ -1028,7 +1095,7 @@ impl Ingest<'_> {
         marker.put(Tree::Meta, layout::META_INGEST_PENDING, digest.to_vec());
         self.store.apply(marker)?;
         let file = open()?;
-        std::thread::scope(|s| {
+        let written = std::thread::scope(|s| {
             let (job_tx, job_rx) = sync_channel::<WriteJob>(1);
             let (ack_tx, ack_rx) = channel::<u64>();
             let writer = spawn(
@@ -1058,6 +1125,7 @@ impl Ingest<'_> {
             w?;
             r
         })?;
+        corrections.extend(written);
         self.vault.store_proved_blinds()?;
         // The subject map's changed nodes, once for the whole file (its commits kept them
         // in memory); this also flushes.
@@ -1086,8 +1154,9 @@ impl Ingest<'_> {
         officer: &str,
         provider: Option<&str>,
         extra: Batch,
-    ) -> Result<()> {
+    ) -> Result<Vec<Correction>> {
         let mut w = Writing {
+            corrections: Vec::new(),
             officer: officer.to_string(),
             provider: provider.map(str::to_string),
             extra: Some(extra),
@@ -1131,7 +1200,8 @@ impl Ingest<'_> {
                 "the file changed while it was being ingested",
             ));
         }
-        self.send_batch(&mut w, true)
+        self.send_batch(&mut w, true)?;
+        Ok(std::mem::take(&mut w.corrections))
     }
 
     /// Adds one record to its subject's pending bundle.
@@ -1221,6 +1291,16 @@ impl Ingest<'_> {
         };
         // Cannot fail: the class bundle was inserted above if absent.
         ps.recs.classes.get_mut(class).expect("inserted above").put(entry);
+        if let (Some(subject), Some(supersedes)) = (p.subject, p.supersedes) {
+            w.corrections.push(Correction {
+                subject,
+                blind: p.blind,
+                class: p.class.clone(),
+                version: p.version,
+                supersedes,
+                body: Zeroizing::new(p.plaintext),
+            });
+        }
         let ev = ps.events.entry((p.source, p.supersedes.is_some())).or_default();
         let tomb = crate::shred::tombstone_key(&p.blind, &p.class, &p.rkey);
         if w.reingest.contains(&tomb) {
@@ -1363,16 +1443,80 @@ impl Ingest<'_> {
         ))
     }
 
+    /// For a provider's batch: whether a stored version of the record (any version) names
+    /// another source — another provider's record, which this one may not correct or
+    /// supersede.
+    fn owned_by_another(&self, p: &Prepared, cache: &mut SubjectCache) -> Result<Option<(&'static str, String)>> {
+        let Some(c) = self.scope else { return Ok(None) };
+        let Some(bundle) = self
+            .cached_subject(&p.blind, cache)?
+            .and_then(|r| r.classes.get(&p.class))
+        else {
+            return Ok(None);
+        };
+        let mut same = bundle.entries.iter().filter(|e| e.rkey == p.rkey).peekable();
+        if same.peek().is_none() {
+            return Ok(None);
+        }
+        let ks = self.keys();
+        let dek = self.vault.unwrap_dek(&ks, &p.blind, &p.class, &bundle.wrapped_dek)?;
+        for e in same {
+            let (_, body) = self.vault.open_body(&ks, &dek, &p.blind, &p.class, e)?;
+            if body.source != c.provider_id {
+                return Ok(Some((
+                    "provider-record-not-owned",
+                    format!(
+                        "version {} of this record is another source's; provider {} may not correct or supersede it",
+                        e.version, c.provider_id
+                    ),
+                )));
+            }
+        }
+        Ok(None)
+    }
+
     /// Whether an earlier ingest was interrupted.
     pub(crate) fn ingest_pending(&self) -> Result<bool> {
         Ok(self.store.contains(Tree::Meta, layout::META_INGEST_PENDING)?)
     }
 }
 
+/// Why a record is outside a provider's credential, if it is: a class it is not enrolled
+/// for, a record id outside its namespace, or another source than itself.
+fn out_of_scope(c: &ProviderCredential, head: &Head<'_>) -> Option<(&'static str, String)> {
+    if !c.allows_class(head.class) {
+        return Some((
+            "provider-class-not-enrolled",
+            format!("provider {} is not enrolled for class {}", c.provider_id, head.class),
+        ));
+    }
+    if !c.in_namespace(head.record_id) {
+        return Some((
+            "provider-record-outside-namespace",
+            format!(
+                "record id outside provider {}'s namespace {:?}",
+                c.provider_id, c.record_prefix
+            ),
+        ));
+    }
+    if head.source != c.provider_id {
+        return Some((
+            "provider-source-mismatch",
+            format!(
+                "the record names source {:?}; provider {} writes its own records only",
+                head.source, c.provider_id
+            ),
+        ));
+    }
+    None
+}
+
 /// Pass 2's state on the merging thread.
 struct Writing {
     /// The provider whose signed batch this is, named in the receipts.
     provider: Option<String>,
+    /// The corrections written (their departments get notices once the ingest is done).
+    corrections: Vec<Correction>,
     /// Writes for the last batch ([`WriteJob::extra`]).
     extra: Option<Batch>,
     /// Tombstone keys of the shredded records this ingest lets in again.

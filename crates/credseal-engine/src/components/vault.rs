@@ -228,7 +228,7 @@ impl Vault {
             // The index key expanded once for every record's place check.
             let blinder = Blinder::new(&ks.index_key);
             for class in grant.classes() {
-                records.extend(self.open_class(ks, &blinder, subject, &blind, class, &recs)?);
+                records.extend(self.open_class(ks, &blinder, subject, &blind, class, &recs, Versions::Current)?);
             }
         }
         Ok((blind, records))
@@ -429,11 +429,20 @@ impl Vault {
         let Some(recs) = self.load_subject(&blind)? else {
             return Ok(Vec::new());
         };
-        self.open_class(&ks, &Blinder::new(&ks.index_key), subject, &blind, class, &recs)
+        self.open_class(
+            &ks,
+            &Blinder::new(&ks.index_key),
+            subject,
+            &blind,
+            class,
+            &recs,
+            Versions::All,
+        )
     }
 
-    /// Opens every record of one class of a loaded subject (`blind` is the BlindId of
-    /// `subject`).
+    /// Opens the records of one class of a loaded subject (`blind` is the BlindId of
+    /// `subject`): every version, or only each record's current one.
+    #[allow(clippy::too_many_arguments)]
     fn open_class(
         &self,
         ks: &Keystore,
@@ -442,6 +451,7 @@ impl Vault {
         blind: &BlindId,
         class: &str,
         recs: &SubjectRecords,
+        versions: Versions,
     ) -> Result<Vec<Record>> {
         let Some(bundle) = recs.classes.get(class) else {
             return Ok(Vec::new());
@@ -461,7 +471,7 @@ impl Vault {
             }
         };
         let mut out = Vec::with_capacity(bundle.entries.len());
-        for e in &bundle.entries {
+        for e in current_entries(&bundle.entries, versions) {
             out.push(self.open_entry(blinder, &dek, subject, blind, class, e)?);
         }
         out.sort_by(|a, b| (&a.record_id, a.version).cmp(&(&b.record_id, b.version)));
@@ -527,6 +537,27 @@ pub(crate) const FP_SET_LABEL: &[u8] = b"credseal:v1:fingerprint-set";
 pub(crate) const FP_SET: u8 = b'd';
 /// Bytes of a set beyond its fingerprints: the count (u32 BE) and the MAC.
 pub(crate) const SET_OVERHEAD: usize = 4 + 32;
+
+/// Which versions of a record to open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Versions {
+    /// Every stored version (the engine's own tests, which read corrections back).
+    #[cfg_attr(not(test), allow(dead_code))]
+    All,
+    /// Only each record's current version, the highest: what a query releases. A correction
+    /// supersedes the versions before it, which stay sealed for audit and are never answered.
+    Current,
+}
+
+/// The entries to open: all, or the last (highest) version of each record key. `entries`
+/// are sorted by (record key, version), so each record's current version is the last entry
+/// before the record key changes.
+pub(crate) fn current_entries(entries: &[Entry], versions: Versions) -> impl Iterator<Item = &Entry> {
+    entries.iter().enumerate().filter_map(move |(i, e)| {
+        let superseded = versions == Versions::Current && entries.get(i + 1).is_some_and(|n| n.rkey == e.rkey);
+        (!superseded).then_some(e)
+    })
+}
 
 /// The MAC (trace key) of the fingerprint set of the disclosure at log `index`.
 pub(crate) fn fingerprint_set_mac(ks: &Keystore, index: u64, sorted: &[[u8; 32]]) -> [u8; 32] {

@@ -1,0 +1,686 @@
+//! Subject rights and data quality (issue 18) through the real `credseal` binary.
+//!
+//! Authorised providers: the authority enrols a data provider with a signed provider
+//! credential (`authority provider-credential`, installed by `provider enroll`) naming the
+//! classes it may write and, optionally, its record-id namespace; a provider's signed batch
+//! is written only if every record lies inside it, and its subject's receipt names the
+//! provider. Anything else — another provider's record, a class it is not enrolled for, an id
+//! outside its namespace, another source — is refused whole (exit 3) with nothing written.
+//! Unsigned files go in only as an operator import naming the officer, receipted as such.
+
+mod common;
+
+use std::process::{Command, Output, Stdio};
+
+use common::{code, stderr, stdout};
+
+const CATALOG: &str = "../../keys-example/catalog.toml";
+const RECORDS: &str = "../../keys-example/records.jsonl";
+const PASS: &str = "test passphrase, not a real one";
+const ORIGIN: &str = "rights.credseal.invalid/log";
+
+/// A subject of records.jsonl with a loan and a repayment from `boc-guangzhou` and an
+/// identity record from `psb-guangzhou`.
+const SUBJECT: &str = "44010619970815204X";
+/// The provider the fixture enrols, for loans and repayment only.
+const PROVIDER: &str = "boc-guangzhou";
+/// Its loan of SUBJECT (version 1 in records.jsonl).
+const OWN_LOAN: &str = "LN-2025-000199";
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_credseal"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"));
+    c.env_remove("CREDSEAL_DATA");
+    c.env_remove("CREDSEAL_OFFICER");
+    c.env("CREDSEAL_PASSPHRASE", PASS);
+    c
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).stdin(Stdio::null()).output().unwrap()
+}
+
+#[track_caller]
+fn ok(args: &[&str]) -> Output {
+    let o = run(args);
+    assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
+    o
+}
+
+/// The line of records.jsonl holding `record_id` (its first version), as JSON.
+fn example(record_id: &str) -> serde_json::Value {
+    let all = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(RECORDS)).unwrap();
+    let line = all
+        .lines()
+        .find(|l| l.contains(&format!("\"record_id\":\"{record_id}\"")))
+        .unwrap();
+    serde_json::from_str(line).unwrap()
+}
+
+/// A platform with the example data (an operator import), an authority it trusts, the
+/// provider `boc-guangzhou` enrolled for loans and repayment, and SUBJECT's key registered.
+struct Fx {
+    dir: tempfile::TempDir,
+    data: String,
+    auth: String,
+    provider_key: String,
+    subject_dir: String,
+    vkey: String,
+    vrf: String,
+    n: std::cell::Cell<u32>,
+}
+
+impl Fx {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let p = |n: &str| dir.path().join(n).display().to_string();
+        let (data, auth, provider_key, subject_dir) = (p("data"), p("authority.key"), p("boc.key"), p("subject"));
+        ok(&[
+            "init",
+            "--data",
+            &data,
+            "--catalog",
+            CATALOG,
+            "--origin",
+            ORIGIN,
+            "--kdf-mib",
+            "8",
+            "--kdf-passes",
+            "1",
+        ]);
+        ok(&[
+            "ingest",
+            "--operator-import",
+            "--officer",
+            "op-import",
+            "--data",
+            &data,
+            RECORDS,
+        ]);
+        ok(&["authority", "keygen", "--out", &auth]);
+        ok(&["authority", "trust", "--data", &data, "--key", &format!("{auth}.pub")]);
+        ok(&["provider", "keygen", "--out", &provider_key]);
+        ok(&["subject", "keygen", "--out-dir", &subject_dir]);
+        ok(&[
+            "subject",
+            "register",
+            "--data",
+            &data,
+            "--subject",
+            SUBJECT,
+            "--key",
+            &format!("{subject_dir}/signing.pub"),
+        ]);
+        let vkey = p("vkey");
+        std::fs::write(&vkey, stdout(&ok(&["log", "key", "--data", &data]))).unwrap();
+        let vrf = p("vrf");
+        std::fs::write(&vrf, stdout(&ok(&["log", "key", "--vrf", "--data", &data]))).unwrap();
+        let fx = Fx {
+            dir,
+            data,
+            auth,
+            provider_key,
+            subject_dir,
+            vkey,
+            vrf,
+            n: std::cell::Cell::new(0),
+        };
+        let o = fx.enroll(PROVIDER, &fx.provider_key, "loans,repayment", "", 5001);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        assert!(
+            stdout(&o).contains("provider boc-guangzhou enrolled for loans, repayment"),
+            "{}",
+            stdout(&o)
+        );
+        fx
+    }
+
+    /// A new, unused path in the fixture directory.
+    fn fresh(&self, name: &str) -> String {
+        self.n.set(self.n.get() + 1);
+        self.dir
+            .path()
+            .join(format!("{name}-{}", self.n.get()))
+            .display()
+            .to_string()
+    }
+
+    /// The authority's provider credential for `id` (key `key`), installed: the output of
+    /// `provider enroll`.
+    fn enroll(&self, id: &str, key: &str, classes: &str, prefix: &str, serial: u64) -> Output {
+        let cred = self.credential(&self.auth, id, key, classes, prefix, serial);
+        run(&["provider", "enroll", "--data", &self.data, "--credential", &cred])
+    }
+
+    /// A provider credential signed with `auth`; the file.
+    fn credential(&self, auth: &str, id: &str, key: &str, classes: &str, prefix: &str, serial: u64) -> String {
+        let cred = self.fresh("cred");
+        let serial = serial.to_string();
+        let pk = format!("{key}.pub");
+        let mut args = vec![
+            "authority",
+            "provider-credential",
+            "--key",
+            auth,
+            "--serial",
+            &serial,
+            "--provider",
+            id,
+            "--name",
+            id,
+            "--provider-key",
+            &pk,
+            "--classes",
+            classes,
+            "--audience",
+            ORIGIN,
+            "--out",
+            &cred,
+        ];
+        if !prefix.is_empty() {
+            args.extend(["--record-prefix", prefix]);
+        }
+        ok(&args);
+        cred
+    }
+
+    /// `records` (JSON values, one a line) signed as one batch by `id` with `key`.
+    fn batch(&self, key: &str, id: &str, records: &[serde_json::Value]) -> String {
+        let rec = self.fresh("records.jsonl");
+        let text: String = records.iter().map(|r| format!("{r}\n")).collect();
+        std::fs::write(&rec, text).unwrap();
+        let out = self.fresh("batch");
+        ok(&[
+            "provider",
+            "sign-batch",
+            "--key",
+            key,
+            "--provider",
+            id,
+            "--audience",
+            ORIGIN,
+            "--records",
+            &rec,
+            "--out",
+            &out,
+        ]);
+        out
+    }
+
+    fn ingest(&self, batch: &str) -> Output {
+        run(&["ingest", "--data", &self.data, "--batch", batch, "--json"])
+    }
+
+    /// The log's size now.
+    fn size(&self) -> u64 {
+        let note = stdout(&ok(&["log", "checkpoint", "--data", &self.data]));
+        note.lines().nth(1).unwrap().parse().unwrap()
+    }
+
+    /// Records stored now (`check`).
+    fn records(&self) -> u64 {
+        let v: serde_json::Value =
+            serde_json::from_slice(&ok(&["check", "--data", &self.data, "--json"]).stdout).unwrap();
+        v["records"].as_u64().unwrap()
+    }
+
+    /// SUBJECT's receipts, as `receipts verify --json` shows them.
+    fn receipts(&self) -> Vec<serde_json::Value> {
+        let req = self.fresh("request");
+        ok(&[
+            "receipts",
+            "request",
+            "--key",
+            &format!("{}/signing.key", self.subject_dir),
+            "--subject",
+            SUBJECT,
+            "--audience",
+            ORIGIN,
+            "--out",
+            &req,
+        ]);
+        let bundle = self.fresh("bundle");
+        ok(&[
+            "receipts",
+            "export",
+            "--data",
+            &self.data,
+            "--request",
+            &req,
+            "--out",
+            &bundle,
+        ]);
+        let state = self.fresh("state");
+        let o = ok(&[
+            "receipts",
+            "verify",
+            "--vkey",
+            &self.vkey,
+            "--vrf-key",
+            &self.vrf,
+            "--subject",
+            SUBJECT,
+            "--state",
+            &state,
+            &bundle,
+            "--json",
+        ]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["receipts"].as_array().unwrap().clone()
+    }
+
+    /// A refused batch: exit 3, its reason code in the message, and nothing written (the log
+    /// and the stored records unchanged).
+    #[track_caller]
+    fn refused(&self, batch: &str, code_want: &str) {
+        let (size, records) = (self.size(), self.records());
+        let o = self.ingest(batch);
+        assert_eq!(code(&o), 3, "{}", stderr(&o));
+        assert!(stderr(&o).contains(&format!("({code_want})")), "{}", stderr(&o));
+        assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+        assert_eq!(
+            (self.size(), self.records()),
+            (size, records),
+            "a refused batch writes nothing"
+        );
+    }
+}
+
+/// `v` as version `version` superseding `supersedes`, with `field` set to `value`.
+fn corrected(mut v: serde_json::Value, version: u32, field: &str, value: &str) -> serde_json::Value {
+    v["supersedes"] = serde_json::json!(version - 1);
+    v["version"] = serde_json::json!(version);
+    v["fields"][field] = serde_json::json!(value);
+    v
+}
+
+#[test]
+fn provider_batch_inside_its_credential_is_written_and_receipted_in_its_name() {
+    let fx = Fx::new();
+    let fix = corrected(example(OWN_LOAN), 2, "balance", "350.00");
+    let o = fx.ingest(&fx.batch(&fx.provider_key, PROVIDER, &[fix]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["written"], 1, "{v}");
+    let receipts = fx.receipts();
+    let last = receipts.last().unwrap();
+    assert_eq!(last["action"], "correction", "{last}");
+    assert!(last["actor"].as_str().unwrap().contains(PROVIDER), "{last}");
+    assert!(
+        last["detail"]
+            .as_str()
+            .unwrap()
+            .contains("from a batch signed by provider boc-guangzhou"),
+        "{last}"
+    );
+    // The operator's import of the example data is receipted as one.
+    assert!(
+        receipts[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("unsigned, an operator import by officer op-import"),
+        "{}",
+        receipts[0]
+    );
+    let listed = stdout(&ok(&["provider", "list", "--data", &fx.data]));
+    assert!(
+        listed.contains("boc-guangzhou  serial 5001  classes loans,repayment"),
+        "{listed}"
+    );
+}
+
+#[test]
+fn provider_writing_another_providers_record_is_refused_with_nothing_written() {
+    let fx = Fx::new();
+    // bocom-guangzhou's loan of another subject, "corrected" by boc-guangzhou in its own name.
+    let mut theirs = corrected(example("LN-2025-000212"), 2, "balance", "1.00");
+    theirs["source"] = serde_json::json!(PROVIDER);
+    // With a valid record of its own in the same batch: the whole batch is refused.
+    let own = corrected(example(OWN_LOAN), 2, "balance", "350.00");
+    let batch = fx.batch(&fx.provider_key, PROVIDER, &[own.clone(), theirs]);
+    fx.refused(&batch, "provider-record-not-owned");
+    // A record naming another source than the provider.
+    let mut other_source = corrected(example(OWN_LOAN), 2, "balance", "350.00");
+    other_source["source"] = serde_json::json!("bocom-guangzhou");
+    fx.refused(
+        &fx.batch(&fx.provider_key, PROVIDER, &[other_source]),
+        "provider-source-mismatch",
+    );
+    // The refused batches used nothing up: the provider's own record alone goes in.
+    let o = fx.ingest(&fx.batch(&fx.provider_key, PROVIDER, &[own]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
+
+#[test]
+fn provider_writing_an_unenrolled_class_is_refused_with_nothing_written() {
+    let fx = Fx::new();
+    // A new credit-card record of its own: credit-cards is not in its credential.
+    let mut card = example("CC-2026-000150");
+    card["record_id"] = serde_json::json!("CC-2026-900001");
+    card["subject"] = serde_json::json!(SUBJECT);
+    fx.refused(
+        &fx.batch(&fx.provider_key, PROVIDER, &[card]),
+        "provider-class-not-enrolled",
+    );
+    // Identity: neither its class nor its record.
+    let mut id = example("ID-00000212");
+    id["source"] = serde_json::json!(PROVIDER);
+    fx.refused(
+        &fx.batch(&fx.provider_key, PROVIDER, &[id]),
+        "provider-class-not-enrolled",
+    );
+}
+
+#[test]
+fn provider_record_outside_its_namespace_is_refused() {
+    let fx = Fx::new();
+    let key = fx.fresh("ns.key");
+    ok(&["provider", "keygen", "--out", &key]);
+    let o = fx.enroll("ns-bank", &key, "loans", "NS-", 5002);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let mut loan = example(OWN_LOAN);
+    loan["source"] = serde_json::json!("ns-bank");
+    loan["record_id"] = serde_json::json!("LN-2026-777777");
+    fx.refused(
+        &fx.batch(&key, "ns-bank", &[loan.clone()]),
+        "provider-record-outside-namespace",
+    );
+    loan["record_id"] = serde_json::json!("NS-2026-777777");
+    let o = fx.ingest(&fx.batch(&key, "ns-bank", &[loan]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
+
+#[test]
+fn provider_credential_forged_or_revoked_is_refused() {
+    let fx = Fx::new();
+    // Signed by a key the platform does not trust: exit 4, not installed.
+    let rogue = fx.fresh("rogue.key");
+    ok(&["authority", "keygen", "--out", &rogue]);
+    let key = fx.fresh("p2.key");
+    ok(&["provider", "keygen", "--out", &key]);
+    let forged = fx.credential(&rogue, "rogue-bank", &key, "loans", "", 5003);
+    let o = run(&["provider", "enroll", "--data", &fx.data, "--credential", &forged]);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    let mut loan = example(OWN_LOAN);
+    loan["source"] = serde_json::json!("rogue-bank");
+    loan["record_id"] = serde_json::json!("RB-1");
+    fx.refused(&fx.batch(&key, "rogue-bank", &[loan]), "provider-not-enrolled");
+    // A class not in the catalogue: a bad input (exit 2), not installed.
+    let o = fx.enroll("odd-bank", &key, "gossip", "", 5004);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("\"gossip\""), "{}", stderr(&o));
+    // The enrolled provider's serial revoked: its next batch is refused.
+    let list = fx.fresh("revocations");
+    ok(&[
+        "authority",
+        "revoke",
+        "--key",
+        &fx.auth,
+        "--serial",
+        "5001",
+        "--audience",
+        ORIGIN,
+        "--out",
+        &list,
+        "--data",
+        &fx.data,
+    ]);
+    let own = corrected(example(OWN_LOAN), 2, "balance", "350.00");
+    fx.refused(&fx.batch(&fx.provider_key, PROVIDER, &[own]), "credential-revoked");
+}
+
+#[test]
+fn unsigned_ingest_needs_operator_import_and_a_named_officer() {
+    let fx = Fx::new();
+    let mut loan = example(OWN_LOAN);
+    loan["record_id"] = serde_json::json!("LN-OPS-1");
+    let file = fx.fresh("ops.jsonl");
+    std::fs::write(&file, format!("{loan}\n")).unwrap();
+    // No --operator-import: a usage error.
+    let o = run(&["ingest", "--data", &fx.data, &file]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("--operator-import"), "{}", stderr(&o));
+    // No officer named: a usage error, nothing written.
+    let size = fx.size();
+    let o = run(&["ingest", "--operator-import", "--data", &fx.data, &file]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("--officer"), "{}", stderr(&o));
+    assert_eq!(fx.size(), size);
+    // Both: written, and the receipt says who imported it unsigned.
+    let o = run(&[
+        "ingest",
+        "--operator-import",
+        "--officer",
+        "off-zhao",
+        "--data",
+        &fx.data,
+        &file,
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let last = fx.receipts().pop().unwrap();
+    assert!(
+        last["detail"]
+            .as_str()
+            .unwrap()
+            .contains("unsigned, an operator import by officer off-zhao"),
+        "{last}"
+    );
+}
+
+// ------------------------------------------------------------------ corrections stick
+
+impl Fx {
+    /// A department with its own keys and a credential for `classes` (purpose
+    /// loan-approval): its key directory and credential file.
+    fn department(&self, id: &str, classes: &str, serial: u64) -> (String, String) {
+        let keys = self.fresh(id);
+        ok(&["dept", "keygen", "--out-dir", &keys]);
+        let cred = self.fresh("credential");
+        let serial = serial.to_string();
+        ok(&[
+            "authority",
+            "enroll",
+            "--key",
+            &self.auth,
+            "--serial",
+            &serial,
+            "--department",
+            id,
+            "--name",
+            id,
+            "--signing-key",
+            &format!("{keys}/signing.pub"),
+            "--sealing-key",
+            &format!("{keys}/sealing.pub"),
+            "--classes",
+            classes,
+            "--purposes",
+            "loan-approval",
+            "--audience",
+            ORIGIN,
+            "--out",
+            &cred,
+        ]);
+        (keys, cred)
+    }
+
+    /// A granted query by the department (`keys`, `cred`) for SUBJECT's `classes`, opened:
+    /// the answer's records.
+    fn query(&self, keys: &str, cred: &str, classes: &str) -> Vec<serde_json::Value> {
+        let token = self.fresh("token");
+        ok(&[
+            "dept",
+            "query",
+            "--key",
+            &format!("{keys}/signing.key"),
+            "--credential",
+            cred,
+            "--subject",
+            SUBJECT,
+            "--classes",
+            classes,
+            "--purpose",
+            "loan-approval",
+            "--legal-basis",
+            "application 2026-18",
+            "--audience",
+            ORIGIN,
+            "--out",
+            &token,
+        ]);
+        let answer = self.fresh("answer");
+        ok(&[
+            "query",
+            "--data",
+            &self.data,
+            "--credential",
+            cred,
+            "--token",
+            &token,
+            "--out",
+            &answer,
+        ]);
+        let log_key = self.fresh("log-key");
+        std::fs::write(
+            &log_key,
+            stdout(&ok(&["log", "key", "--data", &self.data, "--current"])),
+        )
+        .unwrap();
+        let o = ok(&[
+            "open",
+            "--key",
+            &format!("{keys}/sealing.key"),
+            "--log-key",
+            &log_key,
+            "--token",
+            &token,
+            &answer,
+            "--json",
+        ]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["records"].as_array().unwrap().clone()
+    }
+
+    /// The department's correction notices, fetched and opened with its sealing key.
+    fn notices(&self, id: &str, keys: &str) -> Vec<serde_json::Value> {
+        let o = ok(&["dept", "notices", "--data", &self.data, "--department", id]);
+        let file = self.fresh("notices");
+        std::fs::write(&file, &o.stdout).unwrap();
+        let o = ok(&[
+            "dept",
+            "open-notice",
+            "--key",
+            &format!("{keys}/sealing.key"),
+            &file,
+            "--json",
+        ]);
+        serde_json::from_slice::<serde_json::Value>(&o.stdout)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+}
+
+/// A judgment of SUBJECT by `court-gz-tianhe` (not in records.jsonl): version 1.
+fn judgment() -> serde_json::Value {
+    let mut j = example("JD-2026-000135");
+    j["subject"] = serde_json::json!(SUBJECT);
+    j["record_id"] = serde_json::json!("JD-2026-900135");
+    j
+}
+
+/// The text field of a judgment that the tests correct.
+fn judgment_text_field(_: &serde_json::Value) -> String {
+    "cause".to_string()
+}
+
+#[test]
+fn correction_is_never_followed_by_a_release_of_the_old_value() {
+    let fx = Fx::new();
+    let court = fx.fresh("court.key");
+    ok(&["provider", "keygen", "--out", &court]);
+    let o = fx.enroll("court-gz-tianhe", &court, "judgments", "", 5010);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v1 = judgment();
+    let field = judgment_text_field(&v1);
+    let o = fx.ingest(&fx.batch(&court, "court-gz-tianhe", std::slice::from_ref(&v1)));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (bank_a, cred_a) = fx.department("bank-a", "identity,judgments", 101);
+    let before = fx.query(&bank_a, &cred_a, "judgments");
+    assert_eq!(before.len(), 1, "{before:?}");
+    assert_eq!(before[0]["fields"][&field], v1["fields"][&field]);
+
+    let v2 = corrected(v1.clone(), 2, &field, "CORRECTED ON OBJECTION");
+    let o = fx.ingest(&fx.batch(&court, "court-gz-tianhe", &[v2]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // Every later answer holds the current version only.
+    for _ in 0..2 {
+        let after = fx.query(&bank_a, &cred_a, "judgments");
+        assert_eq!(after.len(), 1, "only the current version is released: {after:?}");
+        assert_eq!(after[0]["version"], 2, "{after:?}");
+        assert_eq!(after[0]["fields"][&field], "CORRECTED ON OBJECTION");
+        let text = serde_json::to_string(&after).unwrap();
+        assert!(!text.contains(v1["fields"][&field].as_str().unwrap()), "{text}");
+    }
+}
+
+#[test]
+fn departments_that_saw_the_old_value_get_notices_and_others_do_not() {
+    let fx = Fx::new();
+    let court = fx.fresh("court.key");
+    ok(&["provider", "keygen", "--out", &court]);
+    let o = fx.enroll("court-gz-tianhe", &court, "judgments", "", 5010);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v1 = judgment();
+    let field = judgment_text_field(&v1);
+    let o = fx.ingest(&fx.batch(&court, "court-gz-tianhe", std::slice::from_ref(&v1)));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // bank-a received the judgment; bank-b read identity only; bank-c never asked.
+    let (bank_a, cred_a) = fx.department("bank-a", "identity,judgments", 101);
+    let (bank_b, cred_b) = fx.department("bank-b", "identity,judgments", 102);
+    let (bank_c, _) = fx.department("bank-c", "identity,judgments", 103);
+    assert_eq!(fx.query(&bank_a, &cred_a, "judgments").len(), 1);
+    assert_eq!(fx.query(&bank_b, &cred_b, "identity").len(), 1);
+
+    let v2 = corrected(v1, 2, &field, "CORRECTED ON OBJECTION");
+    let o = fx.ingest(&fx.batch(&court, "court-gz-tianhe", &[v2]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+
+    let a = fx.notices("bank-a", &bank_a);
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!(a[0]["subject"], SUBJECT);
+    assert_eq!(a[0]["record_id"], "JD-2026-900135");
+    assert_eq!(
+        (a[0]["superseded_version"].as_u64(), a[0]["version"].as_u64()),
+        (Some(1), Some(2))
+    );
+    assert_eq!(a[0]["record"]["fields"][&field], "CORRECTED ON OBJECTION");
+    assert!(fx.notices("bank-b", &bank_b).is_empty());
+    assert!(fx.notices("bank-c", &bank_c).is_empty());
+    // Sealed to bank-a: bank-b's key does not open bank-a's notices.
+    let o = ok(&["dept", "notices", "--data", &fx.data, "--department", "bank-a"]);
+    let file = fx.fresh("notices");
+    std::fs::write(&file, &o.stdout).unwrap();
+    let o = run(&["dept", "open-notice", "--key", &format!("{bank_b}/sealing.key"), &file]);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+    // The notice is receipted in the subject's chain, naming the department.
+    let receipts = fx.receipts();
+    let notice: Vec<_> = receipts
+        .iter()
+        .filter(|r| {
+            r["detail"]
+                .as_str()
+                .unwrap()
+                .contains("correction notice sealed to department")
+        })
+        .collect();
+    assert_eq!(notice.len(), 1, "{receipts:?}");
+    assert!(
+        notice[0]["detail"].as_str().unwrap().contains("bank-a"),
+        "{}",
+        notice[0]
+    );
+    assert_eq!(notice[0]["action"], "correction");
+}
