@@ -260,7 +260,15 @@ fn keys_passphrase_changes_it_and_the_old_file_is_a_rollback() {
     assert!(stderr(&o).contains("wrong passphrase"), "{}", stderr(&o));
     ok(&with(
         &[("CREDSEAL_PASSPHRASE", new)],
-        &["ingest", "--data", &d, RECORDS],
+        &[
+            "ingest",
+            "--operator-import",
+            "--officer",
+            "op-import",
+            "--data",
+            &d,
+            RECORDS,
+        ],
     ));
 
     // The change was a key event: putting the old file (old passphrase) back is a rollback.
@@ -333,7 +341,15 @@ fn m_of_n_unseal_k_minus_1_shares_fail_k_succeed() {
     let data = init_shared(dir.path(), &keys);
 
     // No shares: says how many of whose are needed; a passphrase does not stand in.
-    let o = run(&["ingest", "--data", &data, RECORDS]);
+    let o = run(&[
+        "ingest",
+        "--operator-import",
+        "--officer",
+        "op-import",
+        "--data",
+        &data,
+        RECORDS,
+    ]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(stderr(&o).contains("2 of their shares are needed"), "{}", stderr(&o));
     assert!(
@@ -343,16 +359,49 @@ fn m_of_n_unseal_k_minus_1_shares_fail_k_succeed() {
     );
 
     // K − 1 = 1 share: refused, clearly (exit 4), nothing ingested.
-    let o = unsealed(&[&keys[0]], &["ingest", "--data", &data, RECORDS]);
+    let o = unsealed(
+        &[&keys[0]],
+        &[
+            "ingest",
+            "--operator-import",
+            "--officer",
+            "op-import",
+            "--data",
+            &data,
+            RECORDS,
+        ],
+    );
     assert_eq!(code(&o), 4, "{}", stderr(&o));
     assert!(stderr(&o).contains("1 of the 2 shares needed"), "{}", stderr(&o));
     // The same share twice is still one share.
-    let o = unsealed(&[&keys[0], &keys[0]], &["ingest", "--data", &data, RECORDS]);
+    let o = unsealed(
+        &[&keys[0], &keys[0]],
+        &[
+            "ingest",
+            "--operator-import",
+            "--officer",
+            "op-import",
+            "--data",
+            &data,
+            RECORDS,
+        ],
+    );
     assert_eq!(code(&o), 4, "{}", stderr(&o));
     assert!(stderr(&o).contains("1 of the 2 shares needed"), "{}", stderr(&o));
 
     // K = 2 shares, any two (b's key is encrypted: opened with the key passphrase).
-    ok(&unsealed(&[&keys[0], &keys[2]], &["ingest", "--data", &data, RECORDS]));
+    ok(&unsealed(
+        &[&keys[0], &keys[2]],
+        &[
+            "ingest",
+            "--operator-import",
+            "--officer",
+            "op-import",
+            "--data",
+            &data,
+            RECORDS,
+        ],
+    ));
     let o = unsealed(&[&keys[1], &keys[2]], &["unseal", "--data", &data]);
     ok(&o);
     assert!(
@@ -406,7 +455,18 @@ fn reshare_removes_an_officer_whose_old_share_no_longer_counts() {
     let dir = tempfile::tempdir().unwrap();
     let keys = unseal_keys(dir.path(), &["a", "b", "c"]);
     let data = init_shared(dir.path(), &keys);
-    ok(&unsealed(&[&keys[0], &keys[2]], &["ingest", "--data", &data, RECORDS]));
+    ok(&unsealed(
+        &[&keys[0], &keys[2]],
+        &[
+            "ingest",
+            "--operator-import",
+            "--officer",
+            "op-import",
+            "--data",
+            &data,
+            RECORDS,
+        ],
+    ));
     // b opens her share of epoch 1 before she leaves, and keeps it.
     let b_share = s(&dir.path().join("b.share"));
     ok(&with(

@@ -97,10 +97,10 @@ impl Fx {
             &data,
             RECORDS,
         ]);
-        ok(&["authority", "keygen", "--out", &auth]);
+        ok(&["authority", "keygen", "--unencrypted", "--out", &auth]);
         ok(&["authority", "trust", "--data", &data, "--key", &format!("{auth}.pub")]);
-        ok(&["provider", "keygen", "--out", &provider_key]);
-        ok(&["subject", "keygen", "--out-dir", &subject_dir]);
+        ok(&["provider", "keygen", "--unencrypted", "--out", &provider_key]);
+        ok(&["subject", "keygen", "--unencrypted", "--out-dir", &subject_dir]);
         ok(&[
             "subject",
             "register",
@@ -375,7 +375,7 @@ fn provider_writing_an_unenrolled_class_is_refused_with_nothing_written() {
 fn provider_record_outside_its_namespace_is_refused() {
     let fx = Fx::new();
     let key = fx.fresh("ns.key");
-    ok(&["provider", "keygen", "--out", &key]);
+    ok(&["provider", "keygen", "--unencrypted", "--out", &key]);
     let o = fx.enroll("ns-bank", &key, "loans", "NS-", 5002);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let mut loan = example(OWN_LOAN);
@@ -395,9 +395,9 @@ fn provider_credential_forged_or_revoked_is_refused() {
     let fx = Fx::new();
     // Signed by a key the platform does not trust: exit 4, not installed.
     let rogue = fx.fresh("rogue.key");
-    ok(&["authority", "keygen", "--out", &rogue]);
+    ok(&["authority", "keygen", "--unencrypted", "--out", &rogue]);
     let key = fx.fresh("p2.key");
-    ok(&["provider", "keygen", "--out", &key]);
+    ok(&["provider", "keygen", "--unencrypted", "--out", &key]);
     let forged = fx.credential(&rogue, "rogue-bank", &key, "loans", "", 5003);
     let o = run(&["provider", "enroll", "--data", &fx.data, "--credential", &forged]);
     assert_eq!(code(&o), 4, "{}", stderr(&o));
@@ -474,7 +474,7 @@ impl Fx {
     /// loan-approval): its key directory and credential file.
     fn department(&self, id: &str, classes: &str, serial: u64) -> (String, String) {
         let keys = self.fresh(id);
-        ok(&["dept", "keygen", "--out-dir", &keys]);
+        ok(&["dept", "keygen", "--unencrypted", "--out-dir", &keys]);
         let cred = self.fresh("credential");
         let serial = serial.to_string();
         ok(&[
@@ -599,7 +599,7 @@ fn judgment_text_field(_: &serde_json::Value) -> String {
 fn correction_is_never_followed_by_a_release_of_the_old_value() {
     let fx = Fx::new();
     let court = fx.fresh("court.key");
-    ok(&["provider", "keygen", "--out", &court]);
+    ok(&["provider", "keygen", "--unencrypted", "--out", &court]);
     let o = fx.enroll("court-gz-tianhe", &court, "judgments", "", 5010);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let v1 = judgment();
@@ -629,7 +629,7 @@ fn correction_is_never_followed_by_a_release_of_the_old_value() {
 fn departments_that_saw_the_old_value_get_notices_and_others_do_not() {
     let fx = Fx::new();
     let court = fx.fresh("court.key");
-    ok(&["provider", "keygen", "--out", &court]);
+    ok(&["provider", "keygen", "--unencrypted", "--out", &court]);
     let o = fx.enroll("court-gz-tianhe", &court, "judgments", "", 5010);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let v1 = judgment();

@@ -109,7 +109,15 @@ fn platform(dir: &Path) -> (String, String) {
         "--kdf-passes",
         "1",
     ]);
-    ok(&["ingest", "--data", &data, &input.display().to_string()]);
+    ok(&[
+        "ingest",
+        "--operator-import",
+        "--officer",
+        "op-import",
+        "--data",
+        &data,
+        &input.display().to_string(),
+    ]);
     (data, expired)
 }
 
@@ -118,7 +126,7 @@ fn officers(dir: &Path, data: &str) -> impl Fn(&str) -> Vec<String> {
     let mut keys = Vec::new();
     for name in ["officer-a", "officer-b"] {
         let key = dir.join(name).display().to_string();
-        ok(&["officer", "keygen", "--out", &key]);
+        ok(&["officer", "keygen", "--unencrypted", "--out", &key]);
         let o = common::enroll_staff(&run, dir, data, ORIGIN, None, "officer", name, &format!("{key}.pub"));
         assert_eq!(code(&o), 0, "{}", stderr(&o));
         keys.push(key);
@@ -392,7 +400,16 @@ fn a_shred_batch_killed_at_random_moments_leaves_records_shredded_or_intact() {
     for trial in 0..trials {
         // The batch again (the shredded records let in again), so every trial has work.
         if loans("before the trial") == SUBJECTS - EXPIRED {
-            ok(&["ingest", "--data", &data, &again, "--allow-shredded"]);
+            ok(&[
+                "ingest",
+                "--operator-import",
+                "--officer",
+                "op-import",
+                "--data",
+                &data,
+                &again,
+                "--allow-shredded",
+            ]);
         }
         assert_eq!(loans("before the trial"), SUBJECTS);
         let approvals = approve(&today_op());
