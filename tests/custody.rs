@@ -448,6 +448,46 @@ fn m_of_n_unseal_k_minus_1_shares_fail_k_succeed() {
     // The keystore file holds no key of the officers and no passphrase-derived header.
     let ks = std::fs::read(dir.path().join("data/keystore")).unwrap();
     assert_eq!(ks[5], 2, "KDF byte: shares");
+
+    // `serve` starts only with K shares: with one it stops before binding anything...
+    let serve = [
+        "serve",
+        "--data",
+        data.as_str(),
+        "--listen",
+        "127.0.0.1:0",
+        "--insecure-loopback",
+    ];
+    let o = unsealed(&[&keys[0]], &serve);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(stderr(&o).contains("1 of the 2 shares needed") && !stderr(&o).contains("serving"));
+    // ...with two it serves (on loopback; stopped here after it says so, at most 60 s).
+    let mut c = bin();
+    c.env("CREDSEAL_UNSEAL", format!("{}:{}", keys[0], keys[2]))
+        .args(serve)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let err = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut served = false;
+    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(60)) {
+        if line.contains("serving http://127.0.0.1:") {
+            served = true;
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(served, "serve with K shares did not start");
 }
 
 #[test]
