@@ -216,6 +216,10 @@ struct RewrapJson {
     ratio_to_floor: f64,
     disk_bytes_before: u64,
     disk_bytes_after: u64,
+    allocated_before: u64,
+    allocated_after_rewrap: u64,
+    allocated_after_compaction: u64,
+    compaction_seconds: f64,
 }
 
 impl From<&RewrapBench> for RewrapJson {
@@ -231,6 +235,10 @@ impl From<&RewrapBench> for RewrapJson {
             ratio_to_floor: r.ratio_to_floor,
             disk_bytes_before: r.disk_bytes_before,
             disk_bytes_after: r.disk_bytes_after,
+            allocated_before: r.allocated_before,
+            allocated_after_rewrap: r.allocated_after_rewrap,
+            allocated_after_compaction: r.allocated_after_compaction,
+            compaction_seconds: r.compaction_seconds,
         }
     }
 }
@@ -489,6 +497,14 @@ pub(crate) fn bench_rewrap(r: &RewrapBench, json: bool) {
         r.disk_bytes_after,
         r.disk_bytes_before / r.subjects.max(1),
         r.disk_bytes_after / r.subjects.max(1)
+    );
+    println!(
+        "allocated on disk: {} B before, {} B after the rewrap, {} B after compaction ({:.3} s; {:.2}x before)",
+        r.allocated_before,
+        r.allocated_after_rewrap,
+        r.allocated_after_compaction,
+        r.compaction_seconds,
+        r.allocated_after_compaction as f64 / r.allocated_before.max(1) as f64
     );
 }
 
