@@ -117,6 +117,23 @@ pub(crate) fn dir_size(p: &Path) -> u64 {
     n
 }
 
+/// The bytes the file system holds for the files under `p` (their allocated blocks: a
+/// compacted value log's holes do not count).
+pub(crate) fn dir_allocated(p: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let mut n = 0;
+    if let Ok(rd) = std::fs::read_dir(p) {
+        for e in rd.flatten() {
+            match e.metadata() {
+                Ok(m) if m.is_dir() => n += dir_allocated(&e.path()),
+                Ok(m) => n += m.blocks() * 512,
+                Err(_) => {}
+            }
+        }
+    }
+    n
+}
+
 /// A key as the sled backend stores it: the tree's tag, then the key.
 pub(crate) fn raw_key(tag: u8, key: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + key.len());

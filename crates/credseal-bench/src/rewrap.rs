@@ -10,7 +10,7 @@ use credseal_engine::bundle::{Bundle, Entry, SubjectRecords};
 use credseal_engine::{DEFAULT_OPERATOR, Progress};
 use serde::Serialize;
 
-use crate::common::{BenchPlatform, FloorDb, bench_passphrase, dir_size, parse_catalog, raw_key};
+use crate::common::{BenchPlatform, FloorDb, bench_passphrase, dir_allocated, dir_size, parse_catalog, raw_key};
 use crate::error::{BenchError, Result};
 
 /// Results of `bench rewrap`.
@@ -36,9 +36,18 @@ pub struct RewrapBench {
     /// Bytes on disk of the database before the rewrap (sum of the file lengths in its
     /// directory).
     pub disk_bytes_before: u64,
-    /// Bytes on disk of the database after the rewrap: every subject's value rewritten, so the
-    /// old copies are garbage (sled's, or dead bytes in the value log, never reclaimed).
+    /// Bytes on disk of the database after the rewrap: every subject's value rewritten (the
+    /// data keys moved into the key trees), so the old copies are garbage (sled's, or dead
+    /// bytes in the value log until a compaction).
     pub disk_bytes_after: u64,
+    /// Bytes the file system holds for the database (allocated blocks) before the rewrap.
+    pub allocated_before: u64,
+    /// The same after the rewrap.
+    pub allocated_after_rewrap: u64,
+    /// The same after `credseal compact` (the value log's dead blocks given back).
+    pub allocated_after_compaction: u64,
+    /// Seconds of the compaction.
+    pub compaction_seconds: f64,
 }
 
 /// Subjects written per batch while building the store.
@@ -133,13 +142,20 @@ pub fn bench_rewrap(catalog_text: &str, subjects: u64, work: &Path, progress: &d
     }
 
     let db_dir = b.db_dir();
+    b.store.flush()?;
     let disk_bytes_before = dir_size(&db_dir);
+    let allocated_before = dir_allocated(&db_dir);
 
     // Ours.
     let t = Instant::now();
     let s = p.rewrap(&p.staff_session(DEFAULT_OPERATOR)?, progress)?;
     let seconds = t.elapsed().as_secs_f64();
     let disk_bytes_after = dir_size(&db_dir);
+    let allocated_after_rewrap = dir_allocated(&db_dir);
+    let t = Instant::now();
+    p.compact()?;
+    let compaction_seconds = t.elapsed().as_secs_f64();
+    let allocated_after_compaction = dir_allocated(&db_dir);
     let data_keys = wrapped.len() as u64;
     if s.rewrapped != data_keys {
         return Err(BenchError::check(format_args!(
@@ -195,6 +211,10 @@ pub fn bench_rewrap(catalog_text: &str, subjects: u64, work: &Path, progress: &d
         ratio_to_floor: floor_seconds / seconds,
         disk_bytes_before,
         disk_bytes_after,
+        allocated_before,
+        allocated_after_rewrap,
+        allocated_after_compaction,
+        compaction_seconds,
     })
 }
 

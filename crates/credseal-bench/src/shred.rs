@@ -22,6 +22,7 @@ use serde::Serialize;
 
 use crate::common::{BenchPlatform, FloorDb, bench_passphrase, dir_size, now, parse_catalog};
 use crate::error::{BenchError, Result};
+use crate::query::thread_cpu_ns;
 
 /// The class the benchmark shreds in.
 const CLASS: &str = "loans";
@@ -50,6 +51,9 @@ pub struct ShredBench {
     /// Bytes the process wrote (`/proc/self/io` wchar) for that shred: the database's
     /// write-ahead log, sled, the value log, the keystore file.
     pub one_bytes_written: Option<u64>,
+    /// On-CPU seconds of the calling thread for that shred (`None` where the kernel does not
+    /// tell): on a shared machine, the figure without other work's time.
+    pub one_cpu_seconds: Option<f64>,
     /// The floor of the one-record shred, seconds.
     pub one_floor_seconds: f64,
     /// Bytes the floor wrote (its node objects).
@@ -58,6 +62,8 @@ pub struct ShredBench {
     pub batch: u64,
     /// Seconds of the sweep (finding the expired records reads every record of the class).
     pub batch_seconds: f64,
+    /// On-CPU seconds of the calling thread for the sweep.
+    pub batch_cpu_seconds: Option<f64>,
     /// Bytes the process wrote for the sweep.
     pub batch_bytes_written: Option<u64>,
     /// The floor of the batch, seconds.
@@ -293,9 +299,11 @@ pub fn bench_shred(
         .map_err(|e| BenchError::check(format_args!("order: {e}")))?;
     let ok = approved(p, &checked.operation())?;
     let w0 = written();
+    let c0 = thread_cpu_ns();
     let t = Instant::now();
     let s = p.shred_by_order(&session, &checked, &pass, &ok)?;
     let one_seconds = t.elapsed().as_secs_f64();
+    let one_cpu_seconds = thread_cpu_ns().zip(c0).map(|(a, b)| (a - b) as f64 / 1e9);
     let one_bytes_written = written().zip(w0).map(|(a, b)| a - b);
     if s.records != 1 {
         return Err(BenchError::check(format_args!(
@@ -307,9 +315,11 @@ pub fn bench_shred(
     let today = Date::from_unix(now()?).ok_or_else(|| BenchError::check("the clock is out of range"))?;
     let ok = approved(p, &Operation::shred_expired(today))?;
     let w0 = written();
+    let c0 = thread_cpu_ns();
     let t = Instant::now();
     let s = p.shred_expired(&session, today, &pass, &ok)?;
     let batch_seconds = t.elapsed().as_secs_f64();
+    let batch_cpu_seconds = thread_cpu_ns().zip(c0).map(|(a, b)| (a - b) as f64 / 1e9);
     let batch_bytes_written = written().zip(w0).map(|(a, b)| a - b);
     if s.records != batch {
         return Err(BenchError::check(format_args!(
@@ -337,11 +347,13 @@ pub fn bench_shred(
         kdf_passes: kdf.t,
         migrate_seconds,
         one_seconds,
+        one_cpu_seconds,
         one_bytes_written,
         one_floor_seconds,
         one_floor_bytes,
         batch,
         batch_seconds,
+        batch_cpu_seconds,
         batch_bytes_written,
         batch_floor_seconds,
         batch_floor_bytes,

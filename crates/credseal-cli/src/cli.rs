@@ -161,6 +161,15 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Give the disk space of dead stored values (left by rewraps, corrections and shreds)
+    /// back to the file system; safe to stop at any moment and run again.
+    Compact {
+        #[command(flatten)]
+        data: DataArg,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Serve the platform over HTTPS to departments, subjects, the authority and the public
     /// (until SIGTERM or SIGINT, which drain it).
     Serve(ServeArgs),

@@ -183,6 +183,7 @@ fn run(cli: Cli) -> CliResult {
             json,
         } => keys::shred(&ctx, data, what, approvals, json),
         Command::Check { data, json } => check::run(&ctx, &data, json),
+        Command::Compact { data, json } => check::compact(&ctx, &data, json),
         Command::Serve(a) => serve::run(&ctx, a),
         Command::Witness { command } => witness::run(command),
         Command::Bench { command } => bench::run(&ctx, command),

@@ -196,6 +196,13 @@ impl Platform {
         Ok(p)
     }
 
+    /// Gives the store's dead bytes (overwritten and deleted values: rewraps,
+    /// supersessions, shreds) back to the file system, online and safe to stop at any moment
+    /// (see `credseal_store::SledStore::compact_value_log`); `None` for a store in memory.
+    pub fn compact(&self) -> Result<Option<credseal_store::Compaction>> {
+        Ok(self.store.compact()?)
+    }
+
     /// The data directory, if on disk.
     pub fn dir(&self) -> Option<&Path> {
         self.dir.as_ref().map(DataDir::path)

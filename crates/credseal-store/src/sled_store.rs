@@ -88,6 +88,10 @@ pub struct SledStore {
     wal: Mutex<(Wal, u64)>,
     /// Big values, stored once outside sled.
     vlog: ValueLog,
+    /// Held (shared) by every write from its value-log append to its sled apply; compaction
+    /// takes it exclusively for a moment, so every value below the log's end then has its
+    /// pointer in sled before compaction looks for live values.
+    appending: std::sync::RwLock<()>,
     /// Set when a durable frame reached the write-ahead log but not all of sled: every later
     /// write and flush is refused, so that reopening replays the frame whole.
     halted: std::sync::atomic::AtomicBool,
@@ -247,6 +251,7 @@ impl SledStore {
             path,
             wal: Mutex::new((wal, 0)),
             vlog,
+            appending: Default::default(),
             halted: Default::default(),
             #[cfg(test)]
             fail_after: Default::default(),
@@ -285,6 +290,60 @@ impl SledStore {
     /// A stored value read back from sled under `key` (tagged) in `tree`.
     fn resolve(&self, tree: Tree, key: &[u8], stored: &[u8]) -> Result<Vec<u8>, StoreError> {
         self.vlog.resolve(tree, key, stored)
+    }
+
+    /// [`SledStore::resolve`], reading the key once more if its value-log bytes do not check:
+    /// the value may have been overwritten since it was read and its old bytes punched by a
+    /// compaction. `None`: deleted since.
+    fn resolve_fresh(&self, tree: Tree, key: &[u8], stored: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.resolve(tree, key, stored) {
+            Err(e @ StoreError::Corrupt { .. }) => match self.db.get(key).map_err(|e| self.err(e))? {
+                None => Ok(None),
+                Some(again) if again.as_ref() != stored => self.resolve(tree, key, &again).map(Some),
+                Some(_) => Err(e),
+            },
+            r => r.map(Some),
+        }
+    }
+
+    /// Gives the value log's dead bytes (overwritten and deleted values: rewraps,
+    /// supersessions, shreds) back to the file system, online: holes are punched in place
+    /// over every whole block no live value touches, so no offset or pointer changes, reads
+    /// and writes go on meanwhile (values appended after it starts are not looked at), and a
+    /// kill at any moment loses nothing; running it again punches what is left. A reader
+    /// that read a pointer just before its value was overwritten and punched reads the key
+    /// again ([`SledStore::resolve_fresh`]).
+    pub fn compact_value_log(&self) -> Result<Compaction, StoreError> {
+        self.check_running()?;
+        let allocated_before = self.vlog.allocated()?;
+        // Every write in flight finishes its sled apply: below `end`, every live value's
+        // pointer is in sled from here on.
+        let end = {
+            let _all = self.appending.write().map_err(|_| poisoned())?;
+            self.vlog.end()
+        };
+        let mut live = Vec::new();
+        for tree in Tree::ALL {
+            let Some(span) = Span::new(tree, &[], None) else {
+                continue;
+            };
+            for item in self.db.range(span.bounds()).values() {
+                if let Some(r) = ValueLog::pointed(&item.map_err(|e| self.err(e))?)
+                    && r.0 < end
+                {
+                    live.push(r);
+                }
+            }
+        }
+        let live_bytes = live.iter().map(|r| r.1).sum();
+        let punched = self.vlog.punch_dead(&mut live, end)?;
+        Ok(Compaction {
+            log_bytes: end,
+            live_bytes,
+            punched_bytes: punched,
+            allocated_before,
+            allocated_after: self.vlog.allocated()?,
+        })
     }
 
     /// Applies the write-ahead-log frames sled lost in a crash (those after the last one it
@@ -330,9 +389,14 @@ impl SledStore {
         let Some(span) = Span::new(tree, prefix, after) else {
             return Box::new(std::iter::empty());
         };
-        Box::new(self.db.range(span.bounds()).map(move |item| match item {
-            Ok((k, v)) => Ok((untag(tree, &k)?, self.resolve(tree, &k, &v)?)),
-            Err(e) => Err(self.err(e)),
+        Box::new(self.db.range(span.bounds()).filter_map(move |item| match item {
+            Ok((k, v)) => match (untag(tree, &k), self.resolve_fresh(tree, &k, &v)) {
+                (Ok(key), Ok(Some(value))) => Some(Ok((key, value))),
+                // Deleted since the scan read it: as if read after.
+                (Ok(_), Ok(None)) => None,
+                (Err(e), _) | (_, Err(e)) => Some(Err(e)),
+            },
+            Err(e) => Some(Err(self.err(e))),
         }))
     }
 }
@@ -342,7 +406,7 @@ impl Store for SledStore {
         let key = tagged(tree, key);
         match self.db.get(&key).map_err(|e| self.err(e))? {
             None => Ok(None),
-            Some(stored) => self.resolve(tree, &key, &stored).map(Some),
+            Some(stored) => self.resolve_fresh(tree, &key, &stored),
         }
     }
 
@@ -390,6 +454,7 @@ impl Store for SledStore {
         // last write per key, matching "the later operation wins". Big values go to the value
         // log in one write, durable before sled sees their pointers.
         let ops = batch.into_ops();
+        let _a = self.appending.read().map_err(|_| poisoned())?;
         let placed = self.vlog.append(&ops, true)?;
         self.db.apply_batch(sled_batch(ops, &placed)).map_err(|e| self.err(e))
     }
@@ -402,6 +467,7 @@ impl Store for SledStore {
         self.check_running()?;
         let (ops, again) = batch.into_ops_marked();
         let mut w = self.wal.lock().map_err(|_| poisoned())?;
+        let _a = self.appending.read().map_err(|_| poisoned())?;
         let seq = w.1;
         // If the frame fails, these bytes are garbage: nothing points at them.
         let placed = self.vlog.append(&ops, false)?;
@@ -428,6 +494,7 @@ impl Store for SledStore {
             key: key.to_vec(),
             value: value.to_vec(),
         };
+        let _a = self.appending.read().map_err(|_| poisoned())?;
         let at = self.vlog.append(std::slice::from_ref(&op), true)?[0];
         let key = tagged(tree, key);
         let stored = crate::vlog::stored(&key, value, at);
@@ -446,6 +513,10 @@ impl Store for SledStore {
         self.flush_locked(&mut w)
     }
 
+    fn compact(&self) -> Result<Option<Compaction>, StoreError> {
+        self.compact_value_log().map(Some)
+    }
+
     /// sled's files, the write-ahead log and the value log.
     fn size_on_disk(&self) -> Result<u64, StoreError> {
         let sled = self.db.size_on_disk().map_err(|e| self.err(e))?;
@@ -453,6 +524,21 @@ impl Store for SledStore {
         let wal = fs::symlink_metadata(&wal_path).map_err(|e| map_io(e, &wal_path))?.len();
         Ok(sled + wal + self.vlog.file_len()?)
     }
+}
+
+/// What [`SledStore::compact_value_log`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Compaction {
+    /// Length of the value log it looked at.
+    pub log_bytes: u64,
+    /// Bytes of live values in it.
+    pub live_bytes: u64,
+    /// Bytes of the whole dead blocks punched (holes punched by an earlier run again).
+    pub punched_bytes: u64,
+    /// Bytes the file system held for the log before.
+    pub allocated_before: u64,
+    /// Bytes the file system holds for the log after.
+    pub allocated_after: u64,
 }
 
 impl SledStore {

@@ -69,6 +69,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Bytes on disk (memory: 0).
     fn size_on_disk(&self) -> Result<u64, StoreError>;
+
+    /// Gives the space of dead stored bytes back, online (sled backend:
+    /// [`SledStore::compact_value_log`](crate::SledStore::compact_value_log)); `None` for a
+    /// backend with nothing to compact.
+    fn compact(&self) -> Result<Option<crate::Compaction>, StoreError> {
+        Ok(None)
+    }
 }
 
 /// Forwards every method to the pointee, so `Arc<dyn Store>` and `Box<dyn Store>` can be used
@@ -108,6 +115,9 @@ macro_rules! forward_store {
             }
             fn size_on_disk(&self) -> Result<u64, StoreError> {
                 (**self).size_on_disk()
+            }
+            fn compact(&self) -> Result<Option<crate::Compaction>, StoreError> {
+                (**self).compact()
             }
         }
     )*};

@@ -52,10 +52,11 @@
 //!
 //! # Garbage
 //!
-//! An overwritten or deleted value leaves its bytes in the log; nothing reclaims them (no
-//! compaction yet). `SledStore::value_log_usage` reports live and dead bytes. Security: dead
-//! ciphertext stays on disk until the file is removed; erasure relies on destroying keys
-//! (threat-model K4), never on deleting stored bytes.
+//! An overwritten or deleted value leaves its bytes in the log. `SledStore::value_log_usage`
+//! reports live and dead bytes, and `SledStore::compact_value_log` gives the dead blocks back
+//! to the file system without moving anything (holes punched in place, online; see there).
+//! Security: erasure relies on destroying keys (threat-model K4), never on deleting stored
+//! bytes: a punched block's old contents may survive on the device.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -372,6 +373,60 @@ impl ValueLog {
     /// Length of the file on disk.
     pub(crate) fn file_len(&self) -> Result<u64, StoreError> {
         Ok(self.reader.metadata().map_err(|e| io_err(&self.path, e))?.len())
+    }
+
+    /// Bytes a pointer may name now (the end of the last completed append).
+    pub(crate) fn end(&self) -> u64 {
+        self.end.load(Ordering::Acquire)
+    }
+
+    /// The range (offset, length) a stored value points at, if it is a pointer.
+    pub(crate) fn pointed(stored: &[u8]) -> Option<(u64, u64)> {
+        parse_pointer(stored).map(|(at, len, _)| (at, u64::from(len)))
+    }
+
+    /// Bytes of the file the file system holds (its allocated blocks).
+    pub(crate) fn allocated(&self) -> Result<u64, StoreError> {
+        use std::os::unix::fs::MetadataExt;
+        Ok(self.reader.metadata().map_err(|e| io_err(&self.path, e))?.blocks() * 512)
+    }
+
+    /// Gives the file system back every whole block of `[0, end)` that none of `live`
+    /// (offset, length; any order) touches: `fallocate(PUNCH_HOLE | KEEP_SIZE)`, so no
+    /// offset moves and no pointer changes. Only dead bytes are punched, each range once
+    /// and in place: stopped at any moment, the log has lost nothing, and running it again
+    /// is safe. Returns the bytes punched.
+    pub(crate) fn punch_dead(&self, live: &mut [(u64, u64)], end: u64) -> Result<u64, StoreError> {
+        const BLOCK: u64 = 4096;
+        live.sort_unstable();
+        let mut punched = 0;
+        let mut at = 0u64;
+        let mut gaps = Vec::new();
+        for (off, len) in live.iter() {
+            if *off > at {
+                gaps.push((at, *off));
+            }
+            at = at.max(off + len);
+        }
+        if end > at {
+            gaps.push((at, end));
+        }
+        for (from, to) in gaps {
+            let (a, b) = (from.div_ceil(BLOCK) * BLOCK, to / BLOCK * BLOCK);
+            if b <= a {
+                continue;
+            }
+            rustix::fs::fallocate(
+                &self.reader,
+                rustix::fs::FallocateFlags::PUNCH_HOLE | rustix::fs::FallocateFlags::KEEP_SIZE,
+                a,
+                b - a,
+            )
+            .map_err(|e| io_err(&self.path, e.into()))?;
+            punched += b - a;
+        }
+        self.reader.sync_data().map_err(|e| io_err(&self.path, e))?;
+        Ok(punched)
     }
 
     /// Adds a stored value's share to `usage` (pointers only).

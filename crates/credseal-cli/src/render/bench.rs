@@ -216,6 +216,10 @@ struct RewrapJson {
     ratio_to_floor: f64,
     disk_bytes_before: u64,
     disk_bytes_after: u64,
+    allocated_before: u64,
+    allocated_after_rewrap: u64,
+    allocated_after_compaction: u64,
+    compaction_seconds: f64,
 }
 
 impl From<&RewrapBench> for RewrapJson {
@@ -231,6 +235,10 @@ impl From<&RewrapBench> for RewrapJson {
             ratio_to_floor: r.ratio_to_floor,
             disk_bytes_before: r.disk_bytes_before,
             disk_bytes_after: r.disk_bytes_after,
+            allocated_before: r.allocated_before,
+            allocated_after_rewrap: r.allocated_after_rewrap,
+            allocated_after_compaction: r.allocated_after_compaction,
+            compaction_seconds: r.compaction_seconds,
         }
     }
 }
@@ -490,6 +498,14 @@ pub(crate) fn bench_rewrap(r: &RewrapBench, json: bool) {
         r.disk_bytes_before / r.subjects.max(1),
         r.disk_bytes_after / r.subjects.max(1)
     );
+    println!(
+        "allocated on disk: {} B before, {} B after the rewrap, {} B after compaction ({:.3} s; {:.2}x before)",
+        r.allocated_before,
+        r.allocated_after_rewrap,
+        r.allocated_after_compaction,
+        r.compaction_seconds,
+        r.allocated_after_compaction as f64 / r.allocated_before.max(1) as f64
+    );
 }
 
 /// `bench shred`.
@@ -503,29 +519,34 @@ pub(crate) fn bench_shred(r: &credseal_bench::ShredBench, json: bool) {
         r.subjects, r.fanout, r.depth, r.kdf_mib, r.kdf_passes
     );
     let kib = |b: Option<u64>| b.map_or_else(|| "-".into(), |b| format!("{:.1}", b as f64 / 1024.0));
+    let cpu = |c: Option<f64>| c.map_or_else(|| "-".into(), |c| format!("{c:.4}"));
     let rows = vec![
         vec![
             "one record (ours)".into(),
             format!("{:.4}", r.one_seconds),
+            cpu(r.one_cpu_seconds),
             kib(r.one_bytes_written),
         ],
         vec![
             "one record (floor)".into(),
             format!("{:.4}", r.one_floor_seconds),
+            "-".into(),
             kib(Some(r.one_floor_bytes)),
         ],
         vec![
             format!("batch of {} (ours)", r.batch),
             format!("{:.3}", r.batch_seconds),
+            cpu(r.batch_cpu_seconds),
             kib(r.batch_bytes_written),
         ],
         vec![
             format!("batch of {} (floor)", r.batch),
             format!("{:.3}", r.batch_floor_seconds),
+            "-".into(),
             kib(Some(r.batch_floor_bytes)),
         ],
     ];
-    print!("{}", table(&["", "seconds", "KiB written"], &rows));
+    print!("{}", table(&["", "seconds", "CPU seconds", "KiB written"], &rows));
     println!(
         "one-time move of the class's data keys into its tree: {:.3} s; database on disk {} B before, {} B after",
         r.migrate_seconds, r.disk_bytes_before, r.disk_bytes_after
