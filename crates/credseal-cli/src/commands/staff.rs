@@ -85,10 +85,18 @@ pub(crate) fn run(ctx: &Context, cmd: StaffCommand) -> CliResult {
             )
             .to_text();
             write_public(&out, &text)?;
-            println!("approval of {} written to {}", quoted(&operation), out.display());
+            crate::files::wrote(
+                &out,
+                format_args!(
+                    "approval of {} written to {}",
+                    quoted(&operation),
+                    crate::files::name(&out, true)
+                ),
+            );
             Ok(())
         }
         StaffCommand::Keygen { out } => {
+            crate::files::not_std(&out, "--out")?;
             let sk = SigningKey::generate();
             write_secret(&out, &sk.to_text())?;
             let mut pubp = out.as_os_str().to_os_string();
@@ -162,7 +170,14 @@ pub(crate) fn run(ctx: &Context, cmd: StaffCommand) -> CliResult {
             )
             .to_text();
             write_public(&out, &text)?;
-            println!("staff order for {} written to {}", quoted(&operation), out.display());
+            crate::files::wrote(
+                &out,
+                format_args!(
+                    "staff order for {} written to {}",
+                    quoted(&operation),
+                    crate::files::name(&out, true)
+                ),
+            );
             Ok(())
         }
     }
