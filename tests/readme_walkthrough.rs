@@ -35,7 +35,10 @@ fn the_readme_walkthrough_runs_as_printed() {
     for f in ["catalog.toml", "records.jsonl"] {
         std::fs::copy(root.join("keys-example").join(f), dir.path().join(f)).unwrap();
     }
-    let bin_dir = Path::new(env!("CARGO_BIN_EXE_credseal")).parent().unwrap().to_path_buf();
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_credseal"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
     let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
     let srv = dir.path().join("srv/credseal");
     for (i, block) in blocks.iter().enumerate() {
