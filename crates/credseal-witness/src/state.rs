@@ -89,7 +89,9 @@ impl StateDir {
             Err(e) => return Err(io(&path, e)),
         };
         let mut b = Vec::new();
-        f.take(MAX_STATE_FILE + 1).read_to_end(&mut b).map_err(|e| io(&path, e))?;
+        f.take(MAX_STATE_FILE + 1)
+            .read_to_end(&mut b)
+            .map_err(|e| io(&path, e))?;
         if b.len() as u64 > MAX_STATE_FILE {
             return Err(io(
                 &path,
