@@ -1341,3 +1341,74 @@ fn an_endless_file_is_refused_at_its_limit() {
     assert!(stderr(&o).contains("/dev/zero: larger than 64 MiB"), "{}", stderr(&o));
     assert!(!d.path().join("data").exists(), "nothing written");
 }
+
+/// `-` reads standard input through the same bounded reader: an endless stream given as a
+/// key or as a text file stops at that kind's limit, with the limit and "standard input"
+/// named, instead of growing until the machine runs out of memory.
+#[test]
+fn an_endless_stdin_is_refused_at_its_limit() {
+    let d = tempfile::tempdir().unwrap();
+    let zero = || std::fs::File::open("/dev/zero").unwrap();
+    let o = bin()
+        .args([
+            "dept",
+            "query",
+            "--key",
+            "-",
+            "--credential",
+            "c",
+            "--subject",
+            "42010619960510907X",
+        ])
+        .args([
+            "--classes",
+            "identity",
+            "--purpose",
+            "p",
+            "--legal-basis",
+            "b",
+            "--audience",
+            "a",
+            "--out",
+            "-",
+        ])
+        .stdin(zero())
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("standard input: larger than 64 KiB: not a key file"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(o.stdout.is_empty());
+    let key = d.path().join("dept");
+    let o = bin().args(["dept", "keygen", "--out-dir"]).arg(&key).output().unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = bin()
+        .args(["dept", "query", "--key"])
+        .arg(key.join("signing.key"))
+        .args(["--credential", "-", "--subject", "42010619960510907X"])
+        .args([
+            "--classes",
+            "identity",
+            "--purpose",
+            "p",
+            "--legal-basis",
+            "b",
+            "--audience",
+            "a",
+            "--out",
+            "-",
+        ])
+        .stdin(zero())
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("standard input: larger than 64 MiB"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(o.stdout.is_empty());
+}

@@ -1779,3 +1779,73 @@ fn consent_uses_are_not_shared_between_subjects() {
     // Subject 1's consent has never been used: it must still grant once.
     fx.granted(&fx.cred, &fx.sign(&fx.tok().classes("loans").consent(&c1)), None);
 }
+
+// ------------------------------------------------------------------ pipes
+
+/// `-` is standard input or output for every file argument: a token signed to stdout, run by
+/// the platform from stdin with the answer to stdout, opened from stdin, all in one shell
+/// pipeline; the "written to" notes go to stderr so stdout carries only the data.
+#[test]
+fn token_query_and_open_pipe_through_stdin_and_stdout() {
+    let fx = Fx::new();
+    let t = fx.tok();
+    let token = fx.path("piped-token.txt");
+    let script = r#"set -eu
+"$BIN" dept query --key "$KEY" --credential "$CRED" --subject "$SUBJECT" --classes identity \
+    --purpose loan-approval --legal-basis "contract 2026-001" --audience "$ORIGIN" --out - 2>dept.err |
+  tee "$TOKEN" |
+  "$BIN" query --data "$DATA" --credential "$CRED" --token - --out - 2>query.err |
+  "$BIN" open --key "$SEAL" --log-key "$LOGKEY" --token "$TOKEN" - --json
+"#;
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .current_dir(fx.dir.path())
+        .env("BIN", env!("CARGO_BIN_EXE_credseal"))
+        .env("CREDSEAL_PASSPHRASE", PASS)
+        .env("KEY", &t.key)
+        .env("CRED", &fx.cred)
+        .env("SUBJECT", SUBJECT)
+        .env("ORIGIN", ORIGIN)
+        .env("TOKEN", &token)
+        .env("DATA", &fx.data)
+        .env("SEAL", format!("{}/sealing.key", fx.bank))
+        .env("LOGKEY", fx.log_key())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["subject"], SUBJECT);
+    assert_eq!(
+        v["records"].as_array().unwrap().len(),
+        example_records(SUBJECT, "identity")
+    );
+    assert!(fx.read(&token).starts_with("cs1.token."));
+    let notes = fx.read(&fx.path("query.err"));
+    assert!(notes.contains("written to standard output"), "{notes}");
+    assert!(!fx.dir.path().join("-").exists(), "no file named -");
+
+    // Standard input is read once: a second `-` is a usage error.
+    let o = bin()
+        .args([
+            "query",
+            "--data",
+            &fx.data,
+            "--credential",
+            "-",
+            "--token",
+            "-",
+            "--out",
+            "-",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("only one file argument can be - (standard input)"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -1767,6 +1767,10 @@ pub(crate) struct TraceArgs {
     pub(crate) key: PathBuf,
     /// The leaked material: JSON Lines, CSV, or a file written by `open --export`.
     pub(crate) file: PathBuf,
+    /// The file's text encoding (gb18030, gbk, big5, shift_jis, utf-16le, …). Default: a
+    /// byte-order mark, else UTF-8 when the file is valid UTF-8, else GB18030.
+    #[arg(long, value_name = "LABEL")]
+    pub(crate) encoding: Option<String>,
     /// Print the report as JSON.
     #[arg(long)]
     pub(crate) json: bool,

@@ -10,7 +10,27 @@ use credseal_engine::{AnswerBody, CSV_MARK, ErrorClass, JSON_MARK, fsutil};
 
 use crate::{CliResult, Failure};
 
+/// A cell a spreadsheet would run as a formula (a leading `=`, `+`, `-`, `@`, tab or
+/// carriage return; OWASP "CSV injection") gets a `'` in front, unless it is a plain
+/// number such as `-12.50`; `trace` takes the guard off again. A value that already starts
+/// with `'` and such a character gets a second `'`.
+fn neutralised(s: &str) -> std::borrow::Cow<'_, str> {
+    let number = |t: &str| {
+        let t = t.strip_prefix(['+', '-']).unwrap_or(t);
+        let (int, frac) = t.split_once('.').unwrap_or((t, "0"));
+        !int.is_empty() && !frac.is_empty() && (int.bytes().chain(frac.bytes())).all(|b| b.is_ascii_digit())
+    };
+    let formula = |t: &str| t.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    // A value that already looks guarded is guarded too, so that taking one `'` off gives it back.
+    if formula(s) && !number(s) || s.strip_prefix('\'').is_some_and(formula) {
+        format!("'{s}").into()
+    } else {
+        s.into()
+    }
+}
+
 fn csv_cell(s: &str) -> String {
+    let s = &*neutralised(s);
     if s.is_empty() || s.contains([',', '"', '\n', '\r']) || s.trim() != s {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
@@ -91,4 +111,26 @@ pub fn write(path: &Path, body: &AnswerBody, index: u64) -> CliResult<usize> {
     let bytes = render(path, body, index)?;
     fsutil::write_new(path, &bytes, 0o600)?;
     Ok(body.records.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_cells_are_neutralised() {
+        assert_eq!(
+            csv_cell("=HYPERLINK(\"http://x\",\"y\")"),
+            "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\""
+        );
+        assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_cell("+1+1"), "'+1+1");
+        assert_eq!(csv_cell("-A1"), "'-A1");
+        assert_eq!(csv_cell("\tx"), "'\tx");
+        assert_eq!(csv_cell("-12.50"), "-12.50");
+        assert_eq!(csv_cell("+7"), "+7");
+        assert_eq!(csv_cell("a=b"), "a=b");
+        assert_eq!(csv_cell("'=already"), "''=already");
+        assert_eq!(csv_cell("'plain"), "'plain");
+    }
 }

@@ -1,5 +1,10 @@
 //! Reading and writing the small text files the commands trade in: key files (secret ones
 //! mode 0600, with a warning when others can read them), credentials, tokens, approvals.
+//!
+//! `-` as a file argument is standard input (read) or standard output (written), so that
+//! commands pipe into each other (`dept query … --out - | credseal query … --token - --out -
+//! | credseal open … -`). Every read, of a file or of standard input, goes through
+//! [`read_bounded`]: its limit applies while reading.
 
 use std::path::{Path, PathBuf};
 
@@ -18,17 +23,54 @@ fn fail(class: ErrorClass, m: impl Into<String>) -> Failure {
 /// given by mistake costs bounded memory.
 pub(crate) const MAX_TEXT_FILE: u64 = 64 << 20;
 
+/// The largest audit position file (`log verify --state`, `log monitor --state`): it holds the
+/// log's whole subject map (a hash and a small value a subject), so 1 GiB leaves room for
+/// millions of subjects.
+pub(crate) const MAX_POSITION_FILE: u64 = 1 << 30;
+
 /// The largest key file (a key or vkey is one short line).
 pub(crate) const MAX_KEY_FILE: u64 = 64 * 1024;
 
-/// A file's bytes, read up to `max` and refused beyond it with an error naming the file and
-/// the limit (`what` says what the file should have been).
+/// Whether a file argument is `-`: standard input or output.
+pub(crate) fn is_std(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// How a file argument is named in messages: the path, or `standard input`/`standard output`.
+pub(crate) fn name(path: &Path, writing: bool) -> String {
+    match (is_std(path), writing) {
+        (true, false) => "standard input".into(),
+        (true, true) => "standard output".into(),
+        (false, _) => path.display().to_string(),
+    }
+}
+
+/// Standard input is read at most once per command: a second `-` would read nothing.
+static STDIN_TAKEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// A file's bytes (`-`: standard input's), read up to `max` and refused beyond it with an
+/// error naming the file and the limit (`what` says what the file should have been).
 pub(crate) fn read_bounded(path: &Path, max: u64, what: &str) -> CliResult<Vec<u8>> {
     use std::io::Read as _;
-    let io = |e: std::io::Error| Failure::new(ErrorClass::Error, format!("{}: {e}", path.display()));
-    let f = std::fs::File::open(path).map_err(io)?;
+    let shown = name(path, false);
+    let io = |e: std::io::Error| Failure::new(ErrorClass::Error, format!("{shown}: {e}"));
     let mut bytes = Vec::new();
-    f.take(max + 1).read_to_end(&mut bytes).map_err(io)?;
+    if is_std(path) {
+        if STDIN_TAKEN.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err(Failure::new(
+                ErrorClass::Usage,
+                "only one file argument can be - (standard input)",
+            ));
+        }
+        std::io::stdin()
+            .lock()
+            .take(max + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+    } else {
+        let f = std::fs::File::open(path).map_err(io)?;
+        f.take(max + 1).read_to_end(&mut bytes).map_err(io)?;
+    }
     if bytes.len() as u64 > max {
         let limit = if max >= 1 << 20 {
             format!("{} MiB", max >> 20)
@@ -37,7 +79,7 @@ pub(crate) fn read_bounded(path: &Path, max: u64, what: &str) -> CliResult<Vec<u
         };
         return Err(Failure::new(
             ErrorClass::Error,
-            format!("{}: larger than {limit}: not {what}", path.display()),
+            format!("{shown}: larger than {limit}: not {what}"),
         ));
     }
     Ok(bytes)
@@ -47,7 +89,7 @@ pub(crate) fn read_bounded(path: &Path, max: u64, what: &str) -> CliResult<Vec<u
 pub(crate) fn read_text(path: &Path) -> CliResult<String> {
     let bytes = read_bounded(path, MAX_TEXT_FILE, "a file credseal reads")?;
     String::from_utf8(bytes)
-        .map_err(|_| Failure::new(ErrorClass::Error, format!("{}: not valid UTF-8", path.display())))
+        .map_err(|_| Failure::new(ErrorClass::Error, format!("{}: not valid UTF-8", name(path, false))))
 }
 
 /// A key file's text (a vkey line and the like), refused past [`MAX_KEY_FILE`] — a key is one
@@ -55,19 +97,53 @@ pub(crate) fn read_text(path: &Path) -> CliResult<String> {
 pub(crate) fn read_key_text(path: &Path) -> CliResult<String> {
     let bytes = read_bounded(path, MAX_KEY_FILE, "a key file")?;
     String::from_utf8(bytes)
-        .map_err(|_| Failure::new(ErrorClass::Error, format!("{}: not valid UTF-8", path.display())))
+        .map_err(|_| Failure::new(ErrorClass::Error, format!("{}: not valid UTF-8", name(path, false))))
 }
 
-/// Writes a secret (mode 0600, never over an existing file).
+/// Refuses `-` where a command writes more than one file (a key pair: the key and its `.pub`).
+pub(crate) fn not_std(path: &Path, flag: &str) -> CliResult {
+    if is_std(path) {
+        return Err(Failure::new(
+            ErrorClass::Usage,
+            format!("{flag} -: a key pair is two files; give a file name"),
+        ));
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to a new file (`mode`, never over an existing file), or to standard
+/// output for `-`.
+pub(crate) fn write_new(path: &Path, bytes: &[u8], mode: u32) -> CliResult {
+    if is_std(path) {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        return out
+            .write_all(bytes)
+            .and_then(|()| out.flush())
+            .map_err(|e| Failure::new(ErrorClass::Error, format!("standard output: {e}")));
+    }
+    fsutil::write_new(path, bytes, mode)?;
+    Ok(())
+}
+
+/// Writes a secret (mode 0600, never over an existing file; `-`: standard output).
 pub(crate) fn write_secret(path: &Path, text: &str) -> CliResult {
-    fsutil::write_new(path, format!("{text}\n").as_bytes(), 0o600)?;
-    Ok(())
+    write_new(path, format!("{text}\n").as_bytes(), 0o600)
 }
 
-/// Writes a public file (mode 0644, never over an existing file).
+/// Writes a public file (mode 0644, never over an existing file; `-`: standard output).
 pub(crate) fn write_public(path: &Path, text: &str) -> CliResult {
-    fsutil::write_new(path, format!("{text}\n").as_bytes(), 0o644)?;
-    Ok(())
+    write_new(path, format!("{text}\n").as_bytes(), 0o644)
+}
+
+/// Says on stdout what was written where — on stderr when the data itself went to standard
+/// output (`-`), which then carries the data only.
+pub(crate) fn wrote(path: &Path, message: std::fmt::Arguments<'_>) {
+    if is_std(path) {
+        eprintln!("{message}");
+    } else {
+        println!("{message}");
+    }
 }
 
 /// Warns on stderr when a secret key file is readable by other users.
@@ -117,25 +193,26 @@ pub(crate) fn write_role_key(path: &Path, text: &str, protect: crate::cli::KeyPr
 pub(crate) fn signing_key(path: &Path) -> CliResult<SigningKey> {
     warn_if_too_open(path);
     SigningKey::from_text(&read_secret_key_text(path)?)
-        .map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", path.display())))
+        .map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", name(path, false))))
 }
 
 /// A signing public key file.
 pub(crate) fn public_key(path: &Path) -> CliResult<PublicKey> {
-    PublicKey::from_text(&read_key_text(path)?).map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", path.display())))
+    PublicKey::from_text(&read_key_text(path)?)
+        .map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", name(path, false))))
 }
 
 /// A sealing (private) key file, decrypted if encrypted (a warning if others can read it).
 pub(crate) fn sealing_key(path: &Path) -> CliResult<SealingKey> {
     warn_if_too_open(path);
     SealingKey::from_text(&read_secret_key_text(path)?)
-        .map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", path.display())))
+        .map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", name(path, false))))
 }
 
 /// A sealing public key file.
 pub(crate) fn sealing_public(path: &Path) -> CliResult<SealingPublicKey> {
     SealingPublicKey::from_text(&read_key_text(path)?)
-        .map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", path.display())))
+        .map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", name(path, false))))
 }
 
 /// `FILE.pub` beside `FILE`.

@@ -173,6 +173,32 @@ impl Platform {
         Ok(s)
     }
 
+    /// [`Platform::ingest_file_with`] of records already in memory (`credseal ingest -`
+    /// reads them from standard input), named `name` in messages. Like a provider's batch,
+    /// they are held in an anonymous memory file on Linux for the two passes, never on disk.
+    pub fn ingest_records_with(
+        &self,
+        session: &crate::StaffSession,
+        name: &Path,
+        records: &[u8],
+        progress: &dyn Progress,
+        opts: IngestOptions,
+    ) -> Result<IngestSummary> {
+        let file = records_file(records)?;
+        let open = || -> Result<std::fs::File> {
+            use std::io::{Seek as _, SeekFrom};
+            let mut f = file.try_clone().map_err(|e| EngineError::io(name, e))?;
+            f.seek(SeekFrom::Start(0)).map_err(|e| EngineError::io(name, e))?;
+            Ok(f)
+        };
+        let mut corrections = Vec::new();
+        let s = self
+            .ingest()
+            .ingest_from(name, &open, progress, opts, session.officer(), None, &mut corrections)?;
+        self.notify_corrections(corrections)?;
+        Ok(s)
+    }
+
     /// Whether an earlier ingest was interrupted.
     pub fn ingest_pending(&self) -> Result<bool> {
         self.ingest().ingest_pending()

@@ -78,3 +78,15 @@ pub use witnessing::{
     CosignReport, MAX_WITNESSES, META_COSIGNED_CHECKPOINT, META_WITNESSES, WITNESS_RETRY, Witness, WitnessOutcome,
     WitnessReply, WitnessResult, WitnessTransport,
 };
+
+/// Entry points for the fuzz targets in `fuzz/` (cargo-fuzz builds with `--cfg fuzzing`):
+/// the leak-file reader behind `trace`, otherwise reached only through a data directory.
+/// Not part of the API.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Reads `bytes` as a leak file against `catalog`; returns the number of items read.
+    pub fn leak(bytes: &[u8], catalog: &credseal_core::Catalog) -> Option<usize> {
+        crate::leak::parse_leak(bytes, catalog).ok().map(|l| l.items.len())
+    }
+}

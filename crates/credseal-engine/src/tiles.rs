@@ -219,7 +219,17 @@ impl Platform {
             }
         }
         let path = out.join(CHECKPOINT_PATH);
-        let text = match std::fs::read(&path) {
+        // Read up to a note's longest: what lies in the output directory may be anything.
+        let read = std::fs::File::open(&path).and_then(|f| {
+            use std::io::Read as _;
+            let mut b = Vec::new();
+            f.take(credseal_c2sp::MAX_NOTE_LEN as u64 + 1).read_to_end(&mut b)?;
+            Ok(b)
+        });
+        let text = match read {
+            Ok(b) if b.len() > credseal_c2sp::MAX_NOTE_LEN => {
+                return Err(not_ours("its checkpoint is larger than a checkpoint can be".into()));
+            }
             Ok(b) => String::from_utf8(b).map_err(|_| not_ours("its checkpoint is not UTF-8".into()))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(not_ours(

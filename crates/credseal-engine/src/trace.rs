@@ -95,6 +95,8 @@ pub struct MarkReport {
 pub struct TraceReport {
     /// `jsonl`, `csv`, `csv-export` or `json-export`.
     pub format: String,
+    /// The text encoding the file was read in (`UTF-8`, `gb18030`, `UTF-16LE`, …).
+    pub encoding: String,
     /// Rows read (lines or records).
     pub rows: u64,
     /// Distinct (subject, field, value) items read.
@@ -385,7 +387,14 @@ impl Platform {
     /// over exactly `leak` (its SHA-256). Appends a receipt (actor: the responder), and one
     /// in the chain of each subject whose disclosures it matched, in the same group commit.
     pub fn trace(&self, request: &str, leak: &[u8], now: u64) -> Result<TraceReport> {
-        self.incident().trace(request, leak, now)
+        self.incident().trace(request, leak, None, now)
+    }
+
+    /// [`Platform::trace`] with the leak's text encoding chosen: a WHATWG label (`gb18030`,
+    /// `big5`, `shift_jis`, `utf-16le`, …); `None` detects it (a byte-order mark, else UTF-8
+    /// if the bytes are valid UTF-8, else GB18030).
+    pub fn trace_in(&self, request: &str, leak: &[u8], encoding: Option<&str>, now: u64) -> Result<TraceReport> {
+        self.incident().trace(request, leak, encoding, now)
     }
 }
 

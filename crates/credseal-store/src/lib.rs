@@ -59,3 +59,22 @@ pub use sled_store::{Compaction, SledStore, sled_config};
 pub use store::{KvIter, KvPair, Store};
 pub use tree::Tree;
 pub use vlog::ValueLogUsage;
+
+/// Entry points for the fuzz targets in `fuzz/` (cargo-fuzz builds with `--cfg fuzzing`):
+/// the write-ahead log's frames and the value log's stored values, which are otherwise
+/// reached only by opening a store. Not part of the API.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Reads `bytes` as a write-ahead-log file, then as one frame's payload, then framed
+    /// (length, sequence and a correct CRC around it, so the payload decoder is reached).
+    pub fn wal(bytes: &[u8]) {
+        crate::wal::fuzz(bytes);
+    }
+
+    /// Resolves `bytes` as a stored value (first byte: the tree tag, second: the key length,
+    /// then the key, then the stored value) against a small fixed value log.
+    pub fn vlog(bytes: &[u8]) {
+        crate::vlog::fuzz(bytes);
+    }
+}

@@ -565,3 +565,47 @@ mod tests {
         assert!(err.to_string().contains("shorter"), "{err}");
     }
 }
+
+/// The fuzz target's view (see `crate::fuzzing::vlog`): one value log per process, holding
+/// [`FUZZ_LOG_LEN`] known bytes, in the temporary directory.
+#[cfg(fuzzing)]
+pub(crate) fn fuzz(bytes: &[u8]) {
+    use std::sync::OnceLock;
+    const FUZZ_LOG_LEN: usize = 4096;
+    static LOG: OnceLock<ValueLog> = OnceLock::new();
+    let log = LOG.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("credseal-fuzz-vlog-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("fuzz: temporary directory");
+        let log = ValueLog::open(&dir).expect("fuzz: value log");
+        if log.file_len().expect("fuzz: value log length") == 0 {
+            let content: Vec<u8> = (0..FUZZ_LOG_LEN).map(|i| (i * 7 % 251) as u8).collect();
+            log.restore(std::iter::once((0u64, content.as_slice())))
+                .expect("fuzz: value log content");
+        }
+        log
+    });
+    let [tag, klen, rest @ ..] = bytes else { return };
+    let Some(tree) = Tree::from_tag(*tag) else { return };
+    let klen = usize::from(*klen).min(rest.len());
+    let (key, stored) = rest.split_at(klen);
+    let mut usage = ValueLogUsage::default();
+    ValueLog::count(&mut usage, stored);
+    if let Ok(value) = log.resolve(tree, key, stored) {
+        assert!(stored.first() == Some(&INLINE) || value.len() == parse_pointer(stored).map_or(0, |p| p.1 as usize));
+    }
+    // A pointer with a correct digest for the range it names, so the read path is reached.
+    if let Some((offset, len, _)) = parse_pointer(stored)
+        && offset
+            .checked_add(u64::from(len))
+            .is_some_and(|end| end <= FUZZ_LOG_LEN as u64)
+    {
+        let content: Vec<u8> = (offset as usize..(offset + u64::from(len)) as usize)
+            .map(|i| (i * 7 % 251) as u8)
+            .collect();
+        let good = pointer(offset, len, key, &content);
+        assert_eq!(
+            log.resolve(tree, key, &good).expect("fuzz: a correct pointer resolves"),
+            content
+        );
+    }
+}

@@ -423,3 +423,30 @@ mod tests {
         assert!(frames.is_empty());
     }
 }
+
+/// The fuzz target's view (see `crate::fuzzing::wal`).
+#[cfg(fuzzing)]
+pub(crate) fn fuzz(bytes: &[u8]) {
+    let path = Path::new("fuzz.wal");
+    if let Ok((frames, good)) = parse(path, bytes) {
+        assert!(good <= bytes.len());
+        assert!(frames.iter().all(|f| f.ops.len() == f.placed.len()));
+    }
+    let _ = decode_ops(bytes);
+    let mut framed = Vec::with_capacity(HEAD + bytes.len() + TAIL);
+    framed.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    framed.extend_from_slice(&1u64.to_le_bytes());
+    framed.extend_from_slice(bytes);
+    let crc = crc32fast::hash(&framed);
+    framed.extend_from_slice(&crc.to_le_bytes());
+    if let Ok((frames, good)) = parse(path, &framed)
+        && let Some((ops, placed)) = decode_ops(bytes)
+    {
+        // A well-formed payload is one whole frame, and it re-encodes to the same bytes.
+        assert_eq!(good, framed.len());
+        assert_eq!(frames.len(), 1);
+        let mut again = Vec::new();
+        encode_frame_into(&mut again, 1, &ops, &placed);
+        assert_eq!(again, framed);
+    }
+}

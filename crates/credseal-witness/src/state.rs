@@ -14,6 +14,9 @@ use crate::WitnessError;
 /// The lock file's name inside the state directory.
 const LOCK_FILE: &str = "lock";
 
+/// The largest state file read back: a state is one checkpoint note, at most a note's length.
+const MAX_STATE_FILE: u64 = credseal_c2sp::MAX_NOTE_LEN as u64;
+
 fn io(path: &Path, e: std::io::Error) -> WitnessError {
     WitnessError::Io {
         path: path.to_path_buf(),
@@ -75,14 +78,30 @@ impl StateDir {
         self.dir.join(hex)
     }
 
-    /// The state of one log, `None` if the witness never cosigned for it.
+    /// The state of one log, `None` if the witness never cosigned for it. Read up to
+    /// [`MAX_STATE_FILE`] and refused beyond it: a state is one checkpoint note.
     pub(crate) fn read(&self, hex: &str) -> Result<Option<(PathBuf, Vec<u8>)>, WitnessError> {
+        use std::io::Read as _;
         let path = self.path(hex);
-        match fs::read(&path) {
-            Ok(b) => Ok(Some((path, b))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io(&path, e)),
+        let f = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(&path, e)),
+        };
+        let mut b = Vec::new();
+        f.take(MAX_STATE_FILE + 1)
+            .read_to_end(&mut b)
+            .map_err(|e| io(&path, e))?;
+        if b.len() as u64 > MAX_STATE_FILE {
+            return Err(io(
+                &path,
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("larger than {} KiB: not a witness state file", MAX_STATE_FILE >> 10),
+                ),
+            ));
         }
+        Ok(Some((path, b)))
     }
 
     /// Replaces the state of one log atomically and durably.
@@ -134,5 +153,16 @@ mod tests {
         ));
         drop(s);
         assert!(StateDir::open(&d.path().join("state")).is_ok());
+    }
+
+    #[test]
+    fn a_state_file_over_a_note_s_length_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let s = StateDir::open(&d.path().join("state")).unwrap();
+        fs::write(s.path("ab"), vec![b'x'; MAX_STATE_FILE as usize + 1]).unwrap();
+        let e = s.read("ab").unwrap_err().to_string();
+        assert!(e.contains("larger than 128 KiB: not a witness state file"), "{e}");
+        fs::write(s.path("ab"), vec![b'x'; MAX_STATE_FILE as usize]).unwrap();
+        assert_eq!(s.read("ab").unwrap().unwrap().1.len(), MAX_STATE_FILE as usize);
     }
 }

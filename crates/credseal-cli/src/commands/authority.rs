@@ -26,6 +26,7 @@ struct InstallResponse {
 pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
     match cmd {
         AuthorityCommand::Keygen { out, protect } => {
+            crate::files::not_std(&out, "--out")?;
             let sk = SigningKey::generate();
             write_role_key(&out, &sk.to_text(), protect)?;
             write_public(&pub_path(&out), &sk.public().to_text())?;
@@ -89,10 +90,13 @@ pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
                 audience,
             };
             write_public(&out, &sign(&cred, &sk).to_text())?;
-            println!(
-                "credential {serial} for {} written to {}",
-                cred.department_id,
-                out.display()
+            crate::files::wrote(
+                &out,
+                format_args!(
+                    "credential {serial} for {} written to {}",
+                    cred.department_id,
+                    crate::files::name(&out, true)
+                ),
             );
             Ok(())
         }
@@ -173,7 +177,14 @@ pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
             list.revoked.insert(serial, list.issued_at);
             let text = sign(&list, &sk).to_text();
             write_public(&out, &text)?;
-            println!("revocation list version {} written to {}", list.version, out.display());
+            crate::files::wrote(
+                &out,
+                format_args!(
+                    "revocation list version {} written to {}",
+                    list.version,
+                    crate::files::name(&out, true)
+                ),
+            );
             if let Some(d) = data {
                 let p = ctx.open_platform(&d)?;
                 let v = p
@@ -213,12 +224,15 @@ pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
                 audience,
             };
             write_public(&out, &sign(&order, &sk).to_text())?;
-            println!(
-                "shred order {} ({} record {}) written to {}",
-                order.reference,
-                order.class,
-                order.record_id,
-                out.display()
+            crate::files::wrote(
+                &out,
+                format_args!(
+                    "shred order {} ({} record {}) written to {}",
+                    order.reference,
+                    order.class,
+                    order.record_id,
+                    crate::files::name(&out, true)
+                ),
             );
             Ok(())
         }

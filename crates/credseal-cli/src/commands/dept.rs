@@ -106,7 +106,10 @@ pub(crate) fn run(ctx: &crate::context::Context, cmd: DeptCommand) -> CliResult 
             let signed = sign(&token, &sk).to_text();
             let Some(server) = a.server.as_deref() else {
                 write_public(&a.out, &signed)?;
-                println!("query token written to {}", a.out.display());
+                crate::files::wrote(
+                    &a.out,
+                    format_args!("query token written to {}", crate::files::name(&a.out, true)),
+                );
                 return Ok(());
             };
             // Everything the answer needs is read before the query is sent (a query spends
@@ -119,12 +122,12 @@ pub(crate) fn run(ctx: &crate::context::Context, cmd: DeptCommand) -> CliResult 
             let seal = sealing_key(a.sealing_key.as_deref().expect("clap: --server requires --sealing-key"))?;
             let log = log_verifier(a.log_key.as_deref().expect("clap: --server requires --log-key"))?;
             write_public(&a.out, &signed)?;
-            eprintln!("query token written to {}", a.out.display());
+            eprintln!("query token written to {}", crate::files::name(&a.out, true));
             let credential = read(&a.credential)?;
             let answer = send_query(&client, credential.trim(), &signed, &token.query_id)?;
             if let Some(f) = &a.answer_out {
                 write_public(f, &answer)?;
-                eprintln!("sealed answer written to {}", f.display());
+                eprintln!("sealed answer written to {}", crate::files::name(f, true));
             }
             open_text(&Opening {
                 key: &seal,

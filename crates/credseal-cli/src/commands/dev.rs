@@ -27,7 +27,7 @@ pub(crate) fn run(ctx: &Context, command: DevCommand) -> CliResult {
                     credseal_testkit::demo::DEMO_PASSPHRASE.into(),
                 ))
                 .map_err(|e| Failure::new(ErrorClass::Error, e.to_string()))?;
-            credseal_engine::fsutil::write_new(&out, &bytes, 0o600)?;
+            crate::files::write_new(&out, &bytes, 0o600)?;
             eprintln!("credseal: wrote the demo keystore {}", out.display());
             Ok(())
         }

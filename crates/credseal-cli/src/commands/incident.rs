@@ -2,7 +2,7 @@
 //! platform-side command here is a staff request signed with the enrolled key given by
 //! `--key`; the platform refuses it (exit 3) when the key is not enrolled for the role.
 
-use credseal_engine::{ErrorClass, Platform, StaffRole, fsutil};
+use credseal_engine::{ErrorClass, Platform, StaffRole};
 
 use super::{now_arg, staff_key, staff_request};
 use crate::cli::{AuditCommand, CanaryCommand, TraceArgs};
@@ -28,7 +28,7 @@ pub(crate) fn trace(ctx: &Context, a: TraceArgs) -> CliResult {
         p.origin(),
         now,
     );
-    let r = p.trace(&req, &leak, now)?;
+    let r = p.trace_in(&req, &leak, a.encoding.as_deref(), now)?;
     out::trace(&r, a.json);
     Ok(())
 }
@@ -59,7 +59,7 @@ pub(crate) fn canary(ctx: &Context, cmd: CanaryCommand) -> CliResult {
     let r = p.plant_canaries(&req, count, now)?;
     if let Some(f) = &ids_out {
         let ids: Vec<&str> = r.subjects.iter().map(|s| s.as_str()).collect();
-        fsutil::write_new(f, format!("{}\n", ids.join("\n")).as_bytes(), 0o600)?;
+        crate::files::write_new(f, format!("{}\n", ids.join("\n")).as_bytes(), 0o600)?;
     }
     out::planted(&r, json);
     Ok(())

@@ -49,14 +49,27 @@ pub(crate) fn run(ctx: &Context, a: IngestArgs) -> CliResult {
     let file = a.file.expect("clap: FILE is required without --batch");
     let p = ctx.open_platform(&data)?;
     let bar = ctx.progress();
-    let s = p.ingest_file_with(
-        &ctx.session(&p)?,
-        &file,
-        &bar,
-        credseal_engine::IngestOptions {
-            allow_shredded: a.allow_shredded,
-        },
-    )?;
+    let opts = credseal_engine::IngestOptions {
+        allow_shredded: a.allow_shredded,
+    };
+    let s = if crate::files::is_std(&file) {
+        // Standard input is read whole (at most the text-file limit) for the ingest's two
+        // passes; a larger file is given by name and read line by line.
+        let records = crate::files::read_bounded(
+            &file,
+            crate::files::MAX_TEXT_FILE,
+            "a records file (give a larger one by name)",
+        )?;
+        p.ingest_records_with(
+            &ctx.session(&p)?,
+            std::path::Path::new("standard input"),
+            &records,
+            &bar,
+            opts,
+        )?
+    } else {
+        p.ingest_file_with(&ctx.session(&p)?, &file, &bar, opts)?
+    };
     render::platform::ingest_summary(&s, a.json);
     Ok(())
 }
@@ -121,10 +134,13 @@ fn sign_batch(key: &Path, provider: String, audience: String, records: &Path, ou
         ));
     }
     write_public(out, &signed)?;
-    println!(
-        "batch of {} record line(s) written to {}",
-        batch.records.lines().filter(|l| !l.trim().is_empty()).count(),
-        out.display()
+    crate::files::wrote(
+        out,
+        format_args!(
+            "batch of {} record line(s) written to {}",
+            batch.records.lines().filter(|l| !l.trim().is_empty()).count(),
+            crate::files::name(out, true)
+        ),
     );
     Ok(())
 }

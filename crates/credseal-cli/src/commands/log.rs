@@ -189,7 +189,7 @@ pub(crate) fn run(ctx: &Context, cmd: LogCommand) -> CliResult {
             let saved = match (&state, from) {
                 (Some(path), Some(n)) => {
                     let bytes =
-                        std::fs::read(path).map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", path.display())))?;
+                        crate::files::read_bounded(path, crate::files::MAX_POSITION_FILE, "an audit position file")?;
                     let s = credseal_engine::AuditSnapshot::from_bytes(&bytes)
                         .map_err(|e| fail(ErrorClass::Verification, format!("{}: {e}", path.display())))?;
                     if s.size != n {
@@ -299,7 +299,7 @@ fn tile_source(tiles: &str, ca: Option<&std::path::Path>) -> CliResult<Box<dyn T
 fn read_position(state: Option<&std::path::Path>) -> CliResult<Option<credseal_engine::AuditSnapshot>> {
     match state {
         Some(path) if path.exists() => {
-            let bytes = std::fs::read(path).map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", path.display())))?;
+            let bytes = crate::files::read_bounded(path, crate::files::MAX_POSITION_FILE, "an audit position file")?;
             Ok(Some(credseal_engine::AuditSnapshot::from_bytes(&bytes).map_err(
                 |e| fail(ErrorClass::Verification, format!("{}: {e}", path.display())),
             )?))

@@ -64,6 +64,7 @@ pub(crate) fn random16() -> [u8; 16] {
 
 /// `dept keygen`, `subject keygen`: a signing and a sealing key pair in `dir`.
 pub(crate) fn keypair_dir(dir: &Path, protect: crate::cli::KeyProtection) -> CliResult {
+    crate::files::not_std(dir, "--out-dir")?;
     std::fs::create_dir_all(dir).map_err(|e| Failure::new(ErrorClass::Error, format!("{}: {e}", dir.display())))?;
     let sk = SigningKey::generate();
     let seal = SealingKey::generate();

@@ -48,10 +48,13 @@ pub(crate) fn query(ctx: &Context, a: QueryArgs) -> CliResult {
     }
     .map_err(query_failure)?;
     write_public(&a.out, &answer.to_text())?;
-    println!(
-        "sealed answer to query {} written to {}",
-        credseal_core::hex(&answer.query_id),
-        a.out.display()
+    crate::files::wrote(
+        &a.out,
+        format_args!(
+            "sealed answer to query {} written to {}",
+            credseal_core::hex(&answer.query_id),
+            crate::files::name(&a.out, true)
+        ),
     );
     Ok(())
 }

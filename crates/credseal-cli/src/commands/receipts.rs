@@ -95,8 +95,8 @@ fn fetch(a: &FetchArgs) -> CliResult {
     let request = bundle_request(&a.key, &a.subject, a.audience.clone(), Some(&a.state))?;
     let r: BundleResponse = client.post("/v1/bundles", &serde_json::json!({ "request": request }))?;
     if let Some(out) = &a.out {
-        fsutil::write_new(out, format!("{}\n", r.bundle.trim()).as_bytes(), 0o644)?;
-        eprintln!("bundle written to {}", out.display());
+        crate::files::write_new(out, format!("{}\n", r.bundle.trim()).as_bytes(), 0o644)?;
+        eprintln!("bundle written to {}", crate::files::name(out, true));
     }
     let name = format!("the bundle from {}", client.base());
     let pins = Pins {
@@ -118,8 +118,11 @@ pub(crate) fn run(ctx: &Context, cmd: ReceiptsCommand) -> CliResult {
             out,
         } => {
             let text = bundle_request(&key, &subject, audience, state.as_deref())?;
-            fsutil::write_new(&out, format!("{text}\n").as_bytes(), 0o644)?;
-            println!("bundle request written to {}", out.display());
+            crate::files::write_new(&out, format!("{text}\n").as_bytes(), 0o644)?;
+            crate::files::wrote(
+                &out,
+                format_args!("bundle request written to {}", crate::files::name(&out, true)),
+            );
             Ok(())
         }
         ReceiptsCommand::Fetch(a) => fetch(&a),
@@ -137,11 +140,14 @@ pub(crate) fn run(ctx: &Context, cmd: ReceiptsCommand) -> CliResult {
             for o in outcomes.iter().filter(|o| !o.cosigned()) {
                 eprintln!("credseal: warning: {}", o.describe());
             }
-            fsutil::write_new(&out, format!("{}\n", b.to_text()).as_bytes(), 0o644)?;
-            println!(
-                "bundle with {} receipt(s) written to {}",
-                b.entries.len(),
-                out.display()
+            crate::files::write_new(&out, format!("{}\n", b.to_text()).as_bytes(), 0o644)?;
+            crate::files::wrote(
+                &out,
+                format_args!(
+                    "bundle with {} receipt(s) written to {}",
+                    b.entries.len(),
+                    crate::files::name(&out, true)
+                ),
             );
             Ok(())
         }

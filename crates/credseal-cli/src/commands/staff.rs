@@ -86,10 +86,18 @@ pub(crate) fn run(ctx: &Context, cmd: StaffCommand) -> CliResult {
             )
             .to_text();
             write_public(&out, &text)?;
-            println!("approval of {} written to {}", quoted(&operation), out.display());
+            crate::files::wrote(
+                &out,
+                format_args!(
+                    "approval of {} written to {}",
+                    quoted(&operation),
+                    crate::files::name(&out, true)
+                ),
+            );
             Ok(())
         }
         StaffCommand::Keygen { out, protect } => {
+            crate::files::not_std(&out, "--out")?;
             let sk = SigningKey::generate();
             write_role_key(&out, &sk.to_text(), protect)?;
             let mut pubp = out.as_os_str().to_os_string();
@@ -163,7 +171,14 @@ pub(crate) fn run(ctx: &Context, cmd: StaffCommand) -> CliResult {
             )
             .to_text();
             write_public(&out, &text)?;
-            println!("staff order for {} written to {}", quoted(&operation), out.display());
+            crate::files::wrote(
+                &out,
+                format_args!(
+                    "staff order for {} written to {}",
+                    quoted(&operation),
+                    crate::files::name(&out, true)
+                ),
+            );
             Ok(())
         }
     }

@@ -59,7 +59,10 @@ pub(crate) fn run(ctx: &Context, cmd: SubjectCommand) -> CliResult {
                 audience,
             };
             write_public(&out, &sign(&c, &sk).to_text())?;
-            println!("consent written to {}", out.display());
+            crate::files::wrote(
+                &out,
+                format_args!("consent written to {}", crate::files::name(&out, true)),
+            );
             Ok(())
         }
         SubjectCommand::Query(a) => self_query(&a),
@@ -103,7 +106,10 @@ fn self_query(a: &SelfQueryArgs) -> CliResult {
     let signed = sign(&q, &sk).to_text();
     let Some(server) = a.server.as_deref() else {
         write_public(&a.out, &signed)?;
-        println!("self-query written to {}", a.out.display());
+        crate::files::wrote(
+            &a.out,
+            format_args!("self-query written to {}", crate::files::name(&a.out, true)),
+        );
         return Ok(());
     };
     let client = Client::new(server, a.ca.as_deref())?;
@@ -111,7 +117,7 @@ fn self_query(a: &SelfQueryArgs) -> CliResult {
     let log = log_verifier(a.log_key.as_deref().expect("clap: --server requires --log-key"))?;
     let key = private.expect("clap: --server requires --sealing-key-private");
     write_public(&a.out, &signed)?;
-    eprintln!("self-query written to {}", a.out.display());
+    eprintln!("self-query written to {}", crate::files::name(&a.out, true));
     let r: QueryResponse = client.post("/v1/self-queries", &serde_json::json!({ "query": signed }))?;
     if r.query_id != credseal_core::hex(&q.query_id) {
         return Err(Failure::new(
@@ -121,7 +127,7 @@ fn self_query(a: &SelfQueryArgs) -> CliResult {
     }
     if let Some(f) = &a.answer_out {
         write_public(f, &r.answer)?;
-        eprintln!("sealed answer written to {}", f.display());
+        eprintln!("sealed answer written to {}", crate::files::name(f, true));
     }
     open_text(&Opening {
         key: &key,

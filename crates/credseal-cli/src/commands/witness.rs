@@ -42,6 +42,7 @@ fn keygen(name: &str, out: &std::path::Path) -> CliResult {
     let key =
         CosignerKey::from_seed(name, &seed).map_err(|e| Failure::new(ErrorClass::Usage, format!("--name: {e}")))?;
     let public = pub_path(out);
+    crate::files::not_std(out, "--out")?;
     for p in [out, public.as_path()] {
         if p.exists() {
             return Err(Failure::new(

@@ -105,6 +105,7 @@ impl From<&MarkReport> for MarkJson {
 #[derive(Debug, Serialize)]
 struct TraceJson {
     format: String,
+    encoding: String,
     rows: u64,
     items: u64,
     matched_items: u64,
@@ -125,6 +126,7 @@ impl From<&TraceReport> for TraceJson {
     fn from(r: &TraceReport) -> Self {
         Self {
             format: r.format.clone(),
+            encoding: r.encoding.clone(),
             rows: r.rows,
             items: r.items,
             matched_items: r.matched_items,
@@ -168,9 +170,14 @@ pub(crate) fn trace(r: &TraceReport, json: bool) {
         print_json(&TraceJson::from(r));
         return;
     }
+    let format = if r.encoding == "UTF-8" {
+        r.format.clone()
+    } else {
+        format!("{}, {}", r.format, r.encoding)
+    };
     println!(
-        "leak ({}): {} rows, {} items: {} matched, {} unmatched; {} subjects, {} unmatched",
-        r.format, r.rows, r.items, r.matched_items, r.unmatched_items, r.subjects, r.unmatched_subjects
+        "leak ({format}): {} rows, {} items: {} matched, {} unmatched; {} subjects, {} unmatched",
+        r.rows, r.items, r.matched_items, r.unmatched_items, r.subjects, r.unmatched_subjects
     );
     if let Some(m) = &r.export_mark {
         match (&m.disclosure, &m.problem) {

@@ -31,7 +31,7 @@ use crate::components::gate::{Gate, StaffRole};
 use crate::components::vault::{FP_SET, Vault};
 use crate::error::{EngineError, Result};
 use crate::ingest::IngestSummary;
-use crate::leak::{ExportMark, parse_leak};
+use crate::leak::{ExportMark, parse_leak_in};
 use crate::log::{Committed, NewReceipt};
 use crate::logtree::be;
 use crate::trace::{
@@ -260,10 +260,10 @@ impl Incident<'_> {
     /// released it. `request` is the responder's signed staff request for action `trace`
     /// over exactly `leak` (its SHA-256). Appends a receipt (actor: the responder), and one
     /// in the chain of each subject whose disclosures it matched, in the same group commit.
-    pub(crate) fn trace(&self, request: &str, leak: &[u8], now: u64) -> Result<TraceReport> {
+    pub(crate) fn trace(&self, request: &str, leak: &[u8], encoding: Option<&str>, now: u64) -> Result<TraceReport> {
         let digest = credseal_crypto::sha256(leak);
         let responder = self.verify_staff_request(request, StaffRole::Responder, "trace", &digest, now)?;
-        let parsed = parse_leak(leak, self.catalog)?;
+        let parsed = parse_leak_in(leak, encoding, self.catalog)?;
         // Distinct items, by their candidate fingerprints.
         let mut distinct: BTreeMap<Vec<[u8; 32]>, (BlindId, Vec<String>)> = BTreeMap::new();
         let mac = self.keys().trace_key.expand();
@@ -418,6 +418,7 @@ impl Incident<'_> {
             .ok_or_else(|| EngineError::Internal("the receipt log returned no receipt".into()))?;
         Ok(TraceReport {
             format: parsed.format.to_string(),
+            encoding: parsed.encoding.to_string(),
             rows: parsed.rows,
             items: items.len() as u64,
             matched_items: matched,
