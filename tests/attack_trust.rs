@@ -488,6 +488,8 @@ fn keystore_from_another_platform_refused() {
         &format!("evil-b={}.pub", fx.path("evil-b")),
     ]);
     ok(&["keys", "rotate", "--data", &other, "--class", "loans"]);
+    // The class's key-tree root moves to v2 (retire refuses a version that wraps a root).
+    ok(&["keys", "rewrap", "--data", &other]);
     let op = "retire loans v1";
     let (a, b) = (
         fx.approval("evil-a", op, "evil-approval-a"),
