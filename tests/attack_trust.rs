@@ -496,7 +496,7 @@ fn keystore_from_another_platform_refused() {
         &format!("evil-b={}.pub", fx.path("evil-b")),
     ]);
     ok(&["keys", "rotate", "--data", &other, "--class", "loans"]);
-    // The class's key tree is wrapped under v1 until a rewrap moves its root.
+    // The class's key-tree root moves to v2 (retire refuses a version that wraps a root).
     ok(&["keys", "rewrap", "--data", &other]);
     let op = "retire loans v1";
     let (a, b) = (
