@@ -504,15 +504,17 @@ impl Fx {
         (keys, cred)
     }
 
-    /// A granted query by the department (`keys`, `cred`) for SUBJECT's `classes`, opened:
-    /// the answer's records.
-    fn query(&self, keys: &str, cred: &str, classes: &str) -> Vec<serde_json::Value> {
+    /// The department's token (`keys`, `cred`) for SUBJECT's `classes`, with `consent`, as of
+    /// `at` (default now).
+    fn token(&self, keys: &str, cred: &str, classes: &str, consent: Option<&str>, at: Option<u64>) -> String {
         let token = self.fresh("token");
-        ok(&[
+        let key = format!("{keys}/signing.key");
+        let at = at.map(|t| t.to_string());
+        let mut args = vec![
             "dept",
             "query",
             "--key",
-            &format!("{keys}/signing.key"),
+            &key,
             "--credential",
             cred,
             "--subject",
@@ -527,19 +529,56 @@ impl Fx {
             ORIGIN,
             "--out",
             &token,
-        ]);
+        ];
+        if let Some(c) = consent {
+            args.extend(["--consent", c]);
+        }
+        if let Some(t) = &at {
+            args.extend(["--issued-at", t]);
+        }
+        ok(&args);
+        token
+    }
+
+    /// `credseal query` of `token` (as of `at`); the output and the answer file.
+    fn run_query(&self, cred: &str, token: &str, at: Option<u64>) -> (Output, String) {
         let answer = self.fresh("answer");
-        ok(&[
+        let at = at.map(|t| t.to_string());
+        let mut args = vec![
             "query",
             "--data",
             &self.data,
             "--credential",
             cred,
             "--token",
-            &token,
+            token,
             "--out",
             &answer,
-        ]);
+        ];
+        if let Some(t) = &at {
+            args.extend(["--now", t]);
+        }
+        (run(&args), answer)
+    }
+
+    /// A granted query by the department (`keys`, `cred`) for SUBJECT's `classes`, opened:
+    /// the answer's records.
+    fn query(&self, keys: &str, cred: &str, classes: &str) -> Vec<serde_json::Value> {
+        self.query_at(keys, cred, classes, None, None)
+    }
+
+    /// [`Fx::query`] with a consent, as of `at`.
+    fn query_at(
+        &self,
+        keys: &str,
+        cred: &str,
+        classes: &str,
+        consent: Option<&str>,
+        at: Option<u64>,
+    ) -> Vec<serde_json::Value> {
+        let token = self.token(keys, cred, classes, consent, at);
+        let (o, answer) = self.run_query(cred, &token, at);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
         let log_key = self.fresh("log-key");
         std::fs::write(
             &log_key,
@@ -683,4 +722,149 @@ fn departments_that_saw_the_old_value_get_notices_and_others_do_not() {
         notice[0]
     );
     assert_eq!(notice[0]["action"], "correction");
+}
+
+// ------------------------------------------------------------------ consent, retention, purpose
+
+/// Unix seconds of a UTC date (noon).
+fn unix(y: u16, m: u8, d: u8) -> u64 {
+    let days = credseal_core::Date::new(y, m, d).unwrap().days_since_epoch();
+    days as u64 * 86_400 + 12 * 3600
+}
+
+#[test]
+fn a_withdrawn_consent_denies_the_next_query() {
+    let fx = Fx::new();
+    let (bank, cred) = fx.department("bank-a", "identity,loans", 101);
+    let consent = fx.fresh("consent");
+    ok(&[
+        "subject",
+        "consent",
+        "--key",
+        &format!("{}/signing.key", fx.subject_dir),
+        "--subject",
+        SUBJECT,
+        "--department",
+        "bank-a",
+        "--classes",
+        "loans",
+        "--purpose",
+        "loan-approval",
+        "--max-uses",
+        "5",
+        "--audience",
+        ORIGIN,
+        "--out",
+        &consent,
+    ]);
+    assert_eq!(fx.query_at(&bank, &cred, "loans", Some(&consent), None).len(), 1);
+    let withdrawal = fx.fresh("withdrawal");
+    let o = ok(&[
+        "subject",
+        "withdraw",
+        "--key",
+        &format!("{}/signing.key", fx.subject_dir),
+        "--consent",
+        &consent,
+        "--out",
+        &withdrawal,
+        "--data",
+        &fx.data,
+    ]);
+    assert!(
+        stdout(&o).contains("withdrawn on rights.credseal.invalid/log"),
+        "{}",
+        stdout(&o)
+    );
+    // The next query that presents it is denied, with uses left on the consent.
+    let token = fx.token(&bank, &cred, "loans", Some(&consent), None);
+    let (o, answer) = fx.run_query(&cred, &token, None);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(stderr(&o).contains("(consent-withdrawn)"), "{}", stderr(&o));
+    assert!(!std::path::Path::new(&answer).exists());
+    // A query that needs no consent still goes through.
+    assert_eq!(fx.query(&bank, &cred, "identity").len(), 1);
+    // The subject sees the withdrawal and the denial in its receipts.
+    let receipts = fx.receipts();
+    assert!(
+        receipts
+            .iter()
+            .any(|r| r["detail"].as_str().unwrap().contains("withdrawn by the subject")),
+        "{receipts:?}"
+    );
+    assert!(
+        receipts.iter().any(|r| r["outcome"] == "denied: consent-withdrawn"),
+        "{receipts:?}"
+    );
+    // A withdrawal signed by another key than the consent's is refused before signing.
+    let other = fx.fresh("other-subject");
+    ok(&["subject", "keygen", "--out-dir", &other]);
+    let o = run(&[
+        "subject",
+        "withdraw",
+        "--key",
+        &format!("{other}/signing.key"),
+        "--consent",
+        &consent,
+        "--out",
+        &fx.fresh("w"),
+    ]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+}
+
+#[test]
+fn an_expired_record_is_not_released_before_the_sweep() {
+    let fx = Fx::new();
+    // A commendation (kept 3 years) effective 2024-01-10: released now, past its retention
+    // from 2027-01-10 whether or not anyone ran the sweep.
+    let mut honour = example("CM-2024-000285");
+    honour["subject"] = serde_json::json!(SUBJECT);
+    honour["record_id"] = serde_json::json!("CM-2024-900285");
+    honour["effective"] = serde_json::json!("2024-01-10");
+    let file = fx.fresh("honour.jsonl");
+    std::fs::write(&file, format!("{honour}\n")).unwrap();
+    ok(&[
+        "ingest",
+        "--operator-import",
+        "--officer",
+        "op-import",
+        "--data",
+        &fx.data,
+        &file,
+    ]);
+    let (bank, cred) = fx.department("bank-a", "identity,commendations", 101);
+    assert_eq!(fx.query(&bank, &cred, "commendations").len(), 1);
+    let later = unix(2027, 2, 1);
+    let after = fx.query_at(&bank, &cred, "commendations", None, Some(later));
+    assert!(after.is_empty(), "an expired record is never released: {after:?}");
+    // Identity (kept permanently) still is.
+    assert_eq!(fx.query_at(&bank, &cred, "identity", None, Some(later + 10)).len(), 1);
+    // Ingest refuses a record already past its retention: exit 1, nothing written.
+    let size = fx.size();
+    honour["record_id"] = serde_json::json!("CM-2020-900001");
+    honour["effective"] = serde_json::json!("2020-01-10");
+    std::fs::write(&file, format!("{honour}\n")).unwrap();
+    let o = run(&[
+        "ingest",
+        "--operator-import",
+        "--officer",
+        "op-import",
+        "--data",
+        &fx.data,
+        &file,
+    ]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("past its class's retention"), "{}", stderr(&o));
+    assert_eq!(fx.size(), size);
+}
+
+#[test]
+fn the_legal_basis_signed_into_a_token_is_kept_in_the_receipt() {
+    let fx = Fx::new();
+    let (bank, cred) = fx.department("bank-a", "identity", 101);
+    assert_eq!(fx.query(&bank, &cred, "identity").len(), 1);
+    let receipts = fx.receipts();
+    let q = receipts.iter().find(|r| r["action"] == "query").unwrap();
+    assert_eq!(q["detail"], "legal basis: application 2026-18", "{q}");
+    assert_eq!(q["purpose"], "loan-approval", "{q}");
 }

@@ -121,6 +121,32 @@ pub struct Consent {
     pub audience: String,
 }
 
+/// A subject's withdrawal of one of its consents, signed with the subject's registered key
+/// ([`crate::Kind::ConsentWithdrawal`]). Once installed on the platform (`audience`), every
+/// query that starts after it and presents the consent is denied `consent-withdrawn`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentWithdrawal {
+    /// The consent withdrawn.
+    pub consent_id: [u8; 16],
+    /// The subject (normalised id), whose registered key signs.
+    pub subject: String,
+    /// When the subject signed it.
+    pub issued_at: u64,
+    /// The platform (its log origin) it is for.
+    pub audience: String,
+}
+
+impl fmt::Debug for ConsentWithdrawal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConsentWithdrawal")
+            .field("consent_id", &self.consent_id)
+            .field("subject", &Masked(&self.subject))
+            .field("issued_at", &self.issued_at)
+            .field("audience", &self.audience)
+            .finish()
+    }
+}
+
 impl fmt::Debug for Consent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Consent")

@@ -70,11 +70,14 @@ pub enum Kind {
     /// A data provider's credential, signed by the authority: its key, the classes it may
     /// write and its record-id namespace ([`crate::ProviderCredential`]).
     ProviderCredential,
+    /// A subject's withdrawal of one of its consents, signed by the subject
+    /// ([`crate::ConsentWithdrawal`]).
+    ConsentWithdrawal,
 }
 
 impl Kind {
     /// Every kind, in tag order.
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 12] = [
         Kind::Credential,
         Kind::Token,
         Kind::Consent,
@@ -86,6 +89,7 @@ impl Kind {
         Kind::StaffOrder,
         Kind::Batch,
         Kind::ProviderCredential,
+        Kind::ConsentWithdrawal,
     ];
 
     /// The label used in the text form and in the signed bytes.
@@ -102,10 +106,11 @@ impl Kind {
             Kind::StaffOrder => "staff-order",
             Kind::Batch => "batch",
             Kind::ProviderCredential => "provider-credential",
+            Kind::ConsentWithdrawal => "consent-withdrawal",
         }
     }
 
-    /// The one-byte tag in the wire envelope (1–11).
+    /// The one-byte tag in the wire envelope (1–12).
     pub fn tag(self) -> u8 {
         match self {
             Kind::Credential => 1,
@@ -119,6 +124,7 @@ impl Kind {
             Kind::StaffOrder => 9,
             Kind::Batch => 10,
             Kind::ProviderCredential => 11,
+            Kind::ConsentWithdrawal => 12,
         }
     }
 
@@ -297,6 +303,7 @@ signed_body!(
     crate::StaffOrder => Kind::StaffOrder,
     crate::IngestBatch => Kind::Batch,
     crate::ProviderCredential => Kind::ProviderCredential,
+    crate::ConsentWithdrawal => Kind::ConsentWithdrawal,
 );
 
 /// The envelope. The signature is split into two 32-byte halves only because serde derives
@@ -796,10 +803,10 @@ mod tests {
             FormatError::UnsupportedVersion { found: 2, reads: 1 }
         );
         b[0] = 1;
-        b[1] = 12;
+        b[1] = 13;
         assert_eq!(
             Unverified::<BundleRequest>::parse_bytes(&b).unwrap_err(),
-            FormatError::UnknownKindTag { tag: 12 }
+            FormatError::UnknownKindTag { tag: 13 }
         );
         assert_eq!(
             Unverified::<BundleRequest>::parse_bytes(&[]).unwrap_err(),

@@ -329,6 +329,15 @@ fn signatures_never_verify_as_another_kind() {
             },
             key,
         ),
+        with_kind(
+            &credseal_auth::ConsentWithdrawal {
+                consent_id: [4; 16],
+                subject: SUBJECT.into(),
+                issued_at: NOW,
+                audience: ORIGIN.into(),
+            },
+            key,
+        ),
     ];
     assert_eq!(objects.len(), Kind::ALL.len());
     let mut cross = 0;
@@ -350,7 +359,7 @@ fn signatures_never_verify_as_another_kind() {
             cross += 1;
         }
     }
-    assert_eq!(cross, 110);
+    assert_eq!(cross, 132);
 }
 
 fn with_kind<T: SignedBody>(body: &T, key: &SigningKey) -> (Kind, Vec<u8>, [u8; 64]) {

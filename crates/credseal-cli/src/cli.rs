@@ -1002,6 +1002,23 @@ pub(crate) enum SubjectCommand {
     /// Sign a query for your own records (and, with --server, send it, open, verify and
     /// print the answer).
     Query(Box<SelfQueryArgs>),
+    /// Withdraw a consent you signed: sign the withdrawal (and install it with --data).
+    /// Every query that starts after it is installed and presents the consent is denied
+    /// (`consent-withdrawn`, exit 3).
+    Withdraw {
+        /// The subject's signing key (the one that signed the consent).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// The consent to withdraw (`subject consent --out`).
+        #[arg(long, value_name = "FILE")]
+        consent: PathBuf,
+        /// Where to write the signed withdrawal.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Also install it on this platform.
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+    },
 }
 
 /// `subject query`.

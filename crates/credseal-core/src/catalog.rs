@@ -110,6 +110,17 @@ impl Retention {
     }
 }
 
+impl Retention {
+    /// Whether a record effective on `effective` is past this retention on `today`: more
+    /// than the retention's days after its effective date (the retention sweep's rule).
+    pub fn expired(&self, effective: crate::Date, today: crate::Date) -> bool {
+        match self {
+            Self::Permanent => false,
+            Self::Days(d) => effective.days_since_epoch() + i64::from(*d) < today.days_since_epoch(),
+        }
+    }
+}
+
 impl fmt::Display for Retention {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -331,7 +331,7 @@ impl<'a> Disclosure<'a> {
                 credential_serial: cred.serial,
             },
             action: Action::Query,
-            detail: String::new(),
+            detail: legal_basis_detail(&t.legal_basis),
             subject,
             classes: t.classes.clone(),
             purpose: t.purpose.clone(),
@@ -417,7 +417,9 @@ impl<'a> Disclosure<'a> {
                 "the grant was issued by another platform handle",
             ));
         }
-        let (blind, records) = self.vault.open_granted(&ks, &granted)?;
+        let today = credseal_core::Date::from_unix(now)
+            .ok_or_else(|| EngineError::invalid("the query's time", "not a representable date"))?;
+        let (blind, records) = self.vault.open_granted(&ks, self.catalog, today, &granted)?;
         let grant = granted.auth();
         let subject = grant.subject();
         let body = AnswerBody {
@@ -456,7 +458,13 @@ impl<'a> Disclosure<'a> {
                 None => Actor::Subject,
             },
             action: if self_query { Action::SelfQuery } else { Action::Query },
-            detail: String::new(),
+            // Why the department asked: the legal basis it signed into its token, kept so the
+            // subject and an auditor see it (issue 18 item 7).
+            detail: if self_query {
+                String::new()
+            } else {
+                legal_basis_detail(grant.legal_basis())
+            },
             subject: Some(blind),
             classes: grant.classes().clone(),
             purpose: grant.purpose().to_string(),
@@ -593,6 +601,30 @@ impl PendingAnswer<'_> {
             sealed: sealed.to_bytes(),
         })
     }
+}
+
+/// Longest legal basis kept in a receipt, in characters (a token may carry more; the rest is
+/// cut and marked).
+pub(crate) const MAX_LEGAL_BASIS: usize = 256;
+
+/// The receipt detail of a department's query: `legal basis: <text>` (control characters
+/// shown as `?`, at most [`MAX_LEGAL_BASIS`] characters), or nothing if the token gave none.
+pub(crate) fn legal_basis_detail(basis: &str) -> String {
+    let basis = basis.trim();
+    if basis.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("legal basis: ");
+    out.extend(
+        basis
+            .chars()
+            .take(MAX_LEGAL_BASIS)
+            .map(|c| if c.is_control() { '?' } else { c }),
+    );
+    if basis.chars().count() > MAX_LEGAL_BASIS {
+        out.push('…');
+    }
+    out
 }
 
 #[cfg(test)]
