@@ -68,6 +68,8 @@ struct Fx {
     vkey: String,
     vrf: String,
     n: std::cell::Cell<u32>,
+    /// The last answer opened by [`Fx::query_at`], whole (`open --json`).
+    last_answer: std::cell::RefCell<serde_json::Value>,
 }
 
 impl Fx {
@@ -124,6 +126,7 @@ impl Fx {
             vkey,
             vrf,
             n: std::cell::Cell::new(0),
+            last_answer: Default::default(),
         };
         let o = fx.enroll(PROVIDER, &fx.provider_key, "loans,repayment", "", 5001);
         assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -597,6 +600,7 @@ impl Fx {
             "--json",
         ]);
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        self.last_answer.replace(v.clone());
         v["records"].as_array().unwrap().clone()
     }
 
@@ -867,4 +871,278 @@ fn the_legal_basis_signed_into_a_token_is_kept_in_the_receipt() {
     let q = receipts.iter().find(|r| r["action"] == "query").unwrap();
     assert_eq!(q["detail"], "legal basis: application 2026-18", "{q}");
     assert_eq!(q["purpose"], "loan-approval", "{q}");
+}
+
+// ------------------------------------------------------------------ objections
+
+impl Fx {
+    /// SUBJECT's signed objection to `record` of `class`, filed: the output of `subject
+    /// object --data`.
+    fn object(&self, class: &str, record: &str, repair: bool) -> Output {
+        let out = self.fresh("objection");
+        let key = format!("{}/signing.key", self.subject_dir);
+        let mut args = vec![
+            "subject",
+            "object",
+            "--key",
+            &key,
+            "--subject",
+            SUBJECT,
+            "--class",
+            class,
+            "--record",
+            record,
+            "--reason",
+            "the balance is wrong: I repaid 3150.00 in March",
+            "--audience",
+            ORIGIN,
+            "--out",
+            &out,
+            "--data",
+            &self.data,
+        ];
+        if repair {
+            args.push("--repair");
+        }
+        run(&args)
+    }
+
+    /// `audit objections --json` as of `now` (default: the clock): the output and the rows.
+    fn audit_objections(&self, now: Option<u64>) -> (Output, Vec<serde_json::Value>) {
+        let at = now.map(|t| t.to_string());
+        let mut args = vec!["audit", "objections", "--data", &self.data, "--json"];
+        if let Some(t) = &at {
+            args.extend(["--now", t]);
+        }
+        let o = ok(&args);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let rows = v.as_array().unwrap().clone();
+        (o, rows)
+    }
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+#[test]
+fn an_objection_is_resolved_by_the_providers_correction() {
+    let fx = Fx::new();
+    let o = fx.object("loans", OWN_LOAN, false);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("boc-guangzhou answers by"), "{}", stdout(&o));
+    let (_, rows) = fx.audit_objections(None);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["provider"], PROVIDER);
+    assert_eq!(rows[0]["status"], "open");
+    // The deadline is the catalogue's 20 days for loans (the default).
+    let (filed, due) = (rows[0]["filed_at"].as_u64().unwrap(), rows[0]["due"].as_u64().unwrap());
+    assert_eq!(due - filed, 20 * 86_400);
+    // The provider answers by correcting the record.
+    let fix = corrected(example(OWN_LOAN), 2, "balance", "350.00");
+    let o = fx.ingest(&fx.batch(&fx.provider_key, PROVIDER, &[fix]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (_, rows) = fx.audit_objections(None);
+    assert_eq!(rows[0]["status"], "corrected (version 2)", "{rows:?}");
+    // Filing and resolution are in the subject's chain.
+    let details: Vec<String> = fx
+        .receipts()
+        .iter()
+        .map(|r| r["detail"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains("filed: a loans record (version 1) is disputed")),
+        "{details:?}"
+    );
+    assert!(
+        details.iter().any(|d| d.contains("resolved: the record was corrected")),
+        "{details:?}"
+    );
+    // Never overdue once answered.
+    let (o, rows) = fx.audit_objections(Some(due + 86_400));
+    assert_eq!(rows[0]["overdue"], false);
+    assert!(!stderr(&o).contains("ALERT"), "{}", stderr(&o));
+}
+
+#[test]
+fn an_unanswered_objection_raises_an_alert_after_its_deadline() {
+    let fx = Fx::new();
+    let o = fx.object("repayment", "RP-2025-000253", false);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let now = now_secs();
+    // Simulated time: a day before the deadline, open; a day after, overdue and alerted.
+    let (o, rows) = fx.audit_objections(Some(now + 19 * 86_400));
+    assert_eq!(rows[0]["status"], "open", "{rows:?}");
+    assert!(!stderr(&o).contains("ALERT"), "{}", stderr(&o));
+    let (o, rows) = fx.audit_objections(Some(now + 21 * 86_400));
+    assert_eq!(rows[0]["status"], "overdue", "{rows:?}");
+    assert_eq!(rows[0]["overdue"], true);
+    assert!(
+        stderr(&o).contains("credseal: ALERT: provider boc-guangzhou has an overdue objection"),
+        "{}",
+        stderr(&o)
+    );
+    // Alerted and receipted once.
+    let (o, _) = fx.audit_objections(Some(now + 22 * 86_400));
+    assert!(!stderr(&o).contains("ALERT"), "{}", stderr(&o));
+    let overdue = fx
+        .receipts()
+        .iter()
+        .filter(|r| {
+            r["detail"]
+                .as_str()
+                .unwrap()
+                .contains("overdue: boc-guangzhou did not answer")
+        })
+        .count();
+    assert_eq!(overdue, 1);
+}
+
+#[test]
+fn an_objection_is_upheld_only_by_the_records_provider() {
+    let fx = Fx::new();
+    let o = fx.object("loans", OWN_LOAN, false);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let id = fx.audit_objections(None).1[0]["id"].as_str().unwrap().to_string();
+    let answer = |key: &str| {
+        run(&[
+            "provider",
+            "answer-objection",
+            "--key",
+            key,
+            "--objection",
+            &id,
+            "--reason",
+            "the repayment of March was returned unpaid",
+            "--audience",
+            ORIGIN,
+            "--out",
+            &fx.fresh("answer"),
+            "--data",
+            &fx.data,
+        ])
+    };
+    // Another enrolled provider's key: a verification failure, still open.
+    let other = fx.fresh("other.key");
+    ok(&["provider", "keygen", "--out", &other]);
+    let o = fx.enroll("bocom-guangzhou", &other, "loans", "", 5020);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = answer(&other);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert_eq!(fx.audit_objections(None).1[0]["status"], "open");
+    // The record's provider: upheld, receipted; a second answer is refused.
+    let o = answer(&fx.provider_key);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(fx.audit_objections(None).1[0]["status"], "upheld");
+    let o = answer(&fx.provider_key);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(stderr(&o).contains("(objection-closed)"), "{}", stderr(&o));
+    assert!(fx.receipts().iter().any(|r| {
+        r["detail"]
+            .as_str()
+            .unwrap()
+            .contains("answered by boc-guangzhou: the record is upheld")
+    }),);
+}
+
+#[test]
+fn a_subject_flooding_objections_is_rate_limited() {
+    let fx = Fx::new();
+    // SUBJECT's records: a loan, a repayment, its identity, a credit card.
+    for (class, record) in [
+        ("loans", OWN_LOAN),
+        ("repayment", "RP-2025-000253"),
+        ("identity", "ID-00000212"),
+    ] {
+        let o = fx.object(class, record, false);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+    }
+    // The same record again: refused while its objection is open.
+    let o = fx.object("loans", OWN_LOAN, false);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(stderr(&o).contains("(objection-already-open)"), "{}", stderr(&o));
+    // A fourth open objection: rate-limited, nothing filed.
+    let size = fx.size();
+    let o = fx.object("credit-cards", "CC-2025-000182", false);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(stderr(&o).contains("(objection-rate-limited)"), "{}", stderr(&o));
+    assert_eq!(fx.size(), size);
+    assert_eq!(fx.audit_objections(None).1.len(), 3);
+    // A record the subject does not have: exit 1.
+    let o = fx.object("loans", "LN-0000-000000", false);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+}
+
+#[test]
+fn a_repair_application_is_answered_by_the_authority() {
+    let fx = Fx::new();
+    let o = fx.object("loans", OWN_LOAN, true);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("authority answers by"), "{}", stdout(&o));
+    let row = fx.audit_objections(None).1[0].clone();
+    assert_eq!(
+        (row["kind"].as_str(), row["provider"].as_str()),
+        (Some("repair"), Some("authority"))
+    );
+    let id = row["id"].as_str().unwrap().to_string();
+    let answer = |key: &str| {
+        run(&[
+            "provider",
+            "answer-objection",
+            "--key",
+            key,
+            "--objection",
+            &id,
+            "--reason",
+            "the debt is valid",
+            "--audience",
+            ORIGIN,
+            "--out",
+            &fx.fresh("answer"),
+            "--data",
+            &fx.data,
+        ])
+    };
+    // The provider may not answer a repair application; the authority does.
+    assert_eq!(code(&answer(&fx.provider_key)), 4);
+    let o = answer(&fx.auth);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(fx.audit_objections(None).1[0]["status"], "upheld");
+}
+
+#[test]
+fn an_objection_marks_every_answer_that_holds_the_record_as_disputed() {
+    let fx = Fx::new();
+    let (bank, cred) = fx.department("bank-a", "identity,judgments", 101);
+    assert_eq!(fx.query(&bank, &cred, "identity").len(), 1);
+    assert!(
+        fx.last_answer.borrow().get("disputed").is_none(),
+        "{}",
+        fx.last_answer.borrow()
+    );
+    let o = fx.object("identity", "ID-00000212", false);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    for _ in 0..2 {
+        assert_eq!(fx.query(&bank, &cred, "identity").len(), 1);
+        let d = fx.last_answer.borrow()["disputed"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert_eq!(d, "disputed: 1 identity record(s) under an open objection");
+    }
+    // An answer without the record says nothing of it.
+    assert_eq!(fx.query(&bank, &cred, "judgments").len(), 0);
+    assert!(fx.last_answer.borrow().get("disputed").is_none());
+    // The subject sees it in the receipts of those queries too.
+    let marked = fx
+        .receipts()
+        .iter()
+        .filter(|r| r["action"] == "query" && r["detail"].as_str().unwrap().contains("disputed: 1 identity"))
+        .count();
+    assert_eq!(marked, 2);
 }

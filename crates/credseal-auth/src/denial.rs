@@ -128,6 +128,8 @@ fn noun(kind: Kind) -> &'static str {
         Kind::Batch => "ingest batch",
         Kind::ProviderCredential => "provider credential",
         Kind::ConsentWithdrawal => "consent withdrawal",
+        Kind::Objection => "objection",
+        Kind::ObjectionAnswer => "objection answer",
     }
 }
 

@@ -73,11 +73,17 @@ pub enum Kind {
     /// A subject's withdrawal of one of its consents, signed by the subject
     /// ([`crate::ConsentWithdrawal`]).
     ConsentWithdrawal,
+    /// A subject's objection to one of its records (or application for credit repair),
+    /// signed by the subject ([`crate::Objection`]).
+    Objection,
+    /// A provider's answer upholding a record objected to, signed by the provider's key
+    /// ([`crate::ObjectionAnswer`]).
+    ObjectionAnswer,
 }
 
 impl Kind {
     /// Every kind, in tag order.
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 14] = [
         Kind::Credential,
         Kind::Token,
         Kind::Consent,
@@ -90,6 +96,8 @@ impl Kind {
         Kind::Batch,
         Kind::ProviderCredential,
         Kind::ConsentWithdrawal,
+        Kind::Objection,
+        Kind::ObjectionAnswer,
     ];
 
     /// The label used in the text form and in the signed bytes.
@@ -107,10 +115,12 @@ impl Kind {
             Kind::Batch => "batch",
             Kind::ProviderCredential => "provider-credential",
             Kind::ConsentWithdrawal => "consent-withdrawal",
+            Kind::Objection => "objection",
+            Kind::ObjectionAnswer => "objection-answer",
         }
     }
 
-    /// The one-byte tag in the wire envelope (1–12).
+    /// The one-byte tag in the wire envelope (1–14).
     pub fn tag(self) -> u8 {
         match self {
             Kind::Credential => 1,
@@ -125,6 +135,8 @@ impl Kind {
             Kind::Batch => 10,
             Kind::ProviderCredential => 11,
             Kind::ConsentWithdrawal => 12,
+            Kind::Objection => 13,
+            Kind::ObjectionAnswer => 14,
         }
     }
 
@@ -304,6 +316,8 @@ signed_body!(
     crate::IngestBatch => Kind::Batch,
     crate::ProviderCredential => Kind::ProviderCredential,
     crate::ConsentWithdrawal => Kind::ConsentWithdrawal,
+    crate::Objection => Kind::Objection,
+    crate::ObjectionAnswer => Kind::ObjectionAnswer,
 );
 
 /// The envelope. The signature is split into two 32-byte halves only because serde derives
@@ -803,10 +817,10 @@ mod tests {
             FormatError::UnsupportedVersion { found: 2, reads: 1 }
         );
         b[0] = 1;
-        b[1] = 13;
+        b[1] = 15;
         assert_eq!(
             Unverified::<BundleRequest>::parse_bytes(&b).unwrap_err(),
-            FormatError::UnknownKindTag { tag: 13 }
+            FormatError::UnknownKindTag { tag: 15 }
         );
         assert_eq!(
             Unverified::<BundleRequest>::parse_bytes(&[]).unwrap_err(),

@@ -63,6 +63,46 @@ pub(crate) fn run(ctx: &Context, cmd: SubjectCommand) -> CliResult {
             Ok(())
         }
         SubjectCommand::Query(a) => self_query(&a),
+        SubjectCommand::Object {
+            key,
+            subject: s,
+            class,
+            record,
+            reason,
+            repair,
+            audience,
+            out,
+            data,
+        } => {
+            let sk = signing_key(&key)?;
+            let o = credseal_auth::Objection {
+                objection_id: random16(),
+                subject: subject(&s)?.to_string(),
+                class,
+                record_id: record,
+                kind: if repair { "repair" } else { "objection" }.into(),
+                reason,
+                issued_at: now()?,
+                audience,
+            };
+            let signed = sign(&o, &sk).to_text();
+            write_public(&out, &signed)?;
+            println!(
+                "objection {} written to {}",
+                credseal_core::hex(&o.objection_id),
+                out.display()
+            );
+            if let Some(d) = data {
+                let p = ctx.open_platform(&d)?;
+                let st = p.file_objection(&signed, now()?)?;
+                println!(
+                    "filed: the record is disputed; {} answers by {}",
+                    st.provider,
+                    credseal_core::Date::from_unix(st.due).map_or_else(|| st.due.to_string(), |d| d.to_string())
+                );
+            }
+            Ok(())
+        }
         SubjectCommand::Withdraw {
             key,
             consent,

@@ -224,6 +224,15 @@ pub(crate) trait Incidents: Sync {
 
     /// The fingerprints of every field value of `records`, in record order, repeats kept.
     fn fingerprints_of(&self, ks: &Keystore, blind: &BlindId, records: &[Record]) -> Vec<[u8; 32]>;
+
+    /// How many of `records` (of the subject `blind`) are disputed (an open objection), by
+    /// class.
+    fn disputed(
+        &self,
+        ks: &Keystore,
+        blind: &BlindId,
+        records: &[Record],
+    ) -> Result<std::collections::BTreeMap<String, usize>>;
 }
 
 /// The disclosure path over the parts it uses, borrowed from their owner: the gate checks,
@@ -446,6 +455,8 @@ impl<'a> Disclosure<'a> {
         );
         // docs/design.md §9: a fingerprint of every released field, stored with the receipt.
         let fingerprints = self.incidents.fingerprints_of(&ks, &blind, &body.records);
+        // Records under an open objection: the answer's receipt says so (issue 18 item 3).
+        let disputed = self.incidents.disputed(&ks, &blind, &body.records)?;
         let canary = self.incidents.is_canary(&blind)?;
         // No disclosure without a durable receipt: append (flushed) before sealing.
         let self_query = grant.credential_serial().is_none();
@@ -460,10 +471,23 @@ impl<'a> Disclosure<'a> {
             action: if self_query { Action::SelfQuery } else { Action::Query },
             // Why the department asked: the legal basis it signed into its token, kept so the
             // subject and an auditor see it (issue 18 item 7).
-            detail: if self_query {
-                String::new()
-            } else {
-                legal_basis_detail(grant.legal_basis())
+            detail: {
+                let mut d = if self_query {
+                    String::new()
+                } else {
+                    legal_basis_detail(grant.legal_basis())
+                };
+                if !disputed.is_empty() {
+                    let parts: Vec<String> = disputed.iter().map(|(c, n)| format!("{n} {c}")).collect();
+                    if !d.is_empty() {
+                        d.push_str("; ");
+                    }
+                    d.push_str(&format!(
+                        "{DISPUTED_MARK} {} record(s) under an open objection",
+                        parts.join(", ")
+                    ));
+                }
+                d
             },
             subject: Some(blind),
             classes: grant.classes().clone(),
@@ -602,6 +626,9 @@ impl PendingAnswer<'_> {
         })
     }
 }
+
+/// What a receipt's detail says before the records of the answer that are disputed.
+pub const DISPUTED_MARK: &str = "disputed:";
 
 /// Longest legal basis kept in a receipt, in characters (a token may carry more; the rest is
 /// cut and marked).

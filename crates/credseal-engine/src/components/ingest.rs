@@ -604,6 +604,8 @@ pub(crate) struct Correction {
     pub(crate) blind: BlindId,
     /// The record's class.
     pub(crate) class: String,
+    /// The record's keyed record key.
+    pub(crate) rkey: [u8; 16],
     /// The new version.
     pub(crate) version: u32,
     /// The version it supersedes.
@@ -1314,6 +1316,7 @@ impl Ingest<'_> {
                 subject,
                 blind: p.blind,
                 class: p.class.clone(),
+                rkey: p.rkey,
                 version: p.version,
                 supersedes,
                 body: Zeroizing::new(p.plaintext),
