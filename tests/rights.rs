@@ -74,7 +74,20 @@ struct Fx {
 
 impl Fx {
     fn new() -> Self {
+        Self::with_catalog(None)
+    }
+
+    /// [`Fx::new`] on a platform made with this catalogue text (default: the example's).
+    fn with_catalog(catalog: Option<&str>) -> Self {
         let dir = tempfile::tempdir().unwrap();
+        let catalog_file = dir.path().join("catalog.toml").display().to_string();
+        let catalog_file = match catalog {
+            Some(text) => {
+                std::fs::write(&catalog_file, text).unwrap();
+                catalog_file
+            }
+            None => CATALOG.to_string(),
+        };
         let p = |n: &str| dir.path().join(n).display().to_string();
         let (data, auth, provider_key, subject_dir) = (p("data"), p("authority.key"), p("boc.key"), p("subject"));
         ok(&[
@@ -82,7 +95,7 @@ impl Fx {
             "--data",
             &data,
             "--catalog",
-            CATALOG,
+            &catalog_file,
             "--origin",
             ORIGIN,
             "--kdf-mib",
@@ -1145,4 +1158,59 @@ fn an_objection_marks_every_answer_that_holds_the_record_as_disputed() {
         .filter(|r| r["action"] == "query" && r["detail"].as_str().unwrap().contains("disputed: 1 identity"))
         .count();
     assert_eq!(marked, 2);
+}
+
+// ------------------------------------------------------------------ views
+
+#[test]
+fn a_view_limited_answer_holds_only_the_views_fields() {
+    let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(CATALOG)).unwrap();
+    let anchor = "title = \"Approving a loan application (贷款审批)\"\n";
+    assert!(text.contains(anchor));
+    let with_view = text.replacen(
+        anchor,
+        &format!("{anchor}\n[[purpose.view]]\nclass = \"identity\"\nfields = [\"name\", \"id_type\"]\n"),
+        1,
+    );
+    let fx = Fx::with_catalog(Some(&with_view));
+    let (bank, cred) = fx.department("bank-a", "identity,judgments", 101);
+    let records = fx.query(&bank, &cred, "identity");
+    assert_eq!(records.len(), 1, "{records:?}");
+    let fields: Vec<&String> = records[0]["fields"].as_object().unwrap().keys().collect();
+    assert_eq!(fields, ["id_type", "name"], "{records:?}");
+    // No other field travels (the record's place and effective date do, as in every answer).
+    let whole = example("ID-00000212");
+    let answer = fx.last_answer.borrow().to_string();
+    let address = whole["fields"]["registered_address"].as_str().unwrap();
+    assert!(!answer.contains(address), "{answer}");
+    assert!(!answer.contains("gender"), "{answer}");
+    // The receipt names the view.
+    let q = fx.receipts().into_iter().find(|r| r["action"] == "query").unwrap();
+    assert!(
+        q["detail"].as_str().unwrap().contains("view: loan-approval/identity"),
+        "{q}"
+    );
+    // A catalogue whose view names a field the class does not have is refused at init.
+    let bad = text.replacen(
+        anchor,
+        &format!("{anchor}\n[[purpose.view]]\nclass = \"identity\"\nfields = [\"shoe_size\"]\n"),
+        1,
+    );
+    let file = fx.fresh("bad-catalog.toml");
+    std::fs::write(&file, bad).unwrap();
+    let o = run(&[
+        "init",
+        "--data",
+        &fx.fresh("data"),
+        "--catalog",
+        &file,
+        "--origin",
+        ORIGIN,
+        "--kdf-mib",
+        "8",
+        "--kdf-passes",
+        "1",
+    ]);
+    assert_ne!(code(&o), 0);
+    assert!(stderr(&o).contains("has no field \"shoe_size\""), "{}", stderr(&o));
 }

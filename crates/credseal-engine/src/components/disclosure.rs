@@ -428,8 +428,26 @@ impl<'a> Disclosure<'a> {
         }
         let today = credseal_core::Date::from_unix(now)
             .ok_or_else(|| EngineError::invalid("the query's time", "not a representable date"))?;
-        let (blind, records) = self.vault.open_granted(&ks, self.catalog, today, &granted)?;
+        let (blind, mut records) = self.vault.open_granted(&ks, self.catalog, today, &granted)?;
         let grant = granted.auth();
+        // Only the fields the purpose needs: a class with a view under the grant's purpose is
+        // answered (and fingerprinted) with the view's fields alone (issue 18 item 8).
+        let views: Vec<String> = match self.catalog.purposes.get(grant.purpose()) {
+            Some(p) if !p.views.is_empty() => {
+                for r in &mut records {
+                    if let Some(fields) = p.views.get(&r.class) {
+                        r.fields.retain(|k, _| fields.contains(k));
+                    }
+                }
+                grant
+                    .classes()
+                    .iter()
+                    .filter(|c| p.views.contains_key(*c))
+                    .map(|c| format!("{}/{c}", p.id))
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
         let subject = grant.subject();
         let body = AnswerBody {
             origin: self.origin.to_string(),
@@ -477,6 +495,12 @@ impl<'a> Disclosure<'a> {
                 } else {
                     legal_basis_detail(grant.legal_basis())
                 };
+                if !views.is_empty() {
+                    if !d.is_empty() {
+                        d.push_str("; ");
+                    }
+                    d.push_str(&format!("view: {}", views.join(", ")));
+                }
                 if !disputed.is_empty() {
                     let parts: Vec<String> = disputed.iter().map(|(c, n)| format!("{n} {c}")).collect();
                     if !d.is_empty() {
