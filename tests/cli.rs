@@ -81,6 +81,9 @@ fn demo_runs_start_to_end() {
         "bundle verified: checkpoint",
         "the checkpoint carries the cosignature of witness witness.demo.invalid/w1",
         "trace names bank-b",
+        "refused, nothing written (exit 3)",
+        "the objection is resolved, corrected by version 2",
+        "corrected: version 2 supersedes 1",
     ] {
         assert!(out.contains(s), "demo output lacks {s:?}:\n{out}");
     }

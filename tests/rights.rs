@@ -68,11 +68,26 @@ struct Fx {
     vkey: String,
     vrf: String,
     n: std::cell::Cell<u32>,
+    /// The last answer opened by [`Fx::query_at`], whole (`open --json`).
+    last_answer: std::cell::RefCell<serde_json::Value>,
 }
 
 impl Fx {
     fn new() -> Self {
+        Self::with_catalog(None)
+    }
+
+    /// [`Fx::new`] on a platform made with this catalogue text (default: the example's).
+    fn with_catalog(catalog: Option<&str>) -> Self {
         let dir = tempfile::tempdir().unwrap();
+        let catalog_file = dir.path().join("catalog.toml").display().to_string();
+        let catalog_file = match catalog {
+            Some(text) => {
+                std::fs::write(&catalog_file, text).unwrap();
+                catalog_file
+            }
+            None => CATALOG.to_string(),
+        };
         let p = |n: &str| dir.path().join(n).display().to_string();
         let (data, auth, provider_key, subject_dir) = (p("data"), p("authority.key"), p("boc.key"), p("subject"));
         ok(&[
@@ -80,7 +95,7 @@ impl Fx {
             "--data",
             &data,
             "--catalog",
-            CATALOG,
+            &catalog_file,
             "--origin",
             ORIGIN,
             "--kdf-mib",
@@ -124,6 +139,7 @@ impl Fx {
             vkey,
             vrf,
             n: std::cell::Cell::new(0),
+            last_answer: Default::default(),
         };
         let o = fx.enroll(PROVIDER, &fx.provider_key, "loans,repayment", "", 5001);
         assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -504,15 +520,17 @@ impl Fx {
         (keys, cred)
     }
 
-    /// A granted query by the department (`keys`, `cred`) for SUBJECT's `classes`, opened:
-    /// the answer's records.
-    fn query(&self, keys: &str, cred: &str, classes: &str) -> Vec<serde_json::Value> {
+    /// The department's token (`keys`, `cred`) for SUBJECT's `classes`, with `consent`, as of
+    /// `at` (default now).
+    fn token(&self, keys: &str, cred: &str, classes: &str, consent: Option<&str>, at: Option<u64>) -> String {
         let token = self.fresh("token");
-        ok(&[
+        let key = format!("{keys}/signing.key");
+        let at = at.map(|t| t.to_string());
+        let mut args = vec![
             "dept",
             "query",
             "--key",
-            &format!("{keys}/signing.key"),
+            &key,
             "--credential",
             cred,
             "--subject",
@@ -527,19 +545,56 @@ impl Fx {
             ORIGIN,
             "--out",
             &token,
-        ]);
+        ];
+        if let Some(c) = consent {
+            args.extend(["--consent", c]);
+        }
+        if let Some(t) = &at {
+            args.extend(["--issued-at", t]);
+        }
+        ok(&args);
+        token
+    }
+
+    /// `credseal query` of `token` (as of `at`); the output and the answer file.
+    fn run_query(&self, cred: &str, token: &str, at: Option<u64>) -> (Output, String) {
         let answer = self.fresh("answer");
-        ok(&[
+        let at = at.map(|t| t.to_string());
+        let mut args = vec![
             "query",
             "--data",
             &self.data,
             "--credential",
             cred,
             "--token",
-            &token,
+            token,
             "--out",
             &answer,
-        ]);
+        ];
+        if let Some(t) = &at {
+            args.extend(["--now", t]);
+        }
+        (run(&args), answer)
+    }
+
+    /// A granted query by the department (`keys`, `cred`) for SUBJECT's `classes`, opened:
+    /// the answer's records.
+    fn query(&self, keys: &str, cred: &str, classes: &str) -> Vec<serde_json::Value> {
+        self.query_at(keys, cred, classes, None, None)
+    }
+
+    /// [`Fx::query`] with a consent, as of `at`.
+    fn query_at(
+        &self,
+        keys: &str,
+        cred: &str,
+        classes: &str,
+        consent: Option<&str>,
+        at: Option<u64>,
+    ) -> Vec<serde_json::Value> {
+        let token = self.token(keys, cred, classes, consent, at);
+        let (o, answer) = self.run_query(cred, &token, at);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
         let log_key = self.fresh("log-key");
         std::fs::write(
             &log_key,
@@ -558,6 +613,7 @@ impl Fx {
             "--json",
         ]);
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        self.last_answer.replace(v.clone());
         v["records"].as_array().unwrap().clone()
     }
 
@@ -683,4 +739,478 @@ fn departments_that_saw_the_old_value_get_notices_and_others_do_not() {
         notice[0]
     );
     assert_eq!(notice[0]["action"], "correction");
+}
+
+// ------------------------------------------------------------------ consent, retention, purpose
+
+/// Unix seconds of a UTC date (noon).
+fn unix(y: u16, m: u8, d: u8) -> u64 {
+    let days = credseal_core::Date::new(y, m, d).unwrap().days_since_epoch();
+    days as u64 * 86_400 + 12 * 3600
+}
+
+#[test]
+fn a_withdrawn_consent_denies_the_next_query() {
+    let fx = Fx::new();
+    let (bank, cred) = fx.department("bank-a", "identity,loans", 101);
+    let consent = fx.fresh("consent");
+    ok(&[
+        "subject",
+        "consent",
+        "--key",
+        &format!("{}/signing.key", fx.subject_dir),
+        "--subject",
+        SUBJECT,
+        "--department",
+        "bank-a",
+        "--classes",
+        "loans",
+        "--purpose",
+        "loan-approval",
+        "--max-uses",
+        "5",
+        "--audience",
+        ORIGIN,
+        "--out",
+        &consent,
+    ]);
+    assert_eq!(fx.query_at(&bank, &cred, "loans", Some(&consent), None).len(), 1);
+    let withdrawal = fx.fresh("withdrawal");
+    let o = ok(&[
+        "subject",
+        "withdraw",
+        "--key",
+        &format!("{}/signing.key", fx.subject_dir),
+        "--consent",
+        &consent,
+        "--out",
+        &withdrawal,
+        "--data",
+        &fx.data,
+    ]);
+    assert!(
+        stdout(&o).contains("withdrawn on rights.credseal.invalid/log"),
+        "{}",
+        stdout(&o)
+    );
+    // The next query that presents it is denied, with uses left on the consent.
+    let token = fx.token(&bank, &cred, "loans", Some(&consent), None);
+    let (o, answer) = fx.run_query(&cred, &token, None);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(stderr(&o).contains("(consent-withdrawn)"), "{}", stderr(&o));
+    assert!(!std::path::Path::new(&answer).exists());
+    // A query that needs no consent still goes through.
+    assert_eq!(fx.query(&bank, &cred, "identity").len(), 1);
+    // The subject sees the withdrawal and the denial in its receipts.
+    let receipts = fx.receipts();
+    assert!(
+        receipts
+            .iter()
+            .any(|r| r["detail"].as_str().unwrap().contains("withdrawn by the subject")),
+        "{receipts:?}"
+    );
+    assert!(
+        receipts.iter().any(|r| r["outcome"] == "denied: consent-withdrawn"),
+        "{receipts:?}"
+    );
+    // A withdrawal signed by another key than the consent's is refused before signing.
+    let other = fx.fresh("other-subject");
+    ok(&["subject", "keygen", "--out-dir", &other]);
+    let o = run(&[
+        "subject",
+        "withdraw",
+        "--key",
+        &format!("{other}/signing.key"),
+        "--consent",
+        &consent,
+        "--out",
+        &fx.fresh("w"),
+    ]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+}
+
+#[test]
+fn an_expired_record_is_not_released_before_the_sweep() {
+    let fx = Fx::new();
+    // A commendation (kept 3 years) effective 2024-01-10: released now, past its retention
+    // from 2027-01-10 whether or not anyone ran the sweep.
+    let mut honour = example("CM-2024-000285");
+    honour["subject"] = serde_json::json!(SUBJECT);
+    honour["record_id"] = serde_json::json!("CM-2024-900285");
+    honour["effective"] = serde_json::json!("2024-01-10");
+    let file = fx.fresh("honour.jsonl");
+    std::fs::write(&file, format!("{honour}\n")).unwrap();
+    ok(&[
+        "ingest",
+        "--operator-import",
+        "--officer",
+        "op-import",
+        "--data",
+        &fx.data,
+        &file,
+    ]);
+    let (bank, cred) = fx.department("bank-a", "identity,commendations", 101);
+    assert_eq!(fx.query(&bank, &cred, "commendations").len(), 1);
+    let later = unix(2027, 2, 1);
+    let after = fx.query_at(&bank, &cred, "commendations", None, Some(later));
+    assert!(after.is_empty(), "an expired record is never released: {after:?}");
+    // Identity (kept permanently) still is.
+    assert_eq!(fx.query_at(&bank, &cred, "identity", None, Some(later + 10)).len(), 1);
+    // Ingest refuses a record already past its retention: exit 1, nothing written.
+    let size = fx.size();
+    honour["record_id"] = serde_json::json!("CM-2020-900001");
+    honour["effective"] = serde_json::json!("2020-01-10");
+    std::fs::write(&file, format!("{honour}\n")).unwrap();
+    let o = run(&[
+        "ingest",
+        "--operator-import",
+        "--officer",
+        "op-import",
+        "--data",
+        &fx.data,
+        &file,
+    ]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("past its class's retention"), "{}", stderr(&o));
+    assert_eq!(fx.size(), size);
+}
+
+#[test]
+fn the_legal_basis_signed_into_a_token_is_kept_in_the_receipt() {
+    let fx = Fx::new();
+    let (bank, cred) = fx.department("bank-a", "identity", 101);
+    assert_eq!(fx.query(&bank, &cred, "identity").len(), 1);
+    let receipts = fx.receipts();
+    let q = receipts.iter().find(|r| r["action"] == "query").unwrap();
+    assert_eq!(q["detail"], "legal basis: application 2026-18", "{q}");
+    assert_eq!(q["purpose"], "loan-approval", "{q}");
+}
+
+// ------------------------------------------------------------------ objections
+
+impl Fx {
+    /// SUBJECT's signed objection to `record` of `class`, filed: the output of `subject
+    /// object --data`.
+    fn object(&self, class: &str, record: &str, repair: bool) -> Output {
+        let out = self.fresh("objection");
+        let key = format!("{}/signing.key", self.subject_dir);
+        let mut args = vec![
+            "subject",
+            "object",
+            "--key",
+            &key,
+            "--subject",
+            SUBJECT,
+            "--class",
+            class,
+            "--record",
+            record,
+            "--reason",
+            "the balance is wrong: I repaid 3150.00 in March",
+            "--audience",
+            ORIGIN,
+            "--out",
+            &out,
+            "--data",
+            &self.data,
+        ];
+        if repair {
+            args.push("--repair");
+        }
+        run(&args)
+    }
+
+    /// `audit objections --json` as of `now` (default: the clock): the output and the rows.
+    fn audit_objections(&self, now: Option<u64>) -> (Output, Vec<serde_json::Value>) {
+        let at = now.map(|t| t.to_string());
+        let mut args = vec!["audit", "objections", "--data", &self.data, "--json"];
+        if let Some(t) = &at {
+            args.extend(["--now", t]);
+        }
+        let o = ok(&args);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let rows = v.as_array().unwrap().clone();
+        (o, rows)
+    }
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+#[test]
+fn an_objection_is_resolved_by_the_providers_correction() {
+    let fx = Fx::new();
+    let o = fx.object("loans", OWN_LOAN, false);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("boc-guangzhou answers by"), "{}", stdout(&o));
+    let (_, rows) = fx.audit_objections(None);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["provider"], PROVIDER);
+    assert_eq!(rows[0]["status"], "open");
+    // The deadline is the catalogue's 20 days for loans (the default).
+    let (filed, due) = (rows[0]["filed_at"].as_u64().unwrap(), rows[0]["due"].as_u64().unwrap());
+    assert_eq!(due - filed, 20 * 86_400);
+    // The provider answers by correcting the record.
+    let fix = corrected(example(OWN_LOAN), 2, "balance", "350.00");
+    let o = fx.ingest(&fx.batch(&fx.provider_key, PROVIDER, &[fix]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (_, rows) = fx.audit_objections(None);
+    assert_eq!(rows[0]["status"], "corrected (version 2)", "{rows:?}");
+    // Filing and resolution are in the subject's chain.
+    let details: Vec<String> = fx
+        .receipts()
+        .iter()
+        .map(|r| r["detail"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains("filed: a loans record (version 1) is disputed")),
+        "{details:?}"
+    );
+    assert!(
+        details.iter().any(|d| d.contains("resolved: the record was corrected")),
+        "{details:?}"
+    );
+    // Never overdue once answered.
+    let (o, rows) = fx.audit_objections(Some(due + 86_400));
+    assert_eq!(rows[0]["overdue"], false);
+    assert!(!stderr(&o).contains("ALERT"), "{}", stderr(&o));
+}
+
+#[test]
+fn an_unanswered_objection_raises_an_alert_after_its_deadline() {
+    let fx = Fx::new();
+    let o = fx.object("repayment", "RP-2025-000253", false);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let now = now_secs();
+    // Simulated time: a day before the deadline, open; a day after, overdue and alerted.
+    let (o, rows) = fx.audit_objections(Some(now + 19 * 86_400));
+    assert_eq!(rows[0]["status"], "open", "{rows:?}");
+    assert!(!stderr(&o).contains("ALERT"), "{}", stderr(&o));
+    let (o, rows) = fx.audit_objections(Some(now + 21 * 86_400));
+    assert_eq!(rows[0]["status"], "overdue", "{rows:?}");
+    assert_eq!(rows[0]["overdue"], true);
+    assert!(
+        stderr(&o).contains("credseal: ALERT: provider boc-guangzhou has an overdue objection"),
+        "{}",
+        stderr(&o)
+    );
+    // Alerted and receipted once.
+    let (o, _) = fx.audit_objections(Some(now + 22 * 86_400));
+    assert!(!stderr(&o).contains("ALERT"), "{}", stderr(&o));
+    let overdue = fx
+        .receipts()
+        .iter()
+        .filter(|r| {
+            r["detail"]
+                .as_str()
+                .unwrap()
+                .contains("overdue: boc-guangzhou did not answer")
+        })
+        .count();
+    assert_eq!(overdue, 1);
+}
+
+#[test]
+fn an_objection_is_upheld_only_by_the_records_provider() {
+    let fx = Fx::new();
+    let o = fx.object("loans", OWN_LOAN, false);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let id = fx.audit_objections(None).1[0]["id"].as_str().unwrap().to_string();
+    let answer = |key: &str| {
+        run(&[
+            "provider",
+            "answer-objection",
+            "--key",
+            key,
+            "--objection",
+            &id,
+            "--reason",
+            "the repayment of March was returned unpaid",
+            "--audience",
+            ORIGIN,
+            "--out",
+            &fx.fresh("answer"),
+            "--data",
+            &fx.data,
+        ])
+    };
+    // Another enrolled provider's key: a verification failure, still open.
+    let other = fx.fresh("other.key");
+    ok(&["provider", "keygen", "--out", &other]);
+    let o = fx.enroll("bocom-guangzhou", &other, "loans", "", 5020);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = answer(&other);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert_eq!(fx.audit_objections(None).1[0]["status"], "open");
+    // The record's provider: upheld, receipted; a second answer is refused.
+    let o = answer(&fx.provider_key);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(fx.audit_objections(None).1[0]["status"], "upheld");
+    let o = answer(&fx.provider_key);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(stderr(&o).contains("(objection-closed)"), "{}", stderr(&o));
+    assert!(fx.receipts().iter().any(|r| {
+        r["detail"]
+            .as_str()
+            .unwrap()
+            .contains("answered by boc-guangzhou: the record is upheld")
+    }),);
+}
+
+#[test]
+fn a_subject_flooding_objections_is_rate_limited() {
+    let fx = Fx::new();
+    // SUBJECT's records: a loan, a repayment, its identity, a credit card.
+    for (class, record) in [
+        ("loans", OWN_LOAN),
+        ("repayment", "RP-2025-000253"),
+        ("identity", "ID-00000212"),
+    ] {
+        let o = fx.object(class, record, false);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+    }
+    // The same record again: refused while its objection is open.
+    let o = fx.object("loans", OWN_LOAN, false);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(stderr(&o).contains("(objection-already-open)"), "{}", stderr(&o));
+    // A fourth open objection: rate-limited, nothing filed.
+    let size = fx.size();
+    let o = fx.object("credit-cards", "CC-2025-000182", false);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(stderr(&o).contains("(objection-rate-limited)"), "{}", stderr(&o));
+    assert_eq!(fx.size(), size);
+    assert_eq!(fx.audit_objections(None).1.len(), 3);
+    // A record the subject does not have: exit 1.
+    let o = fx.object("loans", "LN-0000-000000", false);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+}
+
+#[test]
+fn a_repair_application_is_answered_by_the_authority() {
+    let fx = Fx::new();
+    let o = fx.object("loans", OWN_LOAN, true);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("authority answers by"), "{}", stdout(&o));
+    let row = fx.audit_objections(None).1[0].clone();
+    assert_eq!(
+        (row["kind"].as_str(), row["provider"].as_str()),
+        (Some("repair"), Some("authority"))
+    );
+    let id = row["id"].as_str().unwrap().to_string();
+    let answer = |key: &str| {
+        run(&[
+            "provider",
+            "answer-objection",
+            "--key",
+            key,
+            "--objection",
+            &id,
+            "--reason",
+            "the debt is valid",
+            "--audience",
+            ORIGIN,
+            "--out",
+            &fx.fresh("answer"),
+            "--data",
+            &fx.data,
+        ])
+    };
+    // The provider may not answer a repair application; the authority does.
+    assert_eq!(code(&answer(&fx.provider_key)), 4);
+    let o = answer(&fx.auth);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(fx.audit_objections(None).1[0]["status"], "upheld");
+}
+
+#[test]
+fn an_objection_marks_every_answer_that_holds_the_record_as_disputed() {
+    let fx = Fx::new();
+    let (bank, cred) = fx.department("bank-a", "identity,judgments", 101);
+    assert_eq!(fx.query(&bank, &cred, "identity").len(), 1);
+    assert!(
+        fx.last_answer.borrow().get("disputed").is_none(),
+        "{}",
+        fx.last_answer.borrow()
+    );
+    let o = fx.object("identity", "ID-00000212", false);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    for _ in 0..2 {
+        assert_eq!(fx.query(&bank, &cred, "identity").len(), 1);
+        let d = fx.last_answer.borrow()["disputed"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert_eq!(d, "disputed: 1 identity record(s) under an open objection");
+    }
+    // An answer without the record says nothing of it.
+    assert_eq!(fx.query(&bank, &cred, "judgments").len(), 0);
+    assert!(fx.last_answer.borrow().get("disputed").is_none());
+    // The subject sees it in the receipts of those queries too.
+    let marked = fx
+        .receipts()
+        .iter()
+        .filter(|r| r["action"] == "query" && r["detail"].as_str().unwrap().contains("disputed: 1 identity"))
+        .count();
+    assert_eq!(marked, 2);
+}
+
+// ------------------------------------------------------------------ views
+
+#[test]
+fn a_view_limited_answer_holds_only_the_views_fields() {
+    let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(CATALOG)).unwrap();
+    let anchor = "title = \"Approving a loan application (贷款审批)\"\n";
+    assert!(text.contains(anchor));
+    let with_view = text.replacen(
+        anchor,
+        &format!("{anchor}\n[[purpose.view]]\nclass = \"identity\"\nfields = [\"name\", \"id_type\"]\n"),
+        1,
+    );
+    let fx = Fx::with_catalog(Some(&with_view));
+    let (bank, cred) = fx.department("bank-a", "identity,judgments", 101);
+    let records = fx.query(&bank, &cred, "identity");
+    assert_eq!(records.len(), 1, "{records:?}");
+    let fields: Vec<&String> = records[0]["fields"].as_object().unwrap().keys().collect();
+    assert_eq!(fields, ["id_type", "name"], "{records:?}");
+    // No other field travels (the record's place and effective date do, as in every answer).
+    let whole = example("ID-00000212");
+    let answer = fx.last_answer.borrow().to_string();
+    let address = whole["fields"]["registered_address"].as_str().unwrap();
+    assert!(!answer.contains(address), "{answer}");
+    assert!(!answer.contains("gender"), "{answer}");
+    // The receipt names the view.
+    let q = fx.receipts().into_iter().find(|r| r["action"] == "query").unwrap();
+    assert!(
+        q["detail"].as_str().unwrap().contains("view: loan-approval/identity"),
+        "{q}"
+    );
+    // A catalogue whose view names a field the class does not have is refused at init.
+    let bad = text.replacen(
+        anchor,
+        &format!("{anchor}\n[[purpose.view]]\nclass = \"identity\"\nfields = [\"shoe_size\"]\n"),
+        1,
+    );
+    let file = fx.fresh("bad-catalog.toml");
+    std::fs::write(&file, bad).unwrap();
+    let o = run(&[
+        "init",
+        "--data",
+        &fx.fresh("data"),
+        "--catalog",
+        &file,
+        "--origin",
+        ORIGIN,
+        "--kdf-mib",
+        "8",
+        "--kdf-passes",
+        "1",
+    ]);
+    assert_ne!(code(&o), 0);
+    assert!(stderr(&o).contains("has no field \"shoe_size\""), "{}", stderr(&o));
 }

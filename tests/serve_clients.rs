@@ -890,3 +890,86 @@ fn dept_query_presents_a_client_certificate_for_mutual_tls() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stdout(&o).contains(SUBJECT), "{}", stdout(&o));
 }
+
+/// Corrections stick over the service: a department that received a record gets the
+/// correction notice the provider's signed correction (sent to the server) caused, fetched
+/// with `dept notices --server` and opened with its sealing key.
+#[test]
+fn correction_notices_are_fetched_over_the_service() {
+    let fx = Fx::new();
+    let all = std::fs::read_to_string(format!("{}/{RECORDS}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let line = all
+        .lines()
+        .find(|l| l.contains(SUBJECT) && l.contains("\"class\":\"identity\""))
+        .unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+    let source = v["source"].as_str().unwrap().to_string();
+    let key = fx.provider_key(&source);
+    let o = common::enroll_provider(
+        &run,
+        fx.dir.path(),
+        &fx.data,
+        ORIGIN,
+        &fx.auth,
+        &source,
+        &format!("{key}.pub"),
+        "identity",
+        9002,
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let srv = fx.serve();
+    let (url, ca) = (srv.url.clone(), fx.cert.clone());
+    let o = fx.dept_query(&url, "loan-approval", None, &["--ca", &ca, "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    v["version"] = serde_json::json!(2);
+    v["supersedes"] = serde_json::json!(1);
+    v["fields"]["registered_address"] = serde_json::json!("湖北省武汉市洪山区珞喻路1037号");
+    let mut batch_records = v.to_string();
+    batch_records.push('\n');
+    let batch = fx.sign_batch(&key, &source, &batch_records);
+    let o = run(&["ingest", "--server", &url, "--ca", &ca, "--batch", &batch, "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = ok(&[
+        "dept",
+        "notices",
+        "--server",
+        &url,
+        "--ca",
+        &ca,
+        "--department",
+        "bank-a",
+    ]);
+    let notices = fx.fresh("notices");
+    std::fs::write(&notices, &o.stdout).unwrap();
+    assert_eq!(stdout(&o).lines().count(), 1, "{}", stdout(&o));
+    let o = ok(&[
+        "dept",
+        "open-notice",
+        "--key",
+        &format!("{}/sealing.key", fx.bank),
+        &notices,
+        "--json",
+    ]);
+    let n: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(n[0]["record_id"], v["record_id"], "{n}");
+    assert_eq!(
+        (n[0]["superseded_version"].as_u64(), n[0]["version"].as_u64()),
+        (Some(1), Some(2))
+    );
+    assert_eq!(
+        n[0]["record"]["fields"]["registered_address"],
+        "湖北省武汉市洪山区珞喻路1037号"
+    );
+    // Another department has none.
+    let o = ok(&[
+        "dept",
+        "notices",
+        "--server",
+        &url,
+        "--ca",
+        &ca,
+        "--department",
+        "bank-z",
+    ]);
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+}

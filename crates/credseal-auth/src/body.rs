@@ -121,6 +121,85 @@ pub struct Consent {
     pub audience: String,
 }
 
+/// A subject's withdrawal of one of its consents, signed with the subject's registered key
+/// ([`crate::Kind::ConsentWithdrawal`]). Once installed on the platform (`audience`), every
+/// query that starts after it and presents the consent is denied `consent-withdrawn`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentWithdrawal {
+    /// The consent withdrawn.
+    pub consent_id: [u8; 16],
+    /// The subject (normalised id), whose registered key signs.
+    pub subject: String,
+    /// When the subject signed it.
+    pub issued_at: u64,
+    /// The platform (its log origin) it is for.
+    pub audience: String,
+}
+
+/// A subject's objection to one of its records, or its application for credit repair of a
+/// negative one ([`crate::Kind::Objection`]), signed with the subject's registered key. The
+/// platform marks the record disputed and gives its provider the class's deadline to answer
+/// (a repair application: the authority).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Objection {
+    /// Random objection id.
+    pub objection_id: [u8; 16],
+    /// The subject (normalised id), whose registered key signs.
+    pub subject: String,
+    /// The record's class.
+    pub class: String,
+    /// The record's id.
+    pub record_id: String,
+    /// `objection` or `repair`.
+    pub kind: String,
+    /// The subject's reason, in its words (at most 2000 characters).
+    pub reason: String,
+    /// When the subject signed it.
+    pub issued_at: u64,
+    /// The platform (its log origin) it is for.
+    pub audience: String,
+}
+
+impl fmt::Debug for Objection {
+    /// Never the reason (the subject's words) nor the whole subject id.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Objection")
+            .field("objection_id", &self.objection_id)
+            .field("subject", &Masked(&self.subject))
+            .field("class", &self.class)
+            .field("kind", &self.kind)
+            .field("issued_at", &self.issued_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The answer to an objection that keeps the record as it is ("upheld"), with the reason,
+/// signed by the key of the record's provider (or, for a repair application, the authority)
+/// ([`crate::Kind::ObjectionAnswer`]). A correction answers an objection by itself: the
+/// provider's next version of the record resolves it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectionAnswer {
+    /// The objection answered.
+    pub objection_id: [u8; 16],
+    /// The answer's reason, for the subject (at most 2000 characters).
+    pub reason: String,
+    /// When it was signed.
+    pub issued_at: u64,
+    /// The platform (its log origin) it is for.
+    pub audience: String,
+}
+
+impl fmt::Debug for ConsentWithdrawal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConsentWithdrawal")
+            .field("consent_id", &self.consent_id)
+            .field("subject", &Masked(&self.subject))
+            .field("issued_at", &self.issued_at)
+            .field("audience", &self.audience)
+            .finish()
+    }
+}
+
 impl fmt::Debug for Consent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Consent")

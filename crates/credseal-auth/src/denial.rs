@@ -90,6 +90,9 @@ pub enum Denial {
     /// The consent has no use left.
     #[error("the consent has no use left")]
     ConsentExhausted,
+    /// The subject withdrew the consent (a signed withdrawal installed before the query).
+    #[error("the subject withdrew the consent")]
+    ConsentWithdrawn,
     /// The consent is for another subject, department or purpose, or does not cover every
     /// requested class that requires consent.
     #[error("the consent does not match the query")]
@@ -124,6 +127,9 @@ fn noun(kind: Kind) -> &'static str {
         Kind::StaffOrder => "staff order",
         Kind::Batch => "ingest batch",
         Kind::ProviderCredential => "provider credential",
+        Kind::ConsentWithdrawal => "consent withdrawal",
+        Kind::Objection => "objection",
+        Kind::ObjectionAnswer => "objection answer",
     }
 }
 
@@ -151,6 +157,7 @@ impl Denial {
             Denial::ConsentInvalid => "consent-invalid",
             Denial::ConsentExpired => "consent-expired",
             Denial::ConsentExhausted => "consent-exhausted",
+            Denial::ConsentWithdrawn => "consent-withdrawn",
             Denial::ConsentMismatch => "consent-mismatch",
             Denial::SubjectKeyInvalid => "subject-key-invalid",
             Denial::RevocationListBadSignature => "revocation-list-bad-signature",
@@ -240,6 +247,7 @@ mod tests {
             Denial::ConsentInvalid,
             Denial::ConsentExpired,
             Denial::ConsentExhausted,
+            Denial::ConsentWithdrawn,
             Denial::ConsentMismatch,
             Denial::SubjectKeyInvalid,
             Denial::RevocationListBadSignature,

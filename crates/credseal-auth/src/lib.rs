@@ -12,13 +12,14 @@
 //! wire   = version:u8 (=1) ‖ kind-tag:u8 ‖ varint(len(body)) ‖ body ‖ signature:[u8; 64]
 //! body   = postcard(Credential | Token | Consent | RevocationList | SelfQuery | BundleRequest
 //!                 | StaffRequest | ShredOrder | StaffOrder | IngestBatch
-//!                 | ProviderCredential)
+//!                 | ProviderCredential | ConsentWithdrawal | Objection | ObjectionAnswer)
 //! signed = "credseal:v1:" ‖ label ‖ 0x00 ‖ body
 //! text   = "cs1." ‖ label ‖ "." ‖ base64url-no-pad(wire)
 //! ```
 //!
 //! Labels and tags: `credential` 1, `token` 2, `consent` 3, `revocations` 4, `self-query` 5,
-//! `bundle-request` 6, `staff-request` 7, `shred-order` 8, `staff-order` 9, `batch` 10, `provider-credential` 11 ([`Kind`]). Decoders reject a wrong prefix, a label or tag of another
+//! `bundle-request` 6, `staff-request` 7, `shred-order` 8, `staff-order` 9, `batch` 10, `provider-credential` 11, `consent-withdrawal` 12, `objection` 13,
+//! `objection-answer` 14 ([`Kind`]). Decoders reject a wrong prefix, a label or tag of another
 //! kind ([`FormatError::WrongKind`]), padded or non-canonical base64, an unknown version,
 //! trailing bytes after the envelope or the body, any envelope or body whose re-encoding
 //! differs from the bytes received, and input over [`MAX_WIRE_LEN`]. The signature is
@@ -132,7 +133,8 @@ mod wire;
 
 pub use batch::{BatchContext, BatchError, IngestBatch, MAX_BATCH_AGE_SECS, MAX_BATCH_WIRE_LEN, check_batch};
 pub use body::{
-    BundleRequest, Consent, Credential, RevocationList, SelfQuery, ShredOrder, StaffOrder, StaffRequest, Token,
+    BundleRequest, Consent, ConsentWithdrawal, Credential, Objection, ObjectionAnswer, RevocationList, SelfQuery,
+    ShredOrder, StaffOrder, StaffRequest, Token,
 };
 pub use denial::Denial;
 pub use keys::{PUBLIC_KEY_LABEL, PublicKey, SIGNING_KEY_LABEL, SigningKey};

@@ -70,11 +70,20 @@ pub enum Kind {
     /// A data provider's credential, signed by the authority: its key, the classes it may
     /// write and its record-id namespace ([`crate::ProviderCredential`]).
     ProviderCredential,
+    /// A subject's withdrawal of one of its consents, signed by the subject
+    /// ([`crate::ConsentWithdrawal`]).
+    ConsentWithdrawal,
+    /// A subject's objection to one of its records (or application for credit repair),
+    /// signed by the subject ([`crate::Objection`]).
+    Objection,
+    /// A provider's answer upholding a record objected to, signed by the provider's key
+    /// ([`crate::ObjectionAnswer`]).
+    ObjectionAnswer,
 }
 
 impl Kind {
     /// Every kind, in tag order.
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 14] = [
         Kind::Credential,
         Kind::Token,
         Kind::Consent,
@@ -86,6 +95,9 @@ impl Kind {
         Kind::StaffOrder,
         Kind::Batch,
         Kind::ProviderCredential,
+        Kind::ConsentWithdrawal,
+        Kind::Objection,
+        Kind::ObjectionAnswer,
     ];
 
     /// The label used in the text form and in the signed bytes.
@@ -102,10 +114,13 @@ impl Kind {
             Kind::StaffOrder => "staff-order",
             Kind::Batch => "batch",
             Kind::ProviderCredential => "provider-credential",
+            Kind::ConsentWithdrawal => "consent-withdrawal",
+            Kind::Objection => "objection",
+            Kind::ObjectionAnswer => "objection-answer",
         }
     }
 
-    /// The one-byte tag in the wire envelope (1–11).
+    /// The one-byte tag in the wire envelope (1–14).
     pub fn tag(self) -> u8 {
         match self {
             Kind::Credential => 1,
@@ -119,6 +134,9 @@ impl Kind {
             Kind::StaffOrder => 9,
             Kind::Batch => 10,
             Kind::ProviderCredential => 11,
+            Kind::ConsentWithdrawal => 12,
+            Kind::Objection => 13,
+            Kind::ObjectionAnswer => 14,
         }
     }
 
@@ -297,6 +315,9 @@ signed_body!(
     crate::StaffOrder => Kind::StaffOrder,
     crate::IngestBatch => Kind::Batch,
     crate::ProviderCredential => Kind::ProviderCredential,
+    crate::ConsentWithdrawal => Kind::ConsentWithdrawal,
+    crate::Objection => Kind::Objection,
+    crate::ObjectionAnswer => Kind::ObjectionAnswer,
 );
 
 /// The envelope. The signature is split into two 32-byte halves only because serde derives
@@ -796,10 +817,10 @@ mod tests {
             FormatError::UnsupportedVersion { found: 2, reads: 1 }
         );
         b[0] = 1;
-        b[1] = 12;
+        b[1] = 15;
         assert_eq!(
             Unverified::<BundleRequest>::parse_bytes(&b).unwrap_err(),
-            FormatError::UnknownKindTag { tag: 12 }
+            FormatError::UnknownKindTag { tag: 15 }
         );
         assert_eq!(
             Unverified::<BundleRequest>::parse_bytes(&[]).unwrap_err(),

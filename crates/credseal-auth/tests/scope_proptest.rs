@@ -34,6 +34,7 @@ fn catalog(class_mask: u8, purpose_masks: &[u8; 6], consent_mask: u8) -> Catalog
                     id: p.to_string(),
                     title: p.to_string(),
                     disclosure_delay_days: 0,
+                    views: Default::default(),
                 },
             )
         })

@@ -329,6 +329,37 @@ fn signatures_never_verify_as_another_kind() {
             },
             key,
         ),
+        with_kind(
+            &credseal_auth::ConsentWithdrawal {
+                consent_id: [4; 16],
+                subject: SUBJECT.into(),
+                issued_at: NOW,
+                audience: ORIGIN.into(),
+            },
+            key,
+        ),
+        with_kind(
+            &credseal_auth::Objection {
+                objection_id: [5; 16],
+                subject: SUBJECT.into(),
+                class: "loans".into(),
+                record_id: "LN-1".into(),
+                kind: "objection".into(),
+                reason: "not my loan".into(),
+                issued_at: NOW,
+                audience: ORIGIN.into(),
+            },
+            key,
+        ),
+        with_kind(
+            &credseal_auth::ObjectionAnswer {
+                objection_id: [5; 16],
+                reason: "checked against the contract".into(),
+                issued_at: NOW,
+                audience: ORIGIN.into(),
+            },
+            key,
+        ),
     ];
     assert_eq!(objects.len(), Kind::ALL.len());
     let mut cross = 0;
@@ -350,7 +381,7 @@ fn signatures_never_verify_as_another_kind() {
             cross += 1;
         }
     }
-    assert_eq!(cross, 110);
+    assert_eq!(cross, 182);
 }
 
 fn with_kind<T: SignedBody>(body: &T, key: &SigningKey) -> (Kind, Vec<u8>, [u8; 64]) {

@@ -1123,6 +1123,55 @@ pub(crate) enum SubjectCommand {
     /// Sign a query for your own records (and, with --server, send it, open, verify and
     /// print the answer).
     Query(Box<SelfQueryArgs>),
+    /// Object to one of your records (or apply for credit repair of a negative one): sign
+    /// the objection (and file it with --data). The record is disputed until its provider
+    /// (for a repair, the authority) answers, within the catalogue's deadline.
+    Object {
+        /// The subject's signing key.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// The subject's id.
+        #[arg(long)]
+        subject: String,
+        /// The record's class.
+        #[arg(long)]
+        class: String,
+        /// The record's id.
+        #[arg(long)]
+        record: String,
+        /// Why the record is wrong, in your words.
+        #[arg(long)]
+        reason: String,
+        /// An application for credit repair (answered by the authority) instead.
+        #[arg(long)]
+        repair: bool,
+        /// The platform's origin.
+        #[arg(long)]
+        audience: String,
+        /// Where to write the signed objection.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Also file it on this platform.
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+    },
+    /// Withdraw a consent you signed: sign the withdrawal (and install it with --data).
+    /// Every query that starts after it is installed and presents the consent is denied
+    /// (`consent-withdrawn`, exit 3).
+    Withdraw {
+        /// The subject's signing key (the one that signed the consent).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// The consent to withdraw (`subject consent --out`).
+        #[arg(long, value_name = "FILE")]
+        consent: PathBuf,
+        /// Where to write the signed withdrawal.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Also install it on this platform.
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+    },
 }
 
 /// `subject query`.
@@ -1729,6 +1778,29 @@ pub(crate) enum ProviderCommand {
         #[arg(long, value_name = "FILE")]
         credential: PathBuf,
     },
+    /// Answer a subject's objection by upholding the record, with the reason (sign with the
+    /// provider's key; for a repair application, the authority's). A correction answers an
+    /// objection by itself: ingest the corrected version instead.
+    AnswerObjection {
+        /// The provider's (or the authority's) signing key.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// The objection's id (32 hex digits, from `audit objections`).
+        #[arg(long, value_name = "HEX")]
+        objection: String,
+        /// The reason the record stays as it is.
+        #[arg(long)]
+        reason: String,
+        /// The platform's origin.
+        #[arg(long)]
+        audience: String,
+        /// Where to write the signed answer.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Also deliver it to this platform.
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+    },
     /// List the enrolled providers: id, classes, namespace, validity.
     List {
         #[command(flatten)]
@@ -1836,6 +1908,19 @@ pub(crate) enum AuditCommand {
         /// Last day, YYYY-MM-DD (UTC), inclusive.
         #[arg(long)]
         to: String,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Evaluate as of this Unix time (test builds only).
+        #[arg(long, hide = true)]
+        now: Option<u64>,
+    },
+    /// Subjects' objections and repair applications by provider: open, answered, overdue.
+    /// Each objection that became overdue gets a receipt in its subject's chain and raises
+    /// an alert on stderr.
+    Objections {
+        #[command(flatten)]
+        data: DataArg,
         /// Print as JSON.
         #[arg(long)]
         json: bool,

@@ -110,6 +110,17 @@ impl Retention {
     }
 }
 
+impl Retention {
+    /// Whether a record effective on `effective` is past this retention on `today`: more
+    /// than the retention's days after its effective date (the retention sweep's rule).
+    pub fn expired(&self, effective: crate::Date, today: crate::Date) -> bool {
+        match self {
+            Self::Permanent => false,
+            Self::Days(d) => effective.days_since_epoch() + i64::from(*d) < today.days_since_epoch(),
+        }
+    }
+}
+
 impl fmt::Display for Retention {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -130,6 +141,9 @@ pub struct Purpose {
     /// Receipts of queries for this purpose are shown to the subject only after this many
     /// days (0: at once). Used for investigations that must not be tipped off.
     pub disclosure_delay_days: u32,
+    /// Views: for a class, the only fields a query under this purpose is answered (class →
+    /// field names). A class without a view is answered whole.
+    pub views: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// One field of a class.
@@ -220,6 +234,15 @@ struct RawPurpose {
     title: String,
     #[serde(default)]
     disclosure_delay_days: u32,
+    #[serde(default)]
+    view: Vec<RawView>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawView {
+    class: Spanned<String>,
+    fields: Spanned<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -328,6 +351,7 @@ impl Catalog {
                         id: id.clone(),
                         title: p.title.clone(),
                         disclosure_delay_days: p.disclosure_delay_days,
+                        views: BTreeMap::new(),
                     },
                 )
                 .is_some()
@@ -504,6 +528,61 @@ impl Catalog {
                 DEFAULT_CORRECTION_LOOKBACK_DAYS
             }
         };
+        // Views, once the classes are known: each names a class that the purpose may read,
+        // and only fields of that class, at least one; one view per class and purpose.
+        for (pi, p) in raw.purpose.iter().enumerate() {
+            for (vi, v) in p.view.iter().enumerate() {
+                let key = format!("purpose[{pi}].view[{vi}]");
+                let cid = v.class.get_ref();
+                let Some(class) = classes.get(cid) else {
+                    err(
+                        &mut errs,
+                        v.class.span().start,
+                        format!("{key}.class"),
+                        format!("class {cid:?} is not declared"),
+                    );
+                    continue;
+                };
+                if !class.purposes.contains(p.id.get_ref()) {
+                    err(
+                        &mut errs,
+                        v.class.span().start,
+                        format!("{key}.class"),
+                        format!("class {cid:?} is not readable for purpose {:?}", p.id.get_ref()),
+                    );
+                    continue;
+                }
+                let fields: BTreeSet<String> = v.fields.get_ref().iter().cloned().collect();
+                if fields.is_empty() {
+                    err(
+                        &mut errs,
+                        v.fields.span().start,
+                        format!("{key}.fields"),
+                        "a view names at least one field".into(),
+                    );
+                    continue;
+                }
+                if let Some(bad) = fields.iter().find(|f| class.field(f).is_none()) {
+                    err(
+                        &mut errs,
+                        v.fields.span().start,
+                        format!("{key}.fields"),
+                        format!("class {cid:?} has no field {bad:?}"),
+                    );
+                    continue;
+                }
+                if let Some(purpose) = purposes.get_mut(p.id.get_ref())
+                    && purpose.views.insert(cid.clone(), fields).is_some()
+                {
+                    err(
+                        &mut errs,
+                        v.class.span().start,
+                        format!("{key}.class"),
+                        format!("purpose {:?} has two views of class {cid:?}", p.id.get_ref()),
+                    );
+                }
+            }
+        }
         if errs.is_empty() {
             Ok(Self {
                 revision: raw.revision.unwrap_or(1),

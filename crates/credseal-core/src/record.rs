@@ -235,6 +235,11 @@ impl RecordView<'_> {
         &self.source
     }
 
+    /// The date from which the record holds.
+    pub fn effective(&self) -> Date {
+        self.effective
+    }
+
     /// The record.
     pub fn to_record(&self) -> Record {
         let fields = self

@@ -120,8 +120,9 @@ fn date_between(a: (u16, u8, u8), b: (u16, u8, u8)) -> Date {
 }
 
 /// A plausible synthetic person and one record per chosen class, each checked against the
-/// catalogue exactly as ingest checks it.
-pub(crate) fn synthetic_person(catalog: &Catalog) -> Result<(SubjectId, Vec<serde_json::Value>)> {
+/// catalogue exactly as ingest checks it, effective within the year before `today` (inside
+/// every class's retention, so ingest takes them and queries release them).
+pub(crate) fn synthetic_person(catalog: &Catalog, today: Date) -> Result<(SubjectId, Vec<serde_json::Value>)> {
     let (region, city, street) = CITIES[(random_u64() % CITIES.len() as u64) as usize];
     let born = date_between((1960, 1, 1), (2000, 12, 31));
     let (y, m, d) = born.ymd();
@@ -188,7 +189,9 @@ pub(crate) fn synthetic_person(catalog: &Catalog) -> Result<(SubjectId, Vec<serd
             "subject": subject.as_str(),
             "class": class,
             "source": pick(&SOURCES),
-            "effective": date_between((2018, 1, 1), (2025, 12, 31)).to_string(),
+            "effective": Date::from_days_since_epoch(today.days_since_epoch() - 30 - (random_u64() % 330) as i64)
+                .unwrap_or(today)
+                .to_string(),
             "version": 1,
             "fields": fields,
         });

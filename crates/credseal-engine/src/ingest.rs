@@ -93,6 +93,7 @@ impl Platform {
             clock: self.clock.as_ref(),
             write_lock: &self.write_lock,
             scope: None,
+            today: self.clock.now().ok().and_then(credseal_core::Date::from_unix),
         }
     }
 

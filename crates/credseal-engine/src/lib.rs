@@ -33,6 +33,7 @@ mod logkey;
 mod logtree;
 mod memo;
 mod notices;
+mod objections;
 mod pins;
 mod platform;
 mod public;
@@ -53,7 +54,7 @@ pub use components::datadir::{
     CATALOG_FILE, CONFIG_FILE, Config, DB_DIR, InitOptions, KEYSTORE_FILE, KeySource, LOG_KEY_FILE, OpenOptions,
     PolicyConfig, VRF_KEY_FILE, valid_origin,
 };
-pub use components::disclosure::{ANSWER_LABEL, AnswerBody, Grant, PendingAnswer, SealedAnswer};
+pub use components::disclosure::{ANSWER_LABEL, AnswerBody, DISPUTED_MARK, Grant, PendingAnswer, SealedAnswer};
 pub use components::gate::{
     APPROVE_ACTION, AUTHORITY_APPROVER, Approved, DEFAULT_OPERATOR, Operation, StaffRole, StaffSession, valid_staff_id,
 };
@@ -66,6 +67,7 @@ pub use leak::{CSV_MARK, ExportMark, JSON_MARK, LeakIssue, MAX_LEAK_BYTES};
 pub use log::{AuditSnapshot, COMMIT_SECONDS_BUCKETS, CommitStats, Committed, LogReport, NewReceipt, QUEUE_CAPACITY};
 pub use logkey::{LogKeyStatus, LogRotation};
 pub use notices::{MAX_NOTICES, NOTICE_LABEL, NOTICE_PREFIX, NoticeBody, open_notice};
+pub use objections::{MAX_OPEN_PER_SUBJECT, MAX_REASON, ObjectionState, ObjectionStatus};
 pub use platform::Platform;
 pub use public::PublicLog;
 pub use shred::{CheckedShredOrder, ShredSummary, valid_order_reference};

@@ -154,6 +154,8 @@ impl Platform {
         let mut batch = Batch::new();
         let mut receipts = Vec::new();
         for c in corrections {
+            // A correction answers the open objections to its record.
+            self.resolve_by_correction(&c.blind, &c.class, &c.rkey, c.version, now, &mut batch, &mut receipts)?;
             let depts = self.departments_that_saw(&c.blind, &c.class, since)?;
             if depts.is_empty() {
                 continue;

@@ -482,6 +482,33 @@ impl Platform {
         Ok(c)
     }
 
+    /// Installs a subject's signed consent withdrawal (`cs1.consent-withdrawal.…`, checked
+    /// at `now` against the subject's registered key and this platform): every query that
+    /// starts after this returns and presents the consent is denied `consent-withdrawn`
+    /// (receipted). The subject's chain gets a receipt of the withdrawal. Returns the
+    /// consent id.
+    pub fn withdraw_consent(&self, text: &str, now: u64) -> Result<[u8; 16]> {
+        let _w = self.write_lock.lock().map_err(|_| EngineError::poisoned("write"))?;
+        let (blind, cid, b) = self.gate.check_withdrawal(&self.keys(), text, now)?;
+        let r = crate::log::NewReceipt {
+            actor: credseal_log::Actor::Subject,
+            action: credseal_log::Action::Admin,
+            detail: format!("consent {} withdrawn by the subject", credseal_core::hex(&cid[..4])),
+            subject: Some(blind),
+            classes: Default::default(),
+            purpose: String::new(),
+            token_hash: None,
+            outcome: credseal_log::Outcome::Done,
+            release_digest: None,
+            disclose_after: None,
+            marks: Vec::new(),
+            flags: 0,
+            fingerprints: None,
+        };
+        self.append_receipts_with(vec![r], b, self.now()?)?;
+        Ok(cid)
+    }
+
     /// The installed provider credentials, by provider id (as stored: validity and
     /// revocation are checked when a batch arrives).
     pub fn provider_credentials(&self) -> Result<Vec<credseal_auth::ProviderCredential>> {

@@ -25,6 +25,15 @@ impl Incidents for Platform {
     fn fingerprints_of(&self, ks: &Keystore, blind: &BlindId, records: &[Record]) -> Vec<[u8; 32]> {
         Platform::fingerprints_of(self, ks, blind, records)
     }
+
+    fn disputed(
+        &self,
+        ks: &Keystore,
+        blind: &BlindId,
+        records: &[Record],
+    ) -> Result<std::collections::BTreeMap<String, usize>> {
+        Platform::disputed(self, ks, blind, records)
+    }
 }
 
 impl Platform {

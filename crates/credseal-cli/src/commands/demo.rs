@@ -1059,6 +1059,113 @@ fn provider_walkthrough(p: &Platform, work: &Path) -> CliResult {
         Err(e) => return Err(e.into()),
         Ok(_) => return Err(fail("a provider wrote another provider's record")),
     }
+    objection_walkthrough(p, &authority, now)
+}
+
+/// Step 20: the demo subject objects to its identity record; the provider corrects it, which
+/// resolves the objection; bank-a, which received the old value, opens its correction notice.
+fn objection_walkthrough(p: &Platform, authority: &credseal_auth::SigningKey, now: u64) -> CliResult {
+    step(
+        20,
+        "subject",
+        "objects to a wrong record; the provider corrects it; the bank that saw it gets a notice",
+    );
+    let origin = p.origin().to_string();
+    let person = credseal_auth::SigningKey::from_seed(&keys::demo_secret(b"subject:signing"));
+    let line = RECORDS
+        .lines()
+        .find(|l| l.contains("\"class\":\"identity\""))
+        .ok_or_else(|| fail("the demo data has no identity record"))?;
+    let mut v: serde_json::Value = serde_json::from_str(line).map_err(fail)?;
+    let (subject, record, source) = (
+        v["subject"].as_str().unwrap_or_default().to_string(),
+        v["record_id"].as_str().unwrap_or_default().to_string(),
+        v["source"].as_str().unwrap_or_default().to_string(),
+    );
+    let objection = credseal_auth::sign(
+        &credseal_auth::Objection {
+            objection_id: credseal_crypto::random_array(),
+            subject: subject.clone(),
+            class: "identity".into(),
+            record_id: record.clone(),
+            kind: "objection".into(),
+            reason: "my registered address is wrong: I moved in 2024".into(),
+            issued_at: now,
+            audience: origin.clone(),
+        },
+        &person,
+    )
+    .to_text();
+    let st = p.file_objection(&objection, now)?;
+    println!(
+        "$ credseal subject object --class identity --record {record} --reason \"my registered address is wrong\" ... --data DIR"
+    );
+    println!(
+        "filed: the record is disputed (answers that hold it say so); {} answers by {}",
+        st.provider,
+        credseal_core::Date::from_unix(st.due).map_or_else(|| st.due.to_string(), |d| d.to_string())
+    );
+    // The provider (enrolled for identity) answers with a correction.
+    let provider = credseal_auth::SigningKey::from_seed(&keys::demo_secret(source.as_bytes()));
+    let credential = credseal_auth::sign(
+        &credseal_auth::ProviderCredential {
+            serial: 2002,
+            provider_id: source.clone(),
+            provider_name: source.clone(),
+            provider_key: provider.public(),
+            classes: ["identity".to_string()].into_iter().collect(),
+            record_prefix: String::new(),
+            not_before: now - 60,
+            not_after: now + 365 * 86_400,
+            audience: origin.clone(),
+        },
+        authority,
+    )
+    .to_text();
+    p.enroll_provider(&session(p)?, &credential, now)?;
+    v["version"] = serde_json::json!(2);
+    v["supersedes"] = serde_json::json!(1);
+    v["fields"]["registered_address"] = serde_json::json!("湖北省武汉市洪山区珞喻路1037号");
+    let batch = credseal_auth::sign(
+        &credseal_auth::IngestBatch::new(
+            source.clone(),
+            provider.public(),
+            origin.clone(),
+            now,
+            credseal_crypto::random_array(),
+            format!("{v}\n"),
+        ),
+        &provider,
+    )
+    .to_text();
+    p.ingest_signed_batch(&batch, now)?;
+    let status = p
+        .review_objections(now)?
+        .into_iter()
+        .find(|o| o.id == st.id)
+        .map(|o| match o.status {
+            credseal_engine::ObjectionStatus::Corrected { version } => {
+                format!("resolved, corrected by version {version}")
+            }
+            credseal_engine::ObjectionStatus::Upheld { .. } => "upheld".into(),
+            credseal_engine::ObjectionStatus::Open => "still open".into(),
+        })
+        .unwrap_or_default();
+    println!("$ credseal ingest --batch {source}.batch   -> the corrected version 2; the objection is {status}");
+    // bank-a received the identity record in step 10: it gets a correction notice.
+    let notices = p.correction_notices("bank-a")?;
+    println!(
+        "$ credseal dept notices --department bank-a   -> {} notice(s), sealed to bank-a",
+        notices.len()
+    );
+    let bank_seal = credseal_crypto::SealingKey::from_bytes(keys::demo_secret(b"dept:bank-a:sealing"));
+    for n in &notices {
+        let body = credseal_engine::open_notice(n, &bank_seal)?;
+        println!(
+            "$ credseal dept open-notice --key bank-a/sealing.key   -> {} record {} corrected: version {} supersedes {}",
+            body.class, body.record.record_id, body.record.version, body.superseded_version
+        );
+    }
     Ok(())
 }
 

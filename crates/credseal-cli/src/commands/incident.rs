@@ -68,6 +68,28 @@ pub(crate) fn canary(ctx: &Context, cmd: CanaryCommand) -> CliResult {
 /// `credseal audit …`.
 pub(crate) fn audit(ctx: &Context, cmd: AuditCommand) -> CliResult {
     match cmd {
+        AuditCommand::Objections { data, json, now } => {
+            if now.is_some() && !cfg!(debug_assertions) {
+                return Err(Failure::new(
+                    ErrorClass::Usage,
+                    "--now is only available in test builds",
+                ));
+            }
+            let now = match now {
+                Some(t) => t,
+                None => crate::now()?,
+            };
+            let p = ctx.open_platform(&data.data)?;
+            p.set_alert_sink(std::sync::Arc::new(|al: &credseal_engine::CanaryAlert| {
+                eprintln!(
+                    "credseal: ALERT: provider {} has an overdue objection: receipt {}, {}",
+                    al.department, al.receipt, al.outcome
+                );
+            }));
+            let list = p.review_objections(now)?;
+            out::objections(&list, now, json);
+            Ok(())
+        }
         AuditCommand::Alerts { data, key, json } => {
             let key = staff_key(&key)?;
             let now = crate::now()?;

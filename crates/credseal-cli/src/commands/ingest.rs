@@ -90,6 +90,34 @@ pub(crate) fn provider(ctx: &Context, cmd: ProviderCommand) -> CliResult {
             );
             Ok(())
         }
+        ProviderCommand::AnswerObjection {
+            key,
+            objection,
+            reason,
+            audience,
+            out,
+            data,
+        } => {
+            let sk = signing_key(&key)?;
+            let id = credseal_core::unhex(&objection)
+                .and_then(|b| <[u8; 16]>::try_from(b).ok())
+                .ok_or_else(|| Failure::new(ErrorClass::Usage, "--objection: 32 hexadecimal digits"))?;
+            let a = credseal_auth::ObjectionAnswer {
+                objection_id: id,
+                reason,
+                issued_at: now()?,
+                audience,
+            };
+            let signed = sign(&a, &sk).to_text();
+            write_public(&out, &signed)?;
+            println!("answer written to {}", out.display());
+            if let Some(d) = data {
+                let p = ctx.open_platform(&d)?;
+                let st = p.answer_objection(&signed, now()?)?;
+                println!("objection {objection} answered: upheld by {}", st.provider);
+            }
+            Ok(())
+        }
         ProviderCommand::List { data, json } => {
             let p = ctx.open_platform(&data.data)?;
             render::platform::providers(&p.provider_credentials()?, json);

@@ -108,8 +108,16 @@ pub(crate) fn open_text(o: &Opening<'_>) -> CliResult {
         let blind = super::receipts::check_answer_vrf(vrf_key, o.subject, &body, &answer.receipt)?;
         eprintln!("the answer's VRF proof verifies: your blind id is {}", blind.to_hex());
     }
+    // The verified receipt says which of the records are disputed (an open objection).
+    let detail = credseal_log::UnverifiedReceipt::parse(&answer.receipt)
+        .and_then(|r| r.peek_unverified())
+        .map(|b| b.detail)
+        .unwrap_or_default();
+    let disputed = detail
+        .find(credseal_engine::DISPUTED_MARK)
+        .map(|i| detail[i..].to_string());
     match o.export {
-        None => render::answer::answer(&body, o.json),
+        None => render::answer::answer(&body, disputed.as_deref(), o.json),
         Some(path) => {
             let index = credseal_log::UnverifiedReceipt::parse(&answer.receipt)
                 .and_then(|r| r.peek_unverified())

@@ -66,6 +66,83 @@ pub(crate) fn run(ctx: &Context, cmd: SubjectCommand) -> CliResult {
             Ok(())
         }
         SubjectCommand::Query(a) => self_query(&a),
+        SubjectCommand::Object {
+            key,
+            subject: s,
+            class,
+            record,
+            reason,
+            repair,
+            audience,
+            out,
+            data,
+        } => {
+            let sk = signing_key(&key)?;
+            let o = credseal_auth::Objection {
+                objection_id: random16(),
+                subject: subject(&s)?.to_string(),
+                class,
+                record_id: record,
+                kind: if repair { "repair" } else { "objection" }.into(),
+                reason,
+                issued_at: now()?,
+                audience,
+            };
+            let signed = sign(&o, &sk).to_text();
+            write_public(&out, &signed)?;
+            println!(
+                "objection {} written to {}",
+                credseal_core::hex(&o.objection_id),
+                out.display()
+            );
+            if let Some(d) = data {
+                let p = ctx.open_platform(&d)?;
+                let st = p.file_objection(&signed, now()?)?;
+                println!(
+                    "filed: the record is disputed; {} answers by {}",
+                    st.provider,
+                    credseal_core::Date::from_unix(st.due).map_or_else(|| st.due.to_string(), |d| d.to_string())
+                );
+            }
+            Ok(())
+        }
+        SubjectCommand::Withdraw {
+            key,
+            consent,
+            out,
+            data,
+        } => {
+            let sk = signing_key(&key)?;
+            let text = crate::files::read_text(&consent)?;
+            let c = credseal_auth::Unverified::<Consent>::parse_text(text.trim())
+                .and_then(|u| u.peek_unverified())
+                .map_err(|e| Failure::new(ErrorClass::Verification, format!("{}: {e}", consent.display())))?;
+            if c.subject_key != sk.public() {
+                return Err(Failure::new(
+                    ErrorClass::Usage,
+                    format!("{}: signed by another key than --key", consent.display()),
+                ));
+            }
+            let w = credseal_auth::ConsentWithdrawal {
+                consent_id: c.consent_id,
+                subject: c.subject,
+                issued_at: now()?,
+                audience: c.audience,
+            };
+            let signed = sign(&w, &sk).to_text();
+            write_public(&out, &signed)?;
+            println!("withdrawal written to {}", out.display());
+            if let Some(d) = data {
+                let p = ctx.open_platform(&d)?;
+                let cid = p.withdraw_consent(&signed, now()?)?;
+                println!(
+                    "consent {} withdrawn on {}: later queries presenting it are denied",
+                    credseal_core::hex(&cid[..4]),
+                    p.origin()
+                );
+            }
+            Ok(())
+        }
     }
 }
 

@@ -17,10 +17,14 @@ struct AnswerJson<'a> {
     classes: &'a [String],
     answered_at: u64,
     records: Vec<serde_json::Value>,
+    /// What the answer's receipt says of records under an open objection, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    disputed: Option<&'a str>,
 }
 
-/// An opened answer: its records as a table, or `--json`.
-pub(crate) fn answer(a: &AnswerBody, json: bool) {
+/// An opened answer: its records as a table, or `--json`; `disputed` is what its receipt
+/// says of records under an open objection.
+pub(crate) fn answer(a: &AnswerBody, disputed: Option<&str>, json: bool) {
     if json {
         print_json(&AnswerJson {
             origin: &a.origin,
@@ -31,8 +35,12 @@ pub(crate) fn answer(a: &AnswerBody, json: bool) {
             classes: &a.classes,
             answered_at: a.answered_at,
             records: a.records.iter().map(|r| r.to_json()).collect(),
+            disputed,
         });
         return;
+    }
+    if let Some(d) = disputed {
+        println!("NOTE: {d} (the subject's objection is being checked by the provider)");
     }
     println!(
         "answer from {} to query {} ({} for {}): {} record(s) of {}",

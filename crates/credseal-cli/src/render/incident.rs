@@ -448,3 +448,71 @@ pub(crate) fn report(r: &AuditReport, json: bool) {
         println!("no department queried in this period");
     }
 }
+
+/// One objection in `audit objections --json`.
+#[derive(Debug, Serialize)]
+struct ObjectionJson<'a> {
+    id: String,
+    provider: &'a str,
+    kind: &'a str,
+    class: &'a str,
+    version: u32,
+    filed_at: u64,
+    due: u64,
+    status: String,
+    overdue: bool,
+    answered_at: Option<u64>,
+}
+
+/// `audit objections`: every objection by provider, with its status as of `now`.
+pub(crate) fn objections(list: &[credseal_engine::ObjectionState], now: u64, json: bool) {
+    let rows: Vec<ObjectionJson<'_>> = list
+        .iter()
+        .map(|o| ObjectionJson {
+            id: credseal_core::hex(&o.id),
+            provider: &o.provider,
+            kind: &o.kind,
+            class: &o.class,
+            version: o.version,
+            filed_at: o.filed_at,
+            due: o.due,
+            status: match &o.status {
+                credseal_engine::ObjectionStatus::Open if o.overdue(now) => "overdue".into(),
+                credseal_engine::ObjectionStatus::Open => "open".into(),
+                credseal_engine::ObjectionStatus::Corrected { version } => format!("corrected (version {version})"),
+                credseal_engine::ObjectionStatus::Upheld { .. } => "upheld".into(),
+            },
+            overdue: o.overdue(now),
+            answered_at: o.answered_at,
+        })
+        .collect();
+    if json {
+        print_json(&rows);
+        return;
+    }
+    if rows.is_empty() {
+        println!("no objections");
+        return;
+    }
+    let table_rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.provider.to_string(),
+                r.id.clone(),
+                r.kind.to_string(),
+                r.class.to_string(),
+                date(r.filed_at),
+                date(r.due),
+                r.status.clone(),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table(
+            &["provider", "objection", "kind", "class", "filed", "due", "status"],
+            &table_rows
+        )
+    );
+}

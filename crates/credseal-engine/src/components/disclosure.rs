@@ -224,6 +224,15 @@ pub(crate) trait Incidents: Sync {
 
     /// The fingerprints of every field value of `records`, in record order, repeats kept.
     fn fingerprints_of(&self, ks: &Keystore, blind: &BlindId, records: &[Record]) -> Vec<[u8; 32]>;
+
+    /// How many of `records` (of the subject `blind`) are disputed (an open objection), by
+    /// class.
+    fn disputed(
+        &self,
+        ks: &Keystore,
+        blind: &BlindId,
+        records: &[Record],
+    ) -> Result<std::collections::BTreeMap<String, usize>>;
 }
 
 /// The disclosure path over the parts it uses, borrowed from their owner: the gate checks,
@@ -331,7 +340,7 @@ impl<'a> Disclosure<'a> {
                 credential_serial: cred.serial,
             },
             action: Action::Query,
-            detail: String::new(),
+            detail: legal_basis_detail(&t.legal_basis),
             subject,
             classes: t.classes.clone(),
             purpose: t.purpose.clone(),
@@ -417,8 +426,28 @@ impl<'a> Disclosure<'a> {
                 "the grant was issued by another platform handle",
             ));
         }
-        let (blind, records) = self.vault.open_granted(&ks, &granted)?;
+        let today = credseal_core::Date::from_unix(now)
+            .ok_or_else(|| EngineError::invalid("the query's time", "not a representable date"))?;
+        let (blind, mut records) = self.vault.open_granted(&ks, self.catalog, today, &granted)?;
         let grant = granted.auth();
+        // Only the fields the purpose needs: a class with a view under the grant's purpose is
+        // answered (and fingerprinted) with the view's fields alone (issue 18 item 8).
+        let views: Vec<String> = match self.catalog.purposes.get(grant.purpose()) {
+            Some(p) if !p.views.is_empty() => {
+                for r in &mut records {
+                    if let Some(fields) = p.views.get(&r.class) {
+                        r.fields.retain(|k, _| fields.contains(k));
+                    }
+                }
+                grant
+                    .classes()
+                    .iter()
+                    .filter(|c| p.views.contains_key(*c))
+                    .map(|c| format!("{}/{c}", p.id))
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
         let subject = grant.subject();
         let body = AnswerBody {
             origin: self.origin.to_string(),
@@ -444,6 +473,8 @@ impl<'a> Disclosure<'a> {
         );
         // docs/design.md §9: a fingerprint of every released field, stored with the receipt.
         let fingerprints = self.incidents.fingerprints_of(&ks, &blind, &body.records);
+        // Records under an open objection: the answer's receipt says so (issue 18 item 3).
+        let disputed = self.incidents.disputed(&ks, &blind, &body.records)?;
         let canary = self.incidents.is_canary(&blind)?;
         // No disclosure without a durable receipt: append (flushed) before sealing.
         let self_query = grant.credential_serial().is_none();
@@ -456,7 +487,32 @@ impl<'a> Disclosure<'a> {
                 None => Actor::Subject,
             },
             action: if self_query { Action::SelfQuery } else { Action::Query },
-            detail: String::new(),
+            // Why the department asked: the legal basis it signed into its token, kept so the
+            // subject and an auditor see it (issue 18 item 7).
+            detail: {
+                let mut d = if self_query {
+                    String::new()
+                } else {
+                    legal_basis_detail(grant.legal_basis())
+                };
+                if !views.is_empty() {
+                    if !d.is_empty() {
+                        d.push_str("; ");
+                    }
+                    d.push_str(&format!("view: {}", views.join(", ")));
+                }
+                if !disputed.is_empty() {
+                    let parts: Vec<String> = disputed.iter().map(|(c, n)| format!("{n} {c}")).collect();
+                    if !d.is_empty() {
+                        d.push_str("; ");
+                    }
+                    d.push_str(&format!(
+                        "{DISPUTED_MARK} {} record(s) under an open objection",
+                        parts.join(", ")
+                    ));
+                }
+                d
+            },
             subject: Some(blind),
             classes: grant.classes().clone(),
             purpose: grant.purpose().to_string(),
@@ -593,6 +649,33 @@ impl PendingAnswer<'_> {
             sealed: sealed.to_bytes(),
         })
     }
+}
+
+/// What a receipt's detail says before the records of the answer that are disputed.
+pub const DISPUTED_MARK: &str = "disputed:";
+
+/// Longest legal basis kept in a receipt, in characters (a token may carry more; the rest is
+/// cut and marked).
+pub(crate) const MAX_LEGAL_BASIS: usize = 256;
+
+/// The receipt detail of a department's query: `legal basis: <text>` (control characters
+/// shown as `?`, at most [`MAX_LEGAL_BASIS`] characters), or nothing if the token gave none.
+pub(crate) fn legal_basis_detail(basis: &str) -> String {
+    let basis = basis.trim();
+    if basis.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("legal basis: ");
+    out.extend(
+        basis
+            .chars()
+            .take(MAX_LEGAL_BASIS)
+            .map(|c| if c.is_control() { '?' } else { c }),
+    );
+    if basis.chars().count() > MAX_LEGAL_BASIS {
+        out.push('…');
+    }
+    out
 }
 
 #[cfg(test)]

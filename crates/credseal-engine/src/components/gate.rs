@@ -148,6 +148,16 @@ fn provider_meta_key(pk: &[u8; 32]) -> Vec<u8> {
     k
 }
 
+/// Meta key of a subject's withdrawal of consent `cid`: under the subject's key entry
+/// (`subject-key:` ‖ BlindId ‖ `:withdrawn:` ‖ consent id), so the trust state's subject-key
+/// component covers it and deleting it to revive the consent fails closed.
+fn withdrawal_meta(blind: &BlindId, cid: &[u8; 16]) -> Vec<u8> {
+    let mut k = subject_key_meta(blind);
+    k.extend_from_slice(b":withdrawn:");
+    k.extend_from_slice(cid);
+    k
+}
+
 /// Meta key prefix of a department's sealing key (followed by the department id).
 const META_DEPT_KEY: &[u8] = b"dept-sealing-key:";
 
@@ -473,6 +483,59 @@ impl Gate {
         }
         known.insert(dept.to_string(), *key);
         Ok(())
+    }
+
+    /// Checks a subject's consent withdrawal (`cs1.consent-withdrawal.…`) at `now`: signed
+    /// by the subject's registered key (else a verification failure; a subject without one:
+    /// denied), for this platform, not dated in the future beyond the clock skew (denied).
+    /// Returns the subject's BlindId, the consent id and the batch that installs it (under
+    /// the subject's key entry, so the trust state covers it).
+    pub(crate) fn check_withdrawal(&self, ks: &Keystore, text: &str, now: u64) -> Result<(BlindId, [u8; 16], Batch)> {
+        let u = Unverified::<credseal_auth::ConsentWithdrawal>::parse_text(text.trim())
+            .map_err(|e| EngineError::Verification(format!("consent withdrawal: {e}")))?;
+        let claimed = u
+            .peek_unverified()
+            .map_err(|e| EngineError::Verification(format!("consent withdrawal: {e}")))?;
+        let Some(key) = self.subject_public_key(ks, &claimed.subject)? else {
+            return Err(EngineError::denied(
+                "subject-key-invalid",
+                "consent withdrawal: the subject has no registered key on this platform",
+            ));
+        };
+        let v = u.verify(&key).map_err(|_| {
+            EngineError::Verification("consent withdrawal: not signed by the subject's registered key".into())
+        })?;
+        let w = v.into_body();
+        if w.audience != self.origin {
+            return Err(EngineError::denied(
+                "wrong-audience",
+                "consent withdrawal: for another platform",
+            ));
+        }
+        if w.issued_at > now.saturating_add(self.policy().max_skew_secs) {
+            return Err(EngineError::denied(
+                "withdrawal-not-yet-valid",
+                "consent withdrawal: dated in the future",
+            ));
+        }
+        let subject = SubjectId::parse(&w.subject)
+            .map_err(|e| EngineError::invalid("consent withdrawal subject", e.to_string()))?;
+        let blind = self.blinds.blind(ks, &subject)?;
+        let mut b = Batch::new();
+        self.put_authenticated(
+            ks,
+            &mut b,
+            &withdrawal_meta(&blind, &w.consent_id),
+            &w.issued_at.to_be_bytes(),
+        );
+        Ok((blind, w.consent_id, b))
+    }
+
+    /// Whether the subject (`blind`) withdrew consent `cid`.
+    pub(crate) fn consent_withdrawn(&self, ks: &Keystore, blind: &BlindId, cid: &[u8; 16]) -> Result<bool> {
+        Ok(self
+            .get_authenticated(ks, &withdrawal_meta(blind, cid), "consent withdrawal")?
+            .is_some())
     }
 
     /// The sealing key of `dept`'s last granted query, if it made one.
@@ -1366,6 +1429,19 @@ impl Gate {
                 });
             }
         };
+        // A consent the subject withdrew: denied for every query that starts after the
+        // withdrawal was installed (receipted; the query id is not spent).
+        if let Some(cid) = checked.consent_id() {
+            let blind = self.blinds.blind(ks, checked.subject()).map_err(QueryError::Failed)?;
+            if self.consent_withdrawn(ks, &blind, cid)? {
+                return Err(Refusal::Denied {
+                    denial: Denial::ConsentWithdrawn,
+                    credential: Box::new(verified),
+                    token: Box::new(tok),
+                    marks: Vec::new(),
+                });
+            }
+        }
         let mut marks = Vec::new();
         match self.finish(ks, checked, &mut marks) {
             Ok(inner) => Ok(Granted { inner, marks }),

@@ -584,7 +584,9 @@ impl Incident<'_> {
                     "could not find unused synthetic subject ids".into(),
                 ));
             }
-            let (subject, lines) = synthetic_person(self.catalog)?;
+            let today = credseal_core::Date::from_unix(now)
+                .ok_or_else(|| EngineError::invalid("the plant's time", "not a representable date"))?;
+            let (subject, lines) = synthetic_person(self.catalog, today)?;
             let blind = self.blind(&subject)?;
             if set.contains(&blind) || planted.contains(&blind) || self.vault.load_subject(&blind)?.is_some() {
                 continue;

@@ -464,6 +464,7 @@ struct Prepared {
 
 /// What places a record.
 struct Head<'a> {
+    effective: credseal_core::Date,
     source: &'a str,
     subject: &'a SubjectId,
     class: &'a str,
@@ -603,6 +604,8 @@ pub(crate) struct Correction {
     pub(crate) blind: BlindId,
     /// The record's class.
     pub(crate) class: String,
+    /// The record's keyed record key.
+    pub(crate) rkey: [u8; 16],
     /// The new version.
     pub(crate) version: u32,
     /// The version it supersedes.
@@ -640,6 +643,9 @@ pub(crate) struct Ingest<'a> {
     /// one of its classes, in its record-id namespace, name it as the source, and not be
     /// another source's record (None: an operator's import).
     pub(crate) scope: Option<&'a ProviderCredential>,
+    /// Today, by the platform's clock: a record already past its class's retention is
+    /// refused (None: the clock gave no time; the receipts will fail on it anyway).
+    pub(crate) today: Option<credseal_core::Date>,
 }
 
 impl Ingest<'_> {
@@ -670,6 +676,7 @@ impl Ingest<'_> {
         let cap = text.len();
         if let Some(v) = Record::view_json_line(text, self.catalog) {
             let head = Head {
+                effective: v.effective(),
                 source: v.source(),
                 subject: v.subject(),
                 class: v.class(),
@@ -689,6 +696,7 @@ impl Ingest<'_> {
         let rec = Record::from_json(&v, self.catalog)
             .map_err(|is| is.into_iter().map(|i| (i.field, i.message)).collect::<Vec<_>>())?;
         let head = Head {
+            effective: rec.effective,
             source: &rec.source,
             subject: &rec.subject,
             class: &rec.class,
@@ -708,6 +716,17 @@ impl Ingest<'_> {
         head: &Head<'_>,
         cap: usize,
     ) -> std::result::Result<Prepared, Vec<(String, String)>> {
+        if let (Some(today), Some(class)) = (self.today, self.catalog.class(head.class))
+            && class.retention.expired(head.effective, today)
+        {
+            return Err(vec![(
+                "effective".to_string(),
+                format!(
+                    "the record is past its class's retention ({} from {}) and would never be released",
+                    class.retention, head.effective
+                ),
+            )]);
+        }
         // The subject's VRF blind id: proved once per subject, then from the vault's cache;
         // stored only once the file is written (a refused file writes nothing).
         let blind = self
@@ -1296,6 +1315,7 @@ impl Ingest<'_> {
                 subject,
                 blind: p.blind,
                 class: p.class.clone(),
+                rkey: p.rkey,
                 version: p.version,
                 supersedes,
                 body: Zeroizing::new(p.plaintext),

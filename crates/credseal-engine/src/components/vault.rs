@@ -219,7 +219,15 @@ impl Vault {
     /// The granted classes of the granted subject, opened: the requester's path to
     /// plaintext. `ks` is the grant's keystore snapshot. Returns the subject's BlindId and
     /// the records, class by class, each by record id, then version.
-    pub(crate) fn open_granted(&self, ks: &Keystore, granted: &Granted) -> Result<(BlindId, Vec<Record>)> {
+    /// Records past their class's retention on `today` are never released, whether or not
+    /// the retention sweep has run.
+    pub(crate) fn open_granted(
+        &self,
+        ks: &Keystore,
+        catalog: &Catalog,
+        today: credseal_core::Date,
+        granted: &Granted,
+    ) -> Result<(BlindId, Vec<Record>)> {
         let grant = granted.auth();
         let subject = grant.subject();
         let blind = self.blind(ks, subject)?;
@@ -228,7 +236,13 @@ impl Vault {
             // The index key expanded once for every record's place check.
             let blinder = Blinder::new(&ks.index_key);
             for class in grant.classes() {
-                records.extend(self.open_class(ks, &blinder, subject, &blind, class, &recs, Versions::Current)?);
+                let opened = self.open_class(ks, &blinder, subject, &blind, class, &recs, Versions::Current)?;
+                let retention = catalog.class(class).map(|c| c.retention);
+                records.extend(
+                    opened
+                        .into_iter()
+                        .filter(|r| !retention.is_some_and(|k| k.expired(r.effective, today))),
+                );
             }
         }
         Ok((blind, records))
