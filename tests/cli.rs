@@ -1386,7 +1386,11 @@ fn an_endless_stdin_is_refused_at_its_limit() {
     );
     assert!(o.stdout.is_empty());
     let key = d.path().join("dept");
-    let o = bin().args(["dept", "keygen", "--unencrypted", "--out-dir"]).arg(&key).output().unwrap();
+    let o = bin()
+        .args(["dept", "keygen", "--unencrypted", "--out-dir"])
+        .arg(&key)
+        .output()
+        .unwrap();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let o = bin()
         .args(["dept", "query", "--key"])
