@@ -607,3 +607,50 @@ fn reshare_removes_an_officer_whose_old_share_no_longer_counts() {
     assert_eq!(code(&o), 4, "{}", stderr(&o));
     assert!(stderr(&o).contains("rollback"), "{}", stderr(&o));
 }
+
+/// F3 of the custody review: `receipts request` reads the subject's signing key through the
+/// decrypting reader, as every other command that takes a role key does (subject keys are
+/// encrypted by default).
+#[test]
+fn receipts_request_takes_an_encrypted_subject_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let subj = s(&dir.path().join("subj"));
+    let kp = [("CREDSEAL_KEY_PASSPHRASE", KEY_PASS)];
+    ok(&with(&kp, &["subject", "keygen", "--out-dir", &subj]));
+    let key = format!("{subj}/signing.key");
+    assert!(std::fs::read_to_string(&key).unwrap().starts_with("cs1.encrypted-key."));
+    let request = |out: &str| {
+        [
+            "receipts",
+            "request",
+            "--key",
+            &key,
+            "--subject",
+            "42010619960510907X",
+            "--audience",
+            ORIGIN,
+            "--out",
+            out,
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect::<Vec<String>>()
+    };
+
+    // With the key passphrase: the request is signed and written.
+    let req = s(&dir.path().join("req"));
+    let o = with(&kp, &args(&request(&req)));
+    ok(&o);
+    assert!(std::fs::read_to_string(&req).unwrap().starts_with("cs1."));
+
+    // A wrong key passphrase: exit 1, the file named, nothing written, no key text shown.
+    let req2 = s(&dir.path().join("req2"));
+    let o = with(&[("CREDSEAL_KEY_PASSPHRASE", "not it")], &args(&request(&req2)));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("wrong passphrase for this key file") && stderr(&o).contains("signing.key"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("signing-key.") && !Path::new(&req2).exists());
+}
