@@ -323,6 +323,12 @@ fn init_shared(dir: &Path, keys: &[String]) -> String {
     let o = with(&[], &args(&a));
     ok(&o);
     assert!(stderr(&o).contains("2 of the 3 holders"), "{}", stderr(&o));
+    // What to keep safe is the officers' unseal keys: there is no passphrase.
+    assert!(
+        stdout(&o).contains("the 3 officers keep their unseal keys safe") && !stdout(&o).contains("passphrase"),
+        "{}",
+        stdout(&o)
+    );
     data
 }
 
@@ -350,7 +356,8 @@ fn m_of_n_unseal_k_minus_1_shares_fail_k_succeed() {
         &data,
         RECORDS,
     ]);
-    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    // Exit 4, as for K − 1 shares: zero shares are fewer than K too.
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
     assert!(stderr(&o).contains("2 of their shares are needed"), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("a, b, c") && stderr(&o).contains("--unseal"),
@@ -535,11 +542,14 @@ fn reshare_removes_an_officer_whose_old_share_no_longer_counts() {
             &data,
             "--holder",
             &format!("a={}.pub", keys[0]),
+            "--holder",
+            &format!("c={}.pub", keys[2]),
             "--threshold",
-            "1",
+            "2",
         ],
     );
     assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(stderr(&o).contains("1 of the 2 shares needed"), "{}", stderr(&o));
 
     // a and c deal the master key to a, c and d, 2 of 3: b is out.
     let o = unsealed(
@@ -653,4 +663,87 @@ fn receipts_request_takes_an_encrypted_subject_key() {
         stderr(&o)
     );
     assert!(!stderr(&o).contains("signing-key.") && !Path::new(&req2).exists());
+}
+
+/// F5 of the custody review: a custody that one officer alone unseals (K = 1, or a single
+/// holder) defeats M-of-N; `init` and `keys reshare` refuse it (exit 2, before anything is
+/// written or unsealed) unless `--allow-single-holder` says so.
+#[test]
+fn single_holder_custody_is_refused_unless_explicit() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = unseal_keys(dir.path(), &["a", "b", "c"]);
+    let holder = |n: &str, k: &String| ["--unseal-holder".to_string(), format!("{n}={k}.pub")];
+    let init_args = |data: &str, k: &str, hs: &[(&str, &String)], extra: &[&str]| {
+        let mut a: Vec<String> = [
+            "init",
+            "--data",
+            data,
+            "--catalog",
+            CATALOG,
+            "--origin",
+            ORIGIN,
+            "--unseal-threshold",
+            k,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for (n, key) in hs {
+            a.extend(holder(n, key));
+        }
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+
+    // init: K = 1 of 3, and one holder 1 of 1, refused; nothing created.
+    let lone = s(&dir.path().join("lone"));
+    for (k, hs) in [
+        ("1", vec![("a", &keys[0]), ("b", &keys[1]), ("c", &keys[2])]),
+        ("1", vec![("a", &keys[0])]),
+    ] {
+        let o = with(&[], &args(&init_args(&lone, k, &hs, &[])));
+        assert_eq!(code(&o), 2, "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("defeats M-of-N") && stderr(&o).contains("--allow-single-holder"),
+            "{}",
+            stderr(&o)
+        );
+        assert!(!Path::new(&lone).join("keystore").exists());
+    }
+    // With the flag it is accepted, and one share unseals.
+    ok(&with(
+        &[],
+        &args(&init_args(&lone, "1", &[("a", &keys[0])], &["--allow-single-holder"])),
+    ));
+    ok(&unsealed(&[&keys[0]], &["keys", "status", "--data", &lone]));
+
+    // reshare: to a single holder, or to K = 1, refused before unsealing; the file untouched.
+    let data = init_shared(dir.path(), &keys);
+    let ks = dir.path().join("data/keystore");
+    let before = std::fs::read(&ks).unwrap();
+    let reshare = |hs: &[(&str, &String)], k: &str, extra: &[&str]| {
+        let mut a = vec!["keys".to_string(), "reshare".into(), "--data".into(), data.clone()];
+        for (n, key) in hs {
+            a.push("--holder".into());
+            a.push(format!("{n}={key}.pub"));
+        }
+        a.push("--threshold".into());
+        a.push(k.into());
+        a.extend(extra.iter().map(|s| s.to_string()));
+        unsealed(&[&keys[0], &keys[2]], &args(&a))
+    };
+    for (hs, k) in [
+        (vec![("a", &keys[0])], "1"),
+        (vec![("a", &keys[0]), ("c", &keys[2])], "1"),
+    ] {
+        let o = reshare(&hs, k, &[]);
+        assert_eq!(code(&o), 2, "{}", stderr(&o));
+        assert!(stderr(&o).contains("defeats M-of-N"), "{}", stderr(&o));
+        assert_eq!(std::fs::read(&ks).unwrap(), before);
+    }
+    // Explicitly allowed: a alone holds the keystore from epoch 2.
+    let o = reshare(&[("a", &keys[0])], "1", &["--allow-single-holder"]);
+    ok(&o);
+    assert!(stdout(&o).contains("epoch 2"), "{}", stdout(&o));
+    ok(&with(&[], &["keys", "status", "--data", &data, "--unseal", &keys[0]]));
 }
