@@ -487,10 +487,10 @@ pub(crate) enum KeysCommand {
         #[arg(long, value_name = "FILE")]
         new_passphrase_file: Option<PathBuf>,
     },
-    /// Deal the keystore's master key afresh to a new set of officers or a new threshold
-    /// (a keystore in officers' custody; K current shares via --unseal). The master key and
-    /// every key in the keystore stay; the shares of the old set stop counting. Leaves a
-    /// key-event receipt.
+    /// Seal the keystore under a new master key dealt to a new set of officers or a new
+    /// threshold (a keystore in officers' custody; K current shares via --unseal). Every key
+    /// in the keystore stays; the shares of the old set stop counting. Leaves a key-event
+    /// receipt.
     Reshare {
         #[command(flatten)]
         data: DataArg,
