@@ -514,6 +514,21 @@ fn reshare_removes_an_officer_whose_old_share_no_longer_counts() {
             RECORDS,
         ],
     ));
+    // a opens her share of epoch 1 too (she stays; the copy outlives the reshare).
+    let a_share = s(&dir.path().join("a.share"));
+    ok(&with(
+        &[],
+        &[
+            "keys",
+            "share-open",
+            "--data",
+            &data,
+            "--key",
+            &keys[0],
+            "--out",
+            &a_share,
+        ],
+    ));
     // b opens her share of epoch 1 before she leaves, and keeps it.
     let b_share = s(&dir.path().join("b.share"));
     ok(&with(
@@ -610,6 +625,28 @@ fn reshare_removes_an_officer_whose_old_share_no_longer_counts() {
     ok(&o);
     let r: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert!(r["rewrapped"].as_u64().unwrap() > 0, "{r}");
+
+    // F1 of the custody review: b, with a's old share and an old copy of the file, puts
+    // together the old master key. Give it the current file with the old share set spliced
+    // into its header (salt, check, nonce and body of the current file): the key the old
+    // shares give does not even pass the current file's key check ("wrong", not "altered"),
+    // because the reshare sealed the body under a new master key. (Had it kept the master
+    // key, the check would match and only the spliced header would fail the tag — and the
+    // old master key would open the current body.)
+    let now = std::fs::read(dir.path().join("data/keystore")).unwrap();
+    let set_len = |f: &[u8]| u32::from_be_bytes(f[6..10].try_into().unwrap()) as usize;
+    let (n_old, n_now) = (set_len(&before), set_len(&now));
+    let mut spliced = before[..10 + n_old].to_vec();
+    spliced.extend_from_slice(&now[10 + n_now..]);
+    std::fs::write(dir.path().join("data/keystore"), &spliced).unwrap();
+    let o = unsealed(&[&a_share, &b_share], &["keys", "status", "--data", &data]);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("wrong passphrase") && !stderr(&o).contains("altered"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::write(dir.path().join("data/keystore"), &now).unwrap();
 
     // The file before the reshare is a rollback now, even with epoch 1's shares.
     std::fs::write(dir.path().join("data/keystore"), &before).unwrap();
