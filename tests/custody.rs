@@ -323,6 +323,12 @@ fn init_shared(dir: &Path, keys: &[String]) -> String {
     let o = with(&[], &args(&a));
     ok(&o);
     assert!(stderr(&o).contains("2 of the 3 holders"), "{}", stderr(&o));
+    // What to keep safe is the officers' unseal keys: there is no passphrase.
+    assert!(
+        stdout(&o).contains("the 3 officers keep their unseal keys safe") && !stdout(&o).contains("passphrase"),
+        "{}",
+        stdout(&o)
+    );
     data
 }
 
@@ -350,7 +356,8 @@ fn m_of_n_unseal_k_minus_1_shares_fail_k_succeed() {
         &data,
         RECORDS,
     ]);
-    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    // Exit 4, as for K − 1 shares: zero shares are fewer than K too.
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
     assert!(stderr(&o).contains("2 of their shares are needed"), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("a, b, c") && stderr(&o).contains("--unseal"),
@@ -507,6 +514,21 @@ fn reshare_removes_an_officer_whose_old_share_no_longer_counts() {
             RECORDS,
         ],
     ));
+    // a opens her share of epoch 1 too (she stays; the copy outlives the reshare).
+    let a_share = s(&dir.path().join("a.share"));
+    ok(&with(
+        &[],
+        &[
+            "keys",
+            "share-open",
+            "--data",
+            &data,
+            "--key",
+            &keys[0],
+            "--out",
+            &a_share,
+        ],
+    ));
     // b opens her share of epoch 1 before she leaves, and keeps it.
     let b_share = s(&dir.path().join("b.share"));
     ok(&with(
@@ -535,11 +557,14 @@ fn reshare_removes_an_officer_whose_old_share_no_longer_counts() {
             &data,
             "--holder",
             &format!("a={}.pub", keys[0]),
+            "--holder",
+            &format!("c={}.pub", keys[2]),
             "--threshold",
-            "1",
+            "2",
         ],
     );
     assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(stderr(&o).contains("1 of the 2 shares needed"), "{}", stderr(&o));
 
     // a and c deal the master key to a, c and d, 2 of 3: b is out.
     let o = unsealed(
@@ -601,9 +626,161 @@ fn reshare_removes_an_officer_whose_old_share_no_longer_counts() {
     let r: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert!(r["rewrapped"].as_u64().unwrap() > 0, "{r}");
 
+    // F1 of the custody review: b, with a's old share and an old copy of the file, puts
+    // together the old master key. Give it the current file with the old share set spliced
+    // into its header (salt, check, nonce and body of the current file): the key the old
+    // shares give does not even pass the current file's key check ("wrong", not "altered"),
+    // because the reshare sealed the body under a new master key. (Had it kept the master
+    // key, the check would match and only the spliced header would fail the tag — and the
+    // old master key would open the current body.)
+    let now = std::fs::read(dir.path().join("data/keystore")).unwrap();
+    let set_len = |f: &[u8]| u32::from_be_bytes(f[6..10].try_into().unwrap()) as usize;
+    let (n_old, n_now) = (set_len(&before), set_len(&now));
+    let mut spliced = before[..10 + n_old].to_vec();
+    spliced.extend_from_slice(&now[10 + n_now..]);
+    std::fs::write(dir.path().join("data/keystore"), &spliced).unwrap();
+    let o = unsealed(&[&a_share, &b_share], &["keys", "status", "--data", &data]);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("wrong passphrase") && !stderr(&o).contains("altered"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::write(dir.path().join("data/keystore"), &now).unwrap();
+
     // The file before the reshare is a rollback now, even with epoch 1's shares.
     std::fs::write(dir.path().join("data/keystore"), &before).unwrap();
     let o = unsealed(&[&keys[0], &b_share], &["keys", "status", "--data", &data]);
     assert_eq!(code(&o), 4, "{}", stderr(&o));
     assert!(stderr(&o).contains("rollback"), "{}", stderr(&o));
+}
+
+/// F3 of the custody review: `receipts request` reads the subject's signing key through the
+/// decrypting reader, as every other command that takes a role key does (subject keys are
+/// encrypted by default).
+#[test]
+fn receipts_request_takes_an_encrypted_subject_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let subj = s(&dir.path().join("subj"));
+    let kp = [("CREDSEAL_KEY_PASSPHRASE", KEY_PASS)];
+    ok(&with(&kp, &["subject", "keygen", "--out-dir", &subj]));
+    let key = format!("{subj}/signing.key");
+    assert!(std::fs::read_to_string(&key).unwrap().starts_with("cs1.encrypted-key."));
+    let request = |out: &str| {
+        [
+            "receipts",
+            "request",
+            "--key",
+            &key,
+            "--subject",
+            "42010619960510907X",
+            "--audience",
+            ORIGIN,
+            "--out",
+            out,
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect::<Vec<String>>()
+    };
+
+    // With the key passphrase: the request is signed and written.
+    let req = s(&dir.path().join("req"));
+    let o = with(&kp, &args(&request(&req)));
+    ok(&o);
+    assert!(std::fs::read_to_string(&req).unwrap().starts_with("cs1."));
+
+    // A wrong key passphrase: exit 1, the file named, nothing written, no key text shown.
+    let req2 = s(&dir.path().join("req2"));
+    let o = with(&[("CREDSEAL_KEY_PASSPHRASE", "not it")], &args(&request(&req2)));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("wrong passphrase for this key file") && stderr(&o).contains("signing.key"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("signing-key.") && !Path::new(&req2).exists());
+}
+
+/// F5 of the custody review: a custody that one officer alone unseals (K = 1, or a single
+/// holder) defeats M-of-N; `init` and `keys reshare` refuse it (exit 2, before anything is
+/// written or unsealed) unless `--allow-single-holder` says so.
+#[test]
+fn single_holder_custody_is_refused_unless_explicit() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = unseal_keys(dir.path(), &["a", "b", "c"]);
+    let holder = |n: &str, k: &String| ["--unseal-holder".to_string(), format!("{n}={k}.pub")];
+    let init_args = |data: &str, k: &str, hs: &[(&str, &String)], extra: &[&str]| {
+        let mut a: Vec<String> = [
+            "init",
+            "--data",
+            data,
+            "--catalog",
+            CATALOG,
+            "--origin",
+            ORIGIN,
+            "--unseal-threshold",
+            k,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for (n, key) in hs {
+            a.extend(holder(n, key));
+        }
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+
+    // init: K = 1 of 3, and one holder 1 of 1, refused; nothing created.
+    let lone = s(&dir.path().join("lone"));
+    for (k, hs) in [
+        ("1", vec![("a", &keys[0]), ("b", &keys[1]), ("c", &keys[2])]),
+        ("1", vec![("a", &keys[0])]),
+    ] {
+        let o = with(&[], &args(&init_args(&lone, k, &hs, &[])));
+        assert_eq!(code(&o), 2, "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("defeats M-of-N") && stderr(&o).contains("--allow-single-holder"),
+            "{}",
+            stderr(&o)
+        );
+        assert!(!Path::new(&lone).join("keystore").exists());
+    }
+    // With the flag it is accepted, and one share unseals.
+    ok(&with(
+        &[],
+        &args(&init_args(&lone, "1", &[("a", &keys[0])], &["--allow-single-holder"])),
+    ));
+    ok(&unsealed(&[&keys[0]], &["keys", "status", "--data", &lone]));
+
+    // reshare: to a single holder, or to K = 1, refused before unsealing; the file untouched.
+    let data = init_shared(dir.path(), &keys);
+    let ks = dir.path().join("data/keystore");
+    let before = std::fs::read(&ks).unwrap();
+    let reshare = |hs: &[(&str, &String)], k: &str, extra: &[&str]| {
+        let mut a = vec!["keys".to_string(), "reshare".into(), "--data".into(), data.clone()];
+        for (n, key) in hs {
+            a.push("--holder".into());
+            a.push(format!("{n}={key}.pub"));
+        }
+        a.push("--threshold".into());
+        a.push(k.into());
+        a.extend(extra.iter().map(|s| s.to_string()));
+        unsealed(&[&keys[0], &keys[2]], &args(&a))
+    };
+    for (hs, k) in [
+        (vec![("a", &keys[0])], "1"),
+        (vec![("a", &keys[0]), ("c", &keys[2])], "1"),
+    ] {
+        let o = reshare(&hs, k, &[]);
+        assert_eq!(code(&o), 2, "{}", stderr(&o));
+        assert!(stderr(&o).contains("defeats M-of-N"), "{}", stderr(&o));
+        assert_eq!(std::fs::read(&ks).unwrap(), before);
+    }
+    // Explicitly allowed: a alone holds the keystore from epoch 2.
+    let o = reshare(&[("a", &keys[0])], "1", &["--allow-single-holder"]);
+    ok(&o);
+    assert!(stdout(&o).contains("epoch 2"), "{}", stdout(&o));
+    ok(&with(&[], &["keys", "status", "--data", &data, "--unseal", &keys[0]]));
 }

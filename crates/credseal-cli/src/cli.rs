@@ -387,6 +387,10 @@ pub(crate) struct InitArgs {
     /// How many holders' shares unseal the keystore (K of N).
     #[arg(long, value_name = "K", requires = "unseal_holders")]
     pub(crate) unseal_threshold: Option<usize>,
+    /// Allow --unseal-threshold 1 or a single holder: one person alone then unseals the
+    /// keystore, which defeats M-of-N custody (refused without this flag).
+    #[arg(long, requires = "unseal_holders")]
+    pub(crate) allow_single_holder: bool,
     /// Print what was created as JSON.
     #[arg(long)]
     pub(crate) json: bool,
@@ -483,10 +487,10 @@ pub(crate) enum KeysCommand {
         #[arg(long, value_name = "FILE")]
         new_passphrase_file: Option<PathBuf>,
     },
-    /// Deal the keystore's master key afresh to a new set of officers or a new threshold
-    /// (a keystore in officers' custody; K current shares via --unseal). The master key and
-    /// every key in the keystore stay; the shares of the old set stop counting. Leaves a
-    /// key-event receipt.
+    /// Seal the keystore under a new master key dealt to a new set of officers or a new
+    /// threshold (a keystore in officers' custody; K current shares via --unseal). Every key
+    /// in the keystore stays; the shares of the old set stop counting. Leaves a key-event
+    /// receipt.
     Reshare {
         #[command(flatten)]
         data: DataArg,
@@ -496,6 +500,10 @@ pub(crate) enum KeysCommand {
         /// How many of the new holders' shares unseal the keystore.
         #[arg(long, value_name = "K")]
         threshold: usize,
+        /// Allow --threshold 1 or a single holder: one person alone then unseals the
+        /// keystore, which defeats M-of-N custody (refused without this flag).
+        #[arg(long)]
+        allow_single_holder: bool,
     },
     /// Open your own share of a keystore in officers' custody with your sealing key and
     /// write it to FILE (mode 0600), to hand to whoever unseals (`--unseal FILE`).

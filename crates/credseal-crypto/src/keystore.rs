@@ -742,6 +742,55 @@ mod tests {
         );
     }
 
+    /// F1 of the custody review: a reshare seals the body under a new master key. An old
+    /// copy of the file and K shares of the old epoch (a removed officer and one other) put
+    /// together the old master key, which opens that old copy only: not the new file, not
+    /// even past the check value (its body key, derived from the old key, fails the tag).
+    #[test]
+    fn old_file_and_old_shares_do_not_open_the_file_after_a_reshare() {
+        use crate::{SealingKey, UnsealSet};
+        let officers: Vec<(String, SealingKey)> = (0..3).map(|i| (format!("o{i}"), SealingKey::generate())).collect();
+        let public: Vec<_> = officers.iter().map(|(n, k)| (n.clone(), k.public())).collect();
+        let (set1, master1) = UnsealSet::new_master(2, &public).unwrap();
+        let mut k = ks();
+        k.unseal = Some(set1.clone());
+        let old_file = k.seal(&master1).unwrap();
+        // o2 is removed; o0 and o1 stay.
+        let (set2, master2) = set1.reshare(2, &public[..2]).unwrap();
+        k.unseal = Some(set2.clone());
+        let new_file = k.seal(&master2).unwrap();
+
+        // The attacker's material: the old file, the removed officer's share and one other.
+        let old_set = Keystore::peek_unseal(&old_file).unwrap().unwrap();
+        let old_shares = [
+            old_set.open_share(&officers[2].1).unwrap(),
+            old_set.open_share(&officers[0].1).unwrap(),
+        ];
+        let old_m = old_set.combine(&old_shares).unwrap();
+        // It opens the old copy (as any old backup does with its shares)...
+        assert!(Keystore::open(&old_file, &old_m).is_ok());
+        // ...but not the new file: the check value differs,
+        assert_eq!(
+            Keystore::open(&new_file, &old_m).unwrap_err(),
+            KeystoreError::WrongPassphrase
+        );
+        // and the body key it derives with the new file's salt fails the AEAD tag.
+        let h = parse_header(&new_file).unwrap();
+        let key = derive_shares(old_m.master().unwrap(), &h.salt);
+        let mut body = new_file[h.len..].to_vec();
+        assert!(aead::open_in_place(key[..32].try_into().unwrap(), &h.nonce, &new_file[..h.len], &mut body).is_err());
+        // The new file opens with the new epoch's shares, and holds the same keys.
+        let new_shares = [
+            set2.open_share(&officers[0].1).unwrap(),
+            set2.open_share(&officers[1].1).unwrap(),
+        ];
+        let back = Keystore::open(&new_file, &set2.combine(&new_shares).unwrap()).unwrap();
+        assert!(back.kek("loans", 1).unwrap().ct_eq(k.kek("loans", 1).unwrap()));
+        assert!(back.index_key.ct_eq(&k.index_key));
+        // The old shares do not count against the new set.
+        assert!(set2.combine(&old_shares).is_err());
+    }
+
     #[test]
     fn empty_passphrase_refused() {
         assert_eq!(

@@ -15,11 +15,14 @@
 //! wrapped_M = AES-256-GCM(E, nonce, M, aad = WRAP_LABEL ‖ epoch:u64be ‖ K)
 //! ```
 //!
-//! A reshare keeps M (so the keystore's keys, and everything they sealed, are untouched) and
-//! deals a fresh E of the next epoch to the new officers; the file keeps only the new
-//! wrapping. A removed officer's old share is a share of the old E, which wraps nothing in
-//! the current file: it no longer counts, even together with K−1 other old shares (only an
-//! old copy of the file would still open with them — shred keys, not files, for that).
+//! A reshare draws a NEW master key M' and deals it under a fresh E' of the next epoch to
+//! the new officers; the keystore body is sealed again under M' (the keys inside it — KEKs,
+//! index, trace, VRF and log keys — stay as they are, so everything they sealed is
+//! untouched; only the wrapping changes). A removed officer's old share is a share of the
+//! old E, which wraps nothing in the current file; and K old shares together with an old
+//! copy of the file give the old M, which opens that old copy only — never the current file
+//! (its body key is derived from M'). What an old copy holds is as old as the copy: shred
+//! keys, not files, for that.
 
 use std::collections::BTreeSet;
 
@@ -277,16 +280,20 @@ impl UnsealSet {
         })
     }
 
-    /// The next epoch's set for `holders` and `threshold`, wrapping the same master key
-    /// (which the caller has put together from this set's shares).
+    /// The next epoch's set for `holders` and `threshold`, wrapping a NEW random master key,
+    /// which is returned (as the unlock secret the keystore is sealed under from now on).
+    /// The old master key is not carried over: the old shares and an old copy of the file
+    /// give it, and it must open nothing written after the reshare.
     pub fn reshare(
         &self,
-        master: &Passphrase,
         threshold: usize,
         holders: &[(String, SealingPublicKey)],
-    ) -> Result<Self, UnsealError> {
-        let m = master.master().ok_or(UnsealError::SharesDoNotCombine)?;
-        Self::deal(m, self.epoch + 1, threshold, holders)
+    ) -> Result<(Self, Passphrase), UnsealError> {
+        let mut m: [u8; 32] = random_array();
+        let set = Self::deal(&m, self.epoch + 1, threshold, holders);
+        let pass = Passphrase::master_key(m);
+        m.zeroize();
+        Ok((set?, pass))
     }
 
     /// The holder whose sealing key is `key`, and their share opened.
@@ -406,7 +413,7 @@ mod tests {
     }
 
     #[test]
-    fn reshare_keeps_master_and_drops_the_removed_holder() {
+    fn reshare_draws_a_new_master_and_drops_the_removed_holder() {
         let o = officers(3);
         let (set1, master) = UnsealSet::new_master(2, &public(&o)).unwrap();
         let old: Vec<UnsealShare> = o.iter().map(|(_, k)| set1.open_share(k).unwrap()).collect();
@@ -415,11 +422,16 @@ mod tests {
         next[0].0 = "officer-3".into();
         let mut holders = public(&o[..2]);
         holders.extend(public(&next));
-        let set2 = set1.reshare(&master, 2, &holders).unwrap();
+        let (set2, master2) = set1.reshare(2, &holders).unwrap();
         assert_eq!(set2.epoch, 2);
+        // A new master key: the old one (which old shares give) is not the new one.
+        assert_ne!(master2.master(), master.master());
         let new0 = set2.open_share(&o[0].1).unwrap();
         let new3 = set2.open_share(&next[0].1).unwrap();
-        assert_eq!(set2.combine(&[new0.clone(), new3]).unwrap().master(), master.master());
+        assert_eq!(set2.combine(&[new0.clone(), new3]).unwrap().master(), master2.master());
+        // K old shares still give the old master key from the old set (an old copy of the
+        // file): that is the old file's key only.
+        assert_eq!(set1.combine(&old[..2]).unwrap().master(), master.master());
         // The removed officer's key opens nothing now.
         assert!(matches!(
             set2.open_share(&o[2].1).unwrap_err(),

@@ -32,11 +32,12 @@ impl Platform {
         ops.commit_key_event(r, credseal_store::Batch::new())
     }
 
-    /// Deals the keystore's master key (`master`, put together from K current shares) to
-    /// `holders` with threshold `threshold`, as the next epoch: the keystore's keys stay, the
-    /// file is replaced atomically, and the earlier epoch's shares stop counting (they are
-    /// shares of an epoch key that no longer wraps anything in the file). Leaves a key-event
-    /// receipt naming the epoch, K and the holders. Returns the new epoch.
+    /// Deals a NEW master key to `holders` with threshold `threshold`, as the next epoch,
+    /// and seals the keystore under it (`master`, put together from K current shares, must
+    /// open the file on disk now). The keystore's keys stay; only their wrapping changes,
+    /// so neither the earlier epoch's shares nor the old master key they give (with an old
+    /// copy of the file) open the new file. The file is replaced atomically. Leaves a
+    /// key-event receipt naming the epoch, K and the holders. Returns the new epoch.
     pub fn reshare(
         &self,
         session: &crate::StaffSession,
@@ -45,15 +46,26 @@ impl Platform {
         holders: &[(String, credseal_crypto::SealingPublicKey)],
     ) -> Result<u64> {
         let ops = self.keyops();
+        let not_shared =
+            || crate::EngineError::invalid("keystore", "it is sealed by a passphrase, not by officers' shares");
+        let (next, next_master) = {
+            let keys = self.vault.keys();
+            let current = keys.unseal.as_ref().ok_or_else(not_shared)?;
+            current
+                .reshare(threshold, holders)
+                .map_err(|e| crate::EngineError::invalid("reshare", e.to_string()))?
+        };
         let set = self
             .vault
-            .update_keystore_as(self.dir.as_ref(), master, master, |keys| {
-                let current = keys.unseal.as_ref().ok_or_else(|| {
-                    crate::EngineError::invalid("keystore", "it is sealed by a passphrase, not by officers' shares")
-                })?;
-                let next = current
-                    .reshare(master, threshold, holders)
-                    .map_err(|e| crate::EngineError::invalid("reshare", e.to_string()))?;
+            .update_keystore_as(self.dir.as_ref(), master, &next_master, |keys| {
+                let current = keys.unseal.as_ref().ok_or_else(not_shared)?;
+                // Another reshare in between: the set dealt above is not the next one.
+                if current.epoch + 1 != next.epoch {
+                    return Err(crate::EngineError::invalid(
+                        "reshare",
+                        "the keystore was reshared meanwhile; unseal it again and retry",
+                    ));
+                }
                 keys.unseal = Some(next.clone());
                 Ok(next)
             })?;

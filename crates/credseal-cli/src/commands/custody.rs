@@ -37,10 +37,33 @@ pub(crate) fn holders(specs: &[String], flag: &str) -> CliResult<Vec<(String, Se
     Ok(out)
 }
 
+/// Refuses a custody that one person alone unseals (K = 1, or a single holder) unless
+/// `allow` (`--allow-single-holder`): it would defeat M-of-N. Checked before any file or key
+/// is touched.
+fn not_single(threshold: usize, holders: usize, allow: bool, flag: &str) -> CliResult {
+    if allow || (threshold >= 2 && holders >= 2) {
+        return Ok(());
+    }
+    let what = if holders < 2 {
+        format!("{holders} holder")
+    } else {
+        format!("{flag} {threshold}")
+    };
+    Err(usage(format!(
+        "{what}: one officer alone would unseal the keystore, which defeats M-of-N custody"
+    ))
+    .hint("give at least 2 holders and a threshold of at least 2, or --allow-single-holder to accept it"))
+}
+
 /// A new master key and its share set for `init --unseal-holder`.
-pub(crate) fn new_custody(specs: &[String], threshold: Option<usize>) -> CliResult<(UnsealSet, Passphrase)> {
+pub(crate) fn new_custody(
+    specs: &[String],
+    threshold: Option<usize>,
+    allow_single: bool,
+) -> CliResult<(UnsealSet, Passphrase)> {
     let holders = holders(specs, "--unseal-holder")?;
     let k = threshold.ok_or_else(|| usage("--unseal-holder needs --unseal-threshold K".into()))?;
+    not_single(k, holders.len(), allow_single, "--unseal-threshold")?;
     UnsealSet::new_master(k, &holders).map_err(|e| usage(format!("--unseal-holder: {e}")))
 }
 
@@ -74,8 +97,9 @@ fn share_from(file: &Path, set: &UnsealSet) -> CliResult<UnsealShare> {
 pub(crate) fn unseal(set: &UnsealSet, files: &[PathBuf]) -> CliResult<Passphrase> {
     let need = usize::from(set.threshold);
     if files.is_empty() {
+        // 0 shares is fewer than K, as K − 1 are: the same class (4, verification failed).
         return Err(Failure::new(
-            ErrorClass::Error,
+            ErrorClass::Verification,
             format!(
                 "the keystore is in the custody of {} officers ({}): {need} of their shares are needed to unseal it",
                 set.holders.len(),
@@ -119,8 +143,9 @@ pub(crate) fn check(ctx: &Context, data: &Path) -> CliResult {
 }
 
 /// `keys reshare`.
-pub(crate) fn reshare(ctx: &Context, data: &Path, specs: &[String], threshold: usize) -> CliResult {
+pub(crate) fn reshare(ctx: &Context, data: &Path, specs: &[String], threshold: usize, allow_single: bool) -> CliResult {
     let holders = holders(specs, "--holder")?;
+    not_single(threshold, holders.len(), allow_single, "--threshold")?;
     let (p, master) = ctx.open_platform_keeping_passphrase(data)?;
     let epoch = p.reshare(&ctx.session(&p)?, &master, threshold, &holders)?;
     println!(

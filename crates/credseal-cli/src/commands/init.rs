@@ -21,6 +21,7 @@ pub(crate) fn run(ctx: &Context, a: InitArgs) -> CliResult {
         first_officers,
         unseal_holders,
         unseal_threshold,
+        allow_single_holder,
         json,
     } = a;
     let officers = super::staff::first_officers(&first_officers)?;
@@ -57,6 +58,7 @@ pub(crate) fn run(ctx: &Context, a: InitArgs) -> CliResult {
         t: kdf_passes,
         p: 1,
     };
+    let mut custody = None;
     let pass = match imported {
         Some((keys, pass)) => {
             Platform::init(&InitOptions {
@@ -72,8 +74,9 @@ pub(crate) fn run(ctx: &Context, a: InitArgs) -> CliResult {
         }
         None if !unseal_holders.is_empty() => {
             // The keystore in the officers' custody: no passphrase is asked for.
-            let (set, master) = super::custody::new_custody(&unseal_holders, unseal_threshold)?;
+            let (set, master) = super::custody::new_custody(&unseal_holders, unseal_threshold, allow_single_holder)?;
             let (k, n) = (set.threshold, set.holders.len());
+            custody = Some((k, n));
             Platform::init(&InitOptions {
                 dir: &data,
                 catalog_text: &text,
@@ -111,6 +114,6 @@ pub(crate) fn run(ctx: &Context, a: InitArgs) -> CliResult {
         )?;
         p.found_officers(&ctx.session(&p)?, &officers)?;
     }
-    render::platform::init_done(&data, &origin, json);
+    render::platform::init_done(&data, &origin, custody, json);
     Ok(())
 }

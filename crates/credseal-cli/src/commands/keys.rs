@@ -59,7 +59,8 @@ pub(crate) fn run(ctx: &Context, command: KeysCommand) -> CliResult {
             data,
             holders,
             threshold,
-        } => super::custody::reshare(ctx, &data.data, &holders, threshold),
+            allow_single_holder,
+        } => super::custody::reshare(ctx, &data.data, &holders, threshold, allow_single_holder),
         KeysCommand::ShareOpen { data, key, out } => super::custody::share_open(&data.data, &key, &out),
         KeysCommand::Rewrap { data, json } => {
             let p = ctx.open_platform(&data.data)?;

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use credseal_auth::{BundleRequest, SigningKey, sign};
+use credseal_auth::{BundleRequest, sign};
 use credseal_core::BlindId;
 use credseal_engine::{ErrorClass, fsutil};
 use credseal_log::{Bundle, LogVerifier, SavedState, verify_bundle};
@@ -65,8 +65,8 @@ fn read_state(path: &Path) -> CliResult<Option<(Option<BlindId>, SavedState)>> {
 /// A signed bundle request (`receipts request`): for `subject` on the platform `audience`,
 /// asking for a consistency proof from the tree size saved in `state`, valid five minutes.
 fn bundle_request(key: &Path, subject: &str, audience: String, state: Option<&Path>) -> CliResult<String> {
-    let sk = SigningKey::from_text(&crate::files::read_key_text(key)?)
-        .map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", key.display())))?;
+    // A role key: decrypted with the key passphrase when encrypted (the default).
+    let sk = crate::files::signing_key(key)?;
     let id =
         credseal_core::SubjectId::parse(subject).map_err(|e| fail(ErrorClass::Usage, format!("--subject: {e}")))?;
     let last = match state {

@@ -71,7 +71,8 @@ fn serve(a: WitnessServeArgs) -> CliResult {
     // Plain HTTP off loopback, unreadable TLS files: refused before anything is opened.
     credseal_witness::check_config(&cfg).map_err(witness_failure)?;
     warn_if_too_open(&a.key);
-    let text = Zeroizing::new(read_text(&a.key)?);
+    // Decrypted with the key passphrase if someone encrypted it (keygen writes it plain).
+    let text = crate::files::read_secret_key_text(&a.key)?;
     let key = CosignerKey::from_key_text(text.trim())
         .map_err(|e| Failure::new(ErrorClass::Error, format!("{}: {e}", a.key.display())))?;
     let mut logs = Vec::with_capacity(a.log_vkeys.len());

@@ -18,7 +18,8 @@ struct InitJson<'a> {
 }
 
 /// What `init` created.
-pub(crate) fn init_done(dir: &Path, origin: &str, json: bool) {
+/// `custody`: `Some((K, N))` for a keystore in officers' custody, `None` for a passphrase.
+pub(crate) fn init_done(dir: &Path, origin: &str, custody: Option<(u8, usize)>, json: bool) {
     if json {
         print_json(&InitJson {
             data: dir,
@@ -34,7 +35,12 @@ pub(crate) fn init_done(dir: &Path, origin: &str, json: bool) {
             dir.join(credseal_engine::LOG_KEY_FILE).display(),
             dir.join(credseal_engine::VRF_KEY_FILE).display()
         );
-        println!("  keep the passphrase safe: without it the data cannot be read by anyone");
+        match custody {
+            None => println!("  keep the passphrase safe: without it the data cannot be read by anyone"),
+            Some((k, n)) => println!(
+                "  the {n} officers keep their unseal keys safe: without {k} of them the data cannot be read by anyone"
+            ),
+        }
     }
 }
 
