@@ -2,8 +2,8 @@
 //! "### Security officer: rotate keys" (the later sections need two enrolled officers), in
 //! order, each with `bash -e -o pipefail`, in an empty temporary directory holding the example
 //! catalogue and records, with `credseal` (this build) first on the PATH and
-//! `CREDSEAL_PASSPHRASE` set. The one change to the text: `/srv/credseal` becomes a directory
-//! inside the temporary one.
+//! `CREDSEAL_PASSPHRASE` and `CREDSEAL_KEY_PASSPHRASE` set. The one change to the text:
+//! `/srv/credseal` becomes a directory inside the temporary one.
 
 use std::path::Path;
 use std::process::Command;
@@ -48,6 +48,7 @@ fn the_readme_walkthrough_runs_as_printed() {
             .current_dir(dir.path())
             .env("PATH", &path)
             .env("CREDSEAL_PASSPHRASE", "readme walkthrough passphrase")
+            .env("CREDSEAL_KEY_PASSPHRASE", "readme walkthrough key passphrase")
             .env_remove("CREDSEAL_DATA")
             .output()
             .unwrap();
