@@ -61,6 +61,11 @@ pub(crate) fn query(ctx: &Context, a: QueryArgs) -> CliResult {
 
 /// `credseal open`: the requester opens a sealed answer.
 pub(crate) fn open(a: OpenArgs) -> CliResult {
+    // The answer first: given as `-` at the end of a pipeline (`dept query --out - | tee
+    // token.txt | credseal query --token - --out - | credseal open --token token.txt -`), it
+    // ends only once the query has read the whole token, which `tee` has by then written to
+    // the request file read next.
+    let answer = read(&a.answer)?;
     let key = sealing_key(&a.key)?;
     let log = log_verifier(&a.log_key)?;
     open_text(&Opening {
@@ -68,7 +73,7 @@ pub(crate) fn open(a: OpenArgs) -> CliResult {
         log: &log,
         request: &read(&a.token)?,
         request_name: &a.token.display().to_string(),
-        answer: &read(&a.answer)?,
+        answer: &answer,
         vrf_key: a.vrf_key.as_deref(),
         subject: a.subject.as_deref(),
         json: a.json,
