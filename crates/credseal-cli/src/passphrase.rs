@@ -14,15 +14,7 @@ pub const ENV: &str = "CREDSEAL_PASSPHRASE";
 
 pub fn get(file: Option<&Path>, confirm: bool) -> CliResult<Passphrase> {
     if let Some(f) = file {
-        let bytes = crate::files::read_bounded(f, crate::files::MAX_KEY_FILE, "a passphrase file")?;
-        let text = String::from_utf8(bytes).map_err(|_| {
-            Failure::new(
-                ErrorClass::Error,
-                format!("passphrase file {}: not valid UTF-8", f.display()),
-            )
-        })?;
-        let p = Passphrase::new(text);
-        return nonempty(p, &format!("passphrase file {}", f.display()));
+        return from_file(f);
     }
     if let Ok(v) = std::env::var(ENV) {
         return nonempty(Passphrase::new(v), ENV);
@@ -34,18 +26,37 @@ pub fn get(file: Option<&Path>, confirm: bool) -> CliResult<Passphrase> {
         )
         .hint(format!("set {ENV} or pass --passphrase-file FILE")));
     }
-    let p = Passphrase::new(
-        rpassword::prompt_password("credseal: keystore passphrase: ")
-            .map_err(|e| Failure::new(ErrorClass::Error, format!("reading the passphrase: {e}")))?,
-    );
-    if confirm {
-        let again = Passphrase::new(
-            rpassword::prompt_password("credseal: repeat the passphrase: ")
-                .map_err(|e| Failure::new(ErrorClass::Error, format!("reading the passphrase: {e}")))?,
-        );
-        if again.expose_secret() != p.expose_secret() {
-            return Err(Failure::new(ErrorClass::Error, "the two passphrases differ"));
-        }
+    prompt(
+        "credseal: keystore passphrase: ",
+        confirm.then_some("credseal: repeat the passphrase: "),
+    )
+}
+
+/// A passphrase file's text (bounded like a key file; UTF-8, not empty).
+fn from_file(f: &Path) -> CliResult<Passphrase> {
+    let bytes = crate::files::read_bounded(f, crate::files::MAX_KEY_FILE, "a passphrase file")?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        Failure::new(
+            ErrorClass::Error,
+            format!("passphrase file {}: not valid UTF-8", f.display()),
+        )
+    })?;
+    nonempty(Passphrase::new(text), &format!("passphrase file {}", f.display()))
+}
+
+/// A passphrase asked on the terminal (never echoed) with `ask`; asked again with `repeat`
+/// if given, and refused if the two differ.
+fn prompt(ask: &str, repeat: Option<&str>) -> CliResult<Passphrase> {
+    let read = |q: &str| {
+        rpassword::prompt_password(q)
+            .map(Passphrase::new)
+            .map_err(|e| Failure::new(ErrorClass::Error, format!("reading the passphrase: {e}")))
+    };
+    let p = read(ask)?;
+    if let Some(q) = repeat
+        && read(q)?.expose_secret() != p.expose_secret()
+    {
+        return Err(Failure::new(ErrorClass::Error, "the two passphrases differ"));
     }
     nonempty(p, "the prompt")
 }
@@ -93,35 +104,17 @@ pub fn key_passphrase(path: &Path, new: bool) -> CliResult<Passphrase> {
         };
         return Err(Failure::new(ErrorClass::Error, what).hint(hint));
     }
-    let prompt = format!("credseal: passphrase for key {}: ", path.display());
-    let p = Passphrase::new(
-        rpassword::prompt_password(prompt)
-            .map_err(|e| Failure::new(ErrorClass::Error, format!("reading the passphrase: {e}")))?,
-    );
-    if new {
-        let again = Passphrase::new(
-            rpassword::prompt_password("credseal: repeat the passphrase: ")
-                .map_err(|e| Failure::new(ErrorClass::Error, format!("reading the passphrase: {e}")))?,
-        );
-        if again.expose_secret() != p.expose_secret() {
-            return Err(Failure::new(ErrorClass::Error, "the two passphrases differ"));
-        }
-    }
-    nonempty(p, "the prompt")
+    prompt(
+        &format!("credseal: passphrase for key {}: ", path.display()),
+        new.then_some("credseal: repeat the passphrase: "),
+    )
 }
 
 /// The new keystore passphrase of `keys passphrase`: `--new-passphrase-file`, else
 /// `CREDSEAL_NEW_PASSPHRASE`, else asked twice on the terminal.
 pub fn new_passphrase(file: Option<&Path>) -> CliResult<Passphrase> {
     if let Some(f) = file {
-        let bytes = crate::files::read_bounded(f, crate::files::MAX_KEY_FILE, "a passphrase file")?;
-        let text = String::from_utf8(bytes).map_err(|_| {
-            Failure::new(
-                ErrorClass::Error,
-                format!("passphrase file {}: not valid UTF-8", f.display()),
-            )
-        })?;
-        return nonempty(Passphrase::new(text), &format!("passphrase file {}", f.display()));
+        return from_file(f);
     }
     if let Ok(v) = std::env::var(NEW_ENV) {
         return nonempty(Passphrase::new(v), NEW_ENV);
@@ -133,16 +126,8 @@ pub fn new_passphrase(file: Option<&Path>) -> CliResult<Passphrase> {
         )
         .hint(format!("set {NEW_ENV} or pass --new-passphrase-file FILE")));
     }
-    let p = Passphrase::new(
-        rpassword::prompt_password("credseal: new keystore passphrase: ")
-            .map_err(|e| Failure::new(ErrorClass::Error, format!("reading the passphrase: {e}")))?,
-    );
-    let again = Passphrase::new(
-        rpassword::prompt_password("credseal: repeat the new passphrase: ")
-            .map_err(|e| Failure::new(ErrorClass::Error, format!("reading the passphrase: {e}")))?,
-    );
-    if again.expose_secret() != p.expose_secret() {
-        return Err(Failure::new(ErrorClass::Error, "the two passphrases differ"));
-    }
-    nonempty(p, "the prompt")
+    prompt(
+        "credseal: new keystore passphrase: ",
+        Some("credseal: repeat the new passphrase: "),
+    )
 }
