@@ -815,7 +815,7 @@ fn a_withdrawn_consent_denies_the_next_query() {
     );
     // A withdrawal signed by another key than the consent's is refused before signing.
     let other = fx.fresh("other-subject");
-    ok(&["subject", "keygen", "--out-dir", &other]);
+    ok(&["subject", "keygen", "--unencrypted", "--out-dir", &other]);
     let o = run(&[
         "subject",
         "withdraw",
@@ -1042,7 +1042,7 @@ fn an_objection_is_upheld_only_by_the_records_provider() {
     };
     // Another enrolled provider's key: a verification failure, still open.
     let other = fx.fresh("other.key");
-    ok(&["provider", "keygen", "--out", &other]);
+    ok(&["provider", "keygen", "--unencrypted", "--out", &other]);
     let o = fx.enroll("bocom-guangzhou", &other, "loans", "", 5020);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let o = answer(&other);
