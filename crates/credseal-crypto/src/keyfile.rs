@@ -125,9 +125,11 @@ pub fn decrypt_key_text(text: &str, pass: &Passphrase) -> Result<Zeroizing<Strin
         p: bytes[9],
     };
     kdf.check().map_err(|_| KeyFileError::BadKdfParams)?;
+    // Cannot fail: fixed ranges inside the header, whose length was checked above.
     let salt: [u8; 16] = bytes[10..26].try_into().expect("in header");
     let nonce: [u8; NONCE_LEN] = bytes[26..38].try_into().expect("in header");
     let k = derive(pass, &salt, &kdf).map_err(|_| KeyFileError::BadKdfParams)?;
+    // Cannot fail: the KDF output buffer is 64 bytes.
     let enc: &[u8; 32] = k[..32].try_into().expect("64-byte KDF output");
     let mut buf = Zeroizing::new(bytes[HEADER_LEN..].to_vec());
     aead::open_in_place(enc, &nonce, &aad(&bytes[..HEADER_LEN]), &mut buf)
