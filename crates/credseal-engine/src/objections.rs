@@ -8,8 +8,8 @@
 //! provider and raises an alert for each that became overdue. A subject may have at most
 //! [`MAX_OPEN_PER_SUBJECT`] open objections (a flood is refused, `objection-rate-limited`).
 //!
-//! State is kept under Meta `objection:` ‖ objection id, authenticated by the index key's
-//! HMAC; it names the record by its keyed record key, never its id.
+//! State is kept under Meta `objection:` ‖ BlindId ‖ objection id, authenticated by the
+//! index key's HMAC; it names the record by its keyed record key, never its id.
 
 use credseal_auth::{Objection, ObjectionAnswer, PublicKey, Unverified};
 use credseal_core::{BlindId, Date, SubjectId};
@@ -82,9 +82,19 @@ impl ObjectionState {
     }
 }
 
-fn objection_key(id: &[u8; 16]) -> Vec<u8> {
-    let mut k = META_OBJECTION.to_vec();
+/// Meta key of an objection: under its subject, so that the objections of one subject (a
+/// query's disputed records, a filing's limits, a correction's resolution) are one short
+/// prefix scan, however many objections the platform has seen.
+fn objection_key(subject: &BlindId, id: &[u8; 16]) -> Vec<u8> {
+    let mut k = subject_prefix(subject);
     k.extend_from_slice(id);
+    k
+}
+
+/// The Meta prefix of a subject's objections.
+fn subject_prefix(subject: &BlindId) -> Vec<u8> {
+    let mut k = META_OBJECTION.to_vec();
+    k.extend_from_slice(subject.as_bytes());
     k
 }
 
@@ -119,15 +129,25 @@ impl Platform {
     fn put_objection(&self, batch: &mut Batch, st: &ObjectionState) -> Result<()> {
         let v = postcard::to_stdvec(st).map_err(|e| EngineError::Internal(format!("encoding an objection: {e}")))?;
         self.gate
-            .put_authenticated(&self.keys(), batch, &objection_key(&st.id), &v);
+            .put_authenticated(&self.keys(), batch, &objection_key(&st.subject, &st.id), &v);
         Ok(())
     }
 
     /// Every objection, as kept.
     pub fn objections(&self) -> Result<Vec<ObjectionState>> {
+        self.objections_under(META_OBJECTION)
+    }
+
+    /// The objections of one subject, as kept.
+    pub(crate) fn objections_of(&self, subject: &BlindId) -> Result<Vec<ObjectionState>> {
+        self.objections_under(&subject_prefix(subject))
+    }
+
+    /// The objections kept under the Meta prefix `prefix`.
+    fn objections_under(&self, prefix: &[u8]) -> Result<Vec<ObjectionState>> {
         let ks = self.keys();
         let mut out = Vec::new();
-        for kv in self.store.scan_prefix(Tree::Meta, META_OBJECTION) {
+        for kv in self.store.scan_prefix(Tree::Meta, prefix) {
             let (k, _) = kv?;
             let Some(v) = self.gate.get_authenticated(&ks, &k, "objection")? else {
                 continue;
@@ -220,9 +240,9 @@ impl Platform {
         let dek = self.vault.unwrap_dek(&ks, &blind, &o.class, &bundle.wrapped_dek)?;
         let (_, body) = self.vault.open_body(&ks, &dek, &blind, &o.class, &current)?;
         drop(dek);
-        let mine: Vec<ObjectionState> = self
-            .objections()?
-            .into_iter()
+        let filed = self.objections_of(&blind)?;
+        let mine: Vec<&ObjectionState> = filed
+            .iter()
             .filter(|s| s.subject == blind && s.status == ObjectionStatus::Open)
             .collect();
         if mine.iter().any(|s| s.record_key == rkey && s.class == o.class) {
@@ -239,7 +259,7 @@ impl Platform {
                 ),
             ));
         }
-        if self.objections()?.iter().any(|s| s.id == o.objection_id) {
+        if filed.iter().any(|s| s.id == o.objection_id) {
             return Err(EngineError::denied("replayed", "objection: filed before"));
         }
         let repair = o.kind == "repair";
@@ -375,7 +395,7 @@ impl Platform {
     ) -> Result<std::collections::BTreeMap<String, usize>> {
         let mut out = std::collections::BTreeMap::new();
         let open: Vec<ObjectionState> = self
-            .objections()?
+            .objections_of(blind)?
             .into_iter()
             .filter(|s| s.subject == *blind && s.status == ObjectionStatus::Open)
             .collect();
@@ -405,7 +425,7 @@ impl Platform {
         batch: &mut Batch,
         receipts: &mut Vec<NewReceipt>,
     ) -> Result<()> {
-        for mut st in self.objections()? {
+        for mut st in self.objections_of(blind)? {
             if st.subject != *blind
                 || st.class != class
                 || st.record_key != *rkey
