@@ -406,13 +406,14 @@ fn canary_flag_not_in_department_receipt() {
         &fx.responder,
         "--json",
     ]));
-    let alerts = alerts.as_array().unwrap();
+    let alerts = alerts["items"].as_array().unwrap();
     assert_eq!(alerts.len(), 2, "{alerts:?}");
     assert_eq!(alerts[0]["receipt"].as_u64(), Some(hit.index));
     assert_eq!(alerts[0]["outcome"], "granted");
     assert_eq!(alerts[0]["department"], "bank-a");
+    assert_eq!(alerts[1]["outcome"], "denied", "{alerts:?}");
     assert!(
-        alerts[1]["outcome"].as_str().unwrap().starts_with("denied ("),
+        alerts[1]["denial_code"].as_str().is_some_and(|c| !c.is_empty()),
         "{alerts:?}"
     );
     assert!(alerts[1]["receipt"].as_u64().unwrap() > hit.index);
@@ -442,13 +443,16 @@ fn denied_probe_not_sealed() {
     let receipts = fx.subject_receipts();
     let denied: Vec<_> = receipts
         .iter()
-        .filter(|r| r["outcome"] == "denied: purpose-not-granted")
+        .filter(|r| r["outcome"] == "denied" && r["denial_code"] == "purpose-not-granted")
         .collect();
     assert_eq!(denied.len(), 1, "the probe is shown in full: {receipts:?}");
     let probe = denied[0];
     assert!(probe["sealed_until"].is_null(), "{probe}");
     assert_eq!(probe["purpose"], "law-enforcement");
-    assert_eq!(probe["actor"], "bank-a (credential 1)");
+    assert_eq!(
+        probe["actor"],
+        serde_json::json!({ "kind": "department", "id": "bank-a", "credential_serial": 1 })
+    );
     let sealed: Vec<_> = receipts.iter().filter(|r| !r["sealed_until"].is_null()).collect();
     assert_eq!(sealed.len(), 1, "only the grant is sealed: {receipts:?}");
     assert!(sealed[0]["index"].as_u64() > probe["index"].as_u64());
@@ -477,7 +481,11 @@ fn trace_receipted_in_subject_chain() {
     assert_eq!(after.len(), before.len() + 1, "{after:?}");
     let t = after.last().unwrap();
     assert_eq!(t["action"], "trace", "{t}");
-    assert_eq!(t["actor"], "responder resp-1", "{t}");
+    assert_eq!(
+        t["actor"],
+        serde_json::json!({ "kind": "responder", "id": "resp-1", "credential_serial": null }),
+        "{t}"
+    );
     assert!(t["sealed_until"].is_null(), "{t}");
     assert_eq!(t["classes"], serde_json::json!(["identity"]), "{t}");
     // The count of matched items only: how many disclosures matched would also count

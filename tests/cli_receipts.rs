@@ -545,10 +545,11 @@ fn receipts_request_export_verify() {
         until <= expect && until + 3600 > expect,
         "sealed until {until}, expected ~{expect}"
     );
-    assert_eq!(s["purpose"], "");
+    assert_eq!(s["purpose"], serde_json::Value::Null);
+    assert_eq!(s["outcome"], "sealed");
     assert_eq!(
         r.iter()
-            .filter(|x| x["outcome"] == "denied: purpose-not-granted")
+            .filter(|x| x["outcome"] == "denied" && x["denial_code"] == "purpose-not-granted")
             .count(),
         1,
         "{v}"

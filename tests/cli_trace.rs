@@ -459,7 +459,7 @@ fn canary_query_alerts_on_stderr_and_in_audit_alerts() {
     assert!(!e.contains(&canaries[1]), "the alert names no subject");
     let o = ok(&["audit", "alerts", "--data", &fx.data, "--key", &fx.responder, "--json"]);
     let alerts = json(&o);
-    let alerts = alerts.as_array().unwrap();
+    let alerts = alerts["items"].as_array().unwrap();
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0]["department"], "bank-b");
     assert_eq!(alerts[0]["outcome"], "granted");

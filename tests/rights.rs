@@ -321,11 +321,12 @@ fn provider_batch_inside_its_credential_is_written_and_receipted_in_its_name() {
     let receipts = fx.receipts();
     let last = receipts.last().unwrap();
     assert_eq!(last["action"], "correction", "{last}");
-    assert!(last["actor"].as_str().unwrap().contains(PROVIDER), "{last}");
+    assert_eq!(last["actor"]["kind"], "source", "{last}");
+    assert_eq!(last["actor"]["id"], PROVIDER, "{last}");
     assert!(
         last["detail"]
             .as_str()
-            .unwrap()
+            .unwrap_or_default()
             .contains("from a batch signed by provider boc-guangzhou"),
         "{last}"
     );
@@ -333,7 +334,7 @@ fn provider_batch_inside_its_credential_is_written_and_receipted_in_its_name() {
     assert!(
         receipts[0]["detail"]
             .as_str()
-            .unwrap()
+            .unwrap_or_default()
             .contains("unsigned, an operator import by officer op-import"),
         "{}",
         receipts[0]
@@ -477,7 +478,7 @@ fn unsigned_ingest_needs_operator_import_and_a_named_officer() {
     assert!(
         last["detail"]
             .as_str()
-            .unwrap()
+            .unwrap_or_default()
             .contains("unsigned, an operator import by officer off-zhao"),
         "{last}"
     );
@@ -630,8 +631,7 @@ impl Fx {
             &file,
             "--json",
         ]);
-        serde_json::from_slice::<serde_json::Value>(&o.stdout)
-            .unwrap()
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["items"]
             .as_array()
             .unwrap()
             .clone()
@@ -734,7 +734,7 @@ fn departments_that_saw_the_old_value_get_notices_and_others_do_not() {
         .collect();
     assert_eq!(notice.len(), 1, "{receipts:?}");
     assert!(
-        notice[0]["detail"].as_str().unwrap().contains("bank-a"),
+        notice[0]["detail"].as_str().unwrap_or_default().contains("bank-a"),
         "{}",
         notice[0]
     );
@@ -804,13 +804,16 @@ fn a_withdrawn_consent_denies_the_next_query() {
     // The subject sees the withdrawal and the denial in its receipts.
     let receipts = fx.receipts();
     assert!(
-        receipts
-            .iter()
-            .any(|r| r["detail"].as_str().unwrap().contains("withdrawn by the subject")),
+        receipts.iter().any(|r| r["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("withdrawn by the subject")),
         "{receipts:?}"
     );
     assert!(
-        receipts.iter().any(|r| r["outcome"] == "denied: consent-withdrawn"),
+        receipts
+            .iter()
+            .any(|r| r["outcome"] == "denied" && r["denial_code"] == "consent-withdrawn"),
         "{receipts:?}"
     );
     // A withdrawal signed by another key than the consent's is refused before signing.
@@ -929,7 +932,7 @@ impl Fx {
         }
         let o = ok(&args);
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        let rows = v.as_array().unwrap().clone();
+        let rows = v["items"].as_array().unwrap().clone();
         (o, rows)
     }
 }
@@ -964,7 +967,7 @@ fn an_objection_is_resolved_by_the_providers_correction() {
     let details: Vec<String> = fx
         .receipts()
         .iter()
-        .map(|r| r["detail"].as_str().unwrap().to_string())
+        .map(|r| r["detail"].as_str().unwrap_or_default().to_string())
         .collect();
     assert!(
         details
@@ -1058,7 +1061,7 @@ fn an_objection_is_upheld_only_by_the_records_provider() {
     assert!(fx.receipts().iter().any(|r| {
         r["detail"]
             .as_str()
-            .unwrap()
+            .unwrap_or_default()
             .contains("answered by boc-guangzhou: the record is upheld")
     }),);
 }
@@ -1155,7 +1158,13 @@ fn an_objection_marks_every_answer_that_holds_the_record_as_disputed() {
     let marked = fx
         .receipts()
         .iter()
-        .filter(|r| r["action"] == "query" && r["detail"].as_str().unwrap().contains("disputed: 1 identity"))
+        .filter(|r| {
+            r["action"] == "query"
+                && r["detail"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("disputed: 1 identity")
+        })
         .count();
     assert_eq!(marked, 2);
 }
@@ -1187,7 +1196,10 @@ fn a_view_limited_answer_holds_only_the_views_fields() {
     // The receipt names the view.
     let q = fx.receipts().into_iter().find(|r| r["action"] == "query").unwrap();
     assert!(
-        q["detail"].as_str().unwrap().contains("view: loan-approval/identity"),
+        q["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("view: loan-approval/identity"),
         "{q}"
     );
     // A catalogue whose view names a field the class does not have is refused at init.

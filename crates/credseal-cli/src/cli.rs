@@ -70,6 +70,9 @@ pub(crate) enum Command {
         /// Use this directory instead of a temporary one (must not exist, or be empty).
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
+        /// Print the result as JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
     /// The credit authority: its key, department credentials, revocations.
     Authority {
@@ -132,6 +135,9 @@ pub(crate) enum Command {
     Unseal {
         #[command(flatten)]
         data: DataArg,
+        /// Print the result as JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
     /// Key management for security officers.
     Keys {
@@ -285,6 +291,9 @@ pub(crate) struct ServeArgs {
     /// the system's roots).
     #[arg(long, value_name = "FILE")]
     pub(crate) witness_ca: Option<PathBuf>,
+    /// Print the result as JSON (docs/json.md).
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// `--witness FILE… [--witness-threshold K]`: the witnesses whose cosignatures a verifier
@@ -313,6 +322,9 @@ pub(crate) enum WitnessCommand {
         /// The secret key file to create (never overwritten).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Print the result as JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
     /// Serve the C2SP witness protocol (`POST /add-checkpoint`, `GET /<origin hash>/checkpoint`)
     /// for the logs whose keys are given, until SIGTERM or SIGINT.
@@ -350,6 +362,9 @@ pub(crate) struct WitnessServeArgs {
     /// Serve plain HTTP, for tests: refused unless the address is a loopback address.
     #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
     pub(crate) insecure_loopback: bool,
+    /// Print the result as JSON (docs/json.md).
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// `credseal init`: what to create.
@@ -486,6 +501,9 @@ pub(crate) enum KeysCommand {
         /// A file holding the new passphrase.
         #[arg(long, value_name = "FILE")]
         new_passphrase_file: Option<PathBuf>,
+        /// Print the result as JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
     /// Seal the keystore under a new master key dealt to a new set of officers or a new
     /// threshold (a keystore in officers' custody; K current shares via --unseal). Every key
@@ -504,6 +522,9 @@ pub(crate) enum KeysCommand {
         /// keystore, which defeats M-of-N custody (refused without this flag).
         #[arg(long)]
         allow_single_holder: bool,
+        /// Print the result as JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
     /// Open your own share of a keystore in officers' custody with your sealing key and
     /// write it to FILE (mode 0600), to hand to whoever unseals (`--unseal FILE`).
@@ -516,6 +537,9 @@ pub(crate) enum KeysCommand {
         /// Where to write the opened share (never overwritten).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Print the result as JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
     /// Give one subject's class a new data key and re-encrypt its records (suspected exposure).
     Rekey {
@@ -812,6 +836,9 @@ pub(crate) enum AuthorityCommand {
         out: PathBuf,
         #[command(flatten)]
         protect: KeyProtection,
+        /// Print the result as JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
     /// Make a platform trust this authority public key (platform side).
     ///
@@ -830,6 +857,9 @@ pub(crate) enum AuthorityCommand {
         /// officers are needed.
         #[arg(long = "approval", value_name = "FILE", requires = "replace")]
         approvals: Vec<PathBuf>,
+        /// Print the result as JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
     /// Enrol a department: sign its credential (which classes, purposes, how long).
     Enroll {
@@ -869,6 +899,9 @@ pub(crate) enum AuthorityCommand {
         /// Where to write the credential.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Print the result as JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
     /// Enrol a data provider: sign its provider credential (which classes it may write,
     /// its record-id namespace, how long). The platform installs it with `provider enroll`.
@@ -908,6 +941,9 @@ pub(crate) enum AuthorityCommand {
         /// Where to write the credential.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Print the result as JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
     /// Revoke a credential: sign the next revocation list (and install it with --data).
     Revoke {
@@ -929,6 +965,9 @@ pub(crate) enum AuthorityCommand {
         /// Also install it into this platform.
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
+        /// Print the result as JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
     /// Install a signed revocation list into a platform, here or on a server (an older
     /// version is refused).
@@ -940,6 +979,9 @@ pub(crate) enum AuthorityCommand {
         server: ServerArgs,
         /// The revocation list file.
         file: PathBuf,
+        /// Print the result as JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
     /// Sign a credit-repair order: the platform must destroy one record of one subject for
     /// good (`credseal shred --order FILE`, with two officers' approvals).
@@ -965,6 +1007,9 @@ pub(crate) enum AuthorityCommand {
         /// Where to write the order (never overwritten).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Print the result as JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -978,6 +1023,9 @@ pub(crate) enum DeptCommand {
         out_dir: PathBuf,
         #[command(flatten)]
         protect: KeyProtection,
+        /// Print the result as JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
     /// Sign a query token for one subject.
     Query(Box<TokenArgs>),
@@ -992,6 +1040,9 @@ pub(crate) enum DeptCommand {
         /// The department's id.
         #[arg(long)]
         department: String,
+        /// Print the result as JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
     /// Open correction notices (a file of `dept notices` lines) with the department's
     /// sealing key and print what was corrected.
@@ -1065,8 +1116,9 @@ pub(crate) struct TokenArgs {
     /// With --server: also save the sealed answer here (never overwritten).
     #[arg(long, value_name = "FILE", requires = "server")]
     pub(crate) answer_out: Option<PathBuf>,
-    /// With --server: print the answer as JSON.
-    #[arg(long, requires = "server")]
+    /// Print the result as JSON (docs/json.md): with --server the answer, else what was
+    /// written.
+    #[arg(long)]
     pub(crate) json: bool,
 }
 
@@ -1080,6 +1132,9 @@ pub(crate) enum SubjectCommand {
         out_dir: PathBuf,
         #[command(flatten)]
         protect: KeyProtection,
+        /// Print the result as JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
     /// Register a subject's signing key with the platform, after checking who they are.
     Register {
@@ -1094,6 +1149,9 @@ pub(crate) enum SubjectCommand {
         /// Replace a key already registered.
         #[arg(long)]
         replace: bool,
+        /// Print the result as JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
     /// Sign a consent for one department, classes and purpose.
     Consent {
@@ -1127,6 +1185,9 @@ pub(crate) enum SubjectCommand {
         /// Where to write the consent.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Print the result as JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
     /// Sign a query for your own records (and, with --server, send it, open, verify and
     /// print the answer).
@@ -1162,6 +1223,9 @@ pub(crate) enum SubjectCommand {
         /// Also file it on this platform.
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
+        /// Print the result as JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
     /// Withdraw a consent you signed: sign the withdrawal (and install it with --data).
     /// Every query that starts after it is installed and presents the consent is denied
@@ -1179,6 +1243,9 @@ pub(crate) enum SubjectCommand {
         /// Also install it on this platform.
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
+        /// Print the result as JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -1228,8 +1295,9 @@ pub(crate) struct SelfQueryArgs {
     /// With --server: also save the sealed answer here (never overwritten).
     #[arg(long, value_name = "FILE", requires = "server")]
     pub(crate) answer_out: Option<PathBuf>,
-    /// With --server: print the answer as JSON.
-    #[arg(long, requires = "server")]
+    /// Print the result as JSON (docs/json.md): with --server the answer, else what was
+    /// written.
+    #[arg(long)]
     pub(crate) json: bool,
 }
 
@@ -1254,6 +1322,9 @@ pub(crate) struct QueryArgs {
     /// would let an operator accept expired tokens.
     #[arg(long, hide = true)]
     pub(crate) now: Option<u64>,
+    /// Print the result as JSON (docs/json.md).
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// `credseal open`: the requester opens a sealed answer.
@@ -1308,6 +1379,9 @@ pub(crate) enum ReceiptsCommand {
         /// Where to write the request.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Print the result as JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
     /// The platform answers a signed request with the subject's bundle.
     Export {
@@ -1323,6 +1397,9 @@ pub(crate) enum ReceiptsCommand {
         /// bundle's checkpoint is sent to the platform's witnesses first).
         #[arg(long, value_name = "FILE")]
         witness_ca: Option<PathBuf>,
+        /// Print the result as JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
     /// The subject signs a bundle request, fetches the bundle from a server, verifies it
     /// (as `receipts verify`) and prints who viewed its data.
@@ -1508,6 +1585,9 @@ pub(crate) enum LogCommand {
         /// Ask this server (`GET /v1/log/checkpoint`) instead.
         #[command(flatten)]
         server: ServerArgs,
+        /// Print the result as JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
     /// Replay the log: every receipt signature and chain, stored hash, checkpoint, and the
     /// subject map each checkpoint commits to (recomputed from the receipts). With --tiles,
@@ -1562,6 +1642,9 @@ pub(crate) enum WitnessesCommand {
         /// Its cosigner key (the vkey line of `witness keygen`'s FILE.pub).
         #[arg(long, value_name = "FILE")]
         vkey: PathBuf,
+        /// Print the result as JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
     /// List the witnesses.
     List {
@@ -1578,6 +1661,9 @@ pub(crate) enum WitnessesCommand {
         /// The witness's key name.
         #[arg(long)]
         name: String,
+        /// Print the result as JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -1593,6 +1679,9 @@ pub(crate) enum OfficerCommand {
         out: PathBuf,
         #[command(flatten)]
         protect: KeyProtection,
+        /// Print the result as JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
     /// Generate an officer's unseal key: a sealing key (FILE, mode 0600) and its public key
     /// (FILE.pub), to which a share of a keystore's master key is sealed
@@ -1603,6 +1692,9 @@ pub(crate) enum OfficerCommand {
         out: PathBuf,
         #[command(flatten)]
         protect: KeyProtection,
+        /// Print the result as JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
     /// Enrol an officer's public key on the platform, approved by two enrolled officers or
     /// by the authority's staff order; leaves a receipt.
@@ -1620,6 +1712,9 @@ pub(crate) enum OfficerCommand {
         replace: bool,
         #[command(flatten)]
         approval: StaffApprovalArgs,
+        /// Print the result as JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
     /// Remove an officer (every key enrolled under the id), approved like an enrolment;
     /// effective at once: their approvals are refused from then on.
@@ -1631,6 +1726,9 @@ pub(crate) enum OfficerCommand {
         id: String,
         #[command(flatten)]
         approval: StaffApprovalArgs,
+        /// Print the result as JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
     /// Approve one destructive operation (retire, re-key, shred, log key rotation): writes a
     /// signed approval FILE. Two different officers' approvals are needed.
@@ -1650,6 +1748,9 @@ pub(crate) enum OfficerCommand {
         /// Where to write the approval (never overwritten).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Print the result as JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
     /// Change the query policy (platform side; committed with a receipt)
     ///
@@ -1677,6 +1778,9 @@ pub(crate) struct SetPolicyArgs {
     /// needed.
     #[arg(long = "approval", value_name = "FILE")]
     pub(crate) approvals: Vec<std::path::PathBuf>,
+    /// Print the result as JSON (docs/json.md).
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// `staff` commands.
@@ -1689,6 +1793,9 @@ pub(crate) enum StaffCommand {
         out: PathBuf,
         #[command(flatten)]
         protect: KeyProtection,
+        /// Print the result as JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
     /// Enrol a staff member's public key on the platform for one role, approved by two
     /// enrolled officers or by the authority's staff order; leaves a receipt.
@@ -1710,6 +1817,9 @@ pub(crate) enum StaffCommand {
         replace: bool,
         #[command(flatten)]
         approval: StaffApprovalArgs,
+        /// Print the result as JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
     /// Remove a staff member of one role (every key enrolled under the id), approved like an
     /// enrolment; effective at once.
@@ -1724,6 +1834,9 @@ pub(crate) enum StaffCommand {
         id: String,
         #[command(flatten)]
         approval: StaffApprovalArgs,
+        /// Print the result as JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
     /// The authority signs a staff order: its signature stands in for two officers'
     /// approvals of one staff enrolment or removal (authority side).
@@ -1744,6 +1857,9 @@ pub(crate) enum StaffCommand {
         /// Where to write the order (never overwritten).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Print the result as JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
     /// An officer approves one destructive operation: the same as `officer approve`.
     Approve {
@@ -1762,6 +1878,9 @@ pub(crate) enum StaffCommand {
         /// Where to write the approval (never overwritten).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Print the result as JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -1776,6 +1895,9 @@ pub(crate) enum ProviderCommand {
         out: PathBuf,
         #[command(flatten)]
         protect: KeyProtection,
+        /// Print the result as JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
     /// Install the authority's provider credential on the platform (platform side): the
     /// provider's batches are then accepted for its classes and namespace.
@@ -1785,6 +1907,9 @@ pub(crate) enum ProviderCommand {
         /// The provider credential (`authority provider-credential`).
         #[arg(long, value_name = "FILE")]
         credential: PathBuf,
+        /// Print the result as JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
     /// Answer a subject's objection by upholding the record, with the reason (sign with the
     /// provider's key; for a repair application, the authority's). A correction answers an
@@ -1808,6 +1933,9 @@ pub(crate) enum ProviderCommand {
         /// Also deliver it to this platform.
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
+        /// Print the result as JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
     /// List the enrolled providers: id, classes, namespace, validity.
     List {
@@ -1834,6 +1962,9 @@ pub(crate) enum ProviderCommand {
         /// Where to write the batch (never overwritten).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Print the result as JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -111,6 +111,18 @@ pub(crate) fn not_std(path: &Path, flag: &str) -> CliResult {
     Ok(())
 }
 
+/// `--json` and `FLAG -` both want standard output: refused (exit 2) before anything is
+/// read or written.
+pub(crate) fn json_out(json: bool, path: &Path, flag: &str) -> CliResult {
+    if json && is_std(path) {
+        return Err(Failure::new(
+            ErrorClass::Usage,
+            format!("{flag} - and --json both write to standard output; give {flag} a file name"),
+        ));
+    }
+    Ok(())
+}
+
 /// Writes `bytes` to a new file (`mode`, never over an existing file), or to standard
 /// output for `-`.
 pub(crate) fn write_new(path: &Path, bytes: &[u8], mode: u32) -> CliResult {

@@ -40,6 +40,8 @@ pub(crate) struct Failure {
     class: ErrorClass,
     message: String,
     hint: Option<String>,
+    /// A machine-readable reason where there is one (a query's denial code).
+    code: Option<&'static str>,
 }
 
 impl Failure {
@@ -49,7 +51,14 @@ impl Failure {
             class,
             message: message.into(),
             hint: None,
+            code: None,
         }
+    }
+
+    /// Adds the machine-readable reason (`--json`'s `code`).
+    pub(crate) fn code(mut self, code: &'static str) -> Self {
+        self.code = Some(code);
+        self
     }
 
     /// Adds a hint: how to fix it. A second hint is printed after the first, on its own
@@ -98,6 +107,7 @@ impl From<EngineError> for Failure {
             class: e.class(),
             message: e.to_string(),
             hint: hint(&e).map(str::to_string),
+            code: None,
         }
     }
 }
@@ -132,10 +142,22 @@ fn quiet_on_broken_pipe() {
 
 fn main() -> ExitCode {
     quiet_on_broken_pipe();
+    // `--json` is a flag wherever it appears (no option takes a value that starts with
+    // `--`), so a failure before or during parsing is reported as JSON too (docs/json.md).
+    let json = std::env::args_os().skip(1).any(|a| a == "--json");
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
+            if json && code == 2 {
+                let text = e.to_string();
+                let message = text
+                    .lines()
+                    .next()
+                    .unwrap_or("invalid arguments")
+                    .trim_start_matches("error: ");
+                render::print_error(ErrorClass::Usage, message, None, None);
+            }
             let _ = e.print();
             return ExitCode::from(code);
         }
@@ -143,6 +165,9 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
+            if json {
+                render::print_error(f.class, &f.message, f.hint.as_deref(), f.code);
+            }
             for line in f.message.lines() {
                 eprintln!("credseal: error: {line}");
             }
@@ -160,7 +185,7 @@ fn run(cli: Cli) -> CliResult {
     match cli.command {
         Command::Init(a) => init::run(&ctx, a),
         Command::Ingest(a) => ingest::run(&ctx, a),
-        Command::Demo { data } => demo::run(data.as_deref()),
+        Command::Demo { data, json } => demo::run(data.as_deref(), json),
         Command::Authority { command } => authority::run(&ctx, command),
         Command::Dept { command } => dept::run(&ctx, command),
         Command::Subject { command } => subject::run(&ctx, command),
@@ -175,7 +200,7 @@ fn run(cli: Cli) -> CliResult {
         Command::Canary { command } => incident::canary(&ctx, command),
         Command::Audit { command } => incident::audit(&ctx, command),
         Command::Keys { command } => keys::run(&ctx, command),
-        Command::Unseal { data } => commands::custody::check(&ctx, &data.data),
+        Command::Unseal { data, json } => commands::custody::check(&ctx, &data.data, json),
         Command::Shred {
             data,
             what,

@@ -10,7 +10,7 @@ use crate::context::Context;
 use crate::files::{
     pub_path, public_key, read_text as read, sealing_public, signing_key, write_public, write_role_key,
 };
-use crate::{CliResult, Failure};
+use crate::{CliResult, Failure, render};
 
 fn fail(class: ErrorClass, m: impl Into<String>) -> Failure {
     Failure::new(class, m)
@@ -25,12 +25,24 @@ struct InstallResponse {
 /// `credseal authority …`.
 pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
     match cmd {
-        AuthorityCommand::Keygen { out, protect } => {
+        AuthorityCommand::Keygen { out, protect, json } => {
             crate::files::not_std(&out, "--out")?;
             let sk = SigningKey::generate();
             write_role_key(&out, &sk.to_text(), protect)?;
             write_public(&pub_path(&out), &sk.public().to_text())?;
-            println!("{}", sk.public().to_text());
+            let public_key = sk.public().to_text();
+            render::key_pair(
+                json,
+                &render::KeyPairJson {
+                    role: "authority",
+                    secret_files: vec![render::path(&out)],
+                    public_files: vec![render::path(&pub_path(&out))],
+                    encrypted: !protect.unencrypted,
+                    public_key: public_key.clone(),
+                    sealing_public_key: None,
+                },
+                &public_key,
+            );
             Ok(())
         }
         AuthorityCommand::Trust {
@@ -38,6 +50,7 @@ pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
             key,
             replace,
             approvals,
+            json,
         } => {
             let pk = public_key(&key)?;
             let p = ctx.open_platform(&data.data)?;
@@ -46,15 +59,35 @@ pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
                 let op = credseal_engine::Operation::replace_authority(pk.as_bytes());
                 let approved = super::approved(&p, &op, &approvals)?;
                 p.replace_authority_key(&ctx.session(&p)?, pk.as_bytes(), &approved)?;
-                println!(
-                    "platform {} trusts authority key {} (the previous key replaced; approved by {})",
-                    p.origin(),
-                    pk.to_hex(),
-                    approved.officers().join(", ")
+                render::done(
+                    json,
+                    "authority-trust",
+                    &serde_json::json!({
+                        "origin": p.origin(),
+                        "authority_key": pk.to_hex(),
+                        "replaced": true,
+                        "approved_by": approved.officers(),
+                    }),
+                    &format!(
+                        "platform {} trusts authority key {} (the previous key replaced; approved by {})",
+                        p.origin(),
+                        pk.to_hex(),
+                        approved.officers().join(", ")
+                    ),
                 );
             } else {
                 p.set_authority_key(&ctx.session(&p)?, pk.as_bytes(), replace)?;
-                println!("platform {} trusts authority key {}", p.origin(), pk.to_hex());
+                render::done(
+                    json,
+                    "authority-trust",
+                    &serde_json::json!({
+                        "origin": p.origin(),
+                        "authority_key": pk.to_hex(),
+                        "replaced": false,
+                        "approved_by": [],
+                    }),
+                    &format!("platform {} trusts authority key {}", p.origin(), pk.to_hex()),
+                );
             }
             Ok(())
         }
@@ -71,7 +104,9 @@ pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
             not_before,
             days,
             out,
+            json,
         } => {
+            crate::files::json_out(json, &out, "--out")?;
             let sk = signing_key(&key)?;
             let nb = match not_before {
                 Some(t) => t,
@@ -90,14 +125,28 @@ pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
                 audience,
             };
             write_public(&out, &sign(&cred, &sk).to_text())?;
-            crate::files::wrote(
-                &out,
-                format_args!(
-                    "credential {serial} for {} written to {}",
-                    cred.department_id,
-                    crate::files::name(&out, true)
-                ),
+            let text = format!(
+                "credential {serial} for {} written to {}",
+                cred.department_id,
+                crate::files::name(&out, true)
             );
+            if json {
+                render::print_json(
+                    "credential",
+                    &serde_json::json!({
+                        "file": render::path(&out),
+                        "serial": serial,
+                        "department": cred.department_id,
+                        "classes": cred.classes,
+                        "purposes": cred.purposes,
+                        "not_before": cred.not_before,
+                        "not_after": cred.not_after,
+                        "audience": cred.audience,
+                    }),
+                );
+            } else {
+                crate::files::wrote(&out, format_args!("{text}"));
+            }
             Ok(())
         }
         AuthorityCommand::ProviderCredential {
@@ -112,7 +161,9 @@ pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
             not_before,
             days,
             out,
+            json,
         } => {
+            crate::files::json_out(json, &out, "--out")?;
             let sk = signing_key(&key)?;
             if !credseal_engine::valid_staff_id(&provider) {
                 return Err(fail(
@@ -140,11 +191,28 @@ pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
                 audience,
             };
             write_public(&out, &sign(&cred, &sk).to_text())?;
-            println!(
+            let text = format!(
                 "provider credential {serial} for {} written to {}",
                 cred.provider_id,
-                out.display()
+                crate::files::name(&out, true)
             );
+            if json {
+                render::print_json(
+                    "provider-credential",
+                    &serde_json::json!({
+                        "file": render::path(&out),
+                        "serial": serial,
+                        "provider": cred.provider_id,
+                        "classes": cred.classes,
+                        "record_prefix": cred.record_prefix,
+                        "not_before": cred.not_before,
+                        "not_after": cred.not_after,
+                        "audience": cred.audience,
+                    }),
+                );
+            } else {
+                crate::files::wrote(&out, format_args!("{text}"));
+            }
             Ok(())
         }
         AuthorityCommand::Revoke {
@@ -154,7 +222,9 @@ pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
             previous,
             out,
             data,
+            json,
         } => {
+            crate::files::json_out(json, &out, "--out")?;
             let sk = signing_key(&key)?;
             let mut list = match &previous {
                 Some(f) => {
@@ -177,20 +247,38 @@ pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
             list.revoked.insert(serial, list.issued_at);
             let text = sign(&list, &sk).to_text();
             write_public(&out, &text)?;
-            crate::files::wrote(
-                &out,
-                format_args!(
-                    "revocation list version {} written to {}",
-                    list.version,
-                    crate::files::name(&out, true)
-                ),
-            );
+            if !json {
+                crate::files::wrote(
+                    &out,
+                    format_args!(
+                        "revocation list version {} written to {}",
+                        list.version,
+                        crate::files::name(&out, true)
+                    ),
+                );
+            }
+            let mut installed = None;
             if let Some(d) = data {
                 let p = ctx.open_platform(&d)?;
                 let v = p
                     .install_revocations(&ctx.session(&p)?, &text)
                     .map_err(super::query_failure)?;
-                println!("installed revocation list version {v} in {}", d.display());
+                if !json {
+                    println!("installed revocation list version {v} in {}", d.display());
+                }
+                installed = Some(v);
+            }
+            if json {
+                render::print_json(
+                    "revocation-list",
+                    &serde_json::json!({
+                        "file": render::path(&out),
+                        "version": list.version,
+                        "issued_at": list.issued_at,
+                        "revoked": list.revoked.keys().collect::<Vec<_>>(),
+                        "installed_version": installed,
+                    }),
+                );
             }
             Ok(())
         }
@@ -202,7 +290,9 @@ pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
             reference,
             audience,
             out,
+            json,
         } => {
+            crate::files::json_out(json, &out, "--out")?;
             let sk = signing_key(&key)?;
             let id = credseal_core::SubjectId::parse(&subject)
                 .map_err(|e| fail(ErrorClass::Usage, format!("--subject: {e}")))?;
@@ -224,19 +314,37 @@ pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
                 audience,
             };
             write_public(&out, &sign(&order, &sk).to_text())?;
-            crate::files::wrote(
-                &out,
-                format_args!(
-                    "shred order {} ({} record {}) written to {}",
-                    order.reference,
-                    order.class,
-                    order.record_id,
-                    crate::files::name(&out, true)
-                ),
-            );
+            if json {
+                render::print_json(
+                    "shred-order",
+                    &serde_json::json!({
+                        "file": render::path(&out),
+                        "reference": order.reference,
+                        "class": order.class,
+                        "record": order.record_id,
+                        "issued_at": order.issued_at,
+                    }),
+                );
+            } else {
+                crate::files::wrote(
+                    &out,
+                    format_args!(
+                        "shred order {} ({} record {}) written to {}",
+                        order.reference,
+                        order.class,
+                        order.record_id,
+                        crate::files::name(&out, true)
+                    ),
+                );
+            }
             Ok(())
         }
-        AuthorityCommand::Install { data, server, file } => {
+        AuthorityCommand::Install {
+            data,
+            server,
+            file,
+            json,
+        } => {
             let list = read(&file)?;
             if let Some(url) = &server.server {
                 let client = crate::client::Client::new(url, server.ca.as_deref())?;
@@ -255,7 +363,12 @@ pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
                         ),
                     ));
                 }
-                println!("installed revocation list version {} on {}", r.version, client.base());
+                render::done(
+                    json,
+                    "revocations-installed",
+                    &serde_json::json!({ "version": r.version, "server": client.base() }),
+                    &format!("installed revocation list version {} on {}", r.version, client.base()),
+                );
                 return Ok(());
             }
             // Cannot fail: clap's `required_unless_present`/`requires` on these arguments (cli.rs) guarantee them on this branch.
@@ -264,7 +377,12 @@ pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
             let v = p
                 .install_revocations(&ctx.session(&p)?, &list)
                 .map_err(super::query_failure)?;
-            println!("installed revocation list version {v}");
+            render::done(
+                json,
+                "revocations-installed",
+                &serde_json::json!({ "version": v, "server": null }),
+                &format!("installed revocation list version {v}"),
+            );
             Ok(())
         }
     }

@@ -21,15 +21,15 @@ pub(crate) fn compact(ctx: &Context, data: &DataArg, json: bool) -> CliResult {
         return Ok(());
     };
     if json {
-        println!(
-            "{}",
-            serde_json::json!({
+        render::print_json(
+            "compact",
+            &serde_json::json!({
                 "log_bytes": c.log_bytes,
                 "live_bytes": c.live_bytes,
                 "punched_bytes": c.punched_bytes,
                 "allocated_before": c.allocated_before,
                 "allocated_after": c.allocated_after,
-            })
+            }),
         );
     } else {
         println!(

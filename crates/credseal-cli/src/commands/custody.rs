@@ -17,11 +17,24 @@ fn usage(m: String) -> Failure {
 }
 
 /// `officer unseal-keygen`: a sealing key pair to which shares are sealed.
-pub(crate) fn keygen(out: &Path, protect: crate::cli::KeyProtection) -> CliResult {
+pub(crate) fn keygen(out: &Path, protect: crate::cli::KeyProtection, json: bool) -> CliResult {
+    crate::files::not_std(out, "--out")?;
     let key = SealingKey::generate();
     crate::files::write_role_key(out, &key.to_text(), protect)?;
     write_public(&pub_path(out), &key.public().to_text())?;
-    println!("{}", key.public().to_text());
+    let public_key = key.public().to_text();
+    crate::render::key_pair(
+        json,
+        &crate::render::KeyPairJson {
+            role: "unseal-holder",
+            secret_files: vec![crate::render::path(out)],
+            public_files: vec![crate::render::path(&pub_path(out))],
+            encrypted: !protect.unencrypted,
+            public_key: public_key.clone(),
+            sealing_public_key: None,
+        },
+        &public_key,
+    );
     Ok(())
 }
 
@@ -123,7 +136,7 @@ pub(crate) fn unseal(set: &UnsealSet, files: &[PathBuf]) -> CliResult<Passphrase
 }
 
 /// `credseal unseal --data DIR`: checks the shares and opens the platform.
-pub(crate) fn check(ctx: &Context, data: &Path) -> CliResult {
+pub(crate) fn check(ctx: &Context, data: &Path, json: bool) -> CliResult {
     let config = Platform::read_config(data)?;
     let Some(set) = peek(&data.join(&config.keystore))? else {
         return Err(Failure::new(
@@ -131,32 +144,60 @@ pub(crate) fn check(ctx: &Context, data: &Path) -> CliResult {
             "this keystore is sealed by a passphrase, not by officers' shares: nothing to unseal",
         ));
     };
-    let _ = ctx.open_platform(data)?;
-    println!(
-        "unsealed: {} of {} shares of epoch {} ({})",
-        set.threshold,
-        set.holders.len(),
-        set.epoch,
-        set.holder_names().join(", ")
+    let p = ctx.open_platform(data)?;
+    crate::render::done(
+        json,
+        "unsealed",
+        &serde_json::json!({
+            "origin": p.origin(),
+            "threshold": set.threshold,
+            "holders": set.holder_names(),
+            "epoch": set.epoch,
+        }),
+        &format!(
+            "unsealed: {} of {} shares of epoch {} ({})",
+            set.threshold,
+            set.holders.len(),
+            set.epoch,
+            set.holder_names().join(", ")
+        ),
     );
     Ok(())
 }
 
 /// `keys reshare`.
-pub(crate) fn reshare(ctx: &Context, data: &Path, specs: &[String], threshold: usize, allow_single: bool) -> CliResult {
+pub(crate) fn reshare(
+    ctx: &Context,
+    data: &Path,
+    specs: &[String],
+    threshold: usize,
+    allow_single: bool,
+    json: bool,
+) -> CliResult {
     let holders = holders(specs, "--holder")?;
     not_single(threshold, holders.len(), allow_single, "--threshold")?;
     let (p, master) = ctx.open_platform_keeping_passphrase(data)?;
     let epoch = p.reshare(&ctx.session(&p)?, &master, threshold, &holders)?;
-    println!(
-        "reshared: {threshold} of {} shares of epoch {epoch}; the earlier shares no longer count",
-        holders.len()
+    crate::render::done(
+        json,
+        "reshared",
+        &serde_json::json!({
+            "origin": p.origin(),
+            "threshold": threshold,
+            "holders": holders.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            "epoch": epoch,
+        }),
+        &format!(
+            "reshared: {threshold} of {} shares of epoch {epoch}; the earlier shares no longer count",
+            holders.len()
+        ),
     );
     Ok(())
 }
 
 /// `keys share-open`: the officer's own share, opened with their key, to a file.
-pub(crate) fn share_open(data: &Path, key: &Path, out: &Path) -> CliResult {
+pub(crate) fn share_open(data: &Path, key: &Path, out: &Path, json: bool) -> CliResult {
+    crate::files::json_out(json, out, "--out")?;
     let config = Platform::read_config(data)?;
     let Some(set) = peek(&data.join(&config.keystore))? else {
         return Err(Failure::new(
@@ -166,6 +207,12 @@ pub(crate) fn share_open(data: &Path, key: &Path, out: &Path) -> CliResult {
     };
     let share = share_from(key, &set)?;
     write_secret(out, &share.to_text())?;
+    if json {
+        crate::render::print_json(
+            "unseal-share",
+            &serde_json::json!({ "file": crate::render::path(out), "epoch": share.epoch() }),
+        );
+    }
     eprintln!(
         "credseal: your share of epoch {} written to {} (a secret: hand it over, then delete it)",
         share.epoch(),

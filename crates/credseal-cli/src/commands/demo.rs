@@ -19,6 +19,35 @@ pub(crate) const RECORDS: &str = include_str!("../../../../keys-example/records.
 /// keys-example/platform.keystore (public demo keys under the public demo passphrase).
 pub(crate) const KEYSTORE: &[u8] = include_bytes!("../../../../keys-example/platform.keystore");
 
+/// With `--json` the walkthrough's text goes to standard error, and standard output carries
+/// only the closing document (docs/json.md).
+static TEXT_TO_STDERR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The steps shown so far (number, who, what), for the closing `--json` document.
+static STEPS: std::sync::Mutex<Vec<(u32, String, String)>> = std::sync::Mutex::new(Vec::new());
+
+/// A line of the walkthrough.
+macro_rules! say {
+    ($($t:tt)*) => {
+        if TEXT_TO_STDERR.load(std::sync::atomic::Ordering::Relaxed) {
+            eprintln!($($t)*)
+        } else {
+            println!($($t)*)
+        }
+    };
+}
+
+/// Text of the walkthrough without a line end.
+macro_rules! say_part {
+    ($($t:tt)*) => {
+        if TEXT_TO_STDERR.load(std::sync::atomic::Ordering::Relaxed) {
+            eprint!($($t)*)
+        } else {
+            print!($($t)*)
+        }
+    };
+}
+
 fn fail(e: impl std::fmt::Display) -> Failure {
     Failure::new(ErrorClass::Error, e.to_string())
 }
@@ -34,11 +63,39 @@ fn sensitivity(s: credseal_core::Sensitivity) -> &'static str {
 }
 
 fn step(n: u32, who: &str, what: &str) {
-    println!("\n== Step {n}. {who}: {what}");
+    say!("\n== Step {n}. {who}: {what}");
+    if let Ok(mut steps) = STEPS.lock() {
+        steps.push((n, who.into(), what.into()));
+    }
 }
 
 /// `credseal demo`: the walkthrough, on a throw-away platform (or in `data`).
-pub(crate) fn run(data: Option<&Path>) -> CliResult {
+pub(crate) fn run(data: Option<&Path>, json: bool) -> CliResult {
+    TEXT_TO_STDERR.store(json, std::sync::atomic::Ordering::Relaxed);
+    walkthrough(data)?;
+    if json {
+        let steps: Vec<_> = STEPS
+            .lock()
+            .map(|s| {
+                s.iter()
+                    .map(|(n, who, what)| serde_json::json!({ "step": n, "who": who, "what": what }))
+                    .collect()
+            })
+            .unwrap_or_default();
+        crate::render::print_json(
+            "demo",
+            &serde_json::json!({
+                "ok": true,
+                "data_dir": data.map(crate::render::path),
+                "steps": steps,
+            }),
+        );
+    }
+    Ok(())
+}
+
+/// The walkthrough itself.
+fn walkthrough(data: Option<&Path>) -> CliResult {
     let tmp;
     let dir = match data {
         Some(d) => d.to_path_buf(),
@@ -48,8 +105,8 @@ pub(crate) fn run(data: Option<&Path>) -> CliResult {
         }
     };
     let work = tempfile::tempdir().map_err(fail)?;
-    println!("credseal demo: a walkthrough on a throw-away platform.");
-    println!("It uses the PUBLIC demo keys of keys-example/; never put real data under them.");
+    say!("credseal demo: a walkthrough on a throw-away platform.");
+    say!("It uses the PUBLIC demo keys of keys-example/; never put real data under them.");
 
     step(1, "authority", "the catalogue of credit information");
     let catalog = credseal_core::Catalog::parse(CATALOG, Some("keys-example/catalog.toml")).map_err(fail)?;
@@ -66,7 +123,7 @@ pub(crate) fn run(data: Option<&Path>) -> CliResult {
             ]
         })
         .collect();
-    print!(
+    say_part!(
         "{}",
         table(&["class", "sensitivity", "consent", "retention", "fields"], &rows)
     );
@@ -84,14 +141,14 @@ pub(crate) fn run(data: Option<&Path>) -> CliResult {
         keys: KeySource::Existing(Box::new(ks)),
         now: crate::now()?,
     })?;
-    println!(
+    say!(
         "$ credseal --demo init --data {} --catalog keys-example/catalog.toml --keystore keys-example/platform.keystore",
         dir.display()
     );
-    println!("platform {origin} created; keystore sealed with AES-256-GCM under an Argon2id key");
+    say!("platform {origin} created; keystore sealed with AES-256-GCM under an Argon2id key");
     let p = Platform::open(&dir, &pass, OpenOptions { allow_demo_keys: true })?;
     match Platform::open(&dir, &pass, OpenOptions { allow_demo_keys: false }) {
-        Err(e) => println!("without --demo the same platform is refused: {e}"),
+        Err(e) => say!("without --demo the same platform is refused: {e}"),
         Ok(_) => return Err(fail("the demo keystore was accepted without --demo")),
     }
 
@@ -102,13 +159,13 @@ pub(crate) fn run(data: Option<&Path>) -> CliResult {
     );
     let input = work.path().join("records.jsonl");
     std::fs::write(&input, RECORDS).map_err(fail)?;
-    println!(
+    say!(
         "$ credseal ingest --data {} --operator-import --officer {} keys-example/records.jsonl",
         dir.display(),
         credseal_engine::DEFAULT_OPERATOR
     );
     let s = p.ingest_file(&input, &NoProgress)?;
-    println!(
+    say!(
         "{} records written for {} subjects; {} data keys created (one per subject and class)",
         s.written,
         subject_count(),
@@ -118,11 +175,11 @@ pub(crate) fn run(data: Option<&Path>) -> CliResult {
     step(4, "anyone with the disk", "sees no credit data");
     drop(p);
     let (files, bytes, found) = scan_dir(&dir)?;
-    println!(
+    say!(
         "scanned {files} files ({bytes} bytes) of the data directory for every subject id and field value of the input:"
     );
     if found.is_empty() {
-        println!("none of them appears; storage keys use blinded ids only");
+        say!("none of them appears; storage keys use blinded ids only");
     } else {
         return Err(fail(format!("plaintext found on disk: {}", found.join(", "))));
     }
@@ -130,7 +187,7 @@ pub(crate) fn run(data: Option<&Path>) -> CliResult {
 
     step(5, "security officer", "re-import the same file: nothing changes");
     let s = p.ingest_file(&input, &NoProgress)?;
-    println!("{} written, {} already stored", s.written, s.unchanged);
+    say!("{} written, {} already stored", s.written, s.unchanged);
 
     step(6, "security officer", "a file with bad lines is rejected whole");
     let bad = work.path().join("bad.jsonl");
@@ -140,24 +197,24 @@ pub(crate) fn run(data: Option<&Path>) -> CliResult {
     match p.ingest_file(&bad, &NoProgress) {
         Err(e) => {
             for l in e.to_string().lines() {
-                println!("  {l}");
+                say!("  {l}");
             }
         }
         Ok(_) => return Err(fail("a bad file was accepted")),
     }
 
     step(7, "security officer", "key status");
-    print!("{}", crate::render::keys::class_key_table(&p.key_status()?));
+    say_part!("{}", crate::render::keys::class_key_table(&p.key_status()?));
 
     step(8, "platform", "every stored value opens and sits in its place");
     let (d, r) = p.verify_store()?;
-    println!("{d} data keys and {r} records verified");
+    say!("{d} data keys and {r} records verified");
 
     authority_walkthrough(&p, work.path())?;
     key_walkthrough(&p, &pass)?;
     provider_walkthrough(&p, work.path())?;
 
-    println!(
+    say!(
         "\nThe demo platform is in {}{}.",
         dir.display(),
         if data.is_none() { " (removed now)" } else { "" }
@@ -231,21 +288,21 @@ fn scan_dir(dir: &Path) -> CliResult<(u64, u64, Vec<String>)> {
 }
 
 fn show_answer(body: &credseal_engine::AnswerBody, max_rows: usize) {
-    println!(
+    say!(
         "opened by the requester: {} record(s) of {} for purpose {}",
         body.records.len(),
         body.classes.join(", "),
         body.purpose
     );
     for l in crate::render::answer::record_table(body, max_rows).lines() {
-        println!("  {l}");
+        say!("  {l}");
     }
 }
 
 fn deny(n: &str, r: Result<credseal_engine::SealedAnswer, credseal_engine::QueryError>) -> CliResult {
     match r {
         Err(credseal_engine::QueryError::Denied(d)) => {
-            println!("  {n}: denied ({}): {d}", d.code());
+            say!("  {n}: denied ({}): {d}", d.code());
             Ok(())
         }
         Err(credseal_engine::QueryError::Failed(e)) => Err(e.into()),
@@ -289,10 +346,10 @@ fn authority_walkthrough(p: &std::sync::Arc<Platform>, work: &Path) -> CliResult
         &authority,
     )
     .to_text();
-    println!(
+    say!(
         "$ credseal authority enroll --serial 1001 --department bank-a --classes identity,loans,repayment,judgments --purposes loan-approval ..."
     );
-    println!("credential 1001: bank-a may read identity, loans, repayment, judgments for loan-approval, for one year");
+    say!("credential 1001: bank-a may read identity, loans, repayment, judgments for loan-approval, for one year");
 
     // A person with a loan (a class that needs consent).
     let first_loan = RECORDS
@@ -328,13 +385,13 @@ fn authority_walkthrough(p: &std::sync::Arc<Platform>, work: &Path) -> CliResult
         "a granted query: identity and judgments of an applicant",
     );
     let t = token(&["identity", "judgments"], None, &origin);
-    println!(
+    say!(
         "$ credseal dept query --subject {}… --classes identity,judgments --purpose loan-approval ...",
         &subject[..6]
     );
-    println!("$ credseal query --data DIR --credential bank-a.cred --token t1 --out answer1");
+    say!("$ credseal query --data DIR --credential bank-a.cred --token t1 --out answer1");
     let a = p.query(&credential, &t, now).map_err(query_failure)?;
-    println!(
+    say!(
         "answer sealed with HPKE to bank-a's sealing key ({} bytes)",
         a.sealed.len()
     );
@@ -377,7 +434,7 @@ fn authority_walkthrough(p: &std::sync::Arc<Platform>, work: &Path) -> CliResult
         },
         &person,
     );
-    println!(
+    say!(
         "$ credseal subject consent --department bank-a --classes loans,repayment --purpose loan-approval --max-uses 1 --audience <origin> ..."
     );
     let t = token(&["loans", "repayment"], Some(consent.to_bytes()), &origin);
@@ -405,7 +462,7 @@ fn authority_walkthrough(p: &std::sync::Arc<Platform>, work: &Path) -> CliResult
     let a = p.self_query(&q, now).map_err(query_failure)?;
     show_answer(&a.open(&person_seal)?, 4);
     match a.open(&bank_seal) {
-        Err(_) => println!("  the bank's key cannot open the subject's answer"),
+        Err(_) => say!("  the bank's key cannot open the subject's answer"),
         Ok(_) => return Err(fail("another key opened a sealed answer")),
     }
 
@@ -445,7 +502,7 @@ fn authority_walkthrough(p: &std::sync::Arc<Platform>, work: &Path) -> CliResult
     )
     .to_text();
     p.query(&police_cred, &t, now).map_err(query_failure)?;
-    println!("granted; its receipt is in the log now, sealed from the subject for 180 days");
+    say!("granted; its receipt is in the log now, sealed from the subject for 180 days");
 
     step(15, "subject", "checks who viewed its data, offline");
     let request = sign(
@@ -462,10 +519,10 @@ fn authority_walkthrough(p: &std::sync::Arc<Platform>, work: &Path) -> CliResult
     .to_text();
     let bundle = p.export_for_request(&request, now).map_err(query_failure)?;
     let vkey = p.log_vkey()?;
-    println!(
+    say!(
         "$ credseal receipts request ... && credseal receipts export ... && credseal receipts verify --vkey log.vkey --vrf-key vrf.pub --subject ID ..."
     );
-    println!("log key (pinned by the subject): {vkey}");
+    say!("log key (pinned by the subject): {vkey}");
     let verifier = credseal_log::LogVerifier::from_vkey(&vkey).map_err(fail)?;
     let who = credseal_log::BundleSubject::new(
         credseal_core::SubjectId::parse(&subject).map_err(fail)?,
@@ -474,16 +531,17 @@ fn authority_walkthrough(p: &std::sync::Arc<Platform>, work: &Path) -> CliResult
     let v = credseal_log::verify_bundle(&bundle, &verifier, &who, None, now).map_err(fail)?;
     let rows: Vec<ReceiptRow> = v.receipts().iter().map(ReceiptRow::new).collect();
     for l in receipt_table(&rows).lines() {
-        println!("  {l}");
+        say!("  {l}");
     }
-    println!(
+    say!(
         "every receipt is signed, included in checkpoint {} and chained; none can be hidden or rewritten",
         v.checkpoint().size()
     );
     let report = p.verify_log()?;
-    println!(
+    say!(
         "auditor: log verify: {} receipts and {} checkpoints consistent",
-        report.receipts, report.checkpoints
+        report.receipts,
+        report.checkpoints
     );
     let https = Https {
         work,
@@ -548,8 +606,8 @@ fn https_walkthrough(p: &std::sync::Arc<Platform>, h: &Https<'_>, token: impl Fn
     .map_err(fail)?;
     let wurl = format!("https://{}", wrun.local_addr());
     p.add_witness(&wurl, &wver.vkey())?;
-    println!("$ credseal witness serve --key w1.key --state wstate --log-vkey log-key.pub --listen 127.0.0.1:0 ...");
-    println!("$ credseal log witnesses add --data DIR --url {wurl} --vkey w1.key.pub");
+    say!("$ credseal witness serve --key w1.key --state wstate --log-vkey log-key.pub --listen 127.0.0.1:0 ...");
+    say!("$ credseal log witnesses add --data DIR --url {wurl} --vkey w1.key.pub");
     let cfg = credseal_server::ServeConfig {
         listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         tls: Some(credseal_server::TlsFiles {
@@ -563,14 +621,14 @@ fn https_walkthrough(p: &std::sync::Arc<Platform>, h: &Https<'_>, token: impl Fn
     };
     let running = credseal_server::Server::start(std::sync::Arc::clone(p), cfg).map_err(fail)?;
     let url = format!("https://{}", running.local_addr());
-    println!("$ credseal serve --data DIR --listen 127.0.0.1:0 --tls-cert cert.pem --tls-key key.pem");
-    println!("credseal: serving {url} (TLS 1.3; a certificate made for this demo)");
+    say!("$ credseal serve --data DIR --listen 127.0.0.1:0 --tls-cert cert.pem --tls-key key.pem");
+    say!("credseal: serving {url} (TLS 1.3; a certificate made for this demo)");
     let client = Client::new(&url, Some(&cert))?;
 
     let log = credseal_log::LogVerifier::from_vkey(&p.log_vkey()?).map_err(fail)?;
     let t = token(&["identity"]);
     let body = serde_json::json!({ "credential": h.credential, "token": t });
-    println!(
+    say!(
         "$ credseal dept query --server {url} --ca cert.pem --sealing-key bank-a/sealing.key --log-key log-key.pub --subject {}… --classes identity ...",
         &h.subject[..6]
     );
@@ -578,22 +636,20 @@ fn https_walkthrough(p: &std::sync::Arc<Platform>, h: &Https<'_>, token: impl Fn
     let request = credseal_log::AnswerRequest::from_text(&t).map_err(fail)?;
     let answer = credseal_engine::SealedAnswer::from_text(&r.answer)?;
     show_answer(&answer.open_verified(h.bank_seal, &log, &request)?, 4);
-    println!("  opened and verified by the department: signed receipt, its token, the committed content");
+    say!("  opened and verified by the department: signed receipt, its token, the committed content");
     let size = p.log_size()?;
     let again: QueryResponse = client.post("/v1/queries", &body)?;
     if again.answer != r.answer || p.log_size()? != size {
         return Err(fail("a retried token was answered twice"));
     }
-    println!(
-        "the response was lost? the same token again gets the same answer, and no second receipt (log size {size})"
-    );
+    say!("the response was lost? the same token again gets the same answer, and no second receipt (log size {size})");
     match client.post::<_, QueryResponse>(
         "/v1/queries",
         &serde_json::json!({ "credential": h.credential, "token": token(&["tax"]) }),
     ) {
         Err(e) => {
             let f: Failure = e.into();
-            println!(
+            say!(
                 "tax records (not in the credential): {} (exit {})",
                 f.message,
                 f.class.exit_code()
@@ -614,7 +670,7 @@ fn https_walkthrough(p: &std::sync::Arc<Platform>, h: &Https<'_>, token: impl Fn
         h.person,
     )
     .to_text();
-    println!(
+    say!(
         "$ credseal receipts fetch --server {url} --ca cert.pem --key subject.key --subject {}… --vkey log-key.pub --vrf-key vrf-key.pub --state state",
         &h.subject[..6]
     );
@@ -628,20 +684,20 @@ fn https_walkthrough(p: &std::sync::Arc<Platform>, h: &Https<'_>, token: impl Fn
     // no receipt seen then may be missing.
     let v = credseal_log::verify_bundle(&bundle, &log, &who, Some(h.state), now).map_err(fail)?;
     let new: Vec<ReceiptRow> = v.new_receipts().iter().map(ReceiptRow::new).collect();
-    println!(
+    say!(
         "bundle verified: checkpoint {} extends checkpoint {} of step 15; {} new receipt(s), among them the HTTPS query:",
         v.checkpoint().size(),
         h.state.tree_size(),
         new.len(),
     );
     for l in receipt_table(&new).lines() {
-        println!("  {l}");
+        say!("  {l}");
     }
     // The bundle's checkpoint went to the witness before the bundle left: it carries the
     // witness's cosignature, which a subject who requires that witness checks.
     let note = credseal_c2sp::SignedNote::parse(&bundle.checkpoint).map_err(fail)?;
     match wver.verify(&note) {
-        Ok(Some(_)) => println!(
+        Ok(Some(_)) => say!(
             "the checkpoint carries the cosignature of witness {}: a subject who requires it (receipts verify --witness w1.key.pub --witness-threshold 1) accepts it; a forked view the witness refused would fail (exit 4)",
             wver.name()
         ),
@@ -649,7 +705,7 @@ fn https_walkthrough(p: &std::sync::Arc<Platform>, h: &Https<'_>, token: impl Fn
     }
     running.shutdown().map_err(fail)?;
     wrun.shutdown().map_err(fail)?;
-    println!("stopped as on SIGTERM: a drain; requests in flight finish and their receipts are committed");
+    say!("stopped as on SIGTERM: a drain; requests in flight finish and their receipts are committed");
     Ok(())
 }
 
@@ -740,8 +796,8 @@ fn leak_walkthrough(
             ));
         }
     }
-    println!("bank-a read 6 people's identity records, bank-b 4 (two of them the same people)");
-    println!(
+    say!("bank-a read 6 people's identity records, bank-b 4 (two of them the same people)");
+    say!(
         "a forum post holds {} rows of bank-b's answers: names, id numbers, birth dates, addresses, reformatted",
         leaked.lines().count() - 1
     );
@@ -759,10 +815,8 @@ fn leak_walkthrough(
         .map(|k| officer_approval(k, &enroll, &origin, now))
         .collect();
     p.change_staff(&session(p)?, &change, &p.approve(&enroll, &both, now)?)?;
-    println!(
-        "$ credseal staff enroll --role responder --id resp-demo --key responder.key.pub --approval a --approval b"
-    );
-    println!("$ credseal trace --key responder.key forum-post.csv");
+    say!("$ credseal staff enroll --role responder --id resp-demo --key responder.key.pub --approval a --approval b");
+    say!("$ credseal trace --key responder.key forum-post.csv");
     let request = staff_request(
         &responder,
         credseal_engine::StaffRole::Responder,
@@ -773,14 +827,14 @@ fn leak_walkthrough(
     );
     let r = p.trace(&request, leaked.as_bytes(), now)?;
     for l in crate::render::incident::department_table(&r, "leaked items explained").lines() {
-        println!("  {l}");
+        say!("  {l}");
     }
     let top = r.departments.first().map(|d| d.department.as_str()).unwrap_or("nobody");
-    println!(
+    say!(
         "trace names {top}: only its answers explain every leaked item; the trace itself is receipt {}",
         r.receipt
     );
-    println!("the platform kept keyed fingerprints only: no field value was stored to make this possible");
+    say!("the platform kept keyed fingerprints only: no field value was stored to make this possible");
     Ok(())
 }
 
@@ -801,7 +855,7 @@ fn demo_officers(p: &Platform) -> CliResult<Vec<credseal_auth::SigningKey>> {
         .collect();
     if p.staff_id(credseal_engine::StaffRole::Officer, &named[0].1)?.is_none() {
         p.found_officers(&session(p)?, &named)?;
-        println!("$ credseal init --first-officer officer-a=officer-a.pub --first-officer officer-b=officer-b.pub ...");
+        say!("$ credseal init --first-officer officer-a=officer-a.pub --first-officer officer-b=officer-b.pub ...");
     }
     Ok(officers.into_iter().map(|(_, k)| k).collect())
 }
@@ -842,16 +896,16 @@ fn key_walkthrough(p: &Platform, pass: &Passphrase) -> CliResult {
     let origin = p.origin().to_string();
     let officer = session(p)?;
     let v = p.rotate_class(&officer, "loans", pass)?;
-    println!("$ credseal keys rotate --class loans    -> KEK v{v} is primary; new data keys use it at once");
+    say!("$ credseal keys rotate --class loans    -> KEK v{v} is primary; new data keys use it at once");
     let s = p.rewrap(&officer, &NoProgress)?;
     for (c, f, t, n) in &s.moves {
-        println!("$ credseal keys rewrap                  -> {c}: {n} data key(s) v{f} -> v{t}; records untouched");
+        say!("$ credseal keys rewrap                  -> {c}: {n} data key(s) v{f} -> v{t}; records untouched");
     }
     let officers = demo_officers(p)?;
     let op = credseal_engine::Operation::retire("loans", v - 1);
     let one = [officer_approval(&officers[0], &op, &origin, now)];
     match p.approve(&op, &one, now) {
-        Err(e) => println!("one officer alone: refused ({e})"),
+        Err(e) => say!("one officer alone: refused ({e})"),
         Ok(_) => return Err(fail("one officer's approval was accepted")),
     }
     let both: Vec<String> = officers
@@ -860,7 +914,7 @@ fn key_walkthrough(p: &Platform, pass: &Passphrase) -> CliResult {
         .collect();
     let ok = p.approve(&op, &both, now)?;
     p.retire_version(&officer, "loans", v - 1, pass, &ok)?;
-    println!(
+    say!(
         "$ credseal keys retire --class loans --kek-version {} --approval a --approval b  -> destroyed ({})",
         v - 1,
         ok.officers().join(" and ")
@@ -890,7 +944,7 @@ fn key_walkthrough(p: &Platform, pass: &Passphrase) -> CliResult {
         &authority,
     )
     .to_text();
-    println!(
+    say!(
         "$ credseal authority order-shred --key authority.key --subject … --class loans --record {record} --ref CR-2026-0001 --out order.txt"
     );
     let order = p.check_shred_order(&order_text).map_err(query_failure)?;
@@ -901,13 +955,13 @@ fn key_walkthrough(p: &Platform, pass: &Passphrase) -> CliResult {
         .collect();
     let ok = p.approve(&op, &both, now)?;
     let r = p.shred_by_order(&officer, &order, pass, &ok)?;
-    println!(
+    say!(
         "$ credseal shred --order order.txt --approval a --approval b  -> {} record(s) destroyed",
         r.records
     );
     for (c, retired, new) in &r.classes {
         let gone: Vec<String> = retired.iter().map(|v| format!("v{v}")).collect();
-        println!(
+        say!(
             "  {c}: KEK {} destroyed, v{new} primary: no earlier copy of the database opens it now",
             gone.join(",")
         );
@@ -917,7 +971,7 @@ fn key_walkthrough(p: &Platform, pass: &Passphrase) -> CliResult {
         let b = credseal_log::UnverifiedReceipt::parse(&last)
             .and_then(|u| u.peek_unverified())
             .map_err(fail)?;
-        println!(
+        say!(
             "the subject's newest receipt: {} — {}",
             crate::render::receipt::action(b.action),
             b.detail
@@ -945,7 +999,7 @@ fn key_walkthrough(p: &Platform, pass: &Passphrase) -> CliResult {
         .open(&person_seal)?
         .records
         .len();
-    println!("{left} record(s) of the subject's loans remain readable");
+    say!("{left} record(s) of the subject's loans remain readable");
     // The log key: rotated on the same two officers' word; subjects keep the key they pinned.
     let pinned = credseal_log::LogVerifier::from_vkey(&p.log_vkey()?).map_err(fail)?;
     let op = p.log_rotation_operation()?;
@@ -956,7 +1010,7 @@ fn key_walkthrough(p: &Platform, pass: &Passphrase) -> CliResult {
     let ok = p.approve(&op, &both, now)?;
     let rot = p.rotate_log_key(&officer, pass, &ok)?;
     let id_of = |vkey: &str| vkey.split('+').nth(1).unwrap_or_default().to_string();
-    println!(
+    say!(
         "$ credseal keys log-rotate --approval a --approval b  -> log key {} destroyed; {} signs from tree size {}",
         id_of(&rot.old_vkey),
         id_of(&rot.new_vkey),
@@ -965,15 +1019,16 @@ fn key_walkthrough(p: &Platform, pass: &Passphrase) -> CliResult {
     let bundle = p.export_bundle(&id, None, now)?;
     let who = credseal_log::BundleSubject::new(id.clone(), p.vrf_public_key());
     let v = credseal_log::verify_bundle(&bundle, &pinned, &who, None, now).map_err(fail)?;
-    println!(
+    say!(
         "the subject's bundle verifies with the key it pinned: {} receipts signed by the old key, checkpoint {} by the new one, the handover by both",
         v.receipts().len(),
         v.checkpoint().size()
     );
     let report = p.verify_log()?;
-    println!(
+    say!(
         "auditor: log verify across the rotation: {} receipts and {} checkpoints consistent",
-        report.receipts, report.checkpoints
+        report.receipts,
+        report.checkpoints
     );
     Ok(())
 }
@@ -1009,11 +1064,11 @@ fn provider_walkthrough(p: &Platform, work: &Path) -> CliResult {
         &authority,
     )
     .to_text();
-    println!(
+    say!(
         "$ credseal authority provider-credential --serial 2001 --provider boc-guangzhou --classes credit-cards,loans,repayment --provider-key boc.key.pub ..."
     );
     let c = p.enroll_provider(&session(p)?, &credential, now)?;
-    println!(
+    say!(
         "$ credseal provider enroll --credential boc.cred  -> provider {} enrolled",
         c.provider_id
     );
@@ -1040,7 +1095,7 @@ fn provider_walkthrough(p: &Platform, work: &Path) -> CliResult {
     };
     let _ = work;
     let s = p.ingest_signed_batch(&batch(format!("{v}\n")), now)?;
-    println!(
+    say!(
         "$ credseal ingest --batch boc.batch  -> {} record written; the subject's receipt: corrected, from a batch signed by provider boc-guangzhou",
         s.written
     );
@@ -1054,7 +1109,7 @@ fn provider_walkthrough(p: &Platform, work: &Path) -> CliResult {
     v["source"] = serde_json::json!("boc-guangzhou");
     match p.ingest_signed_batch(&batch(format!("{v}\n")), now) {
         Err(e) if e.class() == ErrorClass::Denied => {
-            println!("a batch correcting bocom-guangzhou's loan: refused, nothing written (exit 3): {e}");
+            say!("a batch correcting bocom-guangzhou's loan: refused, nothing written (exit 3): {e}");
         }
         Err(e) => return Err(e.into()),
         Ok(_) => return Err(fail("a provider wrote another provider's record")),
@@ -1097,10 +1152,10 @@ fn objection_walkthrough(p: &Platform, authority: &credseal_auth::SigningKey, no
     )
     .to_text();
     let st = p.file_objection(&objection, now)?;
-    println!(
+    say!(
         "$ credseal subject object --class identity --record {record} --reason \"my registered address is wrong\" ... --data DIR"
     );
-    println!(
+    say!(
         "filed: the record is disputed (answers that hold it say so); {} answers by {}",
         st.provider,
         credseal_core::Date::from_unix(st.due).map_or_else(|| st.due.to_string(), |d| d.to_string())
@@ -1151,19 +1206,22 @@ fn objection_walkthrough(p: &Platform, authority: &credseal_auth::SigningKey, no
             credseal_engine::ObjectionStatus::Open => "still open".into(),
         })
         .unwrap_or_default();
-    println!("$ credseal ingest --batch {source}.batch   -> the corrected version 2; the objection is {status}");
+    say!("$ credseal ingest --batch {source}.batch   -> the corrected version 2; the objection is {status}");
     // bank-a received the identity record in step 10: it gets a correction notice.
     let notices = p.correction_notices("bank-a")?;
-    println!(
+    say!(
         "$ credseal dept notices --department bank-a   -> {} notice(s), sealed to bank-a",
         notices.len()
     );
     let bank_seal = credseal_crypto::SealingKey::from_bytes(keys::demo_secret(b"dept:bank-a:sealing"));
     for n in &notices {
         let body = credseal_engine::open_notice(n, &bank_seal)?;
-        println!(
+        say!(
             "$ credseal dept open-notice --key bank-a/sealing.key   -> {} record {} corrected: version {} supersedes {}",
-            body.class, body.record.record_id, body.record.version, body.superseded_version
+            body.class,
+            body.record.record_id,
+            body.record.version,
+            body.superseded_version
         );
     }
     Ok(())

@@ -23,11 +23,12 @@ struct NoticesResponse {
 /// `credseal dept …`.
 pub(crate) fn run(ctx: &crate::context::Context, cmd: DeptCommand) -> CliResult {
     match cmd {
-        DeptCommand::Keygen { out_dir, protect } => keypair_dir(&out_dir, protect),
+        DeptCommand::Keygen { out_dir, protect, json } => keypair_dir("department", &out_dir, protect, json),
         DeptCommand::Notices {
             data,
             server,
             department,
+            json,
         } => {
             let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
             if department.is_empty() || department.len() > 64 || !department.chars().all(plain) {
@@ -46,8 +47,15 @@ pub(crate) fn run(ctx: &crate::context::Context, cmd: DeptCommand) -> CliResult 
                 (None, Some(d)) => ctx.open_platform(d)?.correction_notices(&department)?,
                 (None, None) => unreachable!("clap: --data is required without --server"),
             };
-            for n in &notices {
-                println!("{n}");
+            if json {
+                crate::render::print_json(
+                    "sealed-notices",
+                    &serde_json::json!({ "department": department, "notices": notices }),
+                );
+            } else {
+                for n in &notices {
+                    println!("{n}");
+                }
             }
             eprintln!("{} correction notice(s) for {department}", notices.len());
             Ok(())
@@ -105,11 +113,28 @@ pub(crate) fn run(ctx: &crate::context::Context, cmd: DeptCommand) -> CliResult 
             };
             let signed = sign(&token, &sk).to_text();
             let Some(server) = a.server.as_deref() else {
+                crate::files::json_out(a.json, &a.out, "--out")?;
                 write_public(&a.out, &signed)?;
-                crate::files::wrote(
-                    &a.out,
-                    format_args!("query token written to {}", crate::files::name(&a.out, true)),
-                );
+                if a.json {
+                    crate::render::print_json(
+                        "token",
+                        &serde_json::json!({
+                            "file": crate::render::path(&a.out),
+                            "query_id": credseal_core::hex(&token.query_id),
+                            "credential_serial": token.credential_serial,
+                            "classes": token.classes,
+                            "purpose": token.purpose,
+                            "issued_at": token.issued_at,
+                            "expires_at": token.expires_at,
+                            "consent": token.consent.is_some(),
+                        }),
+                    );
+                } else {
+                    crate::files::wrote(
+                        &a.out,
+                        format_args!("query token written to {}", crate::files::name(&a.out, true)),
+                    );
+                }
                 return Ok(());
             };
             // Everything the answer needs is read before the query is sent (a query spends

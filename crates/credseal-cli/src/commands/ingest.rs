@@ -8,7 +8,7 @@ use credseal_auth::{IngestBatch, sign};
 use credseal_engine::{ErrorClass, IngestSummary};
 
 use super::{now, random16};
-use crate::cli::{IngestArgs, ProviderCommand, StaffCommand};
+use crate::cli::{IngestArgs, ProviderCommand};
 use crate::client::Client;
 use crate::context::Context;
 use crate::files::{read_text, signing_key, write_public};
@@ -77,16 +77,27 @@ pub(crate) fn run(ctx: &Context, a: IngestArgs) -> CliResult {
 /// `credseal provider …`.
 pub(crate) fn provider(ctx: &Context, cmd: ProviderCommand) -> CliResult {
     match cmd {
-        ProviderCommand::Keygen { out, protect } => super::staff::run(ctx, StaffCommand::Keygen { out, protect }),
-        ProviderCommand::Enroll { data, credential } => {
+        ProviderCommand::Keygen { out, protect, json } => super::staff::keygen("provider", &out, protect, json),
+        ProviderCommand::Enroll { data, credential, json } => {
             let text = read_text(&credential)?;
             let p = ctx.open_platform(&data.data)?;
             let c = p.enroll_provider(&ctx.session(&p)?, text.trim(), now()?)?;
-            println!(
-                "provider {} enrolled for {} (credential serial {})",
-                c.provider_id,
-                c.classes.iter().map(String::as_str).collect::<Vec<_>>().join(", "),
-                c.serial
+            render::done(
+                json,
+                "provider-enrolled",
+                &serde_json::json!({
+                    "provider": c.provider_id,
+                    "serial": c.serial,
+                    "classes": c.classes,
+                    "record_prefix": c.record_prefix,
+                    "not_after": c.not_after,
+                }),
+                &format!(
+                    "provider {} enrolled for {} (credential serial {})",
+                    c.provider_id,
+                    c.classes.iter().map(String::as_str).collect::<Vec<_>>().join(", "),
+                    c.serial
+                ),
             );
             Ok(())
         }
@@ -97,7 +108,9 @@ pub(crate) fn provider(ctx: &Context, cmd: ProviderCommand) -> CliResult {
             audience,
             out,
             data,
+            json,
         } => {
+            crate::files::json_out(json, &out, "--out")?;
             let sk = signing_key(&key)?;
             let id = credseal_core::unhex(&objection)
                 .and_then(|b| <[u8; 16]>::try_from(b).ok())
@@ -110,11 +123,31 @@ pub(crate) fn provider(ctx: &Context, cmd: ProviderCommand) -> CliResult {
             };
             let signed = sign(&a, &sk).to_text();
             write_public(&out, &signed)?;
-            println!("answer written to {}", out.display());
+            if !json {
+                crate::files::wrote(
+                    &out,
+                    format_args!("answer written to {}", crate::files::name(&out, true)),
+                );
+            }
+            let mut installed = None;
             if let Some(d) = data {
                 let p = ctx.open_platform(&d)?;
                 let st = p.answer_objection(&signed, now()?)?;
-                println!("objection {objection} answered: upheld by {}", st.provider);
+                if !json {
+                    println!("objection {objection} answered: upheld by {}", st.provider);
+                }
+                installed = Some(st.provider);
+            }
+            if json {
+                render::print_json(
+                    "objection-answer",
+                    &serde_json::json!({
+                        "file": crate::render::path(&out),
+                        "objection_id": objection.to_ascii_lowercase(),
+                        "outcome": "upheld",
+                        "answered_by": installed,
+                    }),
+                );
             }
             Ok(())
         }
@@ -129,12 +162,14 @@ pub(crate) fn provider(ctx: &Context, cmd: ProviderCommand) -> CliResult {
             audience,
             records,
             out,
-        } => sign_batch(&key, provider, audience, &records, &out),
+            json,
+        } => sign_batch(&key, provider, audience, &records, &out, json),
     }
 }
 
 /// Signs the records file as one batch.
-fn sign_batch(key: &Path, provider: String, audience: String, records: &Path, out: &Path) -> CliResult {
+fn sign_batch(key: &Path, provider: String, audience: String, records: &Path, out: &Path, json: bool) -> CliResult {
+    crate::files::json_out(json, out, "--out")?;
     let sk = signing_key(key)?;
     if !credseal_engine::valid_staff_id(&provider) {
         return Err(Failure::new(
@@ -162,13 +197,25 @@ fn sign_batch(key: &Path, provider: String, audience: String, records: &Path, ou
         ));
     }
     write_public(out, &signed)?;
-    crate::files::wrote(
-        out,
-        format_args!(
-            "batch of {} record line(s) written to {}",
-            batch.records.lines().filter(|l| !l.trim().is_empty()).count(),
-            crate::files::name(out, true)
-        ),
-    );
+    let lines = batch.records.lines().filter(|l| !l.trim().is_empty()).count();
+    if json {
+        render::print_json(
+            "ingest-batch",
+            &serde_json::json!({
+                "file": crate::render::path(out),
+                "provider": batch.provider_id,
+                "records": lines,
+                "signed_at": batch.signed_at,
+            }),
+        );
+    } else {
+        crate::files::wrote(
+            out,
+            format_args!(
+                "batch of {lines} record line(s) written to {}",
+                crate::files::name(out, true)
+            ),
+        );
+    }
     Ok(())
 }

@@ -36,6 +36,7 @@ pub(crate) fn run(ctx: &Context, command: KeysCommand) -> CliResult {
         KeysCommand::Passphrase {
             data,
             new_passphrase_file,
+            json,
         } => {
             let (p, pass) = ctx.open_platform_keeping_passphrase(&data.data)?;
             if pass.master().is_some() {
@@ -52,6 +53,9 @@ pub(crate) fn run(ctx: &Context, command: KeysCommand) -> CliResult {
                 ));
             }
             p.change_passphrase(&ctx.session(&p)?, &pass, &next)?;
+            if json {
+                crate::render::print_json("passphrase-changed", &serde_json::json!({ "origin": p.origin() }));
+            }
             eprintln!("credseal: the keystore passphrase is changed");
             Ok(())
         }
@@ -60,8 +64,9 @@ pub(crate) fn run(ctx: &Context, command: KeysCommand) -> CliResult {
             holders,
             threshold,
             allow_single_holder,
-        } => super::custody::reshare(ctx, &data.data, &holders, threshold, allow_single_holder),
-        KeysCommand::ShareOpen { data, key, out } => super::custody::share_open(&data.data, &key, &out),
+            json,
+        } => super::custody::reshare(ctx, &data.data, &holders, threshold, allow_single_holder, json),
+        KeysCommand::ShareOpen { data, key, out, json } => super::custody::share_open(&data.data, &key, &out, json),
         KeysCommand::Rewrap { data, json } => {
             let p = ctx.open_platform(&data.data)?;
             let bar = ctx.progress();

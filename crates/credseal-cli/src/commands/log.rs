@@ -39,7 +39,12 @@ pub(crate) fn run(ctx: &Context, cmd: LogCommand) -> CliResult {
                     credseal_log::LogVerifier::from_vkey(key)
                         .map_err(|e| fail(ErrorClass::Verification, format!("{name}: not a log key: {e}")))?;
                 }
-                println!("{key}");
+                if json {
+                    let field = if vrf { "vrf_key" } else { "log_key" };
+                    print_json("log-key", &serde_json::json!({ field: key }));
+                } else {
+                    println!("{key}");
+                }
                 return Ok(());
             }
             // Cannot fail: clap's `required_unless_present`/`requires` on these arguments (cli.rs) guarantee them on this branch.
@@ -47,7 +52,7 @@ pub(crate) fn run(ctx: &Context, cmd: LogCommand) -> CliResult {
             let vrf_text = crate::commands::receipts::vrf_key_text(p.vrf_public_key());
             if json {
                 let key = if current { p.log_current_vkey() } else { p.log_vkey() };
-                println!("{}", serde_json::json!({ "log_key": key, "vrf_key": vrf_text }));
+                print_json("log-key", &serde_json::json!({ "log_key": key, "vrf_key": vrf_text }));
             } else if vrf {
                 println!("{vrf_text}");
             } else if current {
@@ -64,7 +69,7 @@ pub(crate) fn run(ctx: &Context, cmd: LogCommand) -> CliResult {
             out::history(&keys, &notes, json);
             Ok(())
         }
-        LogCommand::Checkpoint { data, server } => {
+        LogCommand::Checkpoint { data, server, json } => {
             if let Some(url) = &server.server {
                 let client = Client::new(url, server.ca.as_deref())?;
                 let note = client.get_text("/v1/log/checkpoint")?;
@@ -76,7 +81,7 @@ pub(crate) fn run(ctx: &Context, cmd: LogCommand) -> CliResult {
                         format!("{}/v1/log/checkpoint: not a checkpoint note", client.base()),
                     ));
                 }
-                print!("{note}");
+                print_checkpoint(&note, json);
                 return Ok(());
             }
             let p = open_public(
@@ -86,7 +91,7 @@ pub(crate) fn run(ctx: &Context, cmd: LogCommand) -> CliResult {
             )?;
             match p.latest_checkpoint() {
                 Some(c) => {
-                    print!("{c}");
+                    print_checkpoint(c, json);
                     Ok(())
                 }
                 None => Err(fail(ErrorClass::Error, "the log is empty: no checkpoint yet")),
@@ -125,7 +130,7 @@ pub(crate) fn run(ctx: &Context, cmd: LogCommand) -> CliResult {
                 return Err(fail(ErrorClass::Error, "the log is empty: no checkpoint to cosign yet"));
             };
             if json {
-                print_json(&r);
+                print_json("log-cosign", &r);
             } else {
                 println!(
                     "checkpoint {} carries {} of {} witness cosignature(s)",
@@ -369,7 +374,9 @@ fn monitor(a: &MonitorArgs<'_>) -> CliResult {
         }
         auditor = Some(auditor_now);
         if a.json {
+            // One compact document a line (JSON Lines), one per round (docs/json.md).
             let line = serde_json::json!({
+                "schema": format!("credseal/log-monitor/v{}", crate::render::JSON_VERSION),
                 "round": round,
                 "origin": r.origin,
                 "size": r.size,
@@ -416,10 +423,27 @@ pub(crate) fn witness_transport(ca: Option<&std::path::Path>) -> CliResult<creds
     })
 }
 
+/// A checkpoint note: as is, or with `--json` its note and the body's first three lines
+/// (origin, tree size, root hash in base64; docs/formats.md).
+fn print_checkpoint(note: &str, json: bool) {
+    if !json {
+        print!("{note}");
+        return;
+    }
+    let mut lines = note.lines();
+    let origin = lines.next().unwrap_or_default();
+    let size = lines.next().and_then(|l| l.parse::<u64>().ok());
+    let root = lines.next().unwrap_or_default();
+    print_json(
+        "checkpoint",
+        &serde_json::json!({ "origin": origin, "size": size, "root_hash": root, "note": note }),
+    );
+}
+
 /// `log witnesses add|list|remove`.
 fn witnesses(ctx: &Context, cmd: WitnessesCommand) -> CliResult {
     match cmd {
-        WitnessesCommand::Add { data, url, vkey } => {
+        WitnessesCommand::Add { data, url, vkey, json } => {
             let key = crate::files::read_key_text(&vkey)?;
             let p = ctx.open_platform(&data.data)?;
             let w = p.add_witness(&url, &key).map_err(|e| match e {
@@ -431,7 +455,12 @@ fn witnesses(ctx: &Context, cmd: WitnessesCommand) -> CliResult {
                     .hint("remove it first with `credseal log witnesses remove --name NAME`"),
                 e => e.into(),
             })?;
-            println!("witness {} added: checkpoints go to {}/add-checkpoint", w.name(), w.url);
+            crate::render::done(
+                json,
+                "witness-added",
+                &serde_json::json!({ "name": w.name(), "url": w.url, "vkey": w.verifier.vkey() }),
+                &format!("witness {} added: checkpoints go to {}/add-checkpoint", w.name(), w.url),
+            );
             Ok(())
         }
         WitnessesCommand::List { data, json } => {
@@ -442,7 +471,7 @@ fn witnesses(ctx: &Context, cmd: WitnessesCommand) -> CliResult {
                     .iter()
                     .map(|w| serde_json::json!({ "name": w.name(), "url": w.url, "vkey": w.verifier.vkey() }))
                     .collect();
-                print_json(&rows);
+                print_json("witnesses", &rows);
             } else if ws.is_empty() {
                 println!("no witness");
             } else {
@@ -452,10 +481,15 @@ fn witnesses(ctx: &Context, cmd: WitnessesCommand) -> CliResult {
             }
             Ok(())
         }
-        WitnessesCommand::Remove { data, name } => {
+        WitnessesCommand::Remove { data, name, json } => {
             let p = ctx.open_platform(&data.data)?;
             let w = p.remove_witness(&name)?;
-            println!("witness {} removed", w.name());
+            crate::render::done(
+                json,
+                "witness-removed",
+                &serde_json::json!({ "name": w.name(), "url": w.url }),
+                &format!("witness {} removed", w.name()),
+            );
             Ok(())
         }
     }

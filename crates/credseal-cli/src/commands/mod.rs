@@ -63,7 +63,7 @@ pub(crate) fn random16() -> [u8; 16] {
 }
 
 /// `dept keygen`, `subject keygen`: a signing and a sealing key pair in `dir`.
-pub(crate) fn keypair_dir(dir: &Path, protect: crate::cli::KeyProtection) -> CliResult {
+pub(crate) fn keypair_dir(role: &'static str, dir: &Path, protect: crate::cli::KeyProtection, json: bool) -> CliResult {
     crate::files::not_std(dir, "--out-dir")?;
     std::fs::create_dir_all(dir).map_err(|e| Failure::new(ErrorClass::Error, format!("{}: {e}", dir.display())))?;
     let sk = SigningKey::generate();
@@ -89,7 +89,19 @@ pub(crate) fn keypair_dir(dir: &Path, protect: crate::cli::KeyProtection) -> Cli
     }
     write_public(&dir.join("signing.pub"), &sk.public().to_text())?;
     write_public(&dir.join("sealing.pub"), &seal.public().to_text())?;
-    println!("wrote {}/{{signing,sealing}}.{{key,pub}}", dir.display());
+    let files = |names: [&str; 2]| names.iter().map(|n| crate::render::path(&dir.join(n))).collect();
+    crate::render::key_pair(
+        json,
+        &crate::render::KeyPairJson {
+            role,
+            secret_files: files(["signing.key", "sealing.key"]),
+            public_files: files(["signing.pub", "sealing.pub"]),
+            encrypted: !protect.unencrypted,
+            public_key: sk.public().to_text(),
+            sealing_public_key: Some(seal.public().to_text()),
+        },
+        &format!("wrote {}/{{signing,sealing}}.{{key,pub}}", dir.display()),
+    );
     Ok(())
 }
 
@@ -99,9 +111,9 @@ pub(crate) fn query_failure(e: QueryError) -> Failure {
     let class = e.class();
     match e {
         QueryError::Denied(d) if class == ErrorClass::Verification => {
-            Failure::new(class, format!("verification failed ({}): {d}", d.code()))
+            Failure::new(class, format!("verification failed ({}): {d}", d.code())).code(d.code())
         }
-        QueryError::Denied(d) => Failure::new(class, format!("access denied ({}): {d}", d.code())),
+        QueryError::Denied(d) => Failure::new(class, format!("access denied ({}): {d}", d.code())).code(d.code()),
         QueryError::Failed(e) => e.into(),
     }
 }

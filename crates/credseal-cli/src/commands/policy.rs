@@ -21,12 +21,22 @@ pub(crate) fn set(ctx: &Context, a: SetPolicyArgs) -> CliResult {
     let op = credseal_engine::Operation::set_policy(&policy);
     let approved = super::approved(&p, &op, &a.approvals)?;
     let now = p.commit_policy(&ctx.session(&p)?, &wanted, &approved)?;
-    println!(
-        "policy: max_skew_secs {}, max_token_lifetime_secs {}, max_consent_lifetime_secs {} (approved by {})",
-        now.max_skew_secs,
-        now.max_token_lifetime_secs,
-        now.max_consent_lifetime_secs,
-        approved.officers().join(", ")
+    crate::render::done(
+        a.json,
+        "policy",
+        &serde_json::json!({
+            "max_skew_secs": now.max_skew_secs,
+            "max_token_lifetime_secs": now.max_token_lifetime_secs,
+            "max_consent_lifetime_secs": now.max_consent_lifetime_secs,
+            "approved_by": approved.officers(),
+        }),
+        &format!(
+            "policy: max_skew_secs {}, max_token_lifetime_secs {}, max_consent_lifetime_secs {} (approved by {})",
+            now.max_skew_secs,
+            now.max_token_lifetime_secs,
+            now.max_consent_lifetime_secs,
+            approved.officers().join(", ")
+        ),
     );
     Ok(())
 }

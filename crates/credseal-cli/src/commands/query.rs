@@ -17,6 +17,7 @@ fn fail(class: ErrorClass, m: impl Into<String>) -> Failure {
 
 /// `credseal query`: the platform runs a token and writes the sealed answer.
 pub(crate) fn query(ctx: &Context, a: QueryArgs) -> CliResult {
+    crate::files::json_out(a.json, &a.out, "--out")?;
     let p = ctx.open_platform(&a.data.data)?;
     // docs/design.md §9: a query touching a canary subject raises an alert at once.
     p.set_alert_sink(std::sync::Arc::new(|al: &credseal_engine::CanaryAlert| {
@@ -48,6 +49,22 @@ pub(crate) fn query(ctx: &Context, a: QueryArgs) -> CliResult {
     }
     .map_err(query_failure)?;
     write_public(&a.out, &answer.to_text())?;
+    if a.json {
+        let index = credseal_log::UnverifiedReceipt::parse(&answer.receipt)
+            .and_then(|r| r.peek_unverified())
+            .map(|b| b.index)
+            .ok();
+        crate::render::print_json(
+            "sealed-answer",
+            &serde_json::json!({
+                "file": crate::render::path(&a.out),
+                "query_id": credseal_core::hex(&answer.query_id),
+                "origin": answer.origin,
+                "receipt_index": index,
+            }),
+        );
+        return Ok(());
+    }
     crate::files::wrote(
         &a.out,
         format_args!(

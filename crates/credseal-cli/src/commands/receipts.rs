@@ -116,13 +116,22 @@ pub(crate) fn run(ctx: &Context, cmd: ReceiptsCommand) -> CliResult {
             audience,
             state,
             out,
+            json,
         } => {
+            crate::files::json_out(json, &out, "--out")?;
             let text = bundle_request(&key, &subject, audience, state.as_deref())?;
             crate::files::write_new(&out, format!("{text}\n").as_bytes(), 0o644)?;
-            crate::files::wrote(
-                &out,
-                format_args!("bundle request written to {}", crate::files::name(&out, true)),
-            );
+            if json {
+                crate::render::print_json(
+                    "bundle-request",
+                    &serde_json::json!({ "file": crate::render::path(&out), "from_state": state.is_some() }),
+                );
+            } else {
+                crate::files::wrote(
+                    &out,
+                    format_args!("bundle request written to {}", crate::files::name(&out, true)),
+                );
+            }
             Ok(())
         }
         ReceiptsCommand::Fetch(a) => fetch(&a),
@@ -131,7 +140,9 @@ pub(crate) fn run(ctx: &Context, cmd: ReceiptsCommand) -> CliResult {
             request,
             out,
             witness_ca,
+            json,
         } => {
+            crate::files::json_out(json, &out, "--out")?;
             let transport = super::log::witness_transport(witness_ca.as_deref())?;
             let p = ctx.open_platform(&data.data)?;
             let (b, outcomes) = p
@@ -141,14 +152,25 @@ pub(crate) fn run(ctx: &Context, cmd: ReceiptsCommand) -> CliResult {
                 eprintln!("credseal: warning: {}", o.describe());
             }
             crate::files::write_new(&out, format!("{}\n", b.to_text()).as_bytes(), 0o644)?;
-            crate::files::wrote(
-                &out,
-                format_args!(
-                    "bundle with {} receipt(s) written to {}",
-                    b.entries.len(),
-                    crate::files::name(&out, true)
-                ),
-            );
+            if json {
+                crate::render::print_json(
+                    "bundle",
+                    &serde_json::json!({
+                        "file": crate::render::path(&out),
+                        "receipts": b.entries.len(),
+                        "witness_cosignatures": outcomes.iter().filter(|o| o.cosigned()).count(),
+                    }),
+                );
+            } else {
+                crate::files::wrote(
+                    &out,
+                    format_args!(
+                        "bundle with {} receipt(s) written to {}",
+                        b.entries.len(),
+                        crate::files::name(&out, true)
+                    ),
+                );
+            }
             Ok(())
         }
         ReceiptsCommand::Verify {
@@ -323,14 +345,17 @@ fn verify_text(pins: &Pins<'_>, subject: &str, state_path: &Path, text: &str, na
     let text = format!("subject {subject_line}\n{}\n", v.new_state().to_text());
     fsutil::replace(state_path, text.as_bytes(), 0o600)?;
     if json {
-        print_json(&VerifyJson {
-            ok: true,
-            tree_size: v.checkpoint().size(),
-            log_key: v.new_state().log_key().to_string(),
-            handovers: v.new_state().handovers(),
-            witnesses,
-            receipts: rows.iter().enumerate().map(|(i, r)| r.json(i >= seen_before)).collect(),
-        });
+        print_json(
+            "receipts-verify",
+            &VerifyJson {
+                ok: true,
+                tree_size: v.checkpoint().size(),
+                log_key: v.new_state().log_key().to_string(),
+                handovers: v.new_state().handovers(),
+                witnesses,
+                receipts: rows.iter().enumerate().map(|(i, r)| r.json(i >= seen_before)).collect(),
+            },
+        );
     } else {
         println!(
             "bundle verified against checkpoint {} of {}: {} receipt(s), {} new",

@@ -55,6 +55,16 @@ pub(crate) fn run(ctx: &Context, a: ServeArgs) -> CliResult {
     let running = Server::start(Arc::clone(&platform), cfg.clone()).map_err(server_failure)?;
     let scheme = if cfg.tls.is_some() { "https" } else { "http" };
     eprintln!("credseal: serving {scheme}://{}", running.local_addr());
+    if a.json {
+        crate::render::print_json(
+            "serving",
+            &serde_json::json!({
+                "service": "platform",
+                "name": platform.origin(),
+                "url": format!("{scheme}://{}", running.local_addr()),
+            }),
+        );
+    }
     running.run_until_signal().map_err(server_failure)?;
     match Arc::try_unwrap(platform) {
         Ok(p) => drop(p),

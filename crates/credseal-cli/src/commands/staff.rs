@@ -19,8 +19,8 @@ pub(crate) fn officer(ctx: &Context, cmd: OfficerCommand) -> CliResult {
     run(
         ctx,
         match cmd {
-            OfficerCommand::Keygen { out, protect } => StaffCommand::Keygen { out, protect },
-            OfficerCommand::UnsealKeygen { out, protect } => return super::custody::keygen(&out, protect),
+            OfficerCommand::Keygen { out, protect, json } => return keygen("officer", &out, protect, json),
+            OfficerCommand::UnsealKeygen { out, protect, json } => return super::custody::keygen(&out, protect, json),
             OfficerCommand::SetPolicy(a) => return super::policy::set(ctx, a),
             OfficerCommand::Enroll {
                 data,
@@ -28,6 +28,7 @@ pub(crate) fn officer(ctx: &Context, cmd: OfficerCommand) -> CliResult {
                 key,
                 replace,
                 approval,
+                json,
             } => StaffCommand::Enroll {
                 data,
                 role: StaffRole::Officer.label().into(),
@@ -35,12 +36,19 @@ pub(crate) fn officer(ctx: &Context, cmd: OfficerCommand) -> CliResult {
                 key,
                 replace,
                 approval,
+                json,
             },
-            OfficerCommand::Remove { data, id, approval } => StaffCommand::Remove {
+            OfficerCommand::Remove {
+                data,
+                id,
+                approval,
+                json,
+            } => StaffCommand::Remove {
                 data,
                 role: StaffRole::Officer.label().into(),
                 id,
                 approval,
+                json,
             },
             OfficerCommand::Approve {
                 key,
@@ -48,12 +56,14 @@ pub(crate) fn officer(ctx: &Context, cmd: OfficerCommand) -> CliResult {
                 audience,
                 valid_mins,
                 out,
+                json,
             } => StaffCommand::Approve {
                 key,
                 operation,
                 audience,
                 valid_mins,
                 out,
+                json,
             },
         },
     )
@@ -68,7 +78,9 @@ pub(crate) fn run(ctx: &Context, cmd: StaffCommand) -> CliResult {
             audience,
             valid_mins,
             out,
+            json,
         } => {
+            crate::files::json_out(json, &out, "--out")?;
             let sk = staff_key(&key)?;
             let now = crate::now()?;
             let text = sign(
@@ -86,26 +98,29 @@ pub(crate) fn run(ctx: &Context, cmd: StaffCommand) -> CliResult {
             )
             .to_text();
             write_public(&out, &text)?;
-            crate::files::wrote(
-                &out,
-                format_args!(
-                    "approval of {} written to {}",
-                    quoted(&operation),
-                    crate::files::name(&out, true)
-                ),
-            );
+            if json {
+                crate::render::print_json(
+                    "approval",
+                    &serde_json::json!({
+                        "file": crate::render::path(&out),
+                        "operation": operation,
+                        "issued_at": now,
+                        "expires_at": now + valid_mins * 60,
+                    }),
+                );
+            } else {
+                crate::files::wrote(
+                    &out,
+                    format_args!(
+                        "approval of {} written to {}",
+                        quoted(&operation),
+                        crate::files::name(&out, true)
+                    ),
+                );
+            }
             Ok(())
         }
-        StaffCommand::Keygen { out, protect } => {
-            crate::files::not_std(&out, "--out")?;
-            let sk = SigningKey::generate();
-            write_role_key(&out, &sk.to_text(), protect)?;
-            let mut pubp = out.as_os_str().to_os_string();
-            pubp.push(".pub");
-            write_public(Path::new(&pubp), &sk.public().to_text())?;
-            println!("{}", sk.public().to_text());
-            Ok(())
-        }
+        StaffCommand::Keygen { out, protect, json } => keygen("staff", &out, protect, json),
         StaffCommand::Enroll {
             data,
             role,
@@ -113,6 +128,7 @@ pub(crate) fn run(ctx: &Context, cmd: StaffCommand) -> CliResult {
             key,
             replace,
             approval,
+            json,
         } => {
             // Cannot fail: clap accepted only the values StaffRole::parse knows.
             let role = StaffRole::parse(&role).expect("clap checked the value");
@@ -127,11 +143,22 @@ pub(crate) fn run(ctx: &Context, cmd: StaffCommand) -> CliResult {
             let p = ctx.open_platform(&data.data)?;
             let approved = staff_approved(&p, &change.operation(), &approval)?;
             p.change_staff(&ctx.session(&p)?, &change, &approved)?;
-            println!(
-                "enrolled {id} as {} with key {} ({})",
-                role.label(),
-                pk.to_hex(),
-                approved_by(&approved)
+            crate::render::done(
+                json,
+                "staff-change",
+                &serde_json::json!({
+                    "change": "enroll",
+                    "role": role.label(),
+                    "id": id,
+                    "key": pk.to_hex(),
+                    "approved_by": approved.officers(),
+                }),
+                &format!(
+                    "enrolled {id} as {} with key {} ({})",
+                    role.label(),
+                    pk.to_hex(),
+                    approved_by(&approved)
+                ),
             );
             Ok(())
         }
@@ -140,6 +167,7 @@ pub(crate) fn run(ctx: &Context, cmd: StaffCommand) -> CliResult {
             role,
             id,
             approval,
+            json,
         } => {
             // Cannot fail: clap accepted only the values StaffRole::parse knows.
             let role = StaffRole::parse(&role).expect("clap checked the value");
@@ -147,7 +175,18 @@ pub(crate) fn run(ctx: &Context, cmd: StaffCommand) -> CliResult {
             let p = ctx.open_platform(&data.data)?;
             let approved = staff_approved(&p, &change.operation(), &approval)?;
             p.change_staff(&ctx.session(&p)?, &change, &approved)?;
-            println!("removed {} {id} ({})", role.label(), approved_by(&approved));
+            crate::render::done(
+                json,
+                "staff-change",
+                &serde_json::json!({
+                    "change": "remove",
+                    "role": role.label(),
+                    "id": id,
+                    "key": null,
+                    "approved_by": approved.officers(),
+                }),
+                &format!("removed {} {id} ({})", role.label(), approved_by(&approved)),
+            );
             Ok(())
         }
         StaffCommand::Order {
@@ -156,7 +195,9 @@ pub(crate) fn run(ctx: &Context, cmd: StaffCommand) -> CliResult {
             audience,
             valid_mins,
             out,
+            json,
         } => {
+            crate::files::json_out(json, &out, "--out")?;
             let sk = signing_key(&key)?;
             let now = crate::now()?;
             let text = sign(
@@ -171,17 +212,53 @@ pub(crate) fn run(ctx: &Context, cmd: StaffCommand) -> CliResult {
             )
             .to_text();
             write_public(&out, &text)?;
-            crate::files::wrote(
-                &out,
-                format_args!(
-                    "staff order for {} written to {}",
-                    quoted(&operation),
-                    crate::files::name(&out, true)
-                ),
-            );
+            if json {
+                crate::render::print_json(
+                    "staff-order",
+                    &serde_json::json!({
+                        "file": crate::render::path(&out),
+                        "operation": operation,
+                        "issued_at": now,
+                        "expires_at": now + valid_mins * 60,
+                    }),
+                );
+            } else {
+                crate::files::wrote(
+                    &out,
+                    format_args!(
+                        "staff order for {} written to {}",
+                        quoted(&operation),
+                        crate::files::name(&out, true)
+                    ),
+                );
+            }
             Ok(())
         }
     }
+}
+
+/// `staff keygen`, `officer keygen`: a signing key file and its `.pub`.
+pub(crate) fn keygen(role: &'static str, out: &Path, protect: crate::cli::KeyProtection, json: bool) -> CliResult {
+    crate::files::not_std(out, "--out")?;
+    let sk = SigningKey::generate();
+    write_role_key(out, &sk.to_text(), protect)?;
+    let mut pubp = out.as_os_str().to_os_string();
+    pubp.push(".pub");
+    write_public(Path::new(&pubp), &sk.public().to_text())?;
+    let public_key = sk.public().to_text();
+    crate::render::key_pair(
+        json,
+        &crate::render::KeyPairJson {
+            role,
+            secret_files: vec![crate::render::path(out)],
+            public_files: vec![crate::render::path(Path::new(&pubp))],
+            encrypted: !protect.unencrypted,
+            public_key: public_key.clone(),
+            sealing_public_key: None,
+        },
+        &public_key,
+    );
+    Ok(())
 }
 
 /// "approved by a, b".

@@ -15,18 +15,24 @@ use crate::{CliResult, Failure};
 /// `credseal subject …`.
 pub(crate) fn run(ctx: &Context, cmd: SubjectCommand) -> CliResult {
     match cmd {
-        SubjectCommand::Keygen { out_dir, protect } => keypair_dir(&out_dir, protect),
+        SubjectCommand::Keygen { out_dir, protect, json } => keypair_dir("subject", &out_dir, protect, json),
         SubjectCommand::Register {
             data,
             subject: s,
             key,
             replace,
+            json,
         } => {
             let id = subject(&s)?;
             let pk = public_key(&key)?;
             let p = ctx.open_platform(&data.data)?;
             p.register_subject_key(&ctx.session(&p)?, &id, pk.as_bytes(), replace)?;
-            println!("registered the subject's key {}", pk.to_hex());
+            crate::render::done(
+                json,
+                "subject-key",
+                &serde_json::json!({ "origin": p.origin(), "subject_key": pk.to_hex(), "replaced": replace }),
+                &format!("registered the subject's key {}", pk.to_hex()),
+            );
             Ok(())
         }
         SubjectCommand::Consent {
@@ -40,7 +46,9 @@ pub(crate) fn run(ctx: &Context, cmd: SubjectCommand) -> CliResult {
             audience,
             issued_at,
             out,
+            json,
         } => {
+            crate::files::json_out(json, &out, "--out")?;
             let sk = signing_key(&key)?;
             let issued_at = match issued_at {
                 Some(t) => t,
@@ -59,10 +67,26 @@ pub(crate) fn run(ctx: &Context, cmd: SubjectCommand) -> CliResult {
                 audience,
             };
             write_public(&out, &sign(&c, &sk).to_text())?;
-            crate::files::wrote(
-                &out,
-                format_args!("consent written to {}", crate::files::name(&out, true)),
-            );
+            if json {
+                crate::render::print_json(
+                    "consent",
+                    &serde_json::json!({
+                        "file": crate::render::path(&out),
+                        "consent_id": credseal_core::hex(&c.consent_id),
+                        "department": c.department_id,
+                        "classes": c.classes,
+                        "purpose": c.purpose,
+                        "issued_at": c.issued_at,
+                        "expires_at": c.expires_at,
+                        "max_uses": c.max_uses,
+                    }),
+                );
+            } else {
+                crate::files::wrote(
+                    &out,
+                    format_args!("consent written to {}", crate::files::name(&out, true)),
+                );
+            }
             Ok(())
         }
         SubjectCommand::Query(a) => self_query(&a),
@@ -76,7 +100,9 @@ pub(crate) fn run(ctx: &Context, cmd: SubjectCommand) -> CliResult {
             audience,
             out,
             data,
+            json,
         } => {
+            crate::files::json_out(json, &out, "--out")?;
             let sk = signing_key(&key)?;
             let o = credseal_auth::Objection {
                 objection_id: random16(),
@@ -90,18 +116,41 @@ pub(crate) fn run(ctx: &Context, cmd: SubjectCommand) -> CliResult {
             };
             let signed = sign(&o, &sk).to_text();
             write_public(&out, &signed)?;
-            println!(
-                "objection {} written to {}",
-                credseal_core::hex(&o.objection_id),
-                out.display()
-            );
+            if !json {
+                crate::files::wrote(
+                    &out,
+                    format_args!(
+                        "objection {} written to {}",
+                        credseal_core::hex(&o.objection_id),
+                        crate::files::name(&out, true)
+                    ),
+                );
+            }
+            let mut filed = None;
             if let Some(d) = data {
                 let p = ctx.open_platform(&d)?;
                 let st = p.file_objection(&signed, now()?)?;
-                println!(
-                    "filed: the record is disputed; {} answers by {}",
-                    st.provider,
-                    credseal_core::Date::from_unix(st.due).map_or_else(|| st.due.to_string(), |d| d.to_string())
+                if !json {
+                    println!(
+                        "filed: the record is disputed; {} answers by {}",
+                        st.provider,
+                        credseal_core::Date::from_unix(st.due).map_or_else(|| st.due.to_string(), |d| d.to_string())
+                    );
+                }
+                filed = Some(serde_json::json!({ "provider": st.provider, "due": st.due }));
+            }
+            if json {
+                crate::render::print_json(
+                    "objection",
+                    &serde_json::json!({
+                        "file": crate::render::path(&out),
+                        "objection_id": credseal_core::hex(&o.objection_id),
+                        "kind": o.kind,
+                        "class": o.class,
+                        "record": o.record_id,
+                        "issued_at": o.issued_at,
+                        "filed": filed,
+                    }),
                 );
             }
             Ok(())
@@ -111,7 +160,9 @@ pub(crate) fn run(ctx: &Context, cmd: SubjectCommand) -> CliResult {
             consent,
             out,
             data,
+            json,
         } => {
+            crate::files::json_out(json, &out, "--out")?;
             let sk = signing_key(&key)?;
             let text = crate::files::read_text(&consent)?;
             let c = credseal_auth::Unverified::<Consent>::parse_text(text.trim())
@@ -131,14 +182,34 @@ pub(crate) fn run(ctx: &Context, cmd: SubjectCommand) -> CliResult {
             };
             let signed = sign(&w, &sk).to_text();
             write_public(&out, &signed)?;
-            println!("withdrawal written to {}", out.display());
+            if !json {
+                crate::files::wrote(
+                    &out,
+                    format_args!("withdrawal written to {}", crate::files::name(&out, true)),
+                );
+            }
+            let mut installed_on = None;
             if let Some(d) = data {
                 let p = ctx.open_platform(&d)?;
                 let cid = p.withdraw_consent(&signed, now()?)?;
-                println!(
-                    "consent {} withdrawn on {}: later queries presenting it are denied",
-                    credseal_core::hex(&cid[..4]),
-                    p.origin()
+                if !json {
+                    println!(
+                        "consent {} withdrawn on {}: later queries presenting it are denied",
+                        credseal_core::hex(&cid[..4]),
+                        p.origin()
+                    );
+                }
+                installed_on = Some(p.origin().to_string());
+            }
+            if json {
+                crate::render::print_json(
+                    "consent-withdrawal",
+                    &serde_json::json!({
+                        "file": crate::render::path(&out),
+                        "consent_id": credseal_core::hex(&w.consent_id),
+                        "issued_at": w.issued_at,
+                        "installed_on": installed_on,
+                    }),
                 );
             }
             Ok(())
@@ -182,11 +253,25 @@ fn self_query(a: &SelfQueryArgs) -> CliResult {
     };
     let signed = sign(&q, &sk).to_text();
     let Some(server) = a.server.as_deref() else {
+        crate::files::json_out(a.json, &a.out, "--out")?;
         write_public(&a.out, &signed)?;
-        crate::files::wrote(
-            &a.out,
-            format_args!("self-query written to {}", crate::files::name(&a.out, true)),
-        );
+        if a.json {
+            crate::render::print_json(
+                "self-query",
+                &serde_json::json!({
+                    "file": crate::render::path(&a.out),
+                    "query_id": credseal_core::hex(&q.query_id),
+                    "classes": q.classes,
+                    "issued_at": q.issued_at,
+                    "expires_at": q.expires_at,
+                }),
+            );
+        } else {
+            crate::files::wrote(
+                &a.out,
+                format_args!("self-query written to {}", crate::files::name(&a.out, true)),
+            );
+        }
         return Ok(());
     };
     let client = Client::new(server, a.ca.as_deref())?;

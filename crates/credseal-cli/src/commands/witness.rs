@@ -32,12 +32,12 @@ fn witness_failure(e: WitnessError) -> Failure {
 /// `credseal witness …`.
 pub(crate) fn run(cmd: WitnessCommand) -> CliResult {
     match cmd {
-        WitnessCommand::Keygen { name, out } => keygen(&name, &out),
+        WitnessCommand::Keygen { name, out, json } => keygen(&name, &out, json),
         WitnessCommand::Serve(a) => serve(a),
     }
 }
 
-fn keygen(name: &str, out: &std::path::Path) -> CliResult {
+fn keygen(name: &str, out: &std::path::Path, json: bool) -> CliResult {
     let seed = Zeroizing::new(credseal_crypto::random_array::<32>());
     let key =
         CosignerKey::from_seed(name, &seed).map_err(|e| Failure::new(ErrorClass::Usage, format!("--name: {e}")))?;
@@ -53,7 +53,18 @@ fn keygen(name: &str, out: &std::path::Path) -> CliResult {
     }
     write_secret(out, &key.to_key_text())?;
     write_public(&public, &key.vkey())?;
-    println!("{}", key.vkey());
+    crate::render::key_pair(
+        json,
+        &crate::render::KeyPairJson {
+            role: "witness",
+            secret_files: vec![crate::render::path(out)],
+            public_files: vec![crate::render::path(&public)],
+            encrypted: false,
+            public_key: key.vkey(),
+            sealing_public_key: None,
+        },
+        &key.vkey(),
+    );
     Ok(())
 }
 
@@ -90,6 +101,16 @@ fn serve(a: WitnessServeArgs) -> CliResult {
     let running = credseal_witness::start(witness, cfg.clone()).map_err(witness_failure)?;
     let scheme = if cfg.tls.is_some() { "https" } else { "http" };
     eprintln!("credseal: witness {name} serving {scheme}://{}", running.local_addr());
+    if a.json {
+        crate::render::print_json(
+            "serving",
+            &serde_json::json!({
+                "service": "witness",
+                "name": name,
+                "url": format!("{scheme}://{}", running.local_addr()),
+            }),
+        );
+    }
     running.run_until_signal().map_err(witness_failure)?;
     eprintln!("credseal: witness {name} stopped");
     Ok(())

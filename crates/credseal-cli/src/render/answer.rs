@@ -26,17 +26,20 @@ struct AnswerJson<'a> {
 /// says of records under an open objection.
 pub(crate) fn answer(a: &AnswerBody, disputed: Option<&str>, json: bool) {
     if json {
-        print_json(&AnswerJson {
-            origin: &a.origin,
-            query_id: credseal_core::hex(&a.query_id),
-            purpose: &a.purpose,
-            department: &a.department_id,
-            subject: &a.subject,
-            classes: &a.classes,
-            answered_at: a.answered_at,
-            records: a.records.iter().map(|r| r.to_json()).collect(),
-            disputed,
-        });
+        print_json(
+            "answer",
+            &AnswerJson {
+                origin: &a.origin,
+                query_id: credseal_core::hex(&a.query_id),
+                purpose: &a.purpose,
+                department: &a.department_id,
+                subject: &a.subject,
+                classes: &a.classes,
+                answered_at: a.answered_at,
+                records: a.records.iter().map(|r| r.to_json()).collect(),
+                disputed,
+            },
+        );
         return;
     }
     if let Some(d) = disputed {
@@ -105,7 +108,7 @@ pub(crate) fn notices(list: &[credseal_engine::NoticeBody], json: bool) {
                 record: n.record.to_json(),
             })
             .collect();
-        print_json(&rows);
+        print_json("notices", &rows);
         return;
     }
     for n in list {

@@ -296,7 +296,7 @@ impl From<&TraceBench> for TraceJson {
 /// `bench ingest`.
 pub(crate) fn bench_ingest(r: &IngestBench, json: bool) {
     if json {
-        print_json(&IngestJson::from(r));
+        print_json("bench-ingest", &IngestJson::from(r));
         return;
     }
     let rows = vec![
@@ -333,7 +333,7 @@ pub(crate) fn bench_ingest(r: &IngestBench, json: bool) {
 /// `bench query`.
 pub(crate) fn bench_query(r: &QueryBench, json: bool) {
     if json {
-        print_json(&QueryJson::from(r));
+        print_json("bench-query", &QueryJson::from(r));
         return;
     }
     println!(
@@ -382,7 +382,7 @@ pub(crate) fn bench_query(r: &QueryBench, json: bool) {
 /// `bench serve`.
 pub(crate) fn bench_serve(r: &ServeBench, json: bool) {
     if json {
-        print_json(&ServeJson::from(r));
+        print_json("bench-serve", &ServeJson::from(r));
         return;
     }
     println!(
@@ -470,7 +470,7 @@ pub(crate) fn bench_serve(r: &ServeBench, json: bool) {
 /// `bench rewrap`.
 pub(crate) fn bench_rewrap(r: &RewrapBench, json: bool) {
     if json {
-        print_json(&RewrapJson::from(r));
+        print_json("bench-rewrap", &RewrapJson::from(r));
         return;
     }
     println!(
@@ -511,7 +511,7 @@ pub(crate) fn bench_rewrap(r: &RewrapBench, json: bool) {
 /// `bench shred`.
 pub(crate) fn bench_shred(r: &credseal_bench::ShredBench, json: bool) {
     if json {
-        print_json(r);
+        print_json("bench-shred", r);
         return;
     }
     println!(
@@ -556,7 +556,7 @@ pub(crate) fn bench_shred(r: &credseal_bench::ShredBench, json: bool) {
 /// `bench verify`.
 pub(crate) fn bench_verify(r: &VerifyBench, json: bool) {
     if json {
-        print_json(&VerifyJson::from(r));
+        print_json("bench-verify", &VerifyJson::from(r));
         return;
     }
     println!(
@@ -660,7 +660,7 @@ impl From<&TilesBench> for TilesJson {
 /// `bench tiles`.
 pub(crate) fn bench_tiles(r: &TilesBench, json: bool) {
     if json {
-        print_json(&TilesJson::from(r));
+        print_json("bench-tiles", &TilesJson::from(r));
         return;
     }
     println!(
@@ -735,7 +735,7 @@ pub(crate) fn bench_tiles(r: &TilesBench, json: bool) {
 /// `bench trace`.
 pub(crate) fn bench_trace(r: &TraceBench, json: bool) {
     if json {
-        print_json(&TraceJson::from(r));
+        print_json("bench-trace", &TraceJson::from(r));
     } else {
         println!(
             "trace of {} leaked items over {} fingerprints ({} disclosures, {} departments): {:.3} s; the leaking department ranked first: {}",

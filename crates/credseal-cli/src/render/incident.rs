@@ -167,7 +167,7 @@ pub(crate) fn department_table(r: &TraceReport, items: &str) -> String {
 /// `trace`: the leak, the departments and disclosures that explain it, what could not be read.
 pub(crate) fn trace(r: &TraceReport, json: bool) {
     if json {
-        print_json(&TraceJson::from(r));
+        print_json("trace", &TraceJson::from(r));
         return;
     }
     let format = if r.encoding == "UTF-8" {
@@ -264,12 +264,15 @@ struct PlantJson {
 /// What `canary plant` did.
 pub(crate) fn planted(r: &PlantReport, json: bool) {
     if json {
-        print_json(&PlantJson {
-            planted: r.planted,
-            records: r.records,
-            total: r.total,
-            receipt: r.receipt,
-        });
+        print_json(
+            "canary-plant",
+            &PlantJson {
+                planted: r.planted,
+                records: r.records,
+                total: r.total,
+                receipt: r.receipt,
+            },
+        );
     } else {
         println!(
             "planted {} canary subject(s) ({} records); {} on the platform; receipt {}",
@@ -285,19 +288,28 @@ struct AlertJson {
     time: u64,
     department: String,
     credential_serial: Option<u64>,
-    purpose: String,
+    purpose: Option<String>,
+    /// `granted` or `denied`.
     outcome: String,
+    /// The denial code of a denied query, else null.
+    denial_code: Option<String>,
 }
 
 impl From<&CanaryAlert> for AlertJson {
     fn from(a: &CanaryAlert) -> Self {
+        // The engine's outcome text: `granted` or `denied (<code>)`.
+        let (outcome, denial_code) = match a.outcome.strip_prefix("denied (").and_then(|r| r.strip_suffix(')')) {
+            Some(code) => ("denied".to_string(), Some(code.to_string())),
+            None => (a.outcome.clone(), None),
+        };
         Self {
             receipt: a.receipt,
             time: a.time,
             department: a.department.clone(),
             credential_serial: a.credential_serial,
-            purpose: a.purpose.clone(),
-            outcome: a.outcome.clone(),
+            purpose: (!a.purpose.is_empty()).then(|| a.purpose.clone()),
+            outcome,
+            denial_code,
         }
     }
 }
@@ -305,7 +317,7 @@ impl From<&CanaryAlert> for AlertJson {
 /// `audit alerts`: every query that touched a canary subject.
 pub(crate) fn alerts(alerts: &[CanaryAlert], json: bool) {
     if json {
-        print_json(&alerts.iter().map(AlertJson::from).collect::<Vec<_>>());
+        print_json("alerts", &alerts.iter().map(AlertJson::from).collect::<Vec<_>>());
         return;
     }
     if alerts.is_empty() {
@@ -418,12 +430,15 @@ struct ReportJson {
 /// `audit report`: per department, queries by purpose, class, outcome; what the review flags.
 pub(crate) fn report(r: &AuditReport, json: bool) {
     if json {
-        print_json(&ReportJson {
-            from: r.from.clone(),
-            to: r.to.clone(),
-            departments: r.departments.iter().map(ReviewJson::from).collect(),
-            receipt: r.receipt,
-        });
+        print_json(
+            "audit-report",
+            &ReportJson {
+                from: r.from.clone(),
+                to: r.to.clone(),
+                departments: r.departments.iter().map(ReviewJson::from).collect(),
+                receipt: r.receipt,
+            },
+        );
         return;
     }
     println!("access review {} to {}", r.from, r.to);
@@ -487,7 +502,7 @@ pub(crate) fn objections(list: &[credseal_engine::ObjectionState], now: u64, jso
         })
         .collect();
     if json {
-        print_json(&rows);
+        print_json("objections", &rows);
         return;
     }
     if rows.is_empty() {

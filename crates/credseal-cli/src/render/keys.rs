@@ -72,10 +72,13 @@ struct KeyStatusJson {
 /// `keys status`: class → KEK versions and data keys; the log keys.
 pub(crate) fn key_status(st: &[ClassKeyStatus], log: &[LogKeyStatus], json: bool) {
     if json {
-        print_json(&KeyStatusJson {
-            classes: st.iter().map(ClassJson::from).collect(),
-            log_keys: log.iter().map(LogKeyJson::from).collect(),
-        });
+        print_json(
+            "key-status",
+            &KeyStatusJson {
+                classes: st.iter().map(ClassJson::from).collect(),
+                log_keys: log.iter().map(LogKeyJson::from).collect(),
+            },
+        );
         return;
     }
     print!("{}", class_key_table(st));
@@ -134,6 +137,7 @@ pub(crate) fn log_rotation(r: &LogRotation, json: bool) {
     let id = |vkey: &str| vkey.split('+').nth(1).unwrap_or_default().to_string();
     done(
         json,
+        "log-key-rotation",
         &LogRotationJson {
             from_size: r.from_size,
             old_vkey: &r.old_vkey,
@@ -166,6 +170,7 @@ struct RotatedJson<'a> {
 pub(crate) fn rotated(class: &str, v: u32, json: bool) {
     done(
         json,
+        "key-rotation",
         &RotatedJson { class, primary: v },
         &format!("{class}: KEK v{v} is now primary; run `credseal keys rewrap` to move older data keys to it"),
     );
@@ -193,6 +198,7 @@ pub(crate) fn rewrap(subjects: u64, rewrapped: u64, moves: &[(String, u32, u32, 
     };
     done(
         json,
+        "rewrap",
         &RewrapJson {
             subjects,
             rewrapped,
@@ -213,6 +219,7 @@ struct RetiredJson<'a> {
 pub(crate) fn retired(class: &str, version: u32, json: bool) {
     done(
         json,
+        "key-retirement",
         &RetiredJson {
             class,
             retired: version,
@@ -232,6 +239,7 @@ struct RekeyedJson<'a> {
 pub(crate) fn rekeyed(class: &str, n: u64, json: bool) {
     done(
         json,
+        "rekey",
         &RekeyedJson { class, records: n },
         &format!("{class}: new data key, {n} record(s) re-encrypted"),
     );
@@ -267,6 +275,7 @@ pub(crate) fn shred(s: &ShredSummary, json: bool) {
     };
     done(
         json,
+        "shred",
         &ShredJson {
             records: s.records,
             subjects: s.subjects,

@@ -40,10 +40,13 @@ impl<'a> From<&'a LogKeyStatus> for HistoryKeyJson<'a> {
 /// `log history`: the signed handover notes, oldest first.
 pub(crate) fn history(keys: &[LogKeyStatus], notes: &[String], json: bool) {
     if json {
-        print_json(&HistoryJson {
-            handovers: notes,
-            keys: keys.iter().map(HistoryKeyJson::from).collect(),
-        });
+        print_json(
+            "log-history",
+            &HistoryJson {
+                handovers: notes,
+                keys: keys.iter().map(HistoryKeyJson::from).collect(),
+            },
+        );
     } else if notes.is_empty() {
         println!("the log key was never rotated: {} signs every receipt", keys[0].key_id);
     } else {
@@ -69,13 +72,16 @@ struct LogVerifyJson {
 /// What `log verify` checked.
 pub(crate) fn verify(r: &LogReport, json: bool) {
     if json {
-        print_json(&LogVerifyJson {
-            from: r.from,
-            receipts: r.receipts,
-            checkpoints: r.checkpoints,
-            size: r.size,
-            subjects: r.subjects,
-        });
+        print_json(
+            "log-verify",
+            &LogVerifyJson {
+                from: r.from,
+                receipts: r.receipts,
+                checkpoints: r.checkpoints,
+                size: r.size,
+                subjects: r.subjects,
+            },
+        );
     } else {
         println!(
             "ok: {} receipts and {} checkpoints verified{}; every root and subject-map root matches the log ({} subjects)",
@@ -94,7 +100,7 @@ pub(crate) fn verify(r: &LogReport, json: bool) {
 /// `log export-tiles`.
 pub(crate) fn export_tiles(r: &credseal_engine::TileExport, out: &std::path::Path, json: bool) {
     if json {
-        print_json(r);
+        print_json("log-export-tiles", r);
     } else {
         println!(
             "ok: the log at size {} written to {} ({} new tiles and entry bundles, {} kept from the export at size {})",
@@ -110,7 +116,7 @@ pub(crate) fn export_tiles(r: &credseal_engine::TileExport, out: &std::path::Pat
 /// `log verify --tiles`.
 pub(crate) fn verify_tiles(r: &credseal_engine::TilesReport, json: bool) {
     if json {
-        print_json(r);
+        print_json("log-verify-tiles", r);
     } else {
         println!(
             "ok: {} receipts of {} verified from tiles ({} entry bundles, {} hash tiles{}); the root and subject-map root match the checkpoint ({} subjects)",

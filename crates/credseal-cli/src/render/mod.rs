@@ -13,11 +13,101 @@ pub(crate) mod receipt;
 
 use serde::Serialize;
 
-/// Prints `v` as one pretty JSON document.
-pub(crate) fn print_json<T: Serialize>(v: &T) {
+/// The version of every `--json` document's shape (docs/json.md): a document's `schema`
+/// is `credseal/<name>/v1`. A field is only ever added within a version; a change that
+/// removes, renames or retypes one makes a new version.
+pub(crate) const JSON_VERSION: u32 = 1;
+
+/// A `--json` document: `schema` first, then the object's own fields (`items` for a list).
+#[derive(Serialize)]
+struct Document<'a, T: Serialize> {
+    schema: String,
+    #[serde(flatten)]
+    body: &'a T,
+}
+
+/// A list as a `--json` document.
+#[derive(Serialize)]
+struct ListDocument<'a, T: Serialize> {
+    schema: String,
+    items: &'a T,
+}
+
+/// Prints `v` as one pretty JSON document named `name` (docs/json.md): an object gets
+/// `"schema": "credseal/<name>/v1"` as its first field; a list becomes the `items` of such
+/// an object.
+pub(crate) fn print_json<T: Serialize>(name: &str, v: &T) {
+    let schema = format!("credseal/{name}/v{JSON_VERSION}");
     // Cannot fail: every document is a plain derived struct (or a `serde_json::Value`) with
-    // string map keys and no custom `Serialize` that errors.
-    println!("{}", serde_json::to_string_pretty(v).expect("serialisable"));
+    // string map keys and no custom `Serialize` that errors; an object flattens, and what
+    // is not an object is put under `items`.
+    let is_object = serde_json::to_value(v).expect("serialisable").is_object();
+    let text = if is_object {
+        serde_json::to_string_pretty(&Document { schema, body: v })
+    } else {
+        serde_json::to_string_pretty(&ListDocument { schema, items: v })
+    };
+    println!("{}", text.expect("serialisable"));
+}
+
+/// The `--json` document of a failure (docs/json.md, `credseal/error/v1`), printed on
+/// stdout besides the `credseal: error:` lines on stderr.
+pub(crate) fn print_error(class: credseal_engine::ErrorClass, message: &str, hint: Option<&str>, code: Option<&str>) {
+    use credseal_engine::ErrorClass;
+    #[derive(Serialize)]
+    struct ErrorJson<'a> {
+        /// `error`, `usage`, `access-denied` or `verification-failed`.
+        class: &'static str,
+        exit_code: u8,
+        /// The denial code of a refused query, else null.
+        code: Option<&'a str>,
+        message: &'a str,
+        hint: Option<&'a str>,
+    }
+    let name = match class {
+        ErrorClass::Error => "error",
+        ErrorClass::Usage => "usage",
+        ErrorClass::Denied => "access-denied",
+        ErrorClass::Verification => "verification-failed",
+    };
+    print_json(
+        "error",
+        &ErrorJson {
+            class: name,
+            exit_code: class.exit_code(),
+            code,
+            message,
+            hint,
+        },
+    );
+}
+
+/// What a keygen wrote, for `--json` (`credseal/key-pair/v1`).
+#[derive(Serialize)]
+pub(crate) struct KeyPairJson {
+    /// Whose key: `authority`, `department`, `officer`, `unseal-holder`, `provider`, `staff`,
+    /// `subject` or `witness`.
+    pub(crate) role: &'static str,
+    /// The secret key files written (mode 0600).
+    pub(crate) secret_files: Vec<String>,
+    /// The public key files written.
+    pub(crate) public_files: Vec<String>,
+    /// The secret files are encrypted with a key passphrase (not `--unencrypted`).
+    pub(crate) encrypted: bool,
+    /// The public signing (or verifier) key, as in its `.pub` file.
+    pub(crate) public_key: String,
+    /// The public sealing key (department and subject key pairs), else null.
+    pub(crate) sealing_public_key: Option<String>,
+}
+
+/// Prints what a keygen wrote: the JSON document, or `text`.
+pub(crate) fn key_pair(json: bool, k: &KeyPairJson, text: &str) {
+    done(json, "key-pair", k, text);
+}
+
+/// A path as a JSON string.
+pub(crate) fn path(p: &std::path::Path) -> String {
+    p.display().to_string()
 }
 
 /// A simple left-aligned table.
@@ -49,10 +139,10 @@ pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-/// What a command did: its JSON object with `--json`, else a line of text.
-pub(crate) fn done<T: Serialize>(json: bool, value: &T, text: &str) {
+/// What a command did: its JSON object (document `name`) with `--json`, else a line of text.
+pub(crate) fn done<T: Serialize>(json: bool, name: &str, value: &T, text: &str) {
     if json {
-        print_json(value);
+        print_json(name, value);
     } else {
         println!("{text}");
     }

@@ -21,12 +21,15 @@ struct InitJson<'a> {
 /// `custody`: `Some((K, N))` for a keystore in officers' custody, `None` for a passphrase.
 pub(crate) fn init_done(dir: &Path, origin: &str, custody: Option<(u8, usize)>, json: bool) {
     if json {
-        print_json(&InitJson {
-            data: dir,
-            origin,
-            log_key_file: dir.join(credseal_engine::LOG_KEY_FILE),
-            vrf_key_file: dir.join(credseal_engine::VRF_KEY_FILE),
-        });
+        print_json(
+            "init",
+            &InitJson {
+                data: dir,
+                origin,
+                log_key_file: dir.join(credseal_engine::LOG_KEY_FILE),
+                vrf_key_file: dir.join(credseal_engine::VRF_KEY_FILE),
+            },
+        );
     } else {
         println!("created platform {origin} in {}", dir.display());
         println!("  keystore: {}", dir.join(credseal_engine::KEYSTORE_FILE).display());
@@ -75,7 +78,7 @@ impl From<&IngestSummary> for IngestJson {
 /// What `ingest` did.
 pub(crate) fn ingest_summary(s: &IngestSummary, json: bool) {
     if json {
-        print_json(&IngestJson::from(s));
+        print_json("ingest", &IngestJson::from(s));
     } else {
         println!(
             "ingested {} records from {} lines: {} written, {} already stored, {} duplicate lines skipped, {} new data keys",
@@ -102,12 +105,15 @@ struct CheckJson {
 /// What `check` verified.
 pub(crate) fn check(deks: u64, records: u64, fingerprints: u64, json: bool) {
     if json {
-        print_json(&CheckJson {
-            ok: true,
-            data_keys: deks,
-            records,
-            fingerprints,
-        });
+        print_json(
+            "check",
+            &CheckJson {
+                ok: true,
+                data_keys: deks,
+                records,
+                fingerprints,
+            },
+        );
     } else {
         println!("ok: {deks} data keys and {records} records open and match their places");
         println!("ok: {fingerprints} disclosure fingerprints match the receipts in the log");
@@ -141,7 +147,7 @@ pub(crate) fn providers(list: &[credseal_auth::ProviderCredential], json: bool) 
         })
         .collect();
     if json {
-        print_json(&rows);
+        print_json("providers", &rows);
         return;
     }
     if rows.is_empty() {

@@ -45,6 +45,34 @@ pub(crate) fn outcome(b: &ReceiptBody) -> String {
     }
 }
 
+/// Who acted, as `--json` gives it: a kind and, where there is one, an id and a credential
+/// serial (never display text).
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct ActorJson {
+    /// `department`, `subject`, `officer`, `responder`, `platform` or `source`.
+    kind: &'static str,
+    id: Option<String>,
+    credential_serial: Option<u64>,
+}
+
+impl ActorJson {
+    fn new(a: &Actor) -> Self {
+        let (kind, id, credential_serial) = match a {
+            Actor::Department { id, credential_serial } => ("department", Some(id.clone()), Some(*credential_serial)),
+            Actor::Subject => ("subject", None, None),
+            Actor::Officer { id } => ("officer", Some(id.clone()), None),
+            Actor::Responder { id } => ("responder", Some(id.clone()), None),
+            Actor::Platform => ("platform", None, None),
+            Actor::Source { id } => ("source", Some(id.clone()), None),
+        };
+        Self {
+            kind,
+            id,
+            credential_serial,
+        }
+    }
+}
+
 /// One receipt as its subject sees it: in full, or sealed (a confidential purpose) with the
 /// date it opens.
 #[derive(Clone, Debug)]
@@ -69,6 +97,8 @@ pub(crate) struct ReceiptRow {
     pub(crate) detail: String,
     /// Until when a sealed receipt stays sealed (Unix seconds).
     pub(crate) sealed_until: Option<u64>,
+    /// The actor, outcome word and denial code for `--json`; `None` while sealed.
+    structured: Option<(ActorJson, &'static str, Option<String>)>,
 }
 
 impl ReceiptRow {
@@ -88,6 +118,18 @@ impl ReceiptRow {
                     outcome: outcome(b),
                     detail: b.detail.clone(),
                     sealed_until: None,
+                    structured: Some((
+                        ActorJson::new(&b.actor),
+                        match &b.outcome {
+                            Outcome::Granted => "granted",
+                            Outcome::Denied { .. } => "denied",
+                            Outcome::Done => "done",
+                        },
+                        match &b.outcome {
+                            Outcome::Denied { code } => Some(code.to_string()),
+                            _ => None,
+                        },
+                    )),
                 }
             }
             ReceiptView::Sealed {
@@ -106,22 +148,30 @@ impl ReceiptRow {
                 outcome: format!("sealed until {}", date(*sealed_until)),
                 detail: String::new(),
                 sealed_until: Some(*sealed_until),
+                structured: None,
             },
         }
     }
 
     /// Its JSON form; `new`: not seen in an earlier verification.
     pub(crate) fn json(&self, new: bool) -> ReceiptJson {
+        let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        let (actor, outcome, denial_code) = match &self.structured {
+            Some((a, o, c)) => (Some(a.clone()), *o, c.clone()),
+            None => (None, "sealed", None),
+        };
         ReceiptJson {
             counter: self.counter,
             index: self.index,
             time: self.time,
-            actor: self.actor.clone(),
-            action: self.action.clone(),
-            purpose: self.purpose.clone(),
+            sealed: self.structured.is_none(),
+            actor,
+            action: self.structured.as_ref().map(|_| self.action.clone()),
+            purpose: non_empty(&self.purpose),
             classes: self.classes.clone(),
-            outcome: self.outcome.clone(),
-            detail: self.detail.clone(),
+            outcome,
+            denial_code,
+            detail: non_empty(&self.detail),
             sealed_until: self.sealed_until,
             new,
         }
@@ -150,18 +200,24 @@ pub(crate) fn receipt_table(rows: &[ReceiptRow]) -> String {
     )
 }
 
-/// One receipt in `receipts verify --json`.
+/// One receipt in `receipts verify --json` (docs/json.md). While sealed, only `counter`,
+/// `index`, `sealed`, `sealed_until` and `new` say anything; the rest is null or empty.
 #[derive(Debug, Serialize)]
 pub(crate) struct ReceiptJson {
     counter: u64,
     index: u64,
     time: Option<u64>,
-    actor: String,
-    action: String,
-    purpose: String,
+    sealed: bool,
+    actor: Option<ActorJson>,
+    /// [`action`]'s word.
+    action: Option<String>,
+    purpose: Option<String>,
     classes: Vec<String>,
-    outcome: String,
-    detail: String,
+    /// `granted`, `denied`, `done` (a non-access event) or `sealed`.
+    outcome: &'static str,
+    /// The denial code of a denied access, else null.
+    denial_code: Option<String>,
+    detail: Option<String>,
     sealed_until: Option<u64>,
     new: bool,
 }
