@@ -1754,6 +1754,28 @@ fn every_command_prints_its_documented_json_on_success_and_failure() {
         2,
     );
 
+    // About the binary.
+    let v = js.ok("version", &["version"]);
+    assert!(v["formats"]["receipt"].is_u64(), "{v}");
+    js.fail("version", &["version", "--no-such-flag"], 2);
+    let c = js.ok("completions", &["completions", "bash"]);
+    assert!(
+        c["script"].as_str().unwrap().contains("credseal"),
+        "the script is there"
+    );
+    js.fail("completions", &["completions", "no-such-shell"], 2);
+    let man = js.p("man");
+    let m = js.ok("man", &["man", "--out-dir", &man]);
+    assert!(
+        m["pages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p == "credseal-keys-rotate.1"),
+        "{m}"
+    );
+    js.fail("man", &["man", "--out-dir", &man], 1);
+
     // The walkthrough, and the benchmarks at their smallest.
     let demo = js.ok("demo", &["demo"]);
     assert!(demo["steps"].as_array().is_some_and(|s| s.len() > 10), "{demo}");

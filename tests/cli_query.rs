@@ -623,6 +623,8 @@ impl Fx {
     }
 
     /// `credseal open --json` with `key`; the parsed answer on success.
+    /// Opens `answer` with `--json`: on success its document, on failure only the error
+    /// document on stdout.
     fn open(&self, key: &str, answer: &str) -> (Output, Option<serde_json::Value>) {
         let own = format!("{answer}.request");
         let request = if Path::new(&own).exists() {
@@ -739,7 +741,7 @@ fn granted_query_opens_only_with_the_departments_sealing_key() {
     for key in [format!("{other}/sealing.key"), format!("{subj}/sealing.key")] {
         let (o, _) = fx.open(&key, &ans);
         assert_eq!(code(&o), 4, "{}", stderr(&o));
-        assert!(o.stdout.is_empty(), "{}", stdout(&o));
+        assert_only_an_error_document(&o);
         assert!(stderr(&o).contains("does not open with this key"), "{}", stderr(&o));
     }
     // The department's signing key is not a sealing key at all.
@@ -782,14 +784,14 @@ fn answer_with_a_flipped_byte_does_not_open() {
         let f = fx.write("tampered-answer", text);
         let (o, _) = fx.open(&key, &f);
         assert_eq!(code(&o), 4, "variant {i}: {}", stderr(&o));
-        assert!(o.stdout.is_empty(), "variant {i} printed {}", stdout(&o));
+        assert_only_an_error_document(&o);
     }
     // Truncated, padded.
     for text in [&good.trim()[..good.trim().len() - 4], &format!("{}=", good.trim())] {
         let f = fx.write("tampered-answer", text);
         let (o, _) = fx.open(&key, &f);
         assert_eq!(code(&o), 4, "{}", stderr(&o));
-        assert!(o.stdout.is_empty());
+        assert_only_an_error_document(&o);
     }
     // The original still opens.
     fx.open_ok(&ans);
@@ -1848,4 +1850,15 @@ fn token_query_and_open_pipe_through_stdin_and_stdout() {
         "{}",
         stderr(&o)
     );
+}
+
+/// With `--json`, a failure's stdout holds its `credseal/error/v1` document and nothing else:
+/// no record of the answer.
+#[track_caller]
+fn assert_only_an_error_document(o: &Output) {
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {}", stdout(o)));
+    assert_eq!(v["schema"], "credseal/error/v1", "{v}");
+    assert_eq!(v["exit_code"], code(o), "{v}");
+    assert!(v.get("records").is_none(), "{v}");
 }

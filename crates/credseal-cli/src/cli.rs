@@ -10,7 +10,13 @@ use clap::{Args, Parser, Subcommand};
 /// credseal keeps credit information sealed: nobody reads a field without signed
 /// authority, and nobody reads it without the subject being able to find out.
 #[derive(Parser, Debug)]
-#[command(name = "credseal", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "credseal",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("CREDSEAL_COMMIT"), ")"),
+    about,
+    long_about = None,
+    propagate_version = true
+)]
 pub(crate) struct Cli {
     /// Allow the public demo keys of keys-example/ (never on a real platform).
     #[arg(long, global = true)]
@@ -179,6 +185,32 @@ pub(crate) enum Command {
     /// Serve the platform over HTTPS to departments, subjects, the authority and the public
     /// (until SIGTERM or SIGINT, which drain it).
     Serve(ServeArgs),
+    /// This build: its version, the commit it was built from, and the format versions it
+    /// reads and writes.
+    Version {
+        /// Print the result as JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell), e.g.
+    /// `credseal completions bash > /etc/bash_completion.d/credseal`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+        /// Print the result as JSON (docs/json.md): the script as a string.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the man pages (credseal.1 and one per command, e.g. credseal-keys-rotate.1)
+    /// into a directory.
+    Man {
+        /// The directory (created if missing; existing pages are not overwritten).
+        #[arg(long, value_name = "DIR")]
+        out_dir: PathBuf,
+        /// Print the result as JSON (docs/json.md).
+        #[arg(long)]
+        json: bool,
+    },
     /// A C2SP witness of transparency logs, run by someone other than the platform: it
     /// cosigns a log's checkpoints only if each is consistent with the last it cosigned.
     Witness {

@@ -201,6 +201,9 @@ fn run(cli: Cli) -> CliResult {
         Command::Audit { command } => incident::audit(&ctx, command),
         Command::Keys { command } => keys::run(&ctx, command),
         Command::Unseal { data, json } => commands::custody::check(&ctx, &data.data, json),
+        Command::Version { json } => commands::meta::version(json),
+        Command::Completions { shell, json } => commands::meta::completions(shell, json),
+        Command::Man { out_dir, json } => commands::meta::man(&out_dir, json),
         Command::Shred {
             data,
             what,

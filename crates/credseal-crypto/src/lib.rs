@@ -41,6 +41,8 @@ pub use envelope::{
     WRAP_LABEL, WRAPPED_DEK_LEN, open_record, seal_record, unwrap_dek, wrap_dek, wrapped_kek_version,
 };
 pub use keyfile::{ENCRYPTED_KEY_PREFIX, KeyFileError, decrypt_key_text, encrypt_key_text, is_encrypted_key};
+/// The keystore file's format version (docs/formats.md).
+pub use keystore::FORMAT as KEYSTORE_FORMAT;
 pub use keystore::{ClassKeys, KdfParams, KekEntry, Keystore, KeystoreError};
 pub use keytree::{
     DekWrapping, FORMAT_TREE, NODE_ID_LEN, TREE_CHILD_LABEL, TREE_DEK_LABEL, TREE_ID_LABEL, TREE_NODE_LABEL,

@@ -54,7 +54,9 @@ pub use components::datadir::{
     CATALOG_FILE, CONFIG_FILE, Config, DB_DIR, InitOptions, KEYSTORE_FILE, KeySource, LOG_KEY_FILE, OpenOptions,
     PolicyConfig, VRF_KEY_FILE, valid_origin,
 };
-pub use components::disclosure::{ANSWER_LABEL, AnswerBody, DISPUTED_MARK, Grant, PendingAnswer, SealedAnswer};
+pub use components::disclosure::{
+    ANSWER_FORMAT, ANSWER_LABEL, AnswerBody, DISPUTED_MARK, Grant, PendingAnswer, SealedAnswer,
+};
 pub use components::gate::{
     APPROVE_ACTION, AUTHORITY_APPROVER, Approved, DEFAULT_OPERATOR, Operation, StaffRole, StaffSession, valid_staff_id,
 };

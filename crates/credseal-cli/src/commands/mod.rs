@@ -15,6 +15,7 @@ pub(crate) mod ingest;
 pub(crate) mod init;
 pub(crate) mod keys;
 pub(crate) mod log;
+pub(crate) mod meta;
 pub(crate) mod policy;
 pub(crate) mod query;
 pub(crate) mod receipts;

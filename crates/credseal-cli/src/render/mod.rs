@@ -112,10 +112,12 @@ pub(crate) fn path(p: &std::path::Path) -> String {
 
 /// A simple left-aligned table.
 pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut w: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    // Display columns, not characters: a Chinese name takes two columns a character.
+    use unicode_width::UnicodeWidthStr as _;
+    let mut w: Vec<usize> = headers.iter().map(|h| h.width()).collect();
     for r in rows {
         for (i, c) in r.iter().enumerate() {
-            w[i] = w[i].max(c.chars().count());
+            w[i] = w[i].max(c.width());
         }
     }
     let line = |cells: Vec<&str>| {
@@ -125,7 +127,7 @@ pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
                 s.push_str(c);
             } else {
                 s.push_str(c);
-                s.push_str(&" ".repeat(w[i] - c.chars().count() + 2));
+                s.push_str(&" ".repeat(w[i] - c.width() + 2));
             }
         }
         s.trim_end().to_string()
@@ -176,7 +178,26 @@ pub(crate) fn quoted(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::quoted;
+    use super::{quoted, table};
+
+    /// Wide characters take two columns: the column after a Chinese name starts where it
+    /// starts after an ASCII name of the same display width.
+    #[test]
+    fn tables_align_wide_characters_by_display_width() {
+        let t = table(
+            &["name", "class"],
+            &[
+                vec!["王五".into(), "loans".into()],
+                vec!["abcd".into(), "identity".into()],
+            ],
+        );
+        let lines: Vec<&str> = t.lines().collect();
+        let col = |l: &str| {
+            unicode_width::UnicodeWidthStr::width(&l[..l.find("loans").or_else(|| l.find("identity")).unwrap()])
+        };
+        assert_eq!(col(lines[1]), col(lines[2]), "{t}");
+        assert_eq!(col(lines[1]), 6, "{t}");
+    }
 
     /// The same text as the Debug form of a string gave before (messages keep their wording).
     #[test]

@@ -26,7 +26,7 @@ use crate::error::{EngineError, QueryError, Result};
 pub const ANSWER_LABEL: &str = "answer";
 /// Format of sealed answers (2: the plaintext carries a random nonce and the receipt's
 /// `release_digest` commits to it, `credseal_log::answer_digest`).
-pub(crate) const ANSWER_FORMAT: u8 = 2;
+pub const ANSWER_FORMAT: u8 = 2;
 
 /// What the requester receives once opened.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,0 +1,27 @@
+//! Records the commit this binary is built from, for `credseal version` (`unknown` when the
+//! source is not a git checkout, e.g. a source tarball).
+
+use std::process::Command;
+
+fn git(args: &[&str]) -> Option<String> {
+    let o = Command::new("git").args(args).output().ok()?;
+    if !o.status.success() {
+        return None;
+    }
+    Some(String::from_utf8(o.stdout).ok()?.trim().to_string())
+}
+
+fn main() {
+    let commit = git(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    println!("cargo:rustc-env=CREDSEAL_COMMIT={commit}");
+    // Built again when HEAD moves: HEAD itself (a checkout) and the branch it names (a commit).
+    for name in ["HEAD".to_string()]
+        .into_iter()
+        .chain(git(&["rev-parse", "--symbolic-full-name", "HEAD"]))
+    {
+        if let Some(path) = git(&["rev-parse", "--git-path", &name]) {
+            println!("cargo:rerun-if-changed={path}");
+        }
+    }
+    println!("cargo:rerun-if-changed=build.rs");
+}
