@@ -1214,3 +1214,74 @@ fn a_view_limited_answer_holds_only_the_views_fields() {
     assert_ne!(code(&o), 0);
     assert!(stderr(&o).contains("has no field \"shoe_size\""), "{}", stderr(&o));
 }
+
+/// The example catalogue with a view of `identity` (name and id type) under the purpose
+/// credit-card-approval, none under loan-approval (the purpose the tests query for).
+fn catalog_with_card_view() -> String {
+    let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(CATALOG)).unwrap();
+    let anchor = "title = \"Approving a credit card application (信用卡审批)\"\n";
+    assert!(text.contains(anchor));
+    text.replacen(
+        anchor,
+        &format!("{anchor}\n[[purpose.view]]\nclass = \"identity\"\nfields = [\"name\", \"id_type\"]\n"),
+        1,
+    )
+}
+
+#[test]
+fn a_view_limited_token_answer_holds_only_the_views_fields() {
+    let fx = Fx::with_catalog(Some(&catalog_with_card_view()));
+    // A credential without views (as every credential before views): the whole class, since
+    // loan-approval defines no view of identity.
+    let (bank, cred) = fx.department("bank-a", "identity,judgments", 101);
+    let whole = fx.query(&bank, &cred, "identity");
+    assert_eq!(whole.len(), 1, "{whole:?}");
+    assert!(whole[0]["fields"].as_object().unwrap().len() > 2, "{whole:?}");
+    let address = example("ID-00000212")["fields"]["registered_address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(fx.last_answer.borrow().to_string().contains(&address));
+    // The same credential, a token that asks for identity through the view: the view's
+    // fields only, and the receipt names the view.
+    let records = fx.query(&bank, &cred, "credit-card-approval/identity,judgments");
+    let ids: Vec<&String> = records
+        .iter()
+        .filter(|r| r["class"] == "identity")
+        .flat_map(|r| r["fields"].as_object().unwrap().keys())
+        .collect();
+    assert_eq!(ids, ["id_type", "name"], "{records:?}");
+    let answer = fx.last_answer.borrow().to_string();
+    assert!(!answer.contains(&address), "{answer}");
+    assert!(!answer.contains("gender"), "{answer}");
+    let receipts = fx.receipts();
+    let q = receipts.iter().rfind(|r| r["action"] == "query").unwrap();
+    let detail = q["detail"].as_str().unwrap();
+    assert!(detail.contains("view: credit-card-approval/identity"), "{q}");
+    assert!(!detail.contains("judgments"), "judgments was granted whole: {q}");
+    assert_eq!(q["classes"], serde_json::json!(["identity", "judgments"]), "{q}");
+
+    // A credential that grants only the view: a token for the whole class is refused (exit 3,
+    // nothing released), a token for the view is answered with its fields.
+    let (shop, vcred) = fx.department("shop-b", "credit-card-approval/identity", 102);
+    let token = fx.token(&shop, &vcred, "identity", None, None);
+    let (o, _) = fx.run_query(&vcred, &token, None);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(stderr(&o).contains("class-not-granted"), "{}", stderr(&o));
+    let records = fx.query(&shop, &vcred, "credit-card-approval/identity");
+    let keys: Vec<&String> = records[0]["fields"].as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["id_type", "name"], "{records:?}");
+
+    // A view the catalogue does not define, and a class asked for twice, are refused (exit 3).
+    for (classes, want) in [
+        ("loan-approval/identity", "unknown-view"),
+        ("no-such-purpose/identity", "unknown-view"),
+        ("credit-card-approval/loans", "unknown-view"),
+        ("credit-card-approval/identity,identity", "view-conflict"),
+    ] {
+        let token = fx.token(&bank, &cred, classes, None, None);
+        let (o, _) = fx.run_query(&cred, &token, None);
+        assert_eq!(code(&o), 3, "{classes}: {}", stderr(&o));
+        assert!(stderr(&o).contains(want), "{classes}: {}", stderr(&o));
+    }
+}

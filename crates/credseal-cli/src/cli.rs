@@ -851,7 +851,8 @@ pub(crate) enum AuthorityCommand {
         /// The department's sealing public key (from `dept keygen`).
         #[arg(long, value_name = "FILE")]
         sealing_key: PathBuf,
-        /// Classes it may read, comma-separated.
+        /// Classes it may read, comma-separated; `<purpose>/<class>` grants only the fields
+        /// of that purpose's catalogue view of the class.
         #[arg(long)]
         classes: String,
         /// Purposes it may query for, comma-separated.
@@ -1019,7 +1020,8 @@ pub(crate) struct TokenArgs {
     /// The subject's id.
     #[arg(long)]
     pub(crate) subject: String,
-    /// Classes to read, comma-separated.
+    /// Classes to read, comma-separated; `<purpose>/<class>` asks for only the fields of
+    /// that purpose's catalogue view of the class.
     #[arg(long)]
     pub(crate) classes: String,
     /// The legal purpose.

@@ -138,6 +138,11 @@ impl Platform {
         self.objections_under(META_OBJECTION)
     }
 
+    /// The objection with id `id`, as kept.
+    pub fn objection(&self, id: &[u8; 16]) -> Result<Option<ObjectionState>> {
+        Ok(self.objections()?.into_iter().find(|s| &s.id == id))
+    }
+
     /// The objections of one subject, as kept.
     pub(crate) fn objections_of(&self, subject: &BlindId) -> Result<Vec<ObjectionState>> {
         self.objections_under(&subject_prefix(subject))
