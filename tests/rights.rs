@@ -705,13 +705,22 @@ fn departments_that_saw_the_old_value_get_notices_and_others_do_not() {
 
     let a = fx.notices("bank-a", &bank_a);
     assert_eq!(a.len(), 1, "{a:?}");
-    assert_eq!(a[0]["subject"], SUBJECT);
     assert_eq!(a[0]["record_id"], "JD-2026-900135");
+    assert_eq!(a[0]["class"], "judgments");
     assert_eq!(
         (a[0]["superseded_version"].as_u64(), a[0]["version"].as_u64()),
         (Some(1), Some(2))
     );
-    assert_eq!(a[0]["record"]["fields"][&field], "CORRECTED ON OBJECTION");
+    // The notice names the record only (review finding F2): no subject id and no value, so
+    // nothing of the record outlives a later shred in the department's copy of the notice;
+    // bank-a queries again for the corrected value.
+    let text = a[0].to_string();
+    assert!(
+        !text.contains(SUBJECT) && !text.contains("CORRECTED ON OBJECTION"),
+        "{text}"
+    );
+    let again = fx.query(&bank_a, &cred_a, "judgments");
+    assert_eq!(again[0]["fields"][&field], "CORRECTED ON OBJECTION", "{again:?}");
     assert!(fx.notices("bank-b", &bank_b).is_empty());
     assert!(fx.notices("bank-c", &bank_c).is_empty());
     // Sealed to bank-a: bank-b's key does not open bank-a's notices.

@@ -1,9 +1,11 @@
 //! Correction notices (docs/formats.md "Correction notices"): when a correction supersedes a
 //! record, every department whose granted query released that record's class of the subject
 //! within the catalogue's look-back (`correction_lookback_days`, default about six months) —
-//! found through the subject's receipts — gets a notice naming the subject, the record and
-//! the corrected version, HPKE-sealed to the sealing key of the department's last granted
-//! query. Each notice is receipted in the subject's chain (actor platform, action
+//! found through the subject's receipts — gets a notice naming the record (its id and
+//! class) and the corrected version, HPKE-sealed to the sealing key of the department's last
+//! granted query. A notice holds no subject id and no field value: the department queries
+//! again, under a token, for the corrected record, so a later shred of the record leaves
+//! nothing of it in the notice. Each notice is receipted in the subject's chain (actor platform, action
 //! `correction`, naming the department). Departments fetch theirs with `dept notices` or
 //! `GET /v1/notices/{department}` and open them with their sealing key (`dept open-notice`).
 //!
@@ -12,7 +14,7 @@
 
 use std::collections::BTreeSet;
 
-use credseal_core::{Record, RecordBody, SubjectId};
+use credseal_core::RecordBody;
 use credseal_crypto::{SealedBox, SealingKey, SealingPublicKey};
 use credseal_log::{Action, Actor, Outcome, UnverifiedReceipt};
 use credseal_store::{Batch, Tree};
@@ -27,8 +29,9 @@ use crate::platform::Platform;
 pub const NOTICE_LABEL: &[u8] = b"credseal:v1:notice";
 /// Text prefix of a correction notice.
 pub const NOTICE_PREFIX: &str = "cs1.notice.";
-/// The notice envelope's format.
-const NOTICE_FORMAT: u8 = 1;
+/// The notice envelope's format: 2 since a notice names the record instead of carrying it
+/// (format 1, which held the subject id and the corrected record, is refused).
+const NOTICE_FORMAT: u8 = 2;
 /// Meta key prefix of a stored notice: `notice:` ‖ department ‖ 0x00 ‖ time (u64 BE) ‖ id.
 const META_NOTICE: &[u8] = b"notice:";
 /// Most notices a department is given in one answer (the newest ones).
@@ -43,14 +46,14 @@ pub struct NoticeBody {
     pub notice_id: [u8; 16],
     /// The department it is for.
     pub department_id: String,
-    /// The subject (normalised id).
-    pub subject: String,
     /// The record's class.
     pub class: String,
+    /// The record's id.
+    pub record_id: String,
     /// The version the department may hold, now superseded.
     pub superseded_version: u32,
-    /// The corrected record (its current version).
-    pub record: Record,
+    /// The corrected version (the record's current one), to be queried again.
+    pub version: u32,
     /// When the correction was made (Unix seconds).
     pub corrected_at: u64,
 }
@@ -93,7 +96,10 @@ pub fn open_notice(text: &str, key: &SealingKey) -> Result<NoticeBody> {
         .map_err(|_| bad("not base64url"))?;
     let env: NoticeEnvelope = postcard::from_bytes(&bytes).map_err(|_| bad("malformed"))?;
     if env.format != NOTICE_FORMAT {
-        return Err(bad(&format!("unsupported format {}", env.format)));
+        return Err(bad(&format!(
+            "unsupported format {} (this build reads format {NOTICE_FORMAT}, which names the record without its values)",
+            env.format
+        )));
     }
     let sealed = SealedBox::from_bytes(&env.sealed).map_err(|e| bad(&e.to_string()))?;
     let info = notice_info(&env.origin, &env.department_id, &env.notice_id);
@@ -160,11 +166,15 @@ impl Platform {
             if depts.is_empty() {
                 continue;
             }
-            let body: RecordBody = postcard::from_bytes(&c.body).map_err(|_| EngineError::Corrupt {
-                what: "a corrected record".into(),
-                detail: "does not decode".into(),
-            })?;
-            let record = body.into_record(c.subject.clone(), c.class.clone(), c.version);
+            // Only the record's id leaves the body: the notice names the record, never its
+            // values (they would outlive a shred of the record in the department's copy).
+            let record_id = {
+                let body: RecordBody = postcard::from_bytes(&c.body).map_err(|_| EngineError::Corrupt {
+                    what: "a corrected record".into(),
+                    detail: "does not decode".into(),
+                })?;
+                body.record_id
+            };
             for dept in depts {
                 let Some(key) = self.gate.dept_sealing_key(&ks, &dept)? else {
                     continue;
@@ -176,10 +186,10 @@ impl Platform {
                     origin: self.origin().to_string(),
                     notice_id,
                     department_id: dept.clone(),
-                    subject: subject_text(&c.subject),
                     class: c.class.clone(),
+                    record_id: record_id.clone(),
                     superseded_version: c.supersedes,
-                    record: record.clone(),
+                    version: c.version,
                     corrected_at: now,
                 };
                 let pt = zeroize::Zeroizing::new(
@@ -246,9 +256,4 @@ impl Platform {
         let skip = out.len().saturating_sub(MAX_NOTICES);
         Ok(out.split_off(skip))
     }
-}
-
-/// The subject's normalised id.
-fn subject_text(s: &SubjectId) -> String {
-    s.as_str().to_string()
 }

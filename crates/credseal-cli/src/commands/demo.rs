@@ -1163,7 +1163,7 @@ fn objection_walkthrough(p: &Platform, authority: &credseal_auth::SigningKey, no
         let body = credseal_engine::open_notice(n, &bank_seal)?;
         println!(
             "$ credseal dept open-notice --key bank-a/sealing.key   -> {} record {} corrected: version {} supersedes {}",
-            body.class, body.record.record_id, body.record.version, body.superseded_version
+            body.class, body.record_id, body.version, body.superseded_version
         );
     }
     Ok(())

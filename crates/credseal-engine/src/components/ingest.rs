@@ -598,8 +598,6 @@ struct WriteJob {
 /// A correction written by an ingest: the departments that received the version it
 /// supersedes get a correction notice (`crate::notices`).
 pub(crate) struct Correction {
-    /// The subject (its raw id goes into the sealed notices only).
-    pub(crate) subject: SubjectId,
     /// Its BlindId.
     pub(crate) blind: BlindId,
     /// The record's class.
@@ -1310,9 +1308,8 @@ impl Ingest<'_> {
         };
         // Cannot fail: the class bundle was inserted above if absent.
         ps.recs.classes.get_mut(class).expect("inserted above").put(entry);
-        if let (Some(subject), Some(supersedes)) = (p.subject, p.supersedes) {
+        if let (Some(_), Some(supersedes)) = (&p.subject, p.supersedes) {
             w.corrections.push(Correction {
-                subject,
                 blind: p.blind,
                 class: p.class.clone(),
                 rkey: p.rkey,
