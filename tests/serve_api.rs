@@ -2478,3 +2478,67 @@ fn an_objection_resolved_by_a_correction_through_the_service() {
     let (status, _) = srv.terminate();
     assert!(status.success(), "{status:?}");
 }
+
+/// `credseal serve` reviews objections on its own schedule (`--objection-review`): with the
+/// platform's clock 21 days ahead (simulated time, `--clock-offset`, test builds), an
+/// objection filed over HTTPS is past its 20 days at the next round; the service receipts it
+/// (the alert names the receipt, which is in the log), raises one alert on stderr however many
+/// rounds follow, and the objection reads `overdue`.
+#[test]
+fn an_overdue_objection_raises_an_alert_on_the_services_schedule() {
+    let fx = Fx::new();
+    let subj = fx.registered_subject("subject", SUBJECT);
+    let objection = fx.fresh("objection");
+    ok(&[
+        "subject",
+        "object",
+        "--key",
+        &format!("{subj}/signing.key"),
+        "--subject",
+        SUBJECT,
+        "--class",
+        "identity",
+        "--record",
+        "ID-00000104",
+        "--reason",
+        "my registered address is wrong",
+        "--audience",
+        ORIGIN,
+        "--out",
+        &objection,
+    ]);
+    let days21 = (21 * 86_400).to_string();
+    let srv = fx.serve(&["--objection-review", "1", "--clock-offset", &days21]);
+    let body = serde_json::to_vec(&serde_json::json!({ "objection": fx.read(&objection) })).unwrap();
+    let r = srv.json("POST", "/v1/objections", &body);
+    assert_eq!(r.status, 201, "{r:?}");
+    let id = r.json()["objection_id"].as_str().unwrap().to_string();
+    let alerts = |log: &str| -> Vec<String> {
+        log.lines()
+            .filter(|l| l.starts_with("credseal: ALERT: provider psb-wuhan has an overdue objection"))
+            .map(str::to_string)
+            .collect()
+    };
+    let start = Instant::now();
+    while alerts(&srv.stderr()).is_empty() {
+        assert!(start.elapsed() < WAIT, "no alert: {}", srv.stderr());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let r = srv.get(&format!("/v1/objections/{id}"));
+    assert_eq!(r.json()["status"], "overdue", "{r:?}");
+    // Later rounds find it noted already: still one alert.
+    std::thread::sleep(Duration::from_millis(2500));
+    let (status, log) = srv.terminate();
+    assert!(status.success(), "{status:?}");
+    let lines = alerts(&log);
+    assert_eq!(lines.len(), 1, "{log}");
+    assert!(!log.contains(SUBJECT) && !log.contains("ID-00000104"), "{log}");
+    // The alert names the overdue receipt, which the log holds.
+    let index: u64 = lines[0]
+        .split("receipt ")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{}", lines[0]));
+    assert!(index < fx.verified_log_size(), "{}", lines[0]);
+}

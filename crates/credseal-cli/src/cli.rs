@@ -285,6 +285,14 @@ pub(crate) struct ServeArgs {
     /// the system's roots).
     #[arg(long, value_name = "FILE")]
     pub(crate) witness_ca: Option<PathBuf>,
+    /// Review open objections this often: each past its deadline gets an `overdue` receipt
+    /// in its subject's chain and raises an alert on stderr, once.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub(crate) objection_review: u64,
+    /// Run the platform's clock this many seconds ahead of the system's (deadlines, the
+    /// objection review, receipts). Test builds only: a release build refuses it.
+    #[arg(long, value_name = "SECONDS", hide = true)]
+    pub(crate) clock_offset: Option<u64>,
 }
 
 /// `--witness FILE… [--witness-threshold K]`: the witnesses whose cosignatures a verifier

@@ -460,6 +460,17 @@ impl Platform {
     /// deadline that was not noted before gets an `overdue` receipt in the subject's chain and
     /// raises an alert (as a canary query does). `now` may be a simulated time.
     pub fn review_objections(&self, now: u64) -> Result<Vec<ObjectionState>> {
+        self.review_objections_inner(now)
+    }
+
+    /// [`Platform::review_objections`] at the platform's own clock (the service's scheduled
+    /// review); returns the time it used with the list.
+    pub fn review_objections_now(&self) -> Result<(u64, Vec<ObjectionState>)> {
+        let now = self.now()?;
+        Ok((now, self.review_objections_inner(now)?))
+    }
+
+    fn review_objections_inner(&self, now: u64) -> Result<Vec<ObjectionState>> {
         let _w = self.write_lock.lock().map_err(|_| EngineError::poisoned("write"))?;
         let mut all = self.objections()?;
         let mut batch = Batch::new();

@@ -722,7 +722,7 @@ impl ObjectionResp {
     fn new(o: credseal_engine::ObjectionState, now: u64) -> Self {
         use credseal_engine::ObjectionStatus as S;
         let (status, corrected_by_version, reason) = match &o.status {
-            S::Open if o.overdue(now) => ("overdue", None, None),
+            S::Open if o.overdue_noted || o.overdue(now) => ("overdue", None, None),
             S::Open => ("open", None, None),
             S::Corrected { version } => ("corrected", Some(*version), None),
             S::Upheld { reason } => ("upheld", None, Some(reason.clone())),
