@@ -1294,3 +1294,97 @@ fn a_view_limited_token_answer_holds_only_the_views_fields() {
         assert!(stderr(&o).contains(want), "{classes}: {}", stderr(&o));
     }
 }
+
+/// A provider's answer `deleted` destroys the record through the shred path: every version
+/// is shredded (`check` counts one record fewer), the subject's chain holds the `shred`
+/// receipt naming the objection and the answer's receipt, and the objection reads `deleted`.
+/// An application for credit repair is resolved by the authority the same way.
+#[test]
+fn an_objection_answered_deleted_shreds_the_record() {
+    let fx = Fx::new();
+    let o = fx.object("loans", OWN_LOAN, false);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let id = fx.audit_objections(None).1[0]["id"].as_str().unwrap().to_string();
+    let before = fx.records();
+    let answer = |outcome: &str| {
+        run(&[
+            "provider",
+            "answer-objection",
+            "--key",
+            &fx.provider_key,
+            "--objection",
+            &id,
+            "--reason",
+            "the loan was entered for the wrong person",
+            "--outcome",
+            outcome,
+            "--audience",
+            ORIGIN,
+            "--out",
+            &fx.fresh("answer"),
+            "--data",
+            &fx.data,
+        ])
+    };
+    let o = answer("deleted");
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("the record is deleted by boc-guangzhou"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(fx.records(), before - 1);
+    assert_eq!(fx.audit_objections(None).1[0]["status"], "deleted");
+    let receipts = fx.receipts();
+    let shred: Vec<_> = receipts.iter().filter(|r| r["action"] == "shred").collect();
+    assert_eq!(shred.len(), 1, "{receipts:?}");
+    assert!(
+        shred[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("answered by boc-guangzhou: the record is deleted"),
+        "{}",
+        shred[0]
+    );
+    assert!(receipts.iter().any(|r| {
+        r["detail"]
+            .as_str()
+            .unwrap()
+            .contains("the record is deleted (every version shredded)")
+    }));
+    // Answered: a second answer is refused and nothing more is shredded.
+    let o = answer("deleted");
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert_eq!(fx.records(), before - 1);
+    // A repair application, resolved by the authority: deleted.
+    let o = fx.object("identity", "ID-00000212", true);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let rows = fx.audit_objections(None).1;
+    let repair = rows.iter().find(|r| r["kind"] == "repair").unwrap();
+    let rid = repair["id"].as_str().unwrap().to_string();
+    let o = run(&[
+        "provider",
+        "answer-objection",
+        "--key",
+        &fx.auth,
+        "--objection",
+        &rid,
+        "--reason",
+        "repair granted",
+        "--outcome",
+        "deleted",
+        "--audience",
+        ORIGIN,
+        "--out",
+        &fx.fresh("answer"),
+        "--data",
+        &fx.data,
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(fx.records(), before - 2);
+    let rows = fx.audit_objections(None).1;
+    assert_eq!(
+        rows.iter().find(|r| r["id"] == rid.as_str()).unwrap()["status"],
+        "deleted"
+    );
+}

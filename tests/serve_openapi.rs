@@ -1145,6 +1145,34 @@ fn objections(c: &mut Checker, cl: &Client, fx: &Fx, provider_key: &str) {
     ok(&["provider", "keygen", "--unencrypted", "--out", &stranger]);
     let body = answer(&stranger, &id);
     expect(c, cl, "POST", "/v1/objection-answers", Body::Json(&body), 422, None);
+    // `deleted` shreds the record, which needs the operator's passphrase: the service has none.
+    let out = fx.fresh("answer");
+    ok(&[
+        "provider",
+        "answer-objection",
+        "--key",
+        provider_key,
+        "--objection",
+        &id,
+        "--reason",
+        "the record is wrong",
+        "--outcome",
+        "deleted",
+        "--audience",
+        ORIGIN,
+        "--out",
+        &out,
+    ]);
+    let deleting = json!({ "answer": read(&out) });
+    expect(
+        c,
+        cl,
+        "POST",
+        "/v1/objection-answers",
+        Body::Json(&deleting),
+        400,
+        Some("bad-request"),
+    );
     let good = answer(provider_key, &id);
     c.check_request("POST", "/v1/objection-answers", &good);
     let r = expect(c, cl, "POST", "/v1/objection-answers", Body::Json(&good), 200, None);

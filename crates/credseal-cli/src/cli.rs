@@ -1796,9 +1796,9 @@ pub(crate) enum ProviderCommand {
         #[arg(long, value_name = "FILE")]
         credential: PathBuf,
     },
-    /// Answer a subject's objection by upholding the record, with the reason (sign with the
-    /// provider's key; for a repair application, the authority's). A correction answers an
-    /// objection by itself: ingest the corrected version instead.
+    /// Answer a subject's objection by upholding the record or deleting it, with the reason
+    /// (sign with the provider's key; for a repair application, the authority's). A
+    /// correction answers an objection by itself: ingest the corrected version instead.
     AnswerObjection {
         /// The provider's (or the authority's) signing key.
         #[arg(long, value_name = "FILE")]
@@ -1806,9 +1806,13 @@ pub(crate) enum ProviderCommand {
         /// The objection's id (32 hex digits, from `audit objections`).
         #[arg(long, value_name = "HEX")]
         objection: String,
-        /// The reason the record stays as it is.
+        /// The reason for the outcome, for the subject.
         #[arg(long)]
         reason: String,
+        /// `upheld` (the record stays as it is) or `deleted` (every version of the record is
+        /// shredded; with --data, the operator's passphrase is needed).
+        #[arg(long, default_value = "upheld", value_parser = ["upheld", "deleted"])]
+        outcome: String,
         /// The platform's origin.
         #[arg(long)]
         audience: String,

@@ -726,6 +726,7 @@ impl ObjectionResp {
             S::Open => ("open", None, None),
             S::Corrected { version } => ("corrected", Some(*version), None),
             S::Upheld { reason } => ("upheld", None, Some(reason.clone())),
+            S::Deleted { reason } => ("deleted", None, Some(reason.clone())),
         };
         Self {
             objection_id: credseal_core::hex(&o.id),

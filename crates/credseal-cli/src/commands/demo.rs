@@ -1148,6 +1148,7 @@ fn objection_walkthrough(p: &Platform, authority: &credseal_auth::SigningKey, no
                 format!("resolved, corrected by version {version}")
             }
             credseal_engine::ObjectionStatus::Upheld { .. } => "upheld".into(),
+            credseal_engine::ObjectionStatus::Deleted { .. } => "answered: the record was deleted".into(),
             credseal_engine::ObjectionStatus::Open => "still open".into(),
         })
         .unwrap_or_default();

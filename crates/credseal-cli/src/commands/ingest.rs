@@ -94,6 +94,7 @@ pub(crate) fn provider(ctx: &Context, cmd: ProviderCommand) -> CliResult {
             key,
             objection,
             reason,
+            outcome,
             audience,
             out,
             data,
@@ -105,6 +106,7 @@ pub(crate) fn provider(ctx: &Context, cmd: ProviderCommand) -> CliResult {
             let a = credseal_auth::ObjectionAnswer {
                 objection_id: id,
                 reason,
+                outcome,
                 issued_at: now()?,
                 audience,
             };
@@ -112,9 +114,19 @@ pub(crate) fn provider(ctx: &Context, cmd: ProviderCommand) -> CliResult {
             write_public(&out, &signed)?;
             println!("answer written to {}", out.display());
             if let Some(d) = data {
-                let p = ctx.open_platform(&d)?;
-                let st = p.answer_objection(&signed, now()?)?;
-                println!("objection {objection} answered: upheld by {}", st.provider);
+                if a.outcome == credseal_engine::OUTCOME_DELETED {
+                    let (p, pass) = ctx.open_platform_keeping_passphrase(&d)?;
+                    let (st, shred) = p.answer_objection_deleting(&ctx.session(&p)?, &signed, now()?, &pass)?;
+                    println!(
+                        "objection {objection} answered: the record is deleted by {} ({} version(s) shredded)",
+                        st.provider,
+                        shred.map_or(0, |s| s.records)
+                    );
+                } else {
+                    let p = ctx.open_platform(&d)?;
+                    let st = p.answer_objection(&signed, now()?)?;
+                    println!("objection {objection} answered: upheld by {}", st.provider);
+                }
             }
             Ok(())
         }
