@@ -750,6 +750,52 @@ fn departments_that_saw_the_old_value_get_notices_and_others_do_not() {
     assert_eq!(notice[0]["action"], "correction");
 }
 
+/// The notices a correction owes are marked in the commit that writes the corrected record:
+/// when the process stops before making them (simulated: `CREDSEAL_TEST_SKIP_NOTICES`, test
+/// builds only), the next ingest makes them, once.
+#[test]
+fn notices_owed_by_a_correction_survive_a_stop_before_they_are_made() {
+    let fx = Fx::new();
+    let court = fx.fresh("court.key");
+    ok(&["provider", "keygen", "--unencrypted", "--out", &court]);
+    let o = fx.enroll("court-gz-tianhe", &court, "judgments", "", 5010);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v1 = judgment();
+    let field = judgment_text_field(&v1);
+    let o = fx.ingest(&fx.batch(&court, "court-gz-tianhe", std::slice::from_ref(&v1)));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (bank_a, cred_a) = fx.department("bank-a", "identity,judgments", 101);
+    assert_eq!(fx.query(&bank_a, &cred_a, "judgments").len(), 1);
+    // The correction is written; the process stops before the notices.
+    let v2 = corrected(v1.clone(), 2, &field, "CORRECTED ON OBJECTION");
+    let batch = fx.batch(&court, "court-gz-tianhe", &[v2]);
+    let o = bin()
+        .args(["ingest", "--data", &fx.data, "--batch", &batch, "--json"])
+        .env("CREDSEAL_TEST_SKIP_NOTICES", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(fx.notices("bank-a", &bank_a).is_empty());
+    // The next ingest, of another record, makes the owed notice.
+    let mut other = v1.clone();
+    other["record_id"] = serde_json::json!("JD-2026-900136");
+    let o = fx.ingest(&fx.batch(&court, "court-gz-tianhe", &[other.clone()]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let a = fx.notices("bank-a", &bank_a);
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!(a[0]["record_id"], "JD-2026-900135");
+    assert_eq!(
+        (a[0]["superseded_version"].as_u64(), a[0]["version"].as_u64()),
+        (Some(1), Some(2))
+    );
+    // Once: a further ingest makes no second notice.
+    other["record_id"] = serde_json::json!("JD-2026-900137");
+    let o = fx.ingest(&fx.batch(&court, "court-gz-tianhe", &[other]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(fx.notices("bank-a", &bank_a).len(), 1);
+}
+
 // ------------------------------------------------------------------ consent, retention, purpose
 
 /// Unix seconds of a UTC date (noon).

@@ -36,6 +36,24 @@ const NOTICE_FORMAT: u8 = 2;
 const META_NOTICE: &[u8] = b"notice:";
 /// Most notices a department is given in one answer (the newest ones).
 pub const MAX_NOTICES: usize = 1000;
+/// Meta key prefix of a correction whose notices are owed: `notice-owed:` ‖ BlindId ‖
+/// record key ‖ version (u32 BE); the value is postcard (class, superseded version). Written
+/// in the commit of the corrected record, deleted in the commit of its notices.
+const META_NOTICE_OWED: &[u8] = b"notice-owed:";
+
+/// The Meta key marking the notices owed for version `version` of a record.
+pub(crate) fn owed_key(blind: &credseal_core::BlindId, rkey: &[u8; 16], version: u32) -> Vec<u8> {
+    let mut k = META_NOTICE_OWED.to_vec();
+    k.extend_from_slice(blind.as_bytes());
+    k.extend_from_slice(rkey);
+    k.extend_from_slice(&version.to_be_bytes());
+    k
+}
+
+/// The value of an [`owed_key`] marker.
+pub(crate) fn owed_value(class: &str, supersedes: u32) -> Vec<u8> {
+    postcard::to_stdvec(&(class, supersedes)).unwrap_or_default()
+}
 
 /// What a notice says, sealed to the department.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,7 +168,15 @@ impl Platform {
 
     /// Seals and stores the notices of `corrections` (made by an ingest that is durable now),
     /// each with its receipt in the subject's chain, in one commit.
-    pub(crate) fn notify_corrections(&self, corrections: Vec<Correction>) -> Result<()> {
+    ///
+    /// Corrections whose records were committed but whose notices were not (a crash in
+    /// between, found by their markers) are taken up here too, at the next ingest.
+    pub(crate) fn notify_corrections(&self, mut corrections: Vec<Correction>) -> Result<()> {
+        if cfg!(debug_assertions) && std::env::var_os("CREDSEAL_TEST_SKIP_NOTICES").is_some() {
+            // Test builds only: stop here, as a crash after the records' commit would.
+            return Ok(());
+        }
+        corrections.extend(self.owed_corrections(&corrections)?);
         if corrections.is_empty() {
             return Ok(());
         }
@@ -160,6 +186,11 @@ impl Platform {
         let mut batch = Batch::new();
         let mut receipts = Vec::new();
         for c in corrections {
+            batch.delete(Tree::Meta, owed_key(&c.blind, &c.rkey, c.version));
+            if c.body.is_empty() {
+                // An owed correction whose record was shredded since: nothing to announce.
+                continue;
+            }
             // A correction answers the open objections to its record.
             self.resolve_by_correction(&c.blind, &c.class, &c.rkey, c.version, now, &mut batch, &mut receipts)?;
             let depts = self.departments_that_saw(&c.blind, &c.class, since)?;
@@ -231,10 +262,66 @@ impl Platform {
         }
         drop(ks);
         if receipts.is_empty() {
+            // No notice to send: only the markers go.
+            self.store.apply_durable(batch)?;
             return Ok(());
         }
         self.append_receipts_with(receipts, batch, now)?;
         Ok(())
+    }
+
+    /// The corrections whose notices are owed (their markers) and not in `known`, rebuilt
+    /// from the stored records: a marker whose record is gone (shredded) is dropped with the
+    /// next commit.
+    fn owed_corrections(&self, known: &[Correction]) -> Result<Vec<Correction>> {
+        let mut out = Vec::new();
+        let ks = self.keys();
+        let known: std::collections::HashSet<([u8; 32], [u8; 16], u32)> =
+            known.iter().map(|c| (c.blind.0, c.rkey, c.version)).collect();
+        for kv in self.store.scan_prefix(Tree::Meta, META_NOTICE_OWED) {
+            let (k, v) = kv?;
+            let rest = &k[META_NOTICE_OWED.len()..];
+            let bad = || EngineError::Corrupt {
+                what: "a correction's notice marker".into(),
+                detail: "malformed".into(),
+            };
+            if rest.len() != 32 + 16 + 4 {
+                return Err(bad());
+            }
+            let blind = credseal_core::BlindId(rest[..32].try_into().map_err(|_| bad())?);
+            let rkey: [u8; 16] = rest[32..48].try_into().map_err(|_| bad())?;
+            let version = u32::from_be_bytes(rest[48..].try_into().map_err(|_| bad())?);
+            if known.contains(&(blind.0, rkey, version)) {
+                continue;
+            }
+            let (class, supersedes): (String, u32) = postcard::from_bytes(&v).map_err(|_| bad())?;
+            let entry = self.vault.load_subject(&blind)?.and_then(|r| {
+                r.classes.get(&class).and_then(|b| {
+                    b.entries
+                        .iter()
+                        .find(|e| e.rkey == rkey && e.version == version)
+                        .cloned()
+                        .map(|e| (b.wrapped_dek.clone(), e))
+                })
+            });
+            let body = match entry {
+                Some((wrapped, e)) => {
+                    let dek = self.vault.unwrap_dek(&ks, &blind, &class, &wrapped)?;
+                    self.vault.open_body(&ks, &dek, &blind, &class, &e)?.0
+                }
+                // Shredded since: nothing to announce; the marker goes.
+                None => zeroize::Zeroizing::new(Vec::new()),
+            };
+            out.push(Correction {
+                blind,
+                class,
+                rkey,
+                version,
+                supersedes,
+                body,
+            });
+        }
+        Ok(out)
     }
 
     /// The correction notices for `department` (text form `cs1.notice.…`), oldest first, at
