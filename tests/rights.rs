@@ -1434,3 +1434,54 @@ fn an_objection_answered_deleted_shreds_the_record() {
         "deleted"
     );
 }
+
+/// The fingerprints of a view-limited answer cover the view's fields only: a leaked value
+/// the view left out traces to no department; a value it released traces to the department.
+#[test]
+fn a_view_limited_answer_is_fingerprinted_with_the_views_fields_only() {
+    let fx = Fx::with_catalog(Some(&catalog_with_card_view()));
+    let (shop, vcred) = fx.department("shop-b", "credit-card-approval/identity", 102);
+    assert_eq!(fx.query(&shop, &vcred, "credit-card-approval/identity").len(), 1);
+    let responder = fx.fresh("responder.key");
+    ok(&["staff", "keygen", "--unencrypted", "--out", &responder]);
+    let o = common::enroll_staff(
+        &|a: &[&str]| run(a),
+        fx.dir.path(),
+        &fx.data,
+        ORIGIN,
+        Some(&fx.auth),
+        "responder",
+        "resp-1",
+        &format!("{responder}.pub"),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let whole = example("ID-00000212");
+    let trace = |column: &str| -> serde_json::Value {
+        let leak = fx.fresh("leak") + ".jsonl";
+        let value = whole["fields"][column].as_str().unwrap();
+        std::fs::write(
+            &leak,
+            format!("{{\"subject\":\"{SUBJECT}\",\"{column}\":\"{value}\"}}\n"),
+        )
+        .unwrap();
+        let o = ok(&["trace", "--data", &fx.data, "--key", &responder, &leak, "--json"]);
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let released = trace("name");
+    assert_eq!(released["departments"][0]["department"], "shop-b", "{released}");
+    let withheld = trace("registered_address");
+    assert!(
+        withheld["departments"].as_array().is_none_or(|d| d.is_empty()),
+        "{withheld}"
+    );
+    // Released whole to another department, the same value traces to it alone.
+    let (bank, cred) = fx.department("bank-a", "identity", 101);
+    assert_eq!(fx.query(&bank, &cred, "identity").len(), 1);
+    let depts: Vec<String> = trace("registered_address")["departments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["department"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(depts, ["bank-a"]);
+}
