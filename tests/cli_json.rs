@@ -1191,7 +1191,8 @@ fn every_command_prints_its_documented_json_on_success_and_failure() {
     let mut answered = ans(&js.p("objection-answer"));
     answered.extend(["--data".to_string(), data.clone()]);
     let a = js.ok("provider answer-objection", &refs(&answered));
-    assert_eq!(a["answered_by"], "boc-guangzhou", "{a}");
+    assert_eq!(a["answered"]["provider"], "boc-guangzhou", "{a}");
+    assert_eq!(a["outcome"], "upheld", "{a}");
     js.fail("provider answer-objection", &refs(&ans("-")), 2);
 
     // Correction notices (the provider's new loan version above corrected what bank-a saw).

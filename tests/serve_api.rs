@@ -208,7 +208,12 @@ impl Tok {
 
 impl Fx {
     fn new() -> Self {
-        let fx = Self::bare();
+        Self::new_with(CATALOG)
+    }
+
+    /// [`Fx::new`] with the catalogue in `catalog`.
+    fn new_with(catalog: &str) -> Self {
+        let fx = Self::bare_with(catalog);
         ok(&[
             "ingest",
             "--operator-import",
@@ -223,7 +228,11 @@ impl Fx {
 
     /// A platform with no records, trusting the authority, `bank-a` enrolled.
     fn bare() -> Self {
-        let mut fx = Self::empty();
+        Self::bare_with(CATALOG)
+    }
+
+    fn bare_with(catalog: &str) -> Self {
+        let mut fx = Self::empty_with(catalog);
         fx.auth = fx.path("authority.key");
         ok(&["authority", "keygen", "--unencrypted", "--out", &fx.auth]);
         ok(&[
@@ -241,6 +250,10 @@ impl Fx {
 
     /// A platform just made: no authority, no records, no receipts.
     fn empty() -> Self {
+        Self::empty_with(CATALOG)
+    }
+
+    fn empty_with(catalog: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data").display().to_string();
         ok(&[
@@ -248,7 +261,7 @@ impl Fx {
             "--data",
             &data,
             "--catalog",
-            CATALOG,
+            catalog,
             "--origin",
             ORIGIN,
             "--kdf-mib",
@@ -2258,4 +2271,274 @@ fn a_refusal_held_for_one_credential_is_not_served_to_another() {
     // The department's own request.
     let r = srv.post_query(&fx.query_body(&fx.cred, &token));
     assert_eq!(r.status, 200, "the planted refusal was served to the department: {r:?}");
+}
+
+// ------------------------------------------------------------------ views (issue 18 item 8)
+
+/// A token that asks for a class through a catalogue view is answered over HTTPS with the
+/// view's fields only; a view the catalogue does not define is refused (403 `unknown-view`).
+#[test]
+fn a_view_limited_token_is_answered_with_the_views_fields_over_https() {
+    let text = std::fs::read_to_string(abs(CATALOG)).unwrap();
+    let anchor = "title = \"Approving a credit card application (信用卡审批)\"\n";
+    assert!(text.contains(anchor));
+    let with_view = text.replacen(
+        anchor,
+        &format!("{anchor}\n[[purpose.view]]\nclass = \"identity\"\nfields = [\"name\", \"id_type\"]\n"),
+        1,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("catalog.toml");
+    std::fs::write(&catalog, with_view).unwrap();
+    let fx = Fx::new_with(&catalog.display().to_string());
+    let whole = fx.sign(&fx.tok());
+    let viewed = fx.sign(&fx.tok().classes("credit-card-approval/identity"));
+    let unknown = fx.sign(&fx.tok().classes("loan-approval/identity"));
+    let srv = fx.serve(&[]);
+    let log_key = srv.get("/v1/log/key").body;
+    let fields = |token: &str| -> Vec<String> {
+        let r = srv.post_query(&fx.query_body(&fx.cred, token));
+        assert_eq!(r.status, 200, "{r:?}");
+        let answer = r.json()["answer"].as_str().unwrap().to_string();
+        let o = fx.open(&format!("{}/sealing.key", fx.bank), &log_key, token, &answer);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["classes"], serde_json::json!(["identity"]), "{v}");
+        let records = v["records"].as_array().unwrap();
+        assert_eq!(records.len(), 1, "{v}");
+        records[0]["fields"].as_object().unwrap().keys().cloned().collect()
+    };
+    let all = fields(&whole);
+    assert!(
+        all.len() > 2 && all.iter().any(|f| f == "registered_address"),
+        "{all:?}"
+    );
+    assert_eq!(fields(&viewed), ["id_type", "name"]);
+    srv.post_query(&fx.query_body(&fx.cred, &unknown))
+        .problem(403, "unknown-view");
+    let (status, _) = srv.terminate();
+    assert!(status.success(), "{status:?}");
+}
+
+// ------------------------------------------------------------------ objections (issue 18)
+
+/// The objection's path through the service: the subject files it (`POST /v1/objections`),
+/// the department's next answer says the record is disputed, the record's provider corrects
+/// it (`POST /v1/ingest`), the objection reads `corrected` (`GET /v1/objections/{id}`), and
+/// the department that saw the old value finds a correction notice (`GET /v1/notices/…`),
+/// while one that never asked finds none.
+#[test]
+fn an_objection_resolved_by_a_correction_through_the_service() {
+    let fx = Fx::new();
+    let subj = fx.registered_subject("subject", SUBJECT);
+    // The provider of the subject's identity record (ID-00000104, source psb-wuhan).
+    let psb = fx.path("psb-wuhan.key");
+    ok(&["provider", "keygen", "--unencrypted", "--out", &psb]);
+    let o = common::enroll_provider(
+        &run,
+        fx.dir.path(),
+        &fx.data,
+        ORIGIN,
+        &fx.auth,
+        "psb-wuhan",
+        &format!("{psb}.pub"),
+        "identity",
+        900,
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let needles = needles();
+    let first = fx.sign(&fx.tok());
+    let second = fx.sign(&fx.tok());
+    let objection = fx.fresh("objection");
+    ok(&[
+        "subject",
+        "object",
+        "--key",
+        &format!("{subj}/signing.key"),
+        "--subject",
+        SUBJECT,
+        "--class",
+        "identity",
+        "--record",
+        "ID-00000104",
+        "--reason",
+        "my registered address is wrong",
+        "--audience",
+        ORIGIN,
+        "--out",
+        &objection,
+    ]);
+
+    let srv = fx.serve(&[]);
+    let log_key = srv.get("/v1/log/key").body;
+    let opened = |token: &str| -> serde_json::Value {
+        let r = srv.post_query(&fx.query_body(&fx.cred, token));
+        assert_eq!(r.status, 200, "{r:?}");
+        let answer = r.json()["answer"].as_str().unwrap().to_string();
+        let o = fx.open(&format!("{}/sealing.key", fx.bank), &log_key, token, &answer);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    // bank-a receives the old value, undisputed.
+    let v = opened(&first);
+    assert!(v.get("disputed").is_none(), "{v}");
+    let old_address = v["records"][0]["fields"]["registered_address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // The subject files its objection over HTTPS: 201, open, answered by psb-wuhan.
+    let body = serde_json::to_vec(&serde_json::json!({ "objection": fx.read(&objection) })).unwrap();
+    let r = srv.json("POST", "/v1/objections", &body);
+    assert_eq!(r.status, 201, "{r:?}");
+    assert_clean("the objection's state", &r.body, &needles);
+    let filed = r.json();
+    assert_eq!(
+        (filed["status"].as_str(), filed["provider"].as_str()),
+        (Some("open"), Some("psb-wuhan"))
+    );
+    let id = filed["objection_id"].as_str().unwrap().to_string();
+    // Filing it again is refused (403), nothing changes.
+    let again = srv.json("POST", "/v1/objections", &body);
+    assert_eq!(again.status, 403, "{again:?}");
+
+    // bank-a's next answer says the record is disputed.
+    let v = opened(&second);
+    assert_eq!(
+        v["disputed"], "disputed: 1 identity record(s) under an open objection",
+        "{v}"
+    );
+
+    // psb-wuhan corrects the record through the service.
+    let mut v2: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(abs(RECORDS))
+            .unwrap()
+            .lines()
+            .find(|l| l.contains("\"ID-00000104\""))
+            .unwrap(),
+    )
+    .unwrap();
+    v2["version"] = 2.into();
+    v2["supersedes"] = 1.into();
+    v2["fields"]["registered_address"] = "湖北省武汉市武昌区武珞路1号".into();
+    let rec = fx.write("v2.jsonl", &format!("{v2}\n"));
+    let batch = fx.fresh("batch");
+    ok(&[
+        "provider",
+        "sign-batch",
+        "--key",
+        &psb,
+        "--provider",
+        "psb-wuhan",
+        "--audience",
+        ORIGIN,
+        "--records",
+        &rec,
+        "--out",
+        &batch,
+    ]);
+    let body = serde_json::to_vec(&serde_json::json!({ "batch": fx.read(&batch) })).unwrap();
+    let r = srv.json("POST", "/v1/ingest", &body);
+    assert_eq!(r.status, 200, "{r:?}");
+
+    // The objection reads corrected, by version 2.
+    let r = srv.get(&format!("/v1/objections/{id}"));
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json()["status"], "corrected", "{r:?}");
+    assert_eq!(r.json()["corrected_by_version"], 2, "{r:?}");
+
+    // bank-a, which saw the old value, has a notice; bank-b, which never asked, has none.
+    let r = srv.get("/v1/notices/bank-a");
+    assert_eq!(r.status, 200, "{r:?}");
+    let notices = r.json()["notices"].as_array().unwrap().clone();
+    assert_eq!(notices.len(), 1, "{r:?}");
+    let file = fx.write("notices", &format!("{}\n", notices[0].as_str().unwrap()));
+    let o = ok(&[
+        "dept",
+        "open-notice",
+        "--key",
+        &format!("{}/sealing.key", fx.bank),
+        &file,
+        "--json",
+    ]);
+    let n: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(n[0]["record_id"], "ID-00000104", "{n}");
+    assert_eq!(
+        (n[0]["superseded_version"].as_u64(), n[0]["version"].as_u64()),
+        (Some(1), Some(2))
+    );
+    let r = srv.get("/v1/notices/bank-b");
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(r.json()["notices"].as_array().unwrap().is_empty(), "{r:?}");
+    // The corrected value is what bank-a is answered now, undisputed.
+    let third = fx.sign(&fx.tok());
+    let v = opened(&third);
+    assert!(v.get("disputed").is_none(), "{v}");
+    assert!(!v.to_string().contains(&old_address), "{v}");
+    let (status, _) = srv.terminate();
+    assert!(status.success(), "{status:?}");
+}
+
+/// `credseal serve` reviews objections on its own schedule (`--objection-review`): with the
+/// platform's clock 21 days ahead (simulated time, `--clock-offset`, test builds), an
+/// objection filed over HTTPS is past its 20 days at the next round; the service receipts it
+/// (the alert names the receipt, which is in the log), raises one alert on stderr however many
+/// rounds follow, and the objection reads `overdue`.
+#[test]
+fn an_overdue_objection_raises_an_alert_on_the_services_schedule() {
+    let fx = Fx::new();
+    let subj = fx.registered_subject("subject", SUBJECT);
+    let objection = fx.fresh("objection");
+    ok(&[
+        "subject",
+        "object",
+        "--key",
+        &format!("{subj}/signing.key"),
+        "--subject",
+        SUBJECT,
+        "--class",
+        "identity",
+        "--record",
+        "ID-00000104",
+        "--reason",
+        "my registered address is wrong",
+        "--audience",
+        ORIGIN,
+        "--out",
+        &objection,
+    ]);
+    let days21 = (21 * 86_400).to_string();
+    let srv = fx.serve(&["--objection-review", "1", "--clock-offset", &days21]);
+    let body = serde_json::to_vec(&serde_json::json!({ "objection": fx.read(&objection) })).unwrap();
+    let r = srv.json("POST", "/v1/objections", &body);
+    assert_eq!(r.status, 201, "{r:?}");
+    let id = r.json()["objection_id"].as_str().unwrap().to_string();
+    let alerts = |log: &str| -> Vec<String> {
+        log.lines()
+            .filter(|l| l.starts_with("credseal: ALERT: provider psb-wuhan has an overdue objection"))
+            .map(str::to_string)
+            .collect()
+    };
+    let start = Instant::now();
+    while alerts(&srv.stderr()).is_empty() {
+        assert!(start.elapsed() < WAIT, "no alert: {}", srv.stderr());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let r = srv.get(&format!("/v1/objections/{id}"));
+    assert_eq!(r.json()["status"], "overdue", "{r:?}");
+    // Later rounds find it noted already: still one alert.
+    std::thread::sleep(Duration::from_millis(2500));
+    let (status, log) = srv.terminate();
+    assert!(status.success(), "{status:?}");
+    let lines = alerts(&log);
+    assert_eq!(lines.len(), 1, "{log}");
+    assert!(!log.contains(SUBJECT) && !log.contains("ID-00000104"), "{log}");
+    // The alert names the overdue receipt, which the log holds.
+    let index: u64 = lines[0]
+        .split("receipt ")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{}", lines[0]));
+    assert!(index < fx.verified_log_size(), "{}", lines[0]);
 }

@@ -71,6 +71,29 @@ const NOT_EXERCISED: &[(&str, &str, u16, &str)] = &[
     ("/v1/ingest", "post", 408, "same body reader as POST /v1/queries"),
     ("/v1/ingest", "post", 500, "store or engine failure"),
     ("/v1/notices/{department}", "get", 500, "store failure"),
+    ("/v1/objections", "post", 408, "same body reader as POST /v1/queries"),
+    ("/v1/objections", "post", 500, "store or engine failure"),
+    ("/v1/objections", "post", 503, "same slot function as POST /v1/queries"),
+    ("/v1/objections/{objection_id}", "get", 500, "store or clock failure"),
+    (
+        "/v1/objections/{objection_id}",
+        "get",
+        503,
+        "same slot function as POST /v1/queries",
+    ),
+    (
+        "/v1/objection-answers",
+        "post",
+        408,
+        "same body reader as POST /v1/queries",
+    ),
+    ("/v1/objection-answers", "post", 500, "store or engine failure"),
+    (
+        "/v1/objection-answers",
+        "post",
+        503,
+        "same slot function as POST /v1/queries",
+    ),
     // 503 `overloaded`: every route takes its slot through one function; the test
     // produces it on POST /v1/queries with concurrent bursts (a slot cannot be held
     // deterministically: a request holds one only once its body has arrived).
@@ -1049,6 +1072,129 @@ fn ingest(c: &mut Checker, cl: &Client, fx: &Fx, key: &str) {
     bad_bodies(c, cl, "POST", "/v1/ingest", &good);
 }
 
+/// The objection routes, on a record `prov-a` wrote through [`ingest`]: the subject files
+/// (201, open), reads its state (200), cannot file it twice (403); a stranger's answer fails
+/// verification (422), the provider's upholds it (200), a second answer is refused (403
+/// `objection-closed`); ids that are not ones (400) or unknown (404).
+fn objections(c: &mut Checker, cl: &Client, fx: &Fx, provider_key: &str) {
+    let first: Value = serde_json::from_str(new_records("OA").lines().next().unwrap()).unwrap();
+    let (class, record) = (first["class"].as_str().unwrap(), first["record_id"].as_str().unwrap());
+    let sign = |record: &str| {
+        let out = fx.fresh("objection");
+        ok(&[
+            "subject",
+            "object",
+            "--key",
+            &format!("{}/signing.key", fx.subj),
+            "--subject",
+            SUBJECT,
+            "--class",
+            class,
+            "--record",
+            record,
+            "--reason",
+            "the record is not mine",
+            "--audience",
+            ORIGIN,
+            "--out",
+            &out,
+        ]);
+        read(&out)
+    };
+    let objection = sign(record);
+    let good = json!({ "objection": objection });
+    c.check_request("POST", "/v1/objections", &good);
+    let r = expect(c, cl, "POST", "/v1/objections", Body::Json(&good), 201, None);
+    let filed = r.json();
+    assert_eq!(filed["status"], "open", "{}", r.body);
+    assert_eq!(filed["provider"], "prov-a", "{}", r.body);
+    assert!(!r.body.contains(SUBJECT) && !r.body.contains(record), "{}", r.body);
+    let id = filed["objection_id"].as_str().unwrap().to_string();
+    let path = format!("/v1/objections/{id}");
+    let r = expect(c, cl, "GET", &path, Body::None, 200, None);
+    assert_eq!(r.json()["status"], "open", "{}", r.body);
+    expect(c, cl, "POST", "/v1/objections", Body::Json(&good), 403, None);
+    let forged = json!({ "objection": flip_signature_bit(&objection) });
+    expect(c, cl, "POST", "/v1/objections", Body::Json(&forged), 422, None);
+    let absent = json!({ "objection": sign("OA-no-such-record") });
+    expect(c, cl, "POST", "/v1/objections", Body::Json(&absent), 404, None);
+    expect(c, cl, "GET", "/v1/objections/zz", Body::None, 400, Some("bad-request"));
+    let unknown = format!("/v1/objections/{}", "0".repeat(32));
+    expect(c, cl, "GET", &unknown, Body::None, 404, Some("not-found"));
+    bad_bodies(c, cl, "POST", "/v1/objections", &good);
+
+    let answer = |key: &str, id: &str| {
+        let out = fx.fresh("answer");
+        ok(&[
+            "provider",
+            "answer-objection",
+            "--key",
+            key,
+            "--objection",
+            id,
+            "--reason",
+            "the record is right",
+            "--audience",
+            ORIGIN,
+            "--out",
+            &out,
+        ]);
+        json!({ "answer": read(&out) })
+    };
+    let stranger = fx.fresh("stranger.key");
+    ok(&["provider", "keygen", "--unencrypted", "--out", &stranger]);
+    let body = answer(&stranger, &id);
+    expect(c, cl, "POST", "/v1/objection-answers", Body::Json(&body), 422, None);
+    // `deleted` shreds the record, which needs the operator's passphrase: the service has none.
+    let out = fx.fresh("answer");
+    ok(&[
+        "provider",
+        "answer-objection",
+        "--key",
+        provider_key,
+        "--objection",
+        &id,
+        "--reason",
+        "the record is wrong",
+        "--outcome",
+        "deleted",
+        "--audience",
+        ORIGIN,
+        "--out",
+        &out,
+    ]);
+    let deleting = json!({ "answer": read(&out) });
+    expect(
+        c,
+        cl,
+        "POST",
+        "/v1/objection-answers",
+        Body::Json(&deleting),
+        400,
+        Some("bad-request"),
+    );
+    let good = answer(provider_key, &id);
+    c.check_request("POST", "/v1/objection-answers", &good);
+    let r = expect(c, cl, "POST", "/v1/objection-answers", Body::Json(&good), 200, None);
+    assert_eq!(r.json()["status"], "upheld", "{}", r.body);
+    assert_eq!(r.json()["reason"], "the record is right", "{}", r.body);
+    let again = answer(provider_key, &id);
+    expect(
+        c,
+        cl,
+        "POST",
+        "/v1/objection-answers",
+        Body::Json(&again),
+        403,
+        Some("objection-closed"),
+    );
+    let none = answer(provider_key, &"0".repeat(32));
+    expect(c, cl, "POST", "/v1/objection-answers", Body::Json(&none), 404, None);
+    bad_bodies(c, cl, "POST", "/v1/objection-answers", &good);
+    let r = expect(c, cl, "GET", &path, Body::None, 200, None);
+    assert_eq!(r.json()["status"], "upheld", "{}", r.body);
+}
+
 /// Records of the subject not in records.jsonl: its lines under new record ids, with
 /// provider `prov-a` as their source.
 fn new_records(prefix: &str) -> String {
@@ -1362,6 +1508,7 @@ fn openapi_matches_the_server() {
     bad_bodies(&mut c, &cl, "PUT", "/v1/revocations", &list);
 
     ingest(&mut c, &cl, &fx, &provider_key);
+    objections(&mut c, &cl, &fx, &provider_key);
     // A department's correction notices (none yet), and an id that is not one.
     let r = expect(&mut c, &cl, "GET", "/v1/notices/bank-a", Body::None, 200, None);
     assert!(r.json()["notices"].as_array().is_some(), "{}", r.body);
@@ -1528,6 +1675,8 @@ fn openapi_matches_the_server() {
         ("POST", "/v1/bundles", "request"),
         ("PUT", "/v1/revocations", "list"),
         ("POST", "/v1/ingest", "batch"),
+        ("POST", "/v1/objections", "objection"),
+        ("POST", "/v1/objection-answers", "answer"),
     ] {
         let big = json!({ field: "x".repeat(4096) });
         expect(&mut c, &anon, m, path, Body::Json(&big), 413, Some("payload-too-large"));

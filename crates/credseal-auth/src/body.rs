@@ -173,16 +173,20 @@ impl fmt::Debug for Objection {
     }
 }
 
-/// The answer to an objection that keeps the record as it is ("upheld"), with the reason,
-/// signed by the key of the record's provider (or, for a repair application, the authority)
-/// ([`crate::Kind::ObjectionAnswer`]). A correction answers an objection by itself: the
-/// provider's next version of the record resolves it.
+/// The answer to an objection, with the reason, signed by the key of the record's provider
+/// (or, for a repair application, the authority) ([`crate::Kind::ObjectionAnswer`], wire
+/// version [`crate::OBJECTION_ANSWER_WIRE_VERSION`]): the record is kept as it is
+/// (`upheld`) or destroyed (`deleted`: the platform shreds every version of it). A
+/// correction answers an objection by itself: the provider's next version of the record
+/// resolves it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectionAnswer {
     /// The objection answered.
     pub objection_id: [u8; 16],
     /// The answer's reason, for the subject (at most 2000 characters).
     pub reason: String,
+    /// `upheld` or `deleted` (added in wire version 2).
+    pub outcome: String,
     /// When it was signed.
     pub issued_at: u64,
     /// The platform (its log origin) it is for.

@@ -61,6 +61,20 @@ pub enum Denial {
         /// The class, or `None` when the query requests no class at all.
         class: Option<String>,
     },
+    /// A requested view (`<purpose>/<class>`) is not defined by the catalogue: the purpose
+    /// does not exist or defines no view of that class.
+    #[error("view {view:?} is not in the catalogue")]
+    UnknownView {
+        /// The view as the token (or credential) names it.
+        view: String,
+    },
+    /// The token names one class more than once: whole and through a view, or through two
+    /// views. Which fields it asks for would be ambiguous.
+    #[error("class {class:?} is requested more than once (whole or through views)")]
+    ViewConflict {
+        /// The class.
+        class: String,
+    },
     /// A requested class is not granted by the credential.
     #[error("class {class:?} is not granted by the credential")]
     ClassNotGranted {
@@ -150,6 +164,8 @@ impl Denial {
             Denial::WrongAudience { .. } => "wrong-audience",
             Denial::Replayed => "replayed",
             Denial::UnknownClass { .. } => "unknown-class",
+            Denial::UnknownView { .. } => "unknown-view",
+            Denial::ViewConflict { .. } => "view-conflict",
             Denial::ClassNotGranted { .. } => "class-not-granted",
             Denial::PurposeNotGranted => "purpose-not-granted",
             Denial::PurposeNotAllowedForClass { .. } => "purpose-not-allowed-for-class",
@@ -240,6 +256,8 @@ mod tests {
             Denial::WrongAudience { object: Kind::Token },
             Denial::Replayed,
             Denial::UnknownClass { class: None },
+            Denial::UnknownView { view: "p/x".into() },
+            Denial::ViewConflict { class: "x".into() },
             Denial::ClassNotGranted { class: "x".into() },
             Denial::PurposeNotGranted,
             Denial::PurposeNotAllowedForClass { class: "x".into() },

@@ -144,6 +144,7 @@ pub use verify::{
     verify_query, verify_query_with_credential, verify_revocation_list, verify_self_query, verify_shred_order,
 };
 pub use wire::{
-    CONSENT_WIRE_VERSION, FormatError, Kind, MAX_WIRE_LEN, SIGNATURE_DOMAIN, SigError, Signed, SignedBody, TEXT_PREFIX,
-    Unverified, Verified, WIRE_VERSION, sign, signed_bytes, verify_raw_strict, verify_signature,
+    CONSENT_WIRE_VERSION, FormatError, Kind, MAX_WIRE_LEN, OBJECTION_ANSWER_WIRE_VERSION, SIGNATURE_DOMAIN, SigError,
+    Signed, SignedBody, TEXT_PREFIX, Unverified, Verified, WIRE_VERSION, sign, signed_bytes, verify_raw_strict,
+    verify_signature,
 };

@@ -2,7 +2,7 @@
 //! [`Denial`]. Pure: the stateful checks (replay, consent use counts) are closures the
 //! engine passes to [`Checked::finish`], which is the only way to a [`Grant`].
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
 
 use credseal_core::{Catalog, SubjectId};
@@ -84,6 +84,7 @@ pub struct Checked {
     query_id: [u8; 16],
     subject: SubjectId,
     classes: BTreeSet<String>,
+    views: BTreeMap<String, String>,
     purpose: String,
     credential_serial: Option<u64>,
     department_id: String,
@@ -106,9 +107,14 @@ impl Checked {
         &self.subject
     }
 
-    /// The classes requested (all granted so far).
+    /// The classes requested (all granted so far), by class id.
     pub fn classes(&self) -> &BTreeSet<String> {
         &self.classes
+    }
+
+    /// The classes requested through a view: class → the purpose defining the view.
+    pub fn views(&self) -> &BTreeMap<String, String> {
+        &self.views
     }
 
     /// The purpose.
@@ -181,6 +187,7 @@ impl Checked {
             query_id: self.query_id,
             subject: self.subject,
             classes: self.classes,
+            views: self.views,
             purpose: self.purpose,
             credential_serial: self.credential_serial,
             department_id: self.department_id,
@@ -208,6 +215,7 @@ pub struct Grant {
     query_id: [u8; 16],
     subject: SubjectId,
     classes: BTreeSet<String>,
+    views: BTreeMap<String, String>,
     purpose: String,
     credential_serial: Option<u64>,
     department_id: String,
@@ -225,9 +233,17 @@ impl Grant {
     }
 
     /// The classes that may be read: a subset of the credential's classes and of the
-    /// catalogue.
+    /// catalogue. A class granted through a view is listed here by its class id, and
+    /// [`Grant::views`] says which view.
     pub fn classes(&self) -> &BTreeSet<String> {
         &self.classes
+    }
+
+    /// The classes the token asked for through a view: class → the purpose whose catalogue
+    /// view (`<purpose>/<class>`) limits the fields answered. A class not in this map is
+    /// granted whole (still subject to the query purpose's own view).
+    pub fn views(&self) -> &BTreeMap<String, String> {
+        &self.views
     }
 
     /// The purpose, allowed by the credential and by every granted class.
@@ -318,6 +334,52 @@ fn check_class_purposes(classes: &BTreeSet<String>, purpose: &str, catalog: &Cat
     Ok(())
 }
 
+/// Splits a grant entry of a credential or token into its class and, for a view
+/// (`<purpose>/<class>`, docs/formats.md §8), the purpose that defines the view.
+fn split_grant_entry(entry: &str) -> (&str, Option<&str>) {
+    match entry.split_once('/') {
+        Some((view, class)) => (class, Some(view)),
+        None => (entry, None),
+    }
+}
+
+/// The token's entries as classes and views: every view defined by the catalogue —
+/// [`Denial::UnknownView`]; no class named twice — [`Denial::ViewConflict`]; each entry
+/// granted by the credential (a class by the same class, a view by its class or by the
+/// same view) — [`Denial::ClassNotGranted`].
+fn split_views(
+    entries: &BTreeSet<String>,
+    granted: &BTreeSet<String>,
+    catalog: &Catalog,
+) -> Result<(BTreeSet<String>, BTreeMap<String, String>), Denial> {
+    let mut classes = BTreeSet::new();
+    let mut views = BTreeMap::new();
+    for e in entries {
+        let (class, view) = split_grant_entry(e);
+        if let Some(v) = view
+            && catalog.view(v, class).is_none()
+        {
+            return Err(Denial::UnknownView { view: e.clone() });
+        }
+        if !classes.insert(class.to_string()) {
+            return Err(Denial::ViewConflict {
+                class: class.to_string(),
+            });
+        }
+        if let Some(v) = view {
+            views.insert(class.to_string(), v.to_string());
+        }
+    }
+    check_known_classes(&classes, catalog)?;
+    if let Some(e) = entries.iter().find(|e| {
+        let (class, view) = split_grant_entry(e);
+        !(granted.contains(class) || view.is_some() && granted.contains(*e))
+    }) {
+        return Err(Denial::ClassNotGranted { class: e.clone() });
+    }
+    Ok((classes, views))
+}
+
 fn check_token_window(issued_at: u64, expires_at: u64, ctx: &VerifyContext<'_>) -> Result<(), Denial> {
     if !starts_ok(issued_at, ctx.now, ctx.policy.max_skew_secs) {
         return Err(Denial::TokenNotYetValid);
@@ -347,8 +409,11 @@ fn check_token_window(issued_at: u64, expires_at: u64, ctx: &VerifyContext<'_>) 
 ///    [`Denial::TokenExpired`]; `0 ≤ expires_at − issued_at ≤ max` —
 ///    [`Denial::LifetimeOverPolicy`];
 /// 9. subject is a normalised subject id — [`Denial::Malformed`];
-/// 10. classes non-empty and in the catalogue — [`Denial::UnknownClass`]; each granted by
-///     the credential — [`Denial::ClassNotGranted`];
+/// 10. each entry a class or a view `<purpose>/<class>` the catalogue defines —
+///     [`Denial::UnknownView`]; no class named twice — [`Denial::ViewConflict`]; classes
+///     non-empty and in the catalogue — [`Denial::UnknownClass`]; each entry granted by the
+///     credential (a class by that class; a view by its class or by that view) —
+///     [`Denial::ClassNotGranted`];
 /// 11. purpose granted by the credential — [`Denial::PurposeNotGranted`]; allowed by every
 ///     requested class — [`Denial::PurposeNotAllowedForClass`];
 /// 12. consent, if a requested class requires it or the token carries one anyway:
@@ -431,17 +496,13 @@ pub fn verify_query_with_credential(
     check_token_window(tok.issued_at, tok.expires_at, ctx)?;
     let subject = normalised_subject(&tok.subject)?;
 
-    check_known_classes(&tok.classes, ctx.catalog)?;
-    if let Some(c) = tok.classes.iter().find(|c| !cred.classes.contains(*c)) {
-        return Err(Denial::ClassNotGranted { class: c.clone() });
-    }
+    let (classes, views) = split_views(&tok.classes, &cred.classes, ctx.catalog)?;
     if !cred.purposes.contains(&tok.purpose) {
         return Err(Denial::PurposeNotGranted);
     }
-    check_class_purposes(&tok.classes, &tok.purpose, ctx.catalog)?;
+    check_class_purposes(&classes, &tok.purpose, ctx.catalog)?;
 
-    let needs_consent: BTreeSet<&String> = tok
-        .classes
+    let needs_consent: BTreeSet<&String> = classes
         .iter()
         .filter(|c| ctx.catalog.class(c).is_some_and(|d| d.consent_required))
         .collect();
@@ -454,7 +515,8 @@ pub fn verify_query_with_credential(
     Ok(Checked {
         query_id: tok.query_id,
         subject,
-        classes: tok.classes,
+        classes,
+        views,
         purpose: tok.purpose,
         credential_serial: Some(cred.serial),
         department_id: cred.department_id.clone(),
@@ -542,6 +604,7 @@ pub fn verify_self_query(query: &Unverified<SelfQuery>, ctx: &VerifyContext<'_>)
         query_id: q.query_id,
         subject,
         classes: q.classes,
+        views: BTreeMap::new(),
         purpose: SELF_QUERY_PURPOSE.to_string(),
         credential_serial: None,
         department_id: SELF_QUERY_DEPARTMENT.to_string(),

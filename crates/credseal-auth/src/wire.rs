@@ -32,6 +32,9 @@ pub const SIGNATURE_DOMAIN: &[u8] = b"credseal:v1:";
 pub const WIRE_VERSION: u8 = 1;
 /// The wire-format version of consents: 2 since consents name their platform (audience).
 pub const CONSENT_WIRE_VERSION: u8 = 2;
+/// The wire-format version of objection answers: 2 since an answer says its outcome
+/// (`upheld` or `deleted`).
+pub const OBJECTION_ANSWER_WIRE_VERSION: u8 = 2;
 /// Largest wire object accepted, in bytes (1 MiB: a revocation list of tens of thousands of
 /// serials fits; a token is a few hundred bytes). Larger input is rejected before decoding.
 pub const MAX_WIRE_LEN: usize = 1 << 20;
@@ -141,11 +144,14 @@ impl Kind {
     }
 
     /// The envelope version of this kind: [`WIRE_VERSION`], except [`Kind::Consent`], whose
-    /// body gained an audience in version [`CONSENT_WIRE_VERSION`]. A consent of version 1
-    /// (no audience) is refused as [`FormatError::UnsupportedVersion`].
+    /// body gained an audience in version [`CONSENT_WIRE_VERSION`], and
+    /// [`Kind::ObjectionAnswer`], which gained its outcome in version
+    /// [`OBJECTION_ANSWER_WIRE_VERSION`]. A consent or objection answer of version 1 is
+    /// refused as [`FormatError::UnsupportedVersion`].
     pub fn wire_version(self) -> u8 {
         match self {
             Kind::Consent => CONSENT_WIRE_VERSION,
+            Kind::ObjectionAnswer => OBJECTION_ANSWER_WIRE_VERSION,
             _ => WIRE_VERSION,
         }
     }

@@ -1178,3 +1178,84 @@ fn denial_text_never_contains_subject_or_keys() {
         assert!(!s.contains(SUBJECT) && !s.contains(&pk_hex), "{s}");
     }
 }
+
+// ---- views (`<purpose>/<class>` grant entries) ----
+
+/// The fixture world with a view of `identity` (its `name` only) under `investigation`.
+fn world_with_view() -> World {
+    let mut w = World::new();
+    let text = CATALOG.replacen(
+        "title = \"Investigation\"\n",
+        "title = \"Investigation\"\n\n[[purpose.view]]\nclass = \"identity\"\nfields = [\"name\"]\n",
+        1,
+    );
+    assert_ne!(text, CATALOG);
+    w.catalog = credseal_core::Catalog::parse(&text, None).unwrap();
+    w
+}
+
+#[test]
+fn view_entry_grants_its_class_through_the_view() {
+    let w = world_with_view();
+    let t = Token {
+        classes: set(&["investigation/identity"]),
+        ..w.token()
+    };
+    let g = w.run(&w.credential(), &t).unwrap();
+    assert_eq!(g.classes(), &set(&["identity"]));
+    assert_eq!(g.views().get("identity").map(String::as_str), Some("investigation"));
+    // A whole-class token: no view.
+    let g = w.run(&w.credential(), &w.token()).unwrap();
+    assert!(g.views().is_empty());
+}
+
+#[test]
+fn view_only_credential_refuses_the_whole_class() {
+    let w = world_with_view();
+    let cred = Credential {
+        classes: set(&["investigation/identity"]),
+        ..w.credential()
+    };
+    assert_eq!(
+        denied(w.run(&cred, &w.token())),
+        Denial::ClassNotGranted {
+            class: "identity".into()
+        }
+    );
+    let t = Token {
+        classes: set(&["investigation/identity"]),
+        ..w.token()
+    };
+    assert!(w.run(&cred, &t).is_ok());
+}
+
+#[test]
+fn view_unknown_or_conflicting_is_refused() {
+    let w = world_with_view();
+    for (classes, want) in [
+        (
+            &["loan-approval/identity"][..],
+            Denial::UnknownView {
+                view: "loan-approval/identity".into(),
+            },
+        ),
+        (
+            &["investigation/court"][..],
+            Denial::UnknownView {
+                view: "investigation/court".into(),
+            },
+        ),
+        (
+            &["identity", "investigation/identity"][..],
+            Denial::ViewConflict {
+                class: "identity".into(),
+            },
+        ),
+    ] {
+        let t = Token {
+            classes: set(classes),
+            ..w.token()
+        };
+        assert_eq!(denied(w.run(&w.credential(), &t)), want, "{classes:?}");
+    }
+}

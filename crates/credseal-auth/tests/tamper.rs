@@ -355,6 +355,7 @@ fn signatures_never_verify_as_another_kind() {
             &credseal_auth::ObjectionAnswer {
                 objection_id: [5; 16],
                 reason: "checked against the contract".into(),
+                outcome: "upheld".into(),
                 issued_at: NOW,
                 audience: ORIGIN.into(),
             },

@@ -323,6 +323,14 @@ pub(crate) struct ServeArgs {
     /// the system's roots).
     #[arg(long, value_name = "FILE")]
     pub(crate) witness_ca: Option<PathBuf>,
+    /// Review open objections this often: each past its deadline gets an `overdue` receipt
+    /// in its subject's chain and raises an alert on stderr, once.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub(crate) objection_review: u64,
+    /// Run the platform's clock this many seconds ahead of the system's (deadlines, the
+    /// objection review, receipts). Test builds only: a release build refuses it.
+    #[arg(long, value_name = "SECONDS", hide = true)]
+    pub(crate) clock_offset: Option<u64>,
     /// Print the result as JSON (docs/json.md).
     #[arg(long)]
     pub(crate) json: bool,
@@ -913,7 +921,8 @@ pub(crate) enum AuthorityCommand {
         /// The department's sealing public key (from `dept keygen`).
         #[arg(long, value_name = "FILE")]
         sealing_key: PathBuf,
-        /// Classes it may read, comma-separated.
+        /// Classes it may read, comma-separated; `<purpose>/<class>` grants only the fields
+        /// of that purpose's catalogue view of the class.
         #[arg(long)]
         classes: String,
         /// Purposes it may query for, comma-separated.
@@ -1102,7 +1111,8 @@ pub(crate) struct TokenArgs {
     /// The subject's id.
     #[arg(long)]
     pub(crate) subject: String,
-    /// Classes to read, comma-separated.
+    /// Classes to read, comma-separated; `<purpose>/<class>` asks for only the fields of
+    /// that purpose's catalogue view of the class.
     #[arg(long)]
     pub(crate) classes: String,
     /// The legal purpose.
@@ -1943,9 +1953,9 @@ pub(crate) enum ProviderCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Answer a subject's objection by upholding the record, with the reason (sign with the
-    /// provider's key; for a repair application, the authority's). A correction answers an
-    /// objection by itself: ingest the corrected version instead.
+    /// Answer a subject's objection by upholding the record or deleting it, with the reason
+    /// (sign with the provider's key; for a repair application, the authority's). A
+    /// correction answers an objection by itself: ingest the corrected version instead.
     AnswerObjection {
         /// The provider's (or the authority's) signing key.
         #[arg(long, value_name = "FILE")]
@@ -1953,9 +1963,13 @@ pub(crate) enum ProviderCommand {
         /// The objection's id (32 hex digits, from `audit objections`).
         #[arg(long, value_name = "HEX")]
         objection: String,
-        /// The reason the record stays as it is.
+        /// The reason for the outcome, for the subject.
         #[arg(long)]
         reason: String,
+        /// `upheld` (the record stays as it is) or `deleted` (every version of the record is
+        /// shredded; with --data, the operator's passphrase is needed).
+        #[arg(long, default_value = "upheld", value_parser = ["upheld", "deleted"])]
+        outcome: String,
         /// The platform's origin.
         #[arg(long)]
         audience: String,

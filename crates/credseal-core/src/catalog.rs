@@ -595,6 +595,12 @@ impl Catalog {
         }
     }
 
+    /// The fields of the view that purpose `purpose` defines for class `class` (the view
+    /// called `<purpose>/<class>`), if it defines one.
+    pub fn view(&self, purpose: &str, class: &str) -> Option<&BTreeSet<String>> {
+        self.purposes.get(purpose).and_then(|p| p.views.get(class))
+    }
+
     /// The class called `id`.
     pub fn class(&self, id: &str) -> Option<&ClassDef> {
         self.classes.get(id)

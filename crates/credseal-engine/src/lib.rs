@@ -69,7 +69,9 @@ pub use leak::{CSV_MARK, ExportMark, JSON_MARK, LeakIssue, MAX_LEAK_BYTES};
 pub use log::{AuditSnapshot, COMMIT_SECONDS_BUCKETS, CommitStats, Committed, LogReport, NewReceipt, QUEUE_CAPACITY};
 pub use logkey::{LogKeyStatus, LogRotation};
 pub use notices::{MAX_NOTICES, NOTICE_LABEL, NOTICE_PREFIX, NoticeBody, open_notice};
-pub use objections::{MAX_OPEN_PER_SUBJECT, MAX_REASON, ObjectionState, ObjectionStatus};
+pub use objections::{
+    MAX_OPEN_PER_SUBJECT, MAX_REASON, OUTCOME_DELETED, OUTCOME_UPHELD, ObjectionState, ObjectionStatus,
+};
 pub use platform::Platform;
 pub use public::PublicLog;
 pub use shred::{CheckedShredOrder, ShredSummary, valid_order_reference};

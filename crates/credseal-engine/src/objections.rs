@@ -28,6 +28,10 @@ const META_OBJECTION: &[u8] = b"objection:";
 pub const MAX_OPEN_PER_SUBJECT: usize = 3;
 /// Longest reason of an objection or an answer, in characters.
 pub const MAX_REASON: usize = 2000;
+/// The outcome of an answer that keeps the record.
+pub const OUTCOME_UPHELD: &str = "upheld";
+/// The outcome of an answer that destroys the record.
+pub const OUTCOME_DELETED: &str = "deleted";
 
 /// Where an objection stands.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +45,11 @@ pub enum ObjectionStatus {
     },
     /// Answered: the record stays as it is, for this reason.
     Upheld {
+        /// The answer's reason.
+        reason: String,
+    },
+    /// Answered: the record was destroyed (every version shredded), for this reason.
+    Deleted {
         /// The answer's reason.
         reason: String,
     },
@@ -136,6 +145,11 @@ impl Platform {
     /// Every objection, as kept.
     pub fn objections(&self) -> Result<Vec<ObjectionState>> {
         self.objections_under(META_OBJECTION)
+    }
+
+    /// The objection with id `id`, as kept.
+    pub fn objection(&self, id: &[u8; 16]) -> Result<Option<ObjectionState>> {
+        Ok(self.objections()?.into_iter().find(|s| &s.id == id))
     }
 
     /// The objections of one subject, as kept.
@@ -311,15 +325,101 @@ impl Platform {
     /// at `now`): signed by the record's provider's key (its installed provider credential;
     /// for a repair application, the trusted authority) — else exit 4 —, for this platform;
     /// an objection not open: denied (`objection-closed`). Receipted in the subject's chain.
+    /// An answer whose outcome is `deleted` is refused here (exit 2): shredding rewrites the
+    /// keystore, so it goes through [`Platform::answer_objection_deleting`], with the
+    /// operator's passphrase.
     pub fn answer_objection(&self, text: &str, now: u64) -> Result<ObjectionState> {
         let _w = self.write_lock.lock().map_err(|_| EngineError::poisoned("write"))?;
+        let (mut st, a) = self.checked_answer(text)?;
+        if a.outcome == OUTCOME_DELETED {
+            return Err(EngineError::invalid(
+                "objection answer outcome",
+                "\"deleted\" shreds the record, which needs the operator's passphrase: install it with `credseal provider answer-objection --outcome deleted … --data DIR`",
+            ));
+        }
+        st.status = ObjectionStatus::Upheld { reason: a.reason };
+        st.answered_at = Some(now);
+        let mut batch = Batch::new();
+        self.put_objection(&mut batch, &st)?;
+        let late = if now > st.due { " (after its deadline)" } else { "" };
+        let r = subject_receipt(
+            st.subject,
+            Actor::Source {
+                id: st.provider.clone(),
+            },
+            &st.class,
+            format!(
+                "objection {} answered by {}: the record is upheld as it is{late}",
+                hex8(&st.id),
+                st.provider
+            ),
+        );
+        self.append_receipts_with(vec![r], batch, self.now()?)?;
+        Ok(st)
+    }
+
+    /// Answers an open objection with a signed answer of either outcome (checked as
+    /// [`Platform::answer_objection`]); for `deleted`, every version of the record is
+    /// destroyed through the shred path (the subject's `Shred` receipt names the objection and
+    /// who answered) before the objection is marked deleted and receipted. The signed answer
+    /// of the record's provider (for a repair application, the authority) is the
+    /// authorisation: no officers' approvals are needed to destroy a provider's own record.
+    pub fn answer_objection_deleting(
+        &self,
+        session: &crate::StaffSession,
+        text: &str,
+        now: u64,
+        pass: &credseal_crypto::Passphrase,
+    ) -> Result<(ObjectionState, Option<crate::ShredSummary>)> {
+        let (st, a) = {
+            let _w = self.write_lock.lock().map_err(|_| EngineError::poisoned("write"))?;
+            self.checked_answer(text)?
+        };
+        if a.outcome != OUTCOME_DELETED {
+            return Ok((self.answer_objection(text, now)?, None));
+        }
+        let reason = format!(
+            "objection {} answered by {}: the record is deleted",
+            hex8(&st.id),
+            st.provider
+        );
+        let summary = self
+            .keyops()
+            .shred_on_answer(session, st.subject, &st.class, st.record_key, &reason, pass)?;
+        let _w = self.write_lock.lock().map_err(|_| EngineError::poisoned("write"))?;
+        let mut st = self
+            .objections_of(&st.subject)?
+            .into_iter()
+            .find(|s| s.id == st.id)
+            .ok_or_else(|| EngineError::Internal("an objection vanished while its record was shredded".into()))?;
+        st.status = ObjectionStatus::Deleted { reason: a.reason };
+        st.answered_at = Some(now);
+        let mut batch = Batch::new();
+        self.put_objection(&mut batch, &st)?;
+        let late = if now > st.due { " (after its deadline)" } else { "" };
+        let r = subject_receipt(
+            st.subject,
+            Actor::Source {
+                id: st.provider.clone(),
+            },
+            &st.class,
+            format!("{reason} (every version shredded){late}"),
+        );
+        self.append_receipts_with(vec![r], batch, self.now()?)?;
+        Ok((st, Some(summary)))
+    }
+
+    /// The objection a signed answer names and the answer's body, once every check passed:
+    /// signed by who answers the objection, for this platform, a reason and outcome in
+    /// range, the objection still open. Call under the write lock.
+    fn checked_answer(&self, text: &str) -> Result<(ObjectionState, ObjectionAnswer)> {
         let ks = self.keys();
         let u = Unverified::<ObjectionAnswer>::parse_text(text.trim())
             .map_err(|e| EngineError::Verification(format!("objection answer: {e}")))?;
         let claimed = u
             .peek_unverified()
             .map_err(|e| EngineError::Verification(format!("objection answer: {e}")))?;
-        let Some(mut st) = self.objections()?.into_iter().find(|s| s.id == claimed.objection_id) else {
+        let Some(st) = self.objections()?.into_iter().find(|s| s.id == claimed.objection_id) else {
             return Err(EngineError::NotFound("objection answer: no such objection".into()));
         };
         let key = if st.kind == "repair" {
@@ -358,32 +458,19 @@ impl Platform {
                 format!("must be 1 to {MAX_REASON} characters"),
             ));
         }
+        if a.outcome != OUTCOME_UPHELD && a.outcome != OUTCOME_DELETED {
+            return Err(EngineError::invalid(
+                "objection answer outcome",
+                format!("{:?} is not \"upheld\" or \"deleted\"", a.outcome),
+            ));
+        }
         if st.status != ObjectionStatus::Open {
             return Err(EngineError::denied(
                 "objection-closed",
                 "objection answer: the objection was answered already",
             ));
         }
-        st.status = ObjectionStatus::Upheld { reason: a.reason };
-        st.answered_at = Some(now);
-        let mut batch = Batch::new();
-        self.put_objection(&mut batch, &st)?;
-        let late = if now > st.due { " (after its deadline)" } else { "" };
-        let r = subject_receipt(
-            st.subject,
-            Actor::Source {
-                id: st.provider.clone(),
-            },
-            &st.class,
-            format!(
-                "objection {} answered by {}: the record is upheld as it is{late}",
-                hex8(&st.id),
-                st.provider
-            ),
-        );
-        drop(ks);
-        self.append_receipts_with(vec![r], batch, self.now()?)?;
-        Ok(st)
+        Ok((st, a))
     }
 
     /// How many of `records` (released about `blind`) are under an open objection, by class.
@@ -455,6 +542,17 @@ impl Platform {
     /// deadline that was not noted before gets an `overdue` receipt in the subject's chain and
     /// raises an alert (as a canary query does). `now` may be a simulated time.
     pub fn review_objections(&self, now: u64) -> Result<Vec<ObjectionState>> {
+        self.review_objections_inner(now)
+    }
+
+    /// [`Platform::review_objections`] at the platform's own clock (the service's scheduled
+    /// review); returns the time it used with the list.
+    pub fn review_objections_now(&self) -> Result<(u64, Vec<ObjectionState>)> {
+        let now = self.now()?;
+        Ok((now, self.review_objections_inner(now)?))
+    }
+
+    fn review_objections_inner(&self, now: u64) -> Result<Vec<ObjectionState>> {
         let _w = self.write_lock.lock().map_err(|_| EngineError::poisoned("write"))?;
         let mut all = self.objections()?;
         let mut batch = Batch::new();

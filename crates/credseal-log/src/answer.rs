@@ -69,7 +69,8 @@ pub struct AnswerRequest {
     pub query_id: [u8; 16],
     /// The subject asked about (normalised id).
     pub subject: String,
-    /// The classes asked for.
+    /// The classes asked for, by class id (a token's view `<purpose>/<class>` counts as its
+    /// class: the receipt lists class ids and names the view in its detail).
     pub classes: BTreeSet<String>,
     /// The platform (log origin) the request was addressed to.
     pub audience: String,
@@ -91,7 +92,14 @@ impl AnswerRequest {
                 token_hash: t.digest(),
                 query_id: b.query_id,
                 subject: b.subject,
-                classes: b.classes,
+                classes: b
+                    .classes
+                    .into_iter()
+                    .map(|c| match c.split_once('/') {
+                        Some((_view, class)) => class.to_string(),
+                        None => c,
+                    })
+                    .collect(),
                 audience: b.audience,
             });
         }

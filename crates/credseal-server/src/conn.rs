@@ -155,6 +155,7 @@ async fn serve(
         drain_timeout: state.cfg.drain_timeout,
     };
     spawn_cosigner(&state, stop.clone());
+    spawn_objection_reviewer(&state, stop.clone());
     // The drain's deadline counts from its start (when the loop stops accepting).
     let drain_started = std::cell::Cell::new(None);
     credseal_service::accept_loop(listener, tls, router, limits, stop, || {
@@ -171,6 +172,38 @@ async fn serve(
     while state.engine_tasks.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// Every `objection_review_interval`, the objections are reviewed at the platform's time
+/// (`Platform::review_objections`): each open one past its deadline gets its `overdue`
+/// receipt in the subject's chain and raises an alert (the platform's alert sink), once.
+/// Stops with the service. A failed review is logged (no subject or record id: the engine's
+/// errors carry none) and tried again at the next round.
+fn spawn_objection_reviewer(state: &Arc<AppState>, mut stop: watch::Receiver<bool>) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(state.cfg.objection_review_interval) => {}
+                _ = stop.changed() => break,
+            }
+            if state.draining.load(Ordering::SeqCst) {
+                break;
+            }
+            let platform = state.platform.clone();
+            let r = tokio::task::spawn_blocking(move || {
+                let (now, list) = platform.review_objections_now()?;
+                Ok::<usize, credseal_engine::EngineError>(list.iter().filter(|o| o.overdue(now)).count())
+            })
+            .await;
+            let error = match r {
+                Ok(Ok(_)) => continue,
+                Ok(Err(e)) => e.to_string(),
+                Err(e) => e.to_string(),
+            };
+            eprintln!("{}", serde_json::json!({ "event": "objection-review", "error": error }));
+        }
+    });
 }
 
 /// With witnesses configured: every `witness_interval`, the latest checkpoint goes to the

@@ -106,6 +106,9 @@ pub struct ServeConfig {
     pub witness_interval: Duration,
     /// PEM certificates to trust for the witnesses' HTTPS (default: the system's roots).
     pub witness_ca: Option<String>,
+    /// How often open objections are reviewed at the platform's time: each that became
+    /// overdue is receipted in its subject's chain and raises an alert, once.
+    pub objection_review_interval: Duration,
 }
 
 impl Default for ServeConfig {
@@ -129,6 +132,7 @@ impl Default for ServeConfig {
             queries_per_thread: 64,
             witness_interval: Duration::from_secs(1),
             witness_ca: None,
+            objection_review_interval: Duration::from_secs(3600),
         }
     }
 }

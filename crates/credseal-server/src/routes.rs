@@ -33,6 +33,9 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/v1/revocations", put(put_revocations))
         .route("/v1/ingest", post(post_ingest))
         .route("/v1/notices/{department}", get(get_notices))
+        .route("/v1/objections", post(post_objection))
+        .route("/v1/objections/{objection_id}", get(get_objection))
+        .route("/v1/objection-answers", post(post_objection_answer))
         .route("/v1/log/key", get(log_key))
         .route("/v1/log/vrf-key", get(vrf_key))
         .route("/v1/log/checkpoint", get(checkpoint))
@@ -177,7 +180,7 @@ const TILE_ROUTE: &str = "/tile/{*path}";
 
 /// The route template as a static string (bounded label values for metrics and logs).
 fn route_name(matched: Option<&str>) -> &'static str {
-    const ROUTES: [&str; 17] = [
+    const ROUTES: [&str; 20] = [
         "/v1/queries",
         "/v1/queries/{query_id}",
         "/v1/self-queries",
@@ -185,6 +188,9 @@ fn route_name(matched: Option<&str>) -> &'static str {
         "/v1/revocations",
         "/v1/ingest",
         "/v1/notices/{department}",
+        "/v1/objections",
+        "/v1/objections/{objection_id}",
+        "/v1/objection-answers",
         "/v1/log/key",
         "/v1/log/vrf-key",
         "/v1/log/checkpoint",
@@ -677,6 +683,129 @@ async fn post_ingest(State(st): St, headers: HeaderMap, req: Request<Body>) -> R
             p.into_response()
         }
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ObjectionReq {
+    objection: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ObjectionAnswerReq {
+    answer: String,
+}
+
+/// An objection's state as the service shows it: no subject id, no record id (the subject
+/// knows both; the objection id is its handle).
+#[derive(Serialize)]
+struct ObjectionResp {
+    objection_id: String,
+    kind: String,
+    class: String,
+    version: u32,
+    provider: String,
+    filed_at: u64,
+    due: u64,
+    /// `open`, `overdue`, `corrected` or `upheld`.
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    corrected_by_version: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    answered_at: Option<u64>,
+}
+
+impl ObjectionResp {
+    fn new(o: credseal_engine::ObjectionState, now: u64) -> Self {
+        use credseal_engine::ObjectionStatus as S;
+        let (status, corrected_by_version, reason) = match &o.status {
+            S::Open if o.overdue_noted || o.overdue(now) => ("overdue", None, None),
+            S::Open => ("open", None, None),
+            S::Corrected { version } => ("corrected", Some(*version), None),
+            S::Upheld { reason } => ("upheld", None, Some(reason.clone())),
+            S::Deleted { reason } => ("deleted", None, Some(reason.clone())),
+        };
+        Self {
+            objection_id: credseal_core::hex(&o.id),
+            kind: o.kind,
+            class: o.class,
+            version: o.version,
+            provider: o.provider,
+            filed_at: o.filed_at,
+            due: o.due,
+            status,
+            corrected_by_version,
+            reason,
+            answered_at: o.answered_at,
+        }
+    }
+}
+
+/// An objection call's result as a response: `ok` with the state, or the engine's problem.
+fn objection_response(
+    st: &AppState,
+    r: Result<credseal_engine::Result<credseal_engine::ObjectionState>, Problem>,
+    ok: StatusCode,
+    now: u64,
+) -> Response {
+    match r {
+        Err(p) => p.into_response(),
+        Ok(Ok(o)) => (ok, axum::Json(ObjectionResp::new(o, now))).into_response(),
+        Ok(Err(e)) => {
+            let p = Problem::from_engine(&e);
+            st.metrics.denial(p.code());
+            p.into_response()
+        }
+    }
+}
+
+/// `POST /v1/objections`: a subject's signed objection (or application for credit repair)
+/// → 201 with its state; the record is disputed from now on (docs/formats.md §9c).
+async fn post_objection(State(st): St, headers: HeaderMap, req: Request<Body>) -> Response {
+    let (q, _permit, now): (ObjectionReq, _, _) = match accept(&st, &headers, req.into_body(), st.cfg.max_body).await {
+        Ok(v) => v,
+        Err(p) => return p.into_response(),
+    };
+    let platform = st.platform.clone();
+    let r = blocking(move || platform.file_objection(&q.objection, now)).await;
+    objection_response(&st, r, StatusCode::CREATED, now)
+}
+
+/// `POST /v1/objection-answers`: the record's provider's (or, for a repair, the
+/// authority's) signed answer upholding the record → the objection's state.
+async fn post_objection_answer(State(st): St, headers: HeaderMap, req: Request<Body>) -> Response {
+    let (q, _permit, now): (ObjectionAnswerReq, _, _) =
+        match accept(&st, &headers, req.into_body(), st.cfg.max_body).await {
+            Ok(v) => v,
+            Err(p) => return p.into_response(),
+        };
+    let platform = st.platform.clone();
+    let r = blocking(move || platform.answer_objection(&q.answer, now)).await;
+    objection_response(&st, r, StatusCode::OK, now)
+}
+
+/// `GET /v1/objections/{objection_id}`: where an objection stands (the id is the random
+/// handle the subject chose when signing; the state names no subject and no record id).
+async fn get_objection(State(st): St, Path(id): Path<String>) -> Response {
+    let parsed = credseal_core::unhex(&id).and_then(|b| <[u8; 16]>::try_from(b).ok());
+    let Some(oid) = parsed else {
+        return Problem::bad_request("an objection id is 32 hexadecimal digits").into_response();
+    };
+    let now = match now() {
+        Ok(n) => n,
+        Err(p) => return p.into_response(),
+    };
+    let platform = st.platform.clone();
+    let r = blocking(move || {
+        platform
+            .objection(&oid)
+            .and_then(|o| o.ok_or_else(|| credseal_engine::EngineError::NotFound("no objection with this id".into())))
+    })
+    .await;
+    objection_response(&st, r, StatusCode::OK, now)
 }
 
 /// The name the service's receipts give for what it does on an authority's signed order.

@@ -1203,6 +1203,7 @@ fn objection_walkthrough(p: &Platform, authority: &credseal_auth::SigningKey, no
                 format!("resolved, corrected by version {version}")
             }
             credseal_engine::ObjectionStatus::Upheld { .. } => "upheld".into(),
+            credseal_engine::ObjectionStatus::Deleted { .. } => "answered: the record was deleted".into(),
             credseal_engine::ObjectionStatus::Open => "still open".into(),
         })
         .unwrap_or_default();
@@ -1219,8 +1220,8 @@ fn objection_walkthrough(p: &Platform, authority: &credseal_auth::SigningKey, no
         say!(
             "$ credseal dept open-notice --key bank-a/sealing.key   -> {} record {} corrected: version {} supersedes {}",
             body.class,
-            body.record.record_id,
-            body.record.version,
+            body.record_id,
+            body.version,
             body.superseded_version
         );
     }

@@ -105,6 +105,7 @@ pub(crate) fn provider(ctx: &Context, cmd: ProviderCommand) -> CliResult {
             key,
             objection,
             reason,
+            outcome,
             audience,
             out,
             data,
@@ -118,6 +119,7 @@ pub(crate) fn provider(ctx: &Context, cmd: ProviderCommand) -> CliResult {
             let a = credseal_auth::ObjectionAnswer {
                 objection_id: id,
                 reason,
+                outcome,
                 issued_at: now()?,
                 audience,
             };
@@ -131,12 +133,28 @@ pub(crate) fn provider(ctx: &Context, cmd: ProviderCommand) -> CliResult {
             }
             let mut installed = None;
             if let Some(d) = data {
-                let p = ctx.open_platform(&d)?;
-                let st = p.answer_objection(&signed, now()?)?;
-                if !json {
-                    println!("objection {objection} answered: upheld by {}", st.provider);
-                }
-                installed = Some(st.provider);
+                let mut shredded = None;
+                let st = if a.outcome == credseal_engine::OUTCOME_DELETED {
+                    let (p, pass) = ctx.open_platform_keeping_passphrase(&d)?;
+                    let (st, shred) = p.answer_objection_deleting(&ctx.session(&p)?, &signed, now()?, &pass)?;
+                    let n = shred.map_or(0, |s| s.records);
+                    if !json {
+                        println!(
+                            "objection {objection} answered: the record is deleted by {} ({n} version(s) shredded)",
+                            st.provider
+                        );
+                    }
+                    shredded = Some(n);
+                    st
+                } else {
+                    let p = ctx.open_platform(&d)?;
+                    let st = p.answer_objection(&signed, now()?)?;
+                    if !json {
+                        println!("objection {objection} answered: upheld by {}", st.provider);
+                    }
+                    st
+                };
+                installed = Some(serde_json::json!({ "provider": st.provider, "shredded_versions": shredded }));
             }
             if json {
                 render::print_json(
@@ -144,8 +162,8 @@ pub(crate) fn provider(ctx: &Context, cmd: ProviderCommand) -> CliResult {
                     &serde_json::json!({
                         "file": crate::render::path(&out),
                         "objection_id": objection.to_ascii_lowercase(),
-                        "outcome": "upheld",
-                        "answered_by": installed,
+                        "outcome": a.outcome,
+                        "answered": installed,
                     }),
                 );
             }

@@ -20,6 +20,16 @@ fn server_failure(e: ServerError) -> Failure {
     Failure::new(class, e.to_string())
 }
 
+/// The system clock moved ahead by a fixed number of seconds (`--clock-offset`, test builds).
+#[derive(Debug)]
+struct OffsetClock(u64);
+
+impl credseal_engine::Clock for OffsetClock {
+    fn now(&self) -> credseal_engine::Result<u64> {
+        credseal_engine::Clock::now(&credseal_engine::SystemClock).map(|t| t.saturating_add(self.0))
+    }
+}
+
 /// `credseal serve`.
 pub(crate) fn run(ctx: &Context, a: ServeArgs) -> CliResult {
     if a.timeout == 0 {
@@ -46,12 +56,41 @@ pub(crate) fn run(ctx: &Context, a: ServeArgs) -> CliResult {
         log_requests: !a.quiet,
         witness_interval: Duration::from_secs(a.witness_interval),
         witness_ca: a.witness_ca.as_deref().map(crate::files::read_text).transpose()?,
+        objection_review_interval: Duration::from_secs(a.objection_review),
         ..ServeConfig::default()
     };
+    if a.clock_offset.is_some() && !cfg!(debug_assertions) {
+        return Err(Failure::new(
+            ErrorClass::Usage,
+            "--clock-offset is only available in test builds",
+        ));
+    }
     // Check what can be checked without the passphrase first (plain HTTP off loopback,
     // zero limits, unreadable TLS files), so a typo does not cost an unlock.
     credseal_server::check_config(&cfg).map_err(server_failure)?;
-    let platform = Arc::new(ctx.open_platform(&a.data.data)?);
+    let mut platform = ctx.open_platform(&a.data.data)?;
+    if let Some(secs) = a.clock_offset {
+        platform = platform.with_clock(Arc::new(OffsetClock(secs)));
+    }
+    // Alerts (a query touching a canary subject, an objection found overdue) on stderr.
+    platform.set_alert_sink(Arc::new(|al: &credseal_engine::CanaryAlert| {
+        if al.purpose == "objection-overdue" {
+            eprintln!(
+                "credseal: ALERT: provider {} has an overdue objection: receipt {}, {}",
+                al.department, al.receipt, al.outcome
+            );
+        } else {
+            eprintln!(
+                "credseal: ALERT: a query by {} (credential {}) for {} touched a canary subject: receipt {}, {}",
+                al.department,
+                al.credential_serial.map_or("-".into(), |s| s.to_string()),
+                al.purpose,
+                al.receipt,
+                al.outcome
+            );
+        }
+    }));
+    let platform = Arc::new(platform);
     let running = Server::start(Arc::clone(&platform), cfg.clone()).map_err(server_failure)?;
     let scheme = if cfg.tls.is_some() { "https" } else { "http" };
     eprintln!("credseal: serving {scheme}://{}", running.local_addr());

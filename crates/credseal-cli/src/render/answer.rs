@@ -83,13 +83,11 @@ pub(crate) fn record_table(a: &AnswerBody, max_rows: usize) -> String {
 #[derive(Debug, Serialize)]
 struct NoticeJson<'a> {
     notice_id: String,
-    subject: &'a str,
     class: &'a str,
     record_id: &'a str,
     superseded_version: u32,
     version: u32,
     corrected_at: u64,
-    record: serde_json::Value,
 }
 
 /// `dept open-notice`: what each notice says was corrected.
@@ -99,13 +97,11 @@ pub(crate) fn notices(list: &[credseal_engine::NoticeBody], json: bool) {
             .iter()
             .map(|n| NoticeJson {
                 notice_id: credseal_core::hex(&n.notice_id),
-                subject: &n.subject,
                 class: &n.class,
-                record_id: &n.record.record_id,
+                record_id: &n.record_id,
                 superseded_version: n.superseded_version,
-                version: n.record.version,
+                version: n.version,
                 corrected_at: n.corrected_at,
-                record: n.record.to_json(),
             })
             .collect();
         print_json("notices", &rows);
@@ -113,11 +109,8 @@ pub(crate) fn notices(list: &[credseal_engine::NoticeBody], json: bool) {
     }
     for n in list {
         println!(
-            "correction of {} record {} of subject {}: version {} supersedes version {} (corrected at {})",
-            n.class, n.record.record_id, n.subject, n.record.version, n.superseded_version, n.corrected_at
+            "correction of {} record {}: version {} supersedes version {} (corrected at {}); query again for it",
+            n.class, n.record_id, n.version, n.superseded_version, n.corrected_at
         );
-        for (k, v) in &n.record.fields {
-            println!("  {k}: {v}");
-        }
     }
 }

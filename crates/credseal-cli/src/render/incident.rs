@@ -496,6 +496,7 @@ pub(crate) fn objections(list: &[credseal_engine::ObjectionState], now: u64, jso
                 credseal_engine::ObjectionStatus::Open => "open".into(),
                 credseal_engine::ObjectionStatus::Corrected { version } => format!("corrected (version {version})"),
                 credseal_engine::ObjectionStatus::Upheld { .. } => "upheld".into(),
+                credseal_engine::ObjectionStatus::Deleted { .. } => "deleted".into(),
             },
             overdue: o.overdue(now),
             answered_at: o.answered_at,

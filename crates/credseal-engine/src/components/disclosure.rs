@@ -7,6 +7,7 @@
 //! `credseal_auth`'s verifier followed by the replay and consent-use checks against the store
 //! ([`credseal_auth::Checked::finish`]).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use credseal_auth::{Credential, Denial, Token, Unverified};
@@ -430,24 +431,39 @@ impl<'a> Disclosure<'a> {
             .ok_or_else(|| EngineError::invalid("the query's time", "not a representable date"))?;
         let (blind, mut records) = self.vault.open_granted(&ks, self.catalog, today, &granted)?;
         let grant = granted.auth();
-        // Only the fields the purpose needs: a class with a view under the grant's purpose is
-        // answered (and fingerprinted) with the view's fields alone (issue 18 item 8).
-        let views: Vec<String> = match self.catalog.purposes.get(grant.purpose()) {
-            Some(p) if !p.views.is_empty() => {
-                for r in &mut records {
-                    if let Some(fields) = p.views.get(&r.class) {
-                        r.fields.retain(|k, _| fields.contains(k));
-                    }
-                }
-                grant
-                    .classes()
-                    .iter()
-                    .filter(|c| p.views.contains_key(*c))
-                    .map(|c| format!("{}/{c}", p.id))
-                    .collect()
+        // Only the fields the purpose needs (issue 18 item 8): a class is answered (and
+        // fingerprinted) with the fields of the view the token granted it through, if any,
+        // and of the view its purpose defines for it, if any — both, when both exist.
+        let mut views: Vec<String> = Vec::new();
+        let mut limits: BTreeMap<&str, BTreeSet<&String>> = BTreeMap::new();
+        for class in grant.classes() {
+            let mut applied = Vec::new();
+            if let Some(v) = grant.views().get(class) {
+                applied.push(v.as_str());
             }
-            _ => Vec::new(),
-        };
+            if self.catalog.view(grant.purpose(), class).is_some() && !applied.contains(&grant.purpose()) {
+                applied.push(grant.purpose());
+            }
+            let mut allowed: Option<BTreeSet<&String>> = None;
+            for purpose in applied {
+                let Some(fields) = self.catalog.view(purpose, class) else {
+                    continue;
+                };
+                allowed = Some(match allowed {
+                    None => fields.iter().collect(),
+                    Some(a) => a.into_iter().filter(|f| fields.contains(*f)).collect(),
+                });
+                views.push(format!("{purpose}/{class}"));
+            }
+            if let Some(a) = allowed {
+                limits.insert(class.as_str(), a);
+            }
+        }
+        for r in &mut records {
+            if let Some(allowed) = limits.get(r.class.as_str()) {
+                r.fields.retain(|k, _| allowed.contains(k));
+            }
+        }
         let subject = grant.subject();
         let body = AnswerBody {
             origin: self.origin.to_string(),

@@ -598,8 +598,6 @@ struct WriteJob {
 /// A correction written by an ingest: the departments that received the version it
 /// supersedes get a correction notice (`crate::notices`).
 pub(crate) struct Correction {
-    /// The subject (its raw id goes into the sealed notices only).
-    pub(crate) subject: SubjectId,
     /// Its BlindId.
     pub(crate) blind: BlindId,
     /// The record's class.
@@ -1176,6 +1174,7 @@ impl Ingest<'_> {
     ) -> Result<Vec<Correction>> {
         let mut w = Writing {
             corrections: Vec::new(),
+            notices_owed: Vec::new(),
             officer: officer.to_string(),
             provider: provider.map(str::to_string),
             extra: Some(extra),
@@ -1310,9 +1309,14 @@ impl Ingest<'_> {
         };
         // Cannot fail: the class bundle was inserted above if absent.
         ps.recs.classes.get_mut(class).expect("inserted above").put(entry);
-        if let (Some(subject), Some(supersedes)) = (p.subject, p.supersedes) {
+        if let (Some(_), Some(supersedes)) = (&p.subject, p.supersedes) {
+            // The correction's notices are owed from this commit on: a marker in the same
+            // commit as the record, removed by the commit that makes the notices.
+            w.notices_owed.push((
+                crate::notices::owed_key(&p.blind, &p.rkey, p.version),
+                crate::notices::owed_value(&p.class, supersedes),
+            ));
             w.corrections.push(Correction {
-                subject,
                 blind: p.blind,
                 class: p.class.clone(),
                 rkey: p.rkey,
@@ -1384,10 +1388,16 @@ impl Ingest<'_> {
             counters,
             untombed,
             last,
-            extra: if last {
-                w.extra.take().unwrap_or_default()
-            } else {
-                Batch::new()
+            extra: {
+                let mut extra = if last {
+                    w.extra.take().unwrap_or_default()
+                } else {
+                    Batch::new()
+                };
+                for (k, v) in w.notices_owed.drain(..) {
+                    extra.put(Tree::Meta, k, v);
+                }
+                extra
             },
         };
         // A closed channel means the writer stopped on an error; the caller reports it.
@@ -1537,6 +1547,9 @@ struct Writing {
     provider: Option<String>,
     /// The corrections written (their departments get notices once the ingest is done).
     corrections: Vec<Correction>,
+    /// Markers of the notices the corrections owe (Meta key, value), committed with the
+    /// batch that writes their records.
+    notices_owed: Vec<(Vec<u8>, Vec<u8>)>,
     /// Writes for the last batch ([`WriteJob::extra`]).
     extra: Option<Batch>,
     /// Tombstone keys of the shredded records this ingest lets in again.

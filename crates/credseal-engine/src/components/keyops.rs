@@ -917,6 +917,45 @@ impl KeyOps<'_> {
         Ok((blind, found))
     }
 
+    /// Destroys every version of one record of the subject `blind` on a signed answer to an
+    /// objection whose outcome is `deleted` (the answer, checked by the caller, is the
+    /// authorisation); `reason` goes into the subject's `Shred` receipt.
+    pub(crate) fn shred_on_answer(
+        &self,
+        session: &StaffSession,
+        blind: BlindId,
+        class: &str,
+        rkey: [u8; 16],
+        reason: &str,
+        pass: &Passphrase,
+    ) -> Result<ShredSummary> {
+        if self.is_tombstoned(&blind, class, &rkey)? {
+            return Err(EngineError::NotFound(format!(
+                "the {class} record objected to was already shredded"
+            )));
+        }
+        let found: Places = self
+            .vault
+            .load_subject(&blind)?
+            .and_then(|r| r.classes.get(class).cloned())
+            .map(|b| {
+                b.entries
+                    .iter()
+                    .filter(|e| e.rkey == rkey)
+                    .map(|e| (e.rkey, e.version))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if found.is_empty() {
+            return Err(EngineError::NotFound(format!(
+                "the {class} record objected to is not stored"
+            )));
+        }
+        let mut selected = BTreeMap::new();
+        selected.insert((blind, class.to_string()), found);
+        self.shred_selected(session, selected, reason, pass, Batch::new())
+    }
+
     /// Carries out a checked credit-repair order, approved by two officers: every version of
     /// its record is destroyed (see the module documentation); the subject's receipt names
     /// the order, its date and digest, and the officers.
