@@ -328,7 +328,11 @@ impl<'a> QueryFloor<'a> {
             });
         }
         // The floor signs with the platform's log key, from the bench's copy of the keystore.
-        let signer = credseal_log::LogSigner::from_seed(BENCH_ORIGIN, b.keys.log_seed.expose_secret())
+        let seed = b
+            .keys
+            .log_seed()
+            .ok_or_else(|| BenchError::check(format_args!("the bench's keystore has its log key in a token")))?;
+        let signer = credseal_log::LogSigner::from_seed(BENCH_ORIGIN, seed.expose_secret())
             .map_err(|e| BenchError::check(format_args!("log key: {e}")))?;
         let receipt_body = credseal_log::ReceiptBody {
             index: 0,

@@ -52,7 +52,7 @@ pub use canary::{AlertSink, CanaryAlert, FLAG_CANARY, MAX_PLANT, PlantReport};
 pub use clock::{Clock, SystemClock, TestClock};
 pub use components::datadir::{
     CATALOG_FILE, CONFIG_FILE, Config, DB_DIR, InitOptions, KEYSTORE_FILE, KeySource, LOG_KEY_FILE, OpenOptions,
-    PolicyConfig, VRF_KEY_FILE, valid_origin,
+    Pkcs11Config, PolicyConfig, VRF_KEY_FILE, valid_origin,
 };
 pub use components::disclosure::{ANSWER_LABEL, AnswerBody, DISPUTED_MARK, Grant, PendingAnswer, SealedAnswer};
 pub use components::gate::{

@@ -22,6 +22,9 @@ pub(crate) fn run(ctx: &Context, a: InitArgs) -> CliResult {
         unseal_holders,
         unseal_threshold,
         allow_single_holder,
+        pkcs11_module,
+        token_label,
+        pin_file,
         json,
     } = a;
     let officers = super::staff::first_officers(&first_officers)?;
@@ -71,6 +74,25 @@ pub(crate) fn run(ctx: &Context, a: InitArgs) -> CliResult {
                 now: crate::now()?,
             })?;
             pass
+        }
+        None if pkcs11_module.is_some() => {
+            // The keys made in the token: its user PIN, no passphrase.
+            let pin = passphrase::token_pin(pin_file.as_deref())?;
+            let cfg = credseal_engine::Pkcs11Config {
+                module: pkcs11_module.unwrap_or_default(),
+                token_label: token_label.unwrap_or_default(),
+            };
+            Platform::init(&InitOptions {
+                dir: &data,
+                catalog_text: &text,
+                catalog_name: &catalog.display().to_string(),
+                origin: &origin,
+                passphrase: &pin,
+                keys: KeySource::Token(cfg),
+                now: crate::now()?,
+            })?;
+            eprintln!("credseal: the KEKs and the log key are in the PKCS#11 token; the keystore file holds their ids");
+            pin
         }
         None if !unseal_holders.is_empty() => {
             // The keystore in the officers' custody: no passphrase is asked for.

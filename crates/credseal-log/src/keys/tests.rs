@@ -62,7 +62,7 @@ fn go_note_example_known_answer() {
     assert_eq!(s.vkey(), GO_VKEY);
     assert_eq!(s.key_id(), 0xc74f20a3);
     assert_eq!(s.note.sign(GO_TEXT).unwrap(), GO_MSG);
-    assert_eq!(s.to_signer_key_text().as_str(), GO_SKEY);
+    assert_eq!(s.to_signer_key_text().unwrap().as_str(), GO_SKEY);
     let v = LogVerifier::from_vkey(GO_VKEY).unwrap();
     assert_eq!(v.verify_note(GO_MSG).unwrap().text(), GO_TEXT);
     // Not a checkpoint body.
