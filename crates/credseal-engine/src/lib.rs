@@ -65,7 +65,7 @@ pub use ingest::{IngestError, IngestOptions, IngestReport, IngestSummary, MAX_LI
 pub use keys::{ClassKeyStatus, RewrapSummary, VersionStatus};
 pub use leak::{CSV_MARK, ExportMark, JSON_MARK, LeakIssue, MAX_LEAK_BYTES};
 pub use log::{AuditSnapshot, COMMIT_SECONDS_BUCKETS, CommitStats, Committed, LogReport, NewReceipt, QUEUE_CAPACITY};
-pub use logkey::{LogKeyStatus, LogRotation};
+pub use logkey::{LogKeyStatus, LogRotation, log_signer};
 pub use notices::{MAX_NOTICES, NOTICE_LABEL, NOTICE_PREFIX, NoticeBody, open_notice};
 pub use objections::{MAX_OPEN_PER_SUBJECT, MAX_REASON, ObjectionState, ObjectionStatus};
 pub use platform::Platform;

@@ -107,7 +107,7 @@ impl credseal_log::ExternalLogKey for TokenLogKey {
 
 /// The signer of the log `origin` with the current log key of `ks`: its seed, or its
 /// objects in the keystore's token (every signature then made in the token).
-pub(crate) fn log_signer(ks: &credseal_crypto::Keystore, origin: &str) -> Result<credseal_log::LogSigner> {
+pub fn log_signer(ks: &credseal_crypto::Keystore, origin: &str) -> Result<credseal_log::LogSigner> {
     use crate::error::EngineError;
     let internal = |e: credseal_log::FormatError| EngineError::Internal(format!("log key: {e}"));
     match (&ks.log_key, &ks.token) {

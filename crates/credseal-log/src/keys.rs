@@ -26,7 +26,9 @@ pub trait ExternalLogKey: Send + Sync {
     fn sign(&self, msg: &[u8]) -> Result<[u8; 64], String>;
 }
 
-/// Where the log key's private half is.
+/// Where the log key's private half is. One per signer, made rarely: its size does not
+/// matter, and boxing the local key would add an indirection to every signature.
+#[allow(clippy::large_enum_variant)]
 enum Key {
     /// In this process (wiped on drop).
     Local {
@@ -123,6 +125,24 @@ impl LogSigner {
     /// The matching verifier.
     pub fn verifier(&self) -> LogVerifier {
         self.verifier.clone()
+    }
+
+    /// The note signer of a key in this process (tests).
+    #[cfg(test)]
+    pub(crate) fn local_note(&self) -> &NoteSigner {
+        match &self.key {
+            Key::Local { note, .. } => note,
+            Key::External(_) => panic!("not a local key"),
+        }
+    }
+
+    /// The signing key of a key in this process (tests).
+    #[cfg(test)]
+    pub(crate) fn local_key(&self) -> &ed25519_dalek::SigningKey {
+        match &self.key {
+            Key::Local { key, .. } => key,
+            Key::External(_) => panic!("not a local key"),
+        }
     }
 
     /// Ed25519 over `msg` with the log key, wherever it is held.
