@@ -253,7 +253,7 @@ fn keys_in_a_token() {
         stderr(&o)
     );
     assert!(!Path::new(&data).join("credseal.toml").exists());
-    h.ok(&[
+    let o = h.ok(&[
         "init",
         "--data",
         &data,
@@ -268,6 +268,7 @@ fn keys_in_a_token() {
         "--pin-file",
         &pin,
     ]);
+    assert!(stdout(&o).contains("in the PKCS#11 token"), "{}", stdout(&o));
     let config = std::fs::read_to_string(Path::new(&data).join("credseal.toml")).unwrap();
     assert!(
         config.contains("[pkcs11]") && config.contains(LABEL) && !config.contains(PIN),

@@ -28,6 +28,7 @@ pub(crate) fn run(ctx: &Context, a: InitArgs) -> CliResult {
         json,
     } = a;
     let officers = super::staff::first_officers(&first_officers)?;
+    let token = pkcs11_module.is_some();
     let pf = ctx.passphrase_file();
     let text = read_text(&catalog)?;
     let (origin, imported) = match &keystore {
@@ -136,6 +137,6 @@ pub(crate) fn run(ctx: &Context, a: InitArgs) -> CliResult {
         )?;
         p.found_officers(&ctx.session(&p)?, &officers)?;
     }
-    render::platform::init_done(&data, &origin, custody, json);
+    render::platform::init_done(&data, &origin, custody, token, json);
     Ok(())
 }
