@@ -389,6 +389,16 @@ fn keys_in_a_token() {
     assert!(bytes.starts_with(b"CSKT"), "not a token manifest");
     let child = h.child(&keystore);
     assert!(child.contains("derived keys absent from the manifest"), "{child}");
+    // The manifest is MAC'd in the token: an edited byte (here in the origin) is refused.
+    let tampered = h.dir.path().join("tampered");
+    std::fs::create_dir(&tampered).unwrap();
+    std::fs::copy(data_p.join("credseal.toml"), tampered.join("credseal.toml")).unwrap();
+    let mut bad = bytes.clone();
+    bad[5 + 1 + LABEL.len() + 1 + 4] ^= 0x01;
+    std::fs::write(tampered.join("keystore"), &bad).unwrap();
+    let (c, _, _, e) = h.probe(&db, &tampered.join("keystore"), "loans");
+    assert_ne!(c, 0, "{e}");
+    assert!(e.contains("altered"), "{e}");
 
     // Two officers for the destructive operations.
     let mut officer_keys = Vec::new();
