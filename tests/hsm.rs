@@ -32,6 +32,7 @@ const SO_PIN: &str = "test so pin, not a real one";
 const SUBJECT: &str = "42010619960510907X";
 const RECORD: &str = "LN-2025-000124";
 const CHILD_ENV: &str = "CREDSEAL_HSM_TEST_KEYSTORE";
+const GONE_ENV: &str = "CREDSEAL_HSM_TEST_GONE";
 
 fn module() -> Option<PathBuf> {
     [
@@ -123,11 +124,13 @@ impl Hsm {
             .collect()
     }
 
-    /// The check in the child process (`hsm_child`) on the keystore `keystore`.
-    fn child(&self, keystore: &Path) -> String {
+    /// The check in the child process (`hsm_child`) on the keystore `keystore`; `gone`: a
+    /// KEK (`class:version`) whose token object must no longer exist.
+    fn child(&self, keystore: &Path, gone: Option<&str>) -> String {
         let o = Command::new(std::env::current_exe().unwrap())
             .env("SOFTHSM2_CONF", &self.conf)
             .env(CHILD_ENV, keystore)
+            .env(GONE_ENV, gone.unwrap_or(""))
             .env("CREDSEAL_SOFTHSM_MODULE", module().unwrap())
             .args(["--exact", "hsm_child", "--ignored", "--nocapture", "--test-threads=1"])
             .output()
@@ -387,7 +390,7 @@ fn keys_in_a_token() {
     // The keystore is a manifest; the token keeps the keys (checked in the child).
     let bytes = std::fs::read(&keystore).unwrap();
     assert!(bytes.starts_with(b"CSKT"), "not a token manifest");
-    let child = h.child(&keystore);
+    let child = h.child(&keystore, None);
     assert!(child.contains("derived keys absent from the manifest"), "{child}");
     // The manifest is MAC'd in the token: an edited byte (here in the origin) is refused.
     let tampered = h.dir.path().join("tampered");
@@ -506,7 +509,11 @@ fn keys_in_a_token() {
     assert!(found, "no retire receipt naming the token object");
 
     // The manifest after all of it: still no key material (the child checks again).
-    h.child(&keystore);
+    h.child(&keystore, None);
+    // The manifest from before the retirement still names loans v1, whose object is gone from
+    // the token: that is why the earlier copy no longer opens.
+    let child = h.child(&before.join("keystore"), Some("loans:1"));
+    assert!(child.contains("destroyed object absent"), "{child}");
 }
 
 /// Run by [`keys_in_a_token`] with the token's settings: opens the manifest with the token,
@@ -535,16 +542,27 @@ fn hsm_child() {
     }
     println!("derived keys absent from the manifest");
     assert!(ks.log_seed().is_none());
+    let gone = std::env::var(GONE_ENV).unwrap_or_default();
     let mut keks = Vec::new();
+    let mut destroyed = None;
     for (class, c) in &ks.classes {
         for (v, e) in &c.versions {
             let credseal_crypto::KekKey::Token(id) = &e.kek else {
                 panic!("KEK {class} v{v} is not in the token");
             };
-            keks.push(credseal_pkcs11::ObjectId(id.0));
+            if format!("{class}:{v}") == gone {
+                destroyed = Some(credseal_pkcs11::ObjectId(id.0));
+            } else {
+                keks.push(credseal_pkcs11::ObjectId(id.0));
+            }
         }
     }
-    assert!(keks.len() >= ks.classes.len());
+    assert_eq!(
+        destroyed.is_some(),
+        !gone.is_empty(),
+        "the manifest names no KEK {gone}"
+    );
+    assert!(keks.len() + usize::from(destroyed.is_some()) >= ks.classes.len());
     let credseal_crypto::LogKey::Token { id, .. } = &ks.log_key else {
         panic!("the log key is not in the token");
     };
@@ -562,5 +580,12 @@ fn hsm_child() {
         t.is_non_extractable(&log, cryptoki::object::ObjectClass::PRIVATE_KEY)
             .unwrap()
     );
+    if let Some(d) = destroyed {
+        assert!(matches!(
+            t.is_non_extractable(&d, cryptoki::object::ObjectClass::SECRET_KEY),
+            Err(credseal_pkcs11::HsmError::NoObject(_))
+        ));
+        println!("destroyed object absent");
+    }
     println!("hsm child checks passed");
 }
