@@ -292,6 +292,17 @@ fn keys_in_a_token() {
     assert_ne!(code(&o), 0);
     assert!(stderr(&o).contains("CREDSEAL_PKCS11_PIN"), "{}", stderr(&o));
 
+    // There is no keystore passphrase to change in this mode.
+    let o = h
+        .bin()
+        .env("CREDSEAL_NEW_PASSPHRASE", "a new passphrase, not a real one")
+        .args(["keys", "passphrase", "--data", &data])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_ne!(code(&o), 0);
+    assert!(stderr(&o).contains("PKCS#11 token"), "{}", stderr(&o));
+
     // Ingest.
     h.ok(&[
         "ingest",

@@ -521,6 +521,12 @@ impl DataDir {
     /// first; it differs from `next` only when the passphrase is being changed.
     pub(crate) fn seal_keystore_as(&self, keys: &Keystore, current: &Passphrase, next: &Passphrase) -> Result<Vec<u8>> {
         let path = self.keystore_path();
+        if keys.token.is_some() && next.pin().is_none() {
+            return Err(EngineError::invalid(
+                "keystore passphrase",
+                "the keys are in a PKCS#11 token: the keystore has no passphrase (change the token's PIN with its own tools)",
+            ));
+        }
         let sealed = keys.seal(next).map_err(|source| EngineError::Keystore {
             path: path.clone(),
             source,
