@@ -1274,7 +1274,7 @@ fn log_verify_map_root_disagrees() {
     // whose subject map lowers the subject's count (to hide its newest receipt).
     let ks = std::fs::read(Path::new(&fx.data).join("keystore")).unwrap();
     let ks = credseal_crypto::Keystore::open(&ks, &credseal_crypto::Passphrase::new(PASS.into())).unwrap();
-    let signer = credseal_log::LogSigner::from_seed(ORIGIN, ks.log_seed.expose_secret()).unwrap();
+    let signer = credseal_log::LogSigner::from_seed(ORIGIN, ks.log_seed().unwrap().expose_secret()).unwrap();
     let size = with_store(&fx, |s| {
         let mut leaves = map_leaves(s);
         let mine = leaves
@@ -1550,7 +1550,7 @@ fn log_key_rotated_through_the_cli() {
     ok(&["log", "verify", "--data", &fx.data]);
 
     // A checkpoint the retired key signs beyond its end: exit 4, saved state untouched.
-    let stolen = credseal_log::LogSigner::from_seed(ORIGIN, before.log_seed.expose_secret()).unwrap();
+    let stolen = credseal_log::LogSigner::from_seed(ORIGIN, before.log_seed().unwrap().expose_secret()).unwrap();
     let mut b = read_bundle(&bundle);
     let body = credseal_c2sp::SignedNote::parse(&b.checkpoint)
         .unwrap()

@@ -625,7 +625,7 @@ fn a_checkpoint_whose_map_root_disagrees_with_the_entries_fails() {
         credseal_engine::OpenOptions::default(),
     )
     .unwrap();
-    let signer = credseal_log::LogSigner::from_seed(ORIGIN, keys.log_seed.expose_secret()).unwrap();
+    let signer = credseal_log::LogSigner::from_seed(ORIGIN, keys.log_seed().unwrap().expose_secret()).unwrap();
     let tree = || credseal_c2sp::Checkpoint::new(ORIGIN, honest.size(), *honest.root()).unwrap();
     // Re-signing the honest body reproduces a checkpoint the auditor accepts: the key is the
     // log's, so what fails below is the map line alone.

@@ -49,17 +49,32 @@ impl BenchPlatform {
     /// A fresh platform in `dir` for a benchmark: generated keys under the cheapest allowed
     /// KDF (the benchmarks time the platform, not the passphrase).
     pub(crate) fn init(dir: &Path, pass: &Passphrase, catalog_text: &str) -> Result<Self> {
+        Self::init_with(dir, pass, catalog_text, None)
+    }
+
+    /// [`BenchPlatform::init`], with the keys in the PKCS#11 token `token` (then `pass` is
+    /// its user PIN, `Passphrase::token_pin`).
+    pub(crate) fn init_with(
+        dir: &Path,
+        pass: &Passphrase,
+        catalog_text: &str,
+        token: Option<credseal_engine::Pkcs11Config>,
+    ) -> Result<Self> {
+        let keys = match token {
+            Some(cfg) => KeySource::Token(cfg),
+            None => KeySource::Generate(KdfParams {
+                m_kib: KdfParams::MIN_M_KIB,
+                t: 1,
+                p: 1,
+            }),
+        };
         Platform::init(&InitOptions {
             dir,
             catalog_text,
             catalog_name: "catalog",
             origin: BENCH_ORIGIN,
             passphrase: pass,
-            keys: KeySource::Generate(KdfParams {
-                m_kib: KdfParams::MIN_M_KIB,
-                t: 1,
-                p: 1,
-            }),
+            keys,
             now: now()?,
         })?;
         let config = Platform::read_config(dir)?;

@@ -157,8 +157,27 @@ impl QueryFixture {
         }
         let input = work.join("input.jsonl");
         write_input(&catalog, subjects, &input)?;
-        let pass = bench_passphrase();
-        let b = BenchPlatform::init(&work.join("platform"), &pass, catalog_text)?;
+        // HSM custody (`CREDSEAL_BENCH_PKCS11_MODULE`, `…_LABEL`, the PIN in
+        // `CREDSEAL_PKCS11_PIN`): the platform's keys in the token, the floor signing its
+        // receipts in the same token.
+        let (pass, token) = match (
+            std::env::var_os("CREDSEAL_BENCH_PKCS11_MODULE"),
+            std::env::var("CREDSEAL_BENCH_PKCS11_LABEL"),
+        ) {
+            (Some(module), Ok(label)) => {
+                let pin = std::env::var("CREDSEAL_PKCS11_PIN")
+                    .map_err(|_| BenchError::Input("CREDSEAL_BENCH_PKCS11_MODULE needs CREDSEAL_PKCS11_PIN".into()))?;
+                (
+                    credseal_crypto::Passphrase::token_pin(pin),
+                    Some(credseal_engine::Pkcs11Config {
+                        module: module.into(),
+                        token_label: label,
+                    }),
+                )
+            }
+            _ => (bench_passphrase(), None),
+        };
+        let b = BenchPlatform::init_with(&work.join("platform"), &pass, catalog_text, token)?;
         let p = &b.platform;
         p.ingest_file(&input, progress)?;
         let authority = SigningKey::generate();
@@ -255,6 +274,8 @@ pub(crate) struct QueryFloor<'a> {
     /// Records the queries release, in all.
     pub(crate) records: usize,
     keys: &'a credseal_crypto::Keystore,
+    /// The floor's own KEK when the platform's are in a token.
+    floor_kek: credseal_crypto::Kek,
     dept_pk: credseal_auth::PublicKey,
     recipient: credseal_crypto::SealingPublicKey,
     signer: credseal_log::LogSigner,
@@ -269,6 +290,7 @@ impl<'a> QueryFloor<'a> {
         let b = &fx.b;
         let mut items = Vec::with_capacity(tokens.len());
         let mut records = 0usize;
+        let floor_kek = credseal_crypto::Kek::generate();
         for tok in tokens {
             let u = credseal_auth::Unverified::<Token>::parse_text(tok)
                 .map_err(|e| BenchError::check(format_args!("token: {e}")))?;
@@ -303,10 +325,12 @@ impl<'a> QueryFloor<'a> {
                 let store: std::sync::Arc<dyn Store> = b.store.clone();
                 let dek = credseal_engine::open_data_key(store, &b.keys, &blind, c, &bundle.wrapped_dek)
                     .map_err(|e| BenchError::check(format_args!("data key: {e}")))?;
-                let (v, kek) = b
-                    .keys
-                    .primary_kek(c)
-                    .ok_or_else(|| BenchError::check(format_args!("no KEK of class {c}")))?;
+                // In HSM custody the floor's copy uses a software KEK of its own (the
+                // platform's leaf keys are cached: a query makes no token call for them).
+                let (v, kek) = match b.keys.primary_kek(c) {
+                    Some(k) => k,
+                    None => (1, &floor_kek),
+                };
                 let mut copy = bundle.clone();
                 copy.wrapped_dek = credseal_crypto::wrap_dek(
                     kek,
@@ -328,8 +352,8 @@ impl<'a> QueryFloor<'a> {
             });
         }
         // The floor signs with the platform's log key, from the bench's copy of the keystore.
-        let signer = credseal_log::LogSigner::from_seed(BENCH_ORIGIN, b.keys.log_seed.expose_secret())
-            .map_err(|e| BenchError::check(format_args!("log key: {e}")))?;
+        // (In HSM custody: in the token, as the platform's receipts are.)
+        let signer = credseal_engine::log_signer(&b.keys, BENCH_ORIGIN)?;
         let receipt_body = credseal_log::ReceiptBody {
             index: 0,
             time: fx.now,
@@ -357,6 +381,7 @@ impl<'a> QueryFloor<'a> {
             items,
             records,
             keys: &b.keys,
+            floor_kek,
             dept_pk: fx.dept.public(),
             recipient: fx.sealing.public(),
             signer,
@@ -390,7 +415,9 @@ impl<'a> QueryFloor<'a> {
                                 std::hint::black_box(ok);
                                 let mut out = Vec::new();
                                 for (class, b) in &it.bundles {
-                                    if let Some(dek) = floor_unwrap(self.keys, &it.blind, class, &b.wrapped_dek) {
+                                    if let Some(dek) =
+                                        floor_unwrap(self.keys, &self.floor_kek, &it.blind, class, &b.wrapped_dek)
+                                    {
                                         for e in &b.entries {
                                             let ctx = RecordContext {
                                                 blind: &it.blind,
@@ -573,10 +600,15 @@ pub fn bench_query(catalog_text: &str, size: QuerySize, work: &Path, progress: &
 /// The floor's unwrap of a data key: the KEK version its header names, from the keystore.
 fn floor_unwrap(
     keys: &credseal_crypto::Keystore,
+    floor_kek: &credseal_crypto::Kek,
     blind: &BlindId,
     class: &str,
     w: &[u8],
 ) -> Option<credseal_crypto::Dek> {
     let v = credseal_crypto::wrapped_kek_version(w).ok()?;
-    credseal_crypto::unwrap_dek(keys.kek(class, v)?, &DekContext { blind, class }, w).ok()
+    let kek = match &keys.token {
+        Some(_) => floor_kek,
+        None => keys.kek(class, v)?,
+    };
+    credseal_crypto::unwrap_dek(kek, &DekContext { blind, class }, w).ok()
 }

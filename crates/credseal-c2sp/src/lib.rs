@@ -60,7 +60,7 @@ pub use merkle::{
 };
 pub use note::{
     ED25519_SIGNATURE_TYPE, MAX_NOTE_LEN, MAX_NOTE_SIGNATURES, NoteSignature, NoteSigner, NoteVerifier, SignedNote,
-    check_key_name, ed25519_key_id,
+    check_key_name, ed25519_key_id, external_signature_line,
 };
 pub use tiles::{
     MAX_ENTRY_LEN, MAX_TILE_LEVEL, TILE_HEIGHT, TILE_WIDTH, Tile, TileError, TileHashReader, TileKind,

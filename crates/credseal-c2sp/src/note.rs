@@ -405,6 +405,21 @@ impl NoteSigner {
     }
 }
 
+/// The signature line `— <name> <base64(key id ‖ signature)>\n` of `text` for an Ed25519
+/// key held elsewhere (a hardware token): checks the text by the rules of
+/// [`NoteSigner::sign`], then asks `sign` for the signature over its bytes. `key_id` is
+/// [`ed25519_key_id`] of the name and the key's public half.
+pub fn external_signature_line<E>(
+    name: &str,
+    key_id: u32,
+    text: &str,
+    sign: impl FnOnce(&[u8]) -> Result<[u8; 64], E>,
+) -> Result<Result<String, E>, FormatError> {
+    check_key_name(name)?;
+    check_note_text(text)?;
+    Ok(sign(text.as_bytes()).map(|sig| signature_line(name, key_id, &sig)))
+}
+
 impl fmt::Debug for NoteSigner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("NoteSigner")

@@ -446,6 +446,25 @@ pub(crate) struct InitArgs {
     /// keystore, which defeats M-of-N custody (refused without this flag).
     #[arg(long, requires = "unseal_holders")]
     pub(crate) allow_single_holder: bool,
+    /// Keep the KEKs and the log signing key in a PKCS#11 token (HSM custody): the module
+    /// (shared library) of the token, e.g. SoftHSM2's libsofthsm2.so. The keys are made in
+    /// the token as non-extractable objects; the keystore file then holds only their ids.
+    /// Every later command finds the token in credseal.toml and needs its user PIN
+    /// (CREDSEAL_PKCS11_PIN_FILE or CREDSEAL_PKCS11_PIN).
+    #[arg(
+        long,
+        value_name = "LIB",
+        requires_all = ["token_label"],
+        conflicts_with_all = ["keystore", "unseal_holders"]
+    )]
+    pub(crate) pkcs11_module: Option<PathBuf>,
+    /// The label of the token (initialised beforehand, e.g. `softhsm2-util --init-token`).
+    #[arg(long, value_name = "LABEL", requires = "pkcs11_module")]
+    pub(crate) token_label: Option<String>,
+    /// A file holding the token's user PIN (else CREDSEAL_PKCS11_PIN_FILE, CREDSEAL_PKCS11_PIN
+    /// or a prompt; never on the command line).
+    #[arg(long, value_name = "FILE", requires = "pkcs11_module")]
+    pub(crate) pin_file: Option<PathBuf>,
     /// Print what was created as JSON.
     #[arg(long)]
     pub(crate) json: bool,

@@ -73,9 +73,14 @@ impl Context {
             );
         }
         // A keystore in officers' custody opens with K of their shares, not a passphrase.
-        let pass = match crate::commands::custody::peek(&ks)? {
-            Some(set) => crate::commands::custody::unseal(&set, &self.unseal)?,
-            None => passphrase::get(self.passphrase_file(), false)?,
+        let pass = if config.pkcs11.is_some() {
+            // The keys are in a PKCS#11 token: its user PIN, never a passphrase.
+            passphrase::token_pin(None)?
+        } else {
+            match crate::commands::custody::peek(&ks)? {
+                Some(set) => crate::commands::custody::unseal(&set, &self.unseal)?,
+                None => passphrase::get(self.passphrase_file(), false)?,
+            }
         };
         let p = Platform::open(
             dir,

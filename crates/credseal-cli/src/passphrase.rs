@@ -131,3 +131,50 @@ pub fn new_passphrase(file: Option<&Path>) -> CliResult<Passphrase> {
         Some("credseal: repeat the new passphrase: "),
     )
 }
+
+/// The environment variable naming a file that holds the PKCS#11 token's user PIN.
+pub const PIN_FILE_ENV: &str = "CREDSEAL_PKCS11_PIN_FILE";
+/// The environment variable that may hold the PKCS#11 token's user PIN.
+pub const PIN_ENV: &str = "CREDSEAL_PKCS11_PIN";
+
+/// The user PIN of the token that holds a platform's keys (HSM custody): from `file`
+/// (`init --pin-file`), else the file named by `CREDSEAL_PKCS11_PIN_FILE`, else
+/// `CREDSEAL_PKCS11_PIN`, else a prompt on the terminal. Never from the command line.
+pub fn token_pin(file: Option<&Path>) -> CliResult<Passphrase> {
+    let env_file = std::env::var_os(PIN_FILE_ENV).map(std::path::PathBuf::from);
+    let pin = if let Some(f) = file.or(env_file.as_deref()) {
+        let bytes = crate::files::read_bounded(f, crate::files::MAX_KEY_FILE, "a PIN file")?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| Failure::new(ErrorClass::Error, format!("PIN file {}: not valid UTF-8", f.display())))?;
+        Passphrase::token_pin(text)
+    } else if let Ok(v) = std::env::var(PIN_ENV) {
+        Passphrase::token_pin(v)
+    } else if std::io::stdin().is_terminal() || std::io::stderr().is_terminal() {
+        let v = rpassword::prompt_password("credseal: PKCS#11 token user PIN: ")
+            .map_err(|e| Failure::new(ErrorClass::Error, format!("reading the PIN: {e}")))?;
+        Passphrase::token_pin(v)
+    } else {
+        return Err(Failure::new(
+            ErrorClass::Error,
+            "the keys are in a PKCS#11 token and no PIN was given, with no terminal to ask on",
+        )
+        .hint(format!("set {PIN_FILE_ENV} (a file holding the PIN) or {PIN_ENV}")));
+    };
+    if pin.expose_secret().is_empty() {
+        return Err(Failure::new(ErrorClass::Error, "the token PIN is empty"));
+    }
+    Ok(pin)
+}
+
+/// What unlocks the keystore file `keystore`: the token PIN if it is a manifest of keys in a
+/// PKCS#11 token, else the passphrase ([`get`]).
+pub fn for_keystore(keystore: &Path, file: Option<&Path>) -> CliResult<Passphrase> {
+    let head = std::fs::File::open(keystore).ok().and_then(|mut f| {
+        let mut b = [0u8; 4];
+        std::io::Read::read_exact(&mut f, &mut b).ok().map(|()| b)
+    });
+    match head {
+        Some(b) if credseal_crypto::is_manifest(&b) => token_pin(None),
+        _ => get(file, false),
+    }
+}

@@ -23,12 +23,15 @@ pub fn holds_demo_keys(ks: &Keystore) -> bool {
     let eq = |a: &[u8; 32], b: [u8; 32]| bool::from(subtle::ConstantTimeEq::ct_eq(&a[..], &b[..]));
     eq(ks.index_key.expose_secret(), demo_secret(b"index"))
         || eq(ks.trace_key.expose_secret(), demo_secret(b"trace"))
-        || eq(ks.log_seed.expose_secret(), demo_secret(b"log"))
+        || ks
+            .log_seed()
+            .is_some_and(|s| eq(s.expose_secret(), demo_secret(b"log")))
         || eq(ks.vrf_key.expose_secret(), demo_secret(b"vrf"))
         || ks.classes.iter().any(|(c, keys)| {
-            keys.versions
-                .iter()
-                .any(|(v, e)| eq(e.kek.expose_secret(), demo_secret(&kek_label(c, *v))))
+            keys.versions.iter().any(|(v, e)| match &e.kek {
+                crate::KekKey::Software(k) => eq(k.expose_secret(), demo_secret(&kek_label(c, *v))),
+                crate::KekKey::Token(_) => false,
+            })
         })
 }
 
@@ -46,7 +49,7 @@ mod tests {
         assert!(!holds_demo_keys(&real));
         // One demo key mixed into a real keystore is enough to refuse it.
         real.classes.get_mut("loans").unwrap().versions.get_mut(&1).unwrap().kek =
-            Kek::from_bytes(demo_secret(b"kek:loans:1"));
+            crate::KekKey::Software(Kek::from_bytes(demo_secret(b"kek:loans:1")));
         assert!(holds_demo_keys(&real));
         let mut real = Keystore::generate("x", &["loans"], [0; 32], 0, KdfParams::DEFAULT);
         real.index_key = IndexKey::from_bytes(demo_secret(b"index"));

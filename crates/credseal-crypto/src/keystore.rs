@@ -36,6 +36,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 use crate::aead::{self, NONCE_LEN};
 use crate::blind::VrfKey;
 use crate::secret::{IndexKey, Kek, LogKeySeed, Passphrase, TraceKey, random_array};
+use crate::token::{KekKey, LogKey, TokenCustody};
 
 /// File magic.
 pub const MAGIC: &[u8; 4] = b"CSKS";
@@ -144,6 +145,10 @@ pub enum KeystoreError {
     /// A master key was given for a keystore sealed by a passphrase.
     #[error("this keystore is sealed by a passphrase, not by officers' shares")]
     NotShared,
+    /// The PKCS#11 token failed, or holds the keystore's keys under other ids (what failed;
+    /// never key bytes or the PIN).
+    #[error("PKCS#11 token: {0}")]
+    Token(String),
     /// The share set in the header does not decode.
     #[error("keystore share set is malformed: {0}")]
     BadShareSet(String),
@@ -152,8 +157,8 @@ pub enum KeystoreError {
 /// One KEK version of a class.
 #[derive(Clone, Debug)]
 pub struct KekEntry {
-    /// The key.
-    pub kek: Kek,
+    /// The key (or its token object).
+    pub kek: KekKey,
     /// Unix seconds of creation.
     pub created: u64,
 }
@@ -178,8 +183,8 @@ pub struct Keystore {
     pub catalog_digest: [u8; 32],
     /// Per-class KEKs.
     pub classes: BTreeMap<String, ClassKeys>,
-    /// The log signing key seed: the current log key.
-    pub log_seed: LogKeySeed,
+    /// The current log key: its seed, or its objects in the token.
+    pub log_key: LogKey,
     /// The log key history: the signed handover notes of every rotation, oldest first
     /// (public; `credseal_log::KeyHistory` reads them). The seeds of earlier log keys are
     /// not kept.
@@ -194,6 +199,9 @@ pub struct Keystore {
     pub kdf: KdfParams,
     /// The officers' shares of the master key (M-of-N custody); `None`: a passphrase.
     pub unseal: Option<crate::UnsealSet>,
+    /// The PKCS#11 token holding the KEKs and the log key (HSM custody, `crate::token`);
+    /// `None`: the keys are in the sealed file.
+    pub token: Option<TokenCustody>,
 }
 
 /// A format 3 body. postcard writes a nested struct's fields in place, so this is the
@@ -234,7 +242,7 @@ impl Keystore {
                 versions.insert(
                     1,
                     KekEntry {
-                        kek: Kek::generate(),
+                        kek: KekKey::Software(Kek::generate()),
                         created: now,
                     },
                 );
@@ -246,30 +254,52 @@ impl Keystore {
             generation: 1,
             catalog_digest,
             classes,
-            log_seed: LogKeySeed::generate(),
+            log_key: LogKey::Seed(LogKeySeed::generate()),
             log_history: Vec::new(),
             index_key: IndexKey::generate(),
             vrf_key: VrfKey::generate(),
             trace_key: TraceKey::generate(),
             kdf,
             unseal: None,
+            token: None,
         }
     }
 
-    /// The primary KEK of `class` and its version.
-    pub fn primary_kek(&self, class: &str) -> Option<(u32, &Kek)> {
+    /// The primary KEK version of `class`, if the class has keys.
+    pub fn primary_version(&self, class: &str) -> Option<u32> {
         let c = self.classes.get(class)?;
-        Some((c.primary, &c.versions.get(&c.primary)?.kek))
+        c.versions.contains_key(&c.primary).then_some(c.primary)
     }
 
-    /// KEK `version` of `class`.
+    /// The primary KEK of `class` and its version, when it is a software key (`None` for a
+    /// class without keys or whose KEK is in a token: use [`Keystore::wrap_root`]).
+    pub fn primary_kek(&self, class: &str) -> Option<(u32, &Kek)> {
+        let c = self.classes.get(class)?;
+        Some((c.primary, self.kek(class, c.primary)?))
+    }
+
+    /// KEK `version` of `class`, when it is a software key (`None` if it is in a token).
     pub fn kek(&self, class: &str, version: u32) -> Option<&Kek> {
-        Some(&self.classes.get(class)?.versions.get(&version)?.kek)
+        match &self.classes.get(class)?.versions.get(&version)?.kek {
+            KekKey::Software(k) => Some(k),
+            KekKey::Token(_) => None,
+        }
     }
 
     /// Encrypts the keystore under `pass` (fresh salt and nonce each time): a passphrase,
     /// or — when [`Keystore::unseal`] is set — the master key its shares put together.
+    ///
+    /// A keystore in a token is written as its manifest instead (object ids only; `pass`
+    /// is not used).
     pub fn seal(&self, pass: &Passphrase) -> Result<Vec<u8>, KeystoreError> {
+        if let Some(custody) = &self.token {
+            return self.to_manifest(custody);
+        }
+        if pass.pin().is_some() {
+            return Err(KeystoreError::Token(
+                "a token PIN was given for a keystore sealed in its file, not held in a token".into(),
+            ));
+        }
         if pass.is_empty() {
             return Err(KeystoreError::EmptyPassphrase);
         }
@@ -316,17 +346,29 @@ impl Keystore {
             classes: self
                 .classes
                 .iter()
-                .map(|(id, c)| BodyClass {
-                    id: id.clone(),
-                    primary: c.primary,
-                    versions: c
-                        .versions
-                        .iter()
-                        .map(|(v, e)| (*v, *e.kek.expose_secret(), e.created))
-                        .collect(),
+                .map(|(id, c)| {
+                    Ok(BodyClass {
+                        id: id.clone(),
+                        primary: c.primary,
+                        versions: c
+                            .versions
+                            .iter()
+                            .map(|(v, e)| match &e.kek {
+                                KekKey::Software(k) => Ok((*v, *k.expose_secret(), e.created)),
+                                KekKey::Token(_) => Err(KeystoreError::Malformed(
+                                    "a KEK in a token, in a keystore without its token".into(),
+                                )),
+                            })
+                            .collect::<Result<_, _>>()?,
+                    })
                 })
-                .collect(),
-            log_seed: *self.log_seed.expose_secret(),
+                .collect::<Result<_, KeystoreError>>()?,
+            log_seed: *self
+                .log_seed()
+                .ok_or_else(|| {
+                    KeystoreError::Malformed("a log key in a token, in a keystore without its token".into())
+                })?
+                .expose_secret(),
             index_key: *self.index_key.expose_secret(),
             trace_key: *self.trace_key.expose_secret(),
         };
@@ -367,6 +409,17 @@ impl Keystore {
 
     /// Decrypts a keystore file.
     pub fn open(bytes: &[u8], pass: &Passphrase) -> Result<Self, KeystoreError> {
+        if crate::token::is_manifest(bytes) {
+            return Err(KeystoreError::Token(
+                "this keystore is a manifest of keys held in a PKCS#11 token: open it with its data directory's token"
+                    .into(),
+            ));
+        }
+        if pass.pin().is_some() {
+            return Err(KeystoreError::Token(
+                "a token PIN was given for a keystore sealed in its file, not held in a token".into(),
+            ));
+        }
         let Header {
             custody,
             len: header_len,
@@ -411,7 +464,7 @@ impl Keystore {
                     (
                         *v,
                         KekEntry {
-                            kek: Kek::from_bytes(*k),
+                            kek: KekKey::Software(Kek::from_bytes(*k)),
                             created: *created,
                         },
                     )
@@ -436,13 +489,14 @@ impl Keystore {
             generation: body.generation,
             catalog_digest: body.catalog_digest,
             classes,
-            log_seed: LogKeySeed::from_bytes(body.log_seed),
+            log_key: LogKey::Seed(LogKeySeed::from_bytes(body.log_seed)),
             log_history: history,
             index_key: IndexKey::from_bytes(body.index_key),
             vrf_key,
             trace_key: TraceKey::from_bytes(body.trace_key),
             kdf,
             unseal,
+            token: None,
         })
     }
 }
@@ -643,7 +697,7 @@ mod tests {
         let back = Keystore::open(&v3, &pass).unwrap();
         assert_eq!(back.log_history, k.log_history);
         assert_eq!(back.generation, 5);
-        assert!(back.log_seed.ct_eq(&k.log_seed));
+        assert!(back.log_seed().unwrap().ct_eq(k.log_seed().unwrap()));
         assert!(back.vrf_key.ct_eq(&k.vrf_key));
         assert_eq!(back.vrf_key.public_key(), k.vrf_key.public_key());
         assert!(back.kek("loans", 1).unwrap().ct_eq(k.kek("loans", 1).unwrap()));

@@ -30,6 +30,7 @@ mod keystore;
 mod keytree;
 mod seal;
 mod secret;
+mod token;
 mod unseal;
 
 pub use blind::{
@@ -53,6 +54,7 @@ pub use seal::{
     SealingKey, SealingPublicKey, answer_info, open, seal,
 };
 pub use secret::{Dek, IndexKey, Kek, LogKeySeed, NodeKey, Passphrase, TraceKey, fill_random, random_array};
+pub use token::{KekKey, KeyToken, LogKey, MANIFEST_MAGIC, TokenCustody, TokenObject, is_manifest};
 pub use unseal::{
     MAX_HOLDERS, SHARE_LABEL, SHARE_TEXT_PREFIX, ShareHolder, UNSEAL_WRAP_LABEL, UnsealError, UnsealSet, UnsealShare,
 };

@@ -96,6 +96,7 @@ pub struct Passphrase(Unlock);
 enum Unlock {
     Text(String),
     Master([u8; 32]),
+    Pin(String),
 }
 
 impl Passphrase {
@@ -113,18 +114,35 @@ impl Passphrase {
         Self(Unlock::Master(key))
     }
 
+    /// The user PIN of the PKCS#11 token that holds the keys (HSM custody). A trailing
+    /// newline is removed.
+    pub fn token_pin(mut s: String) -> Self {
+        while s.ends_with('\n') || s.ends_with('\r') {
+            s.pop();
+        }
+        Self(Unlock::Pin(s))
+    }
+
     /// The master key, if this is one.
     pub fn master(&self) -> Option<&[u8; 32]> {
         match &self.0 {
             Unlock::Master(k) => Some(k),
-            Unlock::Text(_) => None,
+            Unlock::Text(_) | Unlock::Pin(_) => None,
         }
     }
 
-    /// The passphrase bytes (or the master key's).
+    /// The token PIN, if this is one.
+    pub fn pin(&self) -> Option<&str> {
+        match &self.0 {
+            Unlock::Pin(p) => Some(p),
+            Unlock::Text(_) | Unlock::Master(_) => None,
+        }
+    }
+
+    /// The passphrase bytes (or the master key's, or the PIN's).
     pub fn expose_secret(&self) -> &[u8] {
         match &self.0 {
-            Unlock::Text(s) => s.as_bytes(),
+            Unlock::Text(s) | Unlock::Pin(s) => s.as_bytes(),
             Unlock::Master(k) => &k[..],
         }
     }

@@ -52,7 +52,7 @@ pub use canary::{AlertSink, CanaryAlert, FLAG_CANARY, MAX_PLANT, PlantReport};
 pub use clock::{Clock, SystemClock, TestClock};
 pub use components::datadir::{
     CATALOG_FILE, CONFIG_FILE, Config, DB_DIR, InitOptions, KEYSTORE_FILE, KeySource, LOG_KEY_FILE, OpenOptions,
-    PolicyConfig, VRF_KEY_FILE, valid_origin,
+    Pkcs11Config, PolicyConfig, VRF_KEY_FILE, valid_origin,
 };
 pub use components::disclosure::{
     ANSWER_FORMAT, ANSWER_LABEL, AnswerBody, DISPUTED_MARK, Grant, PendingAnswer, SealedAnswer,
@@ -67,7 +67,7 @@ pub use ingest::{IngestError, IngestOptions, IngestReport, IngestSummary, MAX_LI
 pub use keys::{ClassKeyStatus, RewrapSummary, VersionStatus};
 pub use leak::{CSV_MARK, ExportMark, JSON_MARK, LeakIssue, MAX_LEAK_BYTES};
 pub use log::{AuditSnapshot, COMMIT_SECONDS_BUCKETS, CommitStats, Committed, LogReport, NewReceipt, QUEUE_CAPACITY};
-pub use logkey::{LogKeyStatus, LogRotation};
+pub use logkey::{LogKeyStatus, LogRotation, log_signer};
 pub use notices::{MAX_NOTICES, NOTICE_LABEL, NOTICE_PREFIX, NoticeBody, open_notice};
 pub use objections::{
     MAX_OPEN_PER_SUBJECT, MAX_REASON, OUTCOME_DELETED, OUTCOME_UPHELD, ObjectionState, ObjectionStatus,

@@ -92,3 +92,45 @@ impl Platform {
         self.keyops().rotate_log_key(session, pass, approved)
     }
 }
+
+/// The log key of `ks` held in its token: signs through the token.
+struct TokenLogKey {
+    custody: credseal_crypto::TokenCustody,
+    id: credseal_crypto::TokenObject,
+}
+
+impl credseal_log::ExternalLogKey for TokenLogKey {
+    fn sign(&self, msg: &[u8]) -> std::result::Result<[u8; 64], String> {
+        self.custody.token.sign(&self.id, msg)
+    }
+}
+
+/// The signer of the log `origin` with the current log key of `ks`: its seed, or its
+/// objects in the keystore's token (every signature then made in the token).
+pub fn log_signer(ks: &credseal_crypto::Keystore, origin: &str) -> Result<credseal_log::LogSigner> {
+    use crate::error::EngineError;
+    let internal = |e: credseal_log::FormatError| EngineError::Internal(format!("log key: {e}"));
+    match (&ks.log_key, &ks.token) {
+        (credseal_crypto::LogKey::Seed(seed), _) => {
+            credseal_log::LogSigner::from_seed(origin, seed.expose_secret()).map_err(internal)
+        }
+        (credseal_crypto::LogKey::Token { id, public }, Some(custody)) => {
+            let public = credseal_auth::PublicKey::from_bytes(public).map_err(|_| EngineError::Corrupt {
+                what: "the keystore's log key".into(),
+                detail: "its public key in the manifest is not a valid Ed25519 key".into(),
+            })?;
+            credseal_log::LogSigner::external(
+                origin,
+                public,
+                std::sync::Arc::new(TokenLogKey {
+                    custody: custody.clone(),
+                    id: *id,
+                }),
+            )
+            .map_err(internal)
+        }
+        (credseal_crypto::LogKey::Token { .. }, None) => Err(EngineError::Internal(
+            "log key: in a token the keystore was not opened with".into(),
+        )),
+    }
+}

@@ -615,7 +615,7 @@ fn log_key_rotation_then_query_bundle_verifies_with_the_originally_pinned_key() 
         .unwrap()
         .into_new_state();
     let data = d.path().join("data");
-    let old_seed = *keystore_on_disk(&data).log_seed.expose_secret();
+    let old_seed = *keystore_on_disk(&data).log_seed().unwrap().expose_secret();
     // Enrolling the approving officers leaves receipts: the size is taken after them.
     let ok = approved(&p, &Operation::rotate_log_key(pinned.key_id()));
     let from = p.log_size().unwrap();
@@ -626,7 +626,7 @@ fn log_key_rotation_then_query_bundle_verifies_with_the_originally_pinned_key() 
     // Subjects keep pinning the original key; new checkpoints are the new key's.
     assert_eq!(p.log_vkey().unwrap(), pinned.vkey());
     assert_eq!(p.log_current_vkey().unwrap(), rot.new_vkey);
-    assert_ne!(keystore_on_disk(&data).log_seed.expose_secret(), &old_seed);
+    assert_ne!(keystore_on_disk(&data).log_seed().unwrap().expose_secret(), &old_seed);
     let new = credseal_log::LogVerifier::from_vkey(&rot.new_vkey).unwrap();
     new.verify_checkpoint(&p.latest_checkpoint().unwrap().unwrap())
         .expect("a plain C2SP verifier with the new key accepts the new checkpoint");
@@ -670,7 +670,7 @@ fn log_key_rotation_then_query_bundle_verifies_with_the_originally_pinned_key() 
     assert_eq!((st[0].from, st[0].until, st[0].current), (0, Some(from), false));
     assert_eq!((st[1].from, st[1].until, st[1].current), (from, None, true));
     assert_eq!(st[1].vkey, rot.new_vkey);
-    assert_ne!(keystore_on_disk(&data).log_seed.expose_secret(), &old_seed);
+    assert_ne!(keystore_on_disk(&data).log_seed().unwrap().expose_secret(), &old_seed);
     p.verify_log().unwrap();
 }
 
@@ -800,7 +800,8 @@ fn log_key_rotation_a_checkpoint_signed_by_the_retired_key_beyond_its_end_is_rej
     // Someone kept a copy of the old log key before it was destroyed.
     let data = d.path().join("data");
     let stolen =
-        credseal_log::LogSigner::from_seed(p.origin(), keystore_on_disk(&data).log_seed.expose_secret()).unwrap();
+        credseal_log::LogSigner::from_seed(p.origin(), keystore_on_disk(&data).log_seed().unwrap().expose_secret())
+            .unwrap();
     // Enrolling the approving officers leaves receipts: the size is taken after them.
     let ok = approved(&p, &Operation::rotate_log_key(pinned.key_id()));
     let from = p.log_size().unwrap();

@@ -198,7 +198,7 @@ fn sign_lying_checkpoint(p: &TestPlatform, seed: &[u8; 32], leaves: Vec<(credsea
 /// The test platform, and its log key's seed (which a lying operator holds).
 fn platform_and_log_seed() -> (TestPlatform, [u8; 32]) {
     let ks = keystore();
-    let seed = *ks.log_seed.expose_secret();
+    let seed = *ks.log_seed().unwrap().expose_secret();
     (common::in_memory(ks), seed)
 }
 

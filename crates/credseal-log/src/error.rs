@@ -8,6 +8,9 @@
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum FormatError {
+    /// The log key held in a token failed to sign (what failed; never key bytes).
+    #[error("the log key's token failed to sign: {0}")]
+    Signer(String),
     /// The input is longer than its limit.
     #[error("{what} of {len} bytes exceeds the limit of {max} bytes")]
     TooLarge {

@@ -136,8 +136,8 @@ impl Handover {
         let text = handover_text(old.origin(), from_size, &old.vkey(), &new.vkey());
         let mut note = text.clone();
         note.push('\n');
-        note.push_str(&old.note_signature_line(&text));
-        note.push_str(&new.note_signature_line(&text));
+        note.push_str(&old.note_signature_line(&text)?);
+        note.push_str(&new.note_signature_line(&text)?);
         Ok(Self {
             origin: old.origin().to_string(),
             from_size,
@@ -585,7 +585,7 @@ mod tests {
     fn note(text: &str, seeds: &[u8]) -> String {
         let mut n = format!("{text}\n");
         for s in seeds {
-            n.push_str(&signer(*s).note_signature_line(text));
+            n.push_str(&signer(*s).note_signature_line(text).unwrap());
         }
         n
     }
@@ -609,7 +609,8 @@ mod tests {
         cosigned.push_str(
             &LogSigner::from_seed("witness", &[9; 32])
                 .unwrap()
-                .note_signature_line(&text),
+                .note_signature_line(&text)
+                .unwrap(),
         );
         assert!(Handover::verify(&cosigned).is_ok());
         assert!(Handover::sign(&a, &a, 1).is_err());

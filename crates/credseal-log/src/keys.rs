@@ -19,16 +19,35 @@ use crate::receipt::{
 };
 use crate::{FormatError, VerifyError};
 
+/// A log key held outside the process (a PKCS#11 token): it signs pure Ed25519 (RFC 8032)
+/// itself, so the seed never enters this process. [`LogSigner::external`] signs through it.
+pub trait ExternalLogKey: Send + Sync {
+    /// Ed25519 over `msg`. The error says what failed, never key bytes.
+    fn sign(&self, msg: &[u8]) -> Result<[u8; 64], String>;
+}
+
+/// Where the log key's private half is. One per signer, made rarely: its size does not
+/// matter, and boxing the local key would add an indirection to every signature.
+#[allow(clippy::large_enum_variant)]
+enum Key {
+    /// In this process (wiped on drop).
+    Local {
+        key: ed25519_dalek::SigningKey,
+        note: NoteSigner,
+    },
+    /// In a token.
+    External(std::sync::Arc<dyn ExternalLogKey>),
+}
+
 /// Signs receipts and checkpoints with the log key, under the log's origin as C2SP key name.
 ///
-/// Holds its own copies of the key (wiped on drop): `credseal_auth::SigningKey` signs only
-/// authority objects, so the log signs receipts through ed25519-dalek directly and notes
-/// through a [`NoteSigner`] of the same key. `Debug` prints the origin and the verifier key
-/// only.
+/// Holds its own copies of the key (wiped on drop), or a handle to a key held in a token
+/// ([`LogSigner::external`]): `credseal_auth::SigningKey` signs only authority objects, so
+/// the log signs receipts through ed25519-dalek directly and notes through a [`NoteSigner`]
+/// of the same key. `Debug` prints the origin and the verifier key only.
 pub struct LogSigner {
-    key: ed25519_dalek::SigningKey,
-    note: NoteSigner,
-    public: PublicKey,
+    key: Key,
+    verifier: LogVerifier,
 }
 
 impl LogSigner {
@@ -39,55 +58,98 @@ impl LogSigner {
 
     /// The signer whose RFC 8032 secret seed is `seed` (the caller wipes its copy).
     pub fn from_seed(origin: &str, seed: &[u8; 32]) -> Result<Self, FormatError> {
-        Ok(Self::from_note_signer(NoteSigner::from_seed(origin, seed)?))
+        Self::from_note_signer(NoteSigner::from_seed(origin, seed)?)
     }
 
-    fn from_note_signer(note: NoteSigner) -> Self {
+    /// The signer of the log `origin` whose key is held by `key` (a token), with public key
+    /// `public`. Every receipt and checkpoint is signed by `key`; a failure is
+    /// [`FormatError::Signer`].
+    pub fn external(
+        origin: &str,
+        public: PublicKey,
+        key: std::sync::Arc<dyn ExternalLogKey>,
+    ) -> Result<Self, FormatError> {
+        Ok(Self {
+            key: Key::External(key),
+            verifier: LogVerifier::new(origin, public)?,
+        })
+    }
+
+    fn from_note_signer(note: NoteSigner) -> Result<Self, FormatError> {
         let key = ed25519_dalek::SigningKey::from_bytes(note.expose_secret());
         // Cannot fail: a key derived from a seed is a canonical point of the prime-order
         // subgroup, which `PublicKey::from_bytes` accepts.
         let public = PublicKey::from_bytes(key.verifying_key().as_bytes()).expect("derived public keys are valid");
-        Self { key, note, public }
+        let verifier = LogVerifier::new(note.name(), public)?;
+        Ok(Self {
+            key: Key::Local { key, note },
+            verifier,
+        })
     }
 
     /// Parses a C2SP / Go signer key `PRIVATE+KEY+<name>+<hex8 id>+<base64(0x01 ‖ seed)>`; the
     /// key id must match the key. The name becomes the origin.
     pub fn from_signer_key_text(text: &str) -> Result<Self, FormatError> {
-        Ok(Self::from_note_signer(NoteSigner::from_signer_key_text(text)?))
+        Self::from_note_signer(NoteSigner::from_signer_key_text(text)?)
     }
 
-    /// The signer key text `PRIVATE+KEY+<name>+<hex8 id>+<base64(0x01 ‖ seed)>`, readable by
-    /// Go's `note.NewSigner`. Wiped when dropped.
-    pub fn to_signer_key_text(&self) -> Zeroizing<String> {
-        self.note.to_signer_key_text()
+    /// The signer key text (wiped on drop); `None` for a key held in a token, which never
+    /// leaves it.
+    pub fn to_signer_key_text(&self) -> Option<Zeroizing<String>> {
+        match &self.key {
+            Key::Local { note, .. } => Some(note.to_signer_key_text()),
+            Key::External(_) => None,
+        }
     }
 
     /// The log's origin, also its key name.
     pub fn origin(&self) -> &str {
-        self.note.name()
+        self.verifier.origin()
     }
 
     /// The log's public key.
     pub fn public(&self) -> PublicKey {
-        self.public
+        *self.verifier.public()
     }
 
     /// The C2SP key id.
     pub fn key_id(&self) -> u32 {
-        self.note.key_id()
+        self.verifier.key_id()
     }
 
     /// The verifier key text `<origin>+<hex8 id>+<base64(0x01 ‖ public key)>`.
     pub fn vkey(&self) -> String {
-        self.note.vkey()
+        self.verifier.vkey()
     }
 
     /// The matching verifier.
     pub fn verifier(&self) -> LogVerifier {
-        LogVerifier {
-            public: self.public,
-            vk: self.key.verifying_key(),
-            note: self.note.verifier(),
+        self.verifier.clone()
+    }
+
+    /// The note signer of a key in this process (tests).
+    #[cfg(test)]
+    pub(crate) fn local_note(&self) -> &NoteSigner {
+        match &self.key {
+            Key::Local { note, .. } => note,
+            Key::External(_) => panic!("not a local key"),
+        }
+    }
+
+    /// The signing key of a key in this process (tests).
+    #[cfg(test)]
+    pub(crate) fn local_key(&self) -> &ed25519_dalek::SigningKey {
+        match &self.key {
+            Key::Local { key, .. } => key,
+            Key::External(_) => panic!("not a local key"),
+        }
+    }
+
+    /// Ed25519 over `msg` with the log key, wherever it is held.
+    fn sign_raw(&self, msg: &[u8]) -> Result<[u8; 64], FormatError> {
+        match &self.key {
+            Key::Local { key, .. } => Ok(key.sign(msg).to_bytes()),
+            Key::External(k) => k.sign(msg).map_err(FormatError::Signer),
         }
     }
 
@@ -104,7 +166,7 @@ impl LogSigner {
                 max: MAX_RECEIPT_LEN,
             });
         }
-        let sig = self.key.sign(&receipt_signed_bytes(&bytes[..header_len])).to_bytes();
+        let sig = self.sign_raw(&receipt_signed_bytes(&bytes[..header_len]))?;
         bytes.extend_from_slice(&sig);
         Ok(SignedReceipt::new(body.clone(), bytes, header_len))
     }
@@ -112,22 +174,38 @@ impl LogSigner {
     /// Signs a checkpoint: the C2SP signed note `body ‖ "\n" ‖ "— " ‖ origin ‖ " " ‖
     /// base64(key id ‖ Ed25519(log key, body)) ‖ "\n"`. The checkpoint's origin should be
     /// this signer's: verifiers refuse any other ([`VerifyError::OriginMismatch`]).
+    ///
+    /// # Panics
+    /// If a key held in a token fails to sign: use [`LogSigner::try_sign_checkpoint`] with
+    /// such a key.
     pub fn sign_checkpoint(&self, checkpoint: &Checkpoint) -> String {
-        self.note
-            .sign(&checkpoint.to_text())
-            // Cannot fail: a checkpoint body is newline-terminated, non-empty text without
-            // control characters (Checkpoint keeps that invariant).
-            .expect("a checkpoint body is a valid note text")
+        self.try_sign_checkpoint(checkpoint)
+            // Cannot fail with a key in this process: a checkpoint body is newline-terminated,
+            // non-empty text without control characters (Checkpoint keeps that invariant).
+            .expect("a checkpoint body is a valid note text and a local key signs it")
+    }
+
+    /// [`LogSigner::sign_checkpoint`], with a token's failure to sign as an error.
+    pub fn try_sign_checkpoint(&self, checkpoint: &Checkpoint) -> Result<String, FormatError> {
+        let text = checkpoint.to_text();
+        let line = self.note_signature_line(&text)?;
+        let mut note = String::with_capacity(text.len() + 1 + line.len());
+        note.push_str(&text);
+        note.push('\n');
+        note.push_str(&line);
+        Ok(note)
     }
 
     /// The signature line `— <origin> <base64(key id ‖ Ed25519(log key, text))>\n` of a note
     /// text built by this crate (checkpoints and key handovers, always valid note texts).
-    pub(crate) fn note_signature_line(&self, text: &str) -> String {
-        self.note
-            .signature_line(text)
-            // Cannot fail: the crate signs only newline-terminated texts without control
-            // characters (checkpoint bodies and handover statements).
-            .expect("the log signs only valid note texts")
+    pub(crate) fn note_signature_line(&self, text: &str) -> Result<String, FormatError> {
+        match &self.key {
+            Key::Local { note, .. } => Ok(note.signature_line(text)?),
+            Key::External(k) => {
+                credseal_c2sp::external_signature_line(self.origin(), self.key_id(), text, |m| k.sign(m))?
+                    .map_err(FormatError::Signer)
+            }
+        }
     }
 }
 

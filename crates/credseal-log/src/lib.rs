@@ -107,7 +107,7 @@ pub use checkpoint::{MAP_EXTENSION, MapCheckpoint, TRUST_EXTENSION, TrustCheckpo
 pub use credseal_c2sp::{Checkpoint, Hash};
 pub use error::{FormatError, VerifyError};
 pub use handover::{HANDOVER_TITLE, Handover, HandoverError, HistoryError, KeyHistory, KeyRange, MAX_HANDOVERS};
-pub use keys::{LogSigner, LogVerifier};
+pub use keys::{ExternalLogKey, LogSigner, LogVerifier};
 pub use map::{
     EMPTY_MAP_ROOT, MAP_DEPTH, MAP_KEY_LABEL, MAP_LEAF_PREFIX, MAP_NODE_PREFIX, MAP_VALUE_LEN, MapError, MapLeaf,
     MapNode, MapPos, MapProof, MapProofError, MapReader, MapUpdate, MapValue, MemoryMap, map_get, map_key,

@@ -2,25 +2,26 @@
 //!
 //! Start with [`Token::open`] (a module, a token label and the user PIN). A class KEK is an
 //! AES-256 secret key object made in the token ([`Token::generate_kek`]): sensitive, not
-//! extractable, usable only to encrypt and decrypt; a data key is wrapped and unwrapped by
-//! AES-256-GCM *in the token* ([`Token::wrap_dek`], [`Token::unwrap_dek`]), so the KEK never
-//! leaves it. The log signing key is an Ed25519 key pair in the token
-//! ([`Token::generate_log_key`]); receipts and checkpoints are signed in it
-//! ([`Token::sign`]). [`Token::destroy`] destroys an object: data keys wrapped under a
-//! destroyed KEK can no longer be opened, by anyone, whatever backups of any file exist.
+//! extractable, usable only to encrypt and decrypt. In HSM custody the KEK wraps the class's
+//! key-tree *root* (`docs/design.md` §8b), by AES-256-GCM *in the token*
+//! ([`Token::wrap_root`], [`Token::unwrap_root`]), so the KEK never leaves it. The log
+//! signing key is an Ed25519 key pair in the token ([`Token::generate_log_key`]); receipts
+//! and checkpoints are signed in it ([`Token::sign`]). The index, trace and VRF keys are
+//! HMAC-SHA-256 outputs of a derivation key in the token ([`Token::generate_derive_key`],
+//! [`Token::mac`]). [`Token::destroy`] destroys an object: roots wrapped under a destroyed
+//! KEK can no longer be opened, by anyone, whatever backups of any file exist.
 //!
-//! Objects are named by an [`ObjectId`] (their `CKA_ID`, 16 random bytes), which is what a
-//! [`TokenManifest`] — the keystore of a platform in HSM custody — and key-event receipts
-//! hold: never key bytes.
+//! Objects are named by an [`ObjectId`] (their `CKA_ID`, 16 random bytes), which is what the
+//! platform's keystore manifest (`credseal_crypto`'s token module) and key-event receipts
+//! hold: never key bytes. [`Token`] is the engine's `credseal_crypto::KeyToken`.
 //!
-//! A token-wrapped data key has the software one's length (65 bytes) and its own format
-//! byte:
+//! A token-wrapped root is the 60-byte wrapped part of a root record of format 0x02
+//! (`docs/formats.md` §2b):
 //! ```text
-//! wrapped = 0x02 ‖ kek_version:u32be ‖ nonce:12 ‖ AES-256-GCM_token(KEK, nonce, DEK, aad) (48)
-//! aad     = "credseal:v1:token-wrap" ‖ blind id (32) ‖ class_len:u32be ‖ class ‖ kek_version:u32be
+//! wrapped = nonce:12 ‖ AES-256-GCM_token(KEK, nonce, root key, aad) (48)
+//! aad     = "credseal:v1:token-root" ‖ len8(class) ‖ class ‖ kek_version:u32be ‖ root id (16)
 //! ```
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Function, Pkcs11};
@@ -32,16 +33,15 @@ use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHan
 use cryptoki::session::{Session, UserType};
 use cryptoki::types::AuthPin;
 use serde::{Deserialize, Serialize};
-use zeroize::Zeroize as _;
+use zeroize::{Zeroize as _, Zeroizing};
 
-use credseal_crypto::{Dek, DekContext};
+use credseal_crypto::{NODE_ID_LEN, NodeKey, TokenObject, TreeNode, WRAPPED_NODE_LEN};
 
-/// Format byte of a token-wrapped data key.
-pub const TOKEN_WRAP_FORMAT: u8 = 2;
-/// Label in the AAD of a token-wrapped data key.
-pub const TOKEN_WRAP_LABEL: &[u8] = b"credseal:v1:token-wrap";
-/// Length of a token-wrapped data key (as a software-wrapped one).
-pub const TOKEN_WRAPPED_LEN: usize = 1 + 4 + 12 + 32 + 16;
+/// Format byte of a root record whose root the token's KEK wraps (`docs/formats.md` §2b;
+/// 0x01 is a software KEK's).
+pub const TOKEN_ROOT_FORMAT: u8 = 2;
+/// Label in the AAD of a token-wrapped root.
+pub const TOKEN_ROOT_LABEL: &[u8] = b"credseal:v1:token-root";
 /// DER of the Ed25519 curve name (`PrintableString "edwards25519"`), the EC_PARAMS SoftHSM2
 /// and most tokens take for Ed25519 keys.
 const ED25519_PARAMS: &[u8] = &[
@@ -75,12 +75,9 @@ pub enum HsmError {
     /// No object with this id (destroyed, or never made in this token).
     #[error("no token object with id {0} (destroyed?)")]
     NoObject(String),
-    /// A wrapped data key that is not a token-wrapped one, or does not open.
-    #[error("token-wrapped data key: {0}")]
+    /// A wrapped root that is not a token-wrapped one, or does not open.
+    #[error("token-wrapped root: {0}")]
     Wrapped(&'static str),
-    /// A manifest that does not parse.
-    #[error("token manifest: {0}")]
-    Manifest(String),
 }
 
 fn call(what: &'static str) -> impl Fn(cryptoki::error::Error) -> HsmError {
@@ -112,34 +109,6 @@ mod hex16 {
         let v = credseal_core::unhex(&s).ok_or_else(|| serde::de::Error::custom("an object id is hex"))?;
         v.try_into()
             .map_err(|_| serde::de::Error::custom("an object id is 16 bytes"))
-    }
-}
-
-/// The keystore of a platform whose keys are in a token: which objects are its KEKs and its
-/// log key. Public data only — object ids and the log's public key — so the file needs no
-/// encryption and holds nothing a thief could use without the token and its PIN.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TokenManifest {
-    /// The token's label.
-    pub token_label: String,
-    /// class → KEK version → object id.
-    pub keks: BTreeMap<String, BTreeMap<u32, ObjectId>>,
-    /// The log signing key's object id (private and public objects share it).
-    pub log_key: ObjectId,
-    /// The log key's Ed25519 public key, hex.
-    pub log_public: String,
-}
-
-impl TokenManifest {
-    /// The manifest as JSON text.
-    pub fn to_text(&self) -> String {
-        // Cannot fail: plain strings and maps.
-        serde_json::to_string_pretty(self).expect("a manifest serialises")
-    }
-
-    /// Parses [`TokenManifest::to_text`].
-    pub fn from_text(text: &str) -> Result<Self, HsmError> {
-        serde_json::from_str(text).map_err(|e| HsmError::Manifest(e.to_string()))
     }
 }
 
@@ -308,56 +277,115 @@ impl Token {
         })
     }
 
-    /// Wraps `dek` under the KEK `kek` (version `version`) for `ctx`, in the token.
-    pub fn wrap_dek(&self, kek: &ObjectId, version: u32, ctx: &DekContext<'_>, dek: &Dek) -> Result<Vec<u8>, HsmError> {
+    /// Makes the derivation key: a 32-byte generic secret, sensitive, never extractable,
+    /// usable only for HMAC-SHA-256 (the index, trace and VRF keys and the manifest's MAC).
+    pub fn generate_derive_key(&self, label: &str) -> Result<ObjectId, HsmError> {
+        let id = self.new_id()?;
+        let template = [
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::GENERIC_SECRET),
+            Attribute::ValueLen(32.into()),
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(false),
+            Attribute::Sign(true),
+            Attribute::Verify(true),
+            Attribute::Encrypt(false),
+            Attribute::Decrypt(false),
+            Attribute::Wrap(false),
+            Attribute::Unwrap(false),
+            Attribute::Derive(false),
+            Attribute::Id(id.0.to_vec()),
+            Attribute::Label(label.as_bytes().to_vec()),
+        ];
+        self.session
+            .generate_key(&Mechanism::GenericSecretKeyGen, &template)
+            .map_err(call("generating the derivation key"))?;
+        Ok(id)
+    }
+
+    /// HMAC-SHA-256 of `msg` under the derivation key `id`, in the token.
+    pub fn mac(&self, id: &ObjectId, msg: &[u8]) -> Result<Zeroizing<[u8; 32]>, HsmError> {
+        let key = self.find(id, ObjectClass::SECRET_KEY)?;
+        let mut out = self
+            .session
+            .sign(&Mechanism::Sha256Hmac, key, msg)
+            .map_err(call("computing an HMAC"))?;
+        let r: Result<[u8; 32], _> = out.as_slice().try_into();
+        out.zeroize();
+        r.map(Zeroizing::new).map_err(|_| HsmError::Call {
+            what: "computing an HMAC",
+            detail: "not a 32-byte MAC".into(),
+        })
+    }
+
+    /// Wraps the key-tree root `root` of `class` under the KEK `kek` (version `version`), in
+    /// the token: the wrapped part of a root record of format [`TOKEN_ROOT_FORMAT`].
+    pub fn wrap_root(
+        &self,
+        kek: &ObjectId,
+        version: u32,
+        class: &str,
+        root: &TreeNode,
+    ) -> Result<[u8; WRAPPED_NODE_LEN], HsmError> {
         let key = self.find(kek, ObjectClass::SECRET_KEY)?;
         let mut nonce: [u8; 12] = credseal_crypto::random_array();
-        let aad = wrap_aad(ctx, version);
+        let aad = root_aad(class, version, &root.id);
         let mut ct = self
             .session
             .encrypt(
                 &Mechanism::AesGcm(GcmParams::new(&mut nonce, &aad, 128.into()).map_err(call("GCM parameters"))?),
                 key,
-                dek.expose_secret(),
+                root.key.expose_secret(),
             )
-            .map_err(call("wrapping a data key"))?;
-        let mut out = Vec::with_capacity(TOKEN_WRAPPED_LEN);
-        out.push(TOKEN_WRAP_FORMAT);
-        out.extend_from_slice(&version.to_be_bytes());
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&ct);
-        ct.zeroize();
-        if out.len() != TOKEN_WRAPPED_LEN {
+            .map_err(call("wrapping a key-tree root"))?;
+        if ct.len() != WRAPPED_NODE_LEN - 12 {
+            ct.zeroize();
             return Err(HsmError::Wrapped("the token returned a ciphertext of the wrong length"));
         }
+        let mut out = [0u8; WRAPPED_NODE_LEN];
+        out[..12].copy_from_slice(&nonce);
+        out[12..].copy_from_slice(&ct);
+        ct.zeroize();
         Ok(out)
     }
 
-    /// Unwraps a data key wrapped by [`Token::wrap_dek`] with the KEK `kek`, in the token.
-    /// An altered wrapping, another context, or a destroyed KEK: an error, never a key.
-    pub fn unwrap_dek(&self, kek: &ObjectId, ctx: &DekContext<'_>, wrapped: &[u8]) -> Result<Dek, HsmError> {
-        if wrapped.len() != TOKEN_WRAPPED_LEN || wrapped[0] != TOKEN_WRAP_FORMAT {
-            return Err(HsmError::Wrapped("not a token-wrapped data key"));
+    /// Unwraps a root wrapped by [`Token::wrap_root`] with the KEK `kek`, in the token. An
+    /// altered wrapping, another class, version or root id, or a destroyed KEK: an error,
+    /// never a key.
+    pub fn unwrap_root(
+        &self,
+        kek: &ObjectId,
+        version: u32,
+        class: &str,
+        root_id: &[u8; NODE_ID_LEN],
+        wrapped: &[u8],
+    ) -> Result<TreeNode, HsmError> {
+        if wrapped.len() != WRAPPED_NODE_LEN {
+            return Err(HsmError::Wrapped("not a token-wrapped root (wrong length)"));
         }
         let key = self.find(kek, ObjectClass::SECRET_KEY)?;
         // Cannot fail: the length was checked.
-        let version = u32::from_be_bytes(wrapped[1..5].try_into().expect("length checked"));
-        let mut nonce: [u8; 12] = wrapped[5..17].try_into().expect("length checked");
-        let aad = wrap_aad(ctx, version);
+        let mut nonce: [u8; 12] = wrapped[..12].try_into().expect("length checked");
+        let aad = root_aad(class, version, root_id);
         let mut pt = self
             .session
             .decrypt(
                 &Mechanism::AesGcm(GcmParams::new(&mut nonce, &aad, 128.into()).map_err(call("GCM parameters"))?),
                 key,
-                &wrapped[17..],
+                &wrapped[12..],
             )
-            .map_err(|_| HsmError::Wrapped("it does not open under this KEK and context"))?;
+            .map_err(|_| HsmError::Wrapped("it does not open under this KEK, class, version and root id"))?;
         let bytes: Result<[u8; 32], _> = pt.as_slice().try_into();
         pt.zeroize();
-        let mut bytes = bytes.map_err(|_| HsmError::Wrapped("not a 32-byte data key"))?;
-        let dek = Dek::from_bytes(bytes);
+        let mut bytes = bytes.map_err(|_| HsmError::Wrapped("not a 32-byte root key"))?;
+        let node = TreeNode {
+            id: *root_id,
+            key: NodeKey::from_bytes(bytes),
+        };
         bytes.zeroize();
-        Ok(dek)
+        Ok(node)
     }
 
     /// Destroys every object with id `id` (a retired KEK, a rotated log key): from then on
@@ -398,13 +426,88 @@ impl Token {
     }
 }
 
-fn wrap_aad(ctx: &DekContext<'_>, version: u32) -> Vec<u8> {
-    let mut a = Vec::with_capacity(TOKEN_WRAP_LABEL.len() + 32 + 4 + ctx.class.len() + 4);
-    a.extend_from_slice(TOKEN_WRAP_LABEL);
-    a.extend_from_slice(ctx.blind.as_bytes());
-    // Cannot truncate: a class id is far shorter than 4 GiB (the catalogue bounds it).
-    a.extend_from_slice(&(ctx.class.len() as u32).to_be_bytes());
-    a.extend_from_slice(ctx.class.as_bytes());
+fn root_aad(class: &str, version: u32, root_id: &[u8; NODE_ID_LEN]) -> Vec<u8> {
+    let mut a = Vec::with_capacity(TOKEN_ROOT_LABEL.len() + 1 + class.len() + 4 + NODE_ID_LEN);
+    a.extend_from_slice(TOKEN_ROOT_LABEL);
+    // A class id is at most 64 bytes (the catalogue bounds it): len8 holds it.
+    a.push(u8::try_from(class.len()).unwrap_or(u8::MAX));
+    a.extend_from_slice(class.as_bytes());
     a.extend_from_slice(&version.to_be_bytes());
+    a.extend_from_slice(root_id);
     a
+}
+
+/// The engine's view of the token (`credseal_crypto::KeyToken`): the same calls, with
+/// errors as text (what failed; never key bytes or the PIN). One session, so one call at
+/// a time (a PKCS#11 session is not for concurrent use).
+#[derive(Debug)]
+pub struct EngineToken {
+    token: std::sync::Mutex<Token>,
+    label: String,
+}
+
+impl EngineToken {
+    /// The token `token`, labelled `label`.
+    pub fn new(token: Token, label: &str) -> Self {
+        Self {
+            token: std::sync::Mutex::new(token),
+            label: label.to_string(),
+        }
+    }
+
+    /// Runs `f` with the token (its session held for the call).
+    pub fn with<R>(&self, f: impl FnOnce(&Token) -> R) -> R {
+        f(&self.token.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+}
+
+fn id(o: &TokenObject) -> ObjectId {
+    ObjectId(o.0)
+}
+
+impl credseal_crypto::KeyToken for EngineToken {
+    fn label(&self) -> &str {
+        &self.label
+    }
+
+    fn generate_kek(&self, label: &str) -> Result<TokenObject, String> {
+        self.with(|t| t.generate_kek(label))
+            .map(|i| TokenObject(i.0))
+            .map_err(|e| e.to_string())
+    }
+
+    fn destroy(&self, o: &TokenObject) -> Result<(), String> {
+        self.with(|t| t.destroy(&id(o))).map(drop).map_err(|e| e.to_string())
+    }
+
+    fn wrap_root(
+        &self,
+        kek: &TokenObject,
+        version: u32,
+        class: &str,
+        root: &TreeNode,
+    ) -> Result<[u8; WRAPPED_NODE_LEN], String> {
+        self.with(|t| t.wrap_root(&id(kek), version, class, root))
+            .map_err(|e| e.to_string())
+    }
+
+    fn unwrap_root(
+        &self,
+        kek: &TokenObject,
+        version: u32,
+        class: &str,
+        root_id: &[u8; NODE_ID_LEN],
+        wrapped: &[u8],
+    ) -> Result<TreeNode, String> {
+        self.with(|t| t.unwrap_root(&id(kek), version, class, root_id, wrapped))
+            .map_err(|e| e.to_string())
+    }
+
+    fn mac(&self, key: &TokenObject, msg: &[u8]) -> Result<Zeroizing<[u8; 32]>, String> {
+        self.with(|t| t.mac(&id(key), msg)).map_err(|e| e.to_string())
+    }
+
+    fn sign(&self, key: &TokenObject, msg: &[u8]) -> Result<[u8; 64], String> {
+        self.with(|t| t.sign(&id(key), msg)).map_err(|e| e.to_string())
+    }
 }

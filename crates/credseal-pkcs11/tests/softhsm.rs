@@ -9,9 +9,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use credseal_core::BlindId;
-use credseal_crypto::{Dek, DekContext};
-use credseal_pkcs11::{ObjectId, TOKEN_WRAPPED_LEN, Token, TokenManifest};
+use credseal_crypto::{TreeNode, WRAPPED_NODE_LEN};
+use credseal_pkcs11::{ObjectId, Token};
 use cryptoki::object::ObjectClass;
 
 const LABEL: &str = "credseal-test";
@@ -85,14 +84,10 @@ fn token_custody() {
     assert!(out.contains("token custody checks passed"), "{out}");
 }
 
-fn blind(n: u8) -> BlindId {
-    BlindId([n; 32])
-}
-
 #[test]
 #[ignore = "run by token_custody in a child process with a SoftHSM2 token"]
 fn token_custody_child() {
-    let dir = PathBuf::from(std::env::var(CHILD_ENV).expect("started by token_custody"));
+    std::env::var(CHILD_ENV).expect("started by token_custody");
     let module = PathBuf::from(std::env::var("CREDSEAL_SOFTHSM_MODULE").unwrap());
 
     // A wrong PIN is refused, and the error carries no PIN.
@@ -109,52 +104,36 @@ fn token_custody_child() {
     let v2 = t.generate_kek("loans v2").unwrap();
     assert!(t.is_non_extractable(&v1, ObjectClass::SECRET_KEY).unwrap());
 
-    // Wrap and unwrap in the token, bound to the subject, class and KEK version.
-    let dek = Dek::from_bytes([0x5a; 32]);
-    let b = blind(1);
-    let ctx = DekContext {
-        blind: &b,
-        class: "loans",
-    };
-    let w = t.wrap_dek(&v1, 1, &ctx, &dek).unwrap();
-    assert_eq!(w.len(), TOKEN_WRAPPED_LEN);
-    assert!(!w.windows(32).any(|x| x == dek.expose_secret()));
-    assert!(t.unwrap_dek(&v1, &ctx, &w).unwrap().ct_eq(&dek));
-    // Another subject, another class, another KEK, a flipped bit: refused.
-    let other = blind(2);
-    assert!(
-        t.unwrap_dek(
-            &v1,
-            &DekContext {
-                blind: &other,
-                class: "loans"
-            },
-            &w
-        )
-        .is_err()
-    );
-    assert!(
-        t.unwrap_dek(
-            &v1,
-            &DekContext {
-                blind: &b,
-                class: "identity"
-            },
-            &w
-        )
-        .is_err()
-    );
-    assert!(t.unwrap_dek(&v2, &ctx, &w).is_err());
-    for i in [0, 3, 10, 30, TOKEN_WRAPPED_LEN - 1] {
-        let mut bad = w.clone();
+    // A key-tree root wrapped and unwrapped in the token, bound to class, version and root id.
+    let root = TreeNode::generate();
+    let w = t.wrap_root(&v1, 1, "loans", &root).unwrap();
+    assert_eq!(w.len(), WRAPPED_NODE_LEN);
+    assert!(!w.windows(32).any(|x| x == root.key.expose_secret()));
+    let back = t.unwrap_root(&v1, 1, "loans", &root.id, &w).unwrap();
+    assert_eq!(back.key.expose_secret(), root.key.expose_secret());
+    // Another class, version, root id or KEK, a flipped bit: refused.
+    assert!(t.unwrap_root(&v1, 1, "identity", &root.id, &w).is_err());
+    assert!(t.unwrap_root(&v1, 2, "loans", &root.id, &w).is_err());
+    assert!(t.unwrap_root(&v1, 1, "loans", &[7; 16], &w).is_err());
+    assert!(t.unwrap_root(&v2, 1, "loans", &root.id, &w).is_err());
+    for i in [0, 11, 12, 40, WRAPPED_NODE_LEN - 1] {
+        let mut bad = w;
         bad[i] ^= 0x01;
-        assert!(t.unwrap_dek(&v1, &ctx, &bad).is_err(), "flip at {i}");
+        assert!(t.unwrap_root(&v1, 1, "loans", &root.id, &bad).is_err(), "flip at {i}");
     }
+    assert!(t.unwrap_root(&v1, 1, "loans", &root.id, &w[..59]).is_err());
 
-    // Rotate then rewrap: the data key moves from v1 to v2, in the token.
-    let d = t.unwrap_dek(&v1, &ctx, &w).unwrap();
-    let w2 = t.wrap_dek(&v2, 2, &ctx, &d).unwrap();
-    assert!(t.unwrap_dek(&v2, &ctx, &w2).unwrap().ct_eq(&dek));
+    // Rewrap: the root moves from v1 to v2, in the token.
+    let w2 = t.wrap_root(&v2, 2, "loans", &back).unwrap();
+    let again = t.unwrap_root(&v2, 2, "loans", &root.id, &w2).unwrap();
+    assert_eq!(again.key.expose_secret(), root.key.expose_secret());
+
+    // The derivation key: HMAC-SHA-256 in the token, deterministic, not extractable.
+    let d = t.generate_derive_key("derive").unwrap();
+    assert!(t.is_non_extractable(&d, ObjectClass::SECRET_KEY).unwrap());
+    let m1 = t.mac(&d, b"credseal:v1:token-derive:index").unwrap();
+    assert_eq!(*m1, *t.mac(&d, b"credseal:v1:token-derive:index").unwrap());
+    assert_ne!(*m1, *t.mac(&d, b"credseal:v1:token-derive:trace").unwrap());
 
     // The log key: Ed25519 in the token, verified outside with the strict verifier.
     let (log, public) = t.generate_log_key("log key").unwrap();
@@ -169,36 +148,12 @@ fn token_custody_child() {
             .is_err()
     );
 
-    // The manifest (the keystore in this mode) holds ids and the public key only.
-    let mut keks = std::collections::BTreeMap::new();
-    keks.insert("loans".to_string(), [(1, v1), (2, v2)].into_iter().collect());
-    let m = TokenManifest {
-        token_label: LABEL.into(),
-        keks,
-        log_key: log,
-        log_public: credseal_core::hex(&public),
-    };
-    let text = m.to_text();
-    assert_eq!(TokenManifest::from_text(&text).unwrap(), m);
-    let manifest = dir.join("keystore.token.json");
-    std::fs::write(&manifest, &text).unwrap();
-    // Scan it: no data key, and nothing but the fields above (ids, label, public key).
-    let bytes = std::fs::read(&manifest).unwrap();
-    assert!(!bytes.windows(32).any(|x| x == dek.expose_secret()));
-    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(keys, ["keks", "log_key", "log_public", "token_label"]);
-    for s in [v1.to_string(), v2.to_string(), log.to_string()] {
-        assert!(text.contains(&s));
-        assert_eq!(s.len(), 32, "an id is 16 bytes of hex");
-    }
-
     // Retire v1: its object is destroyed, and what it wrapped can never be opened again —
     // whatever copies of the manifest or of the wrapped key exist.
     assert_eq!(t.destroy(&v1).unwrap(), 1);
-    let e = t.unwrap_dek(&v1, &ctx, &w).unwrap_err().to_string();
+    let e = t.unwrap_root(&v1, 1, "loans", &root.id, &w).unwrap_err().to_string();
     assert!(e.contains(&v1.to_string()) && e.contains("destroyed"), "{e}");
-    assert!(t.unwrap_dek(&v2, &ctx, &w2).unwrap().ct_eq(&dek));
+    assert!(t.unwrap_root(&v2, 2, "loans", &root.id, &w2).is_ok());
     // A rotated-away log key: destroyed (both halves), it signs nothing any more.
     assert_eq!(t.destroy(&log).unwrap(), 2);
     assert!(t.sign(&log, msg).is_err());
@@ -207,6 +162,7 @@ fn token_custody_child() {
     // A second session sees the same token objects (they are token objects, not session ones).
     drop(t);
     let t = Token::open(&module, LABEL, PIN).unwrap();
-    assert!(t.unwrap_dek(&v2, &ctx, &w2).unwrap().ct_eq(&dek));
+    assert!(t.unwrap_root(&v2, 2, "loans", &root.id, &w2).is_ok());
+    assert_eq!(*m1, *t.mac(&d, b"credseal:v1:token-derive:index").unwrap());
     println!("token custody checks passed");
 }

@@ -43,7 +43,7 @@ pub fn demo_keystore(classes: &[&str], catalog_digest: [u8; 32], now: u64) -> Ke
             versions.insert(
                 1,
                 KekEntry {
-                    kek: Kek::from_bytes(demo_secret(&kek_label(c, 1))),
+                    kek: credseal_crypto::KekKey::Software(Kek::from_bytes(demo_secret(&kek_label(c, 1)))),
                     created: now,
                 },
             );
@@ -55,7 +55,7 @@ pub fn demo_keystore(classes: &[&str], catalog_digest: [u8; 32], now: u64) -> Ke
         generation: 1,
         catalog_digest,
         classes,
-        log_seed: LogKeySeed::from_bytes(demo_secret(b"log")),
+        log_key: credseal_crypto::LogKey::Seed(LogKeySeed::from_bytes(demo_secret(b"log"))),
         log_history: Vec::new(),
         index_key: IndexKey::from_bytes(demo_secret(b"index")),
         vrf_key: VrfKey::from_seed(demo_secret(b"vrf")),
@@ -66,5 +66,6 @@ pub fn demo_keystore(classes: &[&str], catalog_digest: [u8; 32], now: u64) -> Ke
             p: 1,
         },
         unseal: None,
+        token: None,
     }
 }

@@ -12,7 +12,7 @@ fn demo_keys_are_recognised() {
     assert!(!holds_demo_keys(&real));
     // One demo key mixed into a real keystore is enough to refuse it.
     real.classes.get_mut("loans").unwrap().versions.get_mut(&1).unwrap().kek =
-        Kek::from_bytes(demo_secret(b"kek:loans:1"));
+        credseal_crypto::KekKey::Software(Kek::from_bytes(demo_secret(b"kek:loans:1")));
     assert!(holds_demo_keys(&real));
 }
 
@@ -27,16 +27,16 @@ fn every_demo_key_alone_is_recognised() {
     k.trace_key = TraceKey::from_bytes(demo_secret(b"trace"));
     assert!(holds_demo_keys(&k));
     let mut k = fresh();
-    k.log_seed = LogKeySeed::from_bytes(demo_secret(b"log"));
+    k.log_key = credseal_crypto::LogKey::Seed(LogKeySeed::from_bytes(demo_secret(b"log")));
     assert!(holds_demo_keys(&k));
     let mut k = fresh();
     k.classes.get_mut("identity").unwrap().versions.get_mut(&1).unwrap().kek =
-        Kek::from_bytes(demo_secret(b"kek:identity:1"));
+        credseal_crypto::KekKey::Software(Kek::from_bytes(demo_secret(b"kek:identity:1")));
     assert!(holds_demo_keys(&k));
     // A demo KEK under another class's label is not that class's demo key.
     let mut k = fresh();
     k.classes.get_mut("identity").unwrap().versions.get_mut(&1).unwrap().kek =
-        Kek::from_bytes(demo_secret(b"kek:loans:1"));
+        credseal_crypto::KekKey::Software(Kek::from_bytes(demo_secret(b"kek:loans:1")));
     assert!(!holds_demo_keys(&k));
 }
 
@@ -54,9 +54,6 @@ fn demo_secrets_are_fixed() {
     assert_ne!(demo_secret(b"index"), demo_secret(b"trace"));
     let k = demo_keystore(&["loans"], [1; 32], 5);
     assert_eq!(k.index_key.expose_secret(), &demo_secret(b"index"));
-    assert_eq!(
-        k.classes["loans"].versions[&1].kek.expose_secret(),
-        &demo_secret(b"kek:loans:1")
-    );
+    assert_eq!(k.kek("loans", 1).unwrap().expose_secret(), &demo_secret(b"kek:loans:1"));
     assert_eq!(k.classes["loans"].versions[&1].created, 5);
 }

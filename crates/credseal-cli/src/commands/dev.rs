@@ -44,7 +44,7 @@ pub(crate) fn run(ctx: &Context, command: DevCommand) -> CliResult {
 /// `credseal dev probe-copy`: opens what `keystore` opens of the database `db`, one class.
 fn probe_copy(ctx: &Context, db: &Path, keystore: &Path, class: &str, subject: Option<&str>, json: bool) -> CliResult {
     use credseal_store::{Store, Tree};
-    let pass = crate::passphrase::get(ctx.passphrase_file(), false)?;
+    let pass = crate::passphrase::for_keystore(keystore, ctx.passphrase_file())?;
     let ks = credseal_engine::Platform::read_keystore(
         keystore,
         &pass,

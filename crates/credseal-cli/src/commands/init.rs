@@ -22,9 +22,13 @@ pub(crate) fn run(ctx: &Context, a: InitArgs) -> CliResult {
         unseal_holders,
         unseal_threshold,
         allow_single_holder,
+        pkcs11_module,
+        token_label,
+        pin_file,
         json,
     } = a;
     let officers = super::staff::first_officers(&first_officers)?;
+    let token = pkcs11_module.is_some();
     let pf = ctx.passphrase_file();
     let text = read_text(&catalog)?;
     let (origin, imported) = match &keystore {
@@ -72,6 +76,25 @@ pub(crate) fn run(ctx: &Context, a: InitArgs) -> CliResult {
             })?;
             pass
         }
+        None if pkcs11_module.is_some() => {
+            // The keys made in the token: its user PIN, no passphrase.
+            let pin = passphrase::token_pin(pin_file.as_deref())?;
+            let cfg = credseal_engine::Pkcs11Config {
+                module: pkcs11_module.unwrap_or_default(),
+                token_label: token_label.unwrap_or_default(),
+            };
+            Platform::init(&InitOptions {
+                dir: &data,
+                catalog_text: &text,
+                catalog_name: &catalog.display().to_string(),
+                origin: &origin,
+                passphrase: &pin,
+                keys: KeySource::Token(cfg),
+                now: crate::now()?,
+            })?;
+            eprintln!("credseal: the KEKs and the log key are in the PKCS#11 token; the keystore file holds their ids");
+            pin
+        }
         None if !unseal_holders.is_empty() => {
             // The keystore in the officers' custody: no passphrase is asked for.
             let (set, master) = super::custody::new_custody(&unseal_holders, unseal_threshold, allow_single_holder)?;
@@ -114,6 +137,6 @@ pub(crate) fn run(ctx: &Context, a: InitArgs) -> CliResult {
         )?;
         p.found_officers(&ctx.session(&p)?, &officers)?;
     }
-    render::platform::init_done(&data, &origin, custody, json);
+    render::platform::init_done(&data, &origin, custody, token, json);
     Ok(())
 }

@@ -19,7 +19,7 @@ struct InitJson<'a> {
 
 /// What `init` created.
 /// `custody`: `Some((K, N))` for a keystore in officers' custody, `None` for a passphrase.
-pub(crate) fn init_done(dir: &Path, origin: &str, custody: Option<(u8, usize)>, json: bool) {
+pub(crate) fn init_done(dir: &Path, origin: &str, custody: Option<(u8, usize)>, token: bool, json: bool) {
     if json {
         print_json(
             "init",
@@ -39,6 +39,9 @@ pub(crate) fn init_done(dir: &Path, origin: &str, custody: Option<(u8, usize)>, 
             dir.join(credseal_engine::VRF_KEY_FILE).display()
         );
         match custody {
+            None if token => println!(
+                "  the keys are in the PKCS#11 token: without it and its PIN the data cannot be read by anyone"
+            ),
             None => println!("  keep the passphrase safe: without it the data cannot be read by anyone"),
             Some((k, n)) => println!(
                 "  the {n} officers keep their unseal keys safe: without {k} of them the data cannot be read by anyone"

@@ -807,12 +807,16 @@ impl Appender {
         // signs from its start.
         let mut cache = self.map_cache(vault)?;
         let ks = vault.keys();
-        let seed = ks.log_seed.expose_secret();
-        let signer = self.signer.get_or_try(credseal_crypto::sha256(seed), || {
-            LogSigner::from_seed(&self.origin, seed)
-                .map(Arc::new)
-                .map_err(|e| EngineError::Internal(format!("log key: {e}")))
-        })?;
+        // The memo's key: the seed's SHA-256, or the token object's id and public key.
+        let memo_key = match &ks.log_key {
+            credseal_crypto::LogKey::Seed(seed) => credseal_crypto::sha256(seed.expose_secret()),
+            credseal_crypto::LogKey::Token { id, public } => {
+                credseal_crypto::sha256(&[&id.0[..], &public[..]].concat())
+            }
+        };
+        let signer = self
+            .signer
+            .get_or_try(memo_key, || crate::logkey::log_signer(&ks, &self.origin).map(Arc::new))?;
         let mut overlay: HashMap<u64, Hash> = HashMap::new();
         // Per subject of this commit: counter, head leaf hash and log index of its newest
         // receipt. A subject's earlier head is its value in the subject map.
@@ -945,7 +949,10 @@ impl Appender {
         batch.put(
             Tree::Checkpoints,
             be(size).to_vec(),
-            signer.sign_checkpoint(&cp).into_bytes(),
+            signer
+                .try_sign_checkpoint(&cp)
+                .map_err(|e| EngineError::Internal(format!("signing the checkpoint: {e}")))?
+                .into_bytes(),
         );
         batch.put(Tree::Meta, META_LOG_SIZE.to_vec(), be(size).to_vec());
         let _view = self.view.write().map_err(|_| EngineError::poisoned("log view"))?;

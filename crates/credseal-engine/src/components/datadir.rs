@@ -9,7 +9,9 @@
 use std::path::{Path, PathBuf};
 
 use credseal_core::Catalog;
-use credseal_crypto::{KdfParams, Keystore, Passphrase, demo};
+use std::sync::Arc;
+
+use credseal_crypto::{KdfParams, Keystore, Passphrase, TokenCustody, TokenObject, demo};
 use credseal_store::{SledStore, Store, Tree};
 use serde::{Deserialize, Serialize};
 
@@ -46,6 +48,41 @@ pub struct Config {
     /// Query policy; omitted: the safe defaults.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<PolicyConfig>,
+    /// The PKCS#11 token that holds the keys (HSM custody); omitted: the keys are in the
+    /// sealed keystore file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pkcs11: Option<Pkcs11Config>,
+}
+
+/// The `[pkcs11]` table of `credseal.toml`: where the keys of a platform in HSM custody are.
+/// The PIN is never in it (`CREDSEAL_PKCS11_PIN_FILE` or `CREDSEAL_PKCS11_PIN`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pkcs11Config {
+    /// The PKCS#11 module (a shared library, e.g. SoftHSM2's `libsofthsm2.so`).
+    pub module: PathBuf,
+    /// The token's label.
+    pub token_label: String,
+}
+
+impl Pkcs11Config {
+    /// Logs in to the token with `pin` (a [`Passphrase::token_pin`]).
+    pub fn open(&self, pin: &Passphrase, path: &Path) -> Result<Arc<dyn credseal_crypto::KeyToken>> {
+        Ok(self.login(pin, path)?)
+    }
+
+    fn login(&self, pin: &Passphrase, path: &Path) -> Result<Arc<credseal_pkcs11::EngineToken>> {
+        let token_err = |detail: String| EngineError::Keystore {
+            path: path.into(),
+            source: credseal_crypto::KeystoreError::Token(detail),
+        };
+        let pin = pin.pin().ok_or_else(|| {
+            token_err("the keys are in a PKCS#11 token: give its user PIN (CREDSEAL_PKCS11_PIN_FILE or CREDSEAL_PKCS11_PIN), not a passphrase".into())
+        })?;
+        let t =
+            credseal_pkcs11::Token::open(&self.module, &self.token_label, pin).map_err(|e| token_err(e.to_string()))?;
+        Ok(Arc::new(credseal_pkcs11::EngineToken::new(t, &self.token_label)))
+    }
 }
 
 /// The `[policy]` table of `credseal.toml`.
@@ -114,6 +151,9 @@ pub enum KeySource {
     /// Fresh random keys in officers' custody: sealed under the master key this set wraps
     /// (given as the passphrase, `Passphrase::master_key`).
     Shared(Box<credseal_crypto::UnsealSet>),
+    /// Fresh keys made in a PKCS#11 token (HSM custody); the passphrase is the token's user
+    /// PIN (`Passphrase::token_pin`).
+    Token(Pkcs11Config),
 }
 
 /// Whether an origin name is acceptable: printable ASCII without spaces or `+`, at most 200
@@ -240,11 +280,9 @@ pub(crate) struct Opened {
 /// they are meant to be published). The log key is the original one: with an imported keystore
 /// whose key was rotated, the old key of its first handover.
 fn write_public_keys(dir: &Path, keys: &Keystore) -> Result<()> {
-    use credseal_log::{Handover, LogSigner};
+    use credseal_log::Handover;
     let log_key = match keys.log_history.first() {
-        None => LogSigner::from_seed(&keys.origin, keys.log_seed.expose_secret())
-            .map_err(|e| EngineError::Internal(format!("log key: {e}")))?
-            .vkey(),
+        None => crate::logkey::log_signer(keys, &keys.origin)?.vkey(),
         Some(note) => Handover::verify(note)
             .map_err(|e| EngineError::Corrupt {
                 what: "the keystore's log key history".into(),
@@ -320,6 +358,38 @@ impl DataDir {
                 k.unseal = Some((**set).clone());
                 k
             }
+            KeySource::Token(cfg) => {
+                let token = cfg.login(opts.passphrase, &dir.join(KEYSTORE_FILE))?;
+                let terr = |e: credseal_pkcs11::HsmError| EngineError::Keystore {
+                    path: dir.join(KEYSTORE_FILE),
+                    source: credseal_crypto::KeystoreError::Token(e.to_string()),
+                };
+                let (derive, log) = token.with(|t| {
+                    let d = t
+                        .generate_derive_key(&format!("credseal derive {}", opts.origin))
+                        .map_err(terr)?;
+                    let (l, public) = t
+                        .generate_log_key(&format!("credseal log {}", opts.origin))
+                        .map_err(terr)?;
+                    Ok::<_, EngineError>((TokenObject(d.0), (TokenObject(l.0), public)))
+                })?;
+                let token: Arc<dyn credseal_crypto::KeyToken> = token;
+                Keystore::generate_in_token(
+                    opts.origin,
+                    &classes,
+                    digest,
+                    opts.now,
+                    TokenCustody {
+                        token,
+                        derive_key: derive,
+                    },
+                    log,
+                )
+                .map_err(|source| EngineError::Keystore {
+                    path: dir.join(KEYSTORE_FILE),
+                    source,
+                })?
+            }
             KeySource::Existing(k) => {
                 if k.catalog_digest != digest {
                     return Err(EngineError::invalid(
@@ -346,6 +416,10 @@ impl DataDir {
             origin: opts.origin.to_string(),
             keystore: KEYSTORE_FILE.into(),
             policy: None,
+            pkcs11: match &opts.keys {
+                KeySource::Token(cfg) => Some(cfg.clone()),
+                _ => None,
+            },
         };
         let config_text = format!(
             "# credseal platform configuration (written by `credseal init`)\n{}",
@@ -378,7 +452,8 @@ impl DataDir {
         let config = Self::read_config(dir)?;
         check_private(dir)?;
         let ks_path = dir.join(&config.keystore);
-        let keys = Self::read_keystore(&ks_path, passphrase, opts)?;
+        let bytes = fsutil::read(&ks_path)?;
+        let keys = Self::keystore_with(&bytes, &ks_path, config.pkcs11.as_ref(), passphrase, opts)?;
         let cat_path = dir.join(CATALOG_FILE);
         let cat_bytes = fsutil::read(&cat_path)?;
         if credseal_crypto::sha256(&cat_bytes) != keys.catalog_digest {
@@ -446,15 +521,23 @@ impl DataDir {
     /// first; it differs from `next` only when the passphrase is being changed.
     pub(crate) fn seal_keystore_as(&self, keys: &Keystore, current: &Passphrase, next: &Passphrase) -> Result<Vec<u8>> {
         let path = self.keystore_path();
+        if keys.token.is_some() && next.pin().is_none() {
+            return Err(EngineError::invalid(
+                "keystore passphrase",
+                "the keys are in a PKCS#11 token: the keystore has no passphrase (change the token's PIN with its own tools)",
+            ));
+        }
         let sealed = keys.seal(next).map_err(|source| EngineError::Keystore {
             path: path.clone(),
             source,
         })?;
         let on_disk = fsutil::read(&path)?;
-        Keystore::open(&on_disk, current).map_err(|source| EngineError::Keystore {
-            path: path.clone(),
-            source,
-        })?;
+        if keys.token.is_none() {
+            Keystore::open(&on_disk, current).map_err(|source| EngineError::Keystore {
+                path: path.clone(),
+                source,
+            })?;
+        }
         Ok(sealed)
     }
 
@@ -498,10 +581,48 @@ impl DataDir {
         Ok(config)
     }
 
-    /// Opens a keystore file.
+    /// Opens a keystore file. A token manifest opens with the token named by the
+    /// configuration of the data directory the file is in.
     pub(crate) fn read_keystore(path: &Path, passphrase: &Passphrase, opts: OpenOptions) -> Result<Keystore> {
         let bytes = fsutil::read(path)?;
-        Self::keystore_from(&bytes, path, passphrase, opts)
+        let config = if credseal_crypto::is_manifest(&bytes) {
+            let dir = path.parent().unwrap_or(Path::new("."));
+            Self::read_config(dir)?.pkcs11
+        } else {
+            None
+        };
+        Self::keystore_with(&bytes, path, config.as_ref(), passphrase, opts)
+    }
+
+    fn keystore_with(
+        bytes: &[u8],
+        path: &Path,
+        pkcs11: Option<&Pkcs11Config>,
+        passphrase: &Passphrase,
+        opts: OpenOptions,
+    ) -> Result<Keystore> {
+        match (credseal_crypto::is_manifest(bytes), pkcs11) {
+            (false, None) => Self::keystore_from(bytes, path, passphrase, opts),
+            (true, Some(cfg)) => {
+                let token = cfg.open(passphrase, path)?;
+                Keystore::open_manifest(bytes, token).map_err(|source| EngineError::Keystore {
+                    path: path.into(),
+                    source,
+                })
+            }
+            (true, None) => Err(EngineError::Keystore {
+                path: path.into(),
+                source: credseal_crypto::KeystoreError::Token(
+                    "a manifest of keys in a PKCS#11 token, but the configuration names no [pkcs11] token".into(),
+                ),
+            }),
+            (false, Some(_)) => Err(EngineError::Keystore {
+                path: path.into(),
+                source: credseal_crypto::KeystoreError::Token(
+                    "the configuration names a [pkcs11] token, but the keystore is a sealed file".into(),
+                ),
+            }),
+        }
     }
 
     /// Opens keystore bytes (the demo's embedded keystore).

@@ -844,7 +844,7 @@ impl Ingest<'_> {
                     None => {
                         // Wrapped under the subject's key-tree leaf (a failure here makes no
                         // candidate; the writer then makes the key and reports the error).
-                        let candidate = ks.primary_kek(&class).and_then(|_| {
+                        let candidate = ks.primary_version(&class).and_then(|_| {
                             let dek = random.dek();
                             let (v, wrapped) = self.vault.wrap_dek(&p.blind, &class, &dek).ok()?;
                             Some(Candidate {
@@ -1271,7 +1271,7 @@ impl Ingest<'_> {
                         Some((g, c)) => (c.dek, c.kek_version, c.wrapped, Some((w.chunk, g))),
                         None => {
                             let dek = Dek::generate();
-                            if self.keys().primary_kek(class).is_none() {
+                            if self.keys().primary_version(class).is_none() {
                                 return Err(EngineError::NotFound(format!(
                                     "the keystore holds no key for class {class:?}"
                                 )));

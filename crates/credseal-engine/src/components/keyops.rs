@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use credseal_core::{BlindId, Catalog, Date, SubjectId};
 
-use credseal_crypto::{Dek, DekContext, Kek, KekEntry, Keystore, LogKeySeed, Passphrase, RecordContext};
+use credseal_crypto::{Dek, DekContext, KekEntry, Keystore, LogKeySeed, Passphrase, RecordContext};
 use credseal_log::{Action, Handover, KeyHistory, LogSigner};
 use credseal_store::{Batch, Store, Tree};
 
@@ -129,8 +129,7 @@ impl KeyOps<'_> {
 
     /// The log's signer (from the keystore's log key; the key name is the origin).
     pub(crate) fn log_signer(&self) -> Result<LogSigner> {
-        LogSigner::from_seed(self.origin(), self.keys().log_seed.expose_secret())
-            .map_err(|e| EngineError::Internal(format!("log key: {e}")))
+        crate::logkey::log_signer(&self.keys(), self.origin())
     }
 
     fn log_size(&self) -> Result<u64> {
@@ -390,20 +389,20 @@ impl KeyOps<'_> {
                 .ok_or_else(|| EngineError::NotFound(format!("class {class:?} is not in the keystore")))?;
             let old = ck.primary;
             let new = ck.versions.keys().max().copied().unwrap_or(0).max(old) + 1;
-            ck.versions.insert(
-                new,
-                KekEntry {
-                    kek: Kek::generate(),
-                    created: now,
-                },
-            );
+            let kek = new_kek(keys, class, new)?;
+            // Cannot fail: the class was found above.
+            let ck = keys.classes.get_mut(class).expect("class found above");
+            ck.versions.insert(new, KekEntry { kek, created: now });
             ck.primary = new;
             Ok((old, new))
         })?;
         let mut r = self.admin_receipt(
             session,
             Action::KeyEvent,
-            format!("rotate {class}: KEK v{new} is primary (was v{old})"),
+            format!(
+                "rotate {class}: KEK v{new}{} is primary (was v{old})",
+                object_note(token_object(&self.keys(), class, new))
+            ),
             None,
         );
         r.classes.insert(class.to_string());
@@ -464,7 +463,7 @@ impl KeyOps<'_> {
                         else {
                             continue;
                         };
-                        if ks.primary_kek(class).is_none() {
+                        if ks.primary_version(class).is_none() {
                             continue;
                         }
                         let dek = self.vault.unwrap_dek(&ks, &blind, class, &b.wrapped_dek)?;
@@ -602,14 +601,21 @@ impl KeyOps<'_> {
         self.retire_check(class, version)?;
         // The removed entry's key is zeroized when dropped (`Kek` zeroizes on drop), here
         // and in the old keystore value once the last operation using it ends.
-        self.update_keystore(pass, |keys| {
-            drop(keys.classes.get_mut(class).and_then(|c| c.versions.remove(&version)));
-            Ok(())
+        let removed = self.update_keystore(pass, |keys| {
+            Ok(keys.classes.get_mut(class).and_then(|c| c.versions.remove(&version)))
         })?;
+        // A KEK in a token is destroyed there, after the keystore no longer names it.
+        let object = match removed {
+            Some(e) => destroy_kek(&self.keys(), &e.kek)?,
+            None => None,
+        };
         let mut r = self.admin_receipt(
             session,
             Action::KeyEvent,
-            format!("retire {class} KEK v{version}: destroyed ({why})"),
+            format!(
+                "retire {class} KEK v{version}: destroyed{} ({why})",
+                object_note(object)
+            ),
             None,
         );
         r.classes.insert(class.to_string());
@@ -720,6 +726,13 @@ impl KeyOps<'_> {
         pass: &Passphrase,
         approved: &Approved,
     ) -> Result<LogRotation> {
+        if self.keys().token.is_some() {
+            return Err(EngineError::invalid(
+                "log key rotation",
+                "the log key is held in a PKCS#11 token; rotating a token-held log key is not built yet \
+                 (the key stays in the token and keeps signing)",
+            ));
+        }
         let commits = self.hold_commits()?;
         let old = self.log_signer()?;
         approved.require(&Operation::rotate_log_key(old.key_id()))?;
@@ -753,7 +766,7 @@ impl KeyOps<'_> {
         // zeroizes on drop); the signers holding it drop at the end of this function.
         let note = handover.note().to_string();
         self.update_keystore(pass, move |keys| {
-            keys.log_seed = seed;
+            keys.log_key = credseal_crypto::LogKey::Seed(seed);
             keys.log_history.push(note);
             Ok(())
         })?;
@@ -1074,13 +1087,10 @@ impl KeyOps<'_> {
                     .ok_or_else(|| EngineError::NotFound(format!("class {class:?} is not in the keystore")))?;
                 let old = ck.primary;
                 let new = ck.versions.keys().max().copied().unwrap_or(0).max(old) + 1;
-                ck.versions.insert(
-                    new,
-                    KekEntry {
-                        kek: Kek::generate(),
-                        created: now,
-                    },
-                );
+                let kek = new_kek(keys, class, new)?;
+                // Cannot fail: the class was found above.
+                let ck = keys.classes.get_mut(class).expect("class found above");
+                ck.versions.insert(new, KekEntry { kek, created: now });
                 ck.primary = new;
                 done.insert(class.clone(), (old, new));
             }
@@ -1088,7 +1098,12 @@ impl KeyOps<'_> {
         })?;
         let what: Vec<String> = done
             .iter()
-            .map(|(c, (old, new))| format!("{c}: KEK v{new} is primary (was v{old})"))
+            .map(|(c, (old, new))| {
+                format!(
+                    "{c}: KEK v{new}{} is primary (was v{old})",
+                    object_note(token_object(&self.keys(), c, *new))
+                )
+            })
             .collect();
         let mut r = self.admin_receipt(
             session,
@@ -1127,17 +1142,35 @@ impl KeyOps<'_> {
             return Ok(gone);
         }
         // The removed keys are zeroized when dropped (`Kek` zeroizes on drop).
-        self.update_keystore(pass, |keys| {
+        let removed = self.update_keystore(pass, |keys| {
+            let mut removed = BTreeMap::new();
             for (class, versions) in &gone {
                 for v in versions {
-                    drop(keys.classes.get_mut(class).and_then(|c| c.versions.remove(v)));
+                    if let Some(e) = keys.classes.get_mut(class).and_then(|c| c.versions.remove(v)) {
+                        removed.insert((class.clone(), *v), e);
+                    }
                 }
             }
-            Ok(())
+            Ok(removed)
         })?;
+        // KEKs in a token are destroyed there, after the keystore no longer names them.
+        let ks = self.keys();
+        let mut objects = BTreeMap::new();
+        for (k, e) in &removed {
+            objects.insert(k.clone(), destroy_kek(&ks, &e.kek)?);
+        }
+        drop(ks);
         let what: Vec<String> = gone
             .iter()
-            .flat_map(|(c, vs)| vs.iter().map(move |v| format!("{c} KEK v{v}")))
+            .flat_map(|(c, vs)| {
+                let objects = &objects;
+                vs.iter().map(move |v| {
+                    format!(
+                        "{c} KEK v{v}{}",
+                        object_note(objects.get(&(c.clone(), *v)).copied().flatten())
+                    )
+                })
+            })
             .collect();
         let mut r = self.admin_receipt(
             session,
@@ -1348,4 +1381,37 @@ pub(crate) fn log_key_status(h: &KeyHistory) -> Vec<LogKeyStatus> {
             current: i == last,
         })
         .collect()
+}
+
+/// A new KEK version `version` of `class` for `keys`: made in its token when it has one.
+fn new_kek(keys: &credseal_crypto::Keystore, class: &str, version: u32) -> Result<credseal_crypto::KekKey> {
+    keys.new_kek(class, version).map_err(|source| EngineError::Keystore {
+        path: "(the keystore's PKCS#11 token)".into(),
+        source,
+    })
+}
+
+/// Destroys a KEK removed from the keystore `keys` (a token object in the token); its
+/// object id, if it was one.
+fn destroy_kek(
+    keys: &credseal_crypto::Keystore,
+    kek: &credseal_crypto::KekKey,
+) -> Result<Option<credseal_crypto::TokenObject>> {
+    keys.destroy_kek(kek).map_err(|source| EngineError::Keystore {
+        path: "(the keystore's PKCS#11 token: the KEK is no longer in the keystore; destroy the object by hand)".into(),
+        source,
+    })
+}
+
+/// `" (token object <id>)"` for a receipt naming a KEK held in a token, else nothing.
+fn object_note(object: Option<credseal_crypto::TokenObject>) -> String {
+    object.map(|o| format!(" (token object {o})")).unwrap_or_default()
+}
+
+/// The token object of KEK `version` of `class`, if it is held in a token.
+fn token_object(keys: &credseal_crypto::Keystore, class: &str, version: u32) -> Option<credseal_crypto::TokenObject> {
+    match keys.kek_entry(class, version).ok()?.kek {
+        credseal_crypto::KekKey::Token(o) => Some(o),
+        credseal_crypto::KekKey::Software(_) => None,
+    }
 }

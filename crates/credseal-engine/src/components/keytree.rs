@@ -34,6 +34,8 @@ pub const FANOUT_BITS: u8 = 4;
 pub const DEPTH: u8 = 5;
 /// Format byte of a root record and of a node object.
 const TREE_RECORD_FORMAT: u8 = 0x01;
+/// Format byte of a root record whose root a KEK in a PKCS#11 token wraps (formats.md §2b).
+const TOKEN_ROOT_FORMAT: u8 = 0x02;
 /// Nodes one generation of a class's cache holds (two generations are kept).
 const CACHE_GENERATION: usize = 1 << 17;
 /// Length of a root record: format, bits, depth, KEK version, root id, wrapped root key.
@@ -112,6 +114,8 @@ impl Shape {
 /// A class's root record, decoded.
 #[derive(Clone, Debug)]
 pub(crate) struct RootRecord {
+    /// 0x01: wrapped under a software KEK; 0x02: under a KEK in a PKCS#11 token.
+    pub(crate) format: u8,
     pub(crate) shape: Shape,
     pub(crate) version: u32,
     pub(crate) id: [u8; NODE_ID_LEN],
@@ -121,7 +125,7 @@ pub(crate) struct RootRecord {
 impl RootRecord {
     pub(crate) fn encode(&self) -> Vec<u8> {
         let mut v = Vec::with_capacity(ROOT_RECORD_LEN);
-        v.extend_from_slice(&[TREE_RECORD_FORMAT, self.shape.bits, self.shape.depth]);
+        v.extend_from_slice(&[self.format, self.shape.bits, self.shape.depth]);
         v.extend_from_slice(&self.version.to_be_bytes());
         v.extend_from_slice(&self.id);
         v.extend_from_slice(&self.wrapped);
@@ -136,7 +140,7 @@ impl RootRecord {
         if v.len() != ROOT_RECORD_LEN {
             return Err(bad(&format!("{} bytes, not {ROOT_RECORD_LEN}", v.len())));
         }
-        if v[0] != TREE_RECORD_FORMAT {
+        if v[0] != TREE_RECORD_FORMAT && v[0] != TOKEN_ROOT_FORMAT {
             return Err(bad(&format!("unknown format byte {:#04x}", v[0])));
         }
         let shape = Shape {
@@ -151,6 +155,7 @@ impl RootRecord {
         let mut wrapped = [0u8; WRAPPED_NODE_LEN];
         wrapped.copy_from_slice(&v[7 + NODE_ID_LEN..]);
         Ok(Self {
+            format: v[0],
             shape,
             version: u32::from_be_bytes([v[3], v[4], v[5], v[6]]),
             id,
@@ -314,19 +319,20 @@ impl KeyTrees {
             what: format!("key tree of class {class}"),
             detail: "no root record".into(),
         })?;
-        let kek = ks.kek(class, record.version).ok_or_else(|| EngineError::Corrupt {
-            what: format!("key tree root of class {class}"),
-            detail: format!(
-                "wrapped under KEK version {}, which the keystore does not hold",
-                record.version
-            ),
-        })?;
-        let node =
-            credseal_crypto::unwrap_root(kek, record.version, class, &record.id, &record.wrapped).map_err(|e| {
-                EngineError::Corrupt {
-                    what: format!("key tree root of class {class}"),
-                    detail: e.to_string(),
-                }
+        if ks.kek_entry(class, record.version).is_err() {
+            return Err(EngineError::Corrupt {
+                what: format!("key tree root of class {class}"),
+                detail: format!(
+                    "wrapped under KEK version {}, which the keystore does not hold",
+                    record.version
+                ),
+            });
+        }
+        let node = ks
+            .unwrap_root(class, record.version, record.format, &record.id, &record.wrapped)
+            .map_err(|e| EngineError::Corrupt {
+                what: format!("key tree root of class {class}"),
+                detail: e.to_string(),
             })?;
         let node = self.load(class, record.shape, 0, 0, node)?;
         let root = Arc::new(OpenRoot { record, node });
@@ -495,15 +501,17 @@ impl KeyTrees {
 
     /// Adds to `batch` a new tree for `class`: a fresh root wrapped under its primary KEK.
     pub(crate) fn new_tree(&self, ks: &Keystore, class: &str, batch: &mut credseal_store::Batch) -> Result<u32> {
-        let (v, kek) = ks
-            .primary_kek(class)
+        let v = ks
+            .primary_version(class)
             .ok_or_else(|| EngineError::NotFound(format!("the keystore holds no key for class {class:?}")))?;
         let root = TreeNode::generate();
+        let (format, wrapped) = wrap_root(ks, class, v, &root)?;
         let rec = RootRecord {
+            format,
             shape: Shape::DEFAULT,
             version: v,
             id: root.id,
-            wrapped: credseal_crypto::wrap_root(kek, v, class, &root),
+            wrapped,
         };
         batch.put(Tree::Deks, root_key(class), rec.encode());
         Ok(v)
@@ -512,14 +520,13 @@ impl KeyTrees {
     /// The root record of `class` rewrapped (same root key) under KEK `to`.
     pub(crate) fn rewrapped_root(&self, ks: &Keystore, class: &str, to: u32) -> Result<RootRecord> {
         let root = self.open_root(ks, class)?;
-        let kek = ks
-            .kek(class, to)
-            .ok_or_else(|| EngineError::NotFound(format!("class {class} has no KEK version {to}")))?;
+        let (format, wrapped) = wrap_root(ks, class, to, &root.node.node)?;
         Ok(RootRecord {
+            format,
             shape: root.record.shape,
             version: to,
             id: root.record.id,
-            wrapped: credseal_crypto::wrap_root(kek, to, class, &root.node.node),
+            wrapped,
         })
     }
 
@@ -537,9 +544,9 @@ impl KeyTrees {
     ) -> Result<PathChange> {
         let root = self.open_root(ks, class)?;
         let shape = root.record.shape;
-        let kek = ks
-            .kek(class, to)
-            .ok_or_else(|| EngineError::NotFound(format!("class {class} has no KEK version {to}")))?;
+        if ks.kek_entry(class, to).is_err() {
+            return Err(EngineError::NotFound(format!("class {class} has no KEK version {to}")));
+        }
         // The replaced nodes, level by level (level 0: the root).
         let mut dirty: Vec<BTreeMap<u32, TreeNode>> = vec![BTreeMap::new(); usize::from(shape.depth) + 1];
         for leaf in leaves {
@@ -584,16 +591,30 @@ impl KeyTrees {
         }
         // Cannot fail: level 0 holds the root whenever `leaves` is not empty.
         if let Some(new_root) = dirty[0].get(&0) {
+            let (format, wrapped) = wrap_root(ks, class, to, new_root)?;
             let rec = RootRecord {
+                format,
                 shape,
                 version: to,
                 id: new_root.id,
-                wrapped: credseal_crypto::wrap_root(kek, to, class, new_root),
+                wrapped,
             };
             puts.push((root_key(class), rec.encode()));
         }
         Ok(PathChange { puts, leaves: out })
     }
+}
+
+/// `root` of `class` wrapped under KEK `version` of `ks` (in its token if it is there):
+/// the root record's format byte and the wrapped key.
+fn wrap_root(ks: &Keystore, class: &str, version: u32, root: &TreeNode) -> Result<(u8, [u8; WRAPPED_NODE_LEN])> {
+    ks.wrap_root(class, version, root).map_err(|e| match e {
+        credseal_crypto::KeystoreError::NoSuchKey(m) => EngineError::NotFound(m),
+        e => EngineError::Keystore {
+            path: "(the keystore's PKCS#11 token)".into(),
+            source: e,
+        },
+    })
 }
 
 /// Opens a stored data key of `blind`'s `class` with the keys of `ks` alone, walking the key
@@ -656,6 +677,7 @@ mod tests {
     #[test]
     fn root_record_round_trip_and_refusals() {
         let r = RootRecord {
+            format: TREE_RECORD_FORMAT,
             shape: Shape::DEFAULT,
             version: 7,
             id: [3; 16],

@@ -193,15 +193,13 @@ impl Vault {
     /// every handover, the current key. Fails closed if the history does not verify or does
     /// not end at the keystore's current log key. `origin` names the log's keys.
     pub(crate) fn log_key_history(&self, origin: &str) -> Result<credseal_log::KeyHistory> {
-        use credseal_log::{Handover, KeyHistory, LogSigner};
+        use credseal_log::{Handover, KeyHistory};
         let corrupt = |detail: String| EngineError::Corrupt {
             what: "the keystore's log key history".into(),
             detail,
         };
         let ks = self.keys();
-        let current = LogSigner::from_seed(origin, ks.log_seed.expose_secret())
-            .map_err(|e| EngineError::Internal(format!("log key: {e}")))?
-            .verifier();
+        let current = crate::logkey::log_signer(&ks, origin)?.verifier();
         let original = match ks.log_history.first() {
             None => current.clone(),
             Some(note) => Handover::verify(note)

@@ -61,8 +61,8 @@ fn go_note_example_known_answer() {
     assert_eq!(s.origin(), "PeterNeumann");
     assert_eq!(s.vkey(), GO_VKEY);
     assert_eq!(s.key_id(), 0xc74f20a3);
-    assert_eq!(s.note.sign(GO_TEXT).unwrap(), GO_MSG);
-    assert_eq!(s.to_signer_key_text().as_str(), GO_SKEY);
+    assert_eq!(s.local_note().sign(GO_TEXT).unwrap(), GO_MSG);
+    assert_eq!(s.to_signer_key_text().unwrap().as_str(), GO_SKEY);
     let v = LogVerifier::from_vkey(GO_VKEY).unwrap();
     assert_eq!(v.verify_note(GO_MSG).unwrap().text(), GO_TEXT);
     // Not a checkpoint body.
@@ -244,7 +244,7 @@ fn receipt_chain_rules_are_enforced_when_signing() {
 /// Signs arbitrary header and content bytes as the log would, to test what verification
 /// does with well-signed garbage.
 fn sign_raw(s: &LogSigner, header: &[u8], content: &[u8]) -> Vec<u8> {
-    let sig = s.key.sign(&receipt_signed_bytes(header)).to_bytes();
+    let sig = s.local_key().sign(&receipt_signed_bytes(header)).to_bytes();
     [header, content, &sig].concat()
 }
 
@@ -368,7 +368,7 @@ fn checkpoint_with_forged_key_id_is_a_bad_signature() {
     let s = signer();
     let other = LogSigner::from_seed(ORIGIN, &[43; 32]).unwrap();
     let cp = Checkpoint::new(ORIGIN, 7, [5; 32]).unwrap();
-    let sig = other.key.sign(cp.to_text().as_bytes()).to_bytes();
+    let sig = other.local_key().sign(cp.to_text().as_bytes()).to_bytes();
     let note = format!("{}\n{}", cp.to_text(), signature_line(ORIGIN, s.key_id(), &sig));
     assert_eq!(
         s.verifier().verify_checkpoint(&note).unwrap_err(),
@@ -393,7 +393,7 @@ fn unknown_signatures_are_ignored_and_cosignatures_allowed() {
     let witness = LogSigner::from_seed("witness.example", &[44; 32]).unwrap();
     let cp = Checkpoint::new(ORIGIN, 7, [5; 32]).unwrap();
     let note = s.sign_checkpoint(&cp);
-    let wline = witness.note.sign(&cp.to_text()).unwrap();
+    let wline = witness.local_note().sign(&cp.to_text()).unwrap();
     let wline = wline.rsplit_once("\n\n").unwrap().1;
     for n in [
         format!("{note}{wline}"),
