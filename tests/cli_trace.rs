@@ -338,7 +338,10 @@ fn trace_by_a_non_responder_exits_3_and_noisy_files_are_reported() {
     let o = fx.trace(&stranger, &leak);
     assert_eq!(code(&o), 3, "{}", stderr(&o));
     assert!(stderr(&o).contains("not enrolled as a responder"), "{}", stderr(&o));
-    assert!(o.stdout.is_empty());
+    // With --json: the error document only, nothing of the trace.
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["schema"], "credseal/error/v1", "{v}");
+    assert_eq!(v["exit_code"], 3, "{v}");
     assert!(!stderr(&o).contains(name));
     // An officer is not a responder either.
     let o = common::enroll_staff(

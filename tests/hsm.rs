@@ -92,7 +92,12 @@ impl Hsm {
             class,
             "--json",
         ]);
-        let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap_or_default();
+        // The report is the first document; a failed probe's error document (exit 4) follows it.
+        let v: serde_json::Value = serde_json::Deserializer::from_str(&stdout(&o))
+            .into_iter::<serde_json::Value>()
+            .next()
+            .and_then(Result::ok)
+            .unwrap_or_default();
         (
             code(&o),
             v["subjects_opened"].as_u64().unwrap_or(u64::MAX),

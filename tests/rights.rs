@@ -293,7 +293,10 @@ impl Fx {
         let o = self.ingest(batch);
         assert_eq!(code(&o), 3, "{}", stderr(&o));
         assert!(stderr(&o).contains(&format!("({code_want})")), "{}", stderr(&o));
-        assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+        // With --json only the error document, with the denial code.
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["schema"], "credseal/error/v1", "{v}");
+        assert_eq!(v["code"], code_want, "{v}");
         assert_eq!(
             (self.size(), self.records()),
             (size, records),

@@ -2461,7 +2461,7 @@ fn an_objection_resolved_by_a_correction_through_the_service() {
         &file,
         "--json",
     ]);
-    let n: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let n: serde_json::Value = serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["items"].clone();
     assert_eq!(n[0]["record_id"], "ID-00000104", "{n}");
     assert_eq!(
         (n[0]["superseded_version"].as_u64(), n[0]["version"].as_u64()),

@@ -950,7 +950,7 @@ fn correction_notices_are_fetched_over_the_service() {
         &notices,
         "--json",
     ]);
-    let n: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let n: serde_json::Value = serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["items"].clone();
     assert_eq!(n[0]["record_id"], v["record_id"], "{n}");
     assert_eq!(
         (n[0]["superseded_version"].as_u64(), n[0]["version"].as_u64()),

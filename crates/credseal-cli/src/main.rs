@@ -107,7 +107,10 @@ impl From<EngineError> for Failure {
             class: e.class(),
             message: e.to_string(),
             hint: hint(&e).map(str::to_string),
-            code: None,
+            code: match &e {
+                EngineError::Denied { code, .. } => Some(code),
+                _ => None,
+            },
         }
     }
 }
