@@ -66,5 +66,6 @@ pub fn demo_keystore(classes: &[&str], catalog_digest: [u8; 32], now: u64) -> Ke
             p: 1,
         },
         unseal: None,
+        file_key: credseal_crypto::FileKey::default(),
     }
 }

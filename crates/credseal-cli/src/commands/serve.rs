@@ -52,10 +52,13 @@ pub(crate) fn run(ctx: &Context, a: ServeArgs) -> CliResult {
     // zero limits, unreadable TLS files), so a typo does not cost an unlock.
     credseal_server::check_config(&cfg).map_err(server_failure)?;
     let platform = Arc::new(ctx.open_platform(&a.data.data)?);
+    // `credseal backup --data` reaches the running platform through its data directory.
+    let backups = credseal_engine::BackupService::start(Arc::clone(&platform))?;
     let running = Server::start(Arc::clone(&platform), cfg.clone()).map_err(server_failure)?;
     let scheme = if cfg.tls.is_some() { "https" } else { "http" };
     eprintln!("credseal: serving {scheme}://{}", running.local_addr());
     running.run_until_signal().map_err(server_failure)?;
+    drop(backups);
     match Arc::try_unwrap(platform) {
         Ok(p) => drop(p),
         Err(_) => {
