@@ -49,17 +49,27 @@ impl BenchPlatform {
     /// A fresh platform in `dir` for a benchmark: generated keys under the cheapest allowed
     /// KDF (the benchmarks time the platform, not the passphrase).
     pub(crate) fn init(dir: &Path, pass: &Passphrase, catalog_text: &str) -> Result<Self> {
+        Self::init_with_kdf(
+            dir,
+            pass,
+            catalog_text,
+            KdfParams {
+                m_kib: KdfParams::MIN_M_KIB,
+                t: 1,
+                p: 1,
+            },
+        )
+    }
+
+    /// [`BenchPlatform::init`] with the keystore sealed at `kdf`'s cost.
+    pub(crate) fn init_with_kdf(dir: &Path, pass: &Passphrase, catalog_text: &str, kdf: KdfParams) -> Result<Self> {
         Platform::init(&InitOptions {
             dir,
             catalog_text,
             catalog_name: "catalog",
             origin: BENCH_ORIGIN,
             passphrase: pass,
-            keys: KeySource::Generate(KdfParams {
-                m_kib: KdfParams::MIN_M_KIB,
-                t: 1,
-                p: 1,
-            }),
+            keys: KeySource::Generate(kdf),
             now: now()?,
         })?;
         let config = Platform::read_config(dir)?;
