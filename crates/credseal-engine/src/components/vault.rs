@@ -381,7 +381,7 @@ impl Vault {
 
     /// [`Vault::open_body`] with the index key already expanded (`blinder`), for the many
     /// records of one operation.
-    fn open_body_with(
+    pub(crate) fn open_body_with(
         &self,
         blinder: &Blinder,
         dek: &Dek,
