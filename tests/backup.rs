@@ -380,7 +380,9 @@ fn backup_while_serving_restores_and_verifies() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     ok(&["log", "verify", "--data", &restored]);
     assert_eq!(
-        credseal_engine::PublicLog::open(Path::new(&restored)).unwrap().log_size(),
+        credseal_engine::PublicLog::open(Path::new(&restored))
+            .unwrap()
+            .log_size(),
         size + 1
     );
 }
@@ -398,7 +400,11 @@ fn tampered_backup_is_refused_naming_the_file() {
     let target = fx.s("r-flip");
     let o = run(&["restore", "--backup", &flipped, "--data", &target]);
     assert_eq!(code(&o), 4, "{}", stderr(&o));
-    assert!(stderr(&o).contains("keystore: does not match the manifest"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("keystore: does not match the manifest"),
+        "{}",
+        stderr(&o)
+    );
     assert!(!Path::new(&target).exists());
     assert!(leftovers(fx.tmp.path(), "r-flip").is_empty());
 
@@ -418,7 +424,11 @@ fn tampered_backup_is_refused_naming_the_file() {
     std::fs::write(Path::new(&extra).join("db/planted"), b"x").unwrap();
     let o = run(&["restore", "--backup", &extra, "--data", &fx.s("r-extra")]);
     assert_eq!(code(&o), 4, "{}", stderr(&o));
-    assert!(stderr(&o).contains("planted: not listed in the manifest"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("planted: not listed in the manifest"),
+        "{}",
+        stderr(&o)
+    );
 
     // The manifest itself edited (a listed size changed).
     let edited = fx.s("b-manifest");
@@ -432,7 +442,11 @@ fn tampered_backup_is_refused_naming_the_file() {
     std::fs::write(&m, text.replace(line, &parts.join(" "))).unwrap();
     let o = run(&["restore", "--backup", &edited, "--data", &fx.s("r-manifest")]);
     assert_eq!(code(&o), 4, "{}", stderr(&o));
-    assert!(stderr(&o).contains("catalog.toml: does not match the manifest"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("catalog.toml: does not match the manifest"),
+        "{}",
+        stderr(&o)
+    );
 
     // An untouched backup restores.
     let good = fx.s("b-good");
@@ -486,16 +500,28 @@ fn backup_older_than_saved_states_is_refused() {
     let o = run(&["restore", "--backup", &out, "--data", &target, "--state", &after]);
     assert_eq!(code(&o), 4, "{}", stderr(&o));
     assert!(
-        stderr(&o).contains(&format!("has seen the log at {live} receipts, the backup holds only {size}")),
+        stderr(&o).contains(&format!(
+            "has seen the log at {live} receipts, the backup holds only {size}"
+        )),
         "{}",
         stderr(&o)
     );
     assert!(!Path::new(&target).exists());
     let subject_after_s = subject_after.display().to_string();
-    let o = run(&["restore", "--backup", &out, "--data", &target, "--state", &subject_after_s]);
+    let o = run(&[
+        "restore",
+        "--backup",
+        &out,
+        "--data",
+        &target,
+        "--state",
+        &subject_after_s,
+    ]);
     assert_eq!(code(&o), 4, "{}", stderr(&o));
     assert!(
-        stderr(&o).contains(&format!("has seen the log at {live} receipts, the backup holds only {size}")),
+        stderr(&o).contains(&format!(
+            "has seen the log at {live} receipts, the backup holds only {size}"
+        )),
         "{}",
         stderr(&o)
     );

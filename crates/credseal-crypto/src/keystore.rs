@@ -217,7 +217,11 @@ struct FileKeyInner {
 
 impl std::fmt::Debug for FileKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_some() { "FileKey([redacted])" } else { "FileKey(none)" })
+        f.write_str(if self.0.is_some() {
+            "FileKey([redacted])"
+        } else {
+            "FileKey(none)"
+        })
     }
 }
 

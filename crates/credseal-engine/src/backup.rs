@@ -88,7 +88,12 @@ impl Manifest {
             self.origin, self.created, self.tree_size
         );
         for f in &self.files {
-            t.push_str(&format!("file {} {} {}\n", credseal_core::hex(&f.sha256), f.size, f.path));
+            t.push_str(&format!(
+                "file {} {} {}\n",
+                credseal_core::hex(&f.sha256),
+                f.size,
+                f.path
+            ));
         }
         t
     }
@@ -330,7 +335,10 @@ fn write_snapshot<G>(
         let ks = src.join(&config.keystore);
         digest_file(&ks, Some(&out.join(KEYSTORE_FILE)))?;
         if !store.snapshot(&out.join(DB_DIR))? {
-            return Err(EngineError::invalid("backup", "this store keeps nothing on disk to back up"));
+            return Err(EngineError::invalid(
+                "backup",
+                "this store keeps nothing on disk to back up",
+            ));
         }
     }
     // The configuration names the keystore file beside it in the backup.
@@ -399,7 +407,9 @@ pub fn backup(dir: &Path, out: &Path, now: u64) -> Result<BackupSummary> {
     match SledStore::open(&dir.join(DB_DIR), false) {
         Ok(store) => {
             // Holding the store keeps every other process out, key changes included.
-            let r = into_target(out, "--out", |tmp| write_snapshot(dir, &config, &store, || Ok(()), tmp, now));
+            let r = into_target(out, "--out", |tmp| {
+                write_snapshot(dir, &config, &store, || Ok(()), tmp, now)
+            });
             drop(store);
             r
         }

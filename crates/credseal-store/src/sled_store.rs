@@ -391,7 +391,8 @@ impl SledStore {
                 batch.insert(k, v);
                 in_batch += 1;
                 if in_batch == 4096 {
-                    copy.apply_batch(std::mem::take(&mut batch)).map_err(|e| map_sled(e, dest))?;
+                    copy.apply_batch(std::mem::take(&mut batch))
+                        .map_err(|e| map_sled(e, dest))?;
                     in_batch = 0;
                 }
             }

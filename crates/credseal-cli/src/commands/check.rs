@@ -89,7 +89,12 @@ fn seen_state(path: &std::path::Path) -> CliResult<credseal_engine::SeenState> {
 }
 
 /// `credseal restore`.
-pub(crate) fn restore(backup: &std::path::Path, data: &std::path::Path, states: &[std::path::PathBuf], json: bool) -> CliResult {
+pub(crate) fn restore(
+    backup: &std::path::Path,
+    data: &std::path::Path,
+    states: &[std::path::PathBuf],
+    json: bool,
+) -> CliResult {
     let seen = states.iter().map(|p| seen_state(p)).collect::<CliResult<Vec<_>>>()?;
     let r = credseal_engine::restore(backup, data, &seen)?;
     if json {

@@ -456,7 +456,12 @@ impl DataDir {
     /// one that opened the file, and the passphrase was proved by that unlock. A change of
     /// passphrase (or of KDF parameters or share set) derives a new key and salt, which later
     /// writes reseal under.
-    pub(crate) fn seal_keystore_as(&self, keys: &mut Keystore, current: &Passphrase, next: &Passphrase) -> Result<Vec<u8>> {
+    pub(crate) fn seal_keystore_as(
+        &self,
+        keys: &mut Keystore,
+        current: &Passphrase,
+        next: &Passphrase,
+    ) -> Result<Vec<u8>> {
         let path = self.keystore_path();
         let on_disk = fsutil::read(&path)?;
         if std::ptr::eq(current, next)
