@@ -1609,6 +1609,23 @@ fn every_command_prints_its_documented_json_on_success_and_failure() {
     server.stop();
     js.fail("serve", &["serve", "--data", &data, "--timeout", "0"], 2);
 
+    // A backup of the platform (nothing else holds it now), restored elsewhere.
+    let backup = js.p("backup");
+    let b = js.ok("backup", &["backup", "--data", &data, "--out", &backup]);
+    assert!(b["tree_size"].as_u64().is_some_and(|n| n > 0), "{b}");
+    js.fail("backup", &["backup", "--data", &data, "--out", &backup], 2);
+    let restored = js.p("restored");
+    let r = js.ok(
+        "restore",
+        &["restore", "--backup", &backup, "--data", &restored, "--state", &state],
+    );
+    assert_eq!(r["tree_size"], b["tree_size"], "{r}");
+    js.fail(
+        "restore",
+        &["restore", "--backup", &missing, "--data", &js.fresh("restored")],
+        4,
+    );
+
     // The keystore passphrase, changed last (the scenario's environment holds the old one).
     let newpass = js.p("new-passphrase");
     std::fs::write(&newpass, "json test passphrase, the second one\n").unwrap();

@@ -68,6 +68,16 @@ impl BenchPlatform {
                 p: 1,
             }),
         };
+        Self::init_keys(dir, pass, catalog_text, keys)
+    }
+
+    /// [`BenchPlatform::init`] with the keystore sealed at `kdf`'s cost.
+    pub(crate) fn init_with_kdf(dir: &Path, pass: &Passphrase, catalog_text: &str, kdf: KdfParams) -> Result<Self> {
+        Self::init_keys(dir, pass, catalog_text, KeySource::Generate(kdf))
+    }
+
+    /// A fresh platform in `dir` with its keys from `keys`.
+    fn init_keys(dir: &Path, pass: &Passphrase, catalog_text: &str, keys: KeySource) -> Result<Self> {
         Platform::init(&InitOptions {
             dir,
             catalog_text,

@@ -2,10 +2,15 @@
 //! of N subjects — one record by a credit-repair order, then a retention sweep of a batch —
 //! each timed with the bytes the process wrote, against a floor.
 //!
+//! The platform is the real one: its keystore sealed at the given Argon2id cost (`credseal
+//! bench shred`: the default, 64 MiB and 3 passes), opened
+//! from its data directory (the unlock, not timed, derives the keystore's key), so each shred
+//! writes the keystore file twice, as `credseal shred` does.
+//!
 //! The floor of a shred is the work no implementation of "destroy this key and every copy's
 //! way to it" can skip: the keystore written twice (a fresh KEK version before the data
-//! write, the old one destroyed after it: two Argon2id derivations and seals at the
-//! platform's KDF cost), a fresh key for each node on the paths to the shredded subjects'
+//! write, the old one destroyed after it: two seals under the key the unlock derived, no
+//! KDF), a fresh key for each node on the paths to the shredded subjects'
 //! leaves with every child of those nodes wrapped under it, and those node objects written
 //! to a fresh sled database in one batch, flushed. It does not count the subjects' own
 //! values, tombstones or receipts, which ours writes too.
@@ -136,7 +141,7 @@ fn approved(p: &Platform, op: &Operation) -> Result<Approved> {
     Ok(p.approve(op, &approvals, t)?)
 }
 
-/// The floor of shredding under the leaves of `blinds`: two keystore seals, the path keys
+/// The floor of shredding under the leaves of `blinds`: two keystore reseals, the path keys
 /// and their children's wraps, the node objects written to `db` in one flushed batch.
 /// Returns (seconds, bytes written).
 fn floor(ks: &credseal_crypto::Keystore, blinds: &[BlindId], db: &FloorDb) -> Result<(f64, u64)> {
@@ -144,12 +149,11 @@ fn floor(ks: &credseal_crypto::Keystore, blinds: &[BlindId], db: &FloorDb) -> Re
         u32::from(credseal_engine::KEY_TREE_FANOUT_BITS),
         u32::from(credseal_engine::KEY_TREE_DEPTH),
     );
-    let pass = bench_passphrase();
     let t = Instant::now();
     for _ in 0..2 {
         std::hint::black_box(
-            ks.seal(&pass)
-                .map_err(|e| BenchError::check(format_args!("keystore: {e}")))?,
+            ks.reseal()
+                .ok_or_else(|| BenchError::check("the keystore keeps no key to reseal under"))?,
         );
     }
     let mut nodes = std::collections::BTreeSet::new();
@@ -185,6 +189,7 @@ pub fn bench_shred(
     catalog_text: &str,
     subjects: u64,
     batch: u64,
+    kdf: credseal_crypto::KdfParams,
     work: &Path,
     progress: &dyn Progress,
 ) -> Result<ShredBench> {
@@ -199,7 +204,7 @@ pub fn bench_shred(
     }
     let pass = bench_passphrase();
     let dir = work.join("platform");
-    let b = BenchPlatform::init(&dir, &pass, catalog_text)?;
+    let b = BenchPlatform::init_with_kdf(&dir, &pass, catalog_text, kdf)?;
     let p = &b.platform;
     let ks = &b.keys;
     let (v, kek) = ks
@@ -278,6 +283,14 @@ pub fn bench_shred(
     p.rewrap(&session, progress)?;
     let migrate_seconds = t.elapsed().as_secs_f64();
     let disk_bytes_before = dir_size(&b.db_dir());
+    // From here on the platform as `credseal` opens it: key changes write the keystore file.
+    let db_dir = b.db_dir();
+    let ks = b.keys.clone();
+    let ks = &ks;
+    b.close();
+    let opened = Platform::open(&dir, &pass, credseal_engine::OpenOptions::default())?;
+    let p = &opened;
+    let session = p.staff_session(DEFAULT_OPERATOR)?;
 
     // One record by a credit-repair order.
     let authority = credseal_auth::SigningKey::from_seed(&[0xb7; 32]);
@@ -327,7 +340,7 @@ pub fn bench_shred(
             s.records
         )));
     }
-    let disk_bytes_after = dir_size(&b.db_dir());
+    let disk_bytes_after = dir_size(&db_dir);
     let (one_floor_seconds, one_floor_bytes) = floor(ks, &[target_blind], &FloorDb::open(&work.join("floor-one"))?)?;
     let (batch_floor_seconds, batch_floor_bytes) = floor(ks, &expired, &FloorDb::open(&work.join("floor-batch"))?)?;
     let kdf = ks.kdf;
@@ -371,7 +384,12 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let text =
             std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../keys-example/catalog.toml")).unwrap();
-        let r = bench_shred(&text, 300, 100, d.path(), &credseal_engine::NoProgress).unwrap();
+        let kdf = credseal_crypto::KdfParams {
+            m_kib: credseal_crypto::KdfParams::MIN_M_KIB,
+            t: 1,
+            p: 1,
+        };
+        let r = bench_shred(&text, 300, 100, kdf, d.path(), &credseal_engine::NoProgress).unwrap();
         assert_eq!((r.subjects, r.batch, r.fanout, r.depth), (300, 100, 16, 5));
         assert!(
             r.one_floor_bytes > 0 && r.batch_floor_bytes > r.one_floor_bytes,

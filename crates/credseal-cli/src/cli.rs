@@ -182,6 +182,40 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Take a consistent backup of a data directory, also while `credseal serve` runs on it
+    /// (the server writes the snapshot; queries go on): the keystore, the database, the
+    /// public files, the checkpoint at the snapshot and a manifest with every file's SHA-256.
+    /// Keep keystore backups under the same custody and retention as the keystore: one taken
+    /// before a shred still opens the shredded records.
+    Backup {
+        #[command(flatten)]
+        data: DataArg,
+        /// The new backup directory (must not exist, or be empty).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Restore a backup into a new data directory, after checking it against its manifest and
+    /// against the log views subjects and auditors saved (`--state`): a backup whose log is not
+    /// a prefix of what they have seen is refused (exit 4). Prints the tree size restored to.
+    Restore {
+        /// The backup directory (from `credseal backup`).
+        #[arg(long, value_name = "DIR")]
+        backup: PathBuf,
+        /// The new data directory (must not exist, or be empty).
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// A saved view of the log the restored log must extend: a subject's state file of
+        /// `receipts verify --state`, or an auditor's position of `log verify --state`.
+        /// Repeatable.
+        #[arg(long = "state", value_name = "FILE")]
+        states: Vec<PathBuf>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Serve the platform over HTTPS to departments, subjects, the authority and the public
     /// (until SIGTERM or SIGINT, which drain it).
     Serve(ServeArgs),

@@ -215,6 +215,13 @@ fn run(cli: Cli) -> CliResult {
         } => keys::shred(&ctx, data, what, approvals, json),
         Command::Check { data, json } => check::run(&ctx, &data, json),
         Command::Compact { data, json } => check::compact(&ctx, &data, json),
+        Command::Backup { data, out, json } => check::backup(&data, &out, json),
+        Command::Restore {
+            backup,
+            data,
+            states,
+            json,
+        } => check::restore(&backup, &data, &states, json),
         Command::Serve(a) => serve::run(&ctx, a),
         Command::Witness { command } => witness::run(command),
         Command::Bench { command } => bench::run(&ctx, command),

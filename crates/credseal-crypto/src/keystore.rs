@@ -202,6 +202,53 @@ pub struct Keystore {
     /// The PKCS#11 token holding the KEKs and the log key (HSM custody, `crate::token`);
     /// `None`: the keys are in the sealed file.
     pub token: Option<TokenCustody>,
+    /// The key the file was sealed under, kept from [`Keystore::open`] (and
+    /// [`Keystore::seal_keeping`]) so that [`Keystore::reseal`] writes the next file without
+    /// running the KDF again. `FileKey::default()` (none) for a keystore made in memory.
+    pub file_key: FileKey,
+}
+
+/// The key a keystore file is sealed under (the KDF's 64-byte output) with the header it was
+/// derived for (its salt, and the KDF parameters or the share set before it), kept from the
+/// unlock the way a LUKS keyslot's volume key is: the next file is sealed under the same key
+/// and salt with a fresh nonce, so a keystore write costs no Argon2id run. Zeroized when the
+/// last keystore copy holding it drops; never printed.
+#[derive(Clone, Default)]
+pub struct FileKey(Option<std::sync::Arc<FileKeyInner>>);
+
+struct FileKeyInner {
+    /// The header up to and including the check value: magic, format, custody, salt, check.
+    header: Vec<u8>,
+    /// The KDF output for that salt.
+    key: Zeroizing<[u8; 64]>,
+}
+
+impl std::fmt::Debug for FileKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "FileKey([redacted])"
+        } else {
+            "FileKey(none)"
+        })
+    }
+}
+
+impl FileKey {
+    fn new(header: &[u8], key: Zeroizing<[u8; 64]>) -> Self {
+        Self(Some(std::sync::Arc::new(FileKeyInner {
+            header: header.to_vec(),
+            key,
+        })))
+    }
+
+    /// Whether the keystore file `bytes` was sealed under this key: its header up to the
+    /// check value is the one this key was derived for (same custody, parameters and salt,
+    /// and the check value of this key). Public bytes only; the AEAD tag is not checked.
+    pub fn seals(&self, bytes: &[u8]) -> bool {
+        self.0
+            .as_ref()
+            .is_some_and(|i| bytes.len() > i.header.len() && bytes[..i.header.len()] == i.header[..])
+    }
 }
 
 /// A format 3 body. postcard writes a nested struct's fields in place, so this is the
@@ -262,6 +309,7 @@ impl Keystore {
             kdf,
             unseal: None,
             token: None,
+            file_key: FileKey::default(),
         }
     }
 
@@ -300,16 +348,49 @@ impl Keystore {
                 "a token PIN was given for a keystore sealed in its file, not held in a token".into(),
             ));
         }
-        if pass.is_empty() {
-            return Err(KeystoreError::EmptyPassphrase);
+        self.seal_fresh(pass).map(|(bytes, _)| bytes)
+    }
+
+    /// [`Keystore::seal`], keeping the new file's key in [`Keystore::file_key`] (a
+    /// passphrase change: the next writes reseal under it).
+    pub fn seal_keeping(&mut self, pass: &Passphrase) -> Result<Vec<u8>, KeystoreError> {
+        if self.token.is_some() || pass.pin().is_some() {
+            // A manifest (no key to keep), or the refusal `seal` gives.
+            return self.seal(pass);
         }
-        let salt: [u8; 16] = random_array();
+        let (bytes, key) = self.seal_fresh(pass)?;
+        self.file_key = key;
+        Ok(bytes)
+    }
+
+    /// Seals the keystore under the key kept in [`Keystore::file_key`] — the same salt and
+    /// key as the file it was opened from (or last sealed to), a fresh random nonce — so
+    /// no KDF runs. `None` if no key is kept, or if it was derived for another header than
+    /// this keystore would write now (its KDF parameters or share set changed): seal with
+    /// the passphrase then.
+    pub fn reseal(&self) -> Option<Vec<u8>> {
+        if self.token.is_some() {
+            return None;
+        }
+        let inner = self.file_key.0.as_ref()?;
+        let prefix = self.custody_prefix().ok()?;
+        let salted = prefix.len() + 16 + 16;
+        if inner.header.len() != salted || inner.header[..prefix.len()] != prefix[..] {
+            return None;
+        }
         let nonce: [u8; NONCE_LEN] = random_array();
+        let mut header = inner.header.clone();
+        header.extend_from_slice(&nonce);
+        self.seal_body(header, &inner.key, &nonce).ok()
+    }
+
+    /// The header's magic, format and custody fields (what comes before the salt).
+    fn custody_prefix(&self) -> Result<Vec<u8>, KeystoreError> {
         let mut header = Vec::with_capacity(HEADER_LEN);
         header.extend_from_slice(MAGIC);
         header.push(FORMAT);
-        let k = match (&self.unseal, pass.master()) {
-            (Some(set), Some(m)) => {
+        match &self.unseal {
+            Some(set) => {
                 let encoded = postcard::to_stdvec(set).map_err(|e| KeystoreError::BadShareSet(e.to_string()))?;
                 if encoded.len() > MAX_SET_LEN {
                     return Err(KeystoreError::BadShareSet(format!("{} bytes", encoded.len())));
@@ -318,8 +399,27 @@ impl Keystore {
                 // Cannot truncate: at most MAX_SET_LEN.
                 header.extend_from_slice(&(encoded.len() as u32).to_be_bytes());
                 header.extend_from_slice(&encoded);
-                derive_shares(m, &salt)
             }
+            None => {
+                self.kdf.check()?;
+                header.push(KDF_ARGON2ID);
+                header.extend_from_slice(&self.kdf.m_kib.to_be_bytes());
+                header.extend_from_slice(&self.kdf.t.to_be_bytes());
+                header.push(self.kdf.p);
+            }
+        }
+        Ok(header)
+    }
+
+    /// Seals under a fresh salt (the KDF runs), returning the file and its key.
+    fn seal_fresh(&self, pass: &Passphrase) -> Result<(Vec<u8>, FileKey), KeystoreError> {
+        if pass.is_empty() {
+            return Err(KeystoreError::EmptyPassphrase);
+        }
+        let salt: [u8; 16] = random_array();
+        let nonce: [u8; NONCE_LEN] = random_array();
+        let k = match (&self.unseal, pass.master()) {
+            (Some(_), Some(m)) => derive_shares(m, &salt),
             (Some(set), None) => {
                 return Err(KeystoreError::SharesNeeded {
                     threshold: set.threshold,
@@ -329,16 +429,19 @@ impl Keystore {
             (None, Some(_)) => return Err(KeystoreError::NotShared),
             (None, None) => {
                 self.kdf.check()?;
-                header.push(KDF_ARGON2ID);
-                header.extend_from_slice(&self.kdf.m_kib.to_be_bytes());
-                header.extend_from_slice(&self.kdf.t.to_be_bytes());
-                header.push(self.kdf.p);
                 derive(pass, &salt, &self.kdf)?
             }
         };
+        let mut header = self.custody_prefix()?;
         header.extend_from_slice(&salt);
         header.extend_from_slice(&check_value(&k));
+        let key = FileKey::new(&header, k.clone());
         header.extend_from_slice(&nonce);
+        Ok((self.seal_body(header, &k, &nonce)?, key))
+    }
+
+    /// `header` (complete, nonce last) ‖ the body sealed under `k[..32]` and `nonce`.
+    fn seal_body(&self, header: Vec<u8>, k: &[u8; 64], nonce: &[u8; NONCE_LEN]) -> Result<Vec<u8>, KeystoreError> {
         let base = BodyV1 {
             origin: self.origin.clone(),
             generation: self.generation,
@@ -380,7 +483,7 @@ impl Keystore {
         let mut buf = Zeroizing::new(encoded.map_err(|e| KeystoreError::Malformed(e.to_string()))?);
         // Cannot fail: the KDF output buffer is 64 bytes.
         let enc: &[u8; 32] = k[..32].try_into().expect("64-byte KDF output");
-        aead::seal_in_place(enc, &nonce, &header, &mut buf);
+        aead::seal_in_place(enc, nonce, &header, &mut buf);
         let mut out = header;
         out.extend_from_slice(&buf);
         Ok(out)
@@ -444,6 +547,7 @@ impl Keystore {
         }
         // Cannot fail: the KDF output buffer is 64 bytes.
         let enc: &[u8; 32] = k[..32].try_into().expect("64-byte KDF output");
+        let file_key = FileKey::new(&bytes[..header_len - NONCE_LEN], k.clone());
         let mut buf = Zeroizing::new(bytes[header_len..].to_vec());
         aead::open_in_place(enc, &nonce, &bytes[..header_len], &mut buf).map_err(|()| KeystoreError::Tampered)?;
         let malformed = |e: postcard::Error| KeystoreError::Malformed(e.to_string());
@@ -497,6 +601,7 @@ impl Keystore {
             kdf,
             unseal,
             token: None,
+            file_key,
         })
     }
 }
@@ -632,6 +737,62 @@ mod tests {
         assert!(back.kek("loans", 1).unwrap().ct_eq(k.kek("loans", 1).unwrap()));
         assert_eq!(back.primary_kek("identity").unwrap().0, 1);
         assert!(back.kek("loans", 2).is_none());
+    }
+
+    /// A reseal keeps the unlock's salt and check (no KDF), takes a fresh nonce every time,
+    /// and the file opens with the passphrase alone.
+    #[test]
+    fn reseal_same_salt_fresh_nonce() {
+        let pass = Passphrase::new("correct horse".into());
+        let first = ks().seal(&pass).unwrap();
+        let mut opened = Keystore::open(&first, &pass).unwrap();
+        assert!(opened.file_key.seals(&first));
+        opened.generation = 2;
+        let a = opened.reseal().unwrap();
+        let b = opened.reseal().unwrap();
+        let salted = HEADER_LEN - NONCE_LEN;
+        assert_eq!(a[..salted], first[..salted], "salt and check kept");
+        assert_eq!(b[..salted], first[..salted]);
+        assert_ne!(a[salted..HEADER_LEN], b[salted..HEADER_LEN], "a new nonce every write");
+        assert_ne!(a[HEADER_LEN..], b[HEADER_LEN..]);
+        let back = Keystore::open(&a, &pass).unwrap();
+        assert_eq!(back.generation, 2);
+        assert_eq!(Keystore::open(&b, &pass).unwrap().generation, 2);
+        assert_eq!(
+            Keystore::open(&a, &Passphrase::new("wrong horse".into())).unwrap_err(),
+            KeystoreError::WrongPassphrase
+        );
+        // The kept key seals files of its own header only.
+        assert!(opened.file_key.seals(&a));
+        assert!(!opened.file_key.seals(&ks().seal(&pass).unwrap()), "another salt");
+        assert!(format!("{:?}", opened.file_key).contains("redacted"));
+    }
+
+    /// No kept key (a keystore made in memory), or one derived for other KDF parameters:
+    /// no reseal, the caller seals with the passphrase.
+    #[test]
+    fn reseal_refused_without_a_matching_key() {
+        let pass = Passphrase::new("correct horse".into());
+        assert!(ks().reseal().is_none());
+        let mut opened = Keystore::open(&ks().seal(&pass).unwrap(), &pass).unwrap();
+        opened.kdf = KdfParams { t: 2, ..FAST };
+        assert!(opened.reseal().is_none());
+    }
+
+    /// A passphrase change keeps the new key: later reseals open with the new passphrase only.
+    #[test]
+    fn seal_keeping_moves_the_kept_key() {
+        let old = Passphrase::new("correct horse".into());
+        let new = Passphrase::new("battery staple".into());
+        let mut k = Keystore::open(&ks().seal(&old).unwrap(), &old).unwrap();
+        let changed = k.seal_keeping(&new).unwrap();
+        assert!(k.file_key.seals(&changed));
+        let again = k.reseal().unwrap();
+        assert!(Keystore::open(&again, &new).is_ok());
+        assert_eq!(
+            Keystore::open(&again, &old).unwrap_err(),
+            KeystoreError::WrongPassphrase
+        );
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub use envelope::{
 pub use keyfile::{ENCRYPTED_KEY_PREFIX, KeyFileError, decrypt_key_text, encrypt_key_text, is_encrypted_key};
 /// The keystore file's format version (docs/formats.md).
 pub use keystore::FORMAT as KEYSTORE_FORMAT;
-pub use keystore::{ClassKeys, KdfParams, KekEntry, Keystore, KeystoreError};
+pub use keystore::{ClassKeys, FileKey, KdfParams, KekEntry, Keystore, KeystoreError};
 pub use keytree::{
     DekWrapping, FORMAT_TREE, NODE_ID_LEN, TREE_CHILD_LABEL, TREE_DEK_LABEL, TREE_ID_LABEL, TREE_NODE_LABEL,
     TREE_ROOT_LABEL, TREE_WRAPPED_DEK_LEN, TreeNode, WRAPPED_NODE_LEN, dek_wrapping, unwrap_root, wrap_root,

@@ -213,6 +213,7 @@ impl Keystore {
             kdf: KdfParams::DEFAULT,
             unseal: None,
             token: Some(custody),
+            file_key: crate::FileKey::default(),
         })
     }
 

@@ -17,6 +17,7 @@
 #![warn(unreachable_pub, unnameable_types)]
 
 mod audit;
+mod backup;
 pub mod bundle;
 mod canary;
 mod clock;
@@ -47,6 +48,9 @@ mod witnessing;
 pub use audit::{
     AuditReport, BASELINE_DAYS, BULK_SUBJECTS, BULK_WINDOW_SECS, DayActivity, DepartmentReview, ReviewFlag,
     SPIKE_FACTOR,
+};
+pub use backup::{
+    BACKUP_SOCKET, BackupService, BackupSummary, CHECKPOINT_FILE, MANIFEST_FILE, Restored, SeenState, backup, restore,
 };
 pub use canary::{AlertSink, CanaryAlert, FLAG_CANARY, MAX_PLANT, PlantReport};
 pub use clock::{Clock, SystemClock, TestClock};

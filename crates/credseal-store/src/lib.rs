@@ -55,7 +55,7 @@ mod wal;
 pub use batch::Batch;
 pub use error::StoreError;
 pub use memory::MemoryStore;
-pub use sled_store::{Compaction, SledStore, sled_config};
+pub use sled_store::{Compaction, SledStore, sled_config, wait_closed};
 pub use store::{KvIter, KvPair, Store};
 pub use tree::Tree;
 pub use vlog::ValueLogUsage;

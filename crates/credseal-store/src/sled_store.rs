@@ -92,6 +92,9 @@ pub struct SledStore {
     /// takes it exclusively for a moment, so every value below the log's end then has its
     /// pointer in sled before compaction looks for live values.
     appending: std::sync::RwLock<()>,
+    /// Held by a compaction for its whole run and by a snapshot while it copies the value
+    /// log: a value a snapshot's pointer names is never punched under it.
+    maintenance: Mutex<()>,
     /// Set when a durable frame reached the write-ahead log but not all of sled: every later
     /// write and flush is refused, so that reopening replays the frame whole.
     halted: std::sync::atomic::AtomicBool,
@@ -252,6 +255,7 @@ impl SledStore {
             wal: Mutex::new((wal, 0)),
             vlog,
             appending: Default::default(),
+            maintenance: Default::default(),
             halted: Default::default(),
             #[cfg(test)]
             fail_after: Default::default(),
@@ -315,6 +319,7 @@ impl SledStore {
     /// again ([`SledStore::resolve_fresh`]).
     pub fn compact_value_log(&self) -> Result<Compaction, StoreError> {
         self.check_running()?;
+        let _m = self.maintenance.lock().map_err(|_| poisoned())?;
         let allocated_before = self.vlog.allocated()?;
         // Every write in flight finishes its sled apply: below `end`, every live value's
         // pointer is in sled from here on.
@@ -344,6 +349,67 @@ impl SledStore {
             allocated_before,
             allocated_after: self.vlog.allocated()?,
         })
+    }
+
+    /// A consistent copy of the store in the new directory `dest` (see [`Store::snapshot`]).
+    ///
+    /// Every write holds `appending` (shared) from its value-log append to its sled apply, so
+    /// with it held exclusively sled holds exactly the writes made so far, each whole. Under
+    /// it every sled entry (the store's own bookkeeping too: format, write-ahead-log
+    /// position) is copied into a new sled database in `dest`; writes wait meanwhile (a
+    /// copy of sled's entries, not of the whole store: values of 512 bytes and more are in
+    /// the value log), reads go on. Then, with writes going on again but compaction kept out,
+    /// the value log is copied up to the end it had: appends after it are beyond every
+    /// pointer copied, and only compaction changes bytes below it. `dest` gets an empty
+    /// write-ahead log: every frame is in sled's entries already.
+    ///
+    /// sled's own files are not copied: they change while the store is open (sled flushes,
+    /// cleans segments and may consolidate pages on reads), so a file copy could be torn.
+    pub fn snapshot_into(&self, dest: &Path) -> Result<(), StoreError> {
+        self.check_running()?;
+        match fs::symlink_metadata(dest) {
+            Ok(_) => {
+                return Err(StoreError::Io {
+                    detail: format!("{} already exists", dest.display()),
+                });
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(map_io(e, dest)),
+        }
+        fs::DirBuilder::new()
+            .mode(DIR_MODE)
+            .create(dest)
+            .map_err(|e| map_io(e, dest))?;
+        let copy = sled_config(dest).open().map_err(|e| map_sled(e, dest))?;
+        let _m = self.maintenance.lock().map_err(|_| poisoned())?;
+        let end = {
+            let _all = self.appending.write().map_err(|_| poisoned())?;
+            let mut batch = sled::Batch::default();
+            let mut in_batch = 0usize;
+            for item in self.db.iter() {
+                let (k, v) = item.map_err(|e| self.err(e))?;
+                batch.insert(k, v);
+                in_batch += 1;
+                if in_batch == 4096 {
+                    copy.apply_batch(std::mem::take(&mut batch))
+                        .map_err(|e| map_sled(e, dest))?;
+                    in_batch = 0;
+                }
+            }
+            copy.apply_batch(batch).map_err(|e| map_sled(e, dest))?;
+            self.vlog.end()
+        };
+        copy.flush().map_err(|e| map_sled(e, dest))?;
+        drop(copy);
+        self.vlog.copy_to(&dest.join(VLOG_FILE), end)?;
+        drop(_m);
+        // An empty write-ahead log, and sled's lock released before anyone reads the copy.
+        crate::sled_store::wait_closed(dest)?;
+        let (wal, _) = Wal::open(dest)?;
+        drop(wal);
+        tighten_modes(dest)?;
+        open_nofollow(dest, true)?.sync_all().map_err(|e| map_io(e, dest))?;
+        Ok(())
     }
 
     /// Applies the write-ahead-log frames sled lost in a crash (those after the last one it
@@ -515,6 +581,10 @@ impl Store for SledStore {
 
     fn compact(&self) -> Result<Option<Compaction>, StoreError> {
         self.compact_value_log().map(Some)
+    }
+
+    fn snapshot(&self, dest: &Path) -> Result<bool, StoreError> {
+        self.snapshot_into(dest).map(|()| true)
     }
 
     /// sled's files, the write-ahead log and the value log.
@@ -978,6 +1048,34 @@ pub(crate) fn map_io(e: io::Error, path: &Path) -> StoreError {
         _ => StoreError::Io {
             detail: format!("{}: {e}", path.display()),
         },
+    }
+}
+
+/// How long [`wait_closed`] waits for sled to let go of a database it was told to close.
+const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Waits until no handle holds the sled database in `dir` (sled releases its lock on `db` a
+/// moment after the last handle drops, when its background threads end), so that its files
+/// no longer change: [`StoreError::Locked`] if it is still held after a while (another
+/// process has it open).
+pub fn wait_closed(dir: &Path) -> Result<(), StoreError> {
+    let path = dir.join(SLED_DB_FILE);
+    let db = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&path)
+        .map_err(|e| map_open_err(e, &path))?;
+    let started = std::time::Instant::now();
+    loop {
+        if db.try_lock().is_ok() {
+            let _ = db.unlock();
+            return Ok(());
+        }
+        if started.elapsed() > CLOSE_WAIT {
+            return Err(StoreError::Locked { path });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
 

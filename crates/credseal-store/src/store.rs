@@ -76,6 +76,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn compact(&self) -> Result<Option<crate::Compaction>, StoreError> {
         Ok(None)
     }
+
+    /// Writes a consistent copy of the store into the new directory `dest` (a store of the
+    /// same backend that opens as it was at one moment: every write either in it whole or
+    /// not at all), while reads and writes go on. `Ok(false)`: this backend keeps nothing
+    /// on disk to copy (the default).
+    fn snapshot(&self, dest: &std::path::Path) -> Result<bool, StoreError> {
+        let _ = dest;
+        Ok(false)
+    }
 }
 
 /// Forwards every method to the pointee, so `Arc<dyn Store>` and `Box<dyn Store>` can be used
@@ -118,6 +127,9 @@ macro_rules! forward_store {
             }
             fn compact(&self) -> Result<Option<crate::Compaction>, StoreError> {
                 (**self).compact()
+            }
+            fn snapshot(&self, dest: &std::path::Path) -> Result<bool, StoreError> {
+                (**self).snapshot(dest)
             }
         }
     )*};

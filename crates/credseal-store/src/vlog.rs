@@ -370,6 +370,34 @@ impl ValueLog {
         }
     }
 
+    /// Copies `[0, end)` of the log into the new file `dest` (mode 0600, durable when this
+    /// returns). Holes punched by compaction read as zeros: only dead bytes are ever punched,
+    /// and the caller keeps compaction out while it copies, so every value a pointer below
+    /// `end` names is copied as it is.
+    pub(crate) fn copy_to(&self, dest: &Path, end: u64) -> Result<(), StoreError> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut out = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(dest)
+            .map_err(|e| io_err(dest, e))?;
+        let mut buf = vec![0u8; 1 << 20];
+        let mut at = 0u64;
+        while at < end {
+            // At most 1 MiB: the cast cannot truncate.
+            let n = (end - at).min(buf.len() as u64) as usize;
+            self.reader
+                .read_exact_at(&mut buf[..n], at)
+                .map_err(|e| io_err(&self.path, e))?;
+            out.write_all(&buf[..n]).map_err(|e| io_err(dest, e))?;
+            at += n as u64;
+        }
+        out.sync_all().map_err(|e| io_err(dest, e))
+    }
+
     /// Length of the file on disk.
     pub(crate) fn file_len(&self) -> Result<u64, StoreError> {
         Ok(self.reader.metadata().map_err(|e| io_err(&self.path, e))?.len())

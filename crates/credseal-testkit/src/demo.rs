@@ -67,5 +67,6 @@ pub fn demo_keystore(classes: &[&str], catalog_digest: [u8; 32], now: u64) -> Ke
         },
         unseal: None,
         token: None,
+        file_key: credseal_crypto::FileKey::default(),
     }
 }

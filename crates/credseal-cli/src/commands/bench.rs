@@ -232,7 +232,15 @@ pub(crate) fn run(ctx: &Context, command: BenchCommand) -> CliResult {
             }
             let (work, _tmp) = bench_work_dir(work)?;
             let bar = ctx.progress();
-            let r = credseal_bench::bench_shred(demo::CATALOG, subjects, batch, &work, &bar).map_err(failure)?;
+            let r = credseal_bench::bench_shred(
+                demo::CATALOG,
+                subjects,
+                batch,
+                credseal_crypto::KdfParams::DEFAULT,
+                &work,
+                &bar,
+            )
+            .map_err(failure)?;
             out::bench_shred(&r, json);
             Ok(())
         }

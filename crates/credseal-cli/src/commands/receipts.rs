@@ -24,7 +24,7 @@ fn fail(class: ErrorClass, m: impl Into<String>) -> Failure {
 
 /// The state file: the subject's BlindId (pinned from the first receipt shown in full; `-`
 /// until then) and the log verifier's saved state.
-fn read_state(path: &Path) -> CliResult<Option<(Option<BlindId>, SavedState)>> {
+pub(crate) fn read_state(path: &Path) -> CliResult<Option<(Option<BlindId>, SavedState)>> {
     if !path.exists() {
         return Ok(None);
     }

@@ -91,6 +91,8 @@ pub(crate) fn run(ctx: &Context, a: ServeArgs) -> CliResult {
         }
     }));
     let platform = Arc::new(platform);
+    // `credseal backup --data` reaches the running platform through its data directory.
+    let backups = credseal_engine::BackupService::start(Arc::clone(&platform))?;
     let running = Server::start(Arc::clone(&platform), cfg.clone()).map_err(server_failure)?;
     let scheme = if cfg.tls.is_some() { "https" } else { "http" };
     eprintln!("credseal: serving {scheme}://{}", running.local_addr());
@@ -105,6 +107,7 @@ pub(crate) fn run(ctx: &Context, a: ServeArgs) -> CliResult {
         );
     }
     running.run_until_signal().map_err(server_failure)?;
+    drop(backups);
     match Arc::try_unwrap(platform) {
         Ok(p) => drop(p),
         Err(_) => {

@@ -479,6 +479,11 @@ impl DataDir {
         })
     }
 
+    /// The configuration, as read at open.
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// The directory's path.
     pub(crate) fn path(&self) -> &Path {
         &self.dir
@@ -519,7 +524,19 @@ impl DataDir {
     /// ([`DataDir::write_keystore`] writes them). `current` must be what the file is sealed
     /// with now — a wrong one would lock the platform out — so it is checked against the file
     /// first; it differs from `next` only when the passphrase is being changed.
-    pub(crate) fn seal_keystore_as(&self, keys: &Keystore, current: &Passphrase, next: &Passphrase) -> Result<Vec<u8>> {
+    ///
+    /// Without a change (`current` and `next` the same passphrase), the file is resealed under
+    /// the key the unlock derived (`Keystore::reseal`: same salt, fresh nonce), if the file on
+    /// disk is still sealed under it: no Argon2id run, and nothing to check — the key is the
+    /// one that opened the file, and the passphrase was proved by that unlock. A change of
+    /// passphrase (or of KDF parameters or share set) derives a new key and salt, which later
+    /// writes reseal under.
+    pub(crate) fn seal_keystore_as(
+        &self,
+        keys: &mut Keystore,
+        current: &Passphrase,
+        next: &Passphrase,
+    ) -> Result<Vec<u8>> {
         let path = self.keystore_path();
         if keys.token.is_some() && next.pin().is_none() {
             return Err(EngineError::invalid(
@@ -527,11 +544,18 @@ impl DataDir {
                 "the keys are in a PKCS#11 token: the keystore has no passphrase (change the token's PIN with its own tools)",
             ));
         }
-        let sealed = keys.seal(next).map_err(|source| EngineError::Keystore {
+        let on_disk = fsutil::read(&path)?;
+        if keys.token.is_none()
+            && std::ptr::eq(current, next)
+            && keys.file_key.seals(&on_disk)
+            && let Some(sealed) = keys.reseal()
+        {
+            return Ok(sealed);
+        }
+        let sealed = keys.seal_keeping(next).map_err(|source| EngineError::Keystore {
             path: path.clone(),
             source,
         })?;
-        let on_disk = fsutil::read(&path)?;
         if keys.token.is_none() {
             Keystore::open(&on_disk, current).map_err(|source| EngineError::Keystore {
                 path: path.clone(),

@@ -58,6 +58,9 @@ fn be(n: u64) -> Vec<u8> {
     n.to_be_bytes().to_vec()
 }
 
+/// Most threads the retention sweep reads the store with.
+const SWEEP_THREADS: usize = 4;
+
 /// The key operations over borrowed parts. Cheap to make: references only, no lock taken
 /// and nothing read until a method runs.
 #[derive(Clone, Copy)]
@@ -824,29 +827,32 @@ impl KeyOps<'_> {
             })
             .collect();
         let ks = self.keys();
-        for kv in self.store.scan_prefix(Tree::Records, &[]) {
-            let (k, v) = kv?;
-            let blind = layout::parse_subject_key(&k).ok_or_else(|| EngineError::Corrupt {
-                what: "subject key".into(),
-                detail: "not a BlindId".into(),
-            })?;
-            let recs = crate::bundle::SubjectRecords::decode(&v).map_err(|e| EngineError::Corrupt {
-                what: format!("records of subject {}", layout::short(&blind)),
-                detail: e.into(),
-            })?;
-            for (class, b) in &recs.classes {
-                let Some(days) = limits.get(class) else { continue };
-                let dek = self.vault.unwrap_dek(&ks, &blind, class, &b.wrapped_dek)?;
-                for e in &b.entries {
-                    let (_, r) = self.vault.open_body(&ks, &dek, &blind, class, e)?;
-                    if r.effective.days_since_epoch() + i64::from(*days) < today.days_since_epoch() {
-                        selected
-                            .entry((blind, class.clone()))
-                            .or_default()
-                            .insert((e.rkey, e.version));
-                    }
-                }
-            }
+        // The scan reads and opens every record of every class with a retention period:
+        // measured at 1,000,000 subjects, almost all of a sweep's time (unwrapping each
+        // subject's data key through its tree, reading, opening the records). Subjects are
+        // independent, so it runs on several threads, each over a contiguous range of
+        // BlindIds (neighbours share their key-tree path, which stays in the node cache).
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, SWEEP_THREADS);
+        let shares: Vec<Result<Selection>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|t| {
+                    let (ks, limits) = (&ks, &limits);
+                    let (lo, hi) = (t * 256 / threads, (t + 1) * 256 / threads);
+                    scope.spawn(move || self.expired_in(ks, limits, today, lo..hi))
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| {
+                    w.join()
+                        .unwrap_or_else(|_| Err(EngineError::Internal("a sweep thread panicked".into())))
+                })
+                .collect()
+        });
+        for share in shares {
+            selected.extend(share?);
         }
         drop(ks);
         let marks = self.gate.consume(&self.keys(), approved)?;
@@ -857,6 +863,47 @@ impl KeyOps<'_> {
             pass,
             marks,
         )
+    }
+
+    /// The records past their class's retention on `today` among the subjects whose
+    /// BlindId starts with a byte in `first` (`limits`: class → retention days).
+    fn expired_in(
+        &self,
+        ks: &Keystore,
+        limits: &BTreeMap<String, u32>,
+        today: Date,
+        first: std::ops::Range<usize>,
+    ) -> Result<Selection> {
+        let mut selected = Selection::new();
+        let blinder = credseal_crypto::Blinder::new(&ks.index_key);
+        for byte in first {
+            // `first` is within 0..256.
+            for kv in self.store.scan_prefix(Tree::Records, &[byte as u8]) {
+                let (k, v) = kv?;
+                let blind = layout::parse_subject_key(&k).ok_or_else(|| EngineError::Corrupt {
+                    what: "subject key".into(),
+                    detail: "not a BlindId".into(),
+                })?;
+                let recs = crate::bundle::SubjectRecords::decode(&v).map_err(|e| EngineError::Corrupt {
+                    what: format!("records of subject {}", layout::short(&blind)),
+                    detail: e.into(),
+                })?;
+                for (class, b) in &recs.classes {
+                    let Some(days) = limits.get(class) else { continue };
+                    let dek = self.vault.unwrap_dek(ks, &blind, class, &b.wrapped_dek)?;
+                    for e in &b.entries {
+                        let (_, r) = self.vault.open_body_with(&blinder, &dek, &blind, class, e)?;
+                        if r.effective.days_since_epoch() + i64::from(*days) < today.days_since_epoch() {
+                            selected
+                                .entry((blind, class.clone()))
+                                .or_default()
+                                .insert((e.rkey, e.version));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(selected)
     }
 
     /// Checks a credit-repair order (`cs1.shred-order.…`): signed by the authority this

@@ -155,7 +155,7 @@ impl Vault {
         let out = edit(&mut keys)?;
         keys.generation = current.generation + 1;
         if let Some(d) = dir {
-            let sealed = d.seal_keystore_as(&keys, current_pass, next)?;
+            let sealed = d.seal_keystore_as(&mut keys, current_pass, next)?;
             // The intent first, durably: a crash before the file is replaced leaves the old
             // file (still the committed generation); a crash after, a file the intent names.
             let mut b = credseal_store::Batch::new();
@@ -174,6 +174,14 @@ impl Vault {
         drop(current);
         *self.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(keys);
         Ok(out)
+    }
+
+    /// Holds off every keystore change while the guard lives (a backup reads the keystore
+    /// file and copies the store under it).
+    pub(crate) fn hold_key_changes(&self) -> Result<std::sync::MutexGuard<'_, ()>> {
+        self.key_lock
+            .lock()
+            .map_err(|_| EngineError::poisoned("keystore update"))
     }
 
     /// How many data keys of `class` are wrapped under KEK `version`.
@@ -371,7 +379,7 @@ impl Vault {
 
     /// [`Vault::open_body`] with the index key already expanded (`blinder`), for the many
     /// records of one operation.
-    fn open_body_with(
+    pub(crate) fn open_body_with(
         &self,
         blinder: &Blinder,
         dek: &Dek,
