@@ -48,7 +48,8 @@ fn run(args: &[&str]) -> Output {
 /// The schemas and the command → document table of docs/json.md.
 struct Contract {
     schema: Value,
-    documents: BTreeMap<String, String>,
+    /// Per command, the documents it may print on success (a cell `` `a` or `b` ``).
+    documents: BTreeMap<String, Vec<String>>,
 }
 
 impl Contract {
@@ -56,21 +57,24 @@ impl Contract {
         let schema: Value =
             serde_json::from_str(&std::fs::read_to_string(root().join("docs/json-schema.json")).unwrap()).unwrap();
         let md = std::fs::read_to_string(root().join("docs/json.md")).unwrap();
-        // Rows of the table: | `credseal COMMAND` | `DOCUMENT` | … |
+        // Rows of the table: | `credseal COMMAND` | `DOCUMENT` [or `DOCUMENT`] | … |
         let mut documents = BTreeMap::new();
         for line in md.lines() {
             let cells: Vec<&str> = line.split('|').map(str::trim).collect();
             if cells.len() < 4 {
                 continue;
             }
-            let (Some(cmd), Some(doc)) = (
-                cells[1].strip_prefix("`credseal ").and_then(|c| c.strip_suffix('`')),
-                cells[2].strip_prefix('`').and_then(|d| d.strip_suffix('`')),
-            ) else {
+            let Some(cmd) = cells[1].strip_prefix("`credseal ").and_then(|c| c.strip_suffix('`')) else {
                 continue;
             };
+            let doc: Vec<String> = cells[2]
+                .split(" or ")
+                .filter_map(|d| d.trim().strip_prefix('`')?.split('`').next())
+                .map(str::to_string)
+                .collect();
+            assert!(!doc.is_empty(), "docs/json.md: no document for `credseal {cmd}`");
             assert!(
-                documents.insert(cmd.to_string(), doc.to_string()).is_none(),
+                documents.insert(cmd.to_string(), doc).is_none(),
                 "docs/json.md names `credseal {cmd}` twice"
             );
         }
@@ -183,13 +187,18 @@ impl Js {
     }
 
     fn check(&self, cmd: &str, doc: &Value) {
-        let Some(name) = self.contract.documents.get(cmd) else {
+        let Some(names) = self.contract.documents.get(cmd) else {
             self.problems
                 .borrow_mut()
                 .push(format!("`credseal {cmd}` is not in the table of docs/json.md"));
             return;
         };
-        self.check_as(cmd, name, doc);
+        // The document the output names, if the table allows it for this command.
+        let named = names
+            .iter()
+            .find(|n| doc["schema"] == format!("credseal/{n}/v1"))
+            .unwrap_or(&names[0]);
+        self.check_as(cmd, named, doc);
     }
 
     fn check_as(&self, cmd: &str, name: &str, doc: &Value) {
@@ -870,20 +879,25 @@ fn every_command_prints_its_documented_json_on_success_and_failure() {
         ],
         1,
     );
+    // With --export, the export's document.
     let leak = js.p("leak.csv");
-    let o = run(&[
+    let sealing = format!("{bank}/sealing.key");
+    let e = js.ok(
         "open",
-        "--key",
-        &format!("{bank}/sealing.key"),
-        "--log-key",
-        &vkey,
-        "--token",
-        &token,
-        &answer,
-        "--export",
-        &leak,
-    ]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+        &[
+            "open",
+            "--key",
+            &sealing,
+            "--log-key",
+            &vkey,
+            "--token",
+            &token,
+            &answer,
+            "--export",
+            &leak,
+        ],
+    );
+    assert_eq!(e["schema"], "credseal/export/v1", "{e}");
 
     let w = js.ok(
         "subject withdraw",
@@ -1369,6 +1383,21 @@ fn every_command_prints_its_documented_json_on_success_and_failure() {
     js.ok("log history", &["log", "history", "--data", &data]);
     js.fail("log history", &["log", "history", "--data", &missing], 1);
     js.ok("log verify", &["log", "verify", "--data", &data]);
+    // From a copy of the published tiles: its own document.
+    let vt = js.ok(
+        "log verify",
+        &[
+            "log",
+            "verify",
+            "--tiles",
+            &tiles_for_verify(&js, &data),
+            "--vkey",
+            &vkey,
+            "--state",
+            &js.p("tiles.state"),
+        ],
+    );
+    assert_eq!(vt["schema"], "credseal/log-verify-tiles/v1", "{vt}");
     js.fail("log verify", &["log", "verify", "--data", &missing], 1);
     let cp = js.ok("log checkpoint", &["log", "checkpoint", "--data", &data]);
     assert_eq!(cp["origin"], ORIGIN);
@@ -1885,6 +1914,14 @@ fn every_command_prints_its_documented_json_on_success_and_failure() {
         problems.len(),
         problems.join("\n")
     );
+}
+
+/// The log of `data` exported as tiles into a new directory; its path.
+fn tiles_for_verify(js: &Js, data: &str) -> String {
+    let dir = js.fresh("verify-tiles");
+    let o = run(&["log", "export-tiles", "--data", data, &dir]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    dir
 }
 
 /// wrk, which `bench serve` and `bench tiles` drive, is on the PATH.

@@ -170,7 +170,7 @@ fn refused(o: &Output, want: &[&str]) {
     for w in want {
         assert!(e.contains(w), "{w:?} not in: {e}");
     }
-    assert!(stdout(o).is_empty(), "{}", stdout(o));
+    assert!(common::no_result(o), "{}", stdout(o));
 }
 
 /// The tree size of the checkpoint in a tiles directory.

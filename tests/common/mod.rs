@@ -225,3 +225,21 @@ fn crc32_ieee(data: &[u8]) -> u32 {
     }
     !crc
 }
+
+/// Nothing of a result on stdout: it is empty, or (under `--json`) it holds exactly one
+/// `credseal/error/v1` document whose exit code is the process's (docs/json.md).
+#[allow(dead_code)]
+pub fn no_result(o: &Output) -> bool {
+    if o.stdout.is_empty() {
+        return true;
+    }
+    let text = String::from_utf8_lossy(&o.stdout);
+    let mut docs = serde_json::Deserializer::from_str(&text).into_iter::<serde_json::Value>();
+    let Some(Ok(doc)) = docs.next() else {
+        return false;
+    };
+    docs.next().is_none()
+        && doc["schema"] == "credseal/error/v1"
+        && doc["exit_code"].as_i64() == Some(i64::from(code(o)))
+        && doc.as_object().is_some_and(|m| m.len() == 6)
+}

@@ -341,6 +341,15 @@ impl Client {
         }
         message.push_str(&format!("server: {detail} ({code})"));
         let mut f = Failure::new(class, message);
+        // The server's reason code, when it is one: kebab-case ASCII, as the API defines them.
+        if !p.code.is_empty()
+            && p.code.len() <= 64
+            && p.code
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            f = f.code(p.code.clone());
+        }
         if let Some(secs) = retry_after {
             f = f.hint(format!("the server is busy: try again in {secs} s"));
         }

@@ -111,6 +111,46 @@ pub(crate) fn not_std(path: &Path, flag: &str) -> CliResult {
     Ok(())
 }
 
+/// A keygen's `--out FILE`: its parent directory is created if missing (mode 0700, as a
+/// key's directory should be), as `--out-dir` keygens create theirs.
+pub(crate) fn create_key_parent(path: &Path) -> CliResult {
+    let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    if parent.is_dir() {
+        return Ok(());
+    }
+    use std::os::unix::fs::DirBuilderExt as _;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(parent)
+        .map_err(|e| Failure::new(ErrorClass::Error, format!("{}: {e}", parent.display())))
+}
+
+/// Whether a new file can be made at `path` (`-`: always): it must not exist, and its
+/// directory must. Checked before work that cannot be undone (a query's token is spent when
+/// it runs); the write itself still refuses an existing file atomically.
+pub(crate) fn can_write_new(path: &Path) -> CliResult {
+    if is_std(path) {
+        return Ok(());
+    }
+    if std::fs::symlink_metadata(path).is_ok() {
+        return Err(credseal_engine::EngineError::AlreadyExists { path: path.into() }.into());
+    }
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !parent.is_dir() {
+        return Err(Failure::new(
+            ErrorClass::Error,
+            format!("{}: no such directory", parent.display()),
+        ));
+    }
+    Ok(())
+}
+
 /// `--json` and `FLAG -` both want standard output: refused (exit 2) before anything is
 /// read or written.
 pub(crate) fn json_out(json: bool, path: &Path, flag: &str) -> CliResult {

@@ -41,7 +41,7 @@ pub(crate) struct Failure {
     message: String,
     hint: Option<String>,
     /// A machine-readable reason where there is one (a query's denial code).
-    code: Option<&'static str>,
+    code: Option<String>,
 }
 
 impl Failure {
@@ -56,8 +56,8 @@ impl Failure {
     }
 
     /// Adds the machine-readable reason (`--json`'s `code`).
-    pub(crate) fn code(mut self, code: &'static str) -> Self {
-        self.code = Some(code);
+    pub(crate) fn code(mut self, code: impl Into<String>) -> Self {
+        self.code = Some(code.into());
         self
     }
 
@@ -108,7 +108,7 @@ impl From<EngineError> for Failure {
             message: e.to_string(),
             hint: hint(&e).map(str::to_string),
             code: match &e {
-                EngineError::Denied { code, .. } => Some(code),
+                EngineError::Denied { code, .. } => Some(code.to_string()),
                 _ => None,
             },
         }
@@ -138,6 +138,12 @@ fn quiet_on_broken_pipe() {
             .unwrap_or("");
         if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
             std::process::exit(141);
+        }
+        // Any other failure to write standard output (a full disk, `> /dev/full`): an error
+        // (exit 1), not a panic.
+        if let Some(why) = msg.strip_prefix("failed printing to stdout: ") {
+            eprintln!("credseal: error: writing standard output: {why}");
+            std::process::exit(1);
         }
         default(info);
     }));
@@ -169,7 +175,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
             if json {
-                render::print_error(f.class, &f.message, f.hint.as_deref(), f.code);
+                render::print_error(f.class, &f.message, f.hint.as_deref(), f.code.as_deref());
             }
             for line in f.message.lines() {
                 eprintln!("credseal: error: {line}");

@@ -57,6 +57,20 @@ pub fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
 /// Replaces `path` atomically (write a temporary file, fsync, rename, fsync the directory).
 /// A reader sees the old file or the new one, never a mix.
 pub fn replace(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    // Only a regular file is replaced: a device, a pipe or a directory given by mistake
+    // (`--state /dev/zero` run as root) must not be renamed over.
+    if let Ok(m) = fs::symlink_metadata(path)
+        && !m.file_type().is_file()
+        && !m.file_type().is_symlink()
+    {
+        return Err(EngineError::io(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a regular file; refusing to replace it",
+            ),
+        ));
+    }
     let tmp = tmp_path(path);
     let _ = fs::remove_file(&tmp);
     let r = write_tmp(&tmp, bytes, mode).and_then(|()| fs::rename(&tmp, path));
@@ -70,7 +84,32 @@ pub fn replace(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
 
 /// Reads a whole file, naming it in the error.
 pub fn read(path: &Path) -> Result<Vec<u8>> {
-    fs::read(path).map_err(|e| EngineError::io(path, e))
+    read_bounded(path, MAX_SMALL_FILE)
+}
+
+/// The most a data directory's small files (configuration, catalogue, keystore, public
+/// files) may hold: refused beyond it while reading, so `/dev/zero` in their place fails at
+/// once with bounded memory.
+pub const MAX_SMALL_FILE: u64 = 64 << 20;
+
+/// `path`'s bytes, refused (an I/O error naming the file and the limit) beyond `max`.
+pub fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>> {
+    use std::io::Read as _;
+    let f = fs::File::open(path).map_err(|e| EngineError::io(path, e))?;
+    let mut bytes = Vec::new();
+    f.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| EngineError::io(path, e))?;
+    if bytes.len() as u64 > max {
+        return Err(EngineError::io(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("larger than {} MiB", max >> 20),
+            ),
+        ));
+    }
+    Ok(bytes)
 }
 
 /// Whether a key file is readable by group or others (warn about it).

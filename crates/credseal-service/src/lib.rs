@@ -34,8 +34,27 @@ fn file_err(path: &Path, detail: impl Into<String>) -> TlsError {
     }
 }
 
+/// The most a certificate chain, CA bundle or private key file may hold (a chain of a few
+/// certificates is a few KiB; a system CA bundle about 250 KiB).
+const MAX_TLS_FILE: u64 = 1 << 20;
+
+/// `path`'s bytes, refused beyond [`MAX_TLS_FILE`] while reading (an endless `/dev/zero`
+/// fails at once, with bounded memory).
+fn read_tls_file(path: &Path) -> Result<Vec<u8>, TlsError> {
+    use std::io::Read as _;
+    let f = std::fs::File::open(path).map_err(|e| file_err(path, e.to_string()))?;
+    let mut bytes = Vec::new();
+    f.take(MAX_TLS_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| file_err(path, e.to_string()))?;
+    if bytes.len() as u64 > MAX_TLS_FILE {
+        return Err(file_err(path, "larger than 1 MiB: not a PEM file"));
+    }
+    Ok(bytes)
+}
+
 fn certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let bytes = std::fs::read(path).map_err(|e| file_err(path, e.to_string()))?;
+    let bytes = read_tls_file(path)?;
     let certs = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| file_err(path, format!("not a PEM {what}: {e}")))?;
@@ -51,7 +70,7 @@ fn certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, TlsErr
 /// decides per route whether one is required).
 pub fn server_config(cert: &Path, key: &Path, client_ca: Option<&Path>) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     let chain = certs(cert, "certificate chain")?;
-    let key_bytes = std::fs::read(key).map_err(|e| file_err(key, e.to_string()))?;
+    let key_bytes = read_tls_file(key)?;
     let private = PrivateKeyDer::from_pem_slice(&key_bytes)
         .map_err(|_| file_err(key, "no PEM private key (PKCS#8, SEC1 or PKCS#1) in the file"))?;
     // rustls 0.23.48 deprecates the ring provider because ring has no post-quantum key

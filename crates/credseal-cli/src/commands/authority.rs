@@ -27,6 +27,7 @@ pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
     match cmd {
         AuthorityCommand::Keygen { out, protect, json } => {
             crate::files::not_std(&out, "--out")?;
+            crate::files::create_key_parent(&out)?;
             let sk = SigningKey::generate();
             write_role_key(&out, &sk.to_text(), protect)?;
             write_public(&pub_path(&out), &sk.public().to_text())?;

@@ -19,6 +19,7 @@ fn usage(m: String) -> Failure {
 /// `officer unseal-keygen`: a sealing key pair to which shares are sealed.
 pub(crate) fn keygen(out: &Path, protect: crate::cli::KeyProtection, json: bool) -> CliResult {
     crate::files::not_std(out, "--out")?;
+    crate::files::create_key_parent(out)?;
     let key = SealingKey::generate();
     crate::files::write_role_key(out, &key.to_text(), protect)?;
     write_public(&pub_path(out), &key.public().to_text())?;

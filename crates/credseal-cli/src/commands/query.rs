@@ -18,6 +18,9 @@ fn fail(class: ErrorClass, m: impl Into<String>) -> Failure {
 /// `credseal query`: the platform runs a token and writes the sealed answer.
 pub(crate) fn query(ctx: &Context, a: QueryArgs) -> CliResult {
     crate::files::json_out(a.json, &a.out, "--out")?;
+    // Before the query spends its token (and a consent use) and leaves a receipt: an answer
+    // that could not be written would be lost.
+    crate::files::can_write_new(&a.out)?;
     let p = ctx.open_platform(&a.data.data)?;
     // docs/design.md §9: a query touching a canary subject raises an alert at once.
     p.set_alert_sink(std::sync::Arc::new(|al: &credseal_engine::CanaryAlert| {
@@ -146,7 +149,12 @@ pub(crate) fn open_text(o: &Opening<'_>) -> CliResult {
                 .map_err(|e| fail(ErrorClass::Verification, format!("the answer's receipt: {e}")))?
                 .index;
             let n = crate::export::write(path, &body, index)?;
-            println!("exported {n} record(s) of disclosure {index} to {}", path.display());
+            crate::render::done(
+                o.json,
+                "export",
+                &serde_json::json!({ "file": crate::render::path(path), "records": n, "receipt_index": index }),
+                &format!("exported {n} record(s) of disclosure {index} to {}", path.display()),
+            );
         }
     }
     Ok(())

@@ -240,6 +240,7 @@ pub(crate) fn run(ctx: &Context, cmd: StaffCommand) -> CliResult {
 /// `staff keygen`, `officer keygen`: a signing key file and its `.pub`.
 pub(crate) fn keygen(role: &'static str, out: &Path, protect: crate::cli::KeyProtection, json: bool) -> CliResult {
     crate::files::not_std(out, "--out")?;
+    crate::files::create_key_parent(out)?;
     let sk = SigningKey::generate();
     write_role_key(out, &sk.to_text(), protect)?;
     let mut pubp = out.as_os_str().to_os_string();

@@ -51,6 +51,7 @@ fn keygen(name: &str, out: &std::path::Path, json: bool) -> CliResult {
             ));
         }
     }
+    crate::files::create_key_parent(out)?;
     write_secret(out, &key.to_key_text())?;
     write_public(&public, &key.vkey())?;
     crate::render::key_pair(

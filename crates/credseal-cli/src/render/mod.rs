@@ -37,21 +37,28 @@ struct ListDocument<'a, T: Serialize> {
 /// `"schema": "credseal/<name>/v1"` as its first field; a list becomes the `items` of such
 /// an object.
 pub(crate) fn print_json<T: Serialize>(name: &str, v: &T) {
+    print_json_as(name, v, true);
+}
+
+/// [`print_json`], pretty or on one line.
+fn print_json_as<T: Serialize>(name: &str, v: &T, pretty: bool) {
     let schema = format!("credseal/{name}/v{JSON_VERSION}");
     // Cannot fail: every document is a plain derived struct (or a `serde_json::Value`) with
     // string map keys and no custom `Serialize` that errors; an object flattens, and what
     // is not an object is put under `items`.
     let is_object = serde_json::to_value(v).expect("serialisable").is_object();
-    let text = if is_object {
-        serde_json::to_string_pretty(&Document { schema, body: v })
-    } else {
-        serde_json::to_string_pretty(&ListDocument { schema, items: v })
+    let text = match (is_object, pretty) {
+        (true, true) => serde_json::to_string_pretty(&Document { schema, body: v }),
+        (true, false) => serde_json::to_string(&Document { schema, body: v }),
+        (false, true) => serde_json::to_string_pretty(&ListDocument { schema, items: v }),
+        (false, false) => serde_json::to_string(&ListDocument { schema, items: v }),
     };
     println!("{}", text.expect("serialisable"));
 }
 
 /// The `--json` document of a failure (docs/json.md, `credseal/error/v1`), printed on
-/// stdout besides the `credseal: error:` lines on stderr.
+/// stdout besides the `credseal: error:` lines on stderr, on one line (so that it also ends
+/// a JSON Lines stream such as `log monitor`'s).
 pub(crate) fn print_error(class: credseal_engine::ErrorClass, message: &str, hint: Option<&str>, code: Option<&str>) {
     use credseal_engine::ErrorClass;
     #[derive(Serialize)]
@@ -70,7 +77,7 @@ pub(crate) fn print_error(class: credseal_engine::ErrorClass, message: &str, hin
         ErrorClass::Denied => "access-denied",
         ErrorClass::Verification => "verification-failed",
     };
-    print_json(
+    print_json_as(
         "error",
         &ErrorJson {
             class: name,
@@ -79,6 +86,7 @@ pub(crate) fn print_error(class: credseal_engine::ErrorClass, message: &str, hin
             message,
             hint,
         },
+        false,
     );
 }
 

@@ -579,13 +579,16 @@ impl DataDir {
     /// Reads the configuration of the data directory `dir`.
     pub(crate) fn read_config(dir: &Path) -> Result<Config> {
         let cfg_path = dir.join(CONFIG_FILE);
-        let text = match std::fs::read_to_string(&cfg_path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(EngineError::NotADataDir { path: dir.into() });
-            }
-            Err(e) => return Err(EngineError::io(&cfg_path, e)),
-        };
+        if std::fs::symlink_metadata(&cfg_path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) {
+            return Err(EngineError::NotADataDir { path: dir.into() });
+        }
+        // Bounded: a configuration is a few hundred bytes, `/dev/zero` in its place fails at once.
+        let text = String::from_utf8(fsutil::read_bounded(&cfg_path, 1 << 20)?).map_err(|_| {
+            EngineError::io(
+                &cfg_path,
+                std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"),
+            )
+        })?;
         let config: Config = toml::from_str(&text).map_err(|e| EngineError::Config {
             path: cfg_path.clone(),
             detail: e.to_string(),

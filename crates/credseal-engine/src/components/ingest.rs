@@ -149,6 +149,14 @@ struct ReadEnd {
 /// too long).
 type ReadLine = (u64, u64, Option<Range<usize>>);
 
+/// Past this many bytes without a line end, reading stops with an error (a record line is at
+/// most [`MAX_LINE`]).
+const MAX_RUNAWAY_LINE: u64 = 64 << 20;
+
+/// Lines longer than [`MAX_LINE`] after which reading stops: each is already an error, and a
+/// file with this many is not records.
+const MAX_TOO_LONG_LINES: u64 = 1000;
+
 /// Reads lines of at most MAX_LINE bytes without ever buffering more, straight into chunks.
 struct LineReader<R> {
     r: BufReader<R>,
@@ -203,6 +211,18 @@ impl<R: Read> LineReader<R> {
             if done {
                 break;
             }
+            // A "line" this long is no record: an endless stream (`/dev/zero`) or a binary
+            // file. Stop reading instead of reading it to an end that may never come.
+            if consumed > MAX_RUNAWAY_LINE {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "line {} is longer than {} MiB: not a JSON Lines file; stopped reading",
+                        self.no + 1,
+                        MAX_RUNAWAY_LINE >> 20
+                    ),
+                ));
+            }
         }
         self.no += 1;
         self.bytes += consumed;
@@ -251,9 +271,22 @@ fn read_chunks(file: File, jobs: SyncSender<(u64, Chunk)>, tokens: Receiver<()>)
         bytes: 0,
     };
     let mut chunk = new_chunk();
+    let mut too_long = 0u64;
     loop {
         let next = lr.next_line(&mut chunk.buf)?;
         let end = next.is_none();
+        if let Some((no, _, None)) = next {
+            too_long += 1;
+            if too_long > MAX_TOO_LONG_LINES {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "more than {MAX_TOO_LONG_LINES} lines longer than {} MiB (the last, line {no}): not a JSON Lines file; stopped reading",
+                        MAX_LINE >> 20
+                    ),
+                ));
+            }
+        }
         if let Some((no, n, range)) = next {
             chunk.lines.push((no, range));
             chunk.bytes += n;
