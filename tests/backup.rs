@@ -320,7 +320,8 @@ fn backup_while_serving_restores_and_verifies() {
         let agent = agent(&fx.cert_der);
         let url = server.url.clone();
         let (stop, answered) = (Arc::clone(&stop), Arc::clone(&answered));
-        let bodies: Vec<String> = (0..400)
+        // Enough that the clients are still sending well after the backup (it may take seconds).
+        let bodies: Vec<String> = (0..4000)
             .map(|i| {
                 let subject = &fx.subjects[(i + c) % fx.subjects.len()];
                 serde_json::json!({ "credential": fx.credential, "token": fx.token(subject) }).to_string()
