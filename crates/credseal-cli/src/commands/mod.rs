@@ -106,6 +106,26 @@ pub(crate) fn keypair_dir(role: &'static str, dir: &Path, protect: crate::cli::K
     Ok(())
 }
 
+/// An alert of the platform on stderr: a query that touched a canary subject, or an
+/// objection found overdue (`credseal serve`'s review).
+pub(crate) fn print_alert(al: &credseal_engine::CanaryAlert) {
+    if al.purpose == "objection-overdue" {
+        eprintln!(
+            "credseal: ALERT: provider {} has an overdue objection: receipt {}, {}",
+            al.department, al.receipt, al.outcome
+        );
+    } else {
+        eprintln!(
+            "credseal: ALERT: a query by {} (credential {}) for {} touched a canary subject: receipt {}, {}",
+            al.department,
+            al.credential_serial.map_or("-".into(), |s| s.to_string()),
+            al.purpose,
+            al.receipt,
+            al.outcome
+        );
+    }
+}
+
 /// A query's failure: a denial (exit 3, with its reason code; exit 4 "verification failed"
 /// for a forged or malformed token or credential) or an engine error.
 pub(crate) fn query_failure(e: QueryError) -> Failure {

@@ -23,16 +23,7 @@ pub(crate) fn query(ctx: &Context, a: QueryArgs) -> CliResult {
     crate::files::can_write_new(&a.out)?;
     let p = ctx.open_platform(&a.data.data)?;
     // docs/design.md §9: a query touching a canary subject raises an alert at once.
-    p.set_alert_sink(std::sync::Arc::new(|al: &credseal_engine::CanaryAlert| {
-        eprintln!(
-            "credseal: ALERT: a query by {} (credential {}) for {} touched a canary subject: receipt {}, {}",
-            al.department,
-            al.credential_serial.map_or("-".into(), |s| s.to_string()),
-            al.purpose,
-            al.receipt,
-            al.outcome
-        );
-    }));
+    p.set_alert_sink(std::sync::Arc::new(super::print_alert));
     if a.now.is_some() && !cfg!(debug_assertions) {
         return Err(fail(ErrorClass::Usage, "--now is only available in test builds"));
     }

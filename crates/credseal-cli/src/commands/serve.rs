@@ -73,23 +73,7 @@ pub(crate) fn run(ctx: &Context, a: ServeArgs) -> CliResult {
         platform = platform.with_clock(Arc::new(OffsetClock(secs)));
     }
     // Alerts (a query touching a canary subject, an objection found overdue) on stderr.
-    platform.set_alert_sink(Arc::new(|al: &credseal_engine::CanaryAlert| {
-        if al.purpose == "objection-overdue" {
-            eprintln!(
-                "credseal: ALERT: provider {} has an overdue objection: receipt {}, {}",
-                al.department, al.receipt, al.outcome
-            );
-        } else {
-            eprintln!(
-                "credseal: ALERT: a query by {} (credential {}) for {} touched a canary subject: receipt {}, {}",
-                al.department,
-                al.credential_serial.map_or("-".into(), |s| s.to_string()),
-                al.purpose,
-                al.receipt,
-                al.outcome
-            );
-        }
-    }));
+    platform.set_alert_sink(Arc::new(super::print_alert));
     let platform = Arc::new(platform);
     // `credseal backup --data` reaches the running platform through its data directory.
     let backups = credseal_engine::BackupService::start(Arc::clone(&platform))?;

@@ -98,26 +98,7 @@ pub(crate) fn run(ctx: &Context, cmd: StaffCommand) -> CliResult {
             )
             .to_text();
             write_public(&out, &text)?;
-            if json {
-                crate::render::print_json(
-                    "approval",
-                    &serde_json::json!({
-                        "file": crate::render::path(&out),
-                        "operation": operation,
-                        "issued_at": now,
-                        "expires_at": now + valid_mins * 60,
-                    }),
-                );
-            } else {
-                crate::files::wrote(
-                    &out,
-                    format_args!(
-                        "approval of {} written to {}",
-                        quoted(&operation),
-                        crate::files::name(&out, true)
-                    ),
-                );
-            }
+            signed_operation_written(json, "approval", &out, &operation, now, valid_mins);
             Ok(())
         }
         StaffCommand::Keygen { out, protect, json } => keygen("staff", &out, protect, json),
@@ -212,26 +193,7 @@ pub(crate) fn run(ctx: &Context, cmd: StaffCommand) -> CliResult {
             )
             .to_text();
             write_public(&out, &text)?;
-            if json {
-                crate::render::print_json(
-                    "staff-order",
-                    &serde_json::json!({
-                        "file": crate::render::path(&out),
-                        "operation": operation,
-                        "issued_at": now,
-                        "expires_at": now + valid_mins * 60,
-                    }),
-                );
-            } else {
-                crate::files::wrote(
-                    &out,
-                    format_args!(
-                        "staff order for {} written to {}",
-                        quoted(&operation),
-                        crate::files::name(&out, true)
-                    ),
-                );
-            }
+            signed_operation_written(json, "staff-order", &out, &operation, now, valid_mins);
             Ok(())
         }
     }
@@ -260,6 +222,36 @@ pub(crate) fn keygen(role: &'static str, out: &Path, protect: crate::cli::KeyPro
         &public_key,
     );
     Ok(())
+}
+
+/// What `staff approve` or `staff order` wrote (document `name`, `approval` or
+/// `staff-order`): the JSON document, or the line saying where.
+fn signed_operation_written(json: bool, name: &str, out: &Path, operation: &str, now: u64, valid_mins: u64) {
+    if json {
+        crate::render::print_json(
+            name,
+            &serde_json::json!({
+                "file": crate::render::path(out),
+                "operation": operation,
+                "issued_at": now,
+                "expires_at": now + valid_mins * 60,
+            }),
+        );
+    } else {
+        let what = if name == "approval" {
+            "approval of"
+        } else {
+            "staff order for"
+        };
+        crate::files::wrote(
+            out,
+            format_args!(
+                "{what} {} written to {}",
+                quoted(operation),
+                crate::files::name(out, true)
+            ),
+        );
+    }
 }
 
 /// "approved by a, b".

@@ -53,6 +53,7 @@ fn print_json_as<T: Serialize>(name: &str, v: &T, pretty: bool) {
         (false, true) => serde_json::to_string_pretty(&ListDocument { schema, items: v }),
         (false, false) => serde_json::to_string(&ListDocument { schema, items: v }),
     };
+    // Cannot fail: the same value serialised just above, wrapped in a derived struct.
     println!("{}", text.expect("serialisable"));
 }
 
