@@ -601,6 +601,8 @@ pub(crate) fn fuzz(bytes: &[u8]) {
     use std::sync::OnceLock;
     const FUZZ_LOG_LEN: usize = 4096;
     static LOG: OnceLock<ValueLog> = OnceLock::new();
+    // Cannot fail on an input: these `expect`s set up the fuzz harness's own log once (built
+    // only with `--cfg fuzzing`); a failure is a broken harness, reported as a crash.
     let log = LOG.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("credseal-fuzz-vlog-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("fuzz: temporary directory");

@@ -32,16 +32,12 @@ pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
             write_role_key(&out, &sk.to_text(), protect)?;
             write_public(&pub_path(&out), &sk.public().to_text())?;
             let public_key = sk.public().to_text();
-            render::key_pair(
+            crate::render::key_file(
                 json,
-                &render::KeyPairJson {
-                    role: "authority",
-                    secret_files: vec![render::path(&out)],
-                    public_files: vec![render::path(&pub_path(&out))],
-                    encrypted: !protect.unencrypted,
-                    public_key: public_key.clone(),
-                    sealing_public_key: None,
-                },
+                "authority",
+                &out,
+                &pub_path(&out),
+                !protect.unencrypted,
                 &public_key,
             );
             Ok(())

@@ -24,16 +24,12 @@ pub(crate) fn keygen(out: &Path, protect: crate::cli::KeyProtection, json: bool)
     crate::files::write_role_key(out, &key.to_text(), protect)?;
     write_public(&pub_path(out), &key.public().to_text())?;
     let public_key = key.public().to_text();
-    crate::render::key_pair(
+    crate::render::key_file(
         json,
-        &crate::render::KeyPairJson {
-            role: "unseal-holder",
-            secret_files: vec![crate::render::path(out)],
-            public_files: vec![crate::render::path(&pub_path(out))],
-            encrypted: !protect.unencrypted,
-            public_key: public_key.clone(),
-            sealing_public_key: None,
-        },
+        "unseal-holder",
+        out,
+        &pub_path(out),
+        !protect.unencrypted,
         &public_key,
     );
     Ok(())

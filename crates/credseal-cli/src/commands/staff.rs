@@ -205,22 +205,9 @@ pub(crate) fn keygen(role: &'static str, out: &Path, protect: crate::cli::KeyPro
     crate::files::create_key_parent(out)?;
     let sk = SigningKey::generate();
     write_role_key(out, &sk.to_text(), protect)?;
-    let mut pubp = out.as_os_str().to_os_string();
-    pubp.push(".pub");
-    write_public(Path::new(&pubp), &sk.public().to_text())?;
-    let public_key = sk.public().to_text();
-    crate::render::key_pair(
-        json,
-        &crate::render::KeyPairJson {
-            role,
-            secret_files: vec![crate::render::path(out)],
-            public_files: vec![crate::render::path(Path::new(&pubp))],
-            encrypted: !protect.unencrypted,
-            public_key: public_key.clone(),
-            sealing_public_key: None,
-        },
-        &public_key,
-    );
+    let public = crate::files::pub_path(out);
+    write_public(&public, &sk.public().to_text())?;
+    crate::render::key_file(json, role, out, &public, !protect.unencrypted, &sk.public().to_text());
     Ok(())
 }
 

@@ -54,18 +54,7 @@ fn keygen(name: &str, out: &std::path::Path, json: bool) -> CliResult {
     crate::files::create_key_parent(out)?;
     write_secret(out, &key.to_key_text())?;
     write_public(&public, &key.vkey())?;
-    crate::render::key_pair(
-        json,
-        &crate::render::KeyPairJson {
-            role: "witness",
-            secret_files: vec![crate::render::path(out)],
-            public_files: vec![crate::render::path(&public)],
-            encrypted: false,
-            public_key: key.vkey(),
-            sealing_public_key: None,
-        },
-        &key.vkey(),
-    );
+    crate::render::key_file(json, "witness", out, &public, false, &key.vkey());
     Ok(())
 }
 

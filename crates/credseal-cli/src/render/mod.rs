@@ -114,6 +114,30 @@ pub(crate) fn key_pair(json: bool, k: &KeyPairJson, text: &str) {
     done(json, "key-pair", k, text);
 }
 
+/// What a one-file keygen wrote (`secret`, its public file `public` holding `public_key`):
+/// the `key-pair` document, or the public key's text.
+pub(crate) fn key_file(
+    json: bool,
+    role: &'static str,
+    secret: &std::path::Path,
+    public: &std::path::Path,
+    encrypted: bool,
+    public_key: &str,
+) {
+    key_pair(
+        json,
+        &KeyPairJson {
+            role,
+            secret_files: vec![path(secret)],
+            public_files: vec![path(public)],
+            encrypted,
+            public_key: public_key.to_string(),
+            sealing_public_key: None,
+        },
+        public_key,
+    );
+}
+
 /// A path as a JSON string.
 pub(crate) fn path(p: &std::path::Path) -> String {
     p.display().to_string()
