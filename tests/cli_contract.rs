@@ -165,3 +165,350 @@ fn a_state_file_never_replaces_a_device_or_socket() {
         "the socket is still there"
     );
 }
+
+/// Keys for the flag tests: an authority and a department (unencrypted, in `dir`).
+fn keys(dir: &std::path::Path) -> (String, String) {
+    let auth = dir.join("authority.key").display().to_string();
+    let dept = dir.join("bank").display().to_string();
+    let o = run(&["authority", "keygen", "--out", &auth, "--unencrypted"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = run(&["dept", "keygen", "--out-dir", &dept, "--unencrypted"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    (auth, dept)
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
+}
+
+/// Durations are strings (`15m`, `30d`) or bare seconds; the old spellings (`--days`,
+/// `--audience`) still work but are not shown; every time comes with its RFC 3339 twin;
+/// bad durations and empty lists are usage errors.
+#[test]
+fn durations_aliases_and_rfc3339_times() {
+    let d = tempfile::tempdir().unwrap();
+    let (auth, bank) = keys(d.path());
+    let enroll = |extra: &[&str], out: &str| {
+        let mut args = vec![
+            "authority",
+            "enroll",
+            "--key",
+            &auth,
+            "--serial",
+            "7",
+            "--department",
+            "bank-a",
+            "--name",
+            "Bank A",
+            "--signing-key",
+        ];
+        let sk = format!("{bank}/signing.pub");
+        let ek = format!("{bank}/sealing.pub");
+        let out = d.path().join(out).display().to_string();
+        args.extend([
+            sk.as_str(),
+            "--sealing-key",
+            ek.as_str(),
+            "--not-before",
+            "1796644800",
+            "--out",
+            &out,
+            "--json",
+        ]);
+        args.extend(extra);
+        run(&args)
+    };
+    // The new spellings.
+    let o = enroll(
+        &[
+            "--classes",
+            "loans",
+            "--purposes",
+            "loan-approval",
+            "--origin",
+            "t.invalid/log",
+            "--valid-for",
+            "30d",
+        ],
+        "a.cred",
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["schema"], "credseal/credential/v1");
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["not_before"], 1_796_644_800u64);
+    assert_eq!(v["not_before_rfc3339"], "2026-12-07T12:00:00Z");
+    assert_eq!(v["not_after"], 1_796_644_800u64 + 30 * 86_400);
+    assert_eq!(v["not_after_rfc3339"], "2027-01-06T12:00:00Z");
+    // The old spellings, hidden aliases for one release: `--days N` still means days.
+    let o = enroll(
+        &[
+            "--classes",
+            "loans",
+            "--purposes",
+            "loan-approval",
+            "--audience",
+            "t.invalid/log",
+            "--days",
+            "2",
+        ],
+        "b.cred",
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(json(&o)["not_after"], 1_796_644_800u64 + 2 * 86_400);
+    // Both at once, a duration that is not one, an empty list: usage errors, no file.
+    for (extra, needle) in [
+        (
+            &[
+                "--classes",
+                "loans",
+                "--purposes",
+                "p",
+                "--origin",
+                "o",
+                "--valid-for",
+                "1d",
+                "--days",
+                "1",
+            ][..],
+            "--days",
+        ),
+        (
+            &[
+                "--classes",
+                "loans",
+                "--purposes",
+                "p",
+                "--origin",
+                "o",
+                "--valid-for",
+                "15 minutes ago",
+            ][..],
+            "--valid-for",
+        ),
+        (
+            &[
+                "--classes",
+                "loans",
+                "--purposes",
+                "p",
+                "--origin",
+                "o",
+                "--valid-for",
+                "0.5s",
+            ][..],
+            "--valid-for",
+        ),
+        (
+            &["--classes", " , ", "--purposes", "p", "--origin", "o"][..],
+            "--classes",
+        ),
+        (
+            &["--classes", "loans", "--purposes", ",", "--origin", "o"][..],
+            "--purposes",
+        ),
+    ] {
+        let o = enroll(extra, "c.cred");
+        assert_eq!(code(&o), 2, "{extra:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(needle), "{extra:?}: {}", stderr(&o));
+        assert!(common::no_result(&o), "{}", stdout(&o));
+        assert!(!d.path().join("c.cred").exists(), "{extra:?} wrote a credential");
+    }
+    // `--help` shows the new names only.
+    let o = run(&["authority", "enroll", "--help"]);
+    let help = stdout(&o);
+    assert!(
+        help.contains("--origin <ORIGIN>") && help.contains("--valid-for <DURATION>"),
+        "{help}"
+    );
+    assert!(!help.contains("--audience") && !help.contains("--days"), "{help}");
+    // A token's lifetime as a duration string.
+    let cred = d.path().join("a.cred").display().to_string();
+    let tok = d.path().join("t.txt").display().to_string();
+    let o = run(&[
+        "dept",
+        "query",
+        "--key",
+        &format!("{bank}/signing.key"),
+        "--credential",
+        &cred,
+        "--subject",
+        "11010519491231002X",
+        "--classes",
+        "loans",
+        "--purpose",
+        "loan-approval",
+        "--origin",
+        "t.invalid/log",
+        "--ttl",
+        "15m",
+        "--issued-at",
+        "1796644800",
+        "--out",
+        &tok,
+        "--json",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["expires_at"], 1_796_644_800u64 + 900);
+    assert_eq!(v["issued_at_rfc3339"], "2026-12-07T12:00:00Z");
+    assert_eq!(v["expires_at_rfc3339"], "2026-12-07T12:15:00Z");
+    // A consent that allows no query is refused.
+    let o = run(&[
+        "subject",
+        "consent",
+        "--key",
+        &auth,
+        "--department",
+        "bank-a",
+        "--classes",
+        "loans",
+        "--purpose",
+        "p",
+        "--max-uses",
+        "0",
+        "--origin",
+        "o",
+        "--out",
+        "-",
+    ]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("--max-uses"), "{}", stderr(&o));
+}
+
+/// `--help --json` and `version --json` are documents; `--json=true` gets the usage error
+/// as a document.
+#[test]
+fn help_and_version_as_json() {
+    let o = run(&["dept", "query", "--help", "--json"]);
+    assert_eq!(code(&o), 0);
+    let v = json(&o);
+    assert_eq!(v["schema"], "credseal/help/v1");
+    assert!(v["text"].as_str().unwrap().contains("--ttl <DURATION>"), "{v}");
+    let o = run(&["version", "--json"]);
+    let v = json(&o);
+    assert!(v["release"].is_string() && v["built_at"].is_u64(), "{v}");
+    assert!(v["built_at_rfc3339"].as_str().unwrap().ends_with('Z'), "{v}");
+    let o = run(&["version", "--json=true"]);
+    assert_eq!(code(&o), 2);
+    assert!(common::no_result(&o), "{}", stdout(&o));
+    assert_eq!(json(&o)["class"], "usage");
+}
+
+/// A revocation list that could not be installed is not left behind (the next list would
+/// name it as --previous although the platform never had it).
+#[test]
+fn a_revocation_list_that_failed_to_install_is_not_left_behind() {
+    let d = tempfile::tempdir().unwrap();
+    let data = platform(d.path());
+    let (auth, _) = keys(d.path());
+    // The platform trusts no authority yet: the install fails.
+    let out = d.path().join("revocations-v1");
+    let o = run(&[
+        "authority",
+        "revoke",
+        "--key",
+        &auth,
+        "--serial",
+        "9",
+        "--origin",
+        "t.invalid/log",
+        "--out",
+        &out.display().to_string(),
+        "--data",
+        &data,
+    ]);
+    assert_ne!(code(&o), 0, "{}", stderr(&o));
+    assert!(!out.exists(), "the list was left behind: {}", stderr(&o));
+    assert!(!stdout(&o).contains("written to"), "{}", stdout(&o));
+}
+
+/// `dept query --server` with the log key of another platform stops before it sends the
+/// token (the answer could not be checked, and sending spends the token): a usage error,
+/// not a connection error to the (closed) port.
+#[test]
+fn a_query_with_another_platforms_log_key_is_not_sent() {
+    let d = tempfile::tempdir().unwrap();
+    let data = platform(d.path());
+    let (auth, bank) = keys(d.path());
+    let cred = d.path().join("a.cred").display().to_string();
+    let o = run(&[
+        "authority",
+        "enroll",
+        "--key",
+        &auth,
+        "--serial",
+        "7",
+        "--department",
+        "bank-a",
+        "--name",
+        "A",
+        "--signing-key",
+        &format!("{bank}/signing.pub"),
+        "--sealing-key",
+        &format!("{bank}/sealing.pub"),
+        "--classes",
+        "loans",
+        "--purposes",
+        "p",
+        "--origin",
+        "other.invalid/log",
+        "--out",
+        &cred,
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let tok = d.path().join("t.txt");
+    let o = run(&[
+        "dept",
+        "query",
+        "--key",
+        &format!("{bank}/signing.key"),
+        "--credential",
+        &cred,
+        "--subject",
+        "11010519491231002X",
+        "--classes",
+        "loans",
+        "--purpose",
+        "p",
+        "--origin",
+        "other.invalid/log",
+        "--out",
+        &tok.display().to_string(),
+        "--server",
+        "https://127.0.0.1:9",
+        "--sealing-key",
+        &format!("{bank}/sealing.key"),
+        "--log-key",
+        &format!("{data}/log-key.pub"),
+    ]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("nothing was sent"), "{}", stderr(&o));
+    assert!(!tok.exists());
+}
+
+/// A signed object (token, credential, consent, approval) is read up to 1 MiB, not 64.
+#[test]
+fn a_signed_object_file_is_bounded_at_one_mib() {
+    let d = tempfile::tempdir().unwrap();
+    let data = platform(d.path());
+    let big = d.path().join("big-token");
+    std::fs::write(&big, vec![b'a'; (1 << 20) + 1]).unwrap();
+    let o = run(&[
+        "query",
+        "--data",
+        &data,
+        "--credential",
+        &big.display().to_string(),
+        "--token",
+        "/dev/zero",
+        "--out",
+        &d.path().join("ans").display().to_string(),
+    ]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("1 MiB") || stderr(&o).contains("1048576"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -1,5 +1,7 @@
-//! Records the commit this binary is built from, for `credseal version` (`unknown` when the
-//! source is not a git checkout, e.g. a source tarball).
+//! Records the commit this binary is built from and when, for `credseal version` (the
+//! commit is `unknown` when the source is not a git checkout, e.g. a source tarball). The
+//! build time is `SOURCE_DATE_EPOCH` when set (reproducible builds), else the time this
+//! script ran.
 
 use std::process::Command;
 
@@ -23,5 +25,17 @@ fn main() {
             println!("cargo:rerun-if-changed={path}");
         }
     }
+    let built = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()
+                .map(|d| d.as_secs())
+        })
+        .unwrap_or(0);
+    println!("cargo:rustc-env=CREDSEAL_BUILT_AT={built}");
+    println!("cargo:rerun-if-env-changed=SOURCE_DATE_EPOCH");
     println!("cargo:rerun-if-changed=build.rs");
 }

@@ -241,5 +241,5 @@ pub fn no_result(o: &Output) -> bool {
     docs.next().is_none()
         && doc["schema"] == "credseal/error/v1"
         && doc["exit_code"].as_i64() == Some(i64::from(code(o)))
-        && doc.as_object().is_some_and(|m| m.len() == 6)
+        && doc.as_object().is_some_and(|m| m.len() == 7 && m["version"] == 1)
 }

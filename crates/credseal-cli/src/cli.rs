@@ -342,16 +342,16 @@ pub(crate) struct ServeArgs {
     /// Largest ingest batch body in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = 16_777_216)]
     pub(crate) max_ingest_body: usize,
-    /// Seconds allowed for a TLS handshake, a request's headers, its body, and an idle
+    /// Time allowed for a TLS handshake, a request's headers, its body, and an idle
     /// connection's next request.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = crate::duration::secs_in(1, 3600))]
     pub(crate) timeout: u64,
     /// Do not write a JSON log line per request on stderr.
     #[arg(long)]
     pub(crate) quiet: bool,
     /// With witnesses configured (`log witnesses add`): send the latest checkpoint to them
     /// this often; `/checkpoint` publishes the latest cosigned one.
-    #[arg(long, value_name = "SECONDS", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = crate::duration::secs_in(1, 3600))]
     pub(crate) witness_interval: u64,
     /// Trust exactly the certificate(s) in this PEM file for the witnesses' HTTPS (default:
     /// the system's roots).
@@ -359,11 +359,11 @@ pub(crate) struct ServeArgs {
     pub(crate) witness_ca: Option<PathBuf>,
     /// Review open objections this often: each past its deadline gets an `overdue` receipt
     /// in its subject's chain and raises an alert on stderr, once.
-    #[arg(long, value_name = "SECONDS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = crate::duration::secs_in(1, 86400))]
     pub(crate) objection_review: u64,
     /// Run the platform's clock this many seconds ahead of the system's (deadlines, the
     /// objection review, receipts). Test builds only: a release build refuses it.
-    #[arg(long, value_name = "SECONDS", hide = true)]
+    #[arg(long, value_name = "DURATION", hide = true, value_parser = crate::duration::secs)]
     pub(crate) clock_offset: Option<u64>,
     /// Print the result as JSON (docs/json.md).
     #[arg(long)]
@@ -789,7 +789,7 @@ pub(crate) struct BenchServeArgs {
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub(crate) subjects: Option<u64>,
     /// Seconds of the closed-loop run (default 10; --quick 2).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=300))]
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::secs_in(1, 300))]
     pub(crate) duration: Option<u64>,
     /// Queries the closed-loop run may send at most (default 60,000; --quick 3,000).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
@@ -812,7 +812,7 @@ pub(crate) struct BenchServeArgs {
     #[arg(long, conflicts_with = "rate_fraction")]
     pub(crate) open_rate: Option<f64>,
     /// Seconds of the open-loop run (default 10; --quick 2).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=300))]
+    #[arg(long = "open-duration", alias = "open-seconds", value_name = "DURATION", value_parser = crate::duration::secs_in(1, 300))]
     pub(crate) open_seconds: Option<u64>,
     /// wrk threads of the open-loop run (default: --wrk-threads). Each sends on one
     /// fixed schedule, each query on whichever of its connections is free.
@@ -866,7 +866,7 @@ pub(crate) struct BenchTilesArgs {
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub(crate) batch: Option<u64>,
     /// Seconds of each wrk run: /healthz, tiles, /healthz (default 10 with --full, else 2).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=300))]
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::secs_in(1, 300))]
     pub(crate) duration: Option<u64>,
     /// wrk threads (default 2).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=64))]
@@ -941,7 +941,7 @@ pub(crate) enum AuthorityCommand {
         #[command(flatten)]
         data: DataArg,
         /// The authority's public key file.
-        #[arg(long, value_name = "FILE")]
+        #[arg(long = "public-key", alias = "key", value_name = "FILE")]
         key: PathBuf,
         /// Replace an authority key already trusted (with two officers' approvals).
         #[arg(long)]
@@ -982,14 +982,17 @@ pub(crate) enum AuthorityCommand {
         #[arg(long)]
         purposes: String,
         /// The platform's origin the credential is valid for.
-        #[arg(long)]
+        #[arg(long = "origin", alias = "audience", value_name = "ORIGIN")]
         audience: String,
         /// Start of validity (Unix seconds; default now).
         #[arg(long)]
         not_before: Option<u64>,
-        /// Days of validity.
-        #[arg(long, default_value_t = 365)]
-        days: u64,
+        /// How long it is valid from --not-before (`365d`, `12h`; a bare number is seconds).
+        #[arg(long, value_name = "DURATION", default_value = "365d", value_parser = crate::duration::secs)]
+        valid_for: u64,
+        /// The old spelling of --valid-for, in days.
+        #[arg(long, value_name = "N", hide = true, conflicts_with = "valid_for")]
+        days: Option<u64>,
         /// Where to write the credential.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
@@ -1024,14 +1027,17 @@ pub(crate) enum AuthorityCommand {
         #[arg(long, value_name = "PREFIX", default_value = "")]
         record_prefix: String,
         /// The platform's origin the credential is valid for.
-        #[arg(long)]
+        #[arg(long = "origin", alias = "audience", value_name = "ORIGIN")]
         audience: String,
         /// Start of validity (Unix seconds; default now).
         #[arg(long)]
         not_before: Option<u64>,
-        /// Days of validity.
-        #[arg(long, default_value_t = 365)]
-        days: u64,
+        /// How long it is valid from --not-before (`365d`, `12h`; a bare number is seconds).
+        #[arg(long, value_name = "DURATION", default_value = "365d", value_parser = crate::duration::secs)]
+        valid_for: u64,
+        /// The old spelling of --valid-for, in days.
+        #[arg(long, value_name = "N", hide = true, conflicts_with = "valid_for")]
+        days: Option<u64>,
         /// Where to write the credential.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
@@ -1048,7 +1054,7 @@ pub(crate) enum AuthorityCommand {
         #[arg(long)]
         serial: u64,
         /// The platform's origin.
-        #[arg(long)]
+        #[arg(long = "origin", alias = "audience", value_name = "ORIGIN")]
         audience: String,
         /// The current revocation list, to extend (its version is raised by one).
         #[arg(long, value_name = "FILE")]
@@ -1096,7 +1102,7 @@ pub(crate) enum AuthorityCommand {
         #[arg(long = "ref", value_name = "REF")]
         reference: String,
         /// The platform's origin.
-        #[arg(long)]
+        #[arg(long = "origin", alias = "audience", value_name = "ORIGIN")]
         audience: String,
         /// Where to write the order (never overwritten).
         #[arg(long, value_name = "FILE")]
@@ -1175,13 +1181,13 @@ pub(crate) struct TokenArgs {
     #[arg(long, default_value = "")]
     pub(crate) legal_basis: String,
     /// The platform's origin.
-    #[arg(long)]
+    #[arg(long = "origin", alias = "audience", value_name = "ORIGIN")]
     pub(crate) audience: String,
     /// The subject's consent, where a class needs it.
     #[arg(long, value_name = "FILE")]
     pub(crate) consent: Option<PathBuf>,
-    /// Token lifetime in seconds.
-    #[arg(long, default_value_t = 300)]
+    /// Token lifetime (`300`, `5m`; a bare number is seconds).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::duration::secs)]
     pub(crate) ttl: u64,
     /// Issue time (Unix seconds; default now).
     #[arg(long)]
@@ -1239,7 +1245,7 @@ pub(crate) enum SubjectCommand {
         #[arg(long)]
         subject: String,
         /// The subject's signing public key.
-        #[arg(long, value_name = "FILE")]
+        #[arg(long = "public-key", alias = "key", value_name = "FILE")]
         key: PathBuf,
         /// Replace a key already registered.
         #[arg(long)]
@@ -1265,14 +1271,17 @@ pub(crate) enum SubjectCommand {
         /// The purpose.
         #[arg(long)]
         purpose: String,
-        /// Days the consent is valid.
-        #[arg(long, default_value_t = 30)]
-        days: u64,
-        /// How many queries it allows.
-        #[arg(long, default_value_t = 1)]
+        /// How long the consent is valid (`30d`, `12h`; a bare number is seconds).
+        #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = crate::duration::secs)]
+        valid_for: u64,
+        /// The old spelling of --valid-for, in days.
+        #[arg(long, value_name = "N", hide = true, conflicts_with = "valid_for")]
+        days: Option<u64>,
+        /// How many queries it allows (at least 1).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
         max_uses: u32,
         /// The platform's origin: the one platform where the consent may be used.
-        #[arg(long)]
+        #[arg(long = "origin", alias = "audience", value_name = "ORIGIN")]
         audience: String,
         /// Issue time (Unix seconds; default now).
         #[arg(long)]
@@ -1310,7 +1319,7 @@ pub(crate) enum SubjectCommand {
         #[arg(long)]
         repair: bool,
         /// The platform's origin.
-        #[arg(long)]
+        #[arg(long = "origin", alias = "audience", value_name = "ORIGIN")]
         audience: String,
         /// Where to write the signed objection.
         #[arg(long, value_name = "FILE")]
@@ -1361,10 +1370,10 @@ pub(crate) struct SelfQueryArgs {
     #[arg(long)]
     pub(crate) classes: String,
     /// The platform's origin.
-    #[arg(long)]
+    #[arg(long = "origin", alias = "audience", value_name = "ORIGIN")]
     pub(crate) audience: String,
-    /// Lifetime in seconds.
-    #[arg(long, default_value_t = 300)]
+    /// Lifetime (`300`, `5m`; a bare number is seconds).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::duration::secs)]
     pub(crate) ttl: u64,
     /// Where to write the query.
     #[arg(long, value_name = "FILE")]
@@ -1466,7 +1475,7 @@ pub(crate) enum ReceiptsCommand {
         #[arg(long)]
         subject: String,
         /// The platform's origin.
-        #[arg(long)]
+        #[arg(long = "origin", alias = "audience", value_name = "ORIGIN")]
         audience: String,
         /// Your saved verification state (its tree size asks for a consistency proof).
         #[arg(long, value_name = "FILE")]
@@ -1541,7 +1550,7 @@ pub(crate) struct FetchArgs {
     #[arg(long, value_name = "ID")]
     pub(crate) subject: String,
     /// The platform's origin.
-    #[arg(long)]
+    #[arg(long = "origin", alias = "audience", value_name = "ORIGIN")]
     pub(crate) audience: String,
     /// Saved state: read if it exists (its tree size asks for a consistency proof),
     /// replaced only after a successful verification.
@@ -1627,7 +1636,7 @@ pub(crate) enum LogCommand {
         #[command(flatten)]
         witnesses: WitnessPolicyArgs,
         /// Seconds between rounds.
-        #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = crate::duration::secs_in(1, 86_400))]
         interval: u64,
         /// Stop after this many rounds (default: run until interrupted).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
@@ -1800,7 +1809,7 @@ pub(crate) enum OfficerCommand {
         #[arg(long)]
         id: String,
         /// Their public key (FILE.pub from `officer keygen`).
-        #[arg(long, value_name = "FILE")]
+        #[arg(long = "public-key", alias = "key", value_name = "FILE")]
         key: PathBuf,
         /// Re-enrol a key already enrolled under another id.
         #[arg(long)]
@@ -1835,7 +1844,7 @@ pub(crate) enum OfficerCommand {
         #[arg(long)]
         operation: String,
         /// The platform's log origin.
-        #[arg(long)]
+        #[arg(long = "origin", alias = "audience", value_name = "ORIGIN")]
         audience: String,
         /// Minutes the approval stays valid.
         #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=1440))]
@@ -1862,11 +1871,11 @@ pub(crate) enum OfficerCommand {
 pub(crate) struct SetPolicyArgs {
     #[command(flatten)]
     pub(crate) data: DataArg,
-    /// Clock skew tolerated at the start of validity windows, in seconds (at most 600).
-    #[arg(long, value_name = "SECS")]
+    /// Clock skew tolerated at the start of validity windows (at most 10m).
+    #[arg(long = "max-skew", alias = "max-skew-secs", value_name = "DURATION", value_parser = crate::duration::secs)]
     pub(crate) max_skew_secs: Option<u64>,
-    /// Longest token lifetime accepted, in seconds (1 to 86,400).
-    #[arg(long, value_name = "SECS")]
+    /// Longest token lifetime accepted (1s to 1d).
+    #[arg(long = "max-token-lifetime", alias = "max-token-lifetime-secs", value_name = "DURATION", value_parser = crate::duration::secs)]
     pub(crate) max_token_lifetime_secs: Option<u64>,
     /// An officer's approval (`officer approve`) of the new policy (the command prints the
     /// operation to approve when approvals are missing); two from different officers are
@@ -1905,7 +1914,7 @@ pub(crate) enum StaffCommand {
         #[arg(long)]
         id: String,
         /// Their public key (FILE.pub from `staff keygen`).
-        #[arg(long, value_name = "FILE")]
+        #[arg(long = "public-key", alias = "key", value_name = "FILE")]
         key: PathBuf,
         /// Re-enrol a key already enrolled under another id.
         #[arg(long)]
@@ -1944,7 +1953,7 @@ pub(crate) enum StaffCommand {
         #[arg(long)]
         operation: String,
         /// The platform's log origin.
-        #[arg(long)]
+        #[arg(long = "origin", alias = "audience", value_name = "ORIGIN")]
         audience: String,
         /// Minutes the order stays valid.
         #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=10080))]
@@ -1965,7 +1974,7 @@ pub(crate) enum StaffCommand {
         #[arg(long)]
         operation: String,
         /// The platform's log origin.
-        #[arg(long)]
+        #[arg(long = "origin", alias = "audience", value_name = "ORIGIN")]
         audience: String,
         /// Minutes the approval stays valid.
         #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=1440))]
@@ -2024,7 +2033,7 @@ pub(crate) enum ProviderCommand {
         #[arg(long, default_value = "upheld", value_parser = ["upheld", "deleted"])]
         outcome: String,
         /// The platform's origin.
-        #[arg(long)]
+        #[arg(long = "origin", alias = "audience", value_name = "ORIGIN")]
         audience: String,
         /// Where to write the signed answer.
         #[arg(long, value_name = "FILE")]
@@ -2053,7 +2062,7 @@ pub(crate) enum ProviderCommand {
         #[arg(long, value_name = "ID")]
         provider: String,
         /// The platform's log origin.
-        #[arg(long, value_name = "ORIGIN")]
+        #[arg(long = "origin", alias = "audience", value_name = "ORIGIN")]
         audience: String,
         /// The JSON Lines records.
         #[arg(long, value_name = "FILE")]
@@ -2138,13 +2147,13 @@ pub(crate) enum AuditCommand {
         #[arg(long, value_name = "FILE")]
         key: PathBuf,
         /// Only this department (default: every department with queries in the period).
-        #[arg(long)]
+        #[arg(long = "department", alias = "dept", value_name = "ID")]
         dept: Option<String>,
         /// First day, YYYY-MM-DD (UTC).
-        #[arg(long)]
+        #[arg(long = "since", alias = "from", value_name = "DATE")]
         from: String,
         /// Last day, YYYY-MM-DD (UTC), inclusive.
-        #[arg(long)]
+        #[arg(long = "until", alias = "to", value_name = "DATE")]
         to: String,
         /// Print as JSON.
         #[arg(long)]

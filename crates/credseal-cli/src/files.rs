@@ -28,6 +28,11 @@ pub(crate) const MAX_TEXT_FILE: u64 = 64 << 20;
 /// millions of subjects.
 pub(crate) const MAX_POSITION_FILE: u64 = 1 << 30;
 
+/// The largest signed object file (a token, credential, consent, self-query, bundle request,
+/// approval or order): each is a few kilobytes, so 1 MiB is generous and a wrong file or an
+/// endless stream costs little.
+pub(crate) const MAX_SIGNED_FILE: u64 = 1 << 20;
+
 /// The largest key file (a key or vkey is one short line).
 pub(crate) const MAX_KEY_FILE: u64 = 64 * 1024;
 
@@ -88,6 +93,17 @@ pub(crate) fn read_bounded(path: &Path, max: u64, what: &str) -> CliResult<Vec<u
 /// A file's text (at most [`MAX_TEXT_FILE`]); the error names the file.
 pub(crate) fn read_text(path: &Path) -> CliResult<String> {
     let bytes = read_bounded(path, MAX_TEXT_FILE, "a file credseal reads")?;
+    String::from_utf8(bytes)
+        .map_err(|_| Failure::new(ErrorClass::Error, format!("{}: not valid UTF-8", name(path, false))))
+}
+
+/// A signed object's text (at most [`MAX_SIGNED_FILE`]); the error names the file.
+pub(crate) fn read_signed(path: &Path) -> CliResult<String> {
+    let bytes = read_bounded(
+        path,
+        MAX_SIGNED_FILE,
+        "a signed object (token, credential, consent, request, approval)",
+    )?;
     String::from_utf8(bytes)
         .map_err(|_| Failure::new(ErrorClass::Error, format!("{}: not valid UTF-8", name(path, false))))
 }

@@ -10,6 +10,7 @@ mod cli;
 mod client;
 mod commands;
 mod context;
+mod duration;
 mod export;
 mod files;
 mod passphrase;
@@ -152,12 +153,38 @@ fn quiet_on_broken_pipe() {
 fn main() -> ExitCode {
     quiet_on_broken_pipe();
     // `--json` is a flag wherever it appears (no option takes a value that starts with
-    // `--`), so a failure before or during parsing is reported as JSON too (docs/json.md).
-    let json = std::env::args_os().skip(1).any(|a| a == "--json");
+    // `--`), so a failure before or during parsing is reported as JSON too (docs/json.md);
+    // `--json=…` is a usage error, reported as JSON as well.
+    let json = std::env::args_os()
+        .skip(1)
+        .any(|a| a == "--json" || a.as_encoded_bytes().starts_with(b"--json="));
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
+            if json && code == 0 {
+                // `--help` or `--version` with `--json`: the same text, as a document.
+                return match e.kind() {
+                    clap::error::ErrorKind::DisplayVersion => match commands::meta::version(true) {
+                        Ok(()) => ExitCode::SUCCESS,
+                        Err(f) => ExitCode::from(f.class.exit_code()),
+                    },
+                    _ => {
+                        #[derive(serde::Serialize)]
+                        struct HelpJson {
+                            /// The help text as `--help` prints it.
+                            text: String,
+                        }
+                        render::print_json(
+                            "help",
+                            &HelpJson {
+                                text: e.render().to_string(),
+                            },
+                        );
+                        ExitCode::SUCCESS
+                    }
+                };
+            }
             if json && code == 2 {
                 let text = e.to_string();
                 let message = text

@@ -99,11 +99,18 @@ pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
             purposes,
             audience,
             not_before,
+            valid_for,
             days,
             out,
             json,
         } => {
             crate::files::json_out(json, &out, "--out")?;
+            if set(&classes).is_empty() {
+                return Err(fail(ErrorClass::Usage, "--classes: name at least one class"));
+            }
+            if set(&purposes).is_empty() {
+                return Err(fail(ErrorClass::Usage, "--purposes: name at least one purpose"));
+            }
             let sk = signing_key(&key)?;
             let nb = match not_before {
                 Some(t) => t,
@@ -118,7 +125,7 @@ pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
                 classes: set(&classes),
                 purposes: set(&purposes),
                 not_before: nb,
-                not_after: nb.saturating_add(days.saturating_mul(86_400)),
+                not_after: nb.saturating_add(super::lifetime(valid_for, days)),
                 audience,
             };
             write_public(&out, &sign(&cred, &sk).to_text())?;
@@ -156,6 +163,7 @@ pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
             record_prefix,
             audience,
             not_before,
+            valid_for,
             days,
             out,
             json,
@@ -184,7 +192,7 @@ pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
                 classes,
                 record_prefix,
                 not_before: nb,
-                not_after: nb.saturating_add(days.saturating_mul(86_400)),
+                not_after: nb.saturating_add(super::lifetime(valid_for, days)),
                 audience,
             };
             write_public(&out, &sign(&cred, &sk).to_text())?;
@@ -244,6 +252,26 @@ pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
             list.revoked.insert(serial, list.issued_at);
             let text = sign(&list, &sk).to_text();
             write_public(&out, &text)?;
+            let mut installed = None;
+            if let Some(d) = data {
+                // A list that could not be installed is not left behind: the next revocation
+                // would otherwise name it as --previous, and the platform never had it.
+                let v = ctx
+                    .open_platform(&d)
+                    .and_then(|p| {
+                        p.install_revocations(&ctx.session(&p)?, &text)
+                            .map_err(super::query_failure)
+                    })
+                    .inspect_err(|_| {
+                        if !crate::files::is_std(&out) {
+                            let _ = std::fs::remove_file(&out);
+                        }
+                    })?;
+                if !json {
+                    println!("installed revocation list version {v} in {}", d.display());
+                }
+                installed = Some(v);
+            }
             if !json {
                 crate::files::wrote(
                     &out,
@@ -254,23 +282,12 @@ pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
                     ),
                 );
             }
-            let mut installed = None;
-            if let Some(d) = data {
-                let p = ctx.open_platform(&d)?;
-                let v = p
-                    .install_revocations(&ctx.session(&p)?, &text)
-                    .map_err(super::query_failure)?;
-                if !json {
-                    println!("installed revocation list version {v} in {}", d.display());
-                }
-                installed = Some(v);
-            }
             if json {
                 render::print_json(
                     "revocation-list",
                     &serde_json::json!({
                         "file": render::path(&out),
-                        "version": list.version,
+                        "list_version": list.version,
                         "issued_at": list.issued_at,
                         "revoked": list.revoked.keys().collect::<Vec<_>>(),
                         "installed_version": installed,
@@ -363,7 +380,7 @@ pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
                 render::done(
                     json,
                     "revocations-installed",
-                    &serde_json::json!({ "version": r.version, "server": client.base() }),
+                    &serde_json::json!({ "list_version": r.version, "server": client.base() }),
                     &format!("installed revocation list version {} on {}", r.version, client.base()),
                 );
                 return Ok(());
@@ -377,7 +394,7 @@ pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
             render::done(
                 json,
                 "revocations-installed",
-                &serde_json::json!({ "version": v, "server": null }),
+                &serde_json::json!({ "list_version": v, "server": null }),
                 &format!("installed revocation list version {v}"),
             );
             Ok(())

@@ -435,7 +435,7 @@ fn authority_walkthrough(p: &std::sync::Arc<Platform>, work: &Path) -> CliResult
         &person,
     );
     say!(
-        "$ credseal subject consent --department bank-a --classes loans,repayment --purpose loan-approval --max-uses 1 --audience <origin> ..."
+        "$ credseal subject consent --department bank-a --classes loans,repayment --purpose loan-approval --max-uses 1 --origin <origin> ..."
     );
     let t = token(&["loans", "repayment"], Some(consent.to_bytes()), &origin);
     let a = p.query(&credential, &t, now).map_err(query_failure)?;
@@ -815,7 +815,9 @@ fn leak_walkthrough(
         .map(|k| officer_approval(k, &enroll, &origin, now))
         .collect();
     p.change_staff(&session(p)?, &change, &p.approve(&enroll, &both, now)?)?;
-    say!("$ credseal staff enroll --role responder --id resp-demo --key responder.key.pub --approval a --approval b");
+    say!(
+        "$ credseal staff enroll --role responder --id resp-demo --public-key responder.key.pub --approval a --approval b"
+    );
     say!("$ credseal trace --key responder.key forum-post.csv");
     let request = staff_request(
         &responder,

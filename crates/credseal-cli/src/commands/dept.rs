@@ -74,7 +74,7 @@ pub(crate) fn run(ctx: &crate::context::Context, cmd: DeptCommand) -> CliResult 
         }
         DeptCommand::Query(a) => {
             let sk = signing_key(&a.key)?;
-            let cred = Unverified::<Credential>::parse_text(read(&a.credential)?.trim())
+            let cred = Unverified::<Credential>::parse_text(crate::files::read_signed(&a.credential)?.trim())
                 .map_err(|e| fail(ErrorClass::Verification, format!("{}: {e}", a.credential.display())))?
                 .peek_unverified()
                 .map_err(|e| fail(ErrorClass::Verification, format!("{}: {e}", a.credential.display())))?;
@@ -85,7 +85,7 @@ pub(crate) fn run(ctx: &crate::context::Context, cmd: DeptCommand) -> CliResult 
                             let old = matches!(e, credseal_auth::FormatError::UnsupportedVersion { found: 1, .. });
                             let f = fail(ErrorClass::Verification, format!("{}: {e}", f.display()));
                             if old {
-                                f.hint("this consent names no platform (made before consents carried an audience); ask the subject for a new one: `credseal subject consent ... --audience <platform origin>`")
+                                f.hint("this consent names no platform (made before consents carried an audience); ask the subject for a new one: `credseal subject consent ... --origin <platform origin>`")
                             } else {
                                 f
                             }
@@ -146,9 +146,19 @@ pub(crate) fn run(ctx: &crate::context::Context, cmd: DeptCommand) -> CliResult 
             // Cannot fail: clap's `required_unless_present`/`requires` on these arguments (cli.rs) guarantee them on this branch.
             let seal = sealing_key(a.sealing_key.as_deref().expect("clap: --server requires --sealing-key"))?;
             let log = log_verifier(a.log_key.as_deref().expect("clap: --server requires --log-key"))?;
+            if log.origin() != token.audience {
+                return Err(fail(
+                    ErrorClass::Usage,
+                    format!(
+                        "--log-key is the key of the log `{}`, but the token is for `{}` (--origin): its answer could not be checked, so nothing was sent",
+                        log.origin(),
+                        token.audience
+                    ),
+                ));
+            }
             write_public(&a.out, &signed)?;
             eprintln!("query token written to {}", crate::files::name(&a.out, true));
-            let credential = read(&a.credential)?;
+            let credential = crate::files::read_signed(&a.credential)?;
             let answer = send_query(&client, credential.trim(), &signed, &token.query_id)?;
             if let Some(f) = &a.answer_out {
                 write_public(f, &answer)?;

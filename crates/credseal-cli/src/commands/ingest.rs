@@ -79,7 +79,7 @@ pub(crate) fn provider(ctx: &Context, cmd: ProviderCommand) -> CliResult {
     match cmd {
         ProviderCommand::Keygen { out, protect, json } => super::staff::keygen("provider", &out, protect, json),
         ProviderCommand::Enroll { data, credential, json } => {
-            let text = read_text(&credential)?;
+            let text = crate::files::read_signed(&credential)?;
             let p = ctx.open_platform(&data.data)?;
             let c = p.enroll_provider(&ctx.session(&p)?, text.trim(), now()?)?;
             render::done(

@@ -8,7 +8,7 @@ use credseal_engine::ErrorClass;
 use super::approved;
 use crate::cli::{DataArg, KeysCommand, ShredWhat};
 use crate::context::Context;
-use crate::files::read_text;
+
 use crate::render::keys as out;
 use crate::{CliResult, Failure};
 
@@ -116,7 +116,7 @@ pub(crate) fn shred(ctx: &Context, data: DataArg, what: ShredWhat, approvals: Ve
             p.shred_expired(&ctx.session(&p)?, today, &pass, &ok)?
         }
         Some(file) => {
-            let order = p.check_shred_order(&read_text(&file)?).map_err(|e| {
+            let order = p.check_shred_order(&crate::files::read_signed(&file)?).map_err(|e| {
                 let f = super::query_failure(e);
                 Failure::new(f.class, format!("{}: {}", file.display(), f.message))
             })?;

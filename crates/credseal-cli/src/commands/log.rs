@@ -376,7 +376,6 @@ fn monitor(a: &MonitorArgs<'_>) -> CliResult {
         if a.json {
             // One compact document a line (JSON Lines), one per round (docs/json.md).
             let line = serde_json::json!({
-                "schema": format!("credseal/log-monitor/v{}", crate::render::JSON_VERSION),
                 "round": round,
                 "origin": r.origin,
                 "size": r.size,
@@ -386,7 +385,7 @@ fn monitor(a: &MonitorArgs<'_>) -> CliResult {
                 "subjects": r.subjects,
                 "witnesses": witnesses,
             });
-            println!("{line}");
+            crate::render::print_json_line("log-monitor", &line);
         } else if last != Some(r.size) {
             let by = if witnesses.is_empty() {
                 String::new()

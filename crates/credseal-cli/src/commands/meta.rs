@@ -31,16 +31,21 @@ fn formats() -> Vec<(&'static str, u32)> {
 pub(crate) fn version(json: bool) -> CliResult {
     #[derive(Serialize)]
     struct VersionJson {
-        version: &'static str,
+        /// The release (the crate's version).
+        release: &'static str,
         commit: &'static str,
+        /// When the binary was built (Unix seconds; `SOURCE_DATE_EPOCH` in a reproducible build).
+        built_at: u64,
         formats: std::collections::BTreeMap<&'static str, u32>,
     }
     let v = VersionJson {
-        version: env!("CARGO_PKG_VERSION"),
+        release: env!("CARGO_PKG_VERSION"),
         commit: env!("CREDSEAL_COMMIT"),
+        built_at: env!("CREDSEAL_BUILT_AT").parse().unwrap_or(0),
         formats: formats().into_iter().collect(),
     };
-    let mut text = format!("credseal {} (commit {})\nformats:", v.version, v.commit);
+    let built = render::rfc3339(v.built_at).unwrap_or_else(|| v.built_at.to_string());
+    let mut text = format!("credseal {} (commit {}, built {built})\nformats:", v.release, v.commit);
     for (name, n) in formats() {
         text.push_str(&format!("\n  {name} v{n}"));
     }

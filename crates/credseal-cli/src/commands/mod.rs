@@ -32,7 +32,7 @@ use credseal_core::SubjectId;
 use credseal_crypto::SealingKey;
 use credseal_engine::{ErrorClass, Platform, QueryError, StaffRole};
 
-use crate::files::{read_text, write_public, write_secret};
+use crate::files::{write_public, write_secret};
 use crate::{CliResult, Failure};
 
 /// A staff member's signing key file (a warning if others can read it).
@@ -41,6 +41,11 @@ pub(crate) use crate::files::signing_key as staff_key;
 /// Now, in Unix seconds (a clock before 1970 is an error, not 0).
 pub(crate) fn now() -> CliResult<u64> {
     crate::now()
+}
+
+/// A validity in seconds: `--valid-for`, or the old `--days N` where it was given.
+pub(crate) fn lifetime(valid_for: u64, days: Option<u64>) -> u64 {
+    days.map_or(valid_for, |d| d.saturating_mul(86_400))
 }
 
 /// A comma-separated list as a set (blanks dropped).
@@ -187,11 +192,11 @@ pub(crate) fn approved(
 ) -> CliResult<credseal_engine::Approved> {
     let mut texts = Vec::with_capacity(files.len());
     for f in files {
-        texts.push(read_text(f)?);
+        texts.push(crate::files::read_signed(f)?);
     }
     p.approve(op, &texts, crate::now()?).map_err(|e| {
         Failure::new(e.class(), e.to_string()).hint(format!(
-            "each of two enrolled officers runs `credseal officer approve --key KEY --audience {} --operation {} --out FILE`, then pass --approval FILE twice",
+            "each of two enrolled officers runs `credseal officer approve --key KEY --origin {} --operation {} --out FILE`, then pass --approval FILE twice",
             p.origin(),
             crate::render::quoted(op.text())
         ))

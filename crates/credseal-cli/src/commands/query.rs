@@ -8,7 +8,7 @@ use credseal_engine::{ErrorClass, SealedAnswer};
 use super::{now, query_failure};
 use crate::cli::{OpenArgs, QueryArgs};
 use crate::context::Context;
-use crate::files::{read_text as read, sealing_key, write_public};
+use crate::files::{read_signed, read_text as read, sealing_key, write_public};
 use crate::{CliResult, Failure, render};
 
 fn fail(class: ErrorClass, m: impl Into<String>) -> Failure {
@@ -32,8 +32,8 @@ pub(crate) fn query(ctx: &Context, a: QueryArgs) -> CliResult {
         None => now()?,
     };
     let answer = match (&a.credential, &a.token, &a.self_query) {
-        (Some(c), Some(t), None) => p.query(&read(c)?, &read(t)?, now),
-        (None, None, Some(q)) => p.self_query(&read(q)?, now),
+        (Some(c), Some(t), None) => p.query(&read_signed(c)?, &read_signed(t)?, now),
+        (None, None, Some(q)) => p.self_query(&read_signed(q)?, now),
         _ => {
             return Err(fail(
                 ErrorClass::Usage,
@@ -82,7 +82,7 @@ pub(crate) fn open(a: OpenArgs) -> CliResult {
     open_text(&Opening {
         key: &key,
         log: &log,
-        request: &read(&a.token)?,
+        request: &crate::files::read_signed(&a.token)?,
         request_name: &a.token.display().to_string(),
         answer: &answer,
         vrf_key: a.vrf_key.as_deref(),
@@ -94,7 +94,7 @@ pub(crate) fn open(a: OpenArgs) -> CliResult {
 
 /// The pinned log key in `path` (`log key --current`).
 pub(crate) fn log_verifier(path: &Path) -> CliResult<credseal_log::LogVerifier> {
-    credseal_log::LogVerifier::from_vkey(read(path)?.trim())
+    credseal_log::LogVerifier::from_vkey(crate::files::read_key_text(path)?.trim())
         .map_err(|e| fail(ErrorClass::Error, format!("{}: not a log key: {e}", path.display())))
 }
 

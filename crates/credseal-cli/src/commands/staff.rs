@@ -10,7 +10,7 @@ use credseal_engine::{ErrorClass, Operation, Platform, StaffChange, StaffRole};
 use super::staff_key;
 use crate::cli::{OfficerCommand, StaffApprovalArgs, StaffCommand};
 use crate::context::Context;
-use crate::files::{read_text, signing_key, write_public, write_role_key};
+use crate::files::{signing_key, write_public, write_role_key};
 use crate::render::quoted;
 use crate::{CliResult, Failure};
 
@@ -113,7 +113,7 @@ pub(crate) fn run(ctx: &Context, cmd: StaffCommand) -> CliResult {
         } => {
             // Cannot fail: clap accepted only the values StaffRole::parse knows.
             let role = StaffRole::parse(&role).expect("clap checked the value");
-            let pk = PublicKey::from_text(&read_text(&key)?)
+            let pk = PublicKey::from_text(&crate::files::read_key_text(&key)?)
                 .map_err(|e| Failure::new(ErrorClass::Error, format!("{}: {e}", key.display())))?;
             let change = StaffChange::Enroll {
                 role,
@@ -251,14 +251,14 @@ fn approved_by(a: &credseal_engine::Approved) -> String {
 fn staff_approved(p: &Platform, op: &Operation, a: &StaffApprovalArgs) -> CliResult<credseal_engine::Approved> {
     match &a.order {
         Some(f) => {
-            let text = read_text(f)?;
+            let text = crate::files::read_signed(f)?;
             p.approve_by_authority(op, &text, crate::now()?).map_err(|e| {
                 Failure::new(e.class(), format!("{}: {e}", f.display()))
             })
         }
         None => super::approved(p, op, &a.approvals).map_err(|e| {
             e.hint(format!(
-                "or the authority runs `credseal staff order --key AUTHORITY_KEY --audience {} --operation {} --out FILE`, then pass --order FILE",
+                "or the authority runs `credseal staff order --key AUTHORITY_KEY --origin {} --operation {} --out FILE`, then pass --order FILE",
                 p.origin(),
                 quoted(op.text())
             ))
@@ -281,7 +281,7 @@ pub(crate) fn first_officers(specs: &[String]) -> CliResult<Vec<(String, [u8; 32
                 quoted(id)
             )));
         }
-        let pk = PublicKey::from_text(&read_text(Path::new(file))?)
+        let pk = PublicKey::from_text(&crate::files::read_key_text(Path::new(file))?)
             .map_err(|e| Failure::new(ErrorClass::Error, format!("{file}: {e}")))?;
         if out.iter().any(|(i, k)| i == id || k == pk.as_bytes()) {
             return Err(usage(format!(

@@ -41,6 +41,7 @@ pub(crate) fn run(ctx: &Context, cmd: SubjectCommand) -> CliResult {
             department,
             classes,
             purpose,
+            valid_for,
             days,
             max_uses,
             audience,
@@ -62,7 +63,7 @@ pub(crate) fn run(ctx: &Context, cmd: SubjectCommand) -> CliResult {
                 classes: set(&classes),
                 purpose,
                 issued_at,
-                expires_at: issued_at.saturating_add(days.saturating_mul(86_400)),
+                expires_at: issued_at.saturating_add(super::lifetime(valid_for, days)),
                 max_uses,
                 audience,
             };
@@ -164,7 +165,7 @@ pub(crate) fn run(ctx: &Context, cmd: SubjectCommand) -> CliResult {
         } => {
             crate::files::json_out(json, &out, "--out")?;
             let sk = signing_key(&key)?;
-            let text = crate::files::read_text(&consent)?;
+            let text = crate::files::read_signed(&consent)?;
             let c = credseal_auth::Unverified::<Consent>::parse_text(text.trim())
                 .and_then(|u| u.peek_unverified())
                 .map_err(|e| Failure::new(ErrorClass::Verification, format!("{}: {e}", consent.display())))?;
@@ -277,6 +278,17 @@ fn self_query(a: &SelfQueryArgs) -> CliResult {
     let client = Client::new(server, a.ca.as_deref())?;
     // Cannot fail: clap's `required_unless_present`/`requires` on these arguments (cli.rs) guarantee them on this branch.
     let log = log_verifier(a.log_key.as_deref().expect("clap: --server requires --log-key"))?;
+    if log.origin() != q.audience {
+        return Err(Failure::new(
+            ErrorClass::Usage,
+            format!(
+                "--log-key is the key of the log `{}`, but the self-query is for `{}` (--origin): its answer could not be checked, so nothing was sent",
+                log.origin(),
+                q.audience
+            ),
+        ));
+    }
+    // Cannot fail: clap's `requires` on --server (cli.rs) guarantees it on this branch.
     let key = private.expect("clap: --server requires --sealing-key-private");
     write_public(&a.out, &signed)?;
     eprintln!("self-query written to {}", crate::files::name(&a.out, true));

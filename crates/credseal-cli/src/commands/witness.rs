@@ -9,7 +9,7 @@ use credseal_witness::{ServeConfig, TlsFiles, Witness, WitnessError};
 use zeroize::Zeroizing;
 
 use crate::cli::{WitnessCommand, WitnessServeArgs};
-use crate::files::{pub_path, read_text, warn_if_too_open, write_public, write_secret};
+use crate::files::{pub_path, warn_if_too_open, write_public, write_secret};
 use crate::{CliResult, Failure};
 
 fn witness_failure(e: WitnessError) -> Failure {
@@ -78,7 +78,7 @@ fn serve(a: WitnessServeArgs) -> CliResult {
         .map_err(|e| Failure::new(ErrorClass::Error, format!("{}: {e}", a.key.display())))?;
     let mut logs = Vec::with_capacity(a.log_vkeys.len());
     for f in &a.log_vkeys {
-        let v = NoteVerifier::from_vkey(&read_text(f)?).map_err(|e| {
+        let v = NoteVerifier::from_vkey(&crate::files::read_key_text(f)?).map_err(|e| {
             Failure::new(
                 ErrorClass::Error,
                 format!("{}: not a log verifier key: {e}", f.display()),

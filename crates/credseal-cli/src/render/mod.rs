@@ -18,43 +18,208 @@ use serde::Serialize;
 /// removes, renames or retypes one makes a new version.
 pub(crate) const JSON_VERSION: u32 = 1;
 
-/// A `--json` document: `schema` first, then the object's own fields (`items` for a list).
-#[derive(Serialize)]
-struct Document<'a, T: Serialize> {
-    schema: String,
-    #[serde(flatten)]
-    body: &'a T,
+/// The names of the fields that hold a time in Unix seconds (an integer, or null). Every
+/// document that has one also has `<name>_rfc3339`, the same time as an RFC 3339 string in
+/// UTC (or null), right after it (docs/json.md, "Times").
+const TIME_FIELDS: &[&str] = &[
+    "answered_at",
+    "built_at",
+    "corrected_at",
+    "created",
+    "due",
+    "expires_at",
+    "filed_at",
+    "issued_at",
+    "not_after",
+    "not_before",
+    "sealed_until",
+    "signed_at",
+    "time",
+    "until",
+];
+
+/// Unix seconds as an RFC 3339 time in UTC (`2026-12-07T10:00:00Z`); null where the time is
+/// beyond what a calendar date holds.
+pub(crate) fn rfc3339(unix: u64) -> Option<String> {
+    // humantime formats years up to 9999; a later time (only ever a forged or absurd value)
+    // gets null rather than a wrong date.
+    const YEAR_10000: u64 = 253_402_300_800;
+    if unix >= YEAR_10000 {
+        return None;
+    }
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix);
+    Some(humantime::format_rfc3339_seconds(t).to_string())
 }
 
-/// A list as a `--json` document.
-#[derive(Serialize)]
-struct ListDocument<'a, T: Serialize> {
-    schema: String,
-    items: &'a T,
+/// A JSON value whose objects keep their fields in the order they were written (the
+/// order of the output type's fields), so that a document can be rewritten (the `version`
+/// and the `_rfc3339` times added) without its fields being sorted.
+enum Ordered {
+    Null,
+    Bool(bool),
+    Number(serde_json::Number),
+    String(String),
+    Array(Vec<Ordered>),
+    Object(Vec<(String, Ordered)>),
+}
+
+impl<'de> serde::Deserialize<'de> for Ordered {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Ordered;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_unit<E>(self) -> Result<Ordered, E> {
+                Ok(Ordered::Null)
+            }
+            fn visit_none<E>(self) -> Result<Ordered, E> {
+                Ok(Ordered::Null)
+            }
+            fn visit_bool<E>(self, b: bool) -> Result<Ordered, E> {
+                Ok(Ordered::Bool(b))
+            }
+            fn visit_u64<E>(self, n: u64) -> Result<Ordered, E> {
+                Ok(Ordered::Number(n.into()))
+            }
+            fn visit_i64<E>(self, n: i64) -> Result<Ordered, E> {
+                Ok(Ordered::Number(n.into()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Ordered, E> {
+                serde_json::Number::from_f64(n)
+                    .map(Ordered::Number)
+                    .ok_or_else(|| E::custom("a number JSON cannot hold"))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Ordered, E> {
+                Ok(Ordered::String(s.to_string()))
+            }
+            fn visit_string<E>(self, s: String) -> Result<Ordered, E> {
+                Ok(Ordered::String(s))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Ordered, A::Error> {
+                let mut v = Vec::new();
+                while let Some(x) = a.next_element()? {
+                    v.push(x);
+                }
+                Ok(Ordered::Array(v))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Ordered, A::Error> {
+                let mut v = Vec::new();
+                while let Some((k, x)) = a.next_entry::<String, Ordered>()? {
+                    v.push((k, x));
+                }
+                Ok(Ordered::Object(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Serialize for Ordered {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self {
+            Ordered::Null => s.serialize_unit(),
+            Ordered::Bool(b) => s.serialize_bool(*b),
+            Ordered::Number(n) => n.serialize(s),
+            Ordered::String(x) => s.serialize_str(x),
+            Ordered::Array(v) => {
+                let mut q = s.serialize_seq(Some(v.len()))?;
+                for x in v {
+                    q.serialize_element(x)?;
+                }
+                q.end()
+            }
+            Ordered::Object(v) => {
+                let mut m = s.serialize_map(Some(v.len()))?;
+                for (k, x) in v {
+                    m.serialize_entry(k, x)?;
+                }
+                m.end()
+            }
+        }
+    }
+}
+
+impl Ordered {
+    /// Adds `<name>_rfc3339` after every time field (`TIME_FIELDS`) of every object.
+    fn add_times(&mut self) {
+        match self {
+            Ordered::Array(v) => v.iter_mut().for_each(Ordered::add_times),
+            Ordered::Object(v) => {
+                let mut out = Vec::with_capacity(v.len());
+                for (k, mut x) in v.drain(..) {
+                    x.add_times();
+                    let time = if TIME_FIELDS.contains(&k.as_str()) {
+                        match &x {
+                            Ordered::Number(n) => {
+                                Some(n.as_u64().and_then(rfc3339).map_or(Ordered::Null, Ordered::String))
+                            }
+                            Ordered::Null => Some(Ordered::Null),
+                            _ => None,
+                        }
+                    } else {
+                        None
+                    };
+                    let name = format!("{k}_rfc3339");
+                    out.push((k, x));
+                    if let Some(t) = time {
+                        out.push((name, t));
+                    }
+                }
+                *v = out;
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Prints `v` as one pretty JSON document named `name` (docs/json.md): an object gets
-/// `"schema": "credseal/<name>/v1"` as its first field; a list becomes the `items` of such
-/// an object.
+/// `"schema": "credseal/<name>/v1"` and `"version": 1` as its first fields; a list becomes
+/// the `items` of such an object. Times get their RFC 3339 twins (`TIME_FIELDS`).
 pub(crate) fn print_json<T: Serialize>(name: &str, v: &T) {
     print_json_as(name, v, true);
 }
 
+/// [`print_json`] on one line: one document of a JSON Lines stream (`log monitor --json`).
+pub(crate) fn print_json_line<T: Serialize>(name: &str, v: &T) {
+    print_json_as(name, v, false);
+}
+
+/// The document [`print_json`] prints, as a string (pretty or on one line).
+fn json_document<T: Serialize>(name: &str, v: &T, pretty: bool) -> String {
+    // Cannot fail: every document is a plain derived struct (or a `serde_json::Value`) with
+    // string map keys and no custom `Serialize` that errors, and what serde_json wrote it
+    // reads back.
+    let text = serde_json::to_string(v).expect("serialisable");
+    let mut body: Ordered = serde_json::from_str(&text).expect("serde_json reads what it wrote");
+    body.add_times();
+    let mut doc = vec![
+        (
+            "schema".to_string(),
+            Ordered::String(format!("credseal/{name}/v{JSON_VERSION}")),
+        ),
+        ("version".to_string(), Ordered::Number(JSON_VERSION.into())),
+    ];
+    match body {
+        Ordered::Object(fields) => doc.extend(fields),
+        other => doc.push(("items".to_string(), other)),
+    }
+    let doc = Ordered::Object(doc);
+    let text = if pretty {
+        serde_json::to_string_pretty(&doc)
+    } else {
+        serde_json::to_string(&doc)
+    };
+    // Cannot fail: an `Ordered` is made only of JSON values (a number is a serde_json
+    // `Number`, finite) and string keys.
+    text.expect("serialisable")
+}
+
 /// [`print_json`], pretty or on one line.
 fn print_json_as<T: Serialize>(name: &str, v: &T, pretty: bool) {
-    let schema = format!("credseal/{name}/v{JSON_VERSION}");
-    // Cannot fail: every document is a plain derived struct (or a `serde_json::Value`) with
-    // string map keys and no custom `Serialize` that errors; an object flattens, and what
-    // is not an object is put under `items`.
-    let is_object = serde_json::to_value(v).expect("serialisable").is_object();
-    let text = match (is_object, pretty) {
-        (true, true) => serde_json::to_string_pretty(&Document { schema, body: v }),
-        (true, false) => serde_json::to_string(&Document { schema, body: v }),
-        (false, true) => serde_json::to_string_pretty(&ListDocument { schema, items: v }),
-        (false, false) => serde_json::to_string(&ListDocument { schema, items: v }),
-    };
-    // Cannot fail: the same value serialised just above, wrapped in a derived struct.
-    println!("{}", text.expect("serialisable"));
+    println!("{}", json_document(name, v, pretty));
 }
 
 /// The `--json` document of a failure (docs/json.md, `credseal/error/v1`), printed on
