@@ -1,4 +1,4 @@
-//! Key custody through the real binary (issue 22): role keys encrypted at rest by default,
+//! Key custody through the real binary: role keys encrypted at rest by default,
 //! `keys passphrase`, and the M-of-N unseal of the keystore's master key.
 
 mod common;

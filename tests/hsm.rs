@@ -1,4 +1,4 @@
-//! HSM custody through the binary (issue 22): a platform whose class KEKs, log signing key
+//! HSM custody through the binary: a platform whose class KEKs, log signing key
 //! and derivation key are non-extractable objects of a PKCS#11 token (SoftHSM2,
 //! `.ci/install-softhsm`; `.ci/run` installs it, so CI never skips).
 //!

@@ -1,4 +1,4 @@
-//! Public material needs no secret (issue 17, item 1): `log key`, `log checkpoint` and
+//! Public material needs no secret: `log key`, `log checkpoint` and
 //! `log history --data DIR` read the public key files and the store's public log data with
 //! no passphrase (none in the environment, stdin closed), and print what the platform
 //! opened with its passphrase says; a store held by a running `credseal serve` is refused,

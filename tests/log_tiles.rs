@@ -1,4 +1,4 @@
-//! The log in public (issue 17, first slice): `credseal log export-tiles` writes the log as
+//! The log in public (first slice): `credseal log export-tiles` writes the log as
 //! C2SP tlog-tiles, `credseal serve` serves the same tiles, and `credseal log verify --tiles`
 //! checks them with nothing but the log's verifier key — no data directory, no passphrase.
 //! An honest log passes from a directory and from a server; an edited entry bundle, an edited

@@ -1,4 +1,4 @@
-//! Subject rights and data quality (issue 18) through the real `credseal` binary.
+//! Subject rights and data quality through the real `credseal` binary.
 //!
 //! Authorised providers: the authority enrols a data provider with a signed provider
 //! credential (`authority provider-credential`, installed by `provider enroll`) naming the

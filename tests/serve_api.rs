@@ -2273,7 +2273,7 @@ fn a_refusal_held_for_one_credential_is_not_served_to_another() {
     assert_eq!(r.status, 200, "the planted refusal was served to the department: {r:?}");
 }
 
-// ------------------------------------------------------------------ views (issue 18 item 8)
+// ------------------------------------------------------------------ views
 
 /// A token that asks for a class through a catalogue view is answered over HTTPS with the
 /// view's fields only; a view the catalogue does not define is refused (403 `unknown-view`).
@@ -2320,7 +2320,7 @@ fn a_view_limited_token_is_answered_with_the_views_fields_over_https() {
     assert!(status.success(), "{status:?}");
 }
 
-// ------------------------------------------------------------------ objections (issue 18)
+// ------------------------------------------------------------------ objections
 
 /// The objection's path through the service: the subject files it (`POST /v1/objections`),
 /// the department's next answer says the record is disputed, the record's provider corrects

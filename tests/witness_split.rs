@@ -1,4 +1,4 @@
-//! A split view, caught by a witness (issue 17): the operator forks its store into two
+//! A split view, caught by a witness: the operator forks its store into two
 //! copies of one platform and lets them diverge. The witness (`credseal witness serve`, its
 //! own process, key and state) cosigns the first fork's checkpoints and refuses the second's;
 //! a subject on the second fork who requires the witness (`--witness-threshold 1`) gets exit

@@ -431,7 +431,7 @@ impl<'a> Disclosure<'a> {
             .ok_or_else(|| EngineError::invalid("the query's time", "not a representable date"))?;
         let (blind, mut records) = self.vault.open_granted(&ks, self.catalog, today, &granted)?;
         let grant = granted.auth();
-        // Only the fields the purpose needs (issue 18 item 8): a class is answered (and
+        // Only the fields the purpose needs: a class is answered (and
         // fingerprinted) with the fields of the view the token granted it through, if any,
         // and of the view its purpose defines for it, if any — both, when both exist.
         let mut views: Vec<String> = Vec::new();
@@ -489,7 +489,7 @@ impl<'a> Disclosure<'a> {
         );
         // docs/design.md §9: a fingerprint of every released field, stored with the receipt.
         let fingerprints = self.incidents.fingerprints_of(&ks, &blind, &body.records);
-        // Records under an open objection: the answer's receipt says so (issue 18 item 3).
+        // Records under an open objection: the answer's receipt says so.
         let disputed = self.incidents.disputed(&ks, &blind, &body.records)?;
         let canary = self.incidents.is_canary(&blind)?;
         // No disclosure without a durable receipt: append (flushed) before sealing.
@@ -504,7 +504,7 @@ impl<'a> Disclosure<'a> {
             },
             action: if self_query { Action::SelfQuery } else { Action::Query },
             // Why the department asked: the legal basis it signed into its token, kept so the
-            // subject and an auditor see it (issue 18 item 7).
+            // subject and an auditor see it.
             detail: {
                 let mut d = if self_query {
                     String::new()
