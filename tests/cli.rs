@@ -1332,7 +1332,7 @@ fn an_endless_file_is_refused_at_its_limit() {
         "{}",
         stderr(&o)
     );
-    // A text file kind (a catalogue, a token, a bundle): its limit is 64 MiB.
+    // A text file kind (a catalogue, a batch, a bundle): its limit is 64 MiB.
     let o = bin()
         .env("CREDSEAL_PASSPHRASE", "x")
         .args(["init", "--data"])
@@ -1413,7 +1413,7 @@ fn an_endless_stdin_is_refused_at_its_limit() {
         .unwrap();
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("standard input: larger than 64 MiB"),
+        stderr(&o).contains("standard input: larger than 1 MiB: not a signed object"),
         "{}",
         stderr(&o)
     );

@@ -1525,10 +1525,29 @@ fn denial_consent_exhausted() {
     }
     let o = fx.query(&fx.cred, &fx.sign(&fx.tok().classes("loans").consent(&c)));
     assert_denied(&o, "consent-exhausted");
-    // A consent of zero uses is exhausted from the start.
-    let c0 = fx.consent(&fx.con(&s).max_uses(0));
-    let o = fx.query(&fx.cred, &fx.sign(&fx.tok().classes("loans").consent(&c0)));
-    assert_denied(&o, "consent-exhausted");
+    // A consent of zero uses is not signed by the CLI (a usage error); one made by other
+    // means is exhausted from the start (crates/credseal-auth/tests/denials.rs).
+    let o = run(&[
+        "subject",
+        "consent",
+        "--key",
+        &format!("{s}/signing.key"),
+        "--subject",
+        SUBJECT,
+        "--department",
+        "bank-a",
+        "--classes",
+        "loans",
+        "--purpose",
+        "loan-approval",
+        "--origin",
+        ORIGIN,
+        "--out",
+        &fx.fresh("consent"),
+        "--max-uses",
+        "0",
+    ]);
+    assert_eq!(code(&o), 2, "{}", String::from_utf8_lossy(&o.stderr));
     // A consent carried by a token for classes that need none is used all the same.
     let c1 = fx.consent(&fx.con(&s).max_uses(1));
     fx.granted(&fx.cred, &fx.sign(&fx.tok().classes("identity").consent(&c1)), None);

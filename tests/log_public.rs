@@ -127,19 +127,19 @@ fn key_checkpoint_and_history_need_no_passphrase_and_match_the_platform() {
     let json: serde_json::Value = serde_json::from_str(&key_json).unwrap();
     assert_eq!(
         json,
-        serde_json::json!({ "schema": "credseal/log-key/v1", "log_key": want.vkey, "vrf_key": want.vrf })
+        serde_json::json!({ "schema": "credseal/log-key/v1", "version": 1, "log_key": want.vkey, "vrf_key": want.vrf })
     );
     let json: serde_json::Value = serde_json::from_str(&current_json).unwrap();
     assert_eq!(
         json,
-        serde_json::json!({ "schema": "credseal/log-key/v1", "log_key": want.current, "vrf_key": want.vrf })
+        serde_json::json!({ "schema": "credseal/log-key/v1", "version": 1, "log_key": want.current, "vrf_key": want.vrf })
     );
     assert_eq!(checkpoint, want.checkpoint);
     assert_eq!(history, want.notes.join("\n"));
     let json: serde_json::Value = serde_json::from_str(&history_json).unwrap();
     assert_eq!(
         json,
-        serde_json::json!({ "schema": "credseal/log-history/v1", "handovers": want.notes, "keys": want.keys })
+        serde_json::json!({ "schema": "credseal/log-history/v1", "version": 1, "handovers": want.notes, "keys": want.keys })
     );
     // The published file is what `log key` prints.
     let file = std::fs::read_to_string(Path::new(&data).join("log-key.pub")).unwrap();

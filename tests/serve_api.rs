@@ -1223,6 +1223,7 @@ fn every_denial_code_over_http() {
     let own_sq = fx.self_query(&subj, SUBJECT, ORIGIN);
     let rogue_list = fx.revocation_list(&rogue, "1", None);
     let list = fx.revocation_list(&fx.auth, "1", None);
+    let once = fx.consent(&subj, DEPT, &["--max-uses", "1"]);
     let cases: Vec<(Want, Req)> = vec![
         (Want::Denied("malformed"), q(&fx.cred, &junk)),
         (Want::Denied("malformed"), q(&fx.cred, &fx.cred)),
@@ -1299,10 +1300,9 @@ fn every_denial_code_over_http() {
                 )),
             ),
         ),
-        (
-            Want::Denied("consent-exhausted"),
-            q(&fx.cred, &loans_with(fx.consent(&subj, DEPT, &["--max-uses", "0"]))),
-        ),
+        // A consent of one use: granted once, then exhausted.
+        (Want::Granted, q(&fx.cred, &loans_with(once.clone()))),
+        (Want::Denied("consent-exhausted"), q(&fx.cred, &loans_with(once))),
         (
             Want::Denied("consent-mismatch"),
             q(&fx.cred, &loans_with(fx.consent(&subj, "bank-b", &[]))),

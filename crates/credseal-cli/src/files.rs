@@ -18,8 +18,8 @@ fn fail(class: ErrorClass, m: impl Into<String>) -> Failure {
     Failure::new(class, m)
 }
 
-/// The largest text file a command reads (tokens, credentials, bundles, batches, catalogues,
-/// approvals): read up to this much and refused beyond, so a device or an endless stream
+/// The largest text file a command reads (bundles, batches, records, catalogues, answers,
+/// revocation lists; signed objects and keys have smaller limits): read up to this much and refused beyond, so a device or an endless stream
 /// given by mistake costs bounded memory.
 pub(crate) const MAX_TEXT_FILE: u64 = 64 << 20;
 

@@ -35,7 +35,6 @@ const TIME_FIELDS: &[&str] = &[
     "sealed_until",
     "signed_at",
     "time",
-    "until",
 ];
 
 /// Unix seconds as an RFC 3339 time in UTC (`2026-12-07T10:00:00Z`); null where the time is
