@@ -54,7 +54,8 @@ pub const OTHER_ID: &str = "91350100M000100Y43";
 pub const AUTHORITY_SEED: [u8; 32] = *b"credseal vectors authority key 1";
 /// The department's Ed25519 seed (signs tokens).
 pub const DEPARTMENT_SEED: [u8; 32] = *b"credseal vectors department key2";
-/// The department's X25519 sealing key (answers are sealed to its public half).
+/// The bytes the department's X25519 sealing key is made from (`SealingKey::from_bytes`
+/// clamps them; the vectors list the clamped key).
 pub const DEPARTMENT_SEALING_KEY: [u8; 32] = *b"credseal vectors sealing key 010";
 /// The subject's Ed25519 seed (signs consents, self-queries, bundle requests, withdrawals, objections).
 pub const SUBJECT_SEED: [u8; 32] = *b"credseal vectors subject key 003";
@@ -1009,7 +1010,7 @@ pub fn generate() -> Result<Vec<VectorFile>> {
         deterministic: false,
         text: render(&json!({
             "description": "A sealed answer (§9) to token.json, with its receipt (receipts.json granted_query). HPKE's ephemeral key is random: this file changes on every regeneration and is checked by opening it. The recipient's X25519 private key is a test key.",
-            "recipient_private_key_hex": hex(&DEPARTMENT_SEALING_KEY),
+            "recipient_private_key_hex": hex(sealing.expose_secret()),
             "recipient_private_key_text": sealing.to_text().as_str(),
             "recipient_public_key_hex": sealing.public().to_hex(),
             "log_vkey": key0.vkey(),
