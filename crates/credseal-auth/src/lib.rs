@@ -9,7 +9,7 @@
 //! # Wire format
 //!
 //! ```text
-//! wire   = version:u8 (=1) ‖ kind-tag:u8 ‖ varint(len(body)) ‖ body ‖ signature:[u8; 64]
+//! wire   = version:u8 (2 for consents and objection answers, else 1) ‖ kind-tag:u8 ‖ varint(len(body)) ‖ body ‖ signature:[u8; 64]
 //! body   = postcard(Credential | Token | Consent | RevocationList | SelfQuery | BundleRequest
 //!                 | StaffRequest | ShredOrder | StaffOrder | IngestBatch
 //!                 | ProviderCredential | ConsentWithdrawal | Objection | ObjectionAnswer)

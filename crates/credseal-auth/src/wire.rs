@@ -4,7 +4,7 @@
 //! Layout (all postcard):
 //!
 //! ```text
-//! wire        = version:u8 (=1; consents: 2) ‖ kind:u8 ‖ varint(len(body)) ‖ body ‖ signature:[u8; 64]
+//! wire        = version:u8 (=1; consents and objection answers: 2) ‖ kind:u8 ‖ varint(len(body)) ‖ body ‖ signature:[u8; 64]
 //! signed      = "credseal:v1:" ‖ label(kind) ‖ 0x00 ‖ body
 //! text        = "cs1." ‖ label(kind) ‖ "." ‖ base64url-no-pad(wire)
 //! ```

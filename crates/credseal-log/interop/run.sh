@@ -5,6 +5,8 @@
 #
 #   crates/credseal-log/interop/run.sh
 #
+# It also checks the committed test vectors of docs/vectors/ (go/vectors.go).
+#
 # Needs cargo and go. Offline it builds against Debian's golang-golang-x-mod-dev
 # (/usr/share/gocode, GOPATH mode); otherwise, or with CREDSEAL_GO_MODULES=1, in module mode
 # (golang.org/x/mod is fetched through the Go module proxy). Exits non-zero on any failure.
@@ -26,9 +28,9 @@ fi
 gopath=/usr/share/gocode
 if [ -z "${CREDSEAL_GO_MODULES:-}" ] && [ -d "$gopath/src/golang.org/x/mod/sumdb/tlog" ]; then
     echo "interop: go $(go env GOVERSION), golang.org/x/mod from $gopath (GOPATH mode)" >&2
-    GO111MODULE=off GOPATH="$gopath" GOFLAGS= go run "$here/go/main.go" "$out/data"
+    GO111MODULE=off GOPATH="$gopath" GOFLAGS= go run "$here/go/main.go" "$here/go/vectors.go" "$out/data" "$workspace/docs/vectors"
 else
     echo "interop: go $(go env GOVERSION), golang.org/x/mod from the module proxy" >&2
-    cp "$here/go/main.go" "$here/go/go.mod" "$out/"
-    (cd "$out" && GOFLAGS=-mod=mod go run . "$out/data")
+    cp "$here/go/main.go" "$here/go/vectors.go" "$here/go/go.mod" "$out/"
+    (cd "$out" && GOFLAGS=-mod=mod go run . "$out/data" "$workspace/docs/vectors")
 fi

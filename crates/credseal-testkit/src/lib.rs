@@ -7,6 +7,8 @@
 //!   [`demo::demo_secret`];
 //! - [`synthetic`]: synthetic subjects and records of any size for tests and benchmarks —
 //!   [`synthetic::write_synthetic`] and [`synthetic::synthetic_subject`];
+//! - [`vectors`]: the generator of the committed test vectors in `docs/vectors/` —
+//!   [`vectors::generate`] (`cargo run -p credseal-testkit --example gen_vectors -- docs/vectors`);
 //! - `examples/gen_example_data.rs`: the generator of `keys-example/records.jsonl`
 //!   (`cargo run -q -p credseal-testkit --example gen_example_data -- keys-example/catalog.toml`).
 //!
@@ -24,3 +26,4 @@
 pub mod conformance;
 pub mod demo;
 pub mod synthetic;
+pub mod vectors;

@@ -61,7 +61,7 @@ pub struct AnswerBody {
 /// sealing key opens it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SealedAnswer {
-    /// Format (1).
+    /// Format ([`ANSWER_FORMAT`], 2).
     pub format: u8,
     /// The platform's origin (part of the HPKE info).
     pub origin: String,

@@ -27,6 +27,13 @@
 //     tlog.TreeHash gives the checkpoint's root, and tlog.ProveRecord proofs of leaves in
 //     each level-0 tile pass tlog.CheckRecord; every tile file is read; a tile with its
 //     first or last byte changed is rejected;
+//   - the committed test vectors of docs/vectors/ (second argument; vectors.go's
+//     committedVectors): every signed object's envelope, text form and Ed25519 signature over
+//     "credseal:v1:" ‖ label ‖ 0x00 ‖ body; every receipt's signature, content hash and leaf
+//     hash; the checkpoints through note.Open (with their map and trust lines), the witness's
+//     cosignature, the altered checkpoints refused; the handover signed by both keys; the
+//     second bundle's inclusion proofs through tlog.CheckRecord (each leaf's signature by the
+//     key of its index) and its consistency proof through tlog.CheckTree;
 //   - a witness's cosignature (C2SP tlog-cosignature, Ed25519 cosignature/v1) on the
 //     checkpoint at size 7: note.Open with the log's verifier and a note.Verifier of our own
 //     for the witness (key id SHA-256(name ‖ "\n" ‖ 0x04 ‖ key)[:4]; signature = 8-byte
@@ -150,8 +157,8 @@ func openCheckpoint(name string, verifier note.Verifier) checkpoint {
 }
 
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: interop <dir written by emit_interop>")
+	if len(os.Args) != 2 && len(os.Args) != 3 {
+		fmt.Fprintln(os.Stderr, "usage: interop <dir written by emit_interop> [<docs/vectors>]")
 		os.Exit(2)
 	}
 	dir = os.Args[1]
@@ -301,6 +308,9 @@ func main() {
 		tcp.origin, ntiles, tcp.size)
 	fmt.Printf("interop: ok: the cosignature/v1 of witness %s on %s at size %d verifies through note.Open; tampered cosignatures are rejected\n",
 		wname, cp.origin, cp.size)
+	if len(os.Args) == 3 {
+		committedVectors(os.Args[2])
+	}
 }
 
 // cosigVerifier is a note.Verifier for an Ed25519 cosignature/v1 key (C2SP
