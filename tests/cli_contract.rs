@@ -353,6 +353,82 @@ fn durations_aliases_and_rfc3339_times() {
     assert_eq!(v["expires_at"], 1_796_644_800u64 + 900);
     assert_eq!(v["issued_at_rfc3339"], "2026-12-07T12:00:00Z");
     assert_eq!(v["expires_at_rfc3339"], "2026-12-07T12:15:00Z");
+    // An officer's approval: --valid-for, or the old --valid-mins in minutes.
+    let off = d.path().join("officer.key").display().to_string();
+    let o = run(&["officer", "keygen", "--out", &off, "--unencrypted"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    for (flag, value, secs) in [
+        ("--valid-for", "2h", 7200u64),
+        ("--valid-mins", "5", 300),
+        ("--valid-for", "600", 600),
+    ] {
+        let o = run(&[
+            "officer",
+            "approve",
+            "--key",
+            &off,
+            "--operation",
+            "retire loans v1",
+            "--origin",
+            "o",
+            flag,
+            value,
+            "--out",
+            "-",
+        ]);
+        assert_eq!(code(&o), 0, "{flag} {value}: {}", stderr(&o));
+        let out = d.path().join(format!("approval{secs}"));
+        let o = run(&[
+            "officer",
+            "approve",
+            "--key",
+            &off,
+            "--operation",
+            "retire loans v1",
+            "--origin",
+            "o",
+            flag,
+            value,
+            "--out",
+            &out.display().to_string(),
+            "--json",
+        ]);
+        let v = json(&o);
+        assert_eq!(
+            v["expires_at"].as_u64().unwrap() - v["issued_at"].as_u64().unwrap(),
+            secs,
+            "{v}"
+        );
+    }
+    let o = run(&[
+        "officer",
+        "approve",
+        "--key",
+        &off,
+        "--operation",
+        "x",
+        "--origin",
+        "o",
+        "--valid-for",
+        "30s",
+        "--out",
+        "-",
+    ]);
+    assert_eq!(code(&o), 2, "below the minute: {}", stderr(&o));
+    // The log key is --log-key everywhere; --vkey still works, hidden.
+    for cmd in [
+        &["receipts", "verify"][..],
+        &["log", "verify"],
+        &["log", "monitor"],
+        &["witness", "serve"],
+    ] {
+        let o = run(&[cmd, &["--help"]].concat());
+        let help = stdout(&o);
+        assert!(
+            help.contains("--log-key <FILE>") && !help.contains("--vkey") && !help.contains("--log-vkey"),
+            "{cmd:?}: {help}"
+        );
+    }
     // A consent that allows no query is refused.
     let o = run(&[
         "subject",

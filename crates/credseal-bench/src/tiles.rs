@@ -107,7 +107,7 @@ pub struct TilesBench {
     pub export_files: u64,
     /// Bytes of the exported directory.
     pub export_bytes: u64,
-    /// Seconds of `log verify --tiles DIR --vkey F` ([`credseal_engine::audit_tiles`] over
+    /// Seconds of `log verify --tiles DIR --log-key F` ([`credseal_engine::audit_tiles`] over
     /// the exported directory, one thread, as the CLI runs it).
     pub audit_seconds: f64,
     /// Receipts audited per second.
@@ -475,7 +475,7 @@ pub fn bench_tiles(catalog_text: &str, size: TilesSize, work: &Path, progress: &
     let p = Arc::clone(&b.platform);
     let vkey = p.log_vkey()?;
     // The auditor's inputs stay in the work directory beside the tiles (`--work DIR`: run
-    // `credseal log verify --tiles DIR/tiles --vkey DIR/log.vkey` by hand).
+    // `credseal log verify --tiles DIR/tiles --log-key DIR/log.vkey` by hand).
     let vkey_file = work.join("log.vkey");
     std::fs::write(&vkey_file, format!("{vkey}\n")).map_err(|e| BenchError::io(&vkey_file, e))?;
 
@@ -509,7 +509,7 @@ pub fn bench_tiles(catalog_text: &str, size: TilesSize, work: &Path, progress: &
     let floor_before = floor(&vkey, &tiles, size.receipts, &root)?;
     progress.finish();
 
-    // `log verify --tiles DIR --vkey F`: the CLI's library call, over the directory.
+    // `log verify --tiles DIR --log-key F`: the CLI's library call, over the directory.
     progress.stage("log verify --tiles", 1);
     let source = DirSource(tiles.clone());
     // The audit checks signatures on every core: its CPU is the whole process's (nothing

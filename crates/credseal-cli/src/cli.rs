@@ -417,7 +417,7 @@ pub(crate) struct WitnessServeArgs {
     pub(crate) state: PathBuf,
     /// A log's verifier key file (`credseal log key`); the key's name is the log's origin.
     /// Repeat for more logs, or for the old and new key of a log that rotated its key.
-    #[arg(long = "log-vkey", value_name = "FILE", required = true)]
+    #[arg(long = "log-key", alias = "log-vkey", value_name = "FILE", required = true)]
     pub(crate) log_vkeys: Vec<PathBuf>,
     /// Address to listen on, IP:PORT (port 0 picks a free port; the ready line shows it).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8444")]
@@ -984,8 +984,8 @@ pub(crate) enum AuthorityCommand {
         /// The platform's origin the credential is valid for.
         #[arg(long = "origin", alias = "audience", value_name = "ORIGIN")]
         audience: String,
-        /// Start of validity (Unix seconds; default now).
-        #[arg(long)]
+        /// Start of validity (Unix seconds or RFC 3339, e.g. `2026-12-07T12:00:00Z`; default now).
+        #[arg(long, value_name = "TIME", value_parser = crate::duration::unix_time)]
         not_before: Option<u64>,
         /// How long it is valid from --not-before (`365d`, `12h`; a bare number is seconds).
         #[arg(long, value_name = "DURATION", default_value = "365d", value_parser = crate::duration::secs)]
@@ -1029,8 +1029,8 @@ pub(crate) enum AuthorityCommand {
         /// The platform's origin the credential is valid for.
         #[arg(long = "origin", alias = "audience", value_name = "ORIGIN")]
         audience: String,
-        /// Start of validity (Unix seconds; default now).
-        #[arg(long)]
+        /// Start of validity (Unix seconds or RFC 3339, e.g. `2026-12-07T12:00:00Z`; default now).
+        #[arg(long, value_name = "TIME", value_parser = crate::duration::unix_time)]
         not_before: Option<u64>,
         /// How long it is valid from --not-before (`365d`, `12h`; a bare number is seconds).
         #[arg(long, value_name = "DURATION", default_value = "365d", value_parser = crate::duration::secs)]
@@ -1189,8 +1189,8 @@ pub(crate) struct TokenArgs {
     /// Token lifetime (`300`, `5m`; a bare number is seconds).
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::duration::secs)]
     pub(crate) ttl: u64,
-    /// Issue time (Unix seconds; default now).
-    #[arg(long)]
+    /// Issue time (Unix seconds or RFC 3339, e.g. `2026-12-07T12:00:00Z`; default now).
+    #[arg(long, value_name = "TIME", value_parser = crate::duration::unix_time)]
     pub(crate) issued_at: Option<u64>,
     /// Where to write the token.
     #[arg(long, value_name = "FILE")]
@@ -1283,8 +1283,8 @@ pub(crate) enum SubjectCommand {
         /// The platform's origin: the one platform where the consent may be used.
         #[arg(long = "origin", alias = "audience", value_name = "ORIGIN")]
         audience: String,
-        /// Issue time (Unix seconds; default now).
-        #[arg(long)]
+        /// Issue time (Unix seconds or RFC 3339, e.g. `2026-12-07T12:00:00Z`; default now).
+        #[arg(long, value_name = "TIME", value_parser = crate::duration::unix_time)]
         issued_at: Option<u64>,
         /// Where to write the consent.
         #[arg(long, value_name = "FILE")]
@@ -1511,7 +1511,7 @@ pub(crate) enum ReceiptsCommand {
     /// The subject verifies its bundle offline and prints who viewed its data.
     Verify {
         /// The log's verifier key (from `credseal log key`), pinned by the subject.
-        #[arg(long, value_name = "FILE")]
+        #[arg(long = "log-key", alias = "vkey", value_name = "FILE")]
         vkey: PathBuf,
         /// The platform's VRF public key (from `credseal log key --vrf`), pinned by the subject.
         #[arg(long, value_name = "FILE")]
@@ -1557,7 +1557,7 @@ pub(crate) struct FetchArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) state: PathBuf,
     /// The log's verifier key (from `credseal log key`), pinned by the subject.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long = "log-key", alias = "vkey", value_name = "FILE")]
     pub(crate) vkey: PathBuf,
     /// The platform's VRF public key (from `credseal log key --vrf`), pinned by the subject.
     #[arg(long, value_name = "FILE")]
@@ -1623,7 +1623,7 @@ pub(crate) enum LogCommand {
         #[arg(long, value_name = "DIR|URL")]
         tiles: String,
         /// The log's verifier key to pin (a file holding `log key`'s output).
-        #[arg(long, value_name = "FILE")]
+        #[arg(long = "log-key", alias = "vkey", value_name = "FILE")]
         vkey: PathBuf,
         /// With --tiles URL: trust exactly the certificate(s) in this PEM file for the server.
         #[arg(long, value_name = "FILE")]
@@ -1695,7 +1695,7 @@ pub(crate) enum LogCommand {
     },
     /// Replay the log: every receipt signature and chain, stored hash, checkpoint, and the
     /// subject map each checkpoint commits to (recomputed from the receipts). With --tiles,
-    /// an auditor's check of the published log (C2SP tiles) with nothing but --vkey: no data
+    /// an auditor's check of the published log (C2SP tiles) with nothing but --log-key: no data
     /// directory, no passphrase.
     Verify {
         /// The platform's data directory (not with --tiles).
@@ -1708,7 +1708,7 @@ pub(crate) enum LogCommand {
         #[arg(long, value_name = "DIR|URL", requires = "vkey")]
         tiles: Option<String>,
         /// The log's verifier key to pin (a file holding `log key`'s output), with --tiles.
-        #[arg(long, value_name = "FILE", requires = "tiles")]
+        #[arg(long = "log-key", alias = "vkey", value_name = "FILE", requires = "tiles")]
         vkey: Option<PathBuf>,
         /// With --tiles URL: trust exactly the certificate(s) in this PEM file for the server.
         #[arg(long, value_name = "FILE", requires = "tiles")]
@@ -1846,9 +1846,12 @@ pub(crate) enum OfficerCommand {
         /// The platform's log origin.
         #[arg(long = "origin", alias = "audience", value_name = "ORIGIN")]
         audience: String,
-        /// Minutes the approval stays valid.
-        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=1440))]
-        valid_mins: u64,
+        /// How long the approval stays valid (`10m`, `2h`; a bare number is seconds; 1m to 1d).
+        #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = crate::duration::secs_in(60, 86_400))]
+        valid_for: u64,
+        /// The old spelling of --valid-for, in minutes.
+        #[arg(long, value_name = "N", hide = true, conflicts_with = "valid_for", value_parser = clap::value_parser!(u64).range(1..=1440))]
+        valid_mins: Option<u64>,
         /// Where to write the approval (never overwritten).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
@@ -1955,9 +1958,12 @@ pub(crate) enum StaffCommand {
         /// The platform's log origin.
         #[arg(long = "origin", alias = "audience", value_name = "ORIGIN")]
         audience: String,
-        /// Minutes the order stays valid.
-        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=10080))]
-        valid_mins: u64,
+        /// How long the order stays valid (`1h`, `2d`; a bare number is seconds; 1m to 7d).
+        #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = crate::duration::secs_in(60, 7 * 86_400))]
+        valid_for: u64,
+        /// The old spelling of --valid-for, in minutes.
+        #[arg(long, value_name = "N", hide = true, conflicts_with = "valid_for", value_parser = clap::value_parser!(u64).range(1..=10080))]
+        valid_mins: Option<u64>,
         /// Where to write the order (never overwritten).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
@@ -1976,9 +1982,12 @@ pub(crate) enum StaffCommand {
         /// The platform's log origin.
         #[arg(long = "origin", alias = "audience", value_name = "ORIGIN")]
         audience: String,
-        /// Minutes the approval stays valid.
-        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=1440))]
-        valid_mins: u64,
+        /// How long the approval stays valid (`10m`, `2h`; a bare number is seconds; 1m to 1d).
+        #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = crate::duration::secs_in(60, 86_400))]
+        valid_for: u64,
+        /// The old spelling of --valid-for, in minutes.
+        #[arg(long, value_name = "N", hide = true, conflicts_with = "valid_for", value_parser = clap::value_parser!(u64).range(1..=1440))]
+        valid_mins: Option<u64>,
         /// Where to write the approval (never overwritten).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,

@@ -21,6 +21,20 @@ pub(crate) fn secs(s: &str) -> Result<u64, String> {
     Ok(d.as_secs())
 }
 
+/// A point in time: Unix seconds, or an RFC 3339 time (`2026-12-07T12:00:00Z`; an offset
+/// other than `Z` is refused rather than guessed).
+pub(crate) fn unix_time(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        return s.parse::<u64>().map_err(|_| format!("`{s}` is too large a Unix time"));
+    }
+    let t = humantime::parse_rfc3339(s)
+        .map_err(|e| format!("`{s}` is not a time ({e}); write Unix seconds or e.g. `2026-12-07T12:00:00Z`"))?;
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .map_err(|_| format!("`{s}` is before 1970"))
+}
+
 /// [`secs`], limited to `min..=max` seconds.
 pub(crate) fn secs_in(min: u64, max: u64) -> impl Fn(&str) -> Result<u64, String> + Clone + Send + Sync + 'static {
     move |s| {
@@ -57,5 +71,10 @@ mod tests {
         assert!(secs_in(1, 3600)("0").is_err());
         assert!(secs_in(1, 3600)("61m").unwrap_err().contains("1h"));
         assert_eq!(show(30 * 86_400), "30days");
+        assert_eq!(unix_time("1796644800"), Ok(1_796_644_800));
+        assert_eq!(unix_time("2026-12-07T12:00:00Z"), Ok(1_796_644_800));
+        for bad in ["", "yesterday", "2026-12-07", "2026-12-07T12:00:00+08:00", "-1"] {
+            assert!(unix_time(bad).is_err(), "{bad:?} accepted");
+        }
     }
 }

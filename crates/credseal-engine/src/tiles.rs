@@ -402,7 +402,7 @@ impl TileAuditor {
     /// An auditor pinned to the log key `vkey`, to continue from `saved` (checked in the
     /// first round: the log must still start with it).
     pub fn new(vkey: &str, saved: Option<AuditSnapshot>) -> Result<Self> {
-        let verifier = LogVerifier::from_vkey(vkey).map_err(|e| EngineError::invalid("--vkey", e.to_string()))?;
+        let verifier = LogVerifier::from_vkey(vkey).map_err(|e| EngineError::invalid("--log-key", e.to_string()))?;
         let history = KeyHistory::new(verifier);
         let origin = history.original().origin().to_string();
         if let Some(s) = &saved

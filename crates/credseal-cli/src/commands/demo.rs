@@ -520,7 +520,7 @@ fn authority_walkthrough(p: &std::sync::Arc<Platform>, work: &Path) -> CliResult
     let bundle = p.export_for_request(&request, now).map_err(query_failure)?;
     let vkey = p.log_vkey()?;
     say!(
-        "$ credseal receipts request ... && credseal receipts export ... && credseal receipts verify --vkey log.vkey --vrf-key vrf.pub --subject ID ..."
+        "$ credseal receipts request ... && credseal receipts export ... && credseal receipts verify --log-key log.vkey --vrf-key vrf.pub --subject ID ..."
     );
     say!("log key (pinned by the subject): {vkey}");
     let verifier = credseal_log::LogVerifier::from_vkey(&vkey).map_err(fail)?;
@@ -606,8 +606,8 @@ fn https_walkthrough(p: &std::sync::Arc<Platform>, h: &Https<'_>, token: impl Fn
     .map_err(fail)?;
     let wurl = format!("https://{}", wrun.local_addr());
     p.add_witness(&wurl, &wver.vkey())?;
-    say!("$ credseal witness serve --key w1.key --state wstate --log-vkey log-key.pub --listen 127.0.0.1:0 ...");
-    say!("$ credseal log witnesses add --data DIR --url {wurl} --vkey w1.key.pub");
+    say!("$ credseal witness serve --key w1.key --state wstate --log-key log-key.pub --listen 127.0.0.1:0 ...");
+    say!("$ credseal log witnesses add --data DIR --url {wurl} --log-key w1.key.pub");
     let cfg = credseal_server::ServeConfig {
         listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         tls: Some(credseal_server::TlsFiles {
@@ -671,7 +671,7 @@ fn https_walkthrough(p: &std::sync::Arc<Platform>, h: &Https<'_>, token: impl Fn
     )
     .to_text();
     say!(
-        "$ credseal receipts fetch --server {url} --ca cert.pem --key subject.key --subject {}… --vkey log-key.pub --vrf-key vrf-key.pub --state state",
+        "$ credseal receipts fetch --server {url} --ca cert.pem --key subject.key --subject {}… --log-key log-key.pub --vrf-key vrf-key.pub --state state",
         &h.subject[..6]
     );
     let b: BundleResponse = client.post("/v1/bundles", &serde_json::json!({ "request": request }))?;

@@ -172,7 +172,7 @@ pub(crate) fn run(ctx: &Context, cmd: LogCommand) -> CliResult {
         } => verify_tiles(
             &tiles,
             // Cannot fail: clap's `required_unless_present`/`requires` on these arguments (cli.rs) guarantee them on this branch.
-            &vkey.expect("clap: --tiles requires --vkey"),
+            &vkey.expect("clap: --tiles requires --log-key"),
             ca.as_deref(),
             state.as_deref(),
             WitnessPolicy::from_args(&witnesses)?.as_ref(),
@@ -257,7 +257,7 @@ impl TileSource for ServerSource {
     }
 }
 
-/// `log verify --tiles DIR|URL --vkey FILE [--state FILE]`: no data directory, no passphrase.
+/// `log verify --tiles DIR|URL --log-key FILE [--state FILE]`: no data directory, no passphrase.
 fn verify_tiles(
     tiles: &str,
     vkey: &std::path::Path,

@@ -54,6 +54,7 @@ pub(crate) fn officer(ctx: &Context, cmd: OfficerCommand) -> CliResult {
                 key,
                 operation,
                 audience,
+                valid_for,
                 valid_mins,
                 out,
                 json,
@@ -61,6 +62,7 @@ pub(crate) fn officer(ctx: &Context, cmd: OfficerCommand) -> CliResult {
                 key,
                 operation,
                 audience,
+                valid_for,
                 valid_mins,
                 out,
                 json,
@@ -76,6 +78,7 @@ pub(crate) fn run(ctx: &Context, cmd: StaffCommand) -> CliResult {
             key,
             operation,
             audience,
+            valid_for,
             valid_mins,
             out,
             json,
@@ -91,14 +94,21 @@ pub(crate) fn run(ctx: &Context, cmd: StaffCommand) -> CliResult {
                     action: credseal_engine::APPROVE_ACTION.into(),
                     input_digest: credseal_crypto::sha256(operation.as_bytes()),
                     issued_at: now,
-                    expires_at: now + valid_mins * 60,
+                    expires_at: now + valid_mins.map_or(valid_for, |m| m * 60),
                     audience,
                 },
                 &sk,
             )
             .to_text();
             write_public(&out, &text)?;
-            signed_operation_written(json, "approval", &out, &operation, now, valid_mins);
+            signed_operation_written(
+                json,
+                "approval",
+                &out,
+                &operation,
+                now,
+                valid_mins.map_or(valid_for, |m| m * 60),
+            );
             Ok(())
         }
         StaffCommand::Keygen { out, protect, json } => keygen("staff", &out, protect, json),
@@ -174,6 +184,7 @@ pub(crate) fn run(ctx: &Context, cmd: StaffCommand) -> CliResult {
             key,
             operation,
             audience,
+            valid_for,
             valid_mins,
             out,
             json,
@@ -186,14 +197,21 @@ pub(crate) fn run(ctx: &Context, cmd: StaffCommand) -> CliResult {
                     order_id: credseal_crypto::random_array(),
                     operation: operation.clone(),
                     issued_at: now,
-                    expires_at: now + valid_mins * 60,
+                    expires_at: now + valid_mins.map_or(valid_for, |m| m * 60),
                     audience,
                 },
                 &sk,
             )
             .to_text();
             write_public(&out, &text)?;
-            signed_operation_written(json, "staff-order", &out, &operation, now, valid_mins);
+            signed_operation_written(
+                json,
+                "staff-order",
+                &out,
+                &operation,
+                now,
+                valid_mins.map_or(valid_for, |m| m * 60),
+            );
             Ok(())
         }
     }
@@ -213,7 +231,7 @@ pub(crate) fn keygen(role: &'static str, out: &Path, protect: crate::cli::KeyPro
 
 /// What `staff approve` or `staff order` wrote (document `name`, `approval` or
 /// `staff-order`): the JSON document, or the line saying where.
-fn signed_operation_written(json: bool, name: &str, out: &Path, operation: &str, now: u64, valid_mins: u64) {
+fn signed_operation_written(json: bool, name: &str, out: &Path, operation: &str, now: u64, valid_secs: u64) {
     if json {
         crate::render::print_json(
             name,
@@ -221,7 +239,7 @@ fn signed_operation_written(json: bool, name: &str, out: &Path, operation: &str,
                 "file": crate::render::path(out),
                 "operation": operation,
                 "issued_at": now,
-                "expires_at": now + valid_mins * 60,
+                "expires_at": now + valid_secs,
             }),
         );
     } else {

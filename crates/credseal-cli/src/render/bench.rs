@@ -679,7 +679,7 @@ pub(crate) fn bench_tiles(r: &TilesBench, json: bool) {
             per_s(r.export_seconds),
         ],
         vec![
-            "log verify --tiles DIR --vkey F (one thread)".into(),
+            "log verify --tiles DIR --log-key F (one thread)".into(),
             format!("{:.3}", r.audit_seconds),
             per_s(r.audit_seconds),
         ],
