@@ -629,7 +629,7 @@ fn https_walkthrough(p: &std::sync::Arc<Platform>, h: &Https<'_>, token: impl Fn
     let t = token(&["identity"]);
     let body = serde_json::json!({ "credential": h.credential, "token": t });
     say!(
-        "$ credseal dept query --server {url} --ca cert.pem --sealing-key bank-a/sealing.key --log-key log-key.pub --subject {}… --classes identity ...",
+        "$ credseal dept query --server {url} --ca cert.pem --sealing-key-private bank-a/sealing.key --log-key log-key.pub --subject {}… --classes identity ...",
         &h.subject[..6]
     );
     let r: QueryResponse = client.post("/v1/queries", &body)?;
