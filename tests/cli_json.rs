@@ -1469,6 +1469,26 @@ fn every_command_prints_its_documented_json_on_success_and_failure() {
     assert_eq!(e["code"], serde_json::Value::Null, "{e}");
     let app = approvals(&Js::operation_of(&e));
     js.ok("shred", &refs(&with(&args, &app)));
+    // The standing retention policy: installed by two officers, a sweep under it without
+    // approvals (its `shred` document names the policy), shown, withdrawn.
+    let args = ["keys", "retention-policy", "--data", &data, "--every", "1d"];
+    let e = js.fail("keys retention-policy", &args, 3);
+    let app = approvals(&Js::operation_of(&e));
+    let v = js.ok("keys retention-policy", &refs(&with(&args, &app)));
+    assert_eq!(v["policy"]["operation"], "retention sweep every 1d", "{v}");
+    let v = js.ok("shred", &["shred", "--data", &data, "--expired"]);
+    assert_eq!(v["policy"]["every_secs"], 86_400, "{v}");
+    assert!(v["receipt"].is_u64(), "{v}");
+    js.ok(
+        "keys retention-policy",
+        &["keys", "retention-policy", "--data", &data, "--show"],
+    );
+    let args = ["keys", "retention-policy", "--data", &data, "--off"];
+    let e = js.fail("keys retention-policy", &args, 3);
+    let app = approvals(&Js::operation_of(&e));
+    let v = js.ok("keys retention-policy", &refs(&with(&args, &app)));
+    assert_eq!(v["change"], "withdrawn", "{v}");
+    js.fail("keys retention-policy", &args, 1);
 
     // Witnesses: a witness served on loopback, added, asked to cosign, removed.
     let wkey = js.p("witness.key");

@@ -151,15 +151,21 @@ pub(crate) enum Command {
         command: KeysCommand,
     },
     /// Destroy records for good (retention sweep or a credit-repair order), approved by two
-    /// officers; earlier copies of the database become unreadable with the keystore after.
+    /// officers — or, for the retention sweep, under the standing retention policy (`keys
+    /// retention-policy`) without approvals; earlier copies of the database become unreadable
+    /// with the keystore after.
     Shred {
         #[command(flatten)]
         data: DataArg,
         #[command(flatten)]
         what: ShredWhat,
-        /// An officer's approval (`officer approve`); two from different officers are needed.
+        /// An officer's approval (`officer approve`); two from different officers are needed
+        /// (none for `--expired` under an installed retention policy).
         #[arg(long = "approval", value_name = "FILE")]
         approvals: Vec<PathBuf>,
+        /// Sweep as of this Unix time. Test builds only: a release build refuses it.
+        #[arg(long, hide = true, requires = "expired")]
+        now: Option<u64>,
         /// Print as JSON.
         #[arg(long)]
         json: bool,
@@ -634,6 +640,16 @@ pub(crate) enum KeysCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Install or withdraw the standing retention policy: the retention sweep every interval,
+    /// approved once by two officers instead of at every sweep
+    ///
+    /// With a policy installed, `credseal serve` runs the sweep on schedule (at the platform's
+    /// clock, no passphrase needed) and `credseal shred --expired` runs without approvals (for
+    /// cron); each run leaves a receipt naming the policy. Two different officers approve
+    /// "retention sweep every INTERVAL" (e.g. "retention sweep every 1d"), or "retention sweep
+    /// off" to withdraw it; without approvals the command names the operation. The policy is
+    /// part of the trust state: one added, edited or removed in the store is refused (exit 4).
+    RetentionPolicy(RetentionPolicyArgs),
     /// Give one subject's class a new data key and re-encrypt its records (suspected exposure).
     Rekey {
         #[command(flatten)]
@@ -651,6 +667,30 @@ pub(crate) enum KeysCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `keys retention-policy`.
+#[derive(Args, Debug)]
+#[group(id = "setting", required = true, multiple = false)]
+pub(crate) struct RetentionPolicyArgs {
+    #[command(flatten)]
+    pub(crate) data: DataArg,
+    /// Run the retention sweep this often (1m to 366d, e.g. `1d`, `12h`).
+    #[arg(long, value_name = "DURATION", group = "setting", value_parser = crate::duration::secs_in(60, 366 * 86_400))]
+    pub(crate) every: Option<u64>,
+    /// Withdraw the installed policy: every sweep needs two approvals again.
+    #[arg(long, group = "setting")]
+    pub(crate) off: bool,
+    /// Show the installed policy (changes nothing; no approvals).
+    #[arg(long, group = "setting")]
+    pub(crate) show: bool,
+    /// An officer's approval (`officer approve`) of the policy's operation (the command
+    /// prints it when approvals are missing); two from different officers are needed.
+    #[arg(long = "approval", value_name = "FILE")]
+    pub(crate) approvals: Vec<PathBuf>,
+    /// Print the result as JSON (docs/json.md).
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// `credseal shred`: what to destroy.

@@ -384,6 +384,18 @@ impl Keystore {
         self.seal_body(header, &inner.key, &nonce).ok()
     }
 
+    /// The next keystore file, written without the passphrase (an unattended job: `credseal
+    /// serve`'s scheduled retention sweep): a keystore in a token is its manifest (object ids
+    /// only, no secret), any other is [`Keystore::reseal`]ed under the key kept from the
+    /// unlock. `None` when no key is kept or it no longer fits this keystore's header: the
+    /// write then needs the passphrase.
+    pub fn seal_unattended(&self) -> Option<Result<Vec<u8>, KeystoreError>> {
+        if let Some(custody) = &self.token {
+            return Some(self.to_manifest(custody));
+        }
+        self.reseal().map(Ok)
+    }
+
     /// The header's magic, format and custody fields (what comes before the salt).
     fn custody_prefix(&self) -> Result<Vec<u8>, KeystoreError> {
         let mut header = Vec::with_capacity(HEADER_LEN);
@@ -777,6 +789,17 @@ mod tests {
         let mut opened = Keystore::open(&ks().seal(&pass).unwrap(), &pass).unwrap();
         opened.kdf = KdfParams { t: 2, ..FAST };
         assert!(opened.reseal().is_none());
+    }
+
+    /// An unattended write (no passphrase): the opened keystore reseals under its kept key,
+    /// which the passphrase opens; one made in memory has no key to reseal under.
+    #[test]
+    fn seal_unattended_needs_the_kept_key() {
+        let pass = Passphrase::new("correct horse".into());
+        assert!(ks().seal_unattended().is_none());
+        let opened = Keystore::open(&ks().seal(&pass).unwrap(), &pass).unwrap();
+        let again = opened.seal_unattended().unwrap().unwrap();
+        assert_eq!(Keystore::open(&again, &pass).unwrap().generation, opened.generation);
     }
 
     /// A passphrase change keeps the new key: later reseals open with the new passphrase only.

@@ -40,6 +40,7 @@ mod platform;
 mod public;
 mod query;
 mod report;
+mod retention;
 mod shred;
 mod tiles;
 mod trace;
@@ -62,7 +63,8 @@ pub use components::disclosure::{
     ANSWER_FORMAT, ANSWER_LABEL, AnswerBody, DISPUTED_MARK, Grant, PendingAnswer, SealedAnswer,
 };
 pub use components::gate::{
-    APPROVE_ACTION, AUTHORITY_APPROVER, Approved, DEFAULT_OPERATOR, Operation, StaffRole, StaffSession, valid_staff_id,
+    APPROVE_ACTION, AUTHORITY_APPROVER, Approved, DEFAULT_OPERATOR, Operation, StaffRole, StaffSession, interval_text,
+    valid_staff_id,
 };
 pub use components::keytree::{DEPTH as KEY_TREE_DEPTH, FANOUT_BITS as KEY_TREE_FANOUT_BITS, open_data_key};
 pub use components::staff::StaffChange;
@@ -78,6 +80,7 @@ pub use objections::{
 };
 pub use platform::Platform;
 pub use public::PublicLog;
+pub use retention::{MAX_RETENTION_INTERVAL, MIN_RETENTION_INTERVAL, PolicySweep, RetentionPolicy, ScheduledSweep};
 pub use shred::{CheckedShredOrder, ShredSummary, valid_order_reference};
 pub use tiles::{
     CHECKPOINT_PATH, DirSource, KEY_HISTORY_PATH, MAX_TILE_FILE, TileAuditor, TileExport, TileSource, TilesReport,

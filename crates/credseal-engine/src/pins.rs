@@ -1,5 +1,6 @@
 //! Trust pins: the values of the trust state that queries read for their decisions — the
-//! authority key, the installed revocation list, the canary set — as the latest checkpoint
+//! authority key, the installed revocation list, the canary set (and the retention policy the
+//! scheduled sweep reads) — as the latest checkpoint
 //! committed them (docs/formats.md §10, "Trust state"). Each read for a decision compares
 //! what the store holds now with its pin (the SHA-256 the read computes anyway for its
 //! cache), so a value deleted or replaced in the store under a running process fails closed
@@ -21,6 +22,8 @@ pub(crate) enum Pinned {
     Revocations,
     /// The canary set (SHA-256 of its stored bytes).
     Canaries,
+    /// The standing retention policy (SHA-256 of its value, without the HMAC after it).
+    RetentionPolicy,
 }
 
 impl Pinned {
@@ -29,6 +32,7 @@ impl Pinned {
             Self::Authority => "authority key",
             Self::Revocations => "revocation list",
             Self::Canaries => "canary set",
+            Self::RetentionPolicy => "retention policy",
         }
     }
 
@@ -49,7 +53,7 @@ enum Pin {
 
 /// The pins of one platform, shared by the parts that read or commit them.
 #[derive(Debug, Default)]
-pub(crate) struct TrustPins(RwLock<[Pin; 3]>);
+pub(crate) struct TrustPins(RwLock<[Pin; 4]>);
 
 impl TrustPins {
     /// Pins `which` to `digest` (`None`: the value is absent).

@@ -156,6 +156,7 @@ async fn serve(
     };
     spawn_cosigner(&state, stop.clone());
     spawn_objection_reviewer(&state, stop.clone());
+    spawn_retention_sweeper(&state, stop.clone());
     // The drain's deadline counts from its start (when the loop stops accepting).
     let drain_started = std::cell::Cell::new(None);
     credseal_service::accept_loop(listener, tls, router, limits, stop, || {
@@ -202,6 +203,51 @@ fn spawn_objection_reviewer(state: &Arc<AppState>, mut stop: watch::Receiver<boo
                 Err(e) => e.to_string(),
             };
             eprintln!("{}", serde_json::json!({ "event": "objection-review", "error": error }));
+        }
+    });
+}
+
+/// Under a standing retention policy (`credseal keys retention-policy`), the retention sweep
+/// runs every interval at the platform's clock (`Platform::scheduled_sweep`): looked at when
+/// the service starts, then again when the next run is due, at most
+/// `retention_check_interval` later. Each run is receipted by the engine (even one that
+/// shreds nothing) and logged as one JSON line: counts and the receipt's index, never a
+/// subject. A failed run is logged and tried again at the next look (a half-done shred is
+/// finished first). Without a policy nothing runs; stops with the service.
+fn spawn_retention_sweeper(state: &Arc<AppState>, mut stop: watch::Receiver<bool>) {
+    use credseal_engine::ScheduledSweep;
+    let state = state.clone();
+    tokio::spawn(async move {
+        let mut wait = Duration::ZERO;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.changed() => break,
+            }
+            if state.draining.load(Ordering::SeqCst) {
+                break;
+            }
+            let most = state.cfg.retention_check_interval;
+            wait = most;
+            let platform = state.platform.clone();
+            let line = match tokio::task::spawn_blocking(move || platform.scheduled_sweep()).await {
+                Ok(Ok(ScheduledSweep::NoPolicy)) => continue,
+                Ok(Ok(ScheduledSweep::NotDue { wait_secs, .. })) => {
+                    wait = most.min(Duration::from_secs(wait_secs.max(1)));
+                    continue;
+                }
+                Ok(Ok(ScheduledSweep::Ran(run))) => serde_json::json!({
+                    "event": "retention-sweep",
+                    "today": run.today,
+                    "records": run.summary.records,
+                    "subjects": run.summary.subjects,
+                    "receipt": run.receipt,
+                    "policy": run.policy.operation().text(),
+                }),
+                Ok(Err(e)) => serde_json::json!({ "event": "retention-sweep", "error": e.to_string() }),
+                Err(e) => serde_json::json!({ "event": "retention-sweep", "error": e.to_string() }),
+            };
+            eprintln!("{line}");
         }
     });
 }

@@ -109,6 +109,10 @@ pub struct ServeConfig {
     /// How often open objections are reviewed at the platform's time: each that became
     /// overdue is receipted in its subject's chain and raises an alert, once.
     pub objection_review_interval: Duration,
+    /// With a standing retention policy installed, the longest wait between two looks at
+    /// whether its sweep is due (it runs when the policy's interval has passed at the
+    /// platform's clock; the first look is when the service starts).
+    pub retention_check_interval: Duration,
 }
 
 impl Default for ServeConfig {
@@ -133,6 +137,7 @@ impl Default for ServeConfig {
             witness_interval: Duration::from_secs(1),
             witness_ca: None,
             objection_review_interval: Duration::from_secs(3600),
+            retention_check_interval: Duration::from_secs(60),
         }
     }
 }

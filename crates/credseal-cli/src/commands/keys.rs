@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use credseal_engine::ErrorClass;
 
 use super::approved;
-use crate::cli::{DataArg, KeysCommand, ShredWhat};
+use crate::cli::{DataArg, KeysCommand, RetentionPolicyArgs, ShredWhat};
 use crate::context::Context;
 
 use crate::render::keys as out;
@@ -87,6 +87,7 @@ pub(crate) fn run(ctx: &Context, command: KeysCommand) -> CliResult {
             out::retired(&class, version, json);
             Ok(())
         }
+        KeysCommand::RetentionPolicy(a) => retention_policy(ctx, a),
         KeysCommand::Rekey {
             data,
             subject,
@@ -105,14 +106,77 @@ pub(crate) fn run(ctx: &Context, command: KeysCommand) -> CliResult {
     }
 }
 
-/// `credseal shred`: a retention sweep or a credit-repair order, approved by two officers.
-pub(crate) fn shred(ctx: &Context, data: DataArg, what: ShredWhat, approvals: Vec<PathBuf>, json: bool) -> CliResult {
+/// `credseal keys retention-policy`: install (`--every`), withdraw (`--off`) or show
+/// (`--show`) the standing retention policy.
+fn retention_policy(ctx: &Context, a: RetentionPolicyArgs) -> CliResult {
+    let p = ctx.open_platform(&a.data.data)?;
+    if a.show {
+        out::retention_policy(p.retention_policy()?.as_ref(), None, a.json);
+        return Ok(());
+    }
+    match a.every {
+        Some(every) => {
+            let ok = approved(&p, &credseal_engine::Operation::retention_policy(every), &a.approvals)?;
+            let policy = p.install_retention_policy(&ctx.session(&p)?, every, &ok)?;
+            out::retention_policy(Some(&policy), Some("installed"), a.json);
+        }
+        None => {
+            // Nothing to withdraw is said before an officer is asked for an approval.
+            if p.retention_policy()?.is_none() {
+                return Err(Failure::new(
+                    ErrorClass::Error,
+                    "no retention policy is installed: nothing to withdraw",
+                ));
+            }
+            let ok = approved(&p, &credseal_engine::Operation::retention_policy_off(), &a.approvals)?;
+            let old = p.withdraw_retention_policy(&ctx.session(&p)?, &ok)?;
+            out::retention_policy(Some(&old), Some("withdrawn"), a.json);
+        }
+    }
+    Ok(())
+}
+
+/// `credseal shred`: a retention sweep or a credit-repair order, approved by two officers; a
+/// retention sweep with no approvals runs under the standing retention policy, if one is
+/// installed.
+pub(crate) fn shred(
+    ctx: &Context,
+    data: DataArg,
+    what: ShredWhat,
+    approvals: Vec<PathBuf>,
+    now: Option<u64>,
+    json: bool,
+) -> CliResult {
+    if now.is_some() && !cfg!(debug_assertions) {
+        return Err(Failure::new(
+            ErrorClass::Usage,
+            "--now is only available in test builds",
+        ));
+    }
     let (p, pass) = ctx.open_platform_keeping_passphrase(&data.data)?;
     let s = match what.order {
         None => {
-            let today = credseal_core::Date::from_unix(crate::now()?)
+            let now = match now {
+                Some(t) => t,
+                None => crate::now()?,
+            };
+            let today = credseal_core::Date::from_unix(now)
                 .ok_or_else(|| Failure::new(ErrorClass::Error, "the clock is out of range"))?;
-            let ok = approved(&p, &credseal_engine::Operation::shred_expired(today), &approvals)?;
+            if approvals.is_empty() && p.retention_policy()?.is_some() {
+                let run = p.shred_expired_under_policy(&ctx.session(&p)?, today, &pass)?;
+                out::shred(&run.summary, Some(&run), json);
+                return Ok(());
+            }
+            let op = credseal_engine::Operation::shred_expired(today);
+            let ok = approved(&p, &op, &approvals).map_err(|f| {
+                if approvals.is_empty() {
+                    f.hint(
+                        "or install a standing retention policy once (`credseal keys retention-policy --every 1d`, approved by two officers): sweeps then run without approvals",
+                    )
+                } else {
+                    f
+                }
+            })?;
             p.shred_expired(&ctx.session(&p)?, today, &pass, &ok)?
         }
         Some(file) => {
@@ -124,6 +188,6 @@ pub(crate) fn shred(ctx: &Context, data: DataArg, what: ShredWhat, approvals: Ve
             p.shred_by_order(&ctx.session(&p)?, &order, &pass, &ok)?
         }
     };
-    out::shred(&s, json);
+    out::shred(&s, None, json);
     Ok(())
 }

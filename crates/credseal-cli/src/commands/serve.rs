@@ -72,6 +72,13 @@ pub(crate) fn run(ctx: &Context, a: ServeArgs) -> CliResult {
     if let Some(secs) = a.clock_offset {
         platform = platform.with_clock(Arc::new(OffsetClock(secs)));
     }
+    if let Some(policy) = platform.retention_policy()? {
+        eprintln!(
+            "credseal: {} is installed: the retention sweep runs every {} at the platform's clock",
+            policy.describe(),
+            credseal_engine::interval_text(policy.every_secs)
+        );
+    }
     // Alerts (a query touching a canary subject, an objection found overdue) on stderr.
     platform.set_alert_sink(Arc::new(super::print_alert));
     let platform = Arc::new(platform);

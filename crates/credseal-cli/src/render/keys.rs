@@ -1,7 +1,7 @@
-//! Keys: the status table (`keys status`), and what `keys rotate|rewrap|retire|rekey|log-rotate`
+//! Keys: the status table (`keys status`), and what `keys rotate|rewrap|retire|rekey|log-rotate|retention-policy`
 //! and `shred` did.
 
-use credseal_engine::{ClassKeyStatus, LogKeyStatus, LogRotation, ShredSummary};
+use credseal_engine::{ClassKeyStatus, LogKeyStatus, LogRotation, PolicySweep, RetentionPolicy, ShredSummary};
 use serde::Serialize;
 
 use super::{done, print_json, table};
@@ -245,16 +245,78 @@ pub(crate) fn rekeyed(class: &str, n: u64, json: bool) {
     );
 }
 
+/// A retention policy in `--json` documents.
+#[derive(Debug, Serialize)]
+struct PolicyJson<'a> {
+    /// The operation its officers approved (`retention sweep every 1d`).
+    operation: String,
+    every_secs: u64,
+    installed_at: u64,
+    approved_by: &'a [String],
+}
+
+impl<'a> From<&'a RetentionPolicy> for PolicyJson<'a> {
+    fn from(p: &'a RetentionPolicy) -> Self {
+        Self {
+            operation: p.operation().text().to_string(),
+            every_secs: p.every_secs,
+            installed_at: p.installed_at,
+            approved_by: &p.approved_by,
+        }
+    }
+}
+
+/// `keys retention-policy --json`.
+#[derive(Debug, Serialize)]
+struct RetentionPolicyJson<'a> {
+    /// `installed`, `withdrawn`, or null (`--show`).
+    change: Option<&'a str>,
+    /// The policy installed, withdrawn, or in force (`--show`; null: none).
+    policy: Option<PolicyJson<'a>>,
+}
+
+/// What `keys retention-policy` did (`change`: `installed`, `withdrawn`; `None`: `--show`).
+pub(crate) fn retention_policy(policy: Option<&RetentionPolicy>, change: Option<&str>, json: bool) {
+    let text = match (policy, change) {
+        (None, _) => {
+            "no retention policy is installed: every retention sweep needs two officers' approvals".to_string()
+        }
+        (Some(p), Some("withdrawn")) => format!(
+            "withdrawn: {}\nevery retention sweep needs two officers' approvals again",
+            p.describe()
+        ),
+        (Some(p), _) => format!(
+            "{}{}\n`credseal serve` sweeps every {}; `credseal shred --expired` runs without approvals",
+            if change.is_some() { "installed: " } else { "" },
+            p.describe(),
+            credseal_engine::interval_text(p.every_secs)
+        ),
+    };
+    done(
+        json,
+        "retention-policy",
+        &RetentionPolicyJson {
+            change,
+            policy: policy.map(PolicyJson::from),
+        },
+        &text,
+    );
+}
+
 /// `shred --json`: per class (class, KEK versions retired, new primary).
 #[derive(Debug, Serialize)]
 struct ShredJson<'a> {
     records: u64,
     subjects: u64,
     classes: &'a [(String, Vec<u32>, u32)],
+    /// The retention policy a sweep without approvals ran under (null: approved by officers).
+    policy: Option<PolicyJson<'a>>,
+    /// That run's receipt (log index), null otherwise.
+    receipt: Option<u64>,
 }
 
-/// What `shred` did.
-pub(crate) fn shred(s: &ShredSummary, json: bool) {
+/// What `shred` did (`run`: a sweep under the standing retention policy).
+pub(crate) fn shred(s: &ShredSummary, run: Option<&PolicySweep>, json: bool) {
     let text = if s.records == 0 {
         "nothing to shred".to_string()
     } else {
@@ -273,6 +335,15 @@ pub(crate) fn shred(s: &ShredSummary, json: bool) {
             classes.join("\n")
         )
     };
+    let text = match run {
+        Some(r) => format!(
+            "{text}\nretention sweep as of {} under {} (receipt {})",
+            r.today,
+            r.policy.describe(),
+            r.receipt
+        ),
+        None => text,
+    };
     done(
         json,
         "shred",
@@ -280,6 +351,8 @@ pub(crate) fn shred(s: &ShredSummary, json: bool) {
             records: s.records,
             subjects: s.subjects,
             classes: &s.classes,
+            policy: run.map(|r| PolicyJson::from(&r.policy)),
+            receipt: run.map(|r| r.receipt),
         },
         &text,
     );

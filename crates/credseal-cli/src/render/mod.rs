@@ -29,6 +29,7 @@ const TIME_FIELDS: &[&str] = &[
     "due",
     "expires_at",
     "filed_at",
+    "installed_at",
     "issued_at",
     "not_after",
     "not_before",

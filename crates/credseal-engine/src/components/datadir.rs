@@ -565,6 +565,32 @@ impl DataDir {
         Ok(sealed)
     }
 
+    /// The next keystore file without the passphrase (an unattended job): resealed under the
+    /// key the unlock derived, if the file on disk is still sealed under it, or a token's
+    /// manifest. Refused otherwise (the file was replaced since this process opened it):
+    /// nothing is written, and the job is run again with the passphrase.
+    pub(crate) fn seal_keystore_unattended(&self, keys: &mut Keystore) -> Result<Vec<u8>> {
+        let path = self.keystore_path();
+        let refused = || {
+            EngineError::NotReady(format!(
+                "{}: the keystore file is no longer sealed under the key this process unlocked it with (replaced \
+                 since): an unattended keystore write needs that key; restart the process or run the job with \
+                 the passphrase",
+                path.display()
+            ))
+        };
+        if keys.token.is_none() && !keys.file_key.seals(&fsutil::read(&path)?) {
+            return Err(refused());
+        }
+        match keys.seal_unattended() {
+            Some(r) => r.map_err(|source| EngineError::Keystore {
+                path: path.clone(),
+                source,
+            }),
+            None => Err(refused()),
+        }
+    }
+
     /// Replaces the keystore file atomically (mode 0600) with `sealed`, the output of
     /// [`DataDir::seal_keystore_as`].
     pub(crate) fn write_keystore(&self, sealed: &[u8]) -> Result<()> {

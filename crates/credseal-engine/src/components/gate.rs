@@ -121,6 +121,9 @@ pub const DEFAULT_OPERATOR: &str = "operator";
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StaffSession {
     officer: String,
+    /// The platform acting on its own (a scheduled job): its receipts name the platform,
+    /// not an officer.
+    scheduled: bool,
 }
 
 impl StaffSession {
@@ -128,12 +131,27 @@ impl StaffSession {
     pub(crate) fn at_open() -> Self {
         Self {
             officer: DEFAULT_OPERATOR.to_string(),
+            scheduled: false,
+        }
+    }
+
+    /// The session of a job the platform runs on its own schedule (`credseal serve`'s
+    /// retention sweep under the standing policy): its receipts' actor is the platform.
+    pub(crate) fn scheduled() -> Self {
+        Self {
+            officer: "platform".to_string(),
+            scheduled: true,
         }
     }
 
     /// The officer's name, as given when the session was made.
     pub fn officer(&self) -> &str {
         &self.officer
+    }
+
+    /// Whether this is the platform's own scheduled job (no officer).
+    pub(crate) fn is_scheduled(&self) -> bool {
+        self.scheduled
     }
 }
 
@@ -147,6 +165,11 @@ fn provider_meta_key(pk: &[u8; 32]) -> Vec<u8> {
     k.extend_from_slice(pk);
     k
 }
+
+/// Meta key of the standing retention policy (`crate::retention`): under the staff prefix,
+/// so the trust state covers it with the staff keys and a policy added, edited or removed in
+/// the store fails closed; its value carries the HMAC of every authenticated Meta value.
+pub(crate) const META_RETENTION_POLICY: &[u8] = b"staff:retention-policy";
 
 /// Meta key of a subject's withdrawal of consent `cid`: under the subject's key entry
 /// (`subject-key:` ‖ BlindId ‖ `:withdrawn:` ‖ consent id), so the trust state's subject-key
@@ -204,6 +227,18 @@ impl Operation {
         Self(format!("shred expired {today}"))
     }
 
+    /// Install (or replace) the standing retention policy: the sweep runs every
+    /// `every_secs` seconds without further approvals (the interval as
+    /// [`interval_text`] writes it, e.g. `retention sweep every 1d`).
+    pub fn retention_policy(every_secs: u64) -> Self {
+        Self(format!("retention sweep every {}", interval_text(every_secs)))
+    }
+
+    /// Withdraw the standing retention policy: every sweep needs two approvals again.
+    pub fn retention_policy_off() -> Self {
+        Self("retention sweep off".to_string())
+    }
+
     /// Rotate the log key whose C2SP key id is `current_key_id` (`keys status` shows it).
     pub fn rotate_log_key(current_key_id: u32) -> Self {
         Self(format!("rotate log key {current_key_id:08x}"))
@@ -250,6 +285,18 @@ impl Operation {
     pub fn digest(&self) -> [u8; 32] {
         sha256(self.0.as_bytes())
     }
+}
+
+/// An interval in one canonical spelling: whole days (`1d`), else whole hours (`12h`), else
+/// whole minutes (`90m`), else seconds (`45s`) — the form an operation text names it in, and
+/// one the command line's duration arguments accept.
+pub fn interval_text(secs: u64) -> String {
+    for (unit, n) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
+        if secs != 0 && secs % n == 0 {
+            return format!("{}{unit}", secs / n);
+        }
+    }
+    format!("{secs}s")
 }
 
 /// One approval (or authority order) checked but not yet used: its replay entry, and the
@@ -590,6 +637,15 @@ impl Gate {
         Ok(Some(value.to_vec()))
     }
 
+    /// The stored retention policy's value (its HMAC and its pin checked; `None`: none is
+    /// installed). Decoding is `crate::retention`'s.
+    pub(crate) fn retention_policy(&self, ks: &Keystore) -> Result<Option<Vec<u8>>> {
+        let v = self.get_authenticated(ks, META_RETENTION_POLICY, "trust state: retention policy")?;
+        self.pins
+            .check(Pinned::RetentionPolicy, v.as_deref().map(sha256).as_ref())?;
+        Ok(v)
+    }
+
     /// The authority key this platform trusts, if set.
     pub(crate) fn authority_key(&self, ks: &Keystore) -> Result<Option<[u8; 32]>> {
         let k = self
@@ -671,6 +727,7 @@ impl Gate {
         }
         Ok(StaffSession {
             officer: officer.to_string(),
+            scheduled: false,
         })
     }
 

@@ -19,7 +19,7 @@ use crate::components::appender::{Appender, Committed, MapCache, NewReceipt};
 use crate::components::datadir::DataDir;
 use crate::components::gate::{Approved, Gate, Operation, StaffSession};
 use crate::components::trust;
-use crate::components::vault::Vault;
+use crate::components::vault::{Sealing, Vault};
 use crate::error::{EngineError, Result};
 use crate::keys::{ClassKeyStatus, REWRAP_BATCH, RewrapSummary, VersionStatus};
 use crate::layout;
@@ -35,10 +35,15 @@ pub(crate) fn admin_receipt(
     detail: String,
     subject: Option<credseal_core::BlindId>,
 ) -> NewReceipt {
-    NewReceipt {
-        actor: credseal_log::Actor::Officer {
+    let actor = if session.is_scheduled() {
+        credseal_log::Actor::Platform
+    } else {
+        credseal_log::Actor::Officer {
             id: session.officer().to_string(),
-        },
+        }
+    };
+    NewReceipt {
+        actor,
         action,
         detail,
         subject,
@@ -341,6 +346,16 @@ impl KeyOps<'_> {
         edit: impl FnOnce(&mut Keystore) -> Result<T>,
     ) -> Result<T> {
         self.vault.update_keystore(self.dir, pass, edit)
+    }
+
+    /// [`Self::update_keystore`] as `sealing` says (with the caller's passphrase, or none for
+    /// an unattended job).
+    fn update_keystore_with<T>(
+        &self,
+        sealing: Sealing<'_>,
+        edit: impl FnOnce(&mut Keystore) -> Result<T>,
+    ) -> Result<T> {
+        self.vault.update_keystore_with(self.dir, sealing, edit)
     }
 
     /// Adds to `batch` the data-key counters moved by `delta` ((class, KEK version) → change).
@@ -816,6 +831,39 @@ impl KeyOps<'_> {
         approved: &Approved,
     ) -> Result<ShredSummary> {
         approved.require(&Operation::shred_expired(today))?;
+        let selected = self.expired(today)?;
+        let marks = self.gate.consume(&self.keys(), approved)?;
+        self.shred_selected(
+            session,
+            selected,
+            &format!("retention period over; {}", approved.note()),
+            Sealing::Passphrase(pass),
+            marks,
+        )
+    }
+
+    /// The retention sweep under the standing retention policy (`crate::retention`), which
+    /// stands in for two officers' approvals: `policy_note` names it in the subjects'
+    /// receipts. `sealing`: [`Sealing::Unattended`] for `credseal serve`'s scheduled run.
+    pub(crate) fn shred_expired_by_policy(
+        &self,
+        session: &StaffSession,
+        today: Date,
+        sealing: Sealing<'_>,
+        policy_note: &str,
+    ) -> Result<ShredSummary> {
+        let selected = self.expired(today)?;
+        self.shred_selected(
+            session,
+            selected,
+            &format!("retention period over; {policy_note}"),
+            sealing,
+            Batch::new(),
+        )
+    }
+
+    /// Every record past its class's retention on `today`: per subject and class, its places.
+    fn expired(&self, today: Date) -> Result<Selection> {
         let mut selected = Selection::new();
         let limits: BTreeMap<String, u32> = self
             .catalog
@@ -854,15 +902,7 @@ impl KeyOps<'_> {
         for share in shares {
             selected.extend(share?);
         }
-        drop(ks);
-        let marks = self.gate.consume(&self.keys(), approved)?;
-        self.shred_selected(
-            session,
-            selected,
-            &format!("retention period over; {}", approved.note()),
-            pass,
-            marks,
-        )
+        Ok(selected)
     }
 
     /// The records past their class's retention on `today` among the subjects whose
@@ -1013,7 +1053,7 @@ impl KeyOps<'_> {
         }
         let mut selected = BTreeMap::new();
         selected.insert((blind, class.to_string()), found);
-        self.shred_selected(session, selected, reason, pass, Batch::new())
+        self.shred_selected(session, selected, reason, Sealing::Passphrase(pass), Batch::new())
     }
 
     /// Carries out a checked credit-repair order, approved by two officers: every version of
@@ -1041,7 +1081,7 @@ impl KeyOps<'_> {
                 credseal_core::hex(&order.digest[..8]),
                 approved.note()
             ),
-            pass,
+            Sealing::Passphrase(pass),
             marks,
         )
     }
@@ -1064,7 +1104,7 @@ impl KeyOps<'_> {
         session: &StaffSession,
         selected: Selection,
         reason: &str,
-        pass: &Passphrase,
+        sealing: Sealing<'_>,
         marks: Batch,
     ) -> Result<ShredSummary> {
         let _s = self.shred_lock.lock().map_err(|_| EngineError::poisoned("shred"))?;
@@ -1092,13 +1132,13 @@ impl KeyOps<'_> {
         let subjects: BTreeSet<BlindId> = by_class.values().flat_map(|m| m.keys().copied()).collect();
         summary.subjects = subjects.len() as u64;
         let rotating: Vec<String> = by_class.keys().cloned().collect();
-        let rotated = self.rotate_classes(session, &rotating, pass, marks)?;
+        let rotated = self.rotate_classes(session, &rotating, sealing, marks)?;
         for (class, sel) in &by_class {
             summary.records += self.shred_class(session, class, sel, rotated[class], reason)?;
         }
         // Seal off every earlier copy of the database: destroy the KEK versions that wrapped
         // the replaced roots (and any older one).
-        let retired = self.retire_older(session, &classes, pass, reason)?;
+        let retired = self.retire_older(session, &classes, sealing, reason)?;
         for class in &classes {
             let primary = self.keys().classes.get(class.as_str()).map_or(0, |c| c.primary);
             summary
@@ -1118,14 +1158,14 @@ impl KeyOps<'_> {
         &self,
         session: &StaffSession,
         classes: &[String],
-        pass: &Passphrase,
+        sealing: Sealing<'_>,
         extra: Batch,
     ) -> Result<BTreeMap<String, u32>> {
         if classes.is_empty() {
             return Ok(BTreeMap::new());
         }
         let now = self.now()?;
-        let done = self.update_keystore(pass, |keys| {
+        let done = self.update_keystore_with(sealing, |keys| {
             let mut done = BTreeMap::new();
             for class in classes {
                 let ck = keys
@@ -1170,7 +1210,7 @@ impl KeyOps<'_> {
         &self,
         session: &StaffSession,
         classes: &BTreeSet<String>,
-        pass: &Passphrase,
+        sealing: Sealing<'_>,
         why: &str,
     ) -> Result<BTreeMap<String, Vec<u32>>> {
         let ks = self.keys();
@@ -1189,7 +1229,7 @@ impl KeyOps<'_> {
             return Ok(gone);
         }
         // The removed keys are zeroized when dropped (`Kek` zeroizes on drop).
-        let removed = self.update_keystore(pass, |keys| {
+        let removed = self.update_keystore_with(sealing, |keys| {
             let mut removed = BTreeMap::new();
             for (class, versions) in &gone {
                 for v in versions {

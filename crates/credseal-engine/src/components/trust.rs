@@ -51,8 +51,8 @@ use ring::hmac;
 
 use crate::canary::META_CANARIES;
 use crate::components::gate::{
-    META_AUTHORITY, META_STAFF, META_SUBJECT_KEY, REPLAY_COMMITTED, REPLAY_CONSENT, REPLAY_QUERY, REPLAY_STAFF,
-    REVOCATIONS_CURRENT, meta_mac,
+    META_AUTHORITY, META_RETENTION_POLICY, META_STAFF, META_SUBJECT_KEY, REPLAY_COMMITTED, REPLAY_CONSENT,
+    REPLAY_QUERY, REPLAY_STAFF, REVOCATIONS_CURRENT, meta_mac,
 };
 use crate::error::{EngineError, Result};
 use crate::layout::META_KEYSTORE_GENERATION;
@@ -377,11 +377,13 @@ fn pin_of(tree: Tree, key: &[u8], value: Option<&[u8]>) -> Option<(Pinned, Optio
         (Tree::Meta, k) if k == META_AUTHORITY => Pinned::Authority,
         (Tree::Revocations, k) if k == REVOCATIONS_CURRENT => Pinned::Revocations,
         (Tree::Meta, k) if k == META_CANARIES => Pinned::Canaries,
+        (Tree::Meta, k) if k == META_RETENTION_POLICY => Pinned::RetentionPolicy,
         _ => return None,
     };
     let digest = value.map(|v| match which {
-        // The authority key is pinned as its 32 bytes, without the HMAC stored after them.
-        Pinned::Authority => sha256(&v[..v.len().saturating_sub(32)]),
+        // The authority key and the retention policy are pinned as their values, without
+        // the HMAC stored after them.
+        Pinned::Authority | Pinned::RetentionPolicy => sha256(&v[..v.len().saturating_sub(32)]),
         _ => sha256(v),
     });
     Some((which, digest))
@@ -393,6 +395,7 @@ pub(crate) fn pin_from_store(store: &dyn Store, pins: &TrustPins) -> Result<()> 
         (Tree::Meta, META_AUTHORITY),
         (Tree::Revocations, REVOCATIONS_CURRENT),
         (Tree::Meta, META_CANARIES),
+        (Tree::Meta, META_RETENTION_POLICY),
     ] {
         let v = store.get(tree, key)?;
         if let Some((which, digest)) = pin_of(tree, key, v.as_deref()) {
@@ -656,7 +659,11 @@ pub(crate) fn check_at_open(
             TrustComponent::SubjectKeys => {
                 "a subject key (registered, replaced or removed outside the log)".to_string()
             }
-            TrustComponent::Staff => "a staff enrolment (added, replaced or removed outside the log)".to_string(),
+            TrustComponent::Staff => {
+                "a staff enrolment, provider credential or the retention policy (added, replaced or removed outside \
+                 the log)"
+                    .to_string()
+            }
             other => format!("the {}", other.label()),
         };
         return Err(mismatch(

@@ -63,6 +63,18 @@ pub(crate) fn keystore_intent(store: &dyn Store, ks: &Keystore) -> Result<Option
     Ok(Some((u64::from_be_bytes(generation), hash)))
 }
 
+/// How a keystore change is written.
+#[derive(Clone, Copy)]
+pub(crate) enum Sealing<'a> {
+    /// With the passphrase (or master key, or token PIN) the caller holds.
+    Passphrase(&'a Passphrase),
+    /// With none: an unattended job (`credseal serve`'s scheduled retention sweep). The file
+    /// is resealed under the key kept from the unlock — no passphrase and no KDF needed —
+    /// or, for keys in a token, written as its manifest; refused if the file on disk is no
+    /// longer sealed under that key.
+    Unattended,
+}
+
 /// The keystore and the sealed records of one platform.
 pub(crate) struct Vault {
     store: Arc<dyn Store>,
@@ -146,6 +158,30 @@ impl Vault {
         next: &Passphrase,
         edit: impl FnOnce(&mut Keystore) -> Result<T>,
     ) -> Result<T> {
+        self.update_keystore_sealed(dir, |d, keys| d.seal_keystore_as(keys, current_pass, next), edit)
+    }
+
+    /// [`Vault::update_keystore`] as `sealing` says: with the passphrase the caller holds,
+    /// or with none (an unattended job: the key kept from the unlock, or a token's manifest).
+    pub(crate) fn update_keystore_with<T>(
+        &self,
+        dir: Option<&DataDir>,
+        sealing: Sealing<'_>,
+        edit: impl FnOnce(&mut Keystore) -> Result<T>,
+    ) -> Result<T> {
+        match sealing {
+            Sealing::Passphrase(pass) => self.update_keystore(dir, pass, edit),
+            Sealing::Unattended => self.update_keystore_sealed(dir, |d, keys| d.seal_keystore_unattended(keys), edit),
+        }
+    }
+
+    /// The keystore change itself; `seal` writes the new keystore's file bytes.
+    fn update_keystore_sealed<T>(
+        &self,
+        dir: Option<&DataDir>,
+        seal: impl FnOnce(&DataDir, &mut Keystore) -> Result<Vec<u8>>,
+        edit: impl FnOnce(&mut Keystore) -> Result<T>,
+    ) -> Result<T> {
         let _k = self
             .key_lock
             .lock()
@@ -155,7 +191,7 @@ impl Vault {
         let out = edit(&mut keys)?;
         keys.generation = current.generation + 1;
         if let Some(d) = dir {
-            let sealed = d.seal_keystore_as(&mut keys, current_pass, next)?;
+            let sealed = seal(d, &mut keys)?;
             // The intent first, durably: a crash before the file is replaced leaves the old
             // file (still the committed generation); a crash after, a file the intent names.
             let mut b = credseal_store::Batch::new();
