@@ -292,7 +292,7 @@ impl Operation {
 /// one the command line's duration arguments accept.
 pub fn interval_text(secs: u64) -> String {
     for (unit, n) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
-        if secs != 0 && secs % n == 0 {
+        if secs != 0 && secs.is_multiple_of(n) {
             return format!("{}{unit}", secs / n);
         }
     }
