@@ -1242,7 +1242,12 @@ pub(crate) struct TokenArgs {
     #[arg(long, value_name = "FILE", requires = "server")]
     pub(crate) ca: Option<PathBuf>,
     /// With --server: the department's sealing (private) key, to open the answer.
-    #[arg(long = "sealing-key-private", alias = "sealing-key", value_name = "FILE", requires = "server")]
+    #[arg(
+        long = "sealing-key-private",
+        alias = "sealing-key",
+        value_name = "FILE",
+        requires = "server"
+    )]
     pub(crate) sealing_key: Option<PathBuf>,
     /// With --server: a client certificate (PEM chain) for a server that requires mutual TLS
     /// on the department routes (`serve --client-ca`).

@@ -144,7 +144,11 @@ pub(crate) fn run(ctx: &crate::context::Context, cmd: DeptCommand) -> CliResult 
                 client = client.with_client_cert(a.ca.as_deref(), cert, key)?;
             }
             // Cannot fail: clap's `required_unless_present`/`requires` on these arguments (cli.rs) guarantee them on this branch.
-            let seal = sealing_key(a.sealing_key.as_deref().expect("clap: --server requires --sealing-key-private"))?;
+            let seal = sealing_key(
+                a.sealing_key
+                    .as_deref()
+                    .expect("clap: --server requires --sealing-key-private"),
+            )?;
             let log = log_verifier(a.log_key.as_deref().expect("clap: --server requires --log-key"))?;
             if log.origin() != token.audience {
                 return Err(fail(
