@@ -151,7 +151,10 @@ fn every_sh_block_is_run_or_parsed() {
         );
     }
     for section in RUN.iter().chain(&PARSE_ONLY) {
-        assert!(blocks.iter().any(|b| b.section == *section), "README: no ```sh block in {section}");
+        assert!(
+            blocks.iter().any(|b| b.section == *section),
+            "README: no ```sh block in {section}"
+        );
     }
 }
 
@@ -162,7 +165,10 @@ fn the_benchmark_commands_parse() {
     let mut n = 0;
     for b in blocks.iter().filter(|b| PARSE_ONLY.contains(&b.section.as_str())) {
         let line = b.text.trim();
-        assert!(!line.contains('\n') && line.starts_with("credseal bench "), "not one bench command:\n{line}");
+        assert!(
+            !line.contains('\n') && line.starts_with("credseal bench "),
+            "not one bench command:\n{line}"
+        );
         let args: Vec<&str> = line.split_whitespace().skip(1).chain(["--help"]).collect();
         let o = Command::new(env!("CARGO_BIN_EXE_credseal"))
             .args(&args)
@@ -243,15 +249,26 @@ fn the_readme_walkthrough_runs_as_printed() {
         logs.path(),
         &path,
     );
-    assert!(after.ok, "the self-query after the shred failed ({}):\n{}", after.status, after.stderr);
+    assert!(
+        after.ok,
+        "the self-query after the shred failed ({}):\n{}",
+        after.status, after.stderr
+    );
     assert!(after.stdout.contains("ID-00000104"), "{}", after.stdout);
-    assert!(!after.stdout.contains("LN-2025-000124"), "the shredded record is still released:\n{}", after.stdout);
+    assert!(
+        !after.stdout.contains("LN-2025-000124"),
+        "the shredded record is still released:\n{}",
+        after.stdout
+    );
     assert!(output_of("credseal keys retire").contains("loans: KEK v1 destroyed"));
 
     // The log key was rotated: the departments' pinned key is not the original any more.
     let original = std::fs::read_to_string(srv.join("log-key.pub")).unwrap();
     let current = std::fs::read_to_string(dir.path().join("platform-log.key")).unwrap();
-    assert_eq!(original.trim(), std::fs::read_to_string(dir.path().join("log.vkey")).unwrap().trim());
+    assert_eq!(
+        original.trim(),
+        std::fs::read_to_string(dir.path().join("log.vkey")).unwrap().trim()
+    );
     assert_ne!(original.trim(), current.trim(), "the log key did not change");
     assert!(output_of("credseal keys log-rotate").contains("retired and destroyed"));
 
