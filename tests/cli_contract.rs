@@ -588,3 +588,146 @@ fn a_signed_object_file_is_bounded_at_one_mib() {
         stderr(&o)
     );
 }
+
+/// What the second outside review found, attacked again through the binary.
+#[test]
+fn second_review_findings_hold() {
+    let d = tempfile::tempdir().unwrap();
+    let p = |n: &str| d.path().join(n).display().to_string();
+    // `--state -` would read no saved state (so a rolled-back log passed) and write a file
+    // named `-`: refused, like `-` for a directory.
+    for args in [
+        &[
+            "receipts",
+            "verify",
+            "--log-key",
+            "k",
+            "--vrf-key",
+            "v",
+            "--subject",
+            "42010619960510907X",
+            "--state",
+            "-",
+            "b",
+        ][..],
+        &["log", "verify", "--tiles", "t", "--log-key", "k", "--state", "-"],
+        &["man", "--out-dir", "-"],
+        &["backup", "--data", "x", "--out", "-"],
+    ] {
+        let o = run(args);
+        assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("cannot be used here"), "{args:?}: {}", stderr(&o));
+    }
+    assert!(!std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("-").exists());
+    // Two inputs from standard input: refused before either is read.
+    let o = run(&[
+        "--passphrase-file",
+        "-",
+        "query",
+        "--data",
+        "x",
+        "--credential",
+        "c",
+        "--token",
+        "-",
+        "--out",
+        "-",
+    ]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("only one file argument can be -"), "{}", stderr(&o));
+    // A keygen whose `.pub` (or any file of a pair) exists writes nothing at all.
+    std::fs::write(p("a.key.pub"), "old public key\n").unwrap();
+    let o = run(&["authority", "keygen", "--out", &p("a.key"), "--unencrypted"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        !d.path().join("a.key").exists(),
+        "a secret key beside an unrelated .pub"
+    );
+    std::fs::create_dir(p("dk")).unwrap();
+    std::fs::write(p("dk/sealing.pub"), "old\n").unwrap();
+    let o = run(&["dept", "keygen", "--out-dir", &p("dk"), "--unencrypted"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let left: Vec<_> = std::fs::read_dir(p("dk"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("sealing.pub")], "{left:?}");
+    // A withdrawal that cannot be installed is not left behind.
+    let o = run(&["subject", "keygen", "--out-dir", &p("me"), "--unencrypted"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = run(&[
+        "subject",
+        "consent",
+        "--key",
+        &p("me/signing.key"),
+        "--subject",
+        "42010619960510907X",
+        "--department",
+        "bank-a",
+        "--classes",
+        "loans",
+        "--purpose",
+        "p",
+        "--origin",
+        "t.invalid/log",
+        "--out",
+        &p("c1"),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = run(&[
+        "subject",
+        "withdraw",
+        "--key",
+        &p("me/signing.key"),
+        "--consent",
+        &p("c1"),
+        "--out",
+        &p("wd1"),
+        "--data",
+        &p("nowhere"),
+    ]);
+    assert_ne!(code(&o), 0, "{}", stderr(&o));
+    assert!(!d.path().join("wd1").exists(), "the withdrawal was left behind");
+    assert!(!stdout(&o).contains("written to"), "{}", stdout(&o));
+    // Validity bounds and an empty origin.
+    let me_key = p("me/signing.key");
+    for (args, needle) in [
+        (&["--valid-for", "0"][..], "--valid-for"),
+        (&["--valid-for", "18446744073709551615"], "--valid-for"),
+        (&["--valid-for", "99999d"], "--valid-for"),
+        (&["--origin", ""], "--origin"),
+    ] {
+        let mut all = vec![
+            "subject",
+            "consent",
+            "--key",
+            &me_key,
+            "--subject",
+            "42010619960510907X",
+            "--department",
+            "bank-a",
+            "--classes",
+            "loans",
+            "--purpose",
+            "p",
+            "--out",
+            "-",
+        ];
+        if !args.contains(&"--origin") {
+            all.extend(["--origin", "t.invalid/log"]);
+        }
+        all.extend(args);
+        let o = run(&all);
+        assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(needle), "{args:?}: {}", stderr(&o));
+    }
+    // A usage error's JSON names the missing arguments.
+    let o = run(&["query", "--json"]);
+    assert_eq!(code(&o), 2);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["message"].as_str().unwrap().contains("--data <DIR>"), "{v}");
+    // A help text that cannot be written is an error.
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let o = bin().args(["--help"]).stdout(full).output().unwrap();
+    assert_eq!(code(&o), 1);
+}

@@ -47,7 +47,7 @@ pub(crate) struct Cli {
 #[derive(Args, Debug, Clone)]
 pub(crate) struct DataArg {
     /// The platform's data directory.
-    #[arg(long, env = "CREDSEAL_DATA", value_name = "DIR")]
+    #[arg(long, env = "CREDSEAL_DATA", value_name = "DIR", value_parser = crate::files::not_dash)]
     pub(crate) data: PathBuf,
 }
 
@@ -197,7 +197,7 @@ pub(crate) enum Command {
         #[command(flatten)]
         data: DataArg,
         /// The new backup directory (must not exist, or be empty).
-        #[arg(long, value_name = "DIR")]
+        #[arg(long, value_name = "DIR", value_parser = crate::files::not_dash)]
         out: PathBuf,
         /// Print the result as JSON.
         #[arg(long)]
@@ -216,7 +216,7 @@ pub(crate) enum Command {
         /// A saved view of the log the restored log must extend: a subject's state file of
         /// `receipts verify --state`, or an auditor's position of `log verify --state`.
         /// Repeatable.
-        #[arg(long = "state", value_name = "FILE")]
+        #[arg(long = "state", value_name = "FILE", value_parser = crate::files::not_dash)]
         states: Vec<PathBuf>,
         /// Print the result as JSON.
         #[arg(long)]
@@ -245,7 +245,7 @@ pub(crate) enum Command {
     /// into a directory.
     Man {
         /// The directory (created if missing; existing pages are not overwritten).
-        #[arg(long, value_name = "DIR")]
+        #[arg(long, value_name = "DIR", value_parser = crate::files::not_dash)]
         out_dir: PathBuf,
         /// Print the result as JSON (docs/json.md).
         #[arg(long)]
@@ -419,7 +419,7 @@ pub(crate) struct WitnessServeArgs {
     pub(crate) key: PathBuf,
     /// The witness's state directory (created if missing): the latest checkpoint cosigned
     /// for each log. One witness process at a time.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = crate::files::not_dash)]
     pub(crate) state: PathBuf,
     /// A log's verifier key file (`credseal log key`); the key's name is the log's origin.
     /// Repeat for more logs, or for the old and new key of a log that rotated its key.
@@ -1022,16 +1022,16 @@ pub(crate) enum AuthorityCommand {
         #[arg(long)]
         purposes: String,
         /// The platform's origin the credential is valid for.
-        #[arg(long = "origin", alias = "audience", value_name = "ORIGIN")]
+        #[arg(long = "origin", alias = "audience", value_name = "ORIGIN", value_parser = clap::builder::NonEmptyStringValueParser::new())]
         audience: String,
         /// Start of validity (Unix seconds or RFC 3339, e.g. `2026-12-07T12:00:00Z`; default now).
         #[arg(long, value_name = "TIME", value_parser = crate::duration::unix_time)]
         not_before: Option<u64>,
         /// How long it is valid from --not-before (`365d`, `12h`; a bare number is seconds).
-        #[arg(long, value_name = "DURATION", default_value = "365d", value_parser = crate::duration::secs)]
+        #[arg(long, value_name = "DURATION", default_value = "365d", value_parser = crate::duration::secs_in(1, crate::duration::TEN_YEARS))]
         valid_for: u64,
         /// The old spelling of --valid-for, in days.
-        #[arg(long, value_name = "N", hide = true, conflicts_with = "valid_for")]
+        #[arg(long, value_name = "N", hide = true, conflicts_with = "valid_for", value_parser = clap::value_parser!(u64).range(1..=3650))]
         days: Option<u64>,
         /// Where to write the credential.
         #[arg(long, value_name = "FILE")]
@@ -1067,16 +1067,16 @@ pub(crate) enum AuthorityCommand {
         #[arg(long, value_name = "PREFIX", default_value = "")]
         record_prefix: String,
         /// The platform's origin the credential is valid for.
-        #[arg(long = "origin", alias = "audience", value_name = "ORIGIN")]
+        #[arg(long = "origin", alias = "audience", value_name = "ORIGIN", value_parser = clap::builder::NonEmptyStringValueParser::new())]
         audience: String,
         /// Start of validity (Unix seconds or RFC 3339, e.g. `2026-12-07T12:00:00Z`; default now).
         #[arg(long, value_name = "TIME", value_parser = crate::duration::unix_time)]
         not_before: Option<u64>,
         /// How long it is valid from --not-before (`365d`, `12h`; a bare number is seconds).
-        #[arg(long, value_name = "DURATION", default_value = "365d", value_parser = crate::duration::secs)]
+        #[arg(long, value_name = "DURATION", default_value = "365d", value_parser = crate::duration::secs_in(1, crate::duration::TEN_YEARS))]
         valid_for: u64,
         /// The old spelling of --valid-for, in days.
-        #[arg(long, value_name = "N", hide = true, conflicts_with = "valid_for")]
+        #[arg(long, value_name = "N", hide = true, conflicts_with = "valid_for", value_parser = clap::value_parser!(u64).range(1..=3650))]
         days: Option<u64>,
         /// Where to write the credential.
         #[arg(long, value_name = "FILE")]
@@ -1094,7 +1094,7 @@ pub(crate) enum AuthorityCommand {
         #[arg(long)]
         serial: u64,
         /// The platform's origin.
-        #[arg(long = "origin", alias = "audience", value_name = "ORIGIN")]
+        #[arg(long = "origin", alias = "audience", value_name = "ORIGIN", value_parser = clap::builder::NonEmptyStringValueParser::new())]
         audience: String,
         /// The current revocation list, to extend (its version is raised by one).
         #[arg(long, value_name = "FILE")]
@@ -1142,7 +1142,7 @@ pub(crate) enum AuthorityCommand {
         #[arg(long = "ref", value_name = "REF")]
         reference: String,
         /// The platform's origin.
-        #[arg(long = "origin", alias = "audience", value_name = "ORIGIN")]
+        #[arg(long = "origin", alias = "audience", value_name = "ORIGIN", value_parser = clap::builder::NonEmptyStringValueParser::new())]
         audience: String,
         /// Where to write the order (never overwritten).
         #[arg(long, value_name = "FILE")]
@@ -1159,7 +1159,7 @@ pub(crate) enum DeptCommand {
     /// Generate a department's signing and sealing keys in DIR.
     Keygen {
         /// Directory for signing.key, signing.pub, sealing.key, sealing.pub.
-        #[arg(long, value_name = "DIR")]
+        #[arg(long, value_name = "DIR", value_parser = crate::files::not_dash)]
         out_dir: PathBuf,
         #[command(flatten)]
         protect: KeyProtection,
@@ -1221,13 +1221,13 @@ pub(crate) struct TokenArgs {
     #[arg(long, default_value = "")]
     pub(crate) legal_basis: String,
     /// The platform's origin.
-    #[arg(long = "origin", alias = "audience", value_name = "ORIGIN")]
+    #[arg(long = "origin", alias = "audience", value_name = "ORIGIN", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub(crate) audience: String,
     /// The subject's consent, where a class needs it.
     #[arg(long, value_name = "FILE")]
     pub(crate) consent: Option<PathBuf>,
     /// Token lifetime (`300`, `5m`; a bare number is seconds).
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::duration::secs)]
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::duration::secs_in(1, 86_400))]
     pub(crate) ttl: u64,
     /// Issue time (Unix seconds or RFC 3339, e.g. `2026-12-07T12:00:00Z`; default now).
     #[arg(long, value_name = "TIME", value_parser = crate::duration::unix_time)]
@@ -1274,7 +1274,7 @@ pub(crate) enum SubjectCommand {
     /// Generate a subject's signing and sealing keys in DIR.
     Keygen {
         /// Directory for signing.key, signing.pub, sealing.key, sealing.pub.
-        #[arg(long, value_name = "DIR")]
+        #[arg(long, value_name = "DIR", value_parser = crate::files::not_dash)]
         out_dir: PathBuf,
         #[command(flatten)]
         protect: KeyProtection,
@@ -1317,16 +1317,16 @@ pub(crate) enum SubjectCommand {
         #[arg(long)]
         purpose: String,
         /// How long the consent is valid (`30d`, `12h`; a bare number is seconds).
-        #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = crate::duration::secs)]
+        #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = crate::duration::secs_in(1, crate::duration::TEN_YEARS))]
         valid_for: u64,
         /// The old spelling of --valid-for, in days.
-        #[arg(long, value_name = "N", hide = true, conflicts_with = "valid_for")]
+        #[arg(long, value_name = "N", hide = true, conflicts_with = "valid_for", value_parser = clap::value_parser!(u64).range(1..=3650))]
         days: Option<u64>,
         /// How many queries it allows (at least 1).
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
         max_uses: u32,
         /// The platform's origin: the one platform where the consent may be used.
-        #[arg(long = "origin", alias = "audience", value_name = "ORIGIN")]
+        #[arg(long = "origin", alias = "audience", value_name = "ORIGIN", value_parser = clap::builder::NonEmptyStringValueParser::new())]
         audience: String,
         /// Issue time (Unix seconds or RFC 3339, e.g. `2026-12-07T12:00:00Z`; default now).
         #[arg(long, value_name = "TIME", value_parser = crate::duration::unix_time)]
@@ -1364,7 +1364,7 @@ pub(crate) enum SubjectCommand {
         #[arg(long)]
         repair: bool,
         /// The platform's origin.
-        #[arg(long = "origin", alias = "audience", value_name = "ORIGIN")]
+        #[arg(long = "origin", alias = "audience", value_name = "ORIGIN", value_parser = clap::builder::NonEmptyStringValueParser::new())]
         audience: String,
         /// Where to write the signed objection.
         #[arg(long, value_name = "FILE")]
@@ -1415,10 +1415,10 @@ pub(crate) struct SelfQueryArgs {
     #[arg(long)]
     pub(crate) classes: String,
     /// The platform's origin.
-    #[arg(long = "origin", alias = "audience", value_name = "ORIGIN")]
+    #[arg(long = "origin", alias = "audience", value_name = "ORIGIN", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub(crate) audience: String,
     /// Lifetime (`300`, `5m`; a bare number is seconds).
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::duration::secs)]
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::duration::secs_in(1, 86_400))]
     pub(crate) ttl: u64,
     /// Where to write the query.
     #[arg(long, value_name = "FILE")]
@@ -1520,10 +1520,10 @@ pub(crate) enum ReceiptsCommand {
         #[arg(long)]
         subject: String,
         /// The platform's origin.
-        #[arg(long = "origin", alias = "audience", value_name = "ORIGIN")]
+        #[arg(long = "origin", alias = "audience", value_name = "ORIGIN", value_parser = clap::builder::NonEmptyStringValueParser::new())]
         audience: String,
         /// Your saved verification state (its tree size asks for a consistency proof).
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", value_parser = crate::files::not_dash)]
         state: Option<PathBuf>,
         /// Where to write the request.
         #[arg(long, value_name = "FILE")]
@@ -1566,7 +1566,7 @@ pub(crate) enum ReceiptsCommand {
         #[arg(long, value_name = "ID")]
         subject: String,
         /// Saved state: read if it exists, replaced only after a successful verification.
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", value_parser = crate::files::not_dash)]
         state: PathBuf,
         /// The bundle.
         bundle: PathBuf,
@@ -1595,11 +1595,11 @@ pub(crate) struct FetchArgs {
     #[arg(long, value_name = "ID")]
     pub(crate) subject: String,
     /// The platform's origin.
-    #[arg(long = "origin", alias = "audience", value_name = "ORIGIN")]
+    #[arg(long = "origin", alias = "audience", value_name = "ORIGIN", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub(crate) audience: String,
     /// Saved state: read if it exists (its tree size asks for a consistency proof),
     /// replaced only after a successful verification.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = crate::files::not_dash)]
     pub(crate) state: PathBuf,
     /// The log's verifier key (from `credseal log key`), pinned by the subject.
     #[arg(long = "log-key", alias = "vkey", value_name = "FILE")]
@@ -1675,7 +1675,7 @@ pub(crate) enum LogCommand {
         ca: Option<PathBuf>,
         /// Your audit position file: read at start if it exists (the log must still start
         /// with it), rewritten after every verified round.
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", value_parser = crate::files::not_dash)]
         state: Option<PathBuf>,
         /// The witnesses whose cosignatures each checkpoint must carry.
         #[command(flatten)]
@@ -1717,7 +1717,7 @@ pub(crate) enum LogCommand {
         #[command(flatten)]
         data: DataArg,
         /// The directory to write.
-        #[arg(value_name = "OUT")]
+        #[arg(value_name = "OUT", value_parser = crate::files::not_dash)]
         out: PathBuf,
         /// Print as JSON.
         #[arg(long)]
@@ -1761,7 +1761,7 @@ pub(crate) enum LogCommand {
         /// Your audit position file: written after a successful run (the size, roots and
         /// subject map verified), so that the next run can continue with --from. With
         /// --tiles it is also read, if it exists: the log must still start with what it saved.
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", value_parser = crate::files::not_dash)]
         state: Option<PathBuf>,
         /// Continue from the position saved in --state, which must be at this tree size
         /// (only the receipts from N on are replayed).
@@ -1889,7 +1889,7 @@ pub(crate) enum OfficerCommand {
         #[arg(long)]
         operation: String,
         /// The platform's log origin.
-        #[arg(long = "origin", alias = "audience", value_name = "ORIGIN")]
+        #[arg(long = "origin", alias = "audience", value_name = "ORIGIN", value_parser = clap::builder::NonEmptyStringValueParser::new())]
         audience: String,
         /// How long the approval stays valid (`10m`, `2h`; a bare number is seconds; 1m to 1d).
         #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = crate::duration::secs_in(60, 86_400))]
@@ -2001,7 +2001,7 @@ pub(crate) enum StaffCommand {
         #[arg(long)]
         operation: String,
         /// The platform's log origin.
-        #[arg(long = "origin", alias = "audience", value_name = "ORIGIN")]
+        #[arg(long = "origin", alias = "audience", value_name = "ORIGIN", value_parser = clap::builder::NonEmptyStringValueParser::new())]
         audience: String,
         /// How long the order stays valid (`1h`, `2d`; a bare number is seconds; 1m to 7d).
         #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = crate::duration::secs_in(60, 7 * 86_400))]
@@ -2025,7 +2025,7 @@ pub(crate) enum StaffCommand {
         #[arg(long)]
         operation: String,
         /// The platform's log origin.
-        #[arg(long = "origin", alias = "audience", value_name = "ORIGIN")]
+        #[arg(long = "origin", alias = "audience", value_name = "ORIGIN", value_parser = clap::builder::NonEmptyStringValueParser::new())]
         audience: String,
         /// How long the approval stays valid (`10m`, `2h`; a bare number is seconds; 1m to 1d).
         #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = crate::duration::secs_in(60, 86_400))]
@@ -2087,7 +2087,7 @@ pub(crate) enum ProviderCommand {
         #[arg(long, default_value = "upheld", value_parser = ["upheld", "deleted"])]
         outcome: String,
         /// The platform's origin.
-        #[arg(long = "origin", alias = "audience", value_name = "ORIGIN")]
+        #[arg(long = "origin", alias = "audience", value_name = "ORIGIN", value_parser = clap::builder::NonEmptyStringValueParser::new())]
         audience: String,
         /// Where to write the signed answer.
         #[arg(long, value_name = "FILE")]
@@ -2116,7 +2116,7 @@ pub(crate) enum ProviderCommand {
         #[arg(long, value_name = "ID")]
         provider: String,
         /// The platform's log origin.
-        #[arg(long = "origin", alias = "audience", value_name = "ORIGIN")]
+        #[arg(long = "origin", alias = "audience", value_name = "ORIGIN", value_parser = clap::builder::NonEmptyStringValueParser::new())]
         audience: String,
         /// The JSON Lines records.
         #[arg(long, value_name = "FILE")]

@@ -2,6 +2,9 @@
 //! number of seconds (the spelling every seconds flag had before). Parsed by clap, so a bad
 //! value is a usage error (exit 2) naming the flag.
 
+/// Ten years in seconds: the longest validity the CLI signs (credentials, consents).
+pub(crate) const TEN_YEARS: u64 = 3650 * 86_400;
+
 /// A duration in whole seconds.
 pub(crate) fn secs(s: &str) -> Result<u64, String> {
     let s = s.trim();

@@ -116,6 +116,19 @@ pub(crate) fn read_key_text(path: &Path) -> CliResult<String> {
         .map_err(|_| Failure::new(ErrorClass::Error, format!("{}: not valid UTF-8", name(path, false))))
 }
 
+/// A path argument that cannot be standard input or output: a directory, or a state file
+/// that is read and then replaced (given as `-`, it would be read from nowhere and written to
+/// a file named `-`). A usage error naming the flag comes from clap.
+pub(crate) fn not_dash(s: &str) -> Result<PathBuf, String> {
+    if s == "-" {
+        return Err("`-` (standard input or output) cannot be used here: give a file or directory name".into());
+    }
+    if s.is_empty() {
+        return Err("an empty path".into());
+    }
+    Ok(PathBuf::from(s))
+}
+
 /// Refuses `-` where a command writes more than one file (a key pair: the key and its `.pub`).
 pub(crate) fn not_std(path: &Path, flag: &str) -> CliResult {
     if is_std(path) {
@@ -281,6 +294,25 @@ pub(crate) fn sealing_key(path: &Path) -> CliResult<SealingKey> {
 pub(crate) fn sealing_public(path: &Path) -> CliResult<SealingPublicKey> {
     SealingPublicKey::from_text(&read_key_text(path)?)
         .map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", name(path, false))))
+}
+
+/// A key pair's files are written all or none: every one is checked to be new before any is
+/// written (so a keygen never leaves a new secret key beside an unrelated old `.pub`), and
+/// if writing one fails, those already written by `write` are removed.
+pub(crate) fn write_all_new(paths: &[PathBuf], write: impl FnOnce(&mut Vec<PathBuf>) -> CliResult) -> CliResult {
+    for p in paths {
+        if p.exists() {
+            return Err(credseal_engine::EngineError::AlreadyExists { path: p.clone() }.into());
+        }
+    }
+    let mut written = Vec::new();
+    let r = write(&mut written);
+    if r.is_err() {
+        for p in &written {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+    r
 }
 
 /// `FILE.pub` beside `FILE`.

@@ -186,19 +186,58 @@ fn main() -> ExitCode {
                 };
             }
             if json && code == 2 {
+                // clap's message up to its usage and tip lines: one line, the arguments named
+                // (`the following required arguments were not provided: --data <DIR>`).
                 let text = e.to_string();
                 let message = text
                     .lines()
-                    .next()
-                    .unwrap_or("invalid arguments")
-                    .trim_start_matches("error: ");
+                    .take_while(|l| !l.trim().is_empty())
+                    .map(str::trim)
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let message = message.trim_start_matches("error: ");
+                let message = if message.is_empty() {
+                    "invalid arguments"
+                } else {
+                    message
+                };
                 render::print_error(ErrorClass::Usage, message, None, None);
             }
-            let _ = e.print();
+            // A help text that cannot be written (`--help > /dev/full`) is an error too.
+            if e.print().is_err() {
+                return ExitCode::from(1);
+            }
             return ExitCode::from(code);
         }
     };
-    match run(cli) {
+    // Standard input can be read once: two `-` arguments (a passphrase file and a token, say)
+    // would hand one of them the other's bytes. Refused before anything is read.
+    // (`--out -`, standard output, is not an input.)
+    const OUTPUTS: [&str; 4] = ["--out", "--answer-out", "--ids-out", "--export"];
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let dashes = args
+        .iter()
+        .enumerate()
+        .filter(|(i, a)| {
+            let bytes = a.as_encoded_bytes();
+            if *a == "-" {
+                !(i.checked_sub(1).is_some_and(|p| OUTPUTS.iter().any(|o| args[p] == *o)))
+            } else if let Some(flag) = bytes.strip_suffix(b"=-") {
+                !OUTPUTS.iter().any(|o| o.as_bytes() == flag)
+            } else {
+                false
+            }
+        })
+        .count();
+    let result = if dashes > 1 {
+        Err(Failure::new(
+            ErrorClass::Usage,
+            "only one file argument can be - (standard input or output)",
+        ))
+    } else {
+        run(cli)
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
             if json {

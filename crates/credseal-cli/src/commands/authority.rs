@@ -29,8 +29,11 @@ pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
             crate::files::not_std(&out, "--out")?;
             crate::files::create_key_parent(&out)?;
             let sk = SigningKey::generate();
-            write_role_key(&out, &sk.to_text(), protect)?;
-            write_public(&pub_path(&out), &sk.public().to_text())?;
+            crate::files::write_all_new(&[out.clone(), pub_path(&out)], |w| {
+                write_role_key(&out, &sk.to_text(), protect)?;
+                w.push(out.clone());
+                write_public(&pub_path(&out), &sk.public().to_text())
+            })?;
             let public_key = sk.public().to_text();
             crate::render::key_file(
                 json,
@@ -209,7 +212,7 @@ pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
                         "serial": serial,
                         "provider": cred.provider_id,
                         "classes": cred.classes,
-                        "record_prefix": cred.record_prefix,
+                        "record_prefix": (!cred.record_prefix.is_empty()).then_some(&cred.record_prefix),
                         "not_before": cred.not_before,
                         "not_after": cred.not_after,
                         "audience": cred.audience,

@@ -21,8 +21,11 @@ pub(crate) fn keygen(out: &Path, protect: crate::cli::KeyProtection, json: bool)
     crate::files::not_std(out, "--out")?;
     crate::files::create_key_parent(out)?;
     let key = SealingKey::generate();
-    crate::files::write_role_key(out, &key.to_text(), protect)?;
-    write_public(&pub_path(out), &key.public().to_text())?;
+    crate::files::write_all_new(&[out.to_path_buf(), pub_path(out)], |w| {
+        crate::files::write_role_key(out, &key.to_text(), protect)?;
+        w.push(out.to_path_buf());
+        write_public(&pub_path(out), &key.public().to_text())
+    })?;
     let public_key = key.public().to_text();
     crate::render::key_file(
         json,

@@ -119,7 +119,7 @@ pub(crate) fn audit(ctx: &Context, cmd: AuditCommand) -> CliResult {
                 credseal_core::Date::parse(s.trim())
                     .map_err(|_| Failure::new(ErrorClass::Usage, format!("{flag}: expected a date written YYYY-MM-DD")))
             };
-            let (from, to) = (day(&from, "--from")?, day(&to, "--to")?);
+            let (from, to) = (day(&from, "--since")?, day(&to, "--until")?);
             let key = staff_key(&key)?;
             let now = now_arg(now)?;
             let p = ctx.open_platform(&data.data)?;

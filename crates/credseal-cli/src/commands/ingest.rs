@@ -89,7 +89,7 @@ pub(crate) fn provider(ctx: &Context, cmd: ProviderCommand) -> CliResult {
                     "provider": c.provider_id,
                     "serial": c.serial,
                     "classes": c.classes,
-                    "record_prefix": c.record_prefix,
+                    "record_prefix": (!c.record_prefix.is_empty()).then_some(&c.record_prefix),
                     "not_after": c.not_after,
                 }),
                 &format!(

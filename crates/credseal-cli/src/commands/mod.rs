@@ -74,27 +74,32 @@ pub(crate) fn keypair_dir(role: &'static str, dir: &Path, protect: crate::cli::K
     std::fs::create_dir_all(dir).map_err(|e| Failure::new(ErrorClass::Error, format!("{}: {e}", dir.display())))?;
     let sk = SigningKey::generate();
     let seal = SealingKey::generate();
-    for name in ["signing.key", "sealing.key"] {
-        // Both or neither: fail before asking for a passphrase or writing either.
-        if dir.join(name).exists() {
-            return Err(credseal_engine::EngineError::AlreadyExists { path: dir.join(name) }.into());
+    let all: Vec<PathBuf> = ["signing.key", "sealing.key", "signing.pub", "sealing.pub"]
+        .iter()
+        .map(|n| dir.join(n))
+        .collect();
+    // All four or none: checked before a passphrase is asked or anything is written.
+    crate::files::write_all_new(&all, |w| {
+        if protect.unencrypted {
+            for (name, text) in [("signing.key", sk.to_text()), ("sealing.key", seal.to_text())] {
+                write_secret(&dir.join(name), &text)?;
+                w.push(dir.join(name));
+            }
+        } else {
+            // One passphrase for the pair, asked once.
+            let pass = crate::passphrase::key_passphrase(&dir.join("signing.key"), true)?;
+            for (name, text) in [("signing.key", sk.to_text()), ("sealing.key", seal.to_text())] {
+                let path = dir.join(name);
+                let sealed = credseal_crypto::encrypt_key_text(&text, &pass, crate::files::ROLE_KEY_KDF)
+                    .map_err(|e| Failure::new(ErrorClass::Error, format!("{}: {e}", path.display())))?;
+                write_secret(&path, &sealed)?;
+                w.push(path);
+            }
         }
-    }
-    if protect.unencrypted {
-        write_secret(&dir.join("signing.key"), &sk.to_text())?;
-        write_secret(&dir.join("sealing.key"), &seal.to_text())?;
-    } else {
-        // One passphrase for the pair, asked once.
-        let pass = crate::passphrase::key_passphrase(&dir.join("signing.key"), true)?;
-        for (name, text) in [("signing.key", sk.to_text()), ("sealing.key", seal.to_text())] {
-            let path = dir.join(name);
-            let sealed = credseal_crypto::encrypt_key_text(&text, &pass, crate::files::ROLE_KEY_KDF)
-                .map_err(|e| Failure::new(ErrorClass::Error, format!("{}: {e}", path.display())))?;
-            write_secret(&path, &sealed)?;
-        }
-    }
-    write_public(&dir.join("signing.pub"), &sk.public().to_text())?;
-    write_public(&dir.join("sealing.pub"), &seal.public().to_text())?;
+        write_public(&dir.join("signing.pub"), &sk.public().to_text())?;
+        w.push(dir.join("signing.pub"));
+        write_public(&dir.join("sealing.pub"), &seal.public().to_text())
+    })?;
     let files = |names: [&str; 2]| names.iter().map(|n| crate::render::path(&dir.join(n))).collect();
     crate::render::key_pair(
         json,

@@ -129,8 +129,9 @@ pub(crate) fn open_text(o: &Opening<'_>) -> CliResult {
         .and_then(|r| r.peek_unverified())
         .map(|b| b.detail)
         .unwrap_or_default();
+    // The platform appends the mark last (a department's legal basis cannot contain it).
     let disputed = detail
-        .find(credseal_engine::DISPUTED_MARK)
+        .rfind(credseal_engine::DISPUTED_MARK)
         .map(|i| detail[i..].to_string());
     match o.export {
         None => render::answer::answer(&body, disputed.as_deref(), o.json),

@@ -222,9 +222,12 @@ pub(crate) fn keygen(role: &'static str, out: &Path, protect: crate::cli::KeyPro
     crate::files::not_std(out, "--out")?;
     crate::files::create_key_parent(out)?;
     let sk = SigningKey::generate();
-    write_role_key(out, &sk.to_text(), protect)?;
     let public = crate::files::pub_path(out);
-    write_public(&public, &sk.public().to_text())?;
+    crate::files::write_all_new(&[out.to_path_buf(), public.clone()], |w| {
+        write_role_key(out, &sk.to_text(), protect)?;
+        w.push(out.to_path_buf());
+        write_public(&public, &sk.public().to_text())
+    })?;
     crate::render::key_file(json, role, out, &public, !protect.unencrypted, &sk.public().to_text());
     Ok(())
 }

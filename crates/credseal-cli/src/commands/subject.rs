@@ -117,6 +117,22 @@ pub(crate) fn run(ctx: &Context, cmd: SubjectCommand) -> CliResult {
             };
             let signed = sign(&o, &sk).to_text();
             write_public(&out, &signed)?;
+            let mut filed = None;
+            if let Some(d) = data {
+                // An objection that could not be filed is not left behind as if it were.
+                let st = ctx
+                    .open_platform(&d)
+                    .and_then(|p| Ok(p.file_objection(&signed, now()?)?))
+                    .inspect_err(|_| remove_unless_std(&out))?;
+                if !json {
+                    println!(
+                        "filed: the record is disputed; {} answers by {}",
+                        st.provider,
+                        credseal_core::Date::from_unix(st.due).map_or_else(|| st.due.to_string(), |d| d.to_string())
+                    );
+                }
+                filed = Some(serde_json::json!({ "provider": st.provider, "due": st.due }));
+            }
             if !json {
                 crate::files::wrote(
                     &out,
@@ -126,19 +142,6 @@ pub(crate) fn run(ctx: &Context, cmd: SubjectCommand) -> CliResult {
                         crate::files::name(&out, true)
                     ),
                 );
-            }
-            let mut filed = None;
-            if let Some(d) = data {
-                let p = ctx.open_platform(&d)?;
-                let st = p.file_objection(&signed, now()?)?;
-                if !json {
-                    println!(
-                        "filed: the record is disputed; {} answers by {}",
-                        st.provider,
-                        credseal_core::Date::from_unix(st.due).map_or_else(|| st.due.to_string(), |d| d.to_string())
-                    );
-                }
-                filed = Some(serde_json::json!({ "provider": st.provider, "due": st.due }));
             }
             if json {
                 crate::render::print_json(
@@ -183,16 +186,16 @@ pub(crate) fn run(ctx: &Context, cmd: SubjectCommand) -> CliResult {
             };
             let signed = sign(&w, &sk).to_text();
             write_public(&out, &signed)?;
-            if !json {
-                crate::files::wrote(
-                    &out,
-                    format_args!("withdrawal written to {}", crate::files::name(&out, true)),
-                );
-            }
             let mut installed_on = None;
             if let Some(d) = data {
-                let p = ctx.open_platform(&d)?;
-                let cid = p.withdraw_consent(&signed, now()?)?;
+                // A withdrawal that could not be installed is not left behind as if it were.
+                let (p, cid) = ctx
+                    .open_platform(&d)
+                    .and_then(|p| {
+                        let cid = p.withdraw_consent(&signed, now()?)?;
+                        Ok((p, cid))
+                    })
+                    .inspect_err(|_| remove_unless_std(&out))?;
                 if !json {
                     println!(
                         "consent {} withdrawn on {}: later queries presenting it are denied",
@@ -201,6 +204,12 @@ pub(crate) fn run(ctx: &Context, cmd: SubjectCommand) -> CliResult {
                     );
                 }
                 installed_on = Some(p.origin().to_string());
+            }
+            if !json {
+                crate::files::wrote(
+                    &out,
+                    format_args!("withdrawal written to {}", crate::files::name(&out, true)),
+                );
             }
             if json {
                 crate::render::print_json(
@@ -314,4 +323,11 @@ fn self_query(a: &SelfQueryArgs) -> CliResult {
         json: a.json,
         export: None,
     })
+}
+
+/// Removes a file this command wrote (not standard output) after a later step failed.
+fn remove_unless_std(out: &std::path::Path) {
+    if !crate::files::is_std(out) {
+        let _ = std::fs::remove_file(out);
+    }
 }

@@ -17,9 +17,33 @@ struct AnswerJson<'a> {
     classes: &'a [String],
     answered_at: u64,
     records: Vec<serde_json::Value>,
-    /// What the answer's receipt says of records under an open objection, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    disputed: Option<&'a str>,
+    /// Records under an open objection, by class, as the answer's receipt says (empty if
+    /// none).
+    disputed: Vec<DisputedJson>,
+}
+
+/// Records of one class under an open objection.
+#[derive(Debug, Serialize)]
+struct DisputedJson {
+    class: String,
+    records: u64,
+}
+
+/// The receipt's `disputed: 1 loans, 2 identity record(s) under an open objection`, by class.
+fn disputed_by_class(text: &str) -> Vec<DisputedJson> {
+    let Some(rest) = text.strip_prefix(credseal_engine::DISPUTED_MARK) else {
+        return Vec::new();
+    };
+    let list = rest.split(" record(s)").next().unwrap_or("");
+    list.split(", ")
+        .filter_map(|part| {
+            let (n, class) = part.trim().split_once(' ')?;
+            Some(DisputedJson {
+                class: class.to_string(),
+                records: n.parse().ok()?,
+            })
+        })
+        .collect()
 }
 
 /// An opened answer: its records as a table, or `--json`; `disputed` is what its receipt
@@ -37,7 +61,7 @@ pub(crate) fn answer(a: &AnswerBody, disputed: Option<&str>, json: bool) {
                 classes: &a.classes,
                 answered_at: a.answered_at,
                 records: a.records.iter().map(|r| r.to_json()).collect(),
-                disputed,
+                disputed: disputed.map(disputed_by_class).unwrap_or_default(),
             },
         );
         return;
@@ -112,5 +136,17 @@ pub(crate) fn notices(list: &[credseal_engine::NoticeBody], json: bool) {
             "correction of {} record {}: version {} supersedes version {} (corrected at {}); query again for it",
             n.class, n.record_id, n.version, n.superseded_version, n.corrected_at
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn disputed_records_by_class() {
+        let d = super::disputed_by_class("disputed: 1 loans, 2 identity record(s) under an open objection");
+        assert_eq!(d.len(), 2);
+        assert_eq!((d[0].class.as_str(), d[0].records), ("loans", 1));
+        assert_eq!((d[1].class.as_str(), d[1].records), ("identity", 2));
+        assert!(super::disputed_by_class("legal basis: x").is_empty());
     }
 }

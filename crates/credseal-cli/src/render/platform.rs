@@ -130,7 +130,8 @@ struct ProviderJson<'a> {
     name: &'a str,
     serial: u64,
     classes: Vec<&'a str>,
-    record_prefix: &'a str,
+    /// The record-id namespace, or null for any.
+    record_prefix: Option<&'a str>,
     not_before: u64,
     not_after: u64,
 }
@@ -144,7 +145,7 @@ pub(crate) fn providers(list: &[credseal_auth::ProviderCredential], json: bool) 
             name: &c.provider_name,
             serial: c.serial,
             classes: c.classes.iter().map(String::as_str).collect(),
-            record_prefix: &c.record_prefix,
+            record_prefix: (!c.record_prefix.is_empty()).then_some(c.record_prefix.as_str()),
             not_before: c.not_before,
             not_after: c.not_after,
         })
@@ -157,10 +158,9 @@ pub(crate) fn providers(list: &[credseal_auth::ProviderCredential], json: bool) 
         println!("no providers enrolled (authority provider-credential, then provider enroll)");
     }
     for r in rows {
-        let ns = if r.record_prefix.is_empty() {
-            "any record id".to_string()
-        } else {
-            format!("record ids starting {:?}", r.record_prefix)
+        let ns = match r.record_prefix {
+            None => "any record id".to_string(),
+            Some(p) => format!("record ids starting {p:?}"),
         };
         println!(
             "{}  serial {}  classes {}  {}  valid until {}",

@@ -682,12 +682,14 @@ pub(crate) fn legal_basis_detail(basis: &str) -> String {
         return String::new();
     }
     let mut out = String::from("legal basis: ");
-    out.extend(
-        basis
-            .chars()
-            .take(MAX_LEGAL_BASIS)
-            .map(|c| if c.is_control() { '?' } else { c }),
-    );
+    let shown: String = basis
+        .chars()
+        .take(MAX_LEGAL_BASIS)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    // The department writes the legal basis: it cannot write the platform's own mark of
+    // disputed records into the receipt.
+    out.push_str(&shown.replace(DISPUTED_MARK, "disputed;"));
     if basis.chars().count() > MAX_LEGAL_BASIS {
         out.push('…');
     }
