@@ -1194,8 +1194,9 @@ fn an_objection_marks_every_answer_that_holds_the_record_as_disputed() {
     let fx = Fx::new();
     let (bank, cred) = fx.department("bank-a", "identity,judgments", 101);
     assert_eq!(fx.query(&bank, &cred, "identity").len(), 1);
-    assert!(
-        fx.last_answer.borrow().get("disputed").is_none(),
+    assert_eq!(
+        fx.last_answer.borrow()["disputed"],
+        serde_json::json!([]),
         "{}",
         fx.last_answer.borrow()
     );
@@ -1203,15 +1204,14 @@ fn an_objection_marks_every_answer_that_holds_the_record_as_disputed() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     for _ in 0..2 {
         assert_eq!(fx.query(&bank, &cred, "identity").len(), 1);
-        let d = fx.last_answer.borrow()["disputed"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        assert_eq!(d, "disputed: 1 identity record(s) under an open objection");
+        assert_eq!(
+            fx.last_answer.borrow()["disputed"],
+            serde_json::json!([{ "class": "identity", "records": 1 }])
+        );
     }
     // An answer without the record says nothing of it.
     assert_eq!(fx.query(&bank, &cred, "judgments").len(), 0);
-    assert!(fx.last_answer.borrow().get("disputed").is_none());
+    assert_eq!(fx.last_answer.borrow()["disputed"], serde_json::json!([]));
     // The subject sees it in the receipts of those queries too.
     let marked = fx
         .receipts()
@@ -1499,4 +1499,74 @@ fn a_view_limited_answer_is_fingerprinted_with_the_views_fields_only() {
         .map(|d| d["department"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(depts, ["bank-a"]);
+}
+
+/// A provider cannot change a record without a correction (a higher version without
+/// "supersedes" would skip the departments' notices), nor date one in the future (its
+/// retention would never start). Both are refused with nothing written.
+#[test]
+fn a_future_dated_record_or_a_new_version_without_supersedes_is_refused() {
+    let fx = Fx::new();
+    let (size, records) = (fx.size(), fx.records());
+    // A new version that names no version it corrects.
+    let mut silent = corrected(example(OWN_LOAN), 2, "balance", "5.00");
+    silent.as_object_mut().unwrap().remove("supersedes");
+    let o = fx.ingest(&fx.batch(&fx.provider_key, PROVIDER, &[silent]));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("supersedes"), "{}", stderr(&o));
+    // A record dated in 2099.
+    let mut future = example(OWN_LOAN);
+    future["record_id"] = serde_json::json!("LN-FUTURE-1");
+    future["effective"] = serde_json::json!("2099-01-01");
+    let o = fx.ingest(&fx.batch(&fx.provider_key, PROVIDER, &[future]));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("in the future"), "{}", stderr(&o));
+    assert_eq!((fx.size(), fx.records()), (size, records), "something was written");
+}
+
+/// A provider whose credential is revoked cannot answer objections any more (an answer may
+/// delete the record): refused with its code, the objection still open.
+#[test]
+fn a_revoked_provider_cannot_answer_an_objection() {
+    let fx = Fx::new();
+    let o = fx.object("loans", OWN_LOAN, false);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let id = fx.audit_objections(None).1[0]["id"].as_str().unwrap().to_string();
+    ok(&[
+        "authority",
+        "revoke",
+        "--key",
+        &fx.auth,
+        "--serial",
+        "5001",
+        "--origin",
+        ORIGIN,
+        "--out",
+        &fx.fresh("revocations"),
+        "--data",
+        &fx.data,
+    ]);
+    for outcome in ["upheld", "deleted"] {
+        let o = run(&[
+            "provider",
+            "answer-objection",
+            "--key",
+            &fx.provider_key,
+            "--objection",
+            &id,
+            "--outcome",
+            outcome,
+            "--reason",
+            "checked",
+            "--origin",
+            ORIGIN,
+            "--out",
+            &fx.fresh("answer"),
+            "--data",
+            &fx.data,
+        ]);
+        assert_eq!(code(&o), 3, "{outcome}: {}", stderr(&o));
+        assert!(stderr(&o).contains("(credential-revoked)"), "{outcome}: {}", stderr(&o));
+        assert_eq!(fx.audit_objections(None).1[0]["status"], "open");
+    }
 }

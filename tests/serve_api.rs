@@ -2381,7 +2381,7 @@ fn an_objection_resolved_by_a_correction_through_the_service() {
     };
     // bank-a receives the old value, undisputed.
     let v = opened(&first);
-    assert!(v.get("disputed").is_none(), "{v}");
+    assert_eq!(v["disputed"], serde_json::json!([]), "{v}");
     let old_address = v["records"][0]["fields"]["registered_address"]
         .as_str()
         .unwrap()
@@ -2405,7 +2405,8 @@ fn an_objection_resolved_by_a_correction_through_the_service() {
     // bank-a's next answer says the record is disputed.
     let v = opened(&second);
     assert_eq!(
-        v["disputed"], "disputed: 1 identity record(s) under an open objection",
+        v["disputed"],
+        serde_json::json!([{ "class": "identity", "records": 1 }]),
         "{v}"
     );
 
@@ -2473,7 +2474,7 @@ fn an_objection_resolved_by_a_correction_through_the_service() {
     // The corrected value is what bank-a is answered now, undisputed.
     let third = fx.sign(&fx.tok());
     let v = opened(&third);
-    assert!(v.get("disputed").is_none(), "{v}");
+    assert_eq!(v["disputed"], serde_json::json!([]), "{v}");
     assert!(!v.to_string().contains(&old_address), "{v}");
     let (status, _) = srv.terminate();
     assert!(status.success(), "{status:?}");

@@ -16,6 +16,14 @@ pub(crate) fn secs(s: &str) -> Result<u64, String> {
             .parse::<u64>()
             .map_err(|_| format!("`{s}` is too large a number of seconds"));
     }
+    // humantime reads `M` as months; someone writing `15M` almost surely meant minutes.
+    let b = s.as_bytes();
+    if b.iter()
+        .enumerate()
+        .any(|(i, &c)| c == b'M' && !b.get(i + 1).is_some_and(u8::is_ascii_alphabetic))
+    {
+        return Err(format!("`{s}`: `M` would be months; write `m` for minutes or `months`"));
+    }
     let d = humantime::parse_duration(s)
         .map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. `300`, `15m`, `2h` or `30d`"))?;
     if d.subsec_nanos() != 0 {
@@ -49,9 +57,16 @@ pub(crate) fn secs_in(min: u64, max: u64) -> impl Fn(&str) -> Result<u64, String
     }
 }
 
-/// `n` seconds the way a user writes them (`300s`, `15m`, `30d`).
+/// `n` seconds the way a user writes them (`300s`, `15m`, `30d`): the largest unit that
+/// divides it.
 pub(crate) fn show(n: u64) -> String {
-    humantime::format_duration(std::time::Duration::from_secs(n)).to_string()
+    match n {
+        0 => "0s".into(),
+        n if n % 86_400 == 0 => format!("{}d", n / 86_400),
+        n if n % 3600 == 0 => format!("{}h", n / 3600),
+        n if n % 60 == 0 => format!("{}m", n / 60),
+        n => format!("{n}s"),
+    }
 }
 
 #[cfg(test)]
@@ -66,14 +81,27 @@ mod tests {
         assert_eq!(secs("30d"), Ok(30 * 86_400));
         assert_eq!(secs("1h 30m"), Ok(5400));
         assert_eq!(secs("1.5h"), Ok(5400));
+        assert_eq!(secs("1months"), Ok(2_630_016));
         assert_eq!(secs(" 45s "), Ok(45));
-        for bad in ["", "m", "-5", "0.5s", "15 minutes ago", "300ms", "99999999999999999999"] {
+        for bad in [
+            "",
+            "m",
+            "-5",
+            "0.5s",
+            "15M",
+            "1M 2d",
+            "15 minutes ago",
+            "300ms",
+            "99999999999999999999",
+        ] {
             assert!(secs(bad).is_err(), "{bad:?} accepted");
         }
         assert_eq!(secs_in(1, 3600)("1h"), Ok(3600));
         assert!(secs_in(1, 3600)("0").is_err());
         assert!(secs_in(1, 3600)("61m").unwrap_err().contains("1h"));
-        assert_eq!(show(30 * 86_400), "30days");
+        assert_eq!(show(30 * 86_400), "30d");
+        assert_eq!(show(366 * 86_400), "366d");
+        assert_eq!(show(90), "90s");
         assert_eq!(unix_time("1796644800"), Ok(1_796_644_800));
         assert_eq!(unix_time("2026-12-07T12:00:00Z"), Ok(1_796_644_800));
         for bad in ["", "yesterday", "2026-12-07", "2026-12-07T12:00:00+08:00", "-1"] {

@@ -232,7 +232,7 @@ fn main() -> ExitCode {
     let result = if dashes > 1 {
         Err(Failure::new(
             ErrorClass::Usage,
-            "only one file argument can be - (standard input or output)",
+            "only one file argument can be - (standard input)",
         ))
     } else {
         run(cli)

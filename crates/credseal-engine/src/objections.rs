@@ -330,7 +330,7 @@ impl Platform {
     /// operator's passphrase.
     pub fn answer_objection(&self, text: &str, now: u64) -> Result<ObjectionState> {
         let _w = self.write_lock.lock().map_err(|_| EngineError::poisoned("write"))?;
-        let (mut st, a) = self.checked_answer(text)?;
+        let (mut st, a) = self.checked_answer(text, now)?;
         if a.outcome == OUTCOME_DELETED {
             return Err(EngineError::invalid(
                 "objection answer outcome",
@@ -373,7 +373,7 @@ impl Platform {
     ) -> Result<(ObjectionState, Option<crate::ShredSummary>)> {
         let (st, a) = {
             let _w = self.write_lock.lock().map_err(|_| EngineError::poisoned("write"))?;
-            self.checked_answer(text)?
+            self.checked_answer(text, now)?
         };
         if a.outcome != OUTCOME_DELETED {
             return Ok((self.answer_objection(text, now)?, None));
@@ -412,7 +412,7 @@ impl Platform {
     /// The objection a signed answer names and the answer's body, once every check passed:
     /// signed by who answers the objection, for this platform, a reason and outcome in
     /// range, the objection still open. Call under the write lock.
-    fn checked_answer(&self, text: &str) -> Result<(ObjectionState, ObjectionAnswer)> {
+    fn checked_answer(&self, text: &str, now: u64) -> Result<(ObjectionState, ObjectionAnswer)> {
         let ks = self.keys();
         let u = Unverified::<ObjectionAnswer>::parse_text(text.trim())
             .map_err(|e| EngineError::Verification(format!("objection answer: {e}")))?;
@@ -446,6 +446,18 @@ impl Platform {
                 ))
             })?
             .into_body();
+        // A provider answers only while its credential holds: within its window and not
+        // revoked, checked now as for its batches (a revoked provider must not delete records).
+        if st.kind != "repair" {
+            self.gate
+                .provider_credential(&ks, key.as_bytes(), now, true)?
+                .ok_or_else(|| {
+                    EngineError::denied(
+                        "provider-not-enrolled",
+                        format!("objection answer: provider {} has no credential here", st.provider),
+                    )
+                })?;
+        }
         if a.audience != self.origin() {
             return Err(EngineError::denied(
                 "wrong-audience",

@@ -758,6 +758,27 @@ impl Ingest<'_> {
                 ),
             )]);
         }
+        // A date in the future would start the retention period late (a record kept past
+        // its time): refused beyond tomorrow (a provider a time zone ahead is not refused).
+        if let Some(today) = self.today
+            && head.effective.days_since_epoch() > today.days_since_epoch() + 1
+        {
+            return Err(vec![(
+                "effective".to_string(),
+                format!("{} is in the future (today is {today})", head.effective),
+            )]);
+        }
+        // A new version changes what departments were given: it must say which version it
+        // corrects, so that they get a correction notice and the receipt says "correction".
+        if head.version > 1 && head.supersedes.is_none() {
+            return Err(vec![(
+                "supersedes".to_string(),
+                format!(
+                    "version {} names no version it corrects: a correction is a new version with \"supersedes\"",
+                    head.version
+                ),
+            )]);
+        }
         // The subject's VRF blind id: proved once per subject, then from the vault's cache;
         // stored only once the file is written (a refused file writes nothing).
         let blind = self
