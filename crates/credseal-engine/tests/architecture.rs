@@ -178,7 +178,9 @@ fn every_listed_component_is_checked() {
 #[test]
 fn no_component_names_the_facade() {
     for (name, text) in components() {
-        // Comments included: a component's docs do not point at the facade either.
+        // Comments included: a component's docs do not point at the facade either. (The
+        // log's actor `Actor::Platform`, who a scheduled run's receipt names, is not it.)
+        let text = text.replace("Actor::Platform", "Actor::");
         assert!(
             !mentions(&text, "Platform") && !text.contains("crate::platform"),
             "component `{name}` names the facade `Platform`: components receive what they need"
