@@ -2631,6 +2631,30 @@ fn a_withdrawal_over_https_denies_the_next_query_while_serve_runs() {
     .problem(415, "unsupported-media-type");
     assert_eq!(srv.log_size(), size);
 
+    // Usage errors are said before anything is signed or written: --data with --server, a
+    // server that is not https:// (off loopback).
+    let out = fx.fresh("withdrawal");
+    let key = format!("{subj}/signing.key");
+    let base = [
+        "subject",
+        "withdraw",
+        "--key",
+        &key,
+        "--consent",
+        &consent,
+        "--out",
+        &out,
+    ];
+    for extra in [
+        &["--server", &server, "--data", &fx.data][..],
+        &["--server", "http://credit.example.invalid:8443"][..],
+    ] {
+        let o = run(&[&base[..], extra].concat());
+        assert_eq!(code(&o), 2, "{extra:?}: {}", stderr(&o));
+        assert!(!Path::new(&out).exists(), "{extra:?}: a withdrawal was written");
+    }
+    assert_eq!(srv.log_size(), size);
+
     // The subject withdraws it through the service.
     let out = fx.fresh("withdrawal");
     let o = ok(&[
