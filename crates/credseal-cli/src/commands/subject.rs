@@ -357,7 +357,7 @@ fn send_withdrawal(client: &Client, signed: &str, w: &credseal_auth::ConsentWith
         .post("/v1/withdrawals", &serde_json::json!({ "withdrawal": signed }))
         .map_err(|e| match e {
             ClientError::Lost(f) => f.hint(
-                "the server may have installed it: run the command again (installing a withdrawal twice changes nothing)",
+                "the server may have installed it: run the command again (a second withdrawal of the same consent changes nothing but adds a receipt)",
             ),
             other => other.into_failure(),
         })?;
