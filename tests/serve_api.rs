@@ -2543,3 +2543,155 @@ fn an_overdue_objection_raises_an_alert_on_the_services_schedule() {
         .unwrap_or_else(|| panic!("{}", lines[0]));
     assert!(index < fx.verified_log_size(), "{}", lines[0]);
 }
+
+/// A subject withdraws a consent while `credseal serve` holds the platform: `subject withdraw
+/// --server` sends it over HTTPS (`POST /v1/withdrawals`), it is receipted, and the next
+/// query presenting the consent is denied `consent-withdrawn`. Before that, a withdrawal of
+/// the same consent signed by another key is refused (422 `verification-failed`, nothing
+/// installed, no receipt) and the consent keeps working; the CLI removes a withdrawal the
+/// server refused; a body that is not a withdrawal request gets a problem document.
+#[test]
+fn a_withdrawal_over_https_denies_the_next_query_while_serve_runs() {
+    use credseal_auth::{Consent, ConsentWithdrawal, SigningKey, Unverified, sign};
+    let fx = Fx::new();
+    let subj = fx.registered_subject("subject", SUBJECT);
+    let consent = fx.consent(&subj, DEPT, &["--max-uses", "10"]);
+    let consent_id = Unverified::<Consent>::parse_text(fx.read(&consent).trim())
+        .unwrap()
+        .peek_unverified()
+        .unwrap()
+        .consent_id;
+    // A consent for the same subject signed with a key the platform does not know.
+    let stranger = fx.keygen("subject", "stranger");
+    let strangers_consent = fx.consent(&stranger, DEPT, &[]);
+    let with_consent = || fx.sign(&fx.tok().classes("loans").consent(&consent));
+    let needles = needles();
+
+    let srv = fx.serve(&[]);
+    let server = format!("https://{}", srv.addr);
+    let granted = srv.post_query(&fx.query_body(&fx.cred, &with_consent()));
+    assert_eq!(granted.status, 200, "{granted:?}");
+    let size = srv.log_size();
+
+    // A withdrawal of this consent signed by another key than the subject's registered one.
+    let forged = ConsentWithdrawal {
+        consent_id,
+        subject: SUBJECT.into(),
+        issued_at: now(),
+        audience: ORIGIN.into(),
+    };
+    let forged = sign(&forged, &SigningKey::generate()).to_text();
+    let body = serde_json::to_vec(&serde_json::json!({ "withdrawal": forged })).unwrap();
+    let r = srv.json("POST", "/v1/withdrawals", &body);
+    r.problem(422, "verification-failed");
+    assert_clean("the refusal", &r.body, &needles);
+    // The same through the CLI (the stranger's own consent, so the CLI signs it): exit 4
+    // with the server's code, and the refused withdrawal is not left behind.
+    let out = fx.fresh("withdrawal");
+    let o = run(&[
+        "subject",
+        "withdraw",
+        "--key",
+        &format!("{stranger}/signing.key"),
+        "--consent",
+        &strangers_consent,
+        "--out",
+        &out,
+        "--server",
+        &server,
+        "--ca",
+        &fx.cert_pem,
+    ]);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(stderr(&o).contains("(verification-failed)"), "{}", stderr(&o));
+    assert!(!Path::new(&out).exists(), "a refused withdrawal was left behind");
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+    // Nothing was installed: no receipt, and the consent still works.
+    assert_eq!(srv.log_size(), size, "a refused withdrawal is not receipted");
+    let r = srv.post_query(&fx.query_body(&fx.cred, &with_consent()));
+    assert_eq!(r.status, 200, "{r:?}");
+    let size = srv.log_size();
+
+    // Bodies that are not a withdrawal request: problem documents, nothing installed.
+    srv.json("POST", "/v1/withdrawals", b"{\"withdrawal\": ")
+        .problem(400, "bad-request");
+    srv.json("POST", "/v1/withdrawals", b"{\"consent\": \"x\"}")
+        .problem(400, "bad-request");
+    srv.json(
+        "POST",
+        "/v1/withdrawals",
+        br#"{"withdrawal": "cs1.consent-withdrawal.AAAA"}"#,
+    )
+    .problem(422, "verification-failed");
+    srv.send(
+        "POST",
+        "/v1/withdrawals",
+        &[("content-type", "text/plain")],
+        Some(&body),
+    )
+    .problem(415, "unsupported-media-type");
+    assert_eq!(srv.log_size(), size);
+
+    // Usage errors are said before anything is signed or written: --data with --server, a
+    // server that is not https:// (off loopback).
+    let out = fx.fresh("withdrawal");
+    let key = format!("{subj}/signing.key");
+    let base = [
+        "subject",
+        "withdraw",
+        "--key",
+        &key,
+        "--consent",
+        &consent,
+        "--out",
+        &out,
+    ];
+    for extra in [
+        &["--server", &server, "--data", &fx.data][..],
+        &["--server", "http://credit.example.invalid:8443"][..],
+    ] {
+        let o = run(&[&base[..], extra].concat());
+        assert_eq!(code(&o), 2, "{extra:?}: {}", stderr(&o));
+        assert!(!Path::new(&out).exists(), "{extra:?}: a withdrawal was written");
+    }
+    assert_eq!(srv.log_size(), size);
+
+    // The subject withdraws it through the service.
+    let out = fx.fresh("withdrawal");
+    let o = ok(&[
+        "subject",
+        "withdraw",
+        "--key",
+        &format!("{subj}/signing.key"),
+        "--consent",
+        &consent,
+        "--out",
+        &out,
+        "--server",
+        &server,
+        "--ca",
+        &fx.cert_pem,
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["installed_on"], ORIGIN, "{v}");
+    assert_eq!(v["consent_id"], credseal_core::hex(&consent_id), "{v}");
+    assert!(
+        fx.read(&out).starts_with("cs1.consent-withdrawal."),
+        "{}",
+        fx.read(&out)
+    );
+    assert_eq!(srv.log_size(), size + 1, "the withdrawal is receipted");
+
+    // The next query presenting it is denied (receipted), uses left or not.
+    let r = srv.post_query(&fx.query_body(&fx.cred, &with_consent()));
+    r.problem(403, "consent-withdrawn");
+    assert_eq!(srv.log_size(), size + 2, "the denial is receipted");
+    // A query that needs no consent still goes through.
+    let r = srv.post_query(&fx.query_body(&fx.cred, &fx.sign(&fx.tok())));
+    assert_eq!(r.status, 200, "{r:?}");
+    // The server's log names no subject.
+    let (status, log) = srv.terminate();
+    assert!(status.success(), "{log}");
+    assert_clean("the server's log", &log, &needles);
+}

@@ -94,6 +94,9 @@ const NOT_EXERCISED: &[(&str, &str, u16, &str)] = &[
         503,
         "same slot function as POST /v1/queries",
     ),
+    ("/v1/withdrawals", "post", 408, "same body reader as POST /v1/queries"),
+    ("/v1/withdrawals", "post", 500, "store or engine failure"),
+    ("/v1/withdrawals", "post", 503, "same slot function as POST /v1/queries"),
     // 503 `overloaded`: every route takes its slot through one function; the test
     // produces it on POST /v1/queries with concurrent bursts (a slot cannot be held
     // deterministically: a request holds one only once its body has arrived).
@@ -1195,6 +1198,74 @@ fn objections(c: &mut Checker, cl: &Client, fx: &Fx, provider_key: &str) {
     assert_eq!(r.json()["status"], "upheld", "{}", r.body);
 }
 
+/// `POST /v1/withdrawals`: the subject's withdrawal of its consent is installed (200, the
+/// consent id and the origin); one with a flipped signature bit fails verification (422);
+/// one for another platform is denied (403 `wrong-audience`).
+fn withdrawals(c: &mut Checker, cl: &Client, fx: &Fx) {
+    let withdrawal = |audience: &str| {
+        let consent = fx.fresh("consent");
+        ok(&[
+            "subject",
+            "consent",
+            "--key",
+            &format!("{}/signing.key", fx.subj),
+            "--subject",
+            SUBJECT,
+            "--department",
+            DEPT,
+            "--classes",
+            "loans",
+            "--purpose",
+            "loan-approval",
+            "--audience",
+            audience,
+            "--out",
+            &consent,
+        ]);
+        let out = fx.fresh("withdrawal");
+        let o = ok(&[
+            "subject",
+            "withdraw",
+            "--key",
+            &format!("{}/signing.key", fx.subj),
+            "--consent",
+            &consent,
+            "--out",
+            &out,
+            "--json",
+        ]);
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        (read(&out), v["consent_id"].as_str().unwrap().to_string())
+    };
+    let (text, consent_id) = withdrawal(ORIGIN);
+    let good = json!({ "withdrawal": text });
+    c.check_request("POST", "/v1/withdrawals", &good);
+    let forged = json!({ "withdrawal": flip_signature_bit(&text) });
+    expect(
+        c,
+        cl,
+        "POST",
+        "/v1/withdrawals",
+        Body::Json(&forged),
+        422,
+        Some("verification-failed"),
+    );
+    let r = expect(c, cl, "POST", "/v1/withdrawals", Body::Json(&good), 200, None);
+    assert_eq!(r.json()["consent_id"], consent_id.as_str(), "{}", r.body);
+    assert_eq!(r.json()["origin"], ORIGIN, "{}", r.body);
+    let (elsewhere, _) = withdrawal("other.credseal.invalid/log");
+    expect(
+        c,
+        cl,
+        "POST",
+        "/v1/withdrawals",
+        Body::Json(&json!({ "withdrawal": elsewhere })),
+        403,
+        Some("wrong-audience"),
+    );
+    bad_bodies(c, cl, "POST", "/v1/withdrawals", &good);
+}
+
 /// Records of the subject not in records.jsonl: its lines under new record ids, with
 /// provider `prov-a` as their source.
 fn new_records(prefix: &str) -> String {
@@ -1509,6 +1580,7 @@ fn openapi_matches_the_server() {
 
     ingest(&mut c, &cl, &fx, &provider_key);
     objections(&mut c, &cl, &fx, &provider_key);
+    withdrawals(&mut c, &cl, &fx);
     // A department's correction notices (none yet), and an id that is not one.
     let r = expect(&mut c, &cl, "GET", "/v1/notices/bank-a", Body::None, 200, None);
     assert!(r.json()["notices"].as_array().is_some(), "{}", r.body);
@@ -1677,6 +1749,7 @@ fn openapi_matches_the_server() {
         ("POST", "/v1/ingest", "batch"),
         ("POST", "/v1/objections", "objection"),
         ("POST", "/v1/objection-answers", "answer"),
+        ("POST", "/v1/withdrawals", "withdrawal"),
     ] {
         let big = json!({ field: "x".repeat(4096) });
         expect(&mut c, &anon, m, path, Body::Json(&big), 413, Some("payload-too-large"));

@@ -1376,9 +1376,9 @@ pub(crate) enum SubjectCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Withdraw a consent you signed: sign the withdrawal (and install it with --data).
-    /// Every query that starts after it is installed and presents the consent is denied
-    /// (`consent-withdrawn`, exit 3).
+    /// Withdraw a consent you signed: sign the withdrawal (and install it with --data, or
+    /// send it to the running service with --server). Every query that starts after it is
+    /// installed and presents the consent is denied (`consent-withdrawn`, exit 3).
     Withdraw {
         /// The subject's signing key (the one that signed the consent).
         #[arg(long, value_name = "FILE")]
@@ -1389,9 +1389,12 @@ pub(crate) enum SubjectCommand {
         /// Where to write the signed withdrawal.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
-        /// Also install it on this platform.
-        #[arg(long, value_name = "DIR")]
+        /// Also install it on this platform (not while `credseal serve` holds it: use
+        /// --server then).
+        #[arg(long, value_name = "DIR", conflicts_with = "server")]
         data: Option<PathBuf>,
+        #[command(flatten)]
+        server: ServerArgs,
         /// Print the result as JSON (docs/json.md).
         #[arg(long)]
         json: bool,

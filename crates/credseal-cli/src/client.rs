@@ -1,6 +1,6 @@
 //! The HTTPS client of the service's API (docs/design.md §14, `credseal serve`): what the
-//! `--server URL [--ca FILE]` modes of `dept query`, `subject query`, `receipts fetch`,
-//! `authority install`, `ingest` and `log` send and receive.
+//! `--server URL [--ca FILE]` modes of `dept query`, `subject query`, `subject withdraw`,
+//! `receipts fetch`, `authority install`, `ingest` and `log` send and receive.
 //!
 //! Blocking (ureq) over rustls with the ring provider. `https://` only; `http://` only for a
 //! loopback host (tests, a server started with `--insecure-loopback`). Without `--ca` the

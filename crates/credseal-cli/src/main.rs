@@ -90,9 +90,9 @@ fn hint(e: &EngineError) -> Option<&'static str> {
         EngineError::DemoKeysRefused { .. } => {
             Some("demo keys are public: pass --demo to use them anyway, or create a real platform with `credseal init`")
         }
-        EngineError::Store(credseal_store::StoreError::Locked { .. }) => {
-            Some("another credseal process is using this data directory")
-        }
+        EngineError::Store(credseal_store::StoreError::Locked { .. }) => Some(
+            "another credseal process (`credseal serve`?) is using this data directory; where a command takes --server, send it to the running service instead",
+        ),
         EngineError::Conflict { .. } => Some("pass --replace to change it"),
         EngineError::NoAuthority => Some("run `credseal authority trust` first"),
         EngineError::KekInUse { .. } => Some("run `credseal keys rewrap` first"),

@@ -36,6 +36,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/v1/objections", post(post_objection))
         .route("/v1/objections/{objection_id}", get(get_objection))
         .route("/v1/objection-answers", post(post_objection_answer))
+        .route("/v1/withdrawals", post(post_withdrawal))
         .route("/v1/log/key", get(log_key))
         .route("/v1/log/vrf-key", get(vrf_key))
         .route("/v1/log/checkpoint", get(checkpoint))
@@ -180,7 +181,7 @@ const TILE_ROUTE: &str = "/tile/{*path}";
 
 /// The route template as a static string (bounded label values for metrics and logs).
 fn route_name(matched: Option<&str>) -> &'static str {
-    const ROUTES: [&str; 20] = [
+    const ROUTES: [&str; 21] = [
         "/v1/queries",
         "/v1/queries/{query_id}",
         "/v1/self-queries",
@@ -191,6 +192,7 @@ fn route_name(matched: Option<&str>) -> &'static str {
         "/v1/objections",
         "/v1/objections/{objection_id}",
         "/v1/objection-answers",
+        "/v1/withdrawals",
         "/v1/log/key",
         "/v1/log/vrf-key",
         "/v1/log/checkpoint",
@@ -806,6 +808,49 @@ async fn get_objection(State(st): St, Path(id): Path<String>) -> Response {
     })
     .await;
     objection_response(&st, r, StatusCode::OK, now)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WithdrawalReq {
+    withdrawal: String,
+}
+
+/// A withdrawal installed: the consent withdrawn and the platform it is withdrawn on.
+#[derive(Serialize)]
+struct WithdrawalResp {
+    consent_id: String,
+    origin: String,
+}
+
+/// `POST /v1/withdrawals`: a subject's signed consent withdrawal → installed (with a receipt
+/// in the subject's chain, as `subject withdraw --data` does); every query that starts
+/// after this answer and presents the consent is denied `consent-withdrawn`.
+async fn post_withdrawal(State(st): St, headers: HeaderMap, req: Request<Body>) -> Response {
+    let (q, _permit, now): (WithdrawalReq, _, _) = match accept(&st, &headers, req.into_body(), st.cfg.max_body).await {
+        Ok(v) => v,
+        Err(p) => return p.into_response(),
+    };
+    let platform = st.platform.clone();
+    let r = blocking(move || {
+        platform
+            .withdraw_consent(&q.withdrawal, now)
+            .map(|cid| (cid, platform.origin().to_string()))
+    })
+    .await;
+    match r {
+        Err(p) => p.into_response(),
+        Ok(Ok((cid, origin))) => axum::Json(WithdrawalResp {
+            consent_id: credseal_core::hex(&cid),
+            origin,
+        })
+        .into_response(),
+        Ok(Err(e)) => {
+            let p = Problem::from_engine(&e);
+            st.metrics.denial(p.code());
+            p.into_response()
+        }
+    }
 }
 
 /// The name the service's receipts give for what it does on an authority's signed order.

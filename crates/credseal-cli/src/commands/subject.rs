@@ -7,7 +7,7 @@ use credseal_engine::ErrorClass;
 use super::query::{Opening, log_verifier, open_text};
 use super::{keypair_dir, now, random16, set, subject};
 use crate::cli::{SelfQueryArgs, SubjectCommand};
-use crate::client::{Client, QueryResponse};
+use crate::client::{Client, ClientError, QueryResponse};
 use crate::context::Context;
 use crate::files::{public_key, sealing_key, sealing_public, signing_key, write_public};
 use crate::{CliResult, Failure};
@@ -164,9 +164,16 @@ pub(crate) fn run(ctx: &Context, cmd: SubjectCommand) -> CliResult {
             consent,
             out,
             data,
+            server,
             json,
         } => {
             crate::files::json_out(json, &out, "--out")?;
+            // A bad --server or --ca is said before anything is signed or written.
+            let client = server
+                .server
+                .as_deref()
+                .map(|url| Client::new(url, server.ca.as_deref()))
+                .transpose()?;
             let sk = signing_key(&key)?;
             let text = crate::files::read_signed(&consent)?;
             let c = credseal_auth::Unverified::<Consent>::parse_text(text.trim())
@@ -204,6 +211,17 @@ pub(crate) fn run(ctx: &Context, cmd: SubjectCommand) -> CliResult {
                     );
                 }
                 installed_on = Some(p.origin().to_string());
+            }
+            if let Some(client) = &client {
+                // A withdrawal the server did not install is not left behind as if it were.
+                let origin = send_withdrawal(client, &signed, &w).inspect_err(|_| remove_unless_std(&out))?;
+                if !json {
+                    println!(
+                        "consent {} withdrawn on {origin}: later queries presenting it are denied",
+                        credseal_core::hex(&w.consent_id[..4]),
+                    );
+                }
+                installed_on = Some(origin);
             }
             if !json {
                 crate::files::wrote(
@@ -323,6 +341,36 @@ fn self_query(a: &SelfQueryArgs) -> CliResult {
         json: a.json,
         export: None,
     })
+}
+
+/// The answer to `POST /v1/withdrawals`.
+#[derive(serde::Deserialize)]
+struct WithdrawalResponse {
+    consent_id: String,
+    origin: String,
+}
+
+/// Sends the signed withdrawal `signed` (of `w`) to the server: the origin of the platform
+/// that installed it. A response for another consent or platform is a verification failure.
+fn send_withdrawal(client: &Client, signed: &str, w: &credseal_auth::ConsentWithdrawal) -> CliResult<String> {
+    let r: WithdrawalResponse = client
+        .post("/v1/withdrawals", &serde_json::json!({ "withdrawal": signed }))
+        .map_err(|e| match e {
+            ClientError::Lost(f) => f.hint(
+                "the server may have installed it: run the command again (a second withdrawal of the same consent changes nothing but adds a receipt)",
+            ),
+            other => other.into_failure(),
+        })?;
+    if r.consent_id != credseal_core::hex(&w.consent_id) || r.origin != w.audience {
+        return Err(Failure::new(
+            ErrorClass::Verification,
+            format!(
+                "{}: the server answered for another consent or platform than the withdrawal sent",
+                client.base()
+            ),
+        ));
+    }
+    Ok(r.origin)
 }
 
 /// Removes a file this command wrote (not standard output) after a later step failed.
