@@ -1134,7 +1134,9 @@ fn every_command_prints_its_documented_json_on_success_and_failure() {
         .unwrap();
     let mut loan: Value = serde_json::from_str(loan_line).unwrap();
     let record_id = loan["record_id"].as_str().unwrap().to_string();
-    loan["version"] = serde_json::json!(loan["version"].as_u64().unwrap_or(1) + 1);
+    let old = loan["version"].as_u64().unwrap_or(1);
+    loan["version"] = serde_json::json!(old + 1);
+    loan["supersedes"] = serde_json::json!(old);
     let batch_in = js.p("batch.jsonl");
     std::fs::write(&batch_in, format!("{loan}\n")).unwrap();
     let batch = js.p("batch");

@@ -758,9 +758,12 @@ impl Ingest<'_> {
                 ),
             )]);
         }
-        // A date in the future would start the retention period late (a record kept past
-        // its time): refused beyond tomorrow (a provider a time zone ahead is not refused).
+        // A provider's record dated in the future would start its retention late (a record
+        // kept past its time): refused beyond tomorrow (a provider a time zone ahead is not
+        // refused). An operator's import (receipted as one) and the platform's own canaries
+        // are not held to it.
         if let Some(today) = self.today
+            && self.scope.is_some()
             && head.effective.days_since_epoch() > today.days_since_epoch() + 1
         {
             return Err(vec![(
@@ -768,9 +771,11 @@ impl Ingest<'_> {
                 format!("{} is in the future (today is {today})", head.effective),
             )]);
         }
-        // A new version changes what departments were given: it must say which version it
-        // corrects, so that they get a correction notice and the receipt says "correction".
-        if head.version > 1 && head.supersedes.is_none() {
+        // A provider's new version changes what departments were given: it must say which
+        // version it corrects, so that they get a correction notice and the receipt says
+        // "correction". (An operator's import of historical data may start at a later
+        // version; it is receipted as an unsigned import.)
+        if self.scope.is_some() && head.version > 1 && head.supersedes.is_none() {
             return Err(vec![(
                 "supersedes".to_string(),
                 format!(
