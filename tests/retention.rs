@@ -702,3 +702,54 @@ fn policy_added_edited_or_removed_in_the_store_is_refused() {
     ]);
     assert_eq!(code(&o), 4, "{}", stderr(&o));
 }
+
+/// An objection to a record that a sweep then destroyed has nothing left to answer: the next
+/// review closes it (receipted in the subject's chain), so it neither alerts its provider at
+/// its deadline nor keeps one of the subject's places for open objections.
+#[test]
+fn an_objection_to_a_swept_record_is_closed_at_the_next_review() {
+    let fx = Fx::new();
+    let objection = format!("{}/objection", fx.subject_dir);
+    let o = run(&[
+        "subject",
+        "object",
+        "--key",
+        &format!("{}/signing.key", fx.subject_dir),
+        "--subject",
+        SUBJECT,
+        "--class",
+        "commendations",
+        "--record",
+        HONOUR,
+        "--reason",
+        "this commendation was withdrawn",
+        "--origin",
+        ORIGIN,
+        "--out",
+        &objection,
+        "--data",
+        &fx.data,
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    fx.install_daily();
+    let at = AFTER_EXPIRY.to_string();
+    ok(&["shred", "--data", &fx.data, "--expired", "--now", &at]);
+    let o = ok(&["audit", "objections", "--data", &fx.data, "--json", "--now", &at]);
+    let v = json(&o);
+    let rows = v["items"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{v}");
+    assert_ne!(rows[0]["status"], "open", "{v}");
+    assert_eq!(rows[0]["overdue"], false, "{v}");
+    assert!(!stderr(&o).contains("ALERT"), "{}", stderr(&o));
+    assert!(
+        fx.receipts().iter().any(|r| r["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("closed: its record was shredded")),
+        "no closing receipt"
+    );
+    // Once closed, a later review past the deadline raises nothing.
+    let later = (AFTER_EXPIRY + 60 * 86_400).to_string();
+    let o = ok(&["audit", "objections", "--data", &fx.data, "--json", "--now", &later]);
+    assert!(!stderr(&o).contains("ALERT"), "{}", stderr(&o));
+}

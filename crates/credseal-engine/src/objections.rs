@@ -569,7 +569,32 @@ impl Platform {
         let mut all = self.objections()?;
         let mut batch = Batch::new();
         let mut receipts = Vec::new();
+        // One entry a receipt: the alert it raises, if any.
         let mut alerts = Vec::new();
+        // An open objection whose record was shredded since (a retention sweep, a credit-repair
+        // order) has nothing left to answer: it is closed, receipted, and frees its place.
+        for st in all.iter_mut().filter(|s| s.status == ObjectionStatus::Open) {
+            let tomb = crate::shred::tombstone_key(&st.subject, &st.class, &st.record_key);
+            if !self.store.contains(Tree::Tombstones, &tomb)? {
+                continue;
+            }
+            st.status = ObjectionStatus::Deleted {
+                reason: "the record was shredded before an answer".into(),
+            };
+            st.answered_at = Some(now);
+            self.put_objection(&mut batch, st)?;
+            receipts.push(subject_receipt(
+                st.subject,
+                Actor::Platform,
+                &st.class,
+                format!(
+                    "objection {} closed: its record was shredded before {} answered",
+                    hex8(&st.id),
+                    st.provider
+                ),
+            ));
+            alerts.push(None);
+        }
         for st in all.iter_mut().filter(|s| s.overdue(now) && !s.overdue_noted) {
             st.overdue_noted = true;
             self.put_objection(&mut batch, st)?;
@@ -584,20 +609,22 @@ impl Platform {
                     day(st.due)
                 ),
             ));
-            alerts.push(crate::CanaryAlert {
+            alerts.push(Some(crate::CanaryAlert {
                 receipt: 0,
                 time: now,
                 department: st.provider.clone(),
                 credential_serial: None,
                 purpose: "objection-overdue".into(),
                 outcome: format!("objection {} overdue since {}", hex8(&st.id), day(st.due)),
-            });
+            }));
         }
         if !receipts.is_empty() {
             let committed = self.append_receipts_with(receipts, batch, now.max(self.now()?))?;
-            for (mut a, c) in alerts.into_iter().zip(committed) {
-                a.receipt = c.index;
-                Platform::raise_alert(self, a);
+            for (a, c) in alerts.into_iter().zip(committed) {
+                if let Some(mut a) = a {
+                    a.receipt = c.index;
+                    Platform::raise_alert(self, a);
+                }
             }
         }
         all.sort_by(|a, b| (&a.provider, a.filed_at).cmp(&(&b.provider, b.filed_at)));
