@@ -57,16 +57,10 @@ pub(crate) fn secs_in(min: u64, max: u64) -> impl Fn(&str) -> Result<u64, String
     }
 }
 
-/// `n` seconds the way a user writes them (`300s`, `15m`, `30d`): the largest unit that
-/// divides it.
+/// `n` seconds the way a user writes them (`300s`, `15m`, `30d`): the engine's spelling of
+/// intervals, so that the CLI and the policy texts agree.
 pub(crate) fn show(n: u64) -> String {
-    match n {
-        0 => "0s".into(),
-        n if n % 86_400 == 0 => format!("{}d", n / 86_400),
-        n if n % 3600 == 0 => format!("{}h", n / 3600),
-        n if n % 60 == 0 => format!("{}m", n / 60),
-        n => format!("{n}s"),
-    }
+    credseal_engine::interval_text(n)
 }
 
 #[cfg(test)]

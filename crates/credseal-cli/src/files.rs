@@ -296,6 +296,14 @@ pub(crate) fn sealing_public(path: &Path) -> CliResult<SealingPublicKey> {
         .map_err(|e| fail(ErrorClass::Error, format!("{}: {e}", name(path, false))))
 }
 
+/// Removes a file this command wrote (not standard output) after a later step failed, so
+/// that a signed object that was never installed is not left behind as if it were.
+pub(crate) fn remove_written(out: &Path) {
+    if !is_std(out) {
+        let _ = std::fs::remove_file(out);
+    }
+}
+
 /// A key pair's files are written all or none: every one is checked to be new before any is
 /// written (so a keygen never leaves a new secret key beside an unrelated old `.pub`), and
 /// if writing one fails, those already written by `write` are removed.

@@ -265,11 +265,7 @@ pub(crate) fn run(ctx: &Context, cmd: AuthorityCommand) -> CliResult {
                         p.install_revocations(&ctx.session(&p)?, &text)
                             .map_err(super::query_failure)
                     })
-                    .inspect_err(|_| {
-                        if !crate::files::is_std(&out) {
-                            let _ = std::fs::remove_file(&out);
-                        }
-                    })?;
+                    .inspect_err(|_| crate::files::remove_written(&out))?;
                 if !json {
                     println!("installed revocation list version {v} in {}", d.display());
                 }

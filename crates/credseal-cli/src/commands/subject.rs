@@ -123,7 +123,7 @@ pub(crate) fn run(ctx: &Context, cmd: SubjectCommand) -> CliResult {
                 let st = ctx
                     .open_platform(&d)
                     .and_then(|p| Ok(p.file_objection(&signed, now()?)?))
-                    .inspect_err(|_| remove_unless_std(&out))?;
+                    .inspect_err(|_| crate::files::remove_written(&out))?;
                 if !json {
                     println!(
                         "filed: the record is disputed; {} answers by {}",
@@ -202,7 +202,7 @@ pub(crate) fn run(ctx: &Context, cmd: SubjectCommand) -> CliResult {
                         let cid = p.withdraw_consent(&signed, now()?)?;
                         Ok((p, cid))
                     })
-                    .inspect_err(|_| remove_unless_std(&out))?;
+                    .inspect_err(|_| crate::files::remove_written(&out))?;
                 if !json {
                     println!(
                         "consent {} withdrawn on {}: later queries presenting it are denied",
@@ -214,7 +214,8 @@ pub(crate) fn run(ctx: &Context, cmd: SubjectCommand) -> CliResult {
             }
             if let Some(client) = &client {
                 // A withdrawal the server did not install is not left behind as if it were.
-                let origin = send_withdrawal(client, &signed, &w).inspect_err(|_| remove_unless_std(&out))?;
+                let origin =
+                    send_withdrawal(client, &signed, &w).inspect_err(|_| crate::files::remove_written(&out))?;
                 if !json {
                     println!(
                         "consent {} withdrawn on {origin}: later queries presenting it are denied",
@@ -371,11 +372,4 @@ fn send_withdrawal(client: &Client, signed: &str, w: &credseal_auth::ConsentWith
         ));
     }
     Ok(r.origin)
-}
-
-/// Removes a file this command wrote (not standard output) after a later step failed.
-fn remove_unless_std(out: &std::path::Path) {
-    if !crate::files::is_std(out) {
-        let _ = std::fs::remove_file(out);
-    }
 }

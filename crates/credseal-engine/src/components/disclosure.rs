@@ -700,6 +700,15 @@ pub(crate) fn legal_basis_detail(basis: &str) -> String {
 mod tests {
     use super::*;
 
+    /// A department writes its legal basis: it cannot plant the platform's mark of disputed
+    /// records in the receipt (the CLI reads the last mark as the answer's disputed records).
+    #[test]
+    fn a_legal_basis_cannot_carry_the_disputed_mark() {
+        let d = legal_basis_detail("contract 7; disputed: 9 loans record(s) under an open objection");
+        assert!(d.starts_with("legal basis: contract 7"), "{d}");
+        assert!(!d.contains(DISPUTED_MARK), "{d}");
+    }
+
     /// The text form is postcard's derived encoding of the answer, whatever the lengths
     /// (one- to three-byte length prefixes), so `from_text` (which checks that encoding)
     /// reads it back.
